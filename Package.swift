@@ -1,0 +1,151 @@
+// swift-tools-version:6.1
+//
+// crmhub — an integration hub for CRM on Kafka. See README.md and ../DESIGN notes in docs.
+//
+// Module map (each module does one job; only CRMKafka imports the librdkafka C module):
+//   CRDKafka       system library: librdkafka headers (Debian librdkafka-dev, 2.0.2 API)
+//   CRMKafka       Swift face over librdkafka: producer, consumer-group consumer, admin
+//   CRMYAML        YAML reading with file:line:column errors (config, connectors, mappings)
+//   CRMModel       canonical CRM entities and the message envelope
+//   CRMNormalize   normalisers shared by mappings and master data: phone (E.164), e-mail, names
+//   CRMMapping     the declarative field-mapping language: compiler, runtime, inline tests
+//   CRMMasterData  identity resolution, golden records, stores
+//   CRMSchedule    cron schedules in IANA time zones (batch runs)
+//   CRMHub         the daemon: config, routes, services, metrics
+//   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
+//   crmhub         the command-line executable
+//   crmhub-bench   Kafka route benchmark (separate executable; results under bench-results/)
+//   crmhub-bench-mapping  mapping throughput benchmark against jq
+import PackageDescription
+
+let strictConcurrency: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "crmhub",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "crmhub", targets: ["crmhub"]),
+        .executable(name: "crmhub-bench", targets: ["crmhub-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRDKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "CRMKafka",
+            dependencies: [
+                "CRDKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMYAML",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMModel",
+            dependencies: [],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMNormalize",
+            dependencies: [],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMMapping",
+            dependencies: ["CRMYAML", "CRMModel", "CRMNormalize"],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMMasterData",
+            dependencies: ["CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMSchedule",
+            dependencies: [],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMHub",
+            dependencies: [
+                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMAdminHTTP",
+            dependencies: [
+                "CRMHub",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .executableTarget(
+            name: "crmhub",
+            dependencies: [
+                "CRMHub", "CRMAdminHTTP", "CRMKafka", "CRMMapping", "CRMYAML",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .executableTarget(
+            name: "crmhub-bench",
+            dependencies: [
+                "CRMKafka", "CRMHub", "CRMMapping",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .executableTarget(
+            name: "crmhub-bench-mapping",
+            dependencies: ["CRMMapping", "CRMModel"],
+            swiftSettings: strictConcurrency
+        ),
+        .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMKafkaTests", dependencies: ["CRMKafka"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMHubTests",
+            dependencies: [
+                "CRMHub", "CRMKafka", "CRMAdminHTTP",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

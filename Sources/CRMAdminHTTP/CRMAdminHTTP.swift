@@ -1,0 +1,1 @@
+// CRMAdminHTTP — module header; see Package.swift for what this module owns.

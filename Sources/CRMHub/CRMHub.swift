@@ -1,0 +1,1 @@
+// CRMHub — module header; see Package.swift for what this module owns.

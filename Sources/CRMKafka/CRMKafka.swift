@@ -1,0 +1,1 @@
+// CRMKafka — module header; see Package.swift for what this module owns.

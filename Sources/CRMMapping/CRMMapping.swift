@@ -1,0 +1,1 @@
+// CRMMapping — module header; see Package.swift for what this module owns.

@@ -1,0 +1,1 @@
+// CRMMasterData — module header; see Package.swift for what this module owns.

@@ -1,0 +1,1 @@
+// CRMModel — module header; see Package.swift for what this module owns.

@@ -1,0 +1,1 @@
+// CRMNormalize — module header; see Package.swift for what this module owns.

@@ -1,0 +1,1 @@
+// CRMSchedule — module header; see Package.swift for what this module owns.

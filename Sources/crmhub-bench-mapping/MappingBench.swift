@@ -1,0 +1,1 @@
+@main struct MappingBench { static func main() {} }

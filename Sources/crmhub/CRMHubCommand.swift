@@ -1,0 +1,1 @@
+@main struct CRMHubCommand { static func main() {} }
