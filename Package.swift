@@ -24,7 +24,7 @@ let strictConcurrency: [SwiftSetting] = [
 
 let package = Package(
     name: "crmhub",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "crmhub", targets: ["crmhub"]),
         .executable(name: "crmhub-bench", targets: ["crmhub-bench"]),

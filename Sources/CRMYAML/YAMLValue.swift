@@ -31,8 +31,7 @@ public struct YAMLValue: @unchecked Sendable {
 
     /// True for `null`, `~` and an empty scalar.
     public var isNull: Bool {
-        if case .scalar(let scalar) = node { return scalar.resolvedTag == Tag(.null) }
-        return false
+        node.null != nil
     }
 
     /// The value as a mapping with keys in document order.

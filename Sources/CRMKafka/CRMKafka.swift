@@ -1,1 +1,0 @@
-// CRMKafka — module header; see Package.swift for what this module owns.

@@ -1,0 +1,86 @@
+import CRDKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// Owns one `rd_kafka_t` handle. Internal: the public clients wrap it.
+final class RDKafkaClient: @unchecked Sendable {
+    // The handle is only used through thread-safe librdkafka calls, and destroyed once in `destroy()`.
+    let handle: OpaquePointer
+    let logger: Logger
+    private let destroyed = Mutex(false)
+
+    private init(handle: OpaquePointer, logger: Logger) {
+        self.handle = handle
+        self.logger = logger
+    }
+
+    /// Creates a client. `configure` may register callbacks or an opaque on the configuration before creation.
+    static func make(
+        type: rd_kafka_type_t, properties: [(String, String)], logger: Logger,
+        configure: (OpaquePointer) -> Void = { _ in }
+    ) throws(KafkaError) -> RDKafkaClient {
+        guard let conf = rd_kafka_conf_new() else {
+            throw KafkaError(.configuration, reason: "rd_kafka_conf_new returned nil")
+        }
+        var errorText = [CChar](repeating: 0, count: 512)
+        for (name, value) in properties {
+            let result = rd_kafka_conf_set(conf, name, value, &errorText, errorText.count)
+            guard result == RD_KAFKA_CONF_OK else {
+                rd_kafka_conf_destroy(conf)
+                throw KafkaError(
+                    .configuration, reason: "property '\(name)'='\(value)': \(Self.text(errorText))")
+            }
+        }
+        configure(conf)
+        guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(.configuration, reason: "cannot create client: \(Self.text(errorText))")
+        }
+        return RDKafkaClient(handle: handle, logger: logger)
+    }
+
+    /// Forwards one librdkafka log event to swift-log.
+    func forwardLog(_ event: OpaquePointer) {
+        var facility: UnsafePointer<CChar>?
+        var message: UnsafePointer<CChar>?
+        var level: Int32 = 0
+        guard rd_kafka_event_log(event, &facility, &message, &level) == 0, let message else { return }
+        let text = String(cString: message)
+        let fac = facility.map { String(cString: $0) } ?? ""
+        let swiftLevel: Logger.Level =
+            switch level {
+            case 0...3: .error
+            case 4: .warning
+            case 5, 6: .info
+            default: .debug
+            }
+        logger.log(level: swiftLevel, "librdkafka: \(text)", metadata: ["kafka.facility": "\(fac)"])
+    }
+
+    /// Destroys the handle; safe to call more than once.
+    func destroy() {
+        let first = destroyed.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        if first { rd_kafka_destroy(handle) }
+    }
+
+    static func text(_ buffer: [CChar]) -> String {
+        buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}
+
+/// Information about the librdkafka library the process runs on (which may differ from the headers it was built on).
+public enum KafkaRuntime {
+    /// The runtime version string, e.g. `2.16.1`.
+    public static var versionString: String { String(cString: rd_kafka_version_str()) }
+    /// The runtime version as (major, minor, patch).
+    public static var version: (major: Int, minor: Int, patch: Int) {
+        let raw = Int(rd_kafka_version())
+        return ((raw >> 24) & 0xff, (raw >> 16) & 0xff, (raw >> 8) & 0xff)
+    }
+    /// librdkafka 2.0.x mis-parses the tagged fields that modern brokers (Tansu, Kafka 3.x flexible versions) send.
+    public static var hasTaggedFieldBug: Bool { version.major < 2 || (version.major == 2 && version.minor < 1) }
+}

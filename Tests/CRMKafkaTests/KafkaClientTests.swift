@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import CRMKafka
+
+/// Producer, consumer and commit behaviour against librdkafka's in-process mock cluster.
+@Suite(.timeLimit(.minutes(2)))
+struct KafkaClientTests {
+    let logger = Logger(label: "test")
+
+    func consumerConfiguration(_ cluster: KafkaMockCluster, group: String, topic: String) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group, topics: [topic])
+        configuration.sessionTimeoutMilliseconds = 6_000
+        configuration.heartbeatIntervalMilliseconds = 500
+        return configuration
+    }
+
+    @Test func sendReturnsTheBrokersAcknowledgementWithOffsets() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("acks", partitions: 1)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        var offsets: [Int64] = []
+        for index in 0..<5 {
+            let report = try await producer.send(ProducerMessage(topic: "acks", key: Array("k".utf8), value: Array("v\(index)".utf8)))
+            #expect(report.topicPartition == TopicPartition(topic: "acks", partition: 0))
+            offsets.append(report.offset)
+        }
+        #expect(offsets == [0, 1, 2, 3, 4])
+        await producer.shutdown()
+    }
+
+    @Test func consumedMessagesCarryKeyValueAndHeaders() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("headers", partitions: 1)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        try await producer.send(
+            ProducerMessage(
+                topic: "headers", key: Array("customer-1".utf8), value: Array("{\"a\":1}".utf8),
+                headers: [KafkaHeader(key: "crm-id", text: "m-1"), KafkaHeader(key: "empty", value: [])]))
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-headers", topic: "headers"), logger: logger)
+        var iterator = consumer.makeAsyncIterator()
+        let message = try #require(await iterator.next())
+        #expect(message.keyText == "customer-1")
+        #expect(message.value == Array("{\"a\":1}".utf8))
+        #expect(message.headers.text("crm-id") == "m-1")
+        #expect(message.headers.first(where: { $0.key == "empty" })?.value == [])
+        await consumer.close()
+        await producer.shutdown()
+    }
+
+    @Test func aNewConsumerResumesAfterTheLastCommittedOffset() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("resume", partitions: 1)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        for index in 0..<10 { try await producer.send(ProducerMessage(topic: "resume", value: Array("\(index)".utf8))) }
+
+        let first = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-resume", topic: "resume"), logger: logger)
+        var seen = 0
+        for await message in first {
+            seen += 1
+            if message.offset == 5 {
+                // Done with 0...5: the next offset to read is 6.
+                try await first.commit([TopicPartitionOffset(message.topicPartition, offset: 6)])
+                break
+            }
+        }
+        #expect(seen == 6)
+        await first.close()
+
+        let second = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-resume", topic: "resume"), logger: logger)
+        var iterator = second.makeAsyncIterator()
+        let next = try #require(await iterator.next())
+        #expect(next.offset == 6)
+        await second.close()
+        await producer.shutdown()
+    }
+
+    @Test func revokedPartitionsCommitTheirDoneOffsetsOnClose() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("revoke", partitions: 2)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        for index in 0..<20 {
+            try await producer.send(ProducerMessage(topic: "revoke", partition: Int32(index % 2), value: Array("\(index)".utf8)))
+        }
+        let done = DoneOffsets()
+        let first = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: "g-revoke", topic: "revoke"), logger: logger,
+            revocationHandler: { partitions in done.offsets(for: partitions) })
+        var count = 0
+        for await message in first {
+            done.mark(message)
+            count += 1
+            if count == 8 { break }
+        }
+        await first.close()  // the final revocation commits what `done` holds
+        let expectedNext = done.snapshot()
+
+        let second = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-revoke", topic: "revoke"), logger: logger)
+        var firstOffsets: [Int32: Int64] = [:]
+        for await message in second {
+            if firstOffsets[message.partition] == nil { firstOffsets[message.partition] = message.offset }
+            if firstOffsets.count == 2 { break }
+        }
+        for (partition, offset) in expectedNext {
+            #expect(firstOffsets[partition.partition] == offset)
+        }
+        await second.close()
+        await producer.shutdown()
+    }
+
+    @Test func producedMessagesSurviveABrokerOutage() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("outage", partitions: 1)
+        var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
+        configuration.deliveryTimeoutMilliseconds = 30_000
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        try await producer.send(ProducerMessage(topic: "outage", value: Array("before".utf8)))
+        cluster.setBrokerDown(1)
+        let pending = Task {
+            try await producer.send(ProducerMessage(topic: "outage", value: Array("during".utf8)))
+        }
+        try await Task.sleep(for: .milliseconds(1_500))
+        cluster.setBrokerUp(1)
+        let report = try await pending.value
+        #expect(report.offset == 1)
+        await producer.shutdown()
+    }
+
+    @Test func aMessageLargerThanTheLimitFailsWithAClearError() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("big", partitions: 1)
+        var configuration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
+        configuration.client.extra["message.max.bytes"] = "10000"
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let error = await #expect(throws: KafkaError.self) {
+            try await producer.send(ProducerMessage(topic: "big", value: [UInt8](repeating: 1, count: 20_000)))
+        }
+        #expect(error?.code == .produce)
+        #expect(error?.isRetriable == false)
+        await producer.shutdown()
+    }
+
+    @Test func anUnknownPropertyIsAConfigurationError() {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:1"])
+        configuration.client.extra["no.such.property"] = "1"
+        let error = #expect(throws: KafkaError.self) { try KafkaProducer(configuration: configuration, logger: logger) }
+        #expect(error?.code == .configuration)
+        #expect(error?.reason.contains("no.such.property") == true)
+    }
+}
+
+/// Records the next offset to commit per partition, as a route would.
+final class DoneOffsets: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next: [TopicPartition: Int64] = [:]
+
+    func mark(_ message: ConsumerMessage) {
+        lock.withLock { next[message.topicPartition] = message.offset + 1 }
+    }
+
+    func offsets(for partitions: [TopicPartition]) -> [TopicPartitionOffset] {
+        lock.withLock { partitions.compactMap { partition in next[partition].map { TopicPartitionOffset(partition, offset: $0) } } }
+    }
+
+    func snapshot() -> [TopicPartition: Int64] { lock.withLock { next } }
+}
