@@ -84,3 +84,11 @@ public enum KafkaRuntime {
     /// librdkafka 2.0.x mis-parses the tagged fields that modern brokers (Tansu, Kafka 3.x flexible versions) send.
     public static var hasTaggedFieldBug: Bool { version.major < 2 || (version.major == 2 && version.minor < 1) }
 }
+
+extension KafkaRuntime {
+    /// The librdkafka version whose headers this binary was built against.
+    public static var headerVersionString: String {
+        let raw = Int(RD_KAFKA_VERSION)
+        return "\((raw >> 24) & 0xff).\((raw >> 16) & 0xff).\((raw >> 8) & 0xff)"
+    }
+}

@@ -1,1 +1,0 @@
-// CRMAdminHTTP — module header; see Package.swift for what this module owns.

@@ -1,1 +1,0 @@
-// CRMHub — module header; see Package.swift for what this module owns.

@@ -1,0 +1,98 @@
+import CRMKafka
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Builds the hub's services from a configuration, after checking the configuration against the broker:
+/// the broker must answer within `connect_timeout_seconds`, and every route topic must exist (or be created).
+public struct HubRuntime: Sendable {
+    public let configuration: HubConfiguration
+    public let state = HubState()
+    private let logger: Logger
+
+    public init(configuration: HubConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A problem that stops the hub from starting, said plainly.
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Topics the routes read or write.
+    public var routeTopics: [String] {
+        Array(Set(configuration.routes.flatMap { [$0.from] + $0.to.topics })).sorted()
+    }
+
+    var clientConfiguration: KafkaClientConfiguration {
+        var client = KafkaClientConfiguration(bootstrapServers: configuration.kafka.brokers)
+        client.clientID = configuration.kafka.clientID
+        client.statisticsIntervalMilliseconds = configuration.kafka.statisticsIntervalMilliseconds
+        client.extra = configuration.kafka.properties
+        return client
+    }
+
+    /// Logs the librdkafka runtime, checks the broker and topics. Throws ``StartupError`` with a clear message.
+    public func preflight() async throws {
+        let runtime = KafkaRuntime.versionString
+        logger.info("librdkafka runtime", metadata: ["version": "\(runtime)"])
+        if KafkaRuntime.hasTaggedFieldBug {
+            logger.warning(
+                "librdkafka \(runtime) is older than 2.1 and mis-parses tagged fields that modern brokers send; run with a newer librdkafka (see README: LD_LIBRARY_PATH)",
+                metadata: ["version": "\(runtime)"])
+        }
+        var client = clientConfiguration
+        client.statisticsIntervalMilliseconds = 0
+        let admin = KafkaAdmin(configuration: client, logger: logger)
+        let brokers = configuration.kafka.brokers.joined(separator: ",")
+        let metadata: KafkaAdmin.ClusterMetadata
+        do {
+            metadata = try await admin.metadata(timeout: .seconds(configuration.kafka.connectTimeoutSeconds))
+        } catch {
+            throw StartupError(description: "cannot reach Kafka at \(brokers) within \(configuration.kafka.connectTimeoutSeconds) s: \(error.reason)")
+        }
+        let missing = routeTopics.filter { metadata.topics[$0] == nil }
+        guard !missing.isEmpty else { return }
+        guard configuration.kafka.createTopics else {
+            let uses = missing.map { topic in
+                let routes = configuration.routes.filter { $0.from == topic || $0.to.topics.contains(topic) }.map(\.name)
+                return "'\(topic)' (route \(routes.joined(separator: ", ")))"
+            }
+            throw StartupError(
+                description: "\(configuration.file): topics missing on \(brokers): \(uses.joined(separator: "; ")); create them or set kafka.create_topics: true")
+        }
+        do {
+            let outcomes = try await admin.createTopics(
+                missing.map { KafkaAdmin.NewTopic(name: $0, partitions: Int32(configuration.kafka.topicPartitions)) })
+            logger.info("created topics", metadata: ["topics": "\(outcomes.keys.sorted())"])
+        } catch {
+            throw StartupError(description: "cannot create topics \(missing) on \(brokers): \(error.reason)")
+        }
+    }
+
+    /// The services to run, in start order (dependencies first): producer, routes. Add the HTTP server last.
+    public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) throws -> [any Service] {
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
+        producerConfiguration.client = clientConfiguration
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        state.registerKafka { producer.lastError }
+        var services: [any Service] = [
+            ProducerService(producer: producer, flushTimeout: .seconds(max(5, configuration.shutdownTimeoutSeconds / 3)), logger: logger)
+        ]
+        for route in configuration.routes {
+            var consumer = KafkaConsumerConfiguration(
+                bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).\(route.name)",
+                topics: [route.from])
+            consumer.client = clientConfiguration
+            consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
+            consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+            consumer.bufferCapacity = max(route.maxInFlight, 100)
+            services.append(
+                RouteService(
+                    route: route, consumer: consumer, producer: producer, transform: { transforms(route) }, state: state,
+                    logger: logger, drainTimeout: .seconds(max(2, configuration.shutdownTimeoutSeconds / 2))))
+        }
+        return services
+    }
+}

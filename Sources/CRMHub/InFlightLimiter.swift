@@ -1,0 +1,86 @@
+import Synchronization
+
+/// Bounds the number of messages a route has in flight. `acquire` suspends (never blocks a thread) while the
+/// limit is reached; `release` may be called from any thread, including librdkafka's poll thread.
+public final class InFlightLimiter: Sendable {
+    private struct State {
+        var inFlight = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    public let limit: Int
+    private let state = Mutex(State())
+
+    public init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    /// Takes one slot, waiting for one to free up if needed. Only one task may call this at a time.
+    public func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.inFlight < limit {
+                    state.inFlight += 1
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Frees one slot.
+    public func release() {
+        let (waiter, idle) = state.withLock { state -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (waiter, [])  // hand the slot straight to the waiter
+            }
+            state.inFlight -= 1
+            if state.inFlight == 0 {
+                defer { state.idleWaiters = [] }
+                return (nil, state.idleWaiters)
+            }
+            return (nil, [])
+        }
+        waiter?.resume()
+        idle.forEach { $0.resume() }
+    }
+
+    /// Slots in use.
+    public var inFlight: Int { state.withLock { $0.inFlight } }
+
+    /// Waits until nothing is in flight, or `timeout` passes. Returns false on timeout.
+    public func waitUntilIdle(timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let idle = self.state.withLock { state -> Bool in
+                        if state.inFlight == 0 { return true }
+                        state.idleWaiters.append(continuation)
+                        return false
+                    }
+                    if idle { continuation.resume() }
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            if !first {
+                // Timed out: wake the idle waiter so the group can finish.
+                let waiters = state.withLock { state in
+                    defer { state.idleWaiters = [] }
+                    return state.idleWaiters
+                }
+                waiters.forEach { $0.resume() }
+            }
+            group.cancelAll()
+            return first
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import CRMKafka
+
+/// One message a transform wants produced. The route picks the topic from `output` and its destination.
+public struct TransformedRecord: Sendable {
+    /// The mapping output this record belongs to (`customer`, `ticket`...), nil for a single-output transform.
+    public var output: String?
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [KafkaHeader]
+
+    public init(output: String? = nil, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader]) {
+        self.output = output
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+}
+
+/// What a transform decided for one consumed message.
+public enum TransformOutcome: Sendable {
+    /// Produce these records; the source message is finished when all are acknowledged.
+    case produce([TransformedRecord])
+    /// Deliberately drop the message (a mapping filter); it is finished at once.
+    case drop(reason: String)
+    /// The message cannot be handled; `reason` says why (never includes personal data).
+    case failure(reason: String, errorClass: String)
+}
+
+/// The per-message step of a route between consuming and producing.
+public protocol MessageTransform: Sendable {
+    /// A label for logs and metrics (`identity`, `mapping:webform@3-a1b2c3`).
+    var description: String { get }
+    func transform(_ message: ConsumerMessage) -> TransformOutcome
+}
+
+/// Header names every message crmhub produces carries (the canonical envelope as Kafka headers).
+public enum EnvelopeHeader {
+    /// Stable message id: kept from the input when present, else derived from its topic/partition/offset,
+    /// so a re-delivery produces the same id (downstream deduplication relies on it).
+    public static let id = "crm-id"
+    /// Where the message came from (`topic/partition/offset` of the route's input).
+    public static let origin = "crm-origin"
+    /// The route that produced the message.
+    public static let route = "crm-route"
+    /// The mapping name and version that produced the message.
+    public static let mapping = "crm-mapping"
+}
+
+/// Passes messages through unchanged, adding the envelope headers.
+public struct IdentityTransform: MessageTransform {
+    public init() {}
+
+    public var description: String { "identity" }
+
+    public func transform(_ message: ConsumerMessage) -> TransformOutcome {
+        .produce([TransformedRecord(key: message.key, value: message.value, headers: message.headers)])
+    }
+}
+
+extension ConsumerMessage {
+    /// The message's `crm-id`, or one derived from where it was read, which is the same on every re-delivery.
+    public var stableID: String {
+        headers.text(EnvelopeHeader.id) ?? "\(topic)-\(partition)-\(offset)"
+    }
+}

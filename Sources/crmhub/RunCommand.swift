@@ -1,0 +1,90 @@
+import ArgumentParser
+import CRMAdminHTTP
+import CRMHub
+import CRMKafka
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the hub daemon: routes, connectors and the admin HTTP server.",
+        discussion: """
+            Stops gracefully on SIGTERM or SIGINT: stops consuming, finishes in-flight messages, commits, exits 0.
+            Exit codes: 0 clean stop, 1 start-up failure (broker unreachable, topics missing, port in use), 2 bad configuration.
+            """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Override log.level from the configuration (trace, debug, info, warning, error).")
+    var logLevel: String?
+
+    @Option(help: "Override log.format from the configuration (json, text).")
+    var logFormat: String?
+
+    func run() async throws {
+        let configuration = try options.load()
+        let level = Logger.Level(rawValue: logLevel ?? configuration.log.level) ?? .info
+        let format = logFormat.flatMap(HubConfiguration.LogSettings.Format.init(rawValue:)) ?? configuration.log.format
+        LoggingSystem.bootstrap { label in
+            switch format {
+            case .json: return JSONLogHandler(label: label, level: level)
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "crmhub")
+
+        let problems = HubValidation.mappingProblems(configuration)
+        guard problems.isEmpty else {
+            printError("\(problems.count) problem(s):\n" + problems.joined(separator: "\n"))
+            throw ExitCode(2)
+        }
+
+        let runtime = HubRuntime(configuration: configuration, logger: logger)
+        do {
+            try await runtime.preflight()
+        } catch let error as HubRuntime.StartupError {
+            logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
+            printError(error.description)
+            throw ExitCode(1)
+        }
+
+        var services = try runtime.makeServices { _ in IdentityTransform() }
+        let admin = AdminServer.makeApplication(
+            host: configuration.http.host, port: configuration.http.port, state: runtime.state,
+            routes: configuration.routes.map(\.name), registry: registry, logger: logger
+        ) { port in
+            logger.info("admin server listening", metadata: ["host": "\(configuration.http.host)", "port": "\(port)"])
+        }
+        services.append(admin)
+
+        let shutdownLimit = Duration.seconds(configuration.shutdownTimeoutSeconds)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = shutdownLimit
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        logger.info(
+            "crmhub starting",
+            metadata: [
+                "version": "\(CRMHubVersion.current)", "config": "\(configuration.file)", "routes": "\(configuration.routes.count)",
+                "brokers": "\(configuration.kafka.brokers.joined(separator: ","))",
+            ])
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            logger.critical("crmhub stopped with an error", metadata: ["error": "\(error)"])
+            printError("stopped with an error: \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("crmhub stopped cleanly")
+    }
+}

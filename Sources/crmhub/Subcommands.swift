@@ -1,0 +1,6 @@
+import ArgumentParser
+
+extension CRMHubCommand {
+    /// Subcommands defined in their own files (mapping, dlq, batch, mdm), registered here in one place.
+    static var extraSubcommands: [any ParsableCommand.Type] { [] }
+}
