@@ -11,6 +11,15 @@ public final class HubState: Sendable {
         public var assignedPartitions: Int
         public var inFlight: Int
         public var lastError: String?
+
+        public init(name: String, running: Bool, joinedGroup: Bool, assignedPartitions: Int, inFlight: Int, lastError: String?) {
+            self.name = name
+            self.running = running
+            self.joinedGroup = joinedGroup
+            self.assignedPartitions = assignedPartitions
+            self.inFlight = inFlight
+            self.lastError = lastError
+        }
     }
 
     /// The readiness answer, encodable as the `/readyz` body.

@@ -1,0 +1,115 @@
+import CRMKafka
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The `crmhub` executable as an operator runs it: start, readiness, SIGTERM, exit codes for bad set-ups.
+@Suite(.timeLimit(.minutes(3)))
+struct DaemonProcessTests {
+    static func binary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        let candidate = repositoryRoot.appendingPathComponent(".build/debug/crmhub").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw TestSetupError("crmhub binary not found: build it (swift build) or set CRMHUB_BINARY")
+        }
+        return candidate
+    }
+
+    func writeConfig(broker: String, httpPort: Int, extra: String = "") throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-daemon-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("crmhub.yaml").path
+        try """
+        kafka:
+          brokers: ["\(broker)"]
+          session_timeout_ms: 2000
+          heartbeat_interval_ms: 500
+          connect_timeout_seconds: 3
+          topic_partitions: 2
+        \(extra)
+        http:
+          port: \(httpPort)
+        log:
+          format: json
+        routes:
+          - name: forms
+            from: raw.forms
+            to: crm.forms
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func launch(_ arguments: [String]) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binary())
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return (process, errors)
+    }
+
+    func waitForExit(_ process: Process, within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        return !process.isRunning
+    }
+
+    func status(_ url: String) async -> Int? {
+        guard let (_, response) = try? await URLSession.shared.data(from: URL(string: url)!) else { return nil }
+        return (response as? HTTPURLResponse)?.statusCode
+    }
+
+    @Test func runsRoutesAndStopsCleanlyOnSIGTERM() async throws {
+        let broker = try TansuBroker()
+        let httpPort = try freePort()
+        let config = try writeConfig(broker: broker.bootstrap, httpPort: httpPort)
+        let (process, _) = try launch(["run", "--config", config])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+        var ready = false
+        for _ in 0..<200 where !ready {
+            ready = await status("http://127.0.0.1:\(httpPort)/readyz") == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready, "/readyz turned 200")
+        #expect(await status("http://127.0.0.1:\(httpPort)/healthz") == 200)
+
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        for index in 0..<50 { try await producer.send(ProducerMessage(topic: "raw.forms", value: Array("\(index)".utf8))) }
+        let routed = try await KafkaTestClient.collect(broker.bootstrap, topic: "crm.forms", count: 50, timeout: .seconds(60))
+        #expect(routed.count == 50)
+        let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(httpPort)/metrics")!)
+        #expect(String(decoding: metrics, as: UTF8.self).contains("crmhub_route_messages_out_total{route=\"forms\"} 50"))
+
+        kill(process.processIdentifier, SIGTERM)
+        #expect(waitForExit(process, within: 30), "exits within the shutdown bound")
+        #expect(process.terminationStatus == 0)
+        await producer.shutdown()
+    }
+
+    @Test func anUnreachableBrokerFailsFastNamingTheBroker() throws {
+        let deadPort = try freePort()
+        let config = try writeConfig(broker: "127.0.0.1:\(deadPort)", httpPort: try freePort())
+        let (process, errors) = try launch(["run", "--config", config])
+        #expect(waitForExit(process, within: 20))
+        #expect(process.terminationStatus == 1)
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("cannot reach Kafka at 127.0.0.1:\(deadPort)"))
+    }
+
+    @Test func aBadConfigurationExitsWithCode2AndTheLine() throws {
+        let config = try writeConfig(broker: "127.0.0.1:1", httpPort: 8080, extra: "bogus: 1")
+        let (process, errors) = try launch(["validate", "--config", config])
+        #expect(waitForExit(process, within: 10))
+        #expect(process.terminationStatus == 2)
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("\(config):7:1: unknown key 'bogus'"))
+    }
+}

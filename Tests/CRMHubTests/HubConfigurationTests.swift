@@ -1,0 +1,85 @@
+import CRMYAML
+import Foundation
+import Testing
+
+@testable import CRMHub
+
+@Suite struct HubConfigurationTests {
+    func write(_ text: String) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("hub.yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    let valid = """
+        kafka:
+          brokers: ["127.0.0.1:9092"]
+        http:
+          port: 8081
+        routes:
+          - name: r1
+            from: a
+            to: b
+        """
+
+    @Test func theDemoConfigurationLoads() throws {
+        let path = repositoryRoot.appendingPathComponent("deploy/demo/crmhub.yaml").path
+        let configuration = try HubConfiguration.load(path: path)
+        #expect(configuration.routes.map(\.name) == ["webform-to-customer", "customer-to-erp"])
+        #expect(configuration.kafka.brokers == ["127.0.0.1:19092"])
+        #expect(configuration.mappingsDirectory.hasSuffix("/Mappings"))
+    }
+
+    @Test func defaultsApplyWhenSectionsAreOmitted() throws {
+        let configuration = try HubConfiguration.load(path: write(valid))
+        #expect(configuration.http.port == 8081)
+        #expect(configuration.http.host == "127.0.0.1")
+        #expect(configuration.kafka.createTopics)
+        #expect(configuration.routes.first?.to == .topic("b"))
+        #expect(configuration.shutdownTimeoutSeconds == 30)
+    }
+
+    @Test(arguments: [
+        ("kafka:\n  brokers: [\"h:1\"]\nroutse: []\n", 3, "unknown key 'routse' (did you mean 'routes'?)"),
+        ("kafka:\n  brokers: [\"h:1\"]\nhttp:\n  port: 99999\nroutes: []\n", 4, "http.port: 99999 is out of range"),
+        ("kafka:\n  brokers: [\"nohost\"]\nroutes: []\n", 2, "is not host:port"),
+        ("kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: a\n", 4, "missing required key 'to'"),
+        ("kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: a\n    to: a\n", 6, "cannot write to the topic it reads"),
+        ("kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: 'bad topic'\n    to: b\n", 5, "not a valid Kafka topic name"),
+        ("kafka:\n  brokers: [\"h:1\"]\n", 1, "missing required key 'routes'"),
+        ("kafka: [\n", 2, "invalid YAML"),
+    ])
+    func badConfigurationsNameTheLineAndTheProblem(text: String, line: Int, message: String) throws {
+        let path = try write(text)
+        let error = #expect(throws: ConfigurationError.self) { try HubConfiguration.load(path: path) }
+        let problem = try #require(error?.problems.first)
+        #expect(problem.location.file == path)
+        #expect(problem.location.line == line, "\(problem)")
+        #expect(problem.message.contains(message), "\(problem)")
+    }
+
+    @Test func everyBadRouteIsReportedInOneRun() throws {
+        let path = try write(
+            """
+            kafka:
+              brokers: ["h:1"]
+            routes:
+              - name: one
+                from: a
+                to: x
+              - name: three
+                from: e
+              - name: two
+                from: b
+                to: b
+              - name: one
+                from: c
+                to: d
+            """)
+        let error = #expect(throws: ConfigurationError.self) { try HubConfiguration.load(path: path) }
+        #expect(error?.problems.count == 3)
+        #expect(error?.problems.last?.message.contains("duplicate route name 'one'") == true)
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine and runs crmhub's whole test suite: unit tests, integration tests against a real
+# Kafka-protocol broker (Tansu, started by the tests on free loopback ports), fault tests on librdkafka's mock
+# cluster, and every mapping's inline tests. .ci/run calls this.
+set -euo pipefail
+source "$(dirname "$0")/lib/env.sh"
+cd "$CRMHUB_ROOT"
+ensure_all
+
+log "building (debug) with tests"
+swift build --build-tests
+BIN=$(swift build --show-bin-path)
+export CRMHUB_BINARY="$BIN/crmhub"
+
+log "running swift tests (librdkafka runtime: $(readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1"))"
+swift test --skip-build
+
+if [ -n "$(ls Mappings/*.yaml 2>/dev/null)" ] && "$CRMHUB_BINARY" mapping --help >/dev/null 2>&1; then
+  log "running the inline tests of every mapping"
+  "$CRMHUB_BINARY" mapping test Mappings
+fi
+log "all tests passed"
