@@ -85,6 +85,18 @@ public struct RouteConfiguration: Sendable, Hashable {
     /// Where the route is declared, for messages that point back to the file.
     public var location: SourceLocation
 
+    public init(
+        name: String, from: String, to: Destination, mapping: String? = nil, maxInFlight: Int = 1_000,
+        location: SourceLocation = SourceLocation(file: "-", line: 0, column: 0)
+    ) {
+        self.name = name
+        self.from = from
+        self.to = to
+        self.mapping = mapping
+        self.maxInFlight = maxInFlight
+        self.location = location
+    }
+
     public enum Destination: Sendable, Hashable {
         case topic(String)
         case byOutput([String: String])

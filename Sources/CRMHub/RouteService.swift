@@ -23,6 +23,7 @@ public final class RouteService: Service, Sendable {
     private let tracker = OffsetTracker()
     private let limiter: InFlightLimiter
     private let metrics: RouteMetrics
+    private let finished = Atomic<Int>(0)
 
     /// - Parameter transform: returns the transform to use for the next message (lets a reload swap it).
     public init(
@@ -204,8 +205,12 @@ public final class RouteService: Service, Sendable {
 
     private func finish(_ message: ConsumerMessage) {
         tracker.finish(message.topicPartition, offset: message.offset)
+        finished.add(1, ordering: .relaxed)
         limiter.release()
     }
+
+    /// Messages this route finished (delivered, dropped or skipped) since it started.
+    public var finishedMessages: Int { finished.load(ordering: .relaxed) }
 
     private static func `where`(_ message: ConsumerMessage) -> Logger.Metadata {
         ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "id": "\(message.stableID)"]

@@ -66,6 +66,11 @@ public enum YAMLDocument {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return YAMLError("invalid YAML: \(problem)", at: .init(file: file, line: mark.line, column: mark.column))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return YAMLError(
+                "duplicate key \(keys) in the mapping that starts here",
+                at: .init(file: file, line: context.mark.line, column: context.mark.column))
         default:
             return YAMLError("invalid YAML: \(error)", at: .init(file: file, line: 1, column: 1))
         }

@@ -1,1 +1,187 @@
-@main struct Bench { static func main() {} }
+// crmhub-bench: measures a crmhub route (consume → transform → produce → commit) against a plain librdkafka
+// consume→produce loop written in C (Benchmarks/plain_loop.c), on the same broker, in one run.
+// Run it through Benchmarks/route-bench.sh, which builds both, starts a Tansu broker and records the results.
+
+import ArgumentParser
+import CRMHub
+import CRMKafka
+import Foundation
+import Logging
+import ServiceLifecycle
+
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crmhub-bench", abstract: "crmhub benchmarks.", subcommands: [RouteBench.self])
+}
+
+struct RouteBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route", abstract: "A route against a plain librdkafka loop, 1 KiB messages, same broker.")
+
+    @Option(help: "Broker host:port.") var bootstrap: String
+    @Option(help: "Messages per run.") var messages = 100_000
+    @Option(help: "Message size in bytes.") var size = 1_024
+    @Option(help: "Partitions of the benchmark topics.") var partitions: Int32 = 3
+    @Option(help: "Rounds (each runs the plain loop, then the route); the best of each is reported.") var rounds = 2
+    @Option(help: "Path to the compiled plain loop (Benchmarks/plain_loop.c).") var plainLoop: String
+    @Option(help: "File to append the result line to.") var output: String?
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let runID = String(UUID().uuidString.prefix(8))
+        let input = "bench.in.\(runID)"
+        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        var topics = [input]
+        for round in 0..<rounds { topics += ["bench.plain.\(runID).\(round)", "bench.hub.\(runID).\(round)"] }
+        _ = try await admin.createTopics(topics.map { .init(name: $0, partitions: partitions) })
+
+        let preloadSeconds = try await preload(topic: input, logger: logger)
+        let preloadRate = Double(messages) / preloadSeconds
+        print("preloaded \(messages) x \(size) B in \(String(format: "%.2f", preloadSeconds)) s (\(Int(preloadRate)) msg/s)")
+
+        var plainRates: [Double] = []
+        var hubRates: [Double] = []
+        for round in 0..<rounds {
+            let plain = try runPlainLoop(from: input, to: "bench.plain.\(runID).\(round)", group: "bench-plain-\(runID)-\(round)")
+            plainRates.append(plain)
+            print("round \(round + 1) plain loop: \(Int(plain)) msg/s")
+            let hub = try await runRoute(from: input, to: "bench.hub.\(runID).\(round)", group: "bench-hub-\(runID)-\(round)", logger: logger)
+            hubRates.append(hub)
+            print("round \(round + 1) crmhub route: \(Int(hub)) msg/s")
+        }
+        let plainBest = plainRates.max() ?? 0
+        let hubBest = hubRates.max() ?? 0
+        let ratio = plainBest > 0 ? hubBest / plainBest : 0
+        let timestamp = ISO8601DateFormatter().string(from: Date())
+        let settings = "messages=\(messages) size=\(size) partitions=\(partitions) rounds=\(rounds)"
+        let rates = "plain=\(Int(plainBest)) msg/s crmhub=\(Int(hubBest)) msg/s ratio=\(String(format: "%.2f", ratio))"
+        let line = "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)"
+        print(line)
+        if let output {
+            if !FileManager.default.fileExists(atPath: output) {
+                _ = FileManager.default.createFile(atPath: output, contents: nil)
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data((line + "\n").utf8))
+            try handle.close()
+        }
+    }
+
+    /// Writes `messages` keyed messages of `size` bytes, many in flight at once.
+    private func preload(topic: String, logger: Logger) async throws -> Double {
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        let payload = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+        let acknowledged = AckCounter()
+        let onDelivery: @Sendable (Result<DeliveryReport, KafkaError>) -> Void = { result in
+            if case .success = result { acknowledged.increment() }
+        }
+        let start = ContinuousClock.now
+        for index in 0..<messages {
+            let key: [UInt8] = Array("customer-\(index % 1_000)".utf8)
+            let message = ProducerMessage(topic: topic, key: key, value: payload)
+            try await enqueueWaiting(message, producer: producer, onDelivery: onDelivery)
+        }
+        _ = await producer.flush(timeout: .seconds(120))
+        let elapsed = start.duration(to: .now)
+        await producer.shutdown()
+        guard acknowledged.value == messages else {
+            throw ValidationError("preload: only \(acknowledged.value) of \(messages) acknowledged")
+        }
+        return elapsed.seconds
+    }
+
+    /// Enqueues one message, waiting while librdkafka's queue is full.
+    private func enqueueWaiting(
+        _ message: ProducerMessage, producer: KafkaProducer,
+        onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
+    ) async throws {
+        while true {
+            do {
+                try producer.enqueue(message, onDelivery: onDelivery)
+                return
+            } catch {
+                guard error.isRetriable else { throw error }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+    }
+
+    private func runPlainLoop(from: String, to: String, group: String) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: plainLoop)
+        process.arguments = [bootstrap, from, to, group, String(messages)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0, let rate = text.split(separator: " ").first(where: { $0.hasPrefix("rate=") }) else {
+            throw ValidationError("plain loop failed (exit \(process.terminationStatus)): \(text)")
+        }
+        return Double(rate.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    /// Runs a real `RouteService` (identity transform) and times first consumed message → last acknowledged.
+    private func runRoute(from: String, to: String, group: String, logger: Logger) async throws -> Double {
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        var consumer = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: group, topics: [from])
+        consumer.sessionTimeoutMilliseconds = 6_000
+        consumer.heartbeatIntervalMilliseconds = 1_000
+        consumer.bufferCapacity = 2_000
+        let firstSeen = FirstSeen()
+        let route = RouteService(
+            route: RouteConfiguration(
+                name: "bench", from: from, to: .topic(to), mapping: nil, maxInFlight: 2_000,
+                location: .init(file: "bench", line: 0, column: 0)),
+            consumer: consumer, producer: producer,
+            transform: { TimedTransform(inner: IdentityTransform(), firstSeen: firstSeen) }, state: HubState(), logger: logger)
+        let group = ServiceGroup(services: [ProducerService(producer: producer, flushTimeout: .seconds(10), logger: logger), route], logger: logger)
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(600))
+        while route.finishedMessages < messages && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let end = ContinuousClock.now
+        let finished = route.finishedMessages
+        await group.triggerGracefulShutdown()
+        try await running.value
+        guard finished >= messages, let start = firstSeen.instant else {
+            throw ValidationError("route finished only \(finished) of \(messages)")
+        }
+        let elapsed: Double = start.duration(to: end).seconds
+        return Double(messages) / elapsed
+    }
+}
+
+/// Records when the route saw its first message.
+final class FirstSeen: @unchecked Sendable {
+    private let lock = NSLock()
+    private var first: ContinuousClock.Instant?
+    var instant: ContinuousClock.Instant? { lock.withLock { first } }
+    func mark() { lock.withLock { if first == nil { first = .now } } }
+}
+
+struct TimedTransform: MessageTransform {
+    let inner: any MessageTransform
+    let firstSeen: FirstSeen
+    var description: String { inner.description }
+    func transform(_ message: ConsumerMessage) -> TransformOutcome {
+        firstSeen.mark()
+        return inner.transform(message)
+    }
+}
+
+final class AckCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func increment() { lock.withLock { count += 1 } }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -30,10 +30,11 @@ import Testing
         #expect(throws: YAMLError.self) { try root.mapping().require("port").int(in: 1...65535) }
     }
 
-    @Test func duplicateKeysAreRejected() throws {
-        let root = try YAMLDocument.parse("a: 1\na: 2\n", file: "d.yaml")
-        let error = #expect(throws: YAMLError.self) { try root.mapping() }
-        #expect(error?.location.line == 2)
+    @Test func duplicateKeysAreRejectedWithTheKeyAndTheMappingsLine() throws {
+        let error = #expect(throws: YAMLError.self) { try YAMLDocument.parse("x: 0\ny:\n  a: 1\n  a: 2\n", file: "d.yaml") }
+        #expect(error?.message == "duplicate key 'a' in the mapping that starts here")
+        #expect(error?.location.file == "d.yaml")
+        #expect(error?.location.line == 3)
     }
 
     @Test func missingRequiredKeyIsReported() throws {

@@ -1,0 +1,106 @@
+/*
+ * The baseline for crmhub's route benchmark: a plain librdkafka consume -> produce loop with no hub logic.
+ * Same client settings as a crmhub route (consumer group, manual commit, idempotent producer with acks=all,
+ * linger 5 ms), so the comparison measures what the hub adds.
+ *
+ * Usage: plain_loop BOOTSTRAP FROM_TOPIC TO_TOPIC GROUP COUNT
+ * Prints one line: "plain messages=N seconds=S rate=R" (timed from the first consumed message to the last ack).
+ */
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static long delivered = 0;
+static long failed = 0;
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *message, void *opaque) {
+    (void)rk; (void)opaque;
+    if (message->err) failed++; else delivered++;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static rd_kafka_conf_t *config(const char *bootstrap) {
+    char error[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, error, sizeof error);
+    return conf;
+}
+
+static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
+    char error[512];
+    if (rd_kafka_conf_set(conf, name, value, error, sizeof error) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "%s: %s\n", name, error);
+        exit(2);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s BOOTSTRAP FROM TO GROUP COUNT\n", argv[0]);
+        return 2;
+    }
+    const char *bootstrap = argv[1], *from = argv[2], *to = argv[3], *group = argv[4];
+    long count = atol(argv[5]);
+    char error[512];
+
+    rd_kafka_conf_t *pconf = config(bootstrap);
+    set(pconf, "enable.idempotence", "true");
+    set(pconf, "acks", "all");
+    set(pconf, "linger.ms", "5");
+    rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
+    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, error, sizeof error);
+    if (!producer) { fprintf(stderr, "producer: %s\n", error); return 1; }
+
+    rd_kafka_conf_t *cconf = config(bootstrap);
+    set(cconf, "group.id", group);
+    set(cconf, "enable.auto.commit", "false");
+    set(cconf, "auto.offset.reset", "earliest");
+    set(cconf, "session.timeout.ms", "6000");
+    set(cconf, "heartbeat.interval.ms", "1000");
+    rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, error, sizeof error);
+    if (!consumer) { fprintf(stderr, "consumer: %s\n", error); return 1; }
+    rd_kafka_poll_set_consumer(consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, from, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+
+    long consumed = 0;
+    double start = 0;
+    double give_up = now_seconds() + 600;
+    while (consumed < count && now_seconds() < give_up) {
+        rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
+        rd_kafka_poll(producer, 0);
+        if (!message) continue;
+        if (message->err) { rd_kafka_message_destroy(message); continue; }
+        if (consumed == 0) start = now_seconds();
+        consumed++;
+        rd_kafka_headers_t *headers = NULL;
+        rd_kafka_message_headers(message, &headers);
+        for (;;) {
+            rd_kafka_resp_err_t err = rd_kafka_producev(
+                producer, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_KEY(message->key, message->key_len),
+                RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END);
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+            rd_kafka_poll(producer, 1);
+        }
+        rd_kafka_message_destroy(message);
+    }
+    rd_kafka_flush(producer, 60000);
+    double seconds = now_seconds() - start;
+    rd_kafka_commit(consumer, NULL, 0);
+    printf("plain messages=%ld delivered=%ld failed=%ld seconds=%.3f rate=%.0f\n", consumed, delivered, failed, seconds,
+           delivered / seconds);
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    rd_kafka_destroy(producer);
+    return failed == 0 && delivered == count ? 0 : 1;
+}
