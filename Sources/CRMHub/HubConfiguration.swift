@@ -82,11 +82,16 @@ public struct RouteConfiguration: Sendable, Hashable {
     public var mapping: String?
     /// Most messages in flight (consumed, not yet acknowledged downstream) at once. Default 1000.
     public var maxInFlight: Int = 1_000
+    /// Where messages the route cannot handle go, original bytes untouched. Default `dlq.<route name>`.
+    public var deadLetterTopic: String
+    /// How the route delivers: at least once (default) or exactly once with Kafka transactions.
+    public var delivery: DeliveryMode = .atLeastOnce
     /// Where the route is declared, for messages that point back to the file.
     public var location: SourceLocation
 
     public init(
         name: String, from: String, to: Destination, mapping: String? = nil, maxInFlight: Int = 1_000,
+        deadLetterTopic: String? = nil, delivery: DeliveryMode = .atLeastOnce,
         location: SourceLocation = SourceLocation(file: "-", line: 0, column: 0)
     ) {
         self.name = name
@@ -94,7 +99,18 @@ public struct RouteConfiguration: Sendable, Hashable {
         self.to = to
         self.mapping = mapping
         self.maxInFlight = maxInFlight
+        self.deadLetterTopic = deadLetterTopic ?? "dlq.\(name)"
+        self.delivery = delivery
         self.location = location
+    }
+
+    /// A route's delivery guarantee.
+    public enum DeliveryMode: String, Sendable, Hashable {
+        /// Offsets are committed after the produced records were acknowledged; a crash can repeat a message.
+        case atLeastOnce = "at_least_once"
+        /// Produced records and the consumed offsets commit in one Kafka transaction; read_committed consumers
+        /// downstream see each message once.
+        case exactlyOnce = "exactly_once"
     }
 
     public enum Destination: Sendable, Hashable {
@@ -270,7 +286,7 @@ extension HubConfiguration.LogSettings {
 extension RouteConfiguration {
     init(_ value: YAMLValue) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["name", "from", "to", "mapping", "max_in_flight"])
+        try map.allowOnly(["name", "from", "to", "mapping", "max_in_flight", "dead_letter_topic", "delivery"])
         location = value.location
         name = try map.require("name").nonEmptyString()
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
@@ -289,6 +305,16 @@ extension RouteConfiguration {
         if to.topics.contains(from) { throw toValue.error("a route cannot write to the topic it reads (\(from))") }
         mapping = try map.optional("mapping")?.nonEmptyString()
         if let value = map.optional("max_in_flight") { maxInFlight = try value.int(in: 1...1_000_000) }
+        deadLetterTopic = "dlq.\(name)"
+        if let value = map.optional("dead_letter_topic") {
+            deadLetterTopic = try Self.topicName(value)
+            if deadLetterTopic == from || to.topics.contains(deadLetterTopic) {
+                throw value.error("the dead-letter topic must differ from the route's input and output topics")
+            }
+        }
+        if let value = map.optional("delivery") {
+            delivery = DeliveryMode(rawValue: try value.oneOf(["at_least_once", "exactly_once"]))!
+        }
         if case .byOutput = to, mapping == nil {
             throw toValue.error("per-output topics need a mapping that names its outputs")
         }

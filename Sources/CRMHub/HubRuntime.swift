@@ -20,12 +20,13 @@ public struct HubRuntime: Sendable {
         public var description: String
     }
 
-    /// Topics the routes read or write.
+    /// Topics the routes read or write, dead-letter topics included.
     public var routeTopics: [String] {
-        Array(Set(configuration.routes.flatMap { [$0.from] + $0.to.topics })).sorted()
+        Array(Set(configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics })).sorted()
     }
 
-    var clientConfiguration: KafkaClientConfiguration {
+    /// The librdkafka client settings every Kafka client of the hub shares.
+    public var clientConfiguration: KafkaClientConfiguration {
         var client = KafkaClientConfiguration(bootstrapServers: configuration.kafka.brokers)
         client.clientID = configuration.kafka.clientID
         client.statisticsIntervalMilliseconds = configuration.kafka.statisticsIntervalMilliseconds
@@ -56,7 +57,7 @@ public struct HubRuntime: Sendable {
         guard !missing.isEmpty else { return }
         guard configuration.kafka.createTopics else {
             let uses = missing.map { topic in
-                let routes = configuration.routes.filter { $0.from == topic || $0.to.topics.contains(topic) }.map(\.name)
+                let routes = configuration.routes.filter { [$0.from, $0.deadLetterTopic].contains(topic) || $0.to.topics.contains(topic) }.map(\.name)
                 return "'\(topic)' (route \(routes.joined(separator: ", ")))"
             }
             throw StartupError(

@@ -30,7 +30,13 @@ public enum TransformOutcome: Sendable {
 public protocol MessageTransform: Sendable {
     /// A label for logs and metrics (`identity`, `mapping:webform@3-a1b2c3`).
     var description: String { get }
+    /// The version of the logic (a mapping's name and content hash), written to dead-letter headers.
+    var version: String? { get }
     func transform(_ message: ConsumerMessage) -> TransformOutcome
+}
+
+extension MessageTransform {
+    public var version: String? { nil }
 }
 
 /// Header names every message crmhub produces carries (the canonical envelope as Kafka headers).

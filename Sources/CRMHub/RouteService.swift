@@ -8,8 +8,9 @@ import Synchronization
 /// Runs one route as a service: consume `from` in the consumer group `<prefix>.<route>`, transform each message,
 /// produce the results, and commit the source offset only after every produced message was acknowledged.
 ///
-/// Messages the route cannot handle are logged with route, partition and offset, counted, and finished (their
-/// offset is committed) so they never stop the route; permanent produce errors are treated the same way.
+/// A message the route cannot handle (the transform fails, or the broker refuses an output record for good) goes to
+/// the route's dead-letter topic with its original bytes and the reason in headers (see ``DeadLetterHeader``); it
+/// is finished only when that record is acknowledged, so the route keeps running and nothing is lost.
 /// Retriable produce errors are retried until acknowledged, so the offset never moves past them.
 /// On graceful shutdown the route stops consuming, waits (bounded) for in-flight messages, commits and leaves.
 public final class RouteService: Service, Sendable {
@@ -109,7 +110,7 @@ public final class RouteService: Service, Sendable {
             logger.debug("message dropped by mapping", metadata: Self.where(message).merging(["reason": "\(reason)"]) { $1 })
             finish(message)
         case .failure(let reason, let errorClass):
-            fail(message, reason: reason, errorClass: errorClass)
+            await deadLetter(message, failure: DeliveryFailure(reason: reason, errorClass: errorClass), version: transform.version)
         }
     }
 
@@ -126,9 +127,10 @@ public final class RouteService: Service, Sendable {
                 topic = single
             case .byOutput(let topics):
                 guard let output = record.output, let mapped = topics[output] else {
-                    fail(
-                        message, reason: "mapping output '\(record.output ?? "-")' has no topic in route '\(route.name)'",
+                    let failure = DeliveryFailure(
+                        reason: "mapping output '\(record.output ?? "-")' has no topic in route '\(route.name)'",
                         errorClass: "configuration")
+                    await deadLetter(message, failure: failure, version: transform.version)
                     return
                 }
                 topic = mapped
@@ -140,10 +142,22 @@ public final class RouteService: Service, Sendable {
             headers.append(KafkaHeader(key: EnvelopeHeader.route, text: route.name))
             outgoing.append(ProducerMessage(topic: topic, key: record.key, value: record.value, headers: headers))
         }
-        let pending = PendingRecords(count: outgoing.count)
+        let pending = PendingRecords(count: outgoing.count, version: transform.version)
         for record in outgoing {
             await enqueue(record, for: message, pending: pending)
         }
+    }
+
+    /// Sends the original message to the route's dead-letter topic; the message is finished (its offset may be
+    /// committed) only once the broker acknowledged the dead-letter record.
+    private func deadLetter(_ message: ConsumerMessage, failure: DeliveryFailure, version: String?) async {
+        logger.error(
+            "message cannot be handled; sent to the dead-letter topic",
+            metadata: Self.where(message).merging(
+                ["reason": "\(failure.reason)", "errorClass": "\(failure.errorClass)", "deadLetterTopic": "\(route.deadLetterTopic)"]) { $1 })
+        let record = DeadLetter.record(
+            for: message, failure: failure, route: route.name, mappingVersion: version, topic: route.deadLetterTopic)
+        await enqueue(record, for: message, pending: PendingRecords(count: 1, version: version, deadLetter: failure))
     }
 
     /// Enqueues one record; retries queue-full waits here and retriable delivery failures from the callback.
@@ -157,7 +171,7 @@ public final class RouteService: Service, Sendable {
             } catch where error.isRetriable {
                 try? await Task.sleep(for: .milliseconds(2))  // librdkafka's queue is full: let it drain
             } catch {
-                permanentProduceFailure(error, record: record, for: message, pending: pending)
+                refused(error, record: record, for: message, pending: pending, attempt: attempt)
                 return
             }
         }
@@ -170,37 +184,62 @@ public final class RouteService: Service, Sendable {
     ) {
         switch result {
         case .success:
-            metrics.produced.increment()
-            if pending.recordFinished() { finish(message) }
+            if let failure = pending.deadLetter {
+                metrics.deadLettered.increment()
+                logger.info(
+                    "dead-letter record acknowledged",
+                    metadata: Self.where(message).merging(["deadLetterTopic": "\(record.topic)", "errorClass": "\(failure.errorClass)"]) { $1 })
+            } else {
+                metrics.produced.increment()
+            }
+            recordFinished(pending, for: message)
         case .failure(let error) where error.isRetriable:
             metrics.produceRetries.increment()
             logger.warning(
                 "produce not acknowledged; retrying",
                 metadata: Self.where(message).merging(["error": "\(error)", "attempt": "\(attempt)", "topic": "\(record.topic)"]) { $1 })
-            Task {
-                try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(attempt, 6)), 5_000)))
-                await self.enqueue(record, for: message, pending: pending, attempt: attempt + 1)
-            }
+            retryLater(record, for: message, pending: pending, attempt: attempt)
         case .failure(let error):
-            permanentProduceFailure(error, record: record, for: message, pending: pending)
+            refused(error, record: record, for: message, pending: pending, attempt: attempt)
         }
     }
 
-    private func permanentProduceFailure(_ error: KafkaError, record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords) {
-        // Until dead-letter topics exist, a record the broker refuses for good is logged, counted and skipped.
+    /// The broker refused a record for good (too large, not authorised...). An output record's source message
+    /// goes to the dead-letter topic; a refused dead-letter record is retried with backoff, never dropped, so the
+    /// partition stops advancing and the `crmhub_route_dead_letter_stuck` log and metric call for a person.
+    private func refused(_ error: KafkaError, record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int) {
+        if pending.deadLetter != nil {
+            metrics.deadLetterStuck.increment()
+            logger.critical(
+                "the dead-letter topic refused a record; retrying, the partition does not advance until it is accepted",
+                metadata: Self.where(message).merging(["error": "\(error)", "topic": "\(record.topic)", "bytes": "\(record.value.count)"]) { $1 })
+            retryLater(record, for: message, pending: pending, attempt: attempt)
+            return
+        }
         metrics.failed.increment()
-        logger.error(
-            "produce failed permanently; record skipped",
-            metadata: Self.where(message).merging(["error": "\(error)", "topic": "\(record.topic)", "bytes": "\(record.value.count)"]) { $1 })
-        if pending.recordFinished() { finish(message) }
+        let failure = DeliveryFailure(
+            reason: "the broker refused the record for \(record.topic) (\(record.value.count) bytes): \(error.reason)",
+            errorClass: "produce")
+        pending.recordFailed(failure)
+        recordFinished(pending, for: message)
     }
 
-    private func fail(_ message: ConsumerMessage, reason: String, errorClass: String) {
-        metrics.failed.increment()
-        logger.error(
-            "message cannot be handled; skipped",
-            metadata: Self.where(message).merging(["reason": "\(reason)", "errorClass": "\(errorClass)"]) { $1 })
-        finish(message)
+    private func retryLater(_ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int) {
+        Task {
+            try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(attempt, 6)), 5_000)))
+            await self.enqueue(record, for: message, pending: pending, attempt: attempt + 1)
+        }
+    }
+
+    /// Called once per record; the last one finishes the message, or dead-letters it if any record was refused.
+    private func recordFinished(_ pending: PendingRecords, for message: ConsumerMessage) {
+        guard let outcome = pending.recordFinished() else { return }
+        switch outcome {
+        case .finished:
+            finish(message)
+        case .failed(let failure):
+            Task { await self.deadLetter(message, failure: failure, version: pending.version) }
+        }
     }
 
     private func finish(_ message: ConsumerMessage) {
@@ -217,15 +256,38 @@ public final class RouteService: Service, Sendable {
     }
 }
 
-/// Counts a source message's outstanding produced records.
+/// Counts a source message's outstanding produced records and remembers the first refused one.
 final class PendingRecords: Sendable {
-    private let remaining: Atomic<Int>
+    enum Outcome { case finished, failed(DeliveryFailure) }
 
-    init(count: Int) { remaining = Atomic(count) }
+    private struct State {
+        var remaining: Int
+        var failure: DeliveryFailure?
+    }
 
-    /// Returns true for the call that finished the last record.
-    func recordFinished() -> Bool {
-        remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0
+    private let state: Mutex<State>
+    /// The transform version that produced the records.
+    let version: String?
+    /// Set when these records are the dead-letter record for `failure`.
+    let deadLetter: DeliveryFailure?
+
+    init(count: Int, version: String?, deadLetter: DeliveryFailure? = nil) {
+        state = Mutex(State(remaining: count))
+        self.version = version
+        self.deadLetter = deadLetter
+    }
+
+    func recordFailed(_ failure: DeliveryFailure) {
+        state.withLock { if $0.failure == nil { $0.failure = failure } }
+    }
+
+    /// Returns the outcome for the call that finished the last record, nil before.
+    func recordFinished() -> Outcome? {
+        state.withLock { state -> Outcome? in
+            state.remaining -= 1
+            guard state.remaining == 0 else { return nil }
+            return state.failure.map(Outcome.failed) ?? .finished
+        }
     }
 }
 
@@ -235,8 +297,12 @@ struct RouteMetrics: Sendable {
     let consumed: Counter
     /// Records produced and acknowledged (`crmhub_route_messages_out_total{route}`).
     let produced: Counter
-    /// Messages that failed and were skipped (`crmhub_route_messages_failed_total{route}`).
+    /// Records the broker refused for good (`crmhub_route_messages_failed_total{route}`).
     let failed: Counter
+    /// Messages sent to the dead-letter topic and acknowledged there (`crmhub_route_dead_lettered_total{route}`).
+    let deadLettered: Counter
+    /// Dead-letter records the broker refused; each needs a person (`crmhub_route_dead_letter_stuck_total{route}`).
+    let deadLetterStuck: Counter
     /// Messages a mapping dropped on purpose (`crmhub_route_messages_dropped_total{route}`).
     let dropped: Counter
     /// Produce attempts retried after a retriable failure (`crmhub_route_produce_retries_total{route}`).
@@ -247,6 +313,8 @@ struct RouteMetrics: Sendable {
         consumed = Counter(label: "crmhub_route_messages_in_total", dimensions: dimensions)
         produced = Counter(label: "crmhub_route_messages_out_total", dimensions: dimensions)
         failed = Counter(label: "crmhub_route_messages_failed_total", dimensions: dimensions)
+        deadLettered = Counter(label: "crmhub_route_dead_lettered_total", dimensions: dimensions)
+        deadLetterStuck = Counter(label: "crmhub_route_dead_letter_stuck_total", dimensions: dimensions)
         dropped = Counter(label: "crmhub_route_messages_dropped_total", dimensions: dimensions)
         produceRetries = Counter(label: "crmhub_route_produce_retries_total", dimensions: dimensions)
     }

@@ -2,6 +2,7 @@ import CRMKafka
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 @testable import CRMHub
@@ -69,28 +70,85 @@ struct RouteIntegrationTests {
         await input.shutdown()
     }
 
-    @Test func aFailingMessageIsSkippedAndCountedWithoutStoppingTheRoute() async throws {
-        struct RejectOdd: MessageTransform {
-            var description: String { "reject-odd" }
-            func transform(_ message: ConsumerMessage) -> TransformOutcome {
-                message.offset % 2 == 1
-                    ? .failure(reason: "odd offset", errorClass: "test")
-                    : .produce([TransformedRecord(key: message.key, value: message.value, headers: [])])
+    /// Fails messages whose value starts with "poison" until `fixed` is set (as a corrected mapping would).
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .relaxed) }
+        var isSet: Bool { value.load(ordering: .relaxed) }
+    }
+
+    struct RejectPoison: MessageTransform {
+        let fixed: Flag
+        var description: String { "reject-poison" }
+        var version: String? { "reject-poison@1" }
+        func transform(_ message: ConsumerMessage) -> TransformOutcome {
+            if !fixed.isSet, String(decoding: message.value, as: UTF8.self).hasPrefix("poison") {
+                return .failure(reason: "field 'email': not an e-mail address", errorClass: "mapping")
             }
+            return .produce([TransformedRecord(key: message.key, value: message.value, headers: message.headers)])
         }
+    }
+
+    @Test func aFailingMessageGoesToTheDeadLetterTopicAndIsDeliveredAfterAReplay() async throws {
         let broker = try TansuBroker()
-        try await KafkaTestClient.createTopics(broker.bootstrap, ["in", "out"], partitions: 1)
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["in", "out", "dlq.r2"], partitions: 1)
         let input = try KafkaTestClient.producer(broker.bootstrap)
-        for index in 0..<10 { try await input.send(ProducerMessage(topic: "in", value: Array("\(index)".utf8))) }
+        let values = (0..<10).map { $0 % 4 == 1 ? "poison-\($0)" : "ok-\($0)" }
+        for value in values {
+            try await input.send(ProducerMessage(topic: "in", key: Array("k-\(value)".utf8), value: Array(value.utf8)))
+        }
         let hubProducer = try KafkaTestClient.producer(broker.bootstrap)
+        let fixed = Flag()
+        let transform = RejectPoison(fixed: fixed)
+        let routeConfiguration = RouteConfiguration(
+            name: "r2", from: "in", to: .topic("out"), maxInFlight: 10, location: .init(file: "t", line: 1, column: 1))
         let route = RouteService(
-            route: RouteConfiguration(name: "r2", from: "in", to: .topic("out"), mapping: nil, maxInFlight: 10, location: .init(file: "t", line: 1, column: 1)),
+            route: routeConfiguration,
             consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.r2", topics: ["in"]),
-            producer: hubProducer, transform: { RejectOdd() }, state: HubState(), logger: logger)
+            producer: hubProducer, transform: { transform }, state: HubState(), logger: logger)
         let group = ServiceGroup(services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route], logger: logger)
         let running = Task { try await group.run() }
-        let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: 5, timeout: .seconds(30))
-        #expect(output.map { String(decoding: $0.value, as: UTF8.self) } == ["0", "2", "4", "6", "8"])
+
+        // The route keeps running: every good message arrives, in order.
+        let good = values.filter { $0.hasPrefix("ok") }
+        let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: good.count, timeout: .seconds(30))
+        #expect(output.map { String(decoding: $0.value, as: UTF8.self) } == good)
+
+        // The poison messages are in the dead-letter topic, original bytes untouched, with the reason in headers.
+        var client = KafkaClientConfiguration(bootstrapServers: [broker.bootstrap])
+        client.clientID = "dlq-test"
+        let queue = DeadLetterQueue(route: routeConfiguration, client: client, groupPrefix: "hub", logger: logger)
+        let letters = try await queue.read(idle: .seconds(1))
+        #expect(letters.map { String(decoding: $0.message.value, as: UTF8.self) } == ["poison-1", "poison-5", "poison-9"])
+        let first = try #require(letters.first)
+        #expect(first.message.keyText == "k-poison-1")
+        #expect(first.reason == "field 'email': not an e-mail address")
+        #expect(first.errorClass == "mapping")
+        #expect(first.source == "in/0/1")
+        #expect(first.route == "r2")
+        #expect(first.attempts == 1)
+        #expect(first.mapping == "reject-poison@1")
+        #expect(first.id == "in-0-1")
+        #expect(first.firstFailureAt != nil && first.deadLetteredAt != nil)
+
+        // After the fix, replaying one key delivers it through the route with its history; the rest stay parked.
+        fixed.set()
+        let replayed = try await queue.replay(.init(keys: ["k-poison-5"]), producer: input, idle: .seconds(1))
+        #expect(replayed.count == 1)
+        let afterReplay = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: good.count + 1, timeout: .seconds(30))
+        let delivered = try #require(afterReplay.last)
+        #expect(String(decoding: delivered.value, as: UTF8.self) == "poison-5")
+        #expect(delivered.headers.text("crm-id") == "in-0-5", "the replayed message keeps its id")
+        let history = try #require(delivered.headers.text("crm-history"))
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.utf8)) as? [[String: String]])
+        #expect(entries.count == 1)
+        #expect(entries.first?["source"] == "in/0/5")
+        #expect(entries.first?["reason"] == "field 'email': not an e-mail address")
+
+        // Purging everything before the first unmatched record hides poison-1 only (poison-5 stays until poison-9...).
+        #expect(try await queue.purge(.init(keys: ["k-poison-1", "k-poison-5"]), idle: .seconds(1)) == 2)
+        #expect(try await queue.read(idle: .seconds(1)).map(\.id) == ["in-0-9"])
+
         await group.triggerGracefulShutdown()
         try await running.value
         await input.shutdown()
