@@ -26,7 +26,7 @@ public enum DeadLetterHeader {
 }
 
 /// Why a route could not deliver a message; becomes the dead-letter headers.
-public struct DeliveryFailure: Sendable, Hashable, CustomStringConvertible {
+public struct DeliveryFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public var reason: String
     public var errorClass: String
 

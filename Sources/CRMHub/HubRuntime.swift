@@ -72,6 +72,13 @@ public struct HubRuntime: Sendable {
         }
     }
 
+    /// This instance's name in transactional ids: the host name, stable across restarts so that a restarted
+    /// instance fences its predecessor's unfinished transactions.
+    static var instanceName: String {
+        let host = ProcessInfo.processInfo.hostName
+        return host.isEmpty ? "local" : String(host.prefix(64))
+    }
+
     /// The services to run, in start order (dependencies first): producer, routes. Add the HTTP server last.
     public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) throws -> [any Service] {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
@@ -89,10 +96,19 @@ public struct HubRuntime: Sendable {
             consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
             consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
             consumer.bufferCapacity = max(route.maxInFlight, 100)
-            services.append(
-                RouteService(
-                    route: route, consumer: consumer, producer: producer, transform: { transforms(route) }, state: state,
-                    logger: logger, drainTimeout: .seconds(max(2, configuration.shutdownTimeoutSeconds / 2))))
+            switch route.delivery {
+            case .atLeastOnce:
+                services.append(
+                    RouteService(
+                        route: route, consumer: consumer, producer: producer, transform: { transforms(route) }, state: state,
+                        logger: logger, drainTimeout: .seconds(max(2, configuration.shutdownTimeoutSeconds / 2))))
+            case .exactlyOnce:
+                services.append(
+                    TransactionalRouteService(
+                        route: route, consumer: consumer, producer: producerConfiguration,
+                        transactionalIDPrefix: "\(configuration.kafka.groupPrefix).\(Self.instanceName)",
+                        transform: { transforms(route) }, state: state, logger: logger))
+            }
         }
         return services
     }

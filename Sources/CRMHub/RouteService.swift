@@ -119,28 +119,13 @@ public final class RouteService: Service, Sendable {
             finish(message)
             return
         }
-        var outgoing: [ProducerMessage] = []
-        for record in records {
-            let topic: String
-            switch route.to {
-            case .topic(let single):
-                topic = single
-            case .byOutput(let topics):
-                guard let output = record.output, let mapped = topics[output] else {
-                    let failure = DeliveryFailure(
-                        reason: "mapping output '\(record.output ?? "-")' has no topic in route '\(route.name)'",
-                        errorClass: "configuration")
-                    await deadLetter(message, failure: failure, version: transform.version)
-                    return
-                }
-                topic = mapped
-            }
-            var headers = record.headers.filter { ![EnvelopeHeader.id, EnvelopeHeader.origin, EnvelopeHeader.route].contains($0.key) }
-            let id = records.count == 1 ? message.stableID : "\(message.stableID)/\(record.output ?? "\(outgoing.count)")"
-            headers.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
-            headers.append(KafkaHeader(key: EnvelopeHeader.origin, text: "\(message.topic)/\(message.partition)/\(message.offset)"))
-            headers.append(KafkaHeader(key: EnvelopeHeader.route, text: route.name))
-            outgoing.append(ProducerMessage(topic: topic, key: record.key, value: record.value, headers: headers))
+        let outgoing: [ProducerMessage]
+        switch route.outgoing(records, for: message) {
+        case .success(let built):
+            outgoing = built
+        case .failure(let failure):
+            await deadLetter(message, failure: failure, version: transform.version)
+            return
         }
         let pending = PendingRecords(count: outgoing.count, version: transform.version)
         for record in outgoing {

@@ -40,6 +40,9 @@ public struct KafkaProducerConfiguration: Sendable {
     public var compression: String = "none"
     /// `transactional.id` for exactly-once routes; nil for a plain idempotent producer.
     public var transactionalID: String?
+    /// `transaction.timeout.ms`: the broker aborts a transaction open longer than this. Default 60 s. With a
+    /// transactional id, the delivery timeout is capped at it (librdkafka requires that).
+    public var transactionTimeoutMilliseconds: Int = 60_000
 
     public init(bootstrapServers: [String]) {
         self.client = KafkaClientConfiguration(bootstrapServers: bootstrapServers)
@@ -50,10 +53,15 @@ public struct KafkaProducerConfiguration: Sendable {
             ("enable.idempotence", idempotent ? "true" : "false"),
             ("acks", acks),
             ("linger.ms", String(lingerMilliseconds)),
-            ("delivery.timeout.ms", String(deliveryTimeoutMilliseconds)),
             ("compression.type", compression),
         ]
-        if let transactionalID { list.append(("transactional.id", transactionalID)) }
+        if let transactionalID {
+            list.append(("transactional.id", transactionalID))
+            list.append(("transaction.timeout.ms", String(transactionTimeoutMilliseconds)))
+            list.append(("delivery.timeout.ms", String(min(deliveryTimeoutMilliseconds, transactionTimeoutMilliseconds))))
+        } else {
+            list.append(("delivery.timeout.ms", String(deliveryTimeoutMilliseconds)))
+        }
         // Client-level properties last, so `extra` can override anything above.
         return list + client.properties
     }

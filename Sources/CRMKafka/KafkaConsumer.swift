@@ -79,6 +79,31 @@ public final class KafkaConsumer: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(core: core) }
 
+    /// The same messages as the consumer itself, grouped as they arrive: each element is everything buffered at
+    /// the time (never empty), without messages of partitions revoked since. For consume-transform-produce in
+    /// transactions, where a batch is the unit of work. Iterate either the consumer or its batches, not both.
+    public var batches: Batches { Batches(core: core) }
+
+    /// An `AsyncSequence` of message batches; see ``batches``.
+    public struct Batches: AsyncSequence, Sendable {
+        public typealias Element = [ConsumerMessage]
+        let core: ConsumerCore
+
+        public func makeAsyncIterator() -> Iterator { Iterator(core: core) }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            let core: ConsumerCore
+
+            public mutating func next() async -> [ConsumerMessage]? {
+                while let batch = await core.take() {
+                    let messages = core.currentEpoch == batch.epoch ? batch.messages : core.stillOwned(batch.messages, takenAt: batch.epoch).0
+                    if !messages.isEmpty { return messages }
+                }
+                return nil
+            }
+        }
+    }
+
     /// Iterates consumed messages. Returns nil after ``close()`` or a fatal error (see ``fatalError``).
     public struct AsyncIterator: AsyncIteratorProtocol {
         let core: ConsumerCore

@@ -39,6 +39,8 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     public var isRetriable: Bool
     /// True when the client instance is unusable and must be recreated.
     public var isFatal: Bool
+    /// True when the current transaction failed and must be aborted (then the work can be redone).
+    public var requiresTransactionAbort: Bool = false
     /// Where the error was raised.
     public var file: String
     public var line: UInt
@@ -72,11 +74,13 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         _ error: OpaquePointer, _ code: Code, context: String, file: String = #fileID, line: UInt = #line
     ) -> KafkaError {
         defer { rd_kafka_error_destroy(error) }
-        return KafkaError(
+        var result = KafkaError(
             code, reason: "\(context): \(String(cString: rd_kafka_error_string(error)))",
             rdkafkaCode: rd_kafka_error_code(error).rawValue,
             isRetriable: rd_kafka_error_is_retriable(error) != 0 || Self.retriableCodes.contains(rd_kafka_error_code(error)),
             isFatal: rd_kafka_error_is_fatal(error) != 0, file: file, line: line)
+        result.requiresTransactionAbort = rd_kafka_error_txn_requires_abort(error) != 0
+        return result
     }
 
     private static let retriableCodes: Set<rd_kafka_resp_err_t> = [
