@@ -88,6 +88,7 @@ let package = Package(
             name: "CRMHub",
             dependencies: [
                 "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

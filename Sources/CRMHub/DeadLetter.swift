@@ -55,10 +55,11 @@ public struct DeadLetter: Sendable {
     public var deadLetteredAt: Date? { message.headers.text(DeadLetterHeader.deadLetteredAt).flatMap(DeadLetterClock.parse) }
     public var firstFailureAt: Date? { message.headers.text(DeadLetterHeader.firstFailureAt).flatMap(DeadLetterClock.parse) }
 
-    /// Builds the dead-letter record for `message`, which failed in `route` with `failure`.
+    /// Builds the dead-letter record for `message`, which failed in `route` with `failure` after `attempts`
+    /// attempts (default 1), added to those of earlier dead-letterings.
     public static func record(
         for message: ConsumerMessage, failure: DeliveryFailure, route: String, mappingVersion: String?, topic: String,
-        now: Date = Date()
+        attempts: Int? = nil, now: Date = Date()
     ) -> ProducerMessage {
         let previousAttempts = message.headers.text(DeadLetterHeader.attempts).flatMap(Int.init) ?? 0
         let firstFailure = message.headers.text(DeadLetterHeader.firstFailureAt) ?? DeadLetterClock.format(now)
@@ -71,7 +72,7 @@ public struct DeadLetter: Sendable {
         headers.append(KafkaHeader(key: DeadLetterHeader.errorClass, text: failure.errorClass))
         headers.append(KafkaHeader(key: DeadLetterHeader.source, text: "\(message.topic)/\(message.partition)/\(message.offset)"))
         headers.append(KafkaHeader(key: DeadLetterHeader.route, text: route))
-        headers.append(KafkaHeader(key: DeadLetterHeader.attempts, text: String(previousAttempts + 1)))
+        headers.append(KafkaHeader(key: DeadLetterHeader.attempts, text: String(previousAttempts + (attempts ?? 1))))
         headers.append(KafkaHeader(key: DeadLetterHeader.firstFailureAt, text: firstFailure))
         headers.append(KafkaHeader(key: DeadLetterHeader.deadLetteredAt, text: DeadLetterClock.format(now)))
         if let mappingVersion, !headers.contains(where: { $0.key == EnvelopeHeader.mapping }) {
