@@ -5,6 +5,8 @@
 // Module map (each module does one job; only CRMKafka imports the librdkafka C module):
 //   CRDKafka       system library: librdkafka headers (Debian librdkafka-dev, 2.0.2 API)
 //   CRMKafka       Swift face over librdkafka: producer, consumer-group consumer, admin
+//   CCurl          C shim: fixed-arity wrappers for libcurl's variadic setopt/getinfo
+//   CRMTransport   Swift face over libcurl on dedicated threads: HTTP(S) (SMTP, IMAP, SFTP next)
 //   CRMYAML        YAML reading with file:line:column errors (config, connectors, mappings)
 //   CRMModel       canonical CRM entities and the message envelope
 //   CRMNormalize   normalisers shared by mappings and master data: phone (E.164), e-mail, names
@@ -55,6 +57,15 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(
+            name: "CRMTransport",
+            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMYAML",
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strictConcurrency
@@ -87,7 +98,7 @@ let package = Package(
         .target(
             name: "CRMHub",
             dependencies: [
-                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping",
+                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -132,8 +143,15 @@ let package = Package(
             dependencies: ["CRMMapping", "CRMModel"],
             swiftSettings: strictConcurrency
         ),
+        // Real peers for tests (Tansu broker, recording HTTP target), started on free loopback ports.
+        .target(name: "CRMTestSupport", path: "Tests/CRMTestSupport", swiftSettings: strictConcurrency),
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMKafkaTests", dependencies: ["CRMKafka"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMTransportTests",
+            dependencies: ["CRMTransport", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
@@ -142,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "CRMHubTests",
             dependencies: [
-                "CRMHub", "CRMKafka", "CRMAdminHTTP",
+                "CRMHub", "CRMKafka", "CRMAdminHTTP", "CRMTransport", "CRMTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictConcurrency

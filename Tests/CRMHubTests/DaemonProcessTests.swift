@@ -1,4 +1,5 @@
 import CRMKafka
+import CRMTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import CRMYAML
+import CRMTestSupport
 import Foundation
 import Testing
 

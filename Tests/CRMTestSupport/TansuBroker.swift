@@ -1,15 +1,16 @@
+// CRMTestSupport: real peers that tests start on free loopback ports and stop by PID.
+
 import Foundation
-import Testing
 
 /// A real Kafka-protocol broker (Tansu, in-memory storage) started for one test on a free 127.0.0.1 port and
 /// stopped by its PID. The binary comes from `CRMHUB_TANSU` or the venv `deploy/test.sh` creates.
-final class TansuBroker: Sendable {
-    let port: Int
+public final class TansuBroker: Sendable {
+    public let port: Int
     private let process: Process
 
-    var bootstrap: String { "127.0.0.1:\(port)" }
+    public var bootstrap: String { "127.0.0.1:\(port)" }
 
-    init() throws {
+    public init() throws {
         let binary = try Self.locateBinary()
         port = try freePort()
         process = Process()
@@ -34,7 +35,7 @@ final class TansuBroker: Sendable {
     deinit { stop() }
 
     /// Stops the broker by PID and waits for it.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
         let deadline = Date().addingTimeInterval(5)
@@ -43,7 +44,7 @@ final class TansuBroker: Sendable {
         process.waitUntilExit()
     }
 
-    static func locateBinary() throws -> String {
+    public static func locateBinary() throws -> String {
         if let path = ProcessInfo.processInfo.environment["CRMHUB_TANSU"], FileManager.default.isExecutableFile(atPath: path) {
             return path
         }
@@ -59,16 +60,16 @@ final class TansuBroker: Sendable {
 }
 
 /// The repository root, found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() throws -> Int {
+public func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestSetupError("socket() failed") }
     defer { close(fd) }
@@ -87,7 +88,7 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-func canConnect(port: Int) -> Bool {
+public func canConnect(port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
