@@ -17,6 +17,10 @@ public struct HubConfiguration: Sendable {
     /// Folder of mapping files (`*.yaml`).
     public var mappingsDirectory: String
     public var routes: [RouteConfiguration]
+    /// The connector instances found in ``connectorsDirectory``.
+    public var connectors: [ConnectorConfiguration]
+    /// Folder for the hub's own state (sinks' dedup window and parked keys). Default `data`.
+    public var stateDirectory: String
     /// How long a graceful shutdown may take before in-flight work is cancelled. Default 30 s.
     public var shutdownTimeoutSeconds: Int
     public var log: LogSettings
@@ -158,7 +162,7 @@ extension HubConfiguration {
     }
 
     private static let topLevelKeys: Set<String> = [
-        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log",
+        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir",
     ]
 
     init(root: YAMLValue, path: String, problems: inout ProblemCollector) throws(YAMLError) {
@@ -191,6 +195,8 @@ extension HubConfiguration {
             routes.append(route)
         }
         self.routes = routes
+        self.stateDirectory = resolve(try top.optional("state_dir")?.nonEmptyString() ?? "data")
+        self.connectors = ConnectorConfiguration.loadAll(directory: connectorsDirectory, problems: &problems)
     }
 }
 

@@ -1,4 +1,5 @@
 import CRMKafka
+import CRMTransport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -20,9 +21,15 @@ public struct HubRuntime: Sendable {
         public var description: String
     }
 
-    /// Topics the routes read or write, dead-letter topics included.
+    /// Topics the routes and sinks read or write, retry and dead-letter topics included.
     public var routeTopics: [String] {
-        Array(Set(configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics })).sorted()
+        let routes = configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics }
+        let sinks = configuration.connectors.flatMap { connector -> [String] in
+            switch connector.kind {
+            case .httpSink(let settings): settings.delivery.topics
+            }
+        }
+        return Array(Set(routes + sinks)).sorted()
     }
 
     /// The librdkafka client settings every Kafka client of the hub shares.
@@ -58,7 +65,7 @@ public struct HubRuntime: Sendable {
         guard configuration.kafka.createTopics else {
             let uses = missing.map { topic in
                 let routes = configuration.routes.filter { [$0.from, $0.deadLetterTopic].contains(topic) || $0.to.topics.contains(topic) }.map(\.name)
-                return "'\(topic)' (route \(routes.joined(separator: ", ")))"
+                return routes.isEmpty ? "'\(topic)' (a sink)" : "'\(topic)' (route \(routes.joined(separator: ", ")))"
             }
             throw StartupError(
                 description: "\(configuration.file): topics missing on \(brokers): \(uses.joined(separator: "; ")); create them or set kafka.create_topics: true")
@@ -110,6 +117,40 @@ public struct HubRuntime: Sendable {
                         transform: { transforms(route) }, state: state, logger: logger))
             }
         }
+        services += try makeSinks(producer: producer)
         return services
+    }
+
+    /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store.
+    private func makeSinks(producer: KafkaProducer) throws -> [any Service] {
+        guard !configuration.connectors.isEmpty else { return [] }
+        let store = try DeliveryStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
+        let client = HTTPClient(concurrency: 16)
+        var sinks: [any Service] = []
+        for connector in configuration.connectors {
+            switch connector.kind {
+            case .httpSink(let settings):
+                let target: HTTPSinkTarget
+                do {
+                    target = HTTPSinkTarget(
+                        settings: .init(
+                            url: try settings.url.resolve(), method: settings.method,
+                            headers: try settings.headers.map { ($0.name, try $0.value.resolve()) }, timeout: settings.timeout),
+                        client: client)
+                } catch {
+                    throw StartupError(description: "\(connector.file): \(error)")
+                }
+                var consumer = KafkaConsumerConfiguration(
+                    bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+                consumer.client = clientConfiguration
+                consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
+                consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+                sinks.append(
+                    SinkService(
+                        configuration: settings.delivery, consumer: consumer, producer: producer, target: target, store: store, state: state,
+                        logger: logger))
+            }
+        }
+        return sinks
     }
 }

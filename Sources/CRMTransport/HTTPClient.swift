@@ -127,7 +127,7 @@ public final class HTTPClient: Sendable {
     }
 
     /// The scheme, host, port and path of `url`, without user info or query.
-    static func redacted(_ url: String) -> String {
+    public static func redacted(_ url: String) -> String {
         guard var components = URLComponents(string: url) else { return "<url>" }
         components.user = nil
         components.password = nil

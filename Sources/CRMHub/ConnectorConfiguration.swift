@@ -1,0 +1,176 @@
+import CRMYAML
+import Foundation
+
+/// One connector instance: a YAML file in the connectors folder (`Connectors/erp-party.yaml`).
+///
+/// Secrets are never written inline: a value may be `${env:NAME}` (an environment variable) or `${file:PATH}` (a
+/// file's contents, trimmed); header values that look like credentials (`Authorization`, `*token*`, `*key*`,
+/// `*secret*`) must be such references, and URLs may not carry user info.
+public struct ConnectorConfiguration: Sendable {
+    public var name: String
+    public var file: String
+    public var kind: Kind
+
+    public enum Kind: Sendable {
+        /// Delivers a topic to a REST endpoint (see ``HTTPSinkTarget``).
+        case httpSink(HTTPSinkSettings)
+    }
+
+    /// Settings of an `http-sink` connector.
+    public struct HTTPSinkSettings: Sendable {
+        public var topic: String
+        public var url: SecretValue
+        public var method: String
+        public var headers: [(name: String, value: SecretValue)]
+        public var timeout: Duration
+        public var delivery: SinkService.Configuration
+    }
+}
+
+/// A configuration value that is either literal or a reference to a secret, resolved when the hub starts.
+public enum SecretValue: Sendable, Hashable, CustomStringConvertible {
+    case literal(String)
+    case environment(String)
+    case file(String)
+
+    init(parsing text: String) {
+        if text.hasPrefix("${env:"), text.hasSuffix("}") {
+            self = .environment(String(text.dropFirst(6).dropLast()))
+        } else if text.hasPrefix("${file:"), text.hasSuffix("}") {
+            self = .file(String(text.dropFirst(7).dropLast()))
+        } else {
+            self = .literal(text)
+        }
+    }
+
+    public var isReference: Bool {
+        if case .literal = self { return false }
+        return true
+    }
+
+    /// The value, read from the environment or the file now.
+    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws(SecretError) -> String {
+        switch self {
+        case .literal(let value):
+            return value
+        case .environment(let name):
+            guard let value = environment[name], !value.isEmpty else { throw SecretError(description: "environment variable \(name) is not set") }
+            return value
+        case .file(let path):
+            guard let value = try? String(contentsOfFile: path, encoding: .utf8) else { throw SecretError(description: "cannot read secret file \(path)") }
+            return value.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// Never prints a secret: references print as written, literals as themselves.
+    public var description: String {
+        switch self {
+        case .literal(let value): value
+        case .environment(let name): "${env:\(name)}"
+        case .file(let path): "${file:\(path)}"
+        }
+    }
+}
+
+/// A secret reference that cannot be resolved.
+public struct SecretError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+extension ConnectorConfiguration {
+    /// Reads every `*.yaml` file in `directory` (sorted by name), collecting each file's problems with locations.
+    static func loadAll(directory: String, problems: inout ProblemCollector) -> [ConnectorConfiguration] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var connectors: [ConnectorConfiguration] = []
+        var seen: [String: String] = [:]
+        for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+            guard let connector = problems.collect({ () throws(YAMLError) in try ConnectorConfiguration(path: path) }) else { continue }
+            if let first = seen[connector.name] {
+                problems.add(YAMLError("connector name '\(connector.name)' is also used by \(first)", at: .init(file: path, line: 1, column: 1)))
+                continue
+            }
+            seen[connector.name] = path
+            connectors.append(connector)
+        }
+        return connectors
+    }
+
+    init(path: String) throws(YAMLError) {
+        let root = try YAMLDocument.load(path: path)
+        let map = try root.mapping()
+        file = path
+        name = try map.require("name").nonEmptyString()
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) else {
+            throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
+        }
+        let kindValue = try map.require("kind")
+        switch try kindValue.oneOf(["http-sink"]) {
+        default:
+            try map.allowOnly(["name", "kind", "topic", "url", "method", "headers", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
+            kind = .httpSink(try Self.httpSink(map, name: name))
+        }
+    }
+
+    private static func httpSink(_ map: YAMLMapping, name: String) throws(YAMLError) -> HTTPSinkSettings {
+        let topic = try RouteConfiguration.topicName(map.require("topic"))
+        let urlValue = try map.require("url")
+        let url = SecretValue(parsing: try urlValue.nonEmptyString())
+        if case .literal(let text) = url {
+            guard let components = URLComponents(string: text), let scheme = components.scheme, ["http", "https"].contains(scheme), components.host != nil else {
+                throw urlValue.error("'\(text)' is not an http(s) URL")
+            }
+            if components.user != nil || components.password != nil {
+                throw urlValue.error("credentials may not be written in the URL; use a header with ${env:NAME} or ${file:PATH}")
+            }
+        }
+        let method = try map.optional("method")?.oneOf(["POST", "PUT", "PATCH"]) ?? "POST"
+        var headers: [(name: String, value: SecretValue)] = []
+        if let value = map.optional("headers") {
+            for entry in try value.mapping().entries {
+                let secret = SecretValue(parsing: try entry.value.string())
+                let lowered = entry.key.lowercased()
+                let looksSecret = lowered == "authorization" || ["token", "key", "secret", "password"].contains { lowered.contains($0) }
+                if looksSecret && !secret.isReference {
+                    throw entry.value.error("header '\(entry.key)' holds a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
+                }
+                headers.append((entry.key, secret))
+            }
+        }
+        let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 10_000)
+        var delivery = SinkService.Configuration(name: name, topic: topic)
+        if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
+        if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
+        if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+        return HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
+    }
+
+    private static func retryPolicy(_ value: YAMLValue) throws(YAMLError) -> RetryPolicy {
+        let map = try value.mapping()
+        try map.allowOnly(["in_place_attempts", "initial_backoff_ms", "max_backoff_ms", "jitter", "topics"])
+        var policy = RetryPolicy()
+        if let value = map.optional("in_place_attempts") { policy.inPlaceAttempts = try value.int(in: 1...100) }
+        if let value = map.optional("initial_backoff_ms") { policy.initialBackoff = .milliseconds(try value.int(in: 1...600_000)) }
+        if let value = map.optional("max_backoff_ms") { policy.maxBackoff = .milliseconds(try value.int(in: 1...3_600_000)) }
+        if let value = map.optional("jitter") {
+            let jitter = try value.double()
+            guard (0...1).contains(jitter) else { throw value.error("jitter is a fraction between 0 and 1") }
+            policy.jitter = jitter
+        }
+        if let value = map.optional("topics") {
+            policy.retryTopicDelays = []
+            for delay in try value.sequence() { policy.retryTopicDelays.append(try parseDelay(delay)) }
+        }
+        return policy
+    }
+
+    /// `500ms`, `30s`, `10m`, `1h`.
+    static func parseDelay(_ value: YAMLValue) throws(YAMLError) -> Duration {
+        let text = try value.nonEmptyString()
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)]
+        for (unit, factor) in units where text.hasSuffix(unit) {
+            if let number = Int64(text.dropLast(unit.count)), number > 0 { return .milliseconds(number * factor) }
+        }
+        throw value.error("'\(text)' is not a delay such as 500ms, 30s, 10m or 1h")
+    }
+}
