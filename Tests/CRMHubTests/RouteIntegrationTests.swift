@@ -154,4 +154,35 @@ struct RouteIntegrationTests {
         try await running.value
         await input.shutdown()
     }
+
+    @Test func anOutputTooLargeForTheBrokerSendsTheOriginalToTheDeadLetterTopic() async throws {
+        struct Inflate: MessageTransform {
+            var description: String { "inflate" }
+            func transform(_ message: ConsumerMessage) -> TransformOutcome {
+                let size = message.value == Array("big".utf8) ? 2_000_000 : message.value.count
+                return .produce([TransformedRecord(key: message.key, value: [UInt8](repeating: 65, count: size), headers: [])])
+            }
+        }
+        let broker = try TansuBroker()
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["in", "out", "dlq.big"], partitions: 1)
+        let input = try KafkaTestClient.producer(broker.bootstrap)
+        for value in ["a", "big", "c"] { try await input.send(ProducerMessage(topic: "in", value: Array(value.utf8))) }
+        let hubProducer = try KafkaTestClient.producer(broker.bootstrap)
+        let route = RouteService(
+            route: RouteConfiguration(name: "big", from: "in", to: .topic("out"), maxInFlight: 10),
+            consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.big", topics: ["in"]),
+            producer: hubProducer, transform: { Inflate() }, state: HubState(), logger: logger)
+        let group = ServiceGroup(services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route], logger: logger)
+        let running = Task { try await group.run() }
+        let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: 2, timeout: .seconds(30))
+        #expect(output.map(\.value.count) == [1, 1])
+        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.big", count: 1, timeout: .seconds(30))
+        let letter = DeadLetter(try #require(parked.first))
+        #expect(letter.message.value == Array("big".utf8), "the original bytes, not the oversized output")
+        #expect(letter.errorClass == "produce")
+        #expect(letter.reason.contains("2000000 bytes"))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await input.shutdown()
+    }
 }

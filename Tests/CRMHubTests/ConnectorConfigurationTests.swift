@@ -1,0 +1,90 @@
+import CRMTestSupport
+import CRMYAML
+import Foundation
+import Testing
+
+@testable import CRMHub
+
+@Suite struct ConnectorConfigurationTests {
+    func write(_ text: String, name: String = "c.yaml") throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-connectors-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func theShippedHTTPSinkExampleLoadsWithItsRetryPolicy() throws {
+        let path = repositoryRoot.appendingPathComponent("Connectors/examples/erp-party-http.yaml").path
+        let connector = try ConnectorConfiguration(path: path)
+        guard case .httpSink(let settings) = connector.kind else { Issue.record("not an http sink"); return }
+        #expect(connector.name == "erp-party")
+        #expect(settings.url == .environment("ERP_URL"))
+        #expect(settings.headers.first?.value == .environment("ERP_TOKEN"))
+        #expect(settings.delivery.retry.retryTopicDelays == [.seconds(60), .seconds(600), .seconds(3_600)])
+        #expect(settings.delivery.retryTopics == ["retry.erp-party.1", "retry.erp-party.2", "retry.erp-party.3"])
+        #expect(settings.delivery.deadLetterTopic == "dlq.erp-party")
+    }
+
+    @Test func anInlineCredentialIsRefusedWithItsLine() throws {
+        let path = try write(
+            """
+            name: erp
+            kind: http-sink
+            topic: t
+            url: https://erp.example.com/api
+            headers:
+              Authorization: Bearer abc123
+            """)
+        let error = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: path) }
+        #expect(error?.location.line == 6)
+        #expect(error?.message.contains("never inline") == true)
+    }
+
+    @Test func credentialsInTheURLAreRefused() throws {
+        let path = try write("name: erp\nkind: http-sink\ntopic: t\nurl: https://user:pw@erp.example.com/api\n")
+        let error = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: path) }
+        #expect(error?.location.line == 4)
+    }
+
+    @Test func aBadRetryDelayNamesTheValue() throws {
+        let path = try write("name: erp\nkind: http-sink\ntopic: t\nurl: http://127.0.0.1:1/x\nretry:\n  topics: [1m, soon]\n")
+        let error = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: path) }
+        #expect(error?.message.contains("'soon' is not a delay") == true)
+    }
+
+    @Test func secretReferencesResolveFromTheEnvironmentAndFiles() throws {
+        #expect(try SecretValue.environment("TOKEN").resolve(environment: ["TOKEN": "s3cr3t"]) == "s3cr3t")
+        #expect(throws: SecretError.self) { try SecretValue.environment("MISSING").resolve(environment: [:]) }
+        let path = try write("  file-secret\n", name: "secret.txt")
+        #expect(try SecretValue.file(path).resolve() == "file-secret")
+        #expect(SecretValue.environment("TOKEN").description == "${env:TOKEN}")
+    }
+
+    @Test func routeDeliveryKeysAreRead() throws {
+        let path = try write(
+            """
+            kafka:
+              brokers: ["127.0.0.1:9092"]
+            routes:
+              - name: r1
+                from: a
+                to: b
+                delivery: exactly_once
+                dead_letter_topic: parked.r1
+              - name: r2
+                from: c
+                to: d
+                dead_letter_topic: c
+            """, name: "hub.yaml")
+        let error = #expect(throws: ConfigurationError.self) { try HubConfiguration.load(path: path) }
+        #expect(error?.problems.count == 1)
+        #expect(error?.problems.first?.location.line == 12)
+        let valid = try write(
+            "kafka:\n  brokers: [\"127.0.0.1:9092\"]\nroutes:\n  - name: r1\n    from: a\n    to: b\n    delivery: exactly_once\n",
+            name: "hub.yaml")
+        let route = try #require(try HubConfiguration.load(path: valid).routes.first)
+        #expect(route.delivery == .exactlyOnce)
+        #expect(route.deadLetterTopic == "dlq.r1")
+    }
+}
