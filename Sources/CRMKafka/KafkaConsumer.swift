@@ -236,6 +236,7 @@ final class ConsumerCore: @unchecked Sendable {
     let logger: Logger
     private let revocationHandler: KafkaConsumer.RevocationHandler?
     private var topicNames: [OpaquePointer: String] = [:]  // poll thread only
+    private var pausedForBackPressure: Set<TopicPartition> = []  // poll thread only
     private let consumedCounter = Counter(label: "crmhub_kafka_consumed_messages_total")
 
     struct Batch {
@@ -320,26 +321,42 @@ final class ConsumerCore: @unchecked Sendable {
             rd_kafka_event_destroy(event)
             drained += 1
         }
-        // Back-pressure: while the buffer is full, don't fetch more (wait up to 100 ms, then serve callbacks again).
+        // Back-pressure: while the buffer is full, the assigned partitions are paused (librdkafka stops fetching
+        // them) and resumed once the buffer is half empty. The queue is still served below, so rebalances and
+        // max.poll.interval.ms keep working however long the application takes. (Never call rd_kafka_poll here:
+        // with the main queue forwarded to the consumer queue, librdkafka asserts on fetched messages there.)
         condition.lock()
         if buffer.count >= capacity && !finished {
-            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05))
         }
-        let full = buffer.count >= capacity
+        let count = buffer.count
         let done = finished
+        let assignedNow = assigned
         condition.unlock()
         if done { usleep(10_000); return }
-        if full {
-            rd_kafka_poll(client.handle, 0)  // keep heartbeats and callbacks served
-            return
+        if count >= capacity {
+            let toPause = assignedNow.subtracting(pausedForBackPressure)
+            if !toPause.isEmpty {
+                let list = TopicPartitionList(Array(toPause))
+                if rd_kafka_pause_partitions(client.handle, list.pointer) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    pausedForBackPressure.formUnion(toPause)
+                }
+            }
+        } else if count <= capacity / 2 && !pausedForBackPressure.isEmpty {
+            let toResume = pausedForBackPressure.intersection(assignedNow)
+            if !toResume.isEmpty {
+                let list = TopicPartitionList(Array(toResume))
+                _ = rd_kafka_resume_partitions(client.handle, list.pointer)
+            }
+            pausedForBackPressure = []
         }
 
         var raw = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: batchSize)
-        let count = rd_kafka_consume_batch_queue(consumerQueue, 100, &raw, batchSize)
-        guard count > 0 else { return }
+        let received = rd_kafka_consume_batch_queue(consumerQueue, 100, &raw, batchSize)
+        guard received > 0 else { return }
         var messages: [ConsumerMessage] = []
-        messages.reserveCapacity(count)
-        for index in 0..<count {
+        messages.reserveCapacity(received)
+        for index in 0..<received {
             guard let pointer = raw[index] else { continue }
             defer { rd_kafka_message_destroy(pointer) }
             if pointer.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -449,6 +466,7 @@ final class ConsumerCore: @unchecked Sendable {
                 assigned.formUnion(partitions)
                 joined = true
             }
+            pausedForBackPressure.subtract(partitions)  // a new assignment starts unpaused
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions.map(\.description).sorted())"])
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             condition.withLock {
@@ -459,6 +477,7 @@ final class ConsumerCore: @unchecked Sendable {
                 buffer.removeAll { revoked.contains($0.topicPartition) }
                 condition.broadcast()
             }
+            pausedForBackPressure.subtract(partitions)
             let lost = rd_kafka_assignment_lost(handle) != 0
             if !lost, let revocationHandler {
                 let offsets = revocationHandler(partitions)

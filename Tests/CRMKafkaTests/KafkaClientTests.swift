@@ -141,6 +141,27 @@ struct KafkaClientTests {
         await producer.shutdown()
     }
 
+    @Test func aSlowConsumerWithAFullBufferPausesFetchingAndStillGetsEverything() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("slow", partitions: 2)
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        for index in 0..<400 { try producer.enqueue(ProducerMessage(topic: "slow", value: Array("\(index)".utf8))) { _ in } }
+        #expect(await producer.flush(timeout: .seconds(10)))
+        var configuration = consumerConfiguration(cluster, group: "g-slow", topic: "slow")
+        configuration.bufferCapacity = 8
+        configuration.pollBatchSize = 4
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        var seen = Set<String>()
+        for await message in consumer {
+            seen.insert(String(decoding: message.value, as: UTF8.self))
+            if seen.count % 50 == 0 { try await Task.sleep(for: .milliseconds(200)) }  // the buffer fills up meanwhile
+            if seen.count == 400 { break }
+        }
+        #expect(seen.count == 400)
+        await consumer.close()
+        await producer.shutdown()
+    }
+
     @Test func anUnknownPropertyIsAConfigurationError() {
         var configuration = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:1"])
         configuration.client.extra["no.such.property"] = "1"
@@ -164,4 +185,5 @@ final class DoneOffsets: @unchecked Sendable {
     }
 
     func snapshot() -> [TopicPartition: Int64] { lock.withLock { next } }
+
 }
