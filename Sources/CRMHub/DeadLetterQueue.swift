@@ -3,23 +3,40 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Works on one route's dead-letter topic: list what is parked there, replay selected messages into the route's
-/// input after a fix, and purge what has been dealt with. What `crmhub dlq` runs.
+/// Works on one route's or sink's dead-letter topic: list what is parked there, replay selected messages into the
+/// input they failed from after a fix, and purge what has been dealt with. What `crmhub dlq` runs.
 ///
 /// Purging does not delete records (Kafka retention does that); it moves the offsets of the topic's reader group
-/// (`<group prefix>.dlq.<route>`) past them, so `list`, `show` and `replay` no longer see them. Listing and
+/// (`<group prefix>.dlq.<name>`) past them, so `list`, `show` and `replay` no longer see them. Listing and
 /// replaying never commit, so they can be repeated.
 public struct DeadLetterQueue: Sendable {
-    public let route: RouteConfiguration
+    /// The route or sink name.
+    public let name: String
+    /// The dead-letter topic.
+    public let topic: String
+    /// Where a replay re-injects messages: the route's input or the sink's topic.
+    public let replayTopic: String
     private let client: KafkaClientConfiguration
     private let groupID: String
     private let logger: Logger
 
-    public init(route: RouteConfiguration, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger) {
-        self.route = route
+    public init(name: String, topic: String, replayTopic: String, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger) {
+        self.name = name
+        self.topic = topic
+        self.replayTopic = replayTopic
         self.client = client
-        self.groupID = "\(groupPrefix).dlq.\(route.name)"
+        self.groupID = "\(groupPrefix).dlq.\(name)"
         self.logger = logger
+    }
+
+    /// The dead-letter queue of a route; replays go to the route's input.
+    public init(route: RouteConfiguration, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger) {
+        self.init(name: route.name, topic: route.deadLetterTopic, replayTopic: route.from, client: client, groupPrefix: groupPrefix, logger: logger)
+    }
+
+    /// The dead-letter queue of a sink; replays go to the sink's topic.
+    public init(sink: SinkService.Configuration, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger) {
+        self.init(name: sink.name, topic: sink.deadLetterTopic, replayTopic: sink.topic, client: client, groupPrefix: groupPrefix, logger: logger)
     }
 
     /// Which dead letters an operation applies to. Empty criteria select everything.
@@ -54,15 +71,14 @@ public struct DeadLetterQueue: Sendable {
         return letters
     }
 
-    /// Produces the selected dead letters to the route's input topic, in their order, each with its history
+    /// Produces the selected dead letters to ``replayTopic``, in their order, each with its history
     /// header extended; returns them. Waits for every acknowledgement.
     public func replay(_ selection: Selection, producer: KafkaProducer, idle: Duration = .seconds(2)) async throws -> [DeadLetter] {
         let selected = try await read(idle: idle).filter(selection.matches)
         for letter in selected {
-            _ = try await producer.send(letter.replayRecord(to: route.from))
+            _ = try await producer.send(letter.replayRecord(to: replayTopic))
             logger.info(
-                "dead letter replayed",
-                metadata: ["route": "\(route.name)", "id": "\(letter.id)", "to": "\(route.from)", "source": "\(letter.source)"])
+                "dead letter replayed", metadata: ["queue": "\(name)", "id": "\(letter.id)", "to": "\(replayTopic)", "source": "\(letter.source)"])
         }
         return selected
     }
@@ -75,7 +91,7 @@ public struct DeadLetterQueue: Sendable {
     }
 
     private func readAll(idle: Duration, timeout: Duration, commit selection: Selection?) async throws -> ([DeadLetter], Int) {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: client.bootstrapServers, groupID: groupID, topics: [route.deadLetterTopic])
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: client.bootstrapServers, groupID: groupID, topics: [topic])
         configuration.client = client
         configuration.client.statisticsIntervalMilliseconds = 0
         configuration.sessionTimeoutMilliseconds = 6_000
@@ -108,7 +124,7 @@ public struct DeadLetterQueue: Sendable {
         guard joinedAt != nil else {
             reader.cancel()
             await consumer.close()
-            throw DeadLetterQueueError(description: "could not join the reader group \(groupID) for \(route.deadLetterTopic) within \(timeout)")
+            throw DeadLetterQueueError(description: "could not join the reader group \(groupID) for \(topic) within \(timeout)")
         }
         let letters = collected.withLock { $0.letters }.sorted {
             ($0.message.partition, $0.message.offset) < ($1.message.partition, $1.message.offset)

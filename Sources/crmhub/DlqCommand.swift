@@ -8,7 +8,7 @@ import Logging
 struct DlqCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
-        abstract: "Inspect, replay and purge a route's dead-letter topic.",
+        abstract: "Inspect, replay and purge a route's or sink's dead-letter topic.",
         discussion: """
             A message a route cannot handle goes to its dead-letter topic (dlq.<route> unless the route names one) with
             its original bytes and headers saying why (crm-dlq-reason, crm-dlq-error-class, crm-dlq-source, ...).
@@ -20,21 +20,28 @@ struct DlqCommand: AsyncParsableCommand {
     /// Options every dlq subcommand shares.
     struct Common: ParsableArguments {
         @OptionGroup var options: ConfigOptions
-        @Option(help: "The route whose dead-letter topic to work on.") var route: String
+        @Option(help: "The route or sink (connector) whose dead-letter topic to work on.") var route: String
         @Option(help: "Stop reading after this many milliseconds without a new record.") var idleMs: Int = 2_000
 
         func queue() throws -> (DeadLetterQueue, HubRuntime) {
             let configuration = try options.load()
-            guard let route = configuration.routes.first(where: { $0.name == self.route }) else {
-                printError("no route named '\(self.route)' in \(configuration.file); routes: \(configuration.routes.map(\.name).joined(separator: ", "))")
-                throw ExitCode(2)
-            }
             var logger = Logger(label: "crmhub.dlq")
             logger.logLevel = .warning
             let runtime = HubRuntime(configuration: configuration, logger: logger)
-            let queue = DeadLetterQueue(
-                route: route, client: runtime.clientConfiguration, groupPrefix: configuration.kafka.groupPrefix, logger: logger)
-            return (queue, runtime)
+            let client = runtime.clientConfiguration
+            let prefix = configuration.kafka.groupPrefix
+            if let route = configuration.routes.first(where: { $0.name == self.route }) {
+                return (DeadLetterQueue(route: route, client: client, groupPrefix: prefix, logger: logger), runtime)
+            }
+            for connector in configuration.connectors where connector.name == self.route {
+                switch connector.kind {
+                case .httpSink(let settings):
+                    return (DeadLetterQueue(sink: settings.delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
+                }
+            }
+            let known = configuration.routes.map(\.name) + configuration.connectors.map(\.name)
+            printError("no route or sink named '\(self.route)' in \(configuration.file); known: \(known.joined(separator: ", "))")
+            throw ExitCode(2)
         }
 
         var idle: Duration { .milliseconds(idleMs) }
@@ -74,7 +81,7 @@ struct DlqCommand: AsyncParsableCommand {
         func run() async throws {
             let (queue, _) = try common.queue()
             let letters = try await queue.read(idle: common.idle)
-            print("\(letters.count) dead letter(s) in \(queue.route.deadLetterTopic) (route \(queue.route.name))")
+            print("\(letters.count) dead letter(s) in \(queue.topic) (\(queue.name))")
             guard !letters.isEmpty else { return }
             let rows = letters.suffix(limit).map { letter in
                 [
@@ -96,7 +103,7 @@ struct DlqCommand: AsyncParsableCommand {
         func run() async throws {
             let (queue, _) = try common.queue()
             guard let letter = try await queue.read(idle: common.idle).last(where: { $0.id == id }) else {
-                printError("no dead letter with id '\(id)' in \(queue.route.deadLetterTopic)")
+                printError("no dead letter with id '\(id)' in \(queue.topic)")
                 throw ExitCode(1)
             }
             print("topic:     \(letter.message.topic)/\(letter.message.partition)/\(letter.message.offset)")
@@ -120,7 +127,7 @@ struct DlqCommand: AsyncParsableCommand {
             let selection = try select.selection()
             if dryRun {
                 let letters = try await queue.read(idle: common.idle).filter(selection.matches)
-                print("would replay \(letters.count) message(s) into \(queue.route.from): \(letters.map(\.id).joined(separator: ", "))")
+                print("would replay \(letters.count) message(s) into \(queue.replayTopic): \(letters.map(\.id).joined(separator: ", "))")
                 return
             }
             var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: runtime.configuration.kafka.brokers)
@@ -130,7 +137,7 @@ struct DlqCommand: AsyncParsableCommand {
             let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
             let replayed = try await queue.replay(selection, producer: producer, idle: common.idle)
             await producer.shutdown()
-            print("replayed \(replayed.count) message(s) into \(queue.route.from)")
+            print("replayed \(replayed.count) message(s) into \(queue.replayTopic)")
             if purge {
                 let purged = try await queue.purge(selection, idle: common.idle)
                 print("purged \(purged) message(s) from the listing")
@@ -147,7 +154,7 @@ struct DlqCommand: AsyncParsableCommand {
         func run() async throws {
             let (queue, _) = try common.queue()
             let purged = try await queue.purge(try select.selection(), idle: common.idle)
-            print("purged \(purged) message(s) from \(queue.route.deadLetterTopic)'s listing")
+            print("purged \(purged) message(s) from \(queue.topic)'s listing")
         }
     }
 }

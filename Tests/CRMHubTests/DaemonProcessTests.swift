@@ -113,4 +113,72 @@ struct DaemonProcessTests {
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("\(config):7:1: unknown key 'bogus'"))
     }
+
+    /// Runs the CLI to completion; returns its exit status and standard output.
+    func runCLI(_ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binary())
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func aSinkRejectionIsListedAndReplayedWithTheDLQCommand() async throws {
+        let broker = try TansuBroker()
+        let target = try RecordingHTTPServer()
+        try target.setMode("422-if:poison")
+        let httpPort = try freePort()
+        let config = try writeConfig(broker: broker.bootstrap, httpPort: httpPort, extra: "connectors: connectors\nstate_dir: state")
+        let directory = URL(fileURLWithPath: config).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("connectors"), withIntermediateDirectories: true)
+        try """
+        name: erp
+        kind: http-sink
+        topic: crm.forms
+        url: \(target.url)/party
+        retry:
+          in_place_attempts: 1
+          topics: [1s]
+        """.write(toFile: directory.appendingPathComponent("connectors/erp.yaml").path, atomically: true, encoding: .utf8)
+        let (process, _) = try launch(["run", "--config", config])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        var ready = false
+        for _ in 0..<200 where !ready {
+            ready = await status("http://127.0.0.1:\(httpPort)/readyz") == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        for value in ["{\"n\":1}", "{\"poison\":true}", "{\"n\":2}"] {
+            try await producer.send(ProducerMessage(topic: "raw.forms", key: Array("k".utf8), value: Array(value.utf8)))
+        }
+        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.erp", count: 1, timeout: .seconds(60))
+        #expect(parked.count == 1)
+        #expect(target.records().count == 2, "the good messages were delivered")
+
+        let (listStatus, listing) = try runCLI(["dlq", "list", "--config", config, "--route", "erp", "--idle-ms", "1500"])
+        #expect(listStatus == 0)
+        #expect(listing.contains("1 dead letter(s) in dlq.erp"))
+        #expect(listing.contains("target-permanent"))
+        #expect(listing.contains("HTTP 422"))
+
+        try target.setMode("ok")
+        let (replayStatus, replayed) = try runCLI(["dlq", "replay", "--config", config, "--route", "erp", "--all", "--purge", "--idle-ms", "1500"])
+        #expect(replayStatus == 0)
+        #expect(replayed.contains("replayed 1 message(s) into crm.forms"))
+        for _ in 0..<200 where target.records().count < 3 { try await Task.sleep(for: .milliseconds(100)) }
+        let bodies = target.records().compactMap { $0["body"] as? String }
+        #expect(bodies.last == "{\"poison\":true}", "delivered after the replay")
+        let (_, afterPurge) = try runCLI(["dlq", "list", "--config", config, "--route", "erp", "--idle-ms", "1500"])
+        #expect(afterPurge.contains("0 dead letter(s)"))
+
+        kill(process.processIdentifier, SIGTERM)
+        #expect(waitForExit(process, within: 30))
+        await producer.shutdown()
+    }
 }

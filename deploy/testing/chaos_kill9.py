@@ -126,6 +126,9 @@ routes:
                         acked.append(mid)
             return report
 
+        # Spread the messages over the whole run, so kills land while messages are produced, routed and delivered.
+        interval = max(0.002, args.rounds * 1.75 / args.messages)
+
         def produce_all():
             for seq in range(args.messages):
                 key = f"customer-{seq % args.keys}"
@@ -138,7 +141,7 @@ routes:
                     except BufferError:
                         producer.poll(0.05)
                 producer.poll(0)
-                time.sleep(0.004)
+                time.sleep(interval)
             producer.flush(60)
 
         hub_log = open(os.path.join(work, "crmhub.log"), "w")
