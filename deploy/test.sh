@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine and runs crmhub's whole test suite: unit tests, integration tests against a real
 # Kafka-protocol broker (Tansu, started by the tests on free loopback ports), fault tests on librdkafka's mock
-# cluster, and every mapping's inline tests. .ci/run calls this.
+# cluster, the kill -9 chaos run, and every mapping's inline tests. .ci/run calls this.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 cd "$CRMHUB_ROOT"
@@ -14,6 +14,10 @@ export CRMHUB_BINARY="$BIN/crmhub"
 
 log "running swift tests (librdkafka runtime: $(readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1"))"
 swift test --skip-build
+
+log "chaos: kill -9 the daemon 20 times while keyed messages flow through a route into an HTTP sink"
+"$CRMHUB_VENV/bin/python" deploy/testing/chaos_kill9.py --crmhub "$CRMHUB_BINARY" --tansu "$CRMHUB_TANSU" \
+  --rounds 20 --messages 3000 --output bench-results/chaos.txt
 
 if [ -n "$(ls Mappings/*.yaml 2>/dev/null)" ] && "$CRMHUB_BINARY" mapping --help >/dev/null 2>&1; then
   log "running the inline tests of every mapping"
