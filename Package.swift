@@ -14,6 +14,7 @@
 //   CRMMasterData  identity resolution, golden records, stores
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
+//   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
 //   crmhub         the command-line executable
 //   crmhub-bench   Kafka route benchmark (separate executable; results under bench-results/)
@@ -39,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Already in the graph through Hummingbird; named for header names such as Idempotency-Key.
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
@@ -107,6 +110,17 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMIngress",
+            dependencies: [
+                "CRMHub", "CRMKafka",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMAdminHTTP",
             dependencies: [
                 "CRMHub",
@@ -120,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMKafka", "CRMMapping", "CRMYAML",
+                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -150,6 +164,11 @@ let package = Package(
         .testTarget(
             name: "CRMTransportTests",
             dependencies: ["CRMTransport", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
+        .testTarget(
+            name: "CRMIngressTests",
+            dependencies: ["CRMIngress", "CRMHub", "CRMKafka", "CRMTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),

@@ -14,6 +14,32 @@ public struct ConnectorConfiguration: Sendable {
     public enum Kind: Sendable {
         /// Delivers a topic to a REST endpoint (see ``HTTPSinkTarget``).
         case httpSink(HTTPSinkSettings)
+        /// Accepts web-form posts on the ingress server and produces each to a topic.
+        case webForm(WebFormSettings)
+    }
+
+    /// Settings of a `webform` connector.
+    public struct WebFormSettings: Sendable {
+        /// The ingress path (`/forms/contact`).
+        public var path: String
+        public var topic: String
+        /// The field whose value (trimmed, lower-cased) is the message key, e.g. `email`.
+        public var keyField: String?
+        /// Fields that must be present and non-empty (else 422).
+        public var requiredFields: [String] = []
+        /// A field real users leave empty (hidden by CSS); a filled one is refused as spam.
+        public var honeypotField: String?
+        /// Largest accepted body. Default 1 MiB.
+        public var maxBodyBytes: Int = 1 << 20
+        /// Largest accepted attachment. Default 512 KiB.
+        public var maxAttachmentBytes: Int = 512 << 10
+        /// How long a request waits for Kafka's acknowledgement before answering 503. Default 5 s.
+        public var ackTimeout: Duration = .seconds(5)
+
+        public init(path: String, topic: String) {
+            self.path = path
+            self.topic = topic
+        }
     }
 
     /// Settings of an `http-sink` connector.
@@ -105,7 +131,10 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        switch try kindValue.oneOf(["http-sink"]) {
+        switch try kindValue.oneOf(["http-sink", "webform"]) {
+        case "webform":
+            try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
+            kind = .webForm(try Self.webForm(map))
         default:
             try map.allowOnly(["name", "kind", "topic", "url", "method", "headers", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
             kind = .httpSink(try Self.httpSink(map, name: name))
@@ -143,6 +172,22 @@ extension ConnectorConfiguration {
         if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
         return HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
+    }
+
+    private static func webForm(_ map: YAMLMapping) throws(YAMLError) -> WebFormSettings {
+        let pathValue = try map.require("path")
+        let path = try pathValue.nonEmptyString()
+        guard path.hasPrefix("/"), path.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/-_.".contains($0)) }) else {
+            throw pathValue.error("'\(path)' is not a path such as /forms/contact")
+        }
+        var settings = WebFormSettings(path: path, topic: try RouteConfiguration.topicName(map.require("topic")))
+        settings.keyField = try map.optional("key_field")?.nonEmptyString()
+        if let value = map.optional("required") { settings.requiredFields = try value.sequence().map { value throws(YAMLError) in try value.nonEmptyString() } }
+        settings.honeypotField = try map.optional("honeypot_field")?.nonEmptyString()
+        if let value = map.optional("max_body_bytes") { settings.maxBodyBytes = try value.int(in: 1_024...(64 << 20)) }
+        if let value = map.optional("max_attachment_bytes") { settings.maxAttachmentBytes = try value.int(in: 0...(64 << 20)) }
+        if let value = map.optional("ack_timeout_ms") { settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000)) }
+        return settings
     }
 
     private static func retryPolicy(_ value: YAMLValue) throws(YAMLError) -> RetryPolicy {

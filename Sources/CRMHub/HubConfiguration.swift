@@ -11,6 +11,9 @@ public struct HubConfiguration: Sendable {
     public var file: String
     public var kafka: KafkaSettings
     public var http: HTTPSettings
+    /// The ingress server for web-form connectors (public side; the admin server stays private). Default
+    /// 127.0.0.1:8090.
+    public var ingress: HTTPSettings
     public var store: StoreSettings
     /// Folder of connector instance files (`*.yaml`).
     public var connectorsDirectory: String
@@ -162,7 +165,7 @@ extension HubConfiguration {
     }
 
     private static let topLevelKeys: Set<String> = [
-        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir",
+        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir", "ingress",
     ]
 
     init(root: YAMLValue, path: String, problems: inout ProblemCollector) throws(YAMLError) {
@@ -176,6 +179,7 @@ extension HubConfiguration {
         self.file = path
         self.kafka = try KafkaSettings(top.require("kafka"))
         self.http = try top.optional("http").map { value throws(YAMLError) in try HTTPSettings(value) } ?? HTTPSettings()
+        self.ingress = try top.optional("ingress").map { value throws(YAMLError) in try HTTPSettings(value) } ?? HTTPSettings(port: 8090)
         self.store = try top.optional("store").map { value throws(YAMLError) in try StoreSettings(value, resolve: resolve) }
             ?? StoreSettings(location: resolve("data/crmhub.sqlite"))
         self.connectorsDirectory = resolve(try top.optional("connectors")?.nonEmptyString() ?? "Connectors")

@@ -27,6 +27,7 @@ public struct HubRuntime: Sendable {
         let sinks = configuration.connectors.flatMap { connector -> [String] in
             switch connector.kind {
             case .httpSink(let settings): settings.delivery.topics
+            case .webForm(let settings): [settings.topic]
             }
         }
         return Array(Set(routes + sinks)).sorted()
@@ -87,7 +88,7 @@ public struct HubRuntime: Sendable {
     }
 
     /// The services to run, in start order (dependencies first): producer, routes. Add the HTTP server last.
-    public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) throws -> [any Service] {
+    public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) throws -> HubServices {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
         producerConfiguration.client = clientConfiguration
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
@@ -118,7 +119,13 @@ public struct HubRuntime: Sendable {
             }
         }
         services += try makeSinks(producer: producer)
-        return services
+        return HubServices(services: services, producer: producer)
+    }
+
+    /// The services to run and the shared producer (for source connectors such as the ingress).
+    public struct HubServices: Sendable {
+        public var services: [any Service]
+        public let producer: KafkaProducer
     }
 
     /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store.
@@ -149,6 +156,8 @@ public struct HubRuntime: Sendable {
                     SinkService(
                         configuration: settings.delivery, consumer: consumer, producer: producer, target: target, store: store, state: state,
                         logger: logger))
+            case .webForm:
+                continue  // served by the ingress server
             }
         }
         return sinks

@@ -37,6 +37,8 @@ struct DlqCommand: AsyncParsableCommand {
                 switch connector.kind {
                 case .httpSink(let settings):
                     return (DeadLetterQueue(sink: settings.delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
+                case .webForm:
+                    continue
                 }
             }
             let known = configuration.routes.map(\.name) + configuration.connectors.map(\.name)

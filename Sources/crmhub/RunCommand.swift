@@ -1,6 +1,7 @@
 import ArgumentParser
 import CRMAdminHTTP
 import CRMHub
+import CRMIngress
 import CRMKafka
 import Foundation
 import Logging
@@ -57,7 +58,22 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
 
-        var services = try runtime.makeServices { _ in IdentityTransform() }
+        let hub = try runtime.makeServices { _ in IdentityTransform() }
+        var services = hub.services
+        let forms = configuration.connectors.compactMap { connector -> WebFormIngress.Form? in
+            guard case .webForm(let settings) = connector.kind else { return nil }
+            return WebFormIngress.Form(name: connector.name, settings: settings)
+        }
+        if !forms.isEmpty {
+            services.append(
+                WebFormIngress.makeApplication(
+                    host: configuration.ingress.host, port: configuration.ingress.port, forms: forms, producer: hub.producer,
+                    attachmentsDirectory: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("attachments").path,
+                    logger: logger
+                ) { port in
+                    logger.info("ingress listening", metadata: ["host": "\(configuration.ingress.host)", "port": "\(port)", "forms": "\(forms.map(\.settings.path))"])
+                })
+        }
         let admin = AdminServer.makeApplication(
             host: configuration.http.host, port: configuration.http.port, state: runtime.state,
             routes: configuration.routes.map(\.name), registry: registry, logger: logger

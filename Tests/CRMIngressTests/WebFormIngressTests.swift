@@ -1,0 +1,169 @@
+import CRMHub
+import CRMKafka
+import CRMTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ServiceLifecycle
+import Testing
+
+@testable import CRMIngress
+
+/// Web-form ingress against a real broker (Tansu), driven by a real headless browser (chromium) and curl.
+@Suite(.timeLimit(.minutes(3)))
+struct WebFormIngressTests {
+    let logger = Logger(label: "test")
+
+    func form(topic: String) -> WebFormIngress.Form {
+        var settings = ConnectorConfiguration.WebFormSettings(path: "/forms/contact", topic: topic)
+        settings.keyField = "email"
+        settings.requiredFields = ["email", "message"]
+        settings.honeypotField = "website"
+        settings.maxAttachmentBytes = 1_000
+        settings.ackTimeout = .seconds(2)
+        return WebFormIngress.Form(name: "contact", settings: settings)
+    }
+
+    func consumerConfiguration(_ bootstrap: String, topic: String) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: "check-\(UUID())", topics: [topic])
+        configuration.sessionTimeoutMilliseconds = 2_000
+        configuration.heartbeatIntervalMilliseconds = 500
+        return configuration
+    }
+
+    /// Reads `count` messages from `topic` (or what arrived within 30 s).
+    func collect(_ bootstrap: String, topic: String, count: Int) async throws -> [ConsumerMessage] {
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration(bootstrap, topic: topic), logger: logger)
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(30))
+            await consumer.close()
+        }
+        var messages: [ConsumerMessage] = []
+        for await message in consumer {
+            messages.append(message)
+            if messages.count >= count { break }
+        }
+        watchdog.cancel()
+        await consumer.close()
+        return messages
+    }
+
+    func run(_ cli: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cli)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func aRealBrowserPostsUrlencodedAndMultipartFormsThatLandOnTheTopicAfterA202() async throws {
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let browser = try #require(chromium, "chromium is installed by deploy/lib/env.sh")
+        let broker = try TansuBroker()
+        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
+        _ = try await admin.createTopics([.init(name: "raw.webform", partitions: 1)])
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
+        let port = try freePort()
+        let attachments = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-attachments-\(UUID())").path
+        let app = WebFormIngress.makeApplication(
+            host: "127.0.0.1", port: port, forms: [form(topic: "raw.webform")], producer: producer, attachmentsDirectory: attachments, logger: logger)
+        let group = ServiceGroup(services: [app], logger: logger)
+        let running = Task { try await group.run() }
+        while !canConnect(port: port) { try await Task.sleep(for: .milliseconds(50)) }
+
+        // Pages whose forms submit themselves: a real browser makes the POSTs.
+        let pages = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-forms-\(UUID())")
+        try FileManager.default.createDirectory(at: pages, withIntermediateDirectories: true)
+        for (name, enctype) in [("urlencoded", "application/x-www-form-urlencoded"), ("multipart", "multipart/form-data")] {
+            let html = """
+                <!doctype html><html><body onload="document.forms[0].submit()">
+                <form method="post" enctype="\(enctype)" action="http://127.0.0.1:\(port)/forms/contact">
+                <input name="email" value="Zoe.\(name)@Example.com"><input name="name" value="Zoë Müller">
+                <textarea name="message">Hello from a \(name) form, with "quotes" &amp; ümlauts</textarea>
+                <input name="website" value=""></form></body></html>
+                """
+            try html.write(to: pages.appendingPathComponent("\(name).html"), atomically: true, encoding: .utf8)
+            let dom = try run(browser, [
+                "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom",
+                pages.appendingPathComponent("\(name).html").absoluteString,
+            ])
+            #expect(dom.contains("\"status\":\"accepted\""), "the browser got the 202 body: \(dom.prefix(300))")
+        }
+        // curl sends an attachment.
+        let cv = pages.appendingPathComponent("cv.txt")
+        try "my cv".write(to: cv, atomically: true, encoding: .utf8)
+        let curlOutput = try run("/usr/bin/curl", [
+            "-s", "-F", "email=curl@example.com", "-F", "message=see attached", "-F", "cv=@\(cv.path);type=text/plain",
+            "http://127.0.0.1:\(port)/forms/contact",
+        ])
+        #expect(curlOutput.contains("accepted"))
+
+        let messages = try await collect(broker.bootstrap, topic: "raw.webform", count: 3)
+        #expect(messages.count == 3)
+        let documents = messages.compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
+        let fields = documents.compactMap { $0["fields"] as? [String: Any] }
+        #expect(fields.first?["name"] as? String == "Zoë Müller")
+        #expect(fields.first?["message"] as? String == "Hello from a urlencoded form, with \"quotes\" & ümlauts")
+        #expect(fields.allSatisfy { $0["website"] == nil }, "the honeypot field is not forwarded")
+        #expect(messages.map(\.keyText) == ["zoe.urlencoded@example.com", "zoe.multipart@example.com", "curl@example.com"])
+        #expect(messages.allSatisfy { $0.headers.text("crm-id") != nil })
+        let attachment = try #require((documents.last?["attachments"] as? [[String: Any]])?.first)
+        #expect(attachment["filename"] as? String == "cv.txt")
+        #expect(attachment["size"] as? Int == 5)
+        let reference = try #require(attachment["ref"] as? String)
+        #expect(try String(contentsOf: URL(string: reference)!, encoding: .utf8) == "my cv")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await producer.shutdown()
+    }
+
+    @Test func badInputGetsAClearClientErrorAndNothingIsProduced() async throws {
+        // No broker needed: every request here is refused before producing.
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let router = WebFormIngress.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            let urlencoded: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            try await client.execute(uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=a%40b.c")) {
+                #expect($0.status == .unprocessableContent)
+                #expect(String(buffer: $0.body).contains("message"))
+            }
+            try await client.execute(uri: "/forms/contact", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hi")) {
+                #expect($0.status == .unsupportedMediaType)
+            }
+            try await client.execute(
+                uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=a%40b.c&message=x&website=spam")
+            ) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=%ZZ")) {
+                #expect($0.status == .badRequest)
+            }
+            try await client.execute(
+                uri: "/forms/contact", method: .post, headers: [.contentType: "multipart/form-data; boundary=B"], body: ByteBuffer(string: "--B\r\nbroken")
+            ) { #expect($0.status == .badRequest) }
+        }
+        await producer.shutdown(timeout: .milliseconds(100))
+    }
+
+    @Test func whenKafkaDoesNotAcknowledgeTheAnswerIs503NeverA2xx() async throws {
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let router = WebFormIngress.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(
+                uri: "/forms/contact", method: .post, headers: [.contentType: "application/json", .init("Idempotency-Key")!: "form-123"],
+                body: ByteBuffer(string: "{\"email\":\"a@b.c\",\"message\":\"hi\"}")
+            ) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "5")
+                #expect(String(buffer: response.body).contains("form-123"))
+            }
+        }
+        await producer.shutdown(timeout: .milliseconds(100))
+    }
+}
