@@ -1,7 +1,7 @@
 // CRMMasterData — resolver configuration: thresholds, blocking and survivorship, decoded from config.
 
 /// Attributes of a golden record that have a survivorship rule.
-public enum GoldenAttribute: String, Sendable, Hashable, Codable, CaseIterable {
+public enum GoldenAttribute: String, Sendable, Hashable, Codable, CaseIterable, CodingKeyRepresentable {
     case givenName = "given_name", familyName = "family_name", email, phone, street, city, postcode, country
     case dateOfBirth = "date_of_birth"
 }
