@@ -108,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMKafka", "CRMMapping", "CRMYAML",
+                "CRMHub", "CRMAdminHTTP", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMHubTests",

@@ -71,8 +71,8 @@ public struct PostalAddress: Sendable, Hashable, Codable {
         "street": "st", "str": "st", "road": "rd", "avenue": "ave", "av": "ave", "boulevard": "blvd",
         "drive": "dr", "lane": "ln", "court": "ct", "place": "pl", "square": "sq", "terrace": "ter",
         "highway": "hwy", "parkway": "pkwy", "crescent": "cres", "close": "cl", "north": "n", "south": "s",
-        "east": "e", "west": "w", "apartment": "apt", "suite": "ste", "strasse": "str", "platz": "pl",
-        "weg": "wg", "rue": "r", "avenida": "avda", "calle": "c", "via": "v", "piazza": "pza", "straat": "str",
+        "east": "e", "west": "w", "apartment": "apt", "suite": "ste", "strasse": "st", "platz": "pl",
+        "weg": "wg", "rue": "r", "avenida": "avda", "calle": "c", "via": "v", "piazza": "pza", "straat": "st",
         "laan": "ln",
     ]
 }
