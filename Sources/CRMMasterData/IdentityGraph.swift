@@ -113,7 +113,7 @@ public struct IdentityGraph: Sendable {
                     let s = model.score(f, features[Int(m)], frequencies: frequencies)
                     sum += s.score
                     n += 1
-                    if s.guards.contains(.givenNameConflict) || s.guards.contains(.dateOfBirthConflict) { conflict = true }
+                    if s.guards.contains(where: { $0 != .nameOnly }) { conflict = true }
                     if s.score > maxScore {
                         maxScore = s.score
                         bestMember = m
@@ -399,6 +399,7 @@ public struct IdentityGraph: Sendable {
             population += Int(d)
             let pairs: [(MatchField, String?)] = [
                 (.given, f.given), (.family, f.family), (.email, f.email), (.phone, f.phone), (.postcode, f.postcode),
+                (.street, f.street),
             ]
             for (field, v) in pairs {
                 if let v { counts[BlockKey.hash(field.rawValue, v), default: 0] += d }

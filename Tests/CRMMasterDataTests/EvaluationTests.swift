@@ -29,8 +29,8 @@ struct EvaluationTests {
         for r in rows { g.resolve(r.record) }
         let e = ResolutionEvaluation(predicted: rows.map { g.goldenId(for: $0.record.ref)! }, truth: rows.map(\.personId))
         print(e)
-        #expect(e.pairwisePrecision >= 0.95)
-        #expect(e.pairwiseF1 >= 0.85)
+        #expect(e.pairwisePrecision >= 0.98)
+        #expect(e.pairwiseF1 >= 0.93)
     }
 
     @Test("CSV reading follows RFC 4180 and maps columns")

@@ -46,7 +46,9 @@ struct MatchingTests {
     func sameNameStrangers() {
         let a = MatchFeatures(person("1", "John", "Smith", email: "js@a.com", postcode: "SW1A 1AA", dob: "1970-01-05"))
         let b = MatchFeatures(person("2", "John", "Smith", email: "john@b.com", postcode: "M1 1AE", dob: "1991-09-23"))
-        let s = model.score(a, b, frequencies: NoFrequencies())
+        var f = NoFrequencies()
+        f.counts = ["john": 30_000, "smith": 12_000]
+        let s = model.score(a, b, frequencies: f)
         #expect(s.score < config.mergeThreshold)
         let c = MatchFeatures(person("3", "John", "Smith"))
         #expect(model.score(c, MatchFeatures(person("4", "John", "Smith")), frequencies: NoFrequencies()).guards.contains(.nameOnly))

@@ -34,7 +34,7 @@ struct MatchingNormalizersTests {
 
     @Test("e-mail keys drop plus-tags, Gmail dots and map googlemail", arguments: [
         ("John.Smith+shop@GMail.com", "johnsmith@gmail.com"), ("j.o.h.n@googlemail.com", "john@gmail.com"),
-        ("anna.b+x@web.de", "anna.b@web.de"), (" a@b.co ", "a@b.co"),
+        ("anna.b+x@web.de", "anna.b@web.de"), (" ann@b.co ", "ann@b.co"),
     ])
     func emailKeys(_ raw: String, _ expected: String) {
         #expect(EmailMatching.key(raw) == expected)

@@ -21,11 +21,14 @@ public struct SyntheticCustomers: Sendable {
         rows.reserveCapacity(count)
         var persons: [Person] = []
         var nextPerson = 0
+        var mailboxes = Set<String>()  // a mailbox belongs to one person (households share one on purpose)
         while rows.count < count {
-            let p: Person
+            var p: Person
+            var sharedMailbox = false
             let roll = rng.unit()
             if roll < 0.12, let other = persons.randomElement(using: &rng) {
                 p = household(of: other, id: nextPerson, &rng)  // spouse, child, sibling
+                sharedMailbox = p.email == other.email
             } else if roll < 0.17, let other = persons.randomElement(using: &rng) {
                 var s = person(id: nextPerson, &rng)  // same-name stranger
                 s.given = other.given
@@ -34,6 +37,12 @@ public struct SyntheticCustomers: Sendable {
                 p = s
             } else {
                 p = person(id: nextPerson, &rng)
+            }
+            if !sharedMailbox {
+                var e = p.email
+                while mailboxes.contains(EmailMatching.key(e) ?? e) { e = e.replacingFirst("@", with: String(rng.next() % 10) + "@") }
+                mailboxes.insert(EmailMatching.key(e) ?? e)
+                p.email = e
             }
             nextPerson += 1
             if persons.count < 50_000 { persons.append(p) } else { persons[Int(rng.next() % 50_000)] = p }
