@@ -10,7 +10,8 @@ public enum ResolutionDecision: String, Sendable, Hashable, Codable {
     case joined
     /// The (system, external id) was known: its record was replaced.
     case updated
-    /// A possible match between the thresholds: a new golden record plus a review item.
+    /// A possible match: between the thresholds, or above the merge threshold but stopped by a guard
+    /// (household member, same-name stranger). A new golden record plus a review item.
     case review
 }
 
@@ -123,7 +124,7 @@ public struct IdentityGraph: Sendable {
                 let mean = sum / Double(max(n, 1))
                 if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !conflict, !bestNameOnly {
                     if best == nil || maxScore > best!.score { best = (c, maxScore, bestMember) }
-                } else if maxScore >= configuration.reviewThreshold {
+                } else if maxScore >= (conflict ? configuration.mergeThreshold : configuration.reviewThreshold) {
                     if bestReview == nil || maxScore > bestReview!.score { bestReview = (c, maxScore, bestMember) }
                 }
             }
