@@ -134,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML",
+                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -174,7 +174,7 @@ let package = Package(
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMHubTests",

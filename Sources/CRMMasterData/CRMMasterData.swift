@@ -1,1 +1,0 @@
-// CRMMasterData — module header; see Package.swift for what this module owns.

@@ -1,0 +1,123 @@
+// CRMMasterData — identity resolution, golden records, their stores and change events.
+//
+// Layout: CustomerRecord (input) → MatchFeatures (normalised keys) → MatchModel (Fellegi-Sunter scoring with
+// guards) → IdentityGraph (blocking, non-chaining clustering, merges/unmerges) → MasterDataResolver (actor:
+// graph + MasterDataStore + events). SyntheticCustomers/ResolutionEvaluation measure quality.
+
+import CRMNormalize
+
+/// One customer record as a source system sends it. All attributes are optional raw strings; the engine
+/// normalises them itself and never fails on garbage.
+public struct CustomerRecord: Sendable, Hashable, Codable {
+    /// Source system ("salesforce", "shop", "cti").
+    public var system: String
+    /// The record's id in that system.
+    public var externalId: String
+    public var givenName: String?
+    public var familyName: String?
+    public var email: String?
+    public var phone: String?
+    public var street: String?
+    public var city: String?
+    public var postcode: String?
+    /// ISO 3166-1 alpha-2 country (also the default region for phone numbers).
+    public var country: String?
+    /// Date of birth in any format `DateOfBirth.parse` reads.
+    public var dateOfBirth: String?
+    /// When the source last changed the record (seconds since 1970); drives "most recent" survivorship.
+    public var updatedAt: Int64?
+    /// Consent flags ("marketing_email": true) as the source holds them.
+    public var consent: [String: Bool]?
+
+    public init(
+        system: String, externalId: String, givenName: String? = nil, familyName: String? = nil,
+        email: String? = nil, phone: String? = nil, street: String? = nil, city: String? = nil,
+        postcode: String? = nil, country: String? = nil, dateOfBirth: String? = nil, updatedAt: Int64? = nil,
+        consent: [String: Bool]? = nil
+    ) {
+        self.system = system
+        self.externalId = externalId
+        self.givenName = givenName
+        self.familyName = familyName
+        self.email = email
+        self.phone = phone
+        self.street = street
+        self.city = city
+        self.postcode = postcode
+        self.country = country
+        self.dateOfBirth = dateOfBirth
+        self.updatedAt = updatedAt
+        self.consent = consent
+    }
+
+    /// The cross-reference of this record.
+    public var ref: RecordRef { RecordRef(system: system, externalId: externalId) }
+
+    /// The value of a survivorship attribute.
+    public func value(of attribute: GoldenAttribute) -> String? {
+        let v: String?
+        switch attribute {
+        case .givenName: v = givenName
+        case .familyName: v = familyName
+        case .email: v = email
+        case .phone: v = phone
+        case .street: v = street
+        case .city: v = city
+        case .postcode: v = postcode
+        case .country: v = country
+        case .dateOfBirth: v = dateOfBirth
+        }
+        guard let s = v, s.contains(where: { !$0.isWhitespace }) else { return nil }
+        return s
+    }
+}
+
+/// (system, external id): the cross-reference key of a source record.
+public struct RecordRef: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var system: String
+    public var externalId: String
+    public init(system: String, externalId: String) {
+        self.system = system
+        self.externalId = externalId
+    }
+    public var description: String { "\(system)/\(externalId)" }
+}
+
+/// A record reduced to the keys the matcher compares. Built once per record.
+public struct MatchFeatures: Sendable, Hashable {
+    public var given: String?
+    public var family: String?
+    public var email: String?
+    public var phone: String?
+    public var street: String?
+    public var city: String?
+    public var postcode: String?
+    public var dob: DateOfBirth?
+
+    /// Normalises a record; never fails (unreadable parts become `nil`).
+    public init(_ r: CustomerRecord) {
+        given = r.givenName.flatMap(NameMatching.givenKey)
+        family = r.familyName.flatMap(NameMatching.familyKey)
+        email = r.email.flatMap(EmailMatching.key)
+        phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
+        let address = PostalAddress(street: r.street, city: r.city, postcode: r.postcode, country: r.country)
+        street = address.street
+        city = address.city
+        postcode = address.postcode
+        dob = r.dateOfBirth.flatMap { DateOfBirth.parse($0)?.date }
+    }
+}
+
+/// The phone matching key. Until `PhoneNumber.e164` lands in CRMNormalize this is a digit-only key: the last
+/// nine national digits, which equal for "+44 7700 900123", "0044 7700900123" and "07700 900123".
+/// Numbers with fewer than seven digits or one repeated digit ("0000000") are no key.
+enum PhoneKey {
+    static func key(_ raw: String, defaultRegion: String?) -> String? {
+        let digits = raw.utf8.filter { $0 >= 48 && $0 <= 57 }
+        guard digits.count >= 7, digits.count <= 15 else { return nil }
+        if let f = digits.first, digits.allSatisfy({ $0 == f }) { return nil }
+        let tail = digits.suffix(9)
+        if tail.count >= 7, Set(tail).count <= 2 { return nil }  // 1212121, 0101010…
+        return String(decoding: tail, as: UTF8.self)
+    }
+}

@@ -1,0 +1,440 @@
+// CRMMasterData — the in-memory identity graph: blocking, non-chaining clustering, merge/unmerge, lookups.
+
+import CRMNormalize
+
+/// What happened to an incoming record.
+public enum ResolutionDecision: String, Sendable, Hashable, Codable {
+    /// No good match: a new golden record.
+    case created
+    /// Matched one cluster well: joined it.
+    case joined
+    /// The (system, external id) was known: its record was replaced.
+    case updated
+    /// A possible match: between the thresholds, or above the merge threshold but stopped by a guard
+    /// (household member, same-name stranger). A new golden record plus a review item.
+    case review
+}
+
+/// The outcome of resolving one record.
+public struct Resolution: Sendable, Hashable {
+    public var ref: RecordRef
+    /// The golden id the record now belongs to.
+    public var goldenId: String
+    public var decision: ResolutionDecision
+    /// Best cluster score seen (bits), if any candidate was compared.
+    public var score: Double?
+    /// For `.review`: the golden record it may belong to.
+    public var candidateGoldenId: String?
+    /// Evidence of the best pair (for joins and reviews).
+    public var evidence: [Evidence]
+}
+
+/// A possible match waiting for a person.
+public struct ReviewItem: Sendable, Hashable, Codable {
+    public var record: RecordRef
+    public var goldenId: String
+    public var candidateGoldenId: String
+    public var score: Double
+    public var evidence: [Evidence]
+}
+
+/// The engine's state. Not thread-safe by itself: `MasterDataResolver` (an actor) owns one; the bulk
+/// command-line path uses one directly on a single task.
+public struct IdentityGraph: Sendable {
+    struct Cluster: Sendable {
+        var goldenId: String
+        var members: [Int32]
+        var alive: Bool
+    }
+
+    public let model: MatchModel
+    public let configuration: ResolverConfiguration
+    private(set) var records: [CustomerRecord] = []
+    private(set) var features: [MatchFeatures] = []
+    private(set) var active: [Bool] = []
+    private(set) var clusterOf: [Int32] = []
+    private(set) var clusters: [Cluster] = []
+    private(set) var byRef: [RecordRef: Int32] = [:]
+    private(set) var byGolden: [String: Int32] = [:]
+    /// Absorbed golden id → survivor golden id.
+    public private(set) var aliases: [String: String] = [:]
+    /// Absorbed golden id → its members when it was merged (what unmerge restores).
+    public private(set) var mergeHistory: [String: [RecordRef]] = [:]
+    private var blocks: [Int: [Int32]] = [:]
+    private var frequencies = Frequencies()
+    private var barred: [Int32: Set<String>] = [:]
+    private var scratch: [Int32] = []
+
+    /// Records currently resolved (active).
+    public private(set) var recordCount = 0
+    /// Live golden records.
+    public private(set) var goldenCount = 0
+
+    public init(configuration: ResolverConfiguration = ResolverConfiguration(), model: MatchModel = MatchModel()) {
+        self.configuration = configuration
+        self.model = model
+    }
+
+    // MARK: Resolve
+
+    /// Resolves one record: update, join the best well-matching cluster, or create (with a review item when a
+    /// candidate scored between the thresholds). Returns the outcome and the clusters whose golden record changed.
+    public mutating func resolve(_ record: CustomerRecord) -> Resolution {
+        if let i = byRef[record.ref], active[Int(i)] {
+            let f = MatchFeatures(record)
+            frequencies.remove(features[Int(i)])
+            frequencies.add(f)
+            records[Int(i)] = record
+            features[Int(i)] = f
+            for k in blockingKeys(f) { addToBlock(k, i) }
+            return Resolution(
+                ref: record.ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
+                candidateGoldenId: nil, evidence: [])
+        }
+        let f = MatchFeatures(record)
+        let keys = blockingKeys(f)
+        var best: (cluster: Int32, score: Double, member: Int32)? = nil
+        var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
+        let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
+
+        scratch.removeAll(keepingCapacity: true)
+        for k in keys {
+            guard let b = blocks[k], b.count <= configuration.maxBlockSize else { continue }
+            for j in b where active[Int(j)] { scratch.append(clusterOf[Int(j)]) }
+        }
+        if !scratch.isEmpty {
+            scratch.sort()
+            var last: Int32 = -1
+            for c in scratch where c != last {
+                last = c
+                let cluster = clusters[Int(c)]
+                var maxScore = -Double.infinity, sum = 0.0, n = 0, bestMember: Int32 = -1
+                var conflict = false, bestNameOnly = false
+                for m in cluster.members.prefix(32) {
+                    let s = model.score(f, features[Int(m)], frequencies: frequencies)
+                    sum += s.score
+                    n += 1
+                    if s.guards.contains(where: { $0 != .nameOnly }) { conflict = true }
+                    if s.score > maxScore {
+                        maxScore = s.score
+                        bestMember = m
+                        bestNameOnly = s.guards.contains(.nameOnly)
+                    }
+                }
+                let mean = sum / Double(max(n, 1))
+                if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !conflict, !bestNameOnly {
+                    if best == nil || maxScore > best!.score { best = (c, maxScore, bestMember) }
+                } else if maxScore >= (conflict ? configuration.mergeThreshold : configuration.reviewThreshold) {
+                    if bestReview == nil || maxScore > bestReview!.score { bestReview = (c, maxScore, bestMember) }
+                }
+            }
+        }
+
+        let i = Int32(records.count)
+        records.append(record)
+        features.append(f)
+        active.append(true)
+        byRef[record.ref] = i
+        frequencies.add(f)
+        recordCount += 1
+        for k in keys { addToBlock(k, i) }
+
+        if let b = best {
+            clusterOf.append(b.cluster)
+            clusters[Int(b.cluster)].members.append(i)
+            return Resolution(
+                ref: record.ref, goldenId: clusters[Int(b.cluster)].goldenId, decision: .joined, score: b.score,
+                candidateGoldenId: nil, evidence: [])
+        }
+        let c = newCluster(founder: record.ref, members: [i])
+        clusterOf.append(c)
+        let gid = clusters[Int(c)].goldenId
+        if let r = bestReview {
+            return Resolution(
+                ref: record.ref, goldenId: gid, decision: .review, score: r.score,
+                candidateGoldenId: clusters[Int(r.cluster)].goldenId, evidence: [])
+        }
+        return Resolution(ref: record.ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
+    }
+
+    /// The evidence for a record against the best-scoring member of a golden record.
+    public func explain(_ ref: RecordRef, against goldenId: String) -> PairScore? {
+        guard let i = byRef[ref], let c = cluster(goldenId) else { return nil }
+        return clusters[Int(c)].members.filter { $0 != i }.map {
+            model.score(features[Int(i)], features[Int($0)], frequencies: frequencies, explain: true)
+        }.max { $0.score < $1.score }
+    }
+
+    // MARK: Merge, unmerge, detach, erase
+
+    /// Merges golden record `absorbed` into `survivor`: the survivor keeps its id, the absorbed id becomes an
+    /// alias of it and its members are remembered for `unmerge`.
+    public mutating func merge(_ survivor: String, _ absorbed: String) throws(MasterDataError) {
+        guard let s = cluster(survivor), let a = cluster(absorbed) else {
+            throw MasterDataError(.notFound, "golden record \(survivor) or \(absorbed) not found")
+        }
+        guard s != a else { throw MasterDataError(.invalidOperation, "\(survivor) and \(absorbed) are the same golden record") }
+        let moved = clusters[Int(a)].members
+        mergeHistory[clusters[Int(a)].goldenId] = moved.map { records[Int($0)].ref }
+        for m in moved { clusterOf[Int(m)] = s }
+        clusters[Int(s)].members += moved
+        clusters[Int(a)].members = []
+        clusters[Int(a)].alive = false
+        aliases[clusters[Int(a)].goldenId] = clusters[Int(s)].goldenId
+        goldenCount -= 1
+    }
+
+    /// Undoes a merge: the absorbed golden record comes back with its id and those of its former members that
+    /// are still in the survivor. The two are barred from merging automatically again.
+    /// - Returns: the survivor's golden id.
+    @discardableResult
+    public mutating func unmerge(_ absorbed: String) throws(MasterDataError) -> String {
+        guard let members = mergeHistory[absorbed], let survivorId = aliases[absorbed], let a = byGolden[absorbed],
+            let s = cluster(survivorId)
+        else { throw MasterDataError(.notFound, "no merge of \(absorbed) to undo") }
+        let back = Set(members.compactMap { byRef[$0] })
+        clusters[Int(s)].members.removeAll { back.contains($0) }
+        clusters[Int(a)].members = back.sorted()
+        clusters[Int(a)].alive = true
+        for m in back {
+            clusterOf[Int(m)] = a
+            barred[m, default: []].insert(clusters[Int(s)].goldenId)
+        }
+        for m in clusters[Int(s)].members { barred[m, default: []].insert(absorbed) }
+        aliases[absorbed] = nil
+        for (k, v) in aliases where v == absorbed { aliases[k] = clusters[Int(s)].goldenId }
+        mergeHistory[absorbed] = nil
+        goldenCount += 1
+        return clusters[Int(s)].goldenId
+    }
+
+    /// Takes one record out of its golden record into a new one of its own.
+    /// - Returns: (old golden id, new golden id).
+    public mutating func detach(_ ref: RecordRef) throws(MasterDataError) -> (from: String, to: String) {
+        guard let i = byRef[ref], active[Int(i)] else { throw MasterDataError(.notFound, "record \(ref) not found") }
+        let old = clusterOf[Int(i)]
+        guard clusters[Int(old)].members.count > 1 else {
+            throw MasterDataError(.invalidOperation, "record \(ref) is the only member of \(clusters[Int(old)].goldenId)")
+        }
+        clusters[Int(old)].members.removeAll { $0 == i }
+        barred[i, default: []].insert(clusters[Int(old)].goldenId)
+        let c = newCluster(founder: ref, members: [i])
+        clusterOf[Int(i)] = c
+        return (clusters[Int(old)].goldenId, clusters[Int(c)].goldenId)
+    }
+
+    /// Erases a person: all member records are forgotten. Returns the erased references.
+    public mutating func erase(_ goldenId: String) throws(MasterDataError) -> [RecordRef] {
+        guard let c = cluster(goldenId) else { throw MasterDataError(.notFound, "golden record \(goldenId) not found") }
+        let refs = clusters[Int(c)].members.map { records[Int($0)].ref }
+        for m in clusters[Int(c)].members {
+            active[Int(m)] = false
+            frequencies.remove(features[Int(m)])
+            byRef[records[Int(m)].ref] = nil
+            records[Int(m)] = CustomerRecord(system: "", externalId: "")
+            features[Int(m)] = MatchFeatures(records[Int(m)])
+        }
+        recordCount -= refs.count
+        clusters[Int(c)].members = []
+        clusters[Int(c)].alive = false
+        goldenCount -= 1
+        for (k, v) in aliases where v == clusters[Int(c)].goldenId { aliases[k] = nil }
+        return refs
+    }
+
+    // MARK: Lookups
+
+    /// The live golden id for an id, following merge aliases.
+    public func canonicalGoldenId(_ id: String) -> String? { cluster(id).map { clusters[Int($0)].goldenId } }
+
+    /// The golden id holding a source record.
+    public func goldenId(for ref: RecordRef) -> String? {
+        byRef[ref].map { clusters[Int(clusterOf[Int($0)])].goldenId }
+    }
+
+    /// The member records of a golden record (following aliases).
+    public func members(of goldenId: String) -> [CustomerRecord] {
+        guard let c = cluster(goldenId) else { return [] }
+        return clusters[Int(c)].members.map { records[Int($0)] }
+    }
+
+    /// The golden record, built by survivorship.
+    public func golden(_ goldenId: String) -> GoldenRecord? {
+        guard let c = cluster(goldenId) else { return nil }
+        return GoldenRecord.build(id: clusters[Int(c)].goldenId, members: members(of: goldenId), configuration: configuration)
+    }
+
+    /// Golden ids whose members carry this e-mail (matching key).
+    public func goldenIds(email: String) -> [String] {
+        guard let key = EmailMatching.key(email) else { return [] }
+        return lookup(BlockKey.hash("e", key)) { $0.email == key }
+    }
+
+    /// Golden ids whose members carry this phone number (matching key).
+    public func goldenIds(phone: String, defaultRegion: String? = nil) -> [String] {
+        guard let key = PhoneKey.key(phone, defaultRegion: defaultRegion) else { return [] }
+        return lookup(BlockKey.hash("p", key)) { $0.phone == key }
+    }
+
+    /// Golden ids whose members have this given and family name (matching keys; either order).
+    public func goldenIds(givenName: String, familyName: String) -> [String] {
+        guard let g = NameMatching.givenKey(givenName), let f = NameMatching.familyKey(familyName) else { return [] }
+        return lookup(BlockKey.hash("n", min(g, f) + " " + max(g, f))) { Set([$0.given, $0.family]) == Set([g, f]) }
+    }
+
+    /// Every live golden id with its members' indices (for export).
+    public func clusterAssignments() -> [(ref: RecordRef, goldenId: String)] {
+        records.indices.filter { active[$0] }.map { (records[$0].ref, clusters[Int(clusterOf[$0])].goldenId) }
+    }
+
+    // MARK: Restore
+
+    /// Rebuilds the graph from stored members without re-scoring them.
+    public mutating func restore(
+        members: [(record: CustomerRecord, goldenId: String)], aliases: [String: String],
+        mergeHistory: [String: [RecordRef]]
+    ) {
+        for (record, gid) in members {
+            let f = MatchFeatures(record)
+            let i = Int32(records.count)
+            records.append(record)
+            features.append(f)
+            active.append(true)
+            byRef[record.ref] = i
+            frequencies.add(f)
+            recordCount += 1
+            for k in blockingKeys(f) { addToBlock(k, i) }
+            let c: Int32
+            if let existing = byGolden[gid] {
+                c = existing
+                clusters[Int(c)].members.append(i)
+            } else {
+                c = Int32(clusters.count)
+                clusters.append(Cluster(goldenId: gid, members: [i], alive: true))
+                byGolden[gid] = c
+                goldenCount += 1
+            }
+            clusterOf.append(c)
+        }
+        for (absorbed, _) in mergeHistory where byGolden[absorbed] == nil {
+            byGolden[absorbed] = Int32(clusters.count)
+            clusters.append(Cluster(goldenId: absorbed, members: [], alive: false))
+        }
+        self.aliases = aliases
+        self.mergeHistory = mergeHistory
+    }
+
+    // MARK: Internals
+
+    func cluster(_ id: String) -> Int32? {
+        var id = id
+        var hops = 0
+        while let next = aliases[id], hops < 64 {
+            id = next
+            hops += 1
+        }
+        guard let c = byGolden[id], clusters[Int(c)].alive else { return nil }
+        return c
+    }
+
+    private func lookup(_ key: Int, _ matches: (MatchFeatures) -> Bool) -> [String] {
+        var out: [String] = []
+        for j in blocks[key] ?? [] where active[Int(j)] && matches(features[Int(j)]) {
+            let g = clusters[Int(clusterOf[Int(j)])].goldenId
+            if !out.contains(g) { out.append(g) }
+        }
+        return out
+    }
+
+    private mutating func newCluster(founder: RecordRef, members: [Int32]) -> Int32 {
+        var id = GoldenId.make(founder)
+        var n = 1
+        while byGolden[id] != nil {
+            id = GoldenId.make(founder, salt: n)
+            n += 1
+        }
+        let c = Int32(clusters.count)
+        clusters.append(Cluster(goldenId: id, members: members, alive: true))
+        byGolden[id] = c
+        goldenCount += 1
+        return c
+    }
+
+    /// Blocks hold at most `maxBlockSize + 1` entries: a full block is a frequent value, never used for candidates
+    /// (and lookups on it return the first entries only).
+    private mutating func addToBlock(_ key: Int, _ i: Int32) {
+        let cap = configuration.maxBlockSize + 1
+        if var b = blocks.removeValue(forKey: key) {
+            if b.count < cap, !b.contains(i) { b.append(i) }
+            blocks[key] = b
+        } else {
+            blocks[key] = [i]
+        }
+    }
+
+    /// Blocking keys: e-mail; phone; the unordered name pair (catches first/last swaps); date of birth with the
+    /// given initial; date of birth with the family prefix; postcode with the family prefix.
+    func blockingKeys(_ f: MatchFeatures) -> [Int] {
+        var keys: [Int] = []
+        keys.reserveCapacity(6)
+        if let e = f.email { keys.append(BlockKey.hash("e", e)) }
+        if let p = f.phone { keys.append(BlockKey.hash("p", p)) }
+        if let g = f.given, let fam = f.family { keys.append(BlockKey.hash("n", min(g, fam) + " " + max(g, fam))) }
+        if let d = f.dob {
+            let ds = d.description
+            if let g = f.given?.first { keys.append(BlockKey.hash("dg", ds + String(g))) }
+            if let fam = f.family { keys.append(BlockKey.hash("df", ds + String(fam.prefix(3)))) }
+        }
+        if let pc = f.postcode, let fam = f.family { keys.append(BlockKey.hash("a", pc + String(fam.prefix(3)))) }
+        return keys
+    }
+
+    /// Value counts for term-frequency-adjusted u-probabilities.
+    struct Frequencies: ValueFrequencies, Sendable {
+        var counts: [Int: Int32] = [:]
+        var population = 0
+        func count(_ field: MatchField, _ value: String) -> Int { Int(counts[BlockKey.hash(field.rawValue, value)] ?? 0) }
+        mutating func add(_ f: MatchFeatures) { update(f, 1) }
+        mutating func remove(_ f: MatchFeatures) { update(f, -1) }
+        private mutating func update(_ f: MatchFeatures, _ d: Int32) {
+            population += Int(d)
+            let pairs: [(MatchField, String?)] = [
+                (.given, f.given), (.family, f.family), (.email, f.email), (.phone, f.phone), (.postcode, f.postcode),
+                (.street, f.street),
+            ]
+            for (field, v) in pairs {
+                if let v { counts[BlockKey.hash(field.rawValue, v), default: 0] += d }
+            }
+        }
+    }
+}
+
+/// Hashing of block and frequency keys (per-process seeded `Hasher`: the index is in memory only).
+enum BlockKey {
+    static func hash(_ kind: String, _ value: String) -> Int {
+        var h = Hasher()
+        h.combine(kind)
+        h.combine(value)
+        return h.finalize()
+    }
+    static func hash(_ kind: UInt8, _ value: String) -> Int {
+        var h = Hasher()
+        h.combine(kind)
+        h.combine(value)
+        return h.finalize()
+    }
+}
+
+/// Stable golden ids: "G" + 16 hex digits of FNV-1a 64 over the founding record's (system, external id),
+/// so a bulk re-run over the same input yields the same ids.
+enum GoldenId {
+    static func make(_ ref: RecordRef, salt: Int = 0) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in ref.system.utf8 + [0x1F] + ref.externalId.utf8 + (salt == 0 ? [] : Array("#\(salt)".utf8)) {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(h, radix: 16)
+        return "G" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

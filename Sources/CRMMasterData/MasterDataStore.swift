@@ -1,0 +1,118 @@
+// CRMMasterData — the store protocol and an in-memory conformance (tests, bulk runs).
+
+/// A source record with the golden record it belongs to.
+public struct StoredMember: Sendable, Hashable, Codable {
+    public var record: CustomerRecord
+    public var goldenId: String
+    public init(record: CustomerRecord, goldenId: String) {
+        self.record = record
+        self.goldenId = goldenId
+    }
+}
+
+/// Everything a resolver needs to rebuild its in-memory graph at start.
+public struct MasterDataSnapshot: Sendable {
+    public var members: [StoredMember] = []
+    public var aliases: [String: String] = [:]
+    public var mergeHistory: [String: [RecordRef]] = [:]
+    public init() {}
+}
+
+/// One atomic set of changes (written in one transaction).
+public struct StoreBatch: Sendable {
+    /// Records to insert or move (keyed by their reference).
+    public var members: [StoredMember] = []
+    /// Records to delete.
+    public var erased: [RecordRef] = []
+    /// Golden records to insert or replace.
+    public var goldens: [GoldenRecord] = []
+    /// Golden records to delete (absorbed or erased).
+    public var removedGoldens: [String] = []
+    /// Alias changes: absorbed id → survivor id, or `nil` to remove.
+    public var aliases: [String: String?] = [:]
+    /// Merge history changes: absorbed id → members at merge time, or `nil` to remove.
+    public var mergeHistory: [String: [RecordRef]?] = [:]
+    public var audit: [AuditEntry] = []
+    public var reviews: [ReviewItem] = []
+    /// Review items to close (by record).
+    public var closedReviews: [RecordRef] = []
+    public init() {}
+    public var isEmpty: Bool {
+        members.isEmpty && erased.isEmpty && goldens.isEmpty && removedGoldens.isEmpty && aliases.isEmpty
+            && mergeHistory.isEmpty && audit.isEmpty && reviews.isEmpty && closedReviews.isEmpty
+    }
+}
+
+/// Persistence of master data. Conformances: `SQLiteMasterDataStore` (embedded default) and
+/// `InMemoryMasterDataStore`; all run the shared conformance suite in the tests.
+public protocol MasterDataStore: Sendable {
+    /// Reads everything needed to rebuild the graph.
+    func load() async throws -> MasterDataSnapshot
+    /// Applies a batch atomically.
+    func apply(_ batch: StoreBatch) async throws
+    /// A golden record by id, following merge aliases.
+    func golden(id: String) async throws -> GoldenRecord?
+    /// The golden id of a source record (the cross-reference).
+    func goldenId(for ref: RecordRef) async throws -> String?
+    /// Audit entries about a golden id (as main or related id), oldest first.
+    func auditTrail(goldenId: String) async throws -> [AuditEntry]
+    /// Open review items, oldest first.
+    func openReviews() async throws -> [ReviewItem]
+}
+
+/// A store in memory; for unit tests and bulk runs without persistence.
+public actor InMemoryMasterDataStore: MasterDataStore {
+    private var members: [RecordRef: StoredMember] = [:]
+    private var order: [RecordRef] = []
+    private var goldens: [String: GoldenRecord] = [:]
+    private var aliases: [String: String] = [:]
+    private var history: [String: [RecordRef]] = [:]
+    private var audit: [AuditEntry] = []
+    private var reviews: [ReviewItem] = []
+
+    public init() {}
+
+    public func load() -> MasterDataSnapshot {
+        var s = MasterDataSnapshot()
+        s.members = order.compactMap { members[$0] }
+        s.aliases = aliases
+        s.mergeHistory = history
+        return s
+    }
+
+    public func apply(_ b: StoreBatch) {
+        for m in b.members {
+            if members[m.record.ref] == nil { order.append(m.record.ref) }
+            members[m.record.ref] = m
+        }
+        for r in b.erased {
+            members[r] = nil
+            order.removeAll { $0 == r }
+        }
+        for g in b.removedGoldens { goldens[g] = nil }
+        for g in b.goldens { goldens[g.id] = g }
+        for (k, v) in b.aliases { aliases[k] = v }
+        for (k, v) in b.mergeHistory { history[k] = v }
+        audit += b.audit
+        reviews.removeAll { b.closedReviews.contains($0.record) }
+        reviews += b.reviews
+    }
+
+    public func golden(id: String) -> GoldenRecord? {
+        var id = id
+        var hops = 0
+        while let next = aliases[id], hops < 64 {
+            id = next
+            hops += 1
+        }
+        return goldens[id]
+    }
+
+    public func goldenId(for ref: RecordRef) -> String? { members[ref]?.goldenId }
+
+    public func auditTrail(goldenId: String) -> [AuditEntry] {
+        audit.filter { $0.goldenId == goldenId || $0.relatedGoldenId == goldenId }
+    }
+
+    public func openReviews() -> [ReviewItem] { reviews }
+}

@@ -1,0 +1,71 @@
+// CRMMasterData — resolver configuration: thresholds, blocking and survivorship, decoded from config.
+
+/// Attributes of a golden record that have a survivorship rule.
+public enum GoldenAttribute: String, Sendable, Hashable, Codable, CaseIterable, CodingKeyRepresentable {
+    case givenName = "given_name", familyName = "family_name", email, phone, street, city, postcode, country
+    case dateOfBirth = "date_of_birth"
+}
+
+/// How one golden attribute is chosen among the member records.
+public enum SurvivorshipRule: Sendable, Hashable, Codable {
+    /// The value from the first system in the list that has one; ties broken by recency.
+    case mostTrustedSource([String])
+    /// The value from the most recently updated record.
+    case mostRecent
+    /// The longest value (the most complete spelling); ties broken by recency.
+    case mostComplete
+    /// The value most members agree on (after trimming, case-insensitive); ties broken by recency.
+    case mostFrequent
+}
+
+/// Everything the resolver needs to know; `Sendable` and decoded from the hub configuration (`mdm:` block).
+public struct ResolverConfiguration: Sendable, Codable {
+    /// Scores (bits) at or above this merge automatically. Default 15.
+    public var mergeThreshold: Double = 15
+    /// Scores at or above this and below `mergeThreshold` go to the review queue. Default 8.
+    public var reviewThreshold: Double = 8
+    /// A record joins a cluster only if its mean score over the cluster's members reaches this (no chaining).
+    /// Default: the review threshold.
+    public var clusterMeanThreshold: Double? = nil
+    /// Blocks larger than this are not used for candidates (frequent values: switchboards, "smith john").
+    /// Default 64.
+    public var maxBlockSize: Int = 64
+    /// Survivorship rule per attribute; attributes without an entry use `defaultRule`.
+    public var survivorship: [GoldenAttribute: SurvivorshipRule] = [:]
+    /// Rule for attributes without an entry. Default `.mostRecent`.
+    public var defaultRule: SurvivorshipRule = .mostRecent
+
+    public init() {}
+
+    /// The rule for an attribute.
+    public func rule(for a: GoldenAttribute) -> SurvivorshipRule { survivorship[a] ?? defaultRule }
+
+    /// Validates the thresholds.
+    public func validate() throws(MasterDataError) {
+        guard reviewThreshold <= mergeThreshold else {
+            throw MasterDataError(.configuration, "review_threshold \(reviewThreshold) exceeds merge_threshold \(mergeThreshold)")
+        }
+        guard maxBlockSize >= 2 else { throw MasterDataError(.configuration, "max_block_size must be at least 2") }
+    }
+}
+
+/// A typed master-data error with context.
+public struct MasterDataError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong.
+    public struct Kind: RawRepresentable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let configuration = Kind(rawValue: "configuration")
+        public static let notFound = Kind(rawValue: "not found")
+        public static let invalidOperation = Kind(rawValue: "invalid operation")
+        public static let store = Kind(rawValue: "store")
+        public static let input = Kind(rawValue: "input")
+    }
+    public var kind: Kind
+    public var message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { "\(kind.rawValue): \(message)" }
+}

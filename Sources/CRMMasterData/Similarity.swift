@@ -1,0 +1,45 @@
+// CRMMasterData — string similarity for fuzzy evidence.
+
+/// Jaro-Winkler similarity on UTF-8 bytes (keys are already folded to ASCII by CRMNormalize).
+public enum Similarity {
+    /// Jaro-Winkler similarity in 0...1 with the standard prefix scale 0.1 over at most four characters.
+    public static func jaroWinkler(_ a: String, _ b: String) -> Double {
+        if a == b { return 1 }
+        var x = a
+        var y = b
+        return x.withUTF8 { p in y.withUTF8 { q in jaroWinkler(p, q) } }
+    }
+
+    static func jaroWinkler(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Double {
+        let n = a.count, m = b.count
+        if n == 0 || m == 0 { return 0 }
+        let window = max(0, max(n, m) / 2 - 1)
+        // Keys are short; fixed stack-like buffers via withUnsafeTemporaryAllocation.
+        return withUnsafeTemporaryAllocation(of: Bool.self, capacity: n + m) { flags in
+            flags.initialize(repeating: false)
+            var matches = 0
+            for i in 0..<n {
+                let lo = max(0, i - window), hi = min(m - 1, i + window)
+                if lo > hi { continue }
+                for j in lo...hi where !flags[n + j] && a[i] == b[j] {
+                    flags[i] = true
+                    flags[n + j] = true
+                    matches += 1
+                    break
+                }
+            }
+            if matches == 0 { return 0 }
+            var t = 0, k = 0
+            for i in 0..<n where flags[i] {
+                while !flags[n + k] { k += 1 }
+                if a[i] != b[k] { t += 1 }
+                k += 1
+            }
+            let md = Double(matches)
+            let jaro = (md / Double(n) + md / Double(m) + (md - Double(t / 2)) / md) / 3
+            var prefix = 0
+            while prefix < min(4, min(n, m)) && a[prefix] == b[prefix] { prefix += 1 }
+            return jaro + Double(prefix) * 0.1 * (1 - jaro)
+        }
+    }
+}

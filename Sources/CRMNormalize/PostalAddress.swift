@@ -1,0 +1,78 @@
+// CRMNormalize — matching-oriented postal address keys (case, street-type abbreviations, postcodes per country).
+
+/// A postal address reduced to matching keys.
+public struct PostalAddress: Sendable, Hashable, Codable {
+    /// Street line key: folded, house number kept, street types abbreviated ("Main Street" → "main st").
+    public var street: String?
+    /// City key: folded.
+    public var city: String?
+    /// Postcode in the country's canonical format ("sw1a1aa" → "SW1A 1AA"; "1234ab" → "1234 AB").
+    public var postcode: String?
+    /// ISO 3166-1 alpha-2 country code, upper case.
+    public var country: String?
+
+    /// Normalises the raw parts; unknown or empty parts become `nil`.
+    public init(street: String?, city: String?, postcode: String?, country: String?) {
+        let c = country.map { matchingTrim($0).uppercased() }.flatMap { PostalAddress.countryAliases[$0] ?? $0 }
+        self.country = (c?.count == 2) ? c : nil
+        self.street = street.flatMap(PostalAddress.streetKey)
+        self.city = city.map(NameMatching.fold).flatMap { $0.isEmpty ? nil : $0 }
+        self.postcode = postcode.flatMap { PostalAddress.postcode($0, country: self.country) }
+    }
+
+    /// The street key: folded, tokens mapped through the abbreviation table (street → st, strasse → str, …).
+    public static func streetKey(_ raw: String) -> String? {
+        let tokens = NameMatching.fold(raw).split(separator: " ").map { t -> String in
+            let s = String(t)
+            if let a = abbreviations[s] { return a }
+            // German compounds: "hauptstrasse" → "hauptstr".
+            if s.hasSuffix("strasse"), s.count > 7 { return String(s.dropLast(4)) }
+            return s
+        }
+        return tokens.isEmpty ? nil : tokens.joined(separator: " ")
+    }
+
+    /// The canonical postcode for a country, or `nil` when it does not have the country's shape.
+    /// Countries without a rule keep the upper-cased alphanumerics.
+    public static func postcode(_ raw: String, country: String?) -> String? {
+        let compact = String(raw.uppercased().filter { $0.isLetter || $0.isNumber })
+        guard !compact.isEmpty, compact.allSatisfy(\.isASCII) else { return nil }
+        let digits = compact.allSatisfy(\.isNumber)
+        switch country {
+        case "GB":
+            guard (5...7).contains(compact.count), compact.last!.isLetter else { return nil }
+            return compact.dropLast(3) + " " + compact.suffix(3)
+        case "US":
+            guard digits, compact.count == 5 || compact.count == 9 else { return nil }
+            return String(compact.prefix(5))
+        case "DE", "FR", "ES", "IT":
+            return digits && compact.count == 5 ? compact : nil
+        case "NL":
+            guard compact.count == 6, compact.prefix(4).allSatisfy(\.isNumber), compact.suffix(2).allSatisfy(\.isLetter)
+            else { return nil }
+            return compact.prefix(4) + " " + compact.suffix(2)
+        case "CA":
+            guard compact.count == 6 else { return nil }
+            return compact.prefix(3) + " " + compact.suffix(3)
+        case "AT", "CH", "BE", "DK", "NO", "AU":
+            return digits && compact.count == 4 ? compact : nil
+        default:
+            return compact
+        }
+    }
+
+    static let countryAliases: [String: String] = [
+        "UK": "GB", "UNITED KINGDOM": "GB", "GERMANY": "DE", "DEUTSCHLAND": "DE", "FRANCE": "FR", "SPAIN": "ES",
+        "ESPAÑA": "ES", "ITALY": "IT", "ITALIA": "IT", "USA": "US", "UNITED STATES": "US", "NETHERLANDS": "NL",
+    ]
+
+    /// Street-type and direction words → abbreviation (English, German, French, Spanish, Italian, Dutch).
+    public static let abbreviations: [String: String] = [
+        "street": "st", "str": "st", "road": "rd", "avenue": "ave", "av": "ave", "boulevard": "blvd",
+        "drive": "dr", "lane": "ln", "court": "ct", "place": "pl", "square": "sq", "terrace": "ter",
+        "highway": "hwy", "parkway": "pkwy", "crescent": "cres", "close": "cl", "north": "n", "south": "s",
+        "east": "e", "west": "w", "apartment": "apt", "suite": "ste", "strasse": "st", "platz": "pl",
+        "weg": "wg", "rue": "r", "avenida": "avda", "calle": "c", "via": "v", "piazza": "pza", "straat": "st",
+        "laan": "ln",
+    ]
+}

@@ -1,0 +1,353 @@
+// crmhub mdm: master data from the command line — bulk resolve, evaluation, and operating a master data store.
+
+import ArgumentParser
+import CRMMasterData
+import CRMYAML
+import Foundation
+
+struct MdmCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mdm",
+        abstract: "Master data: resolve customer records into golden records, inspect, merge, unmerge, erase.",
+        subcommands: [
+            ResolveFile.self, Generate.self, Evaluate.self, Resolve.self, Show.self, Search.self, Merge.self,
+            Unmerge.self, Detach.self, Review.self, Erase.self,
+        ])
+}
+
+/// Options shared by commands that load resolver settings.
+struct MdmSettings: ParsableArguments {
+    @Option(name: .customLong("mdm-config"), help: "YAML file with the `mdm:` settings (thresholds, survivorship).")
+    var configPath: String?
+
+    func load() throws -> ResolverConfiguration {
+        guard let configPath else { return ResolverConfiguration() }
+        return try MdmConfigFile.load(path: configPath)
+    }
+}
+
+/// Reads `mdm:` settings with located errors:
+/// ```yaml
+/// mdm:
+///   merge_threshold: 15
+///   review_threshold: 8
+///   max_block_size: 64
+///   survivorship:
+///     default: most_recent
+///     email: most_recent
+///     given_name: { most_trusted_source: [crm, shop] }
+///     street: most_complete
+/// ```
+enum MdmConfigFile {
+    static func load(path: String) throws -> ResolverConfiguration {
+        let root = try YAMLDocument.load(path: path).mapping()
+        let m = try (root.optional("mdm") ?? root.owner).mapping()
+        try m.allowOnly(["merge_threshold", "review_threshold", "cluster_mean_threshold", "max_block_size", "survivorship"])
+        var c = ResolverConfiguration()
+        if let v = m.optional("merge_threshold") { c.mergeThreshold = try v.double() }
+        if let v = m.optional("review_threshold") { c.reviewThreshold = try v.double() }
+        if let v = m.optional("cluster_mean_threshold") { c.clusterMeanThreshold = try v.double() }
+        if let v = m.optional("max_block_size") { c.maxBlockSize = try v.int(in: 2...100_000) }
+        if let s = m.optional("survivorship") {
+            for entry in try s.mapping().entries {
+                let rule = try rule(entry.value)
+                if entry.key == "default" {
+                    c.defaultRule = rule
+                } else if let a = GoldenAttribute(rawValue: entry.key) {
+                    c.survivorship[a] = rule
+                } else {
+                    throw entry.value.error(
+                        "unknown attribute '\(entry.key)'; known: default, \(GoldenAttribute.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+        }
+        do { try c.validate() } catch { throw m.owner.error(error.message) }
+        return c
+    }
+
+    static func rule(_ v: YAMLValue) throws(YAMLError) -> SurvivorshipRule {
+        if let m = try? v.mapping() {
+            try m.allowOnly(["most_trusted_source"])
+            return .mostTrustedSource(try m.require("most_trusted_source").sequence().map { v throws(YAMLError) in try v.nonEmptyString() })
+        }
+        switch try v.oneOf(["most_recent", "most_complete", "most_frequent"]) {
+        case "most_complete": return .mostComplete
+        case "most_frequent": return .mostFrequent
+        default: return .mostRecent
+        }
+    }
+}
+
+enum MdmIO {
+    static func readFile(_ path: String) throws -> [UInt8] {
+        guard let d = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+        return [UInt8](d)
+    }
+    static func write(_ text: String, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw ValidationError("cannot write \(path)")
+        }
+    }
+    static func stderr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    /// Peak resident set size (VmHWM) in MiB, from /proc/self/status.
+    static func peakRSSMiB() -> Double? {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return nil }
+        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+        return kb / 1024
+    }
+    static func parseColumns(_ spec: String?) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in (spec ?? "").split(separator: ",") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
+                throw ValidationError("--columns expects field=column pairs, got '\(pair)'")
+            }
+            out[kv[0]] = kv[1]
+        }
+        return out
+    }
+    static func openResolver(_ db: String, _ settings: MdmSettings) async throws -> MasterDataResolver {
+        try await MasterDataResolver(store: try SQLiteMasterDataStore(path: db), configuration: try settings.load())
+    }
+    static func json<T: Encodable>(_ v: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? String(decoding: e.encode(v), as: UTF8.self)) ?? "\(v)"
+    }
+    static func ref(_ s: String) throws -> RecordRef {
+        let p = s.split(separator: "/", maxSplits: 1).map(String.init)
+        guard p.count == 2 else { throw ValidationError("record reference must be SYSTEM/EXTERNAL_ID, got '\(s)'") }
+        return RecordRef(system: p[0], externalId: p[1])
+    }
+}
+
+extension MdmCommand {
+    struct ResolveFile: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "resolve-file",
+            abstract: "Resolve customer records from a CSV file and write id,cluster_id for every record.",
+            discussion: """
+                The first column is an opaque record id. Canonical fields: \(CSVTable.canonicalFields.joined(separator: ", ")).
+                Columns named like a canonical field are used as that field; --columns maps others
+                (e.g. --columns given_name=first,family_name=surname,date_of_birth=dob). Other columns are ignored.
+                Uses the same engine as the daemon, in memory. Timing and counts go to stderr.
+                """)
+        @Argument(help: "Input CSV with a header row.") var input: String
+        @Option(help: "Output CSV (id,cluster_id).") var out: String
+        @Option(help: "Column mapping field=column,…") var columns: String?
+        @Option(help: "System name when no system column is mapped.") var system = "file"
+        @Flag(help: "Measure per-record resolve latency (p50/p99) as records arrive one by one.") var latency = false
+        @OptionGroup var settings: MdmSettings
+
+        func run() async throws {
+            let t0 = ContinuousClock.now
+            let table = try CSVTable.parse(try MdmIO.readFile(input))
+            let records = try table.records(columns: try MdmIO.parseColumns(columns), defaultSystem: system)
+            let t1 = ContinuousClock.now
+            var graph = IdentityGraph(configuration: try settings.load())
+            var ids: [String] = []
+            ids.reserveCapacity(records.count)
+            var lat: [Double] = []
+            if latency { lat.reserveCapacity(records.count) }
+            var decisions: [ResolutionDecision: Int] = [:]
+            for r in records {
+                if latency {
+                    let s = ContinuousClock.now
+                    let res = graph.resolve(r)
+                    let d = ContinuousClock.now - s
+                    lat.append(Double(d.components.attoseconds) / 1e12 + Double(d.components.seconds) * 1e6)
+                    decisions[res.decision, default: 0] += 1
+                } else {
+                    decisions[graph.resolve(r).decision, default: 0] += 1
+                }
+            }
+            let t2 = ContinuousClock.now
+            var text = "id,cluster_id\n"
+            for r in records { text += CSVTable.escape(r.externalId) + "," + (graph.goldenId(for: r.ref) ?? "") + "\n" }
+            try MdmIO.write(text, to: out)
+            let resolveSeconds = Double((t2 - t1).components.attoseconds) / 1e18 + Double((t2 - t1).components.seconds)
+            let total = ContinuousClock.now - t0
+            MdmIO.stderr(
+                "records=\(records.count) golden_records=\(graph.goldenCount) created=\(decisions[.created] ?? 0) "
+                    + "joined=\(decisions[.joined] ?? 0) review=\(decisions[.review] ?? 0) updated=\(decisions[.updated] ?? 0)")
+            MdmIO.stderr(
+                String(
+                    format: "read=%@ resolve=%.2fs (%.0f records/s) total=%@ peak_rss=%.0fMiB", "\(t1 - t0)", resolveSeconds,
+                    Double(records.count) / max(resolveSeconds, 1e-9), "\(total)", MdmIO.peakRSSMiB() ?? -1))
+            if latency, !lat.isEmpty {
+                func report(_ label: String, _ sample: [Double]) {
+                    let l = sample.sorted()
+                    let p = { (q: Double) in l[min(l.count - 1, Int(Double(l.count) * q))] }
+                    MdmIO.stderr(
+                        String(format: "latency_us[%@] p50=%.1f p99=%.1f p999=%.1f max=%.1f", label, p(0.5), p(0.99), p(0.999), l.last!))
+                }
+                report("all \(lat.count)", lat)
+                // The last 10%: records arriving when the store already holds ~90% of the golden records.
+                let tail = Array(lat.suffix(max(1, lat.count / 10)))
+                report("last \(tail.count), after \(lat.count - tail.count) records", tail)
+            }
+        }
+    }
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a synthetic labelled customer CSV (id,person_id,system,given_name,…) for evaluation.")
+        @Option(help: "Number of records.") var count = 100_000
+        @Option(help: "Random seed.") var seed: UInt64 = 2
+        @Option(help: "Output CSV.") var out: String
+
+        func run() throws {
+            let rows = SyntheticCustomers(seed: seed).generate(count: count)
+            var text = "id,person_id,system,given_name,family_name,email,phone,street,city,postcode,country,date_of_birth,updated_at\n"
+            text.reserveCapacity(count * 160)
+            for row in rows {
+                let r = row.record
+                let fields = [
+                    r.externalId, String(row.personId), r.system, r.givenName ?? "", r.familyName ?? "", r.email ?? "",
+                    r.phone ?? "", r.street ?? "", r.city ?? "", r.postcode ?? "", r.country ?? "", r.dateOfBirth ?? "",
+                    r.updatedAt.map(String.init) ?? "",
+                ]
+                text += fields.map(CSVTable.escape).joined(separator: ",") + "\n"
+            }
+            try MdmIO.write(text, to: out)
+            MdmIO.stderr("records=\(rows.count) persons=\(Set(rows.map(\.personId)).count) seed=\(seed)")
+        }
+    }
+
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score id,cluster_id against a labelled input: pairwise and cluster precision/recall/F1.")
+        @Option(help: "The labelled input CSV (first column id).") var input: String
+        @Option(help: "The resolve-file output.") var clusters: String
+        @Option(help: "Ground-truth column in the input.") var truthColumn = "person_id"
+
+        func run() throws {
+            let inTable = try CSVTable.parse(try MdmIO.readFile(input))
+            guard let tc = inTable.header.firstIndex(of: truthColumn) else { throw ValidationError("no column \(truthColumn)") }
+            let outTable = try CSVTable.parse(try MdmIO.readFile(clusters))
+            var cluster: [String: String] = [:]
+            for row in outTable.rows where row.count >= 2 { cluster[row[0]] = row[1] }
+            var predicted: [String] = [], truth: [String] = []
+            for row in inTable.rows {
+                guard let c = cluster[row[0]] else { throw ValidationError("record \(row[0]) missing from \(clusters)") }
+                predicted.append(c)
+                truth.append(row[tc])
+            }
+            print(ResolutionEvaluation(predicted: predicted, truth: truth))
+        }
+    }
+
+    struct Resolve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Resolve a JSON array of customer records into a master data database and print the outcomes.")
+        @Option(help: "SQLite master data database.") var db: String
+        @Argument(help: "JSON file: [{\"system\":…, \"externalId\":…, \"givenName\":…}, …]") var input: String
+        @OptionGroup var settings: MdmSettings
+
+        func run() async throws {
+            let records = try JSONDecoder().decode([CustomerRecord].self, from: Data(try MdmIO.readFile(input)))
+            let resolver = try await MdmIO.openResolver(db, settings)
+            for r in records {
+                let res = try await resolver.resolve(r)
+                print("\(res.ref)\t\(res.decision.rawValue)\t\(res.goldenId)" + (res.candidateGoldenId.map { "\tcandidate=\($0)" } ?? "")
+                    + (res.score.map { String(format: "\tscore=%.1f", $0) } ?? ""))
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a golden record, its members and its audit trail.")
+        @Option(help: "SQLite master data database.") var db: String
+        @Argument(help: "Golden id or SYSTEM/EXTERNAL_ID.") var id: String
+        @OptionGroup var settings: MdmSettings
+
+        func run() async throws {
+            let resolver = try await MdmIO.openResolver(db, settings)
+            var gid = id
+            if id.contains("/"), let g = await resolver.goldenId(for: try MdmIO.ref(id)) { gid = g }
+            guard let golden = await resolver.golden(id: gid) else { throw ValidationError("no golden record \(id)") }
+            print(MdmIO.json(golden))
+            for a in try await resolver.auditTrail(goldenId: golden.id) { print(MdmIO.json(a)) }
+        }
+    }
+
+    struct Search: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Find golden records by e-mail, phone or name.")
+        @Option(help: "SQLite master data database.") var db: String
+        @Option var email: String?
+        @Option var phone: String?
+        @Option(help: "Given name (with --family-name).") var givenName: String?
+        @Option var familyName: String?
+        @OptionGroup var settings: MdmSettings
+
+        func run() async throws {
+            let resolver = try await MdmIO.openResolver(db, settings)
+            var found: [GoldenRecord] = []
+            if let email { found += await resolver.lookup(email: email) }
+            if let phone { found += await resolver.lookup(phone: phone) }
+            if let givenName, let familyName { found += await resolver.search(givenName: givenName, familyName: familyName) }
+            for g in found { print(MdmIO.json(g)) }
+            if found.isEmpty { MdmIO.stderr("no golden record found") }
+        }
+    }
+
+    struct Merge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Merge one golden record into another (audited).")
+        @Option(help: "SQLite master data database.") var db: String
+        @Argument var survivor: String
+        @Argument var absorbed: String
+        @Option(help: "Who merges (for the audit).") var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
+        @OptionGroup var settings: MdmSettings
+        func run() async throws {
+            try await MdmIO.openResolver(db, settings).merge(survivor: survivor, absorbed: absorbed, actor: actor)
+            print("merged \(absorbed) into \(survivor)")
+        }
+    }
+
+    struct Unmerge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Undo a merge: restore the absorbed golden record.")
+        @Option(help: "SQLite master data database.") var db: String
+        @Argument var absorbed: String
+        @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
+        @OptionGroup var settings: MdmSettings
+        func run() async throws {
+            try await MdmIO.openResolver(db, settings).unmerge(absorbed: absorbed, actor: actor)
+            print("restored \(absorbed)")
+        }
+    }
+
+    struct Detach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a wrongly joined record out into its own golden record.")
+        @Option(help: "SQLite master data database.") var db: String
+        @Argument(help: "SYSTEM/EXTERNAL_ID") var record: String
+        @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
+        @OptionGroup var settings: MdmSettings
+        func run() async throws {
+            let to = try await MdmIO.openResolver(db, settings).detach(try MdmIO.ref(record), actor: actor)
+            print("detached \(record) into \(to)")
+        }
+    }
+
+    struct Review: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List open review items (possible matches).")
+        @Option(help: "SQLite master data database.") var db: String
+        @OptionGroup var settings: MdmSettings
+        func run() async throws {
+            for r in try await MdmIO.openResolver(db, settings).openReviews() { print(MdmIO.json(r)) }
+        }
+    }
+
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Erase a person (right to erasure); emits a tombstone event.")
+        @Option(help: "SQLite master data database.") var db: String
+        @Argument var goldenId: String
+        @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
+        @OptionGroup var settings: MdmSettings
+        func run() async throws {
+            try await MdmIO.openResolver(db, settings).erase(goldenId: goldenId, actor: actor)
+            print("erased \(goldenId)")
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Testing
+
+@testable import CRMMasterData
+
+@Suite("Identity graph")
+struct IdentityGraphTests {
+    @Test("variants of one person join one golden record; a stranger gets another")
+    func joins() {
+        var g = IdentityGraph()
+        let r1 = g.resolve(person("1", "Katherine", "Okafor", email: "kate.okafor@gmail.com", phone: "+44 7700 900555", dob: "1985-11-02"))
+        let r2 = g.resolve(person("2", "Kate", "Okafor", email: "kateokafor@googlemail.com", dob: "02/11/1985", system: "shop"))
+        let r3 = g.resolve(person("3", "Katherine", "Okafor", phone: "07700 900555", street: "3 Mill Lane", system: "support"))
+        let r4 = g.resolve(person("4", "Peter", "Zhang", email: "pz@x.com", dob: "1990-01-01"))
+        #expect(r1.decision == .created)
+        #expect(r2.decision == .joined && r2.goldenId == r1.goldenId)
+        #expect(r3.decision == .joined && r3.goldenId == r1.goldenId)
+        #expect(r4.goldenId != r1.goldenId)
+        #expect(g.goldenCount == 2)
+        #expect(g.goldenIds(email: "Kate.Okafor+news@gmail.com") == [r1.goldenId])
+        #expect(g.goldenIds(phone: "+447700900555") == [r1.goldenId])
+        #expect(g.goldenId(for: RecordRef(system: "shop", externalId: "2")) == r1.goldenId)
+        #expect(g.goldenIds(givenName: "okafor", familyName: "Katherine") == [r1.goldenId])
+    }
+
+    @Test("clusters do not chain: a record must match the whole cluster, not one member")
+    func noChaining() {
+        var g = IdentityGraph()
+        // A and B: one person (same e-mail, dob). C shares B's phone only but conflicts with A's birth date.
+        let a = g.resolve(person("a", "Sam", "Green", email: "sam.green@web.de", dob: "1975-04-19"))
+        let b = g.resolve(person("b", "Samuel", "Green", email: "sam.green@web.de", phone: "01632 960777"))
+        let c = g.resolve(person("c", "Sam", "Green", phone: "01632 960777", dob: "2001-08-30"))
+        #expect(b.goldenId == a.goldenId)
+        #expect(c.goldenId != a.goldenId)
+    }
+
+    @Test("a shared switchboard number and a placeholder e-mail do not merge hundreds of people")
+    func frequentValues() {
+        var g = IdentityGraph()
+        var rng = SplitMix64(seed: 4)
+        func name() -> String { String((0..<7).map { _ in Character(UnicodeScalar(UInt8(97 + rng.next() % 26))) }) }
+        for i in 0..<300 {
+            g.resolve(person("\(i)", name(), name(), email: "test@test.com", phone: "+44 20 7946 0000", country: "GB"))
+        }
+        #expect(g.goldenCount == 300)
+    }
+
+    @Test("garbage input never crashes and never merges")
+    func garbage() {
+        var g = IdentityGraph()
+        var rng = SplitMix64(seed: 99)
+        let alphabet = Array("aZ09 .,;@+-_/'\"\\\u{0}é漢🙂\n\t")
+        func junk() -> String? {
+            if rng.next() % 5 == 0 { return nil }
+            return String((0..<Int(rng.next() % 30)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+        }
+        for i in 0..<2_000 {
+            g.resolve(
+                CustomerRecord(
+                    system: "junk", externalId: "\(i)", givenName: junk(), familyName: junk(), email: junk(), phone: junk(),
+                    street: junk(), city: junk(), postcode: junk(), country: junk(), dateOfBirth: junk()))
+        }
+        #expect(g.recordCount == 2_000)
+        #expect(g.goldenCount > 1_900)
+    }
+
+    @Test("merge then unmerge restores both golden records with their ids and members")
+    func mergeUnmerge() throws {
+        var g = IdentityGraph()
+        let a = g.resolve(person("a", "Lena", "Vogel", email: "lena@vogel.de", country: "DE"))
+        let b = g.resolve(person("b", "Lena", "Vogel", email: "lv@other.de", phone: "+49 30 1234567", country: "DE"))
+        #expect(a.goldenId != b.goldenId)
+        try g.merge(a.goldenId, b.goldenId)
+        #expect(g.goldenId(for: b.ref) == a.goldenId)
+        #expect(g.canonicalGoldenId(b.goldenId) == a.goldenId)
+        #expect(g.members(of: a.goldenId).count == 2)
+        #expect(g.goldenCount == 1)
+        try g.unmerge(b.goldenId)
+        #expect(g.goldenId(for: b.ref) == b.goldenId)
+        #expect(g.goldenId(for: a.ref) == a.goldenId)
+        #expect(g.members(of: b.goldenId).map(\.ref) == [b.ref])
+        #expect(g.goldenCount == 2)
+        #expect(throws: MasterDataError.self) { try g.unmerge(b.goldenId) }
+    }
+
+    @Test("a detached record does not rejoin the golden record it was taken from")
+    func detach() throws {
+        var g = IdentityGraph()
+        let a = g.resolve(person("a", "Omar", "Haddad", email: "omar.h@gmail.com", dob: "1988-02-14"))
+        let b = g.resolve(person("b", "Omar", "Haddad", email: "omar.h@gmail.com", dob: "1988-02-14"))
+        #expect(b.goldenId == a.goldenId)
+        let (from, to) = try g.detach(b.ref)
+        #expect(from == a.goldenId && to != a.goldenId)
+        let again = g.resolve(person("b", "Omar", "Haddad", email: "omar.h@gmail.com", dob: "1988-02-14"))
+        #expect(again.decision == .updated && again.goldenId == to)
+    }
+
+    @Test("golden ids are stable across runs over the same input")
+    func stableIds() {
+        var g1 = IdentityGraph(), g2 = IdentityGraph()
+        let rows = SyntheticCustomers(seed: 3).generate(count: 500)
+        for r in rows {
+            g1.resolve(r.record)
+            g2.resolve(r.record)
+        }
+        #expect(rows.allSatisfy { g1.goldenId(for: $0.record.ref) == g2.goldenId(for: $0.record.ref) })
+    }
+
+    @Test("erasure removes the person from lookups")
+    func erase() throws {
+        var g = IdentityGraph()
+        let a = g.resolve(person("a", "Ines", "Roux", email: "ines@roux.fr", country: "FR"))
+        let refs = try g.erase(a.goldenId)
+        #expect(refs == [a.ref])
+        #expect(g.goldenIds(email: "ines@roux.fr").isEmpty)
+        #expect(g.golden(a.goldenId) == nil)
+        #expect(g.recordCount == 0)
+    }
+}
+
+@Suite("Survivorship")
+struct SurvivorshipTests {
+    @Test("each attribute follows its declared rule")
+    func rules() {
+        var c = ResolverConfiguration()
+        c.survivorship = [.email: .mostRecent, .givenName: .mostTrustedSource(["crm", "shop"]), .street: .mostComplete]
+        let members = [
+            person("1", "Bill", "Hart", email: "old@x.com", street: "1 Elm St", system: "shop", updatedAt: 100),
+            person("2", "William", "Hart", email: "new@x.com", street: "1 Elm Street, Flat 2", system: "crm", updatedAt: 50),
+            person("3", "Billy", "Hart", email: "newest@x.com", street: nil, system: "support", updatedAt: 200),
+        ]
+        let g = GoldenRecord.build(id: "G1", members: members, configuration: c)
+        #expect(g.attributes[.email] == "newest@x.com")
+        #expect(g.attributes[.givenName] == "William")
+        #expect(g.provenance[.givenName] == RecordRef(system: "crm", externalId: "2"))
+        #expect(g.attributes[.street] == "1 Elm Street, Flat 2")
+        #expect(g.members.count == 3)
+        #expect(g.updatedAt == 200)
+    }
+
+    @Test("consent follows the most recent member that states it")
+    func consent() {
+        var a = person("1", "A", "B", updatedAt: 10)
+        a.consent = ["marketing_email": true]
+        var b = person("2", "A", "B", updatedAt: 20)
+        b.consent = ["marketing_email": false]
+        let g = GoldenRecord.build(id: "G", members: [a, b], configuration: ResolverConfiguration())
+        #expect(!g.hasConsent("marketing_email"))
+    }
+}

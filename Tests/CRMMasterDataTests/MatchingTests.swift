@@ -1,0 +1,90 @@
+import Testing
+
+@testable import CRMMasterData
+
+func person(
+    _ id: String, _ given: String?, _ family: String?, email: String? = nil, phone: String? = nil, street: String? = nil,
+    city: String? = nil, postcode: String? = nil, country: String? = "GB", dob: String? = nil, system: String = "crm",
+    updatedAt: Int64? = nil
+) -> CustomerRecord {
+    CustomerRecord(
+        system: system, externalId: id, givenName: given, familyName: family, email: email, phone: phone, street: street,
+        city: city, postcode: postcode, country: country, dateOfBirth: dob, updatedAt: updatedAt)
+}
+
+struct NoFrequencies: ValueFrequencies {
+    var population = 1_000_000
+    var counts: [String: Int] = [:]
+    func count(_ field: MatchField, _ value: String) -> Int { counts[value] ?? 1 }
+}
+
+@Suite("Pairwise scoring")
+struct MatchingTests {
+    let model = MatchModel()
+    let config = ResolverConfiguration()
+
+    @Test("one person across systems scores above the merge threshold without guards")
+    func samePerson() {
+        let a = MatchFeatures(person("1", "William", "Smith", email: "will.smith@gmail.com", phone: "+44 7700 900123", dob: "1980-03-07"))
+        let b = MatchFeatures(person("2", "Bill", "SMITH", email: "WillSmith+shop@googlemail.com", phone: "07700900123", dob: "07.03.1980"))
+        let s = model.score(a, b, frequencies: NoFrequencies(), explain: true)
+        #expect(s.score >= config.mergeThreshold)
+        #expect(s.guards.isEmpty)
+        #expect(s.evidence.contains { $0.field == "email" && $0.level == "exact" })
+    }
+
+    @Test("household members at one address and phone are guarded against merging")
+    func household() {
+        let a = MatchFeatures(person("1", "John", "Smith", phone: "01632 960001", street: "1 High Street", postcode: "SW1A 1AA", dob: "1970-01-05"))
+        let b = MatchFeatures(person("2", "Mary", "Smith", phone: "01632 960001", street: "1 High St", postcode: "SW1A1AA", dob: "1972-06-11"))
+        let s = model.score(a, b, frequencies: NoFrequencies())
+        #expect(s.guards.contains(.givenNameConflict))
+        #expect(s.guards.contains(.dateOfBirthConflict))
+    }
+
+    @Test("same-name strangers with nothing else in common do not reach the merge threshold")
+    func sameNameStrangers() {
+        let a = MatchFeatures(person("1", "John", "Smith", email: "js@a.com", postcode: "SW1A 1AA", dob: "1970-01-05"))
+        let b = MatchFeatures(person("2", "John", "Smith", email: "john@b.com", postcode: "M1 1AE", dob: "1991-09-23"))
+        var f = NoFrequencies()
+        f.counts = ["john": 30_000, "smith": 12_000]
+        let s = model.score(a, b, frequencies: f)
+        #expect(s.score < config.mergeThreshold)
+        let c = MatchFeatures(person("3", "John", "Smith"))
+        #expect(model.score(c, MatchFeatures(person("4", "John", "Smith")), frequencies: NoFrequencies()).guards.contains(.nameOnly))
+    }
+
+    @Test("a match on a frequent name is weaker than on a rare one (term frequency)")
+    func termFrequency() {
+        let a = MatchFeatures(person("1", "John", "Smith"))
+        let b = MatchFeatures(person("2", "Xavier", "Quenneville"))
+        var f = NoFrequencies()
+        f.counts = ["john": 30_000, "smith": 12_000, "xavier": 40, "quenneville": 3]
+        #expect(model.score(a, a, frequencies: f).score + 10 < model.score(b, b, frequencies: f).score)
+    }
+
+    @Test("swapped first and last names still score as names")
+    func swapped() {
+        let a = MatchFeatures(person("1", "Keller", "Annika", email: "ak@web.de"))
+        let b = MatchFeatures(person("2", "Annika", "Keller", email: "ak@web.de"))
+        let s = model.score(a, b, frequencies: NoFrequencies(), explain: true)
+        #expect(s.evidence.contains { $0.level == "swapped" })
+        #expect(!s.guards.contains(.givenNameConflict))
+    }
+
+    @Test("day/month swaps of the birth date are evidence, not a conflict")
+    func dobSwap() {
+        let a = MatchFeatures(person("1", "Ann", "Lee", dob: "1980-03-07"))
+        let b = MatchFeatures(person("2", "Ann", "Lee", dob: "1980-07-03"))
+        let s = model.score(a, b, frequencies: NoFrequencies())
+        #expect(!s.guards.contains(.dateOfBirthConflict))
+    }
+
+    @Test("Jaro-Winkler matches the textbook values")
+    func jaroWinkler() {
+        #expect(abs(Similarity.jaroWinkler("martha", "marhta") - 0.9611) < 0.001)
+        #expect(abs(Similarity.jaroWinkler("dixon", "dicksonx") - 0.8133) < 0.001)
+        #expect(Similarity.jaroWinkler("", "abc") == 0)
+        #expect(Similarity.jaroWinkler("abc", "abc") == 1)
+    }
+}
