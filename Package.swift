@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "CRMHub",
             dependencies: [
-                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport",
+                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -66,6 +66,9 @@ public struct HubConfiguration: Sendable {
         public var kind: Kind = .sqlite
         /// SQLite file path (kind sqlite) or connection URL (kind postgres). Default `data/crmhub.sqlite`.
         public var location: String
+        /// Where golden-record change events (created, updated, merged, unmerged) are produced.
+        /// Default `crm.golden.customer`.
+        public var eventsTopic: String = "crm.golden.customer"
     }
 
     /// Logging settings.
@@ -93,6 +96,8 @@ public struct RouteConfiguration: Sendable, Hashable {
     public var deadLetterTopic: String
     /// How the route delivers: at least once (default) or exactly once with Kafka transactions.
     public var delivery: DeliveryMode = .atLeastOnce
+    /// Resolve each (customer) message against the master data and add its golden id. Default false.
+    public var resolve: Bool = false
     /// Where the route is declared, for messages that point back to the file.
     public var location: SourceLocation
 
@@ -271,7 +276,8 @@ extension HubConfiguration.HTTPSettings {
 extension HubConfiguration.StoreSettings {
     init(_ value: YAMLValue, resolve: (String) -> String) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["kind", "path", "url"])
+        try map.allowOnly(["kind", "path", "url", "events_topic"])
+        if let value = map.optional("events_topic") { eventsTopic = try RouteConfiguration.topicName(value) }
         kind = Kind(rawValue: try map.optional("kind")?.oneOf(["sqlite", "postgres"]) ?? "sqlite")!
         switch kind {
         case .sqlite:
@@ -296,7 +302,7 @@ extension HubConfiguration.LogSettings {
 extension RouteConfiguration {
     init(_ value: YAMLValue) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["name", "from", "to", "mapping", "max_in_flight", "dead_letter_topic", "delivery"])
+        try map.allowOnly(["name", "from", "to", "mapping", "max_in_flight", "dead_letter_topic", "delivery", "resolve"])
         location = value.location
         name = try map.require("name").nonEmptyString()
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
@@ -322,6 +328,7 @@ extension RouteConfiguration {
                 throw value.error("the dead-letter topic must differ from the route's input and output topics")
             }
         }
+        resolve = try map.optional("resolve")?.bool() ?? false
         if let value = map.optional("delivery") {
             delivery = DeliveryMode(rawValue: try value.oneOf(["at_least_once", "exactly_once"]))!
         }

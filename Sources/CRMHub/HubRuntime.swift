@@ -1,4 +1,5 @@
 import CRMKafka
+import CRMMasterData
 import CRMTransport
 import Foundation
 import Logging
@@ -30,7 +31,8 @@ public struct HubRuntime: Sendable {
             case .webForm(let settings): [settings.topic]
             }
         }
-        return Array(Set(routes + sinks)).sorted()
+        let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
+        return Array(Set(routes + sinks + events)).sorted()
     }
 
     /// The librdkafka client settings every Kafka client of the hub shares.
@@ -88,7 +90,9 @@ public struct HubRuntime: Sendable {
     }
 
     /// The services to run, in start order (dependencies first): producer, routes. Add the HTTP server last.
-    public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) throws -> HubServices {
+    /// Routes with `resolve: true` get a ``ResolveTransform`` over the master data (SQLite store), whose change
+    /// events go to `store.events_topic`.
+    public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) async throws -> HubServices {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
         producerConfiguration.client = clientConfiguration
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
@@ -96,6 +100,11 @@ public struct HubRuntime: Sendable {
         var services: [any Service] = [
             ProducerService(producer: producer, flushTimeout: .seconds(max(5, configuration.shutdownTimeoutSeconds / 3)), logger: logger)
         ]
+        let resolve = try await makeResolveTransform(producer: producer)
+        let transforms: @Sendable (RouteConfiguration) -> any MessageTransform = { route in
+            if route.resolve, let resolve { return resolve }
+            return transforms(route)
+        }
         for route in configuration.routes {
             var consumer = KafkaConsumerConfiguration(
                 bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).\(route.name)",
@@ -126,6 +135,24 @@ public struct HubRuntime: Sendable {
     public struct HubServices: Sendable {
         public var services: [any Service]
         public let producer: KafkaProducer
+    }
+
+    private func makeResolveTransform(producer: KafkaProducer) async throws -> ResolveTransform? {
+        guard configuration.routes.contains(where: \.resolve) else { return nil }
+        guard configuration.store.kind == .sqlite else {
+            throw StartupError(description: "\(configuration.file): routes with resolve: true need store.kind sqlite for now")
+        }
+        do {
+            let store = try SQLiteMasterDataStore(path: configuration.store.location)
+            let resolver = try await MasterDataResolver(
+                store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer))
+            let counts = await resolver.counts
+            logger.info(
+                "master data loaded", metadata: ["store": "\(configuration.store.location)", "records": "\(counts.records)", "golden": "\(counts.goldens)"])
+            return ResolveTransform(resolver: resolver)
+        } catch {
+            throw StartupError(description: "cannot open the master data store at \(configuration.store.location): \(error)")
+        }
     }
 
     /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store.

@@ -32,7 +32,8 @@ public protocol MessageTransform: Sendable {
     var description: String { get }
     /// The version of the logic (a mapping's name and content hash), written to dead-letter headers.
     var version: String? { get }
-    func transform(_ message: ConsumerMessage) -> TransformOutcome
+    /// Decides what to do with one message. May suspend (a master-data lookup); never blocks a thread.
+    func transform(_ message: ConsumerMessage) async -> TransformOutcome
 }
 
 extension MessageTransform {
@@ -50,6 +51,8 @@ public enum EnvelopeHeader {
     public static let route = "crm-route"
     /// The mapping name and version that produced the message.
     public static let mapping = "crm-mapping"
+    /// The golden customer id the master data resolved the message's customer to.
+    public static let goldenID = "crm-golden-id"
 }
 
 /// Passes messages through unchanged, adding the envelope headers.

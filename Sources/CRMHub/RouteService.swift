@@ -102,7 +102,7 @@ public final class RouteService: Service, Sendable {
 
     private func process(_ message: ConsumerMessage) async {
         let transform = self.transform()
-        switch transform.transform(message) {
+        switch await transform.transform(message) {
         case .produce(let records):
             await produce(records, for: message, transform: transform)
         case .drop(let reason):

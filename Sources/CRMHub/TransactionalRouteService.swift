@@ -106,7 +106,7 @@ public final class TransactionalRouteService: Service, Sendable {
             nextOffsets[message.topicPartition] = max(nextOffsets[message.topicPartition] ?? 0, message.offset + 1)
             let transform = self.transform()
             let records: [ProducerMessage]
-            switch transform.transform(message) {
+            switch await transform.transform(message) {
             case .produce(let output):
                 switch route.outgoing(output, for: message) {
                 case .success(let built):

@@ -169,9 +169,9 @@ struct TimedTransform: MessageTransform {
     let inner: any MessageTransform
     let firstSeen: FirstSeen
     var description: String { inner.description }
-    func transform(_ message: ConsumerMessage) -> TransformOutcome {
+    func transform(_ message: ConsumerMessage) async -> TransformOutcome {
         firstSeen.mark()
-        return inner.transform(message)
+        return await inner.transform(message)
     }
 }
 

@@ -58,7 +58,14 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
 
-        let hub = try runtime.makeServices { _ in IdentityTransform() }
+        let hub: HubRuntime.HubServices
+        do {
+            hub = try await runtime.makeServices { _ in IdentityTransform() }
+        } catch let error as HubRuntime.StartupError {
+            logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
+            printError(error.description)
+            throw ExitCode(1)
+        }
         var services = hub.services
         let forms = configuration.connectors.compactMap { connector -> WebFormIngress.Form? in
             guard case .webForm(let settings) = connector.kind else { return nil }

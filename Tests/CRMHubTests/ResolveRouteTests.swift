@@ -1,0 +1,69 @@
+import CRMKafka
+import CRMTestSupport
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+@testable import CRMHub
+
+/// A route with `resolve: true` on a real broker: the same person from two systems gets one golden id, and the
+/// golden-record change events are on their topic.
+@Suite(.timeLimit(.minutes(3)))
+struct ResolveRouteTests {
+    let logger = Logger(label: "test")
+
+    @Test func customersFromTwoSystemsGetOneGoldenIdAndChangeEventsArePublished() async throws {
+        let broker = try TansuBroker()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-resolve-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("hub.yaml").path
+        try """
+        kafka:
+          brokers: ["\(broker.bootstrap)"]
+          session_timeout_ms: 2000
+          heartbeat_interval_ms: 500
+          topic_partitions: 1
+        store:
+          path: md.sqlite
+        routes:
+          - name: customers
+            from: raw.customer
+            to: crm.customer
+            resolve: true
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let configuration = try HubConfiguration.load(path: path)
+        let runtime = HubRuntime(configuration: configuration, logger: logger)
+        try await runtime.preflight()
+        let hub = try await runtime.makeServices { _ in IdentityTransform() }
+        let group = ServiceGroup(services: hub.services, logger: logger)
+        let running = Task { try await group.run() }
+
+        let input = try KafkaTestClient.producer(broker.bootstrap)
+        let records = [
+            #"{"system":"shop","externalId":"s-1","givenName":"Jonathan","familyName":"Smithson","email":"Jon.Smithson+shop@gmail.com","phone":"+44 20 7946 0018","country":"GB","postcode":"SW1A 1AA"}"#,
+            #"{"system":"erp","externalId":"100234","givenName":"Jonathan","familyName":"Smithson","email":"jonsmithson@gmail.com","phone":"+44 20 7946 0018","country":"GB","postcode":"SW1A1AA"}"#,
+            #"{"system":"crm","externalId":"c-9","givenName":"Maria","familyName":"Garcia","email":"maria.garcia@example.es","country":"ES"}"#,
+            #"{"system":"crm","name":"no external id"}"#,
+        ]
+        for record in records { try await input.send(ProducerMessage(topic: "raw.customer", value: Array(record.utf8))) }
+
+        let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "crm.customer", count: 3, timeout: .seconds(60))
+        let golden = output.map { $0.headers.text("crm-golden-id") }
+        #expect(output.count == 3)
+        #expect(golden[0] != nil && golden[0] == golden[1], "shop and ERP records are one person")
+        #expect(golden[2] != nil && golden[2] != golden[0])
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(output[1].value)) as? [String: Any])
+        #expect(body["goldenId"] as? String == golden[1])
+        #expect(body["resolution"] as? String == "joined")
+
+        let events = try await KafkaTestClient.collect(broker.bootstrap, topic: "crm.golden.customer", count: 3, timeout: .seconds(30))
+        #expect(events.map { $0.headers.text("crm-event") } == ["golden-customer-created", "golden-customer-updated", "golden-customer-created"])
+        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.customers", count: 1, timeout: .seconds(30))
+        #expect(DeadLetter(try #require(parked.first)).reason == "not a customer record: missing field 'externalId'")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await input.shutdown()
+    }
+}
