@@ -123,7 +123,7 @@ let package = Package(
         .target(
             name: "CRMAdminHTTP",
             dependencies: [
-                "CRMHub",
+                "CRMHub", "CRMMasterData",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -181,6 +181,7 @@ let package = Package(
             dependencies: [
                 "CRMHub", "CRMKafka", "CRMAdminHTTP", "CRMTransport", "CRMTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictConcurrency
         ),

@@ -128,13 +128,15 @@ public struct HubRuntime: Sendable {
             }
         }
         services += try makeSinks(producer: producer)
-        return HubServices(services: services, producer: producer)
+        return HubServices(services: services, producer: producer, resolver: resolve?.resolver)
     }
 
     /// The services to run and the shared producer (for source connectors such as the ingress).
     public struct HubServices: Sendable {
         public var services: [any Service]
         public let producer: KafkaProducer
+        /// The master data, when routes resolve customers.
+        public let resolver: MasterDataResolver?
     }
 
     private func makeResolveTransform(producer: KafkaProducer) async throws -> ResolveTransform? {

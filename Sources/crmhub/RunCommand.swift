@@ -83,7 +83,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let admin = AdminServer.makeApplication(
             host: configuration.http.host, port: configuration.http.port, state: runtime.state,
-            routes: configuration.routes.map(\.name), registry: registry, logger: logger
+            routes: configuration.routes.map(\.name), registry: registry, masterData: hub.resolver, logger: logger
         ) { port in
             logger.info("admin server listening", metadata: ["host": "\(configuration.http.host)", "port": "\(port)"])
         }

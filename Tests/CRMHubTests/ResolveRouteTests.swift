@@ -1,7 +1,11 @@
+import CRMAdminHTTP
 import CRMKafka
 import CRMTestSupport
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import Logging
+import Prometheus
 import ServiceLifecycle
 import Testing
 
@@ -61,6 +65,23 @@ struct ResolveRouteTests {
         #expect(events.map { $0.headers.text("crm-event") } == ["golden-customer-created", "golden-customer-updated", "golden-customer-created"])
         let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.customers", count: 1, timeout: .seconds(30))
         #expect(DeadLetter(try #require(parked.first)).reason == "not a customer record: missing field 'externalId'")
+
+        // The admin API answers lookups from the same master data (what a CTI screen-pop asks).
+        let resolver = try #require(hub.resolver)
+        let app = Application(router: AdminServer.makeRouter(state: HubState(), routes: [], registry: PrometheusCollectorRegistry(), masterData: resolver))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/mdm/customers?email=JonSmithson%40googlemail.com", method: .get) { response in
+                #expect(response.status == .ok)
+                let found = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
+                #expect(found?.first?["id"] as? String == golden[0])
+            }
+            try await client.execute(uri: "/mdm/customers?system=erp&external_id=100234", method: .get) { response in
+                #expect(String(buffer: response.body).contains(golden[1] ?? "-"))
+            }
+            try await client.execute(uri: "/mdm/customers/\(golden[2] ?? "-")", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/mdm/customers/nobody", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/mdm/customers", method: .get) { #expect($0.status == .badRequest) }
+        }
 
         await group.triggerGracefulShutdown()
         try await running.value
