@@ -18,6 +18,13 @@ public final class InFlightLimiter: Sendable {
 
     /// Takes one slot, waiting for one to free up if needed. Only one task may call this at a time.
     public func acquire() async {
+        // Fast path without a suspension: a free slot is taken under the lock.
+        let taken = state.withLock { state -> Bool in
+            guard state.inFlight < limit else { return false }
+            state.inFlight += 1
+            return true
+        }
+        if taken { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state -> Bool in
                 if state.inFlight < limit {

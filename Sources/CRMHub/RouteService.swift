@@ -67,11 +67,19 @@ public final class RouteService: Service, Sendable {
             }
         }
 
-        for await message in consumer.cancelOnGracefulShutdown() {
-            await limiter.acquire()
-            tracker.track(message.topicPartition, offset: message.offset)
-            metrics.consumed.increment()
-            await process(message)
+        // Batches as librdkafka delivered them: one trip through the graceful-shutdown wrapper per batch, not per
+        // message. A message whose partition was revoked meanwhile is skipped (its new owner reads it).
+        for await batch in consumer.batches.cancelOnGracefulShutdown() {
+            metrics.consumed.increment(by: batch.count)
+            for message in batch {
+                await limiter.acquire()
+                guard consumer.isAssigned(message.topicPartition) else {
+                    limiter.release()
+                    continue
+                }
+                tracker.track(message.topicPartition, offset: message.offset)
+                await process(message)
+            }
         }
 
         // Intake stopped (shutdown or a fatal consumer error): finish what is in flight, commit, leave the group.

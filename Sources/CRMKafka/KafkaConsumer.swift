@@ -164,6 +164,9 @@ public final class KafkaConsumer: AsyncSequence, Sendable {
     /// Partitions currently assigned to this consumer.
     public var assignment: Set<TopicPartition> { core.assignment }
 
+    /// True while `partition` is assigned to this consumer (cheaper than ``assignment`` for one partition).
+    public func isAssigned(_ partition: TopicPartition) -> Bool { core.isAssigned(partition) }
+
     /// True once the group coordinator has given this member an assignment (possibly empty).
     public var hasJoinedGroup: Bool { core.hasJoinedGroup }
 
@@ -252,6 +255,7 @@ final class ConsumerCore: @unchecked Sendable {
 
     var currentEpoch: Int { epochCounter.load(ordering: .acquiring) }
     var assignment: Set<TopicPartition> { condition.withLock { assigned } }
+    func isAssigned(_ partition: TopicPartition) -> Bool { condition.withLock { assigned.contains(partition) } }
     var hasJoinedGroup: Bool { condition.withLock { joined } }
     var lastError: String? { condition.withLock { lastErrorText } }
     var fatalError: KafkaError? { condition.withLock { fatal } }
