@@ -240,6 +240,7 @@ final class ConsumerCore: @unchecked Sendable {
     private let revocationHandler: KafkaConsumer.RevocationHandler?
     private var topicNames: [OpaquePointer: String] = [:]  // poll thread only
     private var pausedForBackPressure: Set<TopicPartition> = []  // poll thread only
+    private var fullSince: ContinuousClock.Instant?  // poll thread only
     private let consumedCounter = Counter(label: "crmhub_kafka_consumed_messages_total")
 
     struct Batch {
@@ -325,10 +326,13 @@ final class ConsumerCore: @unchecked Sendable {
             rd_kafka_event_destroy(event)
             drained += 1
         }
-        // Back-pressure: while the buffer is full, the assigned partitions are paused (librdkafka stops fetching
-        // them) and resumed once the buffer is half empty. The queue is still served below, so rebalances and
-        // max.poll.interval.ms keep working however long the application takes. (Never call rd_kafka_poll here:
-        // with the main queue forwarded to the consumer queue, librdkafka asserts on fetched messages there.)
+        // Back-pressure. A full buffer first just stops this thread from taking more (librdkafka's own fetch queue,
+        // bounded by queued.max.messages.kbytes, then stops fetching): the cheap case of a consumer that is briefly
+        // behind. If the buffer stays full for a second (a slow target, a retry tier waiting for a due time), the
+        // assigned partitions are paused and the queue is served again, so rebalances and max.poll.interval.ms keep
+        // working however long the application takes; they resume once the buffer is half empty. (Never call
+        // rd_kafka_poll here: with the main queue forwarded to the consumer queue, librdkafka asserts on the fetched
+        // messages it finds there.)
         condition.lock()
         if buffer.count >= capacity && !finished {
             _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05))
@@ -339,22 +343,28 @@ final class ConsumerCore: @unchecked Sendable {
         condition.unlock()
         if done { usleep(10_000); return }
         if count >= capacity {
+            let since = fullSince ?? .now
+            fullSince = since
+            guard since.duration(to: .now) >= .seconds(1) else { return }
             let toPause = assignedNow.subtracting(pausedForBackPressure)
             if !toPause.isEmpty {
                 let list = TopicPartitionList(Array(toPause))
                 if rd_kafka_pause_partitions(client.handle, list.pointer) == RD_KAFKA_RESP_ERR_NO_ERROR {
                     pausedForBackPressure.formUnion(toPause)
+                    logger.debug("buffer full for 1 s: partitions paused", metadata: ["partitions": "\(toPause.map(\.description).sorted())"])
                 }
             }
-        } else if count <= capacity / 2 && !pausedForBackPressure.isEmpty {
-            let toResume = pausedForBackPressure.intersection(assignedNow)
-            if !toResume.isEmpty {
-                let list = TopicPartitionList(Array(toResume))
-                _ = rd_kafka_resume_partitions(client.handle, list.pointer)
+        } else {
+            fullSince = nil
+            if count <= capacity / 2 && !pausedForBackPressure.isEmpty {
+                let toResume = pausedForBackPressure.intersection(assignedNow)
+                if !toResume.isEmpty {
+                    let list = TopicPartitionList(Array(toResume))
+                    _ = rd_kafka_resume_partitions(client.handle, list.pointer)
+                }
+                pausedForBackPressure = []
             }
-            pausedForBackPressure = []
         }
-
         var raw = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: batchSize)
         let received = rd_kafka_consume_batch_queue(consumerQueue, 100, &raw, batchSize)
         guard received > 0 else { return }

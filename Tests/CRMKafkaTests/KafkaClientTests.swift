@@ -154,7 +154,8 @@ struct KafkaClientTests {
         var seen = Set<String>()
         for await message in consumer {
             seen.insert(String(decoding: message.value, as: UTF8.self))
-            if seen.count % 50 == 0 { try await Task.sleep(for: .milliseconds(200)) }  // the buffer fills up meanwhile
+            // The buffer fills up meanwhile: briefly (no pause), and once for longer than a second (partitions paused).
+            if seen.count % 50 == 0 { try await Task.sleep(for: .milliseconds(seen.count == 100 ? 1_600 : 200)) }
             if seen.count == 400 { break }
         }
         #expect(seen.count == 400)
