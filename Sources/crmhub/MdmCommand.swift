@@ -199,6 +199,18 @@ extension MdmCommand {
                 // The last 10%: records arriving when the store already holds ~90% of the golden records.
                 let tail = Array(lat.suffix(max(1, lat.count / 10)))
                 report("last \(tail.count), after \(lat.count - tail.count) records", tail)
+                // Lookups as a CTI screen-pop or a mapping does them, on the full graph.
+                let probes = records.prefix(100_000)
+                let s = ContinuousClock.now
+                var hits = 0
+                for r in probes {
+                    if let e = r.email, !graph.goldenIds(email: e).isEmpty { hits += 1 }
+                    if let p = r.phone, !graph.goldenIds(phone: p).isEmpty { hits += 1 }
+                    if graph.goldenId(for: r.ref) != nil { hits += 1 }
+                }
+                let d = ContinuousClock.now - s
+                let us = (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(max(hits, 1))
+                MdmIO.stderr(String(format: "lookups=%d (e-mail, phone, cross-reference) mean=%.2fus", hits, us))
             }
         }
     }
