@@ -90,6 +90,8 @@ public struct MatchFeatures: Sendable, Hashable {
     public var email: String?
     public var phone: String?
     public var street: String?
+    /// The digit runs of the street key, space-separated: house numbers must agree exactly.
+    public var streetNumbers: String
     public var city: String?
     public var postcode: String?
     public var dob: DateOfBirth?
@@ -102,6 +104,11 @@ public struct MatchFeatures: Sendable, Hashable {
         phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         let address = PostalAddress(street: r.street, city: r.city, postcode: r.postcode, country: r.country)
         street = address.street
+        var digits: [UInt8] = []
+        for b in (address.street ?? "").utf8 {
+            if b >= 48 && b <= 57 { digits.append(b) } else if digits.last != 32 && !digits.isEmpty { digits.append(32) }
+        }
+        streetNumbers = String(decoding: digits, as: UTF8.self)
         city = address.city
         postcode = address.postcode
         dob = r.dateOfBirth.flatMap { DateOfBirth.parse($0)?.date }

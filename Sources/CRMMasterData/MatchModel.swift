@@ -181,7 +181,7 @@ public struct MatchModel: Sendable {
             }
         }
         if let x = a.street, let y = b.street {
-            if x == y || (Self.houseNumbers(x) == Self.houseNumbers(y) && Similarity.jaroWinkler(x, y) >= fuzzyThreshold) {
+            if x == y || (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y) >= fuzzyThreshold) {
                 let u = max(Self.uStreet, u(f, .street, x))
                 add("street", x == y ? "exact" : "fuzzy", Self.bits(Self.mStreet, u))
                 strong = true
@@ -194,11 +194,6 @@ public struct MatchModel: Sendable {
         }
         if !strong { guards.append(.nameOnly) }
         return PairScore(score: total, guards: guards, evidence: evidence)
-    }
-
-    /// The digit runs of a street key ("12a main st 3" → ["12", "3"]): house numbers must agree exactly.
-    static func houseNumbers(_ s: String) -> [Substring] {
-        s.split(whereSeparator: { !$0.isNumber })
     }
 
     @inline(__always) func similar(_ x: String, _ y: String) -> Bool {

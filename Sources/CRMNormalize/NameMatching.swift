@@ -7,11 +7,34 @@ import Foundation
 public enum NameMatching {
     /// Lower-cases, folds diacritics (é → e, ß → ss, ø → o), turns punctuation into spaces and collapses
     /// whitespace. Returns an empty string for input without letters.
-    public static func fold(_ raw: String) -> String {
+    public static func fold(_ raw: String) -> String { fold(raw, joinApostrophes: false) }
+
+    static func fold(_ raw: String, joinApostrophes: Bool) -> String {
+        if raw.utf8.allSatisfy({ $0 < 0x80 }) {
+            // Fast path for ASCII (most CRM data): bytes only, no Character segmentation.
+            var out: [UInt8] = []
+            out.reserveCapacity(raw.utf8.count)
+            var lastWasSpace = true
+            for b in raw.utf8 {
+                let c = (b >= 65 && b <= 90) ? b + 32 : b
+                if (c >= 97 && c <= 122) || (c >= 48 && c <= 57) {
+                    out.append(c)
+                    lastWasSpace = false
+                } else if joinApostrophes && c == 39 {
+                    continue
+                } else if !lastWasSpace {
+                    out.append(32)
+                    lastWasSpace = true
+                }
+            }
+            if out.last == 32 { out.removeLast() }
+            return String(decoding: out, as: UTF8.self)
+        }
         var out = ""
         out.reserveCapacity(raw.utf8.count)
         var lastWasSpace = true
         for ch in raw.lowercased() {
+            if joinApostrophes && (ch == "'" || ch == "’") { continue }
             if let mapped = fold(character: ch) {
                 out += mapped
                 lastWasSpace = false
@@ -27,8 +50,7 @@ public enum NameMatching {
     /// The tokens of a folded name ("Jean-Luc O'Neil" → ["jean", "luc", "o", "neil"] with apostrophes joined:
     /// ["jean", "luc", "oneil"]).
     public static func tokens(_ raw: String) -> [String] {
-        fold(raw.replacingOccurrences(of: "'", with: "").replacingOccurrences(of: "’", with: ""))
-            .split(separator: " ").map(String.init)
+        fold(raw, joinApostrophes: true).split(separator: " ").map(String.init)
     }
 
     /// The matching key of a given name: the first token, nickname-canonicalised. `nil` when the name has no
