@@ -19,4 +19,4 @@ TANSU_PID=$(start_tansu "$PORT" .runtime/bench/tansu.log)
 trap 'kill "$TANSU_PID" 2>/dev/null || true; wait "$TANSU_PID" 2>/dev/null || true' EXIT
 log "Tansu on 127.0.0.1:$PORT (pid $TANSU_PID); librdkafka runtime $(readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1")"
 "$BENCH" route --bootstrap "127.0.0.1:$PORT" --plain-loop .runtime/bench/plain_loop \
-  --output bench-results/route.txt "$@"
+  --output bench-results/route.txt --note "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$@"

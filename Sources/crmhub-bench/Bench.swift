@@ -26,6 +26,7 @@ struct RouteBench: AsyncParsableCommand {
     @Option(help: "Rounds (each runs the plain loop, then the route); the best of each is reported.") var rounds = 2
     @Option(help: "Path to the compiled plain loop (Benchmarks/plain_loop.c).") var plainLoop: String
     @Option(help: "File to append the result line to.") var output: String?
+    @Option(help: "Free text appended to the result line (the script passes the git commit).") var note: String?
 
     func run() async throws {
         var logger = Logger(label: "bench")
@@ -57,7 +58,7 @@ struct RouteBench: AsyncParsableCommand {
         let timestamp = ISO8601DateFormatter().string(from: Date())
         let settings = "messages=\(messages) size=\(size) partitions=\(partitions) rounds=\(rounds)"
         let rates = "plain=\(Int(plainBest)) msg/s crmhub=\(Int(hubBest)) msg/s ratio=\(String(format: "%.2f", ratio))"
-        let line = "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)"
+        let line = "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)" + (note.map { " \($0)" } ?? "")
         print(line)
         if let output {
             if !FileManager.default.fileExists(atPath: output) {

@@ -203,12 +203,13 @@ public final class SinkService: Service, Sendable {
             return
         }
         let entries = parked.withLock { $0[lane] ?? [] }
-        guard let position = entries.firstIndex(where: { $0.id == id }) else {
-            // Not parked any more (dead-lettered, or a stale duplicate of a parked record): nothing to do.
-            logger.debug("retry record no longer parked; skipped", metadata: Self.where(message))
-            return
+        let position = entries.firstIndex(where: { $0.id == id })
+        if position == nil {
+            // Not in the parked state (the state file was lost, or this is a copy of a dead-lettered record):
+            // deliver it rather than risk losing it.
+            logger.warning("retry record not in the parked state; delivering it", metadata: Self.where(message))
         }
-        if position > 0 {
+        if let position, position > 0 {
             // A follower: it moves only behind its head. If the head went to a later tier, follow it there;
             // otherwise requeue at the end of this tier so the head is delivered first.
             let head = entries[0]
@@ -278,7 +279,23 @@ public final class SinkService: Service, Sendable {
 
     // MARK: - Effects (each acknowledged by the broker before the offset moves)
 
+    /// Parks `message` in retry topic `tier`. The parked state (memory, then the store) is updated before the
+    /// record is produced, so the retry consumer always finds it parked when it reads it.
     private func park(_ message: ConsumerMessage, lane: String, tier: Int, due: Date, reason: String, attempts: Int) async {
+        parked.withLock { parked in
+            var entries = parked[lane] ?? []
+            if let index = entries.firstIndex(where: { $0.id == message.stableID }) {
+                entries[index].tier = tier
+            } else {
+                entries.append(.init(id: message.stableID, tier: tier))
+            }
+            parked[lane] = entries
+        }
+        do {
+            try await store.park(sink: configuration.name, key: lane, id: message.stableID, tier: tier)
+        } catch {
+            logger.error("cannot record the parked message; per-key order may not hold for it", metadata: ["error": "\(error)", "id": "\(message.stableID)"])
+        }
         var headers = message.headers.filter { !RetryHeader.all.contains($0.key) && $0.key != EnvelopeHeader.id }
         headers.append(KafkaHeader(key: EnvelopeHeader.id, text: message.stableID))
         headers.append(KafkaHeader(key: RetryHeader.tier, text: String(tier + 1)))
@@ -289,20 +306,6 @@ public final class SinkService: Service, Sendable {
             KafkaHeader(key: RetryHeader.firstFailureAt, text: message.headers.text(RetryHeader.firstFailureAt) ?? DeadLetterClock.format(Date())))
         let record = ProducerMessage(topic: configuration.retryTopics[tier], key: message.key, value: message.value, headers: headers)
         await sendUntilAcknowledged(record, for: message)
-        do {
-            try await store.park(sink: configuration.name, key: lane, id: message.stableID, tier: tier)
-        } catch {
-            logger.error("cannot record the parked message; per-key order may not hold for it", metadata: ["error": "\(error)", "id": "\(message.stableID)"])
-        }
-        parked.withLock { parked in
-            var entries = parked[lane] ?? []
-            if let index = entries.firstIndex(where: { $0.id == message.stableID }) {
-                entries[index].tier = tier
-            } else {
-                entries.append(.init(id: message.stableID, tier: tier))
-            }
-            parked[lane] = entries
-        }
     }
 
     private func unpark(lane: String, id: String) async {
