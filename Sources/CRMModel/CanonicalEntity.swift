@@ -57,6 +57,9 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
         }
     }
 
+    /// Top-level fields every record of this entity must carry.
+    public var requiredFields: [String] { rule.required }
+
     /// Problems with `record` as an instance of this entity (empty when valid).
     public func validate(_ record: JSONValue) -> [String] {
         guard case .object = record else { return ["\(rawValue) must be a JSON object, found \(record.typeName)"] }
