@@ -12,6 +12,7 @@ struct Path: Sendable {
         var s = Substring(text)
         var fromRoot = false
         if s.hasPrefix("$.") { fromRoot = true; s = s.dropFirst(2) } else if s == "$" { return Path(fromRoot: true, steps: [], text: text) }
+        if s == "@" { return Path(fromRoot: false, steps: [], text: text) }
         var steps: [Step] = []
         var key = ""
         var i = s.startIndex
