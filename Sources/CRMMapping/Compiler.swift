@@ -33,12 +33,14 @@ struct Compiler {
         }
         var base: Expr? = nil
         var type: VType = .any
-        let sources = ["path", "const", "concat", "first", "each", "when", "fields", "include"].filter { m.optional($0) != nil }
+        let present = Set(m.entries.map(\.key))
+        var sources = ["path", "const", "concat", "first", "each", "when", "fields", "include"].filter { present.contains($0) }
+        if present.contains("each") { sources.removeAll { $0 == "fields" } }
         if sources.count > 1 { note(y.error("a field has exactly one source, found \(sources.joined(separator: " and "))")) }
         if let v = m.optional("path") {
             let t = (try? v.string()) ?? ""
             if let p = Path.parse(t) { base = .path(p) } else { note(v.error("invalid path '\(t)'")) }
-        } else if let v = m.optional("const") {
+        } else if let v = m.entries.first(where: { $0.key == "const" })?.value {
             let j = yamlToJSON(v); base = .const(j); type = staticType(j)
         } else if let v = m.optional("concat") {
             let sep = m.optional("separator").flatMap { try? $0.string() } ?? ""

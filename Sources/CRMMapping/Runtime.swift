@@ -71,7 +71,6 @@ struct Evaluator {
     func object(_ fields: [FieldPlan], _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         var members: [(String, JSONValue)] = []
         members.reserveCapacity(fields.count)
-        var nested: JSONValue? = nil
         for f in fields {
             let v: JSONValue
             do throws(FieldFailure) { v = try eval(f.expr, cur) } catch {
@@ -86,13 +85,25 @@ struct Evaluator {
             if f.parts.count == 1 {
                 members.append((f.name, v))
             } else {
-                var o = nested ?? .object(members)
-                o.set(path: f.parts[...], to: v)
-                nested = o
-                members = o.objectMembers ?? []
+                Evaluator.set(&members, f.parts[...], v)
             }
         }
         return .object(members)
+    }
+
+    /// Sets `v` at a dotted path inside `members`, creating or extending intermediate objects.
+    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue) {
+        let head = parts.first!
+        if parts.count == 1 { members.append((head, v)); return }
+        if let i = members.lastIndex(where: { $0.0 == head }), case .object(var inner) = members[i].1 {
+            members[i].1 = .null
+            set(&inner, parts.dropFirst(), v)
+            members[i].1 = .object(inner)
+        } else {
+            var inner: [(String, JSONValue)] = []
+            set(&inner, parts.dropFirst(), v)
+            members.append((head, .object(inner)))
+        }
     }
 
     func test(_ c: Cond, _ cur: JSONValue) throws(FieldFailure) -> Bool {
