@@ -9,6 +9,9 @@ public struct MappingLibrary: Sendable {
     /// The external lookup served to `lookup: {service: ...}` fields.
     public let lookup: (any MappingLookup)?
 
+    /// A context carrying this library's lookup, for ``CompiledMapping/apply(_:context:)``.
+    public var context: MappingContext { MappingContext(lookup: lookup) }
+
     /// The mapping called `name`, if any.
     public func mapping(named name: String) -> CompiledMapping? { mappings[name] }
 
