@@ -23,8 +23,8 @@ jq_out=$(wc -l < /tmp/jq-bench-out.jsonl)
 
 crm_rps=$(echo "$COUNT / $crm_s" | bc -l); jq_rps=$(echo "$COUNT / $jq_s" | bc -l)
 ratio=$(echo "$crm_rps / $jq_rps" | bc -l)
-same=$(cmp -s <(head -1000 /tmp/crmhub-bench-out.jsonl | jq -S -c .) <(head -1000 /tmp/jq-bench-out.jsonl | jq -S -c .) && echo yes || echo no)
-line=$(printf '%s count=%s crmhub=%.0f rec/s (%.2fs, %s out) jq=%.0f rec/s (%.2fs, %s out) ratio=%.1fx first1000-identical=%s jq=%s host=%s' \
+same=$(cmp -s <(head -20000 /tmp/crmhub-bench-out.jsonl | jq -S -c .) <(head -20000 /tmp/jq-bench-out.jsonl | jq -S -c .) && echo yes || echo no)
+line=$(printf '%s count=%s crmhub=%.0f rec/s (%.2fs, %s out) jq=%.0f rec/s (%.2fs, %s out) ratio=%.1fx first20000-identical=%s jq=%s host=%s' \
   "$(date -u +%FT%TZ)" "$COUNT" "$crm_rps" "$crm_s" "$crm_out" "$jq_rps" "$jq_s" "$jq_out" "$ratio" "$same" "$(jq --version)" "$(hostname)")
 cat /tmp/crmhub-bench-err.txt >&2
 echo "$line"

@@ -1,7 +1,12 @@
 # The crm-customer-import mapping (Mappings/crm-customer-import.yaml) written in jq, for the benchmark.
 def trim: gsub("^\\s+|\\s+$"; "");
 def cap: ascii_downcase | (.[0:1] | ascii_upcase) + .[1:];
-def name: if . == null then null else trim | split(" ") | map(select(. != "") | (split("-") | map(cap) | join("-"))) | join(" ") end;
+def particle: IN("van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "la", "le", "ter", "ten", "te", "dos", "das", "do", "y", "zu", "af", "av");
+def mc: if test("^Mc[a-z]") then .[0:2] + (.[2:3] | ascii_upcase) + .[3:] else . end;
+def word: split("-") | map(split("'") | map(cap) | join("'")) | join("-") | mc;
+def name: if . == null then null else trim | [splits(" +")] | map(select(. != "")) | . as $w
+  | [range(0; length) as $i | $w[$i] | if $i > 0 and $i < ($w | length) - 1 and (ascii_downcase | particle) then ascii_downcase else word end]
+  | join(" ") end;
 def email: trim | ascii_downcase
   | if test("^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(\\.[a-z0-9-]+)+$") then . else error("bad email") end;
 def phone: gsub("[ ().-]"; "")

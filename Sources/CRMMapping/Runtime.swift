@@ -185,16 +185,16 @@ struct Evaluator {
             if let s = v.scalarText { return .string(s) }
             return .string(v.jsonText)
         case .int:
-            let t = try text(f, v).trimmingCharacters(in: .whitespaces)
+            let t = String(Substring(try text(f, v)).trimmed())
             if let i = Int(t) { return .number(String(i)) }
             if let d = Double(t), d.isFinite, d.rounded() == d, abs(d) < 9e15 { return .number(String(Int(d))) }
             throw FieldFailure(reason: "not a whole number", value: redact(v))
         case .number:
-            let t = try text(f, v).trimmingCharacters(in: .whitespaces)
+            let t = String(Substring(try text(f, v)).trimmed())
             if Double(t)?.isFinite == true, (try? JSONValue.parse(t)) != nil { return .number(t) }
             throw FieldFailure(reason: "not a number", value: redact(v))
         case .decimal(let scale):
-            let t = try text(f, v).trimmingCharacters(in: .whitespaces).replacingOccurrences(of: ",", with: ".")
+            let t = String(Substring(try text(f, v)).trimmed()).replacingOccurrences(of: ",", with: ".")
             guard let d = FixedDecimal(fixed: t) else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
             return .string(d.rounded(scale: scale))
         case .minorUnits(let exp):
@@ -248,6 +248,8 @@ struct Evaluator {
 extension Substring {
     func trimmed() -> Substring {
         var s = self
+        let u = s.utf8
+        if let f = u.first, let l = u.last, f > 0x20 && f < 0x80 && l > 0x20 && l < 0x80 { return s }
         while let f = s.first, f.isWhitespace { s = s.dropFirst() }
         while let l = s.last, l.isWhitespace { s = s.dropLast() }
         return s
@@ -261,7 +263,7 @@ struct FixedDecimal {
     var fraction: String
 
     init?(fixed raw: String) {
-        var s = Substring(raw.trimmingCharacters(in: .whitespaces))
+        var s = Substring(raw).trimmed()
         negative = false
         if s.first == "-" { negative = true; s = s.dropFirst() } else if s.first == "+" { s = s.dropFirst() }
         if s.contains("e") || s.contains("E") {

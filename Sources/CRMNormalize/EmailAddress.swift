@@ -8,38 +8,73 @@ public enum EmailAddress {
     /// each at most 63 bytes) and a non-numeric top-level label.
     public static func normalize(_ raw: String) throws(NormalizationError) -> String {
         func fail(_ reason: String) -> NormalizationError { NormalizationError(kind: "email", input: raw, reason: reason) }
-        var s = Substring(raw).trimmingWhitespace()
-        if let open = s.lastIndex(of: "<"), s.last == ">" {
-            s = s[s.index(after: open)..<s.index(before: s.endIndex)].trimmingWhitespace()
+        var b = Array(raw.utf8)[...]
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
+        func trim(_ x: inout ArraySlice<UInt8>) {
+            while let f = x.first, isSpace(f) { x = x.dropFirst() }
+            while let l = x.last, isSpace(l) { x = x.dropLast() }
         }
-        if s.lowercased().hasPrefix("mailto:") { s = s.dropFirst(7) }
-        if s.isEmpty { throw fail("empty address") }
-        let lowered = s.lowercased()
-        let parts = lowered.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw fail(parts.count < 2 ? "missing '@'" : "more than one '@'") }
-        let local = parts[0], domain = parts[1]
+        trim(&b)
+        if b.last == UInt8(ascii: ">"), let open = b.lastIndex(of: UInt8(ascii: "<")) {
+            b = b[(open + 1)..<(b.endIndex - 1)]
+            trim(&b)
+        }
+        var out = [UInt8](); out.reserveCapacity(b.count)
+        for c in b {
+            if c >= 0x80 { throw fail("non-ASCII characters are not supported") }
+            out.append(c >= 65 && c <= 90 ? c + 32 : c)
+        }
+        if out.starts(with: Array("mailto:".utf8)) { out.removeFirst(7) }
+        if out.isEmpty { throw fail("empty address") }
+        var at = -1
+        for (i, c) in out.enumerated() where c == UInt8(ascii: "@") {
+            if at >= 0 { throw fail("more than one '@'") }
+            at = i
+        }
+        if at < 0 { throw fail("missing '@'") }
+        let local = out[..<at], domain = out[(at + 1)...]
         if local.isEmpty { throw fail("empty local part") }
-        if local.utf8.count > 64 { throw fail("local part longer than 64 characters") }
-        if local.first == "." || local.last == "." || local.contains("..") { throw fail("misplaced dot in local part") }
-        let allowedLocal = Set("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-".utf8)
-        for b in local.utf8 where !allowedLocal.contains(b) {
-            throw fail("character '\(Character(Unicode.Scalar(b)))' not allowed in local part")
+        if local.count > 64 { throw fail("local part longer than 64 characters") }
+        var prev: UInt8 = 0
+        for c in local {
+            if c == 0x2E && prev == 0x2E { throw fail("misplaced dot in local part") }
+            prev = c
+        }
+        if local.first == 0x2E || local.last == 0x2E { throw fail("misplaced dot in local part") }
+        for c in local where !EmailAddress.localAllowed[Int(c)] {
+            throw fail("character '\(Character(Unicode.Scalar(c)))' not allowed in local part")
         }
         if domain.isEmpty { throw fail("empty domain") }
-        if domain.utf8.count > 253 { throw fail("domain longer than 253 characters") }
-        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        if labels.count < 2 { throw fail("domain needs a dot") }
-        for label in labels {
-            if label.isEmpty { throw fail("empty domain label") }
-            if label.utf8.count > 63 { throw fail("domain label longer than 63 characters") }
-            if label.first == "-" || label.last == "-" { throw fail("domain label starts or ends with '-'") }
-            for b in label.utf8 where !((b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b == 45) {
-                throw fail("character not allowed in domain")
+        if domain.count > 253 { throw fail("domain longer than 253 characters") }
+        var labels = 0, labelStart = domain.startIndex, lastLabelNumeric = true
+        var i = domain.startIndex
+        while i <= domain.endIndex {
+            if i == domain.endIndex || domain[i] == 0x2E {
+                let label = domain[labelStart..<i]
+                if label.isEmpty { throw fail(labels == 0 && i == domain.endIndex ? "domain needs a dot" : "empty domain label") }
+                if label.count > 63 { throw fail("domain label longer than 63 characters") }
+                if label.first == 0x2D || label.last == 0x2D { throw fail("domain label starts or ends with '-'") }
+                lastLabelNumeric = true
+                for c in label {
+                    let digit = c >= 48 && c <= 57
+                    if !(digit || (c >= 97 && c <= 122) || c == 45) { throw fail("character not allowed in domain") }
+                    if !digit { lastLabelNumeric = false }
+                }
+                labels += 1
+                labelStart = i + 1
             }
+            i += 1
         }
-        if labels.last!.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) { throw fail("numeric top-level domain") }
-        return local + "@" + domain
+        if labels < 2 { throw fail("domain needs a dot") }
+        if lastLabelNumeric { throw fail("numeric top-level domain") }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    static let localAllowed: [Bool] = {
+        var t = [Bool](repeating: false, count: 256)
+        for c in "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-".utf8 { t[Int(c)] = true }
+        return t
+    }()
 }
 
 extension Substring {

@@ -10,6 +10,7 @@ public enum PersonName {
     /// were written all upper- or lower-case (MacLeod); particles (van, der, de, von, ...) stay lower-case
     /// unless they are the first word. Mixed-case input words (e.g. "DeAndre", "McKay") are kept as written.
     public static func display(_ raw: String) -> String {
+        if raw.utf8.allSatisfy({ $0 < 0x80 }) { return asciiDisplay(Array(raw.utf8)) }
         let words = raw.split(whereSeparator: { $0.isWhitespace })
         var out: [String] = []
         out.reserveCapacity(words.count)
@@ -59,5 +60,46 @@ public enum PersonName {
             chars[3] = Character(String(chars[3]).uppercased())
         }
         return String(chars)
+    }
+
+    /// Byte-level version of ``display(_:)`` for ASCII input (same rules, no Character/Unicode work).
+    static func asciiDisplay(_ bytes: [UInt8]) -> String {
+        var words: [ArraySlice<UInt8>] = []
+        var start = -1
+        for (i, c) in bytes.enumerated() {
+            let space = c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0B || c == 0x0C
+            if space { if start >= 0 { words.append(bytes[start..<i]); start = -1 } } else if start < 0 { start = i }
+        }
+        if start >= 0 { words.append(bytes[start...]) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c + 32 : c }
+        @inline(__always) func upper(_ c: UInt8) -> UInt8 { c >= 97 && c <= 122 ? c - 32 : c }
+        @inline(__always) func isLetter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+        for (w, word) in words.enumerated() {
+            if w > 0 { out.append(0x20) }
+            let lw = word.map(lower)
+            let hasLower = word.contains { $0 >= 97 && $0 <= 122 }, hasUpper = word.contains { $0 >= 65 && $0 <= 90 }
+            if w > 0 && w < words.count - 1 && particles.contains(String(decoding: lw, as: UTF8.self)) {
+                out.append(contentsOf: lw); continue
+            }
+            if hasLower && hasUpper, let f = word.first, f >= 65 && f <= 90 { out.append(contentsOf: word); continue }
+            let base = out.count
+            var capNext = true
+            for (i, c) in lw.enumerated() {
+                if capNext && isLetter(c) { out.append(upper(c)); capNext = false } else { out.append(c) }
+                if c == 0x2D || c == 0x2E { capNext = true } else if c == 0x27 { capNext = lw.count - i - 1 > 1 }
+            }
+            let n = out.count - base
+            if n > 2, out[base] == 77, out[base + 1] == 99, isLetter(out[base + 2]) {
+                out[base + 2] = upper(out[base + 2])
+            } else if n > 5, out[base] == 77, out[base + 1] == 97, out[base + 2] == 99, isLetter(out[base + 3]) {
+                let l = String(decoding: lw, as: UTF8.self)
+                if !["macho", "machin", "mackie", "macey", "macon", "maced"].contains(where: { l.hasPrefix($0) }) {
+                    out[base + 3] = upper(out[base + 3])
+                }
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

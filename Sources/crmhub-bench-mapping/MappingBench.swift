@@ -74,7 +74,8 @@ struct MappingBench {
             let day = 1 + rng.next(28), month = 1 + rng.next(12)
             out += "{\"id\":\(100000 + i),\"first_name\":\"\(f)\",\"last_name\":\"\(l)\","
             if isCompany { out += "\"company\":\"\(companies[rng.next(companies.count)])\"," }
-            out += "\"email\":\" \(f.replacingOccurrences(of: " ", with: "")).\(l.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "'", with: ""))\(i)@Example.COM\","
+            let local = String(String.UnicodeScalarView((f + "." + l).unicodeScalars.compactMap { $0 == " " || $0 == "'" ? nil : ($0.isASCII ? $0 : "u") }))
+            out += "\"email\":\" \(local)\(i)@Example.COM\","
             out += "\"phone\":\"\(phone)\",\"status\":\"\(statuses[rng.next(statuses.count)])\",\"tier\":\"\(tiers[rng.next(tiers.count)])\","
             out += "\"created_at\":\"20\(String(format: "%02d", 15 + rng.next(10)))-\(String(format: "%02d", month))-\(String(format: "%02d", day))T\(String(format: "%02d", rng.next(24))):\(String(format: "%02d", rng.next(60))):00+01:00\","
             out += "\"address\":{\"street\":\"\(1 + rng.next(200)) High Street \",\"city\":\"\(cities[rng.next(cities.count)])\",\"zip\":\"ec1a \(rng.next(10))bb\",\"country\":\"gb\"},"
