@@ -85,7 +85,7 @@ let package = Package(
         ),
         .target(
             name: "CRMMapping",
-            dependencies: ["CRMYAML", "CRMModel", "CRMNormalize"],
+            dependencies: ["CRMYAML", "CRMModel", "CRMNormalize", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictConcurrency
         ),
         .target(

@@ -1,14 +1,33 @@
 import CRMHub
+import CRMMapping
 
 /// Cross-file checks shared by `validate` and `run`.
 enum HubValidation {
-    /// Problems with the mappings the routes name. The mapping engine is not part of this build yet, so a route
-    /// that names a mapping is refused rather than silently passing messages through unchanged.
+    /// Problems with the mappings the routes name: every mapping file in the folder must compile, and every
+    /// mapping a route names must exist (each problem as file:line:column: message).
     static func mappingProblems(_ configuration: HubConfiguration) -> [String] {
-        configuration.routes.compactMap { route in
-            guard let mapping = route.mapping else { return nil }
-            return "\(route.location): route '\(route.name)' names mapping '\(mapping)', but this build has no mapping engine yet; "
-                + "remove `mapping:` to pass messages through unchanged"
+        let needed = configuration.routes.filter { $0.mapping != nil }
+        let library: MappingLibrary
+        do {
+            library = try MappingLibrary.load(directory: configuration.mappingsDirectory)
+        } catch {
+            // A missing folder is only a problem when a route needs a mapping.
+            if needed.isEmpty, error.problems.allSatisfy({ $0.message == "mapping directory does not exist" }) { return [] }
+            return error.problems.map(\.description)
         }
+        var problems: [String] = []
+        for route in needed {
+            guard let name = route.mapping else { continue }
+            guard let mapping = library.mapping(named: name) else {
+                problems.append("\(route.location): route '\(route.name)' names mapping '\(name)', which is not in \(configuration.mappingsDirectory)")
+                continue
+            }
+            if case .byOutput(let topics) = route.to {
+                for entity in topics.keys where !mapping.entities.contains(where: { $0.lowercased() == entity.lowercased() }) {
+                    problems.append("\(route.location): route '\(route.name)' sends output '\(entity)', but mapping '\(name)' produces \(mapping.entities.joined(separator: ", "))")
+                }
+            }
+        }
+        return problems
     }
 }

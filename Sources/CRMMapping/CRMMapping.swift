@@ -1,1 +1,0 @@
-// CRMMapping — module header; see Package.swift for what this module owns.

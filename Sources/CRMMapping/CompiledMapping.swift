@@ -1,0 +1,147 @@
+import CRMModel
+import CRMYAML
+
+/// An executable mapping: parsed, checked and immutable. Safe to share between tasks and threads.
+public struct CompiledMapping: Sendable {
+    /// Mapping name (`name:` in the file).
+    public let name: String
+    /// Content hash of the file and everything it includes (hex FNV-1a 64), e.g. for DLQ headers.
+    public let version: String
+    /// Free-text source description (`input:`).
+    public let input: String
+    /// Entities this mapping produces, in output order.
+    public var entities: [String] { outputs.map(\.entity) }
+    /// The file the mapping came from.
+    public let file: String
+    /// Inline test cases declared in the file.
+    public let tests: [MappingTestCase]
+
+    let outputs: [OutputPlan]
+    let dropWhen: Cond?
+    let filter: Cond?
+
+    init(name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?, filter: Cond?, tests: [MappingTestCase]) {
+        self.name = name; self.version = version; self.input = input; self.file = file
+        self.outputs = outputs; self.dropWhen = dropWhen; self.filter = filter; self.tests = tests
+    }
+
+    /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
+    public func apply(_ input: [UInt8], context: MappingContext = MappingContext()) throws(MappingError) -> MappingResult {
+        let doc: JSONValue
+        do { doc = try JSONValue.parse(input, limits: context.limits) } catch {
+            throw MappingError(kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+        }
+        return try apply(doc, context: context)
+    }
+
+    /// Applies the mapping to an already parsed document.
+    public func apply(_ input: JSONValue, context: MappingContext = MappingContext()) throws(MappingError) -> MappingResult {
+        guard case .object = input else {
+            throw MappingError(kind: .input, mapping: name, field: "", value: redact(input), reason: "the message must be a JSON object, found \(input.typeName)")
+        }
+        let ev = Evaluator(root: input, lookup: context.lookup)
+        do throws(FieldFailure) {
+            if let dropWhen, try ev.test(dropWhen, input) { return .dropped(reason: "drop_when matched") }
+            if let filter, !(try ev.test(filter, input)) { return .dropped(reason: "filter did not match") }
+        } catch {
+            throw MappingError(kind: .field, mapping: name, field: "drop_when", value: error.value, reason: error.reason)
+        }
+        var records: [MappedRecord] = []
+        records.reserveCapacity(outputs.count)
+        for out in outputs {
+            let value: JSONValue
+            let keyValue: JSONValue
+            do throws(FieldFailure) {
+                if let w = out.when, !(try ev.test(w, input)) { continue }
+                value = try ev.object(out.fields, input)
+                keyValue = try ev.eval(out.key, input)
+            } catch {
+                throw MappingError(kind: .field, mapping: name, field: out.entity + (error.field.isEmpty ? "" : "." + error.field),
+                                   value: error.value, reason: error.reason)
+            }
+            guard let key = keyValue.scalarText, !key.isEmpty else {
+                throw MappingError(kind: .field, mapping: name, field: out.entity + ".key", value: redact(keyValue), reason: "record key is missing or not a scalar")
+            }
+            if let c = out.canonical {
+                let problems = c.validate(value)
+                if !problems.isEmpty {
+                    throw MappingError(kind: .validation, mapping: name, field: out.entity, value: "", reason: problems.joined(separator: "; "))
+                }
+            }
+            records.append(MappedRecord(entity: out.entity, key: key, value: value))
+        }
+        return .output(records)
+    }
+}
+
+/// One inline test case from a mapping file's `tests:` list.
+public struct MappingTestCase: Sendable {
+    /// What the case is expected to produce.
+    public enum Expectation: Sendable {
+        /// Entity name → exact record body; optional keys.
+        case records([String: JSONValue], keys: [String: String])
+        /// The message is dropped.
+        case dropped
+        /// An error whose description contains the text.
+        case error(String)
+    }
+    public var name: String
+    /// Raw message bytes (from `input:` converted to JSON, or `input_json:` verbatim).
+    public var input: [UInt8]
+    public var expectation: Expectation
+    public var location: SourceLocation
+}
+
+/// The outcome of one inline test case.
+public struct MappingTestOutcome: Sendable {
+    public var mapping: String
+    public var test: String
+    public var passed: Bool
+    /// Why it failed (empty when passed).
+    public var detail: String
+    public var location: SourceLocation
+}
+
+extension CompiledMapping {
+    /// Runs the inline tests with `context` (a lookup may be supplied for `lookup: {service: ...}` fields).
+    public func runTests(context: MappingContext = MappingContext()) -> [MappingTestOutcome] {
+        tests.map { t in
+            func outcome(_ ok: Bool, _ detail: String) -> MappingTestOutcome {
+                MappingTestOutcome(mapping: name, test: t.name, passed: ok, detail: detail, location: t.location)
+            }
+            let result: Result<MappingResult, MappingError>
+            do throws(MappingError) { result = .success(try apply(t.input, context: context)) } catch { result = .failure(error) }
+            switch (t.expectation, result) {
+            case (.error(let want), .failure(let e)):
+                return e.description.contains(want) ? outcome(true, "") : outcome(false, "error '\(e)' does not contain '\(want)'")
+            case (.error(let want), .success(let r)):
+                return outcome(false, "expected an error containing '\(want)', got \(r)")
+            case (.dropped, .success(.dropped)):
+                return outcome(true, "")
+            case (.dropped, let r):
+                return outcome(false, "expected the message to be dropped, got \(r)")
+            case (.records, .failure(let e)):
+                return outcome(false, "unexpected error: \(e)")
+            case (.records, .success(.dropped(let reason))):
+                return outcome(false, "unexpected drop: \(reason)")
+            case (.records(let want, let keys), .success(.output(let got))):
+                var problems: [String] = []
+                let gotByEntity = Dictionary(got.map { ($0.entity, $0) }, uniquingKeysWith: { a, _ in a })
+                for (entity, value) in want.sorted(by: { $0.key < $1.key }) {
+                    guard let g = gotByEntity[entity] else { problems.append("no \(entity) record"); continue }
+                    if g.value != value { problems.append("\(entity): expected \(value.jsonText), got \(g.value.jsonText)") }
+                    if let k = keys[entity], k != g.key { problems.append("\(entity) key: expected '\(k)', got '\(g.key)'") }
+                }
+                for g in got where want[g.entity] == nil { problems.append("unexpected \(g.entity) record \(g.value.jsonText)") }
+                return outcome(problems.isEmpty, problems.joined(separator: "; "))
+            }
+        }
+    }
+}
+
+/// 64-bit FNV-1a, used for mapping version hashes.
+func fnv1a(_ bytes: [UInt8], seed: UInt64 = 0xcbf29ce484222325) -> UInt64 {
+    var h = seed
+    for b in bytes { h ^= UInt64(b); h = h &* 0x100000001b3 }
+    return h
+}

@@ -1,0 +1,153 @@
+import CRMModel
+import Foundation
+
+/// A compiled JSON path: `a.b[0].c`; `$.x` starts at the document root inside `each:`.
+struct Path: Sendable {
+    enum Step: Sendable { case key(String), index(Int) }
+    var fromRoot: Bool
+    var steps: [Step]
+    var text: String
+
+    static func parse(_ text: String) -> Path? {
+        var s = Substring(text)
+        var fromRoot = false
+        if s.hasPrefix("$.") { fromRoot = true; s = s.dropFirst(2) } else if s == "$" { return Path(fromRoot: true, steps: [], text: text) }
+        if s == "@" { return Path(fromRoot: false, steps: [], text: text) }
+        var steps: [Step] = []
+        var key = ""
+        var i = s.startIndex
+        func flushKey() -> Bool { if key.isEmpty { return false }; steps.append(.key(key)); key = ""; return true }
+        while i < s.endIndex {
+            let c = s[i]
+            if c == "." {
+                if key.isEmpty { if case .index = steps.last {} else { return nil } } else { _ = flushKey() }
+            } else if c == "[" {
+                if !key.isEmpty { _ = flushKey() }
+                guard let close = s[i...].firstIndex(of: "]"), let n = Int(s[s.index(after: i)..<close]) else { return nil }
+                steps.append(.index(n)); i = close
+            } else if c == "]" || c == " " {
+                return nil
+            } else {
+                key.append(c)
+            }
+            i = s.index(after: i)
+        }
+        if !key.isEmpty { _ = flushKey() } else if text.hasSuffix(".") { return nil }
+        if steps.isEmpty { return nil }
+        return Path(fromRoot: fromRoot, steps: steps, text: text)
+    }
+
+    @inline(__always) func resolve(root: JSONValue, current: JSONValue) -> JSONValue? {
+        var v = fromRoot ? root : current
+        for step in steps {
+            switch step {
+            case .key(let k):
+                guard case .object(let members) = v else { return nil }
+                var found: JSONValue? = nil
+                for m in members where m.0 == k { found = m.1 }
+                guard let f = found else { return nil }
+                v = f
+            case .index(let n):
+                guard let x = v[n] else { return nil }
+                v = x
+            }
+        }
+        return v
+    }
+}
+
+/// Static value kinds the compiler tracks to reject impossible function chains at load time.
+enum VType: String, Sendable { case any, string, number, bool, array, object
+    func accepts(_ t: VType) -> Bool { self == .any || t == .any || self == t }
+}
+
+struct RegexBox: @unchecked Sendable {
+    // Regex<AnyRegexOutput> is immutable after construction; matching does not mutate it.
+    let regex: Regex<AnyRegexOutput>
+    let pattern: String
+}
+
+enum Fn: Sendable {
+    case trim, lower, upper, name, email, phone(region: String), split(String), join(String)
+    case replace(String, String), regexExtract(RegexBox), string, int, number, decimal(scale: Int)
+    case minorUnits(exponent: Int), date(DateSpec), prefix(String), suffix(String), list, compact
+    case firstItem, lastItem, length, nonEmpty, bool, abs, negate
+
+    var name: String {
+        switch self {
+        case .trim: "trim"; case .lower: "lower"; case .upper: "upper"; case .name: "name"; case .email: "email"
+        case .phone: "phone"; case .split: "split"; case .join: "join"; case .replace: "replace"
+        case .regexExtract: "regex"; case .string: "string"; case .int: "int"; case .number: "number"
+        case .decimal: "decimal"; case .minorUnits: "minor_units"; case .date: "date"; case .prefix: "prefix"
+        case .suffix: "suffix"; case .list: "list"; case .compact: "compact"; case .firstItem: "first"
+        case .lastItem: "last"; case .length: "length"; case .nonEmpty: "non_empty"; case .bool: "bool"
+        case .abs: "abs"; case .negate: "negate"
+        }
+    }
+
+    var input: VType {
+        switch self {
+        case .trim, .lower, .upper, .name, .email, .phone, .split, .replace, .regexExtract, .prefix, .suffix: .string
+        case .join, .compact, .firstItem, .lastItem: .array
+        case .minorUnits, .abs, .negate: .any
+        default: .any
+        }
+    }
+
+    var output: VType {
+        switch self {
+        case .split, .list, .compact: .array
+        case .int, .number, .length: .number
+        case .bool: .bool
+        case .firstItem, .lastItem, .nonEmpty: .any
+        case .decimal, .minorUnits, .abs, .negate: .string
+        default: .string
+        }
+    }
+}
+
+enum Step: Sendable {
+    case fn(Fn)
+    case map([String: JSONValue], fallback: JSONValue?, strict: Bool)
+    case table(name: String, [String: JSONValue], strict: Bool)
+    case service(String)
+    case fallback(JSONValue)
+}
+
+struct FieldPlan: Sendable {
+    var name: String
+    var parts: [String]
+    var expr: Expr
+    var required: Bool
+    var omitNull: Bool
+}
+
+indirect enum Cond: Sendable {
+    case exists(Expr)
+    case equals(Expr, JSONValue)
+    case oneOf(Expr, [JSONValue])
+    case matches(Expr, RegexBox)
+    case all([Cond]), any([Cond]), not(Cond)
+}
+
+indirect enum Expr: Sendable {
+    case path(Path)
+    case const(JSONValue)
+    case concat([Expr], separator: String)
+    case first([Expr])
+    case each(Path, fields: [FieldPlan], filter: Cond?, value: Expr?)
+    case object([FieldPlan])
+    case when(Cond, then: Expr, otherwise: Expr?)
+    case pipe(Expr, [Step])
+    /// Evaluates the inner expression with `current` moved to a sub-document (null when absent).
+    case scoped(Path, Expr)
+}
+
+/// One output of a mapping: an entity, its key expression and fields.
+struct OutputPlan: Sendable {
+    var entity: String
+    var canonical: CanonicalEntity?
+    var key: Expr
+    var fields: [FieldPlan]
+    var when: Cond?
+}

@@ -1,0 +1,323 @@
+import CRMModel
+import CRMNormalize
+import Foundation
+
+/// Internal failure carrying the redacted value and reason; the field path is added by the caller.
+struct FieldFailure: Error {
+    var reason: String
+    var value: String
+    var field: String = ""
+}
+
+struct Evaluator {
+    let root: JSONValue
+    let lookup: (any MappingLookup)?
+
+    func eval(_ e: Expr, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        switch e {
+        case .path(let p):
+            return p.resolve(root: root, current: cur) ?? .null
+        case .const(let v):
+            return v
+        case .concat(let parts, let sep):
+            var out = ""
+            var first = true
+            for p in parts {
+                let v = try eval(p, cur)
+                guard let t = v.scalarText, !t.isEmpty else { continue }
+                if !first { out += sep }
+                out += t; first = false
+            }
+            return first ? .null : .string(out)
+        case .first(let options):
+            for o in options {
+                let v = try eval(o, cur)
+                if !v.isNull, v.stringValue?.isEmpty != true { return v }
+            }
+            return .null
+        case .each(let p, let fields, let filter, let value):
+            guard let src = p.resolve(root: root, current: cur), !src.isNull else { return .array([]) }
+            guard case .array(let items) = src else {
+                throw FieldFailure(reason: "'each: \(p.text)' expects an array, found \(src.typeName)", value: redact(src))
+            }
+            var out: [JSONValue] = []
+            out.reserveCapacity(items.count)
+            for (n, item) in items.enumerated() {
+                if let filter, !(try test(filter, item)) { continue }
+                do throws(FieldFailure) {
+                    if let value { out.append(try eval(value, item)) } else { out.append(try object(fields, item)) }
+                } catch {
+                    var e = error
+                    e.field = "[\(n)]" + (e.field.isEmpty ? "" : "." + e.field)
+                    throw e
+                }
+            }
+            return .array(out)
+        case .object(let fields):
+            return try object(fields, cur)
+        case .when(let c, let then, let otherwise):
+            if try test(c, cur) { return try eval(then, cur) }
+            return try otherwise.map { (x) throws(FieldFailure) in try eval(x, cur) } ?? .null
+        case .scoped(let p, let inner):
+            guard let sub = p.resolve(root: root, current: cur), !sub.isNull else { return .null }
+            return try eval(inner, sub)
+        case .pipe(let src, let steps):
+            var v = try eval(src, cur)
+            for s in steps { v = try apply(s, v) }
+            return v
+        }
+    }
+
+    func object(_ fields: [FieldPlan], _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        members.reserveCapacity(fields.count)
+        for f in fields {
+            let v: JSONValue
+            do throws(FieldFailure) { v = try eval(f.expr, cur) } catch {
+                var e = error
+                e.field = f.name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
+                throw e
+            }
+            if v.isNull || v.stringValue?.isEmpty == true {
+                if f.required { throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: f.name) }
+                if f.omitNull { continue }
+            }
+            if f.parts.count == 1 {
+                members.append((f.name, v))
+            } else {
+                Evaluator.set(&members, f.parts[...], v)
+            }
+        }
+        return .object(members)
+    }
+
+    /// Sets `v` at a dotted path inside `members`, creating or extending intermediate objects.
+    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue) {
+        let head = parts.first!
+        if parts.count == 1 { members.append((head, v)); return }
+        if let i = members.lastIndex(where: { $0.0 == head }), case .object(var inner) = members[i].1 {
+            members[i].1 = .null
+            set(&inner, parts.dropFirst(), v)
+            members[i].1 = .object(inner)
+        } else {
+            var inner: [(String, JSONValue)] = []
+            set(&inner, parts.dropFirst(), v)
+            members.append((head, .object(inner)))
+        }
+    }
+
+    func test(_ c: Cond, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        switch c {
+        case .exists(let e): let v = try eval(e, cur); return !v.isNull && v.stringValue?.isEmpty != true
+        case .equals(let e, let want): return try eval(e, cur) == want
+        case .oneOf(let e, let set): let v = try eval(e, cur); return set.contains(v)
+        case .matches(let e, let r):
+            guard let t = try eval(e, cur).scalarText else { return false }
+            return (try? r.regex.firstMatch(in: t)) != nil
+        case .all(let cs): for x in cs where !(try test(x, cur)) { return false }; return true
+        case .any(let cs): for x in cs where try test(x, cur) { return true }; return false
+        case .not(let x): return !(try test(x, cur))
+        }
+    }
+
+    func apply(_ s: Step, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        switch s {
+        case .fn(let f):
+            if v.isNull { return .null }
+            return try call(f, v)
+        case .map(let table, let fallback, let strict):
+            if v.isNull { return fallback ?? .null }
+            guard let k = v.scalarText else { throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v)) }
+            if let hit = table[k] { return hit }
+            if let fallback { return fallback }
+            if strict { throw FieldFailure(reason: "value '\(k.count <= 32 ? k : String(k.prefix(32)))' is not in the value map", value: redact(v)) }
+            return .null
+        case .table(let name, let table, let strict):
+            if v.isNull { return .null }
+            guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
+            if let hit = table[k] { return hit }
+            if strict { throw FieldFailure(reason: "key not found in table '\(name)'", value: redact(v)) }
+            return .null
+        case .service(let table):
+            if v.isNull { return .null }
+            guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
+            guard let lookup else { throw FieldFailure(reason: "lookup service for '\(table)' is not configured", value: redact(v)) }
+            do { return try lookup.lookup(table: table, key: k) ?? .null } catch {
+                throw FieldFailure(reason: "lookup '\(table)' failed: \(error)", value: redact(v))
+            }
+        case .fallback(let d):
+            if v.isNull || v.stringValue?.isEmpty == true { return d }
+            return v
+        }
+    }
+
+    func text(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> String {
+        if let s = v.scalarText { return s }
+        throw FieldFailure(reason: "\(f.name) expects text, found \(v.typeName)", value: redact(v))
+    }
+
+    func call(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        switch f {
+        case .trim: return .string(String(Substring(try text(f, v)).trimmed()))
+        case .lower: return .string(try text(f, v).lowercased())
+        case .upper: return .string(try text(f, v).uppercased())
+        case .name: return .string(PersonName.display(try text(f, v)))
+        case .email:
+            let t = try text(f, v)
+            do { return .string(try EmailAddress.normalize(t)) } catch { throw FieldFailure(reason: error.reason, value: redact(v)) }
+        case .phone(let region):
+            let t = try text(f, v)
+            do { return .string(try PhoneNumber.e164(t, defaultRegion: region)) } catch { throw FieldFailure(reason: error.reason, value: redact(v)) }
+        case .split(let sep):
+            return .array(try text(f, v).components(separatedBy: sep).map { .string($0) })
+        case .join(let sep):
+            guard case .array(let items) = v else { throw FieldFailure(reason: "join expects an array, found \(v.typeName)", value: redact(v)) }
+            return .string(items.compactMap(\.scalarText).joined(separator: sep))
+        case .replace(let a, let b): return .string(try text(f, v).replacingOccurrences(of: a, with: b))
+        case .regexExtract(let box):
+            let t = try text(f, v)
+            guard let m = try? box.regex.firstMatch(in: t) else { return .null }
+            let out = m.output
+            if out.count > 1, let sub = out[1].substring { return .string(String(sub)) }
+            return .string(String(t[m.range]))
+        case .string:
+            if case .string = v { return v }
+            if let s = v.scalarText { return .string(s) }
+            return .string(v.jsonText)
+        case .int:
+            let t = String(Substring(try text(f, v)).trimmed())
+            if let i = Int(t) { return .number(String(i)) }
+            if let d = Double(t), d.isFinite, d.rounded() == d, abs(d) < 9e15 { return .number(String(Int(d))) }
+            throw FieldFailure(reason: "not a whole number", value: redact(v))
+        case .number:
+            let t = String(Substring(try text(f, v)).trimmed())
+            if Double(t)?.isFinite == true, (try? JSONValue.parse(t)) != nil { return .number(t) }
+            throw FieldFailure(reason: "not a number", value: redact(v))
+        case .decimal(let scale):
+            let t = String(Substring(try text(f, v)).trimmed()).replacingOccurrences(of: ",", with: ".")
+            guard let d = FixedDecimal(fixed: t) else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
+            return .string(d.rounded(scale: scale))
+        case .minorUnits(let exp):
+            let t = try text(f, v)
+            guard let d = FixedDecimal(fixed: t), d.fraction.isEmpty else { throw FieldFailure(reason: "minor units must be a whole number", value: redact(v)) }
+            return .string(d.shifted(by: -exp))
+        case .date(let spec):
+            let t = try text(f, v)
+            guard let out = spec.convert(t) else { throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v)) }
+            return .string(out)
+        case .prefix(let p): return .string(p + (try text(f, v)))
+        case .suffix(let p): return .string((try text(f, v)) + p)
+        case .list: if case .array = v { return v }; return .array([v])
+        case .compact:
+            guard case .array(let items) = v else { return v }
+            return .array(items.filter { !$0.isNull && $0.stringValue?.isEmpty != true })
+        case .firstItem: guard case .array(let a) = v else { return v }; return a.first ?? .null
+        case .lastItem: guard case .array(let a) = v else { return v }; return a.last ?? .null
+        case .length:
+            switch v {
+            case .array(let a): return .number(String(a.count))
+            case .string(let s): return .number(String(s.count))
+            case .object(let o): return .number(String(o.count))
+            default: throw FieldFailure(reason: "length expects text, array or object, found \(v.typeName)", value: redact(v))
+            }
+        case .nonEmpty:
+            if let s = v.stringValue, s.allSatisfy(\.isWhitespace) { return .null }
+            if case .array(let a) = v, a.isEmpty { return .null }
+            return v
+        case .bool:
+            switch v {
+            case .bool: return v
+            case .number(let n): return .bool(Double(n) != 0)
+            case .string(let s):
+                switch s.lowercased() {
+                case "true", "yes", "y", "1", "on", "opt-in", "checked": return .bool(true)
+                case "false", "no", "n", "0", "off", "", "opt-out": return .bool(false)
+                default: throw FieldFailure(reason: "not a boolean", value: redact(v))
+                }
+            default: throw FieldFailure(reason: "bool expects a scalar, found \(v.typeName)", value: redact(v))
+            }
+        case .abs, .negate:
+            let t = try text(f, v)
+            guard var d = FixedDecimal(fixed: t) else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
+            if case .abs = f { d.negative = false } else { d.negative.toggle() }
+            return .string(d.text)
+        }
+    }
+}
+
+extension Substring {
+    func trimmed() -> Substring {
+        var s = self
+        let u = s.utf8
+        if let f = u.first, let l = u.last, f > 0x20 && f < 0x80 && l > 0x20 && l < 0x80 { return s }
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return s
+    }
+}
+
+/// A fixed-point decimal held as digit strings (no binary floating point): sign, integer and fraction digits.
+struct FixedDecimal {
+    var negative: Bool
+    var integer: String
+    var fraction: String
+
+    init?(fixed raw: String) {
+        var s = Substring(raw).trimmed()
+        negative = false
+        if s.first == "-" { negative = true; s = s.dropFirst() } else if s.first == "+" { s = s.dropFirst() }
+        if s.contains("e") || s.contains("E") {
+            guard let d = Double(raw), d.isFinite, abs(d) < 1e15 else { return nil }
+            let t = String(format: "%.6f", abs(d))
+            s = Substring(t)
+        }
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+              !(parts[0].isEmpty && (parts.count == 1 || parts[1].isEmpty)), s.count <= 40 else { return nil }
+        integer = parts[0].isEmpty ? "0" : String(parts[0].drop(while: { $0 == "0" }))
+        if integer.isEmpty { integer = "0" }
+        fraction = parts.count == 2 ? String(parts[1]) : ""
+    }
+
+    var text: String {
+        let zero = integer == "0" && fraction.allSatisfy { $0 == "0" }
+        return (negative && !zero ? "-" : "") + integer + (fraction.isEmpty ? "" : "." + fraction)
+    }
+
+    /// Rounds half away from zero to `scale` fraction digits and renders with exactly that many digits.
+    func rounded(scale: Int) -> String {
+        var digits = Array((integer + fraction.padding(toLength: max(fraction.count, scale), withPad: "0", startingAt: 0)).utf8)
+        let intCount = integer.count
+        let keep = intCount + scale
+        let roundUp = digits.count > keep && digits[keep] >= UInt8(ascii: "5")
+        digits = Array(digits.prefix(keep))
+        if roundUp {
+            var i = digits.count - 1
+            while i >= 0 {
+                if digits[i] == UInt8(ascii: "9") { digits[i] = UInt8(ascii: "0"); i -= 1 } else { digits[i] += 1; break }
+            }
+            if i < 0 { digits.insert(UInt8(ascii: "1"), at: 0) }
+        }
+        let split = digits.count - scale
+        var intPart = String(decoding: digits[..<split], as: UTF8.self).drop(while: { $0 == "0" })
+        if intPart.isEmpty { intPart = "0" }
+        var d = self
+        d.integer = String(intPart)
+        d.fraction = String(decoding: digits[split...], as: UTF8.self)
+        return d.text
+    }
+
+    /// Moves the decimal point: `shifted(by: -2)` turns 1250 into 12.50.
+    func shifted(by n: Int) -> String {
+        guard n < 0 else { return text }
+        let k = -n
+        var i = integer
+        if i.count <= k { i = String(repeating: "0", count: k - i.count + 1) + i }
+        let cut = i.index(i.endIndex, offsetBy: -k)
+        var d = self
+        d.integer = String(i[..<cut].drop(while: { $0 == "0" }))
+        if d.integer.isEmpty { d.integer = "0" }
+        d.fraction = String(i[cut...])
+        return d.text
+    }
+}

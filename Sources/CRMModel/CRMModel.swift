@@ -1,1 +1,0 @@
-// CRMModel — module header; see Package.swift for what this module owns.

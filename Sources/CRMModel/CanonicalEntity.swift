@@ -1,0 +1,132 @@
+/// The canonical CRM entities and their validation rules.
+///
+/// Mapped records are JSON objects; `validate` checks required fields, enumerations and formats so a mapping can
+/// never emit a record the rest of the hub would reject. Field names are camelCase.
+///
+/// - Customer: `id`, `kind` (person|organisation), `displayName`, optional `givenName`, `familyName`,
+///   `organisationName`, `emails` [string], `phones` [E.164 string], `addresses` [{`line1`, `city`, `postalCode`,
+///   `country` (ISO 3166 alpha-2)}], `externalIds` {system: id}, `consent` {`email`,`sms`,`phone`: bool}.
+/// - Order: `id`, `customerRef`, `currency` (ISO 4217), `total` (decimal string), `status`
+///   (draft|confirmed|paid|partially_paid|shipped|cancelled|refunded), `lines` [{`sku`, `quantity`, `unitPrice`}].
+/// - Ticket: `id`, `subject`, `channel` (web|email|phone|chat), `severity` (low|normal|high|urgent),
+///   `status` (new|open|pending|solved|closed), optional `body`, `customerRef`.
+/// - Interaction: `id`, `type` (call|email|form|chat), `channel`, `direction` (inbound|outbound), `startedAt`
+///   (RFC 3339), optional `endedAt`, `customerRef`.
+/// - ERPParty: outbound party record for the ERP: `code`, `name`, optional `contactMechanisms`, `addresses`.
+public enum CanonicalEntity: String, Sendable, CaseIterable {
+    case customer = "Customer"
+    case order = "Order"
+    case ticket = "Ticket"
+    case interaction = "Interaction"
+    case erpParty = "ERPParty"
+    case paymentStatus = "OrderPaymentStatus"
+
+    struct Rule: Sendable {
+        var required: [String]
+        var enums: [String: Set<String>] = [:]
+        var decimals: [String] = []
+        var timestamps: [String] = []
+        var e164Lists: [String] = []
+        var emailLists: [String] = []
+        var currencies: [String] = []
+    }
+
+    var rule: Rule {
+        switch self {
+        case .customer:
+            Rule(required: ["id", "kind", "displayName"], enums: ["kind": ["person", "organisation"]],
+                 e164Lists: ["phones"], emailLists: ["emails"])
+        case .order:
+            Rule(required: ["id", "customerRef", "currency", "total", "status"],
+                 enums: ["status": ["draft", "confirmed", "paid", "partially_paid", "shipped", "cancelled", "refunded"]],
+                 decimals: ["total"], currencies: ["currency"])
+        case .ticket:
+            Rule(required: ["id", "subject", "channel", "severity", "status"],
+                 enums: ["channel": ["web", "email", "phone", "chat"], "severity": ["low", "normal", "high", "urgent"],
+                         "status": ["new", "open", "pending", "solved", "closed"]])
+        case .interaction:
+            Rule(required: ["id", "type", "direction", "startedAt"],
+                 enums: ["type": ["call", "email", "form", "chat"], "direction": ["inbound", "outbound"]],
+                 timestamps: ["startedAt", "endedAt"])
+        case .erpParty:
+            Rule(required: ["code", "name"])
+        case .paymentStatus:
+            Rule(required: ["orderRef", "status"],
+                 enums: ["status": ["paid", "partially_paid", "unpaid", "refunded", "failed"]],
+                 decimals: ["amountPaid"], currencies: ["currency"])
+        }
+    }
+
+    /// Top-level fields every record of this entity must carry.
+    public var requiredFields: [String] { rule.required }
+
+    /// Problems with `record` as an instance of this entity (empty when valid).
+    public func validate(_ record: JSONValue) -> [String] {
+        guard case .object = record else { return ["\(rawValue) must be a JSON object, found \(record.typeName)"] }
+        let r = rule
+        var problems: [String] = []
+        for f in r.required {
+            guard let v = record[f], !v.isNull else { problems.append("required field '\(f)' is missing"); continue }
+            if let s = v.stringValue, s.isEmpty { problems.append("required field '\(f)' is empty") }
+        }
+        for (f, allowed) in r.enums.sorted(by: { $0.key < $1.key }) {
+            if let v = record[f], !v.isNull, !(v.stringValue.map(allowed.contains) ?? false) {
+                problems.append("field '\(f)' must be one of \(allowed.sorted().joined(separator: "|")), found \(v.jsonText)")
+            }
+        }
+        for f in r.decimals {
+            if let v = record[f], !v.isNull, !(v.stringValue.map(Self.isDecimal) ?? false) {
+                problems.append("field '\(f)' must be a decimal string like \"12.50\", found \(v.jsonText)")
+            }
+        }
+        for f in r.currencies {
+            if let v = record[f], !v.isNull, !(v.stringValue.map { $0.count == 3 && $0.allSatisfy { $0.isUppercase && $0.isASCII } } ?? false) {
+                problems.append("field '\(f)' must be an ISO 4217 code like \"EUR\", found \(v.jsonText)")
+            }
+        }
+        for f in r.timestamps {
+            if let v = record[f], !v.isNull, !(v.stringValue.map(Self.isRFC3339) ?? false) {
+                problems.append("field '\(f)' must be an RFC 3339 timestamp, found \(v.jsonText)")
+            }
+        }
+        for f in r.e164Lists {
+            for p in record[f]?.arrayItems ?? [] where !(p.stringValue.map(Self.isE164) ?? false) {
+                problems.append("field '\(f)' entries must be E.164 numbers, found \(p.jsonText)")
+            }
+        }
+        for f in r.emailLists {
+            for p in record[f]?.arrayItems ?? [] where !(p.stringValue.map { $0.contains("@") } ?? false) {
+                problems.append("field '\(f)' entries must be e-mail addresses, found \(p.jsonText)")
+            }
+        }
+        return problems
+    }
+
+    static func isDecimal(_ s: String) -> Bool {
+        var u = Substring(s)
+        if u.first == "-" { u = u.dropFirst() }
+        let parts = u.split(separator: ".", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }
+    }
+
+    static func isE164(_ s: String) -> Bool {
+        s.first == "+" && (8...16).contains(s.count) && s.dropFirst().allSatisfy(\.isASCIIDigit)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
+    static func isRFC3339(_ s: String) -> Bool {
+        let c = Array(s.utf8)
+        guard c.count >= 20 else { return false }
+        func d(_ r: Range<Int>) -> Bool { r.allSatisfy { c[$0] >= 48 && c[$0] <= 57 } }
+        guard d(0..<4), c[4] == 45, d(5..<7), c[7] == 45, d(8..<10), c[10] == 84, d(11..<13), c[13] == 58, d(14..<16),
+              c[16] == 58, d(17..<19) else { return false }
+        var i = 19
+        if c[i] == 46 { i += 1; while i < c.count && c[i] >= 48 && c[i] <= 57 { i += 1 } }
+        if i == c.count - 1 { return c[i] == 90 }
+        return i == c.count - 6 && (c[i] == 43 || c[i] == 45) && d((i + 1)..<(i + 3)) && c[i + 3] == 58 && d((i + 4)..<(i + 6))
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

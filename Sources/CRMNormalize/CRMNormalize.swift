@@ -1,1 +1,0 @@
-// CRMNormalize — module header; see Package.swift for what this module owns.

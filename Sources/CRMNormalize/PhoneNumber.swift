@@ -1,0 +1,126 @@
+/// Phone-number normalisation to E.164 (`+<country code><national number>`).
+///
+/// A compact, table-driven normaliser: for each supported region it knows the country calling code, the national
+/// trunk prefix (dialled before area codes inside the country) and the valid lengths of the national significant
+/// number. It is not a full numbering-plan validator (it does not check area codes), but it rejects numbers whose
+/// length cannot be right, which catches most typing errors in CRM data.
+public enum PhoneNumber {
+    /// Numbering facts for one region.
+    public struct Region: Sendable, Equatable {
+        /// ISO 3166-1 alpha-2 code, e.g. "GB".
+        public var iso: String
+        /// Country calling code without "+", e.g. "44".
+        public var callingCode: String
+        /// National trunk prefix ("0" in most of Europe, "1" in NANP, "" where there is none).
+        public var trunkPrefix: String
+        /// Valid lengths of the national significant number (after the trunk prefix is removed).
+        public var lengths: ClosedRange<Int>
+    }
+
+    /// The supported regions (more than 60 countries).
+    public static let regions: [Region] = [
+        ("US", "1", "1", 10...10), ("CA", "1", "1", 10...10), ("GB", "44", "0", 9...10), ("DE", "49", "0", 6...13),
+        ("FR", "33", "0", 9...9), ("CH", "41", "0", 9...9), ("NL", "31", "0", 9...9), ("JP", "81", "0", 9...10),
+        ("AU", "61", "0", 9...9), ("AT", "43", "0", 4...13), ("BE", "32", "0", 8...9), ("IT", "39", "", 6...11),
+        ("ES", "34", "", 9...9), ("PT", "351", "", 9...9), ("IE", "353", "0", 7...9), ("DK", "45", "", 8...8),
+        ("SE", "46", "0", 7...10), ("NO", "47", "", 8...8), ("FI", "358", "0", 5...12), ("PL", "48", "", 9...9),
+        ("CZ", "420", "", 9...9), ("SK", "421", "0", 9...9), ("HU", "36", "06", 8...9), ("RO", "40", "0", 9...9),
+        ("GR", "30", "", 10...10), ("TR", "90", "0", 10...10), ("RU", "7", "8", 10...10), ("KZ", "7", "8", 10...10),
+        ("UA", "380", "0", 9...9), ("IL", "972", "0", 8...9), ("AE", "971", "0", 8...9), ("SA", "966", "0", 9...9),
+        ("IN", "91", "0", 10...10), ("CN", "86", "0", 10...11), ("HK", "852", "", 8...8), ("SG", "65", "", 8...8),
+        ("KR", "82", "0", 8...10), ("TW", "886", "0", 8...9), ("NZ", "64", "0", 8...10), ("ZA", "27", "0", 9...9),
+        ("BR", "55", "0", 10...11), ("MX", "52", "", 10...10), ("AR", "54", "0", 10...10), ("CL", "56", "", 9...9),
+        ("CO", "57", "", 10...10), ("LU", "352", "", 4...11), ("IS", "354", "", 7...7), ("EE", "372", "", 7...8),
+        ("LT", "370", "8", 8...8), ("LV", "371", "", 8...8), ("HR", "385", "0", 8...9), ("SI", "386", "0", 8...8),
+        ("BG", "359", "0", 8...9), ("PH", "63", "0", 8...10), ("TH", "66", "0", 8...9), ("MY", "60", "0", 9...10),
+        ("ID", "62", "0", 9...12), ("EG", "20", "0", 9...10), ("NG", "234", "0", 8...10), ("KE", "254", "0", 9...9),
+        ("MA", "212", "0", 9...9), ("LI", "423", "", 7...7), ("MT", "356", "", 8...8), ("CY", "357", "", 8...8),
+        ("RS", "381", "0", 8...9), ("VN", "84", "0", 9...10), ("PK", "92", "0", 9...10),
+    ].map { Region(iso: $0.0, callingCode: $0.1, trunkPrefix: $0.2, lengths: $0.3) }
+
+    static let byISO: [String: Region] = Dictionary(regions.map { ($0.iso, $0) }, uniquingKeysWith: { a, _ in a })
+    static let byCode: [String: Region] = Dictionary(regions.map { ($0.callingCode, $0) }, uniquingKeysWith: { a, _ in a })
+
+    /// Normalises `raw` to E.164.
+    ///
+    /// Accepts `+` or `00` international prefixes (and `011` when the default region is in NANP), the
+    /// `+44 (0)20 ...` convention, national numbers with a trunk prefix (`020 7946 0018` in GB), and the
+    /// separators space, `-`, `.`, `/`, `(`, `)`. Letters and other characters are rejected.
+    /// - Parameter defaultRegion: ISO 3166 region used when the number has no international prefix.
+    /// - Throws: ``NormalizationError`` with kind `"phone"` for unknown regions, unknown calling codes,
+    ///   stray characters or a national number whose length is invalid for the region.
+    public static func e164(_ raw: String, defaultRegion: String) throws(NormalizationError) -> String {
+        func fail(_ reason: String) -> NormalizationError { NormalizationError(kind: "phone", input: raw, reason: reason) }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(20)
+        var plus = false
+        var seenDigit = false
+        var bytes = Array(raw.utf8)
+        // "(0)" after an international prefix is a national-trunk hint; drop it.
+        if let r = findParenZero(bytes) { bytes.removeSubrange(r) }
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(b); seenDigit = true
+            case UInt8(ascii: "+"):
+                if seenDigit || plus { throw fail("'+' only allowed at the start") }
+                plus = true
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"),
+                 UInt8(ascii: "("), UInt8(ascii: ")"), 9, 0xA0:
+                continue
+            case 0xC2: continue // lead byte of U+00A0 no-break space
+            default: throw fail("unexpected character in phone number")
+            }
+        }
+        if digits.isEmpty { throw fail("no digits") }
+        guard let home = byISO[defaultRegion.uppercased()] else {
+            throw fail("unknown default region '\(defaultRegion)'")
+        }
+        var number = String(decoding: digits, as: UTF8.self)
+        if !plus {
+            if number.hasPrefix("00") { number.removeFirst(2); plus = true }
+            else if home.callingCode == "1" && number.hasPrefix("011") { number.removeFirst(3); plus = true }
+        }
+        if plus {
+            for len in 1...3 where number.count > len {
+                let code = String(number.prefix(len))
+                if let region = byCode[code] {
+                    let national = String(number.dropFirst(len))
+                    return try check(national, region: region, raw: raw, international: true)
+                }
+            }
+            throw fail("unknown country calling code")
+        }
+        return try check(number, region: home, raw: raw, international: false)
+    }
+
+    static func check(_ national: String, region: Region, raw: String, international: Bool) throws(NormalizationError) -> String {
+        var n = national
+        if !region.trunkPrefix.isEmpty, n.hasPrefix(region.trunkPrefix) {
+            let stripped = String(n.dropFirst(region.trunkPrefix.count))
+            // Nationally dialled numbers always drop the trunk prefix; international ones only when it makes the
+            // length valid (people write "+44 020 ..." by mistake).
+            if !international || (!region.lengths.contains(n.count) && region.lengths.contains(stripped.count)) {
+                n = stripped
+            }
+        } else if region.callingCode == "1", !international, n.count == 11, n.hasPrefix("1") {
+            n.removeFirst()
+        }
+        guard region.lengths.contains(n.count) else {
+            let want = region.lengths.count == 1 ? "\(region.lengths.lowerBound)" : "\(region.lengths.lowerBound)–\(region.lengths.upperBound)"
+            throw NormalizationError(kind: "phone", input: raw,
+                reason: "national number has \(n.count) digits; \(region.iso) (+\(region.callingCode)) needs \(want)")
+        }
+        if n.hasPrefix("0") && region.trunkPrefix == "0" {
+            throw NormalizationError(kind: "phone", input: raw, reason: "national number must not start with 0 after +\(region.callingCode)")
+        }
+        return "+" + region.callingCode + n
+    }
+
+    static func findParenZero(_ b: [UInt8]) -> Range<Int>? {
+        guard b.count >= 3 else { return nil }
+        for i in 0...(b.count - 3) where b[i] == UInt8(ascii: "(") && b[i + 1] == UInt8(ascii: "0") && b[i + 2] == UInt8(ascii: ")") {
+            return i..<(i + 3)
+        }
+        return nil
+    }
+}
