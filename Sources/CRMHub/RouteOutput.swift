@@ -13,7 +13,9 @@ extension RouteConfiguration {
             case .topic(let single):
                 topic = single
             case .byOutput(let topics):
-                guard let output = record.output, let mapped = topics[output] else {
+                guard let output = record.output,
+                    let mapped = topics[output] ?? topics.first(where: { $0.key.lowercased() == output.lowercased() })?.value
+                else {
                     return .failure(
                         DeliveryFailure(reason: "mapping output '\(record.output ?? "-")' has no topic in route '\(name)'", errorClass: "configuration"))
                 }

@@ -9,7 +9,8 @@ import Synchronization
 
 /// The ingress HTTP server for web-form connectors: one `POST` endpoint per form, accepting
 /// `application/x-www-form-urlencoded`, `multipart/form-data` (fields, plus attachments kept as references under
-/// `attachmentsDirectory`) and JSON objects.
+/// `attachmentsDirectory`) and JSON objects. The message is a JSON object with the form's fields at the top level
+/// and the hub's facts under `_form` (form name, received_at, attachments, user_agent).
 ///
 /// Answers: **202** `{"id": ...}` only after Kafka acknowledged the message; **400** unreadable body, invalid UTF-8
 /// or a filled honeypot; **413** body or attachment too large; **415** unsupported content type; **422** a required
@@ -103,14 +104,15 @@ struct FormHandler: Sendable {
             logger.error("cannot store attachments", metadata: ["error": "\(error)", "id": "\(id)"])
             return reject(.serviceUnavailable, "attachments cannot be stored right now; retry later", reason: "storage")
         }
-        var fields: [String: Any] = [:]
-        for (name, values) in submission.fields where name != settings.honeypotField {
-            fields[name] = values.count == 1 ? values[0] : values
+        // The form's fields at the top level (as a mapping reads them), the hub's own facts under `_form`.
+        var document: [String: Any] = [:]
+        for (name, values) in submission.fields where name != settings.honeypotField && !name.hasPrefix("_") {
+            document[name] = values.count == 1 ? values[0] : values
         }
-        let document: [String: Any] = [
-            "form": form.name, "received_at": Date().formatted(.iso8601), "fields": fields, "attachments": attachments,
+        document["_form"] = [
+            "id": id, "name": form.name, "received_at": Date().formatted(.iso8601), "attachments": attachments,
             "user_agent": request.headers[.userAgent] ?? "",
-        ]
+        ] as [String: Any]
         let value = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])).map(Array.init) ?? []
         let key = settings.keyField.flatMap { submission.fields[$0]?.first }.map { Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8) }
         let message = ProducerMessage(

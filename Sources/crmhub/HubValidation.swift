@@ -16,6 +16,9 @@ enum HubValidation {
             return error.problems.map(\.description)
         }
         var problems: [String] = []
+        for route in needed where route.resolve {
+            problems.append("\(route.location): route '\(route.name)' has both mapping and resolve; map in one route and resolve in the next")
+        }
         for route in needed {
             guard let name = route.mapping else { continue }
             guard let mapping = library.mapping(named: name) else {

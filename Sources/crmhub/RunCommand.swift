@@ -58,9 +58,18 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
 
+        // Mappings are compiled once here (validation above already compiled them); SIGHUP recompiles the folder
+        // and swaps it in only if every mapping compiles.
+        let mappings = try configuration.routes.contains(where: { $0.mapping != nil })
+            ? MappingRegistry(directory: configuration.mappingsDirectory) : nil
+        let reloadSignal = mappings.map { Self.reloadOnSIGHUP($0, logger: logger) }
+        defer { reloadSignal?.cancel() }
         let hub: HubRuntime.HubServices
         do {
-            hub = try await runtime.makeServices { _ in IdentityTransform() }
+            hub = try await runtime.makeServices { route in
+                guard let name = route.mapping else { return IdentityTransform() }
+                return mappings?.transform(named: name) ?? UnavailableMappingTransform(name: name)
+            }
         } catch let error as HubRuntime.StartupError {
             logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
             printError(error.description)
@@ -109,5 +118,23 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("crmhub stopped cleanly")
+    }
+
+    /// Recompiles the mappings on SIGHUP; a folder that does not compile is refused and the old mappings keep running.
+    static func reloadOnSIGHUP(_ registry: MappingRegistry, logger: Logger) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            switch registry.reload() {
+            case .success(let versions):
+                logger.notice("mappings reloaded", metadata: ["versions": "\(versions.sorted { $0.key < $1.key })"])
+            case .failure(let error):
+                logger.error(
+                    "mappings not reloaded: the folder has problems; the previous mappings keep running",
+                    metadata: ["problems": "\(error.problems.map(\.description))"])
+            }
+        }
+        source.resume()
+        return source
     }
 }

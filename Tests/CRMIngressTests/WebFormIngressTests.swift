@@ -122,16 +122,16 @@ struct WebFormIngressTests {
         let messages = try await collect(broker.bootstrap, topic: "raw.webform", count: 3)
         #expect(messages.count == 3)
         let documents = messages.compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
-        let fields = documents.compactMap { $0["fields"] as? [String: Any] }
+        let fields = documents
         #expect(fields.first?["name"] as? String == "Zoë Müller")
         #expect(fields.first?["message"] as? String == "Hello from a urlencoded form, with \"quotes\" & ümlauts")
         #expect(fields.allSatisfy { $0["website"] == nil }, "the honeypot field is not forwarded")
         #expect(messages.map(\.keyText) == ["zoe.urlencoded@example.com", "zoe.multipart@example.com", "curl@example.com"])
         #expect(messages.allSatisfy { $0.headers.text("crm-id") != nil })
-        let agents = documents.map { $0["user_agent"] as? String ?? "" }
+        let agents = documents.map { ($0["_form"] as? [String: Any])?["user_agent"] as? String ?? "" }
         #expect(agents[0].contains("HeadlessChrome") && agents[1].contains("HeadlessChrome"), "a real browser posted: \(agents)")
         #expect(agents[2].hasPrefix("curl/"))
-        let attachment = try #require((documents.last?["attachments"] as? [[String: Any]])?.first)
+        let attachment = try #require(((documents.last?["_form"] as? [String: Any])?["attachments"] as? [[String: Any]])?.first)
         #expect(attachment["filename"] as? String == "cv.txt")
         #expect(attachment["size"] as? Int == 5)
         let reference = try #require(attachment["ref"] as? String)

@@ -23,7 +23,8 @@ for number in range(count):
     form = {
         "form": "contact", "first_name": first, "last_name": last,
         "email": f"{first}.{last}@example.com".lower(), "phone": f"020 7946 {random.randint(0, 9999):04d}",
-        "message": "Please call me back about my order.", "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "message": "Please call me back about my order.", "submitted_at": time.strftime("%d/%m/%Y %H:%M"),
+        "submission_id": number + 1,
     }
     producer.produce("raw.webform", key=form["email"], value=json.dumps(form).encode())
     producer.flush(10)
