@@ -1,1 +1,0 @@
-// CRMSchedule — module header; see Package.swift for what this module owns.
