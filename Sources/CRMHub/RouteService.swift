@@ -60,12 +60,7 @@ public final class RouteService: Service, Sendable {
         defer { state.unregister(route: name) }
         logger.info("route started", metadata: ["from": "\(route.from)", "to": "\(route.to.topics)", "group": "\(consumerConfiguration.groupID)"])
 
-        let committer = Task { [logger] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
-                await Self.commitFinished(tracker: tracker, consumer: consumer, logger: logger)
-            }
-        }
+        let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
 
         // Batches as librdkafka delivered them: one trip through the graceful-shutdown wrapper per batch, not per
         // message. A message whose partition was revoked meanwhile is skipped (its new owner reads it).
@@ -90,22 +85,10 @@ public final class RouteService: Service, Sendable {
                 "drain timed out; unfinished messages will be consumed again after restart",
                 metadata: ["inFlight": "\(limiter.inFlight)"])
         }
-        committer.cancel()
-        await Self.commitFinished(tracker: tracker, consumer: consumer, logger: logger)
+        await committer.stop()
         await consumer.close()
         logger.info("route stopped")
         if let fatal = consumer.fatalError { throw fatal }
-    }
-
-    private static func commitFinished(tracker: OffsetTracker, consumer: KafkaConsumer, logger: Logger) async {
-        let offsets = tracker.takeCommittable().filter { consumer.assignment.contains($0.topicPartition) }
-        guard !offsets.isEmpty else { return }
-        do {
-            try await consumer.commit(offsets)
-        } catch {
-            // The offsets stay uncommitted; the next commit carries newer ones. At worst, messages are re-read.
-            logger.warning("commit failed", metadata: ["error": "\(error)", "offsets": "\(offsets.map(\.description))"])
-        }
     }
 
     private func process(_ message: ConsumerMessage) async {

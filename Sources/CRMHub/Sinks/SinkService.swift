@@ -117,12 +117,7 @@ public final class SinkService: Service, Sendable {
                 inFlight: limiter.inFlight, lastError: consumer.lastError)
         }
         defer { state.unregister(route: healthName) }
-        let committer = Task { [logger] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
-                await Self.commit(tracker: tracker, consumer: consumer, logger: logger)
-            }
-        }
+        let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
         let lanes = KeyLanes()
         for await message in consumer.cancelOnGracefulShutdown() {
             await limiter.acquire()
@@ -144,20 +139,9 @@ public final class SinkService: Service, Sendable {
         if await limiter.waitUntilIdle(timeout: .seconds(20)) == false {
             logger.warning("drain timed out; unfinished messages will be delivered again after restart", metadata: ["inFlight": "\(limiter.inFlight)"])
         }
-        committer.cancel()
-        await Self.commit(tracker: tracker, consumer: consumer, logger: logger)
+        await committer.stop()
         await consumer.close()
         if let fatal = consumer.fatalError { throw fatal }
-    }
-
-    private static func commit(tracker: OffsetTracker, consumer: KafkaConsumer, logger: Logger) async {
-        let offsets = tracker.takeCommittable().filter { consumer.assignment.contains($0.topicPartition) }
-        guard !offsets.isEmpty else { return }
-        do {
-            try await consumer.commit(offsets)
-        } catch {
-            logger.warning("commit failed", metadata: ["error": "\(error)"])
-        }
     }
 
     /// Messages with a key share a lane (delivered in order); keyless messages each get their own.
