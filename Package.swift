@@ -43,6 +43,8 @@ let package = Package(
         // Already in the graph through Hummingbird; named for header names such as Idempotency-Key.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // Already in the graph through Hummingbird (swift-nio-extras); named for HMAC-SHA256 of billing webhooks.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -113,6 +115,7 @@ let package = Package(
             name: "CRMIngress",
             dependencies: [
                 "CRMHub", "CRMKafka",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -16,6 +16,31 @@ public struct ConnectorConfiguration: Sendable {
         case httpSink(HTTPSinkSettings)
         /// Accepts web-form posts on the ingress server and produces each to a topic.
         case webForm(WebFormSettings)
+        /// Accepts signed billing webhooks (Stripe-style) on the ingress server and produces each event to a topic.
+        case stripeWebhook(StripeWebhookSettings)
+    }
+
+    /// Settings of a `stripe-webhook` connector.
+    public struct StripeWebhookSettings: Sendable {
+        /// The ingress path (`/webhooks/stripe`).
+        public var path: String
+        public var topic: String
+        /// Signing secrets, as references (`${env:...}`/`${file:...}`); several during a rotation.
+        public var secrets: [SecretValue]
+        /// How far a signature's timestamp may be from now. Default 300 s.
+        public var tolerance: Duration = .seconds(300)
+        /// Event types taken (`customer.*`, `invoice.paid`); others are answered 200 and dropped. Empty: all.
+        public var events: [String] = []
+        /// Largest accepted body. Default 512 KiB.
+        public var maxBodyBytes: Int = 512 << 10
+        /// How long a request waits for Kafka's acknowledgement before answering 503. Default 5 s.
+        public var ackTimeout: Duration = .seconds(5)
+
+        public init(path: String, topic: String, secrets: [SecretValue]) {
+            self.path = path
+            self.topic = topic
+            self.secrets = secrets
+        }
     }
 
     /// Settings of a `webform` connector.
@@ -131,7 +156,10 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        switch try kindValue.oneOf(["http-sink", "webform"]) {
+        switch try kindValue.oneOf(["http-sink", "webform", "stripe-webhook"]) {
+        case "stripe-webhook":
+            try map.allowOnly(["name", "kind", "path", "topic", "secrets", "tolerance_seconds", "events", "max_body_bytes", "ack_timeout_ms"])
+            kind = .stripeWebhook(try Self.stripeWebhook(map))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
@@ -174,13 +202,37 @@ extension ConnectorConfiguration {
         return HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
     }
 
-    private static func webForm(_ map: YAMLMapping) throws(YAMLError) -> WebFormSettings {
+    private static func ingressPath(_ map: YAMLMapping) throws(YAMLError) -> String {
         let pathValue = try map.require("path")
         let path = try pathValue.nonEmptyString()
         guard path.hasPrefix("/"), path.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/-_.".contains($0)) }) else {
             throw pathValue.error("'\(path)' is not a path such as /forms/contact")
         }
-        var settings = WebFormSettings(path: path, topic: try RouteConfiguration.topicName(map.require("topic")))
+        return path
+    }
+
+    private static func stripeWebhook(_ map: YAMLMapping) throws(YAMLError) -> StripeWebhookSettings {
+        let path = try ingressPath(map)
+        let secretsValue = try map.require("secrets")
+        var secrets: [SecretValue] = []
+        for value in try secretsValue.sequence() {
+            let secret = SecretValue(parsing: try value.nonEmptyString())
+            guard secret.isReference else { throw value.error("signing secrets must be written as ${env:NAME} or ${file:PATH}, never inline") }
+            secrets.append(secret)
+        }
+        guard !secrets.isEmpty else { throw secretsValue.error("at least one signing secret is needed") }
+        var settings = StripeWebhookSettings(path: path, topic: try RouteConfiguration.topicName(map.require("topic")), secrets: secrets)
+        if let value = map.optional("tolerance_seconds") { settings.tolerance = .seconds(try value.int(in: 10...3_600)) }
+        if let value = map.optional("events") {
+            settings.events = try value.sequence().map { value throws(YAMLError) in try value.nonEmptyString() }
+        }
+        if let value = map.optional("max_body_bytes") { settings.maxBodyBytes = try value.int(in: 1_024...(16 << 20)) }
+        if let value = map.optional("ack_timeout_ms") { settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000)) }
+        return settings
+    }
+
+    private static func webForm(_ map: YAMLMapping) throws(YAMLError) -> WebFormSettings {
+        var settings = WebFormSettings(path: try ingressPath(map), topic: try RouteConfiguration.topicName(map.require("topic")))
         settings.keyField = try map.optional("key_field")?.nonEmptyString()
         if let value = map.optional("required") { settings.requiredFields = try value.sequence().map { value throws(YAMLError) in try value.nonEmptyString() } }
         settings.honeypotField = try map.optional("honeypot_field")?.nonEmptyString()

@@ -29,6 +29,7 @@ public struct HubRuntime: Sendable {
             switch connector.kind {
             case .httpSink(let settings): settings.delivery.topics
             case .webForm(let settings): [settings.topic]
+            case .stripeWebhook(let settings): [settings.topic]
             }
         }
         let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
@@ -185,7 +186,7 @@ public struct HubRuntime: Sendable {
                     SinkService(
                         configuration: settings.delivery, consumer: consumer, producer: producer, target: target, store: store, state: state,
                         logger: logger))
-            case .webForm:
+            case .webForm, .stripeWebhook:
                 continue  // served by the ingress server
             }
         }

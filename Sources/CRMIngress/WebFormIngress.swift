@@ -7,7 +7,39 @@ import Logging
 import Metrics
 import Synchronization
 
-/// The ingress HTTP server for web-form connectors: one `POST` endpoint per form, accepting
+/// The ingress HTTP server for source connectors that receive over HTTP: web forms (below) and billing webhooks
+/// (``StripeWebhookIngress``).
+public enum IngressServer {
+    public static func makeApplication(
+        host: String, port: Int, forms: [WebFormIngress.Form], webhooks: [StripeWebhookIngress.Endpoint] = [], producer: KafkaProducer,
+        attachmentsDirectory: String, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(forms: forms, webhooks: webhooks, producer: producer, attachmentsDirectory: attachmentsDirectory, logger: logger),
+            configuration: .init(address: .hostname(host, port: port), serverName: "crmhub-ingress"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    /// The router alone, for in-process tests.
+    public static func makeRouter(
+        forms: [WebFormIngress.Form], webhooks: [StripeWebhookIngress.Endpoint] = [], producer: KafkaProducer, attachmentsDirectory: String,
+        logger: Logger
+    ) -> Router<BasicRequestContext> {
+        let router = Router()
+        for form in forms {
+            let handler = FormHandler(form: form, producer: producer, attachmentsDirectory: attachmentsDirectory, logger: logger)
+            router.post(RouterPath(form.settings.path)) { request, _ -> Response in await handler.handle(request) }
+        }
+        for endpoint in webhooks {
+            let handler = StripeWebhookHandler(endpoint: endpoint, producer: producer, logger: logger)
+            router.post(RouterPath(endpoint.settings.path)) { request, _ -> Response in await handler.handle(request) }
+        }
+        return router
+    }
+}
+
+/// Web-form connectors: one `POST` endpoint per form, accepting
 /// `application/x-www-form-urlencoded`, `multipart/form-data` (fields, plus attachments kept as references under
 /// `attachmentsDirectory`) and JSON objects. The message is a JSON object with the form's fields at the top level
 /// and the hub's facts under `_form` (form name, received_at, attachments, user_agent).
@@ -27,27 +59,6 @@ public enum WebFormIngress {
             self.settings = settings
         }
     }
-
-    public static func makeApplication(
-        host: String, port: Int, forms: [Form], producer: KafkaProducer, attachmentsDirectory: String, logger: Logger,
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        Application(
-            router: makeRouter(forms: forms, producer: producer, attachmentsDirectory: attachmentsDirectory, logger: logger),
-            configuration: .init(address: .hostname(host, port: port), serverName: "crmhub-ingress"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
-            logger: logger)
-    }
-
-    /// The router alone, for in-process tests.
-    public static func makeRouter(forms: [Form], producer: KafkaProducer, attachmentsDirectory: String, logger: Logger) -> Router<BasicRequestContext> {
-        let router = Router()
-        for form in forms {
-            let handler = FormHandler(form: form, producer: producer, attachmentsDirectory: attachmentsDirectory, logger: logger)
-            router.post(RouterPath(form.settings.path)) { request, _ -> Response in await handler.handle(request) }
-        }
-        return router
-    }
 }
 
 /// Handles one form's posts.
@@ -66,8 +77,8 @@ struct FormHandler: Sendable {
         var logger = logger
         logger[metadataKey: "form"] = "\(form.name)"
         self.logger = logger
-        accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("form", form.name)])
-        latency = Timer(label: "crmhub_ingress_ack_latency_seconds", dimensions: [("form", form.name)], preferredDisplayUnit: .seconds)
+        accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("connector", form.name)])
+        latency = Timer(label: "crmhub_ingress_ack_latency_seconds", dimensions: [("connector", form.name)], preferredDisplayUnit: .seconds)
     }
 
     func handle(_ request: Request) async -> Response {
@@ -155,12 +166,23 @@ struct FormHandler: Sendable {
     }
 
     private func reject(_ status: HTTPResponse.Status, _ message: String, reason: String) -> Response {
-        Counter(label: "crmhub_ingress_rejected_total", dimensions: [("form", form.name), ("reason", reason)]).increment()
-        logger.info("form submission rejected", metadata: ["status": "\(status.code)", "reason": "\(reason)"])
-        return json(status, ["error": message])
+        IngressReply.reject(status, message, reason: reason, connector: form.name, logger: logger)
     }
 
     private func json(_ status: HTTPResponse.Status, _ object: [String: String]) -> Response {
+        IngressReply.json(status, object)
+    }
+}
+
+/// Answers shared by the ingress handlers: JSON bodies, and refusals counted by connector and reason.
+enum IngressReply {
+    static func reject(_ status: HTTPResponse.Status, _ message: String, reason: String, connector: String, logger: Logger) -> Response {
+        Counter(label: "crmhub_ingress_rejected_total", dimensions: [("connector", connector), ("reason", reason)]).increment()
+        logger.info("ingress request refused", metadata: ["status": "\(status.code)", "reason": "\(reason)"])
+        return json(status, ["error": message])
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ object: [String: String]) -> Response {
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

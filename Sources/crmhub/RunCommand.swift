@@ -80,14 +80,27 @@ struct RunCommand: AsyncParsableCommand {
             guard case .webForm(let settings) = connector.kind else { return nil }
             return WebFormIngress.Form(name: connector.name, settings: settings)
         }
-        if !forms.isEmpty {
+        var webhooks: [StripeWebhookIngress.Endpoint] = []
+        for connector in configuration.connectors {
+            guard case .stripeWebhook(let settings) = connector.kind else { continue }
+            do {
+                let secrets = try settings.secrets.map { secret throws(SecretError) in try secret.resolve() }
+                webhooks.append(StripeWebhookIngress.Endpoint(name: connector.name, settings: settings, secrets: secrets))
+            } catch {
+                logger.critical("cannot start", metadata: ["connector": "\(connector.name)", "reason": "\(error.description)"])
+                printError("connector \(connector.name) (\(connector.file)): \(error.description)")
+                throw ExitCode(1)
+            }
+        }
+        if !forms.isEmpty || !webhooks.isEmpty {
+            let paths = forms.map(\.settings.path) + webhooks.map(\.settings.path)
             services.append(
-                WebFormIngress.makeApplication(
-                    host: configuration.ingress.host, port: configuration.ingress.port, forms: forms, producer: hub.producer,
+                IngressServer.makeApplication(
+                    host: configuration.ingress.host, port: configuration.ingress.port, forms: forms, webhooks: webhooks, producer: hub.producer,
                     attachmentsDirectory: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("attachments").path,
                     logger: logger
                 ) { port in
-                    logger.info("ingress listening", metadata: ["host": "\(configuration.ingress.host)", "port": "\(port)", "forms": "\(forms.map(\.settings.path))"])
+                    logger.info("ingress listening", metadata: ["host": "\(configuration.ingress.host)", "port": "\(port)", "paths": "\(paths)"])
                 })
         }
         let admin = AdminServer.makeApplication(

@@ -89,7 +89,7 @@ struct WebFormIngressTests {
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
         let port = try freePort()
         let attachments = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-attachments-\(UUID())").path
-        let app = WebFormIngress.makeApplication(
+        let app = IngressServer.makeApplication(
             host: "127.0.0.1", port: port, forms: [form(topic: "raw.webform")], producer: producer, attachmentsDirectory: attachments, logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
         let running = Task { try await group.run() }
@@ -145,7 +145,7 @@ struct WebFormIngressTests {
     @Test func badInputGetsAClearClientErrorAndNothingIsProduced() async throws {
         // No broker needed: every request here is refused before producing.
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
-        let router = WebFormIngress.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
+        let router = IngressServer.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
         let app = Application(router: router)
         try await app.test(.router) { client in
             let urlencoded: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
@@ -171,7 +171,7 @@ struct WebFormIngressTests {
 
     @Test func whenKafkaDoesNotAcknowledgeTheAnswerIs503NeverA2xx() async throws {
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
-        let router = WebFormIngress.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
+        let router = IngressServer.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
         try await Application(router: router).test(.router) { client in
             try await client.execute(
                 uri: "/forms/contact", method: .post, headers: [.contentType: "application/json", .init("Idempotency-Key")!: "form-123"],
