@@ -171,7 +171,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CRMIngressTests",
-            dependencies: ["CRMIngress", "CRMHub", "CRMKafka", "CRMTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "CRMIngress", "CRMHub", "CRMKafka", "CRMMapping", "CRMTransport", "CRMTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),

@@ -18,6 +18,37 @@ public struct ConnectorConfiguration: Sendable {
         case webForm(WebFormSettings)
         /// Accepts signed billing webhooks (Stripe-style) on the ingress server and produces each event to a topic.
         case stripeWebhook(StripeWebhookSettings)
+        /// Runs a child program that speaks JSON lines (see ``ConnectorProcess``), as a sink or a source.
+        case process(ProcessSettings)
+    }
+
+    /// Settings of a `process` connector.
+    public struct ProcessSettings: Sendable {
+        /// Program and arguments; a relative program path is taken from the connector file's folder.
+        public var command: [String]
+        /// The folder the child runs in: the connector file's folder.
+        public var workingDirectory: String
+        /// The topic a sink reads, or a source writes.
+        public var topic: String
+        /// Free settings handed to the child in its `config` frame; values may be secret references.
+        public var settings: [(name: String, value: SecretValue)] = []
+        /// How long a sink waits for the child's answer to one message.
+        public var timeout: Duration = .seconds(30)
+        /// Delivery settings when the role is `sink`; `nil` for a source.
+        public var delivery: SinkService.Configuration?
+
+        /// The child's settings with secrets resolved.
+        public func processSettings(name: String) throws(SecretError) -> ConnectorProcess.Settings {
+            var executable = command[0]
+            if !executable.hasPrefix("/") && executable.contains("/") {
+                executable = URL(fileURLWithPath: workingDirectory).appendingPathComponent(executable).standardizedFileURL.path
+            }
+            let program = executable.contains("/") ? [executable] : ["/usr/bin/env", executable]
+            var process = ConnectorProcess.Settings(name: name, command: program + command.dropFirst(), role: delivery == nil ? .source : .sink)
+            process.workingDirectory = workingDirectory
+            for entry in settings { process.settings[entry.name] = try entry.value.resolve() }
+            return process
+        }
     }
 
     /// Settings of a `stripe-webhook` connector.
@@ -73,6 +104,8 @@ public struct ConnectorConfiguration: Sendable {
         public var url: SecretValue
         public var method: String
         public var headers: [(name: String, value: SecretValue)]
+        public var body: RESTRequestTemplate.BodyEncoding = .json
+        public var successCodes: Set<Int> = []
         public var timeout: Duration
         public var delivery: SinkService.Configuration
     }
@@ -156,7 +189,10 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        switch try kindValue.oneOf(["http-sink", "webform", "stripe-webhook"]) {
+        switch try kindValue.oneOf(["http-sink", "webform", "stripe-webhook", "process"]) {
+        case "process":
+            try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
+            kind = .process(try Self.process(map, name: name, file: path))
         case "stripe-webhook":
             try map.allowOnly(["name", "kind", "path", "topic", "secrets", "tolerance_seconds", "events", "max_body_bytes", "ack_timeout_ms"])
             kind = .stripeWebhook(try Self.stripeWebhook(map))
@@ -164,7 +200,9 @@ extension ConnectorConfiguration {
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
         default:
-            try map.allowOnly(["name", "kind", "topic", "url", "method", "headers", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
+            try map.allowOnly([
+                "name", "kind", "topic", "url", "method", "headers", "body", "success_codes", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry",
+            ])
             kind = .httpSink(try Self.httpSink(map, name: name))
         }
     }
@@ -174,14 +212,15 @@ extension ConnectorConfiguration {
         let urlValue = try map.require("url")
         let url = SecretValue(parsing: try urlValue.nonEmptyString())
         if case .literal(let text) = url {
-            guard let components = URLComponents(string: text), let scheme = components.scheme, ["http", "https"].contains(scheme), components.host != nil else {
+            let template = RESTRequestTemplate(url: text).placeholders.reduce(text) { $0.replacingOccurrences(of: "{\($1)}", with: "x") }
+            guard let components = URLComponents(string: template), let scheme = components.scheme, ["http", "https"].contains(scheme), components.host != nil else {
                 throw urlValue.error("'\(text)' is not an http(s) URL")
             }
             if components.user != nil || components.password != nil {
                 throw urlValue.error("credentials may not be written in the URL; use a header with ${env:NAME} or ${file:PATH}")
             }
         }
-        let method = try map.optional("method")?.oneOf(["POST", "PUT", "PATCH"]) ?? "POST"
+        let method = try map.optional("method")?.oneOf(["POST", "PUT", "PATCH", "DELETE"]) ?? "POST"
         var headers: [(name: String, value: SecretValue)] = []
         if let value = map.optional("headers") {
             for entry in try value.mapping().entries {
@@ -199,7 +238,47 @@ extension ConnectorConfiguration {
         if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
         if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
-        return HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
+        var settings = HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
+        if let value = map.optional("body") {
+            settings.body = RESTRequestTemplate.BodyEncoding(rawValue: try value.oneOf(["json", "form", "none"])) ?? .json
+        }
+        if let value = map.optional("success_codes") {
+            settings.successCodes = Set(try value.sequence().map { value throws(YAMLError) in try value.int(in: 100...599) })
+        }
+        return settings
+    }
+
+    private static func process(_ map: YAMLMapping, name: String, file: String) throws(YAMLError) -> ProcessSettings {
+        let role = try map.require("role").oneOf(["sink", "source"])
+        let commandValue = try map.require("command")
+        let command = try commandValue.sequence().map { value throws(YAMLError) in try value.nonEmptyString() }
+        guard !command.isEmpty else { throw commandValue.error("the command needs at least the program") }
+        let topic = try RouteConfiguration.topicName(map.require("topic"))
+        var settings = ProcessSettings(
+            command: command, workingDirectory: URL(fileURLWithPath: file).deletingLastPathComponent().path, topic: topic)
+        if let value = map.optional("settings") {
+            for entry in try value.mapping().entries {
+                let secret = SecretValue(parsing: try entry.value.string())
+                let lowered = entry.key.lowercased()
+                if ["token", "key", "secret", "password"].contains(where: { lowered.contains($0) }) && !secret.isReference {
+                    throw entry.value.error("setting '\(entry.key)' holds a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
+                }
+                settings.settings.append((entry.key, secret))
+            }
+        }
+        if let value = map.optional("timeout_ms") { settings.timeout = .milliseconds(try value.int(in: 100...600_000)) }
+        if role == "sink" {
+            var delivery = SinkService.Configuration(name: name, topic: topic)
+            if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
+            if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
+            if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+            settings.delivery = delivery
+        } else {
+            for key in ["max_in_flight", "dead_letter_topic", "retry"] where map.optional(key) != nil {
+                throw try map.require(key).error("'\(key)' applies to sinks only")
+            }
+        }
+        return settings
     }
 
     private static func ingressPath(_ map: YAMLMapping) throws(YAMLError) -> String {

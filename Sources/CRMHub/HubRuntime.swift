@@ -30,6 +30,7 @@ public struct HubRuntime: Sendable {
             case .httpSink(let settings): settings.delivery.topics
             case .webForm(let settings): [settings.topic]
             case .stripeWebhook(let settings): [settings.topic]
+            case .process(let settings): settings.delivery?.topics ?? [settings.topic]
             }
         }
         let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
@@ -128,7 +129,7 @@ public struct HubRuntime: Sendable {
                         transform: { transforms(route) }, state: state, logger: logger))
             }
         }
-        services += try makeSinks(producer: producer)
+        services += try await makeSinks(producer: producer)
         return HubServices(services: services, producer: producer, resolver: resolve?.resolver)
     }
 
@@ -158,37 +159,47 @@ public struct HubRuntime: Sendable {
         }
     }
 
-    /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store.
-    private func makeSinks(producer: KafkaProducer) throws -> [any Service] {
+    /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store, and one
+    /// ``ProcessSourceService`` per external-process source.
+    private func makeSinks(producer: KafkaProducer) async throws -> [any Service] {
         guard !configuration.connectors.isEmpty else { return [] }
         let store = try DeliveryStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
         let client = HTTPClient(concurrency: 16)
         var sinks: [any Service] = []
         for connector in configuration.connectors {
-            switch connector.kind {
-            case .httpSink(let settings):
-                let target: HTTPSinkTarget
-                do {
-                    target = HTTPSinkTarget(
-                        settings: .init(
-                            url: try settings.url.resolve(), method: settings.method,
-                            headers: try settings.headers.map { ($0.name, try $0.value.resolve()) }, timeout: settings.timeout),
-                        client: client)
-                } catch {
-                    throw StartupError(description: "\(connector.file): \(error)")
+            let target: any SinkTarget
+            let delivery: SinkService.Configuration
+            do {
+                switch connector.kind {
+                case .httpSink(let settings):
+                    var targetSettings = HTTPSinkTarget.Settings(
+                        url: try settings.url.resolve(), method: settings.method,
+                        headers: try settings.headers.map { ($0.name, try $0.value.resolve()) }, timeout: settings.timeout)
+                    targetSettings.body = settings.body
+                    targetSettings.successCodes = settings.successCodes
+                    target = HTTPSinkTarget(settings: targetSettings, client: client)
+                    delivery = settings.delivery
+                case .process(let settings):
+                    let process = try settings.processSettings(name: connector.name)
+                    guard let sinkDelivery = settings.delivery else {
+                        sinks.append(ProcessSourceService(settings: process, topic: settings.topic, producer: producer, logger: logger))
+                        continue
+                    }
+                    target = await ProcessSinkTarget(settings: process, timeout: settings.timeout, logger: logger)
+                    delivery = sinkDelivery
+                case .webForm, .stripeWebhook:
+                    continue  // served by the ingress server
                 }
-                var consumer = KafkaConsumerConfiguration(
-                    bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
-                consumer.client = clientConfiguration
-                consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
-                consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
-                sinks.append(
-                    SinkService(
-                        configuration: settings.delivery, consumer: consumer, producer: producer, target: target, store: store, state: state,
-                        logger: logger))
-            case .webForm, .stripeWebhook:
-                continue  // served by the ingress server
+            } catch {
+                throw StartupError(description: "\(connector.file): \(error)")
             }
+            var consumer = KafkaConsumerConfiguration(
+                bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+            consumer.client = clientConfiguration
+            consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
+            consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+            sinks.append(
+                SinkService(configuration: delivery, consumer: consumer, producer: producer, target: target, store: store, state: state, logger: logger))
         }
         return sinks
     }

@@ -37,6 +37,9 @@ struct DlqCommand: AsyncParsableCommand {
                 switch connector.kind {
                 case .httpSink(let settings):
                     return (DeadLetterQueue(sink: settings.delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
+                case .process(let settings):
+                    guard let delivery = settings.delivery else { continue }
+                    return (DeadLetterQueue(sink: delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
                 case .webForm, .stripeWebhook:
                     continue
                 }

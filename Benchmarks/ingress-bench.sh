@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Web-form ingress at a fixed rate: hey sends JSON form posts at RATE req/s for DURATION; each answer is the 202 that
+# crmhub sends only after Kafka (a local Tansu broker) acknowledged the message, so hey's latency is ack-to-ack.
+# Appends a line to bench-results/ingress.txt.
+#   Benchmarks/ingress-bench.sh [--rate 1000] [--duration 20s] [--debug]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib/env.sh
+RATE=1000 DURATION=20s CONFIGURATION=release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rate) RATE=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --debug) CONFIGURATION=debug; shift ;;
+    *) echo "usage: $0 [--rate N] [--duration 20s] [--debug]" >&2; exit 2 ;;
+  esac
+done
+ensure_all
+command -v hey >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q hey
+SCRATCH=.build
+[ "$CONFIGURATION" = release ] && SCRATCH=.build-release
+swift build -c "$CONFIGURATION" --scratch-path "$SCRATCH" --product crmhub >&2
+BIN="$SCRATCH/$CONFIGURATION/crmhub"
+
+WORK=$(mktemp -d)
+KAFKA_PORT=$(free_port); ADMIN_PORT=$(free_port); INGRESS_PORT=$(free_port)
+TANSU_PID=$(start_tansu "$KAFKA_PORT" "$WORK/tansu.log")
+mkdir -p "$WORK/connectors" "$WORK/mappings"
+cat > "$WORK/connectors/form.yaml" <<YAML
+name: bench-form
+kind: webform
+path: /forms/bench
+topic: raw.bench
+key_field: email
+required: [email]
+YAML
+cat > "$WORK/crmhub.yaml" <<YAML
+kafka: {brokers: ["127.0.0.1:$KAFKA_PORT"], group_prefix: bench, session_timeout_ms: 2000, heartbeat_interval_ms: 500, create_topics: true, topic_partitions: 3}
+http: {host: 127.0.0.1, port: $ADMIN_PORT}
+ingress: {host: 127.0.0.1, port: $INGRESS_PORT}
+connectors: connectors
+mappings: mappings
+state_dir: state
+log: {level: warning, format: json}
+routes:
+  - {name: bench-copy, from: raw.bench, to: bench.out}
+YAML
+"$BIN" run --config "$WORK/crmhub.yaml" > "$WORK/crmhub.log" 2>&1 &
+HUB_PID=$!
+cleanup() { kill "$HUB_PID" 2>/dev/null || true; wait "$HUB_PID" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null || { cat "$WORK/crmhub.log" >&2; echo "crmhub did not become ready" >&2; exit 1; }
+
+URL="http://127.0.0.1:$INGRESS_PORT/forms/bench"
+BODY='{"email":"bench@example.com","first_name":"Zoë","last_name":"Müller","message":"Please call me back about order SO-1234."}'
+# hey: -c workers, each at -q req/s: 50 x RATE/50 = RATE req/s.
+WORKERS=50; PER_WORKER=$(( (RATE + WORKERS - 1) / WORKERS ))
+hey -z 3s -c 10 -q 50 -m POST -T application/json -d "$BODY" "$URL" > /dev/null   # warm-up: topic metadata, connections
+hey -z "$DURATION" -c "$WORKERS" -q "$PER_WORKER" -m POST -T application/json -d "$BODY" "$URL" > "$WORK/hey.txt"
+cat "$WORK/hey.txt" >&2
+rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/hey.txt")
+p50=$(awk '/ 50% in/ {print $3*1000}' "$WORK/hey.txt")
+p99=$(awk '/ 99% in/ {print $3*1000}' "$WORK/hey.txt")
+codes=$(awk '/Status code distribution/ {on=1; next} on && /\[/ {printf "%s%s", sep, $1 $2; sep=" "} on && !/\[/ && NF==0 {on=0}' "$WORK/hey.txt")
+line=$(printf '%s target=%s/s duration=%s build=%s achieved=%.0f req/s p50=%.1fms p99=%.1fms codes=%s commit=%s host=%s' \
+  "$(date -u +%FT%TZ)" "$RATE" "$DURATION" "$CONFIGURATION" "$rps" "$p50" "$p99" "$codes" "$(git rev-parse --short HEAD)" "$(hostname)")
+echo "$line"
+mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt
