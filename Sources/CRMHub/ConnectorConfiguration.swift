@@ -16,6 +16,32 @@ public struct ConnectorConfiguration: Sendable {
         case httpSink(HTTPSinkSettings)
         /// Accepts web-form posts on the ingress server and produces each to a topic.
         case webForm(WebFormSettings)
+        /// Reads call events from Kamailio (`cti-kamailio`) or Asterisk AMI (`cti-ami`); publishes screen-pops and
+        /// Interactions (module CRMTelephony).
+        case cti(CTISettings)
+    }
+
+    /// Settings of a `cti-kamailio` or `cti-ami` connector.
+    public struct CTISettings: Sendable {
+        public enum Source: Sendable {
+            /// `evapi: host:port` — Kamailio's evapi `bind_addr`.
+            case kamailioEvapi(host: String, port: Int)
+            /// `ami: host:port`, `username`, `secret` (a `${env:}`/`${file:}` reference) — Asterisk manager.conf.
+            case asteriskAMI(host: String, port: Int, username: String, secret: SecretValue)
+        }
+
+        public var source: Source
+        /// Topic for Interaction records (`interaction_topic`).
+        public var interactionTopic: String
+        /// Topic for screen-pops keyed by agent extension (`screen_pop_topic`).
+        public var screenPopTopic: String
+        /// Region for numbers without an international prefix (`default_region`). Default "GB".
+        public var defaultRegion: String = "GB"
+        /// `inbound` (the caller is the customer, default) or `outbound`.
+        public var direction: String = "inbound"
+        /// A static customer table (`customers_csv`: phone,customer_ref,display_name,open_tickets); without it the
+        /// master-data resolver is asked (a route must use `resolve: true`).
+        public var customersCSV: String?
     }
 
     /// Settings of a `webform` connector.
@@ -131,7 +157,9 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        switch try kindValue.oneOf(["http-sink", "webform"]) {
+        switch try kindValue.oneOf(["http-sink", "webform", "cti-kamailio", "cti-ami"]) {
+        case "cti-kamailio", "cti-ami":
+            kind = .cti(try Self.cti(map, ami: try kindValue.string() == "cti-ami"))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
@@ -172,6 +200,41 @@ extension ConnectorConfiguration {
         if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
         return HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
+    }
+
+    private static func cti(_ map: YAMLMapping, ami: Bool) throws(YAMLError) -> CTISettings {
+        let common = ["name", "kind", "interaction_topic", "screen_pop_topic", "default_region", "direction", "customers_csv"]
+        try map.allowOnly(common + (ami ? ["ami", "username", "secret"] : ["evapi"]))
+        let addressValue = try map.require(ami ? "ami" : "evapi")
+        let address = try addressValue.nonEmptyString()
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
+            colon > address.startIndex
+        else {
+            throw addressValue.error("'\(address)' is not host:port")
+        }
+        let host = String(address[..<colon])
+        let source: CTISettings.Source
+        if ami {
+            let secretValue = try map.require("secret")
+            let secret = SecretValue(parsing: try secretValue.nonEmptyString())
+            guard secret.isReference else { throw secretValue.error("the AMI secret must be ${env:NAME} or ${file:PATH}, never inline") }
+            source = .asteriskAMI(host: host, port: port, username: try map.require("username").nonEmptyString(), secret: secret)
+        } else {
+            source = .kamailioEvapi(host: host, port: port)
+        }
+        var settings = CTISettings(
+            source: source, interactionTopic: try RouteConfiguration.topicName(map.require("interaction_topic")),
+            screenPopTopic: try RouteConfiguration.topicName(map.require("screen_pop_topic")))
+        if let value = map.optional("default_region") {
+            let region = try value.nonEmptyString()
+            guard region.count == 2, region.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+                throw value.error("'\(region)' is not an ISO 3166 region such as GB")
+            }
+            settings.defaultRegion = region
+        }
+        if let value = map.optional("direction") { settings.direction = try value.oneOf(["inbound", "outbound"]) }
+        settings.customersCSV = try map.optional("customers_csv")?.nonEmptyString()
+        return settings
     }
 
     private static func webForm(_ map: YAMLMapping) throws(YAMLError) -> WebFormSettings {

@@ -29,6 +29,7 @@ public struct HubRuntime: Sendable {
             switch connector.kind {
             case .httpSink(let settings): settings.delivery.topics
             case .webForm(let settings): [settings.topic]
+            case .cti(let settings): [settings.interactionTopic, settings.screenPopTopic]
             }
         }
         let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
@@ -187,6 +188,8 @@ public struct HubRuntime: Sendable {
                         logger: logger))
             case .webForm:
                 continue  // served by the ingress server
+            case .cti:
+                continue  // CTI connectors are services of their own (CRMTelephony)
             }
         }
         return sinks

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// A CTI connector as a service: connects to its event source, reconnects with backoff, parses every frame into a
 /// ``CallEvent`` and hands it to a ``CallEventProcessor``. Unparseable frames are counted
@@ -20,6 +21,8 @@ public struct CTIConnector: Service {
 
     public let source: Source
     public let processor: CallEventProcessor
+    /// Whether the source is connected now, and how often it connected (readiness, tests).
+    public let status = CTIConnectionStatus()
     private let logger: Logger
     private let initialBackoff: Duration
     private let maxBackoff: Duration
@@ -64,6 +67,7 @@ public struct CTIConnector: Service {
     }
 
     private func disconnected(_ reason: String, _ retryIn: Duration) {
+        status.set(connected: false)
         logger.warning("CTI source disconnected", metadata: ["connector": "\(name)", "reason": "\(reason)", "retry_in": "\(retryIn)"])
     }
 
@@ -75,6 +79,7 @@ public struct CTIConnector: Service {
             switch event {
             case .connected:
                 framer = EvapiFramer()
+                status.set(connected: true)
                 logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "kamailio-evapi"])
             case .disconnected(let reason, let retryIn):
                 disconnected(reason, retryIn)
@@ -113,6 +118,7 @@ public struct CTIConnector: Service {
             switch event {
             case .connected:
                 framer = AMIFramer()
+                status.set(connected: true)
                 logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "asterisk-ami"])
             case .disconnected(let reason, let retryIn):
                 disconnected(reason, retryIn)
@@ -152,6 +158,24 @@ public struct CTIConnector: Service {
             logger.info("AMI login accepted", metadata: ["connector": "\(name)"])
         } else {
             logger.error("AMI login refused", metadata: ["connector": "\(name)", "message": "\(message ?? "")"])
+        }
+    }
+}
+
+/// A connector's link to its event source: up or down, and how many times it connected.
+public final class CTIConnectionStatus: Sendable {
+    private let state = Mutex<(connected: Bool, connections: Int)>((false, 0))
+
+    public init() {}
+
+    public var isConnected: Bool { state.withLock { $0.connected } }
+    /// Successful connections so far (more than one: the connector reconnected).
+    public var connections: Int { state.withLock { $0.connections } }
+
+    func set(connected: Bool) {
+        state.withLock { state in
+            if connected { state.connections += 1 }
+            state.connected = connected
         }
     }
 }

@@ -28,12 +28,19 @@ struct CTIBench: AsyncParsableCommand {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: [bootstrap])
         producerConfiguration.lingerMilliseconds = lingerMs
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        _ = try await admin.createTopics([.init(name: "cti.interactions", partitions: 3), .init(name: "cti.screenpops", partitions: 3)])
         let table = try StaticCustomerTable(csvPath: customers, defaultRegion: region)
         let processor = CallEventProcessor(
             configuration: .init(name: "bench", interactionTopic: "cti.interactions", screenPopTopic: "cti.screenpops"),
             producer: producer, lookup: table, logger: logger)
         let connector = CTIConnector(source: .kamailioEvapi(host: String(parts[0]), port: port), processor: processor, logger: logger)
         let task = Task { try await connector.run() }
+        let connectDeadline = ContinuousClock.now + .seconds(10)
+        while !connector.status.isConnected && ContinuousClock.now < connectDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard connector.status.isConnected else { throw ValidationError("cannot connect to evapi at \(evapi)") }
         let deadline = ContinuousClock.now + .seconds(timeout)
         print("READY", to: &StandardError.stream)
         while ContinuousClock.now < deadline {
