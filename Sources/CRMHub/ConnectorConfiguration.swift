@@ -204,7 +204,7 @@ extension ConnectorConfiguration {
 
     private static func cti(_ map: YAMLMapping, ami: Bool) throws(YAMLError) -> CTISettings {
         let common = ["name", "kind", "interaction_topic", "screen_pop_topic", "default_region", "direction", "customers_csv"]
-        try map.allowOnly(common + (ami ? ["ami", "username", "secret"] : ["evapi"]))
+        try map.allowOnly(Set(common + (ami ? ["ami", "username", "secret"] : ["evapi"])))
         let addressValue = try map.require(ami ? "ami" : "evapi")
         let address = try addressValue.nonEmptyString()
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),

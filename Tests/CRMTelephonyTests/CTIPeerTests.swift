@@ -53,7 +53,8 @@ struct CTIPeerTests {
         _ = await busyUAS.waitForExit(timeout: .seconds(10))
 
         let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= calls + 1 }
-        #expect(ended, "published: \(await processor.published)")
+        let published = await processor.published
+        #expect(ended, "published: \(published)")
         let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: calls + 1, timeout: .seconds(30))
         let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.screenPops, count: calls + 1, timeout: .seconds(30))
         #expect(interactions.count == calls + 1)
@@ -114,7 +115,8 @@ struct CTIPeerTests {
         defer { run.cancel() }
 
         let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
-        #expect(ended, "published: \(await processor.published), AMI logins: \(ami.logins)")
+        let published = await processor.published
+        #expect(ended, "published: \(published), AMI logins: \(ami.logins)")
         #expect(ami.logins.count >= 2 && ami.logins.allSatisfy(\.accepted))
         #expect(connector.status.connections >= 2)
 
@@ -153,6 +155,7 @@ struct CTIPeerTests {
         #expect(attempted)
         #expect(ami.logins.allSatisfy { !$0.accepted })
         #expect(ami.scriptsSent == 0)
-        #expect(await processor.published.screenPops == 0)
+        let published = await processor.published
+        #expect(published.screenPops == 0)
     }
 }

@@ -110,7 +110,7 @@ struct CallTrackerTests {
             try StaticCustomerTable(csv: Array("phone,customer_ref\nnot a number,C-1\n".utf8), file: "t.csv", defaultRegion: "GB")
         }
         do {
-            _ = try StaticCustomerTable(csv: Array("phone,customer_ref\n0207946001,C-1\n".utf8), file: "t.csv", defaultRegion: "GB")
+            _ = try StaticCustomerTable(csv: Array("phone,customer_ref\n12345,C-1\n".utf8), file: "t.csv", defaultRegion: "GB")
         } catch {
             #expect(error.description.hasPrefix("t.csv:2:"))
         }
