@@ -160,7 +160,12 @@ public struct HubRuntime: Sendable {
 
     /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store.
     private func makeSinks(producer: KafkaProducer) throws -> [any Service] {
-        guard !configuration.connectors.isEmpty else { return [] }
+        // Only sink connectors need the HTTP client (whose worker threads must not outlive it unused).
+        let hasSinks = configuration.connectors.contains { connector in
+            if case .httpSink = connector.kind { return true }
+            return false
+        }
+        guard hasSinks else { return [] }
         let store = try DeliveryStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
         let client = HTTPClient(concurrency: 16)
         var sinks: [any Service] = []

@@ -92,6 +92,90 @@ struct CTIPeerTests {
         print("CTI Kamailio test: event → screen-pop acknowledged \(latency)")
     }
 
+    static func crmhubBinary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        let candidate = repositoryRoot.appendingPathComponent(".build/debug/crmhub").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw TestSetupError("crmhub binary not found: build it (swift build) or set CRMHUB_BINARY")
+        }
+        return candidate
+    }
+
+    @Test("crmhub run with a cti-kamailio connector file publishes the Interactions of calls through Kamailio")
+    func daemonWithKamailioConnector() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let kamailio = try KamailioServer()
+        defer { kamailio.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-cti-daemon-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let connectors = directory.appendingPathComponent("connectors")
+        try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
+        try CTIKafkaSupport.customersCSV.write(to: directory.appendingPathComponent("customers.csv"), atomically: true, encoding: .utf8)
+        try """
+            name: pbx
+            kind: cti-kamailio
+            evapi: 127.0.0.1:\(kamailio.evapiPort)
+            interaction_topic: crm.interaction
+            screen_pop_topic: cti.screenpop
+            customers_csv: \(directory.appendingPathComponent("customers.csv").path)
+            """.write(to: connectors.appendingPathComponent("pbx.yaml"), atomically: true, encoding: .utf8)
+        let httpPort = try freePort()
+        let config = directory.appendingPathComponent("crmhub.yaml")
+        try """
+            kafka:
+              brokers: ["\(broker.bootstrap)"]
+              session_timeout_ms: 2000
+              heartbeat_interval_ms: 500
+              connect_timeout_seconds: 3
+              topic_partitions: 2
+            connectors: connectors
+            state_dir: state
+            http:
+              port: \(httpPort)
+            log:
+              format: json
+            routes:
+              - name: forms
+                from: raw.forms
+                to: crm.forms
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: try Self.crmhubBinary())
+        daemon.arguments = ["run", "--config", config.path]
+        let log = directory.appendingPathComponent("crmhub.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        daemon.standardError = try FileHandle(forWritingTo: log)
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        defer {
+            if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+            daemon.waitUntilExit()
+        }
+        let connected = await CTIKafkaSupport.waitUntil(timeout: .seconds(30)) {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("CTI source connected") || !daemon.isRunning
+        }
+        let daemonLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        try #require(connected && daemon.isRunning, "crmhub did not connect to evapi: \(daemonLog.suffix(2000))")
+
+        let calls = 3
+        let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
+        let uac = try SIPpAgent(
+            scenario: "uac.xml",
+            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", "2001", "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", "02079460018",
+                        "-d", "50", "-m", "\(calls)", "-r", "10"])
+        let status = await uac.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "SIPp UAC: \(uac.diagnostics)")
+        _ = await uas.waitForExit(timeout: .seconds(10))
+        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "crm.interaction", count: calls, timeout: .seconds(30))
+        #expect(interactions.count == calls)
+        #expect(interactions.allSatisfy { $0.value["outcome"] == "answered" && $0.value["customerRef"] == "C-1001" })
+        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "cti.screenpop", count: calls, timeout: .seconds(30))
+        #expect(pops.count == calls)
+    }
+
     static func amiScripts() throws -> [String] {
         let text = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/cti/asterisk-ami-sample.txt"), encoding: .utf8)
         let body = text.components(separatedBy: "\r\n").filter { !$0.hasPrefix(";") }.joined(separator: "\r\n")
