@@ -1,3 +1,4 @@
+import CRMMasterData
 import CRMModel
 import Testing
 
@@ -114,5 +115,18 @@ struct CallTrackerTests {
         } catch {
             #expect(error.description.hasPrefix("t.csv:2:"))
         }
+    }
+
+    @Test("the master-data lookup finds the golden record behind a caller's number")
+    func masterDataLookup() async throws {
+        let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
+        try await resolver.resolve(
+            CustomerRecord(system: "crm", externalId: "42", givenName: "Ada", familyName: "Lovelace", phone: "020 7946 0018", country: "GB"))
+        let lookup = MasterDataCustomerLookup(resolver: resolver)
+        let match = try await lookup.customer(forPhone: "+442079460018")
+        #expect(match?.displayName == "Ada Lovelace")
+        #expect(match?.customerRef.isEmpty == false)
+        #expect(match?.openTickets == [])
+        #expect(try await lookup.customer(forPhone: "+447700900123") == nil)
     }
 }
