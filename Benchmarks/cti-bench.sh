@@ -60,9 +60,10 @@ sipp -sf deploy/cti/uac.xml "127.0.0.1:$SIP_PORT" -i 127.0.0.1 -p "$UAC_PORT" -s
   echo "SIPp UAC reported failed calls:" >&2; tail -20 "$WORK/uac.log" >&2; }
 wait "$BENCH" || { cat "$WORK/bench.err" >&2; exit 1; }
 RESULT=$(tail -1 "$WORK/bench.out")
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')
 SUCCESS=$(tail -1 "$WORK/uac-stat.csv" 2>/dev/null | awk -F';' '{print $16}' || echo "?")
-line=$(printf '%s cti event->screen-pop(acked) rate=%scps duration=%ss sipp-successful=%s %s config=%s cpus=%s host=%s cmd="CONFIG=%s Benchmarks/cti-bench.sh %s %s"' \
-  "$(date -u +%FT%TZ)" "$RATE" "$SECONDS_RUN" "$SUCCESS" "$RESULT" "$CONFIG" "$(nproc)" "$(hostname)" "$CONFIG" "$RATE" "$SECONDS_RUN")
+line=$(printf '%s cti event->screen-pop(acked) rate=%scps duration=%ss sipp-successful=%s %s config=%s cpus=%s loadavg=%s host=%s cmd="CONFIG=%s Benchmarks/cti-bench.sh %s %s"' \
+  "$(date -u +%FT%TZ)" "$RATE" "$SECONDS_RUN" "$SUCCESS" "$RESULT" "$CONFIG" "$(nproc)" "$LOAD" "$(hostname)" "$CONFIG" "$RATE" "$SECONDS_RUN")
 echo "$line"
 mkdir -p bench-results
 echo "$line" >> bench-results/cti.txt

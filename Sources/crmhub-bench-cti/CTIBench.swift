@@ -17,6 +17,7 @@ struct CTIBench: AsyncParsableCommand {
     @Option(help: "Static customer table (CSV: phone,customer_ref,display_name,open_tickets).") var customers: String
     @Option(help: "Stop after this many Interactions were published.") var calls: Int
     @Option(help: "Give up after this many seconds.") var timeout: Int = 120
+    @Option(help: "Stop when no call ended for this many seconds (after the first one).") var idleSeconds: Int = 10
     @Option(help: "Producer linger in milliseconds.") var lingerMs: Int = 1
     @Option(help: "Default region for caller numbers.") var region: String = "GB"
 
@@ -43,8 +44,17 @@ struct CTIBench: AsyncParsableCommand {
         guard connector.status.isConnected else { throw ValidationError("cannot connect to evapi at \(evapi)") }
         let deadline = ContinuousClock.now + .seconds(timeout)
         print("READY", to: &StandardError.stream)
+        var lastCount = 0
+        var lastProgress = ContinuousClock.now
         while ContinuousClock.now < deadline {
-            if await processor.published.interactions >= calls { break }
+            let ended = await processor.published.interactions
+            if ended >= calls { break }
+            if ended != lastCount {
+                lastCount = ended
+                lastProgress = ContinuousClock.now
+            } else if ended > 0 && ContinuousClock.now - lastProgress > .seconds(idleSeconds) {
+                break
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         _ = await producer.flush(timeout: .seconds(10))
