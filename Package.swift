@@ -15,6 +15,7 @@
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
+//   CRMTelephony   CTI connector: call events (Kamailio evapi, Asterisk AMI) → Interaction + screen-pop on Kafka
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
 //   crmhub         the command-line executable
 //   crmhub-bench   Kafka route benchmark (separate executable; results under bench-results/)
@@ -124,6 +125,16 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMTelephony",
+            dependencies: [
+                "CRMKafka", "CRMModel", "CRMNormalize", "CRMMasterData",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMAdminHTTP",
             dependencies: [
                 "CRMHub", "CRMMasterData",
@@ -137,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData",
+                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData", "CRMTelephony",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -150,6 +161,15 @@ let package = Package(
             name: "crmhub-bench",
             dependencies: [
                 "CRMKafka", "CRMHub", "CRMMapping",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .executableTarget(
+            name: "crmhub-bench-cti",
+            dependencies: [
+                "CRMTelephony", "CRMKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -181,6 +201,11 @@ let package = Package(
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMTelephonyTests",
+            dependencies: ["CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMHubTests",

@@ -20,6 +20,9 @@ public struct ConnectorConfiguration: Sendable {
         case stripeWebhook(StripeWebhookSettings)
         /// Runs a child program that speaks JSON lines (see ``ConnectorProcess``), as a sink or a source.
         case process(ProcessSettings)
+        /// Reads call events from Kamailio (`cti-kamailio`) or Asterisk AMI (`cti-ami`); publishes screen-pops and
+        /// Interactions (module CRMTelephony).
+        case cti(CTISettings)
     }
 
     /// Settings of a `process` connector.
@@ -72,6 +75,29 @@ public struct ConnectorConfiguration: Sendable {
             self.topic = topic
             self.secrets = secrets
         }
+    }
+
+    /// Settings of a `cti-kamailio` or `cti-ami` connector.
+    public struct CTISettings: Sendable {
+        public enum Source: Sendable {
+            /// `evapi: host:port` — Kamailio's evapi `bind_addr`.
+            case kamailioEvapi(host: String, port: Int)
+            /// `ami: host:port`, `username`, `secret` (a `${env:}`/`${file:}` reference) — Asterisk manager.conf.
+            case asteriskAMI(host: String, port: Int, username: String, secret: SecretValue)
+        }
+
+        public var source: Source
+        /// Topic for Interaction records (`interaction_topic`).
+        public var interactionTopic: String
+        /// Topic for screen-pops keyed by agent extension (`screen_pop_topic`).
+        public var screenPopTopic: String
+        /// Region for numbers without an international prefix (`default_region`). Default "GB".
+        public var defaultRegion: String = "GB"
+        /// `inbound` (the caller is the customer, default) or `outbound`.
+        public var direction: String = "inbound"
+        /// A static customer table (`customers_csv`: phone,customer_ref,display_name,open_tickets); without it the
+        /// master-data resolver is asked (a route must use `resolve: true`).
+        public var customersCSV: String?
     }
 
     /// Settings of a `webform` connector.
@@ -189,13 +215,15 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        switch try kindValue.oneOf(["http-sink", "webform", "stripe-webhook", "process"]) {
+        switch try kindValue.oneOf(["http-sink", "webform", "stripe-webhook", "process", "cti-kamailio", "cti-ami"]) {
         case "process":
             try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
             kind = .process(try Self.process(map, name: name, file: path))
         case "stripe-webhook":
             try map.allowOnly(["name", "kind", "path", "topic", "secrets", "tolerance_seconds", "events", "max_body_bytes", "ack_timeout_ms"])
             kind = .stripeWebhook(try Self.stripeWebhook(map))
+        case "cti-kamailio", "cti-ami":
+            kind = .cti(try Self.cti(map, ami: try kindValue.string() == "cti-ami"))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
@@ -281,6 +309,41 @@ extension ConnectorConfiguration {
         return settings
     }
 
+    private static func cti(_ map: YAMLMapping, ami: Bool) throws(YAMLError) -> CTISettings {
+        let common = ["name", "kind", "interaction_topic", "screen_pop_topic", "default_region", "direction", "customers_csv"]
+        try map.allowOnly(Set(common + (ami ? ["ami", "username", "secret"] : ["evapi"])))
+        let addressValue = try map.require(ami ? "ami" : "evapi")
+        let address = try addressValue.nonEmptyString()
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
+            colon > address.startIndex
+        else {
+            throw addressValue.error("'\(address)' is not host:port")
+        }
+        let host = String(address[..<colon])
+        let source: CTISettings.Source
+        if ami {
+            let secretValue = try map.require("secret")
+            let secret = SecretValue(parsing: try secretValue.nonEmptyString())
+            guard secret.isReference else { throw secretValue.error("the AMI secret must be ${env:NAME} or ${file:PATH}, never inline") }
+            source = .asteriskAMI(host: host, port: port, username: try map.require("username").nonEmptyString(), secret: secret)
+        } else {
+            source = .kamailioEvapi(host: host, port: port)
+        }
+        var settings = CTISettings(
+            source: source, interactionTopic: try RouteConfiguration.topicName(map.require("interaction_topic")),
+            screenPopTopic: try RouteConfiguration.topicName(map.require("screen_pop_topic")))
+        if let value = map.optional("default_region") {
+            let region = try value.nonEmptyString()
+            guard region.count == 2, region.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+                throw value.error("'\(region)' is not an ISO 3166 region such as GB")
+            }
+            settings.defaultRegion = region
+        }
+        if let value = map.optional("direction") { settings.direction = try value.oneOf(["inbound", "outbound"]) }
+        settings.customersCSV = try map.optional("customers_csv")?.nonEmptyString()
+        return settings
+    }
+
     private static func ingressPath(_ map: YAMLMapping) throws(YAMLError) -> String {
         let pathValue = try map.require("path")
         let path = try pathValue.nonEmptyString()
@@ -348,5 +411,27 @@ extension ConnectorConfiguration {
             if let number = Int64(text.dropLast(unit.count)), number > 0 { return .milliseconds(number * factor) }
         }
         throw value.error("'\(text)' is not a delay such as 500ms, 30s, 10m or 1h")
+    }
+}
+
+extension ConnectorConfiguration.Kind {
+    /// Topics the connector reads or writes, its retry and dead-letter topics included.
+    public var topics: [String] {
+        switch self {
+        case .httpSink(let settings): settings.delivery.topics
+        case .webForm(let settings): [settings.topic]
+        case .stripeWebhook(let settings): [settings.topic]
+        case .process(let settings): settings.delivery?.topics ?? [settings.topic]
+        case .cti(let settings): [settings.interactionTopic, settings.screenPopTopic]
+        }
+    }
+
+    /// The delivery settings of a sink connector (retries, dead letters); `nil` for sources.
+    public var sinkDelivery: SinkService.Configuration? {
+        switch self {
+        case .httpSink(let settings): settings.delivery
+        case .process(let settings): settings.delivery
+        case .webForm, .stripeWebhook, .cti: nil
+        }
     }
 }

@@ -25,14 +25,7 @@ public struct HubRuntime: Sendable {
     /// Topics the routes and sinks read or write, retry and dead-letter topics included.
     public var routeTopics: [String] {
         let routes = configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics }
-        let sinks = configuration.connectors.flatMap { connector -> [String] in
-            switch connector.kind {
-            case .httpSink(let settings): settings.delivery.topics
-            case .webForm(let settings): [settings.topic]
-            case .stripeWebhook(let settings): [settings.topic]
-            case .process(let settings): settings.delivery?.topics ?? [settings.topic]
-            }
-        }
+        let sinks = configuration.connectors.flatMap(\.kind.topics)
         let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
         return Array(Set(routes + sinks + events)).sorted()
     }
@@ -189,6 +182,8 @@ public struct HubRuntime: Sendable {
                     delivery = sinkDelivery
                 case .webForm, .stripeWebhook:
                     continue  // served by the ingress server
+                case .cti:
+                    continue  // a service of its own (CRMTelephony)
                 }
             } catch {
                 throw StartupError(description: "\(connector.file): \(error)")

@@ -34,14 +34,8 @@ struct DlqCommand: AsyncParsableCommand {
                 return (DeadLetterQueue(route: route, client: client, groupPrefix: prefix, logger: logger), runtime)
             }
             for connector in configuration.connectors where connector.name == self.route {
-                switch connector.kind {
-                case .httpSink(let settings):
-                    return (DeadLetterQueue(sink: settings.delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
-                case .process(let settings):
-                    guard let delivery = settings.delivery else { continue }
+                if let delivery = connector.kind.sinkDelivery {
                     return (DeadLetterQueue(sink: delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
-                case .webForm, .stripeWebhook:
-                    continue
                 }
             }
             let known = configuration.routes.map(\.name) + configuration.connectors.map(\.name)

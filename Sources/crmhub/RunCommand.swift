@@ -103,6 +103,13 @@ struct RunCommand: AsyncParsableCommand {
                     logger.info("ingress listening", metadata: ["host": "\(configuration.ingress.host)", "port": "\(port)", "paths": "\(paths)"])
                 })
         }
+        do {
+            services += try CTIWiring.services(configuration, producer: hub.producer, resolver: hub.resolver, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
+            printError(error.description)
+            throw ExitCode(1)
+        }
         let admin = AdminServer.makeApplication(
             host: configuration.http.host, port: configuration.http.port, state: runtime.state,
             routes: configuration.routes.map(\.name), registry: registry, masterData: hub.resolver, logger: logger

@@ -26,6 +26,33 @@ import Testing
         #expect(settings.delivery.deadLetterTopic == "dlq.erp-party")
     }
 
+    @Test func theShippedCTIExamplesLoad() throws {
+        let kamailio = try ConnectorConfiguration(path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-kamailio.yaml").path)
+        guard case .cti(let settings) = kamailio.kind, case .kamailioEvapi(let host, let port) = settings.source else {
+            Issue.record("not a Kamailio CTI connector")
+            return
+        }
+        #expect(host == "127.0.0.1" && port == 8448)
+        #expect(settings.interactionTopic == "crm.interaction" && settings.screenPopTopic == "cti.screenpop")
+        #expect(settings.customersCSV == "Connectors/examples/cti-customers.csv")
+        let ami = try ConnectorConfiguration(path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-ami.yaml").path)
+        guard case .cti(let amiSettings) = ami.kind, case .asteriskAMI(let amiHost, 5038, "crmhub", let secret) = amiSettings.source else {
+            Issue.record("not an AMI CTI connector")
+            return
+        }
+        #expect(amiHost == "pbx.example.com")
+        #expect(secret == .environment("AMI_SECRET"))
+    }
+
+    @Test func anInlineAMISecretAndABadEvapiAddressAreRefused() throws {
+        let inline = try write("name: pbx\nkind: cti-ami\nami: pbx:5038\nusername: u\nsecret: hunter2\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let error = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: inline) }
+        #expect(error?.location.line == 5)
+        let address = try write("name: k\nkind: cti-kamailio\nevapi: localhost\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let addressError = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: address) }
+        #expect(addressError?.message.contains("host:port") == true)
+    }
+
     @Test func anInlineCredentialIsRefusedWithItsLine() throws {
         let path = try write(
             """

@@ -1,0 +1,181 @@
+import CRMKafka
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// A CTI connector as a service: connects to its event source, reconnects with backoff, parses every frame into a
+/// ``CallEvent`` and hands it to a ``CallEventProcessor``. Unparseable frames are counted
+/// (`crmhub_cti_parse_errors_total`) and logged without their content; a framing error on the evapi stream drops the
+/// connection (netstrings cannot be resynchronised).
+public struct CTIConnector: Service {
+    /// Where the call events come from.
+    public enum Source: Sendable {
+        /// Kamailio's evapi module (`evapi_bind`): netstring- or newline-framed JSON (see `deploy/cti/kamailio.cfg`).
+        case kamailioEvapi(host: String, port: Int)
+        /// The Asterisk Manager Interface (`manager.conf`): the connector logs in with `Action: Login` and reads
+        /// call events (`Events: call`).
+        case asteriskAMI(host: String, port: Int, username: String, secret: String)
+    }
+
+    public let source: Source
+    public let processor: CallEventProcessor
+    /// Whether the source is connected now, and how often it connected (readiness, tests).
+    public let status = CTIConnectionStatus()
+    private let logger: Logger
+    private let initialBackoff: Duration
+    private let maxBackoff: Duration
+
+    public init(
+        source: Source, processor: CallEventProcessor, initialBackoff: Duration = .milliseconds(100),
+        maxBackoff: Duration = .seconds(5), logger: Logger
+    ) {
+        self.source = source
+        self.processor = processor
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.logger = logger
+    }
+
+    /// The AMI login action (sent on every connect).
+    static func amiLogin(username: String, secret: String) -> [UInt8] {
+        let frame = AMIFrame(fields: [
+            ("Action", "Login"), ("ActionID", "crmhub-login"), ("Username", username), ("Secret", secret), ("Events", "call"),
+        ])
+        return Array(frame.wireText.utf8)
+    }
+
+    public func run() async throws {
+        switch source {
+        case .kamailioEvapi(let host, let port):
+            let client = CTISocketClient(host: host, port: port, initialBackoff: initialBackoff, maxBackoff: maxBackoff)
+            await cancelWhenGracefulShutdown { await runEvapi(client) }
+        case .asteriskAMI(let host, let port, let username, let secret):
+            let client = CTISocketClient(
+                host: host, port: port, greeting: Self.amiLogin(username: username, secret: secret),
+                initialBackoff: initialBackoff, maxBackoff: maxBackoff)
+            await cancelWhenGracefulShutdown { await runAMI(client) }
+        }
+    }
+
+    private var name: String { processor.configuration.name }
+
+    private func parseError(_ error: CTIParseError) {
+        Counter(label: "crmhub_cti_parse_errors_total", dimensions: [("connector", name), ("kind", error.kind.rawValue)]).increment()
+        logger.warning("CTI frame not understood", metadata: ["connector": "\(name)", "error": "\(error.description)"])
+    }
+
+    private func disconnected(_ reason: String, _ retryIn: Duration) {
+        status.set(connected: false)
+        logger.warning("CTI source disconnected", metadata: ["connector": "\(name)", "reason": "\(reason)", "retry_in": "\(retryIn)"])
+    }
+
+    static func epochSeconds() -> Double { Date().timeIntervalSince1970 }
+
+    func runEvapi(_ client: CTISocketClient) async {
+        var framer = EvapiFramer()
+        for await event in client.events() {
+            switch event {
+            case .connected:
+                framer = EvapiFramer()
+                status.set(connected: true)
+                logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "kamailio-evapi"])
+            case .disconnected(let reason, let retryIn):
+                disconnected(reason, retryIn)
+            case .data(let bytes, let arrived):
+                framer.append(bytes)
+                await drainEvapi(&framer, arrived: arrived, client: client)
+            }
+        }
+    }
+
+    private func drainEvapi(_ framer: inout EvapiFramer, arrived: ContinuousClock.Instant, client: CTISocketClient) async {
+        let now = Self.epochSeconds()
+        while true {
+            let payload: [UInt8]
+            do {
+                guard let next = try framer.next() else { return }
+                payload = next
+            } catch {
+                parseError(error)
+                framer = EvapiFramer()
+                client.reconnect()
+                return
+            }
+            do {
+                let event = try KamailioEventParser.parse(payload, receivedAt: now)
+                await processor.process(event, arrivedAt: arrived)
+            } catch {
+                parseError(error)
+            }
+        }
+    }
+
+    func runAMI(_ client: CTISocketClient) async {
+        var framer = AMIFramer()
+        for await event in client.events() {
+            switch event {
+            case .connected:
+                framer = AMIFramer()
+                status.set(connected: true)
+                logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "asterisk-ami"])
+            case .disconnected(let reason, let retryIn):
+                disconnected(reason, retryIn)
+            case .data(let bytes, let arrived):
+                framer.append(bytes)
+                await drainAMI(&framer, arrived: arrived)
+            }
+        }
+    }
+
+    private func drainAMI(_ framer: inout AMIFramer, arrived: ContinuousClock.Instant) async {
+        let now = Self.epochSeconds()
+        while true {
+            let frame: AMIFrame
+            do {
+                guard let next = try framer.next() else { return }
+                frame = next
+            } catch {
+                parseError(error)
+                continue
+            }
+            if frame["ActionID"] == "crmhub-login", let response = frame["Response"] {
+                loginResponse(response, message: frame["Message"])
+                continue
+            }
+            do {
+                guard let event = try AMIEventTranslator.callEvent(from: frame, receivedAt: now) else { continue }
+                await processor.process(event, arrivedAt: arrived)
+            } catch {
+                parseError(error)
+            }
+        }
+    }
+
+    private func loginResponse(_ response: String, message: String?) {
+        if response.lowercased() == "success" {
+            logger.info("AMI login accepted", metadata: ["connector": "\(name)"])
+        } else {
+            logger.error("AMI login refused", metadata: ["connector": "\(name)", "message": "\(message ?? "")"])
+        }
+    }
+}
+
+/// A connector's link to its event source: up or down, and how many times it connected.
+public final class CTIConnectionStatus: Sendable {
+    private let state = Mutex<(connected: Bool, connections: Int)>((false, 0))
+
+    public init() {}
+
+    public var isConnected: Bool { state.withLock { $0.connected } }
+    /// Successful connections so far (more than one: the connector reconnected).
+    public var connections: Int { state.withLock { $0.connections } }
+
+    func set(connected: Bool) {
+        state.withLock { state in
+            if connected { state.connections += 1 }
+            state.connected = connected
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import CRMKafka
+import CRMModel
+import CRMNormalize
+import Logging
+import Metrics
+
+/// Turns call events into Kafka messages: a screen-pop (caller normalised to E.164 and looked up) when a call rings,
+/// one Interaction when it ends. Messages are enqueued without waiting for the acknowledgement (the next event must
+/// not wait for the broker); the acknowledgement of each screen-pop records the latency from the event's arrival at
+/// the hub to the broker's acknowledgement in the `crmhub_cti_screenpop_latency_seconds` timer and in ``latencies``.
+public actor CallEventProcessor {
+    /// Where and how to publish.
+    public struct Configuration: Sendable {
+        /// The connector's name (metric dimension, message header).
+        public var name: String
+        /// Topic for Interaction records, keyed `call-<Call-ID>`.
+        public var interactionTopic: String
+        /// Topic for screen-pops, keyed by the agent's extension.
+        public var screenPopTopic: String
+        /// ISO 3166 region for numbers dialled without an international prefix. Default "GB".
+        public var defaultRegion: String = "GB"
+        /// Default inbound: the caller is the customer.
+        public var direction: CallDirection = .inbound
+
+        public init(name: String, interactionTopic: String, screenPopTopic: String) {
+            self.name = name
+            self.interactionTopic = interactionTopic
+            self.screenPopTopic = screenPopTopic
+        }
+    }
+
+    public nonisolated let configuration: Configuration
+    /// Event-arrival → screen-pop acknowledged, most recent samples.
+    public nonisolated let latencies: LatencyRecorder
+    private let producer: KafkaProducer
+    private let lookup: any CustomerLookup
+    private let tracker: CallTracker
+    private let logger: Logger
+    private let latencyTimer: Timer
+    private let produceFailures: Counter
+    private var customers: [String: (e164: String?, match: CustomerMatch?)] = [:]
+    private var counts = (screenPops: 0, interactions: 0)
+
+    public init(
+        configuration: Configuration, producer: KafkaProducer, lookup: any CustomerLookup, tracker: CallTracker = CallTracker(),
+        latencies: LatencyRecorder = LatencyRecorder(), logger: Logger
+    ) {
+        self.configuration = configuration
+        self.producer = producer
+        self.lookup = lookup
+        self.tracker = tracker
+        self.latencies = latencies
+        self.logger = logger
+        latencyTimer = Timer(
+            label: "crmhub_cti_screenpop_latency_seconds", dimensions: [("connector", configuration.name)],
+            preferredDisplayUnit: .seconds)
+        produceFailures = Counter(label: "crmhub_cti_produce_failures_total", dimensions: [("connector", configuration.name)])
+    }
+
+    /// Screen-pops and Interactions enqueued so far.
+    public var published: (screenPops: Int, interactions: Int) { counts }
+
+    /// Handles one event that arrived at `arrivedAt`.
+    public func process(_ event: CallEvent, arrivedAt: ContinuousClock.Instant) async {
+        Counter(label: "crmhub_cti_events_total", dimensions: [("connector", configuration.name), ("event", event.kind.rawValue)])
+            .increment()
+        let actions = await tracker.handle(event)
+        for action in actions {
+            switch action {
+            case .screenPop(let ringing): await screenPop(ringing, arrivedAt: arrivedAt)
+            case .interaction(let record): await interaction(record)
+            }
+        }
+    }
+
+    private func customerNumber(from: String, to: String) -> String {
+        configuration.direction == .inbound ? from : to
+    }
+
+    private func resolve(_ number: String, callID: String) async -> (e164: String?, match: CustomerMatch?) {
+        if let known = customers[callID] { return known }
+        let e164: String?
+        do {
+            e164 = try PhoneNumber.e164(number, defaultRegion: configuration.defaultRegion)
+        } catch {
+            logger.debug("caller number not normalisable", metadata: ["call": "\(callID)", "reason": "\(error.reason)"])
+            e164 = nil
+        }
+        var match: CustomerMatch?
+        if let e164 {
+            do {
+                match = try await lookup.customer(forPhone: e164)
+            } catch {
+                logger.warning("customer lookup failed", metadata: ["call": "\(callID)", "error": "\(error)"])
+            }
+        }
+        if customers.count >= 50_000 { customers.removeAll() }  // calls that never ended; bounded memory
+        customers[callID] = (e164, match)
+        return (e164, match)
+    }
+
+    private func screenPop(_ event: CallEvent, arrivedAt: ContinuousClock.Instant) async {
+        let number = customerNumber(from: event.from, to: event.to)
+        let agent = configuration.direction == .inbound ? event.to : event.from
+        let (e164, match) = await resolve(number, callID: event.callID)
+        let value = CTIMessages.screenPop(event, agent: agent, callerNumber: number, callerE164: e164, customer: match)
+        let message = ProducerMessage(
+            topic: configuration.screenPopTopic, key: Array(agent.utf8), value: value.jsonBytes(),
+            headers: [KafkaHeader(key: "crmhub-connector", text: configuration.name)])
+        let latencies = latencies
+        let timer = latencyTimer
+        let failures = produceFailures
+        let logger = logger
+        let callID = event.callID
+        counts.screenPops += 1
+        do {
+            try producer.enqueue(message) { result in
+                switch result {
+                case .success:
+                    let elapsed = ContinuousClock.now - arrivedAt
+                    latencies.record(elapsed)
+                    timer.recordNanoseconds(Self.nanoseconds(elapsed))
+                case .failure(let error):
+                    failures.increment()
+                    logger.error("screen-pop not delivered", metadata: ["call": "\(callID)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            failures.increment()
+            logger.error("screen-pop not enqueued", metadata: ["call": "\(callID)", "error": "\(error)"])
+        }
+    }
+
+    private func interaction(_ record: CallRecord) async {
+        let number = customerNumber(from: record.from, to: record.to)
+        let (e164, match) = await resolve(number, callID: record.callID)
+        customers.removeValue(forKey: record.callID)
+        let value = CTIMessages.interaction(record, direction: configuration.direction, customerPhone: e164, customer: match)
+        let message = ProducerMessage(
+            topic: configuration.interactionTopic, key: Array("call-\(record.callID)".utf8), value: value.jsonBytes(),
+            headers: [KafkaHeader(key: "crmhub-connector", text: configuration.name), KafkaHeader(key: "crmhub-entity", text: "Interaction")])
+        let failures = produceFailures
+        let logger = logger
+        let callID = record.callID
+        counts.interactions += 1
+        do {
+            try producer.enqueue(message) { result in
+                if case .failure(let error) = result {
+                    failures.increment()
+                    logger.error("interaction not delivered", metadata: ["call": "\(callID)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            failures.increment()
+            logger.error("interaction not enqueued", metadata: ["call": "\(callID)", "error": "\(error)"])
+        }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,59 @@
+import CRMHub
+import CRMKafka
+import CRMMasterData
+import CRMTelephony
+import Logging
+import ServiceLifecycle
+
+/// Builds the CTI connector services (`cti-kamailio`, `cti-ami`) of a configuration.
+enum CTIWiring {
+    struct SetupError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func services(
+        _ configuration: HubConfiguration, producer: KafkaProducer, resolver: MasterDataResolver?, logger: Logger
+    ) throws(SetupError) -> [any Service] {
+        var services: [any Service] = []
+        for connector in configuration.connectors {
+            guard case .cti(let settings) = connector.kind else { continue }
+            services.append(try service(name: connector.name, file: connector.file, settings, producer: producer, resolver: resolver, logger: logger))
+        }
+        return services
+    }
+
+    static func service(
+        name: String, file: String, _ settings: ConnectorConfiguration.CTISettings, producer: KafkaProducer,
+        resolver: MasterDataResolver?, logger: Logger
+    ) throws(SetupError) -> CTIConnector {
+        let lookup: any CustomerLookup
+        if let path = settings.customersCSV {
+            do {
+                lookup = try StaticCustomerTable(csvPath: path, defaultRegion: settings.defaultRegion)
+            } catch {
+                throw SetupError(description: "\(file): customers_csv: \(error)")
+            }
+        } else if let resolver {
+            lookup = MasterDataCustomerLookup(resolver: resolver)
+        } else {
+            throw SetupError(description: "\(file): no customers_csv and no master data (no route uses resolve: true)")
+        }
+        var processorConfiguration = CallEventProcessor.Configuration(
+            name: name, interactionTopic: settings.interactionTopic, screenPopTopic: settings.screenPopTopic)
+        processorConfiguration.defaultRegion = settings.defaultRegion
+        processorConfiguration.direction = CallDirection(rawValue: settings.direction) ?? .inbound
+        let processor = CallEventProcessor(configuration: processorConfiguration, producer: producer, lookup: lookup, logger: logger)
+        let source: CTIConnector.Source
+        switch settings.source {
+        case .kamailioEvapi(let host, let port):
+            source = .kamailioEvapi(host: host, port: port)
+        case .asteriskAMI(let host, let port, let username, let secret):
+            do {
+                source = .asteriskAMI(host: host, port: port, username: username, secret: try secret.resolve())
+            } catch {
+                throw SetupError(description: "\(file): secret: \(error)")
+            }
+        }
+        return CTIConnector(source: source, processor: processor, logger: logger)
+    }
+}

@@ -1,0 +1,245 @@
+import CRMKafka
+import CRMModel
+import CRMTestSupport
+import Foundation
+import Testing
+
+@testable import CRMTelephony
+
+/// Real peers: Tansu (Kafka), Kamailio (evapi) driven by SIPp, and a scripted AMI peer replaying recorded Asterisk
+/// frames (Asterisk is not packaged in Debian).
+@Suite("CTI connector with real peers", .serialized)
+struct CTIPeerTests {
+    static let interactions = "cti.interactions"
+    static let screenPops = "cti.screenpops"
+
+    func makeProcessor(_ bootstrap: String, name: String) throws -> CallEventProcessor {
+        CallEventProcessor(
+            configuration: .init(name: name, interactionTopic: Self.interactions, screenPopTopic: Self.screenPops),
+            producer: try CTIKafkaSupport.producer(bootstrap), lookup: try CTIKafkaSupport.customers(), logger: CTIKafkaSupport.logger)
+    }
+
+    @Test("calls through Kamailio become one Interaction and one screen-pop each; the known caller is resolved; a 486 call fails with its code")
+    func kamailioCalls() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let kamailio = try KamailioServer()
+        defer { kamailio.stop() }
+        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        let processor = try makeProcessor(broker.bootstrap, name: "kamailio-test")
+        let connector = CTIConnector(
+            source: .kamailioEvapi(host: "127.0.0.1", port: kamailio.evapiPort), processor: processor, logger: CTIKafkaSupport.logger)
+        let run = Task { try await connector.run() }
+        defer { run.cancel() }
+        let connected = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected }
+        try #require(connected, "the connector did not connect to Kamailio's evapi")
+
+        let calls = 20
+        let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
+        let uac = try SIPpAgent(
+            scenario: "uac.xml",
+            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", "2001", "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", "020 7946 0018".replacingOccurrences(of: " ", with: ""),
+                        "-d", "100", "-m", "\(calls)", "-r", "20"])
+        let uacStatus = await uac.waitForExit(timeout: .seconds(60))
+        #expect(uacStatus == 0, "SIPp UAC: \(uac.diagnostics)\nKamailio: \(kamailio.log.suffix(1500))")
+        _ = await uas.waitForExit(timeout: .seconds(10))
+
+        let busyUAS = try SIPpAgent(scenario: "uas-busy.xml", arguments: ["-m", "1"])
+        let busyUAC = try SIPpAgent(
+            scenario: "uac-busy.xml",
+            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", "2002", "-key", "uas", "127.0.0.1:\(busyUAS.port)", "-key", "caller", "07700900999", "-m", "1"])
+        let busyStatus = await busyUAC.waitForExit(timeout: .seconds(30))
+        #expect(busyStatus == 0, "SIPp busy UAC: \(busyUAC.diagnostics)")
+        _ = await busyUAS.waitForExit(timeout: .seconds(10))
+
+        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= calls + 1 }
+        let published = await processor.published
+        #expect(ended, "published: \(published)")
+        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: calls + 1, timeout: .seconds(30))
+        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.screenPops, count: calls + 1, timeout: .seconds(30))
+        #expect(interactions.count == calls + 1)
+        #expect(pops.count == calls + 1)
+
+        let answered = interactions.filter { $0.value["outcome"] == "answered" }
+        #expect(answered.count == calls)
+        #expect(Set(answered.map(\.key)).count == calls)
+        for interaction in answered {
+            #expect(CanonicalEntity.interaction.validate(interaction.value) == [])
+            #expect(interaction.value["customerRef"] == "C-1001")
+            #expect(interaction.value["customerPhone"] == "+442079460018")
+            #expect(interaction.value["agentExtension"] == "2001")
+            #expect(interaction.value["answeredAt"]?.stringValue != nil)
+        }
+        let failed = interactions.filter { $0.value["outcome"] == "failed" }
+        #expect(failed.count == 1)
+        #expect(failed.first?.value["sipCode"] == .number("486"))
+        #expect(failed.first?.value["customerRef"] == .null)
+        #expect(failed.first?.value["customerPhone"] == "+447700900999")
+
+        let known = pops.filter { $0.key == "2001" }
+        #expect(known.count == calls)
+        for pop in known {
+            #expect(pop.value["customer"]?["ref"] == "C-1001")
+            #expect(pop.value["customer"]?["displayName"] == "Ada Lovelace")
+            #expect(pop.value["openTickets"]?[0]?["id"] == "T-77")
+        }
+        let unknown = pops.filter { $0.key == "2002" }
+        #expect(unknown.count == 1)
+        #expect(unknown.first?.value["customer"] == .null)
+        #expect(unknown.first?.value["callerE164"] == "+447700900999")
+        let latency = processor.latencies.summary()
+        #expect(latency.count == calls + 1)
+        print("CTI Kamailio test: event → screen-pop acknowledged \(latency)")
+    }
+
+    static func crmhubBinary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        let candidate = repositoryRoot.appendingPathComponent(".build/debug/crmhub").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw TestSetupError("crmhub binary not found: build it (swift build) or set CRMHUB_BINARY")
+        }
+        return candidate
+    }
+
+    @Test("crmhub run with a cti-kamailio connector file publishes the Interactions of calls through Kamailio")
+    func daemonWithKamailioConnector() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let kamailio = try KamailioServer()
+        defer { kamailio.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-cti-daemon-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let connectors = directory.appendingPathComponent("connectors")
+        try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
+        try CTIKafkaSupport.customersCSV.write(to: directory.appendingPathComponent("customers.csv"), atomically: true, encoding: .utf8)
+        try """
+            name: pbx
+            kind: cti-kamailio
+            evapi: 127.0.0.1:\(kamailio.evapiPort)
+            interaction_topic: crm.interaction
+            screen_pop_topic: cti.screenpop
+            customers_csv: \(directory.appendingPathComponent("customers.csv").path)
+            """.write(to: connectors.appendingPathComponent("pbx.yaml"), atomically: true, encoding: .utf8)
+        let httpPort = try freePort()
+        let config = directory.appendingPathComponent("crmhub.yaml")
+        try """
+            kafka:
+              brokers: ["\(broker.bootstrap)"]
+              session_timeout_ms: 2000
+              heartbeat_interval_ms: 500
+              connect_timeout_seconds: 3
+              topic_partitions: 2
+            connectors: connectors
+            state_dir: state
+            http:
+              port: \(httpPort)
+            log:
+              format: json
+            routes:
+              - name: forms
+                from: raw.forms
+                to: crm.forms
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: try Self.crmhubBinary())
+        daemon.arguments = ["run", "--config", config.path]
+        let log = directory.appendingPathComponent("crmhub.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        daemon.standardError = try FileHandle(forWritingTo: log)
+        daemon.standardOutput = FileHandle.nullDevice
+        try daemon.run()
+        defer {
+            if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+            daemon.waitUntilExit()
+        }
+        let connected = await CTIKafkaSupport.waitUntil(timeout: .seconds(30)) {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("CTI source connected") || !daemon.isRunning
+        }
+        let daemonLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        try #require(connected && daemon.isRunning, "crmhub did not connect to evapi: \(daemonLog.suffix(2000))")
+
+        let calls = 3
+        let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
+        let uac = try SIPpAgent(
+            scenario: "uac.xml",
+            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", "2001", "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", "02079460018",
+                        "-d", "50", "-m", "\(calls)", "-r", "10"])
+        let status = await uac.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "SIPp UAC: \(uac.diagnostics)")
+        _ = await uas.waitForExit(timeout: .seconds(10))
+        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "crm.interaction", count: calls, timeout: .seconds(30))
+        #expect(interactions.count == calls)
+        #expect(interactions.allSatisfy { $0.value["outcome"] == "answered" && $0.value["customerRef"] == "C-1001" })
+        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "cti.screenpop", count: calls, timeout: .seconds(30))
+        #expect(pops.count == calls)
+    }
+
+    static func amiScripts() throws -> [String] {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/cti/asterisk-ami-sample.txt"), encoding: .utf8)
+        let body = text.components(separatedBy: "\r\n").filter { !$0.hasPrefix(";") }.joined(separator: "\r\n")
+        return body.components(separatedBy: "--- reconnect ---\r\n").map { $0.trimmingPrefix(while: { $0 == "\r\n" || $0 == "\n" }) }.map(String.init)
+    }
+
+    @Test("recorded Asterisk AMI events become Interactions and screen-pops; the connector logs in and reconnects mid-call")
+    func asteriskAMI() async throws {
+        let scripts = try Self.amiScripts()
+        try #require(scripts.count == 2)
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: scripts)
+        defer { ami.stop() }
+        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        let processor = try makeProcessor(broker.bootstrap, name: "ami-test")
+        let connector = CTIConnector(
+            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"), processor: processor,
+            initialBackoff: .milliseconds(50), logger: CTIKafkaSupport.logger)
+        let run = Task { try await connector.run() }
+        defer { run.cancel() }
+
+        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
+        let published = await processor.published
+        #expect(ended, "published: \(published), AMI logins: \(ami.logins)")
+        #expect(ami.logins.count >= 2 && ami.logins.allSatisfy(\.accepted))
+        #expect(connector.status.connections >= 2)
+
+        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: 2, timeout: .seconds(30))
+        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.screenPops, count: 4, timeout: .seconds(30))
+        let byKey = Dictionary(interactions.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let answered = try #require(byKey["call-1700000000.1"])
+        #expect(answered["outcome"] == "answered")
+        #expect(answered["durationSeconds"] == .number("30"))
+        #expect(answered["agentExtension"] == "201")
+        #expect(answered["customerRef"] == "C-1001")
+        #expect(answered["startedAt"] == "2023-11-14T22:13:20.100Z")
+        #expect(answered["source"] == "asterisk")
+        let busy = try #require(byKey["call-1700000100.5"])
+        #expect(busy["outcome"] == "failed")
+        #expect(busy["sipCode"] == .number("486"))
+        #expect(busy["customerPhone"] == "+447700900123")
+        #expect(Set(pops.map(\.key)) == ["600", "201", "202"])
+        #expect(pops.count == 4)
+        #expect(pops.first(where: { $0.key == "201" })?.value["customer"]?["ref"] == "C-1001")
+    }
+
+    @Test("a wrong AMI secret is refused by the peer and no call events are processed")
+    func amiLoginRefused() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: try Self.amiScripts())
+        defer { ami.stop() }
+        let processor = try makeProcessor(broker.bootstrap, name: "ami-refused")
+        let connector = CTIConnector(
+            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "wrong"), processor: processor,
+            initialBackoff: .milliseconds(50), logger: CTIKafkaSupport.logger)
+        let run = Task { try await connector.run() }
+        defer { run.cancel() }
+        let attempted = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { ami.logins.count >= 2 }
+        #expect(attempted)
+        #expect(ami.logins.allSatisfy { !$0.accepted })
+        #expect(ami.scriptsSent == 0)
+        let published = await processor.published
+        #expect(published.screenPops == 0)
+    }
+}
