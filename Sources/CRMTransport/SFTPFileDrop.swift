@@ -31,7 +31,7 @@ public final class SFTPFileDrop: FileDrop {
 
     public func list(matching pattern: String) async throws(TransportError) -> [DroppedFile] {
         let request = SFTPRequest(path: configuration.remoteDirectory == "/" ? "/" : configuration.remoteDirectory + "/", body: .listing)
-        let listing = try await perform(request, operation: "list")
+        let listing = try await perform(request, operation: "list", notFoundIsFolder: true)
         let files = SFTPListing.regularFiles(in: String(decoding: listing, as: UTF8.self))
         return files.filter { !$0.name.hasSuffix(".part") && globMatches(pattern, $0.name) }.sorted { $0.name < $1.name }
     }
@@ -74,7 +74,7 @@ public final class SFTPFileDrop: FileDrop {
         let target = remotePath(name)
         var request = SFTPRequest(path: part, body: .upload(descriptor, size: Int64(status.st_size)))
         request.postQuote = ["*rm \(quoted(target))", "rename \(quoted(part)) \(quoted(target))"]
-        try await perform(request, operation: "publish \(name)")
+        try await perform(request, operation: "publish \(name)", notFoundIsFolder: true)
     }
 
     public func move(_ name: String, into subfolder: String) async throws(TransportError) {
@@ -145,14 +145,22 @@ public final class SFTPFileDrop: FileDrop {
 
     // MARK: - Transfers
 
+    /// Runs `request` on a worker thread. `notFoundIsFolder`: a missing path means the drop folder itself is missing
+    /// (a listing, an upload), which is a configuration error rather than a missing file.
     @discardableResult
-    private func perform(_ request: SFTPRequest, operation: String) async throws(TransportError) -> [UInt8] {
+    private func perform(_ request: SFTPRequest, operation: String, notFoundIsFolder: Bool = false) async throws(TransportError) -> [UInt8] {
         let configuration = configuration
         let url = url(for: request.path)
         let result = await workers.run { handle in SFTPTransfer.perform(request, url: url, configuration: configuration, on: handle) }
         switch result {
         case .success(let bytes): return bytes
-        case .failure(let failure): throw failure.error(operation: operation, configuration: configuration)
+        case .failure(let failure):
+            if notFoundIsFolder && failure.code == CURLE_REMOTE_FILE_NOT_FOUND {
+                throw TransportError(
+                    kind: .configuration, curlCode: notFoundCode,
+                    message: "\(operation): the folder \(configuration.remoteDirectory) does not exist on the server", target: description)
+            }
+            throw failure.error(operation: operation, configuration: configuration)
         }
     }
 

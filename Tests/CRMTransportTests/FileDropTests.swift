@@ -230,6 +230,20 @@ struct SFTPFileDropFailureTests {
         #expect(error?.description.contains(String(server.port)) == true)
     }
 
+    @Test func aMissingRemoteFolderIsAConfigurationError() async throws {
+        let server = try SSHServer()
+        var settings = configuration(server, pin: server.hostKeySHA256)
+        settings.directory = server.dropDirectory.appendingPathComponent("not-there").path
+        let drop = try SFTPFileDrop(settings)
+        let listError = await #expect(throws: TransportError.self) { try await drop.list(matching: "*") }
+        #expect(listError?.kind == .configuration)
+        #expect(listError?.message.contains("not-there does not exist") == true)
+        let source = server.root.appendingPathComponent("upload.csv")
+        try "rows\n".write(to: source, atomically: true, encoding: .utf8)
+        let publishError = await #expect(throws: TransportError.self) { try await drop.publish(source, as: "upload.csv") }
+        #expect(publishError?.kind == .configuration)
+    }
+
     @Test func withoutAPinTheDropRefusesToStartUnlessTheCheckIsExplicitlySkipped() async throws {
         let server = try SSHServer()
         #expect(throws: TransportError.self) { try SFTPFileDrop(configuration(server, pin: nil)) }
