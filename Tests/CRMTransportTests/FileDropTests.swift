@@ -176,6 +176,26 @@ struct FileDropBehaviourTests {
     }
 
     @Test(arguments: DropKind.allCases)
+    func concurrentPublishesAllArriveWhole(kind: DropKind) async throws {
+        let fixture = try DropFixture(kind)
+        var sources: [(URL, String)] = []
+        for index in 0..<6 {
+            sources.append((try fixture.randomFile("batch-\(index)", size: 300_000 + index), "batch-\(index).dat"))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (source, name) in sources {
+                group.addTask { try await fixture.drop.publish(source, as: name) }
+            }
+            try await group.waitForAll()
+        }
+        let listed = try await fixture.drop.list(matching: "batch-*.dat")
+        #expect(listed.map(\.name) == sources.map(\.1))
+        for (source, name) in sources {
+            #expect(try sha256(fixture.folder.appendingPathComponent(name)) == sha256(source))
+        }
+    }
+
+    @Test(arguments: DropKind.allCases)
     func fetchingAMissingFileIsAPermanentError(kind: DropKind) async throws {
         let fixture = try DropFixture(kind)
         let copy = fixture.scratch.appendingPathComponent("nothing")
