@@ -16,6 +16,10 @@ public struct ConnectorConfiguration: Sendable {
         case httpSink(HTTPSinkSettings)
         /// Accepts web-form posts on the ingress server and produces each to a topic.
         case webForm(WebFormSettings)
+        /// Creates or updates Tryton parties from a topic of `ERPParty` documents (see ``TrytonPartySinkTarget``).
+        case trytonPartySink(TrytonPartySinkSettings)
+        /// Polls Tryton for confirmed sale orders and produces them to a topic (see ``TrytonSaleSource``).
+        case trytonSaleSource(TrytonSaleSourceSettings)
     }
 
     /// Settings of a `webform` connector.
@@ -131,7 +135,11 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        switch try kindValue.oneOf(["http-sink", "webform"]) {
+        switch try kindValue.oneOf(["http-sink", "webform", "tryton-party-sink", "tryton-sale-source"]) {
+        case "tryton-party-sink":
+            kind = .trytonPartySink(try Self.trytonPartySink(map, name: name))
+        case "tryton-sale-source":
+            kind = .trytonSaleSource(try Self.trytonSaleSource(map, name: name))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
@@ -190,7 +198,7 @@ extension ConnectorConfiguration {
         return settings
     }
 
-    private static func retryPolicy(_ value: YAMLValue) throws(YAMLError) -> RetryPolicy {
+    static func retryPolicy(_ value: YAMLValue) throws(YAMLError) -> RetryPolicy {
         let map = try value.mapping()
         try map.allowOnly(["in_place_attempts", "initial_backoff_ms", "max_backoff_ms", "jitter", "topics"])
         var policy = RetryPolicy()

@@ -29,6 +29,8 @@ public struct HubRuntime: Sendable {
             switch connector.kind {
             case .httpSink(let settings): settings.delivery.topics
             case .webForm(let settings): [settings.topic]
+            case .trytonPartySink(let settings): settings.delivery.topics
+            case .trytonSaleSource(let settings): [settings.source.topic]
             }
         }
         let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
@@ -157,12 +159,23 @@ public struct HubRuntime: Sendable {
         }
     }
 
-    /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store.
+    /// The consumer settings of a sink connector's service.
+    private func sinkConsumer(_ connector: ConnectorConfiguration) -> KafkaConsumerConfiguration {
+        var consumer = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+        consumer.client = clientConfiguration
+        consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
+        consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+        return consumer
+    }
+
+    /// One ``SinkService`` per sink connector (Tryton sale sources poll alongside them), sharing one HTTP client and the delivery state store.
     private func makeSinks(producer: KafkaProducer) throws -> [any Service] {
         guard !configuration.connectors.isEmpty else { return [] }
         let store = try DeliveryStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
         let client = HTTPClient(concurrency: 16)
         var sinks: [any Service] = []
+        var sourceStore: SourceCheckpointStore?
         for connector in configuration.connectors {
             switch connector.kind {
             case .httpSink(let settings):
@@ -187,6 +200,32 @@ public struct HubRuntime: Sendable {
                         logger: logger))
             case .webForm:
                 continue  // served by the ingress server
+            case .trytonPartySink(let settings):
+                let endpoint: TrytonEndpoint
+                do {
+                    endpoint = try settings.connection.endpoint()
+                } catch {
+                    throw StartupError(description: "\(connector.file): \(error)")
+                }
+                let target = TrytonPartySinkTarget(client: TrytonClient(endpoint: endpoint, http: client, logger: logger), logger: logger)
+                sinks.append(
+                    SinkService(
+                        configuration: settings.delivery, consumer: sinkConsumer(connector), producer: producer, target: target, store: store,
+                        state: state, logger: logger))
+            case .trytonSaleSource(let settings):
+                let endpoint: TrytonEndpoint
+                do {
+                    endpoint = try settings.connection.endpoint()
+                } catch {
+                    throw StartupError(description: "\(connector.file): \(error)")
+                }
+                let checkpoints = try sourceStore ?? SourceCheckpointStore(
+                    path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("sources.sqlite").path)
+                sourceStore = checkpoints
+                sinks.append(
+                    TrytonSaleSource(
+                        settings: settings.source, client: TrytonClient(endpoint: endpoint, http: client, logger: logger), producer: producer,
+                        store: checkpoints, logger: logger))
             }
         }
         return sinks

@@ -93,10 +93,9 @@ def configure(config_file):
     unit, = Uom.find([("name", "=", "Unit")])
     Template = Model.get("product.template")
     template = Template(name="Widget", default_uom=unit, type="service", salable=True)
+    template.code = "WID-1"  # the product's code is the template's prefix plus the variant's suffix (none)
     template.list_price = Decimal("49.995")
     template.account_category = category
-    product, = template.products
-    product.code = "WID-1"
     template.save()
 
     create_payment_term().save()
