@@ -297,6 +297,13 @@ struct TrytonConnectorTests {
         #expect(TrytonValue.datetime("2026-11-25T09:03:07.000042") == tagged["t"])
     }
 
+    @Test func contactMechanismsAndAddressesCompareLikeTheSinkAddsThem() throws {
+        #expect(ContactKey(type: "phone", value: "+44 7700 900-123") == ContactKey(type: "phone", value: "+447700900123"))
+        #expect(ContactKey(type: "email", value: " Mary@Example.com") == ContactKey(type: "email", value: "mary@example.com"))
+        #expect(ContactKey(type: "email", value: "a@example.com") != ContactKey(type: "phone", value: "a@example.com"))
+        #expect(AddressKey(street: "1 High  Street\nFlat 2", city: "LONDON", postalCode: "ec1a 1bb") == AddressKey(street: "1 high street flat 2", city: "London", postalCode: "EC1A 1BB"))
+    }
+
     @Test func rpcErrorsAreClassified() throws {
         let user = TrytonClient.rpcError(try JSONValue.parse(Array(#"["UserError",["The code on party must be unique.","",null]]"#.utf8)))
         let userError = TrytonError(user, method: "model.party.party.create", target: "t")

@@ -170,7 +170,7 @@ public struct TrytonPartySinkTarget: SinkTarget {
 }
 
 /// A contact mechanism compared the way the sink decides whether to add it (type and trimmed value; e-mail
-/// addresses case-insensitively).
+/// addresses case-insensitively, phone numbers without spaces or punctuation).
 struct ContactKey: Hashable, Sendable {
     var type: String
     var value: String
@@ -178,7 +178,20 @@ struct ContactKey: Hashable, Sendable {
     init(type: String, value: String) {
         self.type = type
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        self.value = type == "email" ? trimmed.lowercased() : trimmed
+        switch type {
+        case "email": self.value = trimmed.lowercased()
+        case "phone", "mobile", "fax": self.value = Self.compactPhone(trimmed)
+        default: self.value = trimmed
+        }
+    }
+
+    /// `+44 7700 900-123` → `+447700900123` (Tryton formats phone numbers when python-phonenumbers is installed).
+    static func compactPhone(_ text: String) -> String {
+        var result = ""
+        for character in text where character.isNumber || (character == "+" && result.isEmpty) {
+            result.append(character)
+        }
+        return result
     }
 
     init?(tryton record: JSONValue) {
