@@ -6,6 +6,7 @@ import CRMTransport
 import CRMYAML
 import Foundation
 import Logging
+import ServiceLifecycle
 import Testing
 
 @testable import CRMHub
@@ -204,7 +205,16 @@ struct TrytonConnectorTests {
         let ids = try await client.create("sale.sale", [sale])
         try await client.button("sale.sale", "quote", ids: ids)
         try await client.button("sale.sale", "confirm", ids: ids)
-        return try #require(ids.first)
+        // Tryton processes a confirmed sale (invoice, shipment) in a queued task after the commit, which changes its
+        // state to processing and its write_date: wait for that, so the tests see the sale settled.
+        let id = try #require(ids.first)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        while ContinuousClock.now < deadline {
+            let state = try await client.read("sale.sale", ids: [id], fields: ["state"]).first?["state"]?.stringValue
+            if state == "processing" { return id }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw TestSetupError("sale \(id) was confirmed but Tryton did not process it within 60 s")
     }
 
     @Test func confirmedSaleBecomesOneOrderOnKafkaEvenAfterARestart() async throws {
@@ -278,6 +288,93 @@ struct TrytonConnectorTests {
         let number = try #require(order["id"]?.stringValue)
         #expect(!number.isEmpty)
         #expect(message.key.map { String(decoding: $0, as: UTF8.self) } == number)
+    }
+}
+
+/// The daemon's pieces end to end: a SinkService feeding the party sink from Kafka, and the sale source polling as a
+/// service, against real Tryton and Tansu.
+@Suite(.timeLimit(.minutes(10)))
+struct TrytonEndToEndTests {
+    let logger = Logger(label: "test")
+
+    func waitUntil(_ timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return false
+    }
+
+    @Test func customersFromKafkaReachTrytonOnceThroughAHangAndSalesComeBack() async throws {
+        let server = try await TrytonServer.start()
+        defer { server.stop() }
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        let http = HTTPClient(concurrency: 4)
+        let endpoint = TrytonConnectorTests.endpoint(server, timeout: .seconds(2))
+        let client = TrytonClient(endpoint: endpoint, http: http, logger: logger)
+        // The test's own reads, with a patient timeout (Tryton works off its backlog after the hang).
+        let checker = TrytonClient(endpoint: TrytonConnectorTests.endpoint(server, timeout: .seconds(30)), http: http, logger: logger)
+
+        let policy = RetryPolicy(
+            inPlaceAttempts: 2, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(500),
+            retryTopicDelays: [.seconds(1), .seconds(2), .seconds(20)])
+        let delivery = SinkService.Configuration(name: "tryton-e2e", topic: "sink.erp.party", retry: policy)
+        try await KafkaTestClient.createTopics(broker.bootstrap, delivery.topics + ["erp.tryton.sale"], partitions: 1)
+        let sink = SinkService(
+            configuration: delivery,
+            consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.sink.tryton-e2e", topics: []),
+            producer: producer, target: TrytonPartySinkTarget(client: client, logger: logger), store: try DeliveryStateStore(path: nil),
+            state: HubState(), logger: logger)
+        var saleSettings = TrytonSaleSource.Settings(name: "tryton-sales", topic: "erp.tryton.sale")
+        saleSettings.pollInterval = .milliseconds(500)
+        let source = TrytonSaleSource(
+            settings: saleSettings, client: client, producer: producer, store: try SourceCheckpointStore(path: nil), logger: logger)
+        let group = ServiceGroup(services: [sink, source], logger: logger)
+        let running = Task { try await group.run() }
+
+        // Tryton hangs while the first customer arrives; the same customer is sent twice, plus one Tryton refuses.
+        let mary = try TrytonConnectorTests.partyMessage(
+            TrytonConnectorTests.customer("golden:0500", name: "Mary Major", emails: ["mary.major@example.com"]), id: "unused")
+        server.pause()
+        for index in 0..<2 {
+            let headers = [KafkaHeader(key: EnvelopeHeader.id, text: "party-\(index)")]
+            try await producer.send(ProducerMessage(topic: delivery.topic, key: Array("golden:0500".utf8), value: mary.value, headers: headers))
+        }
+        let refused = Array(#"{"code":"golden:0501","name":"Pigeon","email_mechanisms":[{"type":"pigeon","value":"coo"}]}"#.utf8)
+        try await producer.send(
+            ProducerMessage(topic: delivery.topic, key: Array("golden:0501".utf8), value: refused, headers: [KafkaHeader(key: EnvelopeHeader.id, text: "bad")]))
+        try await Task.sleep(for: .seconds(3))
+        server.resume()
+
+        let arrived = try await waitUntil { ((try? await TrytonConnectorTests.parties(checker, code: "golden:0500"))?.count ?? 0) >= 1 }
+        #expect(arrived, "the customer reached Tryton after the hang")
+        let letters = try await KafkaTestClient.collect(broker.bootstrap, topic: delivery.deadLetterTopic, count: 1, timeout: .seconds(60))
+        #expect(letters.count == 1)
+        #expect(letters.first.map { DeadLetter($0).reason.contains("pigeon") } == true)
+        try await Task.sleep(for: .seconds(2))
+        let parties = try await TrytonConnectorTests.parties(checker, code: "golden:0500")
+        #expect(parties.count == 1, "never duplicated")
+
+        // A sale confirmed in Tryton comes back as one message while the source polls.
+        let partyID = try #require(parties.first?["id"]?.scalarText.flatMap { Int($0) })
+        let saleID = try await TrytonConnectorTests.confirmedSale(checker, party: partyID)
+        // A poll may catch the sale between confirmation and processing (two versions: two messages with distinct ids,
+        // same key); the last one is the processing sale.
+        let sales = try await KafkaTestClient.collect(broker.bootstrap, topic: "erp.tryton.sale", count: 3, timeout: .seconds(15))
+        #expect((1...2).contains(sales.count))
+        let ids = sales.compactMap { $0.headers.text(EnvelopeHeader.id) }
+        #expect(ids.count == sales.count && Set(ids).count == ids.count, "distinct ids: \(ids)")
+        #expect(ids.allSatisfy { $0.hasPrefix("tryton:sale:\(saleID):") })
+        #expect(Set(sales.compactMap { $0.key }).count == 1, "one key: the sale number")
+        let last = try JSONValue.parse(try #require(sales.last).value)
+        #expect(last["state"]?.stringValue == "processing")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await producer.shutdown()
     }
 }
 
