@@ -240,7 +240,9 @@ struct TrytonConnectorTests {
         #expect(draft.count == 1)
         let saleID = try await Self.confirmedSale(client, party: partyID)
 
-        let stateFile = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-tryton-\(UUID().uuidString)/sources.sqlite").path
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-tryton-state-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: stateDirectory) }
+        let stateFile = stateDirectory.appendingPathComponent("sources.sqlite").path
         var settings = TrytonSaleSource.Settings(name: "erp-sales", topic: topic)
         settings.batchSize = 10
 
