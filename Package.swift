@@ -210,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "CRMHubTests",
             dependencies: [
-                "CRMHub", "CRMKafka", "CRMAdminHTTP", "CRMTransport", "CRMTestSupport",
+                "CRMHub", "CRMKafka", "CRMAdminHTTP", "CRMTransport", "CRMTestSupport", "CRMMapping", "CRMModel",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

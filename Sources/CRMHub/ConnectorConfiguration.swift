@@ -23,6 +23,10 @@ public struct ConnectorConfiguration: Sendable {
         /// Reads call events from Kamailio (`cti-kamailio`) or Asterisk AMI (`cti-ami`); publishes screen-pops and
         /// Interactions (module CRMTelephony).
         case cti(CTISettings)
+        /// Creates or updates Tryton parties from a topic of `ERPParty` documents (see ``TrytonPartySinkTarget``).
+        case trytonPartySink(TrytonPartySinkSettings)
+        /// Polls Tryton for confirmed sale orders and produces them to a topic (see ``TrytonSaleSource``).
+        case trytonSaleSource(TrytonSaleSourceSettings)
     }
 
     /// Settings of a `process` connector.
@@ -215,7 +219,8 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        switch try kindValue.oneOf(["http-sink", "webform", "stripe-webhook", "process", "cti-kamailio", "cti-ami"]) {
+        let kinds = ["http-sink", "webform", "stripe-webhook", "process", "cti-kamailio", "cti-ami", "tryton-party-sink", "tryton-sale-source"]
+        switch try kindValue.oneOf(kinds) {
         case "process":
             try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
             kind = .process(try Self.process(map, name: name, file: path))
@@ -224,6 +229,10 @@ extension ConnectorConfiguration {
             kind = .stripeWebhook(try Self.stripeWebhook(map))
         case "cti-kamailio", "cti-ami":
             kind = .cti(try Self.cti(map, ami: try kindValue.string() == "cti-ami"))
+        case "tryton-party-sink":
+            kind = .trytonPartySink(try Self.trytonPartySink(map, name: name))
+        case "tryton-sale-source":
+            kind = .trytonSaleSource(try Self.trytonSaleSource(map, name: name))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
@@ -384,7 +393,7 @@ extension ConnectorConfiguration {
         return settings
     }
 
-    private static func retryPolicy(_ value: YAMLValue) throws(YAMLError) -> RetryPolicy {
+    static func retryPolicy(_ value: YAMLValue) throws(YAMLError) -> RetryPolicy {
         let map = try value.mapping()
         try map.allowOnly(["in_place_attempts", "initial_backoff_ms", "max_backoff_ms", "jitter", "topics"])
         var policy = RetryPolicy()
@@ -423,6 +432,8 @@ extension ConnectorConfiguration.Kind {
         case .stripeWebhook(let settings): [settings.topic]
         case .process(let settings): settings.delivery?.topics ?? [settings.topic]
         case .cti(let settings): [settings.interactionTopic, settings.screenPopTopic]
+        case .trytonPartySink(let settings): settings.delivery.topics
+        case .trytonSaleSource(let settings): [settings.source.topic]
         }
     }
 
@@ -431,7 +442,8 @@ extension ConnectorConfiguration.Kind {
         switch self {
         case .httpSink(let settings): settings.delivery
         case .process(let settings): settings.delivery
-        case .webForm, .stripeWebhook, .cti: nil
+        case .trytonPartySink(let settings): settings.delivery
+        case .webForm, .stripeWebhook, .cti, .trytonSaleSource: nil
         }
     }
 }

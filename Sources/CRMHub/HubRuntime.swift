@@ -159,6 +159,7 @@ public struct HubRuntime: Sendable {
         let store = try DeliveryStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
         let client = HTTPClient(concurrency: 16)
         var sinks: [any Service] = []
+        var sourceStore: SourceCheckpointStore?
         for connector in configuration.connectors {
             let target: any SinkTarget
             let delivery: SinkService.Configuration
@@ -184,6 +185,19 @@ public struct HubRuntime: Sendable {
                     continue  // served by the ingress server
                 case .cti:
                     continue  // a service of its own (CRMTelephony)
+                case .trytonPartySink(let settings):
+                    let client = TrytonClient(endpoint: try settings.connection.endpoint(), http: client, logger: logger)
+                    target = TrytonPartySinkTarget(client: client, logger: logger)
+                    delivery = settings.delivery
+                case .trytonSaleSource(let settings):
+                    let checkpoints = try sourceStore ?? SourceCheckpointStore(
+                        path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("sources.sqlite").path)
+                    sourceStore = checkpoints
+                    sinks.append(
+                        TrytonSaleSource(
+                            settings: settings.source, client: TrytonClient(endpoint: try settings.connection.endpoint(), http: client, logger: logger),
+                            producer: producer, store: checkpoints, logger: logger))
+                    continue
                 }
             } catch {
                 throw StartupError(description: "\(connector.file): \(error)")

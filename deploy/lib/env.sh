@@ -72,6 +72,7 @@ ensure_all() {
   ensure_swift
   ensure_python_env
   ensure_runtime_library
+  ensure_tryton_env
 }
 
 # A free TCP port on 127.0.0.1.
@@ -92,4 +93,26 @@ start_tansu() {
   done
   log "Tansu did not start on 127.0.0.1:$port; see $logfile"
   return 1
+}
+
+# Tryton (the ERP peer of the ERP connector tests) in its own venv, .venv-tryton; versions pinned as tested.
+CRMHUB_TRYTON_VENV="$CRMHUB_ROOT/.venv-tryton"
+CRMHUB_TRYTON_PIP_PACKAGES=(
+  trytond==8.2.1 trytond-party==8.2.0 trytond-sale==8.2.0 trytond-company==8.2.0 trytond-account==8.2.1
+  trytond-product==8.2.0 trytond-account-invoice==8.2.0 trytond-account-invoice-stock==8.2.0 trytond-account-product==8.2.0
+  trytond-stock==8.2.1 trytond-country==8.2.0 trytond-currency==8.2.0 proteus==8.2.0
+)
+
+# ensure_tryton_env: creates .venv-tryton with trytond and the modules the tests activate (party, sale). The test
+# support (Tests/CRMTestSupport/TrytonServer.swift) builds its template database on first use.
+ensure_tryton_env() {
+  if [ ! -x "$CRMHUB_TRYTON_VENV/bin/python" ]; then
+    log "creating Python venv in .venv-tryton"
+    python3 -m venv "$CRMHUB_TRYTON_VENV"
+  fi
+  if ! "$CRMHUB_TRYTON_VENV/bin/python" -c 'import trytond.modules.sale, proteus' 2>/dev/null; then
+    log "installing Tryton into .venv-tryton"
+    "$CRMHUB_TRYTON_VENV/bin/pip" install -q --disable-pip-version-check "${CRMHUB_TRYTON_PIP_PACKAGES[@]}"
+  fi
+  export CRMHUB_TRYTON_VENV
 }
