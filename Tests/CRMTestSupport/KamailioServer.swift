@@ -8,7 +8,7 @@ public final class KamailioServer: Sendable {
     public let sipPort: Int
     public let evapiPort: Int
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
 
     /// Starts Kamailio and waits until evapi accepts connections.
     public init(configuration: URL = repositoryRoot.appendingPathComponent("deploy/cti/kamailio.cfg")) throws {
@@ -24,18 +24,13 @@ public final class KamailioServer: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-kamailio-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("kamailio.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let output = try FileHandle(forWritingTo: log)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "-DD", "-E", "-f", configuration.path, "-Y", directory.path, "-P", directory.appendingPathComponent("kamailio.pid").path,
-            "-m", "32", "-M", "4", "-A", "SIP_LISTEN=udp:127.0.0.1:\(sipPort)", "-A", "EVAPI_BIND=\"127.0.0.1:\(evapiPort)\"",
-        ]
-        process.standardOutput = output
-        process.standardError = output
-        process.currentDirectoryURL = directory
-        try process.run()
+        // posix_spawn + waitpid (ChildProcess), not Foundation's Process: see SIPpAgent.
+        process = try ChildProcess(
+            binary,
+            [
+                "-DD", "-E", "-f", configuration.path, "-Y", directory.path, "-P", directory.appendingPathComponent("kamailio.pid").path,
+                "-m", "32", "-M", "4", "-A", "SIP_LISTEN=udp:127.0.0.1:\(sipPort)", "-A", "EVAPI_BIND=\"127.0.0.1:\(evapiPort)\"",
+            ], outputPath: log.path)
         let deadline = Date().addingTimeInterval(15)
         while !canConnect(port: evapiPort) {
             guard Date() < deadline, process.isRunning else {
@@ -60,14 +55,12 @@ public final class KamailioServer: Sendable {
             try? FileManager.default.removeItem(at: directory)
             return
         }
-        let main = process.processIdentifier
-        let workers = childProcesses(of: main)
-        kill(main, SIGTERM)
+        let workers = childProcesses(of: process.pid)
+        kill(process.pid, SIGTERM)
         let deadline = Date().addingTimeInterval(2)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         for worker in workers { kill(worker, SIGKILL) }
-        if process.isRunning { kill(main, SIGKILL) }
-        process.waitUntilExit()
+        process.stop(grace: 0)
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 /// started through aiohttp with an explicit host.
 public final class LocalStripeServer: Sendable {
     public let port: Int
-    private let process: Process
+    private let process: ChildProcess
 
     public var url: String { "http://127.0.0.1:\(port)" }
 
@@ -15,14 +15,10 @@ public final class LocalStripeServer: Sendable {
             throw TestSetupError("the venv's python is missing: run deploy/test.sh (it installs localstripe into .venv)")
         }
         port = try freePort()
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [
-            "-c", "from aiohttp import web; from localstripe.server import app; web.run_app(app, host='127.0.0.1', port=\(port), print=None)",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(
+            python,
+            ["-c", "from aiohttp import web; from localstripe.server import app; web.run_app(app, host='127.0.0.1', port=\(port), print=None)"],
+            outputPath: "/dev/null")
         let deadline = Date().addingTimeInterval(20)
         while !canConnect(port: port) {
             guard Date() < deadline, process.isRunning else {
@@ -37,8 +33,6 @@ public final class LocalStripeServer: Sendable {
 
     /// Stops the server by PID (SIGKILL: children of the test runner ignore SIGTERM).
     public func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.stop(grace: 0)
     }
 }

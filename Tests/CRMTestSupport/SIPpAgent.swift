@@ -6,7 +6,7 @@ import Foundation
 public final class SIPpAgent: Sendable {
     public let port: Int
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
 
     /// Starts `sipp -sf SCENARIO -i 127.0.0.1 -p PORT -nostdin ARGUMENTS`.
     public init(scenario: String, port: Int? = nil, arguments: [String]) throws {
@@ -16,17 +16,13 @@ public final class SIPpAgent: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let scenarioPath = repositoryRoot.appendingPathComponent("deploy/cti/\(scenario)").path
         let screen = directory.appendingPathComponent("screen.log")
-        FileManager.default.createFile(atPath: screen.path, contents: nil)
-        let output = try FileHandle(forWritingTo: screen)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.currentDirectoryURL = directory
-        process.arguments =
+        // posix_spawn + waitpid (ChildProcess): Foundation's Process sometimes never notices a child's exit when tests
+        // start processes in parallel, and SIPp was left defunct while the test waited.
+        process = try ChildProcess(
+            binary,
             ["-sf", scenarioPath, "-i", "127.0.0.1", "-p", String(self.port), "-nostdin", "-trace_err",
-             "-error_file", directory.appendingPathComponent("errors.log").path] + arguments
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
+             "-error_file", directory.appendingPathComponent("errors.log").path] + arguments,
+            outputPath: screen.path)
     }
 
     deinit { stop() }
@@ -51,13 +47,11 @@ public final class SIPpAgent: Sendable {
             stop()
             return nil
         }
-        return process.terminationStatus
+        return process.wait(timeout: 0) ?? -1
     }
 
     /// Kills SIPp by PID (SIGKILL: children of Swift Testing ignore SIGTERM).
     public func stop() {
-        guard process.processIdentifier != 0 else { return }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.stop(grace: 0)
     }
 }

@@ -6,22 +6,20 @@ import Foundation
 /// stopped by its PID. The binary comes from `CRMHUB_TANSU` or the venv `deploy/test.sh` creates.
 public final class TansuBroker: Sendable {
     public let port: Int
-    private let process: Process
+    private let process: ChildProcess
 
     public var bootstrap: String { "127.0.0.1:\(port)" }
 
     public init() throws {
         let binary = try Self.locateBinary()
         port = try freePort()
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
-            "--storage-engine", "memory://tansu/",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
+        process = try ChildProcess(
+            binary,
+            [
+                "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
+                "--storage-engine", "memory://tansu/",
+            ], outputPath: "/dev/null")
         let deadline = Date().addingTimeInterval(10)
         while !canConnect(port: port) {
             guard Date() < deadline, process.isRunning else {
@@ -36,12 +34,7 @@ public final class TansuBroker: Sendable {
 
     /// Stops the broker by PID and waits for it.
     public func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.stop(grace: 5)
     }
 
     public static func locateBinary() throws -> String {
