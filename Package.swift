@@ -12,6 +12,7 @@
 //   CRMNormalize   normalisers shared by mappings and master data: phone (E.164), e-mail, names
 //   CRMMapping     the declarative field-mapping language: compiler, runtime, inline tests
 //   CRMMasterData  identity resolution, golden records, stores
+//   CRMMasterDataPostgres  the PostgreSQL master-data store (postgres-nio); shared by several hub instances
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
@@ -43,6 +44,7 @@ let package = Package(
         // Already in the graph through Hummingbird; named for header names such as Idempotency-Key.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -91,6 +93,15 @@ let package = Package(
         .target(
             name: "CRMMasterData",
             dependencies: ["CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMMasterDataPostgres",
+            dependencies: [
+                "CRMMasterData",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .target(
@@ -174,7 +185,11 @@ let package = Package(
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMMasterDataTests",
+            dependencies: ["CRMMasterData", "CRMMasterDataPostgres", "CRMNormalize", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMHubTests",

@@ -30,8 +30,30 @@ public actor MasterDataResolver {
     }
 
     /// Resolves one record, stores the outcome with its evidence, then publishes `created` or `updated`.
+    /// On a shared store (`SharedMasterDataStore.coordinatesResolvers`) the record is resolved under the store's
+    /// resolution locks against what every instance stored (see `SharedMasterDataStore`).
     @discardableResult
     public func resolve(_ record: CustomerRecord) async throws -> Resolution {
+        let decision: Decision
+        if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
+            decision = try await resolveShared(record, on: shared)
+        } else {
+            decision = decide(record)
+            try await store.apply(decision.batch)
+        }
+        try await sink?.publish([decision.event])
+        return decision.resolution
+    }
+
+    /// A resolution with what to store and publish.
+    struct Decision: Sendable {
+        var resolution: Resolution
+        var batch: StoreBatch
+        var event: MasterDataEvent
+    }
+
+    /// Resolves in the graph and builds the batch (with evidence and audit) and the event.
+    private func decide(_ record: CustomerRecord) -> Decision {
         var r = graph.resolve(record)
         let at = now()
         var batch = StoreBatch()
@@ -39,7 +61,7 @@ public actor MasterDataResolver {
         let golden = graph.golden(r.goldenId)
         if let golden { batch.goldens = [golden] }
         if r.decision == .joined || r.decision == .review {
-            let against = r.decision == .joined ? r.goldenId : r.candidateGoldenId!
+            let against = r.decision == .joined ? r.goldenId : (r.candidateGoldenId ?? r.goldenId)
             r.evidence = graph.explain(record.ref, against: against)?.evidence ?? []
         }
         batch.audit = [
@@ -50,10 +72,58 @@ public actor MasterDataResolver {
         if r.decision == .review, let c = r.candidateGoldenId, let s = r.score {
             batch.reviews = [ReviewItem(record: record.ref, goldenId: r.goldenId, candidateGoldenId: c, score: s, evidence: r.evidence)]
         }
-        try await store.apply(batch)
         let kind: MasterDataEvent.Kind = (r.decision == .created || r.decision == .review) ? .created : .updated
-        try await sink?.publish([MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at)])
-        return r
+        return Decision(resolution: r, batch: batch, event: MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at))
+    }
+
+    // MARK: Shared stores
+
+    /// Resolves under the record's resolution locks: reads what other instances stored for its keys and the
+    /// golden records they lead to (locking those too), reconciles the graph, decides, writes; one transaction.
+    private func resolveShared(_ record: CustomerRecord, on store: any SharedMasterDataStore) async throws -> Decision {
+        let keys = IdentityGraph.resolutionKeys(for: record)
+        return try await store.withResolutionLock(keys: keys) { tx in
+            let stored = try await self.lockedMembers(keys: keys, ref: record.ref, tx: tx)
+            let goldenIds = Array(Set(stored.map(\.goldenId)))
+            let missing = await self.missingFromScope(keys: keys, goldenIds: goldenIds, stored: stored)
+            let moved: [StoredMember] = missing.isEmpty ? [] : try await tx.members(keys: [], goldenIds: [], refs: missing)
+            let decision = await self.reconcileAndDecide(record, stored: stored + moved, keys: keys, goldenIds: goldenIds)
+            try await tx.apply(decision.batch)
+            return decision
+        }
+    }
+
+    /// The stored members sharing `keys` and all members of their golden records, with those golden ids locked
+    /// (re-read until no unlocked golden id appears; bounded).
+    private nonisolated func lockedMembers(
+        keys: [String], ref: RecordRef, tx: any ResolutionTransaction
+    ) async throws -> [StoredMember] {
+        var locked: Set<String> = []
+        var stored = try await tx.members(keys: keys, goldenIds: [], refs: [ref])
+        for _ in 0..<8 {
+            let goldenIds = Set(stored.map(\.goldenId))
+            let unlocked = goldenIds.subtracting(locked)
+            if unlocked.isEmpty { return stored }
+            try await tx.lock(keys: unlocked.map(ResolutionLockKey.golden))
+            locked.formUnion(unlocked)
+            stored = try await tx.members(keys: keys, goldenIds: locked.sorted(), refs: [ref])
+        }
+        throw MasterDataError(.store, "golden records kept changing while resolving \(ref)")
+    }
+
+    /// Records the graph holds in the locked scope that the store did not return (moved or erased elsewhere).
+    private func missingFromScope(keys: [String], goldenIds: [String], stored: [StoredMember]) -> [RecordRef] {
+        let present = Set(stored.map(\.record.ref))
+        return graph.localScope(keys: keys, goldenIds: goldenIds).subtracting(present).sorted { $0.description < $1.description }
+    }
+
+    private func reconcileAndDecide(
+        _ record: CustomerRecord, stored: [StoredMember], keys: [String], goldenIds: [String]
+    ) -> Decision {
+        var scope = graph.localScope(keys: keys, goldenIds: goldenIds)
+        scope.insert(record.ref)
+        graph.reconcile(stored: stored, scope: scope)
+        return decide(record)
     }
 
     /// Merges `absorbed` into `survivor` (manual merge or accepted review); audited with the best pair's evidence.
