@@ -5,21 +5,26 @@ import Testing
 
 @testable import CRMMasterData
 
-/// Three variants of each of `count` people (CRM: name, e-mail, phone, birth date; shop: name, e-mail in other
-/// case; CTI: name, phone in national format). A single resolver joins each person's three into one golden record.
+/// Three variants of each of `count` people (CRM: name, e-mail, phone, birth date; shop: e-mail in other case, phone
+/// in national format; CTI: phone with 0049). A single resolver joins each person's three into one golden record,
+/// whatever order they arrive in.
 func sharedPeople(_ count: Int) -> [[CustomerRecord]] {
     let given = ["Anna", "Jonas", "Lea", "Felix", "Mia", "Paul", "Emma", "Noah", "Lina", "Elias"]
     let family = ["Becker", "Schulz", "Wagner", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Braun"]
     return (0..<count).map { i in
         let g = given[i % given.count], f = family[(i / given.count) % family.count] + (i < 100 ? "" : "-\(i / 100)")
-        let email = "\(g).\(f).\(i)@example.org".lowercased()
+        let email = "\(g).\(f).\(i)@posteo.de".lowercased()
         let digits = String(format: "%07d", 1_000_000 + i * 7919 % 9_000_000)
         return [
             CustomerRecord(
                 system: "crm", externalId: "c\(i)", givenName: g, familyName: f, email: email, phone: "+49 151 \(digits)",
                 country: "DE", dateOfBirth: "1980-01-\(String(format: "%02d", i % 28 + 1))"),
-            CustomerRecord(system: "shop", externalId: "s\(i)", givenName: g, familyName: f, email: email.uppercased(), country: "DE"),
-            CustomerRecord(system: "cti", externalId: "t\(i)", givenName: g, familyName: f, phone: "0151 \(digits)", country: "DE"),
+            CustomerRecord(
+                system: "shop", externalId: "s\(i)", givenName: g, familyName: f, email: email.uppercased(), phone: "0151 \(digits)",
+                country: "DE"),
+            CustomerRecord(
+                system: "cti", externalId: "t\(i)", givenName: g, familyName: f, email: email, phone: "0049 151 \(digits)",
+                country: "DE"),
         ]
     }
 }
@@ -51,15 +56,17 @@ func resolveConcurrently(_ people: [[CustomerRecord]], on resolvers: [MasterData
 
 @Suite("Shared master data on PostgreSQL")
 struct SharedResolutionTests {
-    @Test("one resolver joins each person's three variants into one golden record (the data is resolvable)")
+    @Test("one resolver joins each person's three variants into one golden record in any order (the data is resolvable)")
     func baseline() async throws {
         let people = sharedPeople(100)
-        let store = InMemoryMasterDataStore()
-        let resolver = try await MasterDataResolver(store: store)
-        for variants in people { for r in variants { try await resolver.resolve(r) } }
-        let ids = goldenIdsByPerson(await store.load(), people: people)
-        #expect(ids.allSatisfy { $0.count == 1 })
-        #expect(Set(ids.flatMap { $0 }).count == people.count)
+        for reversed in [false, true] {
+            let store = InMemoryMasterDataStore()
+            let resolver = try await MasterDataResolver(store: store)
+            for variants in people { for r in reversed ? variants.reversed() : variants { try await resolver.resolve(r) } }
+            let ids = goldenIdsByPerson(await store.load(), people: people)
+            #expect(ids.allSatisfy { $0.count == 1 })
+            #expect(Set(ids.flatMap { $0 }).count == people.count)
+        }
     }
 
     @Test("three hub instances on one PostgreSQL create exactly one golden record per person when they resolve concurrently")

@@ -66,6 +66,14 @@ public final class PostgresServer: Sendable {
             }
             usleep(50_000)
         }
+        // Listening is not ready: until recovery ends the server answers "the database system is starting up".
+        while (try? psql("SELECT 1")) == nil {
+            guard Date() < deadline, process.isRunning else {
+                stop()
+                throw TestSetupError("PostgreSQL on 127.0.0.1:\(port) did not accept queries: \(Self.tail(log))")
+            }
+            usleep(100_000)
+        }
     }
 
     deinit { stop() }
