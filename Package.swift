@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "CRMHub",
             dependencies: [
-                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData",
+                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData", "CRMMasterDataPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -146,6 +146,7 @@ let package = Package(
             name: "crmhub",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData",
+                "CRMMasterDataPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
