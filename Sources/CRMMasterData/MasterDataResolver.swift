@@ -128,6 +128,10 @@ public actor MasterDataResolver {
 
     /// Merges `absorbed` into `survivor` (manual merge or accepted review); audited with the best pair's evidence.
     public func merge(survivor: String, absorbed: String, actor: String) async throws {
+        try await change(goldenIds: [survivor, absorbed]) { r in try r.mergeChange(survivor: survivor, absorbed: absorbed, actor: actor) }
+    }
+
+    private func mergeChange(survivor: String, absorbed: String, actor: String) throws -> Change {
         let absorbedMembers = graph.members(of: absorbed)
         let evidence = absorbedMembers.first.flatMap { graph.explain($0.ref, against: survivor) }
         try graph.merge(survivor, absorbed)
@@ -146,12 +150,16 @@ public actor MasterDataResolver {
                 action: "merged", goldenId: live, relatedGoldenId: absorbed, records: absorbedMembers.map(\.ref),
                 score: evidence?.score, evidence: evidence?.evidence ?? [], actor: actor, at: at)
         ]
-        try await store.apply(batch)
-        try await sink?.publish([MasterDataEvent(kind: .merged, goldenId: live, relatedGoldenId: absorbed, golden: golden, at: at)])
+        return Change(batch: batch, events: [MasterDataEvent(kind: .merged, goldenId: live, relatedGoldenId: absorbed, golden: golden, at: at)])
     }
 
     /// Undoes the merge that absorbed `absorbed`, restoring it with its former members.
     public func unmerge(absorbed: String, actor: String) async throws {
+        let survivor = graph.aliases[absorbed] ?? absorbed
+        try await change(goldenIds: [survivor, absorbed]) { r in try r.unmergeChange(absorbed: absorbed, actor: actor) }
+    }
+
+    private func unmergeChange(absorbed: String, actor: String) throws -> Change {
         let survivor = try graph.unmerge(absorbed)
         let at = now()
         var batch = StoreBatch()
@@ -165,8 +173,7 @@ public actor MasterDataResolver {
         batch.audit = [
             AuditEntry(action: "unmerged", goldenId: survivor, relatedGoldenId: absorbed, records: restored.map(\.ref), actor: actor, at: at)
         ]
-        try await store.apply(batch)
-        try await sink?.publish([
+        return Change(batch: batch, events: [
             MasterDataEvent(kind: .unmerged, goldenId: survivor, relatedGoldenId: absorbed, golden: gs, at: at),
             MasterDataEvent(kind: .created, goldenId: absorbed, golden: ga, at: at),
         ])
@@ -175,6 +182,12 @@ public actor MasterDataResolver {
     /// Takes a wrongly joined record out of its golden record into its own (and bars it from rejoining).
     @discardableResult
     public func detach(_ ref: RecordRef, actor: String) async throws -> String {
+        let from = graph.goldenId(for: ref).map { [$0] } ?? []
+        let c = try await change(goldenIds: from) { r in try r.detachChange(ref, actor: actor) }
+        return c.events.last?.goldenId ?? ""
+    }
+
+    private func detachChange(_ ref: RecordRef, actor: String) throws -> Change {
         let (from, to) = try graph.detach(ref)
         let at = now()
         var batch = StoreBatch()
@@ -182,17 +195,20 @@ public actor MasterDataResolver {
         let gf = graph.golden(from), gt = graph.golden(to)
         batch.goldens = [gf, gt].compactMap { $0 }
         batch.audit = [AuditEntry(action: "detached", goldenId: from, relatedGoldenId: to, records: [ref], actor: actor, at: at)]
-        try await store.apply(batch)
-        try await sink?.publish([
+        return Change(batch: batch, events: [
             MasterDataEvent(kind: .unmerged, goldenId: from, relatedGoldenId: to, golden: gf, at: at),
             MasterDataEvent(kind: .created, goldenId: to, golden: gt, at: at),
         ])
-        return to
     }
 
     /// Erases a person (right to erasure): member records and the golden record are deleted; the audit keeps
     /// only references; an `erased` event (a tombstone for downstream topics) is published.
     public func erase(goldenId: String, actor: String) async throws {
+        let live = graph.canonicalGoldenId(goldenId) ?? goldenId
+        try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
+    }
+
+    private func eraseChange(goldenId: String, actor: String) throws -> Change {
         guard let live = graph.canonicalGoldenId(goldenId) else {
             throw MasterDataError(.notFound, "golden record \(goldenId) not found")
         }
@@ -203,8 +219,45 @@ public actor MasterDataResolver {
         batch.removedGoldens = [live]
         batch.closedReviews = refs
         batch.audit = [AuditEntry(action: "erased", goldenId: live, records: refs, actor: actor, at: at)]
-        try await store.apply(batch)
-        try await sink?.publish([MasterDataEvent(kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, at: at)])
+        return Change(batch: batch, events: [MasterDataEvent(kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, at: at)])
+    }
+
+    /// A manual change: what to store and what to publish.
+    struct Change: Sendable {
+        var batch: StoreBatch
+        var events: [MasterDataEvent]
+    }
+
+    /// Applies a manual change. On a shared store it runs under the locks of the golden ids involved, after the
+    /// graph took in their current members from the store (so a merge or erasure covers records that other
+    /// instances joined to them). Merge aliases and histories written by other instances are not read back:
+    /// undo a merge on the instance that made it (or after a restart).
+    @discardableResult
+    private func change(
+        goldenIds: [String], _ make: @escaping @Sendable (isolated MasterDataResolver) throws -> Change
+    ) async throws -> Change {
+        let result: Change
+        if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
+            let keys = goldenIds.map(ResolutionLockKey.golden)
+            result = try await shared.withResolutionLock(keys: keys) { tx in
+                let stored = try await tx.members(keys: [], goldenIds: goldenIds, refs: [])
+                let c = try await self.refreshThen(stored: stored, goldenIds: goldenIds, make)
+                try await tx.apply(c.batch)
+                return c
+            }
+        } else {
+            result = try make(self)
+            try await store.apply(result.batch)
+        }
+        try await sink?.publish(result.events)
+        return result
+    }
+
+    private func refreshThen(
+        stored: [StoredMember], goldenIds: [String], _ make: @Sendable (isolated MasterDataResolver) throws -> Change
+    ) throws -> Change {
+        graph.reconcile(stored: stored, scope: [])
+        return try make(self)
     }
 
     // MARK: Lookups (in memory)

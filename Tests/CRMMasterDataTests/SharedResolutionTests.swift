@@ -137,6 +137,24 @@ struct SharedResolutionTests {
         await s2.close()
     }
 
+    @Test("erasing on one instance also erases the records another instance joined to that golden record")
+    func erasureCoversOtherInstancesJoins() async throws {
+        let url = try PostgresServer.shared().createDatabase()
+        let s1 = try await PostgresMasterDataStore(url: url), s2 = try await PostgresMasterDataStore(url: url)
+        let a = try await MasterDataResolver(store: s1), b = try await MasterDataResolver(store: s2)
+        let x = try await a.resolve(person("1", "Ana", "Ruiz", email: "ana@ruiz.es", country: "ES"))
+        let y = try await b.resolve(
+            person("2", "Ana", "Ruiz", email: "ana@ruiz.es", phone: "+34 600 123 456", country: "ES", system: "shop"))
+        #expect(y.decision == .joined && y.goldenId == x.goldenId)
+        // a never saw shop/2, yet its erasure takes it too (the golden record's members are read under its lock).
+        try await a.erase(goldenId: x.goldenId, actor: "dpo")
+        #expect(try await s2.goldenId(for: y.ref) == nil)
+        #expect(try await s2.load().members.isEmpty)
+        #expect(try await s2.golden(id: x.goldenId) == nil)
+        await s1.close()
+        await s2.close()
+    }
+
     @Test("blocking keys as text are the keys the graph hashes; lock keys are stable")
     func stableKeys() {
         let r = person("1", "Jonas", "Becker", email: "Jonas.Becker@gmx.de", phone: "+49 171 2345678", postcode: "10115",
