@@ -12,6 +12,7 @@
 //   CRMNormalize   normalisers shared by mappings and master data: phone (E.164), e-mail, names
 //   CRMMapping     the declarative field-mapping language: compiler, runtime, inline tests
 //   CRMMasterData  identity resolution, golden records, stores
+//   CRMMasterDataPostgres  the PostgreSQL master-data store (postgres-nio); shared by several hub instances
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
@@ -46,6 +47,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // Already in the graph through Hummingbird (swift-nio-extras); named for HMAC-SHA256 of billing webhooks.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -97,6 +99,15 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMMasterDataPostgres",
+            dependencies: [
+                "CRMMasterData",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMSchedule",
             dependencies: [],
             swiftSettings: strictConcurrency
@@ -104,7 +115,7 @@ let package = Package(
         .target(
             name: "CRMHub",
             dependencies: [
-                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData",
+                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData", "CRMMasterDataPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -149,6 +160,7 @@ let package = Package(
             name: "crmhub",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData", "CRMTelephony",
+                "CRMMasterDataPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -200,10 +212,14 @@ let package = Package(
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMTelephonyTests",
             dependencies: ["CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
+        .testTarget(
+            name: "CRMMasterDataTests",
+            dependencies: ["CRMMasterData", "CRMMasterDataPostgres", "CRMNormalize", "CRMTestSupport"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),

@@ -1,5 +1,6 @@
 import CRMKafka
 import CRMMasterData
+import CRMMasterDataPostgres
 import CRMTransport
 import Foundation
 import Logging
@@ -85,7 +86,8 @@ public struct HubRuntime: Sendable {
     }
 
     /// The services to run, in start order (dependencies first): producer, routes. Add the HTTP server last.
-    /// Routes with `resolve: true` get a ``ResolveTransform`` over the master data (SQLite store), whose change
+    /// Routes with `resolve: true` get a ``ResolveTransform`` over the master data (SQLite store, or PostgreSQL
+    /// shared by several instances), whose change
     /// events go to `store.events_topic`.
     public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) async throws -> HubServices {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
@@ -136,19 +138,22 @@ public struct HubRuntime: Sendable {
 
     private func makeResolveTransform(producer: KafkaProducer) async throws -> ResolveTransform? {
         guard configuration.routes.contains(where: \.resolve) else { return nil }
-        guard configuration.store.kind == .sqlite else {
-            throw StartupError(description: "\(configuration.file): routes with resolve: true need store.kind sqlite for now")
-        }
+        let location = configuration.store.kind == .postgres
+            ? PostgresMasterDataStore.Configuration.redacted(configuration.store.location) : configuration.store.location
         do {
-            let store = try SQLiteMasterDataStore(path: configuration.store.location)
+            let store: any MasterDataStore
+            switch configuration.store.kind {
+            case .sqlite: store = try SQLiteMasterDataStore(path: configuration.store.location)
+            case .postgres: store = try await PostgresMasterDataStore(url: configuration.store.location, logger: logger)
+            }
             let resolver = try await MasterDataResolver(
                 store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer))
             let counts = await resolver.counts
             logger.info(
-                "master data loaded", metadata: ["store": "\(configuration.store.location)", "records": "\(counts.records)", "golden": "\(counts.goldens)"])
+                "master data loaded", metadata: ["store": "\(location)", "records": "\(counts.records)", "golden": "\(counts.goldens)"])
             return ResolveTransform(resolver: resolver)
         } catch {
-            throw StartupError(description: "cannot open the master data store at \(configuration.store.location): \(error)")
+            throw StartupError(description: "cannot open the master data store at \(location): \(error)")
         }
     }
 

@@ -389,6 +389,22 @@ public struct IdentityGraph: Sendable {
         return keys
     }
 
+    /// The blocking keys as (kind, value) text — the same keys as `blockingKeys`, which hashes them with the
+    /// per-process `Hasher` (kept separate so the hot path allocates no strings).
+    static func blockingKeyParts(_ f: MatchFeatures) -> [(kind: String, value: String)] {
+        var keys: [(kind: String, value: String)] = []
+        if let e = f.email { keys.append(("e", e)) }
+        if let p = f.phone { keys.append(("p", p)) }
+        if let g = f.given, let fam = f.family { keys.append(("n", min(g, fam) + " " + max(g, fam))) }
+        if let d = f.dob {
+            let ds = d.description
+            if let g = f.given?.first { keys.append(("dg", ds + String(g))) }
+            if let fam = f.family { keys.append(("df", ds + String(fam.prefix(3)))) }
+        }
+        if let pc = f.postcode, let fam = f.family { keys.append(("a", pc + String(fam.prefix(3)))) }
+        return keys
+    }
+
     /// Value counts for term-frequency-adjusted u-probabilities.
     struct Frequencies: ValueFrequencies, Sendable {
         var counts: [Int: Int32] = [:]
@@ -405,6 +421,116 @@ public struct IdentityGraph: Sendable {
             for (field, v) in pairs {
                 if let v { counts[BlockKey.hash(field.rawValue, v), default: 0] += d }
             }
+        }
+    }
+}
+
+// MARK: Shared stores
+
+extension IdentityGraph {
+    /// The stable blocking keys of a record ("kind:value"), as a shared store indexes and locks them.
+    public static func blockKeys(for record: CustomerRecord) -> [String] {
+        blockingKeyParts(MatchFeatures(record)).map { $0.kind + ":" + $0.value }
+    }
+
+    /// The keys a resolver on a shared store locks to resolve `record`: its blocking keys and its reference
+    /// (`"r:" + system + U+001F + external id`), sorted and without duplicates.
+    public static func resolutionKeys(for record: CustomerRecord) -> [String] {
+        Array(Set(blockKeys(for: record) + [refKey(record.ref)])).sorted()
+    }
+
+    /// The lock key of a record reference.
+    public static func refKey(_ ref: RecordRef) -> String { "r:" + ref.system + "\u{1F}" + ref.externalId }
+
+    /// The records this graph holds that a shared store is authoritative for when resolving under `keys` with
+    /// `goldenIds` locked: records in the blocks of those keys and members of those golden records.
+    public func localScope(keys: [String], goldenIds: [String]) -> Set<RecordRef> {
+        var out = Set<RecordRef>()
+        for key in keys {
+            guard let colon = key.firstIndex(of: ":") else { continue }
+            let kind = String(key[..<colon]), value = String(key[key.index(after: colon)...])
+            if kind == "r" { continue }
+            for j in blocks[BlockKey.hash(kind, value)] ?? [] where active[Int(j)] { out.insert(records[Int(j)].ref) }
+        }
+        for id in goldenIds {
+            guard let c = byGolden[id] else { continue }
+            for m in clusters[Int(c)].members { out.insert(records[Int(m)].ref) }
+        }
+        return out
+    }
+
+    /// Brings part of the graph in line with a shared store: every stored member is put into its stored golden
+    /// record (added, replaced or moved), and every record of `scope` the store no longer holds is dropped.
+    /// Decisions taken afterwards see what other instances wrote.
+    public mutating func reconcile(stored: [StoredMember], scope: Set<RecordRef>) {
+        let present = Set(stored.map(\.record.ref))
+        for ref in scope where !present.contains(ref) { drop(ref) }
+        for m in stored { upsert(m.record, goldenId: m.goldenId) }
+    }
+
+    private mutating func upsert(_ record: CustomerRecord, goldenId: String) {
+        let target = liveCluster(stored: goldenId)
+        guard let i = byRef[record.ref] else {
+            let f = MatchFeatures(record)
+            let i = Int32(records.count)
+            records.append(record)
+            features.append(f)
+            active.append(true)
+            byRef[record.ref] = i
+            frequencies.add(f)
+            recordCount += 1
+            for k in blockingKeys(f) { addToBlock(k, i) }
+            clusterOf.append(target)
+            clusters[Int(target)].members.append(i)
+            return
+        }
+        if records[Int(i)] != record {
+            let f = MatchFeatures(record)
+            frequencies.remove(features[Int(i)])
+            frequencies.add(f)
+            records[Int(i)] = record
+            features[Int(i)] = f
+            for k in blockingKeys(f) { addToBlock(k, i) }
+        }
+        let old = clusterOf[Int(i)]
+        guard old != target else { return }
+        removeMember(i, from: old)
+        clusterOf[Int(i)] = target
+        clusters[Int(target)].members.append(i)
+    }
+
+    private mutating func drop(_ ref: RecordRef) {
+        guard let i = byRef[ref] else { return }
+        active[Int(i)] = false
+        frequencies.remove(features[Int(i)])
+        byRef[ref] = nil
+        recordCount -= 1
+        removeMember(i, from: clusterOf[Int(i)])
+    }
+
+    /// The cluster of a golden id the store holds live: revived (and no longer an alias) if this graph thought
+    /// it merged or gone, created if unknown.
+    private mutating func liveCluster(stored goldenId: String) -> Int32 {
+        aliases[goldenId] = nil
+        if let c = byGolden[goldenId] {
+            if !clusters[Int(c)].alive {
+                clusters[Int(c)].alive = true
+                goldenCount += 1
+            }
+            return c
+        }
+        let c = Int32(clusters.count)
+        clusters.append(Cluster(goldenId: goldenId, members: [], alive: true))
+        byGolden[goldenId] = c
+        goldenCount += 1
+        return c
+    }
+
+    private mutating func removeMember(_ i: Int32, from c: Int32) {
+        clusters[Int(c)].members.removeAll { $0 == i }
+        if clusters[Int(c)].members.isEmpty, clusters[Int(c)].alive {
+            clusters[Int(c)].alive = false
+            goldenCount -= 1
         }
     }
 }

@@ -30,8 +30,30 @@ public actor MasterDataResolver {
     }
 
     /// Resolves one record, stores the outcome with its evidence, then publishes `created` or `updated`.
+    /// On a shared store (`SharedMasterDataStore.coordinatesResolvers`) the record is resolved under the store's
+    /// resolution locks against what every instance stored (see `SharedMasterDataStore`).
     @discardableResult
     public func resolve(_ record: CustomerRecord) async throws -> Resolution {
+        let decision: Decision
+        if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
+            decision = try await resolveShared(record, on: shared)
+        } else {
+            decision = decide(record)
+            try await store.apply(decision.batch)
+        }
+        try await sink?.publish([decision.event])
+        return decision.resolution
+    }
+
+    /// A resolution with what to store and publish.
+    struct Decision: Sendable {
+        var resolution: Resolution
+        var batch: StoreBatch
+        var event: MasterDataEvent
+    }
+
+    /// Resolves in the graph and builds the batch (with evidence and audit) and the event.
+    private func decide(_ record: CustomerRecord) -> Decision {
         var r = graph.resolve(record)
         let at = now()
         var batch = StoreBatch()
@@ -39,7 +61,7 @@ public actor MasterDataResolver {
         let golden = graph.golden(r.goldenId)
         if let golden { batch.goldens = [golden] }
         if r.decision == .joined || r.decision == .review {
-            let against = r.decision == .joined ? r.goldenId : r.candidateGoldenId!
+            let against = r.decision == .joined ? r.goldenId : (r.candidateGoldenId ?? r.goldenId)
             r.evidence = graph.explain(record.ref, against: against)?.evidence ?? []
         }
         batch.audit = [
@@ -50,14 +72,66 @@ public actor MasterDataResolver {
         if r.decision == .review, let c = r.candidateGoldenId, let s = r.score {
             batch.reviews = [ReviewItem(record: record.ref, goldenId: r.goldenId, candidateGoldenId: c, score: s, evidence: r.evidence)]
         }
-        try await store.apply(batch)
         let kind: MasterDataEvent.Kind = (r.decision == .created || r.decision == .review) ? .created : .updated
-        try await sink?.publish([MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at)])
-        return r
+        return Decision(resolution: r, batch: batch, event: MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at))
+    }
+
+    // MARK: Shared stores
+
+    /// Resolves under the record's resolution locks: reads what other instances stored for its keys and the
+    /// golden records they lead to (locking those too), reconciles the graph, decides, writes; one transaction.
+    private func resolveShared(_ record: CustomerRecord, on store: any SharedMasterDataStore) async throws -> Decision {
+        let keys = IdentityGraph.resolutionKeys(for: record)
+        return try await store.withResolutionLock(keys: keys) { tx in
+            let stored = try await self.lockedMembers(keys: keys, ref: record.ref, tx: tx)
+            let goldenIds = Array(Set(stored.map(\.goldenId)))
+            let missing = await self.missingFromScope(keys: keys, goldenIds: goldenIds, stored: stored)
+            let moved: [StoredMember] = missing.isEmpty ? [] : try await tx.members(keys: [], goldenIds: [], refs: missing)
+            let decision = await self.reconcileAndDecide(record, stored: stored + moved, keys: keys, goldenIds: goldenIds)
+            try await tx.apply(decision.batch)
+            return decision
+        }
+    }
+
+    /// The stored members sharing `keys` and all members of their golden records, with those golden ids locked
+    /// (re-read until no unlocked golden id appears; bounded).
+    private nonisolated func lockedMembers(
+        keys: [String], ref: RecordRef, tx: any ResolutionTransaction
+    ) async throws -> [StoredMember] {
+        var locked: Set<String> = []
+        var stored = try await tx.members(keys: keys, goldenIds: [], refs: [ref])
+        for _ in 0..<8 {
+            let goldenIds = Set(stored.map(\.goldenId))
+            let unlocked = goldenIds.subtracting(locked)
+            if unlocked.isEmpty { return stored }
+            try await tx.lock(keys: unlocked.map(ResolutionLockKey.golden))
+            locked.formUnion(unlocked)
+            stored = try await tx.members(keys: keys, goldenIds: locked.sorted(), refs: [ref])
+        }
+        throw MasterDataError(.store, "golden records kept changing while resolving \(ref)")
+    }
+
+    /// Records the graph holds in the locked scope that the store did not return (moved or erased elsewhere).
+    private func missingFromScope(keys: [String], goldenIds: [String], stored: [StoredMember]) -> [RecordRef] {
+        let present = Set(stored.map(\.record.ref))
+        return graph.localScope(keys: keys, goldenIds: goldenIds).subtracting(present).sorted { $0.description < $1.description }
+    }
+
+    private func reconcileAndDecide(
+        _ record: CustomerRecord, stored: [StoredMember], keys: [String], goldenIds: [String]
+    ) -> Decision {
+        var scope = graph.localScope(keys: keys, goldenIds: goldenIds)
+        scope.insert(record.ref)
+        graph.reconcile(stored: stored, scope: scope)
+        return decide(record)
     }
 
     /// Merges `absorbed` into `survivor` (manual merge or accepted review); audited with the best pair's evidence.
     public func merge(survivor: String, absorbed: String, actor: String) async throws {
+        try await change(goldenIds: [survivor, absorbed]) { r in try r.mergeChange(survivor: survivor, absorbed: absorbed, actor: actor) }
+    }
+
+    private func mergeChange(survivor: String, absorbed: String, actor: String) throws -> Change {
         let absorbedMembers = graph.members(of: absorbed)
         let evidence = absorbedMembers.first.flatMap { graph.explain($0.ref, against: survivor) }
         try graph.merge(survivor, absorbed)
@@ -76,12 +150,16 @@ public actor MasterDataResolver {
                 action: "merged", goldenId: live, relatedGoldenId: absorbed, records: absorbedMembers.map(\.ref),
                 score: evidence?.score, evidence: evidence?.evidence ?? [], actor: actor, at: at)
         ]
-        try await store.apply(batch)
-        try await sink?.publish([MasterDataEvent(kind: .merged, goldenId: live, relatedGoldenId: absorbed, golden: golden, at: at)])
+        return Change(batch: batch, events: [MasterDataEvent(kind: .merged, goldenId: live, relatedGoldenId: absorbed, golden: golden, at: at)])
     }
 
     /// Undoes the merge that absorbed `absorbed`, restoring it with its former members.
     public func unmerge(absorbed: String, actor: String) async throws {
+        let survivor = graph.aliases[absorbed] ?? absorbed
+        try await change(goldenIds: [survivor, absorbed]) { r in try r.unmergeChange(absorbed: absorbed, actor: actor) }
+    }
+
+    private func unmergeChange(absorbed: String, actor: String) throws -> Change {
         let survivor = try graph.unmerge(absorbed)
         let at = now()
         var batch = StoreBatch()
@@ -95,8 +173,7 @@ public actor MasterDataResolver {
         batch.audit = [
             AuditEntry(action: "unmerged", goldenId: survivor, relatedGoldenId: absorbed, records: restored.map(\.ref), actor: actor, at: at)
         ]
-        try await store.apply(batch)
-        try await sink?.publish([
+        return Change(batch: batch, events: [
             MasterDataEvent(kind: .unmerged, goldenId: survivor, relatedGoldenId: absorbed, golden: gs, at: at),
             MasterDataEvent(kind: .created, goldenId: absorbed, golden: ga, at: at),
         ])
@@ -105,6 +182,12 @@ public actor MasterDataResolver {
     /// Takes a wrongly joined record out of its golden record into its own (and bars it from rejoining).
     @discardableResult
     public func detach(_ ref: RecordRef, actor: String) async throws -> String {
+        let from = graph.goldenId(for: ref).map { [$0] } ?? []
+        let c = try await change(goldenIds: from) { r in try r.detachChange(ref, actor: actor) }
+        return c.events.last?.goldenId ?? ""
+    }
+
+    private func detachChange(_ ref: RecordRef, actor: String) throws -> Change {
         let (from, to) = try graph.detach(ref)
         let at = now()
         var batch = StoreBatch()
@@ -112,17 +195,20 @@ public actor MasterDataResolver {
         let gf = graph.golden(from), gt = graph.golden(to)
         batch.goldens = [gf, gt].compactMap { $0 }
         batch.audit = [AuditEntry(action: "detached", goldenId: from, relatedGoldenId: to, records: [ref], actor: actor, at: at)]
-        try await store.apply(batch)
-        try await sink?.publish([
+        return Change(batch: batch, events: [
             MasterDataEvent(kind: .unmerged, goldenId: from, relatedGoldenId: to, golden: gf, at: at),
             MasterDataEvent(kind: .created, goldenId: to, golden: gt, at: at),
         ])
-        return to
     }
 
     /// Erases a person (right to erasure): member records and the golden record are deleted; the audit keeps
     /// only references; an `erased` event (a tombstone for downstream topics) is published.
     public func erase(goldenId: String, actor: String) async throws {
+        let live = graph.canonicalGoldenId(goldenId) ?? goldenId
+        try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
+    }
+
+    private func eraseChange(goldenId: String, actor: String) throws -> Change {
         guard let live = graph.canonicalGoldenId(goldenId) else {
             throw MasterDataError(.notFound, "golden record \(goldenId) not found")
         }
@@ -133,8 +219,45 @@ public actor MasterDataResolver {
         batch.removedGoldens = [live]
         batch.closedReviews = refs
         batch.audit = [AuditEntry(action: "erased", goldenId: live, records: refs, actor: actor, at: at)]
-        try await store.apply(batch)
-        try await sink?.publish([MasterDataEvent(kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, at: at)])
+        return Change(batch: batch, events: [MasterDataEvent(kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, at: at)])
+    }
+
+    /// A manual change: what to store and what to publish.
+    struct Change: Sendable {
+        var batch: StoreBatch
+        var events: [MasterDataEvent]
+    }
+
+    /// Applies a manual change. On a shared store it runs under the locks of the golden ids involved, after the
+    /// graph took in their current members from the store (so a merge or erasure covers records that other
+    /// instances joined to them). Merge aliases and histories written by other instances are not read back:
+    /// undo a merge on the instance that made it (or after a restart).
+    @discardableResult
+    private func change(
+        goldenIds: [String], _ make: @escaping @Sendable (isolated MasterDataResolver) throws -> Change
+    ) async throws -> Change {
+        let result: Change
+        if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
+            let keys = goldenIds.map(ResolutionLockKey.golden)
+            result = try await shared.withResolutionLock(keys: keys) { tx in
+                let stored = try await tx.members(keys: [], goldenIds: goldenIds, refs: [])
+                let c = try await self.refreshThen(stored: stored, goldenIds: goldenIds, make)
+                try await tx.apply(c.batch)
+                return c
+            }
+        } else {
+            result = try make(self)
+            try await store.apply(result.batch)
+        }
+        try await sink?.publish(result.events)
+        return result
+    }
+
+    private func refreshThen(
+        stored: [StoredMember], goldenIds: [String], _ make: @Sendable (isolated MasterDataResolver) throws -> Change
+    ) throws -> Change {
+        graph.reconcile(stored: stored, scope: [])
+        return try make(self)
     }
 
     // MARK: Lookups (in memory)

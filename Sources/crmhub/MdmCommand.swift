@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import CRMMasterData
+import CRMMasterDataPostgres
 import CRMYAML
 import Foundation
 
@@ -109,7 +110,13 @@ enum MdmIO {
         return out
     }
     static func openResolver(_ db: String, _ settings: MdmSettings) async throws -> MasterDataResolver {
-        try await MasterDataResolver(store: try SQLiteMasterDataStore(path: db), configuration: try settings.load())
+        let store: any MasterDataStore
+        if db.hasPrefix("postgres://") || db.hasPrefix("postgresql://") {
+            store = try await PostgresMasterDataStore(url: db)
+        } else {
+            store = try SQLiteMasterDataStore(path: db)
+        }
+        return try await MasterDataResolver(store: store, configuration: try settings.load())
     }
     static func json<T: Encodable>(_ v: T) -> String {
         let e = JSONEncoder()
@@ -266,7 +273,7 @@ extension MdmCommand {
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Resolve a JSON array of customer records into a master data database and print the outcomes.")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument(help: "JSON file: [{\"system\":…, \"externalId\":…, \"givenName\":…}, …]") var input: String
         @OptionGroup var settings: MdmSettings
 
@@ -283,7 +290,7 @@ extension MdmCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a golden record, its members and its audit trail.")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument(help: "Golden id or SYSTEM/EXTERNAL_ID.") var id: String
         @OptionGroup var settings: MdmSettings
 
@@ -299,7 +306,7 @@ extension MdmCommand {
 
     struct Search: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Find golden records by e-mail, phone or name.")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Option var email: String?
         @Option var phone: String?
         @Option(help: "Given name (with --family-name).") var givenName: String?
@@ -319,7 +326,7 @@ extension MdmCommand {
 
     struct Merge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Merge one golden record into another (audited).")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument var survivor: String
         @Argument var absorbed: String
         @Option(help: "Who merges (for the audit).") var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
@@ -332,7 +339,7 @@ extension MdmCommand {
 
     struct Unmerge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Undo a merge: restore the absorbed golden record.")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument var absorbed: String
         @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
         @OptionGroup var settings: MdmSettings
@@ -344,7 +351,7 @@ extension MdmCommand {
 
     struct Detach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take a wrongly joined record out into its own golden record.")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument(help: "SYSTEM/EXTERNAL_ID") var record: String
         @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
         @OptionGroup var settings: MdmSettings
@@ -356,7 +363,7 @@ extension MdmCommand {
 
     struct Review: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List open review items (possible matches).")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @OptionGroup var settings: MdmSettings
         func run() async throws {
             for r in try await MdmIO.openResolver(db, settings).openReviews() { print(MdmIO.json(r)) }
@@ -365,7 +372,7 @@ extension MdmCommand {
 
     struct Erase: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Erase a person (right to erasure); emits a tombstone event.")
-        @Option(help: "SQLite master data database.") var db: String
+        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument var goldenId: String
         @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
         @OptionGroup var settings: MdmSettings

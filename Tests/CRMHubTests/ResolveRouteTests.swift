@@ -17,7 +17,10 @@ import Testing
 struct ResolveRouteTests {
     let logger = Logger(label: "test")
 
-    @Test func customersFromTwoSystemsGetOneGoldenIdAndChangeEventsArePublished() async throws {
+    @Test(arguments: ["sqlite", "postgres"])
+    func customersFromTwoSystemsGetOneGoldenIdAndChangeEventsArePublished(_ storeKind: String) async throws {
+        let store = storeKind == "postgres"
+            ? "kind: postgres\n  url: \"\(try PostgresServer.shared().createDatabase())\"" : "path: md.sqlite"
         let broker = try TansuBroker()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-resolve-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -29,7 +32,7 @@ struct ResolveRouteTests {
           heartbeat_interval_ms: 500
           topic_partitions: 1
         store:
-          path: md.sqlite
+          \(store)
         routes:
           - name: customers
             from: raw.customer

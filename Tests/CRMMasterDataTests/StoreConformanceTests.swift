@@ -1,14 +1,17 @@
 import Foundation
+import CRMMasterDataPostgres
+import CRMTestSupport
 import Testing
 
 @testable import CRMMasterData
 
-/// Store factories the shared conformance suite runs against.
+/// Store factories the shared conformance suite runs against. PostgreSQL: one real server per test process
+/// (`PostgresServer.shared()`), a fresh database per test.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
-    case inMemory, sqlite
+    case inMemory, sqlite, postgres
     var testDescription: String { rawValue }
 
-    func make() throws -> (any MasterDataStore, reopen: () throws -> any MasterDataStore) {
+    func make() async throws -> (any MasterDataStore, reopen: @Sendable () async throws -> any MasterDataStore) {
         switch self {
         case .inMemory:
             let s = InMemoryMasterDataStore()
@@ -18,6 +21,9 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let path = dir.appendingPathComponent("mdm.sqlite").path
             return (try SQLiteMasterDataStore(path: path), { try SQLiteMasterDataStore(path: path) })
+        case .postgres:
+            let url = try PostgresServer.shared().createDatabase()
+            return (try await PostgresMasterDataStore(url: url), { try await PostgresMasterDataStore(url: url) })
         }
     }
 }
@@ -26,7 +32,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 struct StoreConformanceTests {
     @Test("a batch round-trips: members, golden records, aliases, history, audit, reviews", arguments: StoreKind.allCases)
     func roundTrip(_ kind: StoreKind) async throws {
-        let (store, reopen) = try kind.make()
+        let (store, reopen) = try await kind.make()
         let r1 = person("1", "Ana", "Ruiz", email: "ana@ruiz.es", country: "ES")
         let r2 = person("2", "Ana", "Ruiz", phone: "+34 600 123 456", country: "ES", system: "shop")
         let golden = GoldenRecord.build(id: "GA", members: [r1, r2], configuration: ResolverConfiguration())
@@ -40,7 +46,7 @@ struct StoreConformanceTests {
         b.reviews = [ReviewItem(record: r2.ref, goldenId: "GB", candidateGoldenId: "GA", score: 10, evidence: [])]
         try await store.apply(b)
 
-        let again = try reopen()
+        let again = try await reopen()
         let snap = try await again.load()
         #expect(snap.members.map(\.record) == [r1, r2])
         #expect(snap.aliases == ["GB": "GA"])
@@ -65,7 +71,7 @@ struct StoreConformanceTests {
 
     @Test("a resolver reopened on the store sees the same golden records and keeps resolving into them", arguments: StoreKind.allCases)
     func reopenResolver(_ kind: StoreKind) async throws {
-        let (store, reopen) = try kind.make()
+        let (store, reopen) = try await kind.make()
         let sink = AsyncStreamEventSink()
         let resolver = try await MasterDataResolver(store: store, sink: sink, now: { 42 })
         let a = try await resolver.resolve(person("1", "Jonas", "Becker", email: "jonas.becker@gmx.de", country: "DE", dob: "1990-05-06"))
@@ -75,7 +81,7 @@ struct StoreConformanceTests {
         try await resolver.unmerge(absorbed: b.goldenId, actor: "alice")
         try await resolver.merge(survivor: a.goldenId, absorbed: b.goldenId, actor: "alice")
 
-        let second = try await MasterDataResolver(store: try reopen())
+        let second = try await MasterDataResolver(store: try await reopen())
         #expect(await second.goldenId(for: b.ref) == a.goldenId)
         #expect(await second.golden(id: b.goldenId)?.id == a.goldenId)
         #expect(await second.lookup(phone: "0171 2345678").map(\.id) == [a.goldenId])
@@ -95,7 +101,7 @@ struct StoreConformanceTests {
 
     @Test("erasure deletes the person from the store and publishes a tombstone", arguments: StoreKind.allCases)
     func erasure(_ kind: StoreKind) async throws {
-        let (store, _) = try kind.make()
+        let (store, _) = try await kind.make()
         let sink = AsyncStreamEventSink()
         let resolver = try await MasterDataResolver(store: store, sink: sink)
         let a = try await resolver.resolve(person("1", "Hélène", "Girard", email: "helene@girard.fr", country: "FR"))
@@ -111,7 +117,7 @@ struct StoreConformanceTests {
 
     @Test("review items are stored with evidence for possible matches", arguments: StoreKind.allCases)
     func reviews(_ kind: StoreKind) async throws {
-        let (store, _) = try kind.make()
+        let (store, _) = try await kind.make()
         var c = ResolverConfiguration()
         c.mergeThreshold = 1000  // everything that matches goes to review
         let resolver = try await MasterDataResolver(store: store, configuration: c)

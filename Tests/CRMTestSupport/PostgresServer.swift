@@ -1,0 +1,187 @@
+// CRMTestSupport: a throwaway PostgreSQL 15 on a free loopback port, stopped by PID.
+
+import Foundation
+
+/// A real PostgreSQL 15 server (Debian's `postgresql` package) in a temporary directory, listening on a free
+/// 127.0.0.1 port with password (SCRAM) authentication, `fsync` off. PostgreSQL refuses to run as root, so as root
+/// the directory belongs to the `postgres` user and `initdb`/`postgres` run through `setpriv`, which execs: the
+/// PID we hold is the postmaster's. `postgres -F` stays in the foreground; `stop()` sends SIGQUIT (immediate
+/// shutdown) and SIGKILL if it lingers.
+public final class PostgresServer: Sendable {
+    /// Where Debian installs PostgreSQL 15.
+    public static let binDirectory = "/usr/lib/postgresql/15/bin"
+
+    public let port: Int
+    public let user = "postgres"
+    public let password: String
+    /// The temporary directory (data directory, socket, log).
+    public let directory: URL
+    private let process: Process
+
+    /// `postgres://postgres:…@127.0.0.1:PORT/DATABASE`.
+    public func url(database: String = "postgres") -> String {
+        "postgres://\(user):\(password)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    }
+
+    public init() throws {
+        let bin = Self.binDirectory
+        for tool in ["initdb", "postgres", "psql"] where !FileManager.default.isExecutableFile(atPath: "\(bin)/\(tool)") {
+            throw TestSetupError("PostgreSQL 15 not found (\(bin)/\(tool)): apt-get install -y postgresql (deploy/lib/env.sh lists it)")
+        }
+        port = try freePort()
+        password = "pw-\(UUID().uuidString.prefix(8))"
+        directory = URL(fileURLWithPath: "/tmp/crmhub-pg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        let owner = try Self.serverUser()
+        let passwordFile = directory.appendingPathComponent("pwfile")
+        try Data(password.utf8).write(to: passwordFile)
+        if let owner {
+            for path in [directory.path, passwordFile.path] where chown(path, owner.uid, owner.gid) != 0 {
+                throw TestSetupError("cannot hand \(path) to the postgres user (errno \(errno))")
+            }
+        }
+        let data = directory.appendingPathComponent("data").path
+        let log = directory.appendingPathComponent("postgres.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+
+        let initdb = try Self.run(
+            owner: owner,
+            ["\(bin)/initdb", "-D", data, "-U", user, "--pwfile=\(passwordFile.path)", "--auth-host=scram-sha-256",
+             "--auth-local=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+            in: directory, output: log)
+        initdb.waitUntilExit()
+        guard initdb.terminationStatus == 0 else {
+            throw TestSetupError("initdb failed (\(initdb.terminationStatus)): \(Self.tail(log))")
+        }
+        process = try Self.run(
+            owner: owner,
+            ["\(bin)/postgres", "-D", data, "-p", "\(port)", "-h", "127.0.0.1", "-k", directory.path, "-F",
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            in: directory, output: log)
+        let deadline = Date().addingTimeInterval(30)
+        while !canConnect(port: port) {
+            guard Date() < deadline, process.isRunning else {
+                stop()
+                throw TestSetupError("PostgreSQL did not start listening on 127.0.0.1:\(port): \(Self.tail(log))")
+            }
+            usleep(50_000)
+        }
+        // Listening is not ready: until recovery ends the server answers "the database system is starting up".
+        while (try? psql("SELECT 1")) == nil {
+            guard Date() < deadline, process.isRunning else {
+                stop()
+                throw TestSetupError("PostgreSQL on 127.0.0.1:\(port) did not accept queries: \(Self.tail(log))")
+            }
+            usleep(100_000)
+        }
+    }
+
+    deinit { stop() }
+
+    /// Creates an empty database and returns its URL.
+    public func createDatabase(_ name: String = "t_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))") throws -> String {
+        try psql("CREATE DATABASE \"\(name)\"")
+        return url(database: name)
+    }
+
+    /// Runs one SQL command with psql over TCP (as the superuser).
+    public func psql(_ sql: String, database: String = "postgres") throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "\(Self.binDirectory)/psql")
+        p.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
+        var env = ProcessInfo.processInfo.environment
+        env["PGPASSWORD"] = password
+        env["PGCONNECT_TIMEOUT"] = "10"
+        p.environment = env
+        let errors = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = errors
+        try p.run()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw TestSetupError("psql \(sql) failed: \(String(decoding: message, as: UTF8.self))")
+        }
+    }
+
+    /// Stops the server by PID (SIGQUIT, then SIGKILL after 5 s) and removes its directory.
+    public func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGQUIT)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: One server per test process
+
+    private static let sharedState = SharedServer()
+
+    /// The server shared by every test of this process: started on first use, stopped when the process exits.
+    public static func shared() throws -> PostgresServer { try sharedState.get() }
+
+    private final class SharedServer: @unchecked Sendable {
+        private let lock = NSLock()
+        private var server: Result<PostgresServer, any Error>?
+
+        func get() throws -> PostgresServer {
+            lock.lock()
+            defer { lock.unlock() }
+            if let server { return try server.get() }
+            let result = Result { try PostgresServer() }
+            server = result
+            if case .success = result { atexit { PostgresServer.stopShared() } }
+            return try result.get()
+        }
+
+        func stop() {
+            lock.lock()
+            defer { lock.unlock() }
+            if case .success(let s) = server { s.stop() }
+        }
+    }
+
+    private static func stopShared() { sharedState.stop() }
+
+    // MARK: Helpers
+
+    /// The postgres user's ids when running as root (PostgreSQL refuses root); `nil` otherwise.
+    private static func serverUser() throws -> (uid: uid_t, gid: gid_t)? {
+        guard getuid() == 0 else { return nil }
+        guard let pw = getpwnam("postgres") else {
+            throw TestSetupError("running as root but there is no postgres user: apt-get install -y postgresql")
+        }
+        return (pw.pointee.pw_uid, pw.pointee.pw_gid)
+    }
+
+    /// Starts a command, as the postgres user through `setpriv` (which execs) when running as root.
+    private static func run(owner: (uid: uid_t, gid: gid_t)?, _ command: [String], in directory: URL, output: URL) throws -> Process {
+        let p = Process()
+        if owner != nil {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + command
+        } else {
+            p.executableURL = URL(fileURLWithPath: command[0])
+            p.arguments = Array(command.dropFirst())
+        }
+        p.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        env["LC_ALL"] = "C"
+        p.environment = env
+        let handle = try FileHandle(forWritingTo: output)
+        handle.seekToEndOfFile()
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    private static func tail(_ log: URL) -> String {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return String(text.suffix(800))
+    }
+}
