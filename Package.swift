@@ -14,6 +14,7 @@
 //   CRMMasterData  identity resolution, golden records, stores
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
+//   CRMBatch       batch file bridges: topic → file and file → topic with checkpoints, run reports, scheduler
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
 //   crmhub         the command-line executable
@@ -110,6 +111,17 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMBatch",
+            dependencies: [
+                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMTransport", "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMIngress",
             dependencies: [
                 "CRMHub", "CRMKafka",
@@ -134,7 +146,8 @@ let package = Package(
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData",
+                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData", "CRMBatch",
+                "CRMSchedule",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -176,6 +189,11 @@ let package = Package(
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMBatchTests",
+            dependencies: ["CRMBatch", "CRMHub", "CRMKafka", "CRMTransport", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(
             name: "CRMHubTests",
             dependencies: [
