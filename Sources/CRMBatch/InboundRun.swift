@@ -242,8 +242,9 @@ struct InboundRun {
         var isDeadLetter: Bool
     }
 
+    /// `<first 16 hex digits of the file's SHA-256>-<row>-<record index>`: the same in every run of the same content.
     func messageID(sha: String, row: Int, index: Int) -> String {
-        String(SHA256Digest.hex(Array("\(sha):\(row):\(index)".utf8)).prefix(32))
+        "\(sha.prefix(16))-\(row)-\(index)"
     }
 
     func build(_ row: ParsedRow, file: String, sha: String, mapping: CompiledMapping?) -> [OutgoingMessage] {

@@ -10,30 +10,29 @@ public struct SHA256Digest: Sendable {
 
     /// Feeds `bytes`.
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        length &+= UInt64(bytes.count)
-        for byte in bytes {
-            pending.append(byte)
-            if pending.count == 64 {
-                compress(pending)
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
+        let array = Array(bytes)
+        array.withUnsafeBytes { update(buffer: $0) }
     }
 
-    /// Feeds a contiguous buffer quickly (whole blocks without copying into `pending`).
+    /// Feeds a contiguous buffer (whole blocks are compressed in place, without copying).
     public mutating func update(buffer: UnsafeRawBufferPointer) {
+        length &+= UInt64(buffer.count)
         var offset = 0
         if !pending.isEmpty {
             let take = min(64 - pending.count, buffer.count)
-            update(UnsafeRawBufferPointer(rebasing: buffer[0..<take]))
+            pending.append(contentsOf: buffer[0..<take])
             offset = take
+            if pending.count == 64 {
+                let block = pending
+                block.withUnsafeBytes { compress($0) }
+                pending.removeAll(keepingCapacity: true)
+            }
         }
         while buffer.count - offset >= 64 {
             compress(UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + 64)]))
-            length &+= 64
             offset += 64
         }
-        if offset < buffer.count { update(UnsafeRawBufferPointer(rebasing: buffer[offset...])) }
+        if offset < buffer.count { pending.append(contentsOf: buffer[offset...]) }
     }
 
     /// The digest as lowercase hex.
@@ -50,12 +49,14 @@ public struct SHA256Digest: Sendable {
         pending.append(0x80)
         if pending.count > 56 {
             while pending.count < 64 { pending.append(0) }
-            compress(pending)
+            let block = pending
+            block.withUnsafeBytes { compress($0) }
             pending.removeAll(keepingCapacity: true)
         }
         while pending.count < 56 { pending.append(0) }
         for shift in stride(from: 56, through: 0, by: -8) { pending.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        compress(pending)
+        let last = pending
+        last.withUnsafeBytes { compress($0) }
         var out: [UInt8] = []
         for word in state {
             out.append(UInt8(truncatingIfNeeded: word >> 24))
@@ -73,38 +74,39 @@ public struct SHA256Digest: Sendable {
         return digest.finalizeHex()
     }
 
-    private mutating func compress<C: Collection>(_ block: C) where C.Element == UInt8, C.Index == Int {
-        var w = [UInt32](repeating: 0, count: 64)
-        let start = block.startIndex
-        for i in 0..<16 {
-            let b0 = UInt32(block[start + 4 * i]) << 24
-            let b1 = UInt32(block[start + 4 * i + 1]) << 16
-            let b2 = UInt32(block[start + 4 * i + 2]) << 8
-            let b3 = UInt32(block[start + 4 * i + 3])
-            w[i] = b0 | b1 | b2 | b3
+    private mutating func compress(_ block: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 {
+                let b0 = UInt32(block[4 * i]) << 24
+                let b1 = UInt32(block[4 * i + 1]) << 16
+                let b2 = UInt32(block[4 * i + 2]) << 8
+                w[i] = b0 | b1 | b2 | UInt32(block[4 * i + 3])
+            }
+            for i in 16..<64 {
+                let x = w[i - 15]
+                let y = w[i - 2]
+                let s0 = ((x >> 7) | (x << 25)) ^ ((x >> 18) | (x << 14)) ^ (x >> 3)
+                let s1 = ((y >> 17) | (y << 15)) ^ ((y >> 19) | (y << 13)) ^ (y >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var a = state[0], b = state[1], c = state[2], d = state[3]
+            var e = state[4], f = state[5], g = state[6], h = state[7]
+            Self.k.withUnsafeBufferPointer { k in
+                for i in 0..<64 {
+                    let s1 = ((e >> 6) | (e << 26)) ^ ((e >> 11) | (e << 21)) ^ ((e >> 25) | (e << 7))
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = h &+ s1 &+ ch &+ k[i] &+ w[i]
+                    let s0 = ((a >> 2) | (a << 30)) ^ ((a >> 13) | (a << 19)) ^ ((a >> 22) | (a << 10))
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = s0 &+ maj
+                    h = g; g = f; f = e; e = d &+ t1
+                    d = c; c = b; b = a; a = t1 &+ t2
+                }
+            }
+            state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
+            state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
         }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = state[0], b = state[1], c = state[2], d = state[3]
-        var e = state[4], f = state[5], g = state[6], h = state[7]
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ Self.k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            h = g; g = f; f = e; e = d &+ t1
-            d = c; c = b; b = a; a = t1 &+ t2
-        }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
     }
-
-    @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
