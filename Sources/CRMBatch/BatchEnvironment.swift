@@ -190,7 +190,7 @@ final class BufferedFileWriter {
 
     init(path: String) throws(BatchError) {
         self.path = path
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: path) else { throw BatchError(.file, "cannot create \(path)") }
         self.handle = handle
         buffer.reserveCapacity(1 << 18)

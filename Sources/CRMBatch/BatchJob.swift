@@ -42,12 +42,23 @@ public struct BatchJob: Sendable {
         /// Outbound: the columns written, each a header name and a dotted path into the mapped record.
         /// Inbound: the expected header (the file is rejected when its header differs); empty means "take the file's".
         public var columns: [Column]
+
+        public init(options: CSVOptions = CSVOptions(), header: Bool = true, columns: [Column] = []) {
+            self.options = options
+            self.header = header
+            self.columns = columns
+        }
     }
 
     /// A CSV column: its header name and the dotted path of its value (`address.city`, `emails.0`).
     public struct Column: Sendable, Equatable {
         public var name: String
         public var path: String
+
+        public init(name: String, path: String) {
+            self.name = name
+            self.path = path
+        }
     }
 
     /// What an outbound run with no message in its window does.

@@ -195,8 +195,12 @@ struct InboundRun {
         }
         // Every message acknowledged (or failed) before the file is done.
         _ = await producer.flush(timeout: .seconds(120))
+        let ackDeadline = Date().addingTimeInterval(30)
         while tracker.inFlight > 0 {
             try tracker.check(job: job.name)
+            guard Date() < ackDeadline else {
+                throw BatchError(.kafka, "job \(job.name): \(tracker.inFlight) messages of \(file.name) still unacknowledged; the checkpoint stays at row \(tracker.rowsDone)")
+            }
             try? await Task.sleep(for: .milliseconds(5))
         }
         try tracker.check(job: job.name)
@@ -219,18 +223,24 @@ struct InboundRun {
     }
 
     private func enqueue(_ message: ProducerMessage, row: Int, producer: KafkaProducer, tracker: AckTracker) async throws(BatchError) {
-        var attempts = 0
-        while true {
-            do {
-                try producer.enqueue(message) { result in tracker.acknowledge(row: row, result: result) }
-                return
-            } catch where error.rdkafkaCode == -184 && attempts < 120_000 {
-                // RD_KAFKA_RESP_ERR__QUEUE_FULL: wait for room.
-                attempts += 1
-                try? await Task.sleep(for: .milliseconds(1))
-            } catch {
-                throw BatchError(.kafka, "job \(job.name): cannot produce row \(row) to \(message.topic): \(error)")
+        // librdkafka's local queue may be full (RD_KAFKA_RESP_ERR__QUEUE_FULL): wait for room, about 2 minutes at most.
+        for _ in 0..<120_000 {
+            let refusal: KafkaError? = Self.tryEnqueue(message, row: row, producer: producer, tracker: tracker)
+            guard let refusal else { return }
+            if refusal.rdkafkaCode != -184 {
+                throw BatchError(.kafka, "job \(job.name): cannot produce row \(row) to \(message.topic): \(refusal)")
             }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        throw BatchError(.kafka, "job \(job.name): the producer queue stayed full for 2 minutes at row \(row)")
+    }
+
+    private static func tryEnqueue(_ message: ProducerMessage, row: Int, producer: KafkaProducer, tracker: AckTracker) -> KafkaError? {
+        do {
+            try producer.enqueue(message) { result in tracker.acknowledge(row: row, result: result) }
+            return nil
+        } catch {
+            return error
         }
     }
 

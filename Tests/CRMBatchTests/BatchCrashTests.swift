@@ -10,6 +10,18 @@ import Testing
 struct BatchCrashTests {
     static let rows = 50_000
 
+    static func hasCheckpoint(_ line: Substring) -> Bool {
+        let row: Int = checkpointRow(line) ?? 0
+        return row > 0
+    }
+
+    static func isProgress(_ line: Substring) -> Bool { line.contains("progress:") }
+
+    static func rowNumber(_ message: ConsumerMessage) -> Int? {
+        guard let text = message.headers.text(BatchHeader.row) else { return nil }
+        return Int(text)
+    }
+
     /// Parses "checkpoint row N" from a progress line.
     static func checkpointRow(_ line: Substring) -> Int? {
         guard let range = line.range(of: "checkpoint row ") else { return nil }
@@ -38,25 +50,33 @@ struct BatchCrashTests {
         try text.write(to: drop.appendingPathComponent("big.csv"), atomically: true, encoding: .utf8)
 
         let first = try ChildProcess(["batch", "run", "big-import", "--config", config])
-        let sawCheckpoint = first.waitForLine(within: 60) { (Self.checkpointRow($0) ?? 0) > 0 }
+        let sawCheckpoint: Bool = first.waitForLine(within: 60, Self.hasCheckpoint)
         first.kill9()
-        #expect(sawCheckpoint, "no checkpoint progress line before the kill; stderr: \(first.stderr.suffix(2_000))")
-        let before = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.import").count
+        let firstLog: String = String(first.stderr.suffix(2_000))
+        #expect(sawCheckpoint, Comment(rawValue: "no checkpoint progress line before the kill; stderr: " + firstLog))
+        let before: Int = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.import").count
         #expect(before < Self.rows, "the first run finished before it was killed; use a bigger file")
-        #expect(FileManager.default.fileExists(atPath: drop.appendingPathComponent("big.csv").path))
+        let notMoved: Bool = FileManager.default.fileExists(atPath: drop.appendingPathComponent("big.csv").path)
+        #expect(notMoved)
 
         let second = try ChildProcess(["batch", "run", "big-import", "--config", config])
-        let status = second.waitForExit(within: 90)
-        #expect(status == 0, "stderr: \(second.stderr.suffix(2_000))")
-        #expect(second.stderr.contains("resume"))
+        let status: Int32 = second.waitForExit(within: 120)
+        let secondLog: String = second.stderr
+        #expect(status == 0, Comment(rawValue: "stderr: " + String(secondLog.suffix(2_000))))
+        #expect(secondLog.contains("resume"))
 
-        let messages = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.import")
-        let ids = messages.compactMap { $0.headers.text("crm-id") }
-        let rowsSeen = Set(messages.compactMap { $0.headers.text(BatchHeader.row).flatMap(Int.init) })
-        #expect(messages.count == Self.rows, "\(messages.count - Set(ids).count) duplicates; \(before) messages before the restart")
-        #expect(Set(ids).count == Self.rows)
-        #expect(rowsSeen == Set(1...Self.rows))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("archive").path) == ["big.csv"])
+        let messages: [ConsumerMessage] = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.import")
+        let ids: [String] = messages.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-id") }
+        let distinct: Set<String> = Set(ids)
+        let rowNumbers: [Int] = messages.compactMap { (m: ConsumerMessage) -> Int? in Self.rowNumber(m) }
+        let rowsSeen: Set<Int> = Set(rowNumbers)
+        let duplicates: Int = messages.count - distinct.count
+        #expect(messages.count == Self.rows, Comment(rawValue: "\(duplicates) duplicates; \(before) messages before the restart"))
+        #expect(distinct.count == Self.rows)
+        #expect(rowsSeen.count == Self.rows)
+        #expect(rowsSeen.min() == 1 && rowsSeen.max() == Self.rows)
+        let archived: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("archive").path)
+        #expect(archived == ["big.csv"])
     }
 
     @Test func outboundExportKilledMidRunRewritesTheSameSingleFile() async throws {
@@ -78,22 +98,26 @@ struct BatchCrashTests {
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.export", values: (1...Self.rows).map { "{\"n\":\($0)}" })
 
         let first = try ChildProcess(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T02:00:00Z"])
-        let sawProgress = first.waitForLine(within: 60) { $0.contains("progress:") }
+        let sawProgress: Bool = first.waitForLine(within: 60, Self.isProgress)
         first.kill9()
-        #expect(sawProgress, "no progress line before the kill; stderr: \(first.stderr.suffix(2_000))")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: drop.path).isEmpty, "the first run published before it was killed")
+        let firstLog: String = String(first.stderr.suffix(2_000))
+        #expect(sawProgress, Comment(rawValue: "no progress line before the kill; stderr: " + firstLog))
+        let afterKill: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)
+        #expect(afterKill.isEmpty, "the first run published before it was killed")
         // Messages produced after the crash belong to the next window.
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.export", values: ["{\"n\":0}"])
 
         let second = try ChildProcess(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T03:00:00Z"])
-        let status = second.waitForExit(within: 90)
-        #expect(status == 0, "stderr: \(second.stderr.suffix(2_000))")
-        let files = try FileManager.default.contentsOfDirectory(atPath: drop.path)
+        let status: Int32 = second.waitForExit(within: 120)
+        let secondLog: String = String(second.stderr.suffix(2_000))
+        #expect(status == 0, Comment(rawValue: "stderr: " + secondLog))
+        let files: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)
         #expect(files == ["export-20261125T0200Z.jsonl"], "the re-run must rewrite the crashed window's file, nothing else")
-        let lines = try String(contentsOfFile: drop.appendingPathComponent("export-20261125T0200Z.jsonl").path, encoding: .utf8)
-            .split(separator: "\n")
+        let text: String = try String(contentsOfFile: drop.appendingPathComponent("export-20261125T0200Z.jsonl").path, encoding: .utf8)
+        let lines: [String] = text.components(separatedBy: "\n").filter { !$0.isEmpty }
+        let distinct: Set<String> = Set(lines)
         #expect(lines.count == Self.rows)
-        #expect(Set(lines).count == Self.rows)
-        #expect(!lines.contains("{\"n\":0}"))
+        #expect(distinct.count == Self.rows)
+        #expect(!distinct.contains("{\"n\":0}"))
     }
 }

@@ -41,29 +41,33 @@ struct BatchRunTests {
         let runner = BatchRunner(environment: environment)
         let window = try Date("2026-11-25T02:00:00Z", strategy: .iso8601)
         let report = try await runner.run(try #require(jobs.first), window: window)
-        #expect(report.status == .succeeded, "\(report.detail)")
+        #expect(report.status == .succeeded, Comment(rawValue: report.detail))
         #expect(report.rowsRead == 25)
         #expect(report.rowsProduced == 25)
-        let files = try FileManager.default.contentsOfDirectory(atPath: drop.path).sorted()
+        let files: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path).sorted()
         #expect(files == ["customers-20261125T0200Z.csv"])
-        let text = try String(contentsOfFile: drop.appendingPathComponent(files[0]).path, encoding: .utf8)
-        let lines = text.split(separator: "\r\n", omittingEmptySubsequences: true).map(String.init)
+        let text: String = try String(contentsOfFile: drop.appendingPathComponent("customers-20261125T0200Z.csv").path, encoding: .utf8)
+        let lines: [String] = text.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         #expect(lines.first == "id,name,email")
-        let expected = (1...25).map { "c\($0),\"Customer \($0), Ltd\",c\($0)@example.com" }.sorted()
-        #expect(Array(lines.dropFirst()).sorted() == expected)
+        var expected: [String] = []
+        for i in 1...25 { expected.append("c\(i),\"Customer \(i), Ltd\",c\(i)@example.com") }
+        let body: [String] = Array(lines.dropFirst()).sorted()
+        #expect(body == expected.sorted())
         #expect(report.checksums.count == 1)
 
         // Nothing new: the next window is empty and, with `empty: skip`, writes no file.
         let second = try await runner.run(try #require(jobs.first), window: window.addingTimeInterval(86_400))
         #expect(second.status == .empty)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: drop.path).sorted() == files)
+        let afterEmpty: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path).sorted()
+        #expect(afterEmpty == files)
 
         // New messages go to the next window's file only.
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (26...30).map(Self.customer))
         let third = try await runner.run(try #require(jobs.first), window: window.addingTimeInterval(2 * 86_400))
         #expect(third.rowsProduced == 5)
-        let history = try environment.state.history(job: "customers-export")
-        #expect(history.map(\.status) == [.succeeded, .empty, .succeeded])
+        let history: [BatchRunReport] = try environment.state.history(job: "customers-export")
+        let statuses: [BatchRunReport.Status] = history.map { $0.status }
+        #expect(statuses == [.succeeded, .empty, .succeeded])
     }
 
     @Test func outboundRerunAfterAFailedPublishWritesTheSameSingleFile() async throws {
@@ -84,13 +88,15 @@ struct BatchRunTests {
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (11...14).map(Self.customer))
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
         let retry = try await runner.run(job, window: try Date("2026-11-25T03:00:00Z", strategy: .iso8601))
-        #expect(retry.status == .succeeded, "\(retry.detail)")
+        #expect(retry.status == .succeeded, Comment(rawValue: retry.detail))
         #expect(retry.files == ["customers-20261125T0200Z.csv"])
         #expect(retry.rowsProduced == 10)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: drop.path) == ["customers-20261125T0200Z.csv"])
+        let afterRetry: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)
+        #expect(afterRetry == ["customers-20261125T0200Z.csv"])
         let next = try await runner.run(job, window: try Date("2026-11-26T02:00:00Z", strategy: .iso8601))
         #expect(next.rowsProduced == 4)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: drop.path).sorted() == ["customers-20261125T0200Z.csv", "customers-20261126T0200Z.csv"])
+        let afterNext: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path).sorted()
+        #expect(afterNext == ["customers-20261125T0200Z.csv", "customers-20261126T0200Z.csv"])
     }
 
     func inboundJob(drop: URL, extra: String = "") -> String {
@@ -131,29 +137,38 @@ struct BatchRunTests {
 
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         let report = try await BatchRunner(environment: environment).run(try #require(jobs.first))
-        #expect(report.status == .succeeded, "\(report.detail)")
+        #expect(report.status == .succeeded, Comment(rawValue: report.detail))
         #expect(report.rowsRead == 20)
         #expect(report.rowsProduced == 20)  // 18 customers + 2 dead letters, all acknowledged
         #expect(report.rowsRejected == 2)
 
-        let customers = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer")
+        let customers: [ConsumerMessage] = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer")
         #expect(customers.count == 18)
-        #expect(Set(customers.compactMap { $0.headers.text("crm-id") }).count == 18)
-        #expect(customers.contains { String(decoding: $0.value, as: UTF8.self).contains("\"id\":\"crm:15\"") })
-        let dead = try await BatchTestSupport.readAll(broker.bootstrap, topic: "batch.dlq")
-        #expect(dead.compactMap { $0.headers.text("crm-dlq-source") }.sorted() == ["file:customers-1.csv:13", "file:customers-1.csv:8"])
-        #expect(dead.allSatisfy { ($0.headers.text("crm-dlq-reason") ?? "").contains("customers-1.csv line") })
+        let customerIDs: Set<String> = Set(customers.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-id") })
+        #expect(customerIDs.count == 18)
+        let values: [String] = customers.map { (m: ConsumerMessage) -> String in String(decoding: m.value, as: UTF8.self) }
+        let hasMultiline: Bool = values.contains { (v: String) -> Bool in v.contains("\"id\":\"crm:15\"") }
+        #expect(hasMultiline)
+        let dead: [ConsumerMessage] = try await BatchTestSupport.readAll(broker.bootstrap, topic: "batch.dlq")
+        let sources: [String] = dead.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-dlq-source") }.sorted()
+        #expect(sources == ["file:customers-1.csv:13", "file:customers-1.csv:8"])
+        let reasons: [String] = dead.map { (m: ConsumerMessage) -> String in m.headers.text("crm-dlq-reason") ?? "" }
+        let reasonsNameTheFile: Bool = reasons.allSatisfy { (r: String) -> Bool in r.contains("customers-1.csv line") }
+        #expect(reasonsNameTheFile)
 
-        #expect(try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("archive").path) == ["customers-1.csv"])
-        #expect(!FileManager.default.fileExists(atPath: drop.appendingPathComponent("customers-1.csv").path))
+        let archived: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("archive").path)
+        #expect(archived == ["customers-1.csv"])
+        let stillThere: Bool = FileManager.default.fileExists(atPath: drop.appendingPathComponent("customers-1.csv").path)
+        #expect(!stillThere)
 
         // The same content dropped again under another name is rejected as a duplicate, producing nothing.
         try Data(bytes).write(to: drop.appendingPathComponent("customers-2.csv"))
         let again = try await BatchRunner(environment: environment).run(try #require(jobs.first))
         #expect(again.rowsProduced == 0)
-        let rejected = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("rejected").path).sorted()
+        let rejected: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("rejected").path).sorted()
         #expect(rejected == ["customers-2.csv", "customers-2.csv.report.json"])
-        #expect(try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer").count == 18)
+        let afterDuplicate: Int = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer").count
+        #expect(afterDuplicate == 18)
     }
 
     @Test func inboundFileWithAWrongHeaderIsRejectedWithAReportAndNothingProduced() async throws {
@@ -175,8 +190,9 @@ struct BatchRunTests {
         #expect(report.rowsProduced == 0)
         #expect(report.detail.contains("rejected"))
         let reportPath = drop.appendingPathComponent("rejected/customers-x.csv.report.json").path
-        let json = try String(contentsOfFile: reportPath, encoding: .utf8)
+        let json: String = try String(contentsOfFile: reportPath, encoding: .utf8)
         #expect(json.contains("wrong delimiter"))
-        #expect(try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer").isEmpty)
+        let produced: Int = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer").count
+        #expect(produced == 0)
     }
 }

@@ -27,19 +27,29 @@ enum BatchTestSupport {
     static func produce(_ bootstrap: String, topic: String, values: [String]) async throws {
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
         for (index, value) in values.enumerated() {
-            var attempts = 0
-            while true {
-                do {
-                    try producer.enqueue(ProducerMessage(topic: topic, key: Array("k\(index)".utf8), value: Array(value.utf8))) { _ in }
-                    break
-                } catch where attempts < 10_000 {
-                    attempts += 1
-                    try await Task.sleep(for: .milliseconds(1))
-                }
-            }
+            let message = ProducerMessage(topic: topic, key: Array("k\(index)".utf8), value: Array(value.utf8))
+            try await enqueue(message, producer: producer)
         }
         guard await producer.flush(timeout: .seconds(60)) else { throw TestSetupError("produce to \(topic) did not finish") }
         await producer.shutdown()
+    }
+
+    /// Enqueues one message, waiting for room in librdkafka's queue (bounded: about 10 s).
+    static func enqueue(_ message: ProducerMessage, producer: KafkaProducer) async throws {
+        for _ in 0..<10_000 {
+            if tryEnqueue(message, producer: producer) { return }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        throw TestSetupError("the producer queue stayed full")
+    }
+
+    static func tryEnqueue(_ message: ProducerMessage, producer: KafkaProducer) -> Bool {
+        do {
+            try producer.enqueue(message) { _ in }
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Every message of `topic` from the start to its current end.
@@ -91,14 +101,16 @@ enum BatchTestSupport {
     /// Writes a hub configuration with no routes, a batch folder and a state folder under `directory`.
     static func writeHubConfiguration(in directory: URL, broker: String, mappings: String? = nil) throws -> String {
         let path = directory.appendingPathComponent("crmhub.yaml").path
+        let mappingsPath: String = mappings ?? repositoryRoot.appendingPathComponent("Mappings").path
+        let connectorsPath: String = directory.appendingPathComponent("Connectors").path
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("Batch"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("Connectors"), withIntermediateDirectories: true)
         try """
         kafka:
           brokers: ["\(broker)"]
           connect_timeout_seconds: 5
-        mappings: \(mappings ?? repositoryRoot.appendingPathComponent("Mappings").path)
-        connectors: \(directory.appendingPathComponent("Connectors").path)
+        mappings: \(mappingsPath)
+        connectors: \(connectorsPath)
         batch: Batch
         state_dir: state
         routes: []
