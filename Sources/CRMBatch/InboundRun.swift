@@ -391,20 +391,20 @@ struct InboundRun {
 
     // MARK: Dedup scan
 
-    /// High watermark of every existing partition of `topics` (topics not created yet are absent: they start at 0).
+    /// End offset of every existing partition of `topics` (topics not created yet are absent: they start at 0).
     func currentEnds(_ reader: KafkaPartitionReader, topics: [String]) async throws(BatchError) -> [TopicPartition: Int64] {
-        var ends: [TopicPartition: Int64] = [:]
         let counts: [String: Int32]
         do { counts = try await reader.partitionCounts(topics) } catch { throw BatchError(.kafka, "job \(job.name): metadata: \(error)") }
+        var starts: [TopicPartitionOffset] = []
         for (topic, count) in counts {
-            for partition in 0..<count {
-                let tp = TopicPartition(topic: topic, partition: partition)
-                do { ends[tp] = try await reader.watermarks(tp).high } catch {
-                    throw BatchError(.kafka, "job \(job.name): watermarks of \(tp): \(error)")
-                }
-            }
+            for partition in 0..<count { starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0)) }
         }
-        return ends
+        do {
+            let probe = try KafkaPartitionReader(configuration: environment.kafka, logger: environment.logger)
+            return try await probe.endOffsets(from: starts)
+        } catch {
+            throw BatchError(.kafka, "job \(job.name): end offsets of \(topics): \(error)")
+        }
     }
 
     /// `crm-id`s of this file's messages in `topics` from `from` (0 for partitions not listed) to the current end.

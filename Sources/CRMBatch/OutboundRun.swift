@@ -49,7 +49,7 @@ struct OutboundRun {
                 "batch \(job.name): an earlier run did not commit; rewriting its window",
                 metadata: ["file": "\(previous.fileName)", "window": "\(previous.window)"])
         } else {
-            let cutoff = try await highWatermarks(reader)
+            let cutoff = try await highWatermarks(reader, checkpoint: checkpoint)
             pending = BatchStateStore.PendingOutbound(
                 window: batchWindowName(window), fileName: batchFileName(pattern: job.filePattern, job: job.name, window: window), cutoff: cutoff)
         }
@@ -146,27 +146,28 @@ struct OutboundRun {
         return outcome
     }
 
-    /// High watermark of every partition of the job's topics.
-    func highWatermarks(_ reader: KafkaPartitionReader) async throws(BatchError) -> [TopicPartition: Int64] {
+    /// End offset of every partition of the job's topics (as fetch responses report it), read from the checkpoint.
+    func highWatermarks(_ reader: KafkaPartitionReader, checkpoint: [TopicPartition: Int64]) async throws(BatchError) -> [TopicPartition: Int64] {
         let counts: [String: Int32]
         do {
             counts = try await reader.partitionCounts(job.topics)
         } catch {
             throw BatchError(.kafka, "job \(job.name): cannot read metadata: \(error)")
         }
-        var cutoff: [TopicPartition: Int64] = [:]
+        var starts: [TopicPartitionOffset] = []
         for topic in job.topics {
             guard let count = counts[topic] else { throw BatchError(.kafka, "job \(job.name): topic \(topic) does not exist") }
             for partition in 0..<count {
                 let tp = TopicPartition(topic: topic, partition: partition)
-                do {
-                    cutoff[tp] = try await reader.watermarks(tp).high
-                } catch {
-                    throw BatchError(.kafka, "job \(job.name): cannot read watermarks of \(tp): \(error)")
-                }
+                starts.append(TopicPartitionOffset(tp, offset: checkpoint[tp] ?? 0))
             }
         }
-        return cutoff
+        do {
+            let probe = try KafkaPartitionReader(configuration: environment.kafka, logger: environment.logger)
+            return try await probe.endOffsets(from: starts)
+        } catch {
+            throw BatchError(.kafka, "job \(job.name): cannot read the end offsets: \(error)")
+        }
     }
 
     /// The encoded rows for one message (none when it is dropped or dead-lettered).

@@ -79,6 +79,34 @@ public final class KafkaPartitionReader: Sendable {
         return (low, high)
     }
 
+    /// The end offset (high watermark) of each partition as the broker reports it in fetch responses: assigns the
+    /// partitions at `starts`, polls (discarding messages) until each partition's end is known, then unassigns.
+    /// Prefer this to ``watermarks(_:timeout:)`` where the broker's ListOffsets answer is unreliable (Tansu 0.x
+    /// answers 1 for a partition holding one record batch of many records).
+    public func endOffsets(from starts: [TopicPartitionOffset], timeout: Duration = .seconds(30)) async throws(KafkaError) -> [TopicPartition: Int64] {
+        guard !starts.isEmpty else { return [:] }
+        try assign(starts)
+        var ends: [TopicPartition: Int64] = [:]
+        let deadline = ContinuousClock.now + timeout
+        while ends.count < starts.count {
+            let events = try await poll(maxMessages: 1_000, timeout: .milliseconds(100))
+            for event in events {
+                if case .endOfPartition(let partition, let offset) = event { ends[partition] = max(ends[partition] ?? 0, offset) }
+            }
+            for start in starts where ends[start.topicPartition] == nil {
+                var low: Int64 = -1
+                var high: Int64 = -1
+                let err = rd_kafka_get_watermark_offsets(client.handle, start.topicPartition.topic, start.topicPartition.partition, &low, &high)
+                if err == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 && high >= start.offset { ends[start.topicPartition] = high }
+            }
+            if ContinuousClock.now > deadline {
+                throw KafkaError(.timeout, reason: "end offsets of \(starts.count - ends.count) partitions unknown after \(timeout)", isRetriable: true)
+            }
+        }
+        rd_kafka_assign(client.handle, nil)
+        return ends
+    }
+
     /// Starts reading each partition at its offset (replacing any earlier assignment).
     public func assign(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
         let list = TopicPartitionList(offsets)

@@ -57,12 +57,11 @@ enum BatchTestSupport {
         let reader = try KafkaPartitionReader(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
         let counts = try await reader.partitionCounts([topic])
         guard let count = counts[topic] else { return [] }
-        var ends: [TopicPartition: Int64] = [:]
-        for partition in 0..<count {
-            let tp = TopicPartition(topic: topic, partition: partition)
-            let end = try await reader.watermarks(tp).high
-            if end > 0 { ends[tp] = end }
-        }
+        var starts: [TopicPartitionOffset] = []
+        for partition in 0..<count { starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0)) }
+        let probe = try KafkaPartitionReader(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        let all: [TopicPartition: Int64] = try await probe.endOffsets(from: starts)
+        let ends: [TopicPartition: Int64] = all.filter { $0.value > 0 }
         guard !ends.isEmpty else { return [] }
         try reader.assign(ends.keys.map { TopicPartitionOffset($0, offset: 0) })
         var remaining = Set(ends.keys)
