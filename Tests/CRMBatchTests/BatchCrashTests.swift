@@ -64,6 +64,8 @@ struct BatchCrashTests {
         let secondLog: String = second.stderr
         #expect(status == 0, Comment(rawValue: "stderr: " + String(secondLog.suffix(2_000))))
         #expect(secondLog.contains("resume"))
+        let resumeLine: String = secondLog.split(separator: "\n").first { $0.contains("resume") }.map(String.init) ?? "-"
+        print("inbound crash test: \(before) messages on the topic at the kill; \(resumeLine)")
 
         let messages: [ConsumerMessage] = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.import")
         let ids: [String] = messages.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-id") }
