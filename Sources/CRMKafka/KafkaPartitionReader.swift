@@ -21,6 +21,8 @@ public final class KafkaPartitionReader: Sendable {
             ("enable.partition.eof", "true"),
             ("isolation.level", isolationLevel),
             ("auto.offset.reset", "earliest"),
+            // Bounds librdkafka's prefetch (default 64 MB) so an export's memory stays small whatever the topic size.
+            ("queued.max.messages.kbytes", "8192"),
         ] + configuration.properties
         let client = try RDKafkaClient.make(type: RD_KAFKA_CONSUMER, properties: properties, logger: logger)
         self.client = client
