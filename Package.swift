@@ -15,6 +15,7 @@
 //   CRMMasterDataPostgres  the PostgreSQL master-data store (postgres-nio); shared by several hub instances
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
+//   CRMBatch       batch file bridges: topic → file and file → topic with checkpoints, run reports, scheduler
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
 //   CRMTelephony   CTI connector: call events (Kamailio evapi, Asterisk AMI) → Interaction + screen-pop on Kafka
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
@@ -124,6 +125,18 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMBatch",
+            dependencies: [
+                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMTransport", "CRMYAML",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMIngress",
             dependencies: [
                 "CRMHub", "CRMKafka",
@@ -160,7 +173,7 @@ let package = Package(
             name: "crmhub",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData", "CRMTelephony",
-                "CRMMasterDataPostgres",
+                "CRMMasterDataPostgres", "CRMBatch", "CRMSchedule",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -223,6 +236,11 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMBatchTests",
+            dependencies: ["CRMBatch", "CRMHub", "CRMKafka", "CRMTransport", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(
             name: "CRMHubTests",
             dependencies: [

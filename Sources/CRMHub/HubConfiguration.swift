@@ -24,6 +24,8 @@ public struct HubConfiguration: Sendable {
     public var connectors: [ConnectorConfiguration]
     /// Folder for the hub's own state (sinks' dedup window and parked keys). Default `data`.
     public var stateDirectory: String
+    /// Folder of batch job files (`*.yaml`, see CRMBatch). Default `Batch`.
+    public var batchDirectory: String = "Batch"
     /// How long a graceful shutdown may take before in-flight work is cancelled. Default 30 s.
     public var shutdownTimeoutSeconds: Int
     public var log: LogSettings
@@ -170,7 +172,7 @@ extension HubConfiguration {
     }
 
     private static let topLevelKeys: Set<String> = [
-        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir", "ingress",
+        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir", "ingress", "batch",
     ]
 
     init(root: YAMLValue, path: String, problems: inout ProblemCollector) throws(YAMLError) {
@@ -205,6 +207,7 @@ extension HubConfiguration {
         }
         self.routes = routes
         self.stateDirectory = resolve(try top.optional("state_dir")?.nonEmptyString() ?? "data")
+        self.batchDirectory = resolve(try top.optional("batch")?.nonEmptyString() ?? "Batch")
         self.connectors = ConnectorConfiguration.loadAll(directory: connectorsDirectory, problems: &problems)
     }
 }

@@ -117,6 +117,7 @@ struct RunCommand: AsyncParsableCommand {
             logger.info("admin server listening", metadata: ["host": "\(configuration.http.host)", "port": "\(port)"])
         }
         services.append(admin)
+        if let batch = try BatchCommand.scheduler(configuration, logger: logger) { services.append(batch) }
 
         let shutdownLimit = Duration.seconds(configuration.shutdownTimeoutSeconds)
         var groupConfiguration = ServiceGroupConfiguration(

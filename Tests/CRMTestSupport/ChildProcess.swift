@@ -12,14 +12,20 @@ public final class ChildProcess: @unchecked Sendable {
     private var exitStatus: Int32?  // guarded by `lock`
 
     /// Starts `executable` with `arguments`; standard input is /dev/null, standard output and error are appended to
-    /// `outputPath`.
-    public init(_ executable: String, _ arguments: [String], outputPath: String) throws {
+    /// `outputPath`. `environment` adds to (or overrides) this process's environment; `workingDirectory` is where the
+    /// child starts (default: here).
+    public init(
+        _ executable: String, _ arguments: [String], outputPath: String, environment: [String: String] = [:], workingDirectory: String? = nil
+    ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Close every other inherited descriptor: a long-lived peer holding the pipe Foundation uses to notice another
+        // child's exit makes that child's `waitUntilExit` hang for ever.
+        for descriptor in Self.openDescriptors() where descriptor > 2 { posix_spawn_file_actions_addclose(&actions, descriptor) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -33,14 +39,32 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        // `env -C DIR` changes directory and execs (posix_spawn_file_actions_addchdir_np is not visible from Swift).
+        let command = workingDirectory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
+        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for entry in envp { free(entry) } }
         var child: pid_t = 0
-        let result = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        let result = posix_spawn(&child, command[0], &actions, &attributes, argv, envp)
         guard result == 0 else {
             throw TestSetupError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         pid = child
+    }
+
+    /// The descriptors open in this process now (from /proc/self/fd), except the one used to list them.
+    static func openDescriptors() -> [Int32] {
+        guard let directory = opendir("/proc/self/fd") else { return [] }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        var descriptors: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let descriptor = Int32(name), descriptor != own, fcntl(descriptor, F_GETFD) != -1 { descriptors.append(descriptor) }
+        }
+        return descriptors
     }
 
     /// True until the process exited (reaps it when it did).

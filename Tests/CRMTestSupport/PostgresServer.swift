@@ -16,7 +16,7 @@ public final class PostgresServer: Sendable {
     public let password: String
     /// The temporary directory (data directory, socket, log).
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
 
     /// `postgres://postgres:…@127.0.0.1:PORT/DATABASE`.
     public func url(database: String = "postgres") -> String {
@@ -49,9 +49,10 @@ public final class PostgresServer: Sendable {
             ["\(bin)/initdb", "-D", data, "-U", user, "--pwfile=\(passwordFile.path)", "--auth-host=scram-sha-256",
              "--auth-local=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
             in: directory, output: log)
-        initdb.waitUntilExit()
-        guard initdb.terminationStatus == 0 else {
-            throw TestSetupError("initdb failed (\(initdb.terminationStatus)): \(Self.tail(log))")
+        let status = initdb.wait(timeout: 120)
+        guard status == 0 else {
+            initdb.stop(grace: 0)
+            throw TestSetupError("initdb failed (\(status.map(String.init) ?? "no exit")): \(Self.tail(log))")
         }
         process = try Self.run(
             owner: owner,
@@ -86,32 +87,23 @@ public final class PostgresServer: Sendable {
 
     /// Runs one SQL command with psql over TCP (as the superuser).
     public func psql(_ sql: String, database: String = "postgres") throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "\(Self.binDirectory)/psql")
-        p.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
-        var env = ProcessInfo.processInfo.environment
-        env["PGPASSWORD"] = password
-        env["PGCONNECT_TIMEOUT"] = "10"
-        p.environment = env
-        let errors = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = errors
-        try p.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw TestSetupError("psql \(sql) failed: \(String(decoding: message, as: UTF8.self))")
+        let output = directory.appendingPathComponent("psql-\(UUID().uuidString).out").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let p = try ChildProcess(
+            "\(Self.binDirectory)/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+            outputPath: output, environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"])
+        let status = p.wait(timeout: 60)
+        guard status == 0 else {
+            p.stop(grace: 0)
+            throw TestSetupError("psql \(sql) failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
         }
     }
 
     /// Stops the server by PID (SIGQUIT, then SIGKILL after 5 s) and removes its directory.
     public func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGQUIT)
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            kill(process.pid, SIGQUIT)
+            process.stop(grace: 5)
         }
         try? FileManager.default.removeItem(at: directory)
     }
@@ -158,26 +150,12 @@ public final class PostgresServer: Sendable {
     }
 
     /// Starts a command, as the postgres user through `setpriv` (which execs) when running as root.
-    private static func run(owner: (uid: uid_t, gid: gid_t)?, _ command: [String], in directory: URL, output: URL) throws -> Process {
-        let p = Process()
-        if owner != nil {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            p.arguments = ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + command
-        } else {
-            p.executableURL = URL(fileURLWithPath: command[0])
-            p.arguments = Array(command.dropFirst())
-        }
-        p.currentDirectoryURL = directory
-        var env = ProcessInfo.processInfo.environment
-        env["LC_ALL"] = "C"
-        p.environment = env
-        let handle = try FileHandle(forWritingTo: output)
-        handle.seekToEndOfFile()
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return p
+    private static func run(owner: (uid: uid_t, gid: gid_t)?, _ command: [String], in directory: URL, output: URL) throws -> ChildProcess {
+        // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
+        let arguments = owner != nil ? ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + command : Array(command.dropFirst())
+        return try ChildProcess(
+            owner != nil ? "/usr/bin/setpriv" : command[0], arguments, outputPath: output.path, environment: ["LC_ALL": "C"],
+            workingDirectory: directory.path)
     }
 
     private static func tail(_ log: URL) -> String {

@@ -15,7 +15,7 @@ public final class TrytonServer: Sendable {
     public let port: Int
     /// The temporary folder with the database copy, the configuration and the server log.
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
 
     /// `http://127.0.0.1:PORT`.
     public var url: String { "http://127.0.0.1:\(port)" }
@@ -58,14 +58,10 @@ public final class TrytonServer: Sendable {
         try text.write(to: configuration, atomically: true, encoding: .utf8)
         let log = directory.appendingPathComponent("trytond.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
-        process = Process()
-        process.executableURL = venv.appendingPathComponent("bin/trytond")
-        process.arguments = ["-c", configuration.path, "-d", Self.database]
-        process.currentDirectoryURL = directory
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
+        process = try ChildProcess(
+            venv.appendingPathComponent("bin/trytond").path, ["-c", configuration.path, "-d", Self.database], outputPath: log.path,
+            workingDirectory: directory.path)
     }
 
     deinit {
@@ -74,24 +70,20 @@ public final class TrytonServer: Sendable {
     }
 
     /// The server's process id.
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.pid }
 
     /// Stops the server by PID (SIGTERM, then SIGKILL: children of Swift Testing may ignore SIGTERM) and waits.
     public func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGCONT)
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        kill(process.pid, SIGCONT)
+        process.stop(grace: 2)
     }
 
     /// Freezes the server (SIGSTOP): connections are accepted by the kernel but never answered, like a hung ERP.
-    public func pause() { kill(process.processIdentifier, SIGSTOP) }
+    public func pause() { kill(process.pid, SIGSTOP) }
 
     /// Thaws a paused server (SIGCONT).
-    public func resume() { kill(process.processIdentifier, SIGCONT) }
+    public func resume() { kill(process.pid, SIGCONT) }
 
     /// The last lines of the server log (for failure messages).
     public func logTail(_ characters: Int = 3_000) -> String {
@@ -118,29 +110,23 @@ public final class TrytonServer: Sendable {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-tryton-template-\(UUID().uuidString).out")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        let script = Process()
-        script.executableURL = venv.appendingPathComponent("bin/python")
-        script.arguments = [repositoryRoot.appendingPathComponent("deploy/testing/tryton_template.py").path, cache]
-        script.standardOutput = handle
-        script.standardError = handle
-        try script.run()
+        let script = try ChildProcess(
+            venv.appendingPathComponent("bin/python").path, [repositoryRoot.appendingPathComponent("deploy/testing/tryton_template.py").path, cache],
+            outputPath: output.path)
         // The first build initialises the database (a minute or more on a busy machine); later runs reuse it.
         let deadline = ContinuousClock.now + .seconds(1_200)
         while script.isRunning {
             guard ContinuousClock.now < deadline else {
-                kill(script.processIdentifier, SIGKILL)
-                script.waitUntilExit()
+                script.stop(grace: 0)
                 throw TestSetupError("building the Tryton template database took longer than 20 minutes")
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        script.waitUntilExit()
-        try? handle.close()
+        let status = script.wait(timeout: 0)
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         let lastLine = text.split(separator: "\n").last.map(String.init) ?? ""
-        guard script.terminationStatus == 0, lastLine.hasSuffix(".sqlite"), FileManager.default.fileExists(atPath: lastLine) else {
-            throw TestSetupError("tryton_template.py failed (status \(script.terminationStatus)):\n\(text.suffix(3_000))")
+        guard status == 0, lastLine.hasSuffix(".sqlite"), FileManager.default.fileExists(atPath: lastLine) else {
+            throw TestSetupError("tryton_template.py failed (status \(status.map(String.init) ?? "killed")):\n\(text.suffix(3_000))")
         }
         return lastLine
     }

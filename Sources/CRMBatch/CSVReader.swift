@@ -1,0 +1,196 @@
+/// How a CSV file is laid out.
+public struct CSVOptions: Sendable, Equatable {
+    /// The field separator, one ASCII byte. Default `,`.
+    public var delimiter: UInt8
+    /// The file's character encoding. Default UTF-8.
+    public var encoding: TextEncoding
+    /// Record terminator the writer uses: CRLF (RFC 4180) by default. The reader accepts CRLF, LF and CR.
+    public var lineEnding: String
+
+    public init(delimiter: UInt8 = UInt8(ascii: ","), encoding: TextEncoding = .utf8, lineEnding: String = "\r\n") {
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self.lineEnding = lineEnding
+    }
+}
+
+/// One CSV record: its fields and where it starts in the file.
+public struct CSVRecord: Sendable, Equatable {
+    /// The decoded fields.
+    public var fields: [String]
+    /// 1-based physical line on which the record starts (a record with quoted newlines spans several lines).
+    public var line: Int
+}
+
+/// A record that could not be read, with the line it starts on; reading continues with the next record.
+public struct CSVRowError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 1-based physical line on which the bad record starts.
+    public var line: Int
+    /// What is wrong, without the field's content (it may be personal data).
+    public var message: String
+
+    public var description: String { "line \(line): \(message)" }
+}
+
+/// A streaming RFC 4180 reader: quoted fields, doubled quotes, delimiters and CRLF/LF newlines inside quotes, an
+/// optional UTF-8 byte-order mark, any one-byte delimiter, UTF-8 / Latin-1 / Windows-1252. Memory stays constant
+/// (one chunk plus one record) whatever the file size.
+///
+/// Errors are per record: invalid UTF-8, a stray character after a closing quote, or an unterminated quote at the
+/// end of the file (a truncated file) are returned as ``CSVRowError`` with the record's start line, and reading goes
+/// on. Blank lines are skipped.
+public final class CSVReader {
+    private let source: ByteSource
+    public let options: CSVOptions
+    private var line = 1
+    private var started = false
+    private var field: [UInt8] = []
+    private var raw: [[UInt8]] = []
+
+    /// Reads the local file at `path`.
+    public init(path: String, options: CSVOptions = CSVOptions()) throws(BatchError) {
+        source = try ByteSource(path: path)
+        self.options = options
+    }
+
+    /// Reads `bytes` (tests, small inputs).
+    public init(bytes: [UInt8], options: CSVOptions = CSVOptions()) {
+        source = ByteSource(bytes: bytes)
+        self.options = options
+    }
+
+    /// Bytes of the file consumed so far (for progress and ETA).
+    public var bytesRead: Int64 { source.consumed }
+
+    /// The next record or row error; nil at the end of the file.
+    public func next() -> Result<CSVRecord, CSVRowError>? {
+        if !started {
+            started = true
+            skipByteOrderMark()
+        }
+        while true {
+            guard let first = source.peek() else { return nil }
+            // Skip blank lines between records.
+            if first == 0x0A { _ = source.next(); line += 1; continue }
+            if first == 0x0D {
+                _ = source.next()
+                if source.peek() == 0x0A { _ = source.next() }
+                line += 1
+                continue
+            }
+            return readRecord()
+        }
+    }
+
+    private func skipByteOrderMark() {
+        guard options.encoding == .utf8, source.peek() == 0xEF else { return }
+        // A lone 0xEF that is not a BOM stays: the record will report invalid UTF-8.
+        _ = source.next()
+        guard source.peek() == 0xBB else { field.append(0xEF); return }
+        _ = source.next()
+        guard source.peek() == 0xBF else { field.append(contentsOf: [0xEF, 0xBB]); return }
+        _ = source.next()
+    }
+
+    private func readRecord() -> Result<CSVRecord, CSVRowError> {
+        let startLine = line
+        raw.removeAll(keepingCapacity: true)
+        var problem: String?
+        var inQuotes = false
+        var quoted = false
+        var afterClosingQuote = false
+        let delimiter = options.delimiter
+        while true {
+            guard let byte = source.next() else {
+                if inQuotes { problem = problem ?? "unterminated quoted field (truncated file?)" }
+                raw.append(field)
+                field.removeAll(keepingCapacity: true)
+                break
+            }
+            if inQuotes {
+                if byte == 0x22 {
+                    if source.peek() == 0x22 {
+                        _ = source.next()
+                        field.append(0x22)
+                    } else {
+                        inQuotes = false
+                        afterClosingQuote = true
+                    }
+                } else {
+                    if byte == 0x0A { line += 1 }
+                    field.append(byte)
+                }
+                continue
+            }
+            if byte == delimiter {
+                raw.append(field)
+                field.removeAll(keepingCapacity: true)
+                quoted = false
+                afterClosingQuote = false
+                continue
+            }
+            if byte == 0x0A || byte == 0x0D {
+                if byte == 0x0D, source.peek() == 0x0A { _ = source.next() }
+                line += 1
+                raw.append(field)
+                field.removeAll(keepingCapacity: true)
+                break
+            }
+            if byte == 0x22 && field.isEmpty && !quoted {
+                inQuotes = true
+                quoted = true
+                continue
+            }
+            if afterClosingQuote {
+                problem = problem ?? "unexpected character after a closing quote in field \(raw.count + 1)"
+            }
+            field.append(byte)
+        }
+        if let problem { return .failure(CSVRowError(line: startLine, message: problem)) }
+        var fields: [String] = []
+        fields.reserveCapacity(raw.count)
+        for (index, bytes) in raw.enumerated() {
+            guard let text = options.encoding.decode(bytes) else {
+                return .failure(CSVRowError(line: startLine, message: "field \(index + 1) is not valid \(options.encoding.rawValue)"))
+            }
+            fields.append(text)
+        }
+        return .success(CSVRecord(fields: fields, line: startLine))
+    }
+}
+
+/// Writes CSV records to a sink, quoting a field only when it holds the delimiter, a quote, CR or LF.
+public struct CSVWriter: Sendable {
+    public let options: CSVOptions
+
+    public init(options: CSVOptions = CSVOptions()) {
+        self.options = options
+    }
+
+    /// Appends one record (with its line ending) to `out`.
+    public func append(_ fields: [String], to out: inout [UInt8]) {
+        let delimiter = options.delimiter
+        for (index, field) in fields.enumerated() {
+            if index > 0 { out.append(delimiter) }
+            let bytes = options.encoding.encode(field)
+            if bytes.contains(where: { $0 == delimiter || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+                out.append(0x22)
+                for byte in bytes {
+                    if byte == 0x22 { out.append(0x22) }
+                    out.append(byte)
+                }
+                out.append(0x22)
+            } else {
+                out.append(contentsOf: bytes)
+            }
+        }
+        out.append(contentsOf: Array(options.lineEnding.utf8))
+    }
+
+    /// One record as bytes.
+    public func encode(_ fields: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        append(fields, to: &out)
+        return out
+    }
+}

@@ -1,0 +1,518 @@
+import CRMHub
+import CRMKafka
+import CRMMapping
+import CRMModel
+import CRMTransport
+import Foundation
+import Logging
+import Synchronization
+
+/// File → topics: imports every settled file of the drop folder that matches the job's pattern.
+///
+/// Per file: fetch to a local file, SHA-256 it, stream-parse (CSV or JSON lines), map each row, produce with the
+/// idempotent producer (`acks=all`). Each message's `crm-id` is derived from the file's SHA-256, the row number and
+/// the record's index in the row, so it is the same in every run.
+///
+/// **Crash safety.** The row checkpoint (rows 1...N done) is saved after acknowledged row ranges (every
+/// `checkpoint_rows` rows or second), with, per output partition, the offset after the highest acknowledged message
+/// of those rows. A resumed run first scans the output topics (and the dead-letter topic) from those offsets for
+/// messages carrying this file's checksum: rows produced after the checkpoint but before the crash — including
+/// messages the broker appended whose acknowledgement never arrived — are found by `crm-id` and not produced again.
+/// Messages of one partition are appended in produce order, so nothing written after the checkpoint lies before the
+/// scanned offsets. Duplicates therefore cannot appear, unless the topic's data before the scan point is also
+/// lost; rows are never skipped, because the checkpoint only covers acknowledged rows.
+///
+/// Bad rows (parse or mapping errors) go to the dead-letter topic with the file name and line number (tracked like
+/// any other message, so they are not doubled either). After every row is acknowledged the file moves to
+/// `archive/`; a file rejected as a whole (header mismatch, too many bad rows, same content as an earlier file)
+/// moves to `rejected/` with `NAME.report.json`, before anything is produced.
+struct InboundRun {
+    let job: BatchJob
+    let environment: BatchEnvironment
+    let metrics: BatchMetrics
+
+    struct Outcome {
+        var status: BatchRunReport.Status = .empty
+        var read = 0
+        var produced = 0
+        var rejected = 0
+        var files: [String] = []
+        var checksums: [String] = []
+        var notes: [String] = []
+    }
+
+    func run() async throws(BatchError) -> Outcome {
+        let drop = try environment.drops.open(job.drop)
+        var files = try await list(drop)
+        if job.settleSeconds > 0, !files.isEmpty {
+            // A file still being written changes size or time between two listings: leave it for the next run.
+            try? await Task.sleep(for: .milliseconds(Int(job.settleSeconds * 1000)))
+            let again = Dictionary(try await list(drop).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let settled = files.filter { again[$0.name] == $0 }
+            for file in files where again[file.name] != file {
+                environment.logger.info("batch \(job.name): \(file.name) is still changing; left for the next run")
+            }
+            files = settled
+        }
+        var outcome = Outcome()
+        guard !files.isEmpty else { return outcome }
+        let producer: KafkaProducer
+        do {
+            var configuration = KafkaProducerConfiguration(client: environment.kafka)
+            configuration.lingerMilliseconds = 20
+            producer = try KafkaProducer(configuration: configuration, logger: environment.logger)
+        } catch {
+            throw BatchError(.kafka, "job \(job.name): cannot create producer: \(error)")
+        }
+        do {
+            for file in files {
+                try await importFile(file, drop: drop, producer: producer, outcome: &outcome)
+            }
+        } catch {
+            await producer.shutdown(timeout: .seconds(5))
+            throw error
+        }
+        await producer.shutdown()
+        if outcome.status == .empty && !outcome.files.isEmpty { outcome.status = .succeeded }
+        return outcome
+    }
+
+    private func list(_ drop: any FileDrop) async throws(BatchError) -> [DroppedFile] {
+        do {
+            return try await drop.list(matching: job.filePattern)
+        } catch {
+            throw BatchError(.file, "job \(job.name): cannot list \(drop.description): \(error)")
+        }
+    }
+
+    // MARK: One file
+
+    func importFile(_ file: DroppedFile, drop: any FileDrop, producer: KafkaProducer, outcome: inout Outcome) async throws(BatchError) {
+        let logger = environment.logger
+        let state = environment.state
+        try? FileManager.default.createDirectory(at: environment.workDirectory, withIntermediateDirectories: true)
+        let local = environment.workDirectory.appendingPathComponent("\(job.name)-\(file.name).import")
+        defer { try? FileManager.default.removeItem(at: local) }
+        do {
+            try await drop.fetch(file.name, to: local)
+        } catch {
+            throw BatchError(.file, "job \(job.name): cannot fetch \(file.name): \(error)")
+        }
+        let sha = try fileSHA256(local.path)
+        let size = (try? FileManager.default.attributesOfItem(atPath: local.path)[.size] as? NSNumber)?.int64Value
+        outcome.files.append(file.name)
+        outcome.checksums.append(sha)
+
+        var fileState = try state.inboundFile(job: job.name, sha256: sha)
+        if let done = fileState, done.status != .inProgress {
+            if done.fileName == file.name {
+                // The previous run finished the rows but stopped before moving the file.
+                try await move(file.name, into: done.status == .done ? "archive" : "rejected", drop: drop)
+                outcome.notes.append("\(file.name): already imported, moved")
+            } else {
+                try await reject(
+                    file.name, sha: sha, reason: "same content (SHA-256 \(sha)) as \(done.fileName), imported earlier", rows: 0, bad: 0,
+                    drop: drop)
+                outcome.notes.append("\(file.name): duplicate of \(done.fileName), rejected")
+            }
+            return
+        }
+        let mapping = try environment.mapping(for: job)
+
+        // Whole-file checks first, so a rejected file produces nothing.
+        if fileState == nil {
+            if let problem = try validate(local.path, mapping: mapping) {
+                try await reject(file.name, sha: sha, reason: problem.reason, rows: problem.rows, bad: problem.bad, drop: drop)
+                try state.saveInboundFile(
+                    job: job.name, sha256: sha, .init(fileName: file.name, rowsDone: 0, status: .rejected, scanFrom: [:]))
+                outcome.notes.append("\(file.name): rejected (\(problem.reason))")
+                return
+            }
+        }
+
+        let reader: KafkaPartitionReader
+        do {
+            reader = try KafkaPartitionReader(configuration: environment.kafka, logger: logger)
+        } catch {
+            throw BatchError(.kafka, "job \(job.name): cannot create reader: \(error)")
+        }
+        let outputTopics = Array(Set(job.destinations.values).union([job.deadLetterTopic])).sorted()
+        var alreadyProduced: Set<String> = []
+        if let resumed = fileState {
+            alreadyProduced = try await producedAfterCheckpoint(reader, topics: outputTopics, from: resumed.scanFrom, sha: sha)
+            logger.info(
+                "batch \(job.name): resuming \(file.name) after row \(resumed.rowsDone)",
+                metadata: ["already_produced_after_checkpoint": "\(alreadyProduced.count)"])
+            environment.onProgress?(
+                "batch \(job.name) resume: \(file.name) after row \(resumed.rowsDone), \(alreadyProduced.count) messages already on the topic")
+        } else {
+            let start = try await currentEnds(reader, topics: outputTopics)
+            let fresh = BatchStateStore.InboundFile(fileName: file.name, rowsDone: 0, status: .inProgress, scanFrom: start)
+            try state.saveInboundFile(job: job.name, sha256: sha, fresh)
+            fileState = fresh
+        }
+        guard var current = fileState else { return }
+
+        logger.info("batch \(job.name): importing \(file.name)", metadata: ["sha256": "\(sha)", "bytes": "\(size ?? -1)"])
+        let tracker = AckTracker(rowsDone: current.rowsDone, scanFrom: current.scanFrom)
+        var progress = ProgressReporter(job: job.name, interval: job.progressSeconds, logger: logger, sink: environment.onProgress)
+        var rows = RowSource(job: job, path: local.path)
+        try rows.open()
+        var lastSave = Date()
+        var savedRows = current.rowsDone
+        var counts = (read: 0, bad: 0, skipped: 0)
+        while let row = rows.next() {
+            if row.number <= current.rowsDone { continue }
+            counts.read += 1
+            metrics.read.increment()
+            var messages = build(row, file: file.name, sha: sha, mapping: mapping)
+            if messages.first?.isDeadLetter == true {
+                counts.bad += 1
+                metrics.rejected.increment()
+            }
+            messages = messages.filter { message in
+                if alreadyProduced.contains(message.id) { counts.skipped += 1; return false }
+                return true
+            }
+            tracker.begin(row: row.number, messages: messages.count)
+            for message in messages {
+                try await enqueue(message.message, row: row.number, producer: producer, tracker: tracker)
+            }
+            while tracker.inFlight >= environment.maxInFlight {
+                try tracker.check(job: job.name)
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+            try tracker.check(job: job.name)
+            let done = tracker.rowsDone
+            if done - savedRows >= job.checkpointRows || (done > savedRows && Date().timeIntervalSince(lastSave) >= 1) {
+                current.rowsDone = done
+                current.scanFrom = tracker.scanFrom
+                try state.saveInboundFile(job: job.name, sha256: sha, current)
+                savedRows = done
+                lastSave = Date()
+            }
+            progress.tick(rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
+        }
+        // Every message acknowledged (or failed) before the file is done.
+        _ = await producer.flush(timeout: .seconds(120))
+        let ackDeadline = Date().addingTimeInterval(30)
+        while tracker.inFlight > 0 {
+            try tracker.check(job: job.name)
+            guard Date() < ackDeadline else {
+                throw BatchError(.kafka, "job \(job.name): \(tracker.inFlight) messages of \(file.name) still unacknowledged; the checkpoint stays at row \(tracker.rowsDone)")
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        try tracker.check(job: job.name)
+        current.rowsDone = tracker.rowsDone
+        current.scanFrom = tracker.scanFrom
+        current.status = .done
+        try state.saveInboundFile(job: job.name, sha256: sha, current)
+        try await move(file.name, into: "archive", drop: drop)
+        progress.tick(rows: counts.read, bytes: size, totalBytes: size, note: "done, checkpoint row \(current.rowsDone)", force: true)
+        let produced = tracker.acknowledged
+        metrics.produced.increment(by: produced)
+        outcome.read += counts.read
+        outcome.produced += produced
+        outcome.rejected += counts.bad
+        outcome.status = .succeeded
+        if counts.skipped > 0 { outcome.notes.append("\(file.name): \(counts.skipped) messages found on the topic after the checkpoint, not produced again") }
+        logger.info(
+            "batch \(job.name): imported \(file.name)",
+            metadata: ["rows": "\(counts.read)", "produced": "\(produced)", "bad": "\(counts.bad)", "sha256": "\(sha)"])
+    }
+
+    private func enqueue(_ message: ProducerMessage, row: Int, producer: KafkaProducer, tracker: AckTracker) async throws(BatchError) {
+        // librdkafka's local queue may be full (RD_KAFKA_RESP_ERR__QUEUE_FULL): wait for room, about 2 minutes at most.
+        for _ in 0..<120_000 {
+            let refusal: KafkaError? = Self.tryEnqueue(message, row: row, producer: producer, tracker: tracker)
+            guard let refusal else { return }
+            if refusal.rdkafkaCode != -184 {
+                throw BatchError(.kafka, "job \(job.name): cannot produce row \(row) to \(message.topic): \(refusal)")
+            }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        throw BatchError(.kafka, "job \(job.name): the producer queue stayed full for 2 minutes at row \(row)")
+    }
+
+    private static func tryEnqueue(_ message: ProducerMessage, row: Int, producer: KafkaProducer, tracker: AckTracker) -> KafkaError? {
+        do {
+            try producer.enqueue(message) { result in tracker.acknowledge(row: row, result: result) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    // MARK: Building messages
+
+    struct OutgoingMessage {
+        var id: String
+        var message: ProducerMessage
+        var isDeadLetter: Bool
+    }
+
+    /// `<first 16 hex digits of the file's SHA-256>-<row>-<record index>`: the same in every run of the same content.
+    func messageID(sha: String, row: Int, index: Int) -> String {
+        "\(sha.prefix(16))-\(row)-\(index)"
+    }
+
+    func build(_ row: ParsedRow, file: String, sha: String, mapping: CompiledMapping?) -> [OutgoingMessage] {
+        var common: [KafkaHeader] = [
+            KafkaHeader(key: BatchHeader.job, text: job.name),
+            KafkaHeader(key: BatchHeader.file, text: file),
+            KafkaHeader(key: BatchHeader.fileSHA256, text: sha),
+            KafkaHeader(key: BatchHeader.row, text: String(row.number)),
+            KafkaHeader(key: BatchHeader.line, text: String(row.line)),
+        ]
+        let value: JSONValue
+        switch row.content {
+        case .failure(let reason, let errorClass, let raw):
+            return [deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
+        case .value(let parsed):
+            value = parsed
+        }
+        guard let mapping else {
+            guard let topic = job.topic(forEntity: "*") else {
+                return [deadLetter(row, raw: value.jsonBytes(), reason: "no output topic", errorClass: "configuration", headers: common, sha: sha)]
+            }
+            let id = messageID(sha: sha, row: row.number, index: 0)
+            let headers = common + [KafkaHeader(key: EnvelopeHeader.id, text: id)]
+            return [OutgoingMessage(id: id, message: ProducerMessage(topic: topic, value: value.jsonBytes(), headers: headers), isDeadLetter: false)]
+        }
+        common.append(KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)"))
+        let result: MappingResult
+        do {
+            result = try mapping.apply(value, context: environment.mappingContext)
+        } catch {
+            return [deadLetter(row, raw: value.jsonBytes(), reason: error.description, errorClass: "mapping-\(error.kind.rawValue)", headers: common, sha: sha)]
+        }
+        guard case .output(let records) = result else { return [] }
+        var messages: [OutgoingMessage] = []
+        for (index, record) in records.enumerated() {
+            guard let topic = job.topic(forEntity: record.entity) else {
+                return [deadLetter(
+                    row, raw: value.jsonBytes(), reason: "no topic for entity \(record.entity) in the job's 'to'", errorClass: "configuration",
+                    headers: common, sha: sha)]
+            }
+            let id = messageID(sha: sha, row: row.number, index: index)
+            let headers = common + [KafkaHeader(key: EnvelopeHeader.id, text: id)]
+            let key: [UInt8]? = record.key.isEmpty ? nil : Array(record.key.utf8)
+            messages.append(OutgoingMessage(
+                id: id, message: ProducerMessage(topic: topic, key: key, value: record.jsonBytes(), headers: headers), isDeadLetter: false))
+        }
+        return messages
+    }
+
+    func deadLetter(_ row: ParsedRow, raw: [UInt8], reason: String, errorClass: String, headers: [KafkaHeader], sha: String) -> OutgoingMessage {
+        let id = messageID(sha: sha, row: row.number, index: 0)
+        let fileName = headers.text(BatchHeader.file) ?? "-"
+        let now = Date().formatted(.iso8601)
+        let all = headers + [
+            KafkaHeader(key: EnvelopeHeader.id, text: id),
+            KafkaHeader(key: DeadLetterHeader.reason, text: "\(fileName) line \(row.line): \(reason)"),
+            KafkaHeader(key: DeadLetterHeader.errorClass, text: errorClass),
+            KafkaHeader(key: DeadLetterHeader.source, text: "file:\(fileName):\(row.line)"),
+            KafkaHeader(key: DeadLetterHeader.route, text: "batch:\(job.name)"),
+            KafkaHeader(key: DeadLetterHeader.attempts, text: "1"),
+            KafkaHeader(key: DeadLetterHeader.firstFailureAt, text: now),
+            KafkaHeader(key: DeadLetterHeader.deadLetteredAt, text: now),
+        ]
+        return OutgoingMessage(id: id, message: ProducerMessage(topic: job.deadLetterTopic, value: raw, headers: all), isDeadLetter: true)
+    }
+
+    // MARK: Whole-file validation
+
+    struct Problem {
+        var reason: String
+        var rows: Int
+        var bad: Int
+    }
+
+    /// Checks the header (CSV with declared columns) and, when the job has a reject policy, counts bad rows in a
+    /// first pass. Nil when the file may be imported.
+    func validate(_ path: String, mapping: CompiledMapping?) throws(BatchError) -> Problem? {
+        var rows = RowSource(job: job, path: path)
+        do {
+            try rows.open()
+        } catch {
+            if error.kind == .input { return Problem(reason: error.message, rows: 0, bad: 0) }
+            throw error
+        }
+        guard job.reject.maxBadRows != nil || job.reject.maxBadRatio != nil else { return nil }
+        var total = 0
+        var bad = 0
+        while let row = rows.next() {
+            total += 1
+            switch row.content {
+            case .failure: bad += 1
+            case .value(let value):
+                if let mapping {
+                    do { _ = try mapping.apply(value, context: environment.mappingContext) } catch { bad += 1 }
+                }
+            }
+        }
+        if let max = job.reject.maxBadRows, bad > max {
+            return Problem(reason: "\(bad) bad rows of \(total) (more than max_bad_rows \(max))", rows: total, bad: bad)
+        }
+        if let ratio = job.reject.maxBadRatio, total > 0, Double(bad) / Double(total) > ratio {
+            return Problem(reason: "\(bad) bad rows of \(total) (more than max_bad_ratio \(ratio))", rows: total, bad: bad)
+        }
+        return nil
+    }
+
+    func reject(_ name: String, sha: String, reason: String, rows: Int, bad: Int, drop: any FileDrop) async throws(BatchError) {
+        environment.logger.warning("batch \(job.name): rejecting \(name): \(reason)")
+        let report: [String: Any] = [
+            "job": job.name, "file": name, "sha256": sha, "reason": reason, "rows": rows, "bad_rows": bad,
+            "rejected_at": Date().formatted(.iso8601), "produced": 0,
+        ]
+        let reportName = "\(name).report.json"
+        let local = environment.workDirectory.appendingPathComponent("\(job.name)-\(reportName)")
+        defer { try? FileManager.default.removeItem(at: local) }
+        do {
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: local)
+            try await drop.publish(local, as: reportName)
+        } catch {
+            throw BatchError(.file, "job \(job.name): cannot write \(reportName): \(error)")
+        }
+        try await move(reportName, into: "rejected", drop: drop)
+        try await move(name, into: "rejected", drop: drop)
+    }
+
+    func move(_ name: String, into folder: String, drop: any FileDrop) async throws(BatchError) {
+        do {
+            try await drop.move(name, into: folder)
+        } catch {
+            throw BatchError(.file, "job \(job.name): cannot move \(name) into \(folder)/: \(error)")
+        }
+    }
+
+    // MARK: Dedup scan
+
+    /// End offset of every existing partition of `topics` (topics not created yet are absent: they start at 0).
+    func currentEnds(_ reader: KafkaPartitionReader, topics: [String]) async throws(BatchError) -> [TopicPartition: Int64] {
+        let counts: [String: Int32]
+        do { counts = try await reader.partitionCounts(topics) } catch { throw BatchError(.kafka, "job \(job.name): metadata: \(error)") }
+        var starts: [TopicPartitionOffset] = []
+        for (topic, count) in counts {
+            for partition in 0..<count { starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0)) }
+        }
+        do {
+            let probe = try KafkaPartitionReader(configuration: environment.kafka, logger: environment.logger)
+            return try await probe.endOffsets(from: starts)
+        } catch {
+            throw BatchError(.kafka, "job \(job.name): end offsets of \(topics): \(error)")
+        }
+    }
+
+    /// `crm-id`s of this file's messages in `topics` from `from` (0 for partitions not listed) to the current end.
+    func producedAfterCheckpoint(
+        _ reader: KafkaPartitionReader, topics: [String], from: [TopicPartition: Int64], sha: String
+    ) async throws(BatchError) -> Set<String> {
+        let ends = try await currentEnds(reader, topics: topics)
+        var start: [TopicPartition: Int64] = [:]
+        for (tp, end) in ends {
+            let begin = from[tp] ?? 0
+            if begin < end { start[tp] = begin }
+        }
+        var ids: Set<String> = []
+        guard !start.isEmpty else { return ids }
+        do { try reader.assign(start.map { TopicPartitionOffset($0.key, offset: $0.value) }) } catch {
+            throw BatchError(.kafka, "job \(job.name): assign for the dedup scan: \(error)")
+        }
+        var remaining = Set(start.keys)
+        var idle = Date()
+        while !remaining.isEmpty {
+            let events: [KafkaPartitionReader.Event]
+            do { events = try await reader.poll(maxMessages: 1_000) } catch {
+                throw BatchError(.kafka, "job \(job.name): dedup scan: \(error)")
+            }
+            if events.isEmpty {
+                if Date().timeIntervalSince(idle) > 30 { throw BatchError(.kafka, "job \(job.name): dedup scan stalled") }
+                continue
+            }
+            idle = Date()
+            for event in events {
+                switch event {
+                case .endOfPartition(let tp, let offset):
+                    if let end = ends[tp], offset >= end { remaining.remove(tp) }
+                case .message(let message):
+                    if let end = ends[message.topicPartition], message.offset >= end - 1 { remaining.remove(message.topicPartition) }
+                    if message.headers.text(BatchHeader.fileSHA256) == sha, let id = message.headers.text(EnvelopeHeader.id) {
+                        ids.insert(id)
+                    }
+                }
+            }
+        }
+        return ids
+    }
+}
+
+/// Tracks acknowledgements per row and the prefix of rows that are fully done (the row checkpoint).
+final class AckTracker: Sendable {
+    private struct State {
+        var rowsDone: Int
+        var remaining: [Int: Int] = [:]
+        var offsets: [Int: [TopicPartition: Int64]] = [:]
+        var scanFrom: [TopicPartition: Int64]
+        var inFlight = 0
+        var acknowledged = 0
+        var failure: String?
+    }
+
+    private let state: Mutex<State>
+
+    init(rowsDone: Int, scanFrom: [TopicPartition: Int64]) {
+        state = Mutex(State(rowsDone: rowsDone, scanFrom: scanFrom))
+    }
+
+    /// Registers the next row with the number of messages it produced (0: nothing to wait for).
+    func begin(row: Int, messages: Int) {
+        state.withLock { s in
+            s.remaining[row] = messages
+            s.inFlight += messages
+            Self.advance(&s)
+        }
+    }
+
+    /// A delivery report for one message of `row`.
+    func acknowledge(row: Int, result: Result<DeliveryReport, KafkaError>) {
+        state.withLock { s in
+            s.inFlight -= 1
+            switch result {
+            case .success(let report):
+                s.acknowledged += 1
+                let next = report.offset + 1
+                s.offsets[row, default: [:]][report.topicPartition] = max(s.offsets[row]?[report.topicPartition] ?? 0, next)
+                s.remaining[row, default: 1] -= 1
+                Self.advance(&s)
+            case .failure(let error):
+                if s.failure == nil { s.failure = "row \(row): \(error)" }
+            }
+        }
+    }
+
+    private static func advance(_ s: inout State) {
+        while let left = s.remaining[s.rowsDone + 1], left == 0 {
+            let row = s.rowsDone + 1
+            for (tp, offset) in s.offsets[row] ?? [:] { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
+            s.remaining[row] = nil
+            s.offsets[row] = nil
+            s.rowsDone = row
+        }
+    }
+
+    var rowsDone: Int { state.withLock { $0.rowsDone } }
+    var scanFrom: [TopicPartition: Int64] { state.withLock { $0.scanFrom } }
+    var inFlight: Int { state.withLock { $0.inFlight } }
+    var acknowledged: Int { state.withLock { $0.acknowledged } }
+
+    /// Throws the first delivery failure.
+    func check(job: String) throws(BatchError) {
+        if let failure = state.withLock({ $0.failure }) {
+            throw BatchError(.kafka, "job \(job): delivery failed (\(failure)); the checkpoint stays before that row")
+        }
+    }
+}

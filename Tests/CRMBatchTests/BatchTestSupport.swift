@@ -1,0 +1,194 @@
+import CRMBatch
+import CRMKafka
+import CRMTestSupport
+import Foundation
+import Logging
+
+/// Helpers for batch tests against a real broker: produce, read a topic to its end, temp folders, the CLI binary.
+enum BatchTestSupport {
+    static let logger: Logger = {
+        var logger = Logger(label: "batch-test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    static func temporaryDirectory(_ prefix: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func createTopics(_ bootstrap: String, _ names: [String], partitions: Int32 = 3) async throws {
+        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        _ = try await admin.createTopics(names.map { .init(name: $0, partitions: partitions) })
+    }
+
+    /// Produces `values` (keyed by index) and waits for every acknowledgement.
+    static func produce(_ bootstrap: String, topic: String, values: [String]) async throws {
+        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        for (index, value) in values.enumerated() {
+            let message = ProducerMessage(topic: topic, key: Array("k\(index)".utf8), value: Array(value.utf8))
+            try await enqueue(message, producer: producer)
+        }
+        guard await producer.flush(timeout: .seconds(60)) else { throw TestSetupError("produce to \(topic) did not finish") }
+        await producer.shutdown()
+    }
+
+    /// Enqueues one message, waiting for room in librdkafka's queue (bounded: about 10 s).
+    static func enqueue(_ message: ProducerMessage, producer: KafkaProducer) async throws {
+        for _ in 0..<10_000 {
+            if tryEnqueue(message, producer: producer) { return }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        throw TestSetupError("the producer queue stayed full")
+    }
+
+    static func tryEnqueue(_ message: ProducerMessage, producer: KafkaProducer) -> Bool {
+        do {
+            try producer.enqueue(message) { _ in }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Every message of `topic` from the start to its current end.
+    static func readAll(_ bootstrap: String, topic: String) async throws -> [ConsumerMessage] {
+        let reader = try KafkaPartitionReader(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        let counts = try await reader.partitionCounts([topic])
+        guard let count = counts[topic] else { return [] }
+        var starts: [TopicPartitionOffset] = []
+        for partition in 0..<count { starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0)) }
+        let probe = try KafkaPartitionReader(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
+        let all: [TopicPartition: Int64] = try await probe.endOffsets(from: starts)
+        let ends: [TopicPartition: Int64] = all.filter { $0.value > 0 }
+        guard !ends.isEmpty else { return [] }
+        try reader.assign(ends.keys.map { TopicPartitionOffset($0, offset: 0) })
+        var remaining = Set(ends.keys)
+        var messages: [ConsumerMessage] = []
+        let deadline = Date().addingTimeInterval(60)
+        while !remaining.isEmpty && Date() < deadline {
+            for event in try await reader.poll(maxMessages: 2_000) {
+                switch event {
+                case .message(let message):
+                    if let end = ends[message.topicPartition], message.offset < end { messages.append(message) }
+                    if let end = ends[message.topicPartition], message.offset >= end - 1 { remaining.remove(message.topicPartition) }
+                case .endOfPartition(let tp, let offset):
+                    if let end = ends[tp], offset >= end { remaining.remove(tp) }
+                }
+            }
+        }
+        return messages
+    }
+
+    /// The `crmhub` executable: `CRMHUB_BINARY`, else next to the test bundle, else `.build*/debug/crmhub`.
+    static func binary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        var candidates: [String] = []
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent("crmhub").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/crmhub").path)
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        throw TestSetupError("crmhub binary not found (looked at \(candidates)): build it (swift build) or set CRMHUB_BINARY")
+    }
+
+    /// Writes a hub configuration with no routes, a batch folder and a state folder under `directory`.
+    static func writeHubConfiguration(in directory: URL, broker: String, mappings: String? = nil) throws -> String {
+        let path = directory.appendingPathComponent("crmhub.yaml").path
+        let mappingsPath: String = mappings ?? repositoryRoot.appendingPathComponent("Mappings").path
+        let connectorsPath: String = directory.appendingPathComponent("Connectors").path
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("Batch"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("Connectors"), withIntermediateDirectories: true)
+        try """
+        kafka:
+          brokers: ["\(broker)"]
+          connect_timeout_seconds: 5
+        mappings: \(mappingsPath)
+        connectors: \(connectorsPath)
+        batch: Batch
+        state_dir: state
+        routes: []
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func environment(configuration: String, logger: Logger = logger) throws -> (BatchEnvironment, [BatchJob]) {
+        let hub = try HubConfigurationLoader.load(configuration)
+        let jobs = try BatchJob.loadAll(directory: hub.batchDirectory)
+        return (try BatchEnvironment(hub: hub, jobs: jobs, logger: logger), jobs)
+    }
+}
+
+import CRMHub
+
+enum HubConfigurationLoader {
+    static func load(_ path: String) throws -> HubConfiguration {
+        do {
+            return try HubConfiguration.load(path: path)
+        } catch {
+            throw TestSetupError("configuration: \(error)")
+        }
+    }
+}
+
+/// A child `crmhub` process whose stderr is collected line by line on a background thread.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSLock()
+    private var text = ""
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: try BatchTestSupport.binary())
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["CRMHUB_BINARY"] = nil
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.text += String(decoding: data, as: UTF8.self)
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    var stderr: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return text
+    }
+
+    /// Waits until stderr has a line satisfying `predicate` (true), or the process exits / time runs out (false).
+    func waitForLine(within seconds: Double, _ predicate: (Substring) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if stderr.split(separator: "\n").contains(where: predicate) { return true }
+            if !process.isRunning { return stderr.split(separator: "\n").contains(where: predicate) }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Waits for the exit (SIGKILL after `seconds`); returns the exit status.
+    func waitForExit(within seconds: Double) -> Int32 {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
