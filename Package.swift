@@ -14,6 +14,7 @@
 //   CRMMasterData  identity resolution, golden records, stores
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
+//   CRMMail        e-mail connectors: SMTP sink (Mustache templates), IMAP source (new mail → Ticket on Kafka)
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
 //   crmhub         the command-line executable
@@ -43,6 +44,8 @@ let package = Package(
         // Already in the graph through Hummingbird; named for header names such as Idempotency-Key.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // Mail templates (subject, plain text, HTML) of the SMTP sink.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .systemLibrary(
@@ -110,6 +113,17 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMMail",
+            dependencies: [
+                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMIngress",
             dependencies: [
                 "CRMHub", "CRMKafka",
@@ -169,6 +183,11 @@ let package = Package(
         .testTarget(
             name: "CRMIngressTests",
             dependencies: ["CRMIngress", "CRMHub", "CRMKafka", "CRMTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: strictConcurrency
+        ),
+        .testTarget(
+            name: "CRMMailTests",
+            dependencies: ["CRMMail", "CRMHub", "CRMKafka", "CRMMapping", "CRMTransport", "CRMTestSupport"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),

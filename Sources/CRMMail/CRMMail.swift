@@ -1,0 +1,1 @@
+// CRMMail: e-mail connectors.
