@@ -14,7 +14,7 @@
 //   CRMMasterData  identity resolution, golden records, stores
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
-//   CRMMail        e-mail connectors: SMTP sink (Mustache templates), IMAP source (new mail → Ticket on Kafka)
+//   CRMMail        e-mail source connector: IMAP mailbox → Ticket on Kafka (the SMTP sink lives with the sinks in CRMHub)
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
 //   crmhub         the command-line executable
@@ -106,6 +106,7 @@ let package = Package(
             dependencies: [
                 "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -116,7 +117,6 @@ let package = Package(
             name: "CRMMail",
             dependencies: [
                 "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport",
-                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData",
+                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMail", "CRMMapping", "CRMYAML", "CRMMasterData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CRMMailTests",
-            dependencies: ["CRMMail", "CRMHub", "CRMKafka", "CRMMapping", "CRMTransport", "CRMTestSupport"],
+            dependencies: ["CRMMail", "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport", "CRMTestSupport"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),

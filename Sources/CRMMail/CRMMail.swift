@@ -1,1 +1,0 @@
-// CRMMail: e-mail connectors.
