@@ -152,7 +152,7 @@ public struct MailMessage: Sendable {
 
 /// RFC 2047 encoded words.
 public enum EncodedWord {
-    /// Unstructured header text: as is when printable ASCII, otherwise UTF-8 base64 encoded words (each ≤ 75
+    /// Unstructured header text: as is when printable ASCII, otherwise UTF-8 base64 encoded words (each ≤ 60
     /// octets, never splitting a character), separated by folding white space.
     public static func text(_ value: String) -> String {
         let singleLine = value.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
@@ -172,10 +172,11 @@ public enum EncodedWord {
         return encode(value)
     }
 
-    /// `=?UTF-8?B?...?=` words of at most 75 octets, joined by a space (the folder breaks lines between them).
+    /// `=?UTF-8?B?...?=` words of at most 60 octets, joined by a space (the folder breaks lines between them).
     static func encode(_ value: String) -> String {
         let prefix = "=?UTF-8?B?"
-        let maxPayload = (75 - prefix.count - 2) / 4 * 3  // raw octets per word
+        // 36 octets → 60-character words, so even `Auto-Submitted: ` plus the first word stays within 76.
+        let maxPayload = 36
         var words: [String] = []
         var chunk: [UInt8] = []
         for character in value {

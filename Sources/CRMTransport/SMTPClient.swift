@@ -22,12 +22,13 @@ public struct MailServerSettings: Sendable {
     public var caFile: String?
     /// Whole-transfer timeout. Default 30 s.
     public var timeout: Duration
-    /// Connection timeout. Default 5 s.
+    /// Timeout of the connect phase, which for SMTP and IMAP includes greeting, STARTTLS and login (servers
+    /// delay failed logins by seconds). Default 15 s.
     public var connectTimeout: Duration
 
     public init(
         url: String, username: String? = nil, password: String? = nil, security: MailSecurity = .startTLS, caFile: String? = nil,
-        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(5)
+        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(15)
     ) {
         self.url = url
         self.username = username
@@ -156,11 +157,17 @@ struct SMTPTranscript {
     private(set) var exchanges: [Exchange] = []
     private var pendingCommand = "<greeting>"
     private var replyText = ""
+    private var lastCode = 0
 
-    /// A line the client sent. Credentials never stay: only the verb of AUTH is kept.
+    /// A line the client sent. Credentials never stay: only the verb of AUTH is kept, and an answer to a 334
+    /// challenge is not kept at all.
     mutating func sent(_ line: String) {
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return }
+        guard lastCode != 334 else {
+            pendingCommand = "<auth-response>"
+            return
+        }
         pendingCommand = trimmed.uppercased().hasPrefix("RCPT") || trimmed.uppercased().hasPrefix("MAIL") || trimmed.uppercased() == "DATA"
             ? trimmed : String(trimmed.prefix { $0 != " " }).uppercased()
     }
@@ -174,6 +181,7 @@ struct SMTPTranscript {
         guard rest.first != "-" else { return }
         exchanges.append(Exchange(command: pendingCommand, code: code, text: replyText))
         replyText = ""
+        lastCode = code
         // After 354 the client streams the data (not a command line); the next reply answers its end.
         pendingCommand = code == 354 ? "<end-of-data>" : "<unsolicited>"
     }

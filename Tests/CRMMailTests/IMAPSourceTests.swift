@@ -22,7 +22,7 @@ struct IMAPSourceTests {
         let client = IMAPClient(
             settings: MailServerSettings(
                 url: server.imapURL, username: MailServer.address("support"), password: MailServer.password, security: .none,
-                timeout: .seconds(10), connectTimeout: .seconds(2)))
+                timeout: .seconds(15), connectTimeout: .seconds(8)))
         return IMAPSource(
             settings: .init(name: "support-inbox", topic: topic, pollInterval: .milliseconds(200)), client: client, producer: producer,
             mapping: try mapping(), state: state)
@@ -56,8 +56,13 @@ struct IMAPSourceTests {
 
     @Test("three mails become three tickets; a restart adds none; a fourth mail adds exactly one")
     func newMailBecomesTicketsOnce() async throws {
-        let server = try MailServer()
         let broker = try TansuBroker()
+        let server = try MailServer()
+        // Mail first, broker last: the broker's exit is only noticed once no mail daemon holds inherited descriptors.
+        defer {
+            server.stop()
+            broker.stop()
+        }
         try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
         let statePath = server.directory.appendingPathComponent("state/imap.sqlite").path
         for number in 1...3 { try server.deposit(Self.mail(number, subject: "Frage \(number) – Drucker"), for: "support") }
@@ -106,8 +111,13 @@ struct IMAPSourceTests {
 
     @Test("mail delivered by postfix is read; a reply with In-Reply-To/References carries the thread's first ticket")
     func replyCarriesThreadReference() async throws {
-        let server = try MailServer()
         let broker = try TansuBroker()
+        let server = try MailServer()
+        // Mail first, broker last: the broker's exit is only noticed once no mail daemon holds inherited descriptors.
+        defer {
+            server.stop()
+            broker.stop()
+        }
         try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
         // The first mail goes through SMTP (postfix → Maildir → dovecot), the reply straight into the Maildir.
         let smtp = SMTPClient(settings: MailServerSettings(url: server.smtpURL, security: .none))
@@ -138,8 +148,13 @@ struct IMAPSourceTests {
 
     @Test("a Kafka outage stops the poll before the state moves; the next poll produces the message")
     func kafkaDownSkipsNothing() async throws {
-        let server = try MailServer()
         let broker = try TansuBroker()
+        let server = try MailServer()
+        // Mail first, broker last: the broker's exit is only noticed once no mail daemon holds inherited descriptors.
+        defer {
+            server.stop()
+            broker.stop()
+        }
         try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
         try server.deposit(Self.mail(6, subject: "Ausfall"), for: "support")
         let state = try MailboxStateStore(path: nil)

@@ -20,7 +20,7 @@ struct SMTPDeliveryTests {
         let url = port.map { "smtp://127.0.0.1:\($0)/client.test" } ?? server.smtpURL
         let settings = MailServerSettings(
             url: url, username: auth ? MailServer.address("support") : nil, password: auth ? password : nil, security: security,
-            caFile: server.certificatePath, timeout: .seconds(10), connectTimeout: .seconds(2))
+            caFile: server.certificatePath, timeout: .seconds(15), connectTimeout: .seconds(8))
         return try SMTPSinkTarget(
             settings: .init(
                 from: MailAddress(MailServer.address("support"), name: "Kundendienst Zoë"), to: "{{customerRef}}",

@@ -56,10 +56,14 @@ public final class MailServer: Sendable {
         dovecot.arguments = ["-F", "-c", layout.dovecotConfig]
         dovecot.standardOutput = try Self.logHandle(layout.root.appendingPathComponent("dovecot.out"))
         dovecot.standardError = dovecot.standardOutput
+        dovecot.standardInput = FileHandle.nullDevice
         // Postfix's master in the foreground (`postfix start-fg` would leave it as a grandchild we cannot signal).
+        // `-d` (do not detach): Process starts children as process-group leaders, where the setsid() of a
+        // detaching master fails; `-d` also keeps stdout, where `maillog_file = /dev/stdout` logs.
         postfix = Process()
         postfix.executableURL = URL(fileURLWithPath: daemonDirectory).appendingPathComponent("master")
-        postfix.arguments = ["-c", layout.postfixConfig, "-s"]
+        postfix.arguments = ["-c", layout.postfixConfig, "-d"]
+        postfix.standardInput = FileHandle.nullDevice
         postfix.environment = ["MAIL_CONFIG": layout.postfixConfig, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         postfix.standardOutput = try Self.logHandle(layout.root.appendingPathComponent("postfix.log"))
         postfix.standardError = postfix.standardOutput
@@ -69,9 +73,13 @@ public final class MailServer: Sendable {
         let deadline = Date().addingTimeInterval(20)
         while !(canConnect(port: smtpPort) && canConnect(port: imapPort) && FileManager.default.fileExists(atPath: layout.authSocket)) {
             guard Date() < deadline, postfix.isRunning, dovecot.isRunning else {
-                let logs = (try? String(contentsOf: layout.root.appendingPathComponent("postfix.log"), encoding: .utf8)) ?? ""
+                func log(_ name: String) -> String {
+                    String(((try? String(contentsOf: layout.root.appendingPathComponent(name), encoding: .utf8)) ?? "").suffix(600))
+                }
+                let state = "postfix running: \(postfix.isRunning), dovecot running: \(dovecot.isRunning), smtp: \(canConnect(port: smtpPort)), imap: \(canConnect(port: imapPort))"
+                let logs = "postfix: \(log("postfix.log")) dovecot: \(log("dovecot.out")) \(log("dovecot/dovecot.log"))"
                 stop()
-                throw TestSetupError("postfix/dovecot did not start on 127.0.0.1:\(smtpPort)/\(imapPort) in \(directory.path): \(logs.suffix(600))")
+                throw TestSetupError("postfix/dovecot did not start on 127.0.0.1:\(smtpPort)/\(imapPort) (\(state)); \(logs)")
             }
             usleep(50_000)
         }
@@ -79,7 +87,8 @@ public final class MailServer: Sendable {
 
     deinit {
         stop()
-        try? FileManager.default.removeItem(at: directory)
+        // CRMHUB_KEEP_MAIL_DIR=1 keeps the configuration, logs and Maildirs for a look after the test.
+        if ProcessInfo.processInfo.environment["CRMHUB_KEEP_MAIL_DIR"] != "1" { try? FileManager.default.removeItem(at: directory) }
     }
 
     /// Stops both masters (SIGKILL: test children ignore SIGTERM; their worker processes exit when the master's
