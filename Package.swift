@@ -16,6 +16,7 @@
 //   CRMSchedule    cron schedules in IANA time zones (batch runs)
 //   CRMHub         the daemon: config, routes, services, metrics
 //   CRMBatch       batch file bridges: topic → file and file → topic with checkpoints, run reports, scheduler
+//   CRMMail        e-mail source connector: IMAP mailbox → Ticket on Kafka (the SMTP sink lives with the sinks in CRMHub)
 //   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
 //   CRMTelephony   CTI connector: call events (Kamailio evapi, Asterisk AMI) → Interaction + screen-pop on Kafka
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
@@ -49,6 +50,8 @@ let package = Package(
         // Already in the graph through Hummingbird (swift-nio-extras); named for HMAC-SHA256 of billing webhooks.
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Mail templates (subject, plain text, HTML) of the SMTP sink.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .systemLibrary(
@@ -118,6 +121,7 @@ let package = Package(
             dependencies: [
                 "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData", "CRMMasterDataPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,6 +136,16 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMMail",
+            dependencies: [
+                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
@@ -173,7 +187,7 @@ let package = Package(
             name: "crmhub",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData", "CRMTelephony",
-                "CRMMasterDataPostgres", "CRMBatch", "CRMSchedule",
+                "CRMMasterDataPostgres", "CRMBatch", "CRMSchedule", "CRMMail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -220,6 +234,11 @@ let package = Package(
                 "CRMIngress", "CRMHub", "CRMKafka", "CRMMapping", "CRMTransport", "CRMTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            swiftSettings: strictConcurrency
+        ),
+        .testTarget(
+            name: "CRMMailTests",
+            dependencies: ["CRMMail", "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport", "CRMTestSupport"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),

@@ -27,6 +27,10 @@ public struct ConnectorConfiguration: Sendable {
         case trytonPartySink(TrytonPartySinkSettings)
         /// Polls Tryton for confirmed sale orders and produces them to a topic (see ``TrytonSaleSource``).
         case trytonSaleSource(TrytonSaleSourceSettings)
+        /// Sends each message of a topic as an e-mail rendered from templates (see ``SMTPSinkTarget``).
+        case smtpSink(SMTPSinkSettings)
+        /// Polls an IMAP mailbox and produces each new mail, mapped (e.g. to a Ticket), to a topic (module CRMMail).
+        case imapSource(IMAPSourceSettings)
     }
 
     /// Settings of a `process` connector.
@@ -102,6 +106,51 @@ public struct ConnectorConfiguration: Sendable {
         /// A static customer table (`customers_csv`: phone,customer_ref,display_name,open_tickets); without it the
         /// master-data resolver is asked (a route must use `resolve: true`).
         public var customersCSV: String?
+    }
+
+    /// How to reach a mail server (`smtp-sink`, `imap-source`). Credentials only by reference.
+    public struct MailServerReference: Sendable {
+        /// `smtp://host:587/EHLO-NAME`, `smtps://...`, `imap://host:143`, `imaps://...`.
+        public var url: SecretValue
+        public var username: SecretValue?
+        public var password: SecretValue?
+        /// `none`, `starttls` (default) or `tls`.
+        public var security: String
+        /// Trusted CAs (PEM) for a private CA or self-signed server.
+        public var caFile: String?
+        public var timeout: Duration
+    }
+
+    /// Settings of an `smtp-sink` connector.
+    public struct SMTPSinkSettings: Sendable {
+        public var topic: String
+        public var server: MailServerReference
+        /// `Name <address>` of the sender.
+        public var from: String
+        /// Mustache templates of the recipients, the Cc and the answered Message-ID.
+        public var to: String
+        public var cc: String?
+        public var inReplyTo: String?
+        /// Extra header fields (values are Mustache templates), e.g. `Auto-Submitted: auto-replied`.
+        public var headers: [(name: String, value: String)]
+        /// The template name: `<templates>/<name>.subject.mustache`, `.text.mustache`, `.html.mustache`.
+        public var template: String
+        /// The templates folder (relative paths are relative to the connector file's folder).
+        public var templatesDirectory: String
+        public var messageIDDomain: String
+        public var delivery: SinkService.Configuration
+    }
+
+    /// Settings of an `imap-source` connector.
+    public struct IMAPSourceSettings: Sendable {
+        public var server: MailServerReference
+        public var mailbox: String
+        public var topic: String
+        /// The mapping (in the mappings folder) that turns the mail document into records, e.g. `inbound-email`.
+        public var mapping: String
+        public var pollInterval: Duration
+        public var keyword: String
+        public var deadLetterTopic: String?
     }
 
     /// Settings of a `webform` connector.
@@ -219,7 +268,10 @@ extension ConnectorConfiguration {
             throw try map.require("name").error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindValue = try map.require("kind")
-        let kinds = ["http-sink", "webform", "stripe-webhook", "process", "cti-kamailio", "cti-ami", "tryton-party-sink", "tryton-sale-source"]
+        let kinds = [
+            "http-sink", "webform", "stripe-webhook", "process", "cti-kamailio", "cti-ami", "tryton-party-sink", "tryton-sale-source",
+            "smtp-sink", "imap-source",
+        ]
         switch try kindValue.oneOf(kinds) {
         case "process":
             try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
@@ -233,6 +285,15 @@ extension ConnectorConfiguration {
             kind = .trytonPartySink(try Self.trytonPartySink(map, name: name))
         case "tryton-sale-source":
             kind = .trytonSaleSource(try Self.trytonSaleSource(map, name: name))
+        case "smtp-sink":
+            try map.allowOnly(Self.mailServerKeys.union([
+                "topic", "from", "to", "cc", "in_reply_to", "headers", "template", "templates_dir", "message_id_domain", "max_in_flight",
+                "dead_letter_topic", "retry",
+            ]))
+            kind = .smtpSink(try Self.smtpSink(map, name: name, file: path))
+        case "imap-source":
+            try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic"]))
+            kind = .imapSource(try Self.imapSource(map))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
@@ -353,6 +414,62 @@ extension ConnectorConfiguration {
         return settings
     }
 
+    static let mailServerKeys: Set<String> = ["name", "kind", "url", "username", "password", "security", "ca_file", "timeout_ms"]
+
+    private static func mailServer(_ map: YAMLMapping, schemes: [String]) throws(YAMLError) -> MailServerReference {
+        let urlValue = try map.require("url")
+        let url = SecretValue(parsing: try urlValue.nonEmptyString())
+        if case .literal(let text) = url {
+            guard let components = URLComponents(string: text), let scheme = components.scheme, schemes.contains(scheme), components.host != nil else {
+                throw urlValue.error("'\(text)' is not a \(schemes.joined(separator: "/")) URL")
+            }
+            if components.user != nil || components.password != nil {
+                throw urlValue.error("credentials may not be written in the URL; use username/password with ${env:NAME} or ${file:PATH}")
+            }
+        }
+        let username = try map.optional("username").map { value throws(YAMLError) in SecretValue(parsing: try value.nonEmptyString()) }
+        var password: SecretValue?
+        if let value = map.optional("password") {
+            let secret = SecretValue(parsing: try value.nonEmptyString())
+            guard secret.isReference else { throw value.error("the password is a credential: write it as ${env:NAME} or ${file:PATH}, never inline") }
+            password = secret
+        }
+        let security = try map.optional("security")?.oneOf(["none", "starttls", "tls"]) ?? "starttls"
+        let caFile = try map.optional("ca_file")?.nonEmptyString()
+        let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 30_000)
+        return MailServerReference(url: url, username: username, password: password, security: security, caFile: caFile, timeout: timeout)
+    }
+
+    private static func smtpSink(_ map: YAMLMapping, name: String, file: String) throws(YAMLError) -> SMTPSinkSettings {
+        let topic = try RouteConfiguration.topicName(map.require("topic"))
+        let server = try mailServer(map, schemes: ["smtp", "smtps"])
+        var headers: [(name: String, value: String)] = []
+        if let value = map.optional("headers") {
+            for entry in try value.mapping().entries { headers.append((entry.key, try entry.value.string())) }
+        }
+        let templatesValue = try map.optional("templates_dir")?.nonEmptyString() ?? "templates"
+        let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+        let templates = templatesValue.hasPrefix("/") ? templatesValue : folder.appendingPathComponent(templatesValue).path
+        var delivery = SinkService.Configuration(name: name, topic: topic)
+        if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
+        if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
+        if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+        return SMTPSinkSettings(
+            topic: topic, server: server, from: try map.require("from").nonEmptyString(), to: try map.require("to").nonEmptyString(),
+            cc: try map.optional("cc")?.nonEmptyString(), inReplyTo: try map.optional("in_reply_to")?.nonEmptyString(), headers: headers,
+            template: try map.require("template").nonEmptyString(), templatesDirectory: templates,
+            messageIDDomain: try map.require("message_id_domain").nonEmptyString(), delivery: delivery)
+    }
+
+    private static func imapSource(_ map: YAMLMapping) throws(YAMLError) -> IMAPSourceSettings {
+        IMAPSourceSettings(
+            server: try mailServer(map, schemes: ["imap", "imaps"]), mailbox: try map.optional("mailbox")?.nonEmptyString() ?? "INBOX",
+            topic: try RouteConfiguration.topicName(map.require("topic")), mapping: try map.require("mapping").nonEmptyString(),
+            pollInterval: .milliseconds(try map.optional("poll_interval_ms")?.int(in: 1_000...86_400_000) ?? 30_000),
+            keyword: try map.optional("keyword")?.nonEmptyString() ?? "crmhub-processed",
+            deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) })
+    }
+
     private static func ingressPath(_ map: YAMLMapping) throws(YAMLError) -> String {
         let pathValue = try map.require("path")
         let path = try pathValue.nonEmptyString()
@@ -434,6 +551,8 @@ extension ConnectorConfiguration.Kind {
         case .cti(let settings): [settings.interactionTopic, settings.screenPopTopic]
         case .trytonPartySink(let settings): settings.delivery.topics
         case .trytonSaleSource(let settings): [settings.source.topic]
+        case .smtpSink(let settings): settings.delivery.topics
+        case .imapSource(let settings): [settings.topic] + (settings.deadLetterTopic.map { [$0] } ?? [])
         }
     }
 
@@ -443,7 +562,8 @@ extension ConnectorConfiguration.Kind {
         case .httpSink(let settings): settings.delivery
         case .process(let settings): settings.delivery
         case .trytonPartySink(let settings): settings.delivery
-        case .webForm, .stripeWebhook, .cti, .trytonSaleSource: nil
+        case .smtpSink(let settings): settings.delivery
+        case .webForm, .stripeWebhook, .cti, .trytonSaleSource, .imapSource: nil
         }
     }
 }

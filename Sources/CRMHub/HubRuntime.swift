@@ -190,6 +190,11 @@ public struct HubRuntime: Sendable {
                     continue  // served by the ingress server
                 case .cti:
                     continue  // a service of its own (CRMTelephony)
+                case .imapSource:
+                    continue  // a source: the executable runs it (module CRMMail) with the shared producer
+                case .smtpSink(let settings):
+                    target = try SMTPSinkTarget(configuration: settings, logger: logger)
+                    delivery = settings.delivery
                 case .trytonPartySink(let settings):
                     let client = TrytonClient(endpoint: try settings.connection.endpoint(), http: client, logger: logger)
                     target = TrytonPartySinkTarget(client: client, logger: logger)
@@ -216,5 +221,15 @@ public struct HubRuntime: Sendable {
                 SinkService(configuration: delivery, consumer: consumer, producer: producer, target: target, store: store, state: state, logger: logger))
         }
         return sinks
+    }
+
+    /// Consumer settings of a sink connector (group `<prefix>.sink.<name>`; topics are set per tier).
+    private func sinkConsumer(_ connector: ConnectorConfiguration) -> KafkaConsumerConfiguration {
+        var consumer = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+        consumer.client = clientConfiguration
+        consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
+        consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+        return consumer
     }
 }

@@ -3,6 +3,7 @@ import CRMAdminHTTP
 import CRMHub
 import CRMIngress
 import CRMKafka
+import CRMMail
 import Foundation
 import Logging
 import Metrics
@@ -76,6 +77,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         var services = hub.services
+        do {
+            services += try IMAPSource.makeAll(configuration: configuration, producer: hub.producer, logger: logger) as [any Service]
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error)"])
+            printError("\(error)")
+            throw ExitCode(1)
+        }
         let forms = configuration.connectors.compactMap { connector -> WebFormIngress.Form? in
             guard case .webForm(let settings) = connector.kind else { return nil }
             return WebFormIngress.Form(name: connector.name, settings: settings)

