@@ -66,7 +66,8 @@ public struct HubConfiguration: Sendable {
         public enum Kind: String, Sendable { case sqlite, postgres }
         /// Default sqlite.
         public var kind: Kind = .sqlite
-        /// SQLite file path (kind sqlite) or connection URL (kind postgres). Default `data/crmhub.sqlite`.
+        /// SQLite file path (kind sqlite) or connection URL (kind postgres; may be `${env:NAME}` or `${file:PATH}`, as
+        /// it carries a password). Default `data/crmhub.sqlite`.
         public var location: String
         /// Where golden-record change events (created, updated, merged, unmerged) are produced.
         /// Default `crm.golden.customer`.

@@ -144,7 +144,10 @@ public struct HubRuntime: Sendable {
             let store: any MasterDataStore
             switch configuration.store.kind {
             case .sqlite: store = try SQLiteMasterDataStore(path: configuration.store.location)
-            case .postgres: store = try await PostgresMasterDataStore(url: configuration.store.location, logger: logger)
+            case .postgres:
+                // The URL carries a password: it may be written as ${env:NAME} or ${file:PATH}.
+                let url = try SecretValue(parsing: configuration.store.location).resolve()
+                store = try await PostgresMasterDataStore(url: url, logger: logger)
             }
             let resolver = try await MasterDataResolver(
                 store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer))
