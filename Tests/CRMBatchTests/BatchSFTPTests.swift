@@ -60,13 +60,18 @@ struct BatchSFTPTests {
         drop: "sftp://\(sshd.user)@127.0.0.1:\(sshd.port)\(sshd.dropDirectory.path)?private_key=\(sshd.clientKey)&host_key_sha256=\(wrong)"
         file_name: "customers-{window}.jsonl"
         empty: header-only
+        notify_topic: batch.failures
         """.write(toFile: root.appendingPathComponent("Batch/sftp.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer"])
+        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer", "batch.failures"])
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: [BatchRunTests.customer(1)])
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         let report = try await BatchRunner(environment: environment).run(try #require(jobs.first), window: Date())
         #expect(report.status == .failed)
         #expect(report.detail.lowercased().contains("host key"), Comment(rawValue: report.detail))
         #expect(try FileManager.default.contentsOfDirectory(atPath: sshd.dropDirectory.path).isEmpty)
+        // The failure is announced on the job's notify topic.
+        let notices = try await BatchTestSupport.readAll(broker.bootstrap, topic: "batch.failures")
+        #expect(notices.count == 1)
+        #expect(notices.first.map { String(decoding: $0.value, as: UTF8.self) }?.contains("customers-sftp") == true)
     }
 }
