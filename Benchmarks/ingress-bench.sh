@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--rate N] [--duration 20s] [--debug]" >&2; exit 2 ;;
   esac
 done
-ensure_all
+ensure_runtime
 command -v hey >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q hey
 SCRATCH=.build
 [ "$CONFIGURATION" = release ] && SCRATCH=.build-release

@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib/env.sh"
 cd "$CRMHUB_ROOT"
-ensure_all
+ensure_runtime
 
 log "building crmhub-bench (release) and the plain C loop"
 swift build -c release --product crmhub-bench

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 cd "$CRMHUB_ROOT"
-ensure_all
+ensure_runtime
 
 log "building crmhub (first build takes a few minutes)"
 swift build --product crmhub

@@ -7,14 +7,17 @@ CRMHUB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CRMHUB_VENV="$CRMHUB_ROOT/.venv"
 CRMHUB_RUNTIME="$CRMHUB_ROOT/.runtime"
 
-# Build: librdkafka 2.0.2 headers, libcurl, SQLite. Run/test: jq (mapping benchmark), python3-venv, curl, procps,
-# chromium (a real browser posts the web forms in the ingress tests), postgresql (PostgreSQL 15: the master-data
-# store tests start a throwaway server on a loopback port).
+# Build and run: librdkafka 2.0.2 headers, libcurl (with libssh2 for SFTP), SQLite, python3-venv, curl, procps.
 CRMHUB_APT_PACKAGES=(
   build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev
-  python3 python3-venv python3-pip jq curl procps iproute2 ca-certificates git chromium
+  python3 python3-venv python3-pip curl procps iproute2 ca-certificates git
+)
+# Tests only: the real peers the tests start on loopback ports. jq (mapping benchmark), chromium (a real browser posts
+# the web forms), Kamailio + SIPp (CTI), sshd (SFTP), PostgreSQL 15 (master-data store), postfix + dovecot (mail).
+CRMHUB_TEST_APT_PACKAGES=(
+  jq chromium
   kamailio kamailio-extra-modules kamailio-utils-modules sip-tester
-  openssh-server openssh-client  # the SFTP tests run a real sshd (and ssh-keygen)
+  openssh-server openssh-client
   postgresql
   postfix dovecot-imapd openssl
 )
@@ -33,9 +36,10 @@ ensure_swift() {
   command -v swift >/dev/null 2>&1 || { log "Swift 6 toolchain not found (expected on PATH or in /opt/swift)"; return 1; }
 }
 
+# ensure_system_packages PACKAGE...: installs the Debian packages that are missing.
 ensure_system_packages() {
   local missing=()
-  for package in "${CRMHUB_APT_PACKAGES[@]}"; do
+  for package in "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -70,8 +74,17 @@ ensure_runtime_library() {
   export LD_LIBRARY_PATH="$CRMHUB_RUNTIME/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 }
 
+# What building and running the daemon needs (deploy/quickstart.sh).
+ensure_runtime() {
+  ensure_system_packages "${CRMHUB_APT_PACKAGES[@]}"
+  ensure_swift
+  ensure_python_env
+  ensure_runtime_library
+}
+
+# Everything, test peers included (deploy/test.sh, .ci/run).
 ensure_all() {
-  ensure_system_packages
+  ensure_system_packages "${CRMHUB_APT_PACKAGES[@]}" "${CRMHUB_TEST_APT_PACKAGES[@]}"
   ensure_swift
   ensure_python_env
   ensure_runtime_library

@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../lib/env.sh"
 cd "$CRMHUB_ROOT"
-ensure_all
+ensure_runtime
 swift build --product crmhub
 exec "$CRMHUB_VENV/bin/python" deploy/testing/chaos_kill9.py --crmhub "$(swift build --show-bin-path)/crmhub" \
   --tansu "$CRMHUB_TANSU" --output bench-results/chaos.txt "$@"
