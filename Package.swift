@@ -6,7 +6,7 @@
 //   CRDKafka       system library: librdkafka headers (Debian librdkafka-dev, 2.0.2 API)
 //   CRMKafka       Swift face over librdkafka: producer, consumer-group consumer, admin
 //   CCurl          C shim: fixed-arity wrappers for libcurl's variadic setopt/getinfo
-//   CRMTransport   Swift face over libcurl on dedicated threads: HTTP(S) (SMTP, IMAP, SFTP next)
+//   CRMTransport   Swift face over libcurl on dedicated threads: HTTP(S), SMTP, IMAP, SFTP drop folders
 //   CRMYAML        YAML reading with file:line:column errors (config, connectors, mappings)
 //   CRMModel       canonical CRM entities and the message envelope
 //   CRMNormalize   normalisers shared by mappings and master data: phone (E.164), e-mail, names
@@ -17,12 +17,14 @@
 //   CRMHub         the daemon: config, routes, services, metrics
 //   CRMBatch       batch file bridges: topic → file and file → topic with checkpoints, run reports, scheduler
 //   CRMMail        e-mail source connector: IMAP mailbox → Ticket on Kafka (the SMTP sink lives with the sinks in CRMHub)
-//   CRMIngress     Hummingbird ingress for source connectors: web forms (202 only after Kafka acknowledged)
+//   CRMIngress     Hummingbird ingress for source connectors: web forms and signed billing webhooks (2xx only after
+//                  Kafka acknowledged)
 //   CRMTelephony   CTI connector: call events (Kamailio evapi, Asterisk AMI) → Interaction + screen-pop on Kafka
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
 //   crmhub         the command-line executable
 //   crmhub-bench   Kafka route benchmark (separate executable; results under bench-results/)
 //   crmhub-bench-mapping  mapping throughput benchmark against jq
+//   crmhub-bench-cti      CTI event → screen-pop latency benchmark (Benchmarks/cti-bench.sh)
 import PackageDescription
 
 let strictConcurrency: [SwiftSetting] = [
