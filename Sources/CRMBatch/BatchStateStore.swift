@@ -1,3 +1,4 @@
+import CRMHub
 import CRMKafka
 import Foundation
 import GRDB
@@ -17,15 +18,7 @@ public final class BatchStateStore: Sendable {
     /// Opens (creating if needed) the store at `path`.
     public init(path: String) throws(BatchError) {
         do {
-            var configuration = Configuration()
-            configuration.busyMode = .timeout(10)
-            configuration.prepareDatabase { db in
-                if db.configuration.readonly == false { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-            }
-            try FileManager.default.createDirectory(
-                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            database = try DatabaseQueue(path: path, configuration: configuration)
-            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+            database = try StateDatabase.open(path: path, busyTimeout: 10)
             try database.write { db in try db.execute(sql: Self.schema) }
         } catch {
             throw BatchError(.state, "cannot open batch state \(path): \(error)")

@@ -404,34 +404,15 @@ final class ConsumerCore: @unchecked Sendable {
     }
 
     private func convert(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> ConsumerMessage {
-        let message = pointer.pointee
+        let handle: OpaquePointer = pointer.pointee.rkt
         let topic: String
-        if let cached = topicNames[message.rkt] {
+        if let cached = topicNames[handle] {
             topic = cached
         } else {
-            topic = String(cString: rd_kafka_topic_name(message.rkt))
-            topicNames[message.rkt] = topic
+            topic = String(cString: rd_kafka_topic_name(handle))
+            topicNames[handle] = topic
         }
-        let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
-        let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
-        var headers: [KafkaHeader] = []
-        var headerList: OpaquePointer?
-        if rd_kafka_message_headers(pointer, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
-            var index = 0
-            var name: UnsafePointer<CChar>?
-            var valuePointer: UnsafeRawPointer?
-            var size = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                let bytes = valuePointer.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
-                headers.append(KafkaHeader(key: name.map { String(cString: $0) } ?? "", value: bytes))
-                index += 1
-            }
-        }
-        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
-        return ConsumerMessage(
-            topicPartition: TopicPartition(topic: topic, partition: message.partition), offset: message.offset,
-            key: key, value: value, headers: headers, timestampMilliseconds: timestamp >= 0 ? timestamp : nil)
+        return ConsumerMessage(copying: pointer, topic: topic)
     }
 
     private func messageError(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) {
@@ -515,5 +496,32 @@ final class ConsumerCore: @unchecked Sendable {
             rd_kafka_assign(handle, nil)
             condition.withLock { assigned = [] }
         }
+    }
+}
+
+extension ConsumerMessage {
+    /// Copies a librdkafka message (key, value, headers, timestamp) into Swift values; `topic` is its topic's name.
+    init(copying pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) {
+        let message = pointer.pointee
+        let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
+        let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
+        var headers: [KafkaHeader] = []
+        var headerList: OpaquePointer?
+        if rd_kafka_message_headers(pointer, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
+            var index = 0
+            var name: UnsafePointer<CChar>?
+            var valuePointer: UnsafeRawPointer?
+            var size = 0
+            while rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                let bytes = valuePointer.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                headers.append(KafkaHeader(key: name.map { String(cString: $0) } ?? "", value: bytes))
+                index += 1
+            }
+        }
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
+        self.init(
+            topicPartition: TopicPartition(topic: topic, partition: message.partition), offset: message.offset,
+            key: key, value: value, headers: headers, timestampMilliseconds: timestamp >= 0 ? timestamp : nil)
     }
 }

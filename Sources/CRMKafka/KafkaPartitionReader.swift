@@ -154,38 +154,14 @@ public final class KafkaPartitionReader: Sendable {
                 } else if err != RD_KAFKA_RESP_ERR_NO_ERROR {
                     if failure == nil { failure = .from(err, .consume, context: "read partition \(pointer.pointee.partition)") }
                 } else {
-                    events.append(.message(Self.convert(pointer)))
+                    let topic = pointer.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                    events.append(.message(ConsumerMessage(copying: pointer, topic: topic)))
                 }
             }
             if let failure, events.isEmpty { return .failure(failure) }
             return .success(events)
         }
         return try result.get()
-    }
-
-    static func convert(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> ConsumerMessage {
-        let message = pointer.pointee
-        let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
-        let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
-        var headers: [KafkaHeader] = []
-        var headerList: OpaquePointer?
-        if rd_kafka_message_headers(pointer, &headerList) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerList {
-            var index = 0
-            var name: UnsafePointer<CChar>?
-            var valuePointer: UnsafeRawPointer?
-            var size = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-                let bytes = valuePointer.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
-                headers.append(KafkaHeader(key: name.map { String(cString: $0) } ?? "", value: bytes))
-                index += 1
-            }
-        }
-        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
-        return ConsumerMessage(
-            topicPartition: TopicPartition(topic: topic, partition: message.partition), offset: message.offset,
-            key: key, value: value, headers: headers, timestampMilliseconds: timestamp >= 0 ? timestamp : nil)
     }
 
     private static func milliseconds(_ duration: Duration) -> Int32 {

@@ -23,20 +23,7 @@ public final class DeliveryStateStore: Sendable {
 
     /// Opens (creating if needed) the store at `path`; `nil` keeps it in memory (tests).
     public init(path: String?) throws {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            if db.configuration.readonly == false {
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            }
-        }
-        if let path {
-            try FileManager.default.createDirectory(
-                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            database = try DatabaseQueue(path: path, configuration: configuration)
-            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
-        } else {
-            database = try DatabaseQueue(configuration: configuration)
-        }
+        database = try StateDatabase.open(path: path)
         try database.write { db in
             try db.execute(
                 sql: """
