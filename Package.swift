@@ -222,7 +222,12 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         // Real peers for tests (Tansu broker, recording HTTP target), started on free loopback ports.
-        .target(name: "CRMTestSupport", path: "Tests/CRMTestSupport", swiftSettings: strictConcurrency),
+        .target(
+            name: "CRMTestSupport",
+            dependencies: ["CRMKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/CRMTestSupport",
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMKafkaTests", dependencies: ["CRMKafka"], swiftSettings: strictConcurrency),
         .testTarget(

@@ -1,6 +1,7 @@
 import CRMKafka
 import CRMModel
 import CRMTelephony
+import CRMTestSupport
 import Foundation
 import Logging
 
@@ -9,8 +10,7 @@ enum CTIKafkaSupport {
     static let logger = Logger(label: "cti-test")
 
     static func createTopics(_ bootstrap: String, _ names: [String]) async throws {
-        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
-        _ = try await admin.createTopics(names.map { .init(name: $0, partitions: 3) })
+        try await KafkaTestClient.createTopics(bootstrap, names)
     }
 
     static func producer(_ bootstrap: String) throws -> KafkaProducer {
@@ -21,30 +21,7 @@ enum CTIKafkaSupport {
 
     /// Reads JSON messages from `topic` with a fresh group until `count` arrived or `timeout` passed.
     static func collect(_ bootstrap: String, topic: String, count: Int, timeout: Duration) async throws -> [(key: String, value: JSONValue)] {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: "collect-\(UUID().uuidString)", topics: [topic])
-        configuration.sessionTimeoutMilliseconds = 2_000
-        configuration.heartbeatIntervalMilliseconds = 500
-        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
-        let messages = await withTaskGroup(of: [ConsumerMessage]?.self) { group in
-            group.addTask {
-                var messages: [ConsumerMessage] = []
-                for await message in consumer {
-                    messages.append(message)
-                    if messages.count >= count { break }
-                }
-                return messages
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            var result: [ConsumerMessage] = []
-            if let first = await group.next(), let messages = first { result = messages }
-            await consumer.close()
-            group.cancelAll()
-            for await late in group { if let late, result.isEmpty { result = late } }
-            return result
-        }
+        let messages = try await KafkaTestClient.collect(bootstrap, topic: topic, count: count, timeout: timeout)
         var decoded: [(key: String, value: JSONValue)] = []
         for message in messages {
             decoded.append((String(decoding: message.key ?? [], as: UTF8.self), try JSONValue.parse(message.value)))

@@ -3,27 +3,27 @@ import Foundation
 import Logging
 
 /// Small helpers for tests that talk to a real broker.
-enum KafkaTestClient {
-    static let logger = Logger(label: "test")
+public enum KafkaTestClient {
+    public static let logger = Logger(label: "test")
 
-    static func producer(_ bootstrap: String) throws -> KafkaProducer {
+    public static func producer(_ bootstrap: String) throws -> KafkaProducer {
         try KafkaProducer(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
     }
 
-    static func consumerConfiguration(_ bootstrap: String, group: String, topics: [String]) -> KafkaConsumerConfiguration {
+    public static func consumerConfiguration(_ bootstrap: String, group: String, topics: [String]) -> KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: group, topics: topics)
         configuration.sessionTimeoutMilliseconds = 2_000
         configuration.heartbeatIntervalMilliseconds = 500
         return configuration
     }
 
-    static func createTopics(_ bootstrap: String, _ names: [String], partitions: Int32 = 3) async throws {
+    public static func createTopics(_ bootstrap: String, _ names: [String], partitions: Int32 = 3) async throws {
         let admin = KafkaAdmin(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
         _ = try await admin.createTopics(names.map { .init(name: $0, partitions: partitions) })
     }
 
     /// Reads messages from `topic` with a fresh group until `count` arrived or `timeout` passed.
-    static func collect(_ bootstrap: String, topic: String, count: Int, timeout: Duration) async throws -> [ConsumerMessage] {
+    public static func collect(_ bootstrap: String, topic: String, count: Int, timeout: Duration) async throws -> [ConsumerMessage] {
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration(bootstrap, group: "collect-\(UUID().uuidString)", topics: [topic]), logger: logger)
         let collected = await withTaskGroup(of: [ConsumerMessage]?.self) { group in
