@@ -13,9 +13,10 @@
 //   CRMMapping     the declarative field-mapping language: compiler, runtime, inline tests
 //   CRMMasterData  identity resolution, golden records, stores
 //   CRMMasterDataPostgres  the PostgreSQL master-data store (postgres-nio); shared by several hub instances
-//   CRMSchedule    cron schedules in IANA time zones (batch runs)
+//   CRMSchedule    cron schedules in IANA time zones (batch runs, escalation checks)
 //   CRMHub         the daemon: config, routes, services, metrics
 //   CRMBatch       batch file bridges: topic → file and file → topic with checkpoints, run reports, scheduler
+//   CRMWorkflow    workflow rules (Rules/*.yaml): scheduled ticket escalation, lead assignment by territory and workload
 //   CRMMail        e-mail source connector: IMAP mailbox → Ticket on Kafka (the SMTP sink lives with the sinks in CRMHub)
 //   CRMIngress     Hummingbird ingress for source connectors: web forms and signed billing webhooks (2xx only after
 //                  Kafka acknowledged)
@@ -115,7 +116,7 @@ let package = Package(
         ),
         .target(
             name: "CRMSchedule",
-            dependencies: [],
+            dependencies: ["CRMYAML"],
             swiftSettings: strictConcurrency
         ),
         .target(
@@ -135,6 +136,17 @@ let package = Package(
             dependencies: [
                 "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMTransport", "CRMYAML",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMWorkflow",
+            dependencies: [
+                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -189,7 +201,7 @@ let package = Package(
             name: "crmhub",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData", "CRMTelephony",
-                "CRMMasterDataPostgres", "CRMBatch", "CRMSchedule", "CRMMail",
+                "CRMMasterDataPostgres", "CRMBatch", "CRMSchedule", "CRMMail", "CRMWorkflow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -262,6 +274,11 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMWorkflowTests",
+            dependencies: ["CRMWorkflow", "CRMHub", "CRMKafka", "CRMModel", "CRMYAML", "CRMTestSupport"],
+            swiftSettings: strictConcurrency
+        ),
         .testTarget(
             name: "CRMBatchTests",
             dependencies: ["CRMBatch", "CRMHub", "CRMKafka", "CRMTransport", "CRMTestSupport"],

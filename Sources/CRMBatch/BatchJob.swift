@@ -131,7 +131,7 @@ extension BatchJob {
         }
         let directionValue = try map.require("direction")
         direction = Direction(rawValue: try directionValue.oneOf(Direction.allCases.map(\.rawValue)))!
-        schedule = try map.optional("schedule").map { v throws(YAMLError) in try Self.schedule(v) }
+        schedule = try map.optional("schedule").map { v throws(YAMLError) in try Schedule(yaml: v) }
         mapping = try map.optional("mapping")?.nonEmptyString()
         format = try map.optional("format").map { v throws(YAMLError) in try Self.format(v) }
             ?? .csv(CSVFormat(options: CSVOptions(), header: true, columns: []))
@@ -176,32 +176,6 @@ extension BatchJob {
                 reject.maxBadRows = try r.optional("max_bad_rows")?.int(in: 0...Int.max)
                 reject.maxBadRatio = try r.optional("max_bad_ratio")?.double()
             }
-        }
-    }
-
-    static func schedule(_ value: YAMLValue) throws(YAMLError) -> Schedule {
-        let map = try value.mapping()
-        try map.allowOnly(["cron", "time_zone", "blackout", "catch_up"])
-        let cron = try map.require("cron").nonEmptyString()
-        let zone = try map.optional("time_zone")?.nonEmptyString() ?? "UTC"
-        var blackouts: [BlackoutWindow] = []
-        for item in try map.optional("blackout")?.sequence() ?? [] {
-            let b = try item.mapping()
-            try b.allowOnly(["start", "end", "weekdays"])
-            let days = try b.optional("weekdays")?.sequence().map { d throws(YAMLError) in try d.int(in: 0...6) } ?? []
-            do {
-                blackouts.append(try BlackoutWindow(start: try b.require("start").string(), end: try b.require("end").string(), weekdays: Set(days)))
-            } catch let error as YAMLError {
-                throw error
-            } catch {
-                throw item.error("\(error)")
-            }
-        }
-        let catchUpText = try map.optional("catch_up")?.oneOf(CatchUpPolicy.allCases.map(\.rawValue)) ?? "run-once"
-        do {
-            return try Schedule(cron: cron, timeZone: zone, blackouts: blackouts, catchUp: CatchUpPolicy(rawValue: catchUpText)!)
-        } catch {
-            throw value.error("\(error)")
         }
     }
 

@@ -530,7 +530,7 @@ extension ConnectorConfiguration {
     }
 
     /// `500ms`, `30s`, `10m`, `1h`.
-    static func parseDelay(_ value: YAMLValue) throws(YAMLError) -> Duration {
+    public static func parseDelay(_ value: YAMLValue) throws(YAMLError) -> Duration {
         let text = try value.nonEmptyString()
         let units: [(String, Int64)] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)]
         for (unit, factor) in units where text.hasSuffix(unit) {

@@ -26,6 +26,8 @@ public struct HubConfiguration: Sendable {
     public var stateDirectory: String
     /// Folder of batch job files (`*.yaml`, see CRMBatch). Default `Batch`.
     public var batchDirectory: String = "Batch"
+    /// Folder of workflow rule files (`*.yaml`: escalation and lead-assignment rules, see CRMWorkflow). Default `Rules`.
+    public var rulesDirectory: String = "Rules"
     /// How long a graceful shutdown may take before in-flight work is cancelled. Default 30 s.
     public var shutdownTimeoutSeconds: Int
     public var log: LogSettings
@@ -101,6 +103,8 @@ public struct RouteConfiguration: Sendable, Hashable {
     public var delivery: DeliveryMode = .atLeastOnce
     /// Resolve each (customer) message against the master data and add its golden id. Default false.
     public var resolve: Bool = false
+    /// A workflow rule (a file in the rules folder) applied as the route's step, e.g. a lead-assignment rule.
+    public var rule: String?
     /// Where the route is declared, for messages that point back to the file.
     public var location: SourceLocation
 
@@ -174,6 +178,7 @@ extension HubConfiguration {
 
     private static let topLevelKeys: Set<String> = [
         "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir", "ingress", "batch",
+        "rules",
     ]
 
     init(root: YAMLValue, path: String, problems: inout ProblemCollector) throws(YAMLError) {
@@ -209,6 +214,7 @@ extension HubConfiguration {
         self.routes = routes
         self.stateDirectory = resolve(try top.optional("state_dir")?.nonEmptyString() ?? "data")
         self.batchDirectory = resolve(try top.optional("batch")?.nonEmptyString() ?? "Batch")
+        self.rulesDirectory = resolve(try top.optional("rules")?.nonEmptyString() ?? "Rules")
         self.connectors = ConnectorConfiguration.loadAll(directory: connectorsDirectory, problems: &problems)
     }
 }
@@ -306,7 +312,7 @@ extension HubConfiguration.LogSettings {
 extension RouteConfiguration {
     init(_ value: YAMLValue) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["name", "from", "to", "mapping", "max_in_flight", "dead_letter_topic", "delivery", "resolve"])
+        try map.allowOnly(["name", "from", "to", "mapping", "max_in_flight", "dead_letter_topic", "delivery", "resolve", "rule"])
         location = value.location
         name = try map.require("name").nonEmptyString()
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
@@ -333,6 +339,10 @@ extension RouteConfiguration {
             }
         }
         resolve = try map.optional("resolve")?.bool() ?? false
+        if let value = map.optional("rule") {
+            rule = try value.nonEmptyString()
+            if mapping != nil || resolve { throw value.error("a route has one step: 'rule', 'mapping' or 'resolve'; chain routes for more") }
+        }
         if let value = map.optional("delivery") {
             delivery = DeliveryMode(rawValue: try value.oneOf(["at_least_once", "exactly_once"]))!
         }
@@ -342,7 +352,7 @@ extension RouteConfiguration {
     }
 
     /// Kafka topic names: 1–249 characters of `[a-zA-Z0-9._-]`.
-    static func topicName(_ value: YAMLValue) throws(YAMLError) -> String {
+    public static func topicName(_ value: YAMLValue) throws(YAMLError) -> String {
         let name = try value.nonEmptyString()
         guard name.count <= 249, name != ".", name != "..",
             name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") })

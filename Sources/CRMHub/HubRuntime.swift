@@ -40,8 +40,9 @@ public struct HubRuntime: Sendable {
         return client
     }
 
-    /// Logs the librdkafka runtime, checks the broker and topics. Throws ``StartupError`` with a clear message.
-    public func preflight() async throws {
+    /// Logs the librdkafka runtime, checks the broker and the topics (``routeTopics`` plus `additionalTopics`, such as
+    /// the workflow rules'). Throws ``StartupError`` with a clear message.
+    public func preflight(additionalTopics: [String] = []) async throws {
         let runtime = KafkaRuntime.versionString
         logger.info("librdkafka runtime", metadata: ["version": "\(runtime)"])
         if KafkaRuntime.hasTaggedFieldBug {
@@ -59,12 +60,12 @@ public struct HubRuntime: Sendable {
         } catch {
             throw StartupError(description: "cannot reach Kafka at \(brokers) within \(configuration.kafka.connectTimeoutSeconds) s: \(error.reason)")
         }
-        let missing = routeTopics.filter { metadata.topics[$0] == nil }
+        let missing = Array(Set(routeTopics + additionalTopics)).sorted().filter { metadata.topics[$0] == nil }
         guard !missing.isEmpty else { return }
         guard configuration.kafka.createTopics else {
             let uses = missing.map { topic in
                 let routes = configuration.routes.filter { [$0.from, $0.deadLetterTopic].contains(topic) || $0.to.topics.contains(topic) }.map(\.name)
-                return routes.isEmpty ? "'\(topic)' (a sink)" : "'\(topic)' (route \(routes.joined(separator: ", ")))"
+                return routes.isEmpty ? "'\(topic)' (a connector or rule)" : "'\(topic)' (route \(routes.joined(separator: ", ")))"
             }
             throw StartupError(
                 description: "\(configuration.file): topics missing on \(brokers): \(uses.joined(separator: "; ")); create them or set kafka.create_topics: true")
@@ -103,12 +104,7 @@ public struct HubRuntime: Sendable {
             return transforms(route)
         }
         for route in configuration.routes {
-            var consumer = KafkaConsumerConfiguration(
-                bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).\(route.name)",
-                topics: [route.from])
-            consumer.client = clientConfiguration
-            consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
-            consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+            var consumer = consumerConfiguration(groupID: "\(configuration.kafka.groupPrefix).\(route.name)", topics: [route.from])
             consumer.bufferCapacity = max(route.maxInFlight, 100)
             switch route.delivery {
             case .atLeastOnce:
@@ -215,21 +211,16 @@ public struct HubRuntime: Sendable {
             } catch {
                 throw StartupError(description: "\(connector.file): \(error)")
             }
-            var consumer = KafkaConsumerConfiguration(
-                bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
-            consumer.client = clientConfiguration
-            consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
-            consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds
+            let consumer = consumerConfiguration(groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
             sinks.append(
                 SinkService(configuration: delivery, consumer: consumer, producer: producer, target: target, store: store, state: state, logger: logger))
         }
         return sinks
     }
 
-    /// Consumer settings of a sink connector (group `<prefix>.sink.<name>`; topics are set per tier).
-    private func sinkConsumer(_ connector: ConnectorConfiguration) -> KafkaConsumerConfiguration {
-        var consumer = KafkaConsumerConfiguration(
-            bootstrapServers: configuration.kafka.brokers, groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+    /// Settings of a consumer in group `groupID` with the hub's client and group-session settings.
+    public func consumerConfiguration(groupID: String, topics: [String]) -> KafkaConsumerConfiguration {
+        var consumer = KafkaConsumerConfiguration(bootstrapServers: configuration.kafka.brokers, groupID: groupID, topics: topics)
         consumer.client = clientConfiguration
         consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
         consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds

@@ -1,5 +1,6 @@
 import CRMHub
 import CRMMapping
+import CRMWorkflow
 
 /// Cross-file checks shared by `validate` and `run`.
 enum HubValidation {
@@ -32,5 +33,15 @@ enum HubValidation {
             }
         }
         return problems
+    }
+
+    /// Problems with the workflow rules: every rule file must load, and every route's `rule:` must name a
+    /// lead-assignment rule.
+    static func ruleProblems(_ configuration: HubConfiguration) -> [String] {
+        do {
+            return try WorkflowRules.load(directory: configuration.rulesDirectory).problems(with: configuration)
+        } catch {
+            return error.problems.map(\.description)
+        }
     }
 }

@@ -4,6 +4,7 @@ import CRMHub
 import CRMIngress
 import CRMKafka
 import CRMMail
+import CRMWorkflow
 import Foundation
 import Logging
 import Metrics
@@ -44,15 +45,23 @@ struct RunCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "crmhub")
 
-        let problems = HubValidation.mappingProblems(configuration)
+        let problems = HubValidation.mappingProblems(configuration) + HubValidation.ruleProblems(configuration)
         guard problems.isEmpty else {
             printError("\(problems.count) problem(s):\n" + problems.joined(separator: "\n"))
             throw ExitCode(2)
         }
 
         let runtime = HubRuntime(configuration: configuration, logger: logger)
+        let workflow: Workflow
         do {
-            try await runtime.preflight()
+            workflow = try Workflow(configuration: configuration)
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "workflow rules: \(error)"])
+            printError("workflow rules: \(error)")
+            throw ExitCode(1)
+        }
+        do {
+            try await runtime.preflight(additionalTopics: workflow.topics)
         } catch let error as HubRuntime.StartupError {
             logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
             printError(error.description)
@@ -68,6 +77,7 @@ struct RunCommand: AsyncParsableCommand {
         let hub: HubRuntime.HubServices
         do {
             hub = try await runtime.makeServices { route in
+                if let step = workflow.transform(for: route, logger: logger) { return step }
                 guard let name = route.mapping else { return IdentityTransform() }
                 return mappings?.transform(named: name) ?? UnavailableMappingTransform(name: name)
             }
@@ -79,6 +89,7 @@ struct RunCommand: AsyncParsableCommand {
         var services = hub.services
         do {
             services += try IMAPSource.makeAll(configuration: configuration, producer: hub.producer, logger: logger) as [any Service]
+            services += try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger) as [any Service]
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error)"])
             printError("\(error)")

@@ -13,6 +13,7 @@ struct ValidateCommand: ParsableCommand {
         let configuration = try options.load()
         var problems: [String] = []
         problems += HubValidation.mappingProblems(configuration)
+        problems += HubValidation.ruleProblems(configuration)
         if !problems.isEmpty {
             printError("\(problems.count) problem(s):\n" + problems.joined(separator: "\n"))
             throw ExitCode(2)

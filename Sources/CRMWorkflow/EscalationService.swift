@@ -1,0 +1,262 @@
+import CRMHub
+import CRMKafka
+import CRMModel
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Runs one ``EscalationRule``: keeps the rule's ticket and customer view up to date from the topics, and on the
+/// rule's schedule refers every open ticket that satisfies the rule, once, to the rule's topic.
+///
+/// - **Nothing is escalated twice.** A ticket is marked escalated only after Kafka acknowledged its escalation; a crash
+///   in between sends it again with the same `crm-id` (`escalation/<rule>/<ticket>`), which sinks deduplicate.
+/// - **Nothing is missed.** The view's offsets are committed only after the view was written; a failed produce leaves
+///   the ticket for the next check.
+/// - The first check waits until the view has caught up (the topics were idle for a second, or a minute passed), so
+///   a fresh view does not escalate a ticket whose later "solved" version it has not read yet.
+public final class EscalationService: Service, Sendable {
+    /// What one check did.
+    public struct CheckSummary: Sendable, Equatable, CustomStringConvertible {
+        /// Open tickets not escalated before.
+        public var examined = 0
+        public var escalated = 0
+        /// Tickets whose condition could not be evaluated (logged with the reason).
+        public var conditionErrors = 0
+        /// Escalations Kafka did not acknowledge (tried again at the next check).
+        public var produceFailures = 0
+
+        public var description: String {
+            "examined \(examined), escalated \(escalated), condition errors \(conditionErrors), produce failures \(produceFailures)"
+        }
+    }
+
+    public let rule: EscalationRule
+    private let consumer: KafkaConsumerConfiguration
+    private let producer: KafkaProducer
+    private let store: EscalationStateStore
+    private let logger: Logger
+    private let clock: @Sendable () -> Date
+    private let lastFeedActivity: Mutex<ContinuousClock.Instant>
+    private let metrics: Metrics
+
+    /// - Parameters:
+    ///   - consumer: client settings; the group id is replaced by `<groupPrefix>.rule.<name>.<store generation>`.
+    ///   - clock: "now" for ages and schedules (tests move it).
+    public init(
+        rule: EscalationRule, consumer: KafkaConsumerConfiguration, groupPrefix: String, producer: KafkaProducer, store: EscalationStateStore,
+        logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.rule = rule
+        var consumer = consumer
+        consumer.groupID = "\(groupPrefix).rule.\(rule.name).\(store.generation)"
+        consumer.topics = [rule.ticketsTopic] + (rule.customersTopic.map { [$0] } ?? [])
+        self.consumer = consumer
+        self.producer = producer
+        self.store = store
+        var logger = logger
+        logger[metadataKey: "rule"] = "\(rule.name)"
+        self.logger = logger
+        self.clock = clock
+        self.lastFeedActivity = Mutex(.now)
+        self.metrics = Metrics(rule: rule.name)
+    }
+
+    public func run() async throws {
+        let consumer = try KafkaConsumer(configuration: self.consumer, logger: logger)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.feed(consumer) }
+            group.addTask {
+                await self.waitForView(since: started)
+                await self.checkLoop()
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    // MARK: - The view
+
+    private func feed(_ consumer: KafkaConsumer) async throws {
+        var pending: [TopicPartition: Int64] = [:]
+        var lastCommit = ContinuousClock.now
+        for await message in consumer.cancelOnGracefulShutdown() {
+            lastFeedActivity.withLock { $0 = .now }
+            try await apply(message)
+            pending[message.topicPartition] = message.offset + 1
+            if pending.count > 0, ContinuousClock.now - lastCommit > .seconds(1) {
+                await commit(&pending, consumer)
+                lastCommit = .now
+            }
+        }
+        await commit(&pending, consumer)
+        await consumer.close()
+        if let fatal = consumer.fatalError { throw fatal }
+    }
+
+    private func commit(_ pending: inout [TopicPartition: Int64], _ consumer: KafkaConsumer) async {
+        guard !pending.isEmpty else { return }
+        do {
+            try await consumer.commit(pending.map { TopicPartitionOffset($0.key, offset: $0.value) })
+            pending.removeAll()
+        } catch {
+            logger.warning("view offsets not committed; they are committed with the next batch", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes one ticket or customer into the view. A message that is not a JSON object with an id is skipped with
+    /// a warning; a failed write throws (the service stops, the offset stays uncommitted).
+    private func apply(_ message: ConsumerMessage) async throws {
+        let place: Logger.Metadata = ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)"]
+        guard let record = try? JSONValue.parse(message.value), record.objectMembers != nil else {
+            metrics.skipped.increment()
+            logger.warning("not a JSON object; left out of the view", metadata: place)
+            return
+        }
+        if message.topic == rule.ticketsTopic {
+            guard let id = record["id"]?.scalarText ?? message.keyText, !id.isEmpty else {
+                metrics.skipped.increment()
+                logger.warning("ticket without id or key; left out of the view", metadata: place)
+                return
+            }
+            let seen = message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1_000) } ?? clock()
+            try await store.upsertTicket(
+                id: id, json: message.value, customerRef: record["customerRef"]?.stringValue, open: rule.isOpen(record), seenAt: seen)
+        } else {
+            guard let id = record["goldenId"]?.scalarText ?? record["id"]?.scalarText ?? message.keyText, !id.isEmpty else {
+                metrics.skipped.increment()
+                logger.warning("customer without id or key; left out of the view", metadata: place)
+                return
+            }
+            try await store.upsertCustomer(id: id, json: message.value, references: EscalationStateStore.references(of: record))
+        }
+    }
+
+    private func waitForView(since started: ContinuousClock.Instant) async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let idle = ContinuousClock.now - lastFeedActivity.withLock { $0 }
+            if idle > .seconds(1) || ContinuousClock.now - started > .seconds(60) { return }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
+        }
+    }
+
+    // MARK: - Checks
+
+    private func checkLoop() async {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let delay: Duration
+            switch rule.check {
+            case .every(let interval):
+                delay = interval
+            case .schedule(let schedule):
+                guard let next = schedule.nextRun(after: clock()) else {
+                    logger.warning("the schedule has no next run; no more checks")
+                    return
+                }
+                logger.info("next escalation check \(schedule.localDescription(next))")
+                delay = .milliseconds(Int64(max(0, next.timeIntervalSince(clock())) * 1_000))
+            }
+            let slept: Void? = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            guard slept != nil, !Task.isShuttingDownGracefully else { return }
+            do {
+                _ = try await check()
+            } catch {
+                logger.error("escalation check failed; the next check tries again", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs one check now: tests every open ticket not escalated yet and escalates those that satisfy the rule.
+    public func check() async throws -> CheckSummary {
+        let started = ContinuousClock.now
+        let now = clock()
+        var summary = CheckSummary()
+        let candidates = try await store.candidates()
+        summary.examined = candidates.count
+        var due: [(EscalationStateStore.Candidate, JSONValue?)] = []
+        for candidate in candidates {
+            var customer: JSONValue?
+            if let reference = candidate.customerRef { customer = try await store.customer(reference: reference) }
+            do {
+                let openedAt = rule.openedAt(candidate.ticket, firstSeen: candidate.firstSeen)
+                if try rule.isDue(ticket: candidate.ticket, customer: customer, openedAt: openedAt, now: now) { due.append((candidate, customer)) }
+            } catch {
+                summary.conditionErrors += 1
+                metrics.conditionErrors.increment()
+                logger.warning("condition failed on a ticket; it is tested again at the next check", metadata: ["ticket": "\(candidate.id)", "reason": "\(error.reason)"])
+            }
+        }
+        for (candidate, customer) in due {
+            if await escalate(candidate, customer: customer, now: now) {
+                summary.escalated += 1
+            } else {
+                summary.produceFailures += 1
+            }
+        }
+        let counts = try await store.counts()
+        metrics.openTickets.record(counts.open)
+        metrics.checks.increment()
+        let elapsed = ContinuousClock.now - started
+        metrics.checkDuration.record(duration: elapsed)
+        logger.info(
+            "escalation check done",
+            metadata: [
+                "examined": "\(summary.examined)", "escalated": "\(summary.escalated)", "conditionErrors": "\(summary.conditionErrors)",
+                "produceFailures": "\(summary.produceFailures)", "openTickets": "\(counts.open)", "escalatedTotal": "\(counts.escalated)",
+                "duration": "\(elapsed)",
+            ])
+        return summary
+    }
+
+    private func escalate(_ candidate: EscalationStateStore.Candidate, customer: JSONValue?, now: Date) async -> Bool {
+        let openedAt = rule.openedAt(candidate.ticket, firstSeen: candidate.firstSeen)
+        let escalation = rule.escalation(ticketID: candidate.id, ticket: candidate.ticket, customer: customer, openedAt: openedAt, now: now)
+        let message = ProducerMessage(
+            topic: rule.outputTopic, key: Array(candidate.id.utf8), value: escalation.jsonBytes(),
+            headers: [
+                KafkaHeader(key: EnvelopeHeader.id, text: rule.escalationID(ticketID: candidate.id)),
+                KafkaHeader(key: EnvelopeHeader.route, text: "rule:\(rule.name)"),
+            ])
+        do {
+            _ = try await producer.send(message)
+        } catch {
+            metrics.produceFailures.increment()
+            logger.error(
+                "escalation not acknowledged by Kafka; the ticket is escalated at the next check",
+                metadata: ["ticket": "\(candidate.id)", "topic": "\(rule.outputTopic)", "error": "\(error)"])
+            return false
+        }
+        do {
+            try await store.markEscalated(ticketID: candidate.id, at: now)
+        } catch {
+            logger.error(
+                "escalation sent but not recorded; the next check sends it again with the same id",
+                metadata: ["ticket": "\(candidate.id)", "error": "\(error)"])
+        }
+        metrics.escalations.increment()
+        logger.notice("ticket escalated", metadata: ["ticket": "\(candidate.id)", "topic": "\(rule.outputTopic)"])
+        return true
+    }
+
+    private struct Metrics: Sendable {
+        let escalations: Counter
+        let checks: Counter
+        let conditionErrors: Counter
+        let produceFailures: Counter
+        let skipped: Counter
+        let openTickets: Gauge
+        let checkDuration: Timer
+
+        init(rule: String) {
+            let dimensions = [("rule", rule)]
+            escalations = Counter(label: "crmhub_rule_escalations_total", dimensions: dimensions)
+            checks = Counter(label: "crmhub_rule_checks_total", dimensions: dimensions)
+            conditionErrors = Counter(label: "crmhub_rule_condition_errors_total", dimensions: dimensions)
+            produceFailures = Counter(label: "crmhub_rule_produce_failures_total", dimensions: dimensions)
+            skipped = Counter(label: "crmhub_rule_view_skipped_total", dimensions: dimensions)
+            openTickets = Gauge(label: "crmhub_rule_open_tickets", dimensions: dimensions)
+            checkDuration = Timer(label: "crmhub_rule_check_duration_seconds", dimensions: dimensions)
+        }
+    }
+}
