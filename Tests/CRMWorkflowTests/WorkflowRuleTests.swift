@@ -255,4 +255,20 @@ struct EscalationRuleTests {
         #expect(problems.contains { $0.contains("wrong-kind") && $0.contains("is an escalation rule") })
         #expect(problems.contains { $0.contains("unknown") && $0.contains("no rule 'nope'") })
     }
+
+    @Test("an escalation carries what the service manager needs, and the shipped mail templates render it")
+    func escalationMail() throws {
+        let rule = try shippedRule()
+        let customer = try json(#"{"id": "C1", "displayName": "BigCo & Sons", "lifetimeValue": "25000.00", "tier": "gold"}"#)
+        let ticket = try ticket()
+        let escalation = rule.escalation(ticketID: "T1", ticket: ticket, customer: customer, openedAt: rule.openedAt(ticket, firstSeen: now), now: now)
+        #expect(escalation["ageHours"]?.doubleValue == 50)
+        #expect(escalation["notify"]?.stringValue == "Service Manager <service-manager@example.com>")
+        let context = try JSONSerialization.jsonObject(with: Data(escalation.jsonBytes()))
+        let template = try MailTemplate(named: "ticket-escalation", directory: repositoryRoot.appendingPathComponent("Connectors/templates").path)
+        let rendered = template.render(context)
+        #expect(rendered.subject == "[Escalation] urgent ticket T1 open 50.0 h: Line down")
+        #expect(rendered.text?.contains("Customer:  BigCo & Sons (lifetime value 25000.00), tier gold") == true, "\(rendered.text ?? "")")
+        #expect(rendered.html?.contains("BigCo &amp; Sons") == true)
+    }
 }
