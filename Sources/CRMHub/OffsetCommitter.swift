@@ -2,14 +2,14 @@ import CRMKafka
 import Logging
 
 /// Commits what an ``OffsetTracker`` says is finished, for partitions the consumer still owns: every 250 ms while
-/// running, and once more when stopped. Shared by routes and sinks.
-final class OffsetCommitter: Sendable {
+/// running, and once more when stopped. Shared by routes, sinks and the workflow rules' views.
+public final class OffsetCommitter: Sendable {
     private let tracker: OffsetTracker
     private let consumer: KafkaConsumer
     private let logger: Logger
     private let loop: Task<Void, Never>
 
-    init(tracker: OffsetTracker, consumer: KafkaConsumer, logger: Logger) {
+    public init(tracker: OffsetTracker, consumer: KafkaConsumer, logger: Logger) {
         self.tracker = tracker
         self.consumer = consumer
         self.logger = logger
@@ -22,7 +22,7 @@ final class OffsetCommitter: Sendable {
     }
 
     /// Stops the periodic commits and commits what is finished now.
-    func stop() async {
+    public func stop() async {
         loop.cancel()
         await Self.commit(tracker: tracker, consumer: consumer, logger: logger)
     }

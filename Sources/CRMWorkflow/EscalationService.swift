@@ -79,30 +79,17 @@ public final class EscalationService: Service, Sendable {
     // MARK: - The view
 
     private func feed(_ consumer: KafkaConsumer) async throws {
-        var pending: [TopicPartition: Int64] = [:]
-        var lastCommit = ContinuousClock.now
+        let tracker = OffsetTracker()
+        let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
         for await message in consumer.cancelOnGracefulShutdown() {
             lastFeedActivity.withLock { $0 = .now }
+            tracker.track(message.topicPartition, offset: message.offset)
             try await apply(message)
-            pending[message.topicPartition] = message.offset + 1
-            if pending.count > 0, ContinuousClock.now - lastCommit > .seconds(1) {
-                await commit(&pending, consumer)
-                lastCommit = .now
-            }
+            tracker.finish(message.topicPartition, offset: message.offset)
         }
-        await commit(&pending, consumer)
+        await committer.stop()
         await consumer.close()
         if let fatal = consumer.fatalError { throw fatal }
-    }
-
-    private func commit(_ pending: inout [TopicPartition: Int64], _ consumer: KafkaConsumer) async {
-        guard !pending.isEmpty else { return }
-        do {
-            try await consumer.commit(pending.map { TopicPartitionOffset($0.key, offset: $0.value) })
-            pending.removeAll()
-        } catch {
-            logger.warning("view offsets not committed; they are committed with the next batch", metadata: ["error": "\(error)"])
-        }
     }
 
     /// Writes one ticket or customer into the view. A message that is not a JSON object with an id is skipped with
@@ -188,6 +175,7 @@ public final class EscalationService: Service, Sendable {
             }
         }
         for (candidate, customer) in due {
+            if Task.isShuttingDownGracefully { break }  // the rest waits for the next start
             if await escalate(candidate, customer: customer, now: now) {
                 summary.escalated += 1
             } else {

@@ -12,11 +12,13 @@ bootstrap = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:19092"
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 first_names = ["Ada", "John", "Mei", "Olu", "Sofia", "Lars"]
 last_names = ["Lovelace", "Smith", "Tanaka", "Adeyemi", "García", "Nilsson"]
+run = time.strftime("%H%M%S")  # lead ids are new on every run: the hub's lead book outlives the in-memory broker
 lead_places = [("GB", "EC1A 1BB"), ("GB", "SW1A 2AA"), ("GB", "M1 1AE"), ("DE", "80331"), ("DE", "10115"), ("FR", "75001")]
 
 producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
 consumer = Consumer({
-    "bootstrap.servers": bootstrap, "group.id": "crmhub-demo-viewer", "auto.offset.reset": "latest",
+    # From the beginning: the demo broker is in memory, and Tansu's "latest" offset is past the real end.
+    "bootstrap.servers": bootstrap, "group.id": f"crmhub-demo-viewer-{time.time_ns()}", "auto.offset.reset": "earliest",
     "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
 })
 consumer.subscribe(["sink.erp.party", "crm.lead.assigned"])
@@ -30,11 +32,11 @@ for number in range(count):
     }
     producer.produce("raw.webform", key=form["email"], value=json.dumps(form).encode())
     country, postal_code = random.choice(lead_places)
-    lead = {"id": f"lead-{number + 1}", "status": "new", "name": f"{first} {last}",
+    lead = {"id": f"lead-{run}-{number + 1}", "status": "new", "name": f"{first} {last}",
             "address": {"country": country, "postalCode": postal_code}}
     producer.produce("crm.lead", key=lead["id"], value=json.dumps(lead).encode())
     if number >= 5 and random.random() < 0.5:  # sales converts an older lead: its owner gets room for a new one
-        closed = {"id": f"lead-{random.randint(1, number - 4)}", "status": "converted"}
+        closed = {"id": f"lead-{run}-{random.randint(1, number - 4)}", "status": "converted"}
         producer.produce("crm.lead", key=closed["id"], value=json.dumps(closed).encode())
     producer.flush(10)
     print(f"sent     raw.webform      #{number} {form['email']}", flush=True)
