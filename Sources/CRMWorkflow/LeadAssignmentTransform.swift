@@ -50,6 +50,9 @@ public struct LeadAssignmentTransform: MessageTransform {
                     "openLeads": .number(String(decision.openLeads)), "decision": .string(decision.kind.rawValue),
                 ])
         }
+        if let owner = decision.owner {
+            Gauge(label: "crmhub_rule_owner_open_leads", dimensions: [("rule", rule.name), ("owner", owner)]).record(decision.openLeads)
+        }
         if decision.kind == .assigned || decision.kind == .fallback {
             Counter(label: "crmhub_rule_lead_assignments_total", dimensions: [("rule", rule.name), ("territory", decision.territory ?? "-")]).increment()
             logger.info(
