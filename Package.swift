@@ -276,7 +276,7 @@ let package = Package(
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMWorkflowTests",
-            dependencies: ["CRMWorkflow", "CRMHub", "CRMKafka", "CRMModel", "CRMYAML", "CRMTestSupport"],
+            dependencies: ["CRMWorkflow", "CRMHub", "CRMKafka", "CRMModel", "CRMTelephony", "CRMYAML", "CRMTestSupport"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(

@@ -106,6 +106,8 @@ public struct ConnectorConfiguration: Sendable {
         /// A static customer table (`customers_csv`: phone,customer_ref,display_name,open_tickets); without it the
         /// master-data resolver is asked (a route must use `resolve: true`).
         public var customersCSV: String?
+        /// The ticket topic (`tickets_topic`, e.g. `crm.ticket`): its open tickets are added to the caller's screen-pop.
+        public var ticketsTopic: String?
     }
 
     /// How to reach a mail server (`smtp-sink`, `imap-source`). Credentials only by reference.
@@ -380,7 +382,7 @@ extension ConnectorConfiguration {
     }
 
     private static func cti(_ map: YAMLMapping, ami: Bool) throws(YAMLError) -> CTISettings {
-        let common = ["name", "kind", "interaction_topic", "screen_pop_topic", "default_region", "direction", "customers_csv"]
+        let common = ["name", "kind", "interaction_topic", "screen_pop_topic", "default_region", "direction", "customers_csv", "tickets_topic"]
         try map.allowOnly(Set(common + (ami ? ["ami", "username", "secret"] : ["evapi"])))
         let addressValue = try map.require(ami ? "ami" : "evapi")
         let address = try addressValue.nonEmptyString()
@@ -411,6 +413,7 @@ extension ConnectorConfiguration {
         }
         if let value = map.optional("direction") { settings.direction = try value.oneOf(["inbound", "outbound"]) }
         settings.customersCSV = try map.optional("customers_csv")?.nonEmptyString()
+        settings.ticketsTopic = try map.optional("tickets_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) }
         return settings
     }
 
@@ -548,7 +551,7 @@ extension ConnectorConfiguration.Kind {
         case .webForm(let settings): [settings.topic]
         case .stripeWebhook(let settings): [settings.topic]
         case .process(let settings): settings.delivery?.topics ?? [settings.topic]
-        case .cti(let settings): [settings.interactionTopic, settings.screenPopTopic]
+        case .cti(let settings): [settings.interactionTopic, settings.screenPopTopic] + (settings.ticketsTopic.map { [$0] } ?? [])
         case .trytonPartySink(let settings): settings.delivery.topics
         case .trytonSaleSource(let settings): [settings.source.topic]
         case .smtpSink(let settings): settings.delivery.topics

@@ -11,12 +11,18 @@ public struct CustomerMatch: Sendable, Equatable {
     public var openTickets: [TicketSummary]
     /// How many customers share the number (more than one: the agent should ask).
     public var matchCount: Int
+    /// Every reference a ticket's `customerRef` may use for this customer: the ref itself, `email:<address>`,
+    /// `phone:<E.164>`, `<system>:<id>` of its source records.
+    public var references: [String]
 
-    public init(customerRef: String, displayName: String? = nil, openTickets: [TicketSummary] = [], matchCount: Int = 1) {
+    public init(
+        customerRef: String, displayName: String? = nil, openTickets: [TicketSummary] = [], matchCount: Int = 1, references: [String] = []
+    ) {
         self.customerRef = customerRef
         self.displayName = displayName
         self.openTickets = openTickets
         self.matchCount = matchCount
+        self.references = references.isEmpty ? [customerRef] : references
     }
 }
 
@@ -40,7 +46,8 @@ public protocol CustomerLookup: Sendable {
     func customer(forPhone e164: String) async throws -> CustomerMatch?
 }
 
-/// Looks callers up in the master-data resolver's golden records (no tickets: the resolver does not hold them).
+/// Looks callers up in the master-data resolver's golden records (no tickets: the resolver does not hold them; wrap it
+/// in an ``OpenTicketsLookup``).
 public struct MasterDataCustomerLookup: CustomerLookup {
     public let resolver: MasterDataResolver
 
@@ -52,7 +59,9 @@ public struct MasterDataCustomerLookup: CustomerLookup {
         let goldens = await resolver.lookup(phone: e164).sorted { $0.id < $1.id }
         guard let first = goldens.first else { return nil }
         let name = [first.attributes[.givenName], first.attributes[.familyName]].compactMap { $0 }.joined(separator: " ")
-        return CustomerMatch(customerRef: first.id, displayName: name.isEmpty ? nil : name, matchCount: goldens.count)
+        let references = [first.id, "phone:\(e164)"] + (first.attributes[.email].map { ["email:\($0)"] } ?? [])
+            + first.members.map { "\($0.system):\($0.externalId)" }
+        return CustomerMatch(customerRef: first.id, displayName: name.isEmpty ? nil : name, matchCount: goldens.count, references: references)
     }
 }
 
@@ -113,7 +122,8 @@ public struct StaticCustomerTable: CustomerLookup {
                 throw LoadError(file: file, row: rowNumber, reason: "phone is not a valid number: \(error.reason)")
             }
             let tickets = try Self.tickets(cell(ticketsColumn) ?? "", file: file, row: rowNumber)
-            entries.append((phone, CustomerMatch(customerRef: ref, displayName: cell(nameColumn), openTickets: tickets)))
+            entries.append(
+                (phone, CustomerMatch(customerRef: ref, displayName: cell(nameColumn), openTickets: tickets, references: [ref, "phone:\(phone)"])))
         }
         self.init(entries: entries)
     }
@@ -149,5 +159,27 @@ public struct StaticCustomerTable: CustomerLookup {
         public var row: Int
         public var reason: String
         public var description: String { "\(file)\(row > 0 ? ":\(row)" : ""): \(reason)" }
+    }
+}
+
+/// Adds the caller's open tickets from a live source (the ticket topic's view) to another lookup's match: tickets whose
+/// `customerRef` is one of the match's ``CustomerMatch/references``, newest first, after the tickets the lookup itself
+/// knows (a static table's), without repeats.
+public struct OpenTicketsLookup: CustomerLookup {
+    public typealias TicketSource = @Sendable (_ references: [String]) async throws -> [TicketSummary]
+
+    public let base: any CustomerLookup
+    private let tickets: TicketSource
+
+    public init(base: any CustomerLookup, tickets: @escaping TicketSource) {
+        self.base = base
+        self.tickets = tickets
+    }
+
+    public func customer(forPhone e164: String) async throws -> CustomerMatch? {
+        guard var match = try await base.customer(forPhone: e164) else { return nil }
+        let known = Set(match.openTickets.map(\.id))
+        match.openTickets += try await tickets(match.references).filter { !known.contains($0.id) }
+        return match
     }
 }

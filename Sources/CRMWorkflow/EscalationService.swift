@@ -5,16 +5,15 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
-import Synchronization
 
-/// Runs one ``EscalationRule``: keeps the rule's ticket and customer view up to date from the topics, and on the
-/// rule's schedule refers every open ticket that satisfies the rule, once, to the rule's topic.
+/// Runs one ``EscalationRule``: keeps the rule's ``TicketView`` of tickets and customers up to date, and on the rule's
+/// schedule refers every open ticket that satisfies the rule, once, to the rule's topic.
 ///
 /// - **Nothing is escalated twice.** A ticket is marked escalated only after Kafka acknowledged its escalation; a crash
 ///   in between sends it again with the same `crm-id` (`escalation/<rule>/<ticket>`), which sinks deduplicate.
 /// - **Nothing is missed.** The view's offsets are committed only after the view was written; a failed produce leaves
 ///   the ticket for the next check.
-/// - The first check waits until the view has caught up (the topics were idle for a second, or a minute passed), so
+/// - The first check waits until the view has caught up (joined, then idle for two seconds; or a minute passed), so
 ///   a fresh view does not escalate a ticket whose later "solved" version it has not read yet.
 public final class EscalationService: Service, Sendable {
     /// What one check did.
@@ -33,98 +32,40 @@ public final class EscalationService: Service, Sendable {
     }
 
     public let rule: EscalationRule
-    private let consumer: KafkaConsumerConfiguration
+    private let view: TicketView
     private let producer: KafkaProducer
-    private let store: EscalationStateStore
     private let logger: Logger
     private let clock: @Sendable () -> Date
-    private let lastFeedActivity: Mutex<ContinuousClock.Instant>
     private let metrics: Metrics
+    private var store: TicketViewStore { view.store }
 
     /// - Parameters:
-    ///   - consumer: client settings; the group id is replaced by `<groupPrefix>.rule.<name>.<store generation>`.
+    ///   - consumer: client settings for the view; its group is `<groupPrefix>.rule.<name>.<store generation>`.
     ///   - clock: "now" for ages and schedules (tests move it).
     public init(
-        rule: EscalationRule, consumer: KafkaConsumerConfiguration, groupPrefix: String, producer: KafkaProducer, store: EscalationStateStore,
+        rule: EscalationRule, consumer: KafkaConsumerConfiguration, groupPrefix: String, producer: KafkaProducer, store: TicketViewStore,
         logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.rule = rule
-        var consumer = consumer
-        consumer.groupID = "\(groupPrefix).rule.\(rule.name).\(store.generation)"
-        consumer.topics = [rule.ticketsTopic] + (rule.customersTopic.map { [$0] } ?? [])
-        self.consumer = consumer
-        self.producer = producer
-        self.store = store
         var logger = logger
         logger[metadataKey: "rule"] = "\(rule.name)"
+        self.view = TicketView(
+            name: "rule.\(rule.name)", ticketsTopic: rule.ticketsTopic, customersTopic: rule.customersTopic, openStatuses: rule.openStatuses,
+            consumer: consumer, groupPrefix: groupPrefix, store: store, logger: logger, clock: clock)
+        self.producer = producer
         self.logger = logger
         self.clock = clock
-        self.lastFeedActivity = Mutex(.now)
         self.metrics = Metrics(rule: rule.name)
     }
 
     public func run() async throws {
-        let consumer = try KafkaConsumer(configuration: self.consumer, logger: logger)
-        let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.feed(consumer) }
+            group.addTask { try await self.view.run() }
             group.addTask {
-                await self.waitForView(since: started)
+                await self.view.waitUntilCaughtUp()
                 await self.checkLoop()
             }
             try await group.waitForAll()
-        }
-    }
-
-    // MARK: - The view
-
-    private func feed(_ consumer: KafkaConsumer) async throws {
-        let tracker = OffsetTracker()
-        let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
-        for await message in consumer.cancelOnGracefulShutdown() {
-            lastFeedActivity.withLock { $0 = .now }
-            tracker.track(message.topicPartition, offset: message.offset)
-            try await apply(message)
-            tracker.finish(message.topicPartition, offset: message.offset)
-        }
-        await committer.stop()
-        await consumer.close()
-        if let fatal = consumer.fatalError { throw fatal }
-    }
-
-    /// Writes one ticket or customer into the view. A message that is not a JSON object with an id is skipped with
-    /// a warning; a failed write throws (the service stops, the offset stays uncommitted).
-    private func apply(_ message: ConsumerMessage) async throws {
-        let place: Logger.Metadata = ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)"]
-        guard let record = try? JSONValue.parse(message.value), record.objectMembers != nil else {
-            metrics.skipped.increment()
-            logger.warning("not a JSON object; left out of the view", metadata: place)
-            return
-        }
-        if message.topic == rule.ticketsTopic {
-            guard let id = record["id"]?.scalarText ?? message.keyText, !id.isEmpty else {
-                metrics.skipped.increment()
-                logger.warning("ticket without id or key; left out of the view", metadata: place)
-                return
-            }
-            let seen = message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1_000) } ?? clock()
-            try await store.upsertTicket(
-                id: id, json: message.value, customerRef: record["customerRef"]?.stringValue, open: rule.isOpen(record), seenAt: seen)
-        } else {
-            guard let id = record["goldenId"]?.scalarText ?? record["id"]?.scalarText ?? message.keyText, !id.isEmpty else {
-                metrics.skipped.increment()
-                logger.warning("customer without id or key; left out of the view", metadata: place)
-                return
-            }
-            try await store.upsertCustomer(id: id, json: message.value, references: EscalationStateStore.references(of: record))
-        }
-    }
-
-    private func waitForView(since started: ContinuousClock.Instant) async {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let idle = ContinuousClock.now - lastFeedActivity.withLock { $0 }
-            if idle > .seconds(1) || ContinuousClock.now - started > .seconds(60) { return }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
         }
     }
 
@@ -161,7 +102,7 @@ public final class EscalationService: Service, Sendable {
         var summary = CheckSummary()
         let candidates = try await store.candidates()
         summary.examined = candidates.count
-        var due: [(EscalationStateStore.Candidate, JSONValue?)] = []
+        var due: [(TicketViewStore.Candidate, JSONValue?)] = []
         for candidate in candidates {
             var customer: JSONValue?
             if let reference = candidate.customerRef { customer = try await store.customer(reference: reference) }
@@ -197,7 +138,7 @@ public final class EscalationService: Service, Sendable {
         return summary
     }
 
-    private func escalate(_ candidate: EscalationStateStore.Candidate, customer: JSONValue?, now: Date) async -> Bool {
+    private func escalate(_ candidate: TicketViewStore.Candidate, customer: JSONValue?, now: Date) async -> Bool {
         let openedAt = rule.openedAt(candidate.ticket, firstSeen: candidate.firstSeen)
         let escalation = rule.escalation(ticketID: candidate.id, ticket: candidate.ticket, customer: customer, openedAt: openedAt, now: now)
         let message = ProducerMessage(
@@ -232,7 +173,6 @@ public final class EscalationService: Service, Sendable {
         let checks: Counter
         let conditionErrors: Counter
         let produceFailures: Counter
-        let skipped: Counter
         let openTickets: Gauge
         let checkDuration: Timer
 
@@ -242,7 +182,6 @@ public final class EscalationService: Service, Sendable {
             checks = Counter(label: "crmhub_rule_checks_total", dimensions: dimensions)
             conditionErrors = Counter(label: "crmhub_rule_condition_errors_total", dimensions: dimensions)
             produceFailures = Counter(label: "crmhub_rule_produce_failures_total", dimensions: dimensions)
-            skipped = Counter(label: "crmhub_rule_view_skipped_total", dimensions: dimensions)
             openTickets = Gauge(label: "crmhub_rule_open_tickets", dimensions: dimensions)
             checkDuration = Timer(label: "crmhub_rule_check_duration_seconds", dimensions: dimensions)
         }

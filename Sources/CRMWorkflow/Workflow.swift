@@ -37,7 +37,7 @@ public struct Workflow: Sendable {
             EscalationService(
                 rule: rule, consumer: runtime.consumerConfiguration(groupID: "", topics: []),
                 groupPrefix: runtime.configuration.kafka.groupPrefix, producer: producer,
-                store: try EscalationStateStore(path: Self.statePath(stateDirectory, rule.name)), logger: logger)
+                store: try TicketViewStore(path: Self.statePath(stateDirectory, rule.name)), logger: logger)
         }
     }
 

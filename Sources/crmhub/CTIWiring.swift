@@ -2,6 +2,8 @@ import CRMHub
 import CRMKafka
 import CRMMasterData
 import CRMTelephony
+import CRMWorkflow
+import Foundation
 import Logging
 import ServiceLifecycle
 
@@ -11,22 +13,38 @@ enum CTIWiring {
         var description: String
     }
 
+    /// The CTI connectors, each with the ticket view its screen-pops read when it names `tickets_topic`.
     static func services(
-        _ configuration: HubConfiguration, producer: KafkaProducer, resolver: MasterDataResolver?, logger: Logger
+        _ runtime: HubRuntime, producer: KafkaProducer, resolver: MasterDataResolver?, logger: Logger
     ) throws(SetupError) -> [any Service] {
         var services: [any Service] = []
-        for connector in configuration.connectors {
+        for connector in runtime.configuration.connectors {
             guard case .cti(let settings) = connector.kind else { continue }
-            services.append(try service(name: connector.name, file: connector.file, settings, producer: producer, resolver: resolver, logger: logger))
+            var view: TicketView?
+            if let topic = settings.ticketsTopic {
+                let path = URL(fileURLWithPath: runtime.configuration.stateDirectory).appendingPathComponent("cti/\(connector.name)-tickets.sqlite").path
+                do {
+                    view = TicketView(
+                        name: "cti.\(connector.name)", ticketsTopic: topic, customersTopic: nil, openStatuses: ["new", "open", "pending"],
+                        consumer: runtime.consumerConfiguration(groupID: "", topics: []), groupPrefix: runtime.configuration.kafka.groupPrefix,
+                        store: try TicketViewStore(path: path), logger: logger)
+                } catch {
+                    throw SetupError(description: "\(connector.file): cannot open the ticket view \(path): \(error)")
+                }
+            }
+            services += view.map { [$0] } ?? []
+            services.append(
+                try service(
+                    name: connector.name, file: connector.file, settings, producer: producer, resolver: resolver, tickets: view?.store, logger: logger))
         }
         return services
     }
 
     static func service(
         name: String, file: String, _ settings: ConnectorConfiguration.CTISettings, producer: KafkaProducer,
-        resolver: MasterDataResolver?, logger: Logger
+        resolver: MasterDataResolver?, tickets: TicketViewStore? = nil, logger: Logger
     ) throws(SetupError) -> CTIConnector {
-        let lookup: any CustomerLookup
+        var lookup: any CustomerLookup
         if let path = settings.customersCSV {
             do {
                 lookup = try StaticCustomerTable(csvPath: path, defaultRegion: settings.defaultRegion)
@@ -37,6 +55,14 @@ enum CTIWiring {
             lookup = MasterDataCustomerLookup(resolver: resolver)
         } else {
             throw SetupError(description: "\(file): no customers_csv and no master data (no route uses resolve: true)")
+        }
+        if let tickets {
+            lookup = OpenTicketsLookup(base: lookup) { references in
+                try await tickets.openTickets(references: references).map { ticket in
+                    TicketSummary(
+                        id: ticket["id"]?.scalarText ?? "-", status: ticket["status"]?.stringValue ?? "-", subject: ticket["subject"]?.stringValue ?? "")
+                }
+            }
         }
         var processorConfiguration = CallEventProcessor.Configuration(
             name: name, interactionTopic: settings.interactionTopic, screenPopTopic: settings.screenPopTopic)

@@ -123,7 +123,7 @@ struct RunCommand: AsyncParsableCommand {
                 })
         }
         do {
-            services += try CTIWiring.services(configuration, producer: hub.producer, resolver: hub.resolver, logger: logger)
+            services += try CTIWiring.services(runtime, producer: hub.producer, resolver: hub.resolver, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
             printError(error.description)

@@ -35,6 +35,7 @@ import Testing
         #expect(host == "127.0.0.1" && port == 8448)
         #expect(settings.interactionTopic == "crm.interaction" && settings.screenPopTopic == "cti.screenpop")
         #expect(settings.customersCSV == "Connectors/examples/cti-customers.csv")
+        #expect(settings.ticketsTopic == "crm.ticket" && kamailio.kind.topics.contains("crm.ticket"))
         let ami = try ConnectorConfiguration(path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-ami.yaml").path)
         guard case .cti(let amiSettings) = ami.kind, case .asteriskAMI(let amiHost, 5038, "crmhub", let secret) = amiSettings.source else {
             Issue.record("not an AMI CTI connector")

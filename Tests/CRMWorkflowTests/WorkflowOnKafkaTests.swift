@@ -1,6 +1,7 @@
 import CRMHub
 import CRMKafka
 import CRMModel
+import CRMTelephony
 import CRMTestSupport
 import Foundation
 import Logging
@@ -62,7 +63,7 @@ struct WorkflowOnKafkaTests {
         func service() throws -> EscalationService {
             EscalationService(
                 rule: rule, consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "", topics: []), groupPrefix: "test",
-                producer: producer, store: try EscalationStateStore(path: statePath), logger: logger)
+                producer: producer, store: try TicketViewStore(path: statePath), logger: logger)
         }
 
         let first = try await running(try service()) {
@@ -84,7 +85,7 @@ struct WorkflowOnKafkaTests {
             try await KafkaTestClient.collect(broker.bootstrap, topic: "crm.ticket.escalation", count: 3, timeout: .seconds(12))
         }
         #expect(all.map(\.keyText) == ["T1", "T3"])
-        let counts = try await EscalationStateStore(path: statePath).counts()
+        let counts = try await TicketViewStore(path: statePath).counts()
         #expect(counts.escalated == 2 && counts.tickets == 6)
         broker.stop()
     }
@@ -137,5 +138,48 @@ struct WorkflowOnKafkaTests {
         #expect(dead.map(\.keyText) == ["L5", "L6"])
         #expect(reasons.first?.contains("no territory of rule 'leads'") == true)
         #expect(reasons.last == "not a JSON object")
+    }
+}
+
+/// Screen-pops list the caller's open tickets from the ticket topic's view.
+@Suite(.timeLimit(.minutes(2)))
+struct ScreenPopTicketTests {
+    @Test("the caller's open tickets come from the ticket topic: newest version wins, solved ones and other customers' are left out")
+    func openTicketsFromTheTicketTopic() async throws {
+        let broker = try TansuBroker()
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.ticket"], partitions: 1)
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        let tickets = [
+            ("T1", "open", "C-1001", "Router keeps rebooting"), ("T2", "solved", "C-1001", "Old invoice"),
+            ("T3", "new", "phone:+442079460018", "Called about delivery"), ("T4", "open", "C-2002", "Someone else's"),
+            ("T1", "pending", "C-1001", "Router keeps rebooting"),
+        ]
+        for (id, status, customer, subject) in tickets {
+            let value = #"{"id":"\#(id)","status":"\#(status)","customerRef":"\#(customer)","subject":"\#(subject)","severity":"normal","channel":"phone"}"#
+            _ = try await producer.send(ProducerMessage(topic: "crm.ticket", key: Array(id.utf8), value: Array(value.utf8)))
+        }
+        let store = try TicketViewStore(path: nil)
+        let view = TicketView(
+            name: "cti.test", ticketsTopic: "crm.ticket", customersTopic: nil, openStatuses: ["new", "open", "pending"],
+            consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "", topics: []), groupPrefix: "test", store: store,
+            logger: KafkaTestClient.logger)
+        let group = ServiceGroup(services: [view], logger: KafkaTestClient.logger)
+        let running = Task { try await group.run() }
+        await view.waitUntilCaughtUp()
+
+        let table = try StaticCustomerTable(csv: Array("phone,customer_ref,display_name\n020 7946 0018,C-1001,Ada Lovelace\n".utf8), defaultRegion: "GB")
+        let lookup = OpenTicketsLookup(base: table) { references in
+            try await store.openTickets(references: references).map {
+                TicketSummary(id: $0["id"]?.stringValue ?? "-", status: $0["status"]?.stringValue ?? "-", subject: $0["subject"]?.stringValue ?? "")
+            }
+        }
+        let match = try #require(try await lookup.customer(forPhone: "+442079460018"))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        broker.stop()
+        #expect(match.customerRef == "C-1001" && match.displayName == "Ada Lovelace")
+        #expect(match.openTickets.map(\.id).sorted() == ["T1", "T3"])
+        #expect(match.openTickets.first { $0.id == "T1" }?.status == "pending")
+        #expect(try await lookup.customer(forPhone: "+442079460099") == nil)
     }
 }

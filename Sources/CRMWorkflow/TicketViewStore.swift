@@ -3,13 +3,13 @@ import CRMModel
 import Foundation
 import GRDB
 
-/// An escalation rule's state, in SQLite (one file per rule): the latest version of every ticket and customer read
-/// from the topics (a compacted view), the customer references that find a ticket's customer, and the tickets already
-/// escalated.
+/// A compacted view of the ticket (and customer) topics, in SQLite: the latest version of every ticket and customer,
+/// the references that find a ticket's customer, and, for an escalation rule, the tickets it escalated. Fed by a
+/// ``TicketView``; read by escalation checks and by screen-pops (open tickets of a caller).
 ///
-/// The file also holds a generation id that names the rule's consumer group: a new (or deleted) file starts a new
+/// The file also holds a generation id that names the view's consumer group: a new (or deleted) file starts a new
 /// group, which reads the topics from the beginning, so the view is never missing what an old group had committed.
-public final class EscalationStateStore: Sendable {
+public final class TicketViewStore: Sendable {
     /// A ticket waiting for the check: open and not escalated yet.
     public struct Candidate: Sendable {
         public var id: String
@@ -103,6 +103,19 @@ public final class EscalationStateStore: Sendable {
         }
     }
 
+    /// The newest open tickets whose `customerRef` is one of `references` (compared without case).
+    public func openTickets(references: [String], limit: Int = 5) async throws -> [JSONValue] {
+        let lowered = Array(Set(references.map { $0.lowercased() }))
+        guard !lowered.isEmpty else { return [] }
+        return try await database.read { db in
+            let marks = Array(repeating: "?", count: lowered.count).joined(separator: ",")
+            let rows = try Data.fetchAll(
+                db, sql: "SELECT json FROM tickets WHERE open = 1 AND customer_ref IN (\(marks)) ORDER BY first_seen DESC, id LIMIT ?",
+                arguments: StatementArguments(lowered + [String(limit)]))
+            return rows.compactMap { try? JSONValue.parse(Array($0)) }
+        }
+    }
+
     /// Tickets known, open tickets, and tickets escalated.
     public func counts() async throws -> (tickets: Int, open: Int, escalated: Int) {
         try await database.read { db in
@@ -114,7 +127,7 @@ public final class EscalationStateStore: Sendable {
     }
 }
 
-extension EscalationStateStore {
+extension TicketViewStore {
     /// The references a customer record answers to: its `id` and `goldenId`, `email:<address>` for `email`/`emails`,
     /// `phone:<number>` for `phone`/`phones`, and `<system>:<id>` for each of `externalIds`.
     public static func references(of customer: JSONValue) -> [String] {
