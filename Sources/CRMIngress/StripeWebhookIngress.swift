@@ -91,20 +91,14 @@ struct StripeWebhookHandler: Sendable {
                 KafkaHeader(key: EnvelopeHeader.origin, text: "stripe/\(endpoint.name)"),
                 KafkaHeader(key: "crm-event-type", text: event.type),
             ])
-        switch await AcknowledgementWaiter.send(message, producer: producer, timeout: settings.ackTimeout) {
-        case .acknowledged:
+        return await IngressReply.stored(
+            message, producer: producer, timeout: settings.ackTimeout, id: event.id, connector: endpoint.name, retryHint: "retry later",
+            logger: logger
+        ) {
             accepted.increment()
             latency.record(duration: started.duration(to: .now))
             logger.info("webhook event stored", metadata: ["event": "\(event.id)", "type": "\(event.type)", "topic": "\(settings.topic)"])
             return IngressReply.json(.ok, ["id": event.id, "status": "accepted"])
-        case .failed(let error):
-            logger.error("Kafka refused the webhook event", metadata: ["event": "\(event.id)", "error": "\(error)"])
-            return reject(.serviceUnavailable, "the event could not be stored (\(error.reason)); retry later", reason: "kafka")
-        case .timedOut:
-            logger.warning("Kafka did not acknowledge the webhook event in time", metadata: ["event": "\(event.id)"])
-            var response = reject(.serviceUnavailable, "the event store did not confirm in time; retry later", reason: "kafka_timeout")
-            response.headers[.retryAfter] = "5"
-            return response
         }
     }
 

@@ -130,20 +130,13 @@ struct FormHandler: Sendable {
             topic: settings.topic, key: key, value: value,
             headers: [KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: "webform/\(form.name)")])
 
-        switch await AcknowledgementWaiter.send(message, producer: producer, timeout: settings.ackTimeout) {
-        case .acknowledged:
+        return await IngressReply.stored(
+            message, producer: producer, timeout: settings.ackTimeout, id: id, connector: form.name, retryHint: "retry with Idempotency-Key: \(id)",
+            logger: logger
+        ) {
             accepted.increment()
             latency.record(duration: started.duration(to: .now))
             return json(.accepted, ["id": id, "status": "accepted"])
-        case .failed(let error):
-            logger.error("Kafka refused the form message", metadata: ["id": "\(id)", "error": "\(error)"])
-            return reject(.serviceUnavailable, "the message could not be stored (\(error.reason)); retry with Idempotency-Key: \(id)", reason: "kafka")
-        case .timedOut:
-            logger.warning("Kafka did not acknowledge in time", metadata: ["id": "\(id)", "timeout": "\(settings.ackTimeout)"])
-            var response = reject(
-                .serviceUnavailable, "the message store did not confirm in time; retry with Idempotency-Key: \(id)", reason: "kafka_timeout")
-            response.headers[.retryAfter] = "5"
-            return response
         }
     }
 
@@ -174,8 +167,34 @@ struct FormHandler: Sendable {
     }
 }
 
-/// Answers shared by the ingress handlers: JSON bodies, and refusals counted by connector and reason.
+/// Answers shared by the ingress handlers: JSON bodies, refusals counted by connector and reason, and the answer
+/// that depends on Kafka's acknowledgement.
 enum IngressReply {
+    /// Produces `message` and answers once Kafka decided: `accepted()` after the acknowledgement; 503 when Kafka
+    /// refused it or did not confirm within `timeout` (then with `Retry-After: 5`). Nothing is ever answered 2xx that
+    /// was not stored.
+    static func stored(
+        _ message: ProducerMessage, producer: KafkaProducer, timeout: Duration, id: String, connector: String, retryHint: String, logger: Logger,
+        accepted: () -> Response
+    ) async -> Response {
+        switch await AcknowledgementWaiter.send(message, producer: producer, timeout: timeout) {
+        case .acknowledged:
+            return accepted()
+        case .failed(let error):
+            logger.error("Kafka refused the message", metadata: ["id": "\(id)", "error": "\(error)"])
+            return reject(
+                .serviceUnavailable, "the message could not be stored (\(error.reason)); \(retryHint)", reason: "kafka", connector: connector,
+                logger: logger)
+        case .timedOut:
+            logger.warning("Kafka did not acknowledge in time", metadata: ["id": "\(id)", "timeout": "\(timeout)"])
+            var response = reject(
+                .serviceUnavailable, "the message store did not confirm in time; \(retryHint)", reason: "kafka_timeout", connector: connector,
+                logger: logger)
+            response.headers[.retryAfter] = "5"
+            return response
+        }
+    }
+
     static func reject(_ status: HTTPResponse.Status, _ message: String, reason: String, connector: String, logger: Logger) -> Response {
         Counter(label: "crmhub_ingress_rejected_total", dimensions: [("connector", connector), ("reason", reason)]).increment()
         logger.info("ingress request refused", metadata: ["status": "\(status.code)", "reason": "\(reason)"])
