@@ -11,6 +11,7 @@
 //   CRMModel       canonical CRM entities and the message envelope
 //   CRMNormalize   normalisers shared by mappings and master data: phone (E.164), e-mail, names
 //   CRMMapping     the declarative field-mapping language: compiler, runtime, inline tests
+//   CRMCSV         RFC 4180 CSV reader and writer in constant memory (batch files, bulk resolves, tables)
 //   CRMMasterData  identity resolution, golden records, stores
 //   CRMMasterDataPostgres  the PostgreSQL master-data store (postgres-nio); shared by several hub instances
 //   CRMSchedule    cron schedules in IANA time zones (batch runs, escalation checks)
@@ -101,8 +102,13 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMCSV",
+            dependencies: [],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMMasterData",
-            dependencies: ["CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CRMCSV", "CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictConcurrency
         ),
         .target(
@@ -134,7 +140,7 @@ let package = Package(
         .target(
             name: "CRMBatch",
             dependencies: [
-                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMTransport", "CRMYAML",
+                "CRMHub", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMTransport", "CRMYAML",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,7 +152,7 @@ let package = Package(
         .target(
             name: "CRMWorkflow",
             dependencies: [
-                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMYAML",
+                "CRMHub", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -281,7 +287,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CRMBatchTests",
-            dependencies: ["CRMBatch", "CRMHub", "CRMKafka", "CRMTransport", "CRMTestSupport"],
+            dependencies: ["CRMBatch", "CRMCSV", "CRMHub", "CRMKafka", "CRMTransport", "CRMTestSupport"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(

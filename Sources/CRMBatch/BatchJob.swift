@@ -1,3 +1,4 @@
+import CRMCSV
 import CRMSchedule
 import CRMTransport
 import CRMYAML

@@ -1,3 +1,5 @@
+import CRMCSV
+
 /// One line of a JSON-lines file: its bytes (without the line ending) and 1-based line number.
 public struct JSONLine: Sendable, Equatable {
     public var bytes: [UInt8]
@@ -13,7 +15,11 @@ public final class JSONLinesReader {
     private var buffer: [UInt8] = []
 
     public init(path: String) throws(BatchError) {
-        source = try ByteSource(path: path)
+        do {
+            source = try ByteSource(path: path)
+        } catch {
+            throw BatchError(.file, error.description)
+        }
     }
 
     public init(bytes: [UInt8]) {

@@ -1,3 +1,4 @@
+import CRMCSV
 import CRMHub
 import CRMKafka
 import CRMMapping

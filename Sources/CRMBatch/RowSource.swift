@@ -1,3 +1,4 @@
+import CRMCSV
 import CRMModel
 
 /// One data row of an inbound file, parsed into a JSON object (CSV: header name → field; dotted names nest).
@@ -37,7 +38,12 @@ struct RowSource {
         case .jsonLines:
             lines = try JSONLinesReader(path: path)
         case .csv(let format):
-            let reader = try CSVReader(path: path, options: format.options)
+            let reader: CSVReader
+            do {
+                reader = try CSVReader(path: path, options: format.options)
+            } catch {
+                throw BatchError(.file, error.description)
+            }
             csv = reader
             var names = format.columns.map(\.name)
             if format.header {

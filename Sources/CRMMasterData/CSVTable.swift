@@ -1,59 +1,24 @@
-// CRMMasterData — RFC 4180 CSV reading and writing for bulk resolve.
+// CRMMasterData — CSV tables for bulk resolve.
+
+import CRMCSV
 
 /// A CSV file read whole: a header row and data rows (RFC 4180: quoted fields, doubled quotes, CRLF or LF).
 public struct CSVTable: Sendable {
     public var header: [String]
     public var rows: [[String]]
 
-    /// Parses CSV bytes. Throws on an unterminated quote.
+    /// Parses CSV bytes (read by ``CSVReader``). Throws on the first record that cannot be read, naming its line.
     public static func parse(_ bytes: [UInt8]) throws(MasterDataError) -> CSVTable {
+        let reader = CSVReader(bytes: bytes)
         var rows: [[String]] = []
-        var row: [String] = []
-        var field: [UInt8] = []
-        var i = 0, line = 1
-        var inQuotes = false, wasQuoted = false
-        let n = bytes.count
-        @inline(__always) func endField() {
-            row.append(String(decoding: field, as: UTF8.self))
-            field.removeAll(keepingCapacity: true)
-            wasQuoted = false
-        }
-        while i < n {
-            let b = bytes[i]
-            if inQuotes {
-                if b == 0x22 {
-                    if i + 1 < n && bytes[i + 1] == 0x22 {
-                        field.append(0x22)
-                        i += 1
-                    } else { inQuotes = false }
-                } else {
-                    if b == 0x0A { line += 1 }
-                    field.append(b)
-                }
-            } else {
-                switch b {
-                case 0x22 where field.isEmpty && !wasQuoted:
-                    inQuotes = true
-                    wasQuoted = true
-                case 0x2C: endField()
-                case 0x0D: break
-                case 0x0A:
-                    endField()
-                    if !(row.count == 1 && row[0].isEmpty) { rows.append(row) }
-                    row.removeAll(keepingCapacity: true)
-                    line += 1
-                default: field.append(b)
-                }
+        while let next = reader.next() {
+            switch next {
+            case .success(let record): rows.append(record.fields)
+            case .failure(let error): throw MasterDataError(.input, error.description)
             }
-            i += 1
         }
-        if inQuotes { throw MasterDataError(.input, "unterminated quoted field at line \(line)") }
-        if !field.isEmpty || !row.isEmpty {
-            endField()
-            rows.append(row)
-        }
-        guard !rows.isEmpty else { throw MasterDataError(.input, "empty CSV: no header row") }
-        return CSVTable(header: rows[0], rows: Array(rows.dropFirst()))
+        guard let header = rows.first else { throw MasterDataError(.input, "empty CSV: no header row") }
+        return CSVTable(header: header, rows: Array(rows.dropFirst()))
     }
 
     /// Quotes a field when it needs it.

@@ -1,9 +1,10 @@
+import CRMCSV
 import Foundation
 
 /// The territory table of a lead-assignment rule: which owners serve which countries and postal areas.
 ///
-/// A CSV file with a header row `territory,country,postal_prefix,owners` (values without commas; `#` starts a
-/// comment line). `country` is an ISO 3166 code or `*` for any; `postal_prefix` lists prefixes separated by `|` (empty:
+/// A CSV file with a header row `territory,country,postal_prefix,owners` (a line whose first field starts with `#` is
+/// a comment). `country` is an ISO 3166 code or `*` for any; `postal_prefix` lists prefixes separated by `|` (empty:
 /// the whole country); `owners` lists owner ids separated by `|`. Rows of the same territory add owners and prefixes.
 ///
 /// ```
@@ -68,15 +69,20 @@ public struct TerritoryTable: Sendable, Equatable {
         postalCode.uppercased().filter { !$0.isWhitespace && $0 != "-" }
     }
 
-    /// Parses the table; problems name the line.
+    /// Parses the table (RFC 4180 CSV; a record whose first field starts with `#` is a comment); problems name the line.
     public init(csv text: String, file: String = "territories.csv") throws(TerritoryTableError) {
         var rows: [Row] = []
         var header = true
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let number = index + 1
-            let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let columns = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let reader = CSVReader(bytes: Array(text.utf8))
+        while let next = reader.next() {
+            let record: CSVRecord
+            switch next {
+            case .success(let read): record = read
+            case .failure(let error): throw TerritoryTableError(file: file, line: error.line, reason: error.message)
+            }
+            let number = record.line
+            let columns = record.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+            if columns.first?.hasPrefix("#") == true { continue }
             if header {
                 guard columns.map({ $0.lowercased() }) == ["territory", "country", "postal_prefix", "owners"] else {
                     throw TerritoryTableError(file: file, line: number, reason: "the header must be territory,country,postal_prefix,owners")
@@ -85,7 +91,7 @@ public struct TerritoryTable: Sendable, Equatable {
                 continue
             }
             guard columns.count == 4 else {
-                throw TerritoryTableError(file: file, line: number, reason: "expected 4 columns, found \(columns.count) (values may not contain commas)")
+                throw TerritoryTableError(file: file, line: number, reason: "expected 4 columns, found \(columns.count)")
             }
             guard !columns[0].isEmpty else { throw TerritoryTableError(file: file, line: number, reason: "the territory is empty") }
             let countries = columns[1].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }

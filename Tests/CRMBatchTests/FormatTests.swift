@@ -1,3 +1,4 @@
+import CRMCSV
 import Foundation
 import Testing
 

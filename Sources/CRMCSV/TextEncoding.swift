@@ -1,4 +1,4 @@
-/// Character encodings batch files may use.
+/// Character encodings CSV and JSON-lines files may use.
 public enum TextEncoding: String, Sendable, CaseIterable {
     /// UTF-8 (a leading byte-order mark is skipped). Invalid sequences make the row an error, never a crash.
     case utf8 = "utf-8"

@@ -48,7 +48,7 @@ public final class CSVReader {
     private var raw: [[UInt8]] = []
 
     /// Reads the local file at `path`.
-    public init(path: String, options: CSVOptions = CSVOptions()) throws(BatchError) {
+    public init(path: String, options: CSVOptions = CSVOptions()) throws(FileOpenError) {
         source = try ByteSource(path: path)
         self.options = options
     }

@@ -1,30 +1,29 @@
-// CRMBatch — batch file bridges: topic → file (outbound) and file → topic (inbound), with checkpoints.
+// CRMCSV — RFC 4180 CSV reading and writing in constant memory, shared by batch runs, master-data bulk resolves and
+// configuration tables.
 
 import Foundation
 
 /// Reads a local file in fixed-size chunks, so parsers keep constant memory whatever the file size.
 ///
-/// Local-disk reads are short blocking calls; batch runs read through this on their own task.
-final class ByteSource {
+/// Local-disk reads are short blocking calls; callers read through this on their own task.
+public final class ByteSource {
     private let handle: FileHandle?
     private var chunk: [UInt8]
     private var index = 0
     private let chunkSize: Int
     private var finished = false
     /// Bytes consumed so far (handed out by ``next()``).
-    private(set) var consumed: Int64 = 0
+    public private(set) var consumed: Int64 = 0
 
-    init(path: String, chunkSize: Int = 256 * 1024) throws(BatchError) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw BatchError(.file, "cannot open \(path) for reading")
-        }
+    public init(path: String, chunkSize: Int = 256 * 1024) throws(FileOpenError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw FileOpenError(path: path) }
         self.handle = handle
         self.chunk = []
         self.chunkSize = chunkSize
     }
 
     /// An in-memory source (tests, small inputs).
-    init(bytes: [UInt8]) {
+    public init(bytes: [UInt8]) {
         handle = nil
         chunk = bytes
         chunkSize = 0
@@ -35,7 +34,7 @@ final class ByteSource {
 
     /// The next byte, or nil at the end of the file.
     @inline(__always)
-    func next() -> UInt8? {
+    public func next() -> UInt8? {
         if index < chunk.count {
             let byte = chunk[index]
             index += 1
@@ -51,7 +50,7 @@ final class ByteSource {
 
     /// The next byte without consuming it.
     @inline(__always)
-    func peek() -> UInt8? {
+    public func peek() -> UInt8? {
         if index < chunk.count { return chunk[index] }
         guard refill() else { return nil }
         return chunk[index]
@@ -68,4 +67,10 @@ final class ByteSource {
         index = 0
         return true
     }
+}
+
+/// A local file that cannot be opened for reading.
+public struct FileOpenError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var description: String { "cannot open \(path) for reading" }
 }
