@@ -115,13 +115,17 @@ public final class EscalationService: Service, Sendable {
                 logger.warning("condition failed on a ticket; it is tested again at the next check", metadata: ["ticket": "\(candidate.id)", "reason": "\(error.reason)"])
             }
         }
-        for (candidate, customer) in due {
-            if Task.isShuttingDownGracefully { break }  // the rest waits for the next start
-            if await escalate(candidate, customer: customer, now: now) {
-                summary.escalated += 1
-            } else {
-                summary.produceFailures += 1
+        // Up to 64 escalations wait for Kafka at once; a shutdown stops between batches (the rest waits for the next start).
+        var remaining = due[...]
+        while !remaining.isEmpty && !Task.isShuttingDownGracefully {
+            let batch = remaining.prefix(64)
+            remaining = remaining.dropFirst(batch.count)
+            let sent = await withTaskGroup(of: Bool.self) { group in
+                for (candidate, customer) in batch { group.addTask { await self.escalate(candidate, customer: customer, now: now) } }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
+            summary.escalated += sent
+            summary.produceFailures += batch.count - sent
         }
         let counts = try await store.counts()
         metrics.openTickets.record(counts.open)
