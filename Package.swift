@@ -282,7 +282,7 @@ let package = Package(
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMWorkflowTests",
-            dependencies: ["CRMWorkflow", "CRMHub", "CRMKafka", "CRMModel", "CRMTelephony", "CRMYAML", "CRMTestSupport"],
+            dependencies: ["CRMWorkflow", "CRMHub", "CRMKafka", "CRMModel", "CRMTelephony", "CRMTransport", "CRMYAML", "CRMTestSupport"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(
