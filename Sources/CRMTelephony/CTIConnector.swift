@@ -47,6 +47,15 @@ public struct CTIConnector: Service {
     }
 
     public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.expireUnendedCalls() }
+            group.addTask { await self.readEvents() }
+            await group.next()  // the reader ends on shutdown; the sweeper with it
+            group.cancelAll()
+        }
+    }
+
+    private func readEvents() async {
         switch source {
         case .kamailioEvapi(let host, let port):
             let client = CTISocketClient(host: host, port: port, initialBackoff: initialBackoff, maxBackoff: maxBackoff)
@@ -56,6 +65,15 @@ public struct CTIConnector: Service {
                 host: host, port: port, greeting: Self.amiLogin(username: username, secret: secret),
                 initialBackoff: initialBackoff, maxBackoff: maxBackoff)
             await cancelWhenGracefulShutdown { await runAMI(client) }
+        }
+    }
+
+    /// Once a minute, closes calls whose end event never came, so quiet lines still get their Interactions.
+    private func expireUnendedCalls() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(60))
+            if Task.isCancelled { return }
+            await processor.expireCalls(now: Self.epochSeconds())
         }
     }
 

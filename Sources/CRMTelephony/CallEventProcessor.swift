@@ -73,6 +73,14 @@ public actor CallEventProcessor {
         }
     }
 
+
+    /// Publishes the Interactions of calls whose end event never came (see ``CallTracker/expire(now:)``).
+    public func expireCalls(now: Double) async {
+        for action in await tracker.expire(now: now) {
+            if case .interaction(let record) = action { await interaction(record) }
+        }
+    }
+
     private func customerNumber(from: String, to: String) -> String {
         configuration.direction == .inbound ? from : to
     }
@@ -132,6 +140,12 @@ public actor CallEventProcessor {
     }
 
     private func interaction(_ record: CallRecord) async {
+        if record.outcome == .unended {
+            Counter(label: "crmhub_cti_calls_unended_total", dimensions: [("connector", configuration.name)]).increment()
+            logger.warning(
+                "call closed without an end event (events lost while disconnected?); its Interaction says outcome unended",
+                metadata: ["call": "\(record.callID)"])
+        }
         let number = customerNumber(from: record.from, to: record.to)
         let (e164, match) = await resolve(number, callID: record.callID)
         customers.removeValue(forKey: record.callID)

@@ -8,6 +8,9 @@ public struct CallRecord: Sendable, Equatable {
         case missed
         /// Refused or failed (busy 486, declined 603, network errors, ...).
         case failed
+        /// No end event arrived within `maxCallSeconds` of the call's last event (the hub was disconnected from the
+        /// source, or the source lost it); `endedAt` is that last event's time.
+        case unended
     }
 
     public var callID: String
@@ -31,7 +34,8 @@ public struct CallRecord: Sendable, Equatable {
 /// Follows each call through its events and says what to publish: a screen-pop for every new agent a call rings
 /// (usually one), and one ``CallRecord`` when it ends. Late or repeated events of a finished call are ignored (the
 /// last few thousand call ids are remembered), so sources that signal the end twice (Asterisk DialEnd + Hangup)
-/// produce one Interaction. Calls that never end are forgotten after `maxCallSeconds`.
+/// produce one Interaction. A call without an end event is closed `maxCallSeconds` after its last event with outcome
+/// `unended`, so it still gets its Interaction.
 public actor CallTracker {
     public enum Action: Sendable, Equatable {
         /// Pop the caller's details on `event.to`'s screen.
@@ -60,7 +64,7 @@ public actor CallTracker {
     private let maxCallSeconds: Double
 
     /// - Parameters:
-    ///   - maxCallSeconds: a call without events for this long is dropped. Default 6 hours.
+    ///   - maxCallSeconds: a call without events for this long is closed as `unended`. Default 6 hours.
     ///   - recentlyEndedCapacity: how many ended call ids are remembered to ignore late events. Default 4096.
     public init(maxCallSeconds: Double = 6 * 3600, recentlyEndedCapacity: Int = 4096) {
         self.maxCallSeconds = maxCallSeconds
@@ -73,15 +77,29 @@ public actor CallTracker {
     /// What to publish for `event` (in order).
     public func handle(_ event: CallEvent) -> [Action] {
         handled += 1
-        if handled % 1024 == 0 { evict(before: event.timestamp - maxCallSeconds) }
-        if ended.contains(event.callID) { return [] }
+        let expired = handled % 1024 == 0 ? expire(now: event.timestamp) : []
+        if ended.contains(event.callID) { return expired }
         switch event.kind {
-        case .ringing: return ringing(event)
+        case .ringing: return expired + ringing(event)
         case .answered:
             answered(event)
-            return []
+            return expired
         case .hangup, .failed:
-            return [.interaction(finish(event))]
+            return expired + [.interaction(finish(event))]
+        }
+    }
+
+    /// Closes the calls whose last event is more than `maxCallSeconds` before `now` (epoch seconds), as `unended`.
+    public func expire(now: Double) -> [Action] {
+        let stale = open.filter { $0.value.lastSeen < now - maxCallSeconds }.sorted { $0.value.lastSeen < $1.value.lastSeen }
+        return stale.map { callID, call in
+            open.removeValue(forKey: callID)
+            remember(callID)
+            let talk = call.answeredAt.map { Int((call.lastSeen - $0).rounded()) } ?? 0
+            return .interaction(
+                CallRecord(
+                    callID: callID, source: call.source, from: call.from, to: call.to, agent: call.agent, startedAt: call.startedAt,
+                    answeredAt: call.answeredAt, endedAt: call.lastSeen, outcome: .unended, sipCode: nil, durationSeconds: max(0, talk)))
         }
     }
 
@@ -156,10 +174,5 @@ public actor CallTracker {
             endedNext = (endedNext + 1) % recentlyEndedCapacity
         }
         ended.insert(callID)
-    }
-
-    private func evict(before cutoff: Double) {
-        let stale = open.filter { $0.value.lastSeen < cutoff }.map(\.key)
-        for id in stale { open.removeValue(forKey: id) }
     }
 }

@@ -73,6 +73,24 @@ struct CallTrackerTests {
         #expect(end.first.flatMap(Self.record)?.to == "600")
     }
 
+    @Test("a call whose end event never comes is closed as unended after maxCallSeconds, once; its late hangup is ignored")
+    func unendedCallsStillGetAnInteraction() async {
+        let tracker = CallTracker(maxCallSeconds: 600)
+        _ = await tracker.handle(Self.event(.ringing, "lost", at: 100))
+        _ = await tracker.handle(Self.event(.answered, "lost", at: 105, code: 200))
+        _ = await tracker.handle(Self.event(.ringing, "live", at: 650))
+        #expect(await tracker.expire(now: 700).isEmpty, "the last event of 'lost' is only 595 s old")
+        let actions = await tracker.expire(now: 706)
+        guard actions.count == 1, case .interaction(let record) = actions[0] else {
+            Issue.record("expected one interaction, got \(actions)")
+            return
+        }
+        #expect(record.callID == "lost" && record.outcome == .unended && record.endedAt == 105 && record.answeredAt == 105)
+        #expect(await tracker.openCallCount == 1, "the live call stays open")
+        #expect(await tracker.expire(now: 800).isEmpty)
+        #expect(await tracker.handle(Self.event(.hangup, "lost", at: 900)).isEmpty, "the end arrived after all: already published")
+    }
+
     @Test("an end without a ringing (hub started mid-call) still yields one Interaction")
     func unknownCall() async {
         let tracker = CallTracker()
