@@ -81,12 +81,7 @@ public struct IdentityGraph: Sendable {
     /// candidate scored between the thresholds). Returns the outcome and the clusters whose golden record changed.
     public mutating func resolve(_ record: CustomerRecord) -> Resolution {
         if let i = byRef[record.ref], active[Int(i)] {
-            let f = MatchFeatures(record)
-            frequencies.remove(features[Int(i)])
-            frequencies.add(f)
-            records[Int(i)] = record
-            features[Int(i)] = f
-            for k in blockingKeys(f) { addToBlock(k, i) }
+            replace(i, with: record)
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
                 candidateGoldenId: nil, evidence: [])
@@ -130,14 +125,7 @@ public struct IdentityGraph: Sendable {
             }
         }
 
-        let i = Int32(records.count)
-        records.append(record)
-        features.append(f)
-        active.append(true)
-        byRef[record.ref] = i
-        frequencies.add(f)
-        recordCount += 1
-        for k in keys { addToBlock(k, i) }
+        let i = append(record, features: f, blockingKeys: keys)
 
         if let b = best {
             clusterOf.append(b.cluster)
@@ -287,6 +275,30 @@ public struct IdentityGraph: Sendable {
         records.indices.filter { active[$0] }.map { (records[$0].ref, clusters[Int(clusterOf[$0])].goldenId) }
     }
 
+    /// Adds a record to the indexes (not yet to a cluster) and returns its index.
+    private mutating func append(_ record: CustomerRecord, features f: MatchFeatures? = nil, blockingKeys keys: [Int]? = nil) -> Int32 {
+        let f = f ?? MatchFeatures(record)
+        let i = Int32(records.count)
+        records.append(record)
+        features.append(f)
+        active.append(true)
+        byRef[record.ref] = i
+        frequencies.add(f)
+        recordCount += 1
+        for k in keys ?? blockingKeys(f) { addToBlock(k, i) }
+        return i
+    }
+
+    /// Replaces record `i` with a newer version, keeping its cluster.
+    private mutating func replace(_ i: Int32, with record: CustomerRecord) {
+        let f = MatchFeatures(record)
+        frequencies.remove(features[Int(i)])
+        frequencies.add(f)
+        records[Int(i)] = record
+        features[Int(i)] = f
+        for k in blockingKeys(f) { addToBlock(k, i) }
+    }
+
     // MARK: Restore
 
     /// Rebuilds the graph from stored members without re-scoring them.
@@ -295,15 +307,7 @@ public struct IdentityGraph: Sendable {
         mergeHistory: [String: [RecordRef]]
     ) {
         for (record, gid) in members {
-            let f = MatchFeatures(record)
-            let i = Int32(records.count)
-            records.append(record)
-            features.append(f)
-            active.append(true)
-            byRef[record.ref] = i
-            frequencies.add(f)
-            recordCount += 1
-            for k in blockingKeys(f) { addToBlock(k, i) }
+            let i = append(record)
             let c: Int32
             if let existing = byGolden[gid] {
                 c = existing
@@ -471,27 +475,12 @@ extension IdentityGraph {
     private mutating func upsert(_ record: CustomerRecord, goldenId: String) {
         let target = liveCluster(stored: goldenId)
         guard let i = byRef[record.ref] else {
-            let f = MatchFeatures(record)
-            let i = Int32(records.count)
-            records.append(record)
-            features.append(f)
-            active.append(true)
-            byRef[record.ref] = i
-            frequencies.add(f)
-            recordCount += 1
-            for k in blockingKeys(f) { addToBlock(k, i) }
+            let i = append(record)
             clusterOf.append(target)
             clusters[Int(target)].members.append(i)
             return
         }
-        if records[Int(i)] != record {
-            let f = MatchFeatures(record)
-            frequencies.remove(features[Int(i)])
-            frequencies.add(f)
-            records[Int(i)] = record
-            features[Int(i)] = f
-            for k in blockingKeys(f) { addToBlock(k, i) }
-        }
+        if records[Int(i)] != record { replace(i, with: record) }
         let old = clusterOf[Int(i)]
         guard old != target else { return }
         removeMember(i, from: old)
