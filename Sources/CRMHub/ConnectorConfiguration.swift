@@ -151,6 +151,8 @@ public struct ConnectorConfiguration: Sendable {
         public var pollInterval: Duration
         public var keyword: String
         public var deadLetterTopic: String?
+        /// Only this many bytes of a message are read (`max_message_bytes`, default 10 MiB).
+        public var maxMessageBytes: Int = 10 << 20
     }
 
     /// Settings of a `webform` connector.
@@ -292,7 +294,7 @@ extension ConnectorConfiguration {
             ]))
             kind = .smtpSink(try Self.smtpSink(map, name: name, file: path))
         case "imap-source":
-            try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic"]))
+            try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic", "max_message_bytes"]))
             kind = .imapSource(try Self.imapSource(map))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
@@ -462,12 +464,14 @@ extension ConnectorConfiguration {
     }
 
     private static func imapSource(_ map: YAMLMapping) throws(YAMLError) -> IMAPSourceSettings {
-        IMAPSourceSettings(
+        var settings = IMAPSourceSettings(
             server: try mailServer(map, schemes: ["imap", "imaps"]), mailbox: try map.optional("mailbox")?.nonEmptyString() ?? "INBOX",
             topic: try RouteConfiguration.topicName(map.require("topic")), mapping: try map.require("mapping").nonEmptyString(),
             pollInterval: .milliseconds(try map.optional("poll_interval_ms")?.int(in: 1_000...86_400_000) ?? 30_000),
             keyword: try map.optional("keyword")?.nonEmptyString() ?? "crmhub-processed",
             deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) })
+        if let value = map.optional("max_message_bytes") { settings.maxMessageBytes = try value.int(in: 4_096...(1 << 30)) }
+        return settings
     }
 
     private static func ingressPath(_ map: YAMLMapping) throws(YAMLError) -> String {

@@ -41,7 +41,7 @@ extension IMAPSource {
             }
             let sourceSettings = IMAPSource.Settings(
                 name: connector.name, mailbox: settings.mailbox, topic: settings.topic, deadLetterTopic: settings.deadLetterTopic,
-                pollInterval: settings.pollInterval, keyword: settings.keyword)
+                pollInterval: settings.pollInterval, keyword: settings.keyword, maxMessageBytes: settings.maxMessageBytes)
             sources.append(
                 IMAPSource(
                     settings: sourceSettings, client: IMAPClient(settings: server), producer: producer, mapping: mapping,
