@@ -251,7 +251,7 @@ let package = Package(
         ),
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMTelephonyTests",
             dependencies: ["CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMTestSupport"],

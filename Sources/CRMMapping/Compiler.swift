@@ -174,7 +174,7 @@ struct Compiler {
 
     mutating func cond(_ y: YAMLValue) -> Cond {
         guard let m = try? y.mapping() else { note(y.error("a condition is a mapping like {path: x, equals: v}")); return .all([]) }
-        let known: Set<String> = ["path", "value", "equals", "in", "matches", "exists", "all", "any", "not"]
+        let known = Set(["path", "value", "equals", "in", "matches", "exists", "all", "any", "not"] + Comparison.allCases.map(\.rawValue))
         for e in m.entries where !known.contains(e.key) {
             note(YAMLError("\(e.value.path): unknown condition key '\(e.key)' (known: \(known.sorted().joined(separator: ", ")))", at: e.keyLocation))
         }
@@ -197,7 +197,15 @@ struct Compiler {
             let want = (try? e.bool()) ?? true
             return want ? .exists(subject) : .not(.exists(subject))
         }
-        note(y.error("a condition needs equals, in, matches or exists"))
+        let comparisons = Comparison.allCases.compactMap { op in m.optional(op.rawValue).map { (op, $0) } }
+        if !comparisons.isEmpty {
+            let tests = comparisons.map { op, bound -> Cond in
+                guard let number = try? bound.double() else { note(bound.error("'\(op.rawValue)' needs a number")); return .all([]) }
+                return .compare(subject, op, number)
+            }
+            return tests.count == 1 ? tests[0] : .all(tests)
+        }
+        note(y.error("a condition needs equals, in, matches, exists, at_least, at_most, above or below"))
         return .all([])
     }
 

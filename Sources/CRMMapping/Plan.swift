@@ -127,7 +127,23 @@ indirect enum Cond: Sendable {
     case equals(Expr, JSONValue)
     case oneOf(Expr, [JSONValue])
     case matches(Expr, RegexBox)
+    /// A numeric comparison; numbers and decimal strings compare, anything else is false.
+    case compare(Expr, Comparison, Double)
     case all([Cond]), any([Cond]), not(Cond)
+}
+
+/// The numeric comparisons of a condition: `at_least` (≥), `at_most` (≤), `above` (>), `below` (<).
+enum Comparison: String, Sendable, CaseIterable {
+    case atLeast = "at_least", atMost = "at_most", above, below
+
+    func holds(_ value: Double, _ bound: Double) -> Bool {
+        switch self {
+        case .atLeast: value >= bound
+        case .atMost: value <= bound
+        case .above: value > bound
+        case .below: value < bound
+        }
+    }
 }
 
 indirect enum Expr: Sendable {

@@ -114,6 +114,12 @@ struct Evaluator {
         case .matches(let e, let r):
             guard let t = try eval(e, cur).scalarText else { return false }
             return (try? r.regex.firstMatch(in: t)) != nil
+        case .compare(let e, let op, let bound):
+            let v = try eval(e, cur)
+            guard let number = v.doubleValue ?? v.stringValue.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), number.isFinite else {
+                return false
+            }
+            return op.holds(number, bound)
         case .all(let cs): for x in cs where !(try test(x, cur)) { return false }; return true
         case .any(let cs): for x in cs where try test(x, cur) { return true }; return false
         case .not(let x): return !(try test(x, cur))
