@@ -276,7 +276,7 @@ extension ConnectorConfiguration {
         ]
         switch try kindValue.oneOf(kinds) {
         case "process":
-            try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
+            try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry", "when"])
             kind = .process(try Self.process(map, name: name, file: path))
         case "stripe-webhook":
             try map.allowOnly(["name", "kind", "path", "topic", "secrets", "tolerance_seconds", "events", "max_body_bytes", "ack_timeout_ms"])
@@ -290,7 +290,7 @@ extension ConnectorConfiguration {
         case "smtp-sink":
             try map.allowOnly(Self.mailServerKeys.union([
                 "topic", "from", "to", "cc", "in_reply_to", "headers", "template", "templates_dir", "message_id_domain", "max_in_flight",
-                "dead_letter_topic", "retry",
+                "dead_letter_topic", "retry", "when",
             ]))
             kind = .smtpSink(try Self.smtpSink(map, name: name, file: path))
         case "imap-source":
@@ -301,7 +301,7 @@ extension ConnectorConfiguration {
             kind = .webForm(try Self.webForm(map))
         default:
             try map.allowOnly([
-                "name", "kind", "topic", "url", "method", "headers", "body", "success_codes", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry",
+                "name", "kind", "topic", "url", "method", "headers", "body", "success_codes", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry", "when",
             ])
             kind = .httpSink(try Self.httpSink(map, name: name))
         }
@@ -338,6 +338,7 @@ extension ConnectorConfiguration {
         if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
         if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+        if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
         var settings = HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
         if let value = map.optional("body") {
             settings.body = RESTRequestTemplate.BodyEncoding(rawValue: try value.oneOf(["json", "form", "none"])) ?? .json
@@ -372,9 +373,10 @@ extension ConnectorConfiguration {
             if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
             if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
             if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+            if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
             settings.delivery = delivery
         } else {
-            for key in ["max_in_flight", "dead_letter_topic", "retry"] where map.optional(key) != nil {
+            for key in ["max_in_flight", "dead_letter_topic", "retry", "when"] where map.optional(key) != nil {
                 throw try map.require(key).error("'\(key)' applies to sinks only")
             }
         }
@@ -456,6 +458,7 @@ extension ConnectorConfiguration {
         if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
         if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+        if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
         return SMTPSinkSettings(
             topic: topic, server: server, from: try map.require("from").nonEmptyString(), to: try map.require("to").nonEmptyString(),
             cc: try map.optional("cc")?.nonEmptyString(), inReplyTo: try map.optional("in_reply_to")?.nonEmptyString(), headers: headers,
