@@ -125,6 +125,7 @@ public final class IMAPSource: Service, Sendable {
     /// failure; what finished before the failure stays finished.
     public func poll() async throws -> PollSummary {
         let mailbox = settings.mailbox
+        try await client.refresh(mailbox: mailbox)
         let status = try await client.status(mailbox: mailbox)
         var summary = PollSummary(uidValidity: status.uidValidity)
         let last = try await state.lastUID(source: settings.name, mailbox: mailbox, uidValidity: status.uidValidity) ?? 0

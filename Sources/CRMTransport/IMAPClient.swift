@@ -42,6 +42,13 @@ public final class IMAPClient: Sendable {
 
     deinit { workers.shutdown() }
 
+    /// `NOOP` on `mailbox` (selected first if it is not): the server brings the connection's view of the mailbox up
+    /// to date. Without it a long-lived connection that already selected the mailbox is not shown mail that arrived
+    /// since (Dovecot answers STATUS and UID SEARCH from the session's last view).
+    public func refresh(mailbox: String) async throws(IMAPError) {
+        _ = try await custom("NOOP", path: Self.encode(mailbox), mailbox: mailbox, verb: "NOOP")
+    }
+
     /// `STATUS mailbox (UIDVALIDITY UIDNEXT MESSAGES)`.
     public func status(mailbox: String) async throws(IMAPError) -> IMAPMailboxStatus {
         let command = "STATUS \(Self.quoted(mailbox)) (UIDVALIDITY UIDNEXT MESSAGES)"

@@ -147,6 +147,31 @@ extension MailPeerTests {
             #expect(reply["subject"]?.stringValue == "Ihre Anfrage ist eingegangen")
         }
 
+        @Test("one long-lived source (one IMAP connection) sees mail that arrives after its previous poll")
+        func laterMailIsSeenOnTheSameConnection() async throws {
+            let broker = try TansuBroker()
+            let server = try MailServer()
+            defer {
+                server.stop()
+                broker.stop()
+            }
+            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
+            let producer = try KafkaReader.producer(broker.bootstrap)
+            let source = try Self.source(server, broker: broker, producer: producer, state: try MailboxStateStore(path: nil))
+            try server.deposit(Self.mail(1, subject: "Erste"), for: "support")
+            #expect(try await source.poll().produced == 1)
+            #expect(try await source.poll().produced == 0)
+            try server.deposit(Self.mail(2, subject: "Zweite"), for: "support")
+            #expect(try await source.poll().produced == 1)
+            let smtp = SMTPClient(settings: MailServerSettings(url: server.smtpURL, security: .none))
+            let viaPostfix = MailMessage(
+                from: MailAddress("bob@example.org"), to: [MailAddress("support@crm.test")], subject: "Dritte", text: "3", messageID: "third@example.org")
+            #expect(await smtp.send(viaPostfix).delivered.count == 1)
+            _ = try server.waitForMessages("support", count: 3)
+            #expect(try await source.poll().produced == 1)
+            await producer.shutdown(timeout: .seconds(5))
+        }
+
         @Test("a Kafka outage stops the poll before the state moves; the next poll produces the message")
         func kafkaDownSkipsNothing() async throws {
             let broker = try TansuBroker()
