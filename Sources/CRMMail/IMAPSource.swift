@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Polls one IMAP mailbox and turns each new message into canonical records (a Ticket, through a mapping such as
 /// `Mappings/inbound-email.yaml`) produced to Kafka.
@@ -17,7 +18,10 @@ import ServiceLifecycle
 /// restart resumes at the first unfinished UID: no message is skipped. A crash between Kafka's acknowledgement and
 /// the store's write produces that message again with the same `crm-id` (the Ticket id comes from the
 /// Message-ID), which downstream deduplication drops. When UIDVALIDITY changes the mailbox is read again from the
-/// start and messages whose Message-ID is already known are skipped.
+/// start and messages whose Message-ID is already known are skipped. Up to ``Settings/maxInFlight`` messages'
+/// records are enqueued to Kafka (in UID order) while the next ones are fetched; the store is still written in UID
+/// order, each message after its own acknowledgement, so a failure leaves at most that many to be produced again
+/// (same `crm-id`).
 ///
 /// Bad input never stops the mailbox: mail the mapping cannot read (no From, ...) goes to the dead-letter topic
 /// with the reason and its UID is finished; an unknown charset or broken MIME structure is read best-effort and
@@ -40,6 +44,9 @@ public final class IMAPSource: Service, Sendable {
         public var keyword: String
         /// At most this many messages per poll; a full batch is followed by the next poll at once.
         public var batchLimit: Int
+        /// Messages whose records are enqueued to Kafka but not yet acknowledged, while the next ones are fetched.
+        /// Default 32; 1 handles one message at a time.
+        public var maxInFlight: Int = 32
         /// Only this many bytes of a message are fetched (headers and the text parts come first; attachments past
         /// the limit are not read). Default 10 MiB.
         public var maxMessageBytes: Int
@@ -132,29 +139,44 @@ public final class IMAPSource: Service, Sendable {
         guard status.uidNext == 0 || status.uidNext > last + 1 else { return summary }
         let uids = try await client.uids(mailbox: mailbox, after: last)
         summary.batchFull = uids.count > settings.batchLimit
-        for uid in uids.prefix(settings.batchLimit) {
-            let result = try await process(uid: uid, uidValidity: status.uidValidity)
-            if result.warnings > 0 { summary.withWarnings += 1 }
-            if result.truncated { summary.truncated += 1 }
-            switch result.outcome {
-            case .produced: summary.produced += 1
-            case .dropped: summary.dropped += 1
-            case .duplicate: summary.duplicates += 1
-            case .failed: summary.failed += 1
+        // Fetching the next messages overlaps with Kafka acknowledging the previous ones; the state is still
+        // written in UID order, each message only once its own records are acknowledged.
+        var window: [InFlight] = []
+        var finished: [UInt32] = []
+        do {
+            for uid in uids.prefix(settings.batchLimit) {
+                window.append(try await prepare(uid: uid, uidValidity: status.uidValidity, inWindow: Set(window.map(\.messageID))))
+                while window.count > settings.maxInFlight {
+                    let head = window.removeFirst()
+                    try await settle(head, uidValidity: status.uidValidity, summary: &summary)
+                    finished.append(head.uid)
+                }
             }
+            while !window.isEmpty {
+                let head = window.removeFirst()
+                try await settle(head, uidValidity: status.uidValidity, summary: &summary)
+                finished.append(head.uid)
+            }
+        } catch {
+            await flag(finished)
+            throw error
         }
+        await flag(finished)
         return summary
     }
 
-    /// What became of one message and how it was read.
-    private struct Processed {
+    /// One message whose records are enqueued: its state is written once Kafka acknowledged every one.
+    private struct InFlight {
+        var uid: UInt32
+        var messageID: String
         var outcome: MailboxStateStore.Outcome
+        var acknowledgements: [Acknowledgement]
         var warnings: Int
         var truncated: Bool
     }
 
-    /// Fetches, maps, produces (waiting for Kafka) and records one message.
-    private func process(uid: UInt32, uidValidity: UInt32) async throws -> Processed {
+    /// Fetches and maps one message and enqueues its records (or its dead letter) to Kafka.
+    private func prepare(uid: UInt32, uidValidity: UInt32, inWindow: Set<String>) async throws -> InFlight {
         let mailbox = settings.mailbox
         let fetched = try await client.fetch(mailbox: mailbox, uidValidity: uidValidity, uid: uid, limit: settings.maxMessageBytes)
         var mail = ParsedMail.parse(fetched.bytes)
@@ -167,27 +189,51 @@ public final class IMAPSource: Service, Sendable {
             logger.notice("mail read best-effort", metadata: ["uid": "\(uid)", "warnings": "\(mail.warnings)"])
         }
         let messageID = mail.messageID ?? "imap-\(uidValidity)-\(uid)@\(settings.name)"
-        let outcome: MailboxStateStore.Outcome
-        if try await state.knows(source: settings.name, messageID: messageID) {
-            outcome = .duplicate
-        } else {
-            let document = InboundMailDocument.make(
-                mail, messageID: messageID, source: settings.name, mailbox: mailbox, uidValidity: uidValidity, uid: uid, truncated: fetched.truncated)
-            outcome = try await produce(
-                document, messageID: messageID, origin: "imap/\(settings.name)/\(mailbox)/\(uidValidity)/\(uid)", warnings: mail.warnings)
-        }
-        try await state.record(source: settings.name, mailbox: mailbox, uidValidity: uidValidity, uid: uid, messageID: messageID, outcome: outcome)
-        metrics.count(outcome)
-        do {
-            try await client.addFlags([settings.keyword], mailbox: mailbox, uid: uid)
-        } catch {
-            logger.notice("cannot flag a finished message", metadata: ["uid": "\(uid)", "error": "\(error)"])
-        }
-        return Processed(outcome: outcome, warnings: mail.warnings.count, truncated: fetched.truncated)
+        var inFlight = InFlight(
+            uid: uid, messageID: messageID, outcome: .duplicate, acknowledgements: [], warnings: mail.warnings.count, truncated: fetched.truncated)
+        let known = try await state.knows(source: settings.name, messageID: messageID)
+        if known || inWindow.contains(messageID) { return inFlight }
+        let document = InboundMailDocument.make(
+            mail, messageID: messageID, source: settings.name, mailbox: mailbox, uidValidity: uidValidity, uid: uid, truncated: fetched.truncated)
+        let origin = "imap/\(settings.name)/\(mailbox)/\(uidValidity)/\(uid)"
+        (inFlight.outcome, inFlight.acknowledgements) = try await produce(document, messageID: messageID, origin: origin, warnings: mail.warnings)
+        return inFlight
     }
 
-    /// Maps the document and produces its records; returns once Kafka acknowledged all of them.
-    private func produce(_ document: [UInt8], messageID: String, origin: String, warnings: [String]) async throws -> MailboxStateStore.Outcome {
+    /// Waits for Kafka's acknowledgements of one message, then records it (throws, recording nothing, if one failed).
+    private func settle(_ inFlight: InFlight, uidValidity: UInt32, summary: inout PollSummary) async throws {
+        for acknowledgement in inFlight.acknowledgements {
+            let result = await acknowledgement.wait()
+            try result.get()
+        }
+        try await state.record(
+            source: settings.name, mailbox: settings.mailbox, uidValidity: uidValidity, uid: inFlight.uid, messageID: inFlight.messageID,
+            outcome: inFlight.outcome)
+        metrics.count(inFlight.outcome)
+        if inFlight.warnings > 0 { summary.withWarnings += 1 }
+        if inFlight.truncated { summary.truncated += 1 }
+        switch inFlight.outcome {
+        case .produced: summary.produced += 1
+        case .dropped: summary.dropped += 1
+        case .duplicate: summary.duplicates += 1
+        case .failed: summary.failed += 1
+        }
+    }
+
+    /// Sets the keyword on finished messages, in one command (best effort).
+    private func flag(_ uids: [UInt32]) async {
+        guard !uids.isEmpty else { return }
+        do {
+            try await client.addFlags([settings.keyword], mailbox: settings.mailbox, uids: uids)
+        } catch {
+            logger.notice("cannot flag finished messages", metadata: ["uids": "\(uids.count)", "error": "\(error)"])
+        }
+    }
+
+    /// Maps the document and enqueues its records (or its dead letter); the acknowledgements are awaited later.
+    private func produce(
+        _ document: [UInt8], messageID: String, origin: String, warnings: [String]
+    ) async throws -> (MailboxStateStore.Outcome, [Acknowledgement]) {
         let result: MappingResult
         do {
             result = try mapping.apply(document, context: mappingContext)
@@ -195,18 +241,18 @@ public final class IMAPSource: Service, Sendable {
             logger.error(
                 "the mapping cannot read a mail; it goes to the dead-letter topic",
                 metadata: ["mapping": "\(mapping.name)", "origin": "\(origin)", "error": "\(error.description)", "dead_letter_topic": "\(settings.deadLetterTopic ?? "none")"])
-            if let deadLetterTopic = settings.deadLetterTopic {
-                let headers = [
-                    KafkaHeader(key: EnvelopeHeader.origin, text: origin), KafkaHeader(key: "crm-error", text: error.description),
-                ]
-                try await producer.send(ProducerMessage(topic: deadLetterTopic, key: Array(messageID.utf8), value: document, headers: headers))
-            }
-            return .failed
+            guard let deadLetterTopic = settings.deadLetterTopic else { return (.failed, []) }
+            let headers = [
+                KafkaHeader(key: EnvelopeHeader.origin, text: origin), KafkaHeader(key: "crm-error", text: error.description),
+            ]
+            let letter = ProducerMessage(topic: deadLetterTopic, key: Array(messageID.utf8), value: document, headers: headers)
+            return (.failed, [try await enqueue(letter)])
         }
         guard case .output(let records) = result else {
             logger.debug("the mapping dropped a mail (auto-reply or bounce)", metadata: ["origin": "\(origin)"])
-            return .dropped
+            return (.dropped, [])
         }
+        var acknowledgements: [Acknowledgement] = []
         for record in records {
             let id = record.value["id"]?.stringValue ?? messageID
             var headers = [
@@ -215,9 +261,55 @@ public final class IMAPSource: Service, Sendable {
             ]
             if !warnings.isEmpty { headers.append(KafkaHeader(key: "crm-mail-warnings", text: warnings.joined(separator: "; "))) }
             let key = record.key.isEmpty ? Array(messageID.utf8) : Array(record.key.utf8)
-            try await producer.send(ProducerMessage(topic: settings.topic, key: key, value: record.jsonBytes(), headers: headers))
+            acknowledgements.append(try await enqueue(ProducerMessage(topic: settings.topic, key: key, value: record.jsonBytes(), headers: headers)))
         }
-        return .produced
+        return (.produced, acknowledgements)
+    }
+
+    /// Enqueues in call order (so the topic holds the mail in UID order); when librdkafka's queue is full, waits for
+    /// this message's acknowledgement instead.
+    private func enqueue(_ message: ProducerMessage) async throws -> Acknowledgement {
+        let acknowledgement = Acknowledgement()
+        do {
+            try producer.enqueue(message) { result in acknowledgement.complete(result.map { _ in () }) }
+        } catch {
+            try await producer.send(message)
+            acknowledgement.complete(.success(()))
+        }
+        return acknowledgement
+    }
+}
+
+/// Kafka's answer for one enqueued record, awaited later.
+final class Acknowledgement: Sendable {
+    private struct State {
+        var result: Result<Void, KafkaError>?
+        var waiter: CheckedContinuation<Result<Void, KafkaError>, Never>?
+    }
+    private let state = Mutex(State())
+
+    /// Stores the answer and wakes the waiter, if any (once; later calls are ignored).
+    func complete(_ result: Result<Void, KafkaError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<Void, KafkaError>, Never>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(returning: result)
+    }
+
+    /// The answer, once there is one.
+    func wait() async -> Result<Void, KafkaError> {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, KafkaError>, Never>) in
+            let ready = state.withLock { state -> Result<Void, KafkaError>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }
 

@@ -111,6 +111,12 @@ public final class IMAPClient: Sendable {
         _ = try await custom("UID STORE \(uid) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID STORE")
     }
 
+    /// `UID STORE uid,uid,... +FLAGS (flags)` for several messages in one command.
+    public func addFlags(_ flags: [String], mailbox: String, uids: [UInt32]) async throws(IMAPError) {
+        let set = uids.map(String.init).joined(separator: ",")
+        _ = try await custom("UID STORE \(set) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID STORE")
+    }
+
     /// The flags of `uid` (`UID FETCH uid (FLAGS)`).
     public func flags(mailbox: String, uid: UInt32) async throws(IMAPError) -> [String] {
         let lines = try await custom("UID FETCH \(uid) (FLAGS)", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID FETCH")
