@@ -153,6 +153,8 @@ public struct ConnectorConfiguration: Sendable {
         public var deadLetterTopic: String?
         /// Only this many bytes of a message are read (`max_message_bytes`, default 10 MiB).
         public var maxMessageBytes: Int = 10 << 20
+        /// Mails whose records await Kafka's acknowledgement while the next are fetched (`max_in_flight`, default 32).
+        public var maxInFlight: Int = 32
     }
 
     /// Settings of a `webform` connector.
@@ -294,7 +296,7 @@ extension ConnectorConfiguration {
             ]))
             kind = .smtpSink(try Self.smtpSink(map, name: name, file: path))
         case "imap-source":
-            try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic", "max_message_bytes"]))
+            try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic", "max_message_bytes", "max_in_flight"]))
             kind = .imapSource(try Self.imapSource(map))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
@@ -474,6 +476,7 @@ extension ConnectorConfiguration {
             keyword: try map.optional("keyword")?.nonEmptyString() ?? "crmhub-processed",
             deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) })
         if let value = map.optional("max_message_bytes") { settings.maxMessageBytes = try value.int(in: 4_096...(1 << 30)) }
+        if let value = map.optional("max_in_flight") { settings.maxInFlight = try value.int(in: 1...1_000) }
         return settings
     }
 
