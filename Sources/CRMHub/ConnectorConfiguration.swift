@@ -150,6 +150,7 @@ public struct ConnectorConfiguration: Sendable {
         public var mapping: String
         public var pollInterval: Duration
         public var keyword: String
+        /// Where mail the mapping cannot read goes (`dead_letter_topic`, default `dlq.<name>`): nothing is lost.
         public var deadLetterTopic: String?
         /// Only this many bytes of a message are read (`max_message_bytes`, default 10 MiB).
         public var maxMessageBytes: Int = 10 << 20
@@ -297,7 +298,7 @@ extension ConnectorConfiguration {
             kind = .smtpSink(try Self.smtpSink(map, name: name, file: path))
         case "imap-source":
             try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic", "max_message_bytes", "max_in_flight"]))
-            kind = .imapSource(try Self.imapSource(map))
+            kind = .imapSource(try Self.imapSource(map, name: name))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
@@ -468,13 +469,14 @@ extension ConnectorConfiguration {
             messageIDDomain: try map.require("message_id_domain").nonEmptyString(), delivery: delivery)
     }
 
-    private static func imapSource(_ map: YAMLMapping) throws(YAMLError) -> IMAPSourceSettings {
+    private static func imapSource(_ map: YAMLMapping, name: String) throws(YAMLError) -> IMAPSourceSettings {
         var settings = IMAPSourceSettings(
             server: try mailServer(map, schemes: ["imap", "imaps"]), mailbox: try map.optional("mailbox")?.nonEmptyString() ?? "INBOX",
             topic: try RouteConfiguration.topicName(map.require("topic")), mapping: try map.require("mapping").nonEmptyString(),
             pollInterval: .milliseconds(try map.optional("poll_interval_ms")?.int(in: 1_000...86_400_000) ?? 30_000),
             keyword: try map.optional("keyword")?.nonEmptyString() ?? "crmhub-processed",
-            deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) })
+            deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) }
+                ?? "dlq.\(name)")
         if let value = map.optional("max_message_bytes") { settings.maxMessageBytes = try value.int(in: 4_096...(1 << 30)) }
         if let value = map.optional("max_in_flight") { settings.maxInFlight = try value.int(in: 1...1_000) }
         return settings
