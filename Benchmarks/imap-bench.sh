@@ -5,7 +5,8 @@
 # records a mail only after the ack), and checks that none was lost or duplicated: COUNT distinct ticket ids on the
 # topic, COUNT `produced` rows in the source's state. Appends the result line, with the command, to bench-results/imap.txt.
 #   Benchmarks/imap-bench.sh [COUNT]            (default 1000)
-#   CONFIG=debug|release (default debug), SCRATCH (default .build-imap / .build-imap-rel), BODY_BYTES (default 2000)
+#   CONFIG=debug|release (default debug), SCRATCH (default .build-imap / .build-imap-rel), BODY_BYTES (default 2000),
+#   IN_FLIGHT (the connector's max_in_flight, default 32; 1 = one mail at a time)
 # Needs root (the Maildirs belong to nobody, as Postfix's virtual delivery would leave them), dovecot-imapd, and the
 # .venv/.runtime of deploy/test.sh (Tansu, librdkafka 2.16, confluent-kafka for reading the topic).
 set -euo pipefail
@@ -14,6 +15,7 @@ source deploy/lib/env.sh
 COUNT="${1:-1000}"
 CONFIG="${CONFIG:-debug}"
 BODY_BYTES="${BODY_BYTES:-2000}"
+IN_FLIGHT="${IN_FLIGHT:-32}"
 if [ "$CONFIG" = release ]; then SCRATCH="${SCRATCH:-.build-imap-rel}"; else SCRATCH="${SCRATCH:-.build-imap}"; fi
 export PATH=/opt/swift/usr/bin:$PATH
 [ -d .runtime/lib ] && export LD_LIBRARY_PATH="$PWD/.runtime/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -112,6 +114,7 @@ topic: crm.ticket
 mapping: inbound-email
 poll_interval_ms: 1000
 dead_letter_topic: dlq.support-inbox
+max_in_flight: $IN_FLIGHT
 YAML
 cat > "$WORK/hub/crmhub.yaml" <<YAML
 kafka: {brokers: ["127.0.0.1:$KAFKA_PORT"], group_prefix: bench, session_timeout_ms: 2000, heartbeat_interval_ms: 500, create_topics: true, topic_partitions: 1}
@@ -171,8 +174,8 @@ set -e
 RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$HUB_PID/status" 2>/dev/null || echo "?")
 STATE=$("$PYTHON" -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); print(" ".join(f"state_{o}={n}" for o, n in db.execute("SELECT outcome, count(*) FROM imap_processed GROUP BY outcome")))' "$WORK/hub/state/imap.sqlite" 2>/dev/null || echo "state=?")
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')
-line=$(printf '%s imap ingestion count=%s body=%sB %s %s hub_max_rss=%sKiB config=%s cpus=%s loadavg=%s host=%s commit=%s cmd="CONFIG=%s Benchmarks/imap-bench.sh %s"' \
-  "$(date -u +%FT%TZ)" "$COUNT" "$BODY_BYTES" "$RESULT" "$STATE" "$RSS_KB" "$CONFIG" "$(nproc)" "$LOAD" "$(hostname)" "$(git rev-parse --short HEAD)" "$CONFIG" "$COUNT")
+line=$(printf '%s imap ingestion count=%s body=%sB in_flight=%s %s %s hub_max_rss=%sKiB config=%s cpus=%s loadavg=%s host=%s commit=%s cmd="CONFIG=%s IN_FLIGHT=%s Benchmarks/imap-bench.sh %s"' \
+  "$(date -u +%FT%TZ)" "$COUNT" "$BODY_BYTES" "$IN_FLIGHT" "$RESULT" "$STATE" "$RSS_KB" "$CONFIG" "$(nproc)" "$LOAD" "$(hostname)" "$(git rev-parse --short HEAD)" "$CONFIG" "$IN_FLIGHT" "$COUNT")
 echo "$line"
 if [ "$STATUS" != 0 ]; then
   echo "FAILED: not exactly $COUNT distinct tickets; crmhub log tail:" >&2
