@@ -166,6 +166,7 @@ let package = Package(
                 "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency

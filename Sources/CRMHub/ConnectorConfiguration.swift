@@ -152,7 +152,12 @@ public struct ConnectorConfiguration: Sendable {
         public var mapping: String
         public var pollInterval: Duration
         public var keyword: String
+        /// Where mail the mapping cannot read goes (`dead_letter_topic`, default `dlq.<name>`): nothing is lost.
         public var deadLetterTopic: String?
+        /// Only this many bytes of a message are read (`max_message_bytes`, default 10 MiB).
+        public var maxMessageBytes: Int = 10 << 20
+        /// Mails whose records await Kafka's acknowledgement while the next are fetched (`max_in_flight`, default 32).
+        public var maxInFlight: Int = 32
     }
 
     /// Settings of a `webform` connector.
@@ -276,7 +281,7 @@ extension ConnectorConfiguration {
         ]
         switch try kindValue.oneOf(kinds) {
         case "process":
-            try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry"])
+            try map.allowOnly(["name", "kind", "role", "command", "topic", "settings", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry", "when"])
             kind = .process(try Self.process(map, name: name, file: path))
         case "stripe-webhook":
             try map.allowOnly(["name", "kind", "path", "topic", "secrets", "tolerance_seconds", "events", "max_body_bytes", "ack_timeout_ms"])
@@ -290,18 +295,18 @@ extension ConnectorConfiguration {
         case "smtp-sink":
             try map.allowOnly(Self.mailServerKeys.union([
                 "topic", "from", "to", "cc", "in_reply_to", "headers", "template", "templates_dir", "message_id_domain", "max_in_flight",
-                "dead_letter_topic", "retry",
+                "dead_letter_topic", "retry", "when",
             ]))
             kind = .smtpSink(try Self.smtpSink(map, name: name, file: path))
         case "imap-source":
-            try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic"]))
-            kind = .imapSource(try Self.imapSource(map))
+            try map.allowOnly(Self.mailServerKeys.union(["mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic", "max_message_bytes", "max_in_flight"]))
+            kind = .imapSource(try Self.imapSource(map, name: name))
         case "webform":
             try map.allowOnly(["name", "kind", "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms"])
             kind = .webForm(try Self.webForm(map))
         default:
             try map.allowOnly([
-                "name", "kind", "topic", "url", "method", "headers", "body", "success_codes", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry",
+                "name", "kind", "topic", "url", "method", "headers", "body", "success_codes", "timeout_ms", "max_in_flight", "dead_letter_topic", "retry", "when",
             ])
             kind = .httpSink(try Self.httpSink(map, name: name))
         }
@@ -338,6 +343,7 @@ extension ConnectorConfiguration {
         if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
         if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+        if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
         var settings = HTTPSinkSettings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
         if let value = map.optional("body") {
             settings.body = RESTRequestTemplate.BodyEncoding(rawValue: try value.oneOf(["json", "form", "none"])) ?? .json
@@ -372,9 +378,10 @@ extension ConnectorConfiguration {
             if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
             if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
             if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+            if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
             settings.delivery = delivery
         } else {
-            for key in ["max_in_flight", "dead_letter_topic", "retry"] where map.optional(key) != nil {
+            for key in ["max_in_flight", "dead_letter_topic", "retry", "when"] where map.optional(key) != nil {
                 throw try map.require(key).error("'\(key)' applies to sinks only")
             }
         }
@@ -457,6 +464,7 @@ extension ConnectorConfiguration {
         if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
         if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
+        if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
         return SMTPSinkSettings(
             topic: topic, server: server, from: try map.require("from").nonEmptyString(), to: try map.require("to").nonEmptyString(),
             cc: try map.optional("cc")?.nonEmptyString(), inReplyTo: try map.optional("in_reply_to")?.nonEmptyString(), headers: headers,
@@ -464,13 +472,17 @@ extension ConnectorConfiguration {
             messageIDDomain: try map.require("message_id_domain").nonEmptyString(), delivery: delivery)
     }
 
-    private static func imapSource(_ map: YAMLMapping) throws(YAMLError) -> IMAPSourceSettings {
-        IMAPSourceSettings(
+    private static func imapSource(_ map: YAMLMapping, name: String) throws(YAMLError) -> IMAPSourceSettings {
+        var settings = IMAPSourceSettings(
             server: try mailServer(map, schemes: ["imap", "imaps"]), mailbox: try map.optional("mailbox")?.nonEmptyString() ?? "INBOX",
             topic: try RouteConfiguration.topicName(map.require("topic")), mapping: try map.require("mapping").nonEmptyString(),
             pollInterval: .milliseconds(try map.optional("poll_interval_ms")?.int(in: 1_000...86_400_000) ?? 30_000),
             keyword: try map.optional("keyword")?.nonEmptyString() ?? "crmhub-processed",
-            deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) })
+            deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) }
+                ?? "dlq.\(name)")
+        if let value = map.optional("max_message_bytes") { settings.maxMessageBytes = try value.int(in: 4_096...(1 << 30)) }
+        if let value = map.optional("max_in_flight") { settings.maxInFlight = try value.int(in: 1...1_000) }
+        return settings
     }
 
     private static func ingressPath(_ map: YAMLMapping) throws(YAMLError) -> String {

@@ -39,9 +39,10 @@ extension IMAPSource {
             } catch {
                 throw MailSourceSetupError("\(connector.file): \(error)")
             }
-            let sourceSettings = IMAPSource.Settings(
+            var sourceSettings = IMAPSource.Settings(
                 name: connector.name, mailbox: settings.mailbox, topic: settings.topic, deadLetterTopic: settings.deadLetterTopic,
-                pollInterval: settings.pollInterval, keyword: settings.keyword)
+                pollInterval: settings.pollInterval, keyword: settings.keyword, maxMessageBytes: settings.maxMessageBytes)
+            sourceSettings.maxInFlight = settings.maxInFlight
             sources.append(
                 IMAPSource(
                     settings: sourceSettings, client: IMAPClient(settings: server), producer: producer, mapping: mapping,

@@ -42,6 +42,13 @@ public final class IMAPClient: Sendable {
 
     deinit { workers.shutdown() }
 
+    /// `NOOP` on `mailbox` (selected first if it is not): the server brings the connection's view of the mailbox up
+    /// to date. Without it a long-lived connection that already selected the mailbox is not shown mail that arrived
+    /// since (Dovecot answers STATUS and UID SEARCH from the session's last view).
+    public func refresh(mailbox: String) async throws(IMAPError) {
+        _ = try await custom("NOOP", path: Self.encode(mailbox), mailbox: mailbox, verb: "NOOP")
+    }
+
     /// `STATUS mailbox (UIDVALIDITY UIDNEXT MESSAGES)`.
     public func status(mailbox: String) async throws(IMAPError) -> IMAPMailboxStatus {
         let command = "STATUS \(Self.quoted(mailbox)) (UIDVALIDITY UIDNEXT MESSAGES)"
@@ -84,9 +91,30 @@ public final class IMAPClient: Sendable {
         }
     }
 
+    /// At most the first `limit` bytes of the message with `uid` (`UID FETCH uid BODY[]<0.limit+1>`, through
+    /// libcurl's `;PARTIAL=` URL), and whether the message is longer: a huge message (a 20 MiB attachment) never
+    /// holds more than `limit + 1` bytes in memory. Fails if the mailbox's UIDVALIDITY is no longer `uidValidity`.
+    public func fetch(mailbox: String, uidValidity: UInt32, uid: UInt32, limit: Int) async throws(IMAPError) -> (bytes: [UInt8], truncated: Bool) {
+        let url = Self.join(settings.url, "\(Self.encode(mailbox));UIDVALIDITY=\(uidValidity)/;UID=\(uid);PARTIAL=0.\(limit + 1)")
+        let result = await perform(url: url, customRequest: nil)
+        switch result {
+        case .success(let body):
+            guard body.count > limit else { return (body, false) }
+            return (Array(body.prefix(limit)), true)
+        case .failure(let error):
+            throw IMAPError(command: "UID FETCH \(uid) BODY[]<0.\(limit + 1)>", mailbox: mailbox, transport: error, detail: "")
+        }
+    }
+
     /// `UID STORE uid +FLAGS (flags)`: keywords (e.g. `crmhub-processed`) or system flags.
     public func addFlags(_ flags: [String], mailbox: String, uid: UInt32) async throws(IMAPError) {
         _ = try await custom("UID STORE \(uid) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID STORE")
+    }
+
+    /// `UID STORE uid,uid,... +FLAGS (flags)` for several messages in one command.
+    public func addFlags(_ flags: [String], mailbox: String, uids: [UInt32]) async throws(IMAPError) {
+        let set = uids.map(String.init).joined(separator: ",")
+        _ = try await custom("UID STORE \(set) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID STORE")
     }
 
     /// The flags of `uid` (`UID FETCH uid (FLAGS)`).

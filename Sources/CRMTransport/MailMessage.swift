@@ -250,16 +250,27 @@ public enum EncodedWord {
 public enum Charset {
     /// `bytes` in `charset` (UTF-8 when unnamed or unknown; ISO-8859-1 when UTF-8 turns out invalid).
     public static func decode(_ bytes: [UInt8], charset: String?) -> String {
+        decodeReporting(bytes, charset: charset).text
+    }
+
+    /// Like ``decode(_:charset:)``, and says when the text was not read in the charset it declares: an unknown
+    /// charset (read as UTF-8, else ISO-8859-1) or bytes invalid in it (read as ISO-8859-1). `note` is nil when
+    /// the declared charset applied.
+    public static func decodeReporting(_ bytes: [UInt8], charset: String?) -> (text: String, note: String?) {
         let name = (charset ?? "utf-8").trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
-        let encoding: String.Encoding
+        let encoding: String.Encoding?
         switch name {
         case "iso-8859-1", "latin1", "latin-1", "iso8859-1", "l1": encoding = .isoLatin1
         case "windows-1252", "cp1252", "iso-8859-15": encoding = .windowsCP1252
-        case "us-ascii", "ascii": encoding = .utf8
-        default: encoding = .utf8
+        case "us-ascii", "ascii", "utf-8", "utf8", "": encoding = .utf8
+        default: encoding = nil
         }
-        if let text = String(data: Data(bytes), encoding: encoding) { return text }
-        return String(data: Data(bytes), encoding: .isoLatin1) ?? String(decoding: bytes, as: UTF8.self)
+        if let text = String(data: Data(bytes), encoding: encoding ?? .utf8) {
+            return (text, encoding == nil ? "unknown charset '\(name)': read as UTF-8" : nil)
+        }
+        let text = String(data: Data(bytes), encoding: .isoLatin1) ?? String(decoding: bytes, as: UTF8.self)
+        let note = encoding == nil ? "unknown charset '\(name)': not UTF-8, read as ISO-8859-1" : "invalid \(name) text: read as ISO-8859-1"
+        return (text, note)
     }
 }
 

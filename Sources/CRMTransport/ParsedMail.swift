@@ -3,6 +3,9 @@ import Foundation
 /// A received RFC 5322 message, read leniently (real mail is often slightly malformed): header fields unfolded and
 /// RFC 2047 decoded; MIME bodies walked to the first `text/plain` and `text/html` parts that are not attachments,
 /// with quoted-printable/base64 undone and the part's charset (UTF-8, ISO-8859-1, Windows-1252) applied.
+///
+/// Nothing in a message makes parsing fail: what could not be read as declared (an unknown charset, a multipart
+/// without boundary or closing delimiter) is read best-effort and described in ``warnings``.
 public struct ParsedMail: Sendable {
     /// Header fields in order; names as written, values unfolded and decoded.
     public var headers: [(name: String, value: String)]
@@ -10,6 +13,9 @@ public struct ParsedMail: Sendable {
     public var text: String?
     /// The first `text/html` body, if any.
     public var html: String?
+    /// What was not as declared and how it was read instead (e.g. `unknown charset 'x-unknown': read as UTF-8`),
+    /// in the order met; empty for well-formed mail.
+    public var warnings: [String] = []
 
     /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
@@ -38,8 +44,11 @@ public struct ParsedMail: Sendable {
         let entity = MIMEEntity(bytes)
         var text: String?
         var html: String?
-        entity.collectBodies(text: &text, html: &html, depth: 0)
-        return ParsedMail(headers: entity.headers, text: text, html: html)
+        var warnings: [String] = []
+        entity.collectBodies(text: &text, html: &html, warnings: &warnings, depth: 0)
+        var mail = ParsedMail(headers: entity.headers, text: text, html: html)
+        mail.warnings = warnings
+        return mail
     }
 
     /// The `<...>` ids in a header value, without brackets (a bare id when there are no brackets).
@@ -98,37 +107,55 @@ struct MIMEEntity {
     }
 
     /// Walks the entity tree (bounded depth) and keeps the first text and HTML bodies that are not attachments.
-    func collectBodies(text: inout String?, html: inout String?, depth: Int) {
+    /// A multipart without boundary is read as plain text; one without closing delimiter (truncated) up to its end.
+    func collectBodies(text: inout String?, html: inout String?, warnings: inout [String], depth: Int) {
         let (type, parameters) = contentType
         if type.hasPrefix("multipart/") {
-            guard depth < 10, let boundary = parameters["boundary"], !boundary.isEmpty else { return }
-            for part in Self.split(body, boundary: boundary) {
-                MIMEEntity(part).collectBodies(text: &text, html: &html, depth: depth + 1)
+            guard depth < 10 else {
+                warnings.append("MIME parts nested deeper than 10 levels: ignored")
+                return
+            }
+            guard let boundary = parameters["boundary"], !boundary.isEmpty else {
+                warnings.append("\(type) without boundary: body read as plain text")
+                if text == nil { text = decodedText(charset: parameters["charset"], warnings: &warnings) }
+                return
+            }
+            let (parts, closed) = Self.split(body, boundary: boundary)
+            if !closed { warnings.append("\(type) without closing boundary (truncated?): read up to its end") }
+            for part in parts {
+                MIMEEntity(part).collectBodies(text: &text, html: &html, warnings: &warnings, depth: depth + 1)
             }
             return
         }
         if let disposition = header("Content-Disposition"), Self.parseParameterized(disposition).type == "attachment" { return }
         if type == "text/plain" || type.isEmpty, text == nil {
-            text = decodedText(charset: parameters["charset"])
+            text = decodedText(charset: parameters["charset"], warnings: &warnings)
         } else if type == "text/html", html == nil {
-            html = decodedText(charset: parameters["charset"])
+            html = decodedText(charset: parameters["charset"], warnings: &warnings)
         }
     }
 
     /// The body with its transfer encoding undone, in its charset, with CRLF turned into LF.
-    func decodedText(charset: String?) -> String {
+    func decodedText(charset: String?, warnings: inout [String]) -> String {
         let encoding = (header("Content-Transfer-Encoding") ?? "7bit").trimmingCharacters(in: .whitespaces).lowercased()
         let octets: [UInt8]
         switch encoding {
         case "base64":
             let compact = String(decoding: body.filter { !($0 == 0x0D || $0 == 0x0A || $0 == 0x20 || $0 == 0x09) }, as: UTF8.self)
-            octets = Data(base64Encoded: compact, options: .ignoreUnknownCharacters).map(Array.init) ?? Array(body)
+            if let data = Data(base64Encoded: compact, options: .ignoreUnknownCharacters) {
+                octets = Array(data)
+            } else {
+                warnings.append("invalid base64 body: kept undecoded")
+                octets = Array(body)
+            }
         case "quoted-printable":
             octets = QuotedPrintable.decode(Array(body))
         default:
             octets = Array(body)
         }
-        return Charset.decode(octets, charset: charset).replacingOccurrences(of: "\r\n", with: "\n")
+        let (decoded, note) = Charset.decodeReporting(octets, charset: charset)
+        if let note { warnings.append(note) }
+        return decoded.replacingOccurrences(of: "\r\n", with: "\n")
     }
 
     /// Where the header block ends and the body starts (after the first empty line).
@@ -197,8 +224,9 @@ struct MIMEEntity {
         return (type, parameters)
     }
 
-    /// The parts between `--boundary` delimiter lines (preamble and epilogue dropped).
-    static func split(_ body: ArraySlice<UInt8>, boundary: String) -> [ArraySlice<UInt8>] {
+    /// The parts between `--boundary` delimiter lines (preamble and epilogue dropped), and whether the closing
+    /// delimiter was there.
+    static func split(_ body: ArraySlice<UInt8>, boundary: String) -> (parts: [ArraySlice<UInt8>], closed: Bool) {
         let delimiter = Array("--\(boundary)".utf8)
         var parts: [ArraySlice<UInt8>] = []
         var partStart: Int?
@@ -216,12 +244,12 @@ struct MIMEEntity {
                     if end > start, body[end - 1] == 0x0D { end -= 1 }
                     parts.append(body[start..<end])
                 }
-                if isClosing { return parts }
+                if isClosing { return (parts, true) }
                 partStart = next
             }
             lineStart = next
         }
         if let start = partStart, start < body.endIndex { parts.append(body[start...]) }
-        return parts
+        return (parts, false)
     }
 }

@@ -147,6 +147,61 @@ extension MailPeerTests {
             #expect(reply["subject"]?.stringValue == "Ihre Anfrage ist eingegangen")
         }
 
+        @Test("one long-lived source (one IMAP connection) sees mail that arrives after its previous poll")
+        func laterMailIsSeenOnTheSameConnection() async throws {
+            let broker = try TansuBroker()
+            let server = try MailServer()
+            defer {
+                server.stop()
+                broker.stop()
+            }
+            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
+            let producer = try KafkaReader.producer(broker.bootstrap)
+            let source = try Self.source(server, broker: broker, producer: producer, state: try MailboxStateStore(path: nil))
+            try server.deposit(Self.mail(1, subject: "Erste"), for: "support")
+            #expect(try await source.poll().produced == 1)
+            #expect(try await source.poll().produced == 0)
+            try server.deposit(Self.mail(2, subject: "Zweite"), for: "support")
+            #expect(try await source.poll().produced == 1)
+            let smtp = SMTPClient(settings: MailServerSettings(url: server.smtpURL, security: .none))
+            let viaPostfix = MailMessage(
+                from: MailAddress("bob@example.org"), to: [MailAddress("support@crm.test")], subject: "Dritte", text: "3", messageID: "third@example.org")
+            #expect(await smtp.send(viaPostfix).delivered.count == 1)
+            _ = try server.waitForMessages("support", count: 3)
+            #expect(try await source.poll().produced == 1)
+            await producer.shutdown(timeout: .seconds(5))
+        }
+
+        @Test("with several messages in flight the topic holds the mail in UID order, and every UID is recorded and flagged")
+        func pipelinedPollKeepsUIDOrder() async throws {
+            let broker = try TansuBroker()
+            let server = try MailServer()
+            defer {
+                server.stop()
+                broker.stop()
+            }
+            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
+            for number in 1...9 { try server.deposit(Self.mail(number, subject: "Frage \(number)"), for: "support") }
+            let producer = try KafkaReader.producer(broker.bootstrap)
+            let state = try MailboxStateStore(path: nil)
+            let client = IMAPClient(
+                settings: MailServerSettings(url: server.imapURL, username: MailServer.address("support"), password: MailServer.password, security: .none))
+            var settings = IMAPSource.Settings(name: "support-inbox", topic: Self.topic, batchLimit: 7)
+            settings.maxInFlight = 3
+            let source = IMAPSource(settings: settings, client: client, producer: producer, mapping: try Self.mapping(), state: state)
+            let first = try await source.poll()
+            #expect(first.produced == 7 && first.batchFull)
+            #expect(try await source.poll().produced == 2)
+            await producer.shutdown(timeout: .seconds(5))
+            let messages = try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 9, timeout: .seconds(20))
+            // The origin header ends with the UID (Dovecot numbers the deposited files in its own order).
+            let uids = messages.compactMap { $0.headers.text(EnvelopeHeader.origin)?.split(separator: "/").last.flatMap { Int($0) } }
+            #expect(uids == Array(1...9))
+            #expect(Set(messages.compactMap { $0.headers.text(EnvelopeHeader.id) }).count == 9)
+            #expect(try await state.count(source: "support-inbox", outcome: .produced) == 9)
+            for uid in UInt32(1)...9 { #expect(try await client.flags(mailbox: "INBOX", uid: uid).contains("crmhub-processed"), "uid \(uid)") }
+        }
+
         @Test("a Kafka outage stops the poll before the state moves; the next poll produces the message")
         func kafkaDownSkipsNothing() async throws {
             let broker = try TansuBroker()

@@ -123,6 +123,8 @@ struct MailConnectorConfigurationTests {
         #expect(source.mapping == "inbound-email")
         #expect(source.pollInterval == .seconds(30))
         #expect(source.server.username == .environment("IMAP_USER"))
+        #expect(source.maxMessageBytes == 10 << 20)
+        #expect(source.maxInFlight == 32)
     }
 
     @Test("the shipped ticket-ack templates render a UTF-8 acknowledgement")

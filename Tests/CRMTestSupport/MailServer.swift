@@ -119,11 +119,16 @@ public final class MailServer: Sendable {
 
     /// Puts a raw RFC 5322 message straight into `user`'s Maildir (as a local delivery agent would).
     public func deposit(_ raw: String, for user: String) throws {
+        let crlf = raw.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
+        try deposit(bytes: Data(crlf.utf8), for: user)
+    }
+
+    /// Puts exact bytes (line ends as given) into `user`'s Maildir: for malformed or huge messages.
+    public func deposit(bytes: Data, for user: String) throws {
         let name = "\(Int(Date().timeIntervalSince1970)).M\(UInt32.random(in: 0...UInt32.max))P\(getpid()).crmhub-test"
         let temporary = maildir(user).appendingPathComponent("tmp/\(name)")
         let final = maildir(user).appendingPathComponent("new/\(name)")
-        let crlf = raw.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
-        try Data(crlf.utf8).write(to: temporary)
+        try bytes.write(to: temporary)
         chown(temporary.path, Self.mailOwner, Self.mailOwner)
         try FileManager.default.moveItem(at: temporary, to: final)
     }

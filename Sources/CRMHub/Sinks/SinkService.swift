@@ -19,6 +19,8 @@ import Synchronization
 ///   or dead-lettered, so the key's queue drains in order.
 /// - **Idempotency.** The target gets the message id (`crm-id`) with every attempt; ids the target acknowledged are
 ///   remembered for ``Configuration/dedupWindow`` and a re-delivery of one is dropped and counted.
+/// - **Conditions.** With ``Configuration/when`` only matching messages are delivered; the others are committed
+///   without delivery and counted (`crmhub_sink_skipped_total`), unreadable ones are dead-lettered.
 /// - **Bounded memory.** At most ``Configuration/maxInFlight`` messages are being delivered at once, the consumer
 ///   buffers at most its `bufferCapacity`, and partitions are not read further while both are full.
 public final class SinkService: Service, Sendable {
@@ -35,6 +37,8 @@ public final class SinkService: Service, Sendable {
         public var maxInFlight: Int = 64
         /// How long delivered ids are remembered for deduplication. Default 7 days.
         public var dedupWindow: Duration = .seconds(7 * 24 * 3_600)
+        /// Which messages to deliver (`when:`); others are skipped. Nil delivers every message.
+        public var when: SinkCondition?
 
         public init(name: String, topic: String, retry: RetryPolicy = RetryPolicy(), deadLetterTopic: String? = nil, maxInFlight: Int = 64) {
             self.name = name
@@ -81,6 +85,8 @@ public final class SinkService: Service, Sendable {
     public var deliveredCount: Int { metrics.deliveredCount.load(ordering: .relaxed) }
     /// Re-deliveries of already acknowledged ids that were dropped since start.
     public var duplicatesSuppressed: Int { metrics.duplicateCount.load(ordering: .relaxed) }
+    /// Messages skipped because they did not match ``Configuration/when`` since start.
+    public var skippedCount: Int { metrics.skippedCount.load(ordering: .relaxed) }
 
     public func run() async throws {
         let restored = try await store.parked(sink: configuration.name)
@@ -155,6 +161,19 @@ public final class SinkService: Service, Sendable {
     private func handleNew(_ message: ConsumerMessage) async {
         let id = message.stableID
         let lane = Self.lane(of: message)
+        if let when = configuration.when {
+            switch when.decide(message.value) {
+            case .deliver:
+                break
+            case .skip:
+                metrics.recordSkipped()
+                logger.debug("message does not match the sink's when:; skipped", metadata: Self.where(message))
+                return
+            case .reject(let reason):
+                await deadLetter(message, reason: reason, errorClass: "condition", attempts: 0)
+                return
+            }
+        }
         if await alreadyDelivered(id) {
             metrics.recordDuplicate()
             logger.info("duplicate of an acknowledged message dropped", metadata: Self.where(message))
@@ -398,6 +417,8 @@ final class SinkMetrics: Sendable {
     let deadLettered: Counter
     let duplicates: Counter
     let duplicateCount = Atomic<Int>(0)
+    let skipped: Counter
+    let skippedCount = Atomic<Int>(0)
 
     init(sink: String) {
         let dimensions = [("sink", sink)]
@@ -407,6 +428,12 @@ final class SinkMetrics: Sendable {
         parkedBehind = Counter(label: "crmhub_sink_parked_behind_key_total", dimensions: dimensions)
         deadLettered = Counter(label: "crmhub_sink_dead_lettered_total", dimensions: dimensions)
         duplicates = Counter(label: "crmhub_sink_duplicates_suppressed_total", dimensions: dimensions)
+        skipped = Counter(label: "crmhub_sink_skipped_total", dimensions: dimensions)
+    }
+
+    func recordSkipped() {
+        skipped.increment()
+        skippedCount.add(1, ordering: .relaxed)
     }
 
     func recordDelivered() {
