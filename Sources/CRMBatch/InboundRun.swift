@@ -19,7 +19,8 @@ import Synchronization
 /// messages carrying this file's checksum: rows produced after the checkpoint but before the crash — including
 /// messages the broker appended whose acknowledgement never arrived — are found by `crm-id` and not produced again.
 /// Messages of one partition are appended in produce order, so nothing written after the checkpoint lies before the
-/// scanned offsets. Duplicates therefore cannot appear, unless the topic's data before the scan point is also
+/// scanned offsets. The scan starts ``resumeSettle`` after the resume, so requests the crashed run had already sent
+/// are appended (and found) first. Duplicates therefore cannot appear, unless the topic's data before the scan point is also
 /// lost; rows are never skipped, because the checkpoint only covers acknowledged rows.
 ///
 /// Bad rows (parse or mapping errors) go to the dead-letter topic with the file name and line number (tracked like
@@ -27,6 +28,9 @@ import Synchronization
 /// `archive/`; a file rejected as a whole (header mismatch, too many bad rows, same content as an earlier file)
 /// moves to `rejected/` with `NAME.report.json`, before anything is produced.
 struct InboundRun {
+    /// How long a resumed run waits before its dedup scan, for requests a crashed run had sent to be appended.
+    static let resumeSettle: Duration = .seconds(2)
+
     let job: BatchJob
     let environment: BatchEnvironment
     let metrics: BatchMetrics
@@ -139,6 +143,9 @@ struct InboundRun {
         let outputTopics = Array(Set(job.destinations.values).union([job.deadLetterTopic])).sorted()
         var alreadyProduced: Set<String> = []
         if let resumed = fileState {
+            // A crashed run's last produce requests may still be in the broker's hands (sent, not yet appended); the
+            // scan waits for them, or it would miss those rows and produce them again.
+            try? await Task.sleep(for: Self.resumeSettle)
             alreadyProduced = try await producedAfterCheckpoint(reader, topics: outputTopics, from: resumed.scanFrom, sha: sha)
             logger.info(
                 "batch \(job.name): resuming \(file.name) after row \(resumed.rowsDone)",

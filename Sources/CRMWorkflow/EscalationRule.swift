@@ -16,8 +16,8 @@ import Foundation
 /// {"ticket": {...}, "customer": {...} | null, "age": {"minutes": 2950, "hours": 49.2, "days": 2.05}}
 /// ```
 ///
-/// `age` counts from the first of `age_from` the ticket carries (default `createdAt`, `receivedAt`), else from when the
-/// hub first saw the ticket.
+/// `minutes` is whole, `hours` has one decimal and `days` two. `age` counts from the first of `age_from` the ticket
+/// carries (default `createdAt`, `receivedAt`), else from when the hub first saw the ticket.
 public struct EscalationRule: Sendable {
     public var name: String
     public var file: String
@@ -96,7 +96,8 @@ public struct EscalationRule: Sendable {
     public func document(ticket: JSONValue, customer: JSONValue?, openedAt: Date, now: Date) -> JSONValue {
         let minutes = max(0, now.timeIntervalSince(openedAt) / 60)
         let age: JSONValue = [
-            "minutes": .number(String(Int(minutes))), "hours": .number(Self.decimal(minutes / 60)), "days": .number(Self.decimal(minutes / 1_440)),
+            "minutes": .number(String(Int(minutes))), "hours": .number(Self.decimal(minutes / 60, places: 1)),
+            "days": .number(Self.decimal(minutes / 1_440, places: 2)),
         ]
         return ["ticket": ticket, "customer": customer ?? .null, "age": age]
     }
@@ -132,5 +133,5 @@ public struct EscalationRule: Sendable {
 
     static func timestamp(_ date: Date) -> String { date.formatted(.iso8601) }
 
-    static func decimal(_ value: Double) -> String { String(format: "%.2f", value) }
+    static func decimal(_ value: Double, places: Int) -> String { String(format: "%.\(places)f", value) }
 }

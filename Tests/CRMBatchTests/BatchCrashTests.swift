@@ -50,7 +50,7 @@ struct BatchCrashTests {
         try text.write(to: drop.appendingPathComponent("big.csv"), atomically: true, encoding: .utf8)
 
         let first = try ChildProcess(["batch", "run", "big-import", "--config", config])
-        let sawCheckpoint: Bool = first.waitForLine(within: 60, Self.hasCheckpoint)
+        let sawCheckpoint: Bool = await first.waitForLine(within: 60, Self.hasCheckpoint)
         first.kill9()
         let firstLog: String = String(first.stderr.suffix(2_000))
         #expect(sawCheckpoint, Comment(rawValue: "no checkpoint progress line before the kill; stderr: " + firstLog))
@@ -60,7 +60,7 @@ struct BatchCrashTests {
         #expect(notMoved)
 
         let second = try ChildProcess(["batch", "run", "big-import", "--config", config])
-        let status: Int32 = second.waitForExit(within: 120)
+        let status: Int32 = await second.waitForExit(within: 120)
         let secondLog: String = second.stderr
         #expect(status == 0, Comment(rawValue: "stderr: " + String(secondLog.suffix(2_000))))
         #expect(secondLog.contains("resume"))
@@ -100,7 +100,7 @@ struct BatchCrashTests {
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.export", values: (1...Self.rows).map { "{\"n\":\($0)}" })
 
         let first = try ChildProcess(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T02:00:00Z"])
-        let sawProgress: Bool = first.waitForLine(within: 60, Self.isProgress)
+        let sawProgress: Bool = await first.waitForLine(within: 60, Self.isProgress)
         first.kill9()
         let firstLog: String = String(first.stderr.suffix(2_000))
         #expect(sawProgress, Comment(rawValue: "no progress line before the kill; stderr: " + firstLog))
@@ -110,7 +110,7 @@ struct BatchCrashTests {
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.export", values: ["{\"n\":0}"])
 
         let second = try ChildProcess(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T03:00:00Z"])
-        let status: Int32 = second.waitForExit(within: 120)
+        let status: Int32 = await second.waitForExit(within: 120)
         let secondLog: String = String(second.stderr.suffix(2_000))
         #expect(status == 0, Comment(rawValue: "stderr: " + secondLog))
         let files: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)

@@ -136,11 +136,11 @@ enum HubConfigurationLoader {
     }
 }
 
-/// A child `crmhub` process whose stderr is collected line by line on a background thread.
+/// A child `crmhub` process whose stderr goes to a file, read on demand (no dispatch source on a pipe: a readability
+/// handler left on a pipe whose handle is released can crash libdispatch).
 final class ChildProcess: @unchecked Sendable {
     let process = Process()
-    private let lock = NSLock()
-    private var text = ""
+    private let errorFile: URL
 
     init(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: try BatchTestSupport.binary())
@@ -148,32 +148,27 @@ final class ChildProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["CRMHUB_BINARY"] = nil
         process.environment = environment
-        let pipe = Pipe()
-        process.standardError = pipe
+        errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-child-\(UUID().uuidString).stderr")
+        FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errorFile)
         process.standardOutput = FileHandle.nullDevice
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.lock()
-            self.text += String(decoding: data, as: UTF8.self)
-            self.lock.unlock()
-        }
         try process.run()
     }
 
+    deinit { try? FileManager.default.removeItem(at: errorFile) }
+
     var stderr: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return text
+        (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
     }
 
     /// Waits until stderr has a line satisfying `predicate` (true), or the process exits / time runs out (false).
-    func waitForLine(within seconds: Double, _ predicate: (Substring) -> Bool) -> Bool {
+    /// Suspends between looks, so other tests' services keep the cooperative threads.
+    func waitForLine(within seconds: Double, _ predicate: (Substring) -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if stderr.split(separator: "\n").contains(where: predicate) { return true }
             if !process.isRunning { return stderr.split(separator: "\n").contains(where: predicate) }
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(50))
         }
         return false
     }
@@ -184,9 +179,9 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits for the exit (SIGKILL after `seconds`); returns the exit status.
-    func waitForExit(within seconds: Double) -> Int32 {
+    func waitForExit(within seconds: Double) async -> Int32 {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return process.terminationStatus

@@ -56,9 +56,9 @@ struct DaemonProcessTests {
         return (process, errors)
     }
 
-    func waitForExit(_ process: Process, within seconds: Double) -> Bool {
+    func waitForExit(_ process: Process, within seconds: Double) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         return !process.isRunning
     }
 
@@ -90,25 +90,25 @@ struct DaemonProcessTests {
         #expect(String(decoding: metrics, as: UTF8.self).contains("crmhub_route_messages_out_total{route=\"forms\"} 50"))
 
         kill(process.processIdentifier, SIGTERM)
-        #expect(waitForExit(process, within: 30), "exits within the shutdown bound")
+        #expect(await waitForExit(process, within: 30), "exits within the shutdown bound")
         #expect(process.terminationStatus == 0)
         await producer.shutdown()
     }
 
-    @Test func anUnreachableBrokerFailsFastNamingTheBroker() throws {
+    @Test func anUnreachableBrokerFailsFastNamingTheBroker() async throws {
         let deadPort = try freePort()
         let config = try writeConfig(broker: "127.0.0.1:\(deadPort)", httpPort: try freePort())
         let (process, errors) = try launch(["run", "--config", config])
-        #expect(waitForExit(process, within: 20))
+        #expect(await waitForExit(process, within: 20))
         #expect(process.terminationStatus == 1)
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("cannot reach Kafka at 127.0.0.1:\(deadPort)"))
     }
 
-    @Test func aBadConfigurationExitsWithCode2AndTheLine() throws {
+    @Test func aBadConfigurationExitsWithCode2AndTheLine() async throws {
         let config = try writeConfig(broker: "127.0.0.1:1", httpPort: 8080, extra: "bogus: 1")
         let (process, errors) = try launch(["validate", "--config", config])
-        #expect(waitForExit(process, within: 10))
+        #expect(await waitForExit(process, within: 10))
         #expect(process.terminationStatus == 2)
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("\(config):7:1: unknown key 'bogus'"))
@@ -178,7 +178,7 @@ struct DaemonProcessTests {
         #expect(afterPurge.contains("0 dead letter(s)"))
 
         kill(process.processIdentifier, SIGTERM)
-        #expect(waitForExit(process, within: 30))
+        #expect(await waitForExit(process, within: 30))
         await producer.shutdown()
     }
 }

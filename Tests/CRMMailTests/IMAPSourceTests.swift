@@ -126,7 +126,7 @@ extension MailPeerTests {
                 from: MailAddress("bob@example.org", name: "Bob"), to: [MailAddress("support@crm.test")], subject: "Rechnung 2026-11 fehlt",
                 text: "Wo ist meine Rechnung?", messageID: "first@example.org")
             #expect(await smtp.send(original).delivered.count == 1)
-            _ = try server.waitForMessages("support", count: 1)
+            _ = try await server.waitForMessages("support", count: 1)
             try server.deposit(
                 Self.mail(
                     5, subject: "Re: Ihre Anfrage ist eingegangen",
@@ -167,7 +167,7 @@ extension MailPeerTests {
             let viaPostfix = MailMessage(
                 from: MailAddress("bob@example.org"), to: [MailAddress("support@crm.test")], subject: "Dritte", text: "3", messageID: "third@example.org")
             #expect(await smtp.send(viaPostfix).delivered.count == 1)
-            _ = try server.waitForMessages("support", count: 3)
+            _ = try await server.waitForMessages("support", count: 3)
             #expect(try await source.poll().produced == 1)
             await producer.shutdown(timeout: .seconds(5))
         }

@@ -41,7 +41,7 @@ extension MailPeerTests {
             let outcome = await target.deliver(Self.message(id: "email-T1", to: "email:agent@crm.test"))
             #expect(outcome == .delivered)
 
-            let files = try server.waitForMessages("agent", count: 1)
+            let files = try await server.waitForMessages("agent", count: 1)
             let raw = try Data(contentsOf: files[0])
             let mail = ParsedMail.parse(Array(raw))
             #expect(mail.subject == "Ihre Anfrage „Drucker kaputt – dringend“ ist eingegangen ✔")
@@ -67,7 +67,7 @@ extension MailPeerTests {
             #expect(reason.contains("550"))
             #expect(reason.contains("n***@crm.test"))
             #expect(!reason.contains("nobody@"))
-            let files = try server.waitForMessages("agent", count: 1)
+            let files = try await server.waitForMessages("agent", count: 1)
             #expect(ParsedMail.parse(Array(try Data(contentsOf: files[0]))).messageID == "m-550@hub.test")
         }
 
@@ -87,7 +87,7 @@ extension MailPeerTests {
             #expect(byRecipient["ghost@crm.test"]?.status == .permanent)
             #expect(byRecipient["ghost@crm.test"]?.code == 550)
             #expect(result.transportError == nil)
-            _ = try server.waitForMessages("agent", count: 1)
+            _ = try await server.waitForMessages("agent", count: 1)
         }
 
         @Test("a 4xx recipient is transient and the retry goes only to it, not again to the one that accepted")
@@ -101,7 +101,7 @@ extension MailPeerTests {
                 return
             }
             #expect(reason.contains("450"))
-            _ = try server.waitForMessages("agent", count: 1)
+            _ = try await server.waitForMessages("agent", count: 1)
             let second = await target.deliver(message)
             #expect(second != .delivered)  // busy@ still refuses
             try await Task.sleep(for: .milliseconds(500))
@@ -126,7 +126,7 @@ extension MailPeerTests {
             let server = try MailServer()
             let secured = try Self.target(server, security: .startTLS, auth: true)
             #expect(await secured.deliver(Self.message(id: "m-tls", to: "agent@crm.test")) == .delivered)
-            _ = try server.waitForMessages("agent", count: 1)
+            _ = try await server.waitForMessages("agent", count: 1)
 
             let wrong = try Self.target(server, security: .startTLS, auth: true, password: "wrong")
             let outcome = await wrong.deliver(Self.message(id: "m-wrong", to: "agent@crm.test"))

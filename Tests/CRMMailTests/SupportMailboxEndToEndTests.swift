@@ -107,8 +107,8 @@ extension MailPeerTests {
             return tickets
         }
 
-        static func acknowledgements(_ server: MailServer, count: Int) throws -> [ParsedMail] {
-            try server.waitForMessages("customer", count: count, timeout: 40).map { ParsedMail.parse(Array(try Data(contentsOf: $0))) }
+        static func acknowledgements(_ server: MailServer, count: Int) async throws -> [ParsedMail] {
+            try await server.waitForMessages("customer", count: count, timeout: 40).map { ParsedMail.parse(Array(try Data(contentsOf: $0))) }
         }
 
         @Test("a new mail becomes a ticket and is acknowledged once; an auto-reply to the ack and a reply in the thread are not acknowledged")
@@ -145,7 +145,7 @@ extension MailPeerTests {
             let first = try #require(try await Self.tickets(broker, count: 1)["email-first@customer.test"])
             #expect(first["status"]?.stringValue == "new")
             #expect(first["customerRef"]?.stringValue == "email:customer@crm.test")
-            let ack = try #require(try Self.acknowledgements(server, count: 1).first)
+            let ack = try #require(try await Self.acknowledgements(server, count: 1).first)
             #expect(ack.header("Auto-Submitted") == "auto-replied")
             #expect(ack.subject == "Ihre Anfrage ist eingegangen: Drucker druckt nur leere Seiten")
             #expect(ack.text?.contains("email-first@customer.test") == true, "text: \(ack.text ?? "-")")
@@ -161,13 +161,13 @@ extension MailPeerTests {
                     from: Self.customer(), to: [Self.support()], subject: "Abwesenheitsnotiz: \(ack.subject ?? "")",
                     text: "Ich bin bis Montag nicht im Büro.", messageID: "ooo-1@customer.test", inReplyTo: ackID,
                     references: [ackID], extraHeaders: [("Auto-Submitted", "auto-replied")]))
-            _ = try server.waitForMessages("support", count: 2, timeout: 20)
+            _ = try await server.waitForMessages("support", count: 2, timeout: 20)
             await Self.send(
                 smtp,
                 MailMessage(
                     from: Self.customer(), to: [Self.support()], subject: "Andere Frage: Rechnung", text: "Wo ist meine Rechnung?",
                     messageID: "marker-1@customer.test"))
-            let afterLoop = try Self.acknowledgements(server, count: 2)
+            let afterLoop = try await Self.acknowledgements(server, count: 2)
             #expect(afterLoop.count == 2)
             #expect(afterLoop.contains { $0.subject == "Ihre Anfrage ist eingegangen: Andere Frage: Rechnung" })
             let loopTickets = try await Self.tickets(broker, count: 3, timeout: .seconds(8))
@@ -182,7 +182,7 @@ extension MailPeerTests {
                 MailMessage(
                     from: Self.customer(), to: [Self.support()], subject: "Re: \(ack.subject ?? "")", text: "Es ist ein HP LaserJet.",
                     messageID: "reply-1@customer.test", inReplyTo: ackID, references: ["first@customer.test", ackID]))
-            _ = try server.waitForMessages("support", count: 4, timeout: 20)
+            _ = try await server.waitForMessages("support", count: 4, timeout: 20)
             await Self.send(
                 smtp,
                 MailMessage(
@@ -193,7 +193,7 @@ extension MailPeerTests {
             #expect(reply["threadRef"]?.stringValue == "email-first@customer.test")
             #expect(reply["status"]?.stringValue == "open")
             #expect(all["email-marker-2@customer.test"] != nil)
-            let acks = try Self.acknowledgements(server, count: 3)
+            let acks = try await Self.acknowledgements(server, count: 3)
             try await Task.sleep(for: .seconds(1))  // room for a wrong fourth acknowledgement to arrive
             let delivered = try server.deliveredMessages("customer").map { ParsedMail.parse(Array(try Data(contentsOf: $0))) }
             #expect(delivered.count == 3)

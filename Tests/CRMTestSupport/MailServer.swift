@@ -104,8 +104,9 @@ public final class MailServer: Sendable {
         return files.sorted { $0.lastPathComponent < $1.lastPathComponent }
     }
 
-    /// Waits (up to `timeout`) until `user` has at least `count` messages and returns them.
-    public func waitForMessages(_ user: String, count: Int, timeout: TimeInterval = 10) throws -> [URL] {
+    /// Waits (up to `timeout`) until `user` has at least `count` messages and returns them. Suspends between looks,
+    /// so in-process services keep the cooperative threads while a test waits for their mail.
+    public func waitForMessages(_ user: String, count: Int, timeout: TimeInterval = 10) async throws -> [URL] {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let files = deliveredMessages(user)
@@ -113,7 +114,7 @@ public final class MailServer: Sendable {
             guard Date() < deadline else {
                 throw TestSetupError("\(user) has \(files.count) message(s), expected \(count); see \(directory.path)/postfix.log")
             }
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 

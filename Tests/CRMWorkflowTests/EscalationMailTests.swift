@@ -85,7 +85,7 @@ struct EscalationMailTests {
         let escalations = try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger)
         let group = ServiceGroup(services: hub.services + escalations.map { $0 as any Service }, logger: logger)
         let running = Task { try await group.run() }
-        let delivered = try mail.waitForMessages("manager", count: 1, timeout: 60)
+        let delivered = try await mail.waitForMessages("manager", count: 1, timeout: 60)
         try await Task.sleep(for: .seconds(4))  // several more checks: nothing else is sent
         let finally = mail.deliveredMessages("manager")
         await group.triggerGracefulShutdown()
