@@ -13,7 +13,7 @@ import ServiceLifecycle
 ///   in between sends it again with the same `crm-id` (`escalation/<rule>/<ticket>`), which sinks deduplicate.
 /// - **Nothing is missed.** The view's offsets are committed only after the view was written; a failed produce leaves
 ///   the ticket for the next check.
-/// - The first check waits until the view has caught up (joined, then idle for two seconds; or a minute passed), so
+/// - The first check waits until the view has caught up (joined, then idle for five seconds; or a minute passed), so
 ///   a fresh view does not escalate a ticket whose later "solved" version it has not read yet.
 public final class EscalationService: Service, Sendable {
     /// What one check did.

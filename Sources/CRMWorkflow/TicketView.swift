@@ -75,12 +75,12 @@ public final class TicketView: Service, Sendable {
         if let fatal = consumer.fatalError { throw fatal }
     }
 
-    /// Returns once the view has caught up: it joined its group and then read nothing for two seconds, or a minute
-    /// passed since start.
+    /// Returns once the view has most likely caught up: it joined its group and then read nothing for five seconds,
+    /// or a minute passed since start.
     public func waitUntilCaughtUp() async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let idle = ContinuousClock.now - lastActivity.withLock { $0 }
-            if (joined.load(ordering: .acquiring) && idle > .seconds(2)) || ContinuousClock.now - started > .seconds(60) { return }
+            if (joined.load(ordering: .acquiring) && idle > .seconds(5)) || ContinuousClock.now - started > .seconds(60) { return }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
         }
     }

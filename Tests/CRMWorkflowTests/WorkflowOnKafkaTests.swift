@@ -179,7 +179,12 @@ struct ScreenPopTicketTests {
                 TicketSummary(id: $0["id"]?.stringValue ?? "-", status: $0["status"]?.stringValue ?? "-", subject: $0["subject"]?.stringValue ?? "")
             }
         }
-        let match = try #require(try await lookup.customer(forPhone: "+442079460018"))
+        // The view may still be reading under load: ask again (bounded) until both open tickets are there.
+        var match = try #require(try await lookup.customer(forPhone: "+442079460018"))
+        for _ in 0..<60 where match.openTickets.count < 2 || match.openTickets.contains(where: { $0.status == "open" && $0.id == "T1" }) {
+            try await Task.sleep(for: .milliseconds(500))
+            match = try #require(try await lookup.customer(forPhone: "+442079460018"))
+        }
         await group.triggerGracefulShutdown()
         try await running.value
         broker.stop()
