@@ -20,6 +20,7 @@ consumer = Consumer({
     # From the beginning: the demo broker is in memory, and Tansu's "latest" offset is past the real end.
     "bootstrap.servers": bootstrap, "group.id": f"crmhub-demo-viewer-{time.time_ns()}", "auto.offset.reset": "earliest",
     "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
+    "topic.metadata.refresh.interval.ms": 2000,  # the hub creates the topics after the feeder subscribed
 })
 consumer.subscribe(["sink.erp.party", "crm.lead.assigned"])
 for number in range(count):
