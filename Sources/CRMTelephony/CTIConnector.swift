@@ -38,12 +38,23 @@ public struct CTIConnector: Service {
         self.logger = logger
     }
 
-    /// The AMI login action (sent on every connect).
+    /// The actions sent on every connect: the login, then `CoreShowChannels`, whose list of active channels tells
+    /// which tracked calls ended while the hub was not connected.
     static func amiLogin(username: String, secret: String) -> [UInt8] {
-        let frame = AMIFrame(fields: [
+        let login = AMIFrame(fields: [
             ("Action", "Login"), ("ActionID", "crmhub-login"), ("Username", username), ("Secret", secret), ("Events", "call"),
         ])
-        return Array(frame.wireText.utf8)
+        let channels = AMIFrame(fields: [("Action", "CoreShowChannels"), ("ActionID", resyncActionID)])
+        return Array((login.wireText + channels.wireText).utf8)
+    }
+
+    static let resyncActionID = "crmhub-resync"
+
+    /// The active calls (Linkedids) Asterisk listed in answer to `CoreShowChannels` on this connection.
+    struct AMIResync {
+        var active: Set<String> = []
+        /// False once the action was refused: then nothing is closed.
+        var listed = true
     }
 
     public func run() async throws {
@@ -132,22 +143,46 @@ public struct CTIConnector: Service {
 
     func runAMI(_ client: CTISocketClient) async {
         var framer = AMIFramer()
+        var resync = AMIResync()
         for await event in client.events() {
             switch event {
             case .connected:
                 framer = AMIFramer()
+                resync = AMIResync()
                 status.set(connected: true)
                 logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "asterisk-ami"])
             case .disconnected(let reason, let retryIn):
                 disconnected(reason, retryIn)
             case .data(let bytes, let arrived):
                 framer.append(bytes)
-                await drainAMI(&framer, arrived: arrived)
+                await drainAMI(&framer, resync: &resync, arrived: arrived)
             }
         }
     }
 
-    private func drainAMI(_ framer: inout AMIFramer, arrived: ContinuousClock.Instant) async {
+    /// Handles the answer to `CoreShowChannels`: collects the active calls, and at the end of the list closes the
+    /// tracked calls that are gone. A refused action closes nothing.
+    private func resynchronise(_ frame: AMIFrame, _ resync: inout AMIResync) async {
+        if let response = frame["Response"] {
+            resync.listed = response.lowercased() == "success"
+            if !resync.listed {
+                logger.warning(
+                    "AMI CoreShowChannels refused; calls that ended while disconnected close after max_call_seconds",
+                    metadata: ["connector": "\(name)", "message": "\(frame["Message"] ?? "")"])
+            }
+            return
+        }
+        switch frame.event?.lowercased() {
+        case "coreshowchannel":
+            if let call = frame["Linkedid"] ?? frame["Uniqueid"] { resync.active.insert(call) }
+        case "coreshowchannelscomplete":
+            if resync.listed { await processor.resync(source: "asterisk", activeCalls: resync.active) }
+        default:
+            break
+        }
+    }
+
+    private func drainAMI(_ framer: inout AMIFramer, resync: inout AMIResync, arrived: ContinuousClock.Instant) async {
         let now = Self.epochSeconds()
         while true {
             let frame: AMIFrame
@@ -160,6 +195,10 @@ public struct CTIConnector: Service {
             }
             if frame["ActionID"] == "crmhub-login", let response = frame["Response"] {
                 loginResponse(response, message: frame["Message"])
+                continue
+            }
+            if frame["ActionID"] == Self.resyncActionID {
+                await resynchronise(frame, &resync)
                 continue
             }
             do {

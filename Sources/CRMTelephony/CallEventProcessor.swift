@@ -81,6 +81,18 @@ public actor CallEventProcessor {
         }
     }
 
+    /// After a reconnect: publishes, as `unended`, the Interactions of `source`'s open calls that are no longer active
+    /// (see ``CallTracker/closeCalls(of:notIn:)``).
+    public func resync(source: String, activeCalls: Set<String>) async {
+        let actions = await tracker.closeCalls(of: source, notIn: activeCalls)
+        logger.info(
+            "CTI source resynchronised after connecting",
+            metadata: ["connector": "\(configuration.name)", "active": "\(activeCalls.count)", "endedWhileAway": "\(actions.count)"])
+        for action in actions {
+            if case .interaction(let record) = action { await interaction(record) }
+        }
+    }
+
     private func customerNumber(from: String, to: String) -> String {
         configuration.direction == .inbound ? from : to
     }

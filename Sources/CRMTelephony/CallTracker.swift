@@ -91,8 +91,17 @@ public actor CallTracker {
 
     /// Closes the calls whose last event is more than `maxCallSeconds` before `now` (epoch seconds), as `unended`.
     public func expire(now: Double) -> [Action] {
-        let stale = open.filter { $0.value.lastSeen < now - maxCallSeconds }.sorted { $0.value.lastSeen < $1.value.lastSeen }
-        return stale.map { callID, call in
+        close(open.filter { $0.value.lastSeen < now - maxCallSeconds })
+    }
+
+    /// Closes, as `unended`, the open calls of `source` that the source no longer lists as active (Asterisk's
+    /// `CoreShowChannels` after a reconnect): they ended while the hub was not listening.
+    public func closeCalls(of source: String, notIn active: Set<String>) -> [Action] {
+        close(open.filter { $0.value.source == source && !active.contains($0.key) })
+    }
+
+    private func close(_ calls: [String: OpenCall]) -> [Action] {
+        calls.sorted { $0.value.lastSeen < $1.value.lastSeen }.map { callID, call in
             open.removeValue(forKey: callID)
             remember(callID)
             let talk = call.answeredAt.map { Int((call.lastSeen - $0).rounded()) } ?? 0

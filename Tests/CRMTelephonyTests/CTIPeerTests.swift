@@ -188,7 +188,8 @@ struct CTIPeerTests {
         try #require(scripts.count == 2)
         let broker = try TansuBroker()
         defer { broker.stop() }
-        let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: scripts)
+        // On the reconnect, Asterisk still lists the second call (it rings across the reconnect): it is not closed early.
+        let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: scripts, activeCalls: [[], ["1700000100.5"]])
         defer { ami.stop() }
         try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "ami-test")
@@ -221,6 +222,41 @@ struct CTIPeerTests {
         #expect(Set(pops.map(\.key)) == ["600", "201", "202"])
         #expect(pops.count == 4)
         #expect(pops.first(where: { $0.key == "201" })?.value["customer"]?["ref"] == "C-1001")
+    }
+
+    static func amiFrame(_ fields: [(String, String)]) -> String {
+        fields.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
+    }
+
+    @Test("on a reconnect, calls Asterisk no longer lists ended while the hub was away: closed as unended; listed calls go on")
+    func amiReconnectClosesCallsThatEndedWhileAway() async throws {
+        let first = [
+            Self.amiFrame([("Event", "Newchannel"), ("Timestamp", "1700000200.0"), ("CallerIDNum", "02079460018"), ("Exten", "600"), ("Uniqueid", "9.1"), ("Linkedid", "9.1")]),
+            Self.amiFrame([("Event", "DialEnd"), ("Timestamp", "1700000205.0"), ("CallerIDNum", "02079460018"), ("DestCallerIDNum", "201"), ("DialStatus", "ANSWER"), ("Uniqueid", "9.1"), ("Linkedid", "9.1")]),
+            Self.amiFrame([("Event", "Newchannel"), ("Timestamp", "1700000210.0"), ("CallerIDNum", "07700900123"), ("Exten", "600"), ("Uniqueid", "9.7"), ("Linkedid", "9.7")]),
+        ].joined()
+        let second = Self.amiFrame([("Event", "Hangup"), ("Timestamp", "1700000230.0"), ("CallerIDNum", "07700900123"), ("Cause", "16"), ("Uniqueid", "9.7"), ("Linkedid", "9.7")])
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        // Call 9.1 ended during the disconnect (not listed); call 9.7 is still ringing and hangs up afterwards.
+        let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: [first, second], activeCalls: [[], ["9.7"]])
+        defer { ami.stop() }
+        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        let processor = try makeProcessor(broker.bootstrap, name: "ami-resync")
+        let connector = CTIConnector(
+            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"), processor: processor,
+            initialBackoff: .milliseconds(50), logger: CTIKafkaSupport.logger)
+        let run = Task { try await connector.run() }
+        defer { run.cancel() }
+        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
+        #expect(ended, "AMI logins: \(ami.logins), channel lists: \(ami.channelListsSent)")
+        #expect(ami.channelListsSent >= 2)
+        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: 3, timeout: .seconds(10))
+        let byKey = Dictionary(interactions.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        #expect(interactions.count == 2)
+        #expect(byKey["call-9.1"]?["outcome"] == "unended")
+        #expect(byKey["call-9.1"]?["agentExtension"] == "201")
+        #expect(byKey["call-9.7"]?["outcome"] == "missed")
     }
 
     @Test("a wrong AMI secret is refused by the peer and no call events are processed")

@@ -3,8 +3,10 @@ import Synchronization
 
 /// A scripted Asterisk Manager Interface peer (Asterisk itself is not in Debian): listens on a free 127.0.0.1 port,
 /// greets like Asterisk, checks the `Action: Login` frame's `Username`/`Secret`, answers `Response: Success` (or
-/// `Error`, then hangs up), then writes `scripts[n]` (recorded AMI event frames) on the n-th accepted connection and
-/// closes it, so a client must reconnect to receive the next script. Runs on its own thread; stop by ``stop()``.
+/// `Error`, then hangs up), answers an `Action: CoreShowChannels` that follows the login with one `CoreShowChannel` event
+/// per call in `activeCalls[n]` (Linkedids) and `CoreShowChannelsComplete`, then writes `scripts[n]` (recorded AMI event
+/// frames) on the n-th accepted connection and closes it, so a client must reconnect to receive the next script. Runs
+/// on its own thread; stop by ``stop()``.
 public final class ScriptedAMIServer: Sendable {
     public let port: Int
     private let listener: Int32
@@ -14,9 +16,10 @@ public final class ScriptedAMIServer: Sendable {
         var stopped = false
         var logins: [(username: String, accepted: Bool)] = []
         var scriptsSent = 0
+        var channelListsSent = 0
     }
 
-    public init(username: String, secret: String, scripts: [String]) throws {
+    public init(username: String, secret: String, scripts: [String], activeCalls: [[String]] = []) throws {
         port = try freePort()
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSetupError("socket() failed") }
@@ -34,7 +37,7 @@ public final class ScriptedAMIServer: Sendable {
             throw TestSetupError("cannot listen on 127.0.0.1:\(port)")
         }
         listener = fd
-        let thread = Thread { [self] in serve(username: username, secret: secret, scripts: scripts) }
+        let thread = Thread { [self] in serve(username: username, secret: secret, scripts: scripts, activeCalls: activeCalls) }
         thread.name = "scripted-ami"
         thread.start()
     }
@@ -45,6 +48,8 @@ public final class ScriptedAMIServer: Sendable {
     public var logins: [(username: String, accepted: Bool)] { state.withLock { $0.logins } }
     /// Scripts written completely so far.
     public var scriptsSent: Int { state.withLock { $0.scriptsSent } }
+    /// `CoreShowChannels` actions answered so far.
+    public var channelListsSent: Int { state.withLock { $0.channelListsSent } }
 
     public func stop() {
         let first = state.withLock { state in
@@ -59,7 +64,7 @@ public final class ScriptedAMIServer: Sendable {
 
     private var stopped: Bool { state.withLock { $0.stopped } }
 
-    private func serve(username: String, secret: String, scripts: [String]) {
+    private func serve(username: String, secret: String, scripts: [String], activeCalls: [[String]]) {
         var next = 0
         while !stopped {
             var descriptor = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
@@ -67,13 +72,14 @@ public final class ScriptedAMIServer: Sendable {
             let client = accept(listener, nil, nil)
             if client < 0 { continue }
             let script = next < scripts.count ? scripts[next] : ""
-            if converse(client, username: username, secret: secret, script: script) { next += 1 }
+            let active = next < activeCalls.count ? activeCalls[next] : []
+            if converse(client, username: username, secret: secret, script: script, active: active) { next += 1 }
             close(client)
         }
     }
 
     /// One connection; true when the login succeeded and the script was written.
-    private func converse(_ client: Int32, username: String, secret: String, script: String) -> Bool {
+    private func converse(_ client: Int32, username: String, secret: String, script: String, active: [String]) -> Bool {
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         write(client, "Asterisk Call Manager/5.0.1\r\n")
@@ -88,6 +94,17 @@ public final class ScriptedAMIServer: Sendable {
         }
         write(client, "Response: Success\r\nActionID: \(actionID)\r\nMessage: Authentication accepted\r\n\r\n")
         write(client, "Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n")
+        var shortWait = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &shortWait, socklen_t(MemoryLayout<timeval>.size))
+        if let action = readFrame(client).map(Self.fields), action["action"]?.lowercased() == "coreshowchannels" {
+            let id = action["actionid"] ?? ""
+            write(client, "Response: Success\r\nActionID: \(id)\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n")
+            for call in active {
+                write(client, "Event: CoreShowChannel\r\nActionID: \(id)\r\nChannel: PJSIP/trunk-\(call)\r\nChannelState: 6\r\nUniqueid: \(call)\r\nLinkedid: \(call)\r\n\r\n")
+            }
+            write(client, "Event: CoreShowChannelsComplete\r\nActionID: \(id)\r\nEventList: Complete\r\nListItems: \(active.count)\r\n\r\n")
+            state.withLock { $0.channelListsSent += 1 }
+        }
         write(client, script)
         state.withLock { $0.scriptsSent += 1 }
         usleep(100_000)
