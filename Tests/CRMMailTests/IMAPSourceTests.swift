@@ -110,6 +110,29 @@ extension MailPeerTests {
             #expect(try await client.flags(mailbox: "INBOX", uid: 4).contains("crmhub-processed"))
         }
 
+        @Test("IMAP over STARTTLS with the server's certificate reads the mailbox; an untrusted certificate is refused, not skipped")
+        func startTLSIsVerified() async throws {
+            let server = try MailServer()
+            defer { server.stop() }
+            try server.deposit(Self.mail(1, subject: "Over TLS"), for: "support")
+            let login = (MailServer.address("support"), MailServer.password)
+            let trusted = IMAPClient(
+                settings: MailServerSettings(
+                    url: server.imapURL, username: login.0, password: login.1, security: .startTLS, caFile: server.certificatePath))
+            let status = try await trusted.status(mailbox: "INBOX")
+            #expect(status.messages == 1)
+            let raw = try await trusted.fetch(mailbox: "INBOX", uidValidity: status.uidValidity, uid: 1)
+            #expect(String(decoding: raw, as: UTF8.self).contains("Subject: Over TLS"))
+
+            let untrusted = IMAPClient(settings: MailServerSettings(url: server.imapURL, username: login.0, password: login.1, security: .startTLS))
+            do {
+                _ = try await untrusted.status(mailbox: "INBOX")
+                Issue.record("a self-signed certificate was accepted without ca_file")
+            } catch {
+                #expect(error.transport != nil, "\(error)")
+            }
+        }
+
         @Test("mail delivered by postfix is read; a reply with In-Reply-To/References carries the thread's first ticket")
         func replyCarriesThreadReference() async throws {
             let broker = try TansuBroker()

@@ -1,9 +1,9 @@
 import Foundation
 
 /// A private mail system for one test: Postfix (SMTP on a free 127.0.0.1 port, STARTTLS with a self-signed
-/// certificate, AUTH through Dovecot's SASL socket, virtual-domain delivery into Maildirs) and Dovecot (IMAP on a
-/// free 127.0.0.1 port, users in a passwd-file, the same Maildirs). Everything lives in a temporary directory; both
-/// masters run in the foreground as children of the test and are stopped by PID.
+/// certificate, AUTH through Dovecot's SASL socket, virtual-domain delivery into Maildirs) and Dovecot (IMAP with
+/// STARTTLS and the same certificate, on a free 127.0.0.1 port, users in a passwd-file, the same Maildirs). Everything
+/// lives in a temporary directory; both masters run in the foreground as children of the test and are stopped by PID.
 ///
 /// Domain `crm.test`; every user's password is ``password``. `busy@crm.test` is refused with a 450 (transient),
 /// any other unknown local part with a 550 (unknown user). Mail to other domains is refused.
@@ -48,7 +48,7 @@ public final class MailServer: Sendable {
             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
         ])
         try layout.writePostfix(smtpPort: smtpPort, certificate: certificatePath, users: users)
-        try layout.writeDovecot(imapPort: imapPort, users: users)
+        try layout.writeDovecot(imapPort: imapPort, certificate: certificatePath, users: users)
         try Self.run("/usr/sbin/postfix", ["-c", layout.postfixConfig, "check"])
 
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
@@ -267,7 +267,7 @@ private struct Layout {
         chmod(key, 0o600)
     }
 
-    func writeDovecot(imapPort: Int, users: [String]) throws {
+    func writeDovecot(imapPort: Int, certificate: String, users: [String]) throws {
         let usersFile = root.appendingPathComponent("dovecot/users").path
         let config = """
             base_dir = \(dovecotRun)
@@ -275,7 +275,9 @@ private struct Layout {
             log_path = \(root.path)/dovecot/dovecot.log
             listen = 127.0.0.1
             protocols = imap
-            ssl = no
+            ssl = yes
+            ssl_cert = <\(certificate)
+            ssl_key = <\(key)
             disable_plaintext_auth = no
             auth_mechanisms = plain login
             mail_location = maildir:\(mail)/%d/%n
