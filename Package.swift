@@ -272,7 +272,10 @@ let package = Package(
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMTelephonyTests",
-            dependencies: ["CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMTestSupport"],
+            dependencies: [
+                "CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMIngress", "CRMTransport", "CRMTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .testTarget(

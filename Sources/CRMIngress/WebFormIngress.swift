@@ -11,11 +11,13 @@ import Synchronization
 /// (``StripeWebhookIngress``).
 public enum IngressServer {
     public static func makeApplication(
-        host: String, port: Int, forms: [WebFormIngress.Form], webhooks: [StripeWebhookIngress.Endpoint] = [], producer: KafkaProducer,
-        attachmentsDirectory: String, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        host: String, port: Int, forms: [WebFormIngress.Form], webhooks: [StripeWebhookIngress.Endpoint] = [],
+        events: [EventIngress.Endpoint] = [], producer: KafkaProducer, attachmentsDirectory: String, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: makeRouter(forms: forms, webhooks: webhooks, producer: producer, attachmentsDirectory: attachmentsDirectory, logger: logger),
+            router: makeRouter(
+                forms: forms, webhooks: webhooks, events: events, producer: producer, attachmentsDirectory: attachmentsDirectory, logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: "crmhub-ingress"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
@@ -23,8 +25,8 @@ public enum IngressServer {
 
     /// The router alone, for in-process tests.
     public static func makeRouter(
-        forms: [WebFormIngress.Form], webhooks: [StripeWebhookIngress.Endpoint] = [], producer: KafkaProducer, attachmentsDirectory: String,
-        logger: Logger
+        forms: [WebFormIngress.Form], webhooks: [StripeWebhookIngress.Endpoint] = [], events: [EventIngress.Endpoint] = [],
+        producer: KafkaProducer, attachmentsDirectory: String, logger: Logger
     ) -> Router<BasicRequestContext> {
         let router = Router()
         for form in forms {
@@ -34,6 +36,10 @@ public enum IngressServer {
         for endpoint in webhooks {
             let handler = StripeWebhookHandler(endpoint: endpoint, producer: producer, logger: logger)
             router.post(RouterPath(endpoint.settings.path)) { request, _ -> Response in await handler.handle(request) }
+        }
+        for endpoint in events {
+            let handler = EventHandler(endpoint: endpoint, logger: logger)
+            router.post(RouterPath(endpoint.path)) { request, _ -> Response in await handler.handle(request) }
         }
         return router
     }

@@ -8,7 +8,8 @@ import Synchronization
 /// A CTI connector as a service: connects to its event source, reconnects with backoff, parses every frame into a
 /// ``CallEvent`` and hands it to a ``CallEventProcessor``. Unparseable frames are counted
 /// (`crmhub_cti_parse_errors_total`) and logged without their content; a framing error on the evapi stream drops the
-/// connection (netstrings cannot be resynchronised).
+/// connection (netstrings cannot be resynchronised). `crmhub_cti_connected` (0/1) and `crmhub_cti_disconnects_total`
+/// tell whether the feed is up and how often it dropped.
 public struct CTIConnector: Service {
     /// Where the call events come from.
     public enum Source: Sendable {
@@ -17,6 +18,10 @@ public struct CTIConnector: Service {
         /// The Asterisk Manager Interface (`manager.conf`): the connector logs in with `Action: Login` and reads
         /// call events (`Events: call`).
         case asteriskAMI(host: String, port: Int, username: String, secret: String)
+        /// Kamailio's http_client POSTs each event (the evapi JSON) to `path` on the hub's ingress server, which hands
+        /// it to ``CTIConnector/receive(_:arrivedAt:)`` and answers only once the broker decided: Kamailio knows
+        /// which events were stored (see `deploy/cti/kamailio.cfg`, `HUB_EVENTS_URL`).
+        case kamailioHTTP(path: String)
     }
 
     public let source: Source
@@ -76,6 +81,37 @@ public struct CTIConnector: Service {
                 host: host, port: port, greeting: Self.amiLogin(username: username, secret: secret),
                 initialBackoff: initialBackoff, maxBackoff: maxBackoff)
             await cancelWhenGracefulShutdown { await runAMI(client) }
+        case .kamailioHTTP:
+            // Events arrive through the ingress server; this service only lives as long as the hub does.
+            status.set(connected: true)
+            try? await gracefulShutdown()
+            status.set(connected: false)
+        }
+    }
+
+    /// What ``receive(_:arrivedAt:)`` made of one posted event.
+    public enum Receipt: Sendable, Equatable {
+        /// Parsed and handled; the broker acknowledged every message it produced.
+        case stored(messages: Int)
+        /// Not a call event; the reason names what is wrong (never the content).
+        case invalid(reason: String)
+        /// Handled, but the broker refused or did not confirm a message it produced.
+        case notStored(reason: String)
+    }
+
+    /// Handles one event posted by Kamailio (source ``Source/kamailioHTTP(path:)``): parses it, applies it, and
+    /// returns once the broker decided on what it produced. Unparseable bodies are counted like garbled evapi frames.
+    public func receive(_ body: [UInt8], arrivedAt: ContinuousClock.Instant) async -> Receipt {
+        let event: CallEvent
+        do {
+            event = try KamailioEventParser.parse(body, receivedAt: Self.epochSeconds())
+        } catch {
+            parseError(error)
+            return .invalid(reason: error.description)
+        }
+        switch await processor.processAcknowledged(event, arrivedAt: arrivedAt) {
+        case .acknowledged(let messages): return .stored(messages: messages)
+        case .failed(let reason): return .notStored(reason: reason)
         }
     }
 
@@ -95,8 +131,17 @@ public struct CTIConnector: Service {
         logger.warning("CTI frame not understood", metadata: ["connector": "\(name)", "error": "\(error.description)"])
     }
 
+    private func connected(source: String) {
+        status.set(connected: true)
+        Gauge(label: "crmhub_cti_connected", dimensions: [("connector", name)]).record(1)
+        logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "\(source)", "connections": "\(status.connections)"])
+    }
+
     private func disconnected(_ reason: String, _ retryIn: Duration) {
+        let wasConnected = status.isConnected
         status.set(connected: false)
+        Gauge(label: "crmhub_cti_connected", dimensions: [("connector", name)]).record(0)
+        if wasConnected { Counter(label: "crmhub_cti_disconnects_total", dimensions: [("connector", name)]).increment() }
         logger.warning("CTI source disconnected", metadata: ["connector": "\(name)", "reason": "\(reason)", "retry_in": "\(retryIn)"])
     }
 
@@ -108,8 +153,7 @@ public struct CTIConnector: Service {
             switch event {
             case .connected:
                 framer = EvapiFramer()
-                status.set(connected: true)
-                logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "kamailio-evapi"])
+                connected(source: "kamailio-evapi")
             case .disconnected(let reason, let retryIn):
                 disconnected(reason, retryIn)
             case .data(let bytes, let arrived):
@@ -149,8 +193,7 @@ public struct CTIConnector: Service {
             case .connected:
                 framer = AMIFramer()
                 resync = AMIResync()
-                status.set(connected: true)
-                logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "asterisk-ami"])
+                connected(source: "asterisk-ami")
             case .disconnected(let reason, let retryIn):
                 disconnected(reason, retryIn)
             case .data(let bytes, let arrived):

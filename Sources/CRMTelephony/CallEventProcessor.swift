@@ -60,17 +60,51 @@ public actor CallEventProcessor {
     /// Screen-pops and Interactions enqueued so far.
     public var published: (screenPops: Int, interactions: Int) { counts }
 
-    /// Handles one event that arrived at `arrivedAt`.
+    /// Handles one event that arrived at `arrivedAt`; returns once its messages are enqueued (not acknowledged).
     public func process(_ event: CallEvent, arrivedAt: ContinuousClock.Instant) async {
+        _ = await handle(event, arrivedAt: arrivedAt, report: nil)
+    }
+
+    /// What became of the messages one event produced.
+    public enum PublishOutcome: Sendable, Equatable {
+        /// The broker acknowledged every message the event produced (`messages`, possibly none: an answer only
+        /// updates the call's state).
+        case acknowledged(messages: Int)
+        /// The broker refused one of them, or it could not be enqueued.
+        case failed(reason: String)
+    }
+
+    /// Handles one event and returns once the broker decided on every message it produced, for a source that can
+    /// tell its sender (Kamailio's http_client) whether the event was stored. Cancelling the caller stops the wait,
+    /// not the messages.
+    public func processAcknowledged(_ event: CallEvent, arrivedAt: ContinuousClock.Instant) async -> PublishOutcome {
+        let (reports, continuation) = AsyncStream.makeStream(of: String?.self)
+        let produced = await handle(event, arrivedAt: arrivedAt, report: continuation)
+        guard produced > 0 else { return .acknowledged(messages: 0) }
+        var settled = 0
+        var failure: String?
+        for await report in reports {
+            settled += 1
+            if let report, failure == nil { failure = report }
+            if settled == produced { break }
+        }
+        if let failure { return .failed(reason: failure) }
+        return settled == produced ? .acknowledged(messages: produced) : .failed(reason: "cancelled while waiting for the broker")
+    }
+
+    /// Applies `event` and enqueues what it produces; each message's outcome (nil: acknowledged, else the reason) goes
+    /// to `report`. Returns how many messages it enqueued or tried to.
+    private func handle(_ event: CallEvent, arrivedAt: ContinuousClock.Instant, report: AsyncStream<String?>.Continuation?) async -> Int {
         Counter(label: "crmhub_cti_events_total", dimensions: [("connector", configuration.name), ("event", event.kind.rawValue)])
             .increment()
         let actions = await tracker.handle(event)
         for action in actions {
             switch action {
-            case .screenPop(let ringing): await screenPop(ringing, arrivedAt: arrivedAt)
-            case .interaction(let record): await interaction(record)
+            case .screenPop(let ringing): await screenPop(ringing, arrivedAt: arrivedAt, report: report)
+            case .interaction(let record): await interaction(record, report: report)
             }
         }
+        return actions.count
     }
 
 
@@ -119,7 +153,7 @@ public actor CallEventProcessor {
         return (e164, match)
     }
 
-    private func screenPop(_ event: CallEvent, arrivedAt: ContinuousClock.Instant) async {
+    private func screenPop(_ event: CallEvent, arrivedAt: ContinuousClock.Instant, report: AsyncStream<String?>.Continuation? = nil) async {
         let number = customerNumber(from: event.from, to: event.to)
         let agent = configuration.direction == .inbound ? event.to : event.from
         let (e164, match) = await resolve(number, callID: event.callID)
@@ -140,18 +174,21 @@ public actor CallEventProcessor {
                     let elapsed = ContinuousClock.now - arrivedAt
                     latencies.record(elapsed)
                     timer.recordNanoseconds(Self.nanoseconds(elapsed))
+                    report?.yield(nil)
                 case .failure(let error):
                     failures.increment()
                     logger.error("screen-pop not delivered", metadata: ["call": "\(callID)", "error": "\(error)"])
+                    report?.yield("screen-pop not delivered: \(error.reason)")
                 }
             }
         } catch {
             failures.increment()
             logger.error("screen-pop not enqueued", metadata: ["call": "\(callID)", "error": "\(error)"])
+            report?.yield("screen-pop not enqueued: \(error.reason)")
         }
     }
 
-    private func interaction(_ record: CallRecord) async {
+    private func interaction(_ record: CallRecord, report: AsyncStream<String?>.Continuation? = nil) async {
         if record.outcome == .unended {
             Counter(label: "crmhub_cti_calls_unended_total", dimensions: [("connector", configuration.name)]).increment()
             logger.warning(
@@ -171,14 +208,19 @@ public actor CallEventProcessor {
         counts.interactions += 1
         do {
             try producer.enqueue(message) { result in
-                if case .failure(let error) = result {
+                switch result {
+                case .success:
+                    report?.yield(nil)
+                case .failure(let error):
                     failures.increment()
                     logger.error("interaction not delivered", metadata: ["call": "\(callID)", "error": "\(error)"])
+                    report?.yield("interaction not delivered: \(error.reason)")
                 }
             }
         } catch {
             failures.increment()
             logger.error("interaction not enqueued", metadata: ["call": "\(callID)", "error": "\(error)"])
+            report?.yield("interaction not enqueued: \(error.reason)")
         }
     }
 

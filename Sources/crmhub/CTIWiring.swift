@@ -1,4 +1,5 @@
 import CRMHub
+import CRMIngress
 import CRMKafka
 import CRMMasterData
 import CRMTelephony
@@ -13,11 +14,13 @@ enum CTIWiring {
         var description: String
     }
 
-    /// The CTI connectors, each with the ticket view its screen-pops read when it names `tickets_topic`.
+    /// The CTI connectors, each with the ticket view its screen-pops read when it names `tickets_topic`, and the
+    /// ingress endpoints of those whose events are posted to the hub (`http_path`).
     static func services(
         _ runtime: HubRuntime, producer: KafkaProducer, resolver: MasterDataResolver?, logger: Logger
-    ) throws(SetupError) -> [any Service] {
+    ) throws(SetupError) -> (services: [any Service], events: [EventIngress.Endpoint]) {
         var services: [any Service] = []
+        var events: [EventIngress.Endpoint] = []
         for connector in runtime.configuration.connectors {
             guard case .cti(let settings) = connector.kind else { continue }
             var view: TicketView?
@@ -33,11 +36,20 @@ enum CTIWiring {
                 }
             }
             services += view.map { [$0] } ?? []
-            services.append(
-                try service(
-                    name: connector.name, file: connector.file, settings, producer: producer, resolver: resolver, tickets: view?.store, logger: logger))
+            let cti = try service(
+                name: connector.name, file: connector.file, settings, producer: producer, resolver: resolver, tickets: view?.store, logger: logger)
+            services.append(cti)
+            if case .kamailioHTTP(let path) = settings.source {
+                events.append(EventIngress.Endpoint(name: connector.name, path: path) { body, arrived in
+                    switch await cti.receive(body, arrivedAt: arrived) {
+                    case .stored: .stored
+                    case .invalid(let reason): .invalid(reason: reason)
+                    case .notStored(let reason): .notStored(reason: reason)
+                    }
+                })
+            }
         }
-        return services
+        return (services, events)
     }
 
     static func service(
@@ -73,6 +85,8 @@ enum CTIWiring {
         switch settings.source {
         case .kamailioEvapi(let host, let port):
             source = .kamailioEvapi(host: host, port: port)
+        case .kamailioHTTP(let path):
+            source = .kamailioHTTP(path: path)
         case .asteriskAMI(let host, let port, let username, let secret):
             do {
                 source = .asteriskAMI(host: host, port: port, username: username, secret: try secret.resolve())

@@ -111,23 +111,26 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        if !forms.isEmpty || !webhooks.isEmpty {
-            let paths = forms.map(\.settings.path) + webhooks.map(\.settings.path)
+        let cti: (services: [any Service], events: [EventIngress.Endpoint])
+        do {
+            cti = try CTIWiring.services(runtime, producer: hub.producer, resolver: hub.resolver, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
+            printError(error.description)
+            throw ExitCode(1)
+        }
+        services += cti.services
+        if !forms.isEmpty || !webhooks.isEmpty || !cti.events.isEmpty {
+            let paths = forms.map(\.settings.path) + webhooks.map(\.settings.path) + cti.events.map(\.path)
             services.append(
                 IngressServer.makeApplication(
-                    host: configuration.ingress.host, port: configuration.ingress.port, forms: forms, webhooks: webhooks, producer: hub.producer,
+                    host: configuration.ingress.host, port: configuration.ingress.port, forms: forms, webhooks: webhooks, events: cti.events,
+                    producer: hub.producer,
                     attachmentsDirectory: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("attachments").path,
                     logger: logger
                 ) { port in
                     logger.info("ingress listening", metadata: ["host": "\(configuration.ingress.host)", "port": "\(port)", "paths": "\(paths)"])
                 })
-        }
-        do {
-            services += try CTIWiring.services(runtime, producer: hub.producer, resolver: hub.resolver, logger: logger)
-        } catch {
-            logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
-            printError(error.description)
-            throw ExitCode(1)
         }
         let admin = AdminServer.makeApplication(
             host: configuration.http.host, port: configuration.http.port, state: runtime.state,

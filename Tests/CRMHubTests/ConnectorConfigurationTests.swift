@@ -43,6 +43,21 @@ import Testing
         }
         #expect(amiHost == "pbx.example.com")
         #expect(secret == .environment("AMI_SECRET"))
+        let http = try ConnectorConfiguration(path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-kamailio-http.yaml").path)
+        guard case .cti(let httpSettings) = http.kind, case .kamailioHTTP("/cti/kamailio") = httpSettings.source else {
+            Issue.record("not a Kamailio HTTP CTI connector")
+            return
+        }
+    }
+
+    @Test func aKamailioConnectorTakesEitherEvapiOrAnHTTPPath() throws {
+        let both = try write("name: k\nkind: cti-kamailio\nhttp_path: /cti\nevapi: 127.0.0.1:8448\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let bothError = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: both) }
+        #expect(bothError?.message.contains("not both") == true)
+        #expect(bothError?.location.line == 4)
+        let relative = try write("name: k\nkind: cti-kamailio\nhttp_path: cti\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let relativeError = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: relative) }
+        #expect(relativeError?.location.line == 3)
     }
 
     @Test func anInlineAMISecretAndABadEvapiAddressAreRefused() throws {

@@ -92,6 +92,58 @@ struct CTIPeerTests {
         print("CTI Kamailio test: event → screen-pop acknowledged \(latency)")
     }
 
+    /// Places `calls` answered calls from `caller` to extension `agent` through Kamailio with SIPp (UAS and UAC).
+    func placeCalls(_ calls: Int, through kamailio: KamailioServer, caller: String, agent: String) async throws {
+        let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
+        let uac = try SIPpAgent(
+            scenario: "uac.xml",
+            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", agent, "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", caller,
+                        "-d", "100", "-m", "\(calls)", "-r", "20"])
+        let uacStatus = await uac.waitForExit(timeout: .seconds(60))
+        #expect(uacStatus == 0, "SIPp UAC: \(uac.diagnostics)\nKamailio: \(kamailio.log.suffix(1500))")
+        _ = await uas.waitForExit(timeout: .seconds(10))
+    }
+
+    @Test("a dropped evapi connection (Kamailio killed) is retried with backoff; calls after Kamailio is back are all published")
+    func evapiReconnectsAfterKamailioCrash() async throws {
+        let broker = try TansuBroker()
+        defer { broker.stop() }
+        let first = try KamailioServer()
+        defer { first.stop() }
+        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        let processor = try makeProcessor(broker.bootstrap, name: "kamailio-drop")
+        let connector = CTIConnector(
+            source: .kamailioEvapi(host: "127.0.0.1", port: first.evapiPort), processor: processor, initialBackoff: .milliseconds(50),
+            maxBackoff: .milliseconds(400), logger: CTIKafkaSupport.logger)
+        let run = Task { try await connector.run() }
+        defer { run.cancel() }
+        try #require(await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected })
+        try await placeCalls(3, through: first, caller: "02079460018", agent: "2001")
+        try #require(await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 3 })
+
+        first.crash()
+        let dropped = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { !connector.status.isConnected }
+        #expect(dropped, "the connector did not notice that Kamailio died")
+        // Down for a while: the connector keeps retrying (backoff capped at 400 ms) without crashing or spinning.
+        try await Task.sleep(for: .seconds(2))
+        #expect(connector.status.connections == 1)
+
+        let second = try KamailioServer(sipPort: first.sipPort, evapiPort: first.evapiPort)
+        defer { second.stop() }
+        let reconnected = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected }
+        #expect(reconnected, "the connector did not reconnect to the restarted Kamailio")
+        #expect(connector.status.connections == 2)
+        try await placeCalls(4, through: second, caller: "02079460018", agent: "2001")
+
+        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 7 }
+        let published = await processor.published
+        #expect(ended, "published: \(published)")
+        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: 7, timeout: .seconds(30))
+        #expect(interactions.count == 7)
+        #expect(Set(interactions.map(\.key)).count == 7)
+        #expect(interactions.allSatisfy { $0.value["outcome"] == "answered" && $0.value["customerRef"] == "C-1001" })
+    }
+
     static func crmhubBinary() throws -> String {
         if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
             return path

@@ -10,8 +10,12 @@ public final class KamailioServer: Sendable {
     public let directory: URL
     private let process: ChildProcess
 
-    /// Starts Kamailio and waits until evapi accepts connections.
-    public init(configuration: URL = repositoryRoot.appendingPathComponent("deploy/cti/kamailio.cfg")) throws {
+    /// Starts Kamailio and waits until evapi accepts connections. Pass the ports of a stopped instance to start it
+    /// again where its clients look for it; `defines` are extra `-A NAME=VALUE` preprocessor defines.
+    public init(
+        configuration: URL = repositoryRoot.appendingPathComponent("deploy/cti/kamailio.cfg"), sipPort: Int? = nil, evapiPort: Int? = nil,
+        defines: [String: String] = [:]
+    ) throws {
         let binary = try locateExecutable("kamailio", package: "kamailio kamailio-extra-modules")
         guard FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/kamailio/modules/evapi.so")
             || FileManager.default.fileExists(atPath: "/usr/lib/kamailio/modules/evapi.so")
@@ -19,8 +23,8 @@ public final class KamailioServer: Sendable {
         else {
             throw TestSetupError("Kamailio's evapi module is missing: apt-get install -y kamailio-extra-modules")
         }
-        sipPort = try freePort()
-        evapiPort = try freePort()
+        self.sipPort = try sipPort ?? freePort()
+        self.evapiPort = try evapiPort ?? freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-kamailio-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("kamailio.log")
@@ -29,14 +33,14 @@ public final class KamailioServer: Sendable {
             binary,
             [
                 "-DD", "-E", "-f", configuration.path, "-Y", directory.path, "-P", directory.appendingPathComponent("kamailio.pid").path,
-                "-m", "32", "-M", "4", "-A", "SIP_LISTEN=udp:127.0.0.1:\(sipPort)", "-A", "EVAPI_BIND=\"127.0.0.1:\(evapiPort)\"",
-            ], outputPath: log.path)
+                "-m", "32", "-M", "4", "-A", "SIP_LISTEN=udp:127.0.0.1:\(self.sipPort)", "-A", "EVAPI_BIND=\"127.0.0.1:\(self.evapiPort)\"",
+            ] + defines.sorted(by: { $0.key < $1.key }).flatMap { ["-A", "\($0.key)=\($0.value)"] }, outputPath: log.path)
         let deadline = Date().addingTimeInterval(15)
-        while !canConnect(port: evapiPort) {
+        while !canConnect(port: self.evapiPort) {
             guard Date() < deadline, process.isRunning else {
                 stop()
                 let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                throw TestSetupError("Kamailio did not open evapi on 127.0.0.1:\(evapiPort); log:\n\(text.suffix(2000))")
+                throw TestSetupError("Kamailio did not open evapi on 127.0.0.1:\(self.evapiPort); log:\n\(text.suffix(2000))")
             }
             usleep(50_000)
         }
@@ -47,6 +51,14 @@ public final class KamailioServer: Sendable {
     /// What Kamailio logged so far.
     public var log: String {
         (try? String(contentsOf: directory.appendingPathComponent("kamailio.log"), encoding: .utf8)) ?? ""
+    }
+
+    /// Kills Kamailio and its workers with SIGKILL, as a crash would (the evapi clients see their connection drop).
+    public func crash() {
+        let workers = childProcesses(of: process.pid)
+        kill(process.pid, SIGKILL)
+        for worker in workers { kill(worker, SIGKILL) }
+        process.stop(grace: 0)
     }
 
     /// Stops Kamailio and its workers by PID (SIGTERM, then SIGKILL after 2 s) and removes the temp directory.

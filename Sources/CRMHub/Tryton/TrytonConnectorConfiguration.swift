@@ -38,15 +38,10 @@ extension ConnectorConfiguration {
     static let trytonConnectionKeys: Set<String> = ["name", "kind", "topic", "url", "database", "user", "password", "timeout_ms", "company"]
 
     static func trytonPartySink(_ map: YAMLMapping, name: String) throws(YAMLError) -> TrytonPartySinkSettings {
-        try map.allowOnly(trytonConnectionKeys.union(["max_in_flight", "dead_letter_topic", "retry", "when"]))
+        try map.allowOnly(trytonConnectionKeys.union(sinkDeliveryKeys))
         let connection = try trytonConnection(map)
         let topic = try RouteConfiguration.topicName(map.require("topic"))
-        var delivery = SinkService.Configuration(name: name, topic: topic)
-        if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
-        if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
-        if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
-        if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
-        return TrytonPartySinkSettings(connection: connection, delivery: delivery)
+        return TrytonPartySinkSettings(connection: connection, delivery: try sinkDelivery(map, name: name, topic: topic))
     }
 
     static func trytonSaleSource(_ map: YAMLMapping, name: String) throws(YAMLError) -> TrytonSaleSourceSettings {
