@@ -19,8 +19,8 @@
 //   CRMBatch       batch file bridges: topic → file and file → topic with checkpoints, run reports, scheduler
 //   CRMWorkflow    workflow rules (Rules/*.yaml): scheduled ticket escalation, lead assignment by territory and workload
 //   CRMMail        e-mail source connector: IMAP mailbox → Ticket on Kafka (the SMTP sink lives with the sinks in CRMHub)
-//   CRMIngress     Hummingbird ingress for source connectors: web forms and signed billing webhooks (2xx only after
-//                  Kafka acknowledged)
+//   CRMIngress     Hummingbird ingress for source connectors: web forms, signed billing webhooks and CTI events posted
+//                  by Kamailio (2xx only after Kafka acknowledged)
 //   CRMTelephony   CTI connector: call events (Kamailio evapi, Asterisk AMI) → Interaction + screen-pop on Kafka
 //   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
 //   crmhub         the command-line executable
@@ -174,7 +174,7 @@ let package = Package(
         .target(
             name: "CRMIngress",
             dependencies: [
-                "CRMHub", "CRMKafka",
+                "CRMHub", "CRMKafka", "CRMTelephony",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -229,8 +229,9 @@ let package = Package(
         .executableTarget(
             name: "crmhub-bench-cti",
             dependencies: [
-                "CRMTelephony", "CRMKafka",
+                "CRMTelephony", "CRMKafka", "CRMIngress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictConcurrency

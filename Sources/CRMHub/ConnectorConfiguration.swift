@@ -20,8 +20,8 @@ public struct ConnectorConfiguration: Sendable {
         case stripeWebhook(StripeWebhookSettings)
         /// Runs a child program that speaks JSON lines (see ``ConnectorProcess``), as a sink or a source.
         case process(ProcessSettings)
-        /// Reads call events from Kamailio (`cti-kamailio`) or Asterisk AMI (`cti-ami`); publishes screen-pops and
-        /// Interactions (module CRMTelephony).
+        /// Reads call events from Kamailio (`cti-kamailio`: its evapi socket, or posted by its http_client) or Asterisk
+        /// AMI (`cti-ami`); publishes screen-pops and Interactions (module CRMTelephony).
         case cti(CTISettings)
         /// Creates or updates Tryton parties from a topic of `ERPParty` documents (see ``TrytonPartySinkTarget``).
         case trytonPartySink(TrytonPartySinkSettings)
@@ -40,12 +40,20 @@ extension ConnectorConfiguration {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         var connectors: [ConnectorConfiguration] = []
         var seen: [String: String] = [:]
+        var ingressPaths: [String: String] = [:]
         for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
             guard let connector = problems.collect({ () throws(YAMLError) in try ConnectorConfiguration(path: path) }) else { continue }
             if let first = seen[connector.name] {
                 problems.add(YAMLError("connector name '\(connector.name)' is also used by \(first)", at: .init(file: path, line: 1, column: 1)))
                 continue
+            }
+            if let ingressPath = connector.kind.ingressPath {
+                if let first = ingressPaths[ingressPath] {
+                    problems.add(YAMLError("ingress path '\(ingressPath)' is also served by \(first)", at: .init(file: path, line: 1, column: 1)))
+                    continue
+                }
+                ingressPaths[ingressPath] = path
             }
             seen[connector.name] = path
             connectors.append(connector)
@@ -153,6 +161,18 @@ extension ConnectorConfiguration.Kind {
         case .trytonSaleSource(let settings): [settings.source.topic]
         case .smtpSink(let settings): settings.delivery.topics
         case .imapSource(let settings): [settings.topic] + (settings.deadLetterTopic.map { [$0] } ?? [])
+        }
+    }
+
+    /// The path the connector serves on the ingress server (forms, webhooks, CTI events posted by Kamailio); `nil` for
+    /// connectors that do not receive over HTTP.
+    public var ingressPath: String? {
+        switch self {
+        case .webForm(let settings): settings.path
+        case .stripeWebhook(let settings): settings.path
+        case .cti(let settings):
+            if case .kamailioHTTP(let path) = settings.source { path } else { nil }
+        case .httpSink, .process, .trytonPartySink, .trytonSaleSource, .smtpSink, .imapSource: nil
         }
     }
 

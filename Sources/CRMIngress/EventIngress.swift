@@ -1,3 +1,4 @@
+import CRMTelephony
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -36,6 +37,19 @@ public enum EventIngress {
             self.name = name
             self.path = path
             self.handle = handle
+        }
+    }
+}
+
+extension EventIngress.Endpoint {
+    /// The endpoint of a CTI connector whose events Kamailio's http_client posts (source `kamailioHTTP`).
+    public static func callEvents(name: String, path: String, connector: CTIConnector) -> Self {
+        Self(name: name, path: path) { body, arrived in
+            switch await connector.receive(body, arrivedAt: arrived) {
+            case .stored: .stored
+            case .invalid(let reason): .invalid(reason: reason)
+            case .notStored(let reason): .notStored(reason: reason)
+            }
         }
     }
 }

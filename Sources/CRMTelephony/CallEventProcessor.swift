@@ -21,6 +21,10 @@ public actor CallEventProcessor {
         public var defaultRegion: String = "GB"
         /// Default inbound: the caller is the customer.
         public var direction: CallDirection = .inbound
+        /// The first wait before an Interaction the broker did not take is enqueued again (doubling to 30 s).
+        public var redeliveryBackoff: Duration = .seconds(1)
+        /// Interactions that may wait for a redelivery at once. Default 100,000 (about 60 MB).
+        public var maxRedeliveries: Int = 100_000
 
         public init(name: String, interactionTopic: String, screenPopTopic: String) {
             self.name = name
@@ -202,26 +206,54 @@ public actor CallEventProcessor {
         let message = ProducerMessage(
             topic: configuration.interactionTopic, key: Array("call-\(record.callID)".utf8), value: value.jsonBytes(),
             headers: [KafkaHeader(key: "crmhub-connector", text: configuration.name), KafkaHeader(key: "crmhub-entity", text: "Interaction")])
+        counts.interactions += 1
+        publishInteraction(message, callID: record.callID, attempt: 1, report: report)
+    }
+
+    /// Enqueues an Interaction; one the broker did not take (an outage longer than the producer's delivery timeout)
+    /// is enqueued again after a backoff (1 s doubling to 30 s), for as long as the hub runs. At most
+    /// `maxRedeliveries` wait at once; beyond that further ones are given up, counted and logged.
+    /// Screen-pops are not retried: a late one would pop a call that is over.
+    private func publishInteraction(_ message: ProducerMessage, callID: String, attempt: Int, report: AsyncStream<String?>.Continuation?) {
         let failures = produceFailures
         let logger = logger
-        let callID = record.callID
-        counts.interactions += 1
         do {
-            try producer.enqueue(message) { result in
+            try producer.enqueue(message) { [weak self] result in
                 switch result {
                 case .success:
                     report?.yield(nil)
                 case .failure(let error):
                     failures.increment()
-                    logger.error("interaction not delivered", metadata: ["call": "\(callID)", "error": "\(error)"])
+                    logger.error(
+                        "interaction not delivered; retrying", metadata: ["call": "\(callID)", "attempt": "\(attempt)", "error": "\(error)"])
                     report?.yield("interaction not delivered: \(error.reason)")
+                    Task { await self?.redeliver(message, callID: callID, attempt: attempt + 1) }
                 }
             }
         } catch {
             failures.increment()
-            logger.error("interaction not enqueued", metadata: ["call": "\(callID)", "error": "\(error)"])
+            logger.error("interaction not enqueued; retrying", metadata: ["call": "\(callID)", "attempt": "\(attempt)", "error": "\(error)"])
             report?.yield("interaction not enqueued: \(error.reason)")
+            Task { await redeliver(message, callID: callID, attempt: attempt + 1) }
         }
+    }
+
+    /// Interactions waiting to be enqueued again (see ``publishInteraction``).
+    public private(set) var waitingRedeliveries = 0
+
+    private func redeliver(_ message: ProducerMessage, callID: String, attempt: Int) async {
+        guard waitingRedeliveries < configuration.maxRedeliveries else {
+            Counter(label: "crmhub_cti_interactions_dropped_total", dimensions: [("connector", configuration.name)]).increment()
+            logger.critical(
+                "interaction given up: too many waiting for the broker", metadata: ["call": "\(callID)", "waiting": "\(waitingRedeliveries)"])
+            return
+        }
+        waitingRedeliveries += 1
+        Counter(label: "crmhub_cti_interaction_retries_total", dimensions: [("connector", configuration.name)]).increment()
+        let backoff = min(configuration.redeliveryBackoff * (1 << min(attempt - 2, 5)), .seconds(30))
+        try? await Task.sleep(for: backoff)
+        waitingRedeliveries -= 1
+        publishInteraction(message, callID: callID, attempt: attempt, report: nil)
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

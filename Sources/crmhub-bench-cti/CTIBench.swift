@@ -1,18 +1,22 @@
-// crmhub-bench-cti: runs the CTI connector against a Kamailio evapi socket and a Kafka broker until the expected
-// number of calls ended, then prints the event → screen-pop (acknowledged) latency percentiles.
+// crmhub-bench-cti: runs the CTI connector against a Kamailio evapi socket (or serves the ingress endpoint Kamailio's
+// http_client posts to) and a Kafka broker until the expected number of calls ended, then prints the event →
+// screen-pop (acknowledged) latency percentiles.
 // Driven by Benchmarks/cti-bench.sh (Kamailio + SIPp + Tansu).
 import ArgumentParser
+import CRMIngress
 import CRMKafka
 import CRMTelephony
 import Foundation
 import Logging
+import ServiceLifecycle
 
 @main
 struct CTIBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crmhub-bench-cti", abstract: "Measure CTI event → screen-pop latency through a real broker.")
 
-    @Option(help: "Kamailio evapi address host:port.") var evapi: String
+    @Option(help: "Kamailio evapi address host:port.") var evapi: String?
+    @Option(help: "Serve /cti/kamailio on this 127.0.0.1 port for Kamailio's http_client instead of reading evapi.") var httpPort: Int?
     @Option(help: "Kafka bootstrap servers.") var bootstrap: String
     @Option(help: "Static customer table (CSV: phone,customer_ref,display_name,open_tickets).") var customers: String
     @Option(help: "Stop after this many Interactions were published.") var calls: Int
@@ -24,8 +28,15 @@ struct CTIBench: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "crmhub-bench-cti")
         logger.logLevel = .warning
-        let parts = evapi.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--evapi must be host:port") }
+        let source: CTIConnector.Source
+        if httpPort != nil {
+            guard evapi == nil else { throw ValidationError("give --evapi or --http-port, not both") }
+            source = .kamailioHTTP(path: "/cti/kamailio")
+        } else {
+            let parts = (evapi ?? "").split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--evapi must be host:port") }
+            source = .kamailioEvapi(host: String(parts[0]), port: port)
+        }
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: [bootstrap])
         producerConfiguration.lingerMilliseconds = lingerMs
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
@@ -35,13 +46,21 @@ struct CTIBench: AsyncParsableCommand {
         let processor = CallEventProcessor(
             configuration: .init(name: "bench", interactionTopic: "cti.interactions", screenPopTopic: "cti.screenpops"),
             producer: producer, lookup: table, logger: logger)
-        let connector = CTIConnector(source: .kamailioEvapi(host: String(parts[0]), port: port), processor: processor, logger: logger)
-        let task = Task { try await connector.run() }
+        let connector = CTIConnector(source: source, processor: processor, logger: logger)
+        var services: [any Service] = [connector]
+        if let httpPort {
+            services.append(
+                IngressServer.makeApplication(
+                    host: "127.0.0.1", port: httpPort, forms: [], events: [.callEvents(name: "bench", path: "/cti/kamailio", connector: connector)],
+                    producer: producer, attachmentsDirectory: FileManager.default.temporaryDirectory.path, logger: logger))
+        }
+        let group = ServiceGroup(services: services, logger: logger)
+        let task = Task { try await group.run() }
         let connectDeadline = ContinuousClock.now + .seconds(10)
         while !connector.status.isConnected && ContinuousClock.now < connectDeadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        guard connector.status.isConnected else { throw ValidationError("cannot connect to evapi at \(evapi)") }
+        guard connector.status.isConnected else { throw ValidationError("cannot connect to evapi at \(evapi ?? "-")") }
         let deadline = ContinuousClock.now + .seconds(timeout)
         print("READY", to: &StandardError.stream)
         var lastCount = 0
@@ -58,7 +77,8 @@ struct CTIBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(100))
         }
         _ = await producer.flush(timeout: .seconds(10))
-        task.cancel()
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
         let published = await processor.published
         let summary = processor.latencies.summary()
         print("calls=\(published.interactions) screenpops=\(published.screenPops) acked=\(summary.count) \(summary)")

@@ -40,13 +40,7 @@ enum CTIWiring {
                 name: connector.name, file: connector.file, settings, producer: producer, resolver: resolver, tickets: view?.store, logger: logger)
             services.append(cti)
             if case .kamailioHTTP(let path) = settings.source {
-                events.append(EventIngress.Endpoint(name: connector.name, path: path) { body, arrived in
-                    switch await cti.receive(body, arrivedAt: arrived) {
-                    case .stored: .stored
-                    case .invalid(let reason): .invalid(reason: reason)
-                    case .notStored(let reason): .notStored(reason: reason)
-                    }
-                })
+                events.append(.callEvents(name: connector.name, path: path, connector: cti))
             }
         }
         return (services, events)

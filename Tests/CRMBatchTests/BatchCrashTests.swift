@@ -54,7 +54,7 @@ struct BatchCrashTests {
         first.kill9()
         let firstLog: String = String(first.stderr.suffix(2_000))
         #expect(sawCheckpoint, Comment(rawValue: "no checkpoint progress line before the kill; stderr: " + firstLog))
-        let before: Int = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.import").count
+        let before: Int = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.import").count
         #expect(before < Self.rows, "the first run finished before it was killed; use a bigger file")
         let notMoved: Bool = FileManager.default.fileExists(atPath: drop.appendingPathComponent("big.csv").path)
         #expect(notMoved)
@@ -67,7 +67,7 @@ struct BatchCrashTests {
         let resumeLine: String = secondLog.split(separator: "\n").first { $0.contains("resume") }.map(String.init) ?? "-"
         print("inbound crash test: \(before) messages on the topic at the kill; \(resumeLine)")
 
-        let messages: [ConsumerMessage] = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.import")
+        let messages: [ConsumerMessage] = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.import")
         let ids: [String] = messages.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-id") }
         let distinct: Set<String> = Set(ids)
         let rowNumbers: [Int] = messages.compactMap { (m: ConsumerMessage) -> Int? in Self.rowNumber(m) }

@@ -142,14 +142,14 @@ struct BatchRunTests {
         #expect(report.rowsProduced == 20)  // 18 customers + 2 dead letters, all acknowledged
         #expect(report.rowsRejected == 2)
 
-        let customers: [ConsumerMessage] = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer")
+        let customers: [ConsumerMessage] = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.customer")
         #expect(customers.count == 18)
         let customerIDs: Set<String> = Set(customers.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-id") })
         #expect(customerIDs.count == 18)
         let values: [String] = customers.map { (m: ConsumerMessage) -> String in String(decoding: m.value, as: UTF8.self) }
         let hasMultiline: Bool = values.contains { (v: String) -> Bool in v.contains("\"id\":\"crm:15\"") }
         #expect(hasMultiline)
-        let dead: [ConsumerMessage] = try await BatchTestSupport.readAll(broker.bootstrap, topic: "batch.dlq")
+        let dead: [ConsumerMessage] = try await KafkaTestClient.readAll(broker.bootstrap, topic: "batch.dlq")
         let sources: [String] = dead.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-dlq-source") }.sorted()
         #expect(sources == ["file:customers-1.csv:13", "file:customers-1.csv:8"])
         let reasons: [String] = dead.map { (m: ConsumerMessage) -> String in m.headers.text("crm-dlq-reason") ?? "" }
@@ -167,7 +167,7 @@ struct BatchRunTests {
         #expect(again.rowsProduced == 0)
         let rejected: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("rejected").path).sorted()
         #expect(rejected == ["customers-2.csv", "customers-2.csv.report.json"])
-        let afterDuplicate: Int = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer").count
+        let afterDuplicate: Int = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.customer").count
         #expect(afterDuplicate == 18)
     }
 
@@ -192,7 +192,7 @@ struct BatchRunTests {
         let reportPath = drop.appendingPathComponent("rejected/customers-x.csv.report.json").path
         let json: String = try String(contentsOfFile: reportPath, encoding: .utf8)
         #expect(json.contains("wrong delimiter"))
-        let produced: Int = try await BatchTestSupport.readAll(broker.bootstrap, topic: "crm.customer").count
+        let produced: Int = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.customer").count
         #expect(produced == 0)
     }
 }

@@ -70,7 +70,7 @@ struct BatchSFTPTests {
         #expect(report.detail.lowercased().contains("host key"), Comment(rawValue: report.detail))
         #expect(try FileManager.default.contentsOfDirectory(atPath: sshd.dropDirectory.path).isEmpty)
         // The failure is announced on the job's notify topic.
-        let notices = try await BatchTestSupport.readAll(broker.bootstrap, topic: "batch.failures")
+        let notices = try await KafkaTestClient.readAll(broker.bootstrap, topic: "batch.failures")
         #expect(notices.count == 1)
         #expect(notices.first.map { String(decoding: $0.value, as: UTF8.self) }?.contains("customers-sftp") == true)
     }

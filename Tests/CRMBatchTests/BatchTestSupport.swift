@@ -52,35 +52,6 @@ enum BatchTestSupport {
         }
     }
 
-    /// Every message of `topic` from the start to its current end.
-    static func readAll(_ bootstrap: String, topic: String) async throws -> [ConsumerMessage] {
-        let reader = try KafkaPartitionReader(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
-        let counts = try await reader.partitionCounts([topic])
-        guard let count = counts[topic] else { return [] }
-        var starts: [TopicPartitionOffset] = []
-        for partition in 0..<count { starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0)) }
-        let probe = try KafkaPartitionReader(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
-        let all: [TopicPartition: Int64] = try await probe.endOffsets(from: starts)
-        let ends: [TopicPartition: Int64] = all.filter { $0.value > 0 }
-        guard !ends.isEmpty else { return [] }
-        try reader.assign(ends.keys.map { TopicPartitionOffset($0, offset: 0) })
-        var remaining = Set(ends.keys)
-        var messages: [ConsumerMessage] = []
-        let deadline = Date().addingTimeInterval(60)
-        while !remaining.isEmpty && Date() < deadline {
-            for event in try await reader.poll(maxMessages: 2_000) {
-                switch event {
-                case .message(let message):
-                    if let end = ends[message.topicPartition], message.offset < end { messages.append(message) }
-                    if let end = ends[message.topicPartition], message.offset >= end - 1 { remaining.remove(message.topicPartition) }
-                case .endOfPartition(let tp, let offset):
-                    if let end = ends[tp], offset >= end { remaining.remove(tp) }
-                }
-            }
-        }
-        return messages
-    }
-
     /// The `crmhub` executable: `CRMHUB_BINARY`, else next to the test bundle, else `.build*/debug/crmhub`.
     static func binary() throws -> String {
         if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {

@@ -50,6 +50,19 @@ import Testing
         }
     }
 
+    @Test func twoConnectorsServingTheSameIngressPathAreRefused() throws {
+        let form = try write("name: contact\nkind: webform\npath: /in/calls\ntopic: raw.form\n", name: "a.yaml")
+        let folder = URL(fileURLWithPath: form).deletingLastPathComponent()
+        try "name: pbx\nkind: cti-kamailio\nhttp_path: /in/calls\ninteraction_topic: a\nscreen_pop_topic: b\n"
+            .write(to: folder.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
+        var problems = ProblemCollector()
+        let connectors = ConnectorConfiguration.loadAll(directory: folder.path, problems: &problems)
+        #expect(connectors.map(\.name) == ["contact"])
+        #expect(problems.problems.count == 1)
+        #expect(problems.problems.first?.message.contains("'/in/calls' is also served by") == true)
+        #expect(problems.problems.first?.location.file.hasSuffix("b.yaml") == true)
+    }
+
     @Test func aKamailioConnectorTakesEitherEvapiOrAnHTTPPath() throws {
         let both = try write("name: k\nkind: cti-kamailio\nhttp_path: /cti\nevapi: 127.0.0.1:8448\ninteraction_topic: a\nscreen_pop_topic: b\n")
         let bothError = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: both) }

@@ -27,13 +27,7 @@ struct CTIHTTPIngressTests {
                 configuration: .init(name: name, interactionTopic: CTIPeerTests.interactions, screenPopTopic: CTIPeerTests.screenPops),
                 producer: try CTIKafkaSupport.producer(bootstrap), lookup: try CTIKafkaSupport.customers(), logger: CTIKafkaSupport.logger)
             let connector = CTIConnector(source: .kamailioHTTP(path: CTIHTTPIngressTests.path), processor: processor, logger: CTIKafkaSupport.logger)
-            var endpoint = EventIngress.Endpoint(name: name, path: CTIHTTPIngressTests.path) { body, arrived in
-                switch await connector.receive(body, arrivedAt: arrived) {
-                case .stored: .stored
-                case .invalid(let reason): .invalid(reason: reason)
-                case .notStored(let reason): .notStored(reason: reason)
-                }
-            }
+            var endpoint = EventIngress.Endpoint.callEvents(name: name, path: CTIHTTPIngressTests.path, connector: connector)
             endpoint.ackTimeout = .seconds(2)
             let port = try freePort()
             let app = IngressServer.makeApplication(
