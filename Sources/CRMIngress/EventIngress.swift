@@ -42,15 +42,19 @@ public enum EventIngress {
 }
 
 extension EventIngress.Endpoint {
-    /// The endpoint of a CTI connector whose events Kamailio's http_client posts (source `kamailioHTTP`).
+    /// The endpoint of a CTI connector whose events Kamailio's http_client posts (source `kamailioHTTP`); it answers
+    /// within 2 s.
     public static func callEvents(name: String, path: String, connector: CTIConnector) -> Self {
-        Self(name: name, path: path) { body, arrived in
+        var endpoint = Self(name: name, path: path) { body, arrived in
             switch await connector.receive(body, arrivedAt: arrived) {
             case .stored: .stored
             case .invalid(let reason): .invalid(reason: reason)
             case .notStored(let reason): .notStored(reason: reason)
             }
         }
+        // Kamailio holds a SIP worker for the request and gives up after 3 s (deploy/cti/kamailio.cfg): answer first.
+        endpoint.ackTimeout = .seconds(2)
+        return endpoint
     }
 }
 

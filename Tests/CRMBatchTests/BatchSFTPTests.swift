@@ -9,7 +9,7 @@ import Testing
 struct BatchSFTPTests {
     @Test func anOutboundJobPublishesItsFileToAnSFTPDropOnceEvenWhenRerun() async throws {
         let broker = try TansuBroker()
-        let sshd = try SSHServer()
+        let sshd = try await offPool { try SSHServer() }
         defer { sshd.stop() }
         let root = try BatchTestSupport.temporaryDirectory("batch-sftp")
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
@@ -47,7 +47,7 @@ struct BatchSFTPTests {
 
     @Test func aWrongHostKeyPinFailsTheRunWithAClearReasonAndWritesNothing() async throws {
         let broker = try TansuBroker()
-        let sshd = try SSHServer()
+        let sshd = try await offPool { try SSHServer() }
         defer { sshd.stop() }
         let root = try BatchTestSupport.temporaryDirectory("batch-sftp-pin")
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)

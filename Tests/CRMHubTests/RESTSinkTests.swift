@@ -46,7 +46,7 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct RESTSinkBillingTests {
     @Test func customersAreCreatedAndUpdatedInTheBillingSystemThroughTheRESTSink() async throws {
-        let stripe = try LocalStripeServer()
+        let stripe = try await offPool { try LocalStripeServer() }
         let client = HTTPClient(concurrency: 2)
         let auth = [(name: "Authorization", value: "Bearer sk_test_crmhub")]
         var create = HTTPSinkTarget.Settings(url: "\(stripe.url)/v1/customers", headers: auth)

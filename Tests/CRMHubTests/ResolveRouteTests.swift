@@ -20,7 +20,7 @@ struct ResolveRouteTests {
     @Test(arguments: ["sqlite", "postgres"])
     func customersFromTwoSystemsGetOneGoldenIdAndChangeEventsArePublished(_ storeKind: String) async throws {
         let store = storeKind == "postgres"
-            ? "kind: postgres\n  url: \"\(try PostgresServer.shared().createDatabase())\"" : "path: md.sqlite"
+            ? "kind: postgres\n  url: \"\(try await offPool { try PostgresServer.shared().createDatabase() })\"" : "path: md.sqlite"
         let broker = try TansuBroker()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-resolve-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

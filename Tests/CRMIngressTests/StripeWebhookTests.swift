@@ -96,7 +96,7 @@ struct StripeWebhookIngressTests {
 
     @Test func signedEventsFromLocalstripeReachTheTopicAndMapToAnOrderPaymentStatus() async throws {
         let broker = try TansuBroker()
-        let localstripe = try LocalStripeServer()
+        let localstripe = try await offPool { try LocalStripeServer() }
         let admin = KafkaAdmin(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
         _ = try await admin.createTopics([.init(name: "billing.stripe.event", partitions: 1)])
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)

@@ -58,7 +58,7 @@ extension MailPeerTests {
         @Test("three mails become three tickets; a restart adds none; a fourth mail adds exactly one")
         func newMailBecomesTicketsOnce() async throws {
             let broker = try TansuBroker()
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             // Mail first, broker last: the broker's exit is only noticed once no mail daemon holds inherited descriptors.
             defer {
                 server.stop()
@@ -112,7 +112,7 @@ extension MailPeerTests {
 
         @Test("IMAP over STARTTLS with the server's certificate reads the mailbox; an untrusted certificate is refused, not skipped")
         func startTLSIsVerified() async throws {
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             defer { server.stop() }
             try server.deposit(Self.mail(1, subject: "Over TLS"), for: "support")
             let login = (MailServer.address("support"), MailServer.password)
@@ -136,7 +136,7 @@ extension MailPeerTests {
         @Test("mail delivered by postfix is read; a reply with In-Reply-To/References carries the thread's first ticket")
         func replyCarriesThreadReference() async throws {
             let broker = try TansuBroker()
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             // Mail first, broker last: the broker's exit is only noticed once no mail daemon holds inherited descriptors.
             defer {
                 server.stop()
@@ -173,7 +173,7 @@ extension MailPeerTests {
         @Test("one long-lived source (one IMAP connection) sees mail that arrives after its previous poll")
         func laterMailIsSeenOnTheSameConnection() async throws {
             let broker = try TansuBroker()
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             defer {
                 server.stop()
                 broker.stop()
@@ -198,7 +198,7 @@ extension MailPeerTests {
         @Test("with several messages in flight the topic holds the mail in UID order, and every UID is recorded and flagged")
         func pipelinedPollKeepsUIDOrder() async throws {
             let broker = try TansuBroker()
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             defer {
                 server.stop()
                 broker.stop()
@@ -228,7 +228,7 @@ extension MailPeerTests {
         @Test("a Kafka outage stops the poll before the state moves; the next poll produces the message")
         func kafkaDownSkipsNothing() async throws {
             let broker = try TansuBroker()
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             // Mail first, broker last: the broker's exit is only noticed once no mail daemon holds inherited descriptors.
             defer {
                 server.stop()

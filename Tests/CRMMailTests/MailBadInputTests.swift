@@ -90,7 +90,7 @@ extension MailPeerTests {
             let broker = try TansuBroker()
             let server: MailServer
             do {
-                server = try MailServer()
+                server = try await offPool { try MailServer() }
             } catch {
                 broker.stop()
                 throw error

@@ -36,7 +36,7 @@ extension MailPeerTests {
 
         @Test("a templated UTF-8 message arrives with decoded headers, its Message-ID and both alternatives")
         func templatedMessageArrives() async throws {
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             let target = try Self.target(server)
             let outcome = await target.deliver(Self.message(id: "email-T1", to: "email:agent@crm.test"))
             #expect(outcome == .delivered)
@@ -57,7 +57,7 @@ extension MailPeerTests {
 
         @Test("an unknown recipient (550) is permanent while the good recipient of the same message gets it")
         func unknownRecipientIsPermanent() async throws {
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             let target = try Self.target(server)
             let outcome = await target.deliver(Self.message(id: "m-550", to: "agent@crm.test, nobody@crm.test"))
             guard case .permanent(let reason) = outcome else {
@@ -73,7 +73,7 @@ extension MailPeerTests {
 
         @Test("per-recipient replies: 250 delivered, 450 transient, 550 permanent, with their codes")
         func perRecipientClassification() async throws {
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             let client = SMTPClient(settings: MailServerSettings(url: server.smtpURL, security: .none))
             let message = MailMessage(
                 from: MailAddress("support@crm.test"), to: [MailAddress("agent@crm.test"), MailAddress("busy@crm.test"), MailAddress("ghost@crm.test")],
@@ -92,7 +92,7 @@ extension MailPeerTests {
 
         @Test("a 4xx recipient is transient and the retry goes only to it, not again to the one that accepted")
         func transientRetriesOnlyTheRest() async throws {
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             let target = try Self.target(server)
             let message = Self.message(id: "m-450", to: "agent@crm.test, busy@crm.test")
             let first = await target.deliver(message)
@@ -110,7 +110,7 @@ extension MailPeerTests {
 
         @Test("no SMTP server listening is transient")
         func peerDownIsTransient() async throws {
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             let closedPort = try freePort()
             let target = try Self.target(server, port: closedPort)
             let outcome = await target.deliver(Self.message(id: "m-down", to: "agent@crm.test"))
@@ -123,7 +123,7 @@ extension MailPeerTests {
 
         @Test("STARTTLS with the server's certificate and AUTH as a mailbox user delivers; a wrong password is permanent")
         func startTLSAndAuth() async throws {
-            let server = try MailServer()
+            let server = try await offPool { try MailServer() }
             let secured = try Self.target(server, security: .startTLS, auth: true)
             #expect(await secured.deliver(Self.message(id: "m-tls", to: "agent@crm.test")) == .delivered)
             _ = try await server.waitForMessages("agent", count: 1)

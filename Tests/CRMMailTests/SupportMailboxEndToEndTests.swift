@@ -116,7 +116,7 @@ extension MailPeerTests {
             let broker = try TansuBroker()
             let server: MailServer
             do {
-                server = try MailServer(users: ["support", "agent", "customer"])
+                server = try await offPool { try MailServer(users: ["support", "agent", "customer"]) }
             } catch {
                 broker.stop()
                 throw error

@@ -72,7 +72,7 @@ struct SharedResolutionTests {
     @Test("three hub instances on one PostgreSQL create exactly one golden record per person when they resolve concurrently")
     func concurrentInstances() async throws {
         let people = sharedPeople(100)
-        let url = try PostgresServer.shared().createDatabase()
+        let url = try await offPool { try PostgresServer.shared().createDatabase() }
         var stores: [PostgresMasterDataStore] = []
         for _ in 0..<3 { stores.append(try await PostgresMasterDataStore(url: url)) }
         var resolvers: [MasterDataResolver] = []
@@ -104,7 +104,7 @@ struct SharedResolutionTests {
     @Test("without resolution locks the same instances create a golden record per variant")
     func uncoordinatedInstancesDuplicate() async throws {
         let people = sharedPeople(30)
-        let url = try PostgresServer.shared().createDatabase()
+        let url = try await offPool { try PostgresServer.shared().createDatabase() }
         var configuration = try PostgresMasterDataStore.Configuration(url: url)
         configuration.coordinatesResolvers = false
         var stores: [PostgresMasterDataStore] = []
@@ -120,7 +120,7 @@ struct SharedResolutionTests {
 
     @Test("an instance resolving a record another instance stored updates it and sees erasures made elsewhere")
     func refreshAcrossInstances() async throws {
-        let url = try PostgresServer.shared().createDatabase()
+        let url = try await offPool { try PostgresServer.shared().createDatabase() }
         let s1 = try await PostgresMasterDataStore(url: url), s2 = try await PostgresMasterDataStore(url: url)
         let a = try await MasterDataResolver(store: s1), b = try await MasterDataResolver(store: s2)
         let first = try await a.resolve(person("1", "Ana", "Ruiz", email: "ana@ruiz.es", country: "ES"))
@@ -139,7 +139,7 @@ struct SharedResolutionTests {
 
     @Test("erasing on one instance also erases the records another instance joined to that golden record")
     func erasureCoversOtherInstancesJoins() async throws {
-        let url = try PostgresServer.shared().createDatabase()
+        let url = try await offPool { try PostgresServer.shared().createDatabase() }
         let s1 = try await PostgresMasterDataStore(url: url), s2 = try await PostgresMasterDataStore(url: url)
         let a = try await MasterDataResolver(store: s1), b = try await MasterDataResolver(store: s2)
         let x = try await a.resolve(person("1", "Ana", "Ruiz", email: "ana@ruiz.es", country: "ES"))

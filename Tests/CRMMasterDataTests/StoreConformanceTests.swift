@@ -22,7 +22,7 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
             let path = dir.appendingPathComponent("mdm.sqlite").path
             return (try SQLiteMasterDataStore(path: path), { try SQLiteMasterDataStore(path: path) })
         case .postgres:
-            let url = try PostgresServer.shared().createDatabase()
+            let url = try await offPool { try PostgresServer.shared().createDatabase() }
             return (try await PostgresMasterDataStore(url: url), { try await PostgresMasterDataStore(url: url) })
         }
     }

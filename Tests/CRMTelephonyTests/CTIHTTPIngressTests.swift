@@ -27,8 +27,7 @@ struct CTIHTTPIngressTests {
                 configuration: .init(name: name, interactionTopic: CTIPeerTests.interactions, screenPopTopic: CTIPeerTests.screenPops),
                 producer: try CTIKafkaSupport.producer(bootstrap), lookup: try CTIKafkaSupport.customers(), logger: CTIKafkaSupport.logger)
             let connector = CTIConnector(source: .kamailioHTTP(path: CTIHTTPIngressTests.path), processor: processor, logger: CTIKafkaSupport.logger)
-            var endpoint = EventIngress.Endpoint.callEvents(name: name, path: CTIHTTPIngressTests.path, connector: connector)
-            endpoint.ackTimeout = .seconds(2)
+            let endpoint = EventIngress.Endpoint.callEvents(name: name, path: CTIHTTPIngressTests.path, connector: connector)
             let port = try freePort()
             let app = IngressServer.makeApplication(
                 host: "127.0.0.1", port: port, forms: [], events: [endpoint], producer: try CTIKafkaSupport.producer(bootstrap),
@@ -55,7 +54,7 @@ struct CTIHTTPIngressTests {
         defer { broker.stop() }
         try await CTIKafkaSupport.createTopics(broker.bootstrap, [CTIPeerTests.interactions, CTIPeerTests.screenPops])
         let hub = try await Hub(bootstrap: broker.bootstrap, name: "kamailio-http")
-        let kamailio = try KamailioServer(defines: ["HUB_EVENTS_URL": "\"\(hub.url)\""])
+        let kamailio = try await offPool { try KamailioServer(defines: ["HUB_EVENTS_URL": "\"\(hub.url)\""]) }
         defer { kamailio.stop() }
 
         let calls = 10

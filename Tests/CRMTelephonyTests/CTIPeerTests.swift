@@ -23,7 +23,7 @@ struct CTIPeerTests {
     func kamailioCalls() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
-        let kamailio = try KamailioServer()
+        let kamailio = try await offPool { try KamailioServer() }
         defer { kamailio.stop() }
         try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "kamailio-test")
@@ -108,7 +108,7 @@ struct CTIPeerTests {
     func evapiReconnectsAfterKamailioCrash() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
-        let first = try KamailioServer()
+        let first = try await offPool { try KamailioServer() }
         defer { first.stop() }
         try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "kamailio-drop")
@@ -128,7 +128,7 @@ struct CTIPeerTests {
         try await Task.sleep(for: .seconds(2))
         #expect(connector.status.connections == 1)
 
-        let second = try KamailioServer(sipPort: first.sipPort, evapiPort: first.evapiPort)
+        let second = try await offPool { try KamailioServer(sipPort: first.sipPort, evapiPort: first.evapiPort) }
         defer { second.stop() }
         let reconnected = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected }
         #expect(reconnected, "the connector did not reconnect to the restarted Kamailio")
@@ -159,7 +159,7 @@ struct CTIPeerTests {
     func daemonWithKamailioConnector() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
-        let kamailio = try KamailioServer()
+        let kamailio = try await offPool { try KamailioServer() }
         defer { kamailio.stop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-cti-daemon-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }

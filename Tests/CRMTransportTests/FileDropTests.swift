@@ -216,7 +216,7 @@ struct SFTPFileDropFailureTests {
     }
 
     @Test func aHostKeyThatDoesNotMatchThePinIsRefusedAndNothingIsUploaded() async throws {
-        let server = try SSHServer()
+        let server = try await offPool { try SSHServer() }
         let wrongPin = "SHA256:" + String(Data(repeating: 7, count: 32).base64EncodedString().dropLast())
         let drop = try SFTPFileDrop(configuration(server, pin: wrongPin))
         let source = server.root.appendingPathComponent("upload.csv")
@@ -232,7 +232,7 @@ struct SFTPFileDropFailureTests {
     }
 
     @Test func aKeyTheServerDoesNotAuthorizeIsAPermanentError() async throws {
-        let server = try SSHServer()
+        let server = try await offPool { try SSHServer() }
         let drop = try SFTPFileDrop(configuration(server, key: try server.makeUnauthorizedKey(), pin: server.hostKeySHA256))
         let error = await #expect(throws: TransportError.self) { try await drop.list(matching: "*") }
         #expect(error?.kind == .configuration)
@@ -241,7 +241,7 @@ struct SFTPFileDropFailureTests {
     }
 
     @Test func aStoppedServerIsATransientError() async throws {
-        let server = try SSHServer()
+        let server = try await offPool { try SSHServer() }
         let drop = try SFTPFileDrop(configuration(server, pin: server.hostKeySHA256))
         #expect(try await drop.list(matching: "*").isEmpty)  // leaves a connection open for reuse
         server.stop()
@@ -251,7 +251,7 @@ struct SFTPFileDropFailureTests {
     }
 
     @Test func aMissingRemoteFolderIsAConfigurationError() async throws {
-        let server = try SSHServer()
+        let server = try await offPool { try SSHServer() }
         var settings = configuration(server, pin: server.hostKeySHA256)
         settings.directory = server.dropDirectory.appendingPathComponent("not-there").path
         let drop = try SFTPFileDrop(settings)
@@ -265,15 +265,15 @@ struct SFTPFileDropFailureTests {
     }
 
     @Test func withoutAPinTheDropRefusesToStartUnlessTheCheckIsExplicitlySkipped() async throws {
-        let server = try SSHServer()
+        let server = try await offPool { try SSHServer() }
         #expect(throws: TransportError.self) { try SFTPFileDrop(configuration(server, pin: nil)) }
         var insecure = configuration(server, pin: nil)
         insecure.insecureSkipHostKeyCheck = true
         #expect(try await SFTPFileDrop(insecure).list(matching: "*").isEmpty)
     }
 
-    @Test func aMalformedPinOrAMissingKeyFileIsAConfigurationError() throws {
-        let server = try SSHServer()
+    @Test func aMalformedPinOrAMissingKeyFileIsAConfigurationError() async throws {
+        let server = try await offPool { try SSHServer() }
         let malformed = #expect(throws: TransportError.self) { try SFTPFileDrop(configuration(server, pin: "SHA256:not-base64")) }
         #expect(malformed?.kind == .configuration)
         let missing = #expect(throws: TransportError.self) {

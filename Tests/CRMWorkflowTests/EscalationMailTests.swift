@@ -18,7 +18,7 @@ struct EscalationMailTests {
 
     @Test("an old, severe ticket of a valuable customer reaches the service manager's mailbox once; the others do not")
     func escalationIsMailedOnce() async throws {
-        let mail = try MailServer(users: ["manager"])
+        let mail = try await offPool { try MailServer(users: ["manager"]) }
         let broker = try TansuBroker()
         let directory = try ruleFolder([
             "hub.yaml": """
