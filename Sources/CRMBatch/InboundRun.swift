@@ -190,10 +190,10 @@ struct InboundRun {
                 try? await Task.sleep(for: .milliseconds(1))
             }
             try tracker.check(job: job.name)
-            let done = tracker.rowsDone
+            let checkpoint = tracker.checkpoint
+            let done = checkpoint.rowsDone
             if done - savedRows >= job.checkpointRows || (done > savedRows && Date().timeIntervalSince(lastSave) >= 1) {
-                current.rowsDone = done
-                current.scanFrom = tracker.scanFrom
+                (current.rowsDone, current.scanFrom) = checkpoint
                 try state.saveInboundFile(job: job.name, sha256: sha, current)
                 savedRows = done
                 lastSave = Date()
@@ -211,8 +211,7 @@ struct InboundRun {
             try? await Task.sleep(for: .milliseconds(5))
         }
         try tracker.check(job: job.name)
-        current.rowsDone = tracker.rowsDone
-        current.scanFrom = tracker.scanFrom
+        (current.rowsDone, current.scanFrom) = tracker.checkpoint
         current.status = .done
         try state.saveInboundFile(job: job.name, sha256: sha, current)
         try await move(file.name, into: "archive", drop: drop)
@@ -512,7 +511,10 @@ final class AckTracker: Sendable {
     }
 
     var rowsDone: Int { state.withLock { $0.rowsDone } }
-    var scanFrom: [TopicPartition: Int64] { state.withLock { $0.scanFrom } }
+    /// The rows done and the offsets after their messages, read together: acknowledgements arrive on librdkafka's
+    /// thread, and offsets read a moment after the row count could cover rows past it, which a resumed run would then
+    /// not find in its scan and produce again.
+    var checkpoint: (rowsDone: Int, scanFrom: [TopicPartition: Int64]) { state.withLock { ($0.rowsDone, $0.scanFrom) } }
     var inFlight: Int { state.withLock { $0.inFlight } }
     var acknowledged: Int { state.withLock { $0.acknowledged } }
 

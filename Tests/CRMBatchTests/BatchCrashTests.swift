@@ -50,8 +50,7 @@ struct BatchCrashTests {
         try text.write(to: drop.appendingPathComponent("big.csv"), atomically: true, encoding: .utf8)
 
         let first = try ChildProcess(["batch", "run", "big-import", "--config", config])
-        let sawCheckpoint: Bool = await first.waitForLine(within: 60, Self.hasCheckpoint)
-        first.kill9()
+        let sawCheckpoint: Bool = await first.kill9(onLine: Self.hasCheckpoint, within: 60)
         let firstLog: String = String(first.stderr.suffix(2_000))
         #expect(sawCheckpoint, Comment(rawValue: "no checkpoint progress line before the kill; stderr: " + firstLog))
         let before: Int = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.import").count
@@ -100,8 +99,7 @@ struct BatchCrashTests {
         try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.export", values: (1...Self.rows).map { "{\"n\":\($0)}" })
 
         let first = try ChildProcess(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T02:00:00Z"])
-        let sawProgress: Bool = await first.waitForLine(within: 60, Self.isProgress)
-        first.kill9()
+        let sawProgress: Bool = await first.kill9(onLine: Self.isProgress, within: 60)
         let firstLog: String = String(first.stderr.suffix(2_000))
         #expect(sawProgress, Comment(rawValue: "no progress line before the kill; stderr: " + firstLog))
         let afterKill: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)

@@ -132,16 +132,23 @@ final class ChildProcess: @unchecked Sendable {
         (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
     }
 
-    /// Waits until stderr has a line satisfying `predicate` (true), or the process exits / time runs out (false).
-    /// Suspends between looks, so other tests' services keep the cooperative threads.
-    func waitForLine(within seconds: Double, _ predicate: (Substring) -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if stderr.split(separator: "\n").contains(where: predicate) { return true }
-            if !process.isRunning { return stderr.split(separator: "\n").contains(where: predicate) }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return false
+    /// Kills the process with SIGKILL as soon as stderr has a line satisfying `predicate`; true if it had one in
+    /// time. Watches from a thread of its own, so a busy cooperative pool cannot delay the kill past the moment the
+    /// test means to crash the run in.
+    func kill9(onLine predicate: @escaping @Sendable (Substring) -> Bool, within seconds: Double) async -> Bool {
+        let seen = (try? await offPool { [self] in
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline && process.isRunning {
+                if stderr.split(separator: "\n").contains(where: predicate) {
+                    kill(process.processIdentifier, SIGKILL)
+                    return true
+                }
+                usleep(5_000)
+            }
+            return stderr.split(separator: "\n").contains(where: predicate)
+        }) ?? false
+        kill9()
+        return seen
     }
 
     func kill9() {
