@@ -64,7 +64,7 @@ public struct CTIParseError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var kind: Kind
-    /// The input: `kamailio-evapi` or `asterisk-ami`.
+    /// The input: `kamailio` (evapi frames and posted events) or `asterisk-ami`.
     public var input: String
     public var reason: String
 

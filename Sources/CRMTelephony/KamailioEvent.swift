@@ -1,6 +1,6 @@
 import CRMModel
 
-/// Parses the JSON call events `deploy/cti/kamailio.cfg` relays over evapi:
+/// Parses the JSON call events `deploy/cti/kamailio.cfg` relays over evapi or POSTs with http_client:
 ///
 /// ```json
 /// {"source":"kamailio","event":"failed","call_id":"1-2@10.0.0.1","from":"02079460018","to":"2001",
@@ -9,7 +9,7 @@ import CRMModel
 /// `event` is one of `ringing`, `answered`, `hangup`, `failed`; `call_id` is required; `ts` is epoch seconds (a number
 /// or a numeric string; `receivedAt` when missing); `code` (SIP status, 0 = none) and `duration` (seconds) are optional.
 public enum KamailioEventParser {
-    static let input = "kamailio-evapi"
+    static let input = "kamailio"
 
     /// One event from one evapi frame's payload.
     /// - Throws: ``CTIParseError`` (`json`, `missingField`, `invalidField`); never traps on garbage.
