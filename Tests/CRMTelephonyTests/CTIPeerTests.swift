@@ -35,22 +35,8 @@ struct CTIPeerTests {
         try #require(connected, "the connector did not connect to Kamailio's evapi")
 
         let calls = 20
-        let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
-        let uac = try SIPpAgent(
-            scenario: "uac.xml",
-            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", "2001", "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", "020 7946 0018".replacingOccurrences(of: " ", with: ""),
-                        "-d", "100", "-m", "\(calls)", "-r", "20"])
-        let uacStatus = await uac.waitForExit(timeout: .seconds(60))
-        #expect(uacStatus == 0, "SIPp UAC: \(uac.diagnostics)\nKamailio: \(kamailio.log.suffix(1500))")
-        _ = await uas.waitForExit(timeout: .seconds(10))
-
-        let busyUAS = try SIPpAgent(scenario: "uas-busy.xml", arguments: ["-m", "1"])
-        let busyUAC = try SIPpAgent(
-            scenario: "uac-busy.xml",
-            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", "2002", "-key", "uas", "127.0.0.1:\(busyUAS.port)", "-key", "caller", "07700900999", "-m", "1"])
-        let busyStatus = await busyUAC.waitForExit(timeout: .seconds(30))
-        #expect(busyStatus == 0, "SIPp busy UAC: \(busyUAC.diagnostics)")
-        _ = await busyUAS.waitForExit(timeout: .seconds(10))
+        try await Self.placeCalls(calls, through: kamailio, caller: "02079460018", agent: "2001")
+        try await Self.placeBusyCall(through: kamailio, caller: "07700900999", agent: "2002")
 
         let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= calls + 1 }
         let published = await processor.published
@@ -93,7 +79,7 @@ struct CTIPeerTests {
     }
 
     /// Places `calls` answered calls from `caller` to extension `agent` through Kamailio with SIPp (UAS and UAC).
-    func placeCalls(_ calls: Int, through kamailio: KamailioServer, caller: String, agent: String) async throws {
+    static func placeCalls(_ calls: Int, through kamailio: KamailioServer, caller: String, agent: String) async throws {
         let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
         let uac = try SIPpAgent(
             scenario: "uac.xml",
@@ -101,6 +87,17 @@ struct CTIPeerTests {
                         "-d", "100", "-m", "\(calls)", "-r", "20"])
         let uacStatus = await uac.waitForExit(timeout: .seconds(60))
         #expect(uacStatus == 0, "SIPp UAC: \(uac.diagnostics)\nKamailio: \(kamailio.log.suffix(1500))")
+        _ = await uas.waitForExit(timeout: .seconds(10))
+    }
+
+    /// Places one call from `caller` to extension `agent` that the callee answers 486 Busy Here.
+    static func placeBusyCall(through kamailio: KamailioServer, caller: String, agent: String) async throws {
+        let uas = try SIPpAgent(scenario: "uas-busy.xml", arguments: ["-m", "1"])
+        let uac = try SIPpAgent(
+            scenario: "uac-busy.xml",
+            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", agent, "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", caller, "-m", "1"])
+        let status = await uac.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "SIPp busy UAC: \(uac.diagnostics)")
         _ = await uas.waitForExit(timeout: .seconds(10))
     }
 
@@ -118,7 +115,7 @@ struct CTIPeerTests {
         let run = Task { try await connector.run() }
         defer { run.cancel() }
         try #require(await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected })
-        try await placeCalls(3, through: first, caller: "02079460018", agent: "2001")
+        try await Self.placeCalls(3, through: first, caller: "02079460018", agent: "2001")
         try #require(await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 3 })
 
         first.crash()
@@ -133,7 +130,7 @@ struct CTIPeerTests {
         let reconnected = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected }
         #expect(reconnected, "the connector did not reconnect to the restarted Kamailio")
         #expect(connector.status.connections == 2)
-        try await placeCalls(4, through: second, caller: "02079460018", agent: "2001")
+        try await Self.placeCalls(4, through: second, caller: "02079460018", agent: "2001")
 
         let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 7 }
         let published = await processor.published
