@@ -152,11 +152,18 @@ struct CTIPeerTests {
         return candidate
     }
 
-    @Test("crmhub run with a cti-kamailio connector file publishes the Interactions of calls through Kamailio")
-    func daemonWithKamailioConnector() async throws {
+    @Test(
+        "crmhub run with a cti-kamailio connector file publishes the Interactions of calls through Kamailio, over evapi and over http_client",
+        arguments: ["evapi", "http"])
+    func daemonWithKamailioConnector(input: String) async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
-        let kamailio = try await offPool { try KamailioServer() }
+        let ingressPort = try freePort()
+        let kamailio = try await offPool {
+            try KamailioServer(
+                defines: input == "http"
+                    ? ["HUB_EVENTS_URL": "\"http://127.0.0.1:\(ingressPort)/cti/kamailio\"", "HUB_EVENTS_TIMEOUT": "12"] : [:])
+        }
         defer { kamailio.stop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-cti-daemon-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -166,7 +173,7 @@ struct CTIPeerTests {
         try """
             name: pbx
             kind: cti-kamailio
-            evapi: 127.0.0.1:\(kamailio.evapiPort)
+            \(input == "http" ? "http_path: /cti/kamailio" : "evapi: 127.0.0.1:\(kamailio.evapiPort)")
             interaction_topic: crm.interaction
             screen_pop_topic: cti.screenpop
             customers_csv: \(directory.appendingPathComponent("customers.csv").path)
@@ -184,6 +191,9 @@ struct CTIPeerTests {
             state_dir: state
             http:
               port: \(httpPort)
+            ingress:
+              host: 127.0.0.1
+              port: \(ingressPort)
             log:
               format: json
             routes:
@@ -203,26 +213,21 @@ struct CTIPeerTests {
             if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
             daemon.waitUntilExit()
         }
+        let readyLine = input == "http" ? "ingress listening" : "CTI source connected"
         let connected = await CTIKafkaSupport.waitUntil(timeout: .seconds(30)) {
-            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("CTI source connected") || !daemon.isRunning
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(readyLine) || !daemon.isRunning
         }
         let daemonLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        try #require(connected && daemon.isRunning, "crmhub did not connect to evapi: \(daemonLog.suffix(2000))")
+        try #require(connected && daemon.isRunning, "crmhub is not ready for \(input) events: \(daemonLog.suffix(2000))")
 
         let calls = 3
-        let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
-        let uac = try SIPpAgent(
-            scenario: "uac.xml",
-            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", "2001", "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", "02079460018",
-                        "-d", "50", "-m", "\(calls)", "-r", "10"])
-        let status = await uac.waitForExit(timeout: .seconds(30))
-        #expect(status == 0, "SIPp UAC: \(uac.diagnostics)")
-        _ = await uas.waitForExit(timeout: .seconds(10))
+        try await Self.placeCalls(calls, through: kamailio, caller: "02079460018", agent: "2001")
         let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "crm.interaction", count: calls, timeout: .seconds(30))
         #expect(interactions.count == calls)
         #expect(interactions.allSatisfy { $0.value["outcome"] == "answered" && $0.value["customerRef"] == "C-1001" })
         let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "cti.screenpop", count: calls, timeout: .seconds(30))
         #expect(pops.count == calls)
+        #expect(!kamailio.log.contains("crmhub CTI event not stored"), "Kamailio: \(kamailio.log.suffix(1500))")
     }
 
     static func amiScripts() throws -> [String] {
