@@ -98,17 +98,11 @@ struct EventHandler: Sendable {
             return reject(.badRequest, reason, reason: "invalid_event")
         case .notStored(let reason):
             logger.error("event not stored", metadata: ["reason": "\(reason)"])
-            return unavailable("the event could not be stored (\(reason))", reason: "kafka")
+            return IngressReply.unavailable("the event could not be stored (\(reason))", reason: "kafka", connector: endpoint.name, logger: logger)
         case nil:
             logger.warning("event not confirmed in time", metadata: ["timeout": "\(endpoint.ackTimeout)"])
-            return unavailable("the message store did not confirm in time", reason: "kafka_timeout")
+            return IngressReply.unavailable("the message store did not confirm in time", reason: "kafka_timeout", connector: endpoint.name, logger: logger)
         }
-    }
-
-    private func unavailable(_ message: String, reason: String) -> Response {
-        var response = reject(.serviceUnavailable, message, reason: reason)
-        response.headers[.retryAfter] = "5"
-        return response
     }
 
     private func reject(_ status: HTTPResponse.Status, _ message: String, reason: String) -> Response {

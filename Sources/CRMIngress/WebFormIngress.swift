@@ -193,12 +193,15 @@ enum IngressReply {
                 logger: logger)
         case .timedOut:
             logger.warning("Kafka did not acknowledge in time", metadata: ["id": "\(id)", "timeout": "\(timeout)"])
-            var response = reject(
-                .serviceUnavailable, "the message store did not confirm in time; \(retryHint)", reason: "kafka_timeout", connector: connector,
-                logger: logger)
-            response.headers[.retryAfter] = "5"
-            return response
+            return unavailable("the message store did not confirm in time; \(retryHint)", reason: "kafka_timeout", connector: connector, logger: logger)
         }
+    }
+
+    /// 503 with `Retry-After: 5`: the message store did not take the message; the sender should try again.
+    static func unavailable(_ message: String, reason: String, connector: String, logger: Logger) -> Response {
+        var response = reject(.serviceUnavailable, message, reason: reason, connector: connector, logger: logger)
+        response.headers[.retryAfter] = "5"
+        return response
     }
 
     static func reject(_ status: HTTPResponse.Status, _ message: String, reason: String, connector: String, logger: Logger) -> Response {

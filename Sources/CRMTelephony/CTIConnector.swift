@@ -89,19 +89,9 @@ public struct CTIConnector: Service {
         }
     }
 
-    /// What ``receive(_:arrivedAt:)`` made of one posted event.
-    public enum Receipt: Sendable, Equatable {
-        /// Parsed and handled; the broker acknowledged every message it produced.
-        case stored(messages: Int)
-        /// Not a call event; the reason names what is wrong (never the content).
-        case invalid(reason: String)
-        /// Handled, but the broker refused or did not confirm a message it produced.
-        case notStored(reason: String)
-    }
-
     /// Handles one event posted by Kamailio (source ``Source/kamailioHTTP(path:)``): parses it, applies it, and
     /// returns once the broker decided on what it produced. Unparseable bodies are counted like garbled evapi frames.
-    public func receive(_ body: [UInt8], arrivedAt: ContinuousClock.Instant) async -> Receipt {
+    public func receive(_ body: [UInt8], arrivedAt: ContinuousClock.Instant) async -> CallEventReceipt {
         let event: CallEvent
         do {
             event = try KamailioEventParser.parse(body, receivedAt: Self.epochSeconds())
@@ -109,10 +99,7 @@ public struct CTIConnector: Service {
             parseError(error)
             return .invalid(reason: error.description)
         }
-        switch await processor.processAcknowledged(event, arrivedAt: arrivedAt) {
-        case .acknowledged(let messages): return .stored(messages: messages)
-        case .failed(let reason): return .notStored(reason: reason)
-        }
+        return await processor.processAcknowledged(event, arrivedAt: arrivedAt)
     }
 
     /// Once a minute, closes calls whose end event never came, so quiet lines still get their Interactions.

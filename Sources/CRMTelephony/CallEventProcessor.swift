@@ -69,22 +69,13 @@ public actor CallEventProcessor {
         _ = await handle(event, arrivedAt: arrivedAt, report: nil)
     }
 
-    /// What became of the messages one event produced.
-    public enum PublishOutcome: Sendable, Equatable {
-        /// The broker acknowledged every message the event produced (`messages`, possibly none: an answer only
-        /// updates the call's state).
-        case acknowledged(messages: Int)
-        /// The broker refused one of them, or it could not be enqueued.
-        case failed(reason: String)
-    }
-
     /// Handles one event and returns once the broker decided on every message it produced, for a source that can
     /// tell its sender (Kamailio's http_client) whether the event was stored. Cancelling the caller stops the wait,
     /// not the messages.
-    public func processAcknowledged(_ event: CallEvent, arrivedAt: ContinuousClock.Instant) async -> PublishOutcome {
+    public func processAcknowledged(_ event: CallEvent, arrivedAt: ContinuousClock.Instant) async -> CallEventReceipt {
         let (reports, continuation) = AsyncStream.makeStream(of: String?.self)
         let produced = await handle(event, arrivedAt: arrivedAt, report: continuation)
-        guard produced > 0 else { return .acknowledged(messages: 0) }
+        guard produced > 0 else { return .stored(messages: 0) }
         var settled = 0
         var failure: String?
         for await report in reports {
@@ -92,8 +83,8 @@ public actor CallEventProcessor {
             if let report, failure == nil { failure = report }
             if settled == produced { break }
         }
-        if let failure { return .failed(reason: failure) }
-        return settled == produced ? .acknowledged(messages: produced) : .failed(reason: "cancelled while waiting for the broker")
+        if let failure { return .notStored(reason: failure) }
+        return settled == produced ? .stored(messages: produced) : .notStored(reason: "cancelled while waiting for the broker")
     }
 
     /// Applies `event` and enqueues what it produces; each message's outcome (nil: acknowledged, else the reason) goes
@@ -260,4 +251,15 @@ public actor CallEventProcessor {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
+}
+
+/// What became of one call event handed over by a sender that waits for the answer (Kamailio's http_client).
+public enum CallEventReceipt: Sendable, Equatable {
+    /// Handled; the broker acknowledged every message it produced (`messages`, possibly none: an answer only updates
+    /// the call's state).
+    case stored(messages: Int)
+    /// Not a call event; the reason names what is wrong (never the content).
+    case invalid(reason: String)
+    /// Handled, but the broker refused or did not confirm a message it produced.
+    case notStored(reason: String)
 }
