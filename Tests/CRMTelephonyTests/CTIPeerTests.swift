@@ -153,7 +153,7 @@ struct CTIPeerTests {
     }
 
     @Test(
-        "crmhub run with a cti-kamailio connector file publishes the Interactions of calls through Kamailio, over evapi and over http_client",
+        "crmhub run with a cti-kamailio connector file publishes the Interactions and screen-pops of calls through Kamailio, answered and busy, over evapi and over http_client",
         arguments: ["evapi", "http"])
     func daemonWithKamailioConnector(input: String) async throws {
         let broker = try TansuBroker()
@@ -222,11 +222,16 @@ struct CTIPeerTests {
 
         let calls = 3
         try await Self.placeCalls(calls, through: kamailio, caller: "02079460018", agent: "2001")
-        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "crm.interaction", count: calls, timeout: .seconds(30))
-        #expect(interactions.count == calls)
-        #expect(interactions.allSatisfy { $0.value["outcome"] == "answered" && $0.value["customerRef"] == "C-1001" })
-        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "cti.screenpop", count: calls, timeout: .seconds(30))
-        #expect(pops.count == calls)
+        try await Self.placeBusyCall(through: kamailio, caller: "07700900999", agent: "2002")
+        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "crm.interaction", count: calls + 1, timeout: .seconds(30))
+        #expect(interactions.count == calls + 1)
+        let answered = interactions.filter { $0.value["outcome"] == "answered" }
+        #expect(answered.count == calls)
+        #expect(answered.allSatisfy { $0.value["customerRef"] == "C-1001" && $0.value["agentExtension"] == "2001" })
+        #expect(interactions.filter { $0.value["outcome"] == "failed" }.map { $0.value["sipCode"] } == [.number("486")])
+        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "cti.screenpop", count: calls + 1, timeout: .seconds(30))
+        #expect(pops.count == calls + 1)
+        #expect(pops.filter { $0.key == "2001" }.allSatisfy { $0.value["customer"]?["displayName"] == "Ada Lovelace" })
         #expect(!kamailio.log.contains("crmhub CTI event not stored"), "Kamailio: \(kamailio.log.suffix(1500))")
     }
 
