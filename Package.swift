@@ -1,32 +1,21 @@
 // swift-tools-version:6.1
 //
-// crmhub — an integration hub for CRM on Kafka. See README.md and ../DESIGN notes in docs.
+// crmhub — an integration hub for CRM on Kafka. docs/architecture.md shows the module map and how one message walks
+// source → topic → route → topic → sink. Arrows point down only:
 //
-// Module map (each module does one job; only CRMKafka imports the librdkafka C module):
-//   CRDKafka       system library: librdkafka headers (Debian librdkafka-dev, 2.0.2 API)
-//   CRMKafka       Swift face over librdkafka: producer, consumer-group consumer, admin
-//   CCurl          C shim: fixed-arity wrappers for libcurl's variadic setopt/getinfo
-//   CRMTransport   Swift face over libcurl on dedicated threads: HTTP(S), SMTP, IMAP, SFTP drop folders
-//   CRMYAML        YAML reading with file:line:column errors (config, connectors, mappings)
-//   CRMModel       canonical CRM entities and the message envelope
-//   CRMNormalize   normalisers shared by mappings and master data: phone (E.164), e-mail, names
-//   CRMMapping     the declarative field-mapping language: compiler, runtime, inline tests
-//   CRMCSV         RFC 4180 CSV reader and writer in constant memory (batch files, bulk resolves, tables)
-//   CRMMasterData  identity resolution, golden records, stores
-//   CRMMasterDataPostgres  the PostgreSQL master-data store (postgres-nio); shared by several hub instances
-//   CRMSchedule    cron schedules in IANA time zones (batch runs, escalation checks)
-//   CRMHub         the daemon: config, routes, services, metrics
-//   CRMBatch       batch file bridges: topic → file and file → topic with checkpoints, run reports, scheduler
-//   CRMWorkflow    workflow rules (Rules/*.yaml): scheduled ticket escalation, lead assignment by territory and workload
-//   CRMMail        e-mail source connector: IMAP mailbox → Ticket on Kafka (the SMTP sink lives with the sinks in CRMHub)
-//   CRMIngress     Hummingbird ingress for source connectors: web forms, signed billing webhooks and CTI events posted
-//                  by Kamailio (2xx only after Kafka acknowledged)
-//   CRMTelephony   CTI connector: call events (Kamailio evapi, Asterisk AMI) → Interaction + screen-pop on Kafka
-//   CRMAdminHTTP   Hummingbird admin server: /healthz, /readyz, /metrics
-//   crmhub         the command-line executable
-//   crmhub-bench   Kafka route benchmark (separate executable; results under bench-results/)
-//   crmhub-bench-mapping  mapping throughput benchmark against jq
-//   crmhub-bench-cti      CTI event → screen-pop latency benchmark (Benchmarks/cti-bench.sh)
+//   C boundary     CRDKafka (librdkafka headers)  CCurl (libcurl shim)
+//   vocabulary     CRMYAML (located YAML, topic names, delays, secrets)  CRMModel (entities, JSONValue, header names)
+//                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping
+//   adapters       CRMKafka (the only importer of CRDKafka, in RDKafka/)  CRMTransport (the only importer of CCurl)
+//                  CRMStateStore (SQLite state files: the one place GRDB is set up for the hub's own state)
+//   domain         CRMMasterData  CRMMasterDataPostgres
+//   engine         CRMDelivery: routes, sinks, retry tiers, key parking, dead letters, offset tracking, backoff
+//   contract       CRMConnector: the Connector protocol, registry, context, SourceEmitter, ingress endpoints
+//   connectors     CRMHTTPConnector  CRMMail (smtp + imap)  CRMProcessConnector  CRMTryton  CRMTelephony (CTI)
+//                  CRMWeb (web forms + signed webhooks)   CRMViews (Kafka-backed ticket view for CTI and workflow)
+//   jobs           CRMBatch  CRMWorkflow
+//   servers        CRMIngress (Hummingbird, serves IngressEndpoints)  CRMAdminHTTP (health, metrics, master data)
+//   daemon         CRMHub: the top configuration file and the one composition root   crmhub: the commands
 import PackageDescription
 
 let strictConcurrency: [SwiftSetting] = [
@@ -126,89 +115,127 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
-            name: "CRMHub",
+            name: "CRMStateStore",
             dependencies: [
-                "CRMKafka", "CRMYAML", "CRMModel", "CRMMapping", "CRMTransport", "CRMMasterData", "CRMMasterDataPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
-            name: "CRMBatch",
+            name: "CRMDelivery",
             dependencies: [
-                "CRMHub", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMTransport", "CRMYAML",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
-            name: "CRMWorkflow",
+            name: "CRMConnector",
             dependencies: [
-                "CRMHub", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMYAML",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMHTTPConnector",
+            dependencies: [
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMTransport", "CRMYAML",
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMMail",
             dependencies: [
-                "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
-            name: "CRMIngress",
+            name: "CRMProcessConnector",
             dependencies: [
-                "CRMHub", "CRMKafka", "CRMTelephony",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMYAML", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMTryton",
+            dependencies: [
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMViews",
+            dependencies: [
+                "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMWeb",
+            dependencies: [
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMYAML",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMTelephony",
             dependencies: [
-                "CRMKafka", "CRMModel", "CRMNormalize", "CRMMasterData",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMNormalize", "CRMViews", "CRMYAML",
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMBatch",
+            dependencies: [
+                "CRMConnector", "CRMDelivery", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMStateStore", "CRMTransport", "CRMYAML",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMWorkflow",
+            dependencies: [
+                "CRMDelivery", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMStateStore", "CRMViews", "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMIngress",
+            dependencies: [
+                "CRMConnector", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMAdminHTTP",
             dependencies: [
-                "CRMHub", "CRMMasterData",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMDelivery", "CRMMasterData", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
+            name: "CRMHub",
+            dependencies: [
+                "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka", "CRMMail",
+                "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMStateStore", "CRMTelephony", "CRMTransport",
+                "CRMTryton", "CRMWeb", "CRMWorkflow", "CRMYAML",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMIngress", "CRMKafka", "CRMMapping", "CRMYAML", "CRMMasterData", "CRMTelephony",
-                "CRMMasterDataPostgres", "CRMBatch", "CRMSchedule", "CRMMail", "CRMWorkflow",
+                "CRMHub", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres",
+                "CRMModel", "CRMSchedule", "CRMWorkflow", "CRMYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -220,7 +247,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub-bench",
             dependencies: [
-                "CRMKafka", "CRMHub", "CRMMapping",
+                "CRMKafka", "CRMDelivery", "CRMMapping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -229,7 +256,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub-bench-cti",
             dependencies: [
-                "CRMTelephony", "CRMKafka", "CRMIngress",
+                "CRMTelephony", "CRMConnector", "CRMKafka", "CRMIngress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -112,7 +112,7 @@ extension ConnectorConfiguration {
     static func sinkDelivery(_ map: YAMLMapping, name: String, topic: String) throws(YAMLError) -> SinkService.Configuration {
         var delivery = SinkService.Configuration(name: name, topic: topic)
         if let value = map.optional("max_in_flight") { delivery.maxInFlight = try value.int(in: 1...10_000) }
-        if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try RouteConfiguration.topicName(value) }
+        if let value = map.optional("dead_letter_topic") { delivery.deadLetterTopic = try value.topicName() }
         if let value = map.optional("retry") { delivery.retry = try retryPolicy(value) }
         if let value = map.optional("when") { delivery.when = try SinkCondition(compiling: value) }
         return delivery

@@ -1,3 +1,4 @@
+import CRMModel
 import CRMHub
 import CRMKafka
 import CRMMapping

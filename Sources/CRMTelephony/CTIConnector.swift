@@ -1,3 +1,4 @@
+import CRMDelivery
 import CRMKafka
 import Foundation
 import Logging
@@ -29,8 +30,7 @@ public struct CTIConnector: Service {
     /// Whether the source is connected now, and how often it connected (readiness, tests).
     public let status = CTIConnectionStatus()
     private let logger: Logger
-    private let initialBackoff: Duration
-    private let maxBackoff: Duration
+    private let reconnectBackoff: Backoff
 
     public init(
         source: Source, processor: CallEventProcessor, initialBackoff: Duration = .milliseconds(100),
@@ -38,8 +38,7 @@ public struct CTIConnector: Service {
     ) {
         self.source = source
         self.processor = processor
-        self.initialBackoff = initialBackoff
-        self.maxBackoff = maxBackoff
+        reconnectBackoff = Backoff(initial: initialBackoff, maximum: maxBackoff)
         self.logger = logger
     }
 
@@ -74,12 +73,12 @@ public struct CTIConnector: Service {
     private func readEvents() async {
         switch source {
         case .kamailioEvapi(let host, let port):
-            let client = CTISocketClient(host: host, port: port, initialBackoff: initialBackoff, maxBackoff: maxBackoff)
+            let client = CTISocketClient(host: host, port: port, backoff: reconnectBackoff)
             await cancelWhenGracefulShutdown { await runEvapi(client) }
         case .asteriskAMI(let host, let port, let username, let secret):
             let client = CTISocketClient(
                 host: host, port: port, greeting: Self.amiLogin(username: username, secret: secret),
-                initialBackoff: initialBackoff, maxBackoff: maxBackoff)
+                backoff: reconnectBackoff)
             await cancelWhenGracefulShutdown { await runAMI(client) }
         case .kamailioHTTP:
             // Events arrive through the ingress server; this service only lives as long as the hub does.

@@ -1,3 +1,4 @@
+import CRMDelivery
 import Foundation
 import Synchronization
 
@@ -27,8 +28,7 @@ public final class CTISocketClient: Sendable {
     public let host: String
     public let port: Int
     private let greeting: [UInt8]
-    private let initialBackoff: Duration
-    private let maxBackoff: Duration
+    private let backoff: Backoff
     private let connectTimeoutSeconds: Int
     private let state = Mutex<State>(State())
 
@@ -38,14 +38,13 @@ public final class CTISocketClient: Sendable {
     }
 
     public init(
-        host: String, port: Int, greeting: [UInt8] = [], initialBackoff: Duration = .milliseconds(100),
-        maxBackoff: Duration = .seconds(5), connectTimeoutSeconds: Int = 5
+        host: String, port: Int, greeting: [UInt8] = [], backoff: Backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5)),
+        connectTimeoutSeconds: Int = 5
     ) {
         self.host = host
         self.port = port
         self.greeting = greeting
-        self.initialBackoff = initialBackoff
-        self.maxBackoff = maxBackoff
+        self.backoff = backoff
         self.connectTimeoutSeconds = connectTimeoutSeconds
     }
 
@@ -72,14 +71,14 @@ public final class CTISocketClient: Sendable {
     private var isStopped: Bool { state.withLock { $0.stopped } }
 
     private func run(_ continuation: AsyncStream<Event>.Continuation) {
-        var backoff = initialBackoff
+        var failures = 0
         while !isStopped {
             let outcome = session(continuation)
             if isStopped { break }
-            if outcome.deliveredData { backoff = initialBackoff }
-            continuation.yield(.disconnected(reason: outcome.reason, retryIn: backoff))
-            sleepUnlessStopped(backoff)
-            backoff = min(backoff * 2, maxBackoff)
+            failures = outcome.deliveredData ? 1 : failures + 1
+            let wait = backoff.delay(afterAttempt: failures)
+            continuation.yield(.disconnected(reason: outcome.reason, retryIn: wait))
+            sleepUnlessStopped(wait)
         }
         continuation.finish()
     }

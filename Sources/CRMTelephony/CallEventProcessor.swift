@@ -1,3 +1,5 @@
+import CRMConnector
+import CRMDelivery
 import CRMKafka
 import CRMModel
 import CRMNormalize
@@ -36,7 +38,7 @@ public actor CallEventProcessor {
     public nonisolated let configuration: Configuration
     /// Event-arrival → screen-pop acknowledged, most recent samples.
     public nonisolated let latencies: LatencyRecorder
-    private let producer: KafkaProducer
+    private let emitter: SourceEmitter
     private let lookup: any CustomerLookup
     private let tracker: CallTracker
     private let logger: Logger
@@ -50,7 +52,7 @@ public actor CallEventProcessor {
         latencies: LatencyRecorder = LatencyRecorder(), logger: Logger
     ) {
         self.configuration = configuration
-        self.producer = producer
+        emitter = SourceEmitter(connector: configuration.name, producer: producer)
         self.lookup = lookup
         self.tracker = tracker
         self.latencies = latencies
@@ -163,7 +165,7 @@ public actor CallEventProcessor {
         let callID = event.callID
         counts.screenPops += 1
         do {
-            try producer.enqueue(message) { result in
+            try emitter.enqueue(message) { result in
                 switch result {
                 case .success:
                     let elapsed = ContinuousClock.now - arrivedAt
@@ -209,7 +211,7 @@ public actor CallEventProcessor {
         let failures = produceFailures
         let logger = logger
         do {
-            try producer.enqueue(message) { [weak self] result in
+            try emitter.enqueue(message) { [weak self] result in
                 switch result {
                 case .success:
                     report?.yield(nil)
@@ -241,7 +243,7 @@ public actor CallEventProcessor {
         }
         waitingRedeliveries += 1
         Counter(label: "crmhub_cti_interaction_retries_total", dimensions: [("connector", configuration.name)]).increment()
-        let backoff = min(configuration.redeliveryBackoff * (1 << min(attempt - 2, 5)), .seconds(30))
+        let backoff = Backoff(initial: configuration.redeliveryBackoff, maximum: .seconds(30)).delay(afterAttempt: attempt - 1)
         try? await Task.sleep(for: backoff)
         waitingRedeliveries -= 1
         publishInteraction(message, callID: callID, attempt: attempt, report: nil)

@@ -50,14 +50,14 @@ public struct EscalationRule: Sendable {
         try map.allowOnly(["name", "kind", "description", "tickets", "customers", "to", "schedule", "when", "open_statuses", "age_from", "notify"])
         self.name = name
         self.file = file
-        if let value = map.optional("tickets") { ticketsTopic = try RouteConfiguration.topicName(value) }
-        customersTopic = try map.optional("customers").map { value throws(YAMLError) in try RouteConfiguration.topicName(value) }
-        outputTopic = try RouteConfiguration.topicName(map.require("to"))
+        if let value = map.optional("tickets") { ticketsTopic = try value.topicName() }
+        customersTopic = try map.optional("customers").map { value throws(YAMLError) in try value.topicName() }
+        outputTopic = try map.require("to").topicName()
         let scheduleValue = try map.require("schedule")
         let scheduleMap = try scheduleValue.mapping()
         if let every = scheduleMap.optional("every") {
             try scheduleMap.allowOnly(["every"])
-            check = .every(try ConnectorConfiguration.parseDelay(every))
+            check = .every(try every.delay())
         } else {
             check = .schedule(try Schedule(yaml: scheduleValue))
         }

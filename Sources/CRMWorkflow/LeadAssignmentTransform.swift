@@ -1,3 +1,4 @@
+import CRMStateStore
 import CRMHub
 import CRMKafka
 import CRMModel

@@ -1,3 +1,4 @@
+import CRMModel
 import ArgumentParser
 import CRMHub
 import CRMKafka

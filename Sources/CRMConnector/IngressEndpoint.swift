@@ -1,0 +1,95 @@
+import CRMKafka
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+
+/// One `POST` endpoint a source connector serves on the ingress server (a web form, a webhook, CTI events). The
+/// server collects the body up to ``maxBodyBytes`` (413 beyond), calls ``handle`` and writes its answer; connectors
+/// never see the HTTP framework.
+public struct IngressEndpoint: Sendable {
+    /// The connector that serves it (metrics, logs).
+    public var connector: String
+    /// The absolute path, unique across connectors.
+    public var path: String
+    /// Largest accepted body; a larger one is answered 413 without calling ``handle``.
+    public var maxBodyBytes: Int
+    /// Answers one request.
+    public var handle: @Sendable (IngressRequest) async -> IngressResponse
+
+    public init(connector: String, path: String, maxBodyBytes: Int, handle: @escaping @Sendable (IngressRequest) async -> IngressResponse) {
+        self.connector = connector
+        self.path = path
+        self.maxBodyBytes = maxBodyBytes
+        self.handle = handle
+    }
+}
+
+/// A request as an endpoint sees it: header fields and the whole body.
+public struct IngressRequest: Sendable {
+    public var headers: HTTPFields
+    public var body: [UInt8]
+
+    public init(headers: HTTPFields, body: [UInt8]) {
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// An endpoint's answer.
+public struct IngressResponse: Sendable {
+    public var status: HTTPResponse.Status
+    public var headers: HTTPFields
+    public var body: [UInt8]
+
+    public init(status: HTTPResponse.Status, headers: HTTPFields = [:], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Answers shared by the ingress endpoints: JSON bodies, refusals counted by connector and reason
+/// (`crmhub_ingress_rejected_total`), and the answer that depends on Kafka's acknowledgement.
+public enum IngressReply {
+    /// Emits `message` and answers once Kafka decided: `accepted()` after the acknowledgement; 503 with
+    /// `Retry-After` when Kafka refused it or did not confirm within `timeout`. Nothing is ever answered 2xx that
+    /// was not stored.
+    public static func stored(
+        _ message: ProducerMessage, emitter: SourceEmitter, timeout: Duration, id: String, retryHint: String, logger: Logger,
+        accepted: () -> IngressResponse
+    ) async -> IngressResponse {
+        switch await emitter.emit(message, within: timeout) {
+        case .acknowledged:
+            return accepted()
+        case .failed(let error):
+            logger.error("Kafka refused the message", metadata: ["id": "\(id)", "error": "\(error)"])
+            return unavailable(
+                "the message could not be stored (\(error.reason)); \(retryHint)", reason: "kafka", connector: emitter.connector, logger: logger)
+        case .timedOut:
+            logger.warning("Kafka did not acknowledge in time", metadata: ["id": "\(id)", "timeout": "\(timeout)"])
+            return unavailable(
+                "the message store did not confirm in time; \(retryHint)", reason: "kafka_timeout", connector: emitter.connector, logger: logger)
+        }
+    }
+
+    /// 503 with `Retry-After: 5`: the message store did not take the message; the sender should try again.
+    public static func unavailable(_ message: String, reason: String, connector: String, logger: Logger) -> IngressResponse {
+        var response = reject(.serviceUnavailable, message, reason: reason, connector: connector, logger: logger)
+        response.headers[.retryAfter] = "5"
+        return response
+    }
+
+    /// A refusal with a JSON `{"error": message}` body, counted under `reason`.
+    public static func reject(_ status: HTTPResponse.Status, _ message: String, reason: String, connector: String, logger: Logger) -> IngressResponse {
+        Counter(label: "crmhub_ingress_rejected_total", dimensions: [("connector", connector), ("reason", reason)]).increment()
+        logger.info("ingress request refused", metadata: ["status": "\(status.code)", "reason": "\(reason)"])
+        return json(status, ["error": message])
+    }
+
+    /// A JSON object body with sorted keys.
+    public static func json(_ status: HTTPResponse.Status, _ object: [String: String]) -> IngressResponse {
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return IngressResponse(status: status, headers: [.contentType: "application/json"], body: Array(body))
+    }
+}

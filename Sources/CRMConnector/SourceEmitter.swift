@@ -1,0 +1,162 @@
+import CRMDelivery
+import CRMKafka
+import CRMModel
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// The one way a source puts a message on Kafka: produce, wait for the broker's acknowledgement (or hand it to a
+/// callback), dead-letter what cannot be produced with the standard `crm-dlq-*` headers, and count each outcome.
+/// Web forms, webhooks, CTI events, IMAP mail, Tryton sales, external-process sources and batch imports all emit
+/// through one of these, so `crmhub dlq` reads every source's dead letters the same way.
+///
+/// Metrics, by `connector`: `crmhub_source_messages_total{outcome=acknowledged|failed|dead_lettered}` and
+/// `crmhub_source_ack_latency_seconds`.
+public struct SourceEmitter: Sendable {
+    /// The connector (or batch job) name in metrics, logs and the `crm-dlq-route` header.
+    public let connector: String
+    /// Where ``deadLetter(_:failure:source:)`` writes; nil when the source has none (it then answers its sender).
+    public let deadLetterTopic: String?
+    public let producer: KafkaProducer
+    private let acknowledged: Counter
+    private let failed: Counter
+    private let deadLettered: Counter
+    private let latency: Timer
+
+    public init(connector: String, producer: KafkaProducer, deadLetterTopic: String? = nil) {
+        self.connector = connector
+        self.producer = producer
+        self.deadLetterTopic = deadLetterTopic
+        let dimension = [("connector", connector)]
+        acknowledged = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "acknowledged")])
+        failed = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "failed")])
+        deadLettered = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "dead_lettered")])
+        latency = Timer(label: "crmhub_source_ack_latency_seconds", dimensions: dimension, preferredDisplayUnit: .seconds)
+    }
+
+    /// Produces `message` and returns once the broker acknowledged it; throws the broker's refusal.
+    @discardableResult
+    public func emit(_ message: ProducerMessage) async throws(KafkaError) -> DeliveryReport {
+        do {
+            let report = try await producer.send(message)
+            record(.success(report))
+            return report
+        } catch {
+            record(.failure(error))
+            throw error
+        }
+    }
+
+    /// What became of a message emitted with a deadline.
+    public enum Outcome: Sendable {
+        case acknowledged
+        case failed(KafkaError)
+        /// No answer within the deadline; the message may still be stored later (senders retry with the same id).
+        case timedOut
+    }
+
+    /// Produces `message` and waits at most `timeout` for the acknowledgement (ingress requests answer their sender
+    /// within a deadline).
+    public func emit(_ message: ProducerMessage, within timeout: Duration) async -> Outcome {
+        let waiter = FirstOutcome()
+        return await withCheckedContinuation { continuation in
+            waiter.install(continuation)
+            do {
+                try enqueue(message) { result in
+                    switch result {
+                    case .success: waiter.finish(.acknowledged)
+                    case .failure(let error): waiter.finish(.failed(error))
+                    }
+                }
+            } catch let error as KafkaError {
+                waiter.finish(.failed(error))
+                return
+            } catch {
+                waiter.finish(.failed(KafkaError(.produce, reason: "\(error)")))
+                return
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                waiter.finish(.timedOut)
+            }
+        }
+    }
+
+    /// Enqueues `message` without waiting; `onDelivery` runs on librdkafka's delivery-report thread once the broker
+    /// decided. For sources that pipeline (CTI events, child processes, batch rows).
+    public func enqueue(
+        _ message: ProducerMessage, onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
+    ) throws(KafkaError) {
+        let emitter = self
+        do {
+            try producer.enqueue(message) { result in
+                emitter.record(result)
+                onDelivery(result)
+            }
+        } catch {
+            record(.failure(error))
+            throw error
+        }
+    }
+
+    /// The dead-letter record of a message the source could not turn into records: the original bytes and headers
+    /// with the standard `crm-dlq-*` headers, for ``deadLetterTopic``. `source` says where it was read
+    /// (`imap/support/INBOX/7/42`); `failure.reason` must not carry personal data.
+    public func deadLetterRecord(_ message: ProducerMessage, failure: DeliveryFailure, source: String) throws(KafkaError) -> ProducerMessage {
+        guard let deadLetterTopic else {
+            throw KafkaError(.configuration, reason: "connector \(connector) has no dead-letter topic")
+        }
+        return DeadLetter.record(
+            key: message.key, value: message.value, headers: message.headers, id: message.headers.text(EnvelopeHeader.id),
+            source: source, failure: failure, route: connector, mappingVersion: message.headers.text(EnvelopeHeader.mapping),
+            topic: deadLetterTopic)
+    }
+
+    /// Dead-letters `message` (see ``deadLetterRecord(_:failure:source:)``) and waits for the acknowledgement.
+    public func deadLetter(_ message: ProducerMessage, failure: DeliveryFailure, source: String) async throws(KafkaError) {
+        _ = try await producer.send(try deadLetterRecord(message, failure: failure, source: source))
+        deadLettered.increment()
+    }
+
+    /// Enqueues the dead letter of `message` without waiting (sources that pipeline); `onDelivery` as in
+    /// ``enqueue(_:onDelivery:)``.
+    public func enqueueDeadLetter(
+        _ message: ProducerMessage, failure: DeliveryFailure, source: String,
+        onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
+    ) throws(KafkaError) {
+        let record = try deadLetterRecord(message, failure: failure, source: source)
+        let counter = deadLettered
+        try producer.enqueue(record) { result in
+            if case .success = result { counter.increment() }
+            onDelivery(result)
+        }
+    }
+
+    private func record(_ result: Result<DeliveryReport, KafkaError>) {
+        switch result {
+        case .success(let report):
+            acknowledged.increment()
+            latency.record(duration: .nanoseconds(Int64(report.latency * 1e9)))
+        case .failure:
+            failed.increment()
+        }
+    }
+}
+
+/// Resumes a continuation once, with whichever outcome comes first.
+private final class FirstOutcome: Sendable {
+    private let continuation = Mutex<CheckedContinuation<SourceEmitter.Outcome, Never>?>(nil)
+
+    func install(_ continuation: CheckedContinuation<SourceEmitter.Outcome, Never>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func finish(_ outcome: SourceEmitter.Outcome) {
+        let pending = continuation.withLock { stored -> CheckedContinuation<SourceEmitter.Outcome, Never>? in
+            defer { stored = nil }
+            return stored
+        }
+        pending?.resume(returning: outcome)
+    }
+}

@@ -1,0 +1,60 @@
+import CRMModel
+import CRMKafka
+
+/// One message a transform wants produced. The route picks the topic from `output` and its destination.
+public struct TransformedRecord: Sendable {
+    /// The mapping output this record belongs to (`customer`, `ticket`...), nil for a single-output transform.
+    public var output: String?
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [KafkaHeader]
+
+    public init(output: String? = nil, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader]) {
+        self.output = output
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+}
+
+/// What a transform decided for one consumed message.
+public enum TransformOutcome: Sendable {
+    /// Produce these records; the source message is finished when all are acknowledged.
+    case produce([TransformedRecord])
+    /// Deliberately drop the message (a mapping filter); it is finished at once.
+    case drop(reason: String)
+    /// The message cannot be handled; `reason` says why (never includes personal data).
+    case failure(reason: String, errorClass: String)
+}
+
+/// The per-message step of a route between consuming and producing.
+public protocol MessageTransform: Sendable {
+    /// A label for logs and metrics (`identity`, `mapping:webform@3-a1b2c3`).
+    var description: String { get }
+    /// The version of the logic (a mapping's name and content hash), written to dead-letter headers.
+    var version: String? { get }
+    /// Decides what to do with one message. May suspend (a master-data lookup); never blocks a thread.
+    func transform(_ message: ConsumerMessage) async -> TransformOutcome
+}
+
+extension MessageTransform {
+    public var version: String? { nil }
+}
+
+/// Passes messages through unchanged, adding the envelope headers.
+public struct IdentityTransform: MessageTransform {
+    public init() {}
+
+    public var description: String { "identity" }
+
+    public func transform(_ message: ConsumerMessage) -> TransformOutcome {
+        .produce([TransformedRecord(key: message.key, value: message.value, headers: message.headers)])
+    }
+}
+
+extension ConsumerMessage {
+    /// The message's `crm-id`, or one derived from where it was read, which is the same on every re-delivery.
+    public var stableID: String {
+        headers.text(EnvelopeHeader.id) ?? "\(topic)-\(partition)-\(offset)"
+    }
+}

@@ -1,0 +1,298 @@
+import CRMModel
+import CRMKafka
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Runs one route as a service: consume `from` in the consumer group `<prefix>.<route>`, transform each message,
+/// produce the results, and commit the source offset only after every produced message was acknowledged.
+///
+/// A message the route cannot handle (the transform fails, or the broker refuses an output record for good) goes to
+/// the route's dead-letter topic with its original bytes and the reason in headers (see ``DeadLetterHeader``); it
+/// is finished only when that record is acknowledged, so the route keeps running and nothing is lost.
+/// Retriable produce errors are retried until acknowledged, so the offset never moves past them.
+/// On graceful shutdown the route stops consuming, waits (bounded) for in-flight messages, commits and leaves.
+public final class RouteService: Service, Sendable {
+    public let route: RouteConfiguration
+    private let consumerConfiguration: KafkaConsumerConfiguration
+    private let producer: KafkaProducer
+    private let transform: @Sendable () -> any MessageTransform
+    private let state: HubState
+    private let logger: Logger
+    private let drainTimeout: Duration
+    private let tracker = OffsetTracker()
+    private let limiter: InFlightLimiter
+    private let metrics: RouteMetrics
+    private let finished = Atomic<Int>(0)
+
+    /// - Parameter transform: returns the transform to use for the next message (lets a reload swap it).
+    public init(
+        route: RouteConfiguration, consumer: KafkaConsumerConfiguration, producer: KafkaProducer,
+        transform: @escaping @Sendable () -> any MessageTransform, state: HubState, logger: Logger,
+        drainTimeout: Duration = .seconds(20)
+    ) {
+        self.route = route
+        self.consumerConfiguration = consumer
+        self.producer = producer
+        self.transform = transform
+        self.state = state
+        var logger = logger
+        logger[metadataKey: "route"] = "\(route.name)"
+        self.logger = logger
+        self.drainTimeout = drainTimeout
+        self.limiter = InFlightLimiter(limit: route.maxInFlight)
+        self.metrics = RouteMetrics(route: route.name)
+    }
+
+    public func run() async throws {
+        let tracker = self.tracker
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration, logger: logger,
+            revocationHandler: { partitions in tracker.revoke(partitions) })
+        let limiter = self.limiter
+        let name = route.name
+        state.register(route: name) {
+            HubState.RouteHealth(
+                name: name, running: true, joinedGroup: consumer.hasJoinedGroup, assignedPartitions: consumer.assignment.count,
+                inFlight: limiter.inFlight, lastError: consumer.lastError)
+        }
+        defer { state.unregister(route: name) }
+        logger.info("route started", metadata: ["from": "\(route.from)", "to": "\(route.to.topics)", "group": "\(consumerConfiguration.groupID)"])
+
+        let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
+
+        // Batches as librdkafka delivered them: one trip through the graceful-shutdown wrapper per batch, not per
+        // message. A message whose partition was revoked meanwhile is skipped (its new owner reads it).
+        for await batch in consumer.batches.cancelOnGracefulShutdown() {
+            metrics.consumed.increment(by: batch.count)
+            for message in batch {
+                await limiter.acquire()
+                guard consumer.isAssigned(message.topicPartition) else {
+                    limiter.release()
+                    continue
+                }
+                tracker.track(message.topicPartition, offset: message.offset)
+                await process(message)
+            }
+        }
+
+        // Intake stopped (shutdown or a fatal consumer error): finish what is in flight, commit, leave the group.
+        let inFlight = limiter.inFlight
+        logger.info("route stopping: draining in-flight messages", metadata: ["inFlight": "\(inFlight)"])
+        if await limiter.waitUntilIdle(timeout: drainTimeout) == false {
+            logger.warning(
+                "drain timed out; unfinished messages will be consumed again after restart",
+                metadata: ["inFlight": "\(limiter.inFlight)"])
+        }
+        await committer.stop()
+        await consumer.close()
+        logger.info("route stopped")
+        if let fatal = consumer.fatalError { throw fatal }
+    }
+
+    private func process(_ message: ConsumerMessage) async {
+        let transform = self.transform()
+        switch await transform.transform(message) {
+        case .produce(let records):
+            await produce(records, for: message, transform: transform)
+        case .drop(let reason):
+            metrics.dropped.increment()
+            logger.debug("message dropped by mapping", metadata: Self.where(message).merging(["reason": "\(reason)"]) { $1 })
+            finish(message)
+        case .failure(let reason, let errorClass):
+            await deadLetter(message, failure: DeliveryFailure(reason: reason, errorClass: errorClass), version: transform.version)
+        }
+    }
+
+    private func produce(_ records: [TransformedRecord], for message: ConsumerMessage, transform: any MessageTransform) async {
+        guard !records.isEmpty else {
+            finish(message)
+            return
+        }
+        let outgoing: [ProducerMessage]
+        switch route.outgoing(records, for: message) {
+        case .success(let built):
+            outgoing = built
+        case .failure(let failure):
+            await deadLetter(message, failure: failure, version: transform.version)
+            return
+        }
+        let pending = PendingRecords(count: outgoing.count, version: transform.version)
+        for record in outgoing {
+            await enqueue(record, for: message, pending: pending)
+        }
+    }
+
+    /// Sends the original message to the route's dead-letter topic; the message is finished (its offset may be
+    /// committed) only once the broker acknowledged the dead-letter record.
+    private func deadLetter(_ message: ConsumerMessage, failure: DeliveryFailure, version: String?) async {
+        logger.error(
+            "message cannot be handled; sent to the dead-letter topic",
+            metadata: Self.where(message).merging(
+                ["reason": "\(failure.reason)", "errorClass": "\(failure.errorClass)", "deadLetterTopic": "\(route.deadLetterTopic)"]) { $1 })
+        let record = DeadLetter.record(
+            for: message, failure: failure, route: route.name, mappingVersion: version, topic: route.deadLetterTopic)
+        await enqueue(record, for: message, pending: PendingRecords(count: 1, version: version, deadLetter: failure))
+    }
+
+    /// Enqueues one record; retries queue-full waits here and retriable delivery failures from the callback.
+    private func enqueue(_ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int = 1) async {
+        while true {
+            do {
+                try producer.enqueue(record) { [self] result in
+                    self.delivered(result, record: record, for: message, pending: pending, attempt: attempt)
+                }
+                return
+            } catch where error.isRetriable {
+                try? await Task.sleep(for: .milliseconds(2))  // librdkafka's queue is full: let it drain
+            } catch {
+                refused(error, record: record, for: message, pending: pending, attempt: attempt)
+                return
+            }
+        }
+    }
+
+    /// Runs on the producer's poll thread.
+    private func delivered(
+        _ result: Result<DeliveryReport, KafkaError>, record: ProducerMessage, for message: ConsumerMessage,
+        pending: PendingRecords, attempt: Int
+    ) {
+        switch result {
+        case .success:
+            if let failure = pending.deadLetter {
+                metrics.deadLettered.increment()
+                logger.info(
+                    "dead-letter record acknowledged",
+                    metadata: Self.where(message).merging(["deadLetterTopic": "\(record.topic)", "errorClass": "\(failure.errorClass)"]) { $1 })
+            } else {
+                metrics.produced.increment()
+            }
+            recordFinished(pending, for: message)
+        case .failure(let error) where error.isRetriable:
+            metrics.produceRetries.increment()
+            logger.warning(
+                "produce not acknowledged; retrying",
+                metadata: Self.where(message).merging(["error": "\(error)", "attempt": "\(attempt)", "topic": "\(record.topic)"]) { $1 })
+            retryLater(record, for: message, pending: pending, attempt: attempt)
+        case .failure(let error):
+            refused(error, record: record, for: message, pending: pending, attempt: attempt)
+        }
+    }
+
+    /// The broker refused a record for good (too large, not authorised...). An output record's source message
+    /// goes to the dead-letter topic; a refused dead-letter record is retried with backoff, never dropped, so the
+    /// partition stops advancing and the `crmhub_route_dead_letter_stuck` log and metric call for a person.
+    private func refused(_ error: KafkaError, record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int) {
+        if pending.deadLetter != nil {
+            metrics.deadLetterStuck.increment()
+            logger.critical(
+                "the dead-letter topic refused a record; retrying, the partition does not advance until it is accepted",
+                metadata: Self.where(message).merging(["error": "\(error)", "topic": "\(record.topic)", "bytes": "\(record.value.count)"]) { $1 })
+            retryLater(record, for: message, pending: pending, attempt: attempt)
+            return
+        }
+        metrics.failed.increment()
+        let failure = DeliveryFailure(
+            reason: "the broker refused the record for \(record.topic) (\(record.value.count) bytes): \(error.reason)",
+            errorClass: "produce")
+        pending.recordFailed(failure)
+        recordFinished(pending, for: message)
+    }
+
+    private func retryLater(_ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int) {
+        Task {
+            try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(attempt, 6)), 5_000)))
+            await self.enqueue(record, for: message, pending: pending, attempt: attempt + 1)
+        }
+    }
+
+    /// Called once per record; the last one finishes the message, or dead-letters it if any record was refused.
+    private func recordFinished(_ pending: PendingRecords, for message: ConsumerMessage) {
+        guard let outcome = pending.recordFinished() else { return }
+        switch outcome {
+        case .finished:
+            finish(message)
+        case .failed(let failure):
+            Task { await self.deadLetter(message, failure: failure, version: pending.version) }
+        }
+    }
+
+    private func finish(_ message: ConsumerMessage) {
+        tracker.finish(message.topicPartition, offset: message.offset)
+        finished.add(1, ordering: .relaxed)
+        limiter.release()
+    }
+
+    /// Messages this route finished (delivered, dropped or skipped) since it started.
+    public var finishedMessages: Int { finished.load(ordering: .relaxed) }
+
+    private static func `where`(_ message: ConsumerMessage) -> Logger.Metadata {
+        ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "id": "\(message.stableID)"]
+    }
+}
+
+/// Counts a source message's outstanding produced records and remembers the first refused one.
+final class PendingRecords: Sendable {
+    enum Outcome { case finished, failed(DeliveryFailure) }
+
+    private struct State {
+        var remaining: Int
+        var failure: DeliveryFailure?
+    }
+
+    private let state: Mutex<State>
+    /// The transform version that produced the records.
+    let version: String?
+    /// Set when these records are the dead-letter record for `failure`.
+    let deadLetter: DeliveryFailure?
+
+    init(count: Int, version: String?, deadLetter: DeliveryFailure? = nil) {
+        state = Mutex(State(remaining: count))
+        self.version = version
+        self.deadLetter = deadLetter
+    }
+
+    func recordFailed(_ failure: DeliveryFailure) {
+        state.withLock { if $0.failure == nil { $0.failure = failure } }
+    }
+
+    /// Returns the outcome for the call that finished the last record, nil before.
+    func recordFinished() -> Outcome? {
+        state.withLock { state -> Outcome? in
+            state.remaining -= 1
+            guard state.remaining == 0 else { return nil }
+            return state.failure.map(Outcome.failed) ?? .finished
+        }
+    }
+}
+
+/// The metrics one route reports (Prometheus names in parentheses).
+struct RouteMetrics: Sendable {
+    /// Messages consumed (`crmhub_route_messages_in_total{route}`).
+    let consumed: Counter
+    /// Records produced and acknowledged (`crmhub_route_messages_out_total{route}`).
+    let produced: Counter
+    /// Records the broker refused for good (`crmhub_route_messages_failed_total{route}`).
+    let failed: Counter
+    /// Messages sent to the dead-letter topic and acknowledged there (`crmhub_route_dead_lettered_total{route}`).
+    let deadLettered: Counter
+    /// Dead-letter records the broker refused; each needs a person (`crmhub_route_dead_letter_stuck_total{route}`).
+    let deadLetterStuck: Counter
+    /// Messages a mapping dropped on purpose (`crmhub_route_messages_dropped_total{route}`).
+    let dropped: Counter
+    /// Produce attempts retried after a retriable failure (`crmhub_route_produce_retries_total{route}`).
+    let produceRetries: Counter
+
+    init(route: String) {
+        let dimensions = [("route", route)]
+        consumed = Counter(label: "crmhub_route_messages_in_total", dimensions: dimensions)
+        produced = Counter(label: "crmhub_route_messages_out_total", dimensions: dimensions)
+        failed = Counter(label: "crmhub_route_messages_failed_total", dimensions: dimensions)
+        deadLettered = Counter(label: "crmhub_route_dead_lettered_total", dimensions: dimensions)
+        deadLetterStuck = Counter(label: "crmhub_route_dead_letter_stuck_total", dimensions: dimensions)
+        dropped = Counter(label: "crmhub_route_messages_dropped_total", dimensions: dimensions)
+        produceRetries = Counter(label: "crmhub_route_produce_retries_total", dimensions: dimensions)
+    }
+}

@@ -1,0 +1,212 @@
+import CRMModel
+import CRMConnector
+import CRMKafka
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+import Synchronization
+
+/// Web-form connectors: one `POST` endpoint per form, accepting
+/// `application/x-www-form-urlencoded`, `multipart/form-data` (fields, plus attachments kept as references under
+/// `attachmentsDirectory`) and JSON objects. The message is a JSON object with the form's fields at the top level
+/// and the hub's facts under `_form` (form name, received_at, attachments, user_agent).
+///
+/// Answers: **202** `{"id": ...}` only after Kafka acknowledged the message; **400** unreadable body, invalid UTF-8
+/// or a filled honeypot; **413** body or attachment too large; **415** unsupported content type; **422** a required
+/// field missing; **503** Kafka did not acknowledge within the form's `ack_timeout_ms` (retry with the same
+/// `Idempotency-Key`: it becomes the message id, so downstream deduplication sees one message).
+public enum WebFormIngress {
+    /// A form served by the ingress.
+    public struct Form: Sendable {
+        public var name: String
+        public var settings: WebFormConnector.Settings
+
+        public init(name: String, settings: WebFormConnector.Settings) {
+            self.name = name
+            self.settings = settings
+        }
+    }
+
+    /// The form's ingress endpoint: posts become messages on the form's topic through `emitter`; attachments are
+    /// kept under `<attachmentsDirectory>/<form>/<id>/`.
+    public static func endpoint(_ form: Form, emitter: SourceEmitter, attachmentsDirectory: String, logger: Logger) -> IngressEndpoint {
+        let handler = FormHandler(form: form, emitter: emitter, attachmentsDirectory: attachmentsDirectory, logger: logger)
+        return IngressEndpoint(connector: form.name, path: form.settings.path, maxBodyBytes: form.settings.maxBodyBytes) { request in
+            await handler.handle(request)
+        }
+    }
+}
+
+/// Handles one form's posts.
+struct FormHandler: Sendable {
+    let form: WebFormIngress.Form
+    let emitter: SourceEmitter
+    let attachmentsDirectory: String
+    let logger: Logger
+    let accepted: Counter
+    let latency: Timer
+
+    init(form: WebFormIngress.Form, emitter: SourceEmitter, attachmentsDirectory: String, logger: Logger) {
+        self.form = form
+        self.emitter = emitter
+        self.attachmentsDirectory = attachmentsDirectory
+        var logger = logger
+        logger[metadataKey: "form"] = "\(form.name)"
+        self.logger = logger
+        accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("connector", form.name)])
+        latency = Timer(label: "crmhub_ingress_ack_latency_seconds", dimensions: [("connector", form.name)], preferredDisplayUnit: .seconds)
+    }
+
+    func handle(_ request: IngressRequest) async -> IngressResponse {
+        let started = ContinuousClock.now
+        let settings = form.settings
+        let bytes = request.body
+        let contentType = request.headers[.contentType] ?? ""
+        let id = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 } ?? UUID().uuidString
+        let submission: Submission
+        do {
+            submission = try Submission.parse(bytes, contentType: contentType, maxAttachmentBytes: settings.maxAttachmentBytes)
+        } catch let error as SubmissionError {
+            return reject(error.status, error.message, reason: error.reason)
+        } catch {
+            return reject(.badRequest, "\(error)", reason: "unreadable")
+        }
+        if let honeypot = settings.honeypotField, !(submission.fields[honeypot]?.allSatisfy(\.isEmpty) ?? true) {
+            return reject(.badRequest, "the submission was refused", reason: "honeypot")
+        }
+        let missing = settings.requiredFields.filter { (submission.fields[$0] ?? []).allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } }
+        if !missing.isEmpty {
+            return reject(.unprocessableContent, "required field(s) missing: \(missing.joined(separator: ", "))", reason: "missing_fields")
+        }
+
+        let attachments: [[String: Any]]
+        do {
+            attachments = try store(submission.attachments, id: id)
+        } catch {
+            logger.error("cannot store attachments", metadata: ["error": "\(error)", "id": "\(id)"])
+            return reject(.serviceUnavailable, "attachments cannot be stored right now; retry later", reason: "storage")
+        }
+        // The form's fields at the top level (as a mapping reads them), the hub's own facts under `_form`.
+        var document: [String: Any] = [:]
+        for (name, values) in submission.fields where name != settings.honeypotField && !name.hasPrefix("_") {
+            document[name] = values.count == 1 ? values[0] : values
+        }
+        document["_form"] = [
+            "id": id, "name": form.name, "received_at": Date().formatted(.iso8601), "attachments": attachments,
+            "user_agent": request.headers[.userAgent] ?? "",
+        ] as [String: Any]
+        let value = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])).map(Array.init) ?? []
+        let key = settings.keyField.flatMap { submission.fields[$0]?.first }.map { Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8) }
+        let message = ProducerMessage(
+            topic: settings.topic, key: key, value: value,
+            headers: [KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: "webform/\(form.name)")])
+
+        return await IngressReply.stored(
+            message, emitter: emitter, timeout: settings.ackTimeout, id: id, retryHint: "retry with Idempotency-Key: \(id)",
+            logger: logger
+        ) {
+            accepted.increment()
+            latency.record(duration: started.duration(to: .now))
+            return json(.accepted, ["id": id, "status": "accepted"])
+        }
+    }
+
+    /// Writes attachments under `<attachmentsDirectory>/<form>/<id>/` and returns their references.
+    private func store(_ attachments: [FormPart], id: String) throws -> [[String: Any]] {
+        guard !attachments.isEmpty else { return [] }
+        let safeID = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+        let directory = URL(fileURLWithPath: attachmentsDirectory).appendingPathComponent(form.name).appendingPathComponent(safeID)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try attachments.enumerated().map { index, part in
+            let original = part.filename ?? "attachment"
+            let safeName = "\(index)-" + String(original.suffix(100).map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "_" })
+            let file = directory.appendingPathComponent(safeName)
+            try Data(part.body).write(to: file, options: .atomic)
+            return [
+                "field": part.name, "filename": original, "content_type": part.contentType ?? "application/octet-stream",
+                "size": part.body.count, "ref": file.absoluteString,
+            ]
+        }
+    }
+
+    private func reject(_ status: HTTPResponse.Status, _ message: String, reason: String) -> IngressResponse {
+        IngressReply.reject(status, message, reason: reason, connector: form.name, logger: logger)
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ object: [String: String]) -> IngressResponse {
+        IngressReply.json(status, object)
+    }
+}
+
+/// A form body, read according to its content type.
+struct Submission {
+    var fields: [String: [String]] = [:]
+    var attachments: [FormPart] = []
+
+    static func parse(_ body: [UInt8], contentType: String, maxAttachmentBytes: Int) throws -> Submission {
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        var submission = Submission()
+        switch mediaType {
+        case "application/x-www-form-urlencoded":
+            do {
+                for (name, value) in try URLEncodedForm.parse(body) { submission.fields[name, default: []].append(value) }
+            } catch {
+                throw SubmissionError(status: .badRequest, message: error.description, reason: "unreadable")
+            }
+        case "multipart/form-data":
+            guard let boundary = MultipartFormData.boundary(fromContentType: contentType) else {
+                throw SubmissionError(status: .badRequest, message: "multipart/form-data without a boundary", reason: "unreadable")
+            }
+            let parts: [FormPart]
+            do {
+                parts = try MultipartFormData.parse(body, boundary: boundary)
+            } catch {
+                throw SubmissionError(status: .badRequest, message: error.description, reason: "unreadable")
+            }
+            for part in parts {
+                if part.filename != nil {
+                    guard !part.body.isEmpty else { continue }  // an empty file input
+                    guard part.body.count <= maxAttachmentBytes else {
+                        throw SubmissionError(
+                            status: .contentTooLarge, message: "attachment '\(part.name)' is larger than \(maxAttachmentBytes) bytes", reason: "attachment_too_large")
+                    }
+                    submission.attachments.append(part)
+                } else {
+                    guard let text = String(validating: part.body, as: UTF8.self) else {
+                        throw SubmissionError(status: .badRequest, message: "field '\(part.name)' is not valid UTF-8", reason: "invalid_utf8")
+                    }
+                    submission.fields[part.name, default: []].append(text)
+                }
+            }
+        case "application/json":
+            guard String(validating: body, as: UTF8.self) != nil,
+                let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+            else {
+                throw SubmissionError(status: .badRequest, message: "the body is not a JSON object", reason: "unreadable")
+            }
+            for (name, value) in object {
+                switch value {
+                case let text as String: submission.fields[name] = [text]
+                case let number as NSNumber: submission.fields[name] = [number.stringValue]
+                case let list as [String]: submission.fields[name] = list
+                case is NSNull: continue
+                default:
+                    throw SubmissionError(status: .badRequest, message: "field '\(name)' must be a string, a number or a list of strings", reason: "unreadable")
+                }
+            }
+        default:
+            throw SubmissionError(
+                status: .unsupportedMediaType,
+                message: "content type '\(mediaType)' is not accepted; use application/x-www-form-urlencoded, multipart/form-data or application/json",
+                reason: "content_type")
+        }
+        return submission
+    }
+}
+
+struct SubmissionError: Error {
+    var status: HTTPResponse.Status
+    var message: String
+    var reason: String
+}
