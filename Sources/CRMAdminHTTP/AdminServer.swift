@@ -1,7 +1,7 @@
 // CRMAdminHTTP: the hub's admin HTTP server (Hummingbird 2): `/healthz` (process up), `/readyz` (Kafka connected,
 // every route joined its consumer group), `/metrics` (Prometheus text format) and master-data lookups (`/mdm/...`).
 
-import CRMHub
+import CRMDelivery
 import CRMMasterData
 import Foundation
 import Hummingbird

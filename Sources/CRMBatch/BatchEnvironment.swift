@@ -1,4 +1,3 @@
-import CRMHub
 import CRMKafka
 import CRMMapping
 import CRMModel
@@ -218,29 +217,5 @@ final class BufferedFileWriter {
             throw BatchError(.file, "cannot close \(path): \(error)")
         }
         return digest.finalizeHex()
-    }
-}
-
-extension BatchEnvironment {
-    /// The environment the hub configuration describes: its Kafka settings, its mappings folder (compiled only when
-    /// one of `jobs` uses a mapping), the state file `<state_dir>/batch.sqlite` and scratch folder `<state_dir>/batch-work`.
-    public init(
-        hub configuration: HubConfiguration, jobs: [BatchJob], logger: Logger, drops: FileDropFactory = FileDropFactory(),
-        onProgress: (@Sendable (String) -> Void)? = nil
-    ) throws(BatchError) {
-        let client = HubRuntime(configuration: configuration, logger: logger).clientConfiguration
-        var library: MappingLibrary?
-        if jobs.contains(where: { $0.mapping != nil }) {
-            do {
-                library = try MappingLibrary.load(directory: configuration.mappingsDirectory)
-            } catch {
-                throw BatchError(.configuration, "mappings in \(configuration.mappingsDirectory): \(error)")
-            }
-        }
-        let state = try BatchStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch.sqlite").path)
-        self.init(
-            kafka: client, mappings: library, state: state, drops: drops,
-            workDirectory: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch-work"), logger: logger,
-            onProgress: onProgress)
     }
 }

@@ -1,5 +1,5 @@
 import CRMStateStore
-import CRMHub
+import CRMDelivery
 import CRMKafka
 import Foundation
 import GRDB

@@ -1,4 +1,5 @@
-import CRMHub
+import CRMConnector
+import CRMDelivery
 import CRMKafka
 import CRMMapping
 import CRMModel
@@ -68,9 +69,10 @@ struct InboundRun {
         } catch {
             throw BatchError(.kafka, "job \(job.name): cannot create producer: \(error)")
         }
+        let emitter = SourceEmitter(connector: "batch:\(job.name)", producer: producer, deadLetterTopic: job.deadLetterTopic)
         do {
             for file in files {
-                try await importFile(file, drop: drop, producer: producer, outcome: &outcome)
+                try await importFile(file, drop: drop, emitter: emitter, outcome: &outcome)
             }
         } catch {
             await producer.shutdown(timeout: .seconds(5))
@@ -91,7 +93,7 @@ struct InboundRun {
 
     // MARK: One file
 
-    func importFile(_ file: DroppedFile, drop: any FileDrop, producer: KafkaProducer, outcome: inout Outcome) async throws(BatchError) {
+    func importFile(_ file: DroppedFile, drop: any FileDrop, emitter: SourceEmitter, outcome: inout Outcome) async throws(BatchError) {
         let logger = environment.logger
         let state = environment.state
         try? FileManager.default.createDirectory(at: environment.workDirectory, withIntermediateDirectories: true)
@@ -183,7 +185,7 @@ struct InboundRun {
             }
             tracker.begin(row: row.number, messages: messages.count)
             for message in messages {
-                try await enqueue(message.message, row: row.number, producer: producer, tracker: tracker)
+                try await enqueue(message.message, row: row.number, emitter: emitter, tracker: tracker)
             }
             while tracker.inFlight >= environment.maxInFlight {
                 try tracker.check(job: job.name)
@@ -201,7 +203,7 @@ struct InboundRun {
             progress.tick(rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
         }
         // Every message acknowledged (or failed) before the file is done.
-        _ = await producer.flush(timeout: .seconds(120))
+        _ = await emitter.producer.flush(timeout: .seconds(120))
         let ackDeadline = Date().addingTimeInterval(30)
         while tracker.inFlight > 0 {
             try tracker.check(job: job.name)
@@ -228,10 +230,10 @@ struct InboundRun {
             metadata: ["rows": "\(counts.read)", "produced": "\(produced)", "bad": "\(counts.bad)", "sha256": "\(sha)"])
     }
 
-    private func enqueue(_ message: ProducerMessage, row: Int, producer: KafkaProducer, tracker: AckTracker) async throws(BatchError) {
+    private func enqueue(_ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker) async throws(BatchError) {
         // librdkafka's local queue may be full (RD_KAFKA_RESP_ERR__QUEUE_FULL): wait for room, about 2 minutes at most.
         for _ in 0..<120_000 {
-            let refusal: KafkaError? = Self.tryEnqueue(message, row: row, producer: producer, tracker: tracker)
+            let refusal: KafkaError? = Self.tryEnqueue(message, row: row, emitter: emitter, tracker: tracker)
             guard let refusal else { return }
             if refusal.rdkafkaCode != -184 {
                 throw BatchError(.kafka, "job \(job.name): cannot produce row \(row) to \(message.topic): \(refusal)")
@@ -241,9 +243,9 @@ struct InboundRun {
         throw BatchError(.kafka, "job \(job.name): the producer queue stayed full for 2 minutes at row \(row)")
     }
 
-    private static func tryEnqueue(_ message: ProducerMessage, row: Int, producer: KafkaProducer, tracker: AckTracker) -> KafkaError? {
+    private static func tryEnqueue(_ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker) -> KafkaError? {
         do {
-            try producer.enqueue(message) { result in tracker.acknowledge(row: row, result: result) }
+            try emitter.enqueue(message) { result in tracker.acknowledge(row: row, result: result) }
             return nil
         } catch {
             return error
@@ -313,18 +315,11 @@ struct InboundRun {
     func deadLetter(_ row: ParsedRow, raw: [UInt8], reason: String, errorClass: String, headers: [KafkaHeader], sha: String) -> OutgoingMessage {
         let id = messageID(sha: sha, row: row.number, index: 0)
         let fileName = headers.text(BatchHeader.file) ?? "-"
-        let now = Date().formatted(.iso8601)
-        let all = headers + [
-            KafkaHeader(key: EnvelopeHeader.id, text: id),
-            KafkaHeader(key: DeadLetterHeader.reason, text: "\(fileName) line \(row.line): \(reason)"),
-            KafkaHeader(key: DeadLetterHeader.errorClass, text: errorClass),
-            KafkaHeader(key: DeadLetterHeader.source, text: "file:\(fileName):\(row.line)"),
-            KafkaHeader(key: DeadLetterHeader.route, text: "batch:\(job.name)"),
-            KafkaHeader(key: DeadLetterHeader.attempts, text: "1"),
-            KafkaHeader(key: DeadLetterHeader.firstFailureAt, text: now),
-            KafkaHeader(key: DeadLetterHeader.deadLetteredAt, text: now),
-        ]
-        return OutgoingMessage(id: id, message: ProducerMessage(topic: job.deadLetterTopic, value: raw, headers: all), isDeadLetter: true)
+        let letter = DeadLetter.record(
+            key: nil, value: raw, headers: headers, id: id, source: "file:\(fileName):\(row.line)",
+            failure: DeliveryFailure(reason: "\(fileName) line \(row.line): \(reason)", errorClass: errorClass), route: "batch:\(job.name)",
+            mappingVersion: nil, topic: job.deadLetterTopic)
+        return OutgoingMessage(id: id, message: letter, isDeadLetter: true)
     }
 
     // MARK: Whole-file validation

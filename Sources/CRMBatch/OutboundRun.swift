@@ -1,5 +1,5 @@
 import CRMCSV
-import CRMHub
+import CRMDelivery
 import CRMKafka
 import CRMMapping
 import CRMModel

@@ -1,7 +1,9 @@
-// CRMHub: the daemon. It reads the hub configuration, checks it against the broker, and runs routes
-// (consume → transform → produce, committing a source offset only after every produced message was acknowledged)
-// as services in one ServiceGroup, with readiness state and metrics for the admin server.
+// CRMHub: the daemon's composition root. It reads the top configuration file (and through the connector registry
+// every connector file), checks it against the broker, and builds every service — producer, routes, sinks, sources,
+// ingress and admin servers, batch scheduler, workflow rules — into one ServiceGroup. Nothing below imports it.
 
+import CRMConnector
+import CRMDelivery
 import CRMYAML
 import Foundation
 
@@ -21,7 +23,7 @@ public struct HubConfiguration: Sendable {
     public var mappingsDirectory: String
     public var routes: [RouteConfiguration]
     /// The connector instances found in ``connectorsDirectory``.
-    public var connectors: [ConnectorConfiguration]
+    public var connectors: [ConfiguredConnector]
     /// Folder for the hub's own state (sinks' dedup window and parked keys). Default `data`.
     public var stateDirectory: String
     /// Folder of batch job files (`*.yaml`, see CRMBatch). Default `Batch`.
@@ -155,7 +157,7 @@ extension HubConfiguration {
         self.stateDirectory = resolve(try top.optional("state_dir")?.nonEmptyString() ?? "data")
         self.batchDirectory = resolve(try top.optional("batch")?.nonEmptyString() ?? "Batch")
         self.rulesDirectory = resolve(try top.optional("rules")?.nonEmptyString() ?? "Rules")
-        self.connectors = ConnectorConfiguration.loadAll(directory: connectorsDirectory, problems: &problems)
+        self.connectors = ConnectorRegistry.standard.loadAll(directory: connectorsDirectory, problems: &problems)
     }
 }
 

@@ -1,7 +1,11 @@
+import CRMConnector
+import CRMDelivery
 import CRMKafka
+import CRMMapping
 import CRMMasterData
 import CRMMasterDataPostgres
 import CRMTransport
+import CRMYAML
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -26,7 +30,7 @@ public struct HubRuntime: Sendable {
     /// Topics the routes and sinks read or write, retry and dead-letter topics included.
     public var routeTopics: [String] {
         let routes = configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics }
-        let sinks = configuration.connectors.flatMap(\.kind.topics)
+        let sinks = configuration.connectors.flatMap(\.topics)
         let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
         return Array(Set(routes + sinks + events)).sorted()
     }
@@ -86,11 +90,15 @@ public struct HubRuntime: Sendable {
         return host.isEmpty ? "local" : String(host.prefix(64))
     }
 
-    /// The services to run, in start order (dependencies first): producer, routes. Add the HTTP server last.
-    /// Routes with `resolve: true` get a ``ResolveTransform`` over the master data (SQLite store, or PostgreSQL
-    /// shared by several instances), whose change
-    /// events go to `store.events_topic`.
-    public func makeServices(transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform) async throws -> HubServices {
+    /// The services to run, in start order (dependencies first): producer, routes, then every connector's parts —
+    /// sinks under a ``SinkService`` each, sources and other services as the connector built them. Routes with
+    /// `resolve: true` get a ``ResolveTransform`` over the master data (SQLite store, or PostgreSQL shared by several
+    /// instances), whose change events go to `store.events_topic`. `mappings` is the compiled mappings folder that
+    /// connectors (IMAP sources) look their mapping up in; SIGHUP reloads it. The ingress endpoints connectors serve
+    /// are returned for the ingress server; add the HTTP servers last.
+    public func makeServices(
+        mappings: MappingRegistry? = nil, transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform
+    ) async throws -> HubServices {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
         producerConfiguration.client = clientConfiguration
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
@@ -120,8 +128,9 @@ public struct HubRuntime: Sendable {
                         transform: { transforms(route) }, state: state, logger: logger))
             }
         }
-        services += try await makeSinks(producer: producer)
-        return HubServices(services: services, producer: producer, resolver: resolve?.resolver)
+        let connectors = try await makeConnectors(producer: producer, resolver: resolve?.resolver, mappings: mappings)
+        services += connectors.services
+        return HubServices(services: services, producer: producer, resolver: resolve?.resolver, ingress: connectors.ingress)
     }
 
     /// The services to run and the shared producer (for source connectors such as the ingress).
@@ -130,6 +139,8 @@ public struct HubRuntime: Sendable {
         public let producer: KafkaProducer
         /// The master data, when routes resolve customers.
         public let resolver: MasterDataResolver?
+        /// The endpoints connectors serve on the ingress server.
+        public var ingress: [IngressEndpoint] = []
     }
 
     private func makeResolveTransform(producer: KafkaProducer) async throws -> ResolveTransform? {
@@ -156,66 +167,42 @@ public struct HubRuntime: Sendable {
         }
     }
 
-    /// One ``SinkService`` per sink connector, sharing one HTTP client and the delivery state store, and one
-    /// ``ProcessSourceService`` per external-process source.
-    private func makeSinks(producer: KafkaProducer) async throws -> [any Service] {
-        guard !configuration.connectors.isEmpty else { return [] }
-        let store = try DeliveryStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
-        let client = HTTPClient(concurrency: 16)
-        var sinks: [any Service] = []
-        var sourceStore: SourceCheckpointStore?
+    /// Builds every connector through its kind: a ``SinkService`` per sink (sharing the delivery state store), the
+    /// services sources and CTI connectors run, and the endpoints they serve on the ingress server.
+    private func makeConnectors(
+        producer: KafkaProducer, resolver: MasterDataResolver?, mappings: MappingRegistry?
+    ) async throws -> (services: [any Service], ingress: [IngressEndpoint]) {
+        guard !configuration.connectors.isEmpty else { return ([], []) }
+        let deliveryStore = try DeliveryStateStore(
+            path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
+        let http = HTTPClient(concurrency: 16)
+        let stateFiles = StateFiles(directory: configuration.stateDirectory)
+        let runtime = self
+        var services: [any Service] = []
+        var ingress: [IngressEndpoint] = []
         for connector in configuration.connectors {
-            let target: any SinkTarget
-            let delivery: SinkService.Configuration
+            let context = ConnectorContext(
+                name: connector.name, file: connector.file, producer: producer, stateDirectory: configuration.stateDirectory, http: http,
+                masterData: resolver, mappings: mappings, groupPrefix: configuration.kafka.groupPrefix, state: state, logger: logger,
+                stateFiles: stateFiles
+            ) { groupID, topics in runtime.consumerConfiguration(groupID: groupID, topics: topics) }
+            let parts: ConnectorParts
             do {
-                switch connector.kind {
-                case .httpSink(let settings):
-                    var targetSettings = HTTPSinkTarget.Settings(
-                        url: try settings.url.resolve(), method: settings.method,
-                        headers: try settings.headers.map { ($0.name, try $0.value.resolve()) }, timeout: settings.timeout)
-                    targetSettings.body = settings.body
-                    targetSettings.successCodes = settings.successCodes
-                    target = HTTPSinkTarget(settings: targetSettings, client: client)
-                    delivery = settings.delivery
-                case .process(let settings):
-                    let process = try settings.processSettings(name: connector.name)
-                    guard let sinkDelivery = settings.delivery else {
-                        sinks.append(ProcessSourceService(settings: process, topic: settings.topic, producer: producer, logger: logger))
-                        continue
-                    }
-                    target = await ProcessSinkTarget(settings: process, timeout: settings.timeout, logger: logger)
-                    delivery = sinkDelivery
-                case .webForm, .stripeWebhook:
-                    continue  // served by the ingress server
-                case .cti:
-                    continue  // a service of its own (CRMTelephony)
-                case .imapSource:
-                    continue  // a source: the executable runs it (module CRMMail) with the shared producer
-                case .smtpSink(let settings):
-                    target = try SMTPSinkTarget(configuration: settings, logger: logger)
-                    delivery = settings.delivery
-                case .trytonPartySink(let settings):
-                    let client = TrytonClient(endpoint: try settings.connection.endpoint(), http: client, logger: logger)
-                    target = TrytonPartySinkTarget(client: client, logger: logger)
-                    delivery = settings.delivery
-                case .trytonSaleSource(let settings):
-                    let checkpoints = try sourceStore ?? SourceCheckpointStore(
-                        path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("sources.sqlite").path)
-                    sourceStore = checkpoints
-                    sinks.append(
-                        TrytonSaleSource(
-                            settings: settings.source, client: TrytonClient(endpoint: try settings.connection.endpoint(), http: client, logger: logger),
-                            producer: producer, store: checkpoints, logger: logger))
-                    continue
-                }
+                parts = try await connector.make(in: context)
             } catch {
                 throw StartupError(description: "\(connector.file): \(error)")
             }
-            let consumer = consumerConfiguration(groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
-            sinks.append(
-                SinkService(configuration: delivery, consumer: consumer, producer: producer, target: target, store: store, state: state, logger: logger))
+            services += parts.services
+            ingress += parts.ingress
+            if let target = parts.sink, let delivery = connector.sinkDelivery {
+                let consumer = consumerConfiguration(groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+                services.append(
+                    SinkService(
+                        configuration: delivery, consumer: consumer, producer: producer, target: target, store: deliveryStore, state: state,
+                        logger: logger))
+            }
         }
-        return sinks
+        return (services, ingress)
     }
 
     /// Settings of a consumer in group `groupID` with the hub's client and group-session settings.

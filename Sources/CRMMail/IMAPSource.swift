@@ -1,5 +1,6 @@
+import CRMConnector
+import CRMDelivery
 import CRMModel
-import CRMHub
 import CRMKafka
 import CRMMapping
 import CRMTransport
@@ -38,7 +39,8 @@ public final class IMAPSource: Service, Sendable {
         public var mailbox: String
         /// The topic for the mapping's records (e.g. `crm.ticket`).
         public var topic: String
-        /// Where mail the mapping cannot read goes (the parsed mail as JSON, the error in `crm-error`); nil logs it.
+        /// Where mail the mapping cannot read goes (the parsed mail as JSON, with the standard `crm-dlq-*` headers); nil
+        /// logs it.
         public var deadLetterTopic: String?
         public var pollInterval: Duration
         /// The keyword set on finished messages.
@@ -83,29 +85,60 @@ public final class IMAPSource: Service, Sendable {
         public var batchFull = false
     }
 
+    /// Where the source's mapping comes from: fixed, or looked up by name in the hub's mappings folder on every mail
+    /// (so a SIGHUP reload reaches the source).
+    public enum MappingSource: Sendable {
+        case fixed(CompiledMapping, MappingContext)
+        case registry(MappingRegistry, name: String)
+
+        /// The mapping to apply now, or nil when a reload removed it.
+        var current: (mapping: CompiledMapping, context: MappingContext)? {
+            switch self {
+            case .fixed(let mapping, let context): (mapping, context)
+            case .registry(let registry, let name): registry.transform(named: name).map { ($0.mapping, $0.context) }
+            }
+        }
+
+        var name: String {
+            switch self {
+            case .fixed(let mapping, _): mapping.name
+            case .registry(_, let name): name
+            }
+        }
+    }
+
     public let settings: Settings
     private let client: IMAPClient
-    private let producer: KafkaProducer
-    private let mapping: CompiledMapping
-    private let mappingContext: MappingContext
+    private let emitter: SourceEmitter
+    private let mapping: MappingSource
     private let state: MailboxStateStore
     private let logger: Logger
     private let metrics: SourceMetrics
 
     public init(
-        settings: Settings, client: IMAPClient, producer: KafkaProducer, mapping: CompiledMapping, mappingContext: MappingContext = MappingContext(),
-        state: MailboxStateStore, logger: Logger = Logger(label: "crmhub.imap-source")
+        settings: Settings, client: IMAPClient, emitter: SourceEmitter, mapping: MappingSource, state: MailboxStateStore,
+        logger: Logger = Logger(label: "crmhub.imap-source")
     ) {
         self.settings = settings
         self.client = client
-        self.producer = producer
+        self.emitter = emitter
         self.mapping = mapping
-        self.mappingContext = mappingContext
         self.state = state
         var logger = logger
         logger[metadataKey: "source"] = "\(settings.name)"
         self.logger = logger
         metrics = SourceMetrics(connector: settings.name)
+    }
+
+    /// A source with a fixed mapping, producing through its own emitter on `producer`.
+    public convenience init(
+        settings: Settings, client: IMAPClient, producer: KafkaProducer, mapping: CompiledMapping, mappingContext: MappingContext = MappingContext(),
+        state: MailboxStateStore, logger: Logger = Logger(label: "crmhub.imap-source")
+    ) {
+        self.init(
+            settings: settings, client: client,
+            emitter: SourceEmitter(connector: settings.name, producer: producer, deadLetterTopic: settings.deadLetterTopic),
+            mapping: .fixed(mapping, mappingContext), state: state, logger: logger)
     }
 
     /// Polls every ``Settings/pollInterval`` until cancelled or the service group shuts down. A failed poll is
@@ -235,19 +268,43 @@ public final class IMAPSource: Service, Sendable {
     private func produce(
         _ document: [UInt8], messageID: String, origin: String, warnings: [String]
     ) async throws -> (MailboxStateStore.Outcome, [Acknowledgement]) {
-        let result: MappingResult
-        do {
-            result = try mapping.apply(document, context: mappingContext)
-        } catch {
+        let failure: DeliveryFailure
+        let result: MappingResult?
+        let version: String
+        if let (current, context) = mapping.current {
+            version = "\(current.name)@\(current.version)"
+            do {
+                result = try current.apply(document, context: context)
+                failure = DeliveryFailure(reason: "", errorClass: "")
+            } catch {
+                result = nil
+                failure = DeliveryFailure(reason: error.description, errorClass: "mapping-\(error.kind.rawValue)")
+            }
+        } else {
+            version = mapping.name
+            result = nil
+            failure = DeliveryFailure(reason: "mapping '\(mapping.name)' is no longer in the mappings folder", errorClass: "configuration")
+        }
+        guard let result else {
             logger.error(
                 "the mapping cannot read a mail; it goes to the dead-letter topic",
-                metadata: ["mapping": "\(mapping.name)", "origin": "\(origin)", "error": "\(error.description)", "dead_letter_topic": "\(settings.deadLetterTopic ?? "none")"])
-            guard let deadLetterTopic = settings.deadLetterTopic else { return (.failed, []) }
-            let headers = [
-                KafkaHeader(key: EnvelopeHeader.origin, text: origin), KafkaHeader(key: "crm-error", text: error.description),
-            ]
-            let letter = ProducerMessage(topic: deadLetterTopic, key: Array(messageID.utf8), value: document, headers: headers)
-            return (.failed, [try await enqueue(letter)])
+                metadata: [
+                    "mapping": "\(version)", "origin": "\(origin)", "error": "\(failure.reason)",
+                    "dead_letter_topic": "\(settings.deadLetterTopic ?? "none")",
+                ])
+            guard settings.deadLetterTopic != nil else { return (.failed, []) }
+            let headers = [KafkaHeader(key: EnvelopeHeader.origin, text: origin), KafkaHeader(key: EnvelopeHeader.mapping, text: version)]
+            let original = ProducerMessage(topic: settings.topic, key: Array(messageID.utf8), value: document, headers: headers)
+            let acknowledgement = Acknowledgement()
+            do {
+                try emitter.enqueueDeadLetter(original, failure: failure, source: origin) { result in
+                    acknowledgement.complete(result.map { _ in () })
+                }
+            } catch {
+                try await emitter.deadLetter(original, failure: failure, source: origin)
+                acknowledgement.complete(.success(()))
+            }
+            return (.failed, [acknowledgement])
         }
         guard case .output(let records) = result else {
             logger.debug("the mapping dropped a mail (auto-reply or bounce)", metadata: ["origin": "\(origin)"])
@@ -258,7 +315,7 @@ public final class IMAPSource: Service, Sendable {
             let id = record.value["id"]?.stringValue ?? messageID
             var headers = [
                 KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: origin),
-                KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)"),
+                KafkaHeader(key: EnvelopeHeader.mapping, text: version),
             ]
             if !warnings.isEmpty { headers.append(KafkaHeader(key: "crm-mail-warnings", text: warnings.joined(separator: "; "))) }
             let key = record.key.isEmpty ? Array(messageID.utf8) : Array(record.key.utf8)
@@ -272,9 +329,9 @@ public final class IMAPSource: Service, Sendable {
     private func enqueue(_ message: ProducerMessage) async throws -> Acknowledgement {
         let acknowledgement = Acknowledgement()
         do {
-            try producer.enqueue(message) { result in acknowledgement.complete(result.map { _ in () }) }
+            try emitter.enqueue(message) { result in acknowledgement.complete(result.map { _ in () }) }
         } catch {
-            try await producer.send(message)
+            try await emitter.emit(message)
             acknowledgement.complete(.success(()))
         }
         return acknowledgement

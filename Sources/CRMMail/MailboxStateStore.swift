@@ -1,5 +1,4 @@
 import CRMStateStore
-import CRMHub
 import Foundation
 import GRDB
 
@@ -24,8 +23,13 @@ public final class MailboxStateStore: Sendable {
     private let database: DatabaseQueue
 
     /// Opens (creating if needed) the store at `path`; `nil` keeps it in memory (tests).
-    public init(path: String?) throws {
-        database = try StateDatabase.open(path: path)
+    public convenience init(path: String?) throws {
+        try self.init(database: try StateDatabase.open(path: path))
+    }
+
+    /// Uses the open state database `database` (creating its tables if needed).
+    public init(database: DatabaseQueue) throws {
+        self.database = database
         try database.write { db in
             try db.execute(
                 sql: """

@@ -1,3 +1,4 @@
+import CRMYAML
 import CRMDelivery
 import CRMTransport
 import Foundation
@@ -193,7 +194,7 @@ actor RecipientLedger {
 
 extension SMTPSinkTarget {
     /// A target for an `smtp-sink` connector: secrets resolved, templates read from the templates folder.
-    public init(configuration: ConnectorConfiguration.SMTPSinkSettings, logger: Logger) throws {
+    public init(configuration: SMTPSinkConnector.Settings, logger: Logger) throws {
         let template = try MailTemplate(named: configuration.template, directory: configuration.templatesDirectory)
         guard let from = MailAddress(parsing: configuration.from) else {
             throw MailTemplateError(template: configuration.template, part: "from", reason: "'\(configuration.from)' is not an e-mail address")
@@ -205,7 +206,7 @@ extension SMTPSinkTarget {
     }
 }
 
-extension ConnectorConfiguration.MailServerReference {
+extension MailServerReference {
     /// The client settings, with secrets read from the environment or files now.
     public func resolve() throws(SecretError) -> MailServerSettings {
         MailServerSettings(

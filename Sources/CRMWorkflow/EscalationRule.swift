@@ -1,4 +1,4 @@
-import CRMHub
+import CRMDelivery
 import CRMMapping
 import CRMModel
 import CRMSchedule

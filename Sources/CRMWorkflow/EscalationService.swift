@@ -1,4 +1,5 @@
-import CRMHub
+import CRMViews
+import CRMDelivery
 import CRMKafka
 import CRMModel
 import Foundation

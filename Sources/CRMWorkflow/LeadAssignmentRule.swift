@@ -1,4 +1,4 @@
-import CRMHub
+import CRMDelivery
 import CRMModel
 import CRMYAML
 import Foundation

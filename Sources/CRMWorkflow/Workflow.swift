@@ -1,4 +1,5 @@
-import CRMHub
+import CRMViews
+import CRMDelivery
 import CRMKafka
 import Foundation
 import Logging
@@ -10,13 +11,14 @@ public struct Workflow: Sendable {
     private let books: [String: LeadBook]
     private let stateDirectory: String
 
-    /// Loads the rules folder of `configuration` and opens the lead books of the lead-assignment rules.
-    public init(configuration: HubConfiguration) throws {
-        rules = try WorkflowRules.load(directory: configuration.rulesDirectory)
-        stateDirectory = URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("rules").path
+    /// Loads the rules folder `rulesDirectory` and opens the lead books (under `<stateDirectory>/rules`) of the
+    /// lead-assignment rules that `routes` use.
+    public init(rulesDirectory: String, stateDirectory: String, routes: [RouteConfiguration]) throws {
+        rules = try WorkflowRules.load(directory: rulesDirectory)
+        self.stateDirectory = URL(fileURLWithPath: stateDirectory).appendingPathComponent("rules").path
         var books: [String: LeadBook] = [:]
-        for case .leadAssignment(let rule) in rules.rules where configuration.routes.contains(where: { $0.rule == rule.name }) {
-            books[rule.name] = try LeadBook(path: Self.statePath(stateDirectory, rule.name))
+        for case .leadAssignment(let rule) in rules.rules where routes.contains(where: { $0.rule == rule.name }) {
+            books[rule.name] = try LeadBook(path: Self.statePath(self.stateDirectory, rule.name))
         }
         self.books = books
     }
@@ -31,12 +33,14 @@ public struct Workflow: Sendable {
         return LeadAssignmentTransform(rule: rule, book: book, logger: logger)
     }
 
-    /// One service per escalation rule, producing with `producer`.
-    public func escalationServices(runtime: HubRuntime, producer: KafkaProducer, logger: Logger) throws -> [EscalationService] {
+    /// One service per escalation rule, reading with `consumer` settings in groups under `groupPrefix` and producing
+    /// with `producer`.
+    public func escalationServices(
+        consumer: KafkaConsumerConfiguration, groupPrefix: String, producer: KafkaProducer, logger: Logger
+    ) throws -> [EscalationService] {
         try rules.escalations.map { rule in
             EscalationService(
-                rule: rule, consumer: runtime.consumerConfiguration(groupID: "", topics: []),
-                groupPrefix: runtime.configuration.kafka.groupPrefix, producer: producer,
+                rule: rule, consumer: consumer, groupPrefix: groupPrefix, producer: producer,
                 store: try TicketViewStore(path: Self.statePath(stateDirectory, rule.name)), logger: logger)
         }
     }

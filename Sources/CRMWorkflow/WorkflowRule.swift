@@ -2,7 +2,7 @@
 // scheduled escalation of tickets and lead assignment by territory and workload. Automatic acknowledgements are an
 // `smtp-sink` with a `when:` condition (see Connectors/README.md).
 
-import CRMHub
+import CRMDelivery
 import CRMYAML
 import Foundation
 
@@ -88,17 +88,18 @@ public struct WorkflowRules: Sendable {
         return WorkflowRules(rules: rules)
     }
 
-    /// Problems between the rules and the hub configuration: a route's `rule:` must name a lead-assignment rule.
-    public func problems(with configuration: HubConfiguration) -> [String] {
+    /// Problems between the rules (read from `rulesDirectory`) and the routes: a route's `rule:` must name a
+    /// lead-assignment rule.
+    public func problems(with routes: [RouteConfiguration], rulesDirectory: String) -> [String] {
         var problems: [String] = []
-        for route in configuration.routes {
+        for route in routes {
             guard let name = route.rule else { continue }
             switch rule(named: name) {
             case .leadAssignment: break
             case .escalation:
                 problems.append("\(route.location): route '\(route.name)': rule '\(name)' is an escalation rule; it runs on its schedule, not as a route step")
             case nil:
-                problems.append("\(route.location): route '\(route.name)': no rule '\(name)' in \(configuration.rulesDirectory)")
+                problems.append("\(route.location): route '\(route.name)': no rule '\(name)' in \(rulesDirectory)")
             }
         }
         return problems

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CRMBatch
+import CRMDelivery
 import CRMHub
 import CRMSchedule
 import Foundation
@@ -111,27 +112,6 @@ struct BatchCommand: AsyncParsableCommand {
             for report in reports {
                 print("\(report.startedAt.formatted(.iso8601))  \(BatchRunner.summary(report))")
             }
-        }
-    }
-}
-
-extension BatchCommand {
-    /// The daemon's batch scheduler, when the batch folder has scheduled jobs; nil otherwise.
-    static func scheduler(_ configuration: HubConfiguration, logger: Logger) throws -> BatchSchedulerService? {
-        let jobs: [BatchJob]
-        do {
-            jobs = try BatchJob.loadAll(directory: configuration.batchDirectory)
-        } catch {
-            printError("batch jobs have \(error.problems.count) problem(s):\n\(error)")
-            throw ExitCode(2)
-        }
-        guard jobs.contains(where: { $0.schedule != nil }) else { return nil }
-        do {
-            let environment = try BatchEnvironment(hub: configuration, jobs: jobs, logger: logger)
-            return BatchSchedulerService(runner: BatchRunner(environment: environment), jobs: jobs)
-        } catch {
-            printError(error.description)
-            throw ExitCode(2)
         }
     }
 }

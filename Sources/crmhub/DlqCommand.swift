@@ -1,5 +1,6 @@
 import CRMModel
 import ArgumentParser
+import CRMDelivery
 import CRMHub
 import CRMKafka
 import Foundation
@@ -35,7 +36,7 @@ struct DlqCommand: AsyncParsableCommand {
                 return (DeadLetterQueue(route: route, client: client, groupPrefix: prefix, logger: logger), runtime)
             }
             for connector in configuration.connectors where connector.name == self.route {
-                if let delivery = connector.kind.sinkDelivery {
+                if let delivery = connector.sinkDelivery {
                     return (DeadLetterQueue(sink: delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
                 }
             }

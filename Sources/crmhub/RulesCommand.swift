@@ -1,4 +1,5 @@
 import ArgumentParser
+import CRMDelivery
 import CRMHub
 import CRMModel
 import CRMWorkflow

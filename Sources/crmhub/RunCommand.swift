@@ -1,10 +1,6 @@
 import ArgumentParser
-import CRMAdminHTTP
+import CRMDelivery
 import CRMHub
-import CRMIngress
-import CRMKafka
-import CRMMail
-import CRMWorkflow
 import Foundation
 import Logging
 import Metrics
@@ -45,101 +41,18 @@ struct RunCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "crmhub")
 
-        let problems = HubValidation.mappingProblems(configuration) + HubValidation.ruleProblems(configuration)
-        guard problems.isEmpty else {
-            printError("\(problems.count) problem(s):\n" + problems.joined(separator: "\n"))
-            throw ExitCode(2)
-        }
-
-        let runtime = HubRuntime(configuration: configuration, logger: logger)
-        let workflow: Workflow
+        let daemon: HubDaemon
         do {
-            workflow = try Workflow(configuration: configuration)
+            daemon = try await HubDaemon.make(configuration: configuration, metrics: registry, logger: logger)
         } catch {
-            logger.critical("cannot start", metadata: ["reason": "workflow rules: \(error)"])
-            printError("workflow rules: \(error)")
-            throw ExitCode(1)
-        }
-        do {
-            try await runtime.preflight(additionalTopics: workflow.topics)
-        } catch let error as HubRuntime.StartupError {
             logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
             printError(error.description)
+            if case .invalid = error { throw ExitCode(2) }
             throw ExitCode(1)
         }
-
-        // Mappings are compiled once here (validation above already compiled them); SIGHUP recompiles the folder
-        // and swaps it in only if every mapping compiles.
-        let mappings = try configuration.routes.contains(where: { $0.mapping != nil })
-            ? MappingRegistry(directory: configuration.mappingsDirectory) : nil
-        let reloadSignal = mappings.map { Self.reloadOnSIGHUP($0, logger: logger) }
+        let reloadSignal = daemon.mappings.map { _ in Self.reloadOnSIGHUP(daemon, logger: logger) }
         defer { reloadSignal?.cancel() }
-        let hub: HubRuntime.HubServices
-        do {
-            hub = try await runtime.makeServices { route in
-                if let step = workflow.transform(for: route, logger: logger) { return step }
-                guard let name = route.mapping else { return IdentityTransform() }
-                return mappings?.transform(named: name) ?? UnavailableMappingTransform(name: name)
-            }
-        } catch let error as HubRuntime.StartupError {
-            logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
-            printError(error.description)
-            throw ExitCode(1)
-        }
-        var services = hub.services
-        do {
-            services += try IMAPSource.makeAll(configuration: configuration, producer: hub.producer, logger: logger) as [any Service]
-            services += try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger) as [any Service]
-        } catch {
-            logger.critical("cannot start", metadata: ["reason": "\(error)"])
-            printError("\(error)")
-            throw ExitCode(1)
-        }
-        let forms = configuration.connectors.compactMap { connector -> WebFormIngress.Form? in
-            guard case .webForm(let settings) = connector.kind else { return nil }
-            return WebFormIngress.Form(name: connector.name, settings: settings)
-        }
-        var webhooks: [StripeWebhookIngress.Endpoint] = []
-        for connector in configuration.connectors {
-            guard case .stripeWebhook(let settings) = connector.kind else { continue }
-            do {
-                let secrets = try settings.secrets.map { secret throws(SecretError) in try secret.resolve() }
-                webhooks.append(StripeWebhookIngress.Endpoint(name: connector.name, settings: settings, secrets: secrets))
-            } catch {
-                logger.critical("cannot start", metadata: ["connector": "\(connector.name)", "reason": "\(error.description)"])
-                printError("connector \(connector.name) (\(connector.file)): \(error.description)")
-                throw ExitCode(1)
-            }
-        }
-        let cti: (services: [any Service], events: [EventIngress.Endpoint])
-        do {
-            cti = try CTIWiring.services(runtime, producer: hub.producer, resolver: hub.resolver, logger: logger)
-        } catch {
-            logger.critical("cannot start", metadata: ["reason": "\(error.description)"])
-            printError(error.description)
-            throw ExitCode(1)
-        }
-        services += cti.services
-        if !forms.isEmpty || !webhooks.isEmpty || !cti.events.isEmpty {
-            let paths = forms.map(\.settings.path) + webhooks.map(\.settings.path) + cti.events.map(\.path)
-            services.append(
-                IngressServer.makeApplication(
-                    host: configuration.ingress.host, port: configuration.ingress.port, forms: forms, webhooks: webhooks, events: cti.events,
-                    producer: hub.producer,
-                    attachmentsDirectory: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("attachments").path,
-                    logger: logger
-                ) { port in
-                    logger.info("ingress listening", metadata: ["host": "\(configuration.ingress.host)", "port": "\(port)", "paths": "\(paths)"])
-                })
-        }
-        let admin = AdminServer.makeApplication(
-            host: configuration.http.host, port: configuration.http.port, state: runtime.state,
-            routes: configuration.routes.map(\.name), registry: registry, masterData: hub.resolver, logger: logger
-        ) { port in
-            logger.info("admin server listening", metadata: ["host": "\(configuration.http.host)", "port": "\(port)"])
-        }
-        services.append(admin)
-        if let batch = try BatchCommand.scheduler(configuration, logger: logger) { services.append(batch) }
+        let services = daemon.services
 
         let shutdownLimit = Duration.seconds(configuration.shutdownTimeoutSeconds)
         var groupConfiguration = ServiceGroupConfiguration(
@@ -164,17 +77,20 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// Recompiles the mappings on SIGHUP; a folder that does not compile is refused and the old mappings keep running.
-    static func reloadOnSIGHUP(_ registry: MappingRegistry, logger: Logger) -> any DispatchSourceSignal {
+    /// Routes and connectors (IMAP sources) look their mapping up in the one registry, so all of them see the reload.
+    static func reloadOnSIGHUP(_ daemon: HubDaemon, logger: Logger) -> any DispatchSourceSignal {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
-            switch registry.reload() {
+            switch daemon.reloadMappings() {
             case .success(let versions):
                 logger.notice("mappings reloaded", metadata: ["versions": "\(versions.sorted { $0.key < $1.key })"])
             case .failure(let error):
                 logger.error(
                     "mappings not reloaded: the folder has problems; the previous mappings keep running",
                     metadata: ["problems": "\(error.problems.map(\.description))"])
+            case nil:
+                break
             }
         }
         source.resume()

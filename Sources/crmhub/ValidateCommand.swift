@@ -1,4 +1,5 @@
 import ArgumentParser
+import CRMDelivery
 import CRMHub
 
 struct ValidateCommand: ParsableCommand {

@@ -1,19 +1,20 @@
-import CRMHub
+import CRMDelivery
 import CRMMapping
 import CRMWorkflow
 
 /// Cross-file checks shared by `validate` and `run`.
-enum HubValidation {
+public enum HubValidation {
     /// Problems with the mappings the routes name: every mapping file in the folder must compile, and every
     /// mapping a route names must exist (each problem as file:line:column: message).
-    static func mappingProblems(_ configuration: HubConfiguration) -> [String] {
+    public static func mappingProblems(_ configuration: HubConfiguration) -> [String] {
         let needed = configuration.routes.filter { $0.mapping != nil }
+        let connectorMappings = configuration.connectors.flatMap { connector in connector.mappings.map { (connector, $0) } }
         let library: MappingLibrary
         do {
             library = try MappingLibrary.load(directory: configuration.mappingsDirectory)
         } catch {
             // A missing folder is only a problem when a route needs a mapping.
-            if needed.isEmpty, error.problems.allSatisfy({ $0.message == "mapping directory does not exist" }) { return [] }
+            if needed.isEmpty, connectorMappings.isEmpty, error.problems.allSatisfy({ $0.message == "mapping directory does not exist" }) { return [] }
             return error.problems.map(\.description)
         }
         var problems: [String] = []
@@ -32,12 +33,15 @@ enum HubValidation {
                 }
             }
         }
+        for (connector, name) in connectorMappings where library.mapping(named: name) == nil {
+            problems.append("\(connector.file):1:1: connector '\(connector.name)' names mapping '\(name)', which is not in \(configuration.mappingsDirectory)")
+        }
         return problems
     }
 
     /// Problems with the workflow rules: every rule file must load, and every route's `rule:` must name a
     /// lead-assignment rule.
-    static func ruleProblems(_ configuration: HubConfiguration) -> [String] {
+    public static func ruleProblems(_ configuration: HubConfiguration) -> [String] {
         do {
             return try WorkflowRules.load(directory: configuration.rulesDirectory).problems(with: configuration)
         } catch {

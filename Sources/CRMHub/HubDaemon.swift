@@ -1,0 +1,119 @@
+import CRMAdminHTTP
+import CRMBatch
+import CRMConnector
+import CRMDelivery
+import CRMIngress
+import CRMKafka
+import CRMMapping
+import CRMWorkflow
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The whole daemon built from one configuration: every service in start order (producer, routes, connectors,
+/// workflow, batch scheduler, then the ingress and admin HTTP servers, which stop first), ready for one ServiceGroup.
+public struct HubDaemon: Sendable {
+    public let runtime: HubRuntime
+    /// Start order: dependencies first, HTTP servers last.
+    public let services: [any Service]
+    /// The compiled mappings folder that routes and connectors use; ``reloadMappings()`` swaps in a new compile.
+    public let mappings: MappingRegistry?
+
+    /// Why the daemon cannot start.
+    public enum StartupFailure: Error, CustomStringConvertible {
+        /// The configuration has problems (exit code 2), each as `file:line:column: message`.
+        case invalid([String])
+        /// A peer or resource is not usable (exit code 1).
+        case cannotStart(String)
+
+        public var description: String {
+            switch self {
+            case .invalid(let problems): "\(problems.count) problem(s):\n" + problems.joined(separator: "\n")
+            case .cannotStart(let reason): reason
+            }
+        }
+    }
+
+    /// Checks the configuration, the broker and the topics, and builds every service. `metrics` is the registry the
+    /// admin server's `/metrics` renders.
+    public static func make(
+        configuration: HubConfiguration, metrics: PrometheusCollectorRegistry, logger: Logger
+    ) async throws(StartupFailure) -> HubDaemon {
+        let problems = HubValidation.mappingProblems(configuration) + HubValidation.ruleProblems(configuration)
+        guard problems.isEmpty else { throw .invalid(problems) }
+        let jobs: [BatchJob]
+        do {
+            jobs = try BatchJob.loadAll(directory: configuration.batchDirectory)
+        } catch {
+            throw .invalid(error.problems.map(\.description))
+        }
+
+        let runtime = HubRuntime(configuration: configuration, logger: logger)
+        let workflow: Workflow
+        do {
+            workflow = try Workflow(configuration: configuration)
+        } catch {
+            throw .cannotStart("workflow rules: \(error)")
+        }
+        do {
+            try await runtime.preflight(additionalTopics: workflow.topics)
+        } catch {
+            throw .cannotStart("\(error)")
+        }
+
+        // Mappings are compiled once here (validation above already compiled them); SIGHUP recompiles the folder
+        // and swaps it in only if every mapping compiles.
+        let needsMappings = configuration.routes.contains { $0.mapping != nil } || configuration.connectors.contains { !$0.mappings.isEmpty }
+        let mappings: MappingRegistry?
+        do {
+            mappings = needsMappings ? try MappingRegistry(directory: configuration.mappingsDirectory) : nil
+        } catch {
+            throw .invalid(error.problems.map(\.description))
+        }
+        var services: [any Service]
+        let hub: HubRuntime.HubServices
+        do {
+            hub = try await runtime.makeServices(mappings: mappings) { route in
+                if let step = workflow.transform(for: route, logger: logger) { return step }
+                guard let name = route.mapping else { return IdentityTransform() }
+                return mappings?.transform(named: name) ?? UnavailableMappingTransform(name: name)
+            }
+            services = hub.services
+            services += try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger) as [any Service]
+        } catch {
+            throw .cannotStart("\(error)")
+        }
+        if jobs.contains(where: { $0.schedule != nil }) {
+            do {
+                let environment = try BatchEnvironment(hub: configuration, jobs: jobs, logger: logger)
+                services.append(BatchSchedulerService(runner: BatchRunner(environment: environment), jobs: jobs))
+            } catch {
+                throw .invalid([error.description])
+            }
+        }
+        if !hub.ingress.isEmpty {
+            let ingress = configuration.ingress
+            let paths = hub.ingress.map(\.path)
+            services.append(
+                IngressServer.makeApplication(host: ingress.host, port: ingress.port, endpoints: hub.ingress, logger: logger) { port in
+                    logger.info("ingress listening", metadata: ["host": "\(ingress.host)", "port": "\(port)", "paths": "\(paths)"])
+                })
+        }
+        let admin = configuration.http
+        services.append(
+            AdminServer.makeApplication(
+                host: admin.host, port: admin.port, state: runtime.state, routes: configuration.routes.map(\.name), registry: metrics,
+                masterData: hub.resolver, logger: logger
+            ) { port in
+                logger.info("admin server listening", metadata: ["host": "\(admin.host)", "port": "\(port)"])
+            })
+        return HubDaemon(runtime: runtime, services: services, mappings: mappings)
+    }
+
+    /// Recompiles the mappings folder; on success the new mappings serve every message from now on, on failure the
+    /// old ones keep running. Nil when no route or connector uses a mapping.
+    public func reloadMappings() -> Result<[String: String], MappingLoadError>? {
+        mappings?.reload()
+    }
+}
