@@ -250,6 +250,7 @@ let package = Package(
                 "CRMKafka", "CRMDelivery", "CRMMapping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -268,66 +269,71 @@ let package = Package(
             dependencies: ["CRMMapping", "CRMModel"],
             swiftSettings: strictConcurrency
         ),
-        // Real peers for tests (Tansu broker, recording HTTP target), started on free loopback ports.
+        // Test support: real peers started on free loopback ports (Tansu broker, PostgreSQL, postfix/dovecot, sshd,
+        // Kamailio + SIPp, trytond, localstripe, a recording HTTP target), one KafkaTestClient, one ChildProcess.
         .target(
             name: "CRMTestSupport",
             dependencies: ["CRMKafka", .product(name: "Logging", package: "swift-log")],
             path: "Tests/CRMTestSupport",
             swiftSettings: strictConcurrency
         ),
+        // Unit tests: pure logic, in-process servers and librdkafka's mock cluster; no external process.
+        .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMKafkaTests", dependencies: ["CRMKafka"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "CRMTransportTests",
-            dependencies: ["CRMTransport", "CRMTestSupport"],
-            swiftSettings: strictConcurrency
-        ),
-        .testTarget(
-            name: "CRMIngressTests",
+            name: "CRMDeliveryTests",
             dependencies: [
-                "CRMIngress", "CRMHub", "CRMKafka", "CRMMapping", "CRMTransport", "CRMTestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMYAML", "CRMTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
+        .testTarget(name: "CRMWebTests", dependencies: ["CRMWeb"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "CRMMailTests",
-            dependencies: ["CRMMail", "CRMHub", "CRMKafka", "CRMMapping", "CRMModel", "CRMTransport", "CRMTestSupport"],
+            name: "CRMMailTests", dependencies: ["CRMMail", "CRMHub", "CRMConnector", "CRMTestSupport", "CRMTransport", "CRMYAML"],
             swiftSettings: strictConcurrency
         ),
-        .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMTelephonyTests",
             dependencies: [
-                "CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMIngress", "CRMTransport", "CRMTestSupport",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMTestSupport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictConcurrency
         ),
+        .testTarget(name: "CRMBatchTests", dependencies: ["CRMBatch", "CRMCSV", "CRMTestSupport"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "CRMMasterDataTests",
-            dependencies: ["CRMMasterData", "CRMMasterDataPostgres", "CRMNormalize", "CRMTestSupport"],
-            swiftSettings: strictConcurrency
-        ),
-        .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
-        .testTarget(
-            name: "CRMWorkflowTests",
-            dependencies: ["CRMWorkflow", "CRMHub", "CRMKafka", "CRMModel", "CRMTelephony", "CRMTransport", "CRMYAML", "CRMTestSupport"],
-            swiftSettings: strictConcurrency
-        ),
-        .testTarget(
-            name: "CRMBatchTests",
-            dependencies: ["CRMBatch", "CRMCSV", "CRMHub", "CRMKafka", "CRMTransport", "CRMTestSupport"],
+            name: "CRMWorkflowTests", dependencies: ["CRMWorkflow", "CRMDelivery", "CRMHub", "CRMMail", "CRMKafka", "CRMModel", "CRMTestSupport", "CRMYAML"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(
             name: "CRMHubTests",
             dependencies: [
-                "CRMHub", "CRMKafka", "CRMAdminHTTP", "CRMTransport", "CRMTestSupport", "CRMMapping", "CRMModel",
+                "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMMail", "CRMProcessConnector", "CRMTelephony",
+                "CRMTryton", "CRMYAML", "CRMTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        // Integration tests: real peers (Tansu, PostgreSQL, postfix/dovecot, sshd, Kamailio + SIPp, trytond,
+        // localstripe, headless chromium) and crmhub child processes, each started by the test on free loopback ports.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "CRMHub", "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMCSV", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
+                "CRMMail", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMModel", "CRMNormalize", "CRMProcessConnector",
+                "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb", "CRMWorkflow", "CRMYAML",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),

@@ -51,8 +51,9 @@ struct CTIBench: AsyncParsableCommand {
         if let httpPort {
             services.append(
                 IngressServer.makeApplication(
-                    host: "127.0.0.1", port: httpPort, forms: [], events: [.callEvents(name: "bench", path: "/cti/kamailio", connector: connector)],
-                    producer: producer, attachmentsDirectory: FileManager.default.temporaryDirectory.path, logger: logger))
+                    host: "127.0.0.1", port: httpPort,
+                    endpoints: [EventIngress.Endpoint.callEvents(name: "bench", path: "/cti/kamailio", connector: connector).ingress(logger: logger)],
+                    logger: logger))
         }
         let group = ServiceGroup(services: services, logger: logger)
         let task = Task { try await group.run() }

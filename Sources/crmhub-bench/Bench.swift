@@ -3,7 +3,7 @@
 // Run it through Benchmarks/route-bench.sh, which builds both, starts a Tansu broker and records the results.
 
 import ArgumentParser
-import CRMHub
+import CRMDelivery
 import CRMKafka
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import CRMAdminHTTP
+import CRMDelivery
 import CRMHub
 import Foundation
 import Hummingbird

@@ -1,9 +1,12 @@
+import CRMConnector
+@testable import CRMDelivery
+import CRMMail
+import CRMMapping
+import CRMModel
 import CRMTestSupport
 import CRMYAML
 import Foundation
 import Testing
-
-@testable import CRMHub
 
 /// The decision a sink's `when:` takes for one message (pure; SupportMailboxEndToEndTests proves it through a real
 /// SMTP sink).
@@ -46,8 +49,8 @@ struct SinkConditionTests {
 
     @Test("when: is read on every sink kind; a bad condition is refused with its line; sources refuse it")
     func parsedOnSinks() throws {
-        let example = try ConnectorConfiguration(path: repositoryRoot.appendingPathComponent("Connectors/examples/ticket-ack-smtp.yaml").path)
-        guard case .smtpSink(let settings) = example.kind else {
+        let example = try ConnectorRegistry.standard.load(path: repositoryRoot.appendingPathComponent("Connectors/examples/ticket-ack-smtp.yaml").path)
+        guard let settings = example.settings(as: SMTPSinkConnector.Settings.self) else {
             Issue.record("not an smtp sink")
             return
         }
@@ -58,15 +61,15 @@ struct SinkConditionTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-when-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        func load(_ text: String) throws -> ConnectorConfiguration {
+        func load(_ text: String) throws -> ConfiguredConnector {
             let path = directory.appendingPathComponent("c.yaml").path
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            return try ConnectorConfiguration(path: path)
+            return try ConnectorRegistry.standard.load(path: path)
         }
         let http = try load("name: erp\nkind: http-sink\ntopic: crm.customer\nurl: https://erp.example/api\nwhen: {path: country, in: [DE, AT]}\n")
-        #expect(http.kind.sinkDelivery?.when?.decide(Array(#"{"country":"AT"}"#.utf8)) == .deliver)
+        #expect(http.sinkDelivery?.when?.decide(Array(#"{"country":"AT"}"#.utf8)) == .deliver)
         let process = try load("name: arch\nkind: process\nrole: sink\ncommand: [cat]\ntopic: crm.order\nwhen: {not: {path: test, equals: true}}\n")
-        #expect(process.kind.sinkDelivery?.when?.decide(Array(#"{"test":true}"#.utf8)) == .skip)
+        #expect(process.sinkDelivery?.when?.decide(Array(#"{"test":true}"#.utf8)) == .skip)
 
         let bad = #expect(throws: YAMLError.self) {
             try load("name: erp\nkind: http-sink\ntopic: crm.customer\nurl: https://erp.example/api\nwhen:\n  path: status\n  equalz: new\n")

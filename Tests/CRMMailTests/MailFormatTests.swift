@@ -1,4 +1,5 @@
 import CRMHub
+import CRMMail
 import CRMTestSupport
 import CRMTransport
 import Foundation
@@ -107,7 +108,7 @@ struct MailConnectorConfigurationTests {
         defer { try? FileManager.default.removeItem(atPath: file) }
         let configuration = try HubConfiguration.load(path: file)
         let smtp = try #require(configuration.connectors.first { $0.name == "ticket-ack" })
-        guard case .smtpSink(let sink) = smtp.kind else {
+        guard let sink = smtp.settings(as: SMTPSinkConnector.Settings.self) else {
             Issue.record("not an smtp sink")
             return
         }
@@ -116,7 +117,7 @@ struct MailConnectorConfigurationTests {
         #expect(sink.to == "{{customerRef}}")
         #expect(sink.delivery.deadLetterTopic == "dlq.ticket-ack")
         let imap = try #require(configuration.connectors.first { $0.name == "support-inbox" })
-        guard case .imapSource(let source) = imap.kind else {
+        guard let source = imap.settings(as: IMAPSourceConnector.Settings.self) else {
             Issue.record("not an imap source")
             return
         }

@@ -1,4 +1,6 @@
+import CRMDelivery
 import CRMHub
+import CRMMail
 import CRMKafka
 import CRMModel
 import CRMTestSupport
@@ -13,12 +15,7 @@ let exampleRules = repositoryRoot.appendingPathComponent("deploy/demo/rules").pa
 func json(_ text: String) throws -> JSONValue { try JSONValue.parse(text) }
 
 /// Writes rule files (and tables) to a fresh folder.
-func ruleFolder(_ files: [String: String]) throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-rules-\(UUID())").path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    for (name, text) in files { try text.write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
-    return directory
-}
+func ruleFolder(_ files: [String: String]) throws -> String { try temporaryFolder(files, prefix: "crmhub-rules") }
 
 @Suite("Territory table")
 struct TerritoryTableTests {

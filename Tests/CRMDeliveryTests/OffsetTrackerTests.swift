@@ -1,7 +1,9 @@
 import CRMKafka
 import Testing
 
-@testable import CRMHub
+@testable import CRMDelivery
+import CRMMapping
+import CRMModel
 
 @Suite struct OffsetTrackerTests {
     let partition = TopicPartition(topic: "t", partition: 0)

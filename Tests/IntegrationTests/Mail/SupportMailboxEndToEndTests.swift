@@ -1,3 +1,4 @@
+import CRMDelivery
 import CRMHub
 import CRMKafka
 import CRMMail
@@ -81,11 +82,12 @@ extension MailPeerTests {
         static func services(_ configuration: HubConfiguration, logger: Logger) async throws -> (services: [any Service], sink: SinkService) {
             let runtime = HubRuntime(configuration: configuration, logger: logger)
             try await runtime.preflight()
-            let hub = try await runtime.makeServices { _ in IdentityTransform() }
-            let sources = try IMAPSource.makeAll(configuration: configuration, producer: hub.producer, logger: logger)
+            let mappings = try MappingRegistry(directory: configuration.mappingsDirectory)
+            let hub = try await runtime.makeServices(mappings: mappings) { _ in IdentityTransform() }
+            let sources = hub.services.compactMap { $0 as? IMAPSource }
             #expect(sources.count == 1)
             let sink = try #require(hub.services.compactMap { $0 as? SinkService }.first)
-            return (hub.services + sources as [any Service], sink)
+            return (hub.services, sink)
         }
 
         static func send(_ smtp: SMTPClient, _ message: MailMessage) async {

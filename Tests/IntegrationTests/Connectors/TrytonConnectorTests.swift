@@ -1,15 +1,17 @@
+import CRMConnector
+import CRMDelivery
+@testable import CRMHub
 import CRMKafka
 import CRMMapping
 import CRMModel
 import CRMTestSupport
 import CRMTransport
+@testable import CRMTryton
 import CRMYAML
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
-
-@testable import CRMHub
 
 /// The Tryton ERP connector against a real trytond (party, sale, accounting; SQLite copy of a template database)
 /// started per test on a free loopback port, and a real Kafka broker (Tansu) for the sale source.
@@ -422,8 +424,8 @@ struct TrytonEndToEndTests {
 @Suite struct TrytonConnectorConfigurationTests {
     @Test func theShippedTrytonExamplesLoad() throws {
         let sinkPath = repositoryRoot.appendingPathComponent("Connectors/examples/tryton-party.yaml").path
-        let sink = try ConnectorConfiguration(path: sinkPath)
-        guard case .trytonPartySink(let settings) = sink.kind else {
+        let sink = try ConnectorRegistry.standard.load(path: sinkPath)
+        guard let settings = sink.settings(as: TrytonPartySinkConnector.Settings.self) else {
             Issue.record("not a tryton-party-sink")
             return
         }
@@ -436,8 +438,8 @@ struct TrytonEndToEndTests {
         #expect(endpoint.rpcURL == "http://127.0.0.1:8000/tryton/rpc/")
 
         let sourcePath = repositoryRoot.appendingPathComponent("Connectors/examples/tryton-sales.yaml").path
-        let source = try ConnectorConfiguration(path: sourcePath)
-        guard case .trytonSaleSource(let sourceSettings) = source.kind else {
+        let source = try ConnectorRegistry.standard.load(path: sourcePath)
+        guard let sourceSettings = source.settings(as: TrytonSaleSourceConnector.Settings.self) else {
             Issue.record("not a tryton-sale-source")
             return
         }
@@ -454,7 +456,7 @@ struct TrytonEndToEndTests {
         let path = directory.appendingPathComponent("tryton.yaml").path
         try "name: t\nkind: tryton-party-sink\ntopic: t\nurl: http://127.0.0.1:8000\ndatabase: d\nuser: u\npassword: hunter2\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let error = #expect(throws: YAMLError.self) { try ConnectorConfiguration(path: path) }
+        let error = #expect(throws: YAMLError.self) { try ConnectorRegistry.standard.load(path: path) }
         #expect(error?.location.line == 7)
         #expect(error?.message.contains("never inline") == true)
     }

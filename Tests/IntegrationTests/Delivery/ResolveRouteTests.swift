@@ -1,4 +1,6 @@
 import CRMAdminHTTP
+import CRMDelivery
+@testable import CRMHub
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -8,8 +10,6 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 import Testing
-
-@testable import CRMHub
 
 /// A route with `resolve: true` on a real broker: the same person from two systems gets one golden id, and the
 /// golden-record change events are on their topic.

@@ -1,11 +1,12 @@
+import CRMDelivery
+@testable import CRMHub
 import CRMKafka
+@testable import CRMProcessConnector
 import CRMTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
-
-@testable import CRMHub
 
 @Suite struct ConnectorProtocolTests {
     @Test func framesFromTheChildAreParsedAndBrokenOnesAreProtocolErrors() throws {
@@ -51,7 +52,7 @@ struct ExternalProcessConnectorTests {
         var settings = ConnectorProcess.Settings(
             name: "archive", command: ["/usr/bin/env", "python3", examples.appendingPathComponent("jsonl_archive_sink.py").path], role: .sink)
         settings.settings = ["path": archive.path]
-        settings.initialBackoff = .milliseconds(100)
+        settings.restartBackoff.initial = .milliseconds(100)
         let target = await ProcessSinkTarget(settings: settings, timeout: .seconds(10), logger: logger)
         let firstChild = try await waitForChild(target)
 
@@ -107,7 +108,7 @@ struct ExternalProcessConnectorTests {
         var settings = ConnectorProcess.Settings(
             name: "drop", command: ["/usr/bin/env", "python3", examples.appendingPathComponent("drop_folder_source.py").path], role: .source)
         settings.settings = ["folder": folder.path, "key_field": "email", "poll_seconds": "0.2"]
-        settings.initialBackoff = .milliseconds(100)
+        settings.restartBackoff.initial = .milliseconds(100)
         let source = ProcessSourceService(settings: settings, topic: "raw.drop", producer: producer, logger: logger)
         let group = ServiceGroup(services: [source], logger: logger)
         let running = Task { try await group.run() }

@@ -4,7 +4,9 @@ import Logging
 import ServiceLifecycle
 import Testing
 
-@testable import CRMHub
+@testable import CRMDelivery
+import CRMMapping
+import CRMModel
 
 /// Routes under broker faults on librdkafka's mock cluster: nothing consumed is lost, whatever the broker does.
 @Suite(.timeLimit(.minutes(2)))

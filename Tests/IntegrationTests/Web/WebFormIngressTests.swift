@@ -1,6 +1,9 @@
 import CRMHub
+@testable import CRMIngress
+import CRMConnector
 import CRMKafka
 import CRMTestSupport
+import CRMWeb
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -8,21 +11,25 @@ import Logging
 import ServiceLifecycle
 import Testing
 
-@testable import CRMIngress
-
 /// Web-form ingress against a real broker (Tansu), driven by a real headless browser (chromium) and curl.
 @Suite(.timeLimit(.minutes(3)))
 struct WebFormIngressTests {
     let logger = Logger(label: "test")
 
     func form(topic: String) -> WebFormIngress.Form {
-        var settings = ConnectorConfiguration.WebFormSettings(path: "/forms/contact", topic: topic)
+        var settings = WebFormConnector.Settings(path: "/forms/contact", topic: topic)
         settings.keyField = "email"
         settings.requiredFields = ["email", "message"]
         settings.honeypotField = "website"
         settings.maxAttachmentBytes = 1_000
         settings.ackTimeout = .seconds(2)
         return WebFormIngress.Form(name: "contact", settings: settings)
+    }
+
+    /// The form as the ingress server serves it, producing with `producer`.
+    func ingress(_ form: WebFormIngress.Form, _ producer: KafkaProducer, attachments: String) -> IngressEndpoint {
+        WebFormIngress.endpoint(
+            form, emitter: SourceEmitter(connector: form.name, producer: producer), attachmentsDirectory: attachments, logger: logger)
     }
 
     func consumerConfiguration(_ bootstrap: String, topic: String) -> KafkaConsumerConfiguration {
@@ -90,7 +97,7 @@ struct WebFormIngressTests {
         let port = try freePort()
         let attachments = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-attachments-\(UUID())").path
         let app = IngressServer.makeApplication(
-            host: "127.0.0.1", port: port, forms: [form(topic: "raw.webform")], producer: producer, attachmentsDirectory: attachments, logger: logger)
+            host: "127.0.0.1", port: port, endpoints: [ingress(form(topic: "raw.webform"), producer, attachments: attachments)], logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
         let running = Task { try await group.run() }
         while !canConnect(port: port) { try await Task.sleep(for: .milliseconds(50)) }
@@ -148,7 +155,7 @@ struct WebFormIngressTests {
     @Test func badInputGetsAClearClientErrorAndNothingIsProduced() async throws {
         // No broker needed: every request here is refused before producing.
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
-        let router = IngressServer.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
+        let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         let app = Application(router: router)
         try await app.test(.router) { client in
             let urlencoded: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
@@ -174,7 +181,7 @@ struct WebFormIngressTests {
 
     @Test func whenKafkaDoesNotAcknowledgeTheAnswerIs503NeverA2xx() async throws {
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
-        let router = IngressServer.makeRouter(forms: [form(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
+        let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         try await Application(router: router).test(.router) { client in
             try await client.execute(
                 uri: "/forms/contact", method: .post, headers: [.contentType: "application/json", .init("Idempotency-Key")!: "form-123"],

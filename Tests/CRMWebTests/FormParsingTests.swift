@@ -1,6 +1,6 @@
 import Testing
 
-@testable import CRMIngress
+@testable import CRMWeb
 
 @Suite struct FormParsingTests {
     @Test func urlencodedFieldsDecodePlusAndPercentEscapes() throws {

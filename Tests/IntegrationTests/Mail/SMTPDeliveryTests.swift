@@ -1,3 +1,4 @@
+import CRMDelivery
 import CRMHub
 import CRMMail
 import CRMTestSupport

@@ -1,10 +1,11 @@
+import CRMDelivery
+@testable import CRMHTTPConnector
+@testable import CRMHub
 import CRMKafka
 import CRMTestSupport
 import CRMTransport
 import Foundation
 import Testing
-
-@testable import CRMHub
 
 @Suite struct RESTRequestTemplateTests {
     @Test func placeholdersAreFilledFromTheKeyTheIdAndTheBodyAndPercentEncoded() throws {

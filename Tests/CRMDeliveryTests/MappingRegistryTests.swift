@@ -2,7 +2,9 @@ import CRMKafka
 import Foundation
 import Testing
 
-@testable import CRMHub
+@testable import CRMDelivery
+import CRMMapping
+import CRMModel
 
 /// Mappings in routes: applied per message, reloaded only when the whole folder compiles.
 @Suite struct MappingRegistryTests {

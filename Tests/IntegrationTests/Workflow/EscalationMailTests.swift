@@ -1,13 +1,14 @@
+import CRMDelivery
 import CRMHub
 import CRMKafka
+import CRMMail
 import CRMTestSupport
 import CRMTransport
+@testable import CRMWorkflow
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
-
-@testable import CRMWorkflow
 
 /// The whole escalation path on real peers, wired as `crmhub run` wires it: tickets and customers on Tansu → the
 /// escalation rule's scheduled check → the escalation topic → an `smtp-sink` with the shipped escalation templates →
@@ -20,7 +21,7 @@ struct EscalationMailTests {
     func escalationIsMailedOnce() async throws {
         let mail = try await offPool { try MailServer(users: ["manager"]) }
         let broker = try TansuBroker()
-        let directory = try ruleFolder([
+        let directory = try temporaryFolder([
             "hub.yaml": """
                 kafka:
                   brokers: ["\(broker.bootstrap)"]

@@ -1,11 +1,12 @@
+import CRMDelivery
+@testable import CRMHub
 import CRMKafka
+import CRMModel
 import CRMTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
-
-@testable import CRMHub
 
 /// Exactly-once routes on librdkafka's mock cluster (Tansu does not hide aborted transactions).
 @Suite(.timeLimit(.minutes(2)))

@@ -1,3 +1,5 @@
+import CRMDelivery
+@testable import CRMHub
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -5,8 +7,6 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
-
-@testable import CRMHub
 
 /// Routes against a real Kafka-protocol broker (Tansu).
 @Suite(.timeLimit(.minutes(3)))

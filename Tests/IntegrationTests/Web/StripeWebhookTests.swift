@@ -1,16 +1,17 @@
 import CRMHub
+@testable import CRMIngress
+import CRMConnector
 import CRMKafka
 import CRMMapping
 import CRMTestSupport
 import CRMTransport
+import CRMWeb
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import ServiceLifecycle
 import Testing
-
-@testable import CRMIngress
 
 @Suite struct StripeSignatureTests {
     let payload = Array(#"{"id":"evt_1","type":"customer.created","data":{"object":{"id":"cus_1","object":"customer"}}}"#.utf8)
@@ -75,10 +76,15 @@ struct StripeWebhookIngressTests {
     let logger = Logger(label: "test")
 
     func endpoint(topic: String, secrets: [String] = ["whsec_test"]) -> StripeWebhookIngress.Endpoint {
-        var settings = ConnectorConfiguration.StripeWebhookSettings(path: "/webhooks/stripe", topic: topic, secrets: [.environment("UNUSED")])
+        var settings = StripeWebhookConnector.Settings(path: "/webhooks/stripe", topic: topic, secrets: [.environment("UNUSED")])
         settings.events = ["customer.*", "payment_intent.*"]
         settings.ackTimeout = .seconds(2)
         return StripeWebhookIngress.Endpoint(name: "billing", settings: settings, secrets: secrets)
+    }
+
+    /// The webhook as the ingress server serves it, producing with `producer`.
+    func ingress(_ endpoint: StripeWebhookIngress.Endpoint, _ producer: KafkaProducer) -> IngressEndpoint {
+        StripeWebhookIngress.endpoint(endpoint, emitter: SourceEmitter(connector: endpoint.name, producer: producer), logger: logger)
     }
 
     /// POSTs a form to localstripe's API with a test key and returns the JSON object it answers.
@@ -102,8 +108,7 @@ struct StripeWebhookIngressTests {
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
         let port = try freePort()
         let app = IngressServer.makeApplication(
-            host: "127.0.0.1", port: port, forms: [], webhooks: [endpoint(topic: "billing.stripe.event")], producer: producer,
-            attachmentsDirectory: "/tmp", logger: logger)
+            host: "127.0.0.1", port: port, endpoints: [ingress(endpoint(topic: "billing.stripe.event"), producer)], logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
         let running = Task { try await group.run() }
         while !canConnect(port: port) { try await Task.sleep(for: .milliseconds(50)) }
@@ -147,7 +152,7 @@ struct StripeWebhookIngressTests {
     @Test func forgedStaleAndUnsignedWebhooksAre400AndNothingIsProduced() async throws {
         // The producer points at a closed port: any attempt to produce would answer 503, not 400.
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
-        let router = IngressServer.makeRouter(forms: [], webhooks: [endpoint(topic: "t")], producer: producer, attachmentsDirectory: "/tmp", logger: logger)
+        let router = IngressServer.makeRouter(endpoints: [ingress(endpoint(topic: "t"), producer)], logger: logger)
         let body = #"{"id":"evt_9","type":"customer.updated","data":{"object":{"id":"cus_9","object":"customer"}}}"#
         let now = Int64(Date().timeIntervalSince1970)
         let json: HTTPFields = [.contentType: "application/json"]

@@ -1,14 +1,15 @@
+import CRMDelivery
 import CRMHub
 import CRMKafka
 import CRMModel
 import CRMTelephony
 import CRMTestSupport
+import CRMViews
+@testable import CRMWorkflow
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
-
-@testable import CRMWorkflow
 
 /// The workflow rules on a real broker (Tansu): the escalation service reads the ticket and customer topics and
 /// escalates on its schedule; the lead-assignment rule runs as a route step of the daemon's own runtime.
@@ -57,9 +58,9 @@ struct WorkflowOnKafkaTests {
         try await produce(producer, "crm.ticket", key: "T6", ticket("T6", severity: "urgent", hoursOld: 72, customer: "email:nobody@example.net"))
         try await produce(producer, "crm.ticket", key: "X", "not json")
 
-        var rule = try #require(try WorkflowRules.load(directory: exampleRules).escalations.first)
+        var rule = try #require(try WorkflowRules.load(directory: repositoryRoot.appendingPathComponent("deploy/demo/rules").path).escalations.first)
         rule.check = .every(.milliseconds(500))
-        let statePath = try ruleFolder([:]) + "/escalation.sqlite"
+        let statePath = try temporaryFolder([:]) + "/escalation.sqlite"
         func service() throws -> EscalationService {
             EscalationService(
                 rule: rule, consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "", topics: []), groupPrefix: "test",
@@ -99,7 +100,7 @@ struct WorkflowOnKafkaTests {
     @Test("a route with rule: assigns leads through the daemon's runtime; leads it cannot place go to the route's DLQ with the reason")
     func leadRouteAssignsAndDeadLetters() async throws {
         let broker = try TansuBroker()
-        let directory = try ruleFolder([
+        let directory = try temporaryFolder([
             "hub.yaml": """
                 kafka:
                   brokers: ["\(broker.bootstrap)"]

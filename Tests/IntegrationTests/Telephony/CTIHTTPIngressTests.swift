@@ -34,8 +34,7 @@ struct CTIHTTPIngressTests {
             endpoint.ackTimeout = answerWithin
             let port = try freePort()
             let app = IngressServer.makeApplication(
-                host: "127.0.0.1", port: port, forms: [], events: [endpoint], producer: try CTIKafkaSupport.producer(bootstrap),
-                attachmentsDirectory: FileManager.default.temporaryDirectory.path, logger: CTIKafkaSupport.logger)
+                host: "127.0.0.1", port: port, endpoints: [endpoint.ingress(logger: CTIKafkaSupport.logger)], logger: CTIKafkaSupport.logger)
             let group = ServiceGroup(services: [app, connector], logger: CTIKafkaSupport.logger)
             running = Task { try await group.run() }
             self.group = group

@@ -1,3 +1,5 @@
+import CRMDelivery
+@testable import CRMHub
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -5,8 +7,6 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
-
-@testable import CRMHub
 
 /// The sink delivery engine against a real broker (Tansu). The target is an in-process recorder standing in for
 /// the external system, so the delivery rules can be checked exactly; real HTTP/SMTP targets have their own tests.
