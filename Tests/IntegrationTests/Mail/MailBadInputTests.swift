@@ -132,7 +132,7 @@ extension MailPeerTests {
             let letter = try #require(dead.first)
             #expect(dead.count == 1)
             #expect(letter.key.map { String(decoding: $0, as: UTF8.self) } == "no-from@example.org")
-            let reason = try #require(letter.headers.text("crm-error"))
+            let reason = try #require(letter.headers.text(DeadLetterHeader.reason))
             #expect(reason.contains("customerRef"), "reason: \(reason)")
             #expect(letter.headers.text(EnvelopeHeader.origin)?.hasPrefix("imap/support-inbox/INBOX/") == true)
             let document = try JSONValue.parse(letter.value)
