@@ -155,7 +155,8 @@ let package = Package(
         .target(
             name: "CRMProcessConnector",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMYAML", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -177,7 +178,7 @@ let package = Package(
         .target(
             name: "CRMWeb",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictConcurrency
@@ -283,7 +284,9 @@ let package = Package(
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMKafkaTests", dependencies: ["CRMKafka"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMKafkaTests", dependencies: ["CRMKafka", .product(name: "Logging", package: "swift-log")], swiftSettings: strictConcurrency
+        ),
         .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMDeliveryTests",
@@ -314,7 +317,7 @@ let package = Package(
             name: "CRMHubTests",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMMail", "CRMProcessConnector", "CRMTelephony",
-                "CRMTryton", "CRMYAML", "CRMTestSupport",
+                "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML", "CRMTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
