@@ -316,10 +316,12 @@ let package = Package(
         .testTarget(
             name: "CRMHubTests",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMMail", "CRMProcessConnector", "CRMTelephony",
-                "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML", "CRMTestSupport",
+                "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka", "CRMMail",
+                "CRMProcessConnector", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML", "CRMTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictConcurrency

@@ -12,6 +12,7 @@ extension ConnectorRegistry {
         HTTPSinkConnector.self,
         WebFormConnector.self,
         StripeWebhookConnector.self,
+        JSONWebhookConnector.self,
         ProcessConnector.self,
         KamailioConnector.self,
         AsteriskAMIConnector.self,

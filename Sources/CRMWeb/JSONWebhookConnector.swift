@@ -1,0 +1,137 @@
+import CRMConnector
+import CRMKafka
+import CRMModel
+import CRMYAML
+import Crypto
+import Foundation
+import HTTPTypes
+import Logging
+import Metrics
+
+/// `kind: json-webhook`: a generic inbound webhook for systems that POST JSON events (a shop, a ticketing tool, a
+/// marketing platform). Each JSON object is produced unchanged to the connector's topic and answered **202**
+/// `{"id": ...}` only after Kafka acknowledged it.
+///
+/// The message id (`crm-id`) is the value of `id_field` when the body has it, else the `Idempotency-Key` header, else a
+/// new UUID, so a sender's retry of the same event is deduplicated downstream; the key is the value of `key_field`
+/// (trimmed, lower-cased), so one customer's events stay in order. With `token` (a `${env:}`/`${file:}` reference),
+/// requests must carry `Authorization: Bearer <token>` (compared in constant time), else **401**.
+///
+/// Other answers: **400** not a JSON object; **413** too large; **415** not `application/json`; **503** with
+/// `Retry-After` when Kafka did not acknowledge within `ack_timeout_ms`.
+public enum JSONWebhookConnector: Connector {
+    public struct Settings: Sendable {
+        /// The ingress path (`/webhooks/shop`).
+        public var path: String
+        public var topic: String
+        /// A top-level field whose value keys the message (`customer_email`).
+        public var keyField: String?
+        /// A top-level field whose value is the event's id (`event_id`).
+        public var idField: String?
+        /// The bearer token senders must present, as a secret reference; nil accepts unauthenticated posts.
+        public var token: SecretValue?
+        /// Largest accepted body. Default 1 MiB.
+        public var maxBodyBytes: Int = 1 << 20
+        /// How long a request waits for Kafka's acknowledgement before answering 503. Default 5 s.
+        public var ackTimeout: Duration = .seconds(5)
+    }
+
+    public static let kind = "json-webhook"
+    public static let keys: Set<String> = ["path", "topic", "key_field", "id_field", "token", "max_body_bytes", "ack_timeout_ms"]
+
+    public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
+        let map = file.map
+        var settings = Settings(path: try map.require("path").ingressPath(), topic: try map.require("topic").topicName())
+        settings.keyField = try map.optional("key_field")?.nonEmptyString()
+        settings.idField = try map.optional("id_field")?.nonEmptyString()
+        settings.token = try map.optional("token")?.secretReference("the webhook token")
+        if let value = map.optional("max_body_bytes") { settings.maxBodyBytes = try value.int(in: 1_024...(16 << 20)) }
+        if let value = map.optional("ack_timeout_ms") { settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000)) }
+        return settings
+    }
+
+    public static func topics(_ settings: Settings) -> [String] { [settings.topic] }
+
+    public static func ingressPaths(_ settings: Settings) -> [String] { [settings.path] }
+
+    public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
+        let handler = JSONWebhookHandler(
+            name: context.name, settings: settings, token: try settings.token?.resolve(), emitter: context.emitter(), logger: context.logger)
+        let endpoint = IngressEndpoint(connector: context.name, path: settings.path, maxBodyBytes: settings.maxBodyBytes) { request in
+            await handler.handle(request)
+        }
+        return ConnectorParts(ingress: [endpoint])
+    }
+}
+
+/// Answers one `json-webhook` endpoint's posts.
+struct JSONWebhookHandler: Sendable {
+    let name: String
+    let settings: JSONWebhookConnector.Settings
+    let emitter: SourceEmitter
+    let logger: Logger
+    private let token: SymmetricKey?
+    private let tokenCode: HashedAuthenticationCode<SHA256>?
+    private let accepted: Counter
+
+    init(name: String, settings: JSONWebhookConnector.Settings, token: String?, emitter: SourceEmitter, logger: Logger) {
+        self.name = name
+        self.settings = settings
+        self.emitter = emitter
+        self.logger = logger
+        // The presented token is compared as an HMAC under a per-process key: constant time, whatever its length.
+        if let token {
+            let key = SymmetricKey(size: .bits256)
+            self.token = key
+            tokenCode = HMAC<SHA256>.authenticationCode(for: Array(token.utf8), using: key)
+        } else {
+            self.token = nil
+            tokenCode = nil
+        }
+        accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("connector", name)])
+    }
+
+    func handle(_ request: IngressRequest) async -> IngressResponse {
+        if let token, let tokenCode {
+            let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+            guard HMAC<SHA256>.isValidAuthenticationCode(tokenCode, authenticating: Array(presented.utf8), using: token) else {
+                var refusal = reject(.unauthorized, "a valid bearer token is required", reason: "unauthorized")
+                refusal.headers[.wwwAuthenticate] = "Bearer"
+                return refusal
+            }
+        }
+        let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else {
+            return reject(.unsupportedMediaType, "events must be application/json", reason: "content_type")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+            return reject(.badRequest, "the body is not a JSON object", reason: "unreadable")
+        }
+        let fieldID = settings.idField.flatMap { Self.text(object[$0]) }
+        let headerID = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 }
+        let id = fieldID ?? headerID ?? UUID().uuidString
+        let key = settings.keyField.flatMap { Self.text(object[$0]) }.map { Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8) }
+        let message = ProducerMessage(
+            topic: settings.topic, key: key, value: request.body,
+            headers: [KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: "webhook/\(name)")])
+        return await IngressReply.stored(
+            message, emitter: emitter, timeout: settings.ackTimeout, id: id, retryHint: "retry with Idempotency-Key: \(id)", logger: logger
+        ) {
+            accepted.increment()
+            return IngressReply.json(.accepted, ["id": id, "status": "accepted"])
+        }
+    }
+
+    /// A string or number field as text (ids and keys are often numeric).
+    private static func text(_ value: Any?) -> String? {
+        switch value {
+        case let text as String: text.isEmpty ? nil : text
+        case let number as NSNumber: number.stringValue
+        default: nil
+        }
+    }
+
+    private func reject(_ status: HTTPResponse.Status, _ message: String, reason: String) -> IngressResponse {
+        IngressReply.reject(status, message, reason: reason, connector: name, logger: logger)
+    }
+}
