@@ -37,16 +37,14 @@ struct Path: Sendable {
         return Path(fromRoot: fromRoot, steps: steps, text: text)
     }
 
+    /// The value at this path (the last member of that name, as in ``JSONValue/subscript(_:)``), or nil.
     @inline(__always) func resolve(root: JSONValue, current: JSONValue) -> JSONValue? {
         var v = fromRoot ? root : current
         for step in steps {
             switch step {
             case .key(let k):
-                guard case .object(let members) = v else { return nil }
-                var found: JSONValue? = nil
-                for m in members where m.0 == k { found = m.1 }
-                guard let f = found else { return nil }
-                v = f
+                guard case .object(let members) = v, let found = JSONValue.lastMember(k, in: members) else { return nil }
+                v = found
             case .index(let n):
                 guard let x = v[n] else { return nil }
                 v = x
@@ -61,10 +59,13 @@ enum VType: String, Sendable { case any, string, number, bool, array, object
     func accepts(_ t: VType) -> Bool { self == .any || t == .any || self == t }
 }
 
-struct RegexBox: @unchecked Sendable {
+/// A regular expression compiled once at load time. A class, so plans that hold it copy one reference.
+final class RegexBox: @unchecked Sendable {
     // Regex<AnyRegexOutput> is immutable after construction; matching does not mutate it.
     let regex: Regex<AnyRegexOutput>
     let pattern: String
+
+    init(regex: Regex<AnyRegexOutput>, pattern: String) { self.regex = regex; self.pattern = pattern }
 }
 
 enum Fn: Sendable {

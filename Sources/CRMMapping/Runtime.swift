@@ -32,7 +32,7 @@ struct Evaluator {
         case .first(let options):
             for o in options {
                 let v = try eval(o, cur)
-                if !v.isNull, v.stringValue?.isEmpty != true { return v }
+                if !v.isNullOrEmpty { return v }
             }
             return .null
         case .each(let p, let fields, let filter, let value):
@@ -78,7 +78,7 @@ struct Evaluator {
                 e.field = f.name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
                 throw e
             }
-            if v.isNull || v.stringValue?.isEmpty == true {
+            if v.isNullOrEmpty {
                 if f.required { throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: f.name) }
                 if f.omitNull { continue }
             }
@@ -95,7 +95,8 @@ struct Evaluator {
     static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue) {
         let head = parts.first!
         if parts.count == 1 { members.append((head, v)); return }
-        if let i = members.lastIndex(where: { $0.0 == head }), case .object(var inner) = members[i].1 {
+        let n = head.utf8.count
+        if let i = members.lastIndex(where: { $0.0.utf8.count == n && $0.0 == head }), case .object(var inner) = members[i].1 {
             members[i].1 = .null
             set(&inner, parts.dropFirst(), v)
             members[i].1 = .object(inner)
@@ -108,7 +109,7 @@ struct Evaluator {
 
     func test(_ c: Cond, _ cur: JSONValue) throws(FieldFailure) -> Bool {
         switch c {
-        case .exists(let e): let v = try eval(e, cur); return !v.isNull && v.stringValue?.isEmpty != true
+        case .exists(let e): return !(try eval(e, cur).isNullOrEmpty)
         case .equals(let e, let want): return try eval(e, cur) == want
         case .oneOf(let e, let set): let v = try eval(e, cur); return set.contains(v)
         case .matches(let e, let r):
@@ -152,7 +153,7 @@ struct Evaluator {
                 throw FieldFailure(reason: "lookup '\(table)' failed: \(error)", value: redact(v))
             }
         case .fallback(let d):
-            if v.isNull || v.stringValue?.isEmpty == true { return d }
+            if v.isNullOrEmpty { return d }
             return v
         }
     }
@@ -164,9 +165,9 @@ struct Evaluator {
 
     func call(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         switch f {
-        case .trim: return .string(String(Substring(try text(f, v)).trimmed()))
-        case .lower: return .string(try text(f, v).lowercased())
-        case .upper: return .string(try text(f, v).uppercased())
+        case .trim: return .string(TextFunctions.trimmed(try text(f, v)))
+        case .lower: return .string(TextFunctions.lowercased(try text(f, v)))
+        case .upper: return .string(TextFunctions.uppercased(try text(f, v)))
         case .name: return .string(PersonName.display(try text(f, v)))
         case .email:
             let t = try text(f, v)
@@ -200,7 +201,8 @@ struct Evaluator {
             if Double(t)?.isFinite == true, (try? JSONValue.parse(t)) != nil { return .number(t) }
             throw FieldFailure(reason: "not a number", value: redact(v))
         case .decimal(let scale):
-            let t = String(Substring(try text(f, v)).trimmed()).replacingOccurrences(of: ",", with: ".")
+            var t = TextFunctions.trimmed(try text(f, v))
+            if t.utf8.contains(UInt8(ascii: ",")) { t = t.replacingOccurrences(of: ",", with: ".") }
             guard let d = FixedDecimal(fixed: t) else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
             return .string(d.rounded(scale: scale))
         case .minorUnits(let exp):
@@ -227,7 +229,7 @@ struct Evaluator {
             default: throw FieldFailure(reason: "length expects text, array or object, found \(v.typeName)", value: redact(v))
             }
         case .nonEmpty:
-            if let s = v.stringValue, s.allSatisfy(\.isWhitespace) { return .null }
+            if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
             if case .array(let a) = v, a.isEmpty { return .null }
             return v
         case .bool:
@@ -269,6 +271,45 @@ struct FixedDecimal {
     var fraction: String
 
     init?(fixed raw: String) {
+        var copy = raw
+        let fast: FixedDecimal?? = copy.withUTF8 { FixedDecimal.parseASCII($0) }
+        if let fast { guard let fast else { return nil }; self = fast; return }
+        self.init(general: raw)
+    }
+
+    init(negative: Bool, integer: String, fraction: String) {
+        self.negative = negative; self.integer = integer; self.fraction = fraction
+    }
+
+    /// The byte-level reading of plain ASCII decimals such as `" -0012.50 "`: `.some(nil)` when the text is not a
+    /// decimal, nil when it needs ``init(general:)`` (non-ASCII text, exponents).
+    static func parseASCII(_ b: UnsafeBufferPointer<UInt8>) -> FixedDecimal?? {
+        var lo = 0, hi = b.count
+        while lo < hi && TextFunctions.isASCIISpace(b[lo]) { lo += 1 }
+        while hi > lo && TextFunctions.isASCIISpace(b[hi - 1]) { hi -= 1 }
+        var negative = false
+        if lo < hi && b[lo] == UInt8(ascii: "-") { negative = true; lo += 1 } else if lo < hi && b[lo] == UInt8(ascii: "+") { lo += 1 }
+        var dot = -1
+        for i in lo..<hi {
+            let c = b[i]
+            if c >= 48 && c <= 57 { continue }
+            if c >= 0x80 || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
+            if c == UInt8(ascii: ".") && dot < 0 { dot = i; continue }
+            return .some(nil)
+        }
+        let intEnd = dot < 0 ? hi : dot
+        let fracStart = dot < 0 ? hi : dot + 1
+        if intEnd == lo && fracStart == hi { return .some(nil) }
+        if hi - lo > 40 { return .some(nil) }
+        var intStart = lo
+        while intStart < intEnd && b[intStart] == 48 { intStart += 1 }
+        let integer = intStart == intEnd ? "0" : String(decoding: UnsafeBufferPointer(rebasing: b[intStart..<intEnd]), as: UTF8.self)
+        let fraction = String(decoding: UnsafeBufferPointer(rebasing: b[fracStart..<hi]), as: UTF8.self)
+        return .some(FixedDecimal(negative: negative, integer: integer, fraction: fraction))
+    }
+
+    /// The Character-level reading (any whitespace, exponents).
+    init?(general raw: String) {
         var s = Substring(raw).trimmed()
         negative = false
         if s.first == "-" { negative = true; s = s.dropFirst() } else if s.first == "+" { s = s.dropFirst() }
@@ -292,6 +333,47 @@ struct FixedDecimal {
 
     /// Rounds half away from zero to `scale` fraction digits and renders with exactly that many digits.
     func rounded(scale: Int) -> String {
+        var integer = integer, fraction = fraction
+        return integer.withUTF8 { i in fraction.withUTF8 { f in FixedDecimal.rounded(negative, i, f, scale: scale) } }
+    }
+
+    /// ``rounded(scale:)`` on the digit bytes.
+    static func rounded(_ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int) -> String {
+        let total = integer.count + max(fraction.count, scale)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total + 1) { buf in
+            // buf[0] takes a carry out of the leading digit; digits start at 1.
+            buf[0] = 48
+            for k in 0..<integer.count { buf[1 + k] = integer[k] }
+            for k in 0..<(total - integer.count) { buf[1 + integer.count + k] = k < fraction.count ? fraction[k] : 48 }
+            let keep = integer.count + scale
+            if total > keep && buf[1 + keep] >= UInt8(ascii: "5") {
+                var i = keep
+                while true {
+                    if buf[i] == UInt8(ascii: "9") { buf[i] = 48; i -= 1 } else { buf[i] += 1; break }
+                }
+            }
+            // Integer digits are buf[0..<(1 + integer.count)] without leading zeros; fraction digits follow.
+            let intEnd = 1 + integer.count
+            var start = 0
+            while start < intEnd - 1 && buf[start] == 48 { start += 1 }
+            let isZero = start == intEnd - 1 && buf[start] == 48 && (0..<scale).allSatisfy { buf[intEnd + $0] == 48 }
+            let sign = negative && !isZero
+            let length = (sign ? 1 : 0) + (intEnd - start) + (scale > 0 ? 1 + scale : 0)
+            return String(unsafeUninitializedCapacity: length) { out in
+                var n = 0
+                if sign { out[n] = UInt8(ascii: "-"); n += 1 }
+                for k in start..<intEnd { out[n] = buf[k]; n += 1 }
+                if scale > 0 {
+                    out[n] = UInt8(ascii: "."); n += 1
+                    for k in 0..<scale { out[n] = buf[intEnd + k]; n += 1 }
+                }
+                return n
+            }
+        }
+    }
+
+    /// The original string-based rounding, kept as the reference for tests.
+    func roundedReference(scale: Int) -> String {
         var digits = Array((integer + fraction.padding(toLength: max(fraction.count, scale), withPad: "0", startingAt: 0)).utf8)
         let intCount = integer.count
         let keep = intCount + scale

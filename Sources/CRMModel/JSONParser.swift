@@ -50,6 +50,10 @@ struct JSONParser {
     let buf: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var i = 0
+    /// Scratch stacks shared by all nesting levels: an object's members (an array's items) are collected here and
+    /// moved into one exactly sized array when the object (array) closes, so each container allocates once.
+    var memberStack: [(String, JSONValue)] = []
+    var itemStack: [JSONValue] = []
 
     init(buf: UnsafeBufferPointer<UInt8>, maxDepth: Int) { self.buf = buf; self.maxDepth = maxDepth }
 
@@ -63,32 +67,44 @@ struct JSONParser {
         case UInt8(ascii: "{"):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
             i += 1; skipWS()
-            var members: [(String, JSONValue)] = []
-            if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .object([]) }
+            let base = memberStack.count
             while true {
                 guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw JSONError(.syntax, at: i, "expected a member name") }
                 let k = try string()
                 skipWS()
                 guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw JSONError(.syntax, at: i, "expected ':'") }
                 i += 1; skipWS()
-                members.append((k, try value(depth: depth + 1)))
+                let v = try value(depth: depth + 1)
+                memberStack.append((k, v))
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
                 if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
-                if buf[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                if buf[i] == UInt8(ascii: "}") {
+                    i += 1
+                    let members = Array(memberStack[base...])
+                    memberStack.removeLast(memberStack.count - base)
+                    return .object(members)
+                }
                 throw JSONError(.syntax, at: i, "expected ',' or '}'")
             }
         case UInt8(ascii: "["):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
             i += 1; skipWS()
-            var items: [JSONValue] = []
-            if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return .array([]) }
+            let base = itemStack.count
             while true {
-                items.append(try value(depth: depth + 1))
+                let v = try value(depth: depth + 1)
+                itemStack.append(v)
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated array") }
                 if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
-                if buf[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                if buf[i] == UInt8(ascii: "]") {
+                    i += 1
+                    let items = Array(itemStack[base...])
+                    itemStack.removeLast(itemStack.count - base)
+                    return .array(items)
+                }
                 throw JSONError(.syntax, at: i, "expected ',' or ']'")
             }
         case UInt8(ascii: "\""): return .string(try string())
@@ -132,7 +148,7 @@ struct JSONParser {
     mutating func string() throws(JSONError) -> String {
         i += 1 // opening quote
         let start = i
-        // Fast path: no escapes, all ASCII.
+        // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are).
         while i < buf.count {
             let c = buf[i]
             if c == UInt8(ascii: "\"") {
@@ -140,7 +156,8 @@ struct JSONParser {
                 i += 1
                 return s
             }
-            if c == UInt8(ascii: "\\") || c >= 0x80 || c < 0x20 { break }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 { i += try utf8Sequence(); continue }
             i += 1
         }
         var out: [UInt8] = Array(buf[start..<i])
@@ -239,7 +256,7 @@ extension JSONValue {
     /// Encodes compact JSON as UTF-8 bytes.
     public func jsonBytes() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        out.reserveCapacity(512)
         encode(into: &out)
         return out
     }
@@ -248,20 +265,30 @@ extension JSONValue {
     public var jsonText: String { String(decoding: jsonBytes(), as: UTF8.self) }
 
     /// Appends the compact JSON encoding of this value to `out`.
+    ///
+    /// Strings are escaped minimally (`"`, `\\` and control characters); everything else, including non-ASCII
+    /// text, is copied through as UTF-8. Runs of bytes that need no escaping are appended in one copy.
     public func encode(into out: inout [UInt8]) {
         switch self {
-        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case .number(let n): out.append(contentsOf: n.utf8)
+        case .null: JSONValue.append("null", to: &out)
+        case .bool(let b): JSONValue.append(b ? "true" : "false", to: &out)
+        case .number(let n): JSONValue.appendUTF8(n, to: &out)
         case .string(let s): JSONValue.encodeString(s, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
-            for (k, v) in items.enumerated() { if k > 0 { out.append(UInt8(ascii: ",")) }; v.encode(into: &out) }
+            var first = true
+            for v in items {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                v.encode(into: &out)
+            }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            for (k, m) in members.enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
+            var first = true
+            for m in members {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 JSONValue.encodeString(m.0, into: &out)
                 out.append(UInt8(ascii: ":"))
                 m.1.encode(into: &out)
@@ -270,21 +297,54 @@ extension JSONValue {
         }
     }
 
-    static let hexDigits = Array("0123456789abcdef".utf8)
+    @inline(__always)
+    static func append(_ word: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+    }
+
+    @inline(__always)
+    static func appendUTF8(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// For each byte: 0 when it is copied as is, otherwise the letter of its short escape (`n`, `r`, `t`, `"`, `\\`)
+    /// or 1 for a `\\u00XX` escape.
+    static let escapes: [UInt8] = {
+        var t = [UInt8](repeating: 0, count: 256)
+        for b in 0..<0x20 { t[b] = 1 }
+        t[0x0A] = UInt8(ascii: "n"); t[0x0D] = UInt8(ascii: "r"); t[0x09] = UInt8(ascii: "t")
+        t[0x22] = 0x22; t[0x5C] = 0x5C
+        return t
+    }()
 
     static func encodeString(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { encodeString(utf8: $0, into: &out) }
+    }
+
+    /// Appends `bytes` (valid UTF-8) as a JSON string literal.
+    static func encodeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         out.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8)); out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 0xF)])
-            default: out.append(b)
+        escapes.withUnsafeBufferPointer { table in
+            var run = 0
+            for i in 0..<bytes.count {
+                let e = table[Int(bytes[i])]
+                if e == 0 { continue }
+                if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i])) }
+                run = i + 1
+                out.append(0x5C)
+                if e == 1 {
+                    let b = bytes[i]
+                    out.append(UInt8(ascii: "u")); out.append(0x30); out.append(0x30)
+                    out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 0xF)])
+                } else {
+                    out.append(e)
+                }
             }
+            if run < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...])) }
         }
         out.append(0x22)
     }
