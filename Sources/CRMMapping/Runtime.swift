@@ -289,14 +289,16 @@ struct FixedDecimal {
         while hi > lo && TextFunctions.isASCIISpace(b[hi - 1]) { hi -= 1 }
         var negative = false
         if lo < hi && b[lo] == UInt8(ascii: "-") { negative = true; lo += 1 } else if lo < hi && b[lo] == UInt8(ascii: "+") { lo += 1 }
-        var dot = -1
+        var dot = -1, invalid = false
         for i in lo..<hi {
             let c = b[i]
             if c >= 48 && c <= 57 { continue }
+            // Exponents anywhere send the whole text to Double, like init(general:).
             if c >= 0x80 || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
             if c == UInt8(ascii: ".") && dot < 0 { dot = i; continue }
-            return .some(nil)
+            invalid = true
         }
+        if invalid { return .some(nil) }
         let intEnd = dot < 0 ? hi : dot
         let fracStart = dot < 0 ? hi : dot + 1
         if intEnd == lo && fracStart == hi { return .some(nil) }
