@@ -13,67 +13,14 @@ struct Evaluator {
     let root: JSONValue
     let lookup: (any MappingLookup)?
 
-    func eval(_ e: Expr, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        switch e {
-        case .path(let p):
-            return p.resolve(root: root, current: cur) ?? .null
-        case .const(let v):
-            return v
-        case .concat(let parts, let sep):
-            var out = ""
-            var first = true
-            for p in parts {
-                let v = try eval(p, cur)
-                guard let t = v.scalarText, !t.isEmpty else { continue }
-                if !first { out += sep }
-                out += t; first = false
-            }
-            return first ? .null : .string(out)
-        case .first(let options):
-            for o in options {
-                let v = try eval(o, cur)
-                if !v.isNullOrEmpty { return v }
-            }
-            return .null
-        case .each(let p, let fields, let filter, let value):
-            guard let src = p.resolve(root: root, current: cur), !src.isNull else { return .array([]) }
-            guard case .array(let items) = src else {
-                throw FieldFailure(reason: "'each: \(p.text)' expects an array, found \(src.typeName)", value: redact(src))
-            }
-            var out: [JSONValue] = []
-            out.reserveCapacity(items.count)
-            for (n, item) in items.enumerated() {
-                if let filter, !(try test(filter, item)) { continue }
-                do throws(FieldFailure) {
-                    if let value { out.append(try eval(value, item)) } else { out.append(try object(fields, item)) }
-                } catch {
-                    var e = error
-                    e.field = "[\(n)]" + (e.field.isEmpty ? "" : "." + e.field)
-                    throw e
-                }
-            }
-            return .array(out)
-        case .object(let fields):
-            return try object(fields, cur)
-        case .when(let c, let then, let otherwise):
-            if try test(c, cur) { return try eval(then, cur) }
-            return try otherwise.map { (x) throws(FieldFailure) in try eval(x, cur) } ?? .null
-        case .scoped(let p, let inner):
-            guard let sub = p.resolve(root: root, current: cur), !sub.isNull else { return .null }
-            return try eval(inner, sub)
-        case .pipe(let src, let steps):
-            var v = try eval(src, cur)
-            for s in steps { v = try apply(s, v) }
-            return v
-        }
-    }
-
-    func object(_ fields: [FieldPlan], _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+    /// The object made of `fields` evaluated at `cur`: null or empty values are left out (or rejected when
+    /// required), dotted names nest.
+    func object(_ fields: [FieldNode], _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         var members: [(String, JSONValue)] = []
         members.reserveCapacity(fields.count)
         for f in fields {
             let v: JSONValue
-            do throws(FieldFailure) { v = try eval(f.expr, cur) } catch {
+            do throws(FieldFailure) { v = try f.value.value(self, cur) } catch {
                 var e = error
                 e.field = f.name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
                 throw e
@@ -85,76 +32,29 @@ struct Evaluator {
             if f.parts.count == 1 {
                 members.append((f.name, v))
             } else {
-                Evaluator.set(&members, f.parts[...], v)
+                Evaluator.set(&members, f.parts[...], v, capacity: f.nestedCapacity)
             }
         }
         return .object(members)
     }
 
-    /// Sets `v` at a dotted path inside `members`, creating or extending intermediate objects.
-    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue) {
+    /// Sets `v` at a dotted path inside `members`, creating (with room for `capacity` members) or extending
+    /// intermediate objects.
+    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue, capacity: Int) {
         let head = parts.first!
         if parts.count == 1 { members.append((head, v)); return }
         let n = head.utf8.count
-        if let i = members.lastIndex(where: { $0.0.utf8.count == n && $0.0 == head }), case .object(var inner) = members[i].1 {
+        var i = members.count - 1
+        while i >= 0 && !(members[i].0.utf8.count == n && members[i].0 == head) { i -= 1 }
+        if i >= 0, case .object(var inner) = members[i].1 {
             members[i].1 = .null
-            set(&inner, parts.dropFirst(), v)
+            set(&inner, parts.dropFirst(), v, capacity: capacity)
             members[i].1 = .object(inner)
         } else {
             var inner: [(String, JSONValue)] = []
-            set(&inner, parts.dropFirst(), v)
+            inner.reserveCapacity(capacity)
+            set(&inner, parts.dropFirst(), v, capacity: capacity)
             members.append((head, .object(inner)))
-        }
-    }
-
-    func test(_ c: Cond, _ cur: JSONValue) throws(FieldFailure) -> Bool {
-        switch c {
-        case .exists(let e): return !(try eval(e, cur).isNullOrEmpty)
-        case .equals(let e, let want): return try eval(e, cur) == want
-        case .oneOf(let e, let set): let v = try eval(e, cur); return set.contains(v)
-        case .matches(let e, let r):
-            guard let t = try eval(e, cur).scalarText else { return false }
-            return (try? r.regex.firstMatch(in: t)) != nil
-        case .compare(let e, let op, let bound):
-            let v = try eval(e, cur)
-            guard let number = v.doubleValue ?? v.stringValue.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), number.isFinite else {
-                return false
-            }
-            return op.holds(number, bound)
-        case .all(let cs): for x in cs where !(try test(x, cur)) { return false }; return true
-        case .any(let cs): for x in cs where try test(x, cur) { return true }; return false
-        case .not(let x): return !(try test(x, cur))
-        }
-    }
-
-    func apply(_ s: Step, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
-        switch s {
-        case .fn(let f):
-            if v.isNull { return .null }
-            return try call(f, v)
-        case .map(let table, let fallback, let strict):
-            if v.isNull { return fallback ?? .null }
-            guard let k = v.scalarText else { throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v)) }
-            if let hit = table[k] { return hit }
-            if let fallback { return fallback }
-            if strict { throw FieldFailure(reason: "value '\(k.count <= 32 ? k : String(k.prefix(32)))' is not in the value map", value: redact(v)) }
-            return .null
-        case .table(let name, let table, let strict):
-            if v.isNull { return .null }
-            guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
-            if let hit = table[k] { return hit }
-            if strict { throw FieldFailure(reason: "key not found in table '\(name)'", value: redact(v)) }
-            return .null
-        case .service(let table):
-            if v.isNull { return .null }
-            guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
-            guard let lookup else { throw FieldFailure(reason: "lookup service for '\(table)' is not configured", value: redact(v)) }
-            do { return try lookup.lookup(table: table, key: k) ?? .null } catch {
-                throw FieldFailure(reason: "lookup '\(table)' failed: \(error)", value: redact(v))
-            }
-        case .fallback(let d):
-            if v.isNullOrEmpty { return d }
-            return v
         }
     }
 

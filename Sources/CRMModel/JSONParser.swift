@@ -50,10 +50,6 @@ struct JSONParser {
     let buf: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var i = 0
-    /// Scratch stacks shared by all nesting levels: an object's members (an array's items) are collected here and
-    /// moved into one exactly sized array when the object (array) closes, so each container allocates once.
-    var memberStack: [(String, JSONValue)] = []
-    var itemStack: [JSONValue] = []
 
     init(buf: UnsafeBufferPointer<UInt8>, maxDepth: Int) { self.buf = buf; self.maxDepth = maxDepth }
 
@@ -68,7 +64,9 @@ struct JSONParser {
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
             i += 1; skipWS()
             if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .object([]) }
-            let base = memberStack.count
+            // Room for a typical record's members up front; growing moves (does not copy) the members.
+            var members: [(String, JSONValue)] = []
+            members.reserveCapacity(8)
             while true {
                 guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw JSONError(.syntax, at: i, "expected a member name") }
                 let k = try string()
@@ -76,14 +74,12 @@ struct JSONParser {
                 guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw JSONError(.syntax, at: i, "expected ':'") }
                 i += 1; skipWS()
                 let v = try value(depth: depth + 1)
-                memberStack.append((k, v))
+                members.append((k, v))
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
                 if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
                 if buf[i] == UInt8(ascii: "}") {
                     i += 1
-                    let members = Array(memberStack[base...])
-                    memberStack.removeLast(memberStack.count - base)
                     return .object(members)
                 }
                 throw JSONError(.syntax, at: i, "expected ',' or '}'")
@@ -92,17 +88,16 @@ struct JSONParser {
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
             i += 1; skipWS()
             if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return .array([]) }
-            let base = itemStack.count
+            var items: [JSONValue] = []
+            items.reserveCapacity(4)
             while true {
                 let v = try value(depth: depth + 1)
-                itemStack.append(v)
+                items.append(v)
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated array") }
                 if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
                 if buf[i] == UInt8(ascii: "]") {
                     i += 1
-                    let items = Array(itemStack[base...])
-                    itemStack.removeLast(itemStack.count - base)
                     return .array(items)
                 }
                 throw JSONError(.syntax, at: i, "expected ',' or ']'")
@@ -256,7 +251,6 @@ extension JSONValue {
     /// Encodes compact JSON as UTF-8 bytes.
     public func jsonBytes() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512)
         encode(into: &out)
         return out
     }
@@ -267,85 +261,146 @@ extension JSONValue {
     /// Appends the compact JSON encoding of this value to `out`.
     ///
     /// Strings are escaped minimally (`"`, `\\` and control characters); everything else, including non-ASCII
-    /// text, is copied through as UTF-8. Runs of bytes that need no escaping are appended in one copy.
+    /// text, is copied through as UTF-8. The document is written into one growing buffer and appended to `out`
+    /// in a single copy.
     public func encode(into out: inout [UInt8]) {
-        switch self {
-        case .null: JSONValue.append("null", to: &out)
-        case .bool(let b): JSONValue.append(b ? "true" : "false", to: &out)
-        case .number(let n): JSONValue.appendUTF8(n, to: &out)
-        case .string(let s): JSONValue.encodeString(s, into: &out)
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            var first = true
-            for v in items {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                v.encode(into: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .object(let members):
-            out.append(UInt8(ascii: "{"))
-            var first = true
-            for m in members {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                JSONValue.encodeString(m.0, into: &out)
-                out.append(UInt8(ascii: ":"))
-                m.1.encode(into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        }
+        var writer = JSONWriter(capacity: 512)
+        writer.write(self)
+        writer.drain(into: &out)
     }
-
-    @inline(__always)
-    static func append(_ word: StaticString, to out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
-    }
-
-    @inline(__always)
-    static func appendUTF8(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { out.append(contentsOf: $0) }
-    }
-
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// For each byte: 0 when it is copied as is, otherwise the letter of its short escape (`n`, `r`, `t`, `"`, `\\`)
-    /// or 1 for a `\\u00XX` escape.
-    static let escapes: [UInt8] = {
-        var t = [UInt8](repeating: 0, count: 256)
-        for b in 0..<0x20 { t[b] = 1 }
-        t[0x0A] = UInt8(ascii: "n"); t[0x0D] = UInt8(ascii: "r"); t[0x09] = UInt8(ascii: "t")
-        t[0x22] = 0x22; t[0x5C] = 0x5C
-        return t
-    }()
 
     static func encodeString(_ s: String, into out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { encodeString(utf8: $0, into: &out) }
+        var writer = JSONWriter(capacity: s.utf8.count + 16)
+        writer.writeString(s)
+        writer.drain(into: &out)
+    }
+}
+
+/// A growable byte buffer for the encoder: plain stores into memory it owns, no per-byte capacity or
+/// uniqueness checks of an array.
+struct JSONWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = Swift.max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
     }
 
-    /// Appends `bytes` (valid UTF-8) as a JSON string literal.
-    static func encodeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        out.append(0x22)
-        escapes.withUnsafeBufferPointer { table in
-            var run = 0
-            for i in 0..<bytes.count {
-                let e = table[Int(bytes[i])]
-                if e == 0 { continue }
-                if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i])) }
-                run = i + 1
-                out.append(0x5C)
-                if e == 1 {
-                    let b = bytes[i]
-                    out.append(UInt8(ascii: "u")); out.append(0x30); out.append(0x30)
-                    out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 0xF)])
-                } else {
-                    out.append(e)
+    deinit { base.deallocate() }
+
+    /// Appends the written bytes to `out` and empties the writer.
+    mutating func drain(into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
+        count = 0
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        var c = capacity * 2
+        while c < needed { c *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        bigger.update(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity = c
+    }
+
+    @inline(__always)
+    private mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
+        guard let start = p.baseAddress, p.count > 0 else { return }
+        reserve(p.count)
+        (base + count).update(from: start, count: p.count)
+        count += p.count
+    }
+
+    @inline(__always)
+    private mutating func literal(_ word: StaticString) {
+        bytes(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+    }
+
+    mutating func write(_ value: JSONValue) {
+        switch value {
+        case .null: literal("null")
+        case .bool(let b): if b { literal("true") } else { literal("false") }
+        case .number(let n): var n = n; n.withUTF8 { bytes($0) }
+        case .string(let s): writeString(s)
+        case .array(let items):
+            byte(UInt8(ascii: "["))
+            items.withUnsafeBufferPointer { items in
+                for k in items.indices {
+                    if k > 0 { byte(UInt8(ascii: ",")) }
+                    write(items[k])
                 }
             }
-            if run < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...])) }
+            byte(UInt8(ascii: "]"))
+        case .object(let members):
+            byte(UInt8(ascii: "{"))
+            members.withUnsafeBufferPointer { members in
+                for k in members.indices {
+                    if k > 0 { byte(UInt8(ascii: ",")) }
+                    writeString(members[k].0)
+                    byte(UInt8(ascii: ":"))
+                    write(members[k].1)
+                }
+            }
+            byte(UInt8(ascii: "}"))
         }
-        out.append(0x22)
     }
+
+    mutating func writeString(_ s: String) {
+        var s = s
+        s.withUTF8 { writeString(utf8: $0) }
+    }
+
+    /// Writes `text` (valid UTF-8) as a JSON string literal: `"`, `\\` and control characters escaped.
+    mutating func writeString(utf8 text: UnsafeBufferPointer<UInt8>) {
+        // Most strings need no escape: one branch-free (vectorisable) scan, then a single copy.
+        var special: UInt8 = 0
+        for b in text { special |= (b < 0x20 || b == 0x22 || b == 0x5C) ? 1 : 0 }
+        if special == 0 {
+            reserve(text.count + 2)
+            base[count] = 0x22
+            if let start = text.baseAddress { (base + count + 1).update(from: start, count: text.count) }
+            base[count + 1 + text.count] = 0x22
+            count += text.count + 2
+            return
+        }
+        // Worst case: every byte becomes a six-byte \u00XX escape.
+        reserve(text.count * 6 + 2)
+        var n = count
+        base[n] = 0x22; n += 1
+        for b in text {
+            if b >= 0x20 && b != 0x22 && b != 0x5C { base[n] = b; n += 1; continue }
+            base[n] = 0x5C
+            switch b {
+            case 0x22: base[n + 1] = 0x22; n += 2
+            case 0x5C: base[n + 1] = 0x5C; n += 2
+            case 0x0A: base[n + 1] = UInt8(ascii: "n"); n += 2
+            case 0x0D: base[n + 1] = UInt8(ascii: "r"); n += 2
+            case 0x09: base[n + 1] = UInt8(ascii: "t"); n += 2
+            default:
+                base[n + 1] = UInt8(ascii: "u"); base[n + 2] = 0x30; base[n + 3] = 0x30
+                base[n + 4] = JSONWriter.hex(b >> 4); base[n + 5] = JSONWriter.hex(b & 0xF)
+                n += 6
+            }
+        }
+        base[n] = 0x22; n += 1
+        count = n
+    }
+
+    @inline(__always)
+    static func hex(_ d: UInt8) -> UInt8 { d < 10 ? 48 + d : 87 + d }
 }

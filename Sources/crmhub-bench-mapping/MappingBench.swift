@@ -30,20 +30,26 @@ struct MappingBench {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 22)
         var records = 0, errors = 0, dropped = 0
-        var lineStart = 0
         let stdout = FileHandle.standardOutput
-        for i in 0..<bytes.count where bytes[i] == 0x0A {
-            if i > lineStart {
-                do {
-                    switch try mapping.apply(Array(bytes[lineStart..<i])) {
-                    case .output(let recs):
-                        for r in recs { r.value.encode(into: &out); out.append(0x0A); records += 1 }
-                    case .dropped: dropped += 1
-                    }
-                } catch { errors += 1 }
+        bytes.withUnsafeBufferPointer { buffer in
+            var lineStart = 0
+            while lineStart < buffer.count {
+                // The next line: memchr finds the newline (a file without a final newline ends the last line).
+                let rest = buffer.count - lineStart
+                let found = memchr(buffer.baseAddress! + lineStart, 0x0A, rest)
+                let end = found.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - buffer.baseAddress! } ?? buffer.count
+                if end > lineStart {
+                    do {
+                        switch try mapping.apply(Array(buffer[lineStart..<end])) {
+                        case .output(let recs):
+                            for r in recs { r.value.encode(into: &out); out.append(0x0A); records += 1 }
+                        case .dropped: dropped += 1
+                        }
+                    } catch { errors += 1 }
+                }
+                lineStart = end + 1
+                if out.count > (1 << 22) - 4096 { stdout.write(Data(out)); out.removeAll(keepingCapacity: true) }
             }
-            lineStart = i + 1
-            if out.count > (1 << 22) - 4096 { stdout.write(Data(out)); out.removeAll(keepingCapacity: true) }
         }
         stdout.write(Data(out))
         let elapsed = start.duration(to: .now)
