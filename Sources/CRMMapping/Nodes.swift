@@ -61,7 +61,9 @@ enum Lowering {
 
     static func value(_ e: Expr) -> any ValueNode {
         switch e {
-        case .path(let p): PathNode(p)
+        case .path(let p):
+            if let keys = p.keys { keys.count == 1 ? MemberNode(keys[0], fromRoot: p.fromRoot) : MembersNode(keys, fromRoot: p.fromRoot) }
+            else { PathNode(p) }
         case .const(let v): ConstNode(v)
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
@@ -105,6 +107,31 @@ final class PathNode: ValueNode {
     init(_ path: Path) { self.path = path }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         path.resolve(root: ev.root, current: cur) ?? .null
+    }
+}
+
+/// A path of one member name (`status`), the most common source.
+final class MemberNode: ValueNode {
+    let key: String
+    let fromRoot: Bool
+    init(_ key: String, fromRoot: Bool) { self.key = key; self.fromRoot = fromRoot }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        Path.member(key, of: fromRoot ? ev.root : cur) ?? .null
+    }
+}
+
+/// A path of member names only (`address.city`).
+final class MembersNode: ValueNode {
+    let keys: [String]
+    let fromRoot: Bool
+    init(_ keys: [String], fromRoot: Bool) { self.keys = keys; self.fromRoot = fromRoot }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        guard var v = Path.member(keys[0], of: fromRoot ? ev.root : cur) else { return .null }
+        for k in 1..<keys.count {
+            guard let next = Path.member(keys[k], of: v) else { return .null }
+            v = next
+        }
+        return v
     }
 }
 
@@ -242,7 +269,7 @@ final class MatchesNode: ConditionNode {
     init(_ subject: any ValueNode, _ regex: RegexBox) { self.subject = subject; self.regex = regex }
     func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
         guard let t = try subject.value(ev, cur).scalarText else { return false }
-        return (try? regex.regex.firstMatch(in: t)) != nil
+        return regex.matches(t)
     }
 }
 

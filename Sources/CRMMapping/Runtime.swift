@@ -82,11 +82,7 @@ struct Evaluator {
             return .string(items.compactMap(\.scalarText).joined(separator: sep))
         case .replace(let a, let b): return .string(try text(f, v).replacingOccurrences(of: a, with: b))
         case .regexExtract(let box):
-            let t = try text(f, v)
-            guard let m = try? box.regex.firstMatch(in: t) else { return .null }
-            let out = m.output
-            if out.count > 1, let sub = out[1].substring { return .string(String(sub)) }
-            return .string(String(t[m.range]))
+            return box.extract(try text(f, v)).map(JSONValue.string) ?? .null
         case .string:
             if case .string = v { return v }
             if let s = v.scalarText { return .string(s) }

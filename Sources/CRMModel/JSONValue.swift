@@ -49,12 +49,14 @@ public enum JSONValue: Sendable, Equatable, Hashable {
     @inlinable
     public static func lastMember(_ key: String, in members: [(String, JSONValue)]) -> JSONValue? {
         let n = key.utf8.count
-        var i = members.count - 1
-        while i >= 0 {
-            if members[i].0.utf8.count == n && members[i].0 == key { return members[i].1 }
-            i -= 1
+        return members.withUnsafeBufferPointer { members in
+            var i = members.count - 1
+            while i >= 0 {
+                if members[i].0.utf8.count == n && members[i].0 == key { return members[i].1 }
+                i -= 1
+            }
+            return nil
         }
-        return nil
     }
 
     /// Element `index` of an array (negative counts from the end), or nil.
