@@ -225,7 +225,7 @@ final class PipeNode: ValueNode {
     init(_ source: any ValueNode, steps: [any StepNode]) { self.source = source; self.steps = steps }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         var v = try source.value(ev, cur)
-        for s in steps { v = try s.apply(ev, v) }
+        for k in steps.indices { v = try steps[k].apply(ev, v) }
         return v
     }
 }

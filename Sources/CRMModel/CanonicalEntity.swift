@@ -21,15 +21,16 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     case erpParty = "ERPParty"
     case paymentStatus = "OrderPaymentStatus"
 
-    struct Rule: Sendable {
-        var required: [String]
+    /// An entity's validation rules, built once (a class: validation reads them for every mapped record).
+    final class Rule: Sendable {
+        let required: [String]
         /// Enumerated fields sorted by name (problems are reported in this order).
-        var enums: [(field: String, allowed: Set<String>)]
-        var decimals: [String]
-        var timestamps: [String]
-        var e164Lists: [String]
-        var emailLists: [String]
-        var currencies: [String]
+        let enums: [(field: String, allowed: Set<String>)]
+        let decimals: [String]
+        let timestamps: [String]
+        let e164Lists: [String]
+        let emailLists: [String]
+        let currencies: [String]
 
         init(required: [String], enums: [String: Set<String>] = [:], decimals: [String] = [], timestamps: [String] = [],
              e164Lists: [String] = [], emailLists: [String] = [], currencies: [String] = []) {

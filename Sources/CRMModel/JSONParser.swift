@@ -66,7 +66,7 @@ struct JSONParser {
             if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .object([]) }
             // Room for a typical record's members up front; growing moves (does not copy) the members.
             var members: [(String, JSONValue)] = []
-            members.reserveCapacity(8)
+            members.reserveCapacity(16)
             while true {
                 guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw JSONError(.syntax, at: i, "expected a member name") }
                 let k = try string()
