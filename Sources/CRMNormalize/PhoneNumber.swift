@@ -56,46 +56,46 @@ public enum PhoneNumber {
         let result: Result<String, NormalizationError> = copy.withUTF8 { bytes in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(bytes.count, 1)) { digits in
                 Result { () throws(NormalizationError) -> String in
-                var count = 0
-                var plus = false
-                var seenDigit = false
-                // "(0)" after an international prefix is a national-trunk hint; drop it.
-                let paren = findParenZero(bytes)
-                for (i, b) in bytes.enumerated() where paren == nil || !paren!.contains(i) {
-                    switch b {
-                    case UInt8(ascii: "0")...UInt8(ascii: "9"): digits[count] = b; count += 1; seenDigit = true
-                    case UInt8(ascii: "+"):
-                        if seenDigit || plus { throw fail("'+' only allowed at the start") }
-                        plus = true
-                    case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"),
-                         UInt8(ascii: "("), UInt8(ascii: ")"), 9, 0xA0:
-                        continue
-                    case 0xC2: continue // lead byte of U+00A0 no-break space
-                    default: throw fail("unexpected character in phone number")
-                    }
-                }
-                if count == 0 { throw fail("no digits") }
-                guard let home = region(iso: defaultRegion) else {
-                    throw fail("unknown default region '\(defaultRegion)'")
-                }
-                var number = UnsafeBufferPointer(rebasing: digits[0..<count])
-                func hasPrefix(_ p: StaticString) -> Bool {
-                    number.count >= p.utf8CodeUnitCount && (0..<p.utf8CodeUnitCount).allSatisfy { number[$0] == p.utf8Start[$0] }
-                }
-                if !plus {
-                    if hasPrefix("00") { number = UnsafeBufferPointer(rebasing: number.dropFirst(2)); plus = true }
-                    else if home.callingCode == "1" && hasPrefix("011") { number = UnsafeBufferPointer(rebasing: number.dropFirst(3)); plus = true }
-                }
-                if plus {
-                    for len in 1...3 where number.count > len {
-                        let code = String(decoding: UnsafeBufferPointer(rebasing: number[0..<len]), as: UTF8.self)
-                        if let region = byCode[code] {
-                            return try check(UnsafeBufferPointer(rebasing: number[len...]), region: region, raw: raw, international: true)
+                    var count = 0
+                    var plus = false
+                    var seenDigit = false
+                    // "(0)" after an international prefix is a national-trunk hint; drop it.
+                    let paren = findParenZero(bytes)
+                    for (i, b) in bytes.enumerated() where paren == nil || !paren!.contains(i) {
+                        switch b {
+                        case UInt8(ascii: "0")...UInt8(ascii: "9"): digits[count] = b; count += 1; seenDigit = true
+                        case UInt8(ascii: "+"):
+                            if seenDigit || plus { throw fail("'+' only allowed at the start") }
+                            plus = true
+                        case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"),
+                             UInt8(ascii: "("), UInt8(ascii: ")"), 9, 0xA0:
+                            continue
+                        case 0xC2: continue // lead byte of U+00A0 no-break space
+                        default: throw fail("unexpected character in phone number")
                         }
                     }
-                    throw fail("unknown country calling code")
-                }
-                return try check(number, region: home, raw: raw, international: false)
+                    if count == 0 { throw fail("no digits") }
+                    guard let home = region(iso: defaultRegion) else {
+                        throw fail("unknown default region '\(defaultRegion)'")
+                    }
+                    var number = UnsafeBufferPointer(rebasing: digits[0..<count])
+                    func hasPrefix(_ p: StaticString) -> Bool {
+                        number.count >= p.utf8CodeUnitCount && (0..<p.utf8CodeUnitCount).allSatisfy { number[$0] == p.utf8Start[$0] }
+                    }
+                    if !plus {
+                        if hasPrefix("00") { number = UnsafeBufferPointer(rebasing: number.dropFirst(2)); plus = true }
+                        else if home.callingCode == "1" && hasPrefix("011") { number = UnsafeBufferPointer(rebasing: number.dropFirst(3)); plus = true }
+                    }
+                    if plus {
+                        for len in 1...3 where number.count > len {
+                            let code = String(decoding: UnsafeBufferPointer(rebasing: number[0..<len]), as: UTF8.self)
+                            if let region = byCode[code] {
+                                return try check(UnsafeBufferPointer(rebasing: number[len...]), region: region, raw: raw, international: true)
+                            }
+                        }
+                        throw fail("unknown country calling code")
+                    }
+                    return try check(number, region: home, raw: raw, international: false)
                 }
             }
         }
