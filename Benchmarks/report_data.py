@@ -60,7 +60,8 @@ set key outside right top
 set grid ytics
 set xtics rotate by -35 font ",8" nomirror
 set ylabel "{ylabel}"
-set bmargin 7
+set bmargin 9
+set offsets 0.4, 0.9, 0, 0
 set datafile missing "NaN"
 set style data linespoints
 """
@@ -88,7 +89,7 @@ def main(results, work, out):
     rows = []
     for l in read(os.path.join(results, "mapping.txt")):
         ratio = field(l, "ratio", "x")
-        extra = f"{field(l, 'count') and int(field(l, 'count'))} rec" + (f", {ratio:g}x jq" if ratio else "")
+        extra = f"{int(field(l, 'count') or 0) // 1000}k rec" + (f", {ratio:g}x jq" if ratio else "")
         rss = field(l, "crmhub_rss", "KiB")
         if rss:
             extra += f", {rss / 1024:.0f} MiB"
