@@ -40,7 +40,7 @@ struct ByteRegex: Sendable {
     let captures: Int
 
     /// Longest text matched here; longer texts go to `Regex` (the matcher recurses once per matched byte).
-    static let maxTextLength = 256
+    static let maxTextLength = 64
 
     /// Compiles `pattern`; nil when it uses anything outside the subset.
     init?(_ pattern: String) {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CRMMapping
 
@@ -82,5 +83,19 @@ struct RuntimeFastPathTests {
         }
         #expect(compiled >= 18)
         for p in ["(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)", "([ab]*)c\\1"] { #expect(ByteRegex(p) == nil, "\(p)") }
+    }
+
+    @Test("the matcher's recursion fits a 512 KiB thread stack (even unoptimised) at the longest text it takes")
+    func regexStackDepth() async {
+        let text = String(repeating: "ab", count: ByteRegex.maxTextLength / 2)
+        let results = await withCheckedContinuation { (done: CheckedContinuation<[String??], Never>) in
+            let thread = Thread {
+                let patterns = ["^<?([^<>]+)>?$", "(a|b)*c", "^((?:a|b)+?)$", ".*(b)"]
+                done.resume(returning: patterns.map { ByteRegex($0)!.extract(text) })
+            }
+            thread.stackSize = 512 << 10
+            thread.start()
+        }
+        #expect(results == [.some(text), .some(nil), .some(text), .some("b")])
     }
 }
