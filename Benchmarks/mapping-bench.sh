@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Mapping throughput: the crm-customer-import mapping in crmhub (release build, one core) vs the same
-# transformation in jq (Benchmarks/mapping.jq) on the same generated JSON lines. Appends to bench-results/mapping.txt.
+# transformation in jq (Benchmarks/mapping.jq) on the same generated JSON lines, both pinned to CPU 0.
+# Appends one line to bench-results/mapping.txt: commit, rates by wall clock and by CPU time (user+sys, steadier on a
+# shared machine), the ratio, peak RSS of both, and whether the outputs agree (the first 20 000 records byte for byte,
+# and after sorting keys).
 #   Benchmarks/mapping-bench.sh [COUNT]   (default 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,24 +11,34 @@ COUNT="${1:-1000000}"
 SCRATCH="${SCRATCH:-.build-mapping}"
 export PATH=/opt/swift/usr/bin:$PATH
 command -v jq >/dev/null || { echo "jq is required (apt-get install -y jq)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time is required (apt-get install -y time)" >&2; exit 1; }
 swift build -c release --scratch-path "$SCRATCH" --product crmhub-bench-mapping >&2
 BIN="$SCRATCH/release/crmhub-bench-mapping"
 DATA="${TMPDIR:-/tmp}/crmhub-mapping-bench-$COUNT.jsonl"
 [ -s "$DATA" ] || "$BIN" generate "$COUNT" "$DATA"
-now() { date +%s.%N; }
+T="${TMPDIR:-/tmp}"
 
-t0=$(now); taskset -c 0 "$BIN" run Mappings crm-customer-import "$DATA" > /tmp/crmhub-bench-out.jsonl 2>/tmp/crmhub-bench-err.txt; t1=$(now)
-crm_s=$(echo "$t1 - $t0" | bc -l)
-crm_out=$(wc -l < /tmp/crmhub-bench-out.jsonl)
-t0=$(now); taskset -c 0 jq -c -f Benchmarks/mapping.jq "$DATA" > /tmp/jq-bench-out.jsonl; t1=$(now)
-jq_s=$(echo "$t1 - $t0" | bc -l)
-jq_out=$(wc -l < /tmp/jq-bench-out.jsonl)
+# /usr/bin/time -f: wall seconds, user seconds, system seconds, peak RSS in KiB.
+/usr/bin/time -o "$T/crmhub-bench-time.txt" -f "%e %U %S %M" \
+  taskset -c 0 "$BIN" run Mappings crm-customer-import "$DATA" > "$T/crmhub-bench-out.jsonl" 2> "$T/crmhub-bench-err.txt"
+/usr/bin/time -o "$T/jq-bench-time.txt" -f "%e %U %S %M" \
+  taskset -c 0 jq -c -f Benchmarks/mapping.jq "$DATA" > "$T/jq-bench-out.jsonl"
+read -r crm_s crm_u crm_sys crm_rss < "$T/crmhub-bench-time.txt"
+read -r jq_s jq_u jq_sys jq_rss < "$T/jq-bench-time.txt"
+crm_out=$(wc -l < "$T/crmhub-bench-out.jsonl")
+jq_out=$(wc -l < "$T/jq-bench-out.jsonl")
 
-crm_rps=$(echo "$COUNT / $crm_s" | bc -l); jq_rps=$(echo "$COUNT / $jq_s" | bc -l)
-ratio=$(echo "$crm_rps / $jq_rps" | bc -l)
-same=$(cmp -s <(head -20000 /tmp/crmhub-bench-out.jsonl | jq -S -c .) <(head -20000 /tmp/jq-bench-out.jsonl | jq -S -c .) && echo yes || echo no)
-line=$(printf '%s count=%s crmhub=%.0f rec/s (%.2fs, %s out) jq=%.0f rec/s (%.2fs, %s out) ratio=%.1fx first20000-identical=%s jq=%s host=%s' \
-  "$(date -u +%FT%TZ)" "$COUNT" "$crm_rps" "$crm_s" "$crm_out" "$jq_rps" "$jq_s" "$jq_out" "$ratio" "$same" "$(jq --version)" "$(hostname)")
-cat /tmp/crmhub-bench-err.txt >&2
+rate() { echo "$COUNT / $1" | bc -l; }
+crm_rps=$(rate "$crm_s"); jq_rps=$(rate "$jq_s")
+crm_cpu=$(rate "($crm_u + $crm_sys)"); jq_cpu=$(rate "($jq_u + $jq_sys)")
+ratio=$(echo "$crm_rps / $jq_rps" | bc -l); cpu_ratio=$(echo "$crm_cpu / $jq_cpu" | bc -l)
+same=$(cmp -s <(head -20000 "$T/crmhub-bench-out.jsonl" | jq -S -c .) <(head -20000 "$T/jq-bench-out.jsonl" | jq -S -c .) && echo yes || echo no)
+bytes=$(cmp -s <(head -20000 "$T/crmhub-bench-out.jsonl") <(head -20000 "$T/jq-bench-out.jsonl") && echo yes || echo no)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
+line=$(printf '%s count=%s crmhub=%.0f rec/s (%.2fs, %s out) crmhub_cpu=%.0f rec/s jq=%.0f rec/s (%.2fs, %s out) jq_cpu=%.0f rec/s ratio=%.1fx cpu_ratio=%.1fx first20000-identical=%s first20000-bytes-identical=%s crmhub_rss=%sKiB jq_rss=%sKiB jq=%s commit=%s loadavg=%s host=%s' \
+  "$(date -u +%FT%TZ)" "$COUNT" "$crm_rps" "$crm_s" "$crm_out" "$crm_cpu" "$jq_rps" "$jq_s" "$jq_out" "$jq_cpu" "$ratio" "$cpu_ratio" \
+  "$same" "$bytes" "$crm_rss" "$jq_rss" "$(jq --version)" "$commit" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
+cat "$T/crmhub-bench-err.txt" >&2
 echo "$line"
 mkdir -p bench-results && echo "$line" >> bench-results/mapping.txt

@@ -17,12 +17,17 @@ public struct CompiledMapping: Sendable {
     public let tests: [MappingTestCase]
 
     let outputs: [OutputPlan]
-    let dropWhen: Cond?
-    let filter: Cond?
+    /// The outputs, `drop_when` and `filter` in executable form (see Nodes.swift).
+    let outputNodes: [OutputNode]
+    let dropWhen: (any ConditionNode)?
+    let filter: (any ConditionNode)?
 
     init(name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?, filter: Cond?, tests: [MappingTestCase]) {
         self.name = name; self.version = version; self.input = input; self.file = file
-        self.outputs = outputs; self.dropWhen = dropWhen; self.filter = filter; self.tests = tests
+        self.outputs = outputs; self.tests = tests
+        outputNodes = outputs.map(OutputNode.init)
+        self.dropWhen = dropWhen.map(Lowering.condition)
+        self.filter = filter.map(Lowering.condition)
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
@@ -41,20 +46,20 @@ public struct CompiledMapping: Sendable {
         }
         let ev = Evaluator(root: input, lookup: context.lookup)
         do throws(FieldFailure) {
-            if let dropWhen, try ev.test(dropWhen, input) { return .dropped(reason: "drop_when matched") }
-            if let filter, !(try ev.test(filter, input)) { return .dropped(reason: "filter did not match") }
+            if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
+            if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }
         } catch {
             throw MappingError(kind: .field, mapping: name, field: "drop_when", value: error.value, reason: error.reason)
         }
         var records: [MappedRecord] = []
-        records.reserveCapacity(outputs.count)
-        for out in outputs {
+        records.reserveCapacity(outputNodes.count)
+        for out in outputNodes {
             let value: JSONValue
             let keyValue: JSONValue
             do throws(FieldFailure) {
-                if let w = out.when, !(try ev.test(w, input)) { continue }
+                if let w = out.when, !(try w.holds(ev, input)) { continue }
                 value = try ev.object(out.fields, input)
-                keyValue = try ev.eval(out.key, input)
+                keyValue = try out.key.value(ev, input)
             } catch {
                 throw MappingError(kind: .field, mapping: name, field: out.entity + (error.field.isEmpty ? "" : "." + error.field),
                                    value: error.value, reason: error.reason)

@@ -5,14 +5,16 @@ import Foundation
 /// `from`: `rfc3339` (default; offsets honoured, naive values read in `tz`), `unix`, `unix_ms`, or a pattern of
 /// `yyyy MM dd HH mm ss SSS` with literal separators (read as wall-clock time in `tz`).
 /// `to`: `rfc3339` (UTC, `Z`), `local` (RFC 3339 with the offset of `tz`), `date` (`yyyy-MM-dd` in `tz`), `unix`.
-struct DateSpec: Sendable {
+///
+/// Built once at load time; a class so that plans holding it copy one reference.
+final class DateSpec: Sendable {
     enum Input: Sendable { case rfc3339, unix, unixMillis, pattern([Token]) }
     enum Output: String, Sendable { case rfc3339, local, date, unix }
     enum Token: Sendable, Equatable { case year, month, day, hour, minute, second, millis, literal(UInt8) }
-    var input: Input
-    var output: Output
+    let input: Input
+    let output: Output
     /// IANA zone identifier, e.g. "Europe/Berlin".
-    var zone: String
+    let zone: String
     let timeZone: TimeZone
 
     init(from: String, to: String, zone: String) throws(DateSpecError) {
@@ -74,13 +76,15 @@ struct DateSpec: Sendable {
             guard let d = Int64(text) ?? Double(text).flatMap({ $0.isFinite && abs($0) < 1e14 ? Int64($0) : nil }) else { return nil }
             return (Int64(floor(Double(d) / 1000)), Int(((d % 1000) + 1000) % 1000))
         case .rfc3339:
-            return parseRFC3339(Array(text.utf8))
+            var copy = text
+            return copy.withUTF8 { parseRFC3339($0) }
         case .pattern(let tokens):
-            return parsePattern(Array(text.utf8), tokens)
+            var copy = text
+            return copy.withUTF8 { parsePattern($0, tokens) }
         }
     }
 
-    func parseRFC3339(_ c: [UInt8]) -> (Int64, Int)? {
+    func parseRFC3339(_ c: UnsafeBufferPointer<UInt8>) -> (Int64, Int)? {
         var i = 0
         func num(_ n: Int) -> Int? {
             guard i + n <= c.count else { return nil }
@@ -116,7 +120,7 @@ struct DateSpec: Sendable {
         return (local - sign * Int64(oh * 3600 + om * 60), ms)
     }
 
-    func parsePattern(_ c: [UInt8], _ tokens: [Token]) -> (Int64, Int)? {
+    func parsePattern(_ c: UnsafeBufferPointer<UInt8>, _ tokens: [Token]) -> (Int64, Int)? {
         var i = 0
         var y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0
         func num(_ n: Int) -> Int? {
@@ -144,7 +148,7 @@ struct DateSpec: Sendable {
     func valid(_ y: Int, _ mo: Int, _ d: Int, _ h: Int, _ mi: Int, _ s: Int) -> Bool {
         guard (1...12).contains(mo), d >= 1, h < 24, mi < 60, s < 61, y >= 1 else { return false }
         let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]
+        let days = mo == 2 ? (leap ? 29 : 28) : (mo == 4 || mo == 6 || mo == 9 || mo == 11 ? 30 : 31)
         return d <= days
     }
 
@@ -170,7 +174,33 @@ struct DateSpec: Sendable {
 
     static func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s }
 
+    /// `yyyy-MM-ddTHH:mm:ss[.SSS](Z|±HH:mm)` for the wall-clock seconds `wall`.
     static func render(_ wall: Int64, millis: Int, offset: Int) -> String {
+        let days = wall >= 0 ? wall / 86400 : -((-wall + 86399) / 86400)
+        let secs = Int(wall - days * 86400)
+        let (y, m, d) = civil(days)
+        let a = Swift.abs(offset)
+        // Four-digit years and ordinary millisecond and offset values: write the bytes directly.
+        guard (0...9999).contains(y), (0..<1000).contains(millis), a < 100 * 3600 else { return renderText(wall, millis: millis, offset: offset) }
+        return String(unsafeUninitializedCapacity: 29) { out in
+            var n = 0
+            func put(_ v: Int, _ width: Int) {
+                var v = v, k = width
+                while k > 0 { k -= 1; out[n + k] = UInt8(48 + v % 10); v /= 10 }
+                n += width
+            }
+            func sep(_ c: UInt8) { out[n] = c; n += 1 }
+            put(y, 4); sep(45); put(m, 2); sep(45); put(d, 2); sep(84)
+            put(secs / 3600, 2); sep(58); put(secs / 60 % 60, 2); sep(58); put(secs % 60, 2)
+            if millis != 0 { sep(46); put(millis, 3) }
+            if offset == 0 { sep(90); return n }
+            sep(offset < 0 ? 45 : 43); put(a / 3600, 2); sep(58); put(a / 60 % 60, 2)
+            return n
+        }
+    }
+
+    /// The general form of ``render(_:millis:offset:)`` (years outside 0...9999 and other unusual values).
+    static func renderText(_ wall: Int64, millis: Int, offset: Int) -> String {
         let days = Int64(floor(Double(wall) / 86400))
         let secs = Int(wall - days * 86400)
         let (y, m, d) = civil(days)

@@ -37,16 +37,27 @@ struct Path: Sendable {
         return Path(fromRoot: fromRoot, steps: steps, text: text)
     }
 
+    /// The member names when the path has no index steps (and at least one name).
+    var keys: [String]? {
+        var out: [String] = []
+        for s in steps { guard case .key(let k) = s else { return nil }; out.append(k) }
+        return out.isEmpty ? nil : out
+    }
+
+    /// The last member named `key` of `value` when it is an object, or nil.
+    @inline(__always) static func member(_ key: String, of value: JSONValue) -> JSONValue? {
+        guard case .object(let members) = value else { return nil }
+        return JSONValue.lastMember(key, in: members)
+    }
+
+    /// The value at this path (the last member of that name, as in ``JSONValue/subscript(_:)``), or nil.
     @inline(__always) func resolve(root: JSONValue, current: JSONValue) -> JSONValue? {
         var v = fromRoot ? root : current
         for step in steps {
             switch step {
             case .key(let k):
-                guard case .object(let members) = v else { return nil }
-                var found: JSONValue? = nil
-                for m in members where m.0 == k { found = m.1 }
-                guard let f = found else { return nil }
-                v = f
+                guard case .object(let members) = v, let found = JSONValue.lastMember(k, in: members) else { return nil }
+                v = found
             case .index(let n):
                 guard let x = v[n] else { return nil }
                 v = x
@@ -61,10 +72,32 @@ enum VType: String, Sendable { case any, string, number, bool, array, object
     func accepts(_ t: VType) -> Bool { self == .any || t == .any || self == t }
 }
 
-struct RegexBox: @unchecked Sendable {
+/// A regular expression compiled once at load time. A class, so plans that hold it copy one reference.
+final class RegexBox: @unchecked Sendable {
     // Regex<AnyRegexOutput> is immutable after construction; matching does not mutate it.
     let regex: Regex<AnyRegexOutput>
     let pattern: String
+    /// The byte-level matcher when the pattern is in its subset (used for ASCII texts without line breaks).
+    let bytes: ByteRegex?
+
+    init(regex: Regex<AnyRegexOutput>, pattern: String) {
+        self.regex = regex; self.pattern = pattern; bytes = ByteRegex(pattern)
+    }
+
+    /// Group 1 of the first match (else the whole match), or nil when there is none.
+    func extract(_ t: String) -> String? {
+        if let fast = bytes?.extract(t) { return fast }
+        guard let m = try? regex.firstMatch(in: t) else { return nil }
+        let out = m.output
+        if out.count > 1, let sub = out[1].substring { return String(sub) }
+        return String(t[m.range])
+    }
+
+    /// Whether `t` contains a match.
+    func matches(_ t: String) -> Bool {
+        if let fast = bytes?.matches(t) { return fast }
+        return (try? regex.firstMatch(in: t)) != nil
+    }
 }
 
 enum Fn: Sendable {

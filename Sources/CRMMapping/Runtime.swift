@@ -13,147 +13,48 @@ struct Evaluator {
     let root: JSONValue
     let lookup: (any MappingLookup)?
 
-    func eval(_ e: Expr, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        switch e {
-        case .path(let p):
-            return p.resolve(root: root, current: cur) ?? .null
-        case .const(let v):
-            return v
-        case .concat(let parts, let sep):
-            var out = ""
-            var first = true
-            for p in parts {
-                let v = try eval(p, cur)
-                guard let t = v.scalarText, !t.isEmpty else { continue }
-                if !first { out += sep }
-                out += t; first = false
-            }
-            return first ? .null : .string(out)
-        case .first(let options):
-            for o in options {
-                let v = try eval(o, cur)
-                if !v.isNull, v.stringValue?.isEmpty != true { return v }
-            }
-            return .null
-        case .each(let p, let fields, let filter, let value):
-            guard let src = p.resolve(root: root, current: cur), !src.isNull else { return .array([]) }
-            guard case .array(let items) = src else {
-                throw FieldFailure(reason: "'each: \(p.text)' expects an array, found \(src.typeName)", value: redact(src))
-            }
-            var out: [JSONValue] = []
-            out.reserveCapacity(items.count)
-            for (n, item) in items.enumerated() {
-                if let filter, !(try test(filter, item)) { continue }
-                do throws(FieldFailure) {
-                    if let value { out.append(try eval(value, item)) } else { out.append(try object(fields, item)) }
-                } catch {
-                    var e = error
-                    e.field = "[\(n)]" + (e.field.isEmpty ? "" : "." + e.field)
-                    throw e
-                }
-            }
-            return .array(out)
-        case .object(let fields):
-            return try object(fields, cur)
-        case .when(let c, let then, let otherwise):
-            if try test(c, cur) { return try eval(then, cur) }
-            return try otherwise.map { (x) throws(FieldFailure) in try eval(x, cur) } ?? .null
-        case .scoped(let p, let inner):
-            guard let sub = p.resolve(root: root, current: cur), !sub.isNull else { return .null }
-            return try eval(inner, sub)
-        case .pipe(let src, let steps):
-            var v = try eval(src, cur)
-            for s in steps { v = try apply(s, v) }
-            return v
-        }
-    }
-
-    func object(_ fields: [FieldPlan], _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+    /// The object made of `fields` evaluated at `cur`: null or empty values are left out (or rejected when
+    /// required), dotted names nest.
+    func object(_ fields: [FieldNode], _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         var members: [(String, JSONValue)] = []
         members.reserveCapacity(fields.count)
         for f in fields {
             let v: JSONValue
-            do throws(FieldFailure) { v = try eval(f.expr, cur) } catch {
+            do throws(FieldFailure) { v = try f.value.value(self, cur) } catch {
                 var e = error
                 e.field = f.name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
                 throw e
             }
-            if v.isNull || v.stringValue?.isEmpty == true {
+            if v.isNullOrEmpty {
                 if f.required { throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: f.name) }
                 if f.omitNull { continue }
             }
             if f.parts.count == 1 {
                 members.append((f.name, v))
             } else {
-                Evaluator.set(&members, f.parts[...], v)
+                Evaluator.set(&members, f.parts[...], v, capacity: f.nestedCapacity)
             }
         }
         return .object(members)
     }
 
-    /// Sets `v` at a dotted path inside `members`, creating or extending intermediate objects.
-    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue) {
+    /// Sets `v` at a dotted path inside `members`, creating (with room for `capacity` members) or extending
+    /// intermediate objects.
+    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue, capacity: Int) {
         let head = parts.first!
         if parts.count == 1 { members.append((head, v)); return }
-        if let i = members.lastIndex(where: { $0.0 == head }), case .object(var inner) = members[i].1 {
+        let n = head.utf8.count
+        var i = members.count - 1
+        while i >= 0 && !(members[i].0.utf8.count == n && members[i].0 == head) { i -= 1 }
+        if i >= 0, case .object(var inner) = members[i].1 {
             members[i].1 = .null
-            set(&inner, parts.dropFirst(), v)
+            set(&inner, parts.dropFirst(), v, capacity: capacity)
             members[i].1 = .object(inner)
         } else {
             var inner: [(String, JSONValue)] = []
-            set(&inner, parts.dropFirst(), v)
+            inner.reserveCapacity(capacity)
+            set(&inner, parts.dropFirst(), v, capacity: capacity)
             members.append((head, .object(inner)))
-        }
-    }
-
-    func test(_ c: Cond, _ cur: JSONValue) throws(FieldFailure) -> Bool {
-        switch c {
-        case .exists(let e): let v = try eval(e, cur); return !v.isNull && v.stringValue?.isEmpty != true
-        case .equals(let e, let want): return try eval(e, cur) == want
-        case .oneOf(let e, let set): let v = try eval(e, cur); return set.contains(v)
-        case .matches(let e, let r):
-            guard let t = try eval(e, cur).scalarText else { return false }
-            return (try? r.regex.firstMatch(in: t)) != nil
-        case .compare(let e, let op, let bound):
-            let v = try eval(e, cur)
-            guard let number = v.doubleValue ?? v.stringValue.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), number.isFinite else {
-                return false
-            }
-            return op.holds(number, bound)
-        case .all(let cs): for x in cs where !(try test(x, cur)) { return false }; return true
-        case .any(let cs): for x in cs where try test(x, cur) { return true }; return false
-        case .not(let x): return !(try test(x, cur))
-        }
-    }
-
-    func apply(_ s: Step, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
-        switch s {
-        case .fn(let f):
-            if v.isNull { return .null }
-            return try call(f, v)
-        case .map(let table, let fallback, let strict):
-            if v.isNull { return fallback ?? .null }
-            guard let k = v.scalarText else { throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v)) }
-            if let hit = table[k] { return hit }
-            if let fallback { return fallback }
-            if strict { throw FieldFailure(reason: "value '\(k.count <= 32 ? k : String(k.prefix(32)))' is not in the value map", value: redact(v)) }
-            return .null
-        case .table(let name, let table, let strict):
-            if v.isNull { return .null }
-            guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
-            if let hit = table[k] { return hit }
-            if strict { throw FieldFailure(reason: "key not found in table '\(name)'", value: redact(v)) }
-            return .null
-        case .service(let table):
-            if v.isNull { return .null }
-            guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
-            guard let lookup else { throw FieldFailure(reason: "lookup service for '\(table)' is not configured", value: redact(v)) }
-            do { return try lookup.lookup(table: table, key: k) ?? .null } catch {
-                throw FieldFailure(reason: "lookup '\(table)' failed: \(error)", value: redact(v))
-            }
-        case .fallback(let d):
-            if v.isNull || v.stringValue?.isEmpty == true { return d }
-            return v
         }
     }
 
@@ -164,9 +65,9 @@ struct Evaluator {
 
     func call(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         switch f {
-        case .trim: return .string(String(Substring(try text(f, v)).trimmed()))
-        case .lower: return .string(try text(f, v).lowercased())
-        case .upper: return .string(try text(f, v).uppercased())
+        case .trim: return .string(TextFunctions.trimmed(try text(f, v)))
+        case .lower: return .string(TextFunctions.lowercased(try text(f, v)))
+        case .upper: return .string(TextFunctions.uppercased(try text(f, v)))
         case .name: return .string(PersonName.display(try text(f, v)))
         case .email:
             let t = try text(f, v)
@@ -181,11 +82,7 @@ struct Evaluator {
             return .string(items.compactMap(\.scalarText).joined(separator: sep))
         case .replace(let a, let b): return .string(try text(f, v).replacingOccurrences(of: a, with: b))
         case .regexExtract(let box):
-            let t = try text(f, v)
-            guard let m = try? box.regex.firstMatch(in: t) else { return .null }
-            let out = m.output
-            if out.count > 1, let sub = out[1].substring { return .string(String(sub)) }
-            return .string(String(t[m.range]))
+            return box.extract(try text(f, v)).map(JSONValue.string) ?? .null
         case .string:
             if case .string = v { return v }
             if let s = v.scalarText { return .string(s) }
@@ -200,7 +97,8 @@ struct Evaluator {
             if Double(t)?.isFinite == true, (try? JSONValue.parse(t)) != nil { return .number(t) }
             throw FieldFailure(reason: "not a number", value: redact(v))
         case .decimal(let scale):
-            let t = String(Substring(try text(f, v)).trimmed()).replacingOccurrences(of: ",", with: ".")
+            var t = TextFunctions.trimmed(try text(f, v))
+            if t.utf8.contains(UInt8(ascii: ",")) { t = t.replacingOccurrences(of: ",", with: ".") }
             guard let d = FixedDecimal(fixed: t) else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
             return .string(d.rounded(scale: scale))
         case .minorUnits(let exp):
@@ -227,7 +125,7 @@ struct Evaluator {
             default: throw FieldFailure(reason: "length expects text, array or object, found \(v.typeName)", value: redact(v))
             }
         case .nonEmpty:
-            if let s = v.stringValue, s.allSatisfy(\.isWhitespace) { return .null }
+            if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
             if case .array(let a) = v, a.isEmpty { return .null }
             return v
         case .bool:
@@ -269,6 +167,47 @@ struct FixedDecimal {
     var fraction: String
 
     init?(fixed raw: String) {
+        var copy = raw
+        let fast: FixedDecimal?? = copy.withUTF8 { FixedDecimal.parseASCII($0) }
+        if let fast { guard let fast else { return nil }; self = fast; return }
+        self.init(general: raw)
+    }
+
+    init(negative: Bool, integer: String, fraction: String) {
+        self.negative = negative; self.integer = integer; self.fraction = fraction
+    }
+
+    /// The byte-level reading of plain ASCII decimals such as `" -0012.50 "`: `.some(nil)` when the text is not a
+    /// decimal, nil when it needs ``init(general:)`` (non-ASCII text, exponents).
+    static func parseASCII(_ b: UnsafeBufferPointer<UInt8>) -> FixedDecimal?? {
+        var lo = 0, hi = b.count
+        while lo < hi && TextFunctions.isASCIISpace(b[lo]) { lo += 1 }
+        while hi > lo && TextFunctions.isASCIISpace(b[hi - 1]) { hi -= 1 }
+        var negative = false
+        if lo < hi && b[lo] == UInt8(ascii: "-") { negative = true; lo += 1 } else if lo < hi && b[lo] == UInt8(ascii: "+") { lo += 1 }
+        var dot = -1, invalid = false
+        for i in lo..<hi {
+            let c = b[i]
+            if c >= 48 && c <= 57 { continue }
+            // Exponents anywhere send the whole text to Double, like init(general:).
+            if c >= 0x80 || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
+            if c == UInt8(ascii: ".") && dot < 0 { dot = i; continue }
+            invalid = true
+        }
+        if invalid { return .some(nil) }
+        let intEnd = dot < 0 ? hi : dot
+        let fracStart = dot < 0 ? hi : dot + 1
+        if intEnd == lo && fracStart == hi { return .some(nil) }
+        if hi - lo > 40 { return .some(nil) }
+        var intStart = lo
+        while intStart < intEnd && b[intStart] == 48 { intStart += 1 }
+        let integer = intStart == intEnd ? "0" : String(decoding: UnsafeBufferPointer(rebasing: b[intStart..<intEnd]), as: UTF8.self)
+        let fraction = String(decoding: UnsafeBufferPointer(rebasing: b[fracStart..<hi]), as: UTF8.self)
+        return .some(FixedDecimal(negative: negative, integer: integer, fraction: fraction))
+    }
+
+    /// The Character-level reading (any whitespace, exponents).
+    init?(general raw: String) {
         var s = Substring(raw).trimmed()
         negative = false
         if s.first == "-" { negative = true; s = s.dropFirst() } else if s.first == "+" { s = s.dropFirst() }
@@ -292,6 +231,47 @@ struct FixedDecimal {
 
     /// Rounds half away from zero to `scale` fraction digits and renders with exactly that many digits.
     func rounded(scale: Int) -> String {
+        var integer = integer, fraction = fraction
+        return integer.withUTF8 { i in fraction.withUTF8 { f in FixedDecimal.rounded(negative, i, f, scale: scale) } }
+    }
+
+    /// ``rounded(scale:)`` on the digit bytes.
+    static func rounded(_ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int) -> String {
+        let total = integer.count + max(fraction.count, scale)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total + 1) { buf in
+            // buf[0] takes a carry out of the leading digit; digits start at 1.
+            buf[0] = 48
+            for k in 0..<integer.count { buf[1 + k] = integer[k] }
+            for k in 0..<(total - integer.count) { buf[1 + integer.count + k] = k < fraction.count ? fraction[k] : 48 }
+            let keep = integer.count + scale
+            if total > keep && buf[1 + keep] >= UInt8(ascii: "5") {
+                var i = keep
+                while true {
+                    if buf[i] == UInt8(ascii: "9") { buf[i] = 48; i -= 1 } else { buf[i] += 1; break }
+                }
+            }
+            // Integer digits are buf[0..<(1 + integer.count)] without leading zeros; fraction digits follow.
+            let intEnd = 1 + integer.count
+            var start = 0
+            while start < intEnd - 1 && buf[start] == 48 { start += 1 }
+            let isZero = start == intEnd - 1 && buf[start] == 48 && (0..<scale).allSatisfy { buf[intEnd + $0] == 48 }
+            let sign = negative && !isZero
+            let length = (sign ? 1 : 0) + (intEnd - start) + (scale > 0 ? 1 + scale : 0)
+            return String(unsafeUninitializedCapacity: length) { out in
+                var n = 0
+                if sign { out[n] = UInt8(ascii: "-"); n += 1 }
+                for k in start..<intEnd { out[n] = buf[k]; n += 1 }
+                if scale > 0 {
+                    out[n] = UInt8(ascii: "."); n += 1
+                    for k in 0..<scale { out[n] = buf[intEnd + k]; n += 1 }
+                }
+                return n
+            }
+        }
+    }
+
+    /// The original string-based rounding, kept as the reference for tests.
+    func roundedReference(scale: Int) -> String {
         var digits = Array((integer + fraction.padding(toLength: max(fraction.count, scale), withPad: "0", startingAt: 0)).utf8)
         let intCount = integer.count
         let keep = intCount + scale

@@ -21,18 +21,47 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     case erpParty = "ERPParty"
     case paymentStatus = "OrderPaymentStatus"
 
-    struct Rule: Sendable {
-        var required: [String]
-        var enums: [String: Set<String>] = [:]
-        var decimals: [String] = []
-        var timestamps: [String] = []
-        var e164Lists: [String] = []
-        var emailLists: [String] = []
-        var currencies: [String] = []
+    /// An entity's validation rules, built once (a class: validation reads them for every mapped record).
+    final class Rule: Sendable {
+        let required: [String]
+        /// Enumerated fields sorted by name (problems are reported in this order).
+        let enums: [(field: String, allowed: Set<String>)]
+        let decimals: [String]
+        let timestamps: [String]
+        let e164Lists: [String]
+        let emailLists: [String]
+        let currencies: [String]
+
+        init(required: [String], enums: [String: Set<String>] = [:], decimals: [String] = [], timestamps: [String] = [],
+             e164Lists: [String] = [], emailLists: [String] = [], currencies: [String] = []) {
+            self.required = required
+            self.enums = enums.sorted { $0.key < $1.key }.map { (field: $0.key, allowed: $0.value) }
+            self.decimals = decimals; self.timestamps = timestamps; self.e164Lists = e164Lists
+            self.emailLists = emailLists; self.currencies = currencies
+        }
     }
 
     var rule: Rule {
         switch self {
+        case .customer: Self.customerRule
+        case .order: Self.orderRule
+        case .ticket: Self.ticketRule
+        case .interaction: Self.interactionRule
+        case .erpParty: Self.erpPartyRule
+        case .paymentStatus: Self.paymentStatusRule
+        }
+    }
+
+    // The rules are built once: validation runs for every mapped record.
+    static let customerRule = makeRule(.customer)
+    static let orderRule = makeRule(.order)
+    static let ticketRule = makeRule(.ticket)
+    static let interactionRule = makeRule(.interaction)
+    static let erpPartyRule = makeRule(.erpParty)
+    static let paymentStatusRule = makeRule(.paymentStatus)
+
+    static func makeRule(_ entity: CanonicalEntity) -> Rule {
+        switch entity {
         case .customer:
             Rule(required: ["id", "kind", "displayName"], enums: ["kind": ["person", "organisation"]],
                  e164Lists: ["phones"], emailLists: ["emails"])
@@ -69,7 +98,7 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
             guard let v = record[f], !v.isNull else { problems.append("required field '\(f)' is missing"); continue }
             if let s = v.stringValue, s.isEmpty { problems.append("required field '\(f)' is empty") }
         }
-        for (f, allowed) in r.enums.sorted(by: { $0.key < $1.key }) {
+        for (f, allowed) in r.enums {
             if let v = record[f], !v.isNull, !(v.stringValue.map(allowed.contains) ?? false) {
                 problems.append("field '\(f)' must be one of \(allowed.sorted().joined(separator: "|")), found \(v.jsonText)")
             }
@@ -95,7 +124,7 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
             }
         }
         for f in r.emailLists {
-            for p in record[f]?.arrayItems ?? [] where !(p.stringValue.map { $0.contains("@") } ?? false) {
+            for p in record[f]?.arrayItems ?? [] where !(p.stringValue.map(Self.hasAtSign) ?? false) {
                 problems.append("field '\(f)' entries must be e-mail addresses, found \(p.jsonText)")
             }
         }
@@ -110,7 +139,15 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     }
 
     static func isE164(_ s: String) -> Bool {
-        s.first == "+" && (8...16).contains(s.count) && s.dropFirst().allSatisfy(\.isASCIIDigit)
+        // Byte-wise: any non-ASCII byte fails the digit test, so this equals the character-wise definition.
+        let u = s.utf8
+        return u.first == UInt8(ascii: "+") && (8...16).contains(u.count) && u.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }
+    }
+
+    static func hasAtSign(_ s: String) -> Bool {
+        let u = s.utf8
+        if u.allSatisfy({ $0 < 0x80 }) { return u.contains(UInt8(ascii: "@")) }
+        return s.contains("@")
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.

@@ -63,32 +63,43 @@ struct JSONParser {
         case UInt8(ascii: "{"):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
             i += 1; skipWS()
+            if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .object([]) }
+            // Room for a typical record's members up front; growing moves (does not copy) the members.
             var members: [(String, JSONValue)] = []
-            if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            members.reserveCapacity(16)
             while true {
                 guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw JSONError(.syntax, at: i, "expected a member name") }
                 let k = try string()
                 skipWS()
                 guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw JSONError(.syntax, at: i, "expected ':'") }
                 i += 1; skipWS()
-                members.append((k, try value(depth: depth + 1)))
+                let v = try value(depth: depth + 1)
+                members.append((k, v))
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
                 if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
-                if buf[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                if buf[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return .object(members)
+                }
                 throw JSONError(.syntax, at: i, "expected ',' or '}'")
             }
         case UInt8(ascii: "["):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
             i += 1; skipWS()
+            if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return .array([]) }
             var items: [JSONValue] = []
-            if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            items.reserveCapacity(4)
             while true {
-                items.append(try value(depth: depth + 1))
+                let v = try value(depth: depth + 1)
+                items.append(v)
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated array") }
                 if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
-                if buf[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                if buf[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return .array(items)
+                }
                 throw JSONError(.syntax, at: i, "expected ',' or ']'")
             }
         case UInt8(ascii: "\""): return .string(try string())
@@ -132,7 +143,7 @@ struct JSONParser {
     mutating func string() throws(JSONError) -> String {
         i += 1 // opening quote
         let start = i
-        // Fast path: no escapes, all ASCII.
+        // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are).
         while i < buf.count {
             let c = buf[i]
             if c == UInt8(ascii: "\"") {
@@ -140,7 +151,8 @@ struct JSONParser {
                 i += 1
                 return s
             }
-            if c == UInt8(ascii: "\\") || c >= 0x80 || c < 0x20 { break }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 { i += try utf8Sequence(); continue }
             i += 1
         }
         var out: [UInt8] = Array(buf[start..<i])
@@ -239,7 +251,6 @@ extension JSONValue {
     /// Encodes compact JSON as UTF-8 bytes.
     public func jsonBytes() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
         encode(into: &out)
         return out
     }
@@ -248,44 +259,148 @@ extension JSONValue {
     public var jsonText: String { String(decoding: jsonBytes(), as: UTF8.self) }
 
     /// Appends the compact JSON encoding of this value to `out`.
+    ///
+    /// Strings are escaped minimally (`"`, `\\` and control characters); everything else, including non-ASCII
+    /// text, is copied through as UTF-8. The document is written into one growing buffer and appended to `out`
+    /// in a single copy.
     public func encode(into out: inout [UInt8]) {
-        switch self {
-        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case .number(let n): out.append(contentsOf: n.utf8)
-        case .string(let s): JSONValue.encodeString(s, into: &out)
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            for (k, v) in items.enumerated() { if k > 0 { out.append(UInt8(ascii: ",")) }; v.encode(into: &out) }
-            out.append(UInt8(ascii: "]"))
-        case .object(let members):
-            out.append(UInt8(ascii: "{"))
-            for (k, m) in members.enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.encodeString(m.0, into: &out)
-                out.append(UInt8(ascii: ":"))
-                m.1.encode(into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        }
+        var writer = JSONWriter(capacity: 512)
+        writer.write(self)
+        writer.drain(into: &out)
     }
-
-    static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func encodeString(_ s: String, into out: inout [UInt8]) {
-        out.append(0x22)
-        for b in s.utf8 {
+        var writer = JSONWriter(capacity: s.utf8.count + 16)
+        writer.writeString(s)
+        writer.drain(into: &out)
+    }
+}
+
+/// A growable byte buffer for the encoder: plain stores into memory it owns, no per-byte capacity or
+/// uniqueness checks of an array.
+struct JSONWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = Swift.max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Appends the written bytes to `out` and empties the writer.
+    mutating func drain(into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
+        count = 0
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        var c = capacity * 2
+        while c < needed { c *= 2 }
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        bigger.update(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity = c
+    }
+
+    @inline(__always)
+    private mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    private mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
+        guard let start = p.baseAddress, p.count > 0 else { return }
+        reserve(p.count)
+        (base + count).update(from: start, count: p.count)
+        count += p.count
+    }
+
+    @inline(__always)
+    private mutating func literal(_ word: StaticString) {
+        bytes(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+    }
+
+    mutating func write(_ value: JSONValue) {
+        switch value {
+        case .null: literal("null")
+        case .bool(let b): if b { literal("true") } else { literal("false") }
+        case .number(let n): var n = n; n.withUTF8 { bytes($0) }
+        case .string(let s): writeString(s)
+        case .array(let items):
+            byte(UInt8(ascii: "["))
+            items.withUnsafeBufferPointer { items in
+                for k in items.indices {
+                    if k > 0 { byte(UInt8(ascii: ",")) }
+                    write(items[k])
+                }
+            }
+            byte(UInt8(ascii: "]"))
+        case .object(let members):
+            byte(UInt8(ascii: "{"))
+            members.withUnsafeBufferPointer { members in
+                for k in members.indices {
+                    if k > 0 { byte(UInt8(ascii: ",")) }
+                    writeString(members[k].0)
+                    byte(UInt8(ascii: ":"))
+                    write(members[k].1)
+                }
+            }
+            byte(UInt8(ascii: "}"))
+        }
+    }
+
+    mutating func writeString(_ s: String) {
+        var s = s
+        s.withUTF8 { writeString(utf8: $0) }
+    }
+
+    /// Writes `text` (valid UTF-8) as a JSON string literal: `"`, `\\` and control characters escaped.
+    mutating func writeString(utf8 text: UnsafeBufferPointer<UInt8>) {
+        // Most strings need no escape: one branch-free (vectorisable) scan, then a single copy.
+        var special: UInt8 = 0
+        for b in text { special |= (b < 0x20 || b == 0x22 || b == 0x5C) ? 1 : 0 }
+        if special == 0 {
+            reserve(text.count + 2)
+            base[count] = 0x22
+            if let start = text.baseAddress { (base + count + 1).update(from: start, count: text.count) }
+            base[count + 1 + text.count] = 0x22
+            count += text.count + 2
+            return
+        }
+        // Worst case: every byte becomes a six-byte \u00XX escape.
+        reserve(text.count * 6 + 2)
+        var n = count
+        base[n] = 0x22; n += 1
+        for b in text {
+            if b >= 0x20 && b != 0x22 && b != 0x5C { base[n] = b; n += 1; continue }
+            base[n] = 0x5C
             switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8)); out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 0xF)])
-            default: out.append(b)
+            case 0x22: base[n + 1] = 0x22; n += 2
+            case 0x5C: base[n + 1] = 0x5C; n += 2
+            case 0x0A: base[n + 1] = UInt8(ascii: "n"); n += 2
+            case 0x0D: base[n + 1] = UInt8(ascii: "r"); n += 2
+            case 0x09: base[n + 1] = UInt8(ascii: "t"); n += 2
+            default:
+                base[n + 1] = UInt8(ascii: "u"); base[n + 2] = 0x30; base[n + 3] = 0x30
+                base[n + 4] = JSONWriter.hex(b >> 4); base[n + 5] = JSONWriter.hex(b & 0xF)
+                n += 6
             }
         }
-        out.append(0x22)
+        base[n] = 0x22; n += 1
+        count = n
     }
+
+    @inline(__always)
+    static func hex(_ d: UInt8) -> UInt8 { d < 10 ? 48 + d : 87 + d }
 }

@@ -41,9 +41,22 @@ public enum JSONValue: Sendable, Equatable, Hashable {
     /// Member `key` of an object (last occurrence), or nil.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        var i = members.count - 1
-        while i >= 0 { if members[i].0 == key { return members[i].1 }; i -= 1 }
-        return nil
+        return JSONValue.lastMember(key, in: members)
+    }
+
+    /// The value of the last member named `key` in `members`, or nil. Names of a different UTF-8 length are
+    /// skipped without a string comparison.
+    @inlinable
+    public static func lastMember(_ key: String, in members: [(String, JSONValue)]) -> JSONValue? {
+        let n = key.utf8.count
+        return members.withUnsafeBufferPointer { members in
+            var i = members.count - 1
+            while i >= 0 {
+                if members[i].0.utf8.count == n && members[i].0 == key { return members[i].1 }
+                i -= 1
+            }
+            return nil
+        }
     }
 
     /// Element `index` of an array (negative counts from the end), or nil.

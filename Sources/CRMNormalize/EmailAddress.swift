@@ -7,57 +7,67 @@ public enum EmailAddress {
     /// the domain must have at least two labels of letters, digits and hyphens (no leading/trailing hyphen,
     /// each at most 63 bytes) and a non-numeric top-level label.
     public static func normalize(_ raw: String) throws(NormalizationError) -> String {
-        func fail(_ reason: String) -> NormalizationError { NormalizationError(kind: "email", input: raw, reason: reason) }
-        var b = Array(raw.utf8)[...]
-        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
-        func trim(_ x: inout ArraySlice<UInt8>) {
-            while let f = x.first, isSpace(f) { x = x.dropFirst() }
-            while let l = x.last, isSpace(l) { x = x.dropLast() }
+        var copy = raw
+        switch copy.withUTF8(normalize(utf8:)) {
+        case .valid(let address): return address
+        case .invalid(let reason): throw NormalizationError(kind: "email", input: raw, reason: reason)
         }
-        trim(&b)
-        if b.last == UInt8(ascii: ">"), let open = b.lastIndex(of: UInt8(ascii: "<")) {
-            b = b[(open + 1)..<(b.endIndex - 1)]
-            trim(&b)
+    }
+
+    enum Outcome { case valid(String), invalid(String) }
+
+    /// ``normalize(_:)`` on the UTF-8 bytes: checks run on the lower-cased bytes, which are only materialised as
+    /// the returned string.
+    static func normalize(utf8 b: UnsafeBufferPointer<UInt8>) -> Outcome {
+        @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
+        @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c + 32 : c }
+        var lo = 0, hi = b.count
+        func trim() {
+            while lo < hi && isSpace(b[lo]) { lo += 1 }
+            while hi > lo && isSpace(b[hi - 1]) { hi -= 1 }
         }
-        var out = [UInt8](); out.reserveCapacity(b.count)
-        for c in b {
-            if c >= 0x80 { throw fail("non-ASCII characters are not supported") }
-            out.append(c >= 65 && c <= 90 ? c + 32 : c)
+        trim()
+        if hi > lo && b[hi - 1] == UInt8(ascii: ">") {
+            var open = hi - 1
+            while open >= lo && b[open] != UInt8(ascii: "<") { open -= 1 }
+            if open >= lo { lo = open + 1; hi -= 1; trim() }
         }
-        if out.starts(with: Array("mailto:".utf8)) { out.removeFirst(7) }
-        if out.isEmpty { throw fail("empty address") }
+        for i in lo..<hi where b[i] >= 0x80 { return .invalid("non-ASCII characters are not supported") }
+        let mailto: StaticString = "mailto:"
+        if hi - lo >= 7 && (0..<7).allSatisfy({ lower(b[lo + $0]) == mailto.utf8Start[$0] }) { lo += 7 }
+        if lo == hi { return .invalid("empty address") }
         var at = -1
-        for (i, c) in out.enumerated() where c == UInt8(ascii: "@") {
-            if at >= 0 { throw fail("more than one '@'") }
+        for i in lo..<hi where b[i] == UInt8(ascii: "@") {
+            if at >= 0 { return .invalid("more than one '@'") }
             at = i
         }
-        if at < 0 { throw fail("missing '@'") }
-        let local = out[..<at], domain = out[(at + 1)...]
-        if local.isEmpty { throw fail("empty local part") }
-        if local.count > 64 { throw fail("local part longer than 64 characters") }
+        if at < 0 { return .invalid("missing '@'") }
+        if at == lo { return .invalid("empty local part") }
+        if at - lo > 64 { return .invalid("local part longer than 64 characters") }
         var prev: UInt8 = 0
-        for c in local {
-            if c == 0x2E && prev == 0x2E { throw fail("misplaced dot in local part") }
-            prev = c
+        for i in lo..<at {
+            if b[i] == 0x2E && prev == 0x2E { return .invalid("misplaced dot in local part") }
+            prev = b[i]
         }
-        if local.first == 0x2E || local.last == 0x2E { throw fail("misplaced dot in local part") }
-        for c in local where !EmailAddress.localAllowed[Int(c)] {
-            throw fail("character '\(Character(Unicode.Scalar(c)))' not allowed in local part")
+        if b[lo] == 0x2E || b[at - 1] == 0x2E { return .invalid("misplaced dot in local part") }
+        for i in lo..<at where !EmailAddress.localAllowed[Int(lower(b[i]))] {
+            return .invalid("character '\(Character(Unicode.Scalar(lower(b[i]))))' not allowed in local part")
         }
-        if domain.isEmpty { throw fail("empty domain") }
-        if domain.count > 253 { throw fail("domain longer than 253 characters") }
-        var labels = 0, labelStart = domain.startIndex, lastLabelNumeric = true
-        var i = domain.startIndex
-        while i <= domain.endIndex {
-            if i == domain.endIndex || domain[i] == 0x2E {
-                let label = domain[labelStart..<i]
-                if label.isEmpty { throw fail(labels == 0 && i == domain.endIndex ? "domain needs a dot" : "empty domain label") }
-                if label.count > 63 { throw fail("domain label longer than 63 characters") }
-                if label.first == 0x2D || label.last == 0x2D { throw fail("domain label starts or ends with '-'") }
+        let domainStart = at + 1
+        if domainStart == hi { return .invalid("empty domain") }
+        if hi - domainStart > 253 { return .invalid("domain longer than 253 characters") }
+        var labels = 0, labelStart = domainStart, lastLabelNumeric = true
+        var i = domainStart
+        while i <= hi {
+            if i == hi || b[i] == 0x2E {
+                if labelStart == i { return .invalid(labels == 0 && i == hi ? "domain needs a dot" : "empty domain label") }
+                if i - labelStart > 63 { return .invalid("domain label longer than 63 characters") }
+                if b[labelStart] == 0x2D || b[i - 1] == 0x2D { return .invalid("domain label starts or ends with '-'") }
                 lastLabelNumeric = true
-                for c in label {
+                for j in labelStart..<i {
+                    let c = lower(b[j])
                     let digit = c >= 48 && c <= 57
-                    if !(digit || (c >= 97 && c <= 122) || c == 45) { throw fail("character not allowed in domain") }
+                    if !(digit || (c >= 97 && c <= 122) || c == 45) { return .invalid("character not allowed in domain") }
                     if !digit { lastLabelNumeric = false }
                 }
                 labels += 1
@@ -65,9 +75,12 @@ public enum EmailAddress {
             }
             i += 1
         }
-        if labels < 2 { throw fail("domain needs a dot") }
-        if lastLabelNumeric { throw fail("numeric top-level domain") }
-        return String(decoding: out, as: UTF8.self)
+        if labels < 2 { return .invalid("domain needs a dot") }
+        if lastLabelNumeric { return .invalid("numeric top-level domain") }
+        return .valid(String(unsafeUninitializedCapacity: hi - lo) { out in
+            for k in lo..<hi { out[k - lo] = lower(b[k]) }
+            return hi - lo
+        })
     }
 
     static let localAllowed: [Bool] = {

@@ -51,72 +51,96 @@ public enum PhoneNumber {
     ///   stray characters or a national number whose length is invalid for the region.
     public static func e164(_ raw: String, defaultRegion: String) throws(NormalizationError) -> String {
         func fail(_ reason: String) -> NormalizationError { NormalizationError(kind: "phone", input: raw, reason: reason) }
-        var digits: [UInt8] = []
-        digits.reserveCapacity(20)
-        var plus = false
-        var seenDigit = false
-        var bytes = Array(raw.utf8)
-        // "(0)" after an international prefix is a national-trunk hint; drop it.
-        if let r = findParenZero(bytes) { bytes.removeSubrange(r) }
-        for b in bytes {
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(b); seenDigit = true
-            case UInt8(ascii: "+"):
-                if seenDigit || plus { throw fail("'+' only allowed at the start") }
-                plus = true
-            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"),
-                 UInt8(ascii: "("), UInt8(ascii: ")"), 9, 0xA0:
-                continue
-            case 0xC2: continue // lead byte of U+00A0 no-break space
-            default: throw fail("unexpected character in phone number")
-            }
-        }
-        if digits.isEmpty { throw fail("no digits") }
-        guard let home = byISO[defaultRegion.uppercased()] else {
-            throw fail("unknown default region '\(defaultRegion)'")
-        }
-        var number = String(decoding: digits, as: UTF8.self)
-        if !plus {
-            if number.hasPrefix("00") { number.removeFirst(2); plus = true }
-            else if home.callingCode == "1" && number.hasPrefix("011") { number.removeFirst(3); plus = true }
-        }
-        if plus {
-            for len in 1...3 where number.count > len {
-                let code = String(number.prefix(len))
-                if let region = byCode[code] {
-                    let national = String(number.dropFirst(len))
-                    return try check(national, region: region, raw: raw, international: true)
+        var copy = raw
+        // String.withUTF8 rethrows untyped errors: carry the typed error out in a Result.
+        let result: Result<String, NormalizationError> = copy.withUTF8 { bytes in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(bytes.count, 1)) { digits in
+                Result { () throws(NormalizationError) -> String in
+                    var count = 0
+                    var plus = false
+                    var seenDigit = false
+                    // "(0)" after an international prefix is a national-trunk hint; drop it.
+                    let paren = findParenZero(bytes)
+                    for (i, b) in bytes.enumerated() where paren == nil || !paren!.contains(i) {
+                        switch b {
+                        case UInt8(ascii: "0")...UInt8(ascii: "9"): digits[count] = b; count += 1; seenDigit = true
+                        case UInt8(ascii: "+"):
+                            if seenDigit || plus { throw fail("'+' only allowed at the start") }
+                            plus = true
+                        case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"),
+                             UInt8(ascii: "("), UInt8(ascii: ")"), 9, 0xA0:
+                            continue
+                        case 0xC2: continue // lead byte of U+00A0 no-break space
+                        default: throw fail("unexpected character in phone number")
+                        }
+                    }
+                    if count == 0 { throw fail("no digits") }
+                    guard let home = region(iso: defaultRegion) else {
+                        throw fail("unknown default region '\(defaultRegion)'")
+                    }
+                    var number = UnsafeBufferPointer(rebasing: digits[0..<count])
+                    func hasPrefix(_ p: StaticString) -> Bool {
+                        number.count >= p.utf8CodeUnitCount && (0..<p.utf8CodeUnitCount).allSatisfy { number[$0] == p.utf8Start[$0] }
+                    }
+                    if !plus {
+                        if hasPrefix("00") { number = UnsafeBufferPointer(rebasing: number.dropFirst(2)); plus = true }
+                        else if home.callingCode == "1" && hasPrefix("011") { number = UnsafeBufferPointer(rebasing: number.dropFirst(3)); plus = true }
+                    }
+                    if plus {
+                        for len in 1...3 where number.count > len {
+                            let code = String(decoding: UnsafeBufferPointer(rebasing: number[0..<len]), as: UTF8.self)
+                            if let region = byCode[code] {
+                                return try check(UnsafeBufferPointer(rebasing: number[len...]), region: region, raw: raw, international: true)
+                            }
+                        }
+                        throw fail("unknown country calling code")
+                    }
+                    return try check(number, region: home, raw: raw, international: false)
                 }
             }
-            throw fail("unknown country calling code")
         }
-        return try check(number, region: home, raw: raw, international: false)
+        return try result.get()
     }
 
-    static func check(_ national: String, region: Region, raw: String, international: Bool) throws(NormalizationError) -> String {
+    /// The region for an ISO code in any letter case.
+    static func region(iso: String) -> Region? {
+        if let r = byISO[iso] { return r }
+        return byISO[iso.uppercased()]
+    }
+
+    static func check(_ national: UnsafeBufferPointer<UInt8>, region: Region, raw: String, international: Bool) throws(NormalizationError) -> String {
         var n = national
-        if !region.trunkPrefix.isEmpty, n.hasPrefix(region.trunkPrefix) {
-            let stripped = String(n.dropFirst(region.trunkPrefix.count))
+        let trunk = region.trunkPrefix.utf8
+        if !trunk.isEmpty, n.starts(with: trunk) {
+            let stripped = UnsafeBufferPointer(rebasing: n.dropFirst(trunk.count))
             // Nationally dialled numbers always drop the trunk prefix; international ones only when it makes the
             // length valid (people write "+44 020 ..." by mistake).
             if !international || (!region.lengths.contains(n.count) && region.lengths.contains(stripped.count)) {
                 n = stripped
             }
-        } else if region.callingCode == "1", !international, n.count == 11, n.hasPrefix("1") {
-            n.removeFirst()
+        } else if region.callingCode == "1", !international, n.count == 11, n.first == UInt8(ascii: "1") {
+            n = UnsafeBufferPointer(rebasing: n.dropFirst())
         }
         guard region.lengths.contains(n.count) else {
             let want = region.lengths.count == 1 ? "\(region.lengths.lowerBound)" : "\(region.lengths.lowerBound)–\(region.lengths.upperBound)"
             throw NormalizationError(kind: "phone", input: raw,
                 reason: "national number has \(n.count) digits; \(region.iso) (+\(region.callingCode)) needs \(want)")
         }
-        if n.hasPrefix("0") && region.trunkPrefix == "0" {
+        if n.first == UInt8(ascii: "0") && region.trunkPrefix == "0" {
             throw NormalizationError(kind: "phone", input: raw, reason: "national number must not start with 0 after +\(region.callingCode)")
         }
-        return "+" + region.callingCode + n
+        var code = region.callingCode
+        return code.withUTF8 { c in
+            String(unsafeUninitializedCapacity: 1 + c.count + n.count) { out in
+                out[0] = UInt8(ascii: "+")
+                for k in 0..<c.count { out[1 + k] = c[k] }
+                for k in 0..<n.count { out[1 + c.count + k] = n[k] }
+                return 1 + c.count + n.count
+            }
+        }
     }
 
-    static func findParenZero(_ b: [UInt8]) -> Range<Int>? {
+    static func findParenZero(_ b: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
         guard b.count >= 3 else { return nil }
         for i in 0...(b.count - 3) where b[i] == UInt8(ascii: "(") && b[i + 1] == UInt8(ascii: "0") && b[i + 2] == UInt8(ascii: ")") {
             return i..<(i + 3)

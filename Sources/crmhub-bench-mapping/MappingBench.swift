@@ -24,27 +24,42 @@ struct MappingBench {
     static func run(mappings: String, name: String, file: String) throws {
         let library = try MappingLibrary.load(directory: mappings)
         guard let mapping = library.mapping(named: name) else { throw BenchError("no mapping \(name)") }
-        guard let data = FileManager.default.contents(atPath: file) else { throw BenchError("cannot read \(file)") }
-        let bytes = [UInt8](data)
+        guard let input = FileHandle(forReadingAtPath: file) else { throw BenchError("cannot read \(file)") }
         let start = ContinuousClock.now
         var out: [UInt8] = []
         out.reserveCapacity(1 << 22)
         var records = 0, errors = 0, dropped = 0
-        var lineStart = 0
         let stdout = FileHandle.standardOutput
-        for i in 0..<bytes.count where bytes[i] == 0x0A {
-            if i > lineStart {
-                do {
-                    switch try mapping.apply(Array(bytes[lineStart..<i])) {
-                    case .output(let recs):
-                        for r in recs { r.value.encode(into: &out); out.append(0x0A); records += 1 }
-                    case .dropped: dropped += 1
-                    }
-                } catch { errors += 1 }
-            }
-            lineStart = i + 1
+        // The file is read in 4 MiB chunks (constant memory); a line cut by a chunk boundary is carried over.
+        var pending: [UInt8] = []
+        func map(_ line: UnsafeBufferPointer<UInt8>) {
+            guard !line.isEmpty else { return }
+            do {
+                switch try mapping.apply(Array(line)) {
+                case .output(let recs):
+                    for r in recs { r.value.encode(into: &out); out.append(0x0A); records += 1 }
+                case .dropped: dropped += 1
+                }
+            } catch { errors += 1 }
             if out.count > (1 << 22) - 4096 { stdout.write(Data(out)); out.removeAll(keepingCapacity: true) }
         }
+        while true {
+            let chunk = try input.read(upToCount: 1 << 22) ?? Data()
+            if chunk.isEmpty { break }
+            pending.append(contentsOf: chunk)
+            let consumed: Int = pending.withUnsafeBufferPointer { buffer in
+                var lineStart = 0
+                while lineStart < buffer.count,
+                      let found = memchr(buffer.baseAddress! + lineStart, 0x0A, buffer.count - lineStart) {
+                    let end = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) - buffer.baseAddress!
+                    map(UnsafeBufferPointer(rebasing: buffer[lineStart..<end]))
+                    lineStart = end + 1
+                }
+                return lineStart
+            }
+            pending.removeFirst(consumed)
+        }
+        pending.withUnsafeBufferPointer { map($0) }
         stdout.write(Data(out))
         let elapsed = start.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -58,3 +58,51 @@ struct CanonicalEntityTests {
         #expect(CanonicalEntity.interaction.validate(v) == [#"field 'startedAt' must be an RFC 3339 timestamp, found "2026-01-01 10:00""#])
     }
 }
+
+@Suite("JSON encoder escapes")
+struct JSONEncoderTests {
+    /// The encoder's definition: `"`, `\` and control characters escaped, everything else copied.
+    func reference(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u00" + (hex.count == 1 ? "0" : "") + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    @Test("strings are escaped like the reference and parse back", arguments: [
+        "", "plain", "quote\"in", "back\\slash", "line\nfeed\r\n\ttab", "\u{01}\u{1F}\u{7F}", "müller 😀 \u{2028}",
+        String(repeating: "long text without escapes ", count: 20) + "\"",
+    ])
+    func escapes(text: String) throws {
+        let encoded = JSONValue.string(text).jsonText
+        #expect(encoded == reference(text))
+        #expect(try JSONValue.parse(encoded) == .string(text))
+    }
+
+    @Test("objects, arrays and literals encode compactly in member order")
+    func compact() throws {
+        let v: JSONValue = ["b": [1, true, false, nil, "x"], "a": ["c": .number("-1.50")], "é": ""]
+        #expect(v.jsonText == #"{"b":[1,true,false,null,"x"],"a":{"c":-1.50},"é":""}"#)
+        #expect(try JSONValue.parse(v.jsonText) == v)
+    }
+
+    @Test("non-ASCII strings without escapes are read as they are, invalid UTF-8 inside them is rejected")
+    func unicodeStrings() throws {
+        #expect(try JSONValue.parse(#"{"n":"garcía müller 😀"}"#)["n"] == "garcía müller 😀")
+        #expect(throws: JSONError.self) { try JSONValue.parse([0x22, 0x61, 0xC3, 0x28, 0x22]) }
+    }
+}

@@ -1,0 +1,379 @@
+import CRMModel
+import Foundation
+
+// The executable form of a mapping: the compiler's `Expr`, `Cond` and `Step` values are lowered once, at load time,
+// into a tree of immutable final classes. Evaluating a record walks object references: no enum payloads are copied
+// per node (the indirect-enum interpreter spent about a fifth of its time copying and releasing them).
+
+/// A compiled value expression: `path`, `const`, `concat`, `first`, `each`, `fields`, `when`, a pipeline, a scope.
+protocol ValueNode: AnyObject, Sendable {
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue
+}
+
+/// A compiled condition (`when`, `drop_when`, `filter`, `each ... filter`, `RecordCondition`).
+protocol ConditionNode: AnyObject, Sendable {
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool
+}
+
+/// A compiled modifier of a pipeline: a function, a value map, a table or service lookup, a default.
+protocol StepNode: AnyObject, Sendable {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue
+}
+
+/// One output field: its dotted name, value and null handling.
+final class FieldNode: Sendable {
+    let name: String
+    let parts: [String]
+    let value: any ValueNode
+    let required: Bool
+    let omitNull: Bool
+    /// How many fields of the same object share this field's first name part: the capacity of the nested object
+    /// a dotted name creates (`address.line1`, `address.city`, ... → 4).
+    let nestedCapacity: Int
+
+    init(_ plan: FieldPlan, nestedCapacity: Int) {
+        name = plan.name; parts = plan.parts; value = Lowering.value(plan.expr)
+        required = plan.required; omitNull = plan.omitNull; self.nestedCapacity = nestedCapacity
+    }
+}
+
+/// One output of a mapping in executable form.
+final class OutputNode: Sendable {
+    let entity: String
+    let canonical: CanonicalEntity?
+    let key: any ValueNode
+    let fields: [FieldNode]
+    let when: (any ConditionNode)?
+
+    init(_ plan: OutputPlan) {
+        entity = plan.entity; canonical = plan.canonical; key = Lowering.value(plan.key)
+        fields = Lowering.fields(plan.fields); when = plan.when.map(Lowering.condition)
+    }
+}
+
+/// Builds nodes from the compiler's plan.
+enum Lowering {
+    static func fields(_ plans: [FieldPlan]) -> [FieldNode] {
+        var heads: [String: Int] = [:]
+        for p in plans { heads[p.parts[0], default: 0] += 1 }
+        return plans.map { FieldNode($0, nestedCapacity: heads[$0.parts[0]] ?? 1) }
+    }
+
+    static func value(_ e: Expr) -> any ValueNode {
+        switch e {
+        case .path(let p):
+            if let keys = p.keys { keys.count == 1 ? MemberNode(keys[0], fromRoot: p.fromRoot) : MembersNode(keys, fromRoot: p.fromRoot) }
+            else { PathNode(p) }
+        case .const(let v): ConstNode(v)
+        case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
+        case .first(let options): FirstNode(options.map(value))
+        case .each(let p, let fields, let filter, let v):
+            EachNode(p, fields: Lowering.fields(fields), filter: filter.map(condition), value: v.map(value))
+        case .object(let fields): ObjectNode(Lowering.fields(fields))
+        case .when(let c, let then, let otherwise): WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
+        case .pipe(let source, let steps): PipeNode(value(source), steps: steps.map(step))
+        case .scoped(let p, let inner): ScopedNode(p, value(inner))
+        }
+    }
+
+    static func condition(_ c: Cond) -> any ConditionNode {
+        switch c {
+        case .exists(let e): ExistsNode(value(e))
+        case .equals(let e, let v): EqualsNode(value(e), v)
+        case .oneOf(let e, let set): OneOfNode(value(e), set)
+        case .matches(let e, let r): MatchesNode(value(e), r)
+        case .compare(let e, let op, let bound): CompareNode(value(e), op, bound)
+        case .all(let cs): AllNode(cs.map(condition))
+        case .any(let cs): AnyNode(cs.map(condition))
+        case .not(let c): NotNode(condition(c))
+        }
+    }
+
+    static func step(_ s: Step) -> any StepNode {
+        switch s {
+        case .fn(let f): FunctionStep(f)
+        case .map(let table, let fallback, let strict): MapStep(table, fallback: fallback, strict: strict)
+        case .table(let name, let table, let strict): TableStep(name: name, table, strict: strict)
+        case .service(let name): ServiceStep(name)
+        case .fallback(let d): FallbackStep(d)
+        }
+    }
+}
+
+// MARK: - Values
+
+final class PathNode: ValueNode {
+    let path: Path
+    init(_ path: Path) { self.path = path }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        path.resolve(root: ev.root, current: cur) ?? .null
+    }
+}
+
+/// A path of one member name (`status`), the most common source.
+final class MemberNode: ValueNode {
+    let key: String
+    let fromRoot: Bool
+    init(_ key: String, fromRoot: Bool) { self.key = key; self.fromRoot = fromRoot }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        Path.member(key, of: fromRoot ? ev.root : cur) ?? .null
+    }
+}
+
+/// A path of member names only (`address.city`).
+final class MembersNode: ValueNode {
+    let keys: [String]
+    let fromRoot: Bool
+    init(_ keys: [String], fromRoot: Bool) { self.keys = keys; self.fromRoot = fromRoot }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        guard var v = Path.member(keys[0], of: fromRoot ? ev.root : cur) else { return .null }
+        for k in 1..<keys.count {
+            guard let next = Path.member(keys[k], of: v) else { return .null }
+            v = next
+        }
+        return v
+    }
+}
+
+final class ConstNode: ValueNode {
+    let constant: JSONValue
+    init(_ constant: JSONValue) { self.constant = constant }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue { constant }
+}
+
+final class ConcatNode: ValueNode {
+    let parts: [any ValueNode]
+    let separator: String
+    init(_ parts: [any ValueNode], separator: String) { self.parts = parts; self.separator = separator }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        var out = ""
+        var first = true
+        for p in parts {
+            let v = try p.value(ev, cur)
+            guard let t = v.scalarText, !t.isEmpty else { continue }
+            if !first { out += separator }
+            out += t; first = false
+        }
+        return first ? .null : .string(out)
+    }
+}
+
+final class FirstNode: ValueNode {
+    let options: [any ValueNode]
+    init(_ options: [any ValueNode]) { self.options = options }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        for o in options {
+            let v = try o.value(ev, cur)
+            if !v.isNullOrEmpty { return v }
+        }
+        return .null
+    }
+}
+
+final class EachNode: ValueNode {
+    let path: Path
+    let fields: [FieldNode]
+    let filter: (any ConditionNode)?
+    let itemValue: (any ValueNode)?
+    init(_ path: Path, fields: [FieldNode], filter: (any ConditionNode)?, value: (any ValueNode)?) {
+        self.path = path; self.fields = fields; self.filter = filter; itemValue = value
+    }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        guard let src = path.resolve(root: ev.root, current: cur), !src.isNull else { return .array([]) }
+        guard case .array(let items) = src else {
+            throw FieldFailure(reason: "'each: \(path.text)' expects an array, found \(src.typeName)", value: redact(src))
+        }
+        var out: [JSONValue] = []
+        out.reserveCapacity(items.count)
+        for (n, item) in items.enumerated() {
+            if let filter, !(try filter.holds(ev, item)) { continue }
+            do throws(FieldFailure) {
+                if let itemValue { out.append(try itemValue.value(ev, item)) } else { out.append(try ev.object(fields, item)) }
+            } catch {
+                var e = error
+                e.field = "[\(n)]" + (e.field.isEmpty ? "" : "." + e.field)
+                throw e
+            }
+        }
+        return .array(out)
+    }
+}
+
+final class ObjectNode: ValueNode {
+    let fields: [FieldNode]
+    init(_ fields: [FieldNode]) { self.fields = fields }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue { try ev.object(fields, cur) }
+}
+
+final class WhenNode: ValueNode {
+    let condition: any ConditionNode
+    let then: any ValueNode
+    let otherwise: (any ValueNode)?
+    init(_ condition: any ConditionNode, then: any ValueNode, otherwise: (any ValueNode)?) {
+        self.condition = condition; self.then = then; self.otherwise = otherwise
+    }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        if try condition.holds(ev, cur) { return try then.value(ev, cur) }
+        guard let otherwise else { return .null }
+        return try otherwise.value(ev, cur)
+    }
+}
+
+final class PipeNode: ValueNode {
+    let source: any ValueNode
+    let steps: [any StepNode]
+    init(_ source: any ValueNode, steps: [any StepNode]) { self.source = source; self.steps = steps }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        var v = try source.value(ev, cur)
+        for k in steps.indices { v = try steps[k].apply(ev, v) }
+        return v
+    }
+}
+
+/// Evaluates the inner expression with `current` moved to a sub-document (null when absent).
+final class ScopedNode: ValueNode {
+    let path: Path
+    let inner: any ValueNode
+    init(_ path: Path, _ inner: any ValueNode) { self.path = path; self.inner = inner }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        guard let sub = path.resolve(root: ev.root, current: cur), !sub.isNull else { return .null }
+        return try inner.value(ev, sub)
+    }
+}
+
+// MARK: - Conditions
+
+final class ExistsNode: ConditionNode {
+    let subject: any ValueNode
+    init(_ subject: any ValueNode) { self.subject = subject }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool { !(try subject.value(ev, cur).isNullOrEmpty) }
+}
+
+final class EqualsNode: ConditionNode {
+    let subject: any ValueNode
+    let expected: JSONValue
+    init(_ subject: any ValueNode, _ expected: JSONValue) { self.subject = subject; self.expected = expected }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool { try subject.value(ev, cur) == expected }
+}
+
+final class OneOfNode: ConditionNode {
+    let subject: any ValueNode
+    let candidates: [JSONValue]
+    init(_ subject: any ValueNode, _ candidates: [JSONValue]) { self.subject = subject; self.candidates = candidates }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool { candidates.contains(try subject.value(ev, cur)) }
+}
+
+final class MatchesNode: ConditionNode {
+    let subject: any ValueNode
+    let regex: RegexBox
+    init(_ subject: any ValueNode, _ regex: RegexBox) { self.subject = subject; self.regex = regex }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        guard let t = try subject.value(ev, cur).scalarText else { return false }
+        return regex.matches(t)
+    }
+}
+
+/// A numeric comparison; numbers and decimal strings compare, anything else is false.
+final class CompareNode: ConditionNode {
+    let subject: any ValueNode
+    let comparison: Comparison
+    let bound: Double
+    init(_ subject: any ValueNode, _ comparison: Comparison, _ bound: Double) {
+        self.subject = subject; self.comparison = comparison; self.bound = bound
+    }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        let v = try subject.value(ev, cur)
+        guard let number = v.doubleValue ?? v.stringValue.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), number.isFinite else {
+            return false
+        }
+        return comparison.holds(number, bound)
+    }
+}
+
+final class AllNode: ConditionNode {
+    let conditions: [any ConditionNode]
+    init(_ conditions: [any ConditionNode]) { self.conditions = conditions }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        for c in conditions where !(try c.holds(ev, cur)) { return false }
+        return true
+    }
+}
+
+final class AnyNode: ConditionNode {
+    let conditions: [any ConditionNode]
+    init(_ conditions: [any ConditionNode]) { self.conditions = conditions }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        for c in conditions where try c.holds(ev, cur) { return true }
+        return false
+    }
+}
+
+final class NotNode: ConditionNode {
+    let condition: any ConditionNode
+    init(_ condition: any ConditionNode) { self.condition = condition }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool { !(try condition.holds(ev, cur)) }
+}
+
+// MARK: - Steps
+
+/// `fn:` entry; null passes through untouched.
+final class FunctionStep: StepNode {
+    let function: Fn
+    init(_ function: Fn) { self.function = function }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.call(function, v)
+    }
+}
+
+/// `map:` with `map_default:` and `strict:`.
+final class MapStep: StepNode {
+    let table: [String: JSONValue]
+    let fallback: JSONValue?
+    let strict: Bool
+    init(_ table: [String: JSONValue], fallback: JSONValue?, strict: Bool) { self.table = table; self.fallback = fallback; self.strict = strict }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return fallback ?? .null }
+        guard let k = v.scalarText else { throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v)) }
+        if let hit = table[k] { return hit }
+        if let fallback { return fallback }
+        if strict { throw FieldFailure(reason: "value '\(k.count <= 32 ? k : String(k.prefix(32)))' is not in the value map", value: redact(v)) }
+        return .null
+    }
+}
+
+/// `lookup: table` (static table from the file).
+final class TableStep: StepNode {
+    let name: String
+    let table: [String: JSONValue]
+    let strict: Bool
+    init(name: String, _ table: [String: JSONValue], strict: Bool) { self.name = name; self.table = table; self.strict = strict }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
+        if let hit = table[k] { return hit }
+        if strict { throw FieldFailure(reason: "key not found in table '\(name)'", value: redact(v)) }
+        return .null
+    }
+}
+
+/// `lookup: {service: NAME}`, served by the context's `MappingLookup`.
+final class ServiceStep: StepNode {
+    let table: String
+    init(_ table: String) { self.table = table }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
+        guard let lookup = ev.lookup else { throw FieldFailure(reason: "lookup service for '\(table)' is not configured", value: redact(v)) }
+        do { return try lookup.lookup(table: table, key: k) ?? .null } catch {
+            throw FieldFailure(reason: "lookup '\(table)' failed: \(error)", value: redact(v))
+        }
+    }
+}
+
+/// `default:`, used when the value is null or empty.
+final class FallbackStep: StepNode {
+    let fallback: JSONValue
+    init(_ fallback: JSONValue) { self.fallback = fallback }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue { v.isNullOrEmpty ? fallback : v }
+}

@@ -1,0 +1,97 @@
+import CRMModel
+
+/// Byte-level versions of the text functions (`trim`, `lower`, `upper`) and of the small string checks the runtime
+/// makes on every field.
+///
+/// Each function works on the UTF-8 bytes when the result is the same as the Unicode-aware `String` operation
+/// (ASCII input, or ASCII at the places that matter) and falls back to that operation otherwise, so the results
+/// never differ from `lowercased()`, `uppercased()` or trimming `Character.isWhitespace`.
+enum TextFunctions {
+    /// ASCII bytes whose `Character` is whitespace: tab, line feed, vertical tab, form feed, carriage return, space.
+    @inline(__always)
+    static func isASCIISpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
+
+    /// `text` without leading and trailing whitespace.
+    static func trimmed(_ text: String) -> String {
+        var copy = text
+        enum Outcome { case same, slice(String), unicode }
+        let outcome: Outcome = copy.withUTF8 { b in
+            var lo = 0, hi = b.count
+            while lo < hi && isASCIISpace(b[lo]) { lo += 1 }
+            while hi > lo && isASCIISpace(b[hi - 1]) { hi -= 1 }
+            if lo == hi { return .slice("") }
+            // A non-ASCII first or last character may be whitespace itself or extend its neighbour into one
+            // grapheme cluster: leave those to the Character-level trim.
+            if b[lo] >= 0x80 || b[hi - 1] >= 0x80 { return .unicode }
+            if lo == 0 && hi == b.count { return .same }
+            return .slice(String(decoding: UnsafeBufferPointer(rebasing: b[lo..<hi]), as: UTF8.self))
+        }
+        switch outcome {
+        case .same: return text
+        case .slice(let s): return s
+        case .unicode: return String(Substring(text).trimmed())
+        }
+    }
+
+    /// `text.lowercased()`.
+    static func lowercased(_ text: String) -> String {
+        mapASCII(text, from: 65, through: 90, delta: 32) ?? text.lowercased()
+    }
+
+    /// `text.uppercased()`.
+    static func uppercased(_ text: String) -> String {
+        mapASCII(text, from: 97, through: 122, delta: -32) ?? text.uppercased()
+    }
+
+    /// For ASCII `text`: `text` with bytes in `from...through` shifted by `delta` (the same string when none is);
+    /// nil when `text` is not ASCII.
+    static func mapASCII(_ text: String, from: UInt8, through: UInt8, delta: Int8) -> String? {
+        var copy = text
+        enum Outcome { case same, mapped(String), unicode }
+        let outcome: Outcome = copy.withUTF8 { b in
+            var firstHit = -1
+            for i in 0..<b.count {
+                let c = b[i]
+                if c >= 0x80 { return .unicode }
+                if firstHit < 0 && c >= from && c <= through { firstHit = i }
+            }
+            if firstHit < 0 { return .same }
+            return .mapped(String(unsafeUninitializedCapacity: b.count) { out in
+                for i in 0..<b.count {
+                    let c = b[i]
+                    out[i] = c >= from && c <= through ? UInt8(truncatingIfNeeded: Int8(bitPattern: c) &+ delta) : c
+                }
+                return b.count
+            })
+        }
+        switch outcome {
+        case .same: return text
+        case .mapped(let s): return s
+        case .unicode: return nil
+        }
+    }
+
+    /// Whether `text` is empty or only whitespace (`allSatisfy(\.isWhitespace)` over its characters).
+    static func isBlank(_ text: String) -> Bool {
+        guard let first = text.utf8.first else { return true }
+        // A character that starts with a non-space ASCII byte is not whitespace.
+        if first < 0x80 && !isASCIISpace(first) { return false }
+        return text.allSatisfy(\.isWhitespace)
+    }
+}
+
+extension JSONValue {
+    /// `.null` or the empty string: the values a field leaves out, `required` rejects and `default` replaces.
+    @inline(__always)
+    var isNullOrEmpty: Bool {
+        switch self {
+        case .null: true
+        case .string(let s): s.utf8.isEmpty
+        default: false
+        }
+    }
+
+    /// The empty string.
+    @inline(__always)
+    var isEmptyString: Bool { if case .string(let s) = self { return s.utf8.isEmpty }; return false }
+}
