@@ -1,3 +1,4 @@
+import CRMDelivery
 import CRMKafka
 import CRMMapping
 import CRMModel
@@ -9,8 +10,8 @@ import Metrics
 public struct BatchEnvironment: Sendable {
     /// Kafka client settings (brokers, client id, extra properties).
     public var kafka: KafkaClientConfiguration
-    /// The compiled mappings folder; nil when no job uses a mapping.
-    public var mappings: MappingLibrary?
+    /// The compiled mappings folder (the daemon's, which SIGHUP reloads); nil when no job uses a mapping.
+    public var mappingRegistry: MappingRegistry?
     /// The job state database.
     public var state: BatchStateStore
     /// Opens drop folders by URL scheme.
@@ -24,17 +25,20 @@ public struct BatchEnvironment: Sendable {
     public var maxInFlight: Int = 10_000
 
     public init(
-        kafka: KafkaClientConfiguration, mappings: MappingLibrary?, state: BatchStateStore, drops: FileDropFactory = FileDropFactory(),
+        kafka: KafkaClientConfiguration, mappings: MappingRegistry?, state: BatchStateStore, drops: FileDropFactory = FileDropFactory(),
         workDirectory: URL, logger: Logger, onProgress: (@Sendable (String) -> Void)? = nil
     ) {
         self.kafka = kafka
-        self.mappings = mappings
+        mappingRegistry = mappings
         self.state = state
         self.drops = drops
         self.workDirectory = workDirectory
         self.logger = logger
         self.onProgress = onProgress
     }
+
+    /// The mappings as compiled now: a run takes them once at its start.
+    var mappings: MappingLibrary? { mappingRegistry?.current }
 
     func mapping(for job: BatchJob) throws(BatchError) -> CompiledMapping? {
         guard let name = job.mapping else { return nil }

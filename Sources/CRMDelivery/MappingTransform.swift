@@ -60,6 +60,9 @@ public final class MappingRegistry: Sendable {
         }
     }
 
+    /// The library as compiled now (a later reload does not change it).
+    public var current: MappingLibrary { library.withLock { $0 } }
+
     /// Names and versions of the loaded mappings.
     public var versions: [String: String] { library.withLock { $0.mappings.mapValues(\.version) } }
 

@@ -17,7 +17,8 @@ public struct HubDaemon: Sendable {
     public let runtime: HubRuntime
     /// Start order: dependencies first, HTTP servers last.
     public let services: [any Service]
-    /// The compiled mappings folder that routes and connectors use; ``reloadMappings()`` swaps in a new compile.
+    /// The compiled mappings folder that routes, connectors and scheduled batch jobs use; ``reloadMappings()`` swaps
+    /// in a new compile.
     public let mappings: MappingRegistry?
 
     /// Why the daemon cannot start.
@@ -64,7 +65,9 @@ public struct HubDaemon: Sendable {
 
         // Mappings are compiled once here (validation above already compiled them); SIGHUP recompiles the folder
         // and swaps it in only if every mapping compiles.
-        let needsMappings = configuration.routes.contains { $0.mapping != nil } || configuration.connectors.contains { !$0.mappings.isEmpty }
+        let needsMappings =
+            configuration.routes.contains { $0.mapping != nil } || configuration.connectors.contains { !$0.mappings.isEmpty }
+            || jobs.contains { $0.schedule != nil && $0.mapping != nil }
         let mappings: MappingRegistry?
         do {
             mappings = needsMappings ? try MappingRegistry(directory: configuration.mappingsDirectory) : nil
@@ -86,7 +89,7 @@ public struct HubDaemon: Sendable {
         }
         if jobs.contains(where: { $0.schedule != nil }) {
             do {
-                let environment = try BatchEnvironment(hub: configuration, jobs: jobs, logger: logger)
+                let environment = try BatchEnvironment(hub: configuration, jobs: jobs, mappings: mappings, logger: logger)
                 services.append(BatchSchedulerService(runner: BatchRunner(environment: environment), jobs: jobs))
             } catch {
                 throw .invalid([error.description])

@@ -10,17 +10,18 @@ import Logging
 // root, so that their modules never depend on the daemon.
 
 extension BatchEnvironment {
-    /// The environment the hub configuration describes: its Kafka settings, its mappings folder (compiled only when
-    /// one of `jobs` uses a mapping), the state file `<state_dir>/batch.sqlite` and scratch folder `<state_dir>/batch-work`.
+    /// The environment the hub configuration describes: its Kafka settings, its mappings folder (the daemon passes
+    /// its own `mappings`, which SIGHUP reloads; otherwise it is compiled here when one of `jobs` uses a mapping), the
+    /// state file `<state_dir>/batch.sqlite` and scratch folder `<state_dir>/batch-work`.
     public init(
-        hub configuration: HubConfiguration, jobs: [BatchJob], logger: Logger, drops: FileDropFactory = FileDropFactory(),
-        onProgress: (@Sendable (String) -> Void)? = nil
+        hub configuration: HubConfiguration, jobs: [BatchJob], mappings: MappingRegistry? = nil, logger: Logger,
+        drops: FileDropFactory = FileDropFactory(), onProgress: (@Sendable (String) -> Void)? = nil
     ) throws(BatchError) {
         let client = HubRuntime(configuration: configuration, logger: logger).clientConfiguration
-        var library: MappingLibrary?
-        if jobs.contains(where: { $0.mapping != nil }) {
+        var library = mappings
+        if library == nil, jobs.contains(where: { $0.mapping != nil }) {
             do {
-                library = try MappingLibrary.load(directory: configuration.mappingsDirectory)
+                library = try MappingRegistry(directory: configuration.mappingsDirectory)
             } catch {
                 throw BatchError(.configuration, "mappings in \(configuration.mappingsDirectory): \(error)")
             }
