@@ -88,6 +88,8 @@ public struct MatchFeatures: Sendable, Hashable {
     public var given: String?
     public var family: String?
     public var email: String?
+    /// The local part of the e-mail key (before "@"): the same person at another provider.
+    public var emailLocal: String?
     public var phone: String?
     public var street: String?
     /// The digit runs of the street key, space-separated: house numbers must agree exactly.
@@ -101,6 +103,7 @@ public struct MatchFeatures: Sendable, Hashable {
         given = r.givenName.flatMap(NameMatching.givenKey)
         family = r.familyName.flatMap(NameMatching.familyKey)
         email = r.email.flatMap(EmailMatching.key)
+        emailLocal = email.flatMap { e in e.firstIndex(of: "@").map { String(e[..<$0]) } }
         phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         let address = PostalAddress(street: r.street, city: r.city, postcode: r.postcode, country: r.country)
         street = address.street

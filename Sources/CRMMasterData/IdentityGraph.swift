@@ -47,7 +47,7 @@ public struct IdentityGraph: Sendable {
         var alive: Bool
     }
 
-    public let model: MatchModel
+    public private(set) var model: MatchModel
     public let configuration: ResolverConfiguration
     private(set) var records: [CustomerRecord] = []
     private(set) var features: [MatchFeatures] = []
@@ -79,14 +79,17 @@ public struct IdentityGraph: Sendable {
 
     /// Resolves one record: update, join the best well-matching cluster, or create (with a review item when a
     /// candidate scored between the thresholds). Returns the outcome and the clusters whose golden record changed.
-    public mutating func resolve(_ record: CustomerRecord) -> Resolution {
+    public mutating func resolve(_ record: CustomerRecord) -> Resolution { resolve(record, features: nil) }
+
+    /// `resolve(_:)` with the record's features already computed (bulk runs compute them on all cores).
+    mutating func resolve(_ record: CustomerRecord, features precomputed: MatchFeatures?) -> Resolution {
         if let i = byRef[record.ref], active[Int(i)] {
             replace(i, with: record)
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
                 candidateGoldenId: nil, evidence: [])
         }
-        let f = MatchFeatures(record)
+        let f = precomputed ?? MatchFeatures(record)
         let keys = blockingKeys(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
@@ -104,22 +107,23 @@ public struct IdentityGraph: Sendable {
                 last = c
                 let cluster = clusters[Int(c)]
                 var maxScore = -Double.infinity, sum = 0.0, n = 0, bestMember: Int32 = -1
-                var conflict = false, bestNameOnly = false
+                var veto = false
+                var bestGuards: [MatchGuard] = []
                 for m in cluster.members.prefix(32) {
                     let s = model.score(f, features[Int(m)], frequencies: frequencies)
                     sum += s.score
                     n += 1
-                    if s.guards.contains(where: { $0 != .nameOnly }) { conflict = true }
+                    if s.guards.contains(.givenNameConflict) || s.guards.contains(.dateOfBirthConflict) { veto = true }
                     if s.score > maxScore {
                         maxScore = s.score
                         bestMember = m
-                        bestNameOnly = s.guards.contains(.nameOnly)
+                        bestGuards = s.guards
                     }
                 }
                 let mean = sum / Double(max(n, 1))
-                if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !conflict, !bestNameOnly {
+                if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards.isEmpty {
                     if best == nil || maxScore > best!.score { best = (c, maxScore, bestMember) }
-                } else if maxScore >= (conflict ? configuration.mergeThreshold : configuration.reviewThreshold) {
+                } else if Self.reviewable(maxScore, guards: bestGuards, veto: veto, configuration) {
                     if bestReview == nil || maxScore > bestReview!.score { bestReview = (c, maxScore, bestMember) }
                 }
             }
@@ -144,6 +148,28 @@ public struct IdentityGraph: Sendable {
         }
         return Resolution(ref: record.ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
     }
+
+    /// Whether a cluster that did not qualify for a join is a genuine grey-zone candidate for a person to review:
+    /// a clean pair between the review and merge thresholds, or a pair above the merge threshold held back by
+    /// a birth-date conflict or by name-only evidence. Pairs with clearly different given names (households)
+    /// are not: they are different people, and listing them would bury the real questions.
+    static func reviewable(_ score: Double, guards: [MatchGuard], veto: Bool, _ c: ResolverConfiguration) -> Bool {
+        if guards.contains(.givenNameConflict) { return false }
+        if guards.isEmpty && !veto { return score >= c.reviewThreshold }
+        return score >= c.mergeThreshold
+    }
+
+    /// Learns the match model's m/u probabilities and prior from the records the graph holds (see
+    /// `MatchTraining`). Decisions already taken are kept; later ones use the new model.
+    @discardableResult
+    public mutating func train(_ training: MatchTraining = MatchTraining()) -> MatchTraining.Report {
+        let report = training.train(features, active: active, model: model)
+        model.parameters = report.parameters
+        return report
+    }
+
+    /// Replaces the match model (for example with parameters trained elsewhere).
+    public mutating func use(_ model: MatchModel) { self.model = model }
 
     /// The evidence for a record against the best-scoring member of a golden record.
     public func explain(_ ref: RecordRef, against goldenId: String) -> PairScore? {
@@ -380,7 +406,7 @@ public struct IdentityGraph: Sendable {
     /// given initial; date of birth with the family prefix; postcode with the family prefix.
     func blockingKeys(_ f: MatchFeatures) -> [Int] {
         var keys: [Int] = []
-        keys.reserveCapacity(6)
+        keys.reserveCapacity(8)
         if let e = f.email { keys.append(BlockKey.hash("e", e)) }
         if let p = f.phone { keys.append(BlockKey.hash("p", p)) }
         if let g = f.given, let fam = f.family { keys.append(BlockKey.hash("n", min(g, fam) + " " + max(g, fam))) }
@@ -390,6 +416,8 @@ public struct IdentityGraph: Sendable {
             if let fam = f.family { keys.append(BlockKey.hash("df", ds + String(fam.prefix(3)))) }
         }
         if let pc = f.postcode, let fam = f.family { keys.append(BlockKey.hash("a", pc + String(fam.prefix(3)))) }
+        if let pc = f.postcode, let g = f.given?.first { keys.append(BlockKey.hash("ag", pc + String(g))) }
+        if let l = f.emailLocal, l.utf8.count >= 5 { keys.append(BlockKey.hash("el", l)) }
         return keys
     }
 
@@ -406,6 +434,8 @@ public struct IdentityGraph: Sendable {
             if let fam = f.family { keys.append(("df", ds + String(fam.prefix(3)))) }
         }
         if let pc = f.postcode, let fam = f.family { keys.append(("a", pc + String(fam.prefix(3)))) }
+        if let pc = f.postcode, let g = f.given?.first { keys.append(("ag", pc + String(g))) }
+        if let l = f.emailLocal, l.utf8.count >= 5 { keys.append(("el", l)) }
         return keys
     }
 
@@ -420,7 +450,7 @@ public struct IdentityGraph: Sendable {
             population += Int(d)
             let pairs: [(MatchField, String?)] = [
                 (.given, f.given), (.family, f.family), (.email, f.email), (.phone, f.phone), (.postcode, f.postcode),
-                (.street, f.street),
+                (.street, f.street), (.city, f.city), (.dob, f.dob?.description),
             ]
             for (field, v) in pairs {
                 if let v { counts[BlockKey.hash(field.rawValue, v), default: 0] += d }
