@@ -35,7 +35,7 @@ objs=$(ls "$REL"/CRMMasterData.build/*.o "$REL"/CRMNormalize.build/*.o "$REL"/CR
   "$REL"/GRDB.build/*.o 2>/dev/null)
 if [ ! -x "$BIN" ] || [ -n "$(find "$REL/CRMMasterData.build" Benchmarks/mdm -newer "$BIN" -name '*.[os]*' 2>/dev/null | head -1)" ]; then
   # shellcheck disable=SC2086
-  swiftc -O -parse-as-library -module-name mdmbench Benchmarks/mdm/main.swift -o "$BIN" \
+  swiftc -O -module-name mdmbench Benchmarks/mdm/main.swift -o "$BIN" \
     -I "$REL/Modules" -Xcc -fmodule-map-file="$(find "$SCRATCH/checkouts/GRDB.swift" -path '*GRDBSQLite/module.modulemap' | head -1)" \
     $objs -lsqlite3
 fi

@@ -24,6 +24,8 @@ do {
         print(report)
     case "evaluate" where args.count >= 3:
         print(try ResolutionEvaluation.evaluate(input: args[1], clusters: args[2], truthColumn: args.count > 3 ? args[3] : "person_id"))
+    case "explain" where args.count >= 4:
+        print(try BulkResolution().explain(input: args[1], ids: Array(args[2...])))
     case "generate" where args.count == 4:
         guard let count = Int(args[1]), let seed = UInt64(args[2]) else { fail("generate COUNT SEED OUT") }
         try SyntheticCustomers(seed: seed).writeCSV(count: count, to: args[3])

@@ -109,6 +109,26 @@ public struct BulkResolution: Sendable {
         return report
     }
 
+    /// Why two records of a file ended where they did: resolves the file, then explains the pair and the second
+    /// record against every member of the first one's golden record (a diagnostic for benchmarks).
+    public func explain(input: String, ids: [String]) throws -> String {
+        let records = try Self.readRecords(path: input, columns: [:], defaultSystem: "file")
+        var graph = IdentityGraph(configuration: configuration)
+        let features = Self.features(records)
+        if train { graph.use(MatchModel(parameters: training.train(features).parameters)) }
+        for (k, r) in records.enumerated() { _ = graph.resolve(r, features: features[k]) }
+        var out = ""
+        let refs = ids.compactMap { id in records.first { $0.externalId == id }?.ref }
+        for ref in refs { out += "\(ref) → \(graph.goldenId(for: ref) ?? "-")\n" }
+        guard refs.count == 2, let g = graph.goldenId(for: refs[0]) else { return out }
+        for m in graph.members(of: g) {
+            guard let s = graph.explain(refs[1], against: m.ref) else { continue }
+            out += "vs \(m.ref): score \(String(format: "%.2f", s.score)) guards \(s.guards.map(\.rawValue))\n"
+            for e in s.evidence { out += "    \(e.field) \(e.level) \(String(format: "%.2f", e.weight))\n" }
+        }
+        return out
+    }
+
     /// Features of many records, computed on all cores.
     public static func features(_ records: [CustomerRecord]) -> [MatchFeatures] {
         let n = records.count

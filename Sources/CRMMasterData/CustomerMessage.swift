@@ -118,8 +118,10 @@ public struct CustomerMessage: Sendable {
                 r.familyName = display
             }
         }
-        r.email = try strings(v, "emails").first ?? string(v, "email")
-        r.phone = try strings(v, "phones").first ?? string(v, "phone")
+        r.email = try strings(v, "emails").first
+        if r.email == nil { r.email = try string(v, "email") }
+        r.phone = try strings(v, "phones").first
+        if r.phone == nil { r.phone = try string(v, "phone") }
         var address = v["address"]
         if address == nil || address?.isNull == true, let list = v["addresses"], !list.isNull {
             guard let items = list.arrayItems else { throw CustomerInputError("field 'addresses' has the wrong type") }
@@ -132,7 +134,8 @@ public struct CustomerMessage: Sendable {
             r.postcode = try string(a, "postalCode", path: "address.postalCode")
             r.country = try string(a, "country", path: "address.country")
         }
-        r.dateOfBirth = try string(v, "dateOfBirth") ?? string(v, "birthDate")
+        r.dateOfBirth = try string(v, "dateOfBirth")
+        if r.dateOfBirth == nil { r.dateOfBirth = try string(v, "birthDate") }
         r.consent = try flags(v, "consent")
         return r
     }

@@ -27,6 +27,9 @@ public struct Resolution: Sendable, Hashable {
     public var candidateGoldenId: String?
     /// Evidence of the best pair (for joins and reviews).
     public var evidence: [Evidence]
+    /// Golden records merged into `goldenId` because the record matched each of them well and no member of one
+    /// conflicts with a member of another (the record bridges two earlier fragments of one person).
+    public var absorbed: [String] = []
 }
 
 /// A possible match waiting for a person.
@@ -92,6 +95,7 @@ public struct IdentityGraph: Sendable {
         let f = precomputed ?? MatchFeatures(record)
         let keys = blockingKeys(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
+        var joinable: [(cluster: Int32, score: Double)] = []
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
 
@@ -122,6 +126,7 @@ public struct IdentityGraph: Sendable {
                 }
                 let mean = sum / Double(max(n, 1))
                 if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards.isEmpty {
+                    joinable.append((c, maxScore))
                     if best == nil || maxScore > best!.score { best = (c, maxScore, bestMember) }
                 } else if Self.reviewable(maxScore, guards: bestGuards, veto: veto, configuration) {
                     if bestReview == nil || maxScore > bestReview!.score { bestReview = (c, maxScore, bestMember) }
@@ -134,9 +139,18 @@ public struct IdentityGraph: Sendable {
         if let b = best {
             clusterOf.append(b.cluster)
             clusters[Int(b.cluster)].members.append(i)
+            var absorbed: [String] = []
+            for other in joinable.sorted(by: { $0.score > $1.score }) where other.cluster != b.cluster {
+                guard clustersCompatible(b.cluster, other.cluster) else { continue }
+                let id = clusters[Int(other.cluster)].goldenId
+                do {
+                    try merge(clusters[Int(b.cluster)].goldenId, id)
+                    absorbed.append(id)
+                } catch {}
+            }
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(b.cluster)].goldenId, decision: .joined, score: b.score,
-                candidateGoldenId: nil, evidence: [])
+                candidateGoldenId: nil, evidence: [], absorbed: absorbed)
         }
         let c = newCluster(founder: record.ref, members: [i])
         clusterOf.append(c)
@@ -147,6 +161,21 @@ public struct IdentityGraph: Sendable {
                 candidateGoldenId: clusters[Int(r.cluster)].goldenId, evidence: [])
         }
         return Resolution(ref: record.ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
+    }
+
+    /// Whether two clusters may become one: no member pair (up to 32 × 32) is kept apart by a guard, and neither
+    /// was split from the other by an operator (unmerge, detach).
+    func clustersCompatible(_ x: Int32, _ y: Int32) -> Bool {
+        let a = clusters[Int(x)], b = clusters[Int(y)]
+        for m in a.members.prefix(32) {
+            if barred[m]?.contains(b.goldenId) == true { return false }
+            for n in b.members.prefix(32) {
+                if barred[n]?.contains(a.goldenId) == true { return false }
+                let g = MatchModel.guards(model.compare(features[Int(m)], features[Int(n)]))
+                if g.contains(.givenNameConflict) || g.contains(.dateOfBirthConflict) { return false }
+            }
+        }
+        return true
     }
 
     /// Whether a cluster that did not qualify for a join is a genuine grey-zone candidate for a person to review:
@@ -170,6 +199,12 @@ public struct IdentityGraph: Sendable {
 
     /// Replaces the match model (for example with parameters trained elsewhere).
     public mutating func use(_ model: MatchModel) { self.model = model }
+
+    /// The evidence for a record against one other record.
+    public func explain(_ ref: RecordRef, against other: RecordRef) -> PairScore? {
+        guard let i = byRef[ref], let j = byRef[other] else { return nil }
+        return model.score(features[Int(i)], features[Int(j)], frequencies: frequencies, explain: true)
+    }
 
     /// The evidence for a record against the best-scoring member of a golden record.
     public func explain(_ ref: RecordRef, against goldenId: String) -> PairScore? {
@@ -406,7 +441,7 @@ public struct IdentityGraph: Sendable {
     /// given initial; date of birth with the family prefix; postcode with the family prefix.
     func blockingKeys(_ f: MatchFeatures) -> [Int] {
         var keys: [Int] = []
-        keys.reserveCapacity(8)
+        keys.reserveCapacity(10)
         if let e = f.email { keys.append(BlockKey.hash("e", e)) }
         if let p = f.phone { keys.append(BlockKey.hash("p", p)) }
         if let g = f.given, let fam = f.family { keys.append(BlockKey.hash("n", min(g, fam) + " " + max(g, fam))) }
@@ -418,6 +453,8 @@ public struct IdentityGraph: Sendable {
         if let pc = f.postcode, let fam = f.family { keys.append(BlockKey.hash("a", pc + String(fam.prefix(3)))) }
         if let pc = f.postcode, let g = f.given?.first { keys.append(BlockKey.hash("ag", pc + String(g))) }
         if let l = f.emailLocal, l.utf8.count >= 5 { keys.append(BlockKey.hash("el", l)) }
+        if let d = f.dob, let pc = f.postcode { keys.append(BlockKey.hash("dp", d.description + pc)) }
+        if let st = f.street, let c = f.city { keys.append(BlockKey.hash("sc", st + "|" + c)) }
         return keys
     }
 
@@ -436,6 +473,8 @@ public struct IdentityGraph: Sendable {
         if let pc = f.postcode, let fam = f.family { keys.append(("a", pc + String(fam.prefix(3)))) }
         if let pc = f.postcode, let g = f.given?.first { keys.append(("ag", pc + String(g))) }
         if let l = f.emailLocal, l.utf8.count >= 5 { keys.append(("el", l)) }
+        if let d = f.dob, let pc = f.postcode { keys.append(("dp", d.description + pc)) }
+        if let st = f.street, let c = f.city { keys.append(("sc", st + "|" + c)) }
         return keys
     }
 

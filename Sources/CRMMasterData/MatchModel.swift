@@ -21,7 +21,7 @@ public enum MatchGuard: String, Sendable, Hashable, Codable {
     /// Both dates of birth present and different (not a day/month swap or a one-digit typo) and no e-mail agrees:
     /// parent and child of one name, same-name strangers.
     case dateOfBirthConflict
-    /// Only names agree; no e-mail, phone, date of birth or street: same-name strangers.
+    /// Only names agree; no e-mail, phone, date of birth, street or postcode: same-name strangers.
     case nameOnly
     /// Kept for stored audit entries of earlier versions; no longer raised (family-name disagreement is a
     /// learned weight: a married name change usually keeps other evidence).
@@ -180,8 +180,12 @@ public struct MatchModel: Sendable {
             v[.family] = familyLevel(fa, fb)
         }
         if v[.given] >= 3 || v[.family] >= 3, let ga = a.given, let fa = a.family, let gb = b.given, let fb = b.family {
-            let g = familyLevel(ga, fb), f = familyLevel(fa, gb)
-            if g <= 2 && f <= 2 {
+            // Crosswise: a's given name against b's family name and the other way round (an initial may stand
+            // for the given name on either side).
+            let g = NameMatching.isInitial(ga) || NameMatching.isInitial(fb) ? givenLevel(ga, fb) : familyLevel(ga, fb)
+            let f = NameMatching.isInitial(gb) || NameMatching.isInitial(fa) ? givenLevel(gb, fa) : familyLevel(fa, gb)
+            let crossOK = (g <= 2 || g == 4) && (f <= 2 || f == 4) && !(g == 4 && f == 4)
+            if crossOK && g + f < v[.given] + v[.family] {
                 v[.given] = g
                 v[.family] = f
                 v.swapped = true
@@ -193,7 +197,7 @@ public struct MatchModel: Sendable {
         }
         if let x = a.phone, let y = b.phone { v[.phone] = Self.phoneLevel(x, y) }
         if let x = a.postcode, let y = b.postcode {
-            v[.postcode] = x == y ? 1 : (Self.postcodeDistrict(x) == Self.postcodeDistrict(y) ? 2 : 3)
+            v[.postcode] = x == y ? 1 : (Self.postcodeDistrict(x).elementsEqual(Self.postcodeDistrict(y)) ? 2 : 3)
         }
         if let x = a.street, let y = b.street {
             v[.street] = x == y ? 1 : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y) >= 0.85 ? 2 : 3)
@@ -216,21 +220,51 @@ public struct MatchModel: Sendable {
         let jw = Similarity.jaroWinkler(x, y)
         if jw >= fuzzyThreshold { return 2 }
         // Double-barrelled or particles: one name contained in the other.
-        if jw >= 0.8 || (min(x.utf8.count, y.utf8.count) >= 4 && (x.contains(y) || y.contains(x))) { return 3 }
+        if jw >= 0.8 || Self.oneContainsTheOther(x, y) { return 3 }
         return 4
+    }
+
+    /// Whether the shorter of two keys (at least 4 bytes) occurs inside the longer one (byte comparison).
+    static func oneContainsTheOther(_ x: String, _ y: String) -> Bool {
+        var a = x, b = y
+        if a.utf8.count < b.utf8.count { swap(&a, &b) }
+        guard b.utf8.count >= 4 else { return false }
+        return a.withUTF8 { long in
+            b.withUTF8 { short in
+                let n = long.count, m = short.count
+                var i = 0
+                while i + m <= n {
+                    if long[i] == short[0] {
+                        var k = 1
+                        while k < m && long[i + k] == short[k] { k += 1 }
+                        if k == m { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
     }
 
     static func dobLevel(_ x: DateOfBirth, _ y: DateOfBirth) -> Int {
         if x == y { return 1 }
         if x.isDayMonthSwap(of: y) { return 2 }
         // One mistyped digit in YYYYMMDD, or two adjacent digits transposed.
-        let dx = Array(x.description.utf8.filter { $0 != 45 }), dy = Array(y.description.utf8.filter { $0 != 45 })
-        if dx.count == dy.count {
-            var diff: [Int] = []
-            for i in 0..<dx.count where dx[i] != dy[i] { diff.append(i) }
-            if diff.count == 1 { return 2 }
-            if diff.count == 2, diff[1] == diff[0] + 1, dx[diff[0]] == dy[diff[1]], dx[diff[1]] == dy[diff[0]] { return 2 }
+        var a = x.year * 10_000 + x.month * 100 + x.day, b = y.year * 10_000 + y.month * 100 + y.day
+        var da = [Int](repeating: 0, count: 8), db = da
+        for k in 0..<8 {
+            da[7 - k] = a % 10
+            db[7 - k] = b % 10
+            a /= 10
+            b /= 10
         }
+        var first = -1, second = -1, count = 0
+        for k in 0..<8 where da[k] != db[k] {
+            count += 1
+            if first < 0 { first = k } else { second = k }
+        }
+        if count == 1 { return 2 }
+        if count == 2, second == first + 1, da[first] == db[second], da[second] == db[first] { return 2 }
         if x.year == y.year || (x.month == y.month && x.day == y.day && abs(x.year - y.year) <= 10) { return 3 }
         return 4
     }
@@ -249,9 +283,10 @@ public struct MatchModel: Sendable {
 
     /// The district part of a postcode: the outward code of a spaced postcode ("SW1A 1AA" → "SW1A"), otherwise
     /// all but the last two characters ("75011" → "750").
-    static func postcodeDistrict(_ p: String) -> Substring {
-        if let space = p.firstIndex(of: " ") { return p[..<space] }
-        return p.dropLast(2)
+    static func postcodeDistrict(_ p: String) -> Substring.UTF8View {
+        let u = p.utf8
+        if let space = u.firstIndex(of: 32) { return u[..<space] }
+        return u.dropLast(2)
     }
 
     // MARK: Weights
@@ -311,7 +346,7 @@ public struct MatchModel: Sendable {
         let phoneAgrees = v[.phone] == 1
         if v[.given] == 5 && !(dobAgrees && (emailAgrees || phoneAgrees)) { g.append(.givenNameConflict) }
         if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) { g.append(.dateOfBirthConflict) }
-        let strong = emailAgrees || phoneAgrees || dobAgrees || v[.street] == 1 || v[.street] == 2
+        let strong = emailAgrees || phoneAgrees || dobAgrees || v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
         if !strong { g.append(.nameOnly) }
         return g
     }

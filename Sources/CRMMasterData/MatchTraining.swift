@@ -198,6 +198,12 @@ public struct MatchTraining: Sendable {
         return (vectors, fullPairs)
     }
 
+    /// Whether the guards forbid merging a pair with this vector whatever its score.
+    func forcedApart(_ v: ComparisonVector) -> Bool {
+        let g = MatchModel.guards(v)
+        return g.contains(.givenNameConflict) || g.contains(.dateOfBirthConflict)
+    }
+
     /// EM for m (fields not in `excluded`) and λ on weighted vectors, u fixed.
     func em(
         _ vectors: [ComparisonVector: Double], excluded: [ComparedField], params: MatchModel.Parameters
@@ -211,6 +217,9 @@ public struct MatchTraining: Sendable {
             var mNum = m.map { $0.map { _ in 0.0 } }
             var matched = 0.0
             for (v, w) in items {
+                // Pairs the guards keep apart (households, parent and child) can never merge automatically: they
+                // are fixed as non-matches, so m describes the pairs the model actually decides about.
+                if forcedApart(v) { continue }
                 var lm = 1.0, lu = 1.0
                 for f in fields {
                     let l = v[f]

@@ -67,7 +67,9 @@ extension ResolutionEvaluation {
         let out = try open(clusters)
         _ = out.next()
         var cluster: [String: String] = [:]
-        while case .success(let row)? = out.next() where row.fields.count >= 2 { cluster[row.fields[0]] = row.fields[1] }
+        while case .success(let row)? = out.next() {
+            if row.fields.count >= 2 { cluster[row.fields[0]] = row.fields[1] }
+        }
         let inp = try open(input)
         guard case .success(let header)? = inp.next(), let tc = header.fields.firstIndex(of: truthColumn) else {
             throw MasterDataError(.input, "no column \(truthColumn) in \(input)")
