@@ -541,6 +541,15 @@ extension IdentityGraph {
         for m in stored { upsert(m.record, goldenId: m.goldenId) }
     }
 
+    /// Records a merge alias another instance made (`nil` removes it, after an unmerge elsewhere).
+    public mutating func setAlias(_ absorbed: String, to survivor: String?) {
+        aliases[absorbed] = survivor
+        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, clusters[Int(c)].members.isEmpty {
+            clusters[Int(c)].alive = false
+            goldenCount -= 1
+        }
+    }
+
     private mutating func upsert(_ record: CustomerRecord, goldenId: String) {
         let target = liveCluster(stored: goldenId)
         guard let i = byRef[record.ref] else {

@@ -12,6 +12,15 @@ public actor MasterDataResolver {
     private let now: @Sendable () -> Int64
     /// Record count when the model was last trained; it is retrained each time the store doubles.
     private var trainedAt = 0
+    /// This instance in the store's change feed (`published:` when it has a sink, else `unpublished:`).
+    private let origin: String
+    /// The highest change-feed sequence number seen, and recently seen numbers (PostgreSQL allocates them before
+    /// commit, so a slightly older one can appear late; a window of 256 is re-read).
+    private var lastChange: Int64 = 0
+    private var seenChanges: Set<Int64> = []
+    private var lastPoll = ContinuousClock.now
+    /// How often `resolve` first takes in changes other instances and the CLI made. Default 1 s.
+    public var changePollInterval: Duration = .seconds(1)
 
     /// Opens a resolver over a store, rebuilding the in-memory graph from it.
     public init(
@@ -32,13 +41,70 @@ public actor MasterDataResolver {
         self.store = store
         self.sink = sink
         self.now = now
+        origin = (sink == nil ? "unpublished:" : "published:") + UUID().uuidString
+        lastChange = try await store.latestChangeSequence()
     }
+
+    // MARK: Change feed
+
+    /// Takes in the changes other resolvers made to the store since the last call — the CLI's merges, unmerges,
+    /// detaches, erasures, accepted reviews and resolves, other hub instances' decisions — so this instance's
+    /// graph and lookups follow them without a restart, and publishes to this resolver's sink the events of
+    /// resolvers that have none (the CLI), so every change reaches the golden-record topic.
+    /// - Returns: the number of foreign changes taken in.
+    @discardableResult
+    public func synchronize() async throws -> Int {
+        lastPoll = ContinuousClock.now
+        let changes = try await store.changes(after: max(0, lastChange - 256), limit: 10_000)
+        var foreign: [MasterDataChange] = []
+        for c in changes where !seenChanges.contains(c.seq) {
+            seenChanges.insert(c.seq)
+            lastChange = max(lastChange, c.seq)
+            if c.origin != origin { foreign.append(c) }
+        }
+        seenChanges = seenChanges.filter { $0 > lastChange - 256 }
+        guard !foreign.isEmpty else { return 0 }
+        var ids = Set<String>()
+        var erased = Set<RecordRef>()
+        for c in foreign {
+            ids.insert(c.event.goldenId)
+            if let r = c.event.relatedGoldenId { ids.insert(r) }
+            erased.formUnion(c.event.erasedRecords)
+        }
+        let stored = try await store.members(goldenIds: ids.sorted())
+        var scope = graph.localScope(keys: [], goldenIds: ids.sorted())
+        scope.formUnion(erased)
+        graph.reconcile(stored: stored, scope: scope)
+        for c in foreign {
+            switch c.event.kind {
+            case .merged: if let absorbed = c.event.relatedGoldenId { graph.setAlias(absorbed, to: c.event.goldenId) }
+            case .unmerged: if let restored = c.event.relatedGoldenId { graph.setAlias(restored, to: nil) }
+            default: break
+            }
+        }
+        let unpublished = foreign.filter { $0.origin.hasPrefix("unpublished:") }.map(\.event)
+        if !unpublished.isEmpty { try await sink?.publish(unpublished) }
+        return foreign.count
+    }
+
+    /// Polls the change feed every `interval` until the task is cancelled (run it as a service next to the
+    /// daemon's routes; `resolve` also polls on its own at most every `changePollInterval`).
+    public func runChangeFeed(every interval: Duration = .seconds(1)) async throws {
+        while !Task.isCancelled {
+            try await synchronize()
+            try await Task.sleep(for: interval)
+        }
+    }
+
+    /// Sets how often `resolve` polls the change feed.
+    public func setChangePollInterval(_ interval: Duration) { changePollInterval = interval }
 
     /// Resolves one record, stores the outcome with its evidence, then publishes `created` or `updated`.
     /// On a shared store (`SharedMasterDataStore.coordinatesResolvers`) the record is resolved under the store's
     /// resolution locks against what every instance stored (see `SharedMasterDataStore`).
     @discardableResult
     public func resolve(_ record: CustomerRecord) async throws -> Resolution {
+        if ContinuousClock.now - lastPoll >= changePollInterval { try await synchronize() }
         let decision: Decision
         if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
             decision = try await resolveShared(record, on: shared)
@@ -103,6 +169,8 @@ public actor MasterDataResolver {
         }
         let kind: MasterDataEvent.Kind = (r.decision == .created || r.decision == .review) ? .created : .updated
         events.insert(MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at), at: 0)
+        batch.events = events
+        batch.origin = origin
         return Decision(resolution: r, batch: batch, events: events)
     }
 
@@ -310,6 +378,13 @@ public actor MasterDataResolver {
     private func change(
         goldenIds: [String], _ make: @escaping @Sendable (isolated MasterDataResolver) throws -> Change
     ) async throws -> Change {
+        let origin = self.origin
+        let make: @Sendable (isolated MasterDataResolver) throws -> Change = { r in
+            var c = try make(r)
+            c.batch.events = c.events
+            c.batch.origin = origin
+            return c
+        }
         let result: Change
         if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
             let keys = goldenIds.map(ResolutionLockKey.golden)

@@ -18,9 +18,9 @@
 /// key (placeholder birth dates, switchboard numbers) are skipped.
 public struct MatchTraining: Sendable {
     /// Random pairs for u.
-    public var randomPairs = 300_000
+    public var randomPairs = 100_000
     /// Sampled candidate pairs per rule for EM.
-    public var pairsPerRule = 150_000
+    public var pairsPerRule = 50_000
     /// Members sampled from one run of records sharing a rule key (pairs within them are weighted up).
     public var membersPerRun = 24
     /// Runs larger than this are ignored (frequent placeholder values).
