@@ -73,15 +73,24 @@ public struct IdentityGraph: Sendable {
     /// Live golden records.
     public private(set) var goldenCount = 0
 
-    public init(configuration: ResolverConfiguration = ResolverConfiguration(), model: MatchModel = MatchModel()) {
+    /// Whether member records are kept whole (golden records, survivorship). Bulk runs that only need the
+    /// clusters keep just each record's reference.
+    public let retainsRecords: Bool
+
+    public init(
+        configuration: ResolverConfiguration = ResolverConfiguration(), model: MatchModel = MatchModel(),
+        retainsRecords: Bool = true
+    ) {
         self.configuration = configuration
         self.model = model
+        self.retainsRecords = retainsRecords
     }
 
     // MARK: Resolve
 
     /// Resolves one record: update, join the best well-matching cluster, or create (with a review item when a
     /// candidate scored between the thresholds). Returns the outcome and the clusters whose golden record changed.
+    @discardableResult
     public mutating func resolve(_ record: CustomerRecord) -> Resolution { resolve(record, features: nil) }
 
     /// `resolve(_:)` with the record's features already computed (bulk runs compute them on all cores).
@@ -340,7 +349,7 @@ public struct IdentityGraph: Sendable {
     private mutating func append(_ record: CustomerRecord, features f: MatchFeatures? = nil, blockingKeys keys: [Int]? = nil) -> Int32 {
         let f = f ?? MatchFeatures(record)
         let i = Int32(records.count)
-        records.append(record)
+        records.append(retainsRecords ? record : CustomerRecord(system: record.system, externalId: record.externalId))
         features.append(f)
         active.append(true)
         byRef[record.ref] = i

@@ -175,6 +175,10 @@ public struct MatchModel: Sendable {
         // Names, with first/last swap detection: compare crosswise when that agrees better.
         if let ga = a.given, let gb = b.given {
             v[.given] = givenLevel(ga, gb)
+            // A typo can land on a nickname ("Han" → … vs "Hans" → johannes): compare as written too.
+            if v[.given] >= 3, let ta = a.givenToken, let tb = b.givenToken, ta != ga || tb != gb {
+                v[.given] = min(v[.given], givenLevel(ta, tb))
+            }
         }
         if let fa = a.family, let fb = b.family {
             v[.family] = familyLevel(fa, fb)

@@ -29,6 +29,10 @@ public struct MatchTraining: Sendable {
     public var iterations = 40
     /// Fewer records than this: keep the priors (not enough data to learn from).
     public var minimumRecords = 500
+    /// Larger populations are trained on an evenly spaced sample of this many records. Sampling records
+    /// uniformly scales matching and non-matching pairs alike, so m, u and λ are unbiased; 200 000 records
+    /// still hold tens of thousands of matching pairs.
+    public var maximumSample = 200_000
 
     public init() {}
 
@@ -65,7 +69,11 @@ public struct MatchTraining: Sendable {
     public func train(
         _ features: [MatchFeatures], active: [Bool]? = nil, model: MatchModel = MatchModel()
     ) -> Report {
-        let index = features.indices.filter { active?[$0] ?? true }
+        var index = features.indices.filter { active?[$0] ?? true }
+        if index.count > maximumSample {
+            let step = Double(index.count) / Double(maximumSample)
+            index = (0..<maximumSample).map { index[Int(Double($0) * step)] }
+        }
         let n = index.count
         var params = MatchModel.Parameters.prior
         guard n >= minimumRecords else { return Report(records: n, parameters: params) }
