@@ -58,7 +58,7 @@ for count in ${@:-100000 1000000}; do
   for source in $SOURCES; do
     input="$DATA/$source-$count-seed$SEED.csv"
     [ -f "$input" ] || generate "$source" "$count" "$SEED" "$input"
-    echo "== $source $count records (seed $SEED), bulk"
+    echo "== $source $count records (seed $SEED), bulk (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     bulk=$("$BIN" resolve "$input" "$OUT/clusters-$source-$count.csv")
     echo "$bulk"
     quality=$("$BIN" evaluate "$input" "$OUT/clusters-$source-$count.csv")
@@ -73,7 +73,7 @@ for count in ${@:-100000 1000000}; do
       echo "streaming clusters identical to bulk: $same"
     fi
     {
-      echo "## $(date -u +%FT%TZ) commit=$commit source=$source count=$count seed=$SEED host_cores=$(nproc)"
+      echo "## $(date -u +%FT%TZ) commit=$commit source=$source count=$count seed=$SEED host_cores=$(nproc) load_avg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
       echo "$bulk"
       echo "$quality"
       [ -n "$stream" ] && echo "$stream" | grep latency
