@@ -30,7 +30,9 @@ extension MdmCommand {
                             format: "%@  in %@  may be %@  score %.1f bits (match probability %.2f)", item.record.description,
                             item.goldenId, item.candidateGoldenId, item.score, p))
                     for e in item.evidence {
-                        print(String(format: "    %-9@ %-20@ %+6.1f", e.field, e.level, e.weight))
+                        let field = e.field.padding(toLength: 9, withPad: " ", startingAt: 0)
+                        let level = e.level.padding(toLength: 20, withPad: " ", startingAt: 0)
+                        print("    \(field) \(level) " + String(format: "%+6.1f", e.weight))
                     }
                 }
                 MdmIO.stderr("\(items.count) open review item(s); accept with `crmhub mdm review accept SYSTEM/ID`")
