@@ -14,6 +14,7 @@
 #
 # Usage: Benchmarks/mdm-bench.sh [COUNT...]             (default: 100000 1000000)
 #   SOURCES="swift faker nad" SEED=101 OUT=bench-results/mdm  STREAM=1 (0: skip the streaming run)
+#   SKIP_BUILD=1 (use the driver already built, e.g. when running one invocation per source in parallel)
 #
 # Builds only what runs the engine: a release build of the CRMMasterData target (scratch .build-mdm-rel) and a
 # one-file driver (Benchmarks/mdm/main.swift) linked against its objects. Installs Faker into .venv itself.
@@ -29,6 +30,7 @@ BIN=$SCRATCH/mdm-bench
 mkdir -p "$OUT" "$DATA"
 
 # --- build ---------------------------------------------------------------------------------------------------
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
 swift build -c release --target CRMMasterData --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: .*CRMMasterData|Compiling CRMMasterData|Build" || true
 REL=$SCRATCH/release
 objs=$(ls "$REL"/CRMMasterData.build/*.o "$REL"/CRMNormalize.build/*.o "$REL"/CRMCSV.build/*.o "$REL"/CRMModel.build/*.o \
@@ -38,6 +40,7 @@ if [ ! -x "$BIN" ] || [ -n "$(find "$REL/CRMMasterData.build" Benchmarks/mdm -ne
   swiftc -O -module-name mdmbench Benchmarks/mdm/main.swift -o "$BIN" \
     -I "$REL/Modules" -Xcc -fmodule-map-file="$(find "$SCRATCH/checkouts/GRDB.swift" -path '*GRDBSQLite/module.modulemap' | head -1)" \
     $objs -lsqlite3
+fi
 fi
 
 # --- data ----------------------------------------------------------------------------------------------------
@@ -59,7 +62,7 @@ for count in ${@:-100000 1000000}; do
     input="$DATA/$source-$count-seed$SEED.csv"
     [ -f "$input" ] || generate "$source" "$count" "$SEED" "$input"
     echo "== $source $count records (seed $SEED), bulk (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    bulk=$("$BIN" resolve "$input" "$OUT/clusters-$source-$count.csv")
+    bulk=$(/usr/bin/time -f "cpu_user=%Us cpu_sys=%Ss max_rss=%MkB" "$BIN" resolve "$input" "$OUT/clusters-$source-$count.csv" 2>&1)
     echo "$bulk"
     quality=$("$BIN" evaluate "$input" "$OUT/clusters-$source-$count.csv")
     echo "$quality"
@@ -67,8 +70,8 @@ for count in ${@:-100000 1000000}; do
     stream=""
     if [ "$STREAM" = 1 ]; then
       echo "== $source $count records, streaming (one by one, per-record latency)"
-      stream=$("$BIN" resolve "$input" "$OUT/clusters-$source-$count-stream.csv" --latency)
-      echo "$stream" | grep latency
+      stream=$(/usr/bin/time -f "cpu_user=%Us cpu_sys=%Ss max_rss=%MkB" "$BIN" resolve "$input" "$OUT/clusters-$source-$count-stream.csv" --latency 2>&1)
+      echo "$stream" | grep -E "latency|cpu_user"
       cmp -s "$OUT/clusters-$source-$count.csv" "$OUT/clusters-$source-$count-stream.csv" && same=yes || same=NO
       echo "streaming clusters identical to bulk: $same"
     fi
@@ -76,7 +79,7 @@ for count in ${@:-100000 1000000}; do
       echo "## $(date -u +%FT%TZ) commit=$commit source=$source count=$count seed=$SEED host_cores=$(nproc) load_avg=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
       echo "$bulk"
       echo "$quality"
-      [ -n "$stream" ] && echo "$stream" | grep latency
+      [ -n "$stream" ] && echo "$stream" | grep -E "latency|cpu_user" | sed 's/^cpu_user/stream_cpu_user/' 
       echo "streaming_equals_bulk=$same"
     } >> "$OUT/results.txt"
   done
