@@ -6,9 +6,9 @@ import Foundation
 /// The route step `resolve: true`: resolves each customer message against the master data and passes it on with
 /// its golden customer id (field `goldenId` and header `crm-golden-id`), so every system downstream gets the same id.
 ///
-/// The input is a customer record as JSON (`system`, `externalId`, `givenName`, `familyName`, `email`, `phone`,
-/// `street`, `city`, `postcode`, `country`, `dateOfBirth`, ...). A message that is not one goes to the route's
-/// dead-letter topic with the reason.
+/// The input is a canonical Customer entity or a flat customer record (see `CustomerMessage`); the output is the same
+/// JSON with the golden id added. A message that is not a customer goes to the route's dead-letter topic with a
+/// reason that carries no personal data.
 public struct ResolveTransform: MessageTransform {
     public let resolver: MasterDataResolver
 
@@ -17,36 +17,23 @@ public struct ResolveTransform: MessageTransform {
     public var description: String { "resolve" }
 
     public func transform(_ message: ConsumerMessage) async -> TransformOutcome {
-        let record: CustomerRecord
+        let input: CustomerMessage
         do {
-            record = try JSONDecoder().decode(CustomerRecord.self, from: Data(message.value))
+            input = try CustomerMessage(bytes: message.value, sourceSystem: message.headers.text(CustomerMessage.sourceHeader))
         } catch {
-            return .failure(reason: "not a customer record: \(Self.describe(error))", errorClass: "validation")
+            return .failure(reason: error.description, errorClass: "validation")
         }
+        let record = input.record
         let resolution: Resolution
         do {
             resolution = try await resolver.resolve(record)
         } catch {
             return .failure(reason: "master data could not store the resolution: \(error)", errorClass: "master-data")
         }
-        var object = (try? JSONSerialization.jsonObject(with: Data(message.value)) as? [String: Any]) ?? [:]
-        object["goldenId"] = resolution.goldenId
-        object["resolution"] = resolution.decision.rawValue
-        let value = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map(Array.init) ?? message.value
+        let value = input.resolved(goldenId: resolution.goldenId, decision: resolution.decision)
         var headers = message.headers.filter { $0.key != EnvelopeHeader.goldenID }
         headers.append(KafkaHeader(key: EnvelopeHeader.goldenID, text: resolution.goldenId))
         return .produce([TransformedRecord(key: message.key ?? Array(resolution.goldenId.utf8), value: value, headers: headers)])
-    }
-
-    /// A decoding error without the input's values (they are personal data).
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): "missing field '\(key.stringValue)'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
-        case DecodingError.dataCorrupted: "the value is not JSON"
-        default: "unreadable"
-        }
     }
 }
 

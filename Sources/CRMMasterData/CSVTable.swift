@@ -36,6 +36,12 @@ public struct CSVTable: Sendable {
     /// Builds records: the first column is the record id; `columns` maps canonical field → header name
     /// (unmapped canonical fields use a header of the same name if present); other columns are ignored.
     public func records(columns: [String: String], defaultSystem: String) throws(MasterDataError) -> [CustomerRecord] {
+        let index = try columnIndex(columns: columns)
+        return rows.map { Self.record($0, index, defaultSystem: defaultSystem) }
+    }
+
+    /// Canonical field → column number, after checking `columns` (canonical field → header name).
+    func columnIndex(columns: [String: String]) throws(MasterDataError) -> [String: Int] {
         for (field, col) in columns {
             guard Self.canonicalFields.contains(field) else {
                 throw MasterDataError(.input, "unknown field '\(field)'; known: \(Self.canonicalFields.joined(separator: ", "))")
@@ -46,17 +52,20 @@ public struct CSVTable: Sendable {
         for f in Self.canonicalFields {
             if let c = columns[f] ?? (header.contains(f) ? f : nil), let i = header.firstIndex(of: c) { index[f] = i }
         }
-        return rows.map { row in
-            func v(_ f: String) -> String? {
-                guard let i = index[f], i < row.count, !row[i].isEmpty else { return nil }
-                return row[i]
-            }
-            return CustomerRecord(
-                system: v("system") ?? defaultSystem, externalId: row.first ?? "", givenName: v("given_name"),
-                familyName: v("family_name"), email: v("email"), phone: v("phone"), street: v("street"), city: v("city"),
-                postcode: v("postcode"), country: v("country"), dateOfBirth: v("date_of_birth"),
-                updatedAt: v("updated_at").flatMap { Int64($0) })
+        return index
+    }
+
+    /// One row as a record.
+    static func record(_ row: [String], _ index: [String: Int], defaultSystem: String) -> CustomerRecord {
+        func v(_ f: String) -> String? {
+            guard let i = index[f], i < row.count, !row[i].isEmpty else { return nil }
+            return row[i]
         }
+        return CustomerRecord(
+            system: v("system") ?? defaultSystem, externalId: row.first ?? "", givenName: v("given_name"),
+            familyName: v("family_name"), email: v("email"), phone: v("phone"), street: v("street"), city: v("city"),
+            postcode: v("postcode"), country: v("country"), dateOfBirth: v("date_of_birth"),
+            updatedAt: v("updated_at").flatMap { Int64($0) })
     }
 }
 

@@ -85,9 +85,14 @@ public struct RecordRef: Sendable, Hashable, Codable, CustomStringConvertible {
 
 /// A record reduced to the keys the matcher compares. Built once per record.
 public struct MatchFeatures: Sendable, Hashable {
+    /// The given-name key (nicknames folded onto the canonical name).
     public var given: String?
+    /// The given name's first token as written (before nickname folding), for typo comparison.
+    public var givenToken: String?
     public var family: String?
     public var email: String?
+    /// The local part of the e-mail key (before "@"): the same person at another provider.
+    public var emailLocal: String?
     public var phone: String?
     public var street: String?
     /// The digit runs of the street key, space-separated: house numbers must agree exactly.
@@ -99,8 +104,10 @@ public struct MatchFeatures: Sendable, Hashable {
     /// Normalises a record; never fails (unreadable parts become `nil`).
     public init(_ r: CustomerRecord) {
         given = r.givenName.flatMap(NameMatching.givenKey)
+        givenToken = given == nil ? nil : r.givenName.flatMap { NameMatching.tokens($0).first }
         family = r.familyName.flatMap(NameMatching.familyKey)
         email = r.email.flatMap(EmailMatching.key)
+        emailLocal = email.flatMap { e in e.firstIndex(of: "@").map { String(e[..<$0]) } }
         phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         let address = PostalAddress(street: r.street, city: r.city, postcode: r.postcode, country: r.country)
         street = address.street

@@ -27,6 +27,9 @@ public struct Resolution: Sendable, Hashable {
     public var candidateGoldenId: String?
     /// Evidence of the best pair (for joins and reviews).
     public var evidence: [Evidence]
+    /// Golden records merged into `goldenId` because the record matched each of them well and no member of one
+    /// conflicts with a member of another (the record bridges two earlier fragments of one person).
+    public var absorbed: [String] = []
 }
 
 /// A possible match waiting for a person.
@@ -47,7 +50,7 @@ public struct IdentityGraph: Sendable {
         var alive: Bool
     }
 
-    public let model: MatchModel
+    public private(set) var model: MatchModel
     public let configuration: ResolverConfiguration
     private(set) var records: [CustomerRecord] = []
     private(set) var features: [MatchFeatures] = []
@@ -70,25 +73,38 @@ public struct IdentityGraph: Sendable {
     /// Live golden records.
     public private(set) var goldenCount = 0
 
-    public init(configuration: ResolverConfiguration = ResolverConfiguration(), model: MatchModel = MatchModel()) {
+    /// Whether member records are kept whole (golden records, survivorship). Bulk runs that only need the
+    /// clusters keep just each record's reference.
+    public let retainsRecords: Bool
+
+    public init(
+        configuration: ResolverConfiguration = ResolverConfiguration(), model: MatchModel = MatchModel(),
+        retainsRecords: Bool = true
+    ) {
         self.configuration = configuration
         self.model = model
+        self.retainsRecords = retainsRecords
     }
 
     // MARK: Resolve
 
     /// Resolves one record: update, join the best well-matching cluster, or create (with a review item when a
     /// candidate scored between the thresholds). Returns the outcome and the clusters whose golden record changed.
-    public mutating func resolve(_ record: CustomerRecord) -> Resolution {
+    @discardableResult
+    public mutating func resolve(_ record: CustomerRecord) -> Resolution { resolve(record, features: nil) }
+
+    /// `resolve(_:)` with the record's features already computed (bulk runs compute them on all cores).
+    mutating func resolve(_ record: CustomerRecord, features precomputed: MatchFeatures?) -> Resolution {
         if let i = byRef[record.ref], active[Int(i)] {
             replace(i, with: record)
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
                 candidateGoldenId: nil, evidence: [])
         }
-        let f = MatchFeatures(record)
+        let f = precomputed ?? MatchFeatures(record)
         let keys = blockingKeys(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
+        var joinable: [(cluster: Int32, score: Double)] = []
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
 
@@ -104,22 +120,24 @@ public struct IdentityGraph: Sendable {
                 last = c
                 let cluster = clusters[Int(c)]
                 var maxScore = -Double.infinity, sum = 0.0, n = 0, bestMember: Int32 = -1
-                var conflict = false, bestNameOnly = false
+                var veto = false
+                var bestGuards: [MatchGuard] = []
                 for m in cluster.members.prefix(32) {
                     let s = model.score(f, features[Int(m)], frequencies: frequencies)
                     sum += s.score
                     n += 1
-                    if s.guards.contains(where: { $0 != .nameOnly }) { conflict = true }
+                    if s.guards.contains(.givenNameConflict) || s.guards.contains(.dateOfBirthConflict) { veto = true }
                     if s.score > maxScore {
                         maxScore = s.score
                         bestMember = m
-                        bestNameOnly = s.guards.contains(.nameOnly)
+                        bestGuards = s.guards
                     }
                 }
                 let mean = sum / Double(max(n, 1))
-                if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !conflict, !bestNameOnly {
+                if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards.isEmpty {
+                    joinable.append((c, maxScore))
                     if best == nil || maxScore > best!.score { best = (c, maxScore, bestMember) }
-                } else if maxScore >= (conflict ? configuration.mergeThreshold : configuration.reviewThreshold) {
+                } else if Self.reviewable(maxScore, guards: bestGuards, veto: veto, configuration) {
                     if bestReview == nil || maxScore > bestReview!.score { bestReview = (c, maxScore, bestMember) }
                 }
             }
@@ -130,9 +148,18 @@ public struct IdentityGraph: Sendable {
         if let b = best {
             clusterOf.append(b.cluster)
             clusters[Int(b.cluster)].members.append(i)
+            var absorbed: [String] = []
+            for other in joinable.sorted(by: { $0.score > $1.score }) where other.cluster != b.cluster {
+                guard clustersCompatible(b.cluster, other.cluster) else { continue }
+                let id = clusters[Int(other.cluster)].goldenId
+                do {
+                    try merge(clusters[Int(b.cluster)].goldenId, id)
+                    absorbed.append(id)
+                } catch {}
+            }
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(b.cluster)].goldenId, decision: .joined, score: b.score,
-                candidateGoldenId: nil, evidence: [])
+                candidateGoldenId: nil, evidence: [], absorbed: absorbed)
         }
         let c = newCluster(founder: record.ref, members: [i])
         clusterOf.append(c)
@@ -143,6 +170,49 @@ public struct IdentityGraph: Sendable {
                 candidateGoldenId: clusters[Int(r.cluster)].goldenId, evidence: [])
         }
         return Resolution(ref: record.ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
+    }
+
+    /// Whether two clusters may become one: no member pair (up to 32 × 32) is kept apart by a guard, and neither
+    /// was split from the other by an operator (unmerge, detach).
+    func clustersCompatible(_ x: Int32, _ y: Int32) -> Bool {
+        let a = clusters[Int(x)], b = clusters[Int(y)]
+        for m in a.members.prefix(32) {
+            if barred[m]?.contains(b.goldenId) == true { return false }
+            for n in b.members.prefix(32) {
+                if barred[n]?.contains(a.goldenId) == true { return false }
+                let g = MatchModel.guards(model.compare(features[Int(m)], features[Int(n)]))
+                if g.contains(.givenNameConflict) || g.contains(.dateOfBirthConflict) { return false }
+            }
+        }
+        return true
+    }
+
+    /// Whether a cluster that did not qualify for a join is a genuine grey-zone candidate for a person to review:
+    /// a clean pair between the review and merge thresholds, or a pair above the merge threshold held back by
+    /// a birth-date conflict or by name-only evidence. Pairs with clearly different given names (households)
+    /// are not: they are different people, and listing them would bury the real questions.
+    static func reviewable(_ score: Double, guards: [MatchGuard], veto: Bool, _ c: ResolverConfiguration) -> Bool {
+        if guards.contains(.givenNameConflict) { return false }
+        if guards.isEmpty && !veto { return score >= c.reviewThreshold }
+        return score >= c.mergeThreshold
+    }
+
+    /// Learns the match model's m/u probabilities and prior from the records the graph holds (see
+    /// `MatchTraining`). Decisions already taken are kept; later ones use the new model.
+    @discardableResult
+    public mutating func train(_ training: MatchTraining = MatchTraining()) -> MatchTraining.Report {
+        let report = training.train(features, active: active, model: model)
+        model.parameters = report.parameters
+        return report
+    }
+
+    /// Replaces the match model (for example with parameters trained elsewhere).
+    public mutating func use(_ model: MatchModel) { self.model = model }
+
+    /// The evidence for a record against one other record.
+    public func explain(_ ref: RecordRef, against other: RecordRef) -> PairScore? {
+        guard let i = byRef[ref], let j = byRef[other] else { return nil }
+        return model.score(features[Int(i)], features[Int(j)], frequencies: frequencies, explain: true)
     }
 
     /// The evidence for a record against the best-scoring member of a golden record.
@@ -279,7 +349,7 @@ public struct IdentityGraph: Sendable {
     private mutating func append(_ record: CustomerRecord, features f: MatchFeatures? = nil, blockingKeys keys: [Int]? = nil) -> Int32 {
         let f = f ?? MatchFeatures(record)
         let i = Int32(records.count)
-        records.append(record)
+        records.append(retainsRecords ? record : CustomerRecord(system: record.system, externalId: record.externalId))
         features.append(f)
         active.append(true)
         byRef[record.ref] = i
@@ -380,7 +450,7 @@ public struct IdentityGraph: Sendable {
     /// given initial; date of birth with the family prefix; postcode with the family prefix.
     func blockingKeys(_ f: MatchFeatures) -> [Int] {
         var keys: [Int] = []
-        keys.reserveCapacity(6)
+        keys.reserveCapacity(10)
         if let e = f.email { keys.append(BlockKey.hash("e", e)) }
         if let p = f.phone { keys.append(BlockKey.hash("p", p)) }
         if let g = f.given, let fam = f.family { keys.append(BlockKey.hash("n", min(g, fam) + " " + max(g, fam))) }
@@ -390,6 +460,10 @@ public struct IdentityGraph: Sendable {
             if let fam = f.family { keys.append(BlockKey.hash("df", ds + String(fam.prefix(3)))) }
         }
         if let pc = f.postcode, let fam = f.family { keys.append(BlockKey.hash("a", pc + String(fam.prefix(3)))) }
+        if let pc = f.postcode, let g = f.given?.first { keys.append(BlockKey.hash("ag", pc + String(g))) }
+        if let l = f.emailLocal, l.utf8.count >= 5 { keys.append(BlockKey.hash("el", l)) }
+        if let d = f.dob, let pc = f.postcode { keys.append(BlockKey.hash("dp", d.description + pc)) }
+        if let st = f.street, let c = f.city { keys.append(BlockKey.hash("sc", st + "|" + c)) }
         return keys
     }
 
@@ -406,6 +480,10 @@ public struct IdentityGraph: Sendable {
             if let fam = f.family { keys.append(("df", ds + String(fam.prefix(3)))) }
         }
         if let pc = f.postcode, let fam = f.family { keys.append(("a", pc + String(fam.prefix(3)))) }
+        if let pc = f.postcode, let g = f.given?.first { keys.append(("ag", pc + String(g))) }
+        if let l = f.emailLocal, l.utf8.count >= 5 { keys.append(("el", l)) }
+        if let d = f.dob, let pc = f.postcode { keys.append(("dp", d.description + pc)) }
+        if let st = f.street, let c = f.city { keys.append(("sc", st + "|" + c)) }
         return keys
     }
 
@@ -420,7 +498,7 @@ public struct IdentityGraph: Sendable {
             population += Int(d)
             let pairs: [(MatchField, String?)] = [
                 (.given, f.given), (.family, f.family), (.email, f.email), (.phone, f.phone), (.postcode, f.postcode),
-                (.street, f.street),
+                (.street, f.street), (.city, f.city), (.dob, f.dob?.description),
             ]
             for (field, v) in pairs {
                 if let v { counts[BlockKey.hash(field.rawValue, v), default: 0] += d }
@@ -470,6 +548,15 @@ extension IdentityGraph {
         let present = Set(stored.map(\.record.ref))
         for ref in scope where !present.contains(ref) { drop(ref) }
         for m in stored { upsert(m.record, goldenId: m.goldenId) }
+    }
+
+    /// Records a merge alias another instance made (`nil` removes it, after an unmerge elsewhere).
+    public mutating func setAlias(_ absorbed: String, to survivor: String?) {
+        aliases[absorbed] = survivor
+        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, clusters[Int(c)].members.isEmpty {
+            clusters[Int(c)].alive = false
+            goldenCount -= 1
+        }
     }
 
     private mutating func upsert(_ record: CustomerRecord, goldenId: String) {

@@ -10,6 +10,17 @@ public actor MasterDataResolver {
     private let store: any MasterDataStore
     private let sink: (any MasterDataEventSink)?
     private let now: @Sendable () -> Int64
+    /// Record count when the model was last trained; it is retrained each time the store doubles.
+    private var trainedAt = 0
+    /// This instance in the store's change feed (`published:` when it has a sink, else `unpublished:`).
+    private let origin: String
+    /// The highest change-feed sequence number seen, and recently seen numbers (PostgreSQL allocates them before
+    /// commit, so a slightly older one can appear late; a window of 256 is re-read).
+    private var lastChange: Int64 = 0
+    private var seenChanges: Set<Int64> = []
+    private var lastPoll = ContinuousClock.now
+    /// How often `resolve` first takes in changes other instances and the CLI made. Default 1 s.
+    public var changePollInterval: Duration = .seconds(1)
 
     /// Opens a resolver over a store, rebuilding the in-memory graph from it.
     public init(
@@ -23,17 +34,77 @@ public actor MasterDataResolver {
         g.restore(
             members: snapshot.members.map { ($0.record, $0.goldenId) }, aliases: snapshot.aliases,
             mergeHistory: snapshot.mergeHistory)
+        // The match model learns from the stored records (unless the caller brought a trained one).
+        if !model.isTrained, g.recordCount >= MatchTraining().minimumRecords { g.train() }
+        trainedAt = g.recordCount
         graph = g
         self.store = store
         self.sink = sink
         self.now = now
+        origin = (sink == nil ? "unpublished:" : "published:") + UUID().uuidString
+        lastChange = try await store.latestChangeSequence()
     }
+
+    // MARK: Change feed
+
+    /// Takes in the changes other resolvers made to the store since the last call — the CLI's merges, unmerges,
+    /// detaches, erasures, accepted reviews and resolves, other hub instances' decisions — so this instance's
+    /// graph and lookups follow them without a restart, and publishes to this resolver's sink the events of
+    /// resolvers that have none (the CLI), so every change reaches the golden-record topic.
+    /// - Returns: the number of foreign changes taken in.
+    @discardableResult
+    public func synchronize() async throws -> Int {
+        lastPoll = ContinuousClock.now
+        let changes = try await store.changes(after: max(0, lastChange - 256), limit: 10_000)
+        var foreign: [MasterDataChange] = []
+        for c in changes where !seenChanges.contains(c.seq) {
+            seenChanges.insert(c.seq)
+            lastChange = max(lastChange, c.seq)
+            if c.origin != origin { foreign.append(c) }
+        }
+        seenChanges = seenChanges.filter { $0 > lastChange - 256 }
+        guard !foreign.isEmpty else { return 0 }
+        var ids = Set<String>()
+        var erased = Set<RecordRef>()
+        for c in foreign {
+            ids.insert(c.event.goldenId)
+            if let r = c.event.relatedGoldenId { ids.insert(r) }
+            erased.formUnion(c.event.erasedRecords)
+        }
+        let stored = try await store.members(goldenIds: ids.sorted())
+        var scope = graph.localScope(keys: [], goldenIds: ids.sorted())
+        scope.formUnion(erased)
+        graph.reconcile(stored: stored, scope: scope)
+        for c in foreign {
+            switch c.event.kind {
+            case .merged: if let absorbed = c.event.relatedGoldenId { graph.setAlias(absorbed, to: c.event.goldenId) }
+            case .unmerged: if let restored = c.event.relatedGoldenId { graph.setAlias(restored, to: nil) }
+            default: break
+            }
+        }
+        let unpublished = foreign.filter { $0.origin.hasPrefix("unpublished:") }.map(\.event)
+        if !unpublished.isEmpty { try await sink?.publish(unpublished) }
+        return foreign.count
+    }
+
+    /// Polls the change feed every `interval` until the task is cancelled (run it as a service next to the
+    /// daemon's routes; `resolve` also polls on its own at most every `changePollInterval`).
+    public func runChangeFeed(every interval: Duration = .seconds(1)) async throws {
+        while !Task.isCancelled {
+            try await synchronize()
+            try await Task.sleep(for: interval)
+        }
+    }
+
+    /// Sets how often `resolve` polls the change feed.
+    public func setChangePollInterval(_ interval: Duration) { changePollInterval = interval }
 
     /// Resolves one record, stores the outcome with its evidence, then publishes `created` or `updated`.
     /// On a shared store (`SharedMasterDataStore.coordinatesResolvers`) the record is resolved under the store's
     /// resolution locks against what every instance stored (see `SharedMasterDataStore`).
     @discardableResult
     public func resolve(_ record: CustomerRecord) async throws -> Resolution {
+        if ContinuousClock.now - lastPoll >= changePollInterval { try await synchronize() }
         let decision: Decision
         if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
             decision = try await resolveShared(record, on: shared)
@@ -41,15 +112,25 @@ public actor MasterDataResolver {
             decision = decide(record)
             try await store.apply(decision.batch)
         }
-        try await sink?.publish([decision.event])
+        retrainIfGrown()
+        try await sink?.publish(decision.events)
         return decision.resolution
+    }
+
+    /// Retrains the match model when the graph has doubled since the last training (the learned m/u and prior
+    /// follow the data; decisions already stored are kept).
+    private func retrainIfGrown() {
+        let n = graph.recordCount
+        guard n >= MatchTraining().minimumRecords, n >= 2 * trainedAt else { return }
+        graph.train()
+        trainedAt = n
     }
 
     /// A resolution with what to store and publish.
     struct Decision: Sendable {
         var resolution: Resolution
         var batch: StoreBatch
-        var event: MasterDataEvent
+        var events: [MasterDataEvent]
     }
 
     /// Resolves in the graph and builds the batch (with evidence and audit) and the event.
@@ -69,11 +150,28 @@ public actor MasterDataResolver {
                 action: r.decision.rawValue, goldenId: r.goldenId, relatedGoldenId: r.candidateGoldenId, records: [record.ref],
                 score: r.score, evidence: r.evidence, actor: "resolver", at: at)
         ]
+        var events: [MasterDataEvent] = []
+        if !r.absorbed.isEmpty {
+            // The record bridged earlier fragments of one person: they are merged into its golden record.
+            batch.members = graph.members(of: r.goldenId).map { StoredMember(record: $0, goldenId: r.goldenId) }
+            batch.removedGoldens = r.absorbed
+            for id in r.absorbed {
+                batch.aliases[id] = r.goldenId
+                batch.mergeHistory[id] = graph.mergeHistory[id]
+                batch.audit.append(
+                    AuditEntry(action: "merged", goldenId: r.goldenId, relatedGoldenId: id, records: graph.mergeHistory[id] ?? [],
+                        score: r.score, evidence: r.evidence, actor: "resolver", at: at))
+                events.append(MasterDataEvent(kind: .merged, goldenId: r.goldenId, relatedGoldenId: id, golden: golden, at: at))
+            }
+        }
         if r.decision == .review, let c = r.candidateGoldenId, let s = r.score {
             batch.reviews = [ReviewItem(record: record.ref, goldenId: r.goldenId, candidateGoldenId: c, score: s, evidence: r.evidence)]
         }
         let kind: MasterDataEvent.Kind = (r.decision == .created || r.decision == .review) ? .created : .updated
-        return Decision(resolution: r, batch: batch, event: MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at))
+        events.insert(MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at), at: 0)
+        batch.events = events
+        batch.origin = origin
+        return Decision(resolution: r, batch: batch, events: events)
     }
 
     // MARK: Shared stores
@@ -151,6 +249,50 @@ public actor MasterDataResolver {
                 score: evidence?.score, evidence: evidence?.evidence ?? [], actor: actor, at: at)
         ]
         return Change(batch: batch, events: [MasterDataEvent(kind: .merged, goldenId: live, relatedGoldenId: absorbed, golden: golden, at: at)])
+    }
+
+    // MARK: Review queue
+
+    /// Accepts an open review item: the record's golden record is merged into the candidate it may belong to
+    /// (audited and published like a manual merge; the item is closed).
+    /// - Returns: the surviving golden id.
+    @discardableResult
+    public func acceptReview(_ ref: RecordRef, actor: String) async throws -> String {
+        let item = try await openReview(ref)
+        guard let own = graph.goldenId(for: ref) else { throw MasterDataError(.notFound, "record \(ref) not found") }
+        guard let candidate = graph.canonicalGoldenId(item.candidateGoldenId) else {
+            throw MasterDataError(.notFound, "golden record \(item.candidateGoldenId) no longer exists")
+        }
+        if own == candidate {
+            try await change(goldenIds: [own]) { r in r.closeReviewChange(item, action: "review-accepted", actor: actor) }
+        } else {
+            try await merge(survivor: candidate, absorbed: own, actor: actor)
+        }
+        return candidate
+    }
+
+    /// Rejects an open review item: the record stays in its own golden record; the item is closed and audited.
+    public func rejectReview(_ ref: RecordRef, actor: String) async throws {
+        let item = try await openReview(ref)
+        try await change(goldenIds: [item.goldenId]) { r in r.closeReviewChange(item, action: "review-rejected", actor: actor) }
+    }
+
+    private func openReview(_ ref: RecordRef) async throws -> ReviewItem {
+        guard let item = try await store.openReviews().first(where: { $0.record == ref }) else {
+            throw MasterDataError(.notFound, "no open review item for \(ref)")
+        }
+        return item
+    }
+
+    private func closeReviewChange(_ item: ReviewItem, action: String, actor: String) -> Change {
+        var batch = StoreBatch()
+        batch.closedReviews = [item.record]
+        batch.audit = [
+            AuditEntry(
+                action: action, goldenId: item.goldenId, relatedGoldenId: item.candidateGoldenId, records: [item.record],
+                score: item.score, evidence: item.evidence, actor: actor, at: now())
+        ]
+        return Change(batch: batch, events: [])
     }
 
     /// Undoes the merge that absorbed `absorbed`, restoring it with its former members.
@@ -236,6 +378,13 @@ public actor MasterDataResolver {
     private func change(
         goldenIds: [String], _ make: @escaping @Sendable (isolated MasterDataResolver) throws -> Change
     ) async throws -> Change {
+        let origin = self.origin
+        let make: @Sendable (isolated MasterDataResolver) throws -> Change = { r in
+            var c = try make(r)
+            c.batch.events = c.events
+            c.batch.origin = origin
+            return c
+        }
         let result: Change
         if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
             let keys = goldenIds.map(ResolutionLockKey.golden)

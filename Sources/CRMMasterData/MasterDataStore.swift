@@ -36,10 +36,30 @@ public struct StoreBatch: Sendable {
     public var reviews: [ReviewItem] = []
     /// Review items to close (by record).
     public var closedReviews: [RecordRef] = []
+    /// The change events of this batch, stored in the same transaction (the change feed other resolvers poll).
+    public var events: [MasterDataEvent] = []
+    /// The resolver instance that made the change (see `MasterDataChange.origin`).
+    public var origin: String = ""
     public init() {}
     public var isEmpty: Bool {
         members.isEmpty && erased.isEmpty && goldens.isEmpty && removedGoldens.isEmpty && aliases.isEmpty
-            && mergeHistory.isEmpty && audit.isEmpty && reviews.isEmpty && closedReviews.isEmpty
+            && mergeHistory.isEmpty && audit.isEmpty && reviews.isEmpty && closedReviews.isEmpty && events.isEmpty
+    }
+}
+
+/// One entry of a store's change feed: a change event, numbered by the store in commit order (for SQLite) or
+/// allocation order (PostgreSQL), with the resolver instance that made it.
+public struct MasterDataChange: Sendable, Hashable, Codable {
+    /// The store's sequence number.
+    public var seq: Int64
+    /// `published:<uuid>` for a resolver that publishes its own events (the daemon), `unpublished:<uuid>` for one
+    /// without an event sink (the CLI): a daemon publishes those when it sees them.
+    public var origin: String
+    public var event: MasterDataEvent
+    public init(seq: Int64, origin: String, event: MasterDataEvent) {
+        self.seq = seq
+        self.origin = origin
+        self.event = event
     }
 }
 
@@ -58,6 +78,23 @@ public protocol MasterDataStore: Sendable {
     func auditTrail(goldenId: String) async throws -> [AuditEntry]
     /// Open review items, oldest first.
     func openReviews() async throws -> [ReviewItem]
+    /// Change-feed entries with a sequence number above `seq`, in sequence order (at most `limit`).
+    func changes(after seq: Int64, limit: Int) async throws -> [MasterDataChange]
+    /// The highest change-feed sequence number (0 when empty).
+    func latestChangeSequence() async throws -> Int64
+    /// The stored members of these golden records.
+    func members(goldenIds: [String]) async throws -> [StoredMember]
+}
+
+extension MasterDataStore {
+    /// Stores without a change feed: none.
+    public func changes(after seq: Int64, limit: Int) async throws -> [MasterDataChange] { [] }
+    public func latestChangeSequence() async throws -> Int64 { 0 }
+    /// Through a full load (stores should answer from an index).
+    public func members(goldenIds: [String]) async throws -> [StoredMember] {
+        let ids = Set(goldenIds)
+        return try await load().members.filter { ids.contains($0.goldenId) }
+    }
 }
 
 /// A store in memory; for unit tests and bulk runs without persistence.
@@ -69,6 +106,7 @@ public actor InMemoryMasterDataStore: MasterDataStore {
     private var history: [String: [RecordRef]] = [:]
     private var audit: [AuditEntry] = []
     private var reviews: [ReviewItem] = []
+    private var feed: [MasterDataChange] = []
 
     public init() {}
 
@@ -96,6 +134,18 @@ public actor InMemoryMasterDataStore: MasterDataStore {
         audit += b.audit
         reviews.removeAll { b.closedReviews.contains($0.record) }
         reviews += b.reviews
+        for e in b.events { feed.append(MasterDataChange(seq: Int64(feed.count + 1), origin: b.origin, event: e)) }
+    }
+
+    public func changes(after seq: Int64, limit: Int) -> [MasterDataChange] {
+        Array(feed.lazy.filter { $0.seq > seq }.prefix(limit))
+    }
+
+    public func latestChangeSequence() -> Int64 { feed.last?.seq ?? 0 }
+
+    public func members(goldenIds: [String]) -> [StoredMember] {
+        let ids = Set(goldenIds)
+        return order.compactMap { members[$0] }.filter { ids.contains($0.goldenId) }
     }
 
     public func golden(id: String) -> GoldenRecord? {

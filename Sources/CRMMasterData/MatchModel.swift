@@ -1,34 +1,44 @@
-// CRMMasterData — pairwise scoring: a Fellegi-Sunter model with term-frequency adjustment and guards.
+// CRMMasterData — pairwise scoring: a Fellegi-Sunter model with comparison levels per field, term-frequency
+// adjustment and guards. Its m-probabilities are learned from the records being resolved (see MatchTraining).
 
 /// One piece of evidence in a pairwise comparison: a field, the agreement level seen and its weight in bits.
 public struct Evidence: Sendable, Hashable, Codable {
     public var field: String
     public var level: String
     public var weight: Double
+    public init(field: String, level: String, weight: Double) {
+        self.field = field
+        self.level = level
+        self.weight = weight
+    }
 }
 
 /// Why a pair must not merge automatically, however high its score.
 public enum MatchGuard: String, Sendable, Hashable, Codable {
-    /// Both given names present and different (not nickname, typo, initial or swap): household members.
+    /// Both given names present and clearly different (not nickname, typo, initial or swap) and the birth date
+    /// does not confirm the pair together with an e-mail or phone: household members.
     case givenNameConflict
-    /// Both dates of birth present and different (not a day/month swap or one-digit day typo): parent and child
-    /// of one name, same-name strangers.
+    /// Both dates of birth present and different (not a day/month swap or a one-digit typo) and no e-mail agrees:
+    /// parent and child of one name, same-name strangers.
     case dateOfBirthConflict
-    /// Only names agree; no e-mail, phone, date of birth or street: same-name strangers.
+    /// Only names agree; no e-mail, phone, date of birth, street or postcode: same-name strangers.
     case nameOnly
-    /// Family names differ (not a typo or swap) and neither e-mail nor phone agrees: a stranger who shares a
-    /// given name and birth date. (A married name change usually keeps an e-mail or phone.)
+    /// Kept for stored audit entries of earlier versions; no longer raised (family-name disagreement is a
+    /// learned weight: a married name change usually keeps other evidence).
     case familyNameConflict
 }
 
 /// The result of comparing two records.
 public struct PairScore: Sendable, Hashable {
-    /// Sum of log2 likelihood ratios (bits).
+    /// Match weight: log2 of the posterior odds that the two records are one person (prior included). 0 bits is a
+    /// match probability of 0.5.
     public var score: Double
     /// Guards that forbid an automatic merge.
     public var guards: [MatchGuard]
     /// Per-field evidence; filled only when asked for.
     public var evidence: [Evidence]
+    /// The match probability the score stands for.
+    public var probability: Double { 1 / (1 + exp2(-score)) }
 }
 
 /// Frequencies of values in the population, for term-frequency-adjusted u-probabilities.
@@ -40,164 +50,325 @@ public protocol ValueFrequencies {
 }
 
 /// Fields whose frequencies the model consults.
-public enum MatchField: UInt8, Sendable, Hashable {
-    case given, family, email, phone, postcode, street
+public enum MatchField: UInt8, Sendable, Hashable, CaseIterable {
+    case given, family, email, phone, postcode, street, city, dob
+}
+
+/// The compared fields, in the order of `ComparisonVector` and `MatchModel.Parameters`.
+public enum ComparedField: Int, Sendable, Hashable, CaseIterable, Codable {
+    case given, family, dob, email, phone, postcode, street, city
+
+    /// Level names; level 0 is "one side missing" (no evidence, weight 0), the last level is "different".
+    public var levels: [String] {
+        switch self {
+        case .given: ["missing", "exact", "fuzzy", "similar", "initial", "different"]
+        case .family: ["missing", "exact", "fuzzy", "similar", "different"]
+        case .dob: ["missing", "exact", "swap-or-typo", "year-or-month", "different"]
+        case .email: ["missing", "exact", "local-part", "different"]
+        case .phone: ["missing", "exact", "suffix-or-typo", "different"]
+        case .postcode: ["missing", "exact", "district", "different"]
+        case .street: ["missing", "exact", "fuzzy", "different"]
+        case .city: ["missing", "exact", "fuzzy", "different"]
+        }
+    }
+    var name: String { String(describing: self) }
+    /// The frequency table used for term-frequency adjustment of the exact level.
+    var frequencyField: MatchField {
+        switch self {
+        case .given: .given
+        case .family: .family
+        case .dob: .dob
+        case .email: .email
+        case .phone: .phone
+        case .postcode: .postcode
+        case .street: .street
+        case .city: .city
+        }
+    }
+}
+
+/// The agreement level of every compared field for one pair (0 = missing).
+public struct ComparisonVector: Sendable, Hashable {
+    public var levels: SIMD8<UInt8> = .zero
+    /// Whether given and family names were compared crosswise (first/last swapped).
+    public var swapped = false
+    public subscript(_ f: ComparedField) -> Int {
+        get { Int(levels[f.rawValue]) }
+        set { levels[f.rawValue] = UInt8(newValue) }
+    }
 }
 
 /// The Fellegi-Sunter model.
 ///
-/// For each field the model has an m-probability (P(agreement level | same person)) and a u-probability
-/// (P(agreement level | different people)); a level contributes log2(m/u) bits. Missing values contribute 0.
+/// For each field and agreement level the model has an m-probability (P(level | same person)) and a u-probability
+/// (P(level | two random records)); a level contributes log2(m/u) bits, a missing value 0. The score adds the
+/// prior log-odds log2(λ/(1-λ)), λ being the probability that two random records are one person, so a score
+/// of 0 bits is a match probability of 0.5.
 ///
-/// Where the numbers come from:
-/// - u for exact agreement on given name, family name, e-mail, phone and postcode is the observed relative
-///   frequency of the value in the store (term-frequency adjustment): "smith" shared by 1% of records gives
-///   log2(0.85/0.01) ≈ 6.4 bits, a name held by 1 in 100 000 gives ≈ 16 bits. The denominator is at least
-///   `MatchModel.minimumPopulation` so that the first records of an empty store are not over-trusted, and u
-///   never drops below 1/population. Shared switchboard numbers and family e-mails thus weigh little.
-/// - u for fuzzy levels and dates is a documented prior: two random people share a birth date with
-///   probability ≈ 1/(365 × 70); a Jaro-Winkler ≥ 0.9 name by chance ≈ 1–2%. Streets agree only with the
-///   same house numbers; their u is the street's frequency, at least 0.05%.
-/// - m comes from stated CRM data-quality assumptions (per-field rates of typos, nicknames, moves, several
-///   e-mail addresses per person), listed next to each constant. `crmhub mdm evaluate` measures how they
-///   perform on labelled synthetic data generated with an independent seed; the thresholds were chosen on
-///   seed 1 and are evaluated on other seeds.
+/// - u comes from random record pairs of the data (`MatchTraining`); for the exact level it is the value's own
+///   relative frequency (term-frequency adjustment): "smith" held by 1% of records gives log2(m/0.01), a name
+///   held by 1 in 100 000 gives far more. The denominator is at least `minimumPopulation` so the first records of
+///   an empty store are not over-trusted.
+/// - m and λ are estimated by expectation-maximisation on candidate pairs of the data (`MatchTraining`).
+/// - Until trained, the model uses the documented priors in `Parameters.prior` (stated CRM data-quality
+///   assumptions), so a fresh store resolves sensibly before it has data to learn from.
 public struct MatchModel: Sendable {
+    /// The learned or prior probabilities.
+    public struct Parameters: Sendable, Hashable, Codable {
+        /// m[field][level] (index 0, "missing", unused).
+        public var m: [[Double]]
+        /// u[field][level] (index 0 unused; the exact level is replaced by the value's frequency when known).
+        public var u: [[Double]]
+        /// Prior log2-odds that two random records are one person.
+        public var priorBits: Double
+
+        /// The priors: assumptions about CRM data before any training.
+        /// m: 85% of a person's records carry the same given name key, 5% a typo, 3% an initial; family names 88%
+        /// exact (marriage, typos); birth dates 93% exact, 4% day/month swap or typo; e-mail 60% the same mailbox
+        /// (people use several addresses); phone 60%; postcode 75% (moves); street 70%; city 80%.
+        /// u: chance agreement of two random records at each level. Prior odds 2^-20: about one duplicate per
+        /// record in a population of a million.
+        public static let prior = Parameters(
+            m: [
+                [0, 0.85, 0.05, 0.02, 0.03, 0.05],
+                [0, 0.88, 0.05, 0.02, 0.05],
+                [0, 0.93, 0.04, 0.01, 0.02],
+                [0, 0.6, 0.1, 0.3],
+                [0, 0.6, 0.05, 0.35],
+                [0, 0.75, 0.05, 0.2],
+                [0, 0.7, 0.1, 0.2],
+                [0, 0.8, 0.02, 0.18],
+            ],
+            u: [
+                [0, 0.01, 0.002, 0.02, 0.03, 0.938],
+                [0, 0.005, 0.001, 0.01, 0.984],
+                [0, 0.00004, 0.0003, 0.01, 0.98966],
+                [0, 0.000001, 0.0005, 0.999499],
+                [0, 0.000001, 0.00001, 0.999989],
+                [0, 0.0001, 0.01, 0.9899],
+                [0, 0.00001, 0.0001, 0.99989],
+                [0, 0.02, 0.001, 0.979],
+            ],
+            priorBits: -20)
+    }
+
+    /// The probabilities in use.
+    public var parameters: Parameters
     /// Denominator floor for term frequencies.
     public var minimumPopulation: Int = 10_000
-    /// Jaro-Winkler level for "fuzzy agreement" on names and streets.
-    public var fuzzyThreshold: Double = 0.9
+    /// Jaro-Winkler level for "fuzzy" (typo) agreement on names; "similar" is 0.8.
+    public var fuzzyThreshold: Double = 0.92
 
-    public init() {}
+    /// A model with the prior parameters.
+    public init() { parameters = .prior }
+    /// A model with given (usually trained) parameters.
+    public init(parameters: Parameters) { self.parameters = parameters }
 
-    // m-probabilities (same person) — assumptions, see the type documentation.
-    static let mEmail = 0.55  // people use several addresses across systems
-    static let mPhone = 0.5  // mobile vs landline vs work
-    static let mGivenExact = 0.82, mGivenFuzzy = 0.1, mGivenInitial = 0.03, mGivenNone = 0.05
-    static let uGivenFuzzy = 0.02, uGivenInitial = 0.06, uGivenNone = 0.92
-    static let mFamilyExact = 0.85, mFamilyFuzzy = 0.09, mFamilyNone = 0.06  // marriage, typos
-    static let uFamilyFuzzy = 0.01, uFamilyNone = 0.99
-    static let mSwapped = 0.03, uSwapped = 0.000_05  // first/last swapped (both fields at once)
-    static let mDobExact = 0.93, mDobSwap = 0.02, mDobTypo = 0.02, mDobNone = 0.03
-    static let uDobExact = 1.0 / (365.25 * 70), uDobTypo = 1.0 / (12 * 70)
-    static let mPostcode = 0.75  // 25% moved
-    static let mStreet = 0.7, uStreet = 0.000_5
-    static let mCity = 0.8, uCity = 0.02
+    /// Whether the model carries parameters learned from data.
+    public var isTrained: Bool { parameters != .prior }
 
-    @inline(__always) static func bits(_ m: Double, _ u: Double) -> Double { log2(m / u) }
+    // MARK: Comparison levels
 
-    func u(_ f: any ValueFrequencies, _ field: MatchField, _ value: String) -> Double {
+    /// The agreement level of every field.
+    public func compare(_ a: MatchFeatures, _ b: MatchFeatures) -> ComparisonVector {
+        var v = ComparisonVector()
+        // Names, with first/last swap detection: compare crosswise when that agrees better.
+        if let ga = a.given, let gb = b.given {
+            v[.given] = givenLevel(ga, gb)
+            // A typo can land on a nickname ("Han" → … vs "Hans" → johannes): compare as written too.
+            if v[.given] >= 3, let ta = a.givenToken, let tb = b.givenToken, ta != ga || tb != gb {
+                v[.given] = min(v[.given], givenLevel(ta, tb))
+            }
+        }
+        if let fa = a.family, let fb = b.family {
+            v[.family] = familyLevel(fa, fb)
+        }
+        if v[.given] >= 3 || v[.family] >= 3, let ga = a.given, let fa = a.family, let gb = b.given, let fb = b.family {
+            // Crosswise: a's given name against b's family name and the other way round (an initial may stand
+            // for the given name on either side).
+            let g = NameMatching.isInitial(ga) || NameMatching.isInitial(fb) ? givenLevel(ga, fb) : familyLevel(ga, fb)
+            let f = NameMatching.isInitial(gb) || NameMatching.isInitial(fa) ? givenLevel(gb, fa) : familyLevel(fa, gb)
+            let crossOK = (g <= 2 || g == 4) && (f <= 2 || f == 4) && !(g == 4 && f == 4)
+            if crossOK && g + f < v[.given] + v[.family] {
+                v[.given] = g
+                v[.family] = f
+                v.swapped = true
+            }
+        }
+        if let x = a.dob, let y = b.dob { v[.dob] = Self.dobLevel(x, y) }
+        if let x = a.email, let y = b.email {
+            v[.email] = x == y ? 1 : (a.emailLocal == b.emailLocal && (a.emailLocal?.utf8.count ?? 0) >= 5 ? 2 : 3)
+        }
+        if let x = a.phone, let y = b.phone { v[.phone] = Self.phoneLevel(x, y) }
+        if let x = a.postcode, let y = b.postcode {
+            v[.postcode] = x == y ? 1 : (Self.postcodeDistrict(x).elementsEqual(Self.postcodeDistrict(y)) ? 2 : 3)
+        }
+        if let x = a.street, let y = b.street {
+            v[.street] = x == y ? 1 : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y) >= 0.85 ? 2 : 3)
+        }
+        if let x = a.city, let y = b.city {
+            v[.city] = x == y ? 1 : (Similarity.jaroWinkler(x, y) >= 0.9 ? 2 : 3)
+        }
+        return v
+    }
+
+    func givenLevel(_ x: String, _ y: String) -> Int {
+        if x == y { return 1 }
+        if NameMatching.isInitial(x) || NameMatching.isInitial(y) { return x.first == y.first ? 4 : 5 }
+        let jw = Similarity.jaroWinkler(x, y)
+        return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
+    }
+
+    func familyLevel(_ x: String, _ y: String) -> Int {
+        if x == y { return 1 }
+        let jw = Similarity.jaroWinkler(x, y)
+        if jw >= fuzzyThreshold { return 2 }
+        // Double-barrelled or particles: one name contained in the other.
+        if jw >= 0.8 || Self.oneContainsTheOther(x, y) { return 3 }
+        return 4
+    }
+
+    /// Whether the shorter of two keys (at least 4 bytes) occurs inside the longer one (byte comparison).
+    static func oneContainsTheOther(_ x: String, _ y: String) -> Bool {
+        var a = x, b = y
+        if a.utf8.count < b.utf8.count { swap(&a, &b) }
+        guard b.utf8.count >= 4 else { return false }
+        return a.withUTF8 { long in
+            b.withUTF8 { short in
+                let n = long.count, m = short.count
+                var i = 0
+                while i + m <= n {
+                    if long[i] == short[0] {
+                        var k = 1
+                        while k < m && long[i + k] == short[k] { k += 1 }
+                        if k == m { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+
+    static func dobLevel(_ x: DateOfBirth, _ y: DateOfBirth) -> Int {
+        if x == y { return 1 }
+        if x.isDayMonthSwap(of: y) { return 2 }
+        // One mistyped digit in YYYYMMDD, or two adjacent digits transposed.
+        var a = x.year * 10_000 + x.month * 100 + x.day, b = y.year * 10_000 + y.month * 100 + y.day
+        var da = [Int](repeating: 0, count: 8), db = da
+        for k in 0..<8 {
+            da[7 - k] = a % 10
+            db[7 - k] = b % 10
+            a /= 10
+            b /= 10
+        }
+        var first = -1, second = -1, count = 0
+        for k in 0..<8 where da[k] != db[k] {
+            count += 1
+            if first < 0 { first = k } else { second = k }
+        }
+        if count == 1 { return 2 }
+        if count == 2, second == first + 1, da[first] == db[second], da[second] == db[first] { return 2 }
+        if x.year == y.year || (x.month == y.month && x.day == y.day && abs(x.year - y.year) <= 10) { return 3 }
+        return 4
+    }
+
+    static func phoneLevel(_ x: String, _ y: String) -> Int {
+        if x == y { return 1 }
+        let a = Array(x.utf8), b = Array(y.utf8)
+        if a.count >= 7, b.count >= 7, a.suffix(7) == b.suffix(7) { return 2 }
+        if a.count == b.count {
+            var d = 0
+            for i in 0..<a.count where a[i] != b[i] { d += 1 }
+            if d == 1 { return 2 }
+        }
+        return 3
+    }
+
+    /// The district part of a postcode: the outward code of a spaced postcode ("SW1A 1AA" → "SW1A"), otherwise
+    /// all but the last two characters ("75011" → "750").
+    static func postcodeDistrict(_ p: String) -> Substring.UTF8View {
+        let u = p.utf8
+        if let space = u.firstIndex(of: 32) { return u[..<space] }
+        return u.dropLast(2)
+    }
+
+    // MARK: Weights
+
+    @inline(__always) static func bits(_ m: Double, _ u: Double) -> Double { log2(max(m, 1e-9) / max(u, 1e-12)) }
+
+    /// The u-probability of an exact agreement on `value`: its relative frequency in the population.
+    func tfU(_ f: any ValueFrequencies, _ field: MatchField, _ value: String) -> Double {
         let n = Double(max(f.population, minimumPopulation))
         return max(Double(f.count(field, value)), 1) / n
+    }
+
+    /// The weight of one field's level (term-frequency adjusted for exact agreements).
+    func weight(_ field: ComparedField, _ level: Int, _ a: MatchFeatures, frequencies f: any ValueFrequencies) -> Double {
+        guard level > 0 else { return 0 }
+        let m = parameters.m[field.rawValue][level]
+        if level == 1, let value = a.value(of: field) {
+            return Self.bits(m, tfU(f, field.frequencyField, value))
+        }
+        return Self.bits(m, parameters.u[field.rawValue][level])
     }
 
     /// Scores a pair. `explain` fills `evidence` (slower; used for audit and review, not for every candidate).
     public func score(
         _ a: MatchFeatures, _ b: MatchFeatures, frequencies f: any ValueFrequencies, explain: Bool = false
     ) -> PairScore {
-        var total = 0.0
-        var guards: [MatchGuard] = []
+        let v = compare(a, b)
+        var total = parameters.priorBits
         var evidence: [Evidence] = []
-        var strong = false  // non-name evidence agreed
-        @inline(__always) func add(_ field: String, _ level: String, _ w: Double) {
+        if explain { evidence.append(Evidence(field: "prior", level: "prior", weight: parameters.priorBits)) }
+        for field in ComparedField.allCases {
+            let level = v[field]
+            guard level > 0 else { continue }
+            let w: Double
+            if v.swapped && level == 1 && (field == .given || field == .family) {
+                // Swapped names: the exact level's frequency is the swapped value's; use the average u.
+                w = Self.bits(parameters.m[field.rawValue][1], parameters.u[field.rawValue][1])
+            } else {
+                w = weight(field, level, a, frequencies: f)
+            }
             total += w
-            if explain { evidence.append(Evidence(field: field, level: level, weight: w)) }
-        }
-
-        // Identifiers.
-        if let x = a.email, let y = b.email {
-            if x == y {
-                add("email", "exact", Self.bits(Self.mEmail, u(f, .email, x)))
-                strong = true
-            } else {
-                add("email", "different", Self.bits(1 - Self.mEmail, 1))
+            if explain {
+                let name = v.swapped && (field == .given || field == .family) ? "swapped-" + field.levels[level] : field.levels[level]
+                evidence.append(Evidence(field: field.name, level: name, weight: w))
             }
         }
-        if let x = a.phone, let y = b.phone {
-            if x == y {
-                add("phone", "exact", Self.bits(Self.mPhone, u(f, .phone, x)))
-                strong = true
-            } else {
-                add("phone", "different", Self.bits(1 - Self.mPhone, 1))
-            }
-        }
-
-        // Names, with first/last swap detection.
-        var givenConflict = false, familyConflict = false
-        let identifierAgrees = strong
-        if let ga = a.given, let fa = a.family, let gb = b.given, let fb = b.family, ga != gb || fa != fb,
-            similar(ga, fb), similar(fa, gb)
-        {
-            add("name", "swapped", Self.bits(Self.mSwapped, Self.uSwapped))
-        } else {
-            if let x = a.given, let y = b.given {
-                if x == y {
-                    add("given", "exact", Self.bits(Self.mGivenExact, u(f, .given, x)))
-                } else if similar(x, y) {
-                    add("given", "fuzzy", Self.bits(Self.mGivenFuzzy, Self.uGivenFuzzy))
-                } else if NameMatching.initialCompatible(x, y) {
-                    add("given", "initial", Self.bits(Self.mGivenInitial, Self.uGivenInitial))
-                } else {
-                    add("given", "different", Self.bits(Self.mGivenNone, Self.uGivenNone))
-                    givenConflict = true
-                }
-            }
-            if let x = a.family, let y = b.family {
-                if x == y {
-                    add("family", "exact", Self.bits(Self.mFamilyExact, u(f, .family, x)))
-                } else if similar(x, y) {
-                    add("family", "fuzzy", Self.bits(Self.mFamilyFuzzy, Self.uFamilyFuzzy))
-                } else {
-                    add("family", "different", Self.bits(Self.mFamilyNone, Self.uFamilyNone))
-                    familyConflict = true
-                }
-            }
-        }
-        if givenConflict { guards.append(.givenNameConflict) }
-        if familyConflict && !identifierAgrees { guards.append(.familyNameConflict) }
-
-        // Date of birth.
-        if let x = a.dob, let y = b.dob {
-            if x == y {
-                add("dob", "exact", Self.bits(Self.mDobExact, Self.uDobExact))
-                strong = true
-            } else if x.isDayMonthSwap(of: y) {
-                add("dob", "day-month-swap", Self.bits(Self.mDobSwap, Self.uDobExact))
-                strong = true
-            } else if x.year == y.year && x.month == y.month && x.day % 10 == y.day % 10 {
-                add("dob", "day-typo", Self.bits(Self.mDobTypo, Self.uDobTypo))
-            } else {
-                add("dob", "different", Self.bits(Self.mDobNone, 1))
-                guards.append(.dateOfBirthConflict)
-            }
-        }
-
-        // Address.
-        if let x = a.postcode, let y = b.postcode {
-            if x == y {
-                add("postcode", "exact", Self.bits(Self.mPostcode, u(f, .postcode, x)))
-            } else {
-                add("postcode", "different", Self.bits(1 - Self.mPostcode, 1))
-            }
-        }
-        if let x = a.street, let y = b.street {
-            if x == y || (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y) >= fuzzyThreshold) {
-                let u = max(Self.uStreet, u(f, .street, x))
-                add("street", x == y ? "exact" : "fuzzy", Self.bits(Self.mStreet, u))
-                strong = true
-            } else {
-                add("street", "different", Self.bits(1 - Self.mStreet, 1))
-            }
-        }
-        if let x = a.city, let y = b.city {
-            add("city", x == y ? "exact" : "different", x == y ? Self.bits(Self.mCity, Self.uCity) : Self.bits(1 - Self.mCity, 1))
-        }
-        if !strong { guards.append(.nameOnly) }
-        return PairScore(score: total, guards: guards, evidence: evidence)
+        if v.swapped, explain { evidence.append(Evidence(field: "name", level: "swapped", weight: 0)) }
+        return PairScore(score: total, guards: Self.guards(v), evidence: evidence)
     }
 
-    @inline(__always) func similar(_ x: String, _ y: String) -> Bool {
-        x == y || NameMatching.sameCanonicalGiven(x, y) || Similarity.jaroWinkler(x, y) >= fuzzyThreshold
+    /// Guards: patterns where the fields are not independent (households share address and phone; a parent and
+    /// child share names and address), so the summed weights overstate the evidence.
+    static func guards(_ v: ComparisonVector) -> [MatchGuard] {
+        var g: [MatchGuard] = []
+        let dobAgrees = v[.dob] == 1 || v[.dob] == 2
+        let emailAgrees = v[.email] == 1
+        let phoneAgrees = v[.phone] == 1
+        if v[.given] == 5 && !(dobAgrees && (emailAgrees || phoneAgrees)) { g.append(.givenNameConflict) }
+        if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) { g.append(.dateOfBirthConflict) }
+        let strong = emailAgrees || phoneAgrees || dobAgrees || v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
+        if !strong { g.append(.nameOnly) }
+        return g
+    }
+}
+
+extension MatchFeatures {
+    /// The normalised value of a field (the key term frequencies are counted under).
+    func value(of field: ComparedField) -> String? {
+        switch field {
+        case .given: given
+        case .family: family
+        case .dob: dob?.description
+        case .email: email
+        case .phone: phone
+        case .postcode: postcode
+        case .street: street
+        case .city: city
+        }
     }
 }
 

@@ -20,10 +20,13 @@ public enum SurvivorshipRule: Sendable, Hashable, Codable {
 
 /// Everything the resolver needs to know; `Sendable` and decoded from the hub configuration (`mdm:` block).
 public struct ResolverConfiguration: Sendable, Codable {
-    /// Scores (bits) at or above this merge automatically. Default 15.
-    public var mergeThreshold: Double = 15
-    /// Scores at or above this and below `mergeThreshold` go to the review queue. Default 8.
-    public var reviewThreshold: Double = 8
+    /// Match weights (log2 posterior odds, prior included; see `MatchModel`) at or above this merge automatically.
+    /// Default 0: a match probability of 0.5, the point where merging is right more often than wrong under the
+    /// learned model — the decision that maximises expected accuracy, not a value fitted to an evaluation set.
+    public var mergeThreshold: Double = 0
+    /// Match weights at or above this and below `mergeThreshold` go to the review queue. Default -2: a match
+    /// probability between 0.2 and 0.5, pairs the model itself considers genuinely uncertain.
+    public var reviewThreshold: Double = -2
     /// A record joins a cluster only if its mean score over the cluster's members reaches this (no chaining).
     /// Default: the review threshold.
     public var clusterMeanThreshold: Double? = nil

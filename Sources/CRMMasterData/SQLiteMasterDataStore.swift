@@ -36,6 +36,8 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                 CREATE INDEX IF NOT EXISTS mdm_audit_related ON mdm_audit(related_id);
                 CREATE TABLE IF NOT EXISTS mdm_review (
                   system TEXT NOT NULL, external_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (system, external_id));
+                CREATE TABLE IF NOT EXISTS mdm_change (
+                  seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, body TEXT NOT NULL);
                 """)
     }
 
@@ -105,6 +107,9 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                         sql: "INSERT OR REPLACE INTO mdm_review (system, external_id, body) VALUES (?, ?, ?)",
                         arguments: [r.record.system, r.record.externalId, try Self.encode(r)])
                 }
+                for e in b.events {
+                    try db.execute(sql: "INSERT INTO mdm_change (origin, body) VALUES (?, ?)", arguments: [b.origin, try Self.encode(e)])
+                }
             }
         }
     }
@@ -151,6 +156,34 @@ public final class SQLiteMasterDataStore: MasterDataStore {
         try await wrap {
             try await pool.read { db in
                 try String.fetchAll(db, sql: "SELECT body FROM mdm_review ORDER BY rowid").map { try Self.decode($0) }
+            }
+        }
+    }
+
+    public func changes(after seq: Int64, limit: Int) async throws -> [MasterDataChange] {
+        try await wrap {
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT seq, origin, body FROM mdm_change WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
+                ).map { row in MasterDataChange(seq: row["seq"], origin: row["origin"], event: try Self.decode(row["body"])) }
+            }
+        }
+    }
+
+    public func latestChangeSequence() async throws -> Int64 {
+        try await wrap { try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM mdm_change") ?? 0 } }
+    }
+
+    public func members(goldenIds: [String]) async throws -> [StoredMember] {
+        try await wrap {
+            try await pool.read { db in
+                var out: [StoredMember] = []
+                for id in goldenIds {
+                    for row in try Row.fetchAll(db, sql: "SELECT golden_id, record FROM mdm_member WHERE golden_id = ? ORDER BY rowid", arguments: [id]) {
+                        out.append(StoredMember(record: try Self.decode(row["record"]), goldenId: row["golden_id"]))
+                    }
+                }
+                return out
             }
         }
     }

@@ -160,6 +160,10 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
               seq bigint GENERATED ALWAYS AS IDENTITY, system text NOT NULL, external_id text NOT NULL,
               body jsonb NOT NULL, PRIMARY KEY (system, external_id))
             """,
+            """
+            CREATE TABLE IF NOT EXISTS mdm_change (
+              seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, origin text NOT NULL, body jsonb NOT NULL)
+            """,
             "CREATE TABLE IF NOT EXISTS mdm_schema (version int NOT NULL)",
             "INSERT INTO mdm_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM mdm_schema)",
         ]
@@ -236,9 +240,45 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
         }
     }
 
+    public func changes(after seq: Int64, limit: Int) async throws -> [MasterDataChange] {
+        try await transaction { connection in
+            let rows = try await connection.query(
+                "SELECT seq, origin, body::text FROM mdm_change WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)", logger: self.logger)
+            var out: [MasterDataChange] = []
+            for try await (seq, origin, body) in rows.decode((Int64, String, String).self) {
+                out.append(MasterDataChange(seq: seq, origin: origin, event: try Self.decode(body)))
+            }
+            return out
+        }
+    }
+
+    public func latestChangeSequence() async throws -> Int64 {
+        try await transaction { connection in
+            let rows = try await connection.query("SELECT coalesce(max(seq), 0) FROM mdm_change", logger: self.logger)
+            for try await seq in rows.decode(Int64.self) { return seq }
+            return 0
+        }
+    }
+
+    public func members(goldenIds: [String]) async throws -> [StoredMember] {
+        try await transaction { connection in
+            let rows = try await connection.query(
+                "SELECT golden_id, record::text FROM mdm_member WHERE golden_id = ANY(\(goldenIds)) ORDER BY seq", logger: self.logger)
+            var out: [StoredMember] = []
+            for try await (goldenId, record) in rows.decode((String, String).self) {
+                out.append(StoredMember(record: try Self.decode(record), goldenId: goldenId))
+            }
+            return out
+        }
+    }
+
     // MARK: Writing
 
     static func write(_ b: StoreBatch, on connection: PostgresConnection, logger: Logger) async throws {
+        for e in b.events {
+            let body = try encode(e)
+            try await connection.query("INSERT INTO mdm_change (origin, body) VALUES (\(b.origin), \(body)::jsonb)", logger: logger)
+        }
         for m in b.members {
             let record = try encode(m.record)
             let keys = IdentityGraph.blockKeys(for: m.record)

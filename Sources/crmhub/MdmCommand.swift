@@ -148,77 +148,16 @@ extension MdmCommand {
         @Flag(help: "Measure per-record resolve latency (p50/p99) as records arrive one by one.") var latency = false
         @OptionGroup var settings: MdmSettings
 
+        @Flag(help: "Resolve with the prior model instead of training on the file first.") var noTraining = false
+        @Flag(help: "Print the trained model (m/u per level, prior).") var verbose = false
+
         func run() async throws {
-            let t0 = ContinuousClock.now
-            // The parsed table is dropped as soon as the records are built (peak memory).
-            let records = try {
-                let table = try CSVTable.parse(try MdmIO.readFile(input))
-                return try table.records(columns: try MdmIO.parseColumns(columns), defaultSystem: system)
-            }()
-            let t1 = ContinuousClock.now
-            var graph = IdentityGraph(configuration: try settings.load())
-            var lat: [Double] = []
-            if latency { lat.reserveCapacity(records.count) }
-            var decisions: [ResolutionDecision: Int] = [:]
-            for r in records {
-                if latency {
-                    let s = ContinuousClock.now
-                    let res = graph.resolve(r)
-                    let d = ContinuousClock.now - s
-                    lat.append(Double(d.components.attoseconds) / 1e12 + Double(d.components.seconds) * 1e6)
-                    decisions[res.decision, default: 0] += 1
-                } else {
-                    decisions[graph.resolve(r).decision, default: 0] += 1
-                }
-            }
-            let t2 = ContinuousClock.now
-            guard let handle = FileHandle(forWritingAtPath: out) ?? {
-                FileManager.default.createFile(atPath: out, contents: nil) ? FileHandle(forWritingAtPath: out) : nil
-            }() else { throw ValidationError("cannot write \(out)") }
-            try handle.truncate(atOffset: 0)
-            var text = "id,cluster_id\n"
-            for r in records {
-                text += CSVTable.escape(r.externalId) + "," + (graph.goldenId(for: r.ref) ?? "") + "\n"
-                if text.utf8.count > 1 << 20 {
-                    try handle.write(contentsOf: Data(text.utf8))
-                    text = ""
-                }
-            }
-            try handle.write(contentsOf: Data(text.utf8))
-            try handle.close()
-            let resolveSeconds = Double((t2 - t1).components.attoseconds) / 1e18 + Double((t2 - t1).components.seconds)
-            let total = ContinuousClock.now - t0
-            MdmIO.stderr(
-                "records=\(records.count) golden_records=\(graph.goldenCount) created=\(decisions[.created] ?? 0) "
-                    + "joined=\(decisions[.joined] ?? 0) review=\(decisions[.review] ?? 0) updated=\(decisions[.updated] ?? 0)")
-            MdmIO.stderr(
-                String(
-                    format: "read=%@ resolve=%.2fs (%.0f records/s) total=%@ peak_rss=%.0fMiB", "\(t1 - t0)", resolveSeconds,
-                    Double(records.count) / max(resolveSeconds, 1e-9), "\(total)", MdmIO.peakRSSMiB() ?? -1))
-            if latency, !lat.isEmpty {
-                func report(_ label: String, _ sample: [Double]) {
-                    let l = sample.sorted()
-                    let p = { (q: Double) in l[min(l.count - 1, Int(Double(l.count) * q))] }
-                    MdmIO.stderr(
-                        String(format: "latency_us[%@] p50=%.1f p99=%.1f p999=%.1f max=%.1f", label, p(0.5), p(0.99), p(0.999), l.last!))
-                }
-                report("all \(lat.count)", lat)
-                // The last 10%: records arriving when the store already holds ~90% of the golden records.
-                let tail = Array(lat.suffix(max(1, lat.count / 10)))
-                report("last \(tail.count), after \(lat.count - tail.count) records", tail)
-                // Lookups as a CTI screen-pop or a mapping does them, on the full graph.
-                let probes = records.prefix(100_000)
-                let s = ContinuousClock.now
-                var hits = 0
-                for r in probes {
-                    if let e = r.email, !graph.goldenIds(email: e).isEmpty { hits += 1 }
-                    if let p = r.phone, !graph.goldenIds(phone: p).isEmpty { hits += 1 }
-                    if graph.goldenId(for: r.ref) != nil { hits += 1 }
-                }
-                let d = ContinuousClock.now - s
-                let us = (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(max(hits, 1))
-                MdmIO.stderr(String(format: "lookups=%d (e-mail, phone, cross-reference) mean=%.2fus", hits, us))
-            }
+            var bulk = BulkResolution(configuration: try settings.load())
+            bulk.measureLatency = latency
+            bulk.train = !noTraining
+            let report = try bulk.run(input: input, output: out, columns: try MdmIO.parseColumns(columns), defaultSystem: system)
+            if verbose, let t = report.training { MdmIO.stderr(t.description) }
+            MdmIO.stderr(report.description)
         }
     }
 
@@ -230,20 +169,8 @@ extension MdmCommand {
         @Option(help: "Output CSV.") var out: String
 
         func run() throws {
-            let rows = SyntheticCustomers(seed: seed).generate(count: count)
-            var text = "id,person_id,system,given_name,family_name,email,phone,street,city,postcode,country,date_of_birth,updated_at\n"
-            text.reserveCapacity(count * 160)
-            for row in rows {
-                let r = row.record
-                let fields = [
-                    r.externalId, String(row.personId), r.system, r.givenName ?? "", r.familyName ?? "", r.email ?? "",
-                    r.phone ?? "", r.street ?? "", r.city ?? "", r.postcode ?? "", r.country ?? "", r.dateOfBirth ?? "",
-                    r.updatedAt.map(String.init) ?? "",
-                ]
-                text += fields.map(CSVTable.escape).joined(separator: ",") + "\n"
-            }
-            try MdmIO.write(text, to: out)
-            MdmIO.stderr("records=\(rows.count) persons=\(Set(rows.map(\.personId)).count) seed=\(seed)")
+            try SyntheticCustomers(seed: seed).writeCSV(count: count, to: out)
+            MdmIO.stderr("records=\(count) seed=\(seed)")
         }
     }
 
@@ -255,18 +182,7 @@ extension MdmCommand {
         @Option(help: "Ground-truth column in the input.") var truthColumn = "person_id"
 
         func run() throws {
-            let inTable = try CSVTable.parse(try MdmIO.readFile(input))
-            guard let tc = inTable.header.firstIndex(of: truthColumn) else { throw ValidationError("no column \(truthColumn)") }
-            let outTable = try CSVTable.parse(try MdmIO.readFile(clusters))
-            var cluster: [String: String] = [:]
-            for row in outTable.rows where row.count >= 2 { cluster[row[0]] = row[1] }
-            var predicted: [String] = [], truth: [String] = []
-            for row in inTable.rows {
-                guard let c = cluster[row[0]] else { throw ValidationError("record \(row[0]) missing from \(clusters)") }
-                predicted.append(c)
-                truth.append(row[tc])
-            }
-            print(ResolutionEvaluation(predicted: predicted, truth: truth))
+            print(try ResolutionEvaluation.evaluate(input: input, clusters: clusters, truthColumn: truthColumn))
         }
     }
 
@@ -358,15 +274,6 @@ extension MdmCommand {
         func run() async throws {
             let to = try await MdmIO.openResolver(db, settings).detach(try MdmIO.ref(record), actor: actor)
             print("detached \(record) into \(to)")
-        }
-    }
-
-    struct Review: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List open review items (possible matches).")
-        @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
-        @OptionGroup var settings: MdmSettings
-        func run() async throws {
-            for r in try await MdmIO.openResolver(db, settings).openReviews() { print(MdmIO.json(r)) }
         }
     }
 

@@ -56,3 +56,32 @@ public struct ResolutionEvaluation: Sendable, Hashable, CustomStringConvertible 
 }
 
 import Foundation
+
+extension ResolutionEvaluation {
+    /// Scores a resolve-file output (`id,cluster_id`) against the ground-truth column of the labelled input,
+    /// both read as streams.
+    public static func evaluate(input: String, clusters: String, truthColumn: String = "person_id") throws -> ResolutionEvaluation {
+        func open(_ path: String) throws -> CSVReader {
+            do { return try CSVReader(path: path) } catch { throw MasterDataError(.input, error.description) }
+        }
+        let out = try open(clusters)
+        _ = out.next()
+        var cluster: [String: String] = [:]
+        while case .success(let row)? = out.next() {
+            if row.fields.count >= 2 { cluster[row.fields[0]] = row.fields[1] }
+        }
+        let inp = try open(input)
+        guard case .success(let header)? = inp.next(), let tc = header.fields.firstIndex(of: truthColumn) else {
+            throw MasterDataError(.input, "no column \(truthColumn) in \(input)")
+        }
+        var predicted: [String] = [], truth: [String] = []
+        while case .success(let row)? = inp.next() {
+            guard let c = cluster[row.fields[0]] else { throw MasterDataError(.input, "record \(row.fields[0]) missing from \(clusters)") }
+            predicted.append(c)
+            truth.append(row.fields[tc])
+        }
+        return ResolutionEvaluation(predicted: predicted, truth: truth)
+    }
+}
+
+import CRMCSV

@@ -55,6 +55,25 @@ public struct SyntheticCustomers: Sendable {
         return rows
     }
 
+    /// Writes `count` labelled rows as CSV (id,person_id,system,given_name,…,updated_at).
+    public func writeCSV(count: Int, to path: String) throws {
+        let rows = generate(count: count)
+        var text = "id,person_id,system,given_name,family_name,email,phone,street,city,postcode,country,date_of_birth,updated_at\n"
+        text.reserveCapacity(count * 160)
+        for row in rows {
+            let r = row.record
+            let fields = [
+                r.externalId, String(row.personId), r.system, r.givenName ?? "", r.familyName ?? "", r.email ?? "",
+                r.phone ?? "", r.street ?? "", r.city ?? "", r.postcode ?? "", r.country ?? "", r.dateOfBirth ?? "",
+                r.updatedAt.map(String.init) ?? "",
+            ]
+            text += fields.map(CSVTable.escape).joined(separator: ",") + "\n"
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw MasterDataError(.input, "cannot write \(path)")
+        }
+    }
+
     struct Person {
         var id: Int
         var locale: Locale

@@ -111,6 +111,8 @@ struct SharedResolutionTests {
         for _ in 0..<3 { stores.append(try await PostgresMasterDataStore(configuration: configuration)) }
         var resolvers: [MasterDataResolver] = []
         for s in stores { resolvers.append(try await MasterDataResolver(store: s)) }
+        // No change-feed polling either: this shows the race that resolution locks close.
+        for r in resolvers { await r.setChangePollInterval(.seconds(3600)) }
         try await resolveConcurrently(people, on: resolvers)
         let ids = goldenIdsByPerson(try await stores[0].load(), people: people)
         // Each instance only knows its own records, and every person's variants went to three instances.

@@ -1,0 +1,193 @@
+// CRMMasterData — bulk resolution of a CSV file with the daemon's engine (crmhub mdm resolve-file, benchmarks).
+
+import CRMCSV
+import Foundation
+
+/// Resolves every record of a CSV file through one `IdentityGraph`, in file order — exactly what the daemon does
+/// when the records arrive one by one, so bulk and streaming give the same clusters. The model is first trained
+/// on the file's records (as the daemon trains on its store).
+///
+/// Memory: the CSV is streamed (never held whole); the graph keeps the records and their features.
+public struct BulkResolution: Sendable {
+    /// Outcome counts and timings.
+    public struct Report: Sendable, CustomStringConvertible {
+        public var records = 0
+        public var goldenRecords = 0
+        public var decisions: [ResolutionDecision: Int] = [:]
+        public var readSeconds = 0.0
+        public var trainSeconds = 0.0
+        public var resolveSeconds = 0.0
+        public var writeSeconds = 0.0
+        /// Per-record resolve latencies in microseconds (only when measured).
+        public var latencies: [Double] = []
+        public var training: MatchTraining.Report?
+
+        public var description: String {
+            var s = "records=\(records) golden_records=\(goldenRecords) created=\(decisions[.created] ?? 0) "
+                + "joined=\(decisions[.joined] ?? 0) review=\(decisions[.review] ?? 0) updated=\(decisions[.updated] ?? 0)\n"
+            s += String(
+                format: "read=%.2fs train=%.2fs resolve=%.2fs (%.0f records/s) write=%.2fs total=%.2fs peak_rss=%.0fMiB",
+                readSeconds, trainSeconds, resolveSeconds, Double(records) / max(resolveSeconds, 1e-9), writeSeconds,
+                readSeconds + trainSeconds + resolveSeconds + writeSeconds, BulkResolution.peakRSSMiB() ?? -1)
+            if !latencies.isEmpty {
+                func line(_ label: String, _ sample: [Double]) -> String {
+                    let l = sample.sorted()
+                    let p = { (q: Double) in l[min(l.count - 1, Int(Double(l.count) * q))] }
+                    return String(format: "\nlatency_us[%@] p50=%.1f p99=%.1f p999=%.1f max=%.1f", label, p(0.5), p(0.99), p(0.999), l.last!)
+                }
+                s += line("all \(latencies.count)", latencies)
+                let tail = Array(latencies.suffix(max(1, latencies.count / 10)))
+                s += line("last \(tail.count), after \(latencies.count - tail.count) records", tail)
+            }
+            return s
+        }
+    }
+
+    public var configuration: ResolverConfiguration
+    public var training: MatchTraining
+    /// Measure per-record latency.
+    public var measureLatency = false
+    /// Train the model on the file before resolving (default). Off: the prior parameters.
+    public var train = true
+
+    public init(configuration: ResolverConfiguration = ResolverConfiguration(), training: MatchTraining = MatchTraining()) {
+        self.configuration = configuration
+        self.training = training
+    }
+
+    /// Reads `input` (first column: record id; `columns` maps canonical fields to headers), resolves, writes
+    /// `id,cluster_id` to `output`.
+    public func run(input: String, output: String, columns: [String: String] = [:], defaultSystem: String = "file") throws
+        -> Report
+    {
+        var report = Report()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let records = try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem)
+        let t1 = clock.now
+        var graph = IdentityGraph(configuration: configuration, retainsRecords: false)
+        if train {
+            // The model learns from the records it is about to resolve (an evenly spaced sample of them).
+            let step = max(1, records.count / training.maximumSample)
+            let sample = Self.features(stride(from: 0, to: records.count, by: step).map { records[$0] })
+            let r = training.train(sample)
+            report.training = r
+            graph.use(MatchModel(parameters: r.parameters))
+        }
+        let t2 = clock.now
+        if measureLatency {
+            report.latencies.reserveCapacity(records.count)
+            for r in records {
+                // Streaming: each record is normalised as it arrives, inside the measured time.
+                let s = clock.now
+                let res = graph.resolve(r)
+                report.latencies.append(Self.seconds(clock.now - s) * 1e6)
+                report.decisions[res.decision, default: 0] += 1
+            }
+        } else {
+            // Bulk: normalisation of the next chunk on all cores, resolution in file order.
+            let chunk = 65_536
+            for lo in stride(from: 0, to: records.count, by: chunk) {
+                let hi = min(records.count, lo + chunk)
+                let features = Self.features(Array(records[lo..<hi]))
+                for k in lo..<hi {
+                    report.decisions[graph.resolve(records[k], features: features[k - lo]).decision, default: 0] += 1
+                }
+            }
+        }
+        let t3 = clock.now
+        var text = "id,cluster_id\n"
+        guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output)
+        else { throw MasterDataError(.input, "cannot write \(output)") }
+        for r in records {
+            text += CSVTable.escape(r.externalId) + "," + (graph.goldenId(for: r.ref) ?? "") + "\n"
+            if text.utf8.count > 1 << 20 {
+                handle.write(Data(text.utf8))
+                text = ""
+            }
+        }
+        handle.write(Data(text.utf8))
+        try? handle.close()
+        let t4 = clock.now
+        report.records = records.count
+        report.goldenRecords = graph.goldenCount
+        report.readSeconds = Self.seconds(t1 - t0)
+        report.trainSeconds = Self.seconds(t2 - t1)
+        report.resolveSeconds = Self.seconds(t3 - t2)
+        report.writeSeconds = Self.seconds(t4 - t3)
+        return report
+    }
+
+    /// Why two records of a file ended where they did: resolves the file, then explains the pair and the second
+    /// record against every member of the first one's golden record (a diagnostic for benchmarks).
+    public func explain(input: String, ids: [String]) throws -> String {
+        let records = try Self.readRecords(path: input, columns: [:], defaultSystem: "file")
+        var graph = IdentityGraph(configuration: configuration)
+        let features = Self.features(records)
+        if train { graph.use(MatchModel(parameters: training.train(features).parameters)) }
+        for (k, r) in records.enumerated() { _ = graph.resolve(r, features: features[k]) }
+        var out = ""
+        let refs = ids.compactMap { id in records.first { $0.externalId == id }?.ref }
+        for ref in refs { out += "\(ref) → \(graph.goldenId(for: ref) ?? "-")\n" }
+        guard refs.count == 2, let g = graph.goldenId(for: refs[0]) else { return out }
+        for m in graph.members(of: g) {
+            guard let s = graph.explain(refs[1], against: m.ref) else { continue }
+            out += "vs \(m.ref): score \(String(format: "%.2f", s.score)) guards \(s.guards.map(\.rawValue))\n"
+            for e in s.evidence { out += "    \(e.field) \(e.level) \(String(format: "%.2f", e.weight))\n" }
+        }
+        return out
+    }
+
+    /// Features of many records, computed on all cores.
+    public static func features(_ records: [CustomerRecord]) -> [MatchFeatures] {
+        let n = records.count
+        let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 10_000))
+        let parts = UnsafeSendableBox(Array(repeating: [MatchFeatures](), count: chunks))
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = n * c / chunks, hi = n * (c + 1) / chunks
+            let part = records[lo..<hi].map(MatchFeatures.init)
+            parts.lock.lock()
+            parts.value[c] = part
+            parts.lock.unlock()
+        }
+        return parts.value.flatMap { $0 }
+    }
+
+    /// Streams the CSV into records (the first column is the record id).
+    public static func readRecords(path: String, columns: [String: String], defaultSystem: String) throws -> [CustomerRecord] {
+        let reader: CSVReader
+        do { reader = try CSVReader(path: path) } catch { throw MasterDataError(.input, error.description) }
+        guard case .success(let headerRecord)? = reader.next() else { throw MasterDataError(.input, "empty CSV: no header row") }
+        let header = headerRecord.fields
+        let mapping = try CSVTable(header: header, rows: []).columnIndex(columns: columns)
+        var out: [CustomerRecord] = []
+        while let next = reader.next() {
+            switch next {
+            case .success(let row): out.append(CSVTable.record(row.fields, mapping, defaultSystem: defaultSystem))
+            case .failure(let e): throw MasterDataError(.input, e.description)
+            }
+        }
+        return out
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Peak resident set size of this process (Linux `VmHWM`), in MiB.
+    public static func peakRSSMiB() -> Double? {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first
+            return kb.map { $0 / 1024 }
+        }
+        return nil
+    }
+}
+
+/// A lock-protected box for results written from `concurrentPerform` workers.
+final class UnsafeSendableBox<T>: @unchecked Sendable {
+    var value: T
+    let lock = NSLock()
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,261 @@
+// CRMMasterData — learning the match model from the records being resolved (unsupervised: no labels).
+
+/// Estimates `MatchModel.Parameters` from a population of records, Fellegi-Sunter style:
+///
+/// 1. **u** (chance agreement) from random record pairs: almost all random pairs are different people, so the
+///    share of random pairs at each level is P(level | different people).
+/// 2. **m** (agreement among true matches) by expectation-maximisation on candidate pairs, once per *training
+///    rule* — pairs that agree exactly on the rule's fields (birth date; e-mail; phone; given + family name;
+///    postcode). Inside a rule's pairs the rule's own fields always agree, so they carry no information and are
+///    left out; the other fields' m are estimated, u is held at the random-pair values. Each field's m is the
+///    mean of its estimates over the rules that could estimate it.
+/// 3. **λ** (prior probability that two random records match): every rule's EM yields the expected number of
+///    matches among its pairs; divided by the share of true pairs the rule can find (both values present and
+///    equal: presence² × m_exact) this estimates all matching pairs; the median over rules, divided by the number
+///    of record pairs, is λ.
+///
+/// Deterministic for a given input (fixed-seed sampling). Runs of more than `maxRunSize` records sharing a rule
+/// key (placeholder birth dates, switchboard numbers) are skipped.
+public struct MatchTraining: Sendable {
+    /// Random pairs for u.
+    public var randomPairs = 100_000
+    /// Sampled candidate pairs per rule for EM.
+    public var pairsPerRule = 50_000
+    /// Members sampled from one run of records sharing a rule key (pairs within them are weighted up).
+    public var membersPerRun = 24
+    /// Runs larger than this are ignored (frequent placeholder values).
+    public var maxRunSize = 1_000
+    /// EM iterations (stops earlier when m moves less than 1e-5).
+    public var iterations = 40
+    /// Fewer records than this: keep the priors (not enough data to learn from).
+    public var minimumRecords = 500
+    /// Larger populations are trained on an evenly spaced sample of this many records. Sampling records
+    /// uniformly scales matching and non-matching pairs alike, so m, u and λ are unbiased; 200 000 records
+    /// still hold tens of thousands of matching pairs.
+    public var maximumSample = 200_000
+
+    public init() {}
+
+    /// A training rule: pairs agreeing exactly on `fields`.
+    struct Rule {
+        var fields: [ComparedField]
+    }
+
+    static let rules: [Rule] = [
+        Rule(fields: [.dob]), Rule(fields: [.email]), Rule(fields: [.phone]), Rule(fields: [.given, .family]),
+        Rule(fields: [.postcode]),
+    ]
+
+    /// What training found, for the documentation and the benchmark log.
+    public struct Report: Sendable, CustomStringConvertible {
+        public var records: Int
+        public var parameters: MatchModel.Parameters
+        /// Estimated matching pairs in the population, per rule that had data.
+        public var estimatedMatches: [String: Double] = [:]
+        public var description: String {
+            var s = "trained on \(records) records: prior=\(String(format: "%.2f", parameters.priorBits)) bits"
+            for f in ComparedField.allCases {
+                let levels = f.levels.indices.dropFirst().map {
+                    String(format: "%@ m=%.3f u=%.5f", f.levels[$0], parameters.m[f.rawValue][$0], parameters.u[f.rawValue][$0])
+                }
+                s += "\n  \(f.name): " + levels.joined(separator: "; ")
+            }
+            return s
+        }
+    }
+
+    /// Learns parameters from `features` (entries where `active` is false are skipped). Returns the priors when
+    /// there are too few records.
+    public func train(
+        _ features: [MatchFeatures], active: [Bool]? = nil, model: MatchModel = MatchModel()
+    ) -> Report {
+        var index = features.indices.filter { active?[$0] ?? true }
+        if index.count > maximumSample {
+            let step = Double(index.count) / Double(maximumSample)
+            index = (0..<maximumSample).map { index[Int(Double($0) * step)] }
+        }
+        let n = index.count
+        var params = MatchModel.Parameters.prior
+        guard n >= minimumRecords else { return Report(records: n, parameters: params) }
+        var rng = SplitMix64(seed: 0x5EED)
+
+        // 1. u from random pairs.
+        var uCounts = [[Double]](repeating: [], count: ComparedField.allCases.count)
+        for f in ComparedField.allCases { uCounts[f.rawValue] = [Double](repeating: 0, count: f.levels.count) }
+        for _ in 0..<randomPairs {
+            let i = index[Int(rng.next() % UInt64(n))], j = index[Int(rng.next() % UInt64(n))]
+            if i == j { continue }
+            let v = model.compare(features[i], features[j])
+            for f in ComparedField.allCases { uCounts[f.rawValue][v[f]] += 1 }
+        }
+        for f in ComparedField.allCases {
+            let c = uCounts[f.rawValue]
+            let present = c.dropFirst().reduce(0, +)
+            guard present >= 1_000 else { continue }  // field (nearly) absent: keep the prior
+            for l in 1..<c.count { params.u[f.rawValue][l] = max(c[l], 0.5) / present }
+        }
+
+        // Presence of each field (for the rules' recall).
+        var presence = [Double](repeating: 0, count: ComparedField.allCases.count)
+        for i in index {
+            for f in ComparedField.allCases where features[i].value(of: f) != nil { presence[f.rawValue] += 1 }
+        }
+        for k in presence.indices { presence[k] /= Double(n) }
+
+        // 2. m by EM per rule.
+        var mSums = params.m.map { $0.map { _ in 0.0 } }
+        var mCounts = [Double](repeating: 0, count: ComparedField.allCases.count)
+        var results: [(rule: Rule, lambda: Double, fullPairs: Double, m: [[Double]])] = []
+        for rule in Self.rules {
+            guard let sample = samplePairs(rule, features, index, model, &rng), sample.vectors.count >= 20 else { continue }
+            let (m, lambda) = em(sample.vectors, excluded: rule.fields, params: params)
+            guard lambda > 0 else { continue }
+            results.append((rule, lambda, sample.fullPairs, m))
+            for f in ComparedField.allCases where !rule.fields.contains(f) {
+                for l in 1..<m[f.rawValue].count { mSums[f.rawValue][l] += m[f.rawValue][l] }
+                mCounts[f.rawValue] += 1
+            }
+        }
+        for f in ComparedField.allCases where mCounts[f.rawValue] > 0 {
+            for l in 1..<params.m[f.rawValue].count { params.m[f.rawValue][l] = mSums[f.rawValue][l] / mCounts[f.rawValue] }
+        }
+
+        // 3. λ from the rules' expected matches.
+        var report = Report(records: n, parameters: params)
+        var totals: [Double] = []
+        for r in results {
+            var recall = 1.0
+            for f in r.rule.fields { recall *= presence[f.rawValue] * presence[f.rawValue] * params.m[f.rawValue][1] }
+            guard recall > 0.01 else { continue }
+            let total = r.lambda * r.fullPairs / recall
+            report.estimatedMatches[r.rule.fields.map(\.name).joined(separator: "+")] = total
+            totals.append(total)
+        }
+        if !totals.isEmpty {
+            let median = totals.sorted()[totals.count / 2]
+            let allPairs = Double(n) * Double(n - 1) / 2
+            let lambda = min(max(median / allPairs, 1e-12), 0.5)
+            params.priorBits = log2(lambda / (1 - lambda))
+        }
+        report.parameters = params
+        return report
+    }
+
+    /// Weighted comparison vectors of pairs agreeing on a rule's fields, and the number of such pairs in full.
+    func samplePairs(
+        _ rule: Rule, _ features: [MatchFeatures], _ index: [Int], _ model: MatchModel, _ rng: inout SplitMix64
+    ) -> (vectors: [ComparisonVector: Double], fullPairs: Double)? {
+        var keyed: [(UInt64, Int32)] = []
+        keyed.reserveCapacity(index.count)
+        for i in index {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            var complete = true
+            for f in rule.fields {
+                guard let v = features[i].value(of: f) else {
+                    complete = false
+                    break
+                }
+                for b in v.utf8 {
+                    h ^= UInt64(b)
+                    h = h &* 0x0000_0100_0000_01B3
+                }
+                h ^= 0x1F
+                h = h &* 0x0000_0100_0000_01B3
+            }
+            if complete { keyed.append((h, Int32(i))) }
+        }
+        guard keyed.count >= 2 else { return nil }
+        keyed.sort { $0.0 < $1.0 }
+        var runs: [Range<Int>] = []
+        var fullPairs = 0.0
+        var start = 0
+        for k in 1...keyed.count where k == keyed.count || keyed[k].0 != keyed[start].0 {
+            let size = k - start
+            if size >= 2 && size <= maxRunSize {
+                runs.append(start..<k)
+                fullPairs += Double(size * (size - 1) / 2)
+            }
+            start = k
+        }
+        guard !runs.isEmpty else { return nil }
+        // Runs in random order so an early stop is a random subset of them; weights scale to the full pair count.
+        for k in stride(from: runs.count - 1, to: 0, by: -1) { runs.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
+        var vectors: [ComparisonVector: Double] = [:]
+        var sampled = 0, coveredPairs = 0.0
+        for run in runs {
+            var members = Array(run)
+            let size = members.count
+            if size > membersPerRun {
+                for k in 0..<membersPerRun { members.swapAt(k, k + Int(rng.next() % UInt64(size - k))) }
+                members.removeLast(size - membersPerRun)
+            }
+            let weight = Double(size * (size - 1)) / Double(members.count * (members.count - 1))
+            for x in 0..<members.count {
+                for y in (x + 1)..<members.count {
+                    let v = model.compare(features[Int(keyed[members[x]].1)], features[Int(keyed[members[y]].1)])
+                    vectors[v, default: 0] += weight
+                    sampled += 1
+                }
+            }
+            coveredPairs += Double(size * (size - 1) / 2)
+            if sampled >= pairsPerRule { break }
+        }
+        // Scale the weights to the runs not visited.
+        let scale = fullPairs / max(coveredPairs, 1)
+        if scale != 1 { for (k, w) in vectors { vectors[k] = w * scale } }
+        return (vectors, fullPairs)
+    }
+
+    /// Whether the guards forbid merging a pair with this vector whatever its score.
+    func forcedApart(_ v: ComparisonVector) -> Bool {
+        let g = MatchModel.guards(v)
+        return g.contains(.givenNameConflict) || g.contains(.dateOfBirthConflict)
+    }
+
+    /// EM for m (fields not in `excluded`) and λ on weighted vectors, u fixed.
+    func em(
+        _ vectors: [ComparisonVector: Double], excluded: [ComparedField], params: MatchModel.Parameters
+    ) -> (m: [[Double]], lambda: Double) {
+        let fields = ComparedField.allCases.filter { !excluded.contains($0) }
+        let items = Array(vectors)
+        let total = items.reduce(0) { $0 + $1.value }
+        var m = params.m
+        var lambda = 0.3
+        for _ in 0..<iterations {
+            var mNum = m.map { $0.map { _ in 0.0 } }
+            var matched = 0.0
+            for (v, w) in items {
+                // Pairs the guards keep apart (households, parent and child) can never merge automatically: they
+                // are fixed as non-matches, so m describes the pairs the model actually decides about.
+                if forcedApart(v) { continue }
+                var lm = 1.0, lu = 1.0
+                for f in fields {
+                    let l = v[f]
+                    guard l > 0 else { continue }
+                    lm *= m[f.rawValue][l]
+                    lu *= params.u[f.rawValue][l]
+                }
+                let pm = lambda * lm, pu = (1 - lambda) * lu
+                let p = pm + pu > 0 ? pm / (pm + pu) : 0
+                matched += p * w
+                for f in fields { mNum[f.rawValue][v[f]] += p * w }
+            }
+            var moved = 0.0
+            for f in fields {
+                let present = mNum[f.rawValue].dropFirst().reduce(0, +)
+                guard present > 1e-9 else { continue }
+                for l in 1..<m[f.rawValue].count {
+                    // A small floor keeps every level possible (a level never seen among matches is not impossible).
+                    let new = max(mNum[f.rawValue][l] / present, 1e-4)
+                    moved = max(moved, abs(new - m[f.rawValue][l]))
+                    m[f.rawValue][l] = new
+                }
+            }
+            lambda = min(max(matched / total, 1e-9), 1 - 1e-9)
+            if moved < 1e-5 { break }
+        }
+        return (m, lambda)
+    }
+}
+
+import Foundation
