@@ -107,6 +107,7 @@ public struct HubRuntime: Sendable {
             ProducerService(producer: producer, flushTimeout: .seconds(max(5, configuration.shutdownTimeoutSeconds / 3)), logger: logger)
         ]
         let resolve = try await makeResolveTransform(producer: producer)
+        if let resolver = resolve?.resolver { services.append(MasterDataFollower(resolver: resolver, logger: logger)) }
         let transforms: @Sendable (RouteConfiguration) -> any MessageTransform = { route in
             if route.resolve, let resolve { return resolve }
             return transforms(route)
