@@ -1,4 +1,3 @@
-import CRMStateStore
 import Foundation
 import GRDB
 
