@@ -201,9 +201,12 @@ public final class RouteService: Service, Sendable {
         recordFinished(pending, for: message)
     }
 
+    /// Waits before a record the producer's queue refused is enqueued again: 100 ms doubling to 5 s.
+    static let requeueBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
+
     private func retryLater(_ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int) {
         Task {
-            try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(attempt, 6)), 5_000)))
+            try? await Task.sleep(for: Self.requeueBackoff.delay(afterAttempt: attempt + 1))
             await self.enqueue(record, for: message, pending: pending, attempt: attempt + 1)
         }
     }
