@@ -270,10 +270,11 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         // Test support: real peers started on free loopback ports (Tansu broker, PostgreSQL, postfix/dovecot, sshd,
-        // Kamailio + SIPp, trytond, localstripe, a recording HTTP target), one KafkaTestClient, one ChildProcess.
+        // Kamailio + SIPp, trytond, localstripe, a recording HTTP target), one KafkaTestClient, one ChildProcess, one
+        // `eventually`.
         .target(
             name: "CRMTestSupport",
-            dependencies: ["CRMKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CRMKafka", "CRMModel", .product(name: "Logging", package: "swift-log")],
             path: "Tests/CRMTestSupport",
             swiftSettings: strictConcurrency
         ),
@@ -283,7 +284,7 @@ let package = Package(
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMKafkaTests", dependencies: ["CRMKafka"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMKafkaTests", dependencies: ["CRMKafka", "CRMTestSupport"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMDeliveryTests",

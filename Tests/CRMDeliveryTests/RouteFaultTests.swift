@@ -1,4 +1,5 @@
 import CRMKafka
+import CRMTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -49,8 +50,7 @@ struct RouteFaultTests {
         cluster.setBrokerUp(3)
         cluster.pushRequestErrors(apiKey: .offsetCommit, [15])  // COORDINATOR_NOT_AVAILABLE: the next commit retries
 
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
-        while route.finishedMessages < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        await eventually(timeout: .seconds(60), poll: .milliseconds(100)) { route.finishedMessages >= count }
         #expect(route.finishedMessages >= count)
         await group.triggerGracefulShutdown()
         try await running.value

@@ -1,3 +1,4 @@
+import CRMTestSupport
 import Foundation
 import Logging
 import Testing
@@ -34,8 +35,7 @@ struct KafkaTransactionTests {
         }
         // Once the consumer has its partitions, give it time to read everything there is (and anything beyond
         // what should be visible).
-        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while consumer.assignment.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        await eventually(timeout: .seconds(30)) { !consumer.assignment.isEmpty }
         try await Task.sleep(for: .seconds(2))
         await consumer.close()
         seen = await reader.value

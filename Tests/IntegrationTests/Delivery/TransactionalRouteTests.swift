@@ -37,8 +37,7 @@ struct TransactionalRouteTests {
             for await message in consumer { messages.append(message) }
             return messages
         }
-        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while consumer.assignment.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        await eventually(timeout: .seconds(30)) { !consumer.assignment.isEmpty }
         try await Task.sleep(for: settle)
         await consumer.close()
         return await reader.value
@@ -60,8 +59,7 @@ struct TransactionalRouteTests {
             transactionalIDPrefix: "hub.test", transform: { RejectPoison() }, state: HubState(), logger: logger)
         let group = ServiceGroup(services: [route], logger: logger)
         let running = Task { try await group.run() }
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
-        while route.finishedMessages < values.count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        await eventually(timeout: .seconds(60)) { route.finishedMessages >= values.count }
         #expect(route.finishedMessages == values.count)
         await group.triggerGracefulShutdown()
         try await running.value

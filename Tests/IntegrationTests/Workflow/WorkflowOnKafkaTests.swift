@@ -182,9 +182,10 @@ struct ScreenPopTicketTests {
         }
         // The view may still be reading under load: ask again (bounded) until both open tickets are there.
         var match = try #require(try await lookup.customer(forPhone: "+442079460018"))
-        for _ in 0..<60 where match.openTickets.count < 2 || match.openTickets.contains(where: { $0.status == "open" && $0.id == "T1" }) {
-            try await Task.sleep(for: .milliseconds(500))
+        try await eventually(timeout: .seconds(30), poll: .milliseconds(500)) {
+            if match.openTickets.count >= 2 && !match.openTickets.contains(where: { $0.status == "open" && $0.id == "T1" }) { return true }
             match = try #require(try await lookup.customer(forPhone: "+442079460018"))
+            return false
         }
         await group.triggerGracefulShutdown()
         try await running.value
