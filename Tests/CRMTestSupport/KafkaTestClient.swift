@@ -69,8 +69,15 @@ public enum KafkaTestClient {
     public static func collect(
         _ bootstrap: String, topic: String, timeout: Duration, until done: @escaping @Sendable ([ConsumerMessage]) -> Bool
     ) async throws -> [ConsumerMessage] {
-        let consumer = try KafkaConsumer(
-            configuration: consumerConfiguration(bootstrap, group: "collect-\(UUID().uuidString)", topics: [topic]), logger: logger)
+        try await collect(consumerConfiguration(bootstrap, group: "collect-\(UUID().uuidString)", topics: [topic]), timeout: timeout, until: done)
+    }
+
+    /// Reads with a consumer of `configuration` (its group, topics, isolation level) until `done` says the messages
+    /// read so far are enough, or `timeout` passed (then what arrived).
+    public static func collect(
+        _ configuration: KafkaConsumerConfiguration, timeout: Duration, until done: @escaping @Sendable ([ConsumerMessage]) -> Bool
+    ) async throws -> [ConsumerMessage] {
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         let collected = await withTaskGroup(of: [ConsumerMessage]?.self) { group in
             group.addTask {
                 var messages: [ConsumerMessage] = []
@@ -92,6 +99,28 @@ public enum KafkaTestClient {
             return result
         }
         return collected
+    }
+
+    /// Reads with a consumer of `configuration` what it sees once it has its partitions (at most 30 s) and `settle`
+    /// more has passed; stops early when `done` says the messages read so far are enough. For checks that nothing
+    /// beyond the expected messages is visible (aborted transactions, duplicates).
+    public static func collectSettled(
+        _ configuration: KafkaConsumerConfiguration, settle: Duration = .seconds(2),
+        until done: @escaping @Sendable ([ConsumerMessage]) -> Bool = { _ in false }
+    ) async throws -> [ConsumerMessage] {
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        let reader = Task {
+            var messages: [ConsumerMessage] = []
+            for await message in consumer {
+                messages.append(message)
+                if done(messages) { break }
+            }
+            return messages
+        }
+        await eventually(timeout: .seconds(30)) { !consumer.assignment.isEmpty }
+        try await Task.sleep(for: settle)
+        await consumer.close()
+        return await reader.value
     }
 
     /// Every message of `topic` from the start to its current end, read partition by partition (no consumer group:

@@ -107,15 +107,15 @@ public final class MailServer: Sendable {
     /// Waits (up to `timeout`) until `user` has at least `count` messages and returns them. Suspends between looks,
     /// so in-process services keep the cooperative threads while a test waits for their mail.
     public func waitForMessages(_ user: String, count: Int, timeout: TimeInterval = 10) async throws -> [URL] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            let files = deliveredMessages(user)
-            if files.count >= count { return files }
-            guard Date() < deadline else {
-                throw TestSetupError("\(user) has \(files.count) message(s), expected \(count); see \(directory.path)/postfix.log")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        var files: [URL] = []
+        let arrived = await eventually(timeout: .milliseconds(Int(timeout * 1_000))) {
+            files = deliveredMessages(user)
+            return files.count >= count
         }
+        guard arrived else {
+            throw TestSetupError("\(user) has \(files.count) message(s), expected \(count); see \(directory.path)/postfix.log")
+        }
+        return files
     }
 
     /// Puts a raw RFC 5322 message straight into `user`'s Maildir (as a local delivery agent would).

@@ -31,16 +31,7 @@ struct TransactionalRouteTests {
     }
 
     func readAll(_ cluster: KafkaMockCluster, topic: String, settle: Duration = .seconds(2)) async throws -> [ConsumerMessage] {
-        let consumer = try KafkaConsumer(configuration: consumer(cluster, group: "read-\(UUID())", topic: topic), logger: logger)
-        let reader = Task {
-            var messages: [ConsumerMessage] = []
-            for await message in consumer { messages.append(message) }
-            return messages
-        }
-        await eventually(timeout: .seconds(30)) { !consumer.assignment.isEmpty }
-        try await Task.sleep(for: settle)
-        await consumer.close()
-        return await reader.value
+        try await KafkaTestClient.collectSettled(consumer(cluster, group: "read-\(UUID())", topic: topic), settle: settle)
     }
 
     @Test func anAbortedTransactionIsRedoneAndEveryMessageIsDeliveredExactlyOnce() async throws {

@@ -152,7 +152,7 @@ struct StripeWebhookIngressTests {
 
     @Test func forgedStaleAndUnsignedWebhooksAre400AndNothingIsProduced() async throws {
         // The producer points at a closed port: any attempt to produce would answer 503, not 400.
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
         let router = IngressServer.makeRouter(endpoints: [ingress(endpoint(topic: "t"), producer)], logger: logger)
         let body = #"{"id":"evt_9","type":"customer.updated","data":{"object":{"id":"cus_9","object":"customer"}}}"#
         let now = Int64(Date().timeIntervalSince1970)

@@ -118,7 +118,7 @@ struct WebFormIngressTests {
 
     @Test func badInputGetsAClearClientErrorAndNothingIsProduced() async throws {
         // No broker needed: every request here is refused before producing.
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
         let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         let app = Application(router: router)
         try await app.test(.router) { client in
@@ -144,7 +144,7 @@ struct WebFormIngressTests {
     }
 
     @Test func whenKafkaDoesNotAcknowledgeTheAnswerIs503NeverA2xx() async throws {
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
         let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         try await Application(router: router).test(.router) { client in
             try await client.execute(
