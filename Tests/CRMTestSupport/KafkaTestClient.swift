@@ -35,7 +35,7 @@ public enum KafkaTestClient {
     /// Produces `values` to `topic`, keyed `k0`, `k1`, … by their index, and waits for every acknowledgement (at most
     /// 60 s). When librdkafka's queue is full it waits for room (about 10 s at most), so large batches work too.
     public static func produce(_ bootstrap: String, topic: String, values: [String]) async throws {
-        let producer = try producer(bootstrap)
+        let producer = try Self.producer(bootstrap)
         for (index, value) in values.enumerated() {
             let message = ProducerMessage(topic: topic, key: Array("k\(index)".utf8), value: Array(value.utf8))
             var enqueued = false
@@ -60,7 +60,7 @@ public enum KafkaTestClient {
         _ bootstrap: String, topic: String, count: Int, timeout: Duration
     ) async throws -> [(key: String, value: JSONValue)] {
         try await collect(bootstrap, topic: topic, count: count, timeout: timeout).map {
-            (String(decoding: $0.key ?? [], as: UTF8.self), try JSONValue.parse($0.value))
+            (key: String(decoding: $0.key ?? [], as: UTF8.self), value: try JSONValue.parse($0.value))
         }
     }
 

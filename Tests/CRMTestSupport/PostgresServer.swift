@@ -42,7 +42,7 @@ public final class PostgresServer: Sendable {
         }
         let data = directory.appendingPathComponent("data").path
         let log = directory.appendingPathComponent("postgres.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
 
         let initdb = try Self.run(
             owner: owner,

@@ -54,7 +54,7 @@ public final class TrytonServer: Sendable {
             """
         try text.write(to: configuration, atomically: true, encoding: .utf8)
         let log = directory.appendingPathComponent("trytond.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
         process = try ChildProcess(
             venv.appendingPathComponent("bin/trytond").path, ["-c", configuration.path, "-d", Self.database], outputPath: log.path,
@@ -105,7 +105,7 @@ public final class TrytonServer: Sendable {
         let environment = ProcessInfo.processInfo.environment
         let cache = environment["CRMHUB_TRYTON_CACHE"] ?? venv.appendingPathComponent("crmhub-templates").path
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-tryton-template-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         let script = try ChildProcess(
             venv.appendingPathComponent("bin/python").path, [repositoryRoot.appendingPathComponent("deploy/testing/tryton_template.py").path, cache],
