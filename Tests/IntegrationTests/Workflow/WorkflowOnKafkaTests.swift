@@ -141,7 +141,7 @@ struct WorkflowOnKafkaTests {
         let owners = try assigned.map { message in try JSONValue.parse(message.value)["owner"]?.stringValue ?? "-" }
         #expect(assigned.map(\.keyText) == ["L1", "L2", "L3", "L4"])
         #expect(owners == ["alice", "bob", "carol", "alice"])
-        let reasons = dead.map { DeadLetter($0).reason ?? "-" }
+        let reasons = dead.map { DeadLetter($0).reason }
         #expect(dead.map(\.keyText) == ["L5", "L6"])
         #expect(reasons.first?.contains("no territory of rule 'leads'") == true)
         #expect(reasons.last == "not a JSON object")
