@@ -271,10 +271,11 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         // Test support: real peers started on free loopback ports (Tansu broker, PostgreSQL, postfix/dovecot, sshd,
-        // Kamailio + SIPp, trytond, localstripe, a recording HTTP target), one KafkaTestClient, one ChildProcess.
+        // Kamailio + SIPp, trytond, localstripe, a recording HTTP target), one KafkaTestClient, one ChildProcess, one
+        // `eventually`.
         .target(
             name: "CRMTestSupport",
-            dependencies: ["CRMKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CRMKafka", "CRMModel", .product(name: "Logging", package: "swift-log")],
             path: "Tests/CRMTestSupport",
             swiftSettings: strictConcurrency
         ),
@@ -285,7 +286,9 @@ let package = Package(
         .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "CRMKafkaTests", dependencies: ["CRMKafka", .product(name: "Logging", package: "swift-log")], swiftSettings: strictConcurrency
+            name: "CRMKafkaTests",
+            dependencies: ["CRMKafka", "CRMTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(

@@ -1,4 +1,5 @@
 import CRMKafka
+import CRMTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -49,22 +50,21 @@ struct RouteFaultTests {
         cluster.setBrokerUp(3)
         cluster.pushRequestErrors(apiKey: .offsetCommit, [15])  // COORDINATOR_NOT_AVAILABLE: the next commit retries
 
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
-        while route.finishedMessages < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        await eventually(timeout: .seconds(60), poll: .milliseconds(100)) { route.finishedMessages >= count }
         #expect(route.finishedMessages >= count)
         await group.triggerGracefulShutdown()
         try await running.value
 
         // Every input value is in the output (re-deliveries are allowed, loss is not), per key in order.
-        let reader = try KafkaConsumer(configuration: consumer(cluster, group: "check-\(UUID())", topic: "out"), logger: logger)
+        let messages = try await KafkaTestClient.collect(consumer(cluster, group: "check-\(UUID())", topic: "out"), timeout: .seconds(60)) {
+            Set($0.map(\.value)).count >= count
+        }
         var seen: [String: [Int]] = [:]
         var total = 0
-        for await message in reader {
+        for message in messages {
             seen[message.keyText ?? "", default: []].append(Int(String(decoding: message.value.dropFirst(), as: UTF8.self))!)
             total += 1
-            if Set(seen.values.flatMap { $0 }).count >= count { break }
         }
-        await reader.close()
         #expect(Set(seen.values.flatMap { $0 }).count == count, "no loss")
         for (key, values) in seen {
             var firstSeen: [Int] = []

@@ -1,3 +1,4 @@
+import CRMTestSupport
 import Foundation
 import Logging
 import Testing
@@ -22,24 +23,10 @@ struct KafkaTransactionTests {
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 500
         configuration.isolationLevel = isolation
-        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
-        var seen: [String] = []
-        let reader = Task {
-            var collected: [String] = []
-            for await message in consumer {
-                collected.append(String(decoding: message.value, as: UTF8.self))
-                if collected.count >= count { break }
-            }
-            return collected
-        }
         // Once the consumer has its partitions, give it time to read everything there is (and anything beyond
         // what should be visible).
-        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while consumer.assignment.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        try await Task.sleep(for: .seconds(2))
-        await consumer.close()
-        seen = await reader.value
-        return seen
+        let messages = try await KafkaTestClient.collectSettled(configuration, settle: .seconds(2)) { $0.count >= count }
+        return messages.map { String(decoding: $0.value, as: UTF8.self) }
     }
 
     @Test func anAbortedTransactionIsMarkedAbortedAndACommittedOneIsVisible() async throws {

@@ -39,7 +39,7 @@ struct IdentityGraphTests {
         var rng = SplitMix64(seed: 4)
         func name() -> String { String((0..<7).map { _ in Character(UnicodeScalar(UInt8(97 + rng.next() % 26))) }) }
         for i in 0..<300 {
-            g.resolve(person("\(i)", name(), name(), email: "test@test.com", phone: "+44 20 7946 0000", country: "GB"))
+            _ = g.resolve(person("\(i)", name(), name(), email: "test@test.com", phone: "+44 20 7946 0000", country: "GB"))
         }
         #expect(g.goldenCount == 300)
     }
@@ -54,7 +54,7 @@ struct IdentityGraphTests {
             return String((0..<Int(rng.next() % 30)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
         }
         for i in 0..<2_000 {
-            g.resolve(
+            _ = g.resolve(
                 CustomerRecord(
                     system: "junk", externalId: "\(i)", givenName: junk(), familyName: junk(), email: junk(), phone: junk(),
                     street: junk(), city: junk(), postcode: junk(), country: junk(), dateOfBirth: junk()))
@@ -99,8 +99,8 @@ struct IdentityGraphTests {
         var g1 = IdentityGraph(), g2 = IdentityGraph()
         let rows = SyntheticCustomers(seed: 3).generate(count: 500)
         for r in rows {
-            g1.resolve(r.record)
-            g2.resolve(r.record)
+            _ = g1.resolve(r.record)
+            _ = g2.resolve(r.record)
         }
         #expect(rows.allSatisfy { g1.goldenId(for: $0.record.ref) == g2.goldenId(for: $0.record.ref) })
     }

@@ -12,17 +12,17 @@ import Testing
 struct InteractionRedeliveryTests {
     @Test("an Interaction the broker did not take within the delivery timeout is redelivered once the broker is back")
     func interactionSurvivesAnOutageLongerThanTheDeliveryTimeout() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1, logger: CTIKafkaSupport.logger)
+        let cluster = try KafkaMockCluster(brokers: 1, logger: KafkaTestClient.logger)
         try cluster.createTopic("cti.interactions", partitions: 1)
         try cluster.createTopic("cti.screenpops", partitions: 1)
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
         producerConfiguration.lingerMilliseconds = 1
         producerConfiguration.deliveryTimeoutMilliseconds = 1_500
-        let producer = try KafkaProducer(configuration: producerConfiguration, logger: CTIKafkaSupport.logger)
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: KafkaTestClient.logger)
         var configuration = CallEventProcessor.Configuration(name: "outage", interactionTopic: "cti.interactions", screenPopTopic: "cti.screenpops")
         configuration.redeliveryBackoff = .milliseconds(200)
         let processor = CallEventProcessor(
-            configuration: configuration, producer: producer, lookup: try CTIKafkaSupport.customers(), logger: CTIKafkaSupport.logger)
+            configuration: configuration, producer: producer, lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"), logger: KafkaTestClient.logger)
 
         cluster.setBrokerDown(1)
         let now = ContinuousClock.now
@@ -30,7 +30,7 @@ struct InteractionRedeliveryTests {
         await processor.process(CallTrackerTests.event(.answered, "outage-1", at: 102, code: 200), arrivedAt: now)
         await processor.process(CallTrackerTests.event(.hangup, "outage-1", at: 130), arrivedAt: now)
         // Longer than the delivery timeout: the first attempt fails and the record waits for a redelivery.
-        let retrying = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { await processor.waitingRedeliveries > 0 }
+        let retrying = await eventually(timeout: .seconds(10)) { await processor.waitingRedeliveries > 0 }
         #expect(retrying, "the failed Interaction was not scheduled again")
         try await Task.sleep(for: .seconds(2))
         cluster.setBrokerUp(1)
@@ -39,10 +39,9 @@ struct InteractionRedeliveryTests {
         // record itself (bounded), not for the queue to drain.
         let bootstrap = cluster.bootstrapServers.joined(separator: ",")
         var interactions: [ConsumerMessage] = []
-        let deadline = ContinuousClock.now + .seconds(60)
-        while interactions.isEmpty && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(500))
+        try await eventually(timeout: .seconds(60), poll: .milliseconds(500)) {
             interactions = try await KafkaTestClient.readAll(bootstrap, topic: "cti.interactions")
+            return !interactions.isEmpty
         }
         // At least once: a redelivery whose acknowledgement was late may land twice, under the call's key.
         #expect(!interactions.isEmpty)

@@ -107,15 +107,15 @@ public final class MailServer: Sendable {
     /// Waits (up to `timeout`) until `user` has at least `count` messages and returns them. Suspends between looks,
     /// so in-process services keep the cooperative threads while a test waits for their mail.
     public func waitForMessages(_ user: String, count: Int, timeout: TimeInterval = 10) async throws -> [URL] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            let files = deliveredMessages(user)
-            if files.count >= count { return files }
-            guard Date() < deadline else {
-                throw TestSetupError("\(user) has \(files.count) message(s), expected \(count); see \(directory.path)/postfix.log")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        var files: [URL] = []
+        let arrived = await eventually(timeout: .milliseconds(Int(timeout * 1_000))) {
+            files = deliveredMessages(user)
+            return files.count >= count
         }
+        guard arrived else {
+            throw TestSetupError("\(user) has \(files.count) message(s), expected \(count); see \(directory.path)/postfix.log")
+        }
+        return files
     }
 
     /// Puts a raw RFC 5322 message straight into `user`'s Maildir (as a local delivery agent would).
@@ -136,32 +136,13 @@ public final class MailServer: Sendable {
 
 
     private static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))")
-        }
+        _ = try runCapturingOutput(tool, arguments)
     }
 
     private static func output(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed") }
-        return String(decoding: data, as: UTF8.self)
+        let (status, text) = try ChildProcess.run(tool, arguments, errorPath: "/dev/null")
+        guard status == 0 else { throw TestSetupError("\(tool) \(arguments.joined(separator: " ")) failed") }
+        return text
     }
 }
 

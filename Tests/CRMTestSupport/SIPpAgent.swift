@@ -39,11 +39,7 @@ public final class SIPpAgent: Sendable {
     /// Waits for SIPp to exit; returns its status (0: every call succeeded), nil if it was still running at the
     /// deadline (it is then killed).
     public func waitForExit(timeout: Duration) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        if process.isRunning {
+        if !(await process.waitForExit(timeout: timeout)) {
             stop()
             return nil
         }

@@ -25,14 +25,11 @@ public final class TrytonServer: Sendable {
         let venv = try locateVenv()
         let template = try await templatePath(venv: venv)
         let server = try TrytonServer(venv: venv, template: template)
-        let deadline = ContinuousClock.now + .seconds(120)
-        while !canConnect(port: server.port) {
-            guard ContinuousClock.now < deadline, server.process.isRunning else {
-                let log = server.logTail()
-                server.stop()
-                throw TestSetupError("trytond did not start listening on 127.0.0.1:\(server.port); log:\n\(log)")
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        await eventually(timeout: .seconds(120), poll: .milliseconds(100)) { canConnect(port: server.port) || !server.process.isRunning }
+        guard canConnect(port: server.port) else {
+            let log = server.logTail()
+            server.stop()
+            throw TestSetupError("trytond did not start listening on 127.0.0.1:\(server.port); log:\n\(log)")
         }
         return server
     }
@@ -114,13 +111,9 @@ public final class TrytonServer: Sendable {
             venv.appendingPathComponent("bin/python").path, [repositoryRoot.appendingPathComponent("deploy/testing/tryton_template.py").path, cache],
             outputPath: output.path)
         // The first build initialises the database (a minute or more on a busy machine); later runs reuse it.
-        let deadline = ContinuousClock.now + .seconds(1_200)
-        while script.isRunning {
-            guard ContinuousClock.now < deadline else {
-                script.stop(grace: 0)
-                throw TestSetupError("building the Tryton template database took longer than 20 minutes")
-            }
-            try await Task.sleep(for: .milliseconds(200))
+        guard await script.waitForExit(timeout: .seconds(1_200)) else {
+            script.stop(grace: 0)
+            throw TestSetupError("building the Tryton template database took longer than 20 minutes")
         }
         let status = script.wait(timeout: 0)
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""

@@ -44,23 +44,25 @@ struct BatchCrashTests {
         settle_seconds: 0
         progress_seconds: 0.1
         """.write(toFile: root.appendingPathComponent("Batch/import.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.import", "batch.big-import.dlq"])
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.import", "batch.big-import.dlq"])
         var text = "id,name,city\n"
         for i in 1...Self.rows { text += "\(i),\"Name \(i)\",City\n" }
         try text.write(to: drop.appendingPathComponent("big.csv"), atomically: true, encoding: .utf8)
 
-        let first = try ChildProcess(["batch", "run", "big-import", "--config", config])
+        let first = try ChildProcess.crmhub(["batch", "run", "big-import", "--config", config])
         let sawCheckpoint: Bool = await first.kill9(onLine: Self.hasCheckpoint, within: 60)
-        let firstLog: String = String(first.stderr.suffix(2_000))
+        let firstLog: String = String(first.errorOutput.suffix(2_000))
         #expect(sawCheckpoint, Comment(rawValue: "no checkpoint progress line before the kill; stderr: " + firstLog))
         let before: Int = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.import").count
         #expect(before < Self.rows, "the first run finished before it was killed; use a bigger file")
         let notMoved: Bool = FileManager.default.fileExists(atPath: drop.appendingPathComponent("big.csv").path)
         #expect(notMoved)
 
-        let second = try ChildProcess(["batch", "run", "big-import", "--config", config])
-        let status: Int32 = await second.waitForExit(within: 120)
-        let secondLog: String = second.stderr
+        let second = try ChildProcess.crmhub(["batch", "run", "big-import", "--config", config])
+        _ = await second.waitForExit(timeout: .seconds(120))
+        second.kill9()
+        let status: Int32 = second.terminationStatus
+        let secondLog: String = second.errorOutput
         #expect(status == 0, Comment(rawValue: "stderr: " + String(secondLog.suffix(2_000))))
         #expect(secondLog.contains("resume"))
         let resumeLine: String = secondLog.split(separator: "\n").first { $0.contains("resume") }.map(String.init) ?? "-"
@@ -95,21 +97,23 @@ struct BatchCrashTests {
         file_name: "export-{window}.jsonl"
         progress_seconds: 0.1
         """.write(toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.export"])
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.export", values: (1...Self.rows).map { "{\"n\":\($0)}" })
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.export"])
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.export", values: (1...Self.rows).map { "{\"n\":\($0)}" })
 
-        let first = try ChildProcess(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T02:00:00Z"])
+        let first = try ChildProcess.crmhub(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T02:00:00Z"])
         let sawProgress: Bool = await first.kill9(onLine: Self.isProgress, within: 60)
-        let firstLog: String = String(first.stderr.suffix(2_000))
+        let firstLog: String = String(first.errorOutput.suffix(2_000))
         #expect(sawProgress, Comment(rawValue: "no progress line before the kill; stderr: " + firstLog))
         let afterKill: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)
         #expect(afterKill.isEmpty, "the first run published before it was killed")
         // Messages produced after the crash belong to the next window.
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.export", values: ["{\"n\":0}"])
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.export", values: ["{\"n\":0}"])
 
-        let second = try ChildProcess(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T03:00:00Z"])
-        let status: Int32 = await second.waitForExit(within: 120)
-        let secondLog: String = String(second.stderr.suffix(2_000))
+        let second = try ChildProcess.crmhub(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T03:00:00Z"])
+        _ = await second.waitForExit(timeout: .seconds(120))
+        second.kill9()
+        let status: Int32 = second.terminationStatus
+        let secondLog: String = String(second.errorOutput.suffix(2_000))
         #expect(status == 0, Comment(rawValue: "stderr: " + secondLog))
         let files: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)
         #expect(files == ["export-20261125T0200Z.jsonl"], "the re-run must rewrite the crashed window's file, nothing else")

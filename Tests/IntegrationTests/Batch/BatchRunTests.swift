@@ -34,8 +34,8 @@ struct BatchRunTests {
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
         try outboundJob(drop: drop, empty: "skip").write(toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer"])
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (1...25).map(Self.customer))
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...25).map(Self.customer))
 
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         let runner = BatchRunner(environment: environment)
@@ -62,7 +62,7 @@ struct BatchRunTests {
         #expect(afterEmpty == files)
 
         // New messages go to the next window's file only.
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (26...30).map(Self.customer))
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (26...30).map(Self.customer))
         let third = try await runner.run(try #require(jobs.first), window: window.addingTimeInterval(2 * 86_400))
         #expect(third.rowsProduced == 5)
         let history: [BatchRunReport] = try environment.state.history(job: "customers-export")
@@ -76,8 +76,8 @@ struct BatchRunTests {
         let drop = root.appendingPathComponent("exports")  // missing: the first publish fails
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
         try outboundJob(drop: drop).write(toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer"])
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (1...10).map(Self.customer))
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...10).map(Self.customer))
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         let runner = BatchRunner(environment: environment)
         let job = try #require(jobs.first)
@@ -85,7 +85,7 @@ struct BatchRunTests {
         #expect(first.status == .failed)
 
         // Messages arriving after the failed run's cut-off belong to the next window, not to the rewritten file.
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (11...14).map(Self.customer))
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (11...14).map(Self.customer))
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
         let retry = try await runner.run(job, window: try Date("2026-11-25T03:00:00Z", strategy: .iso8601))
         #expect(retry.status == .succeeded, Comment(rawValue: retry.detail))
@@ -122,7 +122,7 @@ struct BatchRunTests {
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
         try inboundJob(drop: drop).write(toFile: root.appendingPathComponent("Batch/import.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer", "batch.dlq"])
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer", "batch.dlq"])
 
         var bytes = Array("\u{FEFF}id;first_name;last_name;email;status\r\n".utf8)
         for i in 1...20 {
@@ -181,7 +181,7 @@ struct BatchRunTests {
             of: "format: {type: csv, delimiter: \";\"}",
             with: "format: {type: csv, delimiter: \";\", columns: [id, first_name, last_name, email, status]}")
         try job.write(toFile: root.appendingPathComponent("Batch/import.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer", "batch.dlq"])
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer", "batch.dlq"])
         // Comma-delimited although the job says ';': the header is one field.
         try "id,first_name,last_name,email,status\n1,A,B,a@example.com,A\n".write(
             to: drop.appendingPathComponent("customers-x.csv"), atomically: true, encoding: .utf8)

@@ -26,8 +26,8 @@ struct BatchSFTPTests {
         file_name: "customers-{window}.csv"
         empty: header-only
         """.write(toFile: root.appendingPathComponent("Batch/sftp.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer"])
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (1...12).map(BatchRunTests.customer))
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...12).map(BatchRunTests.customer))
 
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         let runner = BatchRunner(environment: environment)
@@ -62,8 +62,8 @@ struct BatchSFTPTests {
         empty: header-only
         notify_topic: batch.failures
         """.write(toFile: root.appendingPathComponent("Batch/sftp.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer", "batch.failures"])
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: [BatchRunTests.customer(1)])
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer", "batch.failures"])
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: [BatchRunTests.customer(1)])
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         let report = try await BatchRunner(environment: environment).run(try #require(jobs.first), window: Date())
         #expect(report.status == .failed)

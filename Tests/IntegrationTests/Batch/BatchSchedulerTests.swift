@@ -35,8 +35,8 @@ struct BatchSchedulerTests {
             toFile: root.appendingPathComponent("Batch/once.yaml").path, atomically: true, encoding: .utf8)
         try job(name: "nightly-skip", catchUp: "skip", drop: drop).write(
             toFile: root.appendingPathComponent("Batch/skip.yaml").path, atomically: true, encoding: .utf8)
-        try await BatchTestSupport.createTopics(broker.bootstrap, ["crm.customer"])
-        try await BatchTestSupport.produce(broker.bootstrap, topic: "crm.customer", values: (1...3).map(BatchRunTests.customer))
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
+        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...3).map(BatchRunTests.customer))
 
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         // The hub was last up three days ago: three 02:30 runs were missed.
@@ -46,12 +46,10 @@ struct BatchSchedulerTests {
         let scheduler = BatchSchedulerService(runner: BatchRunner(environment: environment), jobs: jobs)
         let group = ServiceGroup(services: [scheduler], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
-        let deadline = ContinuousClock.now + .seconds(30)
         var once: [BatchRunReport] = []
-        while ContinuousClock.now < deadline {
+        try await eventually(timeout: .seconds(30), poll: .milliseconds(200)) {
             once = try environment.state.history(job: "nightly-once")
-            if once.contains(where: { $0.status != .running }) { break }
-            try await Task.sleep(for: .milliseconds(200))
+            return once.contains(where: { $0.status != .running })
         }
         try await Task.sleep(for: .seconds(1))  // time for a wrong second catch-up run to show
         await group.triggerGracefulShutdown()

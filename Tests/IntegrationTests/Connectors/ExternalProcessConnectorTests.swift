@@ -98,9 +98,8 @@ struct ExternalProcessConnectorTests {
 
     @Test func aSourceChildsMessagesReachKafkaAndAreAcknowledgedOnlyAfterTheBrokerHasThem() async throws {
         let broker = try TansuBroker()
-        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
-        _ = try await admin.createTopics([.init(name: "raw.drop", partitions: 1)])
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["raw.drop"], partitions: 1)
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
         let folder = try scratch()
         for number in 0..<25 {
             try Data(#"{"email":"p\#(number)@example.com","n":\#(number)}"#.utf8).write(to: folder.appendingPathComponent(String(format: "form-%03d.json", number)))
@@ -118,32 +117,21 @@ struct ExternalProcessConnectorTests {
         try await Task.sleep(for: .milliseconds(300))
         kill(first, SIGKILL)
 
-        let deadline = ContinuousClock.now + .seconds(40)
-        while ContinuousClock.now < deadline {
-            let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }
-            if left.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(200))
+        try await eventually(timeout: .seconds(40), poll: .milliseconds(200)) {
+            try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.isEmpty
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.isEmpty, "every file acknowledged")
 
-        var consumer = KafkaConsumerConfiguration(bootstrapServers: [broker.bootstrap], groupID: "check-\(UUID())", topics: ["raw.drop"])
-        consumer.sessionTimeoutMilliseconds = 2_000
-        consumer.heartbeatIntervalMilliseconds = 500
-        let reader = try KafkaConsumer(configuration: consumer, logger: logger)
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(20))
-            await reader.close()
+        let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: "raw.drop", timeout: .seconds(20)) { messages in
+            Set(messages.compactMap { $0.headers.text("crm-id") }).count == 25
         }
         var ids = Set<String>()
         var total = 0
-        for await message in reader {
+        for message in messages {
             total += 1
             if let id = message.headers.text("crm-id") { ids.insert(id) }
             #expect(message.keyText?.hasPrefix("p") == true)
-            if ids.count == 25 { break }
         }
-        watchdog.cancel()
-        await reader.close()
         #expect(ids == Set((0..<25).map { String(format: "form-%03d", $0) }), "every file is on the topic, with its name as the id")
         print("process source: \(total) records for 25 files (repeats are offers that were produced but not yet acknowledged at the kill)")
         await group.triggerGracefulShutdown()
@@ -152,18 +140,22 @@ struct ExternalProcessConnectorTests {
     }
 
     func waitForChild(_ target: ProcessSinkTarget) async throws -> Int32 {
-        for _ in 0..<200 {
-            if let pid = await target.childProcessIdentifier { return pid }
-            try await Task.sleep(for: .milliseconds(50))
+        var pid: Int32?
+        await eventually(timeout: .seconds(10)) {
+            pid = await target.childProcessIdentifier
+            return pid != nil
         }
-        throw TestSetupError("the connector process did not start")
+        guard let pid else { throw TestSetupError("the connector process did not start") }
+        return pid
     }
 
     func waitForSourceChild(_ source: ProcessSourceService) async throws -> Int32 {
-        for _ in 0..<200 {
-            if let pid = await source.childProcessIdentifier { return pid }
-            try await Task.sleep(for: .milliseconds(50))
+        var pid: Int32?
+        await eventually(timeout: .seconds(10)) {
+            pid = await source.childProcessIdentifier
+            return pid != nil
         }
-        throw TestSetupError("the connector process did not start")
+        guard let pid else { throw TestSetupError("the connector process did not start") }
+        return pid
     }
 }

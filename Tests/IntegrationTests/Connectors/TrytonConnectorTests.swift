@@ -210,12 +210,10 @@ struct TrytonConnectorTests {
         // Tryton processes a confirmed sale (invoice, shipment) in a queued task after the commit, which changes its
         // state to processing and its write_date: wait for that, so the tests see the sale settled.
         let id = try #require(ids.first)
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
-        while ContinuousClock.now < deadline {
-            let state = try await client.read("sale.sale", ids: [id], fields: ["state"]).first?["state"]?.stringValue
-            if state == "processing" { return id }
-            try await Task.sleep(for: .milliseconds(200))
+        let processed = try await eventually(timeout: .seconds(60), poll: .milliseconds(200)) {
+            try await client.read("sale.sale", ids: [id], fields: ["state"]).first?["state"]?.stringValue == "processing"
         }
+        if processed { return id }
         throw TestSetupError("sale \(id) was confirmed but Tryton did not process it within 60 s")
     }
 
@@ -301,15 +299,6 @@ struct TrytonConnectorTests {
 struct TrytonEndToEndTests {
     let logger = Logger(label: "test")
 
-    func waitUntil(_ timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-        return false
-    }
-
     @Test func customersFromKafkaReachTrytonOnceThroughAHangAndSalesComeBack() async throws {
         let server = try await TrytonServer.start()
         defer { server.stop() }
@@ -353,7 +342,9 @@ struct TrytonEndToEndTests {
         try await Task.sleep(for: .seconds(3))
         server.resume()
 
-        let arrived = try await waitUntil { ((try? await TrytonConnectorTests.parties(checker, code: "golden:0500"))?.count ?? 0) >= 1 }
+        let arrived = await eventually(timeout: .seconds(90), poll: .milliseconds(250)) {
+            ((try? await TrytonConnectorTests.parties(checker, code: "golden:0500"))?.count ?? 0) >= 1
+        }
         #expect(arrived, "the customer reached Tryton after the hang")
         let letters = try await KafkaTestClient.collect(broker.bootstrap, topic: delivery.deadLetterTopic, count: 1, timeout: .seconds(60))
         #expect(letters.count == 1)

@@ -10,17 +10,6 @@ import Testing
 /// The `crmhub` executable as an operator runs it: start, readiness, SIGTERM, exit codes for bad set-ups.
 @Suite(.timeLimit(.minutes(3)))
 struct DaemonProcessTests {
-    static func binary() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
-            return path
-        }
-        let candidate = repositoryRoot.appendingPathComponent(".build/debug/crmhub").path
-        guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw TestSetupError("crmhub binary not found: build it (swift build) or set CRMHUB_BINARY")
-        }
-        return candidate
-    }
-
     func writeConfig(broker: String, httpPort: Int, extra: String = "") throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-daemon-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -45,23 +34,6 @@ struct DaemonProcessTests {
         return path
     }
 
-    func launch(_ arguments: [String]) throws -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.binary())
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return (process, errors)
-    }
-
-    func waitForExit(_ process: Process, within seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        return !process.isRunning
-    }
-
     func status(_ url: String) async -> Int? {
         guard let (_, response) = try? await URLSession.shared.data(from: URL(string: url)!) else { return nil }
         return (response as? HTTPURLResponse)?.statusCode
@@ -71,13 +43,11 @@ struct DaemonProcessTests {
         let broker = try TansuBroker()
         let httpPort = try freePort()
         let config = try writeConfig(broker: broker.bootstrap, httpPort: httpPort)
-        let (process, _) = try launch(["run", "--config", config])
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let process = try ChildProcess.crmhub(["run", "--config", config])
+        defer { process.kill9() }
 
-        var ready = false
-        for _ in 0..<200 where !ready {
-            ready = await status("http://127.0.0.1:\(httpPort)/readyz") == 200
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        let ready = await eventually(timeout: .seconds(20), poll: .milliseconds(100)) {
+            await status("http://127.0.0.1:\(httpPort)/readyz") == 200
         }
         #expect(ready, "/readyz turned 200")
         #expect(await status("http://127.0.0.1:\(httpPort)/healthz") == 200)
@@ -89,8 +59,8 @@ struct DaemonProcessTests {
         let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(httpPort)/metrics")!)
         #expect(String(decoding: metrics, as: UTF8.self).contains("crmhub_route_messages_out_total{route=\"forms\"} 50"))
 
-        kill(process.processIdentifier, SIGTERM)
-        #expect(await waitForExit(process, within: 30), "exits within the shutdown bound")
+        process.signal(SIGTERM)
+        #expect(await process.waitForExit(timeout: .seconds(30)), "exits within the shutdown bound")
         #expect(process.terminationStatus == 0)
         await producer.shutdown()
     }
@@ -98,34 +68,27 @@ struct DaemonProcessTests {
     @Test func anUnreachableBrokerFailsFastNamingTheBroker() async throws {
         let deadPort = try freePort()
         let config = try writeConfig(broker: "127.0.0.1:\(deadPort)", httpPort: try freePort())
-        let (process, errors) = try launch(["run", "--config", config])
-        #expect(await waitForExit(process, within: 20))
+        let process = try ChildProcess.crmhub(["run", "--config", config])
+        defer { process.kill9() }
+        #expect(await process.waitForExit(timeout: .seconds(20)))
         #expect(process.terminationStatus == 1)
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = process.errorOutput
         #expect(text.contains("cannot reach Kafka at 127.0.0.1:\(deadPort)"))
     }
 
     @Test func aBadConfigurationExitsWithCode2AndTheLine() async throws {
         let config = try writeConfig(broker: "127.0.0.1:1", httpPort: 8080, extra: "bogus: 1")
-        let (process, errors) = try launch(["validate", "--config", config])
-        #expect(await waitForExit(process, within: 10))
+        let process = try ChildProcess.crmhub(["validate", "--config", config])
+        defer { process.kill9() }
+        #expect(await process.waitForExit(timeout: .seconds(10)))
         #expect(process.terminationStatus == 2)
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = process.errorOutput
         #expect(text.contains("\(config):7:1: unknown key 'bogus'"))
     }
 
     /// Runs the CLI to completion; returns its exit status and standard output.
     func runCLI(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.binary())
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ChildProcess.run(try crmhubBinary(), arguments, errorPath: "/dev/null", timeout: 120)
     }
 
     @Test func aSinkRejectionIsListedAndReplayedWithTheDLQCommand() async throws {
@@ -145,14 +108,12 @@ struct DaemonProcessTests {
           in_place_attempts: 1
           topics: [1s]
         """.write(toFile: directory.appendingPathComponent("connectors/erp.yaml").path, atomically: true, encoding: .utf8)
-        let (process, _) = try launch(["run", "--config", config])
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let process = try ChildProcess.crmhub(["run", "--config", config])
+        defer { process.kill9() }
 
         let producer = try KafkaTestClient.producer(broker.bootstrap)
-        var ready = false
-        for _ in 0..<200 where !ready {
-            ready = await status("http://127.0.0.1:\(httpPort)/readyz") == 200
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        await eventually(timeout: .seconds(20), poll: .milliseconds(100)) {
+            await status("http://127.0.0.1:\(httpPort)/readyz") == 200
         }
         for value in ["{\"n\":1}", "{\"poison\":true}", "{\"n\":2}"] {
             try await producer.send(ProducerMessage(topic: "raw.forms", key: Array("k".utf8), value: Array(value.utf8)))
@@ -171,14 +132,14 @@ struct DaemonProcessTests {
         let (replayStatus, replayed) = try runCLI(["dlq", "replay", "--config", config, "--route", "erp", "--all", "--purge", "--idle-ms", "1500"])
         #expect(replayStatus == 0)
         #expect(replayed.contains("replayed 1 message(s) into crm.forms"))
-        for _ in 0..<200 where target.records().count < 3 { try await Task.sleep(for: .milliseconds(100)) }
+        await eventually(timeout: .seconds(20), poll: .milliseconds(100)) { target.records().count >= 3 }
         let bodies = target.records().compactMap { $0["body"] as? String }
         #expect(bodies.last == "{\"poison\":true}", "delivered after the replay")
         let (_, afterPurge) = try runCLI(["dlq", "list", "--config", config, "--route", "erp", "--idle-ms", "1500"])
         #expect(afterPurge.contains("0 dead letter(s)"))
 
-        kill(process.processIdentifier, SIGTERM)
-        #expect(await waitForExit(process, within: 30))
+        process.signal(SIGTERM)
+        #expect(await process.waitForExit(timeout: .seconds(30)))
         await producer.shutdown()
     }
 }

@@ -59,11 +59,6 @@ struct SinkServiceTests {
             producer: producer, target: target, store: store, state: HubState(), logger: logger)
     }
 
-    func waitUntil(_ condition: () -> Bool, timeout: Duration = .seconds(60)) async throws {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-    }
-
     @Test func anOutageOfOneKeyParksItsMessagesInOrderWhileOtherKeysFlowAndAllArrive() async throws {
         let broker = try TansuBroker()
         let producer = try KafkaTestClient.producer(broker.bootstrap)
@@ -79,11 +74,11 @@ struct SinkServiceTests {
             try await producer.send(ProducerMessage(topic: "in.outage", key: Array(key.utf8), value: Array("\(key)#\(index)".utf8)))
         }
         // B and C flow while A is down; A's messages are parked, not delivered out of order.
-        try await waitUntil { target.accepted.count >= 20 && target.calls - target.accepted.count >= 2 }
+        await eventually(timeout: .seconds(60)) { target.accepted.count >= 20 && target.calls - target.accepted.count >= 2 }
         #expect(target.accepted.allSatisfy { $0.key != "customer-A" })
         try await Task.sleep(for: .milliseconds(500))
         outage.turnOff()
-        try await waitUntil { target.accepted.count >= 30 }
+        await eventually(timeout: .seconds(60)) { target.accepted.count >= 30 }
         try await Task.sleep(for: .seconds(1))  // nothing more may arrive
 
         let accepted = target.accepted
@@ -111,7 +106,7 @@ struct SinkServiceTests {
         for value in ["one", "bad", "two"] {
             try await producer.send(ProducerMessage(topic: "in.perm", key: Array("k".utf8), value: Array(value.utf8)))
         }
-        try await waitUntil { target.accepted.count >= 2 }
+        await eventually(timeout: .seconds(60)) { target.accepted.count >= 2 }
         #expect(target.accepted.map { String(decoding: $0.value, as: UTF8.self) } == ["one", "two"])
         let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.perm", count: 1, timeout: .seconds(30))
         let letter = DeadLetter(try #require(parked.first))
@@ -137,7 +132,7 @@ struct SinkServiceTests {
         let firstGroup = ServiceGroup(services: [first], logger: logger)
         let firstRun = Task { try await firstGroup.run() }
         try await producer.send(message)
-        try await waitUntil { target.accepted.count >= 1 }
+        await eventually(timeout: .seconds(60)) { target.accepted.count >= 1 }
         await firstGroup.triggerGracefulShutdown()
         try await firstRun.value
 
@@ -150,7 +145,7 @@ struct SinkServiceTests {
         let secondRun = Task { try await secondGroup.run() }
         try await producer.send(message)
         try await producer.send(ProducerMessage(topic: "in.dedup", key: Array("k".utf8), value: Array("order-8".utf8)))
-        try await waitUntil { target.accepted.count >= 2 }
+        await eventually(timeout: .seconds(60)) { target.accepted.count >= 2 }
         try await Task.sleep(for: .milliseconds(500))
         #expect(target.accepted.map { String(decoding: $0.value, as: UTF8.self) } == ["order-7", "order-8"])
         #expect(second.duplicatesSuppressed == 1)

@@ -31,17 +31,7 @@ struct TransactionalRouteTests {
     }
 
     func readAll(_ cluster: KafkaMockCluster, topic: String, settle: Duration = .seconds(2)) async throws -> [ConsumerMessage] {
-        let consumer = try KafkaConsumer(configuration: consumer(cluster, group: "read-\(UUID())", topic: topic), logger: logger)
-        let reader = Task {
-            var messages: [ConsumerMessage] = []
-            for await message in consumer { messages.append(message) }
-            return messages
-        }
-        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while consumer.assignment.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        try await Task.sleep(for: settle)
-        await consumer.close()
-        return await reader.value
+        try await KafkaTestClient.collectSettled(consumer(cluster, group: "read-\(UUID())", topic: topic), settle: settle)
     }
 
     @Test func anAbortedTransactionIsRedoneAndEveryMessageIsDeliveredExactlyOnce() async throws {
@@ -60,8 +50,7 @@ struct TransactionalRouteTests {
             transactionalIDPrefix: "hub.test", transform: { RejectPoison() }, state: HubState(), logger: logger)
         let group = ServiceGroup(services: [route], logger: logger)
         let running = Task { try await group.run() }
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
-        while route.finishedMessages < values.count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        await eventually(timeout: .seconds(60)) { route.finishedMessages >= values.count }
         #expect(route.finishedMessages == values.count)
         await group.triggerGracefulShutdown()
         try await running.value

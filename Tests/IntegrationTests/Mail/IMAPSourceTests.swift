@@ -64,12 +64,12 @@ extension MailPeerTests {
                 server.stop()
                 broker.stop()
             }
-            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
+            try await KafkaTestClient.createTopics(broker.bootstrap, [Self.topic], partitions: 1)
             let statePath = server.directory.appendingPathComponent("state/imap.sqlite").path
             for number in 1...3 { try server.deposit(Self.mail(number, subject: "Frage \(number) – Drucker"), for: "support") }
 
             do {
-                let producer = try KafkaReader.producer(broker.bootstrap)
+                let producer = try KafkaTestClient.producer(broker.bootstrap)
                 let source = try Self.source(server, broker: broker, producer: producer, state: try MailboxStateStore(path: statePath))
                 let summary = try await source.poll()
                 #expect(summary.produced == 3)
@@ -77,7 +77,7 @@ extension MailPeerTests {
                 await producer.shutdown(timeout: .seconds(5))
             }
 
-            let first = try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 3, timeout: .seconds(20))
+            let first = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 3, timeout: .seconds(20))
             let tickets = try Self.tickets(first)
             #expect(tickets.keys.sorted() == ["email-mail-1@example.org", "email-mail-2@example.org", "email-mail-3@example.org"])
             let ticket = try #require(tickets["email-mail-2@example.org"])
@@ -90,7 +90,7 @@ extension MailPeerTests {
             // A new process: same state file, new clients. Nothing is produced again; the fourth mail once.
             try server.deposit(Self.mail(4, subject: "Frage 4"), for: "support")
             do {
-                let producer = try KafkaReader.producer(broker.bootstrap)
+                let producer = try KafkaTestClient.producer(broker.bootstrap)
                 let state = try MailboxStateStore(path: statePath)
                 let source = try Self.source(server, broker: broker, producer: producer, state: state)
                 let summary = try await source.poll()
@@ -99,7 +99,7 @@ extension MailPeerTests {
                 #expect(try await state.count(source: "support-inbox", outcome: .produced) == 4)
                 await producer.shutdown(timeout: .seconds(5))
             }
-            let all = try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 5, timeout: .seconds(8))
+            let all = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 5, timeout: .seconds(8))
             #expect(all.count == 4)
             #expect(try Self.tickets(all).keys.sorted().last == "email-mail-4@example.org")
 
@@ -142,7 +142,7 @@ extension MailPeerTests {
                 server.stop()
                 broker.stop()
             }
-            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
+            try await KafkaTestClient.createTopics(broker.bootstrap, [Self.topic], partitions: 1)
             // The first mail goes through SMTP (postfix → Maildir → dovecot), the reply straight into the Maildir.
             let smtp = SMTPClient(settings: MailServerSettings(url: server.smtpURL, security: .none))
             let original = MailMessage(
@@ -156,12 +156,12 @@ extension MailPeerTests {
                     extraHeaders: "In-Reply-To: <ack-1@hub.test>\nReferences: <first@example.org>\n <ack-1@hub.test>\n"),
                 for: "support")
 
-            let producer = try KafkaReader.producer(broker.bootstrap)
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
             let source = try Self.source(server, broker: broker, producer: producer, state: try MailboxStateStore(path: nil))
             #expect(try await source.poll().produced == 2)
             await producer.shutdown(timeout: .seconds(5))
 
-            let tickets = try Self.tickets(try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(20)))
+            let tickets = try Self.tickets(try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(20)))
             let first = try #require(tickets["email-first@example.org"])
             #expect(first["subject"]?.stringValue == "Rechnung 2026-11 fehlt")
             #expect(first["threadRef"] == nil || first["threadRef"]?.isNull == true)
@@ -178,8 +178,8 @@ extension MailPeerTests {
                 server.stop()
                 broker.stop()
             }
-            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
-            let producer = try KafkaReader.producer(broker.bootstrap)
+            try await KafkaTestClient.createTopics(broker.bootstrap, [Self.topic], partitions: 1)
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
             let source = try Self.source(server, broker: broker, producer: producer, state: try MailboxStateStore(path: nil))
             try server.deposit(Self.mail(1, subject: "Erste"), for: "support")
             #expect(try await source.poll().produced == 1)
@@ -203,9 +203,9 @@ extension MailPeerTests {
                 server.stop()
                 broker.stop()
             }
-            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
+            try await KafkaTestClient.createTopics(broker.bootstrap, [Self.topic], partitions: 1)
             for number in 1...9 { try server.deposit(Self.mail(number, subject: "Frage \(number)"), for: "support") }
-            let producer = try KafkaReader.producer(broker.bootstrap)
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
             let state = try MailboxStateStore(path: nil)
             let client = IMAPClient(
                 settings: MailServerSettings(url: server.imapURL, username: MailServer.address("support"), password: MailServer.password, security: .none))
@@ -216,7 +216,7 @@ extension MailPeerTests {
             #expect(first.produced == 7 && first.batchFull)
             #expect(try await source.poll().produced == 2)
             await producer.shutdown(timeout: .seconds(5))
-            let messages = try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 9, timeout: .seconds(20))
+            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 9, timeout: .seconds(20))
             // The origin header ends with the UID (Dovecot numbers the deposited files in its own order).
             let uids = messages.compactMap { $0.headers.text(EnvelopeHeader.origin)?.split(separator: "/").last.flatMap { Int($0) } }
             #expect(uids == Array(1...9))
@@ -234,24 +234,24 @@ extension MailPeerTests {
                 server.stop()
                 broker.stop()
             }
-            try await KafkaReader.createTopics(broker.bootstrap, [Self.topic])
+            try await KafkaTestClient.createTopics(broker.bootstrap, [Self.topic], partitions: 1)
             try server.deposit(Self.mail(6, subject: "Ausfall"), for: "support")
             let state = try MailboxStateStore(path: nil)
 
             // A producer whose broker does not exist: delivery times out, nothing is recorded.
             var configuration = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:\(try freePort())"])
             configuration.deliveryTimeoutMilliseconds = 1_500
-            let deadProducer = try KafkaProducer(configuration: configuration, logger: KafkaReader.logger)
+            let deadProducer = try KafkaProducer(configuration: configuration, logger: KafkaTestClient.logger)
             let failing = try Self.source(server, broker: broker, producer: deadProducer, state: state)
             await #expect(throws: (any Error).self) { try await failing.poll() }
             #expect(try await state.count(source: "support-inbox") == 0)
             await deadProducer.shutdown(timeout: .seconds(1))
 
-            let producer = try KafkaReader.producer(broker.bootstrap)
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
             let source = try Self.source(server, broker: broker, producer: producer, state: state)
             #expect(try await source.poll().produced == 1)
             await producer.shutdown(timeout: .seconds(5))
-            let messages = try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 1, timeout: .seconds(20))
+            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 1, timeout: .seconds(20))
             #expect(try Self.tickets(messages).keys.sorted() == ["email-mail-6@example.org"])
         }
     }

@@ -95,7 +95,7 @@ extension MailPeerTests {
                 broker.stop()
                 throw error
             }
-            try await KafkaReader.createTopics(broker.bootstrap, [topic, deadLetterTopic])
+            try await KafkaTestClient.createTopics(broker.bootstrap, [topic, deadLetterTopic], partitions: 1)
             return (server, broker)
         }
 
@@ -117,7 +117,7 @@ extension MailPeerTests {
                 """, for: "support")
             try server.deposit(IMAPSourceTests.mail(7, subject: "Mit Absender"), for: "support")
 
-            let producer = try KafkaReader.producer(broker.bootstrap)
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
             let state = try MailboxStateStore(path: nil)
             let source = try Self.source(server, producer: producer, state: state)
             let summary = try await source.poll()
@@ -128,7 +128,7 @@ extension MailPeerTests {
             #expect(try await state.count(source: "support-inbox", outcome: .failed) == 1)
             await producer.shutdown(timeout: .seconds(5))
 
-            let dead = try await KafkaReader.collect(broker.bootstrap, topic: Self.deadLetterTopic, count: 1, timeout: .seconds(20))
+            let dead = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.deadLetterTopic, count: 1, timeout: .seconds(20))
             let letter = try #require(dead.first)
             #expect(dead.count == 1)
             #expect(letter.key.map { String(decoding: $0, as: UTF8.self) } == "no-from@example.org")
@@ -140,7 +140,7 @@ extension MailPeerTests {
             #expect(document["text"]?.stringValue == "Ohne Absender.")
 
             let tickets = try IMAPSourceTests.tickets(
-                try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(5)))
+                try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(5)))
             #expect(tickets.keys.sorted() == ["email-mail-7@example.org"])
         }
 
@@ -187,7 +187,7 @@ extension MailPeerTests {
                 JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI
                 """, for: "support")
 
-            let producer = try KafkaReader.producer(broker.bootstrap)
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
             let source = try Self.source(server, producer: producer, state: try MailboxStateStore(path: nil))
             let summary = try await source.poll()
             #expect(summary.produced == 3)
@@ -195,7 +195,7 @@ extension MailPeerTests {
             #expect(summary.failed == 0)
             await producer.shutdown(timeout: .seconds(5))
 
-            let messages = try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 3, timeout: .seconds(20))
+            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 3, timeout: .seconds(20))
             let tickets = try IMAPSourceTests.tickets(messages)
             #expect(tickets["email-charset@example.org"]?["body"]?.stringValue == "Grüße aus Köln")
             #expect(tickets["email-no-boundary@example.org"]?["body"]?.stringValue == "Der Text ohne Teile.")
@@ -242,7 +242,7 @@ extension MailPeerTests {
             try server.deposit(bytes: raw, for: "support")
             try server.deposit(IMAPSourceTests.mail(8, subject: "Danach"), for: "support")
 
-            let producer = try KafkaReader.producer(broker.bootstrap)
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
             let source = try Self.source(server, producer: producer, state: try MailboxStateStore(path: nil), maxMessageBytes: 1 << 20)
             let clock = ContinuousClock()
             let start = clock.now
@@ -253,7 +253,7 @@ extension MailPeerTests {
             #expect(elapsed < .seconds(10), "took \(elapsed)")
             await producer.shutdown(timeout: .seconds(5))
 
-            let messages = try await KafkaReader.collect(broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(20))
+            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(20))
             let tickets = try IMAPSourceTests.tickets(messages)
             #expect(tickets["email-huge@example.org"]?["body"]?.stringValue == "Siehe Foto vom Schaden.")
             #expect(tickets["email-huge@example.org"]?["subject"]?.stringValue == "Großes Foto")

@@ -100,7 +100,7 @@ extension MailPeerTests {
 
         /// The tickets on the topic by id, once `count` arrived (or after `timeout`).
         static func tickets(_ broker: TansuBroker, count: Int, timeout: Duration = .seconds(40)) async throws -> [String: JSONValue] {
-            let messages = try await KafkaReader.collect(broker.bootstrap, topic: topic, count: count, timeout: timeout)
+            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: topic, count: count, timeout: timeout)
             var tickets: [String: JSONValue] = [:]
             for message in messages {
                 let value = try JSONValue.parse(message.value)

@@ -28,19 +28,21 @@ struct CTIHTTPIngressTests {
         init(bootstrap: String, name: String, answerWithin: Duration = .seconds(10)) async throws {
             let processor = CallEventProcessor(
                 configuration: .init(name: name, interactionTopic: CTIPeerTests.interactions, screenPopTopic: CTIPeerTests.screenPops),
-                producer: try CTIKafkaSupport.producer(bootstrap), lookup: try CTIKafkaSupport.customers(), logger: CTIKafkaSupport.logger)
-            let connector = CTIConnector(source: .kamailioHTTP(path: CTIHTTPIngressTests.path), processor: processor, logger: CTIKafkaSupport.logger)
+                producer: try KafkaTestClient.producer(bootstrap, lingerMilliseconds: 1), lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"), logger: KafkaTestClient.logger)
+            let connector = CTIConnector(source: .kamailioHTTP(path: CTIHTTPIngressTests.path), processor: processor, logger: KafkaTestClient.logger)
             var endpoint = EventIngress.Endpoint.callEvents(name: name, path: CTIHTTPIngressTests.path, connector: connector)
             endpoint.ackTimeout = answerWithin
             let port = try freePort()
             let app = IngressServer.makeApplication(
-                host: "127.0.0.1", port: port, endpoints: [endpoint.ingress(logger: CTIKafkaSupport.logger)], logger: CTIKafkaSupport.logger)
-            let group = ServiceGroup(services: [app, connector], logger: CTIKafkaSupport.logger)
+                host: "127.0.0.1", port: port, endpoints: [endpoint.ingress(logger: KafkaTestClient.logger)], logger: KafkaTestClient.logger)
+            let group = ServiceGroup(services: [app, connector], logger: KafkaTestClient.logger)
             running = Task { try await group.run() }
             self.group = group
             self.port = port
             self.connector = connector
-            while !canConnect(port: port) { try await Task.sleep(for: .milliseconds(50)) }
+            guard await eventually(timeout: .seconds(30), { canConnect(port: port) }) else {
+                throw TestSetupError("the ingress server did not start listening on 127.0.0.1:\(port)")
+            }
         }
 
         var url: String { "http://127.0.0.1:\(port)\(CTIHTTPIngressTests.path)" }
@@ -55,7 +57,7 @@ struct CTIHTTPIngressTests {
     func badInputAndBrokerOutage() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
-        try await CTIKafkaSupport.createTopics(broker.bootstrap, [CTIPeerTests.interactions, CTIPeerTests.screenPops])
+        try await KafkaTestClient.createTopics(broker.bootstrap, [CTIPeerTests.interactions, CTIPeerTests.screenPops])
         let hub = try await Hub(bootstrap: broker.bootstrap, name: "kamailio-http-bad", answerWithin: .seconds(2))
         let client = HTTPClient(concurrency: 2)
         func post(_ body: String) async throws -> CRMTransport.HTTPResponse {

@@ -16,7 +16,7 @@ struct CTIPeerTests {
     func makeProcessor(_ bootstrap: String, name: String) throws -> CallEventProcessor {
         CallEventProcessor(
             configuration: .init(name: name, interactionTopic: Self.interactions, screenPopTopic: Self.screenPops),
-            producer: try CTIKafkaSupport.producer(bootstrap), lookup: try CTIKafkaSupport.customers(), logger: CTIKafkaSupport.logger)
+            producer: try KafkaTestClient.producer(bootstrap, lingerMilliseconds: 1), lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"), logger: KafkaTestClient.logger)
     }
 
     @Test("calls through Kamailio become one Interaction and one screen-pop each; the known caller is resolved; a 486 call fails with its code")
@@ -25,24 +25,24 @@ struct CTIPeerTests {
         defer { broker.stop() }
         let kamailio = try await offPool { try KamailioServer() }
         defer { kamailio.stop() }
-        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "kamailio-test")
         let connector = CTIConnector(
-            source: .kamailioEvapi(host: "127.0.0.1", port: kamailio.evapiPort), processor: processor, logger: CTIKafkaSupport.logger)
+            source: .kamailioEvapi(host: "127.0.0.1", port: kamailio.evapiPort), processor: processor, logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
-        let connected = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected }
+        let connected = await eventually(timeout: .seconds(10)) { connector.status.isConnected }
         try #require(connected, "the connector did not connect to Kamailio's evapi")
 
         let calls = 20
         try await Self.placeCalls(calls, through: kamailio, caller: "02079460018", agent: "2001")
         try await Self.placeBusyCall(through: kamailio, caller: "07700900999", agent: "2002")
 
-        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= calls + 1 }
+        let ended = await eventually(timeout: .seconds(20)) { await processor.published.interactions >= calls + 1 }
         let published = await processor.published
         #expect(ended, "published: \(published)")
-        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: calls + 1, timeout: .seconds(30))
-        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.screenPops, count: calls + 1, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: calls + 1, timeout: .seconds(30))
+        let pops = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.screenPops, count: calls + 1, timeout: .seconds(30))
         #expect(interactions.count == calls + 1)
         #expect(pops.count == calls + 1)
 
@@ -107,19 +107,19 @@ struct CTIPeerTests {
         defer { broker.stop() }
         let first = try await offPool { try KamailioServer() }
         defer { first.stop() }
-        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "kamailio-drop")
         let connector = CTIConnector(
             source: .kamailioEvapi(host: "127.0.0.1", port: first.evapiPort), processor: processor, initialBackoff: .milliseconds(50),
-            maxBackoff: .milliseconds(400), logger: CTIKafkaSupport.logger)
+            maxBackoff: .milliseconds(400), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
-        try #require(await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected })
+        try #require(await eventually(timeout: .seconds(10)) { connector.status.isConnected })
         try await Self.placeCalls(3, through: first, caller: "02079460018", agent: "2001")
-        try #require(await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 3 })
+        try #require(await eventually(timeout: .seconds(20)) { await processor.published.interactions >= 3 })
 
         first.crash()
-        let dropped = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { !connector.status.isConnected }
+        let dropped = await eventually(timeout: .seconds(10)) { !connector.status.isConnected }
         #expect(dropped, "the connector did not notice that Kamailio died")
         // Down for a while: the connector keeps retrying (backoff capped at 400 ms) without crashing or spinning.
         try await Task.sleep(for: .seconds(2))
@@ -127,29 +127,18 @@ struct CTIPeerTests {
 
         let second = try await offPool { try KamailioServer(sipPort: first.sipPort, evapiPort: first.evapiPort) }
         defer { second.stop() }
-        let reconnected = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { connector.status.isConnected }
+        let reconnected = await eventually(timeout: .seconds(10)) { connector.status.isConnected }
         #expect(reconnected, "the connector did not reconnect to the restarted Kamailio")
         #expect(connector.status.connections == 2)
         try await Self.placeCalls(4, through: second, caller: "02079460018", agent: "2001")
 
-        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 7 }
+        let ended = await eventually(timeout: .seconds(20)) { await processor.published.interactions >= 7 }
         let published = await processor.published
         #expect(ended, "published: \(published)")
-        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: 7, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: 7, timeout: .seconds(30))
         #expect(interactions.count == 7)
         #expect(Set(interactions.map(\.key)).count == 7)
         #expect(interactions.allSatisfy { $0.value["outcome"] == "answered" && $0.value["customerRef"] == "C-1001" })
-    }
-
-    static func crmhubBinary() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
-            return path
-        }
-        let candidate = repositoryRoot.appendingPathComponent(".build/debug/crmhub").path
-        guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw TestSetupError("crmhub binary not found: build it (swift build) or set CRMHUB_BINARY")
-        }
-        return candidate
     }
 
     @Test(
@@ -169,7 +158,7 @@ struct CTIPeerTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let connectors = directory.appendingPathComponent("connectors")
         try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
-        try CTIKafkaSupport.customersCSV.write(to: directory.appendingPathComponent("customers.csv"), atomically: true, encoding: .utf8)
+        try CTIFixtures.customersCSV.write(to: directory.appendingPathComponent("customers.csv"), atomically: true, encoding: .utf8)
         try """
             name: pbx
             kind: cti-kamailio
@@ -201,20 +190,11 @@ struct CTIPeerTests {
                 from: raw.forms
                 to: crm.forms
             """.write(to: config, atomically: true, encoding: .utf8)
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: try Self.crmhubBinary())
-        daemon.arguments = ["run", "--config", config.path]
         let log = directory.appendingPathComponent("crmhub.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        daemon.standardError = try FileHandle(forWritingTo: log)
-        daemon.standardOutput = FileHandle.nullDevice
-        try daemon.run()
-        defer {
-            if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
-            daemon.waitUntilExit()
-        }
+        let daemon = try ChildProcess.crmhub(["run", "--config", config.path], errorPath: log.path)
+        defer { daemon.kill9() }
         let readyLine = input == "http" ? "ingress listening" : "CTI source connected"
-        let connected = await CTIKafkaSupport.waitUntil(timeout: .seconds(30)) {
+        let connected = await eventually(timeout: .seconds(30)) {
             ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(readyLine) || !daemon.isRunning
         }
         let daemonLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -223,13 +203,13 @@ struct CTIPeerTests {
         let calls = 3
         try await Self.placeCalls(calls, through: kamailio, caller: "02079460018", agent: "2001")
         try await Self.placeBusyCall(through: kamailio, caller: "07700900999", agent: "2002")
-        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "crm.interaction", count: calls + 1, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: "crm.interaction", count: calls + 1, timeout: .seconds(30))
         #expect(interactions.count == calls + 1)
         let answered = interactions.filter { $0.value["outcome"] == "answered" }
         #expect(answered.count == calls)
         #expect(answered.allSatisfy { $0.value["customerRef"] == "C-1001" && $0.value["agentExtension"] == "2001" })
         #expect(interactions.filter { $0.value["outcome"] == "failed" }.map { $0.value["sipCode"] } == [.number("486")])
-        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: "cti.screenpop", count: calls + 1, timeout: .seconds(30))
+        let pops = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: "cti.screenpop", count: calls + 1, timeout: .seconds(30))
         #expect(pops.count == calls + 1)
         #expect(pops.filter { $0.key == "2001" }.allSatisfy { $0.value["customer"]?["displayName"] == "Ada Lovelace" })
         #expect(!kamailio.log.contains("crmhub CTI event not stored"), "Kamailio: \(kamailio.log.suffix(1500))")
@@ -250,22 +230,22 @@ struct CTIPeerTests {
         // On the reconnect, Asterisk still lists the second call (it rings across the reconnect): it is not closed early.
         let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: scripts, activeCalls: [[], ["1700000100.5"]])
         defer { ami.stop() }
-        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "ami-test")
         let connector = CTIConnector(
             source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"), processor: processor,
-            initialBackoff: .milliseconds(50), logger: CTIKafkaSupport.logger)
+            initialBackoff: .milliseconds(50), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
 
-        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
+        let ended = await eventually(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
         let published = await processor.published
         #expect(ended, "published: \(published), AMI logins: \(ami.logins)")
         #expect(ami.logins.count >= 2 && ami.logins.allSatisfy(\.accepted))
         #expect(connector.status.connections >= 2)
 
-        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: 2, timeout: .seconds(30))
-        let pops = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.screenPops, count: 4, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: 2, timeout: .seconds(30))
+        let pops = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.screenPops, count: 4, timeout: .seconds(30))
         let byKey = Dictionary(interactions.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let answered = try #require(byKey["call-1700000000.1"])
         #expect(answered["outcome"] == "answered")
@@ -300,17 +280,17 @@ struct CTIPeerTests {
         // Call 9.1 ended during the disconnect (not listed); call 9.7 is still ringing and hangs up afterwards.
         let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: [first, second], activeCalls: [[], ["9.7"]])
         defer { ami.stop() }
-        try await CTIKafkaSupport.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
+        try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "ami-resync")
         let connector = CTIConnector(
             source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"), processor: processor,
-            initialBackoff: .milliseconds(50), logger: CTIKafkaSupport.logger)
+            initialBackoff: .milliseconds(50), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
-        let ended = await CTIKafkaSupport.waitUntil(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
+        let ended = await eventually(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
         #expect(ended, "AMI logins: \(ami.logins), channel lists: \(ami.channelListsSent)")
         #expect(ami.channelListsSent >= 2)
-        let interactions = try await CTIKafkaSupport.collect(broker.bootstrap, topic: Self.interactions, count: 3, timeout: .seconds(10))
+        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: 3, timeout: .seconds(10))
         let byKey = Dictionary(interactions.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         #expect(interactions.count == 2)
         #expect(byKey["call-9.1"]?["outcome"] == "unended")
@@ -327,10 +307,10 @@ struct CTIPeerTests {
         let processor = try makeProcessor(broker.bootstrap, name: "ami-refused")
         let connector = CTIConnector(
             source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "wrong"), processor: processor,
-            initialBackoff: .milliseconds(50), logger: CTIKafkaSupport.logger)
+            initialBackoff: .milliseconds(50), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
-        let attempted = await CTIKafkaSupport.waitUntil(timeout: .seconds(10)) { ami.logins.count >= 2 }
+        let attempted = await eventually(timeout: .seconds(10)) { ami.logins.count >= 2 }
         #expect(attempted)
         #expect(ami.logins.allSatisfy { !$0.accepted })
         #expect(ami.scriptsSent == 0)

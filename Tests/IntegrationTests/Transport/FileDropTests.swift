@@ -46,7 +46,7 @@ final class DropFixture: Sendable {
         let url = scratch.appendingPathComponent(name)
         let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
         defer { try? random.close() }
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let output = try FileHandle(forWritingTo: url)
         defer { try? output.close() }
         var remaining = size

@@ -103,15 +103,16 @@ struct StripeWebhookIngressTests {
     @Test func signedEventsFromLocalstripeReachTheTopicAndMapToAnOrderPaymentStatus() async throws {
         let broker = try TansuBroker()
         let localstripe = try await offPool { try LocalStripeServer() }
-        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
-        _ = try await admin.createTopics([.init(name: "billing.stripe.event", partitions: 1)])
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["billing.stripe.event"], partitions: 1)
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
         let port = try freePort()
         let app = IngressServer.makeApplication(
             host: "127.0.0.1", port: port, endpoints: [ingress(endpoint(topic: "billing.stripe.event"), producer)], logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
         let running = Task { try await group.run() }
-        while !canConnect(port: port) { try await Task.sleep(for: .milliseconds(50)) }
+        guard await eventually(timeout: .seconds(30), { canConnect(port: port) }) else {
+            throw TestSetupError("the ingress server did not start listening on 127.0.0.1:\(port)")
+        }
 
         let client = HTTPClient(concurrency: 2)
         _ = try await stripe(client, localstripe.url, "/_config/webhooks/crmhub", [
@@ -127,7 +128,7 @@ struct StripeWebhookIngressTests {
             ("payment_method", try #require(card["id"] as? String)), ("confirm", "true"),
         ])
 
-        let messages = try await collectMessages(broker.bootstrap, topic: "billing.stripe.event", until: { messages in
+        let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: "billing.stripe.event", timeout: .seconds(30), until: { messages in
             messages.contains { $0.headers.text("crm-event-type") == "payment_intent.succeeded" }
         })
         let types = messages.compactMap { $0.headers.text("crm-event-type") }
@@ -151,7 +152,7 @@ struct StripeWebhookIngressTests {
 
     @Test func forgedStaleAndUnsignedWebhooksAre400AndNothingIsProduced() async throws {
         // The producer points at a closed port: any attempt to produce would answer 503, not 400.
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
         let router = IngressServer.makeRouter(endpoints: [ingress(endpoint(topic: "t"), producer)], logger: logger)
         let body = #"{"id":"evt_9","type":"customer.updated","data":{"object":{"id":"cus_9","object":"customer"}}}"#
         let now = Int64(Date().timeIntervalSince1970)
@@ -190,25 +191,5 @@ struct StripeWebhookIngressTests {
             }
         }
         await producer.shutdown(timeout: .milliseconds(100))
-    }
-
-    /// Reads `topic` until `done` says so, or for at most 30 s.
-    func collectMessages(_ bootstrap: String, topic: String, until done: ([ConsumerMessage]) -> Bool) async throws -> [ConsumerMessage] {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: "check-\(UUID())", topics: [topic])
-        configuration.sessionTimeoutMilliseconds = 2_000
-        configuration.heartbeatIntervalMilliseconds = 500
-        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            await consumer.close()
-        }
-        var messages: [ConsumerMessage] = []
-        for await message in consumer {
-            messages.append(message)
-            if done(messages) { break }
-        }
-        watchdog.cancel()
-        await consumer.close()
-        return messages
     }
 }

@@ -32,46 +32,9 @@ struct WebFormIngressTests {
             form, emitter: SourceEmitter(connector: form.name, producer: producer), attachmentsDirectory: attachments, logger: logger)
     }
 
-    func consumerConfiguration(_ bootstrap: String, topic: String) -> KafkaConsumerConfiguration {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: "check-\(UUID())", topics: [topic])
-        configuration.sessionTimeoutMilliseconds = 2_000
-        configuration.heartbeatIntervalMilliseconds = 500
-        return configuration
-    }
-
-    /// Reads `count` messages from `topic` (or what arrived within 30 s).
-    func collect(_ bootstrap: String, topic: String, count: Int) async throws -> [ConsumerMessage] {
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration(bootstrap, topic: topic), logger: logger)
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(30))
-            await consumer.close()
-        }
-        var messages: [ConsumerMessage] = []
-        for await message in consumer {
-            messages.append(message)
-            if messages.count >= count { break }
-        }
-        watchdog.cancel()
-        await consumer.close()
-        return messages
-    }
-
+    /// Runs `cli` to its end and returns its standard output; its standard error goes to `errors` (default: discarded).
     func run(_ cli: String, _ arguments: [String], errors: URL? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cli)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        if let errors {
-            FileManager.default.createFile(atPath: errors.path, contents: nil)
-            process.standardError = try FileHandle(forWritingTo: errors)
-        } else {
-            process.standardError = FileHandle.nullDevice
-        }
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try ChildProcess.run(cli, arguments, errorPath: errors?.path ?? "/dev/null", timeout: 120).output
     }
 
     /// Loads `page` in headless chromium, whose form submits itself, and returns the DOM it ends on. (On a busy
@@ -91,16 +54,17 @@ struct WebFormIngressTests {
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
         let browser = try #require(chromium, "chromium is installed by deploy/lib/env.sh")
         let broker = try TansuBroker()
-        let admin = KafkaAdmin(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
-        _ = try await admin.createTopics([.init(name: "raw.webform", partitions: 1)])
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: [broker.bootstrap]), logger: logger)
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["raw.webform"], partitions: 1)
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
         let port = try freePort()
         let attachments = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-attachments-\(UUID())").path
         let app = IngressServer.makeApplication(
             host: "127.0.0.1", port: port, endpoints: [ingress(form(topic: "raw.webform"), producer, attachments: attachments)], logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
         let running = Task { try await group.run() }
-        while !canConnect(port: port) { try await Task.sleep(for: .milliseconds(50)) }
+        guard await eventually(timeout: .seconds(30), { canConnect(port: port) }) else {
+            throw TestSetupError("the ingress server did not start listening on 127.0.0.1:\(port)")
+        }
 
         // Pages whose forms submit themselves: a real browser makes the POSTs.
         let pages = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-forms-\(UUID())")
@@ -129,7 +93,7 @@ struct WebFormIngressTests {
         }
         #expect(curlOutput.contains("accepted"))
 
-        let messages = try await collect(broker.bootstrap, topic: "raw.webform", count: 3)
+        let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: "raw.webform", count: 3, timeout: .seconds(30))
         #expect(messages.count == 3)
         let documents = messages.compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
         let fields = documents
@@ -154,7 +118,7 @@ struct WebFormIngressTests {
 
     @Test func badInputGetsAClearClientErrorAndNothingIsProduced() async throws {
         // No broker needed: every request here is refused before producing.
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
         let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         let app = Application(router: router)
         try await app.test(.router) { client in
@@ -180,7 +144,7 @@ struct WebFormIngressTests {
     }
 
     @Test func whenKafkaDoesNotAcknowledgeTheAnswerIs503NeverA2xx() async throws {
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: ["127.0.0.1:\(try freePort())"]), logger: logger)
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
         let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         try await Application(router: router).test(.router) { client in
             try await client.execute(

@@ -141,7 +141,7 @@ struct WorkflowOnKafkaTests {
         let owners = try assigned.map { message in try JSONValue.parse(message.value)["owner"]?.stringValue ?? "-" }
         #expect(assigned.map(\.keyText) == ["L1", "L2", "L3", "L4"])
         #expect(owners == ["alice", "bob", "carol", "alice"])
-        let reasons = dead.map { DeadLetter($0).reason ?? "-" }
+        let reasons = dead.map { DeadLetter($0).reason }
         #expect(dead.map(\.keyText) == ["L5", "L6"])
         #expect(reasons.first?.contains("no territory of rule 'leads'") == true)
         #expect(reasons.last == "not a JSON object")
@@ -182,9 +182,10 @@ struct ScreenPopTicketTests {
         }
         // The view may still be reading under load: ask again (bounded) until both open tickets are there.
         var match = try #require(try await lookup.customer(forPhone: "+442079460018"))
-        for _ in 0..<60 where match.openTickets.count < 2 || match.openTickets.contains(where: { $0.status == "open" && $0.id == "T1" }) {
-            try await Task.sleep(for: .milliseconds(500))
+        try await eventually(timeout: .seconds(30), poll: .milliseconds(500)) {
+            if match.openTickets.count >= 2 && !match.openTickets.contains(where: { $0.status == "open" && $0.id == "T1" }) { return true }
             match = try #require(try await lookup.customer(forPhone: "+442079460018"))
+            return false
         }
         await group.triggerGracefulShutdown()
         try await running.value
