@@ -59,7 +59,9 @@ mkdir -p "$PREFIX/bin" "$WORK/unit"
 if [ -n "$BINARY" ]; then ln -s "$BINARY" "$PREFIX/bin/crmhub"; else printf '#!/bin/sh\nexit 0\n' >"$PREFIX/bin/crmhub"; fi
 chmod +x "$PREFIX/bin/crmhub" 2>/dev/null || true
 sed "s#/opt/crmhub#$PREFIX#g" deploy/systemd/crmhub.service >"$WORK/unit/crmhub.service"
-systemd-analyze verify --man=no "$WORK/unit/crmhub.service" || fail "systemd-analyze verify"
+# verify only warns about an unknown or misspelt key (exit 0), so any output fails the check.
+verify_out=$(systemd-analyze verify --man=no "$WORK/unit/crmhub.service" 2>&1) || fail "systemd-analyze verify: $verify_out"
+[ -z "$verify_out" ] || fail "systemd-analyze verify: $verify_out"
 pass "systemd-analyze verify deploy/systemd/crmhub.service"
 systemd-analyze security --offline=true --threshold=20 "$WORK/unit/crmhub.service" >"$WORK/security.txt" \
   || { cat "$WORK/security.txt" >&2; fail "systemd-analyze security: exposure above 2.0 (threshold 20 of 100)"; }
