@@ -62,7 +62,6 @@ if [ "$CONFIG" = debug ]; then
     install -m 0755 "$library" "$STAGE/lib/"
   done
 fi
-export PATH="$STAGE/bin:$PATH"
 check_standalone() {  # the packaged binary, from a clean environment, loads the packaged librdkafka
   local out
   out=$(env -i "$STAGE/bin/crmhub" version)
