@@ -101,10 +101,9 @@ if [ -n "$BINARY" ]; then
   validate_config systemd deploy/systemd/crmhub.yaml
   validate_config container deploy/container/crmhub.yaml
   validate_config compose deploy/compose/crmhub.yaml
-  "$CRMHUB_VENV/bin/python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["crmhub.yaml"], end="")' \
-    deploy/kubernetes/configmap.yaml >"$WORK/k8s-crmhub.yaml" 2>/dev/null \
-    || python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["crmhub.yaml"], end="")' \
-      deploy/kubernetes/configmap.yaml >"$WORK/k8s-crmhub.yaml"
+  # The ConfigMap's crmhub.yaml (PyYAML is in .venv-deploy through kubernetes-validate).
+  "$DEPLOY_VENV/bin/python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["crmhub.yaml"], end="")' \
+    deploy/kubernetes/configmap.yaml >"$WORK/k8s-crmhub.yaml"
   validate_config kubernetes "$WORK/k8s-crmhub.yaml"
   pass "crmhub validate: systemd, container, compose and Kubernetes configurations ($BINARY)"
 else
