@@ -4,23 +4,30 @@
 #   lib/librdkafka.so.1              the librdkafka >= 2.1 crmhub runs on (the confluent-kafka wheel's, from .venv)
 #   lib/libswift*.so, libFoundation* the Swift runtime, only for a build without --static-swift-stdlib (--config debug)
 #   lib/systemd/system/crmhub.service, lib/sysusers.d/crmhub.conf
-#   share/man/man1/crmhub*.1         man pages (swift-argument-parser's generate-manual plugin, else help2man)
+#   share/man/man1/crmhub.1          man page (help2man on --help, every subcommand's help included; --man plugin
+#                                    uses swift-argument-parser's generate-manual plugin instead, one page a subcommand)
 #   share/bash-completion/completions/crmhub, share/zsh/site-functions/_crmhub, share/fish/vendor_completions.d/crmhub.fish
 #   share/doc/crmhub/                README.md, LICENSE, CHANGELOG.md, deployment.md, BUILD (commit, versions, Debian deps)
 #   share/crmhub/examples/           Connectors/, Mappings/, deploy/demo/, deploy/{systemd,container,compose}/crmhub.yaml
-# Usage: bash deploy/package.sh [--config release|debug] [--scratch-path DIR] [--output DIR] [--man help2man]
+# Usage: bash deploy/package.sh [--config release|debug] [--scratch-path DIR] [--output DIR] [--man help2man|plugin]
+#                               [--no-build]
 #   --config debug reuses the debug build of deploy/test.sh (no second build) and bundles the Swift runtime.
+#   --no-build packages the binary already in the scratch path as it is.
+#   --man plugin: the plugin first builds every executable product of the package in the chosen configuration,
+#   without --static-swift-stdlib; after a release build with that flag this recompiled the whole dependency graph
+#   here (an hour on a loaded 2-core machine), hence help2man by default.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 cd "$CRMHUB_ROOT"
 
-CONFIG=release SCRATCH=.build OUTPUT=dist MAN=plugin
+CONFIG=release SCRATCH=.build OUTPUT=dist MAN=help2man BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) CONFIG=$2; shift 2 ;;
     --scratch-path) SCRATCH=$2; shift 2 ;;
     --output) OUTPUT=$2; shift 2 ;;
     --man) MAN=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
     *) log "unknown argument $1 (see the head of deploy/package.sh)"; exit 2 ;;
   esac
 done
@@ -32,8 +39,10 @@ ensure_system_packages "${CRMHUB_PACKAGE_APT_PACKAGES[@]}"
 BUILD_FLAGS=(-c "$CONFIG" --scratch-path "$SCRATCH")
 # A release build links the Swift runtime statically: the tarball then needs only Debian's libc, libcurl, SQLite.
 [ "$CONFIG" = release ] && BUILD_FLAGS+=(--static-swift-stdlib)
-log "building crmhub ($CONFIG; a first release build takes 10-20 minutes)"
-swift build "${BUILD_FLAGS[@]}" --product crmhub
+if [ "$BUILD" = 1 ]; then
+  log "building crmhub ($CONFIG; a first release build takes 10-20 minutes on a quiet machine)"
+  swift build "${BUILD_FLAGS[@]}" --product crmhub
+fi
 BIN_DIR=$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)
 
 VERSION=$("$BIN_DIR/crmhub" --version)
@@ -52,6 +61,8 @@ mkdir -p "$STAGE"/share/{bash-completion/completions,zsh/site-functions,fish/ven
 
 # The binary, with a runpath that points into the package only (the development runpath names this checkout).
 install -m 0755 "$BIN_DIR/crmhub" "$STAGE/bin/crmhub"
+# DWARF out (about 190 MB of a 200 MB release binary); the symbol table stays for Swift's crash backtraces.
+strip --strip-debug "$STAGE/bin/crmhub"
 patchelf --set-rpath '$ORIGIN/../lib' "$STAGE/bin/crmhub"
 install -m 0755 "$(runtime_library_path)" "$STAGE/lib/librdkafka.so.1"
 if [ "$CONFIG" = debug ]; then
@@ -67,7 +78,9 @@ check_standalone() {  # the packaged binary, from a clean environment, loads the
   out=$(env -i "$STAGE/bin/crmhub" version)
   echo "$out" | grep -q '^librdkafka runtime 2\.' || { log "packaged crmhub: unexpected 'version' output: $out"; return 1; }
   if echo "$out" | grep -q '^warning'; then log "packaged crmhub loads an old librdkafka: $out"; return 1; fi
-  env -i ldd "$STAGE/bin/crmhub" | grep -q "librdkafka.so.1 => $STAGE/lib/librdkafka.so.1" \
+  local loaded
+  loaded=$(env -i ldd "$STAGE/bin/crmhub" | awk '$1 == "librdkafka.so.1" { print $3 }')
+  [ "$(readlink -f "$loaded")" = "$(readlink -f "$STAGE/lib/librdkafka.so.1")" ] \
     || { log "packaged crmhub does not resolve lib/librdkafka.so.1"; env -i ldd "$STAGE/bin/crmhub" >&2; return 1; }
   if env -i ldd "$STAGE/bin/crmhub" | grep -q 'not found'; then log "packaged crmhub misses libraries"; return 1; fi
   echo "$out"
@@ -95,8 +108,26 @@ if [ "$MAN" = plugin ]; then
 fi
 if [ "$MAN" = help2man ]; then
   ensure_system_packages help2man
+  # One page: crmhub --help, then every subcommand's --help (and its subcommands') as a section of its own.
+  subcommands() {  # COMMAND...: the names under SUBCOMMANDS: in COMMAND --help
+    env -i "$STAGE/bin/crmhub" "$@" --help | awk '/^SUBCOMMANDS:/ { on = 1; next } on && /^[^ ]/ { on = 0 }
+      on && /^  [a-z]/ { print $1 }'
+  }
+  {
+    echo "[SUBCOMMANDS]"
+    for sub in $(subcommands); do
+      [ "$sub" = help ] && continue
+      for path in "$sub" $(subcommands "$sub" | grep -vx help | sed "s/^/$sub /"); do
+        echo ".SS crmhub $path"
+        echo ".nf"
+        # shellcheck disable=SC2086  # $path is one or two words on purpose
+        env -i "$STAGE/bin/crmhub" $path --help | sed -e 's/\\/\\e/g' -e 's/^[.'"'"']/\\\&&/'
+        echo ".fi"
+      done
+    done
+  } >"$WORK/subcommands.h2m"
   help2man --no-info --section 1 --name "integration hub for CRM on Kafka" --version-string "$VERSION" \
-    "$STAGE/bin/crmhub" >"$STAGE/share/man/man1/crmhub.1"
+    --include "$WORK/subcommands.h2m" "$STAGE/bin/crmhub" >"$STAGE/share/man/man1/crmhub.1"
 fi
 
 # Service files, documents, example configuration (the checkout's relative layout, so the demo's paths hold).
@@ -111,7 +142,11 @@ git ls-files -z -- Connectors Mappings deploy/demo deploy/systemd/crmhub.yaml de
 chmod 0755 "$STAGE"/share/crmhub/examples/Connectors/examples/process/*.py 2>/dev/null || true
 
 # BUILD: what this tarball is, and the Debian packages its binary needs (from ldd, read back with dpkg -S).
-DEBIAN_DEPS=$(env -i ldd "$STAGE/bin/crmhub" | awk '$3 ~ /^\// { print $3 }' | grep -v "^$STAGE/" \
+# Only the binary's own NEEDED entries: apt brings what those libraries need in turn.
+NEEDED=$(readelf -d "$STAGE/bin/crmhub" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+DEBIAN_DEPS=$(env -i ldd "$STAGE/bin/crmhub" | awk -v needed="$NEEDED" 'BEGIN { n = split(needed, list, " ");
+    for (i = 1; i <= n; i++) want[list[i]] = 1 } $2 == "=>" && ($1 in want) && $3 ~ /^\// { print $3 }' \
+  | grep -v "^$STAGE/" \
   | while read -r library; do dpkg -S "$(readlink -f "$library")" 2>/dev/null || dpkg -S "$library" 2>/dev/null || true; done \
   | cut -d: -f1 | sort -u | tr '\n' ' ')
 cat >"$STAGE/share/doc/crmhub/BUILD" <<EOF
@@ -126,7 +161,7 @@ EOF
 mkdir -p "$OUTPUT"
 TARBALL="$OUTPUT/$NAME-linux-$ARCH.tar.gz"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" -C "$WORK" -cf - "$NAME" \
-  | gzip -n -9 >"$TARBALL"
+  | gzip -n -6 >"$TARBALL"
 (cd "$OUTPUT" && sha256sum "$(basename "$TARBALL")" >"$(basename "$TARBALL").sha256")
 log "package: $TARBALL ($(du -h "$TARBALL" | cut -f1)); librdkafka $KAFKA_LINE; needs Debian packages: $DEBIAN_DEPS"
 echo "$TARBALL"

@@ -45,7 +45,8 @@ tar -xzf "$TARBALL" -C "$PREFIX" --strip-components=1
 CRMHUB="$PREFIX/bin/crmhub"
 
 # 1. Standalone: the packaged librdkafka, no LD_LIBRARY_PATH.
-clean ldd "$CRMHUB" | grep -q "librdkafka.so.1 => $PREFIX/lib/librdkafka.so.1" || fail "ldd: librdkafka not from $PREFIX/lib"
+LOADED=$(clean ldd "$CRMHUB" | awk '$1 == "librdkafka.so.1" { print $3 }')
+[ "$(readlink -f "$LOADED")" = "$(readlink -f "$PREFIX/lib/librdkafka.so.1")" ] || fail "ldd: librdkafka from '$LOADED', not $PREFIX/lib"
 ! clean ldd "$CRMHUB" | grep -q "not found" || fail "ldd: libraries not found"
 VERSION_OUT=$(clean "$CRMHUB" version) || fail "crmhub version failed"
 echo "$VERSION_OUT" | grep -q '^librdkafka runtime 2\.' || fail "crmhub version: $VERSION_OUT"
@@ -104,7 +105,8 @@ routes:
       ticket: crm.ticket
 EOF
 clean "$CRMHUB" validate --config "$WORK/etc/crmhub.yaml" || fail "crmhub validate"
-clean "$CRMHUB" run --config "$WORK/etc/crmhub.yaml" >"$WORK/crmhub.log" 2>&1 &
+# env execs crmhub, so $! is crmhub's own PID (a shell function here would put a subshell in between).
+env -i PATH=/usr/bin:/bin HOME="$WORK" LANG=C.UTF-8 "$CRMHUB" run --config "$WORK/etc/crmhub.yaml" >"$WORK/crmhub.log" 2>&1 &
 CRMHUB_PID=$!
 PIDS+=("$CRMHUB_PID")
 
