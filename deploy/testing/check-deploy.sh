@@ -92,8 +92,7 @@ if [ -n "$BINARY" ]; then
   validate_config() {  # NAME FILE: in a scratch folder beside the checkout's Connectors and Mappings
     local dir="$WORK/config-$1"
     mkdir -p "$dir"
-    ln -s "$CRMHUB_ROOT/Connectors" "$dir/Connectors"
-    ln -s "$CRMHUB_ROOT/Mappings" "$dir/Mappings"
+    cp -r "$CRMHUB_ROOT/Connectors" "$CRMHUB_ROOT/Mappings" "$dir/"  # copies: a symlinked Mappings is not read
     sed -e "s#/etc/crmhub/#$dir/#g" -e "s#/var/lib/crmhub/#$dir/var/#g" "$2" >"$dir/crmhub.yaml"
     env CRMHUB_POSTGRES_URL=postgres://crmhub:check@127.0.0.1:1/crmhub "$BINARY" validate --config "$dir/crmhub.yaml" \
       || fail "crmhub validate ($1: $2)"
