@@ -67,7 +67,7 @@ ensure_python_env() {
 # and runs on the librdkafka 2.16 that the confluent-kafka wheel ships. The executables carry a runpath to this
 # checkout's .runtime/lib (Package.swift), so .build/*/crmhub finds the library there from any shell, without
 # LD_LIBRARY_PATH. LD_LIBRARY_PATH is still exported for the test binaries (swift test's xctest runner has no such
-# runpath) and for the Python clients; it names the same library, so both ways agree.
+# runpath); it names the same library, so both ways agree.
 ensure_runtime_library() {
   local library
   library=$(ls "$CRMHUB_VENV"/lib/python3*/site-packages/confluent_kafka.libs/librdkafka-*.so.1 2>/dev/null | head -n 1)
