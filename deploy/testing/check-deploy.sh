@@ -122,7 +122,7 @@ if [ "$CONTAINER" = 1 ]; then
     log "making the Debian 12 base image with mmdebstrap (minbase; takes a few minutes)"
     mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$WORK/base.tar" \
       || fail "mmdebstrap"
-    "${PODMAN[@]}" import "$WORK/base.tar" "$BASE" >/dev/null || fail "podman import"
+    "${PODMAN[@]}" import --quiet "$WORK/base.tar" "$BASE" >/dev/null || fail "podman import"
     rm -f "$WORK/base.tar"
   fi
   if [ -z "$TARBALL" ]; then
