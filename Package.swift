@@ -22,6 +22,18 @@ let strictConcurrency: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// Where the executables look for librdkafka.so.1 (issue 17): they build on Debian's 2.0.2 headers but must run on a
+// librdkafka >= 2.1. ld writes these as DT_RUNPATH, searched after LD_LIBRARY_PATH and before the system's
+// /usr/lib (so Debian's 2.0.2 is never picked when one of these has the library):
+//   $ORIGIN/../lib          the release layout (bin/crmhub, lib/librdkafka.so.1; deploy/package.sh)
+//   <checkout>/.runtime/lib the development build, where deploy/lib/env.sh links the wheel's librdkafka 2.16
+// SwiftPM itself adds $ORIGIN and the toolchain's runtime folder. deploy/package.sh rewrites the packaged binary's
+// runpath to $ORIGIN/../lib alone, so no build-machine path ships.
+let librdkafkaRunpath: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "$ORIGIN/../lib"]),
+    .unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "\(Context.packageDirectory)/.runtime/lib"]),
+]
+
 let package = Package(
     name: "crmhub",
     platforms: [.macOS(.v15)],
@@ -243,7 +255,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strictConcurrency
+            swiftSettings: strictConcurrency,
+            linkerSettings: librdkafkaRunpath
         ),
         .executableTarget(
             name: "crmhub-bench",
@@ -253,7 +266,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strictConcurrency
+            swiftSettings: strictConcurrency,
+            linkerSettings: librdkafkaRunpath
         ),
         .executableTarget(
             name: "crmhub-bench-cti",
@@ -263,7 +277,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictConcurrency
+            swiftSettings: strictConcurrency,
+            linkerSettings: librdkafkaRunpath
         ),
         .executableTarget(
             name: "crmhub-bench-mapping",

@@ -64,7 +64,10 @@ ensure_python_env() {
 }
 
 # Debian's librdkafka 2.0.2 cannot talk to Tansu (it mis-reads tagged fields). crmhub builds on the 2.0.2 headers
-# and runs on the librdkafka 2.16 that the confluent-kafka wheel ships, through LD_LIBRARY_PATH.
+# and runs on the librdkafka 2.16 that the confluent-kafka wheel ships. The executables carry a runpath to this
+# checkout's .runtime/lib (Package.swift), so .build/*/crmhub finds the library there from any shell, without
+# LD_LIBRARY_PATH. LD_LIBRARY_PATH is still exported for the test binaries (swift test's xctest runner has no such
+# runpath); it names the same library, so both ways agree.
 ensure_runtime_library() {
   local library
   library=$(ls "$CRMHUB_VENV"/lib/python3*/site-packages/confluent_kafka.libs/librdkafka-*.so.1 2>/dev/null | head -n 1)
@@ -72,6 +75,17 @@ ensure_runtime_library() {
   mkdir -p "$CRMHUB_RUNTIME/lib"
   ln -sf "$library" "$CRMHUB_RUNTIME/lib/librdkafka.so.1"
   export LD_LIBRARY_PATH="$CRMHUB_RUNTIME/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+# Release packaging (deploy/package.sh): patchelf rewrites the packaged binary's runpath to $ORIGIN/../lib.
+CRMHUB_PACKAGE_APT_PACKAGES=(patchelf)
+# Deploy-file checks (deploy/testing/check-deploy.sh): systemd-analyze; podman, runc and mmdebstrap for the
+# container build (runc: crun refuses this machine's hybrid cgroup v1/v2 layout).
+CRMHUB_DEPLOY_APT_PACKAGES=(systemd podman runc mmdebstrap uidmap)
+
+# The librdkafka the development binaries load (absolute path), or nothing before ensure_runtime_library ran.
+runtime_library_path() {
+  readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1" 2>/dev/null
 }
 
 # What building and running the daemon needs (deploy/quickstart.sh).
