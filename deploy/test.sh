@@ -23,4 +23,9 @@ if [ -n "$(ls Mappings/*.yaml 2>/dev/null)" ] && "$CRMHUB_BINARY" mapping --help
   log "running the inline tests of every mapping"
   "$CRMHUB_BINARY" mapping test Mappings
 fi
+log "release packaging: the debug build packaged, installed into a temporary prefix and run from there"
+bash deploy/testing/package-test.sh --config debug
+
+log "deploy files: systemd-analyze verify, hadolint, compose schema, kubernetes-validate, crmhub validate"
+bash deploy/testing/check-deploy.sh --binary "$CRMHUB_BINARY"
 log "all tests passed"

@@ -48,10 +48,10 @@ public struct HubRuntime: Sendable {
     /// the workflow rules'). Throws ``StartupError`` with a clear message.
     public func preflight(additionalTopics: [String] = []) async throws {
         let runtime = KafkaRuntime.versionString
-        logger.info("librdkafka runtime", metadata: ["version": "\(runtime)"])
+        logger.info("librdkafka runtime", metadata: ["version": "\(runtime)", "library": "\(KafkaRuntime.libraryPath ?? "unknown")"])
         if KafkaRuntime.hasTaggedFieldBug {
             logger.warning(
-                "librdkafka \(runtime) is older than 2.1 and mis-parses tagged fields that modern brokers send; run with a newer librdkafka (see README: LD_LIBRARY_PATH)",
+                "librdkafka \(runtime) is older than 2.1 and mis-parses tagged fields that modern brokers send; run with a newer librdkafka (the set-up puts 2.16 where the binary's runpath looks; see README)",
                 metadata: ["version": "\(runtime)"])
         }
         var client = clientConfiguration

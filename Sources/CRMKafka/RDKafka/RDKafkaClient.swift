@@ -86,6 +86,17 @@ public enum KafkaRuntime {
 }
 
 extension KafkaRuntime {
+    /// The file the dynamic loader mapped librdkafka from (`/opt/crmhub/lib/librdkafka.so.1`), read from
+    /// `/proc/self/maps`; nil where that is not available.
+    public static var libraryPath: String? {
+        _ = rd_kafka_version()  // the library is mapped by now
+        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+        for line in maps.split(separator: "\n") where line.contains("librdkafka") {
+            if let slash = line.firstIndex(of: "/") { return String(line[slash...]) }
+        }
+        return nil
+    }
+
     /// The librdkafka version whose headers this binary was built against.
     public static var headerVersionString: String {
         let raw = Int(RD_KAFKA_VERSION)
