@@ -19,7 +19,7 @@
 import PackageDescription
 
 let strictConcurrency: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 // Where the executables look for librdkafka.so.1 (issue 17): they build on Debian's 2.0.2 headers but must run on a
@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "CRMStateStore",
             dependencies: [
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDB", package: "GRDB.swift")
             ],
             swiftSettings: strictConcurrency
         ),
@@ -137,7 +137,9 @@ let package = Package(
             name: "CRMDelivery",
             dependencies: [
                 "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMYAML",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -145,7 +147,9 @@ let package = Package(
             name: "CRMConnector",
             dependencies: [
                 "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -159,16 +163,21 @@ let package = Package(
         .target(
             name: "CRMMail",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMStateStore", "CRMTransport",
+                "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMProcessConnector",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML", .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -176,14 +185,18 @@ let package = Package(
             name: "CRMTryton",
             dependencies: [
                 "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMViews",
             dependencies: [
-                "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -191,38 +204,51 @@ let package = Package(
             name: "CRMWeb",
             dependencies: [
                 "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML",
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMTelephony",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMNormalize", "CRMViews", "CRMYAML",
-                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMNormalize", "CRMViews",
+                "CRMYAML",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMBatch",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMStateStore", "CRMTransport", "CRMYAML",
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMConnector", "CRMDelivery", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule",
+                "CRMStateStore", "CRMTransport", "CRMYAML",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMWorkflow",
             dependencies: [
-                "CRMDelivery", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMStateStore", "CRMViews", "CRMYAML",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CRMDelivery", "CRMCSV", "CRMKafka", "CRMMapping", "CRMModel", "CRMSchedule", "CRMStateStore",
+                "CRMViews", "CRMYAML",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMIngress",
             dependencies: [
-                "CRMConnector", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
+                "CRMConnector", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictConcurrency
         ),
@@ -230,24 +256,31 @@ let package = Package(
             name: "CRMAdminHTTP",
             dependencies: [
                 "CRMDelivery", "CRMMasterData", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMHub",
             dependencies: [
-                "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka", "CRMMail",
-                "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMStateStore", "CRMTelephony", "CRMTransport",
+                "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
+                "CRMMail",
+                "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMStateStore",
+                "CRMTelephony", "CRMTransport",
                 "CRMTryton", "CRMWeb", "CRMWorkflow", "CRMYAML",
-                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres",
+                "CRMHub", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData",
+                "CRMMasterDataPostgres",
                 "CRMModel", "CRMSchedule", "CRMWorkflow", "CRMYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -298,44 +331,58 @@ let package = Package(
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
-        .testTarget(name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMMappingTests", dependencies: ["CRMMapping", "CRMModel", "CRMYAML"],
+            swiftSettings: strictConcurrency),
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMKafkaTests",
             dependencies: ["CRMKafka", "CRMTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictConcurrency
         ),
-        .testTarget(name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"], swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"],
+            swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMDeliveryTests",
             dependencies: [
                 "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMYAML", "CRMTestSupport",
-                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),
         .testTarget(name: "CRMWebTests", dependencies: ["CRMWeb"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "CRMMailTests", dependencies: ["CRMMail", "CRMHub", "CRMConnector", "CRMTestSupport", "CRMTransport", "CRMYAML"],
+            name: "CRMMailTests",
+            dependencies: ["CRMMail", "CRMHub", "CRMConnector", "CRMTestSupport", "CRMTransport", "CRMYAML"],
             swiftSettings: strictConcurrency
         ),
         .testTarget(
             name: "CRMTelephonyTests",
             dependencies: [
-                "CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMTestSupport", .product(name: "Logging", package: "swift-log"),
+                "CRMTelephony", "CRMKafka", "CRMModel", "CRMMasterData", "CRMTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictConcurrency
         ),
-        .testTarget(name: "CRMBatchTests", dependencies: ["CRMBatch", "CRMCSV", "CRMTestSupport"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "CRMWorkflowTests", dependencies: ["CRMWorkflow", "CRMDelivery", "CRMHub", "CRMMail", "CRMKafka", "CRMModel", "CRMTestSupport", "CRMYAML"],
+            name: "CRMBatchTests", dependencies: ["CRMBatch", "CRMCSV", "CRMTestSupport"],
+            swiftSettings: strictConcurrency),
+        .testTarget(
+            name: "CRMWorkflowTests",
+            dependencies: [
+                "CRMWorkflow", "CRMDelivery", "CRMHub", "CRMMail", "CRMKafka", "CRMModel", "CRMTestSupport", "CRMYAML",
+            ],
             swiftSettings: strictConcurrency
         ),
         .testTarget(
             name: "CRMHubTests",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka", "CRMMail",
-                "CRMProcessConnector", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML", "CRMTestSupport",
+                "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
+                "CRMMail",
+                "CRMProcessConnector", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML",
+                "CRMTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -349,9 +396,12 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMCSV", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
-                "CRMMail", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMModel", "CRMNormalize", "CRMProcessConnector",
-                "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb", "CRMWorkflow", "CRMYAML",
+                "CRMHub", "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMCSV", "CRMDelivery", "CRMHTTPConnector",
+                "CRMIngress", "CRMKafka",
+                "CRMMail", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMModel", "CRMNormalize",
+                "CRMProcessConnector",
+                "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb", "CRMWorkflow",
+                "CRMYAML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -18,7 +18,8 @@ public enum AdminServer {
     ///   - masterData: when routes resolve customers, serves `/mdm/customers` lookups from it.
     public static func makeApplication(
         host: String, port: Int, state: HubState, routes: [String], registry: PrometheusCollectorRegistry,
-        masterData: MasterDataResolver? = nil, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        masterData: MasterDataResolver? = nil, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: makeRouter(state: state, routes: routes, registry: registry, masterData: masterData),
@@ -33,7 +34,9 @@ public enum AdminServer {
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("healthz") { _, _ -> Response in
-            json(.ok, ["status": "up", "uptime_seconds": Int(Date().timeIntervalSince(state.startedAt))] as [String: Any])
+            json(
+                .ok,
+                ["status": "up", "uptime_seconds": Int(Date().timeIntervalSince(state.startedAt))] as [String: Any])
         }
         router.get("readyz") { _, _ -> Response in
             let readiness = state.readiness(expectedRoutes: routes)
@@ -70,25 +73,32 @@ public enum AdminServer {
                     found = []
                 }
             } else {
-                return json(.badRequest, ["error": "look up by email, phone (with optional region) or system and external_id"])
+                return json(
+                    .badRequest, ["error": "look up by email, phone (with optional region) or system and external_id"])
             }
             return encoded(.ok, found)
         }
         router.get("mdm/customers/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
-            guard let golden = await masterData.golden(id: id) else { return json(.notFound, ["error": "no golden customer \(id)"]) }
+            guard let golden = await masterData.golden(id: id) else {
+                return json(.notFound, ["error": "no golden customer \(id)"])
+            }
             return encoded(.ok, golden)
         }
     }
 
     private static func encoded(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
         let data = (try? JSONEncoder.sorted.encode(value)) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     private static func json(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -99,4 +109,3 @@ extension JSONEncoder {
         return encoder
     }
 }
-

@@ -25,7 +25,8 @@ public struct BatchEnvironment: Sendable {
     public var maxInFlight: Int = 10_000
 
     public init(
-        kafka: KafkaClientConfiguration, mappings: MappingRegistry?, state: BatchStateStore, drops: FileDropFactory = FileDropFactory(),
+        kafka: KafkaClientConfiguration, mappings: MappingRegistry?, state: BatchStateStore,
+        drops: FileDropFactory = FileDropFactory(),
         workDirectory: URL, logger: Logger, onProgress: (@Sendable (String) -> Void)? = nil
     ) {
         self.kafka = kafka
@@ -82,7 +83,8 @@ struct ProgressReporter {
     }
 
     /// Emits a line if `interval` passed since the last one (or `force`).
-    mutating func tick(rows: Int, bytes: Int64? = nil, totalBytes: Int64? = nil, note: String = "", force: Bool = false) {
+    mutating func tick(rows: Int, bytes: Int64? = nil, totalBytes: Int64? = nil, note: String = "", force: Bool = false)
+    {
         let now = Date()
         guard force || now.timeIntervalSince(last) >= interval else { return }
         last = now
@@ -145,7 +147,11 @@ extension JSONValue {
         case .number(let n): return n
         case .string(let s): return s
         case .array(let items):
-            if items.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+            if items.allSatisfy({
+                if case .array = $0 { return false }
+                if case .object = $0 { return false }
+                return true
+            }) {
                 return items.map(\.cellText).joined(separator: "|")
             }
             return jsonText
@@ -177,7 +183,9 @@ func fileSHA256(_ path: String) throws(BatchError) -> String {
     var digest = SHA256Digest()
     while true {
         let data: Data?
-        do { data = try handle.read(upToCount: 1 << 20) } catch { throw BatchError(.file, "cannot read \(path): \(error)") }
+        do { data = try handle.read(upToCount: 1 << 20) } catch {
+            throw BatchError(.file, "cannot read \(path): \(error)")
+        }
         guard let data, !data.isEmpty else { break }
         data.withUnsafeBytes { digest.update(buffer: $0) }
     }

@@ -134,7 +134,8 @@ extension BatchJob {
         direction = Direction(rawValue: try directionValue.oneOf(Direction.allCases.map(\.rawValue)))!
         schedule = try map.optional("schedule").map { v throws(YAMLError) in try Schedule(yaml: v) }
         mapping = try map.optional("mapping")?.nonEmptyString()
-        format = try map.optional("format").map { v throws(YAMLError) in try Self.format(v) }
+        format =
+            try map.optional("format").map { v throws(YAMLError) in try Self.format(v) }
             ?? .csv(CSVFormat(options: CSVOptions(), header: true, columns: []))
         drop = try map.require("drop").nonEmptyString()
         emptyPolicy = .headerOnly
@@ -151,7 +152,8 @@ extension BatchJob {
             if let one = map.optional("topic") {
                 topics = [try one.nonEmptyString()]
             } else {
-                topics = try map.require("topics").sequence().map { item throws(YAMLError) in try item.nonEmptyString() }
+                topics = try map.require("topics").sequence().map { item throws(YAMLError) in try item.nonEmptyString()
+                }
             }
             guard !topics.isEmpty else { throw value.error("an outbound job needs at least one topic") }
             filePattern = try map.optional("file_name")?.nonEmptyString() ?? "{job}-{window}.\(format.fileExtension)"
@@ -189,7 +191,8 @@ extension BatchJob {
         if let d = map.optional("delimiter") {
             let text = try d.string()
             let resolved = text == "\\t" || text == "tab" ? "\t" : text
-            guard resolved.utf8.count == 1, let byte = resolved.utf8.first, byte != 0x22, byte != 0x0A, byte != 0x0D else {
+            guard resolved.utf8.count == 1, let byte = resolved.utf8.first, byte != 0x22, byte != 0x0A, byte != 0x0D
+            else {
                 throw d.error("the delimiter must be one ASCII character other than a quote or newline (got '\(text)')")
             }
             options.delimiter = byte
@@ -233,7 +236,9 @@ extension BatchJob {
             do {
                 let job = try BatchJob(try YAMLDocument.load(path: path))
                 if let first = seen[job.name] {
-                    problems.append(YAMLError("duplicate batch job name '\(job.name)' (first declared at \(first))", at: job.location))
+                    problems.append(
+                        YAMLError(
+                            "duplicate batch job name '\(job.name)' (first declared at \(first))", at: job.location))
                     continue
                 }
                 seen[job.name] = job.location
@@ -273,7 +278,8 @@ public struct FileDropFactory: Sendable {
         guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else {
             throw BatchError(.configuration, "'\(url.absoluteString)' is not an sftp:// URL")
         }
-        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         guard let key = query["private_key"], !key.isEmpty else {
             throw BatchError(.configuration, "an sftp:// drop needs ?private_key=PATH (an ed25519 key file)")
         }
@@ -291,14 +297,18 @@ public struct FileDropFactory: Sendable {
             throw BatchError(.configuration, "drop '\(text)' is not a URL (file:///path or sftp://host/path)")
         }
         guard let opener = schemes[scheme] else {
-            throw BatchError(.configuration, "drop scheme '\(scheme)' is not supported here (known: \(schemes.keys.sorted().joined(separator: ", ")))")
+            throw BatchError(
+                .configuration,
+                "drop scheme '\(scheme)' is not supported here (known: \(schemes.keys.sorted().joined(separator: ", ")))"
+            )
         }
         do {
             return try opener(url)
         } catch let error as BatchError {
             throw error
         } catch {
-            throw BatchError(.configuration, "cannot open drop '\(url.scheme ?? "")://\(url.host ?? "")\(url.path)': \(error)")
+            throw BatchError(
+                .configuration, "cannot open drop '\(url.scheme ?? "")://\(url.host ?? "")\(url.path)': \(error)")
         }
     }
 }

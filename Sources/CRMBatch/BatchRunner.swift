@@ -14,20 +14,28 @@ public struct BatchRunner: Sendable {
     /// Runs `job` now. `window` names an outbound file (the scheduled time; a manual run uses the current minute).
     /// Returns the run's report; a failed run is reported (status `.failed`, the error in `detail`), not thrown, except
     /// when the state database itself fails.
-    public func run(_ job: BatchJob, window: Date = Date(), trigger: String = "manual") async throws(BatchError) -> BatchRunReport {
+    public func run(
+        _ job: BatchJob, window: Date = Date(), trigger: String = "manual"
+    ) async throws(BatchError) -> BatchRunReport {
         let logger = environment.logger
         let started = Date()
-        let id = try environment.state.startRun(job: job.name, direction: job.direction.rawValue, trigger: trigger, at: started)
+        let id = try environment.state.startRun(
+            job: job.name, direction: job.direction.rawValue, trigger: trigger, at: started)
         let metrics = BatchMetrics(job: job.name, direction: job.direction.rawValue)
-        logger.info("batch \(job.name): run \(id) started (\(job.direction.rawValue), \(trigger))", metadata: ["window": "\(batchWindowName(window))"])
+        logger.info(
+            "batch \(job.name): run \(id) started (\(job.direction.rawValue), \(trigger))",
+            metadata: ["window": "\(batchWindowName(window))"])
         environment.onProgress?("batch \(job.name): run \(id) started (\(job.direction.rawValue), \(trigger))")
         var report = BatchRunReport(
-            id: id, job: job.name, direction: job.direction.rawValue, trigger: trigger, startedAt: started, finishedAt: started,
+            id: id, job: job.name, direction: job.direction.rawValue, trigger: trigger, startedAt: started,
+            finishedAt: started,
             status: .running, rowsRead: 0, rowsProduced: 0, rowsRejected: 0, files: [], checksums: [], detail: "")
         do {
             switch job.direction {
             case .outbound:
-                let outcome = try await OutboundRun(job: job, environment: environment, window: window, metrics: metrics).run()
+                let outcome = try await OutboundRun(
+                    job: job, environment: environment, window: window, metrics: metrics
+                ).run()
                 report.status = outcome.status
                 report.rowsRead = outcome.read
                 report.rowsProduced = outcome.written
@@ -65,8 +73,10 @@ public struct BatchRunner: Sendable {
     /// One line: status, rows, duration, files and checksums.
     public static func summary(_ report: BatchRunReport) -> String {
         var text = String(
-            format: "batch %@: run %lld %@ in %.1f s: %d read, %d %@, %d rejected", report.job, report.id, report.status.rawValue,
-            report.duration, report.rowsRead, report.rowsProduced, report.direction == "outbound" ? "written" : "produced",
+            format: "batch %@: run %lld %@ in %.1f s: %d read, %d %@, %d rejected", report.job, report.id,
+            report.status.rawValue,
+            report.duration, report.rowsRead, report.rowsProduced,
+            report.direction == "outbound" ? "written" : "produced",
             report.rowsRejected)
         for (file, sum) in zip(report.files, report.checksums) { text += "; \(file) sha256=\(sum)" }
         if !report.detail.isEmpty { text += "; \(report.detail)" }
@@ -83,7 +93,8 @@ public struct BatchRunner: Sendable {
         ]
         guard let data = try? JSONSerialization.data(withJSONObject: notice, options: [.sortedKeys]) else { return }
         do {
-            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: environment.kafka), logger: environment.logger)
+            let producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(client: environment.kafka), logger: environment.logger)
             try await producer.send(ProducerMessage(topic: topic, key: Array(job.name.utf8), value: Array(data)))
             await producer.shutdown()
         } catch {

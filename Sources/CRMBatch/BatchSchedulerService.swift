@@ -31,7 +31,9 @@ public struct BatchSchedulerService: Service {
         let logger = runner.environment.logger
         let state = runner.environment.state
         let now = Date()
-        if let last = try? state.lastScheduledRun(job: job.name), let missed = schedule.catchUpRun(lastRun: last, now: now) {
+        if let last = try? state.lastScheduledRun(job: job.name),
+            let missed = schedule.catchUpRun(lastRun: last, now: now)
+        {
             logger.info("batch \(job.name): catching up the run of \(schedule.localDescription(missed))")
             await runOnce(job, at: missed, trigger: "catch-up")
         } else if (try? state.lastScheduledRun(job: job.name)) == nil {

@@ -1,6 +1,6 @@
-import CRMStateStore
 import CRMDelivery
 import CRMKafka
+import CRMStateStore
 import Foundation
 import GRDB
 
@@ -49,7 +49,9 @@ public final class BatchStateStore: Sendable {
         CREATE TABLE IF NOT EXISTS schedule (job TEXT PRIMARY KEY, last_run REAL NOT NULL);
         """
 
-    private func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) throws(BatchError) -> T {
+    private func run<T: Sendable>(
+        _ what: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) throws(BatchError) -> T {
         do {
             return try database.write(body)
         } catch {
@@ -63,7 +65,9 @@ public final class BatchStateStore: Sendable {
     public func outboundCheckpoint(job: String) throws(BatchError) -> [TopicPartition: Int64] {
         try run("read checkpoint of \(job)") { db in
             var result: [TopicPartition: Int64] = [:]
-            let rows = try Row.fetchAll(db, sql: "SELECT topic, partition, next_offset FROM outbound_checkpoints WHERE job = ?", arguments: [job])
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT topic, partition, next_offset FROM outbound_checkpoints WHERE job = ?",
+                arguments: [job])
             for row in rows {
                 let topic: String = row["topic"]
                 let partition: Int32 = row["partition"]
@@ -84,10 +88,13 @@ public final class BatchStateStore: Sendable {
     /// The pending (uncommitted) run of `job`, if a previous run crashed or failed before committing.
     public func pendingOutbound(job: String) throws(BatchError) -> PendingOutbound? {
         try run("read pending run of \(job)") { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT window, file_name, cutoff FROM outbound_pending WHERE job = ?", arguments: [job])
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT window, file_name, cutoff FROM outbound_pending WHERE job = ?", arguments: [job])
             else { return nil }
             let cutoffText: String = row["cutoff"]
-            return PendingOutbound(window: row["window"], fileName: row["file_name"], cutoff: Self.decodeOffsets(cutoffText))
+            return PendingOutbound(
+                window: row["window"], fileName: row["file_name"], cutoff: Self.decodeOffsets(cutoffText))
         }
     }
 
@@ -96,7 +103,8 @@ public final class BatchStateStore: Sendable {
         let cutoff = Self.encodeOffsets(pending.cutoff)
         try run("record pending run of \(job)") { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO outbound_pending (job, window, file_name, cutoff, started_at) VALUES (?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT OR REPLACE INTO outbound_pending (job, window, file_name, cutoff, started_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [job, pending.window, pending.fileName, cutoff, Date().timeIntervalSince1970])
         }
     }
@@ -107,7 +115,8 @@ public final class BatchStateStore: Sendable {
         try run("commit checkpoint of \(job)") { db in
             for (topic, partition, offset) in entries {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO outbound_checkpoints (job, topic, partition, next_offset) VALUES (?, ?, ?, ?)",
+                    sql:
+                        "INSERT OR REPLACE INTO outbound_checkpoints (job, topic, partition, next_offset) VALUES (?, ?, ?, ?)",
                     arguments: [job, topic, partition, offset])
             }
             try db.execute(sql: "DELETE FROM outbound_pending WHERE job = ?", arguments: [job])
@@ -135,14 +144,18 @@ public final class BatchStateStore: Sendable {
 
     public func inboundFile(job: String, sha256: String) throws(BatchError) -> InboundFile? {
         try run("read file state") { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT file_name, rows_done, status, scan_from FROM inbound_files WHERE job = ? AND sha256 = ?",
-                arguments: [job, sha256])
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql:
+                        "SELECT file_name, rows_done, status, scan_from FROM inbound_files WHERE job = ? AND sha256 = ?",
+                    arguments: [job, sha256])
             else { return nil }
             let status: String = row["status"]
             let scan: String = row["scan_from"]
             return InboundFile(
-                fileName: row["file_name"], rowsDone: row["rows_done"], status: InboundFile.Status(rawValue: status) ?? .inProgress,
+                fileName: row["file_name"], rowsDone: row["rows_done"],
+                status: InboundFile.Status(rawValue: status) ?? .inProgress,
                 scanFrom: Self.decodeOffsets(scan))
         }
     }
@@ -156,7 +169,9 @@ public final class BatchStateStore: Sendable {
                     INSERT OR REPLACE INTO inbound_files (sha256, job, file_name, rows_done, status, scan_from, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [sha256, job, file.fileName, file.rowsDone, file.status.rawValue, scan, Date().timeIntervalSince1970])
+                arguments: [
+                    sha256, job, file.fileName, file.rowsDone, file.status.rawValue, scan, Date().timeIntervalSince1970,
+                ])
         }
     }
 
@@ -166,7 +181,8 @@ public final class BatchStateStore: Sendable {
     public func startRun(job: String, direction: String, trigger: String, at date: Date) throws(BatchError) -> Int64 {
         try run("record run start of \(job)") { db in
             try db.execute(
-                sql: "INSERT INTO batch_runs (job, direction, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
+                sql:
+                    "INSERT INTO batch_runs (job, direction, trigger, started_at, status) VALUES (?, ?, ?, ?, 'running')",
                 arguments: [job, direction, trigger, date.timeIntervalSince1970])
             return db.lastInsertedRowID
         }
@@ -181,8 +197,10 @@ public final class BatchStateStore: Sendable {
                     files = ?, checksum = ?, detail = ? WHERE id = ?
                     """,
                 arguments: [
-                    report.finishedAt.timeIntervalSince1970, report.status.rawValue, report.rowsRead, report.rowsProduced,
-                    report.rowsRejected, report.files.joined(separator: ","), report.checksums.joined(separator: ","), report.detail, id,
+                    report.finishedAt.timeIntervalSince1970, report.status.rawValue, report.rowsRead,
+                    report.rowsProduced,
+                    report.rowsRejected, report.files.joined(separator: ","), report.checksums.joined(separator: ","),
+                    report.detail, id,
                 ])
         }
     }
@@ -192,9 +210,11 @@ public final class BatchStateStore: Sendable {
         try run("read history") { db in
             let rows: [Row]
             if let job {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM batch_runs WHERE job = ? ORDER BY id DESC LIMIT ?", arguments: [job, limit])
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM batch_runs WHERE job = ? ORDER BY id DESC LIMIT ?", arguments: [job, limit])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM batch_runs ORDER BY id DESC LIMIT ?", arguments: [limit])
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM batch_runs ORDER BY id DESC LIMIT ?", arguments: [limit])
             }
             return rows.map(Self.report)
         }
@@ -208,22 +228,29 @@ public final class BatchStateStore: Sendable {
         let status: String = row["status"]
         return BatchRunReport(
             id: row["id"], job: row["job"], direction: row["direction"], trigger: row["trigger"],
-            startedAt: Date(timeIntervalSince1970: started), finishedAt: Date(timeIntervalSince1970: finished ?? started),
-            status: BatchRunReport.Status(rawValue: status) ?? .running, rowsRead: row["rows_read"], rowsProduced: row["rows_produced"],
-            rowsRejected: row["rows_rejected"], files: files.isEmpty ? [] : files.split(separator: ",").map(String.init),
+            startedAt: Date(timeIntervalSince1970: started),
+            finishedAt: Date(timeIntervalSince1970: finished ?? started),
+            status: BatchRunReport.Status(rawValue: status) ?? .running, rowsRead: row["rows_read"],
+            rowsProduced: row["rows_produced"],
+            rowsRejected: row["rows_rejected"],
+            files: files.isEmpty ? [] : files.split(separator: ",").map(String.init),
             checksums: checksums.isEmpty ? [] : checksums.split(separator: ",").map(String.init), detail: row["detail"])
     }
 
     /// The last scheduled run time of `job` the scheduler started.
     public func lastScheduledRun(job: String) throws(BatchError) -> Date? {
         try run("read schedule") { db in
-            try Double.fetchOne(db, sql: "SELECT last_run FROM schedule WHERE job = ?", arguments: [job]).map { Date(timeIntervalSince1970: $0) }
+            try Double.fetchOne(db, sql: "SELECT last_run FROM schedule WHERE job = ?", arguments: [job]).map {
+                Date(timeIntervalSince1970: $0)
+            }
         }
     }
 
     public func setLastScheduledRun(job: String, _ date: Date) throws(BatchError) {
         try run("save schedule") { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO schedule (job, last_run) VALUES (?, ?)", arguments: [job, date.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO schedule (job, last_run) VALUES (?, ?)",
+                arguments: [job, date.timeIntervalSince1970])
         }
     }
 
@@ -238,7 +265,8 @@ public final class BatchStateStore: Sendable {
         var result: [TopicPartition: Int64] = [:]
         for line in text.split(separator: "\n") {
             guard let equals = line.lastIndex(of: "="), let slash = line[..<equals].lastIndex(of: "/"),
-                let partition = Int32(line[line.index(after: slash)..<equals]), let offset = Int64(line[line.index(after: equals)...])
+                let partition = Int32(line[line.index(after: slash)..<equals]),
+                let offset = Int64(line[line.index(after: equals)...])
             else { continue }
             result[TopicPartition(topic: String(line[..<slash]), partition: partition)] = offset
         }

@@ -69,7 +69,8 @@ struct InboundRun {
         } catch {
             throw BatchError(.kafka, "job \(job.name): cannot create producer: \(error)")
         }
-        let emitter = SourceEmitter(connector: "batch:\(job.name)", producer: producer, deadLetterTopic: job.deadLetterTopic)
+        let emitter = SourceEmitter(
+            connector: "batch:\(job.name)", producer: producer, deadLetterTopic: job.deadLetterTopic)
         do {
             for file in files {
                 try await importFile(file, drop: drop, emitter: emitter, outcome: &outcome)
@@ -93,7 +94,9 @@ struct InboundRun {
 
     // MARK: One file
 
-    func importFile(_ file: DroppedFile, drop: any FileDrop, emitter: SourceEmitter, outcome: inout Outcome) async throws(BatchError) {
+    func importFile(
+        _ file: DroppedFile, drop: any FileDrop, emitter: SourceEmitter, outcome: inout Outcome
+    ) async throws(BatchError) {
         let logger = environment.logger
         let state = environment.state
         try? FileManager.default.createDirectory(at: environment.workDirectory, withIntermediateDirectories: true)
@@ -117,7 +120,8 @@ struct InboundRun {
                 outcome.notes.append("\(file.name): already imported, moved")
             } else {
                 try await reject(
-                    file.name, sha: sha, reason: "same content (SHA-256 \(sha)) as \(done.fileName), imported earlier", rows: 0, bad: 0,
+                    file.name, sha: sha, reason: "same content (SHA-256 \(sha)) as \(done.fileName), imported earlier",
+                    rows: 0, bad: 0,
                     drop: drop)
                 outcome.notes.append("\(file.name): duplicate of \(done.fileName), rejected")
             }
@@ -128,9 +132,11 @@ struct InboundRun {
         // Whole-file checks first, so a rejected file produces nothing.
         if fileState == nil {
             if let problem = try validate(local.path, mapping: mapping) {
-                try await reject(file.name, sha: sha, reason: problem.reason, rows: problem.rows, bad: problem.bad, drop: drop)
+                try await reject(
+                    file.name, sha: sha, reason: problem.reason, rows: problem.rows, bad: problem.bad, drop: drop)
                 try state.saveInboundFile(
-                    job: job.name, sha256: sha, .init(fileName: file.name, rowsDone: 0, status: .rejected, scanFrom: [:]))
+                    job: job.name, sha256: sha,
+                    .init(fileName: file.name, rowsDone: 0, status: .rejected, scanFrom: [:]))
                 outcome.notes.append("\(file.name): rejected (\(problem.reason))")
                 return
             }
@@ -148,23 +154,28 @@ struct InboundRun {
             // A crashed run's last produce requests may still be in the broker's hands (sent, not yet appended); the
             // scan waits for them, or it would miss those rows and produce them again.
             try? await Task.sleep(for: Self.resumeSettle)
-            alreadyProduced = try await producedAfterCheckpoint(reader, topics: outputTopics, from: resumed.scanFrom, sha: sha)
+            alreadyProduced = try await producedAfterCheckpoint(
+                reader, topics: outputTopics, from: resumed.scanFrom, sha: sha)
             logger.info(
                 "batch \(job.name): resuming \(file.name) after row \(resumed.rowsDone)",
                 metadata: ["already_produced_after_checkpoint": "\(alreadyProduced.count)"])
             environment.onProgress?(
-                "batch \(job.name) resume: \(file.name) after row \(resumed.rowsDone), \(alreadyProduced.count) messages already on the topic")
+                "batch \(job.name) resume: \(file.name) after row \(resumed.rowsDone), \(alreadyProduced.count) messages already on the topic"
+            )
         } else {
             let start = try await currentEnds(reader, topics: outputTopics)
-            let fresh = BatchStateStore.InboundFile(fileName: file.name, rowsDone: 0, status: .inProgress, scanFrom: start)
+            let fresh = BatchStateStore.InboundFile(
+                fileName: file.name, rowsDone: 0, status: .inProgress, scanFrom: start)
             try state.saveInboundFile(job: job.name, sha256: sha, fresh)
             fileState = fresh
         }
         guard var current = fileState else { return }
 
-        logger.info("batch \(job.name): importing \(file.name)", metadata: ["sha256": "\(sha)", "bytes": "\(size ?? -1)"])
+        logger.info(
+            "batch \(job.name): importing \(file.name)", metadata: ["sha256": "\(sha)", "bytes": "\(size ?? -1)"])
         let tracker = AckTracker(rowsDone: current.rowsDone, scanFrom: current.scanFrom)
-        var progress = ProgressReporter(job: job.name, interval: job.progressSeconds, logger: logger, sink: environment.onProgress)
+        var progress = ProgressReporter(
+            job: job.name, interval: job.progressSeconds, logger: logger, sink: environment.onProgress)
         var rows = RowSource(job: job, path: local.path)
         try rows.open()
         var lastSave = Date()
@@ -180,7 +191,10 @@ struct InboundRun {
                 metrics.rejected.increment()
             }
             messages = messages.filter { message in
-                if alreadyProduced.contains(message.id) { counts.skipped += 1; return false }
+                if alreadyProduced.contains(message.id) {
+                    counts.skipped += 1
+                    return false
+                }
                 return true
             }
             tracker.begin(row: row.number, messages: messages.count)
@@ -200,7 +214,8 @@ struct InboundRun {
                 savedRows = done
                 lastSave = Date()
             }
-            progress.tick(rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
+            progress.tick(
+                rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
         }
         // Every message acknowledged (or failed) before the file is done.
         _ = await emitter.producer.flush(timeout: .seconds(120))
@@ -208,7 +223,10 @@ struct InboundRun {
         while tracker.inFlight > 0 {
             try tracker.check(job: job.name)
             guard Date() < ackDeadline else {
-                throw BatchError(.kafka, "job \(job.name): \(tracker.inFlight) messages of \(file.name) still unacknowledged; the checkpoint stays at row \(tracker.rowsDone)")
+                throw BatchError(
+                    .kafka,
+                    "job \(job.name): \(tracker.inFlight) messages of \(file.name) still unacknowledged; the checkpoint stays at row \(tracker.rowsDone)"
+                )
             }
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -217,20 +235,27 @@ struct InboundRun {
         current.status = .done
         try state.saveInboundFile(job: job.name, sha256: sha, current)
         try await move(file.name, into: "archive", drop: drop)
-        progress.tick(rows: counts.read, bytes: size, totalBytes: size, note: "done, checkpoint row \(current.rowsDone)", force: true)
+        progress.tick(
+            rows: counts.read, bytes: size, totalBytes: size, note: "done, checkpoint row \(current.rowsDone)",
+            force: true)
         let produced = tracker.acknowledged
         metrics.produced.increment(by: produced)
         outcome.read += counts.read
         outcome.produced += produced
         outcome.rejected += counts.bad
         outcome.status = .succeeded
-        if counts.skipped > 0 { outcome.notes.append("\(file.name): \(counts.skipped) messages found on the topic after the checkpoint, not produced again") }
+        if counts.skipped > 0 {
+            outcome.notes.append(
+                "\(file.name): \(counts.skipped) messages found on the topic after the checkpoint, not produced again")
+        }
         logger.info(
             "batch \(job.name): imported \(file.name)",
             metadata: ["rows": "\(counts.read)", "produced": "\(produced)", "bad": "\(counts.bad)", "sha256": "\(sha)"])
     }
 
-    private func enqueue(_ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker) async throws(BatchError) {
+    private func enqueue(
+        _ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker
+    ) async throws(BatchError) {
         // librdkafka's local queue may be full (RD_KAFKA_RESP_ERR__QUEUE_FULL): wait for room, about 2 minutes at most.
         for _ in 0..<120_000 {
             let refusal: KafkaError? = Self.tryEnqueue(message, row: row, emitter: emitter, tracker: tracker)
@@ -243,7 +268,9 @@ struct InboundRun {
         throw BatchError(.kafka, "job \(job.name): the producer queue stayed full for 2 minutes at row \(row)")
     }
 
-    private static func tryEnqueue(_ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker) -> KafkaError? {
+    private static func tryEnqueue(
+        _ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker
+    ) -> KafkaError? {
         do {
             try emitter.enqueue(message) { result in tracker.acknowledge(row: row, result: result) }
             return nil
@@ -282,42 +309,63 @@ struct InboundRun {
         }
         guard let mapping else {
             guard let topic = job.topic(forEntity: "*") else {
-                return [deadLetter(row, raw: value.jsonBytes(), reason: "no output topic", errorClass: "configuration", headers: common, sha: sha)]
+                return [
+                    deadLetter(
+                        row, raw: value.jsonBytes(), reason: "no output topic", errorClass: "configuration",
+                        headers: common, sha: sha)
+                ]
             }
             let id = messageID(sha: sha, row: row.number, index: 0)
             let headers = common + [KafkaHeader(key: EnvelopeHeader.id, text: id)]
-            return [OutgoingMessage(id: id, message: ProducerMessage(topic: topic, value: value.jsonBytes(), headers: headers), isDeadLetter: false)]
+            return [
+                OutgoingMessage(
+                    id: id, message: ProducerMessage(topic: topic, value: value.jsonBytes(), headers: headers),
+                    isDeadLetter: false)
+            ]
         }
         common.append(KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)"))
         let result: MappingResult
         do {
             result = try mapping.apply(value, context: environment.mappingContext)
         } catch {
-            return [deadLetter(row, raw: value.jsonBytes(), reason: error.description, errorClass: "mapping-\(error.kind.rawValue)", headers: common, sha: sha)]
+            return [
+                deadLetter(
+                    row, raw: value.jsonBytes(), reason: error.description,
+                    errorClass: "mapping-\(error.kind.rawValue)", headers: common, sha: sha)
+            ]
         }
         guard case .output(let records) = result else { return [] }
         var messages: [OutgoingMessage] = []
         for (index, record) in records.enumerated() {
             guard let topic = job.topic(forEntity: record.entity) else {
-                return [deadLetter(
-                    row, raw: value.jsonBytes(), reason: "no topic for entity \(record.entity) in the job's 'to'", errorClass: "configuration",
-                    headers: common, sha: sha)]
+                return [
+                    deadLetter(
+                        row, raw: value.jsonBytes(), reason: "no topic for entity \(record.entity) in the job's 'to'",
+                        errorClass: "configuration",
+                        headers: common, sha: sha)
+                ]
             }
             let id = messageID(sha: sha, row: row.number, index: index)
             let headers = common + [KafkaHeader(key: EnvelopeHeader.id, text: id)]
             let key: [UInt8]? = record.key.isEmpty ? nil : Array(record.key.utf8)
-            messages.append(OutgoingMessage(
-                id: id, message: ProducerMessage(topic: topic, key: key, value: record.jsonBytes(), headers: headers), isDeadLetter: false))
+            messages.append(
+                OutgoingMessage(
+                    id: id,
+                    message: ProducerMessage(topic: topic, key: key, value: record.jsonBytes(), headers: headers),
+                    isDeadLetter: false))
         }
         return messages
     }
 
-    func deadLetter(_ row: ParsedRow, raw: [UInt8], reason: String, errorClass: String, headers: [KafkaHeader], sha: String) -> OutgoingMessage {
+    func deadLetter(
+        _ row: ParsedRow, raw: [UInt8], reason: String, errorClass: String, headers: [KafkaHeader], sha: String
+    ) -> OutgoingMessage {
         let id = messageID(sha: sha, row: row.number, index: 0)
         let fileName = headers.text(BatchHeader.file) ?? "-"
         let letter = DeadLetter.record(
             key: nil, value: raw, headers: headers, id: id, source: "file:\(fileName):\(row.line)",
-            failure: DeliveryFailure(reason: "\(fileName) line \(row.line): \(reason)", errorClass: errorClass), route: "batch:\(job.name)",
+            failure: DeliveryFailure(reason: "\(fileName) line \(row.line): \(reason)", errorClass: errorClass),
+            route: "batch:\(job.name)",
             mappingVersion: nil, topic: job.deadLetterTopic)
         return OutgoingMessage(id: id, message: letter, isDeadLetter: true)
     }
@@ -357,12 +405,15 @@ struct InboundRun {
             return Problem(reason: "\(bad) bad rows of \(total) (more than max_bad_rows \(max))", rows: total, bad: bad)
         }
         if let ratio = job.reject.maxBadRatio, total > 0, Double(bad) / Double(total) > ratio {
-            return Problem(reason: "\(bad) bad rows of \(total) (more than max_bad_ratio \(ratio))", rows: total, bad: bad)
+            return Problem(
+                reason: "\(bad) bad rows of \(total) (more than max_bad_ratio \(ratio))", rows: total, bad: bad)
         }
         return nil
     }
 
-    func reject(_ name: String, sha: String, reason: String, rows: Int, bad: Int, drop: any FileDrop) async throws(BatchError) {
+    func reject(
+        _ name: String, sha: String, reason: String, rows: Int, bad: Int, drop: any FileDrop
+    ) async throws(BatchError) {
         environment.logger.warning("batch \(job.name): rejecting \(name): \(reason)")
         let report: [String: Any] = [
             "job": job.name, "file": name, "sha256": sha, "reason": reason, "rows": rows, "bad_rows": bad,
@@ -393,12 +444,18 @@ struct InboundRun {
     // MARK: Dedup scan
 
     /// End offset of every existing partition of `topics` (topics not created yet are absent: they start at 0).
-    func currentEnds(_ reader: KafkaPartitionReader, topics: [String]) async throws(BatchError) -> [TopicPartition: Int64] {
+    func currentEnds(
+        _ reader: KafkaPartitionReader, topics: [String]
+    ) async throws(BatchError) -> [TopicPartition: Int64] {
         let counts: [String: Int32]
-        do { counts = try await reader.partitionCounts(topics) } catch { throw BatchError(.kafka, "job \(job.name): metadata: \(error)") }
+        do { counts = try await reader.partitionCounts(topics) } catch {
+            throw BatchError(.kafka, "job \(job.name): metadata: \(error)")
+        }
         var starts: [TopicPartitionOffset] = []
         for (topic, count) in counts {
-            for partition in 0..<count { starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0)) }
+            for partition in 0..<count {
+                starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0))
+            }
         }
         do {
             let probe = try KafkaPartitionReader(configuration: environment.kafka, logger: environment.logger)
@@ -431,7 +488,9 @@ struct InboundRun {
                 throw BatchError(.kafka, "job \(job.name): dedup scan: \(error)")
             }
             if events.isEmpty {
-                if Date().timeIntervalSince(idle) > 30 { throw BatchError(.kafka, "job \(job.name): dedup scan stalled") }
+                if Date().timeIntervalSince(idle) > 30 {
+                    throw BatchError(.kafka, "job \(job.name): dedup scan stalled")
+                }
                 continue
             }
             idle = Date()
@@ -440,8 +499,12 @@ struct InboundRun {
                 case .endOfPartition(let tp, let offset):
                     if let end = ends[tp], offset >= end { remaining.remove(tp) }
                 case .message(let message):
-                    if let end = ends[message.topicPartition], message.offset >= end - 1 { remaining.remove(message.topicPartition) }
-                    if message.headers.text(BatchHeader.fileSHA256) == sha, let id = message.headers.text(EnvelopeHeader.id) {
+                    if let end = ends[message.topicPartition], message.offset >= end - 1 {
+                        remaining.remove(message.topicPartition)
+                    }
+                    if message.headers.text(BatchHeader.fileSHA256) == sha,
+                        let id = message.headers.text(EnvelopeHeader.id)
+                    {
                         ids.insert(id)
                     }
                 }
@@ -486,7 +549,8 @@ final class AckTracker: Sendable {
             case .success(let report):
                 s.acknowledged += 1
                 let next = report.offset + 1
-                s.offsets[row, default: [:]][report.topicPartition] = max(s.offsets[row]?[report.topicPartition] ?? 0, next)
+                s.offsets[row, default: [:]][report.topicPartition] = max(
+                    s.offsets[row]?[report.topicPartition] ?? 0, next)
                 s.remaining[row, default: 1] -= 1
                 Self.advance(&s)
             case .failure(let error):

@@ -35,7 +35,10 @@ public final class JSONLinesReader {
             started = true
             if source.peek() == 0xEF {
                 _ = source.next()
-                if source.peek() == 0xBB { _ = source.next(); if source.peek() == 0xBF { _ = source.next() } }
+                if source.peek() == 0xBB {
+                    _ = source.next()
+                    if source.peek() == 0xBF { _ = source.next() }
+                }
             }
         }
         while true {

@@ -52,7 +52,8 @@ struct OutboundRun {
         } else {
             let cutoff = try await highWatermarks(reader, checkpoint: checkpoint)
             pending = BatchStateStore.PendingOutbound(
-                window: batchWindowName(window), fileName: batchFileName(pattern: job.filePattern, job: job.name, window: window), cutoff: cutoff)
+                window: batchWindowName(window),
+                fileName: batchFileName(pattern: job.filePattern, job: job.name, window: window), cutoff: cutoff)
         }
         // Where each partition starts: the checkpoint, else the partition's start.
         var start: [TopicPartition: Int64] = [:]
@@ -85,7 +86,8 @@ struct OutboundRun {
         }
 
         var dlq = DeadLetterSender(environment: environment, job: job)
-        var progress = ProgressReporter(job: job.name, interval: job.progressSeconds, logger: logger, sink: environment.onProgress)
+        var progress = ProgressReporter(
+            job: job.name, interval: job.progressSeconds, logger: logger, sink: environment.onProgress)
         logger.info("batch \(job.name): exporting \(total) messages to \(pending.fileName)")
         if !start.isEmpty {
             do {
@@ -106,7 +108,10 @@ struct OutboundRun {
             }
             if events.isEmpty {
                 if Date().timeIntervalSince(lastActivity) > 60 {
-                    throw BatchError(.kafka, "job \(job.name): no data for 60 s before the cut-off of \(remaining.map(\.description).sorted())")
+                    throw BatchError(
+                        .kafka,
+                        "job \(job.name): no data for 60 s before the cut-off of \(remaining.map(\.description).sorted())"
+                    )
                 }
                 continue
             }
@@ -116,7 +121,8 @@ struct OutboundRun {
                 case .endOfPartition(let partition, let offset):
                     if let cut = pending.cutoff[partition], offset >= cut { remaining.remove(partition) }
                 case .message(let message):
-                    guard let cut = pending.cutoff[message.topicPartition], remaining.contains(message.topicPartition) else { continue }
+                    guard let cut = pending.cutoff[message.topicPartition], remaining.contains(message.topicPartition)
+                    else { continue }
                     if message.offset >= cut {
                         remaining.remove(message.topicPartition)
                         continue
@@ -124,7 +130,8 @@ struct OutboundRun {
                     if message.offset == cut - 1 { remaining.remove(message.topicPartition) }
                     outcome.read += 1
                     metrics.read.increment()
-                    let rows = try await export(message, mapping: mapping, csv: csvWriter, columns: columns, dlq: &dlq, outcome: &outcome)
+                    let rows = try await export(
+                        message, mapping: mapping, csv: csvWriter, columns: columns, dlq: &dlq, outcome: &outcome)
                     for row in rows { try writer.write(row) }
                 }
             }
@@ -136,7 +143,8 @@ struct OutboundRun {
         do {
             try await drop.publish(URL(fileURLWithPath: localPath), as: pending.fileName)
         } catch {
-            throw BatchError(.file, "job \(job.name): cannot publish \(pending.fileName) to \(drop.description): \(error)")
+            throw BatchError(
+                .file, "job \(job.name): cannot publish \(pending.fileName) to \(drop.description): \(error)")
         }
         try state.commitOutbound(job: job.name, checkpoint: pending.cutoff)
         progress.tick(rows: outcome.read, note: "\(outcome.written) written, \(outcome.rejected) rejected", force: true)
@@ -148,7 +156,9 @@ struct OutboundRun {
     }
 
     /// End offset of every partition of the job's topics (as fetch responses report it), read from the checkpoint.
-    func highWatermarks(_ reader: KafkaPartitionReader, checkpoint: [TopicPartition: Int64]) async throws(BatchError) -> [TopicPartition: Int64] {
+    func highWatermarks(
+        _ reader: KafkaPartitionReader, checkpoint: [TopicPartition: Int64]
+    ) async throws(BatchError) -> [TopicPartition: Int64] {
         let counts: [String: Int32]
         do {
             counts = try await reader.partitionCounts(job.topics)
@@ -157,7 +167,9 @@ struct OutboundRun {
         }
         var starts: [TopicPartitionOffset] = []
         for topic in job.topics {
-            guard let count = counts[topic] else { throw BatchError(.kafka, "job \(job.name): topic \(topic) does not exist") }
+            guard let count = counts[topic] else {
+                throw BatchError(.kafka, "job \(job.name): topic \(topic) does not exist")
+            }
             for partition in 0..<count {
                 let tp = TopicPartition(topic: topic, partition: partition)
                 starts.append(TopicPartitionOffset(tp, offset: checkpoint[tp] ?? 0))
@@ -187,9 +199,11 @@ struct OutboundRun {
                 outcome.rejected += 1
                 metrics.rejected.increment()
                 let failure = DeliveryFailure(reason: error.description, errorClass: "mapping-\(error.kind.rawValue)")
-                try await dlq.send(DeadLetter.record(
-                    for: message, failure: failure, route: "batch:\(job.name)", mappingVersion: "\(mapping.name)@\(mapping.version)",
-                    topic: job.deadLetterTopic))
+                try await dlq.send(
+                    DeadLetter.record(
+                        for: message, failure: failure, route: "batch:\(job.name)",
+                        mappingVersion: "\(mapping.name)@\(mapping.version)",
+                        topic: job.deadLetterTopic))
                 return []
             }
         } else {
@@ -199,8 +213,10 @@ struct OutboundRun {
                 outcome.rejected += 1
                 metrics.rejected.increment()
                 let failure = DeliveryFailure(reason: "not JSON: \(error.description)", errorClass: "validation")
-                try await dlq.send(DeadLetter.record(
-                    for: message, failure: failure, route: "batch:\(job.name)", mappingVersion: nil, topic: job.deadLetterTopic))
+                try await dlq.send(
+                    DeadLetter.record(
+                        for: message, failure: failure, route: "batch:\(job.name)", mappingVersion: nil,
+                        topic: job.deadLetterTopic))
                 return []
             }
         }
@@ -234,7 +250,8 @@ struct DeadLetterSender {
     mutating func send(_ message: ProducerMessage) async throws(BatchError) {
         if producer == nil {
             do {
-                producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: environment.kafka), logger: environment.logger)
+                producer = try KafkaProducer(
+                    configuration: KafkaProducerConfiguration(client: environment.kafka), logger: environment.logger)
             } catch {
                 throw BatchError(.kafka, "job \(job.name): cannot create the dead-letter producer: \(error)")
             }

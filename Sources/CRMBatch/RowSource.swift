@@ -74,14 +74,17 @@ struct RowSource {
             number += 1
             switch result {
             case .failure(let error):
-                return ParsedRow(number: number, line: error.line, content: .failure(reason: error.message, errorClass: "csv", raw: []))
+                return ParsedRow(
+                    number: number, line: error.line,
+                    content: .failure(reason: error.message, errorClass: "csv", raw: []))
             case .success(let record):
                 guard record.fields.count == header.count else {
                     let raw = CSVWriter(options: csv.options).encode(record.fields)
                     return ParsedRow(
                         number: number, line: record.line,
                         content: .failure(
-                            reason: "\(record.fields.count) fields, the header has \(header.count)", errorClass: "csv", raw: raw))
+                            reason: "\(record.fields.count) fields, the header has \(header.count)", errorClass: "csv",
+                            raw: raw))
                 }
                 var object = JSONValue.object([])
                 for (path, field) in zip(header, record.fields) {
@@ -97,7 +100,9 @@ struct RowSource {
                 let value = try JSONValue.parse(line.bytes)
                 return ParsedRow(number: number, line: line.line, content: .value(value))
             } catch {
-                return ParsedRow(number: number, line: line.line, content: .failure(reason: error.description, errorClass: "json", raw: line.bytes))
+                return ParsedRow(
+                    number: number, line: line.line,
+                    content: .failure(reason: error.description, errorClass: "json", raw: line.bytes))
             }
         }
         return nil

@@ -71,7 +71,11 @@ public final class CSVReader {
         while true {
             guard let first = source.peek() else { return nil }
             // Skip blank lines between records.
-            if first == 0x0A { _ = source.next(); line += 1; continue }
+            if first == 0x0A {
+                _ = source.next()
+                line += 1
+                continue
+            }
             if first == 0x0D {
                 _ = source.next()
                 if source.peek() == 0x0A { _ = source.next() }
@@ -86,9 +90,15 @@ public final class CSVReader {
         guard options.encoding == .utf8, source.peek() == 0xEF else { return }
         // A lone 0xEF that is not a BOM stays: the record will report invalid UTF-8.
         _ = source.next()
-        guard source.peek() == 0xBB else { field.append(0xEF); return }
+        guard source.peek() == 0xBB else {
+            field.append(0xEF)
+            return
+        }
         _ = source.next()
-        guard source.peek() == 0xBF else { field.append(contentsOf: [0xEF, 0xBB]); return }
+        guard source.peek() == 0xBF else {
+            field.append(contentsOf: [0xEF, 0xBB])
+            return
+        }
         _ = source.next()
     }
 
@@ -151,7 +161,9 @@ public final class CSVReader {
         fields.reserveCapacity(raw.count)
         for (index, bytes) in raw.enumerated() {
             guard let text = options.encoding.decode(bytes) else {
-                return .failure(CSVRowError(line: startLine, message: "field \(index + 1) is not valid \(options.encoding.rawValue)"))
+                return .failure(
+                    CSVRowError(
+                        line: startLine, message: "field \(index + 1) is not valid \(options.encoding.rawValue)"))
             }
             fields.append(text)
         }

@@ -37,7 +37,8 @@ public struct ConnectorContext: Sendable {
     public var stateFiles: StateFiles
 
     public init(
-        name: String, file: String, producer: KafkaProducer, stateDirectory: String, http: HTTPClient, masterData: MasterDataResolver?,
+        name: String, file: String, producer: KafkaProducer, stateDirectory: String, http: HTTPClient,
+        masterData: MasterDataResolver?,
         mappings: MappingRegistry?, groupPrefix: String, state: HubState, logger: Logger, stateFiles: StateFiles,
         consumerConfiguration: @escaping @Sendable (_ groupID: String, _ topics: [String]) -> KafkaConsumerConfiguration
     ) {

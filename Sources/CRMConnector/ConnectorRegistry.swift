@@ -58,7 +58,8 @@ public struct ConnectorRegistry: Sendable {
         let map = try root.mapping()
         let nameValue = try map.require("name")
         let name = try nameValue.nonEmptyString()
-        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) else {
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") })
+        else {
             throw nameValue.error("connector names may use letters, digits, '-', '_' and '.' only")
         }
         let kindName = try map.require("kind").oneOf(kindNames)
@@ -67,7 +68,9 @@ public struct ConnectorRegistry: Sendable {
         return try Self.configure(kind, ConnectorFile(name: name, kind: kindName, path: path, map: map))
     }
 
-    private static func configure<Kind: Connector>(_ kind: Kind.Type, _ file: ConnectorFile) throws(YAMLError) -> ConfiguredConnector {
+    private static func configure<Kind: Connector>(
+        _ kind: Kind.Type, _ file: ConnectorFile
+    ) throws(YAMLError) -> ConfiguredConnector {
         ConfiguredConnector(kind, file: file, settings: try Kind.settings(file))
     }
 
@@ -87,7 +90,8 @@ public struct ConnectorRegistry: Sendable {
                 continue
             }
             if let clash = connector.ingressPaths.first(where: { ingressPaths[$0] != nil }) {
-                problems.add(YAMLError("ingress path '\(clash)' is also served by \(ingressPaths[clash] ?? "-")", at: top))
+                problems.add(
+                    YAMLError("ingress path '\(clash)' is also served by \(ingressPaths[clash] ?? "-")", at: top))
                 continue
             }
             for ingressPath in connector.ingressPaths { ingressPaths[ingressPath] = path }

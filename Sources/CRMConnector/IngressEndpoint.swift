@@ -17,7 +17,10 @@ public struct IngressEndpoint: Sendable {
     /// Answers one request.
     public var handle: @Sendable (IngressRequest) async -> IngressResponse
 
-    public init(connector: String, path: String, maxBodyBytes: Int, handle: @escaping @Sendable (IngressRequest) async -> IngressResponse) {
+    public init(
+        connector: String, path: String, maxBodyBytes: Int,
+        handle: @escaping @Sendable (IngressRequest) async -> IngressResponse
+    ) {
         self.connector = connector
         self.path = path
         self.maxBodyBytes = maxBodyBytes
@@ -56,7 +59,8 @@ public enum IngressReply {
     /// `Retry-After` when Kafka refused it or did not confirm within `timeout`. Nothing is ever answered 2xx that
     /// was not stored.
     public static func stored(
-        _ message: ProducerMessage, emitter: SourceEmitter, timeout: Duration, id: String, retryHint: String, logger: Logger,
+        _ message: ProducerMessage, emitter: SourceEmitter, timeout: Duration, id: String, retryHint: String,
+        logger: Logger,
         accepted: () -> IngressResponse
     ) async -> IngressResponse {
         switch await emitter.emit(message, within: timeout) {
@@ -65,24 +69,31 @@ public enum IngressReply {
         case .failed(let error):
             logger.error("Kafka refused the message", metadata: ["id": "\(id)", "error": "\(error)"])
             return unavailable(
-                "the message could not be stored (\(error.reason)); \(retryHint)", reason: "kafka", connector: emitter.connector, logger: logger)
+                "the message could not be stored (\(error.reason)); \(retryHint)", reason: "kafka",
+                connector: emitter.connector, logger: logger)
         case .timedOut:
             logger.warning("Kafka did not acknowledge in time", metadata: ["id": "\(id)", "timeout": "\(timeout)"])
             return unavailable(
-                "the message store did not confirm in time; \(retryHint)", reason: "kafka_timeout", connector: emitter.connector, logger: logger)
+                "the message store did not confirm in time; \(retryHint)", reason: "kafka_timeout",
+                connector: emitter.connector, logger: logger)
         }
     }
 
     /// 503 with `Retry-After: 5`: the message store did not take the message; the sender should try again.
-    public static func unavailable(_ message: String, reason: String, connector: String, logger: Logger) -> IngressResponse {
+    public static func unavailable(
+        _ message: String, reason: String, connector: String, logger: Logger
+    ) -> IngressResponse {
         var response = reject(.serviceUnavailable, message, reason: reason, connector: connector, logger: logger)
         response.headers[.retryAfter] = "5"
         return response
     }
 
     /// A refusal with a JSON `{"error": message}` body, counted under `reason`.
-    public static func reject(_ status: HTTPResponse.Status, _ message: String, reason: String, connector: String, logger: Logger) -> IngressResponse {
-        Counter(label: "crmhub_ingress_rejected_total", dimensions: [("connector", connector), ("reason", reason)]).increment()
+    public static func reject(
+        _ status: HTTPResponse.Status, _ message: String, reason: String, connector: String, logger: Logger
+    ) -> IngressResponse {
+        Counter(label: "crmhub_ingress_rejected_total", dimensions: [("connector", connector), ("reason", reason)])
+            .increment()
         logger.info("ingress request refused", metadata: ["status": "\(status.code)", "reason": "\(reason)"])
         return json(status, ["error": message])
     }

@@ -29,10 +29,13 @@ public struct SourceEmitter: Sendable {
         self.producer = producer
         self.deadLetterTopic = deadLetterTopic
         let dimension = [("connector", connector)]
-        acknowledged = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "acknowledged")])
+        acknowledged = Counter(
+            label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "acknowledged")])
         failed = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "failed")])
-        deadLettered = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "dead_lettered")])
-        latency = Timer(label: "crmhub_source_ack_latency_seconds", dimensions: dimension, preferredDisplayUnit: .seconds)
+        deadLettered = Counter(
+            label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "dead_lettered")])
+        latency = Timer(
+            label: "crmhub_source_ack_latency_seconds", dimensions: dimension, preferredDisplayUnit: .seconds)
     }
 
     /// Produces `message` and returns once the broker acknowledged it; throws the broker's refusal.
@@ -103,18 +106,24 @@ public struct SourceEmitter: Sendable {
     /// The dead-letter record of a message the source could not turn into records: the original bytes and headers
     /// with the standard `crm-dlq-*` headers, for ``deadLetterTopic``. `source` says where it was read
     /// (`imap/support/INBOX/7/42`); `failure.reason` must not carry personal data.
-    public func deadLetterRecord(_ message: ProducerMessage, failure: DeliveryFailure, source: String) throws(KafkaError) -> ProducerMessage {
+    public func deadLetterRecord(
+        _ message: ProducerMessage, failure: DeliveryFailure, source: String
+    ) throws(KafkaError) -> ProducerMessage {
         guard let deadLetterTopic else {
             throw KafkaError(.configuration, reason: "connector \(connector) has no dead-letter topic")
         }
         return DeadLetter.record(
-            key: message.key, value: message.value, headers: message.headers, id: message.headers.text(EnvelopeHeader.id),
-            source: source, failure: failure, route: connector, mappingVersion: message.headers.text(EnvelopeHeader.mapping),
+            key: message.key, value: message.value, headers: message.headers,
+            id: message.headers.text(EnvelopeHeader.id),
+            source: source, failure: failure, route: connector,
+            mappingVersion: message.headers.text(EnvelopeHeader.mapping),
             topic: deadLetterTopic)
     }
 
     /// Dead-letters `message` (see ``deadLetterRecord(_:failure:source:)``) and waits for the acknowledgement.
-    public func deadLetter(_ message: ProducerMessage, failure: DeliveryFailure, source: String) async throws(KafkaError) {
+    public func deadLetter(
+        _ message: ProducerMessage, failure: DeliveryFailure, source: String
+    ) async throws(KafkaError) {
         _ = try await producer.send(try deadLetterRecord(message, failure: failure, source: source))
         deadLettered.increment()
     }

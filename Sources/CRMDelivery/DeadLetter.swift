@@ -29,8 +29,12 @@ public struct DeadLetter: Sendable {
     public var route: String { message.headers.text(DeadLetterHeader.route) ?? "-" }
     public var mapping: String? { message.headers.text(EnvelopeHeader.mapping) }
     public var attempts: Int { message.headers.text(DeadLetterHeader.attempts).flatMap(Int.init) ?? 1 }
-    public var deadLetteredAt: Date? { message.headers.text(DeadLetterHeader.deadLetteredAt).flatMap(DeadLetterClock.parse) }
-    public var firstFailureAt: Date? { message.headers.text(DeadLetterHeader.firstFailureAt).flatMap(DeadLetterClock.parse) }
+    public var deadLetteredAt: Date? {
+        message.headers.text(DeadLetterHeader.deadLetteredAt).flatMap(DeadLetterClock.parse)
+    }
+    public var firstFailureAt: Date? {
+        message.headers.text(DeadLetterHeader.firstFailureAt).flatMap(DeadLetterClock.parse)
+    }
 
     /// Builds the dead-letter record for `message`, which failed in `route` with `failure` after `attempts`
     /// attempts (default 1), added to those of earlier dead-letterings.
@@ -48,7 +52,8 @@ public struct DeadLetter: Sendable {
     /// they could not produce. `source` says where it was read (`topic/partition/offset`, a mailbox and uid, …);
     /// `id` is the message's stable id, when it has one.
     public static func record(
-        key: [UInt8]?, value: [UInt8], headers original: [KafkaHeader], id: String?, source: String, failure: DeliveryFailure,
+        key: [UInt8]?, value: [UInt8], headers original: [KafkaHeader], id: String?, source: String,
+        failure: DeliveryFailure,
         route: String, mappingVersion: String?, topic: String, attempts: Int? = nil, now: Date = Date()
     ) -> ProducerMessage {
         let previousAttempts = original.text(DeadLetterHeader.attempts).flatMap(Int.init) ?? 0
@@ -74,9 +79,10 @@ public struct DeadLetter: Sendable {
     /// The message to re-inject into `topic` after a fix: original key and value, the original headers, the
     /// attempt count and first-failure time kept, and this dead-lettering appended to the `crm-history` header.
     public func replayRecord(to topic: String, now: Date = Date()) -> ProducerMessage {
-        var history = (message.headers.text(DeadLetterHeader.history).flatMap { text in
-            try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: String]]
-        }) ?? []
+        var history =
+            (message.headers.text(DeadLetterHeader.history).flatMap { text in
+                try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: String]]
+            }) ?? []
         history.append([
             "dead_lettered_at": message.headers.text(DeadLetterHeader.deadLetteredAt) ?? "-",
             "reason": reason, "error_class": errorClass, "source": source, "route": route,
@@ -84,7 +90,9 @@ public struct DeadLetter: Sendable {
             "replayed_at": DeadLetterClock.format(now),
         ])
         let encoded = (try? JSONSerialization.data(withJSONObject: history, options: [.sortedKeys])) ?? Data("[]".utf8)
-        var headers = message.headers.filter { !DeadLetterHeader.perFailure.contains($0.key) && $0.key != DeadLetterHeader.history }
+        var headers = message.headers.filter {
+            !DeadLetterHeader.perFailure.contains($0.key) && $0.key != DeadLetterHeader.history
+        }
         headers.append(KafkaHeader(key: DeadLetterHeader.history, value: Array(encoded)))
         return ProducerMessage(topic: topic, key: message.key, value: message.value, headers: headers)
     }
@@ -93,10 +101,14 @@ public struct DeadLetter: Sendable {
 /// ISO 8601 timestamps in UTC with milliseconds, as the dead-letter headers carry them.
 enum DeadLetterClock {
     static func format(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        date.formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 
     static func parse(_ text: String) -> Date? {
-        try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        try? Date(
+            text,
+            strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)
+        )
     }
 }

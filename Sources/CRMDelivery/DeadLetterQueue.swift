@@ -20,7 +20,10 @@ public struct DeadLetterQueue: Sendable {
     private let groupID: String
     private let logger: Logger
 
-    public init(name: String, topic: String, replayTopic: String, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger) {
+    public init(
+        name: String, topic: String, replayTopic: String, client: KafkaClientConfiguration, groupPrefix: String,
+        logger: Logger
+    ) {
         self.name = name
         self.topic = topic
         self.replayTopic = replayTopic
@@ -31,12 +34,17 @@ public struct DeadLetterQueue: Sendable {
 
     /// The dead-letter queue of a route; replays go to the route's input.
     public init(route: RouteConfiguration, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger) {
-        self.init(name: route.name, topic: route.deadLetterTopic, replayTopic: route.from, client: client, groupPrefix: groupPrefix, logger: logger)
+        self.init(
+            name: route.name, topic: route.deadLetterTopic, replayTopic: route.from, client: client,
+            groupPrefix: groupPrefix, logger: logger)
     }
 
     /// The dead-letter queue of a sink; replays go to the sink's topic.
-    public init(sink: SinkService.Configuration, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger) {
-        self.init(name: sink.name, topic: sink.deadLetterTopic, replayTopic: sink.topic, client: client, groupPrefix: groupPrefix, logger: logger)
+    public init(sink: SinkService.Configuration, client: KafkaClientConfiguration, groupPrefix: String, logger: Logger)
+    {
+        self.init(
+            name: sink.name, topic: sink.deadLetterTopic, replayTopic: sink.topic, client: client,
+            groupPrefix: groupPrefix, logger: logger)
     }
 
     /// Which dead letters an operation applies to. Empty criteria select everything.
@@ -73,12 +81,17 @@ public struct DeadLetterQueue: Sendable {
 
     /// Produces the selected dead letters to ``replayTopic``, in their order, each with its history
     /// header extended; returns them. Waits for every acknowledgement.
-    public func replay(_ selection: Selection, producer: KafkaProducer, idle: Duration = .seconds(2)) async throws -> [DeadLetter] {
+    public func replay(
+        _ selection: Selection, producer: KafkaProducer, idle: Duration = .seconds(2)
+    ) async throws -> [DeadLetter] {
         let selected = try await read(idle: idle).filter(selection.matches)
         for letter in selected {
             _ = try await producer.send(letter.replayRecord(to: replayTopic))
             logger.info(
-                "dead letter replayed", metadata: ["queue": "\(name)", "id": "\(letter.id)", "to": "\(replayTopic)", "source": "\(letter.source)"])
+                "dead letter replayed",
+                metadata: [
+                    "queue": "\(name)", "id": "\(letter.id)", "to": "\(replayTopic)", "source": "\(letter.source)",
+                ])
         }
         return selected
     }
@@ -90,8 +103,11 @@ public struct DeadLetterQueue: Sendable {
         return purged
     }
 
-    private func readAll(idle: Duration, timeout: Duration, commit selection: Selection?) async throws -> ([DeadLetter], Int) {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: client.bootstrapServers, groupID: groupID, topics: [topic])
+    private func readAll(
+        idle: Duration, timeout: Duration, commit selection: Selection?
+    ) async throws -> ([DeadLetter], Int) {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: client.bootstrapServers, groupID: groupID, topics: [topic])
         configuration.client = client
         configuration.client.statisticsIntervalMilliseconds = 0
         configuration.sessionTimeoutMilliseconds = 6_000
@@ -124,7 +140,8 @@ public struct DeadLetterQueue: Sendable {
         guard joinedAt != nil else {
             reader.cancel()
             await consumer.close()
-            throw DeadLetterQueueError(description: "could not join the reader group \(groupID) for \(topic) within \(timeout)")
+            throw DeadLetterQueueError(
+                description: "could not join the reader group \(groupID) for \(topic) within \(timeout)")
         }
         let letters = collected.withLock { $0.letters }.sorted {
             ($0.message.partition, $0.message.offset) < ($1.message.partition, $1.message.offset)

@@ -12,7 +12,9 @@ public final class HubState: Sendable {
         public var inFlight: Int
         public var lastError: String?
 
-        public init(name: String, running: Bool, joinedGroup: Bool, assignedPartitions: Int, inFlight: Int, lastError: String?) {
+        public init(
+            name: String, running: Bool, joinedGroup: Bool, assignedPartitions: Int, inFlight: Int, lastError: String?
+        ) {
             self.name = name
             self.running = running
             self.joinedGroup = joinedGroup
@@ -57,7 +59,8 @@ public final class HubState: Sendable {
         let kafkaError = kafkaProbe.withLock { $0 }?() ?? nil
         let routes = expectedRoutes.map { name in
             probes[name]?()
-                ?? RouteHealth(name: name, running: false, joinedGroup: false, assignedPartitions: 0, inFlight: 0, lastError: nil)
+                ?? RouteHealth(
+                    name: name, running: false, joinedGroup: false, assignedPartitions: 0, inFlight: 0, lastError: nil)
         }
         let connected = kafkaProbe.withLock { $0 } != nil && kafkaError == nil
         let ready = connected && routes.allSatisfy { $0.running && $0.joinedGroup }

@@ -40,7 +40,8 @@ public final class InFlightLimiter: Sendable {
 
     /// Frees one slot.
     public func release() {
-        let (waiter, idle) = state.withLock { state -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
+        let (waiter, idle) = state.withLock {
+            state -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (waiter, [])  // hand the slot straight to the waiter
@@ -53,7 +54,7 @@ public final class InFlightLimiter: Sendable {
             return (nil, [])
         }
         waiter?.resume()
-        idle.forEach { $0.resume() }
+        for waiter in idle { waiter.resume() }
     }
 
     /// Slots in use.
@@ -84,7 +85,7 @@ public final class InFlightLimiter: Sendable {
                     defer { state.idleWaiters = [] }
                     return state.idleWaiters
                 }
-                waiters.forEach { $0.resume() }
+                for waiter in waiters { waiter.resume() }
             }
             group.cancelAll()
             return first

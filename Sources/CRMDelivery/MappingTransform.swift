@@ -1,6 +1,6 @@
-import CRMModel
 import CRMKafka
 import CRMMapping
+import CRMModel
 import Synchronization
 
 /// A route's `mapping:` step: applies a compiled mapping to each message. Each mapped record is produced to the
@@ -34,7 +34,8 @@ public struct MappingTransform: MessageTransform {
             return .produce(
                 records.map { record in
                     TransformedRecord(
-                        output: record.entity.lowercased(), key: record.key.isEmpty ? message.key : Array(record.key.utf8),
+                        output: record.entity.lowercased(),
+                        key: record.key.isEmpty ? message.key : Array(record.key.utf8),
                         value: record.jsonBytes(), headers: headers)
                 })
         }
@@ -90,6 +91,8 @@ public struct UnavailableMappingTransform: MessageTransform {
     public var description: String { "mapping:\(name)(unavailable)" }
 
     public func transform(_ message: ConsumerMessage) async -> TransformOutcome {
-        .failure(reason: "mapping '\(name)' is not loaded (removed or renamed by the last reload)", errorClass: "configuration")
+        .failure(
+            reason: "mapping '\(name)' is not loaded (removed or renamed by the last reload)",
+            errorClass: "configuration")
     }
 }

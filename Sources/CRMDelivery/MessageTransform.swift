@@ -1,5 +1,5 @@
-import CRMModel
 import CRMKafka
+import CRMModel
 
 /// One message a transform wants produced. The route picks the topic from `output` and its destination.
 public struct TransformedRecord: Sendable {

@@ -34,7 +34,8 @@ public final class OffsetCommitter: Sendable {
             try await consumer.commit(offsets)
         } catch {
             // The offsets stay uncommitted; the next commit carries newer ones. At worst, messages are re-read.
-            logger.warning("commit failed", metadata: ["error": "\(error)", "offsets": "\(offsets.map(\.description))"])
+            logger.warning(
+                "commit failed", metadata: ["error": "\(error)", "offsets": "\(offsets.map(\.description))"])
         }
     }
 }

@@ -85,7 +85,9 @@ public final class OffsetTracker: Sendable {
         partitions.withLock { states in
             revoked.compactMap { partition in
                 defer { states[partition] = nil }
-                guard let next = states[partition]?.committable, next != states[partition]?.lastCommitted else { return nil }
+                guard let next = states[partition]?.committable, next != states[partition]?.lastCommitted else {
+                    return nil
+                }
                 return TopicPartitionOffset(partition, offset: next)
             }
         }

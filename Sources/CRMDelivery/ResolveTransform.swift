@@ -1,6 +1,6 @@
-import CRMModel
 import CRMKafka
 import CRMMasterData
+import CRMModel
 import Foundation
 
 /// The route step `resolve: true`: resolves each customer message against the master data and passes it on with
@@ -19,7 +19,8 @@ public struct ResolveTransform: MessageTransform {
     public func transform(_ message: ConsumerMessage) async -> TransformOutcome {
         let input: CustomerMessage
         do {
-            input = try CustomerMessage(bytes: message.value, sourceSystem: message.headers.text(CustomerMessage.sourceHeader))
+            input = try CustomerMessage(
+                bytes: message.value, sourceSystem: message.headers.text(CustomerMessage.sourceHeader))
         } catch {
             return .failure(reason: error.description, errorClass: "validation")
         }
@@ -33,7 +34,9 @@ public struct ResolveTransform: MessageTransform {
         let value = input.resolved(goldenId: resolution.goldenId, decision: resolution.decision)
         var headers = message.headers.filter { $0.key != EnvelopeHeader.goldenID }
         headers.append(KafkaHeader(key: EnvelopeHeader.goldenID, text: resolution.goldenId))
-        return .produce([TransformedRecord(key: message.key ?? Array(resolution.goldenId.utf8), value: value, headers: headers)])
+        return .produce([
+            TransformedRecord(key: message.key ?? Array(resolution.goldenId.utf8), value: value, headers: headers)
+        ])
     }
 }
 

@@ -64,7 +64,9 @@ extension RouteConfiguration {
     /// Reads one entry of the configuration's `routes:` list.
     public init(_ value: YAMLValue) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["name", "from", "to", "mapping", "max_in_flight", "dead_letter_topic", "delivery", "resolve", "rule"])
+        try map.allowOnly([
+            "name", "from", "to", "mapping", "max_in_flight", "dead_letter_topic", "delivery", "resolve", "rule",
+        ])
         location = value.location
         name = try map.require("name").nonEmptyString()
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
@@ -93,7 +95,9 @@ extension RouteConfiguration {
         resolve = try map.optional("resolve")?.bool() ?? false
         if let value = map.optional("rule") {
             rule = try value.nonEmptyString()
-            if mapping != nil || resolve { throw value.error("a route has one step: 'rule', 'mapping' or 'resolve'; chain routes for more") }
+            if mapping != nil || resolve {
+                throw value.error("a route has one step: 'rule', 'mapping' or 'resolve'; chain routes for more")
+            }
         }
         if let value = map.optional("delivery") {
             delivery = DeliveryMode(rawValue: try value.oneOf(["at_least_once", "exactly_once"]))!

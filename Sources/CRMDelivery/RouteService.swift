@@ -1,5 +1,5 @@
-import CRMModel
 import CRMKafka
+import CRMModel
 import Foundation
 import Logging
 import Metrics
@@ -55,11 +55,16 @@ public final class RouteService: Service, Sendable {
         let name = route.name
         state.register(route: name) {
             HubState.RouteHealth(
-                name: name, running: true, joinedGroup: consumer.hasJoinedGroup, assignedPartitions: consumer.assignment.count,
+                name: name, running: true, joinedGroup: consumer.hasJoinedGroup,
+                assignedPartitions: consumer.assignment.count,
                 inFlight: limiter.inFlight, lastError: consumer.lastError)
         }
         defer { state.unregister(route: name) }
-        logger.info("route started", metadata: ["from": "\(route.from)", "to": "\(route.to.topics)", "group": "\(consumerConfiguration.groupID)"])
+        logger.info(
+            "route started",
+            metadata: [
+                "from": "\(route.from)", "to": "\(route.to.topics)", "group": "\(consumerConfiguration.groupID)",
+            ])
 
         let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
 
@@ -99,14 +104,18 @@ public final class RouteService: Service, Sendable {
             await produce(records, for: message, transform: transform)
         case .drop(let reason):
             metrics.dropped.increment()
-            logger.debug("message dropped by mapping", metadata: Self.where(message).merging(["reason": "\(reason)"]) { $1 })
+            logger.debug(
+                "message dropped by mapping", metadata: Self.where(message).merging(["reason": "\(reason)"]) { $1 })
             finish(message)
         case .failure(let reason, let errorClass):
-            await deadLetter(message, failure: DeliveryFailure(reason: reason, errorClass: errorClass), version: transform.version)
+            await deadLetter(
+                message, failure: DeliveryFailure(reason: reason, errorClass: errorClass), version: transform.version)
         }
     }
 
-    private func produce(_ records: [TransformedRecord], for message: ConsumerMessage, transform: any MessageTransform) async {
+    private func produce(
+        _ records: [TransformedRecord], for message: ConsumerMessage, transform: any MessageTransform
+    ) async {
         guard !records.isEmpty else {
             finish(message)
             return
@@ -131,21 +140,26 @@ public final class RouteService: Service, Sendable {
         logger.error(
             "message cannot be handled; sent to the dead-letter topic",
             metadata: Self.where(message).merging(
-                ["reason": "\(failure.reason)", "errorClass": "\(failure.errorClass)", "deadLetterTopic": "\(route.deadLetterTopic)"]) { $1 })
+                [
+                    "reason": "\(failure.reason)", "errorClass": "\(failure.errorClass)",
+                    "deadLetterTopic": "\(route.deadLetterTopic)",
+                ]) { $1 })
         let record = DeadLetter.record(
             for: message, failure: failure, route: route.name, mappingVersion: version, topic: route.deadLetterTopic)
         await enqueue(record, for: message, pending: PendingRecords(count: 1, version: version, deadLetter: failure))
     }
 
     /// Enqueues one record; retries queue-full waits here and retriable delivery failures from the callback.
-    private func enqueue(_ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int = 1) async {
+    private func enqueue(
+        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int = 1
+    ) async {
         while true {
             do {
                 try producer.enqueue(record) { [self] result in
                     self.delivered(result, record: record, for: message, pending: pending, attempt: attempt)
                 }
                 return
-            } catch where error.isRetriable {
+            } catch  where error.isRetriable {
                 try? await Task.sleep(for: .milliseconds(2))  // librdkafka's queue is full: let it drain
             } catch {
                 refused(error, record: record, for: message, pending: pending, attempt: attempt)
@@ -165,7 +179,9 @@ public final class RouteService: Service, Sendable {
                 metrics.deadLettered.increment()
                 logger.info(
                     "dead-letter record acknowledged",
-                    metadata: Self.where(message).merging(["deadLetterTopic": "\(record.topic)", "errorClass": "\(failure.errorClass)"]) { $1 })
+                    metadata: Self.where(message).merging([
+                        "deadLetterTopic": "\(record.topic)", "errorClass": "\(failure.errorClass)",
+                    ]) { $1 })
             } else {
                 metrics.produced.increment()
             }
@@ -174,7 +190,9 @@ public final class RouteService: Service, Sendable {
             metrics.produceRetries.increment()
             logger.warning(
                 "produce not acknowledged; retrying",
-                metadata: Self.where(message).merging(["error": "\(error)", "attempt": "\(attempt)", "topic": "\(record.topic)"]) { $1 })
+                metadata: Self.where(message).merging([
+                    "error": "\(error)", "attempt": "\(attempt)", "topic": "\(record.topic)",
+                ]) { $1 })
             retryLater(record, for: message, pending: pending, attempt: attempt)
         case .failure(let error):
             refused(error, record: record, for: message, pending: pending, attempt: attempt)
@@ -184,12 +202,17 @@ public final class RouteService: Service, Sendable {
     /// The broker refused a record for good (too large, not authorised...). An output record's source message
     /// goes to the dead-letter topic; a refused dead-letter record is retried with backoff, never dropped, so the
     /// partition stops advancing and the `crmhub_route_dead_letter_stuck` log and metric call for a person.
-    private func refused(_ error: KafkaError, record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int) {
+    private func refused(
+        _ error: KafkaError, record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords,
+        attempt: Int
+    ) {
         if pending.deadLetter != nil {
             metrics.deadLetterStuck.increment()
             logger.critical(
                 "the dead-letter topic refused a record; retrying, the partition does not advance until it is accepted",
-                metadata: Self.where(message).merging(["error": "\(error)", "topic": "\(record.topic)", "bytes": "\(record.value.count)"]) { $1 })
+                metadata: Self.where(message).merging([
+                    "error": "\(error)", "topic": "\(record.topic)", "bytes": "\(record.value.count)",
+                ]) { $1 })
             retryLater(record, for: message, pending: pending, attempt: attempt)
             return
         }
@@ -204,7 +227,9 @@ public final class RouteService: Service, Sendable {
     /// Waits before a record the producer's queue refused is enqueued again: 100 ms doubling to 5 s.
     static let requeueBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
 
-    private func retryLater(_ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int) {
+    private func retryLater(
+        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int
+    ) {
         Task {
             try? await Task.sleep(for: Self.requeueBackoff.delay(afterAttempt: attempt + 1))
             await self.enqueue(record, for: message, pending: pending, attempt: attempt + 1)
@@ -232,13 +257,19 @@ public final class RouteService: Service, Sendable {
     public var finishedMessages: Int { finished.load(ordering: .relaxed) }
 
     private static func `where`(_ message: ConsumerMessage) -> Logger.Metadata {
-        ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "id": "\(message.stableID)"]
+        [
+            "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+            "id": "\(message.stableID)",
+        ]
     }
 }
 
 /// Counts a source message's outstanding produced records and remembers the first refused one.
 final class PendingRecords: Sendable {
-    enum Outcome { case finished, failed(DeliveryFailure) }
+    enum Outcome {
+        case finished
+        case failed(DeliveryFailure)
+    }
 
     private struct State {
         var remaining: Int

@@ -28,7 +28,8 @@ public final class TransactionalRouteService: Service, Sendable {
 
     public init(
         route: RouteConfiguration, consumer: KafkaConsumerConfiguration, producer: KafkaProducerConfiguration,
-        transactionalIDPrefix: String, transform: @escaping @Sendable () -> any MessageTransform, state: HubState, logger: Logger
+        transactionalIDPrefix: String, transform: @escaping @Sendable () -> any MessageTransform, state: HubState,
+        logger: Logger
     ) {
         self.route = route
         var consumer = consumer
@@ -58,13 +59,17 @@ public final class TransactionalRouteService: Service, Sendable {
         try await producer.initTransactions()
         logger.info(
             "exactly-once route started",
-            metadata: ["from": "\(route.from)", "to": "\(route.to.topics)", "transactionalID": "\(producerConfiguration.transactionalID ?? "-")"])
+            metadata: [
+                "from": "\(route.from)", "to": "\(route.to.topics)",
+                "transactionalID": "\(producerConfiguration.transactionalID ?? "-")",
+            ])
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
             let name = route.name
             state.register(route: name) {
                 HubState.RouteHealth(
-                    name: name, running: true, joinedGroup: consumer.hasJoinedGroup, assignedPartitions: consumer.assignment.count,
+                    name: name, running: true, joinedGroup: consumer.hasJoinedGroup,
+                    assignedPartitions: consumer.assignment.count,
                     inFlight: 0, lastError: consumer.lastError)
             }
             do {
@@ -92,7 +97,9 @@ public final class TransactionalRouteService: Service, Sendable {
     }
 
     /// Transforms `batch` and commits its output and offsets in one transaction.
-    private func commitInTransaction(_ batch: [ConsumerMessage], consumer: KafkaConsumer, producer: KafkaProducer) async throws(KafkaError) {
+    private func commitInTransaction(
+        _ batch: [ConsumerMessage], consumer: KafkaConsumer, producer: KafkaProducer
+    ) async throws(KafkaError) {
         try producer.beginTransaction()
         let refused = Mutex<KafkaError?>(nil)
         let onDelivery: @Sendable (Result<DeliveryReport, KafkaError>) -> Void = { result in
@@ -120,7 +127,9 @@ public final class TransactionalRouteService: Service, Sendable {
                 metrics.dropped.increment()
                 records = []
             case .failure(let reason, let errorClass):
-                records = [deadLetterRecord(message, DeliveryFailure(reason: reason, errorClass: errorClass), transform)]
+                records = [
+                    deadLetterRecord(message, DeliveryFailure(reason: reason, errorClass: errorClass), transform)
+                ]
                 deadLettered += 1
             }
             for record in records { try await enqueue(record, producer: producer, onDelivery: onDelivery) }
@@ -136,25 +145,31 @@ public final class TransactionalRouteService: Service, Sendable {
         finished.add(batch.count, ordering: .relaxed)
     }
 
-    private func deadLetterRecord(_ message: ConsumerMessage, _ failure: DeliveryFailure, _ transform: any MessageTransform) -> ProducerMessage {
+    private func deadLetterRecord(
+        _ message: ConsumerMessage, _ failure: DeliveryFailure, _ transform: any MessageTransform
+    ) -> ProducerMessage {
         logger.error(
             "message cannot be handled; sent to the dead-letter topic in the transaction",
             metadata: [
                 "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(failure.reason)",
                 "errorClass": "\(failure.errorClass)",
             ])
-        return DeadLetter.record(for: message, failure: failure, route: route.name, mappingVersion: transform.version, topic: route.deadLetterTopic)
+        return DeadLetter.record(
+            for: message, failure: failure, route: route.name, mappingVersion: transform.version,
+            topic: route.deadLetterTopic)
     }
 
     private func enqueue(
-        _ record: ProducerMessage, producer: KafkaProducer, onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
+        _ record: ProducerMessage, producer: KafkaProducer,
+        onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     ) async throws(KafkaError) {
         while true {
             do {
                 try producer.enqueue(record, onDelivery: onDelivery)
                 return
             } catch {
-                guard error.isRetriable && !error.requiresTransactionAbort else { throw error }  // queue full: let it drain
+                // Queue full: let it drain.
+                guard error.isRetriable && !error.requiresTransactionAbort else { throw error }
                 try? await Task.sleep(for: .milliseconds(2))
             }
         }

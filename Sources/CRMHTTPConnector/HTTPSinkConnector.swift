@@ -23,7 +23,8 @@ public enum HTTPSinkConnector: Connector {
 
 extension HTTPSinkConnector {
     public static let kind = "http-sink"
-    public static let keys = Set(["topic", "url", "method", "headers", "body", "success_codes", "timeout_ms"]).union(SinkService.Configuration.keys)
+    public static let keys = Set(["topic", "url", "method", "headers", "body", "success_codes", "timeout_ms"]).union(
+        SinkService.Configuration.keys)
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
         let map = file.map
@@ -32,12 +33,17 @@ extension HTTPSinkConnector {
         let urlValue = try map.require("url")
         let url = try urlValue.secretValue()
         if case .literal(let text) = url {
-            let template = RESTRequestTemplate(url: text).placeholders.reduce(text) { $0.replacingOccurrences(of: "{\($1)}", with: "x") }
-            guard let components = URLComponents(string: template), let scheme = components.scheme, ["http", "https"].contains(scheme), components.host != nil else {
+            let template = RESTRequestTemplate(url: text).placeholders.reduce(text) {
+                $0.replacingOccurrences(of: "{\($1)}", with: "x")
+            }
+            guard let components = URLComponents(string: template), let scheme = components.scheme,
+                ["http", "https"].contains(scheme), components.host != nil
+            else {
                 throw urlValue.error("'\(text)' is not an http(s) URL")
             }
             if components.user != nil || components.password != nil {
-                throw urlValue.error("credentials may not be written in the URL; use a header with ${env:NAME} or ${file:PATH}")
+                throw urlValue.error(
+                    "credentials may not be written in the URL; use a header with ${env:NAME} or ${file:PATH}")
             }
         }
         let method = try map.optional("method")?.oneOf(["POST", "PUT", "PATCH", "DELETE"]) ?? "POST"
@@ -46,21 +52,28 @@ extension HTTPSinkConnector {
             for entry in try value.mapping().entries {
                 let secret = SecretValue(parsing: try entry.value.string())
                 let lowered = entry.key.lowercased()
-                let looksSecret = lowered == "authorization" || ["token", "key", "secret", "password"].contains { lowered.contains($0) }
+                let looksSecret =
+                    lowered == "authorization"
+                    || ["token", "key", "secret", "password"].contains { lowered.contains($0) }
                 if looksSecret && !secret.isReference {
-                    throw entry.value.error("header '\(entry.key)' holds a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
+                    throw entry.value.error(
+                        "header '\(entry.key)' holds a credential: write it as ${env:NAME} or ${file:PATH}, never inline"
+                    )
                 }
                 headers.append((entry.key, secret))
             }
         }
         let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 10_000)
         let delivery = try SinkService.Configuration(map, name: name, topic: topic)
-        var settings = Settings(topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
+        var settings = Settings(
+            topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
         if let value = map.optional("body") {
-            settings.body = RESTRequestTemplate.BodyEncoding(rawValue: try value.oneOf(["json", "form", "none"])) ?? .json
+            settings.body =
+                RESTRequestTemplate.BodyEncoding(rawValue: try value.oneOf(["json", "form", "none"])) ?? .json
         }
         if let value = map.optional("success_codes") {
-            settings.successCodes = Set(try value.sequence().map { value throws(YAMLError) in try value.int(in: 100...599) })
+            settings.successCodes = Set(
+                try value.sequence().map { value throws(YAMLError) in try value.int(in: 100...599) })
         }
         return settings
     }

@@ -23,7 +23,10 @@ public struct HTTPSinkTarget: SinkTarget {
         public var successCodes: Set<Int> = []
         public var timeout: Duration = .seconds(10)
 
-        public init(url: String, method: String = "POST", headers: [(name: String, value: String)] = [], timeout: Duration = .seconds(10)) {
+        public init(
+            url: String, method: String = "POST", headers: [(name: String, value: String)] = [],
+            timeout: Duration = .seconds(10)
+        ) {
             self.url = url
             self.method = method
             self.headers = headers
@@ -44,7 +47,8 @@ public struct HTTPSinkTarget: SinkTarget {
     public func deliver(_ message: SinkMessage) async -> SinkOutcome {
         let rendered: (url: String, contentType: String?, body: [UInt8])
         do {
-            rendered = try RESTRequestTemplate(url: settings.url, encoding: settings.body).render(key: message.key, id: message.id, body: message.value)
+            rendered = try RESTRequestTemplate(url: settings.url, encoding: settings.body).render(
+                key: message.key, id: message.id, body: message.value)
         } catch {
             return .permanent(reason: error.description)
         }
@@ -52,7 +56,9 @@ public struct HTTPSinkTarget: SinkTarget {
         if let contentType = rendered.contentType { headers.append(("Content-Type", contentType)) }
         headers.append(("Idempotency-Key", message.id))
         headers.append(("X-Crmhub-Attempt", String(message.previousAttempts + 1)))
-        let request = HTTPRequest(method: settings.method, url: rendered.url, headers: headers, body: rendered.body, timeout: settings.timeout)
+        let request = HTTPRequest(
+            method: settings.method, url: rendered.url, headers: headers, body: rendered.body, timeout: settings.timeout
+        )
         do {
             let response = try await client.execute(request)
             return Self.classify(response, successCodes: settings.successCodes)
@@ -71,7 +77,9 @@ public struct HTTPSinkTarget: SinkTarget {
         case 200..<300 where successCodes.isEmpty:
             return .delivered
         case 408, 429, 500..<600:
-            return .transient(reason: "HTTP \(status): \(snippet)", retryAfter: response.header("retry-after").flatMap { retryAfter($0, now: now) })
+            return .transient(
+                reason: "HTTP \(status): \(snippet)",
+                retryAfter: response.header("retry-after").flatMap { retryAfter($0, now: now) })
         default:
             return .permanent(reason: "HTTP \(status): \(snippet)")
         }

@@ -45,7 +45,9 @@ public struct RESTRequestTemplate: Sendable, Equatable {
     }
 
     /// The URL, content type and body for one message.
-    public func render(key: String?, id: String, body: [UInt8]) throws(Failure) -> (url: String, contentType: String?, body: [UInt8]) {
+    public func render(
+        key: String?, id: String, body: [UInt8]
+    ) throws(Failure) -> (url: String, contentType: String?, body: [UInt8]) {
         let needsDocument = encoding == .form || placeholders.contains { $0 != "key" && $0 != "id" }
         var document: [String: Any] = [:]
         if needsDocument {
@@ -62,7 +64,9 @@ public struct RESTRequestTemplate: Sendable, Equatable {
             case "id": value = id
             default: value = Self.scalar(at: name, in: document)
             }
-            guard let value, !value.isEmpty else { throw Failure(description: "the URL needs '\(name)', which the message does not have") }
+            guard let value, !value.isEmpty else {
+                throw Failure(description: "the URL needs '\(name)', which the message does not have")
+            }
             let segment = value.addingPercentEncoding(withAllowedCharacters: Self.pathSegmentAllowed) ?? value
             rendered = rendered.replacingOccurrences(of: "{\(name)}", with: segment)
         }
@@ -119,7 +123,8 @@ public struct RESTRequestTemplate: Sendable, Equatable {
         var allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         allowed.insert(charactersIn: "-._~")
         return pairs.map { name, value in
-            (name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name) + "=" + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)
+            (name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name) + "="
+                + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)
         }.joined(separator: "&")
     }
 }

@@ -119,7 +119,8 @@ extension HubConfiguration {
     }
 
     private static let topLevelKeys: Set<String> = [
-        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir", "ingress", "batch",
+        "kafka", "http", "store", "connectors", "mappings", "routes", "shutdown_timeout_seconds", "log", "state_dir",
+        "ingress", "batch",
         "rules",
     ]
 
@@ -128,14 +129,19 @@ extension HubConfiguration {
         try top.allowOnly(Self.topLevelKeys)
         let baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         func resolve(_ relative: String) -> String {
-            relative.hasPrefix("/") ? relative : URL(fileURLWithPath: baseDirectory).appendingPathComponent(relative).standardized.path
+            relative.hasPrefix("/")
+                ? relative : URL(fileURLWithPath: baseDirectory).appendingPathComponent(relative).standardized.path
         }
 
         self.file = path
         self.kafka = try KafkaSettings(top.require("kafka"))
-        self.http = try top.optional("http").map { value throws(YAMLError) in try HTTPSettings(value) } ?? HTTPSettings()
-        self.ingress = try top.optional("ingress").map { value throws(YAMLError) in try HTTPSettings(value) } ?? HTTPSettings(port: 8090)
-        self.store = try top.optional("store").map { value throws(YAMLError) in try StoreSettings(value, resolve: resolve) }
+        self.http =
+            try top.optional("http").map { value throws(YAMLError) in try HTTPSettings(value) } ?? HTTPSettings()
+        self.ingress =
+            try top.optional("ingress").map { value throws(YAMLError) in try HTTPSettings(value) }
+            ?? HTTPSettings(port: 8090)
+        self.store =
+            try top.optional("store").map { value throws(YAMLError) in try StoreSettings(value, resolve: resolve) }
             ?? StoreSettings(location: resolve("data/crmhub.sqlite"))
         self.connectorsDirectory = resolve(try top.optional("connectors")?.nonEmptyString() ?? "Connectors")
         self.mappingsDirectory = resolve(try top.optional("mappings")?.nonEmptyString() ?? "Mappings")
@@ -145,7 +151,9 @@ extension HubConfiguration {
         var routes: [RouteConfiguration] = []
         var names: [String: SourceLocation] = [:]
         for value in try top.require("routes").sequence() {
-            guard let route = problems.collect({ () throws(YAMLError) in try RouteConfiguration(value) }) else { continue }
+            guard let route = problems.collect({ () throws(YAMLError) in try RouteConfiguration(value) }) else {
+                continue
+            }
             if let first = names[route.name] {
                 problems.add(value.error("duplicate route name '\(route.name)' (first declared at \(first))"))
                 continue
@@ -173,7 +181,9 @@ extension HubConfiguration.KafkaSettings {
         if case .sequence = brokersValue.node {
             brokers = try brokersValue.sequence().map { item throws(YAMLError) in try item.nonEmptyString() }
         } else {
-            brokers = try brokersValue.nonEmptyString().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            brokers = try brokersValue.nonEmptyString().split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
         }
         guard !brokers.isEmpty else { throw brokersValue.error("at least one broker is needed") }
         for broker in brokers {
@@ -185,9 +195,15 @@ extension HubConfiguration.KafkaSettings {
         self.brokers = brokers
         if let value = map.optional("client_id") { clientID = try value.nonEmptyString() }
         if let value = map.optional("group_prefix") { groupPrefix = try value.nonEmptyString() }
-        if let value = map.optional("session_timeout_ms") { sessionTimeoutMilliseconds = try value.int(in: 1_000...3_600_000) }
-        if let value = map.optional("heartbeat_interval_ms") { heartbeatIntervalMilliseconds = try value.int(in: 100...3_600_000) }
-        if let value = map.optional("statistics_interval_ms") { statisticsIntervalMilliseconds = try value.int(in: 0...86_400_000) }
+        if let value = map.optional("session_timeout_ms") {
+            sessionTimeoutMilliseconds = try value.int(in: 1_000...3_600_000)
+        }
+        if let value = map.optional("heartbeat_interval_ms") {
+            heartbeatIntervalMilliseconds = try value.int(in: 100...3_600_000)
+        }
+        if let value = map.optional("statistics_interval_ms") {
+            statisticsIntervalMilliseconds = try value.int(in: 0...86_400_000)
+        }
         if let value = map.optional("create_topics") { createTopics = try value.bool() }
         if let value = map.optional("topic_partitions") { topicPartitions = try value.int(in: 1...10_000) }
         if let value = map.optional("connect_timeout_seconds") { connectTimeoutSeconds = try value.int(in: 1...600) }
@@ -234,4 +250,3 @@ extension HubConfiguration.LogSettings {
         if let value = map.optional("format") { format = Format(rawValue: try value.oneOf(["json", "text"]))! }
     }
 }
-

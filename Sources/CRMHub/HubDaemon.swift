@@ -66,7 +66,8 @@ public struct HubDaemon: Sendable {
         // Mappings are compiled once here (validation above already compiled them); SIGHUP recompiles the folder
         // and swaps it in only if every mapping compiles.
         let needsMappings =
-            configuration.routes.contains { $0.mapping != nil } || configuration.connectors.contains { !$0.mappings.isEmpty }
+            configuration.routes.contains { $0.mapping != nil }
+            || configuration.connectors.contains { !$0.mappings.isEmpty }
             || jobs.contains { $0.schedule != nil && $0.mapping != nil }
         let mappings: MappingRegistry?
         do {
@@ -83,13 +84,16 @@ public struct HubDaemon: Sendable {
                 return mappings?.transform(named: name) ?? UnavailableMappingTransform(name: name)
             }
             services = hub.services
-            services += try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger) as [any Service]
+            services +=
+                try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger)
+                as [any Service]
         } catch {
             throw .cannotStart("\(error)")
         }
         if jobs.contains(where: { $0.schedule != nil }) {
             do {
-                let environment = try BatchEnvironment(hub: configuration, jobs: jobs, mappings: mappings, logger: logger)
+                let environment = try BatchEnvironment(
+                    hub: configuration, jobs: jobs, mappings: mappings, logger: logger)
                 services.append(BatchSchedulerService(runner: BatchRunner(environment: environment), jobs: jobs))
             } catch {
                 throw .invalid([error.description])
@@ -99,14 +103,19 @@ public struct HubDaemon: Sendable {
             let ingress = configuration.ingress
             let paths = hub.ingress.map(\.path)
             services.append(
-                IngressServer.makeApplication(host: ingress.host, port: ingress.port, endpoints: hub.ingress, logger: logger) { port in
-                    logger.info("ingress listening", metadata: ["host": "\(ingress.host)", "port": "\(port)", "paths": "\(paths)"])
+                IngressServer.makeApplication(
+                    host: ingress.host, port: ingress.port, endpoints: hub.ingress, logger: logger
+                ) { port in
+                    logger.info(
+                        "ingress listening",
+                        metadata: ["host": "\(ingress.host)", "port": "\(port)", "paths": "\(paths)"])
                 })
         }
         let admin = configuration.http
         services.append(
             AdminServer.makeApplication(
-                host: admin.host, port: admin.port, state: runtime.state, routes: configuration.routes.map(\.name), registry: metrics,
+                host: admin.host, port: admin.port, state: runtime.state, routes: configuration.routes.map(\.name),
+                registry: metrics,
                 masterData: hub.resolver, logger: logger
             ) { port in
                 logger.info("admin server listening", metadata: ["host": "\(admin.host)", "port": "\(port)"])

@@ -1,8 +1,8 @@
 import CRMBatch
 import CRMDelivery
+import CRMKafka
 import CRMMapping
 import CRMWorkflow
-import CRMKafka
 import Foundation
 import Logging
 
@@ -26,10 +26,12 @@ extension BatchEnvironment {
                 throw BatchError(.configuration, "mappings in \(configuration.mappingsDirectory): \(error)")
             }
         }
-        let state = try BatchStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch.sqlite").path)
+        let state = try BatchStateStore(
+            path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch.sqlite").path)
         self.init(
             kafka: client, mappings: library, state: state, drops: drops,
-            workDirectory: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch-work"), logger: logger,
+            workDirectory: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch-work"),
+            logger: logger,
             onProgress: onProgress)
     }
 }
@@ -37,13 +39,18 @@ extension BatchEnvironment {
 extension Workflow {
     /// The workflow rules of `configuration`'s rules folder, with lead books under its state folder.
     public init(configuration: HubConfiguration) throws {
-        try self.init(rulesDirectory: configuration.rulesDirectory, stateDirectory: configuration.stateDirectory, routes: configuration.routes)
+        try self.init(
+            rulesDirectory: configuration.rulesDirectory, stateDirectory: configuration.stateDirectory,
+            routes: configuration.routes)
     }
 
     /// One service per escalation rule, reading with the hub's consumer settings and producing with `producer`.
-    public func escalationServices(runtime: HubRuntime, producer: KafkaProducer, logger: Logger) throws -> [EscalationService] {
+    public func escalationServices(
+        runtime: HubRuntime, producer: KafkaProducer, logger: Logger
+    ) throws -> [EscalationService] {
         try escalationServices(
-            consumer: runtime.consumerConfiguration(groupID: "", topics: []), groupPrefix: runtime.configuration.kafka.groupPrefix,
+            consumer: runtime.consumerConfiguration(groupID: "", topics: []),
+            groupPrefix: runtime.configuration.kafka.groupPrefix,
             producer: producer, logger: logger)
     }
 }

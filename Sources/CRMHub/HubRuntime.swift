@@ -48,7 +48,9 @@ public struct HubRuntime: Sendable {
     /// the workflow rules'). Throws ``StartupError`` with a clear message.
     public func preflight(additionalTopics: [String] = []) async throws {
         let runtime = KafkaRuntime.versionString
-        logger.info("librdkafka runtime", metadata: ["version": "\(runtime)", "library": "\(KafkaRuntime.libraryPath ?? "unknown")"])
+        logger.info(
+            "librdkafka runtime",
+            metadata: ["version": "\(runtime)", "library": "\(KafkaRuntime.libraryPath ?? "unknown")"])
         if KafkaRuntime.hasTaggedFieldBug {
             logger.warning(
                 "librdkafka \(runtime) is older than 2.1 and mis-parses tagged fields that modern brokers send; run with a newer librdkafka (the set-up puts 2.16 where the binary's runpath looks; see README)",
@@ -62,17 +64,25 @@ public struct HubRuntime: Sendable {
         do {
             metadata = try await admin.metadata(timeout: .seconds(configuration.kafka.connectTimeoutSeconds))
         } catch {
-            throw StartupError(description: "cannot reach Kafka at \(brokers) within \(configuration.kafka.connectTimeoutSeconds) s: \(error.reason)")
+            throw StartupError(
+                description:
+                    "cannot reach Kafka at \(brokers) within \(configuration.kafka.connectTimeoutSeconds) s: \(error.reason)"
+            )
         }
         let missing = Array(Set(routeTopics + additionalTopics)).sorted().filter { metadata.topics[$0] == nil }
         guard !missing.isEmpty else { return }
         guard configuration.kafka.createTopics else {
             let uses = missing.map { topic in
-                let routes = configuration.routes.filter { [$0.from, $0.deadLetterTopic].contains(topic) || $0.to.topics.contains(topic) }.map(\.name)
-                return routes.isEmpty ? "'\(topic)' (a connector or rule)" : "'\(topic)' (route \(routes.joined(separator: ", ")))"
+                let routes = configuration.routes.filter {
+                    [$0.from, $0.deadLetterTopic].contains(topic) || $0.to.topics.contains(topic)
+                }.map(\.name)
+                return routes.isEmpty
+                    ? "'\(topic)' (a connector or rule)" : "'\(topic)' (route \(routes.joined(separator: ", ")))"
             }
             throw StartupError(
-                description: "\(configuration.file): topics missing on \(brokers): \(uses.joined(separator: "; ")); create them or set kafka.create_topics: true")
+                description:
+                    "\(configuration.file): topics missing on \(brokers): \(uses.joined(separator: "; ")); create them or set kafka.create_topics: true"
+            )
         }
         do {
             let outcomes = try await admin.createTopics(
@@ -104,7 +114,9 @@ public struct HubRuntime: Sendable {
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         state.registerKafka { producer.lastError }
         var services: [any Service] = [
-            ProducerService(producer: producer, flushTimeout: .seconds(max(5, configuration.shutdownTimeoutSeconds / 3)), logger: logger)
+            ProducerService(
+                producer: producer, flushTimeout: .seconds(max(5, configuration.shutdownTimeoutSeconds / 3)),
+                logger: logger)
         ]
         let resolve = try await makeResolveTransform(producer: producer)
         if let resolver = resolve?.resolver { services.append(MasterDataFollower(resolver: resolver, logger: logger)) }
@@ -113,13 +125,15 @@ public struct HubRuntime: Sendable {
             return transforms(route)
         }
         for route in configuration.routes {
-            var consumer = consumerConfiguration(groupID: "\(configuration.kafka.groupPrefix).\(route.name)", topics: [route.from])
+            var consumer = consumerConfiguration(
+                groupID: "\(configuration.kafka.groupPrefix).\(route.name)", topics: [route.from])
             consumer.bufferCapacity = max(route.maxInFlight, 100)
             switch route.delivery {
             case .atLeastOnce:
                 services.append(
                     RouteService(
-                        route: route, consumer: consumer, producer: producer, transform: { transforms(route) }, state: state,
+                        route: route, consumer: consumer, producer: producer, transform: { transforms(route) },
+                        state: state,
                         logger: logger, drainTimeout: .seconds(max(2, configuration.shutdownTimeoutSeconds / 2))))
             case .exactlyOnce:
                 services.append(
@@ -131,7 +145,8 @@ public struct HubRuntime: Sendable {
         }
         let connectors = try await makeConnectors(producer: producer, resolver: resolve?.resolver, mappings: mappings)
         services += connectors.services
-        return HubServices(services: services, producer: producer, resolver: resolve?.resolver, ingress: connectors.ingress)
+        return HubServices(
+            services: services, producer: producer, resolver: resolve?.resolver, ingress: connectors.ingress)
     }
 
     /// The services to run and the shared producer (for source connectors such as the ingress).
@@ -146,8 +161,10 @@ public struct HubRuntime: Sendable {
 
     private func makeResolveTransform(producer: KafkaProducer) async throws -> ResolveTransform? {
         guard configuration.routes.contains(where: \.resolve) else { return nil }
-        let location = configuration.store.kind == .postgres
-            ? PostgresMasterDataStore.Configuration.redacted(configuration.store.location) : configuration.store.location
+        let location =
+            configuration.store.kind == .postgres
+            ? PostgresMasterDataStore.Configuration.redacted(configuration.store.location)
+            : configuration.store.location
         do {
             let store: any MasterDataStore
             switch configuration.store.kind {
@@ -158,10 +175,12 @@ public struct HubRuntime: Sendable {
                 store = try await PostgresMasterDataStore(url: url, logger: logger)
             }
             let resolver = try await MasterDataResolver(
-                store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer))
+                store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer)
+            )
             let counts = await resolver.counts
             logger.info(
-                "master data loaded", metadata: ["store": "\(location)", "records": "\(counts.records)", "golden": "\(counts.goldens)"])
+                "master data loaded",
+                metadata: ["store": "\(location)", "records": "\(counts.records)", "golden": "\(counts.goldens)"])
             return ResolveTransform(resolver: resolver)
         } catch {
             throw StartupError(description: "cannot open the master data store at \(location): \(error)")
@@ -183,8 +202,10 @@ public struct HubRuntime: Sendable {
         var ingress: [IngressEndpoint] = []
         for connector in configuration.connectors {
             let context = ConnectorContext(
-                name: connector.name, file: connector.file, producer: producer, stateDirectory: configuration.stateDirectory, http: http,
-                masterData: resolver, mappings: mappings, groupPrefix: configuration.kafka.groupPrefix, state: state, logger: logger,
+                name: connector.name, file: connector.file, producer: producer,
+                stateDirectory: configuration.stateDirectory, http: http,
+                masterData: resolver, mappings: mappings, groupPrefix: configuration.kafka.groupPrefix, state: state,
+                logger: logger,
                 stateFiles: stateFiles
             ) { groupID, topics in runtime.consumerConfiguration(groupID: groupID, topics: topics) }
             let parts: ConnectorParts
@@ -196,10 +217,12 @@ public struct HubRuntime: Sendable {
             services += parts.services
             ingress += parts.ingress
             if let target = parts.sink, let delivery = connector.sinkDelivery {
-                let consumer = consumerConfiguration(groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
+                let consumer = consumerConfiguration(
+                    groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
                 services.append(
                     SinkService(
-                        configuration: delivery, consumer: consumer, producer: producer, target: target, store: deliveryStore, state: state,
+                        configuration: delivery, consumer: consumer, producer: producer, target: target,
+                        store: deliveryStore, state: state,
                         logger: logger))
             }
         }
@@ -208,7 +231,8 @@ public struct HubRuntime: Sendable {
 
     /// Settings of a consumer in group `groupID` with the hub's client and group-session settings.
     public func consumerConfiguration(groupID: String, topics: [String]) -> KafkaConsumerConfiguration {
-        var consumer = KafkaConsumerConfiguration(bootstrapServers: configuration.kafka.brokers, groupID: groupID, topics: topics)
+        var consumer = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.kafka.brokers, groupID: groupID, topics: topics)
         consumer.client = clientConfiguration
         consumer.sessionTimeoutMilliseconds = configuration.kafka.sessionTimeoutMilliseconds
         consumer.heartbeatIntervalMilliseconds = configuration.kafka.heartbeatIntervalMilliseconds

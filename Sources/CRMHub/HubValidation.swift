@@ -8,33 +8,48 @@ public enum HubValidation {
     /// mapping a route names must exist (each problem as file:line:column: message).
     public static func mappingProblems(_ configuration: HubConfiguration) -> [String] {
         let needed = configuration.routes.filter { $0.mapping != nil }
-        let connectorMappings = configuration.connectors.flatMap { connector in connector.mappings.map { (connector, $0) } }
+        let connectorMappings = configuration.connectors.flatMap { connector in
+            connector.mappings.map { (connector, $0) }
+        }
         let library: MappingLibrary
         do {
             library = try MappingLibrary.load(directory: configuration.mappingsDirectory)
         } catch {
             // A missing folder is only a problem when a route needs a mapping.
-            if needed.isEmpty, connectorMappings.isEmpty, error.problems.allSatisfy({ $0.message == "mapping directory does not exist" }) { return [] }
+            if needed.isEmpty, connectorMappings.isEmpty,
+                error.problems.allSatisfy({ $0.message == "mapping directory does not exist" })
+            {
+                return []
+            }
             return error.problems.map(\.description)
         }
         var problems: [String] = []
         for route in needed where route.resolve {
-            problems.append("\(route.location): route '\(route.name)' has both mapping and resolve; map in one route and resolve in the next")
+            problems.append(
+                "\(route.location): route '\(route.name)' has both mapping and resolve; map in one route and resolve in the next"
+            )
         }
         for route in needed {
             guard let name = route.mapping else { continue }
             guard let mapping = library.mapping(named: name) else {
-                problems.append("\(route.location): route '\(route.name)' names mapping '\(name)', which is not in \(configuration.mappingsDirectory)")
+                problems.append(
+                    "\(route.location): route '\(route.name)' names mapping '\(name)', which is not in \(configuration.mappingsDirectory)"
+                )
                 continue
             }
             if case .byOutput(let topics) = route.to {
-                for entity in topics.keys where !mapping.entities.contains(where: { $0.lowercased() == entity.lowercased() }) {
-                    problems.append("\(route.location): route '\(route.name)' sends output '\(entity)', but mapping '\(name)' produces \(mapping.entities.joined(separator: ", "))")
+                for entity in topics.keys
+                where !mapping.entities.contains(where: { $0.lowercased() == entity.lowercased() }) {
+                    problems.append(
+                        "\(route.location): route '\(route.name)' sends output '\(entity)', but mapping '\(name)' produces \(mapping.entities.joined(separator: ", "))"
+                    )
                 }
             }
         }
         for (connector, name) in connectorMappings where library.mapping(named: name) == nil {
-            problems.append("\(connector.file):1:1: connector '\(connector.name)' names mapping '\(name)', which is not in \(configuration.mappingsDirectory)")
+            problems.append(
+                "\(connector.file):1:1: connector '\(connector.name)' names mapping '\(name)', which is not in \(configuration.mappingsDirectory)"
+            )
         }
         return problems
     }

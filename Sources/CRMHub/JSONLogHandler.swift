@@ -31,7 +31,10 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in merged {
             object[key] = PersonalData.isPersonal(key) ? PersonalData.fingerprint(value.description) : value.description
         }
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard
+            var data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { return }
         data.append(0x0A)
         FileHandle.standardError.write(data)
     }
@@ -39,7 +42,9 @@ public struct JSONLogHandler: LogHandler {
 
 /// Recognises and redacts personal data in log metadata.
 public enum PersonalData {
-    private static let personalKeys = ["email", "phone", "name", "address", "street", "postcode", "dob", "birth", "msisdn", "caller", "callee"]
+    private static let personalKeys = [
+        "email", "phone", "name", "address", "street", "postcode", "dob", "birth", "msisdn", "caller", "callee",
+    ]
 
     /// True when a metadata key names personal data.
     public static func isPersonal(_ key: String) -> Bool {
@@ -57,4 +62,3 @@ public enum PersonalData {
         return "<redacted len=\(value.count) #\(String(hash & 0xff_ffff, radix: 16))>"
     }
 }
-

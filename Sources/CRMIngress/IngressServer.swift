@@ -32,7 +32,8 @@ public enum IngressServer {
                 } catch {
                     return response(
                         IngressReply.reject(
-                            .contentTooLarge, "the body is larger than \(endpoint.maxBodyBytes) bytes", reason: "too_large",
+                            .contentTooLarge, "the body is larger than \(endpoint.maxBodyBytes) bytes",
+                            reason: "too_large",
                             connector: endpoint.connector, logger: logger))
                 }
                 return response(await endpoint.handle(IngressRequest(headers: request.headers, body: body)))
@@ -42,6 +43,7 @@ public enum IngressServer {
     }
 
     private static func response(_ answer: IngressResponse) -> Response {
-        Response(status: answer.status, headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        Response(
+            status: answer.status, headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 }

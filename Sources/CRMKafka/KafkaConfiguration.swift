@@ -58,7 +58,8 @@ public struct KafkaProducerConfiguration: Sendable {
         if let transactionalID {
             list.append(("transactional.id", transactionalID))
             list.append(("transaction.timeout.ms", String(transactionTimeoutMilliseconds)))
-            list.append(("delivery.timeout.ms", String(min(deliveryTimeoutMilliseconds, transactionTimeoutMilliseconds))))
+            list.append(
+                ("delivery.timeout.ms", String(min(deliveryTimeoutMilliseconds, transactionTimeoutMilliseconds))))
         } else {
             list.append(("delivery.timeout.ms", String(deliveryTimeoutMilliseconds)))
         }

@@ -1,8 +1,8 @@
 import CRMConnector
 import CRMDelivery
-import CRMModel
 import CRMKafka
 import CRMMapping
+import CRMModel
 import CRMTransport
 import Foundation
 import Logging
@@ -55,7 +55,8 @@ public final class IMAPSource: Service, Sendable {
         public var maxMessageBytes: Int
 
         public init(
-            name: String, mailbox: String = "INBOX", topic: String, deadLetterTopic: String? = nil, pollInterval: Duration = .seconds(30),
+            name: String, mailbox: String = "INBOX", topic: String, deadLetterTopic: String? = nil,
+            pollInterval: Duration = .seconds(30),
             keyword: String = "crmhub-processed", batchLimit: Int = 100, maxMessageBytes: Int = 10 << 20
         ) {
             self.maxMessageBytes = maxMessageBytes
@@ -116,7 +117,8 @@ public final class IMAPSource: Service, Sendable {
     private let metrics: SourceMetrics
 
     public init(
-        settings: Settings, client: IMAPClient, emitter: SourceEmitter, mapping: MappingSource, state: MailboxStateStore,
+        settings: Settings, client: IMAPClient, emitter: SourceEmitter, mapping: MappingSource,
+        state: MailboxStateStore,
         logger: Logger = Logger(label: "crmhub.imap-source")
     ) {
         self.settings = settings
@@ -132,12 +134,14 @@ public final class IMAPSource: Service, Sendable {
 
     /// A source with a fixed mapping, producing through its own emitter on `producer`.
     public convenience init(
-        settings: Settings, client: IMAPClient, producer: KafkaProducer, mapping: CompiledMapping, mappingContext: MappingContext = MappingContext(),
+        settings: Settings, client: IMAPClient, producer: KafkaProducer, mapping: CompiledMapping,
+        mappingContext: MappingContext = MappingContext(),
         state: MailboxStateStore, logger: Logger = Logger(label: "crmhub.imap-source")
     ) {
         self.init(
             settings: settings, client: client,
-            emitter: SourceEmitter(connector: settings.name, producer: producer, deadLetterTopic: settings.deadLetterTopic),
+            emitter: SourceEmitter(
+                connector: settings.name, producer: producer, deadLetterTopic: settings.deadLetterTopic),
             mapping: .fixed(mapping, mappingContext), state: state, logger: logger)
     }
 
@@ -151,11 +155,17 @@ public final class IMAPSource: Service, Sendable {
                     let summary = try await self.poll()
                     batchFull = summary.batchFull
                     if summary.produced + summary.dropped + summary.failed > 0 {
-                        self.logger.info("mailbox polled", metadata: ["produced": "\(summary.produced)", "dropped": "\(summary.dropped)", "failed": "\(summary.failed)"])
+                        self.logger.info(
+                            "mailbox polled",
+                            metadata: [
+                                "produced": "\(summary.produced)", "dropped": "\(summary.dropped)",
+                                "failed": "\(summary.failed)",
+                            ])
                     }
                 } catch {
                     self.metrics.pollFailures.increment()
-                    self.logger.warning("mailbox poll failed; retrying at the next interval", metadata: ["error": "\(error)"])
+                    self.logger.warning(
+                        "mailbox poll failed; retrying at the next interval", metadata: ["error": "\(error)"])
                 }
                 if !batchFull { try? await Task.sleep(for: self.settings.pollInterval) }
             }
@@ -169,7 +179,8 @@ public final class IMAPSource: Service, Sendable {
         try await client.refresh(mailbox: mailbox)
         let status = try await client.status(mailbox: mailbox)
         var summary = PollSummary(uidValidity: status.uidValidity)
-        let last = try await state.lastUID(source: settings.name, mailbox: mailbox, uidValidity: status.uidValidity) ?? 0
+        let last =
+            try await state.lastUID(source: settings.name, mailbox: mailbox, uidValidity: status.uidValidity) ?? 0
         guard status.uidNext == 0 || status.uidNext > last + 1 else { return summary }
         let uids = try await client.uids(mailbox: mailbox, after: last)
         summary.batchFull = uids.count > settings.batchLimit
@@ -179,7 +190,9 @@ public final class IMAPSource: Service, Sendable {
         var finished: [UInt32] = []
         do {
             for uid in uids.prefix(settings.batchLimit) {
-                window.append(try await prepare(uid: uid, uidValidity: status.uidValidity, inWindow: Set(window.map(\.messageID))))
+                window.append(
+                    try await prepare(uid: uid, uidValidity: status.uidValidity, inWindow: Set(window.map(\.messageID)))
+                )
                 while window.count > settings.maxInFlight {
                     let head = window.removeFirst()
                     try await settle(head, uidValidity: status.uidValidity, summary: &summary)
@@ -212,10 +225,13 @@ public final class IMAPSource: Service, Sendable {
     /// Fetches and maps one message and enqueues its records (or its dead letter) to Kafka.
     private func prepare(uid: UInt32, uidValidity: UInt32, inWindow: Set<String>) async throws -> InFlight {
         let mailbox = settings.mailbox
-        let fetched = try await client.fetch(mailbox: mailbox, uidValidity: uidValidity, uid: uid, limit: settings.maxMessageBytes)
+        let fetched = try await client.fetch(
+            mailbox: mailbox, uidValidity: uidValidity, uid: uid, limit: settings.maxMessageBytes)
         var mail = ParsedMail.parse(fetched.bytes)
         if fetched.truncated {
-            mail.warnings.append("message longer than \(settings.maxMessageBytes) bytes: only the first \(settings.maxMessageBytes) were read")
+            mail.warnings.append(
+                "message longer than \(settings.maxMessageBytes) bytes: only the first \(settings.maxMessageBytes) were read"
+            )
             metrics.truncated.increment()
         }
         if !mail.warnings.isEmpty {
@@ -224,13 +240,16 @@ public final class IMAPSource: Service, Sendable {
         }
         let messageID = mail.messageID ?? "imap-\(uidValidity)-\(uid)@\(settings.name)"
         var inFlight = InFlight(
-            uid: uid, messageID: messageID, outcome: .duplicate, acknowledgements: [], warnings: mail.warnings.count, truncated: fetched.truncated)
+            uid: uid, messageID: messageID, outcome: .duplicate, acknowledgements: [], warnings: mail.warnings.count,
+            truncated: fetched.truncated)
         let known = try await state.knows(source: settings.name, messageID: messageID)
         if known || inWindow.contains(messageID) { return inFlight }
         let document = InboundMailDocument.make(
-            mail, messageID: messageID, source: settings.name, mailbox: mailbox, uidValidity: uidValidity, uid: uid, truncated: fetched.truncated)
+            mail, messageID: messageID, source: settings.name, mailbox: mailbox, uidValidity: uidValidity, uid: uid,
+            truncated: fetched.truncated)
         let origin = "imap/\(settings.name)/\(mailbox)/\(uidValidity)/\(uid)"
-        (inFlight.outcome, inFlight.acknowledgements) = try await produce(document, messageID: messageID, origin: origin, warnings: mail.warnings)
+        (inFlight.outcome, inFlight.acknowledgements) = try await produce(
+            document, messageID: messageID, origin: origin, warnings: mail.warnings)
         return inFlight
     }
 
@@ -241,7 +260,8 @@ public final class IMAPSource: Service, Sendable {
             try result.get()
         }
         try await state.record(
-            source: settings.name, mailbox: settings.mailbox, uidValidity: uidValidity, uid: inFlight.uid, messageID: inFlight.messageID,
+            source: settings.name, mailbox: settings.mailbox, uidValidity: uidValidity, uid: inFlight.uid,
+            messageID: inFlight.messageID,
             outcome: inFlight.outcome)
         metrics.count(inFlight.outcome)
         if inFlight.warnings > 0 { summary.withWarnings += 1 }
@@ -283,7 +303,8 @@ public final class IMAPSource: Service, Sendable {
         } else {
             version = mapping.name
             result = nil
-            failure = DeliveryFailure(reason: "mapping '\(mapping.name)' is no longer in the mappings folder", errorClass: "configuration")
+            failure = DeliveryFailure(
+                reason: "mapping '\(mapping.name)' is no longer in the mappings folder", errorClass: "configuration")
         }
         guard let result else {
             logger.error(
@@ -293,8 +314,12 @@ public final class IMAPSource: Service, Sendable {
                     "dead_letter_topic": "\(settings.deadLetterTopic ?? "none")",
                 ])
             guard settings.deadLetterTopic != nil else { return (.failed, []) }
-            let headers = [KafkaHeader(key: EnvelopeHeader.origin, text: origin), KafkaHeader(key: EnvelopeHeader.mapping, text: version)]
-            let original = ProducerMessage(topic: settings.topic, key: Array(messageID.utf8), value: document, headers: headers)
+            let headers = [
+                KafkaHeader(key: EnvelopeHeader.origin, text: origin),
+                KafkaHeader(key: EnvelopeHeader.mapping, text: version),
+            ]
+            let original = ProducerMessage(
+                topic: settings.topic, key: Array(messageID.utf8), value: document, headers: headers)
             let acknowledgement = Acknowledgement()
             do {
                 try emitter.enqueueDeadLetter(original, failure: failure, source: origin) { result in
@@ -317,9 +342,13 @@ public final class IMAPSource: Service, Sendable {
                 KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: origin),
                 KafkaHeader(key: EnvelopeHeader.mapping, text: version),
             ]
-            if !warnings.isEmpty { headers.append(KafkaHeader(key: "crm-mail-warnings", text: warnings.joined(separator: "; "))) }
+            if !warnings.isEmpty {
+                headers.append(KafkaHeader(key: "crm-mail-warnings", text: warnings.joined(separator: "; ")))
+            }
             let key = record.key.isEmpty ? Array(messageID.utf8) : Array(record.key.utf8)
-            acknowledgements.append(try await enqueue(ProducerMessage(topic: settings.topic, key: key, value: record.jsonBytes(), headers: headers)))
+            acknowledgements.append(
+                try await enqueue(
+                    ProducerMessage(topic: settings.topic, key: key, value: record.jsonBytes(), headers: headers)))
         }
         return (.produced, acknowledgements)
     }
@@ -378,13 +407,18 @@ final class Acknowledgement: Sendable {
 /// `truncated` and `warnings` when the mail was read best-effort).
 public enum InboundMailDocument {
     public static func make(
-        _ mail: ParsedMail, messageID: String, source: String, mailbox: String, uidValidity: UInt32, uid: UInt32, truncated: Bool = false
+        _ mail: ParsedMail, messageID: String, source: String, mailbox: String, uidValidity: UInt32, uid: UInt32,
+        truncated: Bool = false
     ) -> [UInt8] {
-        var origin: [String: Any] = ["source": source, "mailbox": mailbox, "uidvalidity": Int(uidValidity), "uid": Int(uid)]
+        var origin: [String: Any] = [
+            "source": source, "mailbox": mailbox, "uidvalidity": Int(uidValidity), "uid": Int(uid),
+        ]
         if truncated { origin["truncated"] = true }
         if !mail.warnings.isEmpty { origin["warnings"] = mail.warnings }
         var headers: [String: String] = [:]
-        for header in mail.headers where headers[header.name.lowercased()] == nil { headers[header.name.lowercased()] = header.value }
+        for header in mail.headers where headers[header.name.lowercased()] == nil {
+            headers[header.name.lowercased()] = header.value
+        }
         var document: [String: Any] = [
             "message_id": "<\(messageID)>",
             "from": mail.header("From") ?? "",
@@ -399,7 +433,8 @@ public enum InboundMailDocument {
         if let html = mail.html { document["html"] = html }
         if let inReplyTo = mail.inReplyTo { document["in_reply_to"] = "<\(inReplyTo)>" }
         if let root = mail.references.first ?? mail.inReplyTo { document["thread_root"] = "<\(root)>" }
-        return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])).map(Array.init) ?? Array("{}".utf8)
+        return (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])).map(Array.init)
+            ?? Array("{}".utf8)
     }
 }
 
@@ -416,7 +451,8 @@ extension IMAPSource {
 
         init(connector: String) {
             func messages(_ outcome: String) -> Counter {
-                Counter(label: "crmhub_imap_messages_total", dimensions: [("connector", connector), ("outcome", outcome)])
+                Counter(
+                    label: "crmhub_imap_messages_total", dimensions: [("connector", connector), ("outcome", outcome)])
             }
             produced = messages("produced")
             dropped = messages("dropped")

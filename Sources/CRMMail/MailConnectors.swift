@@ -19,7 +19,10 @@ public struct MailServerReference: Sendable {
     public var caFile: String?
     public var timeout: Duration
 
-    public init(url: SecretValue, username: SecretValue?, password: SecretValue?, security: String, caFile: String?, timeout: Duration) {
+    public init(
+        url: SecretValue, username: SecretValue?, password: SecretValue?, security: String, caFile: String?,
+        timeout: Duration
+    ) {
         self.url = url
         self.username = username
         self.password = password
@@ -34,24 +37,32 @@ public struct MailServerReference: Sendable {
         let urlValue = try map.require("url")
         let url = try urlValue.secretValue()
         if case .literal(let text) = url {
-            guard let components = URLComponents(string: text), let scheme = components.scheme, schemes.contains(scheme), components.host != nil else {
+            guard let components = URLComponents(string: text), let scheme = components.scheme,
+                schemes.contains(scheme), components.host != nil
+            else {
                 throw urlValue.error("'\(text)' is not a \(schemes.joined(separator: "/")) URL")
             }
             if components.user != nil || components.password != nil {
-                throw urlValue.error("credentials may not be written in the URL; use username/password with ${env:NAME} or ${file:PATH}")
+                throw urlValue.error(
+                    "credentials may not be written in the URL; use username/password with ${env:NAME} or ${file:PATH}")
             }
         }
-        let username = try map.optional("username").map { value throws(YAMLError) in SecretValue(parsing: try value.nonEmptyString()) }
+        let username = try map.optional("username").map { value throws(YAMLError) in
+            SecretValue(parsing: try value.nonEmptyString())
+        }
         var password: SecretValue?
         if let value = map.optional("password") {
             let secret = SecretValue(parsing: try value.nonEmptyString())
-            guard secret.isReference else { throw value.error("the password is a credential: write it as ${env:NAME} or ${file:PATH}, never inline") }
+            guard secret.isReference else {
+                throw value.error("the password is a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
+            }
             password = secret
         }
         let security = try map.optional("security")?.oneOf(["none", "starttls", "tls"]) ?? "starttls"
         let caFile = try map.optional("ca_file")?.nonEmptyString()
         let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 30_000)
-        self.init(url: url, username: username, password: password, security: security, caFile: caFile, timeout: timeout)
+        self.init(
+            url: url, username: username, password: password, security: security, caFile: caFile, timeout: timeout)
     }
 }
 
@@ -95,8 +106,10 @@ public enum SMTPSinkConnector: Connector {
         let templates = file.resolve(templatesValue)
         let delivery = try SinkService.Configuration(map, name: name, topic: topic)
         return Settings(
-            topic: topic, server: server, from: try map.require("from").nonEmptyString(), to: try map.require("to").nonEmptyString(),
-            cc: try map.optional("cc")?.nonEmptyString(), inReplyTo: try map.optional("in_reply_to")?.nonEmptyString(), headers: headers,
+            topic: topic, server: server, from: try map.require("from").nonEmptyString(),
+            to: try map.require("to").nonEmptyString(),
+            cc: try map.optional("cc")?.nonEmptyString(), inReplyTo: try map.optional("in_reply_to")?.nonEmptyString(),
+            headers: headers,
             template: try map.require("template").nonEmptyString(), templatesDirectory: templates,
             messageIDDomain: try map.require("message_id_domain").nonEmptyString(), delivery: delivery)
     }
@@ -132,25 +145,33 @@ public enum IMAPSourceConnector: Connector {
 
     public static let kind = "imap-source"
     public static let keys = MailServerReference.keys.union([
-        "mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic", "max_message_bytes", "max_in_flight",
+        "mailbox", "topic", "mapping", "poll_interval_ms", "keyword", "dead_letter_topic", "max_message_bytes",
+        "max_in_flight",
     ])
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
         let map = file.map
         let name = file.name
         var settings = Settings(
-            server: try MailServerReference(map, schemes: ["imap", "imaps"]), mailbox: try map.optional("mailbox")?.nonEmptyString() ?? "INBOX",
+            server: try MailServerReference(map, schemes: ["imap", "imaps"]),
+            mailbox: try map.optional("mailbox")?.nonEmptyString() ?? "INBOX",
             topic: try map.require("topic").topicName(), mapping: try map.require("mapping").nonEmptyString(),
             pollInterval: .milliseconds(try map.optional("poll_interval_ms")?.int(in: 1_000...86_400_000) ?? 30_000),
             keyword: try map.optional("keyword")?.nonEmptyString() ?? "crmhub-processed",
-            deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in try value.topicName() }
+            deadLetterTopic: try map.optional("dead_letter_topic").map { value throws(YAMLError) in
+                try value.topicName()
+            }
                 ?? "dlq.\(name)")
-        if let value = map.optional("max_message_bytes") { settings.maxMessageBytes = try value.int(in: 4_096...(1 << 30)) }
+        if let value = map.optional("max_message_bytes") {
+            settings.maxMessageBytes = try value.int(in: 4_096...(1 << 30))
+        }
         if let value = map.optional("max_in_flight") { settings.maxInFlight = try value.int(in: 1...1_000) }
         return settings
     }
 
-    public static func topics(_ settings: Settings) -> [String] { [settings.topic] + (settings.deadLetterTopic.map { [$0] } ?? []) }
+    public static func topics(_ settings: Settings) -> [String] {
+        [settings.topic] + (settings.deadLetterTopic.map { [$0] } ?? [])
+    }
 
     public static func mappings(_ settings: Settings) -> [String] { [settings.mapping] }
 
@@ -171,11 +192,13 @@ public enum IMAPSourceConnector: Connector {
             throw MailSourceSetupError("cannot open the mailbox state in \(context.stateDirectory): \(error)")
         }
         var source = IMAPSource.Settings(
-            name: context.name, mailbox: settings.mailbox, topic: settings.topic, deadLetterTopic: settings.deadLetterTopic,
+            name: context.name, mailbox: settings.mailbox, topic: settings.topic,
+            deadLetterTopic: settings.deadLetterTopic,
             pollInterval: settings.pollInterval, keyword: settings.keyword, maxMessageBytes: settings.maxMessageBytes)
         source.maxInFlight = settings.maxInFlight
         let imap = IMAPSource(
-            settings: source, client: IMAPClient(settings: server), emitter: context.emitter(deadLetterTopic: settings.deadLetterTopic),
+            settings: source, client: IMAPClient(settings: server),
+            emitter: context.emitter(deadLetterTopic: settings.deadLetterTopic),
             mapping: .registry(mappings, name: settings.mapping), state: state, logger: context.logger)
         return ConnectorParts(services: [imap])
     }

@@ -48,7 +48,9 @@ public final class MailboxStateStore: Sendable {
     public func lastUID(source: String, mailbox: String, uidValidity: UInt32) async throws -> UInt32? {
         try await database.read { db in
             try Int64.fetchOne(
-                db, sql: "SELECT uid FROM imap_processed WHERE source = ? AND mailbox = ? AND uidvalidity = ? ORDER BY uid DESC LIMIT 1",
+                db,
+                sql:
+                    "SELECT uid FROM imap_processed WHERE source = ? AND mailbox = ? AND uidvalidity = ? ORDER BY uid DESC LIMIT 1",
                 arguments: [source, mailbox, Int64(uidValidity)]
             ).map { UInt32(clamping: $0) }
         }
@@ -58,14 +60,17 @@ public final class MailboxStateStore: Sendable {
     public func knows(source: String, messageID: String) async throws -> Bool {
         try await database.read { db in
             try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM imap_processed WHERE source = ? AND message_id = ? AND outcome != 'duplicate' LIMIT 1",
+                db,
+                sql:
+                    "SELECT 1 FROM imap_processed WHERE source = ? AND message_id = ? AND outcome != 'duplicate' LIMIT 1",
                 arguments: [source, messageID]) ?? false
         }
     }
 
     /// Records that `uid` is finished.
     public func record(
-        source: String, mailbox: String, uidValidity: UInt32, uid: UInt32, messageID: String, outcome: Outcome, at date: Date = Date()
+        source: String, mailbox: String, uidValidity: UInt32, uid: UInt32, messageID: String, outcome: Outcome,
+        at date: Date = Date()
     ) async throws {
         try await database.write { db in
             try db.execute(
@@ -73,7 +78,10 @@ public final class MailboxStateStore: Sendable {
                     INSERT OR REPLACE INTO imap_processed (source, mailbox, uidvalidity, uid, message_id, outcome, processed_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [source, mailbox, Int64(uidValidity), Int64(uid), messageID, outcome.rawValue, date.timeIntervalSince1970])
+                arguments: [
+                    source, mailbox, Int64(uidValidity), Int64(uid), messageID, outcome.rawValue,
+                    date.timeIntervalSince1970,
+                ])
         }
     }
 
@@ -82,9 +90,11 @@ public final class MailboxStateStore: Sendable {
         try await database.read { db in
             if let outcome {
                 return try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM imap_processed WHERE source = ? AND outcome = ?", arguments: [source, outcome.rawValue]) ?? 0
+                    db, sql: "SELECT COUNT(*) FROM imap_processed WHERE source = ? AND outcome = ?",
+                    arguments: [source, outcome.rawValue]) ?? 0
             }
-            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM imap_processed WHERE source = ?", arguments: [source]) ?? 0
+            return try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM imap_processed WHERE source = ?", arguments: [source]) ?? 0
         }
     }
 }

@@ -1,6 +1,6 @@
-import CRMYAML
 import CRMDelivery
 import CRMTransport
+import CRMYAML
 import Foundation
 import Logging
 import Mustache
@@ -47,7 +47,9 @@ public struct SMTPSinkTarget: SinkTarget {
     private let ledger = RecipientLedger()
     private let logger: Logger
 
-    public init(settings: Settings, client: SMTPClient, logger: Logger = Logger(label: "crmhub.smtp-sink")) throws(MailTemplateError) {
+    public init(
+        settings: Settings, client: SMTPClient, logger: Logger = Logger(label: "crmhub.smtp-sink")
+    ) throws(MailTemplateError) {
         self.settings = settings
         self.client = client
         self.logger = logger
@@ -57,8 +59,10 @@ public struct SMTPSinkTarget: SinkTarget {
     public var description: String { "SMTP \(client.target) template \(settings.template.name)" }
 
     public func deliver(_ message: SinkMessage) async -> SinkOutcome {
-        guard let context = try? JSONSerialization.jsonObject(with: Data(message.value)), context is [String: Any] else {
-            return .permanent(reason: "the message is not a JSON object; cannot render template \(settings.template.name)")
+        guard let context = try? JSONSerialization.jsonObject(with: Data(message.value)), context is [String: Any]
+        else {
+            return .permanent(
+                reason: "the message is not a JSON object; cannot render template \(settings.template.name)")
         }
         let mail: MailMessage
         switch compose(message, context: context) {
@@ -88,13 +92,17 @@ public struct SMTPSinkTarget: SinkTarget {
         guard !(to + cc).isEmpty else {
             return .refused("template \(settings.template.name): the recipient template rendered no e-mail address")
         }
-        let inReplyTo = addressTemplates.inReplyTo.map { $0.render(context).trimmingCharacters(in: CharacterSet(charactersIn: "<> \n")) }
-            .flatMap { $0.contains("@") ? $0 : nil }
+        let inReplyTo = addressTemplates.inReplyTo.map {
+            $0.render(context).trimmingCharacters(in: CharacterSet(charactersIn: "<> \n"))
+        }
+        .flatMap { $0.contains("@") ? $0 : nil }
         let headers = addressTemplates.headers.map { (name: $0.name, value: $0.template.render(context)) }
         return .mail(
             MailMessage(
-                from: settings.from, to: to, cc: cc, subject: rendered.subject, text: rendered.text, html: rendered.html,
-                messageID: MailMessage.messageID(for: message.id, domain: settings.messageIDDomain), inReplyTo: inReplyTo,
+                from: settings.from, to: to, cc: cc, subject: rendered.subject, text: rendered.text,
+                html: rendered.html,
+                messageID: MailMessage.messageID(for: message.id, domain: settings.messageIDDomain),
+                inReplyTo: inReplyTo,
                 references: inReplyTo.map { [$0] } ?? [], extraHeaders: headers))
     }
 
@@ -109,7 +117,8 @@ public struct SMTPSinkTarget: SinkTarget {
         if !result.permanent.isEmpty {
             let reason = Self.reason(result.permanent, transport: result.transportError)
             logger.error(
-                "mail refused for good", metadata: ["id": "\(id)", "reason": "\(reason)", "delivered": "\(result.delivered.count)"])
+                "mail refused for good",
+                metadata: ["id": "\(id)", "reason": "\(reason)", "delivered": "\(result.delivered.count)"])
             return .permanent(reason: reason)
         }
         return .delivered
@@ -135,7 +144,9 @@ public struct SMTPSinkTarget: SinkTarget {
     static func addresses(_ text: String) -> [MailAddress] {
         text.split(whereSeparator: { $0 == "," || $0 == ";" || $0.isNewline }).compactMap { item in
             var entry = item.trimmingCharacters(in: .whitespaces)
-            for prefix in ["email:", "mailto:"] where entry.lowercased().hasPrefix(prefix) { entry = String(entry.dropFirst(prefix.count)) }
+            for prefix in ["email:", "mailto:"] where entry.lowercased().hasPrefix(prefix) {
+                entry = String(entry.dropFirst(prefix.count))
+            }
             return MailAddress(parsing: entry)
         }
     }
@@ -158,9 +169,12 @@ struct AddressTemplates: Sendable {
         }
         to = try compile(settings.to, "to")
         cc = try settings.cc.map { source throws(MailTemplateError) in try compile(source, "cc") }
-        inReplyTo = try settings.inReplyTo.map { source throws(MailTemplateError) in try compile(source, "in_reply_to") }
+        inReplyTo = try settings.inReplyTo.map { source throws(MailTemplateError) in try compile(source, "in_reply_to")
+        }
         var headers: [(name: String, template: MustacheTemplate)] = []
-        for header in settings.headers { headers.append((header.name, try compile(header.value, "header \(header.name)"))) }
+        for header in settings.headers {
+            headers.append((header.name, try compile(header.value, "header \(header.name)")))
+        }
         self.headers = headers
     }
 }
@@ -197,12 +211,15 @@ extension SMTPSinkTarget {
     public init(configuration: SMTPSinkConnector.Settings, logger: Logger) throws {
         let template = try MailTemplate(named: configuration.template, directory: configuration.templatesDirectory)
         guard let from = MailAddress(parsing: configuration.from) else {
-            throw MailTemplateError(template: configuration.template, part: "from", reason: "'\(configuration.from)' is not an e-mail address")
+            throw MailTemplateError(
+                template: configuration.template, part: "from",
+                reason: "'\(configuration.from)' is not an e-mail address")
         }
         let settings = Settings(
             from: from, to: configuration.to, cc: configuration.cc, messageIDDomain: configuration.messageIDDomain,
             inReplyTo: configuration.inReplyTo, headers: configuration.headers, template: template)
-        try self.init(settings: settings, client: SMTPClient(settings: try configuration.server.resolve()), logger: logger)
+        try self.init(
+            settings: settings, client: SMTPClient(settings: try configuration.server.resolve()), logger: logger)
     }
 }
 

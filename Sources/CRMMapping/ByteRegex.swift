@@ -17,13 +17,33 @@ struct ByteRegex: Sendable {
         @inline(__always) func contains(_ b: UInt8) -> Bool {
             b < 64 ? (low >> UInt64(b)) & 1 == 1 : b < 128 ? (high >> UInt64(b - 64)) & 1 == 1 : false
         }
-        mutating func insert(_ b: UInt8) { if b < 64 { low |= 1 << UInt64(b) } else if b < 128 { high |= 1 << UInt64(b - 64) } }
+        mutating func insert(_ b: UInt8) {
+            if b < 64 { low |= 1 << UInt64(b) } else if b < 128 { high |= 1 << UInt64(b - 64) }
+        }
         mutating func insert(_ r: ClosedRange<UInt8>) { for b in r { insert(b) } }
-        mutating func formUnion(_ o: ByteSet) { low |= o.low; high |= o.high }
+        mutating func formUnion(_ o: ByteSet) {
+            low |= o.low
+            high |= o.high
+        }
         var inverted: ByteSet { ByteSet(low: ~low, high: ~high) }
-        static let digits: ByteSet = { var s = ByteSet(); s.insert(48...57); return s }()
-        static let word: ByteSet = { var s = digits; s.insert(65...90); s.insert(97...122); s.insert(95); return s }()
-        static let space: ByteSet = { var s = ByteSet(); s.insert(0x09...0x0D); s.insert(0x20); return s }()
+        static let digits: ByteSet = {
+            var s = ByteSet()
+            s.insert(48...57)
+            return s
+        }()
+        static let word: ByteSet = {
+            var s = digits
+            s.insert(65...90)
+            s.insert(97...122)
+            s.insert(95)
+            return s
+        }()
+        static let space: ByteSet = {
+            var s = ByteSet()
+            s.insert(0x09...0x0D)
+            s.insert(0x20)
+            return s
+        }()
         static let any: ByteSet = ByteSet(low: ~0, high: ~0)
     }
 
@@ -61,7 +81,13 @@ struct ByteRegex: Sendable {
             for start in 0...text.count {
                 for k in 0..<caps.count { caps[k] = -1 }
                 var end = -1
-                if match(root, text, start, caps, { e in end = e; return true }) {
+                if match(
+                    root, text, start, caps,
+                    { e in
+                        end = e
+                        return true
+                    })
+                {
                     let group1 = captures > 0 && caps[0] >= 0 ? caps[0]..<caps[1] : nil
                     return .some((start..<end, group1))
                 }
@@ -88,8 +114,10 @@ struct ByteRegex: Sendable {
         return copy.withUTF8 { b -> Bool? in firstMatch(b).map { $0 != nil } }
     }
 
-    private func match(_ node: Node, _ t: UnsafeBufferPointer<UInt8>, _ pos: Int, _ caps: UnsafeMutableBufferPointer<Int>,
-                       _ k: (Int) -> Bool) -> Bool {
+    private func match(
+        _ node: Node, _ t: UnsafeBufferPointer<UInt8>, _ pos: Int, _ caps: UnsafeMutableBufferPointer<Int>,
+        _ k: (Int) -> Bool
+    ) -> Bool {
         switch node {
         case .bytes(let set):
             return pos < t.count && set.contains(t[pos]) && k(pos + 1)
@@ -106,9 +134,11 @@ struct ByteRegex: Sendable {
             guard let capture else { return match(inner, t, pos, caps, k) }
             return match(inner, t, pos, caps) { e in
                 let (s0, e0) = (caps[2 * capture], caps[2 * capture + 1])
-                caps[2 * capture] = pos; caps[2 * capture + 1] = e
+                caps[2 * capture] = pos
+                caps[2 * capture + 1] = e
                 if k(e) { return true }
-                caps[2 * capture] = s0; caps[2 * capture + 1] = e0
+                caps[2 * capture] = s0
+                caps[2 * capture + 1] = e0
                 return false
             }
         case .repetition(let inner, let min, let max, let lazy):
@@ -116,20 +146,29 @@ struct ByteRegex: Sendable {
         }
     }
 
-    private func sequence(_ items: ArraySlice<Node>, _ t: UnsafeBufferPointer<UInt8>, _ pos: Int, _ caps: UnsafeMutableBufferPointer<Int>,
-                          _ k: (Int) -> Bool) -> Bool {
+    private func sequence(
+        _ items: ArraySlice<Node>, _ t: UnsafeBufferPointer<UInt8>, _ pos: Int, _ caps: UnsafeMutableBufferPointer<Int>,
+        _ k: (Int) -> Bool
+    ) -> Bool {
         guard let first = items.first else { return k(pos) }
         return match(first, t, pos, caps) { p in sequence(items.dropFirst(), t, p, caps, k) }
     }
 
     // Bodies of repetitions never match empty (checked at compile time), so every iteration advances.
-    private func repetition(_ inner: Node, _ min: Int, _ max: Int, _ lazy: Bool, _ count: Int, _ t: UnsafeBufferPointer<UInt8>,
-                            _ pos: Int, _ caps: UnsafeMutableBufferPointer<Int>, _ k: (Int) -> Bool) -> Bool {
+    private func repetition(
+        _ inner: Node, _ min: Int, _ max: Int, _ lazy: Bool, _ count: Int, _ t: UnsafeBufferPointer<UInt8>,
+        _ pos: Int, _ caps: UnsafeMutableBufferPointer<Int>, _ k: (Int) -> Bool
+    ) -> Bool {
         if lazy {
             if count >= min && k(pos) { return true }
-            return count < max && match(inner, t, pos, caps) { p in repetition(inner, min, max, lazy, count + 1, t, p, caps, k) }
+            return count < max
+                && match(inner, t, pos, caps) { p in repetition(inner, min, max, lazy, count + 1, t, p, caps, k) }
         }
-        if count < max && match(inner, t, pos, caps, { p in repetition(inner, min, max, lazy, count + 1, t, p, caps, k) }) { return true }
+        if count < max
+            && match(inner, t, pos, caps, { p in repetition(inner, min, max, lazy, count + 1, t, p, caps, k) })
+        {
+            return true
+        }
         return count >= min && k(pos)
     }
 
@@ -144,7 +183,10 @@ struct ByteRegex: Sendable {
             while true {
                 guard let s = sequence() else { return nil }
                 options.append(s)
-                if i < bytes.count && bytes[i] == UInt8(ascii: "|") { i += 1; continue }
+                if i < bytes.count && bytes[i] == UInt8(ascii: "|") {
+                    i += 1
+                    continue
+                }
                 return options.count == 1 ? options[0] : .alternation(options)
             }
         }
@@ -155,11 +197,15 @@ struct ByteRegex: Sendable {
                 let c = bytes[i]
                 if c == UInt8(ascii: "^") {
                     guard i == 0 else { return nil }
-                    i += 1; items.append(.start); continue
+                    i += 1
+                    items.append(.start)
+                    continue
                 }
                 if c == UInt8(ascii: "$") {
                     guard i == bytes.count - 1 else { return nil }
-                    i += 1; items.append(.end); continue
+                    i += 1
+                    items.append(.end)
+                    continue
                 }
                 guard let atom = atom() else { return nil }
                 guard let q = quantified(atom) else { return nil }
@@ -170,15 +216,21 @@ struct ByteRegex: Sendable {
 
         mutating func quantified(_ atom: Node) -> Node? {
             guard i < bytes.count else { return atom }
-            var min = 0, max = Int.max
+            var min = 0
+            var max = Int.max
             switch bytes[i] {
             case UInt8(ascii: "*"): i += 1
-            case UInt8(ascii: "+"): min = 1; i += 1
-            case UInt8(ascii: "?"): max = 1; i += 1
+            case UInt8(ascii: "+"):
+                min = 1
+                i += 1
+            case UInt8(ascii: "?"):
+                max = 1
+                i += 1
             case UInt8(ascii: "{"):
                 i += 1
                 guard let lo = number() else { return nil }
-                min = lo; max = lo
+                min = lo
+                max = lo
                 if i < bytes.count && bytes[i] == UInt8(ascii: ",") {
                     i += 1
                     max = number() ?? Int.max
@@ -188,15 +240,27 @@ struct ByteRegex: Sendable {
             default: return atom
             }
             var lazy = false
-            if i < bytes.count && bytes[i] == UInt8(ascii: "?") { lazy = true; i += 1 }
-            if i < bytes.count && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "*") || bytes[i] == UInt8(ascii: "{")) { return nil }
+            if i < bytes.count && bytes[i] == UInt8(ascii: "?") {
+                lazy = true
+                i += 1
+            }
+            if i < bytes.count
+                && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "*") || bytes[i] == UInt8(ascii: "{"))
+            {
+                return nil
+            }
             guard !Parser.canBeEmpty(atom) else { return nil }
             return .repetition(atom, min: min, max: max, lazy: lazy)
         }
 
         mutating func number() -> Int? {
-            var v = 0, digits = 0
-            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57, digits < 4 { v = v * 10 + Int(bytes[i] - 48); i += 1; digits += 1 }
+            var v = 0
+            var digits = 0
+            while i < bytes.count, bytes[i] >= 48, bytes[i] <= 57, digits < 4 {
+                v = v * 10 + Int(bytes[i] - 48)
+                i += 1
+                digits += 1
+            }
             return digits > 0 ? v : nil
         }
 
@@ -210,7 +274,8 @@ struct ByteRegex: Sendable {
                     guard i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: ":") else { return nil }
                     i += 2
                 } else {
-                    capture = captureCount; captureCount += 1
+                    capture = captureCount
+                    captureCount += 1
                 }
                 guard let inner = alternation(), i < bytes.count, bytes[i] == UInt8(ascii: ")") else { return nil }
                 i += 1
@@ -224,13 +289,15 @@ struct ByteRegex: Sendable {
             case UInt8(ascii: "\\"):
                 i += 1
                 return escape().map(Node.bytes)
-            case UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: "{"), UInt8(ascii: "}"),
-                 UInt8(ascii: "]"):
+            case UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: "{"),
+                UInt8(ascii: "}"),
+                UInt8(ascii: "]"):
                 return nil
             default:
                 guard c >= 0x20 && c < 0x7F else { return nil }
                 i += 1
-                var s = ByteSet(); s.insert(c)
+                var s = ByteSet()
+                s.insert(c)
                 return .bytes(s)
             }
         }
@@ -249,9 +316,12 @@ struct ByteRegex: Sendable {
             case UInt8(ascii: "S"): return ByteSet.space.inverted
             default:
                 // Only punctuation may be escaped literally; letters and digits have other meanings (\b, \1, \p...).
-                let punctuation = (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E)
+                let punctuation =
+                    (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60)
+                    || (c >= 0x7B && c <= 0x7E)
                 guard punctuation else { return nil }
-                var s = ByteSet(); s.insert(c)
+                var s = ByteSet()
+                s.insert(c)
                 return s
             }
         }
@@ -259,7 +329,10 @@ struct ByteRegex: Sendable {
         mutating func characterClass() -> ByteSet? {
             var set = ByteSet()
             var negated = false
-            if i < bytes.count && bytes[i] == UInt8(ascii: "^") { negated = true; i += 1 }
+            if i < bytes.count && bytes[i] == UInt8(ascii: "^") {
+                negated = true
+                i += 1
+            }
             var first = true
             while i < bytes.count {
                 let c = bytes[i]
@@ -272,18 +345,24 @@ struct ByteRegex: Sendable {
                 first = false
                 // Nested classes, set operations (&& -- ~~) and POSIX classes are not in the subset.
                 if c == UInt8(ascii: "[") { return nil }
-                if (c == UInt8(ascii: "&") || c == UInt8(ascii: "-") || c == UInt8(ascii: "~")) && i + 1 < bytes.count && bytes[i + 1] == c {
+                if (c == UInt8(ascii: "&") || c == UInt8(ascii: "-") || c == UInt8(ascii: "~")) && i + 1 < bytes.count
+                    && bytes[i + 1] == c
+                {
                     return nil
                 }
                 var low: UInt8
                 if c == UInt8(ascii: "\\") {
                     i += 1
                     guard let e = escape() else { return nil }
-                    if e.low.nonzeroBitCount + e.high.nonzeroBitCount != 1 { set.formUnion(e); continue }
+                    if e.low.nonzeroBitCount + e.high.nonzeroBitCount != 1 {
+                        set.formUnion(e)
+                        continue
+                    }
                     low = UInt8(e.low != 0 ? e.low.trailingZeroBitCount : 64 + e.high.trailingZeroBitCount)
                 } else {
                     guard c >= 0x20 && c < 0x7F else { return nil }
-                    low = c; i += 1
+                    low = c
+                    i += 1
                 }
                 if i + 1 < bytes.count && bytes[i] == UInt8(ascii: "-") && bytes[i + 1] != UInt8(ascii: "]") {
                     i += 1

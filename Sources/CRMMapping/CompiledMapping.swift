@@ -22,34 +22,49 @@ public struct CompiledMapping: Sendable {
     let dropWhen: (any ConditionNode)?
     let filter: (any ConditionNode)?
 
-    init(name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?, filter: Cond?, tests: [MappingTestCase]) {
-        self.name = name; self.version = version; self.input = input; self.file = file
-        self.outputs = outputs; self.tests = tests
+    init(
+        name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
+        filter: Cond?, tests: [MappingTestCase]
+    ) {
+        self.name = name
+        self.version = version
+        self.input = input
+        self.file = file
+        self.outputs = outputs
+        self.tests = tests
         outputNodes = outputs.map(OutputNode.init)
         self.dropWhen = dropWhen.map(Lowering.condition)
         self.filter = filter.map(Lowering.condition)
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
-    public func apply(_ input: [UInt8], context: MappingContext = MappingContext()) throws(MappingError) -> MappingResult {
+    public func apply(
+        _ input: [UInt8], context: MappingContext = MappingContext()
+    ) throws(MappingError) -> MappingResult {
         let doc: JSONValue
         do { doc = try JSONValue.parse(input, limits: context.limits) } catch {
-            throw MappingError(kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+            throw MappingError(
+                kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
         }
         return try apply(doc, context: context)
     }
 
     /// Applies the mapping to an already parsed document.
-    public func apply(_ input: JSONValue, context: MappingContext = MappingContext()) throws(MappingError) -> MappingResult {
+    public func apply(
+        _ input: JSONValue, context: MappingContext = MappingContext()
+    ) throws(MappingError) -> MappingResult {
         guard case .object = input else {
-            throw MappingError(kind: .input, mapping: name, field: "", value: redact(input), reason: "the message must be a JSON object, found \(input.typeName)")
+            throw MappingError(
+                kind: .input, mapping: name, field: "", value: redact(input),
+                reason: "the message must be a JSON object, found \(input.typeName)")
         }
         let ev = Evaluator(root: input, lookup: context.lookup)
         do throws(FieldFailure) {
             if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
             if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }
         } catch {
-            throw MappingError(kind: .field, mapping: name, field: "drop_when", value: error.value, reason: error.reason)
+            throw MappingError(
+                kind: .field, mapping: name, field: "drop_when", value: error.value, reason: error.reason)
         }
         var records: [MappedRecord] = []
         records.reserveCapacity(outputNodes.count)
@@ -61,16 +76,21 @@ public struct CompiledMapping: Sendable {
                 value = try ev.object(out.fields, input)
                 keyValue = try out.key.value(ev, input)
             } catch {
-                throw MappingError(kind: .field, mapping: name, field: out.entity + (error.field.isEmpty ? "" : "." + error.field),
-                                   value: error.value, reason: error.reason)
+                throw MappingError(
+                    kind: .field, mapping: name, field: out.entity + (error.field.isEmpty ? "" : "." + error.field),
+                    value: error.value, reason: error.reason)
             }
             guard let key = keyValue.scalarText, !key.isEmpty else {
-                throw MappingError(kind: .field, mapping: name, field: out.entity + ".key", value: redact(keyValue), reason: "record key is missing or not a scalar")
+                throw MappingError(
+                    kind: .field, mapping: name, field: out.entity + ".key", value: redact(keyValue),
+                    reason: "record key is missing or not a scalar")
             }
             if let c = out.canonical {
                 let problems = c.validate(value)
                 if !problems.isEmpty {
-                    throw MappingError(kind: .validation, mapping: name, field: out.entity, value: "", reason: problems.joined(separator: "; "))
+                    throw MappingError(
+                        kind: .validation, mapping: name, field: out.entity, value: "",
+                        reason: problems.joined(separator: "; "))
                 }
             }
             records.append(MappedRecord(entity: out.entity, key: key, value: value))
@@ -115,10 +135,13 @@ extension CompiledMapping {
                 MappingTestOutcome(mapping: name, test: t.name, passed: ok, detail: detail, location: t.location)
             }
             let result: Result<MappingResult, MappingError>
-            do throws(MappingError) { result = .success(try apply(t.input, context: context)) } catch { result = .failure(error) }
+            do throws(MappingError) { result = .success(try apply(t.input, context: context)) } catch {
+                result = .failure(error)
+            }
             switch (t.expectation, result) {
             case (.error(let want), .failure(let e)):
-                return e.description.contains(want) ? outcome(true, "") : outcome(false, "error '\(e)' does not contain '\(want)'")
+                return e.description.contains(want)
+                    ? outcome(true, "") : outcome(false, "error '\(e)' does not contain '\(want)'")
             case (.error(let want), .success(let r)):
                 return outcome(false, "expected an error containing '\(want)', got \(r)")
             case (.dropped, .success(.dropped)):
@@ -133,11 +156,20 @@ extension CompiledMapping {
                 var problems: [String] = []
                 let gotByEntity = Dictionary(got.map { ($0.entity, $0) }, uniquingKeysWith: { a, _ in a })
                 for (entity, value) in want.sorted(by: { $0.key < $1.key }) {
-                    guard let g = gotByEntity[entity] else { problems.append("no \(entity) record"); continue }
-                    if g.value != value { problems.append("\(entity): expected \(value.jsonText), got \(g.value.jsonText)") }
-                    if let k = keys[entity], k != g.key { problems.append("\(entity) key: expected '\(k)', got '\(g.key)'") }
+                    guard let g = gotByEntity[entity] else {
+                        problems.append("no \(entity) record")
+                        continue
+                    }
+                    if g.value != value {
+                        problems.append("\(entity): expected \(value.jsonText), got \(g.value.jsonText)")
+                    }
+                    if let k = keys[entity], k != g.key {
+                        problems.append("\(entity) key: expected '\(k)', got '\(g.key)'")
+                    }
                 }
-                for g in got where want[g.entity] == nil { problems.append("unexpected \(g.entity) record \(g.value.jsonText)") }
+                for g in got where want[g.entity] == nil {
+                    problems.append("unexpected \(g.entity) record \(g.value.jsonText)")
+                }
                 return outcome(problems.isEmpty, problems.joined(separator: "; "))
             }
         }
@@ -145,8 +177,11 @@ extension CompiledMapping {
 }
 
 /// 64-bit FNV-1a, used for mapping version hashes.
-func fnv1a(_ bytes: [UInt8], seed: UInt64 = 0xcbf29ce484222325) -> UInt64 {
+func fnv1a(_ bytes: [UInt8], seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
     var h = seed
-    for b in bytes { h ^= UInt64(b); h = h &* 0x100000001b3 }
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
     return h
 }

@@ -8,9 +8,15 @@ import Foundation
 ///
 /// Built once at load time; a class so that plans holding it copy one reference.
 final class DateSpec: Sendable {
-    enum Input: Sendable { case rfc3339, unix, unixMillis, pattern([Token]) }
+    enum Input: Sendable {
+        case rfc3339, unix, unixMillis
+        case pattern([Token])
+    }
     enum Output: String, Sendable { case rfc3339, local, date, unix }
-    enum Token: Sendable, Equatable { case year, month, day, hour, minute, second, millis, literal(UInt8) }
+    enum Token: Sendable, Equatable {
+        case year, month, day, hour, minute, second, millis
+        case literal(UInt8)
+    }
     let input: Input
     let output: Output
     /// IANA zone identifier, e.g. "Europe/Berlin".
@@ -27,7 +33,9 @@ final class DateSpec: Sendable {
         case "unix_ms": input = .unixMillis
         default: input = .pattern(try DateSpec.tokens(from))
         }
-        guard let o = Output(rawValue: to) else { throw DateSpecError("unknown date output '\(to)' (rfc3339, local, date, unix)") }
+        guard let o = Output(rawValue: to) else {
+            throw DateSpecError("unknown date output '\(to)' (rfc3339, local, date, unix)")
+        }
         output = o
     }
 
@@ -35,7 +43,11 @@ final class DateSpec: Sendable {
         var out: [Token] = []
         let b = Array(pattern.utf8)
         var i = 0
-        func run(_ c: UInt8) -> Int { var n = 0; while i + n < b.count && b[i + n] == c { n += 1 }; return n }
+        func run(_ c: UInt8) -> Int {
+            var n = 0
+            while i + n < b.count && b[i + n] == c { n += 1 }
+            return n
+        }
         while i < b.count {
             let c = b[i]
             let n = run(c)
@@ -49,7 +61,9 @@ final class DateSpec: Sendable {
             case ("S", 3): out.append(.millis)
             default:
                 if (c >= 65 && c <= 90) || (c >= 97 && c <= 122) {
-                    throw DateSpecError("unsupported date pattern element '\(String(repeating: Character(Unicode.Scalar(c)), count: n))' (use yyyy MM dd HH mm ss SSS)")
+                    throw DateSpecError(
+                        "unsupported date pattern element '\(String(repeating: Character(Unicode.Scalar(c)), count: n))' (use yyyy MM dd HH mm ss SSS)"
+                    )
                 }
                 for _ in 0..<n { out.append(.literal(c)) }
             }
@@ -71,9 +85,11 @@ final class DateSpec: Sendable {
         switch input {
         case .unix:
             guard let d = Double(text), d.isFinite, abs(d) < 1e11 else { return nil }
-            let s = Int64(d.rounded(.down)); return (s, Int(((d - Double(s)) * 1000).rounded()))
+            let s = Int64(d.rounded(.down))
+            return (s, Int(((d - Double(s)) * 1000).rounded()))
         case .unixMillis:
-            guard let d = Int64(text) ?? Double(text).flatMap({ $0.isFinite && abs($0) < 1e14 ? Int64($0) : nil }) else { return nil }
+            guard let d = Int64(text) ?? Double(text).flatMap({ $0.isFinite && abs($0) < 1e14 ? Int64($0) : nil })
+            else { return nil }
             return (Int64(floor(Double(d) / 1000)), Int(((d % 1000) + 1000) % 1000))
         case .rfc3339:
             var copy = text
@@ -89,21 +105,44 @@ final class DateSpec: Sendable {
         func num(_ n: Int) -> Int? {
             guard i + n <= c.count else { return nil }
             var v = 0
-            for k in 0..<n { let d = c[i + k]; guard d >= 48 && d <= 57 else { return nil }; v = v * 10 + Int(d - 48) }
-            i += n; return v
+            for k in 0..<n {
+                let d = c[i + k]
+                guard d >= 48 && d <= 57 else { return nil }
+                v = v * 10 + Int(d - 48)
+            }
+            i += n
+            return v
         }
-        func lit(_ ch: UInt8) -> Bool { if i < c.count && c[i] == ch { i += 1; return true }; return false }
+        func lit(_ ch: UInt8) -> Bool {
+            if i < c.count && c[i] == ch {
+                i += 1
+                return true
+            }
+            return false
+        }
         guard let y = num(4), lit(45), let mo = num(2), lit(45), let d = num(2) else { return nil }
-        var h = 0, mi = 0, s = 0, ms = 0
+        var h = 0
+        var mi = 0
+        var s = 0
+        var ms = 0
         if i < c.count {
             guard c[i] == 84 || c[i] == 116 || c[i] == 32 else { return nil }
             i += 1
             guard let hh = num(2), lit(58), let mm = num(2) else { return nil }
-            h = hh; mi = mm
-            if lit(58) { guard let ss = num(2) else { return nil }; s = ss }
+            h = hh
+            mi = mm
+            if lit(58) {
+                guard let ss = num(2) else { return nil }
+                s = ss
+            }
             if lit(46) {
-                var digits = 0, frac = 0
-                while i < c.count && c[i] >= 48 && c[i] <= 57 { if digits < 3 { frac = frac * 10 + Int(c[i] - 48) }; digits += 1; i += 1 }
+                var digits = 0
+                var frac = 0
+                while i < c.count && c[i] >= 48 && c[i] <= 57 {
+                    if digits < 3 { frac = frac * 10 + Int(c[i] - 48) }
+                    digits += 1
+                    i += 1
+                }
                 guard digits > 0 else { return nil }
                 for _ in digits..<3 where digits < 3 { frac *= 10 }
                 ms = frac
@@ -122,23 +161,50 @@ final class DateSpec: Sendable {
 
     func parsePattern(_ c: UnsafeBufferPointer<UInt8>, _ tokens: [Token]) -> (Int64, Int)? {
         var i = 0
-        var y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0
+        var y = 0
+        var mo = 0
+        var d = 0
+        var h = 0
+        var mi = 0
+        var s = 0
+        var ms = 0
         func num(_ n: Int) -> Int? {
             guard i + n <= c.count else { return nil }
             var v = 0
-            for k in 0..<n { let x = c[i + k]; guard x >= 48 && x <= 57 else { return nil }; v = v * 10 + Int(x - 48) }
-            i += n; return v
+            for k in 0..<n {
+                let x = c[i + k]
+                guard x >= 48 && x <= 57 else { return nil }
+                v = v * 10 + Int(x - 48)
+            }
+            i += n
+            return v
         }
         for t in tokens {
             switch t {
-            case .year: guard let v = num(4) else { return nil }; y = v
-            case .month: guard let v = num(2) else { return nil }; mo = v
-            case .day: guard let v = num(2) else { return nil }; d = v
-            case .hour: guard let v = num(2) else { return nil }; h = v
-            case .minute: guard let v = num(2) else { return nil }; mi = v
-            case .second: guard let v = num(2) else { return nil }; s = v
-            case .millis: guard let v = num(3) else { return nil }; ms = v
-            case .literal(let l): guard i < c.count, c[i] == l else { return nil }; i += 1
+            case .year:
+                guard let v = num(4) else { return nil }
+                y = v
+            case .month:
+                guard let v = num(2) else { return nil }
+                mo = v
+            case .day:
+                guard let v = num(2) else { return nil }
+                d = v
+            case .hour:
+                guard let v = num(2) else { return nil }
+                h = v
+            case .minute:
+                guard let v = num(2) else { return nil }
+                mi = v
+            case .second:
+                guard let v = num(2) else { return nil }
+                s = v
+            case .millis:
+                guard let v = num(3) else { return nil }
+                ms = v
+            case .literal(let l):
+                guard i < c.count, c[i] == l else { return nil }
+                i += 1
             }
         }
         guard i == c.count, valid(y, mo, d, h, mi, s) else { return nil }
@@ -172,7 +238,10 @@ final class DateSpec: Sendable {
         }
     }
 
-    static func pad(_ v: Int, _ n: Int) -> String { let s = String(v); return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s }
+    static func pad(_ v: Int, _ n: Int) -> String {
+        let s = String(v)
+        return s.count >= n ? s : String(repeating: "0", count: n - s.count) + s
+    }
 
     /// `yyyy-MM-ddTHH:mm:ss[.SSS](Z|±HH:mm)` for the wall-clock seconds `wall`.
     static func render(_ wall: Int64, millis: Int, offset: Int) -> String {
@@ -181,20 +250,48 @@ final class DateSpec: Sendable {
         let (y, m, d) = civil(days)
         let a = Swift.abs(offset)
         // Four-digit years and ordinary millisecond and offset values: write the bytes directly.
-        guard (0...9999).contains(y), (0..<1000).contains(millis), a < 100 * 3600 else { return renderText(wall, millis: millis, offset: offset) }
+        guard (0...9999).contains(y), (0..<1000).contains(millis), a < 100 * 3600 else {
+            return renderText(wall, millis: millis, offset: offset)
+        }
         return String(unsafeUninitializedCapacity: 29) { out in
             var n = 0
             func put(_ v: Int, _ width: Int) {
-                var v = v, k = width
-                while k > 0 { k -= 1; out[n + k] = UInt8(48 + v % 10); v /= 10 }
+                var v = v
+                var k = width
+                while k > 0 {
+                    k -= 1
+                    out[n + k] = UInt8(48 + v % 10)
+                    v /= 10
+                }
                 n += width
             }
-            func sep(_ c: UInt8) { out[n] = c; n += 1 }
-            put(y, 4); sep(45); put(m, 2); sep(45); put(d, 2); sep(84)
-            put(secs / 3600, 2); sep(58); put(secs / 60 % 60, 2); sep(58); put(secs % 60, 2)
-            if millis != 0 { sep(46); put(millis, 3) }
-            if offset == 0 { sep(90); return n }
-            sep(offset < 0 ? 45 : 43); put(a / 3600, 2); sep(58); put(a / 60 % 60, 2)
+            func sep(_ c: UInt8) {
+                out[n] = c
+                n += 1
+            }
+            put(y, 4)
+            sep(45)
+            put(m, 2)
+            sep(45)
+            put(d, 2)
+            sep(84)
+            put(secs / 3600, 2)
+            sep(58)
+            put(secs / 60 % 60, 2)
+            sep(58)
+            put(secs % 60, 2)
+            if millis != 0 {
+                sep(46)
+                put(millis, 3)
+            }
+            if offset == 0 {
+                sep(90)
+                return n
+            }
+            sep(offset < 0 ? 45 : 43)
+            put(a / 3600, 2)
+            sep(58)
+            put(a / 60 % 60, 2)
             return n
         }
     }
@@ -204,7 +301,8 @@ final class DateSpec: Sendable {
         let days = Int64(floor(Double(wall) / 86400))
         let secs = Int(wall - days * 86400)
         let (y, m, d) = civil(days)
-        var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):\(pad(secs % 60, 2))"
+        var out =
+            "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):\(pad(secs % 60, 2))"
         if millis != 0 { out += "." + pad(millis, 3) }
         if offset == 0 { return out + "Z" }
         let a = Swift.abs(offset)
@@ -235,4 +333,7 @@ final class DateSpec: Sendable {
     }
 }
 
-struct DateSpecError: Error { var message: String; init(_ m: String) { message = m } }
+struct DateSpecError: Error {
+    var message: String
+    init(_ m: String) { message = m }
+}

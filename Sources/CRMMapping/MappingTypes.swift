@@ -11,7 +11,9 @@ public struct MappedRecord: Sendable, Equatable {
     public var value: JSONValue
 
     public init(entity: String, key: String, value: JSONValue) {
-        self.entity = entity; self.key = key; self.value = value
+        self.entity = entity
+        self.key = key
+        self.value = value
     }
 
     /// Compact JSON encoding of `value`.
@@ -48,7 +50,11 @@ public struct MappingError: Error, Sendable, Equatable, CustomStringConvertible 
     public var reason: String
 
     public init(kind: Kind, mapping: String, field: String, value: String, reason: String) {
-        self.kind = kind; self.mapping = mapping; self.field = field; self.value = value; self.reason = reason
+        self.kind = kind
+        self.mapping = mapping
+        self.field = field
+        self.value = value
+        self.reason = reason
     }
 
     public var description: String {
@@ -81,7 +87,8 @@ public struct MappingContext: Sendable {
     /// JSON parsing limits for byte input.
     public var limits: JSONLimits
     public init(lookup: (any MappingLookup)? = nil, limits: JSONLimits = .default) {
-        self.lookup = lookup; self.limits = limits
+        self.lookup = lookup
+        self.limits = limits
     }
 }
 

@@ -32,8 +32,12 @@ final class FieldNode: Sendable {
     let nestedCapacity: Int
 
     init(_ plan: FieldPlan, nestedCapacity: Int) {
-        name = plan.name; parts = plan.parts; value = Lowering.value(plan.expr)
-        required = plan.required; omitNull = plan.omitNull; self.nestedCapacity = nestedCapacity
+        name = plan.name
+        parts = plan.parts
+        value = Lowering.value(plan.expr)
+        required = plan.required
+        omitNull = plan.omitNull
+        self.nestedCapacity = nestedCapacity
     }
 }
 
@@ -46,8 +50,11 @@ final class OutputNode: Sendable {
     let when: (any ConditionNode)?
 
     init(_ plan: OutputPlan) {
-        entity = plan.entity; canonical = plan.canonical; key = Lowering.value(plan.key)
-        fields = Lowering.fields(plan.fields); when = plan.when.map(Lowering.condition)
+        entity = plan.entity
+        canonical = plan.canonical
+        key = Lowering.value(plan.key)
+        fields = Lowering.fields(plan.fields)
+        when = plan.when.map(Lowering.condition)
     }
 }
 
@@ -62,15 +69,19 @@ enum Lowering {
     static func value(_ e: Expr) -> any ValueNode {
         switch e {
         case .path(let p):
-            if let keys = p.keys { keys.count == 1 ? MemberNode(keys[0], fromRoot: p.fromRoot) : MembersNode(keys, fromRoot: p.fromRoot) }
-            else { PathNode(p) }
+            if let keys = p.keys {
+                keys.count == 1 ? MemberNode(keys[0], fromRoot: p.fromRoot) : MembersNode(keys, fromRoot: p.fromRoot)
+            } else {
+                PathNode(p)
+            }
         case .const(let v): ConstNode(v)
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
         case .each(let p, let fields, let filter, let v):
             EachNode(p, fields: Lowering.fields(fields), filter: filter.map(condition), value: v.map(value))
         case .object(let fields): ObjectNode(Lowering.fields(fields))
-        case .when(let c, let then, let otherwise): WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
+        case .when(let c, let then, let otherwise):
+            WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
         case .pipe(let source, let steps): PipeNode(value(source), steps: steps.map(step))
         case .scoped(let p, let inner): ScopedNode(p, value(inner))
         }
@@ -114,7 +125,10 @@ final class PathNode: ValueNode {
 final class MemberNode: ValueNode {
     let key: String
     let fromRoot: Bool
-    init(_ key: String, fromRoot: Bool) { self.key = key; self.fromRoot = fromRoot }
+    init(_ key: String, fromRoot: Bool) {
+        self.key = key
+        self.fromRoot = fromRoot
+    }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         Path.member(key, of: fromRoot ? ev.root : cur) ?? .null
     }
@@ -124,7 +138,10 @@ final class MemberNode: ValueNode {
 final class MembersNode: ValueNode {
     let keys: [String]
     let fromRoot: Bool
-    init(_ keys: [String], fromRoot: Bool) { self.keys = keys; self.fromRoot = fromRoot }
+    init(_ keys: [String], fromRoot: Bool) {
+        self.keys = keys
+        self.fromRoot = fromRoot
+    }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         guard var v = Path.member(keys[0], of: fromRoot ? ev.root : cur) else { return .null }
         for k in 1..<keys.count {
@@ -144,7 +161,10 @@ final class ConstNode: ValueNode {
 final class ConcatNode: ValueNode {
     let parts: [any ValueNode]
     let separator: String
-    init(_ parts: [any ValueNode], separator: String) { self.parts = parts; self.separator = separator }
+    init(_ parts: [any ValueNode], separator: String) {
+        self.parts = parts
+        self.separator = separator
+    }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         var out = ""
         var first = true
@@ -152,7 +172,8 @@ final class ConcatNode: ValueNode {
             let v = try p.value(ev, cur)
             guard let t = v.scalarText, !t.isEmpty else { continue }
             if !first { out += separator }
-            out += t; first = false
+            out += t
+            first = false
         }
         return first ? .null : .string(out)
     }
@@ -176,19 +197,27 @@ final class EachNode: ValueNode {
     let filter: (any ConditionNode)?
     let itemValue: (any ValueNode)?
     init(_ path: Path, fields: [FieldNode], filter: (any ConditionNode)?, value: (any ValueNode)?) {
-        self.path = path; self.fields = fields; self.filter = filter; itemValue = value
+        self.path = path
+        self.fields = fields
+        self.filter = filter
+        itemValue = value
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         guard let src = path.resolve(root: ev.root, current: cur), !src.isNull else { return .array([]) }
         guard case .array(let items) = src else {
-            throw FieldFailure(reason: "'each: \(path.text)' expects an array, found \(src.typeName)", value: redact(src))
+            throw FieldFailure(
+                reason: "'each: \(path.text)' expects an array, found \(src.typeName)", value: redact(src))
         }
         var out: [JSONValue] = []
         out.reserveCapacity(items.count)
         for (n, item) in items.enumerated() {
             if let filter, !(try filter.holds(ev, item)) { continue }
             do throws(FieldFailure) {
-                if let itemValue { out.append(try itemValue.value(ev, item)) } else { out.append(try ev.object(fields, item)) }
+                if let itemValue {
+                    out.append(try itemValue.value(ev, item))
+                } else {
+                    out.append(try ev.object(fields, item))
+                }
             } catch {
                 var e = error
                 e.field = "[\(n)]" + (e.field.isEmpty ? "" : "." + e.field)
@@ -210,7 +239,9 @@ final class WhenNode: ValueNode {
     let then: any ValueNode
     let otherwise: (any ValueNode)?
     init(_ condition: any ConditionNode, then: any ValueNode, otherwise: (any ValueNode)?) {
-        self.condition = condition; self.then = then; self.otherwise = otherwise
+        self.condition = condition
+        self.then = then
+        self.otherwise = otherwise
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         if try condition.holds(ev, cur) { return try then.value(ev, cur) }
@@ -222,7 +253,10 @@ final class WhenNode: ValueNode {
 final class PipeNode: ValueNode {
     let source: any ValueNode
     let steps: [any StepNode]
-    init(_ source: any ValueNode, steps: [any StepNode]) { self.source = source; self.steps = steps }
+    init(_ source: any ValueNode, steps: [any StepNode]) {
+        self.source = source
+        self.steps = steps
+    }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         var v = try source.value(ev, cur)
         for k in steps.indices { v = try steps[k].apply(ev, v) }
@@ -234,7 +268,10 @@ final class PipeNode: ValueNode {
 final class ScopedNode: ValueNode {
     let path: Path
     let inner: any ValueNode
-    init(_ path: Path, _ inner: any ValueNode) { self.path = path; self.inner = inner }
+    init(_ path: Path, _ inner: any ValueNode) {
+        self.path = path
+        self.inner = inner
+    }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         guard let sub = path.resolve(root: ev.root, current: cur), !sub.isNull else { return .null }
         return try inner.value(ev, sub)
@@ -246,27 +283,42 @@ final class ScopedNode: ValueNode {
 final class ExistsNode: ConditionNode {
     let subject: any ValueNode
     init(_ subject: any ValueNode) { self.subject = subject }
-    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool { !(try subject.value(ev, cur).isNullOrEmpty) }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        !(try subject.value(ev, cur).isNullOrEmpty)
+    }
 }
 
 final class EqualsNode: ConditionNode {
     let subject: any ValueNode
     let expected: JSONValue
-    init(_ subject: any ValueNode, _ expected: JSONValue) { self.subject = subject; self.expected = expected }
-    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool { try subject.value(ev, cur) == expected }
+    init(_ subject: any ValueNode, _ expected: JSONValue) {
+        self.subject = subject
+        self.expected = expected
+    }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        try subject.value(ev, cur) == expected
+    }
 }
 
 final class OneOfNode: ConditionNode {
     let subject: any ValueNode
     let candidates: [JSONValue]
-    init(_ subject: any ValueNode, _ candidates: [JSONValue]) { self.subject = subject; self.candidates = candidates }
-    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool { candidates.contains(try subject.value(ev, cur)) }
+    init(_ subject: any ValueNode, _ candidates: [JSONValue]) {
+        self.subject = subject
+        self.candidates = candidates
+    }
+    func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
+        candidates.contains(try subject.value(ev, cur))
+    }
 }
 
 final class MatchesNode: ConditionNode {
     let subject: any ValueNode
     let regex: RegexBox
-    init(_ subject: any ValueNode, _ regex: RegexBox) { self.subject = subject; self.regex = regex }
+    init(_ subject: any ValueNode, _ regex: RegexBox) {
+        self.subject = subject
+        self.regex = regex
+    }
     func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
         guard let t = try subject.value(ev, cur).scalarText else { return false }
         return regex.matches(t)
@@ -279,11 +331,15 @@ final class CompareNode: ConditionNode {
     let comparison: Comparison
     let bound: Double
     init(_ subject: any ValueNode, _ comparison: Comparison, _ bound: Double) {
-        self.subject = subject; self.comparison = comparison; self.bound = bound
+        self.subject = subject
+        self.comparison = comparison
+        self.bound = bound
     }
     func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
         let v = try subject.value(ev, cur)
-        guard let number = v.doubleValue ?? v.stringValue.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), number.isFinite else {
+        guard let number = v.doubleValue ?? v.stringValue.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }),
+            number.isFinite
+        else {
             return false
         }
         return comparison.holds(number, bound)
@@ -331,13 +387,22 @@ final class MapStep: StepNode {
     let table: [String: JSONValue]
     let fallback: JSONValue?
     let strict: Bool
-    init(_ table: [String: JSONValue], fallback: JSONValue?, strict: Bool) { self.table = table; self.fallback = fallback; self.strict = strict }
+    init(_ table: [String: JSONValue], fallback: JSONValue?, strict: Bool) {
+        self.table = table
+        self.fallback = fallback
+        self.strict = strict
+    }
     func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return fallback ?? .null }
-        guard let k = v.scalarText else { throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v)) }
+        guard let k = v.scalarText else {
+            throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v))
+        }
         if let hit = table[k] { return hit }
         if let fallback { return fallback }
-        if strict { throw FieldFailure(reason: "value '\(k.count <= 32 ? k : String(k.prefix(32)))' is not in the value map", value: redact(v)) }
+        if strict {
+            throw FieldFailure(
+                reason: "value '\(k.count <= 32 ? k : String(k.prefix(32)))' is not in the value map", value: redact(v))
+        }
         return .null
     }
 }
@@ -347,10 +412,16 @@ final class TableStep: StepNode {
     let name: String
     let table: [String: JSONValue]
     let strict: Bool
-    init(name: String, _ table: [String: JSONValue], strict: Bool) { self.name = name; self.table = table; self.strict = strict }
+    init(name: String, _ table: [String: JSONValue], strict: Bool) {
+        self.name = name
+        self.table = table
+        self.strict = strict
+    }
     func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
-        guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
+        guard let k = v.scalarText else {
+            throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
+        }
         if let hit = table[k] { return hit }
         if strict { throw FieldFailure(reason: "key not found in table '\(name)'", value: redact(v)) }
         return .null
@@ -363,8 +434,12 @@ final class ServiceStep: StepNode {
     init(_ table: String) { self.table = table }
     func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
-        guard let k = v.scalarText else { throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v)) }
-        guard let lookup = ev.lookup else { throw FieldFailure(reason: "lookup service for '\(table)' is not configured", value: redact(v)) }
+        guard let k = v.scalarText else {
+            throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
+        }
+        guard let lookup = ev.lookup else {
+            throw FieldFailure(reason: "lookup service for '\(table)' is not configured", value: redact(v))
+        }
         do { return try lookup.lookup(table: table, key: k) ?? .null } catch {
             throw FieldFailure(reason: "lookup '\(table)' failed: \(error)", value: redact(v))
         }

@@ -3,7 +3,10 @@ import Foundation
 
 /// A compiled JSON path: `a.b[0].c`; `$.x` starts at the document root inside `each:`.
 struct Path: Sendable {
-    enum Step: Sendable { case key(String), index(Int) }
+    enum Step: Sendable {
+        case key(String)
+        case index(Int)
+    }
     var fromRoot: Bool
     var steps: [Step]
     var text: String
@@ -11,20 +14,33 @@ struct Path: Sendable {
     static func parse(_ text: String) -> Path? {
         var s = Substring(text)
         var fromRoot = false
-        if s.hasPrefix("$.") { fromRoot = true; s = s.dropFirst(2) } else if s == "$" { return Path(fromRoot: true, steps: [], text: text) }
+        if s.hasPrefix("$.") {
+            fromRoot = true
+            s = s.dropFirst(2)
+        } else if s == "$" {
+            return Path(fromRoot: true, steps: [], text: text)
+        }
         if s == "@" { return Path(fromRoot: false, steps: [], text: text) }
         var steps: [Step] = []
         var key = ""
         var i = s.startIndex
-        func flushKey() -> Bool { if key.isEmpty { return false }; steps.append(.key(key)); key = ""; return true }
+        func flushKey() -> Bool {
+            if key.isEmpty { return false }
+            steps.append(.key(key))
+            key = ""
+            return true
+        }
         while i < s.endIndex {
             let c = s[i]
             if c == "." {
                 if key.isEmpty { if case .index = steps.last {} else { return nil } } else { _ = flushKey() }
             } else if c == "[" {
                 if !key.isEmpty { _ = flushKey() }
-                guard let close = s[i...].firstIndex(of: "]"), let n = Int(s[s.index(after: i)..<close]) else { return nil }
-                steps.append(.index(n)); i = close
+                guard let close = s[i...].firstIndex(of: "]"), let n = Int(s[s.index(after: i)..<close]) else {
+                    return nil
+                }
+                steps.append(.index(n))
+                i = close
             } else if c == "]" || c == " " {
                 return nil
             } else {
@@ -40,7 +56,10 @@ struct Path: Sendable {
     /// The member names when the path has no index steps (and at least one name).
     var keys: [String]? {
         var out: [String] = []
-        for s in steps { guard case .key(let k) = s else { return nil }; out.append(k) }
+        for s in steps {
+            guard case .key(let k) = s else { return nil }
+            out.append(k)
+        }
         return out.isEmpty ? nil : out
     }
 
@@ -56,7 +75,9 @@ struct Path: Sendable {
         for step in steps {
             switch step {
             case .key(let k):
-                guard case .object(let members) = v, let found = JSONValue.lastMember(k, in: members) else { return nil }
+                guard case .object(let members) = v, let found = JSONValue.lastMember(k, in: members) else {
+                    return nil
+                }
                 v = found
             case .index(let n):
                 guard let x = v[n] else { return nil }
@@ -68,7 +89,8 @@ struct Path: Sendable {
 }
 
 /// Static value kinds the compiler tracks to reject impossible function chains at load time.
-enum VType: String, Sendable { case any, string, number, bool, array, object
+enum VType: String, Sendable {
+    case any, string, number, bool, array, object
     func accepts(_ t: VType) -> Bool { self == .any || t == .any || self == t }
 }
 
@@ -81,7 +103,9 @@ final class RegexBox: @unchecked Sendable {
     let bytes: ByteRegex?
 
     init(regex: Regex<AnyRegexOutput>, pattern: String) {
-        self.regex = regex; self.pattern = pattern; bytes = ByteRegex(pattern)
+        self.regex = regex
+        self.pattern = pattern
+        bytes = ByteRegex(pattern)
     }
 
     /// Group 1 of the first match (else the whole match), or nil when there is none.
@@ -101,20 +125,50 @@ final class RegexBox: @unchecked Sendable {
 }
 
 enum Fn: Sendable {
-    case trim, lower, upper, name, email, phone(region: String), split(String), join(String)
-    case replace(String, String), regexExtract(RegexBox), string, int, number, decimal(scale: Int)
-    case minorUnits(exponent: Int), date(DateSpec), prefix(String), suffix(String), list, compact
+    case trim, lower, upper, name, email
+    case phone(region: String)
+    case split(String)
+    case join(String)
+    case replace(String, String)
+    case regexExtract(RegexBox)
+    case string, int, number
+    case decimal(scale: Int)
+    case minorUnits(exponent: Int)
+    case date(DateSpec)
+    case prefix(String)
+    case suffix(String)
+    case list, compact
     case firstItem, lastItem, length, nonEmpty, bool, abs, negate
 
     var name: String {
         switch self {
-        case .trim: "trim"; case .lower: "lower"; case .upper: "upper"; case .name: "name"; case .email: "email"
-        case .phone: "phone"; case .split: "split"; case .join: "join"; case .replace: "replace"
-        case .regexExtract: "regex"; case .string: "string"; case .int: "int"; case .number: "number"
-        case .decimal: "decimal"; case .minorUnits: "minor_units"; case .date: "date"; case .prefix: "prefix"
-        case .suffix: "suffix"; case .list: "list"; case .compact: "compact"; case .firstItem: "first"
-        case .lastItem: "last"; case .length: "length"; case .nonEmpty: "non_empty"; case .bool: "bool"
-        case .abs: "abs"; case .negate: "negate"
+        case .trim: "trim"
+        case .lower: "lower"
+        case .upper: "upper"
+        case .name: "name"
+        case .email: "email"
+        case .phone: "phone"
+        case .split: "split"
+        case .join: "join"
+        case .replace: "replace"
+        case .regexExtract: "regex"
+        case .string: "string"
+        case .int: "int"
+        case .number: "number"
+        case .decimal: "decimal"
+        case .minorUnits: "minor_units"
+        case .date: "date"
+        case .prefix: "prefix"
+        case .suffix: "suffix"
+        case .list: "list"
+        case .compact: "compact"
+        case .firstItem: "first"
+        case .lastItem: "last"
+        case .length: "length"
+        case .nonEmpty: "non_empty"
+        case .bool: "bool"
+        case .abs: "abs"
+        case .negate: "negate"
         }
     }
 
@@ -162,12 +216,16 @@ indirect enum Cond: Sendable {
     case matches(Expr, RegexBox)
     /// A numeric comparison; numbers and decimal strings compare, anything else is false.
     case compare(Expr, Comparison, Double)
-    case all([Cond]), any([Cond]), not(Cond)
+    case all([Cond])
+    case any([Cond])
+    case not(Cond)
 }
 
 /// The numeric comparisons of a condition: `at_least` (≥), `at_most` (≤), `above` (>), `below` (<).
 enum Comparison: String, Sendable, CaseIterable {
-    case atLeast = "at_least", atMost = "at_most", above, below
+    case atLeast = "at_least"
+    case atMost = "at_most"
+    case above, below
 
     func holds(_ value: Double, _ bound: Double) -> Bool {
         switch self {

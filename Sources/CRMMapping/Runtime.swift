@@ -26,7 +26,9 @@ struct Evaluator {
                 throw e
             }
             if v.isNullOrEmpty {
-                if f.required { throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: f.name) }
+                if f.required {
+                    throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: f.name)
+                }
                 if f.omitNull { continue }
             }
             if f.parts.count == 1 {
@@ -40,9 +42,13 @@ struct Evaluator {
 
     /// Sets `v` at a dotted path inside `members`, creating (with room for `capacity` members) or extending
     /// intermediate objects.
-    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue, capacity: Int) {
+    static func set(_ members: inout [(String, JSONValue)], _ parts: ArraySlice<String>, _ v: JSONValue, capacity: Int)
+    {
         let head = parts.first!
-        if parts.count == 1 { members.append((head, v)); return }
+        if parts.count == 1 {
+            members.append((head, v))
+            return
+        }
         let n = head.utf8.count
         var i = members.count - 1
         while i >= 0 && !(members[i].0.utf8.count == n && members[i].0 == head) { i -= 1 }
@@ -71,14 +77,20 @@ struct Evaluator {
         case .name: return .string(PersonName.display(try text(f, v)))
         case .email:
             let t = try text(f, v)
-            do { return .string(try EmailAddress.normalize(t)) } catch { throw FieldFailure(reason: error.reason, value: redact(v)) }
+            do { return .string(try EmailAddress.normalize(t)) } catch {
+                throw FieldFailure(reason: error.reason, value: redact(v))
+            }
         case .phone(let region):
             let t = try text(f, v)
-            do { return .string(try PhoneNumber.e164(t, defaultRegion: region)) } catch { throw FieldFailure(reason: error.reason, value: redact(v)) }
+            do { return .string(try PhoneNumber.e164(t, defaultRegion: region)) } catch {
+                throw FieldFailure(reason: error.reason, value: redact(v))
+            }
         case .split(let sep):
             return .array(try text(f, v).components(separatedBy: sep).map { .string($0) })
         case .join(let sep):
-            guard case .array(let items) = v else { throw FieldFailure(reason: "join expects an array, found \(v.typeName)", value: redact(v)) }
+            guard case .array(let items) = v else {
+                throw FieldFailure(reason: "join expects an array, found \(v.typeName)", value: redact(v))
+            }
             return .string(items.compactMap(\.scalarText).joined(separator: sep))
         case .replace(let a, let b): return .string(try text(f, v).replacingOccurrences(of: a, with: b))
         case .regexExtract(let box):
@@ -99,30 +111,44 @@ struct Evaluator {
         case .decimal(let scale):
             var t = TextFunctions.trimmed(try text(f, v))
             if t.utf8.contains(UInt8(ascii: ",")) { t = t.replacingOccurrences(of: ",", with: ".") }
-            guard let d = FixedDecimal(fixed: t) else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
+            guard let d = FixedDecimal(fixed: t) else {
+                throw FieldFailure(reason: "not a decimal number", value: redact(v))
+            }
             return .string(d.rounded(scale: scale))
         case .minorUnits(let exp):
             let t = try text(f, v)
-            guard let d = FixedDecimal(fixed: t), d.fraction.isEmpty else { throw FieldFailure(reason: "minor units must be a whole number", value: redact(v)) }
+            guard let d = FixedDecimal(fixed: t), d.fraction.isEmpty else {
+                throw FieldFailure(reason: "minor units must be a whole number", value: redact(v))
+            }
             return .string(d.shifted(by: -exp))
         case .date(let spec):
             let t = try text(f, v)
-            guard let out = spec.convert(t) else { throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v)) }
+            guard let out = spec.convert(t) else {
+                throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v))
+            }
             return .string(out)
         case .prefix(let p): return .string(p + (try text(f, v)))
         case .suffix(let p): return .string((try text(f, v)) + p)
-        case .list: if case .array = v { return v }; return .array([v])
+        case .list:
+            if case .array = v { return v }
+            return .array([v])
         case .compact:
             guard case .array(let items) = v else { return v }
             return .array(items.filter { !$0.isNull && $0.stringValue?.isEmpty != true })
-        case .firstItem: guard case .array(let a) = v else { return v }; return a.first ?? .null
-        case .lastItem: guard case .array(let a) = v else { return v }; return a.last ?? .null
+        case .firstItem:
+            guard case .array(let a) = v else { return v }
+            return a.first ?? .null
+        case .lastItem:
+            guard case .array(let a) = v else { return v }
+            return a.last ?? .null
         case .length:
             switch v {
             case .array(let a): return .number(String(a.count))
             case .string(let s): return .number(String(s.count))
             case .object(let o): return .number(String(o.count))
-            default: throw FieldFailure(reason: "length expects text, array or object, found \(v.typeName)", value: redact(v))
+            default:
+                throw FieldFailure(
+                    reason: "length expects text, array or object, found \(v.typeName)", value: redact(v))
             }
         case .nonEmpty:
             if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
@@ -142,7 +168,9 @@ struct Evaluator {
             }
         case .abs, .negate:
             let t = try text(f, v)
-            guard var d = FixedDecimal(fixed: t) else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
+            guard var d = FixedDecimal(fixed: t) else {
+                throw FieldFailure(reason: "not a decimal number", value: redact(v))
+            }
             if case .abs = f { d.negative = false } else { d.negative.toggle() }
             return .string(d.text)
         }
@@ -169,29 +197,45 @@ struct FixedDecimal {
     init?(fixed raw: String) {
         var copy = raw
         let fast: FixedDecimal?? = copy.withUTF8 { FixedDecimal.parseASCII($0) }
-        if let fast { guard let fast else { return nil }; self = fast; return }
+        if let fast {
+            guard let fast else { return nil }
+            self = fast
+            return
+        }
         self.init(general: raw)
     }
 
     init(negative: Bool, integer: String, fraction: String) {
-        self.negative = negative; self.integer = integer; self.fraction = fraction
+        self.negative = negative
+        self.integer = integer
+        self.fraction = fraction
     }
 
     /// The byte-level reading of plain ASCII decimals such as `" -0012.50 "`: `.some(nil)` when the text is not a
     /// decimal, nil when it needs ``init(general:)`` (non-ASCII text, exponents).
     static func parseASCII(_ b: UnsafeBufferPointer<UInt8>) -> FixedDecimal?? {
-        var lo = 0, hi = b.count
+        var lo = 0
+        var hi = b.count
         while lo < hi && TextFunctions.isASCIISpace(b[lo]) { lo += 1 }
         while hi > lo && TextFunctions.isASCIISpace(b[hi - 1]) { hi -= 1 }
         var negative = false
-        if lo < hi && b[lo] == UInt8(ascii: "-") { negative = true; lo += 1 } else if lo < hi && b[lo] == UInt8(ascii: "+") { lo += 1 }
-        var dot = -1, invalid = false
+        if lo < hi && b[lo] == UInt8(ascii: "-") {
+            negative = true
+            lo += 1
+        } else if lo < hi && b[lo] == UInt8(ascii: "+") {
+            lo += 1
+        }
+        var dot = -1
+        var invalid = false
         for i in lo..<hi {
             let c = b[i]
             if c >= 48 && c <= 57 { continue }
             // Exponents anywhere send the whole text to Double, like init(general:).
             if c >= 0x80 || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
-            if c == UInt8(ascii: ".") && dot < 0 { dot = i; continue }
+            if c == UInt8(ascii: ".") && dot < 0 {
+                dot = i
+                continue
+            }
             invalid = true
         }
         if invalid { return .some(nil) }
@@ -201,7 +245,9 @@ struct FixedDecimal {
         if hi - lo > 40 { return .some(nil) }
         var intStart = lo
         while intStart < intEnd && b[intStart] == 48 { intStart += 1 }
-        let integer = intStart == intEnd ? "0" : String(decoding: UnsafeBufferPointer(rebasing: b[intStart..<intEnd]), as: UTF8.self)
+        let integer =
+            intStart == intEnd
+            ? "0" : String(decoding: UnsafeBufferPointer(rebasing: b[intStart..<intEnd]), as: UTF8.self)
         let fraction = String(decoding: UnsafeBufferPointer(rebasing: b[fracStart..<hi]), as: UTF8.self)
         return .some(FixedDecimal(negative: negative, integer: integer, fraction: fraction))
     }
@@ -210,7 +256,12 @@ struct FixedDecimal {
     init?(general raw: String) {
         var s = Substring(raw).trimmed()
         negative = false
-        if s.first == "-" { negative = true; s = s.dropFirst() } else if s.first == "+" { s = s.dropFirst() }
+        if s.first == "-" {
+            negative = true
+            s = s.dropFirst()
+        } else if s.first == "+" {
+            s = s.dropFirst()
+        }
         if s.contains("e") || s.contains("E") {
             guard let d = Double(raw), d.isFinite, abs(d) < 1e15 else { return nil }
             let t = String(format: "%.6f", abs(d))
@@ -218,7 +269,8 @@ struct FixedDecimal {
         }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-              !(parts[0].isEmpty && (parts.count == 1 || parts[1].isEmpty)), s.count <= 40 else { return nil }
+            !(parts[0].isEmpty && (parts.count == 1 || parts[1].isEmpty)), s.count <= 40
+        else { return nil }
         integer = parts[0].isEmpty ? "0" : String(parts[0].drop(while: { $0 == "0" }))
         if integer.isEmpty { integer = "0" }
         fraction = parts.count == 2 ? String(parts[1]) : ""
@@ -231,12 +283,15 @@ struct FixedDecimal {
 
     /// Rounds half away from zero to `scale` fraction digits and renders with exactly that many digits.
     func rounded(scale: Int) -> String {
-        var integer = integer, fraction = fraction
+        var integer = integer
+        var fraction = fraction
         return integer.withUTF8 { i in fraction.withUTF8 { f in FixedDecimal.rounded(negative, i, f, scale: scale) } }
     }
 
     /// ``rounded(scale:)`` on the digit bytes.
-    static func rounded(_ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int) -> String {
+    static func rounded(
+        _ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int
+    ) -> String {
         let total = integer.count + max(fraction.count, scale)
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total + 1) { buf in
             // buf[0] takes a carry out of the leading digit; digits start at 1.
@@ -247,7 +302,13 @@ struct FixedDecimal {
             if total > keep && buf[1 + keep] >= UInt8(ascii: "5") {
                 var i = keep
                 while true {
-                    if buf[i] == UInt8(ascii: "9") { buf[i] = 48; i -= 1 } else { buf[i] += 1; break }
+                    if buf[i] == UInt8(ascii: "9") {
+                        buf[i] = 48
+                        i -= 1
+                    } else {
+                        buf[i] += 1
+                        break
+                    }
                 }
             }
             // Integer digits are buf[0..<(1 + integer.count)] without leading zeros; fraction digits follow.
@@ -259,11 +320,21 @@ struct FixedDecimal {
             let length = (sign ? 1 : 0) + (intEnd - start) + (scale > 0 ? 1 + scale : 0)
             return String(unsafeUninitializedCapacity: length) { out in
                 var n = 0
-                if sign { out[n] = UInt8(ascii: "-"); n += 1 }
-                for k in start..<intEnd { out[n] = buf[k]; n += 1 }
+                if sign {
+                    out[n] = UInt8(ascii: "-")
+                    n += 1
+                }
+                for k in start..<intEnd {
+                    out[n] = buf[k]
+                    n += 1
+                }
                 if scale > 0 {
-                    out[n] = UInt8(ascii: "."); n += 1
-                    for k in 0..<scale { out[n] = buf[intEnd + k]; n += 1 }
+                    out[n] = UInt8(ascii: ".")
+                    n += 1
+                    for k in 0..<scale {
+                        out[n] = buf[intEnd + k]
+                        n += 1
+                    }
                 }
                 return n
             }
@@ -272,7 +343,8 @@ struct FixedDecimal {
 
     /// The original string-based rounding, kept as the reference for tests.
     func roundedReference(scale: Int) -> String {
-        var digits = Array((integer + fraction.padding(toLength: max(fraction.count, scale), withPad: "0", startingAt: 0)).utf8)
+        var digits = Array(
+            (integer + fraction.padding(toLength: max(fraction.count, scale), withPad: "0", startingAt: 0)).utf8)
         let intCount = integer.count
         let keep = intCount + scale
         let roundUp = digits.count > keep && digits[keep] >= UInt8(ascii: "5")
@@ -280,7 +352,13 @@ struct FixedDecimal {
         if roundUp {
             var i = digits.count - 1
             while i >= 0 {
-                if digits[i] == UInt8(ascii: "9") { digits[i] = UInt8(ascii: "0"); i -= 1 } else { digits[i] += 1; break }
+                if digits[i] == UInt8(ascii: "9") {
+                    digits[i] = UInt8(ascii: "0")
+                    i -= 1
+                } else {
+                    digits[i] += 1
+                    break
+                }
             }
             if i < 0 { digits.insert(UInt8(ascii: "1"), at: 0) }
         }

@@ -14,9 +14,14 @@ enum TextFunctions {
     /// `text` without leading and trailing whitespace.
     static func trimmed(_ text: String) -> String {
         var copy = text
-        enum Outcome { case same, slice(String), unicode }
+        enum Outcome {
+            case same
+            case slice(String)
+            case unicode
+        }
         let outcome: Outcome = copy.withUTF8 { b in
-            var lo = 0, hi = b.count
+            var lo = 0
+            var hi = b.count
             while lo < hi && isASCIISpace(b[lo]) { lo += 1 }
             while hi > lo && isASCIISpace(b[hi - 1]) { hi -= 1 }
             if lo == hi { return .slice("") }
@@ -47,7 +52,11 @@ enum TextFunctions {
     /// nil when `text` is not ASCII.
     static func mapASCII(_ text: String, from: UInt8, through: UInt8, delta: Int8) -> String? {
         var copy = text
-        enum Outcome { case same, mapped(String), unicode }
+        enum Outcome {
+            case same
+            case mapped(String)
+            case unicode
+        }
         let outcome: Outcome = copy.withUTF8 { b in
             var firstHit = -1
             for i in 0..<b.count {
@@ -56,13 +65,14 @@ enum TextFunctions {
                 if firstHit < 0 && c >= from && c <= through { firstHit = i }
             }
             if firstHit < 0 { return .same }
-            return .mapped(String(unsafeUninitializedCapacity: b.count) { out in
-                for i in 0..<b.count {
-                    let c = b[i]
-                    out[i] = c >= from && c <= through ? UInt8(truncatingIfNeeded: Int8(bitPattern: c) &+ delta) : c
-                }
-                return b.count
-            })
+            return .mapped(
+                String(unsafeUninitializedCapacity: b.count) { out in
+                    for i in 0..<b.count {
+                        let c = b[i]
+                        out[i] = c >= from && c <= through ? UInt8(truncatingIfNeeded: Int8(bitPattern: c) &+ delta) : c
+                    }
+                    return b.count
+                })
         }
         switch outcome {
         case .same: return text
@@ -93,5 +103,8 @@ extension JSONValue {
 
     /// The empty string.
     @inline(__always)
-    var isEmptyString: Bool { if case .string(let s) = self { return s.utf8.isEmpty }; return false }
+    var isEmptyString: Bool {
+        if case .string(let s) = self { return s.utf8.isEmpty }
+        return false
+    }
 }

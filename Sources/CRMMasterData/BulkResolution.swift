@@ -23,17 +23,21 @@ public struct BulkResolution: Sendable {
         public var training: MatchTraining.Report?
 
         public var description: String {
-            var s = "records=\(records) golden_records=\(goldenRecords) created=\(decisions[.created] ?? 0) "
+            var s =
+                "records=\(records) golden_records=\(goldenRecords) created=\(decisions[.created] ?? 0) "
                 + "joined=\(decisions[.joined] ?? 0) review=\(decisions[.review] ?? 0) updated=\(decisions[.updated] ?? 0)\n"
             s += String(
-                format: "read=%.2fs train=%.2fs resolve=%.2fs (%.0f records/s) write=%.2fs total=%.2fs peak_rss=%.0fMiB",
+                format:
+                    "read=%.2fs train=%.2fs resolve=%.2fs (%.0f records/s) write=%.2fs total=%.2fs peak_rss=%.0fMiB",
                 readSeconds, trainSeconds, resolveSeconds, Double(records) / max(resolveSeconds, 1e-9), writeSeconds,
                 readSeconds + trainSeconds + resolveSeconds + writeSeconds, BulkResolution.peakRSSMiB() ?? -1)
             if !latencies.isEmpty {
                 func line(_ label: String, _ sample: [Double]) -> String {
                     let l = sample.sorted()
                     let p = { (q: Double) in l[min(l.count - 1, Int(Double(l.count) * q))] }
-                    return String(format: "\nlatency_us[%@] p50=%.1f p99=%.1f p999=%.1f max=%.1f", label, p(0.5), p(0.99), p(0.999), l.last!)
+                    return String(
+                        format: "\nlatency_us[%@] p50=%.1f p99=%.1f p999=%.1f max=%.1f", label, p(0.5), p(0.99),
+                        p(0.999), l.last!)
                 }
                 s += line("all \(latencies.count)", latencies)
                 let tail = Array(latencies.suffix(max(1, latencies.count / 10)))
@@ -50,14 +54,18 @@ public struct BulkResolution: Sendable {
     /// Train the model on the file before resolving (default). Off: the prior parameters.
     public var train = true
 
-    public init(configuration: ResolverConfiguration = ResolverConfiguration(), training: MatchTraining = MatchTraining()) {
+    public init(
+        configuration: ResolverConfiguration = ResolverConfiguration(), training: MatchTraining = MatchTraining()
+    ) {
         self.configuration = configuration
         self.training = training
     }
 
     /// Reads `input` (first column: record id; `columns` maps canonical fields to headers), resolves, writes
     /// `id,cluster_id` to `output`.
-    public func run(input: String, output: String, columns: [String: String] = [:], defaultSystem: String = "file") throws
+    public func run(
+        input: String, output: String, columns: [String: String] = [:], defaultSystem: String = "file"
+    ) throws
         -> Report
     {
         var report = Report()
@@ -97,7 +105,8 @@ public struct BulkResolution: Sendable {
         }
         let t3 = clock.now
         var text = "id,cluster_id\n"
-        guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output)
+        guard FileManager.default.createFile(atPath: output, contents: nil),
+            let handle = FileHandle(forWritingAtPath: output)
         else { throw MasterDataError(.input, "cannot write \(output)") }
         for r in records {
             text += CSVTable.escape(r.externalId) + "," + (graph.goldenId(for: r.ref) ?? "") + "\n"
@@ -144,7 +153,8 @@ public struct BulkResolution: Sendable {
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 10_000))
         let parts = UnsafeSendableBox(Array(repeating: [MatchFeatures](), count: chunks))
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = n * c / chunks, hi = n * (c + 1) / chunks
+            let lo = n * c / chunks
+            let hi = n * (c + 1) / chunks
             let part = records[lo..<hi].map(MatchFeatures.init)
             parts.lock.lock()
             parts.value[c] = part
@@ -154,10 +164,14 @@ public struct BulkResolution: Sendable {
     }
 
     /// Streams the CSV into records (the first column is the record id).
-    public static func readRecords(path: String, columns: [String: String], defaultSystem: String) throws -> [CustomerRecord] {
+    public static func readRecords(
+        path: String, columns: [String: String], defaultSystem: String
+    ) throws -> [CustomerRecord] {
         let reader: CSVReader
         do { reader = try CSVReader(path: path) } catch { throw MasterDataError(.input, error.description) }
-        guard case .success(let headerRecord)? = reader.next() else { throw MasterDataError(.input, "empty CSV: no header row") }
+        guard case .success(let headerRecord)? = reader.next() else {
+            throw MasterDataError(.input, "empty CSV: no header row")
+        }
         let header = headerRecord.fields
         let mapping = try CSVTable(header: header, rows: []).columnIndex(columns: columns)
         var out: [CustomerRecord] = []

@@ -1,6 +1,7 @@
 // CRMMasterData — CSV tables for bulk resolve.
 
 import CRMCSV
+import Foundation
 
 /// A CSV file read whole: a header row and data rows (RFC 4180: quoted fields, doubled quotes, CRLF or LF).
 public struct CSVTable: Sendable {
@@ -44,9 +45,12 @@ public struct CSVTable: Sendable {
     func columnIndex(columns: [String: String]) throws(MasterDataError) -> [String: Int] {
         for (field, col) in columns {
             guard Self.canonicalFields.contains(field) else {
-                throw MasterDataError(.input, "unknown field '\(field)'; known: \(Self.canonicalFields.joined(separator: ", "))")
+                throw MasterDataError(
+                    .input, "unknown field '\(field)'; known: \(Self.canonicalFields.joined(separator: ", "))")
             }
-            guard header.contains(col) else { throw MasterDataError(.input, "column '\(col)' (for \(field)) not in the header") }
+            guard header.contains(col) else {
+                throw MasterDataError(.input, "column '\(col)' (for \(field)) not in the header")
+            }
         }
         var index: [String: Int] = [:]
         for f in Self.canonicalFields {
@@ -68,5 +72,3 @@ public struct CSVTable: Sendable {
             updatedAt: v("updated_at").flatMap { Int64($0) })
     }
 }
-
-import Foundation

@@ -67,7 +67,9 @@ public struct CustomerMessage: Sendable {
 
     static func flat(_ v: JSONValue) throws(CustomerInputError) -> CustomerRecord {
         guard let system = try string(v, "system") else { throw CustomerInputError("missing field 'system'") }
-        guard let externalId = try string(v, "externalId") else { throw CustomerInputError("missing field 'externalId'") }
+        guard let externalId = try string(v, "externalId") else {
+            throw CustomerInputError("missing field 'externalId'")
+        }
         var r = CustomerRecord(system: system, externalId: externalId)
         r.givenName = try string(v, "givenName")
         r.familyName = try string(v, "familyName")
@@ -87,7 +89,9 @@ public struct CustomerMessage: Sendable {
         let id = try string(v, "id")
         var ref: RecordRef?
         if let ids = v["externalIds"], !ids.isNull {
-            guard let members = ids.objectMembers else { throw CustomerInputError("field 'externalIds' has the wrong type") }
+            guard let members = ids.objectMembers else {
+                throw CustomerInputError("field 'externalIds' has the wrong type")
+            }
             var pairs: [(String, String)] = []
             for (system, value) in members {
                 guard let text = value.scalarText, value.stringValue != nil || value.doubleValue != nil else {
@@ -170,7 +174,9 @@ public struct CustomerMessage: Sendable {
         guard let members = x.objectMembers else { throw CustomerInputError("field '\(key)' has the wrong type") }
         var out: [String: Bool] = [:]
         for (k, value) in members {
-            guard case .bool(let b) = value else { throw CustomerInputError("field '\(key).\(safeKey(k))' has the wrong type") }
+            guard case .bool(let b) = value else {
+                throw CustomerInputError("field '\(key).\(safeKey(k))' has the wrong type")
+            }
             out[k] = b
         }
         return out

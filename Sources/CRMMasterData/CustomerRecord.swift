@@ -113,7 +113,11 @@ public struct MatchFeatures: Sendable, Hashable {
         street = address.street
         var digits: [UInt8] = []
         for b in (address.street ?? "").utf8 {
-            if b >= 48 && b <= 57 { digits.append(b) } else if digits.last != 32 && !digits.isEmpty { digits.append(32) }
+            if b >= 48 && b <= 57 {
+                digits.append(b)
+            } else if digits.last != 32 && !digits.isEmpty {
+                digits.append(32)
+            }
         }
         streetNumbers = String(decoding: digits, as: UTF8.self)
         city = address.city

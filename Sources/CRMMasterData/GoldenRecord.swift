@@ -17,12 +17,15 @@ public struct GoldenRecord: Sendable, Hashable, Codable {
     public var updatedAt: Int64?
 
     /// Builds a golden record from members by the configured rules. Deterministic for a given member order.
-    public static func build(id: String, members: [CustomerRecord], configuration c: ResolverConfiguration) -> GoldenRecord {
+    public static func build(
+        id: String, members: [CustomerRecord], configuration c: ResolverConfiguration
+    ) -> GoldenRecord {
         var attributes: [GoldenAttribute: String] = [:]
         var provenance: [GoldenAttribute: RecordRef] = [:]
         // Recency order: newest first; records without a timestamp count as oldest; stable by input order.
         let ordered = members.enumerated().sorted { l, r in
-            let a = l.element.updatedAt ?? Int64.min, b = r.element.updatedAt ?? Int64.min
+            let a = l.element.updatedAt ?? Int64.min
+            let b = r.element.updatedAt ?? Int64.min
             return a != b ? a > b : l.offset > r.offset
         }.map(\.element)
         for attribute in GoldenAttribute.allCases {

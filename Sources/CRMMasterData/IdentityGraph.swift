@@ -119,7 +119,10 @@ public struct IdentityGraph: Sendable {
             for c in scratch where c != last {
                 last = c
                 let cluster = clusters[Int(c)]
-                var maxScore = -Double.infinity, sum = 0.0, n = 0, bestMember: Int32 = -1
+                var maxScore = -Double.infinity
+                var sum = 0.0
+                var n = 0
+                var bestMember: Int32 = -1
                 var veto = false
                 var bestGuards: [MatchGuard] = []
                 for m in cluster.members.prefix(32) {
@@ -169,13 +172,15 @@ public struct IdentityGraph: Sendable {
                 ref: record.ref, goldenId: gid, decision: .review, score: r.score,
                 candidateGoldenId: clusters[Int(r.cluster)].goldenId, evidence: [])
         }
-        return Resolution(ref: record.ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
+        return Resolution(
+            ref: record.ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
     }
 
     /// Whether two clusters may become one: no member pair (up to 32 × 32) is kept apart by a guard, and neither
     /// was split from the other by an operator (unmerge, detach).
     func clustersCompatible(_ x: Int32, _ y: Int32) -> Bool {
-        let a = clusters[Int(x)], b = clusters[Int(y)]
+        let a = clusters[Int(x)]
+        let b = clusters[Int(y)]
         for m in a.members.prefix(32) {
             if barred[m]?.contains(b.goldenId) == true { return false }
             for n in b.members.prefix(32) {
@@ -231,7 +236,9 @@ public struct IdentityGraph: Sendable {
         guard let s = cluster(survivor), let a = cluster(absorbed) else {
             throw MasterDataError(.notFound, "golden record \(survivor) or \(absorbed) not found")
         }
-        guard s != a else { throw MasterDataError(.invalidOperation, "\(survivor) and \(absorbed) are the same golden record") }
+        guard s != a else {
+            throw MasterDataError(.invalidOperation, "\(survivor) and \(absorbed) are the same golden record")
+        }
         let moved = clusters[Int(a)].members
         mergeHistory[clusters[Int(a)].goldenId] = moved.map { records[Int($0)].ref }
         for m in moved { clusterOf[Int(m)] = s }
@@ -272,7 +279,8 @@ public struct IdentityGraph: Sendable {
         guard let i = byRef[ref], active[Int(i)] else { throw MasterDataError(.notFound, "record \(ref) not found") }
         let old = clusterOf[Int(i)]
         guard clusters[Int(old)].members.count > 1 else {
-            throw MasterDataError(.invalidOperation, "record \(ref) is the only member of \(clusters[Int(old)].goldenId)")
+            throw MasterDataError(
+                .invalidOperation, "record \(ref) is the only member of \(clusters[Int(old)].goldenId)")
         }
         clusters[Int(old)].members.removeAll { $0 == i }
         barred[i, default: []].insert(clusters[Int(old)].goldenId)
@@ -319,7 +327,8 @@ public struct IdentityGraph: Sendable {
     /// The golden record, built by survivorship.
     public func golden(_ goldenId: String) -> GoldenRecord? {
         guard let c = cluster(goldenId) else { return nil }
-        return GoldenRecord.build(id: clusters[Int(c)].goldenId, members: members(of: goldenId), configuration: configuration)
+        return GoldenRecord.build(
+            id: clusters[Int(c)].goldenId, members: members(of: goldenId), configuration: configuration)
     }
 
     /// Golden ids whose members carry this e-mail (matching key).
@@ -346,7 +355,9 @@ public struct IdentityGraph: Sendable {
     }
 
     /// Adds a record to the indexes (not yet to a cluster) and returns its index.
-    private mutating func append(_ record: CustomerRecord, features f: MatchFeatures? = nil, blockingKeys keys: [Int]? = nil) -> Int32 {
+    private mutating func append(
+        _ record: CustomerRecord, features f: MatchFeatures? = nil, blockingKeys keys: [Int]? = nil
+    ) -> Int32 {
         let f = f ?? MatchFeatures(record)
         let i = Int32(records.count)
         records.append(retainsRecords ? record : CustomerRecord(system: record.system, externalId: record.externalId))
@@ -491,7 +502,9 @@ public struct IdentityGraph: Sendable {
     struct Frequencies: ValueFrequencies, Sendable {
         var counts: [Int: Int32] = [:]
         var population = 0
-        func count(_ field: MatchField, _ value: String) -> Int { Int(counts[BlockKey.hash(field.rawValue, value)] ?? 0) }
+        func count(_ field: MatchField, _ value: String) -> Int {
+            Int(counts[BlockKey.hash(field.rawValue, value)] ?? 0)
+        }
         mutating func add(_ f: MatchFeatures) { update(f, 1) }
         mutating func remove(_ f: MatchFeatures) { update(f, -1) }
         private mutating func update(_ f: MatchFeatures, _ d: Int32) {
@@ -530,7 +543,8 @@ extension IdentityGraph {
         var out = Set<RecordRef>()
         for key in keys {
             guard let colon = key.firstIndex(of: ":") else { continue }
-            let kind = String(key[..<colon]), value = String(key[key.index(after: colon)...])
+            let kind = String(key[..<colon])
+            let value = String(key[key.index(after: colon)...])
             if kind == "r" { continue }
             for j in blocks[BlockKey.hash(kind, value)] ?? [] where active[Int(j)] { out.insert(records[Int(j)].ref) }
         }

@@ -19,7 +19,8 @@ public struct MasterDataEvent: Sendable, Hashable, Codable {
     public var at: Int64
 
     public init(
-        kind: Kind, goldenId: String, relatedGoldenId: String? = nil, golden: GoldenRecord?, erasedRecords: [RecordRef] = [],
+        kind: Kind, goldenId: String, relatedGoldenId: String? = nil, golden: GoldenRecord?,
+        erasedRecords: [RecordRef] = [],
         at: Int64
     ) {
         self.kind = kind

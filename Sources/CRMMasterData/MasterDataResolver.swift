@@ -147,7 +147,8 @@ public actor MasterDataResolver {
         }
         batch.audit = [
             AuditEntry(
-                action: r.decision.rawValue, goldenId: r.goldenId, relatedGoldenId: r.candidateGoldenId, records: [record.ref],
+                action: r.decision.rawValue, goldenId: r.goldenId, relatedGoldenId: r.candidateGoldenId,
+                records: [record.ref],
                 score: r.score, evidence: r.evidence, actor: "resolver", at: at)
         ]
         var events: [MasterDataEvent] = []
@@ -159,13 +160,19 @@ public actor MasterDataResolver {
                 batch.aliases[id] = r.goldenId
                 batch.mergeHistory[id] = graph.mergeHistory[id]
                 batch.audit.append(
-                    AuditEntry(action: "merged", goldenId: r.goldenId, relatedGoldenId: id, records: graph.mergeHistory[id] ?? [],
+                    AuditEntry(
+                        action: "merged", goldenId: r.goldenId, relatedGoldenId: id,
+                        records: graph.mergeHistory[id] ?? [],
                         score: r.score, evidence: r.evidence, actor: "resolver", at: at))
-                events.append(MasterDataEvent(kind: .merged, goldenId: r.goldenId, relatedGoldenId: id, golden: golden, at: at))
+                events.append(
+                    MasterDataEvent(kind: .merged, goldenId: r.goldenId, relatedGoldenId: id, golden: golden, at: at))
             }
         }
         if r.decision == .review, let c = r.candidateGoldenId, let s = r.score {
-            batch.reviews = [ReviewItem(record: record.ref, goldenId: r.goldenId, candidateGoldenId: c, score: s, evidence: r.evidence)]
+            batch.reviews = [
+                ReviewItem(
+                    record: record.ref, goldenId: r.goldenId, candidateGoldenId: c, score: s, evidence: r.evidence)
+            ]
         }
         let kind: MasterDataEvent.Kind = (r.decision == .created || r.decision == .review) ? .created : .updated
         events.insert(MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at), at: 0)
@@ -184,8 +191,10 @@ public actor MasterDataResolver {
             let stored = try await self.lockedMembers(keys: keys, ref: record.ref, tx: tx)
             let goldenIds = Array(Set(stored.map(\.goldenId)))
             let missing = await self.missingFromScope(keys: keys, goldenIds: goldenIds, stored: stored)
-            let moved: [StoredMember] = missing.isEmpty ? [] : try await tx.members(keys: [], goldenIds: [], refs: missing)
-            let decision = await self.reconcileAndDecide(record, stored: stored + moved, keys: keys, goldenIds: goldenIds)
+            let moved: [StoredMember] =
+                missing.isEmpty ? [] : try await tx.members(keys: [], goldenIds: [], refs: missing)
+            let decision = await self.reconcileAndDecide(
+                record, stored: stored + moved, keys: keys, goldenIds: goldenIds)
             try await tx.apply(decision.batch)
             return decision
         }
@@ -212,7 +221,9 @@ public actor MasterDataResolver {
     /// Records the graph holds in the locked scope that the store did not return (moved or erased elsewhere).
     private func missingFromScope(keys: [String], goldenIds: [String], stored: [StoredMember]) -> [RecordRef] {
         let present = Set(stored.map(\.record.ref))
-        return graph.localScope(keys: keys, goldenIds: goldenIds).subtracting(present).sorted { $0.description < $1.description }
+        return graph.localScope(keys: keys, goldenIds: goldenIds).subtracting(present).sorted {
+            $0.description < $1.description
+        }
     }
 
     private func reconcileAndDecide(
@@ -226,7 +237,9 @@ public actor MasterDataResolver {
 
     /// Merges `absorbed` into `survivor` (manual merge or accepted review); audited with the best pair's evidence.
     public func merge(survivor: String, absorbed: String, actor: String) async throws {
-        try await change(goldenIds: [survivor, absorbed]) { r in try r.mergeChange(survivor: survivor, absorbed: absorbed, actor: actor) }
+        try await change(goldenIds: [survivor, absorbed]) { r in
+            try r.mergeChange(survivor: survivor, absorbed: absorbed, actor: actor)
+        }
     }
 
     private func mergeChange(survivor: String, absorbed: String, actor: String) throws -> Change {
@@ -248,7 +261,9 @@ public actor MasterDataResolver {
                 action: "merged", goldenId: live, relatedGoldenId: absorbed, records: absorbedMembers.map(\.ref),
                 score: evidence?.score, evidence: evidence?.evidence ?? [], actor: actor, at: at)
         ]
-        return Change(batch: batch, events: [MasterDataEvent(kind: .merged, goldenId: live, relatedGoldenId: absorbed, golden: golden, at: at)])
+        return Change(
+            batch: batch,
+            events: [MasterDataEvent(kind: .merged, goldenId: live, relatedGoldenId: absorbed, golden: golden, at: at)])
     }
 
     // MARK: Review queue
@@ -264,7 +279,8 @@ public actor MasterDataResolver {
             throw MasterDataError(.notFound, "golden record \(item.candidateGoldenId) no longer exists")
         }
         if own == candidate {
-            try await change(goldenIds: [own]) { r in r.closeReviewChange(item, action: "review-accepted", actor: actor) }
+            try await change(goldenIds: [own]) { r in r.closeReviewChange(item, action: "review-accepted", actor: actor)
+            }
         } else {
             try await merge(survivor: candidate, absorbed: own, actor: actor)
         }
@@ -274,7 +290,9 @@ public actor MasterDataResolver {
     /// Rejects an open review item: the record stays in its own golden record; the item is closed and audited.
     public func rejectReview(_ ref: RecordRef, actor: String) async throws {
         let item = try await openReview(ref)
-        try await change(goldenIds: [item.goldenId]) { r in r.closeReviewChange(item, action: "review-rejected", actor: actor) }
+        try await change(goldenIds: [item.goldenId]) { r in
+            r.closeReviewChange(item, action: "review-rejected", actor: actor)
+        }
     }
 
     private func openReview(_ ref: RecordRef) async throws -> ReviewItem {
@@ -289,7 +307,8 @@ public actor MasterDataResolver {
         batch.closedReviews = [item.record]
         batch.audit = [
             AuditEntry(
-                action: action, goldenId: item.goldenId, relatedGoldenId: item.candidateGoldenId, records: [item.record],
+                action: action, goldenId: item.goldenId, relatedGoldenId: item.candidateGoldenId,
+                records: [item.record],
                 score: item.score, evidence: item.evidence, actor: actor, at: now())
         ]
         return Change(batch: batch, events: [])
@@ -307,18 +326,23 @@ public actor MasterDataResolver {
         var batch = StoreBatch()
         let restored = graph.members(of: absorbed)
         batch.members = restored.map { StoredMember(record: $0, goldenId: absorbed) }
-        let gs = graph.golden(survivor), ga = graph.golden(absorbed)
+        let gs = graph.golden(survivor)
+        let ga = graph.golden(absorbed)
         batch.goldens = [gs, ga].compactMap { $0 }
         batch.aliases = [absorbed: nil]
         for (k, v) in graph.aliases where v == survivor { batch.aliases[k] = v }
         batch.mergeHistory = [absorbed: nil]
         batch.audit = [
-            AuditEntry(action: "unmerged", goldenId: survivor, relatedGoldenId: absorbed, records: restored.map(\.ref), actor: actor, at: at)
+            AuditEntry(
+                action: "unmerged", goldenId: survivor, relatedGoldenId: absorbed, records: restored.map(\.ref),
+                actor: actor, at: at)
         ]
-        return Change(batch: batch, events: [
-            MasterDataEvent(kind: .unmerged, goldenId: survivor, relatedGoldenId: absorbed, golden: gs, at: at),
-            MasterDataEvent(kind: .created, goldenId: absorbed, golden: ga, at: at),
-        ])
+        return Change(
+            batch: batch,
+            events: [
+                MasterDataEvent(kind: .unmerged, goldenId: survivor, relatedGoldenId: absorbed, golden: gs, at: at),
+                MasterDataEvent(kind: .created, goldenId: absorbed, golden: ga, at: at),
+            ])
     }
 
     /// Takes a wrongly joined record out of its golden record into its own (and bars it from rejoining).
@@ -334,13 +358,18 @@ public actor MasterDataResolver {
         let at = now()
         var batch = StoreBatch()
         batch.members = graph.members(of: to).map { StoredMember(record: $0, goldenId: to) }
-        let gf = graph.golden(from), gt = graph.golden(to)
+        let gf = graph.golden(from)
+        let gt = graph.golden(to)
         batch.goldens = [gf, gt].compactMap { $0 }
-        batch.audit = [AuditEntry(action: "detached", goldenId: from, relatedGoldenId: to, records: [ref], actor: actor, at: at)]
-        return Change(batch: batch, events: [
-            MasterDataEvent(kind: .unmerged, goldenId: from, relatedGoldenId: to, golden: gf, at: at),
-            MasterDataEvent(kind: .created, goldenId: to, golden: gt, at: at),
-        ])
+        batch.audit = [
+            AuditEntry(action: "detached", goldenId: from, relatedGoldenId: to, records: [ref], actor: actor, at: at)
+        ]
+        return Change(
+            batch: batch,
+            events: [
+                MasterDataEvent(kind: .unmerged, goldenId: from, relatedGoldenId: to, golden: gf, at: at),
+                MasterDataEvent(kind: .created, goldenId: to, golden: gt, at: at),
+            ])
     }
 
     /// Erases a person (right to erasure): member records and the golden record are deleted; the audit keeps
@@ -361,7 +390,9 @@ public actor MasterDataResolver {
         batch.removedGoldens = [live]
         batch.closedReviews = refs
         batch.audit = [AuditEntry(action: "erased", goldenId: live, records: refs, actor: actor, at: at)]
-        return Change(batch: batch, events: [MasterDataEvent(kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, at: at)])
+        return Change(
+            batch: batch,
+            events: [MasterDataEvent(kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, at: at)])
     }
 
     /// A manual change: what to store and what to publish.
@@ -426,7 +457,9 @@ public actor MasterDataResolver {
         graph.goldenIds(givenName: givenName, familyName: familyName).compactMap(graph.golden)
     }
     /// The audit trail of a golden id.
-    public func auditTrail(goldenId: String) async throws -> [AuditEntry] { try await store.auditTrail(goldenId: goldenId) }
+    public func auditTrail(goldenId: String) async throws -> [AuditEntry] {
+        try await store.auditTrail(goldenId: goldenId)
+    }
     /// Open review items.
     public func openReviews() async throws -> [ReviewItem] { try await store.openReviews() }
     /// Counts of live records and golden records.

@@ -1,6 +1,9 @@
 // CRMMasterData — pairwise scoring: a Fellegi-Sunter model with comparison levels per field, term-frequency
 // adjustment and guards. Its m-probabilities are learned from the records being resolved (see MatchTraining).
 
+import CRMNormalize
+import Foundation
+
 /// One piece of evidence in a pairwise comparison: a field, the agreement level seen and its weight in bits.
 public struct Evidence: Sendable, Hashable, Codable {
     public var field: String
@@ -204,7 +207,8 @@ public struct MatchModel: Sendable {
             v[.postcode] = x == y ? 1 : (Self.postcodeDistrict(x).elementsEqual(Self.postcodeDistrict(y)) ? 2 : 3)
         }
         if let x = a.street, let y = b.street {
-            v[.street] = x == y ? 1 : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y) >= 0.85 ? 2 : 3)
+            v[.street] =
+                x == y ? 1 : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y) >= 0.85 ? 2 : 3)
         }
         if let x = a.city, let y = b.city {
             v[.city] = x == y ? 1 : (Similarity.jaroWinkler(x, y) >= 0.9 ? 2 : 3)
@@ -230,12 +234,14 @@ public struct MatchModel: Sendable {
 
     /// Whether the shorter of two keys (at least 4 bytes) occurs inside the longer one (byte comparison).
     static func oneContainsTheOther(_ x: String, _ y: String) -> Bool {
-        var a = x, b = y
+        var a = x
+        var b = y
         if a.utf8.count < b.utf8.count { swap(&a, &b) }
         guard b.utf8.count >= 4 else { return false }
         return a.withUTF8 { long in
             b.withUTF8 { short in
-                let n = long.count, m = short.count
+                let n = long.count
+                let m = short.count
                 var i = 0
                 while i + m <= n {
                     if long[i] == short[0] {
@@ -254,15 +260,19 @@ public struct MatchModel: Sendable {
         if x == y { return 1 }
         if x.isDayMonthSwap(of: y) { return 2 }
         // One mistyped digit in YYYYMMDD, or two adjacent digits transposed.
-        var a = x.year * 10_000 + x.month * 100 + x.day, b = y.year * 10_000 + y.month * 100 + y.day
-        var da = [Int](repeating: 0, count: 8), db = da
+        var a = x.year * 10_000 + x.month * 100 + x.day
+        var b = y.year * 10_000 + y.month * 100 + y.day
+        var da = [Int](repeating: 0, count: 8)
+        var db = da
         for k in 0..<8 {
             da[7 - k] = a % 10
             db[7 - k] = b % 10
             a /= 10
             b /= 10
         }
-        var first = -1, second = -1, count = 0
+        var first = -1
+        var second = -1
+        var count = 0
         for k in 0..<8 where da[k] != db[k] {
             count += 1
             if first < 0 { first = k } else { second = k }
@@ -275,7 +285,8 @@ public struct MatchModel: Sendable {
 
     static func phoneLevel(_ x: String, _ y: String) -> Int {
         if x == y { return 1 }
-        let a = Array(x.utf8), b = Array(y.utf8)
+        let a = Array(x.utf8)
+        let b = Array(y.utf8)
         if a.count >= 7, b.count >= 7, a.suffix(7) == b.suffix(7) { return 2 }
         if a.count == b.count {
             var d = 0
@@ -304,7 +315,8 @@ public struct MatchModel: Sendable {
     }
 
     /// The weight of one field's level (term-frequency adjusted for exact agreements).
-    func weight(_ field: ComparedField, _ level: Int, _ a: MatchFeatures, frequencies f: any ValueFrequencies) -> Double {
+    func weight(_ field: ComparedField, _ level: Int, _ a: MatchFeatures, frequencies f: any ValueFrequencies) -> Double
+    {
         guard level > 0 else { return 0 }
         let m = parameters.m[field.rawValue][level]
         if level == 1, let value = a.value(of: field) {
@@ -333,7 +345,9 @@ public struct MatchModel: Sendable {
             }
             total += w
             if explain {
-                let name = v.swapped && (field == .given || field == .family) ? "swapped-" + field.levels[level] : field.levels[level]
+                let name =
+                    v.swapped && (field == .given || field == .family)
+                    ? "swapped-" + field.levels[level] : field.levels[level]
                 evidence.append(Evidence(field: field.name, level: name, weight: w))
             }
         }
@@ -371,6 +385,3 @@ extension MatchFeatures {
         }
     }
 }
-
-import CRMNormalize
-import Foundation

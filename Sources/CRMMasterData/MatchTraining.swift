@@ -1,5 +1,7 @@
 // CRMMasterData — learning the match model from the records being resolved (unsupervised: no labels).
 
+import Foundation
+
 /// Estimates `MatchModel.Parameters` from a population of records, Fellegi-Sunter style:
 ///
 /// 1. **u** (chance agreement) from random record pairs: almost all random pairs are different people, so the
@@ -56,7 +58,9 @@ public struct MatchTraining: Sendable {
             var s = "trained on \(records) records: prior=\(String(format: "%.2f", parameters.priorBits)) bits"
             for f in ComparedField.allCases {
                 let levels = f.levels.indices.dropFirst().map {
-                    String(format: "%@ m=%.3f u=%.5f", f.levels[$0], parameters.m[f.rawValue][$0], parameters.u[f.rawValue][$0])
+                    String(
+                        format: "%@ m=%.3f u=%.5f", f.levels[$0], parameters.m[f.rawValue][$0],
+                        parameters.u[f.rawValue][$0])
                 }
                 s += "\n  \(f.name): " + levels.joined(separator: "; ")
             }
@@ -83,7 +87,8 @@ public struct MatchTraining: Sendable {
         var uCounts = [[Double]](repeating: [], count: ComparedField.allCases.count)
         for f in ComparedField.allCases { uCounts[f.rawValue] = [Double](repeating: 0, count: f.levels.count) }
         for _ in 0..<randomPairs {
-            let i = index[Int(rng.next() % UInt64(n))], j = index[Int(rng.next() % UInt64(n))]
+            let i = index[Int(rng.next() % UInt64(n))]
+            let j = index[Int(rng.next() % UInt64(n))]
             if i == j { continue }
             let v = model.compare(features[i], features[j])
             for f in ComparedField.allCases { uCounts[f.rawValue][v[f]] += 1 }
@@ -107,7 +112,9 @@ public struct MatchTraining: Sendable {
         var mCounts = [Double](repeating: 0, count: ComparedField.allCases.count)
         var results: [(rule: Rule, lambda: Double, fullPairs: Double, m: [[Double]])] = []
         for rule in Self.rules {
-            guard let sample = samplePairs(rule, features, index, model, &rng), sample.vectors.count >= 20 else { continue }
+            guard let sample = samplePairs(rule, features, index, model, &rng), sample.vectors.count >= 20 else {
+                continue
+            }
             let (m, lambda) = em(sample.vectors, excluded: rule.fields, params: params)
             guard lambda > 0 else { continue }
             results.append((rule, lambda, sample.fullPairs, m))
@@ -117,7 +124,9 @@ public struct MatchTraining: Sendable {
             }
         }
         for f in ComparedField.allCases where mCounts[f.rawValue] > 0 {
-            for l in 1..<params.m[f.rawValue].count { params.m[f.rawValue][l] = mSums[f.rawValue][l] / mCounts[f.rawValue] }
+            for l in 1..<params.m[f.rawValue].count {
+                params.m[f.rawValue][l] = mSums[f.rawValue][l] / mCounts[f.rawValue]
+            }
         }
 
         // 3. λ from the rules' expected matches.
@@ -181,7 +190,8 @@ public struct MatchTraining: Sendable {
         // Runs in random order so an early stop is a random subset of them; weights scale to the full pair count.
         for k in stride(from: runs.count - 1, to: 0, by: -1) { runs.swapAt(k, Int(rng.next() % UInt64(k + 1))) }
         var vectors: [ComparisonVector: Double] = [:]
-        var sampled = 0, coveredPairs = 0.0
+        var sampled = 0
+        var coveredPairs = 0.0
         for run in runs {
             var members = Array(run)
             let size = members.count
@@ -228,14 +238,16 @@ public struct MatchTraining: Sendable {
                 // Pairs the guards keep apart (households, parent and child) can never merge automatically: they
                 // are fixed as non-matches, so m describes the pairs the model actually decides about.
                 if forcedApart(v) { continue }
-                var lm = 1.0, lu = 1.0
+                var lm = 1.0
+                var lu = 1.0
                 for f in fields {
                     let l = v[f]
                     guard l > 0 else { continue }
                     lm *= m[f.rawValue][l]
                     lu *= params.u[f.rawValue][l]
                 }
-                let pm = lambda * lm, pu = (1 - lambda) * lu
+                let pm = lambda * lm
+                let pu = (1 - lambda) * lu
                 let p = pm + pu > 0 ? pm / (pm + pu) : 0
                 matched += p * w
                 for f in fields { mNum[f.rawValue][v[f]] += p * w }
@@ -257,5 +269,3 @@ public struct MatchTraining: Sendable {
         return (m, lambda)
     }
 }
-
-import Foundation

@@ -2,7 +2,9 @@
 
 /// Attributes of a golden record that have a survivorship rule.
 public enum GoldenAttribute: String, Sendable, Hashable, Codable, CaseIterable, CodingKeyRepresentable {
-    case givenName = "given_name", familyName = "family_name", email, phone, street, city, postcode, country
+    case givenName = "given_name"
+    case familyName = "family_name"
+    case email, phone, street, city, postcode, country
     case dateOfBirth = "date_of_birth"
 }
 
@@ -46,7 +48,8 @@ public struct ResolverConfiguration: Sendable, Codable {
     /// Validates the thresholds.
     public func validate() throws(MasterDataError) {
         guard reviewThreshold <= mergeThreshold else {
-            throw MasterDataError(.configuration, "review_threshold \(reviewThreshold) exceeds merge_threshold \(mergeThreshold)")
+            throw MasterDataError(
+                .configuration, "review_threshold \(reviewThreshold) exceeds merge_threshold \(mergeThreshold)")
         }
         guard maxBlockSize >= 2 else { throw MasterDataError(.configuration, "max_block_size must be at least 2") }
     }

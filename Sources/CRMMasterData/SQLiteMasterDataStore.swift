@@ -71,16 +71,21 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                         arguments: [m.record.system, m.record.externalId, m.goldenId, try Self.encode(m.record)])
                 }
                 for r in b.erased {
-                    try db.execute(sql: "DELETE FROM mdm_member WHERE system = ? AND external_id = ?", arguments: [r.system, r.externalId])
+                    try db.execute(
+                        sql: "DELETE FROM mdm_member WHERE system = ? AND external_id = ?",
+                        arguments: [r.system, r.externalId])
                 }
                 for g in b.removedGoldens { try db.execute(sql: "DELETE FROM mdm_golden WHERE id = ?", arguments: [g]) }
                 for g in b.goldens {
                     try db.execute(
-                        sql: "INSERT OR REPLACE INTO mdm_golden (id, body) VALUES (?, ?)", arguments: [g.id, try Self.encode(g)])
+                        sql: "INSERT OR REPLACE INTO mdm_golden (id, body) VALUES (?, ?)",
+                        arguments: [g.id, try Self.encode(g)])
                 }
                 for (k, v) in b.aliases {
                     if let v {
-                        try db.execute(sql: "INSERT OR REPLACE INTO mdm_alias (absorbed, survivor) VALUES (?, ?)", arguments: [k, v])
+                        try db.execute(
+                            sql: "INSERT OR REPLACE INTO mdm_alias (absorbed, survivor) VALUES (?, ?)",
+                            arguments: [k, v])
                     } else {
                         try db.execute(sql: "DELETE FROM mdm_alias WHERE absorbed = ?", arguments: [k])
                     }
@@ -100,7 +105,9 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                         arguments: [a.goldenId, a.relatedGoldenId, try Self.encode(a)])
                 }
                 for r in b.closedReviews {
-                    try db.execute(sql: "DELETE FROM mdm_review WHERE system = ? AND external_id = ?", arguments: [r.system, r.externalId])
+                    try db.execute(
+                        sql: "DELETE FROM mdm_review WHERE system = ? AND external_id = ?",
+                        arguments: [r.system, r.externalId])
                 }
                 for r in b.reviews {
                     try db.execute(
@@ -108,7 +115,9 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                         arguments: [r.record.system, r.record.externalId, try Self.encode(r)])
                 }
                 for e in b.events {
-                    try db.execute(sql: "INSERT INTO mdm_change (origin, body) VALUES (?, ?)", arguments: [b.origin, try Self.encode(e)])
+                    try db.execute(
+                        sql: "INSERT INTO mdm_change (origin, body) VALUES (?, ?)",
+                        arguments: [b.origin, try Self.encode(e)])
                 }
             }
         }
@@ -119,11 +128,16 @@ public final class SQLiteMasterDataStore: MasterDataStore {
             try await pool.read { db in
                 var id = id
                 var hops = 0
-                while hops < 64, let next = try String.fetchOne(db, sql: "SELECT survivor FROM mdm_alias WHERE absorbed = ?", arguments: [id]) {
+                while hops < 64,
+                    let next = try String.fetchOne(
+                        db, sql: "SELECT survivor FROM mdm_alias WHERE absorbed = ?", arguments: [id])
+                {
                     id = next
                     hops += 1
                 }
-                guard let body = try String.fetchOne(db, sql: "SELECT body FROM mdm_golden WHERE id = ?", arguments: [id]) else {
+                guard
+                    let body = try String.fetchOne(db, sql: "SELECT body FROM mdm_golden WHERE id = ?", arguments: [id])
+                else {
                     return nil
                 }
                 return try Self.decode(body)
@@ -164,14 +178,19 @@ public final class SQLiteMasterDataStore: MasterDataStore {
         try await wrap {
             try await pool.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT seq, origin, body FROM mdm_change WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
-                ).map { row in MasterDataChange(seq: row["seq"], origin: row["origin"], event: try Self.decode(row["body"])) }
+                    db, sql: "SELECT seq, origin, body FROM mdm_change WHERE seq > ? ORDER BY seq LIMIT ?",
+                    arguments: [seq, limit]
+                ).map { row in
+                    MasterDataChange(seq: row["seq"], origin: row["origin"], event: try Self.decode(row["body"]))
+                }
             }
         }
     }
 
     public func latestChangeSequence() async throws -> Int64 {
-        try await wrap { try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM mdm_change") ?? 0 } }
+        try await wrap {
+            try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM mdm_change") ?? 0 }
+        }
     }
 
     public func members(goldenIds: [String]) async throws -> [StoredMember] {
@@ -179,7 +198,10 @@ public final class SQLiteMasterDataStore: MasterDataStore {
             try await pool.read { db in
                 var out: [StoredMember] = []
                 for id in goldenIds {
-                    for row in try Row.fetchAll(db, sql: "SELECT golden_id, record FROM mdm_member WHERE golden_id = ? ORDER BY rowid", arguments: [id]) {
+                    for row in try Row.fetchAll(
+                        db, sql: "SELECT golden_id, record FROM mdm_member WHERE golden_id = ? ORDER BY rowid",
+                        arguments: [id])
+                    {
                         out.append(StoredMember(record: try Self.decode(row["record"]), goldenId: row["golden_id"]))
                     }
                 }

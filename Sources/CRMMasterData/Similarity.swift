@@ -11,7 +11,8 @@ public enum Similarity {
     }
 
     static func jaroWinkler(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Double {
-        let n = a.count, m = b.count
+        let n = a.count
+        let m = b.count
         if n == 0 || m == 0 { return 0 }
         let window = max(0, max(n, m) / 2 - 1)
         // Keys are short; fixed stack-like buffers via withUnsafeTemporaryAllocation.
@@ -19,7 +20,8 @@ public enum Similarity {
             flags.initialize(repeating: false)
             var matches = 0
             for i in 0..<n {
-                let lo = max(0, i - window), hi = min(m - 1, i + window)
+                let lo = max(0, i - window)
+                let hi = min(m - 1, i + window)
                 if lo > hi { continue }
                 for j in lo...hi where !flags[n + j] && a[i] == b[j] {
                     flags[i] = true
@@ -29,7 +31,8 @@ public enum Similarity {
                 }
             }
             if matches == 0 { return 0 }
-            var t = 0, k = 0
+            var t = 0
+            var k = 0
             for i in 0..<n where flags[i] {
                 while !flags[n + k] { k += 1 }
                 if a[i] != b[k] { t += 1 }

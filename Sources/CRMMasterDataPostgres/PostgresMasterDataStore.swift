@@ -39,7 +39,10 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             case disable, prefer, require
         }
 
-        public init(host: String, port: Int = 5432, username: String, password: String?, database: String?, tls: TLSMode = .prefer) {
+        public init(
+            host: String, port: Int = 5432, username: String, password: String?, database: String?,
+            tls: TLSMode = .prefer
+        ) {
             self.host = host
             self.port = port
             self.username = username
@@ -51,10 +54,12 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
         /// Reads `postgres://user:password@host:port/database?sslmode=disable` (or `postgresql://`).
         /// User and password are percent-decoded.
         public init(url: String) throws {
-            guard let c = URLComponents(string: url), let scheme = c.scheme, scheme == "postgres" || scheme == "postgresql",
+            guard let c = URLComponents(string: url), let scheme = c.scheme,
+                scheme == "postgres" || scheme == "postgresql",
                 let host = c.host, !host.isEmpty
             else {
-                throw MasterDataError(.store, "not a PostgreSQL URL (postgres://user:password@host:port/database): \(Self.redacted(url))")
+                throw MasterDataError(
+                    .store, "not a PostgreSQL URL (postgres://user:password@host:port/database): \(Self.redacted(url))")
             }
             guard let user = c.user?.removingPercentEncoding ?? c.user, !user.isEmpty else {
                 throw MasterDataError(.store, "PostgreSQL URL without a user: \(Self.redacted(url))")
@@ -68,7 +73,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
                 tls = m
             }
             self.init(
-                host: host, port: c.port ?? 5432, username: user, password: c.password?.removingPercentEncoding ?? c.password,
+                host: host, port: c.port ?? 5432, username: user,
+                password: c.password?.removingPercentEncoding ?? c.password,
                 database: path.isEmpty ? nil : path, tls: tls)
         }
 
@@ -134,7 +140,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
 
     /// Schema version 1. Concurrent opens are serialised by an advisory lock.
     static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(ResolutionLockKey.hash("crmhub-mdm-schema")))", logger: logger)
+        try await connection.query(
+            "SELECT pg_advisory_xact_lock(\(ResolutionLockKey.hash("crmhub-mdm-schema")))", logger: logger)
         let statements: [PostgresQuery] = [
             """
             CREATE TABLE IF NOT EXISTS mdm_member (
@@ -181,8 +188,11 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
                 s.members.append(StoredMember(record: try Self.decode(record), goldenId: goldenId))
             }
             let aliases = try await connection.query("SELECT absorbed, survivor FROM mdm_alias", logger: self.logger)
-            for try await (absorbed, survivor) in aliases.decode((String, String).self) { s.aliases[absorbed] = survivor }
-            let history = try await connection.query("SELECT absorbed, members::text FROM mdm_merge_history", logger: self.logger)
+            for try await (absorbed, survivor) in aliases.decode((String, String).self) {
+                s.aliases[absorbed] = survivor
+            }
+            let history = try await connection.query(
+                "SELECT absorbed, members::text FROM mdm_merge_history", logger: self.logger)
             for try await (absorbed, refs) in history.decode((String, String).self) {
                 s.mergeHistory[absorbed] = try Self.decode(refs)
             }
@@ -199,13 +209,16 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
         try await transaction { connection in
             var id = id
             var hops = 0
-            while hops < 64, let next = try await Self.string(
-                connection.query("SELECT survivor FROM mdm_alias WHERE absorbed = \(id)", logger: self.logger))
+            while hops < 64,
+                let next = try await Self.string(
+                    connection.query("SELECT survivor FROM mdm_alias WHERE absorbed = \(id)", logger: self.logger))
             {
                 id = next
                 hops += 1
             }
-            guard let body = try await Self.string(connection.query("SELECT body::text FROM mdm_golden WHERE id = \(id)", logger: self.logger))
+            guard
+                let body = try await Self.string(
+                    connection.query("SELECT body::text FROM mdm_golden WHERE id = \(id)", logger: self.logger))
             else { return nil }
             return try Self.decode(body)
         }
@@ -243,7 +256,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
     public func changes(after seq: Int64, limit: Int) async throws -> [MasterDataChange] {
         try await transaction { connection in
             let rows = try await connection.query(
-                "SELECT seq, origin, body::text FROM mdm_change WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)", logger: self.logger)
+                "SELECT seq, origin, body::text FROM mdm_change WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)",
+                logger: self.logger)
             var out: [MasterDataChange] = []
             for try await (seq, origin, body) in rows.decode((Int64, String, String).self) {
                 out.append(MasterDataChange(seq: seq, origin: origin, event: try Self.decode(body)))
@@ -263,7 +277,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
     public func members(goldenIds: [String]) async throws -> [StoredMember] {
         try await transaction { connection in
             let rows = try await connection.query(
-                "SELECT golden_id, record::text FROM mdm_member WHERE golden_id = ANY(\(goldenIds)) ORDER BY seq", logger: self.logger)
+                "SELECT golden_id, record::text FROM mdm_member WHERE golden_id = ANY(\(goldenIds)) ORDER BY seq",
+                logger: self.logger)
             var out: [StoredMember] = []
             for try await (goldenId, record) in rows.decode((String, String).self) {
                 out.append(StoredMember(record: try Self.decode(record), goldenId: goldenId))
@@ -277,7 +292,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
     static func write(_ b: StoreBatch, on connection: PostgresConnection, logger: Logger) async throws {
         for e in b.events {
             let body = try encode(e)
-            try await connection.query("INSERT INTO mdm_change (origin, body) VALUES (\(b.origin), \(body)::jsonb)", logger: logger)
+            try await connection.query(
+                "INSERT INTO mdm_change (origin, body) VALUES (\(b.origin), \(body)::jsonb)", logger: logger)
         }
         for m in b.members {
             let record = try encode(m.record)
@@ -294,7 +310,9 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             try await connection.query(
                 "DELETE FROM mdm_member WHERE system = \(r.system) AND external_id = \(r.externalId)", logger: logger)
         }
-        for g in b.removedGoldens { try await connection.query("DELETE FROM mdm_golden WHERE id = \(g)", logger: logger) }
+        for g in b.removedGoldens {
+            try await connection.query("DELETE FROM mdm_golden WHERE id = \(g)", logger: logger)
+        }
         for g in b.goldens {
             let body = try encode(g)
             try await connection.query(
@@ -381,7 +399,9 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
     /// SQLSTATE and message of a server error; the error's type otherwise.
     static func describe(_ error: any Error) -> String {
         if let e = error as? PSQLError {
-            if let state = e.serverInfo?[.sqlState], let message = e.serverInfo?[.message] { return "\(state) \(message)" }
+            if let state = e.serverInfo?[.sqlState], let message = e.serverInfo?[.message] {
+                return "\(state) \(message)"
+            }
             return "\(e.code)"
         }
         return "\(error)"

@@ -24,7 +24,9 @@ extension PostgresMasterDataStore {
                 }
             } catch {
                 guard attempt < Self.resolutionAttempts, Self.isRetryable(error) else { throw wrap(error) }
-                logger.debug("resolution transaction retried", metadata: ["attempt": "\(attempt)", "error": "\(Self.describe(error))"])
+                logger.debug(
+                    "resolution transaction retried",
+                    metadata: ["attempt": "\(attempt)", "error": "\(Self.describe(error))"])
                 attempt += 1
             }
         }
@@ -44,7 +46,8 @@ struct PostgresResolutionTransaction: ResolutionTransaction {
     }
 
     func members(keys: [String], goldenIds: [String], refs: [RecordRef]) async throws -> [StoredMember] {
-        let systems = refs.map(\.system), ids = refs.map(\.externalId)
+        let systems = refs.map(\.system)
+        let ids = refs.map(\.externalId)
         let rows = try await connection.query(
             """
             SELECT golden_id, record::text FROM mdm_member

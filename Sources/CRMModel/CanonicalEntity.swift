@@ -32,12 +32,17 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
         let emailLists: [String]
         let currencies: [String]
 
-        init(required: [String], enums: [String: Set<String>] = [:], decimals: [String] = [], timestamps: [String] = [],
-             e164Lists: [String] = [], emailLists: [String] = [], currencies: [String] = []) {
+        init(
+            required: [String], enums: [String: Set<String>] = [:], decimals: [String] = [], timestamps: [String] = [],
+            e164Lists: [String] = [], emailLists: [String] = [], currencies: [String] = []
+        ) {
             self.required = required
             self.enums = enums.sorted { $0.key < $1.key }.map { (field: $0.key, allowed: $0.value) }
-            self.decimals = decimals; self.timestamps = timestamps; self.e164Lists = e164Lists
-            self.emailLists = emailLists; self.currencies = currencies
+            self.decimals = decimals
+            self.timestamps = timestamps
+            self.e164Lists = e164Lists
+            self.emailLists = emailLists
+            self.currencies = currencies
         }
     }
 
@@ -63,26 +68,35 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     static func makeRule(_ entity: CanonicalEntity) -> Rule {
         switch entity {
         case .customer:
-            Rule(required: ["id", "kind", "displayName"], enums: ["kind": ["person", "organisation"]],
-                 e164Lists: ["phones"], emailLists: ["emails"])
+            Rule(
+                required: ["id", "kind", "displayName"], enums: ["kind": ["person", "organisation"]],
+                e164Lists: ["phones"], emailLists: ["emails"])
         case .order:
-            Rule(required: ["id", "customerRef", "currency", "total", "status"],
-                 enums: ["status": ["draft", "confirmed", "paid", "partially_paid", "shipped", "cancelled", "refunded"]],
-                 decimals: ["total"], currencies: ["currency"])
+            Rule(
+                required: ["id", "customerRef", "currency", "total", "status"],
+                enums: [
+                    "status": ["draft", "confirmed", "paid", "partially_paid", "shipped", "cancelled", "refunded"]
+                ],
+                decimals: ["total"], currencies: ["currency"])
         case .ticket:
-            Rule(required: ["id", "subject", "channel", "severity", "status"],
-                 enums: ["channel": ["web", "email", "phone", "chat"], "severity": ["low", "normal", "high", "urgent"],
-                         "status": ["new", "open", "pending", "solved", "closed"]])
+            Rule(
+                required: ["id", "subject", "channel", "severity", "status"],
+                enums: [
+                    "channel": ["web", "email", "phone", "chat"], "severity": ["low", "normal", "high", "urgent"],
+                    "status": ["new", "open", "pending", "solved", "closed"],
+                ])
         case .interaction:
-            Rule(required: ["id", "type", "direction", "startedAt"],
-                 enums: ["type": ["call", "email", "form", "chat"], "direction": ["inbound", "outbound"]],
-                 timestamps: ["startedAt", "endedAt"])
+            Rule(
+                required: ["id", "type", "direction", "startedAt"],
+                enums: ["type": ["call", "email", "form", "chat"], "direction": ["inbound", "outbound"]],
+                timestamps: ["startedAt", "endedAt"])
         case .erpParty:
             Rule(required: ["code", "name"])
         case .paymentStatus:
-            Rule(required: ["orderRef", "status"],
-                 enums: ["status": ["paid", "partially_paid", "unpaid", "refunded", "failed"]],
-                 decimals: ["amountPaid"], currencies: ["currency"])
+            Rule(
+                required: ["orderRef", "status"],
+                enums: ["status": ["paid", "partially_paid", "unpaid", "refunded", "failed"]],
+                decimals: ["amountPaid"], currencies: ["currency"])
         }
     }
 
@@ -95,12 +109,16 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
         let r = rule
         var problems: [String] = []
         for f in r.required {
-            guard let v = record[f], !v.isNull else { problems.append("required field '\(f)' is missing"); continue }
+            guard let v = record[f], !v.isNull else {
+                problems.append("required field '\(f)' is missing")
+                continue
+            }
             if let s = v.stringValue, s.isEmpty { problems.append("required field '\(f)' is empty") }
         }
         for (f, allowed) in r.enums {
             if let v = record[f], !v.isNull, !(v.stringValue.map(allowed.contains) ?? false) {
-                problems.append("field '\(f)' must be one of \(allowed.sorted().joined(separator: "|")), found \(v.jsonText)")
+                problems.append(
+                    "field '\(f)' must be one of \(allowed.sorted().joined(separator: "|")), found \(v.jsonText)")
             }
         }
         for f in r.decimals {
@@ -109,7 +127,9 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
             }
         }
         for f in r.currencies {
-            if let v = record[f], !v.isNull, !(v.stringValue.map { $0.count == 3 && $0.allSatisfy { $0.isUppercase && $0.isASCII } } ?? false) {
+            if let v = record[f], !v.isNull,
+                !(v.stringValue.map { $0.count == 3 && $0.allSatisfy { $0.isUppercase && $0.isASCII } } ?? false)
+            {
                 problems.append("field '\(f)' must be an ISO 4217 code like \"EUR\", found \(v.jsonText)")
             }
         }
@@ -141,7 +161,8 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     static func isE164(_ s: String) -> Bool {
         // Byte-wise: any non-ASCII byte fails the digit test, so this equals the character-wise definition.
         let u = s.utf8
-        return u.first == UInt8(ascii: "+") && (8...16).contains(u.count) && u.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }
+        return u.first == UInt8(ascii: "+") && (8...16).contains(u.count)
+            && u.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }
     }
 
     static func hasAtSign(_ s: String) -> Bool {
@@ -156,11 +177,16 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
         guard c.count >= 20 else { return false }
         func d(_ r: Range<Int>) -> Bool { r.allSatisfy { c[$0] >= 48 && c[$0] <= 57 } }
         guard d(0..<4), c[4] == 45, d(5..<7), c[7] == 45, d(8..<10), c[10] == 84, d(11..<13), c[13] == 58, d(14..<16),
-              c[16] == 58, d(17..<19) else { return false }
+            c[16] == 58, d(17..<19)
+        else { return false }
         var i = 19
-        if c[i] == 46 { i += 1; while i < c.count && c[i] >= 48 && c[i] <= 57 { i += 1 } }
+        if c[i] == 46 {
+            i += 1
+            while i < c.count && c[i] >= 48 && c[i] <= 57 { i += 1 }
+        }
         if i == c.count - 1 { return c[i] == 90 }
-        return i == c.count - 6 && (c[i] == 43 || c[i] == 45) && d((i + 1)..<(i + 3)) && c[i + 3] == 58 && d((i + 4)..<(i + 6))
+        return i == c.count - 6 && (c[i] == 43 || c[i] == 45) && d((i + 1)..<(i + 3)) && c[i + 3] == 58
+            && d((i + 4)..<(i + 6))
     }
 }
 

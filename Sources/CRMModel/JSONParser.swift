@@ -6,7 +6,9 @@ public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
     public var offset: Int
     public var message: String
     public init(_ kind: Kind, at offset: Int, _ message: String) {
-        self.kind = kind; self.offset = offset; self.message = message
+        self.kind = kind
+        self.offset = offset
+        self.message = message
     }
     public var description: String { "JSON \(kind.rawValue) at byte \(offset): \(message)" }
 }
@@ -17,7 +19,10 @@ public struct JSONLimits: Sendable {
     public var maxDepth: Int
     /// Maximum document size in bytes.
     public var maxBytes: Int
-    public init(maxDepth: Int = 64, maxBytes: Int = 4 << 20) { self.maxDepth = maxDepth; self.maxBytes = maxBytes }
+    public init(maxDepth: Int = 64, maxBytes: Int = 4 << 20) {
+        self.maxDepth = maxDepth
+        self.maxBytes = maxBytes
+    }
     public static let `default` = JSONLimits()
 }
 
@@ -25,7 +30,8 @@ extension JSONValue {
     /// Parses one JSON document (RFC 8259) from UTF-8 bytes, validating UTF-8 and applying `limits`.
     public static func parse(_ bytes: [UInt8], limits: JSONLimits = .default) throws(JSONError) -> JSONValue {
         if bytes.count > limits.maxBytes {
-            throw JSONError(.tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
+            throw JSONError(
+                .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
         }
         let result: Result<JSONValue, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
@@ -51,10 +57,16 @@ struct JSONParser {
     let maxDepth: Int
     var i = 0
 
-    init(buf: UnsafeBufferPointer<UInt8>, maxDepth: Int) { self.buf = buf; self.maxDepth = maxDepth }
+    init(buf: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+        self.buf = buf
+        self.maxDepth = maxDepth
+    }
 
     @inline(__always) mutating func skipWS() {
-        while i < buf.count { let c = buf[i]; if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { break } }
+        while i < buf.count {
+            let c = buf[i]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { break }
+        }
     }
 
     mutating func value(depth: Int) throws(JSONError) -> JSONValue {
@@ -62,22 +74,35 @@ struct JSONParser {
         switch buf[i] {
         case UInt8(ascii: "{"):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
-            i += 1; skipWS()
-            if i < buf.count && buf[i] == UInt8(ascii: "}") { i += 1; return .object([]) }
+            i += 1
+            skipWS()
+            if i < buf.count && buf[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object([])
+            }
             // Room for a typical record's members up front; growing moves (does not copy) the members.
             var members: [(String, JSONValue)] = []
             members.reserveCapacity(16)
             while true {
-                guard i < buf.count, buf[i] == UInt8(ascii: "\"") else { throw JSONError(.syntax, at: i, "expected a member name") }
+                guard i < buf.count, buf[i] == UInt8(ascii: "\"") else {
+                    throw JSONError(.syntax, at: i, "expected a member name")
+                }
                 let k = try string()
                 skipWS()
-                guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw JSONError(.syntax, at: i, "expected ':'") }
-                i += 1; skipWS()
+                guard i < buf.count, buf[i] == UInt8(ascii: ":") else {
+                    throw JSONError(.syntax, at: i, "expected ':'")
+                }
+                i += 1
+                skipWS()
                 let v = try value(depth: depth + 1)
                 members.append((k, v))
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
-                if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
+                if buf[i] == UInt8(ascii: ",") {
+                    i += 1
+                    skipWS()
+                    continue
+                }
                 if buf[i] == UInt8(ascii: "}") {
                     i += 1
                     return .object(members)
@@ -86,8 +111,12 @@ struct JSONParser {
             }
         case UInt8(ascii: "["):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
-            i += 1; skipWS()
-            if i < buf.count && buf[i] == UInt8(ascii: "]") { i += 1; return .array([]) }
+            i += 1
+            skipWS()
+            if i < buf.count && buf[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array([])
+            }
             var items: [JSONValue] = []
             items.reserveCapacity(4)
             while true {
@@ -95,7 +124,11 @@ struct JSONParser {
                 items.append(v)
                 skipWS()
                 guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated array") }
-                if buf[i] == UInt8(ascii: ",") { i += 1; skipWS(); continue }
+                if buf[i] == UInt8(ascii: ",") {
+                    i += 1
+                    skipWS()
+                    continue
+                }
                 if buf[i] == UInt8(ascii: "]") {
                     i += 1
                     return .array(items)
@@ -103,9 +136,15 @@ struct JSONParser {
                 throw JSONError(.syntax, at: i, "expected ',' or ']'")
             }
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw JSONError(.syntax, at: i, "unexpected character")
         }
@@ -141,7 +180,7 @@ struct JSONParser {
     }
 
     mutating func string() throws(JSONError) -> String {
-        i += 1 // opening quote
+        i += 1  // opening quote
         let start = i
         // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are).
         while i < buf.count {
@@ -152,7 +191,10 @@ struct JSONParser {
                 return s
             }
             if c == UInt8(ascii: "\\") || c < 0x20 { break }
-            if c >= 0x80 { i += try utf8Sequence(); continue }
+            if c >= 0x80 {
+                i += try utf8Sequence()
+                continue
+            }
             i += 1
         }
         var out: [UInt8] = Array(buf[start..<i])
@@ -165,7 +207,8 @@ struct JSONParser {
             case UInt8(ascii: "\\"):
                 i += 1
                 guard i < buf.count else { break }
-                let e = buf[i]; i += 1
+                let e = buf[i]
+                i += 1
                 switch e {
                 case UInt8(ascii: "\""): out.append(0x22)
                 case UInt8(ascii: "\\"): out.append(0x5C)
@@ -183,7 +226,9 @@ struct JSONParser {
                         }
                         i += 2
                         let low = try hex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw JSONError(.syntax, at: i, "invalid low surrogate") }
+                        guard low >= 0xDC00 && low < 0xE000 else {
+                            throw JSONError(.syntax, at: i, "invalid low surrogate")
+                        }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     } else if scalar >= 0xDC00 && scalar < 0xE000 {
                         throw JSONError(.syntax, at: i, "unpaired surrogate")
@@ -198,7 +243,8 @@ struct JSONParser {
                 out.append(contentsOf: buf[i..<(i + n)])
                 i += n
             default:
-                out.append(c); i += 1
+                out.append(c)
+                i += 1
             }
         }
         throw JSONError(.syntax, at: i, "unterminated string")
@@ -216,7 +262,8 @@ struct JSONParser {
             case 97...102: d = UInt32(c - 87)
             default: throw JSONError(.syntax, at: i, "invalid hex digit")
             }
-            v = v << 4 | d; i += 1
+            v = v << 4 | d
+            i += 1
         }
         return v
     }
@@ -228,9 +275,18 @@ struct JSONParser {
         var minScalar: UInt32
         var scalar: UInt32
         switch c {
-        case 0xC2...0xDF: n = 2; scalar = UInt32(c & 0x1F); minScalar = 0x80
-        case 0xE0...0xEF: n = 3; scalar = UInt32(c & 0x0F); minScalar = 0x800
-        case 0xF0...0xF4: n = 4; scalar = UInt32(c & 0x07); minScalar = 0x10000
+        case 0xC2...0xDF:
+            n = 2
+            scalar = UInt32(c & 0x1F)
+            minScalar = 0x80
+        case 0xE0...0xEF:
+            n = 3
+            scalar = UInt32(c & 0x0F)
+            minScalar = 0x800
+        case 0xF0...0xF4:
+            n = 4
+            scalar = UInt32(c & 0x07)
+            minScalar = 0x10000
         default: throw JSONError(.invalidUTF8, at: i, "invalid UTF-8 lead byte")
         }
         guard i + n <= buf.count else { throw JSONError(.invalidUTF8, at: i, "truncated UTF-8 sequence") }
@@ -335,7 +391,9 @@ struct JSONWriter: ~Copyable {
         switch value {
         case .null: literal("null")
         case .bool(let b): if b { literal("true") } else { literal("false") }
-        case .number(let n): var n = n; n.withUTF8 { bytes($0) }
+        case .number(let n):
+            var n = n
+            n.withUTF8 { bytes($0) }
         case .string(let s): writeString(s)
         case .array(let items):
             byte(UInt8(ascii: "["))
@@ -381,23 +439,42 @@ struct JSONWriter: ~Copyable {
         // Worst case: every byte becomes a six-byte \u00XX escape.
         reserve(text.count * 6 + 2)
         var n = count
-        base[n] = 0x22; n += 1
+        base[n] = 0x22
+        n += 1
         for b in text {
-            if b >= 0x20 && b != 0x22 && b != 0x5C { base[n] = b; n += 1; continue }
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                base[n] = b
+                n += 1
+                continue
+            }
             base[n] = 0x5C
             switch b {
-            case 0x22: base[n + 1] = 0x22; n += 2
-            case 0x5C: base[n + 1] = 0x5C; n += 2
-            case 0x0A: base[n + 1] = UInt8(ascii: "n"); n += 2
-            case 0x0D: base[n + 1] = UInt8(ascii: "r"); n += 2
-            case 0x09: base[n + 1] = UInt8(ascii: "t"); n += 2
+            case 0x22:
+                base[n + 1] = 0x22
+                n += 2
+            case 0x5C:
+                base[n + 1] = 0x5C
+                n += 2
+            case 0x0A:
+                base[n + 1] = UInt8(ascii: "n")
+                n += 2
+            case 0x0D:
+                base[n + 1] = UInt8(ascii: "r")
+                n += 2
+            case 0x09:
+                base[n + 1] = UInt8(ascii: "t")
+                n += 2
             default:
-                base[n + 1] = UInt8(ascii: "u"); base[n + 2] = 0x30; base[n + 3] = 0x30
-                base[n + 4] = JSONWriter.hex(b >> 4); base[n + 5] = JSONWriter.hex(b & 0xF)
+                base[n + 1] = UInt8(ascii: "u")
+                base[n + 2] = 0x30
+                base[n + 3] = 0x30
+                base[n + 4] = JSONWriter.hex(b >> 4)
+                base[n + 5] = JSONWriter.hex(b & 0xF)
                 n += 6
             }
         }
-        base[n] = 0x22; n += 1
+        base[n] = 0x22
+        n += 1
         count = n
     }
 

@@ -15,11 +15,11 @@ public enum JSONValue: Sendable, Equatable, Hashable {
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.number(x), .number(y)): return x == y || (Double(x) != nil && Double(x) == Double(y))
-        case let (.string(x), .string(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)):
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.number(let x), .number(let y)): return x == y || (Double(x) != nil && Double(x) == Double(y))
+        case (.string(let x), .string(let y)): return x == y
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)):
             guard x.count == y.count else { return false }
             for (k, v) in x { guard let w = b[k], w == v else { return false } }
             return true
@@ -78,11 +78,26 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         }
     }
 
-    public var isNull: Bool { if case .null = self { return true }; return false }
-    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    public var doubleValue: Double? { if case .number(let s) = self { return Double(s) }; return nil }
-    public var objectMembers: [(String, JSONValue)]? { if case .object(let m) = self { return m }; return nil }
-    public var arrayItems: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    public var doubleValue: Double? {
+        if case .number(let s) = self { return Double(s) }
+        return nil
+    }
+    public var objectMembers: [(String, JSONValue)]? {
+        if case .object(let m) = self { return m }
+        return nil
+    }
+    public var arrayItems: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
 
     /// A scalar rendered as text (strings as-is, numbers and booleans in JSON form); nil for null, arrays, objects.
     public var scalarText: String? {
@@ -96,7 +111,10 @@ public enum JSONValue: Sendable, Equatable, Hashable {
 
     /// Sets `value` at a dotted member path inside an object, creating intermediate objects.
     public mutating func set(path: ArraySlice<String>, to value: JSONValue) {
-        guard let first = path.first else { self = value; return }
+        guard let first = path.first else {
+            self = value
+            return
+        }
         var members = objectMembers ?? []
         if let i = members.lastIndex(where: { $0.0 == first }) {
             members[i].1.set(path: path.dropFirst(), to: value)
@@ -110,7 +128,8 @@ public enum JSONValue: Sendable, Equatable, Hashable {
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
     public init(stringLiteral value: String) { self = .string(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int) { self = .number(String(value)) }

@@ -39,4 +39,3 @@ public enum DeadLetterHeader {
     /// The headers a replay removes (the history keeps what they said).
     public static let perFailure: Set<String> = [reason, errorClass, source, route, deadLetteredAt]
 }
-

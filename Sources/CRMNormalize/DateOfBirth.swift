@@ -31,20 +31,43 @@ public struct DateOfBirth: Sendable, Hashable, Codable, Comparable, CustomString
         let s = matchingTrim(raw)
         let head = s.split(separator: "T").first.map(String.init) ?? s
         let nums = head.split(whereSeparator: { $0 == "-" || $0 == "/" || $0 == "." || $0 == " " }).map(String.init)
-        var y = 0, m = 0, d = 0, ambiguous = false
+        var y = 0
+        var m = 0
+        var d = 0
+        var ambiguous = false
         if nums.count == 1, head.count == 8, let v = Int(head) {
-            y = v / 10000; m = (v / 100) % 100; d = v % 100
+            y = v / 10000
+            m = (v / 100) % 100
+            d = v % 100
         } else if nums.count == 3, let a = Int(nums[0]), let b = Int(nums[1]), let c = Int(nums[2]) {
             if nums[0].count == 4 {
-                y = a; m = b; d = c
+                y = a
+                m = b
+                d = c
             } else if nums[2].count == 4 {
                 y = c
-                if a > 12 { d = a; m = b } else if b > 12 { m = a; d = b } else {
+                if a > 12 {
+                    d = a
+                    m = b
+                } else if b > 12 {
+                    m = a
+                    d = b
+                } else {
                     ambiguous = a != b
-                    if monthFirst { m = a; d = b } else { d = a; m = b }
+                    if monthFirst {
+                        m = a
+                        d = b
+                    } else {
+                        d = a
+                        m = b
+                    }
                 }
-            } else { return nil }
-        } else { return nil }
+            } else {
+                return nil
+            }
+        } else {
+            return nil
+        }
         guard let date = DateOfBirth(year: y, month: m, day: d), !placeholder(date) else { return nil }
         return Parsed(date: date, dayMonthAmbiguous: ambiguous)
     }

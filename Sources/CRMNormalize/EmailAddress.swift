@@ -14,14 +14,18 @@ public enum EmailAddress {
         }
     }
 
-    enum Outcome { case valid(String), invalid(String) }
+    enum Outcome {
+        case valid(String)
+        case invalid(String)
+    }
 
     /// ``normalize(_:)`` on the UTF-8 bytes: checks run on the lower-cased bytes, which are only materialised as
     /// the returned string.
     static func normalize(utf8 b: UnsafeBufferPointer<UInt8>) -> Outcome {
         @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
         @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 65 && c <= 90 ? c + 32 : c }
-        var lo = 0, hi = b.count
+        var lo = 0
+        var hi = b.count
         func trim() {
             while lo < hi && isSpace(b[lo]) { lo += 1 }
             while hi > lo && isSpace(b[hi - 1]) { hi -= 1 }
@@ -30,7 +34,11 @@ public enum EmailAddress {
         if hi > lo && b[hi - 1] == UInt8(ascii: ">") {
             var open = hi - 1
             while open >= lo && b[open] != UInt8(ascii: "<") { open -= 1 }
-            if open >= lo { lo = open + 1; hi -= 1; trim() }
+            if open >= lo {
+                lo = open + 1
+                hi -= 1
+                trim()
+            }
         }
         for i in lo..<hi where b[i] >= 0x80 { return .invalid("non-ASCII characters are not supported") }
         let mailto: StaticString = "mailto:"
@@ -56,18 +64,24 @@ public enum EmailAddress {
         let domainStart = at + 1
         if domainStart == hi { return .invalid("empty domain") }
         if hi - domainStart > 253 { return .invalid("domain longer than 253 characters") }
-        var labels = 0, labelStart = domainStart, lastLabelNumeric = true
+        var labels = 0
+        var labelStart = domainStart
+        var lastLabelNumeric = true
         var i = domainStart
         while i <= hi {
             if i == hi || b[i] == 0x2E {
-                if labelStart == i { return .invalid(labels == 0 && i == hi ? "domain needs a dot" : "empty domain label") }
+                if labelStart == i {
+                    return .invalid(labels == 0 && i == hi ? "domain needs a dot" : "empty domain label")
+                }
                 if i - labelStart > 63 { return .invalid("domain label longer than 63 characters") }
                 if b[labelStart] == 0x2D || b[i - 1] == 0x2D { return .invalid("domain label starts or ends with '-'") }
                 lastLabelNumeric = true
                 for j in labelStart..<i {
                     let c = lower(b[j])
                     let digit = c >= 48 && c <= 57
-                    if !(digit || (c >= 97 && c <= 122) || c == 45) { return .invalid("character not allowed in domain") }
+                    if !(digit || (c >= 97 && c <= 122) || c == 45) {
+                        return .invalid("character not allowed in domain")
+                    }
                     if !digit { lastLabelNumeric = false }
                 }
                 labels += 1
@@ -77,10 +91,11 @@ public enum EmailAddress {
         }
         if labels < 2 { return .invalid("domain needs a dot") }
         if lastLabelNumeric { return .invalid("numeric top-level domain") }
-        return .valid(String(unsafeUninitializedCapacity: hi - lo) { out in
-            for k in lo..<hi { out[k - lo] = lower(b[k]) }
-            return hi - lo
-        })
+        return .valid(
+            String(unsafeUninitializedCapacity: hi - lo) { out in
+                for k in lo..<hi { out[k - lo] = lower(b[k]) }
+                return hi - lo
+            })
     }
 
     static let localAllowed: [Bool] = {

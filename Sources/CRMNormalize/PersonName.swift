@@ -1,7 +1,10 @@
 /// Display-form person and organisation names.
 public enum PersonName {
     /// Particles kept lower-case when not the first word ("Ludwig van Beethoven", "Anna von der Heide").
-    static let particles: Set<String> = ["van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "la", "le", "ter", "ten", "te", "dos", "das", "do", "y", "zu", "af", "av"]
+    static let particles: Set<String> = [
+        "van", "von", "der", "den", "de", "del", "della", "da", "di", "du", "la", "le", "ter", "ten", "te", "dos",
+        "das", "do", "y", "zu", "af", "av",
+    ]
 
     /// Trims, collapses inner whitespace and title-cases a name.
     ///
@@ -62,7 +65,8 @@ public enum PersonName {
         if chars.count > 2, chars[0] == "M", chars[1] == "c", chars[2].isLetter {
             chars[2] = Character(String(chars[2]).uppercased())
         } else if chars.count > 5, chars[0] == "M", chars[1] == "a", chars[2] == "c", chars[3].isLetter,
-                  !["macho", "machin", "mackie", "macey", "macon", "maced"].contains(where: { lower.hasPrefix($0) }) {
+            !["macho", "machin", "mackie", "macey", "macon", "maced"].contains(where: { lower.hasPrefix($0) })
+        {
             chars[3] = Character(String(chars[3]).uppercased())
         }
         return String(chars)
@@ -81,23 +85,36 @@ public enum PersonName {
         while i < b.count {
             let c = b[i]
             if c < 0x80 {
-                if isSpace(c) { inWord = false } else if !inWord { inWord = true; words += 1 }
+                if isSpace(c) {
+                    inWord = false
+                } else if !inWord {
+                    inWord = true
+                    words += 1
+                }
                 i += 1
             } else if c == 0xC3, i + 1 < b.count, isLatinLetterTrail(b[i + 1]) {
-                if !inWord { inWord = true; words += 1 }
+                if !inWord {
+                    inWord = true
+                    words += 1
+                }
                 i += 2
             } else {
                 return nil
             }
         }
         return String(unsafeUninitializedCapacity: b.count) { out in
-            var n = 0, i = 0, w = 0
+            var n = 0
+            var i = 0
+            var w = 0
             while i < b.count {
                 while i < b.count && b[i] < 0x80 && isSpace(b[i]) { i += 1 }
                 if i == b.count { break }
                 var end = i
                 while end < b.count && !(b[end] < 0x80 && isSpace(b[end])) { end += 1 }
-                if w > 0 { out[n] = 0x20; n += 1 }
+                if w > 0 {
+                    out[n] = 0x20
+                    n += 1
+                }
                 n = latinWord(UnsafeBufferPointer(rebasing: b[i..<end]), index: w, of: words, into: out, at: n)
                 w += 1
                 i = end
@@ -114,10 +131,16 @@ public enum PersonName {
     }
 
     /// One word of ``latinDisplay(_:)``, written at `out[n...]`; returns the new end.
-    static func latinWord(_ word: UnsafeBufferPointer<UInt8>, index w: Int, of words: Int, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+    static func latinWord(
+        _ word: UnsafeBufferPointer<UInt8>, index w: Int, of words: Int, into out: UnsafeMutableBufferPointer<UInt8>,
+        at start: Int
+    ) -> Int {
         // Scalars are 1 byte (ASCII) or 2 bytes (C3 xx); `isUpper`/`isLower` and the case mappings look at the
         // last byte of the scalar.
-        var hasLower = false, hasUpper = false, scalars = 0, ascii = true
+        var hasLower = false
+        var hasUpper = false
+        var scalars = 0
+        var ascii = true
         var i = 0
         while i < word.count {
             let c = word[i]
@@ -134,13 +157,19 @@ public enum PersonName {
         var n = start
         // Particles (van, der, ...) stay lower case between the first and the last word.
         if w > 0 && w < words - 1 && ascii && word.count <= 5 && isParticle(word) {
-            for c in word { out[n] = c >= 65 && c <= 90 ? c + 32 : c; n += 1 }
+            for c in word {
+                out[n] = c >= 65 && c <= 90 ? c + 32 : c
+                n += 1
+            }
             return n
         }
         // Mixed-case words that start upper case are kept as written (DeAndre, McKay).
         let firstUpper = word[0] < 0x80 ? (word[0] >= 65 && word[0] <= 90) : word[1] < 0xA0
         if hasLower && hasUpper && firstUpper {
-            for c in word { out[n] = c; n += 1 }
+            for c in word {
+                out[n] = c
+                n += 1
+            }
             return n
         }
         // Title case of the lower-cased word: the first letter, and letters after '-', '.' and "'" (unless only
@@ -153,15 +182,28 @@ public enum PersonName {
             if c < 0x80 {
                 let lower = c >= 65 && c <= 90 ? c + 32 : c
                 let letter = lower >= 97 && lower <= 122
-                if capitalise && letter { out[n] = lower - 32; capitalise = false } else { out[n] = lower }
+                if capitalise && letter {
+                    out[n] = lower - 32
+                    capitalise = false
+                } else {
+                    out[n] = lower
+                }
                 n += 1
-                if c == UInt8(ascii: "-") || c == UInt8(ascii: ".") { capitalise = true }
-                else if c == UInt8(ascii: "'") { capitalise = scalars - k - 1 > 1 }
+                if c == UInt8(ascii: "-") || c == UInt8(ascii: ".") {
+                    capitalise = true
+                } else if c == UInt8(ascii: "'") {
+                    capitalise = scalars - k - 1 > 1
+                }
                 i += 1
             } else {
                 let lower = word[i + 1] < 0xA0 ? word[i + 1] + 0x20 : word[i + 1]
                 out[n] = 0xC3
-                if capitalise { out[n + 1] = lower - 0x20; capitalise = false } else { out[n + 1] = lower }
+                if capitalise {
+                    out[n + 1] = lower - 0x20
+                    capitalise = false
+                } else {
+                    out[n + 1] = lower
+                }
                 n += 2
                 i += 2
             }
@@ -180,14 +222,17 @@ public enum PersonName {
         if scalars > 2, n - base > 2, out[base] == 77, out[base + 1] == 99, isLetter(at: base + 2) {
             upper(at: base + 2)
         } else if scalars > 5, out[base] == 77, out[base + 1] == 97, out[base + 2] == 99, isLetter(at: base + 3),
-                  !macExceptions.contains(where: { hasLowercasedPrefix(word, $0) }) {
+            !macExceptions.contains(where: { hasLowercasedPrefix(word, $0) })
+        {
             upper(at: base + 3)
         }
         return n
     }
 
     static let particleBytes: [[UInt8]] = particles.map { Array($0.utf8) }
-    static let macExceptions: [[UInt8]] = ["macho", "machin", "mackie", "macey", "macon", "maced"].map { Array($0.utf8) }
+    static let macExceptions: [[UInt8]] = ["macho", "machin", "mackie", "macey", "macon", "maced"].map {
+        Array($0.utf8)
+    }
 
     static func isParticle(_ word: UnsafeBufferPointer<UInt8>) -> Bool {
         particleBytes.contains { p in

@@ -39,7 +39,8 @@ public enum PhoneNumber {
     ].map { Region(iso: $0.0, callingCode: $0.1, trunkPrefix: $0.2, lengths: $0.3) }
 
     static let byISO: [String: Region] = Dictionary(regions.map { ($0.iso, $0) }, uniquingKeysWith: { a, _ in a })
-    static let byCode: [String: Region] = Dictionary(regions.map { ($0.callingCode, $0) }, uniquingKeysWith: { a, _ in a })
+    static let byCode: [String: Region] = Dictionary(
+        regions.map { ($0.callingCode, $0) }, uniquingKeysWith: { a, _ in a })
 
     /// Normalises `raw` to E.164.
     ///
@@ -50,7 +51,9 @@ public enum PhoneNumber {
     /// - Throws: ``NormalizationError`` with kind `"phone"` for unknown regions, unknown calling codes,
     ///   stray characters or a national number whose length is invalid for the region.
     public static func e164(_ raw: String, defaultRegion: String) throws(NormalizationError) -> String {
-        func fail(_ reason: String) -> NormalizationError { NormalizationError(kind: "phone", input: raw, reason: reason) }
+        func fail(_ reason: String) -> NormalizationError {
+            NormalizationError(kind: "phone", input: raw, reason: reason)
+        }
         var copy = raw
         // String.withUTF8 rethrows untyped errors: carry the typed error out in a Result.
         let result: Result<String, NormalizationError> = copy.withUTF8 { bytes in
@@ -63,14 +66,17 @@ public enum PhoneNumber {
                     let paren = findParenZero(bytes)
                     for (i, b) in bytes.enumerated() where paren == nil || !paren!.contains(i) {
                         switch b {
-                        case UInt8(ascii: "0")...UInt8(ascii: "9"): digits[count] = b; count += 1; seenDigit = true
+                        case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                            digits[count] = b
+                            count += 1
+                            seenDigit = true
                         case UInt8(ascii: "+"):
                             if seenDigit || plus { throw fail("'+' only allowed at the start") }
                             plus = true
                         case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"),
-                             UInt8(ascii: "("), UInt8(ascii: ")"), 9, 0xA0:
+                            UInt8(ascii: "("), UInt8(ascii: ")"), 9, 0xA0:
                             continue
-                        case 0xC2: continue // lead byte of U+00A0 no-break space
+                        case 0xC2: continue  // lead byte of U+00A0 no-break space
                         default: throw fail("unexpected character in phone number")
                         }
                     }
@@ -80,17 +86,25 @@ public enum PhoneNumber {
                     }
                     var number = UnsafeBufferPointer(rebasing: digits[0..<count])
                     func hasPrefix(_ p: StaticString) -> Bool {
-                        number.count >= p.utf8CodeUnitCount && (0..<p.utf8CodeUnitCount).allSatisfy { number[$0] == p.utf8Start[$0] }
+                        number.count >= p.utf8CodeUnitCount
+                            && (0..<p.utf8CodeUnitCount).allSatisfy { number[$0] == p.utf8Start[$0] }
                     }
                     if !plus {
-                        if hasPrefix("00") { number = UnsafeBufferPointer(rebasing: number.dropFirst(2)); plus = true }
-                        else if home.callingCode == "1" && hasPrefix("011") { number = UnsafeBufferPointer(rebasing: number.dropFirst(3)); plus = true }
+                        if hasPrefix("00") {
+                            number = UnsafeBufferPointer(rebasing: number.dropFirst(2))
+                            plus = true
+                        } else if home.callingCode == "1" && hasPrefix("011") {
+                            number = UnsafeBufferPointer(rebasing: number.dropFirst(3))
+                            plus = true
+                        }
                     }
                     if plus {
                         for len in 1...3 where number.count > len {
                             let code = String(decoding: UnsafeBufferPointer(rebasing: number[0..<len]), as: UTF8.self)
                             if let region = byCode[code] {
-                                return try check(UnsafeBufferPointer(rebasing: number[len...]), region: region, raw: raw, international: true)
+                                return try check(
+                                    UnsafeBufferPointer(rebasing: number[len...]), region: region, raw: raw,
+                                    international: true)
                             }
                         }
                         throw fail("unknown country calling code")
@@ -108,7 +122,9 @@ public enum PhoneNumber {
         return byISO[iso.uppercased()]
     }
 
-    static func check(_ national: UnsafeBufferPointer<UInt8>, region: Region, raw: String, international: Bool) throws(NormalizationError) -> String {
+    static func check(
+        _ national: UnsafeBufferPointer<UInt8>, region: Region, raw: String, international: Bool
+    ) throws(NormalizationError) -> String {
         var n = national
         let trunk = region.trunkPrefix.utf8
         if !trunk.isEmpty, n.starts(with: trunk) {
@@ -122,12 +138,16 @@ public enum PhoneNumber {
             n = UnsafeBufferPointer(rebasing: n.dropFirst())
         }
         guard region.lengths.contains(n.count) else {
-            let want = region.lengths.count == 1 ? "\(region.lengths.lowerBound)" : "\(region.lengths.lowerBound)–\(region.lengths.upperBound)"
-            throw NormalizationError(kind: "phone", input: raw,
+            let want =
+                region.lengths.count == 1
+                ? "\(region.lengths.lowerBound)" : "\(region.lengths.lowerBound)–\(region.lengths.upperBound)"
+            throw NormalizationError(
+                kind: "phone", input: raw,
                 reason: "national number has \(n.count) digits; \(region.iso) (+\(region.callingCode)) needs \(want)")
         }
         if n.first == UInt8(ascii: "0") && region.trunkPrefix == "0" {
-            throw NormalizationError(kind: "phone", input: raw, reason: "national number must not start with 0 after +\(region.callingCode)")
+            throw NormalizationError(
+                kind: "phone", input: raw, reason: "national number must not start with 0 after +\(region.callingCode)")
         }
         var code = region.callingCode
         return code.withUTF8 { c in
@@ -142,7 +162,8 @@ public enum PhoneNumber {
 
     static func findParenZero(_ b: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
         guard b.count >= 3 else { return nil }
-        for i in 0...(b.count - 3) where b[i] == UInt8(ascii: "(") && b[i + 1] == UInt8(ascii: "0") && b[i + 2] == UInt8(ascii: ")") {
+        for i in 0...(b.count - 3)
+        where b[i] == UInt8(ascii: "(") && b[i + 1] == UInt8(ascii: "0") && b[i + 2] == UInt8(ascii: ")") {
             return i..<(i + 3)
         }
         return nil

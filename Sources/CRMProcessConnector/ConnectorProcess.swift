@@ -78,7 +78,8 @@ public actor ConnectorProcess {
     }
 
     /// Sets what happens with the child's frames and exits, then starts it.
-    public func start(onFrame: @escaping @Sendable (Frame) async -> Void, onExit: @escaping @Sendable () async -> Void) {
+    public func start(onFrame: @escaping @Sendable (Frame) async -> Void, onExit: @escaping @Sendable () async -> Void)
+    {
         frameHandler = onFrame
         exitHandler = onExit
         launch()
@@ -117,7 +118,10 @@ public actor ConnectorProcess {
         let logger = logger
         // Pipe writes can block while the child is busy: never on the cooperative pool.
         writer.async {
-            do { try input.write(contentsOf: line) } catch { logger.warning("cannot write to connector process", metadata: ["connector": "\(name)", "error": "\(error)"]) }
+            do { try input.write(contentsOf: line) } catch {
+                logger.warning(
+                    "cannot write to connector process", metadata: ["connector": "\(name)", "error": "\(error)"])
+            }
         }
         return true
     }
@@ -135,7 +139,9 @@ public actor ConnectorProcess {
         child.arguments = Array(settings.command.dropFirst())
         child.environment = ProcessInfo.processInfo.environment.merging(settings.environment) { $1 }
         if let directory = settings.workingDirectory { child.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
         child.standardInput = stdin
         child.standardOutput = stdout
         child.standardError = stderr
@@ -146,7 +152,8 @@ public actor ConnectorProcess {
         do {
             try child.run()
         } catch {
-            logger.error("cannot start connector process", metadata: ["command": "\(settings.command[0])", "error": "\(error)"])
+            logger.error(
+                "cannot start connector process", metadata: ["command": "\(settings.command[0])", "error": "\(error)"])
             scheduleRestart()
             return
         }
@@ -159,10 +166,12 @@ public actor ConnectorProcess {
         }
         let logger = logger
         LineReader.start(stderr.fileHandleForReading, name: "\(settings.name)-err") { line in
-            logger.info("connector process stderr", metadata: ["line": "\(String(decoding: line.prefix(500), as: UTF8.self))"])
+            logger.info(
+                "connector process stderr", metadata: ["line": "\(String(decoding: line.prefix(500), as: UTF8.self))"])
         }
         let config: [String: Any] = [
-            "type": "config", "protocol": 1, "connector": settings.name, "role": settings.role.rawValue, "settings": settings.settings,
+            "type": "config", "protocol": 1, "connector": settings.name, "role": settings.role.rawValue,
+            "settings": settings.settings,
         ]
         let line = Self.line(config)
         let handle = stdin.fileHandleForWriting
@@ -175,7 +184,8 @@ public actor ConnectorProcess {
         do {
             frame = try Self.parse(line)
         } catch {
-            logger.error("connector process broke the protocol; restarting it", metadata: ["error": "\(error.description)"])
+            logger.error(
+                "connector process broke the protocol; restarting it", metadata: ["error": "\(error.description)"])
             process?.terminate()
             return
         }
@@ -199,7 +209,8 @@ public actor ConnectorProcess {
         if stopped {
             logger.info("connector process stopped", metadata: ["status": "\(status)"])
         } else {
-            logger.warning("connector process exited; in-flight messages are retried", metadata: ["status": "\(status)"])
+            logger.warning(
+                "connector process exited; in-flight messages are retried", metadata: ["status": "\(status)"])
         }
         await exitHandler?()
         scheduleRestart()
@@ -225,27 +236,38 @@ public actor ConnectorProcess {
 
     /// Parses one line from the child.
     static func parse(_ line: [UInt8]) throws(ProtocolError) -> Frame {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let type = object["type"] as? String else {
-            throw ProtocolError(description: "not a JSON object with a type: \(String(decoding: line.prefix(120), as: UTF8.self))")
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+            let type = object["type"] as? String
+        else {
+            throw ProtocolError(
+                description: "not a JSON object with a type: \(String(decoding: line.prefix(120), as: UTF8.self))")
         }
         let id = object["id"] as? String
         switch type {
         case "hello":
-            guard (object["protocol"] as? Int) == 1 else { throw ProtocolError(description: "hello must say protocol 1") }
+            guard (object["protocol"] as? Int) == 1 else {
+                throw ProtocolError(description: "hello must say protocol 1")
+            }
             return .hello
         case "ack":
             guard let id else { throw ProtocolError(description: "ack without id") }
             return .ack(id: id)
         case "nack":
             guard let id else { throw ProtocolError(description: "nack without id") }
-            return .nack(id: id, reason: object["reason"] as? String ?? "no reason given", retry: object["retry"] as? Bool ?? true)
+            return .nack(
+                id: id, reason: object["reason"] as? String ?? "no reason given",
+                retry: object["retry"] as? Bool ?? true)
         case "message":
             guard let id, !id.isEmpty else { throw ProtocolError(description: "message without id") }
             let value: [UInt8]
             if let encoded = object["value_base64"] as? String {
-                guard let data = Data(base64Encoded: encoded) else { throw ProtocolError(description: "message \(id): value_base64 is not base64") }
+                guard let data = Data(base64Encoded: encoded) else {
+                    throw ProtocolError(description: "message \(id): value_base64 is not base64")
+                }
                 value = Array(data)
-            } else if let json = object["value"], let data = try? JSONSerialization.data(withJSONObject: json, options: [.fragmentsAllowed, .sortedKeys]) {
+            } else if let json = object["value"],
+                let data = try? JSONSerialization.data(withJSONObject: json, options: [.fragmentsAllowed, .sortedKeys])
+            {
                 value = Array(data)
             } else {
                 throw ProtocolError(description: "message \(id) has no value")

@@ -28,10 +28,12 @@ public enum ProcessConnector: Connector {
         public func processSettings(name: String) throws(SecretError) -> ConnectorProcess.Settings {
             var executable = command[0]
             if !executable.hasPrefix("/") && executable.contains("/") {
-                executable = URL(fileURLWithPath: workingDirectory).appendingPathComponent(executable).standardizedFileURL.path
+                executable =
+                    URL(fileURLWithPath: workingDirectory).appendingPathComponent(executable).standardizedFileURL.path
             }
             let program = executable.contains("/") ? [executable] : ["/usr/bin/env", executable]
-            var process = ConnectorProcess.Settings(name: name, command: program + command.dropFirst(), role: delivery == nil ? .source : .sink)
+            var process = ConnectorProcess.Settings(
+                name: name, command: program + command.dropFirst(), role: delivery == nil ? .source : .sink)
             process.workingDirectory = workingDirectory
             for entry in settings { process.settings[entry.name] = try entry.value.resolve() }
             return process
@@ -41,7 +43,8 @@ public enum ProcessConnector: Connector {
 
 extension ProcessConnector {
     public static let kind = "process"
-    public static let keys = Set(["role", "command", "topic", "settings", "timeout_ms"]).union(SinkService.Configuration.keys)
+    public static let keys = Set(["role", "command", "topic", "settings", "timeout_ms"]).union(
+        SinkService.Configuration.keys)
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
         let map = file.map
@@ -56,8 +59,12 @@ extension ProcessConnector {
             for entry in try value.mapping().entries {
                 let secret = SecretValue(parsing: try entry.value.string())
                 let lowered = entry.key.lowercased()
-                if ["token", "key", "secret", "password"].contains(where: { lowered.contains($0) }) && !secret.isReference {
-                    throw entry.value.error("setting '\(entry.key)' holds a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
+                if ["token", "key", "secret", "password"].contains(where: { lowered.contains($0) })
+                    && !secret.isReference
+                {
+                    throw entry.value.error(
+                        "setting '\(entry.key)' holds a credential: write it as ${env:NAME} or ${file:PATH}, never inline"
+                    )
                 }
                 settings.settings.append((entry.key, secret))
             }
@@ -78,9 +85,11 @@ extension ProcessConnector {
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let process = try settings.processSettings(name: context.name)
         guard settings.delivery != nil else {
-            let source = ProcessSourceService(settings: process, topic: settings.topic, emitter: context.emitter(), logger: context.logger)
+            let source = ProcessSourceService(
+                settings: process, topic: settings.topic, emitter: context.emitter(), logger: context.logger)
             return ConnectorParts(services: [source])
         }
-        return ConnectorParts(sink: await ProcessSinkTarget(settings: process, timeout: settings.timeout, logger: context.logger))
+        return ConnectorParts(
+            sink: await ProcessSinkTarget(settings: process, timeout: settings.timeout, logger: context.logger))
     }
 }

@@ -20,7 +20,11 @@ public final class ProcessSinkTarget: SinkTarget {
                 switch frame {
                 case .ack(let id): await pending.finish(id, .delivered)
                 case .nack(let id, let reason, let retry):
-                    await pending.finish(id, retry ? .transient(reason: "connector said: \(reason)") : .permanent(reason: "connector said: \(reason)"))
+                    await pending.finish(
+                        id,
+                        retry
+                            ? .transient(reason: "connector said: \(reason)")
+                            : .permanent(reason: "connector said: \(reason)"))
                 case .hello, .log, .message: break
                 }
             },
@@ -32,13 +36,15 @@ public final class ProcessSinkTarget: SinkTarget {
     public func deliver(_ message: SinkMessage) async -> SinkOutcome {
         var headers: [String: String] = [:]
         for header in message.headers { if let text = header.text { headers[header.key] = text } }
-        let frame = ConnectorProcess.line(ConnectorProcess.messageFrame(id: message.id, key: message.key, headers: headers, value: message.value))
+        let frame = ConnectorProcess.line(
+            ConnectorProcess.messageFrame(id: message.id, key: message.key, headers: headers, value: message.value))
         let process = process
         let pending = pending
         let timeout = timeout
         let timer = Task {
             try? await Task.sleep(for: timeout)
-            await pending.finish(message.id, .transient(reason: "the connector process did not answer within \(timeout)"))
+            await pending.finish(
+                message.id, .transient(reason: "the connector process did not answer within \(timeout)"))
         }
         defer { timer.cancel() }
         return await pending.await(message.id) {

@@ -25,7 +25,9 @@ public struct ProcessSourceService: Service {
 
     /// A source producing through its own emitter on `producer`.
     public init(settings: ConnectorProcess.Settings, topic: String, producer: KafkaProducer, logger: Logger) {
-        self.init(settings: settings, topic: topic, emitter: SourceEmitter(connector: settings.name, producer: producer), logger: logger)
+        self.init(
+            settings: settings, topic: topic, emitter: SourceEmitter(connector: settings.name, producer: producer),
+            logger: logger)
     }
 
     public func run() async throws {
@@ -40,7 +42,10 @@ public struct ProcessSourceService: Service {
                 guard case .message(let id, let key, let value) = frame else { return }
                 let message = ProducerMessage(
                     topic: topic, key: key.map { Array($0.utf8) }, value: value,
-                    headers: [KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: "process/\(name)")])
+                    headers: [
+                        KafkaHeader(key: EnvelopeHeader.id, text: id),
+                        KafkaHeader(key: EnvelopeHeader.origin, text: "process/\(name)"),
+                    ])
                 do {
                     try emitter.enqueue(message) { result in
                         Task {
@@ -50,7 +55,8 @@ public struct ProcessSourceService: Service {
                                 await process.send(ConnectorProcess.line(["type": "ack", "id": id]))
                             case .failure(let error):
                                 refused.increment()
-                                await process.send(ConnectorProcess.line(["type": "nack", "id": id, "reason": error.description]))
+                                await process.send(
+                                    ConnectorProcess.line(["type": "nack", "id": id, "reason": error.description]))
                             }
                         }
                     }

@@ -12,7 +12,9 @@ extension Schedule {
         for item in try map.optional("blackout")?.sequence() ?? [] {
             let window = try item.mapping()
             try window.allowOnly(["start", "end", "weekdays"])
-            let days = try window.optional("weekdays")?.sequence().map { day throws(YAMLError) in try day.int(in: 0...6) } ?? []
+            let days =
+                try window.optional("weekdays")?.sequence().map { day throws(YAMLError) in try day.int(in: 0...6) }
+                ?? []
             let start = try window.require("start").string()
             let end = try window.require("end").string()
             do {
@@ -21,9 +23,13 @@ extension Schedule {
                 throw item.error("\(error)")
             }
         }
-        let catchUpText = try map.optional("catch_up")?.oneOf(CatchUpPolicy.allCases.map(\.rawValue)) ?? CatchUpPolicy.runOnce.rawValue
+        let catchUpText =
+            try map.optional("catch_up")?.oneOf(CatchUpPolicy.allCases.map(\.rawValue))
+            ?? CatchUpPolicy.runOnce.rawValue
         do {
-            try self.init(cron: cron, timeZone: zone, blackouts: blackouts, catchUp: CatchUpPolicy(rawValue: catchUpText) ?? .runOnce)
+            try self.init(
+                cron: cron, timeZone: zone, blackouts: blackouts,
+                catchUp: CatchUpPolicy(rawValue: catchUpText) ?? .runOnce)
         } catch {
             throw value.error("\(error)")
         }

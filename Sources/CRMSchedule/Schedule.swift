@@ -21,7 +21,8 @@ public struct BlackoutWindow: Sendable, Equatable {
 
     static func minutes(_ text: String) throws -> Int {
         let parts = text.split(separator: ":")
-        guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0...24).contains(h), (0...59).contains(m),
+        guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0...24).contains(h),
+            (0...59).contains(m),
             h * 60 + m <= 1440
         else { throw CronError(field: "blackout", message: "'\(text)' is not HH:MM") }
         return h * 60 + m
@@ -63,7 +64,9 @@ public struct Schedule: Sendable {
     public let catchUp: CatchUpPolicy
 
     /// Creates a schedule; throws ``CronError`` for a bad expression or unknown zone identifier.
-    public init(cron: String, timeZone identifier: String, blackouts: [BlackoutWindow] = [], catchUp: CatchUpPolicy = .runOnce) throws {
+    public init(
+        cron: String, timeZone identifier: String, blackouts: [BlackoutWindow] = [], catchUp: CatchUpPolicy = .runOnce
+    ) throws {
         self.cron = try CronExpression(cron)
         guard let zone = TimeZone(identifier: identifier) else {
             throw CronError(field: "time zone", message: "'\(identifier)' is not an IANA time zone")
@@ -101,7 +104,9 @@ public struct Schedule: Sendable {
                 for h in hours {
                     for m in minutes {
                         let minuteOfDay = h * 60 + m
-                        if blackouts.contains(where: { $0.contains(minuteOfDay: minuteOfDay, weekday: weekday) }) { continue }
+                        if blackouts.contains(where: { $0.contains(minuteOfDay: minuteOfDay, weekday: weekday) }) {
+                            continue
+                        }
                         let instant = resolve(wall: day.addingTimeInterval(TimeInterval(minuteOfDay * 60)))
                         if instant > date { dayRuns.append(instant) }
                     }
@@ -150,7 +155,8 @@ public struct Schedule: Sendable {
         let sign = offset < 0 ? "-" : "+"
         let abs = Swift.abs(offset) / 60
         let abbr = timeZone.abbreviation(for: date) ?? timeZone.identifier
-        return String(format: "%04d-%02d-%02d %02d:%02d %@%02d:%02d (%@)", c.year!, c.month!, c.day!, c.hour!, c.minute!,
-                      sign, abs / 60, abs % 60, abbr)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d %@%02d:%02d (%@)", c.year!, c.month!, c.day!, c.hour!, c.minute!,
+            sign, abs / 60, abs % 60, abbr)
     }
 }

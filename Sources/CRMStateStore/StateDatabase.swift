@@ -13,7 +13,8 @@ public enum StateDatabase {
             if db.configuration.readonly == false { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         }
         guard let path else { return try DatabaseQueue(configuration: configuration) }
-        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         let database = try DatabaseQueue(path: path, configuration: configuration)
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         return database

@@ -124,7 +124,8 @@ public enum AMIEventTranslator {
         let answered = status.uppercased() == "ANSWER"
         return CallEvent(
             callID: call, kind: answered ? .answered : .failed, from: number(frame["CallerIDNum"]), to: agent(frame),
-            timestamp: timestamp(frame, receivedAt), sipCode: answered ? 200 : sipCode(dialStatus: status), source: "asterisk")
+            timestamp: timestamp(frame, receivedAt), sipCode: answered ? 200 : sipCode(dialStatus: status),
+            source: "asterisk")
     }
 
     static func hangup(_ frame: AMIFrame, _ receivedAt: Double) throws(CTIParseError) -> CallEvent? {
@@ -138,7 +139,8 @@ public enum AMIEventTranslator {
         let normal = cause == 16 || cause == 0 || code == nil
         return CallEvent(
             callID: call, kind: normal ? .hangup : .failed, from: number(frame["CallerIDNum"]),
-            to: number(frame["ConnectedLineNum"]), timestamp: timestamp(frame, receivedAt), sipCode: normal ? nil : code,
+            to: number(frame["ConnectedLineNum"]), timestamp: timestamp(frame, receivedAt),
+            sipCode: normal ? nil : code,
             source: "asterisk")
     }
 }

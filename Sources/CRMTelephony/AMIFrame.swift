@@ -16,7 +16,8 @@ public struct AMIFrame: Sendable, Equatable {
     public var event: String? { self["Event"] }
 
     public static func == (a: AMIFrame, b: AMIFrame) -> Bool {
-        a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        a.fields.count == b.fields.count
+            && zip(a.fields, b.fields).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
     /// Parses one frame's text (without the blank terminating line).
@@ -27,10 +28,13 @@ public struct AMIFrame: Sendable, Equatable {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.isEmpty { continue }
             guard let colon = line.firstIndex(of: ":") else {
-                throw CTIParseError(.malformedLine, input: AMIFramer.input, "line without ':' (\(line.count) characters)")
+                throw CTIParseError(
+                    .malformedLine, input: AMIFramer.input, "line without ':' (\(line.count) characters)")
             }
             let key = line[..<colon].trimmingSpaces()
-            guard !key.isEmpty else { throw CTIParseError(.malformedLine, input: AMIFramer.input, "line with an empty key") }
+            guard !key.isEmpty else {
+                throw CTIParseError(.malformedLine, input: AMIFramer.input, "line with an empty key")
+            }
             let value = line[line.index(after: colon)...].trimmingSpaces()
             fields.append((String(key), String(value)))
         }
@@ -102,7 +106,10 @@ public struct AMIFramer: Sendable {
             if bytes[index] == 0x0A {
                 if bytes[index + 1] == 0x0A { return (index, 2) }
                 if bytes[index + 1] == 0x0D, index + 2 < bytes.count, bytes[index + 2] == 0x0A {
-                    return (index > 0 && bytes[index - 1] == 0x0D ? index - 1 : index, index > 0 && bytes[index - 1] == 0x0D ? 4 : 3)
+                    return (
+                        index > 0 && bytes[index - 1] == 0x0D ? index - 1 : index,
+                        index > 0 && bytes[index - 1] == 0x0D ? 4 : 3
+                    )
                 }
             }
             index += 1

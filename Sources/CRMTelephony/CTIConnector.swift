@@ -46,7 +46,8 @@ public struct CTIConnector: Service {
     /// which tracked calls ended while the hub was not connected.
     static func amiLogin(username: String, secret: String) -> [UInt8] {
         let login = AMIFrame(fields: [
-            ("Action", "Login"), ("ActionID", "crmhub-login"), ("Username", username), ("Secret", secret), ("Events", "call"),
+            ("Action", "Login"), ("ActionID", "crmhub-login"), ("Username", username), ("Secret", secret),
+            ("Events", "call"),
         ])
         let channels = AMIFrame(fields: [("Action", "CoreShowChannels"), ("ActionID", resyncActionID)])
         return Array((login.wireText + channels.wireText).utf8)
@@ -113,22 +114,30 @@ public struct CTIConnector: Service {
     private var name: String { processor.configuration.name }
 
     private func parseError(_ error: CTIParseError) {
-        Counter(label: "crmhub_cti_parse_errors_total", dimensions: [("connector", name), ("kind", error.kind.rawValue)]).increment()
+        Counter(
+            label: "crmhub_cti_parse_errors_total", dimensions: [("connector", name), ("kind", error.kind.rawValue)]
+        ).increment()
         logger.warning("CTI frame not understood", metadata: ["connector": "\(name)", "error": "\(error.description)"])
     }
 
     private func connected(source: String) {
         status.set(connected: true)
         Gauge(label: "crmhub_cti_connected", dimensions: [("connector", name)]).record(1)
-        logger.info("CTI source connected", metadata: ["connector": "\(name)", "source": "\(source)", "connections": "\(status.connections)"])
+        logger.info(
+            "CTI source connected",
+            metadata: ["connector": "\(name)", "source": "\(source)", "connections": "\(status.connections)"])
     }
 
     private func disconnected(_ reason: String, _ retryIn: Duration) {
         let wasConnected = status.isConnected
         status.set(connected: false)
         Gauge(label: "crmhub_cti_connected", dimensions: [("connector", name)]).record(0)
-        if wasConnected { Counter(label: "crmhub_cti_disconnects_total", dimensions: [("connector", name)]).increment() }
-        logger.warning("CTI source disconnected", metadata: ["connector": "\(name)", "reason": "\(reason)", "retry_in": "\(retryIn)"])
+        if wasConnected {
+            Counter(label: "crmhub_cti_disconnects_total", dimensions: [("connector", name)]).increment()
+        }
+        logger.warning(
+            "CTI source disconnected",
+            metadata: ["connector": "\(name)", "reason": "\(reason)", "retry_in": "\(retryIn)"])
     }
 
     static func epochSeconds() -> Double { Date().timeIntervalSince1970 }
@@ -149,7 +158,9 @@ public struct CTIConnector: Service {
         }
     }
 
-    private func drainEvapi(_ framer: inout EvapiFramer, arrived: ContinuousClock.Instant, client: CTISocketClient) async {
+    private func drainEvapi(
+        _ framer: inout EvapiFramer, arrived: ContinuousClock.Instant, client: CTISocketClient
+    ) async {
         let now = Self.epochSeconds()
         while true {
             let payload: [UInt8]

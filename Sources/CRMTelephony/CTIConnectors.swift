@@ -56,7 +56,8 @@ public struct CTISettings: Sendable {
     /// `host:port` of a socket source.
     static func address(_ value: YAMLValue) throws(YAMLError) -> (host: String, port: Int) {
         let address = try value.nonEmptyString()
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (1...65535).contains(port),
             colon > address.startIndex
         else {
             throw value.error("'\(address)' is not host:port")
@@ -79,7 +80,9 @@ public enum KamailioConnector: Connector {
         if let pathValue = map.optional("http_path") {
             if let evapi = map.optional("evapi") { throw evapi.error("give either evapi or http_path, not both") }
             let path = try pathValue.nonEmptyString()
-            guard path.hasPrefix("/"), !path.contains(" ") else { throw pathValue.error("'\(path)' is not an absolute path such as /cti/kamailio") }
+            guard path.hasPrefix("/"), !path.contains(" ") else {
+                throw pathValue.error("'\(path)' is not an absolute path such as /cti/kamailio")
+            }
             return try CTISettings(map, source: .kamailioHTTP(path: path))
         }
         let (host, port) = try CTISettings.address(map.require("evapi"))
@@ -108,7 +111,9 @@ public enum AsteriskAMIConnector: Connector {
         let (host, port) = try CTISettings.address(map.require("ami"))
         let secretValue = try map.require("secret")
         let secret = try secretValue.secretValue()
-        guard secret.isReference else { throw secretValue.error("the AMI secret must be ${env:NAME} or ${file:PATH}, never inline") }
+        guard secret.isReference else {
+            throw secretValue.error("the AMI secret must be ${env:NAME} or ${file:PATH}, never inline")
+        }
         let username = try map.require("username").nonEmptyString()
         return try CTISettings(map, source: .asteriskAMI(host: host, port: port, username: username, secret: secret))
     }
@@ -128,14 +133,17 @@ public struct CTISetupError: Error, Sendable, CustomStringConvertible {
 /// Builds a CTI connector's parts: the connector service, the ticket view its screen-pops read when it names
 /// `tickets_topic`, and the ingress endpoint when Kamailio posts its events (`http_path`).
 enum CTIWiring {
-    static func parts(_ settings: CTISettings, in context: ConnectorContext) async throws(CTISetupError) -> ConnectorParts {
+    static func parts(
+        _ settings: CTISettings, in context: ConnectorContext
+    ) async throws(CTISetupError) -> ConnectorParts {
         var parts = ConnectorParts()
         var view: TicketView?
         if let topic = settings.ticketsTopic {
             let path = context.statePath("cti/\(context.name)-tickets.sqlite")
             do {
                 view = TicketView(
-                    name: "cti.\(context.name)", ticketsTopic: topic, customersTopic: nil, openStatuses: ["new", "open", "pending"],
+                    name: "cti.\(context.name)", ticketsTopic: topic, customersTopic: nil,
+                    openStatuses: ["new", "open", "pending"],
                     consumer: context.consumerConfiguration("", []), groupPrefix: context.groupPrefix,
                     store: try TicketViewStore(path: path), logger: context.logger)
             } catch {
@@ -146,12 +154,16 @@ enum CTIWiring {
         let connector = try connector(settings, in: context, tickets: view?.store)
         parts.services.append(connector)
         if case .kamailioHTTP(let path) = settings.source {
-            parts.ingress.append(EventIngress.Endpoint.callEvents(name: context.name, path: path, connector: connector).ingress(logger: context.logger))
+            parts.ingress.append(
+                EventIngress.Endpoint.callEvents(name: context.name, path: path, connector: connector).ingress(
+                    logger: context.logger))
         }
         return parts
     }
 
-    static func connector(_ settings: CTISettings, in context: ConnectorContext, tickets: TicketViewStore?) throws(CTISetupError) -> CTIConnector {
+    static func connector(
+        _ settings: CTISettings, in context: ConnectorContext, tickets: TicketViewStore?
+    ) throws(CTISetupError) -> CTIConnector {
         var lookup: any CustomerLookup
         if let path = settings.customersCSV {
             do {
@@ -162,13 +174,15 @@ enum CTIWiring {
         } else if let resolver = context.masterData {
             lookup = MasterDataCustomerLookup(resolver: resolver)
         } else {
-            throw CTISetupError(description: "\(context.file): no customers_csv and no master data (no route uses resolve: true)")
+            throw CTISetupError(
+                description: "\(context.file): no customers_csv and no master data (no route uses resolve: true)")
         }
         if let tickets {
             lookup = OpenTicketsLookup(base: lookup) { references in
                 try await tickets.openTickets(references: references).map { ticket in
                     TicketSummary(
-                        id: ticket["id"]?.scalarText ?? "-", status: ticket["status"]?.stringValue ?? "-", subject: ticket["subject"]?.stringValue ?? "")
+                        id: ticket["id"]?.scalarText ?? "-", status: ticket["status"]?.stringValue ?? "-",
+                        subject: ticket["subject"]?.stringValue ?? "")
                 }
             }
         }

@@ -54,7 +54,9 @@ public enum CTIMessages {
                 ])
             } ?? .null
         let tickets: [JSONValue] = (customer?.openTickets ?? []).map { ticket in
-            .object([("id", .string(ticket.id)), ("status", .string(ticket.status)), ("subject", .string(ticket.subject))])
+            .object([
+                ("id", .string(ticket.id)), ("status", .string(ticket.status)), ("subject", .string(ticket.subject)),
+            ])
         }
         return .object([
             ("type", "screen-pop"),
@@ -88,7 +90,8 @@ public enum CTIMessages {
         let minute = millisOfDay / 60_000 % 60
         let second = millisOfDay / 1000 % 60
         let millis = millisOfDay % 1000
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(millis, 3))Z"
+        return
+            "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(millis, 3))Z"
     }
 
     static func pad(_ value: Int64, _ width: Int) -> String {

@@ -3,9 +3,9 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A TCP client for a CTI event feed that keeps reconnecting: it runs on its own thread (blocking socket calls never
@@ -38,7 +38,8 @@ public final class CTISocketClient: Sendable {
     }
 
     public init(
-        host: String, port: Int, greeting: [UInt8] = [], backoff: Backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5)),
+        host: String, port: Int, greeting: [UInt8] = [],
+        backoff: Backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5)),
         connectTimeoutSeconds: Int = 5
     ) {
         self.host = host
@@ -164,7 +165,9 @@ public final class CTISocketClient: Sendable {
     private func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> String? {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes.withUnsafeBytes {
+                send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if sent < 0 {
                 if errno == EINTR { continue }
                 return "write failed: \(String(cString: strerror(errno)))"

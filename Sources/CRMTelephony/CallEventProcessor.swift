@@ -48,7 +48,8 @@ public actor CallEventProcessor {
     private var counts = (screenPops: 0, interactions: 0)
 
     public init(
-        configuration: Configuration, producer: KafkaProducer, lookup: any CustomerLookup, tracker: CallTracker = CallTracker(),
+        configuration: Configuration, producer: KafkaProducer, lookup: any CustomerLookup,
+        tracker: CallTracker = CallTracker(),
         latencies: LatencyRecorder = LatencyRecorder(), logger: Logger
     ) {
         self.configuration = configuration
@@ -60,7 +61,8 @@ public actor CallEventProcessor {
         latencyTimer = Timer(
             label: "crmhub_cti_screenpop_latency_seconds", dimensions: [("connector", configuration.name)],
             preferredDisplayUnit: .seconds)
-        produceFailures = Counter(label: "crmhub_cti_produce_failures_total", dimensions: [("connector", configuration.name)])
+        produceFailures = Counter(
+            label: "crmhub_cti_produce_failures_total", dimensions: [("connector", configuration.name)])
     }
 
     /// Screen-pops and Interactions enqueued so far.
@@ -86,14 +88,20 @@ public actor CallEventProcessor {
             if settled == produced { break }
         }
         if let failure { return .notStored(reason: failure) }
-        return settled == produced ? .stored(messages: produced) : .notStored(reason: "cancelled while waiting for the broker")
+        return settled == produced
+            ? .stored(messages: produced) : .notStored(reason: "cancelled while waiting for the broker")
     }
 
     /// Applies `event` and enqueues what it produces; each message's outcome (nil: acknowledged, else the reason) goes
     /// to `report`. Returns how many messages it enqueued or tried to.
-    private func handle(_ event: CallEvent, arrivedAt: ContinuousClock.Instant, report: AsyncStream<String?>.Continuation?) async -> Int {
-        Counter(label: "crmhub_cti_events_total", dimensions: [("connector", configuration.name), ("event", event.kind.rawValue)])
-            .increment()
+    private func handle(
+        _ event: CallEvent, arrivedAt: ContinuousClock.Instant, report: AsyncStream<String?>.Continuation?
+    ) async -> Int {
+        Counter(
+            label: "crmhub_cti_events_total",
+            dimensions: [("connector", configuration.name), ("event", event.kind.rawValue)]
+        )
+        .increment()
         let actions = await tracker.handle(event)
         for action in actions {
             switch action {
@@ -103,7 +111,6 @@ public actor CallEventProcessor {
         }
         return actions.count
     }
-
 
     /// Publishes the Interactions of calls whose end event never came (see ``CallTracker/expire(now:)``).
     public func expireCalls(now: Double) async {
@@ -118,7 +125,10 @@ public actor CallEventProcessor {
         let actions = await tracker.closeCalls(of: source, notIn: activeCalls)
         logger.info(
             "CTI source resynchronised after connecting",
-            metadata: ["connector": "\(configuration.name)", "active": "\(activeCalls.count)", "endedWhileAway": "\(actions.count)"])
+            metadata: [
+                "connector": "\(configuration.name)", "active": "\(activeCalls.count)",
+                "endedWhileAway": "\(actions.count)",
+            ])
         for action in actions {
             if case .interaction(let record) = action { await interaction(record) }
         }
@@ -134,7 +144,8 @@ public actor CallEventProcessor {
         do {
             e164 = try PhoneNumber.e164(number, defaultRegion: configuration.defaultRegion)
         } catch {
-            logger.debug("caller number not normalisable", metadata: ["call": "\(callID)", "reason": "\(error.reason)"])
+            logger.debug(
+                "caller number not normalisable", metadata: ["call": "\(callID)", "reason": "\(error.reason)"])
             e164 = nil
         }
         var match: CustomerMatch?
@@ -150,7 +161,9 @@ public actor CallEventProcessor {
         return (e164, match)
     }
 
-    private func screenPop(_ event: CallEvent, arrivedAt: ContinuousClock.Instant, report: AsyncStream<String?>.Continuation? = nil) async {
+    private func screenPop(
+        _ event: CallEvent, arrivedAt: ContinuousClock.Instant, report: AsyncStream<String?>.Continuation? = nil
+    ) async {
         let number = customerNumber(from: event.from, to: event.to)
         let agent = configuration.direction == .inbound ? event.to : event.from
         let (e164, match) = await resolve(number, callID: event.callID)
@@ -187,7 +200,8 @@ public actor CallEventProcessor {
 
     private func interaction(_ record: CallRecord, report: AsyncStream<String?>.Continuation? = nil) async {
         if record.outcome == .unended {
-            Counter(label: "crmhub_cti_calls_unended_total", dimensions: [("connector", configuration.name)]).increment()
+            Counter(label: "crmhub_cti_calls_unended_total", dimensions: [("connector", configuration.name)])
+                .increment()
             logger.warning(
                 "call closed without an end event (events lost while disconnected?); its Interaction says outcome unended",
                 metadata: ["call": "\(record.callID)"])
@@ -195,10 +209,14 @@ public actor CallEventProcessor {
         let number = customerNumber(from: record.from, to: record.to)
         let (e164, match) = await resolve(number, callID: record.callID)
         customers.removeValue(forKey: record.callID)
-        let value = CTIMessages.interaction(record, direction: configuration.direction, customerPhone: e164, customer: match)
+        let value = CTIMessages.interaction(
+            record, direction: configuration.direction, customerPhone: e164, customer: match)
         let message = ProducerMessage(
             topic: configuration.interactionTopic, key: Array("call-\(record.callID)".utf8), value: value.jsonBytes(),
-            headers: [KafkaHeader(key: "crmhub-connector", text: configuration.name), KafkaHeader(key: "crmhub-entity", text: "Interaction")])
+            headers: [
+                KafkaHeader(key: "crmhub-connector", text: configuration.name),
+                KafkaHeader(key: "crmhub-entity", text: "Interaction"),
+            ])
         counts.interactions += 1
         publishInteraction(message, callID: record.callID, attempt: 1, report: report)
     }
@@ -207,7 +225,9 @@ public actor CallEventProcessor {
     /// is enqueued again after a backoff (1 s doubling to 30 s), for as long as the hub runs. At most
     /// `maxRedeliveries` wait at once; beyond that further ones are given up, counted and logged.
     /// Screen-pops are not retried: a late one would pop a call that is over.
-    private func publishInteraction(_ message: ProducerMessage, callID: String, attempt: Int, report: AsyncStream<String?>.Continuation?) {
+    private func publishInteraction(
+        _ message: ProducerMessage, callID: String, attempt: Int, report: AsyncStream<String?>.Continuation?
+    ) {
         let failures = produceFailures
         let logger = logger
         do {
@@ -218,14 +238,17 @@ public actor CallEventProcessor {
                 case .failure(let error):
                     failures.increment()
                     logger.error(
-                        "interaction not delivered; retrying", metadata: ["call": "\(callID)", "attempt": "\(attempt)", "error": "\(error)"])
+                        "interaction not delivered; retrying",
+                        metadata: ["call": "\(callID)", "attempt": "\(attempt)", "error": "\(error)"])
                     report?.yield("interaction not delivered: \(error.reason)")
                     Task { await self?.redeliver(message, callID: callID, attempt: attempt + 1) }
                 }
             }
         } catch {
             failures.increment()
-            logger.error("interaction not enqueued; retrying", metadata: ["call": "\(callID)", "attempt": "\(attempt)", "error": "\(error)"])
+            logger.error(
+                "interaction not enqueued; retrying",
+                metadata: ["call": "\(callID)", "attempt": "\(attempt)", "error": "\(error)"])
             report?.yield("interaction not enqueued: \(error.reason)")
             Task { await redeliver(message, callID: callID, attempt: attempt + 1) }
         }
@@ -236,14 +259,18 @@ public actor CallEventProcessor {
 
     private func redeliver(_ message: ProducerMessage, callID: String, attempt: Int) async {
         guard waitingRedeliveries < configuration.maxRedeliveries else {
-            Counter(label: "crmhub_cti_interactions_dropped_total", dimensions: [("connector", configuration.name)]).increment()
+            Counter(label: "crmhub_cti_interactions_dropped_total", dimensions: [("connector", configuration.name)])
+                .increment()
             logger.critical(
-                "interaction given up: too many waiting for the broker", metadata: ["call": "\(callID)", "waiting": "\(waitingRedeliveries)"])
+                "interaction given up: too many waiting for the broker",
+                metadata: ["call": "\(callID)", "waiting": "\(waitingRedeliveries)"])
             return
         }
         waitingRedeliveries += 1
-        Counter(label: "crmhub_cti_interaction_retries_total", dimensions: [("connector", configuration.name)]).increment()
-        let backoff = Backoff(initial: configuration.redeliveryBackoff, maximum: .seconds(30)).delay(afterAttempt: attempt - 1)
+        Counter(label: "crmhub_cti_interaction_retries_total", dimensions: [("connector", configuration.name)])
+            .increment()
+        let backoff = Backoff(initial: configuration.redeliveryBackoff, maximum: .seconds(30)).delay(
+            afterAttempt: attempt - 1)
         try? await Task.sleep(for: backoff)
         waitingRedeliveries -= 1
         publishInteraction(message, callID: callID, attempt: attempt, report: nil)

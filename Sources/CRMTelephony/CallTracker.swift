@@ -107,8 +107,10 @@ public actor CallTracker {
             let talk = call.answeredAt.map { Int((call.lastSeen - $0).rounded()) } ?? 0
             return .interaction(
                 CallRecord(
-                    callID: callID, source: call.source, from: call.from, to: call.to, agent: call.agent, startedAt: call.startedAt,
-                    answeredAt: call.answeredAt, endedAt: call.lastSeen, outcome: .unended, sipCode: nil, durationSeconds: max(0, talk)))
+                    callID: callID, source: call.source, from: call.from, to: call.to, agent: call.agent,
+                    startedAt: call.startedAt,
+                    answeredAt: call.answeredAt, endedAt: call.lastSeen, outcome: .unended, sipCode: nil,
+                    durationSeconds: max(0, talk)))
         }
     }
 
@@ -169,7 +171,8 @@ public actor CallTracker {
         }
         return CallRecord(
             callID: event.callID, source: call.source, from: call.from.isEmpty ? event.from : call.from, to: call.to,
-            agent: call.agent, startedAt: call.startedAt, answeredAt: call.answeredAt, endedAt: max(event.timestamp, call.startedAt),
+            agent: call.agent, startedAt: call.startedAt, answeredAt: call.answeredAt,
+            endedAt: max(event.timestamp, call.startedAt),
             outcome: outcome, sipCode: outcome == .answered ? nil : event.sipCode,
             durationSeconds: event.durationSeconds ?? duration)
     }

@@ -16,7 +16,8 @@ public struct CustomerMatch: Sendable, Equatable {
     public var references: [String]
 
     public init(
-        customerRef: String, displayName: String? = nil, openTickets: [TicketSummary] = [], matchCount: Int = 1, references: [String] = []
+        customerRef: String, displayName: String? = nil, openTickets: [TicketSummary] = [], matchCount: Int = 1,
+        references: [String] = []
     ) {
         self.customerRef = customerRef
         self.displayName = displayName
@@ -58,10 +59,14 @@ public struct MasterDataCustomerLookup: CustomerLookup {
     public func customer(forPhone e164: String) async throws -> CustomerMatch? {
         let goldens = await resolver.lookup(phone: e164).sorted { $0.id < $1.id }
         guard let first = goldens.first else { return nil }
-        let name = [first.attributes[.givenName], first.attributes[.familyName]].compactMap { $0 }.joined(separator: " ")
-        let references = [first.id, "phone:\(e164)"] + (first.attributes[.email].map { ["email:\($0)"] } ?? [])
+        let name = [first.attributes[.givenName], first.attributes[.familyName]].compactMap { $0 }.joined(
+            separator: " ")
+        let references =
+            [first.id, "phone:\(e164)"] + (first.attributes[.email].map { ["email:\($0)"] } ?? [])
             + first.members.map { "\($0.system):\($0.externalId)" }
-        return CustomerMatch(customerRef: first.id, displayName: name.isEmpty ? nil : name, matchCount: goldens.count, references: references)
+        return CustomerMatch(
+            customerRef: first.id, displayName: name.isEmpty ? nil : name, matchCount: goldens.count,
+            references: references)
     }
 }
 
@@ -86,7 +91,9 @@ public struct StaticCustomerTable: CustomerLookup {
     /// Reads the CSV file at `path`.
     /// - Throws: ``StaticCustomerTable/LoadError`` naming the file and row.
     public init(csvPath path: String, defaultRegion: String) throws(LoadError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw LoadError(file: path, row: 0, reason: "cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LoadError(file: path, row: 0, reason: "cannot read the file")
+        }
         try self.init(csv: Array(data), file: path, defaultRegion: defaultRegion)
     }
 
@@ -99,7 +106,8 @@ public struct StaticCustomerTable: CustomerLookup {
             throw LoadError(file: file, row: 0, reason: error.description)
         }
         let header = table.header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard let phoneColumn = header.firstIndex(of: "phone"), let refColumn = header.firstIndex(of: "customer_ref") else {
+        guard let phoneColumn = header.firstIndex(of: "phone"), let refColumn = header.firstIndex(of: "customer_ref")
+        else {
             throw LoadError(file: file, row: 1, reason: "header must name the columns 'phone' and 'customer_ref'")
         }
         let nameColumn = header.firstIndex(of: "display_name")
@@ -123,7 +131,12 @@ public struct StaticCustomerTable: CustomerLookup {
             }
             let tickets = try Self.tickets(cell(ticketsColumn) ?? "", file: file, row: rowNumber)
             entries.append(
-                (phone, CustomerMatch(customerRef: ref, displayName: cell(nameColumn), openTickets: tickets, references: [ref, "phone:\(phone)"])))
+                (
+                    phone,
+                    CustomerMatch(
+                        customerRef: ref, displayName: cell(nameColumn), openTickets: tickets,
+                        references: [ref, "phone:\(phone)"])
+                ))
         }
         self.init(entries: entries)
     }
@@ -137,7 +150,8 @@ public struct StaticCustomerTable: CustomerLookup {
             }
             tickets.append(
                 TicketSummary(
-                    id: parts[0].trimmingCharacters(in: .whitespaces), status: parts[1].trimmingCharacters(in: .whitespaces),
+                    id: parts[0].trimmingCharacters(in: .whitespaces),
+                    status: parts[1].trimmingCharacters(in: .whitespaces),
                     subject: parts[2].trimmingCharacters(in: .whitespaces)))
         }
         return tickets

@@ -36,7 +36,9 @@ public struct EvapiFramer: Sendable {
         let first = buffer[start]
         if first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9") { return try nextNetstring() }
         if first == UInt8(ascii: "{") { return try nextLine() }
-        throw CTIParseError(.framing, input: KamailioEventParser.input, "frame starts with byte \(first), expected a netstring length or '{'")
+        throw CTIParseError(
+            .framing, input: KamailioEventParser.input,
+            "frame starts with byte \(first), expected a netstring length or '{'")
     }
 
     private mutating func nextNetstring() throws(CTIParseError) -> [UInt8]? {
@@ -46,7 +48,8 @@ public struct EvapiFramer: Sendable {
             length = length * 10 + Int(buffer[index] - UInt8(ascii: "0"))
             index += 1
             if length > maxFrameBytes {
-                throw CTIParseError(.framing, input: KamailioEventParser.input, "netstring length exceeds \(maxFrameBytes) bytes")
+                throw CTIParseError(
+                    .framing, input: KamailioEventParser.input, "netstring length exceeds \(maxFrameBytes) bytes")
             }
         }
         guard index < buffer.count else { return nil }
@@ -57,7 +60,8 @@ public struct EvapiFramer: Sendable {
         let end = payloadStart + length
         guard end < buffer.count else { return nil }
         guard buffer[end] == UInt8(ascii: ",") else {
-            throw CTIParseError(.framing, input: KamailioEventParser.input, "netstring of \(length) bytes not terminated by ','")
+            throw CTIParseError(
+                .framing, input: KamailioEventParser.input, "netstring of \(length) bytes not terminated by ','")
         }
         let payload = Array(buffer[payloadStart..<end])
         start = end + 1
@@ -67,7 +71,8 @@ public struct EvapiFramer: Sendable {
     private mutating func nextLine() throws(CTIParseError) -> [UInt8]? {
         guard let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) else {
             if buffer.count - start > maxFrameBytes {
-                throw CTIParseError(.framing, input: KamailioEventParser.input, "JSON line longer than \(maxFrameBytes) bytes")
+                throw CTIParseError(
+                    .framing, input: KamailioEventParser.input, "JSON line longer than \(maxFrameBytes) bytes")
             }
             return nil
         }

@@ -31,7 +31,8 @@ public enum EventIngress {
         public var handle: @Sendable (_ body: [UInt8], _ arrivedAt: ContinuousClock.Instant) async -> Answer
 
         public init(
-            name: String, path: String, handle: @escaping @Sendable (_ body: [UInt8], _ arrivedAt: ContinuousClock.Instant) async -> Answer
+            name: String, path: String,
+            handle: @escaping @Sendable (_ body: [UInt8], _ arrivedAt: ContinuousClock.Instant) async -> Answer
         ) {
             self.name = name
             self.path = path
@@ -59,7 +60,9 @@ extension EventIngress.Endpoint {
     /// This endpoint as the ingress server serves it.
     public func ingress(logger: Logger) -> IngressEndpoint {
         let handler = EventHandler(endpoint: self, logger: logger)
-        return IngressEndpoint(connector: name, path: path, maxBodyBytes: maxBodyBytes) { request in await handler.handle(request) }
+        return IngressEndpoint(connector: name, path: path, maxBodyBytes: maxBodyBytes) { request in
+            await handler.handle(request)
+        }
     }
 }
 
@@ -98,10 +101,13 @@ struct EventHandler: Sendable {
             return reject(.badRequest, reason, reason: "invalid_event")
         case .notStored(let reason):
             logger.error("event not stored", metadata: ["reason": "\(reason)"])
-            return IngressReply.unavailable("the event could not be stored (\(reason))", reason: "kafka", connector: endpoint.name, logger: logger)
+            return IngressReply.unavailable(
+                "the event could not be stored (\(reason))", reason: "kafka", connector: endpoint.name, logger: logger)
         case nil:
             logger.warning("event not confirmed in time", metadata: ["timeout": "\(endpoint.ackTimeout)"])
-            return IngressReply.unavailable("the message store did not confirm in time", reason: "kafka_timeout", connector: endpoint.name, logger: logger)
+            return IngressReply.unavailable(
+                "the message store did not confirm in time", reason: "kafka_timeout", connector: endpoint.name,
+                logger: logger)
         }
     }
 

@@ -52,7 +52,8 @@ public enum KamailioEventParser {
     static func optionalString(_ object: JSONValue, _ field: String) throws(CTIParseError) -> String? {
         guard let value = object[field], !value.isNull else { return nil }
         guard let text = value.scalarText else {
-            throw CTIParseError(.invalidField, input: input, "field '\(field)' must be a string, found \(value.typeName)")
+            throw CTIParseError(
+                .invalidField, input: input, "field '\(field)' must be a string, found \(value.typeName)")
         }
         return text
     }
@@ -66,7 +67,8 @@ public enum KamailioEventParser {
             default: nil
             }
         guard let number, number.isFinite, number >= 0, number < 1e12 else {
-            throw CTIParseError(.invalidField, input: input, "field '\(field)' must be a non-negative number, found \(value.typeName)")
+            throw CTIParseError(
+                .invalidField, input: input, "field '\(field)' must be a non-negative number, found \(value.typeName)")
         }
         return number
     }

@@ -60,7 +60,8 @@ public struct LocalFileDrop: FileDrop {
         for name in names.sorted() where !name.hasSuffix(".part") && globMatches(pattern, name) {
             let path = directory.appendingPathComponent(name).path
             guard let attributes = try? manager.attributesOfItem(atPath: path),
-                  attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+                attributes[.type] as? FileAttributeType == .typeRegular
+            else { continue }
             let size = (attributes[.size] as? NSNumber)?.int64Value
             files.append(DroppedFile(name: name, size: size, modified: attributes[.modificationDate] as? Date))
         }
@@ -101,7 +102,8 @@ public struct LocalFileDrop: FileDrop {
             if manager.fileExists(atPath: destination.path) { try manager.removeItem(at: destination) }
             try manager.copyItem(at: source, to: destination)
         } catch {
-            throw failure("cannot copy \(source.lastPathComponent) to \(destination.path): \(error.localizedDescription)")
+            throw failure(
+                "cannot copy \(source.lastPathComponent) to \(destination.path): \(error.localizedDescription)")
         }
     }
 

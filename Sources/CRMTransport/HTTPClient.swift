@@ -89,7 +89,9 @@ public final class HTTPClient: Sendable {
         return try result.get()
     }
 
-    private static func perform(_ request: HTTPRequest, on handle: UnsafeMutableRawPointer) -> Result<HTTPResponse, TransportError> {
+    private static func perform(
+        _ request: HTTPRequest, on handle: UnsafeMutableRawPointer
+    ) -> Result<HTTPResponse, TransportError> {
         let transfer = Transfer()
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
@@ -113,7 +115,8 @@ public final class HTTPClient: Sendable {
                     ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, headerList)
                     if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
                         ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-                        ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, body.baseAddress ?? UnsafePointer(bitPattern: 1))
+                        ccurl_setopt_pointer(
+                            handle, CURLOPT_POSTFIELDS, body.baseAddress ?? UnsafePointer(bitPattern: 1))
                     }
                     if request.method == "HEAD" { ccurl_setopt_long(handle, CURLOPT_NOBODY, 1) }
                     ccurl_setopt_write_function(handle, collectBody)
@@ -153,7 +156,9 @@ private let collectBody: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int,
     guard let data, let context else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    data.withMemoryRebound(to: UInt8.self, capacity: length) { transfer.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+    data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        transfer.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+    }
     return length
 }
 
@@ -162,7 +167,9 @@ private let collectHeader: @convention(c) (UnsafeMutablePointer<CChar>?, Int, In
     guard let data, let context else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) { String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self) }
+    let line = data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
     if line.hasPrefix("HTTP/") {
         transfer.headers = []  // a new response (after 100 Continue or a redirect): keep only the final one's headers
     } else if let colon = line.firstIndex(of: ":") {
@@ -196,6 +203,8 @@ extension TransportError {
         case CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM: kind = .protocolError
         default: kind = .other
         }
-        self.init(kind: kind, curlCode: Int32(code.rawValue), message: String(cString: curl_easy_strerror(code)), target: target)
+        self.init(
+            kind: kind, curlCode: Int32(code.rawValue), message: String(cString: curl_easy_strerror(code)),
+            target: target)
     }
 }

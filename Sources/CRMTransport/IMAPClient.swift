@@ -53,7 +53,9 @@ public final class IMAPClient: Sendable {
     public func status(mailbox: String) async throws(IMAPError) -> IMAPMailboxStatus {
         let command = "STATUS \(Self.quoted(mailbox)) (UIDVALIDITY UIDNEXT MESSAGES)"
         let lines = try await custom(command, path: "", mailbox: mailbox, verb: "STATUS")
-        guard let line = lines.first(where: { $0.uppercased().hasPrefix("* STATUS") }), let open = line.lastIndex(of: "(") else {
+        guard let line = lines.first(where: { $0.uppercased().hasPrefix("* STATUS") }),
+            let open = line.lastIndex(of: "(")
+        else {
             throw IMAPError(command: "STATUS", mailbox: mailbox, transport: nil, detail: "no STATUS response")
         }
         let items = line[line.index(after: open)...].replacingOccurrences(of: ")", with: "").split(separator: " ")
@@ -63,10 +65,14 @@ public final class IMAPClient: Sendable {
             values[items[index].uppercased()] = String(items[index + 1])
             index += 2
         }
-        guard let validity = values["UIDVALIDITY"].flatMap({ UInt32($0) }), let next = values["UIDNEXT"].flatMap({ UInt32($0) }) else {
-            throw IMAPError(command: "STATUS", mailbox: mailbox, transport: nil, detail: "STATUS without UIDVALIDITY/UIDNEXT")
+        guard let validity = values["UIDVALIDITY"].flatMap({ UInt32($0) }),
+            let next = values["UIDNEXT"].flatMap({ UInt32($0) })
+        else {
+            throw IMAPError(
+                command: "STATUS", mailbox: mailbox, transport: nil, detail: "STATUS without UIDVALIDITY/UIDNEXT")
         }
-        return IMAPMailboxStatus(uidValidity: validity, uidNext: next, messages: values["MESSAGES"].flatMap { Int($0) } ?? 0)
+        return IMAPMailboxStatus(
+            uidValidity: validity, uidNext: next, messages: values["MESSAGES"].flatMap { Int($0) } ?? 0)
     }
 
     /// The UIDs in `mailbox` greater than `after`, ascending (`UID SEARCH UID after+1:*`, which also names the
@@ -87,47 +93,60 @@ public final class IMAPClient: Sendable {
         let result = await perform(url: url, customRequest: nil)
         switch result {
         case .success(let body): return body
-        case .failure(let error): throw IMAPError(command: "UID FETCH \(uid)", mailbox: mailbox, transport: error, detail: "")
+        case .failure(let error):
+            throw IMAPError(command: "UID FETCH \(uid)", mailbox: mailbox, transport: error, detail: "")
         }
     }
 
     /// At most the first `limit` bytes of the message with `uid` (`UID FETCH uid BODY[]<0.limit+1>`, through
     /// libcurl's `;PARTIAL=` URL), and whether the message is longer: a huge message (a 20 MiB attachment) never
     /// holds more than `limit + 1` bytes in memory. Fails if the mailbox's UIDVALIDITY is no longer `uidValidity`.
-    public func fetch(mailbox: String, uidValidity: UInt32, uid: UInt32, limit: Int) async throws(IMAPError) -> (bytes: [UInt8], truncated: Bool) {
-        let url = Self.join(settings.url, "\(Self.encode(mailbox));UIDVALIDITY=\(uidValidity)/;UID=\(uid);PARTIAL=0.\(limit + 1)")
+    public func fetch(
+        mailbox: String, uidValidity: UInt32, uid: UInt32, limit: Int
+    ) async throws(IMAPError) -> (bytes: [UInt8], truncated: Bool) {
+        let url = Self.join(
+            settings.url, "\(Self.encode(mailbox));UIDVALIDITY=\(uidValidity)/;UID=\(uid);PARTIAL=0.\(limit + 1)")
         let result = await perform(url: url, customRequest: nil)
         switch result {
         case .success(let body):
             guard body.count > limit else { return (body, false) }
             return (Array(body.prefix(limit)), true)
         case .failure(let error):
-            throw IMAPError(command: "UID FETCH \(uid) BODY[]<0.\(limit + 1)>", mailbox: mailbox, transport: error, detail: "")
+            throw IMAPError(
+                command: "UID FETCH \(uid) BODY[]<0.\(limit + 1)>", mailbox: mailbox, transport: error, detail: "")
         }
     }
 
     /// `UID STORE uid +FLAGS (flags)`: keywords (e.g. `crmhub-processed`) or system flags.
     public func addFlags(_ flags: [String], mailbox: String, uid: UInt32) async throws(IMAPError) {
-        _ = try await custom("UID STORE \(uid) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID STORE")
+        _ = try await custom(
+            "UID STORE \(uid) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox,
+            verb: "UID STORE")
     }
 
     /// `UID STORE uid,uid,... +FLAGS (flags)` for several messages in one command.
     public func addFlags(_ flags: [String], mailbox: String, uids: [UInt32]) async throws(IMAPError) {
         let set = uids.map(String.init).joined(separator: ",")
-        _ = try await custom("UID STORE \(set) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID STORE")
+        _ = try await custom(
+            "UID STORE \(set) +FLAGS (\(flags.joined(separator: " ")))", path: Self.encode(mailbox), mailbox: mailbox,
+            verb: "UID STORE")
     }
 
     /// The flags of `uid` (`UID FETCH uid (FLAGS)`).
     public func flags(mailbox: String, uid: UInt32) async throws(IMAPError) -> [String] {
-        let lines = try await custom("UID FETCH \(uid) (FLAGS)", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID FETCH")
-        guard let line = lines.first(where: { $0.uppercased().contains("FLAGS (") }), let range = line.range(of: "FLAGS (", options: .caseInsensitive),
+        let lines = try await custom(
+            "UID FETCH \(uid) (FLAGS)", path: Self.encode(mailbox), mailbox: mailbox, verb: "UID FETCH")
+        guard let line = lines.first(where: { $0.uppercased().contains("FLAGS (") }),
+            let range = line.range(of: "FLAGS (", options: .caseInsensitive),
             let close = line[range.upperBound...].firstIndex(of: ")")
         else { return [] }
         return line[range.upperBound..<close].split(separator: " ").map(String.init)
     }
 
     /// Runs a custom command (the untagged responses come back as lines); with a mailbox path libcurl selects it first.
-    private func custom(_ command: String, path: String, mailbox: String, verb: String) async throws(IMAPError) -> [String] {
+    private func custom(
+        _ command: String, path: String, mailbox: String, verb: String
+    ) async throws(IMAPError) -> [String] {
         let result = await perform(url: Self.join(settings.url, path), customRequest: command)
         switch result {
         case .success(let body):
@@ -180,6 +199,8 @@ private let collectIMAP: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int,
     guard let data, let context else { return 0 }
     let buffer = Unmanaged<IMAPBuffer>.fromOpaque(context).takeUnretainedValue()
     let length = size * count
-    data.withMemoryRebound(to: UInt8.self, capacity: length) { buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+    data.withMemoryRebound(to: UInt8.self, capacity: length) {
+        buffer.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: length))
+    }
     return length
 }

@@ -20,7 +20,8 @@ public struct MailAddress: Sendable, Hashable, CustomStringConvertible {
             guard address.contains("@") else { return nil }
             var name = trimmed[..<open].trimmingCharacters(in: .whitespaces)
             if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 {
-                name = String(name.dropFirst().dropLast()).replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\\\", with: "\\")
+                name = String(name.dropFirst().dropLast()).replacingOccurrences(of: "\\\"", with: "\"")
+                    .replacingOccurrences(of: "\\\\", with: "\\")
             }
             let decoded = EncodedWord.decode(name)
             self.init(address, name: decoded.isEmpty ? nil : decoded)
@@ -65,7 +66,8 @@ public struct MailMessage: Sendable {
     public var extraHeaders: [(name: String, value: String)]
 
     public init(
-        from: MailAddress, to: [MailAddress], cc: [MailAddress] = [], bcc: [MailAddress] = [], replyTo: MailAddress? = nil,
+        from: MailAddress, to: [MailAddress], cc: [MailAddress] = [], bcc: [MailAddress] = [],
+        replyTo: MailAddress? = nil,
         subject: String, text: String? = nil, html: String? = nil, messageID: String, inReplyTo: String? = nil,
         references: [String] = [], date: Date = Date(), extraHeaders: [(name: String, value: String)] = []
     ) {
@@ -94,7 +96,8 @@ public struct MailMessage: Sendable {
     /// carries the same id: `<id>@<domain>`, characters outside RFC 5322 `atext` and `.` replaced by `-`.
     public static func messageID(for id: String, domain: String) -> String {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.")
-        let local = String(id.map { allowed.contains($0) ? $0 : "-" }).trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let local = String(id.map { allowed.contains($0) ? $0 : "-" }).trimmingCharacters(
+            in: CharacterSet(charactersIn: "."))
         return "\(local.isEmpty ? "message" : local)@\(domain)"
     }
 
@@ -138,7 +141,10 @@ public struct MailMessage: Sendable {
 
     /// A single text part's headers, blank line and quoted-printable body.
     private static func part(_ body: String, subtype: String) -> [String] {
-        ["Content-Type: text/\(subtype); charset=utf-8", "Content-Transfer-Encoding: quoted-printable", "", QuotedPrintable.encode(body)]
+        [
+            "Content-Type: text/\(subtype); charset=utf-8", "Content-Transfer-Encoding: quoted-printable", "",
+            QuotedPrintable.encode(body),
+        ]
     }
 
     static func rfc5322Date(_ date: Date) -> String {
@@ -156,7 +162,9 @@ public enum EncodedWord {
     /// octets, never splitting a character), separated by folding white space.
     public static func text(_ value: String) -> String {
         let singleLine = value.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
-        if singleLine.allSatisfy({ $0.isASCII && ($0 == " " || $0 == "\t" || !$0.isWhitespace) }) && !singleLine.contains("=?") {
+        if singleLine.allSatisfy({ $0.isASCII && ($0 == " " || $0 == "\t" || !$0.isWhitespace) })
+            && !singleLine.contains("=?")
+        {
             return singleLine
         }
         return encode(singleLine)
@@ -167,7 +175,8 @@ public enum EncodedWord {
         if value.allSatisfy({ $0.isASCII }) {
             let atext = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~ ")
             if value.allSatisfy({ atext.contains($0) }) && !value.contains("=?") { return value }
-            return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            return "\""
+                + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         return encode(value)
     }
@@ -269,7 +278,9 @@ public enum Charset {
             return (text, encoding == nil ? "unknown charset '\(name)': read as UTF-8" : nil)
         }
         let text = String(data: Data(bytes), encoding: .isoLatin1) ?? String(decoding: bytes, as: UTF8.self)
-        let note = encoding == nil ? "unknown charset '\(name)': not UTF-8, read as ISO-8859-1" : "invalid \(name) text: read as ISO-8859-1"
+        let note =
+            encoding == nil
+            ? "unknown charset '\(name)': not UTF-8, read as ISO-8859-1" : "invalid \(name) text: read as ISO-8859-1"
         return (text, note)
     }
 }

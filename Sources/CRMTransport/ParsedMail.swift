@@ -72,12 +72,15 @@ public struct ParsedMail: Sendable {
         var text = value
         if let comment = text.firstIndex(of: "(") { text = String(text[..<comment]) }
         text = text.trimmingCharacters(in: .whitespaces)
-        if let comma = text.firstIndex(of: ",") { text = text[text.index(after: comma)...].trimmingCharacters(in: .whitespaces) }
+        if let comma = text.firstIndex(of: ",") {
+            text = text[text.index(after: comma)...].trimmingCharacters(in: .whitespaces)
+        }
         text = text.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        for format in ["d MMM yyyy HH:mm:ss Z", "d MMM yyyy HH:mm Z", "d MMM yyyy HH:mm:ss zzz", "d MMM yy HH:mm:ss Z"] {
+        for format in ["d MMM yyyy HH:mm:ss Z", "d MMM yyyy HH:mm Z", "d MMM yyyy HH:mm:ss zzz", "d MMM yy HH:mm:ss Z"]
+        {
             formatter.dateFormat = format
             if let date = formatter.date(from: text) { return date }
         }
@@ -127,7 +130,9 @@ struct MIMEEntity {
             }
             return
         }
-        if let disposition = header("Content-Disposition"), Self.parseParameterized(disposition).type == "attachment" { return }
+        if let disposition = header("Content-Disposition"), Self.parseParameterized(disposition).type == "attachment" {
+            return
+        }
         if type == "text/plain" || type.isEmpty, text == nil {
             text = decodedText(charset: parameters["charset"], warnings: &warnings)
         } else if type == "text/html", html == nil {
@@ -141,7 +146,8 @@ struct MIMEEntity {
         let octets: [UInt8]
         switch encoding {
         case "base64":
-            let compact = String(decoding: body.filter { !($0 == 0x0D || $0 == 0x0A || $0 == 0x20 || $0 == 0x09) }, as: UTF8.self)
+            let compact = String(
+                decoding: body.filter { !($0 == 0x0D || $0 == 0x0A || $0 == 0x20 || $0 == 0x09) }, as: UTF8.self)
             if let data = Data(base64Encoded: compact, options: .ignoreUnknownCharacters) {
                 octets = Array(data)
             } else {
@@ -218,7 +224,9 @@ struct MIMEEntity {
             guard let equals = segment.firstIndex(of: "=") else { continue }
             let name = segment[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
             var parameter = segment[segment.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            if parameter.hasPrefix("\""), parameter.hasSuffix("\""), parameter.count >= 2 { parameter = String(parameter.dropFirst().dropLast()) }
+            if parameter.hasPrefix("\""), parameter.hasSuffix("\""), parameter.count >= 2 {
+                parameter = String(parameter.dropFirst().dropLast())
+            }
             parameters[name] = parameter
         }
         return (type, parameters)

@@ -36,7 +36,8 @@ public struct SFTPConfiguration: Sendable {
     public init(
         host: String, port: Int = 22, user: String, directory: String, privateKey: String, publicKey: String? = nil,
         keyPassphrase: String? = nil, hostKeySHA256: String?, insecureSkipHostKeyCheck: Bool = false,
-        connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(1800), stallTimeout: Duration = .seconds(60),
+        connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(1800),
+        stallTimeout: Duration = .seconds(60),
         connections: Int = 2
     ) {
         self.host = host
@@ -61,21 +62,27 @@ public struct SFTPConfiguration: Sendable {
         insecureSkipHostKeyCheck: Bool = false
     ) throws(TransportError) {
         guard let components = URLComponents(string: url), components.scheme?.lowercased() == "sftp",
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else {
-            throw TransportError(kind: .configuration, curlCode: 0, message: "not an sftp://user@host[:port]/dir URL", target: "sftp")
+            throw TransportError(
+                kind: .configuration, curlCode: 0, message: "not an sftp://user@host[:port]/dir URL", target: "sftp")
         }
         guard let user = components.user, !user.isEmpty else {
-            throw TransportError(kind: .configuration, curlCode: 0, message: "the SFTP URL names no user (sftp://user@host/dir)", target: "sftp://\(host)")
+            throw TransportError(
+                kind: .configuration, curlCode: 0, message: "the SFTP URL names no user (sftp://user@host/dir)",
+                target: "sftp://\(host)")
         }
         guard components.password == nil else {
             throw TransportError(
-                kind: .configuration, curlCode: 0, message: "passwords are not supported: use privateKey", target: "sftp://\(user)@\(host)")
+                kind: .configuration, curlCode: 0, message: "passwords are not supported: use privateKey",
+                target: "sftp://\(user)@\(host)")
         }
         let path = components.path.isEmpty ? "/" : components.path
         self.init(
-            host: host, port: components.port ?? 22, user: user, directory: path, privateKey: privateKey, publicKey: publicKey,
-            keyPassphrase: keyPassphrase, hostKeySHA256: hostKeySHA256, insecureSkipHostKeyCheck: insecureSkipHostKeyCheck)
+            host: host, port: components.port ?? 22, user: user, directory: path, privateKey: privateKey,
+            publicKey: publicKey,
+            keyPassphrase: keyPassphrase, hostKeySHA256: hostKeySHA256,
+            insecureSkipHostKeyCheck: insecureSkipHostKeyCheck)
     }
 
     /// `sftp://user@host:port/dir` (no key, passphrase or pin).
@@ -112,11 +119,13 @@ public struct SFTPConfiguration: Sendable {
         }
         if let pin = hostKeyBase64 {
             guard Self.isSHA256Base64(pin) else {
-                throw invalid("hostKeySHA256 must be SHA256: and the 43 base64 characters ssh-keygen -lf -E sha256 prints")
+                throw invalid(
+                    "hostKeySHA256 must be SHA256: and the 43 base64 characters ssh-keygen -lf -E sha256 prints")
             }
         } else if !insecureSkipHostKeyCheck {
             throw invalid(
-                "no hostKeySHA256 pin: refusing to connect to an unverified server (set insecureSkipHostKeyCheck to override)")
+                "no hostKeySHA256 pin: refusing to connect to an unverified server (set insecureSkipHostKeyCheck to override)"
+            )
         }
     }
 

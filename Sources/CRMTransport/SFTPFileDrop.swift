@@ -30,10 +30,13 @@ public final class SFTPFileDrop: FileDrop {
     public var description: String { configuration.label }
 
     public func list(matching pattern: String) async throws(TransportError) -> [DroppedFile] {
-        let request = SFTPRequest(path: configuration.remoteDirectory == "/" ? "/" : configuration.remoteDirectory + "/", body: .listing)
+        let request = SFTPRequest(
+            path: configuration.remoteDirectory == "/" ? "/" : configuration.remoteDirectory + "/", body: .listing)
         let listing = try await perform(request, operation: "list", notFoundIsFolder: true)
         let files = SFTPListing.regularFiles(in: String(decoding: listing, as: UTF8.self))
-        return files.filter { !$0.name.hasSuffix(".part") && globMatches(pattern, $0.name) }.sorted { $0.name < $1.name }
+        return files.filter { !$0.name.hasSuffix(".part") && globMatches(pattern, $0.name) }.sorted {
+            $0.name < $1.name
+        }
     }
 
     public func fetch(_ name: String, to destination: URL) async throws(TransportError) {
@@ -55,7 +58,8 @@ public final class SFTPFileDrop: FileDrop {
             throw failure(.other, "cannot write \(temporary.path): \(String(cString: strerror(errno)))")
         }
         guard rename(temporary.path, destination.path) == 0 else {
-            throw failure(.other, "cannot rename the fetched \(name) to \(destination.path): \(String(cString: strerror(errno)))")
+            throw failure(
+                .other, "cannot rename the fetched \(name) to \(destination.path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -148,17 +152,22 @@ public final class SFTPFileDrop: FileDrop {
     /// Runs `request` on a worker thread. `notFoundIsFolder`: a missing path means the drop folder itself is missing
     /// (a listing, an upload), which is a configuration error rather than a missing file.
     @discardableResult
-    private func perform(_ request: SFTPRequest, operation: String, notFoundIsFolder: Bool = false) async throws(TransportError) -> [UInt8] {
+    private func perform(
+        _ request: SFTPRequest, operation: String, notFoundIsFolder: Bool = false
+    ) async throws(TransportError) -> [UInt8] {
         let configuration = configuration
         let url = url(for: request.path)
-        let result = await workers.run { handle in SFTPTransfer.perform(request, url: url, configuration: configuration, on: handle) }
+        let result = await workers.run { handle in
+            SFTPTransfer.perform(request, url: url, configuration: configuration, on: handle)
+        }
         switch result {
         case .success(let bytes): return bytes
         case .failure(let failure):
             if notFoundIsFolder && failure.code == CURLE_REMOTE_FILE_NOT_FOUND {
                 throw TransportError(
                     kind: .configuration, curlCode: notFoundCode,
-                    message: "\(operation): the folder \(configuration.remoteDirectory) does not exist on the server", target: description)
+                    message: "\(operation): the folder \(configuration.remoteDirectory) does not exist on the server",
+                    target: description)
             }
             throw failure.error(operation: operation, configuration: configuration)
         }
@@ -166,7 +175,8 @@ public final class SFTPFileDrop: FileDrop {
 
     private func url(for path: String) -> String {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        let user = configuration.user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? configuration.user
+        let user =
+            configuration.user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? configuration.user
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: ";")
         let encodedPath = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
@@ -208,11 +218,13 @@ struct SFTPFailure: Error {
         switch code {
         case CURLE_PEER_FAILED_VERIFICATION:
             kind = .tls
-            message = "host key of \(server) does not match the pinned SHA256:\(configuration.hostKeyBase64 ?? "") "
+            message =
+                "host key of \(server) does not match the pinned SHA256:\(configuration.hostKeyBase64 ?? "") "
                 + "(server presented SHA256:\(presentedFingerprint ?? "?")); refusing to connect"
         case CURLE_LOGIN_DENIED:
             kind = .configuration
-            message = "\(server) refused public-key authentication as \(configuration.user) (is the key in its authorized_keys?)"
+            message =
+                "\(server) refused public-key authentication as \(configuration.user) (is the key in its authorized_keys?)"
         case CURLE_REMOTE_ACCESS_DENIED:
             kind = .configuration
             message = "\(operation): permission denied or folder missing: \(detail)"
@@ -239,7 +251,8 @@ struct SFTPFailure: Error {
 
     /// The fingerprint libcurl reports in `… mismatch sha256 fingerprint. Remote FP is not equal to PIN`.
     private var presentedFingerprint: String? {
-        guard let start = detail.range(of: "Remote "), let end = detail.range(of: " is not equal", range: start.upperBound..<detail.endIndex)
+        guard let start = detail.range(of: "Remote "),
+            let end = detail.range(of: " is not equal", range: start.upperBound..<detail.endIndex)
         else { return nil }
         var fingerprint = String(detail[start.upperBound..<end.lowerBound])
         while fingerprint.hasSuffix("=") { fingerprint.removeLast() }

@@ -27,7 +27,8 @@ public struct MailServerSettings: Sendable {
     public var connectTimeout: Duration
 
     public init(
-        url: String, username: String? = nil, password: String? = nil, security: MailSecurity = .startTLS, caFile: String? = nil,
+        url: String, username: String? = nil, password: String? = nil, security: MailSecurity = .startTLS,
+        caFile: String? = nil,
         timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(15)
     ) {
         self.url = url
@@ -105,16 +106,20 @@ public final class SMTPClient: Sendable {
     /// Sends `message` to `recipients` (its To/Cc/Bcc addresses by default) with envelope sender `sender` (its
     /// From address by default). Never throws: a connection failure marks every recipient transient (or
     /// permanent for TLS and configuration errors, which need an operator).
-    public func send(_ message: MailMessage, recipients: [String]? = nil, sender: String? = nil) async -> SMTPSendResult {
+    public func send(_ message: MailMessage, recipients: [String]? = nil, sender: String? = nil) async -> SMTPSendResult
+    {
         let envelope = recipients ?? message.recipients
         let from = sender ?? message.from.address
         let payload = message.rendered()
         let settings = self.settings
-        return await workers.run { handle in Self.perform(payload, from: from, recipients: envelope, settings: settings, on: handle) }
+        return await workers.run { handle in
+            Self.perform(payload, from: from, recipients: envelope, settings: settings, on: handle)
+        }
     }
 
     private static func perform(
-        _ payload: [UInt8], from: String, recipients: [String], settings: MailServerSettings, on handle: UnsafeMutableRawPointer
+        _ payload: [UInt8], from: String, recipients: [String], settings: MailServerSettings,
+        on handle: UnsafeMutableRawPointer
     ) -> SMTPSendResult {
         let transfer = SMTPTransfer(payload: payload)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
@@ -168,7 +173,9 @@ struct SMTPTranscript {
             pendingCommand = "<auth-response>"
             return
         }
-        pendingCommand = trimmed.uppercased().hasPrefix("RCPT") || trimmed.uppercased().hasPrefix("MAIL") || trimmed.uppercased() == "DATA"
+        pendingCommand =
+            trimmed.uppercased().hasPrefix("RCPT") || trimmed.uppercased().hasPrefix("MAIL")
+                || trimmed.uppercased() == "DATA"
             ? trimmed : String(trimmed.prefix { $0 != " " }).uppercased()
     }
 
@@ -191,28 +198,40 @@ struct SMTPTranscript {
         let dataReply = exchanges.last { $0.command == "<end-of-data>" }
         return recipients.map { recipient in
             let rcpt = exchanges.last { exchange in
-                exchange.command.uppercased().hasPrefix("RCPT") && exchange.command.lowercased().contains("<\(recipient.lowercased())>")
+                exchange.command.uppercased().hasPrefix("RCPT")
+                    && exchange.command.lowercased().contains("<\(recipient.lowercased())>")
             }
             guard let rcpt else {
                 // The transaction broke before this recipient was offered.
                 let permanent = transportError.map { !$0.isTransient } ?? false
                 let lastFailure = exchanges.last { $0.code >= 400 }
                 if let lastFailure, lastFailure.code >= 500, transportError?.isTransient != true {
-                    return SMTPRecipientResult(recipient: recipient, status: .permanent, code: lastFailure.code, reply: lastFailure.text)
+                    return SMTPRecipientResult(
+                        recipient: recipient, status: .permanent, code: lastFailure.code, reply: lastFailure.text)
                 }
                 if let lastFailure, lastFailure.code >= 400 {
-                    return SMTPRecipientResult(recipient: recipient, status: .transient, code: lastFailure.code, reply: lastFailure.text)
+                    return SMTPRecipientResult(
+                        recipient: recipient, status: .transient, code: lastFailure.code, reply: lastFailure.text)
                 }
                 return SMTPRecipientResult(
-                    recipient: recipient, status: permanent ? .permanent : .transient, code: 0, reply: transportError?.description ?? "not offered")
+                    recipient: recipient, status: permanent ? .permanent : .transient, code: 0,
+                    reply: transportError?.description ?? "not offered")
             }
-            if rcpt.code >= 500 { return SMTPRecipientResult(recipient: recipient, status: .permanent, code: rcpt.code, reply: rcpt.text) }
-            if rcpt.code >= 400 { return SMTPRecipientResult(recipient: recipient, status: .transient, code: rcpt.code, reply: rcpt.text) }
+            if rcpt.code >= 500 {
+                return SMTPRecipientResult(recipient: recipient, status: .permanent, code: rcpt.code, reply: rcpt.text)
+            }
+            if rcpt.code >= 400 {
+                return SMTPRecipientResult(recipient: recipient, status: .transient, code: rcpt.code, reply: rcpt.text)
+            }
             guard let dataReply else {
-                return SMTPRecipientResult(recipient: recipient, status: .transient, code: 0, reply: transportError?.description ?? "no reply to the message data")
+                return SMTPRecipientResult(
+                    recipient: recipient, status: .transient, code: 0,
+                    reply: transportError?.description ?? "no reply to the message data")
             }
-            let status: SMTPRecipientResult.Status = dataReply.code < 400 ? .delivered : dataReply.code < 500 ? .transient : .permanent
-            return SMTPRecipientResult(recipient: recipient, status: status, code: dataReply.code, reply: dataReply.text)
+            let status: SMTPRecipientResult.Status =
+                dataReply.code < 400 ? .delivered : dataReply.code < 500 ? .transient : .permanent
+            return SMTPRecipientResult(
+                recipient: recipient, status: status, code: dataReply.code, reply: dataReply.text)
         }
     }
 }
@@ -243,9 +262,15 @@ private let recordTranscript: ccurl_debug_callback = { _, type, data, size, cont
     guard let data, let context else { return 0 }
     guard type == CURLINFO_HEADER_IN || type == CURLINFO_HEADER_OUT else { return 0 }
     let transfer = Unmanaged<SMTPTransfer>.fromOpaque(context).takeUnretainedValue()
-    let text = data.withMemoryRebound(to: UInt8.self, capacity: size) { String(decoding: UnsafeBufferPointer(start: $0, count: size), as: UTF8.self) }
+    let text = data.withMemoryRebound(to: UInt8.self, capacity: size) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: size), as: UTF8.self)
+    }
     for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-        if type == CURLINFO_HEADER_IN { transfer.transcript.received(String(line)) } else { transfer.transcript.sent(String(line)) }
+        if type == CURLINFO_HEADER_IN {
+            transfer.transcript.received(String(line))
+        } else {
+            transfer.transcript.sent(String(line))
+        }
     }
     return 0
 }

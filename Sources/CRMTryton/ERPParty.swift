@@ -64,9 +64,12 @@ public struct ERPParty: Sendable, Equatable {
     }
 
     private static func address(_ item: JSONValue) -> Address {
-        let lines = [item["street"]?.stringValue, item["streetbis"]?.stringValue].compactMap { $0 }.filter { !$0.isEmpty }
+        let lines = [item["street"]?.stringValue, item["streetbis"]?.stringValue].compactMap { $0 }.filter {
+            !$0.isEmpty
+        }
         let country = item["country"]?["code"]?.stringValue ?? item["country"]?.stringValue
         return Address(
-            street: lines.joined(separator: "\n"), city: item["city"]?.stringValue, postalCode: item["zip"]?.scalarText, country: country)
+            street: lines.joined(separator: "\n"), city: item["city"]?.stringValue, postalCode: item["zip"]?.scalarText,
+            country: country)
     }
 }

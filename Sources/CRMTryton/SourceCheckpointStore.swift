@@ -43,7 +43,8 @@ public final class SourceCheckpointStore: Sendable {
     /// The checkpoint of `source`, or nil before its first message.
     public func checkpoint(source: String) async throws -> Checkpoint? {
         try await database.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT modified, record_id FROM source_checkpoint WHERE source = ?", arguments: [source])
+            let row = try Row.fetchOne(
+                db, sql: "SELECT modified, record_id FROM source_checkpoint WHERE source = ?", arguments: [source])
             guard let row else { return nil }
             let modified: String = row["modified"]
             let id: Int = row["record_id"]

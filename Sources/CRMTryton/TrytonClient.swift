@@ -68,7 +68,9 @@ public actor TrytonClient {
 
     /// Calls `method` with `parameters` (the session context is appended as the last parameter, merged with
     /// `context`) and returns the `result` with Tryton's tagged values left as they are.
-    public func call(_ method: String, _ parameters: [JSONValue], context: [(String, JSONValue)] = []) async throws(TrytonError) -> JSONValue {
+    public func call(
+        _ method: String, _ parameters: [JSONValue], context: [(String, JSONValue)] = []
+    ) async throws(TrytonError) -> JSONValue {
         let first = try await currentSession()
         let outcome = await attempt(method, parameters, session: first, context: context)
         switch outcome {
@@ -85,7 +87,9 @@ public actor TrytonClient {
         case .success(let value):
             return value
         case .failure(let error):
-            if Self.isExpiredSession(error) { throw TrytonError(.authentication(status: 401), method: method, target: target) }
+            if Self.isExpiredSession(error) {
+                throw TrytonError(.authentication(status: 401), method: method, target: target)
+            }
             throw error
         }
     }
@@ -98,7 +102,9 @@ public actor TrytonClient {
     // MARK: Model helpers
 
     /// `model.<model>.search(domain, offset, limit, order, context)`: the ids.
-    public func search(_ model: String, domain: JSONValue, limit: Int? = nil, order: JSONValue = .null) async throws(TrytonError) -> [Int] {
+    public func search(
+        _ model: String, domain: JSONValue, limit: Int? = nil, order: JSONValue = .null
+    ) async throws(TrytonError) -> [Int] {
         let limitValue: JSONValue = limit.map { .number(String($0)) } ?? .null
         let result = try await call("model.\(model).search", [domain, .number("0"), limitValue, order])
         return try ids(result, method: "model.\(model).search")
@@ -151,7 +157,9 @@ public actor TrytonClient {
 
     private func login() async throws(TrytonError) -> Session {
         let method = "common.db.login"
-        let parameters: [JSONValue] = [.string(endpoint.user), .object([("password", .string(endpoint.password))]), .string("en")]
+        let parameters: [JSONValue] = [
+            .string(endpoint.user), .object([("password", .string(endpoint.password))]), .string("en"),
+        ]
         let result: JSONValue
         do {
             result = try await rpc(method, parameters, authorization: nil)
@@ -162,7 +170,9 @@ public actor TrytonClient {
             throw error
         }
         guard let userID = result[0]?.scalarText, let token = result[1]?.stringValue else {
-            throw TrytonError(.protocolError(status: 200, message: "login reply is not [user id, session]"), method: method, target: target)
+            throw TrytonError(
+                .protocolError(status: 200, message: "login reply is not [user id, session]"), method: method,
+                target: target)
         }
         let credentials = Data("\(endpoint.user):\(userID):\(token)".utf8).base64EncodedString()
         let authorization = "Session \(credentials)"
@@ -192,11 +202,17 @@ public actor TrytonClient {
         return try await rpc(method, parameters + [.object(merged)], authorization: session.authorization)
     }
 
-    private func rpc(_ method: String, _ parameters: [JSONValue], authorization: String?) async throws(TrytonError) -> JSONValue {
+    private func rpc(
+        _ method: String, _ parameters: [JSONValue], authorization: String?
+    ) async throws(TrytonError) -> JSONValue {
         let id = nextID
         nextID += 1
-        let body = JSONValue.object([("id", .number(String(id))), ("method", .string(method)), ("params", .array(parameters))])
-        var headers: [(name: String, value: String)] = [("Content-Type", "application/json"), ("Accept", "application/json")]
+        let body = JSONValue.object([
+            ("id", .number(String(id))), ("method", .string(method)), ("params", .array(parameters)),
+        ])
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/json"), ("Accept", "application/json"),
+        ]
         if let authorization { headers.append(("Authorization", authorization)) }
         let request = HTTPRequest(
             method: "POST", url: endpoint.rpcURL, headers: headers, body: body.jsonBytes(), timeout: endpoint.timeout,
@@ -225,13 +241,16 @@ public actor TrytonClient {
         do {
             reply = try JSONValue.parse(response.body)
         } catch {
-            throw TrytonError(.protocolError(status: 200, message: "not JSON: \(error.description)"), method: method, target: target)
+            throw TrytonError(
+                .protocolError(status: 200, message: "not JSON: \(error.description)"), method: method, target: target)
         }
         if let error = reply["error"], !error.isNull {
             throw TrytonError(rpcError(error), method: method, target: target)
         }
         guard let result = reply["result"] else {
-            throw TrytonError(.protocolError(status: 200, message: "reply has neither result nor error"), method: method, target: target)
+            throw TrytonError(
+                .protocolError(status: 200, message: "reply has neither result nor error"), method: method,
+                target: target)
         }
         return result
     }
@@ -260,12 +279,16 @@ public actor TrytonClient {
 
     private func ids(_ result: JSONValue, method: String) throws(TrytonError) -> [Int] {
         guard let items = result.arrayItems else {
-            throw TrytonError(.protocolError(status: 200, message: "expected a list of ids, got \(result.typeName)"), method: method, target: target)
+            throw TrytonError(
+                .protocolError(status: 200, message: "expected a list of ids, got \(result.typeName)"), method: method,
+                target: target)
         }
         var ids: [Int] = []
         for item in items {
             guard let text = item.scalarText, let id = Int(text) else {
-                throw TrytonError(.protocolError(status: 200, message: "expected an id, got \(item.typeName)"), method: method, target: target)
+                throw TrytonError(
+                    .protocolError(status: 200, message: "expected an id, got \(item.typeName)"), method: method,
+                    target: target)
             }
             ids.append(id)
         }
@@ -274,7 +297,9 @@ public actor TrytonClient {
 
     private func records(_ result: JSONValue, method: String) throws(TrytonError) -> [JSONValue] {
         guard let items = result.arrayItems else {
-            throw TrytonError(.protocolError(status: 200, message: "expected a list of records, got \(result.typeName)"), method: method, target: target)
+            throw TrytonError(
+                .protocolError(status: 200, message: "expected a list of records, got \(result.typeName)"),
+                method: method, target: target)
         }
         return items
     }

@@ -1,13 +1,12 @@
-import CRMDelivery
-// CRMTryton: the Tryton ERP over JSON-RPC — a party sink keyed by the golden id (created once, updated on change)
-// and a confirmed-sale source whose checkpoint moves only after Kafka's acknowledgement.
-
 import CRMConnector
 import CRMDelivery
 import CRMModel
 import CRMTransport
 import CRMYAML
 import Foundation
+
+// CRMTryton: the Tryton ERP over JSON-RPC — a party sink keyed by the golden id (created once, updated on change)
+// and a confirmed-sale source whose checkpoint moves only after Kafka's acknowledgement.
 
 /// Where a Tryton connector connects (shared by both Tryton kinds).
 public enum TrytonConnection {
@@ -22,11 +21,14 @@ public enum TrytonConnection {
         public var company: Int?
 
         /// The endpoint with its secrets resolved now.
-        public func endpoint(environment: [String: String] = ProcessInfo.processInfo.environment) throws(SecretError) -> TrytonEndpoint {
+        public func endpoint(
+            environment: [String: String] = ProcessInfo.processInfo.environment
+        ) throws(SecretError) -> TrytonEndpoint {
             var context: [(String, JSONValue)] = []
             if let company { context.append(("company", .number(String(company)))) }
             return TrytonEndpoint(
-                url: try url.resolve(environment: environment), database: database, user: try user.resolve(environment: environment),
+                url: try url.resolve(environment: environment), database: database,
+                user: try user.resolve(environment: environment),
                 password: try password.resolve(environment: environment), timeout: timeout, context: context)
         }
     }
@@ -37,13 +39,15 @@ public enum TrytonConnection {
         let urlValue = try map.require("url")
         let url = try urlValue.secretValue()
         if case .literal(let text) = url {
-            guard let components = URLComponents(string: text), let scheme = components.scheme, ["http", "https"].contains(scheme),
+            guard let components = URLComponents(string: text), let scheme = components.scheme,
+                ["http", "https"].contains(scheme),
                 components.host != nil
             else {
                 throw urlValue.error("'\(text)' is not an http(s) URL")
             }
             if components.user != nil || components.password != nil {
-                throw urlValue.error("credentials may not be written in the URL; use user and password (${env:NAME} or ${file:PATH})")
+                throw urlValue.error(
+                    "credentials may not be written in the URL; use user and password (${env:NAME} or ${file:PATH})")
             }
         }
         let database = try map.require("database").nonEmptyString()
@@ -51,11 +55,13 @@ public enum TrytonConnection {
         let passwordValue = try map.require("password")
         let password = SecretValue(parsing: try passwordValue.nonEmptyString())
         guard password.isReference else {
-            throw passwordValue.error("the Tryton password is a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
+            throw passwordValue.error(
+                "the Tryton password is a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
         }
         let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 15_000)
         let company = try map.optional("company")?.int(in: 1...Int(Int32.max))
-        return Settings(url: url, database: database, user: user, password: password, timeout: timeout, company: company)
+        return Settings(
+            url: url, database: database, user: user, password: password, timeout: timeout, company: company)
     }
 }
 
@@ -73,7 +79,8 @@ public enum TrytonPartySinkConnector: Connector {
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
         let connection = try TrytonConnection.settings(file.map)
         let topic = try file.map.require("topic").topicName()
-        return Settings(connection: connection, delivery: try SinkService.Configuration(file.map, name: file.name, topic: topic))
+        return Settings(
+            connection: connection, delivery: try SinkService.Configuration(file.map, name: file.name, topic: topic))
     }
 
     public static func topics(_ settings: Settings) -> [String] { settings.delivery.topics }
@@ -81,7 +88,8 @@ public enum TrytonPartySinkConnector: Connector {
     public static func sinkDelivery(_ settings: Settings) -> SinkService.Configuration? { settings.delivery }
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
-        let client = TrytonClient(endpoint: try settings.connection.endpoint(), http: context.http, logger: context.logger)
+        let client = TrytonClient(
+            endpoint: try settings.connection.endpoint(), http: context.http, logger: context.logger)
         return ConnectorParts(sink: TrytonPartySinkTarget(client: client, logger: context.logger))
     }
 }
@@ -106,7 +114,9 @@ public enum TrytonSaleSourceConnector: Connector {
             source.states = try value.sequence().map { state throws(YAMLError) in try state.oneOf(allowed) }
             if source.states.isEmpty { throw value.error("states needs at least one sale state") }
         }
-        if let value = map.optional("poll_interval_ms") { source.pollInterval = .milliseconds(try value.int(in: 100...86_400_000)) }
+        if let value = map.optional("poll_interval_ms") {
+            source.pollInterval = .milliseconds(try value.int(in: 100...86_400_000))
+        }
         if let value = map.optional("batch_size") { source.batchSize = try value.int(in: 1...10_000) }
         return Settings(connection: connection, source: source)
     }
@@ -114,9 +124,11 @@ public enum TrytonSaleSourceConnector: Connector {
     public static func topics(_ settings: Settings) -> [String] { [settings.source.topic] }
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
-        let client = TrytonClient(endpoint: try settings.connection.endpoint(), http: context.http, logger: context.logger)
+        let client = TrytonClient(
+            endpoint: try settings.connection.endpoint(), http: context.http, logger: context.logger)
         let store = try SourceCheckpointStore(database: try context.stateFiles.database("sources.sqlite"))
-        let source = TrytonSaleSource(settings: settings.source, client: client, emitter: context.emitter(), store: store, logger: context.logger)
+        let source = TrytonSaleSource(
+            settings: settings.source, client: client, emitter: context.emitter(), store: store, logger: context.logger)
         return ConnectorParts(services: [source])
     }
 }

@@ -41,11 +41,15 @@ public struct TrytonError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .transport(let error): "\(method) on \(target): \(error.description)"
-        case .authentication(let status): "\(method) on \(target): login refused (HTTP \(status)); check the Tryton user and password"
+        case .authentication(let status):
+            "\(method) on \(target): login refused (HTTP \(status)); check the Tryton user and password"
         case .user(let type, let message, let detail):
-            detail.isEmpty ? "\(method) on \(target): \(type): \(message)" : "\(method) on \(target): \(type): \(message) (\(detail))"
+            detail.isEmpty
+                ? "\(method) on \(target): \(type): \(message)"
+                : "\(method) on \(target): \(type): \(message) (\(detail))"
         case .server(let status, let message): "\(method) on \(target): server error (HTTP \(status)): \(message)"
-        case .protocolError(let status, let message): "\(method) on \(target): unexpected reply (HTTP \(status)): \(message)"
+        case .protocolError(let status, let message):
+            "\(method) on \(target): unexpected reply (HTTP \(status)): \(message)"
         }
     }
 }

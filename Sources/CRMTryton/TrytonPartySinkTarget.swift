@@ -95,7 +95,8 @@ public struct TrytonPartySinkTarget: SinkTarget {
         let mechanisms = try await client.searchRead(
             "party.contact_mechanism", domain: [["party", "=", .number(idText)]], fields: ["type", "value"])
         let addresses = try await client.searchRead(
-            "party.address", domain: [["party", "=", .number(idText)]], fields: ["street", "city", "postal_code", "country.code"])
+            "party.address", domain: [["party", "=", .number(idText)]],
+            fields: ["street", "city", "postal_code", "country.code"])
         return ExistingParty(
             id: id, name: record["name"]?.stringValue ?? "", lang: record["lang"]?.scalarText.flatMap { Int($0) },
             mechanisms: Set(mechanisms.compactMap(ContactKey.init(tryton:))),
@@ -107,7 +108,9 @@ public struct TrytonPartySinkTarget: SinkTarget {
         if let cached = lookups.language(code) { return cached }
         let ids = try await client.search("ir.lang", domain: [["code", "=", .string(code)]], limit: 1)
         lookups.setLanguage(code, ids.first)
-        if ids.isEmpty { logger.debug("language not in Tryton; party keeps its default", metadata: ["lang": "\(code)"]) }
+        if ids.isEmpty {
+            logger.debug("language not in Tryton; party keeps its default", metadata: ["lang": "\(code)"])
+        }
         return ids.first
     }
 
@@ -131,17 +134,25 @@ public struct TrytonPartySinkTarget: SinkTarget {
         if !addresses.isEmpty { values.append(("addresses", [["create", .array(addresses)]])) }
         let ids = try await client.create("party.party", [.object(values)])
         guard let id = ids.first else {
-            throw TrytonError(.protocolError(status: 200, message: "create returned no id"), method: "model.party.party.create", target: client.target)
+            throw TrytonError(
+                .protocolError(status: 200, message: "create returned no id"), method: "model.party.party.create",
+                target: client.target)
         }
         return id
     }
 
-    private func update(_ existing: ExistingParty, with party: ERPParty, messageID: String) async throws(TrytonError) -> UpsertResult {
+    private func update(
+        _ existing: ExistingParty, with party: ERPParty, messageID: String
+    ) async throws(TrytonError) -> UpsertResult {
         var values: [(String, JSONValue)] = []
         if existing.name != party.name { values.append(("name", .string(party.name))) }
-        if let lang = try await languageID(party.lang), lang != existing.lang { values.append(("lang", .number(String(lang)))) }
+        if let lang = try await languageID(party.lang), lang != existing.lang {
+            values.append(("lang", .number(String(lang))))
+        }
         let newMechanisms = party.mechanisms.filter { !existing.mechanisms.contains($0) }
-        if !newMechanisms.isEmpty { values.append(("contact_mechanisms", [["create", .array(newMechanisms.map(\.trytonValues))]])) }
+        if !newMechanisms.isEmpty {
+            values.append(("contact_mechanisms", [["create", .array(newMechanisms.map(\.trytonValues))]]))
+        }
         let newAddresses = party.addresses.filter { !existing.addresses.contains($0.key) }
         let addressRecords = try await addressValues(newAddresses)
         if !addressRecords.isEmpty { values.append(("addresses", [["create", .array(addressRecords)]])) }
@@ -152,7 +163,9 @@ public struct TrytonPartySinkTarget: SinkTarget {
         try await client.write("party.party", ids: [existing.id], .object(values))
         logger.info(
             "Tryton party updated",
-            metadata: ["id": "\(messageID)", "party": "\(existing.id)", "fields": "\(values.map(\.0).joined(separator: ","))"])
+            metadata: [
+                "id": "\(messageID)", "party": "\(existing.id)", "fields": "\(values.map(\.0).joined(separator: ","))",
+            ])
         return .updated(id: existing.id)
     }
 
@@ -163,7 +176,9 @@ public struct TrytonPartySinkTarget: SinkTarget {
             if !address.street.isEmpty { values.append(("street", .string(address.street))) }
             if let city = address.city { values.append(("city", .string(city))) }
             if let zip = address.postalCode { values.append(("postal_code", .string(zip))) }
-            if let country = try await countryID(address.country) { values.append(("country", .number(String(country)))) }
+            if let country = try await countryID(address.country) {
+                values.append(("country", .number(String(country))))
+            }
             records.append(.object(values))
         }
         return records
@@ -216,7 +231,9 @@ struct AddressKey: Hashable, Sendable {
     }
 
     init(tryton record: JSONValue) {
-        self.init(street: record["street"]?.stringValue, city: record["city"]?.stringValue, postalCode: record["postal_code"]?.stringValue)
+        self.init(
+            street: record["street"]?.stringValue, city: record["city"]?.stringValue,
+            postalCode: record["postal_code"]?.stringValue)
     }
 
     private static func folded(_ text: String?) -> String {

@@ -39,7 +39,9 @@ public final class TrytonSaleSource: Service, Sendable {
     private let produced: Counter
     private let failures: Counter
 
-    public init(settings: Settings, client: TrytonClient, emitter: SourceEmitter, store: SourceCheckpointStore, logger: Logger) {
+    public init(
+        settings: Settings, client: TrytonClient, emitter: SourceEmitter, store: SourceCheckpointStore, logger: Logger
+    ) {
         self.settings = settings
         self.client = client
         self.emitter = emitter
@@ -50,14 +52,18 @@ public final class TrytonSaleSource: Service, Sendable {
     }
 
     /// A source producing through its own emitter on `producer`.
-    public convenience init(settings: Settings, client: TrytonClient, producer: KafkaProducer, store: SourceCheckpointStore, logger: Logger) {
+    public convenience init(
+        settings: Settings, client: TrytonClient, producer: KafkaProducer, store: SourceCheckpointStore, logger: Logger
+    ) {
         self.init(
-            settings: settings, client: client, emitter: SourceEmitter(connector: settings.name, producer: producer), store: store, logger: logger)
+            settings: settings, client: client, emitter: SourceEmitter(connector: settings.name, producer: producer),
+            store: store, logger: logger)
     }
 
     /// Polls until graceful shutdown; a failed poll is logged, counted and tried again after the interval.
     public func run() async throws {
-        logger.info("Tryton sale source started", metadata: ["source": "\(settings.name)", "topic": "\(settings.topic)"])
+        logger.info(
+            "Tryton sale source started", metadata: ["source": "\(settings.name)", "topic": "\(settings.topic)"])
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let count = await pollLogged()
             if count >= settings.batchSize { continue }
@@ -71,7 +77,9 @@ public final class TrytonSaleSource: Service, Sendable {
             return try await pollOnce()
         } catch {
             failures.increment()
-            logger.warning("Tryton sale poll failed; trying again later", metadata: ["source": "\(settings.name)", "error": "\(error)"])
+            logger.warning(
+                "Tryton sale poll failed; trying again later",
+                metadata: ["source": "\(settings.name)", "error": "\(error)"])
             return 0
         }
     }
@@ -101,23 +109,33 @@ public final class TrytonSaleSource: Service, Sendable {
     private func produce(_ document: JSONValue, checkpoint: SourceCheckpointStore.Checkpoint) async throws {
         let id = "tryton:sale:\(checkpoint.id):\(checkpoint.modified)"
         let key = document["number"]?.stringValue ?? "tryton:sale:\(checkpoint.id)"
-        let headers = [KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: "tryton/\(settings.name)")]
-        let message = ProducerMessage(topic: settings.topic, key: Array(key.utf8), value: document.jsonBytes(), headers: headers)
+        let headers = [
+            KafkaHeader(key: EnvelopeHeader.id, text: id),
+            KafkaHeader(key: EnvelopeHeader.origin, text: "tryton/\(settings.name)"),
+        ]
+        let message = ProducerMessage(
+            topic: settings.topic, key: Array(key.utf8), value: document.jsonBytes(), headers: headers)
         do {
             try await emitter.emit(message)
         } catch {
-            throw TrytonSourceError(description: "Kafka did not acknowledge \(id) on \(settings.topic): \(error.reason)")
+            throw TrytonSourceError(
+                description: "Kafka did not acknowledge \(id) on \(settings.topic): \(error.reason)")
         }
         produced.increment()
     }
 
     static let saleFields = [
-        "id", "number", "reference", "state", "sale_date", "write_date", "create_date", "party", "party.code", "party.name",
+        "id", "number", "reference", "state", "sale_date", "write_date", "create_date", "party", "party.code",
+        "party.name",
         "currency", "currency.code", "total_amount", "untaxed_amount", "tax_amount", "lines", "comment",
     ]
-    static let lineFields = ["id", "sale", "type", "sequence", "product", "product.code", "description", "quantity", "unit_price", "amount"]
+    static let lineFields = [
+        "id", "sale", "type", "sequence", "product", "product.code", "description", "quantity", "unit_price", "amount",
+    ]
 
-    private func changedSales(after checkpoint: SourceCheckpointStore.Checkpoint?) async throws(TrytonError) -> [JSONValue] {
+    private func changedSales(
+        after checkpoint: SourceCheckpointStore.Checkpoint?
+    ) async throws(TrytonError) -> [JSONValue] {
         var domain: [JSONValue] = [["state", "in", .array(settings.states.map { .string($0) })]]
         if let checkpoint, let time = TrytonValue.datetime(checkpoint.modified) {
             let later: JSONValue = [["write_date", ">", time]]
@@ -125,7 +143,8 @@ public final class TrytonSaleSource: Service, Sendable {
             domain.append(["OR", later, sameTimeLaterID])
         }
         let order: JSONValue = [["write_date", "ASC"], ["id", "ASC"]]
-        return try await client.searchRead("sale.sale", domain: .array(domain), fields: Self.saleFields, limit: settings.batchSize, order: order)
+        return try await client.searchRead(
+            "sale.sale", domain: .array(domain), fields: Self.saleFields, limit: settings.batchSize, order: order)
     }
 
     private func saleLines(of sales: [JSONValue]) async throws(TrytonError) -> [String: JSONValue] {

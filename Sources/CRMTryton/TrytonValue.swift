@@ -24,7 +24,9 @@ public enum TrytonValue {
         guard parts.count == 2 else { return nil }
         let date = parts[0].split(separator: "-").compactMap { Int($0) }
         let clock = parts[1].split(separator: ":")
-        guard date.count == 3, clock.count == 3, let hour = Int(clock[0]), let minute = Int(clock[1]) else { return nil }
+        guard date.count == 3, clock.count == 3, let hour = Int(clock[0]), let minute = Int(clock[1]) else {
+            return nil
+        }
         let secondParts = clock[2].split(separator: ".", maxSplits: 1)
         guard let second = Int(secondParts[0]) else { return nil }
         var microsecond = 0
@@ -34,8 +36,10 @@ public enum TrytonValue {
             microsecond = value
         }
         return .object([
-            ("__class__", .string("datetime")), ("year", number(date[0])), ("month", number(date[1])), ("day", number(date[2])),
-            ("hour", number(hour)), ("minute", number(minute)), ("second", number(second)), ("microsecond", number(microsecond)),
+            ("__class__", .string("datetime")), ("year", number(date[0])), ("month", number(date[1])),
+            ("day", number(date[2])),
+            ("hour", number(hour)), ("minute", number(minute)), ("second", number(second)),
+            ("microsecond", number(microsecond)),
         ])
     }
 

@@ -32,7 +32,8 @@ public final class TicketView: Service, Sendable {
     ///   - openStatuses: ticket statuses that count as open.
     ///   - consumer: client settings; the group and topics are set here.
     public init(
-        name: String, ticketsTopic: String, customersTopic: String?, openStatuses: Set<String>, consumer: KafkaConsumerConfiguration,
+        name: String, ticketsTopic: String, customersTopic: String?, openStatuses: Set<String>,
+        consumer: KafkaConsumerConfiguration,
         groupPrefix: String, store: TicketViewStore, logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
@@ -83,13 +84,18 @@ public final class TicketView: Service, Sendable {
     public func waitUntilCaughtUp() async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let idle = ContinuousClock.now - lastActivity.withLock { $0 }
-            if (joined.load(ordering: .acquiring) && idle > .seconds(5)) || ContinuousClock.now - started > .seconds(60) { return }
+            if (joined.load(ordering: .acquiring) && idle > .seconds(5)) || ContinuousClock.now - started > .seconds(60)
+            {
+                return
+            }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(200)) }
         }
     }
 
     private func apply(_ message: ConsumerMessage) async throws {
-        let place: Logger.Metadata = ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)"]
+        let place: Logger.Metadata = [
+            "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+        ]
         guard let record = try? JSONValue.parse(message.value), record.objectMembers != nil else {
             skipped.increment()
             logger.warning("not a JSON object; left out of the view", metadata: place)
@@ -103,14 +109,17 @@ public final class TicketView: Service, Sendable {
             }
             let seen = message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1_000) } ?? clock()
             try await store.upsertTicket(
-                id: id, json: message.value, customerRef: record["customerRef"]?.stringValue, open: isOpen(record), seenAt: seen)
+                id: id, json: message.value, customerRef: record["customerRef"]?.stringValue, open: isOpen(record),
+                seenAt: seen)
         } else {
-            guard let id = record["goldenId"]?.scalarText ?? record["id"]?.scalarText ?? message.keyText, !id.isEmpty else {
+            guard let id = record["goldenId"]?.scalarText ?? record["id"]?.scalarText ?? message.keyText, !id.isEmpty
+            else {
                 skipped.increment()
                 logger.warning("customer without id or key; left out of the view", metadata: place)
                 return
             }
-            try await store.upsertCustomer(id: id, json: message.value, references: TicketViewStore.references(of: record))
+            try await store.upsertCustomer(
+                id: id, json: message.value, references: TicketViewStore.references(of: record))
         }
     }
 }

@@ -1,6 +1,6 @@
-import CRMStateStore
 import CRMDelivery
 import CRMModel
+import CRMStateStore
 import Foundation
 import GRDB
 
@@ -39,7 +39,9 @@ public final class TicketViewStore: Sendable {
                     CREATE INDEX IF NOT EXISTS customer_refs_customer ON customer_refs (customer_id);
                     CREATE TABLE IF NOT EXISTS escalated (ticket_id TEXT PRIMARY KEY, escalated_at REAL NOT NULL) WITHOUT ROWID;
                     """)
-            if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'generation'") { return existing }
+            if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'generation'") {
+                return existing
+            }
             let fresh = String(UUID().uuidString.prefix(8)).lowercased()
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('generation', ?)", arguments: [fresh])
             return fresh
@@ -61,10 +63,13 @@ public final class TicketViewStore: Sendable {
     /// Stores the latest version of a customer and the references that find it (replacing its old ones).
     public func upsertCustomer(id: String, json: [UInt8], references: [String]) async throws {
         try await database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO customers (id, json) VALUES (?, ?)", arguments: [id, Data(json)])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO customers (id, json) VALUES (?, ?)", arguments: [id, Data(json)])
             try db.execute(sql: "DELETE FROM customer_refs WHERE customer_id = ?", arguments: [id])
             for reference in Set(references.map { $0.lowercased() }) {
-                try db.execute(sql: "INSERT OR REPLACE INTO customer_refs (ref, customer_id) VALUES (?, ?)", arguments: [reference, id])
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO customer_refs (ref, customer_id) VALUES (?, ?)",
+                    arguments: [reference, id])
             }
         }
     }
@@ -81,7 +86,9 @@ public final class TicketViewStore: Sendable {
             return rows.compactMap { row -> Candidate? in
                 let data: Data = row["json"]
                 guard let ticket = try? JSONValue.parse(Array(data)) else { return nil }
-                return Candidate(id: row["id"], ticket: ticket, firstSeen: Date(timeIntervalSince1970: row["first_seen"]), customerRef: row["customer_ref"])
+                return Candidate(
+                    id: row["id"], ticket: ticket, firstSeen: Date(timeIntervalSince1970: row["first_seen"]),
+                    customerRef: row["customer_ref"])
             }
         }
     }
@@ -100,7 +107,8 @@ public final class TicketViewStore: Sendable {
     public func markEscalated(ticketID: String, at date: Date) async throws {
         try await database.write { db in
             try db.execute(
-                sql: "INSERT OR IGNORE INTO escalated (ticket_id, escalated_at) VALUES (?, ?)", arguments: [ticketID, date.timeIntervalSince1970])
+                sql: "INSERT OR IGNORE INTO escalated (ticket_id, escalated_at) VALUES (?, ?)",
+                arguments: [ticketID, date.timeIntervalSince1970])
         }
     }
 
@@ -111,7 +119,9 @@ public final class TicketViewStore: Sendable {
         return try await database.read { db in
             let marks = Array(repeating: "?", count: lowered.count).joined(separator: ",")
             let rows = try Data.fetchAll(
-                db, sql: "SELECT json FROM tickets WHERE open = 1 AND customer_ref IN (\(marks)) ORDER BY first_seen DESC, id LIMIT ?",
+                db,
+                sql:
+                    "SELECT json FROM tickets WHERE open = 1 AND customer_ref IN (\(marks)) ORDER BY first_seen DESC, id LIMIT ?",
                 arguments: StatementArguments(lowered + [String(limit)]))
             return rows.compactMap { try? JSONValue.parse(Array($0)) }
         }
@@ -133,7 +143,9 @@ extension TicketViewStore {
     /// `phone:<number>` for `phone`/`phones`, and `<system>:<id>` for each of `externalIds`.
     public static func references(of customer: JSONValue) -> [String] {
         var references: [String] = []
-        for field in ["id", "goldenId"] { if let id = customer[field]?.scalarText, !id.isEmpty { references.append(id) } }
+        for field in ["id", "goldenId"] {
+            if let id = customer[field]?.scalarText, !id.isEmpty { references.append(id) }
+        }
         let emails = (customer["emails"]?.arrayItems ?? []) + [customer["email"] ?? .null]
         references += emails.compactMap(\.stringValue).map { "email:\($0.trimmingCharacters(in: .whitespaces))" }
         let phones = (customer["phones"]?.arrayItems ?? []) + [customer["phone"] ?? .null]

@@ -37,16 +37,21 @@ public enum JSONWebhookConnector: Connector {
     }
 
     public static let kind = "json-webhook"
-    public static let keys: Set<String> = ["path", "topic", "key_field", "id_field", "token", "max_body_bytes", "ack_timeout_ms"]
+    public static let keys: Set<String> = [
+        "path", "topic", "key_field", "id_field", "token", "max_body_bytes", "ack_timeout_ms",
+    ]
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
         let map = file.map
-        var settings = Settings(path: try map.require("path").ingressPath(), topic: try map.require("topic").topicName())
+        var settings = Settings(
+            path: try map.require("path").ingressPath(), topic: try map.require("topic").topicName())
         settings.keyField = try map.optional("key_field")?.nonEmptyString()
         settings.idField = try map.optional("id_field")?.nonEmptyString()
         settings.token = try map.optional("token")?.secretReference("the webhook token")
         if let value = map.optional("max_body_bytes") { settings.maxBodyBytes = try value.int(in: 1_024...(16 << 20)) }
-        if let value = map.optional("ack_timeout_ms") { settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000)) }
+        if let value = map.optional("ack_timeout_ms") {
+            settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000))
+        }
         return settings
     }
 
@@ -56,8 +61,11 @@ public enum JSONWebhookConnector: Connector {
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let handler = JSONWebhookHandler(
-            name: context.name, settings: settings, token: try settings.token?.resolve(), emitter: context.emitter(), logger: context.logger)
-        let endpoint = IngressEndpoint(connector: context.name, path: settings.path, maxBodyBytes: settings.maxBodyBytes) { request in
+            name: context.name, settings: settings, token: try settings.token?.resolve(), emitter: context.emitter(),
+            logger: context.logger)
+        let endpoint = IngressEndpoint(
+            connector: context.name, path: settings.path, maxBodyBytes: settings.maxBodyBytes
+        ) { request in
             await handler.handle(request)
         }
         return ConnectorParts(ingress: [endpoint])
@@ -74,7 +82,8 @@ struct JSONWebhookHandler: Sendable {
     private let tokenCode: HashedAuthenticationCode<SHA256>?
     private let accepted: Counter
 
-    init(name: String, settings: JSONWebhookConnector.Settings, token: String?, emitter: SourceEmitter, logger: Logger) {
+    init(name: String, settings: JSONWebhookConnector.Settings, token: String?, emitter: SourceEmitter, logger: Logger)
+    {
         self.name = name
         self.settings = settings
         self.emitter = emitter
@@ -93,14 +102,19 @@ struct JSONWebhookHandler: Sendable {
 
     func handle(_ request: IngressRequest) async -> IngressResponse {
         if let token, let tokenCode {
-            let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
-            guard HMAC<SHA256>.isValidAuthenticationCode(tokenCode, authenticating: Array(presented.utf8), using: token) else {
+            let presented =
+                request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+                ?? ""
+            guard HMAC<SHA256>.isValidAuthenticationCode(tokenCode, authenticating: Array(presented.utf8), using: token)
+            else {
                 var refusal = reject(.unauthorized, "a valid bearer token is required", reason: "unauthorized")
                 refusal.headers[.wwwAuthenticate] = "Bearer"
                 return refusal
             }
         }
-        let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?.trimmingCharacters(
+            in: .whitespaces
+        ).lowercased()
         guard mediaType == "application/json" else {
             return reject(.unsupportedMediaType, "events must be application/json", reason: "content_type")
         }
@@ -108,14 +122,22 @@ struct JSONWebhookHandler: Sendable {
             return reject(.badRequest, "the body is not a JSON object", reason: "unreadable")
         }
         let fieldID = settings.idField.flatMap { Self.text(object[$0]) }
-        let headerID = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 }
+        let headerID = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap {
+            $0.isEmpty || $0.count > 200 ? nil : $0
+        }
         let id = fieldID ?? headerID ?? UUID().uuidString
-        let key = settings.keyField.flatMap { Self.text(object[$0]) }.map { Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8) }
+        let key = settings.keyField.flatMap { Self.text(object[$0]) }.map {
+            Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8)
+        }
         let message = ProducerMessage(
             topic: settings.topic, key: key, value: request.body,
-            headers: [KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: "webhook/\(name)")])
+            headers: [
+                KafkaHeader(key: EnvelopeHeader.id, text: id),
+                KafkaHeader(key: EnvelopeHeader.origin, text: "webhook/\(name)"),
+            ])
         return await IngressReply.stored(
-            message, emitter: emitter, timeout: settings.ackTimeout, id: id, retryHint: "retry with Idempotency-Key: \(id)", logger: logger
+            message, emitter: emitter, timeout: settings.ackTimeout, id: id,
+            retryHint: "retry with Idempotency-Key: \(id)", logger: logger
         ) {
             accepted.increment()
             return IngressReply.json(.accepted, ["id": id, "status": "accepted"])

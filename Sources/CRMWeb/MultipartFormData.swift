@@ -22,21 +22,29 @@ public enum MultipartFormData {
         for parameter in contentType.split(separator: ";").dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             if pair.count == 2, pair[0].lowercased() == "boundary" {
-                return pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") && pair[1].count >= 2 ? String(pair[1].dropFirst().dropLast()) : pair[1]
+                return pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") && pair[1].count >= 2
+                    ? String(pair[1].dropFirst().dropLast()) : pair[1]
             }
         }
         return nil
     }
 
     public static func parse(_ body: [UInt8], boundary: String) throws(FormParseError) -> [FormPart] {
-        guard !boundary.isEmpty, boundary.utf8.count <= 70 else { throw FormParseError(description: "invalid multipart boundary") }
+        guard !boundary.isEmpty, boundary.utf8.count <= 70 else {
+            throw FormParseError(description: "invalid multipart boundary")
+        }
         let delimiter = Array("--\(boundary)".utf8)
         var parts: [FormPart] = []
-        guard var position = find(delimiter, in: body, from: 0) else { throw FormParseError(description: "multipart body has no boundary line") }
+        guard var position = find(delimiter, in: body, from: 0) else {
+            throw FormParseError(description: "multipart body has no boundary line")
+        }
         position += delimiter.count
         while true {
             // After a delimiter: "--" ends the body, CRLF starts a part.
-            if body.count >= position + 2, body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-") { return parts }
+            if body.count >= position + 2, body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-")
+            {
+                return parts
+            }
             guard body.count >= position + 2, body[position] == 13, body[position + 1] == 10 else {
                 throw FormParseError(description: "malformed multipart body (expected a line break after the boundary)")
             }
@@ -65,9 +73,13 @@ public enum MultipartFormData {
             switch pair[0].lowercased() {
             case "content-disposition":
                 for parameter in value.split(separator: ";").dropFirst() {
-                    let kv = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    let kv = parameter.split(separator: "=", maxSplits: 1).map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    }
                     guard kv.count == 2 else { continue }
-                    let unquoted = kv[1].hasPrefix("\"") && kv[1].hasSuffix("\"") && kv[1].count >= 2 ? String(kv[1].dropFirst().dropLast()) : kv[1]
+                    let unquoted =
+                        kv[1].hasPrefix("\"") && kv[1].hasSuffix("\"") && kv[1].count >= 2
+                        ? String(kv[1].dropFirst().dropLast()) : kv[1]
                     if kv[0].lowercased() == "name" { name = unquoted }
                     if kv[0].lowercased() == "filename" { filename = unquoted }
                 }
@@ -104,7 +116,9 @@ public enum MultipartFormData {
 /// `application/x-www-form-urlencoded` bodies.
 public enum URLEncodedForm {
     public static func parse(_ body: [UInt8]) throws(FormParseError) -> [(String, String)] {
-        guard let text = String(validating: body, as: UTF8.self) else { throw FormParseError(description: "the form body is not valid UTF-8") }
+        guard let text = String(validating: body, as: UTF8.self) else {
+            throw FormParseError(description: "the form body is not valid UTF-8")
+        }
         var fields: [(String, String)] = []
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -123,7 +137,9 @@ public enum URLEncodedForm {
             switch byte {
             case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    return nil
+                }
                 bytes.append(high << 4 | low)
             default: bytes.append(byte)
             }

@@ -26,13 +26,16 @@ public struct StripeSignatureVerifier: Sendable {
         let parsed = try Self.parse(header)
         let age = now.timeIntervalSince1970 - Double(parsed.timestamp)
         let limit = Double(tolerance.components.seconds)
-        guard abs(age) <= limit else { throw .outsideTolerance(ageSeconds: Int(age.rounded()), toleranceSeconds: Int(limit)) }
+        guard abs(age) <= limit else {
+            throw .outsideTolerance(ageSeconds: Int(age.rounded()), toleranceSeconds: Int(limit))
+        }
 
         var signed = Array("\(parsed.timestamp).".utf8)
         signed.append(contentsOf: payload)
         for secret in secrets {
             let key = SymmetricKey(data: Array(secret.utf8))
-            for signature in parsed.signatures where HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signed, using: key) {
+            for signature in parsed.signatures
+            where HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signed, using: key) {
                 return
             }
         }
@@ -54,7 +57,9 @@ public struct StripeSignatureVerifier: Sendable {
             let value = pair[1].trimmingCharacters(in: .whitespaces)
             switch key {
             case "t":
-                guard timestamp == nil, let seconds = Int64(value), seconds > 0 else { throw .malformed("bad or repeated timestamp") }
+                guard timestamp == nil, let seconds = Int64(value), seconds > 0 else {
+                    throw .malformed("bad or repeated timestamp")
+                }
                 timestamp = seconds
             case "v1":
                 // A value that is not 64 hex digits cannot match; skip it rather than refusing its siblings.

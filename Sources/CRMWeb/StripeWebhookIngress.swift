@@ -1,6 +1,6 @@
-import CRMModel
 import CRMConnector
 import CRMKafka
+import CRMModel
 import Foundation
 import HTTPTypes
 import Logging
@@ -35,7 +35,9 @@ public enum StripeWebhookIngress {
     /// The webhook's ingress endpoint: verified events become messages on its topic through `emitter`.
     public static func endpoint(_ endpoint: Endpoint, emitter: SourceEmitter, logger: Logger) -> IngressEndpoint {
         let handler = StripeWebhookHandler(endpoint: endpoint, emitter: emitter, logger: logger)
-        return IngressEndpoint(connector: endpoint.name, path: endpoint.settings.path, maxBodyBytes: endpoint.settings.maxBodyBytes) { request in
+        return IngressEndpoint(
+            connector: endpoint.name, path: endpoint.settings.path, maxBodyBytes: endpoint.settings.maxBodyBytes
+        ) { request in
             await handler.handle(request)
         }
     }
@@ -58,14 +60,18 @@ struct StripeWebhookHandler: Sendable {
         self.logger = logger
         accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("connector", endpoint.name)])
         ignored = Counter(label: "crmhub_ingress_ignored_total", dimensions: [("connector", endpoint.name)])
-        latency = Timer(label: "crmhub_ingress_ack_latency_seconds", dimensions: [("connector", endpoint.name)], preferredDisplayUnit: .seconds)
+        latency = Timer(
+            label: "crmhub_ingress_ack_latency_seconds", dimensions: [("connector", endpoint.name)],
+            preferredDisplayUnit: .seconds)
     }
 
     func handle(_ request: IngressRequest) async -> IngressResponse {
         let started = ContinuousClock.now
         let settings = endpoint.settings
         let payload = request.body
-        let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?.trimmingCharacters(
+            in: .whitespaces
+        ).lowercased()
         guard mediaType == "application/json" else {
             return reject(.unsupportedMediaType, "webhooks must be application/json", reason: "content_type")
         }
@@ -100,7 +106,9 @@ struct StripeWebhookHandler: Sendable {
         ) {
             accepted.increment()
             latency.record(duration: started.duration(to: .now))
-            logger.info("webhook event stored", metadata: ["event": "\(event.id)", "type": "\(event.type)", "topic": "\(settings.topic)"])
+            logger.info(
+                "webhook event stored",
+                metadata: ["event": "\(event.id)", "type": "\(event.type)", "topic": "\(settings.topic)"])
             return IngressReply.json(.ok, ["id": event.id, "status": "accepted"])
         }
     }
@@ -124,8 +132,12 @@ struct StripeEvent {
         guard String(validating: payload, as: UTF8.self) != nil,
             let root = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
         else { throw Invalid(description: "the body is not a JSON object") }
-        guard let id = root["id"] as? String, !id.isEmpty, id.count <= 255 else { throw Invalid(description: "the event has no id") }
-        guard let type = root["type"] as? String, !type.isEmpty else { throw Invalid(description: "event \(id) has no type") }
+        guard let id = root["id"] as? String, !id.isEmpty, id.count <= 255 else {
+            throw Invalid(description: "the event has no id")
+        }
+        guard let type = root["type"] as? String, !type.isEmpty else {
+            throw Invalid(description: "event \(id) has no type")
+        }
         guard let object = (root["data"] as? [String: Any])?["object"] as? [String: Any] else {
             throw Invalid(description: "event \(id) has no data.object")
         }
@@ -146,8 +158,9 @@ struct StripeEvent {
 extension StripeWebhookConnector.Settings {
     /// True when `eventType` matches one of the connector's `events` patterns (`invoice.*`), or none are set.
     func takes(eventType: String) -> Bool {
-        events.isEmpty || events.contains { pattern in
-            pattern.hasSuffix(".*") ? eventType.hasPrefix(pattern.dropLast()) : pattern == eventType
-        }
+        events.isEmpty
+            || events.contains { pattern in
+                pattern.hasSuffix(".*") ? eventType.hasPrefix(pattern.dropLast()) : pattern == eventType
+            }
     }
 }

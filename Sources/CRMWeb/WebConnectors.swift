@@ -35,20 +35,26 @@ public enum WebFormConnector: Connector {
 
     public static let kind = "webform"
     public static let keys: Set<String> = [
-        "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes", "ack_timeout_ms",
+        "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes",
+        "ack_timeout_ms",
     ]
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
         let map = file.map
-        var settings = Settings(path: try map.require("path").ingressPath(), topic: try map.require("topic").topicName())
+        var settings = Settings(
+            path: try map.require("path").ingressPath(), topic: try map.require("topic").topicName())
         settings.keyField = try map.optional("key_field")?.nonEmptyString()
         if let value = map.optional("required") {
             settings.requiredFields = try value.sequence().map { value throws(YAMLError) in try value.nonEmptyString() }
         }
         settings.honeypotField = try map.optional("honeypot_field")?.nonEmptyString()
         if let value = map.optional("max_body_bytes") { settings.maxBodyBytes = try value.int(in: 1_024...(64 << 20)) }
-        if let value = map.optional("max_attachment_bytes") { settings.maxAttachmentBytes = try value.int(in: 0...(64 << 20)) }
-        if let value = map.optional("ack_timeout_ms") { settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000)) }
+        if let value = map.optional("max_attachment_bytes") {
+            settings.maxAttachmentBytes = try value.int(in: 0...(64 << 20))
+        }
+        if let value = map.optional("ack_timeout_ms") {
+            settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000))
+        }
         return settings
     }
 
@@ -59,7 +65,8 @@ public enum WebFormConnector: Connector {
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let form = WebFormIngress.Form(name: context.name, settings: settings)
         let endpoint = WebFormIngress.endpoint(
-            form, emitter: context.emitter(), attachmentsDirectory: context.statePath("attachments"), logger: context.logger)
+            form, emitter: context.emitter(), attachmentsDirectory: context.statePath("attachments"),
+            logger: context.logger)
         return ConnectorParts(ingress: [endpoint])
     }
 }
@@ -91,7 +98,9 @@ public enum StripeWebhookConnector: Connector {
     }
 
     public static let kind = "stripe-webhook"
-    public static let keys: Set<String> = ["path", "topic", "secrets", "tolerance_seconds", "events", "max_body_bytes", "ack_timeout_ms"]
+    public static let keys: Set<String> = [
+        "path", "topic", "secrets", "tolerance_seconds", "events", "max_body_bytes", "ack_timeout_ms",
+    ]
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
         let map = file.map
@@ -100,17 +109,23 @@ public enum StripeWebhookConnector: Connector {
         var secrets: [SecretValue] = []
         for value in try secretsValue.sequence() {
             let secret = try value.secretValue()
-            guard secret.isReference else { throw value.error("signing secrets must be written as ${env:NAME} or ${file:PATH}, never inline") }
+            guard secret.isReference else {
+                throw value.error("signing secrets must be written as ${env:NAME} or ${file:PATH}, never inline")
+            }
             secrets.append(secret)
         }
         guard !secrets.isEmpty else { throw secretsValue.error("at least one signing secret is needed") }
         var settings = Settings(path: path, topic: try map.require("topic").topicName(), secrets: secrets)
-        if let value = map.optional("tolerance_seconds") { settings.tolerance = .seconds(try value.int(in: 10...3_600)) }
+        if let value = map.optional("tolerance_seconds") {
+            settings.tolerance = .seconds(try value.int(in: 10...3_600))
+        }
         if let value = map.optional("events") {
             settings.events = try value.sequence().map { value throws(YAMLError) in try value.nonEmptyString() }
         }
         if let value = map.optional("max_body_bytes") { settings.maxBodyBytes = try value.int(in: 1_024...(16 << 20)) }
-        if let value = map.optional("ack_timeout_ms") { settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000)) }
+        if let value = map.optional("ack_timeout_ms") {
+            settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000))
+        }
         return settings
     }
 
@@ -121,6 +136,8 @@ public enum StripeWebhookConnector: Connector {
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let secrets = try settings.secrets.map { secret throws(SecretError) in try secret.resolve() }
         let endpoint = StripeWebhookIngress.Endpoint(name: context.name, settings: settings, secrets: secrets)
-        return ConnectorParts(ingress: [StripeWebhookIngress.endpoint(endpoint, emitter: context.emitter(), logger: context.logger)])
+        return ConnectorParts(ingress: [
+            StripeWebhookIngress.endpoint(endpoint, emitter: context.emitter(), logger: context.logger)
+        ])
     }
 }

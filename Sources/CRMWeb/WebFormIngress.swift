@@ -1,6 +1,6 @@
-import CRMModel
 import CRMConnector
 import CRMKafka
+import CRMModel
 import Foundation
 import HTTPTypes
 import Logging
@@ -30,9 +30,13 @@ public enum WebFormIngress {
 
     /// The form's ingress endpoint: posts become messages on the form's topic through `emitter`; attachments are
     /// kept under `<attachmentsDirectory>/<form>/<id>/`.
-    public static func endpoint(_ form: Form, emitter: SourceEmitter, attachmentsDirectory: String, logger: Logger) -> IngressEndpoint {
-        let handler = FormHandler(form: form, emitter: emitter, attachmentsDirectory: attachmentsDirectory, logger: logger)
-        return IngressEndpoint(connector: form.name, path: form.settings.path, maxBodyBytes: form.settings.maxBodyBytes) { request in
+    public static func endpoint(
+        _ form: Form, emitter: SourceEmitter, attachmentsDirectory: String, logger: Logger
+    ) -> IngressEndpoint {
+        let handler = FormHandler(
+            form: form, emitter: emitter, attachmentsDirectory: attachmentsDirectory, logger: logger)
+        return IngressEndpoint(connector: form.name, path: form.settings.path, maxBodyBytes: form.settings.maxBodyBytes)
+        { request in
             await handler.handle(request)
         }
     }
@@ -55,7 +59,9 @@ struct FormHandler: Sendable {
         logger[metadataKey: "form"] = "\(form.name)"
         self.logger = logger
         accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("connector", form.name)])
-        latency = Timer(label: "crmhub_ingress_ack_latency_seconds", dimensions: [("connector", form.name)], preferredDisplayUnit: .seconds)
+        latency = Timer(
+            label: "crmhub_ingress_ack_latency_seconds", dimensions: [("connector", form.name)],
+            preferredDisplayUnit: .seconds)
     }
 
     func handle(_ request: IngressRequest) async -> IngressResponse {
@@ -63,10 +69,13 @@ struct FormHandler: Sendable {
         let settings = form.settings
         let bytes = request.body
         let contentType = request.headers[.contentType] ?? ""
-        let id = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 } ?? UUID().uuidString
+        let id =
+            request.headers[HTTPField.Name("Idempotency-Key")!].flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 }
+            ?? UUID().uuidString
         let submission: Submission
         do {
-            submission = try Submission.parse(bytes, contentType: contentType, maxAttachmentBytes: settings.maxAttachmentBytes)
+            submission = try Submission.parse(
+                bytes, contentType: contentType, maxAttachmentBytes: settings.maxAttachmentBytes)
         } catch let error as SubmissionError {
             return reject(error.status, error.message, reason: error.reason)
         } catch {
@@ -75,9 +84,13 @@ struct FormHandler: Sendable {
         if let honeypot = settings.honeypotField, !(submission.fields[honeypot]?.allSatisfy(\.isEmpty) ?? true) {
             return reject(.badRequest, "the submission was refused", reason: "honeypot")
         }
-        let missing = settings.requiredFields.filter { (submission.fields[$0] ?? []).allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } }
+        let missing = settings.requiredFields.filter {
+            (submission.fields[$0] ?? []).allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty }
+        }
         if !missing.isEmpty {
-            return reject(.unprocessableContent, "required field(s) missing: \(missing.joined(separator: ", "))", reason: "missing_fields")
+            return reject(
+                .unprocessableContent, "required field(s) missing: \(missing.joined(separator: ", "))",
+                reason: "missing_fields")
         }
 
         let attachments: [[String: Any]]
@@ -92,18 +105,26 @@ struct FormHandler: Sendable {
         for (name, values) in submission.fields where name != settings.honeypotField && !name.hasPrefix("_") {
             document[name] = values.count == 1 ? values[0] : values
         }
-        document["_form"] = [
-            "id": id, "name": form.name, "received_at": Date().formatted(.iso8601), "attachments": attachments,
-            "user_agent": request.headers[.userAgent] ?? "",
-        ] as [String: Any]
-        let value = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])).map(Array.init) ?? []
-        let key = settings.keyField.flatMap { submission.fields[$0]?.first }.map { Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8) }
+        document["_form"] =
+            [
+                "id": id, "name": form.name, "received_at": Date().formatted(.iso8601), "attachments": attachments,
+                "user_agent": request.headers[.userAgent] ?? "",
+            ] as [String: Any]
+        let value =
+            (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])).map(Array.init) ?? []
+        let key = settings.keyField.flatMap { submission.fields[$0]?.first }.map {
+            Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8)
+        }
         let message = ProducerMessage(
             topic: settings.topic, key: key, value: value,
-            headers: [KafkaHeader(key: EnvelopeHeader.id, text: id), KafkaHeader(key: EnvelopeHeader.origin, text: "webform/\(form.name)")])
+            headers: [
+                KafkaHeader(key: EnvelopeHeader.id, text: id),
+                KafkaHeader(key: EnvelopeHeader.origin, text: "webform/\(form.name)"),
+            ])
 
         return await IngressReply.stored(
-            message, emitter: emitter, timeout: settings.ackTimeout, id: id, retryHint: "retry with Idempotency-Key: \(id)",
+            message, emitter: emitter, timeout: settings.ackTimeout, id: id,
+            retryHint: "retry with Idempotency-Key: \(id)",
             logger: logger
         ) {
             accepted.increment()
@@ -116,15 +137,19 @@ struct FormHandler: Sendable {
     private func store(_ attachments: [FormPart], id: String) throws -> [[String: Any]] {
         guard !attachments.isEmpty else { return [] }
         let safeID = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
-        let directory = URL(fileURLWithPath: attachmentsDirectory).appendingPathComponent(form.name).appendingPathComponent(safeID)
+        let directory = URL(fileURLWithPath: attachmentsDirectory).appendingPathComponent(form.name)
+            .appendingPathComponent(safeID)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return try attachments.enumerated().map { index, part in
             let original = part.filename ?? "attachment"
-            let safeName = "\(index)-" + String(original.suffix(100).map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "_" })
+            let safeName =
+                "\(index)-"
+                + String(original.suffix(100).map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "_" })
             let file = directory.appendingPathComponent(safeName)
             try Data(part.body).write(to: file, options: .atomic)
             return [
-                "field": part.name, "filename": original, "content_type": part.contentType ?? "application/octet-stream",
+                "field": part.name, "filename": original,
+                "content_type": part.contentType ?? "application/octet-stream",
                 "size": part.body.count, "ref": file.absoluteString,
             ]
         }
@@ -145,18 +170,22 @@ struct Submission {
     var attachments: [FormPart] = []
 
     static func parse(_ body: [UInt8], contentType: String, maxAttachmentBytes: Int) throws -> Submission {
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let mediaType =
+            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         var submission = Submission()
         switch mediaType {
         case "application/x-www-form-urlencoded":
             do {
-                for (name, value) in try URLEncodedForm.parse(body) { submission.fields[name, default: []].append(value) }
+                for (name, value) in try URLEncodedForm.parse(body) {
+                    submission.fields[name, default: []].append(value)
+                }
             } catch {
                 throw SubmissionError(status: .badRequest, message: error.description, reason: "unreadable")
             }
         case "multipart/form-data":
             guard let boundary = MultipartFormData.boundary(fromContentType: contentType) else {
-                throw SubmissionError(status: .badRequest, message: "multipart/form-data without a boundary", reason: "unreadable")
+                throw SubmissionError(
+                    status: .badRequest, message: "multipart/form-data without a boundary", reason: "unreadable")
             }
             let parts: [FormPart]
             do {
@@ -169,12 +198,16 @@ struct Submission {
                     guard !part.body.isEmpty else { continue }  // an empty file input
                     guard part.body.count <= maxAttachmentBytes else {
                         throw SubmissionError(
-                            status: .contentTooLarge, message: "attachment '\(part.name)' is larger than \(maxAttachmentBytes) bytes", reason: "attachment_too_large")
+                            status: .contentTooLarge,
+                            message: "attachment '\(part.name)' is larger than \(maxAttachmentBytes) bytes",
+                            reason: "attachment_too_large")
                     }
                     submission.attachments.append(part)
                 } else {
                     guard let text = String(validating: part.body, as: UTF8.self) else {
-                        throw SubmissionError(status: .badRequest, message: "field '\(part.name)' is not valid UTF-8", reason: "invalid_utf8")
+                        throw SubmissionError(
+                            status: .badRequest, message: "field '\(part.name)' is not valid UTF-8",
+                            reason: "invalid_utf8")
                     }
                     submission.fields[part.name, default: []].append(text)
                 }
@@ -183,7 +216,8 @@ struct Submission {
             guard String(validating: body, as: UTF8.self) != nil,
                 let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
             else {
-                throw SubmissionError(status: .badRequest, message: "the body is not a JSON object", reason: "unreadable")
+                throw SubmissionError(
+                    status: .badRequest, message: "the body is not a JSON object", reason: "unreadable")
             }
             for (name, value) in object {
                 switch value {
@@ -192,13 +226,16 @@ struct Submission {
                 case let list as [String]: submission.fields[name] = list
                 case is NSNull: continue
                 default:
-                    throw SubmissionError(status: .badRequest, message: "field '\(name)' must be a string, a number or a list of strings", reason: "unreadable")
+                    throw SubmissionError(
+                        status: .badRequest, message: "field '\(name)' must be a string, a number or a list of strings",
+                        reason: "unreadable")
                 }
             }
         default:
             throw SubmissionError(
                 status: .unsupportedMediaType,
-                message: "content type '\(mediaType)' is not accepted; use application/x-www-form-urlencoded, multipart/form-data or application/json",
+                message:
+                    "content type '\(mediaType)' is not accepted; use application/x-www-form-urlencoded, multipart/form-data or application/json",
                 reason: "content_type")
         }
         return submission

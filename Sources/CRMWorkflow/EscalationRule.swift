@@ -47,7 +47,10 @@ public struct EscalationRule: Sendable {
     }
 
     init(_ map: YAMLMapping, name: String, file: String) throws(YAMLError) {
-        try map.allowOnly(["name", "kind", "description", "tickets", "customers", "to", "schedule", "when", "open_statuses", "age_from", "notify"])
+        try map.allowOnly([
+            "name", "kind", "description", "tickets", "customers", "to", "schedule", "when", "open_statuses",
+            "age_from", "notify",
+        ])
         self.name = name
         self.file = file
         if let value = map.optional("tickets") { ticketsTopic = try value.topicName() }
@@ -103,17 +106,22 @@ public struct EscalationRule: Sendable {
     }
 
     /// Whether the ticket is due for escalation now.
-    public func isDue(ticket: JSONValue, customer: JSONValue?, openedAt: Date, now: Date) throws(RecordConditionError) -> Bool {
+    public func isDue(
+        ticket: JSONValue, customer: JSONValue?, openedAt: Date, now: Date
+    ) throws(RecordConditionError) -> Bool {
         guard isOpen(ticket) else { return false }
         return try condition.matches(document(ticket: ticket, customer: customer, openedAt: openedAt, now: now))
     }
 
     /// The escalation message for a due ticket: who to tell, the ticket, its customer and its age.
-    public func escalation(ticketID: String, ticket: JSONValue, customer: JSONValue?, openedAt: Date, now: Date) -> JSONValue {
+    public func escalation(
+        ticketID: String, ticket: JSONValue, customer: JSONValue?, openedAt: Date, now: Date
+    ) -> JSONValue {
         let document = document(ticket: ticket, customer: customer, openedAt: openedAt, now: now)
         var members: [(String, JSONValue)] = [
             ("rule", .string(name)), ("ticketId", .string(ticketID)),
-            ("subject", ticket["subject"] ?? .null), ("severity", ticket["severity"] ?? .null), ("status", ticket["status"] ?? .null),
+            ("subject", ticket["subject"] ?? .null), ("severity", ticket["severity"] ?? .null),
+            ("status", ticket["status"] ?? .null),
             ("customerRef", ticket["customerRef"] ?? .null), ("customerName", customer?["displayName"] ?? .null),
             ("ageHours", document["age"]?["hours"] ?? .null), ("openedAt", .string(Self.timestamp(openedAt))),
             ("escalatedAt", .string(Self.timestamp(now))),

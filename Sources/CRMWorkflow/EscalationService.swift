@@ -1,7 +1,7 @@
-import CRMViews
 import CRMDelivery
 import CRMKafka
 import CRMModel
+import CRMViews
 import Foundation
 import Logging
 import Metrics
@@ -44,14 +44,16 @@ public final class EscalationService: Service, Sendable {
     ///   - consumer: client settings for the view; its group is `<groupPrefix>.rule.<name>.<store generation>`.
     ///   - clock: "now" for ages and schedules (tests move it).
     public init(
-        rule: EscalationRule, consumer: KafkaConsumerConfiguration, groupPrefix: String, producer: KafkaProducer, store: TicketViewStore,
+        rule: EscalationRule, consumer: KafkaConsumerConfiguration, groupPrefix: String, producer: KafkaProducer,
+        store: TicketViewStore,
         logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.rule = rule
         var logger = logger
         logger[metadataKey: "rule"] = "\(rule.name)"
         self.view = TicketView(
-            name: "rule.\(rule.name)", ticketsTopic: rule.ticketsTopic, customersTopic: rule.customersTopic, openStatuses: rule.openStatuses,
+            name: "rule.\(rule.name)", ticketsTopic: rule.ticketsTopic, customersTopic: rule.customersTopic,
+            openStatuses: rule.openStatuses,
             consumer: consumer, groupPrefix: groupPrefix, store: store, logger: logger, clock: clock)
         self.producer = producer
         self.logger = logger
@@ -109,11 +111,15 @@ public final class EscalationService: Service, Sendable {
             if let reference = candidate.customerRef { customer = try await store.customer(reference: reference) }
             do {
                 let openedAt = rule.openedAt(candidate.ticket, firstSeen: candidate.firstSeen)
-                if try rule.isDue(ticket: candidate.ticket, customer: customer, openedAt: openedAt, now: now) { due.append((candidate, customer)) }
+                if try rule.isDue(ticket: candidate.ticket, customer: customer, openedAt: openedAt, now: now) {
+                    due.append((candidate, customer))
+                }
             } catch {
                 summary.conditionErrors += 1
                 metrics.conditionErrors.increment()
-                logger.warning("condition failed on a ticket; it is tested again at the next check", metadata: ["ticket": "\(candidate.id)", "reason": "\(error.reason)"])
+                logger.warning(
+                    "condition failed on a ticket; it is tested again at the next check",
+                    metadata: ["ticket": "\(candidate.id)", "reason": "\(error.reason)"])
             }
         }
         // Up to 64 escalations wait for Kafka at once; a shutdown stops between batches (the rest waits for the next start).
@@ -122,7 +128,9 @@ public final class EscalationService: Service, Sendable {
             let batch = remaining.prefix(64)
             remaining = remaining.dropFirst(batch.count)
             let sent = await withTaskGroup(of: Bool.self) { group in
-                for (candidate, customer) in batch { group.addTask { await self.escalate(candidate, customer: customer, now: now) } }
+                for (candidate, customer) in batch {
+                    group.addTask { await self.escalate(candidate, customer: customer, now: now) }
+                }
                 return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             summary.escalated += sent
@@ -136,8 +144,10 @@ public final class EscalationService: Service, Sendable {
         logger.info(
             "escalation check done",
             metadata: [
-                "examined": "\(summary.examined)", "escalated": "\(summary.escalated)", "conditionErrors": "\(summary.conditionErrors)",
-                "produceFailures": "\(summary.produceFailures)", "openTickets": "\(counts.open)", "escalatedTotal": "\(counts.escalated)",
+                "examined": "\(summary.examined)", "escalated": "\(summary.escalated)",
+                "conditionErrors": "\(summary.conditionErrors)",
+                "produceFailures": "\(summary.produceFailures)", "openTickets": "\(counts.open)",
+                "escalatedTotal": "\(counts.escalated)",
                 "duration": "\(elapsed)",
             ])
         return summary
@@ -145,7 +155,8 @@ public final class EscalationService: Service, Sendable {
 
     private func escalate(_ candidate: TicketViewStore.Candidate, customer: JSONValue?, now: Date) async -> Bool {
         let openedAt = rule.openedAt(candidate.ticket, firstSeen: candidate.firstSeen)
-        let escalation = rule.escalation(ticketID: candidate.id, ticket: candidate.ticket, customer: customer, openedAt: openedAt, now: now)
+        let escalation = rule.escalation(
+            ticketID: candidate.id, ticket: candidate.ticket, customer: customer, openedAt: openedAt, now: now)
         let message = ProducerMessage(
             topic: rule.outputTopic, key: Array(candidate.id.utf8), value: escalation.jsonBytes(),
             headers: [

@@ -38,13 +38,20 @@ public struct LeadAssignmentRule: Sendable {
     }
 
     init(_ map: YAMLMapping, name: String, file: String) throws(YAMLError) {
-        try map.allowOnly(["name", "kind", "description", "territories", "fields", "open_statuses", "max_open_per_owner", "fallback_owner"])
+        try map.allowOnly([
+            "name", "kind", "description", "territories", "fields", "open_statuses", "max_open_per_owner",
+            "fallback_owner",
+        ])
         self.name = name
         self.file = file
         let tableValue = try map.require("territories")
         let tableName = try tableValue.nonEmptyString()
-        let tablePath = tableName.hasPrefix("/") ? tableName : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(tableName).path
-        guard let text = try? String(contentsOfFile: tablePath, encoding: .utf8) else { throw tableValue.error("cannot read the territory table \(tablePath)") }
+        let tablePath =
+            tableName.hasPrefix("/")
+            ? tableName : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(tableName).path
+        guard let text = try? String(contentsOfFile: tablePath, encoding: .utf8) else {
+            throw tableValue.error("cannot read the territory table \(tablePath)")
+        }
         do {
             territories = try TerritoryTable(csv: text, file: tablePath)
         } catch {

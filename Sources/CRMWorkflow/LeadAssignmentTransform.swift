@@ -1,7 +1,7 @@
-import CRMStateStore
 import CRMDelivery
 import CRMKafka
 import CRMModel
+import CRMStateStore
 import Foundation
 import GRDB
 import Logging
@@ -47,19 +47,25 @@ public struct LeadAssignmentTransform: MessageTransform {
             lead.set(
                 path: ["assignment"],
                 to: [
-                    "rule": .string(rule.name), "territory": decision.territory.map(JSONValue.string) ?? .null, "owner": .string(owner),
+                    "rule": .string(rule.name), "territory": decision.territory.map(JSONValue.string) ?? .null,
+                    "owner": .string(owner),
                     "openLeads": .number(String(decision.openLeads)), "decision": .string(decision.kind.rawValue),
                 ])
         }
         if let owner = decision.owner {
-            Gauge(label: "crmhub_rule_owner_open_leads", dimensions: [("rule", rule.name), ("owner", owner)]).record(decision.openLeads)
+            Gauge(label: "crmhub_rule_owner_open_leads", dimensions: [("rule", rule.name), ("owner", owner)]).record(
+                decision.openLeads)
         }
         if decision.kind == .assigned || decision.kind == .fallback {
-            Counter(label: "crmhub_rule_lead_assignments_total", dimensions: [("rule", rule.name), ("territory", decision.territory ?? "-")]).increment()
+            Counter(
+                label: "crmhub_rule_lead_assignments_total",
+                dimensions: [("rule", rule.name), ("territory", decision.territory ?? "-")]
+            ).increment()
             logger.info(
                 "lead assigned",
                 metadata: [
-                    "rule": "\(rule.name)", "lead": "\(id)", "territory": "\(decision.territory ?? "-")", "owner": "\(decision.owner ?? "-")",
+                    "rule": "\(rule.name)", "lead": "\(id)", "territory": "\(decision.territory ?? "-")",
+                    "owner": "\(decision.owner ?? "-")",
                     "openLeads": "\(decision.openLeads)", "atLimit": "\(decision.atLimit)",
                 ])
         }
@@ -68,7 +74,9 @@ public struct LeadAssignmentTransform: MessageTransform {
                 "every owner of the territory is at max_open_per_owner; the least busy one got the lead",
                 metadata: ["rule": "\(rule.name)", "lead": "\(id)", "territory": "\(decision.territory ?? "-")"])
         }
-        return .produce([TransformedRecord(key: message.key ?? Array(id.utf8), value: lead.jsonBytes(), headers: message.headers)])
+        return .produce([
+            TransformedRecord(key: message.key ?? Array(id.utf8), value: lead.jsonBytes(), headers: message.headers)
+        ])
     }
 }
 
@@ -126,7 +134,8 @@ public final class LeadBook: Sendable {
             let knownTerritory: String? = existing?["territory"]
             var decision: Decision
             if let owner = rule.text(lead, rule.fields.owner) {
-                decision = Decision(kind: knownOwner == owner ? .kept : .crm, owner: owner, territory: knownTerritory, openLeads: 0)
+                decision = Decision(
+                    kind: knownOwner == owner ? .kept : .crm, owner: owner, territory: knownTerritory, openLeads: 0)
             } else if let knownOwner {
                 decision = Decision(kind: .kept, owner: knownOwner, territory: knownTerritory, openLeads: 0)
             } else if !open {
@@ -139,18 +148,23 @@ public final class LeadBook: Sendable {
                 guard let choice = rule.chooseOwner(in: territory, openLeads: load) else {
                     throw Unassignable(description: "territory '\(territory)' has no owners")
                 }
-                decision = Decision(kind: .assigned, owner: choice.owner, territory: territory, openLeads: 0, atLimit: choice.atLimit)
+                decision = Decision(
+                    kind: .assigned, owner: choice.owner, territory: territory, openLeads: 0, atLimit: choice.atLimit)
             } else if let fallback = rule.fallbackOwner {
                 decision = Decision(kind: .fallback, owner: fallback, territory: nil, openLeads: 0)
             } else {
                 throw Unassignable(
-                    description: "no territory of rule '\(rule.name)' covers the lead's country and postal code, and the rule has no fallback_owner")
+                    description:
+                        "no territory of rule '\(rule.name)' covers the lead's country and postal code, and the rule has no fallback_owner"
+                )
             }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO leads (id, owner, territory, open) VALUES (?, ?, ?, ?)",
                 arguments: [id, decision.owner, decision.territory, open])
             if let owner = decision.owner {
-                decision.openLeads = try Int.fetchOne(db, sql: "SELECT count(*) FROM leads WHERE owner = ? AND open = 1", arguments: [owner]) ?? 0
+                decision.openLeads =
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM leads WHERE owner = ? AND open = 1", arguments: [owner]) ?? 0
             }
             return decision
         }
@@ -166,7 +180,9 @@ public final class LeadBook: Sendable {
     private static func openLeads(_ db: Database, owners: [String]?, excluding id: String?) throws -> [String: Int] {
         var counts: [String: Int] = [:]
         let rows = try Row.fetchAll(
-            db, sql: "SELECT owner, count(*) AS n FROM leads WHERE open = 1 AND owner IS NOT NULL AND id != ? GROUP BY owner",
+            db,
+            sql:
+                "SELECT owner, count(*) AS n FROM leads WHERE open = 1 AND owner IS NOT NULL AND id != ? GROUP BY owner",
             arguments: [id ?? ""])
         for row in rows {
             let owner: String = row["owner"]

@@ -85,29 +85,47 @@ public struct TerritoryTable: Sendable, Equatable {
             if columns.first?.hasPrefix("#") == true { continue }
             if header {
                 guard columns.map({ $0.lowercased() }) == ["territory", "country", "postal_prefix", "owners"] else {
-                    throw TerritoryTableError(file: file, line: number, reason: "the header must be territory,country,postal_prefix,owners")
+                    throw TerritoryTableError(
+                        file: file, line: number, reason: "the header must be territory,country,postal_prefix,owners")
                 }
                 header = false
                 continue
             }
             guard columns.count == 4 else {
-                throw TerritoryTableError(file: file, line: number, reason: "expected 4 columns, found \(columns.count)")
+                throw TerritoryTableError(
+                    file: file, line: number, reason: "expected 4 columns, found \(columns.count)")
             }
-            guard !columns[0].isEmpty else { throw TerritoryTableError(file: file, line: number, reason: "the territory is empty") }
-            let countries = columns[1].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
-            guard !countries.isEmpty else { throw TerritoryTableError(file: file, line: number, reason: "the country is empty (use * for any)") }
-            for country in countries where country != "*" && !(country.count == 2 && country.allSatisfy { $0.isASCII && $0.isLetter }) {
-                throw TerritoryTableError(file: file, line: number, reason: "'\(country)' is not an ISO 3166 country code or *")
+            guard !columns[0].isEmpty else {
+                throw TerritoryTableError(file: file, line: number, reason: "the territory is empty")
             }
-            let owners = columns[3].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !owners.isEmpty else { throw TerritoryTableError(file: file, line: number, reason: "territory '\(columns[0])' has no owners") }
+            let countries = columns[1].split(separator: "|").map {
+                $0.trimmingCharacters(in: .whitespaces).uppercased()
+            }
+            guard !countries.isEmpty else {
+                throw TerritoryTableError(file: file, line: number, reason: "the country is empty (use * for any)")
+            }
+            for country in countries
+            where country != "*" && !(country.count == 2 && country.allSatisfy { $0.isASCII && $0.isLetter }) {
+                throw TerritoryTableError(
+                    file: file, line: number, reason: "'\(country)' is not an ISO 3166 country code or *")
+            }
+            let owners = columns[3].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
+            guard !owners.isEmpty else {
+                throw TerritoryTableError(file: file, line: number, reason: "territory '\(columns[0])' has no owners")
+            }
             rows.append(
                 Row(
                     territory: columns[0], countries: countries.contains("*") ? [] : Set(countries),
-                    postalPrefixes: columns[2].split(separator: "|").map { Self.normalise(String($0)) }.filter { !$0.isEmpty },
+                    postalPrefixes: columns[2].split(separator: "|").map { Self.normalise(String($0)) }.filter {
+                        !$0.isEmpty
+                    },
                     owners: owners, line: number))
         }
-        guard !rows.isEmpty else { throw TerritoryTableError(file: file, line: 1, reason: "the table has no territories") }
+        guard !rows.isEmpty else {
+            throw TerritoryTableError(file: file, line: 1, reason: "the table has no territories")
+        }
         self.rows = rows
     }
 }

@@ -1,6 +1,6 @@
-import CRMViews
 import CRMDelivery
 import CRMKafka
+import CRMViews
 import Foundation
 import Logging
 
@@ -29,7 +29,8 @@ public struct Workflow: Sendable {
     /// The step of a route with `rule:`, or nil when the route has none (or names an unknown rule, which validation
     /// reports).
     public func transform(for route: RouteConfiguration, logger: Logger) -> (any MessageTransform)? {
-        guard let name = route.rule, case .leadAssignment(let rule) = rules.rule(named: name), let book = books[name] else { return nil }
+        guard let name = route.rule, case .leadAssignment(let rule) = rules.rule(named: name), let book = books[name]
+        else { return nil }
         return LeadAssignmentTransform(rule: rule, book: book, logger: logger)
     }
 

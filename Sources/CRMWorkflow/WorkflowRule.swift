@@ -66,7 +66,9 @@ public struct WorkflowRules: Sendable {
     /// Reads every `*.yaml` file of `directory` (sorted by name); a missing folder has no rules. All problems of all
     /// files are collected, each with its file, line and column.
     public static func load(directory: String) throws(WorkflowRuleError) -> WorkflowRules {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return WorkflowRules(rules: []) }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            return WorkflowRules(rules: [])
+        }
         var rules: [WorkflowRule] = []
         var problems: [YAMLError] = []
         var seen: [String: String] = [:]
@@ -75,7 +77,10 @@ public struct WorkflowRules: Sendable {
             do {
                 let rule = try WorkflowRule(path: path)
                 if let first = seen[rule.name] {
-                    problems.append(YAMLError("rule name '\(rule.name)' is also used by \(first)", at: SourceLocation(file: path, line: 1, column: 1)))
+                    problems.append(
+                        YAMLError(
+                            "rule name '\(rule.name)' is also used by \(first)",
+                            at: SourceLocation(file: path, line: 1, column: 1)))
                     continue
                 }
                 seen[rule.name] = path
@@ -97,7 +102,9 @@ public struct WorkflowRules: Sendable {
             switch rule(named: name) {
             case .leadAssignment: break
             case .escalation:
-                problems.append("\(route.location): route '\(route.name)': rule '\(name)' is an escalation rule; it runs on its schedule, not as a route step")
+                problems.append(
+                    "\(route.location): route '\(route.name)': rule '\(name)' is an escalation rule; it runs on its schedule, not as a route step"
+                )
             case nil:
                 problems.append("\(route.location): route '\(route.name)': no rule '\(name)' in \(rulesDirectory)")
             }

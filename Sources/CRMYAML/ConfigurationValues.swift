@@ -34,14 +34,18 @@ extension YAMLValue {
     /// the error ("the Tryton password").
     public func secretReference(_ what: String) throws(YAMLError) -> SecretValue {
         let secret = try secretValue()
-        guard secret.isReference else { throw error("\(what) is a credential: write it as ${env:NAME} or ${file:PATH}, never inline") }
+        guard secret.isReference else {
+            throw error("\(what) is a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
+        }
         return secret
     }
 
     /// An absolute HTTP path served by the ingress server, such as `/forms/contact`.
     public func ingressPath() throws(YAMLError) -> String {
         let path = try nonEmptyString()
-        guard path.hasPrefix("/"), path.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/-_.".contains($0)) }) else {
+        guard path.hasPrefix("/"),
+            path.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/-_.".contains($0)) })
+        else {
             throw error("'\(path)' is not a path such as /forms/contact")
         }
         return path

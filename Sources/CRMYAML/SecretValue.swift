@@ -23,15 +23,21 @@ public enum SecretValue: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The value, read from the environment or the file now.
-    public func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws(SecretError) -> String {
+    public func resolve(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(SecretError) -> String {
         switch self {
         case .literal(let value):
             return value
         case .environment(let name):
-            guard let value = environment[name], !value.isEmpty else { throw SecretError(description: "environment variable \(name) is not set") }
+            guard let value = environment[name], !value.isEmpty else {
+                throw SecretError(description: "environment variable \(name) is not set")
+            }
             return value
         case .file(let path):
-            guard let value = try? String(contentsOfFile: path, encoding: .utf8) else { throw SecretError(description: "cannot read secret file \(path)") }
+            guard let value = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw SecretError(description: "cannot read secret file \(path)")
+            }
             return value.trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }

@@ -40,7 +40,8 @@ public enum YAMLDocument {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw YAMLError("cannot read file: \(error.localizedDescription)", at: .init(file: path, line: 0, column: 0))
+            throw YAMLError(
+                "cannot read file: \(error.localizedDescription)", at: .init(file: path, line: 0, column: 0))
         }
         return try parse(text, file: path)
     }

@@ -46,7 +46,8 @@ public struct YAMLValue: @unchecked Sendable {
                 throw error("mapping keys must be plain strings")
             }
             let key = scalar.string
-            let keyLocation = SourceLocation(file: file, line: keyNode.mark?.line ?? 0, column: keyNode.mark?.column ?? 0)
+            let keyLocation = SourceLocation(
+                file: file, line: keyNode.mark?.line ?? 0, column: keyNode.mark?.column ?? 0)
             if !seen.insert(key).inserted {
                 throw YAMLError("\(childPath(key)): duplicate key '\(key)'", at: keyLocation)
             }
@@ -82,7 +83,8 @@ public struct YAMLValue: @unchecked Sendable {
 
     /// An integer, optionally range-checked.
     public func int(in range: ClosedRange<Int>? = nil) throws(YAMLError) -> Int {
-        guard case .scalar(let scalar) = node, let value = Int(scalar.string.replacingOccurrences(of: "_", with: "")) else {
+        guard case .scalar(let scalar) = node, let value = Int(scalar.string.replacingOccurrences(of: "_", with: ""))
+        else {
             throw error("expected a whole number, found \(describe)")
         }
         if let range, !range.contains(value) {
@@ -162,7 +164,9 @@ public struct YAMLMapping: Sendable {
     public func allowOnly(_ allowed: Set<String>) throws(YAMLError) {
         for entry in entries where !allowed.contains(entry.key) {
             var message = "unknown key '\(entry.key)'"
-            if let suggestion = Self.closest(to: entry.key, in: allowed) { message += " (did you mean '\(suggestion)'?)" }
+            if let suggestion = Self.closest(to: entry.key, in: allowed) {
+                message += " (did you mean '\(suggestion)'?)"
+            }
             message += "; allowed here: \(allowed.sorted().joined(separator: ", "))"
             let prefix = owner.path.isEmpty ? "" : "\(owner.path): "
             throw YAMLError(prefix + message, at: entry.keyLocation)
@@ -176,7 +180,8 @@ public struct YAMLMapping: Sendable {
     }
 
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)

@@ -16,7 +16,8 @@ struct CTIBench: AsyncParsableCommand {
         commandName: "crmhub-bench-cti", abstract: "Measure CTI event → screen-pop latency through a real broker.")
 
     @Option(help: "Kamailio evapi address host:port.") var evapi: String?
-    @Option(help: "Serve /cti/kamailio on this 127.0.0.1 port for Kamailio's http_client instead of reading evapi.") var httpPort: Int?
+    @Option(help: "Serve /cti/kamailio on this 127.0.0.1 port for Kamailio's http_client instead of reading evapi.")
+    var httpPort: Int?
     @Option(help: "Kafka bootstrap servers.") var bootstrap: String
     @Option(help: "Static customer table (CSV: phone,customer_ref,display_name,open_tickets).") var customers: String
     @Option(help: "Stop after this many Interactions were published.") var calls: Int
@@ -41,7 +42,9 @@ struct CTIBench: AsyncParsableCommand {
         producerConfiguration.lingerMilliseconds = lingerMs
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         let admin = KafkaAdmin(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
-        _ = try await admin.createTopics([.init(name: "cti.interactions", partitions: 3), .init(name: "cti.screenpops", partitions: 3)])
+        _ = try await admin.createTopics([
+            .init(name: "cti.interactions", partitions: 3), .init(name: "cti.screenpops", partitions: 3),
+        ])
         let table = try StaticCustomerTable(csvPath: customers, defaultRegion: region)
         let processor = CallEventProcessor(
             configuration: .init(name: "bench", interactionTopic: "cti.interactions", screenPopTopic: "cti.screenpops"),
@@ -52,7 +55,10 @@ struct CTIBench: AsyncParsableCommand {
             services.append(
                 IngressServer.makeApplication(
                     host: "127.0.0.1", port: httpPort,
-                    endpoints: [EventIngress.Endpoint.callEvents(name: "bench", path: "/cti/kamailio", connector: connector).ingress(logger: logger)],
+                    endpoints: [
+                        EventIngress.Endpoint.callEvents(name: "bench", path: "/cti/kamailio", connector: connector)
+                            .ingress(logger: logger)
+                    ],
                     logger: logger))
         }
         let group = ServiceGroup(services: services, logger: logger)

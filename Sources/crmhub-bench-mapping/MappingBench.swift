@@ -16,7 +16,8 @@ struct MappingBench {
         case "run" where args.count == 5:
             try run(mappings: args[2], name: args[3], file: args[4])
         default:
-            FileHandle.standardError.write(Data("usage: crmhub-bench-mapping generate COUNT FILE | run MAPPINGS NAME FILE\n".utf8))
+            FileHandle.standardError.write(
+                Data("usage: crmhub-bench-mapping generate COUNT FILE | run MAPPINGS NAME FILE\n".utf8))
             exit(64)
         }
     }
@@ -28,7 +29,9 @@ struct MappingBench {
         let start = ContinuousClock.now
         var out: [UInt8] = []
         out.reserveCapacity(1 << 22)
-        var records = 0, errors = 0, dropped = 0
+        var records = 0
+        var errors = 0
+        var dropped = 0
         let stdout = FileHandle.standardOutput
         // The file is read in 4 MiB chunks (constant memory); a line cut by a chunk boundary is carried over.
         var pending: [UInt8] = []
@@ -37,11 +40,18 @@ struct MappingBench {
             do {
                 switch try mapping.apply(Array(line)) {
                 case .output(let recs):
-                    for r in recs { r.value.encode(into: &out); out.append(0x0A); records += 1 }
+                    for r in recs {
+                        r.value.encode(into: &out)
+                        out.append(0x0A)
+                        records += 1
+                    }
                 case .dropped: dropped += 1
                 }
             } catch { errors += 1 }
-            if out.count > (1 << 22) - 4096 { stdout.write(Data(out)); out.removeAll(keepingCapacity: true) }
+            if out.count > (1 << 22) - 4096 {
+                stdout.write(Data(out))
+                out.removeAll(keepingCapacity: true)
+            }
         }
         while true {
             let chunk = try input.read(upToCount: 1 << 22) ?? Data()
@@ -50,7 +60,8 @@ struct MappingBench {
             let consumed: Int = pending.withUnsafeBufferPointer { buffer in
                 var lineStart = 0
                 while lineStart < buffer.count,
-                      let found = memchr(buffer.baseAddress! + lineStart, 0x0A, buffer.count - lineStart) {
+                    let found = memchr(buffer.baseAddress! + lineStart, 0x0A, buffer.count - lineStart)
+                {
                     let end = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) - buffer.baseAddress!
                     map(UnsafeBufferPointer(rebasing: buffer[lineStart..<end]))
                     lineStart = end + 1
@@ -63,15 +74,20 @@ struct MappingBench {
         stdout.write(Data(out))
         let elapsed = start.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let report = String(format: "crmhub: %d records, %d dropped, %d errors in %.3f s = %.0f records/s (1 core)\n",
-                            records, dropped, errors, seconds, Double(records + dropped + errors) / seconds)
+        let report = String(
+            format: "crmhub: %d records, %d dropped, %d errors in %.3f s = %.0f records/s (1 core)\n",
+            records, dropped, errors, seconds, Double(records + dropped + errors) / seconds)
         FileHandle.standardError.write(Data(report.utf8))
     }
 
     static func generate(count: Int, file: String) throws {
         var rng = SplitMix(seed: 42)
-        let first = ["jane", "JOHN", "mary-ann", "sean", "Ali", "chen", "olivia", "noah", "EMMA", "lucas", "sofia", "liam"]
-        let last = ["doe", "O'BRIEN", "mcdonald", "smith", "van der berg", "Khan", "müller", "garcía", "Nguyen", "brown"]
+        let first = [
+            "jane", "JOHN", "mary-ann", "sean", "Ali", "chen", "olivia", "noah", "EMMA", "lucas", "sofia", "liam",
+        ]
+        let last = [
+            "doe", "O'BRIEN", "mcdonald", "smith", "van der berg", "Khan", "müller", "garcía", "Nguyen", "brown",
+        ]
         let cities = ["london", "MANCHESTER", "leeds", "bristol", "glasgow", "edinburgh", "cardiff"]
         let companies = ["Acme Ltd", " Globex plc", "Initech", "Umbrella Corp "]
         let tags = ["VIP", "newsletter", " b2b", "Churn-Risk", "trial"]
@@ -82,38 +98,56 @@ struct MappingBench {
         let fh = FileManager.default.createFile(atPath: file, contents: nil) ? FileHandle(forWritingAtPath: file) : nil
         guard let fh else { throw BenchError("cannot create \(file)") }
         for i in 0..<count {
-            let f = first[rng.next(first.count)], l = last[rng.next(last.count)]
+            let f = first[rng.next(first.count)]
+            let l = last[rng.next(last.count)]
             let isCompany = rng.next(5) == 0
-            let phone = rng.next(2) == 0 ? "020 7946 \(String(format: "%04d", rng.next(10000)))" : "+44 7700 \(String(format: "%06d", rng.next(1_000_000)))"
-            let tagList = (0..<(1 + rng.next(3))).map { _ in "\"\(tags[rng.next(tags.count)])\"" }.joined(separator: ",")
-            let day = 1 + rng.next(28), month = 1 + rng.next(12)
+            let phone =
+                rng.next(2) == 0
+                ? "020 7946 \(String(format: "%04d", rng.next(10000)))"
+                : "+44 7700 \(String(format: "%06d", rng.next(1_000_000)))"
+            let tagList = (0..<(1 + rng.next(3))).map { _ in "\"\(tags[rng.next(tags.count)])\"" }.joined(
+                separator: ",")
+            let day = 1 + rng.next(28)
+            let month = 1 + rng.next(12)
             out += "{\"id\":\(100000 + i),\"first_name\":\"\(f)\",\"last_name\":\"\(l)\","
             if isCompany { out += "\"company\":\"\(companies[rng.next(companies.count)])\"," }
-            let local = String(String.UnicodeScalarView((f + "." + l).unicodeScalars.compactMap { $0 == " " || $0 == "'" ? nil : ($0.isASCII ? $0 : "u") }))
+            let local = String(
+                String.UnicodeScalarView(
+                    (f + "." + l).unicodeScalars.compactMap { $0 == " " || $0 == "'" ? nil : ($0.isASCII ? $0 : "u") }))
             out += "\"email\":\" \(local)\(i)@Example.COM\","
-            out += "\"phone\":\"\(phone)\",\"status\":\"\(statuses[rng.next(statuses.count)])\",\"tier\":\"\(tiers[rng.next(tiers.count)])\","
-            out += "\"created_at\":\"20\(String(format: "%02d", 15 + rng.next(10)))-\(String(format: "%02d", month))-\(String(format: "%02d", day))T\(String(format: "%02d", rng.next(24))):\(String(format: "%02d", rng.next(60))):00+01:00\","
-            out += "\"address\":{\"street\":\"\(1 + rng.next(200)) High Street \",\"city\":\"\(cities[rng.next(cities.count)])\",\"zip\":\"ec1a \(rng.next(10))bb\",\"country\":\"gb\"},"
+            out +=
+                "\"phone\":\"\(phone)\",\"status\":\"\(statuses[rng.next(statuses.count)])\",\"tier\":\"\(tiers[rng.next(tiers.count)])\","
+            out +=
+                "\"created_at\":\"20\(String(format: "%02d", 15 + rng.next(10)))-\(String(format: "%02d", month))-\(String(format: "%02d", day))T\(String(format: "%02d", rng.next(24))):\(String(format: "%02d", rng.next(60))):00+01:00\","
+            out +=
+                "\"address\":{\"street\":\"\(1 + rng.next(200)) High Street \",\"city\":\"\(cities[rng.next(cities.count)])\",\"zip\":\"ec1a \(rng.next(10))bb\",\"country\":\"gb\"},"
             out += "\"tags\":[\(tagList)],\"marketing\":{\"email\":\(rng.next(2) == 0),\"sms\":\(rng.next(3) == 0)},"
-            out += "\"lifetime_value\":\"\(rng.next(100000)).\(rng.next(10))\",\"locale\":\"en_GB\",\"source\":\"legacy\"}\n"
-            if out.utf8.count > 1 << 22 { fh.write(Data(out.utf8)); out.removeAll(keepingCapacity: true) }
+            out +=
+                "\"lifetime_value\":\"\(rng.next(100000)).\(rng.next(10))\",\"locale\":\"en_GB\",\"source\":\"legacy\"}\n"
+            if out.utf8.count > 1 << 22 {
+                fh.write(Data(out.utf8))
+                out.removeAll(keepingCapacity: true)
+            }
         }
         fh.write(Data(out.utf8))
         try fh.close()
     }
 }
 
-struct BenchError: Error, CustomStringConvertible { var description: String; init(_ d: String) { description = d } }
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
 
 /// Deterministic generator so every run maps the same data.
 struct SplitMix {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next(_ bound: Int) -> Int {
-        state &+= 0x9E3779B97F4A7C15
+        state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return Int((z ^ (z >> 31)) % UInt64(bound))
     }
 }

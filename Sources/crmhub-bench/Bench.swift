@@ -40,15 +40,19 @@ struct RouteBench: AsyncParsableCommand {
 
         let preloadSeconds = try await preload(topic: input, logger: logger)
         let preloadRate = Double(messages) / preloadSeconds
-        print("preloaded \(messages) x \(size) B in \(String(format: "%.2f", preloadSeconds)) s (\(Int(preloadRate)) msg/s)")
+        print(
+            "preloaded \(messages) x \(size) B in \(String(format: "%.2f", preloadSeconds)) s (\(Int(preloadRate)) msg/s)"
+        )
 
         var plainRates: [Double] = []
         var hubRates: [Double] = []
         for round in 0..<rounds {
-            let plain = try runPlainLoop(from: input, to: "bench.plain.\(runID).\(round)", group: "bench-plain-\(runID)-\(round)")
+            let plain = try runPlainLoop(
+                from: input, to: "bench.plain.\(runID).\(round)", group: "bench-plain-\(runID)-\(round)")
             plainRates.append(plain)
             print("round \(round + 1) plain loop: \(Int(plain)) msg/s")
-            let hub = try await runRoute(from: input, to: "bench.hub.\(runID).\(round)", group: "bench-hub-\(runID)-\(round)", logger: logger)
+            let hub = try await runRoute(
+                from: input, to: "bench.hub.\(runID).\(round)", group: "bench-hub-\(runID)-\(round)", logger: logger)
             hubRates.append(hub)
             print("round \(round + 1) crmhub route: \(Int(hub)) msg/s")
         }
@@ -58,7 +62,9 @@ struct RouteBench: AsyncParsableCommand {
         let timestamp = ISO8601DateFormatter().string(from: Date())
         let settings = "messages=\(messages) size=\(size) partitions=\(partitions) rounds=\(rounds)"
         let rates = "plain=\(Int(plainBest)) msg/s crmhub=\(Int(hubBest)) msg/s ratio=\(String(format: "%.2f", ratio))"
-        let line = "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)" + (note.map { " \($0)" } ?? "")
+        let line =
+            "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)"
+            + (note.map { " \($0)" } ?? "")
         print(line)
         if let output {
             if !FileManager.default.fileExists(atPath: output) {
@@ -120,7 +126,9 @@ struct RouteBench: AsyncParsableCommand {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0, let rate = text.split(separator: " ").first(where: { $0.hasPrefix("rate=") }) else {
+        guard process.terminationStatus == 0,
+            let rate = text.split(separator: " ").first(where: { $0.hasPrefix("rate=") })
+        else {
             throw ValidationError("plain loop failed (exit \(process.terminationStatus)): \(text)")
         }
         return Double(rate.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
@@ -139,8 +147,11 @@ struct RouteBench: AsyncParsableCommand {
                 name: "bench", from: from, to: .topic(to), mapping: nil, maxInFlight: 2_000,
                 location: .init(file: "bench", line: 0, column: 0)),
             consumer: consumer, producer: producer,
-            transform: { TimedTransform(inner: IdentityTransform(), firstSeen: firstSeen) }, state: HubState(), logger: logger)
-        let group = ServiceGroup(services: [ProducerService(producer: producer, flushTimeout: .seconds(10), logger: logger), route], logger: logger)
+            transform: { TimedTransform(inner: IdentityTransform(), firstSeen: firstSeen) }, state: HubState(),
+            logger: logger)
+        let group = ServiceGroup(
+            services: [ProducerService(producer: producer, flushTimeout: .seconds(10), logger: logger), route],
+            logger: logger)
         let running = Task { try await group.run() }
         let deadline = ContinuousClock.now.advanced(by: .seconds(600))
         while route.finishedMessages < messages && ContinuousClock.now < deadline {

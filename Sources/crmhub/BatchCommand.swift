@@ -29,21 +29,29 @@ struct BatchCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Each job with its next three runs, in the job's time zone and UTC.")
+        static let configuration = CommandConfiguration(
+            abstract: "Each job with its next three runs, in the job's time zone and UTC.")
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
             let (_, jobs) = try BatchCommand.load(options)
-            if jobs.isEmpty { print("no batch jobs"); return }
+            if jobs.isEmpty {
+                print("no batch jobs")
+                return
+            }
             for job in jobs {
-                let target = job.direction == .outbound ? "\(job.topics.joined(separator: ",")) → \(job.drop)/\(job.filePattern)"
+                let target =
+                    job.direction == .outbound
+                    ? "\(job.topics.joined(separator: ",")) → \(job.drop)/\(job.filePattern)"
                     : "\(job.drop)/\(job.filePattern) → \(job.destinations.values.sorted().joined(separator: ","))"
                 print("\(job.name)  \(job.direction.rawValue)  \(target)")
                 guard let schedule = job.schedule else {
                     print("  on demand only (no schedule)")
                     continue
                 }
-                print("  cron '\(schedule.cron.description)' in \(schedule.timeZone.identifier), catch-up \(schedule.catchUp.rawValue)")
+                print(
+                    "  cron '\(schedule.cron.description)' in \(schedule.timeZone.identifier), catch-up \(schedule.catchUp.rawValue)"
+                )
                 for run in schedule.runs(after: Date(), limit: 3) {
                     print("  next: \(schedule.localDescription(run))  =  \(run.formatted(.iso8601))")
                 }
@@ -52,7 +60,8 @@ struct BatchCommand: AsyncParsableCommand {
     }
 
     struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run one job now, in the foreground (progress on stderr).")
+        static let configuration = CommandConfiguration(
+            abstract: "Run one job now, in the foreground (progress on stderr).")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "The job name.") var job: String
         @Option(help: "Window time for the outbound file name (ISO 8601); default: now.") var window: String?
@@ -61,7 +70,9 @@ struct BatchCommand: AsyncParsableCommand {
         func run() async throws {
             let (configuration, jobs) = try BatchCommand.load(options)
             guard let job = jobs.first(where: { $0.name == self.job }) else {
-                printError("no batch job '\(self.job)' in \(configuration.batchDirectory); known: \(jobs.map(\.name).joined(separator: ", "))")
+                printError(
+                    "no batch job '\(self.job)' in \(configuration.batchDirectory); known: \(jobs.map(\.name).joined(separator: ", "))"
+                )
                 throw ExitCode(2)
             }
             let level = Logger.Level(rawValue: logLevel) ?? .warning
@@ -80,7 +91,9 @@ struct BatchCommand: AsyncParsableCommand {
             }
             let environment: BatchEnvironment
             do {
-                environment = try BatchEnvironment(hub: configuration, jobs: [job], logger: Logger(label: "crmhub.batch")) { line in
+                environment = try BatchEnvironment(
+                    hub: configuration, jobs: [job], logger: Logger(label: "crmhub.batch")
+                ) { line in
                     FileHandle.standardError.write(Data((line + "\n").utf8))
                 }
             } catch {
@@ -93,7 +106,8 @@ struct BatchCommand: AsyncParsableCommand {
     }
 
     struct History: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Recent runs (newest first) of one job or of all jobs.")
+        static let configuration = CommandConfiguration(
+            abstract: "Recent runs (newest first) of one job or of all jobs.")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "The job name; all jobs when omitted.") var job: String?
         @Option(help: "How many runs to show.") var limit: Int = 20
@@ -102,13 +116,18 @@ struct BatchCommand: AsyncParsableCommand {
             let configuration = try options.load()
             let state: BatchStateStore
             do {
-                state = try BatchStateStore(path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch.sqlite").path)
+                state = try BatchStateStore(
+                    path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("batch.sqlite").path
+                )
             } catch {
                 printError(error.description)
                 throw ExitCode(1)
             }
             let reports = try state.history(job: job, limit: limit)
-            if reports.isEmpty { print("no runs recorded"); return }
+            if reports.isEmpty {
+                print("no runs recorded")
+                return
+            }
             for report in reports {
                 print("\(report.startedAt.formatted(.iso8601))  \(BatchRunner.summary(report))")
             }

@@ -1,8 +1,8 @@
-import CRMModel
 import ArgumentParser
 import CRMDelivery
 import CRMHub
 import CRMKafka
+import CRMModel
 import Foundation
 import Logging
 
@@ -37,11 +37,15 @@ struct DlqCommand: AsyncParsableCommand {
             }
             for connector in configuration.connectors where connector.name == self.route {
                 if let delivery = connector.sinkDelivery {
-                    return (DeadLetterQueue(sink: delivery, client: client, groupPrefix: prefix, logger: logger), runtime)
+                    return (
+                        DeadLetterQueue(sink: delivery, client: client, groupPrefix: prefix, logger: logger), runtime
+                    )
                 }
             }
             let known = configuration.routes.map(\.name) + configuration.connectors.map(\.name)
-            printError("no route or sink named '\(self.route)' in \(configuration.file); known: \(known.joined(separator: ", "))")
+            printError(
+                "no route or sink named '\(self.route)' in \(configuration.file); known: \(known.joined(separator: ", "))"
+            )
             throw ExitCode(2)
         }
 
@@ -87,16 +91,19 @@ struct DlqCommand: AsyncParsableCommand {
             let rows = letters.suffix(limit).map { letter in
                 [
                     "\(letter.message.partition)/\(letter.message.offset)", letter.id, letter.message.keyText ?? "-",
-                    letter.message.headers.text(DeadLetterHeader.deadLetteredAt) ?? "-", letter.errorClass, String(letter.attempts),
+                    letter.message.headers.text(DeadLetterHeader.deadLetteredAt) ?? "-", letter.errorClass,
+                    String(letter.attempts),
                     String(letter.reason.prefix(80)),
                 ]
             }
-            printTable(header: ["PART/OFFSET", "ID", "KEY", "DEAD-LETTERED AT", "CLASS", "ATTEMPTS", "REASON"], rows: rows)
+            printTable(
+                header: ["PART/OFFSET", "ID", "KEY", "DEAD-LETTERED AT", "CLASS", "ATTEMPTS", "REASON"], rows: rows)
         }
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one dead letter's headers (and value with --value).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show one dead letter's headers (and value with --value).")
         @OptionGroup var common: Common
         @Argument(help: "The message id (crm-id).") var id: String
         @Flag(help: "Also print the original value (it may hold personal data).") var value = false
@@ -110,7 +117,9 @@ struct DlqCommand: AsyncParsableCommand {
             print("topic:     \(letter.message.topic)/\(letter.message.partition)/\(letter.message.offset)")
             print("key:       \(letter.message.keyText ?? "-")")
             print("bytes:     \(letter.message.value.count)")
-            for header in letter.message.headers { print("header:    \(header.key) = \(header.text ?? "<\(header.value.count) bytes>")") }
+            for header in letter.message.headers {
+                print("header:    \(header.key) = \(header.text ?? "<\(header.value.count) bytes>")")
+            }
             if value { print(String(decoding: letter.message.value, as: UTF8.self)) }
         }
     }
@@ -128,10 +137,13 @@ struct DlqCommand: AsyncParsableCommand {
             let selection = try select.selection()
             if dryRun {
                 let letters = try await queue.read(idle: common.idle).filter(selection.matches)
-                print("would replay \(letters.count) message(s) into \(queue.replayTopic): \(letters.map(\.id).joined(separator: ", "))")
+                print(
+                    "would replay \(letters.count) message(s) into \(queue.replayTopic): \(letters.map(\.id).joined(separator: ", "))"
+                )
                 return
             }
-            var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: runtime.configuration.kafka.brokers)
+            var producerConfiguration = KafkaProducerConfiguration(
+                bootstrapServers: runtime.configuration.kafka.brokers)
             producerConfiguration.client = runtime.clientConfiguration
             var logger = Logger(label: "crmhub.dlq")
             logger.logLevel = .warning
@@ -165,7 +177,8 @@ func printTable(header: [String], rows: [[String]]) {
     var widths = header.map(\.count)
     for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
     func line(_ cells: [String]) -> String {
-        cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(
+            separator: "  ")
     }
     print(line(header))
     for row in rows { print(line(row)) }

@@ -43,7 +43,9 @@ enum MdmConfigFile {
     static func load(path: String) throws -> ResolverConfiguration {
         let root = try YAMLDocument.load(path: path).mapping()
         let m = try (root.optional("mdm") ?? root.owner).mapping()
-        try m.allowOnly(["merge_threshold", "review_threshold", "cluster_mean_threshold", "max_block_size", "survivorship"])
+        try m.allowOnly([
+            "merge_threshold", "review_threshold", "cluster_mean_threshold", "max_block_size", "survivorship",
+        ])
         var c = ResolverConfiguration()
         if let v = m.optional("merge_threshold") { c.mergeThreshold = try v.double() }
         if let v = m.optional("review_threshold") { c.reviewThreshold = try v.double() }
@@ -58,7 +60,8 @@ enum MdmConfigFile {
                     c.survivorship[a] = rule
                 } else {
                     throw entry.value.error(
-                        "unknown attribute '\(entry.key)'; known: default, \(GoldenAttribute.allCases.map(\.rawValue).joined(separator: ", "))")
+                        "unknown attribute '\(entry.key)'; known: default, \(GoldenAttribute.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
             }
         }
@@ -69,7 +72,8 @@ enum MdmConfigFile {
     static func rule(_ v: YAMLValue) throws(YAMLError) -> SurvivorshipRule {
         if let m = try? v.mapping() {
             try m.allowOnly(["most_trusted_source"])
-            return .mostTrustedSource(try m.require("most_trusted_source").sequence().map { v throws(YAMLError) in try v.nonEmptyString() })
+            return .mostTrustedSource(
+                try m.require("most_trusted_source").sequence().map { v throws(YAMLError) in try v.nonEmptyString() })
         }
         switch try v.oneOf(["most_recent", "most_complete", "most_frequent"]) {
         case "most_complete": return .mostComplete
@@ -155,7 +159,8 @@ extension MdmCommand {
             var bulk = BulkResolution(configuration: try settings.load())
             bulk.measureLatency = latency
             bulk.train = !noTraining
-            let report = try bulk.run(input: input, output: out, columns: try MdmIO.parseColumns(columns), defaultSystem: system)
+            let report = try bulk.run(
+                input: input, output: out, columns: try MdmIO.parseColumns(columns), defaultSystem: system)
             if verbose, let t = report.training { MdmIO.stderr(t.description) }
             MdmIO.stderr(report.description)
         }
@@ -198,14 +203,17 @@ extension MdmCommand {
             let resolver = try await MdmIO.openResolver(db, settings)
             for r in records {
                 let res = try await resolver.resolve(r)
-                print("\(res.ref)\t\(res.decision.rawValue)\t\(res.goldenId)" + (res.candidateGoldenId.map { "\tcandidate=\($0)" } ?? "")
-                    + (res.score.map { String(format: "\tscore=%.1f", $0) } ?? ""))
+                print(
+                    "\(res.ref)\t\(res.decision.rawValue)\t\(res.goldenId)"
+                        + (res.candidateGoldenId.map { "\tcandidate=\($0)" } ?? "")
+                        + (res.score.map { String(format: "\tscore=%.1f", $0) } ?? ""))
             }
         }
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a golden record, its members and its audit trail.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a golden record, its members and its audit trail.")
         @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument(help: "Golden id or SYSTEM/EXTERNAL_ID.") var id: String
         @OptionGroup var settings: MdmSettings
@@ -234,7 +242,9 @@ extension MdmCommand {
             var found: [GoldenRecord] = []
             if let email { found += await resolver.lookup(email: email) }
             if let phone { found += await resolver.lookup(phone: phone) }
-            if let givenName, let familyName { found += await resolver.search(givenName: givenName, familyName: familyName) }
+            if let givenName, let familyName {
+                found += await resolver.search(givenName: givenName, familyName: familyName)
+            }
             for g in found { print(MdmIO.json(g)) }
             if found.isEmpty { MdmIO.stderr("no golden record found") }
         }
@@ -266,7 +276,8 @@ extension MdmCommand {
     }
 
     struct Detach: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take a wrongly joined record out into its own golden record.")
+        static let configuration = CommandConfiguration(
+            abstract: "Take a wrongly joined record out into its own golden record.")
         @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument(help: "SYSTEM/EXTERNAL_ID") var record: String
         @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
@@ -278,7 +289,8 @@ extension MdmCommand {
     }
 
     struct Erase: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Erase a person (right to erasure); emits a tombstone event.")
+        static let configuration = CommandConfiguration(
+            abstract: "Erase a person (right to erasure); emits a tombstone event.")
         @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument var goldenId: String
         @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"

@@ -13,7 +13,8 @@ extension MdmCommand {
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "List open review items with the match explanation (which fields agreed, their weights).")
-            @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
+            @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db:
+                String
             @Flag(help: "One JSON object per item instead of text.") var json = false
             @OptionGroup var settings: MdmSettings
 
@@ -27,7 +28,8 @@ extension MdmCommand {
                     let p = 1 / (1 + pow(2, -item.score))
                     print(
                         String(
-                            format: "%@  in %@  may be %@  score %.1f bits (match probability %.2f)", item.record.description,
+                            format: "%@  in %@  may be %@  score %.1f bits (match probability %.2f)",
+                            item.record.description,
                             item.goldenId, item.candidateGoldenId, item.score, p))
                     for e in item.evidence {
                         let field = e.field.padding(toLength: 9, withPad: " ", startingAt: 0)
@@ -41,10 +43,14 @@ extension MdmCommand {
 
         struct Accept: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Accept a possible match: merge the record's golden record into the candidate (audited, published).")
-            @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
+                abstract:
+                    "Accept a possible match: merge the record's golden record into the candidate (audited, published)."
+            )
+            @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db:
+                String
             @Argument(help: "SYSTEM/EXTERNAL_ID of the reviewed record.") var record: String
-            @Option(help: "Who decides (for the audit).") var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
+            @Option(help: "Who decides (for the audit).") var actor =
+                ProcessInfo.processInfo.environment["USER"] ?? "cli"
             @OptionGroup var settings: MdmSettings
 
             func run() async throws {
@@ -56,9 +62,11 @@ extension MdmCommand {
         struct Reject: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Reject a possible match: the record keeps its own golden record (audited).")
-            @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
+            @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db:
+                String
             @Argument(help: "SYSTEM/EXTERNAL_ID of the reviewed record.") var record: String
-            @Option(help: "Who decides (for the audit).") var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"
+            @Option(help: "Who decides (for the audit).") var actor =
+                ProcessInfo.processInfo.environment["USER"] ?? "cli"
             @OptionGroup var settings: MdmSettings
 
             func run() async throws {

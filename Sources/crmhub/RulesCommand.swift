@@ -29,17 +29,23 @@ struct RulesCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Each rule with what it reads and writes; escalation rules with their next checks.")
+        static let configuration = CommandConfiguration(
+            abstract: "Each rule with what it reads and writes; escalation rules with their next checks.")
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
             let (configuration, rules) = try RulesCommand.load(options)
-            if rules.rules.isEmpty { print("no workflow rules in \(configuration.rulesDirectory)"); return }
+            if rules.rules.isEmpty {
+                print("no workflow rules in \(configuration.rulesDirectory)")
+                return
+            }
             for rule in rules.rules {
                 switch rule {
                 case .escalation(let rule):
                     let customers = rule.customersTopic.map { " + \($0)" } ?? ""
-                    print("\(rule.name)  escalation  \(rule.ticketsTopic)\(customers) → \(rule.outputTopic)\(rule.notify.map { "  (notify \($0))" } ?? "")")
+                    print(
+                        "\(rule.name)  escalation  \(rule.ticketsTopic)\(customers) → \(rule.outputTopic)\(rule.notify.map { "  (notify \($0))" } ?? "")"
+                    )
                     switch rule.check {
                     case .every(let interval):
                         print("  checks every \(interval)")
@@ -50,9 +56,13 @@ struct RulesCommand: AsyncParsableCommand {
                         }
                     }
                 case .leadAssignment(let rule):
-                    let routes = configuration.routes.filter { $0.rule == rule.name }.map { "\($0.name) (\($0.from) → \($0.to.topics.joined(separator: ",")))" }
+                    let routes = configuration.routes.filter { $0.rule == rule.name }.map {
+                        "\($0.name) (\($0.from) → \($0.to.topics.joined(separator: ",")))"
+                    }
                     let territories = Set(rule.territories.rows.map(\.territory)).count
-                    print("\(rule.name)  lead-assignment  \(territories) territories\(rule.maxOpenPerOwner.map { ", at most \($0) open per owner" } ?? "")")
+                    print(
+                        "\(rule.name)  lead-assignment  \(territories) territories\(rule.maxOpenPerOwner.map { ", at most \($0) open per owner" } ?? "")"
+                    )
                     print(routes.isEmpty ? "  no route uses it" : "  step of route \(routes.joined(separator: ", "))")
                 }
             }
@@ -61,7 +71,8 @@ struct RulesCommand: AsyncParsableCommand {
 
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Say whether an escalation rule would escalate a ticket (JSON file), with the document its condition sees.",
+            abstract:
+                "Say whether an escalation rule would escalate a ticket (JSON file), with the document its condition sees.",
             discussion: "Exit code 0: the ticket would be escalated; 1: it would not; 2: bad input.")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "The escalation rule's name.") var rule: String
@@ -86,7 +97,9 @@ struct RulesCommand: AsyncParsableCommand {
                 now = parsed
             }
             let openedAt = escalation.openedAt(ticketRecord, firstSeen: now)
-            print(escalation.document(ticket: ticketRecord, customer: customerRecord, openedAt: openedAt, now: now).jsonText)
+            print(
+                escalation.document(ticket: ticketRecord, customer: customerRecord, openedAt: openedAt, now: now)
+                    .jsonText)
             do {
                 if try escalation.isDue(ticket: ticketRecord, customer: customerRecord, openedAt: openedAt, now: now) {
                     print("escalate: the ticket is open and meets the rule's condition")
@@ -96,12 +109,17 @@ struct RulesCommand: AsyncParsableCommand {
                 printError("the condition cannot be evaluated on this ticket: \(error)")
                 throw ExitCode(2)
             }
-            print(escalation.isOpen(ticketRecord) ? "no: the condition does not hold" : "no: the ticket is not open (status not in \(escalation.openStatuses.sorted()))")
+            print(
+                escalation.isOpen(ticketRecord)
+                    ? "no: the condition does not hold"
+                    : "no: the ticket is not open (status not in \(escalation.openStatuses.sorted()))")
             throw ExitCode(1)
         }
 
         static func readJSON(_ path: String) throws -> JSONValue {
-            let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
+            let data =
+                path == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
             guard let data else {
                 printError("cannot read \(path)")
                 throw ExitCode(2)

@@ -63,7 +63,8 @@ struct RunCommand: AsyncParsableCommand {
         logger.info(
             "crmhub starting",
             metadata: [
-                "version": "\(CRMHubVersion.current)", "config": "\(configuration.file)", "routes": "\(configuration.routes.count)",
+                "version": "\(CRMHubVersion.current)", "config": "\(configuration.file)",
+                "routes": "\(configuration.routes.count)",
                 "brokers": "\(configuration.kafka.brokers.joined(separator: ","))",
             ])
         do {

@@ -6,7 +6,8 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check the hub configuration, its mappings and connectors without running anything.",
-        discussion: "Exit code 0 when everything is valid, 2 when a file has problems (each printed as file:line:column).")
+        discussion:
+            "Exit code 0 when everything is valid, 2 when a file has problems (each printed as file:line:column).")
 
     @OptionGroup var options: ConfigOptions
 

@@ -7,7 +7,9 @@ struct VersionCommand: ParsableCommand {
 
     func run() {
         print("crmhub \(CRMHubVersion.current)")
-        print("librdkafka runtime \(KafkaRuntime.versionString) (built against headers \(KafkaRuntime.headerVersionString))")
+        print(
+            "librdkafka runtime \(KafkaRuntime.versionString) (built against headers \(KafkaRuntime.headerVersionString))"
+        )
         if KafkaRuntime.hasTaggedFieldBug {
             print("warning: librdkafka older than 2.1 mis-parses tagged fields that modern brokers send; see README")
         }

@@ -12,7 +12,10 @@ import Testing
         let export = try #require(jobs.first)
         #expect(export.direction == .outbound)
         #expect(export.schedule?.timeZone.identifier == "Europe/London")
-        guard case .csv(let csv) = export.format else { Issue.record("expected CSV"); return }
+        guard case .csv(let csv) = export.format else {
+            Issue.record("expected CSV")
+            return
+        }
         #expect(csv.options.delimiter == UInt8(ascii: ";"))
         #expect(csv.options.encoding == .windows1252)
         let phone = BatchJob.Column(name: "phone", path: "phone_mechanisms.0.value")
@@ -28,11 +31,13 @@ import Testing
     @Test func mistakesAreReportedWithTheirLocation() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "name: a\ndirection: outbound\ntopics: [t]\nformat: {type: csv, columns: [x]}\ndrop: file:///tmp\nfile_nam: x.csv\n"
+        try
+            "name: a\ndirection: outbound\ntopics: [t]\nformat: {type: csv, columns: [x]}\ndrop: file:///tmp\nfile_nam: x.csv\n"
             .write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
         try "name: b\ndirection: inbound\ndrop: file:///tmp\npattern: '*.csv'\nto: t\nformat: {delimiter: ';;'}\n"
             .write(to: directory.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
-        try "name: c\ndirection: outbound\ntopics: [t]\nformat: {type: jsonl}\ndrop: file:///tmp\nschedule: {cron: '61 * * * *'}\n"
+        try
+            "name: c\ndirection: outbound\ntopics: [t]\nformat: {type: jsonl}\ndrop: file:///tmp\nschedule: {cron: '61 * * * *'}\n"
             .write(to: directory.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
         do {
             _ = try BatchJob.loadAll(directory: directory.path)

@@ -46,7 +46,8 @@ import Testing
         Case(name: "CRLF inside quotes is kept", input: "\"l1\r\nl2\",z\r\n", expected: [["l1\r\nl2", "z"]]),
         Case(name: "empty fields and empty quoted field", input: ",\"\",\n", expected: [["", "", ""]]),
         Case(name: "blank lines are skipped", input: "a\n\n\r\nb\n", expected: [["a"], ["b"]]),
-        Case(name: "UTF-8 BOM is skipped", input: "\u{FEFF}id,name\n1,Zoë\n", expected: [["id", "name"], ["1", "Zoë"]]),
+        Case(
+            name: "UTF-8 BOM is skipped", input: "\u{FEFF}id,name\n1,Zoë\n", expected: [["id", "name"], ["1", "Zoë"]]),
         Case(name: "quote inside an unquoted field is literal", input: "ab\"c,d\n", expected: [["ab\"c", "d"]]),
     ]
 
@@ -115,7 +116,11 @@ import Testing
     @Test func characterAfterClosingQuoteIsARowError() {
         let results = Self.read(Array("\"abc\"x,1\nok,2\n".utf8))
         #expect(results.count == 2)
-        if case .failure(let error) = results.first { #expect(error.line == 1) } else { Issue.record("expected a row error") }
+        if case .failure(let error) = results.first {
+            #expect(error.line == 1)
+        } else {
+            Issue.record("expected a row error")
+        }
         let ok2: [String] = ["ok", "2"]
         #expect(Self.fieldsAt(results, 1) == ok2)
     }
@@ -172,7 +177,8 @@ import Testing
     }
 
     @Test func sha256MatchesKnownVectors() {
-        #expect(SHA256Digest.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256Digest.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(SHA256Digest.hex([UInt8]()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         let long: [UInt8] = Array(String(repeating: "a", count: 1_000).utf8)
         var streamed = SHA256Digest()
@@ -184,7 +190,9 @@ import Testing
 
     @Test func fileNamesAreDeterministicPerWindow() throws {
         let window = try Date("2026-11-25T02:00:00Z", strategy: .iso8601)
-        #expect(batchFileName(pattern: "customers-{window}.csv", job: "x", window: window) == "customers-20261125T0200Z.csv")
+        #expect(
+            batchFileName(pattern: "customers-{window}.csv", job: "x", window: window) == "customers-20261125T0200Z.csv"
+        )
         #expect(batchFileName(pattern: "{job}-{date}.jsonl", job: "erp", window: window) == "erp-2026-11-25.jsonl")
     }
 }

@@ -1,10 +1,10 @@
 import CRMKafka
+import CRMMapping
+import CRMModel
 import Foundation
 import Testing
 
 @testable import CRMDelivery
-import CRMMapping
-import CRMModel
 
 /// Mappings in routes: applied per message, reloaded only when the whole folder compiles.
 @Suite struct MappingRegistryTests {
@@ -32,7 +32,8 @@ import CRMModel
 
     func message(_ json: String) -> ConsumerMessage {
         ConsumerMessage(
-            topicPartition: TopicPartition(topic: "in", partition: 0), offset: 7, key: nil, value: Array(json.utf8), headers: [],
+            topicPartition: TopicPartition(topic: "in", partition: 0), offset: 7, key: nil, value: Array(json.utf8),
+            headers: [],
             timestampMilliseconds: nil)
     }
 
@@ -48,15 +49,19 @@ import CRMModel
         #expect(records[0].output == "customer")
         #expect(records[0].headers.text("crm-mapping") == "greeting@\(registry.versions["greeting"]!)")
 
-        try "name: greeting\noutputs: [".write(to: directory.appendingPathComponent("greeting.yaml"), atomically: true, encoding: .utf8)
+        try "name: greeting\noutputs: [".write(
+            to: directory.appendingPathComponent("greeting.yaml"), atomically: true, encoding: .utf8)
         guard case .failure(let problems) = registry.reload() else {
             Issue.record("a broken folder must be refused")
             return
         }
         #expect(problems.problems.first?.location.file.hasSuffix("greeting.yaml") == true)
-        #expect(registry.transform(named: "greeting")?.mapping.version == before.mapping.version, "the old mapping keeps running")
+        #expect(
+            registry.transform(named: "greeting")?.mapping.version == before.mapping.version,
+            "the old mapping keeps running")
 
-        try mapping(field: "familyName").write(to: directory.appendingPathComponent("greeting.yaml"), atomically: true, encoding: .utf8)
+        try mapping(field: "familyName").write(
+            to: directory.appendingPathComponent("greeting.yaml"), atomically: true, encoding: .utf8)
         guard case .success(let versions) = registry.reload() else {
             Issue.record("a fixed folder must load")
             return
@@ -73,7 +78,9 @@ import CRMModel
     @Test func aMappingErrorBecomesADeadLetterReasonWithoutTheValue() async throws {
         let registry = try MappingRegistry(directory: try folder(mapping(field: "givenName")).path)
         let transform = try #require(registry.transform(named: "greeting"))
-        guard case .failure(let reason, let errorClass) = await transform.transform(message(#"{"name":"Grace Hopper"}"#)) else {
+        guard
+            case .failure(let reason, let errorClass) = await transform.transform(message(#"{"name":"Grace Hopper"}"#))
+        else {
             Issue.record("expected a failure")
             return
         }

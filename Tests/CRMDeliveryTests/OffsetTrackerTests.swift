@@ -1,9 +1,9 @@
 import CRMKafka
+import CRMMapping
+import CRMModel
 import Testing
 
 @testable import CRMDelivery
-import CRMMapping
-import CRMModel
 
 @Suite struct OffsetTrackerTests {
     let partition = TopicPartition(topic: "t", partition: 0)

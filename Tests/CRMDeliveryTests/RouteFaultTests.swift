@@ -1,4 +1,6 @@
 import CRMKafka
+import CRMMapping
+import CRMModel
 import CRMTestSupport
 import Foundation
 import Logging
@@ -6,8 +8,6 @@ import ServiceLifecycle
 import Testing
 
 @testable import CRMDelivery
-import CRMMapping
-import CRMModel
 
 /// Routes under broker faults on librdkafka's mock cluster: nothing consumed is lost, whatever the broker does.
 @Suite(.timeLimit(.minutes(2)))
@@ -15,7 +15,8 @@ struct RouteFaultTests {
     let logger = Logger(label: "test")
 
     func consumer(_ cluster: KafkaMockCluster, group: String, topic: String) -> KafkaConsumerConfiguration {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group, topics: [topic])
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServers, groupID: group, topics: [topic])
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 500
         return configuration
@@ -29,16 +30,22 @@ struct RouteFaultTests {
         let input = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         let count = 600
         for index in 0..<count {
-            try input.enqueue(ProducerMessage(topic: "in", key: Array("k\(index % 29)".utf8), value: Array("m\(index)".utf8))) { _ in }
+            try input.enqueue(
+                ProducerMessage(topic: "in", key: Array("k\(index % 29)".utf8), value: Array("m\(index)".utf8))
+            ) { _ in }
         }
         #expect(await input.flush(timeout: .seconds(30)))
 
-        let hubProducer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let hubProducer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         let route = RouteService(
             route: RouteConfiguration(name: "faults", from: "in", to: .topic("out"), maxInFlight: 50),
-            consumer: consumer(cluster, group: "hub.faults", topic: "in"), producer: hubProducer, transform: { IdentityTransform() },
+            consumer: consumer(cluster, group: "hub.faults", topic: "in"), producer: hubProducer,
+            transform: { IdentityTransform() },
             state: HubState(), logger: logger)
-        let group = ServiceGroup(services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(10), logger: logger), route], logger: logger)
+        let group = ServiceGroup(
+            services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(10), logger: logger), route],
+            logger: logger)
         let running = Task { try await group.run() }
 
         // Faults while the route runs: produce errors the producer must retry, a leader move, a broker outage.
@@ -56,13 +63,16 @@ struct RouteFaultTests {
         try await running.value
 
         // Every input value is in the output (re-deliveries are allowed, loss is not), per key in order.
-        let messages = try await KafkaTestClient.collect(consumer(cluster, group: "check-\(UUID())", topic: "out"), timeout: .seconds(60)) {
+        let messages = try await KafkaTestClient.collect(
+            consumer(cluster, group: "check-\(UUID())", topic: "out"), timeout: .seconds(60)
+        ) {
             Set($0.map(\.value)).count >= count
         }
         var seen: [String: [Int]] = [:]
         var total = 0
         for message in messages {
-            seen[message.keyText ?? "", default: []].append(Int(String(decoding: message.value.dropFirst(), as: UTF8.self))!)
+            seen[message.keyText ?? "", default: []].append(
+                Int(String(decoding: message.value.dropFirst(), as: UTF8.self))!)
             total += 1
         }
         #expect(Set(seen.values.flatMap { $0 }).count == count, "no loss")

@@ -9,7 +9,8 @@ import Testing
 
 @Suite struct AdminServerTests {
     @Test func healthzAnswersWhileTheProcessRuns() async throws {
-        let app = Application(router: AdminServer.makeRouter(state: HubState(), routes: [], registry: PrometheusCollectorRegistry()))
+        let app = Application(
+            router: AdminServer.makeRouter(state: HubState(), routes: [], registry: PrometheusCollectorRegistry()))
         try await app.test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
@@ -20,7 +21,8 @@ import Testing
 
     @Test func readyzIsUnavailableUntilKafkaIsConnectedAndRoutesJoined() async throws {
         let state = HubState()
-        let app = Application(router: AdminServer.makeRouter(state: state, routes: ["r1"], registry: PrometheusCollectorRegistry()))
+        let app = Application(
+            router: AdminServer.makeRouter(state: state, routes: ["r1"], registry: PrometheusCollectorRegistry()))
         try await app.test(.router) { client in
             try await client.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
@@ -43,7 +45,8 @@ import Testing
 
     @Test func metricsUsesThePrometheusTextFormat() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "crmhub_route_messages_in_total", labels: [("route", "r1")], help: "messages in").increment(by: Int64(3))
+        registry.makeCounter(name: "crmhub_route_messages_in_total", labels: [("route", "r1")], help: "messages in")
+            .increment(by: Int64(3))
         let app = Application(router: AdminServer.makeRouter(state: HubState(), routes: [], registry: registry))
         try await app.test(.router) { client in
             try await client.execute(uri: "/metrics", method: .get) { response in

@@ -1,15 +1,17 @@
 import CRMConnector
 import CRMHTTPConnector
-@testable import CRMHub
 import CRMTelephony
 import CRMTestSupport
 import CRMYAML
 import Foundation
 import Testing
 
+@testable import CRMHub
+
 @Suite struct ConnectorConfigurationTests {
     func write(_ text: String, name: String = "c.yaml") throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-connectors-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-connectors-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent(name).path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -19,7 +21,10 @@ import Testing
     @Test func theShippedHTTPSinkExampleLoadsWithItsRetryPolicy() throws {
         let path = repositoryRoot.appendingPathComponent("Connectors/examples/erp-party-http.yaml").path
         let connector = try ConnectorRegistry.standard.load(path: path)
-        guard let settings = connector.settings(as: HTTPSinkConnector.Settings.self) else { Issue.record("not an http sink"); return }
+        guard let settings = connector.settings(as: HTTPSinkConnector.Settings.self) else {
+            Issue.record("not an http sink")
+            return
+        }
         #expect(connector.name == "erp-party")
         #expect(settings.url == .environment("ERP_URL"))
         #expect(settings.headers.first?.value == .environment("ERP_TOKEN"))
@@ -29,8 +34,11 @@ import Testing
     }
 
     @Test func theShippedCTIExamplesLoad() throws {
-        let kamailio = try ConnectorRegistry.standard.load(path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-kamailio.yaml").path)
-        guard let settings = kamailio.settings(as: CTISettings.self), case .kamailioEvapi(let host, let port) = settings.source else {
+        let kamailio = try ConnectorRegistry.standard.load(
+            path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-kamailio.yaml").path)
+        guard let settings = kamailio.settings(as: CTISettings.self),
+            case .kamailioEvapi(let host, let port) = settings.source
+        else {
             Issue.record("not a Kamailio CTI connector")
             return
         }
@@ -38,15 +46,21 @@ import Testing
         #expect(settings.interactionTopic == "crm.interaction" && settings.screenPopTopic == "cti.screenpop")
         #expect(settings.customersCSV == "Connectors/examples/cti-customers.csv")
         #expect(settings.ticketsTopic == "crm.ticket" && kamailio.topics.contains("crm.ticket"))
-        let ami = try ConnectorRegistry.standard.load(path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-ami.yaml").path)
-        guard let amiSettings = ami.settings(as: CTISettings.self), case .asteriskAMI(let amiHost, 5038, "crmhub", let secret) = amiSettings.source else {
+        let ami = try ConnectorRegistry.standard.load(
+            path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-ami.yaml").path)
+        guard let amiSettings = ami.settings(as: CTISettings.self),
+            case .asteriskAMI(let amiHost, 5038, "crmhub", let secret) = amiSettings.source
+        else {
             Issue.record("not an AMI CTI connector")
             return
         }
         #expect(amiHost == "pbx.example.com")
         #expect(secret == .environment("AMI_SECRET"))
-        let http = try ConnectorRegistry.standard.load(path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-kamailio-http.yaml").path)
-        guard let httpSettings = http.settings(as: CTISettings.self), case .kamailioHTTP("/cti/kamailio") = httpSettings.source else {
+        let http = try ConnectorRegistry.standard.load(
+            path: repositoryRoot.appendingPathComponent("Connectors/examples/cti-kamailio-http.yaml").path)
+        guard let httpSettings = http.settings(as: CTISettings.self),
+            case .kamailioHTTP("/cti/kamailio") = httpSettings.source
+        else {
             Issue.record("not a Kamailio HTTP CTI connector")
             return
         }
@@ -66,20 +80,26 @@ import Testing
     }
 
     @Test func aKamailioConnectorTakesEitherEvapiOrAnHTTPPath() throws {
-        let both = try write("name: k\nkind: cti-kamailio\nhttp_path: /cti\nevapi: 127.0.0.1:8448\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let both = try write(
+            "name: k\nkind: cti-kamailio\nhttp_path: /cti\nevapi: 127.0.0.1:8448\ninteraction_topic: a\nscreen_pop_topic: b\n"
+        )
         let bothError = #expect(throws: YAMLError.self) { try ConnectorRegistry.standard.load(path: both) }
         #expect(bothError?.message.contains("not both") == true)
         #expect(bothError?.location.line == 4)
-        let relative = try write("name: k\nkind: cti-kamailio\nhttp_path: cti\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let relative = try write(
+            "name: k\nkind: cti-kamailio\nhttp_path: cti\ninteraction_topic: a\nscreen_pop_topic: b\n")
         let relativeError = #expect(throws: YAMLError.self) { try ConnectorRegistry.standard.load(path: relative) }
         #expect(relativeError?.location.line == 3)
     }
 
     @Test func anInlineAMISecretAndABadEvapiAddressAreRefused() throws {
-        let inline = try write("name: pbx\nkind: cti-ami\nami: pbx:5038\nusername: u\nsecret: hunter2\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let inline = try write(
+            "name: pbx\nkind: cti-ami\nami: pbx:5038\nusername: u\nsecret: hunter2\ninteraction_topic: a\nscreen_pop_topic: b\n"
+        )
         let error = #expect(throws: YAMLError.self) { try ConnectorRegistry.standard.load(path: inline) }
         #expect(error?.location.line == 5)
-        let address = try write("name: k\nkind: cti-kamailio\nevapi: localhost\ninteraction_topic: a\nscreen_pop_topic: b\n")
+        let address = try write(
+            "name: k\nkind: cti-kamailio\nevapi: localhost\ninteraction_topic: a\nscreen_pop_topic: b\n")
         let addressError = #expect(throws: YAMLError.self) { try ConnectorRegistry.standard.load(path: address) }
         #expect(addressError?.message.contains("host:port") == true)
     }
@@ -106,7 +126,8 @@ import Testing
     }
 
     @Test func aBadRetryDelayNamesTheValue() throws {
-        let path = try write("name: erp\nkind: http-sink\ntopic: t\nurl: http://127.0.0.1:1/x\nretry:\n  topics: [1m, soon]\n")
+        let path = try write(
+            "name: erp\nkind: http-sink\ntopic: t\nurl: http://127.0.0.1:1/x\nretry:\n  topics: [1m, soon]\n")
         let error = #expect(throws: YAMLError.self) { try ConnectorRegistry.standard.load(path: path) }
         #expect(error?.message.contains("'soon' is not a delay") == true)
     }

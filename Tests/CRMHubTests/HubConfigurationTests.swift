@@ -1,5 +1,5 @@
-import CRMYAML
 import CRMTestSupport
+import CRMYAML
 import Foundation
 import Testing
 
@@ -7,7 +7,8 @@ import Testing
 
 @Suite struct HubConfigurationTests {
     func write(_ text: String) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-config-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("hub.yaml").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -49,8 +50,14 @@ import Testing
         ("kafka:\n  brokers: [\"h:1\"]\nhttp:\n  port: 99999\nroutes: []\n", 4, "http.port: 99999 is out of range"),
         ("kafka:\n  brokers: [\"nohost\"]\nroutes: []\n", 2, "is not host:port"),
         ("kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: a\n", 4, "missing required key 'to'"),
-        ("kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: a\n    to: a\n", 6, "cannot write to the topic it reads"),
-        ("kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: 'bad topic'\n    to: b\n", 5, "not a valid Kafka topic name"),
+        (
+            "kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: a\n    to: a\n", 6,
+            "cannot write to the topic it reads"
+        ),
+        (
+            "kafka:\n  brokers: [\"h:1\"]\nroutes:\n  - name: r\n    from: 'bad topic'\n    to: b\n", 5,
+            "not a valid Kafka topic name"
+        ),
         ("kafka:\n  brokers: [\"h:1\"]\n", 1, "missing required key 'routes'"),
         ("kafka: [\n", 2, "invalid YAML"),
     ])

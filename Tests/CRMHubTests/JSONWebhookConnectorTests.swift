@@ -17,22 +17,26 @@ import Testing
 struct JSONWebhookConnectorTests {
     let logger = Logger(label: "test")
 
-    @Test("a json-webhook read through the registry refuses posts without its bearer token and stores the others once acknowledged")
+    @Test(
+        "a json-webhook read through the registry refuses posts without its bearer token and stores the others once acknowledged"
+    )
     func bearerTokenAndStore() async throws {
         setenv("CRMHUB_TEST_SHOP_TOKEN", "s3cret-token", 1)
         let folder = try temporaryFolder([
             "shop.yaml": """
-                name: shop
-                kind: json-webhook
-                path: /webhooks/shop
-                topic: raw.shop
-                key_field: email
-                id_field: event_id
-                token: ${env:CRMHUB_TEST_SHOP_TOKEN}
-                """
+            name: shop
+            kind: json-webhook
+            path: /webhooks/shop
+            topic: raw.shop
+            key_field: email
+            id_field: event_id
+            token: ${env:CRMHUB_TEST_SHOP_TOKEN}
+            """
         ])
         let connector = try ConnectorRegistry.standard.load(path: folder + "/shop.yaml")
-        #expect(connector.kind == "json-webhook" && connector.topics == ["raw.shop"] && connector.ingressPaths == ["/webhooks/shop"])
+        #expect(
+            connector.kind == "json-webhook" && connector.topics == ["raw.shop"]
+                && connector.ingressPaths == ["/webhooks/shop"])
 
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
         try cluster.createTopic("raw.shop", partitions: 1)
@@ -40,9 +44,13 @@ struct JSONWebhookConnectorTests {
         producerConfiguration.lingerMilliseconds = 1
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         let context = ConnectorContext(
-            name: connector.name, file: connector.file, producer: producer, stateDirectory: folder, http: HTTPClient(concurrency: 1),
-            masterData: nil, mappings: nil, groupPrefix: "test", state: HubState(), logger: logger, stateFiles: StateFiles(directory: folder)
-        ) { group, topics in KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group, topics: topics) }
+            name: connector.name, file: connector.file, producer: producer, stateDirectory: folder,
+            http: HTTPClient(concurrency: 1),
+            masterData: nil, mappings: nil, groupPrefix: "test", state: HubState(), logger: logger,
+            stateFiles: StateFiles(directory: folder)
+        ) { group, topics in
+            KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group, topics: topics)
+        }
         let parts = try await connector.make(in: context)
         #expect(parts.ingress.map(\.path) == ["/webhooks/shop"] && parts.services.isEmpty && parts.sink == nil)
 
@@ -50,26 +58,32 @@ struct JSONWebhookConnectorTests {
         let json: HTTPFields = [.contentType: "application/json"]
         let authorized: HTTPFields = [.contentType: "application/json", .authorization: "Bearer s3cret-token"]
         let forged: HTTPFields = [.contentType: "application/json", .authorization: "Bearer s3cret-tokeN"]
-        try await Application(router: IngressServer.makeRouter(endpoints: parts.ingress, logger: logger)).test(.router) { client in
+        try await Application(router: IngressServer.makeRouter(endpoints: parts.ingress, logger: logger)).test(.router)
+        { client in
             try await client.execute(uri: "/webhooks/shop", method: .post, headers: json, body: event) { response in
                 #expect(response.status == .unauthorized)
             }
             try await client.execute(uri: "/webhooks/shop", method: .post, headers: forged, body: event) { response in
                 #expect(response.status == .unauthorized)
             }
-            try await client.execute(uri: "/webhooks/shop", method: .post, headers: authorized, body: ByteBuffer(string: "[1, 2]")) { response in
+            try await client.execute(
+                uri: "/webhooks/shop", method: .post, headers: authorized, body: ByteBuffer(string: "[1, 2]")
+            ) { response in
                 #expect(response.status == .badRequest)
             }
-            try await client.execute(uri: "/webhooks/shop", method: .post, headers: authorized, body: event) { response in
+            try await client.execute(uri: "/webhooks/shop", method: .post, headers: authorized, body: event) {
+                response in
                 #expect(response.status == .accepted)
                 #expect(String(buffer: response.body).contains(#""id":"evt-1""#))
             }
         }
-        let stored = try await KafkaTestClient.readAll(cluster.bootstrapServers.joined(separator: ","), topic: "raw.shop")
+        let stored = try await KafkaTestClient.readAll(
+            cluster.bootstrapServers.joined(separator: ","), topic: "raw.shop")
         #expect(stored.count == 1, "only the authorized JSON object is stored")
         #expect(stored.first.map { String(decoding: $0.key ?? [], as: UTF8.self) } == "ana@example.com")
         #expect(stored.first?.headers.text(EnvelopeHeader.id) == "evt-1")
-        #expect(stored.first?.value == Array(#"{"event_id": "evt-1", "email": " Ana@Example.com ", "total": 12.50}"#.utf8))
+        #expect(
+            stored.first?.value == Array(#"{"event_id": "evt-1", "email": " Ana@Example.com ", "total": 12.50}"#.utf8))
         await producer.shutdown(timeout: .seconds(5))
     }
 }

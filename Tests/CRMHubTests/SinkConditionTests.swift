@@ -1,5 +1,4 @@
 import CRMConnector
-@testable import CRMDelivery
 import CRMMail
 import CRMMapping
 import CRMModel
@@ -7,6 +6,8 @@ import CRMTestSupport
 import CRMYAML
 import Foundation
 import Testing
+
+@testable import CRMDelivery
 
 /// The decision a sink's `when:` takes for one message (pure; SupportMailboxEndToEndTests proves it through a real
 /// SMTP sink).
@@ -22,7 +23,8 @@ struct SinkConditionTests {
         #expect(newTickets.decide(Array(#"{"id":"t1","status":"new"}"#.utf8)) == .deliver)
         #expect(newTickets.decide(Array(#"{"id":"t1","status":"open"}"#.utf8)) == .skip)
         #expect(newTickets.decide(Array(#"{"id":"t1"}"#.utf8)) == .skip)
-        let urgent = try Self.condition("{any: [{path: severity, in: [high, urgent]}, {path: subject, matches: '(?i)refund'}]}")
+        let urgent = try Self.condition(
+            "{any: [{path: severity, in: [high, urgent]}, {path: subject, matches: '(?i)refund'}]}")
         #expect(urgent.decide(Array(#"{"severity":"urgent"}"#.utf8)) == .deliver)
         #expect(urgent.decide(Array(#"{"severity":"low","subject":"REFUND please"}"#.utf8)) == .deliver)
         #expect(urgent.decide(Array(#"{"severity":"low","subject":"hello"}"#.utf8)) == .skip)
@@ -49,7 +51,8 @@ struct SinkConditionTests {
 
     @Test("when: is read on every sink kind; a bad condition is refused with its line; sources refuse it")
     func parsedOnSinks() throws {
-        let example = try ConnectorRegistry.standard.load(path: repositoryRoot.appendingPathComponent("Connectors/examples/ticket-ack-smtp.yaml").path)
+        let example = try ConnectorRegistry.standard.load(
+            path: repositoryRoot.appendingPathComponent("Connectors/examples/ticket-ack-smtp.yaml").path)
         guard let settings = example.settings(as: SMTPSinkConnector.Settings.self) else {
             Issue.record("not an smtp sink")
             return
@@ -58,7 +61,8 @@ struct SinkConditionTests {
         #expect(when.decide(Array(#"{"status":"new"}"#.utf8)) == .deliver)
         #expect(when.decide(Array(#"{"status":"open"}"#.utf8)) == .skip)
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-when-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-when-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         func load(_ text: String) throws -> ConfiguredConnector {
@@ -66,17 +70,25 @@ struct SinkConditionTests {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             return try ConnectorRegistry.standard.load(path: path)
         }
-        let http = try load("name: erp\nkind: http-sink\ntopic: crm.customer\nurl: https://erp.example/api\nwhen: {path: country, in: [DE, AT]}\n")
+        let http = try load(
+            "name: erp\nkind: http-sink\ntopic: crm.customer\nurl: https://erp.example/api\nwhen: {path: country, in: [DE, AT]}\n"
+        )
         #expect(http.sinkDelivery?.when?.decide(Array(#"{"country":"AT"}"#.utf8)) == .deliver)
-        let process = try load("name: arch\nkind: process\nrole: sink\ncommand: [cat]\ntopic: crm.order\nwhen: {not: {path: test, equals: true}}\n")
+        let process = try load(
+            "name: arch\nkind: process\nrole: sink\ncommand: [cat]\ntopic: crm.order\nwhen: {not: {path: test, equals: true}}\n"
+        )
         #expect(process.sinkDelivery?.when?.decide(Array(#"{"test":true}"#.utf8)) == .skip)
 
         let bad = #expect(throws: YAMLError.self) {
-            try load("name: erp\nkind: http-sink\ntopic: crm.customer\nurl: https://erp.example/api\nwhen:\n  path: status\n  equalz: new\n")
+            try load(
+                "name: erp\nkind: http-sink\ntopic: crm.customer\nurl: https://erp.example/api\nwhen:\n  path: status\n  equalz: new\n"
+            )
         }
         #expect((bad?.location.line ?? 0) >= 6, "\(String(describing: bad))")
         #expect(throws: YAMLError.self) {
-            try load("name: feed\nkind: process\nrole: source\ncommand: [cat]\ntopic: crm.order\nwhen: {path: a, equals: b}\n")
+            try load(
+                "name: feed\nkind: process\nrole: source\ncommand: [cat]\ntopic: crm.order\nwhen: {path: a, equals: b}\n"
+            )
         }
     }
 }

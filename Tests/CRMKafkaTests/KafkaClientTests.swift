@@ -9,8 +9,10 @@ import Testing
 struct KafkaClientTests {
     let logger = Logger(label: "test")
 
-    func consumerConfiguration(_ cluster: KafkaMockCluster, group: String, topic: String) -> KafkaConsumerConfiguration {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group, topics: [topic])
+    func consumerConfiguration(_ cluster: KafkaMockCluster, group: String, topic: String) -> KafkaConsumerConfiguration
+    {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServers, groupID: group, topics: [topic])
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 500
         return configuration
@@ -19,10 +21,12 @@ struct KafkaClientTests {
     @Test func sendReturnsTheBrokersAcknowledgementWithOffsets() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
         try cluster.createTopic("acks", partitions: 1)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         var offsets: [Int64] = []
         for index in 0..<5 {
-            let report = try await producer.send(ProducerMessage(topic: "acks", key: Array("k".utf8), value: Array("v\(index)".utf8)))
+            let report = try await producer.send(
+                ProducerMessage(topic: "acks", key: Array("k".utf8), value: Array("v\(index)".utf8)))
             #expect(report.topicPartition == TopicPartition(topic: "acks", partition: 0))
             offsets.append(report.offset)
         }
@@ -33,12 +37,14 @@ struct KafkaClientTests {
     @Test func consumedMessagesCarryKeyValueAndHeaders() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
         try cluster.createTopic("headers", partitions: 1)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         try await producer.send(
             ProducerMessage(
                 topic: "headers", key: Array("customer-1".utf8), value: Array("{\"a\":1}".utf8),
                 headers: [KafkaHeader(key: "crm-id", text: "m-1"), KafkaHeader(key: "empty", value: [])]))
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-headers", topic: "headers"), logger: logger)
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: "g-headers", topic: "headers"), logger: logger)
         var iterator = consumer.makeAsyncIterator()
         let message = try #require(await iterator.next())
         #expect(message.keyText == "customer-1")
@@ -52,10 +58,12 @@ struct KafkaClientTests {
     @Test func aNewConsumerResumesAfterTheLastCommittedOffset() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
         try cluster.createTopic("resume", partitions: 1)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         for index in 0..<10 { try await producer.send(ProducerMessage(topic: "resume", value: Array("\(index)".utf8))) }
 
-        let first = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-resume", topic: "resume"), logger: logger)
+        let first = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: "g-resume", topic: "resume"), logger: logger)
         var seen = 0
         for await message in first {
             seen += 1
@@ -68,7 +76,8 @@ struct KafkaClientTests {
         #expect(seen == 6)
         await first.close()
 
-        let second = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-resume", topic: "resume"), logger: logger)
+        let second = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: "g-resume", topic: "resume"), logger: logger)
         var iterator = second.makeAsyncIterator()
         let next = try #require(await iterator.next())
         #expect(next.offset == 6)
@@ -79,9 +88,11 @@ struct KafkaClientTests {
     @Test func revokedPartitionsCommitTheirDoneOffsetsOnClose() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
         try cluster.createTopic("revoke", partitions: 2)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         for index in 0..<20 {
-            try await producer.send(ProducerMessage(topic: "revoke", partition: Int32(index % 2), value: Array("\(index)".utf8)))
+            try await producer.send(
+                ProducerMessage(topic: "revoke", partition: Int32(index % 2), value: Array("\(index)".utf8)))
         }
         let done = DoneOffsets()
         let first = try KafkaConsumer(
@@ -96,7 +107,8 @@ struct KafkaClientTests {
         await first.close()  // the final revocation commits what `done` holds
         let expectedNext = done.snapshot()
 
-        let second = try KafkaConsumer(configuration: consumerConfiguration(cluster, group: "g-revoke", topic: "revoke"), logger: logger)
+        let second = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: "g-revoke", topic: "revoke"), logger: logger)
         var firstOffsets: [Int32: Int64] = [:]
         for await message in second {
             if firstOffsets[message.partition] == nil { firstOffsets[message.partition] = message.offset }
@@ -144,8 +156,11 @@ struct KafkaClientTests {
     @Test func aSlowConsumerWithAFullBufferPausesFetchingAndStillGetsEverything() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
         try cluster.createTopic("slow", partitions: 2)
-        let producer = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
-        for index in 0..<400 { try producer.enqueue(ProducerMessage(topic: "slow", value: Array("\(index)".utf8))) { _ in } }
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        for index in 0..<400 {
+            try producer.enqueue(ProducerMessage(topic: "slow", value: Array("\(index)".utf8))) { _ in }
+        }
         #expect(await producer.flush(timeout: .seconds(10)))
         var configuration = consumerConfiguration(cluster, group: "g-slow", topic: "slow")
         configuration.bufferCapacity = 8
@@ -182,7 +197,9 @@ final class DoneOffsets: @unchecked Sendable {
     }
 
     func offsets(for partitions: [TopicPartition]) -> [TopicPartitionOffset] {
-        lock.withLock { partitions.compactMap { partition in next[partition].map { TopicPartitionOffset(partition, offset: $0) } } }
+        lock.withLock {
+            partitions.compactMap { partition in next[partition].map { TopicPartitionOffset(partition, offset: $0) } }
+        }
     }
 
     func snapshot() -> [TopicPartition: Int64] { lock.withLock { next } }

@@ -18,14 +18,19 @@ struct KafkaTransactionTests {
         return try KafkaProducer(configuration: configuration, logger: logger)
     }
 
-    func values(_ cluster: KafkaMockCluster, topic: String, isolation: String, expecting count: Int) async throws -> [String] {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: "read-\(UUID())", topics: [topic])
+    func values(
+        _ cluster: KafkaMockCluster, topic: String, isolation: String, expecting count: Int
+    ) async throws -> [String] {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServers, groupID: "read-\(UUID())", topics: [topic])
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 500
         configuration.isolationLevel = isolation
         // Once the consumer has its partitions, give it time to read everything there is (and anything beyond
         // what should be visible).
-        let messages = try await KafkaTestClient.collectSettled(configuration, settle: .seconds(2)) { $0.count >= count }
+        let messages = try await KafkaTestClient.collectSettled(configuration, settle: .seconds(2)) {
+            $0.count >= count
+        }
         return messages.map { String(decoding: $0.value, as: UTF8.self) }
     }
 
@@ -36,16 +41,22 @@ struct KafkaTransactionTests {
         try await producer.initTransactions()
 
         try producer.beginTransaction()
-        for index in 0..<3 { try producer.enqueue(ProducerMessage(topic: "txn", value: Array("aborted-\(index)".utf8))) { _ in } }
+        for index in 0..<3 {
+            try producer.enqueue(ProducerMessage(topic: "txn", value: Array("aborted-\(index)".utf8))) { _ in }
+        }
         _ = await producer.flush(timeout: .seconds(10))
         try await producer.abortTransaction()
 
         try producer.beginTransaction()
-        for index in 0..<2 { try producer.enqueue(ProducerMessage(topic: "txn", value: Array("committed-\(index)".utf8))) { _ in } }
+        for index in 0..<2 {
+            try producer.enqueue(ProducerMessage(topic: "txn", value: Array("committed-\(index)".utf8))) { _ in }
+        }
         try await producer.commitTransaction()
 
         let committed = try await values(cluster, topic: "txn", isolation: "read_committed", expecting: 10)
-        withKnownIssue("librdkafka 2.16's mock cluster sends no aborted-transaction list in Fetch, so read_committed consumers see aborted records; a real Kafka broker hides them") {
+        withKnownIssue(
+            "librdkafka 2.16's mock cluster sends no aborted-transaction list in Fetch, so read_committed consumers see aborted records; a real Kafka broker hides them"
+        ) {
             #expect(committed == ["committed-0", "committed-1"])
         }
         let uncommitted = try await values(cluster, topic: "txn", isolation: "read_uncommitted", expecting: 10)

@@ -8,11 +8,14 @@ import Testing
 @Suite("Mail format: RFC 5322 / MIME writing and reading")
 struct MailFormatTests {
     static let message = MailMessage(
-        from: MailAddress("support@crm.test", name: "Kundendienst Müller"), to: [MailAddress("jane@example.com", name: "Jane \"JD\" Doe")],
-        subject: "Ihre Anfrage #42 – Bestätigung für Zoë 🎉 mit einem sehr langen Betreff, der gefaltet werden muss, damit keine Zeile zu lang wird",
+        from: MailAddress("support@crm.test", name: "Kundendienst Müller"),
+        to: [MailAddress("jane@example.com", name: "Jane \"JD\" Doe")],
+        subject:
+            "Ihre Anfrage #42 – Bestätigung für Zoë 🎉 mit einem sehr langen Betreff, der gefaltet werden muss, damit keine Zeile zu lang wird",
         text: "Grüße aus Köln!\nZeile mit = Zeichen und Leerzeichen am Ende   \n" + String(repeating: "ä", count: 120),
         html: "<p>Grüße aus <b>Köln</b></p>", messageID: MailMessage.messageID(for: "crm id/42", domain: "hub.test"),
-        inReplyTo: "first@mail.example.org", references: ["first@mail.example.org"], date: Date(timeIntervalSince1970: 1_800_000_000))
+        inReplyTo: "first@mail.example.org", references: ["first@mail.example.org"],
+        date: Date(timeIntervalSince1970: 1_800_000_000))
 
     @Test("a rendered message reads back with the same subject, addresses, ids and both alternatives")
     func roundTrip() throws {
@@ -90,7 +93,8 @@ struct MailFormatTests {
     @Test("templates render subject and text unescaped and HTML escaped")
     func templates() throws {
         let template = try MailTemplate(
-            name: "t", subject: "Re: {{subject}}\n", text: "Hallo {{name}} & co", html: "<p>{{name}} &amp; {{{raw}}}</p>")
+            name: "t", subject: "Re: {{subject}}\n", text: "Hallo {{name}} & co",
+            html: "<p>{{name}} &amp; {{{raw}}}</p>")
         let rendered = template.render(["subject": "Ä <b>", "name": "Zoë <Z>", "raw": "<i>x</i>"] as [String: Any])
         #expect(rendered.subject == "Re: Ä <b>")
         #expect(rendered.text == "Hallo Zoë <Z> & co")
@@ -103,8 +107,11 @@ struct MailConnectorConfigurationTests {
     @Test("the shipped smtp-sink and imap-source examples load with their secrets as references")
     func examplesLoad() throws {
         let directory = repositoryRoot.appendingPathComponent("Connectors/examples").path
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-mail-\(UUID().uuidString).yaml").path
-        try "kafka: {brokers: [\"127.0.0.1:9092\"]}\nconnectors: \(directory)\nroutes: []\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-mail-\(UUID().uuidString).yaml"
+        ).path
+        try "kafka: {brokers: [\"127.0.0.1:9092\"]}\nconnectors: \(directory)\nroutes: []\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         let configuration = try HubConfiguration.load(path: file)
         let smtp = try #require(configuration.connectors.first { $0.name == "ticket-ack" })
@@ -130,8 +137,10 @@ struct MailConnectorConfigurationTests {
 
     @Test("the shipped ticket-ack templates render a UTF-8 acknowledgement")
     func shippedTemplates() throws {
-        let template = try MailTemplate(named: "ticket-ack", directory: repositoryRoot.appendingPathComponent("Connectors/templates").path)
-        let rendered = template.render(["id": "email-1@x", "subject": "Drucker <kaputt>", "body": "Hilfe & Dank"] as [String: Any])
+        let template = try MailTemplate(
+            named: "ticket-ack", directory: repositoryRoot.appendingPathComponent("Connectors/templates").path)
+        let rendered = template.render(
+            ["id": "email-1@x", "subject": "Drucker <kaputt>", "body": "Hilfe & Dank"] as [String: Any])
         #expect(rendered.subject == "Ihre Anfrage ist eingegangen: Drucker <kaputt>")
         #expect(rendered.text?.contains("Hilfe & Dank") == true)
         #expect(rendered.html?.contains("Hilfe &amp; Dank") == true)

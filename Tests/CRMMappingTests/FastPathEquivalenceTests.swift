@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CRMMapping
 
 /// The byte-level text functions, decimals and date rendering must equal their character-level definitions.
@@ -7,11 +8,16 @@ import Testing
 struct RuntimeFastPathTests {
     struct Rng {
         var s: UInt64
-        mutating func next(_ n: Int) -> Int { s = s &* 6364136223846793005 &+ 1442695040888963407; return Int((s >> 33) % UInt64(n)) }
+        mutating func next(_ n: Int) -> Int {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((s >> 33) % UInt64(n))
+        }
     }
 
-    static let alphabet: [String] = [" ", "\t", "\n", "\r\n", "a", "Z", "m", "Q", "0", "-", ".", "é", "É", "ß", "\u{301}", "\u{A0}",
-                                     "\u{2003}", "İ", "ﬁ", "😀", "\u{600}", ",", "x"]
+    static let alphabet: [String] = [
+        " ", "\t", "\n", "\r\n", "a", "Z", "m", "Q", "0", "-", ".", "é", "É", "ß", "\u{301}", "\u{A0}",
+        "\u{2003}", "İ", "ﬁ", "😀", "\u{600}", ",", "x",
+    ]
 
     func randomText(_ rng: inout Rng) -> String {
         (0..<rng.next(8)).map { _ in Self.alphabet[rng.next(Self.alphabet.count)] }.joined()
@@ -32,12 +38,17 @@ struct RuntimeFastPathTests {
     @Test("decimals: the byte parser and rounding equal the reference on 20 000 generated numbers")
     func decimals() {
         var rng = Rng(s: 5)
-        let parts = ["0", "00", "1", "9", "99", "999", "5", "49", "12345678901234567890", "", ".", "-", "+", " ", "e3", "x", "é", "..", "50"]
+        let parts = [
+            "0", "00", "1", "9", "99", "999", "5", "49", "12345678901234567890", "", ".", "-", "+", " ", "e3", "x", "é",
+            "..", "50",
+        ]
         for _ in 0..<20_000 {
             let text = (0..<(1 + rng.next(5))).map { _ in parts[rng.next(parts.count)] }.joined()
             let fast = FixedDecimal(fixed: text)
             let reference = FixedDecimal(general: text)
-            #expect(fast?.negative == reference?.negative && fast?.integer == reference?.integer && fast?.fraction == reference?.fraction, "\(text)")
+            #expect(
+                fast?.negative == reference?.negative && fast?.integer == reference?.integer
+                    && fast?.fraction == reference?.fraction, "\(text)")
             if let fast {
                 let scale = rng.next(5)
                 #expect(fast.rounded(scale: scale) == fast.roundedReference(scale: scale), "\(text) scale \(scale)")
@@ -52,7 +63,9 @@ struct RuntimeFastPathTests {
             let wall = Int64(rng.next(8_000_000_000)) - 4_000_000_000
             let millis = rng.next(3) == 0 ? 0 : rng.next(1000)
             let offset = rng.next(3) == 0 ? 0 : (rng.next(2) == 0 ? -1 : 1) * rng.next(14 * 4) * 900
-            #expect(DateSpec.render(wall, millis: millis, offset: offset) == DateSpec.renderText(wall, millis: millis, offset: offset))
+            #expect(
+                DateSpec.render(wall, millis: millis, offset: offset)
+                    == DateSpec.renderText(wall, millis: millis, offset: offset))
         }
     }
 
@@ -66,7 +79,10 @@ struct RuntimeFastPathTests {
     @Test("the byte-level regex subset finds what Swift Regex finds (match, group 1) on 20 000 texts")
     func regexSubset() {
         var rng = Rng(s: 17)
-        let alphabet = Array("ab cdx-._@<>#[]0123459ACRE:\tz".utf8).map { String(UnicodeScalar($0)) } + ["é", "\n", "re: ", "Fwd:", "mailer-daemon"]
+        let alphabet =
+            Array("ab cdx-._@<>#[]0123459ACRE:\tz".utf8).map { String(UnicodeScalar($0)) } + [
+                "é", "\n", "re: ", "Fwd:", "mailer-daemon",
+            ]
         var compiled = 0
         for p in Self.patterns {
             guard let regex = try? Regex(p), let fast = ByteRegex(p) else { continue }
@@ -82,7 +98,9 @@ struct RuntimeFastPathTests {
             }
         }
         #expect(compiled >= 18)
-        for p in ["(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)", "([ab]*)c\\1"] { #expect(ByteRegex(p) == nil, "\(p)") }
+        for p in ["(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)", "([ab]*)c\\1"] {
+            #expect(ByteRegex(p) == nil, "\(p)")
+        }
     }
 
     @Test("the matcher's recursion fits a 512 KiB thread stack (even unoptimised) at the longest text it takes")

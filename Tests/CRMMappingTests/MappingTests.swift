@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import CRMMapping
 import CRMModel
+import Foundation
+import Testing
 
 /// Writes mapping files to a fresh temporary folder.
 func mappingFolder(_ files: [String: String]) throws -> String {
@@ -11,13 +11,15 @@ func mappingFolder(_ files: [String: String]) throws -> String {
     return dir
 }
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
 
 @Suite("Mapping compiler")
 struct MappingCompilerTests {
     @Test("every problem is reported with file, line and column")
     func locatedProblems() throws {
-        let dir = try mappingFolder(["bad.yaml": """
+        let dir = try mappingFolder([
+            "bad.yaml": """
             name: bad
             output: Customer
             key: id
@@ -28,7 +30,8 @@ struct MappingCompilerTests {
               phones: {path: p, fn: [split: ",", lower]}
               extra: {path: x, lookup: nowhere}
               when_bad: {path: x, colour: red}
-            """])
+            """
+        ])
         do {
             _ = try MappingLibrary.load(directory: dir)
             Issue.record("bad mapping compiled")
@@ -53,7 +56,10 @@ struct MappingCompilerTests {
             "e.yaml": "name: a\nfields:\n  z: z\n",
             "f.yaml": "name: f\n  bad: [\n",
         ])
-        do { _ = try MappingLibrary.load(directory: dir); Issue.record("compiled") } catch {
+        do {
+            _ = try MappingLibrary.load(directory: dir)
+            Issue.record("compiled")
+        } catch {
             let text = error.description
             #expect(text.contains("requires field 'displayName'"))
             #expect(text.contains("unknown entity 'Robot'"))
@@ -65,10 +71,17 @@ struct MappingCompilerTests {
 
     @Test("the version hash changes with the content, including included files")
     func versionHash() throws {
-        let base = "name: m\noutput: Customer\nkey: id\nfields:\n  id: id\n  kind: {const: person}\n  displayName: n\n  addr: {include: frag}\n"
-        let v1 = try MappingLibrary.load(directory: try mappingFolder(["m.yaml": base, "f.yaml": "name: frag\nfields:\n  city: city\n"])).mapping(named: "m")!.version
-        let v2 = try MappingLibrary.load(directory: try mappingFolder(["m.yaml": base, "f.yaml": "name: frag\nfields:\n  town: city\n"])).mapping(named: "m")!.version
-        let v3 = try MappingLibrary.load(directory: try mappingFolder(["m.yaml": base, "f.yaml": "name: frag\nfields:\n  city: city\n"])).mapping(named: "m")!.version
+        let base =
+            "name: m\noutput: Customer\nkey: id\nfields:\n  id: id\n  kind: {const: person}\n  displayName: n\n  addr: {include: frag}\n"
+        let v1 = try MappingLibrary.load(
+            directory: try mappingFolder(["m.yaml": base, "f.yaml": "name: frag\nfields:\n  city: city\n"])
+        ).mapping(named: "m")!.version
+        let v2 = try MappingLibrary.load(
+            directory: try mappingFolder(["m.yaml": base, "f.yaml": "name: frag\nfields:\n  town: city\n"])
+        ).mapping(named: "m")!.version
+        let v3 = try MappingLibrary.load(
+            directory: try mappingFolder(["m.yaml": base, "f.yaml": "name: frag\nfields:\n  city: city\n"])
+        ).mapping(named: "m")!.version
         #expect(v1 != v2)
         #expect(v1 == v3)
     }
@@ -102,10 +115,14 @@ struct MappingRuntimeTests {
     @Test("maps paths, indexes, tables, service lookups, money and zoned dates")
     func happyPath() throws {
         let m = try compile()
-        let input = #"{"id":7,"name":"anna VON der heide","phone":"030 1234567","t":"g","owner_email":"x@y.example","cents":1999,"tags":["a","b","c"],"seen":"31.10.2026 09:15"}"#
+        let input =
+            #"{"id":7,"name":"anna VON der heide","phone":"030 1234567","t":"g","owner_email":"x@y.example","cents":1999,"tags":["a","b","c"],"seen":"31.10.2026 09:15"}"#
         let lookup = StaticLookup(["owners": ["x@y.example": "agent-9"]])
         let result = try m.apply(Array(input.utf8), context: MappingContext(lookup: lookup))
-        guard case .output(let records) = result, let r = records.first else { Issue.record("no output"); return }
+        guard case .output(let records) = result, let r = records.first else {
+            Issue.record("no output")
+            return
+        }
         #expect(r.key == "7")
         #expect(r.value["displayName"] == "Anna von der Heide")
         #expect(r.value["phones"] == ["+49301234567"])
@@ -133,9 +150,11 @@ struct MappingRuntimeTests {
         }
     }
 
-    @Test("bad input gives typed input errors", arguments: [
-        #"{"id":1,"#, "[1,2]", "\"text\"", String(repeating: "[", count: 500),
-    ])
+    @Test(
+        "bad input gives typed input errors",
+        arguments: [
+            #"{"id":1,"#, "[1,2]", "\"text\"", String(repeating: "[", count: 500),
+        ])
     func badInput(text: String) throws {
         let m = try compile()
         #expect(throws: MappingError.self) { try m.apply(Array(text.utf8)) }
@@ -144,10 +163,16 @@ struct MappingRuntimeTests {
     @Test("missing required field and missing service lookup")
     func missing() throws {
         let m = try compile()
-        do { _ = try m.apply(Array(#"{"id":1}"#.utf8)); Issue.record("accepted") } catch {
+        do {
+            _ = try m.apply(Array(#"{"id":1}"#.utf8))
+            Issue.record("accepted")
+        } catch {
             #expect(error.field == "Customer.displayName")
         }
-        do { _ = try m.apply(Array(#"{"id":1,"name":"a","owner_email":"q"}"#.utf8)); Issue.record("accepted") } catch {
+        do {
+            _ = try m.apply(Array(#"{"id":1,"name":"a","owner_email":"q"}"#.utf8))
+            Issue.record("accepted")
+        } catch {
             #expect(error.reason.contains("not configured"))
         }
     }
@@ -170,7 +195,13 @@ struct MappingRuntimeTests {
 
 @Suite("Fuzz: parser and runtime never crash")
 struct MappingFuzzTests {
-    struct Rng { var s: UInt64; mutating func next(_ n: Int) -> Int { s = s &* 6364136223846793005 &+ 1442695040888963407; return Int((s >> 33) % UInt64(n)) } }
+    struct Rng {
+        var s: UInt64
+        mutating func next(_ n: Int) -> Int {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((s >> 33) % UInt64(n))
+        }
+    }
 
     @Test("random and mutated inputs yield records or typed errors (bounded: 30 000 cases or 20 s)")
     func fuzz() throws {
@@ -178,16 +209,19 @@ struct MappingFuzzTests {
         let mappings = library.mappings.values.sorted { $0.name < $1.name }
         let seeds: [[UInt8]] = mappings.flatMap { $0.tests.map(\.input) }
         var rng = Rng(s: 0x5EED)
-        let alphabet: [UInt8] = Array(#"{}[]:,"\ 0123456789.-eE+truefalsnl\u"#.utf8) + [0xC3, 0xA9, 0xFF, 0xED, 0xA0, 0x80, 0x0A]
+        let alphabet: [UInt8] =
+            Array(#"{}[]:,"\ 0123456789.-eE+truefalsnl\u"#.utf8) + [0xC3, 0xA9, 0xFF, 0xED, 0xA0, 0x80, 0x0A]
         let clock = ContinuousClock()
         let start = clock.now
-        var cases = 0, records = 0, errors = 0
+        var cases = 0
+        var records = 0
+        var errors = 0
         while cases < 30_000 && clock.now - start < .seconds(20) {
             var input = seeds[rng.next(seeds.count)]
             switch rng.next(4) {
-            case 0: // random bytes
+            case 0:  // random bytes
                 input = (0..<rng.next(64)).map { _ in alphabet[rng.next(alphabet.count)] }
-            default: // mutate a valid document: flip, insert, delete, truncate
+            default:  // mutate a valid document: flip, insert, delete, truncate
                 for _ in 0..<(1 + rng.next(4)) where !input.isEmpty {
                     let i = rng.next(input.count)
                     switch rng.next(4) {
@@ -201,13 +235,20 @@ struct MappingFuzzTests {
             let m = mappings[rng.next(mappings.count)]
             do {
                 switch try m.apply(input) {
-                case .output(let r): records += r.count; for x in r { _ = x.jsonBytes() }
+                case .output(let r):
+                    records += r.count
+                    for x in r { _ = x.jsonBytes() }
                 case .dropped: break
                 }
-            } catch { errors += 1; #expect(!error.reason.isEmpty) }
+            } catch {
+                errors += 1
+                #expect(!error.reason.isEmpty)
+            }
             cases += 1
         }
-        print("fuzz: \(cases) cases over \(mappings.count) mappings in \(clock.now - start): \(records) records, \(errors) typed errors")
+        print(
+            "fuzz: \(cases) cases over \(mappings.count) mappings in \(clock.now - start): \(records) records, \(errors) typed errors"
+        )
         #expect(cases >= 1000)
     }
 }

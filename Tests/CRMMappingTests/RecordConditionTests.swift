@@ -36,10 +36,17 @@ struct RecordConditionTests {
               - {not: {path: ticket.status, in: [solved, closed]}}
               - any: [{path: ticket.subject, matches: "(?i)outage"}, {path: customer.tier, equals: gold}]
             """)
-        #expect(try rule.matches(record(#"{"ticket": {"severity": "urgent", "status": "open", "subject": "x"}, "customer": {"tier": "gold"}}"#)))
-        #expect(try rule.matches(record(#"{"ticket": {"severity": "high", "status": "new", "subject": "Total OUTAGE"}}"#)))
-        #expect(try !rule.matches(record(#"{"ticket": {"severity": "high", "status": "closed", "subject": "outage"}}"#)))
-        #expect(try !rule.matches(record(#"{"ticket": {"severity": "normal", "status": "open", "subject": "outage"}}"#)))
+        #expect(
+            try rule.matches(
+                record(
+                    #"{"ticket": {"severity": "urgent", "status": "open", "subject": "x"}, "customer": {"tier": "gold"}}"#
+                )))
+        #expect(
+            try rule.matches(record(#"{"ticket": {"severity": "high", "status": "new", "subject": "Total OUTAGE"}}"#)))
+        #expect(
+            try !rule.matches(record(#"{"ticket": {"severity": "high", "status": "closed", "subject": "outage"}}"#)))
+        #expect(
+            try !rule.matches(record(#"{"ticket": {"severity": "normal", "status": "open", "subject": "outage"}}"#)))
     }
 
     @Test("a mistake is reported with its line and column")
@@ -48,7 +55,8 @@ struct RecordConditionTests {
             _ = try condition("all:\n  - {path: severity, at_least: high}\n")
         } throws: { error in
             let problems = (error as? MappingLoadError)?.problems ?? []
-            return problems.count == 1 && problems[0].description.contains("rule.yaml:2") && problems[0].description.contains("needs a number")
+            return problems.count == 1 && problems[0].description.contains("rule.yaml:2")
+                && problems[0].description.contains("needs a number")
         }
         #expect(throws: MappingLoadError.self) { _ = try condition("{path: severity, greater: 3}") }
     }

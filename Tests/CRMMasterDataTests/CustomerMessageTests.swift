@@ -5,7 +5,8 @@ import Testing
 
 @Suite("Customer messages")
 struct CustomerMessageTests {
-    static let canonical = #"{"id":"crm:123","kind":"person","givenName":"Jane","familyName":"Doe","displayName":"Jane Doe","emails":["jane.doe@example.org"],"phones":["+442079460018"],"address":{"line1":"1 High St","city":"London","postalCode":"EC1A 1BB","country":"GB"},"lifetimeValue":1234.50,"tags":["vip"],"externalIds":{"crm":"123"}}"#
+    static let canonical =
+        #"{"id":"crm:123","kind":"person","givenName":"Jane","familyName":"Doe","displayName":"Jane Doe","emails":["jane.doe@example.org"],"phones":["+442079460018"],"address":{"line1":"1 High St","city":"London","postalCode":"EC1A 1BB","country":"GB"},"lifetimeValue":1234.50,"tags":["vip"],"externalIds":{"crm":"123"}}"#
 
     @Test("a canonical Customer is read into the resolver's record")
     func readsCanonicalCustomer() throws {
@@ -49,7 +50,10 @@ struct CustomerMessageTests {
             (#"[1,2]"#, "the value is not a JSON object"),
             (#"{"system":"crm","name":"secret person"}"#, "missing field 'externalId'"),
             (#"{"id":"c1","emails":"secret@x.org"}"#, "field 'emails' has the wrong type"),
-            (#"{"id":"c1","givenName":42.5e1,"address":{"city":["Secretville"]}}"#, "field 'address.city' has the wrong type"),
+            (
+                #"{"id":"c1","givenName":42.5e1,"address":{"city":["Secretville"]}}"#,
+                "field 'address.city' has the wrong type"
+            ),
             (#"{"id":"c1","address":{"city":"Secretville"}}"#, "no usable field"),
             (#"{"id":"c1","#, "the value is not JSON"),
         ])

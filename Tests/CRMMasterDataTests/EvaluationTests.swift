@@ -27,7 +27,8 @@ struct EvaluationTests {
         let rows = SyntheticCustomers(seed: 11).generate(count: 20_000)
         var g = IdentityGraph()
         for r in rows { _ = g.resolve(r.record) }
-        let e = ResolutionEvaluation(predicted: rows.map { g.goldenId(for: $0.record.ref)! }, truth: rows.map(\.personId))
+        let e = ResolutionEvaluation(
+            predicted: rows.map { g.goldenId(for: $0.record.ref)! }, truth: rows.map(\.personId))
         print(e)
         #expect(e.pairwisePrecision >= 0.98)
         #expect(e.pairwiseF1 >= 0.93)

@@ -7,9 +7,14 @@ struct IdentityGraphTests {
     @Test("variants of one person join one golden record; a stranger gets another")
     func joins() {
         var g = IdentityGraph()
-        let r1 = g.resolve(person("1", "Katherine", "Okafor", email: "kate.okafor@gmail.com", phone: "+44 7700 900555", dob: "1985-11-02"))
-        let r2 = g.resolve(person("2", "Kate", "Okafor", email: "kateokafor@googlemail.com", dob: "02/11/1985", system: "shop"))
-        let r3 = g.resolve(person("3", "Katherine", "Okafor", phone: "07700 900555", street: "3 Mill Lane", system: "support"))
+        let r1 = g.resolve(
+            person(
+                "1", "Katherine", "Okafor", email: "kate.okafor@gmail.com", phone: "+44 7700 900555", dob: "1985-11-02")
+        )
+        let r2 = g.resolve(
+            person("2", "Kate", "Okafor", email: "kateokafor@googlemail.com", dob: "02/11/1985", system: "shop"))
+        let r3 = g.resolve(
+            person("3", "Katherine", "Okafor", phone: "07700 900555", street: "3 Mill Lane", system: "support"))
         let r4 = g.resolve(person("4", "Peter", "Zhang", email: "pz@x.com", dob: "1990-01-01"))
         #expect(r1.decision == .created)
         #expect(r2.decision == .joined && r2.goldenId == r1.goldenId)
@@ -39,7 +44,8 @@ struct IdentityGraphTests {
         var rng = SplitMix64(seed: 4)
         func name() -> String { String((0..<7).map { _ in Character(UnicodeScalar(UInt8(97 + rng.next() % 26))) }) }
         for i in 0..<300 {
-            _ = g.resolve(person("\(i)", name(), name(), email: "test@test.com", phone: "+44 20 7946 0000", country: "GB"))
+            _ = g.resolve(
+                person("\(i)", name(), name(), email: "test@test.com", phone: "+44 20 7946 0000", country: "GB"))
         }
         #expect(g.goldenCount == 300)
     }
@@ -56,7 +62,8 @@ struct IdentityGraphTests {
         for i in 0..<2_000 {
             _ = g.resolve(
                 CustomerRecord(
-                    system: "junk", externalId: "\(i)", givenName: junk(), familyName: junk(), email: junk(), phone: junk(),
+                    system: "junk", externalId: "\(i)", givenName: junk(), familyName: junk(), email: junk(),
+                    phone: junk(),
                     street: junk(), city: junk(), postcode: junk(), country: junk(), dateOfBirth: junk()))
         }
         #expect(g.recordCount == 2_000)
@@ -96,7 +103,8 @@ struct IdentityGraphTests {
 
     @Test("golden ids are stable across runs over the same input")
     func stableIds() {
-        var g1 = IdentityGraph(), g2 = IdentityGraph()
+        var g1 = IdentityGraph()
+        var g2 = IdentityGraph()
         let rows = SyntheticCustomers(seed: 3).generate(count: 500)
         for r in rows {
             _ = g1.resolve(r.record)
@@ -122,10 +130,14 @@ struct SurvivorshipTests {
     @Test("each attribute follows its declared rule")
     func rules() {
         var c = ResolverConfiguration()
-        c.survivorship = [.email: .mostRecent, .givenName: .mostTrustedSource(["crm", "shop"]), .street: .mostComplete]
+        c.survivorship = [
+            .email: .mostRecent, .givenName: .mostTrustedSource(["crm", "shop"]), .street: .mostComplete,
+        ]
         let members = [
             person("1", "Bill", "Hart", email: "old@x.com", street: "1 Elm St", system: "shop", updatedAt: 100),
-            person("2", "William", "Hart", email: "new@x.com", street: "1 Elm Street, Flat 2", system: "crm", updatedAt: 50),
+            person(
+                "2", "William", "Hart", email: "new@x.com", street: "1 Elm Street, Flat 2", system: "crm", updatedAt: 50
+            ),
             person("3", "Billy", "Hart", email: "newest@x.com", street: nil, system: "support", updatedAt: 200),
         ]
         let g = GoldenRecord.build(id: "G1", members: members, configuration: c)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CRMMasterData
@@ -32,20 +33,36 @@ struct LearnedModelTests {
     @Test("records with names, address and birth date only still link; a household member does not")
     func linksWithoutEmailOrPhone() {
         var g = IdentityGraph()
-        let a = g.resolve(person("1", "Hans-Theo", "Capecchi", street: "Schwitalring 167", city: "Rochlitz", postcode: "41018", country: "DE", dob: "04.11.1994"))
-        let b = g.resolve(person("2", "Han-Theo", "Capecchi", street: "Schwitarling 167", city: "Rochlitz", postcode: "41018", country: "DE", dob: "1994-11-04"))
-        let c = g.resolve(person("3", "Giulia", "Capecchi", street: "Schwitalring 167", city: "Rochlitz", postcode: "41018", country: "DE", dob: "1996-02-17"))
-        #expect(b.goldenId == a.goldenId, "\(g.explain(b.ref, against: a.ref).map { "\($0.score) \($0.guards) \($0.evidence)" } ?? "")")
+        let a = g.resolve(
+            person(
+                "1", "Hans-Theo", "Capecchi", street: "Schwitalring 167", city: "Rochlitz", postcode: "41018",
+                country: "DE", dob: "04.11.1994"))
+        let b = g.resolve(
+            person(
+                "2", "Han-Theo", "Capecchi", street: "Schwitarling 167", city: "Rochlitz", postcode: "41018",
+                country: "DE", dob: "1994-11-04"))
+        let c = g.resolve(
+            person(
+                "3", "Giulia", "Capecchi", street: "Schwitalring 167", city: "Rochlitz", postcode: "41018",
+                country: "DE", dob: "1996-02-17"))
+        #expect(
+            b.goldenId == a.goldenId,
+            "\(g.explain(b.ref, against: a.ref).map { "\($0.score) \($0.guards) \($0.evidence)" } ?? "")")
         #expect(c.goldenId != a.goldenId && c.decision == .created)
     }
 
     @Test("a record that matches two fragments of one person bridges them into one golden record")
     func bridgesFragments() {
         var g = IdentityGraph()
-        let a = g.resolve(person("1", "Cameron", "Nolan", street: "206 Nicholls Unions", postcode: "S2W 3HB", dob: "24.07.1935"))
-        let b = g.resolve(person("2", "Cameron", "Nolan", street: "215 Kieran Branch", city: "Marshallport", postcode: "G20 6DU"))
+        let a = g.resolve(
+            person("1", "Cameron", "Nolan", street: "206 Nicholls Unions", postcode: "S2W 3HB", dob: "24.07.1935"))
+        let b = g.resolve(
+            person("2", "Cameron", "Nolan", street: "215 Kieran Branch", city: "Marshallport", postcode: "G20 6DU"))
         #expect(a.goldenId != b.goldenId)
-        let c = g.resolve(person("3", "Cameron", "Nolan", street: "215 Kieran Branch", city: "Marshallport", postcode: "G20 6DU", dob: "1935-07-24"))
+        let c = g.resolve(
+            person(
+                "3", "Cameron", "Nolan", street: "215 Kieran Branch", city: "Marshallport", postcode: "G20 6DU",
+                dob: "1935-07-24"))
         #expect(c.decision == .joined && c.absorbed.count == 1)
         #expect(g.goldenId(for: a.ref) == g.goldenId(for: b.ref))
         #expect(g.goldenCount == 1)
@@ -59,5 +76,3 @@ struct LearnedModelTests {
         #expect(!MatchModel.guards(v).contains(.givenNameConflict))
     }
 }
-
-import Foundation

@@ -3,12 +3,14 @@ import Testing
 @testable import CRMMasterData
 
 func person(
-    _ id: String, _ given: String?, _ family: String?, email: String? = nil, phone: String? = nil, street: String? = nil,
+    _ id: String, _ given: String?, _ family: String?, email: String? = nil, phone: String? = nil,
+    street: String? = nil,
     city: String? = nil, postcode: String? = nil, country: String? = "GB", dob: String? = nil, system: String = "crm",
     updatedAt: Int64? = nil
 ) -> CustomerRecord {
     CustomerRecord(
-        system: system, externalId: id, givenName: given, familyName: family, email: email, phone: phone, street: street,
+        system: system, externalId: id, givenName: given, familyName: family, email: email, phone: phone,
+        street: street,
         city: city, postcode: postcode, country: country, dateOfBirth: dob, updatedAt: updatedAt)
 }
 
@@ -25,8 +27,11 @@ struct MatchingTests {
 
     @Test("one person across systems scores above the merge threshold without guards")
     func samePerson() {
-        let a = MatchFeatures(person("1", "William", "Smith", email: "will.smith@gmail.com", phone: "+44 7700 900123", dob: "1980-03-07"))
-        let b = MatchFeatures(person("2", "Bill", "SMITH", email: "WillSmith+shop@googlemail.com", phone: "07700900123", dob: "07.03.1980"))
+        let a = MatchFeatures(
+            person("1", "William", "Smith", email: "will.smith@gmail.com", phone: "+44 7700 900123", dob: "1980-03-07"))
+        let b = MatchFeatures(
+            person(
+                "2", "Bill", "SMITH", email: "WillSmith+shop@googlemail.com", phone: "07700900123", dob: "07.03.1980"))
         let s = model.score(a, b, frequencies: NoFrequencies(), explain: true)
         #expect(s.score >= config.mergeThreshold)
         #expect(s.guards.isEmpty)
@@ -35,8 +40,14 @@ struct MatchingTests {
 
     @Test("household members at one address and phone are guarded against merging")
     func household() {
-        let a = MatchFeatures(person("1", "John", "Smith", phone: "01632 960001", street: "1 High Street", postcode: "SW1A 1AA", dob: "1970-01-05"))
-        let b = MatchFeatures(person("2", "Mary", "Smith", phone: "01632 960001", street: "1 High St", postcode: "SW1A1AA", dob: "1972-06-11"))
+        let a = MatchFeatures(
+            person(
+                "1", "John", "Smith", phone: "01632 960001", street: "1 High Street", postcode: "SW1A 1AA",
+                dob: "1970-01-05"))
+        let b = MatchFeatures(
+            person(
+                "2", "Mary", "Smith", phone: "01632 960001", street: "1 High St", postcode: "SW1A1AA", dob: "1972-06-11"
+            ))
         let s = model.score(a, b, frequencies: NoFrequencies())
         #expect(s.guards.contains(.givenNameConflict))
         #expect(s.guards.contains(.dateOfBirthConflict))
@@ -51,7 +62,9 @@ struct MatchingTests {
         let s = model.score(a, b, frequencies: f)
         #expect(s.score < config.mergeThreshold)
         let c = MatchFeatures(person("3", "John", "Smith"))
-        #expect(model.score(c, MatchFeatures(person("4", "John", "Smith")), frequencies: NoFrequencies()).guards.contains(.nameOnly))
+        #expect(
+            model.score(c, MatchFeatures(person("4", "John", "Smith")), frequencies: NoFrequencies()).guards.contains(
+                .nameOnly))
     }
 
     @Test("a match on a frequent name is weaker than on a rare one (term frequency)")

@@ -1,5 +1,5 @@
-import Testing
 import CRMModel
+import Testing
 
 @Suite("JSONValue parser and encoder")
 struct JSONValueTests {
@@ -12,26 +12,42 @@ struct JSONValueTests {
         #expect(try JSONValue.parse(v.jsonBytes()) == v)
     }
 
-    @Test("rejects malformed documents with offsets", arguments: [
-        "", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "\"abc", "tru", "{\"a\":1}x", "\"\\x\"", "\"\\ud800\"", "[1 2]",
-        "{\"a\":\"\u{01}\"}",
-    ])
+    @Test(
+        "rejects malformed documents with offsets",
+        arguments: [
+            "", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "\"abc", "tru", "{\"a\":1}x", "\"\\x\"", "\"\\ud800\"",
+            "[1 2]",
+            "{\"a\":\"\u{01}\"}",
+        ])
     func malformed(text: String) {
         #expect(throws: JSONError.self) { try JSONValue.parse(text) }
     }
 
-    @Test("invalid UTF-8 is a typed error", arguments: [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xE0, 0x80, 0x80, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22]] as [[UInt8]])
+    @Test(
+        "invalid UTF-8 is a typed error",
+        arguments: [
+            [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xE0, 0x80, 0x80, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22],
+        ] as [[UInt8]])
     func invalidUTF8(bytes: [UInt8]) {
-        do { _ = try JSONValue.parse(bytes); Issue.record("accepted invalid UTF-8") } catch { #expect(error.kind == .invalidUTF8) }
+        do {
+            _ = try JSONValue.parse(bytes)
+            Issue.record("accepted invalid UTF-8")
+        } catch { #expect(error.kind == .invalidUTF8) }
     }
 
     @Test("depth and size limits")
     func limits() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        do { _ = try JSONValue.parse(deep); Issue.record("accepted depth 100") } catch { #expect(error.kind == .tooDeep) }
+        do {
+            _ = try JSONValue.parse(deep)
+            Issue.record("accepted depth 100")
+        } catch { #expect(error.kind == .tooDeep) }
         #expect((try? JSONValue.parse(deep, limits: JSONLimits(maxDepth: 200))) != nil)
         let big = Array(repeating: UInt8(ascii: " "), count: 2000) + Array("1".utf8)
-        do { _ = try JSONValue.parse(big, limits: JSONLimits(maxBytes: 1000)); Issue.record("accepted") } catch { #expect(error.kind == .tooLarge) }
+        do {
+            _ = try JSONValue.parse(big, limits: JSONLimits(maxBytes: 1000))
+            Issue.record("accepted")
+        } catch { #expect(error.kind == .tooLarge) }
     }
 }
 
@@ -39,7 +55,8 @@ struct JSONValueTests {
 struct CanonicalEntityTests {
     @Test("valid customer passes, broken one lists every problem")
     func customer() throws {
-        let ok = try JSONValue.parse(#"{"id":"c1","kind":"person","displayName":"A B","phones":["+442079460018"],"emails":["a@b.example"]}"#)
+        let ok = try JSONValue.parse(
+            #"{"id":"c1","kind":"person","displayName":"A B","phones":["+442079460018"],"emails":["a@b.example"]}"#)
         #expect(CanonicalEntity.customer.validate(ok).isEmpty)
         let bad = try JSONValue.parse(#"{"id":"","kind":"robot","phones":["0207"]}"#)
         let problems = CanonicalEntity.customer.validate(bad)
@@ -55,7 +72,10 @@ struct CanonicalEntityTests {
     @Test("interaction timestamps are RFC 3339")
     func interaction() throws {
         let v = try JSONValue.parse(#"{"id":"i","type":"call","direction":"inbound","startedAt":"2026-01-01 10:00"}"#)
-        #expect(CanonicalEntity.interaction.validate(v) == [#"field 'startedAt' must be an RFC 3339 timestamp, found "2026-01-01 10:00""#])
+        #expect(
+            CanonicalEntity.interaction.validate(v) == [
+                #"field 'startedAt' must be an RFC 3339 timestamp, found "2026-01-01 10:00""#
+            ])
     }
 }
 
@@ -83,10 +103,12 @@ struct JSONEncoderTests {
         return out + "\""
     }
 
-    @Test("strings are escaped like the reference and parse back", arguments: [
-        "", "plain", "quote\"in", "back\\slash", "line\nfeed\r\n\ttab", "\u{01}\u{1F}\u{7F}", "müller 😀 \u{2028}",
-        String(repeating: "long text without escapes ", count: 20) + "\"",
-    ])
+    @Test(
+        "strings are escaped like the reference and parse back",
+        arguments: [
+            "", "plain", "quote\"in", "back\\slash", "line\nfeed\r\n\ttab", "\u{01}\u{1F}\u{7F}", "müller 😀 \u{2028}",
+            String(repeating: "long text without escapes ", count: 20) + "\"",
+        ])
     func escapes(text: String) throws {
         let encoded = JSONValue.string(text).jsonText
         #expect(encoded == reference(text))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CRMNormalize
 
 /// The byte-level fast paths must give exactly the results of the character-level definitions.
@@ -6,12 +7,17 @@ import Testing
 struct FastPathEquivalenceTests {
     struct Rng {
         var s: UInt64
-        mutating func next(_ n: Int) -> Int { s = s &* 6364136223846793005 &+ 1442695040888963407; return Int((s >> 33) % UInt64(n)) }
+        mutating func next(_ n: Int) -> Int {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((s >> 33) % UInt64(n))
+        }
     }
 
-    static let pieces = ["jane", "JOHN", "mary-ann", "o'brien", "O'BRIEN", "mcdonald", "MACLEOD", "macho", "van", "der", "DE",
-                         "müller", "MÜLLER", "garcía", "GARCÍA", "Øster", "élodie", "DeAndre", "McKay", "j.r.", "smith's",
-                         "ANNE-MARIE", "x", "Ça", "björk", "d'arcy", "ñandú", "1st", "mac", "mcx", "MÆRSK"]
+    static let pieces = [
+        "jane", "JOHN", "mary-ann", "o'brien", "O'BRIEN", "mcdonald", "MACLEOD", "macho", "van", "der", "DE",
+        "müller", "MÜLLER", "garcía", "GARCÍA", "Øster", "élodie", "DeAndre", "McKay", "j.r.", "smith's",
+        "ANNE-MARIE", "x", "Ça", "björk", "d'arcy", "ñandú", "1st", "mac", "mcx", "MÆRSK",
+    ]
     static let separators = [" ", "  ", "\t", " \r\n "]
 
     @Test("display names: the Latin byte path equals the character path on 5 000 generated names")
@@ -31,7 +37,9 @@ struct FastPathEquivalenceTests {
         }
     }
 
-    @Test("display names outside the Latin-1 letters take the character path", arguments: ["straße", "łukasz", "ÿves", "a\u{301}na", "Ζωή"])
+    @Test(
+        "display names outside the Latin-1 letters take the character path",
+        arguments: ["straße", "łukasz", "ÿves", "a\u{301}na", "Ζωή"])
     func otherScripts(name: String) {
         var copy = name
         #expect(copy.withUTF8(PersonName.latinDisplay) == nil)

@@ -4,10 +4,13 @@ import Testing
 
 @Suite("Matching normalisers")
 struct MatchingNormalizersTests {
-    @Test("names fold case, diacritics and punctuation", arguments: [
-        ("  José-María  GARCÍA ", "jose maria garcia"), ("Müller", "muller"), ("Straße", "strasse"), ("Øster", "oster"),
-        ("O'Neil", "o neil"), ("!!!", ""), ("Łukasz", "lukasz"),
-    ])
+    @Test(
+        "names fold case, diacritics and punctuation",
+        arguments: [
+            ("  José-María  GARCÍA ", "jose maria garcia"), ("Müller", "muller"), ("Straße", "strasse"),
+            ("Øster", "oster"),
+            ("O'Neil", "o neil"), ("!!!", ""), ("Łukasz", "lukasz"),
+        ])
     func fold(_ raw: String, _ expected: String) {
         #expect(NameMatching.fold(raw) == expected)
     }
@@ -32,17 +35,22 @@ struct MatchingNormalizersTests {
         #expect(NameMatching.nicknames["chris"] == "christine")
     }
 
-    @Test("e-mail keys drop plus-tags, Gmail dots and map googlemail", arguments: [
-        ("John.Smith+shop@GMail.com", "johnsmith@gmail.com"), ("j.o.h.n@googlemail.com", "john@gmail.com"),
-        ("anna.b+x@web.de", "anna.b@web.de"), (" ann@b.co ", "ann@b.co"),
-    ])
+    @Test(
+        "e-mail keys drop plus-tags, Gmail dots and map googlemail",
+        arguments: [
+            ("John.Smith+shop@GMail.com", "johnsmith@gmail.com"), ("j.o.h.n@googlemail.com", "john@gmail.com"),
+            ("anna.b+x@web.de", "anna.b@web.de"), (" ann@b.co ", "ann@b.co"),
+        ])
     func emailKeys(_ raw: String, _ expected: String) {
         #expect(EmailMatching.key(raw) == expected)
     }
 
-    @Test("placeholder and malformed e-mails have no key", arguments: [
-        "test@test.com", "noreply@shop.com", "no-reply@x.org", "someone@example.com", "not-an-email", "a@b", "@x.com", "a b@c.de",
-    ])
+    @Test(
+        "placeholder and malformed e-mails have no key",
+        arguments: [
+            "test@test.com", "noreply@shop.com", "no-reply@x.org", "someone@example.com", "not-an-email", "a@b",
+            "@x.com", "a b@c.de",
+        ])
     func emailPlaceholders(_ raw: String) {
         #expect(EmailMatching.key(raw) == nil)
     }
@@ -56,10 +64,13 @@ struct MatchingNormalizersTests {
         #expect(PostalAddress.streetKey("3, Avenue Victor Hugo") == "3 ave victor hugo")
     }
 
-    @Test("postcodes take the country's format", arguments: [
-        ("sw1a1aa", "GB", "SW1A 1AA"), ("SW1A 1AA", "GB", "SW1A 1AA"), ("1234ab", "NL", "1234 AB"), ("12345-6789", "US", "12345"),
-        ("10115", "DE", "10115"), ("1011", "DE", nil), ("k1a0b1", "CA", "K1A 0B1"),
-    ] as [(String, String, String?)])
+    @Test(
+        "postcodes take the country's format",
+        arguments: [
+            ("sw1a1aa", "GB", "SW1A 1AA"), ("SW1A 1AA", "GB", "SW1A 1AA"), ("1234ab", "NL", "1234 AB"),
+            ("12345-6789", "US", "12345"),
+            ("10115", "DE", "10115"), ("1011", "DE", nil), ("k1a0b1", "CA", "K1A 0B1"),
+        ] as [(String, String, String?)])
     func postcodes(_ raw: String, _ country: String, _ expected: String?) {
         #expect(PostalAddress.postcode(raw, country: country) == expected)
     }
@@ -87,7 +98,11 @@ struct MatchingNormalizersTests {
         #expect(DateOfBirth(year: 1980, month: 7, day: 3)!.isDayMonthSwap(of: iso.date))
     }
 
-    @Test("absurd and placeholder dates are rejected", arguments: ["1980-02-30", "31/04/1990", "1850-01-01", "2999-01-01", "1900-01-01", "1970-01-01", "yesterday", "", "1/2"])
+    @Test(
+        "absurd and placeholder dates are rejected",
+        arguments: [
+            "1980-02-30", "31/04/1990", "1850-01-01", "2999-01-01", "1900-01-01", "1970-01-01", "yesterday", "", "1/2",
+        ])
     func badDates(_ raw: String) {
         #expect(DateOfBirth.parse(raw) == nil)
     }

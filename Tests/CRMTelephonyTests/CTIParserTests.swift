@@ -9,14 +9,20 @@ struct CTIParserTests {
 
     @Test("a Kamailio evapi event becomes a CallEvent with its SIP code and timestamp")
     func kamailioEvent() throws {
-        let json = #"{"source":"kamailio","event":"failed","call_id":"1-2@h","from":"02079460018","to":"2001","ts":1795598851.695542,"code":486}"#
+        let json =
+            #"{"source":"kamailio","event":"failed","call_id":"1-2@h","from":"02079460018","to":"2001","ts":1795598851.695542,"code":486}"#
         let event = try KamailioEventParser.parse(Array(json.utf8), receivedAt: 1)
-        #expect(event == CallEvent(callID: "1-2@h", kind: .failed, from: "02079460018", to: "2001", timestamp: 1795598851.695542, sipCode: 486, source: "kamailio"))
+        #expect(
+            event
+                == CallEvent(
+                    callID: "1-2@h", kind: .failed, from: "02079460018", to: "2001", timestamp: 1795598851.695542,
+                    sipCode: 486, source: "kamailio"))
     }
 
     @Test("code 0 means no SIP code and a missing ts falls back to the arrival time")
     func kamailioDefaults() throws {
-        let event = try KamailioEventParser.parse(Array(#"{"event":"ringing","call_id":"c","ts":"12.5","code":0}"#.utf8), receivedAt: 99)
+        let event = try KamailioEventParser.parse(
+            Array(#"{"event":"ringing","call_id":"c","ts":"12.5","code":0}"#.utf8), receivedAt: 99)
         #expect(event.sipCode == nil)
         #expect(event.timestamp == 12.5)
         #expect(event.from == "" && event.source == "kamailio")
@@ -143,23 +149,41 @@ struct CTIParserTests {
     @Test("AMI call events map to ringing, answered, hangup and failed")
     func amiTranslation() throws {
         let ringing = try AMIEventTranslator.callEvent(
-            from: Self.frame(["Event": "Newchannel", "CallerIDNum": "0207", "Exten": "2001", "Uniqueid": "1.1", "Linkedid": "1.1", "Timestamp": "1700000000.250"]),
+            from: Self.frame([
+                "Event": "Newchannel", "CallerIDNum": "0207", "Exten": "2001", "Uniqueid": "1.1", "Linkedid": "1.1",
+                "Timestamp": "1700000000.250",
+            ]),
             receivedAt: 5)
-        #expect(ringing == CallEvent(callID: "1.1", kind: .ringing, from: "0207", to: "2001", timestamp: 1700000000.25, source: "asterisk"))
+        #expect(
+            ringing
+                == CallEvent(
+                    callID: "1.1", kind: .ringing, from: "0207", to: "2001", timestamp: 1700000000.25,
+                    source: "asterisk"))
         let agentLeg = try AMIEventTranslator.callEvent(
-            from: Self.frame(["Event": "Newchannel", "CallerIDNum": "2001", "Uniqueid": "1.2", "Linkedid": "1.1"]), receivedAt: 5)
+            from: Self.frame(["Event": "Newchannel", "CallerIDNum": "2001", "Uniqueid": "1.2", "Linkedid": "1.1"]),
+            receivedAt: 5)
         #expect(agentLeg == nil)
         let dial = try AMIEventTranslator.callEvent(
-            from: Self.frame(["Event": "DialBegin", "CallerIDNum": "0207", "DestCallerIDNum": "201", "Uniqueid": "1.1", "Linkedid": "1.1"]), receivedAt: 5)
+            from: Self.frame([
+                "Event": "DialBegin", "CallerIDNum": "0207", "DestCallerIDNum": "201", "Uniqueid": "1.1",
+                "Linkedid": "1.1",
+            ]), receivedAt: 5)
         #expect(dial?.kind == .ringing && dial?.to == "201")
         let up = try AMIEventTranslator.callEvent(
-            from: Self.frame(["Event": "Newstate", "ChannelState": "6", "ChannelStateDesc": "Up", "Uniqueid": "1.1", "Linkedid": "1.1"]), receivedAt: 6)
+            from: Self.frame([
+                "Event": "Newstate", "ChannelState": "6", "ChannelStateDesc": "Up", "Uniqueid": "1.1",
+                "Linkedid": "1.1",
+            ]), receivedAt: 6)
         #expect(up?.kind == .answered && up?.sipCode == 200 && up?.timestamp == 6)
         let ringState = try AMIEventTranslator.callEvent(
-            from: Self.frame(["Event": "Newstate", "ChannelState": "5", "Uniqueid": "1.1", "Linkedid": "1.1"]), receivedAt: 6)
+            from: Self.frame(["Event": "Newstate", "ChannelState": "5", "Uniqueid": "1.1", "Linkedid": "1.1"]),
+            receivedAt: 6)
         #expect(ringState == nil)
         let busy = try AMIEventTranslator.callEvent(
-            from: Self.frame(["Event": "DialEnd", "DialStatus": "BUSY", "DestCallerIDNum": "201", "Uniqueid": "1.1", "Linkedid": "1.1"]), receivedAt: 7)
+            from: Self.frame([
+                "Event": "DialEnd", "DialStatus": "BUSY", "DestCallerIDNum": "201", "Uniqueid": "1.1",
+                "Linkedid": "1.1",
+            ]), receivedAt: 7)
         #expect(busy?.kind == .failed && busy?.sipCode == 486)
         let normal = try AMIEventTranslator.callEvent(
             from: Self.frame(["Event": "Hangup", "Cause": "16", "Uniqueid": "1.1", "Linkedid": "1.1"]), receivedAt: 8)
@@ -195,6 +219,6 @@ struct CTIParserTests {
     func rfc3339() {
         #expect(CTIMessages.rfc3339(0) == "1970-01-01T00:00:00.000Z")
         #expect(CTIMessages.rfc3339(1782911000.5) == "2026-07-01T13:03:20.500Z")
-        #expect(CTIMessages.rfc3339(951782400) == "2000-02-29T00:00:00.000Z")
+        #expect(CTIMessages.rfc3339(951_782_400) == "2000-02-29T00:00:00.000Z")
     }
 }

@@ -6,8 +6,11 @@ import Testing
 
 @Suite("CTI call tracking and messages")
 struct CallTrackerTests {
-    static func event(_ kind: CallEvent.Kind, _ id: String = "c1", at time: Double, to: String = "2001", code: Int? = nil) -> CallEvent {
-        CallEvent(callID: id, kind: kind, from: "02079460018", to: to, timestamp: time, sipCode: code, source: "kamailio")
+    static func event(
+        _ kind: CallEvent.Kind, _ id: String = "c1", at time: Double, to: String = "2001", code: Int? = nil
+    ) -> CallEvent {
+        CallEvent(
+            callID: id, kind: kind, from: "02079460018", to: to, timestamp: time, sipCode: code, source: "kamailio")
     }
 
     @Test("an answered call pops once at ringing and ends as one answered Interaction with its talk time")
@@ -73,7 +76,9 @@ struct CallTrackerTests {
         #expect(end.first.flatMap(Self.record)?.to == "600")
     }
 
-    @Test("a call whose end event never comes is closed as unended after maxCallSeconds, once; its late hangup is ignored")
+    @Test(
+        "a call whose end event never comes is closed as unended after maxCallSeconds, once; its late hangup is ignored"
+    )
     func unendedCallsStillGetAnInteraction() async {
         let tracker = CallTracker(maxCallSeconds: 600)
         _ = await tracker.handle(Self.event(.ringing, "lost", at: 100))
@@ -85,10 +90,13 @@ struct CallTrackerTests {
             Issue.record("expected one interaction, got \(actions)")
             return
         }
-        #expect(record.callID == "lost" && record.outcome == .unended && record.endedAt == 105 && record.answeredAt == 105)
+        #expect(
+            record.callID == "lost" && record.outcome == .unended && record.endedAt == 105 && record.answeredAt == 105)
         #expect(await tracker.openCallCount == 1, "the live call stays open")
         #expect(await tracker.expire(now: 800).isEmpty)
-        #expect(await tracker.handle(Self.event(.hangup, "lost", at: 900)).isEmpty, "the end arrived after all: already published")
+        #expect(
+            await tracker.handle(Self.event(.hangup, "lost", at: 900)).isEmpty,
+            "the end arrived after all: already published")
     }
 
     @Test("an end without a ringing (hub started mid-call) still yields one Interaction")
@@ -101,8 +109,9 @@ struct CallTrackerTests {
     @Test("the Interaction message is a valid canonical Interaction")
     func interactionMessage() {
         let record = CallRecord(
-            callID: "1-2@h", source: "kamailio", from: "02079460018", to: "2001", agent: "2001", startedAt: 1782911000,
-            answeredAt: 1782911002, endedAt: 1782911010, outcome: .answered, sipCode: nil, durationSeconds: 8)
+            callID: "1-2@h", source: "kamailio", from: "02079460018", to: "2001", agent: "2001",
+            startedAt: 1_782_911_000,
+            answeredAt: 1_782_911_002, endedAt: 1_782_911_010, outcome: .answered, sipCode: nil, durationSeconds: 8)
         let value = CTIMessages.interaction(
             record, direction: .inbound, customerPhone: "+442079460018", customer: CustomerMatch(customerRef: "C-1"))
         #expect(CanonicalEntity.interaction.validate(value) == [])
@@ -122,14 +131,20 @@ struct CallTrackerTests {
         let table = try StaticCustomerTable(csv: Array(csv.utf8), defaultRegion: "GB")
         let ada = try await table.customer(forPhone: "+442079460018")
         #expect(ada?.customerRef == "C-1001")
-        #expect(ada?.openTickets == [TicketSummary(id: "T-77", status: "open", subject: "Router keeps rebooting"), TicketSummary(id: "T-78", status: "pending", subject: "Refund: May")])
+        #expect(
+            ada?.openTickets == [
+                TicketSummary(id: "T-77", status: "open", subject: "Router keeps rebooting"),
+                TicketSummary(id: "T-78", status: "pending", subject: "Refund: May"),
+            ])
         #expect(try await table.customer(forPhone: "+447700900123")?.displayName == nil)
         #expect(try await table.customer(forPhone: "+15555550100") == nil)
         #expect(throws: StaticCustomerTable.LoadError.self) {
-            try StaticCustomerTable(csv: Array("phone,customer_ref\nnot a number,C-1\n".utf8), file: "t.csv", defaultRegion: "GB")
+            try StaticCustomerTable(
+                csv: Array("phone,customer_ref\nnot a number,C-1\n".utf8), file: "t.csv", defaultRegion: "GB")
         }
         do {
-            _ = try StaticCustomerTable(csv: Array("phone,customer_ref\n12345,C-1\n".utf8), file: "t.csv", defaultRegion: "GB")
+            _ = try StaticCustomerTable(
+                csv: Array("phone,customer_ref\n12345,C-1\n".utf8), file: "t.csv", defaultRegion: "GB")
         } catch {
             #expect(error.description.hasPrefix("t.csv:2:"))
         }
@@ -139,7 +154,9 @@ struct CallTrackerTests {
     func masterDataLookup() async throws {
         let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
         try await resolver.resolve(
-            CustomerRecord(system: "crm", externalId: "42", givenName: "Ada", familyName: "Lovelace", phone: "020 7946 0018", country: "GB"))
+            CustomerRecord(
+                system: "crm", externalId: "42", givenName: "Ada", familyName: "Lovelace", phone: "020 7946 0018",
+                country: "GB"))
         let lookup = MasterDataCustomerLookup(resolver: resolver)
         let match = try await lookup.customer(forPhone: "+442079460018")
         #expect(match?.displayName == "Ada Lovelace")

@@ -19,10 +19,13 @@ struct InteractionRedeliveryTests {
         producerConfiguration.lingerMilliseconds = 1
         producerConfiguration.deliveryTimeoutMilliseconds = 1_500
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: KafkaTestClient.logger)
-        var configuration = CallEventProcessor.Configuration(name: "outage", interactionTopic: "cti.interactions", screenPopTopic: "cti.screenpops")
+        var configuration = CallEventProcessor.Configuration(
+            name: "outage", interactionTopic: "cti.interactions", screenPopTopic: "cti.screenpops")
         configuration.redeliveryBackoff = .milliseconds(200)
         let processor = CallEventProcessor(
-            configuration: configuration, producer: producer, lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"), logger: KafkaTestClient.logger)
+            configuration: configuration, producer: producer,
+            lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"),
+            logger: KafkaTestClient.logger)
 
         cluster.setBrokerDown(1)
         let now = ContinuousClock.now

@@ -21,7 +21,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// environment and `removingEnvironment` names variables the child does not inherit; `workingDirectory` is where
     /// the child starts (default: here).
     public init(
-        _ executable: String, _ arguments: [String], outputPath: String, errorPath: String? = nil, environment: [String: String] = [:],
+        _ executable: String, _ arguments: [String], outputPath: String, errorPath: String? = nil,
+        environment: [String: String] = [:],
         removingEnvironment: [String] = [], workingDirectory: String? = nil
     ) throws {
         self.outputPath = outputPath
@@ -38,7 +39,9 @@ public final class ChildProcess: @unchecked Sendable {
         }
         // Close every other inherited descriptor: a long-lived peer holding the pipe Foundation uses to notice another
         // child's exit makes that child's `waitUntilExit` hang for ever.
-        for descriptor in Self.openDescriptors() where descriptor > 2 { posix_spawn_file_actions_addclose(&actions, descriptor) }
+        for descriptor in Self.openDescriptors() where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -53,7 +56,8 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         // `env -C DIR` changes directory and execs (posix_spawn_file_actions_addchdir_np is not visible from Swift).
-        let command = workingDirectory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
+        let command =
+            workingDirectory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
         let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -75,8 +79,12 @@ public final class ChildProcess: @unchecked Sendable {
         let own = dirfd(directory)
         var descriptors: [Int32] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let descriptor = Int32(name), descriptor != own, fcntl(descriptor, F_GETFD) != -1 { descriptors.append(descriptor) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let descriptor = Int32(name), descriptor != own, fcntl(descriptor, F_GETFD) != -1 {
+                descriptors.append(descriptor)
+            }
         }
         return descriptors
     }
@@ -135,18 +143,21 @@ public final class ChildProcess: @unchecked Sendable {
     /// in). Checks for at most `timeout`; the process is killed and reaped in any case.
     ///
     /// - Returns: true if such a line was there (before the kill, or by the time the wait ended).
-    public func kill9(onLine predicate: @escaping @Sendable (Substring) -> Bool, within timeout: TimeInterval) async -> Bool {
-        let seen = (try? await offPool { [self] in
-            let deadline = Date().addingTimeInterval(timeout)
-            while Date() < deadline && isRunning {
-                if errorOutput.split(separator: "\n").contains(where: predicate) {
-                    kill(pid, SIGKILL)
-                    return true
+    public func kill9(
+        onLine predicate: @escaping @Sendable (Substring) -> Bool, within timeout: TimeInterval
+    ) async -> Bool {
+        let seen =
+            (try? await offPool { [self] in
+                let deadline = Date().addingTimeInterval(timeout)
+                while Date() < deadline && isRunning {
+                    if errorOutput.split(separator: "\n").contains(where: predicate) {
+                        kill(pid, SIGKILL)
+                        return true
+                    }
+                    usleep(5_000)
                 }
-                usleep(5_000)
-            }
-            return errorOutput.split(separator: "\n").contains(where: predicate)
-        }) ?? false
+                return errorOutput.split(separator: "\n").contains(where: predicate)
+            }) ?? false
         kill9()
         return seen
     }
@@ -172,17 +183,24 @@ extension ChildProcess {
     /// Starts the `crmhub` executable (``crmhubBinary()``) with `arguments`, standard output to `outputPath` (default:
     /// discarded) and standard error to `errorPath` (default: a fresh file under the temporary directory); read it
     /// with ``errorOutput``. The child does not inherit `CRMHUB_BINARY`.
-    public static func crmhub(_ arguments: [String], outputPath: String = "/dev/null", errorPath: String? = nil) throws -> ChildProcess {
-        let errors = errorPath
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-child-\(UUID().uuidString).stderr").path
+    public static func crmhub(
+        _ arguments: [String], outputPath: String = "/dev/null", errorPath: String? = nil
+    ) throws -> ChildProcess {
+        let errors =
+            errorPath
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-child-\(UUID().uuidString).stderr")
+            .path
         return try ChildProcess(
-            try crmhubBinary(), arguments, outputPath: outputPath, errorPath: errors, removingEnvironment: ["CRMHUB_BINARY"])
+            try crmhubBinary(), arguments, outputPath: outputPath, errorPath: errors,
+            removingEnvironment: ["CRMHUB_BINARY"])
     }
 }
 
 /// The `crmhub` executable the tests run: `CRMHUB_BINARY`, else next to the test bundle, else `.build/debug/crmhub`.
 public func crmhubBinary() throws -> String {
-    if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"], FileManager.default.isExecutableFile(atPath: path) {
+    if let path = ProcessInfo.processInfo.environment["CRMHUB_BINARY"],
+        FileManager.default.isExecutableFile(atPath: path)
+    {
         return path
     }
     var candidates: [String] = []
@@ -193,7 +211,8 @@ public func crmhubBinary() throws -> String {
     }
     candidates.append(repositoryRoot.appendingPathComponent(".build/debug/crmhub").path)
     for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    throw TestSetupError("crmhub binary not found (looked at \(candidates)): build it (swift build) or set CRMHUB_BINARY")
+    throw TestSetupError(
+        "crmhub binary not found (looked at \(candidates)): build it (swift build) or set CRMHUB_BINARY")
 }
 
 extension ChildProcess {
@@ -203,7 +222,9 @@ extension ChildProcess {
     public static func run(
         _ executable: String, _ arguments: [String], errorPath: String? = nil, timeout: TimeInterval = 60
     ) throws -> (status: Int32, output: String) {
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-run-\(UUID().uuidString)").path
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-run-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let child = try ChildProcess(executable, arguments, outputPath: outputPath, errorPath: errorPath)
         if child.wait(timeout: timeout) == nil { child.kill9() }
@@ -213,7 +234,8 @@ extension ChildProcess {
 
 /// Runs `executable` to completion (at most `timeout`) and returns what it wrote on standard output and error;
 /// throws when it does not exit with 0.
-public func runCapturingOutput(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> String {
+public func runCapturingOutput(_ executable: String, _ arguments: [String], timeout: TimeInterval = 60) throws -> String
+{
     let (status, text) = try ChildProcess.run(executable, arguments, timeout: timeout)
     guard status == 0 else {
         throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")

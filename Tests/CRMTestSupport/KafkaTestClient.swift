@@ -19,7 +19,9 @@ public enum KafkaTestClient {
 
     /// Consumer settings for `group` on `topics` with short session and heartbeat times (2 s, 0.5 s), so a test's
     /// consumer joins and leaves its group quickly.
-    public static func consumerConfiguration(_ bootstrap: String, group: String, topics: [String]) -> KafkaConsumerConfiguration {
+    public static func consumerConfiguration(
+        _ bootstrap: String, group: String, topics: [String]
+    ) -> KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: group, topics: topics)
         configuration.sessionTimeoutMilliseconds = 2_000
         configuration.heartbeatIntervalMilliseconds = 500
@@ -45,12 +47,16 @@ public enum KafkaTestClient {
             }
             guard enqueued else { throw TestSetupError("the producer queue for \(topic) stayed full") }
         }
-        guard await producer.flush(timeout: .seconds(60)) else { throw TestSetupError("produce to \(topic) did not finish") }
+        guard await producer.flush(timeout: .seconds(60)) else {
+            throw TestSetupError("produce to \(topic) did not finish")
+        }
         await producer.shutdown()
     }
 
     /// Reads messages from `topic` with a fresh group until `count` arrived or `timeout` passed (then what arrived).
-    public static func collect(_ bootstrap: String, topic: String, count: Int, timeout: Duration) async throws -> [ConsumerMessage] {
+    public static func collect(
+        _ bootstrap: String, topic: String, count: Int, timeout: Duration
+    ) async throws -> [ConsumerMessage] {
         try await collect(bootstrap, topic: topic, timeout: timeout) { $0.count >= count }
     }
 
@@ -67,15 +73,19 @@ public enum KafkaTestClient {
     /// Reads messages from `topic` with a fresh group until `done` says the messages read so far are enough, or
     /// `timeout` passed (then what arrived).
     public static func collect(
-        _ bootstrap: String, topic: String, timeout: Duration, until done: @escaping @Sendable ([ConsumerMessage]) -> Bool
+        _ bootstrap: String, topic: String, timeout: Duration,
+        until done: @escaping @Sendable ([ConsumerMessage]) -> Bool
     ) async throws -> [ConsumerMessage] {
-        try await collect(consumerConfiguration(bootstrap, group: "collect-\(UUID().uuidString)", topics: [topic]), timeout: timeout, until: done)
+        try await collect(
+            consumerConfiguration(bootstrap, group: "collect-\(UUID().uuidString)", topics: [topic]), timeout: timeout,
+            until: done)
     }
 
     /// Reads with a consumer of `configuration` (its group, topics, isolation level) until `done` says the messages
     /// read so far are enough, or `timeout` passed (then what arrived).
     public static func collect(
-        _ configuration: KafkaConsumerConfiguration, timeout: Duration, until done: @escaping @Sendable ([ConsumerMessage]) -> Bool
+        _ configuration: KafkaConsumerConfiguration, timeout: Duration,
+        until done: @escaping @Sendable ([ConsumerMessage]) -> Bool
     ) async throws -> [ConsumerMessage] {
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         let collected = await withTaskGroup(of: [ConsumerMessage]?.self) { group in
@@ -130,7 +140,9 @@ public enum KafkaTestClient {
         let counts = try await reader.partitionCounts([topic])
         guard let count = counts[topic] else { return [] }
         var starts: [TopicPartitionOffset] = []
-        for partition in 0..<count { starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0)) }
+        for partition in 0..<count {
+            starts.append(TopicPartitionOffset(TopicPartition(topic: topic, partition: partition), offset: 0))
+        }
         let probe = try KafkaPartitionReader(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
         let all: [TopicPartition: Int64] = try await probe.endOffsets(from: starts)
         let ends: [TopicPartition: Int64] = all.filter { $0.value > 0 }
@@ -144,7 +156,9 @@ public enum KafkaTestClient {
                 switch event {
                 case .message(let message):
                     if let end = ends[message.topicPartition], message.offset < end { messages.append(message) }
-                    if let end = ends[message.topicPartition], message.offset >= end - 1 { remaining.remove(message.topicPartition) }
+                    if let end = ends[message.topicPartition], message.offset >= end - 1 {
+                        remaining.remove(message.topicPartition)
+                    }
                 case .endOfPartition(let tp, let offset):
                     if let end = ends[tp], offset >= end { remaining.remove(tp) }
                 }

@@ -13,34 +13,41 @@ public final class KamailioServer: Sendable {
     /// Starts Kamailio and waits until evapi accepts connections. Pass the ports of a stopped instance to start it
     /// again where its clients look for it; `defines` are extra `-A NAME=VALUE` preprocessor defines.
     public init(
-        configuration: URL = repositoryRoot.appendingPathComponent("deploy/cti/kamailio.cfg"), sipPort: Int? = nil, evapiPort: Int? = nil,
+        configuration: URL = repositoryRoot.appendingPathComponent("deploy/cti/kamailio.cfg"), sipPort: Int? = nil,
+        evapiPort: Int? = nil,
         defines: [String: String] = [:]
     ) throws {
         let binary = try locateExecutable("kamailio", package: "kamailio kamailio-extra-modules")
-        guard FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/kamailio/modules/evapi.so")
-            || FileManager.default.fileExists(atPath: "/usr/lib/kamailio/modules/evapi.so")
-            || FileManager.default.fileExists(atPath: "/usr/lib/aarch64-linux-gnu/kamailio/modules/evapi.so")
+        guard
+            FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/kamailio/modules/evapi.so")
+                || FileManager.default.fileExists(atPath: "/usr/lib/kamailio/modules/evapi.so")
+                || FileManager.default.fileExists(atPath: "/usr/lib/aarch64-linux-gnu/kamailio/modules/evapi.so")
         else {
             throw TestSetupError("Kamailio's evapi module is missing: apt-get install -y kamailio-extra-modules")
         }
         self.sipPort = try sipPort ?? freePort()
         self.evapiPort = try evapiPort ?? freePort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-kamailio-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-kamailio-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("kamailio.log")
         // posix_spawn + waitpid (ChildProcess), not Foundation's Process: see SIPpAgent.
         process = try ChildProcess(
             binary,
             [
-                "-DD", "-E", "-f", configuration.path, "-Y", directory.path, "-P", directory.appendingPathComponent("kamailio.pid").path,
-                "-m", "32", "-M", "4", "-A", "SIP_LISTEN=udp:127.0.0.1:\(self.sipPort)", "-A", "EVAPI_BIND=\"127.0.0.1:\(self.evapiPort)\"",
-            ] + defines.sorted(by: { $0.key < $1.key }).flatMap { ["-A", "\($0.key)=\($0.value)"] }, outputPath: log.path)
+                "-DD", "-E", "-f", configuration.path, "-Y", directory.path, "-P",
+                directory.appendingPathComponent("kamailio.pid").path,
+                "-m", "32", "-M", "4", "-A", "SIP_LISTEN=udp:127.0.0.1:\(self.sipPort)", "-A",
+                "EVAPI_BIND=\"127.0.0.1:\(self.evapiPort)\"",
+            ] + defines.sorted(by: { $0.key < $1.key }).flatMap { ["-A", "\($0.key)=\($0.value)"] },
+            outputPath: log.path)
         let deadline = Date().addingTimeInterval(15)
         while !canConnect(port: self.evapiPort) {
             guard Date() < deadline, process.isRunning else {
                 stop()
                 let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                throw TestSetupError("Kamailio did not open evapi on 127.0.0.1:\(self.evapiPort); log:\n\(text.suffix(2000))")
+                throw TestSetupError(
+                    "Kamailio did not open evapi on 127.0.0.1:\(self.evapiPort); log:\n\(text.suffix(2000))")
             }
             usleep(50_000)
         }
@@ -96,7 +103,8 @@ public func childProcesses(of parent: pid_t) -> [pid_t] {
 /// The path of `name` in the usual system directories or PATH, or a setup error naming the Debian package.
 public func locateExecutable(_ name: String, package: String) throws -> String {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-    let directories = ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"]
+    let directories =
+        ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"]
         + path.split(separator: ":").map(String.init)
     for directory in directories {
         let candidate = URL(fileURLWithPath: directory).appendingPathComponent(name).path

@@ -12,18 +12,23 @@ public final class LocalStripeServer: Sendable {
     public init() throws {
         let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw TestSetupError("the venv's python is missing: run deploy/test.sh (it installs localstripe into .venv)")
+            throw TestSetupError(
+                "the venv's python is missing: run deploy/test.sh (it installs localstripe into .venv)")
         }
         port = try freePort()
         process = try ChildProcess(
             python,
-            ["-c", "from aiohttp import web; from localstripe.server import app; web.run_app(app, host='127.0.0.1', port=\(port), print=None)"],
+            [
+                "-c",
+                "from aiohttp import web; from localstripe.server import app; web.run_app(app, host='127.0.0.1', port=\(port), print=None)",
+            ],
             outputPath: "/dev/null")
         let deadline = Date().addingTimeInterval(20)
         while !canConnect(port: port) {
             guard Date() < deadline, process.isRunning else {
                 stop()
-                throw TestSetupError("localstripe did not start listening on 127.0.0.1:\(port) (is localstripe installed in .venv?)")
+                throw TestSetupError(
+                    "localstripe did not start listening on 127.0.0.1:\(port) (is localstripe installed in .venv?)")
             }
             usleep(100_000)
         }

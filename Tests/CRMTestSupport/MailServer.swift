@@ -30,47 +30,63 @@ public final class MailServer: Sendable {
     public static func address(_ user: String) -> String { "\(user)@\(domain)" }
 
     public init(users: [String] = ["support", "agent"]) throws {
-        for tool in ["/usr/sbin/postfix", "/usr/sbin/dovecot", "/usr/bin/openssl"] where !FileManager.default.isExecutableFile(atPath: tool) {
-            throw TestSetupError("\(tool) not found: install the Debian packages postfix, dovecot-imapd and openssl (deploy/lib/env.sh lists them)")
+        for tool in ["/usr/sbin/postfix", "/usr/sbin/dovecot", "/usr/bin/openssl"]
+        where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw TestSetupError(
+                "\(tool) not found: install the Debian packages postfix, dovecot-imapd and openssl (deploy/lib/env.sh lists them)"
+            )
         }
-        let daemonDirectory = try Self.output("/usr/sbin/postconf", ["-h", "daemon_directory"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let daemonDirectory = try Self.output("/usr/sbin/postconf", ["-h", "daemon_directory"]).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         self.users = users
         smtpPort = try freePort()
         var imap = try freePort()
         while imap == smtpPort { imap = try freePort() }
         imapPort = imap
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-mail-\(UUID().uuidString.prefix(8))")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-mail-\(UUID().uuidString.prefix(8))")
         certificatePath = directory.appendingPathComponent("tls.crt").path
         let layout = Layout(root: directory)
         try layout.create(users: users)
-        try Self.run("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", layout.key, "-out", certificatePath, "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        ])
+        try Self.run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", layout.key, "-out", certificatePath,
+                "-days", "2",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            ])
         try layout.writePostfix(smtpPort: smtpPort, certificate: certificatePath, users: users)
         try layout.writeDovecot(imapPort: imapPort, certificate: certificatePath, users: users)
         try Self.run("/usr/sbin/postfix", ["-c", layout.postfixConfig, "check"])
 
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
         dovecot = try ChildProcess(
-            "/usr/sbin/dovecot", ["-F", "-c", layout.dovecotConfig], outputPath: layout.root.appendingPathComponent("dovecot.out").path)
+            "/usr/sbin/dovecot", ["-F", "-c", layout.dovecotConfig],
+            outputPath: layout.root.appendingPathComponent("dovecot.out").path)
         // Postfix's master in the foreground (`-d`, do not detach), so we hold its PID; `-d` also keeps stdout, where
         // `maillog_file = /dev/stdout` logs.
         postfix = try ChildProcess(
-            URL(fileURLWithPath: daemonDirectory).appendingPathComponent("master").path, ["-c", layout.postfixConfig, "-d"],
+            URL(fileURLWithPath: daemonDirectory).appendingPathComponent("master").path,
+            ["-c", layout.postfixConfig, "-d"],
             outputPath: layout.root.appendingPathComponent("postfix.log").path,
             environment: ["MAIL_CONFIG": layout.postfixConfig, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
 
         let deadline = Date().addingTimeInterval(20)
-        while !(canConnect(port: smtpPort) && canConnect(port: imapPort) && FileManager.default.fileExists(atPath: layout.authSocket)) {
+        while !(canConnect(port: smtpPort) && canConnect(port: imapPort)
+            && FileManager.default.fileExists(atPath: layout.authSocket))
+        {
             guard Date() < deadline, postfix.isRunning, dovecot.isRunning else {
                 func log(_ name: String) -> String {
-                    String(((try? String(contentsOf: layout.root.appendingPathComponent(name), encoding: .utf8)) ?? "").suffix(600))
+                    String(
+                        ((try? String(contentsOf: layout.root.appendingPathComponent(name), encoding: .utf8)) ?? "")
+                            .suffix(600))
                 }
-                let state = "postfix running: \(postfix.isRunning), dovecot running: \(dovecot.isRunning), smtp: \(canConnect(port: smtpPort)), imap: \(canConnect(port: imapPort))"
+                let state =
+                    "postfix running: \(postfix.isRunning), dovecot running: \(dovecot.isRunning), smtp: \(canConnect(port: smtpPort)), imap: \(canConnect(port: imapPort))"
                 let logs = "postfix: \(log("postfix.log")) dovecot: \(log("dovecot.out")) \(log("dovecot/dovecot.log"))"
                 stop()
-                throw TestSetupError("postfix/dovecot did not start on 127.0.0.1:\(smtpPort)/\(imapPort) (\(state)); \(logs)")
+                throw TestSetupError(
+                    "postfix/dovecot did not start on 127.0.0.1:\(smtpPort)/\(imapPort) (\(state)); \(logs)")
             }
             usleep(50_000)
         }
@@ -79,7 +95,9 @@ public final class MailServer: Sendable {
     deinit {
         stop()
         // CRMHUB_KEEP_MAIL_DIR=1 keeps the configuration, logs and Maildirs for a look after the test.
-        if ProcessInfo.processInfo.environment["CRMHUB_KEEP_MAIL_DIR"] != "1" { try? FileManager.default.removeItem(at: directory) }
+        if ProcessInfo.processInfo.environment["CRMHUB_KEEP_MAIL_DIR"] != "1" {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     /// Stops both masters (SIGKILL: test children ignore SIGTERM; their worker processes exit when the master's
@@ -113,7 +131,8 @@ public final class MailServer: Sendable {
             return files.count >= count
         }
         guard arrived else {
-            throw TestSetupError("\(user) has \(files.count) message(s), expected \(count); see \(directory.path)/postfix.log")
+            throw TestSetupError(
+                "\(user) has \(files.count) message(s), expected \(count); see \(directory.path)/postfix.log")
         }
         return files
     }
@@ -133,7 +152,6 @@ public final class MailServer: Sendable {
         chown(temporary.path, Self.mailOwner, Self.mailOwner)
         try FileManager.default.moveItem(at: temporary, to: final)
     }
-
 
     private static func run(_ tool: String, _ arguments: [String]) throws {
         _ = try runCapturingOutput(tool, arguments)
@@ -162,7 +180,9 @@ private struct Layout {
             try manager.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         chmod(root.path, 0o755)
-        guard let postfixUser = getpwnam("postfix") else { throw TestSetupError("the postfix user does not exist (install postfix)") }
+        guard let postfixUser = getpwnam("postfix") else {
+            throw TestSetupError("the postfix user does not exist (install postfix)")
+        }
         chown(root.appendingPathComponent("postfix/data").path, postfixUser.pointee.pw_uid, postfixUser.pointee.pw_gid)
         let owner = MailServer.mailOwner
         chown(mail, owner, owner)
@@ -239,7 +259,8 @@ private struct Layout {
             postlog   unix-dgram n - n -    1  postlogd
 
             """
-        let mailboxes = users.map { "\($0)@\(MailServer.domain) \(MailServer.domain)/\($0)/" }.joined(separator: "\n") + "\n"
+        let mailboxes =
+            users.map { "\($0)@\(MailServer.domain) \(MailServer.domain)/\($0)/" }.joined(separator: "\n") + "\n"
         let access = "busy@\(MailServer.domain) 450 4.2.1 Mailbox busy, try again later\n"
         try main.write(toFile: postfixConfig + "/main.cf", atomically: true, encoding: .utf8)
         try master.write(toFile: postfixConfig + "/master.cf", atomically: true, encoding: .utf8)

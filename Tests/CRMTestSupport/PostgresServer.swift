@@ -25,8 +25,10 @@ public final class PostgresServer: Sendable {
 
     public init() throws {
         let bin = Self.binDirectory
-        for tool in ["initdb", "postgres", "psql"] where !FileManager.default.isExecutableFile(atPath: "\(bin)/\(tool)") {
-            throw TestSetupError("PostgreSQL 15 not found (\(bin)/\(tool)): apt-get install -y postgresql (deploy/lib/env.sh lists it)")
+        for tool in ["initdb", "postgres", "psql"] where !FileManager.default.isExecutableFile(atPath: "\(bin)/\(tool)")
+        {
+            throw TestSetupError(
+                "PostgreSQL 15 not found (\(bin)/\(tool)): apt-get install -y postgresql (deploy/lib/env.sh lists it)")
         }
         port = try freePort()
         password = "pw-\(UUID().uuidString.prefix(8))"
@@ -46,8 +48,10 @@ public final class PostgresServer: Sendable {
 
         let initdb = try Self.run(
             owner: owner,
-            ["\(bin)/initdb", "-D", data, "-U", user, "--pwfile=\(passwordFile.path)", "--auth-host=scram-sha-256",
-             "--auth-local=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+            [
+                "\(bin)/initdb", "-D", data, "-U", user, "--pwfile=\(passwordFile.path)", "--auth-host=scram-sha-256",
+                "--auth-local=trust", "-E", "UTF8", "--no-locale", "--no-sync",
+            ],
             in: directory, output: log)
         let status = initdb.wait(timeout: 120)
         guard status == 0 else {
@@ -56,8 +60,11 @@ public final class PostgresServer: Sendable {
         }
         process = try Self.run(
             owner: owner,
-            ["\(bin)/postgres", "-D", data, "-p", "\(port)", "-h", "127.0.0.1", "-k", directory.path, "-F",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            [
+                "\(bin)/postgres", "-D", data, "-p", "\(port)", "-h", "127.0.0.1", "-k", directory.path, "-F",
+                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+                "max_connections=200",
+            ],
             in: directory, output: log)
         let deadline = Date().addingTimeInterval(30)
         while !canConnect(port: port) {
@@ -80,7 +87,9 @@ public final class PostgresServer: Sendable {
     deinit { stop() }
 
     /// Creates an empty database and returns its URL.
-    public func createDatabase(_ name: String = "t_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))") throws -> String {
+    public func createDatabase(
+        _ name: String = "t_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
+    ) throws -> String {
         try psql("CREATE DATABASE \"\(name)\"")
         return url(database: name)
     }
@@ -90,7 +99,8 @@ public final class PostgresServer: Sendable {
         let output = directory.appendingPathComponent("psql-\(UUID().uuidString).out").path
         defer { try? FileManager.default.removeItem(atPath: output) }
         let p = try ChildProcess(
-            "\(Self.binDirectory)/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+            "\(Self.binDirectory)/psql",
+            ["-h", "127.0.0.1", "-p", "\(port)", "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
             outputPath: output, environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"])
         let status = p.wait(timeout: 60)
         guard status == 0 else {
@@ -150,11 +160,16 @@ public final class PostgresServer: Sendable {
     }
 
     /// Starts a command, as the postgres user through `setpriv` (which execs) when running as root.
-    private static func run(owner: (uid: uid_t, gid: gid_t)?, _ command: [String], in directory: URL, output: URL) throws -> ChildProcess {
+    private static func run(
+        owner: (uid: uid_t, gid: gid_t)?, _ command: [String], in directory: URL, output: URL
+    ) throws -> ChildProcess {
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
-        let arguments = owner != nil ? ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + command : Array(command.dropFirst())
+        let arguments =
+            owner != nil
+            ? ["--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + command : Array(command.dropFirst())
         return try ChildProcess(
-            owner != nil ? "/usr/bin/setpriv" : command[0], arguments, outputPath: output.path, environment: ["LC_ALL": "C"],
+            owner != nil ? "/usr/bin/setpriv" : command[0], arguments, outputPath: output.path,
+            environment: ["LC_ALL": "C"],
             workingDirectory: directory.path)
     }
 

@@ -15,7 +15,11 @@ public final class RecordingHTTPServer: Sendable {
         recordPath = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-target-\(UUID()).jsonl").path
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
         process = try ChildProcess(
-            "/usr/bin/python3", [repositoryRoot.appendingPathComponent("deploy/testing/recording_http_server.py").path, String(port), recordPath],
+            "/usr/bin/python3",
+            [
+                repositoryRoot.appendingPathComponent("deploy/testing/recording_http_server.py").path, String(port),
+                recordPath,
+            ],
             outputPath: "/dev/null")
         let deadline = Date().addingTimeInterval(10)
         while !canConnect(port: port) {
@@ -44,7 +48,8 @@ public final class RecordingHTTPServer: Sendable {
     /// code under test).
     public func setMode(_ mode: String) throws {
         do {
-            _ = try runCapturingOutput("/usr/bin/curl", ["-sf", "-X", "POST", "--data", mode, "\(url)/_control/mode"], timeout: 30)
+            _ = try runCapturingOutput(
+                "/usr/bin/curl", ["-sf", "-X", "POST", "--data", mode, "\(url)/_control/mode"], timeout: 30)
         } catch {
             throw TestSetupError("cannot set the recording server's mode to \(mode): \(error)")
         }

@@ -20,8 +20,10 @@ public final class SIPpAgent: Sendable {
         // start processes in parallel, and SIPp was left defunct while the test waited.
         process = try ChildProcess(
             binary,
-            ["-sf", scenarioPath, "-i", "127.0.0.1", "-p", String(self.port), "-nostdin", "-trace_err",
-             "-error_file", directory.appendingPathComponent("errors.log").path] + arguments,
+            [
+                "-sf", scenarioPath, "-i", "127.0.0.1", "-p", String(self.port), "-nostdin", "-trace_err",
+                "-error_file", directory.appendingPathComponent("errors.log").path,
+            ] + arguments,
             outputPath: screen.path)
     }
 

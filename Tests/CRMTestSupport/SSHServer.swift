@@ -21,14 +21,20 @@ public final class SSHServer: Sendable {
 
     public init() throws {
         let sshd = "/usr/sbin/sshd"
-        guard FileManager.default.isExecutableFile(atPath: sshd), FileManager.default.isExecutableFile(atPath: Self.sshKeygen) else {
-            throw TestSetupError("OpenSSH not found: apt-get install openssh-server openssh-client (deploy/test.sh does)")
+        guard FileManager.default.isExecutableFile(atPath: sshd),
+            FileManager.default.isExecutableFile(atPath: Self.sshKeygen)
+        else {
+            throw TestSetupError(
+                "OpenSSH not found: apt-get install openssh-server openssh-client (deploy/test.sh does)")
         }
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-sshd-\(UUID().uuidString.prefix(8))")
+        root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-sshd-\(UUID().uuidString.prefix(8))")
         dropDirectory = root.appendingPathComponent("drop")
         try FileManager.default.createDirectory(at: dropDirectory, withIntermediateDirectories: true)
         // Privilege separation directory, required when sshd runs as root.
-        if getuid() == 0 { try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true) }
+        if getuid() == 0 {
+            try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        }
 
         guard let account = getpwuid(getuid()) else { throw TestSetupError("cannot find the name of uid \(getuid())") }
         user = String(cString: account.pointee.pw_name)
@@ -103,7 +109,9 @@ public final class SSHServer: Sendable {
 
     private static func generateKey(at path: String) throws {
         let output = try run(sshKeygen, ["-q", "-t", "ed25519", "-N", "", "-C", "crmhub-test", "-f", path])
-        guard FileManager.default.fileExists(atPath: path) else { throw TestSetupError("ssh-keygen made no key at \(path): \(output)") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TestSetupError("ssh-keygen made no key at \(path): \(output)")
+        }
     }
 
     /// `ssh-keygen -lf KEY.pub -E sha256` prints `256 SHA256:… comment (ED25519)`.
@@ -127,8 +135,8 @@ func descendants(of pid: pid_t) -> [pid_t] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     for entry in entries {
         guard let child = pid_t(entry),
-              let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")")
+            let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
         else { continue }
         // Fields after "comm)": state ppid …
         let fields = stat[stat.index(after: close)...].split(separator: " ")

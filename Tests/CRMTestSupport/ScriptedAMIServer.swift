@@ -30,14 +30,18 @@ public final class ScriptedAMIServer: Sendable {
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 4) == 0 else {
             close(fd)
             throw TestSetupError("cannot listen on 127.0.0.1:\(port)")
         }
         listener = fd
-        let thread = Thread { [self] in serve(username: username, secret: secret, scripts: scripts, activeCalls: activeCalls) }
+        let thread = Thread { [self] in
+            serve(username: username, secret: secret, scripts: scripts, activeCalls: activeCalls)
+        }
         thread.name = "scripted-ami"
         thread.start()
     }
@@ -85,7 +89,8 @@ public final class ScriptedAMIServer: Sendable {
         write(client, "Asterisk Call Manager/5.0.1\r\n")
         guard let login = readFrame(client) else { return false }
         let fields = Self.fields(login)
-        let accepted = fields["action"]?.lowercased() == "login" && fields["username"] == username && fields["secret"] == secret
+        let accepted =
+            fields["action"]?.lowercased() == "login" && fields["username"] == username && fields["secret"] == secret
         state.withLock { $0.logins.append((fields["username"] ?? "", accepted)) }
         let actionID = fields["actionid"] ?? ""
         guard accepted else {
@@ -98,11 +103,19 @@ public final class ScriptedAMIServer: Sendable {
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &shortWait, socklen_t(MemoryLayout<timeval>.size))
         if let action = readFrame(client).map(Self.fields), action["action"]?.lowercased() == "coreshowchannels" {
             let id = action["actionid"] ?? ""
-            write(client, "Response: Success\r\nActionID: \(id)\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n")
+            write(
+                client,
+                "Response: Success\r\nActionID: \(id)\r\nEventList: start\r\nMessage: Channels will follow\r\n\r\n")
             for call in active {
-                write(client, "Event: CoreShowChannel\r\nActionID: \(id)\r\nChannel: PJSIP/trunk-\(call)\r\nChannelState: 6\r\nUniqueid: \(call)\r\nLinkedid: \(call)\r\n\r\n")
+                write(
+                    client,
+                    "Event: CoreShowChannel\r\nActionID: \(id)\r\nChannel: PJSIP/trunk-\(call)\r\nChannelState: 6\r\nUniqueid: \(call)\r\nLinkedid: \(call)\r\n\r\n"
+                )
             }
-            write(client, "Event: CoreShowChannelsComplete\r\nActionID: \(id)\r\nEventList: Complete\r\nListItems: \(active.count)\r\n\r\n")
+            write(
+                client,
+                "Event: CoreShowChannelsComplete\r\nActionID: \(id)\r\nEventList: Complete\r\nListItems: \(active.count)\r\n\r\n"
+            )
             state.withLock { $0.channelListsSent += 1 }
         }
         write(client, script)

@@ -17,7 +17,8 @@ public final class TansuBroker: Sendable {
         process = try ChildProcess(
             binary,
             [
-                "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url", "tcp://127.0.0.1:\(port)",
+                "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
+                "tcp://127.0.0.1:\(port)",
                 "--storage-engine", "memory://tansu/",
             ], outputPath: "/dev/null")
         let deadline = Date().addingTimeInterval(10)
@@ -38,7 +39,9 @@ public final class TansuBroker: Sendable {
     }
 
     public static func locateBinary() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["CRMHUB_TANSU"], FileManager.default.isExecutableFile(atPath: path) {
+        if let path = ProcessInfo.processInfo.environment["CRMHUB_TANSU"],
+            FileManager.default.isExecutableFile(atPath: path)
+        {
             return path
         }
         let venvLib = repositoryRoot.appendingPathComponent(".venv/lib")
@@ -48,7 +51,8 @@ public final class TansuBroker: Sendable {
                 if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             }
         }
-        throw TestSetupError("Tansu broker not found: run deploy/test.sh (it installs it into .venv) or set CRMHUB_TANSU")
+        throw TestSetupError(
+            "Tansu broker not found: run deploy/test.sh (it installs it into .venv) or set CRMHUB_TANSU")
     }
 }
 
@@ -90,6 +94,8 @@ public func canConnect(port: Int) -> Bool {
     address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     } == 0
 }

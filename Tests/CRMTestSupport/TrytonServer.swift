@@ -25,7 +25,9 @@ public final class TrytonServer: Sendable {
         let venv = try locateVenv()
         let template = try await templatePath(venv: venv)
         let server = try TrytonServer(venv: venv, template: template)
-        await eventually(timeout: .seconds(120), poll: .milliseconds(100)) { canConnect(port: server.port) || !server.process.isRunning }
+        await eventually(timeout: .seconds(120), poll: .milliseconds(100)) {
+            canConnect(port: server.port) || !server.process.isRunning
+        }
         guard canConnect(port: server.port) else {
             let log = server.logTail()
             server.stop()
@@ -57,7 +59,8 @@ public final class TrytonServer: Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
         process = try ChildProcess(
-            venv.appendingPathComponent("bin/trytond").path, ["-c", configuration.path, "-d", Self.database], outputPath: log.path,
+            venv.appendingPathComponent("bin/trytond").path, ["-c", configuration.path, "-d", Self.database],
+            outputPath: log.path,
             workingDirectory: directory.path)
     }
 
@@ -92,10 +95,13 @@ public final class TrytonServer: Sendable {
 
     public static func locateVenv() throws -> URL {
         let environment = ProcessInfo.processInfo.environment
-        let venv = environment["CRMHUB_TRYTON_VENV"].map { URL(fileURLWithPath: $0) } ?? repositoryRoot.appendingPathComponent(".venv-tryton")
+        let venv =
+            environment["CRMHUB_TRYTON_VENV"].map { URL(fileURLWithPath: $0) }
+            ?? repositoryRoot.appendingPathComponent(".venv-tryton")
         guard FileManager.default.isExecutableFile(atPath: venv.appendingPathComponent("bin/trytond").path) else {
             throw TestSetupError(
-                "trytond not found in \(venv.path): run deploy/test.sh (its ensure_tryton_env installs it) or set CRMHUB_TRYTON_VENV")
+                "trytond not found in \(venv.path): run deploy/test.sh (its ensure_tryton_env installs it) or set CRMHUB_TRYTON_VENV"
+            )
         }
         return venv
     }
@@ -104,11 +110,13 @@ public final class TrytonServer: Sendable {
     static func templatePath(venv: URL) async throws -> String {
         let environment = ProcessInfo.processInfo.environment
         let cache = environment["CRMHUB_TRYTON_CACHE"] ?? venv.appendingPathComponent("crmhub-templates").path
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-tryton-template-\(UUID().uuidString).out")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-tryton-template-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         let script = try ChildProcess(
-            venv.appendingPathComponent("bin/python").path, [repositoryRoot.appendingPathComponent("deploy/testing/tryton_template.py").path, cache],
+            venv.appendingPathComponent("bin/python").path,
+            [repositoryRoot.appendingPathComponent("deploy/testing/tryton_template.py").path, cache],
             outputPath: output.path)
         // The first build initialises the database (a minute or more on a busy machine); later runs reuse it.
         guard await script.waitForExit(timeout: .seconds(1_200)) else {
@@ -119,7 +127,8 @@ public final class TrytonServer: Sendable {
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         let lastLine = text.split(separator: "\n").last.map(String.init) ?? ""
         guard status == 0, lastLine.hasSuffix(".sqlite"), FileManager.default.fileExists(atPath: lastLine) else {
-            throw TestSetupError("tryton_template.py failed (status \(status.map(String.init) ?? "killed")):\n\(text.suffix(3_000))")
+            throw TestSetupError(
+                "tryton_template.py failed (status \(status.map(String.init) ?? "killed")):\n\(text.suffix(3_000))")
         }
         return lastLine
     }

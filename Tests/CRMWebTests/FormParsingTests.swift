@@ -4,7 +4,8 @@ import Testing
 
 @Suite struct FormParsingTests {
     @Test func urlencodedFieldsDecodePlusAndPercentEscapes() throws {
-        let fields = try URLEncodedForm.parse(Array("name=Zo%C3%AB+M%C3%BCller&email=zoe%2Btag%40example.com&empty=&tag=a&tag=b".utf8))
+        let fields = try URLEncodedForm.parse(
+            Array("name=Zo%C3%AB+M%C3%BCller&email=zoe%2Btag%40example.com&empty=&tag=a&tag=b".utf8))
         #expect(fields.map(\.0) == ["name", "email", "empty", "tag", "tag"])
         #expect(fields[0].1 == "Zoë Müller")
         #expect(fields[1].1 == "zoe+tag@example.com")
@@ -25,7 +26,8 @@ import Testing
         #expect(MultipartFormData.boundary(fromContentType: "multipart/form-data; boundary=\"q b\"") == "q b")
         let parts = try MultipartFormData.parse(body, boundary: "XyZ")
         #expect(parts.count == 2)
-        #expect(parts[0] == FormPart(name: "email", filename: nil, contentType: nil, body: Array("zoe@example.com".utf8)))
+        #expect(
+            parts[0] == FormPart(name: "email", filename: nil, contentType: nil, body: Array("zoe@example.com".utf8)))
         #expect(parts[1].filename == "cv.txt")
         #expect(parts[1].contentType == "text/plain")
         #expect(parts[1].body == Array("line1\r\nline2".utf8), "CRLF inside a part is content")
@@ -42,13 +44,19 @@ import Testing
     }
 
     @Test func submissionsRefuseUnknownContentTypesAndOversizedAttachments() throws {
-        #expect(throws: SubmissionError.self) { try Submission.parse(Array("x".utf8), contentType: "text/plain", maxAttachmentBytes: 10) }
-        let body = Array("--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n0123456789ABC\r\n--B--\r\n".utf8)
+        #expect(throws: SubmissionError.self) {
+            try Submission.parse(Array("x".utf8), contentType: "text/plain", maxAttachmentBytes: 10)
+        }
+        let body = Array(
+            "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n0123456789ABC\r\n--B--\r\n"
+                .utf8)
         let error = #expect(throws: SubmissionError.self) {
             try Submission.parse(body, contentType: "multipart/form-data; boundary=B", maxAttachmentBytes: 10)
         }
         #expect(error?.status == .contentTooLarge)
-        let json = try Submission.parse(Array("{\"email\":\"a@b.c\",\"age\":42,\"tags\":[\"x\",\"y\"]}".utf8), contentType: "application/json; charset=utf-8", maxAttachmentBytes: 0)
+        let json = try Submission.parse(
+            Array("{\"email\":\"a@b.c\",\"age\":42,\"tags\":[\"x\",\"y\"]}".utf8),
+            contentType: "application/json; charset=utf-8", maxAttachmentBytes: 0)
         #expect(json.fields["email"] == ["a@b.c"])
         #expect(json.fields["age"] == ["42"])
         #expect(json.fields["tags"] == ["x", "y"])

@@ -1,7 +1,7 @@
 import CRMDelivery
 import CRMHub
-import CRMMail
 import CRMKafka
+import CRMMail
 import CRMModel
 import CRMTestSupport
 import Foundation
@@ -67,23 +67,30 @@ struct TerritoryTableTests {
 struct LeadAssignmentTests {
     func rule(maxOpen: Int? = nil, fallback: String? = nil) throws -> LeadAssignmentRule {
         let directory = try ruleFolder([
-            "territories.csv": "territory,country,postal_prefix,owners\nlondon,GB,E|EC|N|W,alice|bob|chris\nuk,GB,,carol\n",
+            "territories.csv":
+                "territory,country,postal_prefix,owners\nlondon,GB,E|EC|N|W,alice|bob|chris\nuk,GB,,carol\n",
             "leads.yaml": """
-                name: leads
-                kind: lead-assignment
-                territories: territories.csv
-                fields: {country: address.country, postal_code: address.postalCode}
-                \(maxOpen.map { "max_open_per_owner: \($0)" } ?? "")
-                \(fallback.map { "fallback_owner: \($0)" } ?? "")
-                """,
+            name: leads
+            kind: lead-assignment
+            territories: territories.csv
+            fields: {country: address.country, postal_code: address.postalCode}
+            \(maxOpen.map { "max_open_per_owner: \($0)" } ?? "")
+            \(fallback.map { "fallback_owner: \($0)" } ?? "")
+            """,
         ])
-        guard case .leadAssignment(let rule) = try WorkflowRule(path: directory + "/leads.yaml") else { throw TestSetupError("not a lead rule") }
+        guard case .leadAssignment(let rule) = try WorkflowRule(path: directory + "/leads.yaml") else {
+            throw TestSetupError("not a lead rule")
+        }
         return rule
     }
 
-    func lead(_ id: String, postalCode: String = "EC1A 1BB", country: String = "GB", status: String = "new", owner: String? = nil) throws -> JSONValue {
+    func lead(
+        _ id: String, postalCode: String = "EC1A 1BB", country: String = "GB", status: String = "new",
+        owner: String? = nil
+    ) throws -> JSONValue {
         try json(
-            #"{"id": "\#(id)", "status": "\#(status)", "address": {"country": "\#(country)", "postalCode": "\#(postalCode)"}\#(owner.map { #", "owner": "\#($0)""# } ?? "")}"#)
+            #"{"id": "\#(id)", "status": "\#(status)", "address": {"country": "\#(country)", "postalCode": "\#(postalCode)"}\#(owner.map { #", "owner": "\#($0)""# } ?? "")}"#
+        )
     }
 
     @Test("new leads go to the owner with the fewest open leads, so a territory's owners stay balanced")
@@ -91,11 +98,15 @@ struct LeadAssignmentTests {
         let rule = try rule()
         let book = try LeadBook(path: nil)
         var owners: [String] = []
-        for n in 1...9 { owners.append(try await book.decide(id: "L\(n)", lead: try lead("L\(n)"), rule: rule).owner ?? "-") }
+        for n in 1...9 {
+            owners.append(try await book.decide(id: "L\(n)", lead: try lead("L\(n)"), rule: rule).owner ?? "-")
+        }
         #expect(owners == ["alice", "bob", "chris", "alice", "bob", "chris", "alice", "bob", "chris"])
         #expect(try await book.openLeads() == ["alice": 3, "bob": 3, "chris": 3])
         // Bob converts two leads: the next two new leads are his.
-        for id in ["L2", "L5"] { _ = try await book.decide(id: id, lead: try lead(id, status: "converted"), rule: rule) }
+        for id in ["L2", "L5"] {
+            _ = try await book.decide(id: id, lead: try lead(id, status: "converted"), rule: rule)
+        }
         let next = try await book.decide(id: "L10", lead: try lead("L10"), rule: rule)
         #expect(next.owner == "bob" && next.kind == .assigned && next.territory == "london" && next.openLeads == 2)
         #expect(try await book.decide(id: "L11", lead: try lead("L11"), rule: rule).owner == "bob")
@@ -108,7 +119,8 @@ struct LeadAssignmentTests {
         let book = try LeadBook(path: nil)
         let first = try await book.decide(id: "L1", lead: try lead("L1"), rule: rule)
         let again = try await book.decide(id: "L1", lead: try lead("L1"), rule: rule)
-        let moved = try await book.decide(id: "L1", lead: try lead("L1", postalCode: "M1 1AE", status: "contacted"), rule: rule)
+        let moved = try await book.decide(
+            id: "L1", lead: try lead("L1", postalCode: "M1 1AE", status: "contacted"), rule: rule)
         #expect(first.owner == "alice" && again.owner == "alice" && moved.owner == "alice")
         #expect(again.kind == .kept && moved.kind == .kept)
         let crm = try await book.decide(id: "L2", lead: try lead("L2", owner: "bob"), rule: rule)
@@ -119,7 +131,9 @@ struct LeadAssignmentTests {
         #expect(try await book.decide(id: "L4", lead: try lead("L4"), rule: rule).owner == "chris")
     }
 
-    @Test("owners at max_open_per_owner are passed over while a colleague has room; the fallback owner takes uncovered leads")
+    @Test(
+        "owners at max_open_per_owner are passed over while a colleague has room; the fallback owner takes uncovered leads"
+    )
     func limitsAndFallback() async throws {
         let limited = try rule(maxOpen: 1, fallback: "queue")
         let book = try LeadBook(path: nil)
@@ -129,7 +143,9 @@ struct LeadAssignmentTests {
         #expect(next.owner == "bob" && !next.atLimit)
         _ = try await book.decide(id: "D", lead: try lead("D"), rule: limited)
         let full = try await book.decide(id: "E", lead: try lead("E"), rule: limited)
-        #expect(full.atLimit && full.owner == "bob", "everyone is at the limit: the least busy (bob or chris, 1 each; bob first) gets it")
+        #expect(
+            full.atLimit && full.owner == "bob",
+            "everyone is at the limit: the least busy (bob or chris, 1 each; bob first) gets it")
         let abroad = try await book.decide(id: "F", lead: try lead("F", country: "FR"), rule: limited)
         #expect(abroad.kind == .fallback && abroad.owner == "queue")
         await #expect(throws: LeadBook.Unassignable.self) {
@@ -139,19 +155,30 @@ struct LeadAssignmentTests {
 
     @Test("the transform sets the owner and an assignment object, and refuses leads it cannot place with a reason")
     func transformOutput() async throws {
-        let transform = LeadAssignmentTransform(rule: try rule(), book: try LeadBook(path: nil), logger: .init(label: "test"))
+        let transform = LeadAssignmentTransform(
+            rule: try rule(), book: try LeadBook(path: nil), logger: .init(label: "test"))
         let message = ConsumerMessageFixture.make(value: try lead("L1").jsonText)
-        guard case .produce(let records) = await transform.transform(message) else { Issue.record("not produced"); return }
+        guard case .produce(let records) = await transform.transform(message) else {
+            Issue.record("not produced")
+            return
+        }
         let out = try JSONValue.parse(records[0].value)
         #expect(out["owner"]?.stringValue == "alice")
         #expect(out["assignment"]?["territory"]?.stringValue == "london")
         #expect(out["assignment"]?["decision"]?.stringValue == "assigned")
         #expect(out["address"]?["postalCode"]?.stringValue == "EC1A 1BB")
-        guard case .failure(let reason, _) = await transform.transform(ConsumerMessageFixture.make(value: try lead("L2", country: "FR").jsonText)) else {
-            Issue.record("an uncovered lead must fail"); return
+        guard
+            case .failure(let reason, _) = await transform.transform(
+                ConsumerMessageFixture.make(value: try lead("L2", country: "FR").jsonText))
+        else {
+            Issue.record("an uncovered lead must fail")
+            return
         }
         #expect(reason.contains("no territory"))
-        guard case .failure = await transform.transform(ConsumerMessageFixture.make(value: "[1]")) else { Issue.record("not an object"); return }
+        guard case .failure = await transform.transform(ConsumerMessageFixture.make(value: "[1]")) else {
+            Issue.record("not an object")
+            return
+        }
     }
 
     @Test("the book survives a restart: a lead read again after a crash gets the same owner")
@@ -169,7 +196,8 @@ struct LeadAssignmentTests {
 enum ConsumerMessageFixture {
     static func make(value: String, key: String? = nil) -> ConsumerMessage {
         ConsumerMessage(
-            topicPartition: .init(topic: "crm.lead", partition: 0), offset: 0, key: key.map { Array($0.utf8) }, value: Array(value.utf8), headers: [])
+            topicPartition: .init(topic: "crm.lead", partition: 0), offset: 0, key: key.map { Array($0.utf8) },
+            value: Array(value.utf8), headers: [])
     }
 }
 
@@ -184,14 +212,18 @@ struct EscalationRuleTests {
 
     func ticket(severity: String = "urgent", status: String = "open", hoursOld: Double = 50) throws -> JSONValue {
         let opened = now.addingTimeInterval(-hoursOld * 3_600).formatted(.iso8601)
-        return try json(#"{"id": "T1", "subject": "Line down", "severity": "\#(severity)", "status": "\#(status)", "createdAt": "\#(opened)", "customerRef": "email:ceo@bigco.example"}"#)
+        return try json(
+            #"{"id": "T1", "subject": "Line down", "severity": "\#(severity)", "status": "\#(status)", "createdAt": "\#(opened)", "customerRef": "email:ceo@bigco.example"}"#
+        )
     }
 
     func isDue(_ rule: EscalationRule, _ ticket: JSONValue, _ customer: JSONValue?) throws -> Bool {
         try rule.isDue(ticket: ticket, customer: customer, openedAt: rule.openedAt(ticket, firstSeen: now), now: now)
     }
 
-    @Test("the shipped rule fires on an old, severe ticket of a valuable customer and on no ticket missing one of the three")
+    @Test(
+        "the shipped rule fires on an old, severe ticket of a valuable customer and on no ticket missing one of the three"
+    )
     func firesOnlyWhenAllThreeHold() throws {
         let rule = try shippedRule()
         let valuable = try json(#"{"id": "C1", "lifetimeValue": "25000.00"}"#)
@@ -210,18 +242,27 @@ struct EscalationRuleTests {
     func ageSources() throws {
         let rule = try shippedRule()
         let seen = now.addingTimeInterval(-3_600)
-        #expect(rule.openedAt(try json(#"{"receivedAt": "2026-01-02T03:04:05Z"}"#), firstSeen: seen) == (try Date("2026-01-02T03:04:05Z", strategy: .iso8601)))
-        #expect(rule.openedAt(try json(#"{"createdAt": "2026-01-02T03:04:05.250+01:00", "receivedAt": "2020-01-01T00:00:00Z"}"#), firstSeen: seen).timeIntervalSince1970 == 1_767_319_445.25)
+        #expect(
+            rule.openedAt(try json(#"{"receivedAt": "2026-01-02T03:04:05Z"}"#), firstSeen: seen)
+                == (try Date("2026-01-02T03:04:05Z", strategy: .iso8601)))
+        #expect(
+            rule.openedAt(
+                try json(#"{"createdAt": "2026-01-02T03:04:05.250+01:00", "receivedAt": "2020-01-01T00:00:00Z"}"#),
+                firstSeen: seen
+            ).timeIntervalSince1970 == 1_767_319_445.25)
         #expect(rule.openedAt(try json(#"{"createdAt": "yesterday"}"#), firstSeen: seen) == seen)
-        let document = rule.document(ticket: try json("{}"), customer: nil, openedAt: now.addingTimeInterval(-90 * 60), now: now)
+        let document = rule.document(
+            ticket: try json("{}"), customer: nil, openedAt: now.addingTimeInterval(-90 * 60), now: now)
         #expect(document["age"]?["minutes"]?.doubleValue == 90 && document["age"]?["hours"]?.doubleValue == 1.5)
     }
 
     @Test("rule files with mistakes are refused with file, line and what is wrong; a route may only name a lead rule")
     func badRuleFiles() throws {
         let directory = try ruleFolder([
-            "a.yaml": "name: a\nkind: escalation\nto: out\nschedule: {every: 5m}\nwhen: {path: age.hours, at_least: many}\n",
-            "b.yaml": "name: b\nkind: escalation\nto: out\nschedule: {cron: \"61 * * * *\"}\nwhen: {path: x, exists: true}\n",
+            "a.yaml":
+                "name: a\nkind: escalation\nto: out\nschedule: {every: 5m}\nwhen: {path: age.hours, at_least: many}\n",
+            "b.yaml":
+                "name: b\nkind: escalation\nto: out\nschedule: {cron: \"61 * * * *\"}\nwhen: {path: x, exists: true}\n",
             "c.yaml": "name: c\nkind: lead-assignment\nterritories: missing.csv\n",
             "d.yaml": "name: d\nkind: escalate\n",
         ])
@@ -239,13 +280,13 @@ struct EscalationRuleTests {
         let rules = try WorkflowRules.load(directory: exampleRules)
         let hub = try ruleFolder([
             "hub.yaml": """
-                kafka: {brokers: ["127.0.0.1:9"]}
-                rules: \(exampleRules)
-                routes:
-                  - {name: ok, from: crm.lead, to: crm.lead.assigned, rule: assign-leads}
-                  - {name: wrong-kind, from: crm.ticket, to: x, rule: escalate-vip-tickets}
-                  - {name: unknown, from: crm.lead, to: y, rule: nope}
-                """
+            kafka: {brokers: ["127.0.0.1:9"]}
+            rules: \(exampleRules)
+            routes:
+              - {name: ok, from: crm.lead, to: crm.lead.assigned, rule: assign-leads}
+              - {name: wrong-kind, from: crm.ticket, to: x, rule: escalate-vip-tickets}
+              - {name: unknown, from: crm.lead, to: y, rule: nope}
+            """
         ])
         let problems = rules.problems(with: try HubConfiguration.load(path: hub + "/hub.yaml"))
         #expect(problems.count == 2)
@@ -256,16 +297,22 @@ struct EscalationRuleTests {
     @Test("an escalation carries what the service manager needs, and the shipped mail templates render it")
     func escalationMail() throws {
         let rule = try shippedRule()
-        let customer = try json(#"{"id": "C1", "displayName": "BigCo & Sons", "lifetimeValue": "25000.00", "tier": "gold"}"#)
+        let customer = try json(
+            #"{"id": "C1", "displayName": "BigCo & Sons", "lifetimeValue": "25000.00", "tier": "gold"}"#)
         let ticket = try ticket()
-        let escalation = rule.escalation(ticketID: "T1", ticket: ticket, customer: customer, openedAt: rule.openedAt(ticket, firstSeen: now), now: now)
+        let escalation = rule.escalation(
+            ticketID: "T1", ticket: ticket, customer: customer, openedAt: rule.openedAt(ticket, firstSeen: now),
+            now: now)
         #expect(escalation["ageHours"]?.doubleValue == 50)
         #expect(escalation["notify"]?.stringValue == "Service Manager <service-manager@example.com>")
         let context = try JSONSerialization.jsonObject(with: Data(escalation.jsonBytes()))
-        let template = try MailTemplate(named: "ticket-escalation", directory: repositoryRoot.appendingPathComponent("Connectors/templates").path)
+        let template = try MailTemplate(
+            named: "ticket-escalation", directory: repositoryRoot.appendingPathComponent("Connectors/templates").path)
         let rendered = template.render(context)
         #expect(rendered.subject == "[Escalation] urgent ticket T1 open 50.0 h: Line down")
-        #expect(rendered.text?.contains("Customer:  BigCo & Sons (lifetime value 25000.00), tier gold") == true, "\(rendered.text ?? "")")
+        #expect(
+            rendered.text?.contains("Customer:  BigCo & Sons (lifetime value 25000.00), tier gold") == true,
+            "\(rendered.text ?? "")")
         #expect(rendered.html?.contains("BigCo &amp; Sons") == true)
     }
 }

@@ -31,7 +31,9 @@ import Testing
     }
 
     @Test func duplicateKeysAreRejectedWithTheKeyAndTheMappingsLine() throws {
-        let error = #expect(throws: YAMLError.self) { try YAMLDocument.parse("x: 0\ny:\n  a: 1\n  a: 2\n", file: "d.yaml") }
+        let error = #expect(throws: YAMLError.self) {
+            try YAMLDocument.parse("x: 0\ny:\n  a: 1\n  a: 2\n", file: "d.yaml")
+        }
         #expect(error?.message == "duplicate key 'a' in the mapping that starts here")
         #expect(error?.location.file == "d.yaml")
         #expect(error?.location.line == 3)

@@ -1,5 +1,5 @@
-import Foundation
 import CRMStateStore
+import Foundation
 import GRDB
 
 /// What sinks must remember across restarts, in SQLite (WAL; `synchronous=NORMAL`, which survives a process crash
@@ -44,7 +44,8 @@ public final class DeliveryStateStore: Sendable {
     /// True when `sink`'s target already acknowledged `id`.
     public func wasDelivered(sink: String, id: String) async throws -> Bool {
         try await database.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM delivered WHERE sink = ? AND id = ?", arguments: [sink, id]) ?? false
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM delivered WHERE sink = ? AND id = ?", arguments: [sink, id])
+                ?? false
         }
     }
 
@@ -61,7 +62,9 @@ public final class DeliveryStateStore: Sendable {
     @discardableResult
     public func pruneDelivered(sink: String, olderThan date: Date) async throws -> Int {
         try await database.write { db in
-            try db.execute(sql: "DELETE FROM delivered WHERE sink = ? AND delivered_at < ?", arguments: [sink, date.timeIntervalSince1970])
+            try db.execute(
+                sql: "DELETE FROM delivered WHERE sink = ? AND delivered_at < ?",
+                arguments: [sink, date.timeIntervalSince1970])
             return db.changesCount
         }
     }
@@ -70,7 +73,9 @@ public final class DeliveryStateStore: Sendable {
     public func parked(sink: String) async throws -> [String: [ParkedEntry]] {
         try await database.read { db in
             var result: [String: [ParkedEntry]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, id, tier FROM parked WHERE sink = ? ORDER BY seq", arguments: [sink]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT key, id, tier FROM parked WHERE sink = ? ORDER BY seq", arguments: [sink])
+            {
                 result[row["key"], default: []].append(ParkedEntry(id: row["id"], tier: row["tier"]))
             }
             return result

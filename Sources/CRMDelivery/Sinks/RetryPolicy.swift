@@ -10,7 +10,10 @@ public struct RetryPolicy: Sendable, Hashable {
 
     public init() {}
 
-    public init(inPlaceAttempts: Int, initialBackoff: Duration, maxBackoff: Duration, jitter: Double = 0.2, retryTopicDelays: [Duration]) {
+    public init(
+        inPlaceAttempts: Int, initialBackoff: Duration, maxBackoff: Duration, jitter: Double = 0.2,
+        retryTopicDelays: [Duration]
+    ) {
         self.inPlaceAttempts = max(1, inPlaceAttempts)
         self.backoff = Backoff(initial: initialBackoff, maximum: maxBackoff, jitter: jitter)
         self.retryTopicDelays = retryTopicDelays
@@ -38,7 +41,8 @@ public struct RetryPolicy: Sendable, Hashable {
     public func backoff(afterAttempt attempt: Int) -> Duration { backoff.delay(afterAttempt: attempt) }
 
     /// ``backoff(afterAttempt:)`` scaled by a factor drawn from [1 - jitter, 1 + jitter].
-    public func jitteredBackoff<R: RandomNumberGenerator>(afterAttempt attempt: Int, using random: inout R) -> Duration {
+    public func jitteredBackoff<R: RandomNumberGenerator>(afterAttempt attempt: Int, using random: inout R) -> Duration
+    {
         backoff.jitteredDelay(afterAttempt: attempt, using: &random)
     }
 }

@@ -36,7 +36,10 @@ public struct SinkCondition: Sendable, Hashable {
         do {
             record = try JSONValue.parse(value)
         } catch {
-            return .reject(reason: "when: the message is not JSON (\(error.kind.rawValue) at byte \(error.offset)), so the condition cannot judge it")
+            return .reject(
+                reason:
+                    "when: the message is not JSON (\(error.kind.rawValue) at byte \(error.offset)), so the condition cannot judge it"
+            )
         }
         do {
             return try condition.matches(record) ? .deliver : .skip

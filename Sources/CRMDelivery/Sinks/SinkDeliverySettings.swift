@@ -28,7 +28,9 @@ extension RetryPolicy {
         try map.allowOnly(["in_place_attempts", "initial_backoff_ms", "max_backoff_ms", "jitter", "topics"])
         self.init()
         if let value = map.optional("in_place_attempts") { inPlaceAttempts = try value.int(in: 1...100) }
-        if let value = map.optional("initial_backoff_ms") { initialBackoff = .milliseconds(try value.int(in: 1...600_000)) }
+        if let value = map.optional("initial_backoff_ms") {
+            initialBackoff = .milliseconds(try value.int(in: 1...600_000))
+        }
         if let value = map.optional("max_backoff_ms") { maxBackoff = .milliseconds(try value.int(in: 1...3_600_000)) }
         if let value = map.optional("jitter") {
             let jitter = try value.double()

@@ -1,5 +1,5 @@
-import CRMModel
 import CRMKafka
+import CRMModel
 import Foundation
 import Logging
 import Metrics
@@ -41,7 +41,10 @@ public final class SinkService: Service, Sendable {
         /// Which messages to deliver (`when:`); others are skipped. Nil delivers every message.
         public var when: SinkCondition?
 
-        public init(name: String, topic: String, retry: RetryPolicy = RetryPolicy(), deadLetterTopic: String? = nil, maxInFlight: Int = 64) {
+        public init(
+            name: String, topic: String, retry: RetryPolicy = RetryPolicy(), deadLetterTopic: String? = nil,
+            maxInFlight: Int = 64
+        ) {
             self.name = name
             self.topic = topic
             self.retry = retry
@@ -67,7 +70,8 @@ public final class SinkService: Service, Sendable {
 
     /// - Parameter consumer: settings for the sink's consumers; group id and topics are set per tier.
     public init(
-        configuration: Configuration, consumer: KafkaConsumerConfiguration, producer: KafkaProducer, target: any SinkTarget,
+        configuration: Configuration, consumer: KafkaConsumerConfiguration, producer: KafkaProducer,
+        target: any SinkTarget,
         store: DeliveryStateStore, state: HubState, logger: Logger
     ) {
         self.configuration = configuration
@@ -93,9 +97,12 @@ public final class SinkService: Service, Sendable {
         let restored = try await store.parked(sink: configuration.name)
         parked.withLock { $0 = restored }
         if !restored.isEmpty {
-            logger.info("parked keys restored", metadata: ["keys": "\(restored.count)", "messages": "\(restored.values.map(\.count).reduce(0, +))"])
+            logger.info(
+                "parked keys restored",
+                metadata: ["keys": "\(restored.count)", "messages": "\(restored.values.map(\.count).reduce(0, +))"])
         }
-        _ = try? await store.pruneDelivered(sink: configuration.name, olderThan: Date().addingTimeInterval(-configuration.dedupWindow.seconds))
+        _ = try? await store.pruneDelivered(
+            sink: configuration.name, olderThan: Date().addingTimeInterval(-configuration.dedupWindow.seconds))
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.runTier(nil) }
             for tier in configuration.retryTopics.indices {
@@ -120,7 +127,8 @@ public final class SinkService: Service, Sendable {
         let healthName = "sink:\(configuration.name)/\(tier.map { "retry\($0 + 1)" } ?? "main")"
         state.register(route: healthName) {
             HubState.RouteHealth(
-                name: healthName, running: true, joinedGroup: consumer.hasJoinedGroup, assignedPartitions: consumer.assignment.count,
+                name: healthName, running: true, joinedGroup: consumer.hasJoinedGroup,
+                assignedPartitions: consumer.assignment.count,
                 inFlight: limiter.inFlight, lastError: consumer.lastError)
         }
         defer { state.unregister(route: healthName) }
@@ -144,7 +152,9 @@ public final class SinkService: Service, Sendable {
             }
         }
         if await limiter.waitUntilIdle(timeout: .seconds(20)) == false {
-            logger.warning("drain timed out; unfinished messages will be delivered again after restart", metadata: ["inFlight": "\(limiter.inFlight)"])
+            logger.warning(
+                "drain timed out; unfinished messages will be delivered again after restart",
+                metadata: ["inFlight": "\(limiter.inFlight)"])
         }
         await committer.stop()
         await consumer.close()
@@ -182,8 +192,11 @@ public final class SinkService: Service, Sendable {
         }
         if let head = parked.withLock({ $0[lane]?.first }) {
             metrics.parkedBehind.increment()
-            logger.info("key has a parked message; parked behind it", metadata: Self.where(message).merging(["head": "\(head.id)"]) { $1 })
-            await park(message, lane: lane, tier: head.tier, due: Date(), reason: "waiting behind \(head.id)", attempts: 0)
+            logger.info(
+                "key has a parked message; parked behind it",
+                metadata: Self.where(message).merging(["head": "\(head.id)"]) { $1 })
+            await park(
+                message, lane: lane, tier: head.tier, due: Date(), reason: "waiting behind \(head.id)", attempts: 0)
             return
         }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: 0)
@@ -218,7 +231,9 @@ public final class SinkService: Service, Sendable {
             // otherwise requeue at the end of this tier so the head is delivered first.
             let head = entries[0]
             let nextTier = head.tier > tier ? head.tier : tier
-            await park(message, lane: lane, tier: nextTier, due: Date().addingTimeInterval(head.tier > tier ? 0 : 1), reason: "waiting behind \(head.id)", attempts: Self.attempts(message))
+            await park(
+                message, lane: lane, tier: nextTier, due: Date().addingTimeInterval(head.tier > tier ? 0 : 1),
+                reason: "waiting behind \(head.id)", attempts: Self.attempts(message))
             return
         }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: Self.attempts(message))
@@ -226,7 +241,8 @@ public final class SinkService: Service, Sendable {
     }
 
     /// Acts on a delivery outcome of a message read from the topic (`tier == nil`) or a retry topic.
-    private func settle(_ message: ConsumerMessage, lane: String, outcome: SinkOutcome, attempts: Int, tier: Int?) async {
+    private func settle(_ message: ConsumerMessage, lane: String, outcome: SinkOutcome, attempts: Int, tier: Int?) async
+    {
         let id = message.stableID
         switch outcome {
         case .delivered:
@@ -234,7 +250,8 @@ public final class SinkService: Service, Sendable {
             do {
                 try await store.markDelivered(sink: configuration.name, id: id)
             } catch {
-                logger.error("cannot record the delivery for deduplication", metadata: ["error": "\(error)", "id": "\(id)"])
+                logger.error(
+                    "cannot record the delivery for deduplication", metadata: ["error": "\(error)", "id": "\(id)"])
             }
             if tier != nil { await unpark(lane: lane, id: id) }
         case .permanent(let reason):
@@ -248,10 +265,17 @@ public final class SinkService: Service, Sendable {
                 logger.warning(
                     "delivery failed; parked in a retry topic",
                     metadata: Self.where(message).merging(
-                        ["reason": "\(reason)", "attempts": "\(attempts)", "retryTopic": "\(configuration.retryTopics[nextTier])", "delay": "\(delay)"]) { $1 })
-                await park(message, lane: lane, tier: nextTier, due: Date().addingTimeInterval(delay.seconds), reason: reason, attempts: attempts)
+                        [
+                            "reason": "\(reason)", "attempts": "\(attempts)",
+                            "retryTopic": "\(configuration.retryTopics[nextTier])", "delay": "\(delay)",
+                        ]) { $1 })
+                await park(
+                    message, lane: lane, tier: nextTier, due: Date().addingTimeInterval(delay.seconds), reason: reason,
+                    attempts: attempts)
             } else {
-                await deadLetter(message, reason: "still failing after every retry: \(reason)", errorClass: "target-transient", attempts: attempts)
+                await deadLetter(
+                    message, reason: "still failing after every retry: \(reason)", errorClass: "target-transient",
+                    attempts: attempts)
                 if tier != nil { await unpark(lane: lane, id: id) }
             }
         }
@@ -263,19 +287,25 @@ public final class SinkService: Service, Sendable {
         var random = SystemRandomNumberGenerator()
         for inPlace in 1...configuration.retry.inPlaceAttempts {
             let sinkMessage = SinkMessage(
-                id: message.stableID, key: message.keyText, value: message.value, headers: message.headers, previousAttempts: attempts)
+                id: message.stableID, key: message.keyText, value: message.value, headers: message.headers,
+                previousAttempts: attempts)
             attempts += 1
             let outcome = await target.deliver(sinkMessage)
             guard case .transient(let reason, let retryAfter) = outcome else { return (outcome, attempts) }
             metrics.transientFailures.increment()
-            if inPlace == configuration.retry.inPlaceAttempts || Task.isShuttingDownGracefully { return (outcome, attempts) }
+            if inPlace == configuration.retry.inPlaceAttempts || Task.isShuttingDownGracefully {
+                return (outcome, attempts)
+            }
             var wait = configuration.retry.jitteredBackoff(afterAttempt: inPlace, using: &random)
             if let retryAfter {
                 let cap = configuration.retry.retryTopicDelays.first ?? configuration.retry.maxBackoff
-                if retryAfter > cap { return (outcome, attempts) }  // the target asks for more than in-place waits allow
+                // The target asks for more than in-place waits allow.
+                if retryAfter > cap { return (outcome, attempts) }
                 wait = max(wait, retryAfter)
             }
-            logger.debug("delivery failed; retrying in place", metadata: Self.where(message).merging(["reason": "\(reason)", "wait": "\(wait)"]) { $1 })
+            logger.debug(
+                "delivery failed; retrying in place",
+                metadata: Self.where(message).merging(["reason": "\(reason)", "wait": "\(wait)"]) { $1 })
             try? await Task.sleep(for: wait)
         }
         return (.transient(reason: "no attempt made"), attempts)
@@ -285,7 +315,9 @@ public final class SinkService: Service, Sendable {
 
     /// Parks `message` in retry topic `tier`. The parked state (memory, then the store) is updated before the
     /// record is produced, so the retry consumer always finds it parked when it reads it.
-    private func park(_ message: ConsumerMessage, lane: String, tier: Int, due: Date, reason: String, attempts: Int) async {
+    private func park(
+        _ message: ConsumerMessage, lane: String, tier: Int, due: Date, reason: String, attempts: Int
+    ) async {
         parked.withLock { parked in
             var entries = parked[lane] ?? []
             if let index = entries.firstIndex(where: { $0.id == message.stableID }) {
@@ -298,7 +330,9 @@ public final class SinkService: Service, Sendable {
         do {
             try await store.park(sink: configuration.name, key: lane, id: message.stableID, tier: tier)
         } catch {
-            logger.error("cannot record the parked message; per-key order may not hold for it", metadata: ["error": "\(error)", "id": "\(message.stableID)"])
+            logger.error(
+                "cannot record the parked message; per-key order may not hold for it",
+                metadata: ["error": "\(error)", "id": "\(message.stableID)"])
         }
         var headers = message.headers.filter { !RetryHeader.all.contains($0.key) && $0.key != EnvelopeHeader.id }
         headers.append(KafkaHeader(key: EnvelopeHeader.id, text: message.stableID))
@@ -307,8 +341,11 @@ public final class SinkService: Service, Sendable {
         headers.append(KafkaHeader(key: RetryHeader.attempts, text: String(attempts)))
         headers.append(KafkaHeader(key: RetryHeader.reason, text: reason))
         headers.append(
-            KafkaHeader(key: RetryHeader.firstFailureAt, text: message.headers.text(RetryHeader.firstFailureAt) ?? DeadLetterClock.format(Date())))
-        let record = ProducerMessage(topic: configuration.retryTopics[tier], key: message.key, value: message.value, headers: headers)
+            KafkaHeader(
+                key: RetryHeader.firstFailureAt,
+                text: message.headers.text(RetryHeader.firstFailureAt) ?? DeadLetterClock.format(Date())))
+        let record = ProducerMessage(
+            topic: configuration.retryTopics[tier], key: message.key, value: message.value, headers: headers)
         await sendUntilAcknowledged(record, for: message)
     }
 
@@ -316,7 +353,8 @@ public final class SinkService: Service, Sendable {
         do {
             try await store.unpark(sink: configuration.name, id: id)
         } catch {
-            logger.error("cannot remove the parked message from the store", metadata: ["error": "\(error)", "id": "\(id)"])
+            logger.error(
+                "cannot remove the parked message from the store", metadata: ["error": "\(error)", "id": "\(id)"])
         }
         parked.withLock { parked in
             parked[lane]?.removeAll { $0.id == id }
@@ -329,9 +367,13 @@ public final class SinkService: Service, Sendable {
         logger.error(
             "message sent to the dead-letter topic",
             metadata: Self.where(message).merging(
-                ["reason": "\(reason)", "errorClass": "\(errorClass)", "attempts": "\(attempts)", "deadLetterTopic": "\(configuration.deadLetterTopic)"]) { $1 })
+                [
+                    "reason": "\(reason)", "errorClass": "\(errorClass)", "attempts": "\(attempts)",
+                    "deadLetterTopic": "\(configuration.deadLetterTopic)",
+                ]) { $1 })
         var record = DeadLetter.record(
-            for: message, failure: DeliveryFailure(reason: reason, errorClass: errorClass), route: configuration.name, mappingVersion: nil,
+            for: message, failure: DeliveryFailure(reason: reason, errorClass: errorClass), route: configuration.name,
+            mappingVersion: nil,
             topic: configuration.deadLetterTopic, attempts: attempts)
         record.headers.removeAll { RetryHeader.all.contains($0.key) && $0.key != RetryHeader.firstFailureAt }
         await sendUntilAcknowledged(record, for: message)
@@ -347,7 +389,8 @@ public final class SinkService: Service, Sendable {
                 return
             } catch {
                 logger.error(
-                    "cannot write to \(record.topic); retrying", metadata: Self.where(message).merging(["error": "\(error)", "attempt": "\(attempt)"]) { $1 })
+                    "cannot write to \(record.topic); retrying",
+                    metadata: Self.where(message).merging(["error": "\(error)", "attempt": "\(attempt)"]) { $1 })
                 try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(attempt, 6)), 5_000)))
             }
         }
@@ -357,7 +400,9 @@ public final class SinkService: Service, Sendable {
         do {
             return try await store.wasDelivered(sink: configuration.name, id: id)
         } catch {
-            logger.error("cannot read the dedup window; delivering (at least once)", metadata: ["error": "\(error)", "id": "\(id)"])
+            logger.error(
+                "cannot read the dedup window; delivering (at least once)",
+                metadata: ["error": "\(error)", "id": "\(id)"])
             return false
         }
     }
@@ -367,7 +412,10 @@ public final class SinkService: Service, Sendable {
     }
 
     private static func `where`(_ message: ConsumerMessage) -> Logger.Metadata {
-        ["topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)", "id": "\(message.stableID)"]
+        [
+            "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+            "id": "\(message.stableID)",
+        ]
     }
 }
 

@@ -40,7 +40,9 @@ public struct KafkaAdmin: Sendable {
     }
 
     /// Creates `topics`; a topic that already exists is reported, not an error.
-    public func createTopics(_ topics: [NewTopic], timeout: Duration = .seconds(15)) async throws(KafkaError) -> [String: CreationOutcome] {
+    public func createTopics(
+        _ topics: [NewTopic], timeout: Duration = .seconds(15)
+    ) async throws(KafkaError) -> [String: CreationOutcome] {
         guard !topics.isEmpty else { return [:] }
         let client = try makeClient()
         defer { client.destroy() }
@@ -85,9 +87,11 @@ public struct KafkaAdmin: Sendable {
     ) -> Result<[String: CreationOutcome], KafkaError> {
         var errorText = [CChar](repeating: 0, count: 512)
         var newTopics: [OpaquePointer?] = []
-        defer { newTopics.forEach { rd_kafka_NewTopic_destroy($0) } }
+        defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
         for topic in topics {
-            guard let newTopic = rd_kafka_NewTopic_new(topic.name, topic.partitions, topic.replicationFactor, &errorText, errorText.count)
+            guard
+                let newTopic = rd_kafka_NewTopic_new(
+                    topic.name, topic.partitions, topic.replicationFactor, &errorText, errorText.count)
             else {
                 return .failure(KafkaError(.admin, reason: "topic '\(topic.name)': \(RDKafkaClient.text(errorText))"))
             }
@@ -101,7 +105,9 @@ public struct KafkaAdmin: Sendable {
         rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errorText, errorText.count)
         rd_kafka_CreateTopics(handle, &newTopics, newTopics.count, options, queue)
         guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 2_000) else {
-            return .failure(KafkaError(.timeout, reason: "create topics: no answer within \(timeoutMilliseconds) ms", isRetriable: true))
+            return .failure(
+                KafkaError(
+                    .timeout, reason: "create topics: no answer within \(timeoutMilliseconds) ms", isRetriable: true))
         }
         defer { rd_kafka_event_destroy(event) }
         let eventError = rd_kafka_event_error(event)
@@ -134,4 +140,3 @@ public struct KafkaAdmin: Sendable {
         Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 }
-

@@ -36,7 +36,9 @@ public final class KafkaConsumer: AsyncSequence, Sendable {
         let core = ConsumerCore(
             capacity: configuration.bufferCapacity, logger: logger, revocationHandler: revocationHandler)
         let opaque = Unmanaged.passUnretained(core).toOpaque()
-        let client = try RDKafkaClient.make(type: RD_KAFKA_CONSUMER, properties: configuration.properties, logger: logger) {
+        let client = try RDKafkaClient.make(
+            type: RD_KAFKA_CONSUMER, properties: configuration.properties, logger: logger
+        ) {
             conf in
             rd_kafka_conf_set_opaque(conf, opaque)
             rd_kafka_conf_set_rebalance_cb(conf, consumerRebalanceCallback)
@@ -96,7 +98,9 @@ public final class KafkaConsumer: AsyncSequence, Sendable {
 
             public mutating func next() async -> [ConsumerMessage]? {
                 while let batch = await core.take() {
-                    let messages = core.currentEpoch == batch.epoch ? batch.messages : core.stillOwned(batch.messages, takenAt: batch.epoch).0
+                    let messages =
+                        core.currentEpoch == batch.epoch
+                        ? batch.messages : core.stillOwned(batch.messages, takenAt: batch.epoch).0
                     if !messages.isEmpty { return messages }
                 }
                 return nil
@@ -198,7 +202,8 @@ public final class KafkaConsumer: AsyncSequence, Sendable {
 
 private let consumerRebalanceCallback:
     @convention(c) (
-        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
     ) -> Void = { handle, err, partitions, opaque in
         guard let handle, let opaque else { return }
         Unmanaged<ConsumerCore>.fromOpaque(opaque).takeUnretainedValue().rebalance(handle, err, partitions)
@@ -341,7 +346,10 @@ final class ConsumerCore: @unchecked Sendable {
         let done = finished
         let assignedNow = assigned
         condition.unlock()
-        if done { usleep(10_000); return }
+        if done {
+            usleep(10_000)
+            return
+        }
         if count >= capacity {
             let since = fullSince ?? .now
             fullSince = since
@@ -351,7 +359,9 @@ final class ConsumerCore: @unchecked Sendable {
                 let list = TopicPartitionList(Array(toPause))
                 if rd_kafka_pause_partitions(client.handle, list.pointer) == RD_KAFKA_RESP_ERR_NO_ERROR {
                     pausedForBackPressure.formUnion(toPause)
-                    logger.debug("buffer full for 1 s: partitions paused", metadata: ["partitions": "\(toPause.map(\.description).sorted())"])
+                    logger.debug(
+                        "buffer full for 1 s: partitions paused",
+                        metadata: ["partitions": "\(toPause.map(\.description).sorted())"])
                 }
             }
         } else {
@@ -420,7 +430,8 @@ final class ConsumerCore: @unchecked Sendable {
         let text = String(cString: rd_kafka_err2str(err))
         let topic = pointer.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "-"
         logger.warning(
-            "kafka consumer error", metadata: ["error": "\(text)", "topic": "\(topic)", "partition": "\(pointer.pointee.partition)"])
+            "kafka consumer error",
+            metadata: ["error": "\(text)", "topic": "\(topic)", "partition": "\(pointer.pointee.partition)"])
         condition.withLock { lastErrorText = text }
         if err == RD_KAFKA_RESP_ERR__FATAL {
             finish(error: .from(err, .consume, context: "consumer"))
@@ -432,7 +443,8 @@ final class ConsumerCore: @unchecked Sendable {
         if err == RD_KAFKA_RESP_ERR__FATAL, let handle {
             var text = [CChar](repeating: 0, count: 512)
             let original = rd_kafka_fatal_error(handle, &text, text.count)
-            let error = KafkaError.from(original, .consume, context: "fatal consumer error: \(RDKafkaClient.text(text))")
+            let error = KafkaError.from(
+                original, .consume, context: "fatal consumer error: \(RDKafkaClient.text(text))")
             logger.critical("kafka consumer fatal error", metadata: ["error": "\(error.reason)"])
             finish(error: error)
             return
@@ -443,7 +455,8 @@ final class ConsumerCore: @unchecked Sendable {
     }
 
     func rebalance(
-        _ handle: OpaquePointer, _ err: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        _ handle: OpaquePointer, _ err: rd_kafka_resp_err_t,
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
     ) {
         let partitions = TopicPartitionList.partitions(of: list).map(\.topicPartition)
         let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
@@ -451,7 +464,9 @@ final class ConsumerCore: @unchecked Sendable {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             if cooperative {
                 if let error = rd_kafka_incremental_assign(handle, list) {
-                    logger.error("incremental assign failed", metadata: ["error": "\(String(cString: rd_kafka_error_string(error)))"])
+                    logger.error(
+                        "incremental assign failed",
+                        metadata: ["error": "\(String(cString: rd_kafka_error_string(error)))"])
                     rd_kafka_error_destroy(error)
                 }
             } else {
@@ -481,7 +496,10 @@ final class ConsumerCore: @unchecked Sendable {
                     let result = rd_kafka_commit(handle, commitList.pointer, 0)
                     logger.info(
                         "committed done offsets of revoked partitions",
-                        metadata: ["offsets": "\(offsets.map(\.description))", "result": "\(String(cString: rd_kafka_err2str(result)))"])
+                        metadata: [
+                            "offsets": "\(offsets.map(\.description))",
+                            "result": "\(String(cString: rd_kafka_err2str(result)))",
+                        ])
                 }
             }
             if cooperative {
@@ -490,7 +508,8 @@ final class ConsumerCore: @unchecked Sendable {
                 rd_kafka_assign(handle, nil)
             }
             logger.info(
-                "partitions revoked", metadata: ["partitions": "\(partitions.map(\.description).sorted())", "lost": "\(lost)"])
+                "partitions revoked",
+                metadata: ["partitions": "\(partitions.map(\.description).sorted())", "lost": "\(lost)"])
         default:
             logger.error("rebalance error", metadata: ["error": "\(String(cString: rd_kafka_err2str(err)))"])
             rd_kafka_assign(handle, nil)
@@ -512,7 +531,8 @@ extension ConsumerMessage {
             var name: UnsafePointer<CChar>?
             var valuePointer: UnsafeRawPointer?
             var size = 0
-            while rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            while rd_kafka_header_get_all(headerList, index, &name, &valuePointer, &size) == RD_KAFKA_RESP_ERR_NO_ERROR
+            {
                 let bytes = valuePointer.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
                 headers.append(KafkaHeader(key: name.map { String(cString: $0) } ?? "", value: bytes))
                 index += 1

@@ -77,7 +77,8 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         var result = KafkaError(
             code, reason: "\(context): \(String(cString: rd_kafka_error_string(error)))",
             rdkafkaCode: rd_kafka_error_code(error).rawValue,
-            isRetriable: rd_kafka_error_is_retriable(error) != 0 || Self.retriableCodes.contains(rd_kafka_error_code(error)),
+            isRetriable: rd_kafka_error_is_retriable(error) != 0
+                || Self.retriableCodes.contains(rd_kafka_error_code(error)),
             isFatal: rd_kafka_error_is_fatal(error) != 0, file: file, line: line)
         result.requiresTransactionAbort = rd_kafka_error_txn_requires_abort(error) != 0
         return result

@@ -61,7 +61,9 @@ public final class KafkaMockCluster: @unchecked Sendable {
     public func setBrokerUp(_ id: Int32) { rd_kafka_mock_broker_set_up(cluster, id) }
 
     /// Adds `milliseconds` of round-trip time to broker `id`.
-    public func setRoundTripTime(broker id: Int32, milliseconds: Int32) { rd_kafka_mock_broker_set_rtt(cluster, id, milliseconds) }
+    public func setRoundTripTime(broker id: Int32, milliseconds: Int32) {
+        rd_kafka_mock_broker_set_rtt(cluster, id, milliseconds)
+    }
 
     /// Moves the leader of a partition to broker `id`.
     public func setLeader(topic: String, partition: Int32, broker id: Int32) {

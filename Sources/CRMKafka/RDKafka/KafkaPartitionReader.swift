@@ -12,18 +12,21 @@ public final class KafkaPartitionReader: Sendable {
     private let logQueue: UnsafeSendableHandle
 
     /// Creates a reader (no partitions assigned yet). `isolationLevel` is `read_committed` by default.
-    public init(configuration: KafkaClientConfiguration, isolationLevel: String = "read_committed", logger: Logger) throws(KafkaError) {
+    public init(
+        configuration: KafkaClientConfiguration, isolationLevel: String = "read_committed", logger: Logger
+    ) throws(KafkaError) {
         // A group id is required by librdkafka for a consumer handle; it is never used to commit or join.
-        let properties: [(String, String)] = [
-            ("group.id", "crmhub-partition-reader-\(UUID().uuidString)"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "true"),
-            ("isolation.level", isolationLevel),
-            ("auto.offset.reset", "earliest"),
-            // Bounds librdkafka's prefetch (default 64 MB) so an export's memory stays small whatever the topic size.
-            ("queued.max.messages.kbytes", "8192"),
-        ] + configuration.properties
+        let properties: [(String, String)] =
+            [
+                ("group.id", "crmhub-partition-reader-\(UUID().uuidString)"),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("enable.partition.eof", "true"),
+                ("isolation.level", isolationLevel),
+                ("auto.offset.reset", "earliest"),
+                // Bounds librdkafka's prefetch (default 64 MB) so an export's memory stays small whatever the topic size.
+                ("queued.max.messages.kbytes", "8192"),
+            ] + configuration.properties
         let client = try RDKafkaClient.make(type: RD_KAFKA_CONSUMER, properties: properties, logger: logger)
         self.client = client
         rd_kafka_poll_set_consumer(client.handle)
@@ -42,7 +45,9 @@ public final class KafkaPartitionReader: Sendable {
     }
 
     /// The number of partitions of each topic (topics the cluster does not know are missing from the result).
-    public func partitionCounts(_ topics: [String], timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String: Int32] {
+    public func partitionCounts(
+        _ topics: [String], timeout: Duration = .seconds(10)
+    ) async throws(KafkaError) -> [String: Int32] {
         let handle = UnsafeSendableHandle(client.handle)
         let milliseconds = Self.milliseconds(timeout)
         let result: Result<[String: Int32], KafkaError> = await Blocking.run {
@@ -65,13 +70,16 @@ public final class KafkaPartitionReader: Sendable {
     }
 
     /// Low and high watermarks of `partition` (the high one is the offset the next message will get).
-    public func watermarks(_ partition: TopicPartition, timeout: Duration = .seconds(10)) async throws(KafkaError) -> (low: Int64, high: Int64) {
+    public func watermarks(
+        _ partition: TopicPartition, timeout: Duration = .seconds(10)
+    ) async throws(KafkaError) -> (low: Int64, high: Int64) {
         let handle = UnsafeSendableHandle(client.handle)
         let milliseconds = Self.milliseconds(timeout)
         let result: Result<(Int64, Int64), KafkaError> = await Blocking.run {
             var low: Int64 = -1
             var high: Int64 = -1
-            let err = rd_kafka_query_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high, milliseconds)
+            let err = rd_kafka_query_watermark_offsets(
+                handle.pointer, partition.topic, partition.partition, &low, &high, milliseconds)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
                 return .failure(.from(err, .consume, context: "watermarks of \(partition)"))
             }
@@ -85,7 +93,9 @@ public final class KafkaPartitionReader: Sendable {
     /// partitions at `starts`, polls (discarding messages) until each partition's end is known, then unassigns.
     /// Prefer this to ``watermarks(_:timeout:)`` where the broker's ListOffsets answer is unreliable (Tansu 0.x
     /// answers 1 for a partition holding one record batch of many records).
-    public func endOffsets(from starts: [TopicPartitionOffset], timeout: Duration = .seconds(30)) async throws(KafkaError) -> [TopicPartition: Int64] {
+    public func endOffsets(
+        from starts: [TopicPartitionOffset], timeout: Duration = .seconds(30)
+    ) async throws(KafkaError) -> [TopicPartition: Int64] {
         guard !starts.isEmpty else { return [:] }
         try assign(starts)
         var ends: [TopicPartition: Int64] = [:]
@@ -93,16 +103,23 @@ public final class KafkaPartitionReader: Sendable {
         while ends.count < starts.count {
             let events = try await poll(maxMessages: 1_000, timeout: .milliseconds(100))
             for event in events {
-                if case .endOfPartition(let partition, let offset) = event { ends[partition] = max(ends[partition] ?? 0, offset) }
+                if case .endOfPartition(let partition, let offset) = event {
+                    ends[partition] = max(ends[partition] ?? 0, offset)
+                }
             }
             for start in starts where ends[start.topicPartition] == nil {
                 var low: Int64 = -1
                 var high: Int64 = -1
-                let err = rd_kafka_get_watermark_offsets(client.handle, start.topicPartition.topic, start.topicPartition.partition, &low, &high)
-                if err == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 && high >= start.offset { ends[start.topicPartition] = high }
+                let err = rd_kafka_get_watermark_offsets(
+                    client.handle, start.topicPartition.topic, start.topicPartition.partition, &low, &high)
+                if err == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 && high >= start.offset {
+                    ends[start.topicPartition] = high
+                }
             }
             if ContinuousClock.now > deadline {
-                throw KafkaError(.timeout, reason: "end offsets of \(starts.count - ends.count) partitions unknown after \(timeout)", isRetriable: true)
+                throw KafkaError(
+                    .timeout, reason: "end offsets of \(starts.count - ends.count) partitions unknown after \(timeout)",
+                    isRetriable: true)
             }
         }
         rd_kafka_assign(client.handle, nil)
@@ -125,7 +142,8 @@ public final class KafkaPartitionReader: Sendable {
     }
 
     /// Waits up to `timeout` for up to `maxMessages` events. An error other than end-of-partition throws.
-    public func poll(maxMessages: Int = 500, timeout: Duration = .milliseconds(200)) async throws(KafkaError) -> [Event] {
+    public func poll(maxMessages: Int = 500, timeout: Duration = .milliseconds(200)) async throws(KafkaError) -> [Event]
+    {
         let queue = self.queue
         let logQueue = self.logQueue
         let client = self.client
@@ -150,9 +168,14 @@ public final class KafkaPartitionReader: Sendable {
                 let err = pointer.pointee.err
                 if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
                     let topic = pointer.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-                    events.append(.endOfPartition(TopicPartition(topic: topic, partition: pointer.pointee.partition), offset: pointer.pointee.offset))
+                    events.append(
+                        .endOfPartition(
+                            TopicPartition(topic: topic, partition: pointer.pointee.partition),
+                            offset: pointer.pointee.offset))
                 } else if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    if failure == nil { failure = .from(err, .consume, context: "read partition \(pointer.pointee.partition)") }
+                    if failure == nil {
+                        failure = .from(err, .consume, context: "read partition \(pointer.pointee.partition)")
+                    }
                 } else {
                     let topic = pointer.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
                     events.append(.message(ConsumerMessage(copying: pointer, topic: topic)))

@@ -21,7 +21,9 @@ public final class KafkaProducer: Sendable {
 
     /// Creates the producer and starts its poll thread.
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
-        let client = try RDKafkaClient.make(type: RD_KAFKA_PRODUCER, properties: configuration.properties, logger: logger) {
+        let client = try RDKafkaClient.make(
+            type: RD_KAFKA_PRODUCER, properties: configuration.properties, logger: logger
+        ) {
             conf in
             rd_kafka_conf_set_events(
                 conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_STATS)
@@ -52,10 +54,11 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func send(_ message: ProducerMessage) async throws(KafkaError) -> DeliveryReport {
         while true {
-            let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<DeliveryReport, KafkaError>?, Never>) in
+            let outcome = await withCheckedContinuation {
+                (continuation: CheckedContinuation<Result<DeliveryReport, KafkaError>?, Never>) in
                 do throws(KafkaError) {
                     try self.enqueue(message) { continuation.resume(returning: $0) }
-                } catch where error.rdkafkaCode == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
+                } catch  where error.rdkafkaCode == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
                     continuation.resume(returning: nil)
                 } catch {
                     continuation.resume(returning: .failure(error))
@@ -80,7 +83,8 @@ public final class KafkaProducer: Sendable {
 
     /// Waits until every enqueued message is acknowledged or failed, up to `timeout`. Returns false on timeout.
     public func flush(timeout: Duration) async -> Bool {
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let handle = UnsafeSendableHandle(client.handle)
         return await Blocking.run { rd_kafka_flush(handle.pointer, milliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR }
     }
@@ -157,7 +161,9 @@ public final class KafkaProducer: Sendable {
     // MARK: - C plumbing
 
     /// Calls `rd_kafka_produceva` with copies of the message's bytes (RD_KAFKA_MSG_F_COPY).
-    private static func produce(_ message: ProducerMessage, on handle: OpaquePointer, opaque: UnsafeMutableRawPointer) -> OpaquePointer? {
+    private static func produce(
+        _ message: ProducerMessage, on handle: OpaquePointer, opaque: UnsafeMutableRawPointer
+    ) -> OpaquePointer? {
         // All C strings (topic, header names) go into one scratch buffer so one pointer scope covers them.
         var scratch: [UInt8] = []
         scratch.reserveCapacity(message.topic.utf8.count + 1 + message.headers.reduce(0) { $0 + $1.key.utf8.count + 1 })
@@ -203,7 +209,8 @@ public final class KafkaProducer: Sendable {
                     return Self.withHeaderValues(message.headers) { headerPointers in
                         for (headerIndex, header) in message.headers.enumerated() {
                             values[index].vtype = RD_KAFKA_VTYPE_HEADER
-                            values[index].u.header.name = (base + headerNameOffsets[headerIndex]).assumingMemoryBound(to: CChar.self)
+                            values[index].u.header.name = (base + headerNameOffsets[headerIndex]).assumingMemoryBound(
+                                to: CChar.self)
                             values[index].u.header.val = headerPointers[headerIndex]
                             values[index].u.header.size = header.value.count
                             index += 1
@@ -288,9 +295,11 @@ final class ProducerEventHandler: Sendable {
                     delivered = true
                     produceLatency.record(duration: latency)
                     let seconds = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
-                    context.handler(.success(DeliveryReport(
-                        topicPartition: TopicPartition(topic: topic, partition: pointee.partition),
-                        offset: pointee.offset, latency: seconds)))
+                    context.handler(
+                        .success(
+                            DeliveryReport(
+                                topicPartition: TopicPartition(topic: topic, partition: pointee.partition),
+                                offset: pointee.offset, latency: seconds)))
                 } else {
                     context.handler(.failure(.from(pointee.err, .produce, context: "delivery to \(topic)")))
                 }

@@ -8,7 +8,8 @@ final class TopicPartitionList: @unchecked Sendable {
     init(_ offsets: [TopicPartitionOffset]) {
         pointer = rd_kafka_topic_partition_list_new(Int32(max(offsets.count, 1)))
         for entry in offsets {
-            let element = rd_kafka_topic_partition_list_add(pointer, entry.topicPartition.topic, entry.topicPartition.partition)
+            let element = rd_kafka_topic_partition_list_add(
+                pointer, entry.topicPartition.topic, entry.topicPartition.partition)
             element?.pointee.offset = entry.offset
         }
     }
@@ -28,16 +29,21 @@ final class TopicPartitionList: @unchecked Sendable {
         return (0..<Int(list.pointee.cnt)).map { index in
             let element = list.pointee.elems[index]
             return TopicPartitionOffset(
-                TopicPartition(topic: String(cString: element.topic), partition: element.partition), offset: element.offset)
+                TopicPartition(topic: String(cString: element.topic), partition: element.partition),
+                offset: element.offset)
         }
     }
 
     /// The first per-partition error in a list librdkafka filled in, if any.
-    static func firstError(in list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> (TopicPartition, rd_kafka_resp_err_t)? {
+    static func firstError(
+        in list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    ) -> (TopicPartition, rd_kafka_resp_err_t)? {
         for index in 0..<Int(list.pointee.cnt) {
             let element = list.pointee.elems[index]
             if element.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                return (TopicPartition(topic: String(cString: element.topic), partition: element.partition), element.err)
+                return (
+                    TopicPartition(topic: String(cString: element.topic), partition: element.partition), element.err
+                )
             }
         }
         return nil

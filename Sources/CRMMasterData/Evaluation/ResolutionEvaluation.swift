@@ -1,5 +1,8 @@
 // CRMMasterData — scoring a clustering against ground truth.
 
+import CRMCSV
+import Foundation
+
 /// Pairwise and cluster precision/recall/F1 of predicted clusters against true person ids.
 public struct ResolutionEvaluation: Sendable, Hashable, CustomStringConvertible {
     public var records: Int
@@ -23,7 +26,8 @@ public struct ResolutionEvaluation: Sendable, Hashable, CustomStringConvertible 
         precondition(predicted.count == truth.count)
         records = truth.count
         func pairs(_ n: Int) -> Int { n * (n - 1) / 2 }
-        var byPred: [P: Int] = [:], byTrue: [T: Int] = [:]
+        var byPred: [P: Int] = [:]
+        var byTrue: [T: Int] = [:]
         var cell: [Pair<P, T>: Int] = [:]
         for i in 0..<truth.count {
             byPred[predicted[i], default: 0] += 1
@@ -55,12 +59,12 @@ public struct ResolutionEvaluation: Sendable, Hashable, CustomStringConvertible 
     private func f1(_ p: Double, _ r: Double) -> Double { p + r == 0 ? 0 : 2 * p * r / (p + r) }
 }
 
-import Foundation
-
 extension ResolutionEvaluation {
     /// Scores a resolve-file output (`id,cluster_id`) against the ground-truth column of the labelled input,
     /// both read as streams.
-    public static func evaluate(input: String, clusters: String, truthColumn: String = "person_id") throws -> ResolutionEvaluation {
+    public static func evaluate(
+        input: String, clusters: String, truthColumn: String = "person_id"
+    ) throws -> ResolutionEvaluation {
         func open(_ path: String) throws -> CSVReader {
             do { return try CSVReader(path: path) } catch { throw MasterDataError(.input, error.description) }
         }
@@ -74,14 +78,15 @@ extension ResolutionEvaluation {
         guard case .success(let header)? = inp.next(), let tc = header.fields.firstIndex(of: truthColumn) else {
             throw MasterDataError(.input, "no column \(truthColumn) in \(input)")
         }
-        var predicted: [String] = [], truth: [String] = []
+        var predicted: [String] = []
+        var truth: [String] = []
         while case .success(let row)? = inp.next() {
-            guard let c = cluster[row.fields[0]] else { throw MasterDataError(.input, "record \(row.fields[0]) missing from \(clusters)") }
+            guard let c = cluster[row.fields[0]] else {
+                throw MasterDataError(.input, "record \(row.fields[0]) missing from \(clusters)")
+            }
             predicted.append(c)
             truth.append(row.fields[tc])
         }
         return ResolutionEvaluation(predicted: predicted, truth: truth)
     }
 }
-
-import CRMCSV

@@ -1,5 +1,8 @@
 // CRMMasterData — a synthetic, labelled CRM customer generator for evaluating resolution.
 
+import CRMNormalize
+import Foundation
+
 /// Generates customer records with ground truth: several source records per person with typos, nicknames,
 /// swapped first/last names, missing fields, e-mail and phone variants, people who moved, household members
 /// (same family name, address and home phone; different person) and same-name strangers, in five locales.
@@ -40,7 +43,9 @@ public struct SyntheticCustomers: Sendable {
             }
             if !sharedMailbox {
                 var e = p.email
-                while mailboxes.contains(EmailMatching.key(e) ?? e) { e = e.replacingFirst("@", with: String(rng.next() % 10) + "@") }
+                while mailboxes.contains(EmailMatching.key(e) ?? e) {
+                    e = e.replacingFirst("@", with: String(rng.next() % 10) + "@")
+                }
                 mailboxes.insert(EmailMatching.key(e) ?? e)
                 p.email = e
             }
@@ -58,7 +63,8 @@ public struct SyntheticCustomers: Sendable {
     /// Writes `count` labelled rows as CSV (id,person_id,system,given_name,…,updated_at).
     public func writeCSV(count: Int, to path: String) throws {
         let rows = generate(count: count)
-        var text = "id,person_id,system,given_name,family_name,email,phone,street,city,postcode,country,date_of_birth,updated_at\n"
+        var text =
+            "id,person_id,system,given_name,family_name,email,phone,street,city,postcode,country,date_of_birth,updated_at\n"
         text.reserveCapacity(count * 160)
         for row in rows {
             let r = row.record
@@ -104,65 +110,96 @@ public struct SyntheticCustomers: Sendable {
     static let locales: [Locale] = [
         Locale(
             country: "GB",
-            given: ["James", "Oliver", "Harry", "Jack", "George", "William", "Thomas", "Charles", "Daniel", "Michael",
+            given: [
+                "James", "Oliver", "Harry", "Jack", "George", "William", "Thomas", "Charles", "Daniel", "Michael",
                 "Robert", "Richard", "Christopher", "Matthew", "Andrew", "Olivia", "Amelia", "Emily", "Sophie", "Grace",
-                "Elizabeth", "Margaret", "Katherine", "Rebecca", "Jennifer", "Susan", "Victoria", "Charlotte", "Hannah", "Lucy"],
-            family: ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson", "Wright",
-                "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke"],
+                "Elizabeth", "Margaret", "Katherine", "Rebecca", "Jennifer", "Susan", "Victoria", "Charlotte", "Hannah",
+                "Lucy",
+            ],
+            family: [
+                "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson", "Wright",
+                "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke",
+            ],
             streets: ["High", "Station", "Church", "Victoria", "Park", "Mill", "Queens", "Kings", "Manor", "Chapel"],
             streetType: ["Street", "Road", "Lane", "Avenue", "Close"],
             cities: ["London", "Leeds", "Bristol", "Manchester", "York", "Bath", "Oxford"], dial: "44"),
         Locale(
             country: "DE",
-            given: ["Lukas", "Leon", "Jonas", "Felix", "Maximilian", "Paul", "Johannes", "Wolfgang", "Friedrich", "Stefan",
-                "Anna", "Lena", "Sophie", "Marie", "Katharina", "Julia", "Laura", "Sarah", "Jürgen", "Jörg", "Björn", "Günter"],
-            family: ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
-                "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann"],
+            given: [
+                "Lukas", "Leon", "Jonas", "Felix", "Maximilian", "Paul", "Johannes", "Wolfgang", "Friedrich", "Stefan",
+                "Anna", "Lena", "Sophie", "Marie", "Katharina", "Julia", "Laura", "Sarah", "Jürgen", "Jörg", "Björn",
+                "Günter",
+            ],
+            family: [
+                "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
+                "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
+            ],
             streets: ["Haupt", "Schul", "Garten", "Bahnhof", "Dorf", "Berg", "Linden", "Kirch", "Wald", "Ring"],
             streetType: ["straße", "weg", "platz"],
             cities: ["Berlin", "München", "Hamburg", "Köln", "Stuttgart", "Leipzig", "Dresden"], dial: "49"),
         Locale(
             country: "FR",
-            given: ["Jean", "Pierre", "Michel", "Nicolas", "Guillaume", "Antoine", "Louis", "Hugo", "Thomas", "Théo",
-                "Marie", "Camille", "Léa", "Chloé", "Manon", "Inès", "Élodie", "Amélie", "Céline", "Hélène"],
-            family: ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
-                "Simon", "Laurent", "Lefèbvre", "Michel", "Garcia", "Roux", "Fournier", "Girard"],
-            streets: ["de la Paix", "Victor Hugo", "Pasteur", "de la République", "Jean Jaurès", "des Lilas", "du Moulin"],
+            given: [
+                "Jean", "Pierre", "Michel", "Nicolas", "Guillaume", "Antoine", "Louis", "Hugo", "Thomas", "Théo",
+                "Marie", "Camille", "Léa", "Chloé", "Manon", "Inès", "Élodie", "Amélie", "Céline", "Hélène",
+            ],
+            family: [
+                "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
+                "Simon", "Laurent", "Lefèbvre", "Michel", "Garcia", "Roux", "Fournier", "Girard",
+            ],
+            streets: [
+                "de la Paix", "Victor Hugo", "Pasteur", "de la République", "Jean Jaurès", "des Lilas", "du Moulin",
+            ],
             streetType: ["Rue", "Avenue", "Boulevard"],
             cities: ["Paris", "Lyon", "Marseille", "Toulouse", "Nantes", "Lille", "Nice"], dial: "33"),
         Locale(
             country: "US",
-            given: ["John", "Michael", "David", "James", "Robert", "William", "Joseph", "Anthony", "Steven", "Patrick",
-                "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Jessica", "Deborah", "Ashley", "Emily"],
-            family: ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-                "Hernandez", "Lopez", "Wilson", "Anderson", "Taylor", "Moore", "Jackson", "Lee"],
+            given: [
+                "John", "Michael", "David", "James", "Robert", "William", "Joseph", "Anthony", "Steven", "Patrick",
+                "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Jessica", "Deborah", "Ashley",
+                "Emily",
+            ],
+            family: [
+                "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+                "Hernandez", "Lopez", "Wilson", "Anderson", "Taylor", "Moore", "Jackson", "Lee",
+            ],
             streets: ["Main", "Oak", "Pine", "Maple", "Cedar", "Elm", "Washington", "Lake", "Hill", "Sunset"],
             streetType: ["Street", "Avenue", "Drive", "Boulevard", "Road"],
             cities: ["Springfield", "Austin", "Denver", "Portland", "Boston", "Chicago", "Seattle"], dial: "1"),
         Locale(
             country: "ES",
-            given: ["José", "Antonio", "Manuel", "Francisco", "David", "Javier", "Alejandro", "Carlos", "Miguel", "Pablo",
-                "María", "Carmen", "Ana", "Laura", "Lucía", "Isabel", "Marta", "Elena", "Sofía", "Paula"],
-            family: ["García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez",
-                "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Álvarez"],
+            given: [
+                "José", "Antonio", "Manuel", "Francisco", "David", "Javier", "Alejandro", "Carlos", "Miguel", "Pablo",
+                "María", "Carmen", "Ana", "Laura", "Lucía", "Isabel", "Marta", "Elena", "Sofía", "Paula",
+            ],
+            family: [
+                "García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez",
+                "Martín", "Jiménez", "Ruiz", "Hernández", "Díaz", "Moreno", "Muñoz", "Álvarez",
+            ],
             streets: ["Mayor", "Real", "del Sol", "de la Iglesia", "Nueva", "del Carmen", "San José", "de Goya"],
             streetType: ["Calle", "Avenida"],
             cities: ["Madrid", "Barcelona", "Valencia", "Sevilla", "Bilbao", "Málaga", "Zaragoza"], dial: "34"),
     ]
 
-    static let syllables = ["ka", "ren", "vo", "lin", "ber", "tan", "mo", "ri", "sel", "dor", "wen", "gar", "fi", "lo",
-        "hal", "ste", "nu", "bra", "kel", "zan", "ol", "mar", "ut", "ev", "pra", "dus", "quin", "ham", "tor", "sa"]
+    static let syllables = [
+        "ka", "ren", "vo", "lin", "ber", "tan", "mo", "ri", "sel", "dor", "wen", "gar", "fi", "lo",
+        "hal", "ste", "nu", "bra", "kel", "zan", "ol", "mar", "ut", "ev", "pra", "dus", "quin", "ham", "tor", "sa",
+    ]
     static let nicknamesOf: [String: [String]] = [
         "William": ["Bill", "Will"], "Robert": ["Bob", "Rob"], "Richard": ["Rick", "Dick"], "James": ["Jim", "Jimmy"],
         "Michael": ["Mike", "Mick"], "Thomas": ["Tom", "Tommy"], "Christopher": ["Chris"], "Daniel": ["Dan", "Danny"],
-        "Matthew": ["Matt"], "Andrew": ["Andy", "Drew"], "Elizabeth": ["Liz", "Beth", "Betty"], "Margaret": ["Maggie", "Peggy"],
+        "Matthew": ["Matt"], "Andrew": ["Andy", "Drew"], "Elizabeth": ["Liz", "Beth", "Betty"],
+        "Margaret": ["Maggie", "Peggy"],
         "Katherine": ["Kate", "Kathy"], "Rebecca": ["Becky"], "Jennifer": ["Jen", "Jenny"], "Susan": ["Sue"],
         "Victoria": ["Vicky"], "Johannes": ["Hans"], "Friedrich": ["Fritz"], "Katharina": ["Kathrin"], "José": ["Pepe"],
         "Francisco": ["Paco"], "John": ["Jack", "Johnny"], "Joseph": ["Joe"], "Anthony": ["Tony"], "Steven": ["Steve"],
-        "Patrick": ["Pat"], "Patricia": ["Patty", "Trish"], "Deborah": ["Debbie"], "David": ["Dave"], "Charles": ["Charlie"],
+        "Patrick": ["Pat"], "Patricia": ["Patty", "Trish"], "Deborah": ["Debbie"], "David": ["Dave"],
+        "Charles": ["Charlie"],
         "Alejandro": ["Alex"], "Nicolas": ["Nico"], "Guillaume": ["Guy"],
     ]
-    static let domains = ["gmail.com", "yahoo.com", "outlook.com", "gmx.de", "web.de", "orange.fr", "hotmail.com", "icloud.com"]
+    static let domains = [
+        "gmail.com", "yahoo.com", "outlook.com", "gmx.de", "web.de", "orange.fr", "hotmail.com", "icloud.com",
+    ]
 
     func person(id: Int, _ rng: inout SplitMix64) -> Person {
         let loc = Self.locales[Int(rng.next() % UInt64(Self.locales.count))]
@@ -176,10 +213,13 @@ public struct SyntheticCustomers: Sendable {
             let raw = (0..<n).map { _ in Self.syllables[Int(rng.next() % UInt64(Self.syllables.count))] }.joined()
             family = raw.prefix(1).uppercased() + raw.dropFirst()
         }
-        let dob: (Int, Int, Int)? = rng.unit() < 0.9 ? (1940 + Int(rng.next() % 65), 1 + Int(rng.next() % 12), 1 + Int(rng.next() % 28)) : nil
+        let dob: (Int, Int, Int)? =
+            rng.unit() < 0.9 ? (1940 + Int(rng.next() % 65), 1 + Int(rng.next() % 12), 1 + Int(rng.next() % 28)) : nil
         let (street, city, postcode) = address(loc, &rng)
         let (ms, mc, mp) = address(loc, &rng)
-        let local = fold(given) + [".", "_", ""][Int(rng.next() % 3)] + fold(family) + (rng.unit() < 0.4 ? String(rng.next() % 100) : "")
+        let local =
+            fold(given) + [".", "_", ""][Int(rng.next() % 3)] + fold(family)
+            + (rng.unit() < 0.4 ? String(rng.next() % 100) : "")
         return Person(
             id: id, locale: loc, given: given, family: family, dob: dob,
             email: local + "@" + Self.domains[Int(rng.next() % UInt64(Self.domains.count))],
@@ -191,7 +231,9 @@ public struct SyntheticCustomers: Sendable {
         var p = person(id: id, &rng)
         p.locale = o.locale
         p.given = o.locale.given[Int(rng.next() % UInt64(o.locale.given.count))]
-        if p.given == o.given { p.given = o.locale.given[(o.locale.given.firstIndex(of: o.given)! + 1) % o.locale.given.count] }
+        if p.given == o.given {
+            p.given = o.locale.given[(o.locale.given.firstIndex(of: o.given)! + 1) % o.locale.given.count]
+        }
         p.family = o.family
         p.street = o.street
         p.city = o.city
@@ -226,28 +268,39 @@ public struct SyntheticCustomers: Sendable {
 
     func variant(_ p: Person, _ k: Int, rowId: Int, _ rng: inout SplitMix64) -> CustomerRecord {
         let systems = ["crm", "shop", "support", "billing"]
-        var given = p.given, family = p.family
+        var given = p.given
+        var family = p.family
         if k > 0 {
-            if rng.unit() < 0.15, let nicks = Self.nicknamesOf[given] { given = nicks[Int(rng.next() % UInt64(nicks.count))] }
+            if rng.unit() < 0.15, let nicks = Self.nicknamesOf[given] {
+                given = nicks[Int(rng.next() % UInt64(nicks.count))]
+            }
             if rng.unit() < 0.08 { given = typo(given, &rng) }
             if rng.unit() < 0.08 { family = typo(family, &rng) }
             if rng.unit() < 0.05 { given = String(given.prefix(1)) + "." }
             if rng.unit() < 0.03 { swap(&given, &family) }
         }
         switch Int(rng.next() % 4) {
-        case 0: given = given.uppercased(); family = family.uppercased()
-        case 1: given = fold(given).capitalizedFirst; family = fold(family).capitalizedFirst  // diacritics lost
+        case 0:
+            given = given.uppercased()
+            family = family.uppercased()
+        case 1:
+            given = fold(given).capitalizedFirst
+            family = fold(family).capitalizedFirst  // diacritics lost
         default: break
         }
         var email: String? = p.email
         if k > 0 {
             let r = rng.unit()
-            if r < 0.1 { email = email!.uppercased() } else if r < 0.18 {
+            if r < 0.1 {
+                email = email!.uppercased()
+            } else if r < 0.18 {
                 email = email!.replacingFirst("@", with: "+shop@")
             } else if r < 0.25, email!.hasSuffix("gmail.com") {
                 email = email!.replacingFirst(".", with: "")
             } else if r < 0.4 {
-                email = fold(given) + String(rng.next() % 1000) + "@" + Self.domains[Int(rng.next() % UInt64(Self.domains.count))]
+                email =
+                    fold(given) + String(rng.next() % 1000) + "@"
+                    + Self.domains[Int(rng.next() % UInt64(Self.domains.count))]
             }
         }
         if rng.unit() < 0.2 { email = nil }
@@ -331,8 +384,6 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
-import CRMNormalize
-
 enum NameMatchingFold {
     static func ascii(_ s: String) -> String { NameMatching.fold(s).replacingOccurrences(of: " ", with: "") }
 }
@@ -344,5 +395,3 @@ extension String {
         return replacingCharacters(in: range, with: r)
     }
 }
-
-import Foundation

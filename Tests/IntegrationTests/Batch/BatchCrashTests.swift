@@ -65,7 +65,8 @@ struct BatchCrashTests {
         let secondLog: String = second.errorOutput
         #expect(status == 0, Comment(rawValue: "stderr: " + String(secondLog.suffix(2_000))))
         #expect(secondLog.contains("resume"))
-        let resumeLine: String = secondLog.split(separator: "\n").first { $0.contains("resume") }.map(String.init) ?? "-"
+        let resumeLine: String =
+            secondLog.split(separator: "\n").first { $0.contains("resume") }.map(String.init) ?? "-"
         print("inbound crash test: \(before) messages on the topic at the kill; \(resumeLine)")
 
         let messages: [ConsumerMessage] = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.import")
@@ -74,11 +75,14 @@ struct BatchCrashTests {
         let rowNumbers: [Int] = messages.compactMap { (m: ConsumerMessage) -> Int? in Self.rowNumber(m) }
         let rowsSeen: Set<Int> = Set(rowNumbers)
         let duplicates: Int = messages.count - distinct.count
-        #expect(messages.count == Self.rows, Comment(rawValue: "\(duplicates) duplicates; \(before) messages before the restart"))
+        #expect(
+            messages.count == Self.rows,
+            Comment(rawValue: "\(duplicates) duplicates; \(before) messages before the restart"))
         #expect(distinct.count == Self.rows)
         #expect(rowsSeen.count == Self.rows)
         #expect(rowsSeen.min() == 1 && rowsSeen.max() == Self.rows)
-        let archived: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("archive").path)
+        let archived: [String] = try FileManager.default.contentsOfDirectory(
+            atPath: drop.appendingPathComponent("archive").path)
         #expect(archived == ["big.csv"])
     }
 
@@ -98,9 +102,12 @@ struct BatchCrashTests {
         progress_seconds: 0.1
         """.write(toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
         try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.export"])
-        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.export", values: (1...Self.rows).map { "{\"n\":\($0)}" })
+        try await KafkaTestClient.produce(
+            broker.bootstrap, topic: "crm.export", values: (1...Self.rows).map { "{\"n\":\($0)}" })
 
-        let first = try ChildProcess.crmhub(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T02:00:00Z"])
+        let first = try ChildProcess.crmhub([
+            "batch", "run", "big-export", "--config", config, "--window", "2026-11-25T02:00:00Z",
+        ])
         let sawProgress: Bool = await first.kill9(onLine: Self.isProgress, within: 60)
         let firstLog: String = String(first.errorOutput.suffix(2_000))
         #expect(sawProgress, Comment(rawValue: "no progress line before the kill; stderr: " + firstLog))
@@ -109,15 +116,19 @@ struct BatchCrashTests {
         // Messages produced after the crash belong to the next window.
         try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.export", values: ["{\"n\":0}"])
 
-        let second = try ChildProcess.crmhub(["batch", "run", "big-export", "--config", config, "--window", "2026-11-25T03:00:00Z"])
+        let second = try ChildProcess.crmhub([
+            "batch", "run", "big-export", "--config", config, "--window", "2026-11-25T03:00:00Z",
+        ])
         _ = await second.waitForExit(timeout: .seconds(120))
         second.kill9()
         let status: Int32 = second.terminationStatus
         let secondLog: String = String(second.errorOutput.suffix(2_000))
         #expect(status == 0, Comment(rawValue: "stderr: " + secondLog))
         let files: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path)
-        #expect(files == ["export-20261125T0200Z.jsonl"], "the re-run must rewrite the crashed window's file, nothing else")
-        let text: String = try String(contentsOfFile: drop.appendingPathComponent("export-20261125T0200Z.jsonl").path, encoding: .utf8)
+        #expect(
+            files == ["export-20261125T0200Z.jsonl"], "the re-run must rewrite the crashed window's file, nothing else")
+        let text: String = try String(
+            contentsOfFile: drop.appendingPathComponent("export-20261125T0200Z.jsonl").path, encoding: .utf8)
         let lines: [String] = text.components(separatedBy: "\n").filter { !$0.isEmpty }
         let distinct: Set<String> = Set(lines)
         #expect(lines.count == Self.rows)

@@ -33,7 +33,8 @@ struct BatchRunTests {
         let drop = root.appendingPathComponent("exports")
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
-        try outboundJob(drop: drop, empty: "skip").write(toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
+        try outboundJob(drop: drop, empty: "skip").write(
+            toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
         try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
         try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...25).map(Self.customer))
 
@@ -46,7 +47,8 @@ struct BatchRunTests {
         #expect(report.rowsProduced == 25)
         let files: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.path).sorted()
         #expect(files == ["customers-20261125T0200Z.csv"])
-        let text: String = try String(contentsOfFile: drop.appendingPathComponent("customers-20261125T0200Z.csv").path, encoding: .utf8)
+        let text: String = try String(
+            contentsOfFile: drop.appendingPathComponent("customers-20261125T0200Z.csv").path, encoding: .utf8)
         let lines: [String] = text.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         #expect(lines.first == "id,name,email")
         var expected: [String] = []
@@ -75,7 +77,8 @@ struct BatchRunTests {
         let root = try BatchTestSupport.temporaryDirectory("batch-out-fail")
         let drop = root.appendingPathComponent("exports")  // missing: the first publish fails
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
-        try outboundJob(drop: drop).write(toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
+        try outboundJob(drop: drop).write(
+            toFile: root.appendingPathComponent("Batch/export.yaml").path, atomically: true, encoding: .utf8)
         try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
         try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...10).map(Self.customer))
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
@@ -121,7 +124,8 @@ struct BatchRunTests {
         let drop = root.appendingPathComponent("imports")
         try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
-        try inboundJob(drop: drop).write(toFile: root.appendingPathComponent("Batch/import.yaml").path, atomically: true, encoding: .utf8)
+        try inboundJob(drop: drop).write(
+            toFile: root.appendingPathComponent("Batch/import.yaml").path, atomically: true, encoding: .utf8)
         try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer", "batch.dlq"])
 
         var bytes = Array("\u{FEFF}id;first_name;last_name;email;status\r\n".utf8)
@@ -144,28 +148,36 @@ struct BatchRunTests {
 
         let customers: [ConsumerMessage] = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.customer")
         #expect(customers.count == 18)
-        let customerIDs: Set<String> = Set(customers.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-id") })
+        let customerIDs: Set<String> = Set(
+            customers.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-id") })
         #expect(customerIDs.count == 18)
-        let values: [String] = customers.map { (m: ConsumerMessage) -> String in String(decoding: m.value, as: UTF8.self) }
+        let values: [String] = customers.map { (m: ConsumerMessage) -> String in
+            String(decoding: m.value, as: UTF8.self)
+        }
         let hasMultiline: Bool = values.contains { (v: String) -> Bool in v.contains("\"id\":\"crm:15\"") }
         #expect(hasMultiline)
         let dead: [ConsumerMessage] = try await KafkaTestClient.readAll(broker.bootstrap, topic: "batch.dlq")
-        let sources: [String] = dead.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-dlq-source") }.sorted()
+        let sources: [String] = dead.compactMap { (m: ConsumerMessage) -> String? in m.headers.text("crm-dlq-source") }
+            .sorted()
         #expect(sources == ["file:customers-1.csv:13", "file:customers-1.csv:8"])
         let reasons: [String] = dead.map { (m: ConsumerMessage) -> String in m.headers.text("crm-dlq-reason") ?? "" }
         let reasonsNameTheFile: Bool = reasons.allSatisfy { (r: String) -> Bool in r.contains("customers-1.csv line") }
         #expect(reasonsNameTheFile)
 
-        let archived: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("archive").path)
+        let archived: [String] = try FileManager.default.contentsOfDirectory(
+            atPath: drop.appendingPathComponent("archive").path)
         #expect(archived == ["customers-1.csv"])
-        let stillThere: Bool = FileManager.default.fileExists(atPath: drop.appendingPathComponent("customers-1.csv").path)
+        let stillThere: Bool = FileManager.default.fileExists(
+            atPath: drop.appendingPathComponent("customers-1.csv").path)
         #expect(!stillThere)
 
         // The same content dropped again under another name is rejected as a duplicate, producing nothing.
         try Data(bytes).write(to: drop.appendingPathComponent("customers-2.csv"))
         let again = try await BatchRunner(environment: environment).run(try #require(jobs.first))
         #expect(again.rowsProduced == 0)
-        let rejected: [String] = try FileManager.default.contentsOfDirectory(atPath: drop.appendingPathComponent("rejected").path).sorted()
+        let rejected: [String] = try FileManager.default.contentsOfDirectory(
+            atPath: drop.appendingPathComponent("rejected").path
+        ).sorted()
         #expect(rejected == ["customers-2.csv", "customers-2.csv.report.json"])
         let afterDuplicate: Int = try await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.customer").count
         #expect(afterDuplicate == 18)

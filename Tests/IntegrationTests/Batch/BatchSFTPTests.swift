@@ -14,7 +14,8 @@ struct BatchSFTPTests {
         let root = try BatchTestSupport.temporaryDirectory("batch-sftp")
         let config = try BatchTestSupport.writeHubConfiguration(in: root, broker: broker.bootstrap)
         let pin = sshd.hostKeySHA256.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sshd.hostKeySHA256
-        let drop = "sftp://\(sshd.user)@127.0.0.1:\(sshd.port)\(sshd.dropDirectory.path)?private_key=\(sshd.clientKey)&host_key_sha256=\(pin)"
+        let drop =
+            "sftp://\(sshd.user)@127.0.0.1:\(sshd.port)\(sshd.dropDirectory.path)?private_key=\(sshd.clientKey)&host_key_sha256=\(pin)"
         try """
         name: customers-sftp
         direction: outbound
@@ -27,7 +28,8 @@ struct BatchSFTPTests {
         empty: header-only
         """.write(toFile: root.appendingPathComponent("Batch/sftp.yaml").path, atomically: true, encoding: .utf8)
         try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
-        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...12).map(BatchRunTests.customer))
+        try await KafkaTestClient.produce(
+            broker.bootstrap, topic: "crm.customer", values: (1...12).map(BatchRunTests.customer))
 
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         let runner = BatchRunner(environment: environment)
@@ -37,7 +39,8 @@ struct BatchSFTPTests {
         #expect(report.rowsProduced == 12)
         let files = try FileManager.default.contentsOfDirectory(atPath: sshd.dropDirectory.path).sorted()
         #expect(files == ["customers-20261125T0200Z.csv"], "one file, no .part left")
-        let text = try String(contentsOf: sshd.dropDirectory.appendingPathComponent("customers-20261125T0200Z.csv"), encoding: .utf8)
+        let text = try String(
+            contentsOf: sshd.dropDirectory.appendingPathComponent("customers-20261125T0200Z.csv"), encoding: .utf8)
         #expect(text.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 13)
 
         // The same window again (a re-run after a crash) replaces the file; it never adds a second one.

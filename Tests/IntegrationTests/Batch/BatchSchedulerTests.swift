@@ -36,7 +36,8 @@ struct BatchSchedulerTests {
         try job(name: "nightly-skip", catchUp: "skip", drop: drop).write(
             toFile: root.appendingPathComponent("Batch/skip.yaml").path, atomically: true, encoding: .utf8)
         try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.customer"])
-        try await KafkaTestClient.produce(broker.bootstrap, topic: "crm.customer", values: (1...3).map(BatchRunTests.customer))
+        try await KafkaTestClient.produce(
+            broker.bootstrap, topic: "crm.customer", values: (1...3).map(BatchRunTests.customer))
 
         let (environment, jobs) = try BatchTestSupport.environment(configuration: config)
         // The hub was last up three days ago: three 02:30 runs were missed.

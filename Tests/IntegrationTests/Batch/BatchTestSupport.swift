@@ -1,4 +1,5 @@
 import CRMBatch
+import CRMHub
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -24,8 +25,10 @@ enum BatchTestSupport {
         let path = directory.appendingPathComponent("crmhub.yaml").path
         let mappingsPath: String = mappings ?? repositoryRoot.appendingPathComponent("Mappings").path
         let connectorsPath: String = directory.appendingPathComponent("Connectors").path
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("Batch"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("Connectors"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("Batch"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("Connectors"), withIntermediateDirectories: true)
         try """
         kafka:
           brokers: ["\(broker)"]
@@ -45,8 +48,6 @@ enum BatchTestSupport {
         return (try BatchEnvironment(hub: hub, jobs: jobs, logger: logger), jobs)
     }
 }
-
-import CRMHub
 
 enum HubConfigurationLoader {
     static func load(_ path: String) throws -> HubConfiguration {

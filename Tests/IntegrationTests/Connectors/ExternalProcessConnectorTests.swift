@@ -1,28 +1,45 @@
 import CRMDelivery
-@testable import CRMHub
 import CRMKafka
-@testable import CRMProcessConnector
 import CRMTestSupport
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
 
+@testable import CRMHub
+@testable import CRMProcessConnector
+
 @Suite struct ConnectorProtocolTests {
     @Test func framesFromTheChildAreParsedAndBrokenOnesAreProtocolErrors() throws {
         func parse(_ text: String) throws -> ConnectorProcess.Frame { try ConnectorProcess.parse(Array(text.utf8)) }
-        guard case .hello = try parse(#"{"type":"hello","protocol":1}"#) else { Issue.record("hello"); return }
-        guard case .nack(let id, let reason, let retry) = try parse(#"{"type":"nack","id":"m1","reason":"bad vat","retry":false}"#) else {
-            Issue.record("nack"); return
+        guard case .hello = try parse(#"{"type":"hello","protocol":1}"#) else {
+            Issue.record("hello")
+            return
+        }
+        guard
+            case .nack(let id, let reason, let retry) = try parse(
+                #"{"type":"nack","id":"m1","reason":"bad vat","retry":false}"#)
+        else {
+            Issue.record("nack")
+            return
         }
         #expect(id == "m1" && reason == "bad vat" && !retry)
-        guard case .message(_, let key, let value) = try parse(#"{"type":"message","id":"f1","key":"k","value":{"a":1}}"#) else {
-            Issue.record("message"); return
+        guard
+            case .message(_, let key, let value) = try parse(#"{"type":"message","id":"f1","key":"k","value":{"a":1}}"#)
+        else {
+            Issue.record("message")
+            return
         }
         #expect(key == "k" && String(decoding: value, as: UTF8.self) == #"{"a":1}"#)
-        guard case .message(_, _, let binary) = try parse(#"{"type":"message","id":"f2","value_base64":"AAEC"}"#) else { Issue.record("b64"); return }
+        guard case .message(_, _, let binary) = try parse(#"{"type":"message","id":"f2","value_base64":"AAEC"}"#) else {
+            Issue.record("b64")
+            return
+        }
         #expect(binary == [0, 1, 2])
-        for broken in ["not json", #"{"type":"hello","protocol":2}"#, #"{"type":"ack"}"#, #"{"type":"message","id":"x"}"#, #"{"type":"teleport"}"#, "[1]"] {
+        for broken in [
+            "not json", #"{"type":"hello","protocol":2}"#, #"{"type":"ack"}"#, #"{"type":"message","id":"x"}"#,
+            #"{"type":"teleport"}"#, "[1]",
+        ] {
             #expect(throws: ConnectorProcess.ProtocolError.self, "\(broken)") { try parse(broken) }
         }
     }
@@ -50,7 +67,9 @@ struct ExternalProcessConnectorTests {
         let directory = try scratch()
         let archive = directory.appendingPathComponent("archive.jsonl")
         var settings = ConnectorProcess.Settings(
-            name: "archive", command: ["/usr/bin/env", "python3", examples.appendingPathComponent("jsonl_archive_sink.py").path], role: .sink)
+            name: "archive",
+            command: ["/usr/bin/env", "python3", examples.appendingPathComponent("jsonl_archive_sink.py").path],
+            role: .sink)
         settings.settings = ["path": archive.path]
         settings.restartBackoff.initial = .milliseconds(100)
         let target = await ProcessSinkTarget(settings: settings, timeout: .seconds(10), logger: logger)
@@ -65,7 +84,13 @@ struct ExternalProcessConnectorTests {
                 for number in batch {
                     group.addTask {
                         let value = Array(#"{"n":\#(number),"name":"Zoë"}"#.utf8)
-                        return (number, await target.deliver(SinkMessage(id: "m-\(number)", key: "k\(number % 4)", value: value, headers: [], previousAttempts: 0)))
+                        return (
+                            number,
+                            await target.deliver(
+                                SinkMessage(
+                                    id: "m-\(number)", key: "k\(number % 4)", value: value, headers: [],
+                                    previousAttempts: 0))
+                        )
                     }
                 }
                 var results: [(Int, SinkOutcome)] = []
@@ -90,9 +115,14 @@ struct ExternalProcessConnectorTests {
         let secondChild = try await waitForChild(target)
         #expect(secondChild != firstChild, "the child was restarted")
         let lines = try String(contentsOf: archive, encoding: .utf8).split(separator: "\n")
-        let ids = Set(lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String })
+        let ids = Set(
+            lines.compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["id"] as? String
+            })
         #expect(ids == Set((0..<40).map { "m-\($0)" }), "every message is in the archive")
-        print("process sink: \(transient) transient outcomes after the kill, \(lines.count - ids.count) duplicates in the archive")
+        print(
+            "process sink: \(transient) transient outcomes after the kill, \(lines.count - ids.count) duplicates in the archive"
+        )
         await target.shutdown()
     }
 
@@ -102,10 +132,13 @@ struct ExternalProcessConnectorTests {
         let producer = try KafkaTestClient.producer(broker.bootstrap)
         let folder = try scratch()
         for number in 0..<25 {
-            try Data(#"{"email":"p\#(number)@example.com","n":\#(number)}"#.utf8).write(to: folder.appendingPathComponent(String(format: "form-%03d.json", number)))
+            try Data(#"{"email":"p\#(number)@example.com","n":\#(number)}"#.utf8).write(
+                to: folder.appendingPathComponent(String(format: "form-%03d.json", number)))
         }
         var settings = ConnectorProcess.Settings(
-            name: "drop", command: ["/usr/bin/env", "python3", examples.appendingPathComponent("drop_folder_source.py").path], role: .source)
+            name: "drop",
+            command: ["/usr/bin/env", "python3", examples.appendingPathComponent("drop_folder_source.py").path],
+            role: .source)
         settings.settings = ["folder": folder.path, "key_field": "email", "poll_seconds": "0.2"]
         settings.restartBackoff.initial = .milliseconds(100)
         let source = ProcessSourceService(settings: settings, topic: "raw.drop", producer: producer, logger: logger)
@@ -120,9 +153,12 @@ struct ExternalProcessConnectorTests {
         try await eventually(timeout: .seconds(40), poll: .milliseconds(200)) {
             try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.isEmpty
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.isEmpty, "every file acknowledged")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.isEmpty,
+            "every file acknowledged")
 
-        let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: "raw.drop", timeout: .seconds(20)) { messages in
+        let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: "raw.drop", timeout: .seconds(20)) {
+            messages in
             Set(messages.compactMap { $0.headers.text("crm-id") }).count == 25
         }
         var ids = Set<String>()
@@ -132,8 +168,12 @@ struct ExternalProcessConnectorTests {
             if let id = message.headers.text("crm-id") { ids.insert(id) }
             #expect(message.keyText?.hasPrefix("p") == true)
         }
-        #expect(ids == Set((0..<25).map { String(format: "form-%03d", $0) }), "every file is on the topic, with its name as the id")
-        print("process source: \(total) records for 25 files (repeats are offers that were produced but not yet acknowledged at the kill)")
+        #expect(
+            ids == Set((0..<25).map { String(format: "form-%03d", $0) }),
+            "every file is on the topic, with its name as the id")
+        print(
+            "process source: \(total) records for 25 files (repeats are offers that were produced but not yet acknowledged at the kill)"
+        )
         await group.triggerGracefulShutdown()
         try await running.value
         await producer.shutdown()

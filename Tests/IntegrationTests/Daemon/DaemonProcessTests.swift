@@ -11,7 +11,8 @@ import Testing
 @Suite(.timeLimit(.minutes(3)))
 struct DaemonProcessTests {
     func writeConfig(broker: String, httpPort: Int, extra: String = "") throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-daemon-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-daemon-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("crmhub.yaml").path
         try """
@@ -53,11 +54,15 @@ struct DaemonProcessTests {
         #expect(await status("http://127.0.0.1:\(httpPort)/healthz") == 200)
 
         let producer = try KafkaTestClient.producer(broker.bootstrap)
-        for index in 0..<50 { try await producer.send(ProducerMessage(topic: "raw.forms", value: Array("\(index)".utf8))) }
-        let routed = try await KafkaTestClient.collect(broker.bootstrap, topic: "crm.forms", count: 50, timeout: .seconds(60))
+        for index in 0..<50 {
+            try await producer.send(ProducerMessage(topic: "raw.forms", value: Array("\(index)".utf8)))
+        }
+        let routed = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "crm.forms", count: 50, timeout: .seconds(60))
         #expect(routed.count == 50)
         let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(httpPort)/metrics")!)
-        #expect(String(decoding: metrics, as: UTF8.self).contains("crmhub_route_messages_out_total{route=\"forms\"} 50"))
+        #expect(
+            String(decoding: metrics, as: UTF8.self).contains("crmhub_route_messages_out_total{route=\"forms\"} 50"))
 
         process.signal(SIGTERM)
         #expect(await process.waitForExit(timeout: .seconds(30)), "exits within the shutdown bound")
@@ -96,9 +101,11 @@ struct DaemonProcessTests {
         let target = try RecordingHTTPServer()
         try target.setMode("422-if:poison")
         let httpPort = try freePort()
-        let config = try writeConfig(broker: broker.bootstrap, httpPort: httpPort, extra: "connectors: connectors\nstate_dir: state")
+        let config = try writeConfig(
+            broker: broker.bootstrap, httpPort: httpPort, extra: "connectors: connectors\nstate_dir: state")
         let directory = URL(fileURLWithPath: config).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("connectors"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("connectors"), withIntermediateDirectories: true)
         try """
         name: erp
         kind: http-sink
@@ -107,7 +114,8 @@ struct DaemonProcessTests {
         retry:
           in_place_attempts: 1
           topics: [1s]
-        """.write(toFile: directory.appendingPathComponent("connectors/erp.yaml").path, atomically: true, encoding: .utf8)
+        """.write(
+            toFile: directory.appendingPathComponent("connectors/erp.yaml").path, atomically: true, encoding: .utf8)
         let process = try ChildProcess.crmhub(["run", "--config", config])
         defer { process.kill9() }
 
@@ -118,18 +126,23 @@ struct DaemonProcessTests {
         for value in ["{\"n\":1}", "{\"poison\":true}", "{\"n\":2}"] {
             try await producer.send(ProducerMessage(topic: "raw.forms", key: Array("k".utf8), value: Array(value.utf8)))
         }
-        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.erp", count: 1, timeout: .seconds(60))
+        let parked = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.erp", count: 1, timeout: .seconds(60))
         #expect(parked.count == 1)
         #expect(target.records().count == 2, "the good messages were delivered")
 
-        let (listStatus, listing) = try runCLI(["dlq", "list", "--config", config, "--route", "erp", "--idle-ms", "1500"])
+        let (listStatus, listing) = try runCLI([
+            "dlq", "list", "--config", config, "--route", "erp", "--idle-ms", "1500",
+        ])
         #expect(listStatus == 0)
         #expect(listing.contains("1 dead letter(s) in dlq.erp"))
         #expect(listing.contains("target-permanent"))
         #expect(listing.contains("HTTP 422"))
 
         try target.setMode("ok")
-        let (replayStatus, replayed) = try runCLI(["dlq", "replay", "--config", config, "--route", "erp", "--all", "--purge", "--idle-ms", "1500"])
+        let (replayStatus, replayed) = try runCLI([
+            "dlq", "replay", "--config", config, "--route", "erp", "--all", "--purge", "--idle-ms", "1500",
+        ])
         #expect(replayStatus == 0)
         #expect(replayed.contains("replayed 1 message(s) into crm.forms"))
         await eventually(timeout: .seconds(20), poll: .milliseconds(100)) { target.records().count >= 3 }

@@ -1,6 +1,5 @@
 import CRMAdminHTTP
 import CRMDelivery
-@testable import CRMHub
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -11,6 +10,8 @@ import Prometheus
 import ServiceLifecycle
 import Testing
 
+@testable import CRMHub
+
 /// A route with `resolve: true` on a real broker: the same person from two systems gets one golden id, and the
 /// golden-record change events are on their topic.
 @Suite(.timeLimit(.minutes(3)))
@@ -19,8 +20,10 @@ struct ResolveRouteTests {
 
     @Test(arguments: ["sqlite", "postgres"])
     func customersFromTwoSystemsGetOneGoldenIdAndChangeEventsArePublished(_ storeKind: String) async throws {
-        let store = storeKind == "postgres"
-            ? "kind: postgres\n  url: \"\(try await offPool { try PostgresServer.shared().createDatabase() })\"" : "path: md.sqlite"
+        let store =
+            storeKind == "postgres"
+            ? "kind: postgres\n  url: \"\(try await offPool { try PostgresServer.shared().createDatabase() })\""
+            : "path: md.sqlite"
         let broker = try TansuBroker()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-resolve-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -53,9 +56,12 @@ struct ResolveRouteTests {
             #"{"system":"crm","externalId":"c-9","givenName":"Maria","familyName":"Garcia","email":"maria.garcia@example.es","country":"ES"}"#,
             #"{"system":"crm","name":"no external id"}"#,
         ]
-        for record in records { try await input.send(ProducerMessage(topic: "raw.customer", value: Array(record.utf8))) }
+        for record in records {
+            try await input.send(ProducerMessage(topic: "raw.customer", value: Array(record.utf8)))
+        }
 
-        let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "crm.customer", count: 3, timeout: .seconds(60))
+        let output = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "crm.customer", count: 3, timeout: .seconds(60))
         let golden = output.map { $0.headers.text("crm-golden-id") }
         #expect(output.count == 3)
         #expect(golden[0] != nil && golden[0] == golden[1], "shop and ERP records are one person")
@@ -64,16 +70,24 @@ struct ResolveRouteTests {
         #expect(body["goldenId"] as? String == golden[1])
         #expect(body["resolution"] as? String == "joined")
 
-        let events = try await KafkaTestClient.collect(broker.bootstrap, topic: "crm.golden.customer", count: 3, timeout: .seconds(30))
-        #expect(events.map { $0.headers.text("crm-event") } == ["golden-customer-created", "golden-customer-updated", "golden-customer-created"])
-        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.customers", count: 1, timeout: .seconds(30))
+        let events = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "crm.golden.customer", count: 3, timeout: .seconds(30))
+        #expect(
+            events.map { $0.headers.text("crm-event") } == [
+                "golden-customer-created", "golden-customer-updated", "golden-customer-created",
+            ])
+        let parked = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.customers", count: 1, timeout: .seconds(30))
         #expect(DeadLetter(try #require(parked.first)).reason == "not a customer record: missing field 'externalId'")
 
         // The admin API answers lookups from the same master data (what a CTI screen-pop asks).
         let resolver = try #require(hub.resolver)
-        let app = Application(router: AdminServer.makeRouter(state: HubState(), routes: [], registry: PrometheusCollectorRegistry(), masterData: resolver))
+        let app = Application(
+            router: AdminServer.makeRouter(
+                state: HubState(), routes: [], registry: PrometheusCollectorRegistry(), masterData: resolver))
         try await app.test(.router) { client in
-            try await client.execute(uri: "/mdm/customers?email=JonSmithson%40googlemail.com", method: .get) { response in
+            try await client.execute(uri: "/mdm/customers?email=JonSmithson%40googlemail.com", method: .get) {
+                response in
                 #expect(response.status == .ok)
                 let found = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
                 #expect(found?.first?["id"] as? String == golden[0])
@@ -81,7 +95,9 @@ struct ResolveRouteTests {
             try await client.execute(uri: "/mdm/customers?system=erp&external_id=100234", method: .get) { response in
                 #expect(String(buffer: response.body).contains(golden[1] ?? "-"))
             }
-            try await client.execute(uri: "/mdm/customers/\(golden[2] ?? "-")", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/mdm/customers/\(golden[2] ?? "-")", method: .get) {
+                #expect($0.status == .ok)
+            }
             try await client.execute(uri: "/mdm/customers/nobody", method: .get) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/mdm/customers", method: .get) { #expect($0.status == .badRequest) }
         }

@@ -1,5 +1,4 @@
 import CRMDelivery
-@testable import CRMHub
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -8,12 +7,16 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
+@testable import CRMHub
+
 /// Routes against a real Kafka-protocol broker (Tansu).
 @Suite(.timeLimit(.minutes(3)))
 struct RouteIntegrationTests {
     let logger = Logger(label: "test")
 
-    func makeRoute(_ broker: TansuBroker, name: String, from: String, to: String, producer: KafkaProducer, state: HubState)
+    func makeRoute(
+        _ broker: TansuBroker, name: String, from: String, to: String, producer: KafkaProducer, state: HubState
+    )
         -> RouteService
     {
         let route = RouteConfiguration(
@@ -22,7 +25,8 @@ struct RouteIntegrationTests {
         return RouteService(
             route: route,
             consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.\(name)", topics: [from]),
-            producer: producer, transform: { IdentityTransform() }, state: state, logger: logger, drainTimeout: .seconds(10))
+            producer: producer, transform: { IdentityTransform() }, state: state, logger: logger,
+            drainTimeout: .seconds(10))
     }
 
     @Test func aRouteDeliversEveryMessageWithEnvelopeHeadersAndCommitsWhatItFinished() async throws {
@@ -31,19 +35,25 @@ struct RouteIntegrationTests {
         let input = try KafkaTestClient.producer(broker.bootstrap)
         let count = 300
         for index in 0..<count {
-            try await input.send(ProducerMessage(topic: "in", key: Array("customer-\(index % 17)".utf8), value: Array("{\"n\":\(index)}".utf8)))
+            try await input.send(
+                ProducerMessage(
+                    topic: "in", key: Array("customer-\(index % 17)".utf8), value: Array("{\"n\":\(index)}".utf8)))
         }
 
         let hubProducer = try KafkaTestClient.producer(broker.bootstrap)
         let state = HubState()
         state.registerKafka { hubProducer.lastError }
         let route = makeRoute(broker, name: "r1", from: "in", to: "out", producer: hubProducer, state: state)
-        let group = ServiceGroup(services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route], logger: logger)
+        let group = ServiceGroup(
+            services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route],
+            logger: logger)
         let running = Task { try await group.run() }
 
-        let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: count, timeout: .seconds(60))
+        let output = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "out", count: count, timeout: .seconds(60))
         #expect(output.count == count)
-        #expect(Set(output.map { String(decoding: $0.value, as: UTF8.self) }).count == count, "every input arrives once")
+        #expect(
+            Set(output.map { String(decoding: $0.value, as: UTF8.self) }).count == count, "every input arrives once")
         let first = try #require(output.first)
         #expect(first.headers.text("crm-route") == "r1")
         #expect(first.headers.text("crm-origin")?.hasPrefix("in/") == true)
@@ -63,7 +73,8 @@ struct RouteIntegrationTests {
         // Everything was committed: a new member of the route's group starts after the last message.
         try await input.send(ProducerMessage(topic: "in", key: Array("late".utf8), value: Array("late".utf8)))
         let resumed = try KafkaConsumer(
-            configuration: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.r1", topics: ["in"]), logger: logger)
+            configuration: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.r1", topics: ["in"]),
+            logger: logger)
         var iterator = resumed.makeAsyncIterator()
         let next = try #require(await iterator.next())
         #expect(next.keyText == "late")
@@ -107,12 +118,15 @@ struct RouteIntegrationTests {
             route: routeConfiguration,
             consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.r2", topics: ["in"]),
             producer: hubProducer, transform: { transform }, state: HubState(), logger: logger)
-        let group = ServiceGroup(services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route], logger: logger)
+        let group = ServiceGroup(
+            services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route],
+            logger: logger)
         let running = Task { try await group.run() }
 
         // The route keeps running: every good message arrives, in order.
         let good = values.filter { $0.hasPrefix("ok") }
-        let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: good.count, timeout: .seconds(30))
+        let output = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "out", count: good.count, timeout: .seconds(30))
         #expect(output.map { String(decoding: $0.value, as: UTF8.self) } == good)
 
         // The poison messages are in the dead-letter topic, original bytes untouched, with the reason in headers.
@@ -120,7 +134,8 @@ struct RouteIntegrationTests {
         client.clientID = "dlq-test"
         let queue = DeadLetterQueue(route: routeConfiguration, client: client, groupPrefix: "hub", logger: logger)
         let letters = try await queue.read(idle: .seconds(1))
-        #expect(letters.map { String(decoding: $0.message.value, as: UTF8.self) } == ["poison-1", "poison-5", "poison-9"])
+        #expect(
+            letters.map { String(decoding: $0.message.value, as: UTF8.self) } == ["poison-1", "poison-5", "poison-9"])
         let first = try #require(letters.first)
         #expect(first.message.keyText == "k-poison-1")
         #expect(first.reason == "field 'email': not an e-mail address")
@@ -136,7 +151,8 @@ struct RouteIntegrationTests {
         fixed.set()
         let replayed = try await queue.replay(.init(keys: ["k-poison-5"]), producer: input, idle: .seconds(1))
         #expect(replayed.count == 1)
-        let afterReplay = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: good.count + 1, timeout: .seconds(30))
+        let afterReplay = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "out", count: good.count + 1, timeout: .seconds(30))
         let delivered = try #require(afterReplay.last)
         #expect(String(decoding: delivered.value, as: UTF8.self) == "poison-5")
         #expect(delivered.headers.text("crm-id") == "in-0-5", "the replayed message keeps its id")
@@ -160,7 +176,9 @@ struct RouteIntegrationTests {
             var description: String { "inflate" }
             func transform(_ message: ConsumerMessage) -> TransformOutcome {
                 let size = message.value == Array("big".utf8) ? 2_000_000 : message.value.count
-                return .produce([TransformedRecord(key: message.key, value: [UInt8](repeating: 65, count: size), headers: [])])
+                return .produce([
+                    TransformedRecord(key: message.key, value: [UInt8](repeating: 65, count: size), headers: [])
+                ])
             }
         }
         let broker = try TansuBroker()
@@ -172,11 +190,14 @@ struct RouteIntegrationTests {
             route: RouteConfiguration(name: "big", from: "in", to: .topic("out"), maxInFlight: 10),
             consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.big", topics: ["in"]),
             producer: hubProducer, transform: { Inflate() }, state: HubState(), logger: logger)
-        let group = ServiceGroup(services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route], logger: logger)
+        let group = ServiceGroup(
+            services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route],
+            logger: logger)
         let running = Task { try await group.run() }
         let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: 2, timeout: .seconds(30))
         #expect(output.map(\.value.count) == [1, 1])
-        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.big", count: 1, timeout: .seconds(30))
+        let parked = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.big", count: 1, timeout: .seconds(30))
         let letter = DeadLetter(try #require(parked.first))
         #expect(letter.message.value == Array("big".utf8), "the original bytes, not the oversized output")
         #expect(letter.errorClass == "produce")

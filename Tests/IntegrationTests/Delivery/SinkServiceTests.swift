@@ -1,5 +1,4 @@
 import CRMDelivery
-@testable import CRMHub
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -7,6 +6,8 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+@testable import CRMHub
 
 /// The sink delivery engine against a real broker (Tansu). The target is an in-process recorder standing in for
 /// the external system, so the delivery rules can be checked exactly; real HTTP/SMTP targets have their own tests.
@@ -47,7 +48,9 @@ struct SinkServiceTests {
     }
 
     /// Retry tiers of 0.5 s, 1 s and 20 s: the last one outlasts any outage a test makes, even on a busy machine.
-    func makeSink(_ broker: TansuBroker, name: String, target: RecordingTarget, producer: KafkaProducer, store: DeliveryStateStore) async throws -> SinkService {
+    func makeSink(
+        _ broker: TansuBroker, name: String, target: RecordingTarget, producer: KafkaProducer, store: DeliveryStateStore
+    ) async throws -> SinkService {
         var policy = RetryPolicy(
             inPlaceAttempts: 2, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50),
             retryTopicDelays: [.milliseconds(500), .seconds(1), .seconds(20)])
@@ -55,7 +58,8 @@ struct SinkServiceTests {
         let configuration = SinkService.Configuration(name: name, topic: "in.\(name)", retry: policy)
         try await KafkaTestClient.createTopics(broker.bootstrap, configuration.topics, partitions: 2)
         return SinkService(
-            configuration: configuration, consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.sink.\(name)", topics: []),
+            configuration: configuration,
+            consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.sink.\(name)", topics: []),
             producer: producer, target: target, store: store, state: HubState(), logger: logger)
     }
 
@@ -64,17 +68,21 @@ struct SinkServiceTests {
         let producer = try KafkaTestClient.producer(broker.bootstrap)
         let outage = Switch()
         let target = RecordingTarget { message in message.key == "customer-A" && outage.isOn ? .transient : .ok }
-        let sink = try await makeSink(broker, name: "outage", target: target, producer: producer, store: try DeliveryStateStore(path: nil))
+        let sink = try await makeSink(
+            broker, name: "outage", target: target, producer: producer, store: try DeliveryStateStore(path: nil))
         let group = ServiceGroup(services: [sink], logger: logger)
         let running = Task { try await group.run() }
 
         let keys = ["customer-A", "customer-B", "customer-C"]
         for index in 0..<30 {
             let key = keys[index % 3]
-            try await producer.send(ProducerMessage(topic: "in.outage", key: Array(key.utf8), value: Array("\(key)#\(index)".utf8)))
+            try await producer.send(
+                ProducerMessage(topic: "in.outage", key: Array(key.utf8), value: Array("\(key)#\(index)".utf8)))
         }
         // B and C flow while A is down; A's messages are parked, not delivered out of order.
-        await eventually(timeout: .seconds(60)) { target.accepted.count >= 20 && target.calls - target.accepted.count >= 2 }
+        await eventually(timeout: .seconds(60)) {
+            target.accepted.count >= 20 && target.calls - target.accepted.count >= 2
+        }
         #expect(target.accepted.allSatisfy { $0.key != "customer-A" })
         try await Task.sleep(for: .milliseconds(500))
         outage.turnOff()
@@ -99,8 +107,11 @@ struct SinkServiceTests {
     @Test func aPermanentFailureGoesToTheDeadLetterTopicAndTheKeyKeepsFlowing() async throws {
         let broker = try TansuBroker()
         let producer = try KafkaTestClient.producer(broker.bootstrap)
-        let target = RecordingTarget { message in String(decoding: message.value, as: UTF8.self) == "bad" ? .permanent : .ok }
-        let sink = try await makeSink(broker, name: "perm", target: target, producer: producer, store: try DeliveryStateStore(path: nil))
+        let target = RecordingTarget { message in
+            String(decoding: message.value, as: UTF8.self) == "bad" ? .permanent : .ok
+        }
+        let sink = try await makeSink(
+            broker, name: "perm", target: target, producer: producer, store: try DeliveryStateStore(path: nil))
         let group = ServiceGroup(services: [sink], logger: logger)
         let running = Task { try await group.run() }
         for value in ["one", "bad", "two"] {
@@ -108,7 +119,8 @@ struct SinkServiceTests {
         }
         await eventually(timeout: .seconds(60)) { target.accepted.count >= 2 }
         #expect(target.accepted.map { String(decoding: $0.value, as: UTF8.self) } == ["one", "two"])
-        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.perm", count: 1, timeout: .seconds(30))
+        let parked = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.perm", count: 1, timeout: .seconds(30))
         let letter = DeadLetter(try #require(parked.first))
         #expect(String(decoding: letter.message.value, as: UTF8.self) == "bad")
         #expect(letter.reason == "HTTP 422: email is invalid")
@@ -126,9 +138,12 @@ struct SinkServiceTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-dedup-\(UUID()).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let target = RecordingTarget { _ in .ok }
-        let message = ProducerMessage(topic: "in.dedup", key: Array("k".utf8), value: Array("order-7".utf8), headers: [KafkaHeader(key: "crm-id", text: "msg-7")])
+        let message = ProducerMessage(
+            topic: "in.dedup", key: Array("k".utf8), value: Array("order-7".utf8),
+            headers: [KafkaHeader(key: "crm-id", text: "msg-7")])
 
-        let first = try await makeSink(broker, name: "dedup", target: target, producer: producer, store: try DeliveryStateStore(path: path))
+        let first = try await makeSink(
+            broker, name: "dedup", target: target, producer: producer, store: try DeliveryStateStore(path: path))
         let firstGroup = ServiceGroup(services: [first], logger: logger)
         let firstRun = Task { try await firstGroup.run() }
         try await producer.send(message)
@@ -140,7 +155,8 @@ struct SinkServiceTests {
         let second = SinkService(
             configuration: first.configuration,
             consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.sink.dedup", topics: []),
-            producer: producer, target: target, store: try DeliveryStateStore(path: path), state: HubState(), logger: logger)
+            producer: producer, target: target, store: try DeliveryStateStore(path: path), state: HubState(),
+            logger: logger)
         let secondGroup = ServiceGroup(services: [second], logger: logger)
         let secondRun = Task { try await secondGroup.run() }
         try await producer.send(message)

@@ -1,5 +1,4 @@
 import CRMDelivery
-@testable import CRMHub
 import CRMKafka
 import CRMModel
 import CRMTestSupport
@@ -7,6 +6,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
+
+@testable import CRMHub
 
 /// Exactly-once routes on librdkafka's mock cluster (Tansu does not hide aborted transactions).
 @Suite(.timeLimit(.minutes(2)))
@@ -22,16 +23,22 @@ struct TransactionalRouteTests {
         }
     }
 
-    func consumer(_ cluster: KafkaMockCluster, group: String, topic: String, isolation: String = "read_committed") -> KafkaConsumerConfiguration {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: cluster.bootstrapServers, groupID: group, topics: [topic])
+    func consumer(
+        _ cluster: KafkaMockCluster, group: String, topic: String, isolation: String = "read_committed"
+    ) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: cluster.bootstrapServers, groupID: group, topics: [topic])
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 500
         configuration.isolationLevel = isolation
         return configuration
     }
 
-    func readAll(_ cluster: KafkaMockCluster, topic: String, settle: Duration = .seconds(2)) async throws -> [ConsumerMessage] {
-        try await KafkaTestClient.collectSettled(consumer(cluster, group: "read-\(UUID())", topic: topic), settle: settle)
+    func readAll(
+        _ cluster: KafkaMockCluster, topic: String, settle: Duration = .seconds(2)
+    ) async throws -> [ConsumerMessage] {
+        try await KafkaTestClient.collectSettled(
+            consumer(cluster, group: "read-\(UUID())", topic: topic), settle: settle)
     }
 
     @Test func anAbortedTransactionIsRedoneAndEveryMessageIsDeliveredExactlyOnce() async throws {
@@ -39,7 +46,10 @@ struct TransactionalRouteTests {
         for topic in ["in", "out", "dlq.eos"] { try cluster.createTopic(topic, partitions: 1) }
         let input = try KafkaProducer(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         let values = (0..<40).map { $0 % 13 == 7 ? "poison-\($0)" : "ok-\($0)" }
-        for value in values { try await input.send(ProducerMessage(topic: "in", key: Array("k\(value.count)".utf8), value: Array(value.utf8))) }
+        for value in values {
+            try await input.send(
+                ProducerMessage(topic: "in", key: Array("k\(value.count)".utf8), value: Array(value.utf8)))
+        }
 
         // The first transaction fails with an abortable error: it must be aborted and its batch redone.
         cluster.pushRequestErrors(apiKey: .addPartitionsToTxn, [29])
@@ -66,7 +76,9 @@ struct TransactionalRouteTests {
         let resumed = try KafkaConsumer(configuration: consumer(cluster, group: "hub.eos", topic: "in"), logger: logger)
         var iterator = resumed.makeAsyncIterator()
         let next = await iterator.next()
-        withKnownIssue("librdkafka's mock cluster accepts TxnOffsetCommit but does not store the offsets; verified on Tansu instead") {
+        withKnownIssue(
+            "librdkafka's mock cluster accepts TxnOffsetCommit but does not store the offsets; verified on Tansu instead"
+        ) {
             #expect(next.map { String(decoding: $0.value, as: UTF8.self) } == "late", "offset \(next?.offset ?? -1)")
         }
         await resumed.close()
@@ -89,22 +101,26 @@ struct TransactionalRouteOnTansuTests {
             route: RouteConfiguration(name: "eos", from: "in", to: .topic("out"), delivery: .exactlyOnce),
             consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.eos", topics: ["in"]),
             producer: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
-            transactionalIDPrefix: "hub.test", transform: { TransactionalRouteTests.RejectPoison() }, state: HubState(), logger: logger)
+            transactionalIDPrefix: "hub.test", transform: { TransactionalRouteTests.RejectPoison() }, state: HubState(),
+            logger: logger)
         let group = ServiceGroup(services: [route], logger: logger)
         let running = Task { try await group.run() }
         let output = try await KafkaTestClient.collect(broker.bootstrap, topic: "out", count: 27, timeout: .seconds(60))
         #expect(output.map { String(decoding: $0.value, as: UTF8.self) } == values.filter { $0.hasPrefix("ok") })
-        let parked = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.eos", count: 3, timeout: .seconds(30))
+        let parked = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.eos", count: 3, timeout: .seconds(30))
         #expect(parked.map { String(decoding: $0.value, as: UTF8.self) } == values.filter { $0.hasPrefix("poison") })
         await group.triggerGracefulShutdown()
         try await running.value
 
         try await input.send(ProducerMessage(topic: "in", value: Array("late".utf8)))
         let resumed = try KafkaConsumer(
-            configuration: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.eos", topics: ["in"]), logger: logger)
+            configuration: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.eos", topics: ["in"]),
+            logger: logger)
         var iterator = resumed.makeAsyncIterator()
         let next = await iterator.next()
-        #expect(next.map { String(decoding: $0.value, as: UTF8.self) } == "late", "resumed at offset \(next?.offset ?? -1)")
+        #expect(
+            next.map { String(decoding: $0.value, as: UTF8.self) } == "late", "resumed at offset \(next?.offset ?? -1)")
         await resumed.close()
         await input.shutdown()
     }

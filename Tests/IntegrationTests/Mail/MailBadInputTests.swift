@@ -30,12 +30,14 @@ struct MailParsingBadInputTests {
     @Test("well-formed mail has no warnings; invalid UTF-8 in a UTF-8 part is read as ISO-8859-1 with a warning")
     func invalidUTF8() {
         #expect(Self.parse("Content-Type: text/plain; charset=utf-8\n\nGrüße").warnings.isEmpty)
-        let mail = ParsedMail.parse(Array("Content-Type: text/plain; charset=utf-8\r\n\r\nK".utf8) + [0xF6, 0x6C, 0x6E])
+        let mail = ParsedMail.parse(
+            Array("Content-Type: text/plain; charset=utf-8\r\n\r\nK".utf8) + [0xF6, 0x6C, 0x6E])
         #expect(mail.text == "Köln")
         #expect(mail.warnings == ["invalid utf-8 text: read as ISO-8859-1"])
     }
 
-    @Test("a multipart without boundary is read as text; one without closing delimiter up to its end; bad base64 is kept")
+    @Test(
+        "a multipart without boundary is read as text; one without closing delimiter up to its end; bad base64 is kept")
     func malformedMIME() {
         let noBoundary = Self.parse("Content-Type: multipart/mixed\n\nJust text, really.")
         #expect(noBoundary.text == "Just text, really.")
@@ -59,7 +61,8 @@ struct MailParsingBadInputTests {
         #expect(truncated.text == "Der Anhang fehlt.")
         #expect(truncated.warnings == ["multipart/mixed without closing boundary (truncated?): read up to its end"])
 
-        let badBase64 = Self.parse("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n%%%% not base64 at all")
+        let badBase64 = Self.parse(
+            "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n%%%% not base64 at all")
         #expect(badBase64.text == "%%%% not base64 at all")
         #expect(badBase64.warnings == ["invalid base64 body: kept undecoded"])
     }
@@ -77,12 +80,15 @@ extension MailPeerTests {
         ) throws -> IMAPSource {
             let client = IMAPClient(
                 settings: MailServerSettings(
-                    url: server.imapURL, username: MailServer.address("support"), password: MailServer.password, security: .none,
+                    url: server.imapURL, username: MailServer.address("support"), password: MailServer.password,
+                    security: .none,
                     timeout: .seconds(30), connectTimeout: .seconds(8)))
             let settings = IMAPSource.Settings(
                 name: "support-inbox", topic: topic, deadLetterTopic: deadLetterTopic, pollInterval: .milliseconds(200),
                 maxMessageBytes: maxMessageBytes)
-            return IMAPSource(settings: settings, client: client, producer: producer, mapping: try IMAPSourceTests.mapping(), state: state)
+            return IMAPSource(
+                settings: settings, client: client, producer: producer, mapping: try IMAPSourceTests.mapping(),
+                state: state)
         }
 
         /// A started mail server and broker with both topics.
@@ -99,7 +105,9 @@ extension MailPeerTests {
             return (server, broker)
         }
 
-        @Test("a mail without From goes to the dead-letter topic with the reason; its UID is finished and the next mail becomes a ticket")
+        @Test(
+            "a mail without From goes to the dead-letter topic with the reason; its UID is finished and the next mail becomes a ticket"
+        )
         func missingFromIsDeadLettered() async throws {
             let (server, broker) = try await Self.peers()
             defer {
@@ -128,7 +136,8 @@ extension MailPeerTests {
             #expect(try await state.count(source: "support-inbox", outcome: .failed) == 1)
             await producer.shutdown(timeout: .seconds(5))
 
-            let dead = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.deadLetterTopic, count: 1, timeout: .seconds(20))
+            let dead = try await KafkaTestClient.collect(
+                broker.bootstrap, topic: Self.deadLetterTopic, count: 1, timeout: .seconds(20))
             let letter = try #require(dead.first)
             #expect(dead.count == 1)
             #expect(letter.key.map { String(decoding: $0, as: UTF8.self) } == "no-from@example.org")
@@ -144,7 +153,8 @@ extension MailPeerTests {
             #expect(tickets.keys.sorted() == ["email-mail-7@example.org"])
         }
 
-        @Test("an unknown charset and broken MIME still become tickets, read best-effort and marked in crm-mail-warnings")
+        @Test(
+            "an unknown charset and broken MIME still become tickets, read best-effort and marked in crm-mail-warnings")
         func unreadableCharsetAndMIMEBecomeTickets() async throws {
             let (server, broker) = try await Self.peers()
             defer {
@@ -152,8 +162,10 @@ extension MailPeerTests {
                 broker.stop()
             }
             var charset = Data(
-                "From: anna@example.org\r\nTo: support@crm.test\r\nSubject: Zeichensatz\r\nMessage-ID: <charset@example.org>\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\nGr".utf8)
-            charset.append(contentsOf: [0xFC, 0xDF, 0x65, 0x20, 0x61, 0x75, 0x73, 0x20, 0x4B, 0xF6, 0x6C, 0x6E])  // "üße aus Köln" in Latin-1
+                "From: anna@example.org\r\nTo: support@crm.test\r\nSubject: Zeichensatz\r\nMessage-ID: <charset@example.org>\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\nGr"
+                    .utf8)
+            // "üße aus Köln" in Latin-1.
+            charset.append(contentsOf: [0xFC, 0xDF, 0x65, 0x20, 0x61, 0x75, 0x73, 0x20, 0x4B, 0xF6, 0x6C, 0x6E])
             try server.deposit(bytes: charset, for: "support")
             try server.deposit(
                 """
@@ -195,19 +207,29 @@ extension MailPeerTests {
             #expect(summary.failed == 0)
             await producer.shutdown(timeout: .seconds(5))
 
-            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 3, timeout: .seconds(20))
+            let messages = try await KafkaTestClient.collect(
+                broker.bootstrap, topic: Self.topic, count: 3, timeout: .seconds(20))
             let tickets = try IMAPSourceTests.tickets(messages)
             #expect(tickets["email-charset@example.org"]?["body"]?.stringValue == "Grüße aus Köln")
             #expect(tickets["email-no-boundary@example.org"]?["body"]?.stringValue == "Der Text ohne Teile.")
             #expect(tickets["email-truncated@example.org"]?["body"]?.stringValue == "Anbei die Rechnung.")
             var warnings: [String: String] = [:]
-            for message in messages { warnings[message.headers.text(EnvelopeHeader.id) ?? "?"] = message.headers.text("crm-mail-warnings") }
-            #expect(warnings["email-charset@example.org"] == "unknown charset 'x-unknown': not UTF-8, read as ISO-8859-1")
-            #expect(warnings["email-no-boundary@example.org"] == "multipart/alternative without boundary: body read as plain text")
-            #expect(warnings["email-truncated@example.org"] == "multipart/mixed without closing boundary (truncated?): read up to its end")
+            for message in messages {
+                warnings[message.headers.text(EnvelopeHeader.id) ?? "?"] = message.headers.text("crm-mail-warnings")
+            }
+            #expect(
+                warnings["email-charset@example.org"] == "unknown charset 'x-unknown': not UTF-8, read as ISO-8859-1")
+            #expect(
+                warnings["email-no-boundary@example.org"]
+                    == "multipart/alternative without boundary: body read as plain text")
+            #expect(
+                warnings["email-truncated@example.org"]
+                    == "multipart/mixed without closing boundary (truncated?): read up to its end")
         }
 
-        @Test("a mail with a 20 MiB attachment is read up to max_message_bytes: a ticket with its text, in bounded time and memory")
+        @Test(
+            "a mail with a 20 MiB attachment is read up to max_message_bytes: a ticket with its text, in bounded time and memory"
+        )
         func hugeAttachmentIsTruncated() async throws {
             let (server, broker) = try await Self.peers()
             defer {
@@ -243,7 +265,8 @@ extension MailPeerTests {
             try server.deposit(IMAPSourceTests.mail(8, subject: "Danach"), for: "support")
 
             let producer = try KafkaTestClient.producer(broker.bootstrap)
-            let source = try Self.source(server, producer: producer, state: try MailboxStateStore(path: nil), maxMessageBytes: 1 << 20)
+            let source = try Self.source(
+                server, producer: producer, state: try MailboxStateStore(path: nil), maxMessageBytes: 1 << 20)
             let clock = ContinuousClock()
             let start = clock.now
             let summary = try await source.poll()
@@ -253,7 +276,8 @@ extension MailPeerTests {
             #expect(elapsed < .seconds(10), "took \(elapsed)")
             await producer.shutdown(timeout: .seconds(5))
 
-            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(20))
+            let messages = try await KafkaTestClient.collect(
+                broker.bootstrap, topic: Self.topic, count: 2, timeout: .seconds(20))
             let tickets = try IMAPSourceTests.tickets(messages)
             #expect(tickets["email-huge@example.org"]?["body"]?.stringValue == "Siehe Foto vom Schaden.")
             #expect(tickets["email-huge@example.org"]?["subject"]?.stringValue == "Großes Foto")

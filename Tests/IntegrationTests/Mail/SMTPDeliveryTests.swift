@@ -17,11 +17,14 @@ extension MailPeerTests {
                 html: "<p>Hallo {{name}},</p><p>Ticket <b>{{id}}</b> — Grüße aus Köln</p>")
         }
 
-        static func target(_ server: MailServer, port: Int? = nil, security: MailSecurity = .none, auth: Bool = false, password: String = MailServer.password
+        static func target(
+            _ server: MailServer, port: Int? = nil, security: MailSecurity = .none, auth: Bool = false,
+            password: String = MailServer.password
         ) throws -> SMTPSinkTarget {
             let url = port.map { "smtp://127.0.0.1:\($0)/client.test" } ?? server.smtpURL
             let settings = MailServerSettings(
-                url: url, username: auth ? MailServer.address("support") : nil, password: auth ? password : nil, security: security,
+                url: url, username: auth ? MailServer.address("support") : nil, password: auth ? password : nil,
+                security: security,
                 caFile: server.certificatePath, timeout: .seconds(15), connectTimeout: .seconds(8))
             return try SMTPSinkTarget(
                 settings: .init(
@@ -31,7 +34,8 @@ extension MailPeerTests {
         }
 
         static func message(id: String, to: String, name: String = "Jürgen") -> SinkMessage {
-            let json = #"{"id": "\#(id)", "subject": "Drucker kaputt – dringend", "name": "\#(name)", "customerRef": "\#(to)"}"#
+            let json =
+                #"{"id": "\#(id)", "subject": "Drucker kaputt – dringend", "name": "\#(name)", "customerRef": "\#(to)"}"#
             return SinkMessage(id: id, key: nil, value: Array(json.utf8), headers: [], previousAttempts: 0)
         }
 
@@ -50,7 +54,8 @@ extension MailPeerTests {
             #expect(mail.messageID == "email-T1@hub.test")
             #expect(mail.header("Auto-Submitted") == "auto-replied")
             #expect(mail.header("Delivered-To") == "agent@crm.test")
-            #expect(mail.text == "Hallo Jürgen,\n\nwir haben Ihre Anfrage erhalten (Ticket email-T1).\nGrüße aus Köln\n")
+            #expect(
+                mail.text == "Hallo Jürgen,\n\nwir haben Ihre Anfrage erhalten (Ticket email-T1).\nGrüße aus Köln\n")
             #expect(mail.html == "<p>Hallo Jürgen,</p><p>Ticket <b>email-T1</b> — Grüße aus Köln</p>")
             // Non-ASCII never reaches the wire unencoded.
             #expect(raw.allSatisfy { $0 < 128 })
@@ -77,7 +82,8 @@ extension MailPeerTests {
             let server = try await offPool { try MailServer() }
             let client = SMTPClient(settings: MailServerSettings(url: server.smtpURL, security: .none))
             let message = MailMessage(
-                from: MailAddress("support@crm.test"), to: [MailAddress("agent@crm.test"), MailAddress("busy@crm.test"), MailAddress("ghost@crm.test")],
+                from: MailAddress("support@crm.test"),
+                to: [MailAddress("agent@crm.test"), MailAddress("busy@crm.test"), MailAddress("ghost@crm.test")],
                 subject: "three", text: "x", messageID: "three@hub.test")
             let result = await client.send(message)
             let byRecipient = Dictionary(uniqueKeysWithValues: result.recipients.map { ($0.recipient, $0) })
@@ -122,7 +128,8 @@ extension MailPeerTests {
             #expect(reason.contains("connect"))
         }
 
-        @Test("STARTTLS with the server's certificate and AUTH as a mailbox user delivers; a wrong password is permanent")
+        @Test(
+            "STARTTLS with the server's certificate and AUTH as a mailbox user delivers; a wrong password is permanent")
         func startTLSAndAuth() async throws {
             let server = try await offPool { try MailServer() }
             let secured = try Self.target(server, security: .startTLS, auth: true)

@@ -27,7 +27,8 @@ extension MailPeerTests {
                 try manager.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
             }
             try manager.copyItem(
-                at: repositoryRoot.appendingPathComponent("Mappings/inbound-email.yaml"), to: root.appendingPathComponent("mappings/inbound-email.yaml"))
+                at: repositoryRoot.appendingPathComponent("Mappings/inbound-email.yaml"),
+                to: root.appendingPathComponent("mappings/inbound-email.yaml"))
             let passwordFile = root.appendingPathComponent("imap-password").path
             try MailServer.password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
             let templates = repositoryRoot.appendingPathComponent("Connectors/templates").path
@@ -72,14 +73,18 @@ extension MailPeerTests {
                 routes: []
 
                 """
-            try imap.write(to: root.appendingPathComponent("connectors/support-inbox.yaml"), atomically: true, encoding: .utf8)
-            try smtp.write(to: root.appendingPathComponent("connectors/ticket-ack.yaml"), atomically: true, encoding: .utf8)
+            try imap.write(
+                to: root.appendingPathComponent("connectors/support-inbox.yaml"), atomically: true, encoding: .utf8)
+            try smtp.write(
+                to: root.appendingPathComponent("connectors/ticket-ack.yaml"), atomically: true, encoding: .utf8)
             try hub.write(to: root.appendingPathComponent("crmhub.yaml"), atomically: true, encoding: .utf8)
             return root
         }
 
         /// The services `crmhub run` would start for this configuration (no HTTP servers), and the ack sink.
-        static func services(_ configuration: HubConfiguration, logger: Logger) async throws -> (services: [any Service], sink: SinkService) {
+        static func services(
+            _ configuration: HubConfiguration, logger: Logger
+        ) async throws -> (services: [any Service], sink: SinkService) {
             let runtime = HubRuntime(configuration: configuration, logger: logger)
             try await runtime.preflight()
             let mappings = try MappingRegistry(directory: configuration.mappingsDirectory)
@@ -99,8 +104,11 @@ extension MailPeerTests {
         static func support() -> MailAddress { MailAddress(MailServer.address("support")) }
 
         /// The tickets on the topic by id, once `count` arrived (or after `timeout`).
-        static func tickets(_ broker: TansuBroker, count: Int, timeout: Duration = .seconds(40)) async throws -> [String: JSONValue] {
-            let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: topic, count: count, timeout: timeout)
+        static func tickets(
+            _ broker: TansuBroker, count: Int, timeout: Duration = .seconds(40)
+        ) async throws -> [String: JSONValue] {
+            let messages = try await KafkaTestClient.collect(
+                broker.bootstrap, topic: topic, count: count, timeout: timeout)
             var tickets: [String: JSONValue] = [:]
             for message in messages {
                 let value = try JSONValue.parse(message.value)
@@ -110,10 +118,14 @@ extension MailPeerTests {
         }
 
         static func acknowledgements(_ server: MailServer, count: Int) async throws -> [ParsedMail] {
-            try await server.waitForMessages("customer", count: count, timeout: 40).map { ParsedMail.parse(Array(try Data(contentsOf: $0))) }
+            try await server.waitForMessages("customer", count: count, timeout: 40).map {
+                ParsedMail.parse(Array(try Data(contentsOf: $0)))
+            }
         }
 
-        @Test("a new mail becomes a ticket and is acknowledged once; an auto-reply to the ack and a reply in the thread are not acknowledged")
+        @Test(
+            "a new mail becomes a ticket and is acknowledged once; an auto-reply to the ack and a reply in the thread are not acknowledged"
+        )
         func supportMailboxAcknowledgesNewTicketsOnly() async throws {
             let broker = try TansuBroker()
             let server: MailServer
@@ -136,7 +148,8 @@ extension MailPeerTests {
             let group = ServiceGroup(services: services, logger: logger)
             let running = Task { try await group.run() }
             defer { running.cancel() }
-            let smtp = SMTPClient(settings: MailServerSettings(url: server.smtpURL, security: .none, timeout: .seconds(15)))
+            let smtp = SMTPClient(
+                settings: MailServerSettings(url: server.smtpURL, security: .none, timeout: .seconds(15)))
 
             // (1) A new mail: a ticket, and an acknowledgement in the customer's Maildir tied to it.
             await Self.send(
@@ -167,7 +180,8 @@ extension MailPeerTests {
             await Self.send(
                 smtp,
                 MailMessage(
-                    from: Self.customer(), to: [Self.support()], subject: "Andere Frage: Rechnung", text: "Wo ist meine Rechnung?",
+                    from: Self.customer(), to: [Self.support()], subject: "Andere Frage: Rechnung",
+                    text: "Wo ist meine Rechnung?",
                     messageID: "marker-1@customer.test"))
             let afterLoop = try await Self.acknowledgements(server, count: 2)
             #expect(afterLoop.count == 2)
@@ -182,13 +196,15 @@ extension MailPeerTests {
             await Self.send(
                 smtp,
                 MailMessage(
-                    from: Self.customer(), to: [Self.support()], subject: "Re: \(ack.subject ?? "")", text: "Es ist ein HP LaserJet.",
+                    from: Self.customer(), to: [Self.support()], subject: "Re: \(ack.subject ?? "")",
+                    text: "Es ist ein HP LaserJet.",
                     messageID: "reply-1@customer.test", inReplyTo: ackID, references: ["first@customer.test", ackID]))
             _ = try await server.waitForMessages("support", count: 4, timeout: 20)
             await Self.send(
                 smtp,
                 MailMessage(
-                    from: Self.customer(), to: [Self.support()], subject: "Noch eine Frage: Lieferung", text: "Wann kommt der Toner?",
+                    from: Self.customer(), to: [Self.support()], subject: "Noch eine Frage: Lieferung",
+                    text: "Wann kommt der Toner?",
                     messageID: "marker-2@customer.test"))
             let all = try await Self.tickets(broker, count: 4)
             let reply = try #require(all["email-reply-1@customer.test"])
@@ -197,10 +213,15 @@ extension MailPeerTests {
             #expect(all["email-marker-2@customer.test"] != nil)
             let acks = try await Self.acknowledgements(server, count: 3)
             try await Task.sleep(for: .seconds(1))  // room for a wrong fourth acknowledgement to arrive
-            let delivered = try server.deliveredMessages("customer").map { ParsedMail.parse(Array(try Data(contentsOf: $0))) }
+            let delivered = try server.deliveredMessages("customer").map {
+                ParsedMail.parse(Array(try Data(contentsOf: $0)))
+            }
             #expect(delivered.count == 3)
             #expect(acks.contains { $0.subject == "Ihre Anfrage ist eingegangen: Noch eine Frage: Lieferung" })
-            #expect(!delivered.contains { $0.messageID?.contains("reply-1") == true || $0.messageID?.contains("ooo-1") == true })
+            #expect(
+                !delivered.contains {
+                    $0.messageID?.contains("reply-1") == true || $0.messageID?.contains("ooo-1") == true
+                })
             #expect(sink.skippedCount == 1)
             #expect(sink.deliveredCount == 3)
 

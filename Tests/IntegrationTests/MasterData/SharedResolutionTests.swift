@@ -12,18 +12,22 @@ func sharedPeople(_ count: Int) -> [[CustomerRecord]] {
     let given = ["Anna", "Jonas", "Lea", "Felix", "Mia", "Paul", "Emma", "Noah", "Lina", "Elias"]
     let family = ["Becker", "Schulz", "Wagner", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Braun"]
     return (0..<count).map { i in
-        let g = given[i % given.count], f = family[(i / given.count) % family.count] + (i < 100 ? "" : "-\(i / 100)")
+        let g = given[i % given.count]
+        let f = family[(i / given.count) % family.count] + (i < 100 ? "" : "-\(i / 100)")
         let email = "\(g).\(f).\(i)@posteo.de".lowercased()
         let digits = String(format: "%07d", 1_000_000 + i * 7919 % 9_000_000)
         return [
             CustomerRecord(
-                system: "crm", externalId: "c\(i)", givenName: g, familyName: f, email: email, phone: "+49 151 \(digits)",
+                system: "crm", externalId: "c\(i)", givenName: g, familyName: f, email: email,
+                phone: "+49 151 \(digits)",
                 country: "DE", dateOfBirth: "1980-01-\(String(format: "%02d", i % 28 + 1))"),
             CustomerRecord(
-                system: "shop", externalId: "s\(i)", givenName: g, familyName: f, email: email.uppercased(), phone: "0151 \(digits)",
+                system: "shop", externalId: "s\(i)", givenName: g, familyName: f, email: email.uppercased(),
+                phone: "0151 \(digits)",
                 country: "DE"),
             CustomerRecord(
-                system: "cti", externalId: "t\(i)", givenName: g, familyName: f, email: email, phone: "0049 151 \(digits)",
+                system: "cti", externalId: "t\(i)", givenName: g, familyName: f, email: email,
+                phone: "0049 151 \(digits)",
                 country: "DE"),
         ]
     }
@@ -56,20 +60,25 @@ func resolveConcurrently(_ people: [[CustomerRecord]], on resolvers: [MasterData
 
 @Suite("Shared master data on PostgreSQL")
 struct SharedResolutionTests {
-    @Test("one resolver joins each person's three variants into one golden record in any order (the data is resolvable)")
+    @Test(
+        "one resolver joins each person's three variants into one golden record in any order (the data is resolvable)")
     func baseline() async throws {
         let people = sharedPeople(100)
         for reversed in [false, true] {
             let store = InMemoryMasterDataStore()
             let resolver = try await MasterDataResolver(store: store)
-            for variants in people { for r in reversed ? variants.reversed() : variants { try await resolver.resolve(r) } }
+            for variants in people {
+                for r in reversed ? variants.reversed() : variants { try await resolver.resolve(r) }
+            }
             let ids = goldenIdsByPerson(await store.load(), people: people)
             #expect(ids.allSatisfy { $0.count == 1 })
             #expect(Set(ids.flatMap { $0 }).count == people.count)
         }
     }
 
-    @Test("three hub instances on one PostgreSQL create exactly one golden record per person when they resolve concurrently")
+    @Test(
+        "three hub instances on one PostgreSQL create exactly one golden record per person when they resolve concurrently"
+    )
     func concurrentInstances() async throws {
         let people = sharedPeople(100)
         let url = try await offPool { try PostgresServer.shared().createDatabase() }
@@ -123,11 +132,14 @@ struct SharedResolutionTests {
     @Test("an instance resolving a record another instance stored updates it and sees erasures made elsewhere")
     func refreshAcrossInstances() async throws {
         let url = try await offPool { try PostgresServer.shared().createDatabase() }
-        let s1 = try await PostgresMasterDataStore(url: url), s2 = try await PostgresMasterDataStore(url: url)
-        let a = try await MasterDataResolver(store: s1), b = try await MasterDataResolver(store: s2)
+        let s1 = try await PostgresMasterDataStore(url: url)
+        let s2 = try await PostgresMasterDataStore(url: url)
+        let a = try await MasterDataResolver(store: s1)
+        let b = try await MasterDataResolver(store: s2)
         let first = try await a.resolve(person("1", "Ana", "Ruiz", email: "ana@ruiz.es", country: "ES"))
         // b never loaded it, yet updates the same record instead of creating a second golden record.
-        let again = try await b.resolve(person("1", "Ana", "Ruiz", email: "ana@ruiz.es", phone: "+34 600 123 456", country: "ES"))
+        let again = try await b.resolve(
+            person("1", "Ana", "Ruiz", email: "ana@ruiz.es", phone: "+34 600 123 456", country: "ES"))
         #expect(again.decision == .updated && again.goldenId == first.goldenId)
         #expect(try await s1.golden(id: first.goldenId)?.attributes[.phone] == "+34 600 123 456")
         // a erases the person; b, resolving a new variant, does not join the erased golden record.
@@ -142,8 +154,10 @@ struct SharedResolutionTests {
     @Test("erasing on one instance also erases the records another instance joined to that golden record")
     func erasureCoversOtherInstancesJoins() async throws {
         let url = try await offPool { try PostgresServer.shared().createDatabase() }
-        let s1 = try await PostgresMasterDataStore(url: url), s2 = try await PostgresMasterDataStore(url: url)
-        let a = try await MasterDataResolver(store: s1), b = try await MasterDataResolver(store: s2)
+        let s1 = try await PostgresMasterDataStore(url: url)
+        let s2 = try await PostgresMasterDataStore(url: url)
+        let a = try await MasterDataResolver(store: s1)
+        let b = try await MasterDataResolver(store: s2)
         let x = try await a.resolve(person("1", "Ana", "Ruiz", email: "ana@ruiz.es", country: "ES"))
         let y = try await b.resolve(
             person("2", "Ana", "Ruiz", email: "ana@ruiz.es", phone: "+34 600 123 456", country: "ES", system: "shop"))
@@ -159,7 +173,8 @@ struct SharedResolutionTests {
 
     @Test("blocking keys as text are the keys the graph hashes; lock keys are stable")
     func stableKeys() {
-        let r = person("1", "Jonas", "Becker", email: "Jonas.Becker@gmx.de", phone: "+49 171 2345678", postcode: "10115",
+        let r = person(
+            "1", "Jonas", "Becker", email: "Jonas.Becker@gmx.de", phone: "+49 171 2345678", postcode: "10115",
             country: "DE", dob: "1990-05-06")
         let f = MatchFeatures(r)
         let graph = IdentityGraph()
@@ -171,10 +186,12 @@ struct SharedResolutionTests {
 
     @Test("a PostgreSQL URL gives host, port, user, decoded password, database and TLS mode")
     func configurationFromURL() throws {
-        let c = try PostgresMasterDataStore.Configuration(url: "postgres://hub:p%40ss@db.internal:6543/crm?sslmode=require")
+        let c = try PostgresMasterDataStore.Configuration(
+            url: "postgres://hub:p%40ss@db.internal:6543/crm?sslmode=require")
         #expect(c.host == "db.internal" && c.port == 6543 && c.username == "hub" && c.password == "p@ss")
         #expect(c.database == "crm" && c.tls == .require)
         #expect(throws: MasterDataError.self) { try PostgresMasterDataStore.Configuration(url: "mysql://x@y/z") }
-        #expect(PostgresMasterDataStore.Configuration.redacted("postgres://hub:secret@h/db").contains("secret") == false)
+        #expect(
+            PostgresMasterDataStore.Configuration.redacted("postgres://hub:secret@h/db").contains("secret") == false)
     }
 }

@@ -1,6 +1,6 @@
-import Foundation
 import CRMMasterDataPostgres
 import CRMTestSupport
+import Foundation
 import Testing
 
 @testable import CRMMasterData
@@ -30,7 +30,8 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
 
 @Suite("Master data store conformance")
 struct StoreConformanceTests {
-    @Test("a batch round-trips: members, golden records, aliases, history, audit, reviews", arguments: StoreKind.allCases)
+    @Test(
+        "a batch round-trips: members, golden records, aliases, history, audit, reviews", arguments: StoreKind.allCases)
     func roundTrip(_ kind: StoreKind) async throws {
         let (store, reopen) = try await kind.make()
         let r1 = person("1", "Ana", "Ruiz", email: "ana@ruiz.es", country: "ES")
@@ -41,8 +42,11 @@ struct StoreConformanceTests {
         b.goldens = [golden]
         b.aliases = ["GB": "GA"]
         b.mergeHistory = ["GB": [r2.ref]]
-        b.audit = [AuditEntry(action: "merged", goldenId: "GA", relatedGoldenId: "GB", records: [r2.ref], score: 21.5,
-            evidence: [Evidence(field: "email", level: "exact", weight: 12)], actor: "test", at: 1)]
+        b.audit = [
+            AuditEntry(
+                action: "merged", goldenId: "GA", relatedGoldenId: "GB", records: [r2.ref], score: 21.5,
+                evidence: [Evidence(field: "email", level: "exact", weight: 12)], actor: "test", at: 1)
+        ]
         b.reviews = [ReviewItem(record: r2.ref, goldenId: "GB", candidateGoldenId: "GA", score: 10, evidence: [])]
         try await store.apply(b)
 
@@ -69,13 +73,17 @@ struct StoreConformanceTests {
         #expect(try await again.load().members.map(\.record) == [r2])
     }
 
-    @Test("a resolver reopened on the store sees the same golden records and keeps resolving into them", arguments: StoreKind.allCases)
+    @Test(
+        "a resolver reopened on the store sees the same golden records and keeps resolving into them",
+        arguments: StoreKind.allCases)
     func reopenResolver(_ kind: StoreKind) async throws {
         let (store, reopen) = try await kind.make()
         let sink = AsyncStreamEventSink()
         let resolver = try await MasterDataResolver(store: store, sink: sink, now: { 42 })
-        let a = try await resolver.resolve(person("1", "Jonas", "Becker", email: "jonas.becker@gmx.de", country: "DE", dob: "1990-05-06"))
-        let b = try await resolver.resolve(person("2", "Jonas", "Becker", email: "jb@work.de", phone: "+49 171 2345678", country: "DE"))
+        let a = try await resolver.resolve(
+            person("1", "Jonas", "Becker", email: "jonas.becker@gmx.de", country: "DE", dob: "1990-05-06"))
+        let b = try await resolver.resolve(
+            person("2", "Jonas", "Becker", email: "jb@work.de", phone: "+49 171 2345678", country: "DE"))
         #expect(a.goldenId != b.goldenId)
         try await resolver.merge(survivor: a.goldenId, absorbed: b.goldenId, actor: "alice")
         try await resolver.unmerge(absorbed: b.goldenId, actor: "alice")
@@ -85,7 +93,8 @@ struct StoreConformanceTests {
         #expect(await second.goldenId(for: b.ref) == a.goldenId)
         #expect(await second.golden(id: b.goldenId)?.id == a.goldenId)
         #expect(await second.lookup(phone: "0171 2345678").map(\.id) == [a.goldenId])
-        let c = try await second.resolve(person("3", "Jonas", "Becker", email: "JONAS.BECKER+x@gmx.de", country: "DE", system: "shop"))
+        let c = try await second.resolve(
+            person("3", "Jonas", "Becker", email: "JONAS.BECKER+x@gmx.de", country: "DE", system: "shop"))
         #expect(c.decision == .joined && c.goldenId == a.goldenId)
         // The merge is still undoable after a restart.
         try await second.unmerge(absorbed: b.goldenId, actor: "bob")

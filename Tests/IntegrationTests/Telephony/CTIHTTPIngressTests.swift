@@ -27,14 +27,21 @@ struct CTIHTTPIngressTests {
         /// machine (every suite in parallel on two cores) room; the shipped 2 s is measured by the benchmark.
         init(bootstrap: String, name: String, answerWithin: Duration = .seconds(10)) async throws {
             let processor = CallEventProcessor(
-                configuration: .init(name: name, interactionTopic: CTIPeerTests.interactions, screenPopTopic: CTIPeerTests.screenPops),
-                producer: try KafkaTestClient.producer(bootstrap, lingerMilliseconds: 1), lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"), logger: KafkaTestClient.logger)
-            let connector = CTIConnector(source: .kamailioHTTP(path: CTIHTTPIngressTests.path), processor: processor, logger: KafkaTestClient.logger)
-            var endpoint = EventIngress.Endpoint.callEvents(name: name, path: CTIHTTPIngressTests.path, connector: connector)
+                configuration: .init(
+                    name: name, interactionTopic: CTIPeerTests.interactions, screenPopTopic: CTIPeerTests.screenPops),
+                producer: try KafkaTestClient.producer(bootstrap, lingerMilliseconds: 1),
+                lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"),
+                logger: KafkaTestClient.logger)
+            let connector = CTIConnector(
+                source: .kamailioHTTP(path: CTIHTTPIngressTests.path), processor: processor,
+                logger: KafkaTestClient.logger)
+            var endpoint = EventIngress.Endpoint.callEvents(
+                name: name, path: CTIHTTPIngressTests.path, connector: connector)
             endpoint.ackTimeout = answerWithin
             let port = try freePort()
             let app = IngressServer.makeApplication(
-                host: "127.0.0.1", port: port, endpoints: [endpoint.ingress(logger: KafkaTestClient.logger)], logger: KafkaTestClient.logger)
+                host: "127.0.0.1", port: port, endpoints: [endpoint.ingress(logger: KafkaTestClient.logger)],
+                logger: KafkaTestClient.logger)
             let group = ServiceGroup(services: [app, connector], logger: KafkaTestClient.logger)
             running = Task { try await group.run() }
             self.group = group
@@ -53,7 +60,9 @@ struct CTIHTTPIngressTests {
         }
     }
 
-    @Test("a body that is not a call event is answered 400 with the reason; with the broker gone a ringing event is answered 503")
+    @Test(
+        "a body that is not a call event is answered 400 with the reason; with the broker gone a ringing event is answered 503"
+    )
     func badInputAndBrokerOutage() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
@@ -62,15 +71,19 @@ struct CTIHTTPIngressTests {
         let client = HTTPClient(concurrency: 2)
         func post(_ body: String) async throws -> CRMTransport.HTTPResponse {
             try await client.execute(
-                HTTPRequest(method: "POST", url: hub.url, headers: [("Content-Type", "application/json")], body: Array(body.utf8), timeout: .seconds(10)))
+                HTTPRequest(
+                    method: "POST", url: hub.url, headers: [("Content-Type", "application/json")],
+                    body: Array(body.utf8), timeout: .seconds(10)))
         }
 
         let garbled = try await post("{\"event\":\"ringing\",\"call_id\":")
         #expect(garbled.status == 400)
-        let unknown = try await post(#"{"source":"kamailio","event":"teleported","call_id":"x1","from":"1","to":"2","ts":1,"code":0}"#)
+        let unknown = try await post(
+            #"{"source":"kamailio","event":"teleported","call_id":"x1","from":"1","to":"2","ts":1,"code":0}"#)
         #expect(unknown.status == 400)
         #expect(String(decoding: unknown.body, as: UTF8.self).contains("\"error\""))
-        let ringing = #"{"source":"kamailio","event":"ringing","call_id":"c-1","from":"02079460018","to":"2001","ts":1700000000.5,"code":0}"#
+        let ringing =
+            #"{"source":"kamailio","event":"ringing","call_id":"c-1","from":"02079460018","to":"2001","ts":1700000000.5,"code":0}"#
         #expect(try await post(ringing).status == 200)
 
         broker.stop()

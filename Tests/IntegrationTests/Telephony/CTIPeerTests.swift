@@ -16,10 +16,14 @@ struct CTIPeerTests {
     func makeProcessor(_ bootstrap: String, name: String) throws -> CallEventProcessor {
         CallEventProcessor(
             configuration: .init(name: name, interactionTopic: Self.interactions, screenPopTopic: Self.screenPops),
-            producer: try KafkaTestClient.producer(bootstrap, lingerMilliseconds: 1), lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"), logger: KafkaTestClient.logger)
+            producer: try KafkaTestClient.producer(bootstrap, lingerMilliseconds: 1),
+            lookup: try StaticCustomerTable(csv: Array(CTIFixtures.customersCSV.utf8), defaultRegion: "GB"),
+            logger: KafkaTestClient.logger)
     }
 
-    @Test("calls through Kamailio become one Interaction and one screen-pop each; the known caller is resolved; a 486 call fails with its code")
+    @Test(
+        "calls through Kamailio become one Interaction and one screen-pop each; the known caller is resolved; a 486 call fails with its code"
+    )
     func kamailioCalls() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
@@ -28,7 +32,8 @@ struct CTIPeerTests {
         try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "kamailio-test")
         let connector = CTIConnector(
-            source: .kamailioEvapi(host: "127.0.0.1", port: kamailio.evapiPort), processor: processor, logger: KafkaTestClient.logger)
+            source: .kamailioEvapi(host: "127.0.0.1", port: kamailio.evapiPort), processor: processor,
+            logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
         let connected = await eventually(timeout: .seconds(10)) { connector.status.isConnected }
@@ -41,8 +46,10 @@ struct CTIPeerTests {
         let ended = await eventually(timeout: .seconds(20)) { await processor.published.interactions >= calls + 1 }
         let published = await processor.published
         #expect(ended, "published: \(published)")
-        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: calls + 1, timeout: .seconds(30))
-        let pops = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.screenPops, count: calls + 1, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: Self.interactions, count: calls + 1, timeout: .seconds(30))
+        let pops = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: Self.screenPops, count: calls + 1, timeout: .seconds(30))
         #expect(interactions.count == calls + 1)
         #expect(pops.count == calls + 1)
 
@@ -83,8 +90,11 @@ struct CTIPeerTests {
         let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
         let uac = try SIPpAgent(
             scenario: "uac.xml",
-            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", agent, "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", caller,
-                        "-d", "100", "-m", "\(calls)", "-r", "20"])
+            arguments: [
+                "127.0.0.1:\(kamailio.sipPort)", "-s", agent, "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller",
+                caller,
+                "-d", "100", "-m", "\(calls)", "-r", "20",
+            ])
         let uacStatus = await uac.waitForExit(timeout: .seconds(60))
         #expect(uacStatus == 0, "SIPp UAC: \(uac.diagnostics)\nKamailio: \(kamailio.log.suffix(1500))")
         _ = await uas.waitForExit(timeout: .seconds(10))
@@ -95,13 +105,18 @@ struct CTIPeerTests {
         let uas = try SIPpAgent(scenario: "uas-busy.xml", arguments: ["-m", "1"])
         let uac = try SIPpAgent(
             scenario: "uac-busy.xml",
-            arguments: ["127.0.0.1:\(kamailio.sipPort)", "-s", agent, "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller", caller, "-m", "1"])
+            arguments: [
+                "127.0.0.1:\(kamailio.sipPort)", "-s", agent, "-key", "uas", "127.0.0.1:\(uas.port)", "-key", "caller",
+                caller, "-m", "1",
+            ])
         let status = await uac.waitForExit(timeout: .seconds(30))
         #expect(status == 0, "SIPp busy UAC: \(uac.diagnostics)")
         _ = await uas.waitForExit(timeout: .seconds(10))
     }
 
-    @Test("a dropped evapi connection (Kamailio killed) is retried with backoff; calls after Kamailio is back are all published")
+    @Test(
+        "a dropped evapi connection (Kamailio killed) is retried with backoff; calls after Kamailio is back are all published"
+    )
     func evapiReconnectsAfterKamailioCrash() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
@@ -110,7 +125,8 @@ struct CTIPeerTests {
         try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "kamailio-drop")
         let connector = CTIConnector(
-            source: .kamailioEvapi(host: "127.0.0.1", port: first.evapiPort), processor: processor, initialBackoff: .milliseconds(50),
+            source: .kamailioEvapi(host: "127.0.0.1", port: first.evapiPort), processor: processor,
+            initialBackoff: .milliseconds(50),
             maxBackoff: .milliseconds(400), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
@@ -135,7 +151,8 @@ struct CTIPeerTests {
         let ended = await eventually(timeout: .seconds(20)) { await processor.published.interactions >= 7 }
         let published = await processor.published
         #expect(ended, "published: \(published)")
-        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: 7, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: Self.interactions, count: 7, timeout: .seconds(30))
         #expect(interactions.count == 7)
         #expect(Set(interactions.map(\.key)).count == 7)
         #expect(interactions.allSatisfy { $0.value["outcome"] == "answered" && $0.value["customerRef"] == "C-1001" })
@@ -151,45 +168,50 @@ struct CTIPeerTests {
         let kamailio = try await offPool {
             try KamailioServer(
                 defines: input == "http"
-                    ? ["HUB_EVENTS_URL": "\"http://127.0.0.1:\(ingressPort)/cti/kamailio\"", "HUB_EVENTS_TIMEOUT": "12"] : [:])
+                    ? [
+                        "HUB_EVENTS_URL": "\"http://127.0.0.1:\(ingressPort)/cti/kamailio\"",
+                        "HUB_EVENTS_TIMEOUT": "12",
+                    ] : [:])
         }
         defer { kamailio.stop() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-cti-daemon-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-cti-daemon-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let connectors = directory.appendingPathComponent("connectors")
         try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
-        try CTIFixtures.customersCSV.write(to: directory.appendingPathComponent("customers.csv"), atomically: true, encoding: .utf8)
+        try CTIFixtures.customersCSV.write(
+            to: directory.appendingPathComponent("customers.csv"), atomically: true, encoding: .utf8)
         try """
-            name: pbx
-            kind: cti-kamailio
-            \(input == "http" ? "http_path: /cti/kamailio" : "evapi: 127.0.0.1:\(kamailio.evapiPort)")
-            interaction_topic: crm.interaction
-            screen_pop_topic: cti.screenpop
-            customers_csv: \(directory.appendingPathComponent("customers.csv").path)
-            """.write(to: connectors.appendingPathComponent("pbx.yaml"), atomically: true, encoding: .utf8)
+        name: pbx
+        kind: cti-kamailio
+        \(input == "http" ? "http_path: /cti/kamailio" : "evapi: 127.0.0.1:\(kamailio.evapiPort)")
+        interaction_topic: crm.interaction
+        screen_pop_topic: cti.screenpop
+        customers_csv: \(directory.appendingPathComponent("customers.csv").path)
+        """.write(to: connectors.appendingPathComponent("pbx.yaml"), atomically: true, encoding: .utf8)
         let httpPort = try freePort()
         let config = directory.appendingPathComponent("crmhub.yaml")
         try """
-            kafka:
-              brokers: ["\(broker.bootstrap)"]
-              session_timeout_ms: 2000
-              heartbeat_interval_ms: 500
-              connect_timeout_seconds: 3
-              topic_partitions: 2
-            connectors: connectors
-            state_dir: state
-            http:
-              port: \(httpPort)
-            ingress:
-              host: 127.0.0.1
-              port: \(ingressPort)
-            log:
-              format: json
-            routes:
-              - name: forms
-                from: raw.forms
-                to: crm.forms
-            """.write(to: config, atomically: true, encoding: .utf8)
+        kafka:
+          brokers: ["\(broker.bootstrap)"]
+          session_timeout_ms: 2000
+          heartbeat_interval_ms: 500
+          connect_timeout_seconds: 3
+          topic_partitions: 2
+        connectors: connectors
+        state_dir: state
+        http:
+          port: \(httpPort)
+        ingress:
+          host: 127.0.0.1
+          port: \(ingressPort)
+        log:
+          format: json
+        routes:
+          - name: forms
+            from: raw.forms
+            to: crm.forms
+        """.write(to: config, atomically: true, encoding: .utf8)
         let log = directory.appendingPathComponent("crmhub.log")
         let daemon = try ChildProcess.crmhub(["run", "--config", config.path], errorPath: log.path)
         defer { daemon.kill9() }
@@ -198,42 +220,52 @@ struct CTIPeerTests {
             ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(readyLine) || !daemon.isRunning
         }
         let daemonLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        try #require(connected && daemon.isRunning, "crmhub is not ready for \(input) events: \(daemonLog.suffix(2000))")
+        try #require(
+            connected && daemon.isRunning, "crmhub is not ready for \(input) events: \(daemonLog.suffix(2000))")
 
         let calls = 3
         try await Self.placeCalls(calls, through: kamailio, caller: "02079460018", agent: "2001")
         try await Self.placeBusyCall(through: kamailio, caller: "07700900999", agent: "2002")
-        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: "crm.interaction", count: calls + 1, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: "crm.interaction", count: calls + 1, timeout: .seconds(30))
         #expect(interactions.count == calls + 1)
         let answered = interactions.filter { $0.value["outcome"] == "answered" }
         #expect(answered.count == calls)
         #expect(answered.allSatisfy { $0.value["customerRef"] == "C-1001" && $0.value["agentExtension"] == "2001" })
         #expect(interactions.filter { $0.value["outcome"] == "failed" }.map { $0.value["sipCode"] } == [.number("486")])
-        let pops = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: "cti.screenpop", count: calls + 1, timeout: .seconds(30))
+        let pops = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: "cti.screenpop", count: calls + 1, timeout: .seconds(30))
         #expect(pops.count == calls + 1)
         #expect(pops.filter { $0.key == "2001" }.allSatisfy { $0.value["customer"]?["displayName"] == "Ada Lovelace" })
         #expect(!kamailio.log.contains("crmhub CTI event not stored"), "Kamailio: \(kamailio.log.suffix(1500))")
     }
 
     static func amiScripts() throws -> [String] {
-        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/cti/asterisk-ami-sample.txt"), encoding: .utf8)
+        let text = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("deploy/cti/asterisk-ami-sample.txt"), encoding: .utf8)
         let body = text.components(separatedBy: "\r\n").filter { !$0.hasPrefix(";") }.joined(separator: "\r\n")
-        return body.components(separatedBy: "--- reconnect ---\r\n").map { $0.trimmingPrefix(while: { $0 == "\r\n" || $0 == "\n" }) }.map(String.init)
+        return body.components(separatedBy: "--- reconnect ---\r\n").map {
+            $0.trimmingPrefix(while: { $0 == "\r\n" || $0 == "\n" })
+        }.map(String.init)
     }
 
-    @Test("recorded Asterisk AMI events become Interactions and screen-pops; the connector logs in and reconnects mid-call")
+    @Test(
+        "recorded Asterisk AMI events become Interactions and screen-pops; the connector logs in and reconnects mid-call"
+    )
     func asteriskAMI() async throws {
         let scripts = try Self.amiScripts()
         try #require(scripts.count == 2)
         let broker = try TansuBroker()
         defer { broker.stop() }
         // On the reconnect, Asterisk still lists the second call (it rings across the reconnect): it is not closed early.
-        let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: scripts, activeCalls: [[], ["1700000100.5"]])
+        let ami = try ScriptedAMIServer(
+            username: "crmhub", secret: "s3cret", scripts: scripts, activeCalls: [[], ["1700000100.5"]])
         defer { ami.stop() }
         try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "ami-test")
         let connector = CTIConnector(
-            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"), processor: processor,
+            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"),
+            processor: processor,
             initialBackoff: .milliseconds(50), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
@@ -244,8 +276,10 @@ struct CTIPeerTests {
         #expect(ami.logins.count >= 2 && ami.logins.allSatisfy(\.accepted))
         #expect(connector.status.connections >= 2)
 
-        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: 2, timeout: .seconds(30))
-        let pops = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.screenPops, count: 4, timeout: .seconds(30))
+        let interactions = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: Self.interactions, count: 2, timeout: .seconds(30))
+        let pops = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: Self.screenPops, count: 4, timeout: .seconds(30))
         let byKey = Dictionary(interactions.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         let answered = try #require(byKey["call-1700000000.1"])
         #expect(answered["outcome"] == "answered")
@@ -267,30 +301,47 @@ struct CTIPeerTests {
         fields.map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n"
     }
 
-    @Test("on a reconnect, calls Asterisk no longer lists ended while the hub was away: closed as unended; listed calls go on")
+    @Test(
+        "on a reconnect, calls Asterisk no longer lists ended while the hub was away: closed as unended; listed calls go on"
+    )
     func amiReconnectClosesCallsThatEndedWhileAway() async throws {
         let first = [
-            Self.amiFrame([("Event", "Newchannel"), ("Timestamp", "1700000200.0"), ("CallerIDNum", "02079460018"), ("Exten", "600"), ("Uniqueid", "9.1"), ("Linkedid", "9.1")]),
-            Self.amiFrame([("Event", "DialEnd"), ("Timestamp", "1700000205.0"), ("CallerIDNum", "02079460018"), ("DestCallerIDNum", "201"), ("DialStatus", "ANSWER"), ("Uniqueid", "9.1"), ("Linkedid", "9.1")]),
-            Self.amiFrame([("Event", "Newchannel"), ("Timestamp", "1700000210.0"), ("CallerIDNum", "07700900123"), ("Exten", "600"), ("Uniqueid", "9.7"), ("Linkedid", "9.7")]),
+            Self.amiFrame([
+                ("Event", "Newchannel"), ("Timestamp", "1700000200.0"), ("CallerIDNum", "02079460018"),
+                ("Exten", "600"), ("Uniqueid", "9.1"), ("Linkedid", "9.1"),
+            ]),
+            Self.amiFrame([
+                ("Event", "DialEnd"), ("Timestamp", "1700000205.0"), ("CallerIDNum", "02079460018"),
+                ("DestCallerIDNum", "201"), ("DialStatus", "ANSWER"), ("Uniqueid", "9.1"), ("Linkedid", "9.1"),
+            ]),
+            Self.amiFrame([
+                ("Event", "Newchannel"), ("Timestamp", "1700000210.0"), ("CallerIDNum", "07700900123"),
+                ("Exten", "600"), ("Uniqueid", "9.7"), ("Linkedid", "9.7"),
+            ]),
         ].joined()
-        let second = Self.amiFrame([("Event", "Hangup"), ("Timestamp", "1700000230.0"), ("CallerIDNum", "07700900123"), ("Cause", "16"), ("Uniqueid", "9.7"), ("Linkedid", "9.7")])
+        let second = Self.amiFrame([
+            ("Event", "Hangup"), ("Timestamp", "1700000230.0"), ("CallerIDNum", "07700900123"), ("Cause", "16"),
+            ("Uniqueid", "9.7"), ("Linkedid", "9.7"),
+        ])
         let broker = try TansuBroker()
         defer { broker.stop() }
         // Call 9.1 ended during the disconnect (not listed); call 9.7 is still ringing and hangs up afterwards.
-        let ami = try ScriptedAMIServer(username: "crmhub", secret: "s3cret", scripts: [first, second], activeCalls: [[], ["9.7"]])
+        let ami = try ScriptedAMIServer(
+            username: "crmhub", secret: "s3cret", scripts: [first, second], activeCalls: [[], ["9.7"]])
         defer { ami.stop() }
         try await KafkaTestClient.createTopics(broker.bootstrap, [Self.interactions, Self.screenPops])
         let processor = try makeProcessor(broker.bootstrap, name: "ami-resync")
         let connector = CTIConnector(
-            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"), processor: processor,
+            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "s3cret"),
+            processor: processor,
             initialBackoff: .milliseconds(50), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }
         let ended = await eventually(timeout: .seconds(20)) { await processor.published.interactions >= 2 }
         #expect(ended, "AMI logins: \(ami.logins), channel lists: \(ami.channelListsSent)")
         #expect(ami.channelListsSent >= 2)
-        let interactions = try await KafkaTestClient.collectJSON(broker.bootstrap, topic: Self.interactions, count: 3, timeout: .seconds(10))
+        let interactions = try await KafkaTestClient.collectJSON(
+            broker.bootstrap, topic: Self.interactions, count: 3, timeout: .seconds(10))
         let byKey = Dictionary(interactions.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         #expect(interactions.count == 2)
         #expect(byKey["call-9.1"]?["outcome"] == "unended")
@@ -306,7 +357,8 @@ struct CTIPeerTests {
         defer { ami.stop() }
         let processor = try makeProcessor(broker.bootstrap, name: "ami-refused")
         let connector = CTIConnector(
-            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "wrong"), processor: processor,
+            source: .asteriskAMI(host: "127.0.0.1", port: ami.port, username: "crmhub", secret: "wrong"),
+            processor: processor,
             initialBackoff: .milliseconds(50), logger: KafkaTestClient.logger)
         let run = Task { try await connector.run() }
         defer { run.cancel() }

@@ -19,7 +19,8 @@ final class DropFixture: Sendable {
     let server: SSHServer?
 
     init(_ kind: DropKind) throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-drop-scratch-\(UUID().uuidString.prefix(8))")
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "crmhub-drop-scratch-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         switch kind {
         case .local:
@@ -76,7 +77,9 @@ final class DropFixture: Sendable {
 /// `sha256sum FILE` (coreutils), independent of the code under test.
 func sha256(_ file: URL) throws -> String {
     let output = try runCapturingOutput("/usr/bin/sha256sum", [file.path])
-    guard let digest = output.split(separator: " ").first else { throw TestSetupError("sha256sum \(file.path) printed nothing") }
+    guard let digest = output.split(separator: " ").first else {
+        throw TestSetupError("sha256sum \(file.path) printed nothing")
+    }
     return String(digest)
 }
 
@@ -155,7 +158,8 @@ struct FileDropBehaviourTests {
             try await fixture.drop.publish(try fixture.textFile(name, name), as: name)
         }
         try "partial".write(to: fixture.folder.appendingPathComponent("d.csv.part"), atomically: true, encoding: .utf8)
-        try FileManager.default.createDirectory(at: fixture.folder.appendingPathComponent("e.csv"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: fixture.folder.appendingPathComponent("e.csv"), withIntermediateDirectories: true)
         #expect(try await fixture.drop.list(matching: "*.csv").map(\.name) == ["a.csv", "b.csv"])
         #expect(try await fixture.drop.list(matching: "[ab].*").map(\.name) == ["a.csv", "b.csv"])
         #expect(try await fixture.drop.list(matching: "?.txt").map(\.name) == ["c.txt"])
@@ -202,7 +206,10 @@ struct FileDropBehaviourTests {
         let error = await #expect(throws: TransportError.self) { try await fixture.drop.fetch("missing.csv", to: copy) }
         #expect(error?.isTransient == false)
         #expect(!FileManager.default.fileExists(atPath: copy.path))
-        #expect(((try? FileManager.default.contentsOfDirectory(atPath: fixture.scratch.path)) ?? []).allSatisfy { !$0.hasSuffix(".fetch") })
+        #expect(
+            ((try? FileManager.default.contentsOfDirectory(atPath: fixture.scratch.path)) ?? []).allSatisfy {
+                !$0.hasSuffix(".fetch")
+            })
     }
 }
 
@@ -233,7 +240,8 @@ struct SFTPFileDropFailureTests {
 
     @Test func aKeyTheServerDoesNotAuthorizeIsAPermanentError() async throws {
         let server = try await offPool { try SSHServer() }
-        let drop = try SFTPFileDrop(configuration(server, key: try server.makeUnauthorizedKey(), pin: server.hostKeySHA256))
+        let drop = try SFTPFileDrop(
+            configuration(server, key: try server.makeUnauthorizedKey(), pin: server.hostKeySHA256))
         let error = await #expect(throws: TransportError.self) { try await drop.list(matching: "*") }
         #expect(error?.kind == .configuration)
         #expect(error?.isTransient == false)
@@ -260,7 +268,9 @@ struct SFTPFileDropFailureTests {
         #expect(listError?.message.contains("not-there does not exist") == true)
         let source = server.root.appendingPathComponent("upload.csv")
         try "rows\n".write(to: source, atomically: true, encoding: .utf8)
-        let publishError = await #expect(throws: TransportError.self) { try await drop.publish(source, as: "upload.csv") }
+        let publishError = await #expect(throws: TransportError.self) {
+            try await drop.publish(source, as: "upload.csv")
+        }
         #expect(publishError?.kind == .configuration)
     }
 
@@ -274,7 +284,9 @@ struct SFTPFileDropFailureTests {
 
     @Test func aMalformedPinOrAMissingKeyFileIsAConfigurationError() async throws {
         let server = try await offPool { try SSHServer() }
-        let malformed = #expect(throws: TransportError.self) { try SFTPFileDrop(configuration(server, pin: "SHA256:not-base64")) }
+        let malformed = #expect(throws: TransportError.self) {
+            try SFTPFileDrop(configuration(server, pin: "SHA256:not-base64"))
+        }
         #expect(malformed?.kind == .configuration)
         let missing = #expect(throws: TransportError.self) {
             try SFTPFileDrop(configuration(server, key: "/nonexistent/id_ed25519", pin: server.hostKeySHA256))
@@ -299,7 +311,9 @@ struct SFTPFileDropFailureTests {
 
     @Test(arguments: ["http://u@h/x", "sftp://h/x", "sftp://u:secret@h/x", "not a url"])
     func aURLThatIsNotKeyBasedSFTPIsRefused(url: String) {
-        let error = #expect(throws: TransportError.self) { try SFTPConfiguration(url: url, privateKey: "/k", hostKeySHA256: nil) }
+        let error = #expect(throws: TransportError.self) {
+            try SFTPConfiguration(url: url, privateKey: "/k", hostKeySHA256: nil)
+        }
         #expect(error?.kind == .configuration)
         #expect(error?.description.contains("secret") == false)
     }
@@ -318,8 +332,9 @@ struct SFTPFileDropFailureTests {
         #expect(files.map(\.name) == ["orders 2026.csv", "last-year.csv", "old.csv"])
         #expect(files.map(\.size) == [100000, 0, 12])
         let formatter = ISO8601DateFormatter()
-        #expect(files.map { $0.modified.map(formatter.string(from:)) } == [
-            "2026-11-25T09:16:00Z", "2025-12-31T23:59:00Z", "2024-03-03T00:00:00Z",
-        ])
+        #expect(
+            files.map { $0.modified.map(formatter.string(from:)) } == [
+                "2026-11-25T09:16:00Z", "2025-12-31T23:59:00Z", "2024-03-03T00:00:00Z",
+            ])
     }
 }

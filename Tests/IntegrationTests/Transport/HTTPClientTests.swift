@@ -28,7 +28,8 @@ struct HTTPClientTests {
     @Test func statusCodesAndRetryAfterAreReturnedNotThrown() async throws {
         let server = try RecordingHTTPServer()
         try server.setMode("429:7")
-        let response = try await client.execute(HTTPRequest(method: "POST", url: "\(server.url)/x", body: Array("{}".utf8)))
+        let response = try await client.execute(
+            HTTPRequest(method: "POST", url: "\(server.url)/x", body: Array("{}".utf8)))
         #expect(response.status == 429)
         #expect(response.header("retry-after") == "7")
         #expect(server.records().isEmpty)
@@ -48,7 +49,8 @@ struct HTTPClientTests {
         let server = try RecordingHTTPServer()
         try server.setMode("slow:2000")
         let error = await #expect(throws: TransportError.self) {
-            try await client.execute(HTTPRequest(method: "POST", url: "\(server.url)/slow", body: [1], timeout: .milliseconds(300)))
+            try await client.execute(
+                HTTPRequest(method: "POST", url: "\(server.url)/slow", body: [1], timeout: .milliseconds(300)))
         }
         #expect(error?.kind == .timeout)
         #expect(error?.isTransient == true)
@@ -59,7 +61,9 @@ struct HTTPClientTests {
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for index in 0..<50 {
                 group.addTask {
-                    try await client.execute(HTTPRequest(method: "PUT", url: "\(server.url)/n/\(index)", body: Array("\(index)".utf8))).status
+                    try await client.execute(
+                        HTTPRequest(method: "PUT", url: "\(server.url)/n/\(index)", body: Array("\(index)".utf8))
+                    ).status
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }

@@ -1,6 +1,5 @@
-import CRMHub
-@testable import CRMIngress
 import CRMConnector
+import CRMHub
 import CRMKafka
 import CRMTestSupport
 import CRMWeb
@@ -10,6 +9,8 @@ import HummingbirdTesting
 import Logging
 import ServiceLifecycle
 import Testing
+
+@testable import CRMIngress
 
 /// Web-form ingress against a real broker (Tansu), driven by a real headless browser (chromium) and curl.
 @Suite(.timeLimit(.minutes(3)))
@@ -29,7 +30,8 @@ struct WebFormIngressTests {
     /// The form as the ingress server serves it, producing with `producer`.
     func ingress(_ form: WebFormIngress.Form, _ producer: KafkaProducer, attachments: String) -> IngressEndpoint {
         WebFormIngress.endpoint(
-            form, emitter: SourceEmitter(connector: form.name, producer: producer), attachmentsDirectory: attachments, logger: logger)
+            form, emitter: SourceEmitter(connector: form.name, producer: producer), attachmentsDirectory: attachments,
+            logger: logger)
     }
 
     /// Runs `cli` to its end and returns its standard output; its standard error goes to `errors` (default: discarded).
@@ -45,21 +47,26 @@ struct WebFormIngressTests {
         return try run(
             browser,
             [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(profile.path)",
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--user-data-dir=\(profile.path)",
                 "--virtual-time-budget=10000", "--dump-dom", page.absoluteString,
             ], errors: scratch.appendingPathComponent("chromium.log"))
     }
 
     @Test func aRealBrowserPostsUrlencodedAndMultipartFormsThatLandOnTheTopicAfterA202() async throws {
-        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         let browser = try #require(chromium, "chromium is installed by deploy/lib/env.sh")
         let broker = try TansuBroker()
         try await KafkaTestClient.createTopics(broker.bootstrap, ["raw.webform"], partitions: 1)
         let producer = try KafkaTestClient.producer(broker.bootstrap)
         let port = try freePort()
-        let attachments = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-attachments-\(UUID())").path
+        let attachments = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-attachments-\(UUID())")
+            .path
         let app = IngressServer.makeApplication(
-            host: "127.0.0.1", port: port, endpoints: [ingress(form(topic: "raw.webform"), producer, attachments: attachments)], logger: logger)
+            host: "127.0.0.1", port: port,
+            endpoints: [ingress(form(topic: "raw.webform"), producer, attachments: attachments)], logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
         let running = Task { try await group.run() }
         guard await eventually(timeout: .seconds(30), { canConnect(port: port) }) else {
@@ -69,7 +76,9 @@ struct WebFormIngressTests {
         // Pages whose forms submit themselves: a real browser makes the POSTs.
         let pages = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-forms-\(UUID())")
         try FileManager.default.createDirectory(at: pages, withIntermediateDirectories: true)
-        for (name, enctype) in [("urlencoded", "application/x-www-form-urlencoded"), ("multipart", "multipart/form-data")] {
+        for (name, enctype) in [
+            ("urlencoded", "application/x-www-form-urlencoded"), ("multipart", "multipart/form-data"),
+        ] {
             let html = """
                 <!doctype html><html><body onload="document.forms[0].submit()">
                 <form method="post" enctype="\(enctype)" action="http://127.0.0.1:\(port)/forms/contact">
@@ -80,32 +89,44 @@ struct WebFormIngressTests {
             try html.write(to: pages.appendingPathComponent("\(name).html"), atomically: true, encoding: .utf8)
             let page = pages.appendingPathComponent("\(name).html")
             let dom = try await offPool { try self.browse(browser, page, scratch: pages) }
-            if !dom.contains("\"status\":\"accepted\"") { print("chromium's DOM dump for \(name) came before the response: \(dom.prefix(200))") }
+            if !dom.contains("\"status\":\"accepted\"") {
+                print("chromium's DOM dump for \(name) came before the response: \(dom.prefix(200))")
+            }
         }
         // curl sends an attachment.
         let cv = pages.appendingPathComponent("cv.txt")
         try "my cv".write(to: cv, atomically: true, encoding: .utf8)
         let curlOutput = try await offPool {
-            try self.run("/usr/bin/curl", [
-                "-s", "-F", "email=curl@example.com", "-F", "message=see attached", "-F", "cv=@\(cv.path);type=text/plain",
-                "http://127.0.0.1:\(port)/forms/contact",
-            ])
+            try self.run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-F", "email=curl@example.com", "-F", "message=see attached", "-F",
+                    "cv=@\(cv.path);type=text/plain",
+                    "http://127.0.0.1:\(port)/forms/contact",
+                ])
         }
         #expect(curlOutput.contains("accepted"))
 
-        let messages = try await KafkaTestClient.collect(broker.bootstrap, topic: "raw.webform", count: 3, timeout: .seconds(30))
+        let messages = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "raw.webform", count: 3, timeout: .seconds(30))
         #expect(messages.count == 3)
-        let documents = messages.compactMap { try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
+        let documents = messages.compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any]
+        }
         let fields = documents
         #expect(fields.first?["name"] as? String == "Zoë Müller")
         #expect(fields.first?["message"] as? String == "Hello from a urlencoded form, with \"quotes\" & ümlauts")
         #expect(fields.allSatisfy { $0["website"] == nil }, "the honeypot field is not forwarded")
-        #expect(messages.map(\.keyText) == ["zoe.urlencoded@example.com", "zoe.multipart@example.com", "curl@example.com"])
+        #expect(
+            messages.map(\.keyText) == ["zoe.urlencoded@example.com", "zoe.multipart@example.com", "curl@example.com"])
         #expect(messages.allSatisfy { $0.headers.text("crm-id") != nil })
         let agents = documents.map { ($0["_form"] as? [String: Any])?["user_agent"] as? String ?? "" }
-        #expect(agents[0].contains("HeadlessChrome") && agents[1].contains("HeadlessChrome"), "a real browser posted: \(agents)")
+        #expect(
+            agents[0].contains("HeadlessChrome") && agents[1].contains("HeadlessChrome"),
+            "a real browser posted: \(agents)")
         #expect(agents[2].hasPrefix("curl/"))
-        let attachment = try #require(((documents.last?["_form"] as? [String: Any])?["attachments"] as? [[String: Any]])?.first)
+        let attachment = try #require(
+            ((documents.last?["_form"] as? [String: Any])?["attachments"] as? [[String: Any]])?.first)
         #expect(attachment["filename"] as? String == "cv.txt")
         #expect(attachment["size"] as? Int == 5)
         let reference = try #require(attachment["ref"] as? String)
@@ -119,25 +140,35 @@ struct WebFormIngressTests {
     @Test func badInputGetsAClearClientErrorAndNothingIsProduced() async throws {
         // No broker needed: every request here is refused before producing.
         let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
-        let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
+        let router = IngressServer.makeRouter(
+            endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         let app = Application(router: router)
         try await app.test(.router) { client in
             let urlencoded: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
-            try await client.execute(uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=a%40b.c")) {
+            try await client.execute(
+                uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=a%40b.c")
+            ) {
                 #expect($0.status == .unprocessableContent)
                 #expect(String(buffer: $0.body).contains("message"))
             }
-            try await client.execute(uri: "/forms/contact", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hi")) {
+            try await client.execute(
+                uri: "/forms/contact", method: .post, headers: [.contentType: "text/plain"],
+                body: ByteBuffer(string: "hi")
+            ) {
                 #expect($0.status == .unsupportedMediaType)
             }
             try await client.execute(
-                uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=a%40b.c&message=x&website=spam")
+                uri: "/forms/contact", method: .post, headers: urlencoded,
+                body: ByteBuffer(string: "email=a%40b.c&message=x&website=spam")
             ) { #expect($0.status == .badRequest) }
-            try await client.execute(uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=%ZZ")) {
+            try await client.execute(
+                uri: "/forms/contact", method: .post, headers: urlencoded, body: ByteBuffer(string: "email=%ZZ")
+            ) {
                 #expect($0.status == .badRequest)
             }
             try await client.execute(
-                uri: "/forms/contact", method: .post, headers: [.contentType: "multipart/form-data; boundary=B"], body: ByteBuffer(string: "--B\r\nbroken")
+                uri: "/forms/contact", method: .post, headers: [.contentType: "multipart/form-data; boundary=B"],
+                body: ByteBuffer(string: "--B\r\nbroken")
             ) { #expect($0.status == .badRequest) }
         }
         await producer.shutdown(timeout: .milliseconds(100))
@@ -145,10 +176,12 @@ struct WebFormIngressTests {
 
     @Test func whenKafkaDoesNotAcknowledgeTheAnswerIs503NeverA2xx() async throws {
         let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
-        let router = IngressServer.makeRouter(endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
+        let router = IngressServer.makeRouter(
+            endpoints: [ingress(form(topic: "t"), producer, attachments: "/tmp")], logger: logger)
         try await Application(router: router).test(.router) { client in
             try await client.execute(
-                uri: "/forms/contact", method: .post, headers: [.contentType: "application/json", .init("Idempotency-Key")!: "form-123"],
+                uri: "/forms/contact", method: .post,
+                headers: [.contentType: "application/json", .init("Idempotency-Key")!: "form-123"],
                 body: ByteBuffer(string: "{\"email\":\"a@b.c\",\"message\":\"hi\"}")
             ) { response in
                 #expect(response.status == .serviceUnavailable)

@@ -4,11 +4,12 @@ import CRMKafka
 import CRMMail
 import CRMTestSupport
 import CRMTransport
-@testable import CRMWorkflow
 import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
+
+@testable import CRMWorkflow
 
 /// The whole escalation path on real peers, wired as `crmhub run` wires it: tickets and customers on Tansu → the
 /// escalation rule's scheduled check → the escalation topic → an `smtp-sink` with the shipped escalation templates →
@@ -23,42 +24,42 @@ struct EscalationMailTests {
         let broker = try TansuBroker()
         let directory = try temporaryFolder([
             "hub.yaml": """
-                kafka:
-                  brokers: ["\(broker.bootstrap)"]
-                  session_timeout_ms: 2000
-                  heartbeat_interval_ms: 500
-                  topic_partitions: 1
-                  create_topics: true
-                connectors: connectors
-                rules: rules
-                routes: []
-                """,
+            kafka:
+              brokers: ["\(broker.bootstrap)"]
+              session_timeout_ms: 2000
+              heartbeat_interval_ms: 500
+              topic_partitions: 1
+              create_topics: true
+            connectors: connectors
+            rules: rules
+            routes: []
+            """,
             "escalate.yaml": """
-                name: escalate
-                kind: escalation
-                customers: crm.customer
-                to: crm.ticket.escalation
-                notify: "Service Manager <\(MailServer.address("manager"))>"
-                schedule: {every: 1s}
-                when:
-                  all:
-                    - {path: age.hours, at_least: 24}
-                    - {path: ticket.severity, in: [high, urgent]}
-                    - {path: customer.tier, in: [gold]}
-                """,
+            name: escalate
+            kind: escalation
+            customers: crm.customer
+            to: crm.ticket.escalation
+            notify: "Service Manager <\(MailServer.address("manager"))>"
+            schedule: {every: 1s}
+            when:
+              all:
+                - {path: age.hours, at_least: 24}
+                - {path: ticket.severity, in: [high, urgent]}
+                - {path: customer.tier, in: [gold]}
+            """,
             "escalation-mail.yaml": """
-                name: escalation-mail
-                kind: smtp-sink
-                topic: crm.ticket.escalation
-                url: \(mail.smtpURL)
-                security: none
-                from: "crmhub <crmhub@\(MailServer.domain)>"
-                to: "{{notify}}"
-                template: ticket-escalation
-                templates_dir: \(repositoryRoot.appendingPathComponent("Connectors/templates").path)
-                message_id_domain: hub.test
-                headers: {Auto-Submitted: auto-generated}
-                """,
+            name: escalation-mail
+            kind: smtp-sink
+            topic: crm.ticket.escalation
+            url: \(mail.smtpURL)
+            security: none
+            from: "crmhub <crmhub@\(MailServer.domain)>"
+            to: "{{notify}}"
+            template: ticket-escalation
+            templates_dir: \(repositoryRoot.appendingPathComponent("Connectors/templates").path)
+            message_id_domain: hub.test
+            headers: {Auto-Submitted: auto-generated}
+            """,
         ])
         for (file, folder) in [("escalate.yaml", "rules"), ("escalation-mail.yaml", "connectors")] {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(folder)", withIntermediateDirectories: true)
@@ -74,9 +75,18 @@ struct EscalationMailTests {
         let records = [
             ("crm.customer", "C1", #"{"id":"C1","kind":"organisation","displayName":"Gold Ltd","tier":"gold"}"#),
             ("crm.customer", "C2", #"{"id":"C2","kind":"person","displayName":"Bronze","tier":"bronze"}"#),
-            ("crm.ticket", "T1", #"{"id":"T1","subject":"Outage at HQ","channel":"phone","severity":"urgent","status":"open","createdAt":"\#(old)","customerRef":"C1"}"#),
-            ("crm.ticket", "T2", #"{"id":"T2","subject":"Slow portal","channel":"web","severity":"urgent","status":"open","createdAt":"\#(old)","customerRef":"C2"}"#),
-            ("crm.ticket", "T3", #"{"id":"T3","subject":"Question","channel":"email","severity":"normal","status":"open","createdAt":"\#(old)","customerRef":"C1"}"#),
+            (
+                "crm.ticket", "T1",
+                #"{"id":"T1","subject":"Outage at HQ","channel":"phone","severity":"urgent","status":"open","createdAt":"\#(old)","customerRef":"C1"}"#
+            ),
+            (
+                "crm.ticket", "T2",
+                #"{"id":"T2","subject":"Slow portal","channel":"web","severity":"urgent","status":"open","createdAt":"\#(old)","customerRef":"C2"}"#
+            ),
+            (
+                "crm.ticket", "T3",
+                #"{"id":"T3","subject":"Question","channel":"email","severity":"normal","status":"open","createdAt":"\#(old)","customerRef":"C1"}"#
+            ),
         ]
         for (topic, key, value) in records {
             _ = try await producer.send(ProducerMessage(topic: topic, key: Array(key.utf8), value: Array(value.utf8)))
