@@ -82,5 +82,6 @@ struct RouteFaultTests {
             #expect(firstSeen == firstSeen.sorted(), "order of first deliveries for \(key)")
         }
         await input.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 }

@@ -32,6 +32,7 @@ struct KafkaClientTests {
         }
         #expect(offsets == [0, 1, 2, 3, 4])
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func consumedMessagesCarryKeyValueAndHeaders() async throws {
@@ -53,6 +54,7 @@ struct KafkaClientTests {
         #expect(message.headers.first(where: { $0.key == "empty" })?.value == [])
         await consumer.close()
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func aNewConsumerResumesAfterTheLastCommittedOffset() async throws {
@@ -83,6 +85,7 @@ struct KafkaClientTests {
         #expect(next.offset == 6)
         await second.close()
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func revokedPartitionsCommitTheirDoneOffsetsOnClose() async throws {
@@ -119,6 +122,7 @@ struct KafkaClientTests {
         }
         await second.close()
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func producedMessagesSurviveABrokerOutage() async throws {
@@ -137,6 +141,7 @@ struct KafkaClientTests {
         let report = try await pending.value
         #expect(report.offset == 1)
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func aMessageLargerThanTheLimitFailsWithAClearError() async throws {
@@ -151,6 +156,7 @@ struct KafkaClientTests {
         #expect(error?.code == .produce)
         #expect(error?.isRetriable == false)
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func aSlowConsumerWithAFullBufferPausesFetchingAndStillGetsEverything() async throws {
@@ -176,6 +182,7 @@ struct KafkaClientTests {
         #expect(seen.count == 400)
         await consumer.close()
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func anUnknownPropertyIsAConfigurationError() {

@@ -62,6 +62,7 @@ struct KafkaTransactionTests {
         let uncommitted = try await values(cluster, topic: "txn", isolation: "read_uncommitted", expecting: 10)
         #expect(uncommitted == ["aborted-0", "aborted-1", "aborted-2", "committed-0", "committed-1"])
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
     @Test func anAbortableErrorIsReportedAsRequiringAbort() async throws {
@@ -78,5 +79,6 @@ struct KafkaTransactionTests {
         #expect(error?.isFatal == false)
         try await producer.abortTransaction()
         await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 }

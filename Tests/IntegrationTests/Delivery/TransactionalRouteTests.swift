@@ -83,6 +83,7 @@ struct TransactionalRouteTests {
         }
         await resumed.close()
         await input.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 }
 
