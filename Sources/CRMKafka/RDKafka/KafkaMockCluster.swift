@@ -1,5 +1,7 @@
 import CRDKafka
+import Glibc
 import Logging
+import Synchronization
 
 /// librdkafka's in-process mock cluster, for tests that inject broker faults (a broker down, request errors,
 /// leader moves, round-trip delays). Clients connect to ``bootstrapServers`` like to a real cluster.
@@ -7,6 +9,8 @@ public final class KafkaMockCluster: @unchecked Sendable {
     // The mock cluster is driven through librdkafka's thread-safe mock API.
     private let client: RDKafkaClient
     private let cluster: OpaquePointer
+    /// Sockets holding the listening ports of brokers that are down (see ``setBrokerDown(_:)``), by broker id.
+    private let heldPorts = Mutex<[Int32: Int32]>([:])
 
     /// Kafka API keys used with ``pushRequestErrors(apiKey:_:)``.
     public enum APIKey: Int16, Sendable {
@@ -39,6 +43,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     deinit {
+        for socket in heldPorts.withLock({ $0.values }) { close(socket) }
         rd_kafka_mock_cluster_destroy(cluster)
         client.destroy()
     }
@@ -55,10 +60,50 @@ public final class KafkaMockCluster: @unchecked Sendable {
     }
 
     /// Takes broker `id` (1-based) down: its connections are closed and it accepts no new ones.
-    public func setBrokerDown(_ id: Int32) { rd_kafka_mock_broker_set_down(cluster, id) }
+    ///
+    /// librdkafka closes the broker's listening socket and binds the same port again when the broker comes back up,
+    /// and aborts the process if that port was taken meanwhile (any socket of a parallel test may get it as its
+    /// ephemeral port). So the port is held by a socket of ours while the broker is down.
+    public func setBrokerDown(_ id: Int32) {
+        rd_kafka_mock_broker_set_down(cluster, id)
+        guard let port = port(ofBroker: id), let socket = Self.hold(port: port) else { return }
+        heldPorts.withLock { $0[id] = socket }
+    }
 
-    /// Brings broker `id` back up.
-    public func setBrokerUp(_ id: Int32) { rd_kafka_mock_broker_set_up(cluster, id) }
+    /// Brings broker `id` back up (on its old port, released just before).
+    public func setBrokerUp(_ id: Int32) {
+        if let socket = heldPorts.withLock({ $0.removeValue(forKey: id) }) { close(socket) }
+        rd_kafka_mock_broker_set_up(cluster, id)
+    }
+
+    /// Broker `id`'s port: the mock cluster lists its brokers in id order.
+    private func port(ofBroker id: Int32) -> UInt16? {
+        let servers = bootstrapServers
+        guard id >= 1, Int(id) <= servers.count, let colon = servers[Int(id) - 1].lastIndex(of: ":") else { return nil }
+        return UInt16(servers[Int(id) - 1][servers[Int(id) - 1].index(after: colon)...])
+    }
+
+    /// A socket bound to 127.0.0.1:`port` (not listening), or nil when the port cannot be bound.
+    private static func hold(port: UInt16) -> Int32? {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return nil }
+        var reuse: Int32 = 1
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(socket)
+            return nil
+        }
+        return socket
+    }
 
     /// Adds `milliseconds` of round-trip time to broker `id`.
     public func setRoundTripTime(broker id: Int32, milliseconds: Int32) {
