@@ -148,7 +148,7 @@ public final class IMAPSource: Service, Sendable {
     /// Polls every ``Settings/pollInterval`` until cancelled or the service group shuts down. A failed poll is
     /// logged and tried again at the next interval.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 var batchFull = false
                 do {

@@ -45,7 +45,9 @@ import Testing
 
     @Test func metricsUsesThePrometheusTextFormat() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "crmhub_route_messages_in_total", labels: [("route", "r1")], help: "messages in")
+        let descriptor = MetricNameDescriptor(
+            namespace: "crmhub", subsystem: "route", metricName: "messages_in", unitName: "total", helpText: "messages in")
+        registry.makeCounter(descriptor: descriptor, labels: [("route", "r1")])
             .increment(by: Int64(3))
         let app = Application(router: AdminServer.makeRouter(state: HubState(), routes: [], registry: registry))
         try await app.test(.router) { client in
