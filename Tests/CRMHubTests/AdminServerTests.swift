@@ -46,7 +46,8 @@ import Testing
     @Test func metricsUsesThePrometheusTextFormat() async throws {
         let registry = PrometheusCollectorRegistry()
         let descriptor = MetricNameDescriptor(
-            namespace: "crmhub", subsystem: "route", metricName: "messages_in", unitName: "total", helpText: "messages in")
+            namespace: "crmhub", subsystem: "route", metricName: "messages_in", unitName: "total",
+            helpText: "messages in")
         registry.makeCounter(descriptor: descriptor, labels: [("route", "r1")])
             .increment(by: Int64(3))
         let app = Application(router: AdminServer.makeRouter(state: HubState(), routes: [], registry: registry))
