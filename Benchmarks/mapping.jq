@@ -28,7 +28,7 @@ select(.status != "X")
     emails: (if .email then [.email | email] else null end),
     phones: (if .phone then [.phone | phone] else null end),
     status: ({"A": "active", "I": "inactive", "P": "prospect"}[.status] // error("status")),
-    tier: ((.tier // "standard") | trim | ascii_upcase),
+    tier: ((.tier // "standard") | trim | ascii_downcase),
     address: {
       line1: (.address.street | trim),
       city: (.address.city | name),
@@ -40,6 +40,7 @@ select(.status != "X")
     lifetimeValue: (.lifetime_value | dec2),
     language: (.locale | ascii_downcase | .[0:2]),
     createdAt: (.created_at | ts),
-    externalIds: {crm: (.id | tostring)}
+    externalIds: {crm: (.id | tostring)},
+    origin: "crm"
   }
 | with_entries(select(.value != null))
