@@ -70,15 +70,18 @@ public struct HubDaemon: Sendable {
             || configuration.connectors.contains { !$0.mappings.isEmpty }
             || jobs.contains { $0.schedule != nil && $0.mapping != nil }
         let mappings: MappingRegistry?
+        let masterDataLookup = MasterDataMappingLookup()
         do {
-            mappings = needsMappings ? try MappingRegistry(directory: configuration.mappingsDirectory) : nil
+            mappings =
+                needsMappings
+                ? try MappingRegistry(directory: configuration.mappingsDirectory, lookup: masterDataLookup) : nil
         } catch {
             throw .invalid(error.problems.map(\.description))
         }
         var services: [any Service]
         let hub: HubRuntime.HubServices
         do {
-            hub = try await runtime.makeServices(mappings: mappings) { route in
+            hub = try await runtime.makeServices(mappings: mappings, masterDataLookup: masterDataLookup) { route in
                 if let step = workflow.transform(for: route, logger: logger) { return step }
                 guard let name = route.mapping else { return IdentityTransform() }
                 return mappings?.transform(named: name) ?? UnavailableMappingTransform(name: name)

@@ -104,10 +104,13 @@ public struct HubRuntime: Sendable {
     /// sinks under a ``SinkService`` each, sources and other services as the connector built them. Routes with
     /// `resolve: true` get a ``ResolveTransform`` over the master data (SQLite store, or PostgreSQL shared by several
     /// instances), whose change events go to `store.events_topic`. `mappings` is the compiled mappings folder that
-    /// connectors (IMAP sources) look their mapping up in; SIGHUP reloads it. The ingress endpoints connectors serve
-    /// are returned for the ingress server; add the HTTP servers last.
+    /// connectors (IMAP sources) look their mapping up in; SIGHUP reloads it. When its mappings look golden ids up
+    /// (`lookup: {service: golden-by-email}` …), the master data is opened even without a resolving route and
+    /// attached to `masterDataLookup`, the lookup the mappings were compiled with. The ingress endpoints connectors
+    /// serve are returned for the ingress server; add the HTTP servers last.
     public func makeServices(
-        mappings: MappingRegistry? = nil, transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform
+        mappings: MappingRegistry? = nil, masterDataLookup: MasterDataMappingLookup? = nil,
+        transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform
     ) async throws -> HubServices {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
         producerConfiguration.client = clientConfiguration
@@ -118,8 +121,16 @@ public struct HubRuntime: Sendable {
                 producer: producer, flushTimeout: .seconds(max(5, configuration.shutdownTimeoutSeconds / 3)),
                 logger: logger)
         ]
-        let resolve = try await makeResolveTransform(producer: producer)
-        if let resolver = resolve?.resolver { services.append(MasterDataFollower(resolver: resolver, logger: logger)) }
+        let looksUpGoldenIds =
+            mappings?.current.mappings.values.contains {
+                !$0.services.isDisjoint(with: MasterDataMappingLookup.services)
+            } ?? false
+        let resolve = try await makeResolveTransform(
+            producer: producer, required: looksUpGoldenIds || configuration.routes.contains(where: \.resolve))
+        if let resolver = resolve?.resolver {
+            services.append(MasterDataFollower(resolver: resolver, logger: logger))
+            masterDataLookup?.attach(resolver.index)
+        }
         let transforms: @Sendable (RouteConfiguration) -> any MessageTransform = { route in
             if route.resolve, let resolve { return resolve }
             return transforms(route)
@@ -159,8 +170,8 @@ public struct HubRuntime: Sendable {
         public var ingress: [IngressEndpoint] = []
     }
 
-    private func makeResolveTransform(producer: KafkaProducer) async throws -> ResolveTransform? {
-        guard configuration.routes.contains(where: \.resolve) else { return nil }
+    private func makeResolveTransform(producer: KafkaProducer, required: Bool) async throws -> ResolveTransform? {
+        guard required else { return nil }
         let location =
             configuration.store.kind == .postgres
             ? PostgresMasterDataStore.Configuration.redacted(configuration.store.location)

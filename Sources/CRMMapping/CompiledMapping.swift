@@ -15,6 +15,8 @@ public struct CompiledMapping: Sendable {
     public let file: String
     /// Inline test cases declared in the file.
     public let tests: [MappingTestCase]
+    /// The services its fields look up (`lookup: {service: NAME}`), which the hub must provide.
+    public let services: Set<String>
 
     let outputs: [OutputPlan]
     /// The outputs, `drop_when` and `filter` in executable form (see Nodes.swift).
@@ -24,8 +26,9 @@ public struct CompiledMapping: Sendable {
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
-        filter: Cond?, tests: [MappingTestCase]
+        filter: Cond?, tests: [MappingTestCase], services: Set<String>
     ) {
+        self.services = services
         self.name = name
         self.version = version
         self.input = input
@@ -114,6 +117,8 @@ public struct MappingTestCase: Sendable {
     /// Raw message bytes (from `input:` converted to JSON, or `input_json:` verbatim).
     public var input: [UInt8]
     public var expectation: Expectation
+    /// Stand-ins for lookup services (`lookups: {SERVICE: {KEY: VALUE}}`): service → key → value.
+    public var lookups: [String: [String: JSONValue]] = [:]
     public var location: SourceLocation
 }
 
@@ -128,12 +133,17 @@ public struct MappingTestOutcome: Sendable {
 }
 
 extension CompiledMapping {
-    /// Runs the inline tests with `context` (a lookup may be supplied for `lookup: {service: ...}` fields).
+    /// Runs the inline tests with `context` (a lookup may be supplied for `lookup: {service: ...}` fields; a case's
+    /// own `lookups:` take its place).
     public func runTests(context: MappingContext = MappingContext()) -> [MappingTestOutcome] {
         tests.map { t in
             func outcome(_ ok: Bool, _ detail: String) -> MappingTestOutcome {
                 MappingTestOutcome(mapping: name, test: t.name, passed: ok, detail: detail, location: t.location)
             }
+            // A case's `lookups:` stand in for the services; a case without them (and without a caller's lookup)
+            // gets none: service lookups answer null.
+            var context = context
+            if !t.lookups.isEmpty || context.lookup == nil { context.lookup = StaticLookup(t.lookups) }
             let result: Result<MappingResult, MappingError>
             do throws(MappingError) { result = .success(try apply(t.input, context: context)) } catch {
                 result = .failure(error)

@@ -12,6 +12,8 @@ struct Compiler {
     let resolveInclude: (String, YAMLValue) -> [FieldPlan]?
     var tables: [String: [String: JSONValue]] = [:]
     var problems: [YAMLError] = []
+    /// The `lookup: {service: NAME}` services the compiled fields use.
+    var services: Set<String> = []
 
     static let fieldKeys: Set<String> = [
         "path", "const", "concat", "separator", "first", "each", "fields", "value",
@@ -146,6 +148,7 @@ struct Compiler {
             } else if let lm = try? lv.mapping(), let svc = lm.optional("service"), let name = try? svc.nonEmptyString()
             {
                 steps.append(.service(name))
+                services.insert(name)
             } else {
                 note(lv.error("'lookup' is a table name or {service: NAME}"))
             }

@@ -180,7 +180,7 @@ final class LibraryBuilder {
         problems.append(contentsOf: c.problems)
         let mapping = CompiledMapping(
             name: name, version: String(hash, radix: 16), input: input, file: src.file,
-            outputs: outputs, dropWhen: dropWhen, filter: filter, tests: tests)
+            outputs: outputs, dropWhen: dropWhen, filter: filter, tests: tests, services: c.services)
         let r = (mapping, outputs, fragmentFields, hash)
         done[name] = r
         return r
@@ -192,7 +192,7 @@ final class LibraryBuilder {
             return nil
         }
         let known: Set<String> = [
-            "name", "input", "input_json", "expect", "expect_keys", "expect_dropped", "expect_error",
+            "name", "input", "input_json", "lookups", "expect", "expect_keys", "expect_dropped", "expect_error",
         ]
         for e in m.entries where !known.contains(e.key) {
             c.note(YAMLError("unknown test key '\(e.key)'", at: e.keyLocation))
@@ -224,7 +224,23 @@ final class LibraryBuilder {
             c.note(y.error("test '\(name)' needs expect (entity → record), expect_dropped or expect_error"))
             return nil
         }
-        _ = bytes.count
-        return MappingTestCase(name: name, input: bytes, expectation: expectation, location: y.location)
+        // `lookups: {SERVICE: {KEY: VALUE}}` stands in for the services the mapping looks up (master data).
+        var lookups: [String: [String: JSONValue]] = [:]
+        if let l = m.optional("lookups") {
+            if let lm = try? l.mapping() {
+                for service in lm.entries {
+                    guard let entries = try? service.value.mapping() else {
+                        c.note(service.value.error("lookups.\(service.key) is a mapping of key → value"))
+                        continue
+                    }
+                    lookups[service.key] = Dictionary(
+                        entries.entries.map { ($0.key, yamlToJSON($0.value)) }, uniquingKeysWith: { a, _ in a })
+                }
+            } else {
+                c.note(l.error("'lookups' is a mapping of service → {key: value}"))
+            }
+        }
+        return MappingTestCase(
+            name: name, input: bytes, expectation: expectation, lookups: lookups, location: y.location)
     }
 }

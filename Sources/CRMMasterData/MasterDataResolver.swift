@@ -1,12 +1,16 @@
 // CRMMasterData — the resolver: one actor owning the identity graph, writing through a store, emitting events.
 
 import Foundation
+import Synchronization
 
 /// Resolves customer records into golden records, persists every change through a `MasterDataStore` before
 /// publishing `MasterDataEvent`s, and answers lookups (by golden id, cross-reference, e-mail, phone, name)
 /// from its in-memory index (no store round trip: CTI screen-pops and mapping lookups are microseconds).
+///
+/// The graph sits behind a lock rather than only behind the actor: changes are made inside the actor, one at a time,
+/// while ``index`` reads it synchronously from the threads that run mappings.
 public actor MasterDataResolver {
-    private var graph: IdentityGraph
+    private let graph: LockedIdentityGraph
     private let store: any MasterDataStore
     private let sink: (any MasterDataEventSink)?
     private let now: @Sendable () -> Int64
@@ -37,7 +41,7 @@ public actor MasterDataResolver {
         // The match model learns from the stored records (unless the caller brought a trained one).
         if !model.isTrained, g.recordCount >= MatchTraining().minimumRecords { g.train() }
         trainedAt = g.recordCount
-        graph = g
+        graph = LockedIdentityGraph(g)
         self.store = store
         self.sink = sink
         self.now = now
@@ -72,14 +76,18 @@ public actor MasterDataResolver {
             erased.formUnion(c.event.erasedRecords)
         }
         let stored = try await store.members(goldenIds: ids.sorted())
-        var scope = graph.localScope(keys: [], goldenIds: ids.sorted())
-        scope.formUnion(erased)
-        graph.reconcile(stored: stored, scope: scope)
-        for c in foreign {
-            switch c.event.kind {
-            case .merged: if let absorbed = c.event.relatedGoldenId { graph.setAlias(absorbed, to: c.event.goldenId) }
-            case .unmerged: if let restored = c.event.relatedGoldenId { graph.setAlias(restored, to: nil) }
-            default: break
+        graph.update { graph in
+            var scope = graph.localScope(keys: [], goldenIds: ids.sorted())
+            scope.formUnion(erased)
+            graph.reconcile(stored: stored, scope: scope)
+            for c in foreign {
+                switch c.event.kind {
+                case .merged:
+                    if let absorbed = c.event.relatedGoldenId { graph.setAlias(absorbed, to: c.event.goldenId) }
+                case .unmerged:
+                    if let restored = c.event.relatedGoldenId { graph.setAlias(restored, to: nil) }
+                default: break
+                }
             }
         }
         let unpublished = foreign.filter { $0.origin.hasPrefix("unpublished:") }.map(\.event)
@@ -120,9 +128,9 @@ public actor MasterDataResolver {
     /// Retrains the match model when the graph has doubled since the last training (the learned m/u and prior
     /// follow the data; decisions already stored are kept).
     private func retrainIfGrown() {
-        let n = graph.recordCount
+        let n = graph.read { $0.recordCount }
         guard n >= MatchTraining().minimumRecords, n >= 2 * trainedAt else { return }
-        graph.train()
+        graph.update { $0.train() }
         trainedAt = n
     }
 
@@ -135,50 +143,54 @@ public actor MasterDataResolver {
 
     /// Resolves in the graph and builds the batch (with evidence and audit) and the event.
     private func decide(_ record: CustomerRecord) -> Decision {
-        var r = graph.resolve(record)
         let at = now()
-        var batch = StoreBatch()
-        batch.members = [StoredMember(record: record, goldenId: r.goldenId)]
-        let golden = graph.golden(r.goldenId)
-        if let golden { batch.goldens = [golden] }
-        if r.decision == .joined || r.decision == .review {
-            let against = r.decision == .joined ? r.goldenId : (r.candidateGoldenId ?? r.goldenId)
-            r.evidence = graph.explain(record.ref, against: against)?.evidence ?? []
-        }
-        batch.audit = [
-            AuditEntry(
-                action: r.decision.rawValue, goldenId: r.goldenId, relatedGoldenId: r.candidateGoldenId,
-                records: [record.ref],
-                score: r.score, evidence: r.evidence, actor: "resolver", at: at)
-        ]
-        var events: [MasterDataEvent] = []
-        if !r.absorbed.isEmpty {
-            // The record bridged earlier fragments of one person: they are merged into its golden record.
-            batch.members = graph.members(of: r.goldenId).map { StoredMember(record: $0, goldenId: r.goldenId) }
-            batch.removedGoldens = r.absorbed
-            for id in r.absorbed {
-                batch.aliases[id] = r.goldenId
-                batch.mergeHistory[id] = graph.mergeHistory[id]
-                batch.audit.append(
-                    AuditEntry(
-                        action: "merged", goldenId: r.goldenId, relatedGoldenId: id,
-                        records: graph.mergeHistory[id] ?? [],
-                        score: r.score, evidence: r.evidence, actor: "resolver", at: at))
-                events.append(
-                    MasterDataEvent(kind: .merged, goldenId: r.goldenId, relatedGoldenId: id, golden: golden, at: at))
+        let origin = self.origin
+        return graph.update { graph in
+            var r = graph.resolve(record)
+            var batch = StoreBatch()
+            batch.members = [StoredMember(record: record, goldenId: r.goldenId)]
+            let golden = graph.golden(r.goldenId)
+            if let golden { batch.goldens = [golden] }
+            if r.decision == .joined || r.decision == .review {
+                let against = r.decision == .joined ? r.goldenId : (r.candidateGoldenId ?? r.goldenId)
+                r.evidence = graph.explain(record.ref, against: against)?.evidence ?? []
             }
-        }
-        if r.decision == .review, let c = r.candidateGoldenId, let s = r.score {
-            batch.reviews = [
-                ReviewItem(
-                    record: record.ref, goldenId: r.goldenId, candidateGoldenId: c, score: s, evidence: r.evidence)
+            batch.audit = [
+                AuditEntry(
+                    action: r.decision.rawValue, goldenId: r.goldenId, relatedGoldenId: r.candidateGoldenId,
+                    records: [record.ref],
+                    score: r.score, evidence: r.evidence, actor: "resolver", at: at)
             ]
+            var events: [MasterDataEvent] = []
+            if !r.absorbed.isEmpty {
+                // The record bridged earlier fragments of one person: they are merged into its golden record.
+                batch.members = graph.members(of: r.goldenId).map { StoredMember(record: $0, goldenId: r.goldenId) }
+                batch.removedGoldens = r.absorbed
+                for id in r.absorbed {
+                    batch.aliases[id] = r.goldenId
+                    batch.mergeHistory[id] = graph.mergeHistory[id]
+                    batch.audit.append(
+                        AuditEntry(
+                            action: "merged", goldenId: r.goldenId, relatedGoldenId: id,
+                            records: graph.mergeHistory[id] ?? [],
+                            score: r.score, evidence: r.evidence, actor: "resolver", at: at))
+                    events.append(
+                        MasterDataEvent(
+                            kind: .merged, goldenId: r.goldenId, relatedGoldenId: id, golden: golden, at: at))
+                }
+            }
+            if r.decision == .review, let c = r.candidateGoldenId, let s = r.score {
+                batch.reviews = [
+                    ReviewItem(
+                        record: record.ref, goldenId: r.goldenId, candidateGoldenId: c, score: s, evidence: r.evidence)
+                ]
+            }
+            let kind: MasterDataEvent.Kind = (r.decision == .created || r.decision == .review) ? .created : .updated
+            events.insert(MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at), at: 0)
+            batch.events = events
+            batch.origin = origin
+            return Decision(resolution: r, batch: batch, events: events)
         }
-        let kind: MasterDataEvent.Kind = (r.decision == .created || r.decision == .review) ? .created : .updated
-        events.insert(MasterDataEvent(kind: kind, goldenId: r.goldenId, golden: golden, at: at), at: 0)
-        batch.events = events
-        batch.origin = origin
-        return Decision(resolution: r, batch: batch, events: events)
     }
 
     // MARK: Shared stores
@@ -221,7 +233,7 @@ public actor MasterDataResolver {
     /// Records the graph holds in the locked scope that the store did not return (moved or erased elsewhere).
     private func missingFromScope(keys: [String], goldenIds: [String], stored: [StoredMember]) -> [RecordRef] {
         let present = Set(stored.map(\.record.ref))
-        return graph.localScope(keys: keys, goldenIds: goldenIds).subtracting(present).sorted {
+        return graph.read { $0.localScope(keys: keys, goldenIds: goldenIds) }.subtracting(present).sorted {
             $0.description < $1.description
         }
     }
@@ -229,9 +241,11 @@ public actor MasterDataResolver {
     private func reconcileAndDecide(
         _ record: CustomerRecord, stored: [StoredMember], keys: [String], goldenIds: [String]
     ) -> Decision {
-        var scope = graph.localScope(keys: keys, goldenIds: goldenIds)
-        scope.insert(record.ref)
-        graph.reconcile(stored: stored, scope: scope)
+        graph.update { graph in
+            var scope = graph.localScope(keys: keys, goldenIds: goldenIds)
+            scope.insert(record.ref)
+            graph.reconcile(stored: stored, scope: scope)
+        }
         return decide(record)
     }
 
@@ -243,14 +257,16 @@ public actor MasterDataResolver {
     }
 
     private func mergeChange(survivor: String, absorbed: String, actor: String) throws -> Change {
-        let absorbedMembers = graph.members(of: absorbed)
-        let evidence = absorbedMembers.first.flatMap { graph.explain($0.ref, against: survivor) }
-        try graph.merge(survivor, absorbed)
+        let (absorbedMembers, evidence, live, golden) = try graph.update { graph in
+            let absorbedMembers = graph.members(of: absorbed)
+            let evidence = absorbedMembers.first.flatMap { graph.explain($0.ref, against: survivor) }
+            try graph.merge(survivor, absorbed)
+            let live = graph.canonicalGoldenId(survivor) ?? survivor
+            return (absorbedMembers, evidence, live, graph.golden(live))
+        }
         let at = now()
         var batch = StoreBatch()
-        let live = graph.canonicalGoldenId(survivor) ?? survivor
         batch.members = absorbedMembers.map { StoredMember(record: $0, goldenId: live) }
-        let golden = graph.golden(live)
         if let golden { batch.goldens = [golden] }
         batch.removedGoldens = [absorbed]
         batch.aliases = [absorbed: live]
@@ -274,8 +290,10 @@ public actor MasterDataResolver {
     @discardableResult
     public func acceptReview(_ ref: RecordRef, actor: String) async throws -> String {
         let item = try await openReview(ref)
-        guard let own = graph.goldenId(for: ref) else { throw MasterDataError(.notFound, "record \(ref) not found") }
-        guard let candidate = graph.canonicalGoldenId(item.candidateGoldenId) else {
+        guard let own = graph.read({ $0.goldenId(for: ref) }) else {
+            throw MasterDataError(.notFound, "record \(ref) not found")
+        }
+        guard let candidate = graph.read({ $0.canonicalGoldenId(item.candidateGoldenId) }) else {
             throw MasterDataError(.notFound, "golden record \(item.candidateGoldenId) no longer exists")
         }
         if own == candidate {
@@ -316,21 +334,24 @@ public actor MasterDataResolver {
 
     /// Undoes the merge that absorbed `absorbed`, restoring it with its former members.
     public func unmerge(absorbed: String, actor: String) async throws {
-        let survivor = graph.aliases[absorbed] ?? absorbed
+        let survivor = graph.read { $0.aliases[absorbed] } ?? absorbed
         try await change(goldenIds: [survivor, absorbed]) { r in try r.unmergeChange(absorbed: absorbed, actor: actor) }
     }
 
     private func unmergeChange(absorbed: String, actor: String) throws -> Change {
-        let survivor = try graph.unmerge(absorbed)
+        let (survivor, restored, gs, ga, aliases) = try graph.update { graph in
+            let survivor = try graph.unmerge(absorbed)
+            return (
+                survivor, graph.members(of: absorbed), graph.golden(survivor), graph.golden(absorbed),
+                graph.aliases.filter { $0.value == survivor }
+            )
+        }
         let at = now()
         var batch = StoreBatch()
-        let restored = graph.members(of: absorbed)
         batch.members = restored.map { StoredMember(record: $0, goldenId: absorbed) }
-        let gs = graph.golden(survivor)
-        let ga = graph.golden(absorbed)
         batch.goldens = [gs, ga].compactMap { $0 }
         batch.aliases = [absorbed: nil]
-        for (k, v) in graph.aliases where v == survivor { batch.aliases[k] = v }
+        for (k, v) in aliases { batch.aliases[k] = v }
         batch.mergeHistory = [absorbed: nil]
         batch.audit = [
             AuditEntry(
@@ -348,18 +369,19 @@ public actor MasterDataResolver {
     /// Takes a wrongly joined record out of its golden record into its own (and bars it from rejoining).
     @discardableResult
     public func detach(_ ref: RecordRef, actor: String) async throws -> String {
-        let from = graph.goldenId(for: ref).map { [$0] } ?? []
+        let from = graph.read { $0.goldenId(for: ref) }.map { [$0] } ?? []
         let c = try await change(goldenIds: from) { r in try r.detachChange(ref, actor: actor) }
         return c.events.last?.goldenId ?? ""
     }
 
     private func detachChange(_ ref: RecordRef, actor: String) throws -> Change {
-        let (from, to) = try graph.detach(ref)
+        let (from, to, members, gf, gt) = try graph.update { graph in
+            let (from, to) = try graph.detach(ref)
+            return (from, to, graph.members(of: to), graph.golden(from), graph.golden(to))
+        }
         let at = now()
         var batch = StoreBatch()
-        batch.members = graph.members(of: to).map { StoredMember(record: $0, goldenId: to) }
-        let gf = graph.golden(from)
-        let gt = graph.golden(to)
+        batch.members = members.map { StoredMember(record: $0, goldenId: to) }
         batch.goldens = [gf, gt].compactMap { $0 }
         batch.audit = [
             AuditEntry(action: "detached", goldenId: from, relatedGoldenId: to, records: [ref], actor: actor, at: at)
@@ -375,15 +397,17 @@ public actor MasterDataResolver {
     /// Erases a person (right to erasure): member records and the golden record are deleted; the audit keeps
     /// only references; an `erased` event (a tombstone for downstream topics) is published.
     public func erase(goldenId: String, actor: String) async throws {
-        let live = graph.canonicalGoldenId(goldenId) ?? goldenId
+        let live = graph.read { $0.canonicalGoldenId(goldenId) } ?? goldenId
         try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
     }
 
     private func eraseChange(goldenId: String, actor: String) throws -> Change {
-        guard let live = graph.canonicalGoldenId(goldenId) else {
-            throw MasterDataError(.notFound, "golden record \(goldenId) not found")
+        let (live, refs) = try graph.update { graph throws(MasterDataError) in
+            guard let live = graph.canonicalGoldenId(goldenId) else {
+                throw MasterDataError(.notFound, "golden record \(goldenId) not found")
+            }
+            return (live, try graph.erase(live))
         }
-        let refs = try graph.erase(live)
         let at = now()
         var batch = StoreBatch()
         batch.erased = refs
@@ -436,25 +460,31 @@ public actor MasterDataResolver {
     private func refreshThen(
         stored: [StoredMember], goldenIds: [String], _ make: @Sendable (isolated MasterDataResolver) throws -> Change
     ) throws -> Change {
-        graph.reconcile(stored: stored, scope: [])
+        graph.update { $0.reconcile(stored: stored, scope: []) }
         return try make(self)
     }
 
     // MARK: Lookups (in memory)
 
     /// The golden record by id (following merges).
-    public func golden(id: String) -> GoldenRecord? { graph.golden(id) }
+    public func golden(id: String) -> GoldenRecord? { graph.read { $0.golden(id) } }
     /// The golden id of a source record.
-    public func goldenId(for ref: RecordRef) -> String? { graph.goldenId(for: ref) }
+    public func goldenId(for ref: RecordRef) -> String? { graph.read { $0.goldenId(for: ref) } }
     /// Golden records with this e-mail.
-    public func lookup(email: String) -> [GoldenRecord] { graph.goldenIds(email: email).compactMap(graph.golden) }
+    public func lookup(email: String) -> [GoldenRecord] {
+        graph.read { graph in graph.goldenIds(email: email).compactMap { graph.golden($0) } }
+    }
     /// Golden records with this phone number.
     public func lookup(phone: String, defaultRegion: String? = nil) -> [GoldenRecord] {
-        graph.goldenIds(phone: phone, defaultRegion: defaultRegion).compactMap(graph.golden)
+        graph.read { graph in
+            graph.goldenIds(phone: phone, defaultRegion: defaultRegion).compactMap { graph.golden($0) }
+        }
     }
     /// Golden records with this name (either order, nicknames folded).
     public func search(givenName: String, familyName: String) -> [GoldenRecord] {
-        graph.goldenIds(givenName: givenName, familyName: familyName).compactMap(graph.golden)
+        graph.read { graph in
+            graph.goldenIds(givenName: givenName, familyName: familyName).compactMap { graph.golden($0) }
+        }
     }
     /// The audit trail of a golden id.
     public func auditTrail(goldenId: String) async throws -> [AuditEntry] {
@@ -463,5 +493,8 @@ public actor MasterDataResolver {
     /// Open review items.
     public func openReviews() async throws -> [ReviewItem] { try await store.openReviews() }
     /// Counts of live records and golden records.
-    public var counts: (records: Int, goldens: Int) { (graph.recordCount, graph.goldenCount) }
+    public var counts: (records: Int, goldens: Int) { graph.read { ($0.recordCount, $0.goldenCount) } }
+
+    /// Golden-id lookups answered on the caller's thread (for mapping lookups, which cannot await the actor).
+    public nonisolated var index: GoldenIdIndex { GoldenIdIndex(graph: graph) }
 }
