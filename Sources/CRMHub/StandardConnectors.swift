@@ -18,6 +18,7 @@ extension ConnectorRegistry {
         AsteriskAMIConnector.self,
         TrytonPartySinkConnector.self,
         TrytonSaleSourceConnector.self,
+        TrytonPartySourceConnector.self,
         SMTPSinkConnector.self,
         IMAPSourceConnector.self,
     ])

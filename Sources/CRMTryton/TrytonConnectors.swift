@@ -6,7 +6,7 @@ import CRMYAML
 import Foundation
 
 // CRMTryton: the Tryton ERP over JSON-RPC — a party sink keyed by the golden id (created once, updated on change)
-// and a confirmed-sale source whose checkpoint moves only after Kafka's acknowledgement.
+// and sources of confirmed sales and changed parties whose checkpoints move only after Kafka's acknowledgement.
 
 /// Where a Tryton connector connects (shared by both Tryton kinds).
 public enum TrytonConnection {
@@ -95,40 +95,71 @@ public enum TrytonPartySinkConnector: Connector {
 }
 
 /// `kind: tryton-sale-source`: polls Tryton for confirmed sale orders and produces them to a topic (see
-/// ``TrytonSaleSource``).
+/// ``TrytonSource`` and ``TrytonSourceModel/sales(states:)``).
 public enum TrytonSaleSourceConnector: Connector {
-    public struct Settings: Sendable {
-        public var connection: TrytonConnection.Settings
-        public var source: TrytonSaleSource.Settings
-    }
+    public typealias Settings = TrytonSourceSettings
 
     public static let kind = "tryton-sale-source"
-    public static let keys = TrytonConnection.keys.union(["states", "poll_interval_ms", "batch_size"])
+    public static let keys = TrytonSourceSettings.keys.union(["states"])
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
-        let map = file.map
-        let connection = try TrytonConnection.settings(map)
-        var source = TrytonSaleSource.Settings(name: file.name, topic: try map.require("topic").topicName())
-        if let value = map.optional("states") {
+        var states = ["confirmed", "processing"]
+        if let value = file.map.optional("states") {
             let allowed = ["draft", "quotation", "confirmed", "processing", "done", "cancelled"]
-            source.states = try value.sequence().map { state throws(YAMLError) in try state.oneOf(allowed) }
-            if source.states.isEmpty { throw value.error("states needs at least one sale state") }
+            states = try value.sequence().map { state throws(YAMLError) in try state.oneOf(allowed) }
+            if states.isEmpty { throw value.error("states needs at least one sale state") }
         }
-        if let value = map.optional("poll_interval_ms") {
-            source.pollInterval = .milliseconds(try value.int(in: 100...86_400_000))
-        }
-        if let value = map.optional("batch_size") { source.batchSize = try value.int(in: 1...10_000) }
-        return Settings(connection: connection, source: source)
+        return try TrytonSourceSettings(file, model: .sales(states: states))
     }
 
     public static func topics(_ settings: Settings) -> [String] { [settings.source.topic] }
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
-        let client = TrytonClient(
-            endpoint: try settings.connection.endpoint(), http: context.http, logger: context.logger)
+        try settings.make(in: context)
+    }
+}
+
+/// `kind: tryton-party-source`: polls Tryton for changed parties and produces them to a topic (map them with
+/// Mappings/tryton-party.yaml, which marks them `origin: erp` so they are not sent back to Tryton).
+public enum TrytonPartySourceConnector: Connector {
+    public typealias Settings = TrytonSourceSettings
+
+    public static let kind = "tryton-party-source"
+    public static let keys = TrytonSourceSettings.keys
+
+    public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
+        try TrytonSourceSettings(file, model: .parties)
+    }
+
+    public static func topics(_ settings: Settings) -> [String] { [settings.source.topic] }
+
+    public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
+        try settings.make(in: context)
+    }
+}
+
+/// The settings of a Tryton source connector: the connection, the topic, `poll_interval_ms` and `batch_size`.
+public struct TrytonSourceSettings: Sendable {
+    public var connection: TrytonConnection.Settings
+    public var source: TrytonSource.Settings
+
+    static let keys = TrytonConnection.keys.union(["poll_interval_ms", "batch_size"])
+
+    init(_ file: ConnectorFile, model: TrytonSourceModel) throws(YAMLError) {
+        let map = file.map
+        connection = try TrytonConnection.settings(map)
+        source = TrytonSource.Settings(name: file.name, topic: try map.require("topic").topicName(), model: model)
+        if let value = map.optional("poll_interval_ms") {
+            source.pollInterval = .milliseconds(try value.int(in: 100...86_400_000))
+        }
+        if let value = map.optional("batch_size") { source.batchSize = try value.int(in: 1...10_000) }
+    }
+
+    func make(in context: ConnectorContext) throws -> ConnectorParts {
+        let client = TrytonClient(endpoint: try connection.endpoint(), http: context.http, logger: context.logger)
         let store = try SourceCheckpointStore(database: try context.stateFiles.database("sources.sqlite"))
-        let source = TrytonSaleSource(
-            settings: settings.source, client: client, emitter: context.emitter(), store: store, logger: context.logger)
-        return ConnectorParts(services: [source])
+        let service = TrytonSource(
+            settings: source, client: client, emitter: context.emitter(), store: store, logger: context.logger)
+        return ConnectorParts(services: [service])
     }
 }

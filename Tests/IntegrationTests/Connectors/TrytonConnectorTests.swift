@@ -279,14 +279,15 @@ struct TrytonConnectorTests {
             "crmhub-tryton-state-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: stateDirectory) }
         let stateFile = stateDirectory.appendingPathComponent("sources.sqlite").path
-        var settings = TrytonSaleSource.Settings(name: "erp-sales", topic: topic)
+        var settings = TrytonSource.Settings(
+            name: "erp-sales", topic: topic, model: .sales(states: ["confirmed", "processing"]))
         settings.batchSize = 10
 
         // Kafka unreachable: the poll fails and the checkpoint does not move, so the sale is not lost.
         var unreachable = KafkaProducerConfiguration(bootstrapServers: ["127.0.0.1:\(try freePort())"])
         unreachable.deliveryTimeoutMilliseconds = 1_500
         let deadProducer = try KafkaProducer(configuration: unreachable, logger: logger)
-        let blocked = TrytonSaleSource(
+        let blocked = TrytonSource(
             settings: settings, client: client, producer: deadProducer,
             store: try SourceCheckpointStore(path: stateFile), logger: logger)
         await #expect(throws: TrytonSourceError.self) { try await blocked.pollOnce() }
@@ -294,14 +295,14 @@ struct TrytonConnectorTests {
         await deadProducer.shutdown(timeout: .seconds(1))
 
         let producer = try KafkaTestClient.producer(broker.bootstrap)
-        let source = TrytonSaleSource(
+        let source = TrytonSource(
             settings: settings, client: client, producer: producer, store: try SourceCheckpointStore(path: stateFile),
             logger: logger)
         #expect(try await source.pollOnce() == 1)
         #expect(try await source.pollOnce() == 0)
 
         // A restarted source (new client, new store handle on the same file) finds nothing new.
-        let restarted = TrytonSaleSource(
+        let restarted = TrytonSource(
             settings: settings, client: TrytonClient(endpoint: Self.endpoint(server), http: http, logger: logger),
             producer: producer,
             store: try SourceCheckpointStore(path: stateFile), logger: logger)
@@ -364,9 +365,10 @@ struct TrytonEndToEndTests {
             producer: producer, target: TrytonPartySinkTarget(client: client, logger: logger),
             store: try DeliveryStateStore(path: nil),
             state: HubState(), logger: logger)
-        var saleSettings = TrytonSaleSource.Settings(name: "tryton-sales", topic: "erp.tryton.sale")
+        var saleSettings = TrytonSource.Settings(
+            name: "tryton-sales", topic: "erp.tryton.sale", model: .sales(states: ["confirmed", "processing"]))
         saleSettings.pollInterval = .milliseconds(500)
-        let source = TrytonSaleSource(
+        let source = TrytonSource(
             settings: saleSettings, client: client, producer: producer, store: try SourceCheckpointStore(path: nil),
             logger: logger)
         let group = ServiceGroup(services: [sink, source], logger: logger)
@@ -473,7 +475,7 @@ struct TrytonEndToEndTests {
     }
 }
 
-/// The `tryton-party-sink` and `tryton-sale-source` connector kinds.
+/// The `tryton-party-sink`, `tryton-sale-source` and `tryton-party-source` connector kinds.
 @Suite struct TrytonConnectorConfigurationTests {
     @Test func theShippedTrytonExamplesLoad() throws {
         let sinkPath = repositoryRoot.appendingPathComponent("Connectors/examples/tryton-party.yaml").path
@@ -499,9 +501,15 @@ struct TrytonEndToEndTests {
             return
         }
         #expect(sourceSettings.source.topic == "erp.tryton.sale")
-        #expect(sourceSettings.source.states == ["confirmed", "processing"])
+        #expect(sourceSettings.source.model.model == "sale.sale")
+        #expect(sourceSettings.source.model.filter == [["state", "in", ["confirmed", "processing"]]])
         #expect(sourceSettings.source.pollInterval == .seconds(30))
         #expect(sourceSettings.connection.company == 1)
+
+        let partiesPath = repositoryRoot.appendingPathComponent("Connectors/examples/tryton-parties.yaml").path
+        let parties = try ConnectorRegistry.standard.load(path: partiesPath)
+        #expect(parties.kind == "tryton-party-source")
+        #expect(parties.settings(as: TrytonPartySourceConnector.Settings.self)?.source.model.model == "party.party")
     }
 
     @Test func anInlineTrytonPasswordIsRefusedWithItsLine() throws {
