@@ -40,7 +40,14 @@ public struct HubRuntime: Sendable {
         var client = KafkaClientConfiguration(bootstrapServers: configuration.kafka.brokers)
         client.clientID = configuration.kafka.clientID
         client.statisticsIntervalMilliseconds = configuration.kafka.statisticsIntervalMilliseconds
-        client.extra = configuration.kafka.properties
+        client.security = configuration.kafka.security
+        for (name, value) in configuration.kafka.properties {
+            if case .literal(let text) = value {
+                client.extra[name] = text
+            } else {
+                client.secretExtra[name] = KafkaSecret(value)
+            }
+        }
         return client
     }
 

@@ -79,7 +79,9 @@ public struct KafkaAdmin: Sendable {
     }
 
     private func makeClient() throws(KafkaError) -> RDKafkaClient {
-        try RDKafkaClient.make(type: RD_KAFKA_PRODUCER, properties: configuration.properties, logger: logger)
+        try RDKafkaClient.make(
+            type: RD_KAFKA_PRODUCER, properties: configuration.properties, secrets: configuration.secretProperties,
+            logger: logger)
     }
 
     private static func createTopicsBlocking(
