@@ -221,7 +221,11 @@ public struct HubRuntime: Sendable {
             } catch {
                 throw StartupError(description: "\(connector.file): \(error)")
             }
-            services += parts.services
+            let kind: HubState.ComponentKind = connector.sinkDelivery == nil ? .source : .sink
+            for (index, service) in parts.services.enumerated() {
+                let name = parts.services.count == 1 ? connector.name : "\(connector.name)#\(index + 1)"
+                services.append(MonitoredService(service, kind: kind, name: name, state: state))
+            }
             ingress += parts.ingress
             if let target = parts.sink, let delivery = connector.sinkDelivery {
                 let consumer = consumerConfiguration(
