@@ -37,7 +37,9 @@ public struct ProcessMetrics: Sendable, Equatable {
             }
             if let user = field(14), let system = field(15), ticks > 0 { metrics.cpuSeconds = (user + system) / ticks }
             if let size = field(23) { metrics.virtualMemoryBytes = Int(size) }
-            if let start = field(22), ticks > 0, let boot = bootTime() { metrics.startTimeSeconds = boot + start / ticks }
+            if let start = field(22), ticks > 0, let boot = bootTime() {
+                metrics.startTimeSeconds = boot + start / ticks
+            }
         }
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
             metrics.openFileDescriptors = entries.count

@@ -28,7 +28,9 @@ import Testing
     }
 
     func component(_ body: [String: Any], kind: String, name: String) -> [String: Any]? {
-        (body["components"] as? [[String: Any]])?.first { $0["kind"] as? String == kind && $0["name"] as? String == name }
+        (body["components"] as? [[String: Any]])?.first {
+            $0["kind"] as? String == kind && $0["name"] as? String == name
+        }
     }
 
     @Test func readinessRequiresEveryRouteSinkAndSourceAndListsEachWithItsState() async throws {

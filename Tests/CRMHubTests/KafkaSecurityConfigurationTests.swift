@@ -69,7 +69,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("    sasl:\n      mechanism: PLAIN\n      username: u\n      password: inline-pw-1", "kafka.security.sasl.password"),
+        (
+            "    sasl:\n      mechanism: PLAIN\n      username: u\n      password: inline-pw-1",
+            "kafka.security.sasl.password"
+        ),
         ("    tls:\n      key_password: inline-pw-1", "kafka.security.tls.key_password"),
     ])
     func anInlinePasswordIsRefusedNamingTheFieldNotTheValue(section: String, field: String) {
@@ -93,7 +96,10 @@ import Testing
         ("    protocol: plaintext\n    tls:\n      ca_file: ca.pem", "does not use TLS"),
         ("    protocol: ssl\n    tls:\n      certificate_file: c.pem", "tls.certificate_file needs tls.key_file"),
         ("    protocol: tls", "'tls' is not one of: plaintext, ssl, sasl_plaintext, sasl_ssl"),
-        ("    protocol: sasl_ssl\n    sasl:\n      mechanism: GSSAPI\n      username: u\n      password: ${env:P}", "GSSAPI"),
+        (
+            "    protocol: sasl_ssl\n    sasl:\n      mechanism: GSSAPI\n      username: u\n      password: ${env:P}",
+            "GSSAPI"
+        ),
     ])
     func contradictionsAreRefused(security: String, problem: String) {
         let text = problems("  security:\n\(security)")

@@ -27,11 +27,13 @@ public struct TestCertificates: Sendable {
                 "-keyout", "\(directory)/other-ca.key", "-out", "\(directory)/other-ca.pem",
             ],
             [
-                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "\(directory)/server.key", "-out",
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "\(directory)/server.key",
+                "-out",
                 "\(directory)/server.csr",
             ],
             [
-                "x509", "-req", "-in", "\(directory)/server.csr", "-CA", "\(directory)/ca.pem", "-CAkey", "\(directory)/ca.key", "-CAcreateserial", "-days",
+                "x509", "-req", "-in", "\(directory)/server.csr", "-CA", "\(directory)/ca.pem", "-CAkey",
+                "\(directory)/ca.key", "-CAcreateserial", "-days",
                 "2", "-extfile", "\(directory)/san.ext", "-out", "\(directory)/server.pem",
             ],
         ]
@@ -54,7 +56,9 @@ public final class TLSProxy: Sendable {
     /// Starts the proxy on `port` (pick it first with ``freePort()`` when the broker must advertise it).
     public init(port: Int, targetPort: Int, certificates: TestCertificates) throws {
         self.port = port
-        let binary = ["/usr/bin/stunnel4", "/usr/bin/stunnel"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let binary = ["/usr/bin/stunnel4", "/usr/bin/stunnel"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         guard let binary else {
             throw TestSetupError("stunnel not found: apt-get install stunnel4 (deploy/lib/env.sh lists it)")
         }

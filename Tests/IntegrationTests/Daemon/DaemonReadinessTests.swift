@@ -36,22 +36,19 @@ struct DaemonReadinessTests {
               - name: forms
                 from: raw.forms
                 to: crm.forms
-            """,
-            "connectors/archive.yaml": """
-            name: archive
-            kind: process
-            role: sink
-            command: [sleep, "120"]
-            topic: crm.forms
-            """,
-            "connectors/feed.yaml": """
-            name: feed
-            kind: process
-            role: source
-            command: [sleep, "120"]
-            topic: raw.forms
-            """,
+            """
         ])
+        // temporaryFolder writes flat files: the connectors folder is made here.
+        try FileManager.default.createDirectory(atPath: "\(folder)/connectors", withIntermediateDirectories: true)
+        for (name, text) in [
+            (
+                "archive.yaml",
+                "name: archive\nkind: process\nrole: sink\ncommand: [sleep, \"120\"]\ntopic: crm.forms\n"
+            ),
+            ("feed.yaml", "name: feed\nkind: process\nrole: source\ncommand: [sleep, \"120\"]\ntopic: raw.forms\n"),
+        ] {
+            try text.write(toFile: "\(folder)/connectors/\(name)", atomically: true, encoding: .utf8)
+        }
         let process = try ChildProcess.crmhub(["run", "--config", "\(folder)/crmhub.yaml"])
         defer { process.kill9() }
 
