@@ -337,7 +337,10 @@ let package = Package(
         .testTarget(name: "CRMScheduleTests", dependencies: ["CRMSchedule"], swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMKafkaTests",
-            dependencies: ["CRMKafka", "CRMTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CRMKafka", "CRMTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .testTarget(
@@ -388,6 +391,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictConcurrency
         ),

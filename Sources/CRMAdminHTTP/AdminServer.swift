@@ -1,5 +1,6 @@
 // CRMAdminHTTP: the hub's admin HTTP server (Hummingbird 2): `/healthz` (process up), `/readyz` (Kafka connected,
-// every route joined its consumer group), `/metrics` (Prometheus text format) and master-data lookups (`/mdm/...`).
+// every route, sink and source running, consumers joined their groups), `/metrics` (Prometheus text format, with
+// the process metrics) and master-data lookups (`/mdm/...`).
 
 import CRMDelivery
 import CRMMasterData
@@ -12,7 +13,7 @@ import Prometheus
 public enum AdminServer {
     /// - Parameters:
     ///   - state: the hub state `/readyz` reads.
-    ///   - routes: route names that must be running for readiness.
+    ///   - routes: route names that must be running for readiness (sinks and sources declare themselves in `state`).
     ///   - registry: the Prometheus registry `/metrics` emits.
     ///   - onListening: called with the bound port once the server listens (useful with port 0).
     ///   - masterData: when routes resolve customers, serves `/mdm/customers` lookups from it.
@@ -46,9 +47,12 @@ public enum AdminServer {
                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("metrics") { _, _ -> Response in
-            Response(
+            // The registry's metrics, then the process metrics read from /proc/self now.
+            var body = ByteBuffer(bytes: registry.emitToBuffer())
+            body.writeString(ProcessMetrics.current().prometheusText)
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+                body: .init(byteBuffer: body))
         }
         if let masterData { addMasterDataRoutes(router, masterData) }
         return router

@@ -4,6 +4,7 @@
 
 import CRMConnector
 import CRMDelivery
+import CRMKafka
 import CRMYAML
 import Foundation
 
@@ -53,8 +54,12 @@ public struct HubConfiguration: Sendable {
         public var topicPartitions: Int = 3
         /// How long to wait for the broker at start before failing. Default 15 s.
         public var connectTimeoutSeconds: Int = 15
-        /// Extra librdkafka properties for every client.
-        public var properties: [String: String] = [:]
+        /// TLS and SASL for every client the hub makes (`kafka.security`). Default plaintext. Secrets are read from
+        /// their `${env:NAME}` / `${file:PATH}` references when each client is created.
+        public var security = KafkaSecurity()
+        /// Extra librdkafka properties for every client (`kafka.properties`). Values may be `${env:NAME}` or
+        /// `${file:PATH}`; properties that carry credentials (names with `password` or `secret`, `ssl.key.pem`) must be.
+        public var properties: [String: SecretValue] = [:]
     }
 
     /// Admin HTTP server settings.
@@ -134,7 +139,7 @@ extension HubConfiguration {
         }
 
         self.file = path
-        self.kafka = try KafkaSettings(top.require("kafka"))
+        self.kafka = try KafkaSettings(top.require("kafka"), resolve: resolve)
         self.http =
             try top.optional("http").map { value throws(YAMLError) in try HTTPSettings(value) } ?? HTTPSettings()
         self.ingress =
@@ -170,11 +175,12 @@ extension HubConfiguration {
 }
 
 extension HubConfiguration.KafkaSettings {
-    init(_ value: YAMLValue) throws(YAMLError) {
+    init(_ value: YAMLValue, resolve: (String) -> String) throws(YAMLError) {
         let map = try value.mapping()
         try map.allowOnly([
             "brokers", "client_id", "group_prefix", "session_timeout_ms", "heartbeat_interval_ms",
             "statistics_interval_ms", "create_topics", "topic_partitions", "connect_timeout_seconds", "properties",
+            "security",
         ])
         let brokersValue = try map.require("brokers")
         let brokers: [String]
@@ -207,12 +213,85 @@ extension HubConfiguration.KafkaSettings {
         if let value = map.optional("create_topics") { createTopics = try value.bool() }
         if let value = map.optional("topic_partitions") { topicPartitions = try value.int(in: 1...10_000) }
         if let value = map.optional("connect_timeout_seconds") { connectTimeoutSeconds = try value.int(in: 1...600) }
+        if let value = map.optional("security") { security = try KafkaSecurity(value, resolve: resolve) }
         if let value = map.optional("properties") {
-            for entry in try value.mapping().entries { properties[entry.key] = try entry.value.string() }
+            for entry in try value.mapping().entries {
+                let name = entry.key
+                if map.optional("security") != nil, KafkaSecurity.settingNames.contains(name) {
+                    throw entry.value.error("\(name) is set by kafka.security; set it there only")
+                }
+                properties[name] =
+                    Self.isCredential(name)
+                    ? try entry.value.secretReference("kafka property \(name)")
+                    : SecretValue(parsing: try entry.value.string())
+            }
         }
         if heartbeatIntervalMilliseconds >= sessionTimeoutMilliseconds {
             throw value.error("heartbeat_interval_ms must be lower than session_timeout_ms")
         }
+    }
+
+    /// True for librdkafka properties whose values are credentials: they must be `${env:}` / `${file:}` references.
+    static func isCredential(_ name: String) -> Bool {
+        name.contains("password") || name.contains("secret") || name == "ssl.key.pem"
+            || name == "sasl.oauthbearer.config"
+    }
+}
+
+extension KafkaSecurity {
+    /// The librdkafka properties `kafka.security` controls; `kafka.properties` may not set them as well.
+    static let settingNames: Set<String> = [
+        "security.protocol", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.key.password",
+        "sasl.mechanisms", "sasl.mechanism", "sasl.username", "sasl.password",
+    ]
+
+    /// Reads `kafka.security`: `protocol`, `tls` (`ca_file`, `certificate_file`, `key_file`, `key_password`) and
+    /// `sasl` (`mechanism`, `username`, `password`). Passwords must be `${env:NAME}` / `${file:PATH}` references;
+    /// contradictions (SASL settings without a `sasl_*` protocol, a certificate without its key...) are refused.
+    init(_ value: YAMLValue, resolve: (String) -> String) throws(YAMLError) {
+        let map = try value.mapping()
+        try map.allowOnly(["protocol", "tls", "sasl"])
+        self.init()
+        if let value = map.optional("protocol") {
+            securityProtocol = SecurityProtocol(
+                rawValue: try value.oneOf(SecurityProtocol.allCases.map(\.rawValue)))!
+        }
+        if let value = map.optional("tls") {
+            let tlsMap = try value.mapping()
+            try tlsMap.allowOnly(["ca_file", "certificate_file", "key_file", "key_password"])
+            var tls = TLS()
+            tls.caFile = try tlsMap.optional("ca_file").map { file throws(YAMLError) in
+                resolve(try file.nonEmptyString())
+            }
+            tls.certificateFile = try tlsMap.optional("certificate_file").map { file throws(YAMLError) in
+                resolve(try file.nonEmptyString())
+            }
+            tls.keyFile = try tlsMap.optional("key_file").map { file throws(YAMLError) in
+                resolve(try file.nonEmptyString())
+            }
+            tls.keyPassword = try tlsMap.optional("key_password").map { password throws(YAMLError) in
+                KafkaSecret(try password.secretReference("kafka.security.tls.key_password"))
+            }
+            self.tls = tls
+        }
+        if let value = map.optional("sasl") {
+            let saslMap = try value.mapping()
+            try saslMap.allowOnly(["mechanism", "username", "password"])
+            let mechanism = try saslMap.require("mechanism").oneOf(SASL.Mechanism.allCases.map(\.rawValue))
+            sasl = SASL(
+                mechanism: SASL.Mechanism(rawValue: mechanism)!,
+                username: try saslMap.require("username").nonEmptyString(),
+                password: KafkaSecret(try saslMap.require("password").secretReference("kafka.security.sasl.password")))
+        }
+        let problems = self.problems
+        guard problems.isEmpty else { throw value.error(problems.joined(separator: "; ")) }
+    }
+}
+
+extension KafkaSecret {
+    /// A Kafka secret read from a `${env:NAME}` / `${file:PATH}` reference when each client is created.
+    init(_ secret: SecretValue) {
+        self.init(reference: secret.description) { try secret.resolve() }
     }
 }
 

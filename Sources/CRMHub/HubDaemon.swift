@@ -41,7 +41,9 @@ public struct HubDaemon: Sendable {
     public static func make(
         configuration: HubConfiguration, metrics: PrometheusCollectorRegistry, logger: Logger
     ) async throws(StartupFailure) -> HubDaemon {
-        let problems = HubValidation.mappingProblems(configuration) + HubValidation.ruleProblems(configuration)
+        let problems =
+            HubValidation.mappingProblems(configuration) + HubValidation.ruleProblems(configuration)
+            + HubValidation.kafkaProblems(configuration)
         guard problems.isEmpty else { throw .invalid(problems) }
         let jobs: [BatchJob]
         do {

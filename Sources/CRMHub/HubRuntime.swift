@@ -40,7 +40,14 @@ public struct HubRuntime: Sendable {
         var client = KafkaClientConfiguration(bootstrapServers: configuration.kafka.brokers)
         client.clientID = configuration.kafka.clientID
         client.statisticsIntervalMilliseconds = configuration.kafka.statisticsIntervalMilliseconds
-        client.extra = configuration.kafka.properties
+        client.security = configuration.kafka.security
+        for (name, value) in configuration.kafka.properties {
+            if case .literal(let text) = value {
+                client.extra[name] = text
+            } else {
+                client.secretExtra[name] = KafkaSecret(value)
+            }
+        }
         return client
     }
 
@@ -225,7 +232,11 @@ public struct HubRuntime: Sendable {
             } catch {
                 throw StartupError(description: "\(connector.file): \(error)")
             }
-            services += parts.services
+            let kind: HubState.ComponentKind = connector.sinkDelivery == nil ? .source : .sink
+            for (index, service) in parts.services.enumerated() {
+                let name = parts.services.count == 1 ? connector.name : "\(connector.name)#\(index + 1)"
+                services.append(MonitoredService(service, kind: kind, name: name, state: state))
+            }
             ingress += parts.ingress
             if let target = parts.sink, let delivery = connector.sinkDelivery {
                 let consumer = consumerConfiguration(

@@ -1,6 +1,7 @@
 import CRMDelivery
 import CRMMapping
 import CRMWorkflow
+import Foundation
 
 /// Cross-file checks shared by `validate` and `run`.
 public enum HubValidation {
@@ -61,6 +62,21 @@ public enum HubValidation {
             return try WorkflowRules.load(directory: configuration.rulesDirectory).problems(with: configuration)
         } catch {
             return error.problems.map(\.description)
+        }
+    }
+
+    /// Problems with the Kafka settings that only show on this machine: every TLS file `kafka.security` names must
+    /// be a readable file.
+    public static func kafkaProblems(_ configuration: HubConfiguration) -> [String] {
+        configuration.kafka.security.files.compactMap { setting, path in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                return "\(configuration.file): kafka.security.\(setting): \(path) does not exist or is not a file"
+            }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                return "\(configuration.file): kafka.security.\(setting): \(path) is not readable by this user"
+            }
+            return nil
         }
     }
 }

@@ -6,8 +6,13 @@ public struct KafkaClientConfiguration: Sendable {
     public var clientID: String = "crmhub"
     /// `statistics.interval.ms`; 0 turns statistics off. Default 0.
     public var statisticsIntervalMilliseconds: Int = 0
-    /// `socket.timeout.ms` and friends are left at librdkafka's defaults unless set here.
+    /// TLS and SASL: `security.protocol`, `ssl.*`, `sasl.*`. Default plaintext.
+    public var security = KafkaSecurity()
+    /// `socket.timeout.ms` and friends are left at librdkafka's defaults unless set here. Applied last, so they
+    /// override the properties above.
     public var extra: [String: String] = [:]
+    /// Extra properties whose values are secrets (`sasl.oauthbearer.client.secret`), read when a client is created.
+    public var secretExtra: [String: KafkaSecret] = [:]
 
     public init(bootstrapServers: [String]) {
         self.bootstrapServers = bootstrapServers
@@ -20,8 +25,14 @@ public struct KafkaClientConfiguration: Sendable {
             ("statistics.interval.ms", String(statisticsIntervalMilliseconds)),
             ("log.queue", "true"),
         ]
+        list.append(contentsOf: security.properties)
         list.append(contentsOf: extra.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) })
         return list
+    }
+
+    /// Properties whose values are secrets, resolved by the client when it is created and never printed.
+    var secretProperties: [(String, KafkaSecret)] {
+        security.secretProperties + secretExtra.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }
     }
 }
 

@@ -39,6 +39,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        // crmhub_build_info{version,revision,swift} 1, as Prometheus exporters name their build info.
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "crmhub", metricName: "build", unitName: "info",
+                helpText: "crmhub's version, source revision and Swift version; always 1."),
+            labels: [
+                ("version", CRMHubVersion.current), ("revision", CRMHubVersion.revision),
+                ("swift", CRMHubVersion.swift),
+            ]
+        ).set(1.0)
         let logger = Logger(label: "crmhub")
 
         let daemon: HubDaemon

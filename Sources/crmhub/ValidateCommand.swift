@@ -16,6 +16,7 @@ struct ValidateCommand: ParsableCommand {
         var problems: [String] = []
         problems += HubValidation.mappingProblems(configuration)
         problems += HubValidation.ruleProblems(configuration)
+        problems += HubValidation.kafkaProblems(configuration)
         if !problems.isEmpty {
             printError("\(problems.count) problem(s):\n" + problems.joined(separator: "\n"))
             throw ExitCode(2)

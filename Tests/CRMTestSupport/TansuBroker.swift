@@ -10,7 +10,9 @@ public final class TansuBroker: Sendable {
 
     public var bootstrap: String { "127.0.0.1:\(port)" }
 
-    public init() throws {
+    /// Starts the broker. `advertisedPort` is the port metadata tells clients to connect to (a TLS proxy in front
+    /// of the broker); default the broker's own port.
+    public init(advertisedPort: Int? = nil) throws {
         let binary = try Self.locateBinary()
         port = try freePort()
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
@@ -18,7 +20,7 @@ public final class TansuBroker: Sendable {
             binary,
             [
                 "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
-                "tcp://127.0.0.1:\(port)",
+                "tcp://127.0.0.1:\(advertisedPort ?? port)",
                 "--storage-engine", "memory://tansu/",
             ], outputPath: "/dev/null")
         let deadline = Date().addingTimeInterval(10)

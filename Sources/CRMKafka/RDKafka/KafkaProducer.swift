@@ -22,7 +22,8 @@ public final class KafkaProducer: Sendable {
     /// Creates the producer and starts its poll thread.
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
         let client = try RDKafkaClient.make(
-            type: RD_KAFKA_PRODUCER, properties: configuration.properties, logger: logger
+            type: RD_KAFKA_PRODUCER, properties: configuration.properties,
+            secrets: configuration.client.secretProperties, logger: logger
         ) {
             conf in
             rd_kafka_conf_set_events(

@@ -15,29 +15,56 @@ final class RDKafkaClient: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Creates a client. `configure` may register callbacks or an opaque on the configuration before creation.
+    /// Creates a client. `secrets` are read now and set after `properties`. `configure` may register callbacks or an
+    /// opaque on the configuration before creation.
+    ///
+    /// Errors name a refused property, never its value: librdkafka's own text echoes the value it refused
+    /// ("Invalid value "..." for configuration property"), so every value set is removed from the texts reported.
     static func make(
-        type: rd_kafka_type_t, properties: [(String, String)], logger: Logger,
-        configure: (OpaquePointer) -> Void = { _ in }
+        type: rd_kafka_type_t, properties: [(String, String)], secrets: [(String, KafkaSecret)] = [],
+        logger: Logger, configure: (OpaquePointer) -> Void = { _ in }
     ) throws(KafkaError) -> RDKafkaClient {
         guard let conf = rd_kafka_conf_new() else {
             throw KafkaError(.configuration, reason: "rd_kafka_conf_new returned nil")
         }
+        var resolved: [(String, String)] = []
+        for (name, secret) in secrets {
+            do {
+                resolved.append((name, try secret.resolve()))
+            } catch {
+                rd_kafka_conf_destroy(conf)
+                throw KafkaError(.configuration, reason: "property '\(name)' (\(secret.reference)): \(error)")
+            }
+        }
+        let values = (properties + resolved).map(\.1)
         var errorText = [CChar](repeating: 0, count: 512)
-        for (name, value) in properties {
+        for (name, value) in properties + resolved {
             let result = rd_kafka_conf_set(conf, name, value, &errorText, errorText.count)
             guard result == RD_KAFKA_CONF_OK else {
                 rd_kafka_conf_destroy(conf)
-                throw KafkaError(
-                    .configuration, reason: "property '\(name)'='\(value)': \(Self.text(errorText))")
+                let kind = result == RD_KAFKA_CONF_UNKNOWN ? "unknown property" : "invalid value"
+                let detail = Self.redacting(values, in: Self.text(errorText)).map { ": \($0)" } ?? ""
+                throw KafkaError(.configuration, reason: "property '\(name)': \(kind)\(detail)")
             }
         }
         configure(conf)
         guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(.configuration, reason: "cannot create client: \(Self.text(errorText))")
+            let detail = Self.redacting(values, in: Self.text(errorText)) ?? "(details withheld: they quote a value)"
+            throw KafkaError(.configuration, reason: "cannot create client: \(detail)")
         }
         return RDKafkaClient(handle: handle, logger: logger)
+    }
+
+    /// `text` with every occurrence of each of `values` replaced by `***`; nil when a value is too short to remove
+    /// without mangling the text (fewer than 3 characters) yet occurs in it.
+    static func redacting(_ values: [String], in text: String) -> String? {
+        var text = text
+        for value in values.sorted(by: { $0.count > $1.count }) where !value.isEmpty && text.contains(value) {
+            guard value.count >= 3 else { return nil }
+            text = text.replacingOccurrences(of: value, with: "***")
+        }
+        return text
     }
 
     /// Forwards one librdkafka log event to swift-log.
