@@ -14,7 +14,7 @@ import Testing
 /// Several `crmhub run` processes on one configuration: one broker, one PostgreSQL master data, a state folder and
 /// ports of their own. They share the work through the consumer groups and keep delivering while one is killed with
 /// SIGKILL and another joins.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct ScaleOutTests {
     static let partitions = 6
     static let orderKeys = 60
@@ -286,5 +286,105 @@ struct ScaleOutTests {
         print(
             "scale-out: \(atTarget.count) deliveries of \(orderIDs.count) orders, \(resolved.count) resolutions of "
                 + "\(customerIDs.count) customers, in \(ContinuousClock.now - started) (logs in \(work))")
+    }
+
+    /// Whether the instance's log says its sink consumer holds partitions of `topic`.
+    static func sinkOwnsPartitions(of topic: String, log: String) -> Bool {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").contains {
+            $0.contains(#""msg":"partitions assigned""#) && $0.contains("\(topic)[")
+        }
+    }
+
+    /// A sink's parked keys live in the state file of the instance that parked them. When a key's partition moves to
+    /// another instance while the key waits in a retry topic, the new owner does not hold the key's later messages
+    /// back, and they reach the target before the parked one.
+    @Test
+    func aKeyParkedOnOneInstanceIsOvertakenWhenItsPartitionMovesToAnotherInstance() async throws {
+        let broker = try await offPool { try TansuBroker() }
+        let target = try await offPool { try RecordingHTTPServer() }
+        let work = try temporaryFolder([:], prefix: "crmhub-scaleout-parked")
+        try FileManager.default.createDirectory(atPath: "\(work)/connectors", withIntermediateDirectories: true)
+        try """
+        name: orders-http
+        kind: http-sink
+        topic: crm.orders
+        url: \(target.url)/orders
+        timeout_ms: 5000
+        retry:
+          in_place_attempts: 1
+          topics: [30s]
+        """.write(toFile: "\(work)/connectors/orders-http.yaml", atomically: true, encoding: .utf8)
+        let config = "\(work)/crmhub.yaml"
+        try """
+        kafka:
+          brokers: ["\(broker.bootstrap)"]
+          group_prefix: parked
+          session_timeout_ms: 2000
+          heartbeat_interval_ms: 500
+          statistics_interval_ms: 0
+          topic_partitions: \(Self.partitions)
+        connectors: connectors
+        log:
+          level: info
+        shutdown_timeout_seconds: 10
+        routes: []
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        try await KafkaTestClient.createTopics(
+            broker.bootstrap, ["crm.orders", "dlq.orders-http", "retry.orders-http.1"],
+            partitions: Int32(Self.partitions))
+        var instances = try ["a", "b"].map { try Instance.start($0, config: config, work: work) }
+        defer { for instance in instances { instance.process.kill9() } }
+        let started = await eventually(timeout: .seconds(60), poll: .milliseconds(250)) {
+            instances.allSatisfy { Self.sinkOwnsPartitions(of: "crm.orders", log: "\(work)/\($0.name).log") }
+        }
+        try #require(started, "both instances consume the sink's topic (logs in \(work))")
+
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        func send(_ n: Int) async throws {
+            for key in 0..<Self.orderKeys {
+                _ = try await producer.send(
+                    ProducerMessage(
+                        topic: "crm.orders", key: Array("k\(key)".utf8),
+                        value: Array(#"{"key":"k\#(key)","n":\#(n)}"#.utf8),
+                        headers: [KafkaHeader(key: EnvelopeHeader.id, text: "order-k\(key)-\(n)")]))
+            }
+        }
+        // Message 0 of every key fails and is parked in the retry topic for 30 s by the instance that owns its key.
+        try target.setMode("503")
+        try await send(0)
+        let parked = await eventually(timeout: .seconds(30), poll: .milliseconds(500)) {
+            (try? await KafkaTestClient.readAll(broker.bootstrap, topic: "retry.orders-http.1").count) == Self.orderKeys
+        }
+        try #require(parked, "every key's first message is parked (logs in \(work))")
+        try target.setMode("ok")
+
+        // A third instance takes some partitions over; then message 1 of every key.
+        let joined = try Instance.start("c", config: config, work: work)
+        instances.append(joined)
+        let moved = await eventually(timeout: .seconds(20), poll: .milliseconds(250)) {
+            Self.sinkOwnsPartitions(of: "crm.orders", log: "\(work)/c.log")
+        }
+        try #require(moved, "the new instance got partitions of the sink's topic (logs in \(work))")
+        try await send(1)
+        await producer.shutdown()
+
+        func deliveries() -> [(id: String, key: String, n: Int)] {
+            target.records().compactMap { entry in
+                guard let id = entry["idempotency_key"] as? String, let n = Int(id.split(separator: "-").last ?? ""),
+                    let key = id.split(separator: "-").dropFirst().first.map(String.init)
+                else { return nil }
+                return (id, key, n)
+            }
+        }
+        let all = await eventually(timeout: .seconds(60), poll: .milliseconds(500)) {
+            Set(deliveries().map(\.id)).count == 2 * Self.orderKeys
+        }
+        #expect(all, "every message reached the target (logs in \(work))")
+        let violations = Self.orderViolations(deliveries())
+        withKnownIssue("parked keys are per instance: the partition's new owner delivers behind no one") {
+            #expect(violations.isEmpty, "order at the target: \(violations.prefix(5))")
+        }
+        for instance in instances { instance.process.stop(grace: 10) }
     }
 }
