@@ -14,6 +14,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Stops gracefully on SIGTERM or SIGINT: stops consuming, finishes in-flight messages, commits, exits 0.
             Exit codes: 0 clean stop, 1 start-up failure (broker unreachable, topics missing, port in use), 2 bad configuration.
+            Several instances may run one configuration (they share the consumer groups and the PostgreSQL master data);
+            give each its own --state-dir, --http-port and --ingress-port.
             """)
 
     @OptionGroup var options: ConfigOptions
@@ -24,8 +26,31 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Override log.format from the configuration (json, text).")
     var logFormat: String?
 
+    @Option(
+        help: """
+            Override state_dir (relative to the working directory): this instance's state folder. Several instances \
+            running one configuration each need their own.
+            """)
+    var stateDir: String?
+
+    @Option(help: "Override http.port: the admin HTTP server's port (1-65535).")
+    var httpPort: Int?
+
+    @Option(help: "Override ingress.port: the ingress server's port (1-65535).")
+    var ingressPort: Int?
+
+    func validate() throws {
+        for (name, port) in [("--http-port", httpPort), ("--ingress-port", ingressPort)] {
+            if let port, !(1...65_535).contains(port) { throw ValidationError("\(name) must be in 1...65535") }
+        }
+        if stateDir?.isEmpty == true { throw ValidationError("--state-dir must not be empty") }
+    }
+
     func run() async throws {
-        let configuration = try options.load()
+        var configuration = try options.load()
+        if let stateDir { configuration.stateDirectory = URL(fileURLWithPath: stateDir).standardized.path }
+        if let httpPort { configuration.http.port = httpPort }
+        if let ingressPort { configuration.ingress.port = ingressPort }
         let level = Logger.Level(rawValue: logLevel ?? configuration.log.level) ?? .info
         let format = logFormat.flatMap(HubConfiguration.LogSettings.Format.init(rawValue:)) ?? configuration.log.format
         LoggingSystem.bootstrap { label in

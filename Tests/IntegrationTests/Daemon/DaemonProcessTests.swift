@@ -91,6 +91,15 @@ struct DaemonProcessTests {
         #expect(text.contains("\(config):7:1: unknown key 'bogus'"))
     }
 
+    @Test func aPortOverrideOutsideTheRangeIsRefusedAsAUsageError() async throws {
+        let config = try writeConfig(broker: "127.0.0.1:1", httpPort: 8080)
+        let process = try ChildProcess.crmhub(["run", "--config", config, "--http-port", "70000"])
+        defer { process.kill9() }
+        #expect(await process.waitForExit(timeout: .seconds(10)))
+        #expect(process.terminationStatus == 64)
+        #expect(process.errorOutput.contains("--http-port must be in 1...65535"))
+    }
+
     /// Runs the CLI to completion; returns its exit status and standard output.
     func runCLI(_ arguments: [String]) throws -> (Int32, String) {
         try ChildProcess.run(try crmhubBinary(), arguments, errorPath: "/dev/null", timeout: 120)
