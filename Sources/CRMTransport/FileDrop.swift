@@ -72,12 +72,17 @@ public struct LocalFileDrop: FileDrop {
         try replace(destination, with: directory.appendingPathComponent(name))
     }
 
+    /// Copies `source` to `NAME.part`, flushes it to disk, renames it to `NAME` and flushes the folder: once this
+    /// returns, the published file survives a power loss, so a checkpoint committed after it never points past a
+    /// file that is not there.
     public func publish(_ source: URL, as name: String) async throws(TransportError) {
         let part = directory.appendingPathComponent(name + ".part")
         try replace(part, with: source)
+        try flush(part.path, what: "\(name).part")
         guard rename(part.path, directory.appendingPathComponent(name).path) == 0 else {
             throw failure("cannot rename \(name).part to \(name): \(String(cString: strerror(errno)))")
         }
+        try flush(directory.path, what: "the folder")
     }
 
     public func move(_ name: String, into subfolder: String) async throws(TransportError) {
@@ -90,10 +95,24 @@ public struct LocalFileDrop: FileDrop {
         guard rename(directory.appendingPathComponent(name).path, folder.appendingPathComponent(name).path) == 0 else {
             throw failure("cannot move \(name) into \(subfolder)/: \(String(cString: strerror(errno)))")
         }
+        try flush(folder.path, what: "\(subfolder)/")
+        try flush(directory.path, what: "the folder")
     }
 
     public func exists(_ name: String) async throws(TransportError) -> Bool {
         FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path)
+    }
+
+    /// `fsync` of a file or a folder (a folder's entry list: a rename is durable only once its folder is synced).
+    private func flush(_ path: String, what: String) throws(TransportError) {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else {
+            throw failure("cannot open \(what) to flush it: \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            throw failure("cannot flush \(what) to disk: \(String(cString: strerror(errno)))")
+        }
     }
 
     private func replace(_ destination: URL, with source: URL) throws(TransportError) {

@@ -4,8 +4,10 @@ sink, then prove that nothing acknowledged was lost, that re-deliveries carry th
 key's messages were first delivered in order.
 
 Usage: chaos_kill9.py --crmhub BIN --tansu BIN [--rounds 20] [--messages 3000] [--keys 40] [--seed N] [--output FILE]
-Everything runs on 127.0.0.1 on free ports; every process is stopped by PID. Exit code 0 only when lost == 0 and the
-order holds.
+                      [--min-mid-flight-kills N]
+Everything runs on 127.0.0.1 on free ports; every process is stopped by PID. Exit code 0 only when lost == 0, the
+order holds, and enough kills landed mid-flight (the broker had acknowledged messages the target had not yet
+received when the kill came; the count is in the summary line).
 """
 import argparse
 import json
@@ -60,7 +62,12 @@ def main():
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--output")
+    parser.add_argument("--min-mid-flight-kills", type=int, default=None,
+                        help="fail unless at least this many kills landed with acknowledged messages not yet "
+                             "delivered (default: half the rounds)")
     args = parser.parse_args()
+    if args.min_mid_flight_kills is None:
+        args.min_mid_flight_kills = (args.rounds + 1) // 2
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="crmhub-chaos-")
     print(f"chaos: seed={args.seed} rounds={args.rounds} messages={args.messages} keys={args.keys} work={work}", flush=True)
@@ -162,14 +169,26 @@ routes:
             time.sleep(0.2)
         feeder = threading.Thread(target=produce_all)
         feeder.start()
+        def delivered_ids():
+            if not os.path.exists(record):
+                return []
+            with open(record) as f:
+                return [json.loads(line)["idempotency_key"] for line in f if line.strip()]
+
         kills = 0
+        # A kill "lands mid-flight" when the broker had acknowledged messages the target had not yet received: the
+        # hub held work (consumed, in a retry topic, or about to be) that the kill interrupted.
+        in_flight_at_kill = []
         for round_ in range(args.rounds):
             time.sleep(rng.uniform(0.5, 3.0))
             if round_ % 5 == 2:
                 # A target outage through the kill: messages go to retry topics and must still arrive.
                 urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{target_port}/_control/mode", data=b"503"))
+            with acked_lock:
+                acknowledged_now = set(acked)
             hub.send_signal(signal.SIGKILL)
             hub.wait()
+            in_flight_at_kill.append(len(acknowledged_now - set(delivered_ids())))
             kills += 1
             if round_ % 5 == 3:
                 urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{target_port}/_control/mode", data=b"ok"))
@@ -178,12 +197,6 @@ routes:
         feeder.join()
 
         # Let the last instance drain, then stop it cleanly.
-        def delivered_ids():
-            if not os.path.exists(record):
-                return []
-            with open(record) as f:
-                return [json.loads(line)["idempotency_key"] for line in f if line.strip()]
-
         expected = set(acked)
         deadline = time.time() + 180
         while time.time() < deadline and not expected <= set(delivered_ids()):
@@ -210,10 +223,12 @@ routes:
             if n < previous:
                 order_violations += 1
             first_seen[("last", key)] = max(previous, n)
+        mid_flight = sum(1 for n in in_flight_at_kill if n > 0)
         summary = (f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} chaos-kill9 seed={args.seed} kills={kills} "
                    f"sent={args.messages} acknowledged={len(expected)} delivered_distinct={len(distinct & expected)} "
                    f"deliveries={len(ids)} duplicates_by_idempotency_key={len(ids) - len(distinct)} lost={len(lost)} "
-                   f"order_violations={order_violations}")
+                   f"order_violations={order_violations} kills_mid_flight={mid_flight} "
+                   f"in_flight_at_kill_median={sorted(in_flight_at_kill)[len(in_flight_at_kill) // 2] if in_flight_at_kill else 0}")
         print(summary, flush=True)
         if args.output:
             os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
@@ -221,7 +236,11 @@ routes:
                 f.write(summary + "\n")
         if lost:
             print(f"LOST (first 10): {sorted(lost)[:10]}; logs in {work}", flush=True)
-        return 0 if not lost and order_violations == 0 and len(expected) == args.messages else 1
+        if mid_flight < args.min_mid_flight_kills:
+            print(f"TOO FEW KILLS MID-FLIGHT: {mid_flight} of {kills} (need {args.min_mid_flight_kills}); "
+                  f"the run proves little", flush=True)
+        return 0 if (not lost and order_violations == 0 and len(expected) == args.messages
+                     and mid_flight >= args.min_mid_flight_kills) else 1
     finally:
         for process in processes:
             stop(process, signal.SIGKILL)
