@@ -1,3 +1,4 @@
+import CRMDelivery
 import CRMKafka
 import CRMTestSupport
 import Foundation
@@ -157,6 +158,77 @@ struct DaemonProcessTests {
         await eventually(timeout: .seconds(20), poll: .milliseconds(100)) { target.records().count >= 3 }
         let bodies = target.records().compactMap { $0["body"] as? String }
         #expect(bodies.last == "{\"poison\":true}", "delivered after the replay")
+        let (_, afterPurge) = try runCLI(["dlq", "list", "--config", config, "--route", "erp", "--idle-ms", "1500"])
+        #expect(afterPurge.contains("0 dead letter(s)"))
+
+        process.signal(SIGTERM)
+        #expect(await process.waitForExit(timeout: .seconds(30)))
+        await producer.shutdown()
+    }
+
+    @Test func aTargetThatHangsAndThenStaysDownPastTheLastRetryTierIsReplayedFromDeadLettersAndDeliversEachOnce()
+        async throws
+    {
+        let broker = try TansuBroker()
+        let target = try RecordingHTTPServer()
+        // Hangs past the sink's request timeout first, then is down (503) for longer than the last retry tier.
+        try target.setMode("slow:4000")
+        let httpPort = try freePort()
+        let config = try writeConfig(
+            broker: broker.bootstrap, httpPort: httpPort, extra: "connectors: connectors\nstate_dir: state")
+        let directory = URL(fileURLWithPath: config).deletingLastPathComponent()
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("connectors"), withIntermediateDirectories: true)
+        try """
+        name: erp
+        kind: http-sink
+        topic: crm.forms
+        url: \(target.url)/party
+        timeout_ms: 1000
+        retry:
+          in_place_attempts: 1
+          topics: [1s, 1s]
+        """.write(
+            toFile: directory.appendingPathComponent("connectors/erp.yaml").path, atomically: true, encoding: .utf8)
+        let process = try ChildProcess.crmhub(["run", "--config", config])
+        defer { process.kill9() }
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        await eventually(timeout: .seconds(20), poll: .milliseconds(100)) {
+            await status("http://127.0.0.1:\(httpPort)/readyz") == 200
+        }
+        let count = 6
+        for n in 0..<count {
+            try await producer.send(
+                ProducerMessage(
+                    topic: "raw.forms", key: Array("k\(n)".utf8), value: Array("{\"n\":\(n)}".utf8),
+                    headers: [KafkaHeader(key: "crm-id", text: "order-\(n)")]))
+        }
+        try await Task.sleep(for: .seconds(3))
+        try target.setMode("503")
+        let letters = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.erp", count: count, timeout: .seconds(90))
+        #expect(letters.count == count, "every message exhausted the retry tiers")
+        let more = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.erp", count: count + 1, timeout: .seconds(3))
+        #expect(more.count == count, "each message dead-lettered once")
+        #expect(letters.allSatisfy { DeadLetter($0).reason.contains("503") || DeadLetter($0).reason.contains("time") })
+
+        try target.setMode("ok")
+        let before = target.records().count
+        let (replayStatus, replayed) = try runCLI([
+            "dlq", "replay", "--config", config, "--route", "erp", "--all", "--purge", "--idle-ms", "1500",
+        ])
+        #expect(replayStatus == 0)
+        #expect(replayed.contains("replayed \(count) message(s) into crm.forms"))
+        let arrived = await eventually(timeout: .seconds(30), poll: .milliseconds(100)) {
+            target.records().count - before >= count
+        }
+        #expect(arrived)
+        try await Task.sleep(for: .seconds(3))
+        let afterReplay = target.records().dropFirst(before).compactMap { $0["idempotency_key"] as? String }
+        // Delivered once: every message arrives, and a second request (the sink's request timed out under load)
+        // carries the same Idempotency-Key, which the target deduplicates on.
+        #expect(Set(afterReplay) == Set((0..<count).map { "order-\($0)" }), "every message delivered after the replay")
         let (_, afterPurge) = try runCLI(["dlq", "list", "--config", config, "--route", "erp", "--idle-ms", "1500"])
         #expect(afterPurge.contains("0 dead letter(s)"))
 
