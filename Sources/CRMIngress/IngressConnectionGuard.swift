@@ -100,7 +100,10 @@ final class FirstByteWatcher: ChannelInboundHandler, RemovableChannelHandler {
     private let limits: IngressServer.Limits
     private let connections: IngressConnectionGuard.Counter
 
-    init(state: IngressConnectionGuard.ConnectionState, limits: IngressServer.Limits, connections: IngressConnectionGuard.Counter) {
+    init(
+        state: IngressConnectionGuard.ConnectionState, limits: IngressServer.Limits,
+        connections: IngressConnectionGuard.Counter
+    ) {
         self.state = state
         self.limits = limits
         self.connections = connections
@@ -126,8 +129,10 @@ final class FirstByteWatcher: ChannelInboundHandler, RemovableChannelHandler {
         if state.deadline == nil, !state.answering {
             let channel = context.channel
             state.deadline = context.eventLoop.scheduleTask(in: TimeAmount(limits.readTimeout)) {
-                Metrics.Counter(label: "crmhub_ingress_connections_closed_total", dimensions: [("reason", "read_timeout")])
-                    .increment()
+                Metrics.Counter(
+                    label: "crmhub_ingress_connections_closed_total", dimensions: [("reason", "read_timeout")]
+                )
+                .increment()
                 channel.close(promise: nil)
             }
         }
@@ -138,9 +143,12 @@ final class FirstByteWatcher: ChannelInboundHandler, RemovableChannelHandler {
         guard !state.counted else { return }
         state.counted = true
         guard connections.open.add(1, ordering: .relaxed).newValue > limits.maxConnections else { return }
-        Metrics.Counter(label: "crmhub_ingress_connections_closed_total", dimensions: [("reason", "too_many_connections")])
-            .increment()
-        let answer = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        Metrics.Counter(
+            label: "crmhub_ingress_connections_closed_total", dimensions: [("reason", "too_many_connections")]
+        )
+        .increment()
+        let answer =
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         let channel = context.channel
         context.writeAndFlush(NIOAny(ByteBuffer(string: answer))).whenComplete { _ in
             channel.close(promise: nil)

@@ -62,7 +62,8 @@ struct IngressAuthenticationTests {
             HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: key))
                 .map { String(format: "%02x", $0) }.joined()
         }
-        let router = IngressServer.makeRouter(endpoints: [endpoint(.hmacSHA256(key: key, header: header))], logger: logger)
+        let router = IngressServer.makeRouter(
+            endpoints: [endpoint(.hmacSHA256(key: key, header: header))], logger: logger)
         try await Application(router: router).test(.router) { client in
             let body = #"{"order":1}"#
             try await client.execute(uri: "/in", method: .post, body: ByteBuffer(string: body)) {

@@ -51,7 +51,8 @@ import Testing
             "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n0123456789ABC\r\n--B--\r\n"
                 .utf8)
         let error = #expect(throws: SubmissionError.self) {
-            try Submission.parse(body, contentType: "multipart/form-data; boundary=B", limits: .init(attachmentBytes: 10))
+            try Submission.parse(
+                body, contentType: "multipart/form-data; boundary=B", limits: .init(attachmentBytes: 10))
         }
         #expect(error?.status == .contentTooLarge)
         let json = try Submission.parse(
@@ -66,7 +67,8 @@ import Testing
     func fieldAndPartCapsAre413() throws {
         let limits = Submission.Limits(attachmentBytes: 100, fields: 3, parts: 2)
         let urlencoded = "application/x-www-form-urlencoded"
-        #expect(try Submission.parse(Array("a=1&b=2&c=3".utf8), contentType: urlencoded, limits: limits).fields.count == 3)
+        #expect(
+            try Submission.parse(Array("a=1&b=2&c=3".utf8), contentType: urlencoded, limits: limits).fields.count == 3)
         let tooMany = #expect(throws: SubmissionError.self) {
             try Submission.parse(Array("a=1&b=2&c=3&d=4".utf8), contentType: urlencoded, limits: limits)
         }
@@ -78,7 +80,8 @@ import Testing
         #expect(jsonTooMany?.reason == "too_many_fields")
 
         func multipart(_ parts: Int) -> [UInt8] {
-            let body = (0..<parts).map { "--B\r\nContent-Disposition: form-data; name=\"f\($0)\"\r\n\r\nv\r\n" }.joined()
+            let body = (0..<parts).map { "--B\r\nContent-Disposition: form-data; name=\"f\($0)\"\r\n\r\nv\r\n" }
+                .joined()
             return Array((body + "--B--\r\n").utf8)
         }
         let contentType = "multipart/form-data; boundary=B"

@@ -101,7 +101,7 @@ struct IngressBoundsTests {
             let answer = try await offPool { try RawConnection(port: port).exchange("", timeout: .seconds(5)) }
             #expect(answer.hasPrefix("HTTP/1.1 503"), "answer: \(answer.prefix(200))")
             #expect(answer.contains("Retry-After: 1"))
-            held.forEach { $0.close() }
+            for connection in held { connection.close() }
             try await Task.sleep(for: .milliseconds(300))
             let later = try await offPool {
                 try RawConnection(port: port).exchange(
@@ -115,9 +115,10 @@ struct IngressBoundsTests {
     /// Opens `clients` connections and sends each one more byte of a never-ending request head every 100 ms, for at
     /// most `duration`. Returns, per connection, when after its first byte the server closed it (nil: still open).
     static func slowloris(port: Int, clients: Int, for duration: Duration) throws -> [Duration?] {
-        let head = Array("POST /in HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 4_000)
+        let head =
+            Array("POST /in HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 4_000)
         let connections = try (0..<clients).map { _ in try RawConnection(port: port) }
-        defer { connections.forEach { $0.close() } }
+        defer { for connection in connections { connection.close() } }
         let clock = ContinuousClock()
         let started = clock.now
         var closedAfter = [Duration?](repeating: nil, count: clients)
