@@ -58,7 +58,7 @@ struct IngressAuthenticationTests {
     func bodySignature() async throws {
         let key = Array("hmac-key".utf8)
         let header = HTTPField.Name("X-Shop-Signature")!
-        func sign(_ body: String, key: [UInt8]) -> String {
+        @Sendable func sign(_ body: String, key: [UInt8]) -> String {
             HMAC<SHA256>.authenticationCode(for: Array(body.utf8), using: SymmetricKey(data: key))
                 .map { String(format: "%02x", $0) }.joined()
         }
