@@ -66,19 +66,23 @@ public enum IngressAuthSettings: Sendable, Equatable {
         }
     }
 
-    /// Resolves the secret (environment or file) into what the ingress server checks.
+    /// Resolves the secret (environment or file) into what the ingress server checks; an empty secret is refused.
     public func resolve(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(SecretError) -> IngressAuthentication {
+        func bytes(_ secret: SecretValue) throws(SecretError) -> [UInt8] {
+            let value = try secret.resolve(environment: environment)
+            guard !value.isEmpty else { throw SecretError(description: "the ingress secret \(secret) is empty") }
+            return Array(value.utf8)
+        }
         switch self {
         case .none:
             return .none
         case .bearer(let secret):
-            return .sharedSecret(Array(try secret.resolve(environment: environment).utf8))
+            return .sharedSecret(try bytes(secret))
         case .hmacSHA256(let secret, let header):
             return .hmacSHA256(
-                key: Array(try secret.resolve(environment: environment).utf8),
-                header: HTTPField.Name(header) ?? IngressAuthentication.signatureHeader)
+                key: try bytes(secret), header: HTTPField.Name(header) ?? IngressAuthentication.signatureHeader)
         }
     }
 }

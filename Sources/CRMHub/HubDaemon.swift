@@ -129,6 +129,7 @@ public struct HubDaemon: Sendable {
         } catch {
             throw .cannotStart("http.token: \(error)")
         }
+        if let token, token.isEmpty { throw .cannotStart("http.token: the admin token is empty") }
         if hub.resolver != nil, token == nil {
             logger.notice("admin /mdm endpoints are disabled: they return personal data and need http.token")
         }

@@ -170,6 +170,14 @@ struct IngressAuthenticationTests {
         }
     }
 
+    @Test("an empty secret file is refused when the hub starts, never compared")
+    func emptySecretIsRefused() throws {
+        let empty = try temporaryFolder(["token": "\n"]) + "/token"
+        #expect(throws: SecretError.self) {
+            try IngressAuthSettings.bearer(secret: .file(empty)).resolve()
+        }
+    }
+
     @Test("constant-time comparison: equal bytes only, whatever the lengths")
     func constantTimeEquality() {
         #expect(ConstantTime.equals(Array("abc".utf8), Array("abc".utf8)))
@@ -178,5 +186,6 @@ struct IngressAuthenticationTests {
         #expect(!ConstantTime.equals(Array("abcabc".utf8), Array("abc".utf8)))
         #expect(!ConstantTime.equals([UInt8](), Array("abc".utf8)))
         #expect(!ConstantTime.equals(Array("a".utf8), [UInt8]()))
+        #expect(!ConstantTime.equals([UInt8](), [UInt8]()), "an empty secret matches nothing")
     }
 }
