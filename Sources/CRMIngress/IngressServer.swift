@@ -39,6 +39,7 @@ public enum IngressServer {
         /// Most header fields in one request; more is 431. Default 100.
         public var maxHeaderFields: Int = 100
 
+        /// The defaults above; set the fields to change them.
         public init() {}
     }
 

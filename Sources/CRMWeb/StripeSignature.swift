@@ -176,6 +176,7 @@ public final class StripeReplayCache: Sendable {
     private let tolerance: Duration
     private let state = Mutex(State())
 
+    /// A cache that remembers each signature for `tolerance` past its timestamp (the verifier's tolerance).
     public init(tolerance: Duration) { self.tolerance = tolerance }
 
     /// Remembers `match` until its window ends; throws ``StripeSignatureError/replayed`` when it is already there.
