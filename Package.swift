@@ -48,6 +48,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.24.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         // Already in the graph through Hummingbird; named for header names such as Idempotency-Key.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -246,16 +248,20 @@ let package = Package(
         .target(
             name: "CRMIngress",
             dependencies: [
-                "CRMConnector", .product(name: "Hummingbird", package: "hummingbird"),
+                "CRMConnector", "CRMYAML", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMAdminHTTP",
             dependencies: [
-                "CRMDelivery", "CRMMasterData", .product(name: "Hummingbird", package: "hummingbird"),
+                "CRMDelivery", "CRMMasterData", "CRMYAML", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -383,9 +389,9 @@ let package = Package(
             name: "CRMHubTests",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
-                "CRMMail",
+                "CRMMail", "CRMMasterData",
                 "CRMProcessConnector", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML",
-                "CRMTestSupport",
+                "CRMTestSupport", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,9 +1,12 @@
 // CRMAdminHTTP: the hub's admin HTTP server (Hummingbird 2): `/healthz` (process up), `/readyz` (Kafka connected,
 // every route, sink and source running, consumers joined their groups), `/metrics` (Prometheus text format, with
-// the process metrics) and master-data lookups (`/mdm/...`).
+// the process metrics) and master-data lookups (`/mdm/...`), which return personal data and are served only with a
+// configured bearer token (AdminTokenMiddleware). Health and metrics can have a listener of their own
+// (`http.metrics_port`), which takes no token.
 
 import CRMDelivery
 import CRMMasterData
+import CRMYAML
 import Foundation
 import Hummingbird
 import Logging
@@ -16,22 +19,45 @@ public enum AdminServer {
     ///   - routes: route names that must be running for readiness (sinks and sources declare themselves in `state`).
     ///   - registry: the Prometheus registry `/metrics` emits.
     ///   - onListening: called with the bound port once the server listens (useful with port 0).
-    ///   - masterData: when routes resolve customers, serves `/mdm/customers` lookups from it.
+    ///   - masterData: when routes resolve customers, serves `/mdm/customers` lookups from it, to requests bearing
+    ///     `token`; without a token they are not served.
     public static func makeApplication(
         host: String, port: Int, state: HubState, routes: [String], registry: PrometheusCollectorRegistry,
-        masterData: MasterDataResolver? = nil, logger: Logger,
+        masterData: MasterDataResolver? = nil, token: [UInt8]? = nil, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: makeRouter(state: state, routes: routes, registry: registry, masterData: masterData),
+            router: makeRouter(state: state, routes: routes, registry: registry, masterData: masterData, token: token),
             configuration: .init(address: .hostname(host, port: port), serverName: "crmhub"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: logger)
     }
 
-    /// The router alone, for in-process tests.
+    /// The admin API alone, `/mdm/...` behind `token`, for when health and metrics are served on their own listener
+    /// (``makeApplication(host:port:state:routes:registry:masterData:token:logger:onListening:)`` without master data).
+    public static func makeAPIApplication(
+        host: String, port: Int, masterData: MasterDataResolver, token: [UInt8], logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: makeAPIRouter(masterData: masterData, token: token),
+            configuration: .init(address: .hostname(host, port: port), serverName: "crmhub"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    /// The router of ``makeAPIApplication(host:port:masterData:token:logger:onListening:)`` alone, for tests.
+    public static func makeAPIRouter(masterData: MasterDataResolver, token: [UInt8]) -> Router<BasicRequestContext> {
+        let router = Router()
+        addMasterDataRoutes(router, masterData, token: token)
+        return router
+    }
+
+    /// The router alone, for in-process tests. `/mdm/...` is served only when both `masterData` and `token` are
+    /// given.
     public static func makeRouter(
-        state: HubState, routes: [String], registry: PrometheusCollectorRegistry, masterData: MasterDataResolver? = nil
+        state: HubState, routes: [String], registry: PrometheusCollectorRegistry, masterData: MasterDataResolver? = nil,
+        token: [UInt8]? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("healthz") { _, _ -> Response in
@@ -54,14 +80,17 @@ public enum AdminServer {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: body))
         }
-        if let masterData { addMasterDataRoutes(router, masterData) }
+        if let masterData, let token { addMasterDataRoutes(router, masterData, token: token) }
         return router
     }
 
     /// `GET /mdm/customers?email=...`, `?phone=...[&region=GB]`, `?system=...&external_id=...` (golden records, for
-    /// screen-pops and enrichment) and `GET /mdm/customers/{id}`.
-    private static func addMasterDataRoutes(_ router: Router<BasicRequestContext>, _ masterData: MasterDataResolver) {
-        router.get("mdm/customers") { request, _ -> Response in
+    /// screen-pops and enrichment) and `GET /mdm/customers/{id}`, each requiring `Authorization: Bearer <token>`.
+    private static func addMasterDataRoutes(
+        _ router: Router<BasicRequestContext>, _ masterData: MasterDataResolver, token: [UInt8]
+    ) {
+        let mdm = router.group("mdm").add(middleware: AdminTokenMiddleware(token: token))
+        mdm.get("customers") { request, _ -> Response in
             let query = request.uri.queryParameters
             let found: [GoldenRecord]
             if let email = query["email"].map(String.init) {
@@ -82,7 +111,7 @@ public enum AdminServer {
             }
             return encoded(.ok, found)
         }
-        router.get("mdm/customers/:id") { _, context -> Response in
+        mdm.get("customers/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
             guard let golden = await masterData.golden(id: id) else {
                 return json(.notFound, ["error": "no golden customer \(id)"])
@@ -103,6 +132,26 @@ public enum AdminServer {
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Refuses a request without `Authorization: Bearer <token>` (compared in constant time) with 401.
+struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: [UInt8]
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let presented = request.headers[.authorization].flatMap { value in
+            value.lowercased().hasPrefix("bearer ") ? Array(value.utf8.dropFirst(7)) : nil
+        }
+        guard let presented, ConstantTime.equals(presented, token) else {
+            let body = Array(#"{"error":"a valid bearer token is required"}"#.utf8)
+            return Response(
+                status: .unauthorized, headers: [.contentType: "application/json", .wwwAuthenticate: "Bearer"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        return try await next(request, context)
     }
 }
 

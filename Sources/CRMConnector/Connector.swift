@@ -27,6 +27,9 @@ public protocol Connector: Sendable {
     static func sinkDelivery(_ settings: Settings) -> SinkService.Configuration?
     /// Mappings (in the mappings folder) the connector applies; validation checks they exist.
     static func mappings(_ settings: Settings) -> [String]
+    /// True when the connector's ingress paths must be authenticated: its file then needs `auth:` with a secret, or
+    /// an explicit `auth: none` (the CTI HTTP input). Default false.
+    static func requiresIngressAuth(_ settings: Settings) -> Bool
     /// Builds what the runtime runs for this connector: its services, its sink target, its ingress endpoints.
     static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts
 }
@@ -35,6 +38,7 @@ extension Connector {
     public static func ingressPaths(_ settings: Settings) -> [String] { [] }
     public static func sinkDelivery(_ settings: Settings) -> SinkService.Configuration? { nil }
     public static func mappings(_ settings: Settings) -> [String] { [] }
+    public static func requiresIngressAuth(_ settings: Settings) -> Bool { false }
 }
 
 /// What a connector hands to the runtime, and nothing else: the runtime wires sinks to a ``SinkService`` with the

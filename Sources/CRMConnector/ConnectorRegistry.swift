@@ -16,10 +16,14 @@ public struct ConfiguredConnector: Sendable {
     public let sinkDelivery: SinkService.Configuration?
     /// Mappings it applies.
     public let mappings: [String]
+    /// Its `auth:` setting for the paths it serves; nil when the file has none (the endpoints keep their own).
+    public let ingressAuth: IngressAuthSettings?
     private let settings: any Sendable
     private let build: @Sendable (ConnectorContext) async throws -> ConnectorParts
 
-    init<Kind: Connector>(_ kind: Kind.Type, file: ConnectorFile, settings: Kind.Settings) {
+    init<Kind: Connector>(
+        _ kind: Kind.Type, file: ConnectorFile, settings: Kind.Settings, ingressAuth: IngressAuthSettings?
+    ) {
         name = file.name
         self.kind = file.kind
         self.file = file.path
@@ -27,6 +31,7 @@ public struct ConfiguredConnector: Sendable {
         ingressPaths = Kind.ingressPaths(settings)
         sinkDelivery = Kind.sinkDelivery(settings)
         mappings = Kind.mappings(settings)
+        self.ingressAuth = ingressAuth
         self.settings = settings
         build = { context in try await Kind.make(settings, in: context) }
     }
@@ -64,14 +69,29 @@ public struct ConnectorRegistry: Sendable {
         }
         let kindName = try map.require("kind").oneOf(kindNames)
         guard let kind = kinds[kindName] else { throw try map.require("kind").error("unknown kind '\(kindName)'") }
-        try map.allowOnly(kind.keys.union(["name", "kind"]))
+        try map.allowOnly(kind.keys.union(["name", "kind", "auth"]))
         return try Self.configure(kind, ConnectorFile(name: name, kind: kindName, path: path, map: map))
     }
 
+    /// Reads the kind's settings, then `auth:`, which every kind serving ingress paths takes: refused on a
+    /// connector that serves none, required (a secret, or an explicit `auth: none`) where the kind says so.
     private static func configure<Kind: Connector>(
         _ kind: Kind.Type, _ file: ConnectorFile
     ) throws(YAMLError) -> ConfiguredConnector {
-        ConfiguredConnector(kind, file: file, settings: try Kind.settings(file))
+        let settings = try Kind.settings(file)
+        let authValue = file.map.optional("auth")
+        let auth = try authValue.map { value throws(YAMLError) in try IngressAuthSettings(value) }
+        if let authValue, Kind.ingressPaths(settings).isEmpty {
+            throw authValue.error("auth applies to connectors that serve ingress paths; \(file.kind) serves none here")
+        }
+        if auth == nil, Kind.requiresIngressAuth(settings) {
+            let top = SourceLocation(file: file.path, line: 1, column: 1)
+            throw YAMLError(
+                "\(file.kind) serving \(Kind.ingressPaths(settings).joined(separator: ", ")) needs auth: (scheme bearer or "
+                    + "hmac-sha256 with a ${env:}/${file:} secret), or auth: none to accept unauthenticated posts",
+                at: top)
+        }
+        return ConfiguredConnector(kind, file: file, settings: settings, ingressAuth: auth)
     }
 
     /// Reads every `*.yaml` file in `directory` (sorted by name), collecting each file's problems with locations;

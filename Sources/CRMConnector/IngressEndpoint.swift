@@ -14,16 +14,20 @@ public struct IngressEndpoint: Sendable {
     public var path: String
     /// Largest accepted body; a larger one is answered 413 without calling ``handle``.
     public var maxBodyBytes: Int
+    /// What a request must prove before ``handle`` sees it (checked by the ingress server: 401 otherwise). The
+    /// runtime sets it from the connector file's `auth:`. Default ``IngressAuthentication/none``.
+    public var authentication: IngressAuthentication
     /// Answers one request.
     public var handle: @Sendable (IngressRequest) async -> IngressResponse
 
     public init(
-        connector: String, path: String, maxBodyBytes: Int,
+        connector: String, path: String, maxBodyBytes: Int, authentication: IngressAuthentication = .none,
         handle: @escaping @Sendable (IngressRequest) async -> IngressResponse
     ) {
         self.connector = connector
         self.path = path
         self.maxBodyBytes = maxBodyBytes
+        self.authentication = authentication
         self.handle = handle
     }
 }

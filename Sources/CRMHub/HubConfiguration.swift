@@ -4,6 +4,7 @@
 
 import CRMConnector
 import CRMDelivery
+import CRMIngress
 import CRMKafka
 import CRMYAML
 import Foundation
@@ -15,8 +16,8 @@ public struct HubConfiguration: Sendable {
     public var kafka: KafkaSettings
     public var http: HTTPSettings
     /// The ingress server for web-form connectors (public side; the admin server stays private). Default
-    /// 127.0.0.1:8090.
-    public var ingress: HTTPSettings
+    /// 127.0.0.1:8090, bounded by ``IngressServer/Limits``' defaults.
+    public var ingress: IngressSettings
     public var store: StoreSettings
     /// Folder of connector instance files (`*.yaml`).
     public var connectorsDirectory: String
@@ -68,6 +69,22 @@ public struct HubConfiguration: Sendable {
         public var host: String = "127.0.0.1"
         /// Default 8080.
         public var port: Int = 8080
+        /// The bearer token `/mdm/...` (personal data) requires, as `${env:NAME}` or `${file:PATH}`. Without it those
+        /// endpoints are not served at all. Default none.
+        public var token: SecretValue?
+        /// When set, `/healthz`, `/readyz` and `/metrics` are served on this port (same host, no token) and no longer
+        /// on ``port``. Default none: they stay on ``port``, unauthenticated.
+        public var metricsPort: Int?
+    }
+
+    /// Ingress (public) HTTP server settings.
+    public struct IngressSettings: Sendable {
+        /// Default 127.0.0.1.
+        public var host: String = "127.0.0.1"
+        /// Default 8090.
+        public var port: Int = 8090
+        /// Timeouts, connection and concurrency limits, header caps (see ``IngressServer/Limits`` for defaults).
+        public var limits = IngressServer.Limits()
     }
 
     /// Master-data store settings.
@@ -143,8 +160,8 @@ extension HubConfiguration {
         self.http =
             try top.optional("http").map { value throws(YAMLError) in try HTTPSettings(value) } ?? HTTPSettings()
         self.ingress =
-            try top.optional("ingress").map { value throws(YAMLError) in try HTTPSettings(value) }
-            ?? HTTPSettings(port: 8090)
+            try top.optional("ingress").map { value throws(YAMLError) in try IngressSettings(value) }
+            ?? IngressSettings()
         self.store =
             try top.optional("store").map { value throws(YAMLError) in try StoreSettings(value, resolve: resolve) }
             ?? StoreSettings(location: resolve("data/crmhub.sqlite"))
@@ -298,9 +315,38 @@ extension KafkaSecret {
 extension HubConfiguration.HTTPSettings {
     init(_ value: YAMLValue) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["host", "port"])
+        try map.allowOnly(["host", "port", "token", "metrics_port"])
         if let value = map.optional("host") { host = try value.nonEmptyString() }
         if let value = map.optional("port") { port = try value.int(in: 1...65_535) }
+        token = try map.optional("token")?.secretReference("the admin token")
+        if let value = map.optional("metrics_port") {
+            let metricsPort = try value.int(in: 1...65_535)
+            guard metricsPort != port else { throw value.error("metrics_port must differ from port (\(port))") }
+            self.metricsPort = metricsPort
+        }
+    }
+}
+
+extension HubConfiguration.IngressSettings {
+    init(_ value: YAMLValue) throws(YAMLError) {
+        let map = try value.mapping()
+        try map.allowOnly([
+            "host", "port", "idle_timeout", "read_timeout", "request_timeout", "max_connections",
+            "max_concurrent_requests", "max_header_bytes", "max_header_fields",
+        ])
+        if let value = map.optional("host") { host = try value.nonEmptyString() }
+        if let value = map.optional("port") { port = try value.int(in: 1...65_535) }
+        if let value = map.optional("idle_timeout") { limits.idleTimeout = try value.delay() }
+        if let value = map.optional("read_timeout") { limits.readTimeout = try value.delay() }
+        if let value = map.optional("request_timeout") { limits.requestTimeout = try value.delay() }
+        if let value = map.optional("max_connections") { limits.maxConnections = try value.int(in: 1...1_000_000) }
+        if let value = map.optional("max_concurrent_requests") {
+            limits.maxConcurrentRequestsPerEndpoint = try value.int(in: 1...100_000)
+        }
+        if let value = map.optional("max_header_bytes") {
+            limits.maxHeaderBytes = try value.int(in: 1_024...(1 << 20))
+        }
+        if let value = map.optional("max_header_fields") { limits.maxHeaderFields = try value.int(in: 8...10_000) }
     }
 }
 

@@ -6,6 +6,7 @@ import CRMIngress
 import CRMKafka
 import CRMMapping
 import CRMWorkflow
+import CRMYAML
 import Foundation
 import Logging
 import Prometheus
@@ -109,23 +110,62 @@ public struct HubDaemon: Sendable {
             let paths = hub.ingress.map(\.path)
             services.append(
                 IngressServer.makeApplication(
-                    host: ingress.host, port: ingress.port, endpoints: hub.ingress, logger: logger
+                    host: ingress.host, port: ingress.port, endpoints: hub.ingress, limits: ingress.limits,
+                    logger: logger
                 ) { port in
                     logger.info(
                         "ingress listening",
                         metadata: ["host": "\(ingress.host)", "port": "\(port)", "paths": "\(paths)"])
                 })
         }
-        let admin = configuration.http
-        services.append(
-            AdminServer.makeApplication(
-                host: admin.host, port: admin.port, state: runtime.state, routes: configuration.routes.map(\.name),
-                registry: metrics,
-                masterData: hub.resolver, logger: logger
-            ) { port in
-                logger.info("admin server listening", metadata: ["host": "\(admin.host)", "port": "\(port)"])
-            })
+        services += try adminServers(configuration.http, runtime: runtime, metrics: metrics, hub: hub, logger: logger)
         return HubDaemon(runtime: runtime, services: services, mappings: mappings)
+    }
+
+    /// The admin listener, and the health and metrics listener when `http.metrics_port` splits them off. `/mdm/...`
+    /// is served only with `http.token`; without it that is said once at start.
+    private static func adminServers(
+        _ admin: HubConfiguration.HTTPSettings, runtime: HubRuntime, metrics: PrometheusCollectorRegistry,
+        hub: HubRuntime.HubServices, logger: Logger
+    ) throws(StartupFailure) -> [any Service] {
+        let token: [UInt8]?
+        do {
+            token = try admin.token.map { secret throws(SecretError) in Array(try secret.resolve().utf8) }
+        } catch {
+            throw .cannotStart("http.token: \(error)")
+        }
+        if let token, token.isEmpty { throw .cannotStart("http.token: the admin token is empty") }
+        if hub.resolver != nil, token == nil {
+            logger.notice("admin /mdm endpoints are disabled: they return personal data and need http.token")
+        }
+        let routes = runtime.configuration.routes.map(\.name)
+        guard let metricsPort = admin.metricsPort else {
+            return [
+                AdminServer.makeApplication(
+                    host: admin.host, port: admin.port, state: runtime.state, routes: routes, registry: metrics,
+                    masterData: hub.resolver, token: token, logger: logger
+                ) { port in
+                    logger.info("admin server listening", metadata: ["host": "\(admin.host)", "port": "\(port)"])
+                }
+            ]
+        }
+        var services: [any Service] = [
+            AdminServer.makeApplication(
+                host: admin.host, port: metricsPort, state: runtime.state, routes: routes, registry: metrics,
+                logger: logger
+            ) { port in
+                logger.info("health and metrics listening", metadata: ["host": "\(admin.host)", "port": "\(port)"])
+            }
+        ]
+        if let resolver = hub.resolver, let token {
+            services.append(
+                AdminServer.makeAPIApplication(
+                    host: admin.host, port: admin.port, masterData: resolver, token: token, logger: logger
+                ) { port in
+                    logger.info("admin server listening", metadata: ["host": "\(admin.host)", "port": "\(port)"])
+                })
+        }
+        return services
     }
 
     /// Recompiles the mappings folder; on success the new mappings serve every message from now on, on failure the

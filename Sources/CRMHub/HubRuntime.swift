@@ -205,6 +205,24 @@ public struct HubRuntime: Sendable {
         }
     }
 
+    /// The connector's endpoints with its file's `auth:` (its secret resolved now), or as the connector made them.
+    private static func authenticated(
+        _ endpoints: [IngressEndpoint], by connector: ConfiguredConnector
+    ) throws(StartupError) -> [IngressEndpoint] {
+        guard let auth = connector.ingressAuth else { return endpoints }
+        let authentication: IngressAuthentication
+        do {
+            authentication = try auth.resolve()
+        } catch {
+            throw StartupError(description: "\(connector.file): auth secret: \(error)")
+        }
+        return endpoints.map { endpoint in
+            var endpoint = endpoint
+            endpoint.authentication = authentication
+            return endpoint
+        }
+    }
+
     /// Builds every connector through its kind: a ``SinkService`` per sink (sharing the delivery state store), the
     /// services sources and CTI connectors run, and the endpoints they serve on the ingress server.
     private func makeConnectors(
@@ -237,7 +255,7 @@ public struct HubRuntime: Sendable {
                 let name = parts.services.count == 1 ? connector.name : "\(connector.name)#\(index + 1)"
                 services.append(MonitoredService(service, kind: kind, name: name, state: state))
             }
-            ingress += parts.ingress
+            ingress += try Self.authenticated(parts.ingress, by: connector)
             if let target = parts.sink, let delivery = connector.sinkDelivery {
                 let consumer = consumerConfiguration(
                     groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])

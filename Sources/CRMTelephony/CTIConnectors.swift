@@ -95,6 +95,10 @@ public enum KamailioConnector: Connector {
         if case .kamailioHTTP(let path) = settings.source { [path] } else { [] }
     }
 
+    /// Call events carry callers' numbers and drive screen-pops: the HTTP input needs `auth:` (a secret Kamailio
+    /// sends, see `deploy/cti/kamailio.cfg`'s `HUB_EVENTS_TOKEN`) or an explicit `auth: none`.
+    public static func requiresIngressAuth(_ settings: CTISettings) -> Bool { !ingressPaths(settings).isEmpty }
+
     public static func make(_ settings: CTISettings, in context: ConnectorContext) async throws -> ConnectorParts {
         try await CTIWiring.parts(settings, in: context)
     }

@@ -2,7 +2,6 @@ import CRMConnector
 import CRMKafka
 import CRMModel
 import CRMYAML
-import Crypto
 import Foundation
 import HTTPTypes
 import Logging
@@ -14,8 +13,9 @@ import Metrics
 ///
 /// The message id (`crm-id`) is the value of `id_field` when the body has it, else the `Idempotency-Key` header, else a
 /// new UUID, so a sender's retry of the same event is deduplicated downstream; the key is the value of `key_field`
-/// (trimmed, lower-cased), so one customer's events stay in order. With `token` (a `${env:}`/`${file:}` reference),
-/// requests must carry `Authorization: Bearer <token>` (compared in constant time), else **401**.
+/// (trimmed, lower-cased), so one customer's events stay in order. With `token` (a `${env:}`/`${file:}` reference,
+/// shorthand for `auth: {scheme: bearer, secret: ...}`), the ingress server requires `Authorization: Bearer <token>`
+/// or `X-CRMHub-Token` (compared in constant time), else **401**.
 ///
 /// Other answers: **400** not a JSON object; **413** too large; **415** not `application/json`; **503** with
 /// `Retry-After` when Kafka did not acknowledge within `ack_timeout_ms`.
@@ -48,6 +48,9 @@ public enum JSONWebhookConnector: Connector {
         settings.keyField = try map.optional("key_field")?.nonEmptyString()
         settings.idField = try map.optional("id_field")?.nonEmptyString()
         settings.token = try map.optional("token")?.secretReference("the webhook token")
+        if settings.token != nil, let auth = map.optional("auth") {
+            throw auth.error("give either token (a bearer secret) or auth, not both")
+        }
         if let value = map.optional("max_body_bytes") { settings.maxBodyBytes = try value.int(in: 1_024...(16 << 20)) }
         if let value = map.optional("ack_timeout_ms") {
             settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000))
@@ -61,10 +64,13 @@ public enum JSONWebhookConnector: Connector {
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let handler = JSONWebhookHandler(
-            name: context.name, settings: settings, token: try settings.token?.resolve(), emitter: context.emitter(),
-            logger: context.logger)
+            name: context.name, settings: settings, emitter: context.emitter(), logger: context.logger)
+        // `token` is shorthand for `auth: {scheme: bearer}`; the ingress server checks it.
+        let authentication: IngressAuthentication =
+            try settings.token.map { .sharedSecret(Array(try $0.resolve().utf8)) } ?? .none
         let endpoint = IngressEndpoint(
-            connector: context.name, path: settings.path, maxBodyBytes: settings.maxBodyBytes
+            connector: context.name, path: settings.path, maxBodyBytes: settings.maxBodyBytes,
+            authentication: authentication
         ) { request in
             await handler.handle(request)
         }
@@ -78,40 +84,17 @@ struct JSONWebhookHandler: Sendable {
     let settings: JSONWebhookConnector.Settings
     let emitter: SourceEmitter
     let logger: Logger
-    private let token: SymmetricKey?
-    private let tokenCode: HashedAuthenticationCode<SHA256>?
     private let accepted: Counter
 
-    init(name: String, settings: JSONWebhookConnector.Settings, token: String?, emitter: SourceEmitter, logger: Logger)
-    {
+    init(name: String, settings: JSONWebhookConnector.Settings, emitter: SourceEmitter, logger: Logger) {
         self.name = name
         self.settings = settings
         self.emitter = emitter
         self.logger = logger
-        // The presented token is compared as an HMAC under a per-process key: constant time, whatever its length.
-        if let token {
-            let key = SymmetricKey(size: .bits256)
-            self.token = key
-            tokenCode = HMAC<SHA256>.authenticationCode(for: Array(token.utf8), using: key)
-        } else {
-            self.token = nil
-            tokenCode = nil
-        }
         accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("connector", name)])
     }
 
     func handle(_ request: IngressRequest) async -> IngressResponse {
-        if let token, let tokenCode {
-            let presented =
-                request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-                ?? ""
-            guard HMAC<SHA256>.isValidAuthenticationCode(tokenCode, authenticating: Array(presented.utf8), using: token)
-            else {
-                var refusal = reject(.unauthorized, "a valid bearer token is required", reason: "unauthorized")
-                refusal.headers[.wwwAuthenticate] = "Bearer"
-                return refusal
-            }
-        }
         let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?.trimmingCharacters(
             in: .whitespaces
         ).lowercased()

@@ -13,6 +13,8 @@ public struct FormPart: Sendable, Equatable {
 /// Why a form body could not be read; the text goes back to the sender in a 400.
 public struct FormParseError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String
+    /// True when the body is readable but holds more fields or parts than allowed (413 rather than 400).
+    public var exceedsLimit = false
 }
 
 /// A streaming-free RFC 7578 `multipart/form-data` parser over a complete body (the ingress caps body size first).
@@ -29,7 +31,11 @@ public enum MultipartFormData {
         return nil
     }
 
-    public static func parse(_ body: [UInt8], boundary: String) throws(FormParseError) -> [FormPart] {
+    /// The parts of `body`; more than `maxParts` parts is refused (a body of thousands of tiny parts costs far more
+    /// to take apart than its size suggests).
+    public static func parse(
+        _ body: [UInt8], boundary: String, maxParts: Int = 100
+    ) throws(FormParseError) -> [FormPart] {
         guard !boundary.isEmpty, boundary.utf8.count <= 70 else {
             throw FormParseError(description: "invalid multipart boundary")
         }
@@ -44,6 +50,9 @@ public enum MultipartFormData {
             if body.count >= position + 2, body[position] == UInt8(ascii: "-"), body[position + 1] == UInt8(ascii: "-")
             {
                 return parts
+            }
+            guard parts.count < maxParts else {
+                throw FormParseError(description: "the form has more than \(maxParts) parts", exceedsLimit: true)
             }
             guard body.count >= position + 2, body[position] == 13, body[position + 1] == 10 else {
                 throw FormParseError(description: "malformed multipart body (expected a line break after the boundary)")
@@ -115,12 +124,16 @@ public enum MultipartFormData {
 
 /// `application/x-www-form-urlencoded` bodies.
 public enum URLEncodedForm {
-    public static func parse(_ body: [UInt8]) throws(FormParseError) -> [(String, String)] {
+    /// The fields of `body` in order; more than `maxFields` fields is refused.
+    public static func parse(_ body: [UInt8], maxFields: Int = 1_000) throws(FormParseError) -> [(String, String)] {
         guard let text = String(validating: body, as: UTF8.self) else {
             throw FormParseError(description: "the form body is not valid UTF-8")
         }
         var fields: [(String, String)] = []
         for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            guard fields.count < maxFields else {
+                throw FormParseError(description: "the form has more than \(maxFields) fields", exceedsLimit: true)
+            }
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = decode(kv[0]), let value = decode(kv.count > 1 ? kv[1] : "") else {
                 throw FormParseError(description: "the form body has invalid percent-encoding")

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// Verification of Stripe-style webhook signatures.
 ///
@@ -8,8 +9,14 @@ import Foundation
 /// the timestamp is within `tolerance` of now (both directions: a stale request is a replay, a future one a forged
 /// clock) and any `v1` value matches the HMAC under any configured secret. Several secrets are accepted at once so
 /// a secret can be rotated without refusing webhooks signed with the old one; several `v1` values appear while the
-/// sender rotates. Comparisons are constant-time. Other schemes (`v0`, unknown keys) are ignored.
+/// sender rotates, at most ``maxSignatures`` of them. Comparisons are constant-time. Other schemes (`v0`, unknown
+/// keys) are ignored. A signature accepted once is refused again within the tolerance when the caller keeps a
+/// ``StripeReplayCache``.
 public struct StripeSignatureVerifier: Sendable {
+    /// Most `v1=` values one header may carry; more is refused as malformed (each costs an HMAC comparison per
+    /// secret).
+    public static let maxSignatures = 8
+
     /// The signing secrets (`whsec_...`), newest first.
     public let secrets: [String]
     /// How far the signed timestamp may be from now. Stripe's libraries default to 300 s.
@@ -20,8 +27,18 @@ public struct StripeSignatureVerifier: Sendable {
         self.tolerance = tolerance
     }
 
-    /// Checks `header` (the `Stripe-Signature` value) against `payload`, the raw request body.
-    public func verify(header: String?, payload: [UInt8], now: Date = Date()) throws(StripeSignatureError) {
+    /// A signature that matched: what a ``StripeReplayCache`` remembers.
+    public struct Match: Sendable, Equatable {
+        /// The signed timestamp (Unix seconds).
+        public var timestamp: Int64
+        /// The `v1` value that matched.
+        public var signature: [UInt8]
+    }
+
+    /// Checks `header` (the `Stripe-Signature` value) against `payload`, the raw request body, and returns the
+    /// signature that matched.
+    @discardableResult
+    public func verify(header: String?, payload: [UInt8], now: Date = Date()) throws(StripeSignatureError) -> Match {
         guard let header, !header.isEmpty else { throw .missingHeader }
         let parsed = try Self.parse(header)
         let age = now.timeIntervalSince1970 - Double(parsed.timestamp)
@@ -36,7 +53,7 @@ public struct StripeSignatureVerifier: Sendable {
             let key = SymmetricKey(data: Array(secret.utf8))
             for signature in parsed.signatures
             where HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signed, using: key) {
-                return
+                return Match(timestamp: parsed.timestamp, signature: signature)
             }
         }
         throw .noMatchingSignature
@@ -50,6 +67,7 @@ public struct StripeSignatureVerifier: Sendable {
     static func parse(_ header: String) throws(StripeSignatureError) -> ParsedHeader {
         var timestamp: Int64?
         var signatures: [[UInt8]] = []
+        var seenSignatures = 0
         for item in header.split(separator: ",") {
             let pair = item.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { throw .malformed("'\(item.prefix(40))' is not key=value") }
@@ -62,6 +80,8 @@ public struct StripeSignatureVerifier: Sendable {
                 }
                 timestamp = seconds
             case "v1":
+                seenSignatures += 1
+                guard seenSignatures <= Self.maxSignatures else { throw .tooManySignatures(limit: Self.maxSignatures) }
                 // A value that is not 64 hex digits cannot match; skip it rather than refusing its siblings.
                 if let bytes = Self.hexBytes(value), bytes.count == SHA256.byteCount { signatures.append(bytes) }
             default:
@@ -112,6 +132,10 @@ public enum StripeSignatureError: Error, Sendable, Equatable, CustomStringConver
     case noSignatures
     case outsideTolerance(ageSeconds: Int, toleranceSeconds: Int)
     case noMatchingSignature
+    /// More `v1=` values than ``StripeSignatureVerifier/maxSignatures``.
+    case tooManySignatures(limit: Int)
+    /// The same signature was accepted before, within the tolerance window.
+    case replayed
 
     /// A short label for metrics.
     public var reason: String {
@@ -120,6 +144,8 @@ public enum StripeSignatureError: Error, Sendable, Equatable, CustomStringConver
         case .malformed, .noSignatures: "signature_malformed"
         case .outsideTolerance: "signature_stale"
         case .noMatchingSignature: "signature_mismatch"
+        case .tooManySignatures: "signature_too_many"
+        case .replayed: "signature_replayed"
         }
     }
 
@@ -131,6 +157,49 @@ public enum StripeSignatureError: Error, Sendable, Equatable, CustomStringConver
         case .outsideTolerance(let age, let tolerance):
             "the signature timestamp is \(age) s from now, outside the \(tolerance) s tolerance (replayed or clock skew)"
         case .noMatchingSignature: "no v1 signature matches the payload under the configured secrets"
+        case .tooManySignatures(let limit): "the Stripe-Signature header carries more than \(limit) v1 signatures"
+        case .replayed:
+            "this signature was already accepted: a replayed request (a sender's retry is signed anew with a new t=)"
         }
     }
+}
+
+/// Signatures accepted within their tolerance window, so that the same signed request is accepted once: a captured
+/// webhook replayed within the window is refused (``StripeSignatureError/replayed``). Entries leave once their
+/// timestamp is older than the tolerance, when the timestamp check refuses them anyway.
+public final class StripeReplayCache: Sendable {
+    private struct State {
+        var expiries: [[UInt8]: Int64] = [:]
+        var nextPrune = 1_024
+    }
+
+    private let tolerance: Duration
+    private let state = Mutex(State())
+
+    /// A cache that remembers each signature for `tolerance` past its timestamp (the verifier's tolerance).
+    public init(tolerance: Duration) { self.tolerance = tolerance }
+
+    /// Remembers `match` until its window ends; throws ``StripeSignatureError/replayed`` when it is already there.
+    public func admit(_ match: StripeSignatureVerifier.Match, now: Date = Date()) throws(StripeSignatureError) {
+        let nowSeconds = Int64(now.timeIntervalSince1970)
+        let expiry = match.timestamp + tolerance.components.seconds
+        let admitted = state.withLock { state -> Bool in
+            if let seen = state.expiries[match.signature], seen >= nowSeconds { return false }
+            if state.expiries.count >= state.nextPrune {
+                state.expiries = state.expiries.filter { $0.value >= nowSeconds }
+                state.nextPrune = max(1_024, state.expiries.count * 2)
+            }
+            state.expiries[match.signature] = expiry
+            return true
+        }
+        guard admitted else { throw .replayed }
+    }
+
+    /// Forgets `match`: the request it signed was not stored, so the sender may send it again as it is.
+    public func forget(_ match: StripeSignatureVerifier.Match) {
+        _ = state.withLock { $0.expiries.removeValue(forKey: match.signature) }
+    }
+
+    /// Signatures currently remembered.
+    public var count: Int { state.withLock { $0.expiries.count } }
 }

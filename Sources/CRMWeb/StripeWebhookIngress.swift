@@ -15,8 +15,9 @@ import Metrics
 /// carries the same id, so deduplication downstream sees it once.
 ///
 /// Answers: **200** `{"id": ...}` only after Kafka acknowledged the event, or for an event type the connector
-/// does not take (`"status": "ignored"`, nothing produced); **400** a missing, malformed, stale or forged signature,
-/// or a body that is not a Stripe event (nothing produced; counted in `crmhub_ingress_rejected_total` by reason);
+/// does not take (`"status": "ignored"`, nothing produced); **400** a missing, malformed (more than 8 `v1`), stale,
+/// forged or replayed (the same signature accepted before, within the tolerance) signature, or a body that is not a
+/// Stripe event (nothing produced; counted in `crmhub_ingress_rejected_total` by reason);
 /// **413** too large; **415** not JSON; **503** Kafka did not acknowledge in time (the sender retries).
 public enum StripeWebhookIngress {
     /// A webhook endpoint served by the ingress, with its secrets already resolved.
@@ -24,11 +25,14 @@ public enum StripeWebhookIngress {
         public var name: String
         public var settings: StripeWebhookConnector.Settings
         public var verifier: StripeSignatureVerifier
+        /// Signatures accepted within the tolerance; the same one twice is refused as a replay.
+        public var replays: StripeReplayCache
 
         public init(name: String, settings: StripeWebhookConnector.Settings, secrets: [String]) {
             self.name = name
             self.settings = settings
             verifier = StripeSignatureVerifier(secrets: secrets, tolerance: settings.tolerance)
+            replays = StripeReplayCache(tolerance: settings.tolerance)
         }
     }
 
@@ -75,8 +79,11 @@ struct StripeWebhookHandler: Sendable {
         guard mediaType == "application/json" else {
             return reject(.unsupportedMediaType, "webhooks must be application/json", reason: "content_type")
         }
+        let match: StripeSignatureVerifier.Match
         do {
-            try endpoint.verifier.verify(header: request.headers[HTTPField.Name("Stripe-Signature")!], payload: payload)
+            match = try endpoint.verifier.verify(
+                header: request.headers[HTTPField.Name("Stripe-Signature")!], payload: payload)
+            try endpoint.replays.admit(match)
         } catch {
             logger.warning("webhook signature refused", metadata: ["reason": "\(error.reason)"])
             return reject(.badRequest, error.description, reason: error.reason)
@@ -100,7 +107,7 @@ struct StripeWebhookHandler: Sendable {
                 KafkaHeader(key: EnvelopeHeader.origin, text: "stripe/\(endpoint.name)"),
                 KafkaHeader(key: "crm-event-type", text: event.type),
             ])
-        return await IngressReply.stored(
+        let answer = await IngressReply.stored(
             message, emitter: emitter, timeout: settings.ackTimeout, id: event.id, retryHint: "retry later",
             logger: logger
         ) {
@@ -111,6 +118,8 @@ struct StripeWebhookHandler: Sendable {
                 metadata: ["event": "\(event.id)", "type": "\(event.type)", "topic": "\(settings.topic)"])
             return IngressReply.json(.ok, ["id": event.id, "status": "accepted"])
         }
+        if answer.status != .ok { endpoint.replays.forget(match) }
+        return answer
     }
 
     private func reject(_ status: HTTPResponse.Status, _ message: String, reason: String) -> IngressResponse {

@@ -24,6 +24,11 @@ public enum WebFormConnector: Connector {
         public var maxBodyBytes: Int = 1 << 20
         /// Largest accepted attachment. Default 512 KiB.
         public var maxAttachmentBytes: Int = 512 << 10
+        /// Most fields (urlencoded pairs, JSON members, multipart parts that are not files) in one post; more is 413.
+        /// Default 200.
+        public var maxFields: Int = 200
+        /// Most multipart parts (fields and files together) in one post; more is 413. Default 50.
+        public var maxParts: Int = 50
         /// How long a request waits for Kafka's acknowledgement before answering 503. Default 5 s.
         public var ackTimeout: Duration = .seconds(5)
 
@@ -36,7 +41,7 @@ public enum WebFormConnector: Connector {
     public static let kind = "webform"
     public static let keys: Set<String> = [
         "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes",
-        "ack_timeout_ms",
+        "ack_timeout_ms", "max_fields", "max_parts",
     ]
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
@@ -55,6 +60,8 @@ public enum WebFormConnector: Connector {
         if let value = map.optional("ack_timeout_ms") {
             settings.ackTimeout = .milliseconds(try value.int(in: 100...60_000))
         }
+        if let value = map.optional("max_fields") { settings.maxFields = try value.int(in: 1...10_000) }
+        if let value = map.optional("max_parts") { settings.maxParts = try value.int(in: 1...10_000) }
         return settings
     }
 

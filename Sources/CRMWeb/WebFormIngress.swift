@@ -75,7 +75,9 @@ struct FormHandler: Sendable {
         let submission: Submission
         do {
             submission = try Submission.parse(
-                bytes, contentType: contentType, maxAttachmentBytes: settings.maxAttachmentBytes)
+                bytes, contentType: contentType,
+                limits: .init(
+                    attachmentBytes: settings.maxAttachmentBytes, fields: settings.maxFields, parts: settings.maxParts))
         } catch let error as SubmissionError {
             return reject(error.status, error.message, reason: error.reason)
         } catch {
@@ -122,7 +124,7 @@ struct FormHandler: Sendable {
                 KafkaHeader(key: EnvelopeHeader.origin, text: "webform/\(form.name)"),
             ])
 
-        return await IngressReply.stored(
+        let answer = await IngressReply.stored(
             message, emitter: emitter, timeout: settings.ackTimeout, id: id,
             retryHint: "retry with Idempotency-Key: \(id)",
             logger: logger
@@ -131,14 +133,32 @@ struct FormHandler: Sendable {
             latency.record(duration: started.duration(to: .now))
             return json(.accepted, ["id": id, "status": "accepted"])
         }
+        if answer.status != .accepted, !attachments.isEmpty { removeAttachments(id: id) }
+        return answer
+    }
+
+    /// The folder a submission's attachments are written to.
+    private func attachmentFolder(id: String) -> URL {
+        let safeID = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+        return URL(fileURLWithPath: attachmentsDirectory).appendingPathComponent(form.name)
+            .appendingPathComponent(safeID)
+    }
+
+    /// Removes a submission's attachments: Kafka did not take the message that refers to them, so nothing ever will
+    /// read them (a retry with the same Idempotency-Key writes them again).
+    private func removeAttachments(id: String) {
+        do {
+            try FileManager.default.removeItem(at: attachmentFolder(id: id))
+            logger.info("attachments of a submission Kafka did not store removed", metadata: ["id": "\(id)"])
+        } catch {
+            logger.error("cannot remove attachments", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
     }
 
     /// Writes attachments under `<attachmentsDirectory>/<form>/<id>/` and returns their references.
     private func store(_ attachments: [FormPart], id: String) throws -> [[String: Any]] {
         guard !attachments.isEmpty else { return [] }
-        let safeID = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
-        let directory = URL(fileURLWithPath: attachmentsDirectory).appendingPathComponent(form.name)
-            .appendingPathComponent(safeID)
+        let directory = attachmentFolder(id: id)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return try attachments.enumerated().map { index, part in
             let original = part.filename ?? "attachment"
@@ -169,18 +189,26 @@ struct Submission {
     var fields: [String: [String]] = [:]
     var attachments: [FormPart] = []
 
-    static func parse(_ body: [UInt8], contentType: String, maxAttachmentBytes: Int) throws -> Submission {
+    /// Caps on what one submission may hold.
+    struct Limits {
+        var attachmentBytes: Int
+        var fields = 200
+        var parts = 50
+    }
+
+    static func parse(_ body: [UInt8], contentType: String, limits: Limits) throws -> Submission {
+        let maxAttachmentBytes = limits.attachmentBytes
         let mediaType =
             contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         var submission = Submission()
         switch mediaType {
         case "application/x-www-form-urlencoded":
             do {
-                for (name, value) in try URLEncodedForm.parse(body) {
+                for (name, value) in try URLEncodedForm.parse(body, maxFields: limits.fields) {
                     submission.fields[name, default: []].append(value)
                 }
             } catch {
-                throw SubmissionError(status: .badRequest, message: error.description, reason: "unreadable")
+                throw SubmissionError(error, limitReason: "too_many_fields")
             }
         case "multipart/form-data":
             guard let boundary = MultipartFormData.boundary(fromContentType: contentType) else {
@@ -189,9 +217,9 @@ struct Submission {
             }
             let parts: [FormPart]
             do {
-                parts = try MultipartFormData.parse(body, boundary: boundary)
+                parts = try MultipartFormData.parse(body, boundary: boundary, maxParts: limits.parts)
             } catch {
-                throw SubmissionError(status: .badRequest, message: error.description, reason: "unreadable")
+                throw SubmissionError(error, limitReason: "too_many_parts")
             }
             for part in parts {
                 if part.filename != nil {
@@ -238,6 +266,11 @@ struct Submission {
                     "content type '\(mediaType)' is not accepted; use application/x-www-form-urlencoded, multipart/form-data or application/json",
                 reason: "content_type")
         }
+        guard submission.fields.values.reduce(0, { $0 + $1.count }) <= limits.fields else {
+            throw SubmissionError(
+                status: .contentTooLarge, message: "the form has more than \(limits.fields) fields",
+                reason: "too_many_fields")
+        }
         return submission
     }
 }
@@ -246,4 +279,17 @@ struct SubmissionError: Error {
     var status: HTTPResponse.Status
     var message: String
     var reason: String
+
+    init(status: HTTPResponse.Status, message: String, reason: String) {
+        self.status = status
+        self.message = message
+        self.reason = reason
+    }
+
+    /// A parser's refusal: 413 under `limitReason` when the body holds too much, else 400 `unreadable`.
+    init(_ error: FormParseError, limitReason: String) {
+        self.init(
+            status: error.exceedsLimit ? .contentTooLarge : .badRequest, message: error.description,
+            reason: error.exceedsLimit ? limitReason : "unreadable")
+    }
 }

@@ -69,8 +69,9 @@ import Testing
     @Test func twoConnectorsServingTheSameIngressPathAreRefused() throws {
         let form = try write("name: contact\nkind: webform\npath: /in/calls\ntopic: raw.form\n", name: "a.yaml")
         let folder = URL(fileURLWithPath: form).deletingLastPathComponent()
-        try "name: pbx\nkind: cti-kamailio\nhttp_path: /in/calls\ninteraction_topic: a\nscreen_pop_topic: b\n"
-            .write(to: folder.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
+        try
+            ("name: pbx\nkind: cti-kamailio\nhttp_path: /in/calls\ninteraction_topic: a\nscreen_pop_topic: b\n"
+            + "auth: none\n").write(to: folder.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
         var problems = ProblemCollector()
         let connectors = ConnectorRegistry.standard.loadAll(directory: folder.path, problems: &problems)
         #expect(connectors.map(\.name) == ["contact"])

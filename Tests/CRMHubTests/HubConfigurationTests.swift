@@ -45,7 +45,43 @@ import Testing
         #expect(configuration.shutdownTimeoutSeconds == 30)
     }
 
+    @Test("http.token and metrics_port, and the ingress bounds, are read; unset bounds keep their defaults")
+    func adminTokenMetricsPortAndIngressBounds() throws {
+        let configuration = try HubConfiguration.load(
+            path: write(
+                """
+                kafka:
+                  brokers: ["127.0.0.1:9092"]
+                http:
+                  port: 8081
+                  token: ${env:CRMHUB_ADMIN_TOKEN}
+                  metrics_port: 9100
+                ingress:
+                  port: 8091
+                  read_timeout: 2s
+                  idle_timeout: 15s
+                  max_connections: 50
+                  max_concurrent_requests: 4
+                  max_header_bytes: 8192
+                routes:
+                  - name: r1
+                    from: a
+                    to: b
+                """))
+        #expect(configuration.http.token == .environment("CRMHUB_ADMIN_TOKEN"))
+        #expect(configuration.http.metricsPort == 9100)
+        let limits = configuration.ingress.limits
+        #expect(configuration.ingress.port == 8091)
+        #expect(limits.readTimeout == .seconds(2) && limits.idleTimeout == .seconds(15))
+        #expect(limits.maxConnections == 50 && limits.maxConcurrentRequestsPerEndpoint == 4)
+        #expect(limits.maxHeaderBytes == 8_192)
+        #expect(limits.requestTimeout == .seconds(30) && limits.maxHeaderFields == 100)
+    }
+
     @Test(arguments: [
+        ("kafka:\n  brokers: [\"h:1\"]\nhttp:\n  token: letmein\nroutes: []\n", 4, "never inline"),
+        ("kafka:\n  brokers: [\"h:1\"]\nhttp:\n  port: 9000\n  metrics_port: 9000\nroutes: []\n", 5, "must differ"),
+        ("kafka:\n  brokers: [\"h:1\"]\ningress:\n  read_timeout: soon\nroutes: []\n", 4, "is not a delay"),
         ("kafka:\n  brokers: [\"h:1\"]\nroutse: []\n", 3, "unknown key 'routse' (did you mean 'routes'?)"),
         ("kafka:\n  brokers: [\"h:1\"]\nhttp:\n  port: 99999\nroutes: []\n", 4, "http.port: 99999 is out of range"),
         ("kafka:\n  brokers: [\"nohost\"]\nroutes: []\n", 2, "is not host:port"),

@@ -45,20 +45,50 @@ import Testing
 
     @Test func submissionsRefuseUnknownContentTypesAndOversizedAttachments() throws {
         #expect(throws: SubmissionError.self) {
-            try Submission.parse(Array("x".utf8), contentType: "text/plain", maxAttachmentBytes: 10)
+            try Submission.parse(Array("x".utf8), contentType: "text/plain", limits: .init(attachmentBytes: 10))
         }
         let body = Array(
             "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n0123456789ABC\r\n--B--\r\n"
                 .utf8)
         let error = #expect(throws: SubmissionError.self) {
-            try Submission.parse(body, contentType: "multipart/form-data; boundary=B", maxAttachmentBytes: 10)
+            try Submission.parse(
+                body, contentType: "multipart/form-data; boundary=B", limits: .init(attachmentBytes: 10))
         }
         #expect(error?.status == .contentTooLarge)
         let json = try Submission.parse(
             Array("{\"email\":\"a@b.c\",\"age\":42,\"tags\":[\"x\",\"y\"]}".utf8),
-            contentType: "application/json; charset=utf-8", maxAttachmentBytes: 0)
+            contentType: "application/json; charset=utf-8", limits: .init(attachmentBytes: 0))
         #expect(json.fields["email"] == ["a@b.c"])
         #expect(json.fields["age"] == ["42"])
         #expect(json.fields["tags"] == ["x", "y"])
+    }
+
+    @Test("more fields or parts than a form allows is 413, at the limit it is read")
+    func fieldAndPartCapsAre413() throws {
+        let limits = Submission.Limits(attachmentBytes: 100, fields: 3, parts: 2)
+        let urlencoded = "application/x-www-form-urlencoded"
+        #expect(
+            try Submission.parse(Array("a=1&b=2&c=3".utf8), contentType: urlencoded, limits: limits).fields.count == 3)
+        let tooMany = #expect(throws: SubmissionError.self) {
+            try Submission.parse(Array("a=1&b=2&c=3&d=4".utf8), contentType: urlencoded, limits: limits)
+        }
+        #expect(tooMany?.status == .contentTooLarge && tooMany?.reason == "too_many_fields")
+        let jsonTooMany = #expect(throws: SubmissionError.self) {
+            try Submission.parse(
+                Array(#"{"a":"1","b":"2","c":"3","d":"4"}"#.utf8), contentType: "application/json", limits: limits)
+        }
+        #expect(jsonTooMany?.reason == "too_many_fields")
+
+        func multipart(_ parts: Int) -> [UInt8] {
+            let body = (0..<parts).map { "--B\r\nContent-Disposition: form-data; name=\"f\($0)\"\r\n\r\nv\r\n" }
+                .joined()
+            return Array((body + "--B--\r\n").utf8)
+        }
+        let contentType = "multipart/form-data; boundary=B"
+        #expect(try Submission.parse(multipart(2), contentType: contentType, limits: limits).fields.count == 2)
+        let tooManyParts = #expect(throws: SubmissionError.self) {
+            try Submission.parse(multipart(3), contentType: contentType, limits: limits)
+        }
+        #expect(tooManyParts?.status == .contentTooLarge && tooManyParts?.reason == "too_many_parts")
     }
 }

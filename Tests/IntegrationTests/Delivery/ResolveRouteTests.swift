@@ -84,22 +84,31 @@ struct ResolveRouteTests {
         let resolver = try #require(hub.resolver)
         let app = Application(
             router: AdminServer.makeRouter(
-                state: HubState(), routes: [], registry: PrometheusCollectorRegistry(), masterData: resolver))
+                state: HubState(), routes: [], registry: PrometheusCollectorRegistry(), masterData: resolver,
+                token: Array("admin-token".utf8)))
+        let admin: HTTPFields = [.authorization: "Bearer admin-token"]
         try await app.test(.router) { client in
-            try await client.execute(uri: "/mdm/customers?email=JonSmithson%40googlemail.com", method: .get) {
+            try await client.execute(
+                uri: "/mdm/customers?email=JonSmithson%40googlemail.com", method: .get, headers: admin
+            ) {
                 response in
                 #expect(response.status == .ok)
                 let found = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [[String: Any]]
                 #expect(found?.first?["id"] as? String == golden[0])
             }
-            try await client.execute(uri: "/mdm/customers?system=erp&external_id=100234", method: .get) { response in
+            try await client.execute(uri: "/mdm/customers?system=erp&external_id=100234", method: .get, headers: admin)
+            { response in
                 #expect(String(buffer: response.body).contains(golden[1] ?? "-"))
             }
-            try await client.execute(uri: "/mdm/customers/\(golden[2] ?? "-")", method: .get) {
+            try await client.execute(uri: "/mdm/customers/\(golden[2] ?? "-")", method: .get, headers: admin) {
                 #expect($0.status == .ok)
             }
-            try await client.execute(uri: "/mdm/customers/nobody", method: .get) { #expect($0.status == .notFound) }
-            try await client.execute(uri: "/mdm/customers", method: .get) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/mdm/customers/nobody", method: .get, headers: admin) {
+                #expect($0.status == .notFound)
+            }
+            try await client.execute(uri: "/mdm/customers", method: .get, headers: admin) {
+                #expect($0.status == .badRequest)
+            }
         }
 
         await group.triggerGracefulShutdown()

@@ -10,6 +10,9 @@ import Testing
 /// frames (Asterisk is not packaged in Debian).
 @Suite("CTI connector with real peers", .serialized)
 struct CTIPeerTests {
+    /// The secret the CTI HTTP input requires and Kamailio sends (HUB_EVENTS_TOKEN).
+    static let eventsToken = "cti-events-token-for-tests"
+
     static let interactions = "cti.interactions"
     static let screenPops = "cti.screenpops"
 
@@ -170,7 +173,7 @@ struct CTIPeerTests {
                 defines: input == "http"
                     ? [
                         "HUB_EVENTS_URL": "\"http://127.0.0.1:\(ingressPort)/cti/kamailio\"",
-                        "HUB_EVENTS_TIMEOUT": "12",
+                        "HUB_EVENTS_TIMEOUT": "12", "HUB_EVENTS_TOKEN": "\"\(Self.eventsToken)\"",
                     ] : [:])
         }
         defer { kamailio.stop() }
@@ -181,10 +184,16 @@ struct CTIPeerTests {
         try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
         try CTIFixtures.customersCSV.write(
             to: directory.appendingPathComponent("customers.csv"), atomically: true, encoding: .utf8)
+        let tokenFile = directory.appendingPathComponent("cti-token")
+        try Self.eventsToken.write(to: tokenFile, atomically: true, encoding: .utf8)
+        let inputLines =
+            input == "http"
+            ? "http_path: /cti/kamailio\nauth:\n  scheme: bearer\n  secret: ${file:\(tokenFile.path)}"
+            : "evapi: 127.0.0.1:\(kamailio.evapiPort)"
         try """
         name: pbx
         kind: cti-kamailio
-        \(input == "http" ? "http_path: /cti/kamailio" : "evapi: 127.0.0.1:\(kamailio.evapiPort)")
+        \(inputLines)
         interaction_topic: crm.interaction
         screen_pop_topic: cti.screenpop
         customers_csv: \(directory.appendingPathComponent("customers.csv").path)

@@ -240,4 +240,36 @@ struct StripeWebhookIngressTests {
         }
         await producer.shutdown(timeout: .milliseconds(100))
     }
+
+    @Test("the same signed webhook sent twice is refused the second time as replayed; more than 8 v1 values is 400")
+    func replayedWebhookIsRefused() async throws {
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
+        let router = IngressServer.makeRouter(endpoints: [ingress(endpoint(topic: "t"), producer)], logger: logger)
+        // An event type the connector does not take is answered 200 without Kafka, so no broker is needed.
+        let body = #"{"id":"evt_11","type":"payout.created","data":{"object":{"id":"po_2"}}}"#
+        let header = StripeSignatureVerifier.header(
+            for: Array(body.utf8), secret: "whsec_test", timestamp: Int64(Date().timeIntervalSince1970))
+        let headers: HTTPFields = [.contentType: "application/json", .init("Stripe-Signature")!: header]
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(
+                uri: "/webhooks/stripe", method: .post, headers: headers, body: ByteBuffer(string: body)
+            ) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/webhooks/stripe", method: .post, headers: headers, body: ByteBuffer(string: body)
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("already accepted"))
+            }
+            let crowded = header + String(repeating: ",v1=" + String(repeating: "0", count: 64), count: 8)
+            try await client.execute(
+                uri: "/webhooks/stripe", method: .post,
+                headers: [.contentType: "application/json", .init("Stripe-Signature")!: crowded],
+                body: ByteBuffer(string: body)
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("more than 8 v1 signatures"))
+            }
+        }
+        await producer.shutdown(timeout: .milliseconds(100))
+    }
 }

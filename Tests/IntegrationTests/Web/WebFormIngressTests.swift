@@ -191,4 +191,29 @@ struct WebFormIngressTests {
         }
         await producer.shutdown(timeout: .milliseconds(100))
     }
+
+    @Test("attachments written for a post are removed when Kafka does not acknowledge its message")
+    func attachmentsAreRemovedWhenKafkaFails() async throws {
+        let producer = try KafkaTestClient.producer("127.0.0.1:\(try freePort())")
+        let attachments = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-attachments-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: attachments) }
+        let router = IngressServer.makeRouter(
+            endpoints: [ingress(form(topic: "t"), producer, attachments: attachments.path)], logger: logger)
+        let body =
+            "--B\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@b.c\r\n"
+            + "--B\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nhi\r\n"
+            + "--B\r\nContent-Disposition: form-data; name=\"cv\"; filename=\"cv.txt\"\r\n\r\nmy cv\r\n--B--\r\n"
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(
+                uri: "/forms/contact", method: .post,
+                headers: [.contentType: "multipart/form-data; boundary=B", .init("Idempotency-Key")!: "form-att-1"],
+                body: ByteBuffer(string: body)
+            ) { #expect($0.status == .serviceUnavailable) }
+        }
+        let folder = attachments.appendingPathComponent("contact").appendingPathComponent("form-att-1")
+        #expect(!FileManager.default.fileExists(atPath: folder.path), "attachments left in \(folder.path)")
+        // The form folder itself was created by the post, so the attachment was written before Kafka refused it.
+        #expect(FileManager.default.fileExists(atPath: attachments.appendingPathComponent("contact").path))
+        await producer.shutdown(timeout: .milliseconds(100))
+    }
 }
