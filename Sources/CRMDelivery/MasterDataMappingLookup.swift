@@ -17,8 +17,8 @@ import Synchronization
 /// master data as it is when the message is mapped; a customer resolved later is not filled in afterwards.
 ///
 /// The daemon compiles its mappings before it opens the master data, so the index is attached once it is open
-/// (``attach(_:)``); until then, and in a hub without master data, these services fail the field with a clear
-/// reason (the message goes to the dead-letter topic) rather than answer null.
+/// (``attach(_:)``), before any message is mapped. Where no master data is open — `crmhub mapping apply`,
+/// `crmhub batch run` from the command line — the services answer null: the records carry no golden id.
 public final class MasterDataMappingLookup: MappingLookup {
     /// The service names this lookup answers.
     public static let services: Set<String> = ["golden-by-email", "golden-by-phone", "golden-by-ref"]
@@ -32,7 +32,7 @@ public final class MasterDataMappingLookup: MappingLookup {
 
     public func lookup(table: String, key: String) throws -> JSONValue? {
         guard Self.services.contains(table) else { throw MasterDataLookupError.unknownService(table) }
-        guard let index = index.withLock({ $0 }) else { throw MasterDataLookupError.noMasterData }
+        guard let index = index.withLock({ $0 }) else { return nil }
         let ids: [String]
         switch table {
         case "golden-by-email":
@@ -52,7 +52,6 @@ public final class MasterDataMappingLookup: MappingLookup {
 /// Why a master-data lookup was refused (the looked-up value is never part of the reason).
 public enum MasterDataLookupError: Error, CustomStringConvertible, Sendable {
     case unknownService(String)
-    case noMasterData
     case malformedReference
 
     public var description: String {
@@ -60,8 +59,6 @@ public enum MasterDataLookupError: Error, CustomStringConvertible, Sendable {
         case .unknownService(let name):
             "no lookup service '\(name)' (the master data serves "
                 + MasterDataMappingLookup.services.sorted().joined(separator: ", ") + ")"
-        case .noMasterData:
-            "the hub has no master data open (set store: and give a route resolve: true)"
         case .malformedReference: "a golden-by-ref key is SYSTEM/EXTERNAL-ID"
         }
     }

@@ -140,10 +140,9 @@ extension CompiledMapping {
             func outcome(_ ok: Bool, _ detail: String) -> MappingTestOutcome {
                 MappingTestOutcome(mapping: name, test: t.name, passed: ok, detail: detail, location: t.location)
             }
-            // A case's `lookups:` stand in for the services; a case without them (and without a caller's lookup)
-            // gets none: service lookups answer null.
+            // A case's `lookups:` stand in for the services it uses.
             var context = context
-            if !t.lookups.isEmpty || context.lookup == nil { context.lookup = StaticLookup(t.lookups) }
+            if !t.lookups.isEmpty { context.lookup = StaticLookup(t.lookups) }
             let result: Result<MappingResult, MappingError>
             do throws(MappingError) { result = .success(try apply(t.input, context: context)) } catch {
                 result = .failure(error)

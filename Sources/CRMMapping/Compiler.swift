@@ -147,7 +147,11 @@ struct Compiler {
                 }
             } else if let lm = try? lv.mapping(), let svc = lm.optional("service"), let name = try? svc.nonEmptyString()
             {
-                steps.append(.service(name))
+                for e in lm.entries where e.key != "service" && e.key != "optional" {
+                    note(YAMLError("unknown lookup key '\(e.key)' (service, optional)", at: e.keyLocation))
+                }
+                let optional = lm.optional("optional").flatMap { try? $0.bool() } ?? false
+                steps.append(.service(name, optional: optional))
                 services.insert(name)
             } else {
                 note(lv.error("'lookup' is a table name or {service: NAME}"))

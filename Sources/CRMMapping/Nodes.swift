@@ -105,7 +105,7 @@ enum Lowering {
         case .fn(let f): FunctionStep(f)
         case .map(let table, let fallback, let strict): MapStep(table, fallback: fallback, strict: strict)
         case .table(let name, let table, let strict): TableStep(name: name, table, strict: strict)
-        case .service(let name): ServiceStep(name)
+        case .service(let name, let optional): ServiceStep(name, optional: optional)
         case .fallback(let d): FallbackStep(d)
         }
     }
@@ -428,16 +428,22 @@ final class TableStep: StepNode {
     }
 }
 
-/// `lookup: {service: NAME}`, served by the context's `MappingLookup`.
+/// `lookup: {service: NAME}`, served by the context's `MappingLookup`. Without one, an `optional: true` service
+/// answers null (a tool that has no master data); any other fails the field.
 final class ServiceStep: StepNode {
     let table: String
-    init(_ table: String) { self.table = table }
+    let optional: Bool
+    init(_ table: String, optional: Bool) {
+        self.table = table
+        self.optional = optional
+    }
     func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
         }
         guard let lookup = ev.lookup else {
+            if optional { return .null }
             throw FieldFailure(reason: "lookup service for '\(table)' is not configured", value: redact(v))
         }
         do { return try lookup.lookup(table: table, key: k) ?? .null } catch {

@@ -197,7 +197,8 @@ enum Step: Sendable {
     case fn(Fn)
     case map([String: JSONValue], fallback: JSONValue?, strict: Bool)
     case table(name: String, [String: JSONValue], strict: Bool)
-    case service(String)
+    /// `lookup: {service: NAME, optional: BOOL}`: an optional service answers null where none is configured.
+    case service(String, optional: Bool)
     case fallback(JSONValue)
 }
 
