@@ -163,7 +163,7 @@ let package = Package(
         .target(
             name: "CRMMail",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMStateStore", "CRMTransport",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMTransport",
                 "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
@@ -346,7 +346,7 @@ let package = Package(
         .testTarget(
             name: "CRMDeliveryTests",
             dependencies: [
-                "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMYAML", "CRMTestSupport",
+                "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMYAML", "CRMTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -380,7 +380,7 @@ let package = Package(
             name: "CRMHubTests",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
-                "CRMMail",
+                "CRMMail", "CRMMasterData",
                 "CRMProcessConnector", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML",
                 "CRMTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

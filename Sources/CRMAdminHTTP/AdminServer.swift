@@ -85,6 +85,9 @@ public enum AdminServer {
             }
             return encoded(.ok, golden)
         }
+        router.get("customers/:id/timeline") { request, context in
+            try await TimelineEndpoint.respond(to: request, context: context, masterData: masterData)
+        }
     }
 
     private static func encoded(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {

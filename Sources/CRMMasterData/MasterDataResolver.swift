@@ -6,8 +6,8 @@ import Foundation
 /// publishing `MasterDataEvent`s, and answers lookups (by golden id, cross-reference, e-mail, phone, name)
 /// from its in-memory index (no store round trip: CTI screen-pops and mapping lookups are microseconds).
 public actor MasterDataResolver {
-    private var graph: IdentityGraph
-    private let store: any MasterDataStore
+    var graph: IdentityGraph
+    let store: any MasterDataStore
     private let sink: (any MasterDataEventSink)?
     private let now: @Sendable () -> Int64
     /// Record count when the model was last trained; it is retrained each time the store doubles.
@@ -113,6 +113,7 @@ public actor MasterDataResolver {
             try await store.apply(decision.batch)
         }
         retrainIfGrown()
+        try await recordConsentFlags(of: record, goldenId: decision.resolution.goldenId)
         try await sink?.publish(decision.events)
         return decision.resolution
     }
@@ -373,10 +374,13 @@ public actor MasterDataResolver {
     }
 
     /// Erases a person (right to erasure): member records and the golden record are deleted; the audit keeps
-    /// only references; an `erased` event (a tombstone for downstream topics) is published.
+    /// only references; the person's consent statements and timeline are deleted; an `erased` event (a tombstone for
+    /// downstream topics) is published.
     public func erase(goldenId: String, actor: String) async throws {
         let live = graph.canonicalGoldenId(goldenId) ?? goldenId
+        let erasedIds = historyIds(of: live)
         try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
+        try await historyStore?.eraseHistory(goldenIds: erasedIds)
     }
 
     private func eraseChange(goldenId: String, actor: String) throws -> Change {
