@@ -163,7 +163,8 @@ let package = Package(
         .target(
             name: "CRMMail",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMTransport",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore",
+                "CRMTransport",
                 "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),

@@ -46,9 +46,12 @@ public final class CustomerHistoryRecorder: Service, Sendable {
         for await message in consumer.cancelOnGracefulShutdown() {
             tracker.track(message.topicPartition, offset: message.offset)
             guard let outcome = await recordWithRetries(message) else { break }
-            Counter(label: "crmhub_history_messages_total", dimensions: [
-                ("topic", message.topic), ("outcome", outcome.rawValue),
-            ]).increment()
+            Counter(
+                label: "crmhub_history_messages_total",
+                dimensions: [
+                    ("topic", message.topic), ("outcome", outcome.rawValue),
+                ]
+            ).increment()
             tracker.finish(message.topicPartition, offset: message.offset)
         }
         await committer.stop()
@@ -97,19 +100,21 @@ public final class CustomerHistoryRecorder: Service, Sendable {
             return .unattributed
         }
         if !extracted.consents.isEmpty {
-            try await resolver.recordConsents(extracted.consents.map { c in
-                var c = c
-                c.goldenId = goldenId
-                return c
-            })
+            try await resolver.recordConsents(
+                extracted.consents.map { c in
+                    var c = c
+                    c.goldenId = goldenId
+                    return c
+                })
         }
         var added = 0
         if !extracted.entries.isEmpty {
-            added = try await resolver.recordInteractions(extracted.entries.map { e in
-                var e = e
-                e.goldenId = goldenId
-                return e
-            })
+            added = try await resolver.recordInteractions(
+                extracted.entries.map { e in
+                    var e = e
+                    e.goldenId = goldenId
+                    return e
+                })
         }
         return added > 0 || !extracted.consents.isEmpty ? .recorded : .duplicate
     }

@@ -240,7 +240,8 @@ extension HubConfiguration.StoreSettings {
                     topic.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
                 else {
                     throw YAMLError(
-                        "'\(topic)' is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", at: entry.keyLocation)
+                        "'\(topic)' is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", at: entry.keyLocation
+                    )
                 }
                 historyTopics[topic] = HistoryTopicKind(
                     rawValue: try entry.value.oneOf(HistoryTopicKind.allCases.map(\.rawValue)))!

@@ -129,7 +129,8 @@ public struct HubRuntime: Sendable {
                 logger: logger)
         ]
         let resolver = try await makeResolver(producer: producer)
-        let resolve = configuration.routes.contains(where: \.resolve) ? resolver.map(ResolveTransform.init) : nil
+        let resolve =
+            configuration.routes.contains(where: \.resolve) ? resolver.map { ResolveTransform(resolver: $0) } : nil
         if let resolver {
             services.append(MasterDataFollower(resolver: resolver, logger: logger))
             if !configuration.store.historyTopics.isEmpty {

@@ -171,11 +171,10 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             CREATE TABLE IF NOT EXISTS mdm_change (
               seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, origin text NOT NULL, body jsonb NOT NULL)
             """,
-        ] + historyStatements + [
             "CREATE TABLE IF NOT EXISTS mdm_schema (version int NOT NULL)",
             "INSERT INTO mdm_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM mdm_schema)",
         ]
-        for statement in statements { try await connection.query(statement, logger: logger) }
+        for statement in statements + historyStatements { try await connection.query(statement, logger: logger) }
     }
 
     // MARK: MasterDataStore

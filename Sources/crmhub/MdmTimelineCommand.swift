@@ -11,7 +11,8 @@ extension MdmCommand {
         @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument(help: "Golden id or SYSTEM/EXTERNAL_ID.") var id: String
         @Option(help: "Entries per page (1-\(TimelinePage.maximumLimit)).") var limit = 20
-        @Option(help: "Show entries older than this cursor (the 'next:' line of the previous page).") var before: String?
+        @Option(help: "Show entries older than this cursor (the 'next:' line of the previous page).") var before:
+            String?
         @Flag(help: "Print JSON lines instead of a table.") var json = false
         @OptionGroup var settings: MdmSettings
 
@@ -28,7 +29,7 @@ extension MdmCommand {
             let resolver = try await MdmIO.openResolver(db, settings)
             let golden = try await MdmIO.golden(id, in: resolver)
             let page = try await resolver.timeline(
-                goldenId: golden.id, limit: limit, before: before.flatMap(TimelineCursor.init))
+                goldenId: golden.id, limit: limit, before: before.flatMap { TimelineCursor($0) })
             if page.entries.isEmpty { MdmIO.stderr("no interactions for \(golden.id)") }
             for e in page.entries {
                 if json {

@@ -6,7 +6,8 @@ import Testing
 
 /// How messages of the history topics become timeline entries and consent statements.
 struct TimelineExtractionTests {
-    func extract(_ kind: HistoryTopicKind, _ json: String, headers: [KafkaHeader] = []) -> TimelineExtraction.Extracted? {
+    func extract(_ kind: HistoryTopicKind, _ json: String, headers: [KafkaHeader] = []) -> TimelineExtraction.Extracted?
+    {
         TimelineExtraction.extract(
             kind: kind, topic: "crm.\(kind.rawValue)", value: Array(json.utf8), headers: headers, messageID: "msg-1",
             receivedAt: 42)

@@ -29,7 +29,6 @@ struct ConsentSinkTests {
                 get { metadata[key] }
                 set { metadata[key] = newValue }
             }
-            // swift-format-ignore: AlwaysUseLowerCamelCase
             func log(
                 level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
                 file: String, function: String, line: UInt
@@ -91,7 +90,8 @@ struct ConsentSinkTests {
 
         // 2. Granted (e.g. a newsletter form): the next offer is delivered.
         try await resolver.recordConsents([
-            Consent(goldenId: ada.goldenId, purpose: "marketing", channel: .email, status: .granted, source: "web", at: now)
+            Consent(
+                goldenId: ada.goldenId, purpose: "marketing", channel: .email, status: .granted, source: "web", at: now)
         ])
         try await offer(2)
         await eventually(timeout: .seconds(60)) { sink.deliveredCount == 1 }

@@ -33,9 +33,12 @@ struct CustomerHistoryRecorderTests {
         let group = ServiceGroup(services: [recorder], logger: Logger(label: "group"))
         let running = Task { try await group.run() }
 
-        let order = #"{"id":"SO-1","customerRef":"erp:P-1","currency":"EUR","total":"10.00","status":"confirmed","orderedOn":"2026-07-01"}"#
-        let ticket = #"{"id":"email-9","subject":"Invoice question","body":"long text","channel":"email","customerRef":"email:ann@example.org","receivedAt":"2026-07-02T10:00:00Z"}"#
-        let consent = #"{"email":"ann@example.org","purpose":"marketing","channel":"email","status":"granted","at":"2026-07-03T10:00:00Z","source":"web"}"#
+        let order =
+            #"{"id":"SO-1","customerRef":"erp:P-1","currency":"EUR","total":"10.00","status":"confirmed","orderedOn":"2026-07-01"}"#
+        let ticket =
+            #"{"id":"email-9","subject":"Invoice question","body":"long text","channel":"email","customerRef":"email:ann@example.org","receivedAt":"2026-07-02T10:00:00Z"}"#
+        let consent =
+            #"{"email":"ann@example.org","purpose":"marketing","channel":"email","status":"granted","at":"2026-07-03T10:00:00Z","source":"web"}"#
         for (topic, value) in [
             ("crm.order", order), ("crm.ticket", ticket), ("crm.consent", consent), ("crm.order", order),
             ("crm.ticket", ticket),

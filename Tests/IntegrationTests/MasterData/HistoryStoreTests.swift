@@ -56,7 +56,8 @@ struct HistoryStoreTests {
         #expect(page.next == nil)
     }
 
-    @Test("consent statements are kept in order, once each, and erased with the timeline", arguments: StoreKind.allCases)
+    @Test(
+        "consent statements are kept in order, once each, and erased with the timeline", arguments: StoreKind.allCases)
     func consentsAndErasure(_ kind: StoreKind) async throws {
         let store = try await historyStore(kind)
         let grant = Consent(
