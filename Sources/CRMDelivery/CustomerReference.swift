@@ -78,9 +78,9 @@ public struct CustomerReference: Sendable, Hashable {
         var current: JSONValue? = body
         for part in path.split(separator: ".") {
             if part.hasSuffix("[0]") {
-                current = current?[key: String(part.dropLast(3))]?[index: 0]
+                current = current?[String(part.dropLast(3))]?[0]
             } else {
-                current = current?[key: String(part)]
+                current = current?[String(part)]
             }
         }
         return current

@@ -99,7 +99,7 @@ public enum TimelineExtraction {
             let status: ConsentStatus
             if let s = text(body, "status").flatMap({ ConsentStatus(rawValue: $0.lowercased()) }) {
                 status = s
-            } else if case .bool(let granted)? = body[key: "granted"] {
+            } else if case .bool(let granted)? = body["granted"] {
                 status = granted ? .granted : .revoked
             } else {
                 return nil
@@ -121,7 +121,7 @@ public enum TimelineExtraction {
     /// or a number of milliseconds since 1970.
     static func time(_ body: JSONValue, _ keys: [String]) -> Int64? {
         for key in keys {
-            guard let value = body[key: key] else { continue }
+            guard let value = body[key] else { continue }
             if case .number(let digits) = value, let ms = Int64(digits) { return ms }
             guard let text = value.stringValue else { continue }
             if let ms = parseTime(text) { return ms }

@@ -76,11 +76,22 @@ extension MasterDataResolver {
         return []
     }
 
-    /// Turns a resolved record's `consent{}` flags into consent statements (see ``Consent/statements(from:goldenId:receivedAt:)``).
+    /// Turns a resolved record's `consent{}` flags into consent statements (see
+    /// ``Consent/statements(from:goldenId:receivedAt:)``). A flag is recorded only when it says something new: when
+    /// the same source's latest statement for that purpose and channel differs (or there is none). So a source that
+    /// re-sends an unchanged flag with every update does not overrule a newer statement from elsewhere.
     func recordConsentFlags(of record: CustomerRecord, goldenId: String) async throws {
         guard let flags = record.consent, !flags.isEmpty, let history = historyStore else { return }
         let receivedAt = Int64(Date().timeIntervalSince1970 * 1_000)
-        try await history.recordConsents(
-            Consent.statements(from: record, goldenId: goldenId, receivedAt: receivedAt))
+        let known = try await history.consents(goldenIds: historyIds(of: goldenId))
+        let new = Consent.statements(from: record, goldenId: goldenId, receivedAt: receivedAt).filter { s in
+            let same = known.filter { $0.source == s.source && $0.purpose == s.purpose && $0.channel == s.channel }
+            switch Consent.resolve(same, purpose: s.purpose, channel: s.channel) {
+            case .granted: return s.status != .granted
+            case .revoked: return s.status != .revoked
+            case .unknown: return true
+            }
+        }
+        try await history.recordConsents(new)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CRMMasterData
@@ -99,5 +100,49 @@ struct ConsentTests {
         ])
         let after = try await resolver.consent(goldenId: granted.goldenId, purpose: "marketing", channel: .email)
         #expect(after.label == "revoked")
+    }
+
+    @Test func aSourceResendingAnUnchangedFlagDoesNotOverruleANewerStatementFromElsewhere() async throws {
+        let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
+        let erp = CustomerRecord(
+            system: "erp", externalId: "P-1", givenName: "Ann", familyName: "Lee", email: "ann@example.org",
+            consent: ["email": false])
+        let ann = try await resolver.resolve(erp)
+        try await resolver.recordConsents([
+            Consent(
+                goldenId: ann.goldenId, purpose: "marketing", channel: .email, status: .granted, source: "web",
+                at: Int64(Date().timeIntervalSince1970 * 1_000))
+        ])
+        var updated = erp
+        updated.city = "Leeds"
+        try await resolver.resolve(updated)
+        #expect(try await resolver.consent(goldenId: ann.goldenId, purpose: "marketing", channel: .email).allows)
+        updated.consent = ["email": true]
+        try await resolver.resolve(updated)
+        updated.consent = ["email": false]
+        try await resolver.resolve(updated)
+        let now = try await resolver.consent(goldenId: ann.goldenId, purpose: "marketing", channel: .email)
+        #expect(now.label == "revoked", "a changed flag is a new statement")
+        #expect(try await resolver.consents(goldenId: ann.goldenId).count == 4)
+    }
+
+    @Test func statementsAndInteractionsOfAMergedCustomerCountForTheSurvivor() async throws {
+        let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
+        let a = try await resolver.resolve(
+            CustomerRecord(system: "web", externalId: "1", givenName: "Kim", familyName: "Park", email: "k@a.example"))
+        let b = try await resolver.resolve(
+            CustomerRecord(system: "erp", externalId: "2", givenName: "Lou", familyName: "Reed", phone: "07700900456"))
+        #expect(a.goldenId != b.goldenId)
+        try await resolver.recordConsents([
+            Consent(goldenId: a.goldenId, purpose: "newsletter", channel: .any, status: .granted, source: "web", at: 1)
+        ])
+        try await resolver.recordInteractions([
+            TimelineEntry(
+                goldenId: a.goldenId, at: 5, channel: "web", kind: "form", direction: "inbound", source: "web",
+                ref: "f-1")
+        ])
+        try await resolver.merge(survivor: b.goldenId, absorbed: a.goldenId, actor: "test")
+        #expect(try await resolver.consent(goldenId: b.goldenId, purpose: "newsletter", channel: .email).allows)
+        #expect(try await resolver.timeline(goldenId: b.goldenId, limit: 10).entries.map(\.ref) == ["f-1"])
     }
 }
