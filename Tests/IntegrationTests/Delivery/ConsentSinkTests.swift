@@ -48,7 +48,7 @@ struct ConsentSinkTests {
         let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
         let ada = try await resolver.resolve(
             CustomerRecord(
-                system: "shop", externalId: "1", givenName: "Ada", familyName: "Byron", email: "ada@example.com"))
+                system: "shop", externalId: "1", givenName: "Ada", familyName: "Byron", email: "ada.byron@analytical.engine.uk"))
 
         var configuration = SinkService.Configuration(name: "newsletter", topic: "in.newsletter")
         configuration.purpose = "marketing"
@@ -68,8 +68,8 @@ struct ConsentSinkTests {
         func offer(_ n: Int) async throws {
             try await producer.send(
                 ProducerMessage(
-                    topic: "in.newsletter", key: Array("ada@example.com".utf8),
-                    value: Array(#"{"email":"ada@example.com","subject":"Offer \#(n)"}"#.utf8)))
+                    topic: "in.newsletter", key: Array("ada.byron@analytical.engine.uk".utf8),
+                    value: Array(#"{"email":"ada.byron@analytical.engine.uk","subject":"Offer \#(n)"}"#.utf8)))
         }
         func subjects() -> [String] {
             target.records().compactMap { record in
@@ -111,7 +111,7 @@ struct ConsentSinkTests {
         #expect(suppressions.allSatisfy { $0.contains("keyFingerprint=") && $0.contains("offset=") })
         #expect(suppressions.contains { $0.contains("consent=unknown") })
         #expect(suppressions.contains { $0.contains("consent=revoked") })
-        #expect(!logs.all.contains { $0.lowercased().contains("ada@example.com") }, "no e-mail address in any log line")
+        #expect(!logs.all.contains { $0.lowercased().contains("ada.byron@analytical.engine.uk") }, "no e-mail address in any log line")
 
         await group.triggerGracefulShutdown()
         try await running.value

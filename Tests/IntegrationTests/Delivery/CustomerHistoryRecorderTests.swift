@@ -22,7 +22,7 @@ struct CustomerHistoryRecorderTests {
         let resolver = try await MasterDataResolver(store: try SQLiteMasterDataStore(path: db))
         let ann = try await resolver.resolve(
             CustomerRecord(
-                system: "erp", externalId: "P-1", givenName: "Ann", familyName: "Lee", email: "ann@example.org"))
+                system: "erp", externalId: "P-1", givenName: "Ann", familyName: "Lee", email: "ann.lee@mailbox.co.uk"))
 
         let topics: [String: HistoryTopicKind] = ["crm.order": .order, "crm.ticket": .ticket, "crm.consent": .consent]
         try await KafkaTestClient.createTopics(broker.bootstrap, topics.keys.sorted(), partitions: 1)
@@ -36,9 +36,9 @@ struct CustomerHistoryRecorderTests {
         let order =
             #"{"id":"SO-1","customerRef":"erp:P-1","currency":"EUR","total":"10.00","status":"confirmed","orderedOn":"2026-07-01"}"#
         let ticket =
-            #"{"id":"email-9","subject":"Invoice question","body":"long text","channel":"email","customerRef":"email:ann@example.org","receivedAt":"2026-07-02T10:00:00Z"}"#
+            #"{"id":"email-9","subject":"Invoice question","body":"long text","channel":"email","customerRef":"email:ann.lee@mailbox.co.uk","receivedAt":"2026-07-02T10:00:00Z"}"#
         let consent =
-            #"{"email":"ann@example.org","purpose":"marketing","channel":"email","status":"granted","at":"2026-07-03T10:00:00Z","source":"web"}"#
+            #"{"email":"ann.lee@mailbox.co.uk","purpose":"marketing","channel":"email","status":"granted","at":"2026-07-03T10:00:00Z","source":"web"}"#
         for (topic, value) in [
             ("crm.order", order), ("crm.ticket", ticket), ("crm.consent", consent), ("crm.order", order),
             ("crm.ticket", ticket),
