@@ -1,4 +1,3 @@
-import Foundation
 import Testing
 
 @testable import CRMMasterData
@@ -106,20 +105,23 @@ struct ConsentTests {
         let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
         let erp = CustomerRecord(
             system: "erp", externalId: "P-1", givenName: "Ann", familyName: "Lee", email: "ann@example.org",
-            consent: ["email": false])
+            updatedAt: 100, consent: ["email": false])
         let ann = try await resolver.resolve(erp)
         try await resolver.recordConsents([
             Consent(
                 goldenId: ann.goldenId, purpose: "marketing", channel: .email, status: .granted, source: "web",
-                at: Int64(Date().timeIntervalSince1970 * 1_000))
+                at: 150_000)
         ])
         var updated = erp
         updated.city = "Leeds"
+        updated.updatedAt = 200
         try await resolver.resolve(updated)
         #expect(try await resolver.consent(goldenId: ann.goldenId, purpose: "marketing", channel: .email).allows)
         updated.consent = ["email": true]
+        updated.updatedAt = 300
         try await resolver.resolve(updated)
         updated.consent = ["email": false]
+        updated.updatedAt = 400
         try await resolver.resolve(updated)
         let now = try await resolver.consent(goldenId: ann.goldenId, purpose: "marketing", channel: .email)
         #expect(now.label == "revoked", "a changed flag is a new statement")
