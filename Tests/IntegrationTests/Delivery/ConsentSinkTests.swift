@@ -48,7 +48,8 @@ struct ConsentSinkTests {
         let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
         let ada = try await resolver.resolve(
             CustomerRecord(
-                system: "shop", externalId: "1", givenName: "Ada", familyName: "Byron", email: "ada.byron@analytical.engine.uk"))
+                system: "shop", externalId: "1", givenName: "Ada", familyName: "Byron",
+                email: "ada.byron@analytical.engine.uk"))
 
         var configuration = SinkService.Configuration(name: "newsletter", topic: "in.newsletter")
         configuration.purpose = "marketing"
@@ -111,7 +112,9 @@ struct ConsentSinkTests {
         #expect(suppressions.allSatisfy { $0.contains("keyFingerprint=") && $0.contains("offset=") })
         #expect(suppressions.contains { $0.contains("consent=unknown") })
         #expect(suppressions.contains { $0.contains("consent=revoked") })
-        #expect(!logs.all.contains { $0.lowercased().contains("ada.byron@analytical.engine.uk") }, "no e-mail address in any log line")
+        #expect(
+            !logs.all.contains { $0.lowercased().contains("ada.byron@analytical.engine.uk") },
+            "no e-mail address in any log line")
 
         await group.triggerGracefulShutdown()
         try await running.value
