@@ -13,6 +13,9 @@ public struct CustomerReference: Sendable, Hashable {
     public var phone: String?
     /// A source record (`customerRef: "system:id"`), looked up in the cross-reference.
     public var record: RecordRef?
+    /// A `customerRef` without a system prefix, which may be a golden id (CTI interactions carry the one their
+    /// screen-pop found); used only when the master data knows it.
+    public var possibleGoldenId: String?
 
     public init(goldenId: String? = nil, email: String? = nil, phone: String? = nil, record: RecordRef? = nil) {
         self.goldenId = goldenId
@@ -42,9 +45,8 @@ public struct CustomerReference: Sendable, Hashable {
         if goldenId == nil { goldenId = Self.first(Self.goldenIdPaths, in: body) }
         email = Self.first(Self.emailPaths, in: body).flatMap { $0.contains("@") ? $0 : nil }
         phone = Self.first(Self.phonePaths, in: body)
-        if let customerRef = Self.first(["customerRef", "customer.ref"], in: body),
-            let colon = customerRef.firstIndex(of: ":")
-        {
+        guard let customerRef = Self.first(["customerRef", "customer.ref"], in: body) else { return }
+        if let colon = customerRef.firstIndex(of: ":") {
             let system = String(customerRef[..<colon])
             let id = String(customerRef[customerRef.index(after: colon)...])
             if id.contains("@") {
@@ -52,16 +54,22 @@ public struct CustomerReference: Sendable, Hashable {
             } else if !system.isEmpty, !id.isEmpty {
                 record = RecordRef(system: system, externalId: id)
             }
+        } else {
+            possibleGoldenId = customerRef
         }
     }
 
     /// Whether nothing identifies a customer.
-    public var isEmpty: Bool { goldenId == nil && email == nil && phone == nil && record == nil }
+    public var isEmpty: Bool {
+        goldenId == nil && email == nil && phone == nil && record == nil && possibleGoldenId == nil
+    }
 
     /// The golden ids the master data resolves this reference to (see
-    /// `MasterDataResolver.goldenIds(goldenId:email:phone:)`); a golden id the resolver does not know is kept as is.
+    /// `MasterDataResolver.goldenIds(goldenId:record:email:phone:)`); an explicit golden id (header or `goldenId`
+    /// field) the resolver does not know is kept as is.
     public func resolve(with resolver: MasterDataResolver) async -> [String] {
-        let found = await resolver.goldenIds(goldenId: goldenId, record: record, email: email, phone: phone)
+        let found = await resolver.goldenIds(
+            goldenId: goldenId ?? possibleGoldenId, record: record, email: email, phone: phone)
         if found.isEmpty, let goldenId { return [goldenId] }
         return found
     }

@@ -26,6 +26,13 @@ struct TimelineExtractionTests {
         #expect(entry.summary == "answered, 12 s")
         #expect(call.reference.record == RecordRef(system: "crm", externalId: "C-1"))
         #expect(call.reference.phone == "+447700900123")
+        let screenPopped = try #require(
+            extract(
+                .interaction,
+                #"{"id":"call-def","type":"call","direction":"inbound","startedAt":"2026-07-24T08:30:00Z","customerRef":"G00000000000000ab"}"#
+            ))
+        #expect(screenPopped.reference.possibleGoldenId == "G00000000000000ab")
+        #expect(screenPopped.reference.goldenId == nil, "a bare customerRef is not taken as a golden id unless known")
     }
 
     @Test func eachOrderStatusIsItsOwnEntryAndTheGoldenIdHeaderNamesTheCustomer() throws {
