@@ -14,6 +14,7 @@ import ServiceLifecycle
 /// (`crmhub_history_messages_total{topic,outcome}`: `recorded`, `duplicate`, `unattributed`, `unreadable`). A store
 /// failure is retried with backoff until it succeeds or the hub stops; the offset moves only after the write.
 public final class CustomerHistoryRecorder: Service, Sendable {
+    /// The master data the entries and statements are written to.
     public let resolver: MasterDataResolver
     /// Topic → what it carries.
     public let topics: [String: HistoryTopicKind]
@@ -38,20 +39,24 @@ public final class CustomerHistoryRecorder: Service, Sendable {
         case recorded, duplicate, unattributed, unreadable
     }
 
+    /// Consumes the history topics until the hub stops; offsets are committed after each message is written.
     public func run() async throws {
         let tracker = OffsetTracker()
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration, logger: logger, revocationHandler: { tracker.revoke($0) })
         let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
+        var counters: [String: Counter] = [:]
         for await message in consumer.cancelOnGracefulShutdown() {
             tracker.track(message.topicPartition, offset: message.offset)
             guard let outcome = await recordWithRetries(message) else { break }
-            Counter(
-                label: "crmhub_history_messages_total",
-                dimensions: [
-                    ("topic", message.topic), ("outcome", outcome.rawValue),
-                ]
-            ).increment()
+            let label = "\(message.topic)/\(outcome.rawValue)"
+            let counter =
+                counters[label]
+                ?? Counter(
+                    label: "crmhub_history_messages_total",
+                    dimensions: [("topic", message.topic), ("outcome", outcome.rawValue)])
+            counters[label] = counter
+            counter.increment()
             tracker.finish(message.topicPartition, offset: message.offset)
         }
         await committer.stop()

@@ -8,8 +8,11 @@ import Foundation
 /// `customerRef: "email:…"`) or a phone number the master data can look the customer up by.
 /// Read by the consent check of sinks and by the timeline recorder; never logged (it holds personal data).
 public struct CustomerReference: Sendable, Hashable {
+    /// The golden id the message names (header `crm-golden-id`, or a `goldenId` field).
     public var goldenId: String?
+    /// An e-mail address to look the customer up by.
     public var email: String?
+    /// A phone number to look the customer up by.
     public var phone: String?
     /// A source record (`customerRef: "system:id"`), looked up in the cross-reference.
     public var record: RecordRef?
@@ -17,6 +20,7 @@ public struct CustomerReference: Sendable, Hashable {
     /// screen-pop found); used only when the master data knows it.
     public var possibleGoldenId: String?
 
+    /// A reference made of known parts.
     public init(goldenId: String? = nil, email: String? = nil, phone: String? = nil, record: RecordRef? = nil) {
         self.goldenId = goldenId
         self.email = email

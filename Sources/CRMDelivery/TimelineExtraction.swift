@@ -24,8 +24,11 @@ public enum HistoryTopicKind: String, Sendable, Hashable, CaseIterable {
 public enum TimelineExtraction {
     /// What one message contributes (without its golden id, which the recorder resolves from `reference`).
     public struct Extracted: Sendable, Equatable {
+        /// Who the message is about.
         public var reference: CustomerReference
+        /// Timeline entries (golden id left empty).
         public var entries: [TimelineEntry] = []
+        /// Consent statements (golden id left empty).
         public var consents: [Consent] = []
     }
 

@@ -18,13 +18,16 @@ public struct Consent: Sendable, Hashable, Codable {
     public var goldenId: String
     /// What the person agreed to or refused (lower case: `marketing`, `newsletter`, `profiling`).
     public var purpose: String
+    /// The channel it covers (`any`: every channel).
     public var channel: ConsentChannel
+    /// Granted or revoked.
     public var status: ConsentStatus
     /// The system that reported it (the envelope's source system, `web`, `crm`…).
     public var source: String
     /// When the person made the statement (milliseconds since 1970, UTC).
     public var at: Int64
 
+    /// A statement; `purpose` is kept in lower case.
     public init(
         goldenId: String, purpose: String, channel: ConsentChannel, status: ConsentStatus, source: String, at: Int64
     ) {

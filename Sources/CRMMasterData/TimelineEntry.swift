@@ -21,6 +21,7 @@ public struct TimelineEntry: Sendable, Hashable, Codable {
     /// A short summary: a subject, an order status and total; never a message body.
     public var summary: String?
 
+    /// An entry; a summary longer than ``maximumSummaryLength`` (or over several lines) is cut.
     public init(
         goldenId: String, at: Int64, channel: String, kind: String, direction: String, source: String, ref: String,
         summary: String? = nil
@@ -51,6 +52,7 @@ public struct TimelineCursor: Sendable, Hashable, CustomStringConvertible {
     /// The store's sequence number of the last entry shown (orders entries with equal times).
     public var seq: Int64
 
+    /// A cursor after the entry at `at` with sequence number `seq`.
     public init(at: Int64, seq: Int64) {
         self.at = at
         self.seq = seq
@@ -69,10 +71,12 @@ public struct TimelineCursor: Sendable, Hashable, CustomStringConvertible {
 
 /// One page of a timeline, newest first.
 public struct TimelinePage: Sendable, Hashable {
+    /// The entries, newest first.
     public var entries: [TimelineEntry]
     /// Where the next (older) page starts; `nil` when this page is the last.
     public var next: TimelineCursor?
 
+    /// A page and where the next one starts.
     public init(entries: [TimelineEntry], next: TimelineCursor?) {
         self.entries = entries
         self.next = next

@@ -12,8 +12,10 @@ public struct ConsentGate: Sendable {
     public let purpose: String
     /// The channel the sink reaches the customer on (`email` for the SMTP sink); `any` needs consent for all.
     public let channel: ConsentChannel
+    /// The master data that finds the customer and holds the consent statements.
     public let resolver: MasterDataResolver
 
+    /// A gate for `purpose` (kept in lower case) on `channel`.
     public init(purpose: String, channel: ConsentChannel, resolver: MasterDataResolver) {
         self.purpose = purpose.lowercased()
         self.channel = channel
