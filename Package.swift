@@ -165,7 +165,8 @@ let package = Package(
         .target(
             name: "CRMMail",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMStateStore", "CRMTransport",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore",
+                "CRMTransport",
                 "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
@@ -355,7 +356,7 @@ let package = Package(
         .testTarget(
             name: "CRMDeliveryTests",
             dependencies: [
-                "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMYAML", "CRMTestSupport",
+                "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMYAML", "CRMTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -85,7 +85,8 @@ public enum AdminServer {
     }
 
     /// `GET /mdm/customers?email=...`, `?phone=...[&region=GB]`, `?system=...&external_id=...` (golden records, for
-    /// screen-pops and enrichment) and `GET /mdm/customers/{id}`, each requiring `Authorization: Bearer <token>`.
+    /// screen-pops and enrichment), `GET /mdm/customers/{id}` and `GET /customers/{id}/timeline`, each requiring
+    /// `Authorization: Bearer <token>`.
     private static func addMasterDataRoutes(
         _ router: Router<BasicRequestContext>, _ masterData: MasterDataResolver, token: [UInt8]
     ) {
@@ -117,6 +118,11 @@ public enum AdminServer {
                 return json(.notFound, ["error": "no golden customer \(id)"])
             }
             return encoded(.ok, golden)
+        }
+        // A customer's contact history: personal data, behind the same token.
+        router.group("customers").add(middleware: AdminTokenMiddleware(token: token)).get(":id/timeline") {
+            request, context in
+            try await TimelineEndpoint.respond(to: request, context: context, masterData: masterData)
         }
     }
 

@@ -98,6 +98,9 @@ public struct HubConfiguration: Sendable {
         /// Where golden-record change events (created, updated, merged, unmerged) are produced.
         /// Default `crm.golden.customer`.
         public var eventsTopic: String = "crm.golden.customer"
+        /// Topics whose messages become contact-history entries (or consent statements) on the golden customer they
+        /// are about (`history_topics: {crm.order: order, crm.consent: consent}`). Default none.
+        public var historyTopics: [String: HistoryTopicKind] = [:]
     }
 
     /// Logging settings.
@@ -353,8 +356,22 @@ extension HubConfiguration.IngressSettings {
 extension HubConfiguration.StoreSettings {
     init(_ value: YAMLValue, resolve: (String) -> String) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["kind", "path", "url", "events_topic"])
+        try map.allowOnly(["kind", "path", "url", "events_topic", "history_topics"])
         if let value = map.optional("events_topic") { eventsTopic = try value.topicName() }
+        if let value = map.optional("history_topics") {
+            for entry in try value.mapping().entries {
+                let topic = entry.key
+                guard !topic.isEmpty, topic.count <= 249,
+                    topic.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+                else {
+                    throw YAMLError(
+                        "'\(topic)' is not a valid Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)", at: entry.keyLocation
+                    )
+                }
+                historyTopics[topic] = HistoryTopicKind(
+                    rawValue: try entry.value.oneOf(HistoryTopicKind.allCases.map(\.rawValue)))!
+            }
+        }
         kind = Kind(rawValue: try map.optional("kind")?.oneOf(["sqlite", "postgres"]) ?? "sqlite")!
         switch kind {
         case .sqlite:

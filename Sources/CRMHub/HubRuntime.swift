@@ -31,8 +31,17 @@ public struct HubRuntime: Sendable {
     public var routeTopics: [String] {
         let routes = configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics }
         let sinks = configuration.connectors.flatMap(\.topics)
-        let events = configuration.routes.contains(where: \.resolve) ? [configuration.store.eventsTopic] : []
-        return Array(Set(routes + sinks + events)).sorted()
+        let events = usesMasterData ? [configuration.store.eventsTopic] : []
+        let history = Array(configuration.store.historyTopics.keys)
+        return Array(Set(routes + sinks + events + history)).sorted()
+    }
+
+    /// Whether the hub opens the master data: a route resolves customers, a sink serves a purpose (consent check)
+    /// or history topics are followed.
+    public var usesMasterData: Bool {
+        configuration.routes.contains(where: \.resolve)
+            || configuration.connectors.contains { $0.sinkDelivery?.purpose != nil }
+            || !configuration.store.historyTopics.isEmpty
     }
 
     /// The librdkafka client settings every Kafka client of the hub shares.
@@ -110,11 +119,12 @@ public struct HubRuntime: Sendable {
     /// The services to run, in start order (dependencies first): producer, routes, then every connector's parts —
     /// sinks under a ``SinkService`` each, sources and other services as the connector built them. Routes with
     /// `resolve: true` get a ``ResolveTransform`` over the master data (SQLite store, or PostgreSQL shared by several
-    /// instances), whose change events go to `store.events_topic`. `mappings` is the compiled mappings folder that
-    /// connectors (IMAP sources) look their mapping up in; SIGHUP reloads it. When its mappings look golden ids up
-    /// (`lookup: {service: golden-by-email}` …), the master data is opened even without a resolving route and
-    /// attached to `masterDataLookup`, the lookup the mappings were compiled with. The ingress endpoints connectors
-    /// serve are returned for the ingress server; add the HTTP servers last.
+    /// instances), whose change events go to `store.events_topic`; sinks with a `purpose` get a ``ConsentGate`` and
+    /// `store.history_topics` a ``CustomerHistoryRecorder`` over the same master data. `mappings` is the compiled
+    /// mappings folder that connectors (IMAP sources) look their mapping up in; SIGHUP reloads it. When its mappings
+    /// look golden ids up (`lookup: {service: golden-by-email}` …), the master data is opened too and attached to
+    /// `masterDataLookup`, the lookup the mappings were compiled with. The ingress endpoints connectors serve are
+    /// returned for the ingress server; add the HTTP servers last.
     public func makeServices(
         mappings: MappingRegistry? = nil, masterDataLookup: MasterDataMappingLookup? = nil,
         transforms: @escaping @Sendable (RouteConfiguration) -> any MessageTransform
@@ -132,11 +142,20 @@ public struct HubRuntime: Sendable {
             mappings?.current.mappings.values.contains {
                 !$0.services.isDisjoint(with: MasterDataMappingLookup.services)
             } ?? false
-        let resolve = try await makeResolveTransform(
-            producer: producer, required: looksUpGoldenIds || configuration.routes.contains(where: \.resolve))
-        if let resolver = resolve?.resolver {
+        let resolver = try await makeResolver(producer: producer, required: usesMasterData || looksUpGoldenIds)
+        let resolve =
+            configuration.routes.contains(where: \.resolve) ? resolver.map { ResolveTransform(resolver: $0) } : nil
+        if let resolver {
             services.append(MasterDataFollower(resolver: resolver, logger: logger))
             masterDataLookup?.attach(resolver.index)
+            if !configuration.store.historyTopics.isEmpty {
+                services.append(
+                    CustomerHistoryRecorder(
+                        resolver: resolver, topics: configuration.store.historyTopics,
+                        consumer: consumerConfiguration(
+                            groupID: "\(configuration.kafka.groupPrefix).history", topics: []),
+                        logger: logger))
+            }
         }
         let transforms: @Sendable (RouteConfiguration) -> any MessageTransform = { route in
             if route.resolve, let resolve { return resolve }
@@ -161,23 +180,22 @@ public struct HubRuntime: Sendable {
                         transform: { transforms(route) }, state: state, logger: logger))
             }
         }
-        let connectors = try await makeConnectors(producer: producer, resolver: resolve?.resolver, mappings: mappings)
+        let connectors = try await makeConnectors(producer: producer, resolver: resolver, mappings: mappings)
         services += connectors.services
-        return HubServices(
-            services: services, producer: producer, resolver: resolve?.resolver, ingress: connectors.ingress)
+        return HubServices(services: services, producer: producer, resolver: resolver, ingress: connectors.ingress)
     }
 
     /// The services to run and the shared producer (for source connectors such as the ingress).
     public struct HubServices: Sendable {
         public var services: [any Service]
         public let producer: KafkaProducer
-        /// The master data, when routes resolve customers.
+        /// The master data, when the hub uses it (see ``HubRuntime/usesMasterData``).
         public let resolver: MasterDataResolver?
         /// The endpoints connectors serve on the ingress server.
         public var ingress: [IngressEndpoint] = []
     }
 
-    private func makeResolveTransform(producer: KafkaProducer, required: Bool) async throws -> ResolveTransform? {
+    private func makeResolver(producer: KafkaProducer, required: Bool) async throws -> MasterDataResolver? {
         guard required else { return nil }
         let location =
             configuration.store.kind == .postgres
@@ -199,7 +217,7 @@ public struct HubRuntime: Sendable {
             logger.info(
                 "master data loaded",
                 metadata: ["store": "\(location)", "records": "\(counts.records)", "golden": "\(counts.goldens)"])
-            return ResolveTransform(resolver: resolver)
+            return resolver
         } catch {
             throw StartupError(description: "cannot open the master data store at \(location): \(error)")
         }
@@ -257,13 +275,20 @@ public struct HubRuntime: Sendable {
             }
             ingress += try Self.authenticated(parts.ingress, by: connector)
             if let target = parts.sink, let delivery = connector.sinkDelivery {
+                var consent: ConsentGate?
+                if let purpose = delivery.purpose {
+                    guard let resolver else {
+                        throw StartupError(description: "\(connector.file): 'purpose' needs the master data store")
+                    }
+                    consent = ConsentGate(purpose: purpose, channel: delivery.consentChannel, resolver: resolver)
+                }
                 let consumer = consumerConfiguration(
                     groupID: "\(configuration.kafka.groupPrefix).sink.\(connector.name)", topics: [])
                 services.append(
                     SinkService(
                         configuration: delivery, consumer: consumer, producer: producer, target: target,
                         store: deliveryStore, state: state,
-                        logger: logger))
+                        logger: logger, consent: consent))
             }
         }
         return (services, ingress)

@@ -3,6 +3,7 @@
 
 import CRMConnector
 import CRMDelivery
+import CRMMasterData
 import CRMTransport
 import CRMYAML
 import Foundation
@@ -104,7 +105,9 @@ public enum SMTPSinkConnector: Connector {
         }
         let templatesValue = try map.optional("templates_dir")?.nonEmptyString() ?? "templates"
         let templates = file.resolve(templatesValue)
-        let delivery = try SinkService.Configuration(map, name: name, topic: topic)
+        var delivery = try SinkService.Configuration(map, name: name, topic: topic)
+        // A mail sink reaches the customer by e-mail: its purpose needs consent on that channel unless told otherwise.
+        if map.optional("consent_channel") == nil { delivery.consentChannel = .email }
         return Settings(
             topic: topic, server: server, from: try map.require("from").nonEmptyString(),
             to: try map.require("to").nonEmptyString(),

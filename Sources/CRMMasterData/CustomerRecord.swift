@@ -2,7 +2,8 @@
 //
 // Layout: CustomerRecord (input) → MatchFeatures (normalised keys) → MatchModel (Fellegi-Sunter scoring with
 // guards) → IdentityGraph (blocking, non-chaining clustering, merges/unmerges) → MasterDataResolver (actor:
-// graph + MasterDataStore + events). SyntheticCustomers/ResolutionEvaluation measure quality.
+// graph + MasterDataStore + events). SyntheticCustomers/ResolutionEvaluation measure quality. Per golden customer the
+// stores also keep Consent statements and TimelineEntry interactions (CustomerHistoryStore).
 
 import CRMNormalize
 

@@ -58,6 +58,7 @@ public struct GoldenRecord: Sendable, Hashable, Codable {
             updatedAt: members.compactMap(\.updatedAt).max())
     }
 
-    /// Whether the person consented to `purpose` (absent means no).
+    /// Whether the members' latest flag `purpose` is true (absent means no). The flags only; what holds for a purpose
+    /// across every source and consent message is `MasterDataResolver.consent(goldenId:purpose:channel:)`.
     public func hasConsent(_ purpose: String) -> Bool { consent[purpose] == true }
 }

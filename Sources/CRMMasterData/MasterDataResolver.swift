@@ -10,8 +10,8 @@ import Synchronization
 /// The graph sits behind a lock rather than only behind the actor: changes are made inside the actor, one at a time,
 /// while ``index`` reads it synchronously from the threads that run mappings.
 public actor MasterDataResolver {
-    private let graph: LockedIdentityGraph
-    private let store: any MasterDataStore
+    let graph: LockedIdentityGraph
+    let store: any MasterDataStore
     private let sink: (any MasterDataEventSink)?
     private let now: @Sendable () -> Int64
     /// Record count when the model was last trained; it is retrained each time the store doubles.
@@ -121,6 +121,7 @@ public actor MasterDataResolver {
             try await store.apply(decision.batch)
         }
         retrainIfGrown()
+        try await recordConsentFlags(of: record, goldenId: decision.resolution.goldenId)
         try await sink?.publish(decision.events)
         return decision.resolution
     }
@@ -395,10 +396,13 @@ public actor MasterDataResolver {
     }
 
     /// Erases a person (right to erasure): member records and the golden record are deleted; the audit keeps
-    /// only references; an `erased` event (a tombstone for downstream topics) is published.
+    /// only references; the person's consent statements and timeline are deleted; an `erased` event (a tombstone for
+    /// downstream topics) is published.
     public func erase(goldenId: String, actor: String) async throws {
         let live = graph.read { $0.canonicalGoldenId(goldenId) } ?? goldenId
+        let erasedIds = historyIds(of: live)
         try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
+        try await historyStore?.eraseHistory(goldenIds: erasedIds)
     }
 
     private func eraseChange(goldenId: String, actor: String) throws -> Change {

@@ -107,6 +107,9 @@ public actor InMemoryMasterDataStore: MasterDataStore {
     private var audit: [AuditEntry] = []
     private var reviews: [ReviewItem] = []
     private var feed: [MasterDataChange] = []
+    private var consentLog: [Consent] = []
+    private var interactions: [(seq: Int64, entry: TimelineEntry)] = []
+    private var interactionKeys: Set<String> = []
 
     public init() {}
 
@@ -165,4 +168,44 @@ public actor InMemoryMasterDataStore: MasterDataStore {
     }
 
     public func openReviews() -> [ReviewItem] { reviews }
+}
+
+extension InMemoryMasterDataStore: CustomerHistoryStore {
+    public func recordConsents(_ consents: [Consent]) {
+        for c in consents where !consentLog.contains(c) { consentLog.append(c) }
+    }
+
+    public func consents(goldenIds: [String]) -> [Consent] {
+        let ids = Set(goldenIds)
+        return consentLog.filter { ids.contains($0.goldenId) }
+    }
+
+    @discardableResult
+    public func recordInteractions(_ entries: [TimelineEntry]) -> Int {
+        var added = 0
+        for e in entries where interactionKeys.insert("\(e.source)\u{0}\(e.ref)").inserted {
+            interactions.append((Int64(interactions.count + 1), e))
+            added += 1
+        }
+        return added
+    }
+
+    public func timeline(goldenIds: [String], limit: Int, before: TimelineCursor?) -> TimelinePage {
+        let ids = Set(goldenIds)
+        let limit = max(1, min(limit, TimelinePage.maximumLimit))
+        let older = interactions.filter { row in
+            guard ids.contains(row.entry.goldenId) else { return false }
+            guard let before else { return true }
+            return row.entry.at < before.at || (row.entry.at == before.at && row.seq < before.seq)
+        }.sorted { ($0.entry.at, $0.seq) > ($1.entry.at, $1.seq) }
+        let page = Array(older.prefix(limit))
+        let next = older.count > limit ? page.last.map { TimelineCursor(at: $0.entry.at, seq: $0.seq) } : nil
+        return TimelinePage(entries: page.map(\.entry), next: next)
+    }
+
+    public func eraseHistory(goldenIds: [String]) {
+        let ids = Set(goldenIds)
+        consentLog.removeAll { ids.contains($0.goldenId) }
+        interactions.removeAll { ids.contains($0.entry.goldenId) }
+    }
 }

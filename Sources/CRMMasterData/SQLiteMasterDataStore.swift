@@ -6,7 +6,7 @@ import GRDB
 /// Master data in one SQLite file (WAL journal via GRDB's `DatabasePool`). Bodies are JSON; keys and foreign
 /// ids are indexed columns (cross-reference by (system, external id), members by golden id, audit by golden id).
 public final class SQLiteMasterDataStore: MasterDataStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens or creates the database at `path`.
     public init(path: String) throws {
@@ -39,6 +39,7 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                 CREATE TABLE IF NOT EXISTS mdm_change (
                   seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, body TEXT NOT NULL);
                 """)
+        try migrateHistory(db)
     }
 
     public func load() async throws -> MasterDataSnapshot {
@@ -210,7 +211,7 @@ public final class SQLiteMasterDataStore: MasterDataStore {
         }
     }
 
-    private func wrap<T>(_ body: () async throws -> T) async throws -> T {
+    func wrap<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let e as MasterDataError { throw e } catch {
             throw MasterDataError(.store, "SQLite: \(error)")
         }

@@ -174,7 +174,7 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             "CREATE TABLE IF NOT EXISTS mdm_schema (version int NOT NULL)",
             "INSERT INTO mdm_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM mdm_schema)",
         ]
-        for statement in statements { try await connection.query(statement, logger: logger) }
+        for statement in statements + historyStatements { try await connection.query(statement, logger: logger) }
     }
 
     // MARK: MasterDataStore

@@ -12,6 +12,8 @@
 ///   `status` (new|open|pending|solved|closed), optional `body`, `customerRef`.
 /// - Interaction: `id`, `type` (call|email|form|chat), `channel`, `direction` (inbound|outbound), `startedAt`
 ///   (RFC 3339), optional `endedAt`, `customerRef`.
+/// - Consent: `purpose` (lower case: marketing|newsletter|profiling…), `channel` (email|sms|phone|any), `status`
+///   (granted|revoked), optional `at` (RFC 3339), `source`, and who: `goldenId`, `customerRef` or `email`.
 /// - ERPParty: outbound party record for the ERP: `code`, `name`, optional `contactMechanisms`, `addresses`.
 public enum CanonicalEntity: String, Sendable, CaseIterable {
     case customer = "Customer"
@@ -20,6 +22,7 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     case interaction = "Interaction"
     case erpParty = "ERPParty"
     case paymentStatus = "OrderPaymentStatus"
+    case consent = "Consent"
 
     /// An entity's validation rules, built once (a class: validation reads them for every mapped record).
     final class Rule: Sendable {
@@ -54,6 +57,7 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
         case .interaction: Self.interactionRule
         case .erpParty: Self.erpPartyRule
         case .paymentStatus: Self.paymentStatusRule
+        case .consent: Self.consentRule
         }
     }
 
@@ -64,6 +68,7 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     static let interactionRule = makeRule(.interaction)
     static let erpPartyRule = makeRule(.erpParty)
     static let paymentStatusRule = makeRule(.paymentStatus)
+    static let consentRule = makeRule(.consent)
 
     static func makeRule(_ entity: CanonicalEntity) -> Rule {
         switch entity {
@@ -92,6 +97,11 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
                 timestamps: ["startedAt", "endedAt"])
         case .erpParty:
             Rule(required: ["code", "name"])
+        case .consent:
+            Rule(
+                required: ["purpose", "channel", "status"],
+                enums: ["channel": ["email", "sms", "phone", "any"], "status": ["granted", "revoked"]],
+                timestamps: ["at"])
         case .paymentStatus:
             Rule(
                 required: ["orderRef", "status"],

@@ -12,7 +12,7 @@ struct MdmCommand: AsyncParsableCommand {
         abstract: "Master data: resolve customer records into golden records, inspect, merge, unmerge, erase.",
         subcommands: [
             ResolveFile.self, Generate.self, Evaluate.self, Resolve.self, Show.self, Search.self, Merge.self,
-            Unmerge.self, Detach.self, Review.self, Erase.self,
+            Unmerge.self, Detach.self, Review.self, Erase.self, Timeline.self, Consents.self,
         ])
 }
 

@@ -103,6 +103,7 @@ routes:
     to:
       customer: crm.customer
       ticket: crm.ticket
+      consent: crm.consent
 EOF
 clean "$CRMHUB" validate --config "$WORK/etc/crmhub.yaml" || fail "crmhub validate"
 # env execs crmhub, so $! is crmhub's own PID (a shell function here would put a subshell in between).

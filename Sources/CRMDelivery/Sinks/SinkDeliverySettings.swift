@@ -1,8 +1,12 @@
+import CRMMasterData
 import CRMYAML
 
 extension SinkService.Configuration {
-    /// The keys every sink kind takes for its delivery: `max_in_flight`, `dead_letter_topic`, `retry`, `when`.
-    public static let keys: Set<String> = ["max_in_flight", "dead_letter_topic", "retry", "when"]
+    /// The keys every sink kind takes for its delivery: `max_in_flight`, `dead_letter_topic`, `retry`, `when`,
+    /// `purpose` and `consent_channel`.
+    public static let keys: Set<String> = [
+        "max_in_flight", "dead_letter_topic", "retry", "when", "purpose", "consent_channel",
+    ]
 
     /// A sink's delivery settings from its ``keys`` in a connector file.
     public init(_ map: YAMLMapping, name: String, topic: String) throws(YAMLError) {
@@ -11,6 +15,17 @@ extension SinkService.Configuration {
         if let value = map.optional("dead_letter_topic") { deadLetterTopic = try value.topicName() }
         if let value = map.optional("retry") { retry = try RetryPolicy(value) }
         if let value = map.optional("when") { when = try SinkCondition(compiling: value) }
+        if let value = map.optional("purpose") {
+            let text = try value.nonEmptyString().lowercased()
+            guard text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw value.error("a purpose is one word (marketing, newsletter, profiling)")
+            }
+            purpose = text
+        }
+        if let value = map.optional("consent_channel") {
+            guard map.optional("purpose") != nil else { throw value.error("'consent_channel' needs a 'purpose'") }
+            consentChannel = try ConsentChannel(value)
+        }
     }
 
     /// Refuses the delivery keys in a connector that is not a sink (`'retry' applies to sinks only`).

@@ -1,4 +1,5 @@
 import CRMKafka
+import CRMMasterData
 import CRMModel
 import Foundation
 import Logging
@@ -22,6 +23,9 @@ import Synchronization
 ///   remembered for ``Configuration/dedupWindow`` and a re-delivery of one is dropped and counted.
 /// - **Conditions.** With ``Configuration/when`` only matching messages are delivered; the others are committed
 ///   without delivery and counted (`crmhub_sink_skipped_total`), unreadable ones are dead-lettered.
+/// - **Consent.** With ``Configuration/purpose`` the sink serves a purpose (marketing…): a message whose customer has
+///   not granted it on ``Configuration/consentChannel`` is committed without delivery and counted
+///   (`crmhub_sink_suppressed_total{sink,reason="consent"}`); see ``ConsentGate``.
 /// - **Bounded memory.** At most ``Configuration/maxInFlight`` messages are being delivered at once, the consumer
 ///   buffers at most its `bufferCapacity`, and partitions are not read further while both are full.
 public final class SinkService: Service, Sendable {
@@ -40,6 +44,11 @@ public final class SinkService: Service, Sendable {
         public var dedupWindow: Duration = .seconds(7 * 24 * 3_600)
         /// Which messages to deliver (`when:`); others are skipped. Nil delivers every message.
         public var when: SinkCondition?
+        /// The purpose the sink serves (`purpose:`, e.g. `marketing`); only customers who granted it get messages.
+        /// Nil: no consent check.
+        public var purpose: String?
+        /// The channel whose consent counts (`consent_channel:`). Default `any`; the SMTP sink defaults to `email`.
+        public var consentChannel: ConsentChannel = .any
 
         public init(
             name: String, topic: String, retry: RetryPolicy = RetryPolicy(), deadLetterTopic: String? = nil,
@@ -67,13 +76,17 @@ public final class SinkService: Service, Sendable {
     private let logger: Logger
     private let parked = Mutex<[String: [DeliveryStateStore.ParkedEntry]]>([:])
     private let metrics: SinkMetrics
+    private let consent: ConsentGate?
 
-    /// - Parameter consumer: settings for the sink's consumers; group id and topics are set per tier.
+    /// - Parameters:
+    ///   - consumer: settings for the sink's consumers; group id and topics are set per tier.
+    ///   - consent: the consent check, required when the configuration names a ``Configuration/purpose``.
     public init(
         configuration: Configuration, consumer: KafkaConsumerConfiguration, producer: KafkaProducer,
         target: any SinkTarget,
-        store: DeliveryStateStore, state: HubState, logger: Logger
+        store: DeliveryStateStore, state: HubState, logger: Logger, consent: ConsentGate? = nil
     ) {
+        self.consent = consent
         self.configuration = configuration
         self.consumerTemplate = consumer
         for tier in [nil] + configuration.retryTopics.indices.map(Optional.some) {
@@ -95,6 +108,8 @@ public final class SinkService: Service, Sendable {
     public var duplicatesSuppressed: Int { metrics.duplicateCount.load(ordering: .relaxed) }
     /// Messages skipped because they did not match ``Configuration/when`` since start.
     public var skippedCount: Int { metrics.skippedCount.load(ordering: .relaxed) }
+    /// Messages not delivered for want of consent since start.
+    public var suppressedCount: Int { metrics.suppressedCount.load(ordering: .relaxed) }
 
     public func run() async throws {
         let restored = try await store.parked(sink: configuration.name)
@@ -207,6 +222,7 @@ public final class SinkService: Service, Sendable {
                 message, lane: lane, tier: head.tier, due: Date(), reason: "waiting behind \(head.id)", attempts: 0)
             return
         }
+        guard await passesConsent(message, lane: lane, tier: nil) else { return }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: 0)
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: nil)
     }
@@ -244,8 +260,45 @@ public final class SinkService: Service, Sendable {
                 reason: "waiting behind \(head.id)", attempts: Self.attempts(message))
             return
         }
+        guard await passesConsent(message, lane: lane, tier: tier) else { return }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: Self.attempts(message))
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: tier)
+    }
+
+    /// Whether the message's customer consented to the sink's purpose (always, without a ``ConsentGate``). A
+    /// message without consent is settled here: counted, logged without personal data (the key's fingerprint and
+    /// the offset only) and, read from a retry topic, unparked; consent that cannot be read is a transient failure.
+    private func passesConsent(_ message: ConsumerMessage, lane: String, tier: Int?) async -> Bool {
+        guard let consent else { return true }
+        switch await consent.check(headers: message.headers, value: message.value) {
+        case .deliver:
+            return true
+        case .suppress(let reason):
+            metrics.recordSuppressed()
+            var metadata: Logger.Metadata = [
+                "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+                "purpose": "\(consent.purpose)", "channel": "\(consent.channel.rawValue)", "consent": "\(reason)",
+            ]
+            if let key = message.key { metadata["keyFingerprint"] = "\(Self.fingerprint(key))" }
+            logger.info("no consent for the sink's purpose; not delivered", metadata: metadata)
+            if tier != nil { await unpark(lane: lane, id: message.stableID) }
+            return false
+        case .undecidable(let reason):
+            await settle(
+                message, lane: lane, outcome: .transient(reason: reason), attempts: Self.attempts(message), tier: tier)
+            return false
+        }
+    }
+
+    /// A short, stable fingerprint of a message key (FNV-1a, hex) that identifies it in logs without showing it.
+    static func fingerprint(_ key: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// Acts on a delivery outcome of a message read from the topic (`tier == nil`) or a retry topic.
@@ -476,6 +529,8 @@ final class SinkMetrics: Sendable {
     let duplicateCount = Atomic<Int>(0)
     let skipped: Counter
     let skippedCount = Atomic<Int>(0)
+    let suppressed: Counter
+    let suppressedCount = Atomic<Int>(0)
 
     init(sink: String) {
         let dimensions = [("sink", sink)]
@@ -486,6 +541,13 @@ final class SinkMetrics: Sendable {
         deadLettered = Counter(label: "crmhub_sink_dead_lettered_total", dimensions: dimensions)
         duplicates = Counter(label: "crmhub_sink_duplicates_suppressed_total", dimensions: dimensions)
         skipped = Counter(label: "crmhub_sink_skipped_total", dimensions: dimensions)
+        suppressed = Counter(
+            label: "crmhub_sink_suppressed_total", dimensions: [("sink", sink), ("reason", "consent")])
+    }
+
+    func recordSuppressed() {
+        suppressed.increment()
+        suppressedCount.add(1, ordering: .relaxed)
     }
 
     func recordSkipped() {
