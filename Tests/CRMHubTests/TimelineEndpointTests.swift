@@ -21,9 +21,14 @@ struct TimelineEndpointTests {
             })
         let app = Application(
             router: AdminServer.makeRouter(
-                state: HubState(), routes: [], registry: PrometheusCollectorRegistry(), masterData: resolver))
+                state: HubState(), routes: [], registry: PrometheusCollectorRegistry(), masterData: resolver,
+                token: Array(Self.token.utf8)))
         return (app, golden.goldenId)
     }
+
+    /// The admin token the router is built with: the timeline is personal data.
+    static let token = "timeline-test-token"
+    static let authorized: HTTPFields = [.authorization: "Bearer \(token)"]
 
     struct Page: Decodable {
         struct Entry: Decodable { var ref: String }
@@ -35,7 +40,9 @@ struct TimelineEndpointTests {
     @Test func theTimelineIsListedNewestFirstInPagesThatFollowTheNextCursor() async throws {
         let (app, id) = try await makeApp()
         try await app.test(.router) { client in
-            let first = try await client.execute(uri: "/customers/\(id)/timeline?limit=3", method: .get) { response in
+            let first = try await client.execute(
+                uri: "/customers/\(id)/timeline?limit=3", method: .get, headers: Self.authorized
+            ) { response in
                 #expect(response.status == .ok)
                 return try JSONDecoder().decode(Page.self, from: Data(String(buffer: response.body).utf8))
             }
@@ -43,7 +50,7 @@ struct TimelineEndpointTests {
             #expect(first.entries.map(\.ref) == ["m-5", "m-4", "m-3"])
             let next = try #require(first.next)
             let second = try await client.execute(
-                uri: "/customers/\(id)/timeline?limit=3&before=\(next)", method: .get
+                uri: "/customers/\(id)/timeline?limit=3&before=\(next)", method: .get, headers: Self.authorized
             ) { response in
                 try JSONDecoder().decode(Page.self, from: Data(String(buffer: response.body).utf8))
             }
@@ -52,16 +59,30 @@ struct TimelineEndpointTests {
         }
     }
 
+    @Test func theTimelineNeedsTheAdminToken() async throws {
+        let (app, id) = try await makeApp()
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/customers/\(id)/timeline", method: .get) { response in
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+
     @Test func anUnknownCustomerIs404AndABadLimitOrCursorIs400() async throws {
         let (app, id) = try await makeApp()
         try await app.test(.router) { client in
-            try await client.execute(uri: "/customers/nobody/timeline", method: .get) { response in
+            try await client.execute(uri: "/customers/nobody/timeline", method: .get, headers: Self.authorized) {
+                response in
                 #expect(response.status == .notFound)
             }
-            try await client.execute(uri: "/customers/\(id)/timeline?limit=100000", method: .get) { response in
+            try await client.execute(
+                uri: "/customers/\(id)/timeline?limit=100000", method: .get, headers: Self.authorized
+            ) { response in
                 #expect(response.status == .badRequest)
             }
-            try await client.execute(uri: "/customers/\(id)/timeline?before=yesterday", method: .get) { response in
+            try await client.execute(
+                uri: "/customers/\(id)/timeline?before=yesterday", method: .get, headers: Self.authorized
+            ) { response in
                 #expect(response.status == .badRequest)
             }
         }

@@ -14,8 +14,13 @@ import Testing
 struct ConsentAndHistoryDaemonTests {
     static let email = "ada.byron@analytical.engine.uk"
 
+    /// The admin token (`http.token`, from the environment variable the test sets for the child).
+    static let token = "consent-test-token"
+
     func get(_ url: String) async -> String? {
-        guard let (data, response) = try? await URLSession.shared.data(from: URL(string: url)!),
+        var request = URLRequest(url: URL(string: url)!)
+        request.setValue("Bearer \(Self.token)", forHTTPHeaderField: "Authorization")
+        guard let (data, response) = try? await URLSession.shared.data(for: request),
             (response as? HTTPURLResponse)?.statusCode == 200
         else { return nil }
         return String(decoding: data, as: UTF8.self)
@@ -42,6 +47,8 @@ struct ConsentAndHistoryDaemonTests {
         let connectors = folder.appendingPathComponent("Connectors")
         try FileManager.default.createDirectory(at: connectors, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let tokenFile = folder.appendingPathComponent("admin-token")
+        try Self.token.write(to: tokenFile, atomically: true, encoding: .utf8)
         let db = folder.appendingPathComponent("mdm.sqlite").path
         let ada = try await MasterDataResolver(store: try SQLiteMasterDataStore(path: db)).resolve(
             CustomerRecord(system: "shop", externalId: "1", givenName: "Ada", familyName: "Byron", email: Self.email))
@@ -69,6 +76,7 @@ struct ConsentAndHistoryDaemonTests {
         state_dir: \(folder.appendingPathComponent("state").path)
         http:
           port: \(port)
+          token: ${file:\(tokenFile.path)}
         log:
           format: json
         routes:
