@@ -366,7 +366,7 @@ let package = Package(
         ),
         .testTarget(name: "CRMWebTests", dependencies: ["CRMWeb"], swiftSettings: strictConcurrency),
         .testTarget(
-            name: "CRMBillingTests", dependencies: ["CRMBilling", "CRMModel", "CRMTransport"],
+            name: "CRMBillingTests", dependencies: ["CRMBilling", "CRMKafka", "CRMModel", "CRMTransport"],
             swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMMailTests",
