@@ -38,7 +38,7 @@ struct LocalStripeAPI {
                 headers: auth + [(name: "Content-Type", value: "application/x-www-form-urlencoded")],
                 body: Array(body.utf8)))
         #expect(response.status == 200, "\(path): \(String(decoding: response.body, as: UTF8.self))")
-        return try JSONValue.parse(response.body)
+        return response.body.isEmpty ? .null : try JSONValue.parse(response.body)
     }
 }
 
