@@ -274,7 +274,8 @@ let package = Package(
         .target(
             name: "CRMHub",
             dependencies: [
-                "CRMAdminHTTP", "CRMBatch", "CRMBilling", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress",
+                "CRMAdminHTTP", "CRMBatch", "CRMBilling", "CRMConnector", "CRMDelivery", "CRMHTTPConnector",
+                "CRMIngress",
                 "CRMKafka", "CRMMail",
                 "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMStateStore",
                 "CRMTelephony", "CRMTransport",

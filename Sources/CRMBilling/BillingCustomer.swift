@@ -159,11 +159,15 @@ public struct BillingCustomer: Sendable, Equatable {
         return text
     }
 
-    private static func text(_ value: JSONValue, _ key: String, path: String? = nil) throws(BillingInputError)
+    private static func text(
+        _ value: JSONValue, _ key: String, path: String? = nil
+    ) throws(BillingInputError)
         -> String?
     {
         guard let member = value[key], !member.isNull else { return nil }
-        guard let text = member.stringValue else { throw BillingInputError("field '\(path ?? key)' has the wrong type") }
+        guard let text = member.stringValue else {
+            throw BillingInputError("field '\(path ?? key)' has the wrong type")
+        }
         return nonEmpty(text)
     }
 

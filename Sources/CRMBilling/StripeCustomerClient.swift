@@ -24,8 +24,7 @@ public struct StripeCustomerClient: Sendable {
     public var target: String { HTTPClient.redacted(baseURL) }
 
     /// Creates a customer; `idempotencyKey` makes a repeated create (a re-delivery) return the first one.
-    public func create(_ fields: [(String, String)], idempotencyKey: String) async throws(StripeAPIError) -> JSONValue
-    {
+    public func create(_ fields: [(String, String)], idempotencyKey: String) async throws(StripeAPIError) -> JSONValue {
         try await call("POST", "/v1/customers", form: fields, idempotencyKey: idempotencyKey, operation: "create")
     }
 

@@ -46,7 +46,8 @@ public enum StripeCustomerSinkConnector: Connector {
                 throw value.error("'\(text)' is not an http(s) URL")
             }
             if components.user != nil || components.password != nil {
-                throw value.error("credentials may not be written in the URL; use api_key (${env:NAME} or ${file:PATH})")
+                throw value.error(
+                    "credentials may not be written in the URL; use api_key (${env:NAME} or ${file:PATH})")
             }
             if components.query != nil || !["", "/"].contains(components.path) {
                 throw value.error("url is the API's base URL (https://api.stripe.com), without a path or query")

@@ -105,50 +105,21 @@ public struct StripeCustomerSinkTarget: SinkTarget {
         let customer: BillingCustomer
         do { customer = try BillingCustomer(customer: value) } catch { throw .input(error) }
         let golden = customer.goldenId
-        let hash = customer.contentHash
-
-        var link = try await existingLink(for: customer)
-        var outcome: UpsertResult?
-        var replaced: String?
-        if let current = link {
-            if current.contentHash == hash {
-                outcome = .unchanged(customerId: current.customerId)
-            } else {
-                let key = "crmhub-\(golden)-update-" + Self.digest("\(current.contentHash)|\(hash)|\(message.id)")
-                do {
-                    _ = try await client.update(
-                        id: current.customerId, customer.formFields(clearing: true), idempotencyKey: key)
-                    link?.contentHash = hash
-                    outcome = .updated(customerId: current.customerId)
-                } catch where error.isMissing {
-                    logger.warning(
-                        "billing customer is gone; creating it again",
-                        metadata: ["golden": "\(golden)", "customer": "\(current.customerId)"])
-                    try await state { try await store.remove(sink: name, goldenId: golden) }
-                    link = nil
-                    replaced = current.customerId
-                } catch {
-                    throw .api(error)
-                }
-            }
-        }
-        if link == nil {
-            let id = try await create(customer, key: "crmhub-\(golden)-create" + (replaced.map { "-after-\($0)" } ?? ""))
-            link = BillingLinkStore.Link(customerId: id, contentHash: hash, announced: false)
-            outcome = .created(customerId: id)
-        }
-        guard var saved = link, let result = outcome else { return .echo }
-        try await state { try await store.save(saved, sink: name, goldenId: golden) }
+        let known = try await existingLink(for: customer)
+        var (saved, result) = try await write(customer, over: known?.link, messageID: message.id)
         switch result {
         case .created(let id), .updated(let id):
-            logger.info(
-                "billing customer \(result.verb)", metadata: ["golden": "\(golden)", "customer": "\(id)"])
+            logger.info("billing customer \(result.verb)", metadata: ["golden": "\(golden)", "customer": "\(id)"])
         case .unchanged, .echo:
             logger.debug("billing customer unchanged", metadata: ["golden": "\(golden)", "id": "\(message.id)"])
         }
+        if known?.stored != true || result != .unchanged(customerId: saved.customerId) {
+            try await state { try await store.save(saved, sink: name, goldenId: golden) }
+        }
         if !saved.announced, let linkEmitter, let linkTopic {
             do {
-                try await linkEmitter.emit(Self.linkMessage(value, customerId: saved.customerId, golden: golden, topic: linkTopic))
+                try await linkEmitter.emit(
+                    Self.linkMessage(value, customerId: saved.customerId, golden: golden, topic: linkTopic))
             } catch {
                 throw .link(error)
             }
@@ -156,6 +127,36 @@ public struct StripeCustomerSinkTarget: SinkTarget {
             try await state { try await store.save(saved, sink: name, goldenId: golden) }
         }
         return result
+    }
+
+    /// Writes `customer` over the billing customer `link` names (nothing when the digest is unchanged), or creates
+    /// it; returns the link to keep.
+    private func write(
+        _ customer: BillingCustomer, over link: BillingLinkStore.Link?, messageID: String
+    ) async throws(BillingSinkError) -> (BillingLinkStore.Link, UpsertResult) {
+        let golden = customer.goldenId
+        let hash = customer.contentHash
+        var createKey = "crmhub-\(golden)-create"
+        if var current = link {
+            if current.contentHash == hash { return (current, .unchanged(customerId: current.customerId)) }
+            let key = "crmhub-\(golden)-update-" + Self.digest("\(current.contentHash)|\(hash)|\(messageID)")
+            do {
+                _ = try await client.update(
+                    id: current.customerId, customer.formFields(clearing: true), idempotencyKey: key)
+                current.contentHash = hash
+                return (current, .updated(customerId: current.customerId))
+            } catch  where error.isMissing {
+                logger.warning(
+                    "billing customer is gone; creating it again",
+                    metadata: ["golden": "\(golden)", "customer": "\(current.customerId)"])
+                try await state { try await store.remove(sink: name, goldenId: golden) }
+                createKey += "-after-\(current.customerId)"
+            } catch {
+                throw .api(error)
+            }
+        }
+        let id = try await create(customer, key: createKey)
+        return (BillingLinkStore.Link(customerId: id, contentHash: hash, announced: false), .created(customerId: id))
     }
 
     private func create(_ customer: BillingCustomer, key: String) async throws(BillingSinkError) -> String {
@@ -175,9 +176,11 @@ public struct StripeCustomerSinkTarget: SinkTarget {
 
     /// The link known for the customer's golden id: the sink's state, else a customer it made before (found by
     /// e-mail address and `metadata[crm_golden_id]`), recorded with the digest of what billing holds.
-    private func existingLink(for customer: BillingCustomer) async throws(BillingSinkError) -> BillingLinkStore.Link? {
+    private func existingLink(
+        for customer: BillingCustomer
+    ) async throws(BillingSinkError) -> (link: BillingLinkStore.Link, stored: Bool)? {
         let golden = customer.goldenId
-        if let link = try await state({ try await store.link(sink: name, goldenId: golden) }) { return link }
+        if let link = try await state({ try await store.link(sink: name, goldenId: golden) }) { return (link, true) }
         guard let email = customer.email else { return nil }
         let candidates: [JSONValue]
         do { candidates = try await client.customers(email: email) } catch { throw .api(error) }
@@ -185,8 +188,9 @@ public struct StripeCustomerSinkTarget: SinkTarget {
             guard let remote = BillingCustomer(stripeObject: candidate), remote.goldenId == golden,
                 let id = candidate["id"]?.stringValue
             else { continue }
-            logger.info("billing customer found by its golden id", metadata: ["golden": "\(golden)", "customer": "\(id)"])
-            return BillingLinkStore.Link(customerId: id, contentHash: remote.contentHash, announced: false)
+            logger.info(
+                "billing customer found by its golden id", metadata: ["golden": "\(golden)", "customer": "\(id)"])
+            return (BillingLinkStore.Link(customerId: id, contentHash: remote.contentHash, announced: false), false)
         }
         return nil
     }
@@ -248,7 +252,8 @@ public struct StripeCustomerSinkTarget: SinkTarget {
         init(connector: String) {
             func counter(_ outcome: String) -> Counter {
                 Counter(
-                    label: "crmhub_billing_customers_total", dimensions: [("connector", connector), ("outcome", outcome)])
+                    label: "crmhub_billing_customers_total",
+                    dimensions: [("connector", connector), ("outcome", outcome)])
             }
             created = counter("created")
             updated = counter("updated")

@@ -97,7 +97,8 @@ import Testing
     }
 
     @Test func theLinkCustomerCarriesTheBillingIdAndOriginButNoGoldenIdOrConsent() throws {
-        let message = StripeCustomerSinkTarget.linkMessage(ada, customerId: "cus_9", golden: "G-7", topic: "raw.customer")
+        let message = StripeCustomerSinkTarget.linkMessage(
+            ada, customerId: "cus_9", golden: "G-7", topic: "raw.customer")
         let value = try JSONValue.parse(message.value)
         #expect(value["externalIds"] == ["stripe": "cus_9"])
         #expect(value["origin"] == "billing")

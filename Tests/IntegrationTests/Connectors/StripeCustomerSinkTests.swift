@@ -116,7 +116,8 @@ struct StripeCustomerSinkTargetTests {
         let api = LocalStripeAPI(url: stripe.url)
         let sink = target(stripe, store: try BillingLinkStore(path: nil))
 
-        let echo = #"{"id": "erp:C1", "goldenId": "G-bob", "displayName": "Bob Ray", "emails": ["bob@ray.example"], "origin": "billing"}"#
+        let echo =
+            #"{"id": "erp:C1", "goldenId": "G-bob", "displayName": "Bob Ray", "emails": ["bob@ray.example"], "origin": "billing"}"#
         #expect(await sink.deliver(message("m-1", echo)) == .delivered)
         #expect(try await sink.upsert(message("m-1", echo)) == .echo)
         #expect(try await api.customers(email: "bob@ray.example").isEmpty, "nothing sent back to billing")
@@ -231,7 +232,9 @@ struct StripeBillingRoundTripTests {
         try await input.send(
             ProducerMessage(
                 topic: "raw.customer",
-                value: Array((grace + #", "addresses": [{"line1": "1 Navy Way", "city": "Arlington", "country": "US"}]}"#).utf8)))
+                value: Array(
+                    (grace + #", "addresses": [{"line1": "1 Navy Way", "city": "Arlington", "country": "US"}]}"#).utf8))
+        )
         let updated = await eventually(timeout: .seconds(60), poll: .milliseconds(300)) {
             (try? await api.customers(email: "grace@cobol-navy.example"))?.first?["address"]?["city"] == "Arlington"
         }
