@@ -1,10 +1,12 @@
 import CRMBilling
+import CRMConnector
 import CRMDelivery
 import CRMKafka
 import CRMModel
 import CRMTestSupport
 import CRMTransport
 import CRMWeb
+import CRMYAML
 import Foundation
 import Logging
 import Prometheus
@@ -272,5 +274,38 @@ struct StripeBillingRoundTripTests {
         await group.triggerGracefulShutdown()
         try await running.value
         await input.shutdown()
+    }
+}
+
+/// The `stripe-customer-sink` connector kind's settings.
+@Suite struct StripeCustomerSinkConfigurationTests {
+    @Test func theShippedExampleLoadsWithItsKeyAsAReference() throws {
+        let path = repositoryRoot.appendingPathComponent("Connectors/examples/billing-customers-stripe.yaml").path
+        let connector = try ConnectorRegistry.standard.load(path: path)
+        let settings = try #require(connector.settings(as: StripeCustomerSinkConnector.Settings.self))
+        #expect(settings.apiKey == .environment("STRIPE_API_KEY"))
+        #expect(settings.url == "https://api.stripe.com")
+        #expect(settings.linkTopic == "raw.customer")
+        #expect(settings.delivery.topic == "crm.customer")
+        #expect(settings.delivery.retryTopics.count == 3)
+        #expect(connector.topics.contains("raw.customer"), "the link topic is created or checked at start")
+    }
+
+    @Test(
+        arguments: [
+            ("api_key: sk_live_123\n", 4, "never inline"),
+            ("api_key: ${env:K}\nurl: https://api.stripe.com/v1/customers\n", 5, "without a path or query"),
+            ("api_key: ${env:K}\nlink_topic: crm.customer\n", 5, "must not be the sink's own topic"),
+            ("url: https://api.stripe.com\n", 1, "api_key"),
+        ])
+    func aMistakeIsRefusedWithItsLine(settings: String, line: Int, message: String) throws {
+        let directory = URL(fileURLWithPath: try temporaryFolder([:], prefix: "crmhub-billing-config"))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("billing.yaml").path
+        try "name: billing\nkind: stripe-customer-sink\ntopic: crm.customer\n\(settings)"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: YAMLError.self) { try ConnectorRegistry.standard.load(path: path) }
+        #expect(error?.location.line == line, "\(String(describing: error))")
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
     }
 }
