@@ -141,6 +141,51 @@ struct StripeCustomerSinkTargetTests {
     }
 }
 
+/// The billing sink's classification against a scripted HTTP target (what localstripe never answers).
+@Suite(.timeLimit(.minutes(2)))
+struct StripeCustomerSinkClassificationTests {
+    @Test func aRefusedCustomerIsPermanentWithoutItsDataAndARateLimitIsRetriedAfterTheHint() async throws {
+        let server = try await offPool { try RecordingHTTPServer() }
+        defer { server.stop() }
+        let sink = StripeCustomerSinkTarget(
+            name: "billing", client: StripeCustomerClient(baseURL: server.url, apiKey: "sk_test_x", http: HTTPClient()),
+            store: try BillingLinkStore(path: nil), linkEmitter: nil, linkTopic: nil, logger: Logger(label: "test"))
+        // No e-mail address: nothing to look up, the sink goes straight to the create.
+        let zed = #"{"id": "web:zed", "goldenId": "G-zed", "displayName": "Zed Quux", "phones": ["+447700900555"]}"#
+        func message(_ id: String) -> SinkMessage {
+            SinkMessage(id: id, key: "G-zed", value: Array(zed.utf8), headers: [], previousAttempts: 0)
+        }
+
+        try server.setMode("422-if:Quux")
+        guard case .permanent(let reason) = await sink.deliver(message("m-1")) else {
+            Issue.record("a refused customer is permanent")
+            return
+        }
+        #expect(reason.contains("answered HTTP 422"), "\(reason)")
+        #expect(!reason.contains("Zed") && !reason.contains("+44"), "no personal data: \(reason)")
+
+        try server.setMode("429:7")
+        #expect(await sink.deliver(message("m-2")).retryHint == .seconds(7))
+
+        // What the create carries: the golden id's idempotency key and the metadata the sink finds it by.
+        try server.setMode("ok")
+        _ = await sink.deliver(message("m-3"))
+        let create = try #require(server.records().last)
+        #expect(create["path"] as? String == "/v1/customers")
+        #expect(create["idempotency_key"] as? String == "crmhub-G-zed-create")
+        #expect((create["body"] as? String)?.contains("metadata%5Bcrm_golden_id%5D=G-zed") == true)
+        #expect((create["headers"] as? [String: String])?["authorization"] == "Bearer sk_test_x")
+    }
+}
+
+extension SinkOutcome {
+    /// The `Retry-After` hint of a transient outcome.
+    fileprivate var retryHint: Duration? {
+        if case .transient(_, let retryAfter) = self { return retryAfter }
+        return nil
+    }
+}
+
 /// Billing out and back in the running daemon, against localstripe and a real broker: resolved customers become one
 /// billing customer each, the sink links it back to the master data, and a payment for that customer arrives
 /// through the signed webhook carrying the same golden id.
