@@ -12,7 +12,7 @@
 //   engine         CRMDelivery: routes, sinks, retry tiers, key parking, dead letters, offset tracking, backoff
 //   contract       CRMConnector: the Connector protocol, registry, context, SourceEmitter, ingress endpoints
 //   connectors     CRMHTTPConnector  CRMMail (smtp + imap)  CRMProcessConnector  CRMTryton  CRMTelephony (CTI)
-//                  CRMWeb (web forms + signed webhooks)   CRMViews (Kafka-backed ticket view for CTI and workflow)
+//                  CRMWeb (web forms + signed webhooks)  CRMBilling (billing customers from golden customers)   CRMViews (Kafka-backed ticket view for CTI and workflow)
 //   jobs           CRMBatch  CRMWorkflow
 //   servers        CRMIngress (Hummingbird, serves IngressEndpoints)  CRMAdminHTTP (health, metrics, master data)
 //   daemon         CRMHub: the top configuration file and the one composition root   crmhub: the commands
@@ -214,6 +214,15 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .target(
+            name: "CRMBilling",
+            dependencies: [
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        .target(
             name: "CRMTelephony",
             dependencies: [
                 "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMNormalize", "CRMViews",
@@ -272,8 +281,9 @@ let package = Package(
         .target(
             name: "CRMHub",
             dependencies: [
-                "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
-                "CRMMail",
+                "CRMAdminHTTP", "CRMBatch", "CRMBilling", "CRMConnector", "CRMDelivery", "CRMHTTPConnector",
+                "CRMIngress",
+                "CRMKafka", "CRMMail",
                 "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMStateStore",
                 "CRMTelephony", "CRMTransport",
                 "CRMTryton", "CRMWeb", "CRMWorkflow", "CRMYAML",
@@ -364,6 +374,9 @@ let package = Package(
         ),
         .testTarget(name: "CRMWebTests", dependencies: ["CRMWeb"], swiftSettings: strictConcurrency),
         .testTarget(
+            name: "CRMBillingTests", dependencies: ["CRMBilling", "CRMKafka", "CRMModel", "CRMTransport"],
+            swiftSettings: strictConcurrency),
+        .testTarget(
             name: "CRMMailTests",
             dependencies: ["CRMMail", "CRMHub", "CRMConnector", "CRMTestSupport", "CRMTransport", "CRMYAML"],
             swiftSettings: strictConcurrency
@@ -407,7 +420,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "CRMHub", "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMCSV", "CRMDelivery", "CRMHTTPConnector",
+                "CRMHub", "CRMAdminHTTP", "CRMBatch", "CRMBilling", "CRMConnector", "CRMCSV", "CRMDelivery",
+                "CRMHTTPConnector",
                 "CRMIngress", "CRMKafka",
                 "CRMMail", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMModel", "CRMNormalize",
                 "CRMProcessConnector",

@@ -1,3 +1,4 @@
+import CRMBilling
 import CRMConnector
 import CRMHTTPConnector
 import CRMMail
@@ -19,6 +20,7 @@ extension ConnectorRegistry {
         TrytonPartySinkConnector.self,
         TrytonSaleSourceConnector.self,
         TrytonPartySourceConnector.self,
+        StripeCustomerSinkConnector.self,
         SMTPSinkConnector.self,
         IMAPSourceConnector.self,
     ])

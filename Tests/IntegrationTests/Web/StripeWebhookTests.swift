@@ -166,15 +166,20 @@ struct StripeWebhookIngressTests {
 
         // The route's mapping turns the payment event into the order's payment status.
         let payment = try #require(messages.first { $0.headers.text("crm-event-type") == "payment_intent.succeeded" })
-        let library = try MappingLibrary.load(directory: repositoryRoot.appendingPathComponent("Mappings").path)
+        // The mapping looks up the golden id of the billing customer (golden-by-ref); the daemon answers it from the
+        // master data (StripeBillingRoundTripTests), a static table stands in here.
+        let library = try MappingLibrary.load(
+            directory: repositoryRoot.appendingPathComponent("Mappings").path,
+            lookup: StaticLookup(["golden-by-ref": ["stripe/\(customerID)": "G-ana"]]))
         let mapping = try #require(library.mapping(named: "stripe-payment"))
-        guard case .output(let records) = try mapping.apply(payment.value) else {
+        guard case .output(let records) = try mapping.apply(payment.value, context: library.context) else {
             Issue.record("the payment event was dropped")
             return
         }
         #expect(records.first?.value["orderRef"]?.stringValue == "SO-9")
         #expect(records.first?.value["status"]?.stringValue == "paid")
         #expect(records.first?.value["currency"]?.stringValue == "GBP")
+        #expect(records.first?.value["goldenId"]?.stringValue == "G-ana")
 
         await group.triggerGracefulShutdown()
         try await running.value
