@@ -92,6 +92,12 @@ let package = Package(
             dependencies: [],
             swiftSettings: strictConcurrency
         ),
+        // The one redaction policy: personal data by key name and by shape, replaced by a keyed fingerprint.
+        .target(
+            name: "CRMRedaction",
+            dependencies: ["CRMModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictConcurrency
+        ),
         .target(
             name: "CRMNormalize",
             dependencies: [],
@@ -99,7 +105,9 @@ let package = Package(
         ),
         .target(
             name: "CRMMapping",
-            dependencies: ["CRMYAML", "CRMModel", "CRMNormalize", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "CRMYAML", "CRMModel", "CRMNormalize", "CRMRedaction", .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .target(
@@ -136,7 +144,7 @@ let package = Package(
         .target(
             name: "CRMDelivery",
             dependencies: [
-                "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMYAML",
+                "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMRedaction", "CRMStateStore", "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -156,15 +164,15 @@ let package = Package(
         .target(
             name: "CRMHTTPConnector",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMTransport", "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMRedaction", "CRMTransport", "CRMYAML",
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMMail",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMStateStore", "CRMTransport",
-                "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMModel", "CRMRedaction", "CRMStateStore",
+                "CRMTransport", "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -174,7 +182,7 @@ let package = Package(
         .target(
             name: "CRMProcessConnector",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMRedaction", "CRMYAML",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -184,7 +192,8 @@ let package = Package(
         .target(
             name: "CRMTryton",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMRedaction", "CRMStateStore", "CRMTransport",
+                "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -267,7 +276,8 @@ let package = Package(
             dependencies: [
                 "CRMAdminHTTP", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
                 "CRMMail",
-                "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMStateStore",
+                "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMRedaction",
+                "CRMStateStore",
                 "CRMTelephony", "CRMTransport",
                 "CRMTryton", "CRMWeb", "CRMWorkflow", "CRMYAML",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
@@ -281,7 +291,7 @@ let package = Package(
             dependencies: [
                 "CRMHub", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData",
                 "CRMMasterDataPostgres",
-                "CRMModel", "CRMSchedule", "CRMWorkflow", "CRMYAML",
+                "CRMModel", "CRMRedaction", "CRMSchedule", "CRMWorkflow", "CRMYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -329,6 +339,7 @@ let package = Package(
         ),
         // Unit tests: pure logic, in-process servers and librdkafka's mock cluster; no external process.
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMRedactionTests", dependencies: ["CRMRedaction"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(
@@ -404,8 +415,8 @@ let package = Package(
                 "CRMIngress", "CRMKafka",
                 "CRMMail", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMModel", "CRMNormalize",
                 "CRMProcessConnector",
-                "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb", "CRMWorkflow",
-                "CRMYAML",
+                "CRMRedaction", "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb",
+                "CRMWorkflow", "CRMYAML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
