@@ -184,6 +184,7 @@ struct RedactionScanner {
             if keyEnd > 0, bytes[keyEnd - 1] == UInt8(ascii: "\"") || bytes[keyEnd - 1] == UInt8(ascii: "'") {
                 keyEnd -= 1
             }
+            if keyEnd > 0, bytes[keyEnd - 1] == UInt8(ascii: "\\") { keyEnd -= 1 }
             var keyStart = keyEnd
             while keyStart > 0, Self.isKeyByte(bytes[keyStart - 1]) { keyStart -= 1 }
             guard keyStart < keyEnd,
@@ -192,6 +193,14 @@ struct RedactionScanner {
             var start = separator + 1
             while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start += 1 }
             guard start < bytes.count else { continue }
+            // JSON quoted inside a JSON string: `\"name\": \"…\"`.
+            if bytes[start] == UInt8(ascii: "\\"), start + 1 < bytes.count, bytes[start + 1] == UInt8(ascii: "\"") {
+                start += 2
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: "\\") { end += 1 }
+                if end > start { found.append(Span(range: start..<end, kind: kind)) }
+                continue
+            }
             var end = start
             let quote = bytes[start]
             if quote == UInt8(ascii: "\"") || quote == UInt8(ascii: "'") {

@@ -31,6 +31,7 @@ import Testing
         ("card 4111 1111 1111 1111 declined", "4111 1111 1111 1111", "card"),
         (#"{"error":"bad","name":"Zelda Quux"}"#, "Zelda Quux", "name"),
         ("first_name=Zelda Quux, status=400", "Zelda Quux", "name"),
+        (#"{"error": "invalid: {\"name\": \"Zelda Quux\"}"}"#, "Zelda Quux", "name"),
         ("customerEmail: someone at home", "someone at home", "email"),
     ])
     func personalDataInFreeTextIsReplacedByItsFingerprint(text: String, value: String, kind: String) {
