@@ -66,7 +66,10 @@ struct RedactionEverywhereTests {
             key: {path: id, fn: [string]}
             fields:
               id: {path: id, fn: [string]}
-              tier: {path: tier, map: {gold: G, silver: S}, strict: true}
+              subject: {const: "tier change"}
+              channel: {const: web}
+              status: {const: open}
+              severity: {path: tier, map: {gold: high, silver: normal}, strict: true}
         """.write(
             to: directory.appendingPathComponent("mappings/contact-tier.yaml"), atomically: true, encoding: .utf8)
         try """
@@ -141,7 +144,9 @@ struct RedactionEverywhereTests {
         }
         // A Tryton refusal (no server needed: the error as the client builds it from a UserError reply).
         let refusal = TrytonError(
-            .user(type: "UserError", message: "The e-mail \(Self.email) of party is not valid", detail: #""name": "Zelda Quux""#),
+            .user(
+                type: "UserError", message: "The e-mail \(Self.email) of party is not valid",
+                detail: #""name": "Zelda Quux""#),
             method: "model.party.party.create", target: "http://127.0.0.1:8000/tryton")
         logger.error("Tryton refused a party", metadata: ["error": "\(refusal)", "name": "\(Self.name)"])
         try await Task.sleep(for: .milliseconds(500))
@@ -149,15 +154,20 @@ struct RedactionEverywhereTests {
         _ = try? await running.value
 
         let reasons = deadLetters.values.flatMap { $0 }.map { DeadLetter($0).reason }
-        #expect(reasons.contains { $0.contains("value <text:") && $0.contains("is not in the value map") }, "\(reasons)")
-        #expect(reasons.contains { $0.contains("HTTP 422") && $0.contains(redaction.fingerprint(Self.email, kind: "email")) }, "\(reasons)")
+        #expect(
+            reasons.contains { $0.contains("value <text:") && $0.contains("is not in the value map") }, "\(reasons)")
+        #expect(
+            reasons.contains {
+                $0.contains("HTTP 422") && $0.contains(redaction.fingerprint(Self.email, kind: "email"))
+            }, "\(reasons)")
         #expect(reasons.contains { $0.contains("connector said: cannot archive") }, "\(reasons)")
         let headers = deadLetters.values.flatMap { $0 }.flatMap { message in
             message.headers.map { "\($0.key)=\($0.text ?? "")" }
         }
         let json = logs.json.withLock { $0 }
         let text = logs.text.withLock { $0 }
-        #expect(json.contains { $0.contains("connector process stderr") } && text.contains { $0.contains("refusing <") })
+        #expect(
+            json.contains { $0.contains("connector process stderr") } && text.contains { $0.contains("refusing <") })
         #expect(text.contains { $0.contains("Tryton refused a party") && $0.contains("<email:") })
         for (place, lines) in [("dead-letter headers", headers), ("JSON log", json), ("text log", text)] {
             for fragment in Self.forbidden {
