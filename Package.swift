@@ -5,7 +5,7 @@
 //
 //   C boundary     CRDKafka (librdkafka headers)  CCurl (libcurl shim)
 //   vocabulary     CRMYAML (located YAML, topic names, delays, secrets)  CRMModel (entities, JSONValue, header names)
-//                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping
+//                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping  CRMRedaction (the one redaction policy)
 //   adapters       CRMKafka (the only importer of CRDKafka, in RDKafka/)  CRMTransport (the only importer of CCurl)
 //                  CRMStateStore (SQLite state files: the one place GRDB is set up for the hub's own state)
 //   domain         CRMMasterData  CRMMasterDataPostgres
