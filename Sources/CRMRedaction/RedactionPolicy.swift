@@ -101,7 +101,7 @@ public struct RedactionPolicy: Sendable {
     }
 
     /// The text values of a JSON document that sit under a personal key at any depth (`name`, `email`,
-    /// `addresses[0].street`), for ``redact(_:echoing:)`` of an error that may echo the document back.
+    /// `addresses[0].street`; not a `type`, `code`, `country`… member inside one), for ``redact(_:echoing:)`` of an error that may echo the document back.
     /// Empty when `document` is not JSON.
     public func personalValues(inJSON document: [UInt8]) -> [String] {
         guard let value = try? JSONValue.parse(document) else { return [] }
@@ -116,7 +116,10 @@ public struct RedactionPolicy: Sendable {
         case .number(let text) where personal: found.append(text)
         case .array(let items): for item in items { collect(item, personal: personal, into: &found) }
         case .object(let members):
-            for (key, member) in members { collect(member, personal: personal || isPersonal(key: key), into: &found) }
+            for (key, member) in members {
+                let technical = Self.technicalWords.contains(key.lowercased())
+                collect(member, personal: isPersonal(key: key) || (personal && !technical), into: &found)
+            }
         default: break
         }
     }
@@ -133,6 +136,12 @@ public struct RedactionPolicy: Sendable {
         "city": "address",
         "dob": "dob", "birth": "dob", "birthday": "dob", "birthdate": "dob",
         "iban": "iban", "card": "card", "pan": "card", "ssn": "id", "passport": "id",
+    ]
+
+    /// Keys whose values describe a personal value rather than hold one (`{"type": "email", "value": "…"}`): not
+    /// inherited from a personal parent key.
+    private static let technicalWords: Set<String> = [
+        "type", "kind", "id", "code", "status", "language", "lang", "country", "currency", "active", "primary",
     ]
 
     /// `customerEmail` → [customer, email]; `first_name` → [first, name]; `e-mail` → [e, mail].

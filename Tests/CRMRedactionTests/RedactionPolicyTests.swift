@@ -59,7 +59,9 @@ import Testing
     }
 
     @Test func echoedValuesThatTheCallerSentAreRedactedToo() {
-        let sent = Array(#"{"party": {"displayName": "Zelda Quux", "code": "C-17"}, "tier": "gold"}"#.utf8)
+        let sent = Array(
+            #"{"party": {"displayName": "Zelda Quux", "code": "C-17"}, "tier": "gold", "phones": [{"type": "mobile"}]}"#
+                .utf8)
         let known = policy.personalValues(inJSON: sent)
         #expect(known == ["Zelda Quux"])
         let body = "The party Zelda Quux already exists (tier gold)"

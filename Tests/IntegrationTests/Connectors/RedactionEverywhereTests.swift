@@ -158,7 +158,7 @@ struct RedactionEverywhereTests {
             reasons.contains { $0.contains("value <text:") && $0.contains("is not in the value map") }, "\(reasons)")
         #expect(
             reasons.contains {
-                $0.contains("HTTP 422") && $0.contains(redaction.fingerprint(Self.email, kind: "email"))
+                $0.contains("HTTP 422") && $0.contains("<email:")
             }, "\(reasons)")
         #expect(reasons.contains { $0.contains("connector said: cannot archive") }, "\(reasons)")
         let headers = deadLetters.values.flatMap { $0 }.flatMap { message in
@@ -174,6 +174,34 @@ struct RedactionEverywhereTests {
                 let leaks = lines.filter { $0.contains(fragment) }
                 #expect(leaks.isEmpty, "\(fragment) in the \(place): \(leaks.prefix(3))")
             }
+        }
+    }
+
+    @Test func aTrytonRefusalThatQuotesThePartyIsRedactedInItsReasonAndLogs() async throws {
+        let server = try await TrytonServer.start()
+        defer { server.stop() }
+        let logs = CapturedLogs()
+        let logger = logs.logger(redaction: .installed)
+        let client = TrytonClient(
+            endpoint: TrytonConnectorTests.endpoint(server), http: HTTPClient(concurrency: 2), logger: logger)
+        let target = TrytonPartySinkTarget(client: client, logger: logger)
+        // Tryton refuses a contact mechanism type it does not know, naming the record it refused.
+        let party =
+            #"{"code": "golden:0042", "name": "\#(Self.name)", "email_mechanisms": [{"type": "pigeon", "value": "\#(Self.email)"}], "phone_mechanisms": [{"type": "phone", "value": "\#(Self.phone)"}]}"#
+        let outcome = await target.deliver(
+            SinkMessage(id: "z-1", key: "golden:0042", value: Array(party.utf8), headers: [], previousAttempts: 0))
+        guard case .permanent(let reason) = outcome else {
+            Issue.record("expected a permanent outcome, got \(outcome)")
+            return
+        }
+        logger.error("Tryton refused a party", metadata: ["error": "\(reason)"])
+        // The error class and the refused option stay readable; the party's name and address it quotes do not.
+        #expect(reason.contains("UserError") && reason.contains("pigeon"), "\(reason)")
+        #expect(reason.contains("<email:") && reason.contains("<text:"), "\(reason)")
+        let lines = [reason] + logs.json.withLock { $0 } + logs.text.withLock { $0 }
+        for fragment in Self.forbidden {
+            let leaks = lines.filter { $0.contains(fragment) }
+            #expect(leaks.isEmpty, "\(fragment) in the Tryton reason or logs: \(leaks.prefix(3))")
         }
     }
 }
