@@ -395,7 +395,8 @@ let package = Package(
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
                 "CRMMail",
-                "CRMProcessConnector", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML",
+                "CRMProcessConnector", "CRMRedaction", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel",
+                "CRMTryton", "CRMYAML",
                 "CRMTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
