@@ -5,7 +5,7 @@
 //
 //   C boundary     CRDKafka (librdkafka headers)  CCurl (libcurl shim)
 //   vocabulary     CRMYAML (located YAML, topic names, delays, secrets)  CRMModel (entities, JSONValue, header names)
-//                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping
+//                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping  CRMRedaction (the one redaction policy)
 //   adapters       CRMKafka (the only importer of CRDKafka, in RDKafka/)  CRMTransport (the only importer of CCurl)
 //                  CRMStateStore (SQLite state files: the one place GRDB is set up for the hub's own state)
 //   domain         CRMMasterData  CRMMasterDataPostgres
@@ -94,6 +94,12 @@ let package = Package(
             dependencies: [],
             swiftSettings: strictConcurrency
         ),
+        // The one redaction policy: personal data by key name and by shape, replaced by a keyed fingerprint.
+        .target(
+            name: "CRMRedaction",
+            dependencies: ["CRMModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictConcurrency
+        ),
         .target(
             name: "CRMNormalize",
             dependencies: [],
@@ -101,7 +107,9 @@ let package = Package(
         ),
         .target(
             name: "CRMMapping",
-            dependencies: ["CRMYAML", "CRMModel", "CRMNormalize", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "CRMYAML", "CRMModel", "CRMNormalize", "CRMRedaction", .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .target(
@@ -138,7 +146,7 @@ let package = Package(
         .target(
             name: "CRMDelivery",
             dependencies: [
-                "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore", "CRMYAML",
+                "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMRedaction", "CRMStateStore", "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -158,16 +166,15 @@ let package = Package(
         .target(
             name: "CRMHTTPConnector",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMTransport", "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMRedaction", "CRMTransport", "CRMYAML",
             ],
             swiftSettings: strictConcurrency
         ),
         .target(
             name: "CRMMail",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMStateStore",
-                "CRMTransport",
-                "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData", "CRMModel", "CRMRedaction",
+                "CRMStateStore", "CRMTransport", "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -177,7 +184,7 @@ let package = Package(
         .target(
             name: "CRMProcessConnector",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMRedaction", "CRMYAML",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -187,7 +194,8 @@ let package = Package(
         .target(
             name: "CRMTryton",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMStateStore", "CRMTransport", "CRMYAML",
+                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMRedaction", "CRMStateStore", "CRMTransport",
+                "CRMYAML",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -282,9 +290,8 @@ let package = Package(
             name: "CRMHub",
             dependencies: [
                 "CRMAdminHTTP", "CRMBatch", "CRMBilling", "CRMConnector", "CRMDelivery", "CRMHTTPConnector",
-                "CRMIngress",
-                "CRMKafka", "CRMMail",
-                "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMProcessConnector", "CRMStateStore",
+                "CRMIngress", "CRMKafka", "CRMMail", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres",
+                "CRMProcessConnector", "CRMRedaction", "CRMStateStore",
                 "CRMTelephony", "CRMTransport",
                 "CRMTryton", "CRMWeb", "CRMWorkflow", "CRMYAML",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
@@ -298,7 +305,7 @@ let package = Package(
             dependencies: [
                 "CRMHub", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData",
                 "CRMMasterDataPostgres",
-                "CRMModel", "CRMSchedule", "CRMWorkflow", "CRMYAML",
+                "CRMModel", "CRMRedaction", "CRMSchedule", "CRMWorkflow", "CRMYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -346,6 +353,7 @@ let package = Package(
         ),
         // Unit tests: pure logic, in-process servers and librdkafka's mock cluster; no external process.
         .testTarget(name: "CRMYAMLTests", dependencies: ["CRMYAML"], swiftSettings: strictConcurrency),
+        .testTarget(name: "CRMRedactionTests", dependencies: ["CRMRedaction"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMModelTests", dependencies: ["CRMModel"], swiftSettings: strictConcurrency),
         .testTarget(name: "CRMNormalizeTests", dependencies: ["CRMNormalize"], swiftSettings: strictConcurrency),
         .testTarget(
@@ -403,8 +411,8 @@ let package = Package(
             name: "CRMHubTests",
             dependencies: [
                 "CRMHub", "CRMAdminHTTP", "CRMConnector", "CRMDelivery", "CRMHTTPConnector", "CRMIngress", "CRMKafka",
-                "CRMMail", "CRMMasterData",
-                "CRMProcessConnector", "CRMTelephony", "CRMTransport", "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML",
+                "CRMMail", "CRMMasterData", "CRMProcessConnector", "CRMRedaction", "CRMTelephony", "CRMTransport",
+                "CRMMapping", "CRMModel", "CRMTryton", "CRMYAML",
                 "CRMTestSupport", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -425,8 +433,8 @@ let package = Package(
                 "CRMIngress", "CRMKafka",
                 "CRMMail", "CRMMapping", "CRMMasterData", "CRMMasterDataPostgres", "CRMModel", "CRMNormalize",
                 "CRMProcessConnector",
-                "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb", "CRMWorkflow",
-                "CRMYAML",
+                "CRMRedaction", "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb",
+                "CRMWorkflow", "CRMYAML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -105,7 +105,7 @@ public struct SourceEmitter: Sendable {
 
     /// The dead-letter record of a message the source could not turn into records: the original bytes and headers
     /// with the standard `crm-dlq-*` headers, for ``deadLetterTopic``. `source` says where it was read
-    /// (`imap/support/INBOX/7/42`); `failure.reason` must not carry personal data.
+    /// (`imap/support/INBOX/7/42`); `failure.reason` is redacted by the installed `RedactionPolicy`.
     public func deadLetterRecord(
         _ message: ProducerMessage, failure: DeliveryFailure, source: String
     ) throws(KafkaError) -> ProducerMessage {

@@ -1,5 +1,6 @@
 import CRMKafka
 import CRMModel
+import CRMRedaction
 import Foundation
 
 /// Why a route could not deliver a message; becomes the dead-letter headers.
@@ -50,7 +51,8 @@ public struct DeadLetter: Sendable {
 
     /// Builds a dead-letter record from a message's parts: routes and sinks pass what they consumed, sources what
     /// they could not produce. `source` says where it was read (`topic/partition/offset`, a mailbox and uid, …);
-    /// `id` is the message's stable id, when it has one.
+    /// `id` is the message's stable id, when it has one. The reason header is passed through the installed
+    /// ``RedactionPolicy``, which also redacts the personal values of `value` wherever the reason echoes them.
     public static func record(
         key: [UInt8]?, value: [UInt8], headers original: [KafkaHeader], id: String?, source: String,
         failure: DeliveryFailure,
@@ -63,7 +65,9 @@ public struct DeadLetter: Sendable {
                 && $0.key != DeadLetterHeader.firstFailureAt && $0.key != EnvelopeHeader.id
         }
         if let id { headers.append(KafkaHeader(key: EnvelopeHeader.id, text: id)) }
-        headers.append(KafkaHeader(key: DeadLetterHeader.reason, text: failure.reason))
+        let redaction = RedactionPolicy.installed
+        let reason = redaction.redact(failure.reason, echoing: redaction.personalValues(inJSON: value))
+        headers.append(KafkaHeader(key: DeadLetterHeader.reason, text: reason))
         headers.append(KafkaHeader(key: DeadLetterHeader.errorClass, text: failure.errorClass))
         headers.append(KafkaHeader(key: DeadLetterHeader.source, text: source))
         headers.append(KafkaHeader(key: DeadLetterHeader.route, text: route))

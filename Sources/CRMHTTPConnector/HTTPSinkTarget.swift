@@ -1,5 +1,6 @@
 import CRMDelivery
 import CRMKafka
+import CRMRedaction
 import CRMTransport
 import Foundation
 
@@ -50,7 +51,7 @@ public struct HTTPSinkTarget: SinkTarget {
             rendered = try RESTRequestTemplate(url: settings.url, encoding: settings.body).render(
                 key: message.key, id: message.id, body: message.value)
         } catch {
-            return .permanent(reason: error.description)
+            return .permanent(reason: RedactionPolicy.installed.redact(error.description))
         }
         var headers = settings.headers
         if let contentType = rendered.contentType { headers.append(("Content-Type", contentType)) }
@@ -61,21 +62,27 @@ public struct HTTPSinkTarget: SinkTarget {
         )
         do {
             let response = try await client.execute(request)
-            return Self.classify(response, successCodes: settings.successCodes)
+            let redaction = RedactionPolicy.installed
+            return Self.classify(
+                response, successCodes: settings.successCodes, redaction: redaction,
+                echoing: redaction.personalValues(inJSON: message.value))
         } catch {
-            let reason = error.description
+            let reason = RedactionPolicy.installed.redact(error.description)
             return error.isTransient ? .transient(reason: reason) : .permanent(reason: reason)
         }
     }
 
-    /// The outcome an HTTP response means.
-    static func classify(_ response: HTTPResponse, successCodes: Set<Int> = [], now: Date = Date()) -> SinkOutcome {
+    /// The outcome an HTTP response means. The reason keeps the status and the body's size, and the body's first
+    /// 200 characters after `redaction` (personal data by shape and key, and the `echoing` values the request sent).
+    static func classify(
+        _ response: HTTPResponse, successCodes: Set<Int> = [], now: Date = Date(),
+        redaction: RedactionPolicy = .installed, echoing known: [String] = []
+    ) -> SinkOutcome {
         let status = response.status
-        let snippet = String(decoding: response.body.prefix(200), as: UTF8.self)
-        if successCodes.contains(status) { return .delivered }
+        if successCodes.contains(status) || (200..<300 ~= status && successCodes.isEmpty) { return .delivered }
+        let text = redaction.redact(String(decoding: response.body.prefix(4096), as: UTF8.self), echoing: known)
+        let snippet = "\(response.body.count) bytes: \(text.prefix(200))"
         switch status {
-        case 200..<300 where successCodes.isEmpty:
-            return .delivered
         case 408, 429, 500..<600:
             return .transient(
                 reason: "HTTP \(status): \(snippet)",

@@ -6,6 +6,7 @@ import CRMConnector
 import CRMDelivery
 import CRMIngress
 import CRMKafka
+import CRMRedaction
 import CRMYAML
 import Foundation
 
@@ -110,6 +111,9 @@ public struct HubConfiguration: Sendable {
         public var level: String = "info"
         /// Default json.
         public var format: Format = .json
+        /// `log.redaction_key`: the key of the redaction fingerprints, usually `${file:PATH}` or `${env:NAME}`.
+        /// Default nil: a key generated on first start and kept in `state_dir/redaction.key`.
+        public var redactionKey: SecretValue?
     }
 }
 
@@ -385,10 +389,28 @@ extension HubConfiguration.StoreSettings {
 extension HubConfiguration.LogSettings {
     init(_ value: YAMLValue) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["level", "format"])
+        try map.allowOnly(["level", "format", "redaction_key"])
         if let value = map.optional("level") {
             level = try value.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"])
         }
         if let value = map.optional("format") { format = Format(rawValue: try value.oneOf(["json", "text"]))! }
+        if let value = map.optional("redaction_key") { redactionKey = SecretValue(parsing: try value.nonEmptyString()) }
+    }
+}
+
+extension HubConfiguration {
+    /// The installation's redaction policy: keyed by `log.redaction_key`, or by the key generated and kept in
+    /// `state_dir/redaction.key` when none is configured.
+    public func redactionPolicy() throws(ConfigurationError) -> RedactionPolicy {
+        do {
+            if let configured = log.redactionKey {
+                return RedactionPolicy(key: Array(try configured.resolve().utf8))
+            }
+            return RedactionPolicy(key: try RedactionKey.loadOrCreate(stateDirectory: stateDirectory))
+        } catch {
+            throw ConfigurationError([
+                YAMLError("log.redaction_key: \(error)", at: .init(file: file, line: 0, column: 0))
+            ])
+        }
     }
 }

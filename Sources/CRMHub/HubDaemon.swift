@@ -5,6 +5,7 @@ import CRMDelivery
 import CRMIngress
 import CRMKafka
 import CRMMapping
+import CRMRedaction
 import CRMWorkflow
 import CRMYAML
 import Foundation
@@ -38,7 +39,8 @@ public struct HubDaemon: Sendable {
     }
 
     /// Checks the configuration, the broker and the topics, and builds every service. `metrics` is the registry the
-    /// admin server's `/metrics` renders.
+    /// admin server's `/metrics` renders. Installs the installation's ``RedactionPolicy`` (see
+    /// ``HubConfiguration/redactionPolicy()``) for dead-letter reasons and error messages.
     public static func make(
         configuration: HubConfiguration, metrics: PrometheusCollectorRegistry, logger: Logger
     ) async throws(StartupFailure) -> HubDaemon {
@@ -46,6 +48,11 @@ public struct HubDaemon: Sendable {
             HubValidation.mappingProblems(configuration) + HubValidation.ruleProblems(configuration)
             + HubValidation.kafkaProblems(configuration)
         guard problems.isEmpty else { throw .invalid(problems) }
+        do {
+            RedactionPolicy.install(try configuration.redactionPolicy())
+        } catch {
+            throw .invalid(error.problems.map(\.description))
+        }
         let jobs: [BatchJob]
         do {
             jobs = try BatchJob.loadAll(directory: configuration.batchDirectory)

@@ -1,18 +1,28 @@
+import CRMRedaction
 import Foundation
 import Logging
 
-/// A swift-log handler that writes one JSON object per line to standard error, with personal data redacted:
-/// metadata whose key names personal data (`email`, `phone`, `name`, `address`...) is replaced by a short,
-/// stable fingerprint so a person can still correlate lines without reading the value.
+/// A swift-log handler that writes one JSON object per line (the `json` log format), with personal data redacted by
+/// the hub's ``RedactionPolicy``: metadata whose key names personal data (`email`, `phone`, `name`, `address`...) is
+/// replaced whole by its keyed fingerprint, and personal data recognisable by shape in the message and in every
+/// other metadata value is replaced where it stands.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     private let label: String
+    private let redaction: RedactionPolicy
+    private let output: LogOutput
     private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
-    public init(label: String, level: Logger.Level) {
+    /// A handler for `label` that logs at `level` and above, redacts with `redaction` and writes to `output`
+    /// (default: standard error).
+    public init(
+        label: String, level: Logger.Level, redaction: RedactionPolicy = .installed, output: LogOutput = .standardError
+    ) {
         self.label = label
         self.logLevel = level
+        self.redaction = redaction
+        self.output = output
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -24,41 +34,33 @@ public struct JSONLogHandler: LogHandler {
         var object: [String: Any] = [
             "ts": Date().formatted(Self.timestampStyle),
             "level": event.level.rawValue,
-            "msg": event.message.description,
+            "msg": redaction.redact(event.message.description),
             "logger": label,
         ]
         let merged = self.metadata.merging(event.metadata ?? [:]) { $1 }
         for (key, value) in merged {
-            object[key] = PersonalData.isPersonal(key) ? PersonalData.fingerprint(value.description) : value.description
+            object[key] = redaction.redact(value: value.description, key: key)
         }
         guard
-            var data = try? JSONSerialization.data(
+            let data = try? JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return }
-        data.append(0x0A)
-        FileHandle.standardError.write(data)
+        output.write(String(decoding: data, as: UTF8.self))
     }
 }
 
-/// Recognises and redacts personal data in log metadata.
-public enum PersonalData {
-    private static let personalKeys = [
-        "email", "phone", "name", "address", "street", "postcode", "dob", "birth", "msisdn", "caller", "callee",
-    ]
+/// Where a log handler writes its formatted lines: standard error in the daemon, memory in tests.
+public struct LogOutput: Sendable {
+    private let sink: @Sendable (String) -> Void
 
-    /// True when a metadata key names personal data.
-    public static func isPersonal(_ key: String) -> Bool {
-        let lowered = key.lowercased()
-        return personalKeys.contains { lowered.contains($0) }
+    /// An output that hands each formatted line (without its newline) to `write`.
+    public init(_ write: @escaping @Sendable (String) -> Void) { sink = write }
+
+    /// Each line and a newline to standard error.
+    public static let standardError = LogOutput { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// A stable, non-reversible stand-in for a value: `<redacted len=12 #a1b2c3>`.
-    public static func fingerprint(_ value: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in value.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return "<redacted len=\(value.count) #\(String(hash & 0xff_ffff, radix: 16))>"
-    }
+    /// Writes one formatted line.
+    public func write(_ line: String) { sink(line) }
 }

@@ -1,4 +1,5 @@
 import CRMDelivery
+import CRMRedaction
 import CRMTransport
 import CRMYAML
 import Foundation
@@ -124,20 +125,21 @@ public struct SMTPSinkTarget: SinkTarget {
         return .delivered
     }
 
-    /// `550 for j***@example.com (5.1.1 ... User unknown)`: codes and replies, local parts redacted.
+    /// `550 for <email:3f9a12bc45de> (5.1.1 ... User unknown)`: codes and replies, addresses and other personal data
+    /// replaced by their keyed fingerprints.
     static func reason(_ failures: [SMTPRecipientResult], transport: TransportError?) -> String {
         let parts = failures.prefix(5).map { failure in
-            let reply = failure.reply.replacingOccurrences(of: failure.recipient, with: redact(failure.recipient))
+            let reply = RedactionPolicy.installed.redact(
+                failure.reply.replacingOccurrences(of: failure.recipient, with: redact(failure.recipient)))
             return "\(failure.code) for \(redact(failure.recipient)) (\(reply.prefix(160)))"
         }
         let more = failures.count > 5 ? " and \(failures.count - 5) more" : ""
         return "SMTP " + parts.joined(separator: "; ") + more + (transport.map { " [\($0.description)]" } ?? "")
     }
 
-    /// `jane@example.com` → `j***@example.com` (for logs and dead letters).
+    /// `jane@example.com` → `<email:3f9a12bc45de>`, the installed policy's fingerprint (for logs and dead letters).
     static func redact(_ address: String) -> String {
-        guard let at = address.firstIndex(of: "@") else { return "***" }
-        return String(address.prefix(1)) + "***" + address[at...]
+        RedactionPolicy.installed.fingerprint(address, kind: "email")
     }
 
     /// Comma/semicolon/newline-separated addresses; `email:`/`mailto:` prefixes dropped; entries without `@` skipped.

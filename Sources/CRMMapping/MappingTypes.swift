@@ -1,4 +1,5 @@
 import CRMModel
+import CRMRedaction
 import CRMYAML
 
 /// One canonical record produced by a mapping.
@@ -28,7 +29,8 @@ public enum MappingResult: Sendable, Equatable {
     case dropped(reason: String)
 }
 
-/// A failure while applying a mapping to one message. Input values are redacted (type and length only).
+/// A failure while applying a mapping to one message. Input values are redacted (type and length only, and for text
+/// the installation's keyed fingerprint); the reason is passed through the installed ``RedactionPolicy``.
 public struct MappingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
     public enum Kind: String, Sendable {
@@ -54,7 +56,7 @@ public struct MappingError: Error, Sendable, Equatable, CustomStringConvertible 
         self.mapping = mapping
         self.field = field
         self.value = value
-        self.reason = reason
+        self.reason = RedactionPolicy.installed.redact(reason)
     }
 
     public var description: String {

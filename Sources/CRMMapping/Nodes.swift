@@ -1,4 +1,5 @@
 import CRMModel
+import CRMRedaction
 import Foundation
 
 // The executable form of a mapping: the compiler's `Expr`, `Cond` and `Step` values are lowered once, at load time,
@@ -401,7 +402,7 @@ final class MapStep: StepNode {
         if let fallback { return fallback }
         if strict {
             throw FieldFailure(
-                reason: "value '\(k.count <= 32 ? k : String(k.prefix(32)))' is not in the value map", value: redact(v))
+                reason: "value \(RedactionPolicy.installed.fingerprint(k)) is not in the value map", value: redact(v))
         }
         return .null
     }

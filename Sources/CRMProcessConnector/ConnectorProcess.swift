@@ -1,4 +1,5 @@
 import CRMDelivery
+import CRMRedaction
 import Foundation
 import Logging
 import Metrics
@@ -68,6 +69,9 @@ public actor ConnectorProcess {
     private var startedAt = ContinuousClock.now
     private var stopped = false
     private let writer = DispatchQueue(label: "crmhub.connector-process.writer")
+    /// The personal values of the last messages sent to the child, redacted wherever its stderr or log frames
+    /// echo them.
+    private var recentPersonalValues: [[String]] = []
 
     public init(settings: Settings, logger: Logger) {
         self.settings = settings
@@ -126,6 +130,26 @@ public actor ConnectorProcess {
         return true
     }
 
+    /// Remembers the personal values of a message about to be sent (the last 32 are kept), so that the child's
+    /// stderr and log lines that echo them are redacted.
+    public func remember(sent value: [UInt8]) {
+        let personal = RedactionPolicy.installed.personalValues(inJSON: value)
+        guard !personal.isEmpty else { return }
+        recentPersonalValues.append(personal)
+        if recentPersonalValues.count > 32 { recentPersonalValues.removeFirst() }
+    }
+
+    /// `text` from the child, through the installed ``RedactionPolicy`` and the values it was sent lately.
+    public func redacted(_ text: String) -> String {
+        RedactionPolicy.installed.redact(text, echoing: recentPersonalValues.flatMap { $0 })
+    }
+
+    private func logStandardError(_ line: [UInt8]) {
+        logger.info(
+            "connector process stderr",
+            metadata: ["line": "\(redacted(String(decoding: line.prefix(500), as: UTF8.self)))"])
+    }
+
     /// The child's process id, while it runs (tests, diagnostics).
     public var processIdentifier: Int32? { process?.isRunning == true ? process?.processIdentifier : nil }
 
@@ -164,10 +188,8 @@ public actor ConnectorProcess {
         LineReader.start(stdout.fileHandleForReading, name: "\(settings.name)-out") { [weak self] line in
             await self?.received(line, generation: current)
         }
-        let logger = logger
-        LineReader.start(stderr.fileHandleForReading, name: "\(settings.name)-err") { line in
-            logger.info(
-                "connector process stderr", metadata: ["line": "\(String(decoding: line.prefix(500), as: UTF8.self))"])
+        LineReader.start(stderr.fileHandleForReading, name: "\(settings.name)-err") { [weak self] line in
+            await self?.logStandardError(line)
         }
         let config: [String: Any] = [
             "type": "config", "protocol": 1, "connector": settings.name, "role": settings.role.rawValue,
@@ -196,7 +218,7 @@ public actor ConnectorProcess {
             for waiter in waiters { waiter.resume() }
         }
         if case .log(let level, let message) = frame {
-            logger.log(level: level, "\(message)", metadata: ["source": "connector process"])
+            logger.log(level: level, "\(redacted(message))", metadata: ["source": "connector process"])
             return
         }
         await frameHandler?(frame)

@@ -1,5 +1,6 @@
 import CRMDelivery
 import CRMKafka
+import CRMRedaction
 import Foundation
 import Logging
 
@@ -47,9 +48,26 @@ public final class ProcessSinkTarget: SinkTarget {
                 message.id, .transient(reason: "the connector process did not answer within \(timeout)"))
         }
         defer { timer.cancel() }
-        return await pending.await(message.id) {
+        await process.remember(sent: message.value)
+        let outcome = await pending.await(message.id) {
             await process.waitUntilReady()
             return await process.send(frame)
+        }
+        return Self.redacted(outcome, sent: message.value)
+    }
+
+    /// `outcome` with its reason (the child's `nack` text) through the installed ``RedactionPolicy``, including the
+    /// personal values of the message it was sent.
+    static func redacted(_ outcome: SinkOutcome, sent: [UInt8]) -> SinkOutcome {
+        let redaction = RedactionPolicy.installed
+        switch outcome {
+        case .delivered: return .delivered
+        case .transient(let reason, let retryAfter):
+            return .transient(
+                reason: redaction.redact(reason, echoing: redaction.personalValues(inJSON: sent)),
+                retryAfter: retryAfter)
+        case .permanent(let reason):
+            return .permanent(reason: redaction.redact(reason, echoing: redaction.personalValues(inJSON: sent)))
         }
     }
 

@@ -1,3 +1,4 @@
+import CRMRedaction
 import CRMTransport
 
 /// A Tryton JSON-RPC call that failed, with the method it was for and what the server (or the network) said.
@@ -38,7 +39,13 @@ public struct TrytonError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The method, the target and what went wrong; the server's text is passed through the installed
+    /// ``RedactionPolicy`` (Tryton's messages quote the values they refuse).
     public var description: String {
+        RedactionPolicy.installed.redact(unredactedDescription)
+    }
+
+    private var unredactedDescription: String {
         switch kind {
         case .transport(let error): "\(method) on \(target): \(error.description)"
         case .authentication(let status):

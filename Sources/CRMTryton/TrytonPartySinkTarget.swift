@@ -1,5 +1,6 @@
 import CRMDelivery
 import CRMModel
+import CRMRedaction
 import Logging
 import Synchronization
 
@@ -32,13 +33,14 @@ public struct TrytonPartySinkTarget: SinkTarget {
         let party: ERPParty
         switch ERPParty.parse(message.value) {
         case .success(let parsed): party = parsed
-        case .failure(let problem): return .permanent(reason: "message \(message.id): \(problem.description)")
+        case .failure(let problem):
+            return .permanent(reason: "message \(message.id): \(RedactionPolicy.installed.redact(problem.description))")
         }
         do {
             try await upsert(party, messageID: message.id)
             return .delivered
         } catch {
-            return classify(error, messageID: message.id)
+            return classify(error, messageID: message.id, sent: message.value)
         }
     }
 
@@ -66,13 +68,17 @@ public struct TrytonPartySinkTarget: SinkTarget {
         }
     }
 
-    private func classify(_ error: TrytonError, messageID: String) -> SinkOutcome {
+    /// The outcome of a failed upsert; Tryton's message is redacted, including the values of `sent` it echoes
+    /// (`The name "…" is not valid`).
+    private func classify(_ error: TrytonError, messageID: String, sent: [UInt8]) -> SinkOutcome {
+        let redaction = RedactionPolicy.installed
+        let reason = redaction.redact(error.description, echoing: redaction.personalValues(inJSON: sent))
         if case .authentication = error.kind {
             logger.warning(
                 "Tryton refused the login; the message waits for a retry (check the connector's user and password secret)",
-                metadata: ["id": "\(messageID)", "error": "\(error.description)"])
+                metadata: ["id": "\(messageID)", "error": "\(reason)"])
         }
-        return error.isTransient ? .transient(reason: error.description) : .permanent(reason: error.description)
+        return error.isTransient ? .transient(reason: reason) : .permanent(reason: reason)
     }
 
     // MARK: Lookups

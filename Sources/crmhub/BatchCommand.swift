@@ -2,6 +2,7 @@ import ArgumentParser
 import CRMBatch
 import CRMDelivery
 import CRMHub
+import CRMRedaction
 import CRMSchedule
 import Foundation
 import Logging
@@ -76,11 +77,15 @@ struct BatchCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             let level = Logger.Level(rawValue: logLevel) ?? .warning
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
+            let redaction: RedactionPolicy
+            do {
+                redaction = try configuration.redactionPolicy()
+            } catch {
+                printError(error.description)
+                throw ExitCode(2)
             }
+            RedactionPolicy.install(redaction)
+            LoggingSystem.bootstrap { label in TextLogHandler(label: label, level: level, redaction: redaction) }
             var windowDate = Date()
             if let window {
                 guard let parsed = try? Date(window, strategy: .iso8601) else {

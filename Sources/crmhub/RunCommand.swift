@@ -1,6 +1,7 @@
 import ArgumentParser
 import CRMDelivery
 import CRMHub
+import CRMRedaction
 import Foundation
 import Logging
 import Metrics
@@ -53,13 +54,19 @@ struct RunCommand: AsyncParsableCommand {
         if let ingressPort { configuration.ingress.port = ingressPort }
         let level = Logger.Level(rawValue: logLevel ?? configuration.log.level) ?? .info
         let format = logFormat.flatMap(HubConfiguration.LogSettings.Format.init(rawValue:)) ?? configuration.log.format
+        // One redaction policy for both log formats, dead-letter reasons and error messages.
+        let redaction: RedactionPolicy
+        do {
+            redaction = try configuration.redactionPolicy()
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+        RedactionPolicy.install(redaction)
         LoggingSystem.bootstrap { label in
             switch format {
-            case .json: return JSONLogHandler(label: label, level: level)
-            case .text:
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
+            case .json: JSONLogHandler(label: label, level: level, redaction: redaction)
+            case .text: TextLogHandler(label: label, level: level, redaction: redaction)
             }
         }
         let registry = PrometheusCollectorRegistry()

@@ -1,3 +1,4 @@
+import CRMRedaction
 import CRMTestSupport
 import CRMYAML
 import Foundation
@@ -34,6 +35,29 @@ import Testing
         #expect(configuration.rulesDirectory.hasSuffix("/deploy/demo/rules"))
         #expect(configuration.kafka.brokers == ["127.0.0.1:19092"])
         #expect(configuration.mappingsDirectory.hasSuffix("/Mappings"))
+    }
+
+    @Test func aConfiguredRedactionKeyIsReadFromItsFileAndKeysTheFingerprints() throws {
+        let keyFile = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-key-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: keyFile) }
+        try "installation-secret\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let configuration = try HubConfiguration.load(
+            path: write(valid + "\nlog: {format: text, redaction_key: \"${file:\(keyFile)}\"}\n"))
+        #expect(configuration.log.redactionKey?.description == "${file:\(keyFile)}")
+        let value = "zelda.quux@example-private.org"
+        #expect(
+            try configuration.redactionPolicy().fingerprint(value)
+                == RedactionPolicy(key: Array("installation-secret".utf8)).fingerprint(value))
+        #expect(!FileManager.default.fileExists(atPath: configuration.stateDirectory + "/" + RedactionKey.fileName))
+    }
+
+    @Test func withoutARedactionKeyOneIsGeneratedInTheStateFolderAndKeptAcrossStarts() throws {
+        let configuration = try HubConfiguration.load(path: write(valid))
+        #expect(configuration.log.redactionKey == nil)
+        let value = "+44 7700 900461"
+        let first = try configuration.redactionPolicy().fingerprint(value)
+        #expect(FileManager.default.fileExists(atPath: configuration.stateDirectory + "/" + RedactionKey.fileName))
+        #expect(try configuration.redactionPolicy().fingerprint(value) == first)
     }
 
     @Test func defaultsApplyWhenSectionsAreOmitted() throws {

@@ -9,6 +9,7 @@ Modes (POST /_control/mode with the mode as the body, or the first line of RECOR
   503           503 Service Unavailable
   429:N         429 with Retry-After: N
   422-if:TEXT   422 when the body contains TEXT, else 201
+  422-echo      422 with an error body that quotes the request body (as validating APIs do)
   slow:MS       201 after MS milliseconds
 GET /_control/count answers the number of recorded (accepted) requests.
 Binds 127.0.0.1 only.
@@ -69,6 +70,9 @@ class Handler(BaseHTTPRequestHandler):
             status, headers = 429, {"Retry-After": mode.split(":", 1)[1]}
         elif mode.startswith("422-if:") and mode.split(":", 1)[1].encode() in body:
             status = 422
+        elif mode == "422-echo":
+            self.reply(422, json.dumps({"error": "invalid party: " + body.decode("utf-8", "replace")}).encode(), headers)
+            return
         elif mode.startswith("slow:"):
             time.sleep(int(mode.split(":", 1)[1]) / 1000)
         if status == 201:

@@ -3,6 +3,7 @@ import CRMKafka
 import CRMMail
 import CRMMapping
 import CRMModel
+import CRMRedaction
 import CRMTestSupport
 import CRMTransport
 import Foundation
@@ -89,6 +90,50 @@ extension MailPeerTests {
             return IMAPSource(
                 settings: settings, client: client, producer: producer, mapping: try IMAPSourceTests.mapping(),
                 state: state)
+        }
+
+        @Test("a bad mail full of personal data is dead-lettered with none of it in its headers or either log format")
+        func badMailWithPersonalDataIsRedacted() async throws {
+            let (server, broker) = try await Self.peers()
+            defer {
+                server.stop()
+                broker.stop()
+            }
+            try server.deposit(
+                """
+                To: support@crm.test
+                Reply-To: Zelda Quux <zelda.quux@example-private.org>
+                Subject: Zelda Quux, please call +44 7700 900461
+                Message-ID: <zelda@example-private.org>
+                Content-Type: text/plain; charset=x-unknown
+
+                Zelda Quux, zelda.quux@example-private.org
+                """, for: "support")
+            let logs = RedactionEverywhereTests.CapturedLogs()
+            let producer = try KafkaTestClient.producer(broker.bootstrap)
+            let client = IMAPClient(
+                settings: MailServerSettings(
+                    url: server.imapURL, username: MailServer.address("support"), password: MailServer.password,
+                    security: .none, timeout: .seconds(30), connectTimeout: .seconds(8)))
+            let source = IMAPSource(
+                settings: IMAPSource.Settings(
+                    name: "support-inbox", topic: Self.topic, deadLetterTopic: Self.deadLetterTopic,
+                    pollInterval: .milliseconds(200)),
+                client: client, producer: producer, mapping: try IMAPSourceTests.mapping(),
+                state: try MailboxStateStore(path: nil), logger: logs.logger(redaction: .installed))
+            let summary = try await source.poll()
+            #expect(summary.failed == 1)
+            await producer.shutdown(timeout: .seconds(5))
+            let dead = try await KafkaTestClient.collect(
+                broker.bootstrap, topic: Self.deadLetterTopic, count: 1, timeout: .seconds(20))
+            #expect(dead.count == 1)
+            let headers = dead.flatMap { message in message.headers.map { "\($0.key)=\($0.text ?? "")" } }
+            let lines = logs.json.withLock { $0 } + logs.text.withLock { $0 }
+            #expect(lines.contains { $0.contains("dead-letter") }, "the failure was logged: \(lines)")
+            for fragment in RedactionEverywhereTests.forbidden {
+                let leaks = (headers + lines).filter { $0.contains(fragment) }
+                #expect(leaks.isEmpty, "\(fragment) in the dead-letter headers or logs: \(leaks.prefix(3))")
+            }
         }
 
         /// A started mail server and broker with both topics.
