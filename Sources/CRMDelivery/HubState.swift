@@ -31,11 +31,15 @@ public final class HubState: Sendable {
         public var inFlight: Int?
         /// The last error the component saw (a Kafka client error, the error a service stopped with).
         public var lastError: String?
+        /// Why the component takes no new work now although it runs (its state file cannot be written: the disk is
+        /// full); nil while it works.
+        public var stalled: String?
 
         public init(
             kind: ComponentKind = .route, name: String, running: Bool, joinedGroup: Bool? = nil,
-            assignedPartitions: Int? = nil, inFlight: Int? = nil, lastError: String? = nil
+            assignedPartitions: Int? = nil, inFlight: Int? = nil, lastError: String? = nil, stalled: String? = nil
         ) {
+            self.stalled = stalled
             self.kind = kind
             self.name = name
             self.running = running
@@ -45,8 +49,8 @@ public final class HubState: Sendable {
             self.lastError = lastError
         }
 
-        /// Running and, for a consumer, joined its group.
-        public var isReady: Bool { running && joinedGroup != false }
+        /// Running, not stalled and, for a consumer, joined its group.
+        public var isReady: Bool { running && joinedGroup != false && stalled == nil }
     }
 
     /// Health of one route (kept for callers that only know routes).

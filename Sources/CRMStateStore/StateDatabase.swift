@@ -19,4 +19,23 @@ public enum StateDatabase {
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         return database
     }
+
+    /// Describes a failed write to the state file at `path` for a log line or `/readyz`: names the file and, when
+    /// the disk is full (`SQLITE_FULL`, or an I/O error on a filesystem with no space left), says `ENOSPC`.
+    public static func describeWriteFailure(_ error: any Error, path: String?) -> String {
+        let file = path ?? "(in memory)"
+        var full = false
+        if let error = error as? DatabaseError {
+            full = error.resultCode == .SQLITE_FULL || (error.resultCode == .SQLITE_IOERR && noSpaceLeft(at: path))
+        }
+        return full ? "\(file): ENOSPC (no space left on device): \(error)" : "\(file): \(error)"
+    }
+
+    /// Whether the filesystem holding `path` has no block left for an unprivileged writer.
+    private static func noSpaceLeft(at path: String?) -> Bool {
+        guard let path else { return false }
+        var status = statvfs()
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return statvfs(folder, &status) == 0 && status.f_bavail == 0
+    }
 }

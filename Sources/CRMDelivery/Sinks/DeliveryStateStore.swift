@@ -21,9 +21,12 @@ public final class DeliveryStateStore: Sendable {
     }
 
     private let database: DatabaseQueue
+    /// The state file; nil when the store is in memory.
+    public let path: String?
 
     /// Opens (creating if needed) the store at `path`; `nil` keeps it in memory (tests).
     public init(path: String?) throws {
+        self.path = path
         database = try StateDatabase.open(path: path)
         try database.write { db in
             try db.execute(

@@ -1,6 +1,7 @@
 import CRMKafka
 import CRMMasterData
 import CRMModel
+import CRMStateStore
 import Foundation
 import Logging
 import Metrics
@@ -28,6 +29,10 @@ import Synchronization
 ///   (`crmhub_sink_suppressed_total{sink,reason="consent"}`); see ``ConsentGate``.
 /// - **Bounded memory.** At most ``Configuration/maxInFlight`` messages are being delivered at once, the consumer
 ///   buffers at most its `bufferCapacity`, and partitions are not read further while both are full.
+/// - **State writes before commits.** A message whose state (dedup window, parked keys) cannot be written — the
+///   state file's disk is full — stays in flight, its offset uncommitted, and the write is retried; meanwhile the sink
+///   logs the file and the error (`ENOSPC`), reports itself stalled in `/readyz`, and takes no more work once its
+///   in-flight limit is reached. It resumes on its own when the write succeeds.
 public final class SinkService: Service, Sendable {
     /// A sink's delivery settings.
     public struct Configuration: Sendable, Hashable {
@@ -77,6 +82,8 @@ public final class SinkService: Service, Sendable {
     private let parked = Mutex<[String: [DeliveryStateStore.ParkedEntry]]>([:])
     private let metrics: SinkMetrics
     private let consent: ConsentGate?
+    /// Why the sink's state file cannot be written now (nil while it can); see ``writeState(_:id:_:)``.
+    private let stateFailure = Mutex<String?>(nil)
 
     /// - Parameters:
     ///   - consumer: settings for the sink's consumers; group id and topics are set per tier.
@@ -152,7 +159,8 @@ public final class SinkService: Service, Sendable {
             HubState.ComponentHealth(
                 kind: .sink, name: healthName, running: true, joinedGroup: consumer.hasJoinedGroup,
                 assignedPartitions: consumer.assignment.count,
-                inFlight: limiter.inFlight, lastError: consumer.lastError)
+                inFlight: limiter.inFlight, lastError: consumer.lastError,
+                stalled: self.stateFailure.withLock { $0 })
         }
         defer { state.unregister(.sink, name: healthName, error: consumer.lastError) }
         let committer = OffsetCommitter(tracker: tracker, consumer: consumer, logger: logger)
@@ -308,11 +316,8 @@ public final class SinkService: Service, Sendable {
         switch outcome {
         case .delivered:
             metrics.recordDelivered()
-            do {
-                try await store.markDelivered(sink: configuration.name, id: id)
-            } catch {
-                logger.error(
-                    "cannot record the delivery for deduplication", metadata: ["error": "\(error)", "id": "\(id)"])
+            await writeState("record the delivery for deduplication", id: id) {
+                try await self.store.markDelivered(sink: self.configuration.name, id: id)
             }
             if tier != nil { await unpark(lane: lane, id: id) }
         case .permanent(let reason):
@@ -388,12 +393,8 @@ public final class SinkService: Service, Sendable {
             }
             parked[lane] = entries
         }
-        do {
-            try await store.park(sink: configuration.name, key: lane, id: message.stableID, tier: tier)
-        } catch {
-            logger.error(
-                "cannot record the parked message; per-key order may not hold for it",
-                metadata: ["error": "\(error)", "id": "\(message.stableID)"])
+        await writeState("record the parked message", id: message.stableID) {
+            try await self.store.park(sink: self.configuration.name, key: lane, id: message.stableID, tier: tier)
         }
         var headers = message.headers.filter { !RetryHeader.all.contains($0.key) && $0.key != EnvelopeHeader.id }
         headers.append(KafkaHeader(key: EnvelopeHeader.id, text: message.stableID))
@@ -411,11 +412,8 @@ public final class SinkService: Service, Sendable {
     }
 
     private func unpark(lane: String, id: String) async {
-        do {
-            try await store.unpark(sink: configuration.name, id: id)
-        } catch {
-            logger.error(
-                "cannot remove the parked message from the store", metadata: ["error": "\(error)", "id": "\(id)"])
+        await writeState("remove the parked message", id: id) {
+            try await self.store.unpark(sink: self.configuration.name, id: id)
         }
         parked.withLock { parked in
             parked[lane]?.removeAll { $0.id == id }
@@ -453,6 +451,44 @@ public final class SinkService: Service, Sendable {
                     "cannot write to \(record.topic); retrying",
                     metadata: Self.where(message).merging(["error": "\(error)", "attempt": "\(attempt)"]) { $1 })
                 try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(attempt, 6)), 5_000)))
+            }
+        }
+    }
+
+    /// Writes the sink's state, retrying until the write succeeds: the message stays in flight meanwhile (its offset
+    /// is not committed), so a full disk stops the sink from taking more work instead of losing track of a message.
+    /// The first failure is logged with the file and the error, `/readyz` shows the sink stalled until a write
+    /// succeeds again. During shutdown it gives up after one failed attempt (the message then counts as finished: its
+    /// delivery, park or dead letter already happened; only the state lags), and on cancellation.
+    private func writeState(_ what: String, id: String, _ write: @Sendable () async throws -> Void) async {
+        var attempt = 0
+        while true {
+            do {
+                try await write()
+                if attempt > 0 {
+                    stateFailure.withLock { $0 = nil }
+                    logger.notice(
+                        "state file writable again; taking work",
+                        metadata: ["path": "\(store.path ?? "-")", "id": "\(id)"])
+                }
+                return
+            } catch {
+                attempt += 1
+                let failure = StateDatabase.describeWriteFailure(error, path: store.path)
+                stateFailure.withLock { $0 = "cannot \(what): \(failure)" }
+                if attempt == 1 {
+                    logger.error(
+                        "cannot write the sink's state file; holding the message and taking no more work until it can",
+                        metadata: [
+                            "path": "\(store.path ?? "-")", "error": "\(failure)", "write": "\(what)", "id": "\(id)",
+                        ])
+                }
+                if Task.isCancelled || Task.isShuttingDownGracefully {
+                    logger.warning(
+                        "shutting down with the state file not written", metadata: ["write": "\(what)", "id": "\(id)"])
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(attempt, 5)), 2_000)))
             }
         }
     }
