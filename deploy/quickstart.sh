@@ -49,9 +49,9 @@ cat >&2 <<'NEXT'
 
   crmhub starts now. In a second terminal, in this folder (README "Quick start walkthrough"):
     curl -s 127.0.0.1:8080/readyz
-    curl -s -d 'first_name=Grace&last_name=Hopper&email=grace.hopper@example.com&message=Send me offers&marketing_opt_in=yes' 127.0.0.1:8090/forms/contact
-    curl -s -d 'first_name=Alan&last_name=Turing&email=alan.turing@example.com&message=Just a question' 127.0.0.1:8090/forms/contact
-    curl -s -H "Authorization: Bearer $(cat data/demo/admin-token)" '127.0.0.1:8080/mdm/customers?email=grace.hopper@example.com'
+    curl -s -d 'first_name=Grace&last_name=Hopper&email=grace.hopper@example.co.uk&message=Send me offers&marketing_opt_in=yes' 127.0.0.1:8090/forms/contact
+    curl -s -d 'first_name=Alan&last_name=Turing&email=alan.turing@example.co.uk&message=Just a question' 127.0.0.1:8090/forms/contact
+    curl -s -H "Authorization: Bearer $(cat data/demo/admin-token)" '127.0.0.1:8080/mdm/customers?email=grace.hopper@example.co.uk'
     cat data/demo/target.jsonl
     curl -s 127.0.0.1:8080/metrics | grep crmhub_sink_suppressed_total
   The legacy sample (50 customers) is imported within a minute: .build/debug/crmhub batch history --config deploy/demo/crmhub.yaml

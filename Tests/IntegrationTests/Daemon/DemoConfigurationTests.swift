@@ -11,8 +11,8 @@ import Testing
 /// marketing sink and the timeline each move data.
 ///
 /// The configuration is the shipped one, laid out in a temporary copy of the checkout's shape so that its relative
-/// paths (`../../data/...`, `../../Mappings`) land in the temporary folder: only the broker address, the admin
-/// token file and the sink's target address are rewritten.
+/// paths (`../../data/...`, the batch jobs' drop folders) land in the temporary folder: only the broker address, the admin
+/// token file, the sink's target address and the shipped folders (mappings, rules) are rewritten.
 @Suite(.timeLimit(.minutes(4)))
 struct DemoConfigurationTests {
     static let demo = repositoryRoot.appendingPathComponent("deploy/demo")
@@ -25,13 +25,9 @@ struct DemoConfigurationTests {
         let imports = root.appendingPathComponent("data/demo/imports")
         try files.createDirectory(at: connectors, withIntermediateDirectories: true)
         try files.createDirectory(at: imports, withIntermediateDirectories: true)
-        for folder in ["rules", "batch"] {
-            try files.createSymbolicLink(
-                at: demo.appendingPathComponent(folder), withDestinationURL: Self.demo.appendingPathComponent(folder))
-        }
+        // The batch jobs' drop folders are relative to their folder: reached through a link, they land under `root`.
         try files.createSymbolicLink(
-            at: root.appendingPathComponent("Mappings"),
-            withDestinationURL: repositoryRoot.appendingPathComponent("Mappings"))
+            at: demo.appendingPathComponent("batch"), withDestinationURL: Self.demo.appendingPathComponent("batch"))
         for name in try files.contentsOfDirectory(atPath: Self.demo.appendingPathComponent("connectors").path) {
             let text = try String(
                 contentsOf: Self.demo.appendingPathComponent("connectors/\(name)"), encoding: .utf8)
@@ -48,6 +44,12 @@ struct DemoConfigurationTests {
             shipped
             .replacingOccurrences(of: "127.0.0.1:19092", with: broker)
             .replacingOccurrences(of: "${file:data/demo/admin-token}", with: "${file:\(tokenFile.path)}")
+            .replacingOccurrences(
+                of: "mappings: ../../Mappings",
+                with: "mappings: \(repositoryRoot.appendingPathComponent("Mappings").path)"
+            )
+            .replacingOccurrences(
+                of: "rules: rules", with: "rules: \(Self.demo.appendingPathComponent("rules").path)")
         #expect(configuration != shipped)
         let path = demo.appendingPathComponent("crmhub.yaml").path
         try configuration.write(toFile: path, atomically: true, encoding: .utf8)
@@ -119,19 +121,19 @@ struct DemoConfigurationTests {
         // The contact form: a newcomer who opts in, and one who does not.
         #expect(
             try await post(
-                "first_name=Grace&last_name=Hopper&email=grace.hopper%40example.com&message=Send+me+offers&marketing_opt_in=yes"
+                "first_name=Grace&last_name=Hopper&email=grace.hopper%40example.co.uk&message=Send+me+offers&marketing_opt_in=yes"
             ) == 202)
         #expect(
-            try await post("first_name=Alan&last_name=Turing&email=alan.turing%40example.com&message=Just+a+question")
+            try await post("first_name=Alan&last_name=Turing&email=alan.turing%40example.co.uk&message=Just+a+question")
                 == 202)
         let grace = await eventually(timeout: .seconds(60)) {
-            await golden("grace.hopper%40example.com").count == 1
+            await golden("grace.hopper%40example.co.uk").count == 1
         }
         #expect(grace, "the form post became a golden customer")
 
         // The scheduled legacy import (every minute) brings 50 customers through the same resolve route.
         let imported = await eventually(timeout: .seconds(120), poll: .milliseconds(500)) {
-            await golden("charles.babbage%40example.com").first?.systems == ["crm"]
+            await golden("charles.babbage%40example.co.uk").first?.systems == ["crm"]
         }
         #expect(imported, "the batch import produced customers that resolve")
         #expect(
@@ -139,14 +141,14 @@ struct DemoConfigurationTests {
                 atPath: root.appendingPathComponent("data/demo/imports/archive/legacy-customers.jsonl").path))
 
         // Ada is in the legacy file; her form post joins her imported golden record and lands on its timeline.
-        let ada = await golden("ada.lovelace%40example.com")
+        let ada = await golden("ada.lovelace%40example.co.uk")
         #expect(ada.count == 1 && ada.first?.systems == ["crm"])
         #expect(
             try await post(
-                "first_name=Ada&last_name=Lovelace&email=ada.lovelace%40example.com&message=Where+is+my+order%3F&submission_id=77"
+                "first_name=Ada&last_name=Lovelace&email=ada.lovelace%40example.co.uk&message=Where+is+my+order%3F&submission_id=77"
             ) == 202)
         let joined = await eventually(timeout: .seconds(60)) {
-            await golden("ada.lovelace%40example.com").first?.systems == ["crm", "web"]
+            await golden("ada.lovelace%40example.co.uk").first?.systems == ["crm", "web"]
         }
         #expect(joined, "identity resolution joined the form post to the imported customer")
         let adaId = ada.first?.id ?? "-"
@@ -158,12 +160,12 @@ struct DemoConfigurationTests {
 
         // Consent: opted-in customers (Grace's form, Charles's legacy flag) reach the target; Alan is suppressed.
         let deliveries = await eventually(timeout: .seconds(60)) {
-            delivered("grace.hopper@example.com") && delivered("charles.babbage@example.com")
+            delivered("grace.hopper@example.co.uk") && delivered("charles.babbage@example.co.uk")
         }
         #expect(deliveries, "opted-in customers reached the HTTP target")
         #expect(await eventually(timeout: .seconds(30)) { await suppressed() >= 30 })
-        #expect(!delivered("alan.turing@example.com"), "a customer without consent is not delivered")
-        #expect(!delivered("ada.lovelace@example.com"), "Ada opted out in the legacy export and did not opt in")
+        #expect(!delivered("alan.turing@example.co.uk"), "a customer without consent is not delivered")
+        #expect(!delivered("ada.lovelace@example.co.uk"), "Ada opted out in the legacy export and did not opt in")
 
         process.signal(SIGTERM)
         #expect(await process.waitForExit(timeout: .seconds(30)))
