@@ -88,7 +88,8 @@ public struct BatchJob: Sendable {
     public var destinations: [String: String]
     public var mapping: String?
     public var format: Format
-    /// The drop folder URL (`file:///path`, `sftp://...`).
+    /// The drop folder: a URL (`file:///path`, `sftp://...`), an absolute path, or a path relative to the folder of
+    /// the job files (resolved when the jobs are loaded).
     public var drop: String
     /// Outbound: the file name, with `{job}`, `{window}` (e.g. `20261125T0200Z`) and `{date}` (`2026-11-25`).
     /// Inbound: the glob the files must match.
@@ -234,7 +235,8 @@ extension BatchJob {
         for name in names.sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
             do {
-                let job = try BatchJob(try YAMLDocument.load(path: path))
+                var job = try BatchJob(try YAMLDocument.load(path: path))
+                job.drop = Self.resolvedDrop(job.drop, relativeTo: directory)
                 if let first = seen[job.name] {
                     problems.append(
                         YAMLError(
@@ -249,6 +251,13 @@ extension BatchJob {
         }
         if !problems.isEmpty { throw BatchConfigurationError(problems: problems) }
         return jobs
+    }
+
+    /// A drop written as a relative path (no URL scheme, no leading `/`) names a local folder relative to the folder
+    /// of the job files (`../../data/imports`), resolved lexically; URLs and absolute paths are kept as written.
+    static func resolvedDrop(_ drop: String, relativeTo directory: String) -> String {
+        guard !drop.hasPrefix("/"), !drop.contains("://") else { return drop }
+        return URL(fileURLWithPath: directory).appendingPathComponent(drop).standardized.path
     }
 }
 

@@ -8,7 +8,7 @@ import Testing
     @Test func shippedExampleJobsLoad() throws {
         let jobs = try BatchJob.loadAll(directory: repositoryRoot.appendingPathComponent("deploy/demo/batch").path)
         let names: [String] = jobs.map { (j: BatchJob) -> String in j.name }
-        #expect(names == ["customers-export", "customers-import"])
+        #expect(names == ["customers-export", "customers-import", "legacy-customers-import"])
         let export = try #require(jobs.first)
         #expect(export.direction == .outbound)
         #expect(export.schedule?.timeZone.identifier == "Europe/London")
@@ -26,6 +26,11 @@ import Testing
         let texts: [String] = runs.map { (d: Date) -> String in d.formatted(.iso8601) }
         #expect(texts == ["2026-11-26T02:30:00Z", "2026-11-27T02:30:00Z", "2026-11-28T02:30:00Z"])
         #expect(jobs[1].topic(forEntity: "Customer") == "crm.customer")
+        // Relative drops name folders relative to the job files' folder: data/demo/... in the checkout.
+        let imports = repositoryRoot.appendingPathComponent("data/demo/imports").standardized.path
+        #expect(jobs[1].drop == imports)
+        #expect(jobs[2].drop == imports)
+        #expect(jobs[2].topic(forEntity: "Customer") == "raw.customer")
     }
 
     @Test func mistakesAreReportedWithTheirLocation() throws {

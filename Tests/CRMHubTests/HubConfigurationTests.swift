@@ -30,7 +30,10 @@ import Testing
     @Test func theDemoConfigurationLoads() throws {
         let path = repositoryRoot.appendingPathComponent("deploy/demo/crmhub.yaml").path
         let configuration = try HubConfiguration.load(path: path)
-        #expect(configuration.routes.map(\.name) == ["webform-to-customer", "customer-to-erp", "assign-leads"])
+        #expect(
+            configuration.routes.map(\.name) == [
+                "webform-to-customer", "resolve-customers", "customer-to-erp", "assign-leads",
+            ])
         #expect(configuration.routes.last?.rule == "assign-leads")
         #expect(configuration.rulesDirectory.hasSuffix("/deploy/demo/rules"))
         #expect(configuration.kafka.brokers == ["127.0.0.1:19092"])
