@@ -42,7 +42,7 @@ struct IngressBoundsTests {
     func slowlorisIsDisconnectedAndOthersAreServed() async throws {
         var limits = IngressServer.Limits()
         limits.readTimeout = .seconds(2)
-        limits.idleTimeout = .seconds(10)
+        limits.idleTimeout = .seconds(60)
         try await withIngress(limits) { port in
             let slowClients = 200
             let attack: Task<[Duration?], any Error> = Task {
@@ -55,18 +55,20 @@ struct IngressBoundsTests {
                 let answer = try await offPool {
                     try RawConnection(port: port).exchange(
                         "POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
-                        timeout: .seconds(3))
+                        timeout: .seconds(8))
                 }
                 let took = started.duration(to: .now)
                 #expect(answer.hasPrefix("HTTP/1.1 200"), "answer during the attack: \(answer.prefix(200))")
-                #expect(took < .seconds(1), "a normal request took \(took) during the attack")
+                // Bounds with room for a loaded CI machine: without the read timeout the slow clients would hold
+                // their connections for as long as they like (the test fails then: none is closed).
+                #expect(took < .seconds(5), "a normal request took \(took) during the attack")
                 try await Task.sleep(for: .milliseconds(500))
             }
             let closedAfter = try await attack.value
             let closed = closedAfter.compactMap { $0 }
             #expect(closed.count == slowClients, "\(slowClients - closed.count) slow connections stayed open")
-            // Closed by the 2 s read timeout (counted from the first byte), not by the 10 s idle timeout.
-            #expect(closed.allSatisfy { $0 < .milliseconds(4_500) }, "latest close after \(closed.max() ?? .zero)")
+            // Closed by the 2 s read timeout (counted from the first byte), not by the 60 s idle timeout.
+            #expect(closed.allSatisfy { $0 < .seconds(10) }, "latest close after \(closed.max() ?? .zero)")
         }
     }
 
