@@ -6,6 +6,7 @@ import CRMConnector
 import CRMDelivery
 import CRMIngress
 import CRMKafka
+import CRMMasterData
 import CRMMasterDataPostgres
 import CRMYAML
 import Foundation

@@ -1,6 +1,7 @@
 import CRMConnector
 import CRMHTTPConnector
 import CRMMail
+import CRMMasterData
 import CRMYAML
 import Foundation
 import Testing
