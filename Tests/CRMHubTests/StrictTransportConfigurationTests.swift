@@ -143,7 +143,11 @@ struct StrictTransportConfigurationTests {
         let expected: [PostgresMasterDataStore.Configuration.TLSMode: String] = [
             .require: "none", .verifyCA: "noHostnameVerification", .verifyFull: "fullVerification",
         ]
-        #expect(verification == expected[mode], "TLS disabled only for disable; verified as the mode says")
+        if let wanted = expected[mode] {
+            #expect(verification?.hasPrefix(wanted) == true, "\(String(describing: verification))")
+        } else {
+            #expect(verification == nil, "plain text only for disable")
+        }
     }
 
     @Test("sslmode prefer and allow, which fall back to plain text, are refused")
