@@ -59,8 +59,8 @@ public struct HTTPSinkTarget: SinkTarget {
         headers.append(("Idempotency-Key", message.id))
         headers.append(("X-Crmhub-Attempt", String(message.previousAttempts + 1)))
         let request = HTTPRequest(
-            method: settings.method, url: rendered.url, headers: headers, body: rendered.body, timeout: settings.timeout,
-            tls: settings.tls)
+            method: settings.method, url: rendered.url, headers: headers, body: rendered.body,
+            timeout: settings.timeout, tls: settings.tls)
         do {
             let response = try await client.execute(request)
             return Self.classify(response, successCodes: settings.successCodes)

@@ -110,14 +110,16 @@ public struct HubConfiguration: Sendable {
         public var caFile: String?
 
         /// The PostgreSQL client configuration for the resolved URL, with `tls:` applied.
-        public func postgresConfiguration(url: String) throws(MasterDataError) -> PostgresMasterDataStore.Configuration {
+        public func postgresConfiguration(url: String) throws(MasterDataError) -> PostgresMasterDataStore.Configuration
+        {
             var configuration = try PostgresMasterDataStore.Configuration(url: url)
             let query = URLComponents(string: url)?.queryItems ?? []
             if let tlsMode {
                 if query.contains(where: { $0.name == "sslmode" }), configuration.tls != tlsMode {
                     throw MasterDataError(
                         .configuration,
-                        "store.tls.mode \(tlsMode.rawValue) contradicts the URL's sslmode \(configuration.tls.rawValue)")
+                        "store.tls.mode \(tlsMode.rawValue) contradicts the URL's sslmode \(configuration.tls.rawValue)"
+                    )
                 }
                 configuration.tls = tlsMode
             }

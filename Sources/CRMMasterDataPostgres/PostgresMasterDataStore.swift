@@ -54,7 +54,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
                         fallback
                             ? "sslmode \(sslmode) silently falls back to plain text: use verify-full (default), "
                                 + "verify-ca or require, or disable explicitly"
-                            : "unsupported sslmode \(sslmode) (\(TLSMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+                            : "unsupported sslmode \(sslmode) (\(TLSMode.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    )
                 }
                 self = mode
             }

@@ -58,7 +58,9 @@ public struct MailServerSettings: Sendable {
 
     /// Why these settings must not be used (scheme and security disagree), or nil.
     public var securityProblem: String? {
-        guard let scheme = URLComponents(string: url)?.scheme else { return "'\(HTTPClient.redacted(url))' has no scheme" }
+        guard let scheme = URLComponents(string: url)?.scheme else {
+            return "'\(HTTPClient.redacted(url))' has no scheme"
+        }
         return security.disagreement(withScheme: scheme)
     }
 

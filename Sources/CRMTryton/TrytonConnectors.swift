@@ -109,7 +109,8 @@ public enum TrytonPartySinkConnector: Connector {
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let client = TrytonClient(
-            endpoint: try settings.connection.checkedEndpoint(file: context.file), http: context.http, logger: context.logger)
+            endpoint: try settings.connection.checkedEndpoint(file: context.file), http: context.http,
+            logger: context.logger)
         return ConnectorParts(sink: TrytonPartySinkTarget(client: client, logger: context.logger))
     }
 }
@@ -176,7 +177,8 @@ public struct TrytonSourceSettings: Sendable {
     }
 
     func make(in context: ConnectorContext) throws -> ConnectorParts {
-        let client = TrytonClient(endpoint: try connection.checkedEndpoint(file: context.file), http: context.http, logger: context.logger)
+        let client = TrytonClient(
+            endpoint: try connection.checkedEndpoint(file: context.file), http: context.http, logger: context.logger)
         let store = try SourceCheckpointStore(database: try context.stateFiles.database("sources.sqlite"))
         let service = TrytonSource(
             settings: source, client: client, emitter: context.emitter(), store: store, logger: context.logger)

@@ -30,7 +30,8 @@ struct StrictTransportConfigurationTests {
         #expect(throws: YAMLError.self) { try connector(text) }
     }
 
-    static let smtp = "name: mail\nkind: smtp-sink\ntopic: t\nfrom: a@b.c\nto: x@y.z\ntemplate: t\nmessage_id_domain: d\n"
+    static let smtp =
+        "name: mail\nkind: smtp-sink\ntopic: t\nfrom: a@b.c\nto: x@y.z\ntemplate: t\nmessage_id_domain: d\n"
 
     @Test(
         "a mail URL scheme that contradicts security is refused at the security line",
@@ -123,7 +124,8 @@ struct StrictTransportConfigurationTests {
 
     func hub(_ store: String) throws -> HubConfiguration {
         let path = "\(directory)/hub.yaml"
-        try "kafka:\n  brokers: [\"127.0.0.1:9092\"]\nstore:\n  kind: postgres\n\(store)routes:\n  - {name: r, from: a, to: b}\n"
+        try
+            "kafka:\n  brokers: [\"127.0.0.1:9092\"]\nstore:\n  kind: postgres\n\(store)routes:\n  - {name: r, from: a, to: b}\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
         return try HubConfiguration.load(path: path)
     }
