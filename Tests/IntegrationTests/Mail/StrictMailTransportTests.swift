@@ -59,5 +59,36 @@ extension MailPeerTests {
             try await Task.sleep(for: .milliseconds(500))
             #expect(server.deliveredMessages("agent").isEmpty)
         }
+
+        @Test(
+            "imaps:// with security tls logs in through a TLS peer; imap:// with security tls fails without connecting")
+        func imapImplicitTLS() async throws {
+            let server = try await offPool { try MailServer() }
+            defer { server.stop() }
+            try server.deposit(IMAPSourceTests.mail(1, subject: "Over implicit TLS"), for: "support")
+            let certificates = try await offPool { try TestCertificates() }
+            let proxy = try await offPool {
+                try TLSProxy(port: try freePort(), targetPort: server.imapPort, certificates: certificates)
+            }
+            defer { proxy.stop() }
+            let login = (MailServer.address("support"), MailServer.password)
+            let secured = IMAPClient(
+                settings: MailServerSettings(
+                    url: "imaps://127.0.0.1:\(proxy.port)", username: login.0, password: login.1,
+                    security: .implicitTLS, caFile: certificates.caFile))
+            #expect(try await secured.status(mailbox: "INBOX").messages == 1)
+
+            let mismatched = IMAPClient(
+                settings: MailServerSettings(
+                    url: server.imapURL, username: login.0, password: login.1, security: .implicitTLS,
+                    caFile: server.certificatePath))
+            do {
+                _ = try await mismatched.status(mailbox: "INBOX")
+                Issue.record("security tls with an imap:// URL was used")
+            } catch {
+                #expect(error.transport?.kind == .configuration, "\(error)")
+                #expect(error.description.contains("imaps://"), "\(error)")
+            }
+        }
     }
 }
