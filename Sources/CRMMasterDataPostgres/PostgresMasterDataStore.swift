@@ -29,8 +29,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
         public var database: String?
         /// TLS (libpq's `sslmode`): `verify-full` (default) encrypts and checks the server's certificate against
         /// `caFile` (or the system's CAs) and its name against `host`; `verify-ca` skips the name; `require` only
-        /// encrypts; `disable` is plain text and must be asked for. libpq's `prefer` and `allow`, which fall back to
-        /// plain text without telling anyone, are refused.
+        /// encrypts (and checks the chain when `caFile` is set, as libpq does); `disable` is plain text and must be
+        /// asked for. libpq's `prefer` and `allow`, which fall back to plain text without telling anyone, are refused.
         public var tls: TLSMode
         /// PEM bundle of the CAs trusted for the server's certificate (`sslrootcert`); the system's store when nil.
         public var caFile: String?
@@ -113,11 +113,13 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             var configuration = TLSConfiguration.makeClientConfiguration()
             switch tls {
             case .disable: return nil
-            case .require: configuration.certificateVerification = .none
+            case .require:
+                // As libpq: `require` with a CA file checks the chain (like verify-ca); without one it only encrypts.
+                configuration.certificateVerification = caFile == nil ? .none : .noHostnameVerification
             case .verifyCA: configuration.certificateVerification = .noHostnameVerification
             case .verifyFull: configuration.certificateVerification = .fullVerification
             }
-            if let caFile, tls != .require {
+            if let caFile {
                 do {
                     configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
                 } catch {

@@ -86,5 +86,10 @@ struct StrictTransportTests {
         let unverifiedName = try PostgresMasterDataStore.Configuration(
             url: "\(base)?sslmode=verify-ca&sslrootcert=\(certificates.otherCAFile)")
         await #expect(throws: (any Error).self) { try await unverifiedName.probe() }
+
+        let encryptedOnly = try PostgresMasterDataStore.Configuration(url: "\(base)?sslmode=require")
+        try await encryptedOnly.probe()
+        let plain = try PostgresMasterDataStore.Configuration(url: "\(base)?sslmode=disable")
+        try await plain.probe()
     }
 }
