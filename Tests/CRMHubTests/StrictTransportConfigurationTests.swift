@@ -120,6 +120,18 @@ struct StrictTransportConfigurationTests {
         _ = try connector(stripe + "url: http://127.0.0.1:12111\nallow_plaintext_credentials: true\n")
     }
 
+    @Test("the start-time check of a URL given by reference refuses http:// in any case, and only that")
+    func plaintextRuleForResolvedURLs() {
+        let rule = PlaintextCredentialRule.self
+        #expect(
+            rule.problem(url: "http://erp.example/api", credential: "x", allowed: false)?.contains("https://") == true)
+        #expect(rule.problem(url: "HTTP://erp.example/api", credential: "x", allowed: false) != nil)
+        #expect(rule.problem(url: "http://erp.example/api", credential: "x", allowed: true) == nil)
+        #expect(rule.problem(url: "https://erp.example/api", credential: "x", allowed: false) == nil)
+        #expect(rule.isCredentialHeader("Proxy-Authorization") && rule.isCredentialHeader("X-Auth-Token"))
+        #expect(!rule.isCredentialHeader("Content-Type") && !rule.isCredentialHeader("X-Request-Source"))
+    }
+
     // MARK: PostgreSQL
 
     func hub(_ store: String) throws -> HubConfiguration {
