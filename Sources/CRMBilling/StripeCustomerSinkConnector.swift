@@ -28,10 +28,15 @@ public enum StripeCustomerSinkConnector: Connector {
         /// Per-request timeout. Default 15 s.
         public var timeout: Duration
         public var delivery: SinkService.Configuration
+        /// `allow_plaintext_credentials: true` lets the API key go to an `http://` URL (a local test double).
+        /// Default false.
+        public var allowPlaintextCredentials = false
     }
 
     public static let kind = "stripe-customer-sink"
-    public static let keys = Set(["topic", "url", "api_key", "link_topic", "timeout_ms"]).union(
+    public static let keys = Set([
+        "topic", "url", "api_key", "link_topic", "timeout_ms", PlaintextCredentialRule.key,
+    ]).union(
         SinkService.Configuration.keys)
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
@@ -55,13 +60,21 @@ public enum StripeCustomerSinkConnector: Connector {
             url = text
         }
         let apiKey = try map.require("api_key").secretReference("the billing API key")
+        var allowPlaintext = false
+        if let value = map.optional("url") {
+            allowPlaintext = try PlaintextCredentialRule.check(
+                map, url: .literal(url), urlValue: value, credential: "the API key")
+        }
         let linkTopic = try map.optional("link_topic")?.topicName()
         let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 15_000)
         let delivery = try SinkService.Configuration(map, name: file.name, topic: topic)
         if let linkTopic, linkTopic == topic, let value = map.optional("link_topic") {
             throw value.error("link_topic must not be the sink's own topic: link Customers are resolved first")
         }
-        return Settings(url: url, apiKey: apiKey, linkTopic: linkTopic, timeout: timeout, delivery: delivery)
+        var settings = Settings(
+            url: url, apiKey: apiKey, linkTopic: linkTopic, timeout: timeout, delivery: delivery)
+        settings.allowPlaintextCredentials = allowPlaintext
+        return settings
     }
 
     public static func topics(_ settings: Settings) -> [String] {

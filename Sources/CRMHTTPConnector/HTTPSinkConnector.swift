@@ -18,12 +18,19 @@ public enum HTTPSinkConnector: Connector {
         public var successCodes: Set<Int> = []
         public var timeout: Duration
         public var delivery: SinkService.Configuration
+        /// CA file and client certificate (`tls:`); the system's CAs and no client certificate when nil.
+        public var tls: ClientTLSSettings?
+        /// `allow_plaintext_credentials: true` lets credential headers go to an `http://` URL. Default false.
+        public var allowPlaintextCredentials = false
     }
 }
 
 extension HTTPSinkConnector {
     public static let kind = "http-sink"
-    public static let keys = Set(["topic", "url", "method", "headers", "body", "success_codes", "timeout_ms"]).union(
+    public static let keys = Set([
+        "topic", "url", "method", "headers", "body", "success_codes", "timeout_ms", "tls",
+        PlaintextCredentialRule.key,
+    ]).union(
         SinkService.Configuration.keys)
 
     public static func settings(_ file: ConnectorFile) throws(YAMLError) -> Settings {
@@ -51,10 +58,7 @@ extension HTTPSinkConnector {
         if let value = map.optional("headers") {
             for entry in try value.mapping().entries {
                 let secret = SecretValue(parsing: try entry.value.string())
-                let lowered = entry.key.lowercased()
-                let looksSecret =
-                    lowered == "authorization"
-                    || ["token", "key", "secret", "password"].contains { lowered.contains($0) }
+                let looksSecret = PlaintextCredentialRule.isCredentialHeader(entry.key)
                 if looksSecret && !secret.isReference {
                     throw entry.value.error(
                         "header '\(entry.key)' holds a credential: write it as ${env:NAME} or ${file:PATH}, never inline"
@@ -63,10 +67,16 @@ extension HTTPSinkConnector {
                 headers.append((entry.key, secret))
             }
         }
+        let credentialHeader = headers.first { PlaintextCredentialRule.isCredentialHeader($0.name) }
+        let allowPlaintext = try PlaintextCredentialRule.check(
+            map, url: url, urlValue: urlValue, credential: credentialHeader.map { "header '\($0.name)'" })
+        let tls = try map.optional("tls").map { value throws(YAMLError) in try ClientTLSSettings(value, file: file) }
         let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 10_000)
         let delivery = try SinkService.Configuration(map, name: name, topic: topic)
         var settings = Settings(
             topic: topic, url: url, method: method, headers: headers, timeout: timeout, delivery: delivery)
+        settings.tls = tls
+        settings.allowPlaintextCredentials = allowPlaintext
         if let value = map.optional("body") {
             settings.body =
                 RESTRequestTemplate.BodyEncoding(rawValue: try value.oneOf(["json", "form", "none"])) ?? .json
@@ -83,9 +93,17 @@ extension HTTPSinkConnector {
     public static func sinkDelivery(_ settings: Settings) -> SinkService.Configuration? { settings.delivery }
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
+        let url = try settings.url.resolve()
+        if let header = settings.headers.first(where: { PlaintextCredentialRule.isCredentialHeader($0.name) }),
+            let problem = PlaintextCredentialRule.problem(
+                url: url, credential: "header '\(header.name)'", allowed: settings.allowPlaintextCredentials)
+        {
+            throw TransportSecurityError(file: context.file, reason: problem)
+        }
         var target = HTTPSinkTarget.Settings(
-            url: try settings.url.resolve(), method: settings.method,
+            url: url, method: settings.method,
             headers: try settings.headers.map { ($0.name, try $0.value.resolve()) }, timeout: settings.timeout)
+        target.tls = try settings.tls?.resolve()
         target.body = settings.body
         target.successCodes = settings.successCodes
         return ConnectorParts(sink: HTTPSinkTarget(settings: target, client: context.http))

@@ -23,6 +23,8 @@ public struct HTTPSinkTarget: SinkTarget {
         /// Status codes that mean delivered; empty means any 2xx.
         public var successCodes: Set<Int> = []
         public var timeout: Duration = .seconds(10)
+        /// CA file and client certificate for `https://` targets.
+        public var tls: HTTPTLSOptions?
 
         public init(
             url: String, method: String = "POST", headers: [(name: String, value: String)] = [],
@@ -58,8 +60,8 @@ public struct HTTPSinkTarget: SinkTarget {
         headers.append(("Idempotency-Key", message.id))
         headers.append(("X-Crmhub-Attempt", String(message.previousAttempts + 1)))
         let request = HTTPRequest(
-            method: settings.method, url: rendered.url, headers: headers, body: rendered.body, timeout: settings.timeout
-        )
+            method: settings.method, url: rendered.url, headers: headers, body: rendered.body,
+            timeout: settings.timeout, tls: settings.tls)
         do {
             let response = try await client.execute(request)
             let redaction = RedactionPolicy.installed

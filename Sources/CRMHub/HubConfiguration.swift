@@ -6,6 +6,8 @@ import CRMConnector
 import CRMDelivery
 import CRMIngress
 import CRMKafka
+import CRMMasterData
+import CRMMasterDataPostgres
 import CRMRedaction
 import CRMYAML
 import Foundation
@@ -102,6 +104,38 @@ public struct HubConfiguration: Sendable {
         /// Topics whose messages become contact-history entries (or consent statements) on the golden customer they
         /// are about (`history_topics: {crm.order: order, crm.consent: consent}`). Default none.
         public var historyTopics: [String: HistoryTopicKind] = [:]
+        /// PostgreSQL TLS (`tls: {mode, ca_file}`; kind postgres): `mode` is `verify-full` (default), `verify-ca`,
+        /// `require` or `disable`; `ca_file` the PEM bundle of trusted CAs (default: the system's). Either may also
+        /// be given in the URL as `sslmode`/`sslrootcert`; a setting given in both places must agree.
+        public var tlsMode: PostgresMasterDataStore.Configuration.TLSMode?
+        public var caFile: String?
+
+        /// The PostgreSQL client configuration for the resolved URL, with `tls:` applied.
+        public func postgresConfiguration(url: String) throws(MasterDataError) -> PostgresMasterDataStore.Configuration
+        {
+            var configuration = try PostgresMasterDataStore.Configuration(url: url)
+            let query = URLComponents(string: url)?.queryItems ?? []
+            if let tlsMode {
+                if query.contains(where: { $0.name == "sslmode" }), configuration.tls != tlsMode {
+                    throw MasterDataError(
+                        .configuration,
+                        "store.tls.mode \(tlsMode.rawValue) contradicts the URL's sslmode \(configuration.tls.rawValue)"
+                    )
+                }
+                configuration.tls = tlsMode
+            }
+            if let caFile {
+                if let root = query.first(where: { $0.name == "sslrootcert" })?.value, root != caFile {
+                    throw MasterDataError(
+                        .configuration, "store.tls.ca_file \(caFile) contradicts the URL's sslrootcert \(root)")
+                }
+                configuration.caFile = caFile
+            }
+            if configuration.tls == .disable, configuration.caFile != nil {
+                throw MasterDataError(.configuration, "a CA file is set but TLS is disabled (sslmode disable)")
+            }
+            return configuration
+        }
     }
 
     /// Logging settings.
@@ -360,7 +394,7 @@ extension HubConfiguration.IngressSettings {
 extension HubConfiguration.StoreSettings {
     init(_ value: YAMLValue, resolve: (String) -> String) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["kind", "path", "url", "events_topic", "history_topics"])
+        try map.allowOnly(["kind", "path", "url", "events_topic", "history_topics", "tls"])
         if let value = map.optional("events_topic") { eventsTopic = try value.topicName() }
         if let value = map.optional("history_topics") {
             for entry in try value.mapping().entries {
@@ -379,9 +413,34 @@ extension HubConfiguration.StoreSettings {
         kind = Kind(rawValue: try map.optional("kind")?.oneOf(["sqlite", "postgres"]) ?? "sqlite")!
         switch kind {
         case .sqlite:
+            if let value = map.optional("tls") { throw value.error("tls applies to kind postgres only") }
             location = resolve(try map.optional("path")?.nonEmptyString() ?? "data/crmhub.sqlite")
         case .postgres:
-            location = try map.require("url").nonEmptyString()
+            let urlValue = try map.require("url")
+            location = try urlValue.nonEmptyString()
+            if let value = map.optional("tls") {
+                let tlsMap = try value.mapping()
+                try tlsMap.allowOnly(["mode", "ca_file"])
+                if let mode = tlsMap.optional("mode") {
+                    let text = try mode.nonEmptyString()
+                    do {
+                        tlsMode = try .init(sslmode: text)
+                    } catch {
+                        throw mode.error(error.message)
+                    }
+                }
+                caFile = try tlsMap.optional("ca_file").map { file throws(YAMLError) in
+                    resolve(try file.nonEmptyString())
+                }
+            }
+            // A URL written in the file is checked now (sslmode, and agreement with tls:), naming its line.
+            if case .literal(let text) = SecretValue(parsing: location) {
+                do {
+                    _ = try postgresConfiguration(url: text)
+                } catch {
+                    throw (map.optional("tls") ?? urlValue).error(error.message)
+                }
+            }
         }
     }
 }

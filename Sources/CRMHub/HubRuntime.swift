@@ -208,7 +208,8 @@ public struct HubRuntime: Sendable {
             case .postgres:
                 // The URL carries a password: it may be written as ${env:NAME} or ${file:PATH}.
                 let url = try SecretValue(parsing: configuration.store.location).resolve()
-                store = try await PostgresMasterDataStore(url: url, logger: logger)
+                store = try await PostgresMasterDataStore(
+                    configuration: try configuration.store.postgresConfiguration(url: url), logger: logger)
             }
             let resolver = try await MasterDataResolver(
                 store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer)

@@ -19,6 +19,9 @@ public struct MailServerReference: Sendable {
     /// Trusted CAs (PEM) for a private CA or self-signed server.
     public var caFile: String?
     public var timeout: Duration
+    /// `allow_plaintext_credentials: true` lets `security: none` send a password in plain text (a loopback relay);
+    /// without it such a configuration is refused. Default false.
+    public var allowPlaintextCredentials: Bool = false
 
     public init(
         url: SecretValue, username: SecretValue?, password: SecretValue?, security: String, caFile: String?,
@@ -32,7 +35,9 @@ public struct MailServerReference: Sendable {
         self.timeout = timeout
     }
 
-    static let keys: Set<String> = ["url", "username", "password", "security", "ca_file", "timeout_ms"]
+    static let keys: Set<String> = [
+        "url", "username", "password", "security", "ca_file", "timeout_ms", "allow_plaintext_credentials",
+    ]
 
     init(_ map: YAMLMapping, schemes: [String]) throws(YAMLError) {
         let urlValue = try map.require("url")
@@ -59,11 +64,24 @@ public struct MailServerReference: Sendable {
             }
             password = secret
         }
-        let security = try map.optional("security")?.oneOf(["none", "starttls", "tls"]) ?? "starttls"
+        let securityValue = map.optional("security")
+        let security = try securityValue?.oneOf(["none", "starttls", "tls"]) ?? "starttls"
+        if case .literal(let text) = url, let scheme = URLComponents(string: text)?.scheme,
+            let problem = MailSecurity(rawValue: security)?.disagreement(withScheme: scheme)
+        {
+            throw (securityValue ?? urlValue).error(problem)
+        }
+        let allowPlaintext = try map.optional("allow_plaintext_credentials")?.bool() ?? false
+        if security == "none", password != nil, !allowPlaintext {
+            throw (securityValue ?? urlValue).error(
+                "security 'none' would send the password in plain text: use 'starttls' or 'tls', or set "
+                    + "allow_plaintext_credentials: true for a trusted loopback server")
+        }
         let caFile = try map.optional("ca_file")?.nonEmptyString()
         let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 30_000)
         self.init(
             url: url, username: username, password: password, security: security, caFile: caFile, timeout: timeout)
+        allowPlaintextCredentials = allowPlaintext
     }
 }
 

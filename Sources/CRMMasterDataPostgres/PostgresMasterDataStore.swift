@@ -27,21 +27,43 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
         public var username: String
         public var password: String?
         public var database: String?
-        /// TLS: `disable`, `prefer` (default) or `require` (the URL's `sslmode`).
+        /// TLS (libpq's `sslmode`): `verify-full` (default) encrypts and checks the server's certificate against
+        /// `caFile` (or the system's CAs) and its name against `host`; `verify-ca` skips the name; `require` only
+        /// encrypts (and checks the chain when `caFile` is set, as libpq does); `disable` is plain text and must be
+        /// asked for. libpq's `prefer` and `allow`, which fall back to plain text without telling anyone, are refused.
         public var tls: TLSMode
+        /// PEM bundle of the CAs trusted for the server's certificate (`sslrootcert`); the system's store when nil.
+        public var caFile: String?
         /// Whether resolvers coordinate through resolution locks (shared mode; on by default).
         public var coordinatesResolvers: Bool = true
         /// Pool size.
         public var maximumConnections: Int = 8
 
         /// TLS modes (as libpq's `sslmode`).
-        public enum TLSMode: String, Sendable {
-            case disable, prefer, require
+        public enum TLSMode: String, Sendable, CaseIterable {
+            case disable, require
+            case verifyCA = "verify-ca"
+            case verifyFull = "verify-full"
+
+            /// Reads an `sslmode` value; `prefer` and `allow` are refused with the reason.
+            public init(sslmode: String) throws(MasterDataError) {
+                guard let mode = TLSMode(rawValue: sslmode) else {
+                    let fallback = ["prefer", "allow"].contains(sslmode)
+                    throw MasterDataError(
+                        .store,
+                        fallback
+                            ? "sslmode \(sslmode) silently falls back to plain text: use verify-full (default), "
+                                + "verify-ca or require, or disable explicitly"
+                            : "unsupported sslmode \(sslmode) (\(TLSMode.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    )
+                }
+                self = mode
+            }
         }
 
         public init(
             host: String, port: Int = 5432, username: String, password: String?, database: String?,
-            tls: TLSMode = .prefer
+            tls: TLSMode = .verifyFull, caFile: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -49,11 +71,12 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             self.password = password
             self.database = database
             self.tls = tls
+            self.caFile = caFile
         }
 
-        /// Reads `postgres://user:password@host:port/database?sslmode=disable` (or `postgresql://`).
-        /// User and password are percent-decoded.
-        public init(url: String) throws {
+        /// Reads `postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/ca.pem` (or
+        /// `postgresql://`). User and password are percent-decoded. Without `sslmode` the mode is `verify-full`.
+        public init(url: String) throws(MasterDataError) {
             guard let c = URLComponents(string: url), let scheme = c.scheme,
                 scheme == "postgres" || scheme == "postgresql",
                 let host = c.host, !host.isEmpty
@@ -65,17 +88,15 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
                 throw MasterDataError(.store, "PostgreSQL URL without a user: \(Self.redacted(url))")
             }
             let path = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
-            var tls = TLSMode.prefer
+            var tls = TLSMode.verifyFull
             if let mode = c.queryItems?.first(where: { $0.name == "sslmode" })?.value {
-                guard let m = TLSMode(rawValue: mode) else {
-                    throw MasterDataError(.store, "unsupported sslmode \(mode) (disable, prefer, require)")
-                }
-                tls = m
+                tls = try TLSMode(sslmode: mode)
             }
+            let caFile = c.queryItems?.first(where: { $0.name == "sslrootcert" })?.value
             self.init(
                 host: host, port: c.port ?? 5432, username: user,
                 password: c.password?.removingPercentEncoding ?? c.password,
-                database: path.isEmpty ? nil : path, tls: tls)
+                database: path.isEmpty ? nil : path, tls: tls, caFile: caFile)
         }
 
         /// A URL with its password replaced by `***` (for messages and logs).
@@ -85,13 +106,43 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             return c.string ?? "postgres://***"
         }
 
-        var clientConfiguration: PostgresClient.Configuration {
-            let mode: PostgresClient.Configuration.TLS
+        /// The NIOSSL client configuration for `tls` (nil for `disable`); the CA file is read now, so a missing or
+        /// broken file is reported before any connection.
+        func tlsConfiguration() throws(MasterDataError) -> TLSConfiguration? {
+            guard tls != .disable else { return nil }
+            var configuration = TLSConfiguration.makeClientConfiguration()
             switch tls {
-            case .disable: mode = .disable
-            case .prefer: mode = .prefer(.makeClientConfiguration())
-            case .require: mode = .require(.makeClientConfiguration())
+            case .disable: return nil
+            case .require:
+                // As libpq: `require` with a CA file checks the chain (like verify-ca); without one it only encrypts.
+                configuration.certificateVerification = caFile == nil ? .none : .noHostnameVerification
+            case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+            case .verifyFull: configuration.certificateVerification = .fullVerification
             }
+            if let caFile {
+                do {
+                    configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+                } catch {
+                    throw MasterDataError(.store, "cannot read the PostgreSQL CA file \(caFile): \(error)")
+                }
+            }
+            return configuration
+        }
+
+        /// Opens one connection with these settings and closes it: the server is reachable, trusted (per `tls`) and
+        /// accepts the login, or the error says why (a certificate the CA did not sign fails the TLS handshake).
+        public func probe(logger: Logger = Logger(label: "crmhub.mdm.postgres")) async throws {
+            let tls: PostgresConnection.Configuration.TLS =
+                try tlsConfiguration().map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable
+            let connection = try await PostgresConnection.connect(
+                configuration: .init(
+                    host: host, port: port, username: username, password: password, database: database, tls: tls),
+                id: 0, logger: logger)
+            try await connection.close()
+        }
+
+        func clientConfiguration() throws(MasterDataError) -> PostgresClient.Configuration {
+            let mode: PostgresClient.Configuration.TLS = try tlsConfiguration().map { .require($0) } ?? .disable
             var c = PostgresClient.Configuration(
                 host: host, port: port, username: username, password: password, database: database, tls: mode)
             c.options.maximumConnections = maximumConnections
@@ -109,7 +160,7 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
 
     /// Connects, creates or migrates the schema, and starts the pool.
     public init(configuration: Configuration, logger: Logger = Logger(label: "crmhub.mdm.postgres")) async throws {
-        let client = PostgresClient(configuration: configuration.clientConfiguration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
         self.client = client
         runner = Task { await client.run() }
         self.logger = logger

@@ -4,6 +4,41 @@
 import CCurl
 import Foundation
 
+/// How an HTTPS request trusts the server and proves its own identity. Every path is a PEM file.
+public struct HTTPTLSOptions: Sendable, Hashable {
+    /// Trusted CAs (a private CA or a self-signed server); the system's store when nil.
+    public var caFile: String?
+    /// The client certificate presented to servers that ask for one (mutual TLS); none when nil.
+    public var certificateFile: String?
+    /// The client certificate's private key (required with `certificateFile`).
+    public var keyFile: String?
+    /// The passphrase of an encrypted `keyFile`.
+    public var keyPassword: String?
+
+    public init(
+        caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, keyPassword: String? = nil
+    ) {
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+        self.keyPassword = keyPassword
+    }
+
+    /// Applies the options to an easy handle (libcurl copies the strings).
+    func apply(to handle: UnsafeMutableRawPointer) {
+        if let caFile { ccurl_setopt_pointer(handle, CURLOPT_CAINFO, caFile) }
+        if let certificateFile {
+            ccurl_setopt_pointer(handle, CURLOPT_SSLCERT, certificateFile)
+            ccurl_setopt_pointer(handle, CURLOPT_SSLCERTTYPE, "PEM")
+        }
+        if let keyFile {
+            ccurl_setopt_pointer(handle, CURLOPT_SSLKEY, keyFile)
+            ccurl_setopt_pointer(handle, CURLOPT_SSLKEYTYPE, "PEM")
+        }
+        if let keyPassword { ccurl_setopt_pointer(handle, CURLOPT_KEYPASSWD, keyPassword) }
+    }
+}
+
 /// An HTTP request.
 public struct HTTPRequest: Sendable {
     public var method: String
@@ -15,11 +50,14 @@ public struct HTTPRequest: Sendable {
     public var timeout: Duration
     /// Connection timeout. Default 3 s.
     public var connectTimeout: Duration
+    /// CA file and client certificate for `https://`; the system's CAs and no client certificate when nil.
+    public var tls: HTTPTLSOptions?
 
     public init(
         method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-        timeout: Duration = .seconds(10), connectTimeout: Duration = .seconds(3)
+        timeout: Duration = .seconds(10), connectTimeout: Duration = .seconds(3), tls: HTTPTLSOptions? = nil
     ) {
+        self.tls = tls
         self.method = method
         self.url = url
         self.headers = headers
@@ -113,6 +151,7 @@ public final class HTTPClient: Sendable {
                     ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout))
                     ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
                     ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, headerList)
+                    request.tls?.apply(to: handle)
                     if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
                         ccurl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
                         ccurl_setopt_pointer(
@@ -195,7 +234,7 @@ extension TransportError {
         case CURLE_COULDNT_CONNECT: kind = .connect
         case CURLE_OPERATION_TIMEDOUT: kind = .timeout
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
-            CURLE_SSL_CACERT_BADFILE:
+            CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_CRL_BADFILE:
             kind = .tls
         case CURLE_SEND_ERROR: kind = .send
         case CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE: kind = .receive

@@ -160,6 +160,11 @@ public final class IMAPClient: Sendable {
 
     private func perform(url: String, customRequest: String?) async -> Result<[UInt8], TransportError> {
         let settings = self.settings
+        if let problem = settings.securityProblem {
+            return .failure(
+                TransportError(
+                    kind: .configuration, curlCode: 0, message: problem, target: HTTPClient.redacted(settings.url)))
+        }
         return await workers.run { handle in
             let buffer = IMAPBuffer()
             settings.apply(to: handle, url: url)

@@ -9,6 +9,22 @@ public enum MailSecurity: String, Sendable {
     case startTLS = "starttls"
     /// TLS from the first byte (`smtps://`, `imaps://` URLs).
     case implicitTLS = "tls"
+
+    /// Why this security setting cannot be used with a URL of `scheme`, or nil when they agree: `smtps`/`imaps`
+    /// need `tls`; `smtp`/`imap` need `starttls` or `none` (a `tls` setting there would silently talk plain text).
+    public func disagreement(withScheme scheme: String) -> String? {
+        let lowered = scheme.lowercased()
+        let implicitSchemes = ["smtps", "imaps"]
+        let plainSchemes = ["smtp", "imap"]
+        switch self {
+        case .implicitTLS where plainSchemes.contains(lowered):
+            return "security 'tls' needs an \(lowered)s:// URL; with \(lowered):// use 'starttls' (TLS required)"
+        case .startTLS where implicitSchemes.contains(lowered), .none where implicitSchemes.contains(lowered):
+            return "an \(lowered):// URL is TLS from the first byte: set security 'tls', not '\(rawValue)'"
+        default:
+            return nil
+        }
+    }
 }
 
 /// Where and how a mail client connects.
@@ -40,6 +56,14 @@ public struct MailServerSettings: Sendable {
         self.connectTimeout = connectTimeout
     }
 
+    /// Why these settings must not be used (scheme and security disagree), or nil.
+    public var securityProblem: String? {
+        guard let scheme = URLComponents(string: url)?.scheme else {
+            return "'\(HTTPClient.redacted(url))' has no scheme"
+        }
+        return security.disagreement(withScheme: scheme)
+    }
+
     /// Applies URL, credentials, TLS and timeouts to an easy handle. Strings must outlive the transfer: they are
     /// copied by libcurl (it copies every string option since 7.17).
     func apply(to handle: UnsafeMutableRawPointer, url: String) {
@@ -49,7 +73,9 @@ public struct MailServerSettings: Sendable {
         ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, mailMilliseconds(connectTimeout))
         if let username { ccurl_setopt_pointer(handle, CURLOPT_USERNAME, username) }
         if let password { ccurl_setopt_pointer(handle, CURLOPT_PASSWORD, password) }
-        if security == .startTLS { ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+        // TLS is required whenever it is configured: with `smtps://`/`imaps://` libcurl starts with TLS, and with a
+        // plain scheme a missing STARTTLS fails the transfer instead of falling back to plain text.
+        if security != .none { ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
         if let caFile { ccurl_setopt_pointer(handle, CURLOPT_CAINFO, caFile) }
     }
 }
@@ -121,6 +147,14 @@ public final class SMTPClient: Sendable {
         _ payload: [UInt8], from: String, recipients: [String], settings: MailServerSettings,
         on handle: UnsafeMutableRawPointer
     ) -> SMTPSendResult {
+        if let problem = settings.securityProblem {
+            let error = TransportError(
+                kind: .configuration, curlCode: 0, message: problem, target: HTTPClient.redacted(settings.url))
+            return SMTPSendResult(
+                recipients: recipients.map {
+                    SMTPRecipientResult(recipient: $0, status: .permanent, code: 0, reply: error.description)
+                }, lastReplyCode: 0, transportError: error)
+        }
         let transfer = SMTPTransfer(payload: payload)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         var recipientList: UnsafeMutablePointer<curl_slist>?

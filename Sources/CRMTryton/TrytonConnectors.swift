@@ -19,6 +19,20 @@ public enum TrytonConnection {
         public var password: SecretValue
         public var timeout: Duration
         public var company: Int?
+        /// `allow_plaintext_credentials: true` lets the password go to an `http://` URL. Default false.
+        public var allowPlaintextCredentials = false
+
+        /// The endpoint, refused when it would send the password in plain text (`http://` without
+        /// `allow_plaintext_credentials: true`).
+        func checkedEndpoint(file: String) throws -> TrytonEndpoint {
+            let endpoint = try endpoint()
+            if let problem = PlaintextCredentialRule.problem(
+                url: endpoint.url, credential: "the Tryton password", allowed: allowPlaintextCredentials)
+            {
+                throw TransportSecurityError(file: file, reason: problem)
+            }
+            return endpoint
+        }
 
         /// The endpoint with its secrets resolved now.
         public func endpoint(
@@ -33,7 +47,9 @@ public enum TrytonConnection {
         }
     }
 
-    static let keys: Set<String> = ["topic", "url", "database", "user", "password", "timeout_ms", "company"]
+    static let keys: Set<String> = [
+        "topic", "url", "database", "user", "password", "timeout_ms", "company", PlaintextCredentialRule.key,
+    ]
 
     static func settings(_ map: YAMLMapping) throws(YAMLError) -> Settings {
         let urlValue = try map.require("url")
@@ -58,10 +74,14 @@ public enum TrytonConnection {
             throw passwordValue.error(
                 "the Tryton password is a credential: write it as ${env:NAME} or ${file:PATH}, never inline")
         }
+        let allowPlaintext = try PlaintextCredentialRule.check(
+            map, url: url, urlValue: urlValue, credential: "the Tryton password")
         let timeout = Duration.milliseconds(try map.optional("timeout_ms")?.int(in: 100...600_000) ?? 15_000)
         let company = try map.optional("company")?.int(in: 1...Int(Int32.max))
-        return Settings(
+        var settings = Settings(
             url: url, database: database, user: user, password: password, timeout: timeout, company: company)
+        settings.allowPlaintextCredentials = allowPlaintext
+        return settings
     }
 }
 
@@ -89,7 +109,8 @@ public enum TrytonPartySinkConnector: Connector {
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let client = TrytonClient(
-            endpoint: try settings.connection.endpoint(), http: context.http, logger: context.logger)
+            endpoint: try settings.connection.checkedEndpoint(file: context.file), http: context.http,
+            logger: context.logger)
         return ConnectorParts(sink: TrytonPartySinkTarget(client: client, logger: context.logger))
     }
 }
@@ -156,7 +177,8 @@ public struct TrytonSourceSettings: Sendable {
     }
 
     func make(in context: ConnectorContext) throws -> ConnectorParts {
-        let client = TrytonClient(endpoint: try connection.endpoint(), http: context.http, logger: context.logger)
+        let client = TrytonClient(
+            endpoint: try connection.checkedEndpoint(file: context.file), http: context.http, logger: context.logger)
         let store = try SourceCheckpointStore(database: try context.stateFiles.database("sources.sqlite"))
         let service = TrytonSource(
             settings: source, client: client, emitter: context.emitter(), store: store, logger: context.logger)

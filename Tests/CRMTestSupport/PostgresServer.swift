@@ -23,7 +23,8 @@ public final class PostgresServer: Sendable {
         "postgres://\(user):\(password)@127.0.0.1:\(port)/\(database)?sslmode=disable"
     }
 
-    public init() throws {
+    /// Starts a server; with `certificates` it also accepts TLS (`ssl=on`) with the test CA's server certificate.
+    public init(certificates: TestCertificates? = nil) throws {
         let bin = Self.binDirectory
         for tool in ["initdb", "postgres", "psql"] where !FileManager.default.isExecutableFile(atPath: "\(bin)/\(tool)")
         {
@@ -58,13 +59,28 @@ public final class PostgresServer: Sendable {
             initdb.stop(grace: 0)
             throw TestSetupError("initdb failed (\(status.map(String.init) ?? "no exit")): \(Self.tail(log))")
         }
+        var tlsArguments: [String] = []
+        if let certificates {
+            // The server reads its key only if the server's user owns it and no one else may read it.
+            let certificate = directory.appendingPathComponent("server.pem").path
+            let key = directory.appendingPathComponent("server.key").path
+            try FileManager.default.copyItem(atPath: certificates.serverCertificateFile, toPath: certificate)
+            try FileManager.default.copyItem(atPath: certificates.serverKeyFile, toPath: key)
+            guard chmod(key, 0o600) == 0 else { throw TestSetupError("cannot chmod \(key) (errno \(errno))") }
+            if let owner {
+                for path in [certificate, key] where chown(path, owner.uid, owner.gid) != 0 {
+                    throw TestSetupError("cannot hand \(path) to the postgres user (errno \(errno))")
+                }
+            }
+            tlsArguments = ["-c", "ssl=on", "-c", "ssl_cert_file=\(certificate)", "-c", "ssl_key_file=\(key)"]
+        }
         process = try Self.run(
             owner: owner,
             [
                 "\(bin)/postgres", "-D", data, "-p", "\(port)", "-h", "127.0.0.1", "-k", directory.path, "-F",
                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
                 "max_connections=200",
-            ],
+            ] + tlsArguments,
             in: directory, output: log)
         let deadline = Date().addingTimeInterval(30)
         while !canConnect(port: port) {

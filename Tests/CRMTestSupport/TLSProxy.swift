@@ -12,6 +12,9 @@ public struct TestCertificates: Sendable {
     /// The server's PEM certificate and unencrypted key.
     public var serverCertificateFile: String { "\(directory)/server.pem" }
     public var serverKeyFile: String { "\(directory)/server.key" }
+    /// A client certificate signed by the CA (for mutual TLS) and its unencrypted key.
+    public var clientCertificateFile: String { "\(directory)/client.pem" }
+    public var clientKeyFile: String { "\(directory)/client.key" }
 
     public init() throws {
         directory = try temporaryFolder([:], prefix: "crmhub-tls")
@@ -36,6 +39,14 @@ public struct TestCertificates: Sendable {
                 "\(directory)/ca.key", "-CAcreateserial", "-days",
                 "2", "-extfile", "\(directory)/san.ext", "-out", "\(directory)/server.pem",
             ],
+            [
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=crmhub test client", "-keyout",
+                "\(directory)/client.key", "-out", "\(directory)/client.csr",
+            ],
+            [
+                "x509", "-req", "-in", "\(directory)/client.csr", "-CA", "\(directory)/ca.pem", "-CAkey",
+                "\(directory)/ca.key", "-CAcreateserial", "-days", "2", "-out", "\(directory)/client.pem",
+            ],
         ]
         for step in steps {
             let (status, _) = try ChildProcess.run(
@@ -53,8 +64,11 @@ public final class TLSProxy: Sendable {
     public let port: Int
     private let process: ChildProcess
 
-    /// Starts the proxy on `port` (pick it first with ``freePort()`` when the broker must advertise it).
-    public init(port: Int, targetPort: Int, certificates: TestCertificates) throws {
+    /// Starts the proxy on `port` (pick it first with ``freePort()`` when the broker must advertise it). With
+    /// `requireClientCertificate` a client must present a certificate signed by the test CA (stunnel `verify = 2`).
+    public init(
+        port: Int, targetPort: Int, certificates: TestCertificates, requireClientCertificate: Bool = false
+    ) throws {
         self.port = port
         let binary = ["/usr/bin/stunnel4", "/usr/bin/stunnel"].first {
             FileManager.default.isExecutableFile(atPath: $0)
@@ -72,6 +86,7 @@ public final class TLSProxy: Sendable {
         connect = 127.0.0.1:\(targetPort)
         cert = \(certificates.serverCertificateFile)
         key = \(certificates.serverKeyFile)
+        \(requireClientCertificate ? "verify = 2\nCAfile = \(certificates.caFile)" : "")
         """.write(toFile: configuration, atomically: true, encoding: .utf8)
         process = try ChildProcess(
             binary, [configuration], outputPath: "\(certificates.directory)/stunnel-\(port).log")

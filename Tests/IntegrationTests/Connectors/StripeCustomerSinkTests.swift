@@ -210,6 +210,7 @@ struct StripeBillingRoundTripTests {
         kind: stripe-customer-sink
         topic: crm.customer
         url: \(stripe.url)
+        allow_plaintext_credentials: true
         api_key: ${file:\(keyFile.path)}
         link_topic: raw.customer
         retry: {in_place_attempts: 3, initial_backoff_ms: 200, max_backoff_ms: 1000, topics: []}

@@ -46,6 +46,7 @@ struct TrytonTwoWaySyncTests {
         try TrytonServer.password.write(to: passwordFile, atomically: true, encoding: .utf8)
         let connection = """
             url: \(server.url)
+            allow_plaintext_credentials: true
             database: \(TrytonServer.database)
             user: \(TrytonServer.user)
             password: ${file:\(passwordFile.path)}

@@ -19,13 +19,13 @@ extension MailPeerTests {
 
         static func target(
             _ server: MailServer, port: Int? = nil, security: MailSecurity = .none, auth: Bool = false,
-            password: String = MailServer.password
+            password: String = MailServer.password, url: String? = nil, caFile: String? = nil
         ) throws -> SMTPSinkTarget {
-            let url = port.map { "smtp://127.0.0.1:\($0)/client.test" } ?? server.smtpURL
+            let url = url ?? port.map { "smtp://127.0.0.1:\($0)/client.test" } ?? server.smtpURL
             let settings = MailServerSettings(
                 url: url, username: auth ? MailServer.address("support") : nil, password: auth ? password : nil,
                 security: security,
-                caFile: server.certificatePath, timeout: .seconds(15), connectTimeout: .seconds(8))
+                caFile: caFile ?? server.certificatePath, timeout: .seconds(15), connectTimeout: .seconds(8))
             return try SMTPSinkTarget(
                 settings: .init(
                     from: MailAddress(MailServer.address("support"), name: "Kundendienst Zoë"), to: "{{customerRef}}",

@@ -37,6 +37,7 @@ extension MailPeerTests {
                 kind: imap-source
                 url: \(server.imapURL)
                 security: none
+                allow_plaintext_credentials: true
                 username: \(MailServer.address("support"))
                 password: ${file:\(passwordFile)}
                 topic: \(topic)
