@@ -4,7 +4,8 @@ import ServiceLifecycle
 /// its `run()` runs, and, once it stopped with an error, that error. Wrapping keeps the connectors unaware of the
 /// hub's readiness; a service that knows more about its health can say so through ``HealthReporting``.
 public struct MonitoredService: Service {
-    private let service: any Service
+    /// The wrapped service.
+    public let service: any Service
     private let kind: HubState.ComponentKind
     private let name: String
     private let state: HubState

@@ -9,8 +9,11 @@ public final class SQLiteMasterDataStore: MasterDataStore {
     let pool: DatabasePool
 
     /// Opens or creates the database at `path`.
+    /// Opens (creating it and its folder when missing) the database at `path`.
     public init(path: String) throws {
         do {
+            let folder = (path as NSString).deletingLastPathComponent
+            if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             var config = Configuration()
             config.busyMode = .timeout(10)
             pool = try DatabasePool(path: path, configuration: config)

@@ -90,7 +90,8 @@ extension MailPeerTests {
             try await runtime.preflight()
             let mappings = try MappingRegistry(directory: configuration.mappingsDirectory)
             let hub = try await runtime.makeServices(mappings: mappings) { _ in IdentityTransform() }
-            let sources = hub.services.compactMap { $0 as? IMAPSource }
+            // Connectors' services run wrapped in a MonitoredService (readiness).
+            let sources = hub.services.compactMap { (($0 as? MonitoredService)?.service ?? $0) as? IMAPSource }
             #expect(sources.count == 1)
             let sink = try #require(hub.services.compactMap { $0 as? SinkService }.first)
             return (hub.services, sink)
