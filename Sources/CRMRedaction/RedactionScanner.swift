@@ -78,7 +78,8 @@ struct RedactionScanner {
     }
 
     /// Phone numbers and long digit runs: 7 or more digits, optionally after `+`, with single spaces, hyphens or
-    /// parentheses between them; not inside a word, not an ISO date. 13-19 digits passing Luhn's check are a card.
+    /// parentheses between them (9 or more when bare); not inside a word, not an ISO date. 13-19 digits passing
+    /// Luhn's check are a card.
     private func digitRuns() -> [Span] {
         var found: [Span] = []
         var index = 0
@@ -114,7 +115,14 @@ struct RedactionScanner {
             }
             let stop = lastDigit + 1
             let bounded = stop >= bytes.count || !(Self.isLetter(bytes[stop]) || bytes[stop] == UInt8(ascii: "_"))
-            if digits.count >= 7, bounded, !isDate(at: index) {
+            // A bare run (no `+`, spaces, hyphens or parentheses) needs 9 digits: shorter ones are sizes, counts
+            // and offsets far more often than phone numbers (`2000000 bytes`).
+            let formatted =
+                byte == UInt8(ascii: "+")
+                || bytes[index..<stop].contains {
+                    $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ")")
+                }
+            if digits.count >= (formatted ? 7 : 9), bounded, !isDate(at: index) {
                 let card = (13...19).contains(digits.count) && Self.luhn(digits)
                 found.append(Span(range: index..<stop, kind: card ? "card" : "phone"))
             }
@@ -193,6 +201,14 @@ struct RedactionScanner {
             var start = separator + 1
             while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start += 1 }
             guard start < bytes.count else { continue }
+            // `field 'email': not an e-mail address` names a field and says what is wrong with it: prose after a
+            // single-quoted name and a colon is kept unless it is itself quoted.
+            let singleQuotedKey = keyEnd < separator && bytes[keyEnd] == UInt8(ascii: "'")
+            if singleQuotedKey, bytes[separator] == UInt8(ascii: ":"),
+                bytes[start] != UInt8(ascii: "\""), bytes[start] != UInt8(ascii: "'")
+            {
+                continue
+            }
             // JSON quoted inside a JSON string: `\"name\": \"…\"`.
             if bytes[start] == UInt8(ascii: "\\"), start + 1 < bytes.count, bytes[start + 1] == UInt8(ascii: "\"") {
                 start += 2

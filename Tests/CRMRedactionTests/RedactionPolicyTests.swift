@@ -46,6 +46,8 @@ import Testing
         "HTTP 422 after 1500 ms from 192.168.100.200:8080",
         "hostname: erp.internal, sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "mapping 'web-form' field 'Customer.phones' value string(13 chars): not a phone number [field]",
+        "field 'email': not an e-mail address",
+        "the broker refused the record for out (2000000 bytes): Message size too large",
     ])
     func operationalTextIsLeftAlone(text: String) {
         #expect(policy.redact(text) == text)
