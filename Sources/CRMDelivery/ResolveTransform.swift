@@ -42,13 +42,21 @@ public struct ResolveTransform: MessageTransform {
 
 /// Publishes master-data change events to a topic (key: golden id, so one customer's events stay in order),
 /// waiting for the broker's acknowledgement.
+///
+/// An `erased` event is published as `crm-event: golden-customer-erased` (its value carries the golden id and the
+/// erased record references only), followed by tombstones: one for the golden id on the events topic, and one per
+/// key on each of the ``ErasureTombstones/topics`` (see ``ErasureTombstones``). Compaction then removes the
+/// person's records from those topics.
 public struct KafkaMasterDataEventSink: MasterDataEventSink {
     public let topic: String
     public let producer: KafkaProducer
+    /// The customer-keyed compacted topics that get tombstones on erasure.
+    public let erasure: ErasureTombstones
 
-    public init(topic: String, producer: KafkaProducer) {
+    public init(topic: String, producer: KafkaProducer, erasure: ErasureTombstones = ErasureTombstones()) {
         self.topic = topic
         self.producer = producer
+        self.erasure = erasure
     }
 
     public func publish(_ events: [MasterDataEvent]) async throws {
@@ -60,6 +68,18 @@ public struct KafkaMasterDataEventSink: MasterDataEventSink {
                 ProducerMessage(
                     topic: topic, key: Array(event.goldenId.utf8), value: value,
                     headers: [KafkaHeader(key: "crm-event", text: "golden-customer-\(event.kind.rawValue)")]))
+            if event.kind == .erased { try await publishTombstones(for: event) }
         }
+    }
+
+    /// Tombstones for an erased person's keys: the golden id on the events topic, every configured key on every
+    /// configured customer topic.
+    private func publishTombstones(for event: MasterDataEvent) async throws {
+        var messages = [ProducerMessage.tombstone(topic: topic, key: Array(event.goldenId.utf8))]
+        let keys = erasure.keys(goldenId: event.goldenId, records: event.erasedRecords)
+        for tombstoneTopic in erasure.topics where tombstoneTopic != topic {
+            messages += keys.map { ProducerMessage.tombstone(topic: tombstoneTopic, key: Array($0.utf8)) }
+        }
+        for message in messages { _ = try await producer.send(message) }
     }
 }

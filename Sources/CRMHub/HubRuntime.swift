@@ -31,7 +31,7 @@ public struct HubRuntime: Sendable {
     public var routeTopics: [String] {
         let routes = configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics }
         let sinks = configuration.connectors.flatMap(\.topics)
-        let events = usesMasterData ? [configuration.store.eventsTopic] : []
+        let events = usesMasterData ? [configuration.store.eventsTopic] + configuration.store.erasure.topics : []
         let history = Array(configuration.store.historyTopics.keys)
         return Array(Set(routes + sinks + events + history)).sorted()
     }
@@ -211,8 +211,10 @@ public struct HubRuntime: Sendable {
                 store = try await PostgresMasterDataStore(url: url, logger: logger)
             }
             let resolver = try await MasterDataResolver(
-                store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer)
-            )
+                store: store,
+                sink: KafkaMasterDataEventSink(
+                    topic: configuration.store.eventsTopic, producer: producer,
+                    erasure: configuration.store.erasure))
             let counts = await resolver.counts
             logger.info(
                 "master data loaded",
