@@ -2,15 +2,19 @@ import CRMKafka
 import CRMMasterData
 import CRMModel
 import Foundation
+import Metrics
 
 /// The route step `resolve: true`: resolves each customer message against the master data and passes it on with
 /// its golden customer id (field `goldenId` and header `crm-golden-id`), so every system downstream gets the same id.
 ///
 /// The input is a canonical Customer entity or a flat customer record (see `CustomerMessage`); the output is the same
 /// JSON with the golden id added. A message that is not a customer goes to the route's dead-letter topic with a
-/// reason that carries no personal data.
+/// reason that carries no personal data. A message about an erased person (its record reference or golden id is on
+/// the erasure ledger, see `ErasureLedger`) is dropped, not dead-lettered (a dead-letter topic would keep the
+/// personal data), and counted in `crmhub_resolve_erased_dropped_total`.
 public struct ResolveTransform: MessageTransform {
     public let resolver: MasterDataResolver
+    private let erasedDropped = Counter(label: "crmhub_resolve_erased_dropped_total")
 
     public init(resolver: MasterDataResolver) { self.resolver = resolver }
 
@@ -27,7 +31,11 @@ public struct ResolveTransform: MessageTransform {
         let record = input.record
         let resolution: Resolution
         do {
-            resolution = try await resolver.resolve(record)
+            let goldenId = input.json["goldenId"]?.scalarText ?? message.headers.text(EnvelopeHeader.goldenID)
+            resolution = try await resolver.resolve(record, goldenId: goldenId)
+        } catch let error as MasterDataError where error.kind == .erased {
+            erasedDropped.increment()
+            return .drop(reason: "the customer was erased")
         } catch {
             return .failure(reason: "master data could not store the resolution: \(error)", errorClass: "master-data")
         }

@@ -17,7 +17,8 @@ struct ErasureTests {
     func eraseEventAndTombstonesReachTheCompactedTopics() async throws {
         let broker = try TansuBroker()
         defer { broker.stop() }
-        let events = "crm.golden.customer", customers = "crm.customer"
+        let events = "crm.golden.customer"
+        let customers = "crm.customer"
         try await KafkaTestClient.createTopics(broker.bootstrap, [events, customers], partitions: 1)
         let producer = try KafkaTestClient.producer(broker.bootstrap)
         let path = temporaryDatabase()
