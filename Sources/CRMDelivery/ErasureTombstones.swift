@@ -28,6 +28,12 @@ public struct ErasureTombstones: Sendable, Hashable {
         self.keys = keys
     }
 
+    /// The references an erased person had in local views and stores: the golden id and `system:externalId` of
+    /// every erased record (the keys of both kinds, whatever ``keys`` says).
+    public static func references(of event: MasterDataEvent) -> [String] {
+        ErasureTombstones().keys(goldenId: event.goldenId, records: event.erasedRecords)
+    }
+
     /// The tombstone keys of one erasure on a customer-keyed topic, in a stable order without repeats.
     public func keys(goldenId: String, records: [RecordRef]) -> [String] {
         var out: [String] = []

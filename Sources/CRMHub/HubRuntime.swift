@@ -251,6 +251,14 @@ public struct HubRuntime: Sendable {
         guard !configuration.connectors.isEmpty else { return ([], []) }
         let deliveryStore = try DeliveryStateStore(
             path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
+        let logger = self.logger
+        await resolver?.onErasure { event in
+            do {
+                try await deliveryStore.forgetParked(keys: ErasureTombstones.references(of: event))
+            } catch {
+                logger.warning("parked keys of an erased customer not forgotten", metadata: ["error": "\(error)"])
+            }
+        }
         let http = HTTPClient(concurrency: 16)
         let stateFiles = StateFiles(directory: configuration.stateDirectory)
         let runtime = self

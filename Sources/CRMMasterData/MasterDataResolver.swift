@@ -25,6 +25,8 @@ public actor MasterDataResolver {
     private var lastPoll = ContinuousClock.now
     /// The erasure ledger (hashed references of erased people, see ``ErasureLedger``).
     private var ledger: Set<String>
+    /// Called with every erasure, this instance's and (through the change feed) other resolvers'.
+    private var erasureObservers: [@Sendable (MasterDataEvent) async -> Void] = []
     /// How often `resolve` first takes in changes other instances and the CLI made. Default 1 s.
     public var changePollInterval: Duration = .seconds(1)
 
@@ -98,6 +100,7 @@ public actor MasterDataResolver {
         }
         let unpublished = foreign.filter { $0.origin.hasPrefix("unpublished:") }.map(\.event)
         if !unpublished.isEmpty { try await sink?.publish(unpublished) }
+        for event in foreign.map(\.event) where event.kind == .erased { await notifyErasure(event) }
         return foreign.count
     }
 
@@ -423,8 +426,19 @@ public actor MasterDataResolver {
     public func erase(goldenId: String, actor: String) async throws {
         let live = graph.read { $0.canonicalGoldenId(goldenId) } ?? goldenId
         let erasedIds = historyIds(of: live)
-        try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
+        let c = try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
         try await historyStore?.eraseHistory(goldenIds: erasedIds)
+        for event in c.events where event.kind == .erased { await notifyErasure(event) }
+    }
+
+    /// Registers `observer` to be called with the `erased` event of every erasure this resolver makes or takes in
+    /// from the change feed (local views and stores forget the person there: ticket views, parked sink keys).
+    public func onErasure(_ observer: @escaping @Sendable (MasterDataEvent) async -> Void) {
+        erasureObservers.append(observer)
+    }
+
+    private func notifyErasure(_ event: MasterDataEvent) async {
+        for observer in erasureObservers { await observer(event) }
     }
 
     private func eraseChange(goldenId: String, actor: String) throws -> Change {
