@@ -119,7 +119,10 @@ let package = Package(
         ),
         .target(
             name: "CRMMasterData",
-            dependencies: ["CRMCSV", "CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CRMCSV", "CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictConcurrency
         ),
         .target(

@@ -85,8 +85,8 @@ public enum AdminServer {
     }
 
     /// `GET /mdm/customers?email=...`, `?phone=...[&region=GB]`, `?system=...&external_id=...` (golden records, for
-    /// screen-pops and enrichment), `GET /mdm/customers/{id}` and `GET /customers/{id}/timeline`, each requiring
-    /// `Authorization: Bearer <token>`.
+    /// screen-pops and enrichment), `GET /mdm/customers/{id}`, `DELETE /mdm/customers/{id}[?actor=NAME]` (erasure)
+    /// and `GET /customers/{id}/timeline`, each requiring `Authorization: Bearer <token>`.
     private static func addMasterDataRoutes(
         _ router: Router<BasicRequestContext>, _ masterData: MasterDataResolver, token: [UInt8]
     ) {
@@ -118,6 +118,16 @@ public enum AdminServer {
                 return json(.notFound, ["error": "no golden customer \(id)"])
             }
             return encoded(.ok, golden)
+        }
+        // Right to erasure: the same as `crmhub mdm erase` (the erase event and tombstones follow from the daemon).
+        mdm.delete("customers/:id") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            let actor = request.uri.queryParameters["actor"].map(String.init) ?? "admin-api"
+            guard let golden = await masterData.golden(id: id) else {
+                return json(.notFound, ["error": "no golden customer \(id)"])
+            }
+            try await masterData.erase(goldenId: golden.id, actor: actor)
+            return json(.ok, ["erased": golden.id])
         }
         // A customer's contact history: personal data, behind the same token.
         router.group("customers").add(middleware: AdminTokenMiddleware(token: token)).get(":id/timeline") {

@@ -136,6 +136,10 @@ public struct HubConfiguration: Sendable {
             }
             return configuration
         }
+        /// The compacted, customer-keyed topics that get tombstones when a person is erased, and their key kinds
+        /// (`erasure: {tombstone_topics: [crm.customer], keys: [golden_id, record]}`). Default: no topics (the events
+        /// topic always gets the golden id's tombstone), keys `golden_id` and `record`.
+        public var erasure = ErasureTombstones()
     }
 
     /// Logging settings.
@@ -394,8 +398,9 @@ extension HubConfiguration.IngressSettings {
 extension HubConfiguration.StoreSettings {
     init(_ value: YAMLValue, resolve: (String) -> String) throws(YAMLError) {
         let map = try value.mapping()
-        try map.allowOnly(["kind", "path", "url", "events_topic", "history_topics", "tls"])
+        try map.allowOnly(["kind", "path", "url", "events_topic", "history_topics", "tls", "erasure"])
         if let value = map.optional("events_topic") { eventsTopic = try value.topicName() }
+        if let value = map.optional("erasure") { erasure = try Self.erasure(value) }
         if let value = map.optional("history_topics") {
             for entry in try value.mapping().entries {
                 let topic = entry.key
@@ -442,6 +447,28 @@ extension HubConfiguration.StoreSettings {
                 }
             }
         }
+    }
+}
+
+extension HubConfiguration.StoreSettings {
+    /// `erasure: {tombstone_topics: [TOPIC, ...], keys: [golden_id | record, ...]}`.
+    static func erasure(_ value: YAMLValue) throws(YAMLError) -> ErasureTombstones {
+        let map = try value.mapping()
+        try map.allowOnly(["tombstone_topics", "keys"])
+        var erasure = ErasureTombstones()
+        if let value = map.optional("tombstone_topics") {
+            erasure.topics = []
+            for topic in try value.sequence() { erasure.topics.append(try topic.topicName()) }
+        }
+        if let value = map.optional("keys") {
+            erasure.keys = []
+            for key in try value.sequence() {
+                let name = try key.oneOf(ErasureTombstones.Key.allCases.map(\.rawValue))
+                erasure.keys.append(ErasureTombstones.Key(rawValue: name)!)
+            }
+            if erasure.keys.isEmpty { throw YAMLError("name at least one key kind", at: value.location) }
+        }
+        return erasure
     }
 }
 

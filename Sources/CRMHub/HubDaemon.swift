@@ -97,9 +97,22 @@ public struct HubDaemon: Sendable {
                 return mappings?.transform(named: name) ?? UnavailableMappingTransform(name: name)
             }
             services = hub.services
-            services +=
-                try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger)
-                as [any Service]
+            let escalations = try workflow.escalationServices(runtime: runtime, producer: hub.producer, logger: logger)
+            if let resolver = hub.resolver {
+                // An erasure deletes the person's customers and tickets from every rule's ticket view.
+                let stores = escalations.map(\.ticketStore)
+                await resolver.onErasure { event in
+                    for store in stores {
+                        do {
+                            try await store.erase(references: ErasureTombstones.references(of: event))
+                        } catch {
+                            logger.warning(
+                                "ticket view rows of an erased customer not deleted", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+            services += escalations as [any Service]
         } catch {
             throw .cannotStart("\(error)")
         }

@@ -31,7 +31,7 @@ public struct HubRuntime: Sendable {
     public var routeTopics: [String] {
         let routes = configuration.routes.flatMap { [$0.from, $0.deadLetterTopic] + $0.to.topics }
         let sinks = configuration.connectors.flatMap(\.topics)
-        let events = usesMasterData ? [configuration.store.eventsTopic] : []
+        let events = usesMasterData ? [configuration.store.eventsTopic] + configuration.store.erasure.topics : []
         let history = Array(configuration.store.historyTopics.keys)
         return Array(Set(routes + sinks + events + history)).sorted()
     }
@@ -212,8 +212,10 @@ public struct HubRuntime: Sendable {
                     configuration: try configuration.store.postgresConfiguration(url: url), logger: logger)
             }
             let resolver = try await MasterDataResolver(
-                store: store, sink: KafkaMasterDataEventSink(topic: configuration.store.eventsTopic, producer: producer)
-            )
+                store: store,
+                sink: KafkaMasterDataEventSink(
+                    topic: configuration.store.eventsTopic, producer: producer,
+                    erasure: configuration.store.erasure))
             let counts = await resolver.counts
             logger.info(
                 "master data loaded",
@@ -250,6 +252,14 @@ public struct HubRuntime: Sendable {
         guard !configuration.connectors.isEmpty else { return ([], []) }
         let deliveryStore = try DeliveryStateStore(
             path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
+        let logger = self.logger
+        await resolver?.onErasure { event in
+            do {
+                try await deliveryStore.forgetParked(keys: ErasureTombstones.references(of: event))
+            } catch {
+                logger.warning("parked keys of an erased customer not forgotten", metadata: ["error": "\(error)"])
+            }
+        }
         let http = HTTPClient(concurrency: 16)
         let stateFiles = StateFiles(directory: configuration.stateDirectory)
         let runtime = self

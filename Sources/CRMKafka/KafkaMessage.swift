@@ -56,6 +56,9 @@ public struct ProducerMessage: Sendable {
     public var key: [UInt8]?
     public var value: [UInt8]
     public var headers: [KafkaHeader]
+    /// Produce a null value (a tombstone: log compaction deletes the key's earlier records) instead of `value`.
+    /// Default false.
+    public var isTombstone = false
 
     public init(
         topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8], headers: [KafkaHeader] = []
@@ -65,6 +68,16 @@ public struct ProducerMessage: Sendable {
         self.key = key
         self.value = value
         self.headers = headers
+    }
+
+    /// A tombstone for `key` on `topic`: a record with a null value, which a compacted topic keeps only until
+    /// `delete.retention.ms` after compaction removed the key's earlier records.
+    public static func tombstone(
+        topic: String, key: [UInt8], headers: [KafkaHeader] = []
+    ) -> ProducerMessage {
+        var message = ProducerMessage(topic: topic, key: key, value: [], headers: headers)
+        message.isTombstone = true
+        return message
     }
 }
 
@@ -85,6 +98,8 @@ public struct ConsumerMessage: Sendable {
     public var headers: [KafkaHeader]
     /// Milliseconds since the epoch (create or log-append time), if the broker gave one.
     public var timestampMilliseconds: Int64?
+    /// The record has a null value (a tombstone on a compacted topic); `value` is then empty.
+    public var isTombstone = false
 
     public init(
         topicPartition: TopicPartition, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader],

@@ -23,6 +23,10 @@ public actor MasterDataResolver {
     private var lastChange: Int64 = 0
     private var seenChanges: Set<Int64> = []
     private var lastPoll = ContinuousClock.now
+    /// The erasure ledger (hashed references of erased people, see ``ErasureLedger``).
+    private var ledger: Set<String>
+    /// Called with every erasure, this instance's and (through the change feed) other resolvers'.
+    private var erasureObservers: [@Sendable (MasterDataEvent) async -> Void] = []
     /// How often `resolve` first takes in changes other instances and the CLI made. Default 1 s.
     public var changePollInterval: Duration = .seconds(1)
 
@@ -41,6 +45,7 @@ public actor MasterDataResolver {
         // The match model learns from the stored records (unless the caller brought a trained one).
         if !model.isTrained, g.recordCount >= MatchTraining().minimumRecords { g.train() }
         trainedAt = g.recordCount
+        ledger = snapshot.erasureLedger
         graph = LockedIdentityGraph(g)
         self.store = store
         self.sink = sink
@@ -74,6 +79,9 @@ public actor MasterDataResolver {
             ids.insert(c.event.goldenId)
             if let r = c.event.relatedGoldenId { ids.insert(r) }
             erased.formUnion(c.event.erasedRecords)
+            if c.event.kind == .erased {
+                ledger.formUnion(ErasureLedger.entries(goldenId: c.event.goldenId, records: c.event.erasedRecords))
+            }
         }
         let stored = try await store.members(goldenIds: ids.sorted())
         graph.update { graph in
@@ -92,6 +100,7 @@ public actor MasterDataResolver {
         }
         let unpublished = foreign.filter { $0.origin.hasPrefix("unpublished:") }.map(\.event)
         if !unpublished.isEmpty { try await sink?.publish(unpublished) }
+        for event in foreign.map(\.event) where event.kind == .erased { await notifyErasure(event) }
         return foreign.count
     }
 
@@ -110,9 +119,17 @@ public actor MasterDataResolver {
     /// Resolves one record, stores the outcome with its evidence, then publishes `created` or `updated`.
     /// On a shared store (`SharedMasterDataStore.coordinatesResolvers`) the record is resolved under the store's
     /// resolution locks against what every instance stored (see `SharedMasterDataStore`).
+    ///
+    /// A record whose reference, or a message whose golden id (`goldenId`), is on the erasure ledger is refused with
+    /// a ``MasterDataError/Kind/erased`` error (its description carries no reference): an erased person is not
+    /// recreated by a replay or a late retry.
     @discardableResult
-    public func resolve(_ record: CustomerRecord) async throws -> Resolution {
+    public func resolve(_ record: CustomerRecord, goldenId: String? = nil) async throws -> Resolution {
         if ContinuousClock.now - lastPoll >= changePollInterval { try await synchronize() }
+        if isErased(record.ref, goldenId: goldenId) {
+            throw MasterDataError(
+                .erased, "the record belongs to an erased person (its reference is on the erasure ledger)")
+        }
         let decision: Decision
         if let shared = store as? any SharedMasterDataStore, shared.coordinatesResolvers {
             decision = try await resolveShared(record, on: shared)
@@ -124,6 +141,13 @@ public actor MasterDataResolver {
         try await recordConsentFlags(of: record, goldenId: decision.resolution.goldenId)
         try await sink?.publish(decision.events)
         return decision.resolution
+    }
+
+    /// Whether a source record reference or a golden id is on the erasure ledger.
+    public func isErased(_ ref: RecordRef, goldenId: String? = nil) -> Bool {
+        if ledger.contains(ErasureLedger.entry(ref)) { return true }
+        if let goldenId, ledger.contains(ErasureLedger.entry(goldenId: goldenId)) { return true }
+        return false
     }
 
     /// Retrains the match model when the graph has doubled since the last training (the learned m/u and prior
@@ -396,13 +420,25 @@ public actor MasterDataResolver {
     }
 
     /// Erases a person (right to erasure): member records and the golden record are deleted; the audit keeps
-    /// only references; the person's consent statements and timeline are deleted; an `erased` event (a tombstone for
-    /// downstream topics) is published.
+    /// only references; the person's consent statements and timeline are deleted; the golden id and record
+    /// references go on the erasure ledger (hashed, see ``ErasureLedger``) so they are not resolved again; an `erased`
+    /// event (followed by tombstones, see `KafkaMasterDataEventSink`) is published.
     public func erase(goldenId: String, actor: String) async throws {
         let live = graph.read { $0.canonicalGoldenId(goldenId) } ?? goldenId
         let erasedIds = historyIds(of: live)
-        try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
+        let c = try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
         try await historyStore?.eraseHistory(goldenIds: erasedIds)
+        for event in c.events where event.kind == .erased { await notifyErasure(event) }
+    }
+
+    /// Registers `observer` to be called with the `erased` event of every erasure this resolver makes or takes in
+    /// from the change feed (local views and stores forget the person there: ticket views, parked sink keys).
+    public func onErasure(_ observer: @escaping @Sendable (MasterDataEvent) async -> Void) {
+        erasureObservers.append(observer)
+    }
+
+    private func notifyErasure(_ event: MasterDataEvent) async {
+        for observer in erasureObservers { await observer(event) }
     }
 
     private func eraseChange(goldenId: String, actor: String) throws -> Change {
@@ -417,6 +453,9 @@ public actor MasterDataResolver {
         batch.erased = refs
         batch.removedGoldens = [live]
         batch.closedReviews = refs
+        let entries = ErasureLedger.entries(goldenId: live, records: refs)
+        batch.ledger = entries
+        ledger.formUnion(entries)
         batch.audit = [AuditEntry(action: "erased", goldenId: live, records: refs, actor: actor, at: at)]
         return Change(
             batch: batch,

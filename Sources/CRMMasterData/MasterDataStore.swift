@@ -15,6 +15,8 @@ public struct MasterDataSnapshot: Sendable {
     public var members: [StoredMember] = []
     public var aliases: [String: String] = [:]
     public var mergeHistory: [String: [RecordRef]] = [:]
+    /// The erasure ledger (see ``ErasureLedger``).
+    public var erasureLedger: Set<String> = []
     public init() {}
 }
 
@@ -36,6 +38,8 @@ public struct StoreBatch: Sendable {
     public var reviews: [ReviewItem] = []
     /// Review items to close (by record).
     public var closedReviews: [RecordRef] = []
+    /// Entries to add to the erasure ledger (hashed references, see ``ErasureLedger``).
+    public var ledger: [String] = []
     /// The change events of this batch, stored in the same transaction (the change feed other resolvers poll).
     public var events: [MasterDataEvent] = []
     /// The resolver instance that made the change (see `MasterDataChange.origin`).
@@ -44,6 +48,7 @@ public struct StoreBatch: Sendable {
     public var isEmpty: Bool {
         members.isEmpty && erased.isEmpty && goldens.isEmpty && removedGoldens.isEmpty && aliases.isEmpty
             && mergeHistory.isEmpty && audit.isEmpty && reviews.isEmpty && closedReviews.isEmpty && events.isEmpty
+            && ledger.isEmpty
     }
 }
 
@@ -107,6 +112,7 @@ public actor InMemoryMasterDataStore: MasterDataStore {
     private var audit: [AuditEntry] = []
     private var reviews: [ReviewItem] = []
     private var feed: [MasterDataChange] = []
+    private var ledger: Set<String> = []
     private var consentLog: [Consent] = []
     private var interactions: [(seq: Int64, entry: TimelineEntry)] = []
     private var interactionKeys: Set<String> = []
@@ -118,6 +124,7 @@ public actor InMemoryMasterDataStore: MasterDataStore {
         s.members = order.compactMap { members[$0] }
         s.aliases = aliases
         s.mergeHistory = history
+        s.erasureLedger = ledger
         return s
     }
 
@@ -137,6 +144,7 @@ public actor InMemoryMasterDataStore: MasterDataStore {
         audit += b.audit
         reviews.removeAll { b.closedReviews.contains($0.record) }
         reviews += b.reviews
+        ledger.formUnion(b.ledger)
         for e in b.events { feed.append(MasterDataChange(seq: Int64(feed.count + 1), origin: b.origin, event: e)) }
     }
 

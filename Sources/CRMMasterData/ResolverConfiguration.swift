@@ -66,6 +66,8 @@ public struct MasterDataError: Error, Sendable, Hashable, CustomStringConvertibl
         public static let invalidOperation = Kind(rawValue: "invalid operation")
         public static let store = Kind(rawValue: "store")
         public static let input = Kind(rawValue: "input")
+        /// The record belongs to an erased person (see ``ErasureLedger``).
+        public static let erased = Kind(rawValue: "erased")
     }
     public var kind: Kind
     public var message: String

@@ -43,6 +43,7 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                   system TEXT NOT NULL, external_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (system, external_id));
                 CREATE TABLE IF NOT EXISTS mdm_change (
                   seq INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, body TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS mdm_erasure_ledger (entry TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
                 """)
         try migrateHistory(db)
     }
@@ -60,6 +61,7 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                 for row in try Row.fetchAll(db, sql: "SELECT absorbed, members FROM mdm_merge_history") {
                     s.mergeHistory[row["absorbed"]] = try Self.decode(row["members"])
                 }
+                s.erasureLedger = Set(try String.fetchAll(db, sql: "SELECT entry FROM mdm_erasure_ledger"))
                 return s
             }
         }
@@ -75,6 +77,10 @@ public final class SQLiteMasterDataStore: MasterDataStore {
                             ON CONFLICT(system, external_id) DO UPDATE SET golden_id = excluded.golden_id, record = excluded.record
                             """,
                         arguments: [m.record.system, m.record.externalId, m.goldenId, try Self.encode(m.record)])
+                }
+                for entry in b.ledger {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO mdm_erasure_ledger (entry) VALUES (?)", arguments: [entry])
                 }
                 for r in b.erased {
                     try db.execute(

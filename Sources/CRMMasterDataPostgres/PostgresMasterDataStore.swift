@@ -222,6 +222,7 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             CREATE TABLE IF NOT EXISTS mdm_change (
               seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, origin text NOT NULL, body jsonb NOT NULL)
             """,
+            "CREATE TABLE IF NOT EXISTS mdm_erasure_ledger (entry text PRIMARY KEY)",
             "CREATE TABLE IF NOT EXISTS mdm_schema (version int NOT NULL)",
             "INSERT INTO mdm_schema (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM mdm_schema)",
         ]
@@ -247,6 +248,8 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
             for try await (absorbed, refs) in history.decode((String, String).self) {
                 s.mergeHistory[absorbed] = try Self.decode(refs)
             }
+            let ledger = try await connection.query("SELECT entry FROM mdm_erasure_ledger", logger: self.logger)
+            for try await entry in ledger.decode(String.self) { s.erasureLedger.insert(entry) }
             return s
         }
     }
@@ -356,6 +359,11 @@ public final class PostgresMasterDataStore: SharedMasterDataStore {
                 ON CONFLICT (system, external_id) DO UPDATE
                 SET golden_id = excluded.golden_id, record = excluded.record, block_keys = excluded.block_keys
                 """, logger: logger)
+        }
+        for entry in b.ledger {
+            try await connection.query(
+                "INSERT INTO mdm_erasure_ledger (entry) VALUES (\(entry)) ON CONFLICT (entry) DO NOTHING",
+                logger: logger)
         }
         for r in b.erased {
             try await connection.query(

@@ -154,6 +154,17 @@ enum CTIWiring {
                 throw CTISetupError(description: "\(context.file): cannot open the ticket view \(path): \(error)")
             }
         }
+        if let store = view?.store {
+            let logger = context.logger
+            await context.masterData?.onErasure { event in
+                do {
+                    try await store.erase(references: ErasureTombstones.references(of: event))
+                } catch {
+                    logger.warning(
+                        "ticket view rows of an erased customer not deleted", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         parts.services += view.map { [$0] } ?? []
         let connector = try connector(settings, in: context, tickets: view?.store)
         parts.services.append(connector)

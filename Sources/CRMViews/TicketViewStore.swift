@@ -60,6 +60,45 @@ public final class TicketViewStore: Sendable {
         }
     }
 
+    /// Forgets an erased person: the customers any of `references` (golden id, `system:externalId`, a customer id;
+    /// compared without case) point to, every reference of theirs, and the tickets whose customer reference is one of
+    /// them (their escalation marks too).
+    /// - Returns: how many customers and tickets were deleted.
+    @discardableResult
+    public func erase(references: [String]) async throws -> (customers: Int, tickets: Int) {
+        try await database.write { db in
+            let given = Set(references.map { $0.lowercased() })
+            var ids = Set<String>()
+            for reference in given {
+                ids.formUnion(
+                    try String.fetchAll(
+                        db, sql: "SELECT customer_id FROM customer_refs WHERE ref = ?", arguments: [reference]))
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM customers WHERE id = ?", arguments: [reference]) != nil {
+                    ids.insert(reference)
+                }
+            }
+            var all = given
+            for id in ids {
+                all.formUnion(
+                    try String.fetchAll(db, sql: "SELECT ref FROM customer_refs WHERE customer_id = ?", arguments: [id])
+                )
+            }
+            var tickets = 0
+            for reference in all {
+                try db.execute(
+                    sql: "DELETE FROM escalated WHERE ticket_id IN (SELECT id FROM tickets WHERE customer_ref = ?)",
+                    arguments: [reference])
+                try db.execute(sql: "DELETE FROM tickets WHERE customer_ref = ?", arguments: [reference])
+                tickets += db.changesCount
+            }
+            for id in ids {
+                try db.execute(sql: "DELETE FROM customer_refs WHERE customer_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM customers WHERE id = ?", arguments: [id])
+            }
+            return (ids.count, tickets)
+        }
+    }
+
     /// Stores the latest version of a customer and the references that find it (replacing its old ones).
     public func upsertCustomer(id: String, json: [UInt8], references: [String]) async throws {
         try await database.write { db in

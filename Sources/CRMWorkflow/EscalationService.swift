@@ -39,6 +39,8 @@ public final class EscalationService: Service, Sendable {
     private let clock: @Sendable () -> Date
     private let metrics: Metrics
     private var store: TicketViewStore { view.store }
+    /// The rule's ticket view (the daemon deletes an erased person's rows from it).
+    public var ticketStore: TicketViewStore { view.store }
 
     /// - Parameters:
     ///   - consumer: client settings for the view; its group is `<groupPrefix>.rule.<name>.<store generation>`.

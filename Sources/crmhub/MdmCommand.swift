@@ -290,7 +290,8 @@ extension MdmCommand {
 
     struct Erase: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Erase a person (right to erasure); emits a tombstone event.")
+            abstract:
+                "Erase a person (right to erasure); a running daemon publishes the erase event and tombstones.")
         @Option(help: "Master data store: a SQLite file or a postgres://user:password@host:port/db URL.") var db: String
         @Argument var goldenId: String
         @Option var actor = ProcessInfo.processInfo.environment["USER"] ?? "cli"

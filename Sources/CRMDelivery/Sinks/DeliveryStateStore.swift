@@ -97,6 +97,22 @@ public final class DeliveryStateStore: Sendable {
         }
     }
 
+    /// Forgets the parked queues of an erased person's keys (golden id, `system:externalId`), in every sink. The
+    /// dedup window holds message ids, not customer keys: it cannot be matched to a person and carries no personal
+    /// data.
+    /// - Returns: how many parked entries were removed.
+    @discardableResult
+    public func forgetParked(keys: [String]) async throws -> Int {
+        try await database.write { db in
+            var removed = 0
+            for key in Set(keys) {
+                try db.execute(sql: "DELETE FROM parked WHERE key = ?", arguments: [key])
+                removed += db.changesCount
+            }
+            return removed
+        }
+    }
+
     /// Removes `id` from its key's queue (delivered, or dead-lettered).
     public func unpark(sink: String, id: String) async throws {
         try await database.write { db in

@@ -550,5 +550,6 @@ extension ConsumerMessage {
         self.init(
             topicPartition: TopicPartition(topic: topic, partition: message.partition), offset: message.offset,
             key: key, value: value, headers: headers, timestampMilliseconds: timestamp >= 0 ? timestamp : nil)
+        isTombstone = message.payload == nil
     }
 }

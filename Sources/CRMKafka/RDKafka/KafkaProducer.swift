@@ -187,8 +187,10 @@ public final class KafkaProducer: Sendable {
                     values[index].u.cstr = base.assumingMemoryBound(to: CChar.self)
                     index += 1
                     values[index].vtype = RD_KAFKA_VTYPE_VALUE
-                    values[index].u.mem.ptr = UnsafeMutableRawPointer(mutating: valueBytes.baseAddress)
-                    values[index].u.mem.size = valueBytes.count
+                    // A tombstone is a null value (not an empty one): no pointer at all.
+                    values[index].u.mem.ptr =
+                        message.isTombstone ? nil : UnsafeMutableRawPointer(mutating: valueBytes.baseAddress)
+                    values[index].u.mem.size = message.isTombstone ? 0 : valueBytes.count
                     index += 1
                     values[index].vtype = RD_KAFKA_VTYPE_MSGFLAGS
                     values[index].u.i = RD_KAFKA_MSG_F_COPY

@@ -1,0 +1,61 @@
+import CRMDelivery
+import CRMMasterData
+import CRMViews
+import Foundation
+import Synchronization
+import Testing
+
+/// The local views and stores an erasure reaches through ``MasterDataResolver/onErasure(_:)``.
+@Suite("Erasure in views and stores")
+struct ErasureStoresTests {
+    @Test func theTicketViewForgetsTheErasedCustomerAndTheirTicketsButKeepsOthers() async throws {
+        let store = try TicketViewStore(path: nil)
+        let ada = #"{"id":"crm:1","goldenId":"G-1","emails":["ada@example.com"]}"#
+        try await store.upsertCustomer(
+            id: "crm:1", json: Array(ada.utf8), references: ["crm:1", "G-1", "email:ada@example.com"])
+        try await store.upsertCustomer(id: "crm:2", json: Array(#"{"id":"crm:2"}"#.utf8), references: ["crm:2"])
+        try await store.upsertTicket(
+            id: "T-1", json: Array(#"{"id":"T-1"}"#.utf8), customerRef: "email:ada@example.com", open: true,
+            seenAt: Date())
+        try await store.upsertTicket(
+            id: "T-2", json: Array(#"{"id":"T-2"}"#.utf8), customerRef: "crm:2", open: true, seenAt: Date())
+
+        let removed = try await store.erase(references: ["G-1", "crm:1"])
+
+        #expect(removed.customers == 1 && removed.tickets == 1)
+        #expect(try await store.customer(reference: "email:ada@example.com") == nil)
+        #expect(try await store.openTickets(references: ["email:ada@example.com"]).isEmpty)
+        #expect(try await store.customer(reference: "crm:2") != nil)
+        #expect(try await store.openTickets(references: ["crm:2"]).count == 1)
+    }
+
+    @Test func theParkedQueuesOfTheErasedCustomersKeysAreForgottenInEverySink() async throws {
+        let store = try DeliveryStateStore(path: nil)
+        try await store.park(sink: "erp", key: "crm:1", id: "m1", tier: 0)
+        try await store.park(sink: "mail", key: "G-1", id: "m2", tier: 1)
+        try await store.park(sink: "erp", key: "crm:2", id: "m3", tier: 0)
+
+        let removed = try await store.forgetParked(keys: ["G-1", "crm:1"])
+
+        #expect(removed == 2)
+        #expect(try await store.parked(sink: "erp").keys.sorted() == ["crm:2"])
+        #expect(try await store.parked(sink: "mail").isEmpty)
+    }
+
+    @Test func erasureObserversHearTheDaemonsOwnErasuresAndThoseTakenInFromTheChangeFeed() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("erase-\(UUID()).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let daemon = try await MasterDataResolver(store: try SQLiteMasterDataStore(path: path))
+        let heard = Mutex<[[String]]>([])
+        await daemon.onErasure { event in heard.withLock { $0.append(ErasureTombstones.references(of: event)) } }
+        let a = try await daemon.resolve(CustomerRecord(system: "crm", externalId: "1", givenName: "Ada"))
+        let b = try await daemon.resolve(CustomerRecord(system: "erp", externalId: "C-7", givenName: "Bo"))
+
+        try await daemon.erase(goldenId: a.goldenId, actor: "dpo")
+        let cli = try await MasterDataResolver(store: try SQLiteMasterDataStore(path: path))
+        try await cli.erase(goldenId: b.goldenId, actor: "dpo")
+        try await daemon.synchronize()
+
+        #expect(heard.withLock { $0 } == [[a.goldenId, "crm:1"], [b.goldenId, "erp:C-7"]])
+    }
+}
