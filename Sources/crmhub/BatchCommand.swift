@@ -77,15 +77,7 @@ struct BatchCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             let level = Logger.Level(rawValue: logLevel) ?? .warning
-            let redaction: RedactionPolicy
-            do {
-                redaction = try configuration.redactionPolicy()
-            } catch {
-                printError(error.description)
-                throw ExitCode(2)
-            }
-            RedactionPolicy.install(redaction)
-            LoggingSystem.bootstrap { label in TextLogHandler(label: label, level: level, redaction: redaction) }
+            try bootstrapLogging(configuration, level: level, format: .text)
             var windowDate = Date()
             if let window {
                 guard let parsed = try? Date(window, strategy: .iso8601) else {

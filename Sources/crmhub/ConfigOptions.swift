@@ -1,7 +1,9 @@
 import ArgumentParser
 import CRMDelivery
 import CRMHub
+import CRMRedaction
 import Foundation
+import Logging
 
 /// `--config FILE`, shared by the subcommands that read the hub configuration.
 struct ConfigOptions: ParsableArguments {
@@ -21,4 +23,25 @@ struct ConfigOptions: ParsableArguments {
 
 func printError(_ text: String) {
     FileHandle.standardError.write(Data("crmhub: \(text)\n".utf8))
+}
+
+/// Installs the configuration's redaction policy (one for both log formats, dead-letter reasons and error texts) and
+/// bootstraps logging with it; exits with code 2 when the redaction key cannot be read.
+func bootstrapLogging(
+    _ configuration: HubConfiguration, level: Logger.Level, format: HubConfiguration.LogSettings.Format
+) throws {
+    let redaction: RedactionPolicy
+    do {
+        redaction = try configuration.redactionPolicy()
+    } catch {
+        printError(error.description)
+        throw ExitCode(2)
+    }
+    RedactionPolicy.install(redaction)
+    LoggingSystem.bootstrap { label in
+        switch format {
+        case .json: JSONLogHandler(label: label, level: level, redaction: redaction)
+        case .text: TextLogHandler(label: label, level: level, redaction: redaction)
+        }
+    }
 }

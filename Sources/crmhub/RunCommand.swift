@@ -54,21 +54,7 @@ struct RunCommand: AsyncParsableCommand {
         if let ingressPort { configuration.ingress.port = ingressPort }
         let level = Logger.Level(rawValue: logLevel ?? configuration.log.level) ?? .info
         let format = logFormat.flatMap(HubConfiguration.LogSettings.Format.init(rawValue:)) ?? configuration.log.format
-        // One redaction policy for both log formats, dead-letter reasons and error messages.
-        let redaction: RedactionPolicy
-        do {
-            redaction = try configuration.redactionPolicy()
-        } catch {
-            printError(error.description)
-            throw ExitCode(2)
-        }
-        RedactionPolicy.install(redaction)
-        LoggingSystem.bootstrap { label in
-            switch format {
-            case .json: JSONLogHandler(label: label, level: level, redaction: redaction)
-            case .text: TextLogHandler(label: label, level: level, redaction: redaction)
-            }
-        }
+        try bootstrapLogging(configuration, level: level, format: format)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         // crmhub_build_info{version,revision,swift} 1, as Prometheus exporters name their build info.
