@@ -12,8 +12,14 @@ swift build --build-tests
 BIN=$(swift build --show-bin-path)
 export CRMHUB_BINARY="$BIN/crmhub"
 
-log "running swift tests (librdkafka runtime: $(readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1"))"
-swift test --skip-build
+# Tests that load the machine (several daemons, hundreds of connections, broker restarts) or measure time run alone,
+# one after another, after the rest: run side by side with everything else on a 2-core machine their bounds measure
+# the machine's load, not crmhub.
+SERIAL_TESTS="ScaleOutTests|BrokerRestartTests|FullStateDiskTests|IngressBoundsTests|IngressAuthenticationTests|SinkServiceTests|WorkflowOnKafkaTests|CTIHTTPIngressTests|DemoConfigurationTests|TrytonTwoWaySyncTests|TrytonEndToEndTests|InteractionRedeliveryTests|RouteIntegrationTests"
+log "running swift tests in parallel (librdkafka runtime: $(readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1"))"
+swift test --skip-build --skip "$SERIAL_TESTS"
+log "running the load- and time-sensitive swift tests one at a time"
+swift test --skip-build --no-parallel --filter "$SERIAL_TESTS"
 
 log "chaos: kill -9 the daemon 20 times while keyed messages flow through a route into an HTTP sink"
 "$CRMHUB_VENV/bin/python" deploy/testing/chaos_kill9.py --crmhub "$CRMHUB_BINARY" --tansu "$CRMHUB_TANSU" \

@@ -2,6 +2,7 @@ import CRMKafka
 import CRMModel
 import CRMTestSupport
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -93,7 +94,13 @@ struct BrokerRestartTests {
         }
         try #require(ready, "crmhub is ready (log in \(work)/crmhub.log)")
 
-        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        // The test's own producer is not idempotent (this Tansu forgets producer ids across a restart, and an
+        // idempotent producer then stops with a fatal "sequence desynchronization"); one request in flight at a
+        // time keeps each key's order through retries.
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap])
+        producerConfiguration.idempotent = false
+        producerConfiguration.client.extra["max.in.flight.requests.per.connection"] = "1"
+        let producer = try KafkaProducer(configuration: producerConfiguration, logger: Logger(label: "test"))
         let acknowledged = Acknowledgements()
         var produced: Set<String> = []
         for n in 0..<Self.perKey {
