@@ -362,8 +362,20 @@ public struct MatchModel: Sendable {
         let dobAgrees = v[.dob] == 1 || v[.dob] == 2
         let emailAgrees = v[.email] == 1
         let phoneAgrees = v[.phone] == 1
-        if v[.given] == 5 && !(dobAgrees && (emailAgrees || phoneAgrees)) { g.append(.givenNameConflict) }
-        if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) { g.append(.dateOfBirthConflict) }
+        // Two people of one household or family differ in given name *and* birth date, or (twins) in their own
+        // e-mail or mobile. A pair that differs only in the given name — same exact birth date, same address, and
+        // no contact detail that tells them apart — is one person whose given name was mistyped or replaced.
+        let contactDiffers = v[.email] == 3 || v[.phone] == 3
+        let addressAgrees = v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
+        let onlyGivenNameDiffers = v[.dob] == 1 && addressAgrees && !contactDiffers
+        if v[.given] == 5 && !(dobAgrees && (emailAgrees || phoneAgrees)) && !onlyGivenNameDiffers {
+            g.append(.givenNameConflict)
+        }
+        let nameAndAddressAgree = (1...2).contains(v[.given]) && (1...2).contains(v[.family])
+            && (v[.street] == 1 || v[.street] == 2) && ((1...2).contains(v[.postcode]) || (1...2).contains(v[.city]))
+        if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) && !(nameAndAddressAgree && !contactDiffers) {
+            g.append(.dateOfBirthConflict)
+        }
         let strong = emailAgrees || phoneAgrees || dobAgrees || v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
         if !strong { g.append(.nameOnly) }
         return g

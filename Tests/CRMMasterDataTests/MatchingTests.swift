@@ -53,6 +53,42 @@ struct MatchingTests {
         #expect(s.guards.contains(.dateOfBirthConflict))
     }
 
+    @Test("twins at one address are held apart by their own e-mail addresses")
+    func twinsWithOwnMailboxes() {
+        let a = MatchFeatures(
+            person("1", "Oliver", "Hart", email: "oliver.hart@mail.co.uk", street: "4 Mill Lane", postcode: "OX1 2JD",
+                dob: "1994-03-02"))
+        let b = MatchFeatures(
+            person("2", "Harry", "Hart", email: "h.hart@post.co.uk", street: "4 Mill Lane", postcode: "OX1 2JD",
+                dob: "1994-03-02"))
+        #expect(model.score(a, b, frequencies: NoFrequencies()).guards.contains(.givenNameConflict))
+    }
+
+    @Test("a record whose given name alone differs (same birth date and address, no contact details) is not a household")
+    func replacedGivenName() {
+        let a = MatchFeatures(person("1", "Renee", "White", street: "19 Bock Place", postcode: "2137", dob: "1905-04-15"))
+        let b = MatchFeatures(person("2", "Callum", "Whiye", street: "19 Bock Place", postcode: "2137", dob: "1905-04-15"))
+        #expect(!model.score(a, b, frequencies: NoFrequencies()).guards.contains(.givenNameConflict))
+    }
+
+    @Test("a wrong birth date on an otherwise identical record is not a conflict; parent and child with own phones are")
+    func wrongBirthDate() {
+        let a = MatchFeatures(
+            person("1", "Ellen", "Dixon", street: "69 Litchfield Place", city: "Mill Park", postcode: "4053",
+                dob: "1971-01-29"))
+        let b = MatchFeatures(
+            person("2", "Ellen", "Dixon", street: "69 Litchfield Place", city: "Mill Park", postcode: "4053",
+                dob: "1928-11-10"))
+        #expect(!model.score(a, b, frequencies: NoFrequencies()).guards.contains(.dateOfBirthConflict))
+        let parent = MatchFeatures(
+            person("3", "Ellen", "Dixon", phone: "07700 900123", street: "69 Litchfield Place", city: "Mill Park",
+                postcode: "4053", dob: "1971-01-29"))
+        let child = MatchFeatures(
+            person("4", "Ellen", "Dixon", phone: "07700 900987", street: "69 Litchfield Place", city: "Mill Park",
+                postcode: "4053", dob: "1928-11-10"))
+        #expect(model.score(parent, child, frequencies: NoFrequencies()).guards.contains(.dateOfBirthConflict))
+    }
+
     @Test("same-name strangers with nothing else in common do not reach the merge threshold")
     func sameNameStrangers() {
         let a = MatchFeatures(person("1", "John", "Smith", email: "js@a.com", postcode: "SW1A 1AA", dob: "1970-01-05"))
