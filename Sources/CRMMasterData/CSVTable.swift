@@ -22,23 +22,59 @@ public struct CSVTable: Sendable {
         return CSVTable(header: header, rows: Array(rows.dropFirst()))
     }
 
+    /// The header row of a CSV file, as a table without rows.
+    public static func header(ofFile path: String) throws(MasterDataError) -> CSVTable {
+        let reader: CSVReader
+        do { reader = try CSVReader(path: path) } catch { throw MasterDataError(.input, error.description) }
+        switch reader.next() {
+        case .success(let record)?: return CSVTable(header: record.fields, rows: [])
+        case .failure(let error)?: throw MasterDataError(.input, error.description)
+        case nil: throw MasterDataError(.input, "empty CSV: no header row")
+        }
+    }
+
     /// Quotes a field when it needs it.
     public static func escape(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// Canonical field names `CustomerRecord` fills from CSV columns.
+    /// Canonical field names `CustomerRecord` fills from CSV columns. `house_number` is put before `street`
+    /// (for files that keep the number in a column of its own).
     public static let canonicalFields = [
-        "system", "given_name", "family_name", "email", "phone", "street", "city", "postcode", "country",
-        "date_of_birth", "updated_at",
+        "system", "given_name", "family_name", "email", "phone", "house_number", "street", "city", "postcode",
+        "country", "date_of_birth", "updated_at",
+    ]
+
+    /// Header names recognised for each canonical field when `columns` does not name one, compared without case,
+    /// spaces, `_` or `-` (`First Name`, `first_name` and `firstname` are one). The canonical name itself comes
+    /// first.
+    public static let knownHeaders: [String: [String]] = [
+        "system": ["system", "source", "sourcesystem"],
+        "given_name": ["givenname", "firstname", "forename", "first", "fname", "given"],
+        "family_name": ["familyname", "lastname", "surname", "last", "lname", "family"],
+        "email": ["email", "emailaddress", "mail", "email1"],
+        "phone": ["phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone", "phone1"],
+        "house_number": [],  // only when named: files corrupt a separate number column independently
+        "street": ["street", "streetaddress", "address", "address1", "addressline1", "addr1"],
+        "city": ["city", "town", "suburb", "locality"],
+        "postcode": ["postcode", "postalcode", "zip", "zipcode", "plz"],
+        "country": ["country", "countrycode"],
+        "date_of_birth": ["dateofbirth", "dob", "birthdate", "birthday"],
+        "updated_at": ["updatedat", "updated", "lastmodified"],
     ]
 
     /// Builds records: the first column is the record id; `columns` maps canonical field → header name
-    /// (unmapped canonical fields use a header of the same name if present); other columns are ignored.
+    /// (unmapped canonical fields use a header from ``knownHeaders`` if present); other columns are ignored.
     public func records(columns: [String: String], defaultSystem: String) throws(MasterDataError) -> [CustomerRecord] {
         let index = try columnIndex(columns: columns)
         return rows.map { Self.record($0, index, defaultSystem: defaultSystem) }
+    }
+
+    /// Canonical field → header name actually used: `columns` (canonical field → header name) first, then the first
+    /// recognised header (``knownHeaders``). The first column, the record id, is never a field.
+    public func columnNames(columns: [String: String]) throws(MasterDataError) -> [String: String] {
+        try columnIndex(columns: columns).mapValues { header[$0] }
     }
 
     /// Canonical field → column number, after checking `columns` (canonical field → header name).
@@ -48,13 +84,22 @@ public struct CSVTable: Sendable {
                 throw MasterDataError(
                     .input, "unknown field '\(field)'; known: \(Self.canonicalFields.joined(separator: ", "))")
             }
-            guard header.contains(col) else {
+            guard header.dropFirst().contains(col) else {
                 throw MasterDataError(.input, "column '\(col)' (for \(field)) not in the header")
             }
         }
+        func key(_ name: String) -> String { String(name.lowercased().filter { $0.isLetter || $0.isNumber }) }
+        let keys = header.map(key)
+        let mapped = Set(columns.values)
         var index: [String: Int] = [:]
         for f in Self.canonicalFields {
-            if let c = columns[f] ?? (header.contains(f) ? f : nil), let i = header.firstIndex(of: c) { index[f] = i }
+            if let c = columns[f] {
+                index[f] = header.dropFirst().firstIndex(of: c)
+            } else if let i = Self.knownHeaders[f, default: []].lazy.compactMap({ alias in
+                keys.indices.dropFirst().first { keys[$0] == alias && !mapped.contains(header[$0]) }
+            }).first {
+                index[f] = i
+            }
         }
         return index
     }
@@ -65,9 +110,13 @@ public struct CSVTable: Sendable {
             guard let i = index[f], i < row.count, !row[i].isEmpty else { return nil }
             return row[i]
         }
+        func street() -> String? {
+            guard let street = v("street") else { return nil }
+            return v("house_number").map { $0 + " " + street } ?? street
+        }
         return CustomerRecord(
             system: v("system") ?? defaultSystem, externalId: row.first ?? "", givenName: v("given_name"),
-            familyName: v("family_name"), email: v("email"), phone: v("phone"), street: v("street"), city: v("city"),
+            familyName: v("family_name"), email: v("email"), phone: v("phone"), street: street(), city: v("city"),
             postcode: v("postcode"), country: v("country"), dateOfBirth: v("date_of_birth"),
             updatedAt: v("updated_at").flatMap { Int64($0) })
     }

@@ -141,8 +141,11 @@ extension MdmCommand {
             abstract: "Resolve customer records from a CSV file and write id,cluster_id for every record.",
             discussion: """
                 The first column is an opaque record id. Canonical fields: \(CSVTable.canonicalFields.joined(separator: ", ")).
-                Columns named like a canonical field are used as that field; --columns maps others
-                (e.g. --columns given_name=first,family_name=surname,date_of_birth=dob). Other columns are ignored.
+                Columns named like a canonical field, or by a common name for it (first_name, surname, last_name,
+                dob, birth_date, zip, postal_code, suburb, town, address_1, telephone, mobile, …; case, spaces,
+                `_` and `-` do not matter), are used as that field; --columns maps others
+                (e.g. --columns given_name=vorname,family_name=nachname,house_number=hausnr). house_number is only
+                used when named. Other columns are ignored; the columns used are printed to stderr.
                 Uses the same engine as the daemon, in memory. Timing and counts go to stderr.
                 """)
         @Argument(help: "Input CSV with a header row.") var input: String
@@ -156,11 +159,20 @@ extension MdmCommand {
         @Flag(help: "Print the trained model (m/u per level, prior).") var verbose = false
 
         func run() async throws {
+            let columnMap = try MdmIO.parseColumns(columns)
+            let used = try CSVTable.header(ofFile: input).columnNames(columns: columnMap)
+            let identifying = ["given_name", "family_name", "email", "phone"]
+            guard identifying.contains(where: { used[$0] != nil }) else {
+                throw ValidationError(
+                    "no column of \(input) is a name, e-mail or phone; map one with --columns (e.g. family_name=nachname)")
+            }
+            MdmIO.stderr(
+                "columns: " + CSVTable.canonicalFields.compactMap { f in used[f].map { "\(f)=\($0)" } }.joined(separator: " "))
             var bulk = BulkResolution(configuration: try settings.load())
             bulk.measureLatency = latency
             bulk.train = !noTraining
             let report = try bulk.run(
-                input: input, output: out, columns: try MdmIO.parseColumns(columns), defaultSystem: system)
+                input: input, output: out, columns: columnMap, defaultSystem: system)
             if verbose, let t = report.training { MdmIO.stderr(t.description) }
             MdmIO.stderr(report.description)
         }

@@ -47,4 +47,19 @@ struct EvaluationTests {
         #expect(throws: MasterDataError.self) { try t.records(columns: ["given_name": "nope"], defaultSystem: "f") }
         #expect(throws: MasterDataError.self) { try CSVTable.parse(Array("a,b\n\"open".utf8)) }
     }
+
+    @Test("common header names are recognised without --columns; an explicit mapping wins; the id column is never a field")
+    func recognisedHeaders() throws {
+        let text = "email,First Name,last_name,DOB,Zip,suburb,Street Number,address_1\n7,Ann,Lee,1980-03-07,4053,Mill Park,69,Litchfield Pl\n"
+        let t = try CSVTable.parse(Array(text.utf8))
+        let used = try t.columnNames(columns: [:])
+        #expect(used["email"] == nil)
+        #expect(used["given_name"] == "First Name" && used["family_name"] == "last_name")
+        #expect(used["date_of_birth"] == "DOB" && used["postcode"] == "Zip" && used["city"] == "suburb")
+        #expect(used["street"] == "address_1" && used["house_number"] == nil)
+        let plain = try t.records(columns: [:], defaultSystem: "f")[0]
+        #expect(plain.externalId == "7" && plain.street == "Litchfield Pl" && plain.dateOfBirth == "1980-03-07")
+        let numbered = try t.records(columns: ["house_number": "Street Number", "city": "Zip"], defaultSystem: "f")[0]
+        #expect(numbered.street == "69 Litchfield Pl" && numbered.city == "4053")
+    }
 }
