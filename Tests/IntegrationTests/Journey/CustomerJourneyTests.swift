@@ -307,7 +307,7 @@ struct CustomerJourneyTests {
             password: \(try secret("imap-password", MailServer.password))
             topic: crm.ticket
             mapping: inbound-email
-            poll_interval_ms: 500
+            poll_interval_ms: 1000
             """,
             "pbx": """
             name: pbx
