@@ -5,6 +5,7 @@ import CRMModel
 import CRMTestSupport
 import CRMTransport
 import CRMTryton
+import CRMViews
 import Foundation
 import Logging
 import Testing
@@ -155,8 +156,14 @@ struct CustomerJourneyTests {
         #expect(ticket?["goldenId"]?.stringValue == goldenId, "the ticket carries the golden id")
 
         // 5. She calls: the agent's screen-pop shows her name and the open ticket; the call is an Interaction on her
-        // golden id. (The ticket view must have seen the ticket before the call pops.)
-        try await Task.sleep(for: .seconds(2))
+        // golden id. (She calls once the CTI connector's ticket view has the ticket, read from its state file.)
+        let view = try TicketViewStore(
+            path: folder.appendingPathComponent("state/cti/pbx-tickets.sqlite").path)
+        let viewed = await eventually(timeout: .seconds(60), poll: .milliseconds(200)) {
+            let open = (try? await view.openTickets(references: ["email:\(Self.email)"])) ?? []
+            return open.contains { $0["id"]?.stringValue == "email-agc-1@apollo-guidance.co.uk" }
+        }
+        #expect(viewed, "the CTI ticket view has the open ticket")
         try await CTIPeerTests.placeCalls(1, through: kamailio, caller: "07700900461", agent: "2001")
         let pops = try await KafkaTestClient.collectJSON(
             broker.bootstrap, topic: "cti.screenpop", count: 1, timeout: .seconds(60))
