@@ -122,7 +122,9 @@ struct CustomerJourneyTests {
         let partyId = try #require(party?["id"]?.scalarText.flatMap { Int($0) })
         let linked = await eventually(timeout: .seconds(90), poll: .milliseconds(500)) {
             let members = (await Self.goldens(admin).first?["members"] as? [[String: Any]]) ?? []
-            return members.contains { $0["system"] as? String == "tryton" && $0["externalId"] as? String == "\(partyId)" }
+            return members.contains {
+                $0["system"] as? String == "tryton" && $0["externalId"] as? String == "\(partyId)"
+            }
         }
         #expect(linked, "the party read back from Tryton joined the golden customer")
 
@@ -212,7 +214,8 @@ struct CustomerJourneyTests {
                 <input type="checkbox" name="marketing_opt_in" value="yes" checked>
                 """)
         let consented = await eventually(timeout: .seconds(60), poll: .milliseconds(300)) {
-            await Self.metric(admin, "crmhub_history_messages_total", ["topic=\"crm.consent\"", "outcome=\"recorded\""])
+            await Self.metric(
+                admin, "crmhub_history_messages_total", ["topic=\"crm.consent\"", "outcome=\"recorded\""])
                 >= 1
         }
         #expect(consented, "the subscribe box became a consent statement")
@@ -376,7 +379,8 @@ struct CustomerJourneyTests {
     // MARK: Peers
 
     /// Loads a page in headless chromium whose form (`fields`) submits itself to the contact form.
-    static func post(_ browser: String, form name: String, ingressPort: Int, in pages: URL, fields: String) async throws {
+    static func post(_ browser: String, form name: String, ingressPort: Int, in pages: URL, fields: String) async throws
+    {
         let page = pages.appendingPathComponent("\(name).html")
         try """
         <!doctype html><html><body onload="document.forms[0].submit()">
@@ -429,7 +433,8 @@ struct CustomerJourneyTests {
 
     /// The golden records with her e-mail address.
     static func goldens(_ admin: String) async -> [[String: Any]] {
-        guard let data = await get("\(admin)/mdm/customers?email=\(email.replacingOccurrences(of: "@", with: "%40"))") else { return [] }
+        guard let data = await get("\(admin)/mdm/customers?email=\(email.replacingOccurrences(of: "@", with: "%40"))")
+        else { return [] }
         return (try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
     }
 
@@ -445,7 +450,8 @@ struct CustomerJourneyTests {
     static func metric(_ admin: String, _ name: String, _ labels: [String]) async -> Int {
         guard let data = await get("\(admin)/metrics") else { return -1 }
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("\(name){") {
-            if labels.allSatisfy({ line.contains($0) }), let value = line.split(separator: " ").last.flatMap({ Int($0) })
+            if labels.allSatisfy({ line.contains($0) }),
+                let value = line.split(separator: " ").last.flatMap({ Int($0) })
             {
                 return value
             }
