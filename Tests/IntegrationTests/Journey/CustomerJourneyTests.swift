@@ -176,7 +176,7 @@ struct CustomerJourneyTests {
         let openTickets = pop["openTickets"]?.arrayItems ?? []
         #expect(
             openTickets.contains { $0["id"]?.stringValue == "email-agc-1@apollo-guidance.co.uk" },
-            "the open ticket is on the screen-pop: \(pop)")
+            "the open ticket is on the screen-pop: \(openTickets.compactMap { $0["id"]?.stringValue })")
         let calls = try await KafkaTestClient.collectJSON(
             broker.bootstrap, topic: "crm.interaction", count: 1, timeout: .seconds(60))
         #expect(calls.first?.value["customerRef"]?.stringValue == goldenId)
