@@ -15,7 +15,7 @@ export CRMHUB_BINARY="$BIN/crmhub"
 # Tests that load the machine (several daemons, hundreds of connections, broker restarts) or measure time run alone,
 # one after another, after the rest: run side by side with everything else on a 2-core machine their bounds measure
 # the machine's load, not crmhub.
-SERIAL_TESTS="ScaleOutTests|BrokerRestartTests|FullStateDiskTests|IngressBoundsTests|IngressAuthenticationTests|SinkServiceTests|WorkflowOnKafkaTests|CTIHTTPIngressTests|DemoConfigurationTests|TrytonTwoWaySyncTests|TrytonEndToEndTests|InteractionRedeliveryTests|RouteIntegrationTests"
+SERIAL_TESTS="ScaleOutTests|BrokerRestartTests|FullStateDiskTests|IngressBoundsTests|IngressAuthenticationTests|SinkServiceTests|WorkflowOnKafkaTests|CTIHTTPIngressTests|DemoConfigurationTests|TrytonTwoWaySyncTests|TrytonEndToEndTests|InteractionRedeliveryTests|RouteIntegrationTests|CustomerJourneyTests"
 log "running swift tests in parallel (librdkafka runtime: $(readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1"))"
 swift test --skip-build --skip "$SERIAL_TESTS"
 log "running the load- and time-sensitive swift tests one at a time"

@@ -13,21 +13,30 @@ import ServiceLifecycle
 /// A message no golden customer can be found for (or that several match) is skipped and counted
 /// (`crmhub_history_messages_total{topic,outcome}`: `recorded`, `duplicate`, `unattributed`, `unreadable`). A store
 /// failure is retried with backoff until it succeeds or the hub stops; the offset moves only after the write.
+///
+/// A young message that names a customer nobody knows yet is looked up again until it is ``attributionGrace`` old:
+/// a first-time visitor's web form makes a Customer and a Ticket at once, and the ticket reaches this recorder
+/// while the resolving route is still creating the golden customer. Older messages (a backlog, a replay) are not
+/// held, and a steady stream of strangers' messages is delayed by the grace, not slowed by it.
 public final class CustomerHistoryRecorder: Service, Sendable {
     /// The master data the entries and statements are written to.
     public let resolver: MasterDataResolver
     /// Topic → what it carries.
     public let topics: [String: HistoryTopicKind]
+    /// How long after its Kafka timestamp a message whose customer is not known yet is looked up again (every
+    /// 200 ms) before it is skipped as unattributed. Default 10 s.
+    public let attributionGrace: Duration
     private let consumerConfiguration: KafkaConsumerConfiguration
     private let logger: Logger
 
     /// - Parameter consumer: the consumer settings (group id set by the caller); the topics are set here.
     public init(
         resolver: MasterDataResolver, topics: [String: HistoryTopicKind], consumer: KafkaConsumerConfiguration,
-        logger: Logger
+        attributionGrace: Duration = .seconds(10), logger: Logger
     ) {
         self.resolver = resolver
         self.topics = topics
+        self.attributionGrace = attributionGrace
         var consumer = consumer
         consumer.topics = topics.keys.sorted()
         self.consumerConfiguration = consumer
@@ -64,12 +73,22 @@ public final class CustomerHistoryRecorder: Service, Sendable {
         if let fatal = consumer.fatalError { throw fatal }
     }
 
-    /// Records one message, retrying store failures with backoff (up to 5 s apart); `nil` when the hub stops first.
+    /// Records one message, retrying store failures with backoff (up to 5 s apart) and looking a young message's
+    /// unknown customer up again until the grace has passed; `nil` when the hub stops first.
     private func recordWithRetries(_ message: ConsumerMessage) async -> Outcome? {
         var attempt = 0
+        let now = Date().timeIntervalSince1970
+        let sent = message.timestampMilliseconds.map { min(Double($0) / 1_000, now) } ?? now
+        let grace = Double(attributionGrace.components.seconds) + Double(attributionGrace.components.attoseconds) / 1e18
+        let deadline = sent + grace
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                return try await record(message)
+                let (outcome, named) = try await attribute(message)
+                if outcome == .unattributed, named, Date().timeIntervalSince1970 < deadline {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    continue
+                }
+                return outcome
             } catch {
                 attempt += 1
                 logger.warning(
@@ -86,6 +105,12 @@ public final class CustomerHistoryRecorder: Service, Sendable {
 
     /// Records one message (no retries).
     public func record(_ message: ConsumerMessage) async throws -> Outcome {
+        try await attribute(message).outcome
+    }
+
+    /// Records one message; `named` says whether it names a customer at all (only such a message can become
+    /// attributable later).
+    private func attribute(_ message: ConsumerMessage) async throws -> (outcome: Outcome, named: Bool) {
         guard let kind = topics[message.topic],
             let extracted = TimelineExtraction.extract(
                 kind: kind, topic: message.topic, value: message.value, headers: message.headers,
@@ -95,14 +120,14 @@ public final class CustomerHistoryRecorder: Service, Sendable {
             logger.debug(
                 "history message unreadable; skipped",
                 metadata: ["topic": "\(message.topic)", "offset": "\(message.offset)"])
-            return .unreadable
+            return (.unreadable, false)
         }
         let ids = await extracted.reference.resolve(with: resolver)
         guard ids.count == 1, let goldenId = ids.first else {
             logger.debug(
-                "history message matches no single golden customer; skipped",
+                "history message matches no single golden customer",
                 metadata: ["topic": "\(message.topic)", "offset": "\(message.offset)", "matches": "\(ids.count)"])
-            return .unattributed
+            return (.unattributed, ids.isEmpty && !extracted.reference.isEmpty)
         }
         if !extracted.consents.isEmpty {
             try await resolver.recordConsents(
@@ -121,6 +146,6 @@ public final class CustomerHistoryRecorder: Service, Sendable {
                     return e
                 })
         }
-        return added > 0 || !extracted.consents.isEmpty ? .recorded : .duplicate
+        return (added > 0 || !extracted.consents.isEmpty ? .recorded : .duplicate, true)
     }
 }

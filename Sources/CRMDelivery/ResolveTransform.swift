@@ -8,7 +8,10 @@ import Metrics
 /// its golden customer id (field `goldenId` and header `crm-golden-id`), so every system downstream gets the same id.
 ///
 /// The input is a canonical Customer entity or a flat customer record (see `CustomerMessage`); the output is the same
-/// JSON with the golden id added. A message that is not a customer goes to the route's dead-letter topic with a
+/// JSON with the golden id added, keyed by the golden id: every message about one person lands on one partition in
+/// order, a compacted customer topic keeps the latest per person, and erasure's golden-id tombstone covers every
+/// record of the person there (the input key, such as the web-form mapping's `web:<e-mail>`, would outlive it).
+/// A message that is not a customer goes to the route's dead-letter topic with a
 /// reason that carries no personal data. A message about an erased person (its record reference or golden id is on
 /// the erasure ledger, see `ErasureLedger`) is dropped, not dead-lettered (a dead-letter topic would keep the
 /// personal data), and counted in `crmhub_resolve_erased_dropped_total`.
@@ -43,7 +46,7 @@ public struct ResolveTransform: MessageTransform {
         var headers = message.headers.filter { $0.key != EnvelopeHeader.goldenID }
         headers.append(KafkaHeader(key: EnvelopeHeader.goldenID, text: resolution.goldenId))
         return .produce([
-            TransformedRecord(key: message.key ?? Array(resolution.goldenId.utf8), value: value, headers: headers)
+            TransformedRecord(key: Array(resolution.goldenId.utf8), value: value, headers: headers)
         ])
     }
 }

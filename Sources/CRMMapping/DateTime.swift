@@ -144,7 +144,8 @@ final class DateSpec: Sendable {
                     i += 1
                 }
                 guard digits > 0 else { return nil }
-                for _ in digits..<3 where digits < 3 { frac *= 10 }
+                // Digits beyond milliseconds (Python's and Tryton's microseconds, nanoseconds) are dropped.
+                for _ in min(digits, 3)..<3 { frac *= 10 }
                 ms = frac
             }
         }

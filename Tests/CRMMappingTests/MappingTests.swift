@@ -135,6 +135,37 @@ struct MappingRuntimeTests {
         #expect(String(decoding: r.jsonBytes(), as: UTF8.self).hasPrefix(#"{"id":"7","kind":"person""#))
     }
 
+    @Test(
+        "RFC 3339 times with any number of fractional digits keep the milliseconds",
+        arguments: [
+            ("2026-11-25T09:32:30.9", "2026-11-25T09:32:30.900Z"),
+            ("2026-11-25T09:32:30.98", "2026-11-25T09:32:30.980Z"),
+            ("2026-11-25T09:32:30.988", "2026-11-25T09:32:30.988Z"),
+            ("2026-11-25T09:32:30.988119", "2026-11-25T09:32:30.988Z"),
+            ("2026-11-25T09:32:30.988119123+01:00", "2026-11-25T08:32:30.988Z"),
+        ])
+    func fractionalSeconds(input: String, expected: String) throws {
+        let dir = try mappingFolder([
+            "t.yaml": """
+            name: times
+            outputs:
+              - entity: Customer
+                key: {const: t}
+                fields:
+                  id: {const: t}
+                  kind: {const: person}
+                  displayName: {const: T}
+                  at: {path: at, fn: [{date: {tz: UTC}}]}
+            """
+        ])
+        let m = try #require(try MappingLibrary.load(directory: dir).mapping(named: "times"))
+        guard case .output(let records) = try m.apply(Array(#"{"at":"\#(input)"}"#.utf8)) else {
+            Issue.record("no output")
+            return
+        }
+        #expect(records.first?.value["at"]?.stringValue == expected)
+    }
+
     @Test("errors name the mapping and field and redact the value")
     func redactedError() throws {
         let m = try compile()

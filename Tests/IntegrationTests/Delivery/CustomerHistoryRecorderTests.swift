@@ -76,4 +76,47 @@ struct CustomerHistoryRecorderTests {
         #expect(second.contains("crm.order/SO-1#confirmed\tOrder SO-1 confirmed, 10.00 EUR"))
         #expect(!second.contains("next:"))
     }
+
+    @Test func aTicketThatArrivesBeforeItsCustomerIsResolvedIsAttributedWithinTheGrace() async throws {
+        let broker = try TansuBroker()
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        let db = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-history-\(UUID()).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: db) }
+        let resolver = try await MasterDataResolver(store: try SQLiteMasterDataStore(path: db))
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["crm.ticket"], partitions: 1)
+        let recorder = CustomerHistoryRecorder(
+            resolver: resolver, topics: ["crm.ticket": .ticket],
+            consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.history", topics: []),
+            attributionGrace: .seconds(20), logger: Logger(label: "history"))
+        let group = ServiceGroup(services: [recorder], logger: Logger(label: "group"))
+        let running = Task { try await group.run() }
+
+        // The recorder is consuming: a known customer's ticket is recorded.
+        let ann = try await resolver.resolve(
+            CustomerRecord(
+                system: "erp", externalId: "P-1", givenName: "Ann", familyName: "Lee", email: "ann.lee@mailbox.co.uk"))
+        let known = #"{"id":"email-1","subject":"Hello","channel":"email","customerRef":"email:ann.lee@mailbox.co.uk"}"#
+        try await producer.send(ProducerMessage(topic: "crm.ticket", key: nil, value: Array(known.utf8)))
+        try #require(
+            await eventually(timeout: .seconds(60), poll: .milliseconds(100)) {
+                ((try? await resolver.timeline(goldenId: ann.goldenId, limit: 10).entries) ?? []).count == 1
+            })
+
+        // A first-time visitor's form: its ticket is read before the resolving route made the customer.
+        let ticket =
+            #"{"id":"web-1","subject":"Website enquiry","channel":"web","customerRef":"web:bo.chen@lantern-works.co.uk"}"#
+        try await producer.send(ProducerMessage(topic: "crm.ticket", key: nil, value: Array(ticket.utf8)))
+        try await Task.sleep(for: .seconds(2))
+        let bo = try await resolver.resolve(
+            CustomerRecord(
+                system: "web", externalId: "1", givenName: "Bo", familyName: "Chen",
+                email: "bo.chen@lantern-works.co.uk"))
+        let recorded = await eventually(timeout: .seconds(30), poll: .milliseconds(200)) {
+            ((try? await resolver.timeline(goldenId: bo.goldenId, limit: 10).entries) ?? []).map(\.ref) == ["web-1"]
+        }
+        #expect(recorded, "the form is on the timeline of the customer resolved after it")
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await producer.shutdown()
+    }
 }
