@@ -34,12 +34,13 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 swift build -c release --target CRMMasterData --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: .*CRMMasterData|Compiling CRMMasterData|Build" || true
 REL=$SCRATCH/release
 objs=$(ls "$REL"/CRMMasterData.build/*.o "$REL"/CRMNormalize.build/*.o "$REL"/CRMCSV.build/*.o "$REL"/CRMModel.build/*.o \
-  "$REL"/GRDB.build/*.o 2>/dev/null)
+  "$REL"/GRDB.build/*.o "$REL"/Crypto.build/*.o "$REL"/CryptoBoringWrapper.build/*.o "$REL"/CCryptoBoringSSLShims.build/*.o \
+  "$REL"/CXKCPShims.build/*.o 2>/dev/null; find "$REL"/CCryptoBoringSSL.build "$REL"/CXKCP.build -name '*.o')
 if [ ! -x "$BIN" ] || [ -n "$(find "$REL/CRMMasterData.build" Benchmarks/mdm -newer "$BIN" -name '*.[os]*' 2>/dev/null | head -1)" ]; then
   # shellcheck disable=SC2086
   swiftc -O -module-name mdmbench Benchmarks/mdm/main.swift -o "$BIN" \
     -I "$REL/Modules" -Xcc -fmodule-map-file="$(find "$SCRATCH/checkouts/GRDB.swift" -path '*GRDBSQLite/module.modulemap' | head -1)" \
-    $objs -lsqlite3
+    $objs -lsqlite3 -lstdc++
 fi
 fi
 
