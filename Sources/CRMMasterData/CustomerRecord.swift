@@ -102,6 +102,9 @@ public struct MatchFeatures: Sendable, Hashable {
     public var postcode: String?
     public var dob: DateOfBirth?
 
+    /// No values (every field missing).
+    init() { streetNumbers = "" }
+
     /// Normalises a record; never fails (unreadable parts become `nil`).
     public init(_ r: CustomerRecord) {
         given = r.givenName.flatMap(NameMatching.givenKey)
