@@ -176,7 +176,8 @@ public struct BulkResolution: Sendable {
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks
             let hi = n * (c + 1) / chunks
-            let part = records[lo..<hi].map(MatchFeatures.init)
+            var normalizer = FeatureNormalizer()
+            let part = records[lo..<hi].map { normalizer.features($0) }
             parts.lock.lock()
             parts.value[c] = part
             parts.lock.unlock()
