@@ -43,6 +43,15 @@ struct BlockIndex: Sendable {
         return s.found ? Int(sizes[s.index]) : 0
     }
 
+    /// A block's size and its first chain entry (-1 when empty or unknown); walk it with `entry(_:)`.
+    @inline(__always) func chain(_ key: UInt64) -> (size: Int, head: Int32) {
+        let s = slot(Self.stored(key))
+        return s.found ? (Int(sizes[s.index]), heads[s.index]) : (0, -1)
+    }
+
+    /// A chain entry's record and the next entry (-1 at the end).
+    @inline(__always) func entry(_ e: Int32) -> (record: Int32, next: Int32) { (member[Int(e)], next[Int(e)]) }
+
     /// Calls `body` with every record of a block (most recently added first).
     @inline(__always) func forEach(_ key: UInt64, _ body: (Int32) -> Void) {
         let s = slot(Self.stored(key))

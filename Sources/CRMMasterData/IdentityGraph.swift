@@ -137,8 +137,15 @@ public struct IdentityGraph: Sendable {
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
 
         scratch.removeAll(keepingCapacity: true)
-        for k in keys where blocks.size(k) <= configuration.maxBlockSize {
-            blocks.forEach(k) { j in if active[Int(j)] { scratch.append(clusterOf[Int(j)]) } }
+        for k in keys {
+            let (size, head) = blocks.chain(k)
+            guard size <= configuration.maxBlockSize else { continue }
+            var e = head
+            while e >= 0 {
+                let (j, next) = blocks.entry(e)
+                if active[Int(j)] { scratch.append(clusterOf[Int(j)]) }
+                e = next
+            }
         }
         if !scratch.isEmpty {
             scratch.sort()

@@ -79,19 +79,16 @@ extension MatchModel {
     func score(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> (score: Double, guards: UInt8) {
         let v = compare(a, b, s)
         var total = parameters.priorBits
-        for field in ComparedField.allCases {
-            let level = v[field]
+        let table = levelBits
+        // Fields in `ComparedField` order (the order `score` adds them in, so the sums are the same).
+        for f in 0..<8 {
+            let level = Int(v.levels[f])
             guard level > 0 else { continue }
-            let m = parameters.m[field.rawValue][level]
-            if level == 1 {
-                if v.swapped && (field == .given || field == .family) {
-                    total += Self.bits(m, parameters.u[field.rawValue][1])
-                } else {
-                    let n = Double(max(s.population, minimumPopulation))
-                    total += Self.bits(m, max(Double(s.count(field, a)), 1) / n)
-                }
+            if level == 1 && !(v.swapped && (f == ComparedField.given.rawValue || f == ComparedField.family.rawValue)) {
+                let n = Double(max(s.population, minimumPopulation))
+                total += Self.bits(parameters.m[f][1], max(Double(s.count(ComparedField(rawValue: f)!, a)), 1) / n)
             } else {
-                total += Self.bits(m, parameters.u[field.rawValue][level])
+                total += table[f * 8 + level]
             }
         }
         return (total, Self.guardMask(v))

@@ -165,16 +165,33 @@ public struct MatchModel: Sendable {
     }
 
     /// The probabilities in use.
-    public var parameters: Parameters
+    public var parameters: Parameters { didSet { levelBits = Self.levelBits(parameters) } }
+    /// log2(m/u) of every field and level (`field * 8 + level`) from `parameters`, for the graph's hot path; the
+    /// exact level's entry uses the average u (swapped names), term frequencies are applied per pair.
+    private(set) var levelBits: [Double]
     /// Denominator floor for term frequencies.
     public var minimumPopulation: Int = 10_000
     /// Jaro-Winkler level for "fuzzy" (typo) agreement on names; "similar" is 0.8.
     public var fuzzyThreshold: Double = 0.92
 
     /// A model with the prior parameters.
-    public init() { parameters = .prior }
+    public init() {
+        parameters = .prior
+        levelBits = Self.levelBits(.prior)
+    }
     /// A model with given (usually trained) parameters.
-    public init(parameters: Parameters) { self.parameters = parameters }
+    public init(parameters: Parameters) {
+        self.parameters = parameters
+        levelBits = Self.levelBits(parameters)
+    }
+
+    private static func levelBits(_ p: Parameters) -> [Double] {
+        var t = [Double](repeating: 0, count: 64)
+        for f in 0..<min(8, p.m.count) {
+            for l in 1..<max(1, min(8, p.m[f].count, p.u[f].count)) { t[f * 8 + l] = bits(p.m[f][l], p.u[f][l]) }
+        }
+        return t
+    }
 
     /// Whether the model carries parameters learned from data.
     public var isTrained: Bool { parameters != .prior }
