@@ -11,12 +11,14 @@ struct BlockIndex: Sendable {
     let capacity: Int
     private var keys: [UInt64]
     private var heads: [Int32]
-    private var sizes: [Int32]
+    /// Block sizes (at most `capacity`, at most 255).
+    private var sizes: [UInt8]
     private var used = 0
     private var next: [Int32] = []
     private var member: [Int32] = []
 
     init(capacity: Int) {
+        precondition(capacity <= 255, "block capacity above 255")
         self.capacity = capacity
         keys = Array(repeating: 0, count: 1 << 10)
         heads = Array(repeating: -1, count: 1 << 10)
@@ -95,11 +97,19 @@ struct BlockIndex: Sendable {
         sizes[s.index] += 1
     }
 
-    private mutating func grow() {
+    /// Makes room for `entries` block entries in all without reallocating (the key table still grows by doubling:
+    /// distinct keys are not known ahead).
+    mutating func reserve(entries: Int) {
+        next.reserveCapacity(entries)
+        member.reserveCapacity(entries)
+    }
+
+    private mutating func grow() { grow(to: keys.count * 2) }
+
+    private mutating func grow(to n: Int) {
         let oldKeys = keys
         let oldHeads = heads
         let oldSizes = sizes
-        let n = oldKeys.count * 2
         keys = Array(repeating: 0, count: n)
         heads = Array(repeating: -1, count: n)
         sizes = Array(repeating: 0, count: n)

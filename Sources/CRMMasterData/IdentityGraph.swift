@@ -110,6 +110,19 @@ public struct IdentityGraph: Sendable {
         return resolve(record.ref, record: record, features: store.intern(precomputed ?? MatchFeatures(record)))
     }
 
+    /// Makes room for `count` more records (bulk runs that know their size): no reallocation of the per-record
+    /// arrays and indexes while resolving.
+    mutating func reserve(records count: Int, blockEntries: Int) {
+        let n = refs.count + count
+        refs.reserveCapacity(n)
+        if retainsRecords { records.reserveCapacity(n) }
+        features.reserveCapacity(n)
+        active.reserveCapacity(n)
+        clusterOf.reserveCapacity(n)
+        byRef.reserveCapacity(n)
+        blocks.reserve(entries: blockEntries)
+    }
+
     /// Interns a record's features into this graph's pools (bulk runs intern ahead, then `resolve(_:features:)`).
     mutating func intern(_ f: MatchFeatures) -> CompactFeatures { store.intern(f) }
 
