@@ -52,7 +52,9 @@ struct FeatureNormalizer {
         if let raw = r.postcode {
             var normalisedCountry: String? = nil
             if let rawCountry = r.country {
-                let c = country[rawCountry] ?? PostalAddress(street: nil, city: nil, postcode: nil, country: rawCountry).country
+                let c =
+                    country[rawCountry]
+                    ?? PostalAddress(street: nil, city: nil, postcode: nil, country: rawCountry).country
                 country[rawCountry] = c
                 normalisedCountry = c
             }

@@ -163,7 +163,9 @@ struct FeatureStore: Sendable {
     private static func bump(_ counts: inout [Int32], _ id: UInt32, _ d: Int32) {
         guard id != 0 else { return }
         let i = Int(id)
-        if i >= counts.count { counts.append(contentsOf: repeatElement(0, count: max(i + 1 - counts.count, counts.count))) }
+        if i >= counts.count {
+            counts.append(contentsOf: repeatElement(0, count: max(i + 1 - counts.count, counts.count)))
+        }
         counts[i] += d
     }
 

@@ -48,7 +48,8 @@ extension MatchModel {
             v[.dob] = a.dob == b.dob ? 1 : Self.dobLevel(Int(s.dobs[a.dob]), Int(s.dobs[b.dob]))
         }
         if a.email != 0, b.email != 0 {
-            v[.email] = a.email == b.email ? 1 : (a.emailLocal == b.emailLocal && s.localIsLong[Int(a.emailLocal)] ? 2 : 3)
+            v[.email] =
+                a.email == b.email ? 1 : (a.emailLocal == b.emailLocal && s.localIsLong[Int(a.emailLocal)] ? 2 : 3)
         }
         if a.phone != 0, b.phone != 0 {
             v[.phone] = a.phone == b.phone ? 1 : Self.phoneLevel(s.phones[a.phone], s.phones[b.phone])
@@ -69,7 +70,8 @@ extension MatchModel {
         }
         if a.city != 0, b.city != 0 {
             v[.city] =
-                a.city == b.city ? 1 : (Similarity.jaroWinkler(s.cities[a.city], s.cities[b.city], atLeast: 0.9) >= 0.9 ? 2 : 3)
+                a.city == b.city
+                ? 1 : (Similarity.jaroWinkler(s.cities[a.city], s.cities[b.city], atLeast: 0.9) >= 0.9 ? 2 : 3)
         }
         return v
     }

@@ -235,7 +235,8 @@ public struct MatchModel: Sendable {
         if let x = a.street, let y = b.street {
             v[.street] =
                 x == y
-                ? 1 : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y, atLeast: 0.85) >= 0.85 ? 2 : 3)
+                ? 1
+                : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y, atLeast: 0.85) >= 0.85 ? 2 : 3)
         }
         if let x = a.city, let y = b.city {
             v[.city] = x == y ? 1 : (Similarity.jaroWinkler(x, y, atLeast: 0.9) >= 0.9 ? 2 : 3)
