@@ -7,7 +7,9 @@ import Foundation
 /// when the records arrive one by one, so bulk and streaming give the same clusters. The model is first trained
 /// on the file's records (as the daemon trains on its store).
 ///
-/// Memory: the CSV is streamed (never held whole); the graph keeps the records and their features.
+/// Memory: the CSV is streamed (never held whole). Bulk runs keep each row's reference and its interned features
+/// (`CompactFeatures`), not the records; streaming runs (`measureLatency`) keep the records, since each one is
+/// normalised when it arrives.
 public struct BulkResolution: Sendable {
     /// Outcome counts and timings.
     public struct Report: Sendable, CustomStringConvertible {
@@ -71,20 +73,42 @@ public struct BulkResolution: Sendable {
         var report = Report()
         let clock = ContinuousClock()
         let t0 = clock.now
-        let records = try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem)
-        let t1 = clock.now
         var graph = IdentityGraph(configuration: configuration, retainsRecords: false)
+        // Streaming keeps the records (normalised one by one while measured); bulk normalises each chunk on all
+        // cores as it is read and keeps only references and interned features.
+        var records: [CustomerRecord] = []
+        var refs: [RecordRef] = []
+        var rows: [CompactFeatures] = []
+        try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem, chunk: 65_536) { chunk in
+            if measureLatency {
+                records += chunk
+                return
+            }
+            let features = Self.features(chunk)
+            refs.reserveCapacity(refs.count + chunk.count)
+            rows.reserveCapacity(rows.count + chunk.count)
+            for k in chunk.indices {
+                refs.append(chunk[k].ref)
+                rows.append(graph.intern(features[k]))
+            }
+        }
+        if measureLatency { refs = records.map(\.ref) }
+        let count = refs.count
+        let t1 = clock.now
         if train {
             // The model learns from the records it is about to resolve (an evenly spaced sample of them).
-            let step = max(1, records.count / training.maximumSample)
-            let sample = Self.features(stride(from: 0, to: records.count, by: step).map { records[$0] })
+            let step = max(1, count / training.maximumSample)
+            let sample =
+                measureLatency
+                ? Self.features(stride(from: 0, to: count, by: step).map { records[$0] })
+                : stride(from: 0, to: count, by: step).map { graph.materialize(rows[$0]) }
             let r = training.train(sample)
             report.training = r
             graph.use(MatchModel(parameters: r.parameters))
         }
         let t2 = clock.now
         if measureLatency {
-            report.latencies.reserveCapacity(records.count)
+            report.latencies.reserveCapacity(count)
             for r in records {
                 // Streaming: each record is normalised as it arrives, inside the measured time.
                 let s = clock.now
@@ -92,24 +116,23 @@ public struct BulkResolution: Sendable {
                 report.latencies.append(Self.seconds(clock.now - s) * 1e6)
                 report.decisions[res.decision, default: 0] += 1
             }
+            records = []
         } else {
-            // Bulk: normalisation of the next chunk on all cores, resolution in file order.
-            let chunk = 65_536
-            for lo in stride(from: 0, to: records.count, by: chunk) {
-                let hi = min(records.count, lo + chunk)
-                let features = Self.features(Array(records[lo..<hi]))
-                for k in lo..<hi {
-                    report.decisions[graph.resolve(records[k], features: features[k - lo]).decision, default: 0] += 1
-                }
+            // Bulk: resolution in file order of the features interned while reading. The per-record arrays and
+            // the block entries (at most ten keys a record) are sized once: no reallocation while resolving.
+            graph.reserve(records: count, blockEntries: count * 10)
+            for k in 0..<count {
+                report.decisions[graph.resolve(refs[k], features: rows[k]).decision, default: 0] += 1
             }
+            rows = []
         }
         let t3 = clock.now
         var text = "id,cluster_id\n"
         guard FileManager.default.createFile(atPath: output, contents: nil),
             let handle = FileHandle(forWritingAtPath: output)
         else { throw MasterDataError(.input, "cannot write \(output)") }
-        for r in records {
-            text += CSVTable.escape(r.externalId) + "," + (graph.goldenId(for: r.ref) ?? "") + "\n"
+        for ref in refs {
+            text += CSVTable.escape(ref.externalId) + "," + (graph.goldenId(for: ref) ?? "") + "\n"
             if text.utf8.count > 1 << 20 {
                 handle.write(Data(text.utf8))
                 text = ""
@@ -118,7 +141,7 @@ public struct BulkResolution: Sendable {
         handle.write(Data(text.utf8))
         try? handle.close()
         let t4 = clock.now
-        report.records = records.count
+        report.records = count
         report.goldenRecords = graph.goldenCount
         report.readSeconds = Self.seconds(t1 - t0)
         report.trainSeconds = Self.seconds(t2 - t1)
@@ -155,7 +178,8 @@ public struct BulkResolution: Sendable {
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks
             let hi = n * (c + 1) / chunks
-            let part = records[lo..<hi].map(MatchFeatures.init)
+            var normalizer = FeatureNormalizer()
+            let part = records[lo..<hi].map { normalizer.features($0) }
             parts.lock.lock()
             parts.value[c] = part
             parts.lock.unlock()
@@ -167,6 +191,16 @@ public struct BulkResolution: Sendable {
     public static func readRecords(
         path: String, columns: [String: String], defaultSystem: String
     ) throws -> [CustomerRecord] {
+        var out: [CustomerRecord] = []
+        try readRecords(path: path, columns: columns, defaultSystem: defaultSystem, chunk: 65_536) { out += $0 }
+        return out
+    }
+
+    /// Streams the CSV, handing `body` the records `chunk` at a time (the last chunk may be shorter).
+    static func readRecords(
+        path: String, columns: [String: String], defaultSystem: String, chunk: Int,
+        _ body: ([CustomerRecord]) throws -> Void
+    ) throws {
         let reader: CSVReader
         do { reader = try CSVReader(path: path) } catch { throw MasterDataError(.input, error.description) }
         guard case .success(let headerRecord)? = reader.next() else {
@@ -175,13 +209,18 @@ public struct BulkResolution: Sendable {
         let header = headerRecord.fields
         let mapping = try CSVTable(header: header, rows: []).columnIndex(columns: columns)
         var out: [CustomerRecord] = []
+        out.reserveCapacity(chunk)
         while let next = reader.next() {
             switch next {
             case .success(let row): out.append(CSVTable.record(row.fields, mapping, defaultSystem: defaultSystem))
             case .failure(let e): throw MasterDataError(.input, e.description)
             }
+            if out.count == chunk {
+                try body(out)
+                out.removeAll(keepingCapacity: true)
+            }
         }
-        return out
+        if !out.isEmpty { try body(out) }
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -102,6 +102,9 @@ public struct MatchFeatures: Sendable, Hashable {
     public var postcode: String?
     public var dob: DateOfBirth?
 
+    /// No values (every field missing).
+    init() { streetNumbers = "" }
+
     /// Normalises a record; never fails (unreadable parts become `nil`).
     public init(_ r: CustomerRecord) {
         given = r.givenName.flatMap(NameMatching.givenKey)
@@ -112,18 +115,25 @@ public struct MatchFeatures: Sendable, Hashable {
         phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         let address = PostalAddress(street: r.street, city: r.city, postcode: r.postcode, country: r.country)
         street = address.street
+        streetNumbers = Self.streetNumbers(address.street)
+        city = address.city
+        postcode = address.postcode
+        dob = r.dateOfBirth.flatMap { DateOfBirth.parse($0)?.date }
+    }
+}
+
+extension MatchFeatures {
+    /// The digit runs of a street key, space-separated.
+    static func streetNumbers(_ street: String?) -> String {
         var digits: [UInt8] = []
-        for b in (address.street ?? "").utf8 {
+        for b in (street ?? "").utf8 {
             if b >= 48 && b <= 57 {
                 digits.append(b)
             } else if digits.last != 32 && !digits.isEmpty {
                 digits.append(32)
             }
         }
-        streetNumbers = String(decoding: digits, as: UTF8.self)
-        city = address.city
-        postcode = address.postcode
-        dob = r.dateOfBirth.flatMap { DateOfBirth.parse($0)?.date }
+        return String(decoding: digits, as: UTF8.self)
     }
 }
 

@@ -52,8 +52,14 @@ public struct IdentityGraph: Sendable {
 
     public private(set) var model: MatchModel
     public let configuration: ResolverConfiguration
+    /// Whole records (only when `retainsRecords`).
     private(set) var records: [CustomerRecord] = []
-    private(set) var features: [MatchFeatures] = []
+    /// Every record's reference, by index.
+    private(set) var refs: [RecordRef] = []
+    /// Interned values and their counts (term frequencies).
+    private(set) var store = FeatureStore()
+    /// Every record's features, by index.
+    private(set) var features: [CompactFeatures] = []
     private(set) var active: [Bool] = []
     private(set) var clusterOf: [Int32] = []
     private(set) var clusters: [Cluster] = []
@@ -63,8 +69,7 @@ public struct IdentityGraph: Sendable {
     public private(set) var aliases: [String: String] = [:]
     /// Absorbed golden id → its members when it was merged (what unmerge restores).
     public private(set) var mergeHistory: [String: [RecordRef]] = [:]
-    private var blocks: [Int: [Int32]] = [:]
-    private var frequencies = Frequencies()
+    private var blocks: BlockIndex
     private var barred: [Int32: Set<String>] = [:]
     private var scratch: [Int32] = []
 
@@ -84,6 +89,7 @@ public struct IdentityGraph: Sendable {
         self.configuration = configuration
         self.model = model
         self.retainsRecords = retainsRecords
+        blocks = BlockIndex(capacity: configuration.maxBlockSize + 1)
     }
 
     // MARK: Resolve
@@ -96,12 +102,47 @@ public struct IdentityGraph: Sendable {
     /// `resolve(_:)` with the record's features already computed (bulk runs compute them on all cores).
     mutating func resolve(_ record: CustomerRecord, features precomputed: MatchFeatures?) -> Resolution {
         if let i = byRef[record.ref], active[Int(i)] {
-            replace(i, with: record)
+            replace(i, with: record, features: store.intern(precomputed ?? MatchFeatures(record)))
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
                 candidateGoldenId: nil, evidence: [])
         }
-        let f = precomputed ?? MatchFeatures(record)
+        return resolve(record.ref, record: record, features: store.intern(precomputed ?? MatchFeatures(record)))
+    }
+
+    /// Makes room for `count` more records (bulk runs that know their size): no reallocation of the per-record
+    /// arrays and indexes while resolving.
+    mutating func reserve(records count: Int, blockEntries: Int) {
+        let n = refs.count + count
+        refs.reserveCapacity(n)
+        if retainsRecords { records.reserveCapacity(n) }
+        features.reserveCapacity(n)
+        active.reserveCapacity(n)
+        clusterOf.reserveCapacity(n)
+        byRef.reserveCapacity(n)
+        blocks.reserve(entries: blockEntries)
+    }
+
+    /// Interns a record's features into this graph's pools (bulk runs intern ahead, then `resolve(_:features:)`).
+    mutating func intern(_ f: MatchFeatures) -> CompactFeatures { store.intern(f) }
+
+    /// Features interned by `intern` as `MatchFeatures`.
+    func materialize(_ c: CompactFeatures) -> MatchFeatures { store.materialize(c) }
+
+    /// Resolves a record known by reference only, with features interned by `intern` (bulk runs that keep no
+    /// records).
+    mutating func resolve(_ ref: RecordRef, features f: CompactFeatures) -> Resolution {
+        if let i = byRef[ref], active[Int(i)] {
+            replace(i, with: nil, features: f)
+            return Resolution(
+                ref: ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
+                candidateGoldenId: nil, evidence: [])
+        }
+        return resolve(ref, record: nil, features: f)
+    }
+
+    private mutating func resolve(_ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures) -> Resolution
+    {
         let keys = blockingKeys(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
         var joinable: [(cluster: Int32, score: Double)] = []
@@ -110,8 +151,14 @@ public struct IdentityGraph: Sendable {
 
         scratch.removeAll(keepingCapacity: true)
         for k in keys {
-            guard let b = blocks[k], b.count <= configuration.maxBlockSize else { continue }
-            for j in b where active[Int(j)] { scratch.append(clusterOf[Int(j)]) }
+            let (size, head) = blocks.chain(k)
+            guard size <= configuration.maxBlockSize else { continue }
+            var e = head
+            while e >= 0 {
+                let (j, next) = blocks.entry(e)
+                if active[Int(j)] { scratch.append(clusterOf[Int(j)]) }
+                e = next
+            }
         }
         if !scratch.isEmpty {
             scratch.sort()
@@ -124,12 +171,12 @@ public struct IdentityGraph: Sendable {
                 var n = 0
                 var bestMember: Int32 = -1
                 var veto = false
-                var bestGuards: [MatchGuard] = []
+                var bestGuards: UInt8 = 0
                 for m in cluster.members.prefix(32) {
-                    let s = model.score(f, features[Int(m)], frequencies: frequencies)
+                    let s = model.score(f, features[Int(m)], store)
                     sum += s.score
                     n += 1
-                    if s.guards.contains(.givenNameConflict) || s.guards.contains(.dateOfBirthConflict) { veto = true }
+                    if s.guards & GuardMask.conflict != 0 { veto = true }
                     if s.score > maxScore {
                         maxScore = s.score
                         bestMember = m
@@ -137,7 +184,7 @@ public struct IdentityGraph: Sendable {
                     }
                 }
                 let mean = sum / Double(max(n, 1))
-                if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards.isEmpty {
+                if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards == 0 {
                     joinable.append((c, maxScore))
                     if best == nil || maxScore > best!.score { best = (c, maxScore, bestMember) }
                 } else if Self.reviewable(maxScore, guards: bestGuards, veto: veto, configuration) {
@@ -146,7 +193,7 @@ public struct IdentityGraph: Sendable {
             }
         }
 
-        let i = append(record, features: f, blockingKeys: keys)
+        let i = append(ref, record: record, features: f, blockingKeys: keys)
 
         if let b = best {
             clusterOf.append(b.cluster)
@@ -161,19 +208,19 @@ public struct IdentityGraph: Sendable {
                 } catch {}
             }
             return Resolution(
-                ref: record.ref, goldenId: clusters[Int(b.cluster)].goldenId, decision: .joined, score: b.score,
+                ref: ref, goldenId: clusters[Int(b.cluster)].goldenId, decision: .joined, score: b.score,
                 candidateGoldenId: nil, evidence: [], absorbed: absorbed)
         }
-        let c = newCluster(founder: record.ref, members: [i])
+        let c = newCluster(founder: ref, members: [i])
         clusterOf.append(c)
         let gid = clusters[Int(c)].goldenId
         if let r = bestReview {
             return Resolution(
-                ref: record.ref, goldenId: gid, decision: .review, score: r.score,
+                ref: ref, goldenId: gid, decision: .review, score: r.score,
                 candidateGoldenId: clusters[Int(r.cluster)].goldenId, evidence: [])
         }
         return Resolution(
-            ref: record.ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
+            ref: ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
     }
 
     /// Whether two clusters may become one: no member pair (up to 32 × 32) is kept apart by a guard, and neither
@@ -185,8 +232,8 @@ public struct IdentityGraph: Sendable {
             if barred[m]?.contains(b.goldenId) == true { return false }
             for n in b.members.prefix(32) {
                 if barred[n]?.contains(a.goldenId) == true { return false }
-                let g = MatchModel.guards(model.compare(features[Int(m)], features[Int(n)]))
-                if g.contains(.givenNameConflict) || g.contains(.dateOfBirthConflict) { return false }
+                let g = MatchModel.guardMask(model.compare(features[Int(m)], features[Int(n)], store))
+                if g & GuardMask.conflict != 0 { return false }
             }
         }
         return true
@@ -202,11 +249,18 @@ public struct IdentityGraph: Sendable {
         return score >= c.mergeThreshold
     }
 
+    /// `reviewable` with the guards as `GuardMask` bits.
+    static func reviewable(_ score: Double, guards: UInt8, veto: Bool, _ c: ResolverConfiguration) -> Bool {
+        if guards & GuardMask.givenNameConflict != 0 { return false }
+        if guards == 0 && !veto { return score >= c.reviewThreshold }
+        return score >= c.mergeThreshold
+    }
+
     /// Learns the match model's m/u probabilities and prior from the records the graph holds (see
     /// `MatchTraining`). Decisions already taken are kept; later ones use the new model.
     @discardableResult
     public mutating func train(_ training: MatchTraining = MatchTraining()) -> MatchTraining.Report {
-        let report = training.train(features, active: active, model: model)
+        let report = training.train(features.map(store.materialize), active: active, model: model)
         model.parameters = report.parameters
         return report
     }
@@ -217,14 +271,16 @@ public struct IdentityGraph: Sendable {
     /// The evidence for a record against one other record.
     public func explain(_ ref: RecordRef, against other: RecordRef) -> PairScore? {
         guard let i = byRef[ref], let j = byRef[other] else { return nil }
-        return model.score(features[Int(i)], features[Int(j)], frequencies: frequencies, explain: true)
+        return model.score(
+            store.materialize(features[Int(i)]), store.materialize(features[Int(j)]), frequencies: store, explain: true)
     }
 
     /// The evidence for a record against the best-scoring member of a golden record.
     public func explain(_ ref: RecordRef, against goldenId: String) -> PairScore? {
         guard let i = byRef[ref], let c = cluster(goldenId) else { return nil }
+        let f = store.materialize(features[Int(i)])
         return clusters[Int(c)].members.filter { $0 != i }.map {
-            model.score(features[Int(i)], features[Int($0)], frequencies: frequencies, explain: true)
+            model.score(f, store.materialize(features[Int($0)]), frequencies: store, explain: true)
         }.max { $0.score < $1.score }
     }
 
@@ -240,7 +296,7 @@ public struct IdentityGraph: Sendable {
             throw MasterDataError(.invalidOperation, "\(survivor) and \(absorbed) are the same golden record")
         }
         let moved = clusters[Int(a)].members
-        mergeHistory[clusters[Int(a)].goldenId] = moved.map { records[Int($0)].ref }
+        mergeHistory[clusters[Int(a)].goldenId] = moved.map { refs[Int($0)] }
         for m in moved { clusterOf[Int(m)] = s }
         clusters[Int(s)].members += moved
         clusters[Int(a)].members = []
@@ -292,20 +348,21 @@ public struct IdentityGraph: Sendable {
     /// Erases a person: all member records are forgotten. Returns the erased references.
     public mutating func erase(_ goldenId: String) throws(MasterDataError) -> [RecordRef] {
         guard let c = cluster(goldenId) else { throw MasterDataError(.notFound, "golden record \(goldenId) not found") }
-        let refs = clusters[Int(c)].members.map { records[Int($0)].ref }
+        let erased = clusters[Int(c)].members.map { refs[Int($0)] }
         for m in clusters[Int(c)].members {
             active[Int(m)] = false
-            frequencies.remove(features[Int(m)])
-            byRef[records[Int(m)].ref] = nil
-            records[Int(m)] = CustomerRecord(system: "", externalId: "")
-            features[Int(m)] = MatchFeatures(records[Int(m)])
+            store.remove(features[Int(m)])
+            byRef[refs[Int(m)]] = nil
+            refs[Int(m)] = RecordRef(system: "", externalId: "")
+            if retainsRecords { records[Int(m)] = CustomerRecord(system: "", externalId: "") }
+            features[Int(m)] = CompactFeatures()
         }
-        recordCount -= refs.count
+        recordCount -= erased.count
         clusters[Int(c)].members = []
         clusters[Int(c)].alive = false
         goldenCount -= 1
         for (k, v) in aliases where v == clusters[Int(c)].goldenId { aliases[k] = nil }
-        return refs
+        return erased
     }
 
     // MARK: Lookups
@@ -321,7 +378,14 @@ public struct IdentityGraph: Sendable {
     /// The member records of a golden record (following aliases).
     public func members(of goldenId: String) -> [CustomerRecord] {
         guard let c = cluster(goldenId) else { return [] }
-        return clusters[Int(c)].members.map { records[Int($0)] }
+        return clusters[Int(c)].members.map { record($0) }
+    }
+
+    /// Record `i`: whole when records are retained, its reference only otherwise.
+    private func record(_ i: Int32) -> CustomerRecord {
+        if retainsRecords { return records[Int(i)] }
+        let ref = refs[Int(i)]
+        return CustomerRecord(system: ref.system, externalId: ref.externalId)
     }
 
     /// The golden record, built by survivorship.
@@ -333,51 +397,61 @@ public struct IdentityGraph: Sendable {
 
     /// Golden ids whose members carry this e-mail (matching key).
     public func goldenIds(email: String) -> [String] {
-        guard let key = EmailMatching.key(email) else { return [] }
-        return lookup(BlockKey.hash("e", key)) { $0.email == key }
+        guard let key = EmailMatching.key(email), let id = store.emails.id(key) else { return [] }
+        return lookup(BlockIndex.key(BlockKind.email, id)) { $0.email == id }
     }
 
     /// Golden ids whose members carry this phone number (matching key).
     public func goldenIds(phone: String, defaultRegion: String? = nil) -> [String] {
-        guard let key = PhoneKey.key(phone, defaultRegion: defaultRegion) else { return [] }
-        return lookup(BlockKey.hash("p", key)) { $0.phone == key }
+        guard let key = PhoneKey.key(phone, defaultRegion: defaultRegion), let id = store.phones.id(key) else {
+            return []
+        }
+        return lookup(BlockIndex.key(BlockKind.phone, id)) { $0.phone == id }
     }
 
     /// Golden ids whose members have this given and family name (matching keys; either order).
     public func goldenIds(givenName: String, familyName: String) -> [String] {
-        guard let g = NameMatching.givenKey(givenName), let f = NameMatching.familyKey(familyName) else { return [] }
-        return lookup(BlockKey.hash("n", min(g, f) + " " + max(g, f))) { Set([$0.given, $0.family]) == Set([g, f]) }
+        guard let g = NameMatching.givenKey(givenName), let f = NameMatching.familyKey(familyName),
+            let gi = store.names.id(g), let fi = store.names.id(f)
+        else { return [] }
+        return lookup(BlockIndex.key(BlockKind.names, min(gi, fi), max(gi, fi))) {
+            Set([$0.given, $0.family]) == Set([gi, fi])
+        }
     }
 
     /// Every live golden id with its members' indices (for export).
     public func clusterAssignments() -> [(ref: RecordRef, goldenId: String)] {
-        records.indices.filter { active[$0] }.map { (records[$0].ref, clusters[Int(clusterOf[$0])].goldenId) }
+        refs.indices.filter { active[$0] }.map { (refs[$0], clusters[Int(clusterOf[$0])].goldenId) }
     }
 
     /// Adds a record to the indexes (not yet to a cluster) and returns its index.
     private mutating func append(
-        _ record: CustomerRecord, features f: MatchFeatures? = nil, blockingKeys keys: [Int]? = nil
+        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil
     ) -> Int32 {
-        let f = f ?? MatchFeatures(record)
-        let i = Int32(records.count)
-        records.append(retainsRecords ? record : CustomerRecord(system: record.system, externalId: record.externalId))
+        let i = Int32(refs.count)
+        refs.append(ref)
+        if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
         features.append(f)
         active.append(true)
-        byRef[record.ref] = i
-        frequencies.add(f)
+        byRef[ref] = i
+        store.add(f)
         recordCount += 1
-        for k in keys ?? blockingKeys(f) { addToBlock(k, i) }
+        for k in keys ?? blockingKeys(f) { blocks.add(k, i) }
         return i
     }
 
-    /// Replaces record `i` with a newer version, keeping its cluster.
-    private mutating func replace(_ i: Int32, with record: CustomerRecord) {
-        let f = MatchFeatures(record)
-        frequencies.remove(features[Int(i)])
-        frequencies.add(f)
-        records[Int(i)] = record
+    /// Adds a whole record (normalised here).
+    private mutating func append(_ record: CustomerRecord) -> Int32 {
+        append(record.ref, record: record, features: store.intern(MatchFeatures(record)))
+    }
+
+    /// Replaces record `i` with a newer version (`nil`: only its features are known), keeping its cluster.
+    private mutating func replace(_ i: Int32, with record: CustomerRecord?, features f: CompactFeatures) {
+        store.remove(features[Int(i)])
+        store.add(f)
+        if retainsRecords, let record { records[Int(i)] = record }
         features[Int(i)] = f
-        for k in blockingKeys(f) { addToBlock(k, i) }
+        for k in blockingKeys(f) { blocks.add(k, i) }
     }
 
     // MARK: Restore
@@ -422,9 +496,9 @@ public struct IdentityGraph: Sendable {
         return c
     }
 
-    private func lookup(_ key: Int, _ matches: (MatchFeatures) -> Bool) -> [String] {
+    private func lookup(_ key: UInt64, _ matches: (CompactFeatures) -> Bool) -> [String] {
         var out: [String] = []
-        for j in blocks[key] ?? [] where active[Int(j)] && matches(features[Int(j)]) {
+        for j in blocks.members(key) where active[Int(j)] && matches(features[Int(j)]) {
             let g = clusters[Int(clusterOf[Int(j)])].goldenId
             if !out.contains(g) { out.append(g) }
         }
@@ -445,41 +519,44 @@ public struct IdentityGraph: Sendable {
         return c
     }
 
-    /// Blocks hold at most `maxBlockSize + 1` entries: a full block is a frequent value, never used for candidates
-    /// (and lookups on it return the first entries only).
-    private mutating func addToBlock(_ key: Int, _ i: Int32) {
-        let cap = configuration.maxBlockSize + 1
-        if var b = blocks.removeValue(forKey: key) {
-            if b.count < cap, !b.contains(i) { b.append(i) }
-            blocks[key] = b
-        } else {
-            blocks[key] = [i]
-        }
-    }
-
     /// Blocking keys: e-mail; phone; the unordered name pair (catches first/last swaps); date of birth with the
-    /// given initial; date of birth with the family prefix; postcode with the family prefix.
-    func blockingKeys(_ f: MatchFeatures) -> [Int] {
-        var keys: [Int] = []
+    /// given initial; date of birth with the family prefix; postcode with the family prefix; postcode with the
+    /// given initial; the e-mail local part; date of birth with postcode; street with city. Blocks hold at most
+    /// `maxBlockSize + 1` records: a full block is a frequent value, never used for candidates (and lookups on it
+    /// return the first entries only). The keys are the values of `blockingKeyParts`, built from interned ids.
+    func blockingKeys(_ f: CompactFeatures) -> [UInt64] {
+        var keys: [UInt64] = []
         keys.reserveCapacity(10)
-        if let e = f.email { keys.append(BlockKey.hash("e", e)) }
-        if let p = f.phone { keys.append(BlockKey.hash("p", p)) }
-        if let g = f.given, let fam = f.family { keys.append(BlockKey.hash("n", min(g, fam) + " " + max(g, fam))) }
-        if let d = f.dob {
-            let ds = d.description
-            if let g = f.given?.first { keys.append(BlockKey.hash("dg", ds + String(g))) }
-            if let fam = f.family { keys.append(BlockKey.hash("df", ds + String(fam.prefix(3)))) }
+        let s = store
+        if f.email != 0 { keys.append(BlockIndex.key(BlockKind.email, f.email)) }
+        if f.phone != 0 { keys.append(BlockIndex.key(BlockKind.phone, f.phone)) }
+        if f.given != 0, f.family != 0 {
+            keys.append(BlockIndex.key(BlockKind.names, min(f.given, f.family), max(f.given, f.family)))
         }
-        if let pc = f.postcode, let fam = f.family { keys.append(BlockKey.hash("a", pc + String(fam.prefix(3)))) }
-        if let pc = f.postcode, let g = f.given?.first { keys.append(BlockKey.hash("ag", pc + String(g))) }
-        if let l = f.emailLocal, l.utf8.count >= 5 { keys.append(BlockKey.hash("el", l)) }
-        if let d = f.dob, let pc = f.postcode { keys.append(BlockKey.hash("dp", d.description + pc)) }
-        if let st = f.street, let c = f.city { keys.append(BlockKey.hash("sc", st + "|" + c)) }
+        let initial = f.given == 0 ? 0 : s.nameFirst[Int(f.given)]
+        let prefix = f.family == 0 ? 0 : s.namePrefix3[Int(f.family)]
+        if f.dob != 0 {
+            if initial != 0 { keys.append(BlockIndex.key(BlockKind.dobInitial, f.dob, initial)) }
+            if f.family != 0 { keys.append(BlockIndex.key(BlockKind.dobFamily, f.dob, prefix)) }
+        }
+        if f.postcode != 0, f.family != 0 { keys.append(BlockIndex.key(BlockKind.postcodeFamily, f.postcode, prefix)) }
+        if f.postcode != 0, initial != 0 { keys.append(BlockIndex.key(BlockKind.postcodeInitial, f.postcode, initial)) }
+        if f.emailLocal != 0, s.localIsLong[Int(f.emailLocal)] {
+            keys.append(BlockIndex.key(BlockKind.emailLocal, f.emailLocal))
+        }
+        if f.dob != 0, f.postcode != 0 { keys.append(BlockIndex.key(BlockKind.dobPostcode, f.dob, f.postcode)) }
+        if f.street != 0, f.city != 0 { keys.append(BlockIndex.key(BlockKind.streetCity, f.street, f.city)) }
         return keys
     }
 
-    /// The blocking keys as (kind, value) text — the same keys as `blockingKeys`, which hashes them with the
-    /// per-process `Hasher` (kept separate so the hot path allocates no strings).
+    /// The hashes of a record's text blocking keys (`blockingKeyParts` through `BlockKey.hash`): the same
+    /// partition of records as the graph's id-based keys (`blockingKeys(_:)` on interned features).
+    func blockingKeys(_ f: MatchFeatures) -> [Int] {
+        Self.blockingKeyParts(f).map { BlockKey.hash($0.kind, $0.value) }
+    }
+
+    /// The blocking keys as (kind, value) text — the same keys as `blockingKeys`, which builds them from
+    /// interned ids (so the hot path allocates no strings).
     static func blockingKeyParts(_ f: MatchFeatures) -> [(kind: String, value: String)] {
         var keys: [(kind: String, value: String)] = []
         if let e = f.email { keys.append(("e", e)) }
@@ -496,27 +573,6 @@ public struct IdentityGraph: Sendable {
         if let d = f.dob, let pc = f.postcode { keys.append(("dp", d.description + pc)) }
         if let st = f.street, let c = f.city { keys.append(("sc", st + "|" + c)) }
         return keys
-    }
-
-    /// Value counts for term-frequency-adjusted u-probabilities.
-    struct Frequencies: ValueFrequencies, Sendable {
-        var counts: [Int: Int32] = [:]
-        var population = 0
-        func count(_ field: MatchField, _ value: String) -> Int {
-            Int(counts[BlockKey.hash(field.rawValue, value)] ?? 0)
-        }
-        mutating func add(_ f: MatchFeatures) { update(f, 1) }
-        mutating func remove(_ f: MatchFeatures) { update(f, -1) }
-        private mutating func update(_ f: MatchFeatures, _ d: Int32) {
-            population += Int(d)
-            let pairs: [(MatchField, String?)] = [
-                (.given, f.given), (.family, f.family), (.email, f.email), (.phone, f.phone), (.postcode, f.postcode),
-                (.street, f.street), (.city, f.city), (.dob, f.dob?.description),
-            ]
-            for (field, v) in pairs {
-                if let v { counts[BlockKey.hash(field.rawValue, v), default: 0] += d }
-            }
-        }
     }
 }
 
@@ -546,13 +602,77 @@ extension IdentityGraph {
             let kind = String(key[..<colon])
             let value = String(key[key.index(after: colon)...])
             if kind == "r" { continue }
-            for j in blocks[BlockKey.hash(kind, value)] ?? [] where active[Int(j)] { out.insert(records[Int(j)].ref) }
+            let (candidates, ambiguous) = blockKeys(kind: kind, value: value)
+            for k in candidates {
+                for j in blocks.members(k) where active[Int(j)] {
+                    // A text key that splits into values in more than one way is checked against the record.
+                    if ambiguous,
+                        !Self.blockingKeyParts(store.materialize(features[Int(j)])).contains(where: {
+                            $0.kind == kind && $0.value == value
+                        })
+                    {
+                        continue
+                    }
+                    out.insert(refs[Int(j)])
+                }
+            }
         }
         for id in goldenIds {
             guard let c = byGolden[id] else { continue }
-            for m in clusters[Int(c)].members { out.insert(records[Int(m)].ref) }
+            for m in clusters[Int(c)].members { out.insert(refs[Int(m)]) }
         }
         return out
+    }
+
+    /// The block keys a text blocking key ("kind" and "value" as in `blockingKeyParts`) may stand for, and whether
+    /// the text could be split into values in more than one way (name pair, postcode + name prefix, street + city).
+    private func blockKeys(kind: String, value: String) -> (keys: [UInt64], ambiguous: Bool) {
+        let s = store
+        func date(_ v: Substring) -> UInt32? { FeatureStore.packedDate(String(v)).flatMap { s.dobs.id($0) } }
+        /// Every way of cutting `value` into a head and a tail of 1...maxTail characters (or at `separator`).
+        func splits(tail maxTail: Int) -> [(Substring, Substring)] {
+            var out: [(Substring, Substring)] = []
+            var i = value.endIndex
+            for _ in 0..<maxTail {
+                guard i > value.startIndex else { break }
+                i = value.index(before: i)
+                out.append((value[..<i], value[i...]))
+            }
+            return out
+        }
+        func splits(at separator: Character) -> [(Substring, Substring)] {
+            value.indices.filter { value[$0] == separator }.map { (value[..<$0], value[value.index(after: $0)...]) }
+        }
+        switch kind {
+        case "e": return (s.emails.id(value).map { [BlockIndex.key(BlockKind.email, $0)] } ?? [], false)
+        case "p": return (s.phones.id(value).map { [BlockIndex.key(BlockKind.phone, $0)] } ?? [], false)
+        case "el": return (s.emailLocals.id(value).map { [BlockIndex.key(BlockKind.emailLocal, $0)] } ?? [], false)
+        case "n":
+            let keys = splits(at: " ").compactMap { g, f -> UInt64? in
+                guard let a = s.names.id(String(g)), let b = s.names.id(String(f)) else { return nil }
+                return BlockIndex.key(BlockKind.names, min(a, b), max(a, b))
+            }
+            return (keys, true)
+        case "dg", "df", "dp":
+            guard value.count > 10, let d = date(value.prefix(10)) else { return ([], false) }
+            let rest = String(value.dropFirst(10))
+            let id = kind == "dp" ? s.postcodes.id(rest) : s.namePrefixes.id(rest)
+            let k = kind == "dg" ? BlockKind.dobInitial : kind == "df" ? BlockKind.dobFamily : BlockKind.dobPostcode
+            return (id.map { [BlockIndex.key(k, d, $0)] } ?? [], false)
+        case "a", "ag":
+            let keys = splits(tail: kind == "a" ? 3 : 1).compactMap { pc, name -> UInt64? in
+                guard let p = s.postcodes.id(String(pc)), let n = s.namePrefixes.id(String(name)) else { return nil }
+                return BlockIndex.key(kind == "a" ? BlockKind.postcodeFamily : BlockKind.postcodeInitial, p, n)
+            }
+            return (keys, true)
+        case "sc":
+            let keys = splits(at: "|").compactMap { st, c -> UInt64? in
+                guard let a = s.streets.id(String(st)), let b = s.cities.id(String(c)) else { return nil }
+                return BlockIndex.key(BlockKind.streetCity, a, b)
+            }
+            return (keys, true)
+        default: return ([], false)
+        }
     }
 
     /// Brings part of the graph in line with a shared store: every stored member is put into its stored golden
@@ -581,7 +701,9 @@ extension IdentityGraph {
             clusters[Int(target)].members.append(i)
             return
         }
-        if records[Int(i)] != record { replace(i, with: record) }
+        if !retainsRecords || records[Int(i)] != record {
+            replace(i, with: record, features: store.intern(MatchFeatures(record)))
+        }
         let old = clusterOf[Int(i)]
         guard old != target else { return }
         removeMember(i, from: old)
@@ -592,7 +714,7 @@ extension IdentityGraph {
     private mutating func drop(_ ref: RecordRef) {
         guard let i = byRef[ref] else { return }
         active[Int(i)] = false
-        frequencies.remove(features[Int(i)])
+        store.remove(features[Int(i)])
         byRef[ref] = nil
         recordCount -= 1
         removeMember(i, from: clusterOf[Int(i)])
@@ -625,7 +747,21 @@ extension IdentityGraph {
     }
 }
 
-/// Hashing of block and frequency keys (per-process seeded `Hasher`: the index is in memory only).
+/// The kinds of blocking key (the first part of `BlockIndex.key`).
+enum BlockKind {
+    static let email: UInt64 = 1
+    static let phone: UInt64 = 2
+    static let names: UInt64 = 3
+    static let dobInitial: UInt64 = 4
+    static let dobFamily: UInt64 = 5
+    static let postcodeFamily: UInt64 = 6
+    static let postcodeInitial: UInt64 = 7
+    static let emailLocal: UInt64 = 8
+    static let dobPostcode: UInt64 = 9
+    static let streetCity: UInt64 = 10
+}
+
+/// Hashing of text blocking keys (per-process seeded `Hasher`), for callers that hold keys as text.
 enum BlockKey {
     static func hash(_ kind: String, _ value: String) -> Int {
         var h = Hasher()

@@ -31,6 +31,15 @@ public enum MatchGuard: String, Sendable, Hashable, Codable {
     case familyNameConflict
 }
 
+/// Guards as bits, for the hot path (`MatchModel.guardMask`).
+enum GuardMask {
+    static let givenNameConflict: UInt8 = 1
+    static let dateOfBirthConflict: UInt8 = 2
+    static let nameOnly: UInt8 = 4
+    /// The guards that keep two records apart for good (not merely out of automatic merging).
+    static let conflict: UInt8 = givenNameConflict | dateOfBirthConflict
+}
+
 /// The result of comparing two records.
 public struct PairScore: Sendable, Hashable {
     /// Match weight: log2 of the posterior odds that the two records are one person (prior included). 0 bits is a
@@ -156,16 +165,33 @@ public struct MatchModel: Sendable {
     }
 
     /// The probabilities in use.
-    public var parameters: Parameters
+    public var parameters: Parameters { didSet { levelBits = Self.levelBits(parameters) } }
+    /// log2(m/u) of every field and level (`field * 8 + level`) from `parameters`, for the graph's hot path; the
+    /// exact level's entry uses the average u (swapped names), term frequencies are applied per pair.
+    private(set) var levelBits: [Double]
     /// Denominator floor for term frequencies.
     public var minimumPopulation: Int = 10_000
     /// Jaro-Winkler level for "fuzzy" (typo) agreement on names; "similar" is 0.8.
     public var fuzzyThreshold: Double = 0.92
 
     /// A model with the prior parameters.
-    public init() { parameters = .prior }
+    public init() {
+        parameters = .prior
+        levelBits = Self.levelBits(.prior)
+    }
     /// A model with given (usually trained) parameters.
-    public init(parameters: Parameters) { self.parameters = parameters }
+    public init(parameters: Parameters) {
+        self.parameters = parameters
+        levelBits = Self.levelBits(parameters)
+    }
+
+    private static func levelBits(_ p: Parameters) -> [Double] {
+        var t = [Double](repeating: 0, count: 64)
+        for f in 0..<min(8, p.m.count) {
+            for l in 1..<max(1, min(8, p.m[f].count, p.u[f].count)) { t[f * 8 + l] = bits(p.m[f][l], p.u[f][l]) }
+        }
+        return t
+    }
 
     /// Whether the model carries parameters learned from data.
     public var isTrained: Bool { parameters != .prior }
@@ -208,10 +234,12 @@ public struct MatchModel: Sendable {
         }
         if let x = a.street, let y = b.street {
             v[.street] =
-                x == y ? 1 : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y) >= 0.85 ? 2 : 3)
+                x == y
+                ? 1
+                : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y, atLeast: 0.85) >= 0.85 ? 2 : 3)
         }
         if let x = a.city, let y = b.city {
-            v[.city] = x == y ? 1 : (Similarity.jaroWinkler(x, y) >= 0.9 ? 2 : 3)
+            v[.city] = x == y ? 1 : (Similarity.jaroWinkler(x, y, atLeast: 0.9) >= 0.9 ? 2 : 3)
         }
         return v
     }
@@ -219,13 +247,13 @@ public struct MatchModel: Sendable {
     func givenLevel(_ x: String, _ y: String) -> Int {
         if x == y { return 1 }
         if NameMatching.isInitial(x) || NameMatching.isInitial(y) { return x.first == y.first ? 4 : 5 }
-        let jw = Similarity.jaroWinkler(x, y)
+        let jw = Similarity.jaroWinkler(x, y, atLeast: min(fuzzyThreshold, 0.8))
         return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
     }
 
     func familyLevel(_ x: String, _ y: String) -> Int {
         if x == y { return 1 }
-        let jw = Similarity.jaroWinkler(x, y)
+        let jw = Similarity.jaroWinkler(x, y, atLeast: min(fuzzyThreshold, 0.8))
         if jw >= fuzzyThreshold { return 2 }
         // Double-barrelled or particles: one name contained in the other.
         if jw >= 0.8 || Self.oneContainsTheOther(x, y) { return 3 }
@@ -257,43 +285,66 @@ public struct MatchModel: Sendable {
     }
 
     static func dobLevel(_ x: DateOfBirth, _ y: DateOfBirth) -> Int {
+        dobLevel(x.year * 10_000 + x.month * 100 + x.day, y.year * 10_000 + y.month * 100 + y.day)
+    }
+
+    /// `dobLevel` on dates packed as YYYYMMDD.
+    static func dobLevel(_ x: Int, _ y: Int) -> Int {
         if x == y { return 1 }
-        if x.isDayMonthSwap(of: y) { return 2 }
-        // One mistyped digit in YYYYMMDD, or two adjacent digits transposed.
-        var a = x.year * 10_000 + x.month * 100 + x.day
-        var b = y.year * 10_000 + y.month * 100 + y.day
-        var da = [Int](repeating: 0, count: 8)
-        var db = da
+        let (xy, xm, xd) = (x / 10_000, x / 100 % 100, x % 100)
+        let (yy, ym, yd) = (y / 10_000, y / 100 % 100, y % 100)
+        // Day and month swapped.
+        if xy == yy && xd == ym && xm == yd && xd != xm { return 2 }
+        // One mistyped digit in YYYYMMDD, or two adjacent digits transposed. Digits are read right to left:
+        // `right` is the rightmost differing position, `left` the leftmost (positions count from the left).
+        var a = x
+        var b = y
+        var count = 0
+        var left = -1
+        var right = -1
+        var (leftA, leftB, rightA, rightB) = (0, 0, 0, 0)
         for k in 0..<8 {
-            da[7 - k] = a % 10
-            db[7 - k] = b % 10
+            let da = a % 10
+            let db = b % 10
             a /= 10
             b /= 10
-        }
-        var first = -1
-        var second = -1
-        var count = 0
-        for k in 0..<8 where da[k] != db[k] {
+            guard da != db else { continue }
             count += 1
-            if first < 0 { first = k } else { second = k }
+            if right < 0 {
+                right = 7 - k
+                (rightA, rightB) = (da, db)
+            }
+            left = 7 - k
+            (leftA, leftB) = (da, db)
         }
         if count == 1 { return 2 }
-        if count == 2, second == first + 1, da[first] == db[second], da[second] == db[first] { return 2 }
-        if x.year == y.year || (x.month == y.month && x.day == y.day && abs(x.year - y.year) <= 10) { return 3 }
+        if count == 2, right == left + 1, leftA == rightB, rightA == leftB { return 2 }
+        if xy == yy || (xm == ym && xd == yd && abs(xy - yy) <= 10) { return 3 }
         return 4
     }
 
     static func phoneLevel(_ x: String, _ y: String) -> Int {
         if x == y { return 1 }
-        let a = Array(x.utf8)
-        let b = Array(y.utf8)
-        if a.count >= 7, b.count >= 7, a.suffix(7) == b.suffix(7) { return 2 }
-        if a.count == b.count {
-            var d = 0
-            for i in 0..<a.count where a[i] != b[i] { d += 1 }
-            if d == 1 { return 2 }
+        var x = x
+        var y = y
+        return x.withUTF8 { a in
+            y.withUTF8 { b in
+                if a.count >= 7, b.count >= 7 {
+                    var same = true
+                    for k in 1...7 where a[a.count - k] != b[b.count - k] {
+                        same = false
+                        break
+                    }
+                    if same { return 2 }
+                }
+                if a.count == b.count {
+                    var d = 0
+                    for i in 0..<a.count where a[i] != b[i] { d += 1 }
+                    if d == 1 { return 2 }
+                }
+                return 3
+            }
         }
-        return 3
     }
 
     /// The district part of a postcode: the outward code of a spaced postcode ("SW1A 1AA" → "SW1A"), otherwise
@@ -358,7 +409,17 @@ public struct MatchModel: Sendable {
     /// Guards: patterns where the fields are not independent (households share address and phone; a parent and
     /// child share names and address), so the summed weights overstate the evidence.
     static func guards(_ v: ComparisonVector) -> [MatchGuard] {
+        let mask = guardMask(v)
         var g: [MatchGuard] = []
+        if mask & GuardMask.givenNameConflict != 0 { g.append(.givenNameConflict) }
+        if mask & GuardMask.dateOfBirthConflict != 0 { g.append(.dateOfBirthConflict) }
+        if mask & GuardMask.nameOnly != 0 { g.append(.nameOnly) }
+        return g
+    }
+
+    /// The guards as bits (`GuardMask`), without allocating.
+    @inline(__always) static func guardMask(_ v: ComparisonVector) -> UInt8 {
+        var g: UInt8 = 0
         let dobAgrees = v[.dob] == 1 || v[.dob] == 2
         let emailAgrees = v[.email] == 1
         let phoneAgrees = v[.phone] == 1
@@ -369,15 +430,15 @@ public struct MatchModel: Sendable {
         let addressAgrees = v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
         let onlyGivenNameDiffers = v[.dob] == 1 && addressAgrees && !contactDiffers
         if v[.given] == 5 && !(dobAgrees && (emailAgrees || phoneAgrees)) && !onlyGivenNameDiffers {
-            g.append(.givenNameConflict)
+            g |= GuardMask.givenNameConflict
         }
         let nameAndAddressAgree = (1...2).contains(v[.given]) && (1...2).contains(v[.family])
             && (v[.street] == 1 || v[.street] == 2) && ((1...2).contains(v[.postcode]) || (1...2).contains(v[.city]))
         if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) && !(nameAndAddressAgree && !contactDiffers) {
-            g.append(.dateOfBirthConflict)
+            g |= GuardMask.dateOfBirthConflict
         }
         let strong = emailAgrees || phoneAgrees || dobAgrees || v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
-        if !strong { g.append(.nameOnly) }
+        if !strong { g |= GuardMask.nameOnly }
         return g
     }
 }

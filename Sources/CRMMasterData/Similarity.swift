@@ -10,6 +10,29 @@ public enum Similarity {
         return x.withUTF8 { p in y.withUTF8 { q in jaroWinkler(p, q) } }
     }
 
+    /// `jaroWinkler(a, b)` when it can reach `floor`; otherwise possibly a cheaper value below `floor`. The
+    /// bound: Jaro ≤ (s/n + s/m + 1)/3 with s = min(n, m), and the Winkler bonus adds at most p·0.1·(1 − Jaro)
+    /// for the common prefix p (≤ 4), so pairs of very different lengths are not compared byte by byte.
+    static func jaroWinkler(_ a: String, _ b: String, atLeast floor: Double) -> Double {
+        if a == b { return 1 }
+        var x = a
+        var y = b
+        return x.withUTF8 { p in
+            y.withUTF8 { q in
+                let n = p.count
+                let m = q.count
+                if n == 0 || m == 0 { return 0 }
+                let s = Double(min(n, m))
+                let jaro = (s / Double(n) + s / Double(m) + 1) / 3
+                var prefix = 0
+                while prefix < min(4, min(n, m)) && p[prefix] == q[prefix] { prefix += 1 }
+                let bound = jaro + Double(prefix) * 0.1 * (1 - jaro)
+                if bound < floor - 1e-9 { return -1 }
+                return jaroWinkler(p, q)
+            }
+        }
+    }
+
     static func jaroWinkler(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Double {
         let n = a.count
         let m = b.count

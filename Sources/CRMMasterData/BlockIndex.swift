@@ -1,0 +1,137 @@
+// CRMMasterData — the blocking index: 64-bit block key → the records holding it, in flat arrays.
+//
+// Open addressing (linear probing) over parallel arrays of keys, chain heads and sizes; the members of all blocks
+// live in two shared arrays (next entry, record) as singly linked chains. No per-block allocation: a million
+// records with ten keys each cost 8 bytes per entry plus 16 bytes per distinct key.
+
+/// Block key → record indices. A block holds at most `capacity` distinct records (a fuller block is a frequent
+/// value, never used for candidates).
+struct BlockIndex: Sendable {
+    /// Records a block keeps at most.
+    let capacity: Int
+    private var keys: [UInt64]
+    private var heads: [Int32]
+    /// Block sizes (at most `capacity`, at most 255).
+    private var sizes: [UInt8]
+    private var used = 0
+    private var next: [Int32] = []
+    private var member: [Int32] = []
+
+    init(capacity: Int) {
+        precondition(capacity <= 255, "block capacity above 255")
+        self.capacity = capacity
+        keys = Array(repeating: 0, count: 1 << 10)
+        heads = Array(repeating: -1, count: 1 << 10)
+        sizes = Array(repeating: 0, count: 1 << 10)
+    }
+
+    /// Key 0 marks an empty slot.
+    @inline(__always) private static func stored(_ key: UInt64) -> UInt64 { key == 0 ? 1 : key }
+
+    @inline(__always) private func slot(_ key: UInt64) -> (index: Int, found: Bool) {
+        let mask = keys.count - 1
+        var i = Int(truncatingIfNeeded: key ^ (key >> 29)) & mask
+        while true {
+            let k = keys[i]
+            if k == key { return (i, true) }
+            if k == 0 { return (i, false) }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// The number of records in a block (0 when unknown).
+    func size(_ key: UInt64) -> Int {
+        let s = slot(Self.stored(key))
+        return s.found ? Int(sizes[s.index]) : 0
+    }
+
+    /// A block's size and its first chain entry (-1 when empty or unknown); walk it with `entry(_:)`.
+    @inline(__always) func chain(_ key: UInt64) -> (size: Int, head: Int32) {
+        let s = slot(Self.stored(key))
+        return s.found ? (Int(sizes[s.index]), heads[s.index]) : (0, -1)
+    }
+
+    /// A chain entry's record and the next entry (-1 at the end).
+    @inline(__always) func entry(_ e: Int32) -> (record: Int32, next: Int32) { (member[Int(e)], next[Int(e)]) }
+
+    /// Calls `body` with every record of a block (most recently added first).
+    @inline(__always) func forEach(_ key: UInt64, _ body: (Int32) -> Void) {
+        let s = slot(Self.stored(key))
+        guard s.found else { return }
+        var e = heads[s.index]
+        while e >= 0 {
+            body(member[Int(e)])
+            e = next[Int(e)]
+        }
+    }
+
+    /// The records of a block in the order they were added.
+    func members(_ key: UInt64) -> [Int32] {
+        var out: [Int32] = []
+        forEach(key) { out.append($0) }
+        return out.reversed()
+    }
+
+    /// Adds record `i` to a block unless it is full or already holds it.
+    mutating func add(_ key: UInt64, _ i: Int32) {
+        let key = Self.stored(key)
+        var s = slot(key)
+        if !s.found {
+            if (used + 1) * 4 > keys.count * 3 {
+                grow()
+                s = slot(key)
+            }
+            keys[s.index] = key
+            used += 1
+        } else {
+            if Int(sizes[s.index]) >= capacity { return }
+            var e = heads[s.index]
+            while e >= 0 {
+                if member[Int(e)] == i { return }
+                e = next[Int(e)]
+            }
+        }
+        next.append(heads[s.index])
+        member.append(i)
+        heads[s.index] = Int32(member.count - 1)
+        sizes[s.index] += 1
+    }
+
+    /// Makes room for `entries` block entries in all without reallocating (the key table still grows by doubling:
+    /// distinct keys are not known ahead).
+    mutating func reserve(entries: Int) {
+        next.reserveCapacity(entries)
+        member.reserveCapacity(entries)
+    }
+
+    private mutating func grow() { grow(to: keys.count * 2) }
+
+    private mutating func grow(to n: Int) {
+        let oldKeys = keys
+        let oldHeads = heads
+        let oldSizes = sizes
+        keys = Array(repeating: 0, count: n)
+        heads = Array(repeating: -1, count: n)
+        sizes = Array(repeating: 0, count: n)
+        for k in oldKeys.indices where oldKeys[k] != 0 {
+            let s = slot(oldKeys[k])
+            keys[s.index] = oldKeys[k]
+            heads[s.index] = oldHeads[k]
+            sizes[s.index] = oldSizes[k]
+        }
+    }
+
+    /// A 64-bit block key from a kind and up to three ids (SplitMix64 finaliser over the packed parts).
+    @inline(__always) static func key(_ kind: UInt64, _ a: UInt32, _ b: UInt32 = 0, _ c: UInt32 = 0) -> UInt64 {
+        var h = kind &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(a)
+        h = mix(h) ^ (UInt64(b) << 32 | UInt64(c))
+        return mix(h)
+    }
+
+    @inline(__always) private static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

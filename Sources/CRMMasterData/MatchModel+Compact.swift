@@ -1,0 +1,98 @@
+// CRMMasterData — the model's comparisons on interned features (the graph's hot path). Same levels, weights and
+// guards as `compare`/`score` on `MatchFeatures`: exact agreement is an id comparison, everything else reads the
+// pooled strings and calls the same level functions.
+
+extension MatchModel {
+    @inline(__always) private func givenLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
+        if x == y { return 1 }
+        if s.nameIsInitial[Int(x)] || s.nameIsInitial[Int(y)] {
+            return s.nameFirst[Int(x)] == s.nameFirst[Int(y)] ? 4 : 5
+        }
+        let jw = Similarity.jaroWinkler(s.names[x], s.names[y], atLeast: min(fuzzyThreshold, 0.8))
+        return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
+    }
+
+    @inline(__always) private func familyLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
+        if x == y { return 1 }
+        return familyLevel(s.names[x], s.names[y])
+    }
+
+    /// `compare` on interned features.
+    func compare(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> ComparisonVector {
+        var v = ComparisonVector()
+        let ga = a.given
+        let gb = b.given
+        if ga != 0, gb != 0 {
+            v[.given] = givenLevel(ga, gb, s)
+            let ta = a.givenToken
+            let tb = b.givenToken
+            if v[.given] >= 3, ta != 0, tb != 0, ta != ga || tb != gb {
+                v[.given] = min(v[.given], givenLevel(ta, tb, s))
+            }
+        }
+        let fa = a.family
+        let fb = b.family
+        if fa != 0, fb != 0 { v[.family] = familyLevel(fa, fb, s) }
+        if v[.given] >= 3 || v[.family] >= 3, ga != 0, fa != 0, gb != 0, fb != 0 {
+            let initial = s.nameIsInitial
+            let g = initial[Int(ga)] || initial[Int(fb)] ? givenLevel(ga, fb, s) : familyLevel(ga, fb, s)
+            let f = initial[Int(gb)] || initial[Int(fa)] ? givenLevel(gb, fa, s) : familyLevel(fa, gb, s)
+            let crossOK = (g <= 2 || g == 4) && (f <= 2 || f == 4) && !(g == 4 && f == 4)
+            if crossOK && g + f < v[.given] + v[.family] {
+                v[.given] = g
+                v[.family] = f
+                v.swapped = true
+            }
+        }
+        if a.dob != 0, b.dob != 0 {
+            v[.dob] = a.dob == b.dob ? 1 : Self.dobLevel(Int(s.dobs[a.dob]), Int(s.dobs[b.dob]))
+        }
+        if a.email != 0, b.email != 0 {
+            v[.email] =
+                a.email == b.email ? 1 : (a.emailLocal == b.emailLocal && s.localIsLong[Int(a.emailLocal)] ? 2 : 3)
+        }
+        if a.phone != 0, b.phone != 0 {
+            v[.phone] = a.phone == b.phone ? 1 : Self.phoneLevel(s.phones[a.phone], s.phones[b.phone])
+        }
+        if a.postcode != 0, b.postcode != 0 {
+            v[.postcode] =
+                a.postcode == b.postcode
+                ? 1
+                : (Self.postcodeDistrict(s.postcodes[a.postcode]).elementsEqual(
+                    Self.postcodeDistrict(s.postcodes[b.postcode])) ? 2 : 3)
+        }
+        if a.street != 0, b.street != 0 {
+            v[.street] =
+                a.street == b.street
+                ? 1
+                : (a.streetNumbers == b.streetNumbers
+                    && Similarity.jaroWinkler(s.streets[a.street], s.streets[b.street], atLeast: 0.85) >= 0.85 ? 2 : 3)
+        }
+        if a.city != 0, b.city != 0 {
+            v[.city] =
+                a.city == b.city
+                ? 1 : (Similarity.jaroWinkler(s.cities[a.city], s.cities[b.city], atLeast: 0.9) >= 0.9 ? 2 : 3)
+        }
+        return v
+    }
+
+    /// `score` on interned features, without evidence: the match weight and the guards as `GuardMask` bits.
+    /// Term frequencies are `s`'s value counts.
+    func score(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> (score: Double, guards: UInt8) {
+        let v = compare(a, b, s)
+        var total = parameters.priorBits
+        let table = levelBits
+        // Fields in `ComparedField` order (the order `score` adds them in, so the sums are the same).
+        for f in 0..<8 {
+            let level = Int(v.levels[f])
+            guard level > 0 else { continue }
+            if level == 1 && !(v.swapped && (f == ComparedField.given.rawValue || f == ComparedField.family.rawValue)) {
+                let n = Double(max(s.population, minimumPopulation))
+                total += Self.bits(parameters.m[f][1], max(Double(s.count(ComparedField(rawValue: f)!, a)), 1) / n)
+            } else {
+                total += table[f * 8 + level]
+            }
+        }
+        return (total, Self.guardMask(v))
+    }
+}
