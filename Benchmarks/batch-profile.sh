@@ -12,8 +12,13 @@ OUT="${3:-cg.batch}"
 ensure_swift
 ensure_python_env >/dev/null
 ensure_runtime_library >/dev/null
-swift build -c release --product crmhub >&2
-BIN=$(swift build -c release --show-bin-path)/crmhub
+# CRMHUB_BENCH_BINARY: a crmhub binary to measure instead of building this checkout's release build.
+if [ -n "${CRMHUB_BENCH_BINARY:-}" ]; then
+  BIN=$(readlink -f "$CRMHUB_BENCH_BINARY")
+else
+  swift build -c release --product crmhub >&2
+  BIN=$(swift build -c release --show-bin-path)/crmhub
+fi
 DATA=.runtime/bench/batch-data/customers-$ROWS.csv
 mkdir -p .runtime/bench/batch-data
 [ -s "$DATA" ] || python3 Benchmarks/batch_customers.py "$ROWS" "$DATA"

@@ -18,9 +18,13 @@ ensure_swift
 ensure_python_env >/dev/null
 ensure_runtime_library >/dev/null
 PY="$CRMHUB_VENV/bin/python"
-log "building crmhub (release)"
-swift build -c release --product crmhub >&2
-BIN=$(swift build -c release --show-bin-path)/crmhub
+# CRMHUB_BENCH_BINARY: a crmhub binary to measure instead of building this checkout's release build.
+if [ -n "${CRMHUB_BENCH_BINARY:-}" ]; then
+  BIN=$(readlink -f "$CRMHUB_BENCH_BINARY")
+else
+  swift build -c release --product crmhub >&2
+  BIN=$(swift build -c release --show-bin-path)/crmhub
+fi
 DATA=.runtime/bench/batch-data/customers-$RECORDS.jsonl
 mkdir -p .runtime/bench/batch-data bench-results
 [ -s "$DATA" ] || python3 Benchmarks/batch_customers.py --jsonl "$RECORDS" "$DATA"
@@ -96,7 +100,7 @@ EOF
 }
 
 log "passthrough route"
-route pass "{name: pass, from: bench.in, to: bench.pass}"
+route pass "{name: pass, from: bench.in, to: bench.pass, dead_letter_topic: bench.dlq}"
 read -r pass_rate pass_cpu pass_rss <"$WORK/pass.result"
 log "passthrough: $pass_rate rec/s"
 log "mapped route (crm-customer-import)"
