@@ -129,8 +129,8 @@ m_rate=$(per "$ROWS" "$m_s"); m_cpu=$(per "$ROWS" "($m_u + $m_sys)")
 r_rate=$(per "$ROWS" "$r_s"); r_cpu=$(per "$ROWS" "($r_u + $r_sys)")
 k_rate=$(per "$kcat_out" "$k_s"); k_cpu=$(per "$kcat_out" "($k_u + $k_sys)")
 ratio=$(per "$m_rate" "$k_rate"); cpu_ratio=$(per "$m_cpu" "$k_cpu")
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
+commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+[ -n "${BENCH_COMMIT:-}" ] || [ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
 line=$(printf '%s rows=%s partitions=%s mapped=%.0f rows/s (%.2fs, cpu %.2fs, %s msgs, dlq %s) mapped_cpu=%.0f rows/s mapped_rss=%sKiB unmapped=%.0f rows/s (%.2fs, cpu %.2fs, %s msgs) unmapped_cpu=%.0f rows/s unmapped_rss=%sKiB kcat=%.0f msg/s (%.2fs, cpu %.2fs, %s msgs) kcat_cpu=%.0f msg/s kcat_rss=%sKiB ratio=%.3f cpu_ratio=%.3f commit=%s loadavg=%s host=%s' \
   "$(date -u +%FT%TZ)" "$ROWS" "$PARTITIONS" "$m_rate" "$m_s" "$(echo "$m_u + $m_sys" | bc)" "$mapped_out" "$dlq_out" "$m_cpu" "$m_rss" \
   "$r_rate" "$r_s" "$(echo "$r_u + $r_sys" | bc)" "$raw_out" "$r_cpu" "$r_rss" \

@@ -108,8 +108,8 @@ route mapped \
   "{name: mapped, from: bench.in, mapping: crm-customer-import, to: {customer: bench.mapped}, dead_letter_topic: bench.dlq}"
 read -r map_rate map_cpu map_rss <"$WORK/mapped.result"
 log "mapped: $map_rate rec/s"
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
+commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+[ -n "${BENCH_COMMIT:-}" ] || [ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
 line=$(printf '%s records=%s partitions=%s mapped=%.0f rec/s mapped_cpu=%.2fs mapped_rss=%sKiB passthrough=%.0f rec/s passthrough_cpu=%.2fs passthrough_rss=%sKiB ratio=%.3f commit=%s loadavg=%s host=%s' \
   "$(date -u +%FT%TZ)" "$RECORDS" "$PARTITIONS" "$map_rate" "$map_cpu" "$map_rss" "$pass_rate" "$pass_cpu" "$pass_rss" \
   "$(echo "$map_rate / $pass_rate" | bc -l)" "$commit" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
