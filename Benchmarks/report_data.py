@@ -132,6 +132,21 @@ def main(results, work, out):
                                (7, "goal 0.7 x kcat", "lw 1 dt 3 pt -1")],
                               "set logscale y\nset format y \"%.0s%c\"\n"))
 
+    # Mapped route vs passthrough route (Benchmarks/mapped-route-bench.sh), rates from the routes' own counters.
+    rows = []
+    for l in read(os.path.join(results, "mapped-route.txt")):
+        ratio = field(l, "ratio")
+        extra = f"{int(field(l, 'records') or 0) // 1000}k rec" + (f", ratio {ratio:.2f}" if ratio is not None else "")
+        passthrough = field(l, "passthrough", " rec/s")
+        rows.append((label(l, extra), field(l, "mapped", " rec/s"), passthrough, 0.8 * passthrough if passthrough else None))
+    if rows:
+        dat = write_table(work, "mapped-route", ["run", "label", "mapped", "passthrough", "goal"], rows)
+        scripts.append(script(work, out, "mapped-route", "Mapped route (crm-customer-import) vs passthrough route",
+                              "records/s", dat,
+                              [(3, "mapped route", "lw 2 pt 7"), (4, "passthrough route", "lw 2 pt 5"),
+                               (5, "goal 0.8 x passthrough", "lw 1 dt 3 pt -1")],
+                              "set yrange [0:*]\n"))
+
     # Ingress: latency percentiles at the offered rate (achieved rate in the label).
     rows = []
     for l in read(os.path.join(results, "ingress.txt")):
