@@ -629,7 +629,7 @@ final class AckTracker: Sendable {
                 guard index >= s.head, index < s.rows.count else { return }
                 let next = report.offset + 1
                 let tp = report.topicPartition
-                if case let (firstTP, firstOffset)? = s.rows[index].first {
+                if case (let firstTP, let firstOffset)? = s.rows[index].first {
                     if firstTP == tp {
                         s.rows[index].first = (tp, max(firstOffset, next))
                     } else {
@@ -648,7 +648,7 @@ final class AckTracker: Sendable {
 
     private static func advance(_ s: inout State) {
         while s.head < s.rows.count, s.rows[s.head].remaining == 0 {
-            if case let (tp, offset)? = s.rows[s.head].first { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
+            if case (let tp, let offset)? = s.rows[s.head].first { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
             for (tp, offset) in s.rows[s.head].more { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
             s.rows[s.head] = Row(remaining: 0)
             s.head += 1

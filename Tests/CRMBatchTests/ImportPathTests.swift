@@ -36,7 +36,9 @@ import Testing
     }
 
     static func delivered(_ topic: String, _ partition: Int32, _ offset: Int64) -> Result<DeliveryReport, KafkaError> {
-        .success(DeliveryReport(topicPartition: TopicPartition(topic: topic, partition: partition), offset: offset, latency: 0))
+        .success(
+            DeliveryReport(
+                topicPartition: TopicPartition(topic: topic, partition: partition), offset: offset, latency: 0))
     }
 
     @Test func theCheckpointCoversOnlyTheAcknowledgedPrefixWithTheOffsetsAfterItsMessages() {
