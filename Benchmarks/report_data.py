@@ -111,6 +111,42 @@ def main(results, work, out):
                               [(3, "crmhub route", "lw 2 pt 7"), (4, "plain librdkafka C loop", "lw 2 pt 5")],
                               "set yrange [0:*]\n"))
 
+    # Batch import (Benchmarks/batch-bench.sh): mapped and unmapped rows/s vs kcat producing the same messages, log scale;
+    # the goal is 0.7 of kcat's rate in the same run.
+    rows = []
+    for l in read(os.path.join(results, "batch.txt")):
+        ratio = field(l, "ratio")
+        rss = field(l, "mapped_rss", "KiB")
+        extra = f"{int(field(l, 'rows') or 0) // 1000}k rows" + (f", {ratio:.3f} of kcat" if ratio is not None else "")
+        if rss:
+            extra += f", {rss / 1024:.0f} MiB"
+        kcat = field(l, "kcat", " msg/s")
+        rows.append((label(l, extra), field(l, "mapped", " rows/s"), field(l, "mapped_cpu", " rows/s"),
+                     field(l, "unmapped", " rows/s"), kcat, 0.7 * kcat if kcat else None))
+    if rows:
+        dat = write_table(work, "batch", ["run", "label", "mapped", "mapped_cpu", "unmapped", "kcat", "goal"], rows)
+        scripts.append(script(work, out, "batch", "Batch import (CSV customers) vs kcat producing the same messages",
+                              "rows or messages/s (log)", dat,
+                              [(3, "crmhub mapped (wall clock)", "lw 2 pt 7"), (4, "crmhub mapped (CPU time)", "lw 1 pt 6 dt 2"),
+                               (5, "crmhub unmapped (wall clock)", "lw 2 pt 9"), (6, "kcat -P, same messages", "lw 2 pt 5"),
+                               (7, "goal 0.7 x kcat", "lw 1 dt 3 pt -1")],
+                              "set logscale y\nset format y \"%.0s%c\"\n"))
+
+    # Mapped route vs passthrough route (Benchmarks/mapped-route-bench.sh), rates from the routes' own counters.
+    rows = []
+    for l in read(os.path.join(results, "mapped-route.txt")):
+        ratio = field(l, "ratio")
+        extra = f"{int(field(l, 'records') or 0) // 1000}k rec" + (f", ratio {ratio:.2f}" if ratio is not None else "")
+        passthrough = field(l, "passthrough", " rec/s")
+        rows.append((label(l, extra), field(l, "mapped", " rec/s"), passthrough, 0.8 * passthrough if passthrough else None))
+    if rows:
+        dat = write_table(work, "mapped-route", ["run", "label", "mapped", "passthrough", "goal"], rows)
+        scripts.append(script(work, out, "mapped-route", "Mapped route (crm-customer-import) vs passthrough route",
+                              "records/s", dat,
+                              [(3, "mapped route", "lw 2 pt 7"), (4, "passthrough route", "lw 2 pt 5"),
+                               (5, "goal 0.8 x passthrough", "lw 1 dt 3 pt -1")],
+                              "set yrange [0:*]\n"))
+
     # Ingress: latency percentiles at the offered rate (achieved rate in the label).
     rows = []
     for l in read(os.path.join(results, "ingress.txt")):

@@ -181,37 +181,42 @@ struct InboundRun {
         var lastSave = Date()
         var savedRows = current.rowsDone
         var counts = (read: 0, bad: 0, skipped: 0)
+        let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping)
         while let row = rows.next() {
             if row.number <= current.rowsDone { continue }
             counts.read += 1
             metrics.read.increment()
-            var messages = build(row, file: file.name, sha: sha, mapping: mapping)
+            var messages = builder.build(row)
             if messages.first?.isDeadLetter == true {
                 counts.bad += 1
                 metrics.rejected.increment()
             }
-            messages = messages.filter { message in
-                if alreadyProduced.contains(message.id) {
-                    counts.skipped += 1
-                    return false
+            if !alreadyProduced.isEmpty {
+                messages = messages.filter { message in
+                    if alreadyProduced.contains(message.id) {
+                        counts.skipped += 1
+                        return false
+                    }
+                    return true
                 }
-                return true
             }
-            tracker.begin(row: row.number, messages: messages.count)
+            var status = tracker.begin(row: row.number, messages: messages.count)
             for message in messages {
                 try await enqueue(message.message, row: row.number, emitter: emitter, tracker: tracker)
             }
-            while tracker.inFlight >= environment.maxInFlight {
-                try tracker.check(job: job.name)
+            while status.inFlight >= environment.maxInFlight {
+                try status.check(job: job.name)
                 try? await Task.sleep(for: .milliseconds(1))
+                status = tracker.status
             }
-            try tracker.check(job: job.name)
-            let checkpoint = tracker.checkpoint
-            let done = checkpoint.rowsDone
+            try status.check(job: job.name)
+            let done = status.rowsDone
             if done - savedRows >= job.checkpointRows || (done > savedRows && Date().timeIntervalSince(lastSave) >= 1) {
+                // Rows done and their offsets read together (the count in `status` may be older than the offsets).
+                let checkpoint = tracker.checkpoint
                 (current.rowsDone, current.scanFrom) = checkpoint
                 try state.saveInboundFile(job: job.name, sha256: sha, current)
-                savedRows = done
+                savedRows = checkpoint.rowsDone
                 lastSave = Date()
             }
             progress.tick(
@@ -293,68 +298,7 @@ struct InboundRun {
     }
 
     func build(_ row: ParsedRow, file: String, sha: String, mapping: CompiledMapping?) -> [OutgoingMessage] {
-        var common: [KafkaHeader] = [
-            KafkaHeader(key: BatchHeader.job, text: job.name),
-            KafkaHeader(key: BatchHeader.file, text: file),
-            KafkaHeader(key: BatchHeader.fileSHA256, text: sha),
-            KafkaHeader(key: BatchHeader.row, text: String(row.number)),
-            KafkaHeader(key: BatchHeader.line, text: String(row.line)),
-        ]
-        let value: JSONValue
-        switch row.content {
-        case .failure(let reason, let errorClass, let raw):
-            return [deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
-        case .value(let parsed):
-            value = parsed
-        }
-        guard let mapping else {
-            guard let topic = job.topic(forEntity: "*") else {
-                return [
-                    deadLetter(
-                        row, raw: value.jsonBytes(), reason: "no output topic", errorClass: "configuration",
-                        headers: common, sha: sha)
-                ]
-            }
-            let id = messageID(sha: sha, row: row.number, index: 0)
-            let headers = common + [KafkaHeader(key: EnvelopeHeader.id, text: id)]
-            return [
-                OutgoingMessage(
-                    id: id, message: ProducerMessage(topic: topic, value: value.jsonBytes(), headers: headers),
-                    isDeadLetter: false)
-            ]
-        }
-        common.append(KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)"))
-        let result: MappingResult
-        do {
-            result = try mapping.apply(value, context: environment.mappingContext)
-        } catch {
-            return [
-                deadLetter(
-                    row, raw: value.jsonBytes(), reason: error.description,
-                    errorClass: "mapping-\(error.kind.rawValue)", headers: common, sha: sha)
-            ]
-        }
-        guard case .output(let records) = result else { return [] }
-        var messages: [OutgoingMessage] = []
-        for (index, record) in records.enumerated() {
-            guard let topic = job.topic(forEntity: record.entity) else {
-                return [
-                    deadLetter(
-                        row, raw: value.jsonBytes(), reason: "no topic for entity \(record.entity) in the job's 'to'",
-                        errorClass: "configuration",
-                        headers: common, sha: sha)
-                ]
-            }
-            let id = messageID(sha: sha, row: row.number, index: index)
-            let headers = common + [KafkaHeader(key: EnvelopeHeader.id, text: id)]
-            let key: [UInt8]? = record.key.isEmpty ? nil : Array(record.key.utf8)
-            messages.append(
-                OutgoingMessage(
-                    id: id,
-                    message: ProducerMessage(topic: topic, key: key, value: record.jsonBytes(), headers: headers),
-                    isDeadLetter: false))
-        }
-        return messages
+        MessageBuilder(run: self, file: file, sha: sha, mapping: mapping).build(row)
     }
 
     func deadLetter(
@@ -514,16 +458,145 @@ struct InboundRun {
     }
 }
 
+/// Builds one file's messages row by row; what is the same for every row (the job, file and checksum headers, the
+/// id prefix, the mapping header) is made once.
+struct MessageBuilder {
+    typealias OutgoingMessage = InboundRun.OutgoingMessage
+
+    let run: InboundRun
+    let sha: String
+    let mapping: CompiledMapping?
+    let context: MappingContext
+    /// Job, file and checksum headers.
+    private let fileHeaders: [KafkaHeader]
+    private let mappingHeader: KafkaHeader?
+    /// The first 16 hex digits of the checksum and a dash: the start of every `crm-id`.
+    private let idPrefix: String
+
+    init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?) {
+        self.run = run
+        self.sha = sha
+        self.mapping = mapping
+        context = run.environment.mappingContext
+        fileHeaders = [
+            KafkaHeader(key: BatchHeader.job, text: run.job.name),
+            KafkaHeader(key: BatchHeader.file, text: file),
+            KafkaHeader(key: BatchHeader.fileSHA256, text: sha),
+        ]
+        mappingHeader = mapping.map { KafkaHeader(key: EnvelopeHeader.mapping, text: "\($0.name)@\($0.version)") }
+        idPrefix = "\(sha.prefix(16))-"
+    }
+
+    /// `<first 16 hex digits of the file's SHA-256>-<row>-<record index>` (``InboundRun/messageID(sha:row:index:)``).
+    private func messageID(row: Int, index: Int) -> String {
+        idPrefix + String(row) + "-" + String(index)
+    }
+
+    func build(_ row: ParsedRow) -> [OutgoingMessage] {
+        var common: [KafkaHeader] = []
+        common.reserveCapacity(fileHeaders.count + 4)
+        common.append(contentsOf: fileHeaders)
+        common.append(KafkaHeader(key: BatchHeader.row, text: String(row.number)))
+        common.append(KafkaHeader(key: BatchHeader.line, text: String(row.line)))
+        let job = run.job
+        let value: JSONValue
+        switch row.content {
+        case .failure(let reason, let errorClass, let raw):
+            return [run.deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
+        case .value(let parsed):
+            value = parsed
+        }
+        guard let mapping, let mappingHeader else {
+            guard let topic = job.topic(forEntity: "*") else {
+                return [
+                    run.deadLetter(
+                        row, raw: value.jsonBytes(), reason: "no output topic", errorClass: "configuration",
+                        headers: common, sha: sha)
+                ]
+            }
+            let id = messageID(row: row.number, index: 0)
+            common.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
+            return [
+                OutgoingMessage(
+                    id: id, message: ProducerMessage(topic: topic, value: value.jsonBytes(), headers: common),
+                    isDeadLetter: false)
+            ]
+        }
+        common.append(mappingHeader)
+        let result: MappingResult
+        do {
+            result = try mapping.apply(value, context: context)
+        } catch {
+            return [
+                run.deadLetter(
+                    row, raw: value.jsonBytes(), reason: error.description,
+                    errorClass: "mapping-\(error.kind.rawValue)", headers: common, sha: sha)
+            ]
+        }
+        guard case .output(let records) = result else { return [] }
+        var messages: [OutgoingMessage] = []
+        messages.reserveCapacity(records.count)
+        for (index, record) in records.enumerated() {
+            guard let topic = job.topic(forEntity: record.entity) else {
+                return [
+                    run.deadLetter(
+                        row, raw: value.jsonBytes(), reason: "no topic for entity \(record.entity) in the job's 'to'",
+                        errorClass: "configuration",
+                        headers: common, sha: sha)
+                ]
+            }
+            let id = messageID(row: row.number, index: index)
+            var headers = common
+            headers.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
+            let key: [UInt8]? = record.key.isEmpty ? nil : Array(record.key.utf8)
+            messages.append(
+                OutgoingMessage(
+                    id: id,
+                    message: ProducerMessage(topic: topic, key: key, value: record.jsonBytes(), headers: headers),
+                    isDeadLetter: false))
+        }
+        return messages
+    }
+}
+
 /// Tracks acknowledgements per row and the prefix of rows that are fully done (the row checkpoint).
+///
+/// Rows are begun in order (`rowsDone + 1`, `+ 2`, ...), so the rows not done yet are kept in an array in row order
+/// rather than in dictionaries; a row's offsets are usually one partition's (one message), kept without a dictionary.
 final class AckTracker: Sendable {
+    /// A row begun and not yet done.
+    private struct Row {
+        var remaining: Int
+        /// The offset after the row's highest acknowledged message in the first partition acknowledged ...
+        var first: (TopicPartition, Int64)?
+        /// ... and in the others.
+        var more: [TopicPartition: Int64] = [:]
+    }
+
     private struct State {
         var rowsDone: Int
-        var remaining: [Int: Int] = [:]
-        var offsets: [Int: [TopicPartition: Int64]] = [:]
+        /// Rows `rowsDone + 1`, `rowsDone + 2`, ... from index `head` on.
+        var rows: [Row] = []
+        var head = 0
         var scanFrom: [TopicPartition: Int64]
         var inFlight = 0
         var acknowledged = 0
         var failure: String?
+    }
+
+    /// What the import loop needs after each row, read under one lock.
+    struct Status {
+        var inFlight: Int
+        var rowsDone: Int
+        var failure: String?
+
+        /// Throws the first delivery failure.
+        func check(job: String) throws(BatchError) {
+            if let failure {
+                throw BatchError(
+                    .kafka, "job \(job): delivery failed (\(failure)); the checkpoint stays before that row")
+            }
+        }
     }
 
     private let state: Mutex<State>
@@ -532,12 +605,16 @@ final class AckTracker: Sendable {
         state = Mutex(State(rowsDone: rowsDone, scanFrom: scanFrom))
     }
 
-    /// Registers the next row with the number of messages it produced (0: nothing to wait for).
-    func begin(row: Int, messages: Int) {
+    /// Registers the next row (`rowsDone` + rows begun + 1) with the number of messages it produced (0: nothing to
+    /// wait for); returns the status with them counted in flight.
+    @discardableResult
+    func begin(row: Int, messages: Int) -> Status {
         state.withLock { s in
-            s.remaining[row] = messages
+            precondition(row == s.rowsDone + s.rows.count - s.head + 1, "rows must be begun in order")
+            s.rows.append(Row(remaining: messages))
             s.inFlight += messages
             Self.advance(&s)
+            return Status(inFlight: s.inFlight, rowsDone: s.rowsDone, failure: s.failure)
         }
     }
 
@@ -548,10 +625,20 @@ final class AckTracker: Sendable {
             switch result {
             case .success(let report):
                 s.acknowledged += 1
+                let index = s.head + (row - s.rowsDone - 1)
+                guard index >= s.head, index < s.rows.count else { return }
                 let next = report.offset + 1
-                s.offsets[row, default: [:]][report.topicPartition] = max(
-                    s.offsets[row]?[report.topicPartition] ?? 0, next)
-                s.remaining[row, default: 1] -= 1
+                let tp = report.topicPartition
+                if case (let firstTP, let firstOffset)? = s.rows[index].first {
+                    if firstTP == tp {
+                        s.rows[index].first = (tp, max(firstOffset, next))
+                    } else {
+                        s.rows[index].more[tp] = max(s.rows[index].more[tp] ?? 0, next)
+                    }
+                } else {
+                    s.rows[index].first = (tp, max(0, next))
+                }
+                s.rows[index].remaining -= 1
                 Self.advance(&s)
             case .failure(let error):
                 if s.failure == nil { s.failure = "row \(row): \(error)" }
@@ -560,15 +647,20 @@ final class AckTracker: Sendable {
     }
 
     private static func advance(_ s: inout State) {
-        while let left = s.remaining[s.rowsDone + 1], left == 0 {
-            let row = s.rowsDone + 1
-            for (tp, offset) in s.offsets[row] ?? [:] { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
-            s.remaining[row] = nil
-            s.offsets[row] = nil
-            s.rowsDone = row
+        while s.head < s.rows.count, s.rows[s.head].remaining == 0 {
+            if case (let tp, let offset)? = s.rows[s.head].first { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
+            for (tp, offset) in s.rows[s.head].more { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
+            s.rows[s.head] = Row(remaining: 0)
+            s.head += 1
+            s.rowsDone += 1
+        }
+        if s.head >= 4096 && s.head * 2 >= s.rows.count {
+            s.rows.removeFirst(s.head)
+            s.head = 0
         }
     }
 
+    var status: Status { state.withLock { Status(inFlight: $0.inFlight, rowsDone: $0.rowsDone, failure: $0.failure) } }
     var rowsDone: Int { state.withLock { $0.rowsDone } }
     /// The rows done and the offsets after their messages, read together: acknowledgements arrive on librdkafka's
     /// thread, and offsets read a moment after the row count could cover rows past it, which a resumed run would then
@@ -579,8 +671,6 @@ final class AckTracker: Sendable {
 
     /// Throws the first delivery failure.
     func check(job: String) throws(BatchError) {
-        if let failure = state.withLock({ $0.failure }) {
-            throw BatchError(.kafka, "job \(job): delivery failed (\(failure)); the checkpoint stays before that row")
-        }
+        try status.check(job: job)
     }
 }

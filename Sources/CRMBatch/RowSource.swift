@@ -23,6 +23,7 @@ struct RowSource {
     private var csv: CSVReader?
     private var lines: JSONLinesReader?
     private var header: [[String]] = []
+    private var template: RowTemplate?
     private var number = 0
 
     init(job: BatchJob, path: String) {
@@ -65,6 +66,7 @@ struct RowSource {
                 throw BatchError(.configuration, "job \(job.name): a CSV without header needs format.columns")
             }
             header = names.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
+            template = RowTemplate(header: header)
         }
     }
 
@@ -86,10 +88,7 @@ struct RowSource {
                             reason: "\(record.fields.count) fields, the header has \(header.count)", errorClass: "csv",
                             raw: raw))
                 }
-                var object = JSONValue.object([])
-                for (path, field) in zip(header, record.fields) {
-                    object.set(path: path[...], to: .string(field))
-                }
+                let object = template?.value(record.fields) ?? .object([])
                 return ParsedRow(number: number, line: record.line, content: .value(object))
             }
         }
@@ -106,5 +105,59 @@ struct RowSource {
             }
         }
         return nil
+    }
+}
+
+/// Where each CSV column goes in a row's object, worked out once from the header: the object
+/// `JSONValue.set(path:to:)` builds when it sets every column's dotted path in turn (dotted names nest, a later column
+/// with the same path replaces the earlier one's value in its place). Filling it in per row gives the same object
+/// without searching and copying member arrays for every field.
+final class RowTemplate: Sendable {
+    private enum Node {
+        case field(Int)
+        case object([(String, Node)])
+    }
+
+    private let root: [(String, Node)]
+
+    /// The layout for `header` (each column's path); nil when it is not an object (cannot happen for non-empty paths).
+    init?(header: [[String]]) {
+        var probe = JSONValue.object([])
+        for (index, path) in header.enumerated() {
+            probe.set(path: path[...], to: .number(String(index)))
+        }
+        func node(_ value: JSONValue) -> Node? {
+            switch value {
+            case .number(let text): return Int(text).map(Node.field)
+            case .object(let members):
+                var nodes: [(String, Node)] = []
+                nodes.reserveCapacity(members.count)
+                for (name, member) in members {
+                    guard let child = node(member) else { return nil }
+                    nodes.append((name, child))
+                }
+                return .object(nodes)
+            default: return nil
+            }
+        }
+        guard case .object(let members)? = node(probe) else { return nil }
+        root = members
+    }
+
+    /// The row's object for `fields` (one per header column).
+    func value(_ fields: [String]) -> JSONValue {
+        .object(Self.members(root, fields))
+    }
+
+    private static func members(_ nodes: [(String, Node)], _ fields: [String]) -> [(String, JSONValue)] {
+        var out: [(String, JSONValue)] = []
+        out.reserveCapacity(nodes.count)
+        for (name, node) in nodes {
+            switch node {
+            case .field(let index): out.append((name, .string(fields[index])))
+            case .object(let children): out.append((name, .object(members(children, fields))))
+            }
+        }
+        return out
     }
 }

@@ -56,6 +56,28 @@ public final class ByteSource {
         return chunk[index]
     }
 
+    /// Appends the bytes up to (not including) the next one equal to `a`, `b`, `c` or `d` within the chunk in memory
+    /// to `out`, and consumes them. Stops at the end of the chunk without reading more: ``next()`` and ``peek()``
+    /// refill.
+    @inline(__always)
+    func appendRun(to out: inout [UInt8], until a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        let start = index
+        let end = chunk.count
+        guard start < end else { return }
+        let stop: Int = chunk.withUnsafeBufferPointer { bytes in
+            var i = start
+            while i < end {
+                let byte = bytes[i]
+                if byte == a || byte == b || byte == c || byte == d { break }
+                i += 1
+            }
+            if i > start { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
+            return i
+        }
+        consumed += Int64(stop - start)
+        index = stop
+    }
+
     private func refill() -> Bool {
         guard !finished, let handle else { return false }
         let data = (try? handle.read(upToCount: chunkSize)) ?? nil

@@ -45,7 +45,8 @@ public final class CSVReader {
     private var line = 1
     private var started = false
     private var field: [UInt8] = []
-    private var raw: [[UInt8]] = []
+    /// Fields of the previous record: room reserved for the next one.
+    private var fieldCountHint = 8
 
     /// Reads the local file at `path`.
     public init(path: String, options: CSVOptions = CSVOptions()) throws(FileOpenError) {
@@ -104,17 +105,38 @@ public final class CSVReader {
 
     private func readRecord() -> Result<CSVRecord, CSVRowError> {
         let startLine = line
-        raw.removeAll(keepingCapacity: true)
+        var fields: [String] = []
+        fields.reserveCapacity(fieldCountHint)
+        // The first field that is not valid in the file's encoding (1-based); reported after the record is read.
+        var invalidField: Int?
         var problem: String?
         var inQuotes = false
         var quoted = false
         var afterClosingQuote = false
         let delimiter = options.delimiter
+        // The field buffer is worked on as a local (no exclusivity checks per byte) and keeps its capacity.
+        var field: [UInt8] = []
+        swap(&field, &self.field)
+        defer { swap(&field, &self.field) }
+        func endField() {
+            if let text = options.encoding.decode(field) {
+                fields.append(text)
+            } else {
+                if invalidField == nil { invalidField = fields.count + 1 }
+                fields.append("")
+            }
+            field.removeAll(keepingCapacity: true)
+        }
         while true {
+            // Runs of ordinary bytes are copied in one piece; the byte that ends a run goes through the loop below.
+            if inQuotes {
+                source.appendRun(to: &field, until: 0x22, 0x0A, 0x22, 0x0A)
+            } else if !afterClosingQuote {
+                source.appendRun(to: &field, until: delimiter, 0x22, 0x0A, 0x0D)
+            }
             guard let byte = source.next() else {
                 if inQuotes { problem = problem ?? "unterminated quoted field (truncated file?)" }
-                raw.append(field)
-                field.removeAll(keepingCapacity: true)
+                endField()
                 break
             }
             if inQuotes {
@@ -133,8 +155,7 @@ public final class CSVReader {
                 continue
             }
             if byte == delimiter {
-                raw.append(field)
-                field.removeAll(keepingCapacity: true)
+                endField()
                 quoted = false
                 afterClosingQuote = false
                 continue
@@ -142,8 +163,7 @@ public final class CSVReader {
             if byte == 0x0A || byte == 0x0D {
                 if byte == 0x0D, source.peek() == 0x0A { _ = source.next() }
                 line += 1
-                raw.append(field)
-                field.removeAll(keepingCapacity: true)
+                endField()
                 break
             }
             if byte == 0x22 && field.isEmpty && !quoted {
@@ -152,20 +172,16 @@ public final class CSVReader {
                 continue
             }
             if afterClosingQuote {
-                problem = problem ?? "unexpected character after a closing quote in field \(raw.count + 1)"
+                problem = problem ?? "unexpected character after a closing quote in field \(fields.count + 1)"
             }
             field.append(byte)
         }
+        fieldCountHint = fields.count
         if let problem { return .failure(CSVRowError(line: startLine, message: problem)) }
-        var fields: [String] = []
-        fields.reserveCapacity(raw.count)
-        for (index, bytes) in raw.enumerated() {
-            guard let text = options.encoding.decode(bytes) else {
-                return .failure(
-                    CSVRowError(
-                        line: startLine, message: "field \(index + 1) is not valid \(options.encoding.rawValue)"))
-            }
-            fields.append(text)
+        if let invalidField {
+            return .failure(
+                CSVRowError(
+                    line: startLine, message: "field \(invalidField) is not valid \(options.encoding.rawValue)"))
         }
         return .success(CSVRecord(fields: fields, line: startLine))
     }

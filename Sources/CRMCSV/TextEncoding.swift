@@ -21,6 +21,8 @@ public enum TextEncoding: String, Sendable, CaseIterable {
     public func decode(_ bytes: [UInt8]) -> String? {
         switch self {
         case .utf8:
+            // ASCII (nearly every field) needs no validation; the generic validating initialiser is slow.
+            if Self.isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
             return String(validating: bytes, as: UTF8.self)
         case .latin1:
             if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
@@ -38,6 +40,23 @@ public enum TextEncoding: String, Sendable, CaseIterable {
                 }
             }
             return String(scalars)
+        }
+    }
+
+    /// True when every byte is below 0x80 (eight bytes at a time).
+    static func isASCII(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var i = 0
+            let count = raw.count
+            while i + 8 <= count {
+                if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+                i += 8
+            }
+            while i < count {
+                if raw[i] >= 0x80 { return false }
+                i += 1
+            }
+            return true
         }
     }
 
