@@ -1,6 +1,6 @@
-// CRMTelephony: CTI intake. Call events from a SIP proxy (Kamailio evapi) or a PBX (Asterisk AMI) are parsed into
-// one normalised `CallEvent`, tracked per call, and turned into a screen-pop (at ringing) and one Interaction per
-// call (at its end), produced to Kafka.
+// CRMCTIProtocol: what telephony peers send, read without any I/O — Kamailio evapi frames (netstrings or JSON
+// lines) and their JSON call events, Asterisk AMI frames and the AMI events that are call events, each normalised to
+// one `CallEvent`. CRMTelephony does the rest; kept apart so that the fuzzers (Sources/crmhub-fuzz) build on it alone.
 
 /// One call event, normalised from whichever source signalled it.
 public struct CallEvent: Sendable, Equatable {

@@ -1,6 +1,3 @@
-// CRMIngress: HTTP ingress for source connectors (web forms now; signed billing webhooks next). A request is
-// answered 202 only after Kafka acknowledged the message it became.
-
 /// One part of a `multipart/form-data` body.
 public struct FormPart: Sendable, Equatable {
     public var name: String
