@@ -6,6 +6,7 @@
 //   C boundary     CRDKafka (librdkafka headers)  CCurl (libcurl shim)
 //   vocabulary     CRMYAML (located YAML, topic names, delays, secrets)  CRMModel (entities, JSONValue, header names)
 //                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping  CRMRedaction (the one redaction policy)
+//                  CRMWebFormats (form bodies, webhook signatures)  CRMCTIProtocol (evapi, Kamailio, AMI frames)
 //   adapters       CRMKafka (the only importer of CRDKafka, in RDKafka/)  CRMTransport (the only importer of CCurl)
 //                  CRMStateStore (SQLite state files: the one place GRDB is set up for the hub's own state)
 //   domain         CRMMasterData  CRMMasterDataPostgres
@@ -16,6 +17,7 @@
 //   jobs           CRMBatch  CRMWorkflow
 //   servers        CRMIngress (Hummingbird, serves IngressEndpoints)  CRMAdminHTTP (health, metrics, master data)
 //   daemon         CRMHub: the top configuration file and the one composition root   crmhub: the commands
+//   tools          crmhub-fuzz: libFuzzer targets of every input surface, on the vocabulary modules only
 import PackageDescription
 
 let strictConcurrency: [SwiftSetting] = [

@@ -67,8 +67,11 @@ public enum AMIEventTranslator {
         }
     }
 
+    /// The `Timestamp` header when it is a plausible epoch time (after 1970, before the year 33658, as Kamailio's
+    /// `ts` must be), else `receivedAt`: a huge value such as `1e300` would overflow every date computed from it.
     static func timestamp(_ frame: AMIFrame, _ receivedAt: Double) -> Double {
-        frame["Timestamp"].flatMap(Double.init).flatMap { $0.isFinite && $0 > 0 ? $0 : nil } ?? receivedAt
+        frame["Timestamp"].flatMap(Double.init).flatMap { $0.isFinite && $0 > 0 && $0 < 1e12 ? $0 : nil }
+            ?? receivedAt
     }
 
     static func linkedID(_ frame: AMIFrame) throws(CTIParseError) -> (call: String, isCaller: Bool) {
