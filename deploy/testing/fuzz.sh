@@ -43,6 +43,8 @@ grep -v "Cannot export local symbol" "$SCRATCH/build.log" | tail -2
 BIN="$SCRATCH/debug/crmhub-fuzz"
 build_seconds=$(( $(date +%s) - build_started ))
 
+# Leaks are checked, except the standard library's own (Tests/Fuzz/lsan-suppressions.txt).
+export LSAN_OPTIONS="suppressions=$ROOT/Tests/Fuzz/lsan-suppressions.txt:print_suppressions=0"
 RUN="$SCRATCH/runs/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RUN"
 summary="$RUN/summary.txt"
