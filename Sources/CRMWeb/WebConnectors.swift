@@ -1,10 +1,10 @@
 // CRMWeb: the connector kinds that receive over the ingress server — web forms (`webform`) and signed billing
 // webhooks (`stripe-webhook`). Each becomes an IngressEndpoint that answers only after Kafka acknowledged.
 
-// The body parsers and the signature check live in CRMWebFormats; users of CRMWeb see them as before.
-@_exported import CRMWebFormats
 import CRMConnector
 import CRMDelivery
+// The body parsers and the signature check live in CRMWebFormats; users of CRMWeb see them as before.
+@_exported import CRMWebFormats
 import CRMYAML
 import Foundation
 

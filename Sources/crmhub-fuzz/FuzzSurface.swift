@@ -71,7 +71,8 @@ enum FuzzSurface: String, CaseIterable, Sendable {
 
     static func form(_ bytes: [UInt8]) {
         let (contentType, body) = splitFirstLine(bytes)
-        guard let submission = try? Submission.parse(body, contentType: contentType, limits: .init(attachmentBytes: 4096))
+        guard
+            let submission = try? Submission.parse(body, contentType: contentType, limits: .init(attachmentBytes: 4096))
         else { return }
         for (name, values) in submission.fields { _ = name.utf8.count + values.count }
         for part in submission.attachments { _ = (part.filename?.count ?? 0) + part.body.count }
@@ -91,7 +92,9 @@ enum FuzzSurface: String, CaseIterable, Sendable {
         // The same body correctly signed, so the fuzzer also walks the accepted path.
         let signed = StripeSignatureVerifier.header(for: body, secret: webhookSecret, timestamp: 1_700_000_000)
         _ = try? verifier.verify(header: signed + "," + header, payload: body, now: webhookNow)
-        if let event = try? StripeEvent(body) { _ = event.id.count + event.type.count + (event.customerKey?.count ?? 0) }
+        if let event = try? StripeEvent(body) {
+            _ = event.id.count + event.type.count + (event.customerKey?.count ?? 0)
+        }
         // The generic JSON webhook reads the body as a JSON object with Foundation; the mappings use JSONValue.
         _ = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         _ = try? JSONValue.parse(body).jsonBytes()
@@ -221,7 +224,7 @@ enum Shipped {
     static let directory: String =
         ProcessInfo.processInfo.environment["CRMHUB_FUZZ_MAPPINGS"]
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Mappings").path
+        .deletingLastPathComponent().appendingPathComponent("Mappings").path
 
     static let library: MappingLibrary = {
         do {

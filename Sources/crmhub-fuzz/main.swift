@@ -7,32 +7,33 @@
 // runs every file through the surface once (a crash input found by a fuzzer, or a whole corpus) and exits 0 when
 // none of them traps.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 #if FUZZING
-/// libFuzzer's entry for one input.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    let bytes = start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
-    FuzzSurface.selected.run(bytes)
-    return 0
-}
+    /// libFuzzer's entry for one input.
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+        let bytes = start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
+        FuzzSurface.selected.run(bytes)
+        return 0
+    }
 
-/// libFuzzer's driver, for when this main (rather than libFuzzer's own) is the program's entry point.
-@_silgen_name("LLVMFuzzerRunDriver")
-func fuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
+    /// libFuzzer's driver, for when this main (rather than libFuzzer's own) is the program's entry point.
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func fuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 
-_ = FuzzSurface.selected
-var fuzzArgc = CommandLine.argc
-var fuzzArgv = CommandLine.unsafeArgv
-exit(fuzzerRunDriver(&fuzzArgc, &fuzzArgv, fuzzOneInput))
+    _ = FuzzSurface.selected
+    var fuzzArgc = CommandLine.argc
+    var fuzzArgv = CommandLine.unsafeArgv
+    exit(fuzzerRunDriver(&fuzzArgc, &fuzzArgv, fuzzOneInput))
 #else
-exit(FuzzReplay.main(Array(CommandLine.arguments.dropFirst())))
+    exit(FuzzReplay.main(Array(CommandLine.arguments.dropFirst())))
 #endif

@@ -5,7 +5,9 @@ import Testing
 /// Inputs the fuzzers (Sources/crmhub-fuzz, docs/fuzzing.md) found, each kept as the behaviour it broke.
 @Suite("CTI inputs found by fuzzing")
 struct CTIFuzzRegressionTests {
-    @Test("an AMI Timestamp too large for a date falls back to the arrival time and renders", arguments: ["1e300", "1e12", "inf"])
+    @Test(
+        "an AMI Timestamp too large for a date falls back to the arrival time and renders",
+        arguments: ["1e300", "1e12", "inf"])
     func hugeAMITimestamp(_ timestamp: String) throws {
         var framer = AMIFramer()
         framer.append(
