@@ -5,6 +5,13 @@ public struct FormPart: Sendable, Equatable {
     public var filename: String?
     public var contentType: String?
     public var body: [UInt8]
+
+    public init(name: String, filename: String? = nil, contentType: String? = nil, body: [UInt8]) {
+        self.name = name
+        self.filename = filename
+        self.contentType = contentType
+        self.body = body
+    }
 }
 
 /// Why a form body could not be read; the text goes back to the sender in a 400.
