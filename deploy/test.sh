@@ -22,8 +22,8 @@ swift test --skip-build --skip "$SERIAL_TESTS"
 log "running the load- and time-sensitive swift tests one at a time"
 swift test --skip-build --no-parallel --filter "$SERIAL_TESTS"
 
-log "fuzzing: every input surface under libFuzzer + AddressSanitizer, 20 s each (docs/fuzzing.md)"
-bash deploy/testing/fuzz.sh --seconds 20 --output bench-results/fuzz.txt
+log "fuzzing: every input surface under libFuzzer + AddressSanitizer, 15 s each (docs/fuzzing.md)"
+bash deploy/testing/fuzz.sh --seconds 15 --output bench-results/fuzz.txt
 
 log "chaos: kill -9 the daemon 20 times while keyed messages flow through a route into an HTTP sink"
 "$CRMHUB_VENV/bin/python" deploy/testing/chaos_kill9.py --crmhub "$CRMHUB_BINARY" --tansu "$CRMHUB_TANSU" \
