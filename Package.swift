@@ -6,6 +6,7 @@
 //   C boundary     CRDKafka (librdkafka headers)  CCurl (libcurl shim)
 //   vocabulary     CRMYAML (located YAML, topic names, delays, secrets)  CRMModel (entities, JSONValue, header names)
 //                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping  CRMRedaction (the one redaction policy)
+//                  CRMWebFormats (form bodies, webhook signatures)  CRMCTIProtocol (evapi, Kamailio, AMI frames)
 //   adapters       CRMKafka (the only importer of CRDKafka, in RDKafka/)  CRMTransport (the only importer of CCurl)
 //                  CRMStateStore (SQLite state files: the one place GRDB is set up for the hub's own state)
 //   domain         CRMMasterData  CRMMasterDataPostgres
@@ -16,6 +17,7 @@
 //   jobs           CRMBatch  CRMWorkflow
 //   servers        CRMIngress (Hummingbird, serves IngressEndpoints)  CRMAdminHTTP (health, metrics, master data)
 //   daemon         CRMHub: the top configuration file and the one composition root   crmhub: the commands
+//   tools          crmhub-fuzz: libFuzzer targets of every input surface, on the vocabulary modules only
 import PackageDescription
 
 let strictConcurrency: [SwiftSetting] = [
@@ -115,6 +117,21 @@ let package = Package(
         .target(
             name: "CRMCSV",
             dependencies: [],
+            swiftSettings: strictConcurrency
+        ),
+        // What web forms and webhooks send (form bodies, Stripe-Signature, Stripe events), read without I/O.
+        .target(
+            name: "CRMWebFormats",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictConcurrency
+        ),
+        // What telephony peers send (evapi frames, Kamailio JSON events, AMI frames), read without I/O.
+        .target(
+            name: "CRMCTIProtocol",
+            dependencies: ["CRMModel"],
             swiftSettings: strictConcurrency
         ),
         .target(
@@ -217,7 +234,7 @@ let package = Package(
         .target(
             name: "CRMWeb",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML",
+                "CRMConnector", "CRMWebFormats", "CRMDelivery", "CRMKafka", "CRMModel", "CRMYAML",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
@@ -236,8 +253,8 @@ let package = Package(
         .target(
             name: "CRMTelephony",
             dependencies: [
-                "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMNormalize", "CRMViews",
-                "CRMYAML",
+                "CRMConnector", "CRMCTIProtocol", "CRMDelivery", "CRMKafka", "CRMMasterData", "CRMModel", "CRMNormalize",
+                "CRMViews", "CRMYAML",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -343,6 +360,15 @@ let package = Package(
         .executableTarget(
             name: "crmhub-bench-mapping",
             dependencies: ["CRMMapping", "CRMModel"],
+            swiftSettings: strictConcurrency
+        ),
+        // libFuzzer targets of every input surface (docs/fuzzing.md, deploy/testing/fuzz.sh). Built with
+        // `-sanitize=fuzzer,address -DFUZZING` it is a fuzzer; a plain build is a replayer of corpus files.
+        .executableTarget(
+            name: "crmhub-fuzz",
+            dependencies: [
+                "CRMCSV", "CRMCTIProtocol", "CRMMapping", "CRMModel", "CRMTransport", "CRMWebFormats", "CRMYAML",
+            ],
             swiftSettings: strictConcurrency
         ),
         // Test support: real peers started on free loopback ports (Tansu broker, PostgreSQL, postfix/dovecot, sshd,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine and runs crmhub's whole test suite: unit tests, integration tests against a real
 # Kafka-protocol broker (Tansu, started by the tests on free loopback ports), fault tests on librdkafka's mock
-# cluster, the kill -9 chaos run, and every mapping's inline tests. .ci/run calls this.
+# cluster, libFuzzer on every input surface, the kill -9 chaos run, and every mapping's inline tests. .ci/run
+# calls this.
 set -euo pipefail
 source "$(dirname "$0")/lib/env.sh"
 cd "$CRMHUB_ROOT"
@@ -20,6 +21,9 @@ log "running swift tests in parallel (librdkafka runtime: $(readlink -f "$CRMHUB
 swift test --skip-build --skip "$SERIAL_TESTS"
 log "running the load- and time-sensitive swift tests one at a time"
 swift test --skip-build --no-parallel --filter "$SERIAL_TESTS"
+
+log "fuzzing: every input surface under libFuzzer + AddressSanitizer, 15 s each (docs/fuzzing.md)"
+bash deploy/testing/fuzz.sh --seconds 15 --output bench-results/fuzz.txt
 
 log "chaos: kill -9 the daemon 20 times while keyed messages flow through a route into an HTTP sink"
 "$CRMHUB_VENV/bin/python" deploy/testing/chaos_kill9.py --crmhub "$CRMHUB_BINARY" --tansu "$CRMHUB_TANSU" \

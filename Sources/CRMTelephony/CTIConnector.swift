@@ -1,3 +1,9 @@
+// CRMTelephony: CTI intake. Call events from a SIP proxy (Kamailio evapi) or a PBX (Asterisk AMI) are parsed into
+// one normalised `CallEvent`, tracked per call, and turned into a screen-pop (at ringing) and one Interaction per
+// call (at its end), produced to Kafka.
+
+// The frame and event parsers live in CRMCTIProtocol; users of CRMTelephony see them as before.
+@_exported import CRMCTIProtocol
 import CRMDelivery
 import CRMKafka
 import Foundation

@@ -71,9 +71,11 @@ public enum CTIMessages {
         ])
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for seconds since 1970 (UTC).
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for seconds since 1970 (UTC). Times beyond ±1e12 s (and NaN) are clamped
+    /// into that range rather than trapping in the conversion to milliseconds.
     public static func rfc3339(_ seconds: Double) -> String {
-        let totalMillis = Int64((seconds * 1000).rounded())
+        let clamped = seconds.isNaN ? 0 : min(max(seconds, -1e12), 1e12)
+        let totalMillis = Int64((clamped * 1000).rounded())
         var days = totalMillis >= 0 ? totalMillis / 86_400_000 : (totalMillis - 86_399_999) / 86_400_000
         let millisOfDay = totalMillis - days * 86_400_000
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -127,43 +127,6 @@ struct StripeWebhookHandler: Sendable {
     }
 }
 
-/// The parts of a Stripe event the ingress needs: its id, type and the customer it concerns.
-struct StripeEvent {
-    var id: String
-    var type: String
-    var customerKey: String?
-
-    struct Invalid: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    init(_ payload: [UInt8]) throws(Invalid) {
-        guard String(validating: payload, as: UTF8.self) != nil,
-            let root = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
-        else { throw Invalid(description: "the body is not a JSON object") }
-        guard let id = root["id"] as? String, !id.isEmpty, id.count <= 255 else {
-            throw Invalid(description: "the event has no id")
-        }
-        guard let type = root["type"] as? String, !type.isEmpty else {
-            throw Invalid(description: "event \(id) has no type")
-        }
-        guard let object = (root["data"] as? [String: Any])?["object"] as? [String: Any] else {
-            throw Invalid(description: "event \(id) has no data.object")
-        }
-        self.id = id
-        self.type = type
-        if let customer = object["customer"] as? String, !customer.isEmpty {
-            customerKey = customer
-        } else if let customer = (object["customer"] as? [String: Any])?["id"] as? String {
-            customerKey = customer
-        } else if object["object"] as? String == "customer" {
-            customerKey = object["id"] as? String
-        } else {
-            customerKey = nil
-        }
-    }
-}
-
 extension StripeWebhookConnector.Settings {
     /// True when `eventType` matches one of the connector's `events` patterns (`invoice.*`), or none are set.
     func takes(eventType: String) -> Bool {

@@ -3,6 +3,8 @@
 
 import CRMConnector
 import CRMDelivery
+// The body parsers and the signature check live in CRMWebFormats; users of CRMWeb see them as before.
+@_exported import CRMWebFormats
 import CRMYAML
 import Foundation
 
