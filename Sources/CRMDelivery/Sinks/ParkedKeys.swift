@@ -90,9 +90,17 @@ final class ParkedKeys: Sendable {
         let reader = try KafkaPartitionReader(configuration: client, logger: logger)
         var counts = try await reader.partitionCounts([topic])
         if counts[topic] == nil {
-            _ = try await admin.createTopics([
-                .init(name: topic, partitions: max(partitions, 1), configs: ["cleanup.policy": "compact"])
-            ])
+            do {
+                _ = try await admin.createTopics([
+                    .init(name: topic, partitions: max(partitions, 1), configs: ["cleanup.policy": "compact"])
+                ])
+            } catch {
+                // A broker that refuses the setting still gets the topic: it is correct uncompacted, only longer.
+                logger.warning(
+                    "cannot create the parked keys topic compacted; creating it with the broker's defaults",
+                    metadata: ["topic": "\(topic)", "error": "\(error)"])
+                _ = try await admin.createTopics([.init(name: topic, partitions: max(partitions, 1))])
+            }
             let deadline = ContinuousClock.now + .seconds(30)
             while counts[topic] == nil, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(200))
@@ -125,7 +133,8 @@ final class ParkedKeys: Sendable {
             } catch {
                 failures += 1
                 if failures == 1 {
-                    logger.warning("cannot read the parked keys; retrying", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                    logger.warning(
+                        "cannot read the parked keys; retrying", metadata: ["topic": "\(topic)", "error": "\(error)"])
                 }
                 try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 5)), 2_000)))
             }
