@@ -223,8 +223,11 @@ public final class SinkService: Service, Sendable {
                 limiter.release()
             }
             if let tier {
-                await handleRetry(message, tier: tier)
-                done()
+                if await handleRetry(message, tier: tier) {
+                    done()
+                } else {
+                    limiter.release()  // unfinished: its offset stays uncommitted
+                }
             } else {
                 await lanes.submit(lane: Self.lane(of: message)) {
                     await self.handleNew(message)
@@ -285,8 +288,9 @@ public final class SinkService: Service, Sendable {
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: nil)
     }
 
-    /// A message read from retry topic `tier`.
-    private func handleRetry(_ message: ConsumerMessage, tier: Int) async {
+    /// A message read from retry topic `tier`. Returns false when it was left unfinished (shutdown came while it
+    /// waited for its due time): its offset must then stay uncommitted, so it is read again.
+    private func handleRetry(_ message: ConsumerMessage, tier: Int) async -> Bool {
         let id = message.stableID
         let lane = Self.lane(of: message)
         if let due = message.headers.text(RetryHeader.dueAt).flatMap(Double.init) {
@@ -294,12 +298,12 @@ public final class SinkService: Service, Sendable {
             if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
         }
         if Task.isShuttingDownGracefully || Task.isCancelled {
-            return  // not finished: its offset stays uncommitted and it is read again after restart
+            return false  // not finished: its offset stays uncommitted and it is read again after restart
         }
         if await alreadyDelivered(id) {
             metrics.recordDuplicate()
             await unpark(message, lane: lane)
-            return
+            return true
         }
         var entries = parked.entries(lane: lane)
         if !entries.contains(where: { $0.id == id }), await parked.catchUp() {
@@ -320,11 +324,12 @@ public final class SinkService: Service, Sendable {
             await park(
                 message, lane: lane, tier: nextTier, due: Date().addingTimeInterval(head.tier > tier ? 0 : 1),
                 reason: "waiting behind \(head.id)", attempts: Self.attempts(message))
-            return
+            return true
         }
-        guard await passesConsent(message, lane: lane, tier: tier) else { return }
+        guard await passesConsent(message, lane: lane, tier: tier) else { return true }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: Self.attempts(message))
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: tier)
+        return true
     }
 
     /// Whether the message's customer consented to the sink's purpose (always, without a ``ConsentGate``). A
