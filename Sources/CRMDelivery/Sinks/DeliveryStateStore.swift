@@ -6,12 +6,10 @@ import GRDB
 /// or `kill -9` — the WAL is in the OS cache — but may lose the last moments on power loss):
 /// - the **dedup window**: ids each sink's target acknowledged, so a re-delivery (after a crash between the target's
 ///   acknowledgement and the offset commit) is dropped instead of sent twice;
-/// - the **parked keys**: per key, the ordered ids waiting in retry topics, so later messages for that key queue
-///   behind them instead of overtaking.
+/// - the **parked keys** table: no longer written by ``SinkService``, whose parked keys are shared by all instances
+///   in Kafka (``ParkedKeys``); kept so that erasure still clears queues an earlier version left here.
 ///
-/// Each instance keeps its own file: with several instances, a partition's new owner does not see the parked keys of
-/// the old one (it still never loses a message; per-key order then holds per instance). Operations are idempotent,
-/// so replaying them after a crash is harmless.
+/// Each instance keeps its own file. Operations are idempotent, so replaying them after a crash is harmless.
 public final class DeliveryStateStore: Sendable {
     /// One message parked in a retry topic, in key order.
     public struct ParkedEntry: Sendable, Hashable {

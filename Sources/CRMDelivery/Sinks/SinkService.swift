@@ -17,9 +17,12 @@ import Synchronization
 ///   own consumer that waits until a message is due; after the last tier, or on a permanent failure, the message
 ///   goes to the dead-letter topic with the reason in headers.
 /// - **Per-key order under failure.** Messages of one key are delivered one after another. When a key's message
-///   is parked in a retry topic, that key's later messages are parked behind it (the ``DeliveryStateStore``
-///   remembers the queue) while other keys keep flowing; a parked follower only moves when its head was delivered
-///   or dead-lettered, so the key's queue drains in order.
+///   is parked in a retry topic, that key's later messages are parked behind it while other keys keep flowing; a
+///   parked follower only moves when its head was delivered or dead-lettered, so the key's queue drains in order.
+///   The queues live in Kafka, in the compacted topic `parked.<sink>` (see ``ParkedKeys``), not in one instance:
+///   a consumer that is assigned a partition of the sink's topic (another instance left or joined, or this one
+///   restarted) first reads that topic to its end, so a key parked by the partition's previous owner keeps its
+///   later messages behind the parked one.
 /// - **Idempotency.** The target gets the message id (`crm-id`) with every attempt; ids the target acknowledged are
 ///   remembered for ``Configuration/dedupWindow`` and a re-delivery of one is dropped and counted.
 /// - **Conditions.** With ``Configuration/when`` only matching messages are delivered; the others are committed
@@ -29,7 +32,7 @@ import Synchronization
 ///   (`crmhub_sink_suppressed_total{sink,reason="consent"}`); see ``ConsentGate``.
 /// - **Bounded memory.** At most ``Configuration/maxInFlight`` messages are being delivered at once, the consumer
 ///   buffers at most its `bufferCapacity`, and partitions are not read further while both are full.
-/// - **State writes before commits.** A message whose state (dedup window, parked keys) cannot be written — the
+/// - **State writes before commits.** A message whose state (dedup window) cannot be written — the
 ///   state file's disk is full — stays in flight, its offset uncommitted, and the write is retried; meanwhile the sink
 ///   logs the file and the error (`ENOSPC`), reports itself stalled in `/readyz`, and takes no more work once its
 ///   in-flight limit is reached. It resumes on its own when the write succeeds.
@@ -68,7 +71,9 @@ public final class SinkService: Service, Sendable {
 
         /// The retry topics, one per ``RetryPolicy/retryTopicDelays`` entry.
         public var retryTopics: [String] { retry.retryTopicDelays.indices.map { "retry.\(name).\($0 + 1)" } }
-        /// Every topic the sink reads or writes.
+        /// The compacted topic that holds the sink's parked keys (``ParkedKeys``); created by the sink if missing.
+        public var parkedTopic: String { "parked.\(name)" }
+        /// Every topic the sink reads or writes, except ``parkedTopic``.
         public var topics: [String] { [topic, deadLetterTopic] + retryTopics }
     }
 
@@ -79,7 +84,7 @@ public final class SinkService: Service, Sendable {
     private let store: DeliveryStateStore
     private let state: HubState
     private let logger: Logger
-    private let parked = Mutex<[String: [DeliveryStateStore.ParkedEntry]]>([:])
+    private let parked: ParkedKeys
     private let metrics: SinkMetrics
     private let consent: ConsentGate?
     /// Why the sink's state file cannot be written now (nil while it can); see ``writeState(_:id:_:)``.
@@ -107,6 +112,7 @@ public final class SinkService: Service, Sendable {
         logger[metadataKey: "sink"] = "\(configuration.name)"
         self.logger = logger
         self.metrics = SinkMetrics(sink: configuration.name)
+        self.parked = ParkedKeys(topic: configuration.parkedTopic, client: consumer.client, logger: self.logger)
     }
 
     /// Messages the target acknowledged since start.
@@ -119,12 +125,12 @@ public final class SinkService: Service, Sendable {
     public var suppressedCount: Int { metrics.suppressedCount.load(ordering: .relaxed) }
 
     public func run() async throws {
-        let restored = try await store.parked(sink: configuration.name)
-        parked.withLock { $0 = restored }
-        if !restored.isEmpty {
-            logger.info(
-                "parked keys restored",
-                metadata: ["keys": "\(restored.count)", "messages": "\(restored.values.map(\.count).reduce(0, +))"])
+        try await openParkedKeys()
+        let tail = Task { await parked.tail() }
+        defer { tail.cancel() }
+        guard await parked.catchUp() else { return }
+        if parked.count > 0 {
+            logger.info("parked keys read", metadata: ["topic": "\(parked.topic)", "messages": "\(parked.count)"])
         }
         _ = try? await store.pruneDelivered(
             sink: configuration.name, olderThan: Date().addingTimeInterval(-configuration.dedupWindow.seconds))
@@ -132,6 +138,27 @@ public final class SinkService: Service, Sendable {
             group.addTask { try await self.runTier(nil) }
             for tier in configuration.retryTopics.indices {
                 group.addTask { try await self.runTier(tier) }
+            }
+        }
+    }
+
+    /// Opens ``ParkedKeys`` (creating its topic with as many partitions as the sink's topic), retrying while the
+    /// broker cannot answer; gives up only on shutdown.
+    private func openParkedKeys() async throws {
+        var attempt = 0
+        while true {
+            do {
+                let reader = try KafkaPartitionReader(configuration: consumerTemplate.client, logger: logger)
+                let partitions = try await reader.partitionCounts([configuration.topic])[configuration.topic] ?? 1
+                try await parked.open(partitions: partitions)
+                return
+            } catch {
+                attempt += 1
+                logger.warning(
+                    "cannot open the parked keys; retrying",
+                    metadata: ["topic": "\(configuration.parkedTopic)", "error": "\(error)", "attempt": "\(attempt)"])
+                if Task.isCancelled || Task.isShuttingDownGracefully { throw error }
+                try? await Task.sleep(for: .milliseconds(min(200 * (1 << min(attempt, 4)), 3_000)))
             }
         }
     }
@@ -151,8 +178,17 @@ public final class SinkService: Service, Sendable {
         consumerConfiguration.topics = [topic]
         consumerConfiguration.bufferCapacity = max(configuration.maxInFlight, 16)
         let tracker = OffsetTracker()
+        // Partitions of the sink's topic whose parked keys were read since they were assigned (see `handleNew`).
+        let caughtUp = Mutex<(partitions: Set<TopicPartition>, generation: Int)>(([], 0))
         let consumer = try KafkaConsumer(
-            configuration: consumerConfiguration, logger: logger, revocationHandler: { tracker.revoke($0) })
+            configuration: consumerConfiguration, logger: logger,
+            revocationHandler: { revoked in
+                caughtUp.withLock {
+                    $0.partitions.subtract(revoked)
+                    $0.generation += 1
+                }
+                return tracker.revoke(revoked)
+            })
         let limiter = InFlightLimiter(limit: tier == nil ? configuration.maxInFlight : 1)
         let healthName = Self.healthName(configuration.name, tier: tier)
         state.register(.sink, name: healthName) {
@@ -168,13 +204,30 @@ public final class SinkService: Service, Sendable {
         for await message in consumer.cancelOnGracefulShutdown() {
             await limiter.acquire()
             tracker.track(message.topicPartition, offset: message.offset)
+            if tier == nil, !caughtUp.withLock({ $0.partitions.contains(message.topicPartition) }) {
+                // A partition new to this consumer: its previous owner may have parked keys. Read the parked keys
+                // to the end before delivering any of its messages.
+                let generation = caughtUp.withLock { $0.generation }
+                let assigned = consumer.assignment
+                guard await parked.catchUp() else {
+                    limiter.release()  // not finished: its offset stays uncommitted
+                    continue
+                }
+                caughtUp.withLock {
+                    if $0.generation == generation { $0.partitions.formUnion(assigned) }
+                    $0.partitions.insert(message.topicPartition)
+                }
+            }
             let done: @Sendable () -> Void = {
                 tracker.finish(message.topicPartition, offset: message.offset)
                 limiter.release()
             }
             if let tier {
-                await handleRetry(message, tier: tier)
-                done()
+                if await handleRetry(message, tier: tier) {
+                    done()
+                } else {
+                    limiter.release()  // unfinished: its offset stays uncommitted
+                }
             } else {
                 await lanes.submit(lane: Self.lane(of: message)) {
                     await self.handleNew(message)
@@ -221,7 +274,7 @@ public final class SinkService: Service, Sendable {
             logger.info("duplicate of an acknowledged message dropped", metadata: Self.where(message))
             return
         }
-        if let head = parked.withLock({ $0[lane]?.first }) {
+        if let head = parked.entries(lane: lane).first {
             metrics.parkedBehind.increment()
             logger.info(
                 "key has a parked message; parked behind it",
@@ -235,8 +288,9 @@ public final class SinkService: Service, Sendable {
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: nil)
     }
 
-    /// A message read from retry topic `tier`.
-    private func handleRetry(_ message: ConsumerMessage, tier: Int) async {
+    /// A message read from retry topic `tier`. Returns false when it was left unfinished (shutdown came while it
+    /// waited for its due time): its offset must then stay uncommitted, so it is read again.
+    private func handleRetry(_ message: ConsumerMessage, tier: Int) async -> Bool {
         let id = message.stableID
         let lane = Self.lane(of: message)
         if let due = message.headers.text(RetryHeader.dueAt).flatMap(Double.init) {
@@ -244,14 +298,18 @@ public final class SinkService: Service, Sendable {
             if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
         }
         if Task.isShuttingDownGracefully || Task.isCancelled {
-            return  // not finished: its offset stays uncommitted and it is read again after restart
+            return false  // not finished: its offset stays uncommitted and it is read again after restart
         }
         if await alreadyDelivered(id) {
             metrics.recordDuplicate()
-            await unpark(lane: lane, id: id)
-            return
+            await unpark(message, lane: lane)
+            return true
         }
-        let entries = parked.withLock { $0[lane] ?? [] }
+        var entries = parked.entries(lane: lane)
+        if !entries.contains(where: { $0.id == id }), await parked.catchUp() {
+            // Parked by another instance after this one last read the parked keys.
+            entries = parked.entries(lane: lane)
+        }
         let position = entries.firstIndex(where: { $0.id == id })
         if position == nil {
             // Not in the parked state (the state file was lost, or this is a copy of a dead-lettered record):
@@ -266,11 +324,12 @@ public final class SinkService: Service, Sendable {
             await park(
                 message, lane: lane, tier: nextTier, due: Date().addingTimeInterval(head.tier > tier ? 0 : 1),
                 reason: "waiting behind \(head.id)", attempts: Self.attempts(message))
-            return
+            return true
         }
-        guard await passesConsent(message, lane: lane, tier: tier) else { return }
+        guard await passesConsent(message, lane: lane, tier: tier) else { return true }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: Self.attempts(message))
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: tier)
+        return true
     }
 
     /// Whether the message's customer consented to the sink's purpose (always, without a ``ConsentGate``). A
@@ -289,7 +348,7 @@ public final class SinkService: Service, Sendable {
             ]
             if let key = message.key { metadata["keyFingerprint"] = "\(Self.fingerprint(key))" }
             logger.info("no consent for the sink's purpose; not delivered", metadata: metadata)
-            if tier != nil { await unpark(lane: lane, id: message.stableID) }
+            if tier != nil { await unpark(message, lane: lane) }
             return false
         case .undecidable(let reason):
             await settle(
@@ -319,10 +378,10 @@ public final class SinkService: Service, Sendable {
             await writeState("record the delivery for deduplication", id: id) {
                 try await self.store.markDelivered(sink: self.configuration.name, id: id)
             }
-            if tier != nil { await unpark(lane: lane, id: id) }
+            if tier != nil { await unpark(message, lane: lane) }
         case .permanent(let reason):
             await deadLetter(message, reason: reason, errorClass: "target-permanent", attempts: attempts)
-            if tier != nil { await unpark(lane: lane, id: id) }
+            if tier != nil { await unpark(message, lane: lane) }
         case .transient(let reason, _):
             let nextTier = (tier ?? -1) + 1
             if nextTier < configuration.retryTopics.count {
@@ -342,7 +401,7 @@ public final class SinkService: Service, Sendable {
                 await deadLetter(
                     message, reason: "still failing after every retry: \(reason)", errorClass: "target-transient",
                     attempts: attempts)
-                if tier != nil { await unpark(lane: lane, id: id) }
+                if tier != nil { await unpark(message, lane: lane) }
             }
         }
     }
@@ -379,28 +438,25 @@ public final class SinkService: Service, Sendable {
 
     // MARK: - Effects (each acknowledged by the broker before the offset moves)
 
-    /// Parks `message` in retry topic `tier`. The parked state (memory, then the store) is updated before the
-    /// record is produced, so the retry consumer always finds it parked when it reads it.
+    /// Parks `message` in retry topic `tier`. Its marker in ``ParkedKeys`` is acknowledged by the broker before the
+    /// record is produced, so whichever instance reads the record (or takes the key's partition over) finds it
+    /// parked. A key's queue is ordered by the messages' offsets in the sink's topic, carried in
+    /// ``RetryHeader/sourceOffset``.
     private func park(
         _ message: ConsumerMessage, lane: String, tier: Int, due: Date, reason: String, attempts: Int
     ) async {
-        parked.withLock { parked in
-            var entries = parked[lane] ?? []
-            if let index = entries.firstIndex(where: { $0.id == message.stableID }) {
-                entries[index].tier = tier
-            } else {
-                entries.append(.init(id: message.stableID, tier: tier))
-            }
-            parked[lane] = entries
-        }
-        await writeState("record the parked message", id: message.stableID) {
-            try await self.store.park(sink: self.configuration.name, key: lane, id: message.stableID, tier: tier)
-        }
+        let order =
+            message.headers.text(RetryHeader.sourceOffset).flatMap(Int64.init)
+            ?? parked.entries(lane: lane).first(where: { $0.id == message.stableID })?.order
+            ?? message.offset
+        await sendUntilAcknowledged(
+            parked.park(lane: lane, .init(id: message.stableID, tier: tier, order: order)), for: message)
         var headers = message.headers.filter { !RetryHeader.all.contains($0.key) && $0.key != EnvelopeHeader.id }
         headers.append(KafkaHeader(key: EnvelopeHeader.id, text: message.stableID))
         headers.append(KafkaHeader(key: RetryHeader.tier, text: String(tier + 1)))
         headers.append(KafkaHeader(key: RetryHeader.dueAt, text: String(Int64(due.timeIntervalSince1970 * 1_000))))
         headers.append(KafkaHeader(key: RetryHeader.attempts, text: String(attempts)))
+        headers.append(KafkaHeader(key: RetryHeader.sourceOffset, text: String(order)))
         headers.append(KafkaHeader(key: RetryHeader.reason, text: reason))
         headers.append(
             KafkaHeader(
@@ -411,14 +467,10 @@ public final class SinkService: Service, Sendable {
         await sendUntilAcknowledged(record, for: message)
     }
 
-    private func unpark(lane: String, id: String) async {
-        await writeState("remove the parked message", id: id) {
-            try await self.store.unpark(sink: self.configuration.name, id: id)
-        }
-        parked.withLock { parked in
-            parked[lane]?.removeAll { $0.id == id }
-            if parked[lane]?.isEmpty == true { parked[lane] = nil }
-        }
+    /// Removes `message` from its key's queue: its tombstone in ``ParkedKeys`` is acknowledged before the message
+    /// counts as finished.
+    private func unpark(_ message: ConsumerMessage, lane: String) async {
+        await sendUntilAcknowledged(parked.unpark(lane: lane, id: message.stableID), for: message)
     }
 
     private func deadLetter(_ message: ConsumerMessage, reason: String, errorClass: String, attempts: Int) async {
@@ -528,8 +580,10 @@ public enum RetryHeader {
     public static let reason = "crm-retry-reason"
     /// When delivery first failed (ISO 8601).
     public static let firstFailureAt = "crm-retry-first-failure-at"
+    /// The message's offset in the sink's topic: orders a key's parked messages.
+    public static let sourceOffset = "crm-retry-source-offset"
 
-    static let all: Set<String> = [tier, dueAt, attempts, reason, firstFailureAt]
+    static let all: Set<String> = [tier, dueAt, attempts, reason, firstFailureAt, sourceOffset]
 }
 
 /// Runs work one after another per lane, lanes in parallel.

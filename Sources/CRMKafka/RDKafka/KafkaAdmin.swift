@@ -11,11 +11,16 @@ public struct KafkaAdmin: Sendable {
         public var name: String
         public var partitions: Int32
         public var replicationFactor: Int32
+        /// Topic configuration (`cleanup.policy`: `compact`…); empty leaves the broker's defaults.
+        public var configs: [String: String]
 
-        public init(name: String, partitions: Int32 = 1, replicationFactor: Int32 = 1) {
+        public init(
+            name: String, partitions: Int32 = 1, replicationFactor: Int32 = 1, configs: [String: String] = [:]
+        ) {
             self.name = name
             self.partitions = partitions
             self.replicationFactor = replicationFactor
+            self.configs = configs
         }
     }
 
@@ -113,6 +118,9 @@ public struct KafkaAdmin: Sendable {
                 return .failure(KafkaError(.admin, reason: "topic '\(topic.name)': \(RDKafkaClient.text(errorText))"))
             }
             newTopics.append(newTopic)
+            for (name, value) in topic.configs.sorted(by: { $0.key < $1.key }) {
+                _ = rd_kafka_NewTopic_set_config(newTopic, name, value)
+            }
         }
         let queue = rd_kafka_queue_new(handle)
         defer { rd_kafka_queue_destroy(queue) }

@@ -104,6 +104,47 @@ struct SinkServiceTests {
         await producer.shutdown()
     }
 
+    /// The parked keys are in Kafka (`parked.<sink>`), not in the instance's state: a sink that starts with an empty
+    /// state file (another instance taking the partition over, or this one after losing its file) still holds a
+    /// parked key's later messages behind the parked one.
+    @Test func aKeyParkedBeforeAnotherInstanceTakesOverKeepsItsLaterMessagesBehindIt() async throws {
+        let broker = try TansuBroker()
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        let outage = Switch()
+        // Only the head fails, so a follower that is not held back would be delivered at once.
+        let target = RecordingTarget { message in
+            String(decoding: message.value, as: UTF8.self) == "k#0" && outage.isOn ? .transient : .ok
+        }
+        let first = try await makeSink(
+            broker, name: "takeover", target: target, producer: producer, store: try DeliveryStateStore(path: nil))
+        let firstGroup = ServiceGroup(services: [first], logger: logger)
+        let firstRunning = Task { try await firstGroup.run() }
+        try await producer.send(ProducerMessage(topic: "in.takeover", key: Array("k".utf8), value: Array("k#0".utf8)))
+        let retried = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "retry.takeover.1", count: 1, timeout: .seconds(60))
+        try #require(retried.count == 1, "the head is parked in the first retry topic")
+        await firstGroup.triggerGracefulShutdown()
+        try await firstRunning.value
+
+        let second = try await makeSink(
+            broker, name: "takeover", target: target, producer: producer, store: try DeliveryStateStore(path: nil))
+        let secondGroup = ServiceGroup(services: [second], logger: logger)
+        let secondRunning = Task { try await secondGroup.run() }
+        for value in ["k#1", "k#2"] {
+            try await producer.send(
+                ProducerMessage(topic: "in.takeover", key: Array("k".utf8), value: Array(value.utf8)))
+        }
+        try await Task.sleep(for: .seconds(3))
+        #expect(target.accepted.isEmpty, "the followers wait behind the parked head")
+        outage.turnOff()
+        await eventually(timeout: .seconds(60)) { target.accepted.count >= 3 }
+        let values = target.accepted.map { String(decoding: $0.value, as: UTF8.self) }
+        #expect(values == ["k#0", "k#1", "k#2"], "per-key order across the takeover: \(values)")
+        await secondGroup.triggerGracefulShutdown()
+        try await secondRunning.value
+        await producer.shutdown()
+    }
+
     @Test func aPermanentFailureGoesToTheDeadLetterTopicAndTheKeyKeepsFlowing() async throws {
         let broker = try TansuBroker()
         let producer = try KafkaTestClient.producer(broker.bootstrap)
