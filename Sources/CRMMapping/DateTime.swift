@@ -85,8 +85,10 @@ final class DateSpec: Sendable {
         switch input {
         case .unix:
             guard let d = Double(text), d.isFinite, abs(d) < 1e11 else { return nil }
-            let s = Int64(d.rounded(.down))
-            return (s, Int(((d - Double(s)) * 1000).rounded()))
+            // Round to whole milliseconds first, so 0.9999 s is 1.000 s rather than 0 s and 1000 ms.
+            let millis = Int64((d * 1000).rounded())
+            let s = Int64(floor(Double(millis) / 1000))
+            return (s, Int(millis - s * 1000))
         case .unixMillis:
             guard let d = Int64(text) ?? Double(text).flatMap({ $0.isFinite && abs($0) < 1e14 ? Int64($0) : nil })
             else { return nil }

@@ -136,6 +136,19 @@ struct MappingRuntimeTests {
     }
 
     @Test(
+        "unix seconds with a fraction round to whole milliseconds, carrying into the second",
+        arguments: [
+            ("1764000000", "2025-11-24T16:00:00Z"),
+            ("1764000000.5", "2025-11-24T16:00:00.500Z"),
+            ("1764000000.9999", "2025-11-24T16:00:01Z"),
+            ("-0.0001", "1970-01-01T00:00:00Z"),
+            ("-1.5", "1969-12-31T23:59:58.500Z"),
+        ])
+    func unixFractions(input: String, expected: String) throws {
+        #expect(try convertTime(input, from: "unix") == expected)
+    }
+
+    @Test(
         "RFC 3339 times with any number of fractional digits keep the milliseconds",
         arguments: [
             ("2026-11-25T09:32:30.9", "2026-11-25T09:32:30.900Z"),
@@ -145,6 +158,11 @@ struct MappingRuntimeTests {
             ("2026-11-25T09:32:30.988119123+01:00", "2026-11-25T08:32:30.988Z"),
         ])
     func fractionalSeconds(input: String, expected: String) throws {
+        #expect(try convertTime(input, from: "rfc3339") == expected)
+    }
+
+    /// `input` through a mapping field `{date: {from: FROM, tz: UTC}}`.
+    func convertTime(_ input: String, from: String) throws -> String? {
         let dir = try mappingFolder([
             "t.yaml": """
             name: times
@@ -155,15 +173,15 @@ struct MappingRuntimeTests {
                   id: {const: t}
                   kind: {const: person}
                   displayName: {const: T}
-                  at: {path: at, fn: [{date: {tz: UTC}}]}
+                  at: {path: at, fn: [{date: {from: \(from), tz: UTC}}]}
             """
         ])
         let m = try #require(try MappingLibrary.load(directory: dir).mapping(named: "times"))
         guard case .output(let records) = try m.apply(Array(#"{"at":"\#(input)"}"#.utf8)) else {
             Issue.record("no output")
-            return
+            return nil
         }
-        #expect(records.first?.value["at"]?.stringValue == expected)
+        return records.first?.value["at"]?.stringValue
     }
 
     @Test("errors name the mapping and field and redact the value")
