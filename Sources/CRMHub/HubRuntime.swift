@@ -5,6 +5,7 @@ import CRMMapping
 import CRMMasterData
 import CRMMasterDataPostgres
 import CRMTransport
+import CRMWeb
 import CRMYAML
 import Foundation
 import Logging
@@ -253,11 +254,24 @@ public struct HubRuntime: Sendable {
         let deliveryStore = try DeliveryStateStore(
             path: URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("delivery.sqlite").path)
         let logger = self.logger
+        let attachments = URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("attachments").path
         await resolver?.onErasure { event in
             do {
                 try await deliveryStore.forgetParked(keys: ErasureTombstones.references(of: event))
             } catch {
                 logger.warning("parked keys of an erased customer not forgotten", metadata: ["error": "\(error)"])
+            }
+            // Every instance deletes the form attachments it stored itself (each has its own state directory).
+            do {
+                let removed = try WebFormIngress.removeAttachments(
+                    ofTimelineRefs: event.erasedFormPosts, in: attachments)
+                if removed > 0 {
+                    logger.info(
+                        "form attachments of an erased customer deleted",
+                        metadata: ["golden_id": "\(event.goldenId)", "posts": "\(removed)"])
+                }
+            } catch {
+                logger.warning("form attachments of an erased customer not deleted", metadata: ["error": "\(error)"])
             }
         }
         let http = HTTPClient(concurrency: 16)

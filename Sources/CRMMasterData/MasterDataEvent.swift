@@ -15,12 +15,15 @@ public struct MasterDataEvent: Sendable, Hashable, Codable {
     public var golden: GoldenRecord?
     /// Erased source records (for tombstones on per-system topics).
     public var erasedRecords: [RecordRef]
+    /// For `erased`: the refs of the person's web-form entries on the timeline (`web-<ingress id>` with the shipped
+    /// `web-form` mapping), so every instance can delete the attachments it stored for those posts.
+    public var erasedFormPosts: [String]
     /// Seconds since 1970.
     public var at: Int64
 
     public init(
         kind: Kind, goldenId: String, relatedGoldenId: String? = nil, golden: GoldenRecord?,
-        erasedRecords: [RecordRef] = [],
+        erasedRecords: [RecordRef] = [], erasedFormPosts: [String] = [],
         at: Int64
     ) {
         self.kind = kind
@@ -28,7 +31,36 @@ public struct MasterDataEvent: Sendable, Hashable, Codable {
         self.relatedGoldenId = relatedGoldenId
         self.golden = golden
         self.erasedRecords = erasedRecords
+        self.erasedFormPosts = erasedFormPosts
         self.at = at
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case kind, goldenId, relatedGoldenId, golden, erasedRecords, erasedFormPosts, at
+    }
+
+    /// Decodes an event; one stored by a version without ``erasedFormPosts`` has none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decode(Kind.self, forKey: .kind)
+        goldenId = try container.decode(String.self, forKey: .goldenId)
+        relatedGoldenId = try container.decodeIfPresent(String.self, forKey: .relatedGoldenId)
+        golden = try container.decodeIfPresent(GoldenRecord.self, forKey: .golden)
+        erasedRecords = try container.decodeIfPresent([RecordRef].self, forKey: .erasedRecords) ?? []
+        erasedFormPosts = try container.decodeIfPresent([String].self, forKey: .erasedFormPosts) ?? []
+        at = try container.decode(Int64.self, forKey: .at)
+    }
+
+    /// Encodes the event; ``erasedFormPosts`` only when there are some (events other than `erased` look as before).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(goldenId, forKey: .goldenId)
+        try container.encodeIfPresent(relatedGoldenId, forKey: .relatedGoldenId)
+        try container.encodeIfPresent(golden, forKey: .golden)
+        try container.encode(erasedRecords, forKey: .erasedRecords)
+        if !erasedFormPosts.isEmpty { try container.encode(erasedFormPosts, forKey: .erasedFormPosts) }
+        try container.encode(at, forKey: .at)
     }
 }
 

@@ -426,7 +426,10 @@ public actor MasterDataResolver {
     public func erase(goldenId: String, actor: String) async throws {
         let live = graph.read { $0.canonicalGoldenId(goldenId) } ?? goldenId
         let erasedIds = historyIds(of: live)
-        let c = try await change(goldenIds: [live]) { r in try r.eraseChange(goldenId: goldenId, actor: actor) }
+        let formPosts = try await formPostRefs(goldenIds: erasedIds)
+        let c = try await change(goldenIds: [live]) { r in
+            try r.eraseChange(goldenId: goldenId, formPosts: formPosts, actor: actor)
+        }
         try await historyStore?.eraseHistory(goldenIds: erasedIds)
         for event in c.events where event.kind == .erased { await notifyErasure(event) }
     }
@@ -441,7 +444,21 @@ public actor MasterDataResolver {
         for observer in erasureObservers { await observer(event) }
     }
 
-    private func eraseChange(goldenId: String, actor: String) throws -> Change {
+    /// The refs of every web-form entry on these golden ids' timelines (read before the history is erased).
+    private func formPostRefs(goldenIds: [String]) async throws -> [String] {
+        guard let history = historyStore else { return [] }
+        var refs: [String] = []
+        var cursor: TimelineCursor?
+        repeat {
+            let page = try await history.timeline(
+                goldenIds: goldenIds, limit: TimelinePage.maximumLimit, before: cursor)
+            refs += page.entries.filter { $0.kind == "form" }.map(\.ref)
+            cursor = page.next
+        } while cursor != nil
+        return refs
+    }
+
+    private func eraseChange(goldenId: String, formPosts: [String], actor: String) throws -> Change {
         let (live, refs) = try graph.update { graph throws(MasterDataError) in
             guard let live = graph.canonicalGoldenId(goldenId) else {
                 throw MasterDataError(.notFound, "golden record \(goldenId) not found")
@@ -459,7 +476,8 @@ public actor MasterDataResolver {
         batch.audit = [AuditEntry(action: "erased", goldenId: live, records: refs, actor: actor, at: at)]
         return Change(
             batch: batch,
-            events: [MasterDataEvent(kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, at: at)])
+            events: [MasterDataEvent(
+                    kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, erasedFormPosts: formPosts, at: at)])
     }
 
     /// A manual change: what to store and what to publish.

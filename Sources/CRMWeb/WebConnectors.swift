@@ -18,6 +18,10 @@ public enum WebFormConnector: Connector {
         public var topic: String
         /// The field whose value (trimmed, lower-cased) is the message key, e.g. `email`.
         public var keyField: String?
+        /// The field whose value (the site's own submission id) becomes the post's id — the message id, the name of
+        /// its attachment folder and, with the shipped `web-form` mapping, its ticket and timeline ref `web-<id>` —
+        /// before an `Idempotency-Key` header or a new UUID.
+        public var idField: String?
         /// Fields that must be present and non-empty (else 422).
         public var requiredFields: [String] = []
         /// A field real users leave empty (hidden by CSS); a filled one is refused as spam.
@@ -42,7 +46,7 @@ public enum WebFormConnector: Connector {
 
     public static let kind = "webform"
     public static let keys: Set<String> = [
-        "path", "topic", "key_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes",
+        "path", "topic", "key_field", "id_field", "required", "honeypot_field", "max_body_bytes", "max_attachment_bytes",
         "ack_timeout_ms", "max_fields", "max_parts",
     ]
 
@@ -51,6 +55,7 @@ public enum WebFormConnector: Connector {
         var settings = Settings(
             path: try map.require("path").ingressPath(), topic: try map.require("topic").topicName())
         settings.keyField = try map.optional("key_field")?.nonEmptyString()
+        settings.idField = try map.optional("id_field")?.nonEmptyString()
         if let value = map.optional("required") {
             settings.requiredFields = try value.sequence().map { value throws(YAMLError) in try value.nonEmptyString() }
         }

@@ -42,6 +42,45 @@ public enum WebFormIngress {
     }
 }
 
+extension WebFormIngress {
+    /// The prefix the shipped `web-form` mapping puts before a post's id in its ticket id, and so in the timeline
+    /// ref of the post.
+    public static let timelineRefPrefix = "web-"
+
+    /// The name of a post's attachment folder (letters, digits and `-`; anything else becomes `_`).
+    static func folderName(postID: String) -> String {
+        String(postID.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
+    }
+
+    /// Deletes the attachments stored for these posts (right to erasure), in every form's folder under
+    /// `attachmentsDirectory`. `timelineRefs` are the refs of the person's web-form timeline entries (`web-<post id>`,
+    /// the erase event's `erasedFormPosts`); a ref without the prefix is taken as the post id itself.
+    /// - Returns: how many post folders were deleted.
+    @discardableResult
+    public static func removeAttachments(ofTimelineRefs timelineRefs: [String], in attachmentsDirectory: String) throws
+        -> Int
+    {
+        let files = FileManager.default
+        let root = URL(fileURLWithPath: attachmentsDirectory)
+        guard !timelineRefs.isEmpty, let forms = try? files.contentsOfDirectory(atPath: root.path) else { return 0 }
+        let folders = Set(
+            timelineRefs.map { ref in
+                folderName(
+                    postID: ref.hasPrefix(timelineRefPrefix) ? String(ref.dropFirst(timelineRefPrefix.count)) : ref)
+            })
+        var removed = 0
+        for form in forms {
+            for folder in folders {
+                let post = root.appendingPathComponent(form).appendingPathComponent(folder)
+                guard files.fileExists(atPath: post.path) else { continue }
+                try files.removeItem(at: post)
+                removed += 1
+            }
+        }
+        return removed
+    }
+}
+
 /// Handles one form's posts.
 struct FormHandler: Sendable {
     let form: WebFormIngress.Form
@@ -69,9 +108,7 @@ struct FormHandler: Sendable {
         let settings = form.settings
         let bytes = request.body
         let contentType = request.headers[.contentType] ?? ""
-        let id =
-            request.headers[HTTPField.Name("Idempotency-Key")!].flatMap { $0.isEmpty || $0.count > 200 ? nil : $0 }
-            ?? UUID().uuidString
+        let headerID = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap(Self.usableID)
         let submission: Submission
         do {
             submission = try Submission.parse(
@@ -83,6 +120,10 @@ struct FormHandler: Sendable {
         } catch {
             return reject(.badRequest, "\(error)", reason: "unreadable")
         }
+        let fieldID = settings.idField.flatMap { submission.fields[$0]?.first }.flatMap {
+            Self.usableID($0.trimmingCharacters(in: .whitespaces))
+        }
+        let id = fieldID ?? headerID ?? UUID().uuidString
         if let honeypot = settings.honeypotField, !(submission.fields[honeypot]?.allSatisfy(\.isEmpty) ?? true) {
             return reject(.badRequest, "the submission was refused", reason: "honeypot")
         }
@@ -137,11 +178,13 @@ struct FormHandler: Sendable {
         return answer
     }
 
+    /// A post id from a header or a field: non-empty and at most 200 characters, else none.
+    static func usableID(_ text: String) -> String? { text.isEmpty || text.count > 200 ? nil : text }
+
     /// The folder a submission's attachments are written to.
     private func attachmentFolder(id: String) -> URL {
-        let safeID = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" })
-        return URL(fileURLWithPath: attachmentsDirectory).appendingPathComponent(form.name)
-            .appendingPathComponent(safeID)
+        URL(fileURLWithPath: attachmentsDirectory).appendingPathComponent(form.name)
+            .appendingPathComponent(WebFormIngress.folderName(postID: id))
     }
 
     /// Removes a submission's attachments: Kafka did not take the message that refers to them, so nothing ever will

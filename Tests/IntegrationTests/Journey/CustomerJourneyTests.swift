@@ -230,13 +230,39 @@ struct CustomerJourneyTests {
         // Exactly one party in Tryton for her, after both forms and the read-back.
         #expect(try await Self.parties(erp, email: Self.email).count == 1, "one Tryton party")
 
-        // 8. Erasure: the admin API erases her; the timeline is gone and crm.customer has tombstones for her keys.
+        // She uploads a purchase order through the form; the ingress keeps the file under the state directory.
+        let upload = folder.appendingPathComponent("purchase-order.txt")
+        try "PO 4711, 2 guidance computers".write(to: upload, atomically: true, encoding: .utf8)
+        let uploaded = try await offPool {
+            try ChildProcess.run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-F", "email=\(Self.email)", "-F", "first_name=Margaret", "-F", "last_name=Hamilton",
+                    "-F", "submission_id=po-4711", "-F", "message=Purchase order attached",
+                    "-F", "po=@\(upload.path);type=text/plain", "http://127.0.0.1:\(ingressPort)/forms/contact",
+                ], errorPath: "/dev/null", timeout: 60
+            ).output
+        }
+        #expect(uploaded.contains("accepted"), "the upload was accepted: \(uploaded)")
+        let uploadFolder = folder.appendingPathComponent("state/attachments/contact-form/po-4711")
+        #expect(FileManager.default.fileExists(atPath: uploadFolder.path), "the attachment is stored")
+        let onTimeline = await eventually(timeout: .seconds(60), poll: .milliseconds(500)) {
+            (await Self.timeline(admin, goldenId) ?? []).contains { $0["ref"] as? String == "web-po-4711" }
+        }
+        #expect(onTimeline, "the upload is on her timeline as web-po-4711")
+
+        // 8. Erasure: the admin API erases her; the timeline is gone and crm.customer has tombstones for her keys;
+        // the attachments of her form posts are deleted.
         var request = URLRequest(url: URL(string: "\(admin)/mdm/customers/\(goldenId)?actor=journey-test")!)
         request.httpMethod = "DELETE"
         request.setValue("Bearer \(Self.token)", forHTTPHeaderField: "Authorization")
         let (_, response) = try await URLSession.shared.data(for: request)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect(await Self.timeline(admin, goldenId) == nil, "the timeline endpoint no longer knows her")
+        #expect(
+            await eventually(timeout: .seconds(10), poll: .milliseconds(200)) {
+                !FileManager.default.fileExists(atPath: uploadFolder.path)
+            }, "her uploaded purchase order is deleted")
         // Every key her customer messages had on crm.customer is tombstoned after them, so compaction removes them.
         var keys: Set<String> = []
         var tombstones: Set<String> = []
@@ -290,6 +316,7 @@ struct CustomerJourneyTests {
             path: /forms/contact
             topic: raw.webform
             key_field: email
+            id_field: submission_id
             required: [email]
             honeypot_field: website
             """,

@@ -1,6 +1,7 @@
 import CRMDelivery
 import CRMMasterData
 import CRMViews
+import CRMWeb
 import Foundation
 import Synchronization
 import Testing
@@ -57,5 +58,49 @@ struct ErasureStoresTests {
         try await daemon.synchronize()
 
         #expect(heard.withLock { $0 } == [[a.goldenId, "crm:1"], [b.goldenId, "erp:C-7"]])
+    }
+
+    @Test func theFormPostsOnAnErasedPersonsTimelineReachEveryInstanceAndTheirAttachmentsAreDeleted() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("erase-forms-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("master.sqlite").path
+        let attachments = folder.appendingPathComponent("attachments")
+        // Stored by the form ingress: <form>/<post id>/<n>-<file name>.
+        for post in ["contact/ada-cv", "careers/ada-photo", "contact/bo-cv"] {
+            let directory = attachments.appendingPathComponent(post)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Data("%PDF".utf8).write(to: directory.appendingPathComponent("0-cv.pdf"))
+        }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let daemon = try await MasterDataResolver(store: try SQLiteMasterDataStore(path: path))
+        let heard = Mutex<[[String]]>([])
+        await daemon.onErasure { event in
+            heard.withLock { $0.append(event.erasedFormPosts) }
+            _ = try? WebFormIngress.removeAttachments(ofTimelineRefs: event.erasedFormPosts, in: attachments.path)
+        }
+        let ada = try await daemon.resolve(CustomerRecord(system: "web", externalId: "1", givenName: "Ada"))
+        let bo = try await daemon.resolve(CustomerRecord(system: "web", externalId: "2", givenName: "Bo"))
+        func form(_ goldenId: String, _ ref: String, at: Int64) -> TimelineEntry {
+            TimelineEntry(
+                goldenId: goldenId, at: at, channel: "web", kind: "form", direction: "inbound", source: "web", ref: ref)
+        }
+        try await daemon.recordInteractions([
+            form(ada.goldenId, "web-ada-cv", at: 1), form(ada.goldenId, "web-ada-photo", at: 2),
+            TimelineEntry(
+                goldenId: ada.goldenId, at: 3, channel: "phone", kind: "call", direction: "inbound", source: "pbx",
+                ref: "call-1"),
+            form(bo.goldenId, "web-bo-cv", at: 4),
+        ])
+
+        // Ada is erased by another process (the CLI); the daemon takes the erasure in from the change feed.
+        let cli = try await MasterDataResolver(store: try SQLiteMasterDataStore(path: path))
+        try await cli.erase(goldenId: ada.goldenId, actor: "dpo")
+        try await daemon.synchronize()
+
+        #expect(heard.withLock { $0.map { $0.sorted() } } == [["web-ada-cv", "web-ada-photo"]])
+        let left = try FileManager.default.subpathsOfDirectory(atPath: attachments.path).filter {
+            $0.hasSuffix(".pdf")
+        }
+        #expect(left == ["contact/bo-cv/0-cv.pdf"], "only the other customer's attachments are left")
     }
 }

@@ -20,6 +20,7 @@ struct WebFormIngressTests {
     func form(topic: String) -> WebFormIngress.Form {
         var settings = WebFormConnector.Settings(path: "/forms/contact", topic: topic)
         settings.keyField = "email"
+        settings.idField = "submission_id"
         settings.requiredFields = ["email", "message"]
         settings.honeypotField = "website"
         settings.maxAttachmentBytes = 1_000
@@ -100,7 +101,7 @@ struct WebFormIngressTests {
             try self.run(
                 "/usr/bin/curl",
                 [
-                    "-s", "-F", "email=curl@example.com", "-F", "message=see attached", "-F",
+                    "-s", "-F", "email=curl@example.com", "-F", "message=see attached", "-F", "submission_id=S-42", "-F",
                     "cv=@\(cv.path);type=text/plain",
                     "http://127.0.0.1:\(port)/forms/contact",
                 ])
@@ -131,6 +132,8 @@ struct WebFormIngressTests {
         #expect(attachment["size"] as? Int == 5)
         let reference = try #require(attachment["ref"] as? String)
         #expect(try String(contentsOf: URL(string: reference)!, encoding: .utf8) == "my cv")
+        #expect(messages.last?.headers.text("crm-id") == "S-42", "the site's submission id is the post's id")
+        #expect(reference.contains("/contact/S-42/"), "and names its attachment folder: \(reference)")
 
         await group.triggerGracefulShutdown()
         try await running.value
