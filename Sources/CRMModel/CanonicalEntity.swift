@@ -15,6 +15,9 @@
 /// - Consent: `purpose` (lower case: marketing|newsletter|profiling…), `channel` (email|sms|phone|any), `status`
 ///   (granted|revoked), optional `at` (RFC 3339), `source`, and who: `goldenId`, `customerRef` or `email`.
 /// - ERPParty: outbound party record for the ERP: `code`, `name`, optional `contactMechanisms`, `addresses`.
+/// - OrderPaymentStatus: `status` (paid|partially_paid|unpaid|refunded|failed) and what was paid: `orderRef` and/or
+///   `invoiceRef` (a subscription invoice names no order); optional `paymentRef`, `currency`, `amountPaid` (decimal
+///   string), `goldenId`.
 public enum CanonicalEntity: String, Sendable, CaseIterable {
     case customer = "Customer"
     case order = "Order"
@@ -27,6 +30,8 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     /// An entity's validation rules, built once (a class: validation reads them for every mapped record).
     final class Rule: Sendable {
         let required: [String]
+        /// Groups of fields of which each record must carry at least one (who or what the record is about).
+        let requiredOneOf: [[String]]
         /// Enumerated fields sorted by name (problems are reported in this order).
         let enums: [(field: String, allowed: Set<String>)]
         let decimals: [String]
@@ -36,10 +41,12 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
         let currencies: [String]
 
         init(
-            required: [String], enums: [String: Set<String>] = [:], decimals: [String] = [], timestamps: [String] = [],
-            e164Lists: [String] = [], emailLists: [String] = [], currencies: [String] = []
+            required: [String], requiredOneOf: [[String]] = [], enums: [String: Set<String>] = [:],
+            decimals: [String] = [], timestamps: [String] = [], e164Lists: [String] = [], emailLists: [String] = [],
+            currencies: [String] = []
         ) {
             self.required = required
+            self.requiredOneOf = requiredOneOf
             self.enums = enums.sorted { $0.key < $1.key }.map { (field: $0.key, allowed: $0.value) }
             self.decimals = decimals
             self.timestamps = timestamps
@@ -103,8 +110,9 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
                 enums: ["channel": ["email", "sms", "phone", "any"], "status": ["granted", "revoked"]],
                 timestamps: ["at"])
         case .paymentStatus:
+            // An order's payment names the order; a subscription invoice names only itself.
             Rule(
-                required: ["orderRef", "status"],
+                required: ["status"], requiredOneOf: [["orderRef", "invoiceRef"]],
                 enums: ["status": ["paid", "partially_paid", "unpaid", "refunded", "failed"]],
                 decimals: ["amountPaid"], currencies: ["currency"])
         }
@@ -124,6 +132,10 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
                 continue
             }
             if let s = v.stringValue, s.isEmpty { problems.append("required field '\(f)' is empty") }
+        }
+        for group in r.requiredOneOf
+        where !group.contains(where: { record[$0].map { !$0.isNull && $0.stringValue != "" } ?? false }) {
+            problems.append("one of the fields \(group.map { "'\($0)'" }.joined(separator: ", ")) is required")
         }
         for (f, allowed) in r.enums {
             if let v = record[f], !v.isNull, !(v.stringValue.map(allowed.contains) ?? false) {

@@ -63,6 +63,16 @@ struct CanonicalEntityTests {
         #expect(problems.count == 4)
     }
 
+    @Test("a payment status names an order or an invoice")
+    func paymentStatus() throws {
+        let entity = CanonicalEntity.paymentStatus
+        #expect(entity.validate(try JSONValue.parse(#"{"status":"paid","orderRef":"SO-1"}"#)).isEmpty)
+        #expect(entity.validate(try JSONValue.parse(#"{"status":"paid","invoiceRef":"in_1"}"#)).isEmpty)
+        #expect(
+            entity.validate(try JSONValue.parse(#"{"status":"paid","orderRef":"","paymentRef":"pi_1"}"#))
+                == ["one of the fields 'orderRef', 'invoiceRef' is required"])
+    }
+
     @Test("order amounts must be decimal strings and currency ISO 4217")
     func order() throws {
         let bad = try JSONValue.parse(#"{"id":"o","customerRef":"c","currency":"eur","total":12.5,"status":"paid"}"#)

@@ -240,6 +240,7 @@ struct StripeBillingRoundTripTests {
         routes:
           - {name: customers, from: raw.customer, to: crm.customer, resolve: true}
           - {name: payments, from: billing.stripe.event, mapping: stripe-payment, to: crm.payment}
+          - {name: invoices, from: billing.stripe.event, mapping: stripe-invoice, to: crm.payment}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         let daemon = try await HubDaemon.make(
             configuration: try HubConfiguration.load(path: path), metrics: PrometheusCollectorRegistry(),
@@ -311,11 +312,38 @@ struct StripeBillingRoundTripTests {
         #expect(payment["status"] == "paid")
         #expect(payment["goldenId"]?.stringValue == goldenId, "the payment carries the golden id of the customer")
 
+        // A monthly plan she subscribes to, paid with her default card: localstripe invoices it at once (an invoice
+        // names no order), and the invoice's payment comes back with the same golden id. The invoice's own payment
+        // intent is left to the invoice event.
+        let cardId = try #require(card["id"]?.stringValue)
+        try await api.post("/v1/payment_methods/\(cardId)/attach", [("customer", customerId)])
+        try await api.post("/v1/customers/\(customerId)", [("invoice_settings[default_payment_method]", cardId)])
+        let plan = try await api.post(
+            "/v1/plans",
+            [("amount", "11900"), ("currency", "gbp"), ("interval", "month"), ("product[name]", "Guidance support")])
+        try await api.post(
+            "/v1/subscriptions",
+            [("customer", customerId), ("items[0][plan]", try #require(plan["id"]?.stringValue))])
+        var statuses: [JSONValue] = []
+        let invoiced = await eventually(timeout: .seconds(60), poll: .milliseconds(500)) {
+            statuses =
+                ((try? await KafkaTestClient.readAll(broker.bootstrap, topic: "crm.payment")) ?? [])
+                .compactMap { try? JSONValue.parse($0.value) }
+            return statuses.contains { $0["invoiceRef"] != nil }
+        }
+        #expect(invoiced, "the paid subscription invoice came back")
+        let paidInvoice = statuses.first { $0["invoiceRef"] != nil }
+        #expect(paidInvoice?["status"] == "paid")
+        #expect(paidInvoice?["amountPaid"] == "119.00")
+        #expect(paidInvoice?["goldenId"]?.stringValue == goldenId, "the invoice carries the golden id of the customer")
+
         // Settled: still one billing customer, and the sink saw the link Customer without sending it back.
         try await Task.sleep(for: .seconds(2))
         let finalCustomers = try await api.customers(email: "grace@cobol-navy.example")
         #expect(finalCustomers.count == 1, "one billing customer after a re-delivery, a change and the link")
         #expect(finalCustomers.first?["address"]?["city"] == "Arlington")
+        let deadLetters = try await KafkaTestClient.readAll(broker.bootstrap, topic: "dlq.payments")
+        #expect(deadLetters.isEmpty, "the invoice's payment intent is not dead-lettered for lacking an order")
 
         await group.triggerGracefulShutdown()
         try await running.value
