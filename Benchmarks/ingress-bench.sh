@@ -1,30 +1,42 @@
 #!/usr/bin/env bash
 # Web-form ingress at a fixed rate: hey sends JSON form posts at RATE req/s for DURATION; each answer is the 202 that
 # crmhub sends only after Kafka (a local Tansu broker) acknowledged the message, so hey's latency is ack-to-ack.
-# Appends a line to bench-results/ingress.txt.
+# crmhub runs pinned to CPU 1, hey and Tansu to CPU 0 (taskset), so the figures are about crmhub's share of the work.
+# Appends a line per rate to bench-results/ingress.txt.
 #   Benchmarks/ingress-bench.sh [--rate 1000] [--duration 20s] [--debug]
+#   Benchmarks/ingress-bench.sh --sweep [--duration 20s]   # 1k, 2k, 4k, ... req/s until p99 passes 20 ms (at most
+#                                                            # 7 rates, up to 64k/s), on one running crmhub
+# CRMHUB_BENCH_BINARY=path measures a given binary instead of building the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib/env.sh
-RATE=1000 DURATION=20s CONFIGURATION=release
+RATE=1000 DURATION=20s CONFIGURATION=release SWEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --debug) CONFIGURATION=debug; shift ;;
-    *) echo "usage: $0 [--rate N] [--duration 20s] [--debug]" >&2; exit 2 ;;
+    --sweep) SWEEP=1; shift ;;
+    *) echo "usage: $0 [--rate N | --sweep] [--duration 20s] [--debug]" >&2; exit 2 ;;
   esac
 done
+# Pinning needs two CPUs; on one, everything shares it (and the line says so).
+if [ "$(nproc)" -ge 2 ]; then HUB_CPU=1 LOAD_CPU=0; else HUB_CPU=0 LOAD_CPU=0; fi
 ensure_runtime
 command -v hey >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q hey
 SCRATCH=.build
 [ "$CONFIGURATION" = release ] && SCRATCH=.build-release
-swift build -c "$CONFIGURATION" --scratch-path "$SCRATCH" --product crmhub >&2
-BIN="$SCRATCH/$CONFIGURATION/crmhub"
+if [ -n "${CRMHUB_BENCH_BINARY:-}" ]; then
+  BIN=$CRMHUB_BENCH_BINARY
+else
+  swift build -c "$CONFIGURATION" --scratch-path "$SCRATCH" --product crmhub >&2
+  BIN="$SCRATCH/$CONFIGURATION/crmhub"
+fi
 
 WORK=$(mktemp -d)
 KAFKA_PORT=$(free_port); ADMIN_PORT=$(free_port); INGRESS_PORT=$(free_port)
 TANSU_PID=$(start_tansu "$KAFKA_PORT" "$WORK/tansu.log")
+taskset -a -p -c "$LOAD_CPU" "$TANSU_PID" >/dev/null
 mkdir -p "$WORK/connectors" "$WORK/mappings"
 cat > "$WORK/connectors/form.yaml" <<YAML
 name: bench-form
@@ -45,7 +57,7 @@ log: {level: warning, format: json}
 routes:
   - {name: bench-copy, from: raw.bench, to: bench.out}
 YAML
-"$BIN" run --config "$WORK/crmhub.yaml" > "$WORK/crmhub.log" 2>&1 &
+taskset -c "$HUB_CPU" "$BIN" run --config "$WORK/crmhub.yaml" > "$WORK/crmhub.log" 2>&1 &
 HUB_PID=$!
 cleanup() { kill "$HUB_PID" 2>/dev/null || true; wait "$HUB_PID" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -55,15 +67,35 @@ curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null || { cat "$WORK/crmhub
 URL="http://127.0.0.1:$INGRESS_PORT/forms/bench"
 BODY='{"email":"bench@example.com","first_name":"Zoë","last_name":"Müller","message":"Please call me back about order SO-1234."}'
 # hey: -c workers, each at -q req/s: 50 x RATE/50 = RATE req/s.
-WORKERS=50; PER_WORKER=$(( (RATE + WORKERS - 1) / WORKERS ))
-hey -z 3s -c 10 -q 50 -m POST -T application/json -d "$BODY" "$URL" > /dev/null   # warm-up: topic metadata, connections
-hey -z "$DURATION" -c "$WORKERS" -q "$PER_WORKER" -m POST -T application/json -d "$BODY" "$URL" > "$WORK/hey.txt"
-cat "$WORK/hey.txt" >&2
-rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/hey.txt")
-p50=$(awk '/ 50% in/ {print $3*1000}' "$WORK/hey.txt")
-p99=$(awk '/ 99% in/ {print $3*1000}' "$WORK/hey.txt")
-codes=$(awk '/Status code distribution/ {on=1; next} on && /\[/ {printf "%s%s", sep, $1 $2; sep=" "} on && !/\[/ && NF==0 {on=0}' "$WORK/hey.txt")
-line=$(printf '%s target=%s/s duration=%s build=%s achieved=%.0f req/s p50=%.1fms p99=%.1fms codes=%s commit=%s host=%s' \
-  "$(date -u +%FT%TZ)" "$RATE" "$DURATION" "$CONFIGURATION" "$rps" "$p50" "$p99" "$codes" "$(git rev-parse --short HEAD)" "$(hostname)")
-echo "$line"
-mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt
+WORKERS=50
+taskset -c "$LOAD_CPU" hey -z 3s -c 10 -q 50 -m POST -T application/json -d "$BODY" "$URL" > /dev/null   # warm-up: topic metadata, connections
+
+# measure RATE: one hey run at RATE req/s; prints and appends its line, sets P99.
+measure() {
+  local rate=$1 per_worker=$(( ($1 + WORKERS - 1) / WORKERS ))
+  taskset -c "$LOAD_CPU" hey -z "$DURATION" -c "$WORKERS" -q "$per_worker" -m POST -T application/json -d "$BODY" "$URL" \
+    > "$WORK/hey.txt"
+  cat "$WORK/hey.txt" >&2
+  local rps p50 codes line
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/hey.txt")
+  p50=$(awk '/ 50% in/ {print $3*1000}' "$WORK/hey.txt")
+  P99=$(awk '/ 99% in/ {print $3*1000}' "$WORK/hey.txt")
+  codes=$(awk '/Status code distribution/ {on=1; next} on && /\[/ {printf "%s%s", sep, $1 $2; sep=" "} on && !/\[/ && NF==0 {on=0}' "$WORK/hey.txt")
+  line=$(printf '%s target=%s/s duration=%s build=%s achieved=%.0f req/s p50=%.1fms p99=%.1fms codes=%s pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s commit=%s loadavg=%s host=%s' \
+    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$rps" "$p50" "$P99" "$codes" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" \
+    "${BENCH_COMMIT:-$(git rev-parse --short HEAD)}" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
+  echo "$line"
+  mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt
+}
+
+if [ "$SWEEP" = 1 ]; then
+  rate=1000
+  for _ in $(seq 1 7); do
+    measure "$rate"
+    # Stop once p99 passed 20 ms: the last rate under it is the top rate at p99 <= 20 ms.
+    awk -v p="$P99" 'BEGIN { exit !(p > 20) }' && break
+    rate=$(( rate * 2 ))
+  done
+else
+  measure "$RATE"
+fi
