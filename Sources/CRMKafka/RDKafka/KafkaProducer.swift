@@ -162,81 +162,88 @@ public final class KafkaProducer: Sendable {
     // MARK: - C plumbing
 
     /// Calls `rd_kafka_produceva` with copies of the message's bytes (RD_KAFKA_MSG_F_COPY).
+    ///
+    /// No heap allocation for small messages: the C strings (topic, header names) and the header values are laid
+    /// out in one temporary scratch buffer, and the argument list in another; librdkafka copies everything before
+    /// `rd_kafka_produceva` returns, so both buffers only need to live for the call.
     private static func produce(
         _ message: ProducerMessage, on handle: OpaquePointer, opaque: UnsafeMutableRawPointer
     ) -> OpaquePointer? {
-        // All C strings (topic, header names) go into one scratch buffer so one pointer scope covers them.
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(message.topic.utf8.count + 1 + message.headers.reduce(0) { $0 + $1.key.utf8.count + 1 })
-        var headerNameOffsets: [Int] = []
-        scratch.append(contentsOf: message.topic.utf8)
-        scratch.append(0)
-        for header in message.headers {
-            headerNameOffsets.append(scratch.count)
-            scratch.append(contentsOf: header.key.utf8)
-            scratch.append(0)
-        }
+        var scratchSize = message.topic.utf8.count + 1
+        for header in message.headers { scratchSize += header.key.utf8.count + 1 + header.value.count }
         let count = 4 + (message.key == nil ? 0 : 1) + (message.partition == nil ? 0 : 1) + message.headers.count
-        var values = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: count)
-        return scratch.withUnsafeBufferPointer { scratchBuffer in
-            message.value.withUnsafeBytes { valueBytes in
-                (message.key ?? []).withUnsafeBytes { keyBytes in
-                    let base = UnsafeRawPointer(scratchBuffer.baseAddress!)
-                    var index = 0
-                    values[index].vtype = RD_KAFKA_VTYPE_TOPIC
-                    values[index].u.cstr = base.assumingMemoryBound(to: CChar.self)
-                    index += 1
-                    values[index].vtype = RD_KAFKA_VTYPE_VALUE
-                    // A tombstone is a null value (not an empty one): no pointer at all.
-                    values[index].u.mem.ptr =
-                        message.isTombstone ? nil : UnsafeMutableRawPointer(mutating: valueBytes.baseAddress)
-                    values[index].u.mem.size = message.isTombstone ? 0 : valueBytes.count
-                    index += 1
-                    values[index].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-                    values[index].u.i = RD_KAFKA_MSG_F_COPY
-                    index += 1
-                    values[index].vtype = RD_KAFKA_VTYPE_OPAQUE
-                    values[index].u.ptr = opaque
-                    index += 1
-                    if message.key != nil {
-                        values[index].vtype = RD_KAFKA_VTYPE_KEY
-                        values[index].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBytes.baseAddress)
-                        values[index].u.mem.size = keyBytes.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: scratchSize) { scratch in
+            withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: count) { values in
+                message.value.withUnsafeBytes { valueBytes in
+                    (message.key ?? []).withUnsafeBytes { keyBytes in
+                        var writer = ScratchWriter(buffer: scratch)
+                        values.initialize(repeating: rd_kafka_vu_t())
+                        var index = 0
+                        values[index].vtype = RD_KAFKA_VTYPE_TOPIC
+                        values[index].u.cstr = writer.cString(message.topic)
                         index += 1
-                    }
-                    if let partition = message.partition {
-                        values[index].vtype = RD_KAFKA_VTYPE_PARTITION
-                        values[index].u.i32 = partition
+                        values[index].vtype = RD_KAFKA_VTYPE_VALUE
+                        // A tombstone is a null value (not an empty one): no pointer at all.
+                        values[index].u.mem.ptr =
+                            message.isTombstone ? nil : UnsafeMutableRawPointer(mutating: valueBytes.baseAddress)
+                        values[index].u.mem.size = message.isTombstone ? 0 : valueBytes.count
                         index += 1
-                    }
-                    return Self.withHeaderValues(message.headers) { headerPointers in
-                        for (headerIndex, header) in message.headers.enumerated() {
+                        values[index].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                        values[index].u.i = RD_KAFKA_MSG_F_COPY
+                        index += 1
+                        values[index].vtype = RD_KAFKA_VTYPE_OPAQUE
+                        values[index].u.ptr = opaque
+                        index += 1
+                        if message.key != nil {
+                            values[index].vtype = RD_KAFKA_VTYPE_KEY
+                            values[index].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBytes.baseAddress)
+                            values[index].u.mem.size = keyBytes.count
+                            index += 1
+                        }
+                        if let partition = message.partition {
+                            values[index].vtype = RD_KAFKA_VTYPE_PARTITION
+                            values[index].u.i32 = partition
+                            index += 1
+                        }
+                        for header in message.headers {
                             values[index].vtype = RD_KAFKA_VTYPE_HEADER
-                            values[index].u.header.name = (base + headerNameOffsets[headerIndex]).assumingMemoryBound(
-                                to: CChar.self)
-                            values[index].u.header.val = headerPointers[headerIndex]
+                            values[index].u.header.name = writer.cString(header.key)
+                            values[index].u.header.val = writer.bytes(header.value)
                             values[index].u.header.size = header.value.count
                             index += 1
                         }
-                        return rd_kafka_produceva(handle, values, values.count)
+                        return rd_kafka_produceva(handle, values.baseAddress, count)
                     }
                 }
             }
         }
     }
 
-    /// Gives stable pointers to every header value for the duration of `body`.
-    private static func withHeaderValues<R>(_ headers: [KafkaHeader], _ body: ([UnsafeRawPointer?]) -> R) -> R {
-        if headers.isEmpty { return body([]) }
-        let flat = headers.flatMap(\.value)
-        return flat.withUnsafeBytes { bytes in
-            var pointers: [UnsafeRawPointer?] = []
-            var offset = 0
-            for header in headers {
-                pointers.append(bytes.baseAddress.map { $0 + offset })
-                offset += header.value.count
+    /// Appends C strings and byte arrays to a scratch buffer sized for all of them, returning where each starts.
+    private struct ScratchWriter {
+        let buffer: UnsafeMutableBufferPointer<UInt8>
+        var offset = 0
+
+        /// Copies `text` and a NUL terminator; returns its start.
+        mutating func cString(_ text: String) -> UnsafePointer<CChar> {
+            let start = UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+            for byte in text.utf8 {
+                buffer[offset] = byte
+                offset += 1
             }
-            return body(pointers)
+            buffer[offset] = 0
+            offset += 1
+            return start
+        }
+
+        /// Copies `bytes`; returns their start (a valid pointer even for none, as librdkafka takes size 0 with it).
+        mutating func bytes(_ bytes: [UInt8]) -> UnsafeRawPointer {
+            let start = buffer.baseAddress! + offset
+            bytes.withUnsafeBufferPointer { source in
+                if let base = source.baseAddress { start.initialize(from: base, count: source.count) }
+            }
+            offset += bytes.count
+            return UnsafeRawPointer(start)
         }
     }
 
