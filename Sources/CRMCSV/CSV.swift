@@ -70,6 +70,8 @@ public final class CSVReader {
             skipByteOrderMark()
         }
         while true {
+            // The bytes of a broken byte-order mark begin the first record, which reports them as invalid UTF-8.
+            if !field.isEmpty { return readRecord() }
             guard let first = source.peek() else { return nil }
             // Skip blank lines between records.
             if first == 0x0A {

@@ -83,6 +83,25 @@ import Testing
         #expect(cpFields == wantCP)
     }
 
+    @Test func aFileOfALoneBrokenByteOrderMarkIsOneRowError() {
+        let results = Self.read([0xEF, 0xBB])
+        #expect(results.count == 1)
+        if case .success = results.first { Issue.record("expected a row error") }
+    }
+
+    @Test(arguments: [[0xEF, 0x0A], [0xEF, 0xBB, 0x0D, 0x0A], [0xEF, 0x0A, 0x0A]] as [[UInt8]])
+    func aBrokenByteOrderMarkIsARowErrorOnTheFirstLineAndTheNextRecordIsClean(_ start: [UInt8]) {
+        let results = Self.read(start + Array("id,name\n".utf8))
+        #expect(results.count == 2)
+        if case .failure(let error) = results.first {
+            #expect(error.line == 1)
+            #expect(error.message.contains("not valid utf-8"))
+        } else {
+            Issue.record("expected a row error for the broken byte-order mark")
+        }
+        #expect(Self.fieldsAt(results, 1) == ["id", "name"])
+    }
+
     @Test func invalidUTF8IsARowErrorAndReadingContinues() {
         var bytes = Array("id,name\n1,ok\n2,".utf8)
         bytes += [0xC3, 0x28]  // invalid sequence
