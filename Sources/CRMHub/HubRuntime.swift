@@ -87,20 +87,29 @@ public struct HubRuntime: Sendable {
             )
         }
         let missing = Array(Set(routeTopics + additionalTopics)).sorted().filter { metadata.topics[$0] == nil }
-        guard !missing.isEmpty else { return }
+        // A sink creates its parked-keys topic itself, compacted; only an operator who creates topics must know it.
+        let missingParked = configuration.connectors.compactMap(\.sinkDelivery).filter {
+            metadata.topics[$0.parkedTopic] == nil
+        }
         guard configuration.kafka.createTopics else {
-            let uses = missing.map { topic in
-                let routes = configuration.routes.filter {
-                    [$0.from, $0.deadLetterTopic].contains(topic) || $0.to.topics.contains(topic)
-                }.map(\.name)
-                return routes.isEmpty
-                    ? "'\(topic)' (a connector or rule)" : "'\(topic)' (route \(routes.joined(separator: ", ")))"
-            }
+            guard !missing.isEmpty || !missingParked.isEmpty else { return }
+            let uses =
+                missing.map { topic in
+                    let routes = configuration.routes.filter {
+                        [$0.from, $0.deadLetterTopic].contains(topic) || $0.to.topics.contains(topic)
+                    }.map(\.name)
+                    return routes.isEmpty
+                        ? "'\(topic)' (a connector or rule)" : "'\(topic)' (route \(routes.joined(separator: ", ")))"
+                }
+                + missingParked.map {
+                    "'\($0.parkedTopic)' (sink \($0.name)'s parked keys: cleanup.policy=compact, as many partitions as '\($0.topic)')"
+                }
             throw StartupError(
                 description:
                     "\(configuration.file): topics missing on \(brokers): \(uses.joined(separator: "; ")); create them or set kafka.create_topics: true"
             )
         }
+        guard !missing.isEmpty else { return }
         do {
             let outcomes = try await admin.createTopics(
                 missing.map { KafkaAdmin.NewTopic(name: $0, partitions: Int32(configuration.kafka.topicPartitions)) })

@@ -71,7 +71,8 @@ public final class SinkService: Service, Sendable {
 
         /// The retry topics, one per ``RetryPolicy/retryTopicDelays`` entry.
         public var retryTopics: [String] { retry.retryTopicDelays.indices.map { "retry.\(name).\($0 + 1)" } }
-        /// The compacted topic that holds the sink's parked keys (``ParkedKeys``); created by the sink if missing.
+        /// The compacted topic that holds the sink's parked keys (``ParkedKeys``); created by the sink if missing
+        /// (with `kafka.create_topics: false` the hub's preflight asks for it instead).
         public var parkedTopic: String { "parked.\(name)" }
         /// Every topic the sink reads or writes, except ``parkedTopic``.
         public var topics: [String] { [topic, deadLetterTopic] + retryTopics }
