@@ -464,6 +464,8 @@ let package = Package(
                 "CRMProcessConnector",
                 "CRMRedaction", "CRMTelephony", "CRMTestSupport", "CRMTransport", "CRMTryton", "CRMViews", "CRMWeb",
                 "CRMWorkflow", "CRMYAML",
+                // Tests that inspect or plant state files as an earlier version left them.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -265,11 +265,6 @@ public struct HubRuntime: Sendable {
         let logger = self.logger
         let attachments = URL(fileURLWithPath: configuration.stateDirectory).appendingPathComponent("attachments").path
         await resolver?.onErasure { event in
-            do {
-                try await deliveryStore.forgetParked(keys: ErasureTombstones.references(of: event))
-            } catch {
-                logger.warning("parked keys of an erased customer not forgotten", metadata: ["error": "\(error)"])
-            }
             // Every instance deletes the form attachments it stored itself (each has its own state directory).
             do {
                 let removed = try WebFormIngress.removeAttachments(

@@ -6,18 +6,12 @@ import GRDB
 /// or `kill -9` — the WAL is in the OS cache — but may lose the last moments on power loss):
 /// - the **dedup window**: ids each sink's target acknowledged, so a re-delivery (after a crash between the target's
 ///   acknowledgement and the offset commit) is dropped instead of sent twice;
-/// - the **parked keys** table: no longer written by ``SinkService``, whose parked keys are shared by all instances
-///   in Kafka (``ParkedKeys``); kept so that erasure still clears queues an earlier version left here.
+///
+/// Parked keys are not here: they are shared by all instances in Kafka (``ParkedKeys``). The `parked` table earlier
+/// versions kept (with message keys, which can be customer references) is dropped when the store opens.
 ///
 /// Each instance keeps its own file. Operations are idempotent, so replaying them after a crash is harmless.
 public final class DeliveryStateStore: Sendable {
-    /// One message parked in a retry topic, in key order.
-    public struct ParkedEntry: Sendable, Hashable {
-        public var id: String
-        /// The retry tier (0-based index into the policy's retry topics) the message currently waits in.
-        public var tier: Int
-    }
-
     private let database: DatabaseQueue
     /// The state file; nil when the store is in memory.
     public let path: String?
@@ -33,11 +27,7 @@ public final class DeliveryStateStore: Sendable {
                       sink TEXT NOT NULL, id TEXT NOT NULL, delivered_at REAL NOT NULL, PRIMARY KEY (sink, id)
                     ) WITHOUT ROWID;
                     CREATE INDEX IF NOT EXISTS delivered_age ON delivered (sink, delivered_at);
-                    CREATE TABLE IF NOT EXISTS parked (
-                      seq INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL,
-                      tier INTEGER NOT NULL, UNIQUE (sink, id)
-                    );
-                    CREATE INDEX IF NOT EXISTS parked_key ON parked (sink, key, seq);
+                    DROP TABLE IF EXISTS parked;
                     """)
         }
     }
@@ -67,54 +57,6 @@ public final class DeliveryStateStore: Sendable {
                 sql: "DELETE FROM delivered WHERE sink = ? AND delivered_at < ?",
                 arguments: [sink, date.timeIntervalSince1970])
             return db.changesCount
-        }
-    }
-
-    /// Every parked key of `sink` with its ids in order.
-    public func parked(sink: String) async throws -> [String: [ParkedEntry]] {
-        try await database.read { db in
-            var result: [String: [ParkedEntry]] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT key, id, tier FROM parked WHERE sink = ? ORDER BY seq", arguments: [sink])
-            {
-                result[row["key"], default: []].append(ParkedEntry(id: row["id"], tier: row["tier"]))
-            }
-            return result
-        }
-    }
-
-    /// Parks `id` behind the key's other parked ids, or moves it to `tier` if it is parked already.
-    public func park(sink: String, key: String, id: String, tier: Int) async throws {
-        try await database.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO parked (sink, key, id, tier) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (sink, id) DO UPDATE SET tier = excluded.tier
-                    """,
-                arguments: [sink, key, id, tier])
-        }
-    }
-
-    /// Forgets the parked queues of an erased person's keys (golden id, `system:externalId`), in every sink. The
-    /// dedup window holds message ids, not customer keys: it cannot be matched to a person and carries no personal
-    /// data.
-    /// - Returns: how many parked entries were removed.
-    @discardableResult
-    public func forgetParked(keys: [String]) async throws -> Int {
-        try await database.write { db in
-            var removed = 0
-            for key in Set(keys) {
-                try db.execute(sql: "DELETE FROM parked WHERE key = ?", arguments: [key])
-                removed += db.changesCount
-            }
-            return removed
-        }
-    }
-
-    /// Removes `id` from its key's queue (delivered, or dead-lettered).
-    public func unpark(sink: String, id: String) async throws {
-        try await database.write { db in
-            try db.execute(sql: "DELETE FROM parked WHERE sink = ? AND id = ?", arguments: [sink, id])
         }
     }
 }

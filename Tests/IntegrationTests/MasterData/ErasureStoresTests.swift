@@ -3,6 +3,7 @@ import CRMMasterData
 import CRMViews
 import CRMWeb
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 
@@ -30,17 +31,24 @@ struct ErasureStoresTests {
         #expect(try await store.openTickets(references: ["crm:2"]).count == 1)
     }
 
-    @Test func theParkedQueuesOfTheErasedCustomersKeysAreForgottenInEverySink() async throws {
-        let store = try DeliveryStateStore(path: nil)
-        try await store.park(sink: "erp", key: "crm:1", id: "m1", tier: 0)
-        try await store.park(sink: "mail", key: "G-1", id: "m2", tier: 1)
-        try await store.park(sink: "erp", key: "crm:2", id: "m3", tier: 0)
+    @Test func theParkedKeysTableOfEarlierVersionsWithItsCustomerKeysIsDroppedWhenTheStoreOpens() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("delivery-\(UUID()).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE parked (seq INTEGER PRIMARY KEY, sink TEXT, key TEXT, id TEXT, tier INTEGER);
+                    INSERT INTO parked (sink, key, id, tier) VALUES ('erp', 'crm:1', 'm1', 0);
+                    """)
+        }
 
-        let removed = try await store.forgetParked(keys: ["G-1", "crm:1"])
+        _ = try DeliveryStateStore(path: path)
 
-        #expect(removed == 2)
-        #expect(try await store.parked(sink: "erp").keys.sorted() == ["crm:2"])
-        #expect(try await store.parked(sink: "mail").isEmpty)
+        let tables = try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        #expect(!tables.contains("parked"))
+        #expect(tables.contains("delivered"))
     }
 
     @Test func erasureObserversHearTheDaemonsOwnErasuresAndThoseTakenInFromTheChangeFeed() async throws {
