@@ -10,6 +10,7 @@
 # Appends one line to bench-results/batch.txt.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$CRMHUB_ROOT"
 ROWS="${1:-1000000}"
 PARTITIONS="${PARTITIONS:-1}"
@@ -18,15 +19,9 @@ ensure_system_packages kcat time bc
 ensure_swift
 ensure_python_env >/dev/null
 ensure_runtime_library >/dev/null
-PY="$CRMHUB_VENV/bin/python"
 
 # CRMHUB_BENCH_BINARY: a crmhub binary to measure instead of building this checkout's release build.
-if [ -n "${CRMHUB_BENCH_BINARY:-}" ]; then
-  BIN=$(readlink -f "$CRMHUB_BENCH_BINARY")
-else
-  swift build -c release --product crmhub >&2
-  BIN=$(swift build -c release --show-bin-path)/crmhub
-fi
+bench_binary
 
 DATA_DIR=.runtime/bench/batch-data
 DATA="$DATA_DIR/customers-$ROWS.csv"
@@ -47,14 +42,7 @@ cleanup() {
 trap cleanup EXIT
 log "Tansu on $BROKER (pid $TANSU_PID); librdkafka $(runtime_library_path); work folder $WORK"
 
-# Topics, through the confluent-kafka client in the venv.
-"$PY" - "$BROKER" "$PARTITIONS" bench.customer bench.raw bench.dlq bench.kcat <<'EOF'
-import sys
-from confluent_kafka.admin import AdminClient, NewTopic
-admin = AdminClient({"bootstrap.servers": sys.argv[1]})
-for topic, future in admin.create_topics([NewTopic(t, int(sys.argv[2]), 1) for t in sys.argv[3:]]).items():
-    future.result(30)
-EOF
+create_bench_topics "$BROKER" "$PARTITIONS" bench.customer bench.raw bench.dlq bench.kcat
 # count_messages TOPIC: messages on TOPIC, counted by reading them (Tansu's high watermarks can lag a moment).
 count_messages() {
   timeout "$TIMEOUT" kcat -C -b "$BROKER" -t "$1" -o beginning -e -q -f 'x\n' | wc -l

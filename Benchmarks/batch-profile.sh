@@ -5,6 +5,7 @@
 #   Benchmarks/batch-profile.sh [ROWS] [mapped|raw] [OUT]     (default 20000 mapped cg.batch)
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$CRMHUB_ROOT"
 ROWS="${1:-20000}"
 KIND="${2:-mapped}"
@@ -13,12 +14,7 @@ ensure_swift
 ensure_python_env >/dev/null
 ensure_runtime_library >/dev/null
 # CRMHUB_BENCH_BINARY: a crmhub binary to measure instead of building this checkout's release build.
-if [ -n "${CRMHUB_BENCH_BINARY:-}" ]; then
-  BIN=$(readlink -f "$CRMHUB_BENCH_BINARY")
-else
-  swift build -c release --product crmhub >&2
-  BIN=$(swift build -c release --show-bin-path)/crmhub
-fi
+bench_binary
 DATA=.runtime/bench/batch-data/customers-$ROWS.csv
 mkdir -p .runtime/bench/batch-data
 [ -s "$DATA" ] || python3 Benchmarks/batch_customers.py "$ROWS" "$DATA"
@@ -27,13 +23,7 @@ cp "$BIN" "$WORK/crmhub" && objcopy --strip-debug "$WORK/crmhub"
 PORT=$(free_port)
 TANSU_PID=$(start_tansu "$PORT" "$WORK/tansu.log")
 trap 'kill "$TANSU_PID" 2>/dev/null || true; wait "$TANSU_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-"$CRMHUB_VENV/bin/python" - "127.0.0.1:$PORT" <<'EOF'
-import sys
-from confluent_kafka.admin import AdminClient, NewTopic
-admin = AdminClient({"bootstrap.servers": sys.argv[1]})
-for _, f in admin.create_topics([NewTopic(t, 1, 1) for t in ("bench.out", "bench.dlq")]).items():
-    f.result(30)
-EOF
+create_bench_topics "127.0.0.1:$PORT" 1 bench.out bench.dlq
 mkdir -p "$WORK/hub/Batch" "$WORK/hub/Connectors" "$WORK/drop"
 cat >"$WORK/hub/crmhub.yaml" <<EOF
 kafka: {brokers: ["127.0.0.1:$PORT"], create_topics: false}

@@ -9,6 +9,7 @@
 # Appends one line to bench-results/mapped-route.txt, with CPU time (user + system) and peak RSS of each process.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib/env.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$CRMHUB_ROOT"
 RECORDS="${1:-200000}"
 PARTITIONS="${PARTITIONS:-3}"
@@ -17,14 +18,8 @@ ensure_system_packages kcat bc curl
 ensure_swift
 ensure_python_env >/dev/null
 ensure_runtime_library >/dev/null
-PY="$CRMHUB_VENV/bin/python"
 # CRMHUB_BENCH_BINARY: a crmhub binary to measure instead of building this checkout's release build.
-if [ -n "${CRMHUB_BENCH_BINARY:-}" ]; then
-  BIN=$(readlink -f "$CRMHUB_BENCH_BINARY")
-else
-  swift build -c release --product crmhub >&2
-  BIN=$(swift build -c release --show-bin-path)/crmhub
-fi
+bench_binary
 DATA=.runtime/bench/batch-data/customers-$RECORDS.jsonl
 mkdir -p .runtime/bench/batch-data bench-results
 [ -s "$DATA" ] || python3 Benchmarks/batch_customers.py --jsonl "$RECORDS" "$DATA"
@@ -42,13 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 log "Tansu on $BROKER (pid $TANSU_PID)"
-"$PY" - "$BROKER" "$PARTITIONS" bench.in bench.pass bench.mapped bench.dlq <<'EOF'
-import sys
-from confluent_kafka.admin import AdminClient, NewTopic
-admin = AdminClient({"bootstrap.servers": sys.argv[1]})
-for _, f in admin.create_topics([NewTopic(t, int(sys.argv[2]), 1) for t in sys.argv[3:]]).items():
-    f.result(30)
-EOF
+create_bench_topics "$BROKER" "$PARTITIONS" bench.in bench.pass bench.mapped bench.dlq
 log "preloading $RECORDS customers into bench.in"
 timeout "$TIMEOUT" kcat -P -b "$BROKER" -t bench.in -X linger.ms=20 -l "$DATA"
 
