@@ -317,7 +317,7 @@ public struct HubRuntime: Sendable {
                     SinkService(
                         configuration: delivery, consumer: consumer, producer: producer, target: target,
                         store: deliveryStore, state: state,
-                        logger: logger, consent: consent))
+                        logger: logger, consent: consent, erasure: resolver.map(ErasureGate.init)))
             }
         }
         return (services, ingress)

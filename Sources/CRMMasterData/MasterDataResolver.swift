@@ -143,6 +143,15 @@ public actor MasterDataResolver {
         return decision.resolution
     }
 
+    /// Whether anyone was erased (the ledger has entries): until then, checks against the ledger can be skipped.
+    public var hasErasures: Bool { !ledger.isEmpty }
+
+    /// Whether any of these source records or golden ids is on the erasure ledger.
+    public func isErased(records: [RecordRef], goldenIds: [String]) -> Bool {
+        records.contains { ledger.contains(ErasureLedger.entry($0)) }
+            || goldenIds.contains { ledger.contains(ErasureLedger.entry(goldenId: $0)) }
+    }
+
     /// Whether a source record reference or a golden id is on the erasure ledger.
     public func isErased(_ ref: RecordRef, goldenId: String? = nil) -> Bool {
         if ledger.contains(ErasureLedger.entry(ref)) { return true }

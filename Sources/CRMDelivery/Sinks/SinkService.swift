@@ -30,6 +30,9 @@ import Synchronization
 /// - **Consent.** With ``Configuration/purpose`` the sink serves a purpose (marketing…): a message whose customer has
 ///   not granted it on ``Configuration/consentChannel`` is committed without delivery and counted
 ///   (`crmhub_sink_suppressed_total{sink,reason="consent"}`); see ``ConsentGate``.
+/// - **Erasure.** In a hub with master data, a message about an erased person (golden id, source record or key on
+///   the erasure ledger) is committed without delivery and counted (`crmhub_sink_suppressed_total{sink,
+///   reason="erased"}`), so nothing queued before an erasure recreates the person in a target; see ``ErasureGate``.
 /// - **Bounded memory.** At most ``Configuration/maxInFlight`` messages are being delivered at once, the consumer
 ///   buffers at most its `bufferCapacity`, and partitions are not read further while both are full.
 /// - **State writes before commits.** A message whose state (dedup window) cannot be written — the
@@ -88,18 +91,22 @@ public final class SinkService: Service, Sendable {
     private let parked: ParkedKeys
     private let metrics: SinkMetrics
     private let consent: ConsentGate?
+    private let erasure: ErasureGate?
     /// Why the sink's state file cannot be written now (nil while it can); see ``writeState(_:id:_:)``.
     private let stateFailure = Mutex<String?>(nil)
 
     /// - Parameters:
     ///   - consumer: settings for the sink's consumers; group id and topics are set per tier.
     ///   - consent: the consent check, required when the configuration names a ``Configuration/purpose``.
+    ///   - erasure: the erasure check (in a hub with master data): messages about erased people are not delivered.
     public init(
         configuration: Configuration, consumer: KafkaConsumerConfiguration, producer: KafkaProducer,
         target: any SinkTarget,
-        store: DeliveryStateStore, state: HubState, logger: Logger, consent: ConsentGate? = nil
+        store: DeliveryStateStore, state: HubState, logger: Logger, consent: ConsentGate? = nil,
+        erasure: ErasureGate? = nil
     ) {
         self.consent = consent
+        self.erasure = erasure
         self.configuration = configuration
         self.consumerTemplate = consumer
         for tier in [nil] + configuration.retryTopics.indices.map(Optional.some) {
@@ -122,7 +129,7 @@ public final class SinkService: Service, Sendable {
     public var duplicatesSuppressed: Int { metrics.duplicateCount.load(ordering: .relaxed) }
     /// Messages skipped because they did not match ``Configuration/when`` since start.
     public var skippedCount: Int { metrics.skippedCount.load(ordering: .relaxed) }
-    /// Messages not delivered for want of consent since start.
+    /// Messages not delivered for want of consent, or because they are about an erased person, since start.
     public var suppressedCount: Int { metrics.suppressedCount.load(ordering: .relaxed) }
 
     public func run() async throws {
@@ -284,6 +291,7 @@ public final class SinkService: Service, Sendable {
                 message, lane: lane, tier: head.tier, due: Date(), reason: "waiting behind \(head.id)", attempts: 0)
             return
         }
+        guard await isNotErased(message, lane: lane, tier: nil) else { return }
         guard await passesConsent(message, lane: lane, tier: nil) else { return }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: 0)
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: nil)
@@ -327,6 +335,7 @@ public final class SinkService: Service, Sendable {
                 reason: "waiting behind \(head.id)", attempts: Self.attempts(message))
             return true
         }
+        guard await isNotErased(message, lane: lane, tier: tier) else { return true }
         guard await passesConsent(message, lane: lane, tier: tier) else { return true }
         let (outcome, attempts) = await deliverInPlace(message, previousAttempts: Self.attempts(message))
         await settle(message, lane: lane, outcome: outcome, attempts: attempts, tier: tier)
@@ -342,7 +351,7 @@ public final class SinkService: Service, Sendable {
         case .deliver:
             return true
         case .suppress(let reason):
-            metrics.recordSuppressed()
+            metrics.recordSuppressed(reason: .consent)
             var metadata: Logger.Metadata = [
                 "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
                 "purpose": "\(consent.purpose)", "channel": "\(consent.channel.rawValue)", "consent": "\(reason)",
@@ -356,6 +365,21 @@ public final class SinkService: Service, Sendable {
                 message, lane: lane, outcome: .transient(reason: reason), attempts: Self.attempts(message), tier: tier)
             return false
         }
+    }
+
+    /// Whether the message is not about an erased person (always, without an ``ErasureGate``). A message about an
+    /// erased person is settled here like one without consent: counted, logged without personal data and, read
+    /// from a retry topic, unparked.
+    private func isNotErased(_ message: ConsumerMessage, lane: String, tier: Int?) async -> Bool {
+        guard let erasure, await erasure.isErased(message) else { return true }
+        metrics.recordSuppressed(reason: .erased)
+        var metadata: Logger.Metadata = [
+            "topic": "\(message.topic)", "partition": "\(message.partition)", "offset": "\(message.offset)",
+        ]
+        if let key = message.key { metadata["keyFingerprint"] = "\(Self.fingerprint(key))" }
+        logger.info("message about an erased person; not delivered", metadata: metadata)
+        if tier != nil { await unpark(message, lane: lane) }
+        return false
     }
 
     /// A short, stable fingerprint of a message key (FNV-1a, hex) that identifies it in logs without showing it.
@@ -620,7 +644,12 @@ final class SinkMetrics: Sendable {
     let duplicateCount = Atomic<Int>(0)
     let skipped: Counter
     let skippedCount = Atomic<Int>(0)
-    let suppressed: Counter
+    /// Why a message was suppressed (the `reason` label of `crmhub_sink_suppressed_total`).
+    enum SuppressionReason: String {
+        case consent, erased
+    }
+    let suppressedForConsent: Counter
+    let suppressedErased: Counter
     let suppressedCount = Atomic<Int>(0)
 
     init(sink: String) {
@@ -632,12 +661,17 @@ final class SinkMetrics: Sendable {
         deadLettered = Counter(label: "crmhub_sink_dead_lettered_total", dimensions: dimensions)
         duplicates = Counter(label: "crmhub_sink_duplicates_suppressed_total", dimensions: dimensions)
         skipped = Counter(label: "crmhub_sink_skipped_total", dimensions: dimensions)
-        suppressed = Counter(
+        suppressedForConsent = Counter(
             label: "crmhub_sink_suppressed_total", dimensions: [("sink", sink), ("reason", "consent")])
+        suppressedErased = Counter(
+            label: "crmhub_sink_suppressed_total", dimensions: [("sink", sink), ("reason", "erased")])
     }
 
-    func recordSuppressed() {
-        suppressed.increment()
+    func recordSuppressed(reason: SuppressionReason) {
+        switch reason {
+        case .consent: suppressedForConsent.increment()
+        case .erased: suppressedErased.increment()
+        }
         suppressedCount.add(1, ordering: .relaxed)
     }
 

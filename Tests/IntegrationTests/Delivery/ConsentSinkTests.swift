@@ -121,4 +121,63 @@ struct ConsentSinkTests {
         await producer.shutdown()
         target.stop()
     }
+
+    @Test func messagesQueuedForATargetBeforeAnErasureAreNotDeliveredAfterIt() async throws {
+        let broker = try TansuBroker()
+        let target = try RecordingHTTPServer()
+        let producer = try KafkaTestClient.producer(broker.bootstrap)
+        let logs = CapturedLogs()
+        let logger = Logger(label: "erasure-test") { _ in CapturedLogs.Handler(logs: logs) }
+        let resolver = try await MasterDataResolver(store: InMemoryMasterDataStore())
+        let ada = try await resolver.resolve(
+            CustomerRecord(
+                system: "shop", externalId: "1", givenName: "Ada", familyName: "Byron",
+                email: "ada.byron@analytical.engine.uk"))
+        let bo = try await resolver.resolve(
+            CustomerRecord(
+                system: "shop", externalId: "2", givenName: "Bo", familyName: "Chen", email: "bo.chen@lantern-works.co.uk"))
+        let configuration = SinkService.Configuration(name: "erp-party", topic: "sink.erp.party")
+        try await KafkaTestClient.createTopics(broker.bootstrap, configuration.topics, partitions: 1)
+
+        // Queued for the ERP while its sink lags: Ada's party by golden id, Ada by her shop record key, Bo's party.
+        func party(_ key: String, goldenId: String?, _ body: String) async throws {
+            try await producer.send(
+                ProducerMessage(
+                    topic: "sink.erp.party", key: Array(key.utf8), value: Array(body.utf8),
+                    headers: goldenId.map { [KafkaHeader(key: EnvelopeHeader.goldenID, text: $0)] } ?? []))
+        }
+        try await party(ada.goldenId, goldenId: ada.goldenId, #"{"code":"\#(ada.goldenId)","name":"Ada Byron"}"#)
+        try await party("shop:1", goldenId: nil, #"{"name":"Ada Byron","email":"ada.byron@analytical.engine.uk"}"#)
+        try await party(bo.goldenId, goldenId: bo.goldenId, #"{"code":"\#(bo.goldenId)","name":"Bo Chen"}"#)
+        try await resolver.erase(goldenId: ada.goldenId, actor: "dpo")
+
+        let sink = SinkService(
+            configuration: configuration,
+            consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.sink.erp-party", topics: []),
+            producer: producer,
+            target: HTTPSinkTarget(
+                settings: HTTPSinkTarget.Settings(url: "\(target.url)/party"), client: HTTPClient(concurrency: 2)),
+            store: try DeliveryStateStore(path: nil), state: HubState(), logger: logger,
+            erasure: ErasureGate(resolver: resolver))
+        let group = ServiceGroup(services: [sink], logger: Logger(label: "group"))
+        let running = Task { try await group.run() }
+
+        await eventually(timeout: .seconds(60)) { sink.deliveredCount + sink.suppressedCount == 3 }
+        #expect(sink.deliveredCount == 1)
+        #expect(sink.suppressedCount == 2, "both of Ada's messages are held back")
+        let names = target.records().compactMap { record in
+            (record["body"] as? String).flatMap { body in
+                (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["name"] as? String
+            }
+        }
+        #expect(names == ["Bo Chen"])
+        let lines = logs.all.filter { $0.contains("message about an erased person") }
+        #expect(lines.count == 2 && lines.allSatisfy { $0.contains("keyFingerprint=") })
+        #expect(!logs.all.contains { $0.contains("Ada") || $0.contains("ada.byron") || $0.contains("shop:1") })
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await producer.shutdown()
+        target.stop()
+    }
 }
