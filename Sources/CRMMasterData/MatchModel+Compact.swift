@@ -1,6 +1,6 @@
 // CRMMasterData — the model's comparisons on interned features (the graph's hot path). Same levels, weights and
 // guards as `compare`/`score` on `MatchFeatures`: exact agreement is an id comparison, everything else reads the
-// pooled strings and calls the same level functions.
+// pooled bytes (no `String` is made) and calls the byte versions of the same level functions.
 
 extension MatchModel {
     @inline(__always) private func givenLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
@@ -8,13 +8,14 @@ extension MatchModel {
         if s.nameIsInitial[Int(x)] || s.nameIsInitial[Int(y)] {
             return s.nameFirst[Int(x)] == s.nameFirst[Int(y)] ? 4 : 5
         }
-        let jw = Similarity.jaroWinkler(s.names[x], s.names[y], atLeast: min(fuzzyThreshold, 0.8))
+        let floor = min(fuzzyThreshold, 0.8)
+        let jw = s.names.withBytes(x) { p in s.names.withBytes(y) { q in Similarity.jaroWinkler(p, q, atLeast: floor) } }
         return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
     }
 
     @inline(__always) private func familyLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
         if x == y { return 1 }
-        return familyLevel(s.names[x], s.names[y])
+        return s.names.withBytes(x) { p in s.names.withBytes(y) { q in familyLevel(p, q) } }
     }
 
     /// `compare` on interned features.
@@ -52,26 +53,34 @@ extension MatchModel {
                 a.email == b.email ? 1 : (a.emailLocal == b.emailLocal && s.localIsLong[Int(a.emailLocal)] ? 2 : 3)
         }
         if a.phone != 0, b.phone != 0 {
-            v[.phone] = a.phone == b.phone ? 1 : Self.phoneLevel(s.phones[a.phone], s.phones[b.phone])
+            v[.phone] =
+                a.phone == b.phone
+                ? 1 : s.phones.withBytes(a.phone) { p in s.phones.withBytes(b.phone) { q in Self.phoneLevel(p, q) } }
         }
         if a.postcode != 0, b.postcode != 0 {
             v[.postcode] =
                 a.postcode == b.postcode
                 ? 1
-                : (Self.postcodeDistrict(s.postcodes[a.postcode]).elementsEqual(
-                    Self.postcodeDistrict(s.postcodes[b.postcode])) ? 2 : 3)
+                : (s.postcodes.withBytes(a.postcode) { p in
+                    s.postcodes.withBytes(b.postcode) { q in Self.sameDistrict(p, q) }
+                } ? 2 : 3)
         }
         if a.street != 0, b.street != 0 {
             v[.street] =
                 a.street == b.street
                 ? 1
                 : (a.streetNumbers == b.streetNumbers
-                    && Similarity.jaroWinkler(s.streets[a.street], s.streets[b.street], atLeast: 0.85) >= 0.85 ? 2 : 3)
+                    && s.streets.withBytes(a.street) { p in
+                        s.streets.withBytes(b.street) { q in Similarity.jaroWinkler(p, q, atLeast: 0.85) }
+                    } >= 0.85 ? 2 : 3)
         }
         if a.city != 0, b.city != 0 {
             v[.city] =
                 a.city == b.city
-                ? 1 : (Similarity.jaroWinkler(s.cities[a.city], s.cities[b.city], atLeast: 0.9) >= 0.9 ? 2 : 3)
+                ? 1
+                : (s.cities.withBytes(a.city) { p in
+                    s.cities.withBytes(b.city) { q in Similarity.jaroWinkler(p, q, atLeast: 0.9) }
+                } >= 0.9 ? 2 : 3)
         }
         return v
     }
