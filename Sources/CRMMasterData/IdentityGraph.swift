@@ -45,17 +45,32 @@ public struct ReviewItem: Sendable, Hashable, Codable {
 /// command-line path uses one directly on a single task.
 public struct IdentityGraph: Sendable {
     struct Cluster: Sendable {
-        var goldenId: String
+        var golden: GoldenKey
         var members: [Int32]
         var alive: Bool
+
+        init(golden: GoldenKey, members: [Int32], alive: Bool) {
+            self.golden = golden
+            self.members = members
+            self.alive = alive
+        }
+
+        init(goldenId: String, members: [Int32], alive: Bool) {
+            self.init(golden: GoldenKey(goldenId), members: members, alive: alive)
+        }
+
+        /// The golden id (formatted on each call).
+        var goldenId: String { golden.id }
     }
 
     public private(set) var model: MatchModel
     public let configuration: ResolverConfiguration
     /// Whole records (only when `retainsRecords`).
     private(set) var records: [CustomerRecord] = []
+    /// Every record's reference by index, and the index of each active record by reference.
+    private var refIndex = RecordRefIndex()
     /// Every record's reference, by index.
-    private(set) var refs: [RecordRef] = []
+    var refs: [RecordRef] { refIndex.refs }
     /// Interned values and their counts (term frequencies).
     private(set) var store = FeatureStore()
     /// Every record's features, by index.
@@ -63,8 +78,7 @@ public struct IdentityGraph: Sendable {
     private(set) var active: [Bool] = []
     private(set) var clusterOf: [Int32] = []
     private(set) var clusters: [Cluster] = []
-    private(set) var byRef: [RecordRef: Int32] = [:]
-    private(set) var byGolden: [String: Int32] = [:]
+    private(set) var byGolden = GoldenIndex()
     /// Absorbed golden id → survivor golden id.
     public private(set) var aliases: [String: String] = [:]
     /// Absorbed golden id → its members when it was merged (what unmerge restores).
@@ -101,7 +115,7 @@ public struct IdentityGraph: Sendable {
 
     /// `resolve(_:)` with the record's features already computed (bulk runs compute them on all cores).
     mutating func resolve(_ record: CustomerRecord, features precomputed: MatchFeatures?) -> Resolution {
-        if let i = byRef[record.ref], active[Int(i)] {
+        if let i = refIndex[record.ref], active[Int(i)] {
             replace(i, with: record, features: store.intern(precomputed ?? MatchFeatures(record)))
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
@@ -114,12 +128,11 @@ public struct IdentityGraph: Sendable {
     /// arrays and indexes while resolving.
     mutating func reserve(records count: Int, blockEntries: Int) {
         let n = refs.count + count
-        refs.reserveCapacity(n)
+        refIndex.reserve(count)
         if retainsRecords { records.reserveCapacity(n) }
         features.reserveCapacity(n)
         active.reserveCapacity(n)
         clusterOf.reserveCapacity(n)
-        byRef.reserveCapacity(n)
         blocks.reserve(entries: blockEntries)
     }
 
@@ -132,17 +145,52 @@ public struct IdentityGraph: Sendable {
     /// Resolves a record known by reference only, with features interned by `intern` (bulk runs that keep no
     /// records).
     mutating func resolve(_ ref: RecordRef, features f: CompactFeatures) -> Resolution {
-        if let i = byRef[ref], active[Int(i)] {
+        // Placed first: `resolution` must read the graph after `place` changed it.
+        let p = place(ref, features: f)
+        return resolution(ref, p)
+    }
+
+    /// Where a resolved record went, by index: what bulk runs need (`Resolution` adds golden ids as text).
+    struct Placement {
+        var decision: ResolutionDecision
+        /// The record's index.
+        var record: Int32
+        /// Its cluster.
+        var cluster: Int32
+        var score: Double? = nil
+        /// For `.review`: the candidate cluster.
+        var candidate: Int32? = nil
+        var absorbed: [String] = []
+    }
+
+    /// `resolve(_:features:)` without making golden ids as text.
+    mutating func place(_ ref: RecordRef, features f: CompactFeatures) -> Placement {
+        if let i = refIndex[ref], active[Int(i)] {
             replace(i, with: nil, features: f)
-            return Resolution(
-                ref: ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
-                candidateGoldenId: nil, evidence: [])
+            return Placement(decision: .updated, record: i, cluster: clusterOf[Int(i)])
         }
-        return resolve(ref, record: nil, features: f)
+        return place(ref, record: nil, features: f)
+    }
+
+    /// The index of the active record with this reference.
+    func recordIndex(_ ref: RecordRef) -> Int32? { refIndex[ref] }
+
+    /// The golden id of record `i`'s cluster.
+    func goldenId(ofRecord i: Int32) -> String { clusters[Int(clusterOf[Int(i)])].goldenId }
+
+    private func resolution(_ ref: RecordRef, _ p: Placement) -> Resolution {
+        Resolution(
+            ref: ref, goldenId: clusters[Int(p.cluster)].goldenId, decision: p.decision, score: p.score,
+            candidateGoldenId: p.candidate.map { clusters[Int($0)].goldenId }, evidence: [], absorbed: p.absorbed)
     }
 
     private mutating func resolve(_ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures) -> Resolution
     {
+        let p = place(ref, record: record, features: f)
+        return resolution(ref, p)
+    }
+
+    private mutating func place(_ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures) -> Placement {
         let keys = blockingKeys(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
         var joinable: [(cluster: Int32, score: Double)] = []
@@ -207,20 +255,14 @@ public struct IdentityGraph: Sendable {
                     absorbed.append(id)
                 } catch {}
             }
-            return Resolution(
-                ref: ref, goldenId: clusters[Int(b.cluster)].goldenId, decision: .joined, score: b.score,
-                candidateGoldenId: nil, evidence: [], absorbed: absorbed)
+            return Placement(decision: .joined, record: i, cluster: b.cluster, score: b.score, absorbed: absorbed)
         }
         let c = newCluster(founder: ref, members: [i])
         clusterOf.append(c)
-        let gid = clusters[Int(c)].goldenId
         if let r = bestReview {
-            return Resolution(
-                ref: ref, goldenId: gid, decision: .review, score: r.score,
-                candidateGoldenId: clusters[Int(r.cluster)].goldenId, evidence: [])
+            return Placement(decision: .review, record: i, cluster: c, score: r.score, candidate: r.cluster)
         }
-        return Resolution(
-            ref: ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
+        return Placement(decision: .created, record: i, cluster: c)
     }
 
     /// Whether two clusters may become one: no member pair (up to 32 × 32) is kept apart by a guard, and neither
@@ -270,14 +312,14 @@ public struct IdentityGraph: Sendable {
 
     /// The evidence for a record against one other record.
     public func explain(_ ref: RecordRef, against other: RecordRef) -> PairScore? {
-        guard let i = byRef[ref], let j = byRef[other] else { return nil }
+        guard let i = refIndex[ref], let j = refIndex[other] else { return nil }
         return model.score(
             store.materialize(features[Int(i)]), store.materialize(features[Int(j)]), frequencies: store, explain: true)
     }
 
     /// The evidence for a record against the best-scoring member of a golden record.
     public func explain(_ ref: RecordRef, against goldenId: String) -> PairScore? {
-        guard let i = byRef[ref], let c = cluster(goldenId) else { return nil }
+        guard let i = refIndex[ref], let c = cluster(goldenId) else { return nil }
         let f = store.materialize(features[Int(i)])
         return clusters[Int(c)].members.filter { $0 != i }.map {
             model.score(f, store.materialize(features[Int($0)]), frequencies: store, explain: true)
@@ -313,7 +355,7 @@ public struct IdentityGraph: Sendable {
         guard let members = mergeHistory[absorbed], let survivorId = aliases[absorbed], let a = byGolden[absorbed],
             let s = cluster(survivorId)
         else { throw MasterDataError(.notFound, "no merge of \(absorbed) to undo") }
-        let back = Set(members.compactMap { byRef[$0] })
+        let back = Set(members.compactMap { refIndex[$0] })
         clusters[Int(s)].members.removeAll { back.contains($0) }
         clusters[Int(a)].members = back.sorted()
         clusters[Int(a)].alive = true
@@ -332,7 +374,7 @@ public struct IdentityGraph: Sendable {
     /// Takes one record out of its golden record into a new one of its own.
     /// - Returns: (old golden id, new golden id).
     public mutating func detach(_ ref: RecordRef) throws(MasterDataError) -> (from: String, to: String) {
-        guard let i = byRef[ref], active[Int(i)] else { throw MasterDataError(.notFound, "record \(ref) not found") }
+        guard let i = refIndex[ref], active[Int(i)] else { throw MasterDataError(.notFound, "record \(ref) not found") }
         let old = clusterOf[Int(i)]
         guard clusters[Int(old)].members.count > 1 else {
             throw MasterDataError(
@@ -352,8 +394,8 @@ public struct IdentityGraph: Sendable {
         for m in clusters[Int(c)].members {
             active[Int(m)] = false
             store.remove(features[Int(m)])
-            byRef[refs[Int(m)]] = nil
-            refs[Int(m)] = RecordRef(system: "", externalId: "")
+            refIndex.remove(refs[Int(m)])
+            refIndex.clear(m)
             if retainsRecords { records[Int(m)] = CustomerRecord(system: "", externalId: "") }
             features[Int(m)] = CompactFeatures()
         }
@@ -372,7 +414,7 @@ public struct IdentityGraph: Sendable {
 
     /// The golden id holding a source record.
     public func goldenId(for ref: RecordRef) -> String? {
-        byRef[ref].map { clusters[Int(clusterOf[Int($0)])].goldenId }
+        refIndex[ref].map { clusters[Int(clusterOf[Int($0)])].goldenId }
     }
 
     /// The member records of a golden record (following aliases).
@@ -428,12 +470,10 @@ public struct IdentityGraph: Sendable {
     private mutating func append(
         _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil
     ) -> Int32 {
-        let i = Int32(refs.count)
-        refs.append(ref)
+        let i = refIndex.append(ref)
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
         features.append(f)
         active.append(true)
-        byRef[ref] = i
         store.add(f)
         recordCount += 1
         for k in keys ?? blockingKeys(f) { blocks.add(k, i) }
@@ -506,15 +546,15 @@ public struct IdentityGraph: Sendable {
     }
 
     private mutating func newCluster(founder: RecordRef, members: [Int32]) -> Int32 {
-        var id = GoldenId.make(founder)
+        var key = GoldenKey.hashed(GoldenId.hash(founder))
         var n = 1
-        while byGolden[id] != nil {
-            id = GoldenId.make(founder, salt: n)
+        while byGolden[key] != nil {
+            key = .hashed(GoldenId.hash(founder, salt: n))
             n += 1
         }
         let c = Int32(clusters.count)
-        clusters.append(Cluster(goldenId: id, members: members, alive: true))
-        byGolden[id] = c
+        clusters.append(Cluster(golden: key, members: members, alive: true))
+        byGolden[key] = c
         goldenCount += 1
         return c
     }
@@ -695,7 +735,7 @@ extension IdentityGraph {
 
     private mutating func upsert(_ record: CustomerRecord, goldenId: String) {
         let target = liveCluster(stored: goldenId)
-        guard let i = byRef[record.ref] else {
+        guard let i = refIndex[record.ref] else {
             let i = append(record)
             clusterOf.append(target)
             clusters[Int(target)].members.append(i)
@@ -712,10 +752,10 @@ extension IdentityGraph {
     }
 
     private mutating func drop(_ ref: RecordRef) {
-        guard let i = byRef[ref] else { return }
+        guard let i = refIndex[ref] else { return }
         active[Int(i)] = false
         store.remove(features[Int(i)])
-        byRef[ref] = nil
+        refIndex.remove(ref)
         recordCount -= 1
         removeMember(i, from: clusterOf[Int(i)])
     }
@@ -774,19 +814,5 @@ enum BlockKey {
         h.combine(kind)
         h.combine(value)
         return h.finalize()
-    }
-}
-
-/// Stable golden ids: "G" + 16 hex digits of FNV-1a 64 over the founding record's (system, external id),
-/// so a bulk re-run over the same input yields the same ids.
-enum GoldenId {
-    static func make(_ ref: RecordRef, salt: Int = 0) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in ref.system.utf8 + [0x1F] + ref.externalId.utf8 + (salt == 0 ? [] : Array("#\(salt)".utf8)) {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01B3
-        }
-        let hex = String(h, radix: 16)
-        return "G" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 }
