@@ -108,6 +108,14 @@ public struct ComparisonVector: Sendable, Hashable {
         get { Int(levels[f.rawValue]) }
         set { levels[f.rawValue] = UInt8(newValue) }
     }
+
+    /// A total order key: the eight levels, 7 bits each (levels are below 8), then `swapped`; distinct vectors
+    /// have distinct keys.
+    var sortKey: UInt64 {
+        var k: UInt64 = 0
+        for f in 0..<8 { k = k << 7 | UInt64(levels[f] & 0x7F) }
+        return k << 1 | (swapped ? 1 : 0)
+    }
 }
 
 /// The Fellegi-Sunter model.

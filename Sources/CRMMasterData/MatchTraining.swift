@@ -227,7 +227,9 @@ public struct MatchTraining: Sendable {
         _ vectors: [ComparisonVector: Double], excluded: [ComparedField], params: MatchModel.Parameters
     ) -> (m: [[Double]], lambda: Double) {
         let fields = ComparedField.allCases.filter { !excluded.contains($0) }
-        let items = Array(vectors)
+        // In a fixed order (a `Dictionary`'s follows the per-process hash seed): the sums, and so m and λ, are
+        // then the same to the last bit in every process.
+        let items = vectors.sorted { $0.key.sortKey < $1.key.sortKey }
         let total = items.reduce(0) { $0 + $1.value }
         var m = params.m
         var lambda = 0.3
