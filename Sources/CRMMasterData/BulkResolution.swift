@@ -91,12 +91,12 @@ public struct BulkResolution: Sendable {
         let count = measureLatency ? records.count : chunks.reduce(0) { $0 + $1.refs.count }
         let t1 = clock.now
         if train {
-            // The model learns from the records it is about to resolve (an evenly spaced sample of them).
-            let step = max(1, count / training.maximumSample)
+            // The model learns from the records it is about to resolve (a uniform random sample of them).
+            let picks = MatchTraining.sampleIndices(count: count, maximum: training.maximumSample)
             let sample =
                 measureLatency
-                ? Self.features(stride(from: 0, to: count, by: step).map { records[$0] })
-                : stride(from: 0, to: count, by: step).map { graph.materialize(chunks[$0 / chunkSize].rows[$0 % chunkSize]) }
+                ? Self.features(picks.map { records[$0] })
+                : picks.map { graph.materialize(chunks[$0 / chunkSize].rows[$0 % chunkSize]) }
             let r = training.train(sample)
             report.training = r
             graph.use(MatchModel(parameters: r.parameters))
