@@ -93,11 +93,14 @@ public struct BulkResolution: Sendable {
         if train {
             // The model learns from the records it is about to resolve (a uniform random sample of them).
             let picks = MatchTraining.sampleIndices(count: count, maximum: training.maximumSample)
-            let sample =
+            // Streaming runs train on the text features, bulk runs on the interned rows: the same model.
+            let r =
                 measureLatency
-                ? Self.features(picks.map { records[$0] })
-                : picks.map { graph.materialize(chunks[$0 / chunkSize].rows[$0 % chunkSize]) }
-            let r = training.train(sample)
+                ? training.train(Self.features(picks.map { records[$0] }))
+                : training.train(
+                    records: InternedTrainingRecords(
+                        rows: picks.map { chunks[$0 / chunkSize].rows[$0 % chunkSize] }, store: graph.store),
+                    model: MatchModel())
             report.training = r
             graph.use(MatchModel(parameters: r.parameters))
         }

@@ -302,7 +302,8 @@ public struct IdentityGraph: Sendable {
     /// `MatchTraining`). Decisions already taken are kept; later ones use the new model.
     @discardableResult
     public mutating func train(_ training: MatchTraining = MatchTraining()) -> MatchTraining.Report {
-        let report = training.train(features.map(store.materialize), active: active, model: model)
+        let report = training.train(
+            records: InternedTrainingRecords(rows: features, store: store), active: active, model: model)
         model.parameters = report.parameters
         return report
     }

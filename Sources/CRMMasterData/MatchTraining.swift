@@ -1,5 +1,6 @@
 // CRMMasterData — learning the match model from the records being resolved (unsupervised: no labels).
 
+import CRMNormalize
 import Foundation
 
 /// Estimates `MatchModel.Parameters` from a population of records, Fellegi-Sunter style:
@@ -97,7 +98,12 @@ public struct MatchTraining: Sendable {
     public func train(
         _ features: [MatchFeatures], active: [Bool]? = nil, model: MatchModel = MatchModel()
     ) -> Report {
-        var index = features.indices.filter { active?[$0] ?? true }
+        train(records: features, active: active, model: model)
+    }
+
+    /// `train` on any form of the records (text features, or interned rows: `InternedTrainingRecords`).
+    func train(records features: some TrainingRecords, active: [Bool]? = nil, model: MatchModel) -> Report {
+        var index = (0..<features.count).filter { active?[$0] ?? true }
         if index.count > maximumSample {
             index = Self.sampleIndices(count: index.count, maximum: maximumSample).map { index[$0] }
         }
@@ -113,7 +119,7 @@ public struct MatchTraining: Sendable {
             let i = index[Int(rng.next() % UInt64(n))]
             let j = index[Int(rng.next() % UInt64(n))]
             if i == j { continue }
-            let v = model.compare(features[i], features[j])
+            let v = features.compare(i, j, model)
             for f in ComparedField.allCases { uCounts[f.rawValue][v[f]] += 1 }
         }
         for f in ComparedField.allCases {
@@ -126,7 +132,7 @@ public struct MatchTraining: Sendable {
         // Presence of each field (for the rules' recall).
         var presence = [Double](repeating: 0, count: ComparedField.allCases.count)
         for i in index {
-            for f in ComparedField.allCases where features[i].value(of: f) != nil { presence[f.rawValue] += 1 }
+            for f in ComparedField.allCases where features.isPresent(i, f) { presence[f.rawValue] += 1 }
         }
         for k in presence.indices { presence[k] /= Double(n) }
 
@@ -175,7 +181,8 @@ public struct MatchTraining: Sendable {
 
     /// Weighted comparison vectors of pairs agreeing on a rule's fields, and the number of such pairs in full.
     func samplePairs(
-        _ rule: Rule, _ features: [MatchFeatures], _ index: [Int], _ model: MatchModel, _ rng: inout SplitMix64
+        _ rule: Rule, _ features: some TrainingRecords, _ index: [Int], _ model: MatchModel,
+        _ rng: inout SplitMix64
     ) -> (vectors: [ComparisonVector: Double], fullPairs: Double)? {
         var keyed: [(UInt64, Int32)] = []
         keyed.reserveCapacity(index.count)
@@ -183,13 +190,9 @@ public struct MatchTraining: Sendable {
             var h: UInt64 = 0xcbf2_9ce4_8422_2325
             var complete = true
             for f in rule.fields {
-                guard let v = features[i].value(of: f) else {
+                guard features.hashValue(i, f, into: &h) else {
                     complete = false
                     break
-                }
-                for b in v.utf8 {
-                    h ^= UInt64(b)
-                    h = h &* 0x0000_0100_0000_01B3
                 }
                 h ^= 0x1F
                 h = h &* 0x0000_0100_0000_01B3
@@ -225,7 +228,7 @@ public struct MatchTraining: Sendable {
             let weight = Double(size * (size - 1)) / Double(members.count * (members.count - 1))
             for x in 0..<members.count {
                 for y in (x + 1)..<members.count {
-                    let v = model.compare(features[Int(keyed[members[x]].1)], features[Int(keyed[members[y]].1)])
+                    let v = features.compare(Int(keyed[members[x]].1), Int(keyed[members[y]].1), model)
                     vectors[v, default: 0] += weight
                     sampled += 1
                 }
@@ -292,5 +295,88 @@ public struct MatchTraining: Sendable {
             if moved < 1e-5 { break }
         }
         return (m, lambda)
+    }
+}
+
+/// What training reads from the records it learns from. Two forms give the same answers: text features
+/// (`[MatchFeatures]`) and interned rows with their pools (`InternedTrainingRecords`, what bulk runs and the graph
+/// hold, so training needs no `String`s).
+protocol TrainingRecords {
+    var count: Int { get }
+    /// The comparison vector of records `i` and `j`.
+    func compare(_ i: Int, _ j: Int, _ model: MatchModel) -> ComparisonVector
+    /// Whether record `i` has a value in `field`.
+    func isPresent(_ i: Int, _ field: ComparedField) -> Bool
+    /// Feeds the UTF-8 bytes of record `i`'s value in `field` (as `MatchFeatures.value(of:)` spells it) into the
+    /// FNV-1a hash `h`; false (and `h` unchanged) when the value is missing.
+    func hashValue(_ i: Int, _ field: ComparedField, into h: inout UInt64) -> Bool
+}
+
+extension TrainingRecords {
+    @inline(__always) static func fnv(_ bytes: some Sequence<UInt8>, _ h: inout UInt64) {
+        for b in bytes {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01B3
+        }
+    }
+}
+
+extension Array: TrainingRecords where Element == MatchFeatures {
+    func compare(_ i: Int, _ j: Int, _ model: MatchModel) -> ComparisonVector { model.compare(self[i], self[j]) }
+    func isPresent(_ i: Int, _ field: ComparedField) -> Bool { self[i].value(of: field) != nil }
+    func hashValue(_ i: Int, _ field: ComparedField, into h: inout UInt64) -> Bool {
+        guard let v = self[i].value(of: field) else { return false }
+        Self.fnv(v.utf8, &h)
+        return true
+    }
+}
+
+/// Interned rows and the store their ids refer to, as training records.
+struct InternedTrainingRecords: TrainingRecords {
+    var rows: [CompactFeatures]
+    var store: FeatureStore
+
+    var count: Int { rows.count }
+
+    func compare(_ i: Int, _ j: Int, _ model: MatchModel) -> ComparisonVector {
+        model.compare(rows[i], rows[j], store)
+    }
+
+    private func id(_ i: Int, _ field: ComparedField) -> UInt32 {
+        let r = rows[i]
+        switch field {
+        case .given: return r.given
+        case .family: return r.family
+        case .dob: return r.dob
+        case .email: return r.email
+        case .phone: return r.phone
+        case .postcode: return r.postcode
+        case .street: return r.street
+        case .city: return r.city
+        }
+    }
+
+    func isPresent(_ i: Int, _ field: ComparedField) -> Bool { id(i, field) != 0 }
+
+    func hashValue(_ i: Int, _ field: ComparedField, into h: inout UInt64) -> Bool {
+        let v = id(i, field)
+        guard v != 0 else { return false }
+        let s = store
+        var hash = h
+        switch field {
+        case .given, .family: s.names.withBytes(v) { Self.fnv($0, &hash) }
+        case .email: s.emails.withBytes(v) { Self.fnv($0, &hash) }
+        case .phone: s.phones.withBytes(v) { Self.fnv($0, &hash) }
+        case .postcode: s.postcodes.withBytes(v) { Self.fnv($0, &hash) }
+        case .street: s.streets.withBytes(v) { Self.fnv($0, &hash) }
+        case .city: s.cities.withBytes(v) { Self.fnv($0, &hash) }
+        case .dob:
+            // Stored dates were valid `DateOfBirth`s, so the date always rebuilds.
+            let d = Int(s.dobs[v])
+            guard let date = DateOfBirth(year: d / 10_000, month: d / 100 % 100, day: d % 100) else { return false }
+            Self.fnv(date.description.utf8, &hash)
+        }
+        h = hash
+        return true
     }
 }
