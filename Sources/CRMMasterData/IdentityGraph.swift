@@ -85,6 +85,8 @@ public struct IdentityGraph: Sendable {
     public private(set) var mergeHistory: [String: [RecordRef]] = [:]
     private var blocks: BlockIndex
     private var barred: [Int32: Set<String>] = [:]
+    /// Remembered name-pair levels for scoring (reset with the model).
+    private var nameLevels = NameLevelMemo()
     private var scratch: [Int32] = []
 
     /// Records currently resolved (active).
@@ -221,7 +223,7 @@ public struct IdentityGraph: Sendable {
                 var veto = false
                 var bestGuards: UInt8 = 0
                 for m in cluster.members.prefix(32) {
-                    let s = model.score(f, features[Int(m)], store)
+                    let s = model.score(f, features[Int(m)], store, &nameLevels)
                     sum += s.score
                     n += 1
                     if s.guards & GuardMask.conflict != 0 { veto = true }
@@ -305,11 +307,15 @@ public struct IdentityGraph: Sendable {
         let report = training.train(
             records: InternedTrainingRecords(rows: features, store: store), active: active, model: model)
         model.parameters = report.parameters
+        nameLevels = NameLevelMemo()
         return report
     }
 
     /// Replaces the match model (for example with parameters trained elsewhere).
-    public mutating func use(_ model: MatchModel) { self.model = model }
+    public mutating func use(_ model: MatchModel) {
+        self.model = model
+        nameLevels = NameLevelMemo()
+    }
 
     /// The evidence for a record against one other record.
     public func explain(_ ref: RecordRef, against other: RecordRef) -> PairScore? {

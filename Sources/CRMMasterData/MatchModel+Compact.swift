@@ -3,41 +3,59 @@
 // pooled bytes (no `String` is made) and calls the byte versions of the same level functions.
 
 extension MatchModel {
-    @inline(__always) private func givenLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
+    @inline(__always) private func givenLevel(
+        _ x: UInt32, _ y: UInt32, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> Int {
         if x == y { return 1 }
         if s.nameIsInitial[Int(x)] || s.nameIsInitial[Int(y)] {
             return s.nameFirst[Int(x)] == s.nameFirst[Int(y)] ? 4 : 5
         }
-        let floor = min(fuzzyThreshold, 0.8)
-        let jw = s.names.withBytes(x) { p in s.names.withBytes(y) { q in Similarity.jaroWinkler(p, q, atLeast: floor) } }
-        return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
+        return memo.level(family: false, x, y) {
+            let floor = min(fuzzyThreshold, 0.8)
+            let jw = s.names.withBytes(x) { p in
+                s.names.withBytes(y) { q in Similarity.jaroWinkler(p, q, atLeast: floor) }
+            }
+            return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
+        }
     }
 
-    @inline(__always) private func familyLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
+    @inline(__always) private func familyLevel(
+        _ x: UInt32, _ y: UInt32, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> Int {
         if x == y { return 1 }
-        return s.names.withBytes(x) { p in s.names.withBytes(y) { q in familyLevel(p, q) } }
+        return memo.level(family: true, x, y) {
+            s.names.withBytes(x) { p in s.names.withBytes(y) { q in familyLevel(p, q) } }
+        }
     }
 
     /// `compare` on interned features.
     func compare(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> ComparisonVector {
+        var memo = NameLevelsComputed()
+        return compare(a, b, s, &memo)
+    }
+
+    /// `compare` on interned features, name-pair levels through `memo`.
+    func compare(
+        _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> ComparisonVector {
         var v = ComparisonVector()
         let ga = a.given
         let gb = b.given
         if ga != 0, gb != 0 {
-            v[.given] = givenLevel(ga, gb, s)
+            v[.given] = givenLevel(ga, gb, s, &memo)
             let ta = a.givenToken
             let tb = b.givenToken
             if v[.given] >= 3, ta != 0, tb != 0, ta != ga || tb != gb {
-                v[.given] = min(v[.given], givenLevel(ta, tb, s))
+                v[.given] = min(v[.given], givenLevel(ta, tb, s, &memo))
             }
         }
         let fa = a.family
         let fb = b.family
-        if fa != 0, fb != 0 { v[.family] = familyLevel(fa, fb, s) }
+        if fa != 0, fb != 0 { v[.family] = familyLevel(fa, fb, s, &memo) }
         if v[.given] >= 3 || v[.family] >= 3, ga != 0, fa != 0, gb != 0, fb != 0 {
             let initial = s.nameIsInitial
-            let g = initial[Int(ga)] || initial[Int(fb)] ? givenLevel(ga, fb, s) : familyLevel(ga, fb, s)
-            let f = initial[Int(gb)] || initial[Int(fa)] ? givenLevel(gb, fa, s) : familyLevel(fa, gb, s)
+            let g = initial[Int(ga)] || initial[Int(fb)] ? givenLevel(ga, fb, s, &memo) : familyLevel(ga, fb, s, &memo)
+            let f = initial[Int(gb)] || initial[Int(fa)] ? givenLevel(gb, fa, s, &memo) : familyLevel(fa, gb, s, &memo)
             let crossOK = (g <= 2 || g == 4) && (f <= 2 || f == 4) && !(g == 4 && f == 4)
             if crossOK && g + f < v[.given] + v[.family] {
                 v[.given] = g
@@ -88,7 +106,15 @@ extension MatchModel {
     /// `score` on interned features, without evidence: the match weight and the guards as `GuardMask` bits.
     /// Term frequencies are `s`'s value counts.
     func score(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> (score: Double, guards: UInt8) {
-        let v = compare(a, b, s)
+        var memo = NameLevelsComputed()
+        return score(a, b, s, &memo)
+    }
+
+    /// `score(_:_:_:)` with name-pair levels through `memo`.
+    func score(
+        _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> (score: Double, guards: UInt8) {
+        let v = compare(a, b, s, &memo)
         var total = parameters.priorBits
         let table = levelBits
         // Fields in `ComparedField` order (the order `score` adds them in, so the sums are the same).
