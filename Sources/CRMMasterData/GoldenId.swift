@@ -88,6 +88,4 @@ struct GoldenIndex: Sendable {
         get { self[GoldenKey(id)] }
         set { self[GoldenKey(id)] = newValue }
     }
-
-    mutating func reserveCapacity(_ n: Int) { hashed.reserveCapacity(n) }
 }

@@ -141,9 +141,6 @@ public struct IdentityGraph: Sendable {
     /// Interns a record's features into this graph's pools (bulk runs intern ahead, then `resolve(_:features:)`).
     mutating func intern(_ f: MatchFeatures) -> CompactFeatures { store.intern(f) }
 
-    /// Features interned by `intern` as `MatchFeatures`.
-    func materialize(_ c: CompactFeatures) -> MatchFeatures { store.materialize(c) }
-
     /// Resolves a record known by reference only, with features interned by `intern` (bulk runs that keep no
     /// records).
     mutating func resolve(_ ref: RecordRef, features f: CompactFeatures) -> Resolution {
