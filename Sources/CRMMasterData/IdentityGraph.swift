@@ -46,18 +46,8 @@ public struct ReviewItem: Sendable, Hashable, Codable {
 public struct IdentityGraph: Sendable {
     struct Cluster: Sendable {
         var golden: GoldenKey
-        var members: [Int32]
+        /// Live (not merged away, not emptied). Members are in `members` (chains by cluster index).
         var alive: Bool
-
-        init(golden: GoldenKey, members: [Int32], alive: Bool) {
-            self.golden = golden
-            self.members = members
-            self.alive = alive
-        }
-
-        init(goldenId: String, members: [Int32], alive: Bool) {
-            self.init(golden: GoldenKey(goldenId), members: members, alive: alive)
-        }
 
         /// The golden id (formatted on each call).
         var goldenId: String { golden.id }
@@ -78,6 +68,8 @@ public struct IdentityGraph: Sendable {
     private(set) var active: [Bool] = []
     private(set) var clusterOf: [Int32] = []
     private(set) var clusters: [Cluster] = []
+    /// The members of every cluster.
+    private var members = MemberChains()
     private(set) var byGolden = GoldenIndex()
     /// Absorbed golden id → survivor golden id.
     public private(set) var aliases: [String: String] = [:]
@@ -135,6 +127,7 @@ public struct IdentityGraph: Sendable {
         features.reserveCapacity(n)
         active.reserveCapacity(n)
         clusterOf.reserveCapacity(n)
+        members.reserve(records: count, clusters: 0)
         blocks.reserve(entries: blockEntries)
     }
 
@@ -212,14 +205,15 @@ public struct IdentityGraph: Sendable {
             var last: Int32 = -1
             for c in scratch where c != last {
                 last = c
-                let cluster = clusters[Int(c)]
                 var maxScore = -Double.infinity
                 var sum = 0.0
                 var n = 0
                 var bestMember: Int32 = -1
                 var veto = false
                 var bestGuards: UInt8 = 0
-                for m in cluster.members.prefix(32) {
+                // The first 32 members, in the order they joined.
+                var m = members.first(c)
+                while m != MemberChains.end && n < 32 {
                     let s = model.score(f, features[Int(m)], store, &nameLevels)
                     sum += s.score
                     n += 1
@@ -229,6 +223,7 @@ public struct IdentityGraph: Sendable {
                         bestMember = m
                         bestGuards = s.guards
                     }
+                    m = members.next(after: m)
                 }
                 let mean = sum / Double(max(n, 1))
                 if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards == 0 {
@@ -244,7 +239,7 @@ public struct IdentityGraph: Sendable {
 
         if let b = best {
             clusterOf.append(b.cluster)
-            clusters[Int(b.cluster)].members.append(i)
+            members.append(i, to: b.cluster)
             var absorbed: [String] = []
             for other in joinable.sorted(by: { $0.score > $1.score }) where other.cluster != b.cluster {
                 guard clustersCompatible(b.cluster, other.cluster) else { continue }
@@ -256,7 +251,7 @@ public struct IdentityGraph: Sendable {
             }
             return Placement(decision: .joined, record: i, cluster: b.cluster, score: b.score, absorbed: absorbed)
         }
-        let c = newCluster(founder: ref, members: [i])
+        let c = newCluster(founder: ref, member: i)
         clusterOf.append(c)
         if let r = bestReview {
             return Placement(decision: .review, record: i, cluster: c, score: r.score, candidate: r.cluster)
@@ -269,9 +264,10 @@ public struct IdentityGraph: Sendable {
     func clustersCompatible(_ x: Int32, _ y: Int32) -> Bool {
         let a = clusters[Int(x)]
         let b = clusters[Int(y)]
-        for m in a.members.prefix(32) {
+        let bMembers = members.members(y).prefix(32)
+        for m in members.members(x).prefix(32) {
             if barred[m]?.contains(b.goldenId) == true { return false }
-            for n in b.members.prefix(32) {
+            for n in bMembers {
                 if barred[n]?.contains(a.goldenId) == true { return false }
                 let g = MatchModel.guardMask(model.compare(features[Int(m)], features[Int(n)], store))
                 if g & GuardMask.conflict != 0 { return false }
@@ -325,7 +321,7 @@ public struct IdentityGraph: Sendable {
     public func explain(_ ref: RecordRef, against goldenId: String) -> PairScore? {
         guard let i = refIndex[ref], let c = cluster(goldenId) else { return nil }
         let f = store.materialize(features[Int(i)])
-        return clusters[Int(c)].members.filter { $0 != i }.map {
+        return members.members(c).filter { $0 != i }.map {
             model.score(f, store.materialize(features[Int($0)]), frequencies: store, explain: true)
         }.max { $0.score < $1.score }
     }
@@ -341,11 +337,10 @@ public struct IdentityGraph: Sendable {
         guard s != a else {
             throw MasterDataError(.invalidOperation, "\(survivor) and \(absorbed) are the same golden record")
         }
-        let moved = clusters[Int(a)].members
+        let moved = members.members(a)
         mergeHistory[clusters[Int(a)].goldenId] = moved.map { refs[Int($0)] }
         for m in moved { clusterOf[Int(m)] = s }
-        clusters[Int(s)].members += moved
-        clusters[Int(a)].members = []
+        members.moveAll(from: a, to: s)
         clusters[Int(a)].alive = false
         aliases[clusters[Int(a)].goldenId] = clusters[Int(s)].goldenId
         goldenCount -= 1
@@ -356,18 +351,18 @@ public struct IdentityGraph: Sendable {
     /// - Returns: the survivor's golden id.
     @discardableResult
     public mutating func unmerge(_ absorbed: String) throws(MasterDataError) -> String {
-        guard let members = mergeHistory[absorbed], let survivorId = aliases[absorbed], let a = byGolden[absorbed],
-            let s = cluster(survivorId)
+        guard let formerMembers = mergeHistory[absorbed], let survivorId = aliases[absorbed],
+            let a = byGolden[absorbed], let s = cluster(survivorId)
         else { throw MasterDataError(.notFound, "no merge of \(absorbed) to undo") }
-        let back = Set(members.compactMap { refIndex[$0] })
-        clusters[Int(s)].members.removeAll { back.contains($0) }
-        clusters[Int(a)].members = back.sorted()
+        let back = Set(formerMembers.compactMap { refIndex[$0] })
+        members.set(s, members.members(s).filter { !back.contains($0) })
+        members.set(a, back.sorted())
         clusters[Int(a)].alive = true
         for m in back {
             clusterOf[Int(m)] = a
             barred[m, default: []].insert(clusters[Int(s)].goldenId)
         }
-        for m in clusters[Int(s)].members { barred[m, default: []].insert(absorbed) }
+        for m in members.members(s) { barred[m, default: []].insert(absorbed) }
         aliases[absorbed] = nil
         for (k, v) in aliases where v == absorbed { aliases[k] = clusters[Int(s)].goldenId }
         mergeHistory[absorbed] = nil
@@ -380,13 +375,13 @@ public struct IdentityGraph: Sendable {
     public mutating func detach(_ ref: RecordRef) throws(MasterDataError) -> (from: String, to: String) {
         guard let i = refIndex[ref], active[Int(i)] else { throw MasterDataError(.notFound, "record \(ref) not found") }
         let old = clusterOf[Int(i)]
-        guard clusters[Int(old)].members.count > 1 else {
+        guard members.count(old) > 1 else {
             throw MasterDataError(
                 .invalidOperation, "record \(ref) is the only member of \(clusters[Int(old)].goldenId)")
         }
-        clusters[Int(old)].members.removeAll { $0 == i }
+        members.set(old, members.members(old).filter { $0 != i })
         barred[i, default: []].insert(clusters[Int(old)].goldenId)
-        let c = newCluster(founder: ref, members: [i])
+        let c = newCluster(founder: ref, member: i)
         clusterOf[Int(i)] = c
         return (clusters[Int(old)].goldenId, clusters[Int(c)].goldenId)
     }
@@ -394,8 +389,9 @@ public struct IdentityGraph: Sendable {
     /// Erases a person: all member records are forgotten. Returns the erased references.
     public mutating func erase(_ goldenId: String) throws(MasterDataError) -> [RecordRef] {
         guard let c = cluster(goldenId) else { throw MasterDataError(.notFound, "golden record \(goldenId) not found") }
-        let erased = clusters[Int(c)].members.map { refs[Int($0)] }
-        for m in clusters[Int(c)].members {
+        let erasedMembers = members.members(c)
+        let erased = erasedMembers.map { refs[Int($0)] }
+        for m in erasedMembers {
             active[Int(m)] = false
             store.remove(features[Int(m)])
             refIndex.remove(refs[Int(m)])
@@ -404,7 +400,7 @@ public struct IdentityGraph: Sendable {
             features[Int(m)] = CompactFeatures()
         }
         recordCount -= erased.count
-        clusters[Int(c)].members = []
+        members.set(c, [])
         clusters[Int(c)].alive = false
         goldenCount -= 1
         for (k, v) in aliases where v == clusters[Int(c)].goldenId { aliases[k] = nil }
@@ -424,7 +420,7 @@ public struct IdentityGraph: Sendable {
     /// The member records of a golden record (following aliases).
     public func members(of goldenId: String) -> [CustomerRecord] {
         guard let c = cluster(goldenId) else { return [] }
-        return clusters[Int(c)].members.map { record($0) }
+        return members.members(c).map { record($0) }
     }
 
     /// Record `i`: whole when records are retained, its reference only otherwise.
@@ -478,6 +474,7 @@ public struct IdentityGraph: Sendable {
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
         features.append(f)
         active.append(true)
+        members.addRecord()
         store.add(f)
         recordCount += 1
         for k in keys ?? blockingKeys(f) { blocks.add(k, i) }
@@ -510,18 +507,17 @@ public struct IdentityGraph: Sendable {
             let c: Int32
             if let existing = byGolden[gid] {
                 c = existing
-                clusters[Int(c)].members.append(i)
             } else {
-                c = Int32(clusters.count)
-                clusters.append(Cluster(goldenId: gid, members: [i], alive: true))
+                c = addCluster(GoldenKey(gid), alive: true)
                 byGolden[gid] = c
                 goldenCount += 1
             }
             clusterOf.append(c)
+            self.members.append(i, to: c)
         }
         for (absorbed, _) in mergeHistory where byGolden[absorbed] == nil {
-            byGolden[absorbed] = Int32(clusters.count)
-            clusters.append(Cluster(goldenId: absorbed, members: [], alive: false))
+            let c = addCluster(GoldenKey(absorbed), alive: false)
+            byGolden[absorbed] = c
         }
         self.aliases = aliases
         self.mergeHistory = mergeHistory
@@ -549,17 +545,26 @@ public struct IdentityGraph: Sendable {
         return out
     }
 
-    private mutating func newCluster(founder: RecordRef, members: [Int32]) -> Int32 {
+    /// A new live cluster whose one member is record `member` (in no cluster yet), founded by `founder`.
+    private mutating func newCluster(founder: RecordRef, member: Int32) -> Int32 {
         var key = GoldenKey.hashed(GoldenId.hash(founder))
         var n = 1
         while byGolden[key] != nil {
             key = .hashed(GoldenId.hash(founder, salt: n))
             n += 1
         }
-        let c = Int32(clusters.count)
-        clusters.append(Cluster(golden: key, members: members, alive: true))
+        let c = addCluster(key, alive: true)
+        members.append(member, to: c)
         byGolden[key] = c
         goldenCount += 1
+        return c
+    }
+
+    /// Appends an empty cluster (not indexed by golden id, not counted) and returns its index.
+    private mutating func addCluster(_ golden: GoldenKey, alive: Bool) -> Int32 {
+        let c = Int32(clusters.count)
+        clusters.append(Cluster(golden: golden, alive: alive))
+        members.addCluster()
         return c
     }
 
@@ -663,7 +668,7 @@ extension IdentityGraph {
         }
         for id in goldenIds {
             guard let c = byGolden[id] else { continue }
-            for m in clusters[Int(c)].members { out.insert(refs[Int(m)]) }
+            for m in members.members(c) { out.insert(refs[Int(m)]) }
         }
         return out
     }
@@ -731,7 +736,7 @@ extension IdentityGraph {
     /// Records a merge alias another instance made (`nil` removes it, after an unmerge elsewhere).
     public mutating func setAlias(_ absorbed: String, to survivor: String?) {
         aliases[absorbed] = survivor
-        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, clusters[Int(c)].members.isEmpty {
+        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, members.count(c) == 0 {
             clusters[Int(c)].alive = false
             goldenCount -= 1
         }
@@ -742,7 +747,7 @@ extension IdentityGraph {
         guard let i = refIndex[record.ref] else {
             let i = append(record)
             clusterOf.append(target)
-            clusters[Int(target)].members.append(i)
+            members.append(i, to: target)
             return
         }
         if !retainsRecords || records[Int(i)] != record {
@@ -752,7 +757,7 @@ extension IdentityGraph {
         guard old != target else { return }
         removeMember(i, from: old)
         clusterOf[Int(i)] = target
-        clusters[Int(target)].members.append(i)
+        members.append(i, to: target)
     }
 
     private mutating func drop(_ ref: RecordRef) {
@@ -775,16 +780,15 @@ extension IdentityGraph {
             }
             return c
         }
-        let c = Int32(clusters.count)
-        clusters.append(Cluster(goldenId: goldenId, members: [], alive: true))
+        let c = addCluster(GoldenKey(goldenId), alive: true)
         byGolden[goldenId] = c
         goldenCount += 1
         return c
     }
 
     private mutating func removeMember(_ i: Int32, from c: Int32) {
-        clusters[Int(c)].members.removeAll { $0 == i }
-        if clusters[Int(c)].members.isEmpty, clusters[Int(c)].alive {
+        members.set(c, members.members(c).filter { $0 != i })
+        if members.count(c) == 0, clusters[Int(c)].alive {
             clusters[Int(c)].alive = false
             goldenCount -= 1
         }
