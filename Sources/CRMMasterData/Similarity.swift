@@ -21,7 +21,9 @@ public enum Similarity {
     }
 
     /// `jaroWinkler(a, b, atLeast:)` on UTF-8 bytes (equal bytes: 1).
-    static func jaroWinkler(_ p: UnsafeBufferPointer<UInt8>, _ q: UnsafeBufferPointer<UInt8>, atLeast floor: Double)
+    static func jaroWinkler(
+        _ p: UnsafeBufferPointer<UInt8>, _ q: UnsafeBufferPointer<UInt8>, atLeast floor: Double
+    )
         -> Double
     {
         let n = p.count
