@@ -8,8 +8,9 @@ import Foundation
 /// on the file's records (as the daemon trains on its store).
 ///
 /// Memory: the CSV is streamed (never held whole). Bulk runs keep each row's reference and its interned features
-/// (`CompactFeatures`), not the records; streaming runs (`measureLatency`) keep the records, since each one is
-/// normalised when it arrives.
+/// (`CompactFeatures`) in chunks, not the records, and hand each chunk to the graph as it is resolved (the chunk
+/// is then freed: the rows are never held twice); streaming runs (`measureLatency`) keep the records, since each
+/// one is normalised when it arrives.
 public struct BulkResolution: Sendable {
     /// Outcome counts and timings.
     public struct Report: Sendable, CustomStringConvertible {
@@ -77,36 +78,36 @@ public struct BulkResolution: Sendable {
         // Streaming keeps the records (normalised one by one while measured); bulk normalises each chunk on all
         // cores as it is read and keeps only references and interned features.
         var records: [CustomerRecord] = []
-        var refs: [RecordRef] = []
-        var rows: [CompactFeatures] = []
-        try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem, chunk: 65_536) { chunk in
+        var chunks: [(refs: [RecordRef], rows: [CompactFeatures])] = []
+        let chunkSize = 65_536
+        try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem, chunk: chunkSize) { chunk in
             if measureLatency {
                 records += chunk
                 return
             }
             let features = Self.features(chunk)
-            refs.reserveCapacity(refs.count + chunk.count)
-            rows.reserveCapacity(rows.count + chunk.count)
-            for k in chunk.indices {
-                refs.append(chunk[k].ref)
-                rows.append(graph.intern(features[k]))
-            }
+            chunks.append((chunk.map(\.ref), features.map { graph.intern($0) }))
         }
-        if measureLatency { refs = records.map(\.ref) }
-        let count = refs.count
+        let count = measureLatency ? records.count : chunks.reduce(0) { $0 + $1.refs.count }
         let t1 = clock.now
         if train {
-            // The model learns from the records it is about to resolve (an evenly spaced sample of them).
-            let step = max(1, count / training.maximumSample)
-            let sample =
+            // The model learns from the records it is about to resolve (a uniform random sample of them).
+            let picks = MatchTraining.sampleIndices(count: count, maximum: training.maximumSample)
+            // Streaming runs train on the text features, bulk runs on the interned rows: the same model.
+            let r =
                 measureLatency
-                ? Self.features(stride(from: 0, to: count, by: step).map { records[$0] })
-                : stride(from: 0, to: count, by: step).map { graph.materialize(rows[$0]) }
-            let r = training.train(sample)
+                ? training.train(Self.features(picks.map { records[$0] }))
+                : training.train(
+                    records: InternedTrainingRecords(
+                        rows: picks.map { chunks[$0 / chunkSize].rows[$0 % chunkSize] }, store: graph.store),
+                    model: MatchModel())
             report.training = r
             graph.use(MatchModel(parameters: r.parameters))
         }
         let t2 = clock.now
+        // Per row, the index of its record in the graph (rows with a reference seen before update that record).
+        var placed: [Int32] = []
+        placed.reserveCapacity(count)
         if measureLatency {
             report.latencies.reserveCapacity(count)
             for r in records {
@@ -116,23 +117,35 @@ public struct BulkResolution: Sendable {
                 report.latencies.append(Self.seconds(clock.now - s) * 1e6)
                 report.decisions[res.decision, default: 0] += 1
             }
+            placed = records.map { graph.recordIndex($0.ref) ?? -1 }
             records = []
         } else {
             // Bulk: resolution in file order of the features interned while reading. The per-record arrays and
             // the block entries (at most ten keys a record) are sized once: no reallocation while resolving.
+            // Each chunk is dropped once resolved: the graph holds its references and features from then on.
             graph.reserve(records: count, blockEntries: count * 10)
-            for k in 0..<count {
-                report.decisions[graph.resolve(refs[k], features: rows[k]).decision, default: 0] += 1
+            var tally = [Int](repeating: 0, count: 4)
+            let decisions: [ResolutionDecision] = [.created, .joined, .updated, .review]
+            for c in chunks.indices {
+                let (refs, rows) = chunks[c]
+                chunks[c] = ([], [])
+                for k in refs.indices {
+                    let p = graph.place(refs[k], features: rows[k])
+                    tally[decisions.firstIndex(of: p.decision)!] += 1
+                    placed.append(p.record)
+                }
             }
-            rows = []
+            for (d, n) in zip(decisions, tally) where n > 0 { report.decisions[d] = n }
         }
         let t3 = clock.now
         var text = "id,cluster_id\n"
         guard FileManager.default.createFile(atPath: output, contents: nil),
             let handle = FileHandle(forWritingAtPath: output)
         else { throw MasterDataError(.input, "cannot write \(output)") }
-        for ref in refs {
-            text += CSVTable.escape(ref.externalId) + "," + (graph.goldenId(for: ref) ?? "") + "\n"
+        let refs = graph.refs
+        for i in placed {
+            guard i >= 0 else { continue }
+            text += CSVTable.escape(refs[Int(i)].externalId) + "," + graph.goldenId(ofRecord: i) + "\n"
             if text.utf8.count > 1 << 20 {
                 handle.write(Data(text.utf8))
                 text = ""

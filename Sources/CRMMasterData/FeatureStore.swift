@@ -1,9 +1,10 @@
 // CRMMasterData — compact storage of the graph's match features: interned values, per-record ids, value counts.
 //
 // Every normalised value (name key, e-mail key, phone key, street, city, postcode, birth date) is stored once in a
-// pool and referred to by a 32-bit id; a record's features are then 48 bytes of ids (`CompactFeatures`). Equal
-// values have equal ids (pools are keyed by `String` equality, the comparison the model uses), so exact agreement
-// is an integer comparison and the term-frequency tables are arrays indexed by id.
+// pool and referred to by a 32-bit id; a record's features are then 44 bytes of ids (`CompactFeatures`). Equal
+// values have equal ids (text pools are keyed by UTF-8 bytes: the keys are folded by CRMNormalize, so equal keys
+// are equal bytes), so exact agreement is an integer comparison and the term-frequency tables are arrays indexed
+// by id. Text lives in byte arenas (`TextPool`), not in `String` objects.
 
 import CRMNormalize
 
@@ -57,18 +58,18 @@ struct CompactFeatures: Sendable, Hashable {
 /// The pools, the per-id attributes the comparisons need, and value counts for term-frequency adjustment.
 struct FeatureStore: Sendable {
     /// Given and family name keys (one pool: names are also compared crosswise).
-    var names = ValuePool<String>(placeholder: "")
-    var emails = ValuePool<String>(placeholder: "")
-    var emailLocals = ValuePool<String>(placeholder: "")
-    var phones = ValuePool<String>(placeholder: "")
-    var streets = ValuePool<String>(placeholder: "")
-    var streetNumbers = ValuePool<String>(placeholder: "", placeholderIsValue: true)
-    var cities = ValuePool<String>(placeholder: "")
-    var postcodes = ValuePool<String>(placeholder: "")
+    var names = TextPool()
+    var emails = TextPool()
+    var emailLocals = TextPool()
+    var phones = TextPool()
+    var streets = TextPool()
+    var streetNumbers = TextPool(emptyIsValue: true)
+    var cities = TextPool()
+    var postcodes = TextPool()
     /// Birth dates as YYYYMMDD.
     var dobs = ValuePool<UInt32>(placeholder: 0)
     /// First character and first three characters of name keys (blocking keys).
-    var namePrefixes = ValuePool<String>(placeholder: "")
+    var namePrefixes = TextPool()
 
     /// Per name id: whether the key is an initial (one character).
     private(set) var nameIsInitial: [Bool] = [false]

@@ -45,17 +45,22 @@ public struct ReviewItem: Sendable, Hashable, Codable {
 /// command-line path uses one directly on a single task.
 public struct IdentityGraph: Sendable {
     struct Cluster: Sendable {
-        var goldenId: String
-        var members: [Int32]
+        var golden: GoldenKey
+        /// Live (not merged away, not emptied). Members are in `members` (chains by cluster index).
         var alive: Bool
+
+        /// The golden id (formatted on each call).
+        var goldenId: String { golden.id }
     }
 
     public private(set) var model: MatchModel
     public let configuration: ResolverConfiguration
     /// Whole records (only when `retainsRecords`).
     private(set) var records: [CustomerRecord] = []
+    /// Every record's reference by index, and the index of each active record by reference.
+    private var refIndex = RecordRefIndex()
     /// Every record's reference, by index.
-    private(set) var refs: [RecordRef] = []
+    var refs: [RecordRef] { refIndex.refs }
     /// Interned values and their counts (term frequencies).
     private(set) var store = FeatureStore()
     /// Every record's features, by index.
@@ -63,14 +68,17 @@ public struct IdentityGraph: Sendable {
     private(set) var active: [Bool] = []
     private(set) var clusterOf: [Int32] = []
     private(set) var clusters: [Cluster] = []
-    private(set) var byRef: [RecordRef: Int32] = [:]
-    private(set) var byGolden: [String: Int32] = [:]
+    /// The members of every cluster.
+    private var members = MemberChains()
+    private(set) var byGolden = GoldenIndex()
     /// Absorbed golden id → survivor golden id.
     public private(set) var aliases: [String: String] = [:]
     /// Absorbed golden id → its members when it was merged (what unmerge restores).
     public private(set) var mergeHistory: [String: [RecordRef]] = [:]
     private var blocks: BlockIndex
     private var barred: [Int32: Set<String>] = [:]
+    /// Remembered name-pair levels for scoring (reset with the model).
+    private var nameLevels = NameLevelMemo()
     private var scratch: [Int32] = []
 
     /// Records currently resolved (active).
@@ -101,7 +109,7 @@ public struct IdentityGraph: Sendable {
 
     /// `resolve(_:)` with the record's features already computed (bulk runs compute them on all cores).
     mutating func resolve(_ record: CustomerRecord, features precomputed: MatchFeatures?) -> Resolution {
-        if let i = byRef[record.ref], active[Int(i)] {
+        if let i = refIndex[record.ref], active[Int(i)] {
             replace(i, with: record, features: store.intern(precomputed ?? MatchFeatures(record)))
             return Resolution(
                 ref: record.ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
@@ -114,35 +122,67 @@ public struct IdentityGraph: Sendable {
     /// arrays and indexes while resolving.
     mutating func reserve(records count: Int, blockEntries: Int) {
         let n = refs.count + count
-        refs.reserveCapacity(n)
+        refIndex.reserve(count)
         if retainsRecords { records.reserveCapacity(n) }
         features.reserveCapacity(n)
         active.reserveCapacity(n)
         clusterOf.reserveCapacity(n)
-        byRef.reserveCapacity(n)
+        members.reserve(records: count, clusters: 0)
         blocks.reserve(entries: blockEntries)
     }
 
     /// Interns a record's features into this graph's pools (bulk runs intern ahead, then `resolve(_:features:)`).
     mutating func intern(_ f: MatchFeatures) -> CompactFeatures { store.intern(f) }
 
-    /// Features interned by `intern` as `MatchFeatures`.
-    func materialize(_ c: CompactFeatures) -> MatchFeatures { store.materialize(c) }
-
     /// Resolves a record known by reference only, with features interned by `intern` (bulk runs that keep no
     /// records).
     mutating func resolve(_ ref: RecordRef, features f: CompactFeatures) -> Resolution {
-        if let i = byRef[ref], active[Int(i)] {
+        // Placed first: `resolution` must read the graph after `place` changed it.
+        let p = place(ref, features: f)
+        return resolution(ref, p)
+    }
+
+    /// Where a resolved record went, by index: what bulk runs need (`Resolution` adds golden ids as text).
+    struct Placement {
+        var decision: ResolutionDecision
+        /// The record's index.
+        var record: Int32
+        /// Its cluster.
+        var cluster: Int32
+        var score: Double? = nil
+        /// For `.review`: the candidate cluster.
+        var candidate: Int32? = nil
+        var absorbed: [String] = []
+    }
+
+    /// `resolve(_:features:)` without making golden ids as text.
+    mutating func place(_ ref: RecordRef, features f: CompactFeatures) -> Placement {
+        if let i = refIndex[ref], active[Int(i)] {
             replace(i, with: nil, features: f)
-            return Resolution(
-                ref: ref, goldenId: clusters[Int(clusterOf[Int(i)])].goldenId, decision: .updated, score: nil,
-                candidateGoldenId: nil, evidence: [])
+            return Placement(decision: .updated, record: i, cluster: clusterOf[Int(i)])
         }
-        return resolve(ref, record: nil, features: f)
+        return place(ref, record: nil, features: f)
+    }
+
+    /// The index of the active record with this reference.
+    func recordIndex(_ ref: RecordRef) -> Int32? { refIndex[ref] }
+
+    /// The golden id of record `i`'s cluster.
+    func goldenId(ofRecord i: Int32) -> String { clusters[Int(clusterOf[Int(i)])].goldenId }
+
+    private func resolution(_ ref: RecordRef, _ p: Placement) -> Resolution {
+        Resolution(
+            ref: ref, goldenId: clusters[Int(p.cluster)].goldenId, decision: p.decision, score: p.score,
+            candidateGoldenId: p.candidate.map { clusters[Int($0)].goldenId }, evidence: [], absorbed: p.absorbed)
     }
 
     private mutating func resolve(_ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures) -> Resolution
     {
+        let p = place(ref, record: record, features: f)
+        return resolution(ref, p)
+    }
+
+    private mutating func place(_ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures) -> Placement {
         let keys = blockingKeys(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
         var joinable: [(cluster: Int32, score: Double)] = []
@@ -165,15 +205,16 @@ public struct IdentityGraph: Sendable {
             var last: Int32 = -1
             for c in scratch where c != last {
                 last = c
-                let cluster = clusters[Int(c)]
                 var maxScore = -Double.infinity
                 var sum = 0.0
                 var n = 0
                 var bestMember: Int32 = -1
                 var veto = false
                 var bestGuards: UInt8 = 0
-                for m in cluster.members.prefix(32) {
-                    let s = model.score(f, features[Int(m)], store)
+                // The first 32 members, in the order they joined.
+                var m = members.first(c)
+                while m != MemberChains.end && n < 32 {
+                    let s = model.score(f, features[Int(m)], store, &nameLevels)
                     sum += s.score
                     n += 1
                     if s.guards & GuardMask.conflict != 0 { veto = true }
@@ -182,6 +223,7 @@ public struct IdentityGraph: Sendable {
                         bestMember = m
                         bestGuards = s.guards
                     }
+                    m = members.next(after: m)
                 }
                 let mean = sum / Double(max(n, 1))
                 if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards == 0 {
@@ -197,7 +239,7 @@ public struct IdentityGraph: Sendable {
 
         if let b = best {
             clusterOf.append(b.cluster)
-            clusters[Int(b.cluster)].members.append(i)
+            members.append(i, to: b.cluster)
             var absorbed: [String] = []
             for other in joinable.sorted(by: { $0.score > $1.score }) where other.cluster != b.cluster {
                 guard clustersCompatible(b.cluster, other.cluster) else { continue }
@@ -207,20 +249,14 @@ public struct IdentityGraph: Sendable {
                     absorbed.append(id)
                 } catch {}
             }
-            return Resolution(
-                ref: ref, goldenId: clusters[Int(b.cluster)].goldenId, decision: .joined, score: b.score,
-                candidateGoldenId: nil, evidence: [], absorbed: absorbed)
+            return Placement(decision: .joined, record: i, cluster: b.cluster, score: b.score, absorbed: absorbed)
         }
-        let c = newCluster(founder: ref, members: [i])
+        let c = newCluster(founder: ref, member: i)
         clusterOf.append(c)
-        let gid = clusters[Int(c)].goldenId
         if let r = bestReview {
-            return Resolution(
-                ref: ref, goldenId: gid, decision: .review, score: r.score,
-                candidateGoldenId: clusters[Int(r.cluster)].goldenId, evidence: [])
+            return Placement(decision: .review, record: i, cluster: c, score: r.score, candidate: r.cluster)
         }
-        return Resolution(
-            ref: ref, goldenId: gid, decision: .created, score: nil, candidateGoldenId: nil, evidence: [])
+        return Placement(decision: .created, record: i, cluster: c)
     }
 
     /// Whether two clusters may become one: no member pair (up to 32 × 32) is kept apart by a guard, and neither
@@ -228,9 +264,10 @@ public struct IdentityGraph: Sendable {
     func clustersCompatible(_ x: Int32, _ y: Int32) -> Bool {
         let a = clusters[Int(x)]
         let b = clusters[Int(y)]
-        for m in a.members.prefix(32) {
+        let bMembers = members.members(y).prefix(32)
+        for m in members.members(x).prefix(32) {
             if barred[m]?.contains(b.goldenId) == true { return false }
-            for n in b.members.prefix(32) {
+            for n in bMembers {
                 if barred[n]?.contains(a.goldenId) == true { return false }
                 let g = MatchModel.guardMask(model.compare(features[Int(m)], features[Int(n)], store))
                 if g & GuardMask.conflict != 0 { return false }
@@ -260,26 +297,31 @@ public struct IdentityGraph: Sendable {
     /// `MatchTraining`). Decisions already taken are kept; later ones use the new model.
     @discardableResult
     public mutating func train(_ training: MatchTraining = MatchTraining()) -> MatchTraining.Report {
-        let report = training.train(features.map(store.materialize), active: active, model: model)
+        let report = training.train(
+            records: InternedTrainingRecords(rows: features, store: store), active: active, model: model)
         model.parameters = report.parameters
+        nameLevels = NameLevelMemo()
         return report
     }
 
     /// Replaces the match model (for example with parameters trained elsewhere).
-    public mutating func use(_ model: MatchModel) { self.model = model }
+    public mutating func use(_ model: MatchModel) {
+        self.model = model
+        nameLevels = NameLevelMemo()
+    }
 
     /// The evidence for a record against one other record.
     public func explain(_ ref: RecordRef, against other: RecordRef) -> PairScore? {
-        guard let i = byRef[ref], let j = byRef[other] else { return nil }
+        guard let i = refIndex[ref], let j = refIndex[other] else { return nil }
         return model.score(
             store.materialize(features[Int(i)]), store.materialize(features[Int(j)]), frequencies: store, explain: true)
     }
 
     /// The evidence for a record against the best-scoring member of a golden record.
     public func explain(_ ref: RecordRef, against goldenId: String) -> PairScore? {
-        guard let i = byRef[ref], let c = cluster(goldenId) else { return nil }
+        guard let i = refIndex[ref], let c = cluster(goldenId) else { return nil }
         let f = store.materialize(features[Int(i)])
-        return clusters[Int(c)].members.filter { $0 != i }.map {
+        return members.members(c).filter { $0 != i }.map {
             model.score(f, store.materialize(features[Int($0)]), frequencies: store, explain: true)
         }.max { $0.score < $1.score }
     }
@@ -295,11 +337,10 @@ public struct IdentityGraph: Sendable {
         guard s != a else {
             throw MasterDataError(.invalidOperation, "\(survivor) and \(absorbed) are the same golden record")
         }
-        let moved = clusters[Int(a)].members
+        let moved = members.members(a)
         mergeHistory[clusters[Int(a)].goldenId] = moved.map { refs[Int($0)] }
         for m in moved { clusterOf[Int(m)] = s }
-        clusters[Int(s)].members += moved
-        clusters[Int(a)].members = []
+        members.moveAll(from: a, to: s)
         clusters[Int(a)].alive = false
         aliases[clusters[Int(a)].goldenId] = clusters[Int(s)].goldenId
         goldenCount -= 1
@@ -310,18 +351,18 @@ public struct IdentityGraph: Sendable {
     /// - Returns: the survivor's golden id.
     @discardableResult
     public mutating func unmerge(_ absorbed: String) throws(MasterDataError) -> String {
-        guard let members = mergeHistory[absorbed], let survivorId = aliases[absorbed], let a = byGolden[absorbed],
-            let s = cluster(survivorId)
+        guard let formerMembers = mergeHistory[absorbed], let survivorId = aliases[absorbed],
+            let a = byGolden[absorbed], let s = cluster(survivorId)
         else { throw MasterDataError(.notFound, "no merge of \(absorbed) to undo") }
-        let back = Set(members.compactMap { byRef[$0] })
-        clusters[Int(s)].members.removeAll { back.contains($0) }
-        clusters[Int(a)].members = back.sorted()
+        let back = Set(formerMembers.compactMap { refIndex[$0] })
+        members.set(s, members.members(s).filter { !back.contains($0) })
+        members.set(a, back.sorted())
         clusters[Int(a)].alive = true
         for m in back {
             clusterOf[Int(m)] = a
             barred[m, default: []].insert(clusters[Int(s)].goldenId)
         }
-        for m in clusters[Int(s)].members { barred[m, default: []].insert(absorbed) }
+        for m in members.members(s) { barred[m, default: []].insert(absorbed) }
         aliases[absorbed] = nil
         for (k, v) in aliases where v == absorbed { aliases[k] = clusters[Int(s)].goldenId }
         mergeHistory[absorbed] = nil
@@ -332,15 +373,15 @@ public struct IdentityGraph: Sendable {
     /// Takes one record out of its golden record into a new one of its own.
     /// - Returns: (old golden id, new golden id).
     public mutating func detach(_ ref: RecordRef) throws(MasterDataError) -> (from: String, to: String) {
-        guard let i = byRef[ref], active[Int(i)] else { throw MasterDataError(.notFound, "record \(ref) not found") }
+        guard let i = refIndex[ref], active[Int(i)] else { throw MasterDataError(.notFound, "record \(ref) not found") }
         let old = clusterOf[Int(i)]
-        guard clusters[Int(old)].members.count > 1 else {
+        guard members.count(old) > 1 else {
             throw MasterDataError(
                 .invalidOperation, "record \(ref) is the only member of \(clusters[Int(old)].goldenId)")
         }
-        clusters[Int(old)].members.removeAll { $0 == i }
+        members.set(old, members.members(old).filter { $0 != i })
         barred[i, default: []].insert(clusters[Int(old)].goldenId)
-        let c = newCluster(founder: ref, members: [i])
+        let c = newCluster(founder: ref, member: i)
         clusterOf[Int(i)] = c
         return (clusters[Int(old)].goldenId, clusters[Int(c)].goldenId)
     }
@@ -348,17 +389,18 @@ public struct IdentityGraph: Sendable {
     /// Erases a person: all member records are forgotten. Returns the erased references.
     public mutating func erase(_ goldenId: String) throws(MasterDataError) -> [RecordRef] {
         guard let c = cluster(goldenId) else { throw MasterDataError(.notFound, "golden record \(goldenId) not found") }
-        let erased = clusters[Int(c)].members.map { refs[Int($0)] }
-        for m in clusters[Int(c)].members {
+        let erasedMembers = members.members(c)
+        let erased = erasedMembers.map { refs[Int($0)] }
+        for m in erasedMembers {
             active[Int(m)] = false
             store.remove(features[Int(m)])
-            byRef[refs[Int(m)]] = nil
-            refs[Int(m)] = RecordRef(system: "", externalId: "")
+            refIndex.remove(refs[Int(m)])
+            refIndex.clear(m)
             if retainsRecords { records[Int(m)] = CustomerRecord(system: "", externalId: "") }
             features[Int(m)] = CompactFeatures()
         }
         recordCount -= erased.count
-        clusters[Int(c)].members = []
+        members.set(c, [])
         clusters[Int(c)].alive = false
         goldenCount -= 1
         for (k, v) in aliases where v == clusters[Int(c)].goldenId { aliases[k] = nil }
@@ -372,13 +414,13 @@ public struct IdentityGraph: Sendable {
 
     /// The golden id holding a source record.
     public func goldenId(for ref: RecordRef) -> String? {
-        byRef[ref].map { clusters[Int(clusterOf[Int($0)])].goldenId }
+        refIndex[ref].map { clusters[Int(clusterOf[Int($0)])].goldenId }
     }
 
     /// The member records of a golden record (following aliases).
     public func members(of goldenId: String) -> [CustomerRecord] {
         guard let c = cluster(goldenId) else { return [] }
-        return clusters[Int(c)].members.map { record($0) }
+        return members.members(c).map { record($0) }
     }
 
     /// Record `i`: whole when records are retained, its reference only otherwise.
@@ -428,12 +470,11 @@ public struct IdentityGraph: Sendable {
     private mutating func append(
         _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil
     ) -> Int32 {
-        let i = Int32(refs.count)
-        refs.append(ref)
+        let i = refIndex.append(ref)
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
         features.append(f)
         active.append(true)
-        byRef[ref] = i
+        members.addRecord()
         store.add(f)
         recordCount += 1
         for k in keys ?? blockingKeys(f) { blocks.add(k, i) }
@@ -466,18 +507,17 @@ public struct IdentityGraph: Sendable {
             let c: Int32
             if let existing = byGolden[gid] {
                 c = existing
-                clusters[Int(c)].members.append(i)
             } else {
-                c = Int32(clusters.count)
-                clusters.append(Cluster(goldenId: gid, members: [i], alive: true))
+                c = addCluster(GoldenKey(gid), alive: true)
                 byGolden[gid] = c
                 goldenCount += 1
             }
             clusterOf.append(c)
+            self.members.append(i, to: c)
         }
         for (absorbed, _) in mergeHistory where byGolden[absorbed] == nil {
-            byGolden[absorbed] = Int32(clusters.count)
-            clusters.append(Cluster(goldenId: absorbed, members: [], alive: false))
+            let c = addCluster(GoldenKey(absorbed), alive: false)
+            byGolden[absorbed] = c
         }
         self.aliases = aliases
         self.mergeHistory = mergeHistory
@@ -505,17 +545,26 @@ public struct IdentityGraph: Sendable {
         return out
     }
 
-    private mutating func newCluster(founder: RecordRef, members: [Int32]) -> Int32 {
-        var id = GoldenId.make(founder)
+    /// A new live cluster whose one member is record `member` (in no cluster yet), founded by `founder`.
+    private mutating func newCluster(founder: RecordRef, member: Int32) -> Int32 {
+        var key = GoldenKey.hashed(GoldenId.hash(founder))
         var n = 1
-        while byGolden[id] != nil {
-            id = GoldenId.make(founder, salt: n)
+        while byGolden[key] != nil {
+            key = .hashed(GoldenId.hash(founder, salt: n))
             n += 1
         }
-        let c = Int32(clusters.count)
-        clusters.append(Cluster(goldenId: id, members: members, alive: true))
-        byGolden[id] = c
+        let c = addCluster(key, alive: true)
+        members.append(member, to: c)
+        byGolden[key] = c
         goldenCount += 1
+        return c
+    }
+
+    /// Appends an empty cluster (not indexed by golden id, not counted) and returns its index.
+    private mutating func addCluster(_ golden: GoldenKey, alive: Bool) -> Int32 {
+        let c = Int32(clusters.count)
+        clusters.append(Cluster(golden: golden, alive: alive))
+        members.addCluster()
         return c
     }
 
@@ -619,7 +668,7 @@ extension IdentityGraph {
         }
         for id in goldenIds {
             guard let c = byGolden[id] else { continue }
-            for m in clusters[Int(c)].members { out.insert(refs[Int(m)]) }
+            for m in members.members(c) { out.insert(refs[Int(m)]) }
         }
         return out
     }
@@ -687,7 +736,7 @@ extension IdentityGraph {
     /// Records a merge alias another instance made (`nil` removes it, after an unmerge elsewhere).
     public mutating func setAlias(_ absorbed: String, to survivor: String?) {
         aliases[absorbed] = survivor
-        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, clusters[Int(c)].members.isEmpty {
+        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, members.count(c) == 0 {
             clusters[Int(c)].alive = false
             goldenCount -= 1
         }
@@ -695,10 +744,10 @@ extension IdentityGraph {
 
     private mutating func upsert(_ record: CustomerRecord, goldenId: String) {
         let target = liveCluster(stored: goldenId)
-        guard let i = byRef[record.ref] else {
+        guard let i = refIndex[record.ref] else {
             let i = append(record)
             clusterOf.append(target)
-            clusters[Int(target)].members.append(i)
+            members.append(i, to: target)
             return
         }
         if !retainsRecords || records[Int(i)] != record {
@@ -708,14 +757,14 @@ extension IdentityGraph {
         guard old != target else { return }
         removeMember(i, from: old)
         clusterOf[Int(i)] = target
-        clusters[Int(target)].members.append(i)
+        members.append(i, to: target)
     }
 
     private mutating func drop(_ ref: RecordRef) {
-        guard let i = byRef[ref] else { return }
+        guard let i = refIndex[ref] else { return }
         active[Int(i)] = false
         store.remove(features[Int(i)])
-        byRef[ref] = nil
+        refIndex.remove(ref)
         recordCount -= 1
         removeMember(i, from: clusterOf[Int(i)])
     }
@@ -731,16 +780,15 @@ extension IdentityGraph {
             }
             return c
         }
-        let c = Int32(clusters.count)
-        clusters.append(Cluster(goldenId: goldenId, members: [], alive: true))
+        let c = addCluster(GoldenKey(goldenId), alive: true)
         byGolden[goldenId] = c
         goldenCount += 1
         return c
     }
 
     private mutating func removeMember(_ i: Int32, from c: Int32) {
-        clusters[Int(c)].members.removeAll { $0 == i }
-        if clusters[Int(c)].members.isEmpty, clusters[Int(c)].alive {
+        members.set(c, members.members(c).filter { $0 != i })
+        if members.count(c) == 0, clusters[Int(c)].alive {
             clusters[Int(c)].alive = false
             goldenCount -= 1
         }
@@ -774,19 +822,5 @@ enum BlockKey {
         h.combine(kind)
         h.combine(value)
         return h.finalize()
-    }
-}
-
-/// Stable golden ids: "G" + 16 hex digits of FNV-1a 64 over the founding record's (system, external id),
-/// so a bulk re-run over the same input yields the same ids.
-enum GoldenId {
-    static func make(_ ref: RecordRef, salt: Int = 0) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in ref.system.utf8 + [0x1F] + ref.externalId.utf8 + (salt == 0 ? [] : Array("#\(salt)".utf8)) {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01B3
-        }
-        let hex = String(h, radix: 16)
-        return "G" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

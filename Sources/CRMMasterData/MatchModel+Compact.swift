@@ -1,42 +1,61 @@
 // CRMMasterData — the model's comparisons on interned features (the graph's hot path). Same levels, weights and
 // guards as `compare`/`score` on `MatchFeatures`: exact agreement is an id comparison, everything else reads the
-// pooled strings and calls the same level functions.
+// pooled bytes (no `String` is made) and calls the byte versions of the same level functions.
 
 extension MatchModel {
-    @inline(__always) private func givenLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
+    @inline(__always) private func givenLevel(
+        _ x: UInt32, _ y: UInt32, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> Int {
         if x == y { return 1 }
         if s.nameIsInitial[Int(x)] || s.nameIsInitial[Int(y)] {
             return s.nameFirst[Int(x)] == s.nameFirst[Int(y)] ? 4 : 5
         }
-        let jw = Similarity.jaroWinkler(s.names[x], s.names[y], atLeast: min(fuzzyThreshold, 0.8))
-        return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
+        return memo.level(family: false, x, y) {
+            let floor = min(fuzzyThreshold, 0.8)
+            let jw = s.names.withBytes(x) { p in
+                s.names.withBytes(y) { q in Similarity.jaroWinkler(p, q, atLeast: floor) }
+            }
+            return jw >= fuzzyThreshold ? 2 : jw >= 0.8 ? 3 : 5
+        }
     }
 
-    @inline(__always) private func familyLevel(_ x: UInt32, _ y: UInt32, _ s: FeatureStore) -> Int {
+    @inline(__always) private func familyLevel(
+        _ x: UInt32, _ y: UInt32, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> Int {
         if x == y { return 1 }
-        return familyLevel(s.names[x], s.names[y])
+        return memo.level(family: true, x, y) {
+            s.names.withBytes(x) { p in s.names.withBytes(y) { q in familyLevel(p, q) } }
+        }
     }
 
     /// `compare` on interned features.
     func compare(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> ComparisonVector {
+        var memo = NameLevelsComputed()
+        return compare(a, b, s, &memo)
+    }
+
+    /// `compare` on interned features, name-pair levels through `memo`.
+    func compare(
+        _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> ComparisonVector {
         var v = ComparisonVector()
         let ga = a.given
         let gb = b.given
         if ga != 0, gb != 0 {
-            v[.given] = givenLevel(ga, gb, s)
+            v[.given] = givenLevel(ga, gb, s, &memo)
             let ta = a.givenToken
             let tb = b.givenToken
             if v[.given] >= 3, ta != 0, tb != 0, ta != ga || tb != gb {
-                v[.given] = min(v[.given], givenLevel(ta, tb, s))
+                v[.given] = min(v[.given], givenLevel(ta, tb, s, &memo))
             }
         }
         let fa = a.family
         let fb = b.family
-        if fa != 0, fb != 0 { v[.family] = familyLevel(fa, fb, s) }
+        if fa != 0, fb != 0 { v[.family] = familyLevel(fa, fb, s, &memo) }
         if v[.given] >= 3 || v[.family] >= 3, ga != 0, fa != 0, gb != 0, fb != 0 {
             let initial = s.nameIsInitial
-            let g = initial[Int(ga)] || initial[Int(fb)] ? givenLevel(ga, fb, s) : familyLevel(ga, fb, s)
-            let f = initial[Int(gb)] || initial[Int(fa)] ? givenLevel(gb, fa, s) : familyLevel(fa, gb, s)
+            let g = initial[Int(ga)] || initial[Int(fb)] ? givenLevel(ga, fb, s, &memo) : familyLevel(ga, fb, s, &memo)
+            let f = initial[Int(gb)] || initial[Int(fa)] ? givenLevel(gb, fa, s, &memo) : familyLevel(fa, gb, s, &memo)
             let crossOK = (g <= 2 || g == 4) && (f <= 2 || f == 4) && !(g == 4 && f == 4)
             if crossOK && g + f < v[.given] + v[.family] {
                 v[.given] = g
@@ -52,26 +71,34 @@ extension MatchModel {
                 a.email == b.email ? 1 : (a.emailLocal == b.emailLocal && s.localIsLong[Int(a.emailLocal)] ? 2 : 3)
         }
         if a.phone != 0, b.phone != 0 {
-            v[.phone] = a.phone == b.phone ? 1 : Self.phoneLevel(s.phones[a.phone], s.phones[b.phone])
+            v[.phone] =
+                a.phone == b.phone
+                ? 1 : s.phones.withBytes(a.phone) { p in s.phones.withBytes(b.phone) { q in Self.phoneLevel(p, q) } }
         }
         if a.postcode != 0, b.postcode != 0 {
             v[.postcode] =
                 a.postcode == b.postcode
                 ? 1
-                : (Self.postcodeDistrict(s.postcodes[a.postcode]).elementsEqual(
-                    Self.postcodeDistrict(s.postcodes[b.postcode])) ? 2 : 3)
+                : (s.postcodes.withBytes(a.postcode) { p in
+                    s.postcodes.withBytes(b.postcode) { q in Self.sameDistrict(p, q) }
+                } ? 2 : 3)
         }
         if a.street != 0, b.street != 0 {
             v[.street] =
                 a.street == b.street
                 ? 1
                 : (a.streetNumbers == b.streetNumbers
-                    && Similarity.jaroWinkler(s.streets[a.street], s.streets[b.street], atLeast: 0.85) >= 0.85 ? 2 : 3)
+                    && s.streets.withBytes(a.street) { p in
+                        s.streets.withBytes(b.street) { q in Similarity.jaroWinkler(p, q, atLeast: 0.85) }
+                    } >= 0.85 ? 2 : 3)
         }
         if a.city != 0, b.city != 0 {
             v[.city] =
                 a.city == b.city
-                ? 1 : (Similarity.jaroWinkler(s.cities[a.city], s.cities[b.city], atLeast: 0.9) >= 0.9 ? 2 : 3)
+                ? 1
+                : (s.cities.withBytes(a.city) { p in
+                    s.cities.withBytes(b.city) { q in Similarity.jaroWinkler(p, q, atLeast: 0.9) }
+                } >= 0.9 ? 2 : 3)
         }
         return v
     }
@@ -79,7 +106,15 @@ extension MatchModel {
     /// `score` on interned features, without evidence: the match weight and the guards as `GuardMask` bits.
     /// Term frequencies are `s`'s value counts.
     func score(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> (score: Double, guards: UInt8) {
-        let v = compare(a, b, s)
+        var memo = NameLevelsComputed()
+        return score(a, b, s, &memo)
+    }
+
+    /// `score(_:_:_:)` with name-pair levels through `memo`.
+    func score(
+        _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> (score: Double, guards: UInt8) {
+        let v = compare(a, b, s, &memo)
         var total = parameters.priorBits
         let table = levelBits
         // Fields in `ComparedField` order (the order `score` adds them in, so the sums are the same).

@@ -108,6 +108,14 @@ public struct ComparisonVector: Sendable, Hashable {
         get { Int(levels[f.rawValue]) }
         set { levels[f.rawValue] = UInt8(newValue) }
     }
+
+    /// A total order key: the eight levels, 7 bits each (levels are below 8), then `swapped`; distinct vectors
+    /// have distinct keys.
+    var sortKey: UInt64 {
+        var k: UInt64 = 0
+        for f in 0..<8 { k = k << 7 | UInt64(levels[f] & 0x7F) }
+        return k << 1 | (swapped ? 1 : 0)
+    }
 }
 
 /// The Fellegi-Sunter model.
@@ -253,7 +261,15 @@ public struct MatchModel: Sendable {
 
     func familyLevel(_ x: String, _ y: String) -> Int {
         if x == y { return 1 }
+        var a = x
+        var b = y
+        return a.withUTF8 { p in b.withUTF8 { q in familyLevel(p, q) } }
+    }
+
+    /// `familyLevel` on UTF-8 bytes.
+    func familyLevel(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Int {
         let jw = Similarity.jaroWinkler(x, y, atLeast: min(fuzzyThreshold, 0.8))
+        if jw >= 1 { return 1 }
         if jw >= fuzzyThreshold { return 2 }
         // Double-barrelled or particles: one name contained in the other.
         if jw >= 0.8 || Self.oneContainsTheOther(x, y) { return 3 }
@@ -264,24 +280,25 @@ public struct MatchModel: Sendable {
     static func oneContainsTheOther(_ x: String, _ y: String) -> Bool {
         var a = x
         var b = y
-        if a.utf8.count < b.utf8.count { swap(&a, &b) }
-        guard b.utf8.count >= 4 else { return false }
-        return a.withUTF8 { long in
-            b.withUTF8 { short in
-                let n = long.count
-                let m = short.count
-                var i = 0
-                while i + m <= n {
-                    if long[i] == short[0] {
-                        var k = 1
-                        while k < m && long[i + k] == short[k] { k += 1 }
-                        if k == m { return true }
-                    }
-                    i += 1
-                }
-                return false
+        return a.withUTF8 { p in b.withUTF8 { q in oneContainsTheOther(p, q) } }
+    }
+
+    /// `oneContainsTheOther` on UTF-8 bytes.
+    static func oneContainsTheOther(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        let (long, short) = x.count < y.count ? (y, x) : (x, y)
+        let n = long.count
+        let m = short.count
+        guard m >= 4 else { return false }
+        var i = 0
+        while i + m <= n {
+            if long[i] == short[0] {
+                var k = 1
+                while k < m && long[i + k] == short[k] { k += 1 }
+                if k == m { return true }
             }
+            i += 1
         }
+        return false
     }
 
     static func dobLevel(_ x: DateOfBirth, _ y: DateOfBirth) -> Int {
@@ -327,24 +344,25 @@ public struct MatchModel: Sendable {
         if x == y { return 1 }
         var x = x
         var y = y
-        return x.withUTF8 { a in
-            y.withUTF8 { b in
-                if a.count >= 7, b.count >= 7 {
-                    var same = true
-                    for k in 1...7 where a[a.count - k] != b[b.count - k] {
-                        same = false
-                        break
-                    }
-                    if same { return 2 }
-                }
-                if a.count == b.count {
-                    var d = 0
-                    for i in 0..<a.count where a[i] != b[i] { d += 1 }
-                    if d == 1 { return 2 }
-                }
-                return 3
+        return x.withUTF8 { a in y.withUTF8 { b in phoneLevel(a, b) } }
+    }
+
+    /// `phoneLevel` on the UTF-8 bytes of two different keys (never 1).
+    static func phoneLevel(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        if a.count >= 7, b.count >= 7 {
+            var same = true
+            for k in 1...7 where a[a.count - k] != b[b.count - k] {
+                same = false
+                break
             }
+            if same { return 2 }
         }
+        if a.count == b.count {
+            var d = 0
+            for i in 0..<a.count where a[i] != b[i] { d += 1 }
+            if d == 1 { return 2 }
+        }
+        return 3
     }
 
     /// The district part of a postcode: the outward code of a spaced postcode ("SW1A 1AA" → "SW1A"), otherwise
@@ -353,6 +371,15 @@ public struct MatchModel: Sendable {
         let u = p.utf8
         if let space = u.firstIndex(of: 32) { return u[..<space] }
         return u.dropLast(2)
+    }
+
+    /// Whether two postcodes (UTF-8 bytes) have the same district (`postcodeDistrict`).
+    static func sameDistrict(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        func district(_ u: UnsafeBufferPointer<UInt8>) -> Slice<UnsafeBufferPointer<UInt8>> {
+            if let space = u.firstIndex(of: 32) { return u[..<space] }
+            return u.dropLast(2)
+        }
+        return district(a).elementsEqual(district(b))
     }
 
     // MARK: Weights

@@ -17,20 +17,27 @@ public enum Similarity {
         if a == b { return 1 }
         var x = a
         var y = b
-        return x.withUTF8 { p in
-            y.withUTF8 { q in
-                let n = p.count
-                let m = q.count
-                if n == 0 || m == 0 { return 0 }
-                let s = Double(min(n, m))
-                let jaro = (s / Double(n) + s / Double(m) + 1) / 3
-                var prefix = 0
-                while prefix < min(4, min(n, m)) && p[prefix] == q[prefix] { prefix += 1 }
-                let bound = jaro + Double(prefix) * 0.1 * (1 - jaro)
-                if bound < floor - 1e-9 { return -1 }
-                return jaroWinkler(p, q)
-            }
-        }
+        return x.withUTF8 { p in y.withUTF8 { q in jaroWinkler(p, q, atLeast: floor) } }
+    }
+
+    /// `jaroWinkler(a, b, atLeast:)` on UTF-8 bytes (equal bytes: 1).
+    static func jaroWinkler(
+        _ p: UnsafeBufferPointer<UInt8>, _ q: UnsafeBufferPointer<UInt8>, atLeast floor: Double
+    )
+        -> Double
+    {
+        let n = p.count
+        let m = q.count
+        if n == 0 || m == 0 { return n == m ? 1 : 0 }
+        let s = Double(min(n, m))
+        let jaro = (s / Double(n) + s / Double(m) + 1) / 3
+        var prefix = 0
+        while prefix < min(4, min(n, m)) && p[prefix] == q[prefix] { prefix += 1 }
+        let bound = jaro + Double(prefix) * 0.1 * (1 - jaro)
+        if bound < floor - 1e-9 { return -1 }
+        if n == m && prefix == n { return 1 }
+        if n == m, p.elementsEqual(q) { return 1 }
+        return jaroWinkler(p, q)
     }
 
     static func jaroWinkler(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Double {

@@ -45,4 +45,22 @@ struct FastPathEquivalenceTests {
         #expect(copy.withUTF8(PersonName.latinDisplay) == nil)
         #expect(PersonName.display(name) == PersonName.unicodeDisplay(name))
     }
+
+    static let emailPieces = [
+        "john", "J.Smith", "+tag", "+", "@", "@@", ".", "gmail.com", "GoogleMail.COM", "web.de", "example.com",
+        "noreply", "test", " ", "\t", "\r\n", "a", "x.y", "co", ".de", "info", "ANNA.b", "1", "-",
+    ]
+
+    @Test("e-mail keys: the ASCII byte path equals the general path on 5 000 generated addresses")
+    func asciiEmails() {
+        var rng = Rng(s: 11)
+        for _ in 0..<5_000 {
+            var raw = ""
+            for _ in 0..<(1 + rng.next(6)) { raw += Self.emailPieces[rng.next(Self.emailPieces.count)] }
+            let fast = EmailMatching.asciiKey(raw)
+            #expect(fast != nil, "\(raw) should take the byte path")
+            #expect(fast ?? nil == EmailMatching.generalKey(raw), "\(raw)")
+        }
+        #expect(EmailMatching.asciiKey("jörg@web.de") == nil)
+    }
 }

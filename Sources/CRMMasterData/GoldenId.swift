@@ -1,0 +1,91 @@
+// CRMMasterData — golden ids: how the graph makes them, stores them (as 64 bits) and finds clusters by them.
+
+/// Stable golden ids: "G" + 16 hex digits of FNV-1a 64 over the founding record's (system, external id),
+/// so a bulk re-run over the same input yields the same ids.
+enum GoldenId {
+    static func make(_ ref: RecordRef, salt: Int = 0) -> String { format(hash(ref, salt: salt)) }
+
+    /// The 64 bits behind `make(ref, salt:)`.
+    static func hash(_ ref: RecordRef, salt: Int = 0) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func add(_ b: UInt8) {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01B3
+        }
+        for b in ref.system.utf8 { add(b) }
+        add(0x1F)
+        for b in ref.externalId.utf8 { add(b) }
+        if salt != 0 { for b in "#\(salt)".utf8 { add(b) } }
+        return h
+    }
+
+    /// "G" + the 16 lower-case hex digits of `h`.
+    static func format(_ h: UInt64) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 17)
+        out[0] = UInt8(ascii: "G")
+        for k in 0..<16 { out[16 - k] = digits[Int((h >> (4 * UInt64(k))) & 0xF)] }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The 64 bits of an id in exactly the form `format` writes; `nil` for any other text.
+    static func parse(_ id: String) -> UInt64? {
+        let u = id.utf8
+        guard u.count == 17, u.first == UInt8(ascii: "G") else { return nil }
+        var h: UInt64 = 0
+        for b in u.dropFirst() {
+            switch b {
+            case 48...57: h = h << 4 | UInt64(b - 48)
+            case 97...102: h = h << 4 | UInt64(b - 87)
+            default: return nil
+            }
+        }
+        return h
+    }
+}
+
+/// A golden id as the graph stores it: the 64 bits of an id the graph made (`GoldenId.format`), or any other id
+/// (written by another tool into a shared store) as text. The text of a made id is formatted when asked for, so
+/// the graph holds no `String` per golden record. Every id has exactly one key (`init` parses canonically).
+enum GoldenKey: Hashable, Sendable {
+    case hashed(UInt64)
+    case text(String)
+
+    init(_ id: String) {
+        if let h = GoldenId.parse(id) { self = .hashed(h) } else { self = .text(id) }
+    }
+
+    /// The golden id.
+    var id: String {
+        switch self {
+        case .hashed(let h): GoldenId.format(h)
+        case .text(let s): s
+        }
+    }
+}
+
+/// Cluster index by golden id: made ids by their 64 bits, other ids by text.
+struct GoldenIndex: Sendable {
+    private var hashed: [UInt64: Int32] = [:]
+    private var text: [String: Int32] = [:]
+
+    subscript(_ key: GoldenKey) -> Int32? {
+        get {
+            switch key {
+            case .hashed(let h): hashed[h]
+            case .text(let s): text[s]
+            }
+        }
+        set {
+            switch key {
+            case .hashed(let h): hashed[h] = newValue
+            case .text(let s): text[s] = newValue
+            }
+        }
+    }
+
+    subscript(_ id: String) -> Int32? {
+        get { self[GoldenKey(id)] }
+        set { self[GoldenKey(id)] = newValue }
+    }
+}
