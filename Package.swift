@@ -123,6 +123,7 @@ let package = Package(
         .target(
             name: "CRMWebFormats",
             dependencies: [
+                "CRMModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -4,24 +4,32 @@
 # crmhub runs pinned to CPU 1, hey and Tansu to CPU 0 (taskset), so the figures are about crmhub's share of the work.
 # Appends a line per rate to bench-results/ingress.txt.
 #   Benchmarks/ingress-bench.sh [--rate 1000] [--duration 20s] [--debug]
+#   Benchmarks/ingress-bench.sh --no-pin ...             # no taskset (for comparison with earlier lines)
+#   Benchmarks/ingress-bench.sh --linger 1 ...           # the producer's linger.ms (kafka.properties); default: the
+#                                                        # hub's own default (5)
 #   Benchmarks/ingress-bench.sh --sweep [--duration 20s]   # 1k, 2k, 4k, ... req/s until p99 passes 20 ms (at most
 #                                                            # 7 rates, up to 64k/s), on one running crmhub
 # CRMHUB_BENCH_BINARY=path measures a given binary instead of building the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib/env.sh
-RATE=1000 DURATION=20s CONFIGURATION=release SWEEP=0
+RATE=1000 DURATION=20s CONFIGURATION=release SWEEP=0 PIN=1 LINGER=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --debug) CONFIGURATION=debug; shift ;;
     --sweep) SWEEP=1; shift ;;
+    --no-pin) PIN=0; shift ;;
+    --linger) LINGER=$2; shift 2 ;;
     *) echo "usage: $0 [--rate N | --sweep] [--duration 20s] [--debug]" >&2; exit 2 ;;
   esac
 done
 # Pinning needs two CPUs; on one, everything shares it (and the line says so).
 if [ "$(nproc)" -ge 2 ]; then HUB_CPU=1 LOAD_CPU=0; else HUB_CPU=0 LOAD_CPU=0; fi
+[ "$PIN" = 1 ] || { HUB_CPU=all LOAD_CPU=all; }
+# pinned CPU COMMAND...: runs COMMAND on CPU (or anywhere for "all").
+pinned() { local cpu=$1; shift; if [ "$cpu" = all ]; then "$@"; else taskset -c "$cpu" "$@"; fi; }
 ensure_runtime
 command -v hey >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q hey
 SCRATCH=.build
@@ -36,7 +44,7 @@ fi
 WORK=$(mktemp -d)
 KAFKA_PORT=$(free_port); ADMIN_PORT=$(free_port); INGRESS_PORT=$(free_port)
 TANSU_PID=$(start_tansu "$KAFKA_PORT" "$WORK/tansu.log")
-taskset -a -p -c "$LOAD_CPU" "$TANSU_PID" >/dev/null
+[ "$LOAD_CPU" = all ] || taskset -a -p -c "$LOAD_CPU" "$TANSU_PID" >/dev/null
 mkdir -p "$WORK/connectors" "$WORK/mappings"
 cat > "$WORK/connectors/form.yaml" <<YAML
 name: bench-form
@@ -46,8 +54,10 @@ topic: raw.bench
 key_field: email
 required: [email]
 YAML
+PRODUCER_PROPERTIES=""
+[ -z "$LINGER" ] || PRODUCER_PROPERTIES="properties: {linger.ms: \"$LINGER\"}, "
 cat > "$WORK/crmhub.yaml" <<YAML
-kafka: {brokers: ["127.0.0.1:$KAFKA_PORT"], group_prefix: bench, session_timeout_ms: 2000, heartbeat_interval_ms: 500, create_topics: true, topic_partitions: 3}
+kafka: {${PRODUCER_PROPERTIES}brokers: ["127.0.0.1:$KAFKA_PORT"], group_prefix: bench, session_timeout_ms: 2000, heartbeat_interval_ms: 500, create_topics: true, topic_partitions: 3}
 http: {host: 127.0.0.1, port: $ADMIN_PORT}
 ingress: {host: 127.0.0.1, port: $INGRESS_PORT}
 connectors: connectors
@@ -57,7 +67,12 @@ log: {level: warning, format: json}
 routes:
   - {name: bench-copy, from: raw.bench, to: bench.out}
 YAML
-taskset -c "$HUB_CPU" "$BIN" run --config "$WORK/crmhub.yaml" > "$WORK/crmhub.log" 2>&1 &
+# Started directly (not through the function), so $! is crmhub's own pid and the clean-up stops it.
+if [ "$HUB_CPU" = all ]; then
+  "$BIN" run --config "$WORK/crmhub.yaml" > "$WORK/crmhub.log" 2>&1 &
+else
+  taskset -c "$HUB_CPU" "$BIN" run --config "$WORK/crmhub.yaml" > "$WORK/crmhub.log" 2>&1 &
+fi
 HUB_PID=$!
 cleanup() { kill "$HUB_PID" 2>/dev/null || true; wait "$HUB_PID" 2>/dev/null || true; kill "$TANSU_PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -68,21 +83,28 @@ URL="http://127.0.0.1:$INGRESS_PORT/forms/bench"
 BODY='{"email":"bench@example.com","first_name":"Zoë","last_name":"Müller","message":"Please call me back about order SO-1234."}'
 # hey: -c workers, each at -q req/s: 50 x RATE/50 = RATE req/s.
 WORKERS=50
-taskset -c "$LOAD_CPU" hey -z 3s -c 10 -q 50 -m POST -T application/json -d "$BODY" "$URL" > /dev/null   # warm-up: topic metadata, connections
+pinned "$LOAD_CPU" hey -z 3s -c 10 -q 50 -m POST -T application/json -d "$BODY" "$URL" > /dev/null   # warm-up: topic metadata, connections
 
 # measure RATE: one hey run at RATE req/s; prints and appends its line, sets P99.
+# hub_cpu_ticks: crmhub's CPU time so far (user + system, in clock ticks).
+hub_cpu_ticks() { awk '{print $14 + $15}' "/proc/$HUB_PID/stat"; }
 measure() {
-  local rate=$1 per_worker=$(( ($1 + WORKERS - 1) / WORKERS ))
-  taskset -c "$LOAD_CPU" hey -z "$DURATION" -c "$WORKERS" -q "$per_worker" -m POST -T application/json -d "$BODY" "$URL" \
+  local rate=$1 per_worker=$(( ($1 + WORKERS - 1) / WORKERS )) ticks_before ticks_after
+  ticks_before=$(hub_cpu_ticks)
+  pinned "$LOAD_CPU" hey -z "$DURATION" -c "$WORKERS" -q "$per_worker" -m POST -T application/json -d "$BODY" "$URL" \
     > "$WORK/hey.txt"
+  ticks_after=$(hub_cpu_ticks)
   cat "$WORK/hey.txt" >&2
-  local rps p50 codes line
+  local rps p50 codes line requests cpu_us
+  requests=$(awk '/\[202\]/ {print $2}' "$WORK/hey.txt")
+  # crmhub's CPU time per accepted request (the passthrough route that copies the topic included).
+  cpu_us=$(echo "($ticks_after - $ticks_before) * 1000000 / $(getconf CLK_TCK) / ${requests:-1}" | bc)
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/hey.txt")
   p50=$(awk '/ 50% in/ {print $3*1000}' "$WORK/hey.txt")
   P99=$(awk '/ 99% in/ {print $3*1000}' "$WORK/hey.txt")
   codes=$(awk '/Status code distribution/ {on=1; next} on && /\[/ {printf "%s%s", sep, $1 $2; sep=" "} on && !/\[/ && NF==0 {on=0}' "$WORK/hey.txt")
-  line=$(printf '%s target=%s/s duration=%s build=%s achieved=%.0f req/s p50=%.1fms p99=%.1fms codes=%s pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s commit=%s loadavg=%s host=%s' \
-    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$rps" "$p50" "$P99" "$codes" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" \
+  line=$(printf '%s target=%s/s duration=%s build=%s achieved=%.0f req/s p50=%.1fms p99=%.1fms codes=%s hub_cpu_per_request=%sus pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s linger=%s commit=%s loadavg=%s host=%s' \
+    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$rps" "$p50" "$P99" "$codes" "$cpu_us" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-default}" \
     "${BENCH_COMMIT:-$(git rev-parse --short HEAD)}" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
   echo "$line"
   mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt

@@ -1,4 +1,5 @@
 import CRMKafka
+import CRMModel
 import Foundation
 import HTTPTypes
 import Logging
@@ -104,7 +105,7 @@ public enum IngressReply {
 
     /// A JSON object body with sorted keys.
     public static func json(_ status: HTTPResponse.Status, _ object: [String: String]) -> IngressResponse {
-        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return IngressResponse(status: status, headers: [.contentType: "application/json"], body: Array(body))
+        let body = JSONValue.object(object.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+        return IngressResponse(status: status, headers: [.contentType: "application/json"], body: body.jsonBytes())
     }
 }

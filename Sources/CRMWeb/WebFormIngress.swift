@@ -136,25 +136,30 @@ struct FormHandler: Sendable {
                 reason: "missing_fields")
         }
 
-        let attachments: [[String: Any]]
+        let attachments: [JSONValue]
         do {
             attachments = try store(submission.attachments, id: id)
         } catch {
             logger.error("cannot store attachments", metadata: ["error": "\(error)", "id": "\(id)"])
             return reject(.serviceUnavailable, "attachments cannot be stored right now; retry later", reason: "storage")
         }
-        // The form's fields at the top level (as a mapping reads them), the hub's own facts under `_form`.
-        var document: [String: Any] = [:]
-        for (name, values) in submission.fields where name != settings.honeypotField && !name.hasPrefix("_") {
-            document[name] = values.count == 1 ? values[0] : values
+        // The form's fields at the top level (as a mapping reads them), the hub's own facts under `_form`; keys
+        // sorted. (Built as a `JSONValue`: Foundation's JSONSerialization was a third of the ingress's CPU time.)
+        var document: [(String, JSONValue)] = submission.fields.compactMap { name, values in
+            guard name != settings.honeypotField, !name.hasPrefix("_") else { return nil }
+            return (name, values.count == 1 ? .string(values[0]) : .array(values.map(JSONValue.string)))
         }
-        document["_form"] =
-            [
-                "id": id, "name": form.name, "received_at": Date().formatted(.iso8601), "attachments": attachments,
-                "user_agent": request.headers[.userAgent] ?? "",
-            ] as [String: Any]
-        let value =
-            (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])).map(Array.init) ?? []
+        document.append(
+            (
+                "_form",
+                .object([
+                    ("attachments", .array(attachments)), ("id", .string(id)), ("name", .string(form.name)),
+                    ("received_at", .string(Date().formatted(.iso8601))),
+                    ("user_agent", .string(request.headers[.userAgent] ?? "")),
+                ])
+            ))
+        document.sort { $0.0 < $1.0 }
+        let value = JSONValue.object(document).jsonBytes()
         let key = settings.keyField.flatMap { submission.fields[$0]?.first }.map {
             Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8)
         }
@@ -199,7 +204,7 @@ struct FormHandler: Sendable {
     }
 
     /// Writes attachments under `<attachmentsDirectory>/<form>/<id>/` and returns their references.
-    private func store(_ attachments: [FormPart], id: String) throws -> [[String: Any]] {
+    private func store(_ attachments: [FormPart], id: String) throws -> [JSONValue] {
         guard !attachments.isEmpty else { return [] }
         let directory = attachmentFolder(id: id)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -210,11 +215,11 @@ struct FormHandler: Sendable {
                 + String(original.suffix(100).map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "_" })
             let file = directory.appendingPathComponent(safeName)
             try Data(part.body).write(to: file, options: .atomic)
-            return [
-                "field": part.name, "filename": original,
-                "content_type": part.contentType ?? "application/octet-stream",
-                "size": part.body.count, "ref": file.absoluteString,
-            ]
+            return .object([
+                ("content_type", .string(part.contentType ?? "application/octet-stream")),
+                ("field", .string(part.name)), ("filename", .string(original)), ("ref", .string(file.absoluteString)),
+                ("size", .number(String(part.body.count))),
+            ])
         }
     }
 

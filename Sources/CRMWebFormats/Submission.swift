@@ -2,6 +2,7 @@
 // objects), the Stripe-Signature check and the Stripe event envelope. Kept apart from the connectors so that the
 // fuzzers (Sources/crmhub-fuzz) build on it alone.
 
+import CRMModel
 import Foundation
 import HTTPTypes
 
@@ -75,18 +76,21 @@ public struct Submission: Sendable {
                 }
             }
         case "application/json":
-            guard String(validating: body, as: UTF8.self) != nil,
-                let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+            guard String(validating: body, as: UTF8.self) != nil, let document = try? JSONValue.parse(body),
+                let members = document.objectMembers
             else {
                 throw SubmissionError(
                     status: .badRequest, message: "the body is not a JSON object", reason: "unreadable")
             }
-            for (name, value) in object {
+            for (name, value) in members {
                 switch value {
-                case let text as String: submission.fields[name] = [text]
-                case let number as NSNumber: submission.fields[name] = [number.stringValue]
-                case let list as [String]: submission.fields[name] = list
-                case is NSNull: continue
+                case .string(let text): submission.fields[name] = [text]
+                // A number keeps its text as sent (no rounding through a double); a boolean reads as 1 or 0.
+                case .number(let text): submission.fields[name] = [text]
+                case .bool(let flag): submission.fields[name] = [flag ? "1" : "0"]
+                case .array(let items) where items.allSatisfy({ $0.stringValue != nil }):
+                    submission.fields[name] = items.compactMap(\.stringValue)
+                case .null: continue
                 default:
                     throw SubmissionError(
                         status: .badRequest, message: "field '\(name)' must be a string, a number or a list of strings",

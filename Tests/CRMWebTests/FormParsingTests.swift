@@ -61,6 +61,17 @@ import Testing
         #expect(json.fields["email"] == ["a@b.c"])
         #expect(json.fields["age"] == ["42"])
         #expect(json.fields["tags"] == ["x", "y"])
+        let typed = try Submission.parse(
+            Array(#"{"amount":1.50,"id":12345678901234567890,"opt_in":true,"none":null}"#.utf8),
+            contentType: "application/json", limits: .init(attachmentBytes: 0))
+        #expect(typed.fields["amount"] == ["1.50"], "a number keeps the text it was sent as")
+        #expect(typed.fields["id"] == ["12345678901234567890"], "no rounding through a double")
+        #expect(typed.fields["opt_in"] == ["1"])
+        #expect(typed.fields["none"] == nil)
+        #expect(throws: SubmissionError.self) {
+            try Submission.parse(
+                Array(#"{"tags":[1,2]}"#.utf8), contentType: "application/json", limits: .init(attachmentBytes: 0))
+        }
     }
 
     @Test("more fields or parts than a form allows is 413, at the limit it is read")
