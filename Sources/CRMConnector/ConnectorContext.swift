@@ -16,8 +16,11 @@ public struct ConnectorContext: Sendable {
     public var name: String
     /// The connector's file, for error messages.
     public var file: String
-    /// The hub's one idempotent producer. Sources produce through ``emitter(deadLetterTopic:)``.
+    /// The hub's shared idempotent producer. Sources produce through ``emitter(deadLetterTopic:)``.
     public var producer: KafkaProducer
+    /// The low-latency producer for ingress endpoints, whose callers wait for Kafka's acknowledgement. Endpoints
+    /// produce through ``ingressEmitter(deadLetterTopic:)``; nil means they use ``producer``.
+    public var ingressProducer: IngressProducer?
     /// The hub's state folder (`state_dir`).
     public var stateDirectory: String
     /// The HTTP client every HTTP-speaking connector shares (its own libcurl threads).
@@ -37,7 +40,8 @@ public struct ConnectorContext: Sendable {
     public var stateFiles: StateFiles
 
     public init(
-        name: String, file: String, producer: KafkaProducer, stateDirectory: String, http: HTTPClient,
+        name: String, file: String, producer: KafkaProducer, ingressProducer: IngressProducer? = nil,
+        stateDirectory: String, http: HTTPClient,
         masterData: MasterDataResolver?,
         mappings: MappingRegistry?, groupPrefix: String, state: HubState, logger: Logger, stateFiles: StateFiles,
         consumerConfiguration: @escaping @Sendable (_ groupID: String, _ topics: [String]) -> KafkaConsumerConfiguration
@@ -45,6 +49,7 @@ public struct ConnectorContext: Sendable {
         self.name = name
         self.file = file
         self.producer = producer
+        self.ingressProducer = ingressProducer
         self.stateDirectory = stateDirectory
         self.http = http
         self.masterData = masterData
@@ -61,6 +66,13 @@ public struct ConnectorContext: Sendable {
     /// The emitter a source of this connector produces through.
     public func emitter(deadLetterTopic: String? = nil) -> SourceEmitter {
         SourceEmitter(connector: name, producer: producer, deadLetterTopic: deadLetterTopic)
+    }
+
+    /// The emitter an ingress endpoint (a form, a webhook) produces through: the hub's ingress producer, which does
+    /// not wait to fill batches, as the endpoint's caller waits for the acknowledgement.
+    public func ingressEmitter(deadLetterTopic: String? = nil) throws(KafkaError) -> SourceEmitter {
+        SourceEmitter(
+            connector: name, producer: try ingressProducer?.producer() ?? producer, deadLetterTopic: deadLetterTopic)
     }
 
     /// A path under the state folder (`cti/pbx-tickets.sqlite`).

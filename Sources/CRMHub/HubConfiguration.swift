@@ -88,6 +88,10 @@ public struct HubConfiguration: Sendable {
         public var port: Int = 8090
         /// Timeouts, connection and concurrency limits, header caps (see ``IngressServer/Limits`` for defaults).
         public var limits = IngressServer.Limits()
+        /// `linger.ms` of the producer the ingress endpoints produce through (`linger_ms`). Each reply waits for
+        /// Kafka's acknowledgement, so the default 0 sends at once; messages that arrive while a request to the broker
+        /// is in flight are still sent together. The shared producer of routes and sinks keeps its own batching.
+        public var lingerMilliseconds: Int = 0
     }
 
     /// Master-data store settings.
@@ -377,8 +381,9 @@ extension HubConfiguration.IngressSettings {
         let map = try value.mapping()
         try map.allowOnly([
             "host", "port", "idle_timeout", "read_timeout", "request_timeout", "max_connections",
-            "max_concurrent_requests", "max_header_bytes", "max_header_fields",
+            "max_concurrent_requests", "max_header_bytes", "max_header_fields", "linger_ms",
         ])
+        if let value = map.optional("linger_ms") { lingerMilliseconds = try value.int(in: 0...1_000) }
         if let value = map.optional("host") { host = try value.nonEmptyString() }
         if let value = map.optional("port") { port = try value.int(in: 1...65_535) }
         if let value = map.optional("idle_timeout") { limits.idleTimeout = try value.delay() }

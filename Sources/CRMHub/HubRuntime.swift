@@ -142,11 +142,13 @@ public struct HubRuntime: Sendable {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.brokers)
         producerConfiguration.client = clientConfiguration
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
-        state.registerKafka { producer.lastError }
+        var ingressConfiguration = producerConfiguration
+        ingressConfiguration.lingerMilliseconds = configuration.ingress.lingerMilliseconds
+        let ingressProducer = IngressProducer(configuration: ingressConfiguration, logger: logger)
+        state.registerKafka { producer.lastError ?? ingressProducer.producerIfMade?.lastError }
+        let flushTimeout = Duration.seconds(max(5, configuration.shutdownTimeoutSeconds / 3))
         var services: [any Service] = [
-            ProducerService(
-                producer: producer, flushTimeout: .seconds(max(5, configuration.shutdownTimeoutSeconds / 3)),
-                logger: logger)
+            ProducerService(producer: producer, flushTimeout: flushTimeout, logger: logger)
         ]
         let looksUpGoldenIds =
             mappings?.current.mappings.values.contains {
@@ -190,7 +192,12 @@ public struct HubRuntime: Sendable {
                         transform: { transforms(route) }, state: state, logger: logger))
             }
         }
-        let connectors = try await makeConnectors(producer: producer, resolver: resolver, mappings: mappings)
+        let connectors = try await makeConnectors(
+            producer: producer, ingressProducer: ingressProducer, resolver: resolver, mappings: mappings)
+        if let made = ingressProducer.producerIfMade {
+            // Next to the shared producer, so it too is flushed after everything that produces through it stopped.
+            services.insert(ProducerService(producer: made, flushTimeout: flushTimeout, logger: logger), at: 1)
+        }
         services += connectors.services
         return HubServices(services: services, producer: producer, resolver: resolver, ingress: connectors.ingress)
     }
@@ -257,7 +264,8 @@ public struct HubRuntime: Sendable {
     /// Builds every connector through its kind: a ``SinkService`` per sink (sharing the delivery state store), the
     /// services sources and CTI connectors run, and the endpoints they serve on the ingress server.
     private func makeConnectors(
-        producer: KafkaProducer, resolver: MasterDataResolver?, mappings: MappingRegistry?
+        producer: KafkaProducer, ingressProducer: IngressProducer, resolver: MasterDataResolver?,
+        mappings: MappingRegistry?
     ) async throws -> (services: [any Service], ingress: [IngressEndpoint]) {
         guard !configuration.connectors.isEmpty else { return ([], []) }
         let deliveryStore = try DeliveryStateStore(
@@ -285,7 +293,7 @@ public struct HubRuntime: Sendable {
         var ingress: [IngressEndpoint] = []
         for connector in configuration.connectors {
             let context = ConnectorContext(
-                name: connector.name, file: connector.file, producer: producer,
+                name: connector.name, file: connector.file, producer: producer, ingressProducer: ingressProducer,
                 stateDirectory: configuration.stateDirectory, http: http,
                 masterData: resolver, mappings: mappings, groupPrefix: configuration.kafka.groupPrefix, state: state,
                 logger: logger,

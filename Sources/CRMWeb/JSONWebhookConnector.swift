@@ -64,7 +64,7 @@ public enum JSONWebhookConnector: Connector {
 
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let handler = JSONWebhookHandler(
-            name: context.name, settings: settings, emitter: context.emitter(), logger: context.logger)
+            name: context.name, settings: settings, emitter: try context.ingressEmitter(), logger: context.logger)
         // `token` is shorthand for `auth: {scheme: bearer}`; the ingress server checks it.
         let authentication: IngressAuthentication =
             try settings.token.map { .sharedSecret(Array(try $0.resolve().utf8)) } ?? .none

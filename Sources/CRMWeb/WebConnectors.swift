@@ -79,7 +79,7 @@ public enum WebFormConnector: Connector {
     public static func make(_ settings: Settings, in context: ConnectorContext) async throws -> ConnectorParts {
         let form = WebFormIngress.Form(name: context.name, settings: settings)
         let endpoint = WebFormIngress.endpoint(
-            form, emitter: context.emitter(), attachmentsDirectory: context.statePath("attachments"),
+            form, emitter: try context.ingressEmitter(), attachmentsDirectory: context.statePath("attachments"),
             logger: context.logger)
         return ConnectorParts(ingress: [endpoint])
     }
@@ -151,7 +151,7 @@ public enum StripeWebhookConnector: Connector {
         let secrets = try settings.secrets.map { secret throws(SecretError) in try secret.resolve() }
         let endpoint = StripeWebhookIngress.Endpoint(name: context.name, settings: settings, secrets: secrets)
         return ConnectorParts(ingress: [
-            StripeWebhookIngress.endpoint(endpoint, emitter: context.emitter(), logger: context.logger)
+            StripeWebhookIngress.endpoint(endpoint, emitter: try context.ingressEmitter(), logger: context.logger)
         ])
     }
 }

@@ -70,6 +70,7 @@ import Testing
         #expect(configuration.kafka.createTopics)
         #expect(configuration.routes.first?.to == .topic("b"))
         #expect(configuration.shutdownTimeoutSeconds == 30)
+        #expect(configuration.ingress.lingerMilliseconds == 0, "ingress replies do not wait for a batch to fill")
     }
 
     @Test("http.token and metrics_port, and the ingress bounds, are read; unset bounds keep their defaults")
@@ -90,6 +91,7 @@ import Testing
                   max_connections: 50
                   max_concurrent_requests: 4
                   max_header_bytes: 8192
+                  linger_ms: 2
                 routes:
                   - name: r1
                     from: a
@@ -103,6 +105,7 @@ import Testing
         #expect(limits.maxConnections == 50 && limits.maxConcurrentRequestsPerEndpoint == 4)
         #expect(limits.maxHeaderBytes == 8_192)
         #expect(limits.requestTimeout == .seconds(30) && limits.maxHeaderFields == 100)
+        #expect(configuration.ingress.lingerMilliseconds == 2)
     }
 
     @Test(arguments: [

@@ -18,7 +18,7 @@ struct JSONWebhookConnectorTests {
     let logger = Logger(label: "test")
 
     @Test(
-        "a json-webhook read through the registry refuses posts without its bearer token and stores the others once acknowledged"
+        "a json-webhook read through the registry refuses posts without its bearer token and stores the others once acknowledged by the ingress producer"
     )
     func bearerTokenAndStore() async throws {
         setenv("CRMHUB_TEST_SHOP_TOKEN", "s3cret-token", 1)
@@ -43,8 +43,14 @@ struct JSONWebhookConnectorTests {
         var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: cluster.bootstrapServers)
         producerConfiguration.lingerMilliseconds = 1
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        producerConfiguration.lingerMilliseconds = 0
+        producerConfiguration.client.extra["linger.ms"] = "500"
+        let ingress = IngressProducer(configuration: producerConfiguration, logger: logger)
+        #expect(ingress.producerIfMade == nil && ingress.configuration.lingerMilliseconds == 0)
+        #expect(ingress.configuration.client.extra["linger.ms"] == nil, "kafka.properties' linger.ms is not its own")
         let context = ConnectorContext(
-            name: connector.name, file: connector.file, producer: producer, stateDirectory: folder,
+            name: connector.name, file: connector.file, producer: producer, ingressProducer: ingress,
+            stateDirectory: folder,
             http: HTTPClient(concurrency: 1),
             masterData: nil, mappings: nil, groupPrefix: "test", state: HubState(), logger: logger,
             stateFiles: StateFiles(directory: folder)
@@ -53,6 +59,8 @@ struct JSONWebhookConnectorTests {
         }
         let parts = try await connector.make(in: context)
         #expect(parts.ingress.map(\.path) == ["/webhooks/shop"] && parts.services.isEmpty && parts.sink == nil)
+        let ingressProducer = try #require(ingress.producerIfMade, "the endpoint produces through the ingress producer")
+        #expect(try ingress.producer() === ingressProducer, "one ingress producer per hub")
 
         let event = ByteBuffer(string: #"{"event_id": "evt-1", "email": " Ana@Example.com ", "total": 12.50}"#)
         let json: HTTPFields = [.contentType: "application/json"]
@@ -77,6 +85,7 @@ struct JSONWebhookConnectorTests {
                 #expect(String(buffer: response.body).contains(#""id":"evt-1""#))
             }
         }
+        await ingressProducer.shutdown(timeout: .seconds(5))
         await producer.shutdown(timeout: .seconds(5))
         let stored = try await KafkaTestClient.readAll(
             cluster.bootstrapServers.joined(separator: ","), topic: "raw.shop")
