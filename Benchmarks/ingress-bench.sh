@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Web-form ingress at a fixed rate: hey sends JSON form posts at RATE req/s for DURATION; each answer is the 202 that
-# crmhub sends only after Kafka (a local Tansu broker) acknowledged the message, so hey's latency is ack-to-ack.
-# crmhub runs pinned to CPU 1, hey and Tansu to CPU 0 (taskset), so the figures are about crmhub's share of the work.
-# Appends a line per rate to bench-results/ingress.txt.
+# Web-form ingress at a fixed rate: JSON form posts at RATE req/s for DURATION; each answer is the 202 that crmhub
+# sends only after Kafka (a local Tansu broker) acknowledged the message, so the latency is post-to-ack.
+# The load is open-loop with Poisson arrivals (Benchmarks/ingress_load.c, libcurl; latency counted from each post's
+# scheduled time), as independent visitors of a form send it. --hey uses hey instead: its WORKERS workers start their
+# rate tickers together, so it sends bursts of WORKERS posts (50 by default) every WORKERS/RATE seconds.
+# crmhub runs pinned to CPU 1, the load and Tansu to CPU 0 (taskset), so the figures are about crmhub's share of the
+# work. Appends a line per rate to bench-results/ingress.txt.
 #   Benchmarks/ingress-bench.sh [--rate 1000] [--duration 20s] [--debug]
+#   Benchmarks/ingress-bench.sh --hey [--workers 50] ... # hey's bursts (the load of lines before load= was recorded)
 #   Benchmarks/ingress-bench.sh --no-pin ...             # no taskset (for comparison with earlier lines)
-#   Benchmarks/ingress-bench.sh --linger 1 ...           # the producer's linger.ms (kafka.properties); default: the
-#                                                        # hub's own default (5)
+#   Benchmarks/ingress-bench.sh --linger 1 ...           # linger.ms of the producer the form produces through
+#                                                        # (ingress.linger_ms); default: the hub's own default (1)
 #   Benchmarks/ingress-bench.sh --sweep [--duration 20s]   # 1k, 2k, 4k, ... req/s until p99 passes 20 ms (at most
 #                                                            # 7 rates, up to 64k/s), on one running crmhub
 # CRMHUB_BENCH_BINARY=path measures a given binary instead of building the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib/env.sh
-RATE=1000 DURATION=20s CONFIGURATION=release SWEEP=0 PIN=1 LINGER=""
+RATE=1000 DURATION=20s CONFIGURATION=release SWEEP=0 PIN=1 LINGER="" LOAD=poisson WORKERS=50
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) RATE=$2; shift 2 ;;
@@ -22,7 +26,9 @@ while [ $# -gt 0 ]; do
     --sweep) SWEEP=1; shift ;;
     --no-pin) PIN=0; shift ;;
     --linger) LINGER=$2; shift 2 ;;
-    *) echo "usage: $0 [--rate N | --sweep] [--duration 20s] [--debug]" >&2; exit 2 ;;
+    --hey) LOAD=hey; shift ;;
+    --workers) WORKERS=$2; shift 2 ;;
+    *) echo "usage: $0 [--rate N | --sweep] [--duration 20s] [--hey [--workers 50]] [--linger MS] [--no-pin] [--debug]" >&2; exit 2 ;;
   esac
 done
 # Pinning needs two CPUs; on one, everything shares it (and the line says so).
@@ -32,6 +38,14 @@ if [ "$(nproc)" -ge 2 ]; then HUB_CPU=1 LOAD_CPU=0; else HUB_CPU=0 LOAD_CPU=0; f
 pinned() { local cpu=$1; shift; if [ "$cpu" = all ]; then "$@"; else taskset -c "$cpu" "$@"; fi; }
 ensure_runtime
 command -v hey >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q hey
+case "$DURATION" in
+  *s) SECONDS_RUN=${DURATION%s} ;;
+  *m) SECONDS_RUN=$(( ${DURATION%m} * 60 )) ;;
+  *) echo "--duration: give seconds (20s) or minutes (1m)" >&2; exit 2 ;;
+esac
+LOADGEN=.runtime/bench/ingress_load
+mkdir -p .runtime/bench
+gcc -O2 -o "$LOADGEN" Benchmarks/ingress_load.c -lcurl -lm
 SCRATCH=.build
 [ "$CONFIGURATION" = release ] && SCRATCH=.build-release
 if [ -n "${CRMHUB_BENCH_BINARY:-}" ]; then
@@ -54,12 +68,12 @@ topic: raw.bench
 key_field: email
 required: [email]
 YAML
-PRODUCER_PROPERTIES=""
-[ -z "$LINGER" ] || PRODUCER_PROPERTIES="properties: {linger.ms: \"$LINGER\"}, "
+INGRESS_LINGER=""
+[ -z "$LINGER" ] || INGRESS_LINGER=", linger_ms: $LINGER"
 cat > "$WORK/crmhub.yaml" <<YAML
-kafka: {${PRODUCER_PROPERTIES}brokers: ["127.0.0.1:$KAFKA_PORT"], group_prefix: bench, session_timeout_ms: 2000, heartbeat_interval_ms: 500, create_topics: true, topic_partitions: 3}
+kafka: {brokers: ["127.0.0.1:$KAFKA_PORT"], group_prefix: bench, session_timeout_ms: 2000, heartbeat_interval_ms: 500, create_topics: true, topic_partitions: 3}
 http: {host: 127.0.0.1, port: $ADMIN_PORT}
-ingress: {host: 127.0.0.1, port: $INGRESS_PORT}
+ingress: {host: 127.0.0.1, port: $INGRESS_PORT$INGRESS_LINGER}
 connectors: connectors
 mappings: mappings
 state_dir: state
@@ -80,31 +94,46 @@ for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/n
 curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null || { cat "$WORK/crmhub.log" >&2; echo "crmhub did not become ready" >&2; exit 1; }
 
 URL="http://127.0.0.1:$INGRESS_PORT/forms/bench"
-BODY='{"email":"bench@example.com","first_name":"Zoë","last_name":"Müller","message":"Please call me back about order SO-1234."}'
-# hey: -c workers, each at -q req/s: 50 x RATE/50 = RATE req/s.
-WORKERS=50
-pinned "$LOAD_CPU" hey -z 3s -c 10 -q 50 -m POST -T application/json -d "$BODY" "$URL" > /dev/null   # warm-up: topic metadata, connections
+printf '%s' '{"email":"bench@example.com","first_name":"Zoë","last_name":"Müller","message":"Please call me back about order SO-1234."}' \
+  > "$WORK/body.json"
+pinned "$LOAD_CPU" hey -z 3s -c 10 -q 50 -m POST -T application/json -D "$WORK/body.json" "$URL" > /dev/null   # warm-up: topic metadata, connections
 
-# measure RATE: one hey run at RATE req/s; prints and appends its line, sets P99.
+# measure RATE: one load run at RATE req/s; prints and appends its line, sets P99.
 # hub_cpu_ticks: crmhub's CPU time so far (user + system, in clock ticks).
 hub_cpu_ticks() { awk '{print $14 + $15}' "/proc/$HUB_PID/stat"; }
 measure() {
-  local rate=$1 per_worker=$(( ($1 + WORKERS - 1) / WORKERS )) ticks_before ticks_after
+  local rate=$1 ticks_before ticks_after rps p50 p90 codes line requests cpu_us load
   ticks_before=$(hub_cpu_ticks)
-  pinned "$LOAD_CPU" hey -z "$DURATION" -c "$WORKERS" -q "$per_worker" -m POST -T application/json -d "$BODY" "$URL" \
-    > "$WORK/hey.txt"
-  ticks_after=$(hub_cpu_ticks)
-  cat "$WORK/hey.txt" >&2
-  local rps p50 codes line requests cpu_us
-  requests=$(awk '/\[202\]/ {print $2}' "$WORK/hey.txt")
+  if [ "$LOAD" = poisson ]; then
+    load="poisson"
+    pinned "$LOAD_CPU" "$LOADGEN" "$URL" "$rate" "$SECONDS_RUN" "$WORK/body.json" 256 "$rate" > "$WORK/load.txt" || true
+    ticks_after=$(hub_cpu_ticks)
+    cat "$WORK/load.txt" >&2
+    requests=$(grep -oE '[=,]202:[0-9]+' "$WORK/load.txt" | grep -oE '[0-9]+$' || echo 0)
+    rps=$(grep -oE 'achieved=[0-9.]+' "$WORK/load.txt" | cut -d= -f2)
+    p50=$(grep -oE 'p50=[0-9.]+' "$WORK/load.txt" | cut -d= -f2)
+    p90=$(grep -oE 'p90=[0-9.]+' "$WORK/load.txt" | cut -d= -f2)
+    P99=$(grep -oE 'p99=[0-9.]+' "$WORK/load.txt" | cut -d= -f2)
+    codes=$(grep -oE 'codes=[^ ]*' "$WORK/load.txt" | cut -d= -f2)
+  else
+    # hey: -c workers, each at -q req/s: WORKERS x RATE/WORKERS = RATE req/s, in bursts of WORKERS.
+    local per_worker=$(( (rate + WORKERS - 1) / WORKERS ))
+    load="hey-c$WORKERS"
+    pinned "$LOAD_CPU" hey -z "$DURATION" -c "$WORKERS" -q "$per_worker" -m POST -T application/json -D "$WORK/body.json" \
+      "$URL" > "$WORK/hey.txt"
+    ticks_after=$(hub_cpu_ticks)
+    cat "$WORK/hey.txt" >&2
+    requests=$(awk '/\[202\]/ {print $2}' "$WORK/hey.txt")
+    rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/hey.txt")
+    p50=$(awk '/ 50% in/ {print $3*1000}' "$WORK/hey.txt")
+    p90=$(awk '/ 90% in/ {print $3*1000}' "$WORK/hey.txt")
+    P99=$(awk '/ 99% in/ {print $3*1000}' "$WORK/hey.txt")
+    codes=$(awk '/Status code distribution/ {on=1; next} on && /\[/ {printf "%s%s", sep, $1 $2; sep=" "} on && !/\[/ && NF==0 {on=0}' "$WORK/hey.txt")
+  fi
   # crmhub's CPU time per accepted request (the passthrough route that copies the topic included).
   cpu_us=$(echo "($ticks_after - $ticks_before) * 1000000 / $(getconf CLK_TCK) / ${requests:-1}" | bc)
-  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/hey.txt")
-  p50=$(awk '/ 50% in/ {print $3*1000}' "$WORK/hey.txt")
-  P99=$(awk '/ 99% in/ {print $3*1000}' "$WORK/hey.txt")
-  codes=$(awk '/Status code distribution/ {on=1; next} on && /\[/ {printf "%s%s", sep, $1 $2; sep=" "} on && !/\[/ && NF==0 {on=0}' "$WORK/hey.txt")
-  line=$(printf '%s target=%s/s duration=%s build=%s achieved=%.0f req/s p50=%.1fms p99=%.1fms codes=%s hub_cpu_per_request=%sus pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s linger=%s commit=%s loadavg=%s host=%s' \
-    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$rps" "$p50" "$P99" "$codes" "$cpu_us" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-default}" \
+  line=$(printf '%s target=%s/s duration=%s build=%s load=%s achieved=%.0f req/s p50=%.1fms p90=%.1fms p99=%.1fms codes=%s hub_cpu_per_request=%sus pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s ingress_linger_ms=%s commit=%s loadavg=%s host=%s' \
+    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$load" "$rps" "$p50" "$p90" "$P99" "$codes" "$cpu_us" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-1}" \
     "${BENCH_COMMIT:-$(git rev-parse --short HEAD)}" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
   echo "$line"
   mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt

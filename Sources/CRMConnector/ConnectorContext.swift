@@ -68,8 +68,8 @@ public struct ConnectorContext: Sendable {
         SourceEmitter(connector: name, producer: producer, deadLetterTopic: deadLetterTopic)
     }
 
-    /// The emitter an ingress endpoint (a form, a webhook) produces through: the hub's ingress producer, which does
-    /// not wait to fill batches, as the endpoint's caller waits for the acknowledgement.
+    /// The emitter an ingress endpoint (a form, a webhook) produces through: the hub's ingress producer, which
+    /// hardly waits to fill batches, as the endpoint's caller waits for the acknowledgement.
     public func ingressEmitter(deadLetterTopic: String? = nil) throws(KafkaError) -> SourceEmitter {
         SourceEmitter(
             connector: name, producer: try ingressProducer?.producer() ?? producer, deadLetterTopic: deadLetterTopic)

@@ -6,8 +6,8 @@ import Synchronization
 ///
 /// An ingress endpoint answers its caller only after Kafka acknowledged the message, so the caller waits for the
 /// producer's batching delay on every request. The hub's shared producer lingers to fill batches for routes and
-/// sinks; this one is configured for latency (``HubConfiguration/IngressSettings/lingerMilliseconds``, default 0)
-/// and is otherwise identical (idempotent, `acks=all`). A hub without ingress endpoints never makes it.
+/// sinks for 5 ms; this one is configured for latency (`ingress.linger_ms`, default 1 ms) and is otherwise identical
+/// (idempotent, `acks=all`). A hub without ingress endpoints never makes it.
 ///
 /// Each endpoint produces through this one producer only, so per-key order among its messages is that producer's.
 public final class IngressProducer: Sendable {

@@ -89,9 +89,10 @@ public struct HubConfiguration: Sendable {
         /// Timeouts, connection and concurrency limits, header caps (see ``IngressServer/Limits`` for defaults).
         public var limits = IngressServer.Limits()
         /// `linger.ms` of the producer the ingress endpoints produce through (`linger_ms`). Each reply waits for
-        /// Kafka's acknowledgement, so the default 0 sends at once; messages that arrive while a request to the broker
-        /// is in flight are still sent together. The shared producer of routes and sinks keeps its own batching.
-        public var lingerMilliseconds: Int = 0
+        /// Kafka's acknowledgement, so this producer waits only 1 ms to fill a batch (the shared producer of routes and
+        /// sinks waits 5). 0 sends every message alone, which costs more CPU per message and, under load, more
+        /// latency (docs/performance.md, "Web-form ingress"). Default 1.
+        public var lingerMilliseconds: Int = 1
     }
 
     /// Master-data store settings.

@@ -70,7 +70,7 @@ import Testing
         #expect(configuration.kafka.createTopics)
         #expect(configuration.routes.first?.to == .topic("b"))
         #expect(configuration.shutdownTimeoutSeconds == 30)
-        #expect(configuration.ingress.lingerMilliseconds == 0, "ingress replies do not wait for a batch to fill")
+        #expect(configuration.ingress.lingerMilliseconds == 1, "ingress replies wait 1 ms at most for a batch to fill")
     }
 
     @Test("http.token and metrics_port, and the ingress bounds, are read; unset bounds keep their defaults")
