@@ -3,14 +3,19 @@
 # consume->produce loop in C (Benchmarks/plain_loop.c), 1 KiB messages, same Tansu broker, in one run.
 # Usage: bash Benchmarks/route-bench.sh [--messages N] [--rounds R] [--partitions P]
 # Results are printed and appended to bench-results/route.txt (one line per run).
+# CRMHUB_BENCH_TOOL=path runs a given crmhub-bench binary instead of building this checkout's release build.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib/env.sh"
 cd "$CRMHUB_ROOT"
 ensure_runtime
 
-log "building crmhub-bench (release) and the plain C loop"
-swift build -c release --product crmhub-bench
-BENCH=$(swift build -c release --show-bin-path)/crmhub-bench
+if [ -n "${CRMHUB_BENCH_TOOL:-}" ]; then
+  BENCH=$(readlink -f "$CRMHUB_BENCH_TOOL")
+else
+  log "building crmhub-bench (release)"
+  swift build -c release --product crmhub-bench
+  BENCH=$(swift build -c release --show-bin-path)/crmhub-bench
+fi
 mkdir -p .runtime/bench bench-results
 gcc -O2 -o .runtime/bench/plain_loop Benchmarks/plain_loop.c $(pkg-config --cflags --libs rdkafka)
 
