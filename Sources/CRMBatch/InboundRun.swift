@@ -28,7 +28,7 @@ import Synchronization
 /// any other message, so they are not doubled either). After every row is acknowledged the file moves to
 /// `archive/`; a file rejected as a whole (header mismatch, too many bad rows, same content as an earlier file)
 /// moves to `rejected/` with `NAME.report.json`, before anything is produced.
-struct InboundRun: Sendable {
+struct InboundRun {
     /// How long a resumed run waits before its dedup scan, for requests a crashed run had sent to be appended.
     static let resumeSettle: Duration = .seconds(2)
 
@@ -182,54 +182,45 @@ struct InboundRun: Sendable {
         var savedRows = current.rowsDone
         var counts = (read: 0, bad: 0, skipped: 0)
         let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping)
-        // Rows are read here in chunks; each chunk's messages are built (mapped and encoded) on another task while
-        // this one reads the next chunk and produces the previous one, so the two cores share the work. Rows are
-        // still begun, produced and checkpointed strictly in order.
-        let resumedAfter = current.rowsDone
-        var building = Self.startBuilding(Self.readChunk(&rows, after: resumedAfter), with: builder)
-        defer { building?.cancel() }
-        while let chunk = building {
-            building = Self.startBuilding(Self.readChunk(&rows, after: resumedAfter), with: builder)
-            for built in await chunk.value {
-                counts.read += 1
-                metrics.read.increment()
-                var messages = built.messages
-                if messages.first?.isDeadLetter == true {
-                    counts.bad += 1
-                    metrics.rejected.increment()
-                }
-                if !alreadyProduced.isEmpty {
-                    messages = messages.filter { message in
-                        if alreadyProduced.contains(message.id) {
-                            counts.skipped += 1
-                            return false
-                        }
-                        return true
-                    }
-                }
-                var status = tracker.begin(row: built.row.number, messages: messages.count)
-                for message in messages {
-                    try await enqueue(message.message, row: built.row.number, emitter: emitter, tracker: tracker)
-                }
-                while status.inFlight >= environment.maxInFlight {
-                    try status.check(job: job.name)
-                    try? await Task.sleep(for: .milliseconds(1))
-                    status = tracker.status
-                }
-                try status.check(job: job.name)
-                let done = status.rowsDone
-                let due = done - savedRows >= job.checkpointRows || Date().timeIntervalSince(lastSave) >= 1
-                if done > savedRows && due {
-                    // Rows done and their offsets read together (the count in `status` may be older than the offsets).
-                    let checkpoint = tracker.checkpoint
-                    (current.rowsDone, current.scanFrom) = checkpoint
-                    try state.saveInboundFile(job: job.name, sha256: sha, current)
-                    savedRows = checkpoint.rowsDone
-                    lastSave = Date()
-                }
-                progress.tick(
-                    rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
+        while let row = rows.next() {
+            if row.number <= current.rowsDone { continue }
+            counts.read += 1
+            metrics.read.increment()
+            var messages = builder.build(row)
+            if messages.first?.isDeadLetter == true {
+                counts.bad += 1
+                metrics.rejected.increment()
             }
+            if !alreadyProduced.isEmpty {
+                messages = messages.filter { message in
+                    if alreadyProduced.contains(message.id) {
+                        counts.skipped += 1
+                        return false
+                    }
+                    return true
+                }
+            }
+            var status = tracker.begin(row: row.number, messages: messages.count)
+            for message in messages {
+                try await enqueue(message.message, row: row.number, emitter: emitter, tracker: tracker)
+            }
+            while status.inFlight >= environment.maxInFlight {
+                try status.check(job: job.name)
+                try? await Task.sleep(for: .milliseconds(1))
+                status = tracker.status
+            }
+            try status.check(job: job.name)
+            let done = status.rowsDone
+            if done - savedRows >= job.checkpointRows || (done > savedRows && Date().timeIntervalSince(lastSave) >= 1) {
+                // Rows done and their offsets read together (the count in `status` may be older than the offsets).
+                let checkpoint = tracker.checkpoint
+                (current.rowsDone, current.scanFrom) = checkpoint
+                try state.saveInboundFile(job: job.name, sha256: sha, current)
+                savedRows = checkpoint.rowsDone
+                lastSave = Date()
+            }
+            progress.tick(
+                rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
         }
         // Every message acknowledged (or failed) before the file is done.
         _ = await emitter.producer.flush(timeout: .seconds(120))
@@ -295,31 +286,7 @@ struct InboundRun: Sendable {
 
     // MARK: Building messages
 
-    /// How many rows are read and built together (see ``importFile(_:drop:emitter:outcome:)``).
-    static let chunkRows = 512
-
-    /// A row and the messages built from it.
-    struct BuiltRow: Sendable {
-        var row: ParsedRow
-        var messages: [OutgoingMessage]
-    }
-
-    /// Builds the messages of `rows` on another task; nil when there are no rows.
-    private static func startBuilding(_ rows: [ParsedRow], with builder: MessageBuilder) -> Task<[BuiltRow], Never>? {
-        rows.isEmpty ? nil : Task { rows.map { BuiltRow(row: $0, messages: builder.build($0)) } }
-    }
-
-    /// The next rows after row `rowsDone` (rows a resumed run already covered are skipped), at most ``chunkRows``.
-    private static func readChunk(_ rows: inout RowSource, after rowsDone: Int) -> [ParsedRow] {
-        var chunk: [ParsedRow] = []
-        chunk.reserveCapacity(chunkRows)
-        while chunk.count < chunkRows, let row = rows.next() {
-            if row.number > rowsDone { chunk.append(row) }
-        }
-        return chunk
-    }
-
-    struct OutgoingMessage: Sendable {
+    struct OutgoingMessage {
         var id: String
         var message: ProducerMessage
         var isDeadLetter: Bool
@@ -493,7 +460,7 @@ struct InboundRun: Sendable {
 
 /// Builds one file's messages row by row; what is the same for every row (the job, file and checksum headers, the
 /// id prefix, the mapping header) is made once.
-struct MessageBuilder: Sendable {
+struct MessageBuilder {
     typealias OutgoingMessage = InboundRun.OutgoingMessage
 
     let run: InboundRun

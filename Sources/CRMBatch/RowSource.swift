@@ -2,8 +2,8 @@ import CRMCSV
 import CRMModel
 
 /// One data row of an inbound file, parsed into a JSON object (CSV: header name → field; dotted names nest).
-struct ParsedRow: Sendable {
-    enum Content: Sendable {
+struct ParsedRow {
+    enum Content {
         case value(JSONValue)
         /// The row could not be read: why, the error class for the DLQ, and the raw bytes kept for the DLQ.
         case failure(reason: String, errorClass: String, raw: [UInt8])
