@@ -150,7 +150,8 @@ def main(results, work, out):
     # Ingress: latency percentiles at the offered rate (achieved rate in the label).
     rows = []
     for l in read(os.path.join(results, "ingress.txt")):
-        extra = f"{word(l, 'build') or ''} {word(l, 'target') or ''} got {int(field(l, 'achieved') or 0)}/s"
+        load = word(l, "load") or "hey-c50"
+        extra = f"{word(l, 'build') or ''} {load} {word(l, 'target') or ''} got {int(field(l, 'achieved') or 0)}/s"
         rows.append((label(l, extra), field(l, "p50", "ms"), field(l, "p99", "ms"), 10.0))
     if rows:
         dat = write_table(work, "ingress", ["run", "label", "p50", "p99", "goal"], rows)
