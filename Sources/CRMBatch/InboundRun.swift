@@ -337,12 +337,10 @@ struct InboundRun {
         var bad = 0
         while let row = rows.next() {
             total += 1
-            switch row.content {
-            case .failure: bad += 1
-            case .value(let value):
-                if let mapping {
-                    do { _ = try mapping.apply(value, context: environment.mappingContext) } catch { bad += 1 }
-                }
+            if case .failure = row.content {
+                bad += 1
+            } else if let mapping, let value = row.value {
+                do { _ = try mapping.apply(value, context: environment.mappingContext) } catch { bad += 1 }
             }
         }
         if let max = job.reject.maxBadRows, bad > max {
@@ -503,24 +501,16 @@ struct MessageBuilder {
         switch row.content {
         case .failure(let reason, let errorClass, let raw):
             return [run.deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
+        case .columns(let fields, let template) where mapping == nil:
+            // Unmapped CSV rows are written as JSON straight from their fields.
+            return [unmapped(row, value: template.jsonBytes(fields), headers: common)]
+        case .columns(let fields, let template):
+            value = template.value(fields)
         case .value(let parsed):
             value = parsed
         }
         guard let mapping, let mappingHeader else {
-            guard let topic = job.topic(forEntity: "*") else {
-                return [
-                    run.deadLetter(
-                        row, raw: value.jsonBytes(), reason: "no output topic", errorClass: "configuration",
-                        headers: common, sha: sha)
-                ]
-            }
-            let id = messageID(row: row.number, index: 0)
-            common.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
-            return [
-                OutgoingMessage(
-                    id: id, message: ProducerMessage(topic: topic, value: value.jsonBytes(), headers: common),
-                    isDeadLetter: false)
-            ]
+            return [unmapped(row, value: value.jsonBytes(), headers: common)]
         }
         common.append(mappingHeader)
         let result: MappingResult
@@ -556,6 +546,19 @@ struct MessageBuilder {
                     isDeadLetter: false))
         }
         return messages
+    }
+
+    /// The message of a row imported without a mapping: its object as it is, to the job's one topic.
+    private func unmapped(_ row: ParsedRow, value: [UInt8], headers: [KafkaHeader]) -> OutgoingMessage {
+        var headers = headers
+        guard let topic = run.job.topic(forEntity: "*") else {
+            return run.deadLetter(
+                row, raw: value, reason: "no output topic", errorClass: "configuration", headers: headers, sha: sha)
+        }
+        let id = messageID(row: row.number, index: 0)
+        headers.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
+        return OutgoingMessage(
+            id: id, message: ProducerMessage(topic: topic, value: value, headers: headers), isDeadLetter: false)
     }
 }
 

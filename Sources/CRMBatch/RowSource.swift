@@ -2,9 +2,11 @@ import CRMCSV
 import CRMModel
 
 /// One data row of an inbound file, parsed into a JSON object (CSV: header name → field; dotted names nest).
-struct ParsedRow {
-    enum Content {
+struct ParsedRow: Sendable {
+    enum Content: Sendable {
         case value(JSONValue)
+        /// A CSV row: its fields, one per header column, and the layout that makes them the row's object.
+        case columns([String], RowTemplate)
         /// The row could not be read: why, the error class for the DLQ, and the raw bytes kept for the DLQ.
         case failure(reason: String, errorClass: String, raw: [UInt8])
     }
@@ -14,6 +16,15 @@ struct ParsedRow {
     /// 1-based physical line the row starts on.
     var line: Int
     var content: Content
+
+    /// The row's object; nil for a row that could not be read.
+    var value: JSONValue? {
+        switch content {
+        case .value(let value): value
+        case .columns(let fields, let template): template.value(fields)
+        case .failure: nil
+        }
+    }
 }
 
 /// Reads an inbound file row by row in the job's format.
@@ -88,8 +99,10 @@ struct RowSource {
                             reason: "\(record.fields.count) fields, the header has \(header.count)", errorClass: "csv",
                             raw: raw))
                 }
-                let object = template?.value(record.fields) ?? .object([])
-                return ParsedRow(number: number, line: record.line, content: .value(object))
+                guard let template else {
+                    return ParsedRow(number: number, line: record.line, content: .value(.object([])))
+                }
+                return ParsedRow(number: number, line: record.line, content: .columns(record.fields, template))
             }
         }
         if let lines {
@@ -119,6 +132,8 @@ final class RowTemplate: Sendable {
     }
 
     private let root: [(String, Node)]
+    /// The same layout as JSON with the fields to fill in: a row's message without its object.
+    private let encoding: JSONTemplate?
 
     /// The layout for `header` (each column's path); nil when it is not an object (cannot happen for non-empty paths).
     init?(header: [[String]]) {
@@ -126,6 +141,7 @@ final class RowTemplate: Sendable {
         for (index, path) in header.enumerated() {
             probe.set(path: path[...], to: .number(String(index)))
         }
+        encoding = JSONTemplate(probe)
         func node(_ value: JSONValue) -> Node? {
             switch value {
             case .number(let text): return Int(text).map(Node.field)
@@ -147,6 +163,14 @@ final class RowTemplate: Sendable {
     /// The row's object for `fields` (one per header column).
     func value(_ fields: [String]) -> JSONValue {
         .object(Self.members(root, fields))
+    }
+
+    /// `value(fields).jsonBytes()`, written straight from the fields.
+    func jsonBytes(_ fields: [String]) -> [UInt8] {
+        guard let encoding else { return value(fields).jsonBytes() }
+        var bytes: [UInt8] = []
+        encoding.encode(fields, into: &bytes)
+        return bytes
     }
 
     private static func members(_ nodes: [(String, Node)], _ fields: [String]) -> [(String, JSONValue)] {

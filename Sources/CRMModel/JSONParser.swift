@@ -382,6 +382,11 @@ struct JSONWriter: ~Copyable {
         count += p.count
     }
 
+    /// Writes `raw` as it is (already-encoded JSON).
+    mutating func write(bytes raw: [UInt8]) {
+        raw.withUnsafeBufferPointer { bytes($0) }
+    }
+
     @inline(__always)
     private mutating func literal(_ word: StaticString) {
         bytes(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))

@@ -19,19 +19,22 @@ import Testing
         ["a.b.c", "a.b.d", "a.e", "f"],
         ["x..y", "", "x"],
         ["same", "same", "same"],
+        ["na\"me", "a.b\\c", "tab\there"],
     ]
 
     @Test(arguments: headers)
-    func rowTemplateBuildsTheObjectSetPathBuilds(header: [String]) throws {
+    func rowTemplateBuildsTheObjectAndTheBytesSetPathBuilds(header: [String]) throws {
         let paths = Self.paths(header)
         let template = try #require(RowTemplate(header: paths))
         for row in 0..<3 {
-            let fields: [String] = header.indices.map { "v\(row)-\($0)" }
+            // The last row's values need escaping (quote, backslash, newline, a control character) or are not ASCII.
+            let fields: [String] = header.indices.map { row == 2 ? "q\"u\\o\n\u{1}é-\($0)" : "v\(row)-\($0)" }
             var expected = JSONValue.object([])
             for (path, field) in zip(paths, fields) { expected.set(path: path[...], to: .string(field)) }
             let got: JSONValue = template.value(fields)
             #expect(got == expected)
             #expect(got.jsonBytes() == expected.jsonBytes())
+            #expect(template.jsonBytes(fields) == expected.jsonBytes(), "written straight from the fields")
         }
     }
 
