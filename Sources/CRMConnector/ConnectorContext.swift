@@ -68,11 +68,17 @@ public struct ConnectorContext: Sendable {
         SourceEmitter(connector: name, producer: producer, deadLetterTopic: deadLetterTopic)
     }
 
-    /// The emitter an ingress endpoint (a form, a webhook) produces through: the hub's ingress producer, which
-    /// hardly waits to fill batches, as the endpoint's caller waits for the acknowledgement.
+    /// The producer for messages someone waits on while they are produced (an ingress caller for its 202, an agent
+    /// for a screen-pop): the hub's ingress producer, which hardly waits to fill batches, or the shared producer
+    /// when the hub has none.
+    public func lowLatencyProducer() throws(KafkaError) -> KafkaProducer {
+        try ingressProducer?.producer() ?? producer
+    }
+
+    /// The emitter an ingress endpoint (a form, a webhook) produces through: ``lowLatencyProducer()``, as the
+    /// endpoint's caller waits for the acknowledgement.
     public func ingressEmitter(deadLetterTopic: String? = nil) throws(KafkaError) -> SourceEmitter {
-        SourceEmitter(
-            connector: name, producer: try ingressProducer?.producer() ?? producer, deadLetterTopic: deadLetterTopic)
+        SourceEmitter(connector: name, producer: try lowLatencyProducer(), deadLetterTopic: deadLetterTopic)
     }
 
     /// A path under the state folder (`cti/pbx-tickets.sqlite`).

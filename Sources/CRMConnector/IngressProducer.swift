@@ -2,10 +2,10 @@ import CRMKafka
 import Logging
 import Synchronization
 
-/// The producer behind ingress endpoints (web forms, webhooks), made on first use.
+/// The producer behind ingress endpoints (web forms, webhooks) and CTI screen-pops, made on first use.
 ///
 /// An ingress endpoint answers its caller only after Kafka acknowledged the message, so the caller waits for the
-/// producer's batching delay on every request. The hub's shared producer lingers to fill batches for routes and
+/// producer's batching delay on every request; an agent waits for a screen-pop the same way. The hub's shared producer lingers to fill batches for routes and
 /// sinks for 5 ms; this one is configured for latency (`ingress.linger_ms`, default 1 ms) and is otherwise identical
 /// (idempotent, `acks=all`). A hub without ingress endpoints never makes it.
 ///

@@ -1,5 +1,6 @@
 import CRMConnector
 import CRMDelivery
+import CRMKafka
 import CRMMasterData
 import CRMViews
 import CRMYAML
@@ -205,8 +206,15 @@ enum CTIWiring {
             name: context.name, interactionTopic: settings.interactionTopic, screenPopTopic: settings.screenPopTopic)
         processorConfiguration.defaultRegion = settings.defaultRegion
         processorConfiguration.direction = CallDirection(rawValue: settings.direction) ?? .inbound
+        // An agent waits for the screen-pop: it goes through the hub's low-latency producer.
+        let producer: KafkaProducer
+        do {
+            producer = try context.lowLatencyProducer()
+        } catch {
+            throw CTISetupError(description: "\(context.file): cannot create the screen-pop producer: \(error)")
+        }
         let processor = CallEventProcessor(
-            configuration: processorConfiguration, producer: context.producer, lookup: lookup, logger: context.logger)
+            configuration: processorConfiguration, producer: producer, lookup: lookup, logger: context.logger)
         let source: CTIConnector.Source
         switch settings.source {
         case .kamailioEvapi(let host, let port):
