@@ -1,8 +1,36 @@
 import CRMModel
+import Foundation
 import Testing
 
 @Suite("JSONValue parser and encoder")
 struct JSONValueTests {
+    @Test("strings are written with exactly the escapes of the byte-by-byte rule (20 000 random strings)")
+    func stringEscapes() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let pieces = ["a", "Z", " ", "\"", "\\", "\n", "\t", "\r", "\u{01}", "\u{1F}", "\u{7F}", "é", "😀", "0", "~", "/"]
+        for _ in 0..<20_000 {
+            let s = (0..<next(40)).map { _ in pieces[next(pieces.count)] }.joined()
+            var want: [UInt8] = [0x22]
+            for b in s.utf8 {
+                switch b {
+                case 0x22: want += [0x5C, 0x22]
+                case 0x5C: want += [0x5C, 0x5C]
+                case 0x0A: want += Array("\\n".utf8)
+                case 0x0D: want += Array("\\r".utf8)
+                case 0x09: want += Array("\\t".utf8)
+                case ..<0x20: want += Array(String(format: "\\u%04x", b).utf8)
+                default: want.append(b)
+                }
+            }
+            want.append(0x22)
+            #expect(JSONValue.string(s).jsonBytes() == want, "\(Array(s.utf8))")
+        }
+    }
+
     @Test("round-trips documents and keeps number text")
     func roundTrip() throws {
         let text = #"{"a":[1,-2.50,3e2,true,false,null],"b":{"c":"x\"y\\z\n\u00e9\ud83d\ude00"},"d":""}"#
