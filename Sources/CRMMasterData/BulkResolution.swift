@@ -122,10 +122,10 @@ public struct BulkResolution: Sendable {
             records = []
         } else {
             // Bulk: resolution in file order of the features interned while reading. The per-record arrays and
-            // the block entries (at most ten keys a record) are sized once, and the block table for the estimated
+            // the block entries (ten slots a record) are sized once, and the block table for the estimated
             // distinct keys plus 2 %: no reallocation while resolving. Each chunk is dropped once resolved: the graph holds its references and features from then on.
             let blockKeys = graph.estimatedBlockKeys(chunks.lazy.flatMap(\.rows))
-            graph.reserve(records: count, blockEntries: count * 10, blockKeys: blockKeys + blockKeys / 50)
+            graph.reserve(records: count, blockKeys: blockKeys + blockKeys / 50)
             var tally = [Int](repeating: 0, count: 4)
             let decisions: [ResolutionDecision] = [.created, .joined, .updated, .review]
             for c in chunks.indices {

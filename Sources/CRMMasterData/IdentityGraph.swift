@@ -121,7 +121,7 @@ public struct IdentityGraph: Sendable {
     /// Makes room for `count` more records (bulk runs that know their size): no reallocation of the per-record
     /// arrays and indexes while resolving. `blockKeys`, when known (see `estimatedBlockKeys`), sizes the block
     /// table once: growing it near the end of a run would hold the old and the new table at once.
-    mutating func reserve(records count: Int, blockEntries: Int, blockKeys: Int = 0) {
+    mutating func reserve(records count: Int, blockKeys: Int = 0) {
         let n = refs.count + count
         refIndex.reserve(count)
         if retainsRecords { records.reserveCapacity(n) }
@@ -129,7 +129,7 @@ public struct IdentityGraph: Sendable {
         active.reserveCapacity(n)
         clusterOf.reserveCapacity(n)
         members.reserve(records: count, clusters: 0)
-        blocks.reserve(entries: blockEntries, keys: blockKeys)
+        blocks.reserve(records: count, keys: blockKeys)
     }
 
     /// About how many distinct blocking keys `rows` bring (keys already in the index counted again): the distinct
