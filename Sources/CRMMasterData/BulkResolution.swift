@@ -80,18 +80,14 @@ public struct BulkResolution: Sendable {
         var records: [CustomerRecord] = []
         var chunks: [(refs: [RecordRef], rows: [CompactFeatures])] = []
         let chunkSize = 65_536
-        // One normaliser per worker for the whole file: repeated names, streets, cities, postcodes and birth dates
-        // are normalised once per worker, not once per chunk (caches bounded by `FeatureNormalizer.endBatch`).
-        var normalizers = [FeatureNormalizer]()
         try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem, chunk: chunkSize) { chunk in
             if measureLatency {
                 records += chunk
                 return
             }
-            let features = Self.features(chunk, normalizers: &normalizers)
+            let features = Self.features(chunk)
             chunks.append((chunk.map(\.ref), features.map { graph.intern($0) }))
         }
-        normalizers = []
         let count = measureLatency ? records.count : chunks.reduce(0) { $0 + $1.refs.count }
         let t1 = clock.now
         if train {
@@ -191,35 +187,19 @@ public struct BulkResolution: Sendable {
 
     /// Features of many records, computed on all cores.
     public static func features(_ records: [CustomerRecord]) -> [MatchFeatures] {
-        var normalizers = [FeatureNormalizer]()
-        return features(records, normalizers: &normalizers)
-    }
-
-    /// Features of many records, computed on all cores; worker `c` uses (and keeps filling) `normalizers[c]`, so
-    /// the caches carry over from one call to the next. Missing normalisers are added.
-    static func features(_ records: [CustomerRecord], normalizers: inout [FeatureNormalizer]) -> [MatchFeatures] {
         let n = records.count
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 10_000))
-        while normalizers.count < chunks { normalizers.append(FeatureNormalizer()) }
-        let parts = UnsafeSendableBox(
-            (features: Array(repeating: [MatchFeatures](), count: chunks), normalizers: normalizers))
-        normalizers = []  // the box holds the only reference: workers update the caches in place
+        let parts = UnsafeSendableBox(Array(repeating: [MatchFeatures](), count: chunks))
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks
             let hi = n * (c + 1) / chunks
-            parts.lock.lock()
-            var normalizer = parts.value.normalizers[c]
-            parts.value.normalizers[c] = FeatureNormalizer()
-            parts.lock.unlock()
+            var normalizer = FeatureNormalizer()
             let part = records[lo..<hi].map { normalizer.features($0) }
-            normalizer.endBatch()
             parts.lock.lock()
-            parts.value.features[c] = part
-            parts.value.normalizers[c] = normalizer
+            parts.value[c] = part
             parts.lock.unlock()
         }
-        normalizers = parts.value.normalizers
-        return parts.value.features.flatMap { $0 }
+        return parts.value.flatMap { $0 }
     }
 
     /// Streams the CSV into records (the first column is the record id).

@@ -6,8 +6,7 @@ import CRMNormalize
 /// Builds the same `MatchFeatures` as `MatchFeatures.init(_:)`, remembering the keys of raw values it has already
 /// normalised: names, streets, cities, postcodes, countries and birth dates repeat across a file, and a dictionary
 /// lookup is far cheaper than Unicode folding. E-mail addresses and phone numbers, nearly all distinct, are
-/// normalised every time. One normaliser per worker (not shared between threads); bulk runs keep one per worker
-/// for the whole file, and `endBatch()` bounds it.
+/// normalised every time. One normaliser per worker (not shared between threads).
 struct FeatureNormalizer {
     private var given: [String: (key: String?, token: String?)] = [:]
     private var family: [String: String?] = [:]
@@ -70,23 +69,6 @@ struct FeatureNormalizer {
             f.dob = d
         }
         return f
-    }
-
-    /// The most entries a cache keeps: a cache above it at the end of a batch is emptied.
-    static let maximumCacheEntries = 100_000
-
-    /// Ends a batch: empties every cache holding more than `maximumCacheEntries` values, so a normaliser kept for
-    /// a whole file stays bounded while the caches of repeated values (given and family names, streets, cities,
-    /// postcodes, countries, birth dates) carry over from batch to batch.
-    mutating func endBatch() {
-        let limit = Self.maximumCacheEntries
-        if family.count > limit { family = [:] }
-        if street.count > limit { street = [:] }
-        if postcode.count > limit { postcode = [:] }
-        if given.count > limit { given = [:] }
-        if city.count > limit { city = [:] }
-        if country.count > limit { country = [:] }
-        if dob.count > limit { dob = [:] }
     }
 
     private static func given(_ raw: String) -> (key: String?, token: String?) {
