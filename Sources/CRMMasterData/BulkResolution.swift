@@ -104,6 +104,7 @@ public struct BulkResolution: Sendable {
             report.training = r
             graph.use(MatchModel(parameters: r.parameters))
         }
+        if !measureLatency { Self.releaseFreeMemory() }
         let t2 = clock.now
         // Per row, the index of its record in the graph (rows with a reference seen before update that record).
         var placed: [Int32] = []
@@ -121,9 +122,10 @@ public struct BulkResolution: Sendable {
             records = []
         } else {
             // Bulk: resolution in file order of the features interned while reading. The per-record arrays and
-            // the block entries (at most ten keys a record) are sized once: no reallocation while resolving.
-            // Each chunk is dropped once resolved: the graph holds its references and features from then on.
-            graph.reserve(records: count, blockEntries: count * 10)
+            // the block entries (ten slots a record) are sized once, and the block table for the estimated
+            // distinct keys plus 2 %: no reallocation while resolving. Each chunk is dropped once resolved: the graph holds its references and features from then on.
+            let blockKeys = graph.estimatedBlockKeys(chunks.lazy.flatMap(\.rows))
+            graph.reserve(records: count, blockKeys: blockKeys + blockKeys / 50)
             var tally = [Int](repeating: 0, count: 4)
             let decisions: [ResolutionDecision] = [.created, .joined, .updated, .review]
             for c in chunks.indices {
@@ -236,6 +238,14 @@ public struct BulkResolution: Sendable {
         if !out.isEmpty { try body(out) }
     }
 
+    /// Hands the allocator's free pages back to the system (glibc keeps what the normalising workers freed in
+    /// their arenas: the raw records and text features of every chunk).
+    static func releaseFreeMemory() {
+        #if os(Linux)
+            _ = glibcMallocTrim(0)
+        #endif
+    }
+
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
@@ -250,6 +260,12 @@ public struct BulkResolution: Sendable {
         return nil
     }
 }
+
+#if os(Linux)
+    /// glibc's `malloc_trim` (declared in `<malloc.h>`, which the Glibc module does not export).
+    @_silgen_name("malloc_trim")
+    private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif
 
 /// A lock-protected box for results written from `concurrentPerform` workers.
 final class UnsafeSendableBox<T>: @unchecked Sendable {
