@@ -123,7 +123,8 @@ public struct BulkResolution: Sendable {
         } else {
             // Bulk: resolution in file order of the features interned while reading. The per-record arrays and
             // the block entries (ten slots a record) are sized once, and the block table for the estimated
-            // distinct keys plus 2 %: no reallocation while resolving. Each chunk is dropped once resolved: the graph holds its references and features from then on.
+            // distinct keys plus 2 %: no reallocation while resolving. Each chunk is dropped once resolved: the
+            // graph holds its references and features from then on.
             let blockKeys = graph.estimatedBlockKeys(chunks.lazy.flatMap(\.rows))
             graph.reserve(records: count, blockKeys: blockKeys + blockKeys / 50)
             var tally = [Int](repeating: 0, count: 4)
