@@ -192,6 +192,17 @@ struct KafkaClientTests {
         #expect(error?.code == .configuration)
         #expect(error?.reason.contains("no.such.property") == true)
     }
+
+    @Test func theConsumerPrefetchIsBoundedAndAKafkaPropertyStillOverridesIt() async throws {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: ["127.0.0.1:1"], groupID: "g", topics: ["t"])
+        #expect(configuration.properties.contains { $0 == ("queued.max.messages.kbytes", "16384") })
+        #expect(configuration.properties.contains { $0 == ("fetch.queue.backoff.ms", "20") }, "runtime is 2.16")
+        configuration.client.extra["queued.max.messages.kbytes"] = "65536"
+        // librdkafka applies properties in order: the last value set wins.
+        #expect(configuration.properties.last { $0.0 == "queued.max.messages.kbytes" }?.1 == "65536")
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)  // librdkafka accepts both
+        await consumer.close()
+    }
 }
 
 /// Records the next offset to commit per partition, as a route would.

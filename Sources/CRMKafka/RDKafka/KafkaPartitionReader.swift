@@ -26,7 +26,7 @@ public final class KafkaPartitionReader: Sendable {
                 ("auto.offset.reset", "earliest"),
                 // Bounds librdkafka's prefetch (default 64 MB) so an export's memory stays small whatever the topic size.
                 ("queued.max.messages.kbytes", "8192"),
-            ] + configuration.properties
+            ] + KafkaConsumerConfiguration.fetchQueueBackoff(milliseconds: 20) + configuration.properties
         let client = try RDKafkaClient.make(
             type: RD_KAFKA_CONSUMER, properties: properties, secrets: configuration.secretProperties, logger: logger)
         self.client = client

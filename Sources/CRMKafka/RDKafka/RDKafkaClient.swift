@@ -109,7 +109,12 @@ public enum KafkaRuntime {
         return ((raw >> 24) & 0xff, (raw >> 16) & 0xff, (raw >> 8) & 0xff)
     }
     /// librdkafka 2.0.x mis-parses the tagged fields that modern brokers (Tansu, Kafka 3.x flexible versions) send.
-    public static var hasTaggedFieldBug: Bool { version.major < 2 || (version.major == 2 && version.minor < 1) }
+    public static var hasTaggedFieldBug: Bool { !isAtLeast(major: 2, minor: 1) }
+    /// Whether the runtime is `major.minor` or later.
+    public static func isAtLeast(major: Int, minor: Int) -> Bool {
+        let version = version
+        return (version.major, version.minor) >= (major, minor)
+    }
 }
 
 extension KafkaRuntime {
