@@ -222,7 +222,7 @@ public struct IdentityGraph: Sendable {
                 var sum = 0.0
                 var n = 0
                 var bestMember: Int32 = -1
-                var veto = false
+                var conflicts = 0
                 var bestGuards: UInt8 = 0
                 // The first 32 members, in the order they joined.
                 var m = members.first(c)
@@ -230,7 +230,7 @@ public struct IdentityGraph: Sendable {
                     let s = model.score(f, features[Int(m)], store, &nameLevels)
                     sum += s.score
                     n += 1
-                    if s.guards & GuardMask.conflict != 0 { veto = true }
+                    if s.guards & GuardMask.conflict != 0 { conflicts += 1 }
                     if s.score > maxScore {
                         maxScore = s.score
                         bestMember = m
@@ -239,6 +239,10 @@ public struct IdentityGraph: Sendable {
                     m = members.next(after: m)
                 }
                 let mean = sum / Double(max(n, 1))
+                // Held apart from half the members or more: a different person. From fewer, the odd members are
+                // the ones that differ (one record with a replaced birth date or surname must not keep every later
+                // record of that person out), and the best pair and the mean still have to hold.
+                let veto = conflicts * 2 >= n && conflicts > 0
                 if maxScore >= configuration.mergeThreshold, mean >= meanThreshold, !veto, bestGuards == 0 {
                     joinable.append((c, maxScore))
                     if best == nil || maxScore > best!.score { best = (c, maxScore, bestMember) }

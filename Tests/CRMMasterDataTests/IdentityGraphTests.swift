@@ -38,6 +38,26 @@ struct IdentityGraphTests {
         #expect(c.goldenId != a.goldenId)
     }
 
+    @Test("one odd member does not keep a person's later records out; a conflict with half the cluster does")
+    func oddMember() {
+        var g = IdentityGraph()
+        func record(_ id: String, _ given: String, _ family: String, dob: String) -> CustomerRecord {
+            person(id, given, family, street: "11 Macfarland Crescent", city: "Ryde", postcode: "3220", dob: dob)
+        }
+        let original = g.resolve(record("org", "Tahni", "Murton", dob: "1923-11-10"))
+        // A copy whose family name was replaced, and a mistyped one: both still this person.
+        let replaced = g.resolve(record("dup-1", "Tahni", "Skeen", dob: "1923-11-10"))
+        let mistyped = g.resolve(record("dup-2", "Tahni", "Murto", dob: "1923-11-10"))
+        #expect(replaced.goldenId == original.goldenId && mistyped.goldenId == original.goldenId)
+        // A copy with a replaced birth date: held apart from the odd member (family name and birth date differ)
+        // but not from the other two.
+        let wrongDate = g.resolve(record("dup-0", "Tahni", "Murton", dob: "1950-09-09"))
+        #expect(wrongDate.goldenId == original.goldenId)
+        // Another person of the household (given name and birth date differ) is held apart from every member.
+        let sister = g.resolve(record("sister", "Ruby", "Murton", dob: "1926-02-14"))
+        #expect(sister.goldenId != original.goldenId)
+    }
+
     @Test("a shared switchboard number and a placeholder e-mail do not merge hundreds of people")
     func frequentValues() {
         var g = IdentityGraph()
