@@ -101,6 +101,8 @@ pinned "$LOAD_CPU" hey -z 3s -c 10 -q 50 -m POST -T application/json -D "$WORK/b
 # measure RATE: one load run at RATE req/s; prints and appends its line, sets P99.
 # hub_cpu_ticks: crmhub's CPU time so far (user + system, in clock ticks).
 hub_cpu_ticks() { awk '{print $14 + $15}' "/proc/$HUB_PID/stat"; }
+# hub_peak_rss: crmhub's peak resident set so far (VmHWM), e.g. 61234kB.
+hub_peak_rss() { awk '/^VmHWM/ {print $2 "kB"}' "/proc/$HUB_PID/status"; }
 measure() {
   local rate=$1 ticks_before ticks_after rps p50 p90 codes line requests cpu_us load
   ticks_before=$(hub_cpu_ticks)
@@ -132,8 +134,8 @@ measure() {
   fi
   # crmhub's CPU time per accepted request (the passthrough route that copies the topic included).
   cpu_us=$(echo "($ticks_after - $ticks_before) * 1000000 / $(getconf CLK_TCK) / ${requests:-1}" | bc)
-  line=$(printf '%s target=%s/s duration=%s build=%s load=%s achieved=%.0f req/s p50=%.1fms p90=%.1fms p99=%.1fms codes=%s hub_cpu_per_request=%sus pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s ingress_linger_ms=%s commit=%s loadavg=%s host=%s' \
-    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$load" "$rps" "$p50" "$p90" "$P99" "$codes" "$cpu_us" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-1}" \
+  line=$(printf '%s target=%s/s duration=%s build=%s load=%s achieved=%.0f req/s p50=%.1fms p90=%.1fms p99=%.1fms codes=%s hub_cpu_per_request=%sus hub_peak_rss=%s pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s ingress_linger_ms=%s commit=%s loadavg=%s host=%s' \
+    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$load" "$rps" "$p50" "$p90" "$P99" "$codes" "$cpu_us" "$(hub_peak_rss)" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-1}" \
     "${BENCH_COMMIT:-$(git rev-parse --short HEAD)}" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
   echo "$line"
   mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt

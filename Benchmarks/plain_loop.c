@@ -4,7 +4,9 @@
  * linger 5 ms), so the comparison measures what the hub adds.
  *
  * Usage: plain_loop BOOTSTRAP FROM_TOPIC TO_TOPIC GROUP COUNT
- * Prints one line: "plain messages=N seconds=S rate=R" (timed from the first consumed message to the last ack).
+ * Prints one line: "plain messages=N seconds=S rate=R max_rss_kb=K" (timed from the first consumed message to the
+ * last ack; K is the process's peak resident set, VmHWM: getrusage's ru_maxrss would include the parent's peak
+ * when the parent spawned this process with vfork).
  */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -97,8 +99,14 @@ int main(int argc, char **argv) {
     rd_kafka_flush(producer, 60000);
     double seconds = now_seconds() - start;
     rd_kafka_commit(consumer, NULL, 0);
-    printf("plain messages=%ld delivered=%ld failed=%ld seconds=%.3f rate=%.0f\n", consumed, delivered, failed, seconds,
-           delivered / seconds);
+    long peak_kb = 0;
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    while (status && fgets(line, sizeof line, status))
+        if (sscanf(line, "VmHWM: %ld kB", &peak_kb) == 1) break;
+    if (status) fclose(status);
+    printf("plain messages=%ld delivered=%ld failed=%ld seconds=%.3f rate=%.0f max_rss_kb=%ld\n", consumed, delivered,
+           failed, seconds, delivered / seconds, peak_kb);
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     rd_kafka_destroy(producer);

@@ -46,22 +46,31 @@ struct RouteBench: AsyncParsableCommand {
 
         var plainRates: [Double] = []
         var hubRates: [Double] = []
+        var plainPeakRSS = 0
+        var hubPeakRSS = 0
         for round in 0..<rounds {
             let plain = try runPlainLoop(
                 from: input, to: "bench.plain.\(runID).\(round)", group: "bench-plain-\(runID)-\(round)")
-            plainRates.append(plain)
-            print("round \(round + 1) plain loop: \(Int(plain)) msg/s")
+            plainRates.append(plain.rate)
+            plainPeakRSS = max(plainPeakRSS, plain.peakRSSKiB)
+            print("round \(round + 1) plain loop: \(Int(plain.rate)) msg/s, peak RSS \(plain.peakRSSKiB) KiB")
+            // The route runs in this process: its peak is measured from here (the preload's memory is not counted).
+            PeakRSS.reset()
             let hub = try await runRoute(
                 from: input, to: "bench.hub.\(runID).\(round)", group: "bench-hub-\(runID)-\(round)", logger: logger)
             hubRates.append(hub)
-            print("round \(round + 1) crmhub route: \(Int(hub)) msg/s")
+            let hubRSS = PeakRSS.kibibytes()
+            hubPeakRSS = max(hubPeakRSS, hubRSS)
+            print("round \(round + 1) crmhub route: \(Int(hub)) msg/s, peak RSS \(hubRSS) KiB (this process)")
         }
         let plainBest = plainRates.max() ?? 0
         let hubBest = hubRates.max() ?? 0
         let ratio = plainBest > 0 ? hubBest / plainBest : 0
         let timestamp = ISO8601DateFormatter().string(from: Date())
         let settings = "messages=\(messages) size=\(size) partitions=\(partitions) rounds=\(rounds)"
-        let rates = "plain=\(Int(plainBest)) msg/s crmhub=\(Int(hubBest)) msg/s ratio=\(String(format: "%.2f", ratio))"
+        let rates =
+            "plain=\(Int(plainBest)) msg/s crmhub=\(Int(hubBest)) msg/s ratio=\(String(format: "%.2f", ratio))"
+            + " plain_rss=\(plainPeakRSS)KiB crmhub_rss=\(hubPeakRSS)KiB"
         let line =
             "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)"
             + (note.map { " \($0)" } ?? "")
@@ -116,7 +125,7 @@ struct RouteBench: AsyncParsableCommand {
         }
     }
 
-    private func runPlainLoop(from: String, to: String, group: String) throws -> Double {
+    private func runPlainLoop(from: String, to: String, group: String) throws -> (rate: Double, peakRSSKiB: Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: plainLoop)
         process.arguments = [bootstrap, from, to, group, String(messages)]
@@ -126,12 +135,15 @@ struct RouteBench: AsyncParsableCommand {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0,
-            let rate = text.split(separator: " ").first(where: { $0.hasPrefix("rate=") })
-        else {
+        func value(_ name: String) -> String? {
+            text.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix(name + "=") }.map {
+                String($0.dropFirst(name.count + 1))
+            }
+        }
+        guard process.terminationStatus == 0, let rate = value("rate").flatMap(Double.init) else {
             throw ValidationError("plain loop failed (exit \(process.terminationStatus)): \(text)")
         }
-        return Double(rate.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        return (rate, value("max_rss_kb").flatMap { Int($0) } ?? 0)
     }
 
     /// Runs a real `RouteService` (identity transform) and times first consumed message → last acknowledged.
@@ -196,4 +208,26 @@ final class AckCounter: @unchecked Sendable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// This process's peak resident set (`VmHWM`), which Linux lets a process reset.
+enum PeakRSS {
+    /// Returns freed heap to the system (what the preload's producer held), then resets the peak to the current
+    /// resident set (`/proc/self/clear_refs`, value 5).
+    static func reset() {
+        _ = mallocTrim(0)
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// glibc's `malloc_trim` (declared in `<malloc.h>`, which the Glibc module does not export).
+    @_silgen_name("malloc_trim")
+    private static func mallocTrim(_ pad: Int) -> Int32
+
+    /// The peak resident set since the start or the last ``reset()``, in KiB; 0 where `/proc` is not available.
+    static func kibibytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return 0 }
+        return Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0
+    }
 }
