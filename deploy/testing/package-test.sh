@@ -157,7 +157,9 @@ log "route: $(cat "$WORK/consume.log")"
 
 # 4. Admin endpoints and a clean stop.
 curl -fsS "http://127.0.0.1:$ADMIN_PORT/healthz" >/dev/null || fail "/healthz"
-curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -q '^crmhub_' || fail "/metrics has no crmhub_ series"
+# Read the whole page first: `curl | grep -q` fails under pipefail when grep stops reading at its first match.
+METRICS=$(curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics") || fail "/metrics"
+grep -q '^crmhub_' <<<"$METRICS" || fail "/metrics has no crmhub_ series"
 kill -TERM "$CRMHUB_PID"
 stopped=0
 for _ in $(seq 1 60); do
