@@ -76,6 +76,9 @@ public struct IdentityGraph: Sendable {
     /// Absorbed golden id → its members when it was merged (what unmerge restores).
     public private(set) var mergeHistory: [String: [RecordRef]] = [:]
     private var blocks: BlockIndex
+    /// Per record whose features changed after it was added (replaced or erased): its block keys by kind as they
+    /// were when it was added — the keys of its own block entries (`ownBlockKey`).
+    private var addedBlockKeys: [Int32: [UInt64]] = [:]
     private var barred: [Int32: Set<String>] = [:]
     /// Remembered name-pair levels for scoring (reset with the model).
     private var nameLevels = NameLevelMemo()
@@ -196,15 +199,15 @@ public struct IdentityGraph: Sendable {
     }
 
     private mutating func place(_ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures) -> Placement {
-        let keys = blockingKeys(f)
+        let keys = blockKeysByKind(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
         var joinable: [(cluster: Int32, score: Double)] = []
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
 
         scratch.removeAll(keepingCapacity: true)
-        for k in keys {
-            let (size, head) = blocks.chain(k)
+        for k in keys where k != 0 {
+            let (size, head) = blocks.chain(blockSlot(k))
             guard size <= configuration.maxBlockSize else { continue }
             var e = head
             while e >= 0 {
@@ -414,6 +417,7 @@ public struct IdentityGraph: Sendable {
             refIndex.remove(refs[Int(m)])
             refIndex.clear(m)
             if retainsRecords { records[Int(m)] = CustomerRecord(system: "", externalId: "") }
+            keepAddedBlockKeys(m)
             features[Int(m)] = CompactFeatures()
         }
         recordCount -= erased.count
@@ -487,6 +491,7 @@ public struct IdentityGraph: Sendable {
     private mutating func append(
         _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil
     ) -> Int32 {
+        // `keys`: the record's block keys by kind (`blockKeysByKind`).
         let i = refIndex.append(ref)
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
         features.append(f)
@@ -494,7 +499,9 @@ public struct IdentityGraph: Sendable {
         members.addRecord()
         store.add(f)
         recordCount += 1
-        for k in keys ?? blockingKeys(f) { blocks.add(k, i) }
+        for (n, k) in (keys ?? blockKeysByKind(f)).enumerated() where k != 0 {
+            blocks.add(k, i, kind: n + 1, own: true, at: blockSlot(k))
+        }
         return i
     }
 
@@ -505,11 +512,14 @@ public struct IdentityGraph: Sendable {
 
     /// Replaces record `i` with a newer version (`nil`: only its features are known), keeping its cluster.
     private mutating func replace(_ i: Int32, with record: CustomerRecord?, features f: CompactFeatures) {
+        keepAddedBlockKeys(i)
         store.remove(features[Int(i)])
         store.add(f)
         if retainsRecords, let record { records[Int(i)] = record }
         features[Int(i)] = f
-        for k in blockingKeys(f) { blocks.add(k, i) }
+        for (n, k) in blockKeysByKind(f).enumerated() where k != 0 {
+            blocks.add(k, i, kind: n + 1, own: false, at: blockSlot(k))
+        }
     }
 
     // MARK: Restore
@@ -555,7 +565,7 @@ public struct IdentityGraph: Sendable {
 
     private func lookup(_ key: UInt64, _ matches: (CompactFeatures) -> Bool) -> [String] {
         var out: [String] = []
-        for j in blocks.members(key) where active[Int(j)] && matches(features[Int(j)]) {
+        for j in blocks.members(blockSlot(key)) where active[Int(j)] && matches(features[Int(j)]) {
             let g = clusters[Int(clusterOf[Int(j)])].goldenId
             if !out.contains(g) { out.append(g) }
         }
@@ -590,29 +600,66 @@ public struct IdentityGraph: Sendable {
     /// given initial; the e-mail local part; date of birth with postcode; street with city. Blocks hold at most
     /// `maxBlockSize + 1` records: a full block is a frequent value, never used for candidates (and lookups on it
     /// return the first entries only). The keys are the values of `blockingKeyParts`, built from interned ids.
-    func blockingKeys(_ f: CompactFeatures) -> [UInt64] {
-        var keys: [UInt64] = []
-        keys.reserveCapacity(10)
-        let s = store
-        if f.email != 0 { keys.append(BlockIndex.key(BlockKind.email, f.email)) }
-        if f.phone != 0 { keys.append(BlockIndex.key(BlockKind.phone, f.phone)) }
-        if f.given != 0, f.family != 0 {
-            keys.append(BlockIndex.key(BlockKind.names, min(f.given, f.family), max(f.given, f.family)))
-        }
-        let initial = f.given == 0 ? 0 : s.nameFirst[Int(f.given)]
-        let prefix = f.family == 0 ? 0 : s.namePrefix3[Int(f.family)]
-        if f.dob != 0 {
-            if initial != 0 { keys.append(BlockIndex.key(BlockKind.dobInitial, f.dob, initial)) }
-            if f.family != 0 { keys.append(BlockIndex.key(BlockKind.dobFamily, f.dob, prefix)) }
-        }
-        if f.postcode != 0, f.family != 0 { keys.append(BlockIndex.key(BlockKind.postcodeFamily, f.postcode, prefix)) }
-        if f.postcode != 0, initial != 0 { keys.append(BlockIndex.key(BlockKind.postcodeInitial, f.postcode, initial)) }
-        if f.emailLocal != 0, s.localIsLong[Int(f.emailLocal)] {
-            keys.append(BlockIndex.key(BlockKind.emailLocal, f.emailLocal))
-        }
-        if f.dob != 0, f.postcode != 0 { keys.append(BlockIndex.key(BlockKind.dobPostcode, f.dob, f.postcode)) }
-        if f.street != 0, f.city != 0 { keys.append(BlockIndex.key(BlockKind.streetCity, f.street, f.city)) }
+    func blockingKeys(_ f: CompactFeatures) -> [UInt64] { blockKeysByKind(f).filter { $0 != 0 } }
+
+    /// A record's blocking keys by kind: element `kind − 1` is the key of that `BlockKind`, 0 when the record
+    /// has none of that kind.
+    func blockKeysByKind(_ f: CompactFeatures) -> [UInt64] {
+        var keys = [UInt64](repeating: 0, count: BlockIndex.slotsPerRecord)
+        for kind in 1...BlockIndex.slotsPerRecord { keys[kind - 1] = blockKey(kind, f) }
         return keys
+    }
+
+    /// The blocking key of one kind (`BlockKind`) of a record's features; 0 when the record has none.
+    @inline(__always) func blockKey(_ kind: Int, _ f: CompactFeatures) -> UInt64 {
+        let s = store
+        switch UInt64(kind) {
+        case BlockKind.email: return f.email == 0 ? 0 : BlockIndex.key(BlockKind.email, f.email)
+        case BlockKind.phone: return f.phone == 0 ? 0 : BlockIndex.key(BlockKind.phone, f.phone)
+        case BlockKind.names:
+            guard f.given != 0, f.family != 0 else { return 0 }
+            return BlockIndex.key(BlockKind.names, min(f.given, f.family), max(f.given, f.family))
+        case BlockKind.dobInitial:
+            guard f.dob != 0, f.given != 0 else { return 0 }
+            let initial = s.nameFirst[Int(f.given)]
+            return initial == 0 ? 0 : BlockIndex.key(BlockKind.dobInitial, f.dob, initial)
+        case BlockKind.dobFamily:
+            guard f.dob != 0, f.family != 0 else { return 0 }
+            return BlockIndex.key(BlockKind.dobFamily, f.dob, s.namePrefix3[Int(f.family)])
+        case BlockKind.postcodeFamily:
+            guard f.postcode != 0, f.family != 0 else { return 0 }
+            return BlockIndex.key(BlockKind.postcodeFamily, f.postcode, s.namePrefix3[Int(f.family)])
+        case BlockKind.postcodeInitial:
+            guard f.postcode != 0, f.given != 0 else { return 0 }
+            let initial = s.nameFirst[Int(f.given)]
+            return initial == 0 ? 0 : BlockIndex.key(BlockKind.postcodeInitial, f.postcode, initial)
+        case BlockKind.emailLocal:
+            guard f.emailLocal != 0, s.localIsLong[Int(f.emailLocal)] else { return 0 }
+            return BlockIndex.key(BlockKind.emailLocal, f.emailLocal)
+        case BlockKind.dobPostcode:
+            return f.dob == 0 || f.postcode == 0 ? 0 : BlockIndex.key(BlockKind.dobPostcode, f.dob, f.postcode)
+        case BlockKind.streetCity:
+            return f.street == 0 || f.city == 0 ? 0 : BlockIndex.key(BlockKind.streetCity, f.street, f.city)
+        default: return 0
+        }
+    }
+
+    /// The slot of a block key in the block index (the index keeps 32-bit fingerprints and checks a matching
+    /// slot's key against the key of its head entry, computed here).
+    @inline(__always) func blockSlot(_ key: UInt64) -> BlockIndex.Slot {
+        blocks.find(key) { r, kind in ownBlockKey(r, kind) }
+    }
+
+    /// The key of record `r`'s own block entry of `kind`: its key of that kind when the record was added.
+    @inline(__always) private func ownBlockKey(_ r: Int32, _ kind: Int) -> UInt64 {
+        if !addedBlockKeys.isEmpty, let keys = addedBlockKeys[r] { return keys[kind - 1] }
+        return blockKey(kind, features[Int(r)])
+    }
+
+    /// Keeps record `i`'s block keys as added before its features change (its own block entries stay in their
+    /// blocks, and `ownBlockKey` must still find their keys).
+    private mutating func keepAddedBlockKeys(_ i: Int32) {
+        if addedBlockKeys[i] == nil { addedBlockKeys[i] = blockKeysByKind(features[Int(i)]) }
     }
 
     /// The hashes of a record's text blocking keys (`blockingKeyParts` through `BlockKey.hash`): the same
@@ -670,7 +717,7 @@ extension IdentityGraph {
             if kind == "r" { continue }
             let (candidates, ambiguous) = blockKeys(kind: kind, value: value)
             for k in candidates {
-                for j in blocks.members(k) where active[Int(j)] {
+                for j in blocks.members(blockSlot(k)) where active[Int(j)] {
                     // A text key that splits into values in more than one way is checked against the record.
                     if ambiguous,
                         !Self.blockingKeyParts(store.materialize(features[Int(j)])).contains(where: {
