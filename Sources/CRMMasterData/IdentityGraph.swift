@@ -67,10 +67,10 @@ public struct IdentityGraph: Sendable {
     private(set) var features: [CompactFeatures] = []
     private(set) var active: [Bool] = []
     private(set) var clusterOf: [Int32] = []
-    private(set) var clusters: [Cluster] = []
+    /// Every cluster's golden id and liveness, and the clusters by golden id.
+    private(set) var clusters = ClusterTable()
     /// The members of every cluster.
     private var members = MemberChains()
-    private(set) var byGolden = GoldenIndex()
     /// Absorbed golden id → survivor golden id.
     public private(set) var aliases: [String: String] = [:]
     /// Absorbed golden id → its members when it was merged (what unmerge restores).
@@ -372,7 +372,7 @@ public struct IdentityGraph: Sendable {
     @discardableResult
     public mutating func unmerge(_ absorbed: String) throws(MasterDataError) -> String {
         guard let formerMembers = mergeHistory[absorbed], let survivorId = aliases[absorbed],
-            let a = byGolden[absorbed], let s = cluster(survivorId)
+            let a = clusters[absorbed], let s = cluster(survivorId)
         else { throw MasterDataError(.notFound, "no merge of \(absorbed) to undo") }
         let back = Set(formerMembers.compactMap { refIndex[$0] })
         members.set(s, members.members(s).filter { !back.contains($0) })
@@ -532,19 +532,17 @@ public struct IdentityGraph: Sendable {
         for (record, gid) in members {
             let i = append(record)
             let c: Int32
-            if let existing = byGolden[gid] {
+            if let existing = clusters[gid] {
                 c = existing
             } else {
                 c = addCluster(GoldenKey(gid), alive: true)
-                byGolden[gid] = c
                 goldenCount += 1
             }
             clusterOf.append(c)
             self.members.append(i, to: c)
         }
-        for (absorbed, _) in mergeHistory where byGolden[absorbed] == nil {
-            let c = addCluster(GoldenKey(absorbed), alive: false)
-            byGolden[absorbed] = c
+        for (absorbed, _) in mergeHistory where clusters[absorbed] == nil {
+            _ = addCluster(GoldenKey(absorbed), alive: false)
         }
         self.aliases = aliases
         self.mergeHistory = mergeHistory
@@ -559,7 +557,7 @@ public struct IdentityGraph: Sendable {
             id = next
             hops += 1
         }
-        guard let c = byGolden[id], clusters[Int(c)].alive else { return nil }
+        guard let c = clusters[id], clusters[Int(c)].alive else { return nil }
         return c
     }
 
@@ -576,21 +574,19 @@ public struct IdentityGraph: Sendable {
     private mutating func newCluster(founder: RecordRef, member: Int32) -> Int32 {
         var key = GoldenKey.hashed(GoldenId.hash(founder))
         var n = 1
-        while byGolden[key] != nil {
+        while clusters[key] != nil {
             key = .hashed(GoldenId.hash(founder, salt: n))
             n += 1
         }
         let c = addCluster(key, alive: true)
         members.append(member, to: c)
-        byGolden[key] = c
         goldenCount += 1
         return c
     }
 
-    /// Appends an empty cluster (not indexed by golden id, not counted) and returns its index.
+    /// Appends an empty cluster (indexed by its golden id, not counted) and returns its index.
     private mutating func addCluster(_ golden: GoldenKey, alive: Bool) -> Int32 {
-        let c = Int32(clusters.count)
-        clusters.append(Cluster(golden: golden, alive: alive))
+        let c = clusters.append(golden, alive: alive)
         members.addCluster()
         return c
     }
@@ -731,7 +727,7 @@ extension IdentityGraph {
             }
         }
         for id in goldenIds {
-            guard let c = byGolden[id] else { continue }
+            guard let c = clusters[id] else { continue }
             for m in members.members(c) { out.insert(refs[Int(m)]) }
         }
         return out
@@ -800,7 +796,7 @@ extension IdentityGraph {
     /// Records a merge alias another instance made (`nil` removes it, after an unmerge elsewhere).
     public mutating func setAlias(_ absorbed: String, to survivor: String?) {
         aliases[absorbed] = survivor
-        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, members.count(c) == 0 {
+        if let c = clusters[absorbed], survivor != nil, clusters[Int(c)].alive, members.count(c) == 0 {
             clusters[Int(c)].alive = false
             goldenCount -= 1
         }
@@ -837,7 +833,7 @@ extension IdentityGraph {
     /// it merged or gone, created if unknown.
     private mutating func liveCluster(stored goldenId: String) -> Int32 {
         aliases[goldenId] = nil
-        if let c = byGolden[goldenId] {
+        if let c = clusters[goldenId] {
             if !clusters[Int(c)].alive {
                 clusters[Int(c)].alive = true
                 goldenCount += 1
@@ -845,7 +841,6 @@ extension IdentityGraph {
             return c
         }
         let c = addCluster(GoldenKey(goldenId), alive: true)
-        byGolden[goldenId] = c
         goldenCount += 1
         return c
     }

@@ -46,7 +46,7 @@ struct CompactStorageTests {
         #expect(index[RecordRef(system: "crm", externalId: "missing")] == nil)
     }
 
-    @Test("golden ids: made ids round-trip through 64 bits, other ids stay text")
+    @Test("golden ids: made ids round-trip through 64 bits, other ids stay text; clusters are found by either")
     func goldenIds() {
         let ref = RecordRef(system: "crm", externalId: "42")
         let id = GoldenId.make(ref)
@@ -59,12 +59,20 @@ struct CompactStorageTests {
             #expect(GoldenKey(other) == .text(other))
             #expect(GoldenKey(other).id == other)
         }
-        var index = GoldenIndex()
-        index[id] = 3
-        index["customer-7"] = 4
-        #expect(index[GoldenKey(id)] == 3)
-        #expect(index["customer-7"] == 4)
-        #expect(index["G0000000000000000"] == nil)
+        var table = ClusterTable()
+        for n in 0..<3 { #expect(table.append(.hashed(UInt64(n)), alive: true) == Int32(n)) }
+        #expect(table.append(GoldenKey(id), alive: true) == 3)
+        #expect(table.append(GoldenKey("customer-7"), alive: false) == 4)
+        #expect(table[GoldenKey(id)] == 3)
+        #expect(table["customer-7"] == 4)
+        #expect(table[3].goldenId == id && table[3].alive)
+        #expect(table[4].goldenId == "customer-7" && !table[4].alive)
+        #expect(table["G0000000000000000"] == 0)
+        #expect(table["G0000000000000009"] == nil && table["customer-8"] == nil)
+        table[3].alive = false
+        #expect(!table[3].alive && table[GoldenKey(id)] == 3)
+        for n in 5..<3_000 { #expect(table.append(.hashed(UInt64(n) &* 0x9E37_79B9), alive: true) == Int32(n)) }
+        #expect(table[GoldenKey(id)] == 3 && table["customer-7"] == 4 && table[.hashed(2_999 &* 0x9E37_79B9)] == 2_999)
     }
 
     @Test("member chains keep join order through append, move, rewrite and emptying")
