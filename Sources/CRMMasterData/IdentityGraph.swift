@@ -60,7 +60,7 @@ public struct IdentityGraph: Sendable {
     /// Every record's reference by index, and the index of each active record by reference.
     private var refIndex = RecordRefIndex()
     /// Every record's reference, by index.
-    var refs: [RecordRef] { refIndex.refs }
+    var refs: RecordRefs { refIndex.refs }
     /// Interned values and their counts (term frequencies).
     private(set) var store = FeatureStore()
     /// Every record's features, by index.
