@@ -34,6 +34,8 @@ struct BlockIndex: Sendable {
     /// Block sizes (at most `capacity`, at most 255).
     private var sizes: [UInt8]
     private var used = 0
+    /// How many times the table has grown (slots `find` returned stay valid until it grows).
+    private(set) var growths = 0
     /// Grow when `used` would exceed this (4/5 of the slots).
     private var limit: Int
     /// Per record `r`, the next entry after each of its own entries `r × slotsPerRecord + kind − 1` (-1: end of
@@ -198,6 +200,7 @@ struct BlockIndex: Sendable {
         heads = Array(repeating: -1, count: n)
         sizes = Array(repeating: 0, count: n)
         limit = Self.limit(slots: n)
+        growths += 1
         for k in oldFingerprints.indices where oldFingerprints[k] != 0 {
             let i = emptySlot(oldFingerprints[k])
             fingerprints[i] = oldFingerprints[k]

@@ -83,6 +83,8 @@ public struct IdentityGraph: Sendable {
     /// Remembered name-pair levels for scoring (reset with the model).
     private var nameLevels = NameLevelMemo()
     private var scratch: [Int32] = []
+    /// The block slots of the record being placed, by kind (reused by `append` while the table has not grown).
+    private var keySlots: [BlockIndex.Slot] = []
 
     /// Records currently resolved (active).
     public private(set) var recordCount = 0
@@ -206,8 +208,13 @@ public struct IdentityGraph: Sendable {
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
 
         scratch.removeAll(keepingCapacity: true)
-        for k in keys where k != 0 {
-            let (size, head) = blocks.chain(blockSlot(k))
+        keySlots.removeAll(keepingCapacity: true)
+        let growths = blocks.growths
+        for k in keys {
+            let slot = k == 0 ? BlockIndex.Slot(index: -1, found: false) : blockSlot(k)
+            keySlots.append(slot)
+            guard slot.found else { continue }
+            let (size, head) = blocks.chain(slot)
             guard size <= configuration.maxBlockSize else { continue }
             var e = head
             while e >= 0 {
@@ -255,7 +262,8 @@ public struct IdentityGraph: Sendable {
             }
         }
 
-        let i = append(ref, record: record, features: f, blockingKeys: keys)
+        let i = append(
+            ref, record: record, features: f, blockingKeys: keys, slots: (keySlots, growths))
 
         if let b = best {
             clusterOf.append(b.cluster)
@@ -489,9 +497,12 @@ public struct IdentityGraph: Sendable {
 
     /// Adds a record to the indexes (not yet to a cluster) and returns its index.
     private mutating func append(
-        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil
+        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil,
+        slots: (found: [BlockIndex.Slot], growths: Int)? = nil
     ) -> Int32 {
-        // `keys`: the record's block keys by kind (`blockKeysByKind`).
+        // `keys`: the record's block keys by kind (`blockKeysByKind`); `slots`: their slots as `place` found them
+        // when the table had grown `growths` times. A found key keeps its slot until the table grows again; a
+        // missing key's empty slot may have been taken since, so it is looked up again.
         let i = refIndex.append(ref)
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
         features.append(f)
@@ -500,7 +511,8 @@ public struct IdentityGraph: Sendable {
         store.add(f)
         recordCount += 1
         for (n, k) in (keys ?? blockKeysByKind(f)).enumerated() where k != 0 {
-            blocks.add(k, i, kind: n + 1, own: true, at: blockSlot(k))
+            let known = slots.flatMap { $0.found[n].found && $0.growths == blocks.growths ? $0.found[n] : nil }
+            blocks.add(k, i, kind: n + 1, own: true, at: known ?? blockSlot(k))
         }
         return i
     }
