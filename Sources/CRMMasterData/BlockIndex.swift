@@ -155,8 +155,7 @@ struct BlockIndex: Sendable {
 
     /// A new chain entry of record `i` in front of `following`: the record's own slot of `kind`, else an overflow
     /// entry.
-    private mutating func newEntry(record i: Int32, kind: Int, own: Bool, key: UInt64, next following: Int32) -> Int32
-    {
+    private mutating func newEntry(record i: Int32, kind: Int, own: Bool, key: UInt64, next following: Int32) -> Int32 {
         if own {
             let r = Int(i)
             precondition(r < Int(Self.overflowBase) / Self.slotsPerRecord, "block index above 107 M records")
