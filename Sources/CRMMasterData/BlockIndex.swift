@@ -1,38 +1,52 @@
 // CRMMasterData — the blocking index: 64-bit block key → the records holding it, in flat arrays.
 //
-// Open addressing (linear probing) over parallel arrays of keys, chain heads and sizes; the members of all blocks
-// are singly linked chains of entries. A record's first ten block entries (a record has at most ten keys) are
-// its own slots in one shared array: entry `record × 10 + n` is the record's n-th entry, so an entry stores only
-// the next entry (4 bytes) and the record is the entry divided by ten — one array read per visited entry, not
-// two. Entries beyond a record's ten (added when a record is replaced by a newer version) go to an overflow area
-// that also stores the record. No per-block allocation: a million records cost 41 bytes each (entry slots and a
-// per-record count) plus 13 bytes per table slot. The table's size is not a power of two (a key's home slot is
-// its hash scaled to the size): it is kept between 8/15 and 4/5 full (it grows by half when 4/5 full), where a
+// Open addressing (linear probing) over parallel arrays of key fingerprints, chain heads and sizes; the members of
+// all blocks are singly linked chains of entries. A slot keeps only the top 32 bits of its key: the full key of a
+// block is the key of any of its entries, and the caller (the graph) recomputes it from the features of the head
+// entry's record when a fingerprint matches (once per lookup that finds its block), so the table costs 9 bytes a
+// slot instead of 13. A record's first keys (one per kind: a record has at most ten, of ten kinds) are its own
+// entry slots in one shared array: entry `record × 10 + kind − 1`, so an entry stores only the next entry (4
+// bytes), and the record and the kind are the entry divided by ten and the remainder — one array read per
+// visited entry. Entries added later (when a record is replaced by a newer version) go to an overflow area that
+// also stores the record and the full key. No per-block allocation: a million records cost 40 bytes each (entry
+// slots) plus 9 bytes per table slot. The table's size is not a power of two (a key's home slot is its
+// fingerprint scaled to the size): it is kept between 8/15 and 4/5 full (it grows by half when 4/5 full), where a
 // power-of-two table grown by doubling at 3/4 can be under half full — at a million records 4.0 M keys sat in
-// 8.4 M slots (109 MB) — and momentarily holds three times its size while growing.
+// 8.4 M slots — and momentarily holds three times its size while growing.
 
 /// Block key → record indices. A block holds at most `capacity` distinct records (a fuller block is a frequent
 /// value, never used for candidates).
+///
+/// Lookups go through `find(_:ownKey:)`, which asks the caller for the key of a record's own entry (the graph
+/// computes it from the record's features as they were when the record was added).
 struct BlockIndex: Sendable {
+    /// Where a search for a key ended: the key's slot (`found`) or the empty slot where it would go.
+    struct Slot {
+        var index: Int
+        var found: Bool
+    }
+
     /// Records a block keeps at most.
     let capacity: Int
-    private var keys: [UInt64]
+    /// Per slot, the top 32 bits of its key (0: an empty slot; a key whose top 32 bits are 0 has fingerprint 1).
+    private var fingerprints: [UInt32]
     private var heads: [Int32]
     /// Block sizes (at most `capacity`, at most 255).
     private var sizes: [UInt8]
     private var used = 0
+    /// How many times the table has grown (slots `find` returned stay valid until it grows).
+    private(set) var growths = 0
     /// Grow when `used` would exceed this (4/5 of the slots).
     private var limit: Int
-    /// Per record `r`, the next entry after each of its entries `r × slotsPerRecord ..< (r + 1) × slotsPerRecord`
-    /// (-1: end of chain; unused slots hold -1 too).
+    /// Per record `r`, the next entry after each of its own entries `r × slotsPerRecord + kind − 1` (-1: end of
+    /// chain; unused slots hold -1 too).
     private var next: [Int32] = []
-    /// Per record, how many of its own entry slots are in use.
-    private var slotsUsed: [UInt8] = []
-    /// Entries `overflowBase + n`: the next entry and the record.
+    /// Entries `overflowBase + n`: the next entry, the record and the block's key.
     private var overflowNext: [Int32] = []
     private var overflowMember: [Int32] = []
+    private var overflowKey: [UInt64] = []
 
-    /// A record's own entry slots: its first entries (a record has at most ten blocking keys when added).
+    /// A record's own entry slots: one per kind of key (`BlockKind`: 1 ... 10).
     static let slotsPerRecord = 10
     /// The first overflow entry id (own slots cover records below `overflowBase / slotsPerRecord`).
     private static let overflowBase: Int32 = 1 << 30
@@ -40,7 +54,7 @@ struct BlockIndex: Sendable {
     init(capacity: Int) {
         precondition(capacity <= 255, "block capacity above 255")
         self.capacity = capacity
-        keys = Array(repeating: 0, count: 1 << 10)
+        fingerprints = Array(repeating: 0, count: 1 << 10)
         heads = Array(repeating: -1, count: 1 << 10)
         sizes = Array(repeating: 0, count: 1 << 10)
         limit = Self.limit(slots: 1 << 10)
@@ -49,35 +63,48 @@ struct BlockIndex: Sendable {
     /// The most keys a table of `slots` slots holds before it grows.
     private static func limit(slots: Int) -> Int { slots / 5 * 4 }
 
-    /// Key 0 marks an empty slot.
-    @inline(__always) private static func stored(_ key: UInt64) -> UInt64 { key == 0 ? 1 : key }
+    /// The fingerprint a key is stored under (0 marks an empty slot).
+    @inline(__always) private static func fingerprint(_ key: UInt64) -> UInt32 {
+        let f = UInt32(truncatingIfNeeded: key >> 32)
+        return f == 0 ? 1 : f
+    }
 
-    /// The slot holding `key`, or the empty slot where it would go. The home slot is the key scaled to the table
-    /// size (the high half of key × size): keys are SplitMix64 outputs, uniform over 64 bits.
-    @inline(__always) private func slot(_ key: UInt64) -> (index: Int, found: Bool) {
-        let n = keys.count
-        var i = Int(truncatingIfNeeded: key.multipliedFullWidth(by: UInt64(n)).high)
-        return keys.withUnsafeBufferPointer { table in
+    /// The home slot of a fingerprint in a table of `n` slots: the fingerprint scaled to the size (keys are
+    /// SplitMix64 outputs, uniform over 64 bits, so their top 32 bits are uniform too).
+    @inline(__always) private static func home(_ fingerprint: UInt32, _ n: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(fingerprint) &* UInt64(n)) >> 32)
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go. `ownKey(record, kind)` is the key of the
+    /// record's own entry of that kind; it is asked only when a slot's fingerprint matches.
+    @inline(__always) func find(_ key: UInt64, ownKey: (Int32, Int) -> UInt64) -> Slot {
+        let fp = Self.fingerprint(key)
+        let n = fingerprints.count
+        var i = Self.home(fp, n)
+        return fingerprints.withUnsafeBufferPointer { table in
             while true {
-                let k = table[i]
-                if k == key { return (i, true) }
-                if k == 0 { return (i, false) }
+                let f = table[i]
+                if f == 0 { return Slot(index: i, found: false) }
+                if f == fp && self.key(ofEntry: heads[i], ownKey) == key { return Slot(index: i, found: true) }
                 i += 1
                 if i == n { i = 0 }
             }
         }
     }
 
-    /// The number of records in a block (0 when unknown).
-    func size(_ key: UInt64) -> Int {
-        let s = slot(Self.stored(key))
-        return s.found ? Int(sizes[s.index]) : 0
+    /// The key of the block entry `e` belongs to.
+    @inline(__always) private func key(ofEntry e: Int32, _ ownKey: (Int32, Int) -> UInt64) -> UInt64 {
+        if e < Self.overflowBase {
+            let (record, k) = e.quotientAndRemainder(dividingBy: Int32(Self.slotsPerRecord))
+            return ownKey(record, Int(k) + 1)
+        }
+        return overflowKey[Int(e - Self.overflowBase)]
     }
 
-    /// A block's size and its first chain entry (-1 when empty or unknown); walk it with `entry(_:)`.
-    @inline(__always) func chain(_ key: UInt64) -> (size: Int, head: Int32) {
-        let s = slot(Self.stored(key))
-        return s.found ? (Int(sizes[s.index]), heads[s.index]) : (0, -1)
+    /// The size and first chain entry (-1 when empty) of the block at a slot `find` returned; walk the chain
+    /// with `entry(_:)`.
+    @inline(__always) func chain(_ s: Slot) -> (size: Int, head: Int32) {
+        s.found ? (Int(sizes[s.index]), heads[s.index]) : (0, -1)
     }
 
     /// A chain entry's record and the next entry (-1 at the end).
@@ -87,91 +114,97 @@ struct BlockIndex: Sendable {
         return (overflowMember[o], overflowNext[o])
     }
 
-    /// Calls `body` with every record of a block (most recently added first).
-    @inline(__always) func forEach(_ key: UInt64, _ body: (Int32) -> Void) {
-        let s = slot(Self.stored(key))
-        guard s.found else { return }
-        var e = heads[s.index]
+    /// The records of the block at a slot `find` returned, in the order they were added.
+    func members(_ s: Slot) -> [Int32] {
+        var out: [Int32] = []
+        var e = chain(s).head
         while e >= 0 {
             let (record, following) = entry(e)
-            body(record)
+            out.append(record)
             e = following
         }
-    }
-
-    /// The records of a block in the order they were added.
-    func members(_ key: UInt64) -> [Int32] {
-        var out: [Int32] = []
-        forEach(key) { out.append($0) }
         return out.reversed()
     }
 
-    /// Adds record `i` to a block unless it is full or already holds it.
-    mutating func add(_ key: UInt64, _ i: Int32) {
-        let key = Self.stored(key)
-        var s = slot(key)
+    /// Adds record `i` to the block of `key` (of kind `kind`), at the slot `find` returned for it, unless the
+    /// block is full or already holds the record. `own`: the key is one of the record's keys when it was added
+    /// (its own entry slot of that kind is free); otherwise (a replaced record's new keys) the entry goes to the
+    /// overflow area with its key.
+    mutating func add(_ key: UInt64, _ i: Int32, kind: Int, own: Bool, at s: Slot) {
+        var index = s.index
         if !s.found {
+            let fp = Self.fingerprint(key)
             if used + 1 > limit {
-                grow(to: keys.count + keys.count / 2)
-                s = slot(key)
+                grow(to: fingerprints.count + fingerprints.count / 2)
+                index = emptySlot(fp)
             }
-            keys[s.index] = key
+            fingerprints[index] = fp
             used += 1
         } else {
-            if Int(sizes[s.index]) >= capacity { return }
-            var e = heads[s.index]
+            if Int(sizes[index]) >= capacity { return }
+            var e = heads[index]
             while e >= 0 {
                 let (record, following) = entry(e)
                 if record == i { return }
                 e = following
             }
         }
-        heads[s.index] = newEntry(record: i, next: heads[s.index])
-        sizes[s.index] += 1
+        heads[index] = newEntry(record: i, kind: kind, own: own, key: key, next: heads[index])
+        sizes[index] += 1
     }
 
-    /// A new chain entry of record `i` in front of `following`: the record's next own slot, else an overflow entry.
-    private mutating func newEntry(record i: Int32, next following: Int32) -> Int32 {
-        let r = Int(i)
-        if r >= slotsUsed.count {
+    /// A new chain entry of record `i` in front of `following`: the record's own slot of `kind`, else an overflow
+    /// entry.
+    private mutating func newEntry(record i: Int32, kind: Int, own: Bool, key: UInt64, next following: Int32) -> Int32 {
+        if own {
+            let r = Int(i)
             precondition(r < Int(Self.overflowBase) / Self.slotsPerRecord, "block index above 107 M records")
-            slotsUsed.append(contentsOf: repeatElement(0, count: r + 1 - slotsUsed.count))
-            next.append(contentsOf: repeatElement(-1, count: slotsUsed.count * Self.slotsPerRecord - next.count))
-        }
-        let used = Int(slotsUsed[r])
-        if used < Self.slotsPerRecord {
-            let e = r * Self.slotsPerRecord + used
+            let end = (r + 1) * Self.slotsPerRecord
+            if end > next.count { next.append(contentsOf: repeatElement(-1, count: end - next.count)) }
+            let e = r * Self.slotsPerRecord + kind - 1
             next[e] = following
-            slotsUsed[r] += 1
             return Int32(e)
         }
         overflowNext.append(following)
         overflowMember.append(i)
+        overflowKey.append(key)
         return Self.overflowBase + Int32(overflowMember.count - 1)
+    }
+
+    /// The first empty slot from a fingerprint's home (for a key known to be absent).
+    private func emptySlot(_ fp: UInt32) -> Int {
+        let n = fingerprints.count
+        var i = Self.home(fp, n)
+        while fingerprints[i] != 0 {
+            i += 1
+            if i == n { i = 0 }
+        }
+        return i
     }
 
     /// Makes room for `records` more records' entries and `keys` more distinct keys without reallocating (more
     /// keys than that grow the table by half).
     mutating func reserve(records: Int, keys more: Int = 0) {
-        slotsUsed.reserveCapacity(slotsUsed.count + records)
         next.reserveCapacity(next.count + records * Self.slotsPerRecord)
         let needed = used + more
         if needed > limit { grow(to: needed / 4 * 5 + 5) }
     }
 
+    /// Re-inserts every slot into a table of `n` slots (home slots come from the fingerprints alone).
     private mutating func grow(to n: Int) {
-        let oldKeys = keys
+        let oldFingerprints = fingerprints
         let oldHeads = heads
         let oldSizes = sizes
-        keys = Array(repeating: 0, count: n)
+        fingerprints = Array(repeating: 0, count: n)
         heads = Array(repeating: -1, count: n)
         sizes = Array(repeating: 0, count: n)
         limit = Self.limit(slots: n)
-        for k in oldKeys.indices where oldKeys[k] != 0 {
-            let s = slot(oldKeys[k])
-            keys[s.index] = oldKeys[k]
-            heads[s.index] = oldHeads[k]
-            sizes[s.index] = oldSizes[k]
+        growths += 1
+        for k in oldFingerprints.indices where oldFingerprints[k] != 0 {
+            let i = emptySlot(oldFingerprints[k])
+            fingerprints[i] = oldFingerprints[k]
+            heads[i] = oldHeads[k]
+            sizes[i] = oldSizes[k]
         }
     }
 

@@ -137,6 +137,9 @@ public struct BulkResolution: Sendable {
                     tally[decisions.firstIndex(of: p.decision)!] += 1
                     placed.append(p.record)
                 }
+                // The chunk's arrays came from the heap (glibc raises its mmap threshold after the first large
+                // free), so freeing them leaves free pages in the heap that nothing else reuses: hand them back.
+                Self.releaseFreeMemory()
             }
             for (d, n) in zip(decisions, tally) where n > 0 { report.decisions[d] = n }
         }

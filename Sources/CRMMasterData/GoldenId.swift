@@ -1,4 +1,5 @@
-// CRMMasterData — golden ids: how the graph makes them, stores them (as 64 bits) and finds clusters by them.
+// CRMMasterData — golden ids: how the graph makes them and stores them (as 64 bits; `ClusterTable` finds clusters
+// by them).
 
 /// Stable golden ids: "G" + 16 hex digits of FNV-1a 64 over the founding record's (system, external id),
 /// so a bulk re-run over the same input yields the same ids.
@@ -61,31 +62,5 @@ enum GoldenKey: Hashable, Sendable {
         case .hashed(let h): GoldenId.format(h)
         case .text(let s): s
         }
-    }
-}
-
-/// Cluster index by golden id: made ids by their 64 bits, other ids by text.
-struct GoldenIndex: Sendable {
-    private var hashed: [UInt64: Int32] = [:]
-    private var text: [String: Int32] = [:]
-
-    subscript(_ key: GoldenKey) -> Int32? {
-        get {
-            switch key {
-            case .hashed(let h): hashed[h]
-            case .text(let s): text[s]
-            }
-        }
-        set {
-            switch key {
-            case .hashed(let h): hashed[h] = newValue
-            case .text(let s): text[s] = newValue
-            }
-        }
-    }
-
-    subscript(_ id: String) -> Int32? {
-        get { self[GoldenKey(id)] }
-        set { self[GoldenKey(id)] = newValue }
     }
 }

@@ -60,26 +60,31 @@ public struct IdentityGraph: Sendable {
     /// Every record's reference by index, and the index of each active record by reference.
     private var refIndex = RecordRefIndex()
     /// Every record's reference, by index.
-    var refs: [RecordRef] { refIndex.refs }
+    var refs: RecordRefs { refIndex.refs }
     /// Interned values and their counts (term frequencies).
     private(set) var store = FeatureStore()
     /// Every record's features, by index.
     private(set) var features: [CompactFeatures] = []
     private(set) var active: [Bool] = []
     private(set) var clusterOf: [Int32] = []
-    private(set) var clusters: [Cluster] = []
+    /// Every cluster's golden id and liveness, and the clusters by golden id.
+    private(set) var clusters = ClusterTable()
     /// The members of every cluster.
     private var members = MemberChains()
-    private(set) var byGolden = GoldenIndex()
     /// Absorbed golden id → survivor golden id.
     public private(set) var aliases: [String: String] = [:]
     /// Absorbed golden id → its members when it was merged (what unmerge restores).
     public private(set) var mergeHistory: [String: [RecordRef]] = [:]
     private var blocks: BlockIndex
+    /// Per record whose features changed after it was added (replaced or erased): its block keys by kind as they
+    /// were when it was added — the keys of its own block entries (`ownBlockKey`).
+    private var addedBlockKeys: [Int32: [UInt64]] = [:]
     private var barred: [Int32: Set<String>] = [:]
     /// Remembered name-pair levels for scoring (reset with the model).
     private var nameLevels = NameLevelMemo()
     private var scratch: [Int32] = []
+    /// The block slots of the record being placed, by kind (reused by `append` while the table has not grown).
+    private var keySlots: [BlockIndex.Slot] = []
 
     /// Records currently resolved (active).
     public private(set) var recordCount = 0
@@ -196,15 +201,20 @@ public struct IdentityGraph: Sendable {
     }
 
     private mutating func place(_ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures) -> Placement {
-        let keys = blockingKeys(f)
+        let keys = blockKeysByKind(f)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
         var joinable: [(cluster: Int32, score: Double)] = []
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
 
         scratch.removeAll(keepingCapacity: true)
+        keySlots.removeAll(keepingCapacity: true)
+        let growths = blocks.growths
         for k in keys {
-            let (size, head) = blocks.chain(k)
+            let slot = k == 0 ? BlockIndex.Slot(index: -1, found: false) : blockSlot(k)
+            keySlots.append(slot)
+            guard slot.found else { continue }
+            let (size, head) = blocks.chain(slot)
             guard size <= configuration.maxBlockSize else { continue }
             var e = head
             while e >= 0 {
@@ -252,7 +262,8 @@ public struct IdentityGraph: Sendable {
             }
         }
 
-        let i = append(ref, record: record, features: f, blockingKeys: keys)
+        let i = append(
+            ref, record: record, features: f, blockingKeys: keys, slots: (keySlots, growths))
 
         if let b = best {
             clusterOf.append(b.cluster)
@@ -369,7 +380,7 @@ public struct IdentityGraph: Sendable {
     @discardableResult
     public mutating func unmerge(_ absorbed: String) throws(MasterDataError) -> String {
         guard let formerMembers = mergeHistory[absorbed], let survivorId = aliases[absorbed],
-            let a = byGolden[absorbed], let s = cluster(survivorId)
+            let a = clusters[absorbed], let s = cluster(survivorId)
         else { throw MasterDataError(.notFound, "no merge of \(absorbed) to undo") }
         let back = Set(formerMembers.compactMap { refIndex[$0] })
         members.set(s, members.members(s).filter { !back.contains($0) })
@@ -414,6 +425,7 @@ public struct IdentityGraph: Sendable {
             refIndex.remove(refs[Int(m)])
             refIndex.clear(m)
             if retainsRecords { records[Int(m)] = CustomerRecord(system: "", externalId: "") }
+            keepAddedBlockKeys(m)
             features[Int(m)] = CompactFeatures()
         }
         recordCount -= erased.count
@@ -485,8 +497,12 @@ public struct IdentityGraph: Sendable {
 
     /// Adds a record to the indexes (not yet to a cluster) and returns its index.
     private mutating func append(
-        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil
+        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]? = nil,
+        slots: (found: [BlockIndex.Slot], growths: Int)? = nil
     ) -> Int32 {
+        // `keys`: the record's block keys by kind (`blockKeysByKind`); `slots`: their slots as `place` found them
+        // when the table had grown `growths` times. A found key keeps its slot until the table grows again; a
+        // missing key's empty slot may have been taken since, so it is looked up again.
         let i = refIndex.append(ref)
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
         features.append(f)
@@ -494,7 +510,10 @@ public struct IdentityGraph: Sendable {
         members.addRecord()
         store.add(f)
         recordCount += 1
-        for k in keys ?? blockingKeys(f) { blocks.add(k, i) }
+        for (n, k) in (keys ?? blockKeysByKind(f)).enumerated() where k != 0 {
+            let known = slots.flatMap { $0.found[n].found && $0.growths == blocks.growths ? $0.found[n] : nil }
+            blocks.add(k, i, kind: n + 1, own: true, at: known ?? blockSlot(k))
+        }
         return i
     }
 
@@ -505,11 +524,14 @@ public struct IdentityGraph: Sendable {
 
     /// Replaces record `i` with a newer version (`nil`: only its features are known), keeping its cluster.
     private mutating func replace(_ i: Int32, with record: CustomerRecord?, features f: CompactFeatures) {
+        keepAddedBlockKeys(i)
         store.remove(features[Int(i)])
         store.add(f)
         if retainsRecords, let record { records[Int(i)] = record }
         features[Int(i)] = f
-        for k in blockingKeys(f) { blocks.add(k, i) }
+        for (n, k) in blockKeysByKind(f).enumerated() where k != 0 {
+            blocks.add(k, i, kind: n + 1, own: false, at: blockSlot(k))
+        }
     }
 
     // MARK: Restore
@@ -522,19 +544,17 @@ public struct IdentityGraph: Sendable {
         for (record, gid) in members {
             let i = append(record)
             let c: Int32
-            if let existing = byGolden[gid] {
+            if let existing = clusters[gid] {
                 c = existing
             } else {
                 c = addCluster(GoldenKey(gid), alive: true)
-                byGolden[gid] = c
                 goldenCount += 1
             }
             clusterOf.append(c)
             self.members.append(i, to: c)
         }
-        for (absorbed, _) in mergeHistory where byGolden[absorbed] == nil {
-            let c = addCluster(GoldenKey(absorbed), alive: false)
-            byGolden[absorbed] = c
+        for (absorbed, _) in mergeHistory where clusters[absorbed] == nil {
+            _ = addCluster(GoldenKey(absorbed), alive: false)
         }
         self.aliases = aliases
         self.mergeHistory = mergeHistory
@@ -549,13 +569,13 @@ public struct IdentityGraph: Sendable {
             id = next
             hops += 1
         }
-        guard let c = byGolden[id], clusters[Int(c)].alive else { return nil }
+        guard let c = clusters[id], clusters[Int(c)].alive else { return nil }
         return c
     }
 
     private func lookup(_ key: UInt64, _ matches: (CompactFeatures) -> Bool) -> [String] {
         var out: [String] = []
-        for j in blocks.members(key) where active[Int(j)] && matches(features[Int(j)]) {
+        for j in blocks.members(blockSlot(key)) where active[Int(j)] && matches(features[Int(j)]) {
             let g = clusters[Int(clusterOf[Int(j)])].goldenId
             if !out.contains(g) { out.append(g) }
         }
@@ -566,21 +586,19 @@ public struct IdentityGraph: Sendable {
     private mutating func newCluster(founder: RecordRef, member: Int32) -> Int32 {
         var key = GoldenKey.hashed(GoldenId.hash(founder))
         var n = 1
-        while byGolden[key] != nil {
+        while clusters[key] != nil {
             key = .hashed(GoldenId.hash(founder, salt: n))
             n += 1
         }
         let c = addCluster(key, alive: true)
         members.append(member, to: c)
-        byGolden[key] = c
         goldenCount += 1
         return c
     }
 
-    /// Appends an empty cluster (not indexed by golden id, not counted) and returns its index.
+    /// Appends an empty cluster (indexed by its golden id, not counted) and returns its index.
     private mutating func addCluster(_ golden: GoldenKey, alive: Bool) -> Int32 {
-        let c = Int32(clusters.count)
-        clusters.append(Cluster(golden: golden, alive: alive))
+        let c = clusters.append(golden, alive: alive)
         members.addCluster()
         return c
     }
@@ -590,29 +608,66 @@ public struct IdentityGraph: Sendable {
     /// given initial; the e-mail local part; date of birth with postcode; street with city. Blocks hold at most
     /// `maxBlockSize + 1` records: a full block is a frequent value, never used for candidates (and lookups on it
     /// return the first entries only). The keys are the values of `blockingKeyParts`, built from interned ids.
-    func blockingKeys(_ f: CompactFeatures) -> [UInt64] {
-        var keys: [UInt64] = []
-        keys.reserveCapacity(10)
-        let s = store
-        if f.email != 0 { keys.append(BlockIndex.key(BlockKind.email, f.email)) }
-        if f.phone != 0 { keys.append(BlockIndex.key(BlockKind.phone, f.phone)) }
-        if f.given != 0, f.family != 0 {
-            keys.append(BlockIndex.key(BlockKind.names, min(f.given, f.family), max(f.given, f.family)))
-        }
-        let initial = f.given == 0 ? 0 : s.nameFirst[Int(f.given)]
-        let prefix = f.family == 0 ? 0 : s.namePrefix3[Int(f.family)]
-        if f.dob != 0 {
-            if initial != 0 { keys.append(BlockIndex.key(BlockKind.dobInitial, f.dob, initial)) }
-            if f.family != 0 { keys.append(BlockIndex.key(BlockKind.dobFamily, f.dob, prefix)) }
-        }
-        if f.postcode != 0, f.family != 0 { keys.append(BlockIndex.key(BlockKind.postcodeFamily, f.postcode, prefix)) }
-        if f.postcode != 0, initial != 0 { keys.append(BlockIndex.key(BlockKind.postcodeInitial, f.postcode, initial)) }
-        if f.emailLocal != 0, s.localIsLong[Int(f.emailLocal)] {
-            keys.append(BlockIndex.key(BlockKind.emailLocal, f.emailLocal))
-        }
-        if f.dob != 0, f.postcode != 0 { keys.append(BlockIndex.key(BlockKind.dobPostcode, f.dob, f.postcode)) }
-        if f.street != 0, f.city != 0 { keys.append(BlockIndex.key(BlockKind.streetCity, f.street, f.city)) }
+    func blockingKeys(_ f: CompactFeatures) -> [UInt64] { blockKeysByKind(f).filter { $0 != 0 } }
+
+    /// A record's blocking keys by kind: element `kind − 1` is the key of that `BlockKind`, 0 when the record
+    /// has none of that kind.
+    func blockKeysByKind(_ f: CompactFeatures) -> [UInt64] {
+        var keys = [UInt64](repeating: 0, count: BlockIndex.slotsPerRecord)
+        for kind in 1...BlockIndex.slotsPerRecord { keys[kind - 1] = blockKey(kind, f) }
         return keys
+    }
+
+    /// The blocking key of one kind (`BlockKind`) of a record's features; 0 when the record has none.
+    @inline(__always) func blockKey(_ kind: Int, _ f: CompactFeatures) -> UInt64 {
+        let s = store
+        switch UInt64(kind) {
+        case BlockKind.email: return f.email == 0 ? 0 : BlockIndex.key(BlockKind.email, f.email)
+        case BlockKind.phone: return f.phone == 0 ? 0 : BlockIndex.key(BlockKind.phone, f.phone)
+        case BlockKind.names:
+            guard f.given != 0, f.family != 0 else { return 0 }
+            return BlockIndex.key(BlockKind.names, min(f.given, f.family), max(f.given, f.family))
+        case BlockKind.dobInitial:
+            guard f.dob != 0, f.given != 0 else { return 0 }
+            let initial = s.nameFirst[Int(f.given)]
+            return initial == 0 ? 0 : BlockIndex.key(BlockKind.dobInitial, f.dob, initial)
+        case BlockKind.dobFamily:
+            guard f.dob != 0, f.family != 0 else { return 0 }
+            return BlockIndex.key(BlockKind.dobFamily, f.dob, s.namePrefix3[Int(f.family)])
+        case BlockKind.postcodeFamily:
+            guard f.postcode != 0, f.family != 0 else { return 0 }
+            return BlockIndex.key(BlockKind.postcodeFamily, f.postcode, s.namePrefix3[Int(f.family)])
+        case BlockKind.postcodeInitial:
+            guard f.postcode != 0, f.given != 0 else { return 0 }
+            let initial = s.nameFirst[Int(f.given)]
+            return initial == 0 ? 0 : BlockIndex.key(BlockKind.postcodeInitial, f.postcode, initial)
+        case BlockKind.emailLocal:
+            guard f.emailLocal != 0, s.localIsLong[Int(f.emailLocal)] else { return 0 }
+            return BlockIndex.key(BlockKind.emailLocal, f.emailLocal)
+        case BlockKind.dobPostcode:
+            return f.dob == 0 || f.postcode == 0 ? 0 : BlockIndex.key(BlockKind.dobPostcode, f.dob, f.postcode)
+        case BlockKind.streetCity:
+            return f.street == 0 || f.city == 0 ? 0 : BlockIndex.key(BlockKind.streetCity, f.street, f.city)
+        default: return 0
+        }
+    }
+
+    /// The slot of a block key in the block index (the index keeps 32-bit fingerprints and checks a matching
+    /// slot's key against the key of its head entry, computed here).
+    @inline(__always) func blockSlot(_ key: UInt64) -> BlockIndex.Slot {
+        blocks.find(key) { r, kind in ownBlockKey(r, kind) }
+    }
+
+    /// The key of record `r`'s own block entry of `kind`: its key of that kind when the record was added.
+    @inline(__always) private func ownBlockKey(_ r: Int32, _ kind: Int) -> UInt64 {
+        if !addedBlockKeys.isEmpty, let keys = addedBlockKeys[r] { return keys[kind - 1] }
+        return blockKey(kind, features[Int(r)])
+    }
+
+    /// Keeps record `i`'s block keys as added before its features change (its own block entries stay in their
+    /// blocks, and `ownBlockKey` must still find their keys).
+    private mutating func keepAddedBlockKeys(_ i: Int32) {
+        if addedBlockKeys[i] == nil { addedBlockKeys[i] = blockKeysByKind(features[Int(i)]) }
     }
 
     /// The hashes of a record's text blocking keys (`blockingKeyParts` through `BlockKey.hash`): the same
@@ -670,7 +725,7 @@ extension IdentityGraph {
             if kind == "r" { continue }
             let (candidates, ambiguous) = blockKeys(kind: kind, value: value)
             for k in candidates {
-                for j in blocks.members(k) where active[Int(j)] {
+                for j in blocks.members(blockSlot(k)) where active[Int(j)] {
                     // A text key that splits into values in more than one way is checked against the record.
                     if ambiguous,
                         !Self.blockingKeyParts(store.materialize(features[Int(j)])).contains(where: {
@@ -684,7 +739,7 @@ extension IdentityGraph {
             }
         }
         for id in goldenIds {
-            guard let c = byGolden[id] else { continue }
+            guard let c = clusters[id] else { continue }
             for m in members.members(c) { out.insert(refs[Int(m)]) }
         }
         return out
@@ -753,7 +808,7 @@ extension IdentityGraph {
     /// Records a merge alias another instance made (`nil` removes it, after an unmerge elsewhere).
     public mutating func setAlias(_ absorbed: String, to survivor: String?) {
         aliases[absorbed] = survivor
-        if let c = byGolden[absorbed], survivor != nil, clusters[Int(c)].alive, members.count(c) == 0 {
+        if let c = clusters[absorbed], survivor != nil, clusters[Int(c)].alive, members.count(c) == 0 {
             clusters[Int(c)].alive = false
             goldenCount -= 1
         }
@@ -790,7 +845,7 @@ extension IdentityGraph {
     /// it merged or gone, created if unknown.
     private mutating func liveCluster(stored goldenId: String) -> Int32 {
         aliases[goldenId] = nil
-        if let c = byGolden[goldenId] {
+        if let c = clusters[goldenId] {
             if !clusters[Int(c)].alive {
                 clusters[Int(c)].alive = true
                 goldenCount += 1
@@ -798,7 +853,6 @@ extension IdentityGraph {
             return c
         }
         let c = addCluster(GoldenKey(goldenId), alive: true)
-        byGolden[goldenId] = c
         goldenCount += 1
         return c
     }

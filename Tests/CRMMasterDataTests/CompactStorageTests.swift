@@ -46,7 +46,7 @@ struct CompactStorageTests {
         #expect(index[RecordRef(system: "crm", externalId: "missing")] == nil)
     }
 
-    @Test("golden ids: made ids round-trip through 64 bits, other ids stay text")
+    @Test("golden ids: made ids round-trip through 64 bits, other ids stay text; clusters are found by either")
     func goldenIds() {
         let ref = RecordRef(system: "crm", externalId: "42")
         let id = GoldenId.make(ref)
@@ -59,12 +59,20 @@ struct CompactStorageTests {
             #expect(GoldenKey(other) == .text(other))
             #expect(GoldenKey(other).id == other)
         }
-        var index = GoldenIndex()
-        index[id] = 3
-        index["customer-7"] = 4
-        #expect(index[GoldenKey(id)] == 3)
-        #expect(index["customer-7"] == 4)
-        #expect(index["G0000000000000000"] == nil)
+        var table = ClusterTable()
+        for n in 0..<3 { #expect(table.append(.hashed(UInt64(n)), alive: true) == Int32(n)) }
+        #expect(table.append(GoldenKey(id), alive: true) == 3)
+        #expect(table.append(GoldenKey("customer-7"), alive: false) == 4)
+        #expect(table[GoldenKey(id)] == 3)
+        #expect(table["customer-7"] == 4)
+        #expect(table[3].goldenId == id && table[3].alive)
+        #expect(table[4].goldenId == "customer-7" && !table[4].alive)
+        #expect(table["G0000000000000000"] == 0)
+        #expect(table["G0000000000000009"] == nil && table["customer-8"] == nil)
+        table[3].alive = false
+        #expect(!table[3].alive && table[GoldenKey(id)] == 3)
+        for n in 5..<3_000 { #expect(table.append(.hashed(UInt64(n) &* 0x9E37_79B9), alive: true) == Int32(n)) }
+        #expect(table[GoldenKey(id)] == 3 && table["customer-7"] == 4 && table[.hashed(2_999 &* 0x9E37_79B9)] == 2_999)
     }
 
     @Test("member chains keep join order through append, move, rewrite and emptying")
@@ -89,5 +97,46 @@ struct CompactStorageTests {
         #expect(chains.first(1) == 5 && chains.next(after: 5) == 4 && chains.next(after: 4) == MemberChains.end)
         chains.moveAll(from: 2, to: 0)
         #expect(chains.members(0) == [0, 2, 1, 3])
+    }
+
+    @Test("block index: keys sharing a 32-bit fingerprint stay apart, overflow entries keep their keys, growth")
+    func blockFingerprints() {
+        var index = BlockIndex(capacity: 10)
+        // The key of each record's own entry by kind, as the graph would recompute it from the record's features.
+        var own: [Int32: [Int: UInt64]] = [:]
+        func slot(_ key: UInt64) -> BlockIndex.Slot { index.find(key) { own[$0]?[$1] ?? 0 } }
+        func add(_ key: UInt64, _ r: Int32, kind: Int, own isOwn: Bool = true) {
+            if isOwn { own[r, default: [:]][kind] = key }
+            index.add(key, r, kind: kind, own: isOwn, at: slot(key))
+        }
+        func members(_ key: UInt64) -> [Int32] { index.members(slot(key)) }
+        let high: UInt64 = 0xDEAD_BEEF_0000_0000
+        add(high | 1, 0, kind: 1)
+        add(high | 2, 1, kind: 1)
+        add(high | 1, 2, kind: 2)
+        add(1, 3, kind: 4)  // top 32 bits zero
+        #expect(members(high | 1) == [0, 2])
+        #expect(members(high | 2) == [1])
+        #expect(members(1) == [3])
+        #expect(!slot(high | 3).found)
+        // A replaced record's new key goes to the overflow area with its key; its own entries keep theirs.
+        add(high | 1, 1, kind: 1, own: false)
+        add(high | 3, 1, kind: 2, own: false)
+        #expect(members(high | 1) == [0, 2, 1])
+        #expect(members(high | 2) == [1])
+        #expect(members(high | 3) == [1])
+        // A full block takes no more records; the table grows and keeps every block.
+        for r: Int32 in 4..<20 { add(high | 2, r, kind: 3) }
+        #expect(members(high | 2) == [1] + Array(4..<13))
+        var state: UInt64 = 7
+        var keys: [UInt64] = []
+        for r: Int32 in 20..<5_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            keys.append(state)
+            add(state, r, kind: 5)
+        }
+        #expect(index.growths > 0)
+        for (n, k) in keys.enumerated() { #expect(members(k) == [Int32(n + 20)]) }
+        #expect(members(high | 1) == [0, 2, 1] && members(high | 3) == [1] && members(1) == [3])
     }
 }
