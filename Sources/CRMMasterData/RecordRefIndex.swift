@@ -2,7 +2,7 @@
 
 /// Every record's reference by index, and record index by reference through an open-addressing (linear
 /// probing) table of indices. References are stored once, packed (`RecordRefs`: the external id's UTF-8 bytes in
-/// one arena, a 4-byte end offset and a 2-byte source-system number a record — about 13 bytes for a short id
+/// one arena, a 4-byte end offset and a 4-byte source-system number a record — about 15 bytes for a short id
 /// instead of a 32-byte `RecordRef`); the table costs 4 bytes a slot at most half full. A
 /// `Dictionary<RecordRef, Int32>` would hold every reference a second time (36 bytes a bucket at ¾ load).
 /// References are compared by their UTF-8 bytes (as the stores compare them).
@@ -93,18 +93,21 @@ struct RecordRefIndex: Sendable {
 }
 
 /// Record references by record index, packed: each external id's UTF-8 bytes back to back in one arena with an
-/// end offset, and the source system as a number into a short list of systems (a graph sees a handful).
+/// end offset, and the source system as a number into the list of systems (a graph usually sees a handful, but the
+/// system comes from the input, so any number of them must work).
 struct RecordRefs: RandomAccessCollection, Sendable {
     /// The external ids' bytes, back to back.
     private var bytes: [UInt8] = []
     /// Record `i`'s id spans `ends[i - 1] ..< ends[i]` (from 0 for record 0).
     private var ends: [UInt32] = []
     /// Per record, its system's number in `systems`; `erased` for a reference forgotten by `clear`.
-    private var systemOf: [UInt16] = []
+    private var systemOf: [UInt32] = []
     /// The distinct source systems, in the order first seen.
     private var systems: [String] = []
+    /// Each system's number in `systems`.
+    private var numbers: [String: UInt32] = [:]
 
-    private static let erased = UInt16.max
+    private static let erased = UInt32.max
 
     var startIndex: Int { 0 }
     var endIndex: Int { ends.count }
@@ -117,19 +120,17 @@ struct RecordRefs: RandomAccessCollection, Sendable {
     }
 
     /// The number of a source system, if any reference has it.
-    func systemNumber(_ system: String) -> UInt16? {
-        systems.firstIndex(of: system).map { UInt16($0) }
-    }
+    func systemNumber(_ system: String) -> UInt32? { numbers[system] }
 
     /// Appends a reference.
     mutating func append(_ ref: RecordRef) {
-        let s: UInt16
-        if let n = systemNumber(ref.system) {
+        let s: UInt32
+        if let n = numbers[ref.system] {
             s = n
         } else {
-            precondition(systems.count < Int(Self.erased), "more than 65 535 source systems")
-            s = UInt16(systems.count)
+            s = UInt32(systems.count)  // below `erased`: fewer systems than records, whose indices are 32-bit
             systems.append(ref.system)
+            numbers[ref.system] = s
         }
         bytes.append(contentsOf: ref.externalId.utf8)
         precondition(bytes.count < Int(UInt32.max), "record ids above 4 GiB")
@@ -151,7 +152,7 @@ struct RecordRefs: RandomAccessCollection, Sendable {
     }
 
     /// Whether reference `i` has system number `system` and an external id of exactly these bytes.
-    @inline(__always) func equals(_ i: Int, _ system: UInt16, _ id: UnsafeBufferPointer<UInt8>) -> Bool {
+    @inline(__always) func equals(_ i: Int, _ system: UInt32, _ id: UnsafeBufferPointer<UInt8>) -> Bool {
         guard systemOf[i] == system else { return false }
         return withBytes(i) { $0.elementsEqual(id) }
     }
@@ -160,7 +161,7 @@ struct RecordRefs: RandomAccessCollection, Sendable {
     func hash(_ i: Int) -> UInt64 { withBytes(i) { Self.hash(systemOf[i], $0) } }
 
     /// FNV-1a over the system number and the id's bytes, finished with the SplitMix64 mixer.
-    @inline(__always) static func hash(_ system: UInt16, _ id: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    @inline(__always) static func hash(_ system: UInt32, _ id: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(system)
         for b in id {
             h = h &* 0x0000_0100_0000_01B3

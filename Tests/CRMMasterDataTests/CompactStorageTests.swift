@@ -46,6 +46,16 @@ struct CompactStorageTests {
         #expect(index[RecordRef(system: "crm", externalId: "missing")] == nil)
     }
 
+    @Test("record references: the source system comes from the input, so any number of systems works")
+    func manySystems() {
+        var index = RecordRefIndex()
+        let refs = (0..<70_000).map { RecordRef(system: "system-\($0)", externalId: "1") }
+        for (k, r) in refs.enumerated() { #expect(index.append(r) == Int32(k)) }
+        #expect(index[refs[69_999]] == 69_999)
+        #expect(index.refs[65_536] == refs[65_536])
+        #expect(index[RecordRef(system: "system-70000", externalId: "1")] == nil)
+    }
+
     @Test("golden ids: made ids round-trip through 64 bits, other ids stay text; clusters are found by either")
     func goldenIds() {
         let ref = RecordRef(system: "crm", externalId: "42")
