@@ -111,7 +111,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// `fetch.queue.backoff.ms`: how long a partition waits before fetching again once the prefetch is full.
     /// Default 20 rather than librdkafka's 1 000: with a smaller prefetch a one-second pause would empty it and
     /// halve a passthrough route's rate. Set only on librdkafka 2.1 and later, which know the property.
-    public var fetchQueueBackoffMilliseconds: Int = 20
+    public var fetchQueueBackoffMilliseconds: Int = defaultFetchQueueBackoffMilliseconds
+    /// The default of ``fetchQueueBackoffMilliseconds``, also used by ``KafkaPartitionReader``.
+    public static let defaultFetchQueueBackoffMilliseconds = 20
 
     public init(bootstrapServers: [String], groupID: String, topics: [String]) {
         self.client = KafkaClientConfiguration(bootstrapServers: bootstrapServers)

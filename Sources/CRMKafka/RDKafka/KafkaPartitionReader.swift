@@ -12,6 +12,10 @@ public final class KafkaPartitionReader: Sendable {
     private let logQueue: UnsafeSendableHandle
 
     /// Creates a reader (no partitions assigned yet). `isolationLevel` is `read_committed` by default.
+    /// How long a partition waits before fetching again once the 8 MiB prefetch is full (as a route's consumer).
+    private static let fetchQueueBackoff = KafkaConsumerConfiguration.fetchQueueBackoff(
+        milliseconds: KafkaConsumerConfiguration.defaultFetchQueueBackoffMilliseconds)
+
     public init(
         configuration: KafkaClientConfiguration, isolationLevel: String = "read_committed", logger: Logger
     ) throws(KafkaError) {
@@ -26,7 +30,7 @@ public final class KafkaPartitionReader: Sendable {
                 ("auto.offset.reset", "earliest"),
                 // Bounds librdkafka's prefetch (default 64 MB) so an export's memory stays small whatever the topic size.
                 ("queued.max.messages.kbytes", "8192"),
-            ] + KafkaConsumerConfiguration.fetchQueueBackoff(milliseconds: 20) + configuration.properties
+            ] + Self.fetchQueueBackoff + configuration.properties
         let client = try RDKafkaClient.make(
             type: RD_KAFKA_CONSUMER, properties: properties, secrets: configuration.secretProperties, logger: logger)
         self.client = client
