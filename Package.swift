@@ -339,7 +339,7 @@ let package = Package(
         .executableTarget(
             name: "crmhub-bench",
             dependencies: [
-                "CRMKafka", "CRMDelivery", "CRMMapping",
+                "CRMKafka", "CRMDelivery", "CRMMapping", "CRMModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

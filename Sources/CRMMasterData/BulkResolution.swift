@@ -1,6 +1,7 @@
 // CRMMasterData — bulk resolution of a CSV file with the daemon's engine (crmhub mdm resolve-file, benchmarks).
 
 import CRMCSV
+import CRMModel
 import Foundation
 
 /// Resolves every record of a CSV file through one `IdentityGraph`, in file order — exactly what the daemon does
@@ -33,7 +34,7 @@ public struct BulkResolution: Sendable {
                 format:
                     "read=%.2fs train=%.2fs resolve=%.2fs (%.0f records/s) write=%.2fs total=%.2fs peak_rss=%.0fMiB",
                 readSeconds, trainSeconds, resolveSeconds, Double(records) / max(resolveSeconds, 1e-9), writeSeconds,
-                readSeconds + trainSeconds + resolveSeconds + writeSeconds, BulkResolution.peakRSSMiB() ?? -1)
+                readSeconds + trainSeconds + resolveSeconds + writeSeconds, ProcessMemory.peakResidentMiB() ?? -1)
             if !latencies.isEmpty {
                 func line(_ label: String, _ sample: [Double]) -> String {
                     let l = sample.sorted()
@@ -104,7 +105,9 @@ public struct BulkResolution: Sendable {
             report.training = r
             graph.use(MatchModel(parameters: r.parameters))
         }
-        if !measureLatency { Self.releaseFreeMemory() }
+        // glibc keeps what the normalising workers freed in their arenas (the raw records and text features of
+        // every chunk): hand those pages back before resolving.
+        if !measureLatency { ProcessMemory.releaseFreeHeap() }
         let t2 = clock.now
         // Per row, the index of its record in the graph (rows with a reference seen before update that record).
         var placed: [Int32] = []
@@ -139,7 +142,7 @@ public struct BulkResolution: Sendable {
                 }
                 // The chunk's arrays came from the heap (glibc raises its mmap threshold after the first large
                 // free), so freeing them leaves free pages in the heap that nothing else reuses: hand them back.
-                Self.releaseFreeMemory()
+                ProcessMemory.releaseFreeHeap()
             }
             for (d, n) in zip(decisions, tally) where n > 0 { report.decisions[d] = n }
         }
@@ -242,34 +245,10 @@ public struct BulkResolution: Sendable {
         if !out.isEmpty { try body(out) }
     }
 
-    /// Hands the allocator's free pages back to the system (glibc keeps what the normalising workers freed in
-    /// their arenas: the raw records and text features of every chunk).
-    static func releaseFreeMemory() {
-        #if os(Linux)
-            _ = glibcMallocTrim(0)
-        #endif
-    }
-
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
-
-    /// Peak resident set size of this process (Linux `VmHWM`), in MiB.
-    public static func peakRSSMiB() -> Double? {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Double($0) }.first
-            return kb.map { $0 / 1024 }
-        }
-        return nil
-    }
 }
-
-#if os(Linux)
-    /// glibc's `malloc_trim` (declared in `<malloc.h>`, which the Glibc module does not export).
-    @_silgen_name("malloc_trim")
-    private func glibcMallocTrim(_ pad: Int) -> Int32
-#endif
 
 /// A lock-protected box for results written from `concurrentPerform` workers.
 final class UnsafeSendableBox<T>: @unchecked Sendable {

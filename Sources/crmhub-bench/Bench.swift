@@ -5,6 +5,7 @@
 import ArgumentParser
 import CRMDelivery
 import CRMKafka
+import CRMModel
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -55,11 +56,11 @@ struct RouteBench: AsyncParsableCommand {
             plainPeakRSS = max(plainPeakRSS, plain.peakRSSKiB)
             print("round \(round + 1) plain loop: \(Int(plain.rate)) msg/s, peak RSS \(plain.peakRSSKiB) KiB")
             // The route runs in this process: its peak is measured from here (the preload's memory is not counted).
-            PeakRSS.reset()
+            ProcessMemory.resetPeak()
             let hub = try await runRoute(
                 from: input, to: "bench.hub.\(runID).\(round)", group: "bench-hub-\(runID)-\(round)", logger: logger)
             hubRates.append(hub)
-            let hubRSS = PeakRSS.kibibytes()
+            let hubRSS = ProcessMemory.peakResidentKiB() ?? 0
             hubPeakRSS = max(hubPeakRSS, hubRSS)
             print("round \(round + 1) crmhub route: \(Int(hub)) msg/s, peak RSS \(hubRSS) KiB (this process)")
         }
@@ -210,24 +211,3 @@ extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
-/// This process's peak resident set (`VmHWM`), which Linux lets a process reset.
-enum PeakRSS {
-    /// Returns freed heap to the system (what the preload's producer held), then resets the peak to the current
-    /// resident set (`/proc/self/clear_refs`, value 5).
-    static func reset() {
-        _ = mallocTrim(0)
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
-
-    /// glibc's `malloc_trim` (declared in `<malloc.h>`, which the Glibc module does not export).
-    @_silgen_name("malloc_trim")
-    private static func mallocTrim(_ pad: Int) -> Int32
-
-    /// The peak resident set since the start or the last ``reset()``, in KiB; 0 where `/proc` is not available.
-    static func kibibytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        else { return 0 }
-        return Int(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0
-    }
-}

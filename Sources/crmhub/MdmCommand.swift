@@ -94,14 +94,6 @@ enum MdmIO {
         }
     }
     static func stderr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
-    /// Peak resident set size (VmHWM) in MiB, from /proc/self/status.
-    static func peakRSSMiB() -> Double? {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        else { return nil }
-        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-        return kb / 1024
-    }
     static func parseColumns(_ spec: String?) throws -> [String: String] {
         var out: [String: String] = [:]
         for pair in (spec ?? "").split(separator: ",") {
