@@ -82,9 +82,12 @@ struct ProgressReporter {
         self.sink = sink
     }
 
-    /// Emits a line if `interval` passed since the last one (or `force`).
-    mutating func tick(rows: Int, bytes: Int64? = nil, totalBytes: Int64? = nil, note: String = "", force: Bool = false)
-    {
+    /// Emits a line if `interval` passed since the last one (or `force`). Called once per row: `note` is built only
+    /// for a line that is emitted.
+    mutating func tick(
+        rows: Int, bytes: Int64? = nil, totalBytes: Int64? = nil, note: @autoclosure () -> String = "",
+        force: Bool = false
+    ) {
         let now = Date()
         guard force || now.timeIntervalSince(last) >= interval else { return }
         last = now
@@ -96,6 +99,7 @@ struct ProgressReporter {
             let remaining = elapsed / fraction - elapsed
             text += String(format: ", %.0f%%, ETA %.0f s", fraction * 100, max(remaining, 0))
         }
+        let note = note()
         if !note.isEmpty { text += ", \(note)" }
         logger.info("\(text)")
         sink?(text)
