@@ -23,6 +23,8 @@ public struct CompiledMapping: Sendable {
     let outputNodes: [OutputNode]
     let dropWhen: (any ConditionNode)?
     let filter: (any ConditionNode)?
+    /// The member names the mapping's paths read: parsed messages name those members with these strings.
+    let memberNames: JSONMemberNames
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
@@ -38,6 +40,15 @@ public struct CompiledMapping: Sendable {
         outputNodes = outputs.map(OutputNode.init)
         self.dropWhen = dropWhen.map(Lowering.condition)
         self.filter = filter.map(Lowering.condition)
+        var names = PathNames()
+        for out in outputs {
+            names.add(out.key)
+            for f in out.fields { names.add(f.expr) }
+            if let w = out.when { names.add(w) }
+        }
+        if let dropWhen { names.add(dropWhen) }
+        if let filter { names.add(filter) }
+        memberNames = JSONMemberNames(names.names)
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
@@ -45,7 +56,7 @@ public struct CompiledMapping: Sendable {
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
         let doc: JSONValue
-        do { doc = try JSONValue.parse(input, limits: context.limits) } catch {
+        do { doc = try JSONValue.parse(input, limits: context.limits, memberNames: memberNames) } catch {
             throw MappingError(
                 kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
         }

@@ -260,7 +260,11 @@ final class PipeNode: ValueNode {
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         var v = try source.value(ev, cur)
-        for k in steps.indices { v = try steps[k].apply(ev, v) }
+        // The steps are read through the array's buffer, which the node keeps alive: no retain and release of each
+        // step per record.
+        try steps.withUnsafeBufferPointer { (steps) throws(FieldFailure) in
+            for k in steps.indices { v = try steps[k].apply(ev, v) }
+        }
         return v
     }
 }

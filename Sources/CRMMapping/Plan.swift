@@ -259,3 +259,47 @@ struct OutputPlan: Sendable {
     var fields: [FieldPlan]
     var when: Cond?
 }
+
+/// The member names of every path in a plan (``CompiledMapping/memberNames``).
+struct PathNames {
+    var names: Set<String> = []
+
+    mutating func add(_ p: Path) {
+        for case .key(let k) in p.steps { names.insert(k) }
+    }
+
+    mutating func add(_ fields: [FieldPlan]) {
+        for f in fields { add(f.expr) }
+    }
+
+    mutating func add(_ e: Expr) {
+        switch e {
+        case .path(let p): add(p)
+        case .const: break
+        case .concat(let parts, _): for x in parts { add(x) }
+        case .first(let options): for x in options { add(x) }
+        case .each(let p, let fields, let filter, let value):
+            add(p)
+            add(fields)
+            if let filter { add(filter) }
+            if let value { add(value) }
+        case .object(let fields): add(fields)
+        case .when(let c, let then, let otherwise):
+            add(c)
+            add(then)
+            if let otherwise { add(otherwise) }
+        case .pipe(let source, _): add(source)
+        case .scoped(let p, let inner):
+            add(p)
+            add(inner)
+        }
+    }
+
+    mutating func add(_ c: Cond) {
+        switch c {
+        case .exists(let e), .equals(let e, _), .oneOf(let e, _), .matches(let e, _), .compare(let e, _, _): add(e)
+        case .all(let cs), .any(let cs): for x in cs { add(x) }
+        case .not(let inner): add(inner)
+        }
+    }
+}

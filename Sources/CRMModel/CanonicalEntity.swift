@@ -188,6 +188,16 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     }
 
     static func hasAtSign(_ s: String) -> Bool {
+        // ASCII text (the usual address): a byte scan over the contiguous UTF-8; anything else by characters.
+        let ascii = s.utf8.withContiguousStorageIfAvailable { b -> Bool? in
+            var at = false
+            for c in b {
+                if c >= 0x80 { return nil }
+                if c == UInt8(ascii: "@") { at = true }
+            }
+            return at
+        }
+        if let ascii, let found = ascii { return found }
         let u = s.utf8
         if u.allSatisfy({ $0 < 0x80 }) { return u.contains(UInt8(ascii: "@")) }
         return s.contains("@")

@@ -26,15 +26,114 @@ public struct JSONLimits: Sendable {
     public static let `default` = JSONLimits()
 }
 
+/// Member names a reader of many documents expects (a compiled mapping's paths), made into strings once.
+///
+/// Given to ``JSONValue/parse(_:limits:memberNames:)``, it lets the parser name an object member with the string made
+/// here when the member's name has exactly the same bytes, instead of creating (and validating) a new string for every
+/// member of every document. The parsed value is the same either way.
+public struct JSONMemberNames: Sendable {
+    /// A name of 1–16 bytes as two little-endian words: `head` holds the first `min(count, 8)` bytes (zero above),
+    /// `tail` the last 8 bytes when the name is longer than 8 (else 0).
+    struct Entry: Sendable {
+        var head: UInt64
+        var tail: UInt64
+        var name: String
+    }
+    /// Names by UTF-8 length: `entries[starts[n]..<starts[n + 1]]` have `n` bytes.
+    let entries: [Entry]
+    let starts: [Int]
+
+    /// The table of `names`; names longer than 16 bytes (which the parser then creates as usual), the empty name and
+    /// duplicates are left out.
+    public init(_ names: some Sequence<String>) {
+        let kept = Set(names).filter { (1...16).contains($0.utf8.count) }.sorted {
+            ($0.utf8.count, $0) < ($1.utf8.count, $1)
+        }
+        var entries: [Entry] = []
+        var starts = [Int](repeating: 0, count: 18)
+        for name in kept {
+            let b = Array(name.utf8)
+            let head = JSONMemberNames.word(b, 0, min(b.count, 8))
+            let tail = b.count > 8 ? JSONMemberNames.word(b, b.count - 8, 8) : 0
+            entries.append(Entry(head: head, tail: tail, name: name))
+        }
+        for n in 0...17 { starts[n] = entries.firstIndex { $0.name.utf8.count >= n } ?? entries.count }
+        self.entries = entries
+        self.starts = starts
+    }
+
+    /// The name whose bytes are `buf[start..<end]` in the table `entries`/`starts` (the arrays of a
+    /// ``JSONMemberNames``, borrowed for one parse), or nil.
+    @inline(__always)
+    static func name(
+        _ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, entries: UnsafeBufferPointer<Entry>,
+        starts: UnsafeBufferPointer<Int>
+    ) -> String? {
+        let n = end - start
+        guard n >= 1 && n <= 16, starts[n] < starts[n + 1], let base = UnsafeRawPointer(buf.baseAddress) else {
+            return nil
+        }
+        // The first min(n, 8) bytes as a word: one load when eight bytes are readable, else byte by byte.
+        let headCount = min(n, 8)
+        var head: UInt64
+        if start + 8 <= buf.count {
+            head = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            if headCount < 8 { head &= (1 << (8 * UInt64(headCount))) - 1 }
+        } else {
+            head = 0
+            for k in 0..<headCount { head |= UInt64(buf[start + k]) << (8 * UInt64(k)) }
+        }
+        // Names longer than 8 bytes: their last eight bytes (inside the name, so always readable).
+        let tail = n > 8 ? UInt64(littleEndian: base.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)) : 0
+        for k in starts[n]..<starts[n + 1] where entries[k].head == head && entries[k].tail == tail {
+            return entries[k].name
+        }
+        return nil
+    }
+
+    /// `count` bytes of `b` from `from` as a little-endian word.
+    private static func word(_ b: [UInt8], _ from: Int, _ count: Int) -> UInt64 {
+        var w: UInt64 = 0
+        for k in 0..<count { w |= UInt64(b[from + k]) << (8 * UInt64(k)) }
+        return w
+    }
+}
+
 extension JSONValue {
     /// Parses one JSON document (RFC 8259) from UTF-8 bytes, validating UTF-8 and applying `limits`.
     public static func parse(_ bytes: [UInt8], limits: JSONLimits = .default) throws(JSONError) -> JSONValue {
+        try parse(bytes, limits: limits, memberNames: nil)
+    }
+
+    /// ``parse(_:limits:)`` that names object members from `memberNames` where it has the name (the same value,
+    /// fewer string allocations: for readers that parse many documents of one shape).
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames?
+    ) throws(JSONError) -> JSONValue {
         if bytes.count > limits.maxBytes {
             throw JSONError(
                 .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
         }
+        guard let memberNames else {
+            let none = UnsafeBufferPointer<JSONMemberNames.Entry>(start: nil, count: 0)
+            return try parse(bytes, limits: limits, names: none, starts: UnsafeBufferPointer(start: nil, count: 0))
+        }
+        return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
+            try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
+                try parse(bytes, limits: limits, names: entries, starts: starts)
+            }
+        }
+    }
+
+    /// ``parse(_:limits:memberNames:)`` with the name table's arrays borrowed (empty: no table).
+    static func parse(
+        _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
+        starts: UnsafeBufferPointer<Int>
+    ) throws(JSONError) -> JSONValue {
         let result: Result<JSONValue, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
+            p.names = names
+            p.nameStarts = starts
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
@@ -56,6 +155,9 @@ struct JSONParser {
     let buf: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var i = 0
+    /// Strings to use for member names with the same bytes: a ``JSONMemberNames`` table, borrowed (empty: none).
+    var names = UnsafeBufferPointer<JSONMemberNames.Entry>(start: nil, count: 0)
+    var nameStarts = UnsafeBufferPointer<Int>(start: nil, count: 0)
 
     init(buf: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.buf = buf
@@ -87,7 +189,7 @@ struct JSONParser {
                 guard i < buf.count, buf[i] == UInt8(ascii: "\"") else {
                     throw JSONError(.syntax, at: i, "expected a member name")
                 }
-                let k = try string()
+                let k = try string(memberName: true)
                 skipWS()
                 guard i < buf.count, buf[i] == UInt8(ascii: ":") else {
                     throw JSONError(.syntax, at: i, "expected ':'")
@@ -179,20 +281,29 @@ struct JSONParser {
         return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
     }
 
-    mutating func string() throws(JSONError) -> String {
+    /// The string at `i` (its opening quote). With `memberName`, a name found in ``memberNames`` is taken from there.
+    mutating func string(memberName: Bool = false) throws(JSONError) -> String {
         i += 1  // opening quote
         let start = i
-        // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are).
+        // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are). Runs of
+        // plain ASCII (no quote, backslash or control character) are skipped eight bytes at a time.
+        i = JSONParser.plainASCIIEnd(buf, from: i)
         while i < buf.count {
             let c = buf[i]
             if c == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
+                let end = i
                 i += 1
-                return s
+                if memberName && !names.isEmpty,
+                    let known = JSONMemberNames.name(buf, start, end, entries: names, starts: nameStarts)
+                {
+                    return known
+                }
+                return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<end]), as: UTF8.self)
             }
             if c == UInt8(ascii: "\\") || c < 0x20 { break }
             if c >= 0x80 {
                 i += try utf8Sequence()
+                i = JSONParser.plainASCIIEnd(buf, from: i)
                 continue
             }
             i += 1
@@ -248,6 +359,36 @@ struct JSONParser {
             }
         }
         throw JSONError(.syntax, at: i, "unterminated string")
+    }
+
+    /// The first index at or after `i` whose byte is not plain ASCII text inside a string: a quote, a backslash, a
+    /// control character (< 0x20) or a non-ASCII byte; `buf.count` when there is none. Whole words are tested eight
+    /// bytes at a time (the tests of ``JSONWriter/needsEscape(_:)`` plus the high bit), the rest byte by byte.
+    @inline(__always)
+    static func plainASCIIEnd(_ buf: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        let n = buf.count
+        if let base = UnsafeRawPointer(buf.baseAddress) {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            while i + 8 <= n {
+                let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let quote = w ^ (ones &* 0x22)
+                let backslash = w ^ (ones &* 0x5C)
+                // A flag can be wrong only above a byte that is flagged rightly, so the first flagged byte (the
+                // lowest, little-endian) is the first byte that stops the run; bytes >= 0x80 flag themselves.
+                let m =
+                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w) | w
+                let high = m & 0x8080_8080_8080_8080
+                if high != 0 { return i + high.trailingZeroBitCount / 8 }
+                i += 8
+            }
+        }
+        while i < n {
+            let c = buf[i]
+            if c == 0x22 || c == 0x5C || c < 0x20 || c >= 0x80 { return i }
+            i += 1
+        }
+        return n
     }
 
     mutating func hex4() throws(JSONError) -> UInt32 {
@@ -501,6 +642,15 @@ struct JSONWriter: ~Copyable {
                     ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
                 if m & 0x8080_8080_8080_8080 != 0 { return true }
                 i += 8
+            }
+            // The last partial word: one load of the final eight bytes (overlapping bytes already passed the test).
+            if i < n && n >= 8 {
+                let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+                let quote = w ^ (ones &* 0x22)
+                let backslash = w ^ (ones &* 0x5C)
+                let m =
+                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
+                return m & 0x8080_8080_8080_8080 != 0
             }
         }
         while i < n {

@@ -42,6 +42,26 @@ public enum PhoneNumber {
     static let byCode: [String: Region] = Dictionary(
         regions.map { ($0.callingCode, $0) }, uniquingKeysWith: { a, _ in a })
 
+    /// ``byCode`` as a table indexed by the code's digits, without hashing: the entry for a code of `n` digits with
+    /// value `v` is at `v + codeOffset(n)` (1 digit: 0–9, 2 digits: 10–109, 3 digits: 110–1109).
+    static let byCodeDigits: [Region?] = {
+        var table = [Region?](repeating: nil, count: 1110)
+        for (code, region) in byCode { table[Int(code)! + codeOffset(code.utf8.count)] = region }
+        return table
+    }()
+
+    @inline(__always) static func codeOffset(_ digits: Int) -> Int { digits == 1 ? 0 : digits == 2 ? 10 : 110 }
+
+    /// ``byISO`` as a table indexed by two upper-case ASCII letters (`(first - 65) * 26 + (second - 65)`).
+    static let byISOLetters: [Region?] = {
+        var table = [Region?](repeating: nil, count: 26 * 26)
+        for (iso, region) in byISO {
+            let u = Array(iso.utf8)
+            table[Int(u[0] - 65) * 26 + Int(u[1] - 65)] = region
+        }
+        return table
+    }()
+
     /// Normalises `raw` to E.164.
     ///
     /// Accepts `+` or `00` international prefixes (and `011` when the default region is in NANP), the
@@ -99,9 +119,10 @@ public enum PhoneNumber {
                         }
                     }
                     if plus {
+                        var code = 0
                         for len in 1...3 where number.count > len {
-                            let code = String(decoding: UnsafeBufferPointer(rebasing: number[0..<len]), as: UTF8.self)
-                            if let region = byCode[code] {
+                            code = code * 10 + Int(number[len - 1] - UInt8(ascii: "0"))
+                            if let region = byCodeDigits[code + codeOffset(len)] {
                                 return try check(
                                     UnsafeBufferPointer(rebasing: number[len...]), region: region, raw: raw,
                                     international: true)
@@ -118,6 +139,15 @@ public enum PhoneNumber {
 
     /// The region for an ISO code in any letter case.
     static func region(iso: String) -> Region? {
+        // Two ASCII letters in any case (every supported code): the letter table; anything else by dictionary.
+        let u = iso.utf8
+        if u.count == 2 {
+            let a = u.first! & 0xDF
+            let b = u[u.index(after: u.startIndex)] & 0xDF
+            if a >= 65 && a <= 90 && b >= 65 && b <= 90 && (u.first! & 0x80) == 0 && (u.last! & 0x80) == 0 {
+                return byISOLetters[Int(a - 65) * 26 + Int(b - 65)]
+            }
+        }
         if let r = byISO[iso] { return r }
         return byISO[iso.uppercased()]
     }

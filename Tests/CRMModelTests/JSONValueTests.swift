@@ -165,4 +165,74 @@ struct JSONEncoderTests {
         #expect(try JSONValue.parse(#"{"n":"garcía müller 😀"}"#)["n"] == "garcía müller 😀")
         #expect(throws: JSONError.self) { try JSONValue.parse([0x22, 0x61, 0xC3, 0x28, 0x22]) }
     }
+
+    /// Documents made of pieces around the names of a member-name table: exact names, near misses (one byte off, one
+    /// byte longer or shorter), escaped and non-ASCII names, names right at the end of the input.
+    static func memberNameDocuments() -> [[UInt8]] {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let keys = [
+            "id", "i", "ie", "id2", "email", "emaiL", "first_name", "first_namf", "lifetime_value", "lifetime_valuex",
+            "a_name_of_16_byt", "a_name_of_17_byte", "m\\u00fcller", "müller", "tab\\tname", "", "x",
+        ]
+        let values = ["1", "\"v\"", "{\"email\":2}", "[\"id\"]", "null", "\"\\\"q\"", "\"é\"", "{}"]
+        var docs: [[UInt8]] = []
+        for _ in 0..<5_000 {
+            let members = (0..<next(5)).map { _ in "\"\(keys[next(keys.count)])\":\(values[next(values.count)])" }
+            var text = "{" + members.joined(separator: ",") + "}"
+            // Cut some documents short, so that names end near the end of the input.
+            if next(4) == 0 {
+                text = String(decoding: Array(text.utf8).prefix(next(text.utf8.count + 1)), as: UTF8.self)
+            }
+            docs.append(Array(text.utf8))
+        }
+        return docs
+    }
+
+    @Test("parsing with a member-name table gives the same values and errors as without (5 000 documents)")
+    func memberNames() {
+        let table = JSONMemberNames([
+            "id", "email", "first_name", "lifetime_value", "a_name_of_16_byt", "a_name_of_17_byte", "müller", "x",
+        ])
+        for doc in Self.memberNameDocuments() {
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc) }
+            let named = Result { () throws(JSONError) -> JSONValue in
+                try JSONValue.parse(doc, memberNames: table)
+            }
+            switch (plain, named) {
+            case (.success(let a), .success(let b)):
+                #expect(a.jsonBytes() == b.jsonBytes(), "\(String(decoding: doc, as: UTF8.self))")
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b, "\(String(decoding: doc, as: UTF8.self))")
+            default:
+                Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test("strings of every length with a quote, escape, control or non-ASCII byte at every offset read as written")
+    func stringScanOffsets() throws {
+        for length in 0..<24 {
+            for offset in 0..<max(length, 1) {
+                for special in ["\"", "\\", "\n", "é", "😀", "\u{01}"] {
+                    var chars = Array(repeating: "a", count: length)
+                    if offset < length { chars[offset] = special }
+                    let text = chars.joined()
+                    #expect(try JSONValue.parse(JSONValue.string(text).jsonBytes()) == .string(text))
+                }
+                // A raw control byte or a stray continuation byte is rejected at its own offset (1 + offset: after the
+                // opening quote).
+                for bad: UInt8 in [0x01, 0x1F, 0x80, 0xFF] where offset < length {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[offset] = bad
+                    let doc = [0x22] + bytes + [0x22]
+                    #expect(throws: JSONError.self) { try JSONValue.parse(doc) }
+                    do { _ = try JSONValue.parse(doc) } catch { #expect(error.offset == 1 + offset) }
+                }
+            }
+        }
+    }
 }

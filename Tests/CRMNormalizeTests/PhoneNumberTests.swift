@@ -65,4 +65,24 @@ struct PhoneNumberTests {
         #expect(PhoneNumber.regions.count >= 40)
         #expect(Set(PhoneNumber.regions.map(\.iso)).count == PhoneNumber.regions.count)
     }
+
+    @Test("the default region is found in any letter case; unknown or malformed regions are refused")
+    func defaultRegionCase() throws {
+        for region in ["GB", "gb", "Gb", "gB"] {
+            #expect(try PhoneNumber.e164("020 7946 0018", defaultRegion: region) == "+442079460018")
+        }
+        for region in ["", "G", "GBR", "XX", "G1", "[B", "`b", "{b", "ÉB"] {
+            #expect(throws: NormalizationError.self) { try PhoneNumber.e164("020 7946 0018", defaultRegion: region) }
+        }
+    }
+
+    @Test("every region's calling code is recognised after + and after 00")
+    func everyCallingCode() throws {
+        for region in PhoneNumber.regions {
+            let national = String(repeating: "5", count: region.lengths.lowerBound)
+            let want = try PhoneNumber.e164("+" + region.callingCode + national, defaultRegion: "GB")
+            #expect(want.hasPrefix("+" + region.callingCode))
+            #expect(try PhoneNumber.e164("00" + region.callingCode + national, defaultRegion: "DE") == want)
+        }
+    }
 }
