@@ -80,14 +80,16 @@ public struct BulkResolution: Sendable {
         var records: [CustomerRecord] = []
         var chunks: [(refs: [RecordRef], rows: [CompactFeatures])] = []
         let chunkSize = 65_536
+        var normalizers: [FeatureNormalizer] = []
         try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem, chunk: chunkSize) { chunk in
             if measureLatency {
                 records += chunk
                 return
             }
-            let features = Self.features(chunk)
+            let features = Self.features(chunk, normalizers: &normalizers)
             chunks.append((chunk.map(\.ref), features.map { graph.intern($0) }))
         }
+        normalizers = []
         let count = measureLatency ? records.count : chunks.reduce(0) { $0 + $1.refs.count }
         let t1 = clock.now
         if train {
@@ -191,18 +193,37 @@ public struct BulkResolution: Sendable {
 
     /// Features of many records, computed on all cores.
     public static func features(_ records: [CustomerRecord]) -> [MatchFeatures] {
+        var normalizers: [FeatureNormalizer] = []
+        return features(records, normalizers: &normalizers)
+    }
+
+    /// `features(_:)` with one normalizer per worker kept from call to call (`normalizers`, grown as needed), so
+    /// that the raw values they remember carry over from one chunk of a file to the next.
+    static func features(_ records: [CustomerRecord], normalizers: inout [FeatureNormalizer]) -> [MatchFeatures] {
         let n = records.count
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 10_000))
+        while normalizers.count < chunks { normalizers.append(FeatureNormalizer()) }
         let parts = UnsafeSendableBox(Array(repeating: [MatchFeatures](), count: chunks))
+        let kept = UnsafeSendableBox(normalizers)
+        normalizers = []
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks
             let hi = n * (c + 1) / chunks
-            var normalizer = FeatureNormalizer()
+            // Moved out of the box (not copied), so that its dictionaries are not copied on write.
+            kept.lock.lock()
+            var normalizer = kept.value[c]
+            kept.value[c] = FeatureNormalizer()
+            kept.lock.unlock()
+            normalizer.bound()
             let part = records[lo..<hi].map { normalizer.features($0) }
             parts.lock.lock()
             parts.value[c] = part
             parts.lock.unlock()
+            kept.lock.lock()
+            kept.value[c] = normalizer
+            kept.lock.unlock()
         }
+        normalizers = kept.value
         return parts.value.flatMap { $0 }
     }
 
@@ -215,7 +236,9 @@ public struct BulkResolution: Sendable {
         return out
     }
 
-    /// Streams the CSV, handing `body` the records `chunk` at a time (the last chunk may be shorter).
+    /// Streams the CSV, handing `body` the records `chunk` at a time (the last chunk may be shorter). The file is
+    /// read and parsed on a thread of its own, one chunk ahead of `body` (which runs on the caller's thread, in
+    /// file order).
     static func readRecords(
         path: String, columns: [String: String], defaultSystem: String, chunk: Int,
         _ body: ([CustomerRecord]) throws -> Void
@@ -226,20 +249,38 @@ public struct BulkResolution: Sendable {
             throw MasterDataError(.input, "empty CSV: no header row")
         }
         let header = headerRecord.fields
-        let mapping = try CSVTable(header: header, rows: []).columnIndex(columns: columns)
-        var out: [CustomerRecord] = []
-        out.reserveCapacity(chunk)
-        while let next = reader.next() {
-            switch next {
-            case .success(let row): out.append(CSVTable.record(row.fields, mapping, defaultSystem: defaultSystem))
-            case .failure(let e): throw MasterDataError(.input, e.description)
+        let mapping = CSVTable.ColumnMap(try CSVTable(header: header, rows: []).columnIndex(columns: columns))
+        let handoff = ChunkHandoff()
+        let source = UnsafeSendableBox(reader)
+        let done = DispatchSemaphore(value: 0)
+        // A thread of its own, not one of the dispatch pool's: the pool's threads normalise the chunks.
+        Thread {
+            defer { done.signal() }
+            let reader = source.value
+            var out: [CustomerRecord] = []
+            out.reserveCapacity(chunk)
+            while let next = reader.next() {
+                switch next {
+                case .success(let row): out.append(CSVTable.record(row.fields, mapping, defaultSystem: defaultSystem))
+                case .failure(let e):
+                    handoff.put(.failure(MasterDataError(.input, e.description)))
+                    return
+                }
+                if out.count == chunk {
+                    guard handoff.put(.success(out)) else { return }
+                    out = []
+                    out.reserveCapacity(chunk)
+                }
             }
-            if out.count == chunk {
-                try body(out)
-                out.removeAll(keepingCapacity: true)
-            }
+            if !out.isEmpty { guard handoff.put(.success(out)) else { return } }
+            handoff.put(nil)
+        }.start()
+        // However `body` ends, the reading thread is stopped and waited for before returning.
+        defer {
+            handoff.cancel()
+            done.wait()
         }
-        if !out.isEmpty { try body(out) }
+        while let next = handoff.take() { try body(try next.get()) }
     }
 
     /// Hands the allocator's free pages back to the system (glibc keeps what the normalising workers freed in
@@ -270,6 +311,45 @@ public struct BulkResolution: Sendable {
     @_silgen_name("malloc_trim")
     private func glibcMallocTrim(_ pad: Int) -> Int32
 #endif
+
+/// One chunk of records at a time from a reading thread to the resolving one: `put` waits while the previous
+/// chunk has not been taken; `nil` ends the stream.
+final class ChunkHandoff: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var slot: Result<[CustomerRecord], MasterDataError>?? = .none
+    private var cancelled = false
+
+    /// Hands over a chunk (or the end: `nil`); false when the reader stopped taking them.
+    @discardableResult
+    func put(_ item: Result<[CustomerRecord], MasterDataError>?) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while slot != nil && !cancelled { condition.wait() }
+        if cancelled { return false }
+        slot = .some(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// The next chunk, waiting for it; `nil` at the end.
+    func take() -> Result<[CustomerRecord], MasterDataError>? {
+        condition.lock()
+        defer { condition.unlock() }
+        while slot == nil { condition.wait() }
+        let item = slot!
+        if item != nil { slot = nil }
+        condition.broadcast()
+        return item
+    }
+
+    /// Stops the reading thread (its next `put` returns false).
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
 
 /// A lock-protected box for results written from `concurrentPerform` workers.
 final class UnsafeSendableBox<T>: @unchecked Sendable {

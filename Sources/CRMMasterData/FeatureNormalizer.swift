@@ -21,6 +21,19 @@ struct FeatureNormalizer {
         var country: String?
     }
 
+    /// Forgets what it remembers of a kind of value once that is more than `limit` values (bulk runs keep one
+    /// normalizer per worker for a whole file: this bounds its memory; street lines and postcodes, mostly
+    /// distinct, are the ones that reach it).
+    mutating func bound(limit: Int = 65_536) {
+        if given.count > limit { given = [:] }
+        if family.count > limit { family = [:] }
+        if street.count > limit { street = [:] }
+        if city.count > limit { city = [:] }
+        if country.count > limit { country = [:] }
+        if postcode.count > limit { postcode = [:] }
+        if dob.count > limit { dob = [:] }
+    }
+
     /// The features of `r`, equal to `MatchFeatures(r)`.
     mutating func features(_ r: CustomerRecord) -> MatchFeatures {
         var f = MatchFeatures()
