@@ -236,9 +236,7 @@ public struct BulkResolution: Sendable {
         return out
     }
 
-    /// Streams the CSV, handing `body` the records `chunk` at a time (the last chunk may be shorter). The file is
-    /// read and parsed on a thread of its own, one chunk ahead of `body` (which runs on the caller's thread, in
-    /// file order).
+    /// Streams the CSV, handing `body` the records `chunk` at a time (the last chunk may be shorter).
     static func readRecords(
         path: String, columns: [String: String], defaultSystem: String, chunk: Int,
         _ body: ([CustomerRecord]) throws -> Void
@@ -250,37 +248,19 @@ public struct BulkResolution: Sendable {
         }
         let header = headerRecord.fields
         let mapping = CSVTable.ColumnMap(try CSVTable(header: header, rows: []).columnIndex(columns: columns))
-        let handoff = ChunkHandoff()
-        let source = UnsafeSendableBox(reader)
-        let done = DispatchSemaphore(value: 0)
-        // A thread of its own, not one of the dispatch pool's: the pool's threads normalise the chunks.
-        Thread {
-            defer { done.signal() }
-            let reader = source.value
-            var out: [CustomerRecord] = []
-            out.reserveCapacity(chunk)
-            while let next = reader.next() {
-                switch next {
-                case .success(let row): out.append(CSVTable.record(row.fields, mapping, defaultSystem: defaultSystem))
-                case .failure(let e):
-                    handoff.put(.failure(MasterDataError(.input, e.description)))
-                    return
-                }
-                if out.count == chunk {
-                    guard handoff.put(.success(out)) else { return }
-                    out = []
-                    out.reserveCapacity(chunk)
-                }
+        var out: [CustomerRecord] = []
+        out.reserveCapacity(chunk)
+        while let next = reader.next() {
+            switch next {
+            case .success(let row): out.append(CSVTable.record(row.fields, mapping, defaultSystem: defaultSystem))
+            case .failure(let e): throw MasterDataError(.input, e.description)
             }
-            if !out.isEmpty { guard handoff.put(.success(out)) else { return } }
-            handoff.put(nil)
-        }.start()
-        // However `body` ends, the reading thread is stopped and waited for before returning.
-        defer {
-            handoff.cancel()
-            done.wait()
+            if out.count == chunk {
+                try body(out)
+                out.removeAll(keepingCapacity: true)
+            }
         }
-        while let next = handoff.take() { try body(try next.get()) }
+        if !out.isEmpty { try body(out) }
     }
 
     /// Hands the allocator's free pages back to the system (glibc keeps what the normalising workers freed in
@@ -311,45 +291,6 @@ public struct BulkResolution: Sendable {
     @_silgen_name("malloc_trim")
     private func glibcMallocTrim(_ pad: Int) -> Int32
 #endif
-
-/// One chunk of records at a time from a reading thread to the resolving one: `put` waits while the previous
-/// chunk has not been taken; `nil` ends the stream.
-final class ChunkHandoff: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var slot: Result<[CustomerRecord], MasterDataError>?? = .none
-    private var cancelled = false
-
-    /// Hands over a chunk (or the end: `nil`); false when the reader stopped taking them.
-    @discardableResult
-    func put(_ item: Result<[CustomerRecord], MasterDataError>?) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while slot != nil && !cancelled { condition.wait() }
-        if cancelled { return false }
-        slot = .some(item)
-        condition.broadcast()
-        return true
-    }
-
-    /// The next chunk, waiting for it; `nil` at the end.
-    func take() -> Result<[CustomerRecord], MasterDataError>? {
-        condition.lock()
-        defer { condition.unlock() }
-        while slot == nil { condition.wait() }
-        let item = slot!
-        if item != nil { slot = nil }
-        condition.broadcast()
-        return item
-    }
-
-    /// Stops the reading thread (its next `put` returns false).
-    func cancel() {
-        condition.lock()
-        cancelled = true
-        condition.broadcast()
-        condition.unlock()
-    }
-}
 
 /// A lock-protected box for results written from `concurrentPerform` workers.
 final class UnsafeSendableBox<T>: @unchecked Sendable {
