@@ -21,16 +21,16 @@ struct FeatureNormalizer {
         var country: String?
     }
 
-    /// Forgets what it remembers of a kind of value once that is more than `limit` values (bulk runs keep one
-    /// normalizer per worker for a whole file: this bounds its memory; street lines and postcodes, mostly
-    /// distinct, are the ones that reach it).
+    /// Called before each chunk of a file (bulk runs keep one normalizer per worker for a whole file): forgets
+    /// the street lines and postcodes (nearly all distinct, their memory would only grow) and any other kind of
+    /// value once it holds more than `limit` of them, which bounds its memory.
     mutating func bound(limit: Int = 65_536) {
+        street = [:]
+        postcode = [:]
         if given.count > limit { given = [:] }
         if family.count > limit { family = [:] }
-        if street.count > limit { street = [:] }
         if city.count > limit { city = [:] }
         if country.count > limit { country = [:] }
-        if postcode.count > limit { postcode = [:] }
         if dob.count > limit { dob = [:] }
     }
 
