@@ -92,6 +92,13 @@ struct BlockIndex: Sendable {
         }
     }
 
+    /// Reads the home slot of `key` (its fingerprint and chain head) and returns a value made from them: callers
+    /// about to look up several keys read them all first, so that the cache misses overlap.
+    @inline(__always) func touch(_ key: UInt64) -> UInt32 {
+        let i = Self.home(Self.fingerprint(key), fingerprints.count)
+        return fingerprints[i] &+ UInt32(bitPattern: heads[i])
+    }
+
     /// The key of the block entry `e` belongs to.
     @inline(__always) private func key(ofEntry e: Int32, _ ownKey: (Int32, Int) -> UInt64) -> UInt64 {
         if e < Self.overflowBase {

@@ -81,14 +81,16 @@ public struct BulkResolution: Sendable {
         var records: [CustomerRecord] = []
         var chunks: [(refs: [RecordRef], rows: [CompactFeatures])] = []
         let chunkSize = 65_536
+        var normalizers: [FeatureNormalizer] = []
         try Self.readRecords(path: input, columns: columns, defaultSystem: defaultSystem, chunk: chunkSize) { chunk in
             if measureLatency {
                 records += chunk
                 return
             }
-            let features = Self.features(chunk)
+            let features = Self.features(chunk, normalizers: &normalizers)
             chunks.append((chunk.map(\.ref), features.map { graph.intern($0) }))
         }
+        normalizers = []
         let count = measureLatency ? records.count : chunks.reduce(0) { $0 + $1.refs.count }
         let t1 = clock.now
         if train {
@@ -194,18 +196,37 @@ public struct BulkResolution: Sendable {
 
     /// Features of many records, computed on all cores.
     public static func features(_ records: [CustomerRecord]) -> [MatchFeatures] {
+        var normalizers: [FeatureNormalizer] = []
+        return features(records, normalizers: &normalizers)
+    }
+
+    /// `features(_:)` with one normalizer per worker kept from call to call (`normalizers`, grown as needed), so
+    /// that the raw values they remember carry over from one chunk of a file to the next.
+    static func features(_ records: [CustomerRecord], normalizers: inout [FeatureNormalizer]) -> [MatchFeatures] {
         let n = records.count
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 10_000))
+        while normalizers.count < chunks { normalizers.append(FeatureNormalizer()) }
         let parts = UnsafeSendableBox(Array(repeating: [MatchFeatures](), count: chunks))
+        let kept = UnsafeSendableBox(normalizers)
+        normalizers = []
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks
             let hi = n * (c + 1) / chunks
-            var normalizer = FeatureNormalizer()
+            // Moved out of the box (not copied), so that its dictionaries are not copied on write.
+            kept.lock.lock()
+            var normalizer = kept.value[c]
+            kept.value[c] = FeatureNormalizer()
+            kept.lock.unlock()
+            normalizer.bound()
             let part = records[lo..<hi].map { normalizer.features($0) }
             parts.lock.lock()
             parts.value[c] = part
             parts.lock.unlock()
+            kept.lock.lock()
+            kept.value[c] = normalizer
+            kept.lock.unlock()
         }
+        normalizers = kept.value
         return parts.value.flatMap { $0 }
     }
 
@@ -229,7 +250,7 @@ public struct BulkResolution: Sendable {
             throw MasterDataError(.input, "empty CSV: no header row")
         }
         let header = headerRecord.fields
-        let mapping = try CSVTable(header: header, rows: []).columnIndex(columns: columns)
+        let mapping = CSVTable.ColumnMap(try CSVTable(header: header, rows: []).columnIndex(columns: columns))
         var out: [CustomerRecord] = []
         out.reserveCapacity(chunk)
         while let next = reader.next() {

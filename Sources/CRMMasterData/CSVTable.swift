@@ -104,20 +104,45 @@ public struct CSVTable: Sendable {
         return index
     }
 
+    /// The columns of the canonical fields, looked up once per file (not per row).
+    struct ColumnMap {
+        var system, given, family, email, phone, houseNumber, street, city, postcode, country, dob, updated: Int?
+
+        init(_ index: [String: Int]) {
+            system = index["system"]
+            given = index["given_name"]
+            family = index["family_name"]
+            email = index["email"]
+            phone = index["phone"]
+            houseNumber = index["house_number"]
+            street = index["street"]
+            city = index["city"]
+            postcode = index["postcode"]
+            country = index["country"]
+            dob = index["date_of_birth"]
+            updated = index["updated_at"]
+        }
+    }
+
     /// One row as a record.
     static func record(_ row: [String], _ index: [String: Int], defaultSystem: String) -> CustomerRecord {
-        func v(_ f: String) -> String? {
-            guard let i = index[f], i < row.count, !row[i].isEmpty else { return nil }
+        record(row, ColumnMap(index), defaultSystem: defaultSystem)
+    }
+
+    /// One row as a record, with the columns looked up once.
+    static func record(_ row: [String], _ c: ColumnMap, defaultSystem: String) -> CustomerRecord {
+        func v(_ column: Int?) -> String? {
+            guard let i = column, i < row.count, !row[i].isEmpty else { return nil }
             return row[i]
         }
         func street() -> String? {
-            guard let street = v("street") else { return nil }
-            return v("house_number").map { $0 + " " + street } ?? street
+            guard let street = v(c.street) else { return nil }
+            return v(c.houseNumber).map { $0 + " " + street } ?? street
         }
         return CustomerRecord(
-            system: v("system") ?? defaultSystem, externalId: row.first ?? "", givenName: v("given_name"),
-            familyName: v("family_name"), email: v("email"), phone: v("phone"), street: street(), city: v("city"),
-            postcode: v("postcode"), country: v("country"), dateOfBirth: v("date_of_birth"),
-            updatedAt: v("updated_at").flatMap { Int64($0) })
+            system: v(c.system) ?? defaultSystem, externalId: row.first ?? "", givenName: v(c.given),
+            familyName: v(c.family), email: v(c.email), phone: v(c.phone), street: street(), city: v(c.city),
+            postcode: v(c.postcode), country: v(c.country), dateOfBirth: v(c.dob),
+            updatedAt: v(c.updated).flatMap { Int64($0) })
     }
 }

@@ -21,6 +21,19 @@ struct FeatureNormalizer {
         var country: String?
     }
 
+    /// Called before each chunk of a file (bulk runs keep one normalizer per worker for a whole file): forgets
+    /// the street lines and postcodes (nearly all distinct, their memory would only grow) and any other kind of
+    /// value once it holds more than `limit` of them, which bounds its memory.
+    mutating func bound(limit: Int = 65_536) {
+        street = [:]
+        postcode = [:]
+        if given.count > limit { given = [:] }
+        if family.count > limit { family = [:] }
+        if city.count > limit { city = [:] }
+        if country.count > limit { country = [:] }
+        if dob.count > limit { dob = [:] }
+    }
+
     /// The features of `r`, equal to `MatchFeatures(r)`.
     mutating func features(_ r: CustomerRecord) -> MatchFeatures {
         var f = MatchFeatures()

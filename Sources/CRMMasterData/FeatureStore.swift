@@ -79,6 +79,11 @@ struct FeatureStore: Sendable {
     private(set) var namePrefix3: [UInt32] = [0]
     /// Per e-mail local-part id: at least five bytes long (long enough to be evidence and a blocking key).
     private(set) var localIsLong: [Bool] = [false]
+    /// Postcode districts (`MatchModel.postcodeDistrict`), interned: two postcodes share a district exactly when
+    /// their ids in `postcodeDistrict` are equal.
+    private var districts = TextPool()
+    /// Per postcode id: the id of its district in `districts` (0 for the placeholder).
+    private(set) var postcodeDistrict: [UInt32] = [0]
 
     /// Interns a record's features (value counts are not changed: see `add`).
     mutating func intern(_ f: MatchFeatures) -> CompactFeatures {
@@ -95,7 +100,12 @@ struct FeatureStore: Sendable {
         if let s = f.street { c.street = streets.intern(s) }
         c.streetNumbers = streetNumbers.intern(f.streetNumbers)
         if let x = f.city { c.city = cities.intern(x) }
-        if let p = f.postcode { c.postcode = postcodes.intern(p) }
+        if let p = f.postcode {
+            c.postcode = postcodes.intern(p)
+            if Int(c.postcode) == postcodeDistrict.count {
+                postcodeDistrict.append(districts.intern(String(Substring(MatchModel.postcodeDistrict(p)))))
+            }
+        }
         if let d = f.dob { c.dob = dobs.intern(UInt32(d.year * 10_000 + d.month * 100 + d.day)) }
         return c
     }

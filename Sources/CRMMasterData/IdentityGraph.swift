@@ -85,6 +85,8 @@ public struct IdentityGraph: Sendable {
     private var scratch: [Int32] = []
     /// The block slots of the record being placed, by kind (reused by `append` while the table has not grown).
     private var keySlots: [BlockIndex.Slot] = []
+    /// Where `place` leaves the values it reads ahead (`BlockIndex.touch`), so that the reads are kept.
+    private var touchSink: UInt32 = 0
 
     /// Records currently resolved (active).
     public private(set) var recordCount = 0
@@ -144,7 +146,10 @@ public struct IdentityGraph: Sendable {
     func estimatedBlockKeys<Rows: Sequence<CompactFeatures>>(_ rows: Rows) -> Int {
         var sample = Set<UInt64>()
         for f in rows {
-            for k in blockingKeys(f) where k >> 60 == 0 { sample.insert(k) }
+            for kind in 1...BlockIndex.slotsPerRecord {
+                let k = blockKey(kind, f)
+                if k != 0 && k >> 60 == 0 { sample.insert(k) }
+            }
         }
         return sample.count * 16
     }
@@ -210,24 +215,54 @@ public struct IdentityGraph: Sendable {
         scratch.removeAll(keepingCapacity: true)
         keySlots.removeAll(keepingCapacity: true)
         let growths = blocks.growths
+        // The keys' home slots are far apart in a large table: read them all first, so that their cache misses
+        // overlap instead of following one another.
+        var touched: UInt32 = 0
+        for k in keys where k != 0 { touched &+= blocks.touch(k) }
+        touchSink &+= touched
         for k in keys {
             let slot = k == 0 ? BlockIndex.Slot(index: -1, found: false) : blockSlot(k)
             keySlots.append(slot)
             guard slot.found else { continue }
             let (size, head) = blocks.chain(slot)
             guard size <= configuration.maxBlockSize else { continue }
+            // The chain's records first, their clusters after: the chain walk is one dependent read after
+            // another, the cluster reads are independent and overlap.
             var e = head
             while e >= 0 {
                 let (j, next) = blocks.entry(e)
-                if active[Int(j)] { scratch.append(clusterOf[Int(j)]) }
+                scratch.append(j)
                 e = next
             }
         }
         if !scratch.isEmpty {
+            var n = 0
+            for j in scratch where active[Int(j)] {
+                scratch[n] = clusterOf[Int(j)]
+                n += 1
+            }
+            scratch.removeLast(scratch.count - n)
+        }
+        if !scratch.isEmpty {
+            // The weights of exact agreements with this record's values (the counts change only when it is added).
+            let exact = model.exactBits(f, store)
+            // The distinct candidate clusters in ascending order.
             scratch.sort()
-            var last: Int32 = -1
-            for c in scratch where c != last {
-                last = c
+            var distinct = 1
+            for k in 1..<scratch.count where scratch[k] != scratch[distinct - 1] {
+                scratch[distinct] = scratch[k]
+                distinct += 1
+            }
+            scratch.removeLast(scratch.count - distinct)
+            // Read ahead what scoring reads first (each cluster's first member, then its features), as above.
+            var touched: UInt32 = 0
+            for c in scratch { touched &+= UInt32(bitPattern: members.first(c)) }
+            for c in scratch {
+                let m = members.first(c)
+                if m != MemberChains.end { touched &+= features[Int(m)].given }
+            }
+            touchSink &+= touched
+            for c in scratch {
                 var maxScore = -Double.infinity
                 var sum = 0.0
                 var n = 0
@@ -237,7 +272,7 @@ public struct IdentityGraph: Sendable {
                 // The first 32 members, in the order they joined.
                 var m = members.first(c)
                 while m != MemberChains.end && n < 32 {
-                    let s = model.score(f, features[Int(m)], store, &nameLevels)
+                    let s = model.score(f, features[Int(m)], store, &nameLevels, exact: exact)
                     sum += s.score
                     n += 1
                     if s.guards & GuardMask.conflict != 0 { conflicts += 1 }

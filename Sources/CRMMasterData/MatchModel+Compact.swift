@@ -76,29 +76,32 @@ extension MatchModel {
                 ? 1 : s.phones.withBytes(a.phone) { p in s.phones.withBytes(b.phone) { q in Self.phoneLevel(p, q) } }
         }
         if a.postcode != 0, b.postcode != 0 {
+            // Same district: equal district ids (`FeatureStore.postcodeDistrict`), as `sameDistrict` on the bytes.
+            let district = s.postcodeDistrict
             v[.postcode] =
-                a.postcode == b.postcode
-                ? 1
-                : (s.postcodes.withBytes(a.postcode) { p in
-                    s.postcodes.withBytes(b.postcode) { q in Self.sameDistrict(p, q) }
-                } ? 2 : 3)
+                a.postcode == b.postcode ? 1 : district[Int(a.postcode)] == district[Int(b.postcode)] ? 2 : 3
         }
         if a.street != 0, b.street != 0 {
             v[.street] =
                 a.street == b.street
                 ? 1
-                : (a.streetNumbers == b.streetNumbers
-                    && s.streets.withBytes(a.street) { p in
-                        s.streets.withBytes(b.street) { q in Similarity.jaroWinkler(p, q, atLeast: 0.85) }
-                    } >= 0.85 ? 2 : 3)
+                : a.streetNumbers != b.streetNumbers
+                    ? 3
+                    : memo.level(kind: NameLevelKind.street, a.street, b.street) {
+                        s.streets.withBytes(a.street) { p in
+                            s.streets.withBytes(b.street) { q in Similarity.jaroWinkler(p, q, atLeast: 0.85) }
+                        } >= 0.85 ? 2 : 3
+                    }
         }
         if a.city != 0, b.city != 0 {
             v[.city] =
                 a.city == b.city
                 ? 1
-                : (s.cities.withBytes(a.city) { p in
-                    s.cities.withBytes(b.city) { q in Similarity.jaroWinkler(p, q, atLeast: 0.9) }
-                } >= 0.9 ? 2 : 3)
+                : memo.level(kind: NameLevelKind.city, a.city, b.city) {
+                    s.cities.withBytes(a.city) { p in
+                        s.cities.withBytes(b.city) { q in Similarity.jaroWinkler(p, q, atLeast: 0.9) }
+                    } >= 0.9 ? 2 : 3
+                }
         }
         return v
     }
@@ -114,6 +117,25 @@ extension MatchModel {
     func score(
         _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels
     ) -> (score: Double, guards: UInt8) {
+        score(a, b, s, &memo, exact: exactBits(a, s))
+    }
+
+    /// The weight of an exact agreement on each of `a`'s values (term-frequency adjusted, `ComparedField`
+    /// order): the same for every record `a` is compared with while the value counts do not change.
+    func exactBits(_ a: CompactFeatures, _ s: FeatureStore) -> SIMD8<Double> {
+        var bits = SIMD8<Double>()
+        let n = Double(max(s.population, minimumPopulation))
+        for f in 0..<min(8, parameters.m.count) where parameters.m[f].count > 1 {
+            bits[f] = Self.bits(parameters.m[f][1], max(Double(s.count(ComparedField(rawValue: f)!, a)), 1) / n)
+        }
+        return bits
+    }
+
+    /// `score(_:_:_:_:)` with `a`'s exact-agreement weights computed ahead (`exactBits(a, s)`).
+    func score(
+        _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels,
+        exact: SIMD8<Double>
+    ) -> (score: Double, guards: UInt8) {
         let v = compare(a, b, s, &memo)
         var total = parameters.priorBits
         let table = levelBits
@@ -122,8 +144,7 @@ extension MatchModel {
             let level = Int(v.levels[f])
             guard level > 0 else { continue }
             if level == 1 && !(v.swapped && (f == ComparedField.given.rawValue || f == ComparedField.family.rawValue)) {
-                let n = Double(max(s.population, minimumPopulation))
-                total += Self.bits(parameters.m[f][1], max(Double(s.count(ComparedField(rawValue: f)!, a)), 1) / n)
+                total += exact[f]
             } else {
                 total += table[f * 8 + level]
             }

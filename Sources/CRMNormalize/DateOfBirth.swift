@@ -28,6 +28,12 @@ public struct DateOfBirth: Sendable, Hashable, Codable, Comparable, CustomString
     /// the first number exceeds 12), `DD-MM-YYYY` and ISO timestamps (the date part). Returns `nil` for
     /// anything else, impossible dates and placeholder dates (1900-01-01, 1970-01-01).
     public static func parse(_ raw: String, monthFirst: Bool = false) -> Parsed? {
+        if let parsed = parseCompact(raw, monthFirst: monthFirst) { return parsed }
+        return parseGeneral(raw, monthFirst: monthFirst)
+    }
+
+    /// `parse` for any spelling.
+    static func parseGeneral(_ raw: String, monthFirst: Bool) -> Parsed? {
         let s = matchingTrim(raw)
         let head = s.split(separator: "T").first.map(String.init) ?? s
         let nums = head.split(whereSeparator: { $0 == "-" || $0 == "/" || $0 == "." || $0 == " " }).map(String.init)
@@ -70,6 +76,68 @@ public struct DateOfBirth: Sendable, Hashable, Codable, Comparable, CustomString
         }
         guard let date = DateOfBirth(year: y, month: m, day: d), !placeholder(date) else { return nil }
         return Parsed(date: date, dayMonthAmbiguous: ambiguous)
+    }
+
+    /// `parse` for the common spellings, on the bytes: `YYYYMMDD`, and `YYYY?MM?DD` or `NN?NN?YYYY` with `-`, `/`
+    /// or `.` between the numbers (no white space, no time). `nil` when `raw` is spelled otherwise (then `parse`
+    /// reads it in full); else the same outcome as the general reading.
+    static func parseCompact(_ raw: String, monthFirst: Bool) -> Parsed?? {
+        var raw = raw
+        return raw.withUTF8 { u -> Parsed?? in
+            @inline(__always) func digit(_ i: Int) -> Int? {
+                let b = u[i]
+                return b >= 48 && b <= 57 ? Int(b - 48) : nil
+            }
+            @inline(__always) func number(_ from: Int, _ count: Int) -> Int? {
+                var v = 0
+                for i in from..<(from + count) {
+                    guard let d = digit(i) else { return nil }
+                    v = v * 10 + d
+                }
+                return v
+            }
+            @inline(__always) func separator(_ i: Int) -> Bool { u[i] == 45 || u[i] == 47 || u[i] == 46 }
+            var y = 0
+            var m = 0
+            var d = 0
+            var ambiguous = false
+            if u.count == 8 {
+                guard let v = number(0, 8) else { return nil }
+                y = v / 10000
+                m = (v / 100) % 100
+                d = v % 100
+            } else if u.count == 10, separator(4), separator(7), let a = number(0, 4), let b = number(5, 2),
+                let c = number(8, 2)
+            {
+                y = a
+                m = b
+                d = c
+            } else if u.count == 10, separator(2), separator(5), let a = number(0, 2), let b = number(3, 2),
+                let c = number(6, 4)
+            {
+                y = c
+                if a > 12 {
+                    d = a
+                    m = b
+                } else if b > 12 {
+                    m = a
+                    d = b
+                } else {
+                    ambiguous = a != b
+                    if monthFirst {
+                        m = a
+                        d = b
+                    } else {
+                        d = a
+                        m = b
+                    }
+                }
+            } else {
+                return nil
+            }
+            guard let date = DateOfBirth(year: y, month: m, day: d), !placeholder(date) else { return .some(nil) }
+            return .some(Parsed(date: date, dayMonthAmbiguous: ambiguous))
+        }
     }
 
     /// Whether `other` is this date with day and month swapped (and differs from it).

@@ -22,6 +22,12 @@ public struct PostalAddress: Sendable, Hashable, Codable {
 
     /// The street key: folded, tokens mapped through the abbreviation table (street → st, strasse → str, …).
     public static func streetKey(_ raw: String) -> String? {
+        if let key = asciiStreetKey(raw) { return key }
+        return generalStreetKey(raw)
+    }
+
+    /// `streetKey(raw)` for any text.
+    static func generalStreetKey(_ raw: String) -> String? {
         let tokens = NameMatching.fold(raw).split(separator: " ").map { t -> String in
             let s = String(t)
             if let a = abbreviations[s] { return a }
@@ -31,6 +37,58 @@ public struct PostalAddress: Sendable, Hashable, Codable {
         }
         return tokens.isEmpty ? nil : tokens.joined(separator: " ")
     }
+
+    /// `streetKey(raw)` on the bytes of an ASCII street line (no `String` per token, no dictionary lookup):
+    /// `nil` when `raw` is not ASCII. Folds as `NameMatching.fold` does for ASCII (lower case; letters and
+    /// digits kept; every run of other bytes one space), then maps the tokens as `streetKey`.
+    static func asciiStreetKey(_ raw: String) -> String?? {
+        var raw = raw
+        return raw.withUTF8 { u -> String?? in
+            for b in u where b >= 0x80 { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(u.count + 1)
+            var i = 0
+            let n = u.count
+            while i < n {
+                // Skip to the next letter or digit.
+                @inline(__always) func alnum(_ b: UInt8) -> UInt8? {
+                    let c = (b >= 65 && b <= 90) ? b + 32 : b
+                    return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) ? c : nil
+                }
+                guard alnum(u[i]) != nil else {
+                    i += 1
+                    continue
+                }
+                if !out.isEmpty { out.append(32) }
+                let start = out.count
+                while i < n, let c = alnum(u[i]) {
+                    out.append(c)
+                    i += 1
+                }
+                let length = out.count - start
+                var abbreviated = false
+                if length < abbreviationsByLength.count {
+                    for (key, value) in abbreviationsByLength[length] where out[start...].elementsEqual(key) {
+                        out.removeSubrange(start...)
+                        out.append(contentsOf: value)
+                        abbreviated = true
+                        break
+                    }
+                }
+                // German compounds: "hauptstrasse" → "hauptstr".
+                if !abbreviated, length > 7, out[(out.count - 7)...].elementsEqual(strasse) { out.removeLast(4) }
+            }
+            return .some(out.isEmpty ? nil : String(decoding: out, as: UTF8.self))
+        }
+    }
+
+    /// `abbreviations` as bytes, by the length of the word.
+    static let abbreviationsByLength: [[(key: [UInt8], value: [UInt8])]] = {
+        var table = [[(key: [UInt8], value: [UInt8])]](repeating: [], count: 16)
+        for (k, v) in abbreviations where k.utf8.count < 16 { table[k.utf8.count].append((Array(k.utf8), Array(v.utf8))) }
+        return table
+    }()
+    static let strasse = Array("strasse".utf8)
 
     /// The canonical postcode for a country, or `nil` when it does not have the country's shape.
     /// Countries without a rule keep the upper-cased alphanumerics.

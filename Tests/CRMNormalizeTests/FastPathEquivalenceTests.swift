@@ -63,4 +63,54 @@ struct FastPathEquivalenceTests {
         }
         #expect(EmailMatching.asciiKey("jörg@web.de") == nil)
     }
+
+    static let streetPieces = [
+        "Main", "STREET", "street", "Str", "str.", "Hauptstrasse", "strasse", "Road", "rd", "Av", "avenue", "12",
+        "12a", "Rue", "de", "la", "Via", "Calle", "Weg", "Platz", "North", "apartment", "Suite", "Laan", "straat",
+        "Bahnhofstrasse", "-", ",", "'", ".", "#", "/", "Lindenstrasse", "x", "boulevard", "Ct.",
+    ]
+
+    @Test("street keys: the ASCII byte path equals the general path on 5 000 generated street lines")
+    func asciiStreets() {
+        var rng = Rng(s: 13)
+        for _ in 0..<5_000 {
+            var raw = rng.next(4) == 0 ? " " : ""
+            for w in 0..<(1 + rng.next(5)) {
+                if w > 0 { raw += Self.separators[rng.next(Self.separators.count)] }
+                raw += Self.streetPieces[rng.next(Self.streetPieces.count)]
+            }
+            let fast = PostalAddress.asciiStreetKey(raw)
+            #expect(fast != nil, "\(raw) should take the byte path")
+            #expect(fast == .some(PostalAddress.generalStreetKey(raw)), "\(raw)")
+        }
+    }
+
+    @Test("street lines outside ASCII take the general path", arguments: ["Müllerstraße 5", "Rue Ça", "Øster Allé"])
+    func otherStreets(raw: String) {
+        #expect(PostalAddress.asciiStreetKey(raw) == nil)
+        #expect(PostalAddress.streetKey(raw) == PostalAddress.generalStreetKey(raw))
+    }
+
+    @Test("birth dates: the compact byte path equals the general reading on 20 000 generated spellings")
+    func compactDates() {
+        var rng = Rng(s: 17)
+        let separators = ["-", "/", ".", " ", "", "T", "x"]
+        func two(_ v: Int) -> String { v < 10 && rng.next(5) != 0 ? "0\(v)" : "\(v)" }
+        for _ in 0..<20_000 {
+            let y = [1900, 1950, 1970, 1985, 2000, 2030, 2031, 1899, 99][rng.next(9)]
+            let m = rng.next(14)
+            let d = rng.next(33)
+            let s1 = separators[rng.next(separators.count)]
+            let s2 = separators[rng.next(separators.count)]
+            let raw =
+                rng.next(2) == 0 ? "\(y)" + s1 + two(m) + s2 + two(d) : two(d) + s1 + two(m) + s2 + "\(y)"
+            for monthFirst in [false, true] {
+                let general = DateOfBirth.parseGeneral(raw, monthFirst: monthFirst)
+                #expect(DateOfBirth.parse(raw, monthFirst: monthFirst) == general, "\(raw)")
+                if let fast = DateOfBirth.parseCompact(raw, monthFirst: monthFirst) {
+                    #expect(fast == general, "\(raw)")
+                }
+            }
+        }
+    }
 }
