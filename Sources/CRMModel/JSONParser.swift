@@ -369,15 +369,11 @@ struct JSONParser {
         var i = start
         let n = buf.count
         if let base = UnsafeRawPointer(buf.baseAddress) {
-            let ones: UInt64 = 0x0101_0101_0101_0101
             while i + 8 <= n {
                 let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                let quote = w ^ (ones &* 0x22)
-                let backslash = w ^ (ones &* 0x5C)
                 // A flag can be wrong only above a byte that is flagged rightly, so the first flagged byte (the
                 // lowest, little-endian) is the first byte that stops the run; bytes >= 0x80 flag themselves.
-                let m =
-                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w) | w
+                let m = JSONWriter.escapeFlags(w) | w
                 let high = m & 0x8080_8080_8080_8080
                 if high != 0 { return i + high.trailingZeroBitCount / 8 }
                 i += 8
@@ -625,32 +621,33 @@ struct JSONWriter: ~Copyable {
     @inline(__always)
     static func hex(_ d: UInt8) -> UInt8 { d < 10 ? 48 + d : 87 + d }
 
+    /// The high bit of each byte of `w` (eight bytes, little-endian) that is `"`, `\` or below 0x20: the classic
+    /// "has a zero byte" and "has a byte below 0x20" tests. A flag can be wrong only above a byte that is flagged
+    /// rightly (borrows run upwards), so any flag means a byte to escape, and the lowest flag is the first one.
+    @inline(__always)
+    static func escapeFlags(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = w ^ (ones &* 0x22)
+        let backslash = w ^ (ones &* 0x5C)
+        return ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
+    }
+
     /// Whether `text` has a byte the writer escapes: `"`, `\` or a control character (< 0x20).
     static func needsEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         let n = text.count
         if let base = UnsafeRawPointer(text.baseAddress) {
-            let ones: UInt64 = 0x0101_0101_0101_0101
             // Whole words inside the buffer only: i + 8 <= n.
             while i + 8 <= n {
                 let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                let quote = w ^ (ones &* 0x22)
-                let backslash = w ^ (ones &* 0x5C)
-                // The classic "has a zero byte" and "has a byte below 0x20" tests: a flag can be wrong only above a
-                // byte that is flagged rightly (borrows run upwards), so any flag means a byte to escape.
-                let m =
-                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
+                let m = escapeFlags(w)
                 if m & 0x8080_8080_8080_8080 != 0 { return true }
                 i += 8
             }
             // The last partial word: one load of the final eight bytes (overlapping bytes already passed the test).
             if i < n && n >= 8 {
                 let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
-                let quote = w ^ (ones &* 0x22)
-                let backslash = w ^ (ones &* 0x5C)
-                let m =
-                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((w &- ones &* 0x20) & ~w)
-                return m & 0x8080_8080_8080_8080 != 0
+                return escapeFlags(w) & 0x8080_8080_8080_8080 != 0
             }
         }
         while i < n {
