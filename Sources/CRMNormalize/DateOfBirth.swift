@@ -32,6 +32,14 @@ public struct DateOfBirth: Sendable, Hashable, Codable, Comparable, CustomString
         return parseGeneral(raw, monthFirst: monthFirst)
     }
 
+    /// Day and month of a `a/b/yyyy` date: a number above 12 is the day; otherwise `monthFirst` decides, and the
+    /// date is ambiguous when the two differ.
+    static func dayAndMonth(_ a: Int, _ b: Int, monthFirst: Bool) -> (day: Int, month: Int, ambiguous: Bool) {
+        if a > 12 { return (a, b, false) }
+        if b > 12 { return (b, a, false) }
+        return monthFirst ? (b, a, a != b) : (a, b, a != b)
+    }
+
     /// `parse` for any spelling.
     static func parseGeneral(_ raw: String, monthFirst: Bool) -> Parsed? {
         let s = matchingTrim(raw)
@@ -52,22 +60,7 @@ public struct DateOfBirth: Sendable, Hashable, Codable, Comparable, CustomString
                 d = c
             } else if nums[2].count == 4 {
                 y = c
-                if a > 12 {
-                    d = a
-                    m = b
-                } else if b > 12 {
-                    m = a
-                    d = b
-                } else {
-                    ambiguous = a != b
-                    if monthFirst {
-                        m = a
-                        d = b
-                    } else {
-                        d = a
-                        m = b
-                    }
-                }
+                (d, m, ambiguous) = dayAndMonth(a, b, monthFirst: monthFirst)
             } else {
                 return nil
             }
@@ -116,22 +109,7 @@ public struct DateOfBirth: Sendable, Hashable, Codable, Comparable, CustomString
                 let c = number(6, 4)
             {
                 y = c
-                if a > 12 {
-                    d = a
-                    m = b
-                } else if b > 12 {
-                    m = a
-                    d = b
-                } else {
-                    ambiguous = a != b
-                    if monthFirst {
-                        m = a
-                        d = b
-                    } else {
-                        d = a
-                        m = b
-                    }
-                }
+                (d, m, ambiguous) = dayAndMonth(a, b, monthFirst: monthFirst)
             } else {
                 return nil
             }
