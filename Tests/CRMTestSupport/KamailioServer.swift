@@ -25,7 +25,7 @@ public final class KamailioServer: Sendable {
         else {
             throw TestSetupError("Kamailio's evapi module is missing: apt-get install -y kamailio-extra-modules")
         }
-        self.sipPort = try sipPort ?? freePort()
+        self.sipPort = try sipPort ?? freeUDPPort()
         self.evapiPort = try evapiPort ?? freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "crmhub-kamailio-\(UUID().uuidString)")

@@ -11,7 +11,7 @@ public final class SIPpAgent: Sendable {
     /// Starts `sipp -sf SCENARIO -i 127.0.0.1 -p PORT -nostdin ARGUMENTS`.
     public init(scenario: String, port: Int? = nil, arguments: [String]) throws {
         let binary = try locateExecutable("sipp", package: "sip-tester")
-        self.port = try port ?? freePort()
+        self.port = try port ?? freeUDPPort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-sipp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let scenarioPath = repositoryRoot.appendingPathComponent("deploy/cti/\(scenario)").path
@@ -22,7 +22,8 @@ public final class SIPpAgent: Sendable {
             binary,
             [
                 "-sf", scenarioPath, "-i", "127.0.0.1", "-p", String(self.port), "-nostdin", "-trace_err",
-                "-error_file", directory.appendingPathComponent("errors.log").path,
+                "-error_file", directory.appendingPathComponent("errors.log").path, "-trace_msg", "-message_file",
+                directory.appendingPathComponent("messages.log").path,
             ] + arguments,
             outputPath: screen.path)
     }
@@ -31,11 +32,27 @@ public final class SIPpAgent: Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
-    /// SIPp's errors and the tail of its screen, for failure messages.
+    /// SIPp's errors, the tail of its screen and the last SIP messages it sent and received, for failure messages.
     public var diagnostics: String {
-        let errors = (try? String(contentsOf: directory.appendingPathComponent("errors.log"), encoding: .utf8)) ?? ""
-        let screen = (try? String(contentsOf: directory.appendingPathComponent("screen.log"), encoding: .utf8)) ?? ""
-        return "errors:\n\(errors.suffix(1500))\nscreen:\n\(screen.suffix(1500))"
+        func tail(_ file: String, _ count: Int) -> Substring {
+            ((try? String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)) ?? "").suffix(count)
+        }
+        return
+            "errors:\n\(tail("errors.log", 1500))\nscreen:\n\(tail("screen.log", 1500))\nmessages:\n\(tail("messages.log", 3000))"
+    }
+
+    /// Waits until SIPp has bound its UDP port on 127.0.0.1 (as /proc/net/udp shows), so that a UAC started next
+    /// does not send its first INVITE to a callee that is not there yet. Throws with the diagnostics if SIPp exits
+    /// first (for example because the port was taken) or the deadline passes.
+    public func waitUntilListening(timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while !isBoundUDP(port: port) {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                stop()
+                throw TestSetupError("SIPp did not listen on udp 127.0.0.1:\(port): \(diagnostics)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Waits for SIPp to exit; returns its status (0: every call succeeded), nil if it was still running at the

@@ -118,8 +118,13 @@ public struct TestSetupError: Error, CustomStringConvertible {
 }
 
 /// Asks the kernel for a free TCP port on 127.0.0.1.
-public func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+public func freePort() throws -> Int { try freePort(socketType: Int32(SOCK_STREAM.rawValue)) }
+
+/// Asks the kernel for a free UDP port on 127.0.0.1 (SIP agents; a free TCP port says nothing about UDP).
+public func freeUDPPort() throws -> Int { try freePort(socketType: Int32(SOCK_DGRAM.rawValue)) }
+
+private func freePort(socketType: Int32) throws -> Int {
+    let fd = socket(AF_INET, socketType, 0)
     guard fd >= 0 else { throw TestSetupError("socket() failed") }
     defer { close(fd) }
     var address = sockaddr_in()
@@ -135,6 +140,19 @@ public func freePort() throws -> Int {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Whether some socket is bound to UDP `port` (on any local address), from /proc/net/udp and /proc/net/udp6.
+public func isBoundUDP(port: Int) -> Bool {
+    let suffix = ":" + String(format: "%04X", port)
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count > 1, fields[1].hasSuffix(suffix) { return true }
+        }
+    }
+    return false
 }
 
 public func canConnect(port: Int) -> Bool {

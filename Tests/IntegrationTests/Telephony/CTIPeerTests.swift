@@ -91,6 +91,7 @@ struct CTIPeerTests {
     /// Places `calls` answered calls from `caller` to extension `agent` through Kamailio with SIPp (UAS and UAC).
     static func placeCalls(_ calls: Int, through kamailio: KamailioServer, caller: String, agent: String) async throws {
         let uas = try SIPpAgent(scenario: "uas.xml", arguments: ["-m", "\(calls)"])
+        try await uas.waitUntilListening()
         let uac = try SIPpAgent(
             scenario: "uac.xml",
             arguments: [
@@ -99,13 +100,16 @@ struct CTIPeerTests {
                 "-d", "100", "-m", "\(calls)", "-r", "20",
             ])
         let uacStatus = await uac.waitForExit(timeout: .seconds(60))
-        #expect(uacStatus == 0, "SIPp UAC: \(uac.diagnostics)\nKamailio: \(kamailio.log.suffix(1500))")
+        #expect(
+            uacStatus == 0,
+            "SIPp UAC: \(uac.diagnostics)\nSIPp UAS: \(uas.diagnostics)\nKamailio: \(kamailio.log.suffix(1500))")
         _ = await uas.waitForExit(timeout: .seconds(10))
     }
 
     /// Places one call from `caller` to extension `agent` that the callee answers 486 Busy Here.
     static func placeBusyCall(through kamailio: KamailioServer, caller: String, agent: String) async throws {
         let uas = try SIPpAgent(scenario: "uas-busy.xml", arguments: ["-m", "1"])
+        try await uas.waitUntilListening()
         let uac = try SIPpAgent(
             scenario: "uac-busy.xml",
             arguments: [
@@ -113,7 +117,7 @@ struct CTIPeerTests {
                 caller, "-m", "1",
             ])
         let status = await uac.waitForExit(timeout: .seconds(30))
-        #expect(status == 0, "SIPp busy UAC: \(uac.diagnostics)")
+        #expect(status == 0, "SIPp busy UAC: \(uac.diagnostics)\nSIPp busy UAS: \(uas.diagnostics)")
         _ = await uas.waitForExit(timeout: .seconds(10))
     }
 
