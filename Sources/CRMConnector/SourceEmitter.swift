@@ -62,7 +62,7 @@ public struct SourceEmitter: Sendable {
     /// Produces `message` and waits at most `timeout` for the acknowledgement (ingress requests answer their sender
     /// within a deadline).
     public func emit(_ message: ProducerMessage, within timeout: Duration) async -> Outcome {
-        let waiter = FirstOutcome()
+        let waiter = FirstResult<Outcome>(onDeadline: .timedOut)
         return await withCheckedContinuation { continuation in
             waiter.install(continuation)
             do {
@@ -79,7 +79,7 @@ public struct SourceEmitter: Sendable {
                 waiter.finish(.failed(KafkaError(.produce, reason: "\(error)")))
                 return
             }
-            EmitDeadlines.shared.add(waiter, after: timeout)
+            Deadlines.shared.add(waiter, after: timeout)
         }
     }
 
@@ -146,93 +146,6 @@ public struct SourceEmitter: Sendable {
             latency.record(duration: .nanoseconds(Int64(report.latency * 1e9)))
         case .failure:
             failed.increment()
-        }
-    }
-}
-
-/// Resumes a continuation once, with whichever outcome comes first.
-final class FirstOutcome: Sendable {
-    private let continuation = Mutex<CheckedContinuation<SourceEmitter.Outcome, Never>?>(nil)
-
-    func install(_ continuation: CheckedContinuation<SourceEmitter.Outcome, Never>) {
-        self.continuation.withLock { $0 = continuation }
-    }
-
-    func finish(_ outcome: SourceEmitter.Outcome) {
-        let pending = continuation.withLock { stored -> CheckedContinuation<SourceEmitter.Outcome, Never>? in
-            defer { stored = nil }
-            return stored
-        }
-        pending?.resume(returning: outcome)
-    }
-}
-
-/// The deadlines of every pending ``SourceEmitter/emit(_:within:)`` in the process, checked by one task that runs
-/// while any are pending and wakes every ``granularity``: a waiter not answered by its deadline gets `.timedOut` at
-/// most that much late; an answered one costs its entry until the deadline passes.
-///
-/// It replaces a sleeping task per emit, which at 2 000 web-form posts a second kept 10 000 timers (5 s each) in the
-/// dispatch timer heap and woke a task per post when each ran out.
-final class EmitDeadlines: Sendable {
-    static let shared = EmitDeadlines()
-    static let granularity: Duration = .milliseconds(25)
-
-    /// Pending waiters by their timeout: within one timeout, deadlines come in the order they were added.
-    private struct State {
-        var queues: [Duration: DeadlineQueue] = [:]
-        var sweeping = false
-    }
-
-    private struct DeadlineQueue {
-        var entries: [(deadline: ContinuousClock.Instant, waiter: FirstOutcome)] = []
-        var head = 0
-
-        /// Removes and returns the waiters whose deadline is not after `now`.
-        mutating func expire(at now: ContinuousClock.Instant, into expired: inout [FirstOutcome]) {
-            while head < entries.count, entries[head].deadline <= now {
-                expired.append(entries[head].waiter)
-                head += 1
-            }
-            if head == entries.count {
-                entries.removeAll(keepingCapacity: true)
-                head = 0
-            } else if head > 1_024 && head * 2 > entries.count {
-                entries.removeFirst(head)
-                head = 0
-            }
-        }
-
-        var isEmpty: Bool { head == entries.count }
-    }
-
-    private let state = Mutex(State())
-
-    func add(_ waiter: FirstOutcome, after timeout: Duration) {
-        let deadline = ContinuousClock.now + timeout
-        let startSweeping = state.withLock { state in
-            state.queues[timeout, default: DeadlineQueue()].entries.append((deadline, waiter))
-            defer { state.sweeping = true }
-            return !state.sweeping
-        }
-        if startSweeping { Task { await self.sweep() } }
-    }
-
-    private func sweep() async {
-        var expired: [FirstOutcome] = []
-        while true {
-            try? await Task.sleep(for: Self.granularity)
-            let now = ContinuousClock.now
-            let done = state.withLock { state in
-                for timeout in Array(state.queues.keys) {
-                    state.queues[timeout]?.expire(at: now, into: &expired)
-                    if state.queues[timeout]?.isEmpty == true { state.queues[timeout] = nil }
-                }
-                if state.queues.isEmpty { state.sweeping = false }
-                return state.queues.isEmpty
-            }
-            for waiter in expired { waiter.finish(.timedOut) }
-            expired.removeAll(keepingCapacity: true)
-            if done { return }
         }
     }
 }

@@ -119,6 +119,28 @@ struct IngressAuthenticationTests {
         }
     }
 
+    @Test("an endpoint that ignores cancellation is still answered 503 at request_timeout, not when it ends")
+    func requestTimeoutDoesNotWaitForTheEndpoint() async throws {
+        var limits = IngressServer.Limits()
+        limits.requestTimeout = .milliseconds(300)
+        let stubborn = IngressEndpoint(connector: "test", path: "/in", maxBodyBytes: 1_024, authentication: .none) {
+            request in
+            // Sleeps through cancellation: a handler stuck in a call that does not check for it.
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().asyncAfter(deadline: .now() + 4) { continuation.resume() }
+            }
+            return IngressResponse(status: .ok, body: request.body)
+        }
+        let router = IngressServer.makeRouter(endpoints: [stubborn], limits: limits, logger: logger)
+        try await Application(router: router).test(.router) { client in
+            let started = ContinuousClock.now
+            try await client.execute(uri: "/in", method: .post, body: ByteBuffer(string: "x")) { response in
+                #expect(response.status == .serviceUnavailable)
+            }
+            #expect(started.duration(to: .now) < .seconds(3))
+        }
+    }
+
     func kamailioFile(_ extra: String) throws -> String {
         let folder = try temporaryFolder([
             "pbx.yaml": "name: pbx\nkind: cti-kamailio\nhttp_path: /cti/kamailio\ninteraction_topic: a\n"

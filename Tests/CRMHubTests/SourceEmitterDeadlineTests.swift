@@ -56,3 +56,26 @@ struct SourceEmitterDeadlineTests {
         withExtendedLifetime(cluster) {}
     }
 }
+
+@Suite("first result of a race")
+struct FirstResultTests {
+    @Test("a result that comes before the continuation is installed is handed over; later ones and the deadline are ignored")
+    func anEarlyResultIsKept() async {
+        let race = FirstResult<Int?>(onDeadline: nil)
+        #expect(race.finish(1))
+        #expect(!race.finish(2))
+        let value = await withCheckedContinuation { race.install($0) }
+        #expect(value == 1)
+        race.deadlinePassed()
+        #expect(!race.finish(3))
+    }
+
+    @Test("the deadline passing first resumes with the deadline's value; the work's late result is refused")
+    func theDeadlineWins() async {
+        let race = FirstResult<String>(onDeadline: "timed out")
+        Deadlines.shared.add(race, after: .milliseconds(50))
+        let value = await withCheckedContinuation { race.install($0) }
+        #expect(value == "timed out")
+        #expect(!race.finish("late"))
+    }
+}
