@@ -108,7 +108,7 @@ struct JSONWebhookHandler: Sendable {
         let headerID = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap {
             $0.isEmpty || $0.count > 200 ? nil : $0
         }
-        let id = fieldID ?? headerID ?? UUID().uuidString
+        let id = fieldID ?? headerID ?? MessageID.random()
         let key = settings.keyField.flatMap { Self.text(object[$0]) }.map {
             Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8)
         }

@@ -123,7 +123,7 @@ struct FormHandler: Sendable {
         let fieldID = settings.idField.flatMap { submission.fields[$0]?.first }.flatMap {
             Self.usableID($0.trimmingCharacters(in: .whitespaces))
         }
-        let id = fieldID ?? headerID ?? UUID().uuidString
+        let id = fieldID ?? headerID ?? MessageID.random()
         if let honeypot = settings.honeypotField, !(submission.fields[honeypot]?.allSatisfy(\.isEmpty) ?? true) {
             return reject(.badRequest, "the submission was refused", reason: "honeypot")
         }
