@@ -100,12 +100,12 @@ struct Evaluator {
             if let s = v.scalarText { return .string(s) }
             return .string(v.jsonText)
         case .int:
-            let t = String(Substring(try text(f, v)).trimmed())
+            let t = String(try text(f, v).trimmingWhitespace())
             if let i = Int(t) { return .number(String(i)) }
             if let d = Double(t), d.isFinite, d.rounded() == d, abs(d) < 9e15 { return .number(String(Int(d))) }
             throw FieldFailure(reason: "not a whole number", value: redact(v))
         case .number:
-            let t = String(Substring(try text(f, v)).trimmed())
+            let t = String(try text(f, v).trimmingWhitespace())
             if Double(t)?.isFinite == true, (try? JSONValue.parse(t)) != nil { return .number(t) }
             throw FieldFailure(reason: "not a number", value: redact(v))
         case .decimal(let scale):
@@ -177,17 +177,6 @@ struct Evaluator {
     }
 }
 
-extension Substring {
-    func trimmed() -> Substring {
-        var s = self
-        let u = s.utf8
-        if let f = u.first, let l = u.last, f > 0x20 && f < 0x80 && l > 0x20 && l < 0x80 { return s }
-        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
-        while let l = s.last, l.isWhitespace { s = s.dropLast() }
-        return s
-    }
-}
-
 /// A fixed-point decimal held as digit strings (no binary floating point): sign, integer and fraction digits.
 struct FixedDecimal {
     var negative: Bool
@@ -254,7 +243,7 @@ struct FixedDecimal {
 
     /// The Character-level reading (any whitespace, exponents).
     init?(general raw: String) {
-        var s = Substring(raw).trimmed()
+        var s = raw.trimmingWhitespace()
         negative = false
         if s.first == "-" {
             negative = true

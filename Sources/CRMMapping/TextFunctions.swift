@@ -34,7 +34,7 @@ enum TextFunctions {
         switch outcome {
         case .same: return text
         case .slice(let s): return s
-        case .unicode: return String(Substring(text).trimmed())
+        case .unicode: return String(text.trimmingWhitespace())
         }
     }
 

@@ -110,7 +110,7 @@ struct JSONWebhookHandler: Sendable {
         }
         let id = fieldID ?? headerID ?? MessageID.random()
         let key = settings.keyField.flatMap { Self.text(object[$0]) }.map {
-            Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8)
+            Array($0.trimmingWhitespace().lowercased().utf8)
         }
         let message = ProducerMessage(
             topic: settings.topic, key: key, value: request.body,

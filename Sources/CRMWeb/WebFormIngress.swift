@@ -121,14 +121,14 @@ struct FormHandler: Sendable {
             return reject(.badRequest, "\(error)", reason: "unreadable")
         }
         let fieldID = settings.idField.flatMap { submission.fields[$0]?.first }.flatMap {
-            Self.usableID($0.trimmingCharacters(in: .whitespaces))
+            Self.usableID(String($0.trimmingWhitespace()))
         }
         let id = fieldID ?? headerID ?? MessageID.random()
         if let honeypot = settings.honeypotField, !(submission.fields[honeypot]?.allSatisfy(\.isEmpty) ?? true) {
             return reject(.badRequest, "the submission was refused", reason: "honeypot")
         }
         let missing = settings.requiredFields.filter {
-            (submission.fields[$0] ?? []).allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty }
+            (submission.fields[$0] ?? []).allSatisfy { $0.trimmingWhitespace().isEmpty }
         }
         if !missing.isEmpty {
             return reject(
@@ -161,7 +161,7 @@ struct FormHandler: Sendable {
         document.sort { $0.0 < $1.0 }
         let value = JSONValue.object(document).jsonBytes()
         let key = settings.keyField.flatMap { submission.fields[$0]?.first }.map {
-            Array($0.trimmingCharacters(in: .whitespaces).lowercased().utf8)
+            Array($0.trimmingWhitespace().lowercased().utf8)
         }
         let message = ProducerMessage(
             topic: settings.topic, key: key, value: value,

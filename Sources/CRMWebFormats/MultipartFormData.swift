@@ -1,3 +1,5 @@
+import CRMModel
+
 /// One part of a `multipart/form-data` body.
 public struct FormPart: Sendable, Equatable {
     public var name: String
@@ -26,7 +28,7 @@ public enum MultipartFormData {
     /// The boundary parameter of a `multipart/form-data` content type.
     public static func boundary(fromContentType contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { String($0.trimmingWhitespace()) }
             if pair.count == 2, pair[0].lowercased() == "boundary" {
                 return pair[1].hasPrefix("\"") && pair[1].hasSuffix("\"") && pair[1].count >= 2
                     ? String(pair[1].dropFirst().dropLast()) : pair[1]
@@ -82,13 +84,11 @@ public enum MultipartFormData {
         for line in headers.split(separator: "\r\n") {
             let pair = line.split(separator: ":", maxSplits: 1)
             guard pair.count == 2 else { continue }
-            let value = pair[1].trimmingCharacters(in: .whitespaces)
+            let value = String(pair[1].trimmingWhitespace())
             switch pair[0].lowercased() {
             case "content-disposition":
                 for parameter in value.split(separator: ";").dropFirst() {
-                    let kv = parameter.split(separator: "=", maxSplits: 1).map {
-                        $0.trimmingCharacters(in: .whitespaces)
-                    }
+                    let kv = parameter.split(separator: "=", maxSplits: 1).map { String($0.trimmingWhitespace()) }
                     guard kv.count == 2 else { continue }
                     let unquoted =
                         kv[1].hasPrefix("\"") && kv[1].hasSuffix("\"") && kv[1].count >= 2

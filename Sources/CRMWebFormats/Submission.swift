@@ -34,7 +34,7 @@ public struct Submission: Sendable {
     public static func parse(_ body: [UInt8], contentType: String, limits: Limits) throws -> Submission {
         let maxAttachmentBytes = limits.attachmentBytes
         let mediaType =
-            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            contentType.split(separator: ";").first.map { $0.trimmingWhitespace().lowercased() } ?? ""
         var submission = Submission()
         switch mediaType {
         case "application/x-www-form-urlencoded":
