@@ -41,12 +41,12 @@ public final class SIPpAgent: Sendable {
             "errors:\n\(tail("errors.log", 1500))\nscreen:\n\(tail("screen.log", 1500))\nmessages:\n\(tail("messages.log", 3000))"
     }
 
-    /// Waits until SIPp has bound its UDP port on 127.0.0.1 (as /proc/net/udp shows), so that a UAC started next
+    /// Waits until SIPp itself holds its UDP port on 127.0.0.1 (as /proc shows), so that a UAC started next
     /// does not send its first INVITE to a callee that is not there yet. Throws with the diagnostics if SIPp exits
     /// first (for example because the port was taken) or the deadline passes.
     public func waitUntilListening(timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now.advanced(by: timeout)
-        while !isBoundUDP(port: port) {
+        while !holdsUDPPort(port, pid: process.pid) {
             guard process.isRunning, ContinuousClock.now < deadline else {
                 stop()
                 throw TestSetupError("SIPp did not listen on udp 127.0.0.1:\(port): \(diagnostics)")

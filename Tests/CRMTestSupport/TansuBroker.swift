@@ -142,17 +142,29 @@ private func freePort(socketType: Int32) throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Whether some socket is bound to UDP `port` (on any local address), from /proc/net/udp and /proc/net/udp6.
-public func isBoundUDP(port: Int) -> Bool {
+/// Whether process `pid` holds a socket bound to UDP `port` (on any local address): the inodes of the rows for the
+/// port in /proc/net/udp and /proc/net/udp6 against the process's `socket:[inode]` descriptors, so that another
+/// process on the same port does not count.
+public func holdsUDPPort(_ port: Int, pid: pid_t) -> Bool {
     let suffix = ":" + String(format: "%04X", port)
+    var inodes = Set<String>()
     for table in ["/proc/net/udp", "/proc/net/udp6"] {
         guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ..."
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count > 1, fields[1].hasSuffix(suffix) { return true }
+            if fields.count > 9, fields[1].hasSuffix(suffix) { inodes.insert(String(fields[9])) }
         }
     }
-    return false
+    guard !inodes.isEmpty,
+        let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+    else { return false }
+    return descriptors.contains { descriptor in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
+            target.hasPrefix("socket:[")
+        else { return false }
+        return inodes.contains(String(target.dropFirst(8).dropLast()))
+    }
 }
 
 public func canConnect(port: Int) -> Bool {
