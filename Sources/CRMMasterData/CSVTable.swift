@@ -42,8 +42,8 @@ public struct CSVTable: Sendable {
     /// Canonical field names `CustomerRecord` fills from CSV columns. `house_number` is put before `street`
     /// (for files that keep the number in a column of its own).
     public static let canonicalFields = [
-        "system", "given_name", "family_name", "email", "phone", "house_number", "street", "city", "postcode",
-        "country", "date_of_birth", "updated_at",
+        "system", "given_name", "family_name", "email", "phone", "house_number", "street", "street2", "city",
+        "postcode", "country", "date_of_birth", "updated_at",
     ]
 
     /// Header names recognised for each canonical field when `columns` does not name one, compared without case,
@@ -57,6 +57,7 @@ public struct CSVTable: Sendable {
         "phone": ["phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone", "phone1"],
         "house_number": [],  // only when named: files corrupt a separate number column independently
         "street": ["street", "streetaddress", "address", "address1", "addressline1", "addr1"],
+        "street2": ["street2", "address2", "addressline2", "addr2"],
         "city": ["city", "town", "suburb", "locality"],
         "postcode": ["postcode", "postalcode", "zip", "zipcode", "plz"],
         "country": ["country", "countrycode"],
@@ -106,7 +107,7 @@ public struct CSVTable: Sendable {
 
     /// The columns of the canonical fields, looked up once per file (not per row).
     struct ColumnMap {
-        var system, given, family, email, phone, houseNumber, street, city, postcode, country, dob, updated: Int?
+        var system, given, family, email, phone, houseNumber, street, street2, city, postcode, country, dob, updated: Int?
 
         init(_ index: [String: Int]) {
             system = index["system"]
@@ -116,6 +117,7 @@ public struct CSVTable: Sendable {
             phone = index["phone"]
             houseNumber = index["house_number"]
             street = index["street"]
+            street2 = index["street2"]
             city = index["city"]
             postcode = index["postcode"]
             country = index["country"]
@@ -141,7 +143,8 @@ public struct CSVTable: Sendable {
         }
         return CustomerRecord(
             system: v(c.system) ?? defaultSystem, externalId: row.first ?? "", givenName: v(c.given),
-            familyName: v(c.family), email: v(c.email), phone: v(c.phone), street: street(), city: v(c.city),
+            familyName: v(c.family), email: v(c.email), phone: v(c.phone), street: street(), street2: v(c.street2),
+            city: v(c.city),
             postcode: v(c.postcode), country: v(c.country), dateOfBirth: v(c.dob),
             updatedAt: v(c.updated).flatMap { Int64($0) })
     }

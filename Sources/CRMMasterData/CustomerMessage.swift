@@ -15,11 +15,11 @@ public struct CustomerInputError: Error, Sendable, Hashable, CustomStringConvert
 /// A customer message parsed for resolution: the resolver's record and the JSON it came from.
 ///
 /// Two shapes are accepted:
-/// - the **flat record** (`system`, `externalId`, `givenName`, `familyName`, `email`, `phone`, `street`, `city`,
-///   `postcode`, `country`, `dateOfBirth`, `updatedAt`, `consent`) — recognised by a `system` or `externalId` member;
+/// - the **flat record** (`system`, `externalId`, `givenName`, `familyName`, `email`, `phone`, `street`, `street2`,
+///   `city`, `postcode`, `country`, `dateOfBirth`, `updatedAt`, `consent`) — recognised by a `system` or `externalId` member;
 /// - the **canonical Customer** as mappings emit it: `givenName`, `familyName` (else `displayName` split for a
-///   person, `organisationName` for an organisation), `emails[]`, `phones[]`, `address{line1, city, postalCode,
-///   country}` (or the first of `addresses[]`), `dateOfBirth`/`birthDate`, `consent{}`, `externalIds{system: id}`.
+///   person, `organisationName` for an organisation), `emails[]`, `phones[]`, `address{line1, line2, city,
+///   postalCode, country}` (or the first of `addresses[]`), `dateOfBirth`/`birthDate`, `consent{}`, `externalIds{system: id}`.
 ///   The source system is the envelope's (`sourceSystem`, from the `crm-source` header) when `externalIds` has
 ///   an entry for it, else the only `externalIds` entry; without one, the envelope's system (or `customer`) with
 ///   the entity's `id`.
@@ -76,6 +76,7 @@ public struct CustomerMessage: Sendable {
         r.email = try string(v, "email")
         r.phone = try string(v, "phone")
         r.street = try string(v, "street")
+        r.street2 = try string(v, "street2")
         r.city = try string(v, "city")
         r.postcode = try string(v, "postcode")
         r.country = try string(v, "country")
@@ -134,6 +135,7 @@ public struct CustomerMessage: Sendable {
         if let a = address, !a.isNull {
             guard a.objectMembers != nil else { throw CustomerInputError("field 'address' has the wrong type") }
             r.street = try string(a, "line1", path: "address.line1")
+            r.street2 = try string(a, "line2", path: "address.line2")
             r.city = try string(a, "city", path: "address.city")
             r.postcode = try string(a, "postalCode", path: "address.postalCode")
             r.country = try string(a, "country", path: "address.country")

@@ -18,7 +18,11 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
     public var familyName: String?
     public var email: String?
     public var phone: String?
+    /// The first address line (street and house number).
     public var street: String?
+    /// The second address line (building, estate, apartment), if the source keeps one. Files often swap the two
+    /// lines or leave the first empty, so matching compares each line of one record with each line of the other.
+    public var street2: String?
     public var city: String?
     public var postcode: String?
     /// ISO 3166-1 alpha-2 country (also the default region for phone numbers).
@@ -32,9 +36,9 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
 
     public init(
         system: String, externalId: String, givenName: String? = nil, familyName: String? = nil,
-        email: String? = nil, phone: String? = nil, street: String? = nil, city: String? = nil,
-        postcode: String? = nil, country: String? = nil, dateOfBirth: String? = nil, updatedAt: Int64? = nil,
-        consent: [String: Bool]? = nil
+        email: String? = nil, phone: String? = nil, street: String? = nil, street2: String? = nil,
+        city: String? = nil, postcode: String? = nil, country: String? = nil, dateOfBirth: String? = nil,
+        updatedAt: Int64? = nil, consent: [String: Bool]? = nil
     ) {
         self.system = system
         self.externalId = externalId
@@ -43,6 +47,7 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
         self.email = email
         self.phone = phone
         self.street = street
+        self.street2 = street2
         self.city = city
         self.postcode = postcode
         self.country = country
@@ -95,8 +100,11 @@ public struct MatchFeatures: Sendable, Hashable {
     /// The local part of the e-mail key (before "@"): the same person at another provider.
     public var emailLocal: String?
     public var phone: String?
+    /// The street key of the address line, or of both lines joined by `streetLineSeparator` when the record has
+    /// two different ones (compared line by line, crosswise: see `MatchModel.streetLevel`).
     public var street: String?
-    /// The digit runs of the street key, space-separated: house numbers must agree exactly.
+    /// The digit runs of the street key, space-separated: house numbers must agree exactly (per line, joined like
+    /// the lines).
     public var streetNumbers: String
     public var city: String?
     public var postcode: String?
@@ -114,8 +122,8 @@ public struct MatchFeatures: Sendable, Hashable {
         emailLocal = email.flatMap { e in e.firstIndex(of: "@").map { String(e[..<$0]) } }
         phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         let address = PostalAddress(street: r.street, city: r.city, postcode: r.postcode, country: r.country)
-        street = address.street
-        streetNumbers = Self.streetNumbers(address.street)
+        (street, streetNumbers) = Self.street(
+            line1: address.street, line2: r.street2.flatMap(PostalAddress.streetKey))
         city = address.city
         postcode = address.postcode
         dob = r.dateOfBirth.flatMap { DateOfBirth.parse($0)?.date }
@@ -123,6 +131,22 @@ public struct MatchFeatures: Sendable, Hashable {
 }
 
 extension MatchFeatures {
+    /// Joins the two address lines of one record inside its street value. Street keys hold only letters, digits and
+    /// spaces, so the separator never occurs in a line.
+    static let streetLineSeparator: UInt8 = UInt8(ascii: "|")
+
+    /// The street value and its house numbers from the keys of the two address lines: one line as it is; two
+    /// different lines joined by `streetLineSeparator` (their numbers likewise).
+    static func street(line1: String?, line2: String?) -> (key: String?, numbers: String) {
+        switch (line1, line2) {
+        case (let one?, let two?) where one != two:
+            let separator = String(UnicodeScalar(streetLineSeparator))
+            return (one + separator + two, streetNumbers(one) + separator + streetNumbers(two))
+        case (let one?, _), (nil, let one?): return (one, streetNumbers(one))
+        case (nil, nil): return (nil, "")
+        }
+    }
+
     /// The digit runs of a street key, space-separated.
     static func streetNumbers(_ street: String?) -> String {
         var digits: [UInt8] = []

@@ -54,8 +54,12 @@ struct FeatureNormalizer {
         if let raw = r.street {
             let s = street[raw] ?? Self.street(raw)
             street[raw] = s
-            f.street = s.key
-            f.streetNumbers = s.numbers
+            (f.street, f.streetNumbers) = s
+        }
+        if let raw = r.street2 {
+            let s = street[raw] ?? Self.street(raw)
+            street[raw] = s
+            (f.street, f.streetNumbers) = MatchFeatures.street(line1: f.street, line2: s.key)
         }
         if let raw = r.city {
             let c = city[raw] ?? PostalAddress(street: nil, city: raw, postcode: nil, country: nil).city

@@ -82,6 +82,11 @@ struct FeatureStore: Sendable {
     /// Postcode districts (`MatchModel.postcodeDistrict`), interned: two postcodes share a district exactly when
     /// their ids in `postcodeDistrict` are equal.
     private var districts = TextPool()
+    /// Per street-numbers id: the value belongs to a street of two address lines (it holds the line separator).
+    private(set) var twoLineNumbers: [Bool] = [false]
+    /// Street id of a two-line street → street id of its first line (the street + city blocking key uses the first
+    /// line, as for a record of one line). Only records with two lines have an entry.
+    private var firstLines: [UInt32: UInt32] = [:]
     /// Per postcode id: the id of its district in `districts` (0 for the placeholder).
     private(set) var postcodeDistrict: [UInt32] = [0]
 
@@ -99,6 +104,14 @@ struct FeatureStore: Sendable {
         if let p = f.phone { c.phone = phones.intern(p) }
         if let s = f.street { c.street = streets.intern(s) }
         c.streetNumbers = streetNumbers.intern(f.streetNumbers)
+        if Int(c.streetNumbers) == twoLineNumbers.count {
+            twoLineNumbers.append(f.streetNumbers.utf8.contains(MatchFeatures.streetLineSeparator))
+        }
+        if twoLineNumbers[Int(c.streetNumbers)], let s = f.street, firstLines[c.street] == nil,
+            let line = s.utf8.split(separator: MatchFeatures.streetLineSeparator).first
+        {
+            firstLines[c.street] = streets.intern(String(Substring(line)))
+        }
         if let x = f.city { c.city = cities.intern(x) }
         if let p = f.postcode {
             c.postcode = postcodes.intern(p)
@@ -109,6 +122,9 @@ struct FeatureStore: Sendable {
         if let d = f.dob { c.dob = dobs.intern(UInt32(d.year * 10_000 + d.month * 100 + d.day)) }
         return c
     }
+
+    /// The id of the first line of a two-line street (`twoLineNumbers`); `street` itself for any other.
+    func firstLine(ofStreet street: UInt32) -> UInt32 { firstLines[street] ?? street }
 
     private mutating func internName(_ s: String?) -> UInt32 {
         guard let s else { return 0 }

@@ -322,19 +322,26 @@ public struct IdentityGraph: Sendable {
         return Placement(decision: .created, record: i, cluster: c)
     }
 
-    /// Whether two clusters may become one: no member pair (up to 32 × 32) is kept apart by a guard, and neither
-    /// was split from the other by an operator (unmerge, detach).
+    /// Whether two clusters may become one: neither was split from the other by an operator (unmerge, detach), and
+    /// every member of the smaller one could have joined the larger one — it is held apart by a guard from fewer than
+    /// half of the larger cluster's members (up to 32 × 32 compared; from none when the larger has one or two), the
+    /// rule a single record meets to join. Two people's clusters (a household, a parent and child of one name) are
+    /// held apart member by member; one odd record of a person (a replaced birth date) no longer keeps that person's
+    /// two fragments apart.
     func clustersCompatible(_ x: Int32, _ y: Int32) -> Bool {
-        let a = clusters[Int(x)]
-        let b = clusters[Int(y)]
-        let bMembers = members.members(y).prefix(32)
-        for m in members.members(x).prefix(32) {
-            if barred[m]?.contains(b.goldenId) == true { return false }
-            for n in bMembers {
-                if barred[n]?.contains(a.goldenId) == true { return false }
+        let (small, large) = members.count(x) <= members.count(y) ? (x, y) : (y, x)
+        let smallerId = clusters[Int(small)].goldenId
+        let largerId = clusters[Int(large)].goldenId
+        let larger = members.members(large).prefix(32)
+        for m in members.members(small).prefix(32) {
+            if barred[m]?.contains(largerId) == true { return false }
+            var conflicts = 0
+            for n in larger {
+                if barred[n]?.contains(smallerId) == true { return false }
                 let g = MatchModel.guardMask(model.compare(features[Int(m)], features[Int(n)], store))
-                if g & GuardMask.conflict != 0 { return false }
+                if g & GuardMask.conflict != 0 { conflicts += 1 }
             }
+            if conflicts * 2 >= larger.count && conflicts > 0 { return false }
         }
         return true
     }
@@ -682,7 +689,8 @@ public struct IdentityGraph: Sendable {
         case BlockKind.dobPostcode:
             return f.dob == 0 || f.postcode == 0 ? 0 : BlockIndex.key(BlockKind.dobPostcode, f.dob, f.postcode)
         case BlockKind.streetCity:
-            return f.street == 0 || f.city == 0 ? 0 : BlockIndex.key(BlockKind.streetCity, f.street, f.city)
+            let street = s.twoLineNumbers[Int(f.streetNumbers)] ? s.firstLine(ofStreet: f.street) : f.street
+            return street == 0 || f.city == 0 ? 0 : BlockIndex.key(BlockKind.streetCity, street, f.city)
         default: return 0
         }
     }

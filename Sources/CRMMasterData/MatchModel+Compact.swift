@@ -85,6 +85,12 @@ extension MatchModel {
             v[.street] =
                 a.street == b.street
                 ? 1
+                : s.twoLineNumbers[Int(a.streetNumbers)] || s.twoLineNumbers[Int(b.streetNumbers)]
+                ? memo.level(kind: NameLevelKind.street, a.street, b.street) {
+                    s.streets.withBytes(a.street) { p -> Int in
+                        s.streets.withBytes(b.street) { q -> Int in Self.streetLevel(lines: p, q) }
+                    }
+                }
                 : a.streetNumbers != b.streetNumbers
                     ? 3
                     : memo.level(kind: NameLevelKind.street, a.street, b.street) {

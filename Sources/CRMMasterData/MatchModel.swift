@@ -241,10 +241,16 @@ public struct MatchModel: Sendable {
             v[.postcode] = x == y ? 1 : (Self.postcodeDistrict(x).elementsEqual(Self.postcodeDistrict(y)) ? 2 : 3)
         }
         if let x = a.street, let y = b.street {
-            v[.street] =
-                x == y
-                ? 1
-                : (a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y, atLeast: 0.85) >= 0.85 ? 2 : 3)
+            let separator = MatchFeatures.streetLineSeparator
+            if x == y {
+                v[.street] = 1
+            } else if a.streetNumbers.utf8.contains(separator) || b.streetNumbers.utf8.contains(separator) {
+                var (x, y) = (x, y)
+                v[.street] = x.withUTF8 { p in y.withUTF8 { q in Self.streetLevel(lines: p, q) } } as Int
+            } else {
+                v[.street] =
+                    a.streetNumbers == b.streetNumbers && Similarity.jaroWinkler(x, y, atLeast: 0.85) >= 0.85 ? 2 : 3
+            }
         }
         if let x = a.city, let y = b.city {
             v[.city] = x == y ? 1 : (Similarity.jaroWinkler(x, y, atLeast: 0.9) >= 0.9 ? 2 : 3)
@@ -431,6 +437,29 @@ public struct MatchModel: Sendable {
         }
         if v.swapped, explain { evidence.append(Evidence(field: "name", level: "swapped", weight: 0)) }
         return PairScore(score: total, guards: Self.guards(v), evidence: evidence)
+    }
+
+    /// The street level of two street values of which at least one holds two address lines (see
+    /// `MatchFeatures.street(line1:line2:)`), line by line and crosswise: exact when a line of one equals a line of
+    /// the other, fuzzy when two lines have the same house numbers and a Jaro–Winkler similarity of at least 0.85,
+    /// otherwise different. A single line is compared as with one line each.
+    static func streetLevel(lines x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Int {
+        func numbers(_ line: UnsafeBufferPointer<UInt8>) -> String {
+            MatchFeatures.streetNumbers(String(decoding: line, as: UTF8.self))
+        }
+        let separator = MatchFeatures.streetLineSeparator
+        var level = 3
+        for lineOfX in x.split(separator: separator) {
+            for lineOfY in y.split(separator: separator) {
+                let p = UnsafeBufferPointer(rebasing: lineOfX)
+                let q = UnsafeBufferPointer(rebasing: lineOfY)
+                if p.elementsEqual(q) { return 1 }
+                if level == 3, numbers(p) == numbers(q), Similarity.jaroWinkler(p, q, atLeast: 0.85) >= 0.85 {
+                    level = 2
+                }
+            }
+        }
+        return level
     }
 
     /// Guards: patterns where the fields are not independent (households share address and phone; a parent and

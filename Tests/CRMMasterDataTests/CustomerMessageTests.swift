@@ -6,7 +6,7 @@ import Testing
 @Suite("Customer messages")
 struct CustomerMessageTests {
     static let canonical =
-        #"{"id":"crm:123","kind":"person","givenName":"Jane","familyName":"Doe","displayName":"Jane Doe","emails":["jane.doe@example.org"],"phones":["+442079460018"],"address":{"line1":"1 High St","city":"London","postalCode":"EC1A 1BB","country":"GB"},"lifetimeValue":1234.50,"tags":["vip"],"externalIds":{"crm":"123"}}"#
+        #"{"id":"crm:123","kind":"person","givenName":"Jane","familyName":"Doe","displayName":"Jane Doe","emails":["jane.doe@example.org"],"phones":["+442079460018"],"address":{"line1":"1 High St","line2":"Flat 2","city":"London","postalCode":"EC1A 1BB","country":"GB"},"lifetimeValue":1234.50,"tags":["vip"],"externalIds":{"crm":"123"}}"#
 
     @Test("a canonical Customer is read into the resolver's record")
     func readsCanonicalCustomer() throws {
@@ -16,6 +16,7 @@ struct CustomerMessageTests {
         #expect(m.record.givenName == "Jane" && m.record.familyName == "Doe")
         #expect(m.record.email == "jane.doe@example.org" && m.record.phone == "+442079460018")
         #expect(m.record.street == "1 High St" && m.record.postcode == "EC1A 1BB" && m.record.country == "GB")
+        #expect(m.record.street2 == "Flat 2")
     }
 
     @Test("the golden id is written back without touching anything else (order, decimals)")

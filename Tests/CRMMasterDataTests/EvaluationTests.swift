@@ -50,15 +50,16 @@ struct EvaluationTests {
 
     @Test("common header names are recognised without --columns; an explicit mapping wins; the id column is never a field")
     func recognisedHeaders() throws {
-        let text = "email,First Name,last_name,DOB,Zip,suburb,Street Number,address_1\n7,Ann,Lee,1980-03-07,4053,Mill Park,69,Litchfield Pl\n"
+        let text = "email,First Name,last_name,DOB,Zip,suburb,Street Number,address_1,Address Line 2\n7,Ann,Lee,1980-03-07,4053,Mill Park,69,Litchfield Pl,Rosedale\n"
         let t = try CSVTable.parse(Array(text.utf8))
         let used = try t.columnNames(columns: [:])
         #expect(used["email"] == nil)
         #expect(used["given_name"] == "First Name" && used["family_name"] == "last_name")
         #expect(used["date_of_birth"] == "DOB" && used["postcode"] == "Zip" && used["city"] == "suburb")
-        #expect(used["street"] == "address_1" && used["house_number"] == nil)
+        #expect(used["street"] == "address_1" && used["house_number"] == nil && used["street2"] == "Address Line 2")
         let plain = try t.records(columns: [:], defaultSystem: "f")[0]
         #expect(plain.externalId == "7" && plain.street == "Litchfield Pl" && plain.dateOfBirth == "1980-03-07")
+        #expect(plain.street2 == "Rosedale")
         let numbered = try t.records(columns: ["house_number": "Street Number", "city": "Zip"], defaultSystem: "f")[0]
         #expect(numbered.street == "69 Litchfield Pl" && numbered.city == "4053")
     }

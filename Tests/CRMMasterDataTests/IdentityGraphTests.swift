@@ -58,6 +58,34 @@ struct IdentityGraphTests {
         #expect(sister.goldenId != original.goldenId)
     }
 
+    @Test("two fragments of a person merge when one member of the larger conflicts with the smaller; households do not")
+    func fragmentsOfOnePerson() {
+        var g = IdentityGraph()
+        func record(_ id: String, _ given: String?, _ family: String, dob: String?) -> CustomerRecord {
+            person(id, given, family, street: "11 Macfarland Crescent", city: "Ryde", postcode: "3220", dob: dob)
+        }
+        let original = g.resolve(record("org", "Tahni", "Murton", dob: "1923-11-10"))
+        let wrongDate = g.resolve(record("dup-0", "Tahni", "Murton", dob: "1950-09-09"))
+        #expect(wrongDate.goldenId == original.goldenId)
+        // A copy with a replaced family name conflicts with the copy with a replaced birth date (two fields
+        // differ): one of two members, so it starts a fragment of its own.
+        let replaced = g.resolve(record("dup-1", "Tahni", "Skeen", dob: "1923-11-10"))
+        #expect(replaced.goldenId != original.goldenId)
+        // A later copy agrees with both fragments. The fragment's only member conflicts with one of the other
+        // fragment's three members: a minority, so the two become one, as a single record would have joined.
+        let copy = g.resolve(record("dup-2", "Tahni", "Murton", dob: "1923-11-10"))
+        #expect(copy.goldenId == original.goldenId)
+        #expect(g.goldenId(for: RecordRef(system: "crm", externalId: "dup-1")) == original.goldenId)
+        // The sister (given name and birth date differ) conflicts with every member: a record that agrees with both
+        // (no given name, no birth date, same family name and address) does not bridge them.
+        let sister = g.resolve(record("sister", "Ruby", "Murton", dob: "1926-02-14"))
+        #expect(sister.goldenId != original.goldenId)
+        _ = g.resolve(record("unnamed", nil, "Murton", dob: nil))
+        #expect(g.goldenId(for: RecordRef(system: "crm", externalId: "sister")) == sister.goldenId)
+        #expect(g.goldenId(for: RecordRef(system: "crm", externalId: "org")) == original.goldenId)
+        #expect(sister.goldenId != original.goldenId)
+    }
+
     @Test("a shared switchboard number and a placeholder e-mail do not merge hundreds of people")
     func frequentValues() {
         var g = IdentityGraph()

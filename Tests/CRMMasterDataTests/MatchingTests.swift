@@ -4,13 +4,13 @@ import Testing
 
 func person(
     _ id: String, _ given: String?, _ family: String?, email: String? = nil, phone: String? = nil,
-    street: String? = nil,
+    street: String? = nil, street2: String? = nil,
     city: String? = nil, postcode: String? = nil, country: String? = "GB", dob: String? = nil, system: String = "crm",
     updatedAt: Int64? = nil
 ) -> CustomerRecord {
     CustomerRecord(
         system: system, externalId: id, givenName: given, familyName: family, email: email, phone: phone,
-        street: street,
+        street: street, street2: street2,
         city: city, postcode: postcode, country: country, dateOfBirth: dob, updatedAt: updatedAt)
 }
 
@@ -127,6 +127,35 @@ struct MatchingTests {
         let b = MatchFeatures(person("2", "Ann", "Lee", dob: "1980-07-03"))
         let s = model.score(a, b, frequencies: NoFrequencies())
         #expect(!s.guards.contains(.dateOfBirthConflict))
+    }
+
+    @Test("two address lines are compared line by line and crosswise, the same on text and interned features")
+    func twoAddressLines() {
+        func record(_ line1: String?, _ line2: String?) -> CustomerRecord {
+            person("x", "Kai", "White", street: line1, street2: line2, city: "Parramatta", postcode: "4179")
+        }
+        let original = record("8 Cockcroft Avenue", "Allunga")
+        let cases: [(CustomerRecord, level: Int)] = [
+            (record("8 Cockcroft Avenue", "Allunga"), 1),
+            (record("Allunga", "8 Cockcroft Avenue"), 1),  // lines swapped
+            (record(nil, "Allunga"), 1),  // the first line left empty
+            (record("8 Cockcroft Ave", nil), 1),  // one line, abbreviated: the same street key
+            (record("8 Cockcrofqt Avenue", nil), 2),  // mistyped
+            (record("Alunga", "9 Cockcroft Avenue"), 2),  // the building mistyped, another house number
+            (record("9 Cockcroft Avenue", nil), 3),  // another house number
+            (record("12 Heard Street", "Summerset"), 3),
+        ]
+        var store = FeatureStore()
+        let compactOriginal = store.intern(MatchFeatures(original))
+        for (other, level) in cases {
+            let text = model.compare(MatchFeatures(original), MatchFeatures(other))
+            let compact = model.compare(compactOriginal, store.intern(MatchFeatures(other)), store)
+            #expect(text[.street] == level, "\(other.street ?? "-") / \(other.street2 ?? "-")")
+            #expect(compact[.street] == level, "\(other.street ?? "-") / \(other.street2 ?? "-")")
+        }
+        // One line only: no separator in the value, so records without a second line compare as before.
+        #expect(MatchFeatures(record("8 Cockcroft Avenue", nil)).street == "8 cockcroft ave")
+        #expect(MatchFeatures(record("8 Cockcroft Avenue", "8 Cockcroft Ave")).street == "8 cockcroft ave")
     }
 
     @Test("Jaro-Winkler matches the textbook values")
