@@ -9,7 +9,8 @@ swapped and replaced values and missing fields. Records carry their truth in the
   febrl4  5 000 + 5 000 records, linking two files (one record per person in each; `system` column a|b)
 
 Only names, address and date of birth are given to crmhub (no e-mail, no phone, and not the social-security id,
-which would make the task trivial): `--columns family_name=surname,street=address_1,city=suburb`.
+which would make the task trivial): `--columns family_name=surname,street=address_1,city=suburb`; the other
+columns are found by their headers (`address_2` as the second address line, `postcode`, `date_of_birth`).
 
 FEBRL was used as a development check when the guards were revised (see docs/identity-resolution.md), so it is
 not an unseen evaluation set; the built-in and Faker generators with seeds >= 101 are.
