@@ -24,8 +24,15 @@ Output: id,person_id,system,given_name,family_name,email,phone,street,city,postc
 """
 import argparse
 import csv
+import os
 import random
 import sys
+
+# The same seed must give the same file in every process: Faker (or its providers) iterates over sets of strings,
+# whose order follows Python's per-process hash seed. Run again with a fixed one.
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 from faker import Faker
 
