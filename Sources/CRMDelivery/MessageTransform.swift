@@ -54,7 +54,27 @@ public struct IdentityTransform: MessageTransform {
 
 extension ConsumerMessage {
     /// The message's `crm-id`, or one derived from where it was read, which is the same on every re-delivery.
-    public var stableID: String {
-        headers.text(EnvelopeHeader.id) ?? "\(topic)-\(partition)-\(offset)"
+    public var stableID: String { String(decoding: stableIDBytes, as: UTF8.self) }
+
+    /// `stableID` as UTF-8 bytes: a `crm-id` header (valid UTF-8) as it came, else "topic-partition-offset".
+    var stableIDBytes: [UInt8] {
+        if let id = headers.first(where: { $0.key == EnvelopeHeader.id }),
+            String(validating: id.value, as: UTF8.self) != nil
+        {
+            return id.value
+        }
+        return position(separator: "-")
+    }
+
+    /// Where the message was read, "topic/partition/offset" with the given separator, as UTF-8 bytes.
+    func position(separator: Unicode.Scalar) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(topic.utf8.count + 24)
+        bytes.append(contentsOf: topic.utf8)
+        bytes.append(UInt8(ascii: separator))
+        bytes.append(contentsOf: String(partition).utf8)
+        bytes.append(UInt8(ascii: separator))
+        bytes.append(contentsOf: String(offset).utf8)
+        return bytes
     }
 }

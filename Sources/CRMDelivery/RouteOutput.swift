@@ -9,7 +9,10 @@ extension RouteConfiguration {
     ) -> Result<[ProducerMessage], DeliveryFailure> {
         var outgoing: [ProducerMessage] = []
         outgoing.reserveCapacity(records.count)
-        let origin = "\(message.topic)/\(message.partition)/\(message.offset)"
+        // The envelope's values, once per message and straight as bytes: this runs for every message a route handles.
+        let origin = KafkaHeader(key: EnvelopeHeader.origin, value: message.position(separator: "/"))
+        let route = KafkaHeader(key: EnvelopeHeader.route, text: name)
+        let stableID = message.stableIDBytes
         for record in records {
             let topic: String
             switch to {
@@ -27,14 +30,19 @@ extension RouteConfiguration {
                 }
                 topic = mapped
             }
-            var headers = record.headers.filter {
-                $0.key != EnvelopeHeader.id && $0.key != EnvelopeHeader.origin && $0.key != EnvelopeHeader.route
+            var headers: [KafkaHeader] = []
+            headers.reserveCapacity(record.headers.count + 3)
+            for header in record.headers
+            where header.key != EnvelopeHeader.id && header.key != EnvelopeHeader.origin
+                && header.key != EnvelopeHeader.route
+            {
+                headers.append(header)
             }
             let id =
-                records.count == 1 ? message.stableID : "\(message.stableID)/\(record.output ?? "\(outgoing.count)")"
-            headers.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
-            headers.append(KafkaHeader(key: EnvelopeHeader.origin, text: origin))
-            headers.append(KafkaHeader(key: EnvelopeHeader.route, text: name))
+                records.count == 1 ? stableID : stableID + Array("/\(record.output ?? "\(outgoing.count)")".utf8)
+            headers.append(KafkaHeader(key: EnvelopeHeader.id, value: id))
+            headers.append(origin)
+            headers.append(route)
             outgoing.append(ProducerMessage(topic: topic, key: record.key, value: record.value, headers: headers))
         }
         return .success(outgoing)

@@ -26,6 +26,7 @@ struct RouteBench: AsyncParsableCommand {
     @Option(help: "Partitions of the benchmark topics.") var partitions: Int32 = 3
     @Option(help: "Rounds (each runs the plain loop, then the route); the best of each is reported.") var rounds = 2
     @Option(help: "Path to the compiled plain loop (Benchmarks/plain_loop.c).") var plainLoop: String
+    @Option(help: "The route's max_in_flight (messages consumed but not yet acknowledged).") var maxInFlight = 2_000
     @Option(help: "File to append the result line to.") var output: String?
     @Option(help: "Free text appended to the result line (the script passes the git commit).") var note: String?
 
@@ -153,11 +154,11 @@ struct RouteBench: AsyncParsableCommand {
         var consumer = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: group, topics: [from])
         consumer.sessionTimeoutMilliseconds = 6_000
         consumer.heartbeatIntervalMilliseconds = 1_000
-        consumer.bufferCapacity = 2_000
+        consumer.bufferCapacity = max(2_000, maxInFlight)
         let firstSeen = FirstSeen()
         let route = RouteService(
             route: RouteConfiguration(
-                name: "bench", from: from, to: .topic(to), mapping: nil, maxInFlight: 2_000,
+                name: "bench", from: from, to: .topic(to), mapping: nil, maxInFlight: maxInFlight,
                 location: .init(file: "bench", line: 0, column: 0)),
             consumer: consumer, producer: producer,
             transform: { TimedTransform(inner: IdentityTransform(), firstSeen: firstSeen) }, state: HubState(),

@@ -130,10 +130,13 @@ struct RouteIntegrationTests {
         #expect(output.map { String(decoding: $0.value, as: UTF8.self) } == good)
 
         // The poison messages are in the dead-letter topic, original bytes untouched, with the reason in headers.
+        // (Wait until all three are there: the good ones arriving says nothing about the dead letters' acks, and
+        // `read` stops after `idle` without a record, which a loaded machine can take to fetch the first one.)
+        _ = try await KafkaTestClient.collect(broker.bootstrap, topic: "dlq.r2", count: 3, timeout: .seconds(30))
         var client = KafkaClientConfiguration(bootstrapServers: [broker.bootstrap])
         client.clientID = "dlq-test"
         let queue = DeadLetterQueue(route: routeConfiguration, client: client, groupPrefix: "hub", logger: logger)
-        let letters = try await queue.read(idle: .seconds(1))
+        let letters = try await queue.read(idle: .seconds(3))
         #expect(
             letters.map { String(decoding: $0.message.value, as: UTF8.self) } == ["poison-1", "poison-5", "poison-9"])
         let first = try #require(letters.first)
@@ -149,7 +152,7 @@ struct RouteIntegrationTests {
 
         // After the fix, replaying one key delivers it through the route with its history; the rest stay parked.
         fixed.set()
-        let replayed = try await queue.replay(.init(keys: ["k-poison-5"]), producer: input, idle: .seconds(1))
+        let replayed = try await queue.replay(.init(keys: ["k-poison-5"]), producer: input, idle: .seconds(3))
         #expect(replayed.count == 1)
         let afterReplay = try await KafkaTestClient.collect(
             broker.bootstrap, topic: "out", count: good.count + 1, timeout: .seconds(30))
@@ -163,8 +166,8 @@ struct RouteIntegrationTests {
         #expect(entries.first?["reason"] == "field 'email': not an e-mail address")
 
         // Purging everything before the first unmatched record hides poison-1 only (poison-5 stays until poison-9...).
-        #expect(try await queue.purge(.init(keys: ["k-poison-1", "k-poison-5"]), idle: .seconds(1)) == 2)
-        #expect(try await queue.read(idle: .seconds(1)).map(\.id) == ["in-0-9"])
+        #expect(try await queue.purge(.init(keys: ["k-poison-1", "k-poison-5"]), idle: .seconds(3)) == 2)
+        #expect(try await queue.read(idle: .seconds(3)).map(\.id) == ["in-0-9"])
 
         await group.triggerGracefulShutdown()
         try await running.value
