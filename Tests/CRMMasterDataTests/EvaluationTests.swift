@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CRMMasterData
@@ -62,5 +63,44 @@ struct EvaluationTests {
         #expect(plain.street2 == "Rosedale")
         let numbered = try t.records(columns: ["house_number": "Street Number", "city": "Zip"], defaultSystem: "f")[0]
         #expect(numbered.street == "69 Litchfield Pl" && numbered.city == "4053")
+    }
+}
+
+@Suite("Bulk resolution")
+struct BulkResolutionTests {
+    /// A generated file of `count` rows in a fresh temporary directory.
+    static func file(count: Int) throws -> (input: String, directory: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulk-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let input = directory + "/in.csv"
+        try SyntheticCustomers(seed: 21).writeCSV(count: count, to: input)
+        return (input, directory)
+    }
+
+    @Test("bulk (read on two threads, several batches) gives the clusters of streaming, in file order")
+    func bulkEqualsStreaming() throws {
+        let count = BulkResolution.batchSize * 2 + 1_234
+        let (input, directory) = try Self.file(count: count)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var bulk = BulkResolution()
+        let report = try bulk.run(input: input, output: directory + "/bulk.csv")
+        bulk.measureLatency = true
+        _ = try bulk.run(input: input, output: directory + "/stream.csv")
+        #expect(report.records == count)
+        let a = try String(contentsOfFile: directory + "/bulk.csv", encoding: .utf8)
+        let b = try String(contentsOfFile: directory + "/stream.csv", encoding: .utf8)
+        #expect(a == b)
+        let ids = a.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
+        let rows = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(ids == rows.map { $0.split(separator: ",")[0] })
+    }
+
+    @Test("a row that cannot be read in a later batch stops the bulk run with its line")
+    func badRow() throws {
+        let (input, directory) = try Self.file(count: BulkResolution.batchSize + 10)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = try String(contentsOfFile: input, encoding: .utf8)
+        try (text + "x,\"unterminated\n").write(toFile: input, atomically: true, encoding: .utf8)
+        #expect(throws: MasterDataError.self) { try BulkResolution().run(input: input, output: directory + "/out.csv") }
     }
 }
