@@ -197,39 +197,18 @@ public struct BulkResolution: Sendable {
         return out
     }
 
-    /// Features of many records, computed on all cores.
+    /// Features of many records, computed on all cores (a normalizer of its own per worker).
     public static func features(_ records: [CustomerRecord]) -> [MatchFeatures] {
-        var normalizers: [FeatureNormalizer] = []
-        return features(records, normalizers: &normalizers)
-    }
-
-    /// `features(_:)` with one normalizer per worker kept from call to call (`normalizers`, grown as needed), so
-    /// that the raw values they remember carry over from one chunk of a file to the next.
-    static func features(_ records: [CustomerRecord], normalizers: inout [FeatureNormalizer]) -> [MatchFeatures] {
         let n = records.count
         let chunks = max(1, min(ProcessInfo.processInfo.activeProcessorCount, n / 10_000))
-        while normalizers.count < chunks { normalizers.append(FeatureNormalizer()) }
         let parts = UnsafeSendableBox(Array(repeating: [MatchFeatures](), count: chunks))
-        let kept = UnsafeSendableBox(normalizers)
-        normalizers = []
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = n * c / chunks
-            let hi = n * (c + 1) / chunks
-            // Moved out of the box (not copied), so that its dictionaries are not copied on write.
-            kept.lock.lock()
-            var normalizer = kept.value[c]
-            kept.value[c] = FeatureNormalizer()
-            kept.lock.unlock()
-            normalizer.bound()
-            let part = records[lo..<hi].map { normalizer.features($0) }
+            var normalizer = FeatureNormalizer()
+            let part = records[n * c / chunks..<n * (c + 1) / chunks].map { normalizer.features($0) }
             parts.lock.lock()
             parts.value[c] = part
             parts.lock.unlock()
-            kept.lock.lock()
-            kept.value[c] = normalizer
-            kept.lock.unlock()
         }
-        normalizers = kept.value
         return parts.value.flatMap { $0 }
     }
 
