@@ -250,9 +250,10 @@ public struct BulkResolution: Sendable {
                 if let features {
                     body(refs, features)
                 } else {
-                    let features = (try? fromHelper.take()) ?? nil
-                    precondition(features != nil, "the normalising thread stopped early")
-                    body(refs, features!)
+                    guard let features = try? fromHelper.take() else {
+                        preconditionFailure("the normalising thread stopped early")
+                    }
+                    body(refs, features)
                     atHelper -= 1
                 }
             }

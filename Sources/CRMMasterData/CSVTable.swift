@@ -144,8 +144,7 @@ public struct CSVTable: Sendable {
         return CustomerRecord(
             system: v(c.system) ?? defaultSystem, externalId: row.first ?? "", givenName: v(c.given),
             familyName: v(c.family), email: v(c.email), phone: v(c.phone), street: street(), street2: v(c.street2),
-            city: v(c.city),
-            postcode: v(c.postcode), country: v(c.country), dateOfBirth: v(c.dob),
+            city: v(c.city), postcode: v(c.postcode), country: v(c.country), dateOfBirth: v(c.dob),
             updatedAt: v(c.updated).flatMap { Int64($0) })
     }
 }
