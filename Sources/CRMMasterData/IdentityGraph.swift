@@ -338,7 +338,7 @@ public struct IdentityGraph: Sendable {
             var conflicts = 0
             for n in larger {
                 if barred[n]?.contains(smallerId) == true { return false }
-                let g = MatchModel.guardMask(model.compare(features[Int(m)], features[Int(n)], store))
+                let g = model.guardMask(model.compare(features[Int(m)], features[Int(n)], store))
                 if g & GuardMask.conflict != 0 { conflicts += 1 }
             }
             if conflicts * 2 >= larger.count && conflicts > 0 { return false }

@@ -155,6 +155,6 @@ extension MatchModel {
                 total += table[f * 8 + level]
             }
         }
-        return (total, Self.guardMask(v))
+        return (total, guardMask(v))
     }
 }

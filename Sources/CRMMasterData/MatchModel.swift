@@ -141,6 +141,12 @@ public struct MatchModel: Sendable {
         public var u: [[Double]]
         /// Prior log2-odds that two random records are one person.
         public var priorBits: Double
+        /// Log2-odds that two records with the same family name and street are one person, before their given
+        /// names and birth dates are compared: learned from the data (`MatchTraining`), `nil` until trained. Where
+        /// households share addresses this is low (about 1 bit on the built-in generator: a third of such pairs are
+        /// two people); in a file without households it is high (about 9 bits on FEBRL3), and a replaced given
+        /// name or birth date is then more likely an error than a second person (`MatchModel.guardMask`).
+        public var sameAddressBits: Double?
 
         /// The priors: assumptions about CRM data before any training.
         /// m: 85% of a person's records carry the same given name key, 5% a typo, 3% an initial; family names 88%
@@ -436,7 +442,7 @@ public struct MatchModel: Sendable {
             }
         }
         if v.swapped, explain { evidence.append(Evidence(field: "name", level: "swapped", weight: 0)) }
-        return PairScore(score: total, guards: Self.guards(v), evidence: evidence)
+        return PairScore(score: total, guards: guards(v), evidence: evidence)
     }
 
     /// The street level of two street values of which at least one holds two address lines (see
@@ -463,9 +469,18 @@ public struct MatchModel: Sendable {
     }
 
     /// Guards: patterns where the fields are not independent (households share address and phone; a parent and
-    /// child share names and address), so the summed weights overstate the evidence.
+    /// child share names and address), so the summed weights overstate the evidence. With learned parameters, a
+    /// conflict between records of one family at one address may be lifted (`guardMask(_:)`).
+    func guards(_ v: ComparisonVector) -> [MatchGuard] {
+        Self.guards(mask: guardMask(v))
+    }
+
+    /// The guards as written, before anything learned from the data lifts one (`guardMask(_:)`).
     static func guards(_ v: ComparisonVector) -> [MatchGuard] {
-        let mask = guardMask(v)
+        guards(mask: writtenGuardMask(v))
+    }
+
+    private static func guards(mask: UInt8) -> [MatchGuard] {
         var g: [MatchGuard] = []
         if mask & GuardMask.givenNameConflict != 0 { g.append(.givenNameConflict) }
         if mask & GuardMask.dateOfBirthConflict != 0 { g.append(.dateOfBirthConflict) }
@@ -473,8 +488,29 @@ public struct MatchModel: Sendable {
         return g
     }
 
-    /// The guards as bits (`GuardMask`), without allocating.
-    @inline(__always) static func guardMask(_ v: ComparisonVector) -> UInt8 {
+    /// The guards of a pair as bits (`GuardMask`): the written rules (`writtenGuardMask`), except that a
+    /// given-name or birth-date conflict between two records of one family name at one street, where no postcode,
+    /// city, e-mail or phone differs, is lifted when the data say such a pair is more likely one person than two:
+    /// `sameAddressBits` (learned: how often such records are one person) plus the given-name and birth-date
+    /// weights of the pair, where they are negative, is above 0 bits. The written rules assume households; a file without them (FEBRL:
+    /// every record at an address is one person) would otherwise keep each record with a replaced given name
+    /// or birth date apart from its person.
+    @inline(__always) func guardMask(_ v: ComparisonVector) -> UInt8 {
+        let written = Self.writtenGuardMask(v)
+        guard written & GuardMask.conflict != 0, let sameAddress = parameters.sameAddressBits,
+            (1...2).contains(v[.family]), (1...2).contains(v[.street]),
+            v[.postcode] != 3, v[.city] != 3, v[.email] != 3, v[.phone] != 3
+        else { return written }
+        // Only disagreement counts: inside one household, twins share a birth date and a child may carry a
+        // parent's given name, so agreement there is weaker evidence than between strangers.
+        let bits =
+            sameAddress + min(0, levelBits[ComparedField.given.rawValue * 8 + v[.given]])
+            + min(0, levelBits[ComparedField.dob.rawValue * 8 + v[.dob]])
+        return bits > 0 ? written & ~GuardMask.conflict : written
+    }
+
+    /// The written guard rules as bits (`GuardMask`), without allocating.
+    @inline(__always) static func writtenGuardMask(_ v: ComparisonVector) -> UInt8 {
         var g: UInt8 = 0
         let dobAgrees = v[.dob] == 1 || v[.dob] == 2
         let emailAgrees = v[.email] == 1

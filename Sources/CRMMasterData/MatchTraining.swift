@@ -17,6 +17,11 @@ import Foundation
 ///    equal: presence² × m_exact) this estimates all matching pairs; the median over rules, divided by the number
 ///    of record pairs, is λ.
 ///
+/// 4. **How often one family at one address is one person** (`MatchModel.Parameters.sameAddressBits`): on pairs
+///    agreeing exactly on family name and street, the share of two-person pairs is estimated by EM over given-name
+///    and birth-date levels, the two-person class (a household) held at the random-pair u, since household
+///    members' given names and birth dates agree no more often than strangers' (`sameAddressBits(_:params:)`).
+///
 /// Deterministic for a given input (fixed-seed sampling). Runs of more than `maxRunSize` records sharing a rule
 /// key (placeholder birth dates, switchboard numbers) are skipped.
 public struct MatchTraining: Sendable {
@@ -32,6 +37,8 @@ public struct MatchTraining: Sendable {
     public var iterations = 40
     /// Fewer records than this: keep the priors (not enough data to learn from).
     public var minimumRecords = 500
+    /// Fewer same-family, same-street pairs than this: `sameAddressBits` stays unlearned (the guards as written).
+    public var minimumSameAddressPairs = 50.0
     /// Larger populations are trained on a uniform random sample of this many records (`sampleIndices`).
     /// Sampling records uniformly scales matching and non-matching pairs alike, so m, u and λ are unbiased;
     /// 200 000 records still hold tens of thousands of matching pairs.
@@ -88,6 +95,9 @@ public struct MatchTraining: Sendable {
                         parameters.u[f.rawValue][$0])
                 }
                 s += "\n  \(f.name): " + levels.joined(separator: "; ")
+            }
+            if let bits = parameters.sameAddressBits {
+                s += "\n  same family name and street: " + String(format: "%.2f bits (one person)", bits)
             }
             return s
         }
@@ -175,8 +185,68 @@ public struct MatchTraining: Sendable {
             let lambda = min(max(median / allPairs, 1e-12), 0.5)
             params.priorBits = log2(lambda / (1 - lambda))
         }
+        // 4. How often two records of one family name at one street are one person.
+        if let sample = samplePairs(Self.sameAddressRule, features, index, model, &rng) {
+            params.sameAddressBits = sameAddressBits(sample.vectors, params: params)
+        }
         report.parameters = params
         return report
+    }
+
+    /// Pairs of records of one family name at one street: one person, or a household.
+    static let sameAddressRule = Rule(fields: [.family, .street])
+
+    /// Log2-odds that a pair agreeing on `sameAddressRule`'s fields is one person, or nil with fewer than
+    /// `minimumSameAddressPairs` pairs.
+    ///
+    /// EM on the pairs' given-name and birth-date levels (e-mail and phone are left out: households share them),
+    /// two classes: one person, with its own level probabilities learned here (starting from `params.m`), and two
+    /// people, fixed at the random-pair u — household members' given names and birth dates agree no more often than
+    /// strangers'. The one-person class is learned afresh because the rules' m (step 2) saw pairs with a replaced
+    /// given name *and* birth date only as non-matches (the guards), so it would call every such pair here a
+    /// household. With one class fixed and the other a product of two fields, the share is identified: records that
+    /// disagree independently are one person, disagreement on both fields together beyond that is households. The
+    /// share gets half a pair of each class as a prior (`(x + 0.5) / (n + 1)`), so a file where every such pair is
+    /// one person gives a finite, data-sized estimate.
+    func sameAddressBits(_ vectors: [ComparisonVector: Double], params: MatchModel.Parameters) -> Double? {
+        let fields: [ComparedField] = [.given, .dob]
+        // Sorted, for sums that are the same to the last bit in every process (see `em`).
+        let pairs = vectors.sorted { $0.key.sortKey < $1.key.sortKey }
+        let total = pairs.reduce(0) { $0 + $1.value }
+        guard total >= minimumSameAddressPairs else { return nil }
+        var m = params.m
+        var households = 0.5
+        for _ in 0..<200 {
+            var expected = 0.0
+            var mNum = m.map { $0.map { _ in 0.0 } }
+            for (v, weight) in pairs {
+                var onePerson = 1 - households
+                var twoPeople = households
+                for f in fields where v[f] > 0 {
+                    onePerson *= m[f.rawValue][v[f]]
+                    twoPeople *= params.u[f.rawValue][v[f]]
+                }
+                guard onePerson + twoPeople > 0 else { continue }
+                let p = onePerson / (onePerson + twoPeople)
+                expected += weight * (1 - p)
+                for f in fields { mNum[f.rawValue][v[f]] += p * weight }
+            }
+            var moved = 0.0
+            for f in fields {
+                let present = mNum[f.rawValue].dropFirst().reduce(0, +)
+                guard present > 1e-9 else { continue }
+                for l in 1..<m[f.rawValue].count {
+                    let new = max(mNum[f.rawValue][l] / present, 1e-4)
+                    moved = max(moved, abs(new - m[f.rawValue][l]))
+                    m[f.rawValue][l] = new
+                }
+            }
+            let next = (expected + 0.5) / (total + 1)
+            moved = max(moved, abs(next - households))
+            households = next
+            if moved < 1e-7 { break }
+        }
+        return log2((1 - households) / households)
     }
 
     /// Weighted comparison vectors of pairs agreeing on a rule's fields, and the number of such pairs in full.
