@@ -68,6 +68,7 @@ public struct CustomerRecord: Sendable, Hashable, Codable {
         case .email: v = email
         case .phone: v = phone
         case .street: v = street
+        case .street2: v = street2
         case .city: v = city
         case .postcode: v = postcode
         case .country: v = country

@@ -28,7 +28,7 @@ public struct GoldenRecord: Sendable, Hashable, Codable {
             let b = r.element.updatedAt ?? Int64.min
             return a != b ? a > b : l.offset > r.offset
         }.map(\.element)
-        for attribute in GoldenAttribute.allCases {
+        for attribute in GoldenAttribute.allCases where attribute != .street2 {
             let candidates = ordered.compactMap { r in r.value(of: attribute).map { (r, $0) } }
             guard let first = candidates.first else { continue }
             var chosen = first
@@ -50,6 +50,13 @@ public struct GoldenRecord: Sendable, Hashable, Codable {
             }
             attributes[attribute] = chosen.1
             provenance[attribute] = chosen.0.ref
+        }
+        // The second address line belongs to the first: it comes from the record that gave the street.
+        if let source = provenance[.street], let record = ordered.first(where: { $0.ref == source }),
+            let line2 = record.value(of: .street2)
+        {
+            attributes[.street2] = line2
+            provenance[.street2] = source
         }
         var consent: [String: Bool] = [:]
         for r in ordered.reversed() { for (k, v) in r.consent ?? [:] { consent[k] = v } }

@@ -4,7 +4,11 @@
 public enum GoldenAttribute: String, Sendable, Hashable, Codable, CaseIterable, CodingKeyRepresentable {
     case givenName = "given_name"
     case familyName = "family_name"
-    case email, phone, street, city, postcode, country
+    case email, phone, street
+    /// The second address line. It is not chosen on its own: it comes from the record that gave `street`, so
+    /// the two lines of the golden address are one record's address (a survivorship rule for it is refused).
+    case street2
+    case city, postcode, country
     case dateOfBirth = "date_of_birth"
 }
 
@@ -45,13 +49,17 @@ public struct ResolverConfiguration: Sendable, Codable {
     /// The rule for an attribute.
     public func rule(for a: GoldenAttribute) -> SurvivorshipRule { survivorship[a] ?? defaultRule }
 
-    /// Validates the thresholds.
+    /// Validates the thresholds and the survivorship rules.
     public func validate() throws(MasterDataError) {
         guard reviewThreshold <= mergeThreshold else {
             throw MasterDataError(
                 .configuration, "review_threshold \(reviewThreshold) exceeds merge_threshold \(mergeThreshold)")
         }
         guard maxBlockSize >= 2 else { throw MasterDataError(.configuration, "max_block_size must be at least 2") }
+        guard survivorship[.street2] == nil else {
+            throw MasterDataError(
+                .configuration, "street2 has no survivorship rule of its own: it comes with street (set one for street)")
+        }
     }
 }
 

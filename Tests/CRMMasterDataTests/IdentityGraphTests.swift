@@ -197,6 +197,26 @@ struct SurvivorshipTests {
         #expect(g.updatedAt == 200)
     }
 
+    @Test("the second address line comes from the record that gave the street, not from another member")
+    func secondLineFollowsStreet() throws {
+        let members = [
+            person("1", "Ann", "Lee", street: "12 Quay Road", street2: "Flat 4", updatedAt: 10),
+            person("2", "Ann", "Lee", street: "3 Mill Lane", updatedAt: 30),
+            person("3", "Ann", "Lee", street: nil, street2: "Rose Cottage", updatedAt: 20),
+        ]
+        let newest = GoldenRecord.build(id: "G", members: members, configuration: ResolverConfiguration())
+        #expect(newest.attributes[.street] == "3 Mill Lane")
+        #expect(newest.attributes[.street2] == nil)  // record 2 has one line; record 3's line is not its address
+        var c = ResolverConfiguration()
+        c.survivorship = [.street: .mostComplete]
+        let complete = GoldenRecord.build(id: "G", members: members, configuration: c)
+        #expect(complete.attributes[.street] == "12 Quay Road")
+        #expect(complete.attributes[.street2] == "Flat 4")
+        #expect(complete.provenance[.street2] == RecordRef(system: "crm", externalId: "1"))
+        c.survivorship[.street2] = .mostRecent
+        #expect(throws: MasterDataError.self) { try c.validate() }
+    }
+
     @Test("consent follows the most recent member that states it")
     func consent() {
         var a = person("1", "A", "B", updatedAt: 10)
