@@ -489,8 +489,10 @@ public struct MatchModel: Sendable {
     }
 
     /// The guards of a pair as bits (`GuardMask`): the written rules (`writtenGuardMask`), except that a
-    /// given-name or birth-date conflict between two records of one family name at one street, where no postcode,
-    /// city, e-mail or phone differs, is lifted when the data say such a pair is more likely one person than two:
+    /// given-name or birth-date conflict between two records of one family name (exact, typo or similar; not
+    /// crosswise) at one street (exact or typo), where no city, e-mail or phone differs and the postcode agrees
+    /// unless the city does (a mistyped postcode), is lifted when the data say such a pair is more likely one
+    /// person than two:
     /// `sameAddressBits` (learned: how often such records are one person) plus the given-name and birth-date
     /// weights of the pair, where they are negative, is above 0 bits. The written rules assume households; a file without them (FEBRL:
     /// every record at an address is one person) would otherwise keep each record with a replaced given name
@@ -498,8 +500,8 @@ public struct MatchModel: Sendable {
     @inline(__always) func guardMask(_ v: ComparisonVector) -> UInt8 {
         let written = Self.writtenGuardMask(v)
         guard written & GuardMask.conflict != 0, let sameAddress = parameters.sameAddressBits,
-            (1...2).contains(v[.family]), (1...2).contains(v[.street]),
-            v[.postcode] != 3, v[.city] != 3, v[.email] != 3, v[.phone] != 3
+            !v.swapped, (1...3).contains(v[.family]), (1...2).contains(v[.street]),
+            v[.city] != 3, v[.postcode] != 3 || (1...2).contains(v[.city]), v[.email] != 3, v[.phone] != 3
         else { return written }
         // Only disagreement counts: inside one household, twins share a birth date and a child may carry a
         // parent's given name, so agreement there is weaker evidence than between strangers.
