@@ -143,8 +143,8 @@ public struct MatchModel: Sendable {
         public var priorBits: Double
         /// Log2-odds that two records with the same family name and street are one person, before their given
         /// names and birth dates are compared: learned from the data (`MatchTraining`), `nil` until trained. Where
-        /// households share addresses this is low (about 1 bit on the built-in generator: a third of such pairs are
-        /// two people); in a file without households it is high (about 9 bits on FEBRL3), and a replaced given
+        /// households share addresses this is low (0.6 bits on the built-in generator: a third of such pairs are
+        /// two people); in a file without households it is high (9 bits on FEBRL3), and a replaced given
         /// name or birth date is then more likely an error than a second person (`MatchModel.guardMask`).
         public var sameAddressBits: Double?
 
@@ -492,11 +492,10 @@ public struct MatchModel: Sendable {
     /// given-name or birth-date conflict between two records of one family name (exact, typo or similar; not
     /// crosswise) at one street (exact or typo), where no city, e-mail or phone differs and the postcode agrees
     /// unless the city does (a mistyped postcode), is lifted when the data say such a pair is more likely one
-    /// person than two:
-    /// `sameAddressBits` (learned: how often such records are one person) plus the given-name and birth-date
-    /// weights of the pair, where they are negative, is above 0 bits. The written rules assume households; a file without them (FEBRL:
-    /// every record at an address is one person) would otherwise keep each record with a replaced given name
-    /// or birth date apart from its person.
+    /// person than two: `sameAddressBits` (learned: how often such records are one person) plus the given-name and
+    /// birth-date weights of the pair, where they are negative, is above 0 bits. The written rules assume
+    /// households; a file without them (FEBRL: every record at an address is one person) would otherwise keep each
+    /// record with a replaced given name or birth date apart from its person.
     @inline(__always) func guardMask(_ v: ComparisonVector) -> UInt8 {
         let written = Self.writtenGuardMask(v)
         guard written & GuardMask.conflict != 0, let sameAddress = parameters.sameAddressBits,

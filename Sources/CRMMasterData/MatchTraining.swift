@@ -154,7 +154,8 @@ public struct MatchTraining: Sendable {
             guard let sample = samplePairs(rule, features, index, model, &rng), sample.vectors.count >= 20 else {
                 continue
             }
-            let (m, lambda) = em(sample.vectors, excluded: rule.fields, params: params)
+            let fields = ComparedField.allCases.filter { !rule.fields.contains($0) }
+            let (m, lambda) = em(sample.vectors, fields: fields, params: params)
             guard lambda > 0 else { continue }
             results.append((rule, lambda, sample.fullPairs, m))
             for f in ComparedField.allCases where !rule.fields.contains(f) {
@@ -206,47 +207,14 @@ public struct MatchTraining: Sendable {
     /// given name *and* birth date only as non-matches (the guards), so it would call every such pair here a
     /// household. With one class fixed and the other a product of two fields, the share is identified: records that
     /// disagree independently are one person, disagreement on both fields together beyond that is households. The
-    /// share gets half a pair of each class as a prior (`(x + 0.5) / (n + 1)`), so a file where every such pair is
-    /// one person gives a finite, data-sized estimate.
+    /// share gets half a pair of each class as a prior (`priorPairs: 1`), so a file where every such pair is one
+    /// person gives a finite, data-sized estimate.
     func sameAddressBits(_ vectors: [ComparisonVector: Double], params: MatchModel.Parameters) -> Double? {
-        let fields: [ComparedField] = [.given, .dob]
-        // Sorted, for sums that are the same to the last bit in every process (see `em`).
-        let pairs = vectors.sorted { $0.key.sortKey < $1.key.sortKey }
-        let total = pairs.reduce(0) { $0 + $1.value }
+        let total = vectors.values.reduce(0, +)
         guard total >= minimumSameAddressPairs else { return nil }
-        var m = params.m
-        var households = 0.5
-        for _ in 0..<200 {
-            var expected = 0.0
-            var mNum = m.map { $0.map { _ in 0.0 } }
-            for (v, weight) in pairs {
-                var onePerson = 1 - households
-                var twoPeople = households
-                for f in fields where v[f] > 0 {
-                    onePerson *= m[f.rawValue][v[f]]
-                    twoPeople *= params.u[f.rawValue][v[f]]
-                }
-                guard onePerson + twoPeople > 0 else { continue }
-                let p = onePerson / (onePerson + twoPeople)
-                expected += weight * (1 - p)
-                for f in fields { mNum[f.rawValue][v[f]] += p * weight }
-            }
-            var moved = 0.0
-            for f in fields {
-                let present = mNum[f.rawValue].dropFirst().reduce(0, +)
-                guard present > 1e-9 else { continue }
-                for l in 1..<m[f.rawValue].count {
-                    let new = max(mNum[f.rawValue][l] / present, 1e-4)
-                    moved = max(moved, abs(new - m[f.rawValue][l]))
-                    m[f.rawValue][l] = new
-                }
-            }
-            let next = (expected + 0.5) / (total + 1)
-            moved = max(moved, abs(next - households))
-            households = next
-            if moved < 1e-7 { break }
-        }
-        return log2((1 - households) / households)
+        let onePerson = em(vectors, fields: [.given, .dob], params: params, guardedApart: false, lambda: 0.5, priorPairs: 1)
+            .lambda
+        return log2(onePerson / (1 - onePerson))
     }
 
     /// Weighted comparison vectors of pairs agreeing on a rule's fields, and the number of such pairs in full.
@@ -318,24 +286,28 @@ public struct MatchTraining: Sendable {
         return g.contains(.givenNameConflict) || g.contains(.dateOfBirthConflict)
     }
 
-    /// EM for m (fields not in `excluded`) and λ on weighted vectors, u fixed.
+    /// EM for m (of `fields`) and λ on weighted vectors, u fixed.
+    ///
+    /// - Parameters:
+    ///   - guardedApart: pairs the written guards keep apart are fixed as non-matches (the rules' EM).
+    ///   - priorPairs: pseudo-pairs added to λ's estimate, half to each class (`(x + p/2) / (n + p)`).
     func em(
-        _ vectors: [ComparisonVector: Double], excluded: [ComparedField], params: MatchModel.Parameters
+        _ vectors: [ComparisonVector: Double], fields: [ComparedField], params: MatchModel.Parameters,
+        guardedApart: Bool = true, lambda start: Double = 0.3, priorPairs: Double = 0
     ) -> (m: [[Double]], lambda: Double) {
-        let fields = ComparedField.allCases.filter { !excluded.contains($0) }
         // In a fixed order (a `Dictionary`'s follows the per-process hash seed): the sums, and so m and λ, are
         // then the same to the last bit in every process.
         let items = vectors.sorted { $0.key.sortKey < $1.key.sortKey }
         let total = items.reduce(0) { $0 + $1.value }
         var m = params.m
-        var lambda = 0.3
+        var lambda = start
         for _ in 0..<iterations {
             var mNum = m.map { $0.map { _ in 0.0 } }
             var matched = 0.0
             for (v, w) in items {
                 // Pairs the guards keep apart (households, parent and child) can never merge automatically: they
                 // are fixed as non-matches, so m describes the pairs the model actually decides about.
-                if forcedApart(v) { continue }
+                if guardedApart && forcedApart(v) { continue }
                 var lm = 1.0
                 var lu = 1.0
                 for f in fields {
@@ -361,7 +333,7 @@ public struct MatchTraining: Sendable {
                     m[f.rawValue][l] = new
                 }
             }
-            lambda = min(max(matched / total, 1e-9), 1 - 1e-9)
+            lambda = min(max((matched + priorPairs / 2) / (total + priorPairs), 1e-9), 1 - 1e-9)
             if moved < 1e-5 { break }
         }
         return (m, lambda)
