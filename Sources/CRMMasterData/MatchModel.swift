@@ -488,20 +488,23 @@ public struct MatchModel: Sendable {
         return g
     }
 
-    /// The guards of a pair as bits (`GuardMask`): the written rules (`writtenGuardMask`), except that a
-    /// given-name or birth-date conflict between two records of one family name (exact, typo or similar; not
-    /// crosswise) at one street (exact or typo), where no city, e-mail or phone differs and the postcode agrees
-    /// unless the city does (a mistyped postcode), is lifted when the data say such a pair is more likely one
-    /// person than two: `sameAddressBits` (learned: how often such records are one person) plus the given-name and
-    /// birth-date weights of the pair, where they are negative, is above 0 bits. The written rules assume
-    /// households; a file without them (FEBRL: every record at an address is one person) would otherwise keep each
-    /// record with a replaced given name or birth date apart from its person.
+    /// The guards of a pair as bits (`GuardMask`): the written rules (`writtenGuardMask`), except between two
+    /// records of one family name (exact, typo or similar; not crosswise) at one street (exact or typo), where no
+    /// city, e-mail or phone differs and the postcode agrees unless the city does (a mistyped postcode). There,
+    /// once `sameAddressBits` is learned, the data decide: a given-name or birth-date conflict holds unless
+    /// `sameAddressBits` (how often such records are one person) plus the pair's given-name and birth-date
+    /// weights, where they are negative, is above 0 bits — and the written rules' exemptions for one person (a
+    /// different given name with the same birth date; a different birth date on an otherwise identical record) do
+    /// not apply, since in a file of households those are twins and a parent with a child of the same name. A file
+    /// without households (FEBRL: every record at an address is one person) no longer keeps a record with a
+    /// replaced given name or birth date apart from its person; a file with them keeps twins apart.
     @inline(__always) func guardMask(_ v: ComparisonVector) -> UInt8 {
-        let written = Self.writtenGuardMask(v)
-        guard written & GuardMask.conflict != 0, let sameAddress = parameters.sameAddressBits,
+        guard let sameAddress = parameters.sameAddressBits,
             !v.swapped, (1...3).contains(v[.family]), (1...2).contains(v[.street]),
             v[.city] != 3, v[.postcode] != 3 || (1...2).contains(v[.city]), v[.email] != 3, v[.phone] != 3
-        else { return written }
+        else { return Self.writtenGuardMask(v) }
+        let written = Self.writtenGuardMask(v, exemptions: false)
+        guard written & GuardMask.conflict != 0 else { return written }
         // Only disagreement counts: inside one household, twins share a birth date and a child may carry a
         // parent's given name, so agreement there is weaker evidence than between strangers.
         let bits =
@@ -510,8 +513,9 @@ public struct MatchModel: Sendable {
         return bits > 0 ? written & ~GuardMask.conflict : written
     }
 
-    /// The written guard rules as bits (`GuardMask`), without allocating.
-    @inline(__always) static func writtenGuardMask(_ v: ComparisonVector) -> UInt8 {
+    /// The written guard rules as bits (`GuardMask`), without allocating; `exemptions: false` leaves out the two
+    /// exemptions for one person (see `guardMask(_:)`).
+    @inline(__always) static func writtenGuardMask(_ v: ComparisonVector, exemptions: Bool = true) -> UInt8 {
         var g: UInt8 = 0
         let dobAgrees = v[.dob] == 1 || v[.dob] == 2
         let emailAgrees = v[.email] == 1
@@ -521,13 +525,13 @@ public struct MatchModel: Sendable {
         // no contact detail that tells them apart — is one person whose given name was mistyped or replaced.
         let contactDiffers = v[.email] == 3 || v[.phone] == 3
         let addressAgrees = v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
-        let onlyGivenNameDiffers = v[.dob] == 1 && addressAgrees && !contactDiffers
+        let onlyGivenNameDiffers = exemptions && v[.dob] == 1 && addressAgrees && !contactDiffers
         if v[.given] == 5 && !(dobAgrees && (emailAgrees || phoneAgrees)) && !onlyGivenNameDiffers {
             g |= GuardMask.givenNameConflict
         }
         let nameAndAddressAgree = (1...2).contains(v[.given]) && (1...2).contains(v[.family])
             && (v[.street] == 1 || v[.street] == 2) && ((1...2).contains(v[.postcode]) || (1...2).contains(v[.city]))
-        if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) && !(nameAndAddressAgree && !contactDiffers) {
+        if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) && !(exemptions && nameAndAddressAgree && !contactDiffers) {
             g |= GuardMask.dateOfBirthConflict
         }
         let strong = emailAgrees || phoneAgrees || dobAgrees || v[.street] == 1 || v[.street] == 2 || v[.postcode] == 1
