@@ -60,12 +60,23 @@ public struct CompiledMapping: Sendable {
             throw MappingError(
                 kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
         }
-        return try apply(doc, context: context)
+        return try apply(doc, context: context, writingJSON: services.isEmpty)
     }
 
     /// Applies the mapping to an already parsed document.
     public func apply(
         _ input: JSONValue, context: MappingContext = MappingContext()
+    ) throws(MappingError) -> MappingResult {
+        try apply(input, context: context, writingJSON: false)
+    }
+
+    /// Applies the mapping; with `writingJSON`, outputs that have a layout are written directly as JSON bytes (the
+    /// records' ``MappedRecord/jsonBytes()``) instead of as a tree. `writingJSON` needs every number the records can
+    /// hold to be valid JSON text, which ``MappedRecord/value`` decodes: true for a parsed message and a mapping
+    /// without lookup services (numbers come from the message, the mapping file or the runtime's own rendering), not
+    /// for a caller's `JSONValue` or a service's answers.
+    func apply(
+        _ input: JSONValue, context: MappingContext, writingJSON: Bool
     ) throws(MappingError) -> MappingResult {
         guard case .object = input else {
             throw MappingError(
@@ -83,11 +94,22 @@ public struct CompiledMapping: Sendable {
         var records: [MappedRecord] = []
         records.reserveCapacity(outputNodes.count)
         for out in outputNodes {
-            let value: JSONValue
+            /// The record as a tree, or as JSON with the values validation reads.
+            enum Body {
+                case tree(JSONValue)
+                case json([UInt8], validated: [JSONValue?])
+            }
+            let body: Body
             let keyValue: JSONValue
             do throws(FieldFailure) {
                 if let w = out.when, !(try w.holds(ev, input)) { continue }
-                value = try ev.object(out.fields, input)
+                if writingJSON, let layout = out.layout {
+                    var validated = [JSONValue?](repeating: nil, count: layout.validatedNames.count)
+                    let json = try ev.objectJSON(out.fields, layout, input, validated: &validated)
+                    body = .json(json, validated: validated)
+                } else {
+                    body = .tree(try ev.object(out.fields, input))
+                }
                 keyValue = try out.key.value(ev, input)
             } catch {
                 throw MappingError(
@@ -100,14 +122,23 @@ public struct CompiledMapping: Sendable {
                     reason: "record key is missing or not a scalar")
             }
             if let c = out.canonical {
-                let problems = c.validate(value)
+                let problems: [String]
+                switch body {
+                case .tree(let value): problems = c.validate(value)
+                case .json(_, let validated):
+                    let names = out.layout?.validatedNames ?? []
+                    problems = c.validate { name in names.firstIndex(of: name).flatMap { validated[$0] } }
+                }
                 if !problems.isEmpty {
                     throw MappingError(
                         kind: .validation, mapping: name, field: out.entity, value: "",
                         reason: problems.joined(separator: "; "))
                 }
             }
-            records.append(MappedRecord(entity: out.entity, key: key, value: value))
+            switch body {
+            case .tree(let value): records.append(MappedRecord(entity: out.entity, key: key, value: value))
+            case .json(let json, _): records.append(MappedRecord(entity: out.entity, key: key, json: json))
+            }
         }
         return .output(records)
     }

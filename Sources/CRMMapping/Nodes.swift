@@ -49,6 +49,8 @@ final class OutputNode: Sendable {
     let key: any ValueNode
     let fields: [FieldNode]
     let when: (any ConditionNode)?
+    /// How the fields are written directly as JSON; nil when only the tree path gives the right bytes.
+    let layout: OutputLayout?
 
     init(_ plan: OutputPlan) {
         entity = plan.entity
@@ -56,6 +58,7 @@ final class OutputNode: Sendable {
         key = Lowering.value(plan.key)
         fields = Lowering.fields(plan.fields)
         when = plan.when.map(Lowering.condition)
+        layout = OutputLayout(fields: fields, validated: plan.canonical?.validatedFields ?? [])
     }
 }
 

@@ -469,14 +469,19 @@ extension JSONValue {
     }
 }
 
-/// A growable byte buffer for the encoder: plain stores into memory it owns, no per-byte capacity or
+/// A growable byte buffer for compact JSON: plain stores into memory it owns, no per-byte capacity or
 /// uniqueness checks of an array.
-struct JSONWriter: ~Copyable {
+///
+/// ``JSONValue/encode(into:)`` writes whole values with it; a producer that knows its document's shape (a compiled
+/// mapping writing its output fields in order) writes the punctuation and pre-encoded member names itself with
+/// ``write(byte:)`` and ``write(bytes:)`` and each value with ``write(_:)``.
+public struct JSONWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0
     private var capacity: Int
 
-    init(capacity: Int) {
+    /// An empty writer with room for `capacity` bytes (at least 64) before it grows.
+    public init(capacity: Int) {
         self.capacity = Swift.max(capacity, 64)
         base = .allocate(capacity: self.capacity)
     }
@@ -484,10 +489,18 @@ struct JSONWriter: ~Copyable {
     deinit { base.deallocate() }
 
     /// Appends the written bytes to `out` and empties the writer.
-    mutating func drain(into out: inout [UInt8]) {
+    public mutating func drain(into out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
         count = 0
     }
+
+    /// The written bytes (the writer is used up).
+    public consuming func finish() -> [UInt8] {
+        Array(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    /// Writes one byte as it is (punctuation such as `{`, `,`, `}`).
+    public mutating func write(byte b: UInt8) { byte(b) }
 
     @inline(__always)
     private mutating func reserve(_ n: Int) {
@@ -520,7 +533,7 @@ struct JSONWriter: ~Copyable {
     }
 
     /// Writes `raw` as it is (already-encoded JSON).
-    mutating func write(bytes raw: [UInt8]) {
+    public mutating func write(bytes raw: [UInt8]) {
         raw.withUnsafeBufferPointer { bytes($0) }
     }
 
@@ -529,7 +542,8 @@ struct JSONWriter: ~Copyable {
         bytes(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
     }
 
-    mutating func write(_ value: JSONValue) {
+    /// Writes `value` as compact JSON.
+    public mutating func write(_ value: JSONValue) {
         switch value {
         case .null: literal("null")
         case .bool(let b): if b { literal("true") } else { literal("false") }
@@ -560,7 +574,8 @@ struct JSONWriter: ~Copyable {
         }
     }
 
-    mutating func writeString(_ s: String) {
+    /// Writes `s` as a JSON string literal (see ``writeString(utf8:)``).
+    public mutating func writeString(_ s: String) {
         var s = s
         s.withUTF8 { writeString(utf8: $0) }
     }
