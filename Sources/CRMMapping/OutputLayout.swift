@@ -8,21 +8,36 @@ import CRMModel
 /// nested object, that order does not depend on which fields are present: the fields can be written as they are
 /// evaluated, each one closing the nested objects it has left and opening the ones it is in. The bytes are then
 /// exactly those of the encoded tree. For any other field list there is no layout and the tree path is used.
+///
+/// Everything a record reads is plain integers into ``members``, ``groups`` and ``bytes``: writing a record retains
+/// nothing.
 struct OutputLayout: Sendable {
     /// One field's place in the written object.
     struct Member: Sendable {
-        /// The nested objects the field is in, outermost first, as ids: equal ids are the same nested object.
-        let groups: [Int]
-        /// `"name":{` for each of ``groups``.
-        let openings: [[UInt8]]
-        /// `"name":` for the field's own member (the last part of its dotted name).
-        let name: [UInt8]
+        /// The nested objects the field is in, outermost first: `groups[groupStart..<groupEnd]`.
+        let groupStart: Int
+        let groupEnd: Int
+        /// `"name":` for the field's own member (the last part of its dotted name): `bytes[nameStart..<nameEnd]`.
+        let nameStart: Int
+        let nameEnd: Int
         /// Where validation finds this field's value (see ``validatedNames``), or -1 when it does not read it.
         let slot: Int
     }
 
+    /// A nested object a field is in.
+    struct Group: Sendable {
+        /// Equal ids are the same nested object.
+        let id: Int
+        /// `"name":{`: `bytes[openingStart..<openingEnd]`.
+        let openingStart: Int
+        let openingEnd: Int
+    }
+
     /// Per field, in field order.
     let members: [Member]
+    let groups: [Group]
+    /// The encoded member names and openings.
+    let bytes: [UInt8]
     /// The top-level names validation reads that some field writes, by slot: the record's member of that name is the
     /// last present field with that slot.
     let validatedNames: [String]
@@ -33,24 +48,29 @@ struct OutputLayout: Sendable {
         // Every proper prefix of a dotted name is a nested object; its fields must form one run.
         var groupIDs: [[String]: Int] = [:]
         var lastIndex: [[String]: Int] = [:]
-        var groupsOfField: [[Int]] = []
         for (k, f) in fields.enumerated() {
-            var groups: [Int] = []
             for depth in 1..<max(f.parts.count, 1) {
                 let prefix = Array(f.parts[0..<depth])
                 if let previous = lastIndex[prefix], previous != k - 1 { return nil }
                 lastIndex[prefix] = k
                 if groupIDs[prefix] == nil { groupIDs[prefix] = groupIDs.count }
-                groups.append(groupIDs[prefix]!)
             }
-            groupsOfField.append(groups)
         }
         for f in fields where groupIDs[f.parts] != nil { return nil }
         if validated.contains(where: { groupIDs[[$0]] != nil }) { return nil }
 
         var names: [String] = []
         var members: [Member] = []
-        for (k, f) in fields.enumerated() {
+        var groups: [Group] = []
+        var bytes: [UInt8] = []
+        for f in fields {
+            let groupStart = groups.count
+            for depth in 1..<max(f.parts.count, 1) {
+                let start = bytes.count
+                bytes += OutputLayout.memberName(f.parts[depth - 1]) + [UInt8(ascii: "{")]
+                groups.append(
+                    Group(id: groupIDs[Array(f.parts[0..<depth])]!, openingStart: start, openingEnd: bytes.count))
+            }
             var slot = -1
             if f.parts.count == 1 && validated.contains(f.name) {
                 if let known = names.firstIndex(of: f.name) {
@@ -60,11 +80,16 @@ struct OutputLayout: Sendable {
                     names.append(f.name)
                 }
             }
-            let openings = f.parts.dropLast().map { OutputLayout.memberName($0) + [UInt8(ascii: "{")] }
+            let nameStart = bytes.count
+            bytes += OutputLayout.memberName(f.parts.last!)
             members.append(
-                Member(groups: groupsOfField[k], openings: openings, name: OutputLayout.memberName(f.parts.last!), slot: slot))
+                Member(
+                    groupStart: groupStart, groupEnd: groups.count, nameStart: nameStart, nameEnd: bytes.count,
+                    slot: slot))
         }
         self.members = members
+        self.groups = groups
+        self.bytes = bytes
         validatedNames = names
     }
 
@@ -86,34 +111,45 @@ extension Evaluator {
     ) throws(FieldFailure) -> [UInt8] {
         var writer = JSONWriter(capacity: 512)
         writer.write(byte: UInt8(ascii: "{"))
-        // The nested objects now open are the first `open` groups of the last written field.
-        var open = 0
-        var lastWritten = -1
+        // The nested objects now open: groups[openStart..<openEnd], those of the last written field.
+        var openStart = 0
+        var openEnd = 0
         // Whether the innermost open object has no member yet (no comma before the next one).
         var empty = true
-        for k in fields.indices {
-            guard let v = try member(fields[k], cur) else { continue }
-            let m = layout.members[k]
-            var shared = 0
-            if lastWritten >= 0 {
-                let previous = layout.members[lastWritten].groups
-                while shared < open && shared < m.groups.count && previous[shared] == m.groups[shared] { shared += 1 }
+        try fields.withUnsafeBufferPointer { (fields) throws(FieldFailure) in
+            try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
+                try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
+                    try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
+                        for k in fields.indices {
+                            guard let v = try member(fields[k], cur) else { continue }
+                            let m = members[k]
+                            // The nested objects this field shares with the last one stay open.
+                            var shared = 0
+                            while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
+                                && groups[openStart + shared].id == groups[m.groupStart + shared].id
+                            {
+                                shared += 1
+                            }
+                            for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
+                            for g in (m.groupStart + shared)..<m.groupEnd {
+                                if !empty { writer.write(byte: UInt8(ascii: ",")) }
+                                writer.write(
+                                    bytes: UnsafeBufferPointer(rebasing: bytes[groups[g].openingStart..<groups[g].openingEnd]))
+                                empty = true
+                            }
+                            if !empty { writer.write(byte: UInt8(ascii: ",")) }
+                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[m.nameStart..<m.nameEnd]))
+                            writer.write(v)
+                            empty = false
+                            openStart = m.groupStart
+                            openEnd = m.groupEnd
+                            if m.slot >= 0 { validated[m.slot] = v }
+                        }
+                    }
+                }
             }
-            for _ in shared..<open { writer.write(byte: UInt8(ascii: "}")) }
-            for g in shared..<m.groups.count {
-                if !empty { writer.write(byte: UInt8(ascii: ",")) }
-                writer.write(bytes: m.openings[g])
-                empty = true
-            }
-            if !empty { writer.write(byte: UInt8(ascii: ",")) }
-            writer.write(bytes: m.name)
-            writer.write(v)
-            empty = false
-            open = m.groups.count
-            lastWritten = k
-            if m.slot >= 0 { validated[m.slot] = v }
         }
-        for _ in 0..<open { writer.write(byte: UInt8(ascii: "}")) }
+        for _ in openStart..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
         writer.write(byte: UInt8(ascii: "}"))
         return writer.finish()
     }

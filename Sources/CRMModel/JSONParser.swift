@@ -537,6 +537,9 @@ public struct JSONWriter: ~Copyable {
         raw.withUnsafeBufferPointer { bytes($0) }
     }
 
+    /// Writes `raw` as it is (already-encoded JSON).
+    public mutating func write(bytes raw: UnsafeBufferPointer<UInt8>) { bytes(raw) }
+
     @inline(__always)
     private mutating func literal(_ word: StaticString) {
         bytes(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
