@@ -78,7 +78,8 @@ struct RuntimeFastPathTests {
         "^([a-z]{2})", "^<?([^<>]+)>?$", "\\[#(\\d+)\\]", "^([1-5])", "mailer-daemon|postmaster@", "^\\s*auto-",
         "(a|ab)(c|bcd)(d*)", "a+?b", "(x)?y", "^(\\w+)@(\\w+)\\.com$", "[^ ]+ [0-9]{2,3}", "(?:re|fwd?)\\s*:\\s*(.*)",
         "[a-c-]+", "\\d{2,}?", ".*(\\d)", "(a+)+b", "colou?r", "[.][.]", "^$", "b{0,2}c", "([ab]*)c\\1",
-        "(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)",
+        "(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)", "\\d{3}-\\d{2}", "[a-c]{2}$", "(?:a.)(b)x",
+        "^.(\\w{2}).$", "x(y)z", "^a$", "[^ ]{3}",
     ]
 
     @Test("the byte-level regex subset finds what Swift Regex finds (match, group 1) on 20 000 texts")
@@ -106,6 +107,27 @@ struct RuntimeFastPathTests {
         for p in ["(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)", "([ab]*)c\\1"] {
             #expect(ByteRegex(p) == nil, "\(p)")
         }
+    }
+
+    @Test("fixed-width patterns: the byte-by-byte scan finds what the backtracking matcher finds on 20 000 texts")
+    func fixedWidthRegex() {
+        var rng = Rng(s: 23)
+        let alphabet = Array("ab cxyz-.0123AB".utf8)
+        var fixed = 0
+        for p in Self.patterns {
+            guard let regex = ByteRegex(p), let fixedWidth = regex.fixedWidth else { continue }
+            fixed += 1
+            for _ in 0..<2_000 {
+                let text = (0..<rng.next(10)).map { _ in alphabet[rng.next(alphabet.count)] }
+                text.withUnsafeBufferPointer { t in
+                    let scan = fixedWidth.firstMatch(t)
+                    let backtracking = regex.backtrackingMatch(t)
+                    #expect(scan?.whole == backtracking?.whole && scan?.group1 == backtracking?.group1, "\(p) \(text)")
+                }
+            }
+        }
+        #expect(fixed >= 8)
+        for p in ["a|b", "a+", "(ab)?", "a{1,2}", "(?:ab){2}"] { #expect(ByteRegex(p)?.fixedWidth == nil, "\(p)") }
     }
 
     @Test("the matcher's recursion fits a 512 KiB thread stack (even unoptimised) at the longest text it takes")
