@@ -37,9 +37,6 @@ public struct CompiledMapping: Sendable {
         self.file = file
         self.outputs = outputs
         self.tests = tests
-        outputNodes = outputs.map(OutputNode.init)
-        self.dropWhen = dropWhen.map(Lowering.condition)
-        self.filter = filter.map(Lowering.condition)
         var names = PathNames()
         for out in outputs {
             names.add(out.key)
@@ -49,6 +46,10 @@ public struct CompiledMapping: Sendable {
         if let dropWhen { names.add(dropWhen) }
         if let filter { names.add(filter) }
         memberNames = JSONMemberNames(names.names)
+        let lowering = Lowering(names: memberNames, atRoot: true)
+        outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
+        self.dropWhen = dropWhen.map(lowering.condition)
+        self.filter = filter.map(lowering.condition)
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
@@ -56,34 +57,39 @@ public struct CompiledMapping: Sendable {
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
         let doc: JSONValue
-        do { doc = try JSONValue.parse(input, limits: context.limits, memberNames: memberNames) } catch {
+        var rootIndex: [Int] = []
+        do {
+            doc = try JSONValue.parse(
+                input, limits: context.limits, memberNames: memberNames, rootMembers: &rootIndex)
+        } catch {
             throw MappingError(
                 kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
         }
-        return try apply(doc, context: context, writingJSON: services.isEmpty)
+        return try apply(doc, context: context, rootIndex: rootIndex, writingJSON: services.isEmpty)
     }
 
     /// Applies the mapping to an already parsed document.
     public func apply(
         _ input: JSONValue, context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
-        try apply(input, context: context, writingJSON: false)
+        try apply(input, context: context, rootIndex: [], writingJSON: false)
     }
 
-    /// Applies the mapping; with `writingJSON`, outputs that have a layout are written directly as JSON bytes (the
+    /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name).
+    /// With `writingJSON`, outputs that have a layout are written directly as JSON bytes (the
     /// records' ``MappedRecord/jsonBytes()``) instead of as a tree. `writingJSON` needs every number the records can
     /// hold to be valid JSON text, which ``MappedRecord/value`` decodes: true for a parsed message and a mapping
     /// without lookup services (numbers come from the message, the mapping file or the runtime's own rendering), not
     /// for a caller's `JSONValue` or a service's answers.
     func apply(
-        _ input: JSONValue, context: MappingContext, writingJSON: Bool
+        _ input: JSONValue, context: MappingContext, rootIndex: [Int], writingJSON: Bool
     ) throws(MappingError) -> MappingResult {
         guard case .object = input else {
             throw MappingError(
                 kind: .input, mapping: name, field: "", value: redact(input),
                 reason: "the message must be a JSON object, found \(input.typeName)")
         }
-        let ev = Evaluator(root: input, lookup: context.lookup)
+        let ev = Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex)
         do throws(FieldFailure) {
             if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
             if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }

@@ -12,6 +12,26 @@ struct FieldFailure: Error {
 struct Evaluator {
     let root: JSONValue
     let lookup: (any MappingLookup)?
+    /// The root object's members, and their positions by entry of the mapping's member-name table (see
+    /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``); both empty when the input has no such index.
+    let rootMembers: [(String, JSONValue)]
+    let rootIndex: [Int]
+
+    init(root: JSONValue, lookup: (any MappingLookup)?, rootIndex: [Int] = []) {
+        self.root = root
+        self.lookup = lookup
+        self.rootIndex = rootIndex
+        rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
+    }
+
+    /// The root object's last member named by table entry `entry`: `.some(nil)` when it has none; nil when the input
+    /// has no root index.
+    @inline(__always)
+    func rootMember(_ entry: Int) -> JSONValue?? {
+        guard entry < rootIndex.count else { return nil }
+        let k = rootIndex[entry]
+        return k < 0 ? .some(nil) : .some(rootMembers[k].1)
+    }
 
     /// The object made of `fields` evaluated at `cur`: null or empty values are left out (or rejected when
     /// required), dotted names nest.
