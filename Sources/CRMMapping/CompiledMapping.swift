@@ -56,33 +56,37 @@ public struct CompiledMapping: Sendable {
     public func apply(
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
-        let doc: JSONValue
-        var rootIndex: [Int] = []
-        do {
-            doc = try JSONValue.parse(
-                input, limits: context.limits, memberNames: memberNames, rootMembers: &rootIndex)
-        } catch {
-            throw MappingError(
-                kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
+            (rootIndex) throws(MappingError) -> MappingResult in
+            let doc: JSONValue
+            do throws(JSONError) {
+                doc = try JSONValue.parse(
+                    input, limits: context.limits, memberNames: memberNames, rootMembers: rootIndex)
+            } catch {
+                throw MappingError(
+                    kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+            }
+            return try apply(
+                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex), writingJSON: services.isEmpty)
         }
-        return try apply(doc, context: context, rootIndex: rootIndex, writingJSON: services.isEmpty)
     }
 
     /// Applies the mapping to an already parsed document.
     public func apply(
         _ input: JSONValue, context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
-        try apply(input, context: context, rootIndex: [], writingJSON: false)
+        try apply(input, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0), writingJSON: false)
     }
 
-    /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name).
+    /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name;
+    /// borrowed for the call).
     /// With `writingJSON`, outputs that have a layout are written directly as JSON bytes (the
     /// records' ``MappedRecord/jsonBytes()``) instead of as a tree. `writingJSON` needs every number the records can
     /// hold to be valid JSON text, which ``MappedRecord/value`` decodes: true for a parsed message and a mapping
     /// without lookup services (numbers come from the message, the mapping file or the runtime's own rendering), not
     /// for a caller's `JSONValue` or a service's answers.
     func apply(
-        _ input: JSONValue, context: MappingContext, rootIndex: [Int], writingJSON: Bool
+        _ input: JSONValue, context: MappingContext, rootIndex: UnsafeBufferPointer<Int>, writingJSON: Bool
     ) throws(MappingError) -> MappingResult {
         guard case .object = input else {
             throw MappingError(
@@ -100,19 +104,18 @@ public struct CompiledMapping: Sendable {
         var records: [MappedRecord] = []
         records.reserveCapacity(outputNodes.count)
         for out in outputNodes {
-            /// The record as a tree, or as JSON with the values validation reads.
+            /// The record as a tree, or as JSON with its validation problems.
             enum Body {
                 case tree(JSONValue)
-                case json([UInt8], validated: [JSONValue?])
+                case json([UInt8], problems: [String])
             }
             let body: Body
             let keyValue: JSONValue
             do throws(FieldFailure) {
                 if let w = out.when, !(try w.holds(ev, input)) { continue }
                 if writingJSON, let layout = out.layout {
-                    var validated = [JSONValue?](repeating: nil, count: layout.validatedNames.count)
-                    let json = try ev.objectJSON(out.fields, layout, input, validated: &validated)
-                    body = .json(json, validated: validated)
+                    let (json, problems) = try ev.objectJSON(out.fields, layout, input, validation: out.canonical)
+                    body = .json(json, problems: problems)
                 } else {
                     body = .tree(try ev.object(out.fields, input))
                 }
@@ -131,9 +134,7 @@ public struct CompiledMapping: Sendable {
                 let problems: [String]
                 switch body {
                 case .tree(let value): problems = c.validate(value)
-                case .json(_, let validated):
-                    let names = out.layout?.validatedNames ?? []
-                    problems = c.validate { name in names.firstIndex(of: name).flatMap { validated[$0] } }
+                case .json(_, let found): problems = found
                 }
                 if !problems.isEmpty {
                     throw MappingError(

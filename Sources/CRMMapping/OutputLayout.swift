@@ -104,10 +104,30 @@ struct OutputLayout: Sendable {
 
 extension Evaluator {
     /// The compact JSON of the object made of `fields` at `cur` (the bytes of ``object(_:_:)``'s value, encoded),
-    /// written in the order of `layout`; `validated[slot]` receives the value of the last present field of each of
-    /// the layout's validated names.
+    /// written in the order of `layout`, and the problems `validation` finds with it (empty without one).
     func objectJSON(
-        _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue, validated: inout [JSONValue?]
+        _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue, validation: CanonicalEntity?
+    ) throws(FieldFailure) -> (json: [UInt8], problems: [String]) {
+        // The values validation reads, by slot: those of the last present field of each validated name.
+        try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: layout.validatedNames.count) {
+            (validated) throws(FieldFailure) -> (json: [UInt8], problems: [String]) in
+            validated.initialize(repeating: nil)
+            defer { validated.deinitialize() }
+            let json = try objectJSON(fields, layout, cur, validated: validated)
+            guard let validation else { return (json, []) }
+            let names = layout.validatedNames
+            let problems = validation.validate { name in
+                names.firstIndex { $0.utf8.count == name.utf8.count && $0 == name }.flatMap { validated[$0] }
+            }
+            return (json, problems)
+        }
+    }
+
+    /// ``objectJSON(_:_:_:validation:)``'s writing; `validated[slot]` receives each present field's value that
+    /// validation reads.
+    private func objectJSON(
+        _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue,
+        validated: UnsafeMutableBufferPointer<JSONValue?>
     ) throws(FieldFailure) -> [UInt8] {
         var writer = JSONWriter(capacity: 512)
         writer.write(byte: UInt8(ascii: "{"))
@@ -134,7 +154,8 @@ extension Evaluator {
                             for g in (m.groupStart + shared)..<m.groupEnd {
                                 if !empty { writer.write(byte: UInt8(ascii: ",")) }
                                 writer.write(
-                                    bytes: UnsafeBufferPointer(rebasing: bytes[groups[g].openingStart..<groups[g].openingEnd]))
+                                    bytes: UnsafeBufferPointer(
+                                        rebasing: bytes[groups[g].openingStart..<groups[g].openingEnd]))
                                 empty = true
                             }
                             if !empty { writer.write(byte: UInt8(ascii: ",")) }

@@ -13,11 +13,15 @@ struct Evaluator {
     let root: JSONValue
     let lookup: (any MappingLookup)?
     /// The root object's members, and their positions by entry of the mapping's member-name table (see
-    /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``); both empty when the input has no such index.
+    /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``, borrowed for one ``CompiledMapping/apply(_:context:)``);
+    /// both empty when the input has no such index.
     let rootMembers: [(String, JSONValue)]
-    let rootIndex: [Int]
+    let rootIndex: UnsafeBufferPointer<Int>
 
-    init(root: JSONValue, lookup: (any MappingLookup)?, rootIndex: [Int] = []) {
+    init(
+        root: JSONValue, lookup: (any MappingLookup)?,
+        rootIndex: UnsafeBufferPointer<Int> = UnsafeBufferPointer(start: nil, count: 0)
+    ) {
         self.root = root
         self.lookup = lookup
         self.rootIndex = rootIndex

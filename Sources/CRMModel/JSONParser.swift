@@ -143,16 +143,27 @@ extension JSONValue {
     public static func parse(
         _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames, rootMembers: inout [Int]
     ) throws(JSONError) -> JSONValue {
+        rootMembers = [Int](repeating: -1, count: memberNames.count)
+        return try rootMembers.withUnsafeMutableBufferPointer { index throws(JSONError) in
+            try parse(bytes, limits: limits, memberNames: memberNames, rootMembers: index)
+        }
+    }
+
+    /// ``parse(_:limits:memberNames:rootMembers:)`` into memory the caller provides (a reader that parses many
+    /// documents: no array per document). `rootMembers` must have `memberNames.count` elements; all are set.
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
+        rootMembers: UnsafeMutableBufferPointer<Int>
+    ) throws(JSONError) -> JSONValue {
+        precondition(rootMembers.count == memberNames.count, "the root-member index needs one place per name")
         if bytes.count > limits.maxBytes {
             throw JSONError(
                 .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
         }
-        rootMembers = [Int](repeating: -1, count: memberNames.count)
+        rootMembers.update(repeating: -1)
         return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
             try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
-                try rootMembers.withUnsafeMutableBufferPointer { index throws(JSONError) in
-                    try parse(bytes, limits: limits, names: entries, starts: starts, rootMembers: index)
-                }
+                try parse(bytes, limits: limits, names: entries, starts: starts, rootMembers: rootMembers)
             }
         }
     }
