@@ -40,6 +40,25 @@ final class FieldNode: Sendable {
         omitNull = plan.omitNull
         self.nestedCapacity = nestedCapacity
     }
+
+    /// The field's value at `cur`; nil when the field is left out (null or empty, with `omit_null`). A null or empty
+    /// required field fails.
+    @inline(__always)
+    func member(ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue? {
+        let v: JSONValue
+        do throws(FieldFailure) { v = try value.value(ev, cur) } catch {
+            var e = error
+            e.field = name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
+            throw e
+        }
+        if v.isNullOrEmpty {
+            if required {
+                throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: name)
+            }
+            if omitNull { return nil }
+        }
+        return v
+    }
 }
 
 /// One output of a mapping in executable form.

@@ -17,7 +17,8 @@ struct OutputLayout: Sendable {
         /// The nested objects the field is in, outermost first: `groups[groupStart..<groupEnd]`.
         let groupStart: Int
         let groupEnd: Int
-        /// `"name":` for the field's own member (the last part of its dotted name): `bytes[nameStart..<nameEnd]`.
+        /// `,"name":` for the field's own member (the last part of its dotted name): `bytes[nameStart..<nameEnd]`;
+        /// the first member of an object leaves out the comma.
         let nameStart: Int
         let nameEnd: Int
         /// Where validation finds this field's value (see ``validatedNames``), or -1 when it does not read it.
@@ -28,7 +29,7 @@ struct OutputLayout: Sendable {
     struct Group: Sendable {
         /// Equal ids are the same nested object.
         let id: Int
-        /// `"name":{`: `bytes[openingStart..<openingEnd]`.
+        /// `,"name":{`: `bytes[openingStart..<openingEnd]` (the comma left out when it is the first member).
         let openingStart: Int
         let openingEnd: Int
     }
@@ -93,9 +94,10 @@ struct OutputLayout: Sendable {
         validatedNames = names
     }
 
-    /// `"name":` as JSON.
+    /// `,"name":` as JSON.
     static func memberName(_ name: String) -> [UInt8] {
         var w = JSONWriter(capacity: name.utf8.count + 8)
+        w.write(byte: UInt8(ascii: ","))
         w.writeString(name)
         w.write(byte: UInt8(ascii: ":"))
         return w.finish()
@@ -129,7 +131,8 @@ extension Evaluator {
         _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue,
         validated: UnsafeMutableBufferPointer<JSONValue?>
     ) throws(FieldFailure) -> [UInt8] {
-        var writer = JSONWriter(capacity: 512)
+        // Room for a typical record (the crm-customer-import output is about 600 bytes) without growing.
+        var writer = JSONWriter(capacity: 1024)
         writer.write(byte: UInt8(ascii: "{"))
         // The nested objects now open: groups[openStart..<openEnd], those of the last written field.
         var openStart = 0
@@ -141,7 +144,7 @@ extension Evaluator {
                 try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
                     try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
                         for k in fields.indices {
-                            guard let v = try member(fields[k], cur) else { continue }
+                            guard let v = try fields[k].member(ev: self, cur) else { continue }
                             let m = members[k]
                             // The nested objects this field shares with the last one stay open.
                             var shared = 0
@@ -152,14 +155,12 @@ extension Evaluator {
                             }
                             for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
                             for g in (m.groupStart + shared)..<m.groupEnd {
-                                if !empty { writer.write(byte: UInt8(ascii: ",")) }
-                                writer.write(
-                                    bytes: UnsafeBufferPointer(
-                                        rebasing: bytes[groups[g].openingStart..<groups[g].openingEnd]))
+                                let start = groups[g].openingStart + (empty ? 1 : 0)
+                                writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
                                 empty = true
                             }
-                            if !empty { writer.write(byte: UInt8(ascii: ",")) }
-                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[m.nameStart..<m.nameEnd]))
+                            let start = m.nameStart + (empty ? 1 : 0)
+                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
                             writer.write(v)
                             empty = false
                             openStart = m.groupStart

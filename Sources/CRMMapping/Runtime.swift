@@ -43,7 +43,7 @@ struct Evaluator {
         var members: [(String, JSONValue)] = []
         members.reserveCapacity(fields.count)
         for f in fields {
-            guard let v = try member(f, cur) else { continue }
+            guard let v = try f.member(ev: self, cur) else { continue }
             if f.parts.count == 1 {
                 members.append((f.name, v))
             } else {
@@ -51,25 +51,6 @@ struct Evaluator {
             }
         }
         return .object(members)
-    }
-
-    /// The value of field `f` at `cur`; nil when the field is left out (null or empty, with `omit_null`). A null or
-    /// empty required field fails.
-    @inline(__always)
-    func member(_ f: FieldNode, _ cur: JSONValue) throws(FieldFailure) -> JSONValue? {
-        let v: JSONValue
-        do throws(FieldFailure) { v = try f.value.value(self, cur) } catch {
-            var e = error
-            e.field = f.name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
-            throw e
-        }
-        if v.isNullOrEmpty {
-            if f.required {
-                throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: f.name)
-            }
-            if f.omitNull { return nil }
-        }
-        return v
     }
 
     /// Sets `v` at a dotted path inside `members`, creating (with room for `capacity` members) or extending

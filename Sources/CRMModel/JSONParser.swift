@@ -589,8 +589,26 @@ public struct JSONWriter: ~Copyable {
     private mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
         guard let start = p.baseAddress, p.count > 0 else { return }
         reserve(p.count)
-        (base + count).update(from: start, count: p.count)
+        JSONWriter.copy(start, to: base + count, count: p.count)
         count += p.count
+    }
+
+    /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words or
+    /// byte by byte, without a call to `memcpy`.
+    @inline(__always)
+    static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count n: Int) {
+        if n > 16 {
+            target.update(from: source, count: n)
+        } else if n >= 8 {
+            let from = UnsafeRawPointer(source)
+            let to = UnsafeMutableRawPointer(target)
+            let head = from.loadUnaligned(as: UInt64.self)
+            let tail = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            to.storeBytes(of: head, as: UInt64.self)
+            to.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+        } else {
+            for k in 0..<n { target[k] = source[k] }
+        }
     }
 
     /// Writes `raw` as it is (already-encoded JSON).
@@ -650,7 +668,7 @@ public struct JSONWriter: ~Copyable {
         if !JSONWriter.needsEscape(text) {
             reserve(text.count + 2)
             base[count] = 0x22
-            if let start = text.baseAddress { (base + count + 1).update(from: start, count: text.count) }
+            if let start = text.baseAddress { JSONWriter.copy(start, to: base + count + 1, count: text.count) }
             base[count + 1 + text.count] = 0x22
             count += text.count + 2
             return
