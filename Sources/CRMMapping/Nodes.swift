@@ -127,7 +127,7 @@ struct Lowering {
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
-        case .pipe(let source, let steps): PipeNode(value(source), steps: steps.map(Lowering.step))
+        case .pipe(let source, let steps): PipeNode.chain(value(source), steps.map(Lowering.step))
         case .scoped(let p, let inner): ScopedNode(p, below.value(inner))
         }
     }
@@ -319,21 +319,24 @@ final class WhenNode: ValueNode {
     }
 }
 
+/// One step of a pipeline applied to the value of what comes before it: `{path: x, fn: [trim, lower]}` is
+/// `PipeNode(PipeNode(x, trim), lower)`. Each node reads its source and step as its own constants, which needs no
+/// retain and release per record (reading steps out of an array retained and released each one).
 final class PipeNode: ValueNode {
     let source: any ValueNode
-    let steps: [any StepNode]
-    init(_ source: any ValueNode, steps: [any StepNode]) {
+    let step: any StepNode
+    init(_ source: any ValueNode, step: any StepNode) {
         self.source = source
-        self.steps = steps
+        self.step = step
     }
+
+    /// The pipeline `steps` applied in order to `source` (`source` itself when there are none).
+    static func chain(_ source: any ValueNode, _ steps: [any StepNode]) -> any ValueNode {
+        steps.reduce(source) { PipeNode($0, step: $1) }
+    }
+
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        var v = try source.value(ev, cur)
-        // The steps are read through the array's buffer, which the node keeps alive: no retain and release of each
-        // step per record.
-        try steps.withUnsafeBufferPointer { (steps) throws(FieldFailure) in
-            for k in steps.indices { v = try steps[k].apply(ev, v) }
-        }
-        return v
+        try step.apply(ev, try source.value(ev, cur))
     }
 }
 
