@@ -139,8 +139,9 @@ extension Evaluator {
         var openEnd = 0
         // Whether the innermost open object has no member yet (no comma before the next one).
         var empty = true
-        try fields.withUnsafeBufferPointer { (fields) throws(FieldFailure) in
-            try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
+        // The fields are borrowed (a span), not retained and released one by one.
+        let fields = fields.span
+        try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
                 try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
                     try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
                         for k in fields.indices {
@@ -169,7 +170,6 @@ extension Evaluator {
                         }
                     }
                 }
-            }
         }
         for _ in openStart..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
         writer.write(byte: UInt8(ascii: "}"))
