@@ -142,34 +142,34 @@ extension Evaluator {
         // The fields are borrowed (a span), not retained and released one by one.
         let fields = fields.span
         try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
-                try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
-                    try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
-                        for k in fields.indices {
-                            guard let v = try fields[k].member(ev: self, cur) else { continue }
-                            let m = members[k]
-                            // The nested objects this field shares with the last one stay open.
-                            var shared = 0
-                            while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
-                                && groups[openStart + shared].id == groups[m.groupStart + shared].id
-                            {
-                                shared += 1
-                            }
-                            for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
-                            for g in (m.groupStart + shared)..<m.groupEnd {
-                                let start = groups[g].openingStart + (empty ? 1 : 0)
-                                writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
-                                empty = true
-                            }
-                            let start = m.nameStart + (empty ? 1 : 0)
-                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
-                            writer.write(v)
-                            empty = false
-                            openStart = m.groupStart
-                            openEnd = m.groupEnd
-                            if m.slot >= 0 { validated[m.slot] = v }
+            try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
+                try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
+                    for k in fields.indices {
+                        guard let v = try fields[k].member(ev: self, cur) else { continue }
+                        let m = members[k]
+                        // The nested objects this field shares with the last one stay open.
+                        var shared = 0
+                        while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
+                            && groups[openStart + shared].id == groups[m.groupStart + shared].id
+                        {
+                            shared += 1
                         }
+                        for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
+                        for g in (m.groupStart + shared)..<m.groupEnd {
+                            let start = groups[g].openingStart + (empty ? 1 : 0)
+                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
+                            empty = true
+                        }
+                        let start = m.nameStart + (empty ? 1 : 0)
+                        writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
+                        writer.write(v)
+                        empty = false
+                        openStart = m.groupStart
+                        openEnd = m.groupEnd
+                        if m.slot >= 0 { validated[m.slot] = v }
                     }
                 }
+            }
         }
         for _ in openStart..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
         writer.write(byte: UInt8(ascii: "}"))

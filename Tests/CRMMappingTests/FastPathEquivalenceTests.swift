@@ -210,7 +210,8 @@ struct DirectOutputEquivalenceTests {
         #expect(mapping.outputNodes.allSatisfy { $0.layout != nil })
         var rng = RuntimeFastPathTests.Rng(s: 77)
         let texts = [
-            "\"jane\"", "\" Ann-Marie \"", "\"\"", "\"  \"", "null", "12", "true", "\"m\\u00fcller\"", "\"a\\\"b\\\\c\"",
+            "\"jane\"", "\" Ann-Marie \"", "\"\"", "\"  \"", "null", "12", "true", "\"m\\u00fcller\"",
+            "\"a\\\"b\\\\c\"",
             "\"tab\\there\"", "\"Zoë\"", "\"😀\"", "[\"x\"]", "{\"a\":1}",
         ]
         let fields: [(String, [String])] = [
