@@ -53,6 +53,9 @@ public struct CompiledMapping: Sendable {
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
+    ///
+    /// Records are written directly as JSON (their ``MappedRecord/jsonBytes()``) where the output allows it and the
+    /// mapping uses no lookup service, unless `context.recordValues` asks for ``JSONValue`` trees.
     public func apply(
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
@@ -67,7 +70,8 @@ public struct CompiledMapping: Sendable {
                     kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
             }
             return try apply(
-                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex), writingJSON: services.isEmpty)
+                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex),
+                writingJSON: services.isEmpty && !context.recordValues)
         }
     }
 

@@ -130,9 +130,14 @@ public struct MappingContext: Sendable {
     public var lookup: (any MappingLookup)?
     /// JSON parsing limits for byte input.
     public var limits: JSONLimits
-    public init(lookup: (any MappingLookup)? = nil, limits: JSONLimits = .default) {
+    /// Whether records are made as ``JSONValue`` trees, for callers that read ``MappedRecord/value``. By default
+    /// (false) records of byte input are written directly as JSON, for callers that publish
+    /// ``MappedRecord/jsonBytes()``; reading `value` then parses it.
+    public var recordValues: Bool
+    public init(lookup: (any MappingLookup)? = nil, limits: JSONLimits = .default, recordValues: Bool = false) {
         self.lookup = lookup
         self.limits = limits
+        self.recordValues = recordValues
     }
 }
 

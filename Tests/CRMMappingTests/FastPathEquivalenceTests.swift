@@ -168,6 +168,13 @@ struct DirectOutputEquivalenceTests {
             #expect(e.kind == .input, sourceLocation: sourceLocation)
             return
         }
+        // Asking for trees (`recordValues`) gives the tree path's records from byte input.
+        var valuesContext = context
+        valuesContext.recordValues = true
+        let values = Result { () throws(MappingError) in try mapping.apply(input, context: valuesContext) }
+        #expect(
+            (try? values.get()) == (try? tree.get()) && values.map { _ in 0 } == tree.map { _ in 0 },
+            sourceLocation: sourceLocation)
         switch (direct, tree) {
         case (.success(.output(let a)), .success(.output(let b))):
             #expect(a.map(\.entity) == b.map(\.entity), sourceLocation: sourceLocation)
