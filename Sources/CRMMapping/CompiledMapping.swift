@@ -84,11 +84,12 @@ public struct CompiledMapping: Sendable {
 
     /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name;
     /// borrowed for the call).
-    /// With `writingJSON`, outputs that have a layout are written directly as JSON bytes (the
-    /// records' ``MappedRecord/jsonBytes()``) instead of as a tree. `writingJSON` needs every number the records can
-    /// hold to be valid JSON text, which ``MappedRecord/value`` decodes: true for a parsed message and a mapping
-    /// without lookup services (numbers come from the message, the mapping file or the runtime's own rendering), not
-    /// for a caller's `JSONValue` or a service's answers.
+    ///
+    /// With `writingJSON`, outputs that have a layout are written directly as JSON bytes (the records'
+    /// ``MappedRecord/jsonBytes()``) instead of as a tree. `writingJSON` needs every number the records can hold to be
+    /// valid JSON text, which ``MappedRecord/value`` decodes: true for a parsed message and a mapping without lookup
+    /// services (numbers come from the message, the mapping file or the runtime's own rendering), not for a caller's
+    /// `JSONValue` or a service's answers.
     func apply(
         _ input: JSONValue, context: MappingContext, rootIndex: UnsafeBufferPointer<Int>, writingJSON: Bool
     ) throws(MappingError) -> MappingResult {
