@@ -9,8 +9,8 @@ import CRMModel
 /// evaluated, each one closing the nested objects it has left and opening the ones it is in. The bytes are then
 /// exactly those of the encoded tree. For any other field list there is no layout and the tree path is used.
 ///
-/// Everything a record reads is plain integers into ``members``, ``groups`` and ``bytes``: writing a record retains
-/// nothing.
+/// Everything a record reads from the layout is plain integers into ``members``, ``groups`` and ``bytes``: reading it
+/// retains nothing.
 struct OutputLayout: Sendable {
     /// One field's place in the written object.
     struct Member: Sendable {
@@ -139,7 +139,8 @@ extension Evaluator {
         var openEnd = 0
         // Whether the innermost open object has no member yet (no comma before the next one).
         var empty = true
-        // The fields are borrowed (a span), not retained and released one by one.
+        // Each field node is still retained for its call (a span saves little over the buffer pointer: -68
+        // instructions per record); a chain of nodes, as in PipeNode, would avoid it.
         let fields = fields.span
         try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
             try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
