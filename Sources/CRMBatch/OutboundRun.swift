@@ -190,8 +190,11 @@ struct OutboundRun {
     ) async throws(BatchError) -> [[UInt8]] {
         var values: [JSONValue] = []
         if let mapping {
+            // The rows are made from the records' values: have the mapping make trees, not JSON.
+            var context = environment.mappingContext
+            context.recordValues = true
             do {
-                switch try mapping.apply(message.value, context: environment.mappingContext) {
+                switch try mapping.apply(message.value, context: context) {
                 case .dropped: return []
                 case .output(let records): values = records.map(\.value)
                 }

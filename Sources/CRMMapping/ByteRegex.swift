@@ -56,8 +56,60 @@ struct ByteRegex: Sendable {
         case start, end
     }
 
+    /// A pattern that is one byte set per matched byte: no alternation, every repetition of a single byte set with
+    /// `min == max` (`^([a-z]{2})`, `\d{3}-\d{4}`). Every match has the same width and is decided byte by byte:
+    /// there is nothing to backtrack into, so the first start whose bytes all match is the match ``match`` finds.
+    struct FixedWidth: Sendable {
+        var sets: [ByteSet] = []
+        var anchoredStart = false
+        var anchoredEnd = false
+        /// Where capture group 1 is in `sets`.
+        var group1: Range<Int>?
+
+        /// The fixed-width form of `node`, or nil when it has another form.
+        init?(_ node: Node) {
+            guard add(node) else { return nil }
+        }
+
+        private mutating func add(_ node: Node) -> Bool {
+            switch node {
+            case .bytes(let set): sets.append(set)
+            case .start: anchoredStart = true  // only ever the pattern's first item
+            case .end: anchoredEnd = true  // only ever its last
+            case .alternation: return false
+            case .sequence(let items):
+                for item in items where !add(item) { return false }
+            case .group(let inner, let capture):
+                let start = sets.count
+                guard add(inner) else { return false }
+                if capture == 0 { group1 = start..<sets.count }
+            case .repetition(let inner, let min, let max, _):
+                guard min == max, min <= ByteRegex.maxTextLength, case .bytes(let set) = inner else { return false }
+                sets += repeatElement(set, count: min)
+            }
+            return true
+        }
+
+        /// The first match in `text` and group 1's range in it (nil when the group is not in the pattern), or nil.
+        func firstMatch(_ text: UnsafeBufferPointer<UInt8>) -> (whole: Range<Int>, group1: Range<Int>?)? {
+            let width = sets.count
+            guard text.count >= width else { return nil }
+            let lastStart = anchoredStart ? 0 : text.count - width
+            for start in 0...lastStart where !anchoredEnd || start + width == text.count {
+                var k = 0
+                while k < width && sets[k].contains(text[start + k]) { k += 1 }
+                if k == width {
+                    return (start..<(start + width), group1.map { (start + $0.lowerBound)..<(start + $0.upperBound) })
+                }
+            }
+            return nil
+        }
+    }
+
     let root: Node
     let captures: Int
+    /// The pattern's fixed-width form, when it has one.
+    let fixedWidth: FixedWidth?
 
     /// Longest text matched here; longer texts go to `Regex` (the matcher recurses once per matched byte).
     static let maxTextLength = 64
@@ -69,6 +121,7 @@ struct ByteRegex: Sendable {
         guard let node = p.alternation(), p.i == p.bytes.count else { return nil }
         root = node
         captures = p.captureCount
+        fixedWidth = FixedWidth(node)
     }
 
     /// The first match in `text`: its byte range and the range of capture group 1 (nil when the group did not take
@@ -77,7 +130,14 @@ struct ByteRegex: Sendable {
     func firstMatch(_ text: UnsafeBufferPointer<UInt8>) -> (whole: Range<Int>, group1: Range<Int>?)?? {
         guard text.count <= ByteRegex.maxTextLength else { return nil }
         for b in text where b >= 0x80 || (b >= 0x0A && b <= 0x0D) { return nil }
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * captures + 2) { caps in
+        if let fixedWidth { return .some(fixedWidth.firstMatch(text)) }
+        return .some(backtrackingMatch(text))
+    }
+
+    /// The first match in `text` (ASCII without line breaks, at most ``maxTextLength`` bytes) by backtracking: its
+    /// byte range and the range of capture group 1, or nil.
+    func backtrackingMatch(_ text: UnsafeBufferPointer<UInt8>) -> (whole: Range<Int>, group1: Range<Int>?)? {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * captures + 2) { caps in
             for start in 0...text.count {
                 for k in 0..<caps.count { caps[k] = -1 }
                 var end = -1
@@ -89,11 +149,11 @@ struct ByteRegex: Sendable {
                     })
                 {
                     let group1 = captures > 0 && caps[0] >= 0 ? caps[0]..<caps[1] : nil
-                    return .some((start..<end, group1))
+                    return (start..<end, group1)
                 }
                 if case .sequence(let items) = root, case .start = items.first { break }
             }
-            return .some(nil)
+            return nil
         }
     }
 

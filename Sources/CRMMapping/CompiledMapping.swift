@@ -37,9 +37,6 @@ public struct CompiledMapping: Sendable {
         self.file = file
         self.outputs = outputs
         self.tests = tests
-        outputNodes = outputs.map(OutputNode.init)
-        self.dropWhen = dropWhen.map(Lowering.condition)
-        self.filter = filter.map(Lowering.condition)
         var names = PathNames()
         for out in outputs {
             names.add(out.key)
@@ -49,30 +46,59 @@ public struct CompiledMapping: Sendable {
         if let dropWhen { names.add(dropWhen) }
         if let filter { names.add(filter) }
         memberNames = JSONMemberNames(names.names)
+        let lowering = Lowering(names: memberNames, atRoot: true)
+        outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
+        self.dropWhen = dropWhen.map(lowering.condition)
+        self.filter = filter.map(lowering.condition)
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
+    ///
+    /// Records are written directly as JSON (their ``MappedRecord/jsonBytes()``) where the output allows it and the
+    /// mapping uses no lookup service, unless `context.recordValues` asks for ``JSONValue`` trees.
     public func apply(
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
-        let doc: JSONValue
-        do { doc = try JSONValue.parse(input, limits: context.limits, memberNames: memberNames) } catch {
-            throw MappingError(
-                kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
+            (rootIndex) throws(MappingError) -> MappingResult in
+            let doc: JSONValue
+            do throws(JSONError) {
+                doc = try JSONValue.parse(
+                    input, limits: context.limits, memberNames: memberNames, rootMembers: rootIndex)
+            } catch {
+                throw MappingError(
+                    kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+            }
+            return try apply(
+                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex),
+                writingJSON: services.isEmpty && !context.recordValues)
         }
-        return try apply(doc, context: context)
     }
 
     /// Applies the mapping to an already parsed document.
     public func apply(
         _ input: JSONValue, context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
+        try apply(input, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0), writingJSON: false)
+    }
+
+    /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name;
+    /// borrowed for the call).
+    ///
+    /// With `writingJSON`, outputs that have a layout are written directly as JSON bytes (the records'
+    /// ``MappedRecord/jsonBytes()``) instead of as a tree. `writingJSON` needs every number the records can hold to be
+    /// valid JSON text, which ``MappedRecord/value`` decodes: true for a parsed message and a mapping without lookup
+    /// services (numbers come from the message, the mapping file or the runtime's own rendering), not for a caller's
+    /// `JSONValue` or a service's answers.
+    func apply(
+        _ input: JSONValue, context: MappingContext, rootIndex: UnsafeBufferPointer<Int>, writingJSON: Bool
+    ) throws(MappingError) -> MappingResult {
         guard case .object = input else {
             throw MappingError(
                 kind: .input, mapping: name, field: "", value: redact(input),
                 reason: "the message must be a JSON object, found \(input.typeName)")
         }
-        let ev = Evaluator(root: input, lookup: context.lookup)
+        let ev = Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex)
         do throws(FieldFailure) {
             if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
             if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }
@@ -83,11 +109,21 @@ public struct CompiledMapping: Sendable {
         var records: [MappedRecord] = []
         records.reserveCapacity(outputNodes.count)
         for out in outputNodes {
-            let value: JSONValue
+            /// The record as a tree, or as JSON with its validation problems.
+            enum Body {
+                case tree(JSONValue)
+                case json([UInt8], problems: [String])
+            }
+            let body: Body
             let keyValue: JSONValue
             do throws(FieldFailure) {
                 if let w = out.when, !(try w.holds(ev, input)) { continue }
-                value = try ev.object(out.fields, input)
+                if writingJSON, let layout = out.layout {
+                    let (json, problems) = try ev.objectJSON(out.fields, layout, input, validation: out.canonical)
+                    body = .json(json, problems: problems)
+                } else {
+                    body = .tree(try ev.object(out.fields, input))
+                }
                 keyValue = try out.key.value(ev, input)
             } catch {
                 throw MappingError(
@@ -100,14 +136,21 @@ public struct CompiledMapping: Sendable {
                     reason: "record key is missing or not a scalar")
             }
             if let c = out.canonical {
-                let problems = c.validate(value)
+                let problems: [String]
+                switch body {
+                case .tree(let value): problems = c.validate(value)
+                case .json(_, let found): problems = found
+                }
                 if !problems.isEmpty {
                     throw MappingError(
                         kind: .validation, mapping: name, field: out.entity, value: "",
                         reason: problems.joined(separator: "; "))
                 }
             }
-            records.append(MappedRecord(entity: out.entity, key: key, value: value))
+            switch body {
+            case .tree(let value): records.append(MappedRecord(entity: out.entity, key: key, value: value))
+            case .json(let json, _): records.append(MappedRecord(entity: out.entity, key: key, json: json))
+            }
         }
         return .output(records)
     }

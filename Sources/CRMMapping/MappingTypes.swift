@@ -3,22 +3,64 @@ import CRMRedaction
 import CRMYAML
 
 /// One canonical record produced by a mapping.
+///
+/// A record is held either as a ``JSONValue`` tree or, when the mapping wrote it directly as JSON (see
+/// ``CompiledMapping/apply(_:context:)``), as its encoded bytes; ``value`` decodes those on demand and
+/// ``jsonBytes()`` returns them without encoding.
 public struct MappedRecord: Sendable, Equatable {
     /// The canonical entity, e.g. "Customer".
     public var entity: String
     /// The Kafka record key (text of the mapping's `key` expression).
     public var key: String
+    private var body: Body
+
+    /// The two forms of a record body.
+    private enum Body: Sendable {
+        case tree(JSONValue)
+        /// Compact JSON written by a compiled mapping: every number in it came from JSON text or from the runtime's
+        /// own number rendering, so it parses back to exactly the value that was written.
+        case json([UInt8])
+    }
+
     /// The record body.
-    public var value: JSONValue
+    public var value: JSONValue {
+        get {
+            switch body {
+            case .tree(let value): return value
+            case .json(let bytes):
+                // The bytes are a document this process wrote (see Body.json); no limits apply to it.
+                do { return try JSONValue.parse(bytes, limits: JSONLimits(maxDepth: .max, maxBytes: .max)) } catch {
+                    preconditionFailure("a mapped record's own JSON does not parse: \(error)")
+                }
+            }
+        }
+        set { body = .tree(newValue) }
+    }
 
     public init(entity: String, key: String, value: JSONValue) {
         self.entity = entity
         self.key = key
-        self.value = value
+        body = .tree(value)
+    }
+
+    /// A record whose body is the compact JSON `json`, as written by a compiled mapping.
+    init(entity: String, key: String, json: [UInt8]) {
+        self.entity = entity
+        self.key = key
+        body = .json(json)
     }
 
     /// Compact JSON encoding of `value`.
-    public func jsonBytes() -> [UInt8] { value.jsonBytes() }
+    public func jsonBytes() -> [UInt8] {
+        switch body {
+        case .tree(let value): value.jsonBytes()
+        case .json(let bytes): bytes
+        }
+    }
+
+    public static func == (a: MappedRecord, b: MappedRecord) -> Bool {
+        a.entity == b.entity && a.key == b.key && a.value == b.value
+    }
 }
 
 /// The outcome of applying a mapping to one message.
@@ -88,9 +130,14 @@ public struct MappingContext: Sendable {
     public var lookup: (any MappingLookup)?
     /// JSON parsing limits for byte input.
     public var limits: JSONLimits
-    public init(lookup: (any MappingLookup)? = nil, limits: JSONLimits = .default) {
+    /// Whether records are made as ``JSONValue`` trees, for callers that read ``MappedRecord/value``. By default
+    /// (false) records of byte input are written directly as JSON, for callers that publish
+    /// ``MappedRecord/jsonBytes()``; reading `value` then parses it.
+    public var recordValues: Bool
+    public init(lookup: (any MappingLookup)? = nil, limits: JSONLimits = .default, recordValues: Bool = false) {
         self.lookup = lookup
         self.limits = limits
+        self.recordValues = recordValues
     }
 }
 

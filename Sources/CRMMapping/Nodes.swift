@@ -32,13 +32,32 @@ final class FieldNode: Sendable {
     /// a dotted name creates (`address.line1`, `address.city`, ... → 4).
     let nestedCapacity: Int
 
-    init(_ plan: FieldPlan, nestedCapacity: Int) {
+    init(_ plan: FieldPlan, nestedCapacity: Int, lowering: Lowering) {
         name = plan.name
         parts = plan.parts
-        value = Lowering.value(plan.expr)
+        value = lowering.value(plan.expr)
         required = plan.required
         omitNull = plan.omitNull
         self.nestedCapacity = nestedCapacity
+    }
+
+    /// The field's value at `cur`; nil when the field is left out (null or empty, with `omit_null`). A null or empty
+    /// required field fails.
+    @inline(__always)
+    func member(ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue? {
+        let v: JSONValue
+        do throws(FieldFailure) { v = try value.value(ev, cur) } catch {
+            var e = error
+            e.field = name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
+            throw e
+        }
+        if v.isNullOrEmpty {
+            if required {
+                throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: name)
+            }
+            if omitNull { return nil }
+        }
+        return v
     }
 }
 
@@ -49,29 +68,52 @@ final class OutputNode: Sendable {
     let key: any ValueNode
     let fields: [FieldNode]
     let when: (any ConditionNode)?
+    /// How the fields are written directly as JSON; nil when only the tree path gives the right bytes.
+    let layout: OutputLayout?
 
-    init(_ plan: OutputPlan) {
+    /// The output of `plan`, whose expressions run at the message's root object.
+    init(_ plan: OutputPlan, lowering: Lowering) {
         entity = plan.entity
         canonical = plan.canonical
-        key = Lowering.value(plan.key)
-        fields = Lowering.fields(plan.fields)
-        when = plan.when.map(Lowering.condition)
+        key = lowering.value(plan.key)
+        fields = lowering.fields(plan.fields)
+        when = plan.when.map(lowering.condition)
+        layout = OutputLayout(fields: fields, validated: plan.canonical?.validatedFields ?? [])
     }
 }
 
 /// Builds nodes from the compiler's plan.
-enum Lowering {
-    static func fields(_ plans: [FieldPlan]) -> [FieldNode] {
-        var heads: [String: Int] = [:]
-        for p in plans { heads[p.parts[0], default: 0] += 1 }
-        return plans.map { FieldNode($0, nestedCapacity: heads[$0.parts[0]] ?? 1) }
+struct Lowering {
+    /// The member-name table the parser indexes the root object's members with (nil: the nodes use no index).
+    var names: JSONMemberNames?
+    /// Whether the expressions lowered run with the message's root object as the current value.
+    var atRoot: Bool
+
+    /// Lowering for nodes that never see an indexed message (record conditions).
+    static let unindexed = Lowering(names: nil, atRoot: false)
+
+    /// Lowering for what runs below the current value: `each` items, scoped sub-documents.
+    var below: Lowering { Lowering(names: names, atRoot: false) }
+
+    /// The table entry of the first member of a path of member names, when the path starts at the root object.
+    func rootEntry(_ p: Path) -> Int? {
+        guard p.fromRoot || atRoot, let names, let first = p.keys?.first else { return nil }
+        return names.index(of: first)
     }
 
-    static func value(_ e: Expr) -> any ValueNode {
+    func fields(_ plans: [FieldPlan]) -> [FieldNode] {
+        var heads: [String: Int] = [:]
+        for p in plans { heads[p.parts[0], default: 0] += 1 }
+        return plans.map { FieldNode($0, nestedCapacity: heads[$0.parts[0]] ?? 1, lowering: self) }
+    }
+
+    func value(_ e: Expr) -> any ValueNode {
         switch e {
         case .path(let p):
             if let keys = p.keys {
-                keys.count == 1 ? MemberNode(keys[0], fromRoot: p.fromRoot) : MembersNode(keys, fromRoot: p.fromRoot)
+                keys.count == 1
+                    ? MemberNode(keys[0], fromRoot: p.fromRoot, rootEntry: rootEntry(p))
+                    : MembersNode(keys, fromRoot: p.fromRoot, rootEntry: rootEntry(p))
             } else {
                 PathNode(p)
             }
@@ -79,16 +121,18 @@ enum Lowering {
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
         case .each(let p, let fields, let filter, let v):
-            EachNode(p, fields: Lowering.fields(fields), filter: filter.map(condition), value: v.map(value))
-        case .object(let fields): ObjectNode(Lowering.fields(fields))
+            EachNode(
+                p, rootEntry: rootEntry(p), fields: below.fields(fields), filter: filter.map(below.condition),
+                value: v.map(below.value))
+        case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
-        case .pipe(let source, let steps): PipeNode(value(source), steps: steps.map(step))
-        case .scoped(let p, let inner): ScopedNode(p, value(inner))
+        case .pipe(let source, let steps): PipeNode.chain(value(source), steps.map(Lowering.step))
+        case .scoped(let p, let inner): ScopedNode(p, below.value(inner))
         }
     }
 
-    static func condition(_ c: Cond) -> any ConditionNode {
+    func condition(_ c: Cond) -> any ConditionNode {
         switch c {
         case .exists(let e): ExistsNode(value(e))
         case .equals(let e, let v): EqualsNode(value(e), v)
@@ -126,12 +170,16 @@ final class PathNode: ValueNode {
 final class MemberNode: ValueNode {
     let key: String
     let fromRoot: Bool
-    init(_ key: String, fromRoot: Bool) {
+    /// The key's entry in the evaluator's root index, when the path starts at the root object.
+    let rootEntry: Int?
+    init(_ key: String, fromRoot: Bool, rootEntry: Int?) {
         self.key = key
         self.fromRoot = fromRoot
+        self.rootEntry = rootEntry
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        Path.member(key, of: fromRoot ? ev.root : cur) ?? .null
+        if let rootEntry, let found = ev.rootMember(rootEntry) { return found ?? .null }
+        return Path.member(key, of: fromRoot ? ev.root : cur) ?? .null
     }
 }
 
@@ -139,12 +187,21 @@ final class MemberNode: ValueNode {
 final class MembersNode: ValueNode {
     let keys: [String]
     let fromRoot: Bool
-    init(_ keys: [String], fromRoot: Bool) {
+    /// The first key's entry in the evaluator's root index, when the path starts at the root object.
+    let rootEntry: Int?
+    init(_ keys: [String], fromRoot: Bool, rootEntry: Int?) {
         self.keys = keys
         self.fromRoot = fromRoot
+        self.rootEntry = rootEntry
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        guard var v = Path.member(keys[0], of: fromRoot ? ev.root : cur) else { return .null }
+        let first: JSONValue?
+        if let rootEntry, let found = ev.rootMember(rootEntry) {
+            first = found
+        } else {
+            first = Path.member(keys[0], of: fromRoot ? ev.root : cur)
+        }
+        guard var v = first else { return .null }
         for k in 1..<keys.count {
             guard let next = Path.member(keys[k], of: v) else { return .null }
             v = next
@@ -194,17 +251,28 @@ final class FirstNode: ValueNode {
 
 final class EachNode: ValueNode {
     let path: Path
+    /// The path's entry in the evaluator's root index, when it is one member name of the root object.
+    let rootEntry: Int?
     let fields: [FieldNode]
     let filter: (any ConditionNode)?
     let itemValue: (any ValueNode)?
-    init(_ path: Path, fields: [FieldNode], filter: (any ConditionNode)?, value: (any ValueNode)?) {
+    init(
+        _ path: Path, rootEntry: Int?, fields: [FieldNode], filter: (any ConditionNode)?, value: (any ValueNode)?
+    ) {
         self.path = path
+        self.rootEntry = path.keys?.count == 1 ? rootEntry : nil
         self.fields = fields
         self.filter = filter
         itemValue = value
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        guard let src = path.resolve(root: ev.root, current: cur), !src.isNull else { return .array([]) }
+        let source: JSONValue?
+        if let rootEntry, let found = ev.rootMember(rootEntry) {
+            source = found
+        } else {
+            source = path.resolve(root: ev.root, current: cur)
+        }
+        guard let src = source, !src.isNull else { return .array([]) }
         guard case .array(let items) = src else {
             throw FieldFailure(
                 reason: "'each: \(path.text)' expects an array, found \(src.typeName)", value: redact(src))
@@ -251,21 +319,24 @@ final class WhenNode: ValueNode {
     }
 }
 
+/// One step of a pipeline applied to the value of what comes before it: `{path: x, fn: [trim, lower]}` is
+/// `PipeNode(PipeNode(x, trim), lower)`. Each node reads its source and step as its own constants, which needs no
+/// retain and release per record (reading steps out of an array retained and released each one).
 final class PipeNode: ValueNode {
     let source: any ValueNode
-    let steps: [any StepNode]
-    init(_ source: any ValueNode, steps: [any StepNode]) {
+    let step: any StepNode
+    init(_ source: any ValueNode, step: any StepNode) {
         self.source = source
-        self.steps = steps
+        self.step = step
     }
+
+    /// The pipeline `steps` applied in order to `source` (`source` itself when there are none).
+    static func chain(_ source: any ValueNode, _ steps: [any StepNode]) -> any ValueNode {
+        steps.reduce(source) { PipeNode($0, step: $1) }
+    }
+
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        var v = try source.value(ev, cur)
-        // The steps are read through the array's buffer, which the node keeps alive: no retain and release of each
-        // step per record.
-        try steps.withUnsafeBufferPointer { (steps) throws(FieldFailure) in
-            for k in steps.indices { v = try steps[k].apply(ev, v) }
-        }
-        return v
+        try step.apply(ev, try source.value(ev, cur))
     }
 }
 

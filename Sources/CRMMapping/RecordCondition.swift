@@ -15,7 +15,7 @@ public struct RecordCondition: Sendable {
         var compiler = Compiler(file: value.file, directory: ".", resolveInclude: { _, _ in nil })
         let condition = compiler.cond(value)
         guard compiler.problems.isEmpty else { throw MappingLoadError(problems: compiler.problems) }
-        self.condition = Lowering.condition(condition)
+        self.condition = Lowering.unindexed.condition(condition)
     }
 
     /// Whether `record` satisfies the condition. A missing field is null: it equals nothing and compares false.

@@ -12,6 +12,30 @@ struct FieldFailure: Error {
 struct Evaluator {
     let root: JSONValue
     let lookup: (any MappingLookup)?
+    /// The root object's members, and their positions by entry of the mapping's member-name table (see
+    /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``, borrowed for one ``CompiledMapping/apply(_:context:)``);
+    /// both empty when the input has no such index.
+    let rootMembers: [(String, JSONValue)]
+    let rootIndex: UnsafeBufferPointer<Int>
+
+    init(
+        root: JSONValue, lookup: (any MappingLookup)?,
+        rootIndex: UnsafeBufferPointer<Int> = UnsafeBufferPointer(start: nil, count: 0)
+    ) {
+        self.root = root
+        self.lookup = lookup
+        self.rootIndex = rootIndex
+        rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
+    }
+
+    /// The root object's last member named by table entry `entry`: `.some(nil)` when it has none; nil when the input
+    /// has no root index.
+    @inline(__always)
+    func rootMember(_ entry: Int) -> JSONValue?? {
+        guard entry < rootIndex.count else { return nil }
+        let k = rootIndex[entry]
+        return k < 0 ? .some(nil) : .some(rootMembers[k].1)
+    }
 
     /// The object made of `fields` evaluated at `cur`: null or empty values are left out (or rejected when
     /// required), dotted names nest.
@@ -19,18 +43,7 @@ struct Evaluator {
         var members: [(String, JSONValue)] = []
         members.reserveCapacity(fields.count)
         for f in fields {
-            let v: JSONValue
-            do throws(FieldFailure) { v = try f.value.value(self, cur) } catch {
-                var e = error
-                e.field = f.name + (e.field.isEmpty ? "" : (e.field.hasPrefix("[") ? "" : ".") + e.field)
-                throw e
-            }
-            if v.isNullOrEmpty {
-                if f.required {
-                    throw FieldFailure(reason: "required value is missing or empty", value: redact(v), field: f.name)
-                }
-                if f.omitNull { continue }
-            }
+            guard let v = try f.member(ev: self, cur) else { continue }
             if f.parts.count == 1 {
                 members.append((f.name, v))
             } else {

@@ -62,13 +62,20 @@ public struct JSONMemberNames: Sendable {
         self.starts = starts
     }
 
-    /// The name whose bytes are `buf[start..<end]` in the table `entries`/`starts` (the arrays of a
+    /// How many names the table has: the length of a root-member index (see
+    /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``).
+    public var count: Int { entries.count }
+
+    /// The position of `name` in the table (`0..<count`), or nil when the table does not have it.
+    public func index(of name: String) -> Int? { entries.firstIndex { $0.name == name } }
+
+    /// The position of the name whose bytes are `buf[start..<end]` in the table `entries`/`starts` (the arrays of a
     /// ``JSONMemberNames``, borrowed for one parse), or nil.
     @inline(__always)
-    static func name(
+    static func entry(
         _ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, entries: UnsafeBufferPointer<Entry>,
         starts: UnsafeBufferPointer<Int>
-    ) -> String? {
+    ) -> Int? {
         let n = end - start
         guard n >= 1 && n <= 16, starts[n] < starts[n + 1], let base = UnsafeRawPointer(buf.baseAddress) else {
             return nil
@@ -86,7 +93,7 @@ public struct JSONMemberNames: Sendable {
         // Names longer than 8 bytes: their last eight bytes (inside the name, so always readable).
         let tail = n > 8 ? UInt64(littleEndian: base.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)) : 0
         for k in starts[n]..<starts[n + 1] where entries[k].head == head && entries[k].tail == tail {
-            return entries[k].name
+            return k
         }
         return nil
     }
@@ -116,24 +123,62 @@ extension JSONValue {
         }
         guard let memberNames else {
             let none = UnsafeBufferPointer<JSONMemberNames.Entry>(start: nil, count: 0)
-            return try parse(bytes, limits: limits, names: none, starts: UnsafeBufferPointer(start: nil, count: 0))
+            return try parse(
+                bytes, limits: limits, names: none, starts: UnsafeBufferPointer(start: nil, count: 0),
+                rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0))
         }
         return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
             try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
-                try parse(bytes, limits: limits, names: entries, starts: starts)
+                try parse(
+                    bytes, limits: limits, names: entries, starts: starts,
+                    rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0))
             }
         }
     }
 
-    /// ``parse(_:limits:memberNames:)`` with the name table's arrays borrowed (empty: no table).
+    /// ``parse(_:limits:memberNames:)`` that also indexes the root object's members by name, so a reader need not
+    /// search for them: `rootMembers[memberNames.index(of: name)!]` is the position, among the root object's members,
+    /// of its last member called `name`; -1 when it has none or the document is not an object. `rootMembers` is made
+    /// `memberNames.count` long.
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames, rootMembers: inout [Int]
+    ) throws(JSONError) -> JSONValue {
+        rootMembers = [Int](repeating: -1, count: memberNames.count)
+        return try rootMembers.withUnsafeMutableBufferPointer { index throws(JSONError) in
+            try parse(bytes, limits: limits, memberNames: memberNames, rootMembers: index)
+        }
+    }
+
+    /// ``parse(_:limits:memberNames:rootMembers:)`` into memory the caller provides (a reader that parses many
+    /// documents: no array per document). `rootMembers` must have `memberNames.count` elements; all are set.
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
+        rootMembers: UnsafeMutableBufferPointer<Int>
+    ) throws(JSONError) -> JSONValue {
+        precondition(rootMembers.count == memberNames.count, "the root-member index needs one place per name")
+        if bytes.count > limits.maxBytes {
+            throw JSONError(
+                .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
+        }
+        rootMembers.update(repeating: -1)
+        return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
+            try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
+                try parse(bytes, limits: limits, names: entries, starts: starts, rootMembers: rootMembers)
+            }
+        }
+    }
+
+    /// ``parse(_:limits:memberNames:rootMembers:)`` with the name table's arrays and the index borrowed (empty: no
+    /// table, no index).
     static func parse(
         _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
-        starts: UnsafeBufferPointer<Int>
+        starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>
     ) throws(JSONError) -> JSONValue {
         let result: Result<JSONValue, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
             p.names = names
             p.nameStarts = starts
+            p.rootMembers = rootMembers
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
@@ -158,6 +203,11 @@ struct JSONParser {
     /// Strings to use for member names with the same bytes: a ``JSONMemberNames`` table, borrowed (empty: none).
     var names = UnsafeBufferPointer<JSONMemberNames.Entry>(start: nil, count: 0)
     var nameStarts = UnsafeBufferPointer<Int>(start: nil, count: 0)
+    /// The root object's members by table entry (see ``JSONValue/parse(_:limits:memberNames:rootMembers:)``),
+    /// borrowed (empty: not wanted).
+    var rootMembers = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
+    /// The table entry of the member name ``string(memberName:)`` read last; -1 when the table does not have it.
+    var nameEntry = -1
 
     init(buf: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.buf = buf
@@ -190,6 +240,7 @@ struct JSONParser {
                     throw JSONError(.syntax, at: i, "expected a member name")
                 }
                 let k = try string(memberName: true)
+                if depth == 0 && nameEntry >= 0 && !rootMembers.isEmpty { rootMembers[nameEntry] = members.count }
                 skipWS()
                 guard i < buf.count, buf[i] == UInt8(ascii: ":") else {
                     throw JSONError(.syntax, at: i, "expected ':'")
@@ -281,9 +332,11 @@ struct JSONParser {
         return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
     }
 
-    /// The string at `i` (its opening quote). With `memberName`, a name found in ``memberNames`` is taken from there.
+    /// The string at `i` (its opening quote). With `memberName`, a name found in ``names`` is taken from there and
+    /// its entry is left in ``nameEntry``.
     mutating func string(memberName: Bool = false) throws(JSONError) -> String {
         i += 1  // opening quote
+        if memberName { nameEntry = -1 }
         let start = i
         // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are). Runs of
         // plain ASCII (no quote, backslash or control character) are skipped eight bytes at a time.
@@ -294,9 +347,10 @@ struct JSONParser {
                 let end = i
                 i += 1
                 if memberName && !names.isEmpty,
-                    let known = JSONMemberNames.name(buf, start, end, entries: names, starts: nameStarts)
+                    let known = JSONMemberNames.entry(buf, start, end, entries: names, starts: nameStarts)
                 {
-                    return known
+                    nameEntry = known
+                    return names[known].name
                 }
                 return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<end]), as: UTF8.self)
             }
@@ -314,6 +368,13 @@ struct JSONParser {
             switch c {
             case UInt8(ascii: "\""):
                 i += 1
+                if memberName && !names.isEmpty {
+                    // A name spelt with escapes is still the table's name when its bytes are.
+                    nameEntry =
+                        out.withUnsafeBufferPointer {
+                            JSONMemberNames.entry($0, 0, $0.count, entries: names, starts: nameStarts)
+                        } ?? -1
+                }
                 return String(decoding: out, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 i += 1
@@ -469,14 +530,19 @@ extension JSONValue {
     }
 }
 
-/// A growable byte buffer for the encoder: plain stores into memory it owns, no per-byte capacity or
+/// A growable byte buffer for compact JSON: plain stores into memory it owns, no per-byte capacity or
 /// uniqueness checks of an array.
-struct JSONWriter: ~Copyable {
+///
+/// ``JSONValue/encode(into:)`` writes whole values with it; a producer that knows its document's shape (a compiled
+/// mapping writing its output fields in order) writes the punctuation and pre-encoded member names itself with
+/// ``write(byte:)`` and ``write(bytes:)`` and each value with ``write(_:)``.
+public struct JSONWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0
     private var capacity: Int
 
-    init(capacity: Int) {
+    /// An empty writer with room for `capacity` bytes (at least 64) before it grows.
+    public init(capacity: Int) {
         self.capacity = Swift.max(capacity, 64)
         base = .allocate(capacity: self.capacity)
     }
@@ -484,10 +550,18 @@ struct JSONWriter: ~Copyable {
     deinit { base.deallocate() }
 
     /// Appends the written bytes to `out` and empties the writer.
-    mutating func drain(into out: inout [UInt8]) {
+    public mutating func drain(into out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
         count = 0
     }
+
+    /// The written bytes (the writer is used up).
+    public consuming func finish() -> [UInt8] {
+        Array(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    /// Writes one byte as it is (punctuation such as `{`, `,`, `}`).
+    public mutating func write(byte b: UInt8) { byte(b) }
 
     @inline(__always)
     private mutating func reserve(_ n: Int) {
@@ -515,21 +589,43 @@ struct JSONWriter: ~Copyable {
     private mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
         guard let start = p.baseAddress, p.count > 0 else { return }
         reserve(p.count)
-        (base + count).update(from: start, count: p.count)
+        JSONWriter.copy(start, to: base + count, count: p.count)
         count += p.count
     }
 
+    /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words or
+    /// byte by byte, without a call to `memcpy`.
+    @inline(__always)
+    static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count n: Int) {
+        if n > 16 {
+            target.update(from: source, count: n)
+        } else if n >= 8 {
+            let from = UnsafeRawPointer(source)
+            let to = UnsafeMutableRawPointer(target)
+            let head = from.loadUnaligned(as: UInt64.self)
+            let tail = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            to.storeBytes(of: head, as: UInt64.self)
+            to.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+        } else {
+            for k in 0..<n { target[k] = source[k] }
+        }
+    }
+
     /// Writes `raw` as it is (already-encoded JSON).
-    mutating func write(bytes raw: [UInt8]) {
+    public mutating func write(bytes raw: [UInt8]) {
         raw.withUnsafeBufferPointer { bytes($0) }
     }
+
+    /// Writes `raw` as it is (already-encoded JSON).
+    public mutating func write(bytes raw: UnsafeBufferPointer<UInt8>) { bytes(raw) }
 
     @inline(__always)
     private mutating func literal(_ word: StaticString) {
         bytes(UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
     }
 
-    mutating func write(_ value: JSONValue) {
+    /// Writes `value` as compact JSON.
+    public mutating func write(_ value: JSONValue) {
         switch value {
         case .null: literal("null")
         case .bool(let b): if b { literal("true") } else { literal("false") }
@@ -560,7 +656,8 @@ struct JSONWriter: ~Copyable {
         }
     }
 
-    mutating func writeString(_ s: String) {
+    /// Writes `s` as a JSON string literal (see ``writeString(utf8:)``).
+    public mutating func writeString(_ s: String) {
         var s = s
         s.withUTF8 { writeString(utf8: $0) }
     }
@@ -571,7 +668,7 @@ struct JSONWriter: ~Copyable {
         if !JSONWriter.needsEscape(text) {
             reserve(text.count + 2)
             base[count] = 0x22
-            if let start = text.baseAddress { (base + count + 1).update(from: start, count: text.count) }
+            if let start = text.baseAddress { JSONWriter.copy(start, to: base + count + 1, count: text.count) }
             base[count + 1 + text.count] = 0x22
             count += text.count + 2
             return

@@ -41,7 +41,7 @@ struct MappingBench {
                 switch try mapping.apply(Array(line)) {
                 case .output(let recs):
                     for r in recs {
-                        r.value.encode(into: &out)
+                        out.append(contentsOf: r.jsonBytes())
                         out.append(0x0A)
                         records += 1
                     }

@@ -78,7 +78,8 @@ struct RuntimeFastPathTests {
         "^([a-z]{2})", "^<?([^<>]+)>?$", "\\[#(\\d+)\\]", "^([1-5])", "mailer-daemon|postmaster@", "^\\s*auto-",
         "(a|ab)(c|bcd)(d*)", "a+?b", "(x)?y", "^(\\w+)@(\\w+)\\.com$", "[^ ]+ [0-9]{2,3}", "(?:re|fwd?)\\s*:\\s*(.*)",
         "[a-c-]+", "\\d{2,}?", ".*(\\d)", "(a+)+b", "colou?r", "[.][.]", "^$", "b{0,2}c", "([ab]*)c\\1",
-        "(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)",
+        "(?i)abc", "[[:alpha:]]", "\\bword", "a{2,1}", "[]a]", "(?<n>a)", "\\d{3}-\\d{2}", "[a-c]{2}$", "(?:a.)(b)x",
+        "^.(\\w{2}).$", "x(y)z", "^a$", "[^ ]{3}",
     ]
 
     @Test("the byte-level regex subset finds what Swift Regex finds (match, group 1) on 20 000 texts")
@@ -108,6 +109,27 @@ struct RuntimeFastPathTests {
         }
     }
 
+    @Test("fixed-width patterns: the byte-by-byte scan finds what the backtracking matcher finds on 20 000 texts")
+    func fixedWidthRegex() {
+        var rng = Rng(s: 23)
+        let alphabet = Array("ab cxyz-.0123AB".utf8)
+        var fixed = 0
+        for p in Self.patterns {
+            guard let regex = ByteRegex(p), let fixedWidth = regex.fixedWidth else { continue }
+            fixed += 1
+            for _ in 0..<2_000 {
+                let text = (0..<rng.next(10)).map { _ in alphabet[rng.next(alphabet.count)] }
+                text.withUnsafeBufferPointer { t in
+                    let scan = fixedWidth.firstMatch(t)
+                    let backtracking = regex.backtrackingMatch(t)
+                    #expect(scan?.whole == backtracking?.whole && scan?.group1 == backtracking?.group1, "\(p) \(text)")
+                }
+            }
+        }
+        #expect(fixed >= 8)
+        for p in ["a|b", "a+", "(ab)?", "a{1,2}", "(?:ab){2}"] { #expect(ByteRegex(p)?.fixedWidth == nil, "\(p)") }
+    }
+
     @Test("the matcher's recursion fits a 512 KiB thread stack (even unoptimised) at the longest text it takes")
     func regexStackDepth() async {
         let text = String(repeating: "ab", count: ByteRegex.maxTextLength / 2)
@@ -120,5 +142,182 @@ struct RuntimeFastPathTests {
             thread.start()
         }
         #expect(results == [.some(text), .some(nil), .some(text), .some("b")])
+    }
+}
+
+/// Records written directly as JSON (byte input, outputs with a layout) must be the bytes of the tree path's records
+/// (a parsed `JSONValue` input), and decode back to the same values.
+@Suite("Direct JSON output")
+struct DirectOutputEquivalenceTests {
+    /// `mapping` on `input` as bytes (direct output where it applies) and as a parsed document (tree path): the same
+    /// outcome, the same record bytes and values.
+    func expectSameOutcome(
+        _ mapping: CompiledMapping, _ input: [UInt8], context: MappingContext = MappingContext(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let direct = Result { () throws(MappingError) in try mapping.apply(input, context: context) }
+        let tree: Result<MappingResult, MappingError>
+        do {
+            let doc = try JSONValue.parse(input, limits: context.limits)
+            tree = Result { () throws(MappingError) in try mapping.apply(doc, context: context) }
+        } catch {
+            guard case .failure(let e) = direct else {
+                Issue.record("unparsable input mapped", sourceLocation: sourceLocation)
+                return
+            }
+            #expect(e.kind == .input, sourceLocation: sourceLocation)
+            return
+        }
+        // Asking for trees (`recordValues`) gives the tree path's records from byte input.
+        var valuesContext = context
+        valuesContext.recordValues = true
+        let values = Result { () throws(MappingError) in try mapping.apply(input, context: valuesContext) }
+        #expect(
+            (try? values.get()) == (try? tree.get()) && values.map { _ in 0 } == tree.map { _ in 0 },
+            sourceLocation: sourceLocation)
+        switch (direct, tree) {
+        case (.success(.output(let a)), .success(.output(let b))):
+            #expect(a.map(\.entity) == b.map(\.entity), sourceLocation: sourceLocation)
+            #expect(a.map(\.key) == b.map(\.key), sourceLocation: sourceLocation)
+            #expect(
+                a.map { $0.jsonBytes() } == b.map { $0.jsonBytes() },
+                "\(mapping.name): \(String(decoding: input, as: UTF8.self))", sourceLocation: sourceLocation)
+            #expect(a == b, sourceLocation: sourceLocation)
+            for (x, y) in zip(a, b) {
+                #expect(x.value.jsonBytes() == y.value.jsonBytes(), sourceLocation: sourceLocation)
+            }
+        case (.success(.dropped(let a)), .success(.dropped(let b))):
+            #expect(a == b, sourceLocation: sourceLocation)
+        case (.failure(let a), .failure(let b)):
+            #expect(a == b, sourceLocation: sourceLocation)
+        default:
+            Issue.record("direct \(direct) but tree \(tree)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("shipped mappings: every inline test input gives the same records both ways")
+    func shippedTestInputs() throws {
+        let library = try MappingLibrary.load(directory: repoRoot + "/Mappings")
+        var laidOut = 0
+        for m in library.mappings.values.sorted(by: { $0.name < $1.name }) {
+            laidOut += m.outputNodes.filter { $0.layout != nil }.count
+            for t in m.tests {
+                var context = library.context
+                if !t.lookups.isEmpty { context.lookup = StaticLookup(t.lookups) }
+                expectSameOutcome(m, t.input, context: context)
+            }
+        }
+        #expect(laidOut >= 5)
+    }
+
+    @Test("crm-customer-import: 3 000 generated customers (missing, null, odd and escaped values) give the same bytes")
+    func generatedCustomers() throws {
+        let library = try MappingLibrary.load(directory: repoRoot + "/Mappings")
+        let mapping = try #require(library.mapping(named: "crm-customer-import"))
+        #expect(mapping.outputNodes.allSatisfy { $0.layout != nil })
+        var rng = RuntimeFastPathTests.Rng(s: 77)
+        let texts = [
+            "\"jane\"", "\" Ann-Marie \"", "\"\"", "\"  \"", "null", "12", "true", "\"m\\u00fcller\"",
+            "\"a\\\"b\\\\c\"",
+            "\"tab\\there\"", "\"Zoë\"", "\"😀\"", "[\"x\"]", "{\"a\":1}",
+        ]
+        let fields: [(String, [String])] = [
+            ("first_name", texts), ("last_name", texts), ("company", texts),
+            ("email", ["\" Jane.Doe@Example.com \"", "\"nobody\"", "null", "\"\"", "\"x@y.z\""]),
+            ("phone", ["\"020 7946 0018\"", "\"+44 7700 900123\"", "\"12\"", "null", "\"\""]),
+            ("status", ["\"A\"", "\"I\"", "\"P\"", "\"Q\"", "null"]),
+            ("tier", ["\" Gold \"", "\"\"", "null", "\"SILVER\""]),
+            ("created_at", ["\"2024-03-01T10:00:00+01:00\"", "\"2024-13-01\"", "null"]),
+            (
+                "address",
+                [
+                    "{\"street\":\"1 High St \",\"city\":\"london\",\"zip\":\"ec1a 1bb\",\"country\":\"gb\"}",
+                    "{\"city\":\"leeds\"}", "{\"street\":null,\"zip\":12345}", "{}", "null",
+                ]
+            ),
+            ("tags", ["[\" VIP\",\"Newsletter\"]", "[]", "null", "[\"a\",\"\"]"]),
+            ("marketing", ["{\"email\":true,\"sms\":\"no\"}", "{\"sms\":1}", "{}", "null"]),
+            ("lifetime_value", ["\"1234.5\"", "\"1,5\"", "\"x\"", "12.345", "null"]),
+            ("locale", ["\"en_GB\"", "\"E\"", "null", "\"\""]),
+        ]
+        for n in 0..<3_000 {
+            var members = ["\"id\":\(rng.next(3) == 0 ? "\"c\(n)\"" : String(n))"]
+            for (name, values) in fields where rng.next(4) != 0 {
+                members.append("\"\(name)\":\(values[rng.next(values.count)])")
+            }
+            if rng.next(10) == 0 { members.append("\"first_name\":\"dup\"") }
+            expectSameOutcome(mapping, Array("{\(members.joined(separator: ","))}".utf8))
+        }
+    }
+
+    @Test("layouts: nested objects in one run at every level, omitted and null fields; no layout for other orders")
+    func layouts() throws {
+        let dir = try mappingFolder([
+            "m.yaml": """
+            name: m
+            output: Customer
+            key: id
+            fields:
+              id: {path: id}
+              kind: {const: person}
+              a.x: {path: x}
+              a.b.c: {path: c}
+              a.b.d: {path: d, omit_null: false}
+              a.e: {path: e}
+              displayName: {path: n}
+              f: {path: x, omit_null: false}
+              g.h: {path: d}
+            """,
+            "interleaved.yaml": """
+            name: interleaved
+            output: Customer
+            key: id
+            fields:
+              id: {path: id}
+              kind: {const: person}
+              a.x: {path: x}
+              displayName: {path: n}
+              a.y: {path: c}
+            """,
+            "inner.yaml": """
+            name: inner
+            output: Customer
+            key: id
+            fields:
+              id: {path: id}
+              kind: {const: person}
+              a.b.x: {path: x}
+              a.c: {path: c}
+              a.b.y: {path: d}
+              displayName: {path: n}
+            """,
+            "collision.yaml": """
+            name: collision
+            output: Customer
+            key: id
+            fields:
+              id: {path: id}
+              kind: {const: person}
+              a: {fields: {x: {path: x}}}
+              a.y: {path: c}
+              displayName: {path: n}
+            """,
+        ])
+        let library = try MappingLibrary.load(directory: dir)
+        let m = try #require(library.mapping(named: "m"))
+        #expect(m.outputNodes[0].layout != nil)
+        for name in ["interleaved", "inner", "collision"] {
+            #expect(try #require(library.mapping(named: name)).outputNodes[0].layout == nil, "\(name)")
+        }
+        let values = ["1", "null", "\"\"", "\"t\"", "{\"q\":[1,{}]}"]
+        for mapping in library.mappings.values {
+            for k in 0..<(1 << 10) {
+                var members = ["\"id\":\(k)"]
+                for (bit, name) in ["x", "c", "d", "e", "n"].enumerated() where k >> bit & 1 == 1 {
+                    members.append("\"\(name)\":\(values[((k >> 5) + bit) % values.count])")
+                }
+                expectSameOutcome(mapping, Array("{\(members.joined(separator: ","))}".utf8))
+            }
+        }
     }
 }

@@ -213,6 +213,34 @@ struct JSONEncoderTests {
         }
     }
 
+    @Test("the root-member index names each table name's last root member (5 000 documents, escaped names too)")
+    func rootMemberIndex() {
+        let names = ["id", "email", "first_name", "lifetime_value", "a_name_of_16_byt", "müller", "x", "tab\tname"]
+        let table = JSONMemberNames(names)
+        for doc in Self.memberNameDocuments() + [Array(#"[{"id":1}]"#.utf8), Array(#"{"x":{"id":1},"x":2}"#.utf8)] {
+            var index: [Int] = []
+            let indexed = Result { () throws(JSONError) -> JSONValue in
+                try JSONValue.parse(doc, memberNames: table, rootMembers: &index)
+            }
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc) }
+            switch (plain, indexed) {
+            case (.success(let a), .success(let b)):
+                #expect(a.jsonBytes() == b.jsonBytes())
+                #expect(index.count == table.count)
+                let members = a.objectMembers ?? []
+                for name in names {
+                    guard let entry = table.index(of: name) else { continue }
+                    let expected = members.lastIndex { $0.0 == name } ?? -1
+                    #expect(index[entry] == expected, "\(name) in \(String(decoding: doc, as: UTF8.self))")
+                }
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b)
+            default:
+                Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test("strings of every length with a quote, escape, control or non-ASCII byte at every offset read as written")
     func stringScanOffsets() throws {
         for length in 0..<24 {
