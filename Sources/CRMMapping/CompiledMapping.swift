@@ -76,10 +76,25 @@ public struct CompiledMapping: Sendable {
     }
 
     /// Applies the mapping to an already parsed document.
+    ///
+    /// A document without numbers (a CSV row: text by column) is written directly as JSON like byte input; one with
+    /// numbers gives trees, since a caller's `.number` may hold any text.
     public func apply(
         _ input: JSONValue, context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
-        try apply(input, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0), writingJSON: false)
+        try apply(
+            input, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
+            writingJSON: services.isEmpty && !context.recordValues && !Self.holdsNumber(input))
+    }
+
+    /// Whether `value` holds a number anywhere.
+    private static func holdsNumber(_ value: JSONValue) -> Bool {
+        switch value {
+        case .number: true
+        case .null, .bool, .string: false
+        case .array(let items): items.contains(where: holdsNumber)
+        case .object(let members): members.contains { holdsNumber($0.1) }
+        }
     }
 
     /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name;
