@@ -114,6 +114,17 @@ struct BlockIndex: Sendable {
         s.found ? (Int(sizes[s.index]), heads[s.index]) : (0, -1)
     }
 
+    /// A chain entry's record (for an own entry, computed from the entry alone: no memory read).
+    @inline(__always) func record(ofEntry e: Int32) -> Int32 {
+        e < Self.overflowBase ? e / Int32(Self.slotsPerRecord) : overflowMember[Int(e - Self.overflowBase)]
+    }
+
+    /// The entry after `e` in its chain (-1 at the end). A chain holds exactly its block's size of entries, so a
+    /// walk that counts them need not read past the last one.
+    @inline(__always) func entry(after e: Int32) -> Int32 {
+        e < Self.overflowBase ? next[Int(e)] : overflowNext[Int(e - Self.overflowBase)]
+    }
+
     /// A chain entry's record and the next entry (-1 at the end).
     @inline(__always) func entry(_ e: Int32) -> (record: Int32, next: Int32) {
         if e < Self.overflowBase { return (e / Int32(Self.slotsPerRecord), next[Int(e)]) }
