@@ -141,7 +141,6 @@ public struct BulkResolution: Sendable {
                 let (refs, rows) = chunks[c]
                 chunks[c] = ([], [])
                 for k in refs.indices {
-                    if k + 1 < rows.count { graph.readAhead(rows[k + 1]) }
                     let p = graph.place(refs[k], features: rows[k])
                     tally[decisions.firstIndex(of: p.decision)!] += 1
                     placed.append(p.record)

@@ -189,18 +189,6 @@ public struct IdentityGraph: Sendable {
         return place(ref, record: nil, features: f)
     }
 
-    /// Reads the block-table slots of a record about to be placed (bulk runs know the next record while placing
-    /// this one), so that their cache misses overlap with the work on this record instead of starting when the
-    /// next `place` looks its keys up. Changes nothing that decisions read.
-    mutating func readAhead(_ next: CompactFeatures) {
-        var touched: UInt32 = 0
-        for kind in 1...BlockIndex.slotsPerRecord {
-            let k = blockKey(kind, next)
-            if k != 0 { touched &+= blocks.touch(k) }
-        }
-        touchSink &+= touched
-    }
-
     /// The index of the active record with this reference.
     func recordIndex(_ ref: RecordRef) -> Int32? { refIndex[ref] }
 
