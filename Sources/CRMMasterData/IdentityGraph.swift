@@ -213,6 +213,8 @@ public struct IdentityGraph: Sendable {
         var joinable: [(cluster: Int32, score: Double)] = []
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
+        // A cluster whose best member scores below this can neither take the record nor be its review candidate.
+        let relevantScore = min(configuration.reviewThreshold, configuration.mergeThreshold)
 
         scratch.removeAll(keepingCapacity: true)
         keySlots.removeAll(keepingCapacity: true)
@@ -280,7 +282,24 @@ public struct IdentityGraph: Sendable {
                 // following the chain to its end spares the read of the last member's successor.
                 let (first, size) = members.firstAndCount(c)
                 let compared = min(size, 32)
+                // Most candidate clusters are strangers (nine in ten on the benchmark files) whose every member
+                // scores far below the review threshold. An upper bound of each member's score (names and the
+                // cheap fields exactly, no phone, street or city comparison) settles them: if no member's bound
+                // reaches `relevantScore`, the cluster's best score stays below it, so the cluster is neither
+                // joinable nor reviewable and scoring it in full would change nothing.
+                var mayMatter = false
                 var m = first
+                for k in 0..<compared {
+                    let bound = model.scoreBound(f, features[Int(m)], store, &nameLevels, exact: exact)
+                    // Written so that a NaN bound counts as reaching the threshold.
+                    if !(bound < relevantScore) {
+                        mayMatter = true
+                        break
+                    }
+                    if k + 1 < compared { m = members.next(after: m) }
+                }
+                guard mayMatter else { continue }
+                m = first
                 while n < compared {
                     let s = model.score(f, features[Int(m)], store, &nameLevels, exact: exact)
                     sum += s.score
