@@ -165,4 +165,34 @@ struct MatchingTests {
         #expect(Similarity.jaroWinkler("", "abc") == 0)
         #expect(Similarity.jaroWinkler("abc", "abc") == 1)
     }
+
+    @Test("the score bound that lets the graph skip hopeless clusters is never below the score")
+    func scoreBoundIsAnUpperBound() {
+        let rows = SyntheticCustomers(seed: 5).generate(count: 2_000)
+        var store = FeatureStore()
+        // Two address lines (the generator writes one): equal, swapped and different lines.
+        let lines = [("8 Cockcroft Avenue", "Allunga"), ("Allunga", "8 Cockcroft Avenue"), ("9 Heard St", "Allunga")]
+        let twoLines = lines.map {
+            person("l", "Kai", "White", street: $0.0, street2: $0.1, city: "Parramatta", postcode: "4179")
+        }
+        let features = (rows.map(\.record) + twoLines).map { store.intern(MatchFeatures($0)) }
+        for f in features { store.add(f) }
+        let trained = MatchModel(parameters: MatchTraining().train(rows.map { MatchFeatures($0.record) }).parameters)
+        for model in [MatchModel(), trained] {
+            var memo = NameLevelMemo()
+            var violations = 0
+            var pairs = 0
+            for i in features.indices {
+                let exact = model.exactBits(features[i], store)
+                // Neighbours in the file (the generator writes a person's records close together) and strangers.
+                for j in Set(Array(i + 1..<min(i + 30, features.count)) + [(i * 7_919) % features.count]) {
+                    let score = model.score(features[i], features[j], store, &memo, exact: exact).score
+                    let bound = model.scoreBound(features[i], features[j], store, &memo, exact: exact)
+                    if bound < score { violations += 1 }
+                    pairs += 1
+                }
+            }
+            #expect(violations == 0, "\(violations) of \(pairs) pairs scored above their bound")
+        }
+    }
 }
