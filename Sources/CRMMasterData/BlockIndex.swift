@@ -114,6 +114,17 @@ struct BlockIndex: Sendable {
         s.found ? (Int(sizes[s.index]), heads[s.index]) : (0, -1)
     }
 
+    /// A chain entry's record (for an own entry, computed from the entry alone: no memory read).
+    @inline(__always) func record(ofEntry e: Int32) -> Int32 {
+        e < Self.overflowBase ? e / Int32(Self.slotsPerRecord) : overflowMember[Int(e - Self.overflowBase)]
+    }
+
+    /// The entry after `e` in its chain (-1 at the end). A chain holds exactly its block's size of entries, so a
+    /// walk that counts them need not read past the last one.
+    @inline(__always) func entry(after e: Int32) -> Int32 {
+        e < Self.overflowBase ? next[Int(e)] : overflowNext[Int(e - Self.overflowBase)]
+    }
+
     /// A chain entry's record and the next entry (-1 at the end).
     @inline(__always) func entry(_ e: Int32) -> (record: Int32, next: Int32) {
         if e < Self.overflowBase { return (e / Int32(Self.slotsPerRecord), next[Int(e)]) }
@@ -136,7 +147,8 @@ struct BlockIndex: Sendable {
     /// Adds record `i` to the block of `key` (of kind `kind`), at the slot `find` returned for it, unless the
     /// block is full or already holds the record. `own`: the key is one of the record's keys when it was added
     /// (its own entry slot of that kind is free); otherwise (a replaced record's new keys) the entry goes to the
-    /// overflow area with its key.
+    /// overflow area with its key. Own entries are added only for the newest record (the graph adds a record's
+    /// own entries when it appends the record, before any later record exists).
     mutating func add(_ key: UInt64, _ i: Int32, kind: Int, own: Bool, at s: Slot) {
         var index = s.index
         if !s.found {
@@ -147,8 +159,18 @@ struct BlockIndex: Sendable {
             }
             fingerprints[index] = fp
             used += 1
+            // An empty slot has no chain and size 0 (slots are never emptied): store without reading them, so
+            // that a new block costs no cache miss on `sizes` (the lookups read only fingerprints and heads).
+            heads[index] = newEntry(record: i, kind: kind, own: own, key: key, next: -1)
+            sizes[index] = 1
+            return
+        }
+        if Int(sizes[index]) >= capacity { return }
+        if own {
+            // Record `i` is the newest, so an entry of it in this block can only be one added just before (one of
+            // its other keys equal to this one), and entries go in front: it would be the head.
+            if record(ofEntry: heads[index]) == i { return }
         } else {
-            if Int(sizes[index]) >= capacity { return }
             var e = heads[index]
             while e >= 0 {
                 let (record, following) = entry(e)

@@ -87,6 +87,8 @@ public struct IdentityGraph: Sendable {
     private var keySlots: [BlockIndex.Slot] = []
     /// Where `place` leaves the values it reads ahead (`BlockIndex.touch`), so that the reads are kept.
     private var touchSink: UInt32 = 0
+    /// Records made inactive (erased or dropped) so far: while there are none, `place` need not read `active`.
+    private var inactiveRecords = 0
 
     /// Records currently resolved (active).
     public private(set) var recordCount = 0
@@ -211,6 +213,8 @@ public struct IdentityGraph: Sendable {
         var joinable: [(cluster: Int32, score: Double)] = []
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
         let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
+        // A cluster whose best member scores below this can neither take the record nor be its review candidate.
+        let relevantScore = min(configuration.reviewThreshold, configuration.mergeThreshold)
 
         scratch.removeAll(keepingCapacity: true)
         keySlots.removeAll(keepingCapacity: true)
@@ -227,21 +231,26 @@ public struct IdentityGraph: Sendable {
             let (size, head) = blocks.chain(slot)
             guard size <= configuration.maxBlockSize else { continue }
             // The chain's records first, their clusters after: the chain walk is one dependent read after
-            // another, the cluster reads are independent and overlap.
+            // another, the cluster reads are independent and overlap. The walk stops at the block's size, so the
+            // last entry's successor (the end marker) is never read: a block of one costs no chain read at all.
             var e = head
-            while e >= 0 {
-                let (j, next) = blocks.entry(e)
-                scratch.append(j)
-                e = next
+            for k in 0..<size {
+                scratch.append(blocks.record(ofEntry: e))
+                if k + 1 < size { e = blocks.entry(after: e) }
             }
         }
         if !scratch.isEmpty {
-            var n = 0
-            for j in scratch where active[Int(j)] {
-                scratch[n] = clusterOf[Int(j)]
-                n += 1
+            if inactiveRecords == 0 {
+                // No record was ever erased or dropped (every bulk run): skip reading `active`.
+                for k in scratch.indices { scratch[k] = clusterOf[Int(scratch[k])] }
+            } else {
+                var n = 0
+                for j in scratch where active[Int(j)] {
+                    scratch[n] = clusterOf[Int(j)]
+                    n += 1
+                }
+                scratch.removeLast(scratch.count - n)
             }
-            scratch.removeLast(scratch.count - n)
         }
         if !scratch.isEmpty {
             // The weights of exact agreements with this record's values (the counts change only when it is added).
@@ -269,9 +278,29 @@ public struct IdentityGraph: Sendable {
                 var bestMember: Int32 = -1
                 var conflicts = 0
                 var bestGuards: UInt8 = 0
-                // The first 32 members, in the order they joined.
-                var m = members.first(c)
-                while m != MemberChains.end && n < 32 {
+                // The first 32 members, in the order they joined. Counting them (the cluster's size) rather than
+                // following the chain to its end spares the read of the last member's successor.
+                let (first, size) = members.firstAndCount(c)
+                let compared = min(size, 32)
+                // Most candidate clusters are strangers (nine in ten on the benchmark files) whose every member
+                // scores far below the review threshold. An upper bound of each member's score (names and the
+                // cheap fields exactly, no phone, street or city comparison) settles them: if no member's bound
+                // reaches `relevantScore`, the cluster's best score stays below it, so the cluster is neither
+                // joinable nor reviewable and scoring it in full would change nothing.
+                var mayMatter = false
+                var m = first
+                for k in 0..<compared {
+                    let bound = model.scoreBound(f, features[Int(m)], store, &nameLevels, exact: exact)
+                    // Written so that a NaN bound counts as reaching the threshold.
+                    if !(bound < relevantScore) {
+                        mayMatter = true
+                        break
+                    }
+                    if k + 1 < compared { m = members.next(after: m) }
+                }
+                guard mayMatter else { continue }
+                m = first
+                while n < compared {
                     let s = model.score(f, features[Int(m)], store, &nameLevels, exact: exact)
                     sum += s.score
                     n += 1
@@ -281,7 +310,7 @@ public struct IdentityGraph: Sendable {
                         bestMember = m
                         bestGuards = s.guards
                     }
-                    m = members.next(after: m)
+                    if n < compared { m = members.next(after: m) }
                 }
                 let mean = sum / Double(max(n, 1))
                 // Held apart from half the members or more: a different person. From fewer, the odd members are
@@ -463,6 +492,7 @@ public struct IdentityGraph: Sendable {
         let erased = erasedMembers.map { refs[Int($0)] }
         for m in erasedMembers {
             active[Int(m)] = false
+            inactiveRecords += 1
             store.remove(features[Int(m)])
             refIndex.remove(refs[Int(m)])
             refIndex.clear(m)
@@ -878,6 +908,7 @@ extension IdentityGraph {
     private mutating func drop(_ ref: RecordRef) {
         guard let i = refIndex[ref] else { return }
         active[Int(i)] = false
+        inactiveRecords += 1
         store.remove(features[Int(i)])
         refIndex.remove(ref)
         recordCount -= 1

@@ -28,6 +28,36 @@ extension MatchModel {
         }
     }
 
+    /// The given- and family-name levels of `compare` (0: a side is missing), crosswise when that agrees better
+    /// (a first/last swap). Shared by `compare` and `scoreBound`.
+    @inline(__always) private func nameLevels(
+        _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels
+    ) -> (given: Int, family: Int, swapped: Bool) {
+        var given = 0
+        var family = 0
+        let ga = a.given
+        let gb = b.given
+        if ga != 0, gb != 0 {
+            given = givenLevel(ga, gb, s, &memo)
+            let ta = a.givenToken
+            let tb = b.givenToken
+            if given >= 3, ta != 0, tb != 0, ta != ga || tb != gb {
+                given = min(given, givenLevel(ta, tb, s, &memo))
+            }
+        }
+        let fa = a.family
+        let fb = b.family
+        if fa != 0, fb != 0 { family = familyLevel(fa, fb, s, &memo) }
+        if given >= 3 || family >= 3, ga != 0, fa != 0, gb != 0, fb != 0 {
+            let initial = s.nameIsInitial
+            let g = initial[Int(ga)] || initial[Int(fb)] ? givenLevel(ga, fb, s, &memo) : familyLevel(ga, fb, s, &memo)
+            let f = initial[Int(gb)] || initial[Int(fa)] ? givenLevel(gb, fa, s, &memo) : familyLevel(fa, gb, s, &memo)
+            let crossOK = (g <= 2 || g == 4) && (f <= 2 || f == 4) && !(g == 4 && f == 4)
+            if crossOK && g + f < given + family { return (g, f, true) }
+        }
+        return (given, family, false)
+    }
+
     /// `compare` on interned features.
     func compare(_ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore) -> ComparisonVector {
         var memo = NameLevelsComputed()
@@ -39,30 +69,10 @@ extension MatchModel {
         _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels
     ) -> ComparisonVector {
         var v = ComparisonVector()
-        let ga = a.given
-        let gb = b.given
-        if ga != 0, gb != 0 {
-            v[.given] = givenLevel(ga, gb, s, &memo)
-            let ta = a.givenToken
-            let tb = b.givenToken
-            if v[.given] >= 3, ta != 0, tb != 0, ta != ga || tb != gb {
-                v[.given] = min(v[.given], givenLevel(ta, tb, s, &memo))
-            }
-        }
-        let fa = a.family
-        let fb = b.family
-        if fa != 0, fb != 0 { v[.family] = familyLevel(fa, fb, s, &memo) }
-        if v[.given] >= 3 || v[.family] >= 3, ga != 0, fa != 0, gb != 0, fb != 0 {
-            let initial = s.nameIsInitial
-            let g = initial[Int(ga)] || initial[Int(fb)] ? givenLevel(ga, fb, s, &memo) : familyLevel(ga, fb, s, &memo)
-            let f = initial[Int(gb)] || initial[Int(fa)] ? givenLevel(gb, fa, s, &memo) : familyLevel(fa, gb, s, &memo)
-            let crossOK = (g <= 2 || g == 4) && (f <= 2 || f == 4) && !(g == 4 && f == 4)
-            if crossOK && g + f < v[.given] + v[.family] {
-                v[.given] = g
-                v[.family] = f
-                v.swapped = true
-            }
-        }
+        let names = nameLevels(a, b, s, &memo)
+        v[.given] = names.given
+        v[.family] = names.family
+        v.swapped = names.swapped
         if a.dob != 0, b.dob != 0 {
             v[.dob] = a.dob == b.dob ? 1 : Self.dobLevel(Int(s.dobs[a.dob]), Int(s.dobs[b.dob]))
         }
@@ -156,5 +166,61 @@ extension MatchModel {
             }
         }
         return (total, guardMask(v))
+    }
+
+    /// A number never below `score(a, b, s, &memo, exact: exact).score`, without the costly comparisons: the names
+    /// (through `memo`), birth date, e-mail and postcode are weighed exactly as `score` weighs them; phone, street
+    /// and city, when they differ, add the largest weight of a level they could reach (no byte comparison, no
+    /// Jaro-Winkler). Every term is at least `score`'s term for that field and they are added in the same order,
+    /// so the bound is at least the score (rounding is monotonic): a pair bounded below a threshold scores below it.
+    func scoreBound(
+        _ a: CompactFeatures, _ b: CompactFeatures, _ s: FeatureStore, _ memo: inout some NameLevels,
+        exact: SIMD8<Double>
+    ) -> Double {
+        let table = levelBits
+        var total = parameters.priorBits
+        /// `score`'s weight of a field at a level.
+        func weight(_ f: ComparedField, _ level: Int, swapped: Bool = false) -> Double {
+            level == 1 && !swapped ? exact[f.rawValue] : table[f.rawValue * 8 + level]
+        }
+        /// The largest weight among the levels `levels` of a field.
+        func largest(_ f: ComparedField, _ levels: ClosedRange<Int>) -> Double {
+            var w = weight(f, levels.lowerBound)
+            for level in levels.dropFirst() { w = max(w, weight(f, level)) }
+            return w
+        }
+        let names = nameLevels(a, b, s, &memo)
+        if names.given > 0 { total += weight(.given, names.given, swapped: names.swapped) }
+        if names.family > 0 { total += weight(.family, names.family, swapped: names.swapped) }
+        if a.dob != 0, b.dob != 0 {
+            total += weight(.dob, a.dob == b.dob ? 1 : Self.dobLevel(Int(s.dobs[a.dob]), Int(s.dobs[b.dob])))
+        }
+        if a.email != 0, b.email != 0 {
+            let level =
+                a.email == b.email ? 1 : (a.emailLocal == b.emailLocal && s.localIsLong[Int(a.emailLocal)] ? 2 : 3)
+            total += weight(.email, level)
+        }
+        if a.phone != 0, b.phone != 0 {
+            // Different phone keys are never level 1 (`phoneLevel`).
+            total += a.phone == b.phone ? weight(.phone, 1) : largest(.phone, 2...3)
+        }
+        if a.postcode != 0, b.postcode != 0 {
+            let district = s.postcodeDistrict
+            total += weight(
+                .postcode,
+                a.postcode == b.postcode ? 1 : district[Int(a.postcode)] == district[Int(b.postcode)] ? 2 : 3)
+        }
+        if a.street != 0, b.street != 0 {
+            if a.street == b.street {
+                total += weight(.street, 1)
+            } else if s.twoLineNumbers[Int(a.streetNumbers)] || s.twoLineNumbers[Int(b.streetNumbers)] {
+                // Two address lines: one line of each may be equal (level 1).
+                total += largest(.street, 1...3)
+            } else {
+                total += a.streetNumbers != b.streetNumbers ? weight(.street, 3) : largest(.street, 2...3)
+            }
+        }
+        if a.city != 0, b.city != 0 { total += a.city == b.city ? weight(.city, 1) : largest(.city, 2...3) }
+        return total
     }
 }

@@ -5,11 +5,18 @@
 /// clusters cost 4 bytes a record and 12 a cluster instead of a heap array each), and a candidate cluster's first
 /// member is one read away. Members keep the order they joined in.
 struct MemberChains: Sendable {
+    /// One cluster's chain: its first and last member (`end` when empty) and its size, side by side so that
+    /// scoring gets the first member and the size of a candidate cluster from one cache line.
+    private struct Chain {
+        var first: Int32 = MemberChains.end
+        var last: Int32 = MemberChains.end
+        var size: Int32 = 0
+    }
+
     /// Per record: the next member of its cluster, or `end`.
     private var successor: [Int32] = []
-    private var firsts: [Int32] = []
-    private var lasts: [Int32] = []
-    private var sizes: [Int32] = []
+    /// Per cluster.
+    private var chains: [Chain] = []
 
     /// The end of a chain (and the first member of an empty cluster).
     static let end: Int32 = -1
@@ -18,25 +25,25 @@ struct MemberChains: Sendable {
     mutating func addRecord() { successor.append(Self.end) }
 
     /// Adds the next cluster index, empty.
-    mutating func addCluster() {
-        firsts.append(Self.end)
-        lasts.append(Self.end)
-        sizes.append(0)
-    }
+    mutating func addCluster() { chains.append(Chain()) }
 
     /// Makes room for `records` more records and `clusters` more clusters.
     mutating func reserve(records: Int, clusters: Int) {
         successor.reserveCapacity(successor.count + records)
-        firsts.reserveCapacity(firsts.count + clusters)
-        lasts.reserveCapacity(lasts.count + clusters)
-        sizes.reserveCapacity(sizes.count + clusters)
+        chains.reserveCapacity(chains.count + clusters)
     }
 
     /// The number of members of cluster `c`.
-    @inline(__always) func count(_ c: Int32) -> Int { Int(sizes[Int(c)]) }
+    @inline(__always) func count(_ c: Int32) -> Int { Int(chains[Int(c)].size) }
 
     /// The first member of cluster `c` (`end` when empty); walk on with `next(after:)`.
-    @inline(__always) func first(_ c: Int32) -> Int32 { firsts[Int(c)] }
+    @inline(__always) func first(_ c: Int32) -> Int32 { chains[Int(c)].first }
+
+    /// The first member and the size of cluster `c` (one read).
+    @inline(__always) func firstAndCount(_ c: Int32) -> (first: Int32, count: Int) {
+        let chain = chains[Int(c)]
+        return (chain.first, Int(chain.size))
+    }
 
     /// The member after `m` in its cluster (`end` after the last).
     @inline(__always) func next(after m: Int32) -> Int32 { successor[Int(m)] }
@@ -56,30 +63,31 @@ struct MemberChains: Sendable {
     /// Adds record `i` (in no cluster) as the last member of cluster `c`.
     mutating func append(_ i: Int32, to c: Int32) {
         successor[Int(i)] = Self.end
-        if lasts[Int(c)] == Self.end { firsts[Int(c)] = i } else { successor[Int(lasts[Int(c)])] = i }
-        lasts[Int(c)] = i
-        sizes[Int(c)] += 1
+        let last = chains[Int(c)].last
+        if last == Self.end { chains[Int(c)].first = i } else { successor[Int(last)] = i }
+        chains[Int(c)].last = i
+        chains[Int(c)].size += 1
     }
 
     /// Moves every member of cluster `a` to the end of cluster `s` (in order); `a` is left empty.
     mutating func moveAll(from a: Int32, to s: Int32) {
-        guard firsts[Int(a)] != Self.end else { return }
-        if lasts[Int(s)] == Self.end {
-            firsts[Int(s)] = firsts[Int(a)]
+        let moved = chains[Int(a)]
+        guard moved.first != Self.end else { return }
+        if chains[Int(s)].last == Self.end {
+            chains[Int(s)].first = moved.first
         } else {
-            successor[Int(lasts[Int(s)])] = firsts[Int(a)]
+            successor[Int(chains[Int(s)].last)] = moved.first
         }
-        lasts[Int(s)] = lasts[Int(a)]
-        sizes[Int(s)] += sizes[Int(a)]
+        chains[Int(s)].last = moved.last
+        chains[Int(s)].size += moved.size
         set(a, [])
     }
 
     /// Makes `members` (in this order) the members of cluster `c`. Records listed here leave the chain they were in:
     /// the caller rewrites that cluster too (or it is `c` itself).
     mutating func set(_ c: Int32, _ members: [Int32]) {
-        firsts[Int(c)] = members.first ?? Self.end
-        lasts[Int(c)] = members.last ?? Self.end
-        sizes[Int(c)] = Int32(members.count)
+        chains[Int(c)] = Chain(
+            first: members.first ?? Self.end, last: members.last ?? Self.end, size: Int32(members.count))
         for k in members.indices {
             successor[Int(members[k])] = k + 1 < members.count ? members[k + 1] : Self.end
         }

@@ -165,4 +165,38 @@ struct MatchingTests {
         #expect(Similarity.jaroWinkler("", "abc") == 0)
         #expect(Similarity.jaroWinkler("abc", "abc") == 1)
     }
+
+    @Test("the score bound that lets the graph skip hopeless clusters is never below the score")
+    func scoreBoundIsAnUpperBound() {
+        let rows = SyntheticCustomers(seed: 5).generate(count: 2_000)
+        var store = FeatureStore()
+        // Two address lines (the generator writes one): equal, swapped and different lines; phones one digit apart.
+        let lines = [("8 Cockcroft Avenue", "Allunga"), ("Allunga", "8 Cockcroft Avenue"), ("9 Heard St", "Allunga")]
+        let twoLines = lines.enumerated().map { n, line in
+            person(
+                "l\(n)", "Kai", "White", phone: "+44 7700 90012\(n)", street: line.0, street2: line.1,
+                city: "Parramatta", postcode: "4179")
+        }
+        let features = (rows.map(\.record) + twoLines).map { store.intern(MatchFeatures($0)) }
+        for f in features { store.add(f) }
+        let trained = MatchModel(parameters: MatchTraining().train(rows.map { MatchFeatures($0.record) }).parameters)
+        // Every pair of one person's records (typos, swaps, moves: every level), each record with the next 20
+        // (mostly strangers) and every pair among the two-line records.
+        var recordsOf: [Int: [Int]] = [:]
+        for (i, row) in rows.enumerated() { recordsOf[row.personId, default: []].append(i) }
+        var pairs: [(Int, Int)] = recordsOf.values.flatMap { r in r.indices.flatMap { x in r[..<x].map { (r[x], $0) } } }
+        for i in features.indices { pairs += (i + 1..<min(i + 21, features.count)).map { (i, $0) } }
+        pairs += (rows.count..<features.count).flatMap { i in (rows.count..<features.count).map { (i, $0) } }
+        for model in [MatchModel(), trained] {
+            var memo = NameLevelMemo()
+            var violations = 0
+            for (i, j) in pairs {
+                let exact = model.exactBits(features[i], store)
+                let score = model.score(features[i], features[j], store, &memo, exact: exact).score
+                let bound = model.scoreBound(features[i], features[j], store, &memo, exact: exact)
+                if bound < score { violations += 1 }
+            }
+            #expect(violations == 0, "\(violations) of \(pairs.count) pairs scored above their bound")
+        }
+    }
 }
