@@ -3,7 +3,7 @@
 // crmhub — an integration hub for CRM on Kafka. docs/architecture.md shows the module map and how one message walks
 // source → topic → route → topic → sink. Arrows point down only:
 //
-//   C boundary     CRDKafka (librdkafka headers)  CCurl (libcurl shim)
+//   C boundary     CRDKafka (librdkafka headers)  CCurl (libcurl shim)  CMemoryHints (the prefetch instruction)
 //   vocabulary     CRMYAML (located YAML, topic names, delays, secrets)  CRMModel (entities, JSONValue, header names)
 //                  CRMNormalize  CRMCSV  CRMSchedule  CRMMapping  CRMRedaction (the one redaction policy)
 //                  CRMWebFormats (form bodies, webhook signatures)  CRMCTIProtocol (evapi, Kamailio, AMI frames)
@@ -77,6 +77,8 @@ let package = Package(
             ],
             swiftSettings: strictConcurrency
         ),
+        // Cache prefetch hints for the identity graph's hot loop (Swift has no spelling for the instruction).
+        .target(name: "CMemoryHints"),
         .target(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
@@ -138,7 +140,7 @@ let package = Package(
         .target(
             name: "CRMMasterData",
             dependencies: [
-                "CRMCSV", "CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift"),
+                "CMemoryHints", "CRMCSV", "CRMModel", "CRMNormalize", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictConcurrency

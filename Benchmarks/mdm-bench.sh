@@ -34,11 +34,11 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 swift build -c release --target CRMMasterData --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: .*CRMMasterData|Compiling CRMMasterData|Build" || true
 REL=$SCRATCH/release
 objs=$(for module in CRMMasterData CRMNormalize CRMCSV CRMModel GRDB Crypto CryptoBoringWrapper CCryptoBoringSSL \
-  CCryptoBoringSSLShims CXKCP CXKCPShims; do find "$REL/$module.build" -name '*.o'; done)
+  CCryptoBoringSSLShims CXKCP CXKCPShims CMemoryHints; do find "$REL/$module.build" -name '*.o'; done)
 if [ ! -x "$BIN" ] || [ -n "$(find "$REL/CRMMasterData.build" Benchmarks/mdm -newer "$BIN" -name '*.[os]*' 2>/dev/null | head -1)" ]; then
   # shellcheck disable=SC2086
   swiftc -O -module-name mdmbench Benchmarks/mdm/main.swift -o "$BIN" \
-    -I "$REL/Modules" -Xcc -fmodule-map-file="$(find "$SCRATCH/checkouts/GRDB.swift" -path '*GRDBSQLite/module.modulemap' | head -1)" \
+    -I "$REL/Modules" -Xcc -fmodule-map-file="$(find "$SCRATCH/checkouts/GRDB.swift" -path '*GRDBSQLite/module.modulemap' | head -1)" -Xcc -fmodule-map-file="$REL/CMemoryHints.build/module.modulemap" \
     $objs -lsqlite3 -lstdc++
 fi
 fi

@@ -14,6 +14,8 @@
 // power-of-two table grown by doubling at 3/4 can be under half full — at a million records 4.0 M keys sat in
 // 8.4 M slots — and momentarily holds three times its size while growing.
 
+internal import CMemoryHints
+
 /// Block key → record indices. A block holds at most `capacity` distinct records (a fuller block is a frequent
 /// value, never used for candidates).
 ///
@@ -97,6 +99,15 @@ struct BlockIndex: Sendable {
     @inline(__always) func touch(_ key: UInt64) -> UInt32 {
         let i = Self.home(Self.fingerprint(key), fingerprints.count)
         return fingerprints[i] &+ UInt32(bitPattern: heads[i])
+    }
+
+    /// Starts loading the home slot of `key` (fingerprint, chain head and size) without waiting for it: a hint for
+    /// a lookup of `key` a little later (see `IdentityGraph.place(_:features:next:)`).
+    @inline(__always) func prefetch(_ key: UInt64) {
+        let i = Self.home(Self.fingerprint(key), fingerprints.count)
+        fingerprints.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + i) }
+        heads.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + i) }
+        sizes.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + i) }
     }
 
     /// The key of the block entry `e` belongs to.
