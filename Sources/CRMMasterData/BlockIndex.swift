@@ -110,6 +110,18 @@ struct BlockIndex: Sendable {
         sizes.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + i) }
     }
 
+    /// For a key whose home slot was prefetched a while ago: when the block sits in its home slot (a fingerprint
+    /// match, not verified), starts loading its second chain entry and returns its first record, whose features the
+    /// caller may prefetch; -1 otherwise. A hint: a wrong guess costs a wasted load, never a wrong result.
+    @inline(__always) func prefetchChain(_ key: UInt64) -> Int32 {
+        let fp = Self.fingerprint(key)
+        let i = Self.home(fp, fingerprints.count)
+        guard fingerprints[i] == fp else { return -1 }
+        let e = heads[i]
+        if e >= 0 && e < Self.overflowBase { next.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + Int(e)) } }
+        return e < 0 ? -1 : record(ofEntry: e)
+    }
+
     /// The key of the block entry `e` belongs to.
     @inline(__always) private func key(ofEntry e: Int32, _ ownKey: (Int32, Int) -> UInt64) -> UInt64 {
         if e < Self.overflowBase {

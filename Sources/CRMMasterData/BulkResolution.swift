@@ -73,6 +73,9 @@ public struct BulkResolution: Sendable {
         -> Report
     {
         var report = Report()
+        // Large arrays (chunks, tables, the graph's growing arrays) from mappings of their own, returned when
+        // freed: the run's peak is at its end, and heap holes left by freed ones were most of its variation.
+        if !measureLatency { ProcessMemory.mapAllocations(atLeast: 4 << 20) }
         let clock = ContinuousClock()
         let t0 = clock.now
         var graph = IdentityGraph(configuration: configuration, retainsRecords: false)
@@ -91,7 +94,7 @@ public struct BulkResolution: Sendable {
                     chunks[chunks.count - 1].rows.reserveCapacity(chunkSize)
                 }
                 chunks[chunks.count - 1].refs += refs
-                for f in features { chunks[chunks.count - 1].rows.append(graph.intern(f)) }
+                graph.intern(features, into: &chunks[chunks.count - 1].rows)
             }
         }
         let count = measureLatency ? records.count : chunks.reduce(0) { $0 + $1.refs.count }
@@ -141,8 +144,11 @@ public struct BulkResolution: Sendable {
                 let (refs, rows) = chunks[c]
                 chunks[c] = ([], [])
                 for k in refs.indices {
-                    let next = k + 1 < rows.count ? rows[k + 1] : chunks.dropFirst(c + 1).first?.rows.first
-                    let p = graph.place(refs[k], features: rows[k], next: next)
+                    // The two rows after this one, for the graph's prefetching (across the chunk's end too).
+                    func ahead(_ d: Int) -> CompactFeatures? {
+                        k + d < rows.count ? rows[k + d] : chunks.dropFirst(c + 1).first?.rows.dropFirst(k + d - rows.count).first
+                    }
+                    let p = graph.place(refs[k], features: rows[k], next: ahead(1), afterNext: ahead(2))
                     tally[decisions.firstIndex(of: p.decision)!] += 1
                     placed.append(p.record)
                 }

@@ -123,6 +123,16 @@ struct FeatureStore: Sendable {
         return c
     }
 
+    /// Starts loading the table slots where interning `f` will look up its values that are nearly all distinct
+    /// (e-mail, its local part, phone, street): in pools of a million values each lookup is a cache miss, and a
+    /// caller about to intern several records requests those of the record after next while interning this one.
+    func prefetch(_ f: MatchFeatures) {
+        if let e = f.email { emails.prefetch(e) }
+        if let l = f.emailLocal { emailLocals.prefetch(l) }
+        if let p = f.phone { phones.prefetch(p) }
+        if let s = f.street { streets.prefetch(s) }
+    }
+
     /// The id of the first line of a two-line street (`twoLineNumbers`); `street` itself for any other.
     func firstLine(ofStreet street: UInt32) -> UInt32 { firstLines[street] ?? street }
 

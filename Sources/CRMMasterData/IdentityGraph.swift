@@ -1,6 +1,7 @@
 // CRMMasterData — the in-memory identity graph: blocking, non-chaining clustering, merge/unmerge, lookups.
 
 import CRMNormalize
+internal import CMemoryHints
 
 /// What happened to an incoming record.
 public enum ResolutionDecision: String, Sendable, Hashable, Codable {
@@ -87,8 +88,9 @@ public struct IdentityGraph: Sendable {
     private var keySlots: [BlockIndex.Slot] = []
     /// Where `place` leaves the values it reads ahead (`BlockIndex.touch`), so that the reads are kept.
     private var touchSink: UInt32 = 0
-    /// The features and block keys of the record `place` was told comes next (its slots were prefetched).
-    private var prefetched: (features: CompactFeatures, keys: [UInt64])?
+    /// The features and block keys of the records `place` was told come next, in order (their slots were
+    /// prefetched).
+    private var prefetched: [(features: CompactFeatures, keys: [UInt64])] = []
     /// Records made inactive (erased or dropped) so far: while there are none, `place` need not read `active`.
     private var inactiveRecords = 0
 
@@ -161,6 +163,14 @@ public struct IdentityGraph: Sendable {
     /// Interns a record's features into this graph's pools (bulk runs intern ahead, then `resolve(_:features:)`).
     mutating func intern(_ f: MatchFeatures) -> CompactFeatures { store.intern(f) }
 
+    /// Interns a batch of records' features in order, each while the lookups of a later one are prefetched.
+    mutating func intern(_ batch: [MatchFeatures], into out: inout [CompactFeatures]) {
+        for k in batch.indices {
+            if k + 2 < batch.count { store.prefetch(batch[k + 2]) }
+            out.append(store.intern(batch[k]))
+        }
+    }
+
     /// Resolves a record known by reference only, with features interned by `intern` (bulk runs that keep no
     /// records).
     mutating func resolve(_ ref: RecordRef, features f: CompactFeatures) -> Resolution {
@@ -184,12 +194,15 @@ public struct IdentityGraph: Sendable {
 
     /// `resolve(_:features:)` without making golden ids as text. `next`: the features of the record placed after
     /// this one, if known (bulk runs): what its lookups read first is loaded while this record is placed.
-    mutating func place(_ ref: RecordRef, features f: CompactFeatures, next: CompactFeatures? = nil) -> Placement {
+    mutating func place(
+        _ ref: RecordRef, features f: CompactFeatures, next: CompactFeatures? = nil,
+        afterNext: CompactFeatures? = nil
+    ) -> Placement {
         if let i = refIndex[ref], active[Int(i)] {
             replace(i, with: nil, features: f)
             return Placement(decision: .updated, record: i, cluster: clusterOf[Int(i)])
         }
-        return place(ref, record: nil, features: f, next: next)
+        return place(ref, record: nil, features: f, next: next, afterNext: afterNext)
     }
 
     /// The index of the active record with this reference.
@@ -211,18 +224,11 @@ public struct IdentityGraph: Sendable {
     }
 
     private mutating func place(
-        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, next: CompactFeatures? = nil
+        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, next: CompactFeatures? = nil,
+        afterNext: CompactFeatures? = nil
     ) -> Placement {
-        let keys: [UInt64]
-        if let ahead = prefetched, ahead.features == f { keys = ahead.keys } else { keys = blockKeysByKind(f) }
-        prefetched = nil
-        if let next {
-            // The next record's block slots load while this one is placed (a record takes microseconds; a cache
-            // miss a tenth of one): its lookups then find them in the cache.
-            let nextKeys = blockKeysByKind(next)
-            for k in nextKeys where k != 0 { blocks.prefetch(k) }
-            prefetched = (next, nextKeys)
-        }
+        let keys = takePrefetchedKeys(f)
+        prefetchAhead(next: next, afterNext: afterNext)
         var best: (cluster: Int32, score: Double, member: Int32)? = nil
         var joinable: [(cluster: Int32, score: Double)] = []
         var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
@@ -363,6 +369,42 @@ public struct IdentityGraph: Sendable {
             return Placement(decision: .review, record: i, cluster: c, score: r.score, candidate: r.cluster)
         }
         return Placement(decision: .created, record: i, cluster: c)
+    }
+
+    /// The block keys of `f`: those computed when it was prefetched, if it was the record expected next.
+    private mutating func takePrefetchedKeys(_ f: CompactFeatures) -> [UInt64] {
+        guard let first = prefetched.first, first.features == f else {
+            prefetched.removeAll(keepingCapacity: true)
+            return blockKeysByKind(f)
+        }
+        prefetched.removeFirst()
+        return first.keys
+    }
+
+    /// Loads, while the current record is placed (microseconds; a cache miss is a tenth of one), what the next two
+    /// records' lookups read first, in two steps: the block slots of the record after next, and for the next record
+    /// (whose slots were requested one record ago) the first entry of each block — its record's features and
+    /// cluster, and the chain's second entry. Only hints: nothing read here decides anything.
+    private mutating func prefetchAhead(next: CompactFeatures?, afterNext: CompactFeatures?) {
+        if let next {
+            if prefetched.isEmpty {
+                let keys = blockKeysByKind(next)
+                for k in keys where k != 0 { blocks.prefetch(k) }
+                prefetched.append((next, keys))
+            } else {
+                for k in prefetched[0].keys where k != 0 {
+                    let r = blocks.prefetchChain(k)
+                    guard r >= 0 else { continue }
+                    features.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + Int(r)) }
+                    clusterOf.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + Int(r)) }
+                }
+            }
+        }
+        if let afterNext, prefetched.count == 1 {
+            let keys = blockKeysByKind(afterNext)
+            for k in keys where k != 0 { blocks.prefetch(k) }
+            prefetched.append((afterNext, keys))
+        }
     }
 
     /// Whether two clusters may become one: neither was split from the other by an operator (unmerge, detach), and

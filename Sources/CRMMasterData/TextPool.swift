@@ -5,6 +5,8 @@
 // ~100 bytes each (heap object, dictionary bucket at ¾ load, array slot); here a value costs its UTF-8 bytes, a
 // 4-byte end offset and two 4-byte table slots (the table is kept at most half full).
 
+internal import CMemoryHints
+
 /// Interned UTF-8 strings: the bytes of all values in one arena, an end offset per id, and an open-addressing
 /// (linear probing) table of ids keyed by a 64-bit hash of the bytes. Id 0 is reserved: the empty placeholder,
 /// which interning "" yields only when `emptyIsValue` (otherwise "" gets an id of its own, as in `ValuePool`).
@@ -41,6 +43,13 @@ struct TextPool: Sendable {
         table[probe.slot] = id
         if ends.count * 2 > table.count { grow() }
         return id
+    }
+
+    /// Starts loading the table slot where interning `value` begins its search (a hint for a call a little later).
+    func prefetch(_ value: String) {
+        var value = value
+        let slot = value.withUTF8 { Int(truncatingIfNeeded: Self.hash($0)) } & (table.count - 1)
+        table.withUnsafeBufferPointer { crm_prefetch($0.baseAddress! + slot) }
     }
 
     /// The id of `value` if the pool holds it.

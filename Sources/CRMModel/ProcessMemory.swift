@@ -30,6 +30,16 @@ public enum ProcessMemory {
         #endif
     }
 
+    /// Makes glibc serve every allocation of at least `bytes` from a mapping of its own, unmapped when freed
+    /// (`mallopt(M_MMAP_THRESHOLD)`), for the rest of the process. This also stops glibc from raising that
+    /// threshold by itself: after a large free it serves blocks up to 32 MiB from the heap, where freed arrays of a
+    /// growing structure stay as holes. A bulk resolution of 1M records peaked 20 MiB lower with 4 MiB.
+    public static func mapAllocations(atLeast bytes: Int) {
+        #if canImport(Glibc)
+            _ = glibcMallopt(-3, Int32(clamping: bytes))  // M_MMAP_THRESHOLD
+        #endif
+    }
+
     /// Returns free heap to the system, then resets the peak to the current resident set
     /// (`/proc/self/clear_refs`, value 5), so that a later ``peakResidentKiB()`` measures only what follows.
     public static func resetPeak() {
@@ -57,4 +67,8 @@ public enum ProcessMemory {
     /// glibc's `malloc_trim` (declared in `<malloc.h>`, which the Glibc module does not export).
     @_silgen_name("malloc_trim")
     private func glibcMallocTrim(_ pad: Int) -> Int32
+
+    /// glibc's `mallopt` (declared in `<malloc.h>`, like `malloc_trim`).
+    @_silgen_name("mallopt")
+    private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
