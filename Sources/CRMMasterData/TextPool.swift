@@ -15,11 +15,18 @@ struct TextPool: Sendable {
     private var bytes: [UInt8] = []
     /// Value `id` spans `ends[id - 1] ..< ends[id]`; `ends[0] == 0` is the placeholder (empty).
     private var ends: [UInt32] = [0]
-    /// Ids by hash slot; 0 marks an empty slot (the placeholder is never stored in the table).
+    /// Ids by hash slot; 0 marks an empty slot (the placeholder is never stored in the table). While ids fit in 24
+    /// bits (`tagged`), the top 8 bits of an entry are 8 bits of its value's hash: a probe passes over other values
+    /// without reading their ends and bytes (two cache misses each in a pool of a million values).
     private var table: [UInt32] = Array(repeating: 0, count: 64)
+    private var tagged = true
     private let emptyIsValue: Bool
 
-    init(emptyIsValue: Bool = false) { self.emptyIsValue = emptyIsValue }
+    init(emptyIsValue: Bool = false, untaggedFrom: Int = 1 << 24) {
+        precondition(untaggedFrom <= 1 << 24, "tagged ids have 24 bits")
+        self.emptyIsValue = emptyIsValue
+        self.untaggedFrom = untaggedFrom
+    }
 
     /// Number of ids (the placeholder included).
     var count: Int { ends.count }
@@ -40,8 +47,13 @@ struct TextPool: Sendable {
         let id = UInt32(ends.count)
         bytes.append(contentsOf: value)
         ends.append(UInt32(bytes.count))
-        table[probe.slot] = id
-        if ends.count * 2 > table.count { grow() }
+        table[probe.slot] = entry(id, h)
+        if ends.count * 2 > table.count {
+            grow()
+        } else if tagged && ends.count >= untaggedFrom {
+            // The next id needs more than 24 bits: the table keeps whole ids from now on.
+            rebuild(size: table.count)
+        }
         return id
     }
 
@@ -86,9 +98,15 @@ struct TextPool: Sendable {
         let mask = table.count - 1
         var slot = Int(truncatingIfNeeded: h) & mask
         return bytes.withUnsafeBufferPointer { arena in
+            let tag = tagged ? Self.tag(h) : 0
             while true {
-                let id = table[slot]
-                if id == 0 { return (slot, 0) }
+                let e = table[slot]
+                if e == 0 { return (slot, 0) }
+                guard !tagged || e & ~Self.idMask == tag else {
+                    slot = (slot + 1) & mask
+                    continue
+                }
+                let id = tagged ? e & Self.idMask : e
                 let lo = Int(ends[Int(id) - 1])
                 let hi = Int(ends[Int(id)])
                 if hi - lo == value.count {
@@ -102,18 +120,36 @@ struct TextPool: Sendable {
         }
     }
 
-    /// Doubles the table and re-inserts every id (hashes are recomputed from the arena).
-    private mutating func grow() {
-        let size = table.count * 2
+    /// Ids from which entries are whole ids (no tag): ids from 2^24 need all 32 bits (lower in tests).
+    private let untaggedFrom: Int
+    /// The id bits of a tagged entry.
+    private static let idMask: UInt32 = 0x00FF_FFFF
+
+    /// The tag bits of a value with hash `h` (the top 8; the slot comes from the low bits).
+    @inline(__always) private static func tag(_ h: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: h >> 56) << 24 }
+
+    /// The table entry of `id`, whose value hashes to `h`.
+    @inline(__always) private func entry(_ id: UInt32, _ h: UInt64) -> UInt32 {
+        tagged ? id | Self.tag(h) : id
+    }
+
+    /// Doubles the table and re-inserts every id.
+    private mutating func grow() { rebuild(size: table.count * 2) }
+
+    /// Re-inserts every id into a table of `size` slots (hashes are recomputed from the arena), untagged once the
+    /// ids reach `untaggedFrom`.
+    private mutating func rebuild(size: Int) {
+        if ends.count >= untaggedFrom { tagged = false }
         var fresh = [UInt32](repeating: 0, count: size)
         let mask = size - 1
         bytes.withUnsafeBufferPointer { arena in
             for id in 1..<ends.count {
                 // Invariant as in `withBytes`.
                 let value = UnsafeBufferPointer(rebasing: arena[Int(ends[id - 1])..<Int(ends[id])])
-                var slot = Int(truncatingIfNeeded: Self.hash(value)) & mask
+                let h = Self.hash(value)
+                var slot = Int(truncatingIfNeeded: h) & mask
                 while fresh[slot] != 0 { slot = (slot + 1) & mask }
-                fresh[slot] = UInt32(id)
+                fresh[slot] = entry(UInt32(id), h)
             }
         }
         table = fresh

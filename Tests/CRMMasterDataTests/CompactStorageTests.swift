@@ -5,9 +5,12 @@ import Testing
 /// The graph's compact storage types keep the behaviour of the dictionaries and arrays they replaced.
 @Suite("Compact storage")
 struct CompactStorageTests {
-    @Test("text pool: equal text gets one id, ids survive growth, the empty placeholder is respected")
-    func textPool() {
-        var pool = TextPool()
+    @Test(
+        "text pool: equal text gets one id, ids survive growth and the switch from tagged to whole-id slots, the empty placeholder is respected",
+        arguments: [1 << 24, 700, 1]
+    )
+    func textPool(untaggedFrom: Int) {
+        var pool = TextPool(untaggedFrom: untaggedFrom)
         var ids: [String: UInt32] = [:]
         for k in 0..<5_000 {
             let s = k % 7 == 0 ? "long-value-\(k % 1_000)@example.org" : "v\(k % 2_000)"
