@@ -4,13 +4,13 @@
 import CRMNormalize
 
 /// Builds the same `MatchFeatures` as `MatchFeatures.init(_:)`, remembering the keys of raw values it has already
-/// normalised: names, streets, cities, postcodes, countries and birth dates repeat across a file, and a dictionary
-/// lookup is far cheaper than Unicode folding. E-mail addresses and phone numbers, nearly all distinct, are
-/// normalised every time. One normaliser per worker (not shared between threads).
+/// normalised: names, cities, postcodes, countries and birth dates repeat across a file, and a dictionary
+/// lookup is far cheaper than Unicode folding. E-mail addresses, phone numbers and street lines, nearly all
+/// distinct (a street line repeats only within one person's or household's records), are normalised every time:
+/// remembering street lines cost more than it saved. One normaliser per worker (not shared between threads).
 struct FeatureNormalizer {
     private var given: [String: (key: String?, token: String?)] = [:]
     private var family: [String: String?] = [:]
-    private var street: [String: (key: String?, numbers: String)] = [:]
     private var city: [String: String?] = [:]
     private var country: [String: String?] = [:]
     private var postcode: [PostcodeInput: String?] = [:]
@@ -22,10 +22,9 @@ struct FeatureNormalizer {
     }
 
     /// Called before each chunk of a file (bulk runs keep one normalizer per worker for a whole file): forgets
-    /// the street lines and postcodes (nearly all distinct, their memory would only grow) and any other kind of
+    /// the postcodes (nearly all distinct, their memory would only grow) and any other kind of
     /// value once it holds more than `limit` of them, which bounds its memory.
     mutating func bound(limit: Int = 65_536) {
-        street = [:]
         postcode = [:]
         if given.count > limit { given = [:] }
         if family.count > limit { family = [:] }
@@ -38,54 +37,54 @@ struct FeatureNormalizer {
     mutating func features(_ r: CustomerRecord) -> MatchFeatures {
         var f = MatchFeatures()
         if let raw = r.givenName {
-            let g = given[raw] ?? Self.given(raw)
-            given[raw] = g
+            let g = Self.remembered(&given, raw) { Self.given($0) }
             f.given = g.key
             f.givenToken = g.token
         }
         if let raw = r.familyName {
-            let k = family[raw] ?? NameMatching.familyKey(raw)
-            family[raw] = k
+            let k = Self.remembered(&family, raw) { NameMatching.familyKey($0) }
             f.family = k
         }
         f.email = r.email.flatMap(EmailMatching.key)
         f.emailLocal = f.email.flatMap { e in e.firstIndex(of: "@").map { String(e[..<$0]) } }
         f.phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         if let raw = r.street {
-            let s = street[raw] ?? Self.street(raw)
-            street[raw] = s
-            (f.street, f.streetNumbers) = s
+            (f.street, f.streetNumbers) = Self.street(raw)
         }
         if let raw = r.street2 {
-            let s = street[raw] ?? Self.street(raw)
-            street[raw] = s
-            (f.street, f.streetNumbers) = MatchFeatures.street(line1: f.street, line2: s.key)
+            (f.street, f.streetNumbers) = MatchFeatures.street(line1: f.street, line2: Self.street(raw).key)
         }
         if let raw = r.city {
-            let c = city[raw] ?? PostalAddress(street: nil, city: raw, postcode: nil, country: nil).city
-            city[raw] = c
+            let c = Self.remembered(&city, raw) { PostalAddress(street: nil, city: $0, postcode: nil, country: nil).city }
             f.city = c
         }
         if let raw = r.postcode {
             var normalisedCountry: String? = nil
             if let rawCountry = r.country {
-                let c =
-                    country[rawCountry]
-                    ?? PostalAddress(street: nil, city: nil, postcode: nil, country: rawCountry).country
-                country[rawCountry] = c
+                let c = Self.remembered(&country, rawCountry) {
+                    PostalAddress(street: nil, city: nil, postcode: nil, country: $0).country
+                }
                 normalisedCountry = c
             }
             let input = PostcodeInput(raw: raw, country: normalisedCountry)
-            let p = postcode[input] ?? PostalAddress.postcode(raw, country: normalisedCountry)
-            postcode[input] = p
+            let p = Self.remembered(&postcode, input) { PostalAddress.postcode($0.raw, country: $0.country) }
             f.postcode = p
         }
         if let raw = r.dateOfBirth {
-            let d = dob[raw] ?? DateOfBirth.parse(raw)?.date
-            dob[raw] = d
+            let d = Self.remembered(&dob, raw) { DateOfBirth.parse($0)?.date }
             f.dob = d
         }
         return f
+    }
+
+    /// The value `memo` holds for `raw`, computed and stored on the first call (one hash on a hit).
+    @inline(__always) private static func remembered<Key: Hashable, Value>(
+        _ memo: inout [Key: Value], _ raw: Key, _ compute: (Key) -> Value
+    ) -> Value {
+        if let known = memo[raw] { return known }
+        let value = compute(raw)
+        memo[raw] = value
+        return value
     }
 
     private static func given(_ raw: String) -> (key: String?, token: String?) {
