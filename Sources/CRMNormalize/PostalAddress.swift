@@ -93,7 +93,7 @@ public struct PostalAddress: Sendable, Hashable, Codable {
     /// The canonical postcode for a country, or `nil` when it does not have the country's shape.
     /// Countries without a rule keep the upper-cased alphanumerics.
     public static func postcode(_ raw: String, country: String?) -> String? {
-        let compact = String(raw.uppercased().filter { $0.isLetter || $0.isNumber })
+        let compact = compactPostcode(raw)
         guard !compact.isEmpty, compact.allSatisfy(\.isASCII) else { return nil }
         let digits = compact.allSatisfy(\.isNumber)
         switch country {
@@ -117,6 +117,33 @@ public struct PostalAddress: Sendable, Hashable, Codable {
         default:
             return compact
         }
+    }
+
+    /// The letters and digits of `raw`, upper-cased: on the bytes for ASCII text (what nearly every postcode is),
+    /// through `Character` properties otherwise (`generalCompactPostcode`), with the same result.
+    static func compactPostcode(_ raw: String) -> String {
+        var raw = raw
+        let ascii = raw.withUTF8 { u -> String? in
+            for b in u where b >= 0x80 { return nil }
+            return String(unsafeUninitializedCapacity: u.count) { out in
+                var n = 0
+                for b in u {
+                    switch b {
+                    case 0x30...0x39, 0x41...0x5A: out[n] = b
+                    case 0x61...0x7A: out[n] = b - 0x20
+                    default: continue
+                    }
+                    n += 1
+                }
+                return n
+            }
+        }
+        return ascii ?? generalCompactPostcode(raw)
+    }
+
+    /// `compactPostcode(raw)` for any text.
+    static func generalCompactPostcode(_ raw: String) -> String {
+        String(raw.uppercased().filter { $0.isLetter || $0.isNumber })
     }
 
     static let countryAliases: [String: String] = [

@@ -75,6 +75,21 @@ struct MatchingNormalizersTests {
         #expect(PostalAddress.postcode(raw, country: country) == expected)
     }
 
+    @Test("postcodes in ASCII are compacted on their bytes exactly as through Character properties")
+    func asciiPostcodeFastPath() {
+        var rng = SystemRandomNumberGenerator()
+        var samples = (0..<128).map { String(UnicodeScalar(UInt8($0))) } + ["sw1a 1aa", "SW1A-1AA", "\r\n12 34\t", ""]
+        for _ in 0..<5_000 {
+            samples.append(String((0..<Int.random(in: 0...12, using: &rng)).map { _ in
+                Character(UnicodeScalar(UInt8.random(in: 0...127, using: &rng)))
+            }))
+        }
+        for raw in samples {
+            #expect(PostalAddress.compactPostcode(raw) == PostalAddress.generalCompactPostcode(raw), "\(Array(raw.utf8))")
+        }
+        #expect(PostalAddress.compactPostcode("ß1") == PostalAddress.generalCompactPostcode("ß1"))
+    }
+
     @Test("addresses normalise countries by name")
     func address() {
         let a = PostalAddress(street: "1 High Street", city: "LONDON", postcode: "sw1a1aa", country: "uk")
