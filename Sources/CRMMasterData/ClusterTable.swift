@@ -36,6 +36,12 @@ struct ClusterTable: Sendable {
         flags[c] & Self.textFlag != 0 ? .text(texts[Int(keys[c])]) : .hashed(keys[c])
     }
 
+    /// Makes room for `n` more clusters' ids and flags (the slot table still grows as they come).
+    mutating func reserve(_ n: Int) {
+        keys.reserveCapacity(keys.count + n)
+        flags.reserveCapacity(flags.count + n)
+    }
+
     /// The cluster whose golden id is `key`.
     subscript(_ key: GoldenKey) -> Int32? {
         let s = find(key)
