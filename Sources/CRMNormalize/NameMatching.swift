@@ -30,6 +30,46 @@ public enum NameMatching {
             if out.last == 32 { out.removeLast() }
             return String(decoding: out, as: UTF8.self)
         }
+        if let latin = latinFold(raw, joinApostrophes: joinApostrophes) { return latin }
+        return generalFold(raw, joinApostrophes: joinApostrophes)
+    }
+
+    /// `fold` for text whose scalars all lie below U+0180 (ASCII, Latin-1 Supplement, Latin Extended-A: most
+    /// European names and streets), scalar by scalar through `latinFolds`; `nil` for any other text. Such text has
+    /// no combining marks, so every scalar is a `Character` of its own (CR LF aside, which folds to one space either
+    /// way), and lower-casing it is lower-casing each scalar: the result is `generalFold`'s.
+    static func latinFold(_ raw: String, joinApostrophes: Bool) -> String? {
+        var out = ""
+        out.reserveCapacity(raw.utf8.count)
+        var lastWasSpace = true
+        for scalar in raw.unicodeScalars {
+            let v = Int(scalar.value)
+            guard v < latinFolds.count, let entry = latinFolds[v] else { return nil }
+            if joinApostrophes && v == 39 { continue }
+            if let mapped = entry {
+                out += mapped
+                lastWasSpace = false
+            } else if !lastWasSpace {
+                out.append(" ")
+                lastWasSpace = true
+            }
+        }
+        if out.hasSuffix(" ") { out.removeLast() }
+        return out
+    }
+
+    /// Per scalar below U+0180, what `generalFold` makes of it alone: its folded text, or `nil` (a separator).
+    /// Built once from `fold(character:)` itself. A scalar that lower-cases to more than one `Character` has no
+    /// entry (text with it takes the general path).
+    static let latinFolds: [String??] = (0..<0x180).map { v -> String?? in
+        guard let scalar = UnicodeScalar(v) else { return nil }
+        let characters = Array(String(Character(scalar)).lowercased())
+        guard characters.count == 1 else { return nil }
+        return .some(fold(character: characters[0]))
+    }
+
+    /// `fold` for any text: lower-cased, then folded `Character` by `Character`.
+    static func generalFold(_ raw: String, joinApostrophes: Bool) -> String {
         var out = ""
         out.reserveCapacity(raw.utf8.count)
         var lastWasSpace = true

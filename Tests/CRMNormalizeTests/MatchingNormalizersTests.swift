@@ -75,6 +75,31 @@ struct MatchingNormalizersTests {
         #expect(PostalAddress.postcode(raw, country: country) == expected)
     }
 
+    @Test("text in Latin scalars (below U+0180) folds scalar by scalar exactly as through Character folding")
+    func latinFoldFastPath() {
+        var rng = SystemRandomNumberGenerator()
+        let scalars = (0..<0x180).compactMap(UnicodeScalar.init)
+        var samples = scalars.map { String(Character($0)) } + ["Hauptstraße 5", "İstiklal Cd.", "\r\nŒuvre  ", "O'Néil"]
+        for _ in 0..<5_000 {
+            var s = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 0...10, using: &rng) {
+                // Mostly letters, spaces and punctuation of the Latin blocks, with CR, LF and apostrophes.
+                s.append(Bool.random(using: &rng) ? scalars.randomElement(using: &rng)! : ["\r", "\n", "'", " ", "a"].randomElement(using: &rng)!)
+            }
+            samples.append(String(s))
+        }
+        for raw in samples {
+            for join in [false, true] {
+                #expect(
+                    NameMatching.fold(raw, joinApostrophes: join) == NameMatching.generalFold(raw, joinApostrophes: join),
+                    "\(raw.unicodeScalars.map(\.value)) join \(join)")
+            }
+        }
+        // Text with other scalars takes the general path.
+        #expect(NameMatching.latinFold("Ζωή", joinApostrophes: false) == nil)
+        #expect(NameMatching.fold("Ζωή") == "ζωη")
+    }
+
     @Test("postcodes in ASCII are compacted on their bytes exactly as through Character properties")
     func asciiPostcodeFastPath() {
         var rng = SystemRandomNumberGenerator()
