@@ -114,13 +114,19 @@ public struct MatchFeatures: Sendable, Hashable {
     /// No values (every field missing).
     init() { streetNumbers = "" }
 
+    /// The local part of an e-mail key (before its one "@"), found on the UTF-8 bytes: "@" is ASCII, so the index
+    /// is a character boundary, and no `Character` is formed.
+    static func localPart(ofEmailKey key: String) -> String? {
+        key.utf8.firstIndex(of: UInt8(ascii: "@")).map { String(key[..<$0]) }
+    }
+
     /// Normalises a record; never fails (unreadable parts become `nil`).
     public init(_ r: CustomerRecord) {
         given = r.givenName.flatMap(NameMatching.givenKey)
         givenToken = given == nil ? nil : r.givenName.flatMap { NameMatching.tokens($0).first }
         family = r.familyName.flatMap(NameMatching.familyKey)
         email = r.email.flatMap(EmailMatching.key)
-        emailLocal = email.flatMap { e in e.firstIndex(of: "@").map { String(e[..<$0]) } }
+        emailLocal = email.flatMap(Self.localPart(ofEmailKey:))
         phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         let address = PostalAddress(street: r.street, city: r.city, postcode: r.postcode, country: r.country)
         (street, streetNumbers) = Self.street(
@@ -171,7 +177,23 @@ enum PhoneKey {
         guard digits.count >= 7, digits.count <= 15 else { return nil }
         if let f = digits.first, digits.allSatisfy({ $0 == f }) { return nil }
         let tail = digits.suffix(9)
-        if tail.count >= 7, Set(tail).count <= 2 { return nil }  // 1212121, 0101010…
+        if tail.count >= 7, atMostTwoDistinct(tail) { return nil }  // 1212121, 0101010…
         return String(decoding: tail, as: UTF8.self)
+    }
+
+    /// Whether `digits` holds at most two distinct values (without a `Set` per phone number).
+    static func atMostTwoDistinct(_ digits: ArraySlice<UInt8>) -> Bool {
+        var first: UInt8? = nil
+        var second: UInt8? = nil
+        for d in digits where d != first && d != second {
+            if first == nil {
+                first = d
+            } else if second == nil {
+                second = d
+            } else {
+                return false
+            }
+        }
+        return true
     }
 }

@@ -46,7 +46,7 @@ struct FeatureNormalizer {
             f.family = k
         }
         f.email = r.email.flatMap(EmailMatching.key)
-        f.emailLocal = f.email.flatMap { e in e.firstIndex(of: "@").map { String(e[..<$0]) } }
+        f.emailLocal = f.email.flatMap(MatchFeatures.localPart(ofEmailKey:))
         f.phone = r.phone.flatMap { PhoneKey.key($0, defaultRegion: r.country) }
         if let raw = r.street {
             (f.street, f.streetNumbers) = Self.street(raw)

@@ -25,6 +25,21 @@ struct MatchingTests {
     let model = MatchModel()
     let config = ResolverConfiguration()
 
+    @Test("phone keys: placeholders of one or two repeated digits have none, real numbers keep their last nine digits")
+    func phoneKeys() {
+        #expect(PhoneKey.key("+44 20 7946 0018", defaultRegion: "GB") == "079460018")
+        #expect(PhoneKey.key("1212121", defaultRegion: nil) == nil)
+        #expect(PhoneKey.key("0101 0101 01", defaultRegion: nil) == nil)
+        #expect(PhoneKey.key("5555555", defaultRegion: nil) == nil)
+        #expect(PhoneKey.key("1212123", defaultRegion: nil) == "1212123")
+        #expect(PhoneKey.key("123456", defaultRegion: nil) == nil)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let digits = ArraySlice((0..<Int.random(in: 0...12, using: &rng)).map { _ in UInt8.random(in: 48...51, using: &rng) })
+            #expect(PhoneKey.atMostTwoDistinct(digits) == (Set(digits).count <= 2))
+        }
+    }
+
     @Test("one person across systems scores above the merge threshold without guards")
     func samePerson() {
         let a = MatchFeatures(
