@@ -174,9 +174,15 @@ public struct BulkResolution: Sendable {
         out += "id,cluster_id\n".utf8
         let refs = graph.refs
         for i in placed where i >= 0 {
-            out += CSVTable.escape(refs[Int(i)].externalId).utf8
+            // Ids are written as their bytes; the rare one that needs CSV quoting goes through `CSVTable.escape`.
+            let plain = refs.withBytes(Int(i)) { id in
+                guard !id.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return false }
+                out += id
+                return true
+            }
+            if !plain { out += CSVTable.escape(refs[Int(i)].externalId).utf8 }
             out.append(UInt8(ascii: ","))
-            out += graph.goldenId(ofRecord: i).utf8
+            graph.appendGoldenId(ofRecord: i, to: &out)
             out.append(UInt8(ascii: "\n"))
             if out.count >= 1 << 20 { try flush() }
         }

@@ -22,11 +22,19 @@ enum GoldenId {
 
     /// "G" + the 16 lower-case hex digits of `h`.
     static func format(_ h: UInt64) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 17)
-        out[0] = UInt8(ascii: "G")
-        for k in 0..<16 { out[16 - k] = digits[Int((h >> (4 * UInt64(k))) & 0xF)] }
+        var out: [UInt8] = []
+        out.reserveCapacity(17)
+        append(h, to: &out)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `format(h)` as UTF-8.
+    static func append(_ h: UInt64, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "G"))
+        for k in (0..<16).reversed() {
+            let nibble = UInt8(truncatingIfNeeded: h >> (4 * UInt64(k))) & 0xF
+            out.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+        }
     }
 
     /// The 64 bits of an id in exactly the form `format` writes; `nil` for any other text.
@@ -54,6 +62,14 @@ enum GoldenKey: Hashable, Sendable {
 
     init(_ id: String) {
         if let h = GoldenId.parse(id) { self = .hashed(h) } else { self = .text(id) }
+    }
+
+    /// Appends the golden id as UTF-8.
+    func append(to out: inout [UInt8]) {
+        switch self {
+        case .hashed(let h): GoldenId.append(h, to: &out)
+        case .text(let s): out += s.utf8
+        }
     }
 
     /// The golden id.

@@ -215,6 +215,11 @@ public struct IdentityGraph: Sendable {
     /// The golden id of record `i`'s cluster.
     func goldenId(ofRecord i: Int32) -> String { clusters[Int(clusterOf[Int(i)])].goldenId }
 
+    /// Appends the golden id of record `i`'s cluster as UTF-8 (no `String` per record: bulk output).
+    func appendGoldenId(ofRecord i: Int32, to out: inout [UInt8]) {
+        clusters[Int(clusterOf[Int(i)])].golden.append(to: &out)
+    }
+
     private func resolution(_ ref: RecordRef, _ p: Placement) -> Resolution {
         Resolution(
             ref: ref, goldenId: clusters[Int(p.cluster)].goldenId, decision: p.decision, score: p.score,

@@ -173,7 +173,7 @@ struct RecordRefs: RandomAccessCollection, Sendable {
     }
 
     /// Calls `body` with the bytes of reference `i`'s external id (valid only inside `body`).
-    @inline(__always) private func withBytes<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    @inline(__always) func withBytes<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let lo = i == 0 ? 0 : Int(ends[i - 1])
         let hi = Int(ends[i])
         // 0 ≤ lo ≤ hi ≤ bytes.count: ends only grow and each was bytes.count when appended.
