@@ -39,23 +39,14 @@ public enum NameMatching {
     /// no combining marks, so every scalar is a `Character` of its own (CR LF aside, which folds to one space either
     /// way), and lower-casing it is lower-casing each scalar: the result is `generalFold`'s.
     static func latinFold(_ raw: String, joinApostrophes: Bool) -> String? {
-        var out = ""
-        out.reserveCapacity(raw.utf8.count)
-        var lastWasSpace = true
+        var out = FoldedText(capacity: raw.utf8.count)
         for scalar in raw.unicodeScalars {
             let v = Int(scalar.value)
             guard v < latinFolds.count, let entry = latinFolds[v] else { return nil }
             if joinApostrophes && v == 39 { continue }
-            if let mapped = entry {
-                out += mapped
-                lastWasSpace = false
-            } else if !lastWasSpace {
-                out.append(" ")
-                lastWasSpace = true
-            }
+            out.append(entry)
         }
-        if out.hasSuffix(" ") { out.removeLast() }
-        return out
+        return out.finish()
     }
 
     /// Per scalar below U+0180, what `generalFold` makes of it alone: its folded text, or `nil` (a separator).
@@ -70,21 +61,37 @@ public enum NameMatching {
 
     /// `fold` for any text: lower-cased, then folded `Character` by `Character`.
     static func generalFold(_ raw: String, joinApostrophes: Bool) -> String {
-        var out = ""
-        out.reserveCapacity(raw.utf8.count)
-        var lastWasSpace = true
+        var out = FoldedText(capacity: raw.utf8.count)
         for ch in raw.lowercased() {
             if joinApostrophes && (ch == "'" || ch == "’") { continue }
-            if let mapped = fold(character: ch) {
-                out += mapped
+            out.append(fold(character: ch))
+        }
+        return out.finish()
+    }
+
+    /// Folded pieces joined as `fold` joins them: every run of separators one space, none at either end.
+    private struct FoldedText {
+        private var text = ""
+        private var lastWasSpace = true
+
+        init(capacity: Int) { text.reserveCapacity(capacity) }
+
+        /// Appends a folded piece, or a separator for `nil`.
+        mutating func append(_ piece: String?) {
+            if let piece {
+                text += piece
                 lastWasSpace = false
             } else if !lastWasSpace {
-                out.append(" ")
+                text.append(" ")
                 lastWasSpace = true
             }
         }
-        if out.hasSuffix(" ") { out.removeLast() }
-        return out
+
+        /// The text, without a trailing separator.
+        mutating func finish() -> String {
+            if text.hasSuffix(" ") { text.removeLast() }
+            return text
+        }
     }
 
     /// The tokens of a folded name ("Jean-Luc O'Neil" → ["jean", "luc", "o", "neil"] with apostrophes joined:
