@@ -401,7 +401,7 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .testTarget(
-            name: "CRMMasterDataTests", dependencies: ["CRMMasterData", "CRMNormalize"],
+            name: "CRMMasterDataTests", dependencies: ["CRMCSV", "CRMMasterData", "CRMNormalize"],
             swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMDeliveryTests",

@@ -146,7 +146,8 @@ public struct BulkResolution: Sendable {
                 for k in refs.indices {
                     // The two rows after this one, for the graph's prefetching (across the chunk's end too).
                     func ahead(_ d: Int) -> CompactFeatures? {
-                        k + d < rows.count ? rows[k + d] : chunks.dropFirst(c + 1).first?.rows.dropFirst(k + d - rows.count).first
+                        if k + d < rows.count { return rows[k + d] }
+                        return chunks.dropFirst(c + 1).first?.rows.dropFirst(k + d - rows.count).first
                     }
                     let p = graph.place(refs[k], features: rows[k], next: ahead(1), afterNext: ahead(2))
                     tally[decisions.firstIndex(of: p.decision)!] += 1
@@ -176,9 +177,9 @@ public struct BulkResolution: Sendable {
         for i in placed where i >= 0 {
             // Ids are written as their bytes; the rare one that needs CSV quoting goes through `CSVTable.escape`.
             let plain = refs.withBytes(Int(i)) { id in
-                guard !id.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return false }
-                out += id
-                return true
+                let quoted = id.contains(where: Self.needsQuoting)
+                if !quoted { out += id }
+                return !quoted
             }
             if !plain { out += CSVTable.escape(refs[Int(i)].externalId).utf8 }
             out.append(UInt8(ascii: ","))
@@ -239,9 +240,9 @@ public struct BulkResolution: Sendable {
     /// Streams the CSV as references and features, `batchSize` rows at a time in file order, on two threads: this
     /// thread parses every row, normalises every seventh batch and runs `body` on the batches in order (the caller
     /// interns); a helper thread normalises the other batches (with every fourth batch here, this thread had 20 %
-    /// more to do than the helper: 5.2 against 4.3 s of CPU on 1M records; one in seven balances them). Each thread has its own normalizer. The records are
-    /// made on this thread, so they come from its malloc arena (a reading thread's arena stayed resident: +24 MiB
-    /// at the end of a run).
+    /// more to do than the helper: 5.2 against 4.3 s of CPU on 1M records; one in seven balances them). Each thread
+    /// has its own normalizer. The records are made on this thread, so they come from its malloc arena (a reading
+    /// thread's arena stayed resident: +24 MiB at the end of a run).
     static func readFeatures(
         path: String, columns: [String: String], defaultSystem: String,
         _ body: ([RecordRef], [MatchFeatures]) -> Void
@@ -331,6 +332,9 @@ public struct BulkResolution: Sendable {
         }
         if !out.isEmpty { try body(out) }
     }
+
+    /// Whether a byte makes a CSV field need quoting: a comma, a double quote, CR or LF.
+    static func needsQuoting(_ b: UInt8) -> Bool { b == 0x2C || b == 0x22 || b == 0x0A || b == 0x0D }
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18

@@ -55,7 +55,9 @@ struct FeatureNormalizer {
             (f.street, f.streetNumbers) = MatchFeatures.street(line1: f.street, line2: Self.street(raw).key)
         }
         if let raw = r.city {
-            let c = Self.remembered(&city, raw) { PostalAddress(street: nil, city: $0, postcode: nil, country: nil).city }
+            let c = Self.remembered(&city, raw) {
+                PostalAddress(street: nil, city: $0, postcode: nil, country: nil).city
+            }
             f.city = c
         }
         if let raw = r.postcode {

@@ -1,7 +1,7 @@
 // CRMMasterData — the in-memory identity graph: blocking, non-chaining clustering, merge/unmerge, lookups.
 
-import CRMNormalize
 internal import CMemoryHints
+import CRMNormalize
 
 /// What happened to an incoming record.
 public enum ResolutionDecision: String, Sendable, Hashable, Codable {
@@ -196,8 +196,9 @@ public struct IdentityGraph: Sendable {
         var absorbed: [String] = []
     }
 
-    /// `resolve(_:features:)` without making golden ids as text. `next`: the features of the record placed after
-    /// this one, if known (bulk runs): what its lookups read first is loaded while this record is placed.
+    /// `resolve(_:features:)` without making golden ids as text. `next`, `afterNext`: the features of the two
+    /// records placed after this one, if known (bulk runs): what their lookups read first is loaded while this
+    /// record is placed (`prefetchAhead`).
     mutating func place(
         _ ref: RecordRef, features f: CompactFeatures, next: CompactFeatures? = nil,
         afterNext: CompactFeatures? = nil

@@ -85,7 +85,9 @@ public struct PostalAddress: Sendable, Hashable, Codable {
     /// `abbreviations` as bytes, by the length of the word.
     static let abbreviationsByLength: [[(key: [UInt8], value: [UInt8])]] = {
         var table = [[(key: [UInt8], value: [UInt8])]](repeating: [], count: 16)
-        for (k, v) in abbreviations where k.utf8.count < 16 { table[k.utf8.count].append((Array(k.utf8), Array(v.utf8))) }
+        for (k, v) in abbreviations where k.utf8.count < 16 {
+            table[k.utf8.count].append((Array(k.utf8), Array(v.utf8)))
+        }
         return table
     }()
     static let strasse = Array("strasse".utf8)

@@ -1,3 +1,4 @@
+import CRMCSV
 import Foundation
 import Testing
 
@@ -93,6 +94,26 @@ struct BulkResolutionTests {
         let ids = a.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] }
         let rows = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n").dropFirst()
         #expect(ids == rows.map { $0.split(separator: ",")[0] })
+    }
+
+    @Test("record ids with a comma, a quote or a line break are written quoted, the others as they are")
+    func quotedIds() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulk-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let rows = [
+            "id,given_name,family_name,email", "plain-1,Ada,Lovelace,ada@example.org",
+            "\"a,b\",Ada,Lovelace,ada@example.org", "\"say \"\"hi\"\"\",Alan,Turing,alan@example.org",
+            "\"two\nlines\",Grace,Hopper,grace@example.org",
+        ]
+        try (rows.joined(separator: "\n") + "\n").write(toFile: directory + "/in.csv", atomically: true, encoding: .utf8)
+        _ = try BulkResolution().run(input: directory + "/in.csv", output: directory + "/out.csv")
+        let reader = try CSVReader(path: directory + "/out.csv")
+        var ids: [String] = []
+        while case .success(let record)? = reader.next() { ids.append(record.fields[0]) }
+        #expect(ids == ["id", "plain-1", "a,b", "say \"hi\"", "two\nlines"])
+        let text = try String(contentsOfFile: directory + "/out.csv", encoding: .utf8)
+        #expect(text.hasPrefix("id,cluster_id\nplain-1,G"))
     }
 
     @Test("a row that cannot be read in a later batch stops the bulk run with its line")

@@ -79,19 +79,23 @@ struct MatchingNormalizersTests {
     func latinFoldFastPath() {
         var rng = SystemRandomNumberGenerator()
         let scalars = (0..<0x180).compactMap(UnicodeScalar.init)
-        var samples = scalars.map { String(Character($0)) } + ["Hauptstraße 5", "İstiklal Cd.", "\r\nŒuvre  ", "O'Néil"]
+        var samples =
+            scalars.map { String(Character($0)) } + ["Hauptstraße 5", "İstiklal Cd.", "\r\nŒuvre  ", "O'Néil"]
         for _ in 0..<5_000 {
             var s = String.UnicodeScalarView()
             for _ in 0..<Int.random(in: 0...10, using: &rng) {
                 // Mostly letters, spaces and punctuation of the Latin blocks, with CR, LF and apostrophes.
-                s.append(Bool.random(using: &rng) ? scalars.randomElement(using: &rng)! : ["\r", "\n", "'", " ", "a"].randomElement(using: &rng)!)
+                s.append(
+                    Bool.random(using: &rng)
+                        ? scalars.randomElement(using: &rng)! : ["\r", "\n", "'", " ", "a"].randomElement(using: &rng)!)
             }
             samples.append(String(s))
         }
         for raw in samples {
             for join in [false, true] {
                 #expect(
-                    NameMatching.fold(raw, joinApostrophes: join) == NameMatching.generalFold(raw, joinApostrophes: join),
+                    NameMatching.fold(raw, joinApostrophes: join)
+                        == NameMatching.generalFold(raw, joinApostrophes: join),
                     "\(raw.unicodeScalars.map(\.value)) join \(join)")
             }
         }
@@ -105,12 +109,15 @@ struct MatchingNormalizersTests {
         var rng = SystemRandomNumberGenerator()
         var samples = (0..<128).map { String(UnicodeScalar(UInt8($0))) } + ["sw1a 1aa", "SW1A-1AA", "\r\n12 34\t", ""]
         for _ in 0..<5_000 {
-            samples.append(String((0..<Int.random(in: 0...12, using: &rng)).map { _ in
-                Character(UnicodeScalar(UInt8.random(in: 0...127, using: &rng)))
-            }))
+            samples.append(
+                String(
+                    (0..<Int.random(in: 0...12, using: &rng)).map { _ in
+                        Character(UnicodeScalar(UInt8.random(in: 0...127, using: &rng)))
+                    }))
         }
         for raw in samples {
-            #expect(PostalAddress.compactPostcode(raw) == PostalAddress.generalCompactPostcode(raw), "\(Array(raw.utf8))")
+            #expect(
+                PostalAddress.compactPostcode(raw) == PostalAddress.generalCompactPostcode(raw), "\(Array(raw.utf8))")
         }
         #expect(PostalAddress.compactPostcode("ß1") == PostalAddress.generalCompactPostcode("ß1"))
     }
