@@ -177,7 +177,7 @@ public struct BulkResolution: Sendable {
         for i in placed where i >= 0 {
             // Ids are written as their bytes; the rare one that needs CSV quoting goes through `CSVTable.escape`.
             let plain = refs.withBytes(Int(i)) { id in
-                let quoted = id.contains(where: Self.needsQuoting)
+                let quoted = id.contains(where: CSVTable.needsQuoting)
                 if !quoted { out += id }
                 return !quoted
             }
@@ -332,9 +332,6 @@ public struct BulkResolution: Sendable {
         }
         if !out.isEmpty { try body(out) }
     }
-
-    /// Whether a byte makes a CSV field need quoting: a comma, a double quote, CR or LF.
-    static func needsQuoting(_ b: UInt8) -> Bool { b == 0x2C || b == 0x22 || b == 0x0A || b == 0x0D }
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18

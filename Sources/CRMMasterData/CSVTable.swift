@@ -33,11 +33,14 @@ public struct CSVTable: Sendable {
         }
     }
 
-    /// Quotes a field when it needs it.
+    /// Quotes a field when it needs it (checked on the bytes: "\r\n" is one `Character`, equal to neither).
     public static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        guard s.utf8.contains(where: needsQuoting) else { return s }
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+
+    /// Whether a byte makes a field need quoting: a comma, a double quote, CR or LF.
+    static func needsQuoting(_ b: UInt8) -> Bool { b == 0x2C || b == 0x22 || b == 0x0A || b == 0x0D }
 
     /// Canonical field names `CustomerRecord` fills from CSV columns. `house_number` is put before `street`
     /// (for files that keep the number in a column of its own).

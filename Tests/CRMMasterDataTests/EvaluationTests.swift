@@ -114,6 +114,9 @@ struct BulkResolutionTests {
         #expect(ids == ["id", "plain-1", "a,b", "say \"hi\"", "two\nlines"])
         let text = try String(contentsOfFile: directory + "/out.csv", encoding: .utf8)
         #expect(text.hasPrefix("id,cluster_id\nplain-1,G"))
+        // "\r\n" is one Character, equal to neither "\r" nor "\n": the check is on the bytes.
+        #expect(CSVTable.escape("a\r\nb") == "\"a\r\nb\"")
+        #expect(CSVTable.escape("plain") == "plain")
     }
 
     @Test("a row that cannot be read in a later batch stops the bulk run with its line")
