@@ -136,10 +136,28 @@ public struct BulkResolution: Sendable {
             // the block entries (ten slots a record) are sized once, and the block table for the estimated
             // distinct keys plus 2 %: no reallocation while resolving. Each chunk is dropped once resolved: the
             // graph holds its references and features from then on.
-            let blockKeys = graph.estimatedBlockKeys(chunks.lazy.flatMap(\.rows))
-            graph.reserve(records: count, blockKeys: blockKeys + blockKeys / 50)
             var tally = [Int](repeating: 0, count: 4)
             let decisions: [ResolutionDecision] = [.created, .joined, .updated, .review]
+            // Every reference new (no row updates an earlier one): blocking and clustering on two threads.
+            let onTwoThreads = graph.preload(refs: chunks.lazy.flatMap(\.refs)) {
+                var all: [CompactFeatures] = []
+                all.reserveCapacity(count)
+                for c in chunks.indices {
+                    all += chunks[c].rows
+                    chunks[c].rows = []
+                }
+                return all
+            }
+            if onTwoThreads {
+                let refs = chunks.map(\.refs)
+                chunks = []
+                // The chunks' rows (heap blocks below the mapping threshold) are freed: hand their pages back.
+                ProcessMemory.releaseFreeHeap()
+                placed = Self.placePreloaded(&graph, refs: refs) { tally[decisions.firstIndex(of: $0)!] += 1 }
+            } else {
+                let blockKeys = graph.estimatedBlockKeys(chunks.lazy.flatMap(\.rows))
+                graph.reserve(records: count, blockKeys: blockKeys + blockKeys / 50)
+            }
             for c in chunks.indices {
                 let (refs, rows) = chunks[c]
                 chunks[c] = ([], [])
@@ -197,6 +215,63 @@ public struct BulkResolution: Sendable {
         report.resolveSeconds = Self.seconds(t3 - t2)
         report.writeSeconds = Self.seconds(t4 - t3)
         return report
+    }
+
+    /// Places the records preloaded into `graph` (references `refs`, in chunks) on two threads: a `BlockStage` finds
+    /// each record's candidates on a thread of its own, a batch at a time, while this thread scores and clusters
+    /// them in order (the graph's decisions are those of one thread). Returns each record's index.
+    static func placePreloaded(
+        _ graph: inout IdentityGraph, refs: consuming [[RecordRef]], _ decided: (ResolutionDecision) -> Void
+    ) -> [Int32] {
+        typealias Candidates = (ends: [Int32], records: [Int32])
+        // Batches of 1 024 records' candidates, at most eight waiting (a few hundred kB).
+        let queue = BatchQueue<Candidates>(capacity: 8)
+        let blocks = UnsafeSendableBox<BlockIndex?>(nil)
+        // Moved to the thread (a copy left here would make the stage's first change copy the block index).
+        let handOver = UnsafeSendableBox<BlockStage?>(BlockStage(taking: &graph))
+        Thread {
+            var stage = handOver.value!
+            handOver.value = nil
+            while !stage.isFinished {
+                var batch: Candidates = ([], [])
+                batch.ends.reserveCapacity(1_024)
+                while batch.ends.count < 1_024 && !stage.isFinished {
+                    stage.advance(into: &batch.records)
+                    batch.ends.append(Int32(batch.records.count))
+                }
+                queue.put(batch)
+            }
+            blocks.value = stage.blocks
+            queue.finish()
+        }.start()
+        var placed: [Int32] = []
+        placed.reserveCapacity(refs.reduce(0) { $0 + $1.count })
+        var chunk = 0
+        var k = 0
+        while let batch = try? queue.take() {
+            batch.records.withUnsafeBufferPointer { records in
+                for n in batch.ends.indices {
+                    while k == refs[chunk].count {
+                        // Done with a chunk of references: free it and hand its pages back (as `run` does).
+                        refs[chunk] = []
+                        ProcessMemory.releaseFreeHeap()
+                        chunk += 1
+                        k = 0
+                    }
+                    let start = n == 0 ? 0 : Int(batch.ends[n - 1])
+                    let end = Int(batch.ends[n])
+                    let upcoming = n + 1 < batch.ends.count ? end..<Int(batch.ends[n + 1]) : end..<end
+                    let p = graph.place(
+                        preloaded: refs[chunk][k], candidates: UnsafeBufferPointer(rebasing: records[start..<end]),
+                        upcoming: UnsafeBufferPointer(rebasing: records[upcoming]))
+                    decided(p.decision)
+                    placed.append(p.record)
+                    k += 1
+                }
+            }
+        }
+        graph.restoreBlocks(blocks.value!)
+        return placed
     }
 
     /// Why two records of a file ended where they did: resolves the file, then explains the pair and the second

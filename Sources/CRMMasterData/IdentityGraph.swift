@@ -77,6 +77,9 @@ public struct IdentityGraph: Sendable {
     /// Absorbed golden id → its members when it was merged (what unmerge restores).
     public private(set) var mergeHistory: [String: [RecordRef]] = [:]
     private var blocks: BlockIndex
+    /// Records whose references and features were put in place before they were placed (`preload`, bulk runs on
+    /// two threads): they are records `0 ..< preloaded`.
+    private var preloaded = 0
     /// Per record whose features changed after it was added (replaced or erased): its block keys by kind as they
     /// were when it was added — the keys of its own block entries (`ownBlockKey`).
     private var addedBlockKeys: [Int32: [UInt64]] = [:]
@@ -135,10 +138,16 @@ public struct IdentityGraph: Sendable {
     /// arrays and indexes while resolving. `blockKeys`, when known (see `estimatedBlockKeys`), sizes the block
     /// table once: growing it near the end of a run would hold the old and the new table at once.
     mutating func reserve(records count: Int, blockKeys: Int = 0) {
-        let n = refs.count + count
         refIndex.reserve(count)
+        features.reserveCapacity(refs.count + count)
+        reserveClustering(records: count)
+        blocks.reserve(records: count, keys: blockKeys)
+    }
+
+    /// `reserve` for the arrays that grow as records are placed (not the references, features and blocks).
+    private mutating func reserveClustering(records count: Int) {
+        let n = active.count + count
         if retainsRecords { records.reserveCapacity(n) }
-        features.reserveCapacity(n)
         active.reserveCapacity(n)
         clusterOf.reserveCapacity(n)
         // Each new record founds at most one cluster. Capacity never used costs address space, not memory (pages
@@ -146,7 +155,6 @@ public struct IdentityGraph: Sendable {
         // +8 MiB at 524 288 clusters, the peak of a 1M run.
         members.reserve(records: count, clusters: count)
         clusters.reserve(count)
-        blocks.reserve(records: count, keys: blockKeys)
     }
 
     /// About how many distinct blocking keys `rows` bring (keys already in the index counted again): the distinct
@@ -239,13 +247,6 @@ public struct IdentityGraph: Sendable {
     ) -> Placement {
         let keys = takePrefetchedKeys(f)
         prefetchAhead(next: next, afterNext: afterNext)
-        var best: (cluster: Int32, score: Double, member: Int32)? = nil
-        var joinable: [(cluster: Int32, score: Double)] = []
-        var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
-        let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
-        // A cluster whose best member scores below this can neither take the record nor be its review candidate.
-        let relevantScore = min(configuration.reviewThreshold, configuration.mergeThreshold)
-
         scratch.removeAll(keepingCapacity: true)
         keySlots.removeAll(keepingCapacity: true)
         let growths = blocks.growths
@@ -269,6 +270,22 @@ public struct IdentityGraph: Sendable {
                 if k + 1 < size { e = blocks.entry(after: e) }
             }
         }
+        return settle(ref, record: record, features: f, blockingKeys: keys, slots: (keySlots, growths))
+    }
+
+    /// The rest of `place` once `scratch` holds the candidate records (the earlier records sharing a block with
+    /// this one): their clusters are scored, the record is appended (and added to its blocks unless preloaded)
+    /// and joins the best cluster or founds one.
+    private mutating func settle(
+        _ ref: RecordRef, record: CustomerRecord?, features f: CompactFeatures, blockingKeys keys: [UInt64]?,
+        slots: (found: [BlockIndex.Slot], growths: Int)?
+    ) -> Placement {
+        var best: (cluster: Int32, score: Double, member: Int32)? = nil
+        var joinable: [(cluster: Int32, score: Double)] = []
+        var bestReview: (cluster: Int32, score: Double, member: Int32)? = nil
+        let meanThreshold = configuration.clusterMeanThreshold ?? configuration.reviewThreshold
+        // A cluster whose best member scores below this can neither take the record nor be its review candidate.
+        let relevantScore = min(configuration.reviewThreshold, configuration.mergeThreshold)
         if !scratch.isEmpty {
             if inactiveRecords == 0 {
                 // No record was ever erased or dropped (every bulk run): skip reading `active`.
@@ -356,8 +373,7 @@ public struct IdentityGraph: Sendable {
             }
         }
 
-        let i = append(
-            ref, record: record, features: f, blockingKeys: keys, slots: (keySlots, growths))
+        let i = append(ref, record: record, features: f, blockingKeys: keys, slots: slots)
 
         if let b = best {
             clusterOf.append(b.cluster)
@@ -379,6 +395,61 @@ public struct IdentityGraph: Sendable {
             return Placement(decision: .review, record: i, cluster: c, score: r.score, candidate: r.cluster)
         }
         return Placement(decision: .created, record: i, cluster: c)
+    }
+
+    // MARK: Bulk placement on two threads
+
+    /// Puts the references and features of the records a bulk run is about to place in place, in order, so that
+    /// a `BlockStage` on another thread can read every record's features while this graph places them with
+    /// `place(preloaded:features:candidates:)`. Only on an empty graph, and only when every reference is new:
+    /// false (and the graph unchanged) when one repeats, since a repeated reference updates a record and the
+    /// records' indices would no longer follow the rows.
+    /// `features` is asked for once the references are known to be new. The per-record arrays are sized for the
+    /// records (`reserve`); a `BlockStage` sizes the block index.
+    mutating func preload(
+        refs: some Collection<RecordRef>, features rows: () -> [CompactFeatures]
+    ) -> Bool {
+        precondition(active.isEmpty && preloaded == 0, "preload on a graph that holds records")
+        refIndex.reserve(refs.count)
+        for ref in refs where !refIndex.appendNew(ref) {
+            refIndex = RecordRefIndex()
+            return false
+        }
+        features = rows()
+        precondition(features.count == refs.count, "preload: a reference per record")
+        preloaded = features.count
+        reserveClustering(records: preloaded)
+        return true
+    }
+
+    /// The preloaded records' features (what a `BlockStage` reads).
+    var preloadedFeatures: [CompactFeatures] { features }
+
+    /// Hands the block index to a `BlockStage` (`restoreBlocks` takes it back): while it is away, only preloaded
+    /// records may be placed.
+    mutating func takeBlocks() -> BlockIndex {
+        var taken = BlockIndex(capacity: configuration.maxBlockSize + 1)
+        swap(&taken, &blocks)
+        return taken
+    }
+
+    /// Takes back the block index from `takeBlocks`, holding the blocks of every record placed since.
+    mutating func restoreBlocks(_ index: BlockIndex) { blocks = index }
+
+    /// `place` for the next preloaded record (reference `ref`), with its candidates (the earlier records sharing a
+    /// block with it) as a `BlockStage` found them. `upcoming`: the next record's candidates, whose clusters are
+    /// loaded meanwhile.
+    mutating func place(
+        preloaded ref: RecordRef, candidates: UnsafeBufferPointer<Int32>, upcoming: UnsafeBufferPointer<Int32>
+    ) -> Placement {
+        precondition(active.count < preloaded, "place(preloaded:) past the preloaded records")
+        let f = features[active.count]
+        clusterOf.withUnsafeBufferPointer { c in
+            for r in upcoming { crm_prefetch(c.baseAddress! + Int(r)) }
+        }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: candidates)
+        return settle(ref, record: nil, features: f, blockingKeys: nil, slots: nil)
     }
 
     /// The block keys of `f`: those computed when it was prefetched, if it was the record expected next.
@@ -641,13 +712,19 @@ public struct IdentityGraph: Sendable {
         // `keys`: the record's block keys by kind (`blockKeysByKind`); `slots`: their slots as `place` found them
         // when the table had grown `growths` times. A found key keeps its slot until the table grows again; a
         // missing key's empty slot may have been taken since, so it is looked up again.
-        let i = refIndex.append(ref)
+        // A preloaded record has its reference and features in place, and `BlockStage` adds it to its blocks.
+        let i = Int32(active.count)
+        let isPreloaded = Int(i) < preloaded
+        if !isPreloaded {
+            _ = refIndex.append(ref)
+            features.append(f)
+        }
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
-        features.append(f)
         active.append(true)
         members.addRecord()
         store.add(f)
         recordCount += 1
+        guard !isPreloaded else { return i }
         for (n, k) in (keys ?? blockKeysByKind(f)).enumerated() where k != 0 {
             let known = slots.flatMap { $0.found[n].found && $0.growths == blocks.growths ? $0.found[n] : nil }
             blocks.add(k, i, kind: n + 1, own: true, at: known ?? blockSlot(k))
@@ -757,8 +834,10 @@ public struct IdentityGraph: Sendable {
     }
 
     /// The blocking key of one kind (`BlockKind`) of a record's features; 0 when the record has none.
-    @inline(__always) func blockKey(_ kind: Int, _ f: CompactFeatures) -> UInt64 {
-        let s = store
+    @inline(__always) func blockKey(_ kind: Int, _ f: CompactFeatures) -> UInt64 { Self.blockKey(kind, f, store) }
+
+    /// `blockKey(_:_:)` of features interned in `s`.
+    @inline(__always) static func blockKey(_ kind: Int, _ f: CompactFeatures, _ s: FeatureStore) -> UInt64 {
         switch UInt64(kind) {
         case BlockKind.email: return f.email == 0 ? 0 : BlockIndex.key(BlockKind.email, f.email)
         case BlockKind.phone: return f.phone == 0 ? 0 : BlockIndex.key(BlockKind.phone, f.phone)

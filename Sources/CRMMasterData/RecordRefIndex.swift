@@ -29,13 +29,20 @@ struct RecordRefIndex: Sendable {
     /// Adds `ref` as record `count` and indexes it (replacing an earlier record indexed under it).
     mutating func append(_ ref: RecordRef) -> Int32 {
         let i = Int32(refs.count)
+        _ = appendNew(ref)
+        return i
+    }
+
+    /// `append`, telling whether `ref` was new (false: an earlier record was indexed under it, and no longer is).
+    mutating func appendNew(_ ref: RecordRef) -> Bool {
+        let i = Int32(refs.count)
         // Appended first: a new system gets its number, which the slot hash includes.
         refs.append(ref)
         let s = find(ref)
         if !s.found && slots[s.slot] == Self.empty { used += 1 }
         slots[s.slot] = i
         if used * 2 > slots.count { rehash(to: slots.count * 2) }
-        return i
+        return !s.found
     }
 
     /// Removes `ref` from the index (its record keeps the reference).

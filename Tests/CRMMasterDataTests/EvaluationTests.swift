@@ -50,9 +50,12 @@ struct EvaluationTests {
         #expect(throws: MasterDataError.self) { try CSVTable.parse(Array("a,b\n\"open".utf8)) }
     }
 
-    @Test("common header names are recognised without --columns; an explicit mapping wins; the id column is never a field")
+    @Test(
+        "common header names are recognised without --columns; an explicit mapping wins; the id column is never a field"
+    )
     func recognisedHeaders() throws {
-        let text = "email,First Name,last_name,DOB,Zip,suburb,Street Number,address_1,Address Line 2\n7,Ann,Lee,1980-03-07,4053,Mill Park,69,Litchfield Pl,Rosedale\n"
+        let text =
+            "email,First Name,last_name,DOB,Zip,suburb,Street Number,address_1,Address Line 2\n7,Ann,Lee,1980-03-07,4053,Mill Park,69,Litchfield Pl,Rosedale\n"
         let t = try CSVTable.parse(Array(text.utf8))
         let used = try t.columnNames(columns: [:])
         #expect(used["email"] == nil)
@@ -96,6 +99,30 @@ struct BulkResolutionTests {
         #expect(ids == rows.map { $0.split(separator: ",")[0] })
     }
 
+    @Test("bulk with repeated record ids (later rows update earlier records) gives the clusters of streaming")
+    func bulkWithUpdatesEqualsStreaming() throws {
+        let (input, directory) = try Self.file(count: 5_000)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Every 50th row again at the end, with its e-mail changed: the same reference, a newer version.
+        let lines = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n").map(String.init)
+        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false)
+        let email = try #require(header.firstIndex(of: "email"))
+        let again = stride(from: 1, to: lines.count, by: 50).filter { !lines[$0].contains("\"") }.map { n -> String in
+            var fields = lines[n].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            fields[email] = "changed.\(n)@example.net"
+            return fields.joined(separator: ",")
+        }
+        try ((lines + again).joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        var bulk = BulkResolution()
+        let report = try bulk.run(input: input, output: directory + "/bulk.csv")
+        bulk.measureLatency = true
+        _ = try bulk.run(input: input, output: directory + "/stream.csv")
+        #expect(report.decisions[.updated] == again.count)
+        let a = try String(contentsOfFile: directory + "/bulk.csv", encoding: .utf8)
+        let b = try String(contentsOfFile: directory + "/stream.csv", encoding: .utf8)
+        #expect(a == b)
+    }
+
     @Test("record ids with a comma, a quote or a line break are written quoted, the others as they are")
     func quotedIds() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bulk-\(UUID())").path
@@ -106,7 +133,8 @@ struct BulkResolutionTests {
             "\"a,b\",Ada,Lovelace,ada@example.org", "\"say \"\"hi\"\"\",Alan,Turing,alan@example.org",
             "\"two\nlines\",Grace,Hopper,grace@example.org",
         ]
-        try (rows.joined(separator: "\n") + "\n").write(toFile: directory + "/in.csv", atomically: true, encoding: .utf8)
+        try (rows.joined(separator: "\n") + "\n").write(
+            toFile: directory + "/in.csv", atomically: true, encoding: .utf8)
         _ = try BulkResolution().run(input: directory + "/in.csv", output: directory + "/out.csv")
         let reader = try CSVReader(path: directory + "/out.csv")
         var ids: [String] = []
