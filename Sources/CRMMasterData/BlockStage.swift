@@ -22,14 +22,20 @@ struct BlockStage: Sendable {
     /// The next record to place.
     private(set) var next: Int32 = 0
 
-    /// A stage over `graph`'s preloaded records, with the block index taken from it, sized for all of them.
+    /// A stage over `graph`'s preloaded records, with the block index taken from it. Call `prepare` before the first
+    /// record (on the stage's own thread: it sizes the block index).
     init(taking graph: inout IdentityGraph) {
         features = graph.preloadedFeatures
         store = graph.store
         maxBlockSize = graph.configuration.maxBlockSize
         blocks = graph.takeBlocks()
-        let keys = graph.estimatedBlockKeys(features)
-        blocks.reserve(records: features.count, keys: keys + keys / 50)
+    }
+
+    /// Sizes the block index for every record and the distinct keys estimated from them plus 2 % (no reallocation
+    /// while placing), and computes the first records' keys.
+    mutating func prepare() {
+        let estimate = IdentityGraph.estimatedBlockKeys(features, store)
+        blocks.reserve(records: features.count, keys: estimate + estimate / 50)
         slots.reserveCapacity(BlockIndex.slotsPerRecord)
         for r in 0..<min(2, features.count) { computeKeys(Int32(r)) }
     }

@@ -43,3 +43,18 @@ final class BatchQueue<Batch: Sendable>: @unchecked Sendable {
         return batch
     }
 }
+
+/// A value computed on a thread of its own (nil: there is none); `value()` waits for it.
+final class BackgroundResult<Value: Sendable>: Sendable {
+    private let queue = BatchQueue<Value>(capacity: 1)
+
+    init(_ work: @escaping @Sendable () -> Value?) {
+        let queue = self.queue
+        Thread {
+            if let value = work() { queue.put(value) }
+            queue.finish()
+        }.start()
+    }
+
+    func value() -> Value? { try? queue.take() }
+}

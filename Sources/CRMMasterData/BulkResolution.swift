@@ -99,6 +99,14 @@ public struct BulkResolution: Sendable {
         }
         let count = measureLatency ? records.count : chunks.reduce(0) { $0 + $1.refs.count }
         let t1 = clock.now
+        // Bulk: the references are indexed while the model learns; if every one is new (no row updates an earlier
+        // one), blocking and clustering run on two threads (`placePreloaded`).
+        let handOver = UnsafeSendableBox<[[RecordRef]]?>(measureLatency ? nil : chunks.map(\.refs))
+        let newReferences = BackgroundResult<RecordRefIndex> {
+            guard let refs = handOver.value else { return nil }
+            handOver.value = nil
+            return RecordRefIndex(newReferences: refs.joined())
+        }
         if train {
             // The model learns from the records it is about to resolve (a uniform random sample of them).
             let picks = MatchTraining.sampleIndices(count: count, maximum: training.maximumSample)
@@ -138,17 +146,14 @@ public struct BulkResolution: Sendable {
             // graph holds its references and features from then on.
             var tally = [Int](repeating: 0, count: 4)
             let decisions: [ResolutionDecision] = [.created, .joined, .updated, .review]
-            // Every reference new (no row updates an earlier one): blocking and clustering on two threads.
-            let onTwoThreads = graph.preload(refs: chunks.lazy.flatMap(\.refs)) {
-                var all: [CompactFeatures] = []
-                all.reserveCapacity(count)
+            if let references = newReferences.value() {
+                var rows: [CompactFeatures] = []
+                rows.reserveCapacity(count)
                 for c in chunks.indices {
-                    all += chunks[c].rows
+                    rows += chunks[c].rows
                     chunks[c].rows = []
                 }
-                return all
-            }
-            if onTwoThreads {
+                graph.preload(references, features: rows)
                 let refs = chunks.map(\.refs)
                 chunks = []
                 // The chunks' rows (heap blocks below the mapping threshold) are freed: hand their pages back.
@@ -232,6 +237,7 @@ public struct BulkResolution: Sendable {
         Thread {
             var stage = handOver.value!
             handOver.value = nil
+            stage.prepare()
             while !stage.isFinished {
                 var batch: Candidates = ([], [])
                 batch.ends.reserveCapacity(1_024)

@@ -110,7 +110,8 @@ public struct CSVTable: Sendable {
 
     /// The columns of the canonical fields, looked up once per file (not per row).
     struct ColumnMap {
-        var system, given, family, email, phone, houseNumber, street, street2, city, postcode, country, dob, updated: Int?
+        var system, given, family, email, phone, houseNumber, street, street2, city, postcode, country, dob,
+            updated: Int?
 
         init(_ index: [String: Int]) {
             system = index["system"]

@@ -162,10 +162,15 @@ public struct IdentityGraph: Sendable {
     /// bits, so the sample is a uniform 1/16 of the distinct keys (a relative error of about 1/√(keys/16): 0.2 %
     /// at four million keys), and the set holds a sixteenth of them.
     func estimatedBlockKeys<Rows: Sequence<CompactFeatures>>(_ rows: Rows) -> Int {
+        Self.estimatedBlockKeys(rows, store)
+    }
+
+    /// `estimatedBlockKeys(_:)` of rows interned in `store`.
+    static func estimatedBlockKeys<Rows: Sequence<CompactFeatures>>(_ rows: Rows, _ store: FeatureStore) -> Int {
         var sample = Set<UInt64>()
         for f in rows {
             for kind in 1...BlockIndex.slotsPerRecord {
-                let k = blockKey(kind, f)
+                let k = blockKey(kind, f, store)
                 if k != 0 && k >> 60 == 0 { sample.insert(k) }
             }
         }
@@ -399,27 +404,17 @@ public struct IdentityGraph: Sendable {
 
     // MARK: Bulk placement on two threads
 
-    /// Puts the references and features of the records a bulk run is about to place in place, in order, so that
-    /// a `BlockStage` on another thread can read every record's features while this graph places them with
-    /// `place(preloaded:features:candidates:)`. Only on an empty graph, and only when every reference is new:
-    /// false (and the graph unchanged) when one repeats, since a repeated reference updates a record and the
-    /// records' indices would no longer follow the rows.
-    /// `features` is asked for once the references are known to be new. The per-record arrays are sized for the
-    /// records (`reserve`); a `BlockStage` sizes the block index.
-    mutating func preload(
-        refs: some Collection<RecordRef>, features rows: () -> [CompactFeatures]
-    ) -> Bool {
+    /// Puts the references (indexed as records `0 ..< n`: every one new) and features of the records a bulk run is
+    /// about to place in place, in order, so that a `BlockStage` on another thread can read every record's features
+    /// while this graph places them with `place(preloaded:candidates:upcoming:)`. Only on an empty graph. Sizes the
+    /// per-record arrays; the `BlockStage` sizes the block index.
+    mutating func preload(_ references: RecordRefIndex, features rows: [CompactFeatures]) {
         precondition(active.isEmpty && preloaded == 0, "preload on a graph that holds records")
-        refIndex.reserve(refs.count)
-        for ref in refs where !refIndex.appendNew(ref) {
-            refIndex = RecordRefIndex()
-            return false
-        }
-        features = rows()
-        precondition(features.count == refs.count, "preload: a reference per record")
-        preloaded = features.count
+        precondition(references.count == rows.count, "preload: a reference per record")
+        refIndex = references
+        features = rows
+        preloaded = rows.count
         reserveClustering(records: preloaded)
-        return true
     }
 
     /// The preloaded records' features (what a `BlockStage` reads).

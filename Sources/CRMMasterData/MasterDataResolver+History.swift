@@ -69,7 +69,8 @@ extension MasterDataResolver {
     /// number. Empty when nothing matches.
     public func goldenIds(goldenId: String?, record: RecordRef? = nil, email: String?, phone: String?) -> [String] {
         if let goldenId, let live = graph.read({ $0.canonicalGoldenId(goldenId) }) { return [live] }
-        if let record, let id = graph.read({ graph in graph.goldenId(for: record).map { graph.canonicalGoldenId($0) ?? $0 } })
+        if let record,
+            let id = graph.read({ graph in graph.goldenId(for: record).map { graph.canonicalGoldenId($0) ?? $0 } })
         {
             return [id]
         }

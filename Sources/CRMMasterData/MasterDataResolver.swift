@@ -485,8 +485,10 @@ public actor MasterDataResolver {
         batch.audit = [AuditEntry(action: "erased", goldenId: live, records: refs, actor: actor, at: at)]
         return Change(
             batch: batch,
-            events: [MasterDataEvent(
-                    kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, erasedFormPosts: formPosts, at: at)])
+            events: [
+                MasterDataEvent(
+                    kind: .erased, goldenId: live, golden: nil, erasedRecords: refs, erasedFormPosts: formPosts, at: at)
+            ])
     }
 
     /// A manual change: what to store and what to publish.

@@ -96,18 +96,18 @@ extension MatchModel {
                 a.street == b.street
                 ? 1
                 : s.twoLineNumbers[Int(a.streetNumbers)] || s.twoLineNumbers[Int(b.streetNumbers)]
-                ? memo.level(kind: NameLevelKind.street, a.street, b.street) {
-                    s.streets.withBytes(a.street) { p -> Int in
-                        s.streets.withBytes(b.street) { q -> Int in Self.streetLevel(lines: p, q) }
+                    ? memo.level(kind: NameLevelKind.street, a.street, b.street) {
+                        s.streets.withBytes(a.street) { p -> Int in
+                            s.streets.withBytes(b.street) { q -> Int in Self.streetLevel(lines: p, q) }
+                        }
                     }
-                }
-                : a.streetNumbers != b.streetNumbers
-                    ? 3
-                    : memo.level(kind: NameLevelKind.street, a.street, b.street) {
-                        s.streets.withBytes(a.street) { p in
-                            s.streets.withBytes(b.street) { q in Similarity.jaroWinkler(p, q, atLeast: 0.85) }
-                        } >= 0.85 ? 2 : 3
-                    }
+                    : a.streetNumbers != b.streetNumbers
+                        ? 3
+                        : memo.level(kind: NameLevelKind.street, a.street, b.street) {
+                            s.streets.withBytes(a.street) { p in
+                                s.streets.withBytes(b.street) { q in Similarity.jaroWinkler(p, q, atLeast: 0.85) }
+                            } >= 0.85 ? 2 : 3
+                        }
         }
         if a.city != 0, b.city != 0 {
             v[.city] =

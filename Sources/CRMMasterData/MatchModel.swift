@@ -529,7 +529,8 @@ public struct MatchModel: Sendable {
         if v[.given] == 5 && !(dobAgrees && (emailAgrees || phoneAgrees)) && !onlyGivenNameDiffers {
             g |= GuardMask.givenNameConflict
         }
-        let nameAndAddressAgree = (1...2).contains(v[.given]) && (1...2).contains(v[.family])
+        let nameAndAddressAgree =
+            (1...2).contains(v[.given]) && (1...2).contains(v[.family])
             && (v[.street] == 1 || v[.street] == 2) && ((1...2).contains(v[.postcode]) || (1...2).contains(v[.city]))
         if v[.dob] >= 3 && !(emailAgrees && v[.given] != 5) && !(exemptions && nameAndAddressAgree && !contactDiffers) {
             g |= GuardMask.dateOfBirthConflict

@@ -212,8 +212,10 @@ public struct MatchTraining: Sendable {
     func sameAddressBits(_ vectors: [ComparisonVector: Double], params: MatchModel.Parameters) -> Double? {
         let total = vectors.values.reduce(0, +)
         guard total >= minimumSameAddressPairs else { return nil }
-        let onePerson = em(vectors, fields: [.given, .dob], params: params, guardedApart: false, lambda: 0.5, priorPairs: 1)
-            .lambda
+        let onePerson = em(
+            vectors, fields: [.given, .dob], params: params, guardedApart: false, lambda: 0.5, priorPairs: 1
+        )
+        .lambda
         return log2(onePerson / (1 - onePerson))
     }
 

@@ -26,6 +26,14 @@ struct RecordRefIndex: Sendable {
         return s.found ? slots[s.slot] : nil
     }
 
+    /// An index of `refs` as records `0 ..< refs.count`, or nil when a reference repeats.
+    init?(newReferences refs: some Collection<RecordRef>) {
+        reserve(refs.count)
+        for ref in refs where !appendNew(ref) { return nil }
+    }
+
+    init() {}
+
     /// Adds `ref` as record `count` and indexes it (replacing an earlier record indexed under it).
     mutating func append(_ ref: RecordRef) -> Int32 {
         let i = Int32(refs.count)

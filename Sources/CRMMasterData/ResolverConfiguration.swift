@@ -58,7 +58,8 @@ public struct ResolverConfiguration: Sendable, Codable {
         guard maxBlockSize >= 2 else { throw MasterDataError(.configuration, "max_block_size must be at least 2") }
         guard survivorship[.street2] == nil else {
             throw MasterDataError(
-                .configuration, "street2 has no survivorship rule of its own: it comes with street (set one for street)")
+                .configuration, "street2 has no survivorship rule of its own: it comes with street (set one for street)"
+            )
         }
     }
 }
