@@ -140,13 +140,11 @@ public struct BulkResolution: Sendable {
             placed = records.map { graph.recordIndex($0.ref) ?? -1 }
             records = []
         } else {
-            // Bulk: resolution in file order of the features interned while reading. The per-record arrays and
-            // the block entries (ten slots a record) are sized once, and the block table for the estimated
-            // distinct keys plus 2 %: no reallocation while resolving. Each chunk is dropped once resolved: the
-            // graph holds its references and features from then on.
+            // Bulk: resolution in file order of the features interned while reading.
             var tally = [Int](repeating: 0, count: 4)
             let decisions: [ResolutionDecision] = [.created, .joined, .updated, .review]
             if let references = newReferences.value() {
+                // Every reference new: the graph takes all features at once, and the chunks go.
                 var rows: [CompactFeatures] = []
                 rows.reserveCapacity(count)
                 for c in chunks.indices {
@@ -160,6 +158,9 @@ public struct BulkResolution: Sendable {
                 ProcessMemory.releaseFreeHeap()
                 placed = Self.placePreloaded(&graph, refs: refs) { tally[decisions.firstIndex(of: $0)!] += 1 }
             } else {
+                // On one thread. The per-record arrays and the block entries (ten slots a record) are sized once,
+                // and the block table for the estimated distinct keys plus 2 %: no reallocation while resolving.
+                // Each chunk is dropped once resolved: the graph holds its references and features from then on.
                 let blockKeys = graph.estimatedBlockKeys(chunks.lazy.flatMap(\.rows))
                 graph.reserve(records: count, blockKeys: blockKeys + blockKeys / 50)
             }

@@ -708,10 +708,12 @@ public struct IdentityGraph: Sendable {
         // when the table had grown `growths` times. A found key keeps its slot until the table grows again; a
         // missing key's empty slot may have been taken since, so it is looked up again.
         // A preloaded record has its reference and features in place, and `BlockStage` adds it to its blocks.
-        let i = Int32(active.count)
-        let isPreloaded = Int(i) < preloaded
-        if !isPreloaded {
-            _ = refIndex.append(ref)
+        let isPreloaded = active.count < preloaded
+        let i: Int32
+        if isPreloaded {
+            i = Int32(active.count)
+        } else {
+            i = refIndex.append(ref)
             features.append(f)
         }
         if retainsRecords { records.append(record ?? CustomerRecord(system: ref.system, externalId: ref.externalId)) }
