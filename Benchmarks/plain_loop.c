@@ -3,7 +3,13 @@
  * Same client settings as a crmhub route (consumer group, manual commit, idempotent producer with acks=all,
  * linger 5 ms), so the comparison measures what the hub adds.
  *
- * Usage: plain_loop BOOTSTRAP FROM_TOPIC TO_TOPIC GROUP COUNT
+ * Usage: plain_loop BOOTSTRAP FROM_TOPIC TO_TOPIC GROUP COUNT [envelope]
+ *
+ * With "envelope", it does the route's per-message work in C as well: each output message carries the three envelope
+ * headers a crmhub route adds (crm-id "topic-partition-offset", crm-origin "topic/partition/offset", crm-route), and
+ * an input offset is stored for commit only once its output is acknowledged (enable.auto.offset.store=false; each
+ * pass of the loop stores the offsets acknowledged since the last one; auto-commit): the same messages and the same
+ * commit-after-ack.
  * Prints one line: "plain messages=N seconds=S rate=R max_rss_kb=K" (timed from the first consumed message to the
  * last ack; K is the process's peak resident set, VmHWM: getrusage's ru_maxrss would include the parent's peak
  * when the parent spawned this process with vfork).
@@ -17,9 +23,34 @@
 static long delivered = 0;
 static long failed = 0;
 
+/* Envelope mode: per input partition, the next offset to commit (the highest acknowledged plus one). Delivery reports
+ * of one partition arrive in order (idempotent producer), so it only grows; the main loop stores the offsets that
+ * changed since its last pass. The input partition travels in the message opaque (plus one: never NULL). */
+enum { MAX_PARTITIONS = 256 };
+static int64_t acked[MAX_PARTITIONS];
+static int changed[MAX_PARTITIONS];
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *message, void *opaque) {
     (void)rk; (void)opaque;
-    if (message->err) failed++; else delivered++;
+    if (message->err) { failed++; return; }
+    delivered++;
+    if (!message->_private) return;
+    int partition = (int)((intptr_t)message->_private >> 48) - 1;
+    acked[partition] = ((intptr_t)message->_private & ((1LL << 48) - 1)) + 1;
+    changed[partition] = 1;
+}
+
+static void store_acknowledged(rd_kafka_t *consumer, const char *topic) {
+    rd_kafka_topic_partition_list_t *stored = NULL;
+    for (int p = 0; p < MAX_PARTITIONS; p++) {
+        if (!changed[p]) continue;
+        if (!stored) stored = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(stored, topic, p)->offset = acked[p];
+        changed[p] = 0;
+    }
+    if (!stored) return;
+    rd_kafka_offsets_store(consumer, stored);
+    rd_kafka_topic_partition_list_destroy(stored);
 }
 
 static double now_seconds(void) {
@@ -44,12 +75,13 @@ static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s BOOTSTRAP FROM TO GROUP COUNT\n", argv[0]);
+    if (argc != 6 && !(argc == 7 && strcmp(argv[6], "envelope") == 0)) {
+        fprintf(stderr, "usage: %s BOOTSTRAP FROM TO GROUP COUNT [envelope]\n", argv[0]);
         return 2;
     }
     const char *bootstrap = argv[1], *from = argv[2], *to = argv[3], *group = argv[4];
     long count = atol(argv[5]);
+    int envelope = argc == 7;
     char error[512];
 
     rd_kafka_conf_t *pconf = config(bootstrap);
@@ -62,7 +94,8 @@ int main(int argc, char **argv) {
 
     rd_kafka_conf_t *cconf = config(bootstrap);
     set(cconf, "group.id", group);
-    set(cconf, "enable.auto.commit", "false");
+    set(cconf, "enable.auto.commit", envelope ? "true" : "false");
+    if (envelope) set(cconf, "enable.auto.offset.store", "false");
     set(cconf, "auto.offset.reset", "earliest");
     set(cconf, "session.timeout.ms", "6000");
     set(cconf, "heartbeat.interval.ms", "1000");
@@ -80,23 +113,41 @@ int main(int argc, char **argv) {
     while (consumed < count && now_seconds() < give_up) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
         rd_kafka_poll(producer, 0);
+        if (envelope) store_acknowledged(consumer, from);
         if (!message) continue;
         if (message->err) { rd_kafka_message_destroy(message); continue; }
         if (consumed == 0) start = now_seconds();
         consumed++;
-        rd_kafka_headers_t *headers = NULL;
-        rd_kafka_message_headers(message, &headers);
+        char id[320], origin[320];
+        int id_len = 0, origin_len = 0;
+        if (envelope) {
+            if (message->partition >= MAX_PARTITIONS) { fprintf(stderr, "partition above %d\n", MAX_PARTITIONS); return 1; }
+            id_len = snprintf(id, sizeof id, "%s-%d-%lld", from, (int)message->partition, (long long)message->offset);
+            origin_len = snprintf(origin, sizeof origin, "%s/%d/%lld", from, (int)message->partition,
+                                  (long long)message->offset);
+        }
+        void *position = (void *)(intptr_t)(((int64_t)(message->partition + 1) << 48) | message->offset);
         for (;;) {
-            rd_kafka_resp_err_t err = rd_kafka_producev(
-                producer, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_KEY(message->key, message->key_len),
-                RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END);
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+            rd_kafka_resp_err_t err = envelope
+                ? rd_kafka_producev(
+                      producer, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_KEY(message->key, message->key_len),
+                      RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                      RD_KAFKA_V_HEADER("crm-id", id, id_len), RD_KAFKA_V_HEADER("crm-origin", origin, origin_len),
+                      RD_KAFKA_V_HEADER("crm-route", "bench", 5), RD_KAFKA_V_OPAQUE(position), RD_KAFKA_V_END)
+                : rd_kafka_producev(
+                      producer, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_KEY(message->key, message->key_len),
+                      RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                      RD_KAFKA_V_END);
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                if (err) failed++;
+                break;
+            }
             rd_kafka_poll(producer, 1);
         }
         rd_kafka_message_destroy(message);
     }
     rd_kafka_flush(producer, 60000);
+    if (envelope) store_acknowledged(consumer, from);
     double seconds = now_seconds() - start;
     rd_kafka_commit(consumer, NULL, 0);
     long peak_kb = 0;

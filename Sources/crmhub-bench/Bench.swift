@@ -37,7 +37,11 @@ struct RouteBench: AsyncParsableCommand {
         let input = "bench.in.\(runID)"
         let admin = KafkaAdmin(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
         var topics = [input]
-        for round in 0..<rounds { topics += ["bench.plain.\(runID).\(round)", "bench.hub.\(runID).\(round)"] }
+        for round in 0..<rounds {
+            topics += [
+                "bench.plain.\(runID).\(round)", "bench.envelope.\(runID).\(round)", "bench.hub.\(runID).\(round)",
+            ]
+        }
         _ = try await admin.createTopics(topics.map { .init(name: $0, partitions: partitions) })
 
         let preloadSeconds = try await preload(topic: input, logger: logger)
@@ -47,6 +51,7 @@ struct RouteBench: AsyncParsableCommand {
         )
 
         var plainRates: [Double] = []
+        var envelopeRates: [Double] = []
         var hubRates: [Double] = []
         var plainPeakRSS = 0
         var hubPeakRSS = 0
@@ -56,6 +61,12 @@ struct RouteBench: AsyncParsableCommand {
             plainRates.append(plain.rate)
             plainPeakRSS = max(plainPeakRSS, plain.peakRSSKiB)
             print("round \(round + 1) plain loop: \(Int(plain.rate)) msg/s, peak RSS \(plain.peakRSSKiB) KiB")
+            // The same loop doing the route's per-message work: envelope headers, offsets committed after the ack.
+            let envelope = try runPlainLoop(
+                from: input, to: "bench.envelope.\(runID).\(round)", group: "bench-envelope-\(runID)-\(round)",
+                envelope: true)
+            envelopeRates.append(envelope.rate)
+            print("round \(round + 1) plain loop with envelope: \(Int(envelope.rate)) msg/s")
             // The route runs in this process: its peak is measured from here (the preload's memory is not counted).
             ProcessMemory.resetPeak()
             let hub = try await runRoute(
@@ -66,12 +77,15 @@ struct RouteBench: AsyncParsableCommand {
             print("round \(round + 1) crmhub route: \(Int(hub)) msg/s, peak RSS \(hubRSS) KiB (this process)")
         }
         let plainBest = plainRates.max() ?? 0
+        let envelopeBest = envelopeRates.max() ?? 0
         let hubBest = hubRates.max() ?? 0
         let ratio = plainBest > 0 ? hubBest / plainBest : 0
+        let envelopeRatio = envelopeBest > 0 ? hubBest / envelopeBest : 0
         let timestamp = ISO8601DateFormatter().string(from: Date())
         let settings = "messages=\(messages) size=\(size) partitions=\(partitions) rounds=\(rounds)"
         let rates =
             "plain=\(Int(plainBest)) msg/s crmhub=\(Int(hubBest)) msg/s ratio=\(String(format: "%.2f", ratio))"
+            + " plain_envelope=\(Int(envelopeBest)) msg/s ratio_envelope=\(String(format: "%.2f", envelopeRatio))"
             + " plain_rss=\(plainPeakRSS)KiB crmhub_rss=\(hubPeakRSS)KiB"
         let line =
             "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)"
@@ -127,10 +141,13 @@ struct RouteBench: AsyncParsableCommand {
         }
     }
 
-    private func runPlainLoop(from: String, to: String, group: String) throws -> (rate: Double, peakRSSKiB: Int) {
+    /// Runs the plain loop (`envelope`: with the route's headers and commit-after-ack) and returns its rate and peak.
+    private func runPlainLoop(
+        from: String, to: String, group: String, envelope: Bool = false
+    ) throws -> (rate: Double, peakRSSKiB: Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: plainLoop)
-        process.arguments = [bootstrap, from, to, group, String(messages)]
+        process.arguments = [bootstrap, from, to, group, String(messages)] + (envelope ? ["envelope"] : [])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -211,4 +228,3 @@ final class AckCounter: @unchecked Sendable {
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
-
