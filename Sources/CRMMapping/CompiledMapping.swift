@@ -25,6 +25,9 @@ public struct CompiledMapping: Sendable {
     let filter: (any ConditionNode)?
     /// The member names the mapping's paths read: parsed messages name those members with these strings.
     let memberNames: JSONMemberNames
+    /// How many values an evaluation keeps (``Evaluator/made``): the root members by name-table entry, the root, the
+    /// repeated expressions.
+    let madeCount: Int
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
@@ -46,7 +49,10 @@ public struct CompiledMapping: Sendable {
         if let dropWhen { names.add(dropWhen) }
         if let filter { names.add(filter) }
         memberNames = JSONMemberNames(names.names)
-        let lowering = Lowering(names: memberNames, atRoot: true)
+        let memo = RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(
+            from: memberNames.count + 1)
+        madeCount = memberNames.count + 1 + memo.count
+        let lowering = Lowering(names: memberNames, atRoot: true, memo: memo)
         outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
         self.dropWhen = dropWhen.map(lowering.condition)
         self.filter = filter.map(lowering.condition)
@@ -59,7 +65,20 @@ public struct CompiledMapping: Sendable {
     public func apply(
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
-        try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
+        let writingJSON = services.isEmpty && !context.recordValues
+        let indexed = try input.withUnsafeBufferPointer { (bytes) throws(MappingError) -> MappingResult? in
+            try withMade { (made) throws(MappingError) -> MappingResult? in
+                try memberNames.withRootMembers(bytes, limits: context.limits, values: made) {
+                    (document) throws(MappingError) -> MappingResult in
+                    let ev = Evaluator(
+                        document: document, lookup: context.lookup, made: made, rootSlot: memberNames.count)
+                    return try apply(ev, writingJSON: writingJSON)
+                }
+            }
+        }
+        if let indexed { return indexed }
+        // Not an object, not valid JSON or over the limits: the parser says which (or gives the tree).
+        return try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
             (rootIndex) throws(MappingError) -> MappingResult in
             let doc: JSONValue
             do throws(JSONError) {
@@ -70,8 +89,7 @@ public struct CompiledMapping: Sendable {
                     kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
             }
             return try apply(
-                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex),
-                writingJSON: services.isEmpty && !context.recordValues)
+                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex), writingJSON: writingJSON)
         }
     }
 
@@ -97,6 +115,18 @@ public struct CompiledMapping: Sendable {
         }
     }
 
+    /// Calls `body` with room for the values an evaluation keeps (``Evaluator/made``), all nil.
+    private func withMade<R>(
+        _ body: (UnsafeMutableBufferPointer<JSONValue?>) throws(MappingError) -> R
+    ) throws(MappingError) -> R {
+        try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: madeCount) {
+            (made) throws(MappingError) -> R in
+            made.initialize(repeating: nil)
+            defer { made.deinitialize() }
+            return try body(made)
+        }
+    }
+
     /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name;
     /// borrowed for the call).
     ///
@@ -113,7 +143,19 @@ public struct CompiledMapping: Sendable {
                 kind: .input, mapping: name, field: "", value: redact(input),
                 reason: "the message must be a JSON object, found \(input.typeName)")
         }
-        let ev = Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex)
+        return try withMade { (made) throws(MappingError) -> MappingResult in
+            try apply(
+                Evaluator(
+                    root: input, lookup: context.lookup, rootIndex: rootIndex, made: made,
+                    rootSlot: memberNames.count),
+                writingJSON: writingJSON)
+        }
+    }
+
+    /// Applies the mapping to the message of `ev` (a JSON object). The expressions run at the root read it from `ev`
+    /// (see ``Lowering/located(_:)``), so the current value given to them is a placeholder.
+    private func apply(_ ev: Evaluator, writingJSON: Bool) throws(MappingError) -> MappingResult {
+        let input = JSONValue.null
         do throws(FieldFailure) {
             if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
             if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }

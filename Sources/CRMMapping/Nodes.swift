@@ -88,12 +88,23 @@ struct Lowering {
     var names: JSONMemberNames?
     /// Whether the expressions lowered run with the message's root object as the current value.
     var atRoot: Bool
+    /// The ``Evaluator/made`` slots of the expressions computed more than once per message (see
+    /// ``RepeatedExpressions``), by key; used at the root only.
+    var memo: [String: Int] = [:]
 
     /// Lowering for nodes that never see an indexed message (record conditions).
     static let unindexed = Lowering(names: nil, atRoot: false)
 
     /// Lowering for what runs below the current value: `each` items, scoped sub-documents.
     var below: Lowering { Lowering(names: names, atRoot: false) }
+
+    /// `p` as it runs here: at the root object, a relative path starts at the root (the current value is the root;
+    /// nodes then need not read it, and a message read from bytes need not make it).
+    func located(_ p: Path) -> Path {
+        var p = p
+        if atRoot { p.fromRoot = true }
+        return p
+    }
 
     /// The table entry of the first member of a path of member names, when the path starts at the root object.
     func rootEntry(_ p: Path) -> Int? {
@@ -109,27 +120,42 @@ struct Lowering {
 
     func value(_ e: Expr) -> any ValueNode {
         switch e {
-        case .path(let p):
-            if let keys = p.keys {
-                keys.count == 1
-                    ? MemberNode(keys[0], fromRoot: p.fromRoot, rootEntry: rootEntry(p))
-                    : MembersNode(keys, fromRoot: p.fromRoot, rootEntry: rootEntry(p))
-            } else {
-                PathNode(p)
-            }
+        case .path(let p): path(located(p))
         case .const(let v): ConstNode(v)
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
-        case .each(let p, let fields, let filter, let v):
+        case .each(let original, let fields, let filter, let v):
             EachNode(
-                p, rootEntry: rootEntry(p), fields: below.fields(fields), filter: filter.map(below.condition),
+                located(original), rootEntry: rootEntry(original), fields: below.fields(fields),
+                filter: filter.map(below.condition),
                 value: v.map(below.value))
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
-        case .pipe(let source, let steps): PipeNode.chain(value(source), steps.map(Lowering.step))
-        case .scoped(let p, let inner): ScopedNode(p, below.value(inner))
+        case .pipe(let source, let steps): pipe(source, steps)
+        case .scoped(let p, let inner): ScopedNode(located(p), below.value(inner))
         }
+    }
+
+    func path(_ p: Path) -> any ValueNode {
+        if let keys = p.keys {
+            keys.count == 1
+                ? MemberNode(keys[0], fromRoot: p.fromRoot, rootEntry: rootEntry(p))
+                : MembersNode(keys, fromRoot: p.fromRoot, rootEntry: rootEntry(p))
+        } else {
+            PathNode(p)
+        }
+    }
+
+    /// `source` with `steps`, the repeated prefixes (at the root) computed once per message.
+    func pipe(_ source: Expr, _ steps: [Step]) -> any ValueNode {
+        let keys = atRoot && !memo.isEmpty ? RepeatedExpressions.keys(source, steps) : []
+        var node = value(source)
+        for (k, s) in steps.enumerated() {
+            node = PipeNode(node, step: Lowering.step(s))
+            if k < keys.count, let slot = memo[keys[k]] { node = MemoNode(slot: slot, node) }
+        }
+        return node
     }
 
     func condition(_ c: Cond) -> any ConditionNode {
@@ -162,7 +188,7 @@ final class PathNode: ValueNode {
     let path: Path
     init(_ path: Path) { self.path = path }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        path.resolve(root: ev.root, current: cur) ?? .null
+        path.resolve(root: path.fromRoot ? ev.root : .null, current: cur) ?? .null
     }
 }
 
@@ -270,7 +296,7 @@ final class EachNode: ValueNode {
         if let rootEntry, let found = ev.rootMember(rootEntry) {
             source = found
         } else {
-            source = path.resolve(root: ev.root, current: cur)
+            source = path.resolve(root: path.fromRoot ? ev.root : .null, current: cur)
         }
         guard let src = source, !src.isNull else { return .array([]) }
         guard case .array(let items) = src else {
@@ -330,13 +356,25 @@ final class PipeNode: ValueNode {
         self.step = step
     }
 
-    /// The pipeline `steps` applied in order to `source` (`source` itself when there are none).
-    static func chain(_ source: any ValueNode, _ steps: [any StepNode]) -> any ValueNode {
-        steps.reduce(source) { PipeNode($0, step: $1) }
-    }
-
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         try step.apply(ev, try source.value(ev, cur))
+    }
+}
+
+/// An expression computed once per message (see ``RepeatedExpressions``): its value is kept in the evaluator's
+/// ``Evaluator/made`` slot `slot`.
+final class MemoNode: ValueNode {
+    let slot: Int
+    let inner: any ValueNode
+    init(slot: Int, _ inner: any ValueNode) {
+        self.slot = slot
+        self.inner = inner
+    }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        if let v = ev.made[slot] { return v }
+        let v = try inner.value(ev, cur)
+        ev.made[slot] = v
+        return v
     }
 }
 
@@ -349,7 +387,9 @@ final class ScopedNode: ValueNode {
         self.inner = inner
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        guard let sub = path.resolve(root: ev.root, current: cur), !sub.isNull else { return .null }
+        guard let sub = path.resolve(root: path.fromRoot ? ev.root : .null, current: cur), !sub.isNull else {
+            return .null
+        }
         return try inner.value(ev, sub)
     }
 }
