@@ -25,8 +25,7 @@ public struct CompiledMapping: Sendable {
     let filter: (any ConditionNode)?
     /// The member names the mapping's paths read: parsed messages name those members with these strings.
     let memberNames: JSONMemberNames
-    /// How many values an evaluation keeps (``Evaluator/made``): the root members by name-table entry, the root, the
-    /// repeated expressions.
+    /// How many values an evaluation keeps (``Evaluator/made``): those of the repeated expressions.
     let madeCount: Int
 
     init(
@@ -49,9 +48,8 @@ public struct CompiledMapping: Sendable {
         if let dropWhen { names.add(dropWhen) }
         if let filter { names.add(filter) }
         memberNames = JSONMemberNames(names.names)
-        let memo = RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(
-            from: memberNames.count + 1)
-        madeCount = memberNames.count + 1 + memo.count
+        let memo = RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0)
+        madeCount = memo.count
         let lowering = Lowering(names: memberNames, atRoot: true, memo: memo)
         outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
         self.dropWhen = dropWhen.map(lowering.condition)
@@ -66,18 +64,6 @@ public struct CompiledMapping: Sendable {
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
         let writingJSON = services.isEmpty && !context.recordValues
-        let indexed = try input.withUnsafeBufferPointer { (bytes) throws(MappingError) -> MappingResult? in
-            try withMade { (made) throws(MappingError) -> MappingResult? in
-                try memberNames.withRootMembers(bytes, limits: context.limits, values: made) {
-                    (document) throws(MappingError) -> MappingResult in
-                    let ev = Evaluator(
-                        document: document, lookup: context.lookup, made: made, rootSlot: memberNames.count)
-                    return try apply(ev, writingJSON: writingJSON)
-                }
-            }
-        }
-        if let indexed { return indexed }
-        // Not an object, not valid JSON or over the limits: the parser says which (or gives the tree).
         return try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
             (rootIndex) throws(MappingError) -> MappingResult in
             let doc: JSONValue
@@ -145,17 +131,14 @@ public struct CompiledMapping: Sendable {
         }
         return try withMade { (made) throws(MappingError) -> MappingResult in
             try apply(
-                Evaluator(
-                    root: input, lookup: context.lookup, rootIndex: rootIndex, made: made,
-                    rootSlot: memberNames.count),
+                Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex, made: made),
                 writingJSON: writingJSON)
         }
     }
 
-    /// Applies the mapping to the message of `ev` (a JSON object). The expressions run at the root read it from `ev`
-    /// (see ``Lowering/located(_:)``), so the current value given to them is a placeholder.
+    /// Applies the mapping to the message of `ev` (a JSON object).
     private func apply(_ ev: Evaluator, writingJSON: Bool) throws(MappingError) -> MappingResult {
-        let input = JSONValue.null
+        let input = ev.root
         do throws(FieldFailure) {
             if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
             if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }

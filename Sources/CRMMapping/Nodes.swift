@@ -98,14 +98,6 @@ struct Lowering {
     /// Lowering for what runs below the current value: `each` items, scoped sub-documents.
     var below: Lowering { Lowering(names: names, atRoot: false) }
 
-    /// `p` as it runs here: at the root object, a relative path starts at the root (the current value is the root;
-    /// nodes then need not read it, and a message read from bytes need not make it).
-    func located(_ p: Path) -> Path {
-        var p = p
-        if atRoot { p.fromRoot = true }
-        return p
-    }
-
     /// The table entry of the first member of a path of member names, when the path starts at the root object.
     func rootEntry(_ p: Path) -> Int? {
         guard p.fromRoot || atRoot, let names, let first = p.keys?.first else { return nil }
@@ -120,20 +112,19 @@ struct Lowering {
 
     func value(_ e: Expr) -> any ValueNode {
         switch e {
-        case .path(let p): path(located(p))
+        case .path(let p): path(p)
         case .const(let v): ConstNode(v)
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
-        case .each(let original, let fields, let filter, let v):
+        case .each(let p, let fields, let filter, let v):
             EachNode(
-                located(original), rootEntry: rootEntry(original), fields: below.fields(fields),
-                filter: filter.map(below.condition),
+                p, rootEntry: rootEntry(p), fields: below.fields(fields), filter: filter.map(below.condition),
                 value: v.map(below.value))
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
         case .pipe(let source, let steps): pipe(source, steps)
-        case .scoped(let p, let inner): ScopedNode(located(p), below.value(inner))
+        case .scoped(let p, let inner): ScopedNode(p, below.value(inner))
         }
     }
 
@@ -188,7 +179,7 @@ final class PathNode: ValueNode {
     let path: Path
     init(_ path: Path) { self.path = path }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        path.resolve(root: path.fromRoot ? ev.root : .null, current: cur) ?? .null
+        path.resolve(root: ev.root, current: cur) ?? .null
     }
 }
 
@@ -296,7 +287,7 @@ final class EachNode: ValueNode {
         if let rootEntry, let found = ev.rootMember(rootEntry) {
             source = found
         } else {
-            source = path.resolve(root: path.fromRoot ? ev.root : .null, current: cur)
+            source = path.resolve(root: ev.root, current: cur)
         }
         guard let src = source, !src.isNull else { return .array([]) }
         guard case .array(let items) = src else {
@@ -387,9 +378,7 @@ final class ScopedNode: ValueNode {
         self.inner = inner
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        guard let sub = path.resolve(root: path.fromRoot ? ev.root : .null, current: cur), !sub.isNull else {
-            return .null
-        }
+        guard let sub = path.resolve(root: ev.root, current: cur), !sub.isNull else { return .null }
         return try inner.value(ev, sub)
     }
 }

@@ -10,66 +10,32 @@ struct FieldFailure: Error {
 }
 
 struct Evaluator {
-    /// The message's root value when it was given as a tree; `.null` when it is read from bytes (see ``root``).
-    private let tree: JSONValue
+    let root: JSONValue
     let lookup: (any MappingLookup)?
     /// The root object's members, and their positions by entry of the mapping's member-name table (see
     /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``, borrowed for one ``CompiledMapping/apply(_:context:)``);
-    /// both empty when the input has no such index (and for a message read from bytes, see ``document``).
+    /// both empty when the input has no such index.
     let rootMembers: [(String, JSONValue)]
     let rootIndex: UnsafeBufferPointer<Int>
-    /// The message when it is read from bytes: ``made`` then holds its root members by table entry.
-    let document: JSONRootMembers?
-    /// Values kept for this message, borrowed for one apply: for a message read from bytes, the root object's members
-    /// by table entry (`0..<rootSlot`); then the whole root made from ``document`` (``rootSlot``); then the values of
-    /// repeated expressions (``MemoNode``).
+    /// The values of the expressions computed once per message (``MemoNode``), by slot; borrowed for one apply.
     let made: UnsafeMutableBufferPointer<JSONValue?>
-    /// See ``made``.
-    let rootSlot: Int
 
     init(
         root: JSONValue, lookup: (any MappingLookup)?,
         rootIndex: UnsafeBufferPointer<Int> = UnsafeBufferPointer(start: nil, count: 0),
-        made: UnsafeMutableBufferPointer<JSONValue?> = UnsafeMutableBufferPointer(start: nil, count: 0),
-        rootSlot: Int = 0
+        made: UnsafeMutableBufferPointer<JSONValue?> = UnsafeMutableBufferPointer(start: nil, count: 0)
     ) {
-        tree = root
+        self.root = root
         self.lookup = lookup
         self.rootIndex = rootIndex
         rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
-        document = nil
         self.made = made
-        self.rootSlot = rootSlot
-    }
-
-    /// An evaluator of the message `document` (a JSON object), whose root members are in `made` (see ``made``).
-    init(
-        document: JSONRootMembers, lookup: (any MappingLookup)?, made: UnsafeMutableBufferPointer<JSONValue?>,
-        rootSlot: Int
-    ) {
-        tree = .null
-        self.lookup = lookup
-        rootIndex = UnsafeBufferPointer(start: nil, count: 0)
-        rootMembers = []
-        self.document = document
-        self.made = made
-        self.rootSlot = rootSlot
-    }
-
-    /// The message's root value (made from ``document`` the first time it is asked for).
-    var root: JSONValue {
-        guard let document else { return tree }
-        if let v = made[rootSlot] { return v }
-        let v = document.root
-        made[rootSlot] = v
-        return v
     }
 
     /// The root object's last member named by table entry `entry`: `.some(nil)` when it has none; nil when the input
     /// has no root index.
     @inline(__always)
     func rootMember(_ entry: Int) -> JSONValue?? {
-        if document != nil { return .some(made[entry]) }
         guard entry < rootIndex.count else { return nil }
         let k = rootIndex[entry]
         return k < 0 ? .some(nil) : .some(rootMembers[k].1)

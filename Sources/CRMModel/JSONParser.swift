@@ -312,12 +312,6 @@ struct JSONParser {
     }
 
     mutating func number() throws(JSONError) -> String {
-        let start = try scanNumber()
-        return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
-    }
-
-    /// Reads the number at `i` (checking its syntax and length) and returns where it starts; `i` is then its end.
-    mutating func scanNumber() throws(JSONError) -> Int {
         let start = i
         @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
         if buf[i] == UInt8(ascii: "-") { i += 1 }
@@ -335,7 +329,7 @@ struct JSONParser {
             while i < buf.count && isDigit(buf[i]) { i += 1 }
         }
         if i - start > 64 { throw JSONError(.syntax, at: start, "number longer than 64 characters") }
-        return start
+        return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
     }
 
     /// The string at `i` (its opening quote). With `memberName`, a name found in ``names`` is taken from there and
