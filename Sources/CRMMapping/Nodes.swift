@@ -61,6 +61,22 @@ final class FieldNode: Sendable {
     }
 }
 
+extension Unmanaged where Instance == FieldNode {
+    /// ``FieldNode/member(ev:_:)`` of the node, called without retaining it: its owner keeps it alive.
+    @inline(__always)
+    func member(ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue? {
+        var failure: FieldFailure?
+        let v = _withUnsafeGuaranteedRef { (node) -> JSONValue? in
+            do throws(FieldFailure) { return try node.member(ev: ev, cur) } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        return v
+    }
+}
+
 /// One output of a mapping in executable form.
 final class OutputNode: Sendable {
     let entity: String

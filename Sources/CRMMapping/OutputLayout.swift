@@ -36,6 +36,8 @@ struct OutputLayout: Sendable {
 
     /// Per field, in field order.
     let members: [Member]
+    /// The field nodes, in field order, unretained: the output's `fields` array holds them.
+    let nodes: [Unmanaged<FieldNode>]
     let groups: [Group]
     /// The encoded member names and openings.
     let bytes: [UInt8]
@@ -89,6 +91,7 @@ struct OutputLayout: Sendable {
                     slot: slot))
         }
         self.members = members
+        nodes = fields.map { Unmanaged.passUnretained($0) }
         self.groups = groups
         self.bytes = bytes
         validatedNames = names
@@ -139,35 +142,37 @@ extension Evaluator {
         var openEnd = 0
         // Whether the innermost open object has no member yet (no comma before the next one).
         var empty = true
-        // Each field node is still retained for its call (a span saves little over the buffer pointer: -68
-        // instructions per record); a chain of nodes, as in PipeNode, would avoid it.
-        let fields = fields.span
+        // The field nodes are called through unretained references (`fields`, borrowed for the call, holds them):
+        // reading them out of the array retained and released each one for its call.
         try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
-            try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
-                try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
-                    for k in fields.indices {
-                        guard let v = try fields[k].member(ev: self, cur) else { continue }
-                        let m = members[k]
-                        // The nested objects this field shares with the last one stay open.
-                        var shared = 0
-                        while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
-                            && groups[openStart + shared].id == groups[m.groupStart + shared].id
-                        {
-                            shared += 1
+            try layout.nodes.withUnsafeBufferPointer { (nodes) throws(FieldFailure) in
+                try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
+                    try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
+                        for k in nodes.indices {
+                            guard let v = try nodes[k].member(ev: self, cur) else { continue }
+                            let m = members[k]
+                            // The nested objects this field shares with the last one stay open.
+                            var shared = 0
+                            while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
+                                && groups[openStart + shared].id == groups[m.groupStart + shared].id
+                            {
+                                shared += 1
+                            }
+                            for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
+                            for g in (m.groupStart + shared)..<m.groupEnd {
+                                let start = groups[g].openingStart + (empty ? 1 : 0)
+                                writer.write(
+                                    bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
+                                empty = true
+                            }
+                            let start = m.nameStart + (empty ? 1 : 0)
+                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
+                            writer.write(v)
+                            empty = false
+                            openStart = m.groupStart
+                            openEnd = m.groupEnd
+                            if m.slot >= 0 { validated[m.slot] = v }
                         }
-                        for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
-                        for g in (m.groupStart + shared)..<m.groupEnd {
-                            let start = groups[g].openingStart + (empty ? 1 : 0)
-                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
-                            empty = true
-                        }
-                        let start = m.nameStart + (empty ? 1 : 0)
-                        writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
-                        writer.write(v)
-                        empty = false
-                        openStart = m.groupStart
-                        openEnd = m.groupEnd
-                        if m.slot >= 0 { validated[m.slot] = v }
                     }
                 }
             }
