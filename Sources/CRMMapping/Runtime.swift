@@ -201,8 +201,7 @@ struct FixedDecimal {
     var fraction: String
 
     init?(fixed raw: String) {
-        var copy = raw
-        let fast: FixedDecimal?? = copy.withUTF8 { FixedDecimal.parseASCII($0) }
+        let fast: FixedDecimal?? = TextFunctions.withBytes(raw) { FixedDecimal.parseASCII($0) }
         if let fast {
             guard let fast else { return nil }
             self = fast

@@ -630,8 +630,11 @@ public struct JSONWriter: ~Copyable {
         case .null: literal("null")
         case .bool(let b): if b { literal("true") } else { literal("false") }
         case .number(let n):
-            var n = n
-            n.withUTF8 { bytes($0) }
+            let done: Void? = n.utf8.withContiguousStorageIfAvailable { bytes($0) }
+            if done == nil {
+                var n = n
+                n.withUTF8 { bytes($0) }
+            }
         case .string(let s): writeString(s)
         case .array(let items):
             byte(UInt8(ascii: "["))
@@ -658,6 +661,10 @@ public struct JSONWriter: ~Copyable {
 
     /// Writes `s` as a JSON string literal (see ``writeString(utf8:)``).
     public mutating func writeString(_ s: String) {
+        // Native and small strings lend their bytes without a copy of the string (`withUTF8` needs a mutable one:
+        // a retain and a release per string).
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { writeString(utf8: $0) }
+        if done != nil { return }
         var s = s
         s.withUTF8 { writeString(utf8: $0) }
     }

@@ -74,9 +74,8 @@ public enum PhoneNumber {
         func fail(_ reason: String) -> NormalizationError {
             NormalizationError(kind: "phone", input: raw, reason: reason)
         }
-        var copy = raw
-        // String.withUTF8 rethrows untyped errors: carry the typed error out in a Result.
-        let result: Result<String, NormalizationError> = copy.withUTF8 { bytes in
+        // The byte closure cannot throw a typed error through its caller: carry it out in a Result.
+        let result: Result<String, NormalizationError> = UTF8Bytes.with(raw) { bytes in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(bytes.count, 1)) { digits in
                 Result { () throws(NormalizationError) -> String in
                     var count = 0
