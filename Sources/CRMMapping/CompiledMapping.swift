@@ -19,6 +19,8 @@ public struct CompiledMapping: Sendable {
     public let services: Set<String>
 
     let outputs: [OutputPlan]
+    let dropWhenPlan: Cond?
+    let filterPlan: Cond?
     /// The outputs, `drop_when` and `filter` in executable form (see Nodes.swift).
     let outputNodes: [OutputNode]
     let dropWhen: (any ConditionNode)?
@@ -30,7 +32,7 @@ public struct CompiledMapping: Sendable {
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
-        filter: Cond?, tests: [MappingTestCase], services: Set<String>
+        filter: Cond?, tests: [MappingTestCase], services: Set<String>, sharingRepeated: Bool = true
     ) {
         self.services = services
         self.name = name
@@ -38,6 +40,8 @@ public struct CompiledMapping: Sendable {
         self.input = input
         self.file = file
         self.outputs = outputs
+        dropWhenPlan = dropWhen
+        filterPlan = filter
         self.tests = tests
         var names = PathNames()
         for out in outputs {
@@ -48,12 +52,21 @@ public struct CompiledMapping: Sendable {
         if let dropWhen { names.add(dropWhen) }
         if let filter { names.add(filter) }
         memberNames = JSONMemberNames(names.names)
-        let memo = RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0)
+        let memo =
+            sharingRepeated
+            ? RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0) : [:]
         madeCount = memo.count
         let lowering = Lowering(names: memberNames, atRoot: true, memo: memo)
         outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
         self.dropWhen = dropWhen.map(lowering.condition)
         self.filter = filter.map(lowering.condition)
+    }
+
+    /// This mapping with every expression computed at each use (no ``MemoNode``): the reference for tests.
+    func computingEveryUse() -> CompiledMapping {
+        CompiledMapping(
+            name: name, version: version, input: input, file: file, outputs: outputs, dropWhen: dropWhenPlan,
+            filter: filterPlan, tests: tests, services: services, sharingRepeated: false)
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
