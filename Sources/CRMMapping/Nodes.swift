@@ -1,4 +1,5 @@
 import CRMModel
+import CRMNormalize
 import CRMRedaction
 import Foundation
 
@@ -178,9 +179,22 @@ struct Lowering {
         }
     }
 
+    /// The step of `fn: f`: the most common text functions as steps of their own (no dispatch over every function
+    /// per call), the rest through ``Evaluator/call(_:_:)``.
+    static func functionStep(_ f: Fn) -> any StepNode {
+        switch f {
+        case .trim: TrimStep()
+        case .lower: LowerStep()
+        case .upper: UpperStep()
+        case .name: NameStep()
+        case .nonEmpty: NonEmptyStep()
+        default: FunctionStep(f)
+        }
+    }
+
     static func step(_ s: Step) -> any StepNode {
         switch s {
-        case .fn(let f): FunctionStep(f)
+        case .fn(let f): functionStep(f)
         case .map(let table, let fallback, let strict): MapStep(table, fallback: fallback, strict: strict)
         case .table(let name, let table, let strict): TableStep(name: name, table, strict: strict)
         case .service(let name, let optional): ServiceStep(name, optional: optional)
@@ -500,6 +514,51 @@ final class FunctionStep: StepNode {
     func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.call(function, v)
+    }
+}
+
+// The steps of the most common functions: exactly ``Evaluator/call(_:_:)``'s case of their function behind
+// ``FunctionStep``'s null check.
+
+/// `fn: trim`.
+final class TrimStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(TextFunctions.trimmed(try ev.text(.trim, v)))
+    }
+}
+
+/// `fn: lower`.
+final class LowerStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(TextFunctions.lowercased(try ev.text(.lower, v)))
+    }
+}
+
+/// `fn: upper`.
+final class UpperStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(TextFunctions.uppercased(try ev.text(.upper, v)))
+    }
+}
+
+/// `fn: name`.
+final class NameStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(PersonName.display(try ev.text(.name, v)))
+    }
+}
+
+/// `fn: non_empty`.
+final class NonEmptyStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
+        if case .array(let a) = v, a.isEmpty { return .null }
+        return v
     }
 }
 
