@@ -9,9 +9,10 @@ import CRMModel
 /// evaluated, each one closing the nested objects it has left and opening the ones it is in. The bytes are then
 /// exactly those of the encoded tree. For any other field list there is no layout and the tree path is used.
 ///
-/// Everything a record reads from the layout is plain integers into ``members``, ``groups`` and ``bytes``: reading it
-/// retains nothing.
-struct OutputLayout: Sendable {
+/// Everything a record reads from the layout is plain integers into ``members``, ``groups`` and ``bytes`` (and
+/// unretained field nodes): reading it retains nothing. A class, so an output reads it with one retain (a struct
+/// retained each of its arrays).
+final class OutputLayout: Sendable {
     /// One field's place in the written object.
     struct Member: Sendable {
         /// The nested objects the field is in, outermost first: `groups[groupStart..<groupEnd]`.
