@@ -188,6 +188,12 @@ struct Lowering {
         case .upper: UpperStep()
         case .name: NameStep()
         case .nonEmpty: NonEmptyStep()
+        case .email: EmailStep()
+        case .phone(let region): PhoneStep(region: region)
+        case .string: StringStep()
+        case .prefix(let p): PrefixStep(p)
+        case .list: ListStep()
+        case .bool: BoolStep()
         default: FunctionStep(f)
         }
     }
@@ -559,6 +565,58 @@ final class NonEmptyStep: StepNode {
         if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
         if case .array(let a) = v, a.isEmpty { return .null }
         return v
+    }
+}
+
+/// `fn: email`.
+final class EmailStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.email(v)
+    }
+}
+
+/// `fn: {phone: region}`.
+final class PhoneStep: StepNode {
+    let region: String
+    init(region: String) { self.region = region }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.phone(v, region: region)
+    }
+}
+
+/// `fn: string`.
+final class StringStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return Evaluator.string(v)
+    }
+}
+
+/// `fn: {prefix: p}`.
+final class PrefixStep: StepNode {
+    let prefix: String
+    init(_ prefix: String) { self.prefix = prefix }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.prefix(prefix, v)
+    }
+}
+
+/// `fn: list`.
+final class ListStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return Evaluator.list(v)
+    }
+}
+
+/// `fn: bool`.
+final class BoolStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.bool(v)
     }
 }
 

@@ -11,12 +11,16 @@ struct DirectStepTests {
         .null, "", " ", "\t\n", "jane", " Jane DOE ", "O'BRIEN", "van der berg", "müller", "ÉCOLE", "İstanbul", "ﬁne",
         " \u{A0}x\u{2003} ", "😀", "mary-ann", "McDONALD", .number("12"), .number("-1.5e3"), .bool(true),
         .bool(false), .array([]), .array(["x"]), .array([.null]), .object([]), .object([("a", .number("1"))]),
+        " Jane.Doe@Example.com ", "a@b", "x@y.z", "Name <A@B.co>", "mailto:a@b.co", "a..b@c.de", "020 7946 0018",
+        "+44 7700 900123", "+49 30 123456", "12", "(0)20 7946 0018", "yes", "Opt-In", "N", "0", "maybe", "TRUE",
+        .number("0"), .number("0.0"), .number("2"),
     ]
 
     @Test(
-        "trim, lower, upper, name and non_empty steps equal the function step",
+        "the steps of their own equal the function step",
         arguments: [
-            Fn.trim, .lower, .upper, .name, .nonEmpty,
+            Fn.trim, .lower, .upper, .name, .nonEmpty, .email, .phone(region: "GB"), .phone(region: "DE"), .string,
+            .prefix("crm:"), .list, .bool,
         ])
     func sameAsFunctionStep(_ f: Fn) throws {
         let direct = Lowering.functionStep(f)
