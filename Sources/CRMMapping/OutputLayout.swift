@@ -135,8 +135,18 @@ extension Evaluator {
         _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue,
         validated: UnsafeMutableBufferPointer<JSONValue?>
     ) throws(FieldFailure) -> [UInt8] {
-        // Room for a typical record (the crm-customer-import output is about 600 bytes) without growing.
-        var writer = JSONWriter(capacity: 1024)
+        // Room for a typical record (the crm-customer-import output is about 600 bytes) without growing, on the stack
+        // (1 KiB is the most a temporary allocation takes there without a check).
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { (memory) throws(FieldFailure) -> [UInt8] in
+            try objectJSON(fields, layout, cur, validated: validated, into: JSONWriter(memory: memory))
+        }
+    }
+
+    /// ``objectJSON(_:_:_:validated:)`` with `writer`.
+    private func objectJSON(
+        _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue,
+        validated: UnsafeMutableBufferPointer<JSONValue?>, into writer: consuming JSONWriter
+    ) throws(FieldFailure) -> [UInt8] {
         writer.write(byte: UInt8(ascii: "{"))
         // The nested objects now open: groups[openStart..<openEnd], those of the last written field.
         var openStart = 0
