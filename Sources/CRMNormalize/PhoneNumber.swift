@@ -178,8 +178,7 @@ public enum PhoneNumber {
             throw NormalizationError(
                 kind: "phone", input: raw, reason: "national number must not start with 0 after +\(region.callingCode)")
         }
-        var code = region.callingCode
-        return code.withUTF8 { c in
+        return UTF8Bytes.with(region.callingCode) { c in
             String(unsafeUninitializedCapacity: 1 + c.count + n.count) { out in
                 out[0] = UInt8(ascii: "+")
                 for k in 0..<c.count { out[1 + k] = c[k] }
