@@ -753,6 +753,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Whether `text` has a byte the writer escapes: `"`, `\` or a control character (< 0x20).
+    @inline(__always)
     static func needsEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         let n = text.count
