@@ -676,6 +676,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Writes `s` as a JSON string literal (see ``writeString(utf8:)``).
+    @inline(__always)
     public mutating func writeString(_ s: String) {
         // Native and small strings lend their bytes without a copy of the string (`withUTF8` needs a mutable one:
         // a retain and a release per string).
