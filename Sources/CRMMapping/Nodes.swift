@@ -579,10 +579,15 @@ final class EmailStep: StepNode {
 /// `fn: {phone: region}`.
 final class PhoneStep: StepNode {
     let region: String
-    init(region: String) { self.region = region }
+    /// The region's numbering facts, looked up once (nil when it is unknown: each number then fails as before).
+    let home: PhoneNumber.Region?
+    init(region: String) {
+        self.region = region
+        home = PhoneNumber.region(iso: region)
+    }
     func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
-        return try ev.phone(v, region: region)
+        return try ev.phone(v, region: region, home: home)
     }
 }
 

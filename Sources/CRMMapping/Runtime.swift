@@ -93,7 +93,7 @@ struct Evaluator {
         case .upper: return .string(TextFunctions.uppercased(try text(f, v)))
         case .name: return .string(PersonName.display(try text(f, v)))
         case .email: return try email(v)
-        case .phone(let region): return try phone(v, region: region)
+        case .phone(let region): return try phone(v, region: region, home: PhoneNumber.region(iso: region))
         case .split(let sep):
             return .array(try text(f, v).components(separatedBy: sep).map { .string($0) })
         case .join(let sep):
@@ -179,10 +179,10 @@ struct Evaluator {
         }
     }
 
-    /// `fn: {phone: region}`.
-    func phone(_ v: JSONValue, region: String) throws(FieldFailure) -> JSONValue {
+    /// `fn: {phone: region}`; `home` is `PhoneNumber.region(iso: region)`.
+    func phone(_ v: JSONValue, region: String, home: PhoneNumber.Region?) throws(FieldFailure) -> JSONValue {
         let t = try text(.phone(region: region), v)
-        do { return .string(try PhoneNumber.e164(t, defaultRegion: region)) } catch {
+        do { return .string(try PhoneNumber.e164(t, defaultRegion: region, home: home)) } catch {
             throw FieldFailure(reason: error.reason, value: redact(v))
         }
     }

@@ -19,7 +19,8 @@ struct DirectStepTests {
     @Test(
         "the steps of their own equal the function step",
         arguments: [
-            Fn.trim, .lower, .upper, .name, .nonEmpty, .email, .phone(region: "GB"), .phone(region: "DE"), .string,
+            Fn.trim, .lower, .upper, .name, .nonEmpty, .email, .phone(region: "GB"), .phone(region: "DE"),
+            .phone(region: "us"), .phone(region: "XX"), .string,
             .prefix("crm:"), .list, .bool,
         ])
     func sameAsFunctionStep(_ f: Fn) throws {
