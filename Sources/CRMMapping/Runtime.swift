@@ -315,9 +315,9 @@ struct FixedDecimal {
 
     /// Rounds half away from zero to `scale` fraction digits and renders with exactly that many digits.
     func rounded(scale: Int) -> String {
-        var integer = integer
-        var fraction = fraction
-        return integer.withUTF8 { i in fraction.withUTF8 { f in FixedDecimal.rounded(negative, i, f, scale: scale) } }
+        TextFunctions.withBytes(integer) { i in
+            TextFunctions.withBytes(fraction) { f in FixedDecimal.rounded(negative, i, f, scale: scale) }
+        }
     }
 
     /// ``rounded(scale:)`` on the digit bytes.
