@@ -160,8 +160,7 @@ struct ByteRegex: Sendable {
     /// What `regex` extracts from `text` (group 1, else the whole match; `.some(nil)` when nothing matches), or nil
     /// when `text` is outside the subset.
     func extract(_ text: String) -> String?? {
-        var copy = text
-        return copy.withUTF8 { b -> String?? in
+        return TextFunctions.withBytes(text) { b -> String?? in
             guard let result = firstMatch(b) else { return nil }
             guard let (whole, group1) = result else { return .some(nil) }
             return .some(String(decoding: UnsafeBufferPointer(rebasing: b[group1 ?? whole]), as: UTF8.self))
@@ -170,8 +169,7 @@ struct ByteRegex: Sendable {
 
     /// Whether `text` contains a match, or nil when `text` is outside the subset.
     func matches(_ text: String) -> Bool? {
-        var copy = text
-        return copy.withUTF8 { b -> Bool? in firstMatch(b).map { $0 != nil } }
+        return TextFunctions.withBytes(text) { b -> Bool? in firstMatch(b).map { $0 != nil } }
     }
 
     private func match(

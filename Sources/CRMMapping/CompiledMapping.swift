@@ -19,16 +19,20 @@ public struct CompiledMapping: Sendable {
     public let services: Set<String>
 
     let outputs: [OutputPlan]
+    let dropWhenPlan: Cond?
+    let filterPlan: Cond?
     /// The outputs, `drop_when` and `filter` in executable form (see Nodes.swift).
     let outputNodes: [OutputNode]
     let dropWhen: (any ConditionNode)?
     let filter: (any ConditionNode)?
     /// The member names the mapping's paths read: parsed messages name those members with these strings.
     let memberNames: JSONMemberNames
+    /// How many values an evaluation keeps (``Evaluator/made``): those of the repeated expressions.
+    let madeCount: Int
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
-        filter: Cond?, tests: [MappingTestCase], services: Set<String>
+        filter: Cond?, tests: [MappingTestCase], services: Set<String>, sharingRepeated: Bool = true
     ) {
         self.services = services
         self.name = name
@@ -36,6 +40,8 @@ public struct CompiledMapping: Sendable {
         self.input = input
         self.file = file
         self.outputs = outputs
+        dropWhenPlan = dropWhen
+        filterPlan = filter
         self.tests = tests
         var names = PathNames()
         for out in outputs {
@@ -46,10 +52,21 @@ public struct CompiledMapping: Sendable {
         if let dropWhen { names.add(dropWhen) }
         if let filter { names.add(filter) }
         memberNames = JSONMemberNames(names.names)
-        let lowering = Lowering(names: memberNames, atRoot: true)
+        let memo =
+            sharingRepeated
+            ? RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0) : [:]
+        madeCount = memo.count
+        let lowering = Lowering(names: memberNames, atRoot: true, memo: memo)
         outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
         self.dropWhen = dropWhen.map(lowering.condition)
         self.filter = filter.map(lowering.condition)
+    }
+
+    /// This mapping with every expression computed at each use (no ``MemoNode``): the reference for tests.
+    func computingEveryUse() -> CompiledMapping {
+        CompiledMapping(
+            name: name, version: version, input: input, file: file, outputs: outputs, dropWhen: dropWhenPlan,
+            filter: filterPlan, tests: tests, services: services, sharingRepeated: false)
     }
 
     /// Parses `input` as JSON (validating UTF-8, depth and size) and applies the mapping.
@@ -59,7 +76,8 @@ public struct CompiledMapping: Sendable {
     public func apply(
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
-        try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
+        let writingJSON = services.isEmpty && !context.recordValues
+        return try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
             (rootIndex) throws(MappingError) -> MappingResult in
             let doc: JSONValue
             do throws(JSONError) {
@@ -70,8 +88,7 @@ public struct CompiledMapping: Sendable {
                     kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
             }
             return try apply(
-                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex),
-                writingJSON: services.isEmpty && !context.recordValues)
+                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex), writingJSON: writingJSON)
         }
     }
 
@@ -97,6 +114,18 @@ public struct CompiledMapping: Sendable {
         }
     }
 
+    /// Calls `body` with room for the values an evaluation keeps (``Evaluator/made``), all nil.
+    private func withMade<R>(
+        _ body: (UnsafeMutableBufferPointer<JSONValue?>) throws(MappingError) -> R
+    ) throws(MappingError) -> R {
+        try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: madeCount) {
+            (made) throws(MappingError) -> R in
+            made.initialize(repeating: nil)
+            defer { made.deinitialize() }
+            return try body(made)
+        }
+    }
+
     /// Applies the mapping; `rootIndex` finds the root object's members by entry of ``memberNames`` (empty: by name;
     /// borrowed for the call).
     ///
@@ -113,7 +142,16 @@ public struct CompiledMapping: Sendable {
                 kind: .input, mapping: name, field: "", value: redact(input),
                 reason: "the message must be a JSON object, found \(input.typeName)")
         }
-        let ev = Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex)
+        return try withMade { (made) throws(MappingError) -> MappingResult in
+            try apply(
+                Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex, made: made),
+                writingJSON: writingJSON)
+        }
+    }
+
+    /// Applies the mapping to the message of `ev` (a JSON object).
+    private func apply(_ ev: Evaluator, writingJSON: Bool) throws(MappingError) -> MappingResult {
+        let input = ev.root
         do throws(FieldFailure) {
             if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
             if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }

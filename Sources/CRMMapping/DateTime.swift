@@ -94,11 +94,9 @@ final class DateSpec: Sendable {
             else { return nil }
             return (Int64(floor(Double(d) / 1000)), Int(((d % 1000) + 1000) % 1000))
         case .rfc3339:
-            var copy = text
-            return copy.withUTF8 { parseRFC3339($0) }
+            return TextFunctions.withBytes(text) { parseRFC3339($0) }
         case .pattern(let tokens):
-            var copy = text
-            return copy.withUTF8 { parsePattern($0, tokens) }
+            return TextFunctions.withBytes(text) { parsePattern($0, tokens) }
         }
     }
 

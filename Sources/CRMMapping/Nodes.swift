@@ -1,4 +1,5 @@
 import CRMModel
+import CRMNormalize
 import CRMRedaction
 import Foundation
 
@@ -61,6 +62,22 @@ final class FieldNode: Sendable {
     }
 }
 
+extension Unmanaged where Instance == FieldNode {
+    /// ``FieldNode/member(ev:_:)`` of the node, called without retaining it: its owner keeps it alive.
+    @inline(__always)
+    func member(ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue? {
+        var failure: FieldFailure?
+        let v = _withUnsafeGuaranteedRef { (node) -> JSONValue? in
+            do throws(FieldFailure) { return try node.member(ev: ev, cur) } catch {
+                failure = error
+                return nil
+            }
+        }
+        if let failure { throw failure }
+        return v
+    }
+}
+
 /// One output of a mapping in executable form.
 final class OutputNode: Sendable {
     let entity: String
@@ -88,6 +105,9 @@ struct Lowering {
     var names: JSONMemberNames?
     /// Whether the expressions lowered run with the message's root object as the current value.
     var atRoot: Bool
+    /// The ``Evaluator/made`` slots of the expressions computed more than once per message (see
+    /// ``RepeatedExpressions``), by key; used at the root only.
+    var memo: [String: Int] = [:]
 
     /// Lowering for nodes that never see an indexed message (record conditions).
     static let unindexed = Lowering(names: nil, atRoot: false)
@@ -109,14 +129,7 @@ struct Lowering {
 
     func value(_ e: Expr) -> any ValueNode {
         switch e {
-        case .path(let p):
-            if let keys = p.keys {
-                keys.count == 1
-                    ? MemberNode(keys[0], fromRoot: p.fromRoot, rootEntry: rootEntry(p))
-                    : MembersNode(keys, fromRoot: p.fromRoot, rootEntry: rootEntry(p))
-            } else {
-                PathNode(p)
-            }
+        case .path(let p): path(p)
         case .const(let v): ConstNode(v)
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
@@ -127,9 +140,30 @@ struct Lowering {
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
-        case .pipe(let source, let steps): PipeNode.chain(value(source), steps.map(Lowering.step))
+        case .pipe(let source, let steps): pipe(source, steps)
         case .scoped(let p, let inner): ScopedNode(p, below.value(inner))
         }
+    }
+
+    func path(_ p: Path) -> any ValueNode {
+        if let keys = p.keys {
+            keys.count == 1
+                ? MemberNode(keys[0], fromRoot: p.fromRoot, rootEntry: rootEntry(p))
+                : MembersNode(keys, fromRoot: p.fromRoot, rootEntry: rootEntry(p))
+        } else {
+            PathNode(p)
+        }
+    }
+
+    /// `source` with `steps`, the repeated prefixes (at the root) computed once per message.
+    func pipe(_ source: Expr, _ steps: [Step]) -> any ValueNode {
+        let keys = atRoot && !memo.isEmpty ? RepeatedExpressions.keys(source, steps) : []
+        var node = value(source)
+        for (k, s) in steps.enumerated() {
+            node = PipeNode(node, step: Lowering.step(s))
+            if k < keys.count, let slot = memo[keys[k]] { node = MemoNode(slot: slot, node) }
+        }
+        return node
     }
 
     func condition(_ c: Cond) -> any ConditionNode {
@@ -145,9 +179,28 @@ struct Lowering {
         }
     }
 
+    /// The step of `fn: f`: the most common text functions as steps of their own (no dispatch over every function
+    /// per call), the rest through ``Evaluator/call(_:_:)``.
+    static func functionStep(_ f: Fn) -> any StepNode {
+        switch f {
+        case .trim: TrimStep()
+        case .lower: LowerStep()
+        case .upper: UpperStep()
+        case .name: NameStep()
+        case .nonEmpty: NonEmptyStep()
+        case .email: EmailStep()
+        case .phone(let region): PhoneStep(region: region)
+        case .string: StringStep()
+        case .prefix(let p): PrefixStep(p)
+        case .list: ListStep()
+        case .bool: BoolStep()
+        default: FunctionStep(f)
+        }
+    }
+
     static func step(_ s: Step) -> any StepNode {
         switch s {
-        case .fn(let f): FunctionStep(f)
+        case .fn(let f): functionStep(f)
         case .map(let table, let fallback, let strict): MapStep(table, fallback: fallback, strict: strict)
         case .table(let name, let table, let strict): TableStep(name: name, table, strict: strict)
         case .service(let name, let optional): ServiceStep(name, optional: optional)
@@ -330,13 +383,25 @@ final class PipeNode: ValueNode {
         self.step = step
     }
 
-    /// The pipeline `steps` applied in order to `source` (`source` itself when there are none).
-    static func chain(_ source: any ValueNode, _ steps: [any StepNode]) -> any ValueNode {
-        steps.reduce(source) { PipeNode($0, step: $1) }
-    }
-
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
         try step.apply(ev, try source.value(ev, cur))
+    }
+}
+
+/// An expression computed once per message (see ``RepeatedExpressions``): its value is kept in the evaluator's
+/// ``Evaluator/made`` slot `slot`.
+final class MemoNode: ValueNode {
+    let slot: Int
+    let inner: any ValueNode
+    init(slot: Int, _ inner: any ValueNode) {
+        self.slot = slot
+        self.inner = inner
+    }
+    func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        if let v = ev.made[slot] { return v }
+        let v = try inner.value(ev, cur)
+        ev.made[slot] = v
+        return v
     }
 }
 
@@ -455,6 +520,108 @@ final class FunctionStep: StepNode {
     func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.call(function, v)
+    }
+}
+
+// The steps of the most common functions: exactly ``Evaluator/call(_:_:)``'s case of their function behind
+// ``FunctionStep``'s null check.
+
+/// `fn: trim`.
+final class TrimStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(TextFunctions.trimmed(try ev.text(.trim, v)))
+    }
+}
+
+/// `fn: lower`.
+final class LowerStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(TextFunctions.lowercased(try ev.text(.lower, v)))
+    }
+}
+
+/// `fn: upper`.
+final class UpperStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(TextFunctions.uppercased(try ev.text(.upper, v)))
+    }
+}
+
+/// `fn: name`.
+final class NameStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return .string(PersonName.display(try ev.text(.name, v)))
+    }
+}
+
+/// `fn: non_empty`.
+final class NonEmptyStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
+        if case .array(let a) = v, a.isEmpty { return .null }
+        return v
+    }
+}
+
+/// `fn: email`.
+final class EmailStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.email(v)
+    }
+}
+
+/// `fn: {phone: region}`.
+final class PhoneStep: StepNode {
+    let region: String
+    /// The region's numbering facts, looked up once (nil when it is unknown: each number then fails as before).
+    let home: PhoneNumber.Region?
+    init(region: String) {
+        self.region = region
+        home = PhoneNumber.region(iso: region)
+    }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.phone(v, region: region, home: home)
+    }
+}
+
+/// `fn: string`.
+final class StringStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return Evaluator.string(v)
+    }
+}
+
+/// `fn: {prefix: p}`.
+final class PrefixStep: StepNode {
+    let prefix: String
+    init(_ prefix: String) { self.prefix = prefix }
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.prefix(prefix, v)
+    }
+}
+
+/// `fn: list`.
+final class ListStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return Evaluator.list(v)
+    }
+}
+
+/// `fn: bool`.
+final class BoolStep: StepNode {
+    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.bool(v)
     }
 }
 

@@ -9,9 +9,10 @@ import CRMModel
 /// evaluated, each one closing the nested objects it has left and opening the ones it is in. The bytes are then
 /// exactly those of the encoded tree. For any other field list there is no layout and the tree path is used.
 ///
-/// Everything a record reads from the layout is plain integers into ``members``, ``groups`` and ``bytes``: reading it
-/// retains nothing.
-struct OutputLayout: Sendable {
+/// Everything a record reads from the layout is plain integers into ``members``, ``groups`` and ``bytes`` (and
+/// unretained field nodes): reading it retains nothing. A class, so an output reads it with one retain (a struct
+/// retained each of its arrays).
+final class OutputLayout: Sendable {
     /// One field's place in the written object.
     struct Member: Sendable {
         /// The nested objects the field is in, outermost first: `groups[groupStart..<groupEnd]`.
@@ -36,6 +37,8 @@ struct OutputLayout: Sendable {
 
     /// Per field, in field order.
     let members: [Member]
+    /// The field nodes, in field order, unretained: the output's `fields` array holds them.
+    let nodes: [Unmanaged<FieldNode>]
     let groups: [Group]
     /// The encoded member names and openings.
     let bytes: [UInt8]
@@ -89,6 +92,7 @@ struct OutputLayout: Sendable {
                     slot: slot))
         }
         self.members = members
+        nodes = fields.map { Unmanaged.passUnretained($0) }
         self.groups = groups
         self.bytes = bytes
         validatedNames = names
@@ -131,43 +135,55 @@ extension Evaluator {
         _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue,
         validated: UnsafeMutableBufferPointer<JSONValue?>
     ) throws(FieldFailure) -> [UInt8] {
-        // Room for a typical record (the crm-customer-import output is about 600 bytes) without growing.
-        var writer = JSONWriter(capacity: 1024)
+        // Room for a typical record (the crm-customer-import output is about 600 bytes) without growing, on the stack
+        // (1 KiB is the most a temporary allocation takes there without a check).
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { (memory) throws(FieldFailure) -> [UInt8] in
+            try objectJSON(fields, layout, cur, validated: validated, into: JSONWriter(memory: memory))
+        }
+    }
+
+    /// ``objectJSON(_:_:_:validated:)`` with `writer`.
+    private func objectJSON(
+        _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue,
+        validated: UnsafeMutableBufferPointer<JSONValue?>, into writer: consuming JSONWriter
+    ) throws(FieldFailure) -> [UInt8] {
         writer.write(byte: UInt8(ascii: "{"))
         // The nested objects now open: groups[openStart..<openEnd], those of the last written field.
         var openStart = 0
         var openEnd = 0
         // Whether the innermost open object has no member yet (no comma before the next one).
         var empty = true
-        // Each field node is still retained for its call (a span saves little over the buffer pointer: -68
-        // instructions per record); a chain of nodes, as in PipeNode, would avoid it.
-        let fields = fields.span
+        // The field nodes are called through unretained references (`fields`, borrowed for the call, holds them):
+        // reading them out of the array retained and released each one for its call.
         try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
-            try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
-                try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
-                    for k in fields.indices {
-                        guard let v = try fields[k].member(ev: self, cur) else { continue }
-                        let m = members[k]
-                        // The nested objects this field shares with the last one stay open.
-                        var shared = 0
-                        while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
-                            && groups[openStart + shared].id == groups[m.groupStart + shared].id
-                        {
-                            shared += 1
+            try layout.nodes.withUnsafeBufferPointer { (nodes) throws(FieldFailure) in
+                try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
+                    try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
+                        for k in nodes.indices {
+                            guard let v = try nodes[k].member(ev: self, cur) else { continue }
+                            let m = members[k]
+                            // The nested objects this field shares with the last one stay open.
+                            var shared = 0
+                            while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
+                                && groups[openStart + shared].id == groups[m.groupStart + shared].id
+                            {
+                                shared += 1
+                            }
+                            for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
+                            for g in (m.groupStart + shared)..<m.groupEnd {
+                                let start = groups[g].openingStart + (empty ? 1 : 0)
+                                writer.write(
+                                    bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
+                                empty = true
+                            }
+                            let start = m.nameStart + (empty ? 1 : 0)
+                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
+                            writer.write(v)
+                            empty = false
+                            openStart = m.groupStart
+                            openEnd = m.groupEnd
+                            if m.slot >= 0 { validated[m.slot] = v }
                         }
-                        for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
-                        for g in (m.groupStart + shared)..<m.groupEnd {
-                            let start = groups[g].openingStart + (empty ? 1 : 0)
-                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
-                            empty = true
-                        }
-                        let start = m.nameStart + (empty ? 1 : 0)
-                        writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
-                        writer.write(v)
-                        empty = false
-                        openStart = m.groupStart
-                        openEnd = m.groupEnd
-                        if m.slot >= 0 { validated[m.slot] = v }
                     }
                 }
             }

@@ -17,15 +17,19 @@ struct Evaluator {
     /// both empty when the input has no such index.
     let rootMembers: [(String, JSONValue)]
     let rootIndex: UnsafeBufferPointer<Int>
+    /// The values of the expressions computed once per message (``MemoNode``), by slot; borrowed for one apply.
+    let made: UnsafeMutableBufferPointer<JSONValue?>
 
     init(
         root: JSONValue, lookup: (any MappingLookup)?,
-        rootIndex: UnsafeBufferPointer<Int> = UnsafeBufferPointer(start: nil, count: 0)
+        rootIndex: UnsafeBufferPointer<Int> = UnsafeBufferPointer(start: nil, count: 0),
+        made: UnsafeMutableBufferPointer<JSONValue?> = UnsafeMutableBufferPointer(start: nil, count: 0)
     ) {
         self.root = root
         self.lookup = lookup
         self.rootIndex = rootIndex
         rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
+        self.made = made
     }
 
     /// The root object's last member named by table entry `entry`: `.some(nil)` when it has none; nil when the input
@@ -88,16 +92,8 @@ struct Evaluator {
         case .lower: return .string(TextFunctions.lowercased(try text(f, v)))
         case .upper: return .string(TextFunctions.uppercased(try text(f, v)))
         case .name: return .string(PersonName.display(try text(f, v)))
-        case .email:
-            let t = try text(f, v)
-            do { return .string(try EmailAddress.normalize(t)) } catch {
-                throw FieldFailure(reason: error.reason, value: redact(v))
-            }
-        case .phone(let region):
-            let t = try text(f, v)
-            do { return .string(try PhoneNumber.e164(t, defaultRegion: region)) } catch {
-                throw FieldFailure(reason: error.reason, value: redact(v))
-            }
+        case .email: return try email(v)
+        case .phone(let region): return try phone(v, region: region, home: PhoneNumber.region(iso: region))
         case .split(let sep):
             return .array(try text(f, v).components(separatedBy: sep).map { .string($0) })
         case .join(let sep):
@@ -108,10 +104,7 @@ struct Evaluator {
         case .replace(let a, let b): return .string(try text(f, v).replacingOccurrences(of: a, with: b))
         case .regexExtract(let box):
             return box.extract(try text(f, v)).map(JSONValue.string) ?? .null
-        case .string:
-            if case .string = v { return v }
-            if let s = v.scalarText { return .string(s) }
-            return .string(v.jsonText)
+        case .string: return Evaluator.string(v)
         case .int:
             let t = String(try text(f, v).trimmingWhitespace())
             if let i = Int(t) { return .number(String(i)) }
@@ -140,11 +133,9 @@ struct Evaluator {
                 throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v))
             }
             return .string(out)
-        case .prefix(let p): return .string(p + (try text(f, v)))
+        case .prefix(let p): return try prefix(p, v)
         case .suffix(let p): return .string((try text(f, v)) + p)
-        case .list:
-            if case .array = v { return v }
-            return .array([v])
+        case .list: return Evaluator.list(v)
         case .compact:
             guard case .array(let items) = v else { return v }
             return .array(items.filter { !$0.isNull && $0.stringValue?.isEmpty != true })
@@ -167,18 +158,7 @@ struct Evaluator {
             if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
             if case .array(let a) = v, a.isEmpty { return .null }
             return v
-        case .bool:
-            switch v {
-            case .bool: return v
-            case .number(let n): return .bool(Double(n) != 0)
-            case .string(let s):
-                switch s.lowercased() {
-                case "true", "yes", "y", "1", "on", "opt-in", "checked": return .bool(true)
-                case "false", "no", "n", "0", "off", "", "opt-out": return .bool(false)
-                default: throw FieldFailure(reason: "not a boolean", value: redact(v))
-                }
-            default: throw FieldFailure(reason: "bool expects a scalar, found \(v.typeName)", value: redact(v))
-            }
+        case .bool: return try bool(v)
         case .abs, .negate:
             let t = try text(f, v)
             guard var d = FixedDecimal(fixed: t) else {
@@ -186,6 +166,57 @@ struct Evaluator {
             }
             if case .abs = f { d.negative = false } else { d.negative.toggle() }
             return .string(d.text)
+        }
+    }
+
+    // The functions with steps of their own (see ``Lowering/functionStep(_:)``); their callers have passed null by.
+
+    /// `fn: email`.
+    func email(_ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        let t = try text(.email, v)
+        do { return .string(try EmailAddress.normalize(t)) } catch {
+            throw FieldFailure(reason: error.reason, value: redact(v))
+        }
+    }
+
+    /// `fn: {phone: region}`; `home` is `PhoneNumber.region(iso: region)`.
+    func phone(_ v: JSONValue, region: String, home: PhoneNumber.Region?) throws(FieldFailure) -> JSONValue {
+        let t = try text(.phone(region: region), v)
+        do { return .string(try PhoneNumber.e164(t, defaultRegion: region, home: home)) } catch {
+            throw FieldFailure(reason: error.reason, value: redact(v))
+        }
+    }
+
+    /// `fn: string`.
+    static func string(_ v: JSONValue) -> JSONValue {
+        if case .string = v { return v }
+        if let s = v.scalarText { return .string(s) }
+        return .string(v.jsonText)
+    }
+
+    /// `fn: {prefix: p}`.
+    func prefix(_ p: String, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        .string(p + (try text(.prefix(p), v)))
+    }
+
+    /// `fn: list`.
+    static func list(_ v: JSONValue) -> JSONValue {
+        if case .array = v { return v }
+        return .array([v])
+    }
+
+    /// `fn: bool`.
+    func bool(_ v: JSONValue) throws(FieldFailure) -> JSONValue {
+        switch v {
+        case .bool: return v
+        case .number(let n): return .bool(Double(n) != 0)
+        case .string(let s):
+            switch s.lowercased() {
+            case "true", "yes", "y", "1", "on", "opt-in", "checked": return .bool(true)
+            case "false", "no", "n", "0", "off", "", "opt-out": return .bool(false)
+            default: throw FieldFailure(reason: "not a boolean", value: redact(v))
+            }
+        default: throw FieldFailure(reason: "bool expects a scalar, found \(v.typeName)", value: redact(v))
         }
     }
 }
@@ -197,8 +228,7 @@ struct FixedDecimal {
     var fraction: String
 
     init?(fixed raw: String) {
-        var copy = raw
-        let fast: FixedDecimal?? = copy.withUTF8 { FixedDecimal.parseASCII($0) }
+        let fast: FixedDecimal?? = TextFunctions.withBytes(raw) { FixedDecimal.parseASCII($0) }
         if let fast {
             guard let fast else { return nil }
             self = fast
@@ -285,9 +315,9 @@ struct FixedDecimal {
 
     /// Rounds half away from zero to `scale` fraction digits and renders with exactly that many digits.
     func rounded(scale: Int) -> String {
-        var integer = integer
-        var fraction = fraction
-        return integer.withUTF8 { i in fraction.withUTF8 { f in FixedDecimal.rounded(negative, i, f, scale: scale) } }
+        TextFunctions.withBytes(integer) { i in
+            TextFunctions.withBytes(fraction) { f in FixedDecimal.rounded(negative, i, f, scale: scale) }
+        }
     }
 
     /// ``rounded(scale:)`` on the digit bytes.

@@ -11,15 +11,23 @@ enum TextFunctions {
     @inline(__always)
     static func isASCIISpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
 
+    /// `body` over the UTF-8 bytes of `text`. Native and small strings lend their bytes as they are; `withUTF8`
+    /// needs a mutable copy of the string (a retain and a release per call).
+    @inline(__always)
+    static func withBytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let r = text.utf8.withContiguousStorageIfAvailable(body) { return r }
+        var copy = text
+        return copy.withUTF8(body)
+    }
+
     /// `text` without leading and trailing whitespace.
     static func trimmed(_ text: String) -> String {
-        var copy = text
         enum Outcome {
             case same
             case slice(String)
             case unicode
         }
-        let outcome: Outcome = copy.withUTF8 { b in
+        let outcome: Outcome = withBytes(text) { b in
             var lo = 0
             var hi = b.count
             while lo < hi && isASCIISpace(b[lo]) { lo += 1 }
@@ -51,13 +59,12 @@ enum TextFunctions {
     /// For ASCII `text`: `text` with bytes in `from...through` shifted by `delta` (the same string when none is);
     /// nil when `text` is not ASCII.
     static func mapASCII(_ text: String, from: UInt8, through: UInt8, delta: Int8) -> String? {
-        var copy = text
         enum Outcome {
             case same
             case mapped(String)
             case unicode
         }
-        let outcome: Outcome = copy.withUTF8 { b in
+        let outcome: Outcome = withBytes(text) { b in
             var firstHit = -1
             for i in 0..<b.count {
                 let c = b[i]

@@ -540,6 +540,8 @@ public struct JSONWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0
     private var capacity: Int
+    /// Whether ``base`` was allocated by the writer (else it is the caller's memory, until the writer grows).
+    private var owned = true
 
     /// An empty writer with room for `capacity` bytes (at least 64) before it grows.
     public init(capacity: Int) {
@@ -547,7 +549,20 @@ public struct JSONWriter: ~Copyable {
         base = .allocate(capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    /// An empty writer that writes into `memory` (the caller's, e.g. a temporary allocation, which must outlive the
+    /// writer) until it needs more, then into memory of its own.
+    public init(memory: UnsafeMutableBufferPointer<UInt8>) {
+        if let start = memory.baseAddress, memory.count >= 64 {
+            base = start
+            capacity = memory.count
+            owned = false
+        } else {
+            capacity = 64
+            base = .allocate(capacity: 64)
+        }
+    }
+
+    deinit { if owned { base.deallocate() } }
 
     /// Appends the written bytes to `out` and empties the writer.
     public mutating func drain(into out: inout [UInt8]) {
@@ -573,9 +588,10 @@ public struct JSONWriter: ~Copyable {
         while c < needed { c *= 2 }
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
         bigger.update(from: base, count: count)
-        base.deallocate()
+        if owned { base.deallocate() }
         base = bigger
         capacity = c
+        owned = true
     }
 
     @inline(__always)
@@ -630,8 +646,11 @@ public struct JSONWriter: ~Copyable {
         case .null: literal("null")
         case .bool(let b): if b { literal("true") } else { literal("false") }
         case .number(let n):
-            var n = n
-            n.withUTF8 { bytes($0) }
+            let done: Void? = n.utf8.withContiguousStorageIfAvailable { bytes($0) }
+            if done == nil {
+                var n = n
+                n.withUTF8 { bytes($0) }
+            }
         case .string(let s): writeString(s)
         case .array(let items):
             byte(UInt8(ascii: "["))
@@ -657,7 +676,12 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Writes `s` as a JSON string literal (see ``writeString(utf8:)``).
+    @inline(__always)
     public mutating func writeString(_ s: String) {
+        // Native and small strings lend their bytes without a copy of the string (`withUTF8` needs a mutable one:
+        // a retain and a release per string).
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { writeString(utf8: $0) }
+        if done != nil { return }
         var s = s
         s.withUTF8 { writeString(utf8: $0) }
     }
@@ -730,6 +754,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Whether `text` has a byte the writer escapes: `"`, `\` or a control character (< 0x20).
+    @inline(__always)
     static func needsEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         let n = text.count

@@ -7,8 +7,7 @@ public enum EmailAddress {
     /// the domain must have at least two labels of letters, digits and hyphens (no leading/trailing hyphen,
     /// each at most 63 bytes) and a non-numeric top-level label.
     public static func normalize(_ raw: String) throws(NormalizationError) -> String {
-        var copy = raw
-        switch copy.withUTF8(normalize(utf8:)) {
+        switch UTF8Bytes.with(raw, normalize(utf8:)) {
         case .valid(let address): return address
         case .invalid(let reason): throw NormalizationError(kind: "email", input: raw, reason: reason)
         }

@@ -13,8 +13,7 @@ public enum PersonName {
     /// were written all upper- or lower-case (MacLeod); particles (van, der, de, von, ...) stay lower-case
     /// unless they are the first word. Mixed-case input words (e.g. "DeAndre", "McKay") are kept as written.
     public static func display(_ raw: String) -> String {
-        var copy = raw
-        if let fast = copy.withUTF8(latinDisplay) { return fast }
+        if let fast = UTF8Bytes.with(raw, latinDisplay) { return fast }
         return unicodeDisplay(raw)
     }
 

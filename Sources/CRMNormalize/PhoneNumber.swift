@@ -71,12 +71,20 @@ public enum PhoneNumber {
     /// - Throws: ``NormalizationError`` with kind `"phone"` for unknown regions, unknown calling codes,
     ///   stray characters or a national number whose length is invalid for the region.
     public static func e164(_ raw: String, defaultRegion: String) throws(NormalizationError) -> String {
+        try e164(raw, defaultRegion: defaultRegion, home: region(iso: defaultRegion))
+    }
+
+    /// ``e164(_:defaultRegion:)`` with the default region looked up beforehand: `home` is
+    /// `region(iso: defaultRegion)` (nil when it is unknown, which fails the same way). For callers that normalise
+    /// many numbers with one default region.
+    public static func e164(
+        _ raw: String, defaultRegion: String, home: Region?
+    ) throws(NormalizationError) -> String {
         func fail(_ reason: String) -> NormalizationError {
             NormalizationError(kind: "phone", input: raw, reason: reason)
         }
-        var copy = raw
-        // String.withUTF8 rethrows untyped errors: carry the typed error out in a Result.
-        let result: Result<String, NormalizationError> = copy.withUTF8 { bytes in
+        // The byte closure cannot throw a typed error through its caller: carry it out in a Result.
+        let result: Result<String, NormalizationError> = UTF8Bytes.with(raw) { bytes in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(bytes.count, 1)) { digits in
                 Result { () throws(NormalizationError) -> String in
                     var count = 0
@@ -101,7 +109,7 @@ public enum PhoneNumber {
                         }
                     }
                     if count == 0 { throw fail("no digits") }
-                    guard let home = region(iso: defaultRegion) else {
+                    guard let home else {
                         throw fail("unknown default region '\(defaultRegion)'")
                     }
                     var number = UnsafeBufferPointer(rebasing: digits[0..<count])
@@ -137,8 +145,8 @@ public enum PhoneNumber {
         return try result.get()
     }
 
-    /// The region for an ISO code in any letter case.
-    static func region(iso: String) -> Region? {
+    /// The region for an ISO code in any letter case, nil when it is not supported.
+    public static func region(iso: String) -> Region? {
         // Two ASCII letters in any case (every supported code): the letter table; anything else by dictionary.
         let u = iso.utf8
         if u.count == 2 {
@@ -179,8 +187,7 @@ public enum PhoneNumber {
             throw NormalizationError(
                 kind: "phone", input: raw, reason: "national number must not start with 0 after +\(region.callingCode)")
         }
-        var code = region.callingCode
-        return code.withUTF8 { c in
+        return UTF8Bytes.with(region.callingCode) { c in
             String(unsafeUninitializedCapacity: 1 + c.count + n.count) { out in
                 out[0] = UInt8(ascii: "+")
                 for k in 0..<c.count { out[1 + k] = c[k] }
