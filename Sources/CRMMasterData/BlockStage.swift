@@ -6,7 +6,7 @@ internal import CMemoryHints
 /// records sharing one of its blocks (its candidates, what `IdentityGraph.place` gathers before scoring), then the
 /// record joins its blocks. Which records share a block depends on the records alone, not on how earlier ones were
 /// clustered, so this runs on a thread of its own ahead of the graph, which scores and clusters
-/// (`IdentityGraph.place(preloaded:features:candidates:upcoming:)`); together they reach exactly the decisions of one
+/// (`IdentityGraph.place(preloaded:candidates:upcoming:)`); together they reach exactly the decisions of one
 /// thread placing the records.
 struct BlockStage: Sendable {
     /// The graph's block index while this stage has it (`IdentityGraph.takeBlocks`).
