@@ -101,12 +101,16 @@ public struct BulkResolution: Sendable {
         let t1 = clock.now
         // Bulk: the references are indexed while the model learns; if every one is new (no row updates an earlier
         // one), blocking and clustering run on two threads (`placePreloaded`).
-        let handOver = UnsafeSendableBox<[[RecordRef]]?>(measureLatency ? nil : chunks.map(\.refs))
-        let newReferences = BackgroundResult<RecordRefIndex> {
-            guard let refs = handOver.value else { return nil }
-            handOver.value = nil
-            return RecordRefIndex(newReferences: refs.joined())
-        }
+        // (The references go to the thread in a box it empties, so that they are freed with the chunks.)
+        let handOver = UnsafeSendableBox<[[RecordRef]]?>(chunks.map(\.refs))
+        let newReferences =
+            measureLatency
+            ? nil
+            : BackgroundResult<RecordRefIndex> {
+                guard let refs = handOver.value else { return nil }
+                handOver.value = nil
+                return RecordRefIndex(newReferences: refs.joined())
+            }
         if train {
             // The model learns from the records it is about to resolve (a uniform random sample of them).
             let picks = MatchTraining.sampleIndices(count: count, maximum: training.maximumSample)
@@ -143,7 +147,7 @@ public struct BulkResolution: Sendable {
             // Bulk: resolution in file order of the features interned while reading.
             var tally = [Int](repeating: 0, count: 4)
             let decisions: [ResolutionDecision] = [.created, .joined, .updated, .review]
-            if let references = newReferences.value() {
+            if let references = newReferences?.value() {
                 // Every reference new: the graph takes all features at once, and the chunks go.
                 var rows: [CompactFeatures] = []
                 rows.reserveCapacity(count)
