@@ -4,9 +4,11 @@
 # mapped import produced (read back from the topic: key + value), all on one local Tansu broker in one run.
 #   Benchmarks/batch-bench.sh [ROWS]        (default 1000000; 200000 for a quick run)
 # Environment: PARTITIONS (output topics' partitions, default 1), TIMEOUT (seconds per step, default 1200).
-# Rates by wall clock and by CPU time (user + system, from /usr/bin/time), peak RSS of each process. kcat runs on the
-# same librdkafka 2.16 as crmhub (LD_LIBRARY_PATH) with the same producer settings (idempotent, acks=all,
-# linger.ms=20). kcat sends no headers; crmhub's messages carry seven (job, file, checksum, row, line, mapping, id).
+# Rates by wall clock and by CPU time (user + system, from /usr/bin/time), peak RSS of each process, and the broker's
+# CPU time during each of the three runs (tansu_cpu=mapped/unmapped/kcat): the machine has two cores, so what the
+# broker takes is not there for the producer. kcat runs on the same librdkafka 2.16 as crmhub (LD_LIBRARY_PATH) with
+# the same producer settings (idempotent, acks=all, linger.ms=20). kcat sends no headers; crmhub's messages carry
+# seven (job, file, checksum, row, line, mapping, id).
 # Appends one line to bench-results/batch.txt.
 set -euo pipefail
 source "$(dirname "$0")/../deploy/lib/env.sh"
@@ -83,11 +85,18 @@ EOF
 cp "$DATA" "$WORK/drop-mapped/customers-bench.csv"
 cp "$DATA" "$WORK/drop-raw/customers-bench.csv"
 
-# run NAME COMMAND...: runs under /usr/bin/time (wall s, user s, system s, peak RSS KiB) into $WORK/NAME.time.
+# tansu_cpu: the broker's CPU time so far (user + system, seconds), to show what share of the two cores it took.
+TICKS=$(getconf CLK_TCK)
+tansu_cpu() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$TANSU_PID/stat"; }
+# run NAME COMMAND...: runs under /usr/bin/time (wall s, user s, system s, peak RSS KiB) into $WORK/NAME.time, and
+# the broker's CPU time during the run into $WORK/NAME.tansu.
 run() {
-  local name=$1
+  local name=$1 before status=0
   shift
-  /usr/bin/time -o "$WORK/$name.time" -f "%e %U %S %M" timeout "$TIMEOUT" "$@"
+  before=$(tansu_cpu)
+  /usr/bin/time -o "$WORK/$name.time" -f "%e %U %S %M" timeout "$TIMEOUT" "$@" || status=$?
+  echo "$(tansu_cpu) - $before" | bc >"$WORK/$name.tansu"
+  return $status
 }
 
 log "crmhub batch run bench-mapped ($ROWS rows, mapping crm-customer-import)"
@@ -119,10 +128,11 @@ k_rate=$(per "$kcat_out" "$k_s"); k_cpu=$(per "$kcat_out" "($k_u + $k_sys)")
 ratio=$(per "$m_rate" "$k_rate"); cpu_ratio=$(per "$m_cpu" "$k_cpu")
 commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 [ -n "${BENCH_COMMIT:-}" ] || [ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
-line=$(printf '%s rows=%s partitions=%s mapped=%.0f rows/s (%.2fs, cpu %.2fs, %s msgs, dlq %s) mapped_cpu=%.0f rows/s mapped_rss=%sKiB unmapped=%.0f rows/s (%.2fs, cpu %.2fs, %s msgs) unmapped_cpu=%.0f rows/s unmapped_rss=%sKiB kcat=%.0f msg/s (%.2fs, cpu %.2fs, %s msgs) kcat_cpu=%.0f msg/s kcat_rss=%sKiB ratio=%.3f cpu_ratio=%.3f commit=%s loadavg=%s host=%s' \
+line=$(printf '%s rows=%s partitions=%s mapped=%.0f rows/s (%.2fs, cpu %.2fs, %s msgs, dlq %s) mapped_cpu=%.0f rows/s mapped_rss=%sKiB unmapped=%.0f rows/s (%.2fs, cpu %.2fs, %s msgs) unmapped_cpu=%.0f rows/s unmapped_rss=%sKiB kcat=%.0f msg/s (%.2fs, cpu %.2fs, %s msgs) kcat_cpu=%.0f msg/s kcat_rss=%sKiB ratio=%.3f cpu_ratio=%.3f tansu_cpu=%s/%s/%ss commit=%s loadavg=%s host=%s' \
   "$(date -u +%FT%TZ)" "$ROWS" "$PARTITIONS" "$m_rate" "$m_s" "$(echo "$m_u + $m_sys" | bc)" "$mapped_out" "$dlq_out" "$m_cpu" "$m_rss" \
   "$r_rate" "$r_s" "$(echo "$r_u + $r_sys" | bc)" "$raw_out" "$r_cpu" "$r_rss" \
   "$k_rate" "$k_s" "$(echo "$k_u + $k_sys" | bc)" "$kcat_out" "$k_cpu" "$k_rss" "$ratio" "$cpu_ratio" \
+  "$(cat "$WORK/mapped.tansu")" "$(cat "$WORK/raw.tansu")" "$(cat "$WORK/kcat.tansu")" \
   "$commit" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
 grep -h "progress:.*done" "$WORK/mapped.err" "$WORK/raw.err" >&2 || true
 echo "$line"

@@ -41,10 +41,14 @@ create_bench_topics "$BROKER" "$PARTITIONS" bench.in bench.pass bench.mapped ben
 log "preloading $RECORDS customers into bench.in"
 timeout "$TIMEOUT" kcat -P -b "$BROKER" -t bench.in -X linger.ms=20 -l "$DATA"
 
+# tansu_ticks: the broker's CPU time so far in clock ticks (user + system).
+tansu_ticks() { awk '{ print $14 + $15 }' "/proc/$TANSU_PID/stat"; }
 # route NAME ROUTE_YAML: runs crmhub with that one route until its output counter reaches RECORDS; writes
-# "rate cpu_seconds peak_rss_kib" to $WORK/NAME.result (CPU time and VmHWM read from /proc just before SIGTERM).
+# "rate cpu_seconds peak_rss_kib broker_cpu_seconds" to $WORK/NAME.result (CPU time and VmHWM read from /proc just
+# before SIGTERM; the broker's CPU time over the same span: the two share the machine's two cores).
 route() {
-  local name=$1 yaml=$2 http
+  local name=$1 yaml=$2 http tansu_before
+  tansu_before=$(tansu_ticks)
   http=$(free_port)
   mkdir -p "$WORK/$name/Connectors"
   cat >"$WORK/$name/crmhub.yaml" <<EOF
@@ -78,29 +82,30 @@ EOF
       awk -v r="$name" '$1 ~ /^crmhub_route_messages_out_total\{/ && $1 ~ ("route=\"" r "\"") { s += $2 } END { printf "%d", s }') || n=0
     if [ -z "$first_t" ] && [ "$n" -gt 0 ]; then first_t=$t; first_n=$n; fi
   done
-  local ticks rss
+  local ticks rss tansu
   ticks=$(awk '{ print $14 + $15 }' "/proc/$HUB_PID/stat")
+  tansu=$(($(tansu_ticks) - tansu_before))
   rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$HUB_PID/status")
   kill -TERM "$HUB_PID"
   wait "$HUB_PID" 2>/dev/null || true
   HUB_PID=""
   echo "$(echo "($n - $first_n) / ($t - $first_t)" | bc -l) $(echo "$ticks / $(getconf CLK_TCK)" | bc -l) $rss" \
-    >"$WORK/$name.result"
+    "$(echo "$tansu / $(getconf CLK_TCK)" | bc -l)" >"$WORK/$name.result"
 }
 
 log "passthrough route"
 route pass "{name: pass, from: bench.in, to: bench.pass, dead_letter_topic: bench.dlq}"
-read -r pass_rate pass_cpu pass_rss <"$WORK/pass.result"
+read -r pass_rate pass_cpu pass_rss pass_tansu <"$WORK/pass.result"
 log "passthrough: $pass_rate rec/s"
 log "mapped route (crm-customer-import)"
 route mapped \
   "{name: mapped, from: bench.in, mapping: crm-customer-import, to: {customer: bench.mapped}, dead_letter_topic: bench.dlq}"
-read -r map_rate map_cpu map_rss <"$WORK/mapped.result"
+read -r map_rate map_cpu map_rss map_tansu <"$WORK/mapped.result"
 log "mapped: $map_rate rec/s"
 commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 [ -n "${BENCH_COMMIT:-}" ] || [ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
-line=$(printf '%s records=%s partitions=%s mapped=%.0f rec/s mapped_cpu=%.2fs mapped_rss=%sKiB passthrough=%.0f rec/s passthrough_cpu=%.2fs passthrough_rss=%sKiB ratio=%.3f commit=%s loadavg=%s host=%s' \
+line=$(printf '%s records=%s partitions=%s mapped=%.0f rec/s mapped_cpu=%.2fs mapped_rss=%sKiB passthrough=%.0f rec/s passthrough_cpu=%.2fs passthrough_rss=%sKiB ratio=%.3f tansu_cpu=%.2f/%.2fs commit=%s loadavg=%s host=%s' \
   "$(date -u +%FT%TZ)" "$RECORDS" "$PARTITIONS" "$map_rate" "$map_cpu" "$map_rss" "$pass_rate" "$pass_cpu" "$pass_rss" \
-  "$(echo "$map_rate / $pass_rate" | bc -l)" "$commit" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
+  "$(echo "$map_rate / $pass_rate" | bc -l)" "$map_tansu" "$pass_tansu" "$commit" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
 echo "$line"
 echo "$line" >>bench-results/mapped-route.txt

@@ -181,7 +181,7 @@ struct InboundRun {
         var lastSave = Date()
         var savedRows = current.rowsDone
         var counts = (read: 0, bad: 0, skipped: 0)
-        let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping)
+        let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping, rows: rows.template)
         while let row = rows.next() {
             if row.number <= current.rowsDone { continue }
             counts.read += 1
@@ -295,10 +295,6 @@ struct InboundRun {
     /// `<first 16 hex digits of the file's SHA-256>-<row>-<record index>`: the same in every run of the same content.
     func messageID(sha: String, row: Int, index: Int) -> String {
         "\(sha.prefix(16))-\(row)-\(index)"
-    }
-
-    func build(_ row: ParsedRow, file: String, sha: String, mapping: CompiledMapping?) -> [OutgoingMessage] {
-        MessageBuilder(run: self, file: file, sha: sha, mapping: mapping).build(row)
     }
 
     func deadLetter(
@@ -470,11 +466,19 @@ struct MessageBuilder {
     private let mappingHeader: KafkaHeader?
     /// The first 16 hex digits of the checksum and a dash: the start of every `crm-id`.
     private let idPrefix: String
+    /// A CSV file's row layout and where the mapping finds its members in it: every row object has the same
+    /// top-level members, so the mapping reads them by position (``CompiledMapping/apply(_:layout:context:)``).
+    private let rowLayout: (template: RowTemplate, mapping: CompiledMapping.RootLayout)?
 
-    init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?) {
+    init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?, rows template: RowTemplate?) {
         self.run = run
         self.sha = sha
         self.mapping = mapping
+        if let mapping, let template {
+            rowLayout = (template, mapping.rootLayout(rootMembers: template.rootNames))
+        } else {
+            rowLayout = nil
+        }
         context = run.environment.mappingContext
         fileHeaders = [
             KafkaHeader(key: BatchHeader.job, text: run.job.name),
@@ -487,7 +491,13 @@ struct MessageBuilder {
 
     /// `<first 16 hex digits of the file's SHA-256>-<row>-<record index>` (``InboundRun/messageID(sha:row:index:)``).
     private func messageID(row: Int, index: Int) -> String {
-        idPrefix + String(row) + "-" + String(index)
+        // One allocation: the prefix copied into room for the numbers, which are appended in place.
+        var id = idPrefix
+        id.reserveCapacity(idPrefix.utf8.count + 24)
+        id += String(row)
+        id += "-"
+        id += String(index)
+        return id
     }
 
     func build(_ row: ParsedRow) -> [OutgoingMessage] {
@@ -515,7 +525,11 @@ struct MessageBuilder {
         common.append(mappingHeader)
         let result: MappingResult
         do {
-            result = try mapping.apply(value, context: context)
+            if case .columns(_, let template) = row.content, let rowLayout, rowLayout.template === template {
+                result = try mapping.apply(value, layout: rowLayout.mapping, context: context)
+            } else {
+                result = try mapping.apply(value, context: context)
+            }
         } catch {
             return [
                 run.deadLetter(

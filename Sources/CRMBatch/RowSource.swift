@@ -34,7 +34,8 @@ struct RowSource {
     private var csv: CSVReader?
     private var lines: JSONLinesReader?
     private var header: [[String]] = []
-    private var template: RowTemplate?
+    /// The layout of a CSV file's rows, made from its header by ``open()``; nil for other formats.
+    private(set) var template: RowTemplate?
     private var number = 0
 
     init(job: BatchJob, path: String) {
@@ -134,6 +135,8 @@ final class RowTemplate: Sendable {
     private let root: [(String, Node)]
     /// The same layout as JSON with the fields to fill in: a row's message without its object.
     private let encoding: JSONTemplate?
+    /// The names of a row object's top-level members, in order (each once).
+    let rootNames: [String]
 
     /// The layout for `header` (each column's path); nil when it is not an object (cannot happen for non-empty paths).
     init?(header: [[String]]) {
@@ -158,6 +161,7 @@ final class RowTemplate: Sendable {
         }
         guard case .object(let members)? = node(probe) else { return nil }
         root = members
+        rootNames = members.map(\.0)
     }
 
     /// The row's object for `fields` (one per header column).

@@ -104,6 +104,44 @@ public struct CompiledMapping: Sendable {
             writingJSON: services.isEmpty && !context.recordValues && !Self.holdsNumber(input))
     }
 
+    /// Where the mapping's member names are among the root members of documents that all have the same members in
+    /// the same order (the rows of one CSV file, laid out once from its header): made once, then passed to
+    /// ``apply(_:layout:context:)`` for each document instead of searching each member by name.
+    public struct RootLayout: Sendable {
+        /// The position among the root members of the last one named by each entry of the mapping's member-name
+        /// table; -1 when no member has that name.
+        let index: [Int]
+        /// How many root members the documents have.
+        let memberCount: Int
+    }
+
+    /// The layout of documents whose root object's members are named `rootMembers`, in this order.
+    public func rootLayout(rootMembers: [String]) -> RootLayout {
+        var index = [Int](repeating: -1, count: memberNames.count)
+        for (position, name) in rootMembers.enumerated() {
+            if let entry = memberNames.index(of: name) { index[entry] = position }
+        }
+        return RootLayout(index: index, memberCount: rootMembers.count)
+    }
+
+    /// Applies the mapping to a document made of text only (strings and objects, no numbers) whose root object has
+    /// the members `layout` was made for, in that order: a CSV row. The result is that of ``apply(_:context:)``;
+    /// the members are found by position and the scan for numbers is left out. A document whose root is not an
+    /// object of `layout`'s size is applied as ``apply(_:context:)`` applies it.
+    public func apply(
+        _ input: JSONValue, layout: RootLayout, context: MappingContext = MappingContext()
+    ) throws(MappingError) -> MappingResult {
+        guard case .object(let members) = input, members.count == layout.memberCount else {
+            return try apply(input, context: context)
+        }
+        assert(!Self.holdsNumber(input), "apply(_:layout:context:) takes documents of text only")
+        return try layout.index.withUnsafeBufferPointer { (rootIndex) throws(MappingError) -> MappingResult in
+            try apply(
+                input, context: context, rootIndex: rootIndex,
+                writingJSON: services.isEmpty && !context.recordValues)
+        }
+    }
+
     /// Whether `value` holds a number anywhere.
     private static func holdsNumber(_ value: JSONValue) -> Bool {
         switch value {

@@ -227,9 +227,20 @@ public final class KafkaProducer: Sendable {
         /// Copies `text` and a NUL terminator; returns its start.
         mutating func cString(_ text: String) -> UnsafePointer<CChar> {
             let start = UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
-            for byte in text.utf8 {
-                buffer[offset] = byte
-                offset += 1
+            // Native and small strings lend their bytes for one copy; others go byte by byte.
+            let copied = text.utf8.withContiguousStorageIfAvailable { source -> Int in
+                if let base = source.baseAddress {
+                    (buffer.baseAddress! + offset).initialize(from: base, count: source.count)
+                }
+                return source.count
+            }
+            if let copied {
+                offset += copied
+            } else {
+                for byte in text.utf8 {
+                    buffer[offset] = byte
+                    offset += 1
+                }
             }
             buffer[offset] = 0
             offset += 1
