@@ -430,7 +430,7 @@ let package = Package(
             swiftSettings: strictConcurrency
         ),
         .testTarget(
-            name: "CRMBatchTests", dependencies: ["CRMBatch", "CRMCSV", "CRMTestSupport"],
+            name: "CRMBatchTests", dependencies: ["CRMBatch", "CRMCSV", "CRMDelivery", "CRMTestSupport"],
             swiftSettings: strictConcurrency),
         .testTarget(
             name: "CRMWorkflowTests",

@@ -107,11 +107,11 @@ struct ProgressReporter {
 }
 
 /// swift-metrics instruments for batch runs.
-struct BatchMetrics {
+struct BatchMetrics: Sendable {
     let read: Counter
     let produced: Counter
     let rejected: Counter
-    let runs: (BatchRunReport.Status) -> Counter
+    let runs: @Sendable (BatchRunReport.Status) -> Counter
     let duration: Gauge
     let lastSuccess: Gauge
 

@@ -1,5 +1,8 @@
+import CRMDelivery
 import CRMModel
+import CRMTestSupport
 import Foundation
+import Logging
 import Testing
 
 @testable import CRMBatch
@@ -84,5 +87,68 @@ import Testing
         #expect(tracker.checkpoint.scanFrom == [tp: 20_001])
         tracker.begin(row: 20_001, messages: 0)
         #expect(tracker.rowsDone == 20_001)
+    }
+}
+
+/// Rows are built a chunk at a time, half of it on a child task (`MessageBuilder.build(_:)` of a chunk): the messages
+/// must be those of building the rows one by one, in row order.
+@Suite struct ChunkedBuildTests {
+    @Test func aChunkBuiltOnTwoTasksGivesTheMessagesOfBuildingRowByRow() async throws {
+        let jobs = try BatchJob.loadAll(directory: repositoryRoot.appendingPathComponent("deploy/demo/batch").path)
+        let job = try #require(jobs.first { $0.name == "customers-import" })
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chunks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let environment = BatchEnvironment(
+            kafka: KafkaClientConfiguration(bootstrapServers: ["127.0.0.1:1"]),
+            mappings: try MappingRegistry(directory: repositoryRoot.appendingPathComponent("Mappings").path),
+            state: try BatchStateStore(path: directory.appendingPathComponent("state.sqlite").path),
+            workDirectory: directory, logger: Logger(label: "chunked-build-test"))
+        let run = InboundRun(job: job, environment: environment, metrics: BatchMetrics(job: job.name, direction: "in"))
+
+        // 1 500 rows: customers, rows the mapping drops or rejects (deleted, no id, a bad phone) and rows with the
+        // wrong number of fields (read errors), so every kind of outcome is in both halves of the chunks.
+        var csv = "id,first_name,last_name,email,phone,status,tier\n"
+        for i in 1...1_500 {
+            switch i % 7 {
+            case 0: csv += "\(i),Ann,Lee,ann\(i)@example.com,020 7946 0018,X,gold\n"
+            case 1: csv += ",Bo,Chan,bo\(i)@example.com,,A,\n"
+            case 2: csv += "\(i),Cy\n"
+            case 3: csv += "\(i),Di,Ng,di\(i)@example.com,12,I,silver\n"
+            default: csv += "\(i),jane \(i),DOE,\" Jane.Doe\(i)@Example.com \",+44 7700 900\(i % 1000),P, gold \n"
+            }
+        }
+        let path = directory.appendingPathComponent("customers-chunks.csv").path
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        var source = RowSource(job: job, path: path)
+        try source.open()
+        var rows: [ParsedRow] = []
+        while let row = source.next() { rows.append(row) }
+        #expect(rows.count == 1_500)
+
+        let builder = MessageBuilder(
+            run: run, file: "customers-chunks.csv", sha: String(repeating: "ab", count: 32),
+            mapping: try environment.mapping(for: job), rows: source.template)
+        func text(_ messages: [MessageBuilder.OutgoingMessage]) -> [String] {
+            messages.map { m in
+                // Dead letters carry the time they were made; everything else must be equal.
+                let headers = m.message.headers.filter { !$0.key.hasSuffix("-at") }.map {
+                    "\($0.key)=\(String(decoding: $0.value, as: UTF8.self))"
+                }
+                return
+                    "\(m.id) \(m.isDeadLetter) \(m.message.topic) \(String(decoding: m.message.key ?? [], as: UTF8.self)) "
+                    + "\(String(decoding: m.message.value, as: UTF8.self)) \(headers)"
+            }
+        }
+        let oneByOne = rows.map { text(builder.build($0)) }
+        var chunked: [[String]] = []
+        for start in stride(from: 0, to: rows.count, by: MessageBuilder.chunkRows) {
+            let chunk = Array(rows[start..<min(start + MessageBuilder.chunkRows, rows.count)])
+            chunked += await builder.build(chunk).map(text)
+        }
+        #expect(chunked.count == oneByOne.count)
+        let firstDifference = chunked.indices.first { $0 < oneByOne.count && chunked[$0] != oneByOne[$0] }
+        #expect(firstDifference == nil, "row \(firstDifference.map { $0 + 1 } ?? 0) differs")
+        #expect(Set(oneByOne.flatMap { $0 }.map { $0.split(separator: " ")[1] }) == ["true", "false"])
     }
 }
