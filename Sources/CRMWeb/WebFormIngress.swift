@@ -176,6 +176,7 @@ struct FormHandler: Sendable {
         let settings = form.settings
         // The form's fields at the top level (as a mapping reads them), the hub's own facts under `_form`; keys
         // sorted. (Built as a `JSONValue`: Foundation's JSONSerialization was a third of the ingress's CPU time.)
+        let receivedAt = Timestamp.iso8601(secondsSince1970: Int64(Date().timeIntervalSince1970.rounded(.down)))
         var document: [(String, JSONValue)] = submission.fields.compactMap { name, values in
             guard name != settings.honeypotField, !name.hasPrefix("_") else { return nil }
             return (name, values.count == 1 ? .string(values[0]) : .array(values.map(JSONValue.string)))
@@ -185,7 +186,7 @@ struct FormHandler: Sendable {
                 "_form",
                 .object([
                     ("attachments", .array(attachments)), ("id", .string(id)), ("name", .string(form.name)),
-                    ("received_at", .string(Date().formatted(.iso8601))),
+                    ("received_at", .string(receivedAt)),
                     ("user_agent", .string(userAgent)),
                 ])
             ))
