@@ -156,15 +156,19 @@ public struct SourceEmitter: Sendable {
     }
 }
 
-/// Hands an emit's outcome to its callback once: the delivery report or the deadline, whichever comes first.
+/// Hands an emit's outcome to its callback once: the delivery report or the deadline, whichever comes first. The
+/// callback (and what it holds) is let go when it has run, not when the deadline's entry is dropped.
 private final class OutcomeOnce: DeadlineWaiter {
-    private let done: Atomic<Bool> = Atomic(false)
-    private let then: @Sendable (SourceEmitter.Outcome) -> Void
+    private let then: Mutex<(@Sendable (SourceEmitter.Outcome) -> Void)?>
 
-    init(_ then: @escaping @Sendable (SourceEmitter.Outcome) -> Void) { self.then = then }
+    init(_ then: @escaping @Sendable (SourceEmitter.Outcome) -> Void) { self.then = Mutex(then) }
 
     func finish(_ outcome: SourceEmitter.Outcome) {
-        if !done.exchange(true, ordering: .acquiringAndReleasing) { then(outcome) }
+        let then = self.then.withLock { then in
+            defer { then = nil }
+            return then
+        }
+        then?(outcome)
     }
 
     func deadlinePassed() { finish(.timedOut) }
