@@ -38,7 +38,7 @@ public enum EventLoopThreads {
     }
 
     /// The CPUs in a `Cpus_allowed` mask (`ff,ffffffff`); nil if it is not one.
-    static func allowedCPUs(mask: Substring) -> Int? {
+    public static func allowedCPUs(mask: Substring) -> Int? {
         var count = 0
         for character in mask where !character.isWhitespace && character != "," {
             guard let digit = character.hexDigitValue else { return nil }

@@ -190,6 +190,15 @@ struct IngressAuthenticationTests {
         #expect(await later.handle(IngressRequest(headers: [:], body: [1])).status == .accepted)
     }
 
+    @Test("the event loops follow the CPUs of the affinity mask (Cpus_allowed)")
+    func affinityMask() {
+        #expect(EventLoopThreads.allowedCPUs(mask: "\t3\n") == 2)
+        #expect(EventLoopThreads.allowedCPUs(mask: "\tff,ffffffff\n") == 40)
+        #expect(EventLoopThreads.allowedCPUs(mask: "0") == nil)
+        #expect(EventLoopThreads.allowedCPUs(mask: "3g") == nil)
+        #expect((EventLoopThreads.allowedCPUs() ?? 0) >= 1)
+    }
+
     func kamailioFile(_ extra: String) throws -> String {
         let folder = try temporaryFolder([
             "pbx.yaml": "name: pbx\nkind: cti-kamailio\nhttp_path: /cti/kamailio\ninteraction_topic: a\n"
