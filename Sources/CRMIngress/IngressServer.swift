@@ -136,7 +136,9 @@ public enum IngressServer {
     /// Serves an endpoint that answers through an ``IngressAnswer`` on the request's own task: no task of its own
     /// per request, and the delivery report that decides the answer resumes this task directly. The request timeout
     /// is the same entry in ``Deadlines`` as in ``withRequestTimeout(_:_:)``, taken before the body is read; as
-    /// `respond` returns promptly, nothing but the answer is waited for, so the timeout answers 503 on time.
+    /// `respond` returns promptly, nothing but the answer is waited for, so the timeout answers 503 on time. One
+    /// difference: the body is read on this task, so a body still arriving at the timeout is answered 503 once it
+    /// is in (or the connection is closed at `readTimeout`, which is shorter by default).
     private static func answered(
         _ request: Request, endpoint: IngressEndpoint,
         respond: @escaping @Sendable (IngressRequest, IngressAnswer) -> Void, within timeout: Duration,
