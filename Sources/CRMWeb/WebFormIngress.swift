@@ -207,12 +207,12 @@ struct FormHandler: Sendable {
             retryHint: "retry with Idempotency-Key: \(id)", logger: logger, answer: answer,
             then: { response in
                 if response.status != .accepted, !attachments.isEmpty { handler.removeAttachments(id: id) }
-            }
-        ) {
-            handler.accepted.increment()
-            handler.latency.record(duration: started.duration(to: .now))
-            return handler.json(.accepted, ["id": id, "status": "accepted"])
-        }
+            },
+            accepted: {
+                handler.accepted.increment()
+                handler.latency.record(duration: started.duration(to: .now))
+                return handler.json(.accepted, ["id": id, "status": "accepted"])
+            })
     }
 
     /// A post id from a header or a field: non-empty and at most 200 characters, else none.
