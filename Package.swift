@@ -326,8 +326,8 @@ let package = Package(
         .executableTarget(
             name: "crmhub",
             dependencies: [
-                "CRMHub", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMKafka", "CRMMapping", "CRMMasterData",
-                "CRMMasterDataPostgres",
+                "CRMHub", "CRMBatch", "CRMConnector", "CRMDelivery", "CRMIngress", "CRMKafka", "CRMMapping",
+                "CRMMasterData", "CRMMasterDataPostgres",
                 "CRMModel", "CRMRedaction", "CRMSchedule", "CRMWorkflow", "CRMYAML",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

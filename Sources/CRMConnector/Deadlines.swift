@@ -56,6 +56,16 @@ public final class FirstResult<Value: Sendable>: DeadlineWaiter {
         return taken
     }
 
+    /// Whether a result was taken already (by ``finish(_:)`` or the deadline).
+    public var isFinished: Bool {
+        state.withLock { state in
+            switch state {
+            case .pending, .waiting: false
+            case .finished, .resumed: true
+            }
+        }
+    }
+
     public func deadlinePassed() { finish(onDeadline) }
 }
 

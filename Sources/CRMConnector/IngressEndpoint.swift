@@ -20,6 +20,10 @@ public struct IngressEndpoint: Sendable {
     public var authentication: IngressAuthentication
     /// Answers one request.
     public var handle: @Sendable (IngressRequest) async -> IngressResponse
+    /// Answers one request without a task of its own, for endpoints made with ``init(connector:path:maxBodyBytes:authentication:respond:)``:
+    /// the server calls it on the request's own task and waits for the ``IngressAnswer`` (or its request timeout)
+    /// instead of starting a task for ``handle`` and racing it.
+    public var respond: (@Sendable (IngressRequest, IngressAnswer) -> Void)?
 
     public init(
         connector: String, path: String, maxBodyBytes: Int, authentication: IngressAuthentication = .none,
@@ -30,8 +34,36 @@ public struct IngressEndpoint: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.authentication = authentication
         self.handle = handle
+        self.respond = nil
+    }
+
+    /// An endpoint that answers through an ``IngressAnswer``: `respond` must return promptly (no blocking or
+    /// unbounded work on the caller's thread; a task of its own for that) and give the answer once, then or later
+    /// from any thread, e.g. from Kafka's delivery report (``IngressReply/stored(_:emitter:timeout:id:retryHint:logger:answer:accepted:)``).
+    /// It saves a task and a thread hop per request: the delivery report resumes the request's task directly.
+    public init(
+        connector: String, path: String, maxBodyBytes: Int, authentication: IngressAuthentication = .none,
+        respond: @escaping @Sendable (IngressRequest, IngressAnswer) -> Void
+    ) {
+        self.connector = connector
+        self.path = path
+        self.maxBodyBytes = maxBodyBytes
+        self.authentication = authentication
+        self.respond = respond
+        self.handle = { request in
+            let answer = IngressAnswer(onDeadline: nil)
+            let response = await withCheckedContinuation { continuation in
+                answer.install(continuation)
+                respond(request, answer)
+            }
+            return response ?? IngressResponse(status: .serviceUnavailable)
+        }
     }
 }
+
+/// Where an endpoint's ``IngressEndpoint/respond`` gives its answer: the first ``FirstResult/finish(_:)`` is sent,
+/// later ones are ignored (`false`). nil is the server's own: the request timed out or its client went away.
+public typealias IngressAnswer = FirstResult<IngressResponse?>
 
 /// A request as an endpoint sees it: header fields and the whole body.
 public struct IngressRequest: Sendable {
@@ -68,7 +100,33 @@ public enum IngressReply {
         logger: Logger,
         accepted: () -> IngressResponse
     ) async -> IngressResponse {
-        switch await emitter.emit(message, within: timeout) {
+        reply(
+            to: await emitter.emit(message, within: timeout), emitter: emitter, timeout: timeout, id: id,
+            retryHint: retryHint, logger: logger, accepted: accepted)
+    }
+
+    /// As ``stored(_:emitter:timeout:id:retryHint:logger:accepted:)``, but gives the answer to `answer` from the
+    /// delivery report (or the deadline) instead of waiting; `accepted` runs there too. `then`, if given, sees the
+    /// answer just before it is given (e.g. to remove files a refused message referred to).
+    public static func stored(
+        _ message: ProducerMessage, emitter: SourceEmitter, timeout: Duration, id: String, retryHint: String,
+        logger: Logger, answer: IngressAnswer, then: (@Sendable (IngressResponse) -> Void)? = nil,
+        accepted: @escaping @Sendable () -> IngressResponse
+    ) {
+        emitter.emit(message, within: timeout) { outcome in
+            let response = reply(
+                to: outcome, emitter: emitter, timeout: timeout, id: id, retryHint: retryHint, logger: logger,
+                accepted: accepted)
+            then?(response)
+            answer.finish(response)
+        }
+    }
+
+    private static func reply(
+        to outcome: SourceEmitter.Outcome, emitter: SourceEmitter, timeout: Duration, id: String,
+        retryHint: String, logger: Logger, accepted: () -> IngressResponse
+    ) -> IngressResponse {
+        switch outcome {
         case .acknowledged:
             return accepted()
         case .failed(let error):

@@ -62,25 +62,31 @@ public struct SourceEmitter: Sendable {
     /// Produces `message` and waits at most `timeout` for the acknowledgement (ingress requests answer their sender
     /// within a deadline).
     public func emit(_ message: ProducerMessage, within timeout: Duration) async -> Outcome {
-        let waiter = FirstResult<Outcome>(onDeadline: .timedOut)
-        return await withCheckedContinuation { continuation in
-            waiter.install(continuation)
-            do {
-                try enqueue(message) { result in
-                    switch result {
-                    case .success: waiter.finish(.acknowledged)
-                    case .failure(let error): waiter.finish(.failed(error))
-                    }
-                }
-            } catch let error as KafkaError {
-                waiter.finish(.failed(error))
-                return
-            } catch {
-                waiter.finish(.failed(KafkaError(.produce, reason: "\(error)")))
-                return
-            }
-            Deadlines.shared.add(waiter, after: timeout)
+        await withCheckedContinuation { continuation in
+            emit(message, within: timeout) { continuation.resume(returning: $0) }
         }
+    }
+
+    /// Produces `message` and calls `then` once with the outcome: on librdkafka's delivery-report thread after the
+    /// broker decided, on the ``Deadlines`` task when `timeout` passed first, or on the caller's thread when
+    /// librdkafka refused the message at once. For answers given without a task waiting (ingress endpoints that
+    /// answer from the delivery report).
+    public func emit(
+        _ message: ProducerMessage, within timeout: Duration, then: @escaping @Sendable (Outcome) -> Void
+    ) {
+        let once = OutcomeOnce(then)
+        do {
+            try enqueue(message) { result in
+                switch result {
+                case .success: once.finish(.acknowledged)
+                case .failure(let error): once.finish(.failed(error))
+                }
+            }
+        } catch {
+            once.finish(.failed(error))
+            return
+        }
+        Deadlines.shared.add(once, after: timeout)
     }
 
     /// Enqueues `message` without waiting; `onDelivery` runs on librdkafka's delivery-report thread once the broker
@@ -148,4 +154,22 @@ public struct SourceEmitter: Sendable {
             failed.increment()
         }
     }
+}
+
+/// Hands an emit's outcome to its callback once: the delivery report or the deadline, whichever comes first. The
+/// callback (and what it holds) is let go when it has run, not when the deadline's entry is dropped.
+private final class OutcomeOnce: DeadlineWaiter {
+    private let then: Mutex<(@Sendable (SourceEmitter.Outcome) -> Void)?>
+
+    init(_ then: @escaping @Sendable (SourceEmitter.Outcome) -> Void) { self.then = Mutex(then) }
+
+    func finish(_ outcome: SourceEmitter.Outcome) {
+        let then = self.then.withLock { then in
+            defer { then = nil }
+            return then
+        }
+        then?(outcome)
+    }
+
+    func deadlinePassed() { finish(.timedOut) }
 }

@@ -83,8 +83,14 @@ public enum IngressServer {
                     return response(busy)
                 }
                 defer { gate.leave() }
-                let answer = await withRequestTimeout(limits.requestTimeout) {
-                    await serve(request, endpoint: endpoint, logger: logger)
+                let answer: IngressResponse?
+                if let respond = endpoint.respond {
+                    answer = await answered(
+                        request, endpoint: endpoint, respond: respond, within: limits.requestTimeout, logger: logger)
+                } else {
+                    answer = await withRequestTimeout(limits.requestTimeout) {
+                        await serve(request, endpoint: endpoint, logger: logger)
+                    }
                 }
                 return response(
                     answer
@@ -99,18 +105,62 @@ public enum IngressServer {
     /// Collects the body up to the endpoint's limit, checks its signature when the endpoint takes one, and hands it
     /// to the endpoint.
     private static func serve(_ request: Request, endpoint: IngressEndpoint, logger: Logger) async -> IngressResponse {
+        switch await collect(request, endpoint: endpoint, logger: logger) {
+        case .request(let collected): await endpoint.handle(collected)
+        case .refused(let refusal): refusal
+        }
+    }
+
+    private enum Collected {
+        case request(IngressRequest)
+        case refused(IngressResponse)
+    }
+
+    /// The request with its body collected up to the endpoint's limit and its signature checked, or the refusal.
+    private static func collect(_ request: Request, endpoint: IngressEndpoint, logger: Logger) async -> Collected {
         let body: [UInt8]
         do {
             body = Array(buffer: try await request.body.collect(upTo: endpoint.maxBodyBytes))
         } catch {
-            return IngressReply.reject(
-                .contentTooLarge, "the body is larger than \(endpoint.maxBodyBytes) bytes", reason: "too_large",
-                connector: endpoint.connector, logger: logger)
+            return .refused(
+                IngressReply.reject(
+                    .contentTooLarge, "the body is larger than \(endpoint.maxBodyBytes) bytes", reason: "too_large",
+                    connector: endpoint.connector, logger: logger))
         }
         if let refusal = IngressAuthenticator.checkBody(body, headers: request.headers, for: endpoint, logger: logger) {
-            return refusal
+            return .refused(refusal)
         }
-        return await endpoint.handle(IngressRequest(headers: request.headers, body: body))
+        return .request(IngressRequest(headers: request.headers, body: body))
+    }
+
+    /// Serves an endpoint that answers through an ``IngressAnswer`` on the request's own task: no task of its own
+    /// per request, and the delivery report that decides the answer resumes this task directly. The request timeout
+    /// is the same entry in ``Deadlines`` as in ``withRequestTimeout(_:_:)``, taken before the body is read; as
+    /// `respond` returns promptly, nothing but the answer is waited for, so the timeout answers 503 on time. One
+    /// difference: the body is read on this task, so a body still arriving at the timeout is answered 503 once it
+    /// is in (or the connection is closed at `readTimeout`, which is shorter by default).
+    private static func answered(
+        _ request: Request, endpoint: IngressEndpoint,
+        respond: @escaping @Sendable (IngressRequest, IngressAnswer) -> Void, within timeout: Duration,
+        logger: Logger
+    ) async -> IngressResponse? {
+        let answer = IngressAnswer(onDeadline: nil)
+        Deadlines.shared.add(answer, after: timeout)
+        let collected = await collect(request, endpoint: endpoint, logger: logger)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                answer.install(continuation)
+                switch collected {
+                case .request(let collected):
+                    // Timed out (or cancelled) while the body came: answered already, nothing to produce.
+                    if !answer.isFinished { respond(collected, answer) }
+                case .refused(let refusal):
+                    answer.finish(refusal)
+                }
+            }
+        } onCancel: {
+            answer.finish(nil)
+        }
     }
 
     /// Runs `body`, or gives up after `timeout` (nil) or when the request is cancelled; the endpoint's own work is

@@ -71,8 +71,8 @@ public enum JSONWebhookConnector: Connector {
         let endpoint = IngressEndpoint(
             connector: context.name, path: settings.path, maxBodyBytes: settings.maxBodyBytes,
             authentication: authentication
-        ) { request in
-            await handler.handle(request)
+        ) { request, answer in
+            handler.respond(to: request, answer: answer)
         }
         return ConnectorParts(ingress: [endpoint])
     }
@@ -94,15 +94,39 @@ struct JSONWebhookHandler: Sendable {
         accepted = Counter(label: "crmhub_ingress_accepted_total", dimensions: [("connector", name)])
     }
 
-    func handle(_ request: IngressRequest) async -> IngressResponse {
+    /// Answers a post: checks it on the caller's thread, then produces it and gives `answer` from the delivery
+    /// report.
+    func respond(to request: IngressRequest, answer: IngressAnswer) {
+        switch check(request) {
+        case .refused(let refusal):
+            answer.finish(refusal)
+        case .message(let message, let id):
+            let accepted = accepted
+            IngressReply.stored(
+                message, emitter: emitter, timeout: settings.ackTimeout, id: id,
+                retryHint: "retry with Idempotency-Key: \(id)", logger: logger, answer: answer
+            ) {
+                accepted.increment()
+                return IngressReply.json(.accepted, ["id": id, "status": "accepted"])
+            }
+        }
+    }
+
+    private enum Checked {
+        case message(ProducerMessage, id: String)
+        case refused(IngressResponse)
+    }
+
+    /// The post's message and id, or its refusal.
+    private func check(_ request: IngressRequest) -> Checked {
         let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first?.trimmingCharacters(
             in: .whitespaces
         ).lowercased()
         guard mediaType == "application/json" else {
-            return reject(.unsupportedMediaType, "events must be application/json", reason: "content_type")
+            return .refused(reject(.unsupportedMediaType, "events must be application/json", reason: "content_type"))
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            return reject(.badRequest, "the body is not a JSON object", reason: "unreadable")
+            return .refused(reject(.badRequest, "the body is not a JSON object", reason: "unreadable"))
         }
         let fieldID = settings.idField.flatMap { Self.text(object[$0]) }
         let headerID = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap {
@@ -118,13 +142,7 @@ struct JSONWebhookHandler: Sendable {
                 KafkaHeader(key: EnvelopeHeader.id, text: id),
                 KafkaHeader(key: EnvelopeHeader.origin, text: "webhook/\(name)"),
             ])
-        return await IngressReply.stored(
-            message, emitter: emitter, timeout: settings.ackTimeout, id: id,
-            retryHint: "retry with Idempotency-Key: \(id)", logger: logger
-        ) {
-            accepted.increment()
-            return IngressReply.json(.accepted, ["id": id, "status": "accepted"])
-        }
+        return .message(message, id: id)
     }
 
     /// A string or number field as text (ids and keys are often numeric).

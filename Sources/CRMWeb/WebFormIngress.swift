@@ -36,8 +36,8 @@ public enum WebFormIngress {
         let handler = FormHandler(
             form: form, emitter: emitter, attachmentsDirectory: attachmentsDirectory, logger: logger)
         return IngressEndpoint(connector: form.name, path: form.settings.path, maxBodyBytes: form.settings.maxBodyBytes)
-        { request in
-            await handler.handle(request)
+        { request, answer in
+            handler.respond(to: request, answer: answer)
         }
     }
 }
@@ -57,7 +57,9 @@ extension WebFormIngress {
     /// the erase event's `erasedFormPosts`); a ref without the prefix is taken as the post id itself.
     /// - Returns: how many post folders were deleted.
     @discardableResult
-    public static func removeAttachments(ofTimelineRefs timelineRefs: [String], in attachmentsDirectory: String) throws
+    public static func removeAttachments(
+        ofTimelineRefs timelineRefs: [String], in attachmentsDirectory: String
+    ) throws
         -> Int
     {
         let files = FileManager.default
@@ -103,12 +105,15 @@ struct FormHandler: Sendable {
             preferredDisplayUnit: .seconds)
     }
 
-    func handle(_ request: IngressRequest) async -> IngressResponse {
+    /// Answers a post: parses and checks it on the caller's thread, then produces it and gives `answer` from the
+    /// delivery report. A post with attachments writes them from a task of its own first (file I/O is not done on
+    /// the request's task, so its timeout still answers on time).
+    func respond(to request: IngressRequest, answer: IngressAnswer) {
         let started = ContinuousClock.now
         let settings = form.settings
         let bytes = request.body
         let contentType = request.headers[.contentType] ?? ""
-        let headerID = request.headers[HTTPField.Name("Idempotency-Key")!].flatMap(Self.usableID)
+        let headerID = request.headers[Self.idempotencyKey].flatMap(Self.usableID)
         let submission: Submission
         do {
             submission = try Submission.parse(
@@ -116,35 +121,62 @@ struct FormHandler: Sendable {
                 limits: .init(
                     attachmentBytes: settings.maxAttachmentBytes, fields: settings.maxFields, parts: settings.maxParts))
         } catch let error as SubmissionError {
-            return reject(error.status, error.message, reason: error.reason)
+            answer.finish(reject(error.status, error.message, reason: error.reason))
+            return
         } catch {
-            return reject(.badRequest, "\(error)", reason: "unreadable")
+            answer.finish(reject(.badRequest, "\(error)", reason: "unreadable"))
+            return
         }
         let fieldID = settings.idField.flatMap { submission.fields[$0]?.first }.flatMap {
             Self.usableID(String($0.trimmingWhitespace()))
         }
         let id = fieldID ?? headerID ?? MessageID.random()
         if let honeypot = settings.honeypotField, !(submission.fields[honeypot]?.allSatisfy(\.isEmpty) ?? true) {
-            return reject(.badRequest, "the submission was refused", reason: "honeypot")
+            answer.finish(reject(.badRequest, "the submission was refused", reason: "honeypot"))
+            return
         }
         let missing = settings.requiredFields.filter {
             (submission.fields[$0] ?? []).allSatisfy { $0.trimmingWhitespace().isEmpty }
         }
         if !missing.isEmpty {
-            return reject(
-                .unprocessableContent, "required field(s) missing: \(missing.joined(separator: ", "))",
-                reason: "missing_fields")
+            answer.finish(
+                reject(
+                    .unprocessableContent, "required field(s) missing: \(missing.joined(separator: ", "))",
+                    reason: "missing_fields"))
+            return
         }
+        let userAgent = request.headers[.userAgent] ?? ""
+        if submission.attachments.isEmpty {
+            produce(submission, id: id, attachments: [], userAgent: userAgent, started: started, answer: answer)
+            return
+        }
+        Task {
+            let attachments: [JSONValue]
+            do {
+                attachments = try store(submission.attachments, id: id)
+            } catch {
+                logger.error("cannot store attachments", metadata: ["error": "\(error)", "id": "\(id)"])
+                answer.finish(
+                    reject(
+                        .serviceUnavailable, "attachments cannot be stored right now; retry later", reason: "storage"))
+                return
+            }
+            produce(
+                submission, id: id, attachments: attachments, userAgent: userAgent, started: started, answer: answer)
+        }
+    }
 
-        let attachments: [JSONValue]
-        do {
-            attachments = try store(submission.attachments, id: id)
-        } catch {
-            logger.error("cannot store attachments", metadata: ["error": "\(error)", "id": "\(id)"])
-            return reject(.serviceUnavailable, "attachments cannot be stored right now; retry later", reason: "storage")
-        }
+    private static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+
+    /// Produces the post's message and gives `answer` once Kafka decided.
+    private func produce(
+        _ submission: Submission, id: String, attachments: [JSONValue], userAgent: String,
+        started: ContinuousClock.Instant, answer: IngressAnswer
+    ) {
+        let settings = form.settings
         // The form's fields at the top level (as a mapping reads them), the hub's own facts under `_form`; keys
         // sorted. (Built as a `JSONValue`: Foundation's JSONSerialization was a third of the ingress's CPU time.)
+        let receivedAt = Timestamp.iso8601(secondsSince1970: Int64(Date().timeIntervalSince1970.rounded(.down)))
         var document: [(String, JSONValue)] = submission.fields.compactMap { name, values in
             guard name != settings.honeypotField, !name.hasPrefix("_") else { return nil }
             return (name, values.count == 1 ? .string(values[0]) : .array(values.map(JSONValue.string)))
@@ -154,8 +186,8 @@ struct FormHandler: Sendable {
                 "_form",
                 .object([
                     ("attachments", .array(attachments)), ("id", .string(id)), ("name", .string(form.name)),
-                    ("received_at", .string(Date().formatted(.iso8601))),
-                    ("user_agent", .string(request.headers[.userAgent] ?? "")),
+                    ("received_at", .string(receivedAt)),
+                    ("user_agent", .string(userAgent)),
                 ])
             ))
         document.sort { $0.0 < $1.0 }
@@ -169,18 +201,18 @@ struct FormHandler: Sendable {
                 KafkaHeader(key: EnvelopeHeader.id, text: id),
                 KafkaHeader(key: EnvelopeHeader.origin, text: "webform/\(form.name)"),
             ])
-
-        let answer = await IngressReply.stored(
+        let handler = self
+        IngressReply.stored(
             message, emitter: emitter, timeout: settings.ackTimeout, id: id,
-            retryHint: "retry with Idempotency-Key: \(id)",
-            logger: logger
-        ) {
-            accepted.increment()
-            latency.record(duration: started.duration(to: .now))
-            return json(.accepted, ["id": id, "status": "accepted"])
-        }
-        if answer.status != .accepted, !attachments.isEmpty { removeAttachments(id: id) }
-        return answer
+            retryHint: "retry with Idempotency-Key: \(id)", logger: logger, answer: answer,
+            then: { response in
+                if response.status != .accepted, !attachments.isEmpty { handler.removeAttachments(id: id) }
+            },
+            accepted: {
+                handler.accepted.increment()
+                handler.latency.record(duration: started.duration(to: .now))
+                return handler.json(.accepted, ["id": id, "status": "accepted"])
+            })
     }
 
     /// A post id from a header or a field: non-empty and at most 200 characters, else none.

@@ -1,6 +1,7 @@
 // crmhub: the command-line entry point. `crmhub run` starts the daemon; the other subcommands inspect and operate it.
 
 import ArgumentParser
+import CRMIngress
 import Glibc
 
 @main
@@ -9,6 +10,8 @@ struct CRMHubCommand: AsyncParsableCommand {
     /// the write fail with EPIPE, not kill the process.
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
+        // As many event loops as CPUs the hub may run on (a pinned hub ran two loops on one core).
+        EventLoopThreads.matchCPUAffinity()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -141,6 +141,64 @@ struct IngressAuthenticationTests {
         }
     }
 
+    @Test("an endpoint that answers through an IngressAnswer is answered from any thread, and 503 at request_timeout")
+    func answeringEndpoints() async throws {
+        var limits = IngressServer.Limits()
+        limits.requestTimeout = .milliseconds(300)
+        // Answers from another thread later, like a delivery report.
+        let later = IngressEndpoint(connector: "test", path: "/later", maxBodyBytes: 1_024) { request, answer in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) {
+                answer.finish(IngressResponse(status: .accepted, body: request.body))
+            }
+        }
+        // Answers at once, on the request's task.
+        let now = IngressEndpoint(connector: "test", path: "/now", maxBodyBytes: 1_024) { request, answer in
+            answer.finish(IngressResponse(status: .ok, body: request.body))
+        }
+        // Never answers: the request timeout does.
+        let never = IngressEndpoint(connector: "test", path: "/never", maxBodyBytes: 1_024) { _, _ in }
+        let signed = IngressEndpoint(
+            connector: "test", path: "/signed", maxBodyBytes: 4,
+            authentication: .hmacSHA256(key: Array("k".utf8), header: HTTPField.Name("X-Signature")!)
+        ) { _, answer in
+            answer.finish(IngressResponse(status: .ok))
+        }
+        let router = IngressServer.makeRouter(endpoints: [later, now, never, signed], limits: limits, logger: logger)
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/later", method: .post, body: ByteBuffer(string: "a")) { response in
+                #expect(response.status == .accepted)
+                #expect(String(buffer: response.body) == "a")
+            }
+            try await client.execute(uri: "/now", method: .post, body: ByteBuffer(string: "b")) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "b")
+            }
+            let started = ContinuousClock.now
+            try await client.execute(uri: "/never", method: .post, body: ByteBuffer(string: "c")) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] != nil)
+            }
+            #expect(started.duration(to: .now) < .seconds(3))
+            try await client.execute(uri: "/signed", method: .post, body: ByteBuffer(string: "d")) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/signed", method: .post, body: ByteBuffer(string: "too long")) { response in
+                #expect(response.status == .contentTooLarge)
+            }
+        }
+        // Called directly (not through the server), `handle` waits for the answer.
+        #expect(await later.handle(IngressRequest(headers: [:], body: [1])).status == .accepted)
+    }
+
+    @Test("the event loops follow the CPUs of the affinity mask (Cpus_allowed)")
+    func affinityMask() {
+        #expect(EventLoopThreads.allowedCPUs(mask: "\t3\n") == 2)
+        #expect(EventLoopThreads.allowedCPUs(mask: "\tff,ffffffff\n") == 40)
+        #expect(EventLoopThreads.allowedCPUs(mask: "0") == nil)
+        #expect(EventLoopThreads.allowedCPUs(mask: "3g") == nil)
+        #expect((EventLoopThreads.allowedCPUs() ?? 0) >= 1)
+    }
+
     func kamailioFile(_ extra: String) throws -> String {
         let folder = try temporaryFolder([
             "pbx.yaml": "name: pbx\nkind: cti-kamailio\nhttp_path: /cti/kamailio\ninteraction_topic: a\n"
