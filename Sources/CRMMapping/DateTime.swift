@@ -1,3 +1,4 @@
+import CRMModel
 import Foundation
 
 /// How `date:` reads and writes a timestamp.
@@ -321,16 +322,10 @@ final class DateSpec: Sendable {
         return days * 86400 + Int64(h * 3600 + mi * 60 + s)
     }
 
-    static func civil(_ z0: Int64) -> (Int, Int, Int) {
-        let z = Int(z0) + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    /// Year, month and day of a day count since 1970-01-01 (``Timestamp/civil(daysSince1970:)``).
+    static func civil(_ days: Int64) -> (Int, Int, Int) {
+        let date = Timestamp.civil(daysSince1970: days)
+        return (Int(date.year), Int(date.month), Int(date.day))
     }
 }
 

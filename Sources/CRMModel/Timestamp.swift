@@ -32,8 +32,9 @@ public enum Timestamp {
         return remainder < 0 ? (value / divisor - 1, remainder + divisor) : (value / divisor, remainder)
     }
 
-    /// The proleptic Gregorian date of a day count (H. Hinnant's `civil_from_days`).
-    private static func civil(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    /// The proleptic Gregorian date of a day count since 1970-01-01, negative before (H. Hinnant's
+    /// `civil_from_days`): the one calendar conversion of the mapping engine's dates, CTI event times and these.
+    public static func civil(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let shifted = days + 719_468
         let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
         let dayOfEra = shifted - era * 146_097
