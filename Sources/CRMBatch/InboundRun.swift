@@ -282,7 +282,7 @@ struct InboundRun: Sendable {
             "batch \(job.name): imported \(file.name)",
             metadata: [
                 "rows": "\(counts.read)", "produced": "\(produced)", "bad": "\(counts.bad)", "sha256": "\(sha)",
-                "waited_for_kafka_seconds": "\(waited.description)",
+                "waited_for_kafka_seconds": "\(waited.seconds)",
             ])
     }
 
@@ -320,11 +320,14 @@ struct InboundRun: Sendable {
 
         mutating func add(since start: ContinuousClock.Instant) { total += ContinuousClock.now - start }
 
-        /// Seconds with one decimal: "4.2 s".
-        var description: String {
+        /// Seconds with one decimal: "4.2".
+        var seconds: String {
             let tenths = total.components.seconds * 10 + total.components.attoseconds / 100_000_000_000_000_000
-            return "\(tenths / 10).\(tenths % 10) s"
+            return "\(tenths / 10).\(tenths % 10)"
         }
+
+        /// "4.2 s".
+        var description: String { "\(seconds) s" }
     }
 
     // MARK: Building messages
