@@ -84,6 +84,12 @@ EOF
   done
   local ticks rss tansu
   ticks=$(awk '{ print $14 + $15 }' "/proc/$HUB_PID/stat")
+  # CPU seconds by thread name (the route's tasks run on the cooperative pool, librdkafka on its own threads).
+  for task in /proc/"$HUB_PID"/task/*; do
+    printf '%s %s\n' "$(tr ' ' _ <"$task/comm")" "$(awk '{ print $14 + $15 }' "$task/stat")"
+  done | awk -v hz="$(getconf CLK_TCK)" '{ cpu[$1] += $2 } END { for (t in cpu) if (cpu[t] > 0) printf "%s=%.2fs ", t, cpu[t] / hz }' \
+    >"$WORK/$name.threads"
+  log "$name threads: $(cat "$WORK/$name.threads")"
   tansu=$(($(tansu_ticks) - tansu_before))
   rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$HUB_PID/status")
   kill -TERM "$HUB_PID"

@@ -549,17 +549,11 @@ struct MessageBuilder: Sendable {
     /// Rows read and built together (``build(_:)-([ParsedRow])``).
     static let chunkRows = 512
 
-    /// The messages of each row of `chunk`, in order. The second half of the chunk is built on a child task while
-    /// this task builds the first: on a machine with a core to spare the mapping, most of an import's CPU time, runs
-    /// on two. Rows stay independent: a row's messages depend on the row alone.
+    /// The messages of each row of `chunk`, in order, built on up to one task per CPU: the mapping, most of an
+    /// import's CPU time, uses the cores there are. Rows stay independent: a row's messages depend on the row alone.
     func build(_ chunk: [ParsedRow]) async -> [[OutgoingMessage]] {
-        guard chunk.count >= 64 else { return chunk.map(build) }
-        let middle = chunk.count / 2
         let builder = self
-        async let second = chunk[middle...].map(builder.build)
-        var messages = chunk[..<middle].map(build)
-        messages.append(contentsOf: await second)
-        return messages
+        return await chunk.concurrentMap { builder.build($0) }
     }
 
     func build(_ row: ParsedRow) -> [OutgoingMessage] {

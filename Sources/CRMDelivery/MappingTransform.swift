@@ -17,6 +17,8 @@ public struct MappingTransform: MessageTransform {
 
     public var description: String { "mapping:\(mapping.name)@\(mapping.version)" }
     public var version: String? { "\(mapping.name)@\(mapping.version)" }
+    /// A mapping reads its message and reference data (lookups), never state other messages write.
+    public var isStateless: Bool { true }
 
     public func transform(_ message: ConsumerMessage) async -> TransformOutcome {
         let result: MappingResult
@@ -89,6 +91,7 @@ public struct UnavailableMappingTransform: MessageTransform {
     public init(name: String) { self.name = name }
 
     public var description: String { "mapping:\(name)(unavailable)" }
+    public var isStateless: Bool { true }
 
     public func transform(_ message: ConsumerMessage) async -> TransformOutcome {
         .failure(

@@ -35,10 +35,15 @@ public protocol MessageTransform: Sendable {
     var version: String? { get }
     /// Decides what to do with one message. May suspend (a master-data lookup); never blocks a thread.
     func transform(_ message: ConsumerMessage) async -> TransformOutcome
+    /// True when the outcome for a message depends on that message alone: the transform keeps no state between
+    /// messages and writes none. A route then transforms a batch's messages on several tasks at once, ahead of
+    /// producing them (still in order). False (the default) transforms one message at a time, in order.
+    var isStateless: Bool { get }
 }
 
 extension MessageTransform {
     public var version: String? { nil }
+    public var isStateless: Bool { false }
 }
 
 /// Passes messages through unchanged, adding the envelope headers.
@@ -46,6 +51,7 @@ public struct IdentityTransform: MessageTransform {
     public init() {}
 
     public var description: String { "identity" }
+    public var isStateless: Bool { true }
 
     public func transform(_ message: ConsumerMessage) -> TransformOutcome {
         .produce([TransformedRecord(key: message.key, value: message.value, headers: message.headers)])

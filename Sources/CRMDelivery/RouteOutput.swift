@@ -48,3 +48,38 @@ extension RouteConfiguration {
         return .success(outgoing)
     }
 }
+
+/// What a route does with one consumed message, decided before anything of it is produced.
+enum RouteStep: Sendable {
+    /// Produce these records (none finishes the message at once).
+    case produce([ProducerMessage])
+    /// The transform dropped the message on purpose.
+    case drop(reason: String)
+    /// The message cannot be handled: it goes to the dead-letter topic.
+    case deadLetter(DeliveryFailure)
+}
+
+extension RouteConfiguration {
+    /// Transforms `message` and addresses its records. Touches no route state, so it may run ahead and in parallel.
+    func step(for message: ConsumerMessage, using transform: any MessageTransform) async -> RouteStep {
+        switch await transform.transform(message) {
+        case .produce(let records):
+            guard !records.isEmpty else { return .produce([]) }
+            switch outgoing(records, for: message) {
+            case .success(let outgoing): return .produce(outgoing)
+            case .failure(let failure): return .deadLetter(failure)
+            }
+        case .drop(let reason):
+            return .drop(reason: reason)
+        case .failure(let reason, let errorClass):
+            return .deadLetter(DeliveryFailure(reason: reason, errorClass: errorClass))
+        }
+    }
+
+    /// The steps for a whole batch, decided on several tasks at once, when `transform` is stateless; nil when it is
+    /// not, and each message must be transformed in turn.
+    func steps(for batch: [ConsumerMessage], using transform: any MessageTransform) async -> [RouteStep]? {
+        guard transform.isStateless else { return nil }
+        return await batch.concurrentMap { await self.step(for: $0, using: transform) }
+    }
+}

@@ -70,16 +70,23 @@ public final class RouteService: Service, Sendable {
 
         // Batches as librdkafka delivered them: one trip through the graceful-shutdown wrapper per batch, not per
         // message. A message whose partition was revoked meanwhile is skipped (its new owner reads it).
+        // One transform per batch (a reload applies from the next). A stateless one runs for the whole batch first, on
+        // several tasks; a stateful one message by message, each after the message took its in-flight slot. Either
+        // way records are produced in the batch's order.
         for await batch in consumer.batches.cancelOnGracefulShutdown() {
             metrics.consumed.increment(by: batch.count)
-            for message in batch {
+            let transform = self.transform()
+            let version = transform.version
+            let steps = await route.steps(for: batch, using: transform)
+            for (index, message) in batch.enumerated() {
                 await limiter.acquire()
                 guard consumer.isAssigned(message.topicPartition) else {
                     limiter.release()
                     continue
                 }
                 tracker.track(message.topicPartition, offset: message.offset)
-                await process(message)
+                let step = if let steps { steps[index] } else { await route.step(for: message, using: transform) }
+                await perform(step, for: message, version: version)
             }
         }
 
@@ -97,40 +104,22 @@ public final class RouteService: Service, Sendable {
         if let fatal = consumer.fatalError { throw fatal }
     }
 
-    private func process(_ message: ConsumerMessage) async {
-        let transform = self.transform()
-        switch await transform.transform(message) {
-        case .produce(let records):
-            await produce(records, for: message, transform: transform)
+    /// Carries out `step` for a message that holds an in-flight slot; the slot is released when it is finished.
+    private func perform(_ step: RouteStep, for message: ConsumerMessage, version: String?) async {
+        switch step {
+        case .produce(let outgoing):
+            guard !outgoing.isEmpty else { return finish(message) }
+            let pending = PendingRecords(count: outgoing.count, version: version)
+            for record in outgoing {
+                await enqueue(record, for: message, pending: pending)
+            }
         case .drop(let reason):
             metrics.dropped.increment()
             logger.debug(
                 "message dropped by mapping", metadata: Self.where(message).merging(["reason": "\(reason)"]) { $1 })
             finish(message)
-        case .failure(let reason, let errorClass):
-            await deadLetter(
-                message, failure: DeliveryFailure(reason: reason, errorClass: errorClass), version: transform.version)
-        }
-    }
-
-    private func produce(
-        _ records: [TransformedRecord], for message: ConsumerMessage, transform: any MessageTransform
-    ) async {
-        guard !records.isEmpty else {
-            finish(message)
-            return
-        }
-        let outgoing: [ProducerMessage]
-        switch route.outgoing(records, for: message) {
-        case .success(let built):
-            outgoing = built
-        case .failure(let failure):
-            await deadLetter(message, failure: failure, version: transform.version)
-            return
-        }
-        let pending = PendingRecords(count: outgoing.count, version: transform.version)
-        for record in outgoing {
-            await enqueue(record, for: message, pending: pending)
+        case .deadLetter(let failure):
+            await deadLetter(message, failure: failure, version: version)
         }
     }
 

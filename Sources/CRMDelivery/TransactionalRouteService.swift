@@ -108,28 +108,22 @@ public final class TransactionalRouteService: Service, Sendable {
         var nextOffsets: [TopicPartition: Int64] = [:]
         var produced = 0
         var deadLettered = 0
-        for message in batch {
+        let transform = self.transform()
+        let steps = await route.steps(for: batch, using: transform)
+        for (index, message) in batch.enumerated() {
             metrics.consumed.increment()
             nextOffsets[message.topicPartition] = max(nextOffsets[message.topicPartition] ?? 0, message.offset + 1)
-            let transform = self.transform()
+            let step = if let steps { steps[index] } else { await route.step(for: message, using: transform) }
             let records: [ProducerMessage]
-            switch await transform.transform(message) {
-            case .produce(let output):
-                switch route.outgoing(output, for: message) {
-                case .success(let built):
-                    records = built
-                    produced += built.count
-                case .failure(let failure):
-                    records = [deadLetterRecord(message, failure, transform)]
-                    deadLettered += 1
-                }
+            switch step {
+            case .produce(let built):
+                records = built
+                produced += built.count
             case .drop:
                 metrics.dropped.increment()
                 records = []
-            case .failure(let reason, let errorClass):
-                records = [
-                    deadLetterRecord(message, DeliveryFailure(reason: reason, errorClass: errorClass), transform)
-                ]
+            case .deadLetter(let failure):
+                records = [deadLetterRecord(message, failure, transform)]
                 deadLettered += 1
             }
             for record in records { try await enqueue(record, producer: producer, onDelivery: onDelivery) }

@@ -9,7 +9,9 @@ final class PollThread: Sendable {
     private let running = Atomic<Bool>(false)
     private let exited = DispatchSemaphore(value: 0)
 
+    /// - Parameter name: the thread's name in `top -H`, `perf` and `/proc`; Linux keeps at most 15 bytes of it.
     init(name: String) {
+        precondition(name.utf8.count <= 15, "thread names longer than 15 bytes are not set on Linux")
         self.name = name
     }
 
@@ -17,10 +19,12 @@ final class PollThread: Sendable {
     func start(_ step: @escaping @Sendable () -> Void) {
         running.store(true, ordering: .sequentiallyConsistent)
         let thread = Thread { [self] in
+            // Named from inside: Foundation on Linux does not pass a name set before `start` to the OS thread, and
+            // only an OS-level name shows in `top -H`, perf and /proc.
+            Thread.current.name = name
             while running.load(ordering: .relaxed) { step() }
             exited.signal()
         }
-        thread.name = name
         thread.start()
     }
 

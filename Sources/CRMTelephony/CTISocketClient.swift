@@ -54,7 +54,7 @@ public final class CTISocketClient: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
         continuation.onTermination = { [self] _ in stop() }
         let thread = Thread { [self] in run(continuation) }
-        thread.name = "crmhub-cti-\(port)"
+        thread.name = "cti:\(port)"  // Linux keeps 15 bytes of a thread name
         thread.start()
         return stream
     }

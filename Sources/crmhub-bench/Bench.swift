@@ -212,6 +212,7 @@ struct TimedTransform: MessageTransform {
     let inner: any MessageTransform
     let firstSeen: FirstSeen
     var description: String { inner.description }
+    var isStateless: Bool { inner.isStateless }
     func transform(_ message: ConsumerMessage) async -> TransformOutcome {
         firstSeen.mark()
         return await inner.transform(message)

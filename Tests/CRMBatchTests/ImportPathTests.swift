@@ -93,7 +93,7 @@ import Testing
 /// Rows are built a chunk at a time, half of it on a child task (`MessageBuilder.build(_:)` of a chunk): the messages
 /// must be those of building the rows one by one, in row order.
 @Suite struct ChunkedBuildTests {
-    @Test func aChunkBuiltOnTwoTasksGivesTheMessagesOfBuildingRowByRow() async throws {
+    @Test func aChunkBuiltOnSeveralTasksGivesTheMessagesOfBuildingRowByRow() async throws {
         let jobs = try BatchJob.loadAll(directory: repositoryRoot.appendingPathComponent("deploy/demo/batch").path)
         let job = try #require(jobs.first { $0.name == "customers-import" })
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chunks-\(UUID().uuidString)")

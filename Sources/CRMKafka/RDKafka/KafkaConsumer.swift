@@ -62,7 +62,7 @@ public final class KafkaConsumer: AsyncSequence, Sendable {
             client.destroy()
             throw .from(err, .consume, context: "subscribe to \(configuration.topics.joined(separator: ","))")
         }
-        self.poller = PollThread(name: "crmhub-consumer-poll")
+        self.poller = PollThread(name: "poll:consumer")
         let batchSize = configuration.pollBatchSize
         let queues = self.queues
         poller.start {

@@ -34,7 +34,7 @@ public final class KafkaProducer: Sendable {
         rd_kafka_set_log_queue(client.handle, nil)  // logs go to the main queue as events
         let events = ProducerEventHandler(client: client)
         self.events = events
-        self.poller = PollThread(name: "crmhub-producer-poll")
+        self.poller = PollThread(name: "poll:producer")
         let queue = mainQueue
         poller.start {
             // Runs on the poll thread until stopped.

@@ -82,6 +82,64 @@ struct RouteIntegrationTests {
         await input.shutdown()
     }
 
+    /// Decides by the number in the value alone: every 7th fails, every 5th is dropped, the rest are renamed.
+    struct NumberRule: MessageTransform {
+        var description: String { "number-rule" }
+        var isStateless: Bool { true }
+        func transform(_ message: ConsumerMessage) -> TransformOutcome {
+            let number = Int(String(decoding: message.value, as: UTF8.self))!
+            if number % 7 == 3 { return .failure(reason: "rule 7", errorClass: "mapping") }
+            if number % 5 == 4 { return .drop(reason: "rule 5") }
+            return .produce([TransformedRecord(key: message.key, value: Array("out-\(number)".utf8), headers: [])])
+        }
+    }
+
+    @Test func aStatelessTransformDecidesWholeBatchesAheadAndTheRouteStillProducesInOrder() async throws {
+        let broker = try TansuBroker()
+        try await KafkaTestClient.createTopics(broker.bootstrap, ["in", "out", "dlq.batch"], partitions: 1)
+        let input = try KafkaTestClient.producer(broker.bootstrap)
+        let count = 1_200
+        // Produced before the route starts, so it reads them in batches far above the size split between tasks.
+        for number in 0..<count {
+            try input.enqueue(
+                ProducerMessage(topic: "in", key: Array("k\(number % 13)".utf8), value: Array("\(number)".utf8))
+            ) {
+                _ in
+            }
+        }
+        #expect(await input.flush(timeout: .seconds(30)))
+        let hubProducer = try KafkaTestClient.producer(broker.bootstrap)
+        let route = RouteService(
+            route: RouteConfiguration(name: "batch", from: "in", to: .topic("out"), maxInFlight: 500),
+            consumer: KafkaTestClient.consumerConfiguration(broker.bootstrap, group: "hub.batch", topics: ["in"]),
+            producer: hubProducer, transform: { NumberRule() }, state: HubState(), logger: logger)
+        let group = ServiceGroup(
+            services: [ProducerService(producer: hubProducer, flushTimeout: .seconds(5), logger: logger), route],
+            logger: logger)
+        let running = Task { try await group.run() }
+
+        let numbers = Array(0..<count)
+        let produced = numbers.filter { $0 % 7 != 3 && $0 % 5 != 4 }.map { "out-\($0)" }
+        let failed = numbers.filter { $0 % 7 == 3 }.map(String.init)
+        let output = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "out", count: produced.count, timeout: .seconds(60))
+        #expect(output.map { String(decoding: $0.value, as: UTF8.self) } == produced, "one partition: source order")
+        let letters = try await KafkaTestClient.collect(
+            broker.bootstrap, topic: "dlq.batch", count: failed.count, timeout: .seconds(60))
+        #expect(letters.map { String(decoding: $0.value, as: UTF8.self) } == failed)
+        #expect(letters.first?.headers.text("crm-dlq-reason") == "rule 7")
+
+        // Every message finished, dropped ones included: the route commits past the last one.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while route.finishedMessages < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(route.finishedMessages == count)
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await input.shutdown()
+    }
+
     /// Fails messages whose value starts with "poison" until `fixed` is set (as a corrected mapping would).
     final class Flag: Sendable {
         private let value = Atomic<Bool>(false)
