@@ -14,6 +14,8 @@ cd "$CRMHUB_ROOT"
 RECORDS="${1:-200000}"
 PARTITIONS="${PARTITIONS:-3}"
 TIMEOUT="${TIMEOUT:-900}"
+# MAX_IN_FLIGHT=N sets both routes' max_in_flight (the default is the hub's).
+IN_FLIGHT=${MAX_IN_FLIGHT:+, max_in_flight: $MAX_IN_FLIGHT}
 ensure_system_packages kcat bc curl
 ensure_swift
 ensure_python_env >/dev/null
@@ -105,13 +107,14 @@ read -r pass_rate pass_cpu pass_rss pass_tansu <"$WORK/pass.result"
 log "passthrough: $pass_rate rec/s"
 log "mapped route (crm-customer-import)"
 route mapped \
-  "{name: mapped, from: bench.in, mapping: crm-customer-import, to: {customer: bench.mapped}, dead_letter_topic: bench.dlq}"
+  "{name: mapped, from: bench.in, mapping: crm-customer-import, to: {customer: bench.mapped}, dead_letter_topic: bench.dlq$IN_FLIGHT}"
 read -r map_rate map_cpu map_rss map_tansu <"$WORK/mapped.result"
 log "mapped: $map_rate rec/s"
 commit=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 [ -n "${BENCH_COMMIT:-}" ] || [ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || commit="$commit+dirty"
-line=$(printf '%s records=%s partitions=%s mapped=%.0f rec/s mapped_cpu=%.2fs mapped_rss=%sKiB passthrough=%.0f rec/s passthrough_cpu=%.2fs passthrough_rss=%sKiB ratio=%.3f tansu_cpu=%.2f/%.2fs commit=%s loadavg=%s host=%s' \
+line=$(printf '%s records=%s partitions=%s mapped=%.0f rec/s mapped_cpu=%.2fs mapped_rss=%sKiB passthrough=%.0f rec/s passthrough_cpu=%.2fs passthrough_rss=%sKiB ratio=%.3f tansu_cpu=%.2f/%.2fs max_in_flight=%s mapped_threads="%s" commit=%s loadavg=%s host=%s' \
   "$(date -u +%FT%TZ)" "$RECORDS" "$PARTITIONS" "$map_rate" "$map_cpu" "$map_rss" "$pass_rate" "$pass_cpu" "$pass_rss" \
-  "$(echo "$map_rate / $pass_rate" | bc -l)" "$map_tansu" "$pass_tansu" "$commit" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
+  "$(echo "$map_rate / $pass_rate" | bc -l)" "$map_tansu" "$pass_tansu" "${MAX_IN_FLIGHT:-default}" \
+  "$(sed 's/ *$//' "$WORK/mapped.threads")" "$commit" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
 echo "$line"
 echo "$line" >>bench-results/mapped-route.txt
