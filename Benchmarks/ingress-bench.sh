@@ -103,9 +103,25 @@ pinned "$LOAD_CPU" hey -z 3s -c 10 -q 50 -m POST -T application/json -D "$WORK/b
 hub_cpu_ticks() { awk '{print $14 + $15}' "/proc/$HUB_PID/stat"; }
 # hub_peak_rss: crmhub's peak resident set so far (VmHWM), e.g. 61234kB.
 hub_peak_rss() { awk '/^VmHWM/ {print $2 "kB"}' "/proc/$HUB_PID/status"; }
+# ack_buckets FILE: the ingress producer's acknowledgement histogram now ("le cumulative-count" lines) into FILE.
+ack_buckets() {
+  curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" |
+    awk -F'le="' '/^crmhub_kafka_produce_latency_seconds_bucket\{producer="ingress"/ { split($2, a, "\""); n = $0; sub(/.* /, "", n); print a[1], n }' >"$1"
+}
+# ack_quantile BEFORE AFTER Q: the Q quantile (ms) of the acknowledgements between two ack_buckets files, read as
+# Prometheus' histogram_quantile does (linear within a bucket); "-" without any.
+ack_quantile() {
+  join <(sort "$1") <(sort "$2") | awk -v q="$3" '$1 != "+Inf" { print $1 * 1000, $3 - $2 }' | sort -n |
+    awk -v q="$3" '{ le[NR] = $1; c[NR] = $2 } END {
+      total = c[NR]; if (total <= 0) { print "-"; exit }
+      target = q * total; lo = 0; prev = 0
+      for (i = 1; i <= NR; i++) { if (c[i] >= target) { printf "%.1f", lo + (le[i] - lo) * (target - prev) / (c[i] - prev); exit } lo = le[i]; prev = c[i] }
+      printf ">%s", le[NR] }'
+}
 measure() {
-  local rate=$1 ticks_before ticks_after rps p50 p90 codes line requests cpu_us load
+  local rate=$1 ticks_before ticks_after rps p50 p90 codes line requests cpu_us load ack_p50 ack_p99
   ticks_before=$(hub_cpu_ticks)
+  ack_buckets "$WORK/acks.before"
   if [ "$LOAD" = poisson ]; then
     load="poisson"
     pinned "$LOAD_CPU" "$LOADGEN" "$URL" "$rate" "$SECONDS_RUN" "$WORK/body.json" 256 "$rate" > "$WORK/load.txt" || true
@@ -132,10 +148,14 @@ measure() {
     P99=$(awk '/ 99% in/ {print $3*1000}' "$WORK/hey.txt")
     codes=$(awk '/Status code distribution/ {on=1; next} on && /\[/ {printf "%s%s", sep, $1 $2; sep=" "} on && !/\[/ && NF==0 {on=0}' "$WORK/hey.txt")
   fi
+  # How long Kafka took to acknowledge the same posts, as the hub's producer saw it (the 202 waits for this).
+  ack_buckets "$WORK/acks.after"
+  ack_p50=$(ack_quantile "$WORK/acks.before" "$WORK/acks.after" 0.5)
+  ack_p99=$(ack_quantile "$WORK/acks.before" "$WORK/acks.after" 0.99)
   # crmhub's CPU time per accepted request (the passthrough route that copies the topic included).
   cpu_us=$(echo "($ticks_after - $ticks_before) * 1000000 / $(getconf CLK_TCK) / ${requests:-1}" | bc)
-  line=$(printf '%s target=%s/s duration=%s build=%s load=%s achieved=%.0f req/s p50=%.1fms p90=%.1fms p99=%.1fms codes=%s hub_cpu_per_request=%sus hub_peak_rss=%s pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s ingress_linger_ms=%s commit=%s loadavg=%s host=%s' \
-    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$load" "$rps" "$p50" "$p90" "$P99" "$codes" "$cpu_us" "$(hub_peak_rss)" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-1}" \
+  line=$(printf '%s target=%s/s duration=%s build=%s load=%s achieved=%.0f req/s p50=%.1fms p90=%.1fms p99=%.1fms kafka_ack_p50=%sms kafka_ack_p99=%sms codes=%s hub_cpu_per_request=%sus hub_peak_rss=%s pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s ingress_linger_ms=%s commit=%s loadavg=%s host=%s' \
+    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$load" "$rps" "$p50" "$p90" "$P99" "$ack_p50" "$ack_p99" "$codes" "$cpu_us" "$(hub_peak_rss)" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-1}" \
     "${BENCH_COMMIT:-$(git rev-parse --short HEAD)}" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
   echo "$line"
   mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt

@@ -144,6 +144,7 @@ public struct HubRuntime: Sendable {
         let producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         var ingressConfiguration = producerConfiguration
         ingressConfiguration.lingerMilliseconds = configuration.ingress.lingerMilliseconds
+        ingressConfiguration.purpose = "ingress"
         let ingressProducer = IngressProducer(configuration: ingressConfiguration, logger: logger)
         state.registerKafka { producer.lastError ?? ingressProducer.producerIfMade?.lastError }
         let flushTimeout = Duration.seconds(max(5, configuration.shutdownTimeoutSeconds / 3))

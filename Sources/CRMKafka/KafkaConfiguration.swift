@@ -54,6 +54,8 @@ public struct KafkaProducerConfiguration: Sendable {
     /// `transaction.timeout.ms`: the broker aborts a transaction open longer than this. Default 60 s. With a
     /// transactional id, the delivery timeout is capped at it (librdkafka requires that).
     public var transactionTimeoutMilliseconds: Int = 60_000
+    /// What the producer serves (`hub`, `ingress`): the `producer` label of its metrics. Default `hub`.
+    public var purpose: String = "hub"
 
     public init(bootstrapServers: [String]) {
         self.client = KafkaClientConfiguration(bootstrapServers: bootstrapServers)

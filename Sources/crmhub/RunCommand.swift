@@ -56,7 +56,13 @@ struct RunCommand: AsyncParsableCommand {
         let format = logFormat.flatMap(HubConfiguration.LogSettings.Format.init(rawValue:)) ?? configuration.log.format
         try bootstrapLogging(configuration, level: level, format: format)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var metrics = PrometheusMetricsFactory(registry: registry)
+        // A broker acknowledges in milliseconds: the default buckets (5 ms, 10 ms, 25 ms...) cannot tell a 2 ms p50
+        // from a 4 ms one, nor a 12 ms p99 from a 24 ms one.
+        metrics.durationHistogramBuckets["crmhub_kafka_produce_latency_seconds"] = [
+            1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 250, 500, 1_000, 2_500, 5_000, 10_000,
+        ].map { .milliseconds($0) }
+        MetricsSystem.bootstrap(metrics)
         // crmhub_build_info{version,revision,swift} 1, as Prometheus exporters name their build info.
         registry.makeGauge(
             descriptor: MetricNameDescriptor(

@@ -32,7 +32,7 @@ public final class KafkaProducer: Sendable {
         self.client = client
         self.mainQueue = UnsafeSendableHandle(rd_kafka_queue_get_main(client.handle))
         rd_kafka_set_log_queue(client.handle, nil)  // logs go to the main queue as events
-        let events = ProducerEventHandler(client: client)
+        let events = ProducerEventHandler(client: client, purpose: configuration.purpose)
         self.events = events
         self.poller = PollThread(name: "poll:producer")
         let queue = mainQueue
@@ -280,13 +280,17 @@ struct UnsafeSendableHandle: @unchecked Sendable {
 /// Handles the producer's events on its poll thread: delivery reports, logs, errors, statistics.
 final class ProducerEventHandler: Sendable {
     private let client: RDKafkaClient
-    private let produceLatency = Timer(label: "crmhub_kafka_produce_latency_seconds", preferredDisplayUnit: .seconds)
+    /// Enqueue to acknowledgement (`crmhub_kafka_produce_latency_seconds{producer}`).
+    private let produceLatency: Timer
     private let clientErrors = Counter(label: "crmhub_kafka_client_errors_total", dimensions: [("client", "producer")])
     /// Latest error the client reported (e.g. all brokers down), cleared by the next successful delivery.
     private let lastErrorText = Mutex<String?>(nil)
 
-    init(client: RDKafkaClient) {
+    init(client: RDKafkaClient, purpose: String) {
         self.client = client
+        produceLatency = Timer(
+            label: "crmhub_kafka_produce_latency_seconds", dimensions: [("producer", purpose)],
+            preferredDisplayUnit: .seconds)
     }
 
     var lastError: String? { lastErrorText.withLock { $0 } }

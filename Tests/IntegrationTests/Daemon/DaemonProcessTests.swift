@@ -62,8 +62,12 @@ struct DaemonProcessTests {
             broker.bootstrap, topic: "crm.forms", count: 50, timeout: .seconds(60))
         #expect(routed.count == 50)
         let (metrics, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(httpPort)/metrics")!)
+        let text = String(decoding: metrics, as: UTF8.self)
+        #expect(text.contains("crmhub_route_messages_out_total{route=\"forms\"} 50"))
+        // The route's 50 acknowledgements, in the hub producer's histogram with millisecond buckets.
         #expect(
-            String(decoding: metrics, as: UTF8.self).contains("crmhub_route_messages_out_total{route=\"forms\"} 50"))
+            text.contains("crmhub_kafka_produce_latency_seconds_count{producer=\"hub\"} 50"), "\(text.prefix(3_000))")
+        #expect(text.contains("crmhub_kafka_produce_latency_seconds_bucket{producer=\"hub\",le=\"0.002\"}"))
 
         process.signal(SIGTERM)
         #expect(await process.waitForExit(timeout: .seconds(30)), "exits within the shutdown bound")
