@@ -135,23 +135,23 @@ struct Lowering {
         case .first(let options): FirstNode(options.map(value))
         case .each(let p, let fields, let filter, let v):
             EachNode(
-                p, rootEntry: rootEntry(p), fields: below.fields(fields), filter: filter.map(below.condition),
-                value: v.map(below.value))
+                p, atRoot: atRoot, rootEntry: rootEntry(p), fields: below.fields(fields),
+                filter: filter.map(below.condition), value: v.map(below.value))
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
         case .pipe(let source, let steps): pipe(source, steps)
-        case .scoped(let p, let inner): ScopedNode(p, below.value(inner))
+        case .scoped(let p, let inner): ScopedNode(p, atRoot: atRoot, below.value(inner))
         }
     }
 
     func path(_ p: Path) -> any ValueNode {
         if let keys = p.keys {
             keys.count == 1
-                ? MemberNode(keys[0], fromRoot: p.fromRoot, rootEntry: rootEntry(p))
-                : MembersNode(keys, fromRoot: p.fromRoot, rootEntry: rootEntry(p))
+                ? MemberNode(keys[0], fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
+                : MembersNode(keys, fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
         } else {
-            PathNode(p)
+            PathNode(p, atRoot: atRoot)
         }
     }
 
@@ -211,17 +211,26 @@ struct Lowering {
 
 // MARK: - Values
 
+// Nodes lowered at the root (``Lowering/atRoot``) read the message as ``Evaluator/root``, not as their current value:
+// a message read member by member (``Evaluator/Root/values``) is evaluated with `.null` as the current value there.
+
 final class PathNode: ValueNode {
     let path: Path
-    init(_ path: Path) { self.path = path }
+    /// Whether the current value is the message (the path is read from ``Evaluator/root``).
+    let atRoot: Bool
+    init(_ path: Path, atRoot: Bool) {
+        self.path = path
+        self.atRoot = atRoot
+    }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        path.resolve(root: ev.root, current: cur) ?? .null
+        path.resolve(from: path.fromRoot || atRoot ? ev.root : cur) ?? .null
     }
 }
 
 /// A path of one member name (`status`), the most common source.
 final class MemberNode: ValueNode {
     let key: String
+    /// Whether the member is read from the message (a `$.` path, or one whose current value is the message).
     let fromRoot: Bool
     /// The key's entry in the evaluator's root index, when the path starts at the root object.
     let rootEntry: Int?
@@ -239,6 +248,7 @@ final class MemberNode: ValueNode {
 /// A path of member names only (`address.city`).
 final class MembersNode: ValueNode {
     let keys: [String]
+    /// Whether the first member is read from the message (a `$.` path, or one whose current value is the message).
     let fromRoot: Bool
     /// The first key's entry in the evaluator's root index, when the path starts at the root object.
     let rootEntry: Int?
@@ -304,15 +314,19 @@ final class FirstNode: ValueNode {
 
 final class EachNode: ValueNode {
     let path: Path
+    /// Whether the current value is the message (the path is read from ``Evaluator/root``).
+    let atRoot: Bool
     /// The path's entry in the evaluator's root index, when it is one member name of the root object.
     let rootEntry: Int?
     let fields: [FieldNode]
     let filter: (any ConditionNode)?
     let itemValue: (any ValueNode)?
     init(
-        _ path: Path, rootEntry: Int?, fields: [FieldNode], filter: (any ConditionNode)?, value: (any ValueNode)?
+        _ path: Path, atRoot: Bool, rootEntry: Int?, fields: [FieldNode], filter: (any ConditionNode)?,
+        value: (any ValueNode)?
     ) {
         self.path = path
+        self.atRoot = atRoot
         self.rootEntry = path.keys?.count == 1 ? rootEntry : nil
         self.fields = fields
         self.filter = filter
@@ -323,7 +337,7 @@ final class EachNode: ValueNode {
         if let rootEntry, let found = ev.rootMember(rootEntry) {
             source = found
         } else {
-            source = path.resolve(root: ev.root, current: cur)
+            source = path.resolve(from: path.fromRoot || atRoot ? ev.root : cur)
         }
         guard let src = source, !src.isNull else { return .array([]) }
         guard case .array(let items) = src else {
@@ -408,13 +422,16 @@ final class MemoNode: ValueNode {
 /// Evaluates the inner expression with `current` moved to a sub-document (null when absent).
 final class ScopedNode: ValueNode {
     let path: Path
+    /// Whether the current value is the message (the path is read from ``Evaluator/root``).
+    let atRoot: Bool
     let inner: any ValueNode
-    init(_ path: Path, _ inner: any ValueNode) {
+    init(_ path: Path, atRoot: Bool, _ inner: any ValueNode) {
         self.path = path
+        self.atRoot = atRoot
         self.inner = inner
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        guard let sub = path.resolve(root: ev.root, current: cur), !sub.isNull else { return .null }
+        guard let sub = path.resolve(from: path.fromRoot || atRoot ? ev.root : cur), !sub.isNull else { return .null }
         return try inner.value(ev, sub)
     }
 }

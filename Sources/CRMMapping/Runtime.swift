@@ -10,13 +10,28 @@ struct FieldFailure: Error {
 }
 
 struct Evaluator {
-    let root: JSONValue
+    /// Where the message comes from: a tree, or the members a parse put by name-table entry (``Root/values``).
+    enum Root {
+        /// The message as a tree.
+        case tree(JSONValue)
+        /// A message object whose members named in the mapping's member-name table were put in `values` by
+        /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``; the whole message is parsed again from `bytes` (with
+        /// `limits`) into `cache` the first time an expression needs it (borrowed for one apply).
+        case values(
+            UnsafeBufferPointer<JSONValue?>, bytes: [UInt8], limits: JSONLimits,
+            cache: UnsafeMutablePointer<JSONValue?>)
+    }
+
+    let source: Root
     let lookup: (any MappingLookup)?
     /// The root object's members, and their positions by entry of the mapping's member-name table (see
     /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``, borrowed for one ``CompiledMapping/apply(_:context:)``);
     /// both empty when the input has no such index.
     let rootMembers: [(String, JSONValue)]
     let rootIndex: UnsafeBufferPointer<Int>
+    /// The root object's members by entry of the mapping's member-name table, when the message was parsed that way
+    /// (see ``Root/values``); empty otherwise.
+    let rootValues: UnsafeBufferPointer<JSONValue?>
     /// The values of the expressions computed once per message (``MemoNode``), by slot; borrowed for one apply.
     let made: UnsafeMutableBufferPointer<JSONValue?>
 
@@ -25,17 +40,49 @@ struct Evaluator {
         rootIndex: UnsafeBufferPointer<Int> = UnsafeBufferPointer(start: nil, count: 0),
         made: UnsafeMutableBufferPointer<JSONValue?> = UnsafeMutableBufferPointer(start: nil, count: 0)
     ) {
-        self.root = root
+        source = .tree(root)
         self.lookup = lookup
         self.rootIndex = rootIndex
         rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
+        rootValues = UnsafeBufferPointer(start: nil, count: 0)
         self.made = made
+    }
+
+    /// An evaluator of the message object whose members are `source`'s ``Root/values``.
+    init(values source: Root, lookup: (any MappingLookup)?, made: UnsafeMutableBufferPointer<JSONValue?>) {
+        self.source = source
+        self.lookup = lookup
+        rootIndex = UnsafeBufferPointer(start: nil, count: 0)
+        rootMembers = []
+        if case .values(let values, _, _, _) = source {
+            rootValues = values
+        } else {
+            rootValues = UnsafeBufferPointer(start: nil, count: 0)
+        }
+        self.made = made
+    }
+
+    /// The message.
+    var root: JSONValue {
+        switch source {
+        case .tree(let value): return value
+        case .values(_, let bytes, let limits, let cache):
+            if let value = cache.pointee { return value }
+            // The bytes passed the same checks when their members were read.
+            let value: JSONValue
+            do { value = try JSONValue.parse(bytes, limits: limits) } catch {
+                preconditionFailure("a message that parsed does not parse again: \(error)")
+            }
+            cache.pointee = value
+            return value
+        }
     }
 
     /// The root object's last member named by table entry `entry`: `.some(nil)` when it has none; nil when the input
     /// has no root index.
     @inline(__always)
     func rootMember(_ entry: Int) -> JSONValue?? {
+        if entry < rootValues.count { return .some(rootValues[entry]) }
         guard entry < rootIndex.count else { return nil }
         let k = rootIndex[entry]
         return k < 0 ? .some(nil) : .some(rootMembers[k].1)

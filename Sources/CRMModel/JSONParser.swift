@@ -168,23 +168,65 @@ extension JSONValue {
         }
     }
 
+    /// ``parse(_:limits:memberNames:)`` for a reader that wants only some members of the root object (a compiled
+    /// mapping): when the document is an object, the value of its last member of each name in `memberNames` is put in
+    /// `rootValues` at the name's position in the table (``JSONMemberNames/index(of:)``), the other members are read
+    /// and checked but not kept, no object is built, and the result is nil. Any other document is returned whole.
+    ///
+    /// The document is checked exactly as ``parse(_:limits:)`` checks it (the same errors at the same offsets).
+    /// `rootValues` must have `memberNames.count` initialized elements; the members found are assigned, the others
+    /// are left as they are.
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>
+    ) throws(JSONError) -> JSONValue? {
+        precondition(rootValues.count == memberNames.count, "the root values need one place per name")
+        if bytes.count > limits.maxBytes {
+            throw JSONError(
+                .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
+        }
+        return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
+            try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
+                try parse(
+                    bytes, limits: limits, names: entries, starts: starts,
+                    rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues)
+            }
+        }
+    }
+
     /// ``parse(_:limits:memberNames:rootMembers:)`` with the name table's arrays and the index borrowed (empty: no
     /// table, no index).
     static func parse(
         _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
         starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>
     ) throws(JSONError) -> JSONValue {
-        let result: Result<JSONValue, JSONError> = bytes.withUnsafeBufferPointer { buf in
+        // Without root values the parser always returns the document.
+        try parse(
+            bytes, limits: limits, names: names, starts: starts, rootMembers: rootMembers,
+            rootValues: UnsafeMutableBufferPointer(start: nil, count: 0))!
+    }
+
+    /// ``parse(_:limits:memberNames:rootMembers:)`` and ``parse(_:limits:memberNames:rootValues:)`` with the name
+    /// table's arrays, the index and the root values borrowed (empty: not wanted); nil when the root object's members
+    /// went to `rootValues`.
+    static func parse(
+        _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
+        starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>,
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>
+    ) throws(JSONError) -> JSONValue? {
+        let result: Result<JSONValue?, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
             p.names = names
             p.nameStarts = starts
             p.rootMembers = rootMembers
+            p.rootValues = rootValues
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
                 p.skipWS()
                 if p.i != buf.count { throw JSONError(.syntax, at: p.i, "unexpected data after the document") }
-                return .success(v)
+                // `JSONValue` is `ExpressibleByNilLiteral`: a plain `nil` here would be `.null`.
+                return .success(p.rootTaken ? Optional<JSONValue>.none : .some(v))
             } catch { return .failure(error) }
         }
         return try result.get()
@@ -206,6 +248,11 @@ struct JSONParser {
     /// The root object's members by table entry (see ``JSONValue/parse(_:limits:memberNames:rootMembers:)``),
     /// borrowed (empty: not wanted).
     var rootMembers = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
+    /// Where the root object's members named in the table go, by entry (see
+    /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``), borrowed (empty: the root object is built as usual).
+    var rootValues = UnsafeMutableBufferPointer<JSONValue?>(start: nil, count: 0)
+    /// Whether the root object's members went to ``rootValues`` (and no object was built).
+    var rootTaken = false
     /// The table entry of the member name ``string(memberName:)`` read last; -1 when the table does not have it.
     var nameEntry = -1
 
@@ -226,6 +273,7 @@ struct JSONParser {
         switch buf[i] {
         case UInt8(ascii: "{"):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
+            if depth == 0 && !rootValues.isEmpty { return try rootObjectValues() }
             i += 1
             skipWS()
             if i < buf.count && buf[i] == UInt8(ascii: "}") {
@@ -301,6 +349,73 @@ struct JSONParser {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw JSONError(.syntax, at: i, "unexpected character")
         }
+    }
+
+    /// The root object at `i` (its `{`), read as ``value(depth:)`` reads it, but with the value of each member
+    /// named in the table assigned to ``rootValues`` at the name's entry (a later member of the same name wins) and
+    /// the other members' values dropped: no object is built. Returns `.null` and sets ``rootTaken``.
+    mutating func rootObjectValues() throws(JSONError) -> JSONValue {
+        rootTaken = true
+        i += 1
+        skipWS()
+        if i < buf.count && buf[i] == UInt8(ascii: "}") {
+            i += 1
+            return .null
+        }
+        while true {
+            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else {
+                throw JSONError(.syntax, at: i, "expected a member name")
+            }
+            let entry = try memberEntry()
+            skipWS()
+            guard i < buf.count, buf[i] == UInt8(ascii: ":") else {
+                throw JSONError(.syntax, at: i, "expected ':'")
+            }
+            i += 1
+            skipWS()
+            let v = try value(depth: 1)
+            if entry >= 0 { rootValues[entry] = v }
+            skipWS()
+            guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
+            if buf[i] == UInt8(ascii: ",") {
+                i += 1
+                skipWS()
+                continue
+            }
+            if buf[i] == UInt8(ascii: "}") {
+                i += 1
+                return .null
+            }
+            throw JSONError(.syntax, at: i, "expected ',' or '}'")
+        }
+    }
+
+    /// The table entry of the member name at `i` (its opening quote), -1 when the table does not have it: what
+    /// ``string(memberName:)`` leaves in ``nameEntry``, without making the name's string when it has no escapes.
+    mutating func memberEntry() throws(JSONError) -> Int {
+        let quote = i
+        let start = i + 1
+        i = JSONParser.plainASCIIEnd(buf, from: start)
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") {
+                let end = i
+                i += 1
+                guard !names.isEmpty else { return -1 }
+                return JSONMemberNames.entry(buf, start, end, entries: names, starts: nameStarts) ?? -1
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 {
+                i += try utf8Sequence()
+                i = JSONParser.plainASCIIEnd(buf, from: i)
+                continue
+            }
+            i += 1
+        }
+        // Escapes, control characters or no closing quote: the full reading (and its errors).
+        i = quote
+        _ = try string(memberName: true)
+        return nameEntry
     }
 
     mutating func literal(_ word: StaticString) throws(JSONError) {
