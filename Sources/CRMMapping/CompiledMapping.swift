@@ -83,7 +83,7 @@ public struct CompiledMapping: Sendable {
         return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
             (memory) throws(MappingError) -> MappingResult in
             memory.initialize(repeating: nil)
-            defer { memory.deinitialize() }
+            defer { memory.deinitializeValues() }
             let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
             let whole: JSONValue?
             do throws(JSONError) {
@@ -176,7 +176,7 @@ public struct CompiledMapping: Sendable {
         try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: madeCount) {
             (made) throws(MappingError) -> R in
             made.initialize(repeating: nil)
-            defer { made.deinitialize() }
+            defer { made.deinitializeValues() }
             return try body(made)
         }
     }

@@ -118,7 +118,7 @@ extension Evaluator {
         try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: layout.validatedNames.count) {
             (validated) throws(FieldFailure) -> (json: [UInt8], problems: [String]) in
             validated.initialize(repeating: nil)
-            defer { validated.deinitialize() }
+            defer { validated.deinitializeValues() }
             let json = try objectJSON(fields, layout, cur, validated: validated)
             guard let validation else { return (json, []) }
             let names = layout.validatedNames
