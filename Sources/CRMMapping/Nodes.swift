@@ -17,9 +17,11 @@ protocol ConditionNode: AnyObject, Sendable {
     func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool
 }
 
-/// A compiled modifier of a pipeline: a function, a value map, a table or service lookup, a default.
+/// A compiled modifier of a pipeline: a function, a value map, a table or service lookup, a default. A step owns
+/// the value it is given, so one that passes it on (null, a default not needed, `non_empty`) moves it instead of
+/// copying it.
 protocol StepNode: AnyObject, Sendable {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue
 }
 
 /// One output field: its dotted name, value and null handling.
@@ -534,7 +536,7 @@ final class NotNode: ConditionNode {
 final class FunctionStep: StepNode {
     let function: Fn
     init(_ function: Fn) { self.function = function }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.call(function, v)
     }
@@ -545,7 +547,7 @@ final class FunctionStep: StepNode {
 
 /// `fn: trim`.
 final class TrimStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(TextFunctions.trimmed(try ev.text(.trim, v)))
     }
@@ -553,7 +555,7 @@ final class TrimStep: StepNode {
 
 /// `fn: lower`.
 final class LowerStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(TextFunctions.lowercased(try ev.text(.lower, v)))
     }
@@ -561,7 +563,7 @@ final class LowerStep: StepNode {
 
 /// `fn: upper`.
 final class UpperStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(TextFunctions.uppercased(try ev.text(.upper, v)))
     }
@@ -569,7 +571,7 @@ final class UpperStep: StepNode {
 
 /// `fn: name`.
 final class NameStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(PersonName.display(try ev.text(.name, v)))
     }
@@ -577,7 +579,7 @@ final class NameStep: StepNode {
 
 /// `fn: non_empty`.
 final class NonEmptyStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
         if case .array(let a) = v, a.isEmpty { return .null }
@@ -587,7 +589,7 @@ final class NonEmptyStep: StepNode {
 
 /// `fn: email`.
 final class EmailStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.email(v)
     }
@@ -602,7 +604,7 @@ final class PhoneStep: StepNode {
         self.region = region
         home = PhoneNumber.region(iso: region)
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.phone(v, region: region, home: home)
     }
@@ -610,7 +612,7 @@ final class PhoneStep: StepNode {
 
 /// `fn: string`.
 final class StringStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return Evaluator.string(v)
     }
@@ -620,7 +622,7 @@ final class StringStep: StepNode {
 final class PrefixStep: StepNode {
     let prefix: String
     init(_ prefix: String) { self.prefix = prefix }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.prefix(prefix, v)
     }
@@ -628,7 +630,7 @@ final class PrefixStep: StepNode {
 
 /// `fn: list`.
 final class ListStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return Evaluator.list(v)
     }
@@ -636,7 +638,7 @@ final class ListStep: StepNode {
 
 /// `fn: bool`.
 final class BoolStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.bool(v)
     }
@@ -652,7 +654,7 @@ final class MapStep: StepNode {
         self.fallback = fallback
         self.strict = strict
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return fallback ?? .null }
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v))
@@ -677,7 +679,7 @@ final class TableStep: StepNode {
         self.table = table
         self.strict = strict
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
@@ -697,7 +699,7 @@ final class ServiceStep: StepNode {
         self.table = table
         self.optional = optional
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
@@ -716,5 +718,7 @@ final class ServiceStep: StepNode {
 final class FallbackStep: StepNode {
     let fallback: JSONValue
     init(_ fallback: JSONValue) { self.fallback = fallback }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue { v.isNullOrEmpty ? fallback : v }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        v.isNullOrEmpty ? fallback : v
+    }
 }
