@@ -97,7 +97,7 @@ final class OutputNode: Sendable {
         key = lowering.value(plan.key)
         fields = lowering.fields(plan.fields)
         when = plan.when.map(lowering.condition)
-        layout = OutputLayout(fields: fields, validated: plan.canonical?.validatedFields ?? [])
+        layout = OutputLayout(fields: fields, validated: plan.canonical?.validatedFieldList ?? [])
     }
 }
 

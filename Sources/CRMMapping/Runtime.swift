@@ -172,7 +172,9 @@ struct Evaluator {
             throw FieldFailure(reason: "not a number", value: redact(v))
         case .decimal(let scale):
             var t = TextFunctions.trimmed(try text(f, v))
-            if t.utf8.contains(UInt8(ascii: ",")) { t = t.replacingOccurrences(of: ",", with: ".") }
+            if TextFunctions.withBytes(t, { $0.contains(UInt8(ascii: ",")) }) {
+                t = t.replacingOccurrences(of: ",", with: ".")
+            }
             guard let d = FixedDecimal(fixed: t) else {
                 throw FieldFailure(reason: "not a decimal number", value: redact(v))
             }
