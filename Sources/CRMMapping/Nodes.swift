@@ -196,6 +196,9 @@ struct Lowering {
         case .prefix(let p): PrefixStep(p)
         case .list: ListStep()
         case .bool: BoolStep()
+        case .decimal(let scale): DecimalStep(scale: scale)
+        case .date(let spec): DateStep(spec)
+        case .regexExtract(let box): RegexStep(box)
         default: FunctionStep(f)
         }
     }
@@ -641,6 +644,36 @@ final class BoolStep: StepNode {
     func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.bool(v)
+    }
+}
+
+/// `fn: {decimal: scale}`.
+final class DecimalStep: StepNode {
+    let scale: Int
+    init(scale: Int) { self.scale = scale }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.decimal(v, scale: scale)
+    }
+}
+
+/// `fn: {date: ...}`.
+final class DateStep: StepNode {
+    let spec: DateSpec
+    init(_ spec: DateSpec) { self.spec = spec }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.date(v, spec)
+    }
+}
+
+/// `fn: {regex: pattern}`.
+final class RegexStep: StepNode {
+    let box: RegexBox
+    init(_ box: RegexBox) { self.box = box }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.regex(v, box)
     }
 }
 

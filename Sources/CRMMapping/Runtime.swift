@@ -137,7 +137,16 @@ struct Evaluator {
         }
     }
 
+    /// The text `f` works on: a string as it is, a number or boolean in its JSON form; anything else fails.
+    @inline(__always)
     func text(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> String {
+        if case .string(let s) = v { return s }
+        return try otherText(f, v)
+    }
+
+    /// ``text(_:_:)`` of a value that is not a string.
+    @inline(never)
+    func otherText(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> String {
         if let s = v.scalarText { return s }
         throw FieldFailure(reason: "\(f.name) expects text, found \(v.typeName)", value: redact(v))
     }
@@ -158,8 +167,7 @@ struct Evaluator {
             }
             return .string(items.compactMap(\.scalarText).joined(separator: sep))
         case .replace(let a, let b): return .string(try text(f, v).replacingOccurrences(of: a, with: b))
-        case .regexExtract(let box):
-            return box.extract(try text(f, v)).map(JSONValue.string) ?? .null
+        case .regexExtract(let box): return try regex(v, box)
         case .string: return Evaluator.string(v)
         case .int:
             let t = String(try text(f, v).trimmingWhitespace())
@@ -170,27 +178,14 @@ struct Evaluator {
             let t = String(try text(f, v).trimmingWhitespace())
             if Double(t)?.isFinite == true, (try? JSONValue.parse(t)) != nil { return .number(t) }
             throw FieldFailure(reason: "not a number", value: redact(v))
-        case .decimal(let scale):
-            var t = TextFunctions.trimmed(try text(f, v))
-            if TextFunctions.withBytes(t, { $0.contains(UInt8(ascii: ",")) }) {
-                t = t.replacingOccurrences(of: ",", with: ".")
-            }
-            guard let d = FixedDecimal(fixed: t) else {
-                throw FieldFailure(reason: "not a decimal number", value: redact(v))
-            }
-            return .string(d.rounded(scale: scale))
+        case .decimal(let scale): return try decimal(v, scale: scale)
         case .minorUnits(let exp):
             let t = try text(f, v)
             guard let d = FixedDecimal(fixed: t), d.fraction.isEmpty else {
                 throw FieldFailure(reason: "minor units must be a whole number", value: redact(v))
             }
             return .string(d.shifted(by: -exp))
-        case .date(let spec):
-            let t = try text(f, v)
-            guard let out = spec.convert(t) else {
-                throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v))
-            }
-            return .string(out)
+        case .date(let spec): return try date(v, spec)
         case .prefix(let p): return try prefix(p, v)
         case .suffix(let p): return .string((try text(f, v)) + p)
         case .list: return Evaluator.list(v)
@@ -243,6 +238,32 @@ struct Evaluator {
         do { return .string(try PhoneNumber.e164(t, defaultRegion: region, home: home)) } catch {
             throw FieldFailure(reason: error.reason, value: redact(v))
         }
+    }
+
+    /// `fn: {regex: pattern}`.
+    func regex(_ v: JSONValue, _ box: RegexBox) throws(FieldFailure) -> JSONValue {
+        box.extract(try text(.regexExtract(box), v)).map(JSONValue.string) ?? .null
+    }
+
+    /// `fn: {decimal: scale}`.
+    func decimal(_ v: JSONValue, scale: Int) throws(FieldFailure) -> JSONValue {
+        var t = TextFunctions.trimmed(try text(.decimal(scale: scale), v))
+        if TextFunctions.withBytes(t, { $0.contains(UInt8(ascii: ",")) }) {
+            t = t.replacingOccurrences(of: ",", with: ".")
+        }
+        guard let d = FixedDecimal(fixed: t) else {
+            throw FieldFailure(reason: "not a decimal number", value: redact(v))
+        }
+        return .string(d.rounded(scale: scale))
+    }
+
+    /// `fn: {date: ...}`.
+    func date(_ v: JSONValue, _ spec: DateSpec) throws(FieldFailure) -> JSONValue {
+        let t = try text(.date(spec), v)
+        guard let out = spec.convert(t) else {
+            throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v))
+        }
+        return .string(out)
     }
 
     /// `fn: string`.
