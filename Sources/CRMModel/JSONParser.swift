@@ -98,6 +98,18 @@ public struct JSONMemberNames: Sendable {
         return nil
     }
 
+    /// The position of the name of `n` bytes (1...16) whose first `min(n, 8)` bytes are `head` (zero above) and, when
+    /// longer than 8, whose last eight bytes are `tail` (else 0), in the table `entries`/`starts`; nil when it has none.
+    @inline(__always)
+    static func entry(
+        count n: Int, head: UInt64, tail: UInt64, entries: UnsafeBufferPointer<Entry>, starts: UnsafeBufferPointer<Int>
+    ) -> Int? {
+        for k in starts[n]..<starts[n + 1] where entries[k].head == head && entries[k].tail == tail {
+            return k
+        }
+        return nil
+    }
+
     /// `count` bytes of `b` from `from` as a little-endian word.
     private static func word(_ b: [UInt8], _ from: Int, _ count: Int) -> UInt64 {
         var w: UInt64 = 0
@@ -373,8 +385,14 @@ struct JSONParser {
             }
             i += 1
             skipWS()
-            let v = try value(depth: 1)
-            if entry >= 0 { rootValues[entry] = v }
+            // Strings (most members) are read here; everything else as any value is.
+            if i < buf.count && buf[i] == UInt8(ascii: "\"") {
+                let text = try string()
+                if entry >= 0 { rootValues[entry] = .string(text) }
+            } else {
+                let v = try value(depth: 1)
+                if entry >= 0 { rootValues[entry] = v }
+            }
             skipWS()
             guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
             if buf[i] == UInt8(ascii: ",") {
@@ -395,6 +413,37 @@ struct JSONParser {
     mutating func memberEntry() throws(JSONError) -> Int {
         let quote = i
         let start = i + 1
+        // A name of 1–16 plain ASCII bytes (all the table holds) is found from the one or two words that find its
+        // closing quote: the same words are the table's key.
+        if !names.isEmpty, start + 16 <= buf.count, let base = UnsafeRawPointer(buf.baseAddress) {
+            let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            let f0 = (JSONWriter.escapeFlags(w0) | w0) & 0x8080_8080_8080_8080
+            if f0 != 0 {
+                let n = f0.trailingZeroBitCount / 8
+                if n >= 1 && buf[start + n] == UInt8(ascii: "\"") {
+                    i = start + n + 1
+                    let head = w0 & ((1 << (8 * UInt64(n))) - 1)
+                    return JSONMemberNames.entry(count: n, head: head, tail: 0, entries: names, starts: nameStarts)
+                        ?? -1
+                }
+            } else {
+                let w1 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self))
+                let f1 = (JSONWriter.escapeFlags(w1) | w1) & 0x8080_8080_8080_8080
+                if f1 != 0 {
+                    let n = 8 + f1.trailingZeroBitCount / 8
+                    if buf[start + n] == UInt8(ascii: "\"") {
+                        i = start + n + 1
+                        // The table keeps a tail for names longer than 8 bytes only.
+                        let tail =
+                            n > 8
+                            ? UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start + n - 8, as: UInt64.self))
+                            : 0
+                        return JSONMemberNames.entry(count: n, head: w0, tail: tail, entries: names, starts: nameStarts)
+                            ?? -1
+                    }
+                }
+            }
+        }
         i = JSONParser.plainASCIIEnd(buf, from: start)
         while i < buf.count {
             let c = buf[i]

@@ -178,7 +178,8 @@ struct JSONEncoderTests {
         }
         let keys = [
             "id", "i", "ie", "id2", "email", "emaiL", "first_name", "first_namf", "lifetime_value", "lifetime_valuex",
-            "a_name_of_16_byt", "a_name_of_17_byte", "m\\u00fcller", "müller", "tab\\tname", "", "x",
+            "a_name_of_16_byt", "a_name_of_17_byte", "m\\u00fcller", "müller", "tab\\tname", "", "x", "postcode",
+            "postcodf", "p\\u006fstcode", "name_of_9", "name_of_15_byte", "name_of_15_bytf", "seven_7",
         ]
         let values = ["1", "\"v\"", "{\"email\":2}", "[\"id\"]", "null", "\"\\\"q\"", "\"é\"", "{}"]
         var docs: [[UInt8]] = []
@@ -245,7 +246,10 @@ struct JSONEncoderTests {
 
     @Test("root values hold each table name's last root member, errors as without (5 000 documents, escaped names)")
     func rootValues() {
-        let names = ["id", "email", "first_name", "lifetime_value", "a_name_of_16_byt", "müller", "x", "tab\tname"]
+        let names = [
+            "id", "email", "first_name", "lifetime_value", "a_name_of_16_byt", "müller", "x", "tab\tname", "postcode",
+            "name_of_9", "name_of_15_byte", "seven_7",
+        ]
         let table = JSONMemberNames(names)
         let extra = [#"[{"id":1}]"#, #"{"x":{"id":1},"x":2}"#, #"{}"#, #"null"#, #"{"t\u0061b\tname":3,"id":[]}"#]
         let docs = Self.memberNameDocuments() + extra.map { Array($0.utf8) }
