@@ -701,9 +701,11 @@ extension JSONValue {
 /// mapping writing its output fields in order) writes the punctuation and pre-encoded member names itself with
 /// ``write(byte:)`` and ``write(bytes:)`` and each value with ``write(_:)``.
 public struct JSONWriter: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var count = 0
-    private var capacity: Int
+    // The writing of punctuation and pre-encoded bytes is inlinable (a laid-out record writes them per field from
+    // another module), so the storage it touches is visible to it.
+    @usableFromInline var base: UnsafeMutablePointer<UInt8>
+    @usableFromInline var count = 0
+    @usableFromInline var capacity: Int
     /// Whether ``base`` was allocated by the writer (else it is the caller's memory, until the writer grows).
     private var owned = true
 
@@ -740,14 +742,16 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Writes one byte as it is (punctuation such as `{`, `,`, `}`).
+    @inlinable
     public mutating func write(byte b: UInt8) { byte(b) }
 
-    @inline(__always)
-    private mutating func reserve(_ n: Int) {
+    @inlinable @inline(__always)
+    mutating func reserve(_ n: Int) {
         if count + n > capacity { grow(count + n) }
     }
 
-    private mutating func grow(_ needed: Int) {
+    @usableFromInline
+    mutating func grow(_ needed: Int) {
         var c = capacity * 2
         while c < needed { c *= 2 }
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
@@ -758,15 +762,15 @@ public struct JSONWriter: ~Copyable {
         owned = true
     }
 
-    @inline(__always)
-    private mutating func byte(_ b: UInt8) {
+    @inlinable @inline(__always)
+    mutating func byte(_ b: UInt8) {
         reserve(1)
         base[count] = b
         count += 1
     }
 
-    @inline(__always)
-    private mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
+    @inlinable @inline(__always)
+    mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
         guard let start = p.baseAddress, p.count > 0 else { return }
         reserve(p.count)
         JSONWriter.copy(start, to: base + count, count: p.count)
@@ -775,7 +779,7 @@ public struct JSONWriter: ~Copyable {
 
     /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words or
     /// byte by byte, without a call to `memcpy`.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count n: Int) {
         if n > 16 {
             target.update(from: source, count: n)
@@ -797,6 +801,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Writes `raw` as it is (already-encoded JSON).
+    @inlinable
     public mutating func write(bytes raw: UnsafeBufferPointer<UInt8>) { bytes(raw) }
 
     @inline(__always)
