@@ -172,7 +172,8 @@ extension Evaluator {
                             empty = false
                             openStart = m.groupStart
                             openEnd = m.groupEnd
-                            if m.slot >= 0 { validated[m.slot] = v }
+                            // The value is not used after this: validation takes it without a copy.
+                            if m.slot >= 0 { validated[m.slot] = consume v }
                         }
                     }
                 }
