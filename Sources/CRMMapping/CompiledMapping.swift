@@ -77,18 +77,35 @@ public struct CompiledMapping: Sendable {
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
         let writingJSON = services.isEmpty && !context.recordValues
-        return try withUnsafeTemporaryAllocation(of: Int.self, capacity: memberNames.count) {
-            (rootIndex) throws(MappingError) -> MappingResult in
-            let doc: JSONValue
+        // One piece of memory, all nil: the message's members by name-table entry, the values an evaluation keeps
+        // (``Evaluator/made``) and the message parsed whole (when an expression needs it, see ``Evaluator/root``).
+        let names = memberNames.count
+        return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
+            (memory) throws(MappingError) -> MappingResult in
+            memory.initialize(repeating: nil)
+            defer { memory.deinitializeValues() }
+            let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
+            let whole: JSONValue?
             do throws(JSONError) {
-                doc = try JSONValue.parse(
-                    input, limits: context.limits, memberNames: memberNames, rootMembers: rootIndex)
+                whole = try JSONValue.parse(input, limits: context.limits, memberNames: memberNames, rootValues: values)
             } catch {
                 throw MappingError(
                     kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
             }
+            // Not an object: refused as a document given as a tree is.
+            if let whole {
+                return try apply(
+                    whole, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
+                    writingJSON: writingJSON)
+            }
+            let source = Evaluator.Root.values(
+                UnsafeBufferPointer(values), bytes: input, limits: context.limits,
+                cache: memory.baseAddress! + names + madeCount)
             return try apply(
-                doc, context: context, rootIndex: UnsafeBufferPointer(rootIndex), writingJSON: writingJSON)
+                Evaluator(
+                    values: source, lookup: context.lookup,
+                    made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
+                current: .null, writingJSON: writingJSON)
         }
     }
 
@@ -159,7 +176,7 @@ public struct CompiledMapping: Sendable {
         try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: madeCount) {
             (made) throws(MappingError) -> R in
             made.initialize(repeating: nil)
-            defer { made.deinitialize() }
+            defer { made.deinitializeValues() }
             return try body(made)
         }
     }
@@ -182,14 +199,19 @@ public struct CompiledMapping: Sendable {
         }
         return try withMade { (made) throws(MappingError) -> MappingResult in
             try apply(
-                Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex, made: made),
+                Evaluator(root: input, lookup: context.lookup, rootIndex: rootIndex, made: made), current: input,
                 writingJSON: writingJSON)
         }
     }
 
-    /// Applies the mapping to the message of `ev` (a JSON object).
-    private func apply(_ ev: Evaluator, writingJSON: Bool) throws(MappingError) -> MappingResult {
-        let input = ev.root
+    /// Applies the mapping to the message of `ev` (a JSON object). `input` is the current value of the expressions at
+    /// the root: the message, or `.null` when `ev` reads it member by member (the nodes lowered at the root then read
+    /// it as ``Evaluator/root``).
+    private func apply(
+        _ ev: Evaluator, current input: JSONValue, writingJSON: Bool
+    ) throws(MappingError)
+        -> MappingResult
+    {
         do throws(FieldFailure) {
             if let dropWhen, try dropWhen.holds(ev, input) { return .dropped(reason: "drop_when matched") }
             if let filter, !(try filter.holds(ev, input)) { return .dropped(reason: "filter did not match") }

@@ -103,7 +103,7 @@ final class DateSpec: Sendable {
 
     func parseRFC3339(_ c: UnsafeBufferPointer<UInt8>) -> (Int64, Int)? {
         var i = 0
-        func num(_ n: Int) -> Int? {
+        @inline(__always) func num(_ n: Int) -> Int? {
             guard i + n <= c.count else { return nil }
             var v = 0
             for k in 0..<n {
@@ -114,7 +114,7 @@ final class DateSpec: Sendable {
             i += n
             return v
         }
-        func lit(_ ch: UInt8) -> Bool {
+        @inline(__always) func lit(_ ch: UInt8) -> Bool {
             if i < c.count && c[i] == ch {
                 i += 1
                 return true

@@ -17,9 +17,11 @@ protocol ConditionNode: AnyObject, Sendable {
     func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool
 }
 
-/// A compiled modifier of a pipeline: a function, a value map, a table or service lookup, a default.
+/// A compiled modifier of a pipeline: a function, a value map, a table or service lookup, a default. A step owns
+/// the value it is given, so one that passes it on (null, a default not needed, `non_empty`) moves it instead of
+/// copying it.
 protocol StepNode: AnyObject, Sendable {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue
 }
 
 /// One output field: its dotted name, value and null handling.
@@ -95,7 +97,7 @@ final class OutputNode: Sendable {
         key = lowering.value(plan.key)
         fields = lowering.fields(plan.fields)
         when = plan.when.map(lowering.condition)
-        layout = OutputLayout(fields: fields, validated: plan.canonical?.validatedFields ?? [])
+        layout = OutputLayout(fields: fields, validated: plan.canonical?.validatedFieldList ?? [])
     }
 }
 
@@ -135,23 +137,23 @@ struct Lowering {
         case .first(let options): FirstNode(options.map(value))
         case .each(let p, let fields, let filter, let v):
             EachNode(
-                p, rootEntry: rootEntry(p), fields: below.fields(fields), filter: filter.map(below.condition),
-                value: v.map(below.value))
+                p, atRoot: atRoot, rootEntry: rootEntry(p), fields: below.fields(fields),
+                filter: filter.map(below.condition), value: v.map(below.value))
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
         case .pipe(let source, let steps): pipe(source, steps)
-        case .scoped(let p, let inner): ScopedNode(p, below.value(inner))
+        case .scoped(let p, let inner): ScopedNode(p, atRoot: atRoot, below.value(inner))
         }
     }
 
     func path(_ p: Path) -> any ValueNode {
         if let keys = p.keys {
             keys.count == 1
-                ? MemberNode(keys[0], fromRoot: p.fromRoot, rootEntry: rootEntry(p))
-                : MembersNode(keys, fromRoot: p.fromRoot, rootEntry: rootEntry(p))
+                ? MemberNode(keys[0], fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
+                : MembersNode(keys, fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
         } else {
-            PathNode(p)
+            PathNode(p, atRoot: atRoot)
         }
     }
 
@@ -194,6 +196,9 @@ struct Lowering {
         case .prefix(let p): PrefixStep(p)
         case .list: ListStep()
         case .bool: BoolStep()
+        case .decimal(let scale): DecimalStep(scale: scale)
+        case .date(let spec): DateStep(spec)
+        case .regexExtract(let box): RegexStep(box)
         default: FunctionStep(f)
         }
     }
@@ -211,17 +216,26 @@ struct Lowering {
 
 // MARK: - Values
 
+// Nodes lowered at the root (``Lowering/atRoot``) read the message as ``Evaluator/root``, not as their current value:
+// a message read member by member (``Evaluator/Root/values``) is evaluated with `.null` as the current value there.
+
 final class PathNode: ValueNode {
     let path: Path
-    init(_ path: Path) { self.path = path }
+    /// Whether the current value is the message (the path is read from ``Evaluator/root``).
+    let atRoot: Bool
+    init(_ path: Path, atRoot: Bool) {
+        self.path = path
+        self.atRoot = atRoot
+    }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        path.resolve(root: ev.root, current: cur) ?? .null
+        path.resolve(from: path.fromRoot || atRoot ? ev.root : cur) ?? .null
     }
 }
 
 /// A path of one member name (`status`), the most common source.
 final class MemberNode: ValueNode {
     let key: String
+    /// Whether the member is read from the message (a `$.` path, or one whose current value is the message).
     let fromRoot: Bool
     /// The key's entry in the evaluator's root index, when the path starts at the root object.
     let rootEntry: Int?
@@ -239,6 +253,7 @@ final class MemberNode: ValueNode {
 /// A path of member names only (`address.city`).
 final class MembersNode: ValueNode {
     let keys: [String]
+    /// Whether the first member is read from the message (a `$.` path, or one whose current value is the message).
     let fromRoot: Bool
     /// The first key's entry in the evaluator's root index, when the path starts at the root object.
     let rootEntry: Int?
@@ -304,15 +319,19 @@ final class FirstNode: ValueNode {
 
 final class EachNode: ValueNode {
     let path: Path
+    /// Whether the current value is the message (the path is read from ``Evaluator/root``).
+    let atRoot: Bool
     /// The path's entry in the evaluator's root index, when it is one member name of the root object.
     let rootEntry: Int?
     let fields: [FieldNode]
     let filter: (any ConditionNode)?
     let itemValue: (any ValueNode)?
     init(
-        _ path: Path, rootEntry: Int?, fields: [FieldNode], filter: (any ConditionNode)?, value: (any ValueNode)?
+        _ path: Path, atRoot: Bool, rootEntry: Int?, fields: [FieldNode], filter: (any ConditionNode)?,
+        value: (any ValueNode)?
     ) {
         self.path = path
+        self.atRoot = atRoot
         self.rootEntry = path.keys?.count == 1 ? rootEntry : nil
         self.fields = fields
         self.filter = filter
@@ -323,7 +342,7 @@ final class EachNode: ValueNode {
         if let rootEntry, let found = ev.rootMember(rootEntry) {
             source = found
         } else {
-            source = path.resolve(root: ev.root, current: cur)
+            source = path.resolve(from: path.fromRoot || atRoot ? ev.root : cur)
         }
         guard let src = source, !src.isNull else { return .array([]) }
         guard case .array(let items) = src else {
@@ -408,13 +427,16 @@ final class MemoNode: ValueNode {
 /// Evaluates the inner expression with `current` moved to a sub-document (null when absent).
 final class ScopedNode: ValueNode {
     let path: Path
+    /// Whether the current value is the message (the path is read from ``Evaluator/root``).
+    let atRoot: Bool
     let inner: any ValueNode
-    init(_ path: Path, _ inner: any ValueNode) {
+    init(_ path: Path, atRoot: Bool, _ inner: any ValueNode) {
         self.path = path
+        self.atRoot = atRoot
         self.inner = inner
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        guard let sub = path.resolve(root: ev.root, current: cur), !sub.isNull else { return .null }
+        guard let sub = path.resolve(from: path.fromRoot || atRoot ? ev.root : cur), !sub.isNull else { return .null }
         return try inner.value(ev, sub)
     }
 }
@@ -517,7 +539,7 @@ final class NotNode: ConditionNode {
 final class FunctionStep: StepNode {
     let function: Fn
     init(_ function: Fn) { self.function = function }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.call(function, v)
     }
@@ -528,7 +550,7 @@ final class FunctionStep: StepNode {
 
 /// `fn: trim`.
 final class TrimStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(TextFunctions.trimmed(try ev.text(.trim, v)))
     }
@@ -536,7 +558,7 @@ final class TrimStep: StepNode {
 
 /// `fn: lower`.
 final class LowerStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(TextFunctions.lowercased(try ev.text(.lower, v)))
     }
@@ -544,7 +566,7 @@ final class LowerStep: StepNode {
 
 /// `fn: upper`.
 final class UpperStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(TextFunctions.uppercased(try ev.text(.upper, v)))
     }
@@ -552,7 +574,7 @@ final class UpperStep: StepNode {
 
 /// `fn: name`.
 final class NameStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return .string(PersonName.display(try ev.text(.name, v)))
     }
@@ -560,7 +582,7 @@ final class NameStep: StepNode {
 
 /// `fn: non_empty`.
 final class NonEmptyStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         if let s = v.stringValue, TextFunctions.isBlank(s) { return .null }
         if case .array(let a) = v, a.isEmpty { return .null }
@@ -570,7 +592,7 @@ final class NonEmptyStep: StepNode {
 
 /// `fn: email`.
 final class EmailStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.email(v)
     }
@@ -585,7 +607,7 @@ final class PhoneStep: StepNode {
         self.region = region
         home = PhoneNumber.region(iso: region)
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.phone(v, region: region, home: home)
     }
@@ -593,7 +615,7 @@ final class PhoneStep: StepNode {
 
 /// `fn: string`.
 final class StringStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return Evaluator.string(v)
     }
@@ -603,7 +625,7 @@ final class StringStep: StepNode {
 final class PrefixStep: StepNode {
     let prefix: String
     init(_ prefix: String) { self.prefix = prefix }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.prefix(prefix, v)
     }
@@ -611,7 +633,7 @@ final class PrefixStep: StepNode {
 
 /// `fn: list`.
 final class ListStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return Evaluator.list(v)
     }
@@ -619,9 +641,39 @@ final class ListStep: StepNode {
 
 /// `fn: bool`.
 final class BoolStep: StepNode {
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.bool(v)
+    }
+}
+
+/// `fn: {decimal: scale}`.
+final class DecimalStep: StepNode {
+    let scale: Int
+    init(scale: Int) { self.scale = scale }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.decimal(v, scale: scale)
+    }
+}
+
+/// `fn: {date: ...}`.
+final class DateStep: StepNode {
+    let spec: DateSpec
+    init(_ spec: DateSpec) { self.spec = spec }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.date(v, spec)
+    }
+}
+
+/// `fn: {regex: pattern}`.
+final class RegexStep: StepNode {
+    let box: RegexBox
+    init(_ box: RegexBox) { self.box = box }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        if v.isNull { return .null }
+        return try ev.regex(v, box)
     }
 }
 
@@ -635,7 +687,7 @@ final class MapStep: StepNode {
         self.fallback = fallback
         self.strict = strict
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return fallback ?? .null }
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v))
@@ -660,7 +712,7 @@ final class TableStep: StepNode {
         self.table = table
         self.strict = strict
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
@@ -680,7 +732,7 @@ final class ServiceStep: StepNode {
         self.table = table
         self.optional = optional
     }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue {
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
@@ -699,5 +751,7 @@ final class ServiceStep: StepNode {
 final class FallbackStep: StepNode {
     let fallback: JSONValue
     init(_ fallback: JSONValue) { self.fallback = fallback }
-    func apply(_ ev: Evaluator, _ v: JSONValue) throws(FieldFailure) -> JSONValue { v.isNullOrEmpty ? fallback : v }
+    func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
+        v.isNullOrEmpty ? fallback : v
+    }
 }

@@ -42,13 +42,13 @@ final class OutputLayout: Sendable {
     let groups: [Group]
     /// The encoded member names and openings.
     let bytes: [UInt8]
-    /// The top-level names validation reads that some field writes, by slot: the record's member of that name is the
-    /// last present field with that slot.
+    /// The top-level names validation reads (the entity's ``CanonicalEntity/validatedFieldList``), by slot: the
+    /// record's member of that name is the last present field with that slot.
     let validatedNames: [String]
 
     /// The layout of `fields`, or nil when the tree path is needed: a nested object's fields are not contiguous, a
     /// field's whole name is also a nested object's name, or validation reads a member that is a nested object.
-    init?(fields: [FieldNode], validated: Set<String>) {
+    init?(fields: [FieldNode], validated: [String]) {
         // Every proper prefix of a dotted name is a nested object; its fields must form one run.
         var groupIDs: [[String]: Int] = [:]
         var lastIndex: [[String]: Int] = [:]
@@ -63,7 +63,6 @@ final class OutputLayout: Sendable {
         for f in fields where groupIDs[f.parts] != nil { return nil }
         if validated.contains(where: { groupIDs[[$0]] != nil }) { return nil }
 
-        var names: [String] = []
         var members: [Member] = []
         var groups: [Group] = []
         var bytes: [UInt8] = []
@@ -76,14 +75,7 @@ final class OutputLayout: Sendable {
                     Group(id: groupIDs[Array(f.parts[0..<depth])]!, openingStart: start, openingEnd: bytes.count))
             }
             var slot = -1
-            if f.parts.count == 1 && validated.contains(f.name) {
-                if let known = names.firstIndex(of: f.name) {
-                    slot = known
-                } else {
-                    slot = names.count
-                    names.append(f.name)
-                }
-            }
+            if f.parts.count == 1, let k = validated.firstIndex(of: f.name) { slot = k }
             let nameStart = bytes.count
             bytes += OutputLayout.memberName(f.parts.last!)
             members.append(
@@ -95,7 +87,7 @@ final class OutputLayout: Sendable {
         nodes = fields.map { Unmanaged.passUnretained($0) }
         self.groups = groups
         self.bytes = bytes
-        validatedNames = names
+        validatedNames = validated
     }
 
     /// `,"name":` as JSON.
@@ -118,13 +110,11 @@ extension Evaluator {
         try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: layout.validatedNames.count) {
             (validated) throws(FieldFailure) -> (json: [UInt8], problems: [String]) in
             validated.initialize(repeating: nil)
-            defer { validated.deinitialize() }
+            defer { validated.deinitializeValues() }
             let json = try objectJSON(fields, layout, cur, validated: validated)
             guard let validation else { return (json, []) }
-            let names = layout.validatedNames
-            let problems = validation.validate { name in
-                names.firstIndex { $0.utf8.count == name.utf8.count && $0 == name }.flatMap { validated[$0] }
-            }
+            // The slots are the positions of `validation.validatedFieldList` (see `validatedNames`).
+            let problems = validation.validate(memberAt: { validated[$0] })
             return (json, problems)
         }
     }
@@ -182,7 +172,8 @@ extension Evaluator {
                             empty = false
                             openStart = m.groupStart
                             openEnd = m.groupEnd
-                            if m.slot >= 0 { validated[m.slot] = v }
+                            // The value is not used after this: validation takes it without a copy.
+                            if m.slot >= 0 { validated[m.slot] = consume v }
                         }
                     }
                 }

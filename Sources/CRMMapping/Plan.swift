@@ -69,9 +69,10 @@ struct Path: Sendable {
         return JSONValue.lastMember(key, in: members)
     }
 
-    /// The value at this path (the last member of that name, as in ``JSONValue/subscript(_:)``), or nil.
-    @inline(__always) func resolve(root: JSONValue, current: JSONValue) -> JSONValue? {
-        var v = fromRoot ? root : current
+    /// The value at this path (the last member of that name, as in ``JSONValue/subscript(_:)``), or nil, read from
+    /// `start`: the message for a `$.` path, else the current value.
+    @inline(__always) func resolve(from start: JSONValue) -> JSONValue? {
+        var v = start
         for step in steps {
             switch step {
             case .key(let k):

@@ -2,6 +2,15 @@ import CRMModel
 import CRMNormalize
 import Foundation
 
+extension UnsafeMutableBufferPointer where Element == JSONValue? {
+    /// `deinitialize()` with code made for the element type: each value is moved out and released in place of the
+    /// runtime's generic destroy of each element through its type's metadata (several times the instructions).
+    @inline(__always)
+    func deinitializeValues() {
+        for k in indices { _ = moveElement(from: k) }
+    }
+}
+
 /// Internal failure carrying the redacted value and reason; the field path is added by the caller.
 struct FieldFailure: Error {
     var reason: String
@@ -10,13 +19,28 @@ struct FieldFailure: Error {
 }
 
 struct Evaluator {
-    let root: JSONValue
+    /// Where the message comes from: a tree, or the members a parse put by name-table entry (``Root/values``).
+    enum Root {
+        /// The message as a tree.
+        case tree(JSONValue)
+        /// A message object whose members named in the mapping's member-name table were put in `values` by
+        /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``; the whole message is parsed again from `bytes` (with
+        /// `limits`) into `cache` the first time an expression needs it (borrowed for one apply).
+        case values(
+            UnsafeBufferPointer<JSONValue?>, bytes: [UInt8], limits: JSONLimits,
+            cache: UnsafeMutablePointer<JSONValue?>)
+    }
+
+    let source: Root
     let lookup: (any MappingLookup)?
     /// The root object's members, and their positions by entry of the mapping's member-name table (see
     /// ``JSONValue/parse(_:limits:memberNames:rootMembers:)``, borrowed for one ``CompiledMapping/apply(_:context:)``);
     /// both empty when the input has no such index.
     let rootMembers: [(String, JSONValue)]
     let rootIndex: UnsafeBufferPointer<Int>
+    /// The root object's members by entry of the mapping's member-name table, when the message was parsed that way
+    /// (see ``Root/values``); empty otherwise.
+    let rootValues: UnsafeBufferPointer<JSONValue?>
     /// The values of the expressions computed once per message (``MemoNode``), by slot; borrowed for one apply.
     let made: UnsafeMutableBufferPointer<JSONValue?>
 
@@ -25,17 +49,49 @@ struct Evaluator {
         rootIndex: UnsafeBufferPointer<Int> = UnsafeBufferPointer(start: nil, count: 0),
         made: UnsafeMutableBufferPointer<JSONValue?> = UnsafeMutableBufferPointer(start: nil, count: 0)
     ) {
-        self.root = root
+        source = .tree(root)
         self.lookup = lookup
         self.rootIndex = rootIndex
         rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
+        rootValues = UnsafeBufferPointer(start: nil, count: 0)
         self.made = made
+    }
+
+    /// An evaluator of the message object whose members are `source`'s ``Root/values``.
+    init(values source: Root, lookup: (any MappingLookup)?, made: UnsafeMutableBufferPointer<JSONValue?>) {
+        self.source = source
+        self.lookup = lookup
+        rootIndex = UnsafeBufferPointer(start: nil, count: 0)
+        rootMembers = []
+        if case .values(let values, _, _, _) = source {
+            rootValues = values
+        } else {
+            rootValues = UnsafeBufferPointer(start: nil, count: 0)
+        }
+        self.made = made
+    }
+
+    /// The message.
+    var root: JSONValue {
+        switch source {
+        case .tree(let value): return value
+        case .values(_, let bytes, let limits, let cache):
+            if let value = cache.pointee { return value }
+            // The bytes passed the same checks when their members were read.
+            let value: JSONValue
+            do { value = try JSONValue.parse(bytes, limits: limits) } catch {
+                preconditionFailure("a message that parsed does not parse again: \(error)")
+            }
+            cache.pointee = value
+            return value
+        }
     }
 
     /// The root object's last member named by table entry `entry`: `.some(nil)` when it has none; nil when the input
     /// has no root index.
     @inline(__always)
     func rootMember(_ entry: Int) -> JSONValue?? {
+        if entry < rootValues.count { return .some(rootValues[entry]) }
         guard entry < rootIndex.count else { return nil }
         let k = rootIndex[entry]
         return k < 0 ? .some(nil) : .some(rootMembers[k].1)
@@ -81,7 +137,16 @@ struct Evaluator {
         }
     }
 
+    /// The text `f` works on: a string as it is, a number or boolean in its JSON form; anything else fails.
+    @inline(__always)
     func text(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> String {
+        if case .string(let s) = v { return s }
+        return try otherText(f, v)
+    }
+
+    /// ``text(_:_:)`` of a value that is not a string.
+    @inline(never)
+    func otherText(_ f: Fn, _ v: JSONValue) throws(FieldFailure) -> String {
         if let s = v.scalarText { return s }
         throw FieldFailure(reason: "\(f.name) expects text, found \(v.typeName)", value: redact(v))
     }
@@ -102,8 +167,7 @@ struct Evaluator {
             }
             return .string(items.compactMap(\.scalarText).joined(separator: sep))
         case .replace(let a, let b): return .string(try text(f, v).replacingOccurrences(of: a, with: b))
-        case .regexExtract(let box):
-            return box.extract(try text(f, v)).map(JSONValue.string) ?? .null
+        case .regexExtract(let box): return try regex(v, box)
         case .string: return Evaluator.string(v)
         case .int:
             let t = String(try text(f, v).trimmingWhitespace())
@@ -114,25 +178,14 @@ struct Evaluator {
             let t = String(try text(f, v).trimmingWhitespace())
             if Double(t)?.isFinite == true, (try? JSONValue.parse(t)) != nil { return .number(t) }
             throw FieldFailure(reason: "not a number", value: redact(v))
-        case .decimal(let scale):
-            var t = TextFunctions.trimmed(try text(f, v))
-            if t.utf8.contains(UInt8(ascii: ",")) { t = t.replacingOccurrences(of: ",", with: ".") }
-            guard let d = FixedDecimal(fixed: t) else {
-                throw FieldFailure(reason: "not a decimal number", value: redact(v))
-            }
-            return .string(d.rounded(scale: scale))
+        case .decimal(let scale): return try decimal(v, scale: scale)
         case .minorUnits(let exp):
             let t = try text(f, v)
             guard let d = FixedDecimal(fixed: t), d.fraction.isEmpty else {
                 throw FieldFailure(reason: "minor units must be a whole number", value: redact(v))
             }
             return .string(d.shifted(by: -exp))
-        case .date(let spec):
-            let t = try text(f, v)
-            guard let out = spec.convert(t) else {
-                throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v))
-            }
-            return .string(out)
+        case .date(let spec): return try date(v, spec)
         case .prefix(let p): return try prefix(p, v)
         case .suffix(let p): return .string((try text(f, v)) + p)
         case .list: return Evaluator.list(v)
@@ -185,6 +238,32 @@ struct Evaluator {
         do { return .string(try PhoneNumber.e164(t, defaultRegion: region, home: home)) } catch {
             throw FieldFailure(reason: error.reason, value: redact(v))
         }
+    }
+
+    /// `fn: {regex: pattern}`.
+    func regex(_ v: JSONValue, _ box: RegexBox) throws(FieldFailure) -> JSONValue {
+        box.extract(try text(.regexExtract(box), v)).map(JSONValue.string) ?? .null
+    }
+
+    /// `fn: {decimal: scale}`.
+    func decimal(_ v: JSONValue, scale: Int) throws(FieldFailure) -> JSONValue {
+        var t = TextFunctions.trimmed(try text(.decimal(scale: scale), v))
+        if TextFunctions.withBytes(t, { $0.contains(UInt8(ascii: ",")) }) {
+            t = t.replacingOccurrences(of: ",", with: ".")
+        }
+        guard let d = FixedDecimal(fixed: t) else {
+            throw FieldFailure(reason: "not a decimal number", value: redact(v))
+        }
+        return .string(d.rounded(scale: scale))
+    }
+
+    /// `fn: {date: ...}`.
+    func date(_ v: JSONValue, _ spec: DateSpec) throws(FieldFailure) -> JSONValue {
+        let t = try text(.date(spec), v)
+        guard let out = spec.convert(t) else {
+            throw FieldFailure(reason: "not a valid date/time for the expected format", value: redact(v))
+        }
+        return .string(out)
     }
 
     /// `fn: string`.

@@ -40,6 +40,17 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
         let e164Lists: [String]
         let emailLists: [String]
         let currencies: [String]
+        /// Every field the rules read, once each: ``CanonicalEntity/validatedFieldList``.
+        let fields: [String]
+        /// The rules' fields as positions in ``fields`` (same shapes as the lists above).
+        let requiredAt: [Int]
+        let requiredOneOfAt: [[Int]]
+        let enumsAt: [Int]
+        let decimalsAt: [Int]
+        let timestampsAt: [Int]
+        let e164ListsAt: [Int]
+        let emailListsAt: [Int]
+        let currenciesAt: [Int]
 
         init(
             required: [String], requiredOneOf: [[String]] = [], enums: [String: Set<String>] = [:],
@@ -54,6 +65,23 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
             self.e164Lists = e164Lists
             self.emailLists = emailLists
             self.currencies = currencies
+            var fields: [String] = []
+            func at(_ names: [String]) -> [Int] {
+                names.map { name in
+                    if let k = fields.firstIndex(of: name) { return k }
+                    fields.append(name)
+                    return fields.count - 1
+                }
+            }
+            requiredAt = at(required)
+            requiredOneOfAt = requiredOneOf.map(at)
+            enumsAt = at(self.enums.map(\.field))
+            decimalsAt = at(decimals)
+            timestampsAt = at(timestamps)
+            e164ListsAt = at(e164Lists)
+            emailListsAt = at(emailLists)
+            currenciesAt = at(currencies)
+            self.fields = fields
         }
     }
 
@@ -123,68 +151,81 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     public var requiredFields: [String] { rule.required }
 
     /// The top-level fields ``validate(member:)`` reads: a record's other members do not change its problems.
-    public var validatedFields: Set<String> {
-        let r = rule
-        var names = Set(r.required)
-        for group in r.requiredOneOf { names.formUnion(group) }
-        names.formUnion(r.enums.map(\.field))
-        for list in [r.decimals, r.timestamps, r.e164Lists, r.emailLists, r.currencies] { names.formUnion(list) }
-        return names
-    }
+    public var validatedFields: Set<String> { Set(rule.fields) }
+
+    /// ``validatedFields`` in a fixed order, each once: ``validate(memberAt:)`` asks for them by position here.
+    public var validatedFieldList: [String] { rule.fields }
 
     /// Problems with `record` as an instance of this entity (empty when valid).
     public func validate(_ record: JSONValue) -> [String] {
         guard case .object = record else { return ["\(rawValue) must be a JSON object, found \(record.typeName)"] }
-        return validate { record[$0] }
+        return validate(member: { record[$0] })
     }
 
     /// Problems with a JSON object whose top-level member `name` (the last one of that name) is `member(name)`, nil
     /// when it has none: ``validate(_:)`` for a record that is not held as a ``JSONValue`` tree. Only the names in
     /// ``validatedFields`` are asked for.
     public func validate(member record: (String) -> JSONValue?) -> [String] {
+        let fields = rule.fields
+        return validate(memberAt: { record(fields[$0]) })
+    }
+
+    /// ``validate(member:)`` for a reader that has the record's members by position in ``validatedFieldList``:
+    /// `member(k)` is the last top-level member named `validatedFieldList[k]`, nil when the record has none. No name
+    /// is looked up.
+    public func validate(memberAt record: (Int) -> JSONValue?) -> [String] {
         let r = rule
         var problems: [String] = []
-        for f in r.required {
-            guard let v = record(f), !v.isNull else {
+        for i in r.required.indices {
+            let (f, k) = (r.required[i], r.requiredAt[i])
+            guard let v = record(k), !v.isNull else {
                 problems.append("required field '\(f)' is missing")
                 continue
             }
             if let s = v.stringValue, s.isEmpty { problems.append("required field '\(f)' is empty") }
         }
-        for group in r.requiredOneOf
-        where !group.contains(where: { record($0).map { !$0.isNull && $0.stringValue != "" } ?? false }) {
+        for i in r.requiredOneOf.indices
+        where !r.requiredOneOfAt[i].contains(where: { record($0).map { !$0.isNull && $0.stringValue != "" } ?? false })
+        {
+            let group = r.requiredOneOf[i]
             problems.append("one of the fields \(group.map { "'\($0)'" }.joined(separator: ", ")) is required")
         }
-        for (f, allowed) in r.enums {
-            if let v = record(f), !v.isNull, !(v.stringValue.map(allowed.contains) ?? false) {
+        for i in r.enums.indices {
+            let (f, allowed, k) = (r.enums[i].field, r.enums[i].allowed, r.enumsAt[i])
+            if let v = record(k), !v.isNull, !(v.stringValue.map(allowed.contains) ?? false) {
                 problems.append(
                     "field '\(f)' must be one of \(allowed.joined(separator: "|")), found \(v.jsonText)")
             }
         }
-        for f in r.decimals {
-            if let v = record(f), !v.isNull, !(v.stringValue.map(Self.isDecimal) ?? false) {
+        for i in r.decimals.indices {
+            let (f, k) = (r.decimals[i], r.decimalsAt[i])
+            if let v = record(k), !v.isNull, !(v.stringValue.map(Self.isDecimal) ?? false) {
                 problems.append("field '\(f)' must be a decimal string like \"12.50\", found \(v.jsonText)")
             }
         }
-        for f in r.currencies {
-            if let v = record(f), !v.isNull,
+        for i in r.currencies.indices {
+            let (f, k) = (r.currencies[i], r.currenciesAt[i])
+            if let v = record(k), !v.isNull,
                 !(v.stringValue.map { $0.count == 3 && $0.allSatisfy { $0.isUppercase && $0.isASCII } } ?? false)
             {
                 problems.append("field '\(f)' must be an ISO 4217 code like \"EUR\", found \(v.jsonText)")
             }
         }
-        for f in r.timestamps {
-            if let v = record(f), !v.isNull, !(v.stringValue.map(Self.isRFC3339) ?? false) {
+        for i in r.timestamps.indices {
+            let (f, k) = (r.timestamps[i], r.timestampsAt[i])
+            if let v = record(k), !v.isNull, !(v.stringValue.map(Self.isRFC3339) ?? false) {
                 problems.append("field '\(f)' must be an RFC 3339 timestamp, found \(v.jsonText)")
             }
         }
-        for f in r.e164Lists {
-            for p in record(f)?.arrayItems ?? [] where !(p.stringValue.map(Self.isE164) ?? false) {
+        for i in r.e164Lists.indices {
+            let (f, k) = (r.e164Lists[i], r.e164ListsAt[i])
+            for p in record(k)?.arrayItems ?? [] where !(p.stringValue.map(Self.isE164) ?? false) {
                 problems.append("field '\(f)' entries must be E.164 numbers, found \(p.jsonText)")
             }
         }
-        for f in r.emailLists {
-            for p in record(f)?.arrayItems ?? [] where !(p.stringValue.map(Self.hasAtSign) ?? false) {
+        for i in r.emailLists.indices {
+            let (f, k) = (r.emailLists[i], r.emailListsAt[i])
+            for p in record(k)?.arrayItems ?? [] where !(p.stringValue.map(Self.hasAtSign) ?? false) {
                 problems.append("field '\(f)' entries must be e-mail addresses, found \(p.jsonText)")
             }
         }

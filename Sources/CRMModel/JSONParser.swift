@@ -98,6 +98,18 @@ public struct JSONMemberNames: Sendable {
         return nil
     }
 
+    /// The position of the name of `n` bytes (1...16) whose first `min(n, 8)` bytes are `head` (zero above) and, when
+    /// longer than 8, whose last eight bytes are `tail` (else 0), in the table `entries`/`starts`; nil when it has none.
+    @inline(__always)
+    static func entry(
+        count n: Int, head: UInt64, tail: UInt64, entries: UnsafeBufferPointer<Entry>, starts: UnsafeBufferPointer<Int>
+    ) -> Int? {
+        for k in starts[n]..<starts[n + 1] where entries[k].head == head && entries[k].tail == tail {
+            return k
+        }
+        return nil
+    }
+
     /// `count` bytes of `b` from `from` as a little-endian word.
     private static func word(_ b: [UInt8], _ from: Int, _ count: Int) -> UInt64 {
         var w: UInt64 = 0
@@ -168,23 +180,65 @@ extension JSONValue {
         }
     }
 
+    /// ``parse(_:limits:memberNames:)`` for a reader that wants only some members of the root object (a compiled
+    /// mapping): when the document is an object, the value of its last member of each name in `memberNames` is put in
+    /// `rootValues` at the name's position in the table (``JSONMemberNames/index(of:)``), the other members are read
+    /// and checked but not kept, no object is built, and the result is nil. Any other document is returned whole.
+    ///
+    /// The document is checked exactly as ``parse(_:limits:)`` checks it (the same errors at the same offsets).
+    /// `rootValues` must have `memberNames.count` initialized elements; the members found are assigned, the others
+    /// are left as they are.
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>
+    ) throws(JSONError) -> JSONValue? {
+        precondition(rootValues.count == memberNames.count, "the root values need one place per name")
+        if bytes.count > limits.maxBytes {
+            throw JSONError(
+                .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
+        }
+        return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
+            try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
+                try parse(
+                    bytes, limits: limits, names: entries, starts: starts,
+                    rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues)
+            }
+        }
+    }
+
     /// ``parse(_:limits:memberNames:rootMembers:)`` with the name table's arrays and the index borrowed (empty: no
     /// table, no index).
     static func parse(
         _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
         starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>
     ) throws(JSONError) -> JSONValue {
-        let result: Result<JSONValue, JSONError> = bytes.withUnsafeBufferPointer { buf in
+        // Without root values the parser always returns the document.
+        try parse(
+            bytes, limits: limits, names: names, starts: starts, rootMembers: rootMembers,
+            rootValues: UnsafeMutableBufferPointer(start: nil, count: 0))!
+    }
+
+    /// ``parse(_:limits:memberNames:rootMembers:)`` and ``parse(_:limits:memberNames:rootValues:)`` with the name
+    /// table's arrays, the index and the root values borrowed (empty: not wanted); nil when the root object's members
+    /// went to `rootValues`.
+    static func parse(
+        _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
+        starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>,
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>
+    ) throws(JSONError) -> JSONValue? {
+        let result: Result<JSONValue?, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
             p.names = names
             p.nameStarts = starts
             p.rootMembers = rootMembers
+            p.rootValues = rootValues
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
                 p.skipWS()
                 if p.i != buf.count { throw JSONError(.syntax, at: p.i, "unexpected data after the document") }
-                return .success(v)
+                // `JSONValue` is `ExpressibleByNilLiteral`: a plain `nil` here would be `.null`.
+                return .success(p.rootTaken ? Optional<JSONValue>.none : .some(v))
             } catch { return .failure(error) }
         }
         return try result.get()
@@ -206,6 +260,11 @@ struct JSONParser {
     /// The root object's members by table entry (see ``JSONValue/parse(_:limits:memberNames:rootMembers:)``),
     /// borrowed (empty: not wanted).
     var rootMembers = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
+    /// Where the root object's members named in the table go, by entry (see
+    /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``), borrowed (empty: the root object is built as usual).
+    var rootValues = UnsafeMutableBufferPointer<JSONValue?>(start: nil, count: 0)
+    /// Whether the root object's members went to ``rootValues`` (and no object was built).
+    var rootTaken = false
     /// The table entry of the member name ``string(memberName:)`` read last; -1 when the table does not have it.
     var nameEntry = -1
 
@@ -226,6 +285,7 @@ struct JSONParser {
         switch buf[i] {
         case UInt8(ascii: "{"):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
+            if depth == 0 && !rootValues.isEmpty { return try rootObjectValues() }
             i += 1
             skipWS()
             if i < buf.count && buf[i] == UInt8(ascii: "}") {
@@ -301,6 +361,110 @@ struct JSONParser {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw JSONError(.syntax, at: i, "unexpected character")
         }
+    }
+
+    /// The root object at `i` (its `{`), read as ``value(depth:)`` reads it, but with the value of each member
+    /// named in the table assigned to ``rootValues`` at the name's entry (a later member of the same name wins) and
+    /// the other members' values dropped: no object is built. Returns `.null` and sets ``rootTaken``.
+    mutating func rootObjectValues() throws(JSONError) -> JSONValue {
+        rootTaken = true
+        i += 1
+        skipWS()
+        if i < buf.count && buf[i] == UInt8(ascii: "}") {
+            i += 1
+            return .null
+        }
+        while true {
+            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else {
+                throw JSONError(.syntax, at: i, "expected a member name")
+            }
+            let entry = try memberEntry()
+            skipWS()
+            guard i < buf.count, buf[i] == UInt8(ascii: ":") else {
+                throw JSONError(.syntax, at: i, "expected ':'")
+            }
+            i += 1
+            skipWS()
+            // Strings (most members) are read here; everything else as any value is.
+            if i < buf.count && buf[i] == UInt8(ascii: "\"") {
+                let text = try string()
+                if entry >= 0 { rootValues[entry] = .string(text) }
+            } else {
+                let v = try value(depth: 1)
+                if entry >= 0 { rootValues[entry] = v }
+            }
+            skipWS()
+            guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
+            if buf[i] == UInt8(ascii: ",") {
+                i += 1
+                skipWS()
+                continue
+            }
+            if buf[i] == UInt8(ascii: "}") {
+                i += 1
+                return .null
+            }
+            throw JSONError(.syntax, at: i, "expected ',' or '}'")
+        }
+    }
+
+    /// The table entry of the member name at `i` (its opening quote), -1 when the table does not have it: what
+    /// ``string(memberName:)`` leaves in ``nameEntry``, without making the name's string when it has no escapes.
+    mutating func memberEntry() throws(JSONError) -> Int {
+        let quote = i
+        let start = i + 1
+        // A name of 1–16 plain ASCII bytes (all the table holds) is found from the one or two words that find its
+        // closing quote: the same words are the table's key.
+        if !names.isEmpty, start + 16 <= buf.count, let base = UnsafeRawPointer(buf.baseAddress) {
+            let w0 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            let f0 = (JSONWriter.escapeFlags(w0) | w0) & 0x8080_8080_8080_8080
+            if f0 != 0 {
+                let n = f0.trailingZeroBitCount / 8
+                if n >= 1 && buf[start + n] == UInt8(ascii: "\"") {
+                    i = start + n + 1
+                    let head = w0 & ((1 << (8 * UInt64(n))) - 1)
+                    return JSONMemberNames.entry(count: n, head: head, tail: 0, entries: names, starts: nameStarts)
+                        ?? -1
+                }
+            } else {
+                let w1 = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self))
+                let f1 = (JSONWriter.escapeFlags(w1) | w1) & 0x8080_8080_8080_8080
+                if f1 != 0 {
+                    let n = 8 + f1.trailingZeroBitCount / 8
+                    if buf[start + n] == UInt8(ascii: "\"") {
+                        i = start + n + 1
+                        // The table keeps a tail for names longer than 8 bytes only.
+                        let tail =
+                            n > 8
+                            ? UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start + n - 8, as: UInt64.self))
+                            : 0
+                        return JSONMemberNames.entry(count: n, head: w0, tail: tail, entries: names, starts: nameStarts)
+                            ?? -1
+                    }
+                }
+            }
+        }
+        i = JSONParser.plainASCIIEnd(buf, from: start)
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") {
+                let end = i
+                i += 1
+                guard !names.isEmpty else { return -1 }
+                return JSONMemberNames.entry(buf, start, end, entries: names, starts: nameStarts) ?? -1
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 {
+                i += try utf8Sequence()
+                i = JSONParser.plainASCIIEnd(buf, from: i)
+                continue
+            }
+            i += 1
+        }
+        // Escapes, control characters or no closing quote: the full reading (and its errors).
+        i = quote
+        _ = try string(memberName: true)
+        return nameEntry
     }
 
     mutating func literal(_ word: StaticString) throws(JSONError) {
@@ -537,9 +701,11 @@ extension JSONValue {
 /// mapping writing its output fields in order) writes the punctuation and pre-encoded member names itself with
 /// ``write(byte:)`` and ``write(bytes:)`` and each value with ``write(_:)``.
 public struct JSONWriter: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var count = 0
-    private var capacity: Int
+    // The writing of punctuation and pre-encoded bytes is inlinable (a laid-out record writes them per field from
+    // another module), so the storage it touches is visible to it.
+    @usableFromInline var base: UnsafeMutablePointer<UInt8>
+    @usableFromInline var count = 0
+    @usableFromInline var capacity: Int
     /// Whether ``base`` was allocated by the writer (else it is the caller's memory, until the writer grows).
     private var owned = true
 
@@ -576,14 +742,16 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Writes one byte as it is (punctuation such as `{`, `,`, `}`).
+    @inlinable
     public mutating func write(byte b: UInt8) { byte(b) }
 
-    @inline(__always)
-    private mutating func reserve(_ n: Int) {
+    @inlinable @inline(__always)
+    mutating func reserve(_ n: Int) {
         if count + n > capacity { grow(count + n) }
     }
 
-    private mutating func grow(_ needed: Int) {
+    @usableFromInline
+    mutating func grow(_ needed: Int) {
         var c = capacity * 2
         while c < needed { c *= 2 }
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
@@ -594,15 +762,15 @@ public struct JSONWriter: ~Copyable {
         owned = true
     }
 
-    @inline(__always)
-    private mutating func byte(_ b: UInt8) {
+    @inlinable @inline(__always)
+    mutating func byte(_ b: UInt8) {
         reserve(1)
         base[count] = b
         count += 1
     }
 
-    @inline(__always)
-    private mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
+    @inlinable @inline(__always)
+    mutating func bytes(_ p: UnsafeBufferPointer<UInt8>) {
         guard let start = p.baseAddress, p.count > 0 else { return }
         reserve(p.count)
         JSONWriter.copy(start, to: base + count, count: p.count)
@@ -611,7 +779,7 @@ public struct JSONWriter: ~Copyable {
 
     /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words or
     /// byte by byte, without a call to `memcpy`.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count n: Int) {
         if n > 16 {
             target.update(from: source, count: n)
@@ -633,6 +801,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Writes `raw` as it is (already-encoded JSON).
+    @inlinable
     public mutating func write(bytes raw: UnsafeBufferPointer<UInt8>) { bytes(raw) }
 
     @inline(__always)

@@ -13,15 +13,29 @@ struct DirectStepTests {
         .bool(false), .array([]), .array(["x"]), .array([.null]), .object([]), .object([("a", .number("1"))]),
         " Jane.Doe@Example.com ", "a@b", "x@y.z", "Name <A@B.co>", "mailto:a@b.co", "a..b@c.de", "020 7946 0018",
         "+44 7700 900123", "+49 30 123456", "12", "(0)20 7946 0018", "yes", "Opt-In", "N", "0", "maybe", "TRUE",
-        .number("0"), .number("0.0"), .number("2"),
+        .number("0"), .number("0.0"), .number("2"), " 1234.5 ", "1,5", "-0.005", "2024-03-01T10:00:00+01:00",
+        "2024-03-01T10:00:00.123456Z", "01/03/2024", .number("1700000000"), "en_GB", "EN", "abc123def",
     ]
+
+    /// `fn: {date: {from:, to:, tz: Europe/London}}`.
+    static func date(_ from: String, _ to: String) -> Fn {
+        // The specs are valid (a test of their own checks the errors).
+        .date(try! DateSpec(from: from, to: to, zone: "Europe/London"))
+    }
+
+    /// `fn: {regex: pattern}`.
+    static func regex(_ pattern: String) -> Fn {
+        .regexExtract(RegexBox(regex: try! Regex(pattern), pattern: pattern))
+    }
 
     @Test(
         "the steps of their own equal the function step",
         arguments: [
             Fn.trim, .lower, .upper, .name, .nonEmpty, .email, .phone(region: "GB"), .phone(region: "DE"),
             .phone(region: "us"), .phone(region: "XX"), .string,
-            .prefix("crm:"), .list, .bool,
+            .prefix("crm:"), .list, .bool, .decimal(scale: 2), .decimal(scale: 0), Self.date("rfc3339", "rfc3339"),
+            Self.date("dd/MM/yyyy", "local"), Self.date("unix", "date"), Self.regex("^([a-z]{2})"),
+            Self.regex("(?i)[0-9]+"),
         ])
     func sameAsFunctionStep(_ f: Fn) throws {
         let direct = Lowering.functionStep(f)

@@ -1,5 +1,5 @@
-import Foundation
 import CRMModel
+import Foundation
 import Testing
 
 @testable import CRMMapping
@@ -260,6 +260,45 @@ struct DirectOutputEquivalenceTests {
             if rng.next(10) == 0 { members.append("\"first_name\":\"dup\"") }
             expectSameOutcome(mapping, Array("{\(members.joined(separator: ","))}".utf8))
         }
+    }
+
+    @Test("expressions that read the whole message or names outside the name table give the tree's outcome")
+    func wholeMessage() throws {
+        let dir = try mappingFolder([
+            "whole.yaml": """
+            name: whole
+            output: Customer
+            key: id
+            drop_when: {path: "$.a_member_name_of_17", equals: drop}
+            fields:
+              id: {path: id, fn: [string]}
+              kind: {const: person}
+              displayName: {path: "@", fn: [string]}
+              size: {path: "@", fn: [length]}
+              long: {path: a_member_name_of_17}
+              second: {path: "list[1]"}
+              tags: {each: list, value: {path: "@"}}
+              nested: {fields: {x: {path: inner.x}, back: {path: "$.id"}}}
+              scoped: {include: frag, at: inner}
+            """,
+            "frag.yaml": """
+            name: frag
+            fields:
+              x: {path: x}
+              all: {path: "@", fn: [string]}
+              back: {path: "$.id"}
+            """,
+        ])
+        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "whole"))
+        let values = ["1", "null", "\"\"", "\"t\"", "\"drop\"", "[1,\"b\"]", "{\"x\":[1,{}]}"]
+        for k in 0..<(1 << 8) {
+            var members = ["\"id\":\(k)"]
+            for (bit, name) in ["a_member_name_of_17", "list", "inner", "id"].enumerated() where k >> bit & 1 == 1 {
+                members.append("\"\(name)\":\(values[((k >> 4) + bit) % values.count])")
+            }
+            expectSameOutcome(mapping, Array("{\(members.joined(separator: ","))}".utf8))
+        }
+        expectSameOutcome(mapping, Array("[1]".utf8))
     }
 
     @Test("layouts: nested objects in one run at every level, omitted and null fields; no layout for other orders")

@@ -11,7 +11,9 @@ struct JSONValueTests {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int((state >> 33) % UInt64(n))
         }
-        let pieces = ["a", "Z", " ", "\"", "\\", "\n", "\t", "\r", "\u{01}", "\u{1F}", "\u{7F}", "é", "😀", "0", "~", "/"]
+        let pieces = [
+            "a", "Z", " ", "\"", "\\", "\n", "\t", "\r", "\u{01}", "\u{1F}", "\u{7F}", "é", "😀", "0", "~", "/",
+        ]
         for _ in 0..<20_000 {
             let s = (0..<next(40)).map { _ in pieces[next(pieces.count)] }.joined()
             var want: [UInt8] = [0x22]
@@ -176,7 +178,8 @@ struct JSONEncoderTests {
         }
         let keys = [
             "id", "i", "ie", "id2", "email", "emaiL", "first_name", "first_namf", "lifetime_value", "lifetime_valuex",
-            "a_name_of_16_byt", "a_name_of_17_byte", "m\\u00fcller", "müller", "tab\\tname", "", "x",
+            "a_name_of_16_byt", "a_name_of_17_byte", "m\\u00fcller", "müller", "tab\\tname", "", "x", "postcode",
+            "postcodf", "p\\u006fstcode", "name_of_9", "name_of_15_byte", "name_of_15_bytf", "seven_7",
         ]
         let values = ["1", "\"v\"", "{\"email\":2}", "[\"id\"]", "null", "\"\\\"q\"", "\"é\"", "{}"]
         var docs: [[UInt8]] = []
@@ -233,6 +236,44 @@ struct JSONEncoderTests {
                     let expected = members.lastIndex { $0.0 == name } ?? -1
                     #expect(index[entry] == expected, "\(name) in \(String(decoding: doc, as: UTF8.self))")
                 }
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b)
+            default:
+                Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test("root values hold each table name's last root member, errors as without (5 000 documents, escaped names)")
+    func rootValues() {
+        let names = [
+            "id", "email", "first_name", "lifetime_value", "a_name_of_16_byt", "müller", "x", "tab\tname", "postcode",
+            "name_of_9", "name_of_15_byte", "seven_7",
+        ]
+        let table = JSONMemberNames(names)
+        let extra = [#"[{"id":1}]"#, #"{"x":{"id":1},"x":2}"#, #"{}"#, #"null"#, #"{"t\u0061b\tname":3,"id":[]}"#]
+        let docs = Self.memberNameDocuments() + extra.map { Array($0.utf8) }
+        for doc in docs {
+            var values = [JSONValue?](repeating: nil, count: table.count)
+            let read = Result { () throws(JSONError) -> JSONValue? in
+                try values.withUnsafeMutableBufferPointer { (buffer) throws(JSONError) -> JSONValue? in
+                    try JSONValue.parse(doc, memberNames: table, rootValues: buffer)
+                }
+            }
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc) }
+            switch (plain, read) {
+            case (.success(.object(let members)), .success(let whole)):
+                #expect(whole == nil)
+                for name in names {
+                    guard let entry = table.index(of: name) else { continue }
+                    let expected = members.last { $0.0 == name }?.1
+                    #expect(
+                        values[entry]?.jsonBytes() == expected?.jsonBytes(),
+                        "\(name) in \(String(decoding: doc, as: UTF8.self))")
+                }
+            case (.success(let a), .success(let whole)):
+                #expect(whole?.jsonBytes() == a.jsonBytes())
+                #expect(values.allSatisfy { $0 == nil })
             case (.failure(let a), .failure(let b)):
                 #expect(a == b)
             default:
