@@ -64,6 +64,68 @@ struct FastPathEquivalenceTests {
         #expect(EmailMatching.asciiKey("jörg@web.de") == nil)
     }
 
+    static let localPieces = [
+        "john", "J.Smith", "+tag", "x", "Anna", "1", "!#$%&'*=?^`{|}~", ".", "..", "-", "_", "é", "[", "\\", "/", ":",
+        "@", String(repeating: "L", count: 60), "\u{A0}", " ",
+    ]
+    static let domainPieces = [
+        "Example", "COM", "mail", "co", "uk", "a-b", "42", "1", "x-", "-y", "é", "_", "", "@",
+        String(repeating: "d", count: 63), String(repeating: "D", count: 64), ">", " ",
+    ]
+    static let affixes = ["", "", "", " ", "\t", "\r\n", "mailto:", "MAILTO:", "Bob <", ">", "<", "."]
+
+    /// The general path's result as an optional (nil when it rejects the address).
+    static func generalEmail(_ raw: String) -> String? {
+        var copy = raw
+        if case .valid(let a) = copy.withUTF8(EmailAddress.normalize(utf8:)) { return a }
+        return nil
+    }
+
+    @Test("e-mail normalisation: the one-pass plain path equals the general path on 20 000 generated addresses")
+    func plainEmails() {
+        var rng = Rng(s: 23)
+        var taken = 0
+        for _ in 0..<20_000 {
+            // Mostly clean pieces (the first seven of each list), so that many addresses are valid.
+            func piece(_ list: [String]) -> String { list[rng.next(4) > 0 ? rng.next(7) : rng.next(list.count)] }
+            var raw = rng.next(2) == 0 ? "" : Self.affixes[rng.next(Self.affixes.count)]
+            for _ in 0..<(1 + rng.next(3)) { raw += piece(Self.localPieces) }
+            if rng.next(10) > 0 { raw += "@" }
+            for l in 0..<(1 + rng.next(4)) {
+                if l > 0 { raw += rng.next(10) > 0 ? "." : ".." }
+                raw += piece(Self.domainPieces)
+            }
+            raw += rng.next(2) == 0 ? "" : Self.affixes[rng.next(Self.affixes.count)]
+            var copy = raw
+            if let fast = copy.withUTF8(EmailAddress.plainNormalize(utf8:)) {
+                taken += 1
+                #expect(fast == Self.generalEmail(raw), "\(raw)")
+            }
+            #expect((try? EmailAddress.normalize(raw)) == Self.generalEmail(raw), "\(raw)")
+        }
+        #expect(taken > 2_000)
+    }
+
+    @Test(
+        "plain e-mail addresses take the one-pass path; display names, mailto and non-ASCII do not",
+        arguments: [
+            (" Jane.Doe12@Example.COM ", true), ("a@b.co", true), ("x+y@a-b.c1", true), ("Bob <a@b.co>", false),
+            ("mailto:a@b.co", false), ("jörg@web.de", false), ("a@b.123", false), ("a@b", false), ("a.@b.co", false),
+        ])
+    func plainEmailPath(raw: String, plain: Bool) {
+        var copy = raw
+        #expect((copy.withUTF8(EmailAddress.plainNormalize(utf8:)) != nil) == plain)
+    }
+
+    @Test("the local-part byte set equals the allowed-character table in both letter cases")
+    func localByteSet() {
+        for c in 0...255 where c != 0x40 {
+            let b = UInt8(c)
+            let lower = b >= 65 && b <= 90 ? b + 32 : b
+            #expect(EmailAddress.isLocalByte(b) == (b < 0x80 && EmailAddress.localAllowed[Int(lower)]), "\(c)")
+        }
+    }
+
     static let streetPieces = [
         "Main", "STREET", "street", "Str", "str.", "Hauptstrasse", "strasse", "Road", "rd", "Av", "avenue", "12",
         "12a", "Rue", "de", "la", "Via", "Calle", "Weg", "Platz", "North", "apartment", "Suite", "Laan", "straat",
