@@ -131,6 +131,57 @@ struct FastPathEquivalenceTests {
         }
     }
 
+    static let phonePieces = [
+        "+", "00", "011", "0", "1", "44", "20", "7946", "0018", "7700", "900123", "49", "30", "123456", "06", "8",
+        "7", "353", "39", "1234", "555", " ", " ", "-", ".", "/", "(0)", "(", ")", "\t", "\u{A0}", "x", "é", "99",
+        "12345678901",
+    ]
+
+    /// Regions from the table and made-up ones (a two-digit trunk prefix on code 1, a non-digit code, no lengths).
+    static let phoneHomes: [PhoneNumber.Region] =
+        ["GB", "US", "DE", "HU", "IT", "RU", "LT", "FR", "AT", "IE"].map { PhoneNumber.region(iso: $0)! } + [
+            PhoneNumber.Region(iso: "ZZ", callingCode: "1", trunkPrefix: "06", lengths: 1...12),
+            PhoneNumber.Region(iso: "ZY", callingCode: "x1", trunkPrefix: "0", lengths: 1...12),
+            PhoneNumber.Region(iso: "ZX", callingCode: "999", trunkPrefix: "", lengths: 0...3),
+            PhoneNumber.Region(iso: "ZW", callingCode: "44", trunkPrefix: "44", lengths: 2...2),
+        ]
+
+    @Test("phone numbers: the two-pass plain path equals the general path on 40 000 generated numbers")
+    func plainPhones() {
+        var rng = Rng(s: 31)
+        var taken = 0
+        for _ in 0..<40_000 {
+            var raw = ""
+            for _ in 0..<(1 + rng.next(6)) { raw += Self.phonePieces[rng.next(Self.phonePieces.count)] }
+            let home = Self.phoneHomes[rng.next(Self.phoneHomes.count)]
+            let general = Result { () throws(NormalizationError) in
+                try PhoneNumber.generalE164(raw, defaultRegion: home.iso, home: home)
+            }
+            var copy = raw
+            if let fast = copy.withUTF8({ PhoneNumber.plainE164($0, home: home) }) {
+                taken += 1
+                #expect(general == .success(fast), "\(home.iso) \(raw)")
+            }
+            let full = Result { () throws(NormalizationError) in
+                try PhoneNumber.e164(raw, defaultRegion: home.iso, home: home)
+            }
+            #expect(full == general, "\(home.iso) \(raw)")
+        }
+        #expect(taken > 2_000)
+    }
+
+    @Test(
+        "plain phone numbers take the two-pass path",
+        arguments: [
+            ("020 7946 0018", "GB"), ("+44 7700 900123", "GB"), ("0044 20 7946 0018", "GB"), ("+1 415 555 2671", "US"),
+            ("011 44 20 7946 0018", "US"), ("1-555-123-4567", "US"), ("030/123456", "DE"), ("+39 06 1234 5678", "GB"),
+        ])
+    func plainPhonePath(raw: String, region: String) {
+        var copy = raw
+        let home = PhoneNumber.region(iso: region)!
+        #expect(copy.withUTF8({ PhoneNumber.plainE164($0, home: home) }) != nil)
+    }
+
     static let streetPieces = [
         "Main", "STREET", "street", "Str", "str.", "Hauptstrasse", "strasse", "Road", "rd", "Av", "avenue", "12",
         "12a", "Rue", "de", "la", "Via", "Calle", "Weg", "Platz", "North", "apartment", "Suite", "Laan", "straat",
