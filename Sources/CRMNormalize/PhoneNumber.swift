@@ -10,11 +10,22 @@ public enum PhoneNumber {
         /// ISO 3166-1 alpha-2 code, e.g. "GB".
         public var iso: String
         /// Country calling code without "+", e.g. "44".
-        public var callingCode: String
+        public var callingCode: String { didSet { digits = Digits(callingCode, trunkPrefix, lengths) } }
         /// National trunk prefix ("0" in most of Europe, "1" in NANP, "" where there is none).
-        public var trunkPrefix: String
+        public var trunkPrefix: String { didSet { digits = Digits(callingCode, trunkPrefix, lengths) } }
         /// Valid lengths of the national significant number (after the trunk prefix is removed).
-        public var lengths: ClosedRange<Int>
+        public var lengths: ClosedRange<Int> { didSet { digits = Digits(callingCode, trunkPrefix, lengths) } }
+        /// The calling code, trunk prefix and lengths as ``Digits`` for ``plainE164(_:home:)``, kept in step with
+        /// them (derived, so equality is unchanged).
+        private(set) var digits: Digits?
+
+        init(iso: String, callingCode: String, trunkPrefix: String, lengths: ClosedRange<Int>) {
+            self.iso = iso
+            self.callingCode = callingCode
+            self.trunkPrefix = trunkPrefix
+            self.lengths = lengths
+            digits = Digits(callingCode, trunkPrefix, lengths)
+        }
     }
 
     /// The supported regions (more than 60 countries).
@@ -207,7 +218,7 @@ public enum PhoneNumber {
 
     /// A region's calling code and trunk prefix as digits in 4-bit groups (digit `k` at bits `4k`), for
     /// ``plainE164(_:home:)``.
-    struct Digits {
+    struct Digits: Equatable {
         var code: UInt64
         var codeCount: Int
         var trunk: UInt64
@@ -215,11 +226,9 @@ public enum PhoneNumber {
         var lengths: ClosedRange<Int>
 
         /// Nil when the calling code or trunk prefix is not a string of at most four ASCII digits.
-        init?(_ region: Region) {
-            guard let c = Digits.nibbles(region.callingCode), let t = Digits.nibbles(region.trunkPrefix) else {
-                return nil
-            }
-            (code, codeCount, trunk, trunkCount, lengths) = (c.value, c.count, t.value, t.count, region.lengths)
+        init?(_ callingCode: String, _ trunkPrefix: String, _ lengths: ClosedRange<Int>) {
+            guard let c = Digits.nibbles(callingCode), let t = Digits.nibbles(trunkPrefix) else { return nil }
+            (code, codeCount, trunk, trunkCount, self.lengths) = (c.value, c.count, t.value, t.count, lengths)
         }
 
         static func nibbles(_ s: String) -> (value: UInt64, count: Int)? {
@@ -239,7 +248,7 @@ public enum PhoneNumber {
     }
 
     /// ``byCodeDigits`` as ``Digits``.
-    static let byCodeDigitFacts: [Digits?] = byCodeDigits.map { $0.map { Digits($0)! } }  // all codes are digits
+    static let byCodeDigitFacts: [Digits?] = byCodeDigits.map { $0.map { $0.digits! } }  // all codes are digits
 
     /// The common case of ``e164(_:defaultRegion:home:)`` in two passes over the bytes, without intermediate
     /// strings: ASCII digits and the separators space, tab, `-`, `.`, `/` (no parentheses), an optional leading
@@ -262,7 +271,7 @@ public enum PhoneNumber {
                 return nil
             }
         }
-        guard count > 0, let homeDigits = Digits(home) else { return nil }
+        guard count > 0, let homeDigits = home.digits else { return nil }
         @inline(__always) func digit(_ j: Int) -> UInt64 { j < 16 ? head &>> (4 &* j) & 0xF : 0xF }
         // International prefixes: "00", and "011" from NANP.
         var skip = 0

@@ -170,6 +170,27 @@ struct FastPathEquivalenceTests {
         #expect(taken > 2_000)
     }
 
+    @Test("a region's digit groups follow changes to its calling code, trunk prefix and lengths")
+    func regionDigitsFollowChanges() {
+        var r = PhoneNumber.region(iso: "GB")!
+        #expect(r.digits == PhoneNumber.Digits("44", "0", 9...10))
+        r.callingCode = "1"
+        r.trunkPrefix = "06"
+        r.lengths = 2...3
+        #expect(r.digits == PhoneNumber.Digits("1", "06", 2...3))
+        #expect(r == PhoneNumber.Region(iso: "GB", callingCode: "1", trunkPrefix: "06", lengths: 2...3))
+        r.callingCode = "x"
+        #expect(r.digits == nil)
+        for number in ["06 123", "+44 20 7946 0018", "0020 123"] {
+            let general = Result { () throws(NormalizationError) in
+                try PhoneNumber.generalE164(number, defaultRegion: "GB", home: r)
+            }
+            #expect(
+                Result { () throws(NormalizationError) in try PhoneNumber.e164(number, defaultRegion: "GB", home: r) }
+                    == general)
+        }
+    }
+
     @Test(
         "plain phone numbers take the two-pass path",
         arguments: [
