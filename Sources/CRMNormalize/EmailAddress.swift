@@ -44,15 +44,17 @@ public enum EmailAddress {
         // leading, trailing or double dot.
         var i = s
         var prev: UInt8 = 0x2E
-        while i < e {
-            let c = b[i]
-            if c == 0x40 { break }
-            if !isLocalByte(c) || (c == 0x2E && prev == 0x2E) { return false }
-            out[i &- s] = c &- 65 < 26 ? c | 0x20 : c
-            prev = c
-            i &+= 1
+        let local = localLowered.withUnsafeBufferPointer { table in
+            while i < e {
+                let c = table[Int(b[i])]
+                if c == 0 || (c == 0x2E && prev == 0x2E) { return b[i] == 0x40 }
+                out[i &- s] = c
+                prev = c
+                i &+= 1
+            }
+            return true
         }
-        if i == e || i == s || i &- s > 64 || prev == 0x2E { return false }
+        if !local || i == e || i == s || i &- s > 64 || prev == 0x2E { return false }
         out[i &- s] = 0x40
         i &+= 1
         if e &- i > 253 { return false }
@@ -85,12 +87,11 @@ public enum EmailAddress {
         return labels >= 2 && !numeric
     }
 
-    /// Whether `c` is allowed in a local part in either letter case: ASCII letters, digits and
-    /// ``!#$%&'*+/=?^_`{|}~.-`` (``localAllowed`` of the lower-cased byte, as a bit set).
-    @inline(__always) static func isLocalByte(_ c: UInt8) -> Bool {
-        c < 64
-            ? (0xA3FF_ECFA_0000_0000 as UInt64) >> c & 1 != 0
-            : c < 128 ? (0x7FFF_FFFF_C7FF_FFFE as UInt64) >> (c - 64) & 1 != 0 : false
+    /// Each byte lower-cased when it is allowed in a local part in either letter case (ASCII letters, digits and
+    /// ``!#$%&'*+/=?^_`{|}~.-``, see ``localAllowed``), 0 when it is not.
+    static let localLowered: [UInt8] = (0..<256).map { c in
+        let lower = c >= 65 && c <= 90 ? c + 32 : c
+        return c < 0x80 && localAllowed[lower] ? UInt8(lower) : 0
     }
 
     enum Outcome {
