@@ -147,17 +147,21 @@ public enum PersonName {
         var i = s
         while i < e {
             let c = b[i]
-            if c < 0x80 {
-                let upper = c &- 65 < 26
-                let lower = upper ? c | 0x20 : c
-                let letter = lower &- 97 < 26
-                if upper { hasUpper = true } else if letter { hasLower = true }
-                if capitalise && letter {
-                    out[n] = lower - 32
-                    capitalise = false
-                } else {
-                    out[n] = lower
-                }
+            if c &- 97 < 26 {
+                hasLower = true
+                out[n] = capitalise ? c - 32 : c
+                capitalise = false
+                n += 1
+                i += 1
+            } else if c &- 65 < 26 {
+                hasUpper = true
+                out[n] = capitalise ? c : c | 0x20
+                capitalise = false
+                n += 1
+                i += 1
+            } else if c < 0x80 {
+                // Not a letter: kept as it is.
+                out[n] = c
                 if c == UInt8(ascii: "-") || c == UInt8(ascii: ".") {
                     capitalise = true
                 } else if c == UInt8(ascii: "'") {
