@@ -7,10 +7,91 @@ public enum EmailAddress {
     /// the domain must have at least two labels of letters, digits and hyphens (no leading/trailing hyphen,
     /// each at most 63 bytes) and a non-numeric top-level label.
     public static func normalize(_ raw: String) throws(NormalizationError) -> String {
+        if let address = UTF8Bytes.with(raw, plainNormalize(utf8:)) { return address }
         switch UTF8Bytes.with(raw, normalize(utf8:)) {
         case .valid(let address): return address
         case .invalid(let reason): throw NormalizationError(kind: "email", input: raw, reason: reason)
         }
+    }
+
+    /// The common case of ``normalize(utf8:)`` in one pass: a bare ASCII address (no display name, no `mailto:`)
+    /// that passes every check gives its lower-cased bytes; anything else gives nil and ``normalize(utf8:)`` decides
+    /// (its result or error). Every address this accepts is valid there with the same result.
+    static func plainNormalize(utf8 b: UnsafeBufferPointer<UInt8>) -> String? {
+        @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
+        var lo = 0
+        var hi = b.count
+        while lo < hi && isSpace(b[lo]) { lo += 1 }
+        while hi > lo && isSpace(b[hi - 1]) { hi -= 1 }
+        let start = lo
+        let end = hi
+        // The bytes are checked as they are copied (lower-cased) into the new string, which is dropped when they fail.
+        var valid = false
+        let address = String(unsafeUninitializedCapacity: end - start) { out in
+            valid = plainLowercased(b, from: start, to: end, into: out)
+            return valid ? end - start : 0
+        }
+        return valid ? address : nil
+    }
+
+    /// Copies `b[s..<e]` lower-cased to `out` and tells whether it is a plain valid address (see
+    /// ``plainNormalize(utf8:)``).
+    @inline(__always)
+    static func plainLowercased(
+        _ b: UnsafeBufferPointer<UInt8>, from s: Int, to e: Int, into out: UnsafeMutableBufferPointer<UInt8>
+    ) -> Bool {
+        // Local part: allowed bytes (which excludes non-ASCII, ':' of "mailto:" and '>' of "Name <a@b.c>"), no
+        // leading, trailing or double dot.
+        var i = s
+        var prev: UInt8 = 0x2E
+        let local = localLowered.withUnsafeBufferPointer { table in
+            while i < e {
+                let c = table[Int(b[i])]
+                if c == 0 || (c == 0x2E && prev == 0x2E) { return b[i] == 0x40 }
+                out[i &- s] = c
+                prev = c
+                i &+= 1
+            }
+            return true
+        }
+        if !local || i == e || i == s || i &- s > 64 || prev == 0x2E { return false }
+        out[i &- s] = 0x40
+        i &+= 1
+        if e &- i > 253 { return false }
+        // Domain: labels of letters, digits and '-' (not first or last), 1–63 bytes; at least two; the last not
+        // all digits.
+        var labels = 0
+        var numeric = true
+        while true {
+            let start = i
+            numeric = true
+            while i < e {
+                let c = b[i]
+                if c == 0x2E { break }
+                if c &- 0x30 < 10 {
+                    out[i &- s] = c
+                } else if (c | 0x20) &- 0x61 < 26 || c == 0x2D {
+                    out[i &- s] = c | (c == 0x2D ? 0 : 0x20)
+                    numeric = false
+                } else {
+                    return false
+                }
+                i &+= 1
+            }
+            if i == start || i &- start > 63 || b[start] == 0x2D || b[i &- 1] == 0x2D { return false }
+            labels &+= 1
+            if i == e { break }
+            out[i &- s] = 0x2E
+            i &+= 1
+        }
+        return labels >= 2 && !numeric
+    }
+
+    /// Each byte lower-cased when it is allowed in a local part in either letter case (ASCII letters, digits and
+    /// ``!#$%&'*+/=?^_`{|}~.-``, see ``localAllowed``), 0 when it is not.
+    static let localLowered: [UInt8] = (0..<256).map { c in
+        let lower = c >= 65 && c <= 90 ? c + 32 : c
+        return c < 0x80 && localAllowed[lower] ? UInt8(lower) : 0
     }
 
     enum Outcome {

@@ -76,52 +76,41 @@ public enum PersonName {
     ///
     /// In that repertoire every character is one Unicode scalar, whitespace is ASCII, and lower- and upper-casing
     /// keep the UTF-8 length (`+0x20` / `-0x20` on the last byte), so the rules of ``display(_:)`` can be applied
-    /// per scalar and the result written directly into the new string.
+    /// per scalar and the result written directly into the new string, in one pass over the bytes.
     static func latinDisplay(_ b: UnsafeBufferPointer<UInt8>) -> String? {
-        var words = 0
-        var inWord = false
-        var i = 0
-        while i < b.count {
-            let c = b[i]
-            if c < 0x80 {
-                if isSpace(c) {
-                    inWord = false
-                } else if !inWord {
-                    inWord = true
-                    words += 1
-                }
-                i += 1
-            } else if c == 0xC3, i + 1 < b.count, isLatinLetterTrail(b[i + 1]) {
-                if !inWord {
-                    inWord = true
-                    words += 1
-                }
-                i += 2
-            } else {
-                return nil
-            }
-        }
-        return String(unsafeUninitializedCapacity: b.count) { out in
+        var valid = true
+        let text = String(unsafeUninitializedCapacity: b.count) { out in
+            let count = b.count
             var n = 0
             var i = 0
-            var w = 0
-            while i < b.count {
-                while i < b.count && b[i] < 0x80 && isSpace(b[i]) { i += 1 }
-                if i == b.count { break }
-                var end = i
-                while end < b.count && !(b[end] < 0x80 && isSpace(b[end])) { end += 1 }
-                if w > 0 {
+            while i < count && isSpace(b[i]) { i += 1 }
+            var first = true
+            while i < count {
+                var end = i + 1
+                while end < count && !isSpace(b[end]) { end += 1 }
+                var next = end
+                while next < count && isSpace(b[next]) { next += 1 }
+                if !first {
                     out[n] = 0x20
                     n += 1
                 }
-                n = latinWord(UnsafeBufferPointer(rebasing: b[i..<end]), index: w, of: words, into: out, at: n)
-                w += 1
-                i = end
+                // Particles stay lower case between the first and the last word.
+                let middle = !first && next < count
+                let written = latinWord(b, from: i, to: end, middle: middle, into: out, at: n)
+                if written < 0 {
+                    valid = false
+                    return 0
+                }
+                n = written
+                first = false
+                i = next
             }
             return n
         }
+        return valid ? text : nil
     }
 
+    /// Whether `c` is ASCII whitespace (`isWhitespace` for the scalars ``latinDisplay(_:)`` accepts).
     @inline(__always) static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
 
     /// Second byte of `C3 xx` for U+00C0–U+00FE without `×` (D7), `ß` (DF), `÷` (F7); upper case below 0xA0.
@@ -129,84 +118,83 @@ public enum PersonName {
         (t >= 0x80 && t <= 0xBE) && t != 0x97 && t != 0x9F && t != 0xB7
     }
 
-    /// One word of ``latinDisplay(_:)``, written at `out[n...]`; returns the new end.
+    /// The word `b[s..<e]` (no whitespace, not empty) of ``latinDisplay(_:)`` written at `out[start...]`: returns
+    /// the new end, or -1 when the word has a byte outside the repertoire. `middle`: neither first nor last word.
+    @inline(__always)
     static func latinWord(
-        _ word: UnsafeBufferPointer<UInt8>, index w: Int, of words: Int, into out: UnsafeMutableBufferPointer<UInt8>,
+        _ b: UnsafeBufferPointer<UInt8>, from s: Int, to e: Int, middle: Bool,
+        into out: UnsafeMutableBufferPointer<UInt8>,
         at start: Int
     ) -> Int {
-        // Scalars are 1 byte (ASCII) or 2 bytes (C3 xx); `isUpper`/`isLower` and the case mappings look at the
-        // last byte of the scalar.
-        var hasLower = false
-        var hasUpper = false
-        var scalars = 0
-        var ascii = true
-        var i = 0
-        while i < word.count {
-            let c = word[i]
-            if c < 0x80 {
-                if c >= 97 && c <= 122 { hasLower = true } else if c >= 65 && c <= 90 { hasUpper = true }
-                i += 1
-            } else {
-                ascii = false
-                if word[i + 1] < 0xA0 { hasUpper = true } else { hasLower = true }
-                i += 2
-            }
-            scalars += 1
-        }
-        var n = start
-        // Particles (van, der, ...) stay lower case between the first and the last word.
-        if w > 0 && w < words - 1 && ascii && word.count <= 5 && isParticle(word) {
-            for c in word {
-                out[n] = c >= 65 && c <= 90 ? c + 32 : c
-                n += 1
-            }
-            return n
-        }
-        // Mixed-case words that start upper case are kept as written (DeAndre, McKay).
-        let firstUpper = word[0] < 0x80 ? (word[0] >= 65 && word[0] <= 90) : word[1] < 0xA0
-        if hasLower && hasUpper && firstUpper {
-            for c in word {
-                out[n] = c
+        // Particles (van, der, ...) stay lower case between the first and the last word (all ASCII, as they are).
+        if middle && e - s <= 5 && isParticle(b, from: s, to: e) {
+            var n = start
+            for k in s..<e {
+                let c = b[k]
+                out[n] = c &- 65 < 26 ? c | 0x20 : c
                 n += 1
             }
             return n
         }
         // Title case of the lower-cased word: the first letter, and letters after '-', '.' and "'" (unless only
-        // one letter follows the apostrophe, as in the possessive 's).
+        // one letter follows the apostrophe, as in the possessive 's). Scalars are 1 byte (ASCII) or 2 bytes
+        // (C3 xx); upper/lower case and the case mappings look at the last byte of the scalar.
+        var hasLower = false
+        var hasUpper = false
         var capitalise = true
-        var k = 0
-        i = 0
-        while i < word.count {
-            let c = word[i]
-            if c < 0x80 {
-                let lower = c >= 65 && c <= 90 ? c + 32 : c
-                let letter = lower >= 97 && lower <= 122
-                if capitalise && letter {
-                    out[n] = lower - 32
-                    capitalise = false
-                } else {
-                    out[n] = lower
-                }
+        var scalars = 0
+        var n = start
+        var i = s
+        while i < e {
+            let c = b[i]
+            if c &- 97 < 26 {
+                hasLower = true
+                out[n] = capitalise ? c - 32 : c
+                capitalise = false
                 n += 1
+                i += 1
+            } else if c &- 65 < 26 {
+                hasUpper = true
+                out[n] = capitalise ? c : c | 0x20
+                capitalise = false
+                n += 1
+                i += 1
+            } else if c < 0x80 {
+                // Not a letter: kept as it is.
+                out[n] = c
                 if c == UInt8(ascii: "-") || c == UInt8(ascii: ".") {
                     capitalise = true
                 } else if c == UInt8(ascii: "'") {
-                    capitalise = scalars - k - 1 > 1
+                    // More than one scalar after the apostrophe: three bytes are at least two scalars, two bytes
+                    // are two scalars when the first is ASCII.
+                    let rest = e - i - 1
+                    capitalise = rest > 2 || (rest == 2 && b[i + 1] < 0x80)
                 }
+                n += 1
                 i += 1
             } else {
-                let lower = word[i + 1] < 0xA0 ? word[i + 1] + 0x20 : word[i + 1]
-                out[n] = 0xC3
-                if capitalise {
-                    out[n + 1] = lower - 0x20
-                    capitalise = false
+                guard c == 0xC3, i + 1 < e, isLatinLetterTrail(b[i + 1]) else { return -1 }
+                let t = b[i + 1]
+                let lower: UInt8
+                if t < 0xA0 {
+                    hasUpper = true
+                    lower = t + 0x20
                 } else {
-                    out[n + 1] = lower
+                    hasLower = true
+                    lower = t
                 }
+                out[n] = 0xC3
+                out[n + 1] = capitalise ? lower - 0x20 : lower
+                capitalise = false
                 n += 2
                 i += 2
             }
-            k += 1
+            scalars += 1
+        }
+        // Mixed-case words that start upper case are kept as written (DeAndre, McKay).
+        if hasLower && hasUpper && (b[s] < 0x80 ? b[s] &- 65 < 26 : b[s + 1] < 0xA0) {
+            for k in 0..<(e - s) { out[start + k] = b[s + k] }
+            return n
         }
         // Mc and Mac prefixes capitalise the next letter (McDonald, MacLeod; not Macho, Machin, ...).
         let base = start
@@ -221,7 +209,7 @@ public enum PersonName {
         if scalars > 2, n - base > 2, out[base] == 77, out[base + 1] == 99, isLetter(at: base + 2) {
             upper(at: base + 2)
         } else if scalars > 5, out[base] == 77, out[base + 1] == 97, out[base + 2] == 99, isLetter(at: base + 3),
-            !macExceptions.contains(where: { hasLowercasedPrefix(word, $0) })
+            !macExceptions.contains(where: { hasLowercasedPrefix(b, from: s, to: e, $0) })
         {
             upper(at: base + 3)
         }
@@ -233,14 +221,19 @@ public enum PersonName {
         Array($0.utf8)
     }
 
-    static func isParticle(_ word: UnsafeBufferPointer<UInt8>) -> Bool {
-        particleBytes.contains { p in
-            p.count == word.count && zip(p, word).allSatisfy { $0 == ($1 >= 65 && $1 <= 90 ? $1 + 32 : $1) }
-        }
+    /// Whether `b[s..<e]` lower-cased is one of ``particles``.
+    static func isParticle(_ b: UnsafeBufferPointer<UInt8>, from s: Int, to e: Int) -> Bool {
+        particleBytes.contains { p in p.count == e - s && hasLowercasedPrefix(b, from: s, to: e, p) }
     }
 
-    /// Whether the lower-cased `word` starts with the ASCII `prefix`.
-    static func hasLowercasedPrefix(_ word: UnsafeBufferPointer<UInt8>, _ prefix: [UInt8]) -> Bool {
-        prefix.count <= word.count && zip(prefix, word).allSatisfy { $0 == ($1 >= 65 && $1 <= 90 ? $1 + 32 : $1) }
+    /// Whether the lower-cased `b[s..<e]` starts with the ASCII `prefix`.
+    static func hasLowercasedPrefix(_ b: UnsafeBufferPointer<UInt8>, from s: Int, to e: Int, _ prefix: [UInt8]) -> Bool
+    {
+        guard prefix.count <= e - s else { return false }
+        for (k, p) in prefix.enumerated() {
+            let c = b[s + k]
+            if p != (c &- 65 < 26 ? c | 0x20 : c) { return false }
+        }
+        return true
     }
 }

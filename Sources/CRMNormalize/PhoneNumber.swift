@@ -10,11 +10,22 @@ public enum PhoneNumber {
         /// ISO 3166-1 alpha-2 code, e.g. "GB".
         public var iso: String
         /// Country calling code without "+", e.g. "44".
-        public var callingCode: String
+        public var callingCode: String { didSet { digits = Digits(callingCode, trunkPrefix, lengths) } }
         /// National trunk prefix ("0" in most of Europe, "1" in NANP, "" where there is none).
-        public var trunkPrefix: String
+        public var trunkPrefix: String { didSet { digits = Digits(callingCode, trunkPrefix, lengths) } }
         /// Valid lengths of the national significant number (after the trunk prefix is removed).
-        public var lengths: ClosedRange<Int>
+        public var lengths: ClosedRange<Int> { didSet { digits = Digits(callingCode, trunkPrefix, lengths) } }
+        /// The calling code, trunk prefix and lengths as ``Digits`` for ``plainE164(_:home:)``, kept in step with
+        /// them (derived, so equality is unchanged).
+        private(set) var digits: Digits?
+
+        init(iso: String, callingCode: String, trunkPrefix: String, lengths: ClosedRange<Int>) {
+            self.iso = iso
+            self.callingCode = callingCode
+            self.trunkPrefix = trunkPrefix
+            self.lengths = lengths
+            digits = Digits(callingCode, trunkPrefix, lengths)
+        }
     }
 
     /// The supported regions (more than 60 countries).
@@ -78,6 +89,14 @@ public enum PhoneNumber {
     /// `region(iso: defaultRegion)` (nil when it is unknown, which fails the same way). For callers that normalise
     /// many numbers with one default region.
     public static func e164(
+        _ raw: String, defaultRegion: String, home: Region?
+    ) throws(NormalizationError) -> String {
+        if let home, let number = UTF8Bytes.with(raw, { plainE164($0, home: home) }) { return number }
+        return try generalE164(raw, defaultRegion: defaultRegion, home: home)
+    }
+
+    /// ``e164(_:defaultRegion:home:)`` for any input: the number or the error that says what is wrong with it.
+    static func generalE164(
         _ raw: String, defaultRegion: String, home: Region?
     ) throws(NormalizationError) -> String {
         func fail(_ reason: String) -> NormalizationError {
@@ -194,6 +213,129 @@ public enum PhoneNumber {
                 for k in 0..<n.count { out[1 + c.count + k] = n[k] }
                 return 1 + c.count + n.count
             }
+        }
+    }
+
+    /// A region's calling code and trunk prefix as digits in 4-bit groups (digit `k` at bits `4k`), for
+    /// ``plainE164(_:home:)``.
+    struct Digits: Equatable {
+        var code: UInt64
+        var codeCount: Int
+        var trunk: UInt64
+        var trunkCount: Int
+        var lengths: ClosedRange<Int>
+
+        /// Nil when the calling code or trunk prefix is not a string of at most four ASCII digits.
+        init?(_ callingCode: String, _ trunkPrefix: String, _ lengths: ClosedRange<Int>) {
+            guard let c = Digits.nibbles(callingCode), let t = Digits.nibbles(trunkPrefix) else { return nil }
+            (code, codeCount, trunk, trunkCount, self.lengths) = (c.value, c.count, t.value, t.count, lengths)
+        }
+
+        static func nibbles(_ s: String) -> (value: UInt64, count: Int)? {
+            var value: UInt64 = 0
+            var count = 0
+            for c in s.utf8 {
+                let d = c &- 48
+                guard d < 10, count < 4 else { return nil }
+                value |= UInt64(d) &<< (4 &* count)
+                count &+= 1
+            }
+            return (value, count)
+        }
+
+        /// Calling code "1" (NANP).
+        var isNANP: Bool { codeCount == 1 && code == 1 }
+    }
+
+    /// ``byCodeDigits`` as ``Digits``.
+    static let byCodeDigitFacts: [Digits?] = byCodeDigits.map { $0.map { $0.digits! } }  // all codes are digits
+
+    /// The common case of ``e164(_:defaultRegion:home:)`` in two passes over the bytes, without intermediate
+    /// strings: ASCII digits and the separators space, tab, `-`, `.`, `/` (no parentheses), an optional leading
+    /// `+`. Nil for anything else and for every number the general path rejects; a number it returns is exactly
+    /// the general path's result.
+    static func plainE164(_ b: UnsafeBufferPointer<UInt8>, home: Region) -> String? {
+        // Pass 1: check the bytes, count the digits and keep the first 16 (prefixes, calling code, trunk prefix).
+        var plus = false
+        var count = 0
+        var head: UInt64 = 0
+        for c in b {
+            let d = c &- 48
+            if d < 10 {
+                if count < 16 { head |= UInt64(d) &<< (4 &* count) }
+                count &+= 1
+            } else if c == UInt8(ascii: "+") {
+                if count > 0 || plus { return nil }
+                plus = true
+            } else if !(c == 0x20 || c == 0x2D || c == 0x2E || c == 0x2F || c == 0x09) {
+                return nil
+            }
+        }
+        guard count > 0, let homeDigits = home.digits else { return nil }
+        @inline(__always) func digit(_ j: Int) -> UInt64 { j < 16 ? head &>> (4 &* j) & 0xF : 0xF }
+        // International prefixes: "00", and "011" from NANP.
+        var skip = 0
+        if !plus {
+            if count >= 2 && digit(0) == 0 && digit(1) == 0 {
+                skip = 2
+                plus = true
+            } else if homeDigits.isNANP && count >= 3 && digit(0) == 0 && digit(1) == 1 && digit(2) == 1 {
+                skip = 3
+                plus = true
+            }
+        }
+        var region = homeDigits
+        if plus {
+            var code = 0
+            var found: Digits? = nil
+            for len in 1...3 where count - skip > len {
+                code = code * 10 + Int(digit(skip + len - 1))
+                if let r = byCodeDigitFacts[code + codeOffset(len)] {
+                    found = r
+                    skip += len
+                    break
+                }
+            }
+            guard let found else { return nil }
+            region = found
+        }
+        // The national number: without the trunk prefix (see ``check(_:region:raw:international:)``).
+        var national = count - skip
+        var trunkMatches = region.trunkCount > 0 && national >= region.trunkCount
+        if trunkMatches {
+            for k in 0..<region.trunkCount where digit(skip + k) != region.trunk &>> (4 &* k) & 0xF {
+                trunkMatches = false
+            }
+        }
+        if trunkMatches {
+            let stripped = national - region.trunkCount
+            if !plus || (!region.lengths.contains(national) && region.lengths.contains(stripped)) {
+                skip += region.trunkCount
+                national = stripped
+            }
+        } else if region.isNANP && !plus && national == 11 && digit(skip) == 1 {
+            skip += 1
+            national -= 1
+        }
+        guard region.lengths.contains(national), national > 0 else { return nil }
+        if digit(skip) == 0 && region.trunkCount == 1 && region.trunk == 0 { return nil }
+        // Pass 2: "+", the calling code, the digits from `skip` on.
+        let codeDigits = region.code
+        let codeCount = region.codeCount
+        let first = skip
+        return String(unsafeUninitializedCapacity: 1 + codeCount + national) { out in
+            out[0] = UInt8(ascii: "+")
+            for k in 0..<codeCount { out[1 + k] = UInt8(truncatingIfNeeded: codeDigits &>> (4 &* k) & 0xF) + 48 }
+            var n = 1 + codeCount
+            var j = 0
+            for c in b where c &- 48 < 10 {
+                if j >= first {
+                    out[n] = c
+                    n += 1
+                }
+                j += 1
+            }
+            return n
         }
     }
 
