@@ -27,7 +27,7 @@ public final class RouteService: Service, Sendable {
     private let metrics: RouteMetrics
     private let finished = Atomic<Int>(0)
 
-    /// - Parameter transform: returns the transform to use for the next message (lets a reload swap it).
+    /// - Parameter transform: returns the transform to use for the next consumed batch (lets a reload swap it).
     public init(
         route: RouteConfiguration, consumer: KafkaConsumerConfiguration, producer: KafkaProducer,
         transform: @escaping @Sendable () -> any MessageTransform, state: HubState, logger: Logger,
