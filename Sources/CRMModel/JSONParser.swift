@@ -301,26 +301,10 @@ struct JSONParser {
                 }
                 let k = try string(memberName: true)
                 if depth == 0 && nameEntry >= 0 && !rootMembers.isEmpty { rootMembers[nameEntry] = members.count }
-                skipWS()
-                guard i < buf.count, buf[i] == UInt8(ascii: ":") else {
-                    throw JSONError(.syntax, at: i, "expected ':'")
-                }
-                i += 1
-                skipWS()
+                try memberColon()
                 let v = try value(depth: depth + 1)
                 members.append((k, v))
-                skipWS()
-                guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
-                if buf[i] == UInt8(ascii: ",") {
-                    i += 1
-                    skipWS()
-                    continue
-                }
-                if buf[i] == UInt8(ascii: "}") {
-                    i += 1
-                    return .object(members)
-                }
-                throw JSONError(.syntax, at: i, "expected ',' or '}'")
+                if try objectEnds() { return .object(members) }
             }
         case UInt8(ascii: "["):
             if depth >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
@@ -379,12 +363,7 @@ struct JSONParser {
                 throw JSONError(.syntax, at: i, "expected a member name")
             }
             let entry = try memberEntry()
-            skipWS()
-            guard i < buf.count, buf[i] == UInt8(ascii: ":") else {
-                throw JSONError(.syntax, at: i, "expected ':'")
-            }
-            i += 1
-            skipWS()
+            try memberColon()
             // Strings (most members) are read here; everything else as any value is.
             if i < buf.count && buf[i] == UInt8(ascii: "\"") {
                 let text = try string()
@@ -393,19 +372,33 @@ struct JSONParser {
                 let v = try value(depth: 1)
                 if entry >= 0 { rootValues[entry] = v }
             }
-            skipWS()
-            guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
-            if buf[i] == UInt8(ascii: ",") {
-                i += 1
-                skipWS()
-                continue
-            }
-            if buf[i] == UInt8(ascii: "}") {
-                i += 1
-                return .null
-            }
-            throw JSONError(.syntax, at: i, "expected ',' or '}'")
+            if try objectEnds() { return .null }
         }
+    }
+
+    /// Reads the `:` after a member's name, with the whitespace around it.
+    @inline(__always)
+    mutating func memberColon() throws(JSONError) {
+        skipWS()
+        guard i < buf.count, buf[i] == UInt8(ascii: ":") else { throw JSONError(.syntax, at: i, "expected ':'") }
+        i += 1
+        skipWS()
+    }
+
+    /// Reads what follows a member's value: true after the object's `}`, false after a `,` (and the whitespace
+    /// before the next name).
+    @inline(__always)
+    mutating func objectEnds() throws(JSONError) -> Bool {
+        skipWS()
+        guard i < buf.count else { throw JSONError(.syntax, at: i, "unterminated object") }
+        if buf[i] == UInt8(ascii: ",") {
+            i += 1
+            skipWS()
+            return false
+        }
+        guard buf[i] == UInt8(ascii: "}") else { throw JSONError(.syntax, at: i, "expected ',' or '}'") }
+        i += 1
+        return true
     }
 
     /// The table entry of the member name at `i` (its opening quote), -1 when the table does not have it: what
