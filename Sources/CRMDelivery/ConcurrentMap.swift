@@ -38,5 +38,6 @@ extension Array where Element: Sendable {
     }
 }
 
-/// CPUs this process may run on, read once (Foundation honours the affinity mask and cgroup CPU limits).
+/// The machine's CPUs as Foundation counts them, read once. A `taskset` mask is not taken into account: a process
+/// pinned to one core of two still splits a batch in two, which costs a child task per batch and gains nothing.
 private let availableCPUs = ProcessInfo.processInfo.activeProcessorCount
