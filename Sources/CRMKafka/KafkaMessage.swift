@@ -90,27 +90,89 @@ public struct DeliveryReport: Sendable, Hashable {
 }
 
 /// A consumed message. Its payload is copied out of librdkafka, so it outlives the poll that produced it.
+///
+/// A value type whose fields live in one shared, copy-on-write box: a route copies each message into several
+/// places (its batch, the task deciding it, the delivery callback), and a copy costs one reference count rather than
+/// one per field.
 public struct ConsumerMessage: Sendable {
-    public var topicPartition: TopicPartition
-    public var offset: Int64
-    public var key: [UInt8]?
-    public var value: [UInt8]
-    public var headers: [KafkaHeader]
-    /// Milliseconds since the epoch (create or log-append time), if the broker gave one.
-    public var timestampMilliseconds: Int64?
-    /// The record has a null value (a tombstone on a compacted topic); `value` is then empty.
-    public var isTombstone = false
+    private final class Storage: @unchecked Sendable {
+        // Changed only through `ConsumerMessage`'s setters, on a box no other message shares (copy on write).
+        var topicPartition: TopicPartition
+        var offset: Int64
+        var key: [UInt8]?
+        var value: [UInt8]
+        var headers: [KafkaHeader]
+        var timestampMilliseconds: Int64?
+        var isTombstone: Bool
+
+        init(
+            topicPartition: TopicPartition, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader],
+            timestampMilliseconds: Int64?, isTombstone: Bool
+        ) {
+            self.topicPartition = topicPartition
+            self.offset = offset
+            self.key = key
+            self.value = value
+            self.headers = headers
+            self.timestampMilliseconds = timestampMilliseconds
+            self.isTombstone = isTombstone
+        }
+
+        func copy() -> Storage {
+            Storage(
+                topicPartition: topicPartition, offset: offset, key: key, value: value, headers: headers,
+                timestampMilliseconds: timestampMilliseconds, isTombstone: isTombstone)
+        }
+    }
+
+    private var storage: Storage
 
     public init(
         topicPartition: TopicPartition, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader],
-        timestampMilliseconds: Int64? = nil
+        timestampMilliseconds: Int64? = nil, isTombstone: Bool = false
     ) {
-        self.topicPartition = topicPartition
-        self.offset = offset
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestampMilliseconds = timestampMilliseconds
+        storage = Storage(
+            topicPartition: topicPartition, offset: offset, key: key, value: value, headers: headers,
+            timestampMilliseconds: timestampMilliseconds, isTombstone: isTombstone)
+    }
+
+    /// The box, copied first if another message shares it.
+    private var uniqueStorage: Storage {
+        mutating get {
+            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+            return storage
+        }
+    }
+
+    public var topicPartition: TopicPartition {
+        get { storage.topicPartition }
+        set { uniqueStorage.topicPartition = newValue }
+    }
+    public var offset: Int64 {
+        get { storage.offset }
+        set { uniqueStorage.offset = newValue }
+    }
+    public var key: [UInt8]? {
+        get { storage.key }
+        set { uniqueStorage.key = newValue }
+    }
+    public var value: [UInt8] {
+        get { storage.value }
+        set { uniqueStorage.value = newValue }
+    }
+    public var headers: [KafkaHeader] {
+        get { storage.headers }
+        set { uniqueStorage.headers = newValue }
+    }
+    /// Milliseconds since the epoch (create or log-append time), if the broker gave one.
+    public var timestampMilliseconds: Int64? {
+        get { storage.timestampMilliseconds }
+        set { uniqueStorage.timestampMilliseconds = newValue }
+    }
+    /// The record has a null value (a tombstone on a compacted topic); `value` is then empty.
+    public var isTombstone: Bool {
+        get { storage.isTombstone }
+        set { uniqueStorage.isTombstone = newValue }
     }
 
     public var topic: String { topicPartition.topic }

@@ -549,7 +549,7 @@ extension ConsumerMessage {
         let timestamp = rd_kafka_message_timestamp(pointer, &timestampType)
         self.init(
             topicPartition: TopicPartition(topic: topic, partition: message.partition), offset: message.offset,
-            key: key, value: value, headers: headers, timestampMilliseconds: timestamp >= 0 ? timestamp : nil)
-        isTombstone = message.payload == nil
+            key: key, value: value, headers: headers, timestampMilliseconds: timestamp >= 0 ? timestamp : nil,
+            isTombstone: message.payload == nil)
     }
 }

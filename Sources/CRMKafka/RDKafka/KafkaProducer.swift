@@ -74,7 +74,8 @@ public final class KafkaProducer: Sendable {
     /// Enqueues `message`; `onDelivery` runs on the poll thread once the broker acknowledged it or it failed for good.
     /// Throws at once if librdkafka refuses it (queue full, message too large, unknown topic with auto-create off).
     public func enqueue(_ message: ProducerMessage, onDelivery: @escaping DeliveryHandler) throws(KafkaError) {
-        let context = Unmanaged.passRetained(DeliveryContext(handler: onDelivery, enqueuedAt: .now))
+        // The context keeps the payload alive until the delivery report: librdkafka sends it from where it is.
+        let context = Unmanaged.passRetained(DeliveryContext(handler: onDelivery, payload: message.value))
         let error = Self.produce(message, on: client.handle, opaque: context.toOpaque())
         if let error {
             context.release()
@@ -161,11 +162,13 @@ public final class KafkaProducer: Sendable {
 
     // MARK: - C plumbing
 
-    /// Calls `rd_kafka_produceva` with copies of the message's bytes (RD_KAFKA_MSG_F_COPY).
+    /// Calls `rd_kafka_produceva` for `message`.
     ///
-    /// No heap allocation for small messages: the C strings (topic, header names) and the header values are laid
-    /// out in one temporary scratch buffer, and the argument list in another; librdkafka copies everything before
-    /// `rd_kafka_produceva` returns, so both buffers only need to live for the call.
+    /// The value is not copied (no `RD_KAFKA_MSG_F_COPY`): librdkafka reads it from the array's storage until the
+    /// delivery report, and the caller keeps that storage alive and unchanged until then (``DeliveryContext`` holds a
+    /// reference to it; an array with another reference is copied before it is changed). The key, the topic and the
+    /// headers are copied by librdkafka before `rd_kafka_produceva` returns; they are laid out in one temporary
+    /// scratch buffer, and the argument list in another, so no heap allocation is made for them.
     private static func produce(
         _ message: ProducerMessage, on handle: OpaquePointer, opaque: UnsafeMutableRawPointer
     ) -> OpaquePointer? {
@@ -189,7 +192,7 @@ public final class KafkaProducer: Sendable {
                         values[index].u.mem.size = message.isTombstone ? 0 : valueBytes.count
                         index += 1
                         values[index].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-                        values[index].u.i = RD_KAFKA_MSG_F_COPY
+                        values[index].u.i = 0  // neither copied nor freed by librdkafka: see above
                         index += 1
                         values[index].vtype = RD_KAFKA_VTYPE_OPAQUE
                         values[index].u.ptr = opaque
@@ -260,14 +263,15 @@ public final class KafkaProducer: Sendable {
 
 }
 
-/// Per-message context passed to librdkafka as the message opaque.
+/// Per-message context passed to librdkafka as the message opaque: the handler to call, and the payload librdkafka
+/// reads in place until it reports the delivery.
 final class DeliveryContext: Sendable {
     let handler: KafkaProducer.DeliveryHandler
-    let enqueuedAt: ContinuousClock.Instant
+    let payload: [UInt8]
 
-    init(handler: @escaping KafkaProducer.DeliveryHandler, enqueuedAt: ContinuousClock.Instant) {
+    init(handler: @escaping KafkaProducer.DeliveryHandler, payload: [UInt8]) {
         self.handler = handler
-        self.enqueuedAt = enqueuedAt
+        self.payload = payload
     }
 }
 
@@ -303,7 +307,8 @@ final class ProducerEventHandler: Sendable {
             while let message = rd_kafka_event_message_next(event) {
                 guard let opaque = message.pointee._private else { continue }
                 let context = Unmanaged<DeliveryContext>.fromOpaque(opaque).takeRetainedValue()
-                let latency = context.enqueuedAt.duration(to: .now)
+                // Microseconds from the produce call, measured by librdkafka (no clock read of our own per message).
+                let microseconds = max(0, rd_kafka_message_latency(message))
                 let pointee = message.pointee
                 let topic: String
                 if let rkt = pointee.rkt {
@@ -318,8 +323,8 @@ final class ProducerEventHandler: Sendable {
                 }
                 if pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                     delivered = true
-                    produceLatency.record(duration: latency)
-                    let seconds = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
+                    produceLatency.recordMicroseconds(microseconds)
+                    let seconds = Double(microseconds) / 1e6
                     context.handler(
                         .success(
                             DeliveryReport(
