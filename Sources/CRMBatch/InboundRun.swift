@@ -182,68 +182,71 @@ struct InboundRun: Sendable {
         var savedRows = current.rowsDone
         var counts = (read: 0, bad: 0, skipped: 0)
         let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping, rows: rows.template)
-        // Rows are read and built a chunk at a time (building, mapping above all, is most of an import's CPU time and
-        // runs on two tasks), then begun, produced and checkpointed one by one in row order as before.
-        var chunk: [ParsedRow] = []
-        chunk.reserveCapacity(MessageBuilder.chunkRows)
-        var built: [[OutgoingMessage]] = []
-        var next = 0
+        // Rows are read and built a chunk at a time, then begun, produced and checkpointed one by one in row order.
+        // Building (the mapping above all) is most of an import's CPU time: it runs on one task per CPU, and the next
+        // chunk is built while this one is produced. Rows are independent, so building ahead changes no outcome.
+        func readChunk() -> [ParsedRow] {
+            var chunk: [ParsedRow] = []
+            chunk.reserveCapacity(MessageBuilder.chunkRows)
+            while chunk.count < MessageBuilder.chunkRows, let row = rows.next() {
+                if row.number > current.rowsDone { chunk.append(row) }
+            }
+            return chunk
+        }
+        var chunk = readChunk()
+        var built = await builder.build(chunk)
         // Time the row loop spent waiting for Kafka (rows in flight at the limit, or librdkafka's queue full):
         // reported with the file, it says whether the broker or the import set the pace.
         var waited = WaitTime()
-        while true {
-            if next == chunk.count {
-                chunk.removeAll(keepingCapacity: true)
-                while chunk.count < MessageBuilder.chunkRows, let row = rows.next() {
-                    if row.number > current.rowsDone { chunk.append(row) }
+        while !chunk.isEmpty {
+            let upcoming = readChunk()
+            async let upcomingBuilt = builder.build(upcoming)
+            for (row, var messages) in zip(chunk, built) {
+                counts.read += 1
+                metrics.read.increment()
+                if messages.first?.isDeadLetter == true {
+                    counts.bad += 1
+                    metrics.rejected.increment()
                 }
-                if chunk.isEmpty { break }
-                built = await builder.build(chunk)
-                next = 0
-            }
-            let row = chunk[next]
-            var messages = built[next]
-            next += 1
-            counts.read += 1
-            metrics.read.increment()
-            if messages.first?.isDeadLetter == true {
-                counts.bad += 1
-                metrics.rejected.increment()
-            }
-            if !alreadyProduced.isEmpty {
-                messages = messages.filter { message in
-                    if alreadyProduced.contains(message.id) {
-                        counts.skipped += 1
-                        return false
+                if !alreadyProduced.isEmpty {
+                    messages = messages.filter { message in
+                        if alreadyProduced.contains(message.id) {
+                            counts.skipped += 1
+                            return false
+                        }
+                        return true
                     }
-                    return true
                 }
-            }
-            var status = tracker.begin(row: row.number, messages: messages.count)
-            for message in messages {
-                try await enqueue(message.message, row: row.number, emitter: emitter, tracker: tracker, waited: &waited)
-            }
-            if status.inFlight >= environment.maxInFlight {
-                let start = ContinuousClock.now
-                while status.inFlight >= environment.maxInFlight {
-                    try status.check(job: job.name)
-                    try? await Task.sleep(for: .milliseconds(1))
-                    status = tracker.status
+                var status = tracker.begin(row: row.number, messages: messages.count)
+                for message in messages {
+                    try await enqueue(
+                        message.message, row: row.number, emitter: emitter, tracker: tracker, waited: &waited)
                 }
-                waited.add(since: start)
+                if status.inFlight >= environment.maxInFlight {
+                    let start = ContinuousClock.now
+                    while status.inFlight >= environment.maxInFlight {
+                        try status.check(job: job.name)
+                        try? await Task.sleep(for: .milliseconds(1))
+                        status = tracker.status
+                    }
+                    waited.add(since: start)
+                }
+                try status.check(job: job.name)
+                let done = status.rowsDone
+                if done - savedRows >= job.checkpointRows
+                    || (done > savedRows && Date().timeIntervalSince(lastSave) >= 1)
+                {
+                    // Rows done and their offsets read together (the count in `status` may be older than the offsets).
+                    let checkpoint = tracker.checkpoint
+                    (current.rowsDone, current.scanFrom) = checkpoint
+                    try state.saveInboundFile(job: job.name, sha256: sha, current)
+                    savedRows = checkpoint.rowsDone
+                    lastSave = Date()
+                }
+                progress.tick(
+                    rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
             }
-            try status.check(job: job.name)
-            let done = status.rowsDone
-            if done - savedRows >= job.checkpointRows || (done > savedRows && Date().timeIntervalSince(lastSave) >= 1) {
-                // Rows done and their offsets read together (the count in `status` may be older than the offsets).
-                let checkpoint = tracker.checkpoint
-                (current.rowsDone, current.scanFrom) = checkpoint
-                try state.saveInboundFile(job: job.name, sha256: sha, current)
-                savedRows = checkpoint.rowsDone
-                lastSave = Date()
-            }
-            progress.tick(
-                rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
+            (chunk, built) = (upcoming, await upcomingBuilt)
         }
         // Every message acknowledged (or failed) before the file is done.
         let flushStart = ContinuousClock.now

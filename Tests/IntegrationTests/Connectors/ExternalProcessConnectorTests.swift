@@ -112,7 +112,7 @@ struct ExternalProcessConnectorTests {
             }
         }
         #expect(undelivered.isEmpty, "never delivered: \(undelivered.sorted())")
-        let secondChild = try await waitForChild(target)
+        let secondChild = try await waitForChild(target, other: firstChild)
         #expect(secondChild != firstChild, "the child was restarted")
         let lines = try String(contentsOf: archive, encoding: .utf8).split(separator: "\n")
         let ids = Set(
@@ -179,11 +179,13 @@ struct ExternalProcessConnectorTests {
         await producer.shutdown()
     }
 
-    func waitForChild(_ target: ProcessSinkTarget) async throws -> Int32 {
+    /// The sink's running child, once there is one other than `previous` (a killed child is replaced after the
+    /// target notices its exit, which may be after the messages in flight were answered).
+    func waitForChild(_ target: ProcessSinkTarget, other previous: Int32? = nil) async throws -> Int32 {
         var pid: Int32?
         await eventually(timeout: .seconds(10)) {
             pid = await target.childProcessIdentifier
-            return pid != nil
+            return pid != nil && pid != previous
         }
         guard let pid else { throw TestSetupError("the connector process did not start") }
         return pid
