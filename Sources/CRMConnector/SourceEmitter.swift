@@ -19,23 +19,43 @@ public struct SourceEmitter: Sendable {
     /// Where ``deadLetter(_:failure:source:)`` writes; nil when the source has none (it then answers its sender).
     public let deadLetterTopic: String?
     public let producer: KafkaProducer
-    private let acknowledged: Counter
-    private let failed: Counter
-    private let deadLettered: Counter
-    private let latency: Timer
+    /// One shared object, so a delivery callback holds one reference rather than one per metric.
+    private let metrics: Metrics
 
     public init(connector: String, producer: KafkaProducer, deadLetterTopic: String? = nil) {
         self.connector = connector
         self.producer = producer
         self.deadLetterTopic = deadLetterTopic
-        let dimension = [("connector", connector)]
-        acknowledged = Counter(
-            label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "acknowledged")])
-        failed = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "failed")])
-        deadLettered = Counter(
-            label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "dead_lettered")])
-        latency = Timer(
-            label: "crmhub_source_ack_latency_seconds", dimensions: dimension, preferredDisplayUnit: .seconds)
+        metrics = Metrics(connector: connector)
+    }
+
+    /// The emitter's metrics, counted from delivery reports.
+    private final class Metrics: Sendable {
+        let acknowledged: Counter
+        let failed: Counter
+        let deadLettered: Counter
+        let latency: Timer
+
+        init(connector: String) {
+            let dimension = [("connector", connector)]
+            acknowledged = Counter(
+                label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "acknowledged")])
+            failed = Counter(label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "failed")])
+            deadLettered = Counter(
+                label: "crmhub_source_messages_total", dimensions: dimension + [("outcome", "dead_lettered")])
+            latency = Timer(
+                label: "crmhub_source_ack_latency_seconds", dimensions: dimension, preferredDisplayUnit: .seconds)
+        }
+
+        func record(_ result: Result<DeliveryReport, KafkaError>) {
+            switch result {
+            case .success(let report):
+                acknowledged.increment()
+                latency.record(duration: .nanoseconds(Int64(report.latency * 1e9)))
+            case .failure:
+                failed.increment()
+            }
+        }
     }
 
     /// Produces `message` and returns once the broker acknowledged it; throws the broker's refusal.
@@ -94,10 +114,10 @@ public struct SourceEmitter: Sendable {
     public func enqueue(
         _ message: ProducerMessage, onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     ) throws(KafkaError) {
-        let emitter = self
+        let metrics = metrics
         do {
             try producer.enqueue(message) { result in
-                emitter.record(result)
+                metrics.record(result)
                 onDelivery(result)
             }
         } catch {
@@ -128,7 +148,7 @@ public struct SourceEmitter: Sendable {
         _ message: ProducerMessage, failure: DeliveryFailure, source: String
     ) async throws(KafkaError) {
         _ = try await producer.send(try deadLetterRecord(message, failure: failure, source: source))
-        deadLettered.increment()
+        metrics.deadLettered.increment()
     }
 
     /// Enqueues the dead letter of `message` without waiting (sources that pipeline); `onDelivery` as in
@@ -138,22 +158,14 @@ public struct SourceEmitter: Sendable {
         onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     ) throws(KafkaError) {
         let record = try deadLetterRecord(message, failure: failure, source: source)
-        let counter = deadLettered
+        let counter = metrics.deadLettered
         try producer.enqueue(record) { result in
             if case .success = result { counter.increment() }
             onDelivery(result)
         }
     }
 
-    private func record(_ result: Result<DeliveryReport, KafkaError>) {
-        switch result {
-        case .success(let report):
-            acknowledged.increment()
-            latency.record(duration: .nanoseconds(Int64(report.latency * 1e9)))
-        case .failure:
-            failed.increment()
-        }
-    }
+    private func record(_ result: Result<DeliveryReport, KafkaError>) { metrics.record(result) }
 }
 
 /// Hands an emit's outcome to its callback once: the delivery report or the deadline, whichever comes first. The
