@@ -336,9 +336,11 @@ struct InboundRun: Sendable {
     // MARK: Building messages
 
     struct OutgoingMessage {
-        var id: String
         var message: ProducerMessage
         var isDeadLetter: Bool
+
+        /// The message's `crm-id` (read back only when a resumed import compares it with what is on the topic).
+        var id: String { message.headers.text(EnvelopeHeader.id) ?? "" }
     }
 
     /// `<first 16 hex digits of the file's SHA-256>-<row>-<record index>`: the same in every run of the same content.
@@ -356,7 +358,7 @@ struct InboundRun: Sendable {
             failure: DeliveryFailure(reason: "\(fileName) line \(row.line): \(reason)", errorClass: errorClass),
             route: "batch:\(job.name)",
             mappingVersion: nil, topic: job.deadLetterTopic)
-        return OutgoingMessage(id: id, message: letter, isDeadLetter: true)
+        return OutgoingMessage(message: letter, isDeadLetter: true)
     }
 
     // MARK: Whole-file validation
@@ -514,7 +516,7 @@ struct MessageBuilder: Sendable {
     private let fileHeaders: [KafkaHeader]
     private let mappingHeader: KafkaHeader?
     /// The first 16 hex digits of the checksum and a dash: the start of every `crm-id`.
-    private let idPrefix: String
+    private let idPrefix: [UInt8]
     /// A CSV file's row layout and where the mapping finds its members in it: every row object has the same
     /// top-level members, so the mapping reads them by position (``CompiledMapping/apply(_:layout:context:)``).
     private let rowLayout: (template: RowTemplate, mapping: CompiledMapping.RootLayout)?
@@ -535,18 +537,38 @@ struct MessageBuilder: Sendable {
             KafkaHeader(key: BatchHeader.fileSHA256, text: sha),
         ]
         mappingHeader = mapping.map { KafkaHeader(key: EnvelopeHeader.mapping, text: "\($0.name)@\($0.version)") }
-        idPrefix = "\(sha.prefix(16))-"
+        idPrefix = Array("\(sha.prefix(16))-".utf8)
     }
 
-    /// `<first 16 hex digits of the file's SHA-256>-<row>-<record index>` (``InboundRun/messageID(sha:row:index:)``).
-    private func messageID(row: Int, index: Int) -> String {
-        // One allocation: the prefix copied into room for the numbers, which are appended in place.
+    /// The `crm-id` header of a row's record: `<first 16 hex digits of the file's SHA-256>-<row>-<record index>`
+    /// (``InboundRun/messageID(sha:row:index:)``), written as bytes in one allocation.
+    private func idHeader(row: Int, index: Int) -> KafkaHeader {
         var id = idPrefix
-        id.reserveCapacity(idPrefix.utf8.count + 24)
-        id += String(row)
-        id += "-"
-        id += String(index)
-        return id
+        id.reserveCapacity(idPrefix.count + 2 * 20 + 1)
+        Self.appendDecimal(row, to: &id)
+        id.append(UInt8(ascii: "-"))
+        Self.appendDecimal(index, to: &id)
+        return KafkaHeader(key: EnvelopeHeader.id, value: id)
+    }
+
+    /// The decimal digits of `number` (not negative) as bytes.
+    static func decimal(_ number: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20)
+        appendDecimal(number, to: &bytes)
+        return bytes
+    }
+
+    /// Appends the decimal digits of `number` (not negative) to `bytes`.
+    static func appendDecimal(_ number: Int, to bytes: inout [UInt8]) {
+        precondition(number >= 0, "row and record numbers are not negative")
+        let start = bytes.count
+        var rest = number
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
     }
 
     /// Rows read and built together (``build(_:)-([ParsedRow])``).
@@ -560,11 +582,12 @@ struct MessageBuilder: Sendable {
     }
 
     func build(_ row: ParsedRow) -> [OutgoingMessage] {
+        // The row's headers; the record's id is added last (room for the row, the line, the mapping and the id).
         var common: [KafkaHeader] = []
         common.reserveCapacity(fileHeaders.count + 4)
         common.append(contentsOf: fileHeaders)
-        common.append(KafkaHeader(key: BatchHeader.row, text: String(row.number)))
-        common.append(KafkaHeader(key: BatchHeader.line, text: String(row.line)))
+        common.append(KafkaHeader(key: BatchHeader.row, value: Self.decimal(row.number)))
+        common.append(KafkaHeader(key: BatchHeader.line, value: Self.decimal(row.line)))
         let job = run.job
         let value: JSONValue
         switch row.content {
@@ -572,14 +595,14 @@ struct MessageBuilder: Sendable {
             return [run.deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
         case .columns(let fields, let template) where mapping == nil:
             // Unmapped CSV rows are written as JSON straight from their fields.
-            return [unmapped(row, value: template.jsonBytes(fields), headers: common)]
+            return [unmapped(row, value: template.jsonBytes(fields), headers: consume common)]
         case .columns(let fields, let template):
             value = template.value(fields)
         case .value(let parsed):
             value = parsed
         }
         guard let mapping, let mappingHeader else {
-            return [unmapped(row, value: value.jsonBytes(), headers: common)]
+            return [unmapped(row, value: value.jsonBytes(), headers: consume common)]
         }
         common.append(mappingHeader)
         let result: MappingResult
@@ -608,13 +631,13 @@ struct MessageBuilder: Sendable {
                         headers: common, sha: sha)
                 ]
             }
-            let id = messageID(row: row.number, index: index)
-            var headers = common
-            headers.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
+            // The last record takes the row's headers as they are (no copy); earlier ones copy them.
+            var headers: [KafkaHeader] = []
+            if index == records.count - 1 { swap(&headers, &common) } else { headers = common }
+            headers.append(idHeader(row: row.number, index: index))
             let key: [UInt8]? = record.key.isEmpty ? nil : Array(record.key.utf8)
             messages.append(
                 OutgoingMessage(
-                    id: id,
                     message: ProducerMessage(topic: topic, key: key, value: record.jsonBytes(), headers: headers),
                     isDeadLetter: false))
         }
@@ -622,16 +645,14 @@ struct MessageBuilder: Sendable {
     }
 
     /// The message of a row imported without a mapping: its object as it is, to the job's one topic.
-    private func unmapped(_ row: ParsedRow, value: [UInt8], headers: [KafkaHeader]) -> OutgoingMessage {
-        var headers = headers
+    private func unmapped(_ row: ParsedRow, value: [UInt8], headers: consuming [KafkaHeader]) -> OutgoingMessage {
         guard let topic = run.job.topic(forEntity: "*") else {
             return run.deadLetter(
                 row, raw: value, reason: "no output topic", errorClass: "configuration", headers: headers, sha: sha)
         }
-        let id = messageID(row: row.number, index: 0)
-        headers.append(KafkaHeader(key: EnvelopeHeader.id, text: id))
+        headers.append(idHeader(row: row.number, index: 0))
         return OutgoingMessage(
-            id: id, message: ProducerMessage(topic: topic, value: value, headers: headers), isDeadLetter: false)
+            message: ProducerMessage(topic: topic, value: value, headers: headers), isDeadLetter: false)
     }
 }
 

@@ -150,5 +150,23 @@ import Testing
         let firstDifference = chunked.indices.first { $0 < oneByOne.count && chunked[$0] != oneByOne[$0] }
         #expect(firstDifference == nil, "row \(firstDifference.map { $0 + 1 } ?? 0) differs")
         #expect(Set(oneByOne.flatMap { $0 }.map { $0.split(separator: " ")[1] }) == ["true", "false"])
+
+        // Every record's crm-id is `<first 16 hex digits of the checksum>-<row>-<index>`, the form a resumed import
+        // compares with what is on the topic, and its row and line headers are the decimal numbers.
+        for (row, messages) in zip(rows, rows.map { builder.build($0) }) {
+            for message in messages where !message.isDeadLetter {
+                #expect(message.id == run.messageID(sha: String(repeating: "ab", count: 32), row: row.number, index: 0))
+                #expect(message.message.headers.text(BatchHeader.row) == String(row.number))
+                #expect(message.message.headers.text(BatchHeader.line) == String(row.line))
+            }
+        }
+    }
+
+    @Test(arguments: [0, 7, 10, 99, 1_000, 1_234_567, Int(Int32.max), Int.max])
+    func decimalDigitsAreWhatStringGives(_ number: Int) {
+        #expect(MessageBuilder.decimal(number) == Array(String(number).utf8))
+        var bytes = Array("row-".utf8)
+        MessageBuilder.appendDecimal(number, to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "row-\(number)")
     }
 }
