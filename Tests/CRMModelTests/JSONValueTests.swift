@@ -93,6 +93,27 @@ struct CanonicalEntityTests {
         #expect(problems.count == 4)
     }
 
+    @Test("every problem is reported in rule order with its exact text, from the tree and from members in memory")
+    func customerProblems() throws {
+        let bad = try JSONValue.parse(
+            #"{"id":"","kind":"robot","phones":["0207",7,"+44207946001"],"emails":["x","a@b",null]}"#)
+        let expected = [
+            "required field 'id' is empty", "required field 'displayName' is missing",
+            #"field 'kind' must be one of organisation|person, found "robot""#,
+            #"field 'phones' entries must be E.164 numbers, found "0207""#,
+            "field 'phones' entries must be E.164 numbers, found 7",
+            #"field 'emails' entries must be e-mail addresses, found "x""#,
+            "field 'emails' entries must be e-mail addresses, found null",
+        ]
+        let entity = CanonicalEntity.customer
+        #expect(entity.validate(bad) == expected)
+        let members = entity.validatedFieldList.map { bad[$0] }
+        #expect(members.withUnsafeBufferPointer { entity.validate(members: $0) } == expected)
+        #expect(
+            entity.validate(try JSONValue.parse(#"{"id":"c","kind":null,"displayName":"D","phones":"+4420"}"#))
+                == ["required field 'kind' is missing"])
+    }
+
     @Test("a payment status names an order or an invoice")
     func paymentStatus() throws {
         let entity = CanonicalEntity.paymentStatus
