@@ -366,8 +366,12 @@ struct JSONParser {
             try memberColon()
             // Strings (most members) are read here; everything else as any value is.
             if i < buf.count && buf[i] == UInt8(ascii: "\"") {
-                let text = try string()
-                if entry >= 0 { rootValues[entry] = .string(text) }
+                if entry >= 0 {
+                    rootValues[entry] = .string(try string())
+                } else {
+                    // A member no one reads: checked, but no string is made.
+                    try skipString()
+                }
             } else {
                 let v = try value(depth: 1)
                 if entry >= 0 { rootValues[entry] = v }
@@ -458,6 +462,30 @@ struct JSONParser {
         i = quote
         _ = try string(memberName: true)
         return nameEntry
+    }
+
+    /// Reads past the string at `i` (its opening quote) with the checks and errors of ``string(memberName:)``, without
+    /// making it.
+    mutating func skipString() throws(JSONError) {
+        let quote = i
+        i = JSONParser.plainASCIIEnd(buf, from: i + 1)
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 {
+                i += try utf8Sequence()
+                i = JSONParser.plainASCIIEnd(buf, from: i)
+                continue
+            }
+            i += 1
+        }
+        // Escapes, control characters or no closing quote: the full reading (and its errors).
+        i = quote
+        _ = try string()
     }
 
     mutating func literal(_ word: StaticString) throws(JSONError) {

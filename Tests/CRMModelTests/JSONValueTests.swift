@@ -303,6 +303,37 @@ struct JSONEncoderTests {
         }
     }
 
+    @Test("root members no one reads are checked as read ones are: the same errors at the same offsets")
+    func unreadRootMembers() {
+        let table = JSONMemberNames(["id"])
+        let strings = [
+            #""plain""#, #""esc\"aped""#, #""\u00e9\ud83d\ude00""#, #""bad \x escape""#, #""\ud800 lone""#,
+            "\"müller\"",
+            "\"raw\u{01}control\"", #""unterminated"#, #""trailing backslash\"#, #""a long plain text of many bytes""#,
+        ]
+        var docs: [[UInt8]] = strings.map { Array(#"{"id":1,"other":\#($0)}"#.utf8) }
+        for bad: UInt8 in [0x80, 0xC0, 0xE0, 0xF5, 0xFF] {
+            docs.append(Array(#"{"other":"ab"#.utf8) + [bad] + Array(#"cd","id":2}"#.utf8))
+        }
+        for doc in docs {
+            var values = [JSONValue?](repeating: nil, count: table.count)
+            let read = Result { () throws(JSONError) -> JSONValue? in
+                try values.withUnsafeMutableBufferPointer { (buffer) throws(JSONError) -> JSONValue? in
+                    try JSONValue.parse(doc, memberNames: table, rootValues: buffer)
+                }
+            }
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc) }
+            switch (plain, read) {
+            case (.success(let whole), .success(.none)):
+                #expect(values[0] == whole["id"])
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b)
+            default:
+                Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test("strings of every length with a quote, escape, control or non-ASCII byte at every offset read as written")
     func stringScanOffsets() throws {
         for length in 0..<24 {
