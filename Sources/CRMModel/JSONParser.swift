@@ -798,8 +798,8 @@ public struct JSONWriter: ~Copyable {
         count += p.count
     }
 
-    /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words or
-    /// byte by byte, without a call to `memcpy`.
+    /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words (of
+    /// eight bytes, or of four below eight) or byte by byte, without a call to `memcpy`.
     @inlinable @inline(__always)
     static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count n: Int) {
         if n > 16 {
@@ -811,6 +811,13 @@ public struct JSONWriter: ~Copyable {
             let tail = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
             to.storeBytes(of: head, as: UInt64.self)
             to.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+        } else if n >= 4 {
+            let from = UnsafeRawPointer(source)
+            let to = UnsafeMutableRawPointer(target)
+            let head = from.loadUnaligned(as: UInt32.self)
+            let tail = from.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+            to.storeBytes(of: head, as: UInt32.self)
+            to.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
         } else {
             for k in 0..<n { target[k] = source[k] }
         }
@@ -960,6 +967,13 @@ public struct JSONWriter: ~Copyable {
             if i < n && n >= 8 {
                 let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
                 return escapeFlags(w) & 0x8080_8080_8080_8080 != 0
+            }
+            // Four to seven bytes: two overlapping four-byte loads make one word (a byte tested twice gives the same
+            // answer twice).
+            if n >= 4 && n < 8 {
+                let low = UInt64(UInt32(littleEndian: base.loadUnaligned(as: UInt32.self)))
+                let high = UInt64(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+                return escapeFlags(low | high << 32) & 0x8080_8080_8080_8080 != 0
             }
         }
         while i < n {

@@ -334,6 +334,25 @@ struct JSONEncoderTests {
         }
     }
 
+    @Test("short strings of every length up to 16 bytes with an escaped byte at every offset are written escaped")
+    func shortStringEscapes() throws {
+        for length in 1...16 {
+            for offset in 0..<length {
+                for special in ["\"", "\\", "\n", "\u{1F}", "\u{7F}", "é"] {
+                    var chars = Array(repeating: "a", count: length)
+                    chars[offset] = special
+                    let text = chars.joined()
+                    let written = JSONValue.string(text).jsonBytes()
+                    var escaped = text.replacingOccurrences(of: "\\", with: "\\\\")
+                    escaped = escaped.replacingOccurrences(of: "\"", with: "\\\"")
+                    escaped = escaped.replacingOccurrences(of: "\n", with: "\\n")
+                    escaped = escaped.replacingOccurrences(of: "\u{1F}", with: "\\u001f")
+                    #expect(written == Array("\"\(escaped)\"".utf8), "\(Array(text.utf8))")
+                }
+            }
+        }
+    }
+
     @Test("strings of every length with a quote, escape, control or non-ASCII byte at every offset read as written")
     func stringScanOffsets() throws {
         for length in 0..<24 {
