@@ -358,8 +358,8 @@ struct FixedDecimal {
         while intStart < intEnd && b[intStart] == 48 { intStart += 1 }
         let integer =
             intStart == intEnd
-            ? "0" : String(decoding: UnsafeBufferPointer(rebasing: b[intStart..<intEnd]), as: UTF8.self)
-        let fraction = String(decoding: UnsafeBufferPointer(rebasing: b[fracStart..<hi]), as: UTF8.self)
+            ? "0" : String(validUTF8: UnsafeBufferPointer(rebasing: b[intStart..<intEnd]))
+        let fraction = String(validUTF8: UnsafeBufferPointer(rebasing: b[fracStart..<hi]))
         return .some(FixedDecimal(negative: negative, integer: integer, fraction: fraction))
     }
 

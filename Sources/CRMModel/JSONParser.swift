@@ -514,7 +514,7 @@ struct JSONParser {
             while i < buf.count && isDigit(buf[i]) { i += 1 }
         }
         if i - start > 64 { throw JSONError(.syntax, at: start, "number longer than 64 characters") }
-        return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
+        return String(validUTF8: UnsafeBufferPointer(rebasing: buf[start..<i]))
     }
 
     /// The string at `i` (its opening quote). With `memberName`, a name found in ``names`` is taken from there and
@@ -537,7 +537,7 @@ struct JSONParser {
                     nameEntry = known
                     return names[known].name
                 }
-                return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<end]), as: UTF8.self)
+                return String(validUTF8: UnsafeBufferPointer(rebasing: buf[start..<end]))
             }
             if c == UInt8(ascii: "\\") || c < 0x20 { break }
             if c >= 0x80 {

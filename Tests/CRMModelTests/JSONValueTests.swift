@@ -353,6 +353,20 @@ struct JSONEncoderTests {
         }
     }
 
+    @Test("String(validUTF8:) is String(decoding:as:) for valid text of every length, ASCII or not")
+    func validUTF8Strings() {
+        for length in 0..<40 {
+            for piece in ["a", "é", "😀", "\u{0}"] {
+                let bytes = Array(Array(repeating: piece, count: length).joined().utf8)
+                bytes.withUnsafeBufferPointer { buffer in
+                    let made = String(validUTF8: buffer)
+                    #expect(made == String(decoding: buffer, as: UTF8.self))
+                    #expect(Array(made.utf8) == bytes)
+                }
+            }
+        }
+    }
+
     @Test("strings of every length with a quote, escape, control or non-ASCII byte at every offset read as written")
     func stringScanOffsets() throws {
         for length in 0..<24 {
