@@ -828,8 +828,9 @@ public struct JSONWriter: ~Copyable {
         raw.withUnsafeBufferPointer { bytes($0) }
     }
 
-    /// Writes `raw` as it is (already-encoded JSON).
-    @inlinable
+    /// Writes `raw` as it is (already-encoded JSON). Always inlined: a laid-out record writes a member name with it
+    /// for every field.
+    @inlinable @inline(__always)
     public mutating func write(bytes raw: UnsafeBufferPointer<UInt8>) { bytes(raw) }
 
     @inline(__always)
