@@ -163,7 +163,7 @@ struct ByteRegex: Sendable {
         return TextFunctions.withBytes(text) { b -> String?? in
             guard let result = firstMatch(b) else { return nil }
             guard let (whole, group1) = result else { return .some(nil) }
-            return .some(String(decoding: UnsafeBufferPointer(rebasing: b[group1 ?? whole]), as: UTF8.self))
+            return .some(String(validUTF8: UnsafeBufferPointer(rebasing: b[group1 ?? whole])))
         }
     }
 

@@ -679,11 +679,11 @@ final class RegexStep: StepNode {
 
 /// `map:` with `map_default:` and `strict:`.
 final class MapStep: StepNode {
-    let table: [String: JSONValue]
+    let table: TextTable
     let fallback: JSONValue?
     let strict: Bool
     init(_ table: [String: JSONValue], fallback: JSONValue?, strict: Bool) {
-        self.table = table
+        self.table = TextTable(table)
         self.fallback = fallback
         self.strict = strict
     }
@@ -692,7 +692,7 @@ final class MapStep: StepNode {
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "value map needs a scalar, found \(v.typeName)", value: redact(v))
         }
-        if let hit = table[k] { return hit }
+        if let hit = table.value(for: k) { return hit }
         if let fallback { return fallback }
         if strict {
             throw FieldFailure(
@@ -702,14 +702,49 @@ final class MapStep: StepNode {
     }
 }
 
+/// The table of a `map:` or `lookup:` step, read by text key. A few entries (a status code map) are compared one by
+/// one with `==`, the equality the dictionary uses, which costs less than hashing the key; a larger table is a
+/// dictionary. Keys are unique under `==`, so both find the same entry.
+struct TextTable: Sendable {
+    /// The tables of at most this many entries are scanned.
+    static let scanLimit = 8
+
+    /// The entries of a scanned table; empty for a dictionary.
+    private let entries: [(key: String, value: JSONValue)]
+    /// The entries of a larger table; empty for a scanned one.
+    private let dictionary: [String: JSONValue]
+
+    init(_ table: [String: JSONValue]) {
+        if table.count <= TextTable.scanLimit {
+            entries = table.map { (key: $0.key, value: $0.value) }
+            dictionary = [:]
+        } else {
+            entries = []
+            dictionary = table
+        }
+    }
+
+    /// The value of the entry whose key is `key` (`table[key]`), or nil.
+    @inline(__always)
+    func value(for key: String) -> JSONValue? {
+        if dictionary.isEmpty {
+            return entries.withUnsafeBufferPointer { entries in
+                for k in entries.indices where entries[k].key == key { return entries[k].value }
+                return nil
+            }
+        }
+        return dictionary[key]
+    }
+}
+
 /// `lookup: table` (static table from the file).
 final class TableStep: StepNode {
     let name: String
-    let table: [String: JSONValue]
+    let table: TextTable
     let strict: Bool
     init(name: String, _ table: [String: JSONValue], strict: Bool) {
         self.name = name
-        self.table = table
+        self.table = TextTable(table)
         self.strict = strict
     }
     func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
@@ -717,7 +752,7 @@ final class TableStep: StepNode {
         guard let k = v.scalarText else {
             throw FieldFailure(reason: "lookup needs a scalar, found \(v.typeName)", value: redact(v))
         }
-        if let hit = table[k] { return hit }
+        if let hit = table.value(for: k) { return hit }
         if strict { throw FieldFailure(reason: "key not found in table '\(name)'", value: redact(v)) }
         return .null
     }

@@ -114,7 +114,7 @@ extension Evaluator {
             let json = try objectJSON(fields, layout, cur, validated: validated)
             guard let validation else { return (json, []) }
             // The slots are the positions of `validation.validatedFieldList` (see `validatedNames`).
-            let problems = validation.validate(memberAt: { validated[$0] })
+            let problems = validation.validate(members: UnsafeBufferPointer(validated))
             return (json, problems)
         }
     }

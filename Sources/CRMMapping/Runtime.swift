@@ -247,7 +247,13 @@ struct Evaluator {
 
     /// `fn: {decimal: scale}`.
     func decimal(_ v: JSONValue, scale: Int) throws(FieldFailure) -> JSONValue {
-        var t = TextFunctions.trimmed(try text(.decimal(scale: scale), v))
+        let raw = try text(.decimal(scale: scale), v)
+        // Plain ASCII decimals: read and rounded on the bytes (the same text or the same failure as below).
+        if let fast = FixedDecimal.roundedASCII(raw, scale: scale) {
+            guard let fast else { throw FieldFailure(reason: "not a decimal number", value: redact(v)) }
+            return .string(fast)
+        }
+        var t = TextFunctions.trimmed(raw)
         if TextFunctions.withBytes(t, { $0.contains(UInt8(ascii: ",")) }) {
             t = t.replacingOccurrences(of: ",", with: ".")
         }
@@ -325,6 +331,23 @@ struct FixedDecimal {
     /// The byte-level reading of plain ASCII decimals such as `" -0012.50 "`: `.some(nil)` when the text is not a
     /// decimal, nil when it needs ``init(general:)`` (non-ASCII text, exponents).
     static func parseASCII(_ b: UnsafeBufferPointer<UInt8>) -> FixedDecimal?? {
+        guard let reading = readASCII(b, commaIsPoint: false) else { return nil }
+        guard let (negative, integer, fraction) = reading else { return .some(nil) }
+        return .some(
+            FixedDecimal(
+                negative: negative,
+                integer: integer.isEmpty ? "0" : String(validUTF8: UnsafeBufferPointer(rebasing: b[integer])),
+                fraction: String(validUTF8: UnsafeBufferPointer(rebasing: b[fraction]))))
+    }
+
+    /// ``parseASCII(_:)``'s reading as byte ranges of `b`: the sign, the integer digits without leading zeros (empty
+    /// for zero) and the fraction digits; `.some(nil)` when the text is not a decimal, nil when it needs
+    /// ``init(general:)``. With `commaIsPoint`, a comma is read as a decimal point (the text with every comma made a
+    /// point, read).
+    @inline(__always)
+    static func readASCII(
+        _ b: UnsafeBufferPointer<UInt8>, commaIsPoint: Bool
+    ) -> (negative: Bool, integer: Range<Int>, fraction: Range<Int>)?? {
         var lo = 0
         var hi = b.count
         while lo < hi && TextFunctions.isASCIISpace(b[lo]) { lo += 1 }
@@ -343,7 +366,7 @@ struct FixedDecimal {
             if c >= 48 && c <= 57 { continue }
             // Exponents anywhere send the whole text to Double, like init(general:).
             if c >= 0x80 || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
-            if c == UInt8(ascii: ".") && dot < 0 {
+            if (c == UInt8(ascii: ".") || (commaIsPoint && c == UInt8(ascii: ","))) && dot < 0 {
                 dot = i
                 continue
             }
@@ -356,11 +379,26 @@ struct FixedDecimal {
         if hi - lo > 40 { return .some(nil) }
         var intStart = lo
         while intStart < intEnd && b[intStart] == 48 { intStart += 1 }
-        let integer =
-            intStart == intEnd
-            ? "0" : String(decoding: UnsafeBufferPointer(rebasing: b[intStart..<intEnd]), as: UTF8.self)
-        let fraction = String(decoding: UnsafeBufferPointer(rebasing: b[fracStart..<hi]), as: UTF8.self)
-        return .some(FixedDecimal(negative: negative, integer: integer, fraction: fraction))
+        return .some((negative, intStart..<intEnd, fracStart..<hi))
+    }
+
+    /// `FixedDecimal(fixed:)` of `text` with every comma made a point, rounded to `scale` digits (``rounded(scale:)``),
+    /// for plain ASCII text, read on its bytes with no strings in between: `.some(nil)` when it is not a decimal, nil
+    /// when the text needs the string path (non-ASCII text, exponents).
+    static func roundedASCII(_ text: String, scale: Int) -> String?? {
+        TextFunctions.withBytes(text) { b -> String?? in
+            // Leading and trailing ASCII whitespace is what `TextFunctions.trimmed` removes from ASCII text.
+            guard let reading = readASCII(b, commaIsPoint: true) else { return nil }
+            guard let (negative, integer, fraction) = reading else { return .some(nil) }
+            let fractionDigits = UnsafeBufferPointer(rebasing: b[fraction])
+            guard !integer.isEmpty else {
+                let zero: StaticString = "0"
+                return .some(
+                    rounded(
+                        negative, UnsafeBufferPointer(start: zero.utf8Start, count: 1), fractionDigits, scale: scale))
+            }
+            return .some(rounded(negative, UnsafeBufferPointer(rebasing: b[integer]), fractionDigits, scale: scale))
+        }
     }
 
     /// The Character-level reading (any whitespace, exponents).

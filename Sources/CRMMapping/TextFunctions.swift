@@ -37,7 +37,7 @@ enum TextFunctions {
             // grapheme cluster: leave those to the Character-level trim.
             if b[lo] >= 0x80 || b[hi - 1] >= 0x80 { return .unicode }
             if lo == 0 && hi == b.count { return .same }
-            return .slice(String(decoding: UnsafeBufferPointer(rebasing: b[lo..<hi]), as: UTF8.self))
+            return .slice(String(validUTF8: UnsafeBufferPointer(rebasing: b[lo..<hi])))
         }
         switch outcome {
         case .same: return text

@@ -174,59 +174,82 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
     /// `member(k)` is the last top-level member named `validatedFieldList[k]`, nil when the record has none. No name
     /// is looked up.
     public func validate(memberAt record: (Int) -> JSONValue?) -> [String] {
-        let r = rule
-        var problems: [String] = []
-        for i in r.required.indices {
-            let (f, k) = (r.required[i], r.requiredAt[i])
-            guard let v = record(k), !v.isNull else {
-                problems.append("required field '\(f)' is missing")
-                continue
-            }
-            if let s = v.stringValue, s.isEmpty { problems.append("required field '\(f)' is empty") }
+        let count = rule.fields.count
+        return withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: count) { members in
+            for k in 0..<count { members.initializeElement(at: k, to: record(k)) }
+            defer { members.deinitialize() }
+            return validate(members: UnsafeBufferPointer(members))
         }
-        for i in r.requiredOneOf.indices
-        where !r.requiredOneOfAt[i].contains(where: { record($0).map { !$0.isNull && $0.stringValue != "" } ?? false })
+    }
+
+    /// ``validate(memberAt:)`` for a reader that holds the record's members in memory by position in
+    /// ``validatedFieldList``: `members[k]` is the last top-level member named `validatedFieldList[k]`, nil when the
+    /// record has none (borrowed for the call; `members.count` is the list's count).
+    public func validate(members: UnsafeBufferPointer<JSONValue?>) -> [String] {
+        let r = rule
+        precondition(members.count == r.fields.count, "validation needs one member per validated field")
+        var problems: [String] = []
+        // The rules' names are read only for the problems found: a valid record retains none of them.
+        for i in r.requiredAt.indices {
+            switch members[r.requiredAt[i]] {
+            case nil, .null?: problems.append("required field '\(r.required[i])' is missing")
+            case .string(let s)? where s.isEmpty: problems.append("required field '\(r.required[i])' is empty")
+            default: break
+            }
+        }
+        for i in r.requiredOneOfAt.indices
+        where !r.requiredOneOfAt[i].contains(where: { members[$0].map { !$0.isNull && $0.stringValue != "" } ?? false })
         {
             let group = r.requiredOneOf[i]
             problems.append("one of the fields \(group.map { "'\($0)'" }.joined(separator: ", ")) is required")
         }
-        for i in r.enums.indices {
-            let (f, allowed, k) = (r.enums[i].field, r.enums[i].allowed, r.enumsAt[i])
-            if let v = record(k), !v.isNull, !(v.stringValue.map(allowed.contains) ?? false) {
+        for i in r.enumsAt.indices {
+            switch members[r.enumsAt[i]] {
+            case nil, .null?: break
+            case .string(let s)? where r.enums[i].allowed.contains(s): break
+            case let v?:
+                let (f, allowed) = r.enums[i]
+                problems.append("field '\(f)' must be one of \(allowed.joined(separator: "|")), found \(v.jsonText)")
+            }
+        }
+        for i in r.decimalsAt.indices {
+            switch members[r.decimalsAt[i]] {
+            case nil, .null?: break
+            case .string(let s)? where Self.isDecimal(s): break
+            case let v?:
                 problems.append(
-                    "field '\(f)' must be one of \(allowed.joined(separator: "|")), found \(v.jsonText)")
+                    "field '\(r.decimals[i])' must be a decimal string like \"12.50\", found \(v.jsonText)")
             }
         }
-        for i in r.decimals.indices {
-            let (f, k) = (r.decimals[i], r.decimalsAt[i])
-            if let v = record(k), !v.isNull, !(v.stringValue.map(Self.isDecimal) ?? false) {
-                problems.append("field '\(f)' must be a decimal string like \"12.50\", found \(v.jsonText)")
+        for i in r.currenciesAt.indices {
+            switch members[r.currenciesAt[i]] {
+            case nil, .null?: break
+            case .string(let s)? where s.count == 3 && s.allSatisfy({ $0.isUppercase && $0.isASCII }): break
+            case let v?:
+                problems.append(
+                    "field '\(r.currencies[i])' must be an ISO 4217 code like \"EUR\", found \(v.jsonText)")
             }
         }
-        for i in r.currencies.indices {
-            let (f, k) = (r.currencies[i], r.currenciesAt[i])
-            if let v = record(k), !v.isNull,
-                !(v.stringValue.map { $0.count == 3 && $0.allSatisfy { $0.isUppercase && $0.isASCII } } ?? false)
-            {
-                problems.append("field '\(f)' must be an ISO 4217 code like \"EUR\", found \(v.jsonText)")
+        for i in r.timestampsAt.indices {
+            switch members[r.timestampsAt[i]] {
+            case nil, .null?: break
+            case .string(let s)? where Self.isRFC3339(s): break
+            case let v?:
+                problems.append("field '\(r.timestamps[i])' must be an RFC 3339 timestamp, found \(v.jsonText)")
             }
         }
-        for i in r.timestamps.indices {
-            let (f, k) = (r.timestamps[i], r.timestampsAt[i])
-            if let v = record(k), !v.isNull, !(v.stringValue.map(Self.isRFC3339) ?? false) {
-                problems.append("field '\(f)' must be an RFC 3339 timestamp, found \(v.jsonText)")
+        for i in r.e164ListsAt.indices {
+            guard case .array(let items)? = members[r.e164ListsAt[i]] else { continue }
+            for p in items {
+                if case .string(let s) = p, Self.isE164(s) { continue }
+                problems.append("field '\(r.e164Lists[i])' entries must be E.164 numbers, found \(p.jsonText)")
             }
         }
-        for i in r.e164Lists.indices {
-            let (f, k) = (r.e164Lists[i], r.e164ListsAt[i])
-            for p in record(k)?.arrayItems ?? [] where !(p.stringValue.map(Self.isE164) ?? false) {
-                problems.append("field '\(f)' entries must be E.164 numbers, found \(p.jsonText)")
-            }
-        }
-        for i in r.emailLists.indices {
-            let (f, k) = (r.emailLists[i], r.emailListsAt[i])
-            for p in record(k)?.arrayItems ?? [] where !(p.stringValue.map(Self.hasAtSign) ?? false) {
-                problems.append("field '\(f)' entries must be e-mail addresses, found \(p.jsonText)")
+        for i in r.emailListsAt.indices {
+            guard case .array(let items)? = members[r.emailListsAt[i]] else { continue }
+            for p in items {
+                if case .string(let s) = p, Self.hasAtSign(s) { continue }
+                problems.append("field '\(r.emailLists[i])' entries must be e-mail addresses, found \(p.jsonText)")
             }
         }
         return problems
@@ -241,6 +264,12 @@ public enum CanonicalEntity: String, Sendable, CaseIterable {
 
     static func isE164(_ s: String) -> Bool {
         // Byte-wise: any non-ASCII byte fails the digit test, so this equals the character-wise definition.
+        let contiguous = s.utf8.withContiguousStorageIfAvailable { b -> Bool in
+            guard b.count >= 8 && b.count <= 16 && b[0] == UInt8(ascii: "+") else { return false }
+            for k in 1..<b.count where b[k] < 48 || b[k] > 57 { return false }
+            return true
+        }
+        if let contiguous { return contiguous }
         let u = s.utf8
         return u.first == UInt8(ascii: "+") && (8...16).contains(u.count)
             && u.dropFirst().allSatisfy { $0 >= 48 && $0 <= 57 }

@@ -366,8 +366,12 @@ struct JSONParser {
             try memberColon()
             // Strings (most members) are read here; everything else as any value is.
             if i < buf.count && buf[i] == UInt8(ascii: "\"") {
-                let text = try string()
-                if entry >= 0 { rootValues[entry] = .string(text) }
+                if entry >= 0 {
+                    rootValues[entry] = .string(try string())
+                } else {
+                    // A member no one reads: checked, but no string is made.
+                    try skipString()
+                }
             } else {
                 let v = try value(depth: 1)
                 if entry >= 0 { rootValues[entry] = v }
@@ -460,6 +464,30 @@ struct JSONParser {
         return nameEntry
     }
 
+    /// Reads past the string at `i` (its opening quote) with the checks and errors of ``string(memberName:)``, without
+    /// making it.
+    mutating func skipString() throws(JSONError) {
+        let quote = i
+        i = JSONParser.plainASCIIEnd(buf, from: i + 1)
+        while i < buf.count {
+            let c = buf[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 {
+                i += try utf8Sequence()
+                i = JSONParser.plainASCIIEnd(buf, from: i)
+                continue
+            }
+            i += 1
+        }
+        // Escapes, control characters or no closing quote: the full reading (and its errors).
+        i = quote
+        _ = try string()
+    }
+
     mutating func literal(_ word: StaticString) throws(JSONError) {
         let n = word.utf8CodeUnitCount
         guard i + n <= buf.count else { throw JSONError(.syntax, at: i, "unexpected end of input") }
@@ -486,7 +514,7 @@ struct JSONParser {
             while i < buf.count && isDigit(buf[i]) { i += 1 }
         }
         if i - start > 64 { throw JSONError(.syntax, at: start, "number longer than 64 characters") }
-        return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
+        return String(validUTF8: UnsafeBufferPointer(rebasing: buf[start..<i]))
     }
 
     /// The string at `i` (its opening quote). With `memberName`, a name found in ``names`` is taken from there and
@@ -509,7 +537,7 @@ struct JSONParser {
                     nameEntry = known
                     return names[known].name
                 }
-                return String(decoding: UnsafeBufferPointer(rebasing: buf[start..<end]), as: UTF8.self)
+                return String(validUTF8: UnsafeBufferPointer(rebasing: buf[start..<end]))
             }
             if c == UInt8(ascii: "\\") || c < 0x20 { break }
             if c >= 0x80 {
@@ -770,8 +798,8 @@ public struct JSONWriter: ~Copyable {
         count += p.count
     }
 
-    /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words or
-    /// byte by byte, without a call to `memcpy`.
+    /// Copies `n` bytes. Runs of up to 16 bytes (most member names and values) move as two overlapping words (of
+    /// eight bytes, or of four below eight) or byte by byte, without a call to `memcpy`.
     @inlinable @inline(__always)
     static func copy(_ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count n: Int) {
         if n > 16 {
@@ -783,6 +811,13 @@ public struct JSONWriter: ~Copyable {
             let tail = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
             to.storeBytes(of: head, as: UInt64.self)
             to.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+        } else if n >= 4 {
+            let from = UnsafeRawPointer(source)
+            let to = UnsafeMutableRawPointer(target)
+            let head = from.loadUnaligned(as: UInt32.self)
+            let tail = from.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+            to.storeBytes(of: head, as: UInt32.self)
+            to.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
         } else {
             for k in 0..<n { target[k] = source[k] }
         }
@@ -793,8 +828,9 @@ public struct JSONWriter: ~Copyable {
         raw.withUnsafeBufferPointer { bytes($0) }
     }
 
-    /// Writes `raw` as it is (already-encoded JSON).
-    @inlinable
+    /// Writes `raw` as it is (already-encoded JSON). Always inlined: a laid-out record writes a member name with it
+    /// for every field.
+    @inlinable @inline(__always)
     public mutating func write(bytes raw: UnsafeBufferPointer<UInt8>) { bytes(raw) }
 
     @inline(__always)
@@ -932,6 +968,13 @@ public struct JSONWriter: ~Copyable {
             if i < n && n >= 8 {
                 let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
                 return escapeFlags(w) & 0x8080_8080_8080_8080 != 0
+            }
+            // Four to seven bytes: two overlapping four-byte loads make one word (a byte tested twice gives the same
+            // answer twice).
+            if n >= 4 && n < 8 {
+                let low = UInt64(UInt32(littleEndian: base.loadUnaligned(as: UInt32.self)))
+                let high = UInt64(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+                return escapeFlags(low | high << 32) & 0x8080_8080_8080_8080 != 0
             }
         }
         while i < n {

@@ -61,6 +61,36 @@ struct RuntimeFastPathTests {
         }
     }
 
+    @Test("decimal steps: reading the bytes gives the string path's text or failure on 20 000 generated texts")
+    func decimalSteps() {
+        var rng = Rng(s: 7)
+        let parts = [
+            "0", "00", "1", "9", "99", "5", "49", "12345678901234567890", "", ".", ",", "-", "+", " ", "\t", "\r\n",
+            "e3", "E", "x", "é", "\u{A0}", "\u{301}", "..", ",,", "50",
+        ]
+        for _ in 0..<20_000 {
+            let text = (0..<(1 + rng.next(6))).map { _ in parts[rng.next(parts.count)] }.joined()
+            let scale = rng.next(4)
+            // The string path of `fn: {decimal: scale}`: trimmed, commas made points, read, rounded.
+            let trimmed = TextFunctions.trimmed(text)
+            let reference = FixedDecimal(fixed: trimmed.replacingOccurrences(of: ",", with: "."))?.rounded(scale: scale)
+            switch FixedDecimal.roundedASCII(text, scale: scale) {
+            case .some(let fast): #expect(fast == reference, "\(Array(text.unicodeScalars)) scale \(scale)")
+            case .none: #expect(text.utf8.contains { $0 >= 0x80 || $0 | 0x20 == UInt8(ascii: "e") })
+            }
+        }
+        let ev = Evaluator(root: .object([]), lookup: nil)
+        for text in ["12,5", " -0,005 ", "1.2.3", "1,2.3", "", "1e2", "١٢"] {
+            let fast = Result { () throws(FieldFailure) in try ev.decimal(.string(text), scale: 2) }
+            let trimmed = TextFunctions.trimmed(text)
+            let reference = FixedDecimal(fixed: trimmed.replacingOccurrences(of: ",", with: "."))?.rounded(scale: 2)
+            switch fast {
+            case .success(let v): #expect(v == reference.map(JSONValue.string), "\(text)")
+            case .failure(let e): #expect(reference == nil && e.reason == "not a decimal number", "\(text)")
+            }
+        }
+    }
+
     @Test("date rendering equals the text form for 20 000 instants, offsets and milliseconds")
     func dates() {
         var rng = Rng(s: 3)

@@ -93,6 +93,27 @@ struct CanonicalEntityTests {
         #expect(problems.count == 4)
     }
 
+    @Test("every problem is reported in rule order with its exact text, from the tree and from members in memory")
+    func customerProblems() throws {
+        let bad = try JSONValue.parse(
+            #"{"id":"","kind":"robot","phones":["0207",7,"+44207946001"],"emails":["x","a@b",null]}"#)
+        let expected = [
+            "required field 'id' is empty", "required field 'displayName' is missing",
+            #"field 'kind' must be one of organisation|person, found "robot""#,
+            #"field 'phones' entries must be E.164 numbers, found "0207""#,
+            "field 'phones' entries must be E.164 numbers, found 7",
+            #"field 'emails' entries must be e-mail addresses, found "x""#,
+            "field 'emails' entries must be e-mail addresses, found null",
+        ]
+        let entity = CanonicalEntity.customer
+        #expect(entity.validate(bad) == expected)
+        let members = entity.validatedFieldList.map { bad[$0] }
+        #expect(members.withUnsafeBufferPointer { entity.validate(members: $0) } == expected)
+        #expect(
+            entity.validate(try JSONValue.parse(#"{"id":"c","kind":null,"displayName":"D","phones":"+4420"}"#))
+                == ["required field 'kind' is missing"])
+    }
+
     @Test("a payment status names an order or an invoice")
     func paymentStatus() throws {
         let entity = CanonicalEntity.paymentStatus
@@ -278,6 +299,70 @@ struct JSONEncoderTests {
                 #expect(a == b)
             default:
                 Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test("root members no one reads are checked as read ones are: the same errors at the same offsets")
+    func unreadRootMembers() {
+        let table = JSONMemberNames(["id"])
+        let strings = [
+            #""plain""#, #""esc\"aped""#, #""\u00e9\ud83d\ude00""#, #""bad \x escape""#, #""\ud800 lone""#,
+            "\"müller\"",
+            "\"raw\u{01}control\"", #""unterminated"#, #""trailing backslash\"#, #""a long plain text of many bytes""#,
+        ]
+        var docs: [[UInt8]] = strings.map { Array(#"{"id":1,"other":\#($0)}"#.utf8) }
+        for bad: UInt8 in [0x80, 0xC0, 0xE0, 0xF5, 0xFF] {
+            docs.append(Array(#"{"other":"ab"#.utf8) + [bad] + Array(#"cd","id":2}"#.utf8))
+        }
+        for doc in docs {
+            var values = [JSONValue?](repeating: nil, count: table.count)
+            let read = Result { () throws(JSONError) -> JSONValue? in
+                try values.withUnsafeMutableBufferPointer { (buffer) throws(JSONError) -> JSONValue? in
+                    try JSONValue.parse(doc, memberNames: table, rootValues: buffer)
+                }
+            }
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc) }
+            switch (plain, read) {
+            case (.success(let whole), .success(.none)):
+                #expect(values[0] == whole["id"])
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b)
+            default:
+                Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test("short strings of every length up to 16 bytes with an escaped byte at every offset are written escaped")
+    func shortStringEscapes() throws {
+        for length in 1...16 {
+            for offset in 0..<length {
+                for special in ["\"", "\\", "\n", "\u{1F}", "\u{7F}", "é"] {
+                    var chars = Array(repeating: "a", count: length)
+                    chars[offset] = special
+                    let text = chars.joined()
+                    let written = JSONValue.string(text).jsonBytes()
+                    var escaped = text.replacingOccurrences(of: "\\", with: "\\\\")
+                    escaped = escaped.replacingOccurrences(of: "\"", with: "\\\"")
+                    escaped = escaped.replacingOccurrences(of: "\n", with: "\\n")
+                    escaped = escaped.replacingOccurrences(of: "\u{1F}", with: "\\u001f")
+                    #expect(written == Array("\"\(escaped)\"".utf8), "\(Array(text.utf8))")
+                }
+            }
+        }
+    }
+
+    @Test("String(validUTF8:) is String(decoding:as:) for valid text of every length, ASCII or not")
+    func validUTF8Strings() {
+        for length in 0..<40 {
+            for piece in ["a", "é", "😀", "\u{0}"] {
+                let bytes = Array(Array(repeating: piece, count: length).joined().utf8)
+                bytes.withUnsafeBufferPointer { buffer in
+                    let made = String(validUTF8: buffer)
+                    #expect(made == String(decoding: buffer, as: UTF8.self))
+                    #expect(Array(made.utf8) == bytes)
+                }
             }
         }
     }
