@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 @testable import CRMKafka
@@ -55,6 +56,48 @@ struct KafkaClientTests {
         await consumer.close()
         await producer.shutdown()
         withExtendedLifetime(cluster) {}  // outlives every client that used it
+    }
+
+    @Test func aValueChangedAfterEnqueueIsDeliveredAsItWasEnqueued() async throws {
+        // librdkafka sends values from the caller's array (no copy): the array must not change under it.
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("in-place", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let reports = ReportCollector()
+        for index in 0..<200 {
+            var message = ProducerMessage(
+                topic: "in-place", value: Array("value-\(index)-".utf8) + [UInt8](repeating: 0x61, count: 1_000))
+            try producer.enqueue(message) { reports.add($0) }
+            // The caller reuses its message at once: the enqueued value must stay as it was.
+            message.value.replaceSubrange(0..<5, with: Array("XXXXX".utf8))
+            message.value.removeLast(500)
+        }
+        #expect(await producer.flush(timeout: .seconds(20)))
+        #expect(reports.successes == 200)
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration(cluster, group: "g-in-place", topic: "in-place"), logger: logger)
+        var iterator = consumer.makeAsyncIterator()
+        for index in 0..<200 {
+            let consumed = try #require(await iterator.next())
+            #expect(consumed.value == Array("value-\(index)-".utf8) + [UInt8](repeating: 0x61, count: 1_000))
+        }
+        await consumer.close()
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}  // outlives every client that used it
+    }
+
+    @Test func aCopiedConsumedMessageChangesAloneWhenOneCopyIsChanged() {
+        let original = ConsumerMessage(
+            topicPartition: TopicPartition(topic: "t", partition: 2), offset: 7, key: Array("k".utf8),
+            value: Array("v".utf8), headers: [KafkaHeader(key: "h", text: "1")], timestampMilliseconds: 5)
+        var copy = original
+        copy.value = Array("changed".utf8)
+        copy.headers.append(KafkaHeader(key: "h2", text: "2"))
+        copy.offset = 8
+        #expect(original.value == Array("v".utf8) && original.headers.count == 1 && original.offset == 7)
+        #expect(copy.value == Array("changed".utf8) && copy.headers.count == 2 && copy.offset == 8)
+        #expect(copy.key == original.key && copy.timestampMilliseconds == 5 && !copy.isTombstone)
     }
 
     @Test func aNewConsumerResumesAfterTheLastCommittedOffset() async throws {
@@ -222,4 +265,17 @@ final class DoneOffsets: @unchecked Sendable {
 
     func snapshot() -> [TopicPartition: Int64] { lock.withLock { next } }
 
+}
+
+/// Counts delivery reports from librdkafka's poll thread.
+final class ReportCollector: Sendable {
+    private let counts = Mutex((successes: 0, failures: 0))
+
+    func add(_ result: Result<DeliveryReport, KafkaError>) {
+        counts.withLock {
+            if case .success = result { $0.successes += 1 } else { $0.failures += 1 }
+        }
+    }
+
+    var successes: Int { counts.withLock { $0.successes } }
 }
