@@ -441,22 +441,10 @@ struct JSONParser {
                 }
             }
         }
-        i = JSONParser.plainASCIIEnd(buf, from: start)
-        while i < buf.count {
-            let c = buf[i]
-            if c == UInt8(ascii: "\"") {
-                let end = i
-                i += 1
-                guard !names.isEmpty else { return -1 }
-                return JSONMemberNames.entry(buf, start, end, entries: names, starts: nameStarts) ?? -1
-            }
-            if c == UInt8(ascii: "\\") || c < 0x20 { break }
-            if c >= 0x80 {
-                i += try utf8Sequence()
-                i = JSONParser.plainASCIIEnd(buf, from: i)
-                continue
-            }
-            i += 1
+        i = start
+        if let end = try plainStringEnd() {
+            guard !names.isEmpty else { return -1 }
+            return JSONMemberNames.entry(buf, start, end, entries: names, starts: nameStarts) ?? -1
         }
         // Escapes, control characters or no closing quote: the full reading (and its errors).
         i = quote
@@ -464,18 +452,20 @@ struct JSONParser {
         return nameEntry
     }
 
-    /// Reads past the string at `i` (its opening quote) with the checks and errors of ``string(memberName:)``, without
-    /// making it.
-    mutating func skipString() throws(JSONError) {
-        let quote = i
-        i = JSONParser.plainASCIIEnd(buf, from: i + 1)
+    /// Reads the plain part of a string from `i` (just after its opening quote): UTF-8 checked on the way, runs of
+    /// plain ASCII (no quote, backslash or control character) skipped eight bytes at a time. Returns the closing
+    /// quote's index with `i` past it; nil when an escape, a control character or the end of the input comes first,
+    /// with `i` there (the caller reads the rest, or the string again, the slow way).
+    @inline(__always)
+    mutating func plainStringEnd() throws(JSONError) -> Int? {
+        i = JSONParser.plainASCIIEnd(buf, from: i)
         while i < buf.count {
             let c = buf[i]
             if c == UInt8(ascii: "\"") {
                 i += 1
-                return
+                return i - 1
             }
-            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
             if c >= 0x80 {
                 i += try utf8Sequence()
                 i = JSONParser.plainASCIIEnd(buf, from: i)
@@ -483,6 +473,15 @@ struct JSONParser {
             }
             i += 1
         }
+        return nil
+    }
+
+    /// Reads past the string at `i` (its opening quote) with the checks and errors of ``string(memberName:)``, without
+    /// making it.
+    mutating func skipString() throws(JSONError) {
+        let quote = i
+        i += 1
+        if try plainStringEnd() != nil { return }
         // Escapes, control characters or no closing quote: the full reading (and its errors).
         i = quote
         _ = try string()
@@ -523,29 +522,15 @@ struct JSONParser {
         i += 1  // opening quote
         if memberName { nameEntry = -1 }
         let start = i
-        // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are). Runs of
-        // plain ASCII (no quote, backslash or control character) are skipped eight bytes at a time.
-        i = JSONParser.plainASCIIEnd(buf, from: i)
-        while i < buf.count {
-            let c = buf[i]
-            if c == UInt8(ascii: "\"") {
-                let end = i
-                i += 1
-                if memberName && !names.isEmpty,
-                    let known = JSONMemberNames.entry(buf, start, end, entries: names, starts: nameStarts)
-                {
-                    nameEntry = known
-                    return names[known].name
-                }
-                return String(validUTF8: UnsafeBufferPointer(rebasing: buf[start..<end]))
+        // Fast path: no escapes (UTF-8 validated on the way, so the bytes become the string as they are).
+        if let end = try plainStringEnd() {
+            if memberName && !names.isEmpty,
+                let known = JSONMemberNames.entry(buf, start, end, entries: names, starts: nameStarts)
+            {
+                nameEntry = known
+                return names[known].name
             }
-            if c == UInt8(ascii: "\\") || c < 0x20 { break }
-            if c >= 0x80 {
-                i += try utf8Sequence()
-                i = JSONParser.plainASCIIEnd(buf, from: i)
-                continue
-            }
-            i += 1
+            return String(validUTF8: UnsafeBufferPointer(rebasing: buf[start..<end]))
         }
         var out: [UInt8] = Array(buf[start..<i])
         while i < buf.count {
