@@ -790,22 +790,27 @@ public struct JSONWriter: ~Copyable {
         if n > 16 {
             target.update(from: source, count: n)
         } else if n >= 8 {
-            let from = UnsafeRawPointer(source)
-            let to = UnsafeMutableRawPointer(target)
-            let head = from.loadUnaligned(as: UInt64.self)
-            let tail = from.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-            to.storeBytes(of: head, as: UInt64.self)
-            to.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+            copyAsTwoWords(UInt64.self, source, to: target, count: n)
         } else if n >= 4 {
-            let from = UnsafeRawPointer(source)
-            let to = UnsafeMutableRawPointer(target)
-            let head = from.loadUnaligned(as: UInt32.self)
-            let tail = from.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
-            to.storeBytes(of: head, as: UInt32.self)
-            to.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
+            copyAsTwoWords(UInt32.self, source, to: target, count: n)
         } else {
             for k in 0..<n { target[k] = source[k] }
         }
+    }
+
+    /// Copies `n` bytes (at least one `Word`, at most two) as the first and the last `Word`, which overlap when `n` is
+    /// less than two words.
+    @inlinable @inline(__always)
+    static func copyAsTwoWords<Word: FixedWidthInteger>(
+        _: Word.Type, _ source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count n: Int
+    ) {
+        let size = MemoryLayout<Word>.size
+        let from = UnsafeRawPointer(source)
+        let to = UnsafeMutableRawPointer(target)
+        let head = from.loadUnaligned(as: Word.self)
+        let tail = from.loadUnaligned(fromByteOffset: n - size, as: Word.self)
+        to.storeBytes(of: head, as: Word.self)
+        to.storeBytes(of: tail, toByteOffset: n - size, as: Word.self)
     }
 
     /// Writes `raw` as it is (already-encoded JSON).

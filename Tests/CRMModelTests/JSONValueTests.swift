@@ -265,6 +265,18 @@ struct JSONEncoderTests {
         }
     }
 
+    /// `doc` parsed into one value per entry of `table` (``JSONValue/parse(_:limits:memberNames:rootValues:)``): the
+    /// values, and what the parse returned (the whole document when it is not an object) or threw.
+    static func rootValues(of doc: [UInt8], table: JSONMemberNames) -> ([JSONValue?], Result<JSONValue?, JSONError>) {
+        var values = [JSONValue?](repeating: nil, count: table.count)
+        let read = Result { () throws(JSONError) -> JSONValue? in
+            try values.withUnsafeMutableBufferPointer { (buffer) throws(JSONError) -> JSONValue? in
+                try JSONValue.parse(doc, memberNames: table, rootValues: buffer)
+            }
+        }
+        return (values, read)
+    }
+
     @Test("root values hold each table name's last root member, errors as without (5 000 documents, escaped names)")
     func rootValues() {
         let names = [
@@ -275,12 +287,7 @@ struct JSONEncoderTests {
         let extra = [#"[{"id":1}]"#, #"{"x":{"id":1},"x":2}"#, #"{}"#, #"null"#, #"{"t\u0061b\tname":3,"id":[]}"#]
         let docs = Self.memberNameDocuments() + extra.map { Array($0.utf8) }
         for doc in docs {
-            var values = [JSONValue?](repeating: nil, count: table.count)
-            let read = Result { () throws(JSONError) -> JSONValue? in
-                try values.withUnsafeMutableBufferPointer { (buffer) throws(JSONError) -> JSONValue? in
-                    try JSONValue.parse(doc, memberNames: table, rootValues: buffer)
-                }
-            }
+            let (values, read) = Self.rootValues(of: doc, table: table)
             let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc) }
             switch (plain, read) {
             case (.success(.object(let members)), .success(let whole)):
@@ -316,12 +323,7 @@ struct JSONEncoderTests {
             docs.append(Array(#"{"other":"ab"#.utf8) + [bad] + Array(#"cd","id":2}"#.utf8))
         }
         for doc in docs {
-            var values = [JSONValue?](repeating: nil, count: table.count)
-            let read = Result { () throws(JSONError) -> JSONValue? in
-                try values.withUnsafeMutableBufferPointer { (buffer) throws(JSONError) -> JSONValue? in
-                    try JSONValue.parse(doc, memberNames: table, rootValues: buffer)
-                }
-            }
+            let (values, read) = Self.rootValues(of: doc, table: table)
             let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc) }
             switch (plain, read) {
             case (.success(let whole), .success(.none)):
