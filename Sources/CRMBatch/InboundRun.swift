@@ -174,6 +174,7 @@ struct InboundRun: Sendable {
         logger.info(
             "batch \(job.name): importing \(file.name)", metadata: ["sha256": "\(sha)", "bytes": "\(size ?? -1)"])
         let tracker = AckTracker(rowsDone: current.rowsDone, scanFrom: current.scanFrom)
+        let deliveries = emitter.metered(tracker)
         var progress = ProgressReporter(
             job: job.name, interval: job.progressSeconds, logger: logger, sink: environment.onProgress)
         var rows = RowSource(job: job, path: local.path)
@@ -193,6 +194,14 @@ struct InboundRun: Sendable {
             }
             return chunk
         }
+        // Saves the rows done and their offsets, read together (a status's row count may be older than the offsets).
+        func saveCheckpoint() throws(BatchError) {
+            let checkpoint = tracker.checkpoint
+            (current.rowsDone, current.scanFrom) = checkpoint
+            try state.saveInboundFile(job: job.name, sha256: sha, current)
+            savedRows = checkpoint.rowsDone
+            lastSave = Date()
+        }
         var chunk = readChunk()
         var built = await builder.build(chunk)
         // Time the row loop spent waiting for Kafka (rows in flight at the limit, or librdkafka's queue full):
@@ -201,9 +210,9 @@ struct InboundRun: Sendable {
         while !chunk.isEmpty {
             let upcoming = readChunk()
             async let upcomingBuilt = builder.build(upcoming)
+            metrics.read.increment(by: chunk.count)
+            counts.read += chunk.count
             for (row, var messages) in zip(chunk, built) {
-                counts.read += 1
-                metrics.read.increment()
                 if messages.first?.isDeadLetter == true {
                     counts.bad += 1
                     metrics.rejected.increment()
@@ -220,7 +229,7 @@ struct InboundRun: Sendable {
                 var status = tracker.begin(row: row.number, messages: messages.count)
                 for message in messages {
                     try await enqueue(
-                        message.message, row: row.number, emitter: emitter, tracker: tracker, waited: &waited)
+                        message.message, row: row.number, emitter: emitter, deliveries: deliveries, waited: &waited)
                 }
                 if status.inFlight >= environment.maxInFlight {
                     let start = ContinuousClock.now
@@ -232,20 +241,12 @@ struct InboundRun: Sendable {
                     waited.add(since: start)
                 }
                 try status.check(job: job.name)
-                let done = status.rowsDone
-                if done - savedRows >= job.checkpointRows
-                    || (done > savedRows && Date().timeIntervalSince(lastSave) >= 1)
-                {
-                    // Rows done and their offsets read together (the count in `status` may be older than the offsets).
-                    let checkpoint = tracker.checkpoint
-                    (current.rowsDone, current.scanFrom) = checkpoint
-                    try state.saveInboundFile(job: job.name, sha256: sha, current)
-                    savedRows = checkpoint.rowsDone
-                    lastSave = Date()
-                }
-                progress.tick(
-                    rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
+                if status.rowsDone - savedRows >= job.checkpointRows { try saveCheckpoint() }
             }
+            // Once a chunk, not once a row: the clock is read for the time-based checkpoint and the progress line.
+            if tracker.rowsDone > savedRows && Date().timeIntervalSince(lastSave) >= 1 { try saveCheckpoint() }
+            progress.tick(
+                rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
             (chunk, built) = (upcoming, await upcomingBuilt)
         }
         // Every message acknowledged (or failed) before the file is done.
@@ -289,12 +290,14 @@ struct InboundRun: Sendable {
             ])
     }
 
+    /// Enqueues a message of `row`; its delivery goes to `deliveries` (the file's ``AckTracker``) tagged with the row.
     private func enqueue(
-        _ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker, waited: inout WaitTime
+        _ message: ProducerMessage, row: Int, emitter: SourceEmitter, deliveries: SourceEmitter.MeteredReceiver,
+        waited: inout WaitTime
     ) async throws(BatchError) {
         // librdkafka's local queue may be full (RD_KAFKA_RESP_ERR__QUEUE_FULL): wait for room, about 2 minutes at most.
         for _ in 0..<120_000 {
-            let refusal: KafkaError? = Self.tryEnqueue(message, row: row, emitter: emitter, tracker: tracker)
+            let refusal: KafkaError? = Self.tryEnqueue(message, row: row, emitter: emitter, deliveries: deliveries)
             guard let refusal else { return }
             if refusal.rdkafkaCode != -184 {
                 throw BatchError(.kafka, "job \(job.name): cannot produce row \(row) to \(message.topic): \(refusal)")
@@ -307,10 +310,10 @@ struct InboundRun: Sendable {
     }
 
     private static func tryEnqueue(
-        _ message: ProducerMessage, row: Int, emitter: SourceEmitter, tracker: AckTracker
+        _ message: ProducerMessage, row: Int, emitter: SourceEmitter, deliveries: SourceEmitter.MeteredReceiver
     ) -> KafkaError? {
         do {
-            try emitter.enqueue(message) { result in tracker.acknowledge(row: row, result: result) }
+            try emitter.enqueue(message, tag: row, to: deliveries)
             return nil
         } catch {
             return error
@@ -660,7 +663,7 @@ struct MessageBuilder: Sendable {
 ///
 /// Rows are begun in order (`rowsDone + 1`, `+ 2`, ...), so the rows not done yet are kept in an array in row order
 /// rather than in dictionaries; a row's offsets are usually one partition's (one message), kept without a dictionary.
-final class AckTracker: Sendable {
+final class AckTracker: DeliveryReceiver {
     /// A row begun and not yet done.
     private struct Row {
         var remaining: Int
@@ -675,7 +678,11 @@ final class AckTracker: Sendable {
         /// Rows `rowsDone + 1`, `rowsDone + 2`, ... from index `head` on.
         var rows: [Row] = []
         var head = 0
+        /// The offsets after the done rows' messages, by partition; the latest partition's is kept in `latest` and
+        /// folded in when another partition comes or a checkpoint is read (rows done one after another are usually
+        /// one partition's: no hashing per row).
         var scanFrom: [TopicPartition: Int64]
+        var latest: (TopicPartition, Int64)?
         var inFlight = 0
         var acknowledged = 0
         var failure: String?
@@ -715,6 +722,11 @@ final class AckTracker: Sendable {
         }
     }
 
+    /// A delivery report for one message of the row `tag`.
+    func delivered(tag row: Int, _ result: Result<DeliveryReport, KafkaError>) {
+        acknowledge(row: row, result: result)
+    }
+
     /// A delivery report for one message of `row`.
     func acknowledge(row: Int, result: Result<DeliveryReport, KafkaError>) {
         state.withLock { s in
@@ -745,7 +757,14 @@ final class AckTracker: Sendable {
 
     private static func advance(_ s: inout State) {
         while s.head < s.rows.count, s.rows[s.head].remaining == 0 {
-            if case (let tp, let offset)? = s.rows[s.head].first { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
+            if case (let tp, let offset)? = s.rows[s.head].first {
+                if case (let latestTP, let latestOffset)? = s.latest, latestTP == tp {
+                    s.latest = (tp, max(latestOffset, offset))
+                } else {
+                    foldLatest(&s)
+                    s.latest = (tp, offset)
+                }
+            }
             for (tp, offset) in s.rows[s.head].more { s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset) }
             s.rows[s.head] = Row(remaining: 0)
             s.head += 1
@@ -757,12 +776,23 @@ final class AckTracker: Sendable {
         }
     }
 
+    private static func foldLatest(_ s: inout State) {
+        guard case (let tp, let offset)? = s.latest else { return }
+        s.scanFrom[tp] = max(s.scanFrom[tp] ?? 0, offset)
+        s.latest = nil
+    }
+
     var status: Status { state.withLock { Status(inFlight: $0.inFlight, rowsDone: $0.rowsDone, failure: $0.failure) } }
     var rowsDone: Int { state.withLock { $0.rowsDone } }
     /// The rows done and the offsets after their messages, read together: acknowledgements arrive on librdkafka's
     /// thread, and offsets read a moment after the row count could cover rows past it, which a resumed run would then
     /// not find in its scan and produce again.
-    var checkpoint: (rowsDone: Int, scanFrom: [TopicPartition: Int64]) { state.withLock { ($0.rowsDone, $0.scanFrom) } }
+    var checkpoint: (rowsDone: Int, scanFrom: [TopicPartition: Int64]) {
+        state.withLock { s in
+            Self.foldLatest(&s)
+            return (s.rowsDone, s.scanFrom)
+        }
+    }
     var inFlight: Int { state.withLock { $0.inFlight } }
     var acknowledged: Int { state.withLock { $0.acknowledged } }
 

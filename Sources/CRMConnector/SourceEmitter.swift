@@ -30,7 +30,7 @@ public struct SourceEmitter: Sendable {
     }
 
     /// The emitter's metrics, counted from delivery reports.
-    private final class Metrics: Sendable {
+    fileprivate final class Metrics: Sendable {
         let acknowledged: Counter
         let failed: Counter
         let deadLettered: Counter
@@ -120,6 +120,39 @@ public struct SourceEmitter: Sendable {
                 metrics.record(result)
                 onDelivery(result)
             }
+        } catch {
+            record(.failure(error))
+            throw error
+        }
+    }
+
+    /// A receiver of many messages' deliveries that counts each in the emitter's metrics, then hands it to `receiver`:
+    /// made once per stream of messages (a batch file) and passed to ``enqueue(_:tag:to:)`` with each.
+    public func metered(_ receiver: any DeliveryReceiver) -> MeteredReceiver {
+        MeteredReceiver(metrics: metrics, receiver: receiver)
+    }
+
+    /// A ``DeliveryReceiver`` that counts deliveries in a ``SourceEmitter``'s metrics (``metered(_:)``).
+    public final class MeteredReceiver: DeliveryReceiver {
+        private let metrics: Metrics
+        private let receiver: any DeliveryReceiver
+
+        fileprivate init(metrics: Metrics, receiver: any DeliveryReceiver) {
+            self.metrics = metrics
+            self.receiver = receiver
+        }
+
+        public func delivered(tag: Int, _ result: Result<DeliveryReport, KafkaError>) {
+            metrics.record(result)
+            receiver.delivered(tag: tag, result)
+        }
+    }
+
+    /// Enqueues `message` without waiting, as ``enqueue(_:onDelivery:)`` does; `receiver` gets its delivery with `tag`.
+    /// One allocation per message rather than two closures: for sources with many messages in flight (batch rows).
+    public func enqueue(_ message: ProducerMessage, tag: Int, to receiver: MeteredReceiver) throws(KafkaError) {
+        do {
+            try producer.enqueue(message, tag: tag, to: receiver)
         } catch {
             record(.failure(error))
             throw error

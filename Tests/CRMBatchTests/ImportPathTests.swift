@@ -71,6 +71,24 @@ import Testing
         #expect(throws: BatchError.self) { try tracker.check(job: "j") }
     }
 
+    @Test func theCheckpointHasEachPartitionsOffsetWhenDoneRowsAlternatePartitions() {
+        // The offset of the latest partition's rows is kept aside and folded in when another partition comes or a
+        // checkpoint is read: every partition's offset must be in every checkpoint.
+        let a = TopicPartition(topic: "out", partition: 0)
+        let b = TopicPartition(topic: "out", partition: 1)
+        let c = TopicPartition(topic: "other", partition: 0)
+        let tracker = AckTracker(rowsDone: 0, scanFrom: [c: 3])
+        for row in 1...9 { tracker.begin(row: row, messages: 1) }
+        let partitions = [a, a, b, b, a, b, b, b, a]
+        for (index, tp) in partitions.enumerated() {
+            tracker.acknowledge(row: index + 1, result: Self.delivered(tp.topic, tp.partition, Int64(10 * (index + 1))))
+            if index == 3 { #expect(tracker.checkpoint.scanFrom == [a: 21, b: 41, c: 3]) }
+        }
+        #expect(tracker.checkpoint.scanFrom == [a: 91, b: 81, c: 3])
+        #expect(tracker.checkpoint.scanFrom == [a: 91, b: 81, c: 3], "reading a checkpoint changes nothing")
+        #expect(tracker.checkpoint.rowsDone == 9)
+    }
+
     @Test func manyRowsInFlightAdvanceInOrder() {
         let tp = TopicPartition(topic: "out", partition: 0)
         let tracker = AckTracker(rowsDone: 0, scanFrom: [:])

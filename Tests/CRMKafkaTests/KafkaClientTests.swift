@@ -87,6 +87,32 @@ struct KafkaClientTests {
         withExtendedLifetime(cluster) {}  // outlives every client that used it
     }
 
+    @Test func aReceiverGetsEachTaggedMessagesDeliveryOnceWithItsTopicAndOffset() async throws {
+        // Messages of two topics, interleaved: each report names its own message's topic (the handler remembers the
+        // previous message's topic and must notice the change) and comes to the receiver with the message's tag.
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("tagged-a", partitions: 1)
+        try cluster.createTopic("tagged-b", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let receiver = TaggedReports()
+        for tag in 0..<300 {
+            let topic = tag % 3 == 0 ? "tagged-b" : "tagged-a"
+            try producer.enqueue(ProducerMessage(topic: topic, value: Array("\(tag)".utf8)), tag: tag, to: receiver)
+        }
+        #expect(await producer.flush(timeout: .seconds(20)))
+        let reports = receiver.reports
+        #expect(reports.count == 300)
+        #expect(Set(reports.map(\.tag)) == Set(0..<300))
+        for topic in ["tagged-a", "tagged-b"] {
+            let tags = (0..<300).filter { ($0 % 3 == 0) == (topic == "tagged-b") }
+            let offsets = reports.filter { $0.topic == topic }.sorted { $0.tag < $1.tag }.map(\.offset)
+            #expect(offsets == (0..<Int64(tags.count)).map { $0 }, "\(topic): offsets in enqueue order")
+        }
+        await producer.shutdown()
+        withExtendedLifetime(cluster) {}
+    }
+
     @Test func aCopiedConsumedMessageChangesAloneWhenOneCopyIsChanged() {
         let original = ConsumerMessage(
             topicPartition: TopicPartition(topic: "t", partition: 2), offset: 7, key: Array("k".utf8),
@@ -268,6 +294,21 @@ final class DoneOffsets: @unchecked Sendable {
 }
 
 /// Counts delivery reports from librdkafka's poll thread.
+/// Delivery reports received by tag (``KafkaProducer/enqueue(_:tag:to:)``).
+final class TaggedReports: DeliveryReceiver {
+    struct Report { var tag: Int, topic: String, offset: Int64 }
+    private let received = Mutex<[Report]>([])
+
+    func delivered(tag: Int, _ result: Result<DeliveryReport, KafkaError>) {
+        guard case .success(let report) = result else { return }
+        received.withLock {
+            $0.append(Report(tag: tag, topic: report.topicPartition.topic, offset: report.offset))
+        }
+    }
+
+    var reports: [Report] { received.withLock { $0 } }
+}
+
 final class ReportCollector: Sendable {
     private let counts = Mutex((successes: 0, failures: 0))
 

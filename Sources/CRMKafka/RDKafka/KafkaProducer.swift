@@ -74,8 +74,19 @@ public final class KafkaProducer: Sendable {
     /// Enqueues `message`; `onDelivery` runs on the poll thread once the broker acknowledged it or it failed for good.
     /// Throws at once if librdkafka refuses it (queue full, message too large, unknown topic with auto-create off).
     public func enqueue(_ message: ProducerMessage, onDelivery: @escaping DeliveryHandler) throws(KafkaError) {
+        try enqueue(message, context: DeliveryContext(.handler(onDelivery), payload: message.value))
+    }
+
+    /// Enqueues `message`; `receiver` gets its delivery report with `tag` on the poll thread, as `onDelivery` would in
+    /// ``enqueue(_:onDelivery:)``. For callers with many messages in flight (batch imports): the message costs one
+    /// allocation, where a closure that captures something costs one more, freed on the poll thread.
+    public func enqueue(_ message: ProducerMessage, tag: Int, to receiver: any DeliveryReceiver) throws(KafkaError) {
+        try enqueue(message, context: DeliveryContext(.receiver(receiver, tag: tag), payload: message.value))
+    }
+
+    private func enqueue(_ message: ProducerMessage, context: DeliveryContext) throws(KafkaError) {
         // The context keeps the payload alive until the delivery report: librdkafka sends it from where it is.
-        let context = Unmanaged.passRetained(DeliveryContext(handler: onDelivery, payload: message.value))
+        let context = Unmanaged.passRetained(context)
         let error = Self.produce(message, on: client.handle, opaque: context.toOpaque())
         if let error {
             context.release()
@@ -263,15 +274,35 @@ public final class KafkaProducer: Sendable {
 
 }
 
-/// Per-message context passed to librdkafka as the message opaque: the handler to call, and the payload librdkafka
-/// reads in place until it reports the delivery.
+/// Receives the delivery reports of many messages, each enqueued with a tag
+/// (``KafkaProducer/enqueue(_:tag:to:)``): one shared object instead of a closure per message.
+public protocol DeliveryReceiver: AnyObject, Sendable {
+    /// The broker's acknowledgement or the final error of the message enqueued with `tag`; called once per message,
+    /// on the producer's poll thread.
+    func delivered(tag: Int, _ result: Result<DeliveryReport, KafkaError>)
+}
+
+/// Per-message context passed to librdkafka as the message opaque: who is told of the delivery, and the payload
+/// librdkafka reads in place until it reports the delivery.
 final class DeliveryContext: Sendable {
-    let handler: KafkaProducer.DeliveryHandler
+    enum Target {
+        case handler(KafkaProducer.DeliveryHandler)
+        case receiver(any DeliveryReceiver, tag: Int)
+    }
+
+    let target: Target
     let payload: [UInt8]
 
-    init(handler: @escaping KafkaProducer.DeliveryHandler, payload: [UInt8]) {
-        self.handler = handler
+    init(_ target: Target, payload: [UInt8]) {
+        self.target = target
         self.payload = payload
+    }
+
+    func deliver(_ result: Result<DeliveryReport, KafkaError>) {
+        switch target {
+        case .handler(let handler): handler(result)
+        case .receiver(let receiver, let tag): receiver.delivered(tag: tag, result)
+        }
     }
 }
 
@@ -303,7 +334,8 @@ final class ProducerEventHandler: Sendable {
         switch rd_kafka_event_type(event) {
         case RD_KAFKA_EVENT_DR:
             var delivered = false
-            var topicNames: [OpaquePointer: String] = [:]
+            // The topic of the previous message: an event's messages are nearly always one topic's.
+            var lastTopic: (handle: OpaquePointer, name: String)?
             while let message = rd_kafka_event_message_next(event) {
                 guard let opaque = message.pointee._private else { continue }
                 let context = Unmanaged<DeliveryContext>.fromOpaque(opaque).takeRetainedValue()
@@ -312,11 +344,11 @@ final class ProducerEventHandler: Sendable {
                 let pointee = message.pointee
                 let topic: String
                 if let rkt = pointee.rkt {
-                    if let cached = topicNames[rkt] {
-                        topic = cached
+                    if let lastTopic, lastTopic.handle == rkt {
+                        topic = lastTopic.name
                     } else {
                         topic = String(cString: rd_kafka_topic_name(rkt))
-                        topicNames[rkt] = topic
+                        lastTopic = (rkt, topic)
                     }
                 } else {
                     topic = "?"
@@ -325,13 +357,13 @@ final class ProducerEventHandler: Sendable {
                     delivered = true
                     produceLatency.recordMicroseconds(microseconds)
                     let seconds = Double(microseconds) / 1e6
-                    context.handler(
+                    context.deliver(
                         .success(
                             DeliveryReport(
                                 topicPartition: TopicPartition(topic: topic, partition: pointee.partition),
                                 offset: pointee.offset, latency: seconds)))
                 } else {
-                    context.handler(.failure(.from(pointee.err, .produce, context: "delivery to \(topic)")))
+                    context.deliver(.failure(.from(pointee.err, .produce, context: "delivery to \(topic)")))
                 }
             }
             if delivered { lastErrorText.withLock { $0 = nil } }
