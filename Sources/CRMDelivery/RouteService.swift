@@ -109,9 +109,9 @@ public final class RouteService: Service, Sendable {
         switch step {
         case .produce(let outgoing):
             guard !outgoing.isEmpty else { return finish(message) }
-            let pending = PendingRecords(count: outgoing.count, version: version)
-            for record in outgoing {
-                await enqueue(record, for: message, pending: pending)
+            let pending = PendingRecords(outgoing, for: message, route: self, version: version)
+            for index in outgoing.indices {
+                await enqueue(outgoing[index], for: message, pending: pending, index: index)
             }
         case .drop(let reason):
             metrics.dropped.increment()
@@ -135,32 +135,40 @@ public final class RouteService: Service, Sendable {
                 ]) { $1 })
         let record = DeadLetter.record(
             for: message, failure: failure, route: route.name, mappingVersion: version, topic: route.deadLetterTopic)
-        await enqueue(record, for: message, pending: PendingRecords(count: 1, version: version, deadLetter: failure))
+        let pending = PendingRecords([record], for: message, route: self, version: version, deadLetter: failure)
+        await enqueue(record, for: message, pending: pending, index: 0)
     }
 
-    /// Enqueues one record; retries queue-full waits here and retriable delivery failures from the callback.
+    /// Enqueues record `index` of `pending` (`record`); retries queue-full waits here and retriable delivery failures
+    /// from the delivery report. A first attempt reports to `pending` (no closure per record); a retry to a closure
+    /// that knows its attempt.
     private func enqueue(
-        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int = 1
+        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, index: Int, attempt: Int = 1
     ) async {
         while true {
             do {
-                try producer.enqueue(record) { [self] result in
-                    self.delivered(result, record: record, for: message, pending: pending, attempt: attempt)
+                if attempt == 1 {
+                    try producer.enqueue(record, tag: index, to: pending)
+                } else {
+                    try producer.enqueue(record) { [self] result in
+                        self.delivered(
+                            result, record: record, for: message, pending: pending, index: index, attempt: attempt)
+                    }
                 }
                 return
             } catch  where error.isRetriable {
                 try? await Task.sleep(for: .milliseconds(2))  // librdkafka's queue is full: let it drain
             } catch {
-                refused(error, record: record, for: message, pending: pending, attempt: attempt)
+                refused(error, record: record, for: message, pending: pending, index: index, attempt: attempt)
                 return
             }
         }
     }
 
     /// Runs on the producer's poll thread.
-    private func delivered(
+    fileprivate func delivered(
         _ result: Result<DeliveryReport, KafkaError>, record: ProducerMessage, for message: ConsumerMessage,
-        pending: PendingRecords, attempt: Int
+        pending: PendingRecords, index: Int, attempt: Int
     ) {
         switch result {
         case .success:
@@ -182,9 +190,9 @@ public final class RouteService: Service, Sendable {
                 metadata: Self.where(message).merging([
                     "error": "\(error)", "attempt": "\(attempt)", "topic": "\(record.topic)",
                 ]) { $1 })
-            retryLater(record, for: message, pending: pending, attempt: attempt)
+            retryLater(record, for: message, pending: pending, index: index, attempt: attempt)
         case .failure(let error):
-            refused(error, record: record, for: message, pending: pending, attempt: attempt)
+            refused(error, record: record, for: message, pending: pending, index: index, attempt: attempt)
         }
     }
 
@@ -193,7 +201,7 @@ public final class RouteService: Service, Sendable {
     /// partition stops advancing and the `crmhub_route_dead_letter_stuck` log and metric call for a person.
     private func refused(
         _ error: KafkaError, record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords,
-        attempt: Int
+        index: Int, attempt: Int
     ) {
         if pending.deadLetter != nil {
             metrics.deadLetterStuck.increment()
@@ -202,7 +210,7 @@ public final class RouteService: Service, Sendable {
                 metadata: Self.where(message).merging([
                     "error": "\(error)", "topic": "\(record.topic)", "bytes": "\(record.value.count)",
                 ]) { $1 })
-            retryLater(record, for: message, pending: pending, attempt: attempt)
+            retryLater(record, for: message, pending: pending, index: index, attempt: attempt)
             return
         }
         metrics.failed.increment()
@@ -217,11 +225,11 @@ public final class RouteService: Service, Sendable {
     static let requeueBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
 
     private func retryLater(
-        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, attempt: Int
+        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, index: Int, attempt: Int
     ) {
         Task {
             try? await Task.sleep(for: Self.requeueBackoff.delay(afterAttempt: attempt + 1))
-            await self.enqueue(record, for: message, pending: pending, attempt: attempt + 1)
+            await self.enqueue(record, for: message, pending: pending, index: index, attempt: attempt + 1)
         }
     }
 
@@ -253,8 +261,9 @@ public final class RouteService: Service, Sendable {
     }
 }
 
-/// Counts a source message's outstanding produced records and remembers the first refused one.
-final class PendingRecords: Sendable {
+/// The records produced for one source message: counts those outstanding, remembers the first refused one, and
+/// receives their first attempts' delivery reports (tag: the record's index) for the route.
+final class PendingRecords: DeliveryReceiver {
     enum Outcome {
         case finished
         case failed(DeliveryFailure)
@@ -271,10 +280,24 @@ final class PendingRecords: Sendable {
     /// Set when these records are the dead-letter record for `failure`.
     let deadLetter: DeliveryFailure?
 
-    init(count: Int, version: String?, deadLetter: DeliveryFailure? = nil) {
-        state = Mutex(State(remaining: count))
+    private let records: [ProducerMessage]
+    private let message: ConsumerMessage
+    private let route: RouteService
+
+    init(
+        _ records: [ProducerMessage], for message: ConsumerMessage, route: RouteService, version: String?,
+        deadLetter: DeliveryFailure? = nil
+    ) {
+        state = Mutex(State(remaining: records.count))
+        self.records = records
+        self.message = message
+        self.route = route
         self.version = version
         self.deadLetter = deadLetter
+    }
+
+    func delivered(tag index: Int, _ result: Result<DeliveryReport, KafkaError>) {
+        route.delivered(result, record: records[index], for: message, pending: self, index: index, attempt: 1)
     }
 
     func recordFailed(_ failure: DeliveryFailure) {
