@@ -34,11 +34,14 @@ final class FieldNode: Sendable {
     /// How many fields of the same object share this field's first name part: the capacity of the nested object
     /// a dotted name creates (`address.line1`, `address.city`, ... → 4).
     let nestedCapacity: Int
+    /// How a laid-out record writes the value without making it, when it can (see TextPipeline.swift).
+    let direct: (any DirectValue)?
 
     init(_ plan: FieldPlan, nestedCapacity: Int, lowering: Lowering) {
         name = plan.name
         parts = plan.parts
         value = lowering.value(plan.expr)
+        direct = directValue(value)
         required = plan.required
         omitNull = plan.omitNull
         self.nestedCapacity = nestedCapacity
@@ -624,7 +627,12 @@ final class StringStep: StepNode {
 /// `fn: {prefix: p}`.
 final class PrefixStep: StepNode {
     let prefix: String
-    init(_ prefix: String) { self.prefix = prefix }
+    /// The prefix's UTF-8 bytes (for ``ByteTextStep/text(_:into:)``).
+    let prefixBytes: [UInt8]
+    init(_ prefix: String) {
+        self.prefix = prefix
+        prefixBytes = Array(prefix.utf8)
+    }
     func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.prefix(prefix, v)

@@ -387,18 +387,38 @@ struct FixedDecimal {
     /// when the text needs the string path (non-ASCII text, exponents).
     static func roundedASCII(_ text: String, scale: Int) -> String?? {
         TextFunctions.withBytes(text) { b -> String?? in
-            // Leading and trailing ASCII whitespace is what `TextFunctions.trimmed` removes from ASCII text.
-            guard let reading = readASCII(b, commaIsPoint: true) else { return nil }
+            guard let reading = roundingReading(b) else { return nil }
             guard let (negative, integer, fraction) = reading else { return .some(nil) }
-            let fractionDigits = UnsafeBufferPointer(rebasing: b[fraction])
-            guard !integer.isEmpty else {
-                let zero: StaticString = "0"
-                return .some(
-                    rounded(
-                        negative, UnsafeBufferPointer(start: zero.utf8Start, count: 1), fractionDigits, scale: scale))
-            }
-            return .some(rounded(negative, UnsafeBufferPointer(rebasing: b[integer]), fractionDigits, scale: scale))
+            return .some(rounded(negative, integer, fraction, scale: scale))
         }
+    }
+
+    /// ``roundedASCII(_:scale:)`` of the UTF-8 text `b`, written into `out`: the number of bytes written;
+    /// `.some(nil)` when it is not a decimal; nil when the text needs the string path or the digits do not fit.
+    static func roundedASCII(
+        _ b: UnsafeBufferPointer<UInt8>, scale: Int, into out: UnsafeMutableBufferPointer<UInt8>
+    ) -> Int?? {
+        guard let reading = roundingReading(b) else { return nil }
+        guard let (negative, integer, fraction) = reading else { return .some(nil) }
+        guard let start = out.baseAddress, roundedLength(integer, scale: scale) <= out.count else { return nil }
+        return .some(rounded(negative, integer, fraction, scale: scale, into: start))
+    }
+
+    /// ``readASCII(_:commaIsPoint:)`` of `b` with commas read as points, as digit buffers: the integer digits
+    /// (`"0"` for none) and the fraction digits.
+    @inline(__always)
+    static func roundingReading(
+        _ b: UnsafeBufferPointer<UInt8>
+    ) -> (negative: Bool, integer: UnsafeBufferPointer<UInt8>, fraction: UnsafeBufferPointer<UInt8>)?? {
+        // Leading and trailing ASCII whitespace is what `TextFunctions.trimmed` removes from ASCII text.
+        guard let reading = readASCII(b, commaIsPoint: true) else { return nil }
+        guard let (negative, integer, fraction) = reading else { return .some(nil) }
+        let fractionDigits = UnsafeBufferPointer(rebasing: b[fraction])
+        guard !integer.isEmpty else {
+            let zero: StaticString = "0"
+            return .some((negative, UnsafeBufferPointer(start: zero.utf8Start, count: 1), fractionDigits))
+        }
+        return .some((negative, UnsafeBufferPointer(rebasing: b[integer]), fractionDigits))
     }
 
     /// The Character-level reading (any whitespace, exponents).
@@ -441,6 +461,22 @@ struct FixedDecimal {
     static func rounded(
         _ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int
     ) -> String {
+        String(unsafeUninitializedCapacity: roundedLength(integer, scale: scale)) { out in
+            rounded(negative, integer, fraction, scale: scale, into: out.baseAddress!)
+        }
+    }
+
+    /// The most bytes ``rounded(_:_:_:scale:into:)`` writes for these integer digits: a sign, one more digit for a
+    /// carry, a point and `scale` digits.
+    @inline(__always)
+    static func roundedLength(_ integer: UnsafeBufferPointer<UInt8>, scale: Int) -> Int { integer.count + scale + 3 }
+
+    /// ``rounded(_:_:_:scale:)`` written into `out` (room for ``roundedLength(_:scale:)`` bytes): the number of bytes
+    /// written.
+    static func rounded(
+        _ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int,
+        into out: UnsafeMutablePointer<UInt8>
+    ) -> Int {
         let total = integer.count + max(fraction.count, scale)
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total + 1) { buf in
             // buf[0] takes a carry out of the leading digit; digits start at 1.
@@ -466,27 +502,24 @@ struct FixedDecimal {
             while start < intEnd - 1 && buf[start] == 48 { start += 1 }
             let isZero = start == intEnd - 1 && buf[start] == 48 && (0..<scale).allSatisfy { buf[intEnd + $0] == 48 }
             let sign = negative && !isZero
-            let length = (sign ? 1 : 0) + (intEnd - start) + (scale > 0 ? 1 + scale : 0)
-            return String(unsafeUninitializedCapacity: length) { out in
-                var n = 0
-                if sign {
-                    out[n] = UInt8(ascii: "-")
-                    n += 1
-                }
-                for k in start..<intEnd {
-                    out[n] = buf[k]
-                    n += 1
-                }
-                if scale > 0 {
-                    out[n] = UInt8(ascii: ".")
-                    n += 1
-                    for k in 0..<scale {
-                        out[n] = buf[intEnd + k]
-                        n += 1
-                    }
-                }
-                return n
+            var n = 0
+            if sign {
+                out[n] = UInt8(ascii: "-")
+                n += 1
             }
+            for k in start..<intEnd {
+                out[n] = buf[k]
+                n += 1
+            }
+            if scale > 0 {
+                out[n] = UInt8(ascii: ".")
+                n += 1
+                for k in 0..<scale {
+                    out[n] = buf[intEnd + k]
+                    n += 1
+                }
+            }
+            return n
         }
     }
 

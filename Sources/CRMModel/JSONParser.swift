@@ -751,6 +751,18 @@ public struct JSONWriter: ~Copyable {
     @inlinable
     public mutating func write(byte b: UInt8) { byte(b) }
 
+    /// How many bytes have been written.
+    @inlinable
+    public var writtenCount: Int { count }
+
+    /// Drops the bytes written after the first `written` (``writtenCount`` at the time), e.g. a member's name when
+    /// its value turns out to be left out.
+    @inlinable
+    public mutating func truncate(to written: Int) {
+        precondition(written >= 0 && written <= count, "truncating to more than was written")
+        count = written
+    }
+
     @inlinable @inline(__always)
     mutating func reserve(_ n: Int) {
         if count + n > capacity { grow(count + n) }
@@ -875,7 +887,7 @@ public struct JSONWriter: ~Copyable {
     }
 
     /// Writes `text` (valid UTF-8) as a JSON string literal: `"`, `\\` and control characters escaped.
-    mutating func writeString(utf8 text: UnsafeBufferPointer<UInt8>) {
+    public mutating func writeString(utf8 text: UnsafeBufferPointer<UInt8>) {
         // Most strings need no escape: one scan eight bytes at a time, then a single copy.
         if !JSONWriter.needsEscape(text) {
             reserve(text.count + 2)

@@ -1,0 +1,158 @@
+import CRMModel
+import Testing
+
+@testable import CRMMapping
+
+/// The byte path of text steps and of fields written directly (TextPipeline.swift) gives what the value path gives.
+@Suite("Text pipelines")
+struct TextPipelineTests {
+    /// Strings for the steps: ASCII and not, blank, escapes, decimals, dates and regex inputs.
+    static func texts() -> [String] {
+        var texts: [String] = [
+            "", " ", "\t\n", "\r\n", "jane", " Jane DOE ", "ÉCOLE", "müller ", " \u{A0}x\u{2003} ", "a\u{301}",
+            "\u{301}a", "😀", "Quote\"and\\back", "tab\there", "\u{1}ctl", " 1234.5 ", "1,5", "-0.005", "99.995",
+            "0012.50", "1e3", ".5", "5.", "..", "", "2024-03-01T10:00:00+01:00", "2024-03-01T10:00:00.123456Z",
+            "2024-03-01", "2024-02-30T00:00:00Z", "9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00",
+            "01/03/2024", "31/12/1999", "29/02/2024", "30/02/2023", "en_GB", "EN", "e", "abc123def", "1700000000",
+            "VIP", " b2b", "Churn-Risk",
+            String(repeating: "x", count: 300), String(repeating: "Y ", count: 200),
+        ]
+        var rng = RuntimeFastPathTests.Rng(s: 19)
+        let pieces = RuntimeFastPathTests.alphabet + ["1", "2", "5", "9", "+", ":", "T", "\"", "\\", "_", "@"]
+        for _ in 0..<3_000 {
+            texts.append((0..<rng.next(12)).map { _ in pieces[rng.next(pieces.count)] }.joined())
+        }
+        return texts
+    }
+
+    @Test(
+        "each byte step's text is the step's value (or the byte path leaves it to the value path)",
+        arguments: [
+            Fn.trim, .lower, .upper, .nonEmpty, .string, .prefix("crm:"), .prefix("ü-"), .decimal(scale: 2),
+            .decimal(scale: 0), DirectStepTests.date("rfc3339", "rfc3339"), DirectStepTests.date("rfc3339", "local"),
+            DirectStepTests.date("rfc3339", "date"), DirectStepTests.date("dd/MM/yyyy", "local"),
+            DirectStepTests.regex("^([a-z]{2})"), DirectStepTests.regex("[0-9]+"), DirectStepTests.regex("x(y)?"),
+        ])
+    func stepsOnBytes(_ f: Fn) throws {
+        let step = try #require(Lowering.functionStep(f) as? any ByteTextStep)
+        let ev = Evaluator(root: .object([]), lookup: nil)
+        var decided = 0
+        let texts = Self.texts()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { out in
+            for s in texts {
+                let value = Result { () throws(FieldFailure) in try step.apply(ev, .string(s)) }
+                // The text may be a slice of the bytes, which are lent for the closure only.
+                TextFunctions.withBytes(s) { bytes in
+                    switch step.text(bytes, into: out) {
+                    case .text(let t):
+                        decided += 1
+                        #expect(
+                            (try? value.get())?.stringValue.map { Array($0.utf8) } == Array(t),
+                            "\(f.name) \(s.debugDescription)")
+                    case .null:
+                        decided += 1
+                        #expect((try? value.get()) == .null, "\(f.name) \(s.debugDescription)")
+                    case .general: break
+                    }
+                }
+            }
+        }
+        // Plain ASCII text (a well-formed decimal or date) is decided on bytes.
+        #expect(decided >= 3, "\(f.name)")
+    }
+
+    @Test("fields of byte steps are found as text pipelines; other fields are not")
+    func shapes() throws {
+        let dir = try mappingFolder([
+            "m.yaml": """
+            name: m
+            output: Customer
+            key: id
+            fields:
+              id: {path: id, fn: [string, {prefix: "c:"}], required: true}
+              kind: {const: person}
+              displayName: {path: n, fn: [trim]}
+              a: {path: a, fn: [trim, lower], default: none}
+              b: {path: b, fn: [upper, list]}
+              c: {path: c, fn: [name]}
+              d: {path: c, fn: [name, trim]}
+              e: {each: t, value: {path: "@", fn: [trim, lower]}}
+              f: {each: t, value: {path: "@", fn: [name]}}
+              g: {path: c, map: {A: x}}
+            """
+        ])
+        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+        let out = mapping.outputNodes[0]
+        let layout = try #require(out.layout)
+        let direct = Dictionary(uniqueKeysWithValues: zip(out.fields.map(\.name), layout.members.map(\.direct)))
+        // Validation reads id and displayName: they are written from their values.
+        #expect(
+            direct == [
+                "id": false, "kind": false, "displayName": false, "a": true, "b": true, "c": false, "d": true,
+                "e": true, "f": false, "g": false,
+            ])
+    }
+
+    @Test("fields written directly give the value path's bytes and failures on 4 000 generated records")
+    func directFields() throws {
+        let dir = try mappingFolder([
+            "m.yaml": """
+            name: m
+            output: Customer
+            key: id
+            fields:
+              id: {path: id, fn: [string, {prefix: "c:"}], required: true}
+              kind: {const: person}
+              displayName: {path: n, fn: [trim], default: anonymous}
+              a: {path: a, fn: [trim, lower], default: none}
+              b: {path: b, fn: [upper, list]}
+              c.x: {path: a, fn: [string, trim, upper]}
+              c.y: {path: b, fn: [non_empty, {prefix: "p-"}]}
+              c.z: {path: d, fn: [{decimal: 2}]}
+              w: {path: w, fn: [{date: {tz: Europe/London}}]}
+              l: {path: b, fn: [lower, {regex: "^([a-z]{2})"}]}
+              r: {path: d, fn: [trim], required: true}
+              o: {path: b, fn: [trim], omit_null: false}
+              e: {each: t, value: {path: "@", fn: [trim, lower]}}
+              deep.t: {each: "$.inner.t", value: {path: "@", fn: [trim, non_empty]}}
+            """
+        ])
+        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+        let layout = try #require(mapping.outputNodes[0].layout)
+        let fields = mapping.outputNodes[0].fields
+        #expect(
+            zip(fields, layout.members).filter { $1.direct }.map { $0.0.name } == [
+                "a", "b", "c.x", "c.y", "c.z", "w", "l", "r", "o", "e", "deep.t",
+            ])
+        let texts = [
+            "\"jane\"", "\" Ann-Marie \"", "\"\"", "\"  \"", "null", "12", "-1.5", "true", "\"m\\u00fcller\"",
+            "\"a\\\"b\\\\c\"", "\"tab\\there\"", "\"Zoë\"", "\"ÉCOLE \"", "\"😀\"", "[\"x\"]", "{\"a\":1}",
+            "\" 1234.5 \"", "\"1,5\"", "\"99.995\"", "\"x1\"", "\"2024-03-01T10:00:00+01:00\"", "\"2024-13-01\"",
+            "\"EN_gb\"", "\"\\u0001\"", "\"\(String(repeating: "long ", count: 80))\"",
+        ]
+        let lists = ["[\" VIP\",\"Newsletter\"]", "[]", "null", "[\"a\",\"\",null]", "[\"É\",1]", "\"x\"", "[[1]]"]
+        var rng = RuntimeFastPathTests.Rng(s: 23)
+        let check = DirectOutputEquivalenceTests()
+        for n in 0..<4_000 {
+            var members = ["\"id\":\(rng.next(4) == 0 ? "null" : String(n))"]
+            for name in ["n", "a", "b", "d", "w"] where rng.next(5) != 0 {
+                members.append("\"\(name)\":\(texts[rng.next(texts.count)])")
+            }
+            if rng.next(4) != 0 { members.append("\"t\":\(lists[rng.next(lists.count)])") }
+            if rng.next(4) != 0 { members.append("\"inner\":{\"t\":\(lists[rng.next(lists.count)])}") }
+            check.expectSameOutcome(mapping, Array("{\(members.joined(separator: ","))}".utf8))
+        }
+    }
+
+    @Test("a writer truncated to an earlier count writes on from there")
+    func writerTruncation() {
+        var writer = JSONWriter(capacity: 8)
+        writer.write(byte: UInt8(ascii: "{"))
+        let mark = writer.writtenCount
+        writer.writeString("dropped")
+        writer.truncate(to: mark)
+        writer.writeString(utf8: UnsafeBufferPointer(start: nil, count: 0))
+        writer.write(byte: UInt8(ascii: "}"))
+        #expect(writer.finish() == Array("{\"\"}".utf8))
+    }
+}
