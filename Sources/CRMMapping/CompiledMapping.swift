@@ -84,28 +84,37 @@ public struct CompiledMapping: Sendable {
             (memory) throws(MappingError) -> MappingResult in
             memory.initialize(repeating: nil)
             defer { memory.deinitializeValues() }
-            let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
-            let whole: JSONValue?
-            do throws(JSONError) {
-                whole = try JSONValue.parse(input, limits: context.limits, memberNames: memberNames, rootValues: values)
-            } catch {
-                throw MappingError(
-                    kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+            // The byte ranges of the message's plain strings, by name-table entry (their strings are made when read).
+            return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: names) {
+                (texts) throws(MappingError) -> MappingResult in
+                texts.initialize(repeating: JSONValue.noRootText)
+                let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
+                let whole: JSONValue?
+                do throws(JSONError) {
+                    whole = try JSONValue.parse(
+                        input, limits: context.limits, memberNames: memberNames, rootValues: values, rootTexts: texts)
+                } catch {
+                    throw MappingError(
+                        kind: .input, mapping: name, field: "", value: "\(input.count) bytes",
+                        reason: error.description)
+                }
+                // Not an object: refused as a document given as a tree is.
+                if let whole {
+                    return try apply(
+                        whole, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
+                        writingJSON: writingJSON)
+                }
+                return try input.withUnsafeBufferPointer { (bytes) throws(MappingError) -> MappingResult in
+                    let source = Evaluator.Root.values(
+                        values, texts: UnsafeBufferPointer(texts), bytes: input, input: bytes, limits: context.limits,
+                        cache: memory.baseAddress! + names + madeCount)
+                    return try apply(
+                        Evaluator(
+                            values: source, lookup: context.lookup,
+                            made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
+                        current: .null, writingJSON: writingJSON)
+                }
             }
-            // Not an object: refused as a document given as a tree is.
-            if let whole {
-                return try apply(
-                    whole, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
-                    writingJSON: writingJSON)
-            }
-            let source = Evaluator.Root.values(
-                UnsafeBufferPointer(values), bytes: input, limits: context.limits,
-                cache: memory.baseAddress! + names + madeCount)
-            return try apply(
-                Evaluator(
-                    values: source, lookup: context.lookup,
-                    made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
-                current: .null, writingJSON: writingJSON)
         }
     }
 

@@ -23,12 +23,14 @@ struct Evaluator {
     enum Root {
         /// The message as a tree.
         case tree(JSONValue)
-        /// A message object whose members named in the mapping's member-name table were put in `values` by
-        /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``; the whole message is parsed again from `bytes` (with
-        /// `limits`) into `cache` the first time an expression needs it (borrowed for one apply).
+        /// A message object whose members named in the mapping's member-name table were put in `values`, or for
+        /// strings without escapes their text's range in `bytes` in `texts`, by
+        /// ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``; `input` is `bytes`, borrowed. The whole
+        /// message is parsed again from `bytes` (with `limits`) into `cache` the first time an expression needs it (all
+        /// borrowed for one apply).
         case values(
-            UnsafeBufferPointer<JSONValue?>, bytes: [UInt8], limits: JSONLimits,
-            cache: UnsafeMutablePointer<JSONValue?>)
+            UnsafeMutableBufferPointer<JSONValue?>, texts: UnsafeBufferPointer<Range<Int>>, bytes: [UInt8],
+            input: UnsafeBufferPointer<UInt8>, limits: JSONLimits, cache: UnsafeMutablePointer<JSONValue?>)
     }
 
     let source: Root
@@ -39,8 +41,14 @@ struct Evaluator {
     let rootMembers: [(String, JSONValue)]
     let rootIndex: UnsafeBufferPointer<Int>
     /// The root object's members by entry of the mapping's member-name table, when the message was parsed that way
-    /// (see ``Root/values``); empty otherwise.
-    let rootValues: UnsafeBufferPointer<JSONValue?>
+    /// (see ``Root/values``); empty otherwise. A string kept as bytes (``rootTexts``) is made here when it is first
+    /// read as a value (``rootMember(_:)``).
+    let rootValues: UnsafeMutableBufferPointer<JSONValue?>
+    /// The ranges in ``input`` of the root object's strings without escapes, by entry of the member-name table
+    /// (``JSONValue/noRootText`` for the other members); empty when the message was not parsed that way.
+    let rootTexts: UnsafeBufferPointer<Range<Int>>
+    /// The message's bytes, when it was parsed member by member (see ``Root/values``).
+    let input: UnsafeBufferPointer<UInt8>
     /// The values of the expressions computed once per message (``MemoNode``), by slot; borrowed for one apply.
     let made: UnsafeMutableBufferPointer<JSONValue?>
 
@@ -53,7 +61,9 @@ struct Evaluator {
         self.lookup = lookup
         self.rootIndex = rootIndex
         rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
-        rootValues = UnsafeBufferPointer(start: nil, count: 0)
+        rootValues = UnsafeMutableBufferPointer(start: nil, count: 0)
+        rootTexts = UnsafeBufferPointer(start: nil, count: 0)
+        input = UnsafeBufferPointer(start: nil, count: 0)
         self.made = made
     }
 
@@ -63,10 +73,14 @@ struct Evaluator {
         self.lookup = lookup
         rootIndex = UnsafeBufferPointer(start: nil, count: 0)
         rootMembers = []
-        if case .values(let values, _, _, _) = source {
+        if case .values(let values, let texts, _, let input, _, _) = source {
             rootValues = values
+            rootTexts = texts
+            self.input = input
         } else {
-            rootValues = UnsafeBufferPointer(start: nil, count: 0)
+            rootValues = UnsafeMutableBufferPointer(start: nil, count: 0)
+            rootTexts = UnsafeBufferPointer(start: nil, count: 0)
+            input = UnsafeBufferPointer(start: nil, count: 0)
         }
         self.made = made
     }
@@ -75,7 +89,7 @@ struct Evaluator {
     var root: JSONValue {
         switch source {
         case .tree(let value): return value
-        case .values(_, let bytes, let limits, let cache):
+        case .values(_, _, let bytes, _, let limits, let cache):
             if let value = cache.pointee { return value }
             // The bytes passed the same checks when their members were read.
             let value: JSONValue
@@ -91,10 +105,36 @@ struct Evaluator {
     /// has no root index.
     @inline(__always)
     func rootMember(_ entry: Int) -> JSONValue?? {
-        if entry < rootValues.count { return .some(rootValues[entry]) }
+        if entry < rootValues.count {
+            if let value = rootValues[entry] { return .some(value) }
+            return .some(rootString(entry))
+        }
         guard entry < rootIndex.count else { return nil }
         let k = rootIndex[entry]
-        return k < 0 ? .some(nil) : .some(rootMembers[k].1)
+        return k < 0 ? .some(nil) : .some(rootMember(at: k))
+    }
+
+    /// The root member at position `k` of ``rootMembers``.
+    @inline(__always)
+    private func rootMember(at k: Int) -> JSONValue { rootMembers[k].1 }
+
+    /// The string of table entry `entry` that the parse kept as bytes (``rootTexts``), made and put in ``rootValues``
+    /// the first time it is read; nil when the root object has no such member.
+    @inline(never)
+    func rootString(_ entry: Int) -> JSONValue? {
+        guard let text = rootText(entry) else { return nil }
+        let value = JSONValue.string(String(validUTF8: text))
+        rootValues[entry] = value
+        return value
+    }
+
+    /// The UTF-8 bytes of the root object's string of table entry `entry`, when the parse kept them (a string
+    /// without escapes, see ``rootTexts``); nil otherwise.
+    @inline(__always)
+    func rootText(_ entry: Int) -> UnsafeBufferPointer<UInt8>? {
+        guard entry < rootTexts.count else { return nil }
+        let range = rootTexts[entry]
+        return range.lowerBound >= 0 ? UnsafeBufferPointer(rebasing: input[range]) : nil
     }
 
     /// The object made of `fields` evaluated at `cur`: null or empty values are left out (or rejected when

@@ -134,6 +134,9 @@ final class TextPipeline: Sendable {
     let source: any ValueNode
     /// Whether `source` is `@`, the current value itself (an `each` item), which is read without a call.
     let sourceIsCurrent: Bool
+    /// The name-table entry of the root member `source` reads, when it is one (its bytes are read without making its
+    /// string when the parse kept them, see ``Evaluator/rootText(_:)``).
+    let sourceRootEntry: Int?
     /// The byte steps, in order.
     let steps: ByteTextSteps
     let finish: Finish
@@ -166,12 +169,14 @@ final class TextPipeline: Sendable {
         } else {
             sourceIsCurrent = false
         }
+        sourceRootEntry = (node as? MemberNode)?.rootEntry
     }
 
     /// The value at `cur` by the byte path. `scratch` holds the bytes of the result (and of the steps in between):
     /// they are read before `scratch` is used again.
     func evaluate(_ ev: Evaluator, _ cur: JSONValue, scratch: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
         if sourceIsCurrent { return outcome(of: cur, scratch: scratch) }
+        if let entry = sourceRootEntry, let text = ev.rootText(entry) { return run(text, scratch: scratch) }
         // A failure is reported by the value path, with the field's name.
         do throws(FieldFailure) { return outcome(of: try source.value(ev, cur), scratch: scratch) } catch {
             return .general

@@ -206,6 +206,39 @@ extension JSONValue {
         }
     }
 
+    /// ``parse(_:limits:memberNames:rootValues:)`` that leaves the root object's strings without escapes unmade: for
+    /// such a member named in the table, the range of its text's bytes in `bytes` (between the quotes) goes to
+    /// `rootTexts` at the name's entry and `rootValues` there is set to nil; for a member of any other value,
+    /// `rootTexts` there is set to ``JSONValue/noRootText`` and the value goes to `rootValues`. (The bytes of a plain
+    /// string are its text's UTF-8 as they are: `String(decoding: bytes[range], as: UTF8.self)` is the value.)
+    ///
+    /// `rootTexts` must have `memberNames.count` elements; those of the members found are assigned, the others are
+    /// left as they are.
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>, rootTexts: UnsafeMutableBufferPointer<Range<Int>>
+    ) throws(JSONError) -> JSONValue? {
+        precondition(rootValues.count == memberNames.count, "the root values need one place per name")
+        precondition(rootTexts.count == memberNames.count, "the root texts need one place per name")
+        if bytes.count > limits.maxBytes {
+            throw JSONError(
+                .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
+        }
+        return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
+            try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
+                try parse(
+                    bytes, limits: limits, names: entries, starts: starts,
+                    rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues,
+                    rootTexts: rootTexts)
+            }
+        }
+    }
+
+    /// What ``parse(_:limits:memberNames:rootValues:rootTexts:)`` puts in `rootTexts` for a member whose value is not
+    /// a string without escapes.
+    @inlinable
+    public static var noRootText: Range<Int> { -1..<(-1) }
+
     /// ``parse(_:limits:memberNames:rootMembers:)`` with the name table's arrays and the index borrowed (empty: no
     /// table, no index).
     static func parse(
@@ -224,7 +257,8 @@ extension JSONValue {
     static func parse(
         _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
         starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>,
-        rootValues: UnsafeMutableBufferPointer<JSONValue?>
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>,
+        rootTexts: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0)
     ) throws(JSONError) -> JSONValue? {
         let result: Result<JSONValue?, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
@@ -232,6 +266,7 @@ extension JSONValue {
             p.nameStarts = starts
             p.rootMembers = rootMembers
             p.rootValues = rootValues
+            p.rootTexts = rootTexts
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
@@ -263,6 +298,9 @@ struct JSONParser {
     /// Where the root object's members named in the table go, by entry (see
     /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``), borrowed (empty: the root object is built as usual).
     var rootValues = UnsafeMutableBufferPointer<JSONValue?>(start: nil, count: 0)
+    /// Where the byte ranges of the root object's plain strings named in the table go, by entry (see
+    /// ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``), borrowed (empty: their strings are made).
+    var rootTexts = UnsafeMutableBufferPointer<Range<Int>>(start: nil, count: 0)
     /// Whether the root object's members went to ``rootValues`` (and no object was built).
     var rootTaken = false
     /// The table entry of the member name ``string(memberName:)`` read last; -1 when the table does not have it.
@@ -366,15 +404,22 @@ struct JSONParser {
             try memberColon()
             // Strings (most members) are read here; everything else as any value is.
             if i < buf.count && buf[i] == UInt8(ascii: "\"") {
-                if entry >= 0 {
-                    rootValues[entry] = .string(try string())
-                } else {
+                if entry < 0 {
                     // A member no one reads: checked, but no string is made.
                     try skipString()
+                } else if !rootTexts.isEmpty, let text = try plainString() {
+                    rootTexts[entry] = text
+                    rootValues[entry] = nil
+                } else {
+                    rootValues[entry] = .string(try string())
+                    if !rootTexts.isEmpty { rootTexts[entry] = JSONValue.noRootText }
                 }
             } else {
                 let v = try value(depth: 1)
-                if entry >= 0 { rootValues[entry] = v }
+                if entry >= 0 {
+                    rootValues[entry] = v
+                    if !rootTexts.isEmpty { rootTexts[entry] = JSONValue.noRootText }
+                }
             }
             if try objectEnds() { return .null }
         }
@@ -473,6 +518,17 @@ struct JSONParser {
             }
             i += 1
         }
+        return nil
+    }
+
+    /// The range of the text of the string at `i` (its opening quote) when it has no escapes, with `i` past it and
+    /// the checks of ``string(memberName:)`` made; nil (with `i` unchanged) when it needs ``string(memberName:)``.
+    @inline(__always)
+    mutating func plainString() throws(JSONError) -> Range<Int>? {
+        let quote = i
+        i += 1
+        if let end = try plainStringEnd() { return (quote + 1)..<end }
+        i = quote
         return nil
     }
 

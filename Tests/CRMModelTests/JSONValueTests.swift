@@ -310,6 +310,62 @@ struct JSONEncoderTests {
         }
     }
 
+    /// `doc` parsed into one value or text range per entry of `table`
+    /// (``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``), each made a value (a text as its string):
+    /// the values, and what the parse returned or threw.
+    static func rootValuesAndTexts(
+        of doc: [UInt8], table: JSONMemberNames
+    ) -> ([JSONValue?], Result<JSONValue?, JSONError>) {
+        var values = [JSONValue?](repeating: nil, count: table.count)
+        var texts = [Range<Int>](repeating: JSONValue.noRootText, count: table.count)
+        let read = Result { () throws(JSONError) -> JSONValue? in
+            try values.withUnsafeMutableBufferPointer { (values) throws(JSONError) -> JSONValue? in
+                try texts.withUnsafeMutableBufferPointer { (texts) throws(JSONError) -> JSONValue? in
+                    try JSONValue.parse(doc, memberNames: table, rootValues: values, rootTexts: texts)
+                }
+            }
+        }
+        for k in values.indices where texts[k].lowerBound >= 0 {
+            #expect(values[k] == nil)
+            values[k] = .string(String(decoding: doc[texts[k]], as: UTF8.self))
+        }
+        return (values, read)
+    }
+
+    @Test("root texts: plain strings kept as byte ranges give the root values' strings, errors as without")
+    func rootTexts() {
+        let names = [
+            "id", "email", "first_name", "lifetime_value", "a_name_of_16_byt", "müller", "x", "tab\tname", "postcode",
+            "name_of_9", "name_of_15_byte", "seven_7", "other",
+        ]
+        let table = JSONMemberNames(names)
+        let extra = [
+            #"[{"id":1}]"#, #"{"x":{"id":1},"x":2}"#, #"{}"#, #"null"#, #"{"t\u0061b\tname":3,"id":[]}"#,
+            #"{"x":"a","x":1}"#, #"{"x":1,"x":"a"}"#, #"{"x":"a\"b","x":"c"}"#, #"{"x":"c","x":"a\"b"}"#,
+            #"{"x":"","id":"é😀"}"#, #"{"x":"\u00e9"}"#, #"{"x":"bad \x"}"#, "{\"x\":\"raw\u{01}\"}",
+            #"{"x":"unterminated"#,
+        ]
+        var docs = Self.memberNameDocuments() + extra.map { Array($0.utf8) }
+        for bad: UInt8 in [0x80, 0xC0, 0xE0, 0xF5, 0xFF] {
+            docs.append(Array(#"{"x":"ab"#.utf8) + [bad] + Array(#"cd","id":2}"#.utf8))
+        }
+        for doc in docs {
+            let (values, read) = Self.rootValues(of: doc, table: table)
+            let (made, readTexts) = Self.rootValuesAndTexts(of: doc, table: table)
+            switch (read, readTexts) {
+            case (.success(let a), .success(let b)):
+                #expect(a?.jsonBytes() == b?.jsonBytes())
+                #expect(
+                    values.map { $0?.jsonBytes() } == made.map { $0?.jsonBytes() },
+                    "\(String(decoding: doc, as: UTF8.self))")
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b)
+            default:
+                Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
     @Test("root members no one reads are checked as read ones are: the same errors at the same offsets")
     func unreadRootMembers() {
         let table = JSONMemberNames(["id"])
