@@ -29,6 +29,8 @@ public struct CompiledMapping: Sendable {
     let memberNames: JSONMemberNames
     /// How many values an evaluation keeps (``Evaluator/made``): those of the repeated expressions.
     let madeCount: Int
+    /// The root members' members that parsed messages put in slots of their own (see ``RootReads``).
+    let nestedMembers: JSONNestedMembers
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
@@ -56,7 +58,15 @@ public struct CompiledMapping: Sendable {
             sharingRepeated
             ? RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0) : [:]
         madeCount = memo.count
-        let lowering = Lowering(names: memberNames, atRoot: true, memo: memo)
+        // A first lowering notes how the root members are read; the second reads members of members from slots.
+        let reads = RootReads()
+        let noting = Lowering(names: memberNames, atRoot: true, memo: memo, reads: reads)
+        _ = outputs.map { OutputNode($0, lowering: noting) }
+        _ = dropWhen.map(noting.condition)
+        _ = filter.map(noting.condition)
+        let (slots, nested) = reads.nestedSlots(memberNames)
+        nestedMembers = nested
+        let lowering = Lowering(names: memberNames, atRoot: true, memo: memo, nested: slots)
         outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
         self.dropWhen = dropWhen.map(lowering.condition)
         self.filter = filter.map(lowering.condition)
@@ -79,7 +89,8 @@ public struct CompiledMapping: Sendable {
         let writingJSON = services.isEmpty && !context.recordValues
         // One piece of memory, all nil: the message's members by name-table entry, the values an evaluation keeps
         // (``Evaluator/made``) and the message parsed whole (when an expression needs it, see ``Evaluator/root``).
-        let names = memberNames.count
+        // The root slots: one per name of the table, then one per nested member.
+        let names = memberNames.count + nestedMembers.count
         return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
             (memory) throws(MappingError) -> MappingResult in
             memory.initialize(repeating: nil)
@@ -92,7 +103,8 @@ public struct CompiledMapping: Sendable {
                 let whole: JSONValue?
                 do throws(JSONError) {
                     whole = try JSONValue.parse(
-                        input, limits: context.limits, memberNames: memberNames, rootValues: values, rootTexts: texts)
+                        input, limits: context.limits, memberNames: memberNames, rootValues: values, rootTexts: texts,
+                        nested: nestedMembers)
                 } catch {
                     throw MappingError(
                         kind: .input, mapping: name, field: "", value: "\(input.count) bytes",

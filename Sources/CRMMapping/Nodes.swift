@@ -113,12 +113,17 @@ struct Lowering {
     /// The ``Evaluator/made`` slots of the expressions computed more than once per message (see
     /// ``RepeatedExpressions``), by key; used at the root only.
     var memo: [String: Int] = [:]
+    /// The slots of the root members' members read by name (see ``RootReads``): by the root member's table entry,
+    /// then by member name.
+    var nested: [Int: [String: Int]] = [:]
+    /// Where the reads of root members by table entry are noted, when they are (see ``RootReads``).
+    var reads: RootReads? = nil
 
     /// Lowering for nodes that never see an indexed message (record conditions).
-    static let unindexed = Lowering(names: nil, atRoot: false)
+    static var unindexed: Lowering { Lowering(names: nil, atRoot: false) }
 
     /// Lowering for what runs below the current value: `each` items, scoped sub-documents.
-    var below: Lowering { Lowering(names: names, atRoot: false) }
+    var below: Lowering { Lowering(names: names, atRoot: false, nested: nested, reads: reads) }
 
     /// The table entry of the first member of a path of member names, when the path starts at the root object.
     func rootEntry(_ p: Path) -> Int? {
@@ -139,9 +144,7 @@ struct Lowering {
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
         case .each(let p, let fields, let filter, let v):
-            EachNode(
-                p, atRoot: atRoot, rootEntry: rootEntry(p), fields: below.fields(fields),
-                filter: filter.map(below.condition), value: v.map(below.value))
+            eachNode(p, fields, filter, v)
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
@@ -151,13 +154,25 @@ struct Lowering {
     }
 
     func path(_ p: Path) -> any ValueNode {
-        if let keys = p.keys {
-            keys.count == 1
-                ? MemberNode(keys[0], fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
-                : MembersNode(keys, fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
-        } else {
-            PathNode(p, atRoot: atRoot)
+        guard let keys = p.keys else { return PathNode(p, atRoot: atRoot) }
+        let entry = rootEntry(p)
+        if keys.count == 1 {
+            if let entry { reads?.whole.insert(entry) }
+            return MemberNode(keys[0], fromRoot: p.fromRoot || atRoot, rootEntry: entry)
         }
+        if let entry { reads?.members[entry, default: []].insert(keys[1]) }
+        return MembersNode(
+            keys, fromRoot: p.fromRoot || atRoot, rootEntry: entry, nestedSlot: entry.flatMap { nested[$0]?[keys[1]] })
+    }
+
+    /// `each: p` with `fields`, `filter` and `value`.
+    func eachNode(_ p: Path, _ fields: [FieldPlan], _ filter: Cond?, _ v: Expr?) -> EachNode {
+        let entry = rootEntry(p)
+        // A path of one member name is read by its entry (a longer one from the whole message).
+        if let entry, p.keys?.count == 1 { reads?.whole.insert(entry) }
+        return EachNode(
+            p, atRoot: atRoot, rootEntry: entry, fields: below.fields(fields), filter: filter.map(below.condition),
+            value: v.map(below.value))
     }
 
     /// `source` with `steps`, the repeated prefixes (at the root) computed once per message.
@@ -217,6 +232,33 @@ struct Lowering {
     }
 }
 
+/// How the nodes lowered at the root read the root object's members by table entry, noted by a first lowering: a
+/// member read whole (a path of its one name, `each:` over it) or only through its own members (`address.city`,
+/// `address.zip`). A member read only through members that the table names has them put in slots of their own by
+/// the parse (``JSONNestedMembers``), and no object is built for it.
+final class RootReads {
+    /// The entries read whole.
+    var whole: Set<Int> = []
+    /// The names of the members read of each entry's member.
+    var members: [Int: Set<String>] = [:]
+
+    /// The slots for the nested members read, numbered from `names.count`: by root entry, then by member name.
+    func nestedSlots(_ names: JSONMemberNames) -> (slots: [Int: [String: Int]], table: JSONNestedMembers) {
+        var slots: [Int: [String: Int]] = [:]
+        var list: [(root: Int, member: Int)] = []
+        for (entry, read) in members.sorted(by: { $0.key < $1.key }) where !whole.contains(entry) {
+            // A member the table does not name (longer than 16 bytes) is not found by the parse.
+            let found = read.sorted().map { ($0, names.index(of: $0)) }
+            guard found.allSatisfy({ $0.1 != nil }) else { continue }
+            for (name, member) in found {
+                slots[entry, default: [:]][name] = names.count + list.count
+                list.append((entry, member!))
+            }
+        }
+        return (slots, JSONNestedMembers(nameCount: names.count, slots: list))
+    }
+}
+
 // MARK: - Values
 
 // Nodes lowered at the root (``Lowering/atRoot``) read the message as ``Evaluator/root``, not as their current value:
@@ -260,12 +302,25 @@ final class MembersNode: ValueNode {
     let fromRoot: Bool
     /// The first key's entry in the evaluator's root index, when the path starts at the root object.
     let rootEntry: Int?
-    init(_ keys: [String], fromRoot: Bool, rootEntry: Int?) {
+    /// The evaluator's root slot of the second key's member of the first key's member, when the parse puts it there
+    /// (see ``RootReads``).
+    let nestedSlot: Int?
+    init(_ keys: [String], fromRoot: Bool, rootEntry: Int?, nestedSlot: Int? = nil) {
         self.keys = keys
         self.fromRoot = fromRoot
         self.rootEntry = rootEntry
+        self.nestedSlot = nestedSlot
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        // A message read member by member has the second member in a slot of its own.
+        if let nestedSlot, let found = ev.rootMember(nestedSlot) {
+            guard var v = found else { return .null }
+            for k in 2..<keys.count {
+                guard let next = Path.member(keys[k], of: v) else { return .null }
+                v = next
+            }
+            return v
+        }
         let first: JSONValue?
         if let rootEntry, let found = ev.rootMember(rootEntry) {
             first = found

@@ -134,8 +134,8 @@ final class TextPipeline: Sendable {
     let source: any ValueNode
     /// Whether `source` is `@`, the current value itself (an `each` item), which is read without a call.
     let sourceIsCurrent: Bool
-    /// The name-table entry of the root member `source` reads, when it is one (its bytes are read without making its
-    /// string when the parse kept them, see ``Evaluator/rootText(_:)``).
+    /// The root slot `source` reads, when it is a root member or a root member's member with a slot of its own (its
+    /// bytes are read without making its string when the parse kept them, see ``Evaluator/rootText(_:)``).
     let sourceRootEntry: Int?
     /// The byte steps, in order.
     let steps: ByteTextSteps
@@ -169,7 +169,13 @@ final class TextPipeline: Sendable {
         } else {
             sourceIsCurrent = false
         }
-        sourceRootEntry = (node as? MemberNode)?.rootEntry
+        if let member = node as? MemberNode {
+            sourceRootEntry = member.rootEntry
+        } else if let members = node as? MembersNode, members.keys.count == 2 {
+            sourceRootEntry = members.nestedSlot
+        } else {
+            sourceRootEntry = nil
+        }
     }
 
     /// The value at `cur` by the byte path. `scratch` holds the bytes of the result (and of the steps in between):

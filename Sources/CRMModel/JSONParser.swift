@@ -118,6 +118,49 @@ public struct JSONMemberNames: Sendable {
     }
 }
 
+/// Members of root objects' members that a reader wants by name rather than as whole objects (a compiled mapping
+/// whose only reads of `address` are paths such as `address.city`): the parse puts each in a slot of its own, as it
+/// puts root members (see ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:nested:)``), and builds no
+/// object for them.
+public struct JSONNestedMembers: Sendable {
+    /// One nested member with a slot.
+    struct Member: Sendable {
+        /// The member's name, as an entry of the name table.
+        let entry: Int
+        /// Where its value goes: `rootValues[slot]` (and `rootTexts[slot]`).
+        let slot: Int
+    }
+    /// By entry of the name table: the members of the root member of that name that have slots,
+    /// `members[ranges[entry]]` (empty: the root member is read whole).
+    let ranges: [Range<Int>]
+    let members: [Member]
+
+    /// How many slots there are.
+    public var count: Int { members.count }
+
+    /// No nested members: every root member is read whole.
+    public init() {
+        ranges = []
+        members = []
+    }
+
+    /// The nested members `slots` for a table of `nameCount` names: `slots[k]` is the root member's name entry and
+    /// the nested member's name entry of slot `nameCount + k`. A root member named in `slots` is not read whole.
+    public init(nameCount: Int, slots: [(root: Int, member: Int)]) {
+        var ranges = [Range<Int>](repeating: 0..<0, count: slots.isEmpty ? 0 : nameCount)
+        var members: [Member] = []
+        for root in Set(slots.map(\.root)).sorted() {
+            let start = members.count
+            for (k, slot) in slots.enumerated() where slot.root == root {
+                members.append(Member(entry: slot.member, slot: nameCount + k))
+            }
+            ranges[root] = start..<members.count
+        }
+        self.ranges = ranges
+        self.members = members
+    }
+}
+
 extension JSONValue {
     /// Parses one JSON document (RFC 8259) from UTF-8 bytes, validating UTF-8 and applying `limits`.
     public static func parse(_ bytes: [UInt8], limits: JSONLimits = .default) throws(JSONError) -> JSONValue {
@@ -212,24 +255,36 @@ extension JSONValue {
     /// `rootTexts` there is set to ``JSONValue/noRootText`` and the value goes to `rootValues`. (The bytes of a plain
     /// string are its text's UTF-8 as they are: `String(decoding: bytes[range], as: UTF8.self)` is the value.)
     ///
-    /// `rootTexts` must have `memberNames.count` elements; those of the members found are assigned, the others are
-    /// left as they are.
+    /// With `nested`, a root member that has nested members with slots is read as a root object is: when it is an
+    /// object, its members with slots go to their slots (values or texts, the last of a name winning) and the others
+    /// are checked and dropped; either way, nothing goes to the root member's own entry (its slots are emptied first,
+    /// so a later root member of the same name wins as a whole).
+    ///
+    /// `rootValues` and `rootTexts` must have `memberNames.count + nested.count` elements; those of the members found
+    /// are assigned, the others are left as they are.
     public static func parse(
         _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
-        rootValues: UnsafeMutableBufferPointer<JSONValue?>, rootTexts: UnsafeMutableBufferPointer<Range<Int>>
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>, rootTexts: UnsafeMutableBufferPointer<Range<Int>>,
+        nested: JSONNestedMembers = JSONNestedMembers()
     ) throws(JSONError) -> JSONValue? {
-        precondition(rootValues.count == memberNames.count, "the root values need one place per name")
-        precondition(rootTexts.count == memberNames.count, "the root texts need one place per name")
+        precondition(rootValues.count == memberNames.count + nested.count, "the root values need one place per slot")
+        precondition(rootTexts.count == memberNames.count + nested.count, "the root texts need one place per slot")
+        precondition(
+            nested.ranges.isEmpty || nested.ranges.count == memberNames.count, "nested members of another table")
         if bytes.count > limits.maxBytes {
             throw JSONError(
                 .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
         }
         return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
             try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
-                try parse(
-                    bytes, limits: limits, names: entries, starts: starts,
-                    rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues,
-                    rootTexts: rootTexts)
+                try nested.ranges.withUnsafeBufferPointer { nestedRanges throws(JSONError) in
+                    try nested.members.withUnsafeBufferPointer { nestedMembers throws(JSONError) in
+                        try parse(
+                            bytes, limits: limits, names: entries, starts: starts,
+                            rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues,
+                            rootTexts: rootTexts, nestedRanges: nestedRanges, nestedMembers: nestedMembers)
+                    }
+                }
             }
         }
     }
@@ -258,7 +313,9 @@ extension JSONValue {
         _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
         starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>,
         rootValues: UnsafeMutableBufferPointer<JSONValue?>,
-        rootTexts: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0)
+        rootTexts: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0),
+        nestedRanges: UnsafeBufferPointer<Range<Int>> = UnsafeBufferPointer(start: nil, count: 0),
+        nestedMembers: UnsafeBufferPointer<JSONNestedMembers.Member> = UnsafeBufferPointer(start: nil, count: 0)
     ) throws(JSONError) -> JSONValue? {
         let result: Result<JSONValue?, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
@@ -267,6 +324,8 @@ extension JSONValue {
             p.rootMembers = rootMembers
             p.rootValues = rootValues
             p.rootTexts = rootTexts
+            p.nestedRanges = nestedRanges
+            p.nestedMembers = nestedMembers
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
@@ -301,6 +360,9 @@ struct JSONParser {
     /// Where the byte ranges of the root object's plain strings named in the table go, by entry (see
     /// ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``), borrowed (empty: their strings are made).
     var rootTexts = UnsafeMutableBufferPointer<Range<Int>>(start: nil, count: 0)
+    /// The root members read by nested member (see ``JSONNestedMembers``), borrowed (empty: none).
+    var nestedRanges = UnsafeBufferPointer<Range<Int>>(start: nil, count: 0)
+    var nestedMembers = UnsafeBufferPointer<JSONNestedMembers.Member>(start: nil, count: 0)
     /// Whether the root object's members went to ``rootValues`` (and no object was built).
     var rootTaken = false
     /// The table entry of the member name ``string(memberName:)`` read last; -1 when the table does not have it.
@@ -403,7 +465,9 @@ struct JSONParser {
             let entry = try memberEntry()
             try memberColon()
             // Strings (most members) are read here; everything else as any value is.
-            if i < buf.count && buf[i] == UInt8(ascii: "\"") {
+            if entry >= 0 && !nestedRanges.isEmpty && !nestedRanges[entry].isEmpty {
+                try nestedValues(nestedRanges[entry])
+            } else if i < buf.count && buf[i] == UInt8(ascii: "\"") {
                 if entry < 0 {
                     // A member no one reads: checked, but no string is made.
                     try skipString()
@@ -422,6 +486,57 @@ struct JSONParser {
                 }
             }
             if try objectEnds() { return .null }
+        }
+    }
+
+    /// The value at `i` of a root member read by nested member (`nestedMembers[slots]`), read as ``value(depth:)``
+    /// reads it at depth 1: when it is an object, the values (or texts) of its members with slots go to their slots;
+    /// nothing else is kept.
+    mutating func nestedValues(_ slots: Range<Int>) throws(JSONError) {
+        for k in slots {
+            rootValues[nestedMembers[k].slot] = nil
+            rootTexts[nestedMembers[k].slot] = JSONValue.noRootText
+        }
+        guard i < buf.count, buf[i] == UInt8(ascii: "{") else {
+            // Not an object: checked, and no member of it is read.
+            if i < buf.count && buf[i] == UInt8(ascii: "\"") { try skipString() } else { _ = try value(depth: 1) }
+            return
+        }
+        if 1 >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
+        i += 1
+        skipWS()
+        if i < buf.count && buf[i] == UInt8(ascii: "}") {
+            i += 1
+            return
+        }
+        while true {
+            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else {
+                throw JSONError(.syntax, at: i, "expected a member name")
+            }
+            let entry = try memberEntry()
+            try memberColon()
+            var slot = -1
+            if entry >= 0 {
+                for k in slots where nestedMembers[k].entry == entry { slot = nestedMembers[k].slot }
+            }
+            if i < buf.count && buf[i] == UInt8(ascii: "\"") {
+                if slot < 0 {
+                    try skipString()
+                } else if let text = try plainString() {
+                    rootTexts[slot] = text
+                    rootValues[slot] = nil
+                } else {
+                    rootValues[slot] = .string(try string())
+                    rootTexts[slot] = JSONValue.noRootText
+                }
+            } else {
+                let v = try value(depth: 2)
+                if slot >= 0 {
+                    rootValues[slot] = v
+                    rootTexts[slot] = JSONValue.noRootText
+                }
+            }
+            if try objectEnds() { return }
         }
     }
 

@@ -115,6 +115,8 @@ struct TextPipelineTests {
               o: {path: b, fn: [trim], omit_null: false}
               e: {each: t, value: {path: "@", fn: [trim, lower]}}
               deep.t: {each: "$.inner.t", value: {path: "@", fn: [trim, non_empty]}}
+              deep.s: {path: inner.s, fn: [trim, upper]}
+              deep.u: {path: inner.u.v}
             """
         ])
         let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
@@ -122,8 +124,10 @@ struct TextPipelineTests {
         let fields = mapping.outputNodes[0].fields
         #expect(
             zip(fields, layout.members).filter { $1.direct }.map { $0.0.name } == [
-                "a", "b", "c.x", "c.y", "c.z", "w", "l", "r", "o", "e", "deep.t",
+                "a", "b", "c.x", "c.y", "c.z", "w", "l", "r", "o", "e", "deep.t", "deep.s",
             ])
+        // `inner` is read only through its members `s` and `u` (`each` over `$.inner.t` reads the whole message).
+        #expect(mapping.nestedMembers.count == 2)
         let texts = [
             "\"jane\"", "\" Ann-Marie \"", "\"\"", "\"  \"", "null", "12", "-1.5", "true", "\"m\\u00fcller\"",
             "\"a\\\"b\\\\c\"", "\"tab\\there\"", "\"Zoë\"", "\"ÉCOLE \"", "\"😀\"", "[\"x\"]", "{\"a\":1}",
@@ -139,8 +143,48 @@ struct TextPipelineTests {
                 members.append("\"\(name)\":\(texts[rng.next(texts.count)])")
             }
             if rng.next(4) != 0 { members.append("\"t\":\(lists[rng.next(lists.count)])") }
-            if rng.next(4) != 0 { members.append("\"inner\":{\"t\":\(lists[rng.next(lists.count)])}") }
+            if rng.next(4) != 0 {
+                let inner = [
+                    "\"t\":\(lists[rng.next(lists.count)])", "\"s\":\(texts[rng.next(texts.count)])",
+                    "\"u\":{\"v\":\(texts[rng.next(texts.count)])}", "\"u\":\(texts[rng.next(texts.count)])",
+                ]
+                let value =
+                    rng.next(6) == 0
+                    ? texts[rng.next(texts.count)]
+                    : "{" + (0..<rng.next(4)).map { _ in inner[rng.next(inner.count)] }.joined(separator: ",") + "}"
+                members.append("\"inner\":\(value)")
+            }
             check.expectSameOutcome(mapping, Array("{\(members.joined(separator: ","))}".utf8))
+        }
+    }
+
+    @Test("a root member gets slots for its members only when every read of it at the root is through one")
+    func nestedSlots() throws {
+        let dir = try mappingFolder([
+            "m.yaml": """
+            name: m
+            output: Customer
+            key: id
+            fields:
+              id: {path: id}
+              kind: {const: person}
+              displayName: {path: a.x}
+              y: {path: a.y}
+              z: {path: b.z}
+              w: {path: b}
+              v: {path: c.a_member_name_of_17}
+              t: {each: d, value: {path: "$.e.f"}}
+            """
+        ])
+        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+        // a.x, a.y and e.f; b is read whole, c's member is not in the name table.
+        #expect(mapping.nestedMembers.count == 3)
+        let check = DirectOutputEquivalenceTests()
+        for doc in [
+            #"{"id":1,"a":{"x":"n","y":2},"b":{"z":3},"c":{"a_member_name_of_17":4},"d":[1,2],"e":{"f":"g"}}"#,
+            #"{"id":1,"a":{"x":"n"},"a":{"y":2},"e":[],"e":{"f":{"h":1}}}"#, #"{"id":1,"a":"x","e":null}"#,
+        ] {
+            check.expectSameOutcome(mapping, Array(doc.utf8))
         }
     }
 

@@ -366,6 +366,81 @@ struct JSONEncoderTests {
         }
     }
 
+    @Test(
+        "nested members in slots: the last root member's last member of each name, errors as without (4 000 documents)")
+    func nestedMembers() {
+        let table = JSONMemberNames(["address", "street", "city", "id", "x"])
+        let entry = { (name: String) in table.index(of: name)! }
+        let nested = JSONNestedMembers(
+            nameCount: table.count,
+            slots: [(entry("address"), entry("street")), (entry("address"), entry("city")), (entry("x"), entry("id"))])
+        let slotNames = [("address", "street"), ("address", "city"), ("x", "id")]
+        var state: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let inner = [
+            #""street":"1 High St ""#, #""city":"london""#, #""city":"l\u00f6n""#, #""street":null"#, #""zip":"x""#,
+            #""city":{"a":[1,{"b":2}]}"#, #""st\u0072eet":"esc""#, #""street":"raw\#u{01}""#, #""city":"é""#,
+            #""id":3"#, #""other":"skip \" me""#, #""street":"""#,
+        ]
+        let values = ["1", "\"v\"", "null", "[]", "{}", "\"a\\\"b\""]
+        var docs: [[UInt8]] = []
+        for _ in 0..<4_000 {
+            let members = (0..<next(5)).map { _ -> String in
+                let name = ["address", "x", "id", "y"][next(4)]
+                let value =
+                    next(3) == 0
+                    ? values[next(values.count)]
+                    : "{" + (0..<next(4)).map { _ in inner[next(inner.count)] }.joined(separator: ",") + "}"
+                return "\"\(name)\":\(value)"
+            }
+            var text = "{" + members.joined(separator: ",") + "}"
+            if next(5) == 0 {
+                text = String(decoding: Array(text.utf8).prefix(next(text.utf8.count + 1)), as: UTF8.self)
+            }
+            docs.append(Array(text.utf8))
+        }
+        for doc in docs {
+            let limits = JSONLimits(maxDepth: [1, 2, 3, 64][next(4)])
+            var values = [JSONValue?](repeating: nil, count: table.count + nested.count)
+            var texts = [Range<Int>](repeating: JSONValue.noRootText, count: table.count + nested.count)
+            let read = Result { () throws(JSONError) -> JSONValue? in
+                try values.withUnsafeMutableBufferPointer { (values) throws(JSONError) -> JSONValue? in
+                    try texts.withUnsafeMutableBufferPointer { (texts) throws(JSONError) -> JSONValue? in
+                        try JSONValue.parse(
+                            doc, limits: limits, memberNames: table, rootValues: values, rootTexts: texts,
+                            nested: nested)
+                    }
+                }
+            }
+            for k in values.indices where texts[k].lowerBound >= 0 {
+                values[k] = .string(String(decoding: doc[texts[k]], as: UTF8.self))
+            }
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc, limits: limits) }
+            let text = String(decoding: doc, as: UTF8.self)
+            switch (plain, read) {
+            case (.success(.object(let members)), .success(let whole)):
+                #expect(whole == nil)
+                #expect(values[entry("id")]?.jsonBytes() == members.last { $0.0 == "id" }?.1.jsonBytes(), "\(text)")
+                for (k, (root, member)) in slotNames.enumerated() {
+                    let expected = members.last { $0.0 == root }?.1[member]
+                    #expect(
+                        values[table.count + k]?.jsonBytes() == expected?.jsonBytes(), "\(root).\(member) in \(text)")
+                }
+                // The members read by slot are not kept whole.
+                #expect(values[entry("address")] == nil && values[entry("x")] == nil)
+            case (.success(let a), .success(let whole)):
+                #expect(whole?.jsonBytes() == a.jsonBytes())
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b, "\(text)")
+            default:
+                Issue.record("outcomes differ for \(text)")
+            }
+        }
+    }
+
     @Test("root members no one reads are checked as read ones are: the same errors at the same offsets")
     func unreadRootMembers() {
         let table = JSONMemberNames(["id"])
