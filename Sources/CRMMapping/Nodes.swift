@@ -350,16 +350,30 @@ final class ConcatNode: ValueNode {
         self.separator = separator
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        var out = ""
-        var first = true
+        var out: String? = nil
         for p in parts {
             let v = try p.value(ev, cur)
             guard let t = v.scalarText, !t.isEmpty else { continue }
-            if !first { out += separator }
-            out += t
-            first = false
+            out = out.map { ConcatNode.joined($0, separator, t) } ?? t
         }
-        return first ? .null : .string(out)
+        return out.map(JSONValue.string) ?? .null
+    }
+
+    /// `a + separator + b`, made at once (appending grew the string part by part).
+    static func joined(_ a: String, _ separator: String, _ b: String) -> String {
+        let count = a.utf8.count + separator.utf8.count + b.utf8.count
+        return String(unsafeUninitializedCapacity: count) { out in
+            var n = 0
+            func put(_ part: String) {
+                n += TextFunctions.withBytes(part) {
+                    UnsafeMutableBufferPointer(rebasing: out[n...]).update(fromContentsOf: $0)
+                }
+            }
+            put(a)
+            put(separator)
+            put(b)
+            return n
+        }
     }
 }
 

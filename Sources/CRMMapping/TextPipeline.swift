@@ -286,8 +286,9 @@ final class ByteTextSteps: Sendable {
         high: UnsafeMutableBufferPointer<UInt8>
     ) -> StepText {
         let made = step.text(input, into: TextPipeline.holds(low, input) ? high : low)
-        guard let next, case .text(let t) = made else { return made }
-        return next.text(t, low: low, high: high)
+        // The next link is called through the optional (a binding of it retained it).
+        guard case .text(let t) = made else { return made }
+        return next?.text(t, low: low, high: high) ?? made
     }
 }
 
@@ -313,6 +314,7 @@ protocol DirectValue: AnyObject, Sendable {
 
 /// The direct form of `node`, or nil when it has none.
 func directValue(_ node: any ValueNode) -> (any DirectValue)? {
+    if let constant = node as? ConstNode { return ConstantJSON(constant.constant) }
     if let each = node as? EachNode {
         guard each.filter == nil, let item = each.itemValue, let pipeline = TextPipeline(item) else { return nil }
         return EachText(each, item: pipeline)
@@ -333,6 +335,31 @@ extension TextPipeline: DirectValue {
             if omitNull { return .absent }
         }
         write(outcome, into: &writer)
+        return .written
+    }
+}
+
+/// `const:`, written as JSON encoded once.
+final class ConstantJSON: DirectValue {
+    /// The constant's JSON.
+    let json: [UInt8]
+    /// Whether the constant is null or the empty string.
+    let isNullOrEmpty: Bool
+
+    init(_ constant: JSONValue) {
+        json = constant.jsonBytes()
+        isNullOrEmpty = constant.isNullOrEmpty
+    }
+
+    func write(
+        _ ev: Evaluator, _ cur: JSONValue, required: Bool, omitNull: Bool, into writer: inout JSONWriter,
+        scratch: UnsafeMutableBufferPointer<UInt8>
+    ) -> DirectWrite {
+        if isNullOrEmpty {
+            if required { return .general }
+            if omitNull { return .absent }
+        }
+        json.withUnsafeBufferPointer { writer.write(bytes: $0) }
         return .written
     }
 }
@@ -364,8 +391,8 @@ extension FieldNode {
     func writeDirect(
         ev: Evaluator, _ cur: JSONValue, into writer: inout JSONWriter, scratch: UnsafeMutableBufferPointer<UInt8>
     ) -> DirectWrite {
-        guard let direct else { return .general }
-        return direct.write(ev, cur, required: required, omitNull: omitNull, into: &writer, scratch: scratch)
+        // Called through the optional (a binding of it retained it).
+        direct?.write(ev, cur, required: required, omitNull: omitNull, into: &writer, scratch: scratch) ?? .general
     }
 }
 

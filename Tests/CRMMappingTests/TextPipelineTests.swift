@@ -117,6 +117,11 @@ struct TextPipelineTests {
               deep.t: {each: "$.inner.t", value: {path: "@", fn: [trim, non_empty]}}
               deep.s: {path: inner.s, fn: [trim, upper]}
               deep.u: {path: inner.u.v}
+              k: {const: "q\\"é"}
+              k2: {const: "", omit_null: false}
+              k3: {const: 12.50}
+              k4: {const: null}
+              cc: {concat: [{path: a, fn: [trim]}, {path: n}, {path: b}], separator: "·"}
             """
         ])
         let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
@@ -124,7 +129,7 @@ struct TextPipelineTests {
         let fields = mapping.outputNodes[0].fields
         #expect(
             zip(fields, layout.members).filter { $1.direct }.map { $0.0.name } == [
-                "a", "b", "c.x", "c.y", "c.z", "w", "l", "r", "o", "e", "deep.t", "deep.s",
+                "a", "b", "c.x", "c.y", "c.z", "w", "l", "r", "o", "e", "deep.t", "deep.s", "k", "k2", "k3", "k4",
             ])
         // `inner` is read only through its members `s` and `u` (`each` over `$.inner.t` reads the whole message).
         #expect(mapping.nestedMembers.count == 2)
@@ -185,6 +190,22 @@ struct TextPipelineTests {
             #"{"id":1,"a":{"x":"n"},"a":{"y":2},"e":[],"e":{"f":{"h":1}}}"#, #"{"id":1,"a":"x","e":null}"#,
         ] {
             check.expectSameOutcome(mapping, Array(doc.utf8))
+        }
+    }
+
+    @Test("concat joins its parts as appending does, for every pair of 40 texts")
+    func concatJoined() {
+        let texts =
+            ["", " ", "a", "É", "e\u{301}", "\u{301}", "😀", "fifteen bytes..", "sixteen bytes...", "\r", "\n"]
+            + (0..<29).map { String(repeating: "x", count: $0) }
+        for a in texts {
+            for b in texts {
+                for separator in ["", " ", "·"] {
+                    let joined = ConcatNode.joined(a, separator, b)
+                    #expect(Array(joined.utf8) == Array((a + separator + b).utf8))
+                    #expect(joined == a + separator + b)
+                }
+            }
         }
     }
 
