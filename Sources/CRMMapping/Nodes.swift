@@ -526,12 +526,23 @@ final class ExistsNode: ConditionNode {
 final class EqualsNode: ConditionNode {
     let subject: any ValueNode
     let expected: JSONValue
+    /// The subject's root slot, when it is a root member and `expected` is an ASCII string: a member the parse kept as
+    /// ASCII bytes is compared by its bytes (for ASCII texts `==` is byte equality), without making its string.
+    let rootEntry: Int?
+    /// `expected`'s bytes, when it is an ASCII string.
+    let expectedASCII: [UInt8]
     init(_ subject: any ValueNode, _ expected: JSONValue) {
         self.subject = subject
         self.expected = expected
+        let ascii = expected.stringValue.map { Array($0.utf8) }.flatMap { $0.allSatisfy { $0 < 0x80 } ? $0 : nil }
+        rootEntry = ascii == nil ? nil : (subject as? MemberNode)?.rootEntry
+        expectedASCII = ascii ?? []
     }
     func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
-        try subject.value(ev, cur) == expected
+        if let rootEntry, let text = ev.rootText(rootEntry), TextFunctions.isASCII(text) {
+            return expectedASCII.withUnsafeBufferPointer { $0.elementsEqual(text) }
+        }
+        return try subject.value(ev, cur) == expected
     }
 }
 
@@ -759,10 +770,13 @@ final class MapStep: StepNode {
     let table: TextTable
     let fallback: JSONValue?
     let strict: Bool
+    /// The table on bytes, when its keys allow it (see ``ByteMap``).
+    let bytes: ByteMap?
     init(_ table: [String: JSONValue], fallback: JSONValue?, strict: Bool) {
         self.table = TextTable(table)
         self.fallback = fallback
         self.strict = strict
+        bytes = ByteMap(table, fallback: fallback, strict: strict)
     }
     func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return fallback ?? .null }

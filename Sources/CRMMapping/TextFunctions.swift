@@ -113,6 +113,13 @@ enum TextFunctions {
         }
     }
 
+    /// Whether every byte of `b` is ASCII.
+    @inline(__always)
+    static func isASCII(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        for c in b where c >= 0x80 { return false }
+        return true
+    }
+
     /// ``isBlank(_:)`` of the UTF-8 text `b` when its ASCII bytes decide it; nil when non-ASCII characters do.
     @inline(__always)
     static func isBlank(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {

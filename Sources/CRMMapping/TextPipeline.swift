@@ -113,8 +113,10 @@ final class TextPipeline: Sendable {
         case text
         /// `fn: list`: the text as an array of one string; null stays null.
         case list
-        /// `default:`: this value when the text is null or empty.
-        case fallback(JSONValue)
+        /// `default:`: ``fallback`` when the text is null or empty.
+        case fallback
+        /// `map:` with `map_default:` and `strict:`: ``map``.
+        case map
     }
 
     /// A pipeline's value as its byte path finds it (the bytes are in the scratch memory it was given).
@@ -124,8 +126,10 @@ final class TextPipeline: Sendable {
         case text(UnsafeBufferPointer<UInt8>)
         /// An array of one string.
         case list(UnsafeBufferPointer<UInt8>)
-        /// The ``Finish/fallback(_:)`` value.
+        /// The ``fallback`` value.
         case fallback
+        /// The value of entry `k` of the ``map`` (-1: its `map_default:`).
+        case mapped(Int)
         /// The byte path does not decide the value: the value path gives it, or the failure.
         case general
     }
@@ -137,18 +141,29 @@ final class TextPipeline: Sendable {
     /// The root slot `source` reads, when it is a root member or a root member's member with a slot of its own (its
     /// bytes are read without making its string when the parse kept them, see ``Evaluator/rootText(_:)``).
     let sourceRootEntry: Int?
-    /// The byte steps, in order.
-    let steps: ByteTextSteps
+    /// The byte steps, in order (nil: none, before a `map:`).
+    let steps: ByteTextSteps?
     let finish: Finish
+    /// The `default:` value (``Finish/fallback``), encoded.
+    let fallback: ConstantJSON?
+    /// The value map (``Finish/map``).
+    let map: ByteMap?
 
     /// The byte form of `node`: nil unless it ends in at least one byte text step, optionally followed by `list` or
     /// `default`.
     init?(_ node: any ValueNode) {
         var node = node
         var finish = Finish.text
+        var fallback: ConstantJSON? = nil
+        var map: ByteMap? = nil
         if let pipe = node as? PipeNode {
-            if let fallback = pipe.step as? FallbackStep {
-                finish = .fallback(fallback.fallback)
+            if let step = pipe.step as? MapStep, let bytes = step.bytes {
+                finish = .map
+                map = bytes
+                node = pipe.source
+            } else if let step = pipe.step as? FallbackStep {
+                finish = .fallback
+                fallback = ConstantJSON(step.fallback)
                 node = pipe.source
             } else if pipe.step is ListStep {
                 finish = .list
@@ -160,9 +175,12 @@ final class TextPipeline: Sendable {
             steps.append(step)
             node = pipe.source
         }
-        guard let chain = ByteTextSteps(steps.reversed()) else { return nil }
-        self.steps = chain
+        self.steps = ByteTextSteps(steps.reversed())
+        // A text pipeline has byte steps, or a value map.
+        guard self.steps != nil || finish == .map else { return nil }
         self.finish = finish
+        self.fallback = fallback
+        self.map = map
         source = node
         if let path = node as? PathNode {
             sourceIsCurrent = path.path.steps.isEmpty && !path.path.fromRoot && !path.atRoot
@@ -205,12 +223,15 @@ final class TextPipeline: Sendable {
         let half = scratch.count / 2
         let low = UnsafeMutableBufferPointer(rebasing: scratch[..<half])
         let high = UnsafeMutableBufferPointer(rebasing: scratch[half...])
-        var text: UnsafeBufferPointer<UInt8>
-        switch steps.text(input, low: low, high: high) {
-        case .text(let t): text = t
-        case .null: return finished(nil)
-        case .general: return .general
+        var text = input
+        switch steps?.text(input, low: low, high: high) {
+        case .text(let t)?: text = t
+        case .null?: return finished(nil)
+        case .general?: return .general
+        case nil: break
         }
+        // A value map reads the text in place.
+        if let map { return map.outcome(text) }
         // The result outlives `input`: bytes still in `input` are copied into the scratch memory.
         if !TextPipeline.holds(scratch, text) {
             guard text.count <= half else { return .general }
@@ -234,6 +255,7 @@ final class TextPipeline: Sendable {
         case .text: text.map(Outcome.text) ?? .null
         case .list: text.map(Outcome.list) ?? .null
         case .fallback: text.map { $0.isEmpty ? .fallback : .text($0) } ?? .fallback
+        case .map: map?.outcome(text) ?? .general
         }
     }
 
@@ -243,9 +265,8 @@ final class TextPipeline: Sendable {
         case .null: return true
         case .text(let t): return t.isEmpty
         case .list, .general: return false
-        case .fallback:
-            guard case .fallback(let value) = finish else { return false }
-            return value.isNullOrEmpty
+        case .fallback: return fallback?.isNullOrEmpty ?? false
+        case .mapped(let k): return map?.isNullOrEmpty(k) ?? false
         }
     }
 
@@ -258,11 +279,62 @@ final class TextPipeline: Sendable {
             writer.write(byte: UInt8(ascii: "["))
             writer.writeString(utf8: t)
             writer.write(byte: UInt8(ascii: "]"))
-        case .fallback:
-            guard case .fallback(let value) = finish else { preconditionFailure("a fallback outcome without one") }
-            writer.write(value)
+        case .fallback: fallback?.write(into: &writer)
+        case .mapped(let k): map?.write(k, into: &writer)
         case .general: preconditionFailure("the byte path did not decide the value")
         }
+    }
+}
+
+/// A `map:` step's table read on bytes, when every key is ASCII: an ASCII text is looked up by its bytes (for ASCII
+/// texts and keys `==`, the table's equality, is byte equality); the values are written as JSON encoded once.
+final class ByteMap: Sendable {
+    /// The entries: the keys' UTF-8 and the values' JSON, and whether each value is null or empty.
+    let keys: [[UInt8]]
+    let values: [[UInt8]]
+    let valuesNullOrEmpty: [Bool]
+    /// The `map_default:` value's JSON (nil: none), and whether it is null or empty.
+    let fallback: [UInt8]?
+    let fallbackNullOrEmpty: Bool
+    let strict: Bool
+
+    /// The table of `map: table` with `map_default: fallback` and `strict:`; nil when a key is not ASCII or there are
+    /// more than ``TextTable/scanLimit`` entries (each text is compared with each key).
+    init?(_ table: [String: JSONValue], fallback: JSONValue?, strict: Bool) {
+        guard table.count <= TextTable.scanLimit, table.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) else {
+            return nil
+        }
+        let entries = table.sorted { $0.key < $1.key }
+        keys = entries.map { Array($0.key.utf8) }
+        values = entries.map { $0.value.jsonBytes() }
+        valuesNullOrEmpty = entries.map { $0.value.isNullOrEmpty }
+        self.fallback = fallback?.jsonBytes()
+        fallbackNullOrEmpty = fallback?.isNullOrEmpty ?? false
+        self.strict = strict
+    }
+
+    /// The step's value for the text `text` (nil: null), as ``MapStep/apply(_:_:)`` finds it.
+    func outcome(_ text: UnsafeBufferPointer<UInt8>?) -> TextPipeline.Outcome {
+        guard let text else { return fallback == nil ? .null : .mapped(-1) }
+        // A non-ASCII text may equal an ASCII key under `==` (canonical equivalence).
+        guard TextFunctions.isASCII(text) else { return .general }
+        let hit: Int? = keys.withUnsafeBufferPointer { keys in
+            for k in keys.indices where keys[k].withUnsafeBufferPointer({ $0.elementsEqual(text) }) { return k }
+            return nil
+        }
+        if let hit { return .mapped(hit) }
+        if fallback != nil { return .mapped(-1) }
+        // A strict map's failure comes from the value path.
+        return strict ? .general : .null
+    }
+
+    /// Whether the value of entry `k` (-1: the fallback) is null or empty.
+    func isNullOrEmpty(_ k: Int) -> Bool { k < 0 ? fallbackNullOrEmpty : valuesNullOrEmpty[k] }
+
+    /// Writes the value of entry `k` (-1: the fallback).
+    func write(_ k: Int, into writer: inout JSONWriter) {
+        let json = k < 0 ? fallback ?? [] : values[k]
+        json.withUnsafeBufferPointer { writer.write(bytes: $0) }
     }
 }
 
@@ -359,8 +431,13 @@ final class ConstantJSON: DirectValue {
             if required { return .general }
             if omitNull { return .absent }
         }
-        json.withUnsafeBufferPointer { writer.write(bytes: $0) }
+        write(into: &writer)
         return .written
+    }
+
+    /// Writes the constant.
+    func write(into writer: inout JSONWriter) {
+        json.withUnsafeBufferPointer { writer.write(bytes: $0) }
     }
 }
 

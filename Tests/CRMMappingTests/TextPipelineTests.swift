@@ -89,7 +89,7 @@ struct TextPipelineTests {
         #expect(
             direct == [
                 "id": false, "kind": false, "displayName": false, "a": true, "b": true, "c": false, "d": true,
-                "e": true, "f": false, "g": false,
+                "e": true, "f": false, "g": true,
             ])
     }
 
@@ -191,6 +191,44 @@ struct TextPipelineTests {
         ] {
             check.expectSameOutcome(mapping, Array(doc.utf8))
         }
+    }
+
+    @Test("value maps and equality read on bytes give the value path's outcome (Kelvin sign, escapes, defaults)")
+    func mapsAndEquality() throws {
+        let dir = try mappingFolder([
+            "m.yaml": """
+            name: m
+            output: Customer
+            key: id
+            drop_when: {path: s, equals: K}
+            fields:
+              id: {path: id}
+              kind: {const: person}
+              displayName: {const: x}
+              a: {path: s, map: {A: active, K: kelvin, E: "", N: null}}
+              b: {path: s, map: {A: active, K: kelvin}, map_default: other}
+              c: {path: s, map: {A: 1, B: [2]}, map_default: null, omit_null: false}
+              d: {path: s, fn: [trim, upper], map: {A: active, K: kelvin}, strict: true}
+              e: {path: t, map: {é: accent, A: a}}
+            """
+        ])
+        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+        let fields = mapping.outputNodes[0].fields
+        let layout = try #require(mapping.outputNodes[0].layout)
+        // `e` has a non-ASCII key: no byte table.
+        #expect(zip(fields, layout.members).filter { $1.direct }.map { $0.0.name } == ["a", "b", "c", "d"])
+        let texts = [
+            "\"A\"", "\"K\"", "\"\u{212A}\"", "\"\\u212A\"", "\"\\u0041\"", "\"E\"", "\"N\"", "\"B\"",
+            "\" a \"", "\"k\"", "\"é\"", "\"e\u{301}\"", "\"\"", "null", "1", "true", "[\"A\"]",
+        ]
+        let check = DirectOutputEquivalenceTests()
+        for s in texts {
+            for t in texts.prefix(12) {
+                check.expectSameOutcome(mapping, Array("{\"id\":1,\"s\":\(s),\"t\":\(t)}".utf8))
+            }
+            check.expectSameOutcome(mapping, Array("{\"id\":1,\"s\":\(s)}".utf8))
+        }
+        check.expectSameOutcome(mapping, Array("{\"id\":1}".utf8))
     }
 
     @Test("concat joins its parts as appending does, for every pair of 40 texts")
