@@ -180,7 +180,8 @@ struct Lowering {
         let keys = atRoot && !memo.isEmpty ? RepeatedExpressions.keys(source, steps) : []
         var node = value(source)
         for (k, s) in steps.enumerated() {
-            node = PipeNode(node, step: Lowering.step(s))
+            let step = Lowering.step(s)
+            node = RootTextNode(node, step: step) ?? PipeNode(node, step: step)
             if k < keys.count, let slot = memo[keys[k]] { node = MemoNode(slot: slot, node) }
         }
         return node

@@ -61,6 +61,72 @@ struct TextPipelineTests {
         #expect(decided >= 3, "\(f.name)")
     }
 
+    @Test(
+        "each byte value step's value is the step's value (or the byte path leaves it to the value path)",
+        arguments: [Fn.name, .email, .phone(region: "GB"), .phone(region: "DE"), .phone(region: "XX")])
+    func valueStepsOnBytes(_ f: Fn) throws {
+        let step = try #require(Lowering.functionStep(f) as? any ByteValueStep)
+        let ev = Evaluator(root: .object([]), lookup: nil)
+        var texts = Self.texts() + DirectStepTests.values.compactMap(\.stringValue)
+        texts += [
+            "jane", "JOHN", "mary-ann", "O'BRIEN", "van der berg", "mcdonald", " JOHN.OBRIEN0@Example.COM",
+            "a@b", "x@y.z", "jane.doe@example.com", "A.B+tag@Sub.Example.ORG", "020 7946 3250", "+44 7700 900123",
+            "07700 900123", "+49 30 123456",
+        ]
+        var decided = 0
+        for s in texts {
+            let value = Result { () throws(FieldFailure) in try step.apply(ev, .string(s)) }
+            guard let made = TextFunctions.withBytes(s, { step.value(utf8: $0) }) else { continue }
+            decided += 1
+            #expect((try? value.get()) == made, "\(f.name) \(s.debugDescription)")
+            #expect((try? value.get())?.jsonBytes() == made.jsonBytes())
+        }
+        if case .phone(region: "XX") = f { #expect(decided == 0) } else { #expect(decided >= 5, "\(f.name)") }
+    }
+
+    @Test("pipelines of byte steps and a name, e-mail or phone step over root members give the value path's outcome")
+    func rootTextPipelines() throws {
+        let dir = try mappingFolder([
+            "m.yaml": """
+            name: m
+            output: Customer
+            key: id
+            fields:
+              id: {path: id}
+              kind: {const: person}
+              displayName: {path: n, fn: [name]}
+              a: {path: n, fn: [trim, name, upper]}
+              b: {path: e, fn: [lower, email, list]}
+              c: {path: p, fn: [non_empty, {phone: GB}, list]}
+              d: {path: o.n, fn: [name]}
+              e: {path: o.p, fn: [trim, {phone: DE}]}
+              f: {path: e, fn: [email], required: true}
+            """
+        ])
+        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+        let fields = mapping.outputNodes[0].fields
+        #expect(
+            fields.filter { ($0.value as? PipeNode)?.source is RootTextNode || $0.value is RootTextNode }.count >= 6)
+        let texts = [
+            "\"jane\"", "\" Ann-Marie \"", "\"\"", "\"  \"", "null", "12", "true", "\"m\\u00fcller\"", "\"Zoë\"",
+            "\"van der berg\"", "\" JOHN.OBRIEN0@Example.COM\"", "\"Name <A@B.co>\"", "\"a@b\"", "\"x@y.z \"",
+            "\"020 7946 3250\"", "\"+44 7700 900123\"", "\"(0)20 7946 0018\"", "\"12\"", "\"+49 30 123456\"", "[1]",
+        ]
+        var rng = RuntimeFastPathTests.Rng(s: 31)
+        let check = DirectOutputEquivalenceTests()
+        for _ in 0..<3_000 {
+            var members = ["\"id\":1"]
+            for name in ["n", "e", "p"] where rng.next(5) != 0 {
+                members.append("\"\(name)\":\(texts[rng.next(texts.count)])")
+            }
+            if rng.next(5) != 0 {
+                members.append(
+                    "\"o\":{\"n\":\(texts[rng.next(texts.count)]),\"p\":\(texts[rng.next(texts.count)])}")
+            }
+            check.expectSameOutcome(mapping, Array("{\(members.joined(separator: ","))}".utf8))
+        }
+    }
+
     @Test("fields of byte steps are found as text pipelines; other fields are not")
     func shapes() throws {
         let dir = try mappingFolder([
