@@ -710,9 +710,12 @@ final class PrefixStep: StepNode {
     let prefix: String
     /// The prefix's UTF-8 bytes (for ``ByteTextStep/text(_:into:)``).
     let prefixBytes: [UInt8]
+    /// Whether the prefix has no byte a JSON string escapes.
+    let prefixIsPlain: Bool
     init(_ prefix: String) {
         self.prefix = prefix
         prefixBytes = Array(prefix.utf8)
+        prefixIsPlain = !prefixBytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
     }
     func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }

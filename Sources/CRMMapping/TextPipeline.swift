@@ -25,6 +25,14 @@ enum StepText {
 protocol ByteTextStep: StepNode {
     /// This step's text of the UTF-8 text `input`; the bytes it writes go into `out`, which does not overlap `input`.
     func text(_ input: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> StepText
+    /// Whether the step's text has no byte a JSON string escapes (`"`, `\`, control characters) when its input has
+    /// none.
+    var keepsPlain: Bool { get }
+}
+
+extension ByteTextStep {
+    /// Slices, ASCII case mappings, digits and date punctuation add no byte to escape.
+    var keepsPlain: Bool { true }
 }
 
 extension TrimStep: ByteTextStep {
@@ -69,6 +77,8 @@ extension StringStep: ByteTextStep {
 }
 
 extension PrefixStep: ByteTextStep {
+    var keepsPlain: Bool { prefixIsPlain }
+
     func text(_ input: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> StepText {
         let n = prefixBytes.count
         guard n + input.count <= out.count else { return .general }
@@ -124,6 +134,8 @@ final class TextPipeline: Sendable {
         case null
         /// A string.
         case text(UnsafeBufferPointer<UInt8>)
+        /// A string with no byte to escape.
+        case plainText(UnsafeBufferPointer<UInt8>)
         /// An array of one string.
         case list(UnsafeBufferPointer<UInt8>)
         /// The ``fallback`` value.
@@ -143,6 +155,9 @@ final class TextPipeline: Sendable {
     let sourceRootEntry: Int?
     /// The byte steps, in order (nil: none, before a `map:`).
     let steps: ByteTextSteps?
+    /// Whether the steps add no byte to escape (``ByteTextStep/keepsPlain``): the text of a root member's bytes,
+    /// which the parse found without escapes, is then written unchecked.
+    let stepsKeepPlain: Bool
     let finish: Finish
     /// The `default:` value (``Finish/fallback``), encoded.
     let fallback: ConstantJSON?
@@ -176,6 +191,7 @@ final class TextPipeline: Sendable {
             node = pipe.source
         }
         self.steps = ByteTextSteps(steps.reversed())
+        stepsKeepPlain = steps.allSatisfy(\.keepsPlain)
         // A text pipeline has byte steps, or a value map.
         guard self.steps != nil || finish == .map else { return nil }
         self.finish = finish
@@ -200,7 +216,9 @@ final class TextPipeline: Sendable {
     /// they are read before `scratch` is used again.
     func evaluate(_ ev: Evaluator, _ cur: JSONValue, scratch: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
         if sourceIsCurrent { return outcome(of: cur, scratch: scratch) }
-        if let entry = sourceRootEntry, let text = ev.rootText(entry) { return run(text, scratch: scratch) }
+        if let entry = sourceRootEntry, let text = ev.rootText(entry) {
+            return run(text, lasting: true, scratch: scratch)
+        }
         // A failure is reported by the value path, with the field's name.
         do throws(FieldFailure) { return outcome(of: try source.value(ev, cur), scratch: scratch) } catch {
             return .general
@@ -212,13 +230,16 @@ final class TextPipeline: Sendable {
     private func outcome(of value: JSONValue, scratch: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
         switch value {
         case .null: return finished(nil)
-        case .string(let s): return TextFunctions.withBytes(s) { run($0, scratch: scratch) }
+        case .string(let s): return TextFunctions.withBytes(s) { run($0, lasting: false, scratch: scratch) }
         default: return .general
         }
     }
 
-    /// The steps and the finish over the UTF-8 text `input`.
-    private func run(_ input: UnsafeBufferPointer<UInt8>, scratch: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
+    /// The steps and the finish over the UTF-8 text `input`: a root member's bytes (`lasting`, the message's bytes,
+    /// which outlive the outcome and have no byte to escape) or a string's.
+    private func run(
+        _ input: UnsafeBufferPointer<UInt8>, lasting: Bool, scratch: UnsafeMutableBufferPointer<UInt8>
+    ) -> Outcome {
         // Each step writes into the half of the scratch memory that does not hold its input.
         let half = scratch.count / 2
         let low = UnsafeMutableBufferPointer(rebasing: scratch[..<half])
@@ -232,6 +253,10 @@ final class TextPipeline: Sendable {
         }
         // A value map reads the text in place.
         if let map { return map.outcome(text) }
+        if lasting {
+            guard stepsKeepPlain, case .text(let t) = finished(text) else { return finished(text) }
+            return .plainText(t)
+        }
         // The result outlives `input`: bytes still in `input` are copied into the scratch memory.
         if !TextPipeline.holds(scratch, text) {
             guard text.count <= half else { return .general }
@@ -263,7 +288,7 @@ final class TextPipeline: Sendable {
     func isNullOrEmpty(_ outcome: Outcome) -> Bool {
         switch outcome {
         case .null: return true
-        case .text(let t): return t.isEmpty
+        case .text(let t), .plainText(let t): return t.isEmpty
         case .list, .general: return false
         case .fallback: return fallback?.isNullOrEmpty ?? false
         case .mapped(let k): return map?.isNullOrEmpty(k) ?? false
@@ -275,6 +300,7 @@ final class TextPipeline: Sendable {
         switch outcome {
         case .null: writer.write(JSONValue.null)
         case .text(let t): writer.writeString(utf8: t)
+        case .plainText(let t): writer.writeString(plainUTF8: t)
         case .list(let t):
             writer.write(byte: UInt8(ascii: "["))
             writer.writeString(utf8: t)

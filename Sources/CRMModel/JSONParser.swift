@@ -1057,6 +1057,17 @@ public struct JSONWriter: ~Copyable {
         s.withUTF8 { writeString(utf8: $0) }
     }
 
+    /// Writes `text`, valid UTF-8 with no byte the writer escapes (no `"`, `\\` or control character, e.g. the text of
+    /// a parsed string that had no escapes), as a JSON string literal: its bytes between quotes, unchecked.
+    public mutating func writeString(plainUTF8 text: UnsafeBufferPointer<UInt8>) {
+        assert(!JSONWriter.needsEscape(text), "a plain text with a byte to escape")
+        reserve(text.count + 2)
+        base[count] = 0x22
+        if let start = text.baseAddress { JSONWriter.copy(start, to: base + count + 1, count: text.count) }
+        base[count + 1 + text.count] = 0x22
+        count += text.count + 2
+    }
+
     /// Writes `text` (valid UTF-8) as a JSON string literal: `"`, `\\` and control characters escaped.
     public mutating func writeString(utf8 text: UnsafeBufferPointer<UInt8>) {
         // Most strings need no escape: one scan eight bytes at a time, then a single copy.

@@ -188,6 +188,7 @@ struct TextPipelineTests {
               k3: {const: 12.50}
               k4: {const: null}
               cc: {concat: [{path: a, fn: [trim]}, {path: n}, {path: b}], separator: "·"}
+              pq: {path: a, fn: [trim, {prefix: "q\\"\\\\"}]}
             """
         ])
         let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
@@ -195,7 +196,7 @@ struct TextPipelineTests {
         let fields = mapping.outputNodes[0].fields
         #expect(
             zip(fields, layout.members).filter { $1.direct }.map { $0.0.name } == [
-                "a", "b", "c.x", "c.y", "c.z", "w", "l", "r", "o", "e", "deep.t", "deep.s", "k", "k2", "k3", "k4",
+                "a", "b", "c.x", "c.y", "c.z", "w", "l", "r", "o", "e", "deep.t", "deep.s", "k", "k2", "k3", "k4", "pq",
             ])
         // `inner` is read only through its members `s` and `u` (`each` over `$.inner.t` reads the whole message).
         #expect(mapping.nestedMembers.count == 2)
@@ -310,6 +311,22 @@ struct TextPipelineTests {
                     #expect(joined == a + separator + b)
                 }
             }
+        }
+    }
+
+    @Test("a plain text is written as the escaping writer writes it")
+    func plainTexts() {
+        for text in ["", "a", "plain text", "é😀", String(repeating: "x", count: 40), "0123456789abcdef"] {
+            let bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: text.utf8.count)
+            defer { bytes.deallocate() }
+            _ = bytes.initialize(from: text.utf8)
+            var plain = JSONWriter(capacity: 8)
+            var escaped = JSONWriter(capacity: 8)
+            plain.writeString(plainUTF8: UnsafeBufferPointer(bytes))
+            escaped.writeString(utf8: UnsafeBufferPointer(bytes))
+            let written = plain.finish()
+            let reference = escaped.finish()
+            #expect(written == reference)
         }
     }
 
