@@ -29,6 +29,8 @@ public struct CompiledMapping: Sendable {
     let memberNames: JSONMemberNames
     /// How many values an evaluation keeps (``Evaluator/made``): those of the repeated expressions.
     let madeCount: Int
+    /// The root members' members that parsed messages put in slots of their own (see ``RootReads``).
+    let nestedMembers: JSONNestedMembers
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
@@ -56,7 +58,15 @@ public struct CompiledMapping: Sendable {
             sharingRepeated
             ? RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0) : [:]
         madeCount = memo.count
-        let lowering = Lowering(names: memberNames, atRoot: true, memo: memo)
+        // A first lowering notes how the root members are read; the second reads members of members from slots.
+        let reads = RootReads()
+        let noting = Lowering(names: memberNames, atRoot: true, memo: memo, reads: reads)
+        _ = outputs.map { OutputNode($0, lowering: noting) }
+        _ = dropWhen.map(noting.condition)
+        _ = filter.map(noting.condition)
+        let (slots, nested) = reads.nestedSlots(memberNames)
+        nestedMembers = nested
+        let lowering = Lowering(names: memberNames, atRoot: true, memo: memo, nested: slots)
         outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
         self.dropWhen = dropWhen.map(lowering.condition)
         self.filter = filter.map(lowering.condition)
@@ -79,33 +89,44 @@ public struct CompiledMapping: Sendable {
         let writingJSON = services.isEmpty && !context.recordValues
         // One piece of memory, all nil: the message's members by name-table entry, the values an evaluation keeps
         // (``Evaluator/made``) and the message parsed whole (when an expression needs it, see ``Evaluator/root``).
-        let names = memberNames.count
+        // The root slots: one per name of the table, then one per nested member.
+        let names = memberNames.count + nestedMembers.count
         return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
             (memory) throws(MappingError) -> MappingResult in
             memory.initialize(repeating: nil)
             defer { memory.deinitializeValues() }
-            let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
-            let whole: JSONValue?
-            do throws(JSONError) {
-                whole = try JSONValue.parse(input, limits: context.limits, memberNames: memberNames, rootValues: values)
-            } catch {
-                throw MappingError(
-                    kind: .input, mapping: name, field: "", value: "\(input.count) bytes", reason: error.description)
+            // The byte ranges of the message's plain strings, by name-table entry (their strings are made when read).
+            return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: names) {
+                (texts) throws(MappingError) -> MappingResult in
+                texts.initialize(repeating: JSONValue.noRootText)
+                let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
+                let whole: JSONValue?
+                do throws(JSONError) {
+                    whole = try JSONValue.parse(
+                        input, limits: context.limits, memberNames: memberNames, rootValues: values, rootTexts: texts,
+                        nested: nestedMembers)
+                } catch {
+                    throw MappingError(
+                        kind: .input, mapping: name, field: "", value: "\(input.count) bytes",
+                        reason: error.description)
+                }
+                // Not an object: refused as a document given as a tree is.
+                if let whole {
+                    return try apply(
+                        whole, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
+                        writingJSON: writingJSON)
+                }
+                return try input.withUnsafeBufferPointer { (bytes) throws(MappingError) -> MappingResult in
+                    let source = Evaluator.Root.values(
+                        values, texts: UnsafeBufferPointer(texts), bytes: input, input: bytes, limits: context.limits,
+                        cache: memory.baseAddress! + names + madeCount)
+                    return try apply(
+                        Evaluator(
+                            values: source, lookup: context.lookup,
+                            made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
+                        current: .null, writingJSON: writingJSON)
+                }
             }
-            // Not an object: refused as a document given as a tree is.
-            if let whole {
-                return try apply(
-                    whole, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
-                    writingJSON: writingJSON)
-            }
-            let source = Evaluator.Root.values(
-                UnsafeBufferPointer(values), bytes: input, limits: context.limits,
-                cache: memory.baseAddress! + names + madeCount)
-            return try apply(
-                Evaluator(
-                    values: source, lookup: context.lookup,
-                    made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
-                current: .null, writingJSON: writingJSON)
         }
     }
 

@@ -82,6 +82,32 @@ final class DateSpec: Sendable {
         return format(seconds: seconds, millis: millis)
     }
 
+    /// ``convert(_:)`` of the UTF-8 text `b`, written into `out`: the number of bytes written; nil when the text does
+    /// not parse, when it or the result needs the string path (unix inputs or output, years outside 0...9999) or when
+    /// `out` is too small.
+    func convert(_ b: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        let instant: (Int64, Int)?
+        switch input {
+        case .rfc3339: instant = parseRFC3339(b)
+        case .pattern(let tokens): instant = parsePattern(b, tokens)
+        case .unix, .unixMillis: return nil
+        }
+        guard let (seconds, millis) = instant, let start = out.baseAddress, out.count >= DateSpec.renderedLength else {
+            return nil
+        }
+        switch output {
+        case .unix: return nil
+        case .rfc3339: return DateSpec.render(seconds, millis: millis, offset: 0, into: start)
+        case .local:
+            let off = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            return DateSpec.render(seconds + Int64(off), millis: millis, offset: off, into: start)
+        case .date:
+            let off = timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            // `yyyy-MM-dd`: the first ten bytes of the rendered time.
+            return DateSpec.render(seconds + Int64(off), millis: 0, offset: 0, into: start).map { _ in 10 }
+        }
+    }
+
     func instant(_ text: String) -> (Int64, Int)? {
         switch input {
         case .unix:
@@ -247,55 +273,69 @@ final class DateSpec: Sendable {
 
     /// `yyyy-MM-ddTHH:mm:ss[.SSS](Z|±HH:mm)` for the wall-clock seconds `wall`.
     static func render(_ wall: Int64, millis: Int, offset: Int) -> String {
+        var rendered = true
+        let text = String(unsafeUninitializedCapacity: renderedLength) { out in
+            guard let n = render(wall, millis: millis, offset: offset, into: out.baseAddress!) else {
+                rendered = false
+                return 0
+            }
+            return n
+        }
+        return rendered ? text : renderText(wall, millis: millis, offset: offset)
+    }
+
+    /// The most bytes ``render(_:millis:offset:into:)`` writes.
+    static var renderedLength: Int { 29 }
+
+    /// ``render(_:millis:offset:)`` written into `out` (room for ``renderedLength`` bytes): the number of bytes
+    /// written; nil for the values only ``renderText(_:millis:offset:)`` writes (years outside 0...9999, unusual
+    /// milliseconds or offsets).
+    static func render(_ wall: Int64, millis: Int, offset: Int, into out: UnsafeMutablePointer<UInt8>) -> Int? {
         let days = wall >= 0 ? wall / 86400 : -((-wall + 86399) / 86400)
         let secs = Int(wall - days * 86400)
         let (y, m, d) = civil(days)
         let a = Swift.abs(offset)
         // Four-digit years and ordinary millisecond and offset values: write the bytes directly.
-        guard (0...9999).contains(y), (0..<1000).contains(millis), a < 100 * 3600 else {
-            return renderText(wall, millis: millis, offset: offset)
+        guard (0...9999).contains(y), (0..<1000).contains(millis), a < 100 * 3600 else { return nil }
+        var n = 0
+        func put(_ v: Int, _ width: Int) {
+            var v = v
+            var k = width
+            while k > 0 {
+                k -= 1
+                out[n + k] = UInt8(48 + v % 10)
+                v /= 10
+            }
+            n += width
         }
-        return String(unsafeUninitializedCapacity: 29) { out in
-            var n = 0
-            func put(_ v: Int, _ width: Int) {
-                var v = v
-                var k = width
-                while k > 0 {
-                    k -= 1
-                    out[n + k] = UInt8(48 + v % 10)
-                    v /= 10
-                }
-                n += width
-            }
-            func sep(_ c: UInt8) {
-                out[n] = c
-                n += 1
-            }
-            put(y, 4)
-            sep(45)
-            put(m, 2)
-            sep(45)
-            put(d, 2)
-            sep(84)
-            put(secs / 3600, 2)
-            sep(58)
-            put(secs / 60 % 60, 2)
-            sep(58)
-            put(secs % 60, 2)
-            if millis != 0 {
-                sep(46)
-                put(millis, 3)
-            }
-            if offset == 0 {
-                sep(90)
-                return n
-            }
-            sep(offset < 0 ? 45 : 43)
-            put(a / 3600, 2)
-            sep(58)
-            put(a / 60 % 60, 2)
+        func sep(_ c: UInt8) {
+            out[n] = c
+            n += 1
+        }
+        put(y, 4)
+        sep(45)
+        put(m, 2)
+        sep(45)
+        put(d, 2)
+        sep(84)
+        put(secs / 3600, 2)
+        sep(58)
+        put(secs / 60 % 60, 2)
+        sep(58)
+        put(secs % 60, 2)
+        if millis != 0 {
+            sep(46)
+            put(millis, 3)
+        }
+        if offset == 0 {
+            sep(90)
             return n
         }
+        sep(offset < 0 ? 45 : 43)
+        put(a / 3600, 2)
+        sep(58)
+        put(a / 60 % 60, 2)
+        return n
     }
 
     /// The general form of ``render(_:millis:offset:)`` (years outside 0...9999 and other unusual values).

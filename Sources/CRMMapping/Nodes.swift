@@ -34,11 +34,14 @@ final class FieldNode: Sendable {
     /// How many fields of the same object share this field's first name part: the capacity of the nested object
     /// a dotted name creates (`address.line1`, `address.city`, ... → 4).
     let nestedCapacity: Int
+    /// How a laid-out record writes the value without making it, when it can (see TextPipeline.swift).
+    let direct: (any DirectValue)?
 
     init(_ plan: FieldPlan, nestedCapacity: Int, lowering: Lowering) {
         name = plan.name
         parts = plan.parts
         value = lowering.value(plan.expr)
+        direct = directValue(value)
         required = plan.required
         omitNull = plan.omitNull
         self.nestedCapacity = nestedCapacity
@@ -110,12 +113,17 @@ struct Lowering {
     /// The ``Evaluator/made`` slots of the expressions computed more than once per message (see
     /// ``RepeatedExpressions``), by key; used at the root only.
     var memo: [String: Int] = [:]
+    /// The slots of the root members' members read by name (see ``RootReads``): by the root member's table entry,
+    /// then by member name.
+    var nested: [Int: [String: Int]] = [:]
+    /// Where the reads of root members by table entry are noted, when they are (see ``RootReads``).
+    var reads: RootReads? = nil
 
     /// Lowering for nodes that never see an indexed message (record conditions).
-    static let unindexed = Lowering(names: nil, atRoot: false)
+    static var unindexed: Lowering { Lowering(names: nil, atRoot: false) }
 
     /// Lowering for what runs below the current value: `each` items, scoped sub-documents.
-    var below: Lowering { Lowering(names: names, atRoot: false) }
+    var below: Lowering { Lowering(names: names, atRoot: false, nested: nested, reads: reads) }
 
     /// The table entry of the first member of a path of member names, when the path starts at the root object.
     func rootEntry(_ p: Path) -> Int? {
@@ -136,9 +144,7 @@ struct Lowering {
         case .concat(let parts, let separator): ConcatNode(parts.map(value), separator: separator)
         case .first(let options): FirstNode(options.map(value))
         case .each(let p, let fields, let filter, let v):
-            EachNode(
-                p, atRoot: atRoot, rootEntry: rootEntry(p), fields: below.fields(fields),
-                filter: filter.map(below.condition), value: v.map(below.value))
+            eachNode(p, fields, filter, v)
         case .object(let fields): ObjectNode(self.fields(fields))
         case .when(let c, let then, let otherwise):
             WhenNode(condition(c), then: value(then), otherwise: otherwise.map(value))
@@ -148,13 +154,25 @@ struct Lowering {
     }
 
     func path(_ p: Path) -> any ValueNode {
-        if let keys = p.keys {
-            keys.count == 1
-                ? MemberNode(keys[0], fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
-                : MembersNode(keys, fromRoot: p.fromRoot || atRoot, rootEntry: rootEntry(p))
-        } else {
-            PathNode(p, atRoot: atRoot)
+        guard let keys = p.keys else { return PathNode(p, atRoot: atRoot) }
+        let entry = rootEntry(p)
+        if keys.count == 1 {
+            if let entry { reads?.whole.insert(entry) }
+            return MemberNode(keys[0], fromRoot: p.fromRoot || atRoot, rootEntry: entry)
         }
+        if let entry { reads?.members[entry, default: []].insert(keys[1]) }
+        return MembersNode(
+            keys, fromRoot: p.fromRoot || atRoot, rootEntry: entry, nestedSlot: entry.flatMap { nested[$0]?[keys[1]] })
+    }
+
+    /// `each: p` with `fields`, `filter` and `value`.
+    func eachNode(_ p: Path, _ fields: [FieldPlan], _ filter: Cond?, _ v: Expr?) -> EachNode {
+        let entry = rootEntry(p)
+        // A path of one member name is read by its entry (a longer one from the whole message).
+        if let entry, p.keys?.count == 1 { reads?.whole.insert(entry) }
+        return EachNode(
+            p, atRoot: atRoot, rootEntry: entry, fields: below.fields(fields), filter: filter.map(below.condition),
+            value: v.map(below.value))
     }
 
     /// `source` with `steps`, the repeated prefixes (at the root) computed once per message.
@@ -162,7 +180,8 @@ struct Lowering {
         let keys = atRoot && !memo.isEmpty ? RepeatedExpressions.keys(source, steps) : []
         var node = value(source)
         for (k, s) in steps.enumerated() {
-            node = PipeNode(node, step: Lowering.step(s))
+            let step = Lowering.step(s)
+            node = RootTextNode(node, step: step) ?? PipeNode(node, step: step)
             if k < keys.count, let slot = memo[keys[k]] { node = MemoNode(slot: slot, node) }
         }
         return node
@@ -214,6 +233,33 @@ struct Lowering {
     }
 }
 
+/// How the nodes lowered at the root read the root object's members by table entry, noted by a first lowering: a
+/// member read whole (a path of its one name, `each:` over it) or only through its own members (`address.city`,
+/// `address.zip`). A member read only through members that the table names has them put in slots of their own by
+/// the parse (``JSONNestedMembers``), and no object is built for it.
+final class RootReads {
+    /// The entries read whole.
+    var whole: Set<Int> = []
+    /// The names of the members read of each entry's member.
+    var members: [Int: Set<String>] = [:]
+
+    /// The slots for the nested members read, numbered from `names.count`: by root entry, then by member name.
+    func nestedSlots(_ names: JSONMemberNames) -> (slots: [Int: [String: Int]], table: JSONNestedMembers) {
+        var slots: [Int: [String: Int]] = [:]
+        var list: [(root: Int, member: Int)] = []
+        for (entry, read) in members.sorted(by: { $0.key < $1.key }) where !whole.contains(entry) {
+            // A member the table does not name (longer than 16 bytes) is not found by the parse.
+            let found = read.sorted().map { ($0, names.index(of: $0)) }
+            guard found.allSatisfy({ $0.1 != nil }) else { continue }
+            for (name, member) in found {
+                slots[entry, default: [:]][name] = names.count + list.count
+                list.append((entry, member!))
+            }
+        }
+        return (slots, JSONNestedMembers(nameCount: names.count, slots: list))
+    }
+}
+
 // MARK: - Values
 
 // Nodes lowered at the root (``Lowering/atRoot``) read the message as ``Evaluator/root``, not as their current value:
@@ -257,12 +303,25 @@ final class MembersNode: ValueNode {
     let fromRoot: Bool
     /// The first key's entry in the evaluator's root index, when the path starts at the root object.
     let rootEntry: Int?
-    init(_ keys: [String], fromRoot: Bool, rootEntry: Int?) {
+    /// The evaluator's root slot of the second key's member of the first key's member, when the parse puts it there
+    /// (see ``RootReads``).
+    let nestedSlot: Int?
+    init(_ keys: [String], fromRoot: Bool, rootEntry: Int?, nestedSlot: Int? = nil) {
         self.keys = keys
         self.fromRoot = fromRoot
         self.rootEntry = rootEntry
+        self.nestedSlot = nestedSlot
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
+        // A message read member by member has the second member in a slot of its own.
+        if let nestedSlot, let found = ev.rootMember(nestedSlot) {
+            guard var v = found else { return .null }
+            for k in 2..<keys.count {
+                guard let next = Path.member(keys[k], of: v) else { return .null }
+                v = next
+            }
+            return v
+        }
         let first: JSONValue?
         if let rootEntry, let found = ev.rootMember(rootEntry) {
             first = found
@@ -292,16 +351,30 @@ final class ConcatNode: ValueNode {
         self.separator = separator
     }
     func value(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> JSONValue {
-        var out = ""
-        var first = true
+        var out: String? = nil
         for p in parts {
             let v = try p.value(ev, cur)
             guard let t = v.scalarText, !t.isEmpty else { continue }
-            if !first { out += separator }
-            out += t
-            first = false
+            out = out.map { ConcatNode.joined($0, separator, t) } ?? t
         }
-        return first ? .null : .string(out)
+        return out.map(JSONValue.string) ?? .null
+    }
+
+    /// `a + separator + b`, made at once (appending grew the string part by part).
+    static func joined(_ a: String, _ separator: String, _ b: String) -> String {
+        let count = a.utf8.count + separator.utf8.count + b.utf8.count
+        return String(unsafeUninitializedCapacity: count) { out in
+            var n = 0
+            func put(_ part: String) {
+                n += TextFunctions.withBytes(part) {
+                    UnsafeMutableBufferPointer(rebasing: out[n...]).update(fromContentsOf: $0)
+                }
+            }
+            put(a)
+            put(separator)
+            put(b)
+            return n
+        }
     }
 }
 
@@ -454,12 +527,23 @@ final class ExistsNode: ConditionNode {
 final class EqualsNode: ConditionNode {
     let subject: any ValueNode
     let expected: JSONValue
+    /// The subject's root slot, when it is a root member and `expected` is an ASCII string: a member the parse kept as
+    /// ASCII bytes is compared by its bytes (for ASCII texts `==` is byte equality), without making its string.
+    let rootEntry: Int?
+    /// `expected`'s bytes, when it is an ASCII string.
+    let expectedASCII: [UInt8]
     init(_ subject: any ValueNode, _ expected: JSONValue) {
         self.subject = subject
         self.expected = expected
+        let ascii = expected.stringValue.map { Array($0.utf8) }.flatMap { $0.allSatisfy { $0 < 0x80 } ? $0 : nil }
+        rootEntry = ascii == nil ? nil : (subject as? MemberNode)?.rootEntry
+        expectedASCII = ascii ?? []
     }
     func holds(_ ev: Evaluator, _ cur: JSONValue) throws(FieldFailure) -> Bool {
-        try subject.value(ev, cur) == expected
+        if let rootEntry, let text = ev.rootText(rootEntry), TextFunctions.isASCII(text) {
+            return expectedASCII.withUnsafeBufferPointer { $0.elementsEqual(text) }
+        }
+        return try subject.value(ev, cur) == expected
     }
 }
 
@@ -624,7 +708,15 @@ final class StringStep: StepNode {
 /// `fn: {prefix: p}`.
 final class PrefixStep: StepNode {
     let prefix: String
-    init(_ prefix: String) { self.prefix = prefix }
+    /// The prefix's UTF-8 bytes (for ``ByteTextStep/text(_:into:)``).
+    let prefixBytes: [UInt8]
+    /// Whether the prefix has no byte a JSON string escapes.
+    let prefixIsPlain: Bool
+    init(_ prefix: String) {
+        self.prefix = prefix
+        prefixBytes = Array(prefix.utf8)
+        prefixIsPlain = !prefixBytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+    }
     func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return .null }
         return try ev.prefix(prefix, v)
@@ -682,10 +774,13 @@ final class MapStep: StepNode {
     let table: TextTable
     let fallback: JSONValue?
     let strict: Bool
+    /// The table on bytes, when its keys allow it (see ``ByteMap``).
+    let bytes: ByteMap?
     init(_ table: [String: JSONValue], fallback: JSONValue?, strict: Bool) {
         self.table = TextTable(table)
         self.fallback = fallback
         self.strict = strict
+        bytes = ByteMap(table, fallback: fallback, strict: strict)
     }
     func apply(_ ev: Evaluator, _ v: consuming JSONValue) throws(FieldFailure) -> JSONValue {
         if v.isNull { return fallback ?? .null }

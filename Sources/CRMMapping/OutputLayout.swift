@@ -24,6 +24,9 @@ final class OutputLayout: Sendable {
         let nameEnd: Int
         /// Where validation finds this field's value (see ``validatedNames``), or -1 when it does not read it.
         let slot: Int
+        /// Whether the value is written by the field's ``FieldNode/direct`` form (it has one, and validation does not
+        /// read the value).
+        let direct: Bool
     }
 
     /// A nested object a field is in.
@@ -81,7 +84,7 @@ final class OutputLayout: Sendable {
             members.append(
                 Member(
                     groupStart: groupStart, groupEnd: groups.count, nameStart: nameStart, nameEnd: bytes.count,
-                    slot: slot))
+                    slot: slot, direct: slot < 0 && f.direct != nil))
         }
         self.members = members
         nodes = fields.map { Unmanaged.passUnretained($0) }
@@ -126,23 +129,25 @@ extension Evaluator {
         validated: UnsafeMutableBufferPointer<JSONValue?>
     ) throws(FieldFailure) -> [UInt8] {
         // Room for a typical record (the crm-customer-import output is about 600 bytes) without growing, on the stack
-        // (1 KiB is the most a temporary allocation takes there without a check).
+        // (1 KiB is the most a temporary allocation takes there without a check), and for the text of fields written
+        // directly.
         try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { (memory) throws(FieldFailure) -> [UInt8] in
-            try objectJSON(fields, layout, cur, validated: validated, into: JSONWriter(memory: memory))
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) {
+                (scratch) throws(FieldFailure) -> [UInt8] in
+                try objectJSON(
+                    fields, layout, cur, validated: validated, scratch: scratch, into: JSONWriter(memory: memory))
+            }
         }
     }
 
-    /// ``objectJSON(_:_:_:validated:)`` with `writer`.
+    /// ``objectJSON(_:_:_:validated:)`` with `writer`, and `scratch` for the fields written directly.
     private func objectJSON(
         _ fields: [FieldNode], _ layout: OutputLayout, _ cur: JSONValue,
-        validated: UnsafeMutableBufferPointer<JSONValue?>, into writer: consuming JSONWriter
+        validated: UnsafeMutableBufferPointer<JSONValue?>, scratch: UnsafeMutableBufferPointer<UInt8>,
+        into writer: consuming JSONWriter
     ) throws(FieldFailure) -> [UInt8] {
         writer.write(byte: UInt8(ascii: "{"))
-        // The nested objects now open: groups[openStart..<openEnd], those of the last written field.
-        var openStart = 0
-        var openEnd = 0
-        // Whether the innermost open object has no member yet (no comma before the next one).
-        var empty = true
+        var position = LayoutPosition()
         // The field nodes are called through unretained references (`fields`, borrowed for the call, holds them):
         // reading them out of the array retained and released each one for its call.
         try layout.members.withUnsafeBufferPointer { (members) throws(FieldFailure) in
@@ -150,28 +155,25 @@ extension Evaluator {
                 try layout.groups.withUnsafeBufferPointer { (groups) throws(FieldFailure) in
                     try layout.bytes.withUnsafeBufferPointer { (bytes) throws(FieldFailure) in
                         for k in nodes.indices {
-                            guard let v = try nodes[k].member(ev: self, cur) else { continue }
                             let m = members[k]
-                            // The nested objects this field shares with the last one stay open.
-                            var shared = 0
-                            while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
-                                && groups[openStart + shared].id == groups[m.groupStart + shared].id
-                            {
-                                shared += 1
+                            if m.direct {
+                                let mark = writer.writtenCount
+                                position.writeName(of: m, groups: groups, bytes: bytes, into: &writer)
+                                switch nodes[k].writeDirect(ev: self, cur, into: &writer, scratch: scratch) {
+                                case .written:
+                                    position.entered(m)
+                                    continue
+                                case .absent:
+                                    writer.truncate(to: mark)
+                                    continue
+                                case .general:
+                                    writer.truncate(to: mark)
+                                }
                             }
-                            for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
-                            for g in (m.groupStart + shared)..<m.groupEnd {
-                                let start = groups[g].openingStart + (empty ? 1 : 0)
-                                writer.write(
-                                    bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
-                                empty = true
-                            }
-                            let start = m.nameStart + (empty ? 1 : 0)
-                            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
+                            guard let v = try nodes[k].member(ev: self, cur) else { continue }
+                            position.writeName(of: m, groups: groups, bytes: bytes, into: &writer)
                             writer.write(v)
-                            empty = false
-                            openStart = m.groupStart
-                            openEnd = m.groupEnd
+                            position.entered(m)
                             // The value is not used after this: validation takes it without a copy.
                             if m.slot >= 0 { validated[m.slot] = consume v }
                         }
@@ -179,8 +181,56 @@ extension Evaluator {
                 }
             }
         }
-        for _ in openStart..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
+        position.close(into: &writer)
         writer.write(byte: UInt8(ascii: "}"))
         return writer.finish()
+    }
+}
+
+/// Where a laid-out record's writing is: the nested objects open, and whether the innermost has a member yet.
+struct LayoutPosition {
+    /// The nested objects now open: `groups[openStart..<openEnd]`, those of the last field written.
+    var openStart = 0
+    var openEnd = 0
+    /// Whether the innermost open object has no member yet (no comma before the next one).
+    var empty = true
+
+    /// Writes what comes before the value of the field `m`: the ends of the nested objects it is not in, the
+    /// openings of those it is in that are not open, and its name. The position is unchanged (see ``entered(_:)``).
+    @inline(__always)
+    func writeName(
+        of m: OutputLayout.Member, groups: UnsafeBufferPointer<OutputLayout.Group>, bytes: UnsafeBufferPointer<UInt8>,
+        into writer: inout JSONWriter
+    ) {
+        // The nested objects this field shares with the last one stay open.
+        var shared = 0
+        while openStart + shared < openEnd && m.groupStart + shared < m.groupEnd
+            && groups[openStart + shared].id == groups[m.groupStart + shared].id
+        {
+            shared += 1
+        }
+        for _ in (openStart + shared)..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
+        var first = empty
+        for g in (m.groupStart + shared)..<m.groupEnd {
+            let start = groups[g].openingStart + (first ? 1 : 0)
+            writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<groups[g].openingEnd]))
+            first = true
+        }
+        let start = m.nameStart + (first ? 1 : 0)
+        writer.write(bytes: UnsafeBufferPointer(rebasing: bytes[start..<m.nameEnd]))
+    }
+
+    /// The position after the value of the field `m`.
+    @inline(__always)
+    mutating func entered(_ m: OutputLayout.Member) {
+        empty = false
+        openStart = m.groupStart
+        openEnd = m.groupEnd
+    }
+
+    /// Writes the ends of the nested objects still open.
+    @inline(__always)
+    func close(into writer: inout JSONWriter) {
+        for _ in openStart..<openEnd { writer.write(byte: UInt8(ascii: "}")) }
     }
 }

@@ -23,12 +23,14 @@ struct Evaluator {
     enum Root {
         /// The message as a tree.
         case tree(JSONValue)
-        /// A message object whose members named in the mapping's member-name table were put in `values` by
-        /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``; the whole message is parsed again from `bytes` (with
-        /// `limits`) into `cache` the first time an expression needs it (borrowed for one apply).
+        /// A message object whose members named in the mapping's member-name table were put in `values`, or for
+        /// strings without escapes their text's range in `bytes` in `texts`, by
+        /// ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``; `input` is `bytes`, borrowed. The whole
+        /// message is parsed again from `bytes` (with `limits`) into `cache` the first time an expression needs it (all
+        /// borrowed for one apply).
         case values(
-            UnsafeBufferPointer<JSONValue?>, bytes: [UInt8], limits: JSONLimits,
-            cache: UnsafeMutablePointer<JSONValue?>)
+            UnsafeMutableBufferPointer<JSONValue?>, texts: UnsafeBufferPointer<Range<Int>>, bytes: [UInt8],
+            input: UnsafeBufferPointer<UInt8>, limits: JSONLimits, cache: UnsafeMutablePointer<JSONValue?>)
     }
 
     let source: Root
@@ -39,8 +41,14 @@ struct Evaluator {
     let rootMembers: [(String, JSONValue)]
     let rootIndex: UnsafeBufferPointer<Int>
     /// The root object's members by entry of the mapping's member-name table, when the message was parsed that way
-    /// (see ``Root/values``); empty otherwise.
-    let rootValues: UnsafeBufferPointer<JSONValue?>
+    /// (see ``Root/values``); empty otherwise. A string kept as bytes (``rootTexts``) is made here when it is first
+    /// read as a value (``rootMember(_:)``).
+    let rootValues: UnsafeMutableBufferPointer<JSONValue?>
+    /// The ranges in ``input`` of the root object's strings without escapes, by entry of the member-name table
+    /// (``JSONValue/noRootText`` for the other members); empty when the message was not parsed that way.
+    let rootTexts: UnsafeBufferPointer<Range<Int>>
+    /// The message's bytes, when it was parsed member by member (see ``Root/values``).
+    let input: UnsafeBufferPointer<UInt8>
     /// The values of the expressions computed once per message (``MemoNode``), by slot; borrowed for one apply.
     let made: UnsafeMutableBufferPointer<JSONValue?>
 
@@ -53,7 +61,9 @@ struct Evaluator {
         self.lookup = lookup
         self.rootIndex = rootIndex
         rootMembers = rootIndex.isEmpty ? [] : root.objectMembers ?? []
-        rootValues = UnsafeBufferPointer(start: nil, count: 0)
+        rootValues = UnsafeMutableBufferPointer(start: nil, count: 0)
+        rootTexts = UnsafeBufferPointer(start: nil, count: 0)
+        input = UnsafeBufferPointer(start: nil, count: 0)
         self.made = made
     }
 
@@ -63,10 +73,14 @@ struct Evaluator {
         self.lookup = lookup
         rootIndex = UnsafeBufferPointer(start: nil, count: 0)
         rootMembers = []
-        if case .values(let values, _, _, _) = source {
+        if case .values(let values, let texts, _, let input, _, _) = source {
             rootValues = values
+            rootTexts = texts
+            self.input = input
         } else {
-            rootValues = UnsafeBufferPointer(start: nil, count: 0)
+            rootValues = UnsafeMutableBufferPointer(start: nil, count: 0)
+            rootTexts = UnsafeBufferPointer(start: nil, count: 0)
+            input = UnsafeBufferPointer(start: nil, count: 0)
         }
         self.made = made
     }
@@ -75,7 +89,7 @@ struct Evaluator {
     var root: JSONValue {
         switch source {
         case .tree(let value): return value
-        case .values(_, let bytes, let limits, let cache):
+        case .values(_, _, let bytes, _, let limits, let cache):
             if let value = cache.pointee { return value }
             // The bytes passed the same checks when their members were read.
             let value: JSONValue
@@ -91,10 +105,36 @@ struct Evaluator {
     /// has no root index.
     @inline(__always)
     func rootMember(_ entry: Int) -> JSONValue?? {
-        if entry < rootValues.count { return .some(rootValues[entry]) }
+        if entry < rootValues.count {
+            if let value = rootValues[entry] { return .some(value) }
+            return .some(rootString(entry))
+        }
         guard entry < rootIndex.count else { return nil }
         let k = rootIndex[entry]
-        return k < 0 ? .some(nil) : .some(rootMembers[k].1)
+        return k < 0 ? .some(nil) : .some(rootMember(at: k))
+    }
+
+    /// The root member at position `k` of ``rootMembers``.
+    @inline(__always)
+    private func rootMember(at k: Int) -> JSONValue { rootMembers[k].1 }
+
+    /// The string of table entry `entry` that the parse kept as bytes (``rootTexts``), made and put in ``rootValues``
+    /// the first time it is read; nil when the root object has no such member.
+    @inline(never)
+    func rootString(_ entry: Int) -> JSONValue? {
+        guard let text = rootText(entry) else { return nil }
+        let value = JSONValue.string(String(validUTF8: text))
+        rootValues[entry] = value
+        return value
+    }
+
+    /// The UTF-8 bytes of the root object's string of table entry `entry`, when the parse kept them (a string
+    /// without escapes, see ``rootTexts``); nil otherwise.
+    @inline(__always)
+    func rootText(_ entry: Int) -> UnsafeBufferPointer<UInt8>? {
+        guard entry < rootTexts.count else { return nil }
+        let range = rootTexts[entry]
+        return range.lowerBound >= 0 ? UnsafeBufferPointer(rebasing: input[range]) : nil
     }
 
     /// The object made of `fields` evaluated at `cur`: null or empty values are left out (or rejected when
@@ -387,18 +427,38 @@ struct FixedDecimal {
     /// when the text needs the string path (non-ASCII text, exponents).
     static func roundedASCII(_ text: String, scale: Int) -> String?? {
         TextFunctions.withBytes(text) { b -> String?? in
-            // Leading and trailing ASCII whitespace is what `TextFunctions.trimmed` removes from ASCII text.
-            guard let reading = readASCII(b, commaIsPoint: true) else { return nil }
+            guard let reading = roundingReading(b) else { return nil }
             guard let (negative, integer, fraction) = reading else { return .some(nil) }
-            let fractionDigits = UnsafeBufferPointer(rebasing: b[fraction])
-            guard !integer.isEmpty else {
-                let zero: StaticString = "0"
-                return .some(
-                    rounded(
-                        negative, UnsafeBufferPointer(start: zero.utf8Start, count: 1), fractionDigits, scale: scale))
-            }
-            return .some(rounded(negative, UnsafeBufferPointer(rebasing: b[integer]), fractionDigits, scale: scale))
+            return .some(rounded(negative, integer, fraction, scale: scale))
         }
+    }
+
+    /// ``roundedASCII(_:scale:)`` of the UTF-8 text `b`, written into `out`: the number of bytes written;
+    /// `.some(nil)` when it is not a decimal; nil when the text needs the string path or the digits do not fit.
+    static func roundedASCII(
+        _ b: UnsafeBufferPointer<UInt8>, scale: Int, into out: UnsafeMutableBufferPointer<UInt8>
+    ) -> Int?? {
+        guard let reading = roundingReading(b) else { return nil }
+        guard let (negative, integer, fraction) = reading else { return .some(nil) }
+        guard let start = out.baseAddress, roundedLength(integer, scale: scale) <= out.count else { return nil }
+        return .some(rounded(negative, integer, fraction, scale: scale, into: start))
+    }
+
+    /// ``readASCII(_:commaIsPoint:)`` of `b` with commas read as points, as digit buffers: the integer digits
+    /// (`"0"` for none) and the fraction digits.
+    @inline(__always)
+    static func roundingReading(
+        _ b: UnsafeBufferPointer<UInt8>
+    ) -> (negative: Bool, integer: UnsafeBufferPointer<UInt8>, fraction: UnsafeBufferPointer<UInt8>)?? {
+        // Leading and trailing ASCII whitespace is what `TextFunctions.trimmed` removes from ASCII text.
+        guard let reading = readASCII(b, commaIsPoint: true) else { return nil }
+        guard let (negative, integer, fraction) = reading else { return .some(nil) }
+        let fractionDigits = UnsafeBufferPointer(rebasing: b[fraction])
+        guard !integer.isEmpty else {
+            let zero: StaticString = "0"
+            return .some((negative, UnsafeBufferPointer(start: zero.utf8Start, count: 1), fractionDigits))
+        }
+        return .some((negative, UnsafeBufferPointer(rebasing: b[integer]), fractionDigits))
     }
 
     /// The Character-level reading (any whitespace, exponents).
@@ -441,6 +501,22 @@ struct FixedDecimal {
     static func rounded(
         _ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int
     ) -> String {
+        String(unsafeUninitializedCapacity: roundedLength(integer, scale: scale)) { out in
+            rounded(negative, integer, fraction, scale: scale, into: out.baseAddress!)
+        }
+    }
+
+    /// The most bytes ``rounded(_:_:_:scale:into:)`` writes for these integer digits: a sign, one more digit for a
+    /// carry, a point and `scale` digits.
+    @inline(__always)
+    static func roundedLength(_ integer: UnsafeBufferPointer<UInt8>, scale: Int) -> Int { integer.count + scale + 3 }
+
+    /// ``rounded(_:_:_:scale:)`` written into `out` (room for ``roundedLength(_:scale:)`` bytes): the number of bytes
+    /// written.
+    static func rounded(
+        _ negative: Bool, _ integer: UnsafeBufferPointer<UInt8>, _ fraction: UnsafeBufferPointer<UInt8>, scale: Int,
+        into out: UnsafeMutablePointer<UInt8>
+    ) -> Int {
         let total = integer.count + max(fraction.count, scale)
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total + 1) { buf in
             // buf[0] takes a carry out of the leading digit; digits start at 1.
@@ -466,27 +542,24 @@ struct FixedDecimal {
             while start < intEnd - 1 && buf[start] == 48 { start += 1 }
             let isZero = start == intEnd - 1 && buf[start] == 48 && (0..<scale).allSatisfy { buf[intEnd + $0] == 48 }
             let sign = negative && !isZero
-            let length = (sign ? 1 : 0) + (intEnd - start) + (scale > 0 ? 1 + scale : 0)
-            return String(unsafeUninitializedCapacity: length) { out in
-                var n = 0
-                if sign {
-                    out[n] = UInt8(ascii: "-")
-                    n += 1
-                }
-                for k in start..<intEnd {
-                    out[n] = buf[k]
-                    n += 1
-                }
-                if scale > 0 {
-                    out[n] = UInt8(ascii: ".")
-                    n += 1
-                    for k in 0..<scale {
-                        out[n] = buf[intEnd + k]
-                        n += 1
-                    }
-                }
-                return n
+            var n = 0
+            if sign {
+                out[n] = UInt8(ascii: "-")
+                n += 1
             }
+            for k in start..<intEnd {
+                out[n] = buf[k]
+                n += 1
+            }
+            if scale > 0 {
+                out[n] = UInt8(ascii: ".")
+                n += 1
+                for k in 0..<scale {
+                    out[n] = buf[intEnd + k]
+                    n += 1
+                }
+            }
+            return n
         }
     }
 

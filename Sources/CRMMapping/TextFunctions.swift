@@ -28,22 +28,47 @@ enum TextFunctions {
             case unicode
         }
         let outcome: Outcome = withBytes(text) { b in
-            var lo = 0
-            var hi = b.count
-            while lo < hi && isASCIISpace(b[lo]) { lo += 1 }
-            while hi > lo && isASCIISpace(b[hi - 1]) { hi -= 1 }
-            if lo == hi { return .slice("") }
-            // A non-ASCII first or last character may be whitespace itself or extend its neighbour into one
-            // grapheme cluster: leave those to the Character-level trim.
-            if b[lo] >= 0x80 || b[hi - 1] >= 0x80 { return .unicode }
-            if lo == 0 && hi == b.count { return .same }
-            return .slice(String(validUTF8: UnsafeBufferPointer(rebasing: b[lo..<hi])))
+            guard let kept = trimmedRange(b) else { return .unicode }
+            if kept.isEmpty { return .slice("") }
+            if kept.count == b.count { return .same }
+            return .slice(String(validUTF8: UnsafeBufferPointer(rebasing: b[kept])))
         }
         switch outcome {
         case .same: return text
         case .slice(let s): return s
         case .unicode: return String(text.trimmingWhitespace())
         }
+    }
+
+    /// The bytes of the UTF-8 text `b` that ``trimmed(_:)`` keeps, when the ASCII bytes decide them; nil when the
+    /// first or last character kept would be non-ASCII (the Character-level trim decides those).
+    @inline(__always)
+    static func trimmedRange(_ b: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        var lo = 0
+        var hi = b.count
+        while lo < hi && isASCIISpace(b[lo]) { lo += 1 }
+        while hi > lo && isASCIISpace(b[hi - 1]) { hi -= 1 }
+        if lo == hi { return 0..<0 }
+        // A non-ASCII first or last character may be whitespace itself or extend its neighbour into one grapheme
+        // cluster: leave those to the Character-level trim.
+        if b[lo] >= 0x80 || b[hi - 1] >= 0x80 { return nil }
+        return lo..<hi
+    }
+
+    /// ``mapASCII(_:from:through:delta:)`` of the UTF-8 text `b`, written into `out`: the number of bytes written, or
+    /// nil when `b` is not ASCII or does not fit.
+    @inline(__always)
+    static func mapASCII(
+        _ b: UnsafeBufferPointer<UInt8>, from: UInt8, through: UInt8, delta: Int8,
+        into out: UnsafeMutableBufferPointer<UInt8>
+    ) -> Int? {
+        guard b.count <= out.count else { return nil }
+        for i in 0..<b.count {
+            let c = b[i]
+            if c >= 0x80 { return nil }
+            out[i] = c >= from && c <= through ? UInt8(truncatingIfNeeded: Int8(bitPattern: c) &+ delta) : c
+        }
+        return b.count
     }
 
     /// `text.lowercased()`.
@@ -86,6 +111,27 @@ enum TextFunctions {
         case .mapped(let s): return s
         case .unicode: return nil
         }
+    }
+
+    /// Whether every byte of `b` is ASCII.
+    @inline(__always)
+    static func isASCII(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        for c in b where c >= 0x80 { return false }
+        return true
+    }
+
+    /// ``isBlank(_:)`` of the UTF-8 text `b` when its ASCII bytes decide it; nil when non-ASCII characters do.
+    @inline(__always)
+    static func isBlank(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {
+        // A character that starts with a non-space ASCII byte is not whitespace; ASCII spaces are.
+        if let first = b.first, first < 0x80 && !isASCIISpace(first) { return false }
+        // ASCII text: its characters are single bytes (or CR LF), whitespace exactly when they are ASCII spaces.
+        var blank = true
+        for c in b {
+            if c >= 0x80 { return nil }
+            if !isASCIISpace(c) { blank = false }
+        }
+        return blank
     }
 
     /// Whether `text` is empty or only whitespace (`allSatisfy(\.isWhitespace)` over its characters).

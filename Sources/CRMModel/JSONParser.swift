@@ -118,6 +118,49 @@ public struct JSONMemberNames: Sendable {
     }
 }
 
+/// Members of root objects' members that a reader wants by name rather than as whole objects (a compiled mapping
+/// whose only reads of `address` are paths such as `address.city`): the parse puts each in a slot of its own, as it
+/// puts root members (see ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:nested:)``), and builds no
+/// object for them.
+public struct JSONNestedMembers: Sendable {
+    /// One nested member with a slot.
+    struct Member: Sendable {
+        /// The member's name, as an entry of the name table.
+        let entry: Int
+        /// Where its value goes: `rootValues[slot]` (and `rootTexts[slot]`).
+        let slot: Int
+    }
+    /// By entry of the name table: the members of the root member of that name that have slots,
+    /// `members[ranges[entry]]` (empty: the root member is read whole).
+    let ranges: [Range<Int>]
+    let members: [Member]
+
+    /// How many slots there are.
+    public var count: Int { members.count }
+
+    /// No nested members: every root member is read whole.
+    public init() {
+        ranges = []
+        members = []
+    }
+
+    /// The nested members `slots` for a table of `nameCount` names: `slots[k]` is the root member's name entry and
+    /// the nested member's name entry of slot `nameCount + k`. A root member named in `slots` is not read whole.
+    public init(nameCount: Int, slots: [(root: Int, member: Int)]) {
+        var ranges = [Range<Int>](repeating: 0..<0, count: slots.isEmpty ? 0 : nameCount)
+        var members: [Member] = []
+        for root in Set(slots.map(\.root)).sorted() {
+            let start = members.count
+            for (k, slot) in slots.enumerated() where slot.root == root {
+                members.append(Member(entry: slot.member, slot: nameCount + k))
+            }
+            ranges[root] = start..<members.count
+        }
+        self.ranges = ranges
+        self.members = members
+    }
+}
+
 extension JSONValue {
     /// Parses one JSON document (RFC 8259) from UTF-8 bytes, validating UTF-8 and applying `limits`.
     public static func parse(_ bytes: [UInt8], limits: JSONLimits = .default) throws(JSONError) -> JSONValue {
@@ -206,6 +249,51 @@ extension JSONValue {
         }
     }
 
+    /// ``parse(_:limits:memberNames:rootValues:)`` that leaves the root object's strings without escapes unmade: for
+    /// such a member named in the table, the range of its text's bytes in `bytes` (between the quotes) goes to
+    /// `rootTexts` at the name's entry and `rootValues` there is set to nil; for a member of any other value,
+    /// `rootTexts` there is set to ``JSONValue/noRootText`` and the value goes to `rootValues`. (The bytes of a plain
+    /// string are its text's UTF-8 as they are: `String(decoding: bytes[range], as: UTF8.self)` is the value.)
+    ///
+    /// With `nested`, a root member that has nested members with slots is read as a root object is: when it is an
+    /// object, its members with slots go to their slots (values or texts, the last of a name winning) and the others
+    /// are checked and dropped; either way, nothing goes to the root member's own entry (its slots are emptied first,
+    /// so a later root member of the same name wins as a whole).
+    ///
+    /// `rootValues` and `rootTexts` must have `memberNames.count + nested.count` elements; those of the members found
+    /// are assigned, the others are left as they are.
+    public static func parse(
+        _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>, rootTexts: UnsafeMutableBufferPointer<Range<Int>>,
+        nested: JSONNestedMembers = JSONNestedMembers()
+    ) throws(JSONError) -> JSONValue? {
+        precondition(rootValues.count == memberNames.count + nested.count, "the root values need one place per slot")
+        precondition(rootTexts.count == memberNames.count + nested.count, "the root texts need one place per slot")
+        precondition(
+            nested.ranges.isEmpty || nested.ranges.count == memberNames.count, "nested members of another table")
+        if bytes.count > limits.maxBytes {
+            throw JSONError(
+                .tooLarge, at: 0, "document of \(bytes.count) bytes exceeds the limit of \(limits.maxBytes)")
+        }
+        return try memberNames.entries.withUnsafeBufferPointer { entries throws(JSONError) in
+            try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
+                try nested.ranges.withUnsafeBufferPointer { nestedRanges throws(JSONError) in
+                    try nested.members.withUnsafeBufferPointer { nestedMembers throws(JSONError) in
+                        try parse(
+                            bytes, limits: limits, names: entries, starts: starts,
+                            rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues,
+                            rootTexts: rootTexts, nestedRanges: nestedRanges, nestedMembers: nestedMembers)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What ``parse(_:limits:memberNames:rootValues:rootTexts:)`` puts in `rootTexts` for a member whose value is not
+    /// a string without escapes.
+    @inlinable
+    public static var noRootText: Range<Int> { -1..<(-1) }
+
     /// ``parse(_:limits:memberNames:rootMembers:)`` with the name table's arrays and the index borrowed (empty: no
     /// table, no index).
     static func parse(
@@ -224,7 +312,10 @@ extension JSONValue {
     static func parse(
         _ bytes: [UInt8], limits: JSONLimits, names: UnsafeBufferPointer<JSONMemberNames.Entry>,
         starts: UnsafeBufferPointer<Int>, rootMembers: UnsafeMutableBufferPointer<Int>,
-        rootValues: UnsafeMutableBufferPointer<JSONValue?>
+        rootValues: UnsafeMutableBufferPointer<JSONValue?>,
+        rootTexts: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0),
+        nestedRanges: UnsafeBufferPointer<Range<Int>> = UnsafeBufferPointer(start: nil, count: 0),
+        nestedMembers: UnsafeBufferPointer<JSONNestedMembers.Member> = UnsafeBufferPointer(start: nil, count: 0)
     ) throws(JSONError) -> JSONValue? {
         let result: Result<JSONValue?, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
@@ -232,6 +323,9 @@ extension JSONValue {
             p.nameStarts = starts
             p.rootMembers = rootMembers
             p.rootValues = rootValues
+            p.rootTexts = rootTexts
+            p.nestedRanges = nestedRanges
+            p.nestedMembers = nestedMembers
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
@@ -263,6 +357,12 @@ struct JSONParser {
     /// Where the root object's members named in the table go, by entry (see
     /// ``JSONValue/parse(_:limits:memberNames:rootValues:)``), borrowed (empty: the root object is built as usual).
     var rootValues = UnsafeMutableBufferPointer<JSONValue?>(start: nil, count: 0)
+    /// Where the byte ranges of the root object's plain strings named in the table go, by entry (see
+    /// ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``), borrowed (empty: their strings are made).
+    var rootTexts = UnsafeMutableBufferPointer<Range<Int>>(start: nil, count: 0)
+    /// The root members read by nested member (see ``JSONNestedMembers``), borrowed (empty: none).
+    var nestedRanges = UnsafeBufferPointer<Range<Int>>(start: nil, count: 0)
+    var nestedMembers = UnsafeBufferPointer<JSONNestedMembers.Member>(start: nil, count: 0)
     /// Whether the root object's members went to ``rootValues`` (and no object was built).
     var rootTaken = false
     /// The table entry of the member name ``string(memberName:)`` read last; -1 when the table does not have it.
@@ -365,18 +465,78 @@ struct JSONParser {
             let entry = try memberEntry()
             try memberColon()
             // Strings (most members) are read here; everything else as any value is.
-            if i < buf.count && buf[i] == UInt8(ascii: "\"") {
-                if entry >= 0 {
-                    rootValues[entry] = .string(try string())
-                } else {
+            if entry >= 0 && !nestedRanges.isEmpty && !nestedRanges[entry].isEmpty {
+                try nestedValues(nestedRanges[entry])
+            } else if i < buf.count && buf[i] == UInt8(ascii: "\"") {
+                if entry < 0 {
                     // A member no one reads: checked, but no string is made.
                     try skipString()
+                } else if !rootTexts.isEmpty, let text = try plainString() {
+                    rootTexts[entry] = text
+                    rootValues[entry] = nil
+                } else {
+                    rootValues[entry] = .string(try string())
+                    if !rootTexts.isEmpty { rootTexts[entry] = JSONValue.noRootText }
                 }
             } else {
                 let v = try value(depth: 1)
-                if entry >= 0 { rootValues[entry] = v }
+                if entry >= 0 {
+                    rootValues[entry] = v
+                    if !rootTexts.isEmpty { rootTexts[entry] = JSONValue.noRootText }
+                }
             }
             if try objectEnds() { return .null }
+        }
+    }
+
+    /// The value at `i` of a root member read by nested member (`nestedMembers[slots]`), read as ``value(depth:)``
+    /// reads it at depth 1: when it is an object, the values (or texts) of its members with slots go to their slots;
+    /// nothing else is kept.
+    mutating func nestedValues(_ slots: Range<Int>) throws(JSONError) {
+        for k in slots {
+            rootValues[nestedMembers[k].slot] = nil
+            rootTexts[nestedMembers[k].slot] = JSONValue.noRootText
+        }
+        guard i < buf.count, buf[i] == UInt8(ascii: "{") else {
+            // Not an object: checked, and no member of it is read.
+            if i < buf.count && buf[i] == UInt8(ascii: "\"") { try skipString() } else { _ = try value(depth: 1) }
+            return
+        }
+        if 1 >= maxDepth { throw JSONError(.tooDeep, at: i, "nesting deeper than \(maxDepth)") }
+        i += 1
+        skipWS()
+        if i < buf.count && buf[i] == UInt8(ascii: "}") {
+            i += 1
+            return
+        }
+        while true {
+            guard i < buf.count, buf[i] == UInt8(ascii: "\"") else {
+                throw JSONError(.syntax, at: i, "expected a member name")
+            }
+            let entry = try memberEntry()
+            try memberColon()
+            var slot = -1
+            if entry >= 0 {
+                for k in slots where nestedMembers[k].entry == entry { slot = nestedMembers[k].slot }
+            }
+            if i < buf.count && buf[i] == UInt8(ascii: "\"") {
+                if slot < 0 {
+                    try skipString()
+                } else if let text = try plainString() {
+                    rootTexts[slot] = text
+                    rootValues[slot] = nil
+                } else {
+                    rootValues[slot] = .string(try string())
+                    rootTexts[slot] = JSONValue.noRootText
+                }
+            } else {
+                let v = try value(depth: 2)
+                if slot >= 0 {
+                    rootValues[slot] = v
+                    rootTexts[slot] = JSONValue.noRootText
+                }
+            }
+            if try objectEnds() { return }
         }
     }
 
@@ -473,6 +633,17 @@ struct JSONParser {
             }
             i += 1
         }
+        return nil
+    }
+
+    /// The range of the text of the string at `i` (its opening quote) when it has no escapes, with `i` past it and
+    /// the checks of ``string(memberName:)`` made; nil (with `i` unchanged) when it needs ``string(memberName:)``.
+    @inline(__always)
+    mutating func plainString() throws(JSONError) -> Range<Int>? {
+        let quote = i
+        i += 1
+        if let end = try plainStringEnd() { return (quote + 1)..<end }
+        i = quote
         return nil
     }
 
@@ -751,6 +922,18 @@ public struct JSONWriter: ~Copyable {
     @inlinable
     public mutating func write(byte b: UInt8) { byte(b) }
 
+    /// How many bytes have been written.
+    @inlinable
+    public var writtenCount: Int { count }
+
+    /// Drops the bytes written after the first `written` (``writtenCount`` at the time), e.g. a member's name when
+    /// its value turns out to be left out.
+    @inlinable
+    public mutating func truncate(to written: Int) {
+        precondition(written >= 0 && written <= count, "truncating to more than was written")
+        count = written
+    }
+
     @inlinable @inline(__always)
     mutating func reserve(_ n: Int) {
         if count + n > capacity { grow(count + n) }
@@ -874,8 +1057,19 @@ public struct JSONWriter: ~Copyable {
         s.withUTF8 { writeString(utf8: $0) }
     }
 
+    /// Writes `text`, valid UTF-8 with no byte the writer escapes (no `"`, `\\` or control character, e.g. the text of
+    /// a parsed string that had no escapes), as a JSON string literal: its bytes between quotes, unchecked.
+    public mutating func writeString(plainUTF8 text: UnsafeBufferPointer<UInt8>) {
+        assert(!JSONWriter.needsEscape(text), "a plain text with a byte to escape")
+        reserve(text.count + 2)
+        base[count] = 0x22
+        if let start = text.baseAddress { JSONWriter.copy(start, to: base + count + 1, count: text.count) }
+        base[count + 1 + text.count] = 0x22
+        count += text.count + 2
+    }
+
     /// Writes `text` (valid UTF-8) as a JSON string literal: `"`, `\\` and control characters escaped.
-    mutating func writeString(utf8 text: UnsafeBufferPointer<UInt8>) {
+    public mutating func writeString(utf8 text: UnsafeBufferPointer<UInt8>) {
         // Most strings need no escape: one scan eight bytes at a time, then a single copy.
         if !JSONWriter.needsEscape(text) {
             reserve(text.count + 2)

@@ -14,6 +14,10 @@ public enum EmailAddress {
         }
     }
 
+    /// ``normalize(_:)`` of the UTF-8 text `utf8` when it is a plain address (see ``plainNormalize(utf8:)``); nil when
+    /// only ``normalize(_:)`` decides (its result or error). For callers that hold the bytes and not the string.
+    public static func normalizedPlain(utf8: UnsafeBufferPointer<UInt8>) -> String? { plainNormalize(utf8: utf8) }
+
     /// The common case of ``normalize(utf8:)`` in one pass: a bare ASCII address (no display name, no `mailto:`)
     /// that passes every check gives its lower-cased bytes; anything else gives nil and ``normalize(utf8:)`` decides
     /// (its result or error). Every address this accepts is valid there with the same result.

@@ -17,6 +17,10 @@ public enum PersonName {
         return unicodeDisplay(raw)
     }
 
+    /// ``display(_:)`` of the UTF-8 text `utf8` when its Latin byte path decides it (plain Latin names); nil when
+    /// only ``display(_:)`` does. For callers that hold the bytes and not the string.
+    public static func display(utf8: UnsafeBufferPointer<UInt8>) -> String? { latinDisplay(utf8) }
+
     /// ``display(_:)`` on characters (any script); the reference for ``latinDisplay(_:)``.
     static func unicodeDisplay(_ raw: String) -> String {
         let words = raw.split(whereSeparator: { $0.isWhitespace })

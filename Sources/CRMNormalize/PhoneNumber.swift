@@ -250,6 +250,13 @@ public enum PhoneNumber {
     /// ``byCodeDigits`` as ``Digits``.
     static let byCodeDigitFacts: [Digits?] = byCodeDigits.map { $0.map { $0.digits! } }  // all codes are digits
 
+    /// ``e164(_:defaultRegion:home:)`` of the UTF-8 text `utf8` for a known `home` region when it is a plain number
+    /// (see ``plainE164(_:home:)``); nil when only ``e164(_:defaultRegion:home:)`` decides (its result or error). For
+    /// callers that hold the bytes and not the string.
+    public static func plainE164(utf8: UnsafeBufferPointer<UInt8>, home: Region) -> String? {
+        plainE164(utf8, home: home)
+    }
+
     /// The common case of ``e164(_:defaultRegion:home:)`` in two passes over the bytes, without intermediate
     /// strings: ASCII digits and the separators space, tab, `-`, `.`, `/` (no parentheses), an optional leading
     /// `+`. Nil for anything else and for every number the general path rejects; a number it returns is exactly

@@ -310,6 +310,137 @@ struct JSONEncoderTests {
         }
     }
 
+    /// `doc` parsed into one value or text range per entry of `table`
+    /// (``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``), each made a value (a text as its string):
+    /// the values, and what the parse returned or threw.
+    static func rootValuesAndTexts(
+        of doc: [UInt8], table: JSONMemberNames
+    ) -> ([JSONValue?], Result<JSONValue?, JSONError>) {
+        var values = [JSONValue?](repeating: nil, count: table.count)
+        var texts = [Range<Int>](repeating: JSONValue.noRootText, count: table.count)
+        let read = Result { () throws(JSONError) -> JSONValue? in
+            try values.withUnsafeMutableBufferPointer { (values) throws(JSONError) -> JSONValue? in
+                try texts.withUnsafeMutableBufferPointer { (texts) throws(JSONError) -> JSONValue? in
+                    try JSONValue.parse(doc, memberNames: table, rootValues: values, rootTexts: texts)
+                }
+            }
+        }
+        for k in values.indices where texts[k].lowerBound >= 0 {
+            #expect(values[k] == nil)
+            values[k] = .string(String(decoding: doc[texts[k]], as: UTF8.self))
+        }
+        return (values, read)
+    }
+
+    @Test("root texts: plain strings kept as byte ranges give the root values' strings, errors as without")
+    func rootTexts() {
+        let names = [
+            "id", "email", "first_name", "lifetime_value", "a_name_of_16_byt", "müller", "x", "tab\tname", "postcode",
+            "name_of_9", "name_of_15_byte", "seven_7", "other",
+        ]
+        let table = JSONMemberNames(names)
+        let extra = [
+            #"[{"id":1}]"#, #"{"x":{"id":1},"x":2}"#, #"{}"#, #"null"#, #"{"t\u0061b\tname":3,"id":[]}"#,
+            #"{"x":"a","x":1}"#, #"{"x":1,"x":"a"}"#, #"{"x":"a\"b","x":"c"}"#, #"{"x":"c","x":"a\"b"}"#,
+            #"{"x":"","id":"é😀"}"#, #"{"x":"\u00e9"}"#, #"{"x":"bad \x"}"#, "{\"x\":\"raw\u{01}\"}",
+            #"{"x":"unterminated"#,
+        ]
+        var docs = Self.memberNameDocuments() + extra.map { Array($0.utf8) }
+        for bad: UInt8 in [0x80, 0xC0, 0xE0, 0xF5, 0xFF] {
+            docs.append(Array(#"{"x":"ab"#.utf8) + [bad] + Array(#"cd","id":2}"#.utf8))
+        }
+        for doc in docs {
+            let (values, read) = Self.rootValues(of: doc, table: table)
+            let (made, readTexts) = Self.rootValuesAndTexts(of: doc, table: table)
+            switch (read, readTexts) {
+            case (.success(let a), .success(let b)):
+                #expect(a?.jsonBytes() == b?.jsonBytes())
+                #expect(
+                    values.map { $0?.jsonBytes() } == made.map { $0?.jsonBytes() },
+                    "\(String(decoding: doc, as: UTF8.self))")
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b)
+            default:
+                Issue.record("outcomes differ for \(String(decoding: doc, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test(
+        "nested members in slots: the last root member's last member of each name, errors as without (4 000 documents)")
+    func nestedMembers() {
+        let table = JSONMemberNames(["address", "street", "city", "id", "x"])
+        let entry = { (name: String) in table.index(of: name)! }
+        let nested = JSONNestedMembers(
+            nameCount: table.count,
+            slots: [(entry("address"), entry("street")), (entry("address"), entry("city")), (entry("x"), entry("id"))])
+        let slotNames = [("address", "street"), ("address", "city"), ("x", "id")]
+        var state: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let inner = [
+            #""street":"1 High St ""#, #""city":"london""#, #""city":"l\u00f6n""#, #""street":null"#, #""zip":"x""#,
+            #""city":{"a":[1,{"b":2}]}"#, #""st\u0072eet":"esc""#, #""street":"raw\#u{01}""#, #""city":"é""#,
+            #""id":3"#, #""other":"skip \" me""#, #""street":"""#,
+        ]
+        let values = ["1", "\"v\"", "null", "[]", "{}", "\"a\\\"b\""]
+        var docs: [[UInt8]] = []
+        for _ in 0..<4_000 {
+            let members = (0..<next(5)).map { _ -> String in
+                let name = ["address", "x", "id", "y"][next(4)]
+                let value =
+                    next(3) == 0
+                    ? values[next(values.count)]
+                    : "{" + (0..<next(4)).map { _ in inner[next(inner.count)] }.joined(separator: ",") + "}"
+                return "\"\(name)\":\(value)"
+            }
+            var text = "{" + members.joined(separator: ",") + "}"
+            if next(5) == 0 {
+                text = String(decoding: Array(text.utf8).prefix(next(text.utf8.count + 1)), as: UTF8.self)
+            }
+            docs.append(Array(text.utf8))
+        }
+        for doc in docs {
+            let limits = JSONLimits(maxDepth: [1, 2, 3, 64][next(4)])
+            var values = [JSONValue?](repeating: nil, count: table.count + nested.count)
+            var texts = [Range<Int>](repeating: JSONValue.noRootText, count: table.count + nested.count)
+            let read = Result { () throws(JSONError) -> JSONValue? in
+                try values.withUnsafeMutableBufferPointer { (values) throws(JSONError) -> JSONValue? in
+                    try texts.withUnsafeMutableBufferPointer { (texts) throws(JSONError) -> JSONValue? in
+                        try JSONValue.parse(
+                            doc, limits: limits, memberNames: table, rootValues: values, rootTexts: texts,
+                            nested: nested)
+                    }
+                }
+            }
+            for k in values.indices where texts[k].lowerBound >= 0 {
+                values[k] = .string(String(decoding: doc[texts[k]], as: UTF8.self))
+            }
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc, limits: limits) }
+            let text = String(decoding: doc, as: UTF8.self)
+            switch (plain, read) {
+            case (.success(.object(let members)), .success(let whole)):
+                #expect(whole == nil)
+                #expect(values[entry("id")]?.jsonBytes() == members.last { $0.0 == "id" }?.1.jsonBytes(), "\(text)")
+                for (k, (root, member)) in slotNames.enumerated() {
+                    let expected = members.last { $0.0 == root }?.1[member]
+                    #expect(
+                        values[table.count + k]?.jsonBytes() == expected?.jsonBytes(), "\(root).\(member) in \(text)")
+                }
+                // The members read by slot are not kept whole.
+                #expect(values[entry("address")] == nil && values[entry("x")] == nil)
+            case (.success(let a), .success(let whole)):
+                #expect(whole?.jsonBytes() == a.jsonBytes())
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b, "\(text)")
+            default:
+                Issue.record("outcomes differ for \(text)")
+            }
+        }
+    }
+
     @Test("root members no one reads are checked as read ones are: the same errors at the same offsets")
     func unreadRootMembers() {
         let table = JSONMemberNames(["id"])
