@@ -31,6 +31,12 @@ public struct CompiledMapping: Sendable {
     let madeCount: Int
     /// The root members' members that parsed messages put in slots of their own (see ``RootReads``).
     let nestedMembers: JSONNestedMembers
+    /// The root arrays of strings that parsed messages keep as byte ranges (see ``RootReads``).
+    let textLists: JSONTextLists
+    /// Whether `textLists` names any.
+    let keepsTextLists: Bool
+    /// How many items of kept arrays a message has room for (more: its arrays are read as values).
+    static var listItemCapacity: Int { 16 }
 
     init(
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
@@ -66,6 +72,8 @@ public struct CompiledMapping: Sendable {
         _ = filter.map(noting.condition)
         let (slots, nested) = reads.nestedSlots(memberNames)
         nestedMembers = nested
+        textLists = JSONTextLists(nameCount: memberNames.count, entries: reads.textLists)
+        keepsTextLists = !reads.textLists.isEmpty
         let lowering = Lowering(names: memberNames, atRoot: true, memo: memo, nested: slots)
         outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
         self.dropWhen = dropWhen.map(lowering.condition)
@@ -99,34 +107,57 @@ public struct CompiledMapping: Sendable {
             return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: names) {
                 (texts) throws(MappingError) -> MappingResult in
                 texts.initialize(repeating: JSONValue.noRootText)
-                let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
-                let whole: JSONValue?
-                do throws(JSONError) {
-                    whole = try JSONValue.parse(
-                        input, limits: context.limits, memberNames: memberNames, rootValues: values, rootTexts: texts,
-                        nested: nestedMembers)
-                } catch {
-                    throw MappingError(
-                        kind: .input, mapping: name, field: "", value: "\(input.count) bytes",
-                        reason: error.description)
-                }
-                // Not an object: refused as a document given as a tree is.
-                if let whole {
+                // The kept arrays of strings, by name-table entry, then their items.
+                let lists = keepsTextLists ? memberNames.count : 0
+                let items = keepsTextLists ? CompiledMapping.listItemCapacity : 0
+                return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: lists + items) {
+                    (listMemory) throws(MappingError) -> MappingResult in
+                    listMemory.initialize(repeating: JSONValue.noRootText)
+                    let rootLists = UnsafeMutableBufferPointer(rebasing: listMemory[0..<lists])
+                    let listItems = UnsafeMutableBufferPointer(rebasing: listMemory[lists...])
                     return try apply(
-                        whole, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
-                        writingJSON: writingJSON)
-                }
-                return try input.withUnsafeBufferPointer { (bytes) throws(MappingError) -> MappingResult in
-                    let source = Evaluator.Root.values(
-                        values, texts: UnsafeBufferPointer(texts), bytes: input, input: bytes, limits: context.limits,
-                        cache: memory.baseAddress! + names + madeCount)
-                    return try apply(
-                        Evaluator(
-                            values: source, lookup: context.lookup,
-                            made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
-                        current: .null, writingJSON: writingJSON)
+                        input, context: context, writingJSON: writingJSON, memory: memory, texts: texts,
+                        lists: rootLists, items: listItems)
                 }
             }
+        }
+    }
+
+    /// ``apply(_:context:)`` with its memory: the root slots, the values kept and the whole message (`memory`), the
+    /// root texts, the kept arrays and their items (all borrowed for the call).
+    private func apply(
+        _ input: [UInt8], context: MappingContext, writingJSON: Bool, memory: UnsafeMutableBufferPointer<JSONValue?>,
+        texts: UnsafeMutableBufferPointer<Range<Int>>, lists: UnsafeMutableBufferPointer<Range<Int>>,
+        items: UnsafeMutableBufferPointer<Range<Int>>
+    ) throws(MappingError) -> MappingResult {
+        let names = texts.count
+        let values = UnsafeMutableBufferPointer(rebasing: memory[0..<names])
+        let whole: JSONValue?
+        do throws(JSONError) {
+            whole = try JSONValue.parse(
+                input, limits: context.limits, memberNames: memberNames, rootValues: values, rootTexts: texts,
+                nested: nestedMembers, textLists: textLists, rootLists: lists, listItems: items)
+        } catch {
+            throw MappingError(
+                kind: .input, mapping: name, field: "", value: "\(input.count) bytes",
+                reason: error.description)
+        }
+        // Not an object: refused as a document given as a tree is.
+        if let whole {
+            return try apply(
+                whole, context: context, rootIndex: UnsafeBufferPointer(start: nil, count: 0),
+                writingJSON: writingJSON)
+        }
+        return try input.withUnsafeBufferPointer { (bytes) throws(MappingError) -> MappingResult in
+            let source = Evaluator.Root.values(
+                values, texts: UnsafeBufferPointer(texts),
+                lists: Evaluator.TextLists(lists: UnsafeBufferPointer(lists), items: UnsafeBufferPointer(items)),
+                bytes: input, input: bytes, limits: context.limits, cache: memory.baseAddress! + names + madeCount)
+            return try apply(
+                Evaluator(
+                    values: source, lookup: context.lookup,
+                    made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
+                current: .null, writingJSON: writingJSON)
         }
     }
 

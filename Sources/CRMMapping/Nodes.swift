@@ -168,11 +168,17 @@ struct Lowering {
     /// `each: p` with `fields`, `filter` and `value`.
     func eachNode(_ p: Path, _ fields: [FieldPlan], _ filter: Cond?, _ v: Expr?) -> EachNode {
         let entry = rootEntry(p)
-        // A path of one member name is read by its entry (a longer one from the whole message).
-        if let entry, p.keys?.count == 1 { reads?.whole.insert(entry) }
-        return EachNode(
+        let node = EachNode(
             p, atRoot: atRoot, rootEntry: entry, fields: below.fields(fields), filter: filter.map(below.condition),
             value: v.map(below.value))
+        // A path of one member name is read by its entry (a longer one from the whole message).
+        if let entry = node.rootEntry {
+            reads?.whole.insert(entry)
+            if node.filter == nil, let item = node.itemValue, TextPipeline(item) != nil {
+                reads?.textLists.insert(entry)
+            }
+        }
+        return node
     }
 
     /// `source` with `steps`, the repeated prefixes (at the root) computed once per message.
@@ -242,6 +248,9 @@ final class RootReads {
     var whole: Set<Int> = []
     /// The names of the members read of each entry's member.
     var members: [Int: Set<String>] = [:]
+    /// The entries read by an `each:` whose items are text (a ``TextPipeline``): their arrays of plain strings are kept
+    /// as byte ranges by the parse (``JSONTextLists``) and made values only when something reads them as values.
+    var textLists: Set<Int> = []
 
     /// The slots for the nested members read, numbered from `names.count`: by root entry, then by member name.
     func nestedSlots(_ names: JSONMemberNames) -> (slots: [Int: [String: Int]], table: JSONNestedMembers) {

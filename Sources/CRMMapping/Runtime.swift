@@ -29,8 +29,22 @@ struct Evaluator {
         /// message is parsed again from `bytes` (with `limits`) into `cache` the first time an expression needs it (all
         /// borrowed for one apply).
         case values(
-            UnsafeMutableBufferPointer<JSONValue?>, texts: UnsafeBufferPointer<Range<Int>>, bytes: [UInt8],
-            input: UnsafeBufferPointer<UInt8>, limits: JSONLimits, cache: UnsafeMutablePointer<JSONValue?>)
+            UnsafeMutableBufferPointer<JSONValue?>, texts: UnsafeBufferPointer<Range<Int>>, lists: TextLists,
+            bytes: [UInt8], input: UnsafeBufferPointer<UInt8>, limits: JSONLimits,
+            cache: UnsafeMutablePointer<JSONValue?>)
+    }
+
+    /// Root arrays of strings kept as byte ranges by the parse (see ``JSONTextLists``): by name-table entry, the range
+    /// of their items in `items` (``JSONValue/noRootText``: not kept); each item the range of its text in the message.
+    struct TextLists {
+        var lists: UnsafeBufferPointer<Range<Int>>
+        var items: UnsafeBufferPointer<Range<Int>>
+
+        /// No lists.
+        static var none: TextLists {
+            TextLists(
+                lists: UnsafeBufferPointer(start: nil, count: 0), items: UnsafeBufferPointer(start: nil, count: 0))
+        }
     }
 
     let source: Root
@@ -49,6 +63,8 @@ struct Evaluator {
     let rootTexts: UnsafeBufferPointer<Range<Int>>
     /// The message's bytes, when it was parsed member by member (see ``Root/values``).
     let input: UnsafeBufferPointer<UInt8>
+    /// The root arrays of strings the parse kept as byte ranges (see ``rootItems(_:)``).
+    let textLists: TextLists
     /// The values of the expressions computed once per message (``MemoNode``), by slot; borrowed for one apply.
     let made: UnsafeMutableBufferPointer<JSONValue?>
 
@@ -64,6 +80,7 @@ struct Evaluator {
         rootValues = UnsafeMutableBufferPointer(start: nil, count: 0)
         rootTexts = UnsafeBufferPointer(start: nil, count: 0)
         input = UnsafeBufferPointer(start: nil, count: 0)
+        textLists = .none
         self.made = made
     }
 
@@ -73,13 +90,15 @@ struct Evaluator {
         self.lookup = lookup
         rootIndex = UnsafeBufferPointer(start: nil, count: 0)
         rootMembers = []
-        if case .values(let values, let texts, _, let input, _, _) = source {
+        if case .values(let values, let texts, let lists, _, let input, _, _) = source {
             rootValues = values
             rootTexts = texts
+            textLists = lists
             self.input = input
         } else {
             rootValues = UnsafeMutableBufferPointer(start: nil, count: 0)
             rootTexts = UnsafeBufferPointer(start: nil, count: 0)
+            textLists = .none
             input = UnsafeBufferPointer(start: nil, count: 0)
         }
         self.made = made
@@ -89,7 +108,7 @@ struct Evaluator {
     var root: JSONValue {
         switch source {
         case .tree(let value): return value
-        case .values(_, _, let bytes, _, let limits, let cache):
+        case .values(_, _, _, let bytes, _, let limits, let cache):
             if let value = cache.pointee { return value }
             // The bytes passed the same checks when their members were read.
             let value: JSONValue
@@ -122,10 +141,25 @@ struct Evaluator {
     /// the first time it is read; nil when the root object has no such member.
     @inline(never)
     func rootString(_ entry: Int) -> JSONValue? {
-        guard let text = rootText(entry) else { return nil }
-        let value = JSONValue.string(String(validUTF8: text))
+        let value: JSONValue
+        if let text = rootText(entry) {
+            value = .string(String(validUTF8: text))
+        } else if let items = rootItems(entry) {
+            value = .array(items.map { .string(String(validUTF8: UnsafeBufferPointer(rebasing: input[$0]))) })
+        } else {
+            return nil
+        }
         rootValues[entry] = value
         return value
+    }
+
+    /// The text ranges in ``input`` of the items of the root object's array of table entry `entry`, when the parse
+    /// kept them (an array of strings without escapes, see ``textLists``); nil otherwise.
+    @inline(__always)
+    func rootItems(_ entry: Int) -> UnsafeBufferPointer<Range<Int>>? {
+        guard entry < textLists.lists.count else { return nil }
+        let range = textLists.lists[entry]
+        return range.lowerBound >= 0 ? UnsafeBufferPointer(rebasing: textLists.items[range]) : nil
     }
 
     /// The UTF-8 bytes of the root object's string of table entry `entry`, when the parse kept them (a string

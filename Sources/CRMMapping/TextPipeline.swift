@@ -212,6 +212,12 @@ final class TextPipeline: Sendable {
         }
     }
 
+    /// The value of a current value that is a string kept as bytes by the parse (an item of a kept array,
+    /// ``Evaluator/rootItems(_:)``), whose text is `text`, by the byte path.
+    func evaluate(keptText text: UnsafeBufferPointer<UInt8>, scratch: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
+        run(text, lasting: true, scratch: scratch)
+    }
+
     /// The value at `cur` by the byte path. `scratch` holds the bytes of the result (and of the steps in between):
     /// they are read before `scratch` is used again.
     func evaluate(_ ev: Evaluator, _ cur: JSONValue, scratch: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
@@ -518,6 +524,9 @@ extension EachNode {
         scratch: UnsafeMutableBufferPointer<UInt8>
     ) -> Bool {
         guard filter == nil else { return false }
+        if item.sourceIsCurrent, let rootEntry, let kept = ev.rootItems(rootEntry) {
+            return writeItems(item, kept: kept, ev, into: &writer, scratch: scratch)
+        }
         let source: JSONValue?
         if let rootEntry, let found = ev.rootMember(rootEntry) {
             source = found
@@ -540,6 +549,22 @@ extension EachNode {
             return true
         }
         guard written else { return false }
+        writer.write(byte: UInt8(ascii: "]"))
+        return true
+    }
+
+    /// ``writeItems(_:_:_:into:scratch:)`` of an array kept as the text ranges `kept` of strings of the message.
+    private func writeItems(
+        _ item: TextPipeline, kept: UnsafeBufferPointer<Range<Int>>, _ ev: Evaluator, into writer: inout JSONWriter,
+        scratch: UnsafeMutableBufferPointer<UInt8>
+    ) -> Bool {
+        writer.write(byte: UInt8(ascii: "["))
+        for k in kept.indices {
+            let outcome = item.evaluate(keptText: UnsafeBufferPointer(rebasing: ev.input[kept[k]]), scratch: scratch)
+            if case .general = outcome { return false }
+            if k > 0 { writer.write(byte: UInt8(ascii: ",")) }
+            item.write(outcome, into: &writer)
+        }
         writer.write(byte: UInt8(ascii: "]"))
         return true
     }

@@ -161,6 +161,23 @@ public struct JSONNestedMembers: Sendable {
     }
 }
 
+/// Root members whose arrays of strings a reader wants as byte ranges rather than as values (a compiled mapping's
+/// `each:` whose items are text): see ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:nested:textLists:rootLists:listItems:)``.
+public struct JSONTextLists: Sendable {
+    /// By entry of the name table: whether the root member's array is wanted as ranges (empty: none is).
+    let wanted: [Bool]
+
+    /// No lists wanted.
+    public init() { wanted = [] }
+
+    /// The root members of name-table entries `entries`, for a table of `nameCount` names.
+    public init(nameCount: Int, entries: some Sequence<Int>) {
+        var wanted = [Bool](repeating: false, count: nameCount)
+        for entry in entries { wanted[entry] = true }
+        self.wanted = wanted.contains(true) ? wanted : []
+    }
+}
+
 extension JSONValue {
     /// Parses one JSON document (RFC 8259) from UTF-8 bytes, validating UTF-8 and applying `limits`.
     public static func parse(_ bytes: [UInt8], limits: JSONLimits = .default) throws(JSONError) -> JSONValue {
@@ -260,13 +277,24 @@ extension JSONValue {
     /// are checked and dropped; either way, nothing goes to the root member's own entry (its slots are emptied first,
     /// so a later root member of the same name wins as a whole).
     ///
-    /// `rootValues` and `rootTexts` must have `memberNames.count + nested.count` elements; those of the members found
-    /// are assigned, the others are left as they are.
+    /// With `textLists`, a root member they name whose value is an array of strings without escapes (of at most
+    /// `listItems.count` items in all) has the ranges of its items' texts put in `listItems`, one after the other, and
+    /// the range of their positions there in `rootLists` at its entry; `rootValues` there is set to nil. Any other
+    /// value of such a member sets `rootLists` there to ``JSONValue/noRootText`` (and goes where it would go without).
+    ///
+    /// `rootValues` and `rootTexts` must have `memberNames.count + nested.count` elements, `rootLists` (with
+    /// `textLists`) `memberNames.count`; those of the members found are assigned, the others are left as they are.
     public static func parse(
         _ bytes: [UInt8], limits: JSONLimits = .default, memberNames: JSONMemberNames,
         rootValues: UnsafeMutableBufferPointer<JSONValue?>, rootTexts: UnsafeMutableBufferPointer<Range<Int>>,
-        nested: JSONNestedMembers = JSONNestedMembers()
+        nested: JSONNestedMembers = JSONNestedMembers(), textLists: JSONTextLists = JSONTextLists(),
+        rootLists: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0),
+        listItems: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0)
     ) throws(JSONError) -> JSONValue? {
+        precondition(
+            textLists.wanted.isEmpty
+                || (textLists.wanted.count == memberNames.count && rootLists.count == memberNames.count),
+            "the root lists need one place per name")
         precondition(rootValues.count == memberNames.count + nested.count, "the root values need one place per slot")
         precondition(rootTexts.count == memberNames.count + nested.count, "the root texts need one place per slot")
         precondition(
@@ -279,10 +307,16 @@ extension JSONValue {
             try memberNames.starts.withUnsafeBufferPointer { starts throws(JSONError) in
                 try nested.ranges.withUnsafeBufferPointer { nestedRanges throws(JSONError) in
                     try nested.members.withUnsafeBufferPointer { nestedMembers throws(JSONError) in
-                        try parse(
-                            bytes, limits: limits, names: entries, starts: starts,
-                            rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues,
-                            rootTexts: rootTexts, nestedRanges: nestedRanges, nestedMembers: nestedMembers)
+                        try textLists.wanted.withUnsafeBufferPointer { wanted throws(JSONError) in
+                            try parse(
+                                bytes, limits: limits, names: entries, starts: starts,
+                                rootMembers: UnsafeMutableBufferPointer(start: nil, count: 0), rootValues: rootValues,
+                                rootTexts: rootTexts, nestedRanges: nestedRanges, nestedMembers: nestedMembers,
+                                listsWanted: wanted,
+                                rootLists: wanted.isEmpty
+                                    ? UnsafeMutableBufferPointer(start: nil, count: 0) : rootLists,
+                                listItems: listItems)
+                        }
                     }
                 }
             }
@@ -315,7 +349,10 @@ extension JSONValue {
         rootValues: UnsafeMutableBufferPointer<JSONValue?>,
         rootTexts: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0),
         nestedRanges: UnsafeBufferPointer<Range<Int>> = UnsafeBufferPointer(start: nil, count: 0),
-        nestedMembers: UnsafeBufferPointer<JSONNestedMembers.Member> = UnsafeBufferPointer(start: nil, count: 0)
+        nestedMembers: UnsafeBufferPointer<JSONNestedMembers.Member> = UnsafeBufferPointer(start: nil, count: 0),
+        listsWanted: UnsafeBufferPointer<Bool> = UnsafeBufferPointer(start: nil, count: 0),
+        rootLists: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0),
+        listItems: UnsafeMutableBufferPointer<Range<Int>> = UnsafeMutableBufferPointer(start: nil, count: 0)
     ) throws(JSONError) -> JSONValue? {
         let result: Result<JSONValue?, JSONError> = bytes.withUnsafeBufferPointer { buf in
             var p = JSONParser(buf: buf, maxDepth: limits.maxDepth)
@@ -326,6 +363,9 @@ extension JSONValue {
             p.rootTexts = rootTexts
             p.nestedRanges = nestedRanges
             p.nestedMembers = nestedMembers
+            p.listsWanted = listsWanted
+            p.rootLists = rootLists
+            p.listItems = listItems
             do throws(JSONError) {
                 p.skipWS()
                 let v = try p.value(depth: 0)
@@ -363,6 +403,13 @@ struct JSONParser {
     /// The root members read by nested member (see ``JSONNestedMembers``), borrowed (empty: none).
     var nestedRanges = UnsafeBufferPointer<Range<Int>>(start: nil, count: 0)
     var nestedMembers = UnsafeBufferPointer<JSONNestedMembers.Member>(start: nil, count: 0)
+    /// The root members whose arrays of plain strings are kept as item ranges (see ``JSONTextLists``), by entry, the
+    /// ranges of their items in ``listItems``, and the items' text ranges, borrowed (empty: none are kept).
+    var listsWanted = UnsafeBufferPointer<Bool>(start: nil, count: 0)
+    var rootLists = UnsafeMutableBufferPointer<Range<Int>>(start: nil, count: 0)
+    var listItems = UnsafeMutableBufferPointer<Range<Int>>(start: nil, count: 0)
+    /// How many of ``listItems`` are taken.
+    var listItemCount = 0
     /// Whether the root object's members went to ``rootValues`` (and no object was built).
     var rootTaken = false
     /// The table entry of the member name ``string(memberName:)`` read last; -1 when the table does not have it.
@@ -464,6 +511,16 @@ struct JSONParser {
             }
             let entry = try memberEntry()
             try memberColon()
+            if entry >= 0 && !listsWanted.isEmpty && listsWanted[entry] {
+                rootLists[entry] = JSONValue.noRootText
+                if i < buf.count && buf[i] == UInt8(ascii: "["), let items = plainStringItems() {
+                    rootLists[entry] = items
+                    rootValues[entry] = nil
+                    rootTexts[entry] = JSONValue.noRootText
+                    if try objectEnds() { return .null }
+                    continue
+                }
+            }
             // Strings (most members) are read here; everything else as any value is.
             if entry >= 0 && !nestedRanges.isEmpty && !nestedRanges[entry].isEmpty {
                 try nestedValues(nestedRanges[entry])
@@ -486,6 +543,48 @@ struct JSONParser {
                 }
             }
             if try objectEnds() { return .null }
+        }
+    }
+
+    /// The array at `i` (its `[`) of a root member whose items are wanted as text ranges, when it is read as
+    /// ``value(depth:)`` reads it at depth 1 and every item is a string without escapes and there is room in
+    /// ``listItems``: the items' text ranges are put there and the range of their positions is returned, with `i` past
+    /// the array. Nil otherwise, with `i` and ``listItems`` as they were (the array is then read as a value, which
+    /// reports its errors).
+    mutating func plainStringItems() -> Range<Int>? {
+        let open = i
+        let first = listItemCount
+        // Errors (the depth, UTF-8, the syntax) are found again by the value's reading.
+        func giveUp() -> Range<Int>? {
+            i = open
+            listItemCount = first
+            return nil
+        }
+        if 1 >= maxDepth { return giveUp() }
+        i += 1
+        skipWS()
+        if i < buf.count && buf[i] == UInt8(ascii: "]") {
+            i += 1
+            return first..<first
+        }
+        while true {
+            guard i < buf.count, buf[i] == UInt8(ascii: "\""), listItemCount < listItems.count,
+                let text = try? plainString()
+            else { return giveUp() }
+            listItems[listItemCount] = text
+            listItemCount += 1
+            skipWS()
+            guard i < buf.count else { return giveUp() }
+            if buf[i] == UInt8(ascii: ",") {
+                i += 1
+                skipWS()
+                continue
+            }
+            if buf[i] == UInt8(ascii: "]") {
+                i += 1
+                return first..<listItemCount
+            }
+            return giveUp()
         }
     }
 

@@ -206,7 +206,11 @@ struct TextPipelineTests {
             "\" 1234.5 \"", "\"1,5\"", "\"99.995\"", "\"x1\"", "\"2024-03-01T10:00:00+01:00\"", "\"2024-13-01\"",
             "\"EN_gb\"", "\"\\u0001\"", "\"\(String(repeating: "long ", count: 80))\"",
         ]
-        let lists = ["[\" VIP\",\"Newsletter\"]", "[]", "null", "[\"a\",\"\",null]", "[\"É\",1]", "\"x\"", "[[1]]"]
+        let lists = [
+            "[\" VIP\",\"Newsletter\"]", "[]", "null", "[\"a\",\"\",null]", "[\"É\",1]", "\"x\"", "[[1]]",
+            "[\"a\\\"b\",\"c\"]", "[ \"x\" , \"Y\" ]", "[\"ü\",\"\\u00fc\"]",
+            "[" + (0..<20).map { "\"t\($0)\"" }.joined(separator: ",") + "]",
+        ]
         var rng = RuntimeFastPathTests.Rng(s: 23)
         let check = DirectOutputEquivalenceTests()
         for n in 0..<4_000 {

@@ -441,6 +441,87 @@ struct JSONEncoderTests {
         }
     }
 
+    @Test("text lists: root arrays of plain strings kept as item ranges give the arrays, errors as without")
+    func textLists() {
+        let table = JSONMemberNames(["tags", "id", "x"])
+        let tags = table.index(of: "tags")!
+        let lists = JSONTextLists(nameCount: table.count, entries: [tags])
+        var state: UInt64 = 11
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let items = [
+            #""VIP""#, #"" b2b ""#, #""""#, #""é""#, #""a\"b""#, #""\u00fc""#, "1", "null", "[]", #"["x"]"#, "{}",
+            "\"raw\u{01}\"", #""unterminated"#,
+        ]
+        var docs: [[UInt8]] = []
+        for _ in 0..<3_000 {
+            let members = (0..<next(4)).map { _ -> String in
+                let name = ["tags", "tags", "id", "x"][next(4)]
+                let value =
+                    next(5) == 0
+                    ? ["1", "\"v\"", "null", "{}"][next(4)]
+                    : "["
+                        + (0..<next(7)).map { _ in next(3) == 0 ? items[next(items.count)] : items[next(4)] }
+                        .joined(separator: [",", " , ", ",\n"][next(3)]) + "]"
+                return "\"\(name)\":\(value)"
+            }
+            var text = "{" + members.joined(separator: ",") + "}"
+            if next(6) == 0 {
+                text = String(decoding: Array(text.utf8).prefix(next(text.utf8.count + 1)), as: UTF8.self)
+            }
+            docs.append(Array(text.utf8))
+        }
+        docs.append(Array(("{\"tags\":[" + (0..<20).map { "\"t\($0)\"" }.joined(separator: ",") + "]}").utf8))
+        for doc in docs {
+            let limits = JSONLimits(maxDepth: [1, 2, 64][next(3)])
+            var values = [JSONValue?](repeating: nil, count: table.count)
+            var texts = [Range<Int>](repeating: JSONValue.noRootText, count: table.count)
+            var rootLists = [Range<Int>](repeating: JSONValue.noRootText, count: table.count)
+            var listItems = [Range<Int>](repeating: JSONValue.noRootText, count: 8)
+            let read = Result { () throws(JSONError) -> JSONValue? in
+                try values.withUnsafeMutableBufferPointer { (values) throws(JSONError) -> JSONValue? in
+                    try texts.withUnsafeMutableBufferPointer { (texts) throws(JSONError) -> JSONValue? in
+                        try rootLists.withUnsafeMutableBufferPointer { (rootLists) throws(JSONError) -> JSONValue? in
+                            try listItems.withUnsafeMutableBufferPointer {
+                                (listItems) throws(JSONError) -> JSONValue? in
+                                try JSONValue.parse(
+                                    doc, limits: limits, memberNames: table, rootValues: values, rootTexts: texts,
+                                    textLists: lists, rootLists: rootLists, listItems: listItems)
+                            }
+                        }
+                    }
+                }
+            }
+            for k in values.indices where texts[k].lowerBound >= 0 {
+                values[k] = .string(String(decoding: doc[texts[k]], as: UTF8.self))
+            }
+            if rootLists[tags].lowerBound >= 0 {
+                #expect(values[tags] == nil)
+                values[tags] = .array(
+                    listItems[rootLists[tags]].map { .string(String(decoding: doc[$0], as: UTF8.self)) })
+            }
+            let plain = Result { () throws(JSONError) -> JSONValue in try JSONValue.parse(doc, limits: limits) }
+            let text = String(decoding: doc, as: UTF8.self)
+            switch (plain, read) {
+            case (.success(.object(let members)), .success(let whole)):
+                #expect(whole == nil)
+                for name in ["tags", "id", "x"] {
+                    let k = table.index(of: name)!
+                    #expect(
+                        values[k]?.jsonBytes() == members.last { $0.0 == name }?.1.jsonBytes(), "\(name) in \(text)")
+                }
+            case (.success(let a), .success(let whole)):
+                #expect(whole?.jsonBytes() == a.jsonBytes())
+            case (.failure(let a), .failure(let b)):
+                #expect(a == b, "\(text)")
+            default:
+                Issue.record("outcomes differ for \(text)")
+            }
+        }
+    }
+
     @Test("root members no one reads are checked as read ones are: the same errors at the same offsets")
     func unreadRootMembers() {
         let table = JSONMemberNames(["id"])
