@@ -111,7 +111,7 @@ public final class RouteService: Service, Sendable {
             guard !outgoing.isEmpty else { return finish(message) }
             let pending = PendingRecords(outgoing, for: message, route: self, version: version)
             for index in outgoing.indices {
-                await enqueue(outgoing[index], for: message, pending: pending, index: index)
+                await enqueue(record: index, of: pending)
             }
         case .drop(let reason):
             metrics.dropped.increment()
@@ -135,31 +135,29 @@ public final class RouteService: Service, Sendable {
                 ]) { $1 })
         let record = DeadLetter.record(
             for: message, failure: failure, route: route.name, mappingVersion: version, topic: route.deadLetterTopic)
-        let pending = PendingRecords([record], for: message, route: self, version: version, deadLetter: failure)
-        await enqueue(record, for: message, pending: pending, index: 0)
+        await enqueue(
+            record: 0, of: PendingRecords([record], for: message, route: self, version: version, deadLetter: failure))
     }
 
-    /// Enqueues record `index` of `pending` (`record`); retries queue-full waits here and retriable delivery failures
-    /// from the delivery report. A first attempt reports to `pending` (no closure per record); a retry to a closure
-    /// that knows its attempt.
-    private func enqueue(
-        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, index: Int, attempt: Int = 1
-    ) async {
+    /// Enqueues record `index` of `pending`; retries queue-full waits here and retriable delivery failures from the
+    /// delivery report. A first attempt reports to `pending` (no closure per record); a retry to a closure that knows
+    /// its attempt.
+    private func enqueue(record index: Int, of pending: PendingRecords, attempt: Int = 1) async {
+        let record = pending.records[index]
         while true {
             do {
                 if attempt == 1 {
                     try producer.enqueue(record, tag: index, to: pending)
                 } else {
                     try producer.enqueue(record) { [self] result in
-                        self.delivered(
-                            result, record: record, for: message, pending: pending, index: index, attempt: attempt)
+                        self.delivered(result, record: index, of: pending, attempt: attempt)
                     }
                 }
                 return
             } catch  where error.isRetriable {
                 try? await Task.sleep(for: .milliseconds(2))  // librdkafka's queue is full: let it drain
             } catch {
-                refused(error, record: record, for: message, pending: pending, index: index, attempt: attempt)
+                refused(error, record: index, of: pending, attempt: attempt)
                 return
             }
         }
@@ -167,9 +165,9 @@ public final class RouteService: Service, Sendable {
 
     /// Runs on the producer's poll thread.
     fileprivate func delivered(
-        _ result: Result<DeliveryReport, KafkaError>, record: ProducerMessage, for message: ConsumerMessage,
-        pending: PendingRecords, index: Int, attempt: Int
+        _ result: Result<DeliveryReport, KafkaError>, record index: Int, of pending: PendingRecords, attempt: Int
     ) {
+        let (record, message) = (pending.records[index], pending.message)
         switch result {
         case .success:
             if let failure = pending.deadLetter {
@@ -190,19 +188,17 @@ public final class RouteService: Service, Sendable {
                 metadata: Self.where(message).merging([
                     "error": "\(error)", "attempt": "\(attempt)", "topic": "\(record.topic)",
                 ]) { $1 })
-            retryLater(record, for: message, pending: pending, index: index, attempt: attempt)
+            retryLater(record: index, of: pending, attempt: attempt)
         case .failure(let error):
-            refused(error, record: record, for: message, pending: pending, index: index, attempt: attempt)
+            refused(error, record: index, of: pending, attempt: attempt)
         }
     }
 
     /// The broker refused a record for good (too large, not authorised...). An output record's source message
     /// goes to the dead-letter topic; a refused dead-letter record is retried with backoff, never dropped, so the
     /// partition stops advancing and the `crmhub_route_dead_letter_stuck` log and metric call for a person.
-    private func refused(
-        _ error: KafkaError, record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords,
-        index: Int, attempt: Int
-    ) {
+    private func refused(_ error: KafkaError, record index: Int, of pending: PendingRecords, attempt: Int) {
+        let (record, message) = (pending.records[index], pending.message)
         if pending.deadLetter != nil {
             metrics.deadLetterStuck.increment()
             logger.critical(
@@ -210,7 +206,7 @@ public final class RouteService: Service, Sendable {
                 metadata: Self.where(message).merging([
                     "error": "\(error)", "topic": "\(record.topic)", "bytes": "\(record.value.count)",
                 ]) { $1 })
-            retryLater(record, for: message, pending: pending, index: index, attempt: attempt)
+            retryLater(record: index, of: pending, attempt: attempt)
             return
         }
         metrics.failed.increment()
@@ -224,12 +220,10 @@ public final class RouteService: Service, Sendable {
     /// Waits before a record the producer's queue refused is enqueued again: 100 ms doubling to 5 s.
     static let requeueBackoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
 
-    private func retryLater(
-        _ record: ProducerMessage, for message: ConsumerMessage, pending: PendingRecords, index: Int, attempt: Int
-    ) {
+    private func retryLater(record index: Int, of pending: PendingRecords, attempt: Int) {
         Task {
             try? await Task.sleep(for: Self.requeueBackoff.delay(afterAttempt: attempt + 1))
-            await self.enqueue(record, for: message, pending: pending, index: index, attempt: attempt + 1)
+            await self.enqueue(record: index, of: pending, attempt: attempt + 1)
         }
     }
 
@@ -280,8 +274,10 @@ final class PendingRecords: DeliveryReceiver {
     /// Set when these records are the dead-letter record for `failure`.
     let deadLetter: DeliveryFailure?
 
-    private let records: [ProducerMessage]
-    private let message: ConsumerMessage
+    /// The records, in the order they were produced.
+    let records: [ProducerMessage]
+    /// The consumed message they were made from.
+    let message: ConsumerMessage
     private let route: RouteService
 
     init(
@@ -297,7 +293,7 @@ final class PendingRecords: DeliveryReceiver {
     }
 
     func delivered(tag index: Int, _ result: Result<DeliveryReport, KafkaError>) {
-        route.delivered(result, record: records[index], for: message, pending: self, index: index, attempt: 1)
+        route.delivered(result, record: index, of: self, attempt: 1)
     }
 
     func recordFailed(_ failure: DeliveryFailure) {
