@@ -11,6 +11,11 @@ func mappingFolder(_ files: [String: String]) throws -> String {
     return dir
 }
 
+/// The mapping named `m` in a folder of its own with `yaml` as its file.
+func mappingM(_ yaml: String) throws -> CompiledMapping {
+    try #require(try MappingLibrary.load(directory: mappingFolder(["m.yaml": yaml])).mapping(named: "m"))
+}
+
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 

@@ -86,8 +86,8 @@ struct TextPipelineTests {
 
     @Test("pipelines of byte steps and a name, e-mail or phone step over root members give the value path's outcome")
     func rootTextPipelines() throws {
-        let dir = try mappingFolder([
-            "m.yaml": """
+        let mapping = try mappingM(
+            """
             name: m
             output: Customer
             key: id
@@ -101,9 +101,7 @@ struct TextPipelineTests {
               d: {path: o.n, fn: [name]}
               e: {path: o.p, fn: [trim, {phone: DE}]}
               f: {path: e, fn: [email], required: true}
-            """
-        ])
-        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+            """)
         let fields = mapping.outputNodes[0].fields
         #expect(
             fields.filter { ($0.value as? PipeNode)?.source is RootTextNode || $0.value is RootTextNode }.count >= 6)
@@ -129,8 +127,8 @@ struct TextPipelineTests {
 
     @Test("fields of byte steps are found as text pipelines; other fields are not")
     func shapes() throws {
-        let dir = try mappingFolder([
-            "m.yaml": """
+        let mapping = try mappingM(
+            """
             name: m
             output: Customer
             key: id
@@ -145,9 +143,7 @@ struct TextPipelineTests {
               e: {each: t, value: {path: "@", fn: [trim, lower]}}
               f: {each: t, value: {path: "@", fn: [name]}}
               g: {path: c, map: {A: x}}
-            """
-        ])
-        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+            """)
         let out = mapping.outputNodes[0]
         let layout = try #require(out.layout)
         let direct = Dictionary(uniqueKeysWithValues: zip(out.fields.map(\.name), layout.members.map(\.direct)))
@@ -161,8 +157,8 @@ struct TextPipelineTests {
 
     @Test("fields written directly give the value path's bytes and failures on 4 000 generated records")
     func directFields() throws {
-        let dir = try mappingFolder([
-            "m.yaml": """
+        let mapping = try mappingM(
+            """
             name: m
             output: Customer
             key: id
@@ -189,9 +185,7 @@ struct TextPipelineTests {
               k4: {const: null}
               cc: {concat: [{path: a, fn: [trim]}, {path: n}, {path: b}], separator: "·"}
               pq: {path: a, fn: [trim, {prefix: "q\\"\\\\"}]}
-            """
-        ])
-        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+            """)
         let layout = try #require(mapping.outputNodes[0].layout)
         let fields = mapping.outputNodes[0].fields
         #expect(
@@ -236,8 +230,8 @@ struct TextPipelineTests {
 
     @Test("a root member gets slots for its members only when every read of it at the root is through one")
     func nestedSlots() throws {
-        let dir = try mappingFolder([
-            "m.yaml": """
+        let mapping = try mappingM(
+            """
             name: m
             output: Customer
             key: id
@@ -250,9 +244,7 @@ struct TextPipelineTests {
               w: {path: b}
               v: {path: c.a_member_name_of_17}
               t: {each: d, value: {path: "$.e.f"}}
-            """
-        ])
-        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+            """)
         // a.x, a.y and e.f; b is read whole, c's member is not in the name table.
         #expect(mapping.nestedMembers.count == 3)
         let check = DirectOutputEquivalenceTests()
@@ -266,8 +258,8 @@ struct TextPipelineTests {
 
     @Test("value maps and equality read on bytes give the value path's outcome (Kelvin sign, escapes, defaults)")
     func mapsAndEquality() throws {
-        let dir = try mappingFolder([
-            "m.yaml": """
+        let mapping = try mappingM(
+            """
             name: m
             output: Customer
             key: id
@@ -281,9 +273,7 @@ struct TextPipelineTests {
               c: {path: s, map: {A: 1, B: [2]}, map_default: null, omit_null: false}
               d: {path: s, fn: [trim, upper], map: {A: active, K: kelvin}, strict: true}
               e: {path: t, map: {é: accent, A: a}}
-            """
-        ])
-        let mapping = try #require(try MappingLibrary.load(directory: dir).mapping(named: "m"))
+            """)
         let fields = mapping.outputNodes[0].fields
         let layout = try #require(mapping.outputNodes[0].layout)
         // `e` has a non-ASCII key: no byte table.
