@@ -15,8 +15,10 @@ export CRMHUB_BINARY="$BIN/crmhub"
 
 # Tests that load the machine (several daemons, hundreds of connections, broker restarts) or measure time run alone,
 # one after another, after the rest: run side by side with everything else on a 2-core machine their bounds measure
-# the machine's load, not crmhub.
-SERIAL_TESTS="ScaleOutTests|BrokerRestartTests|FullStateDiskTests|IngressBoundsTests|IngressAuthenticationTests|SinkServiceTests|WorkflowOnKafkaTests|CTIHTTPIngressTests|DemoConfigurationTests|TrytonTwoWaySyncTests|TrytonEndToEndTests|InteractionRedeliveryTests|RouteIntegrationTests|CustomerJourneyTests"
+# the machine's load, not crmhub. CTIPeerTests is among them because SIPp, beside 500 other tests on 2 cores, has twice
+# (in about a dozen CI runs) never sent the BYE of its first call, so that its caller never exited; crmhub is
+# only a listener on Kamailio's evapi socket there, and the suite has not failed alone or beside 10 busy loops (20 runs).
+SERIAL_TESTS="ScaleOutTests|CTIPeerTests|BrokerRestartTests|FullStateDiskTests|IngressBoundsTests|IngressAuthenticationTests|SinkServiceTests|WorkflowOnKafkaTests|CTIHTTPIngressTests|DemoConfigurationTests|TrytonTwoWaySyncTests|TrytonEndToEndTests|InteractionRedeliveryTests|RouteIntegrationTests|CustomerJourneyTests"
 log "running swift tests in parallel (librdkafka runtime: $(readlink -f "$CRMHUB_RUNTIME/lib/librdkafka.so.1"))"
 swift test --skip-build --skip "$SERIAL_TESTS"
 log "running the load- and time-sensitive swift tests one at a time"

@@ -32,13 +32,42 @@ public final class SIPpAgent: Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
-    /// SIPp's errors, the tail of its screen and the last SIP messages it sent and received, for failure messages.
+    /// SIPp's errors, the tail of its screen, every message of the calls that have no 200 to their BYE (that did not end) and
+    /// the last SIP messages it sent and received, for failure messages.
     public var diagnostics: String {
-        func tail(_ file: String, _ count: Int) -> Substring {
-            ((try? String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)) ?? "").suffix(count)
+        func text(_ file: String) -> String {
+            (try? String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)) ?? ""
         }
-        return
-            "errors:\n\(tail("errors.log", 1500))\nscreen:\n\(tail("screen.log", 1500))\nmessages:\n\(tail("messages.log", 3000))"
+        let messages = text("messages.log")
+        return """
+            errors:
+            \(text("errors.log").suffix(1500))
+            screen:
+            \(text("screen.log").suffix(1500))
+            calls without a 200 to their BYE:
+            \(Self.unendedCalls(in: messages).suffix(6000))
+            last messages:
+            \(messages.suffix(3000))
+            """
+    }
+
+    /// The messages (from a `-trace_msg` log) of every call that has no 200 answer to its BYE, in log order.
+    public static func unendedCalls(in log: String) -> String {
+        // The log is a run of entries, each opened by a line of dashes and a timestamp.
+        var entries: [Substring] = []
+        for line in log.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            if line.hasPrefix("-----") || entries.isEmpty {
+                entries.append(line)
+            } else {
+                entries[entries.count - 1] = log[entries[entries.count - 1].startIndex..<line.endIndex]
+            }
+        }
+        func callID(_ entry: Substring) -> Substring? {
+            entry.split(whereSeparator: \.isNewline).first { $0.hasPrefix("Call-ID:") }
+        }
+        let ended = Set(
+            entries.filter { $0.contains("SIP/2.0 200") && $0.contains("CSeq: 2 BYE") }.compactMap(callID))
+        return entries.filter { entry in callID(entry).map { !ended.contains($0) } ?? false }.joined(separator: "\n")
     }
 
     /// Waits until SIPp itself holds its UDP port on 127.0.0.1 (as /proc shows), so that a UAC started next
