@@ -212,7 +212,12 @@ struct InboundRun: Sendable {
             async let upcomingBuilt = builder.build(upcoming)
             metrics.read.increment(by: chunk.count)
             counts.read += chunk.count
-            for (row, var messages) in zip(chunk, built) {
+            // Each row's messages are moved out of the chunk (not copied: a copy retains every array a message holds,
+            // and those are released again on the producer's poll thread).
+            for index in chunk.indices {
+                let row = chunk[index].number
+                var messages: [OutgoingMessage] = []
+                swap(&messages, &built[index])
                 if messages.first?.isDeadLetter == true {
                     counts.bad += 1
                     metrics.rejected.increment()
@@ -226,10 +231,10 @@ struct InboundRun: Sendable {
                         return true
                     }
                 }
-                var status = tracker.begin(row: row.number, messages: messages.count)
-                for message in messages {
+                var status = tracker.begin(row: row, messages: messages.count)
+                for message in messages.indices {
                     try await enqueue(
-                        message.message, row: row.number, emitter: emitter, deliveries: deliveries, waited: &waited)
+                        messages[message].message, row: row, emitter: emitter, deliveries: deliveries, waited: &waited)
                 }
                 if status.inFlight >= environment.maxInFlight {
                     let start = ContinuousClock.now
@@ -513,33 +518,40 @@ struct MessageBuilder: Sendable {
 
     let run: InboundRun
     let sha: String
-    let mapping: CompiledMapping?
+    /// The job's mapping and what its rows share, or nil for an import without a mapping.
+    private let mapped: Mapped?
     let context: MappingContext
     /// Job, file and checksum headers.
     private let fileHeaders: [KafkaHeader]
-    private let mappingHeader: KafkaHeader?
     /// The first 16 hex digits of the checksum and a dash: the start of every `crm-id`.
     private let idPrefix: [UInt8]
-    /// A CSV file's row layout and where the mapping finds its members in it: every row object has the same
-    /// top-level members, so the mapping reads them by position (``CompiledMapping/apply(_:layout:context:)``).
-    private let rowLayout: (template: RowTemplate, mapping: CompiledMapping.RootLayout)?
+
+    /// A mapping with its `crm-mapping` header and a CSV file's row layout, behind one reference: a row reads it
+    /// without copying the compiled mapping's many parts (a retain and a release each).
+    private final class Mapped: Sendable {
+        let mapping: CompiledMapping
+        let header: KafkaHeader
+        /// A CSV file's row layout and where the mapping finds its members in it: every row object has the same
+        /// top-level members, so the mapping reads them by position (``CompiledMapping/apply(_:layout:context:)``).
+        let rowLayout: (template: RowTemplate, mapping: CompiledMapping.RootLayout)?
+
+        init(_ mapping: CompiledMapping, rows template: RowTemplate?) {
+            self.mapping = mapping
+            header = KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)")
+            rowLayout = template.map { ($0, mapping.rootLayout(rootMembers: $0.rootNames)) }
+        }
+    }
 
     init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?, rows template: RowTemplate?) {
         self.run = run
         self.sha = sha
-        self.mapping = mapping
-        if let mapping, let template {
-            rowLayout = (template, mapping.rootLayout(rootMembers: template.rootNames))
-        } else {
-            rowLayout = nil
-        }
+        mapped = mapping.map { Mapped($0, rows: template) }
         context = run.environment.mappingContext
         fileHeaders = [
             KafkaHeader(key: BatchHeader.job, text: run.job.name),
             KafkaHeader(key: BatchHeader.file, text: file),
             KafkaHeader(key: BatchHeader.fileSHA256, text: sha),
         ]
-        mappingHeader = mapping.map { KafkaHeader(key: EnvelopeHeader.mapping, text: "\($0.name)@\($0.version)") }
         idPrefix = Array("\(sha.prefix(16))-".utf8)
     }
 
@@ -596,7 +608,7 @@ struct MessageBuilder: Sendable {
         switch row.content {
         case .failure(let reason, let errorClass, let raw):
             return [run.deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
-        case .columns(let fields, let template) where mapping == nil:
+        case .columns(let fields, let template) where mapped == nil:
             // Unmapped CSV rows are written as JSON straight from their fields.
             return [unmapped(row, value: template.jsonBytes(fields), headers: consume common)]
         case .columns(let fields, let template):
@@ -604,16 +616,18 @@ struct MessageBuilder: Sendable {
         case .value(let parsed):
             value = parsed
         }
-        guard let mapping, let mappingHeader else {
+        guard let mapped else {
             return [unmapped(row, value: value.jsonBytes(), headers: consume common)]
         }
-        common.append(mappingHeader)
+        common.append(mapped.header)
         let result: MappingResult
         do {
-            if case .columns(_, let template) = row.content, let rowLayout, rowLayout.template === template {
-                result = try mapping.apply(value, layout: rowLayout.mapping, context: context)
+            if case .columns(_, let template) = row.content, let rowLayout = mapped.rowLayout,
+                rowLayout.template === template
+            {
+                result = try mapped.mapping.apply(value, layout: rowLayout.mapping, context: context)
             } else {
-                result = try mapping.apply(value, context: context)
+                result = try mapped.mapping.apply(value, context: context)
             }
         } catch {
             return [
