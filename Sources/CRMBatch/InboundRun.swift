@@ -583,7 +583,12 @@ struct MessageBuilder: Sendable {
             bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
             rest /= 10
         } while rest > 0
-        bytes[start...].reverse()
+        // Reversed in place: `bytes[start...].reverse()` copied the whole array (the slice shares its buffer).
+        var (low, high) = (start, bytes.count - 1)
+        while low < high {
+            bytes.swapAt(low, high)
+            (low, high) = (low + 1, high - 1)
+        }
     }
 
     /// Rows read and built together (``build(_:)-([ParsedRow])``).
