@@ -129,8 +129,10 @@ public final class Deadlines: Sendable {
             let now = ContinuousClock.now
             let done = state.withLock { state in
                 for timeout in Array(state.queues.keys) {
-                    state.queues[timeout]?.expire(at: now, into: &expired)
-                    if state.queues[timeout]?.isEmpty == true { state.queues[timeout] = nil }
+                    // In place through `values` (`state.queues[timeout]?.expire` copied the queue on every sweep).
+                    guard let index = state.queues.index(forKey: timeout) else { continue }
+                    state.queues.values[index].expire(at: now, into: &expired)
+                    if state.queues.values[index].isEmpty { state.queues.remove(at: index) }
                 }
                 if state.queues.isEmpty { state.sweeping = false }
                 return state.queues.isEmpty

@@ -64,7 +64,12 @@ public final class OffsetTracker: Sendable {
 
     /// Marks a message finished (delivered downstream, or deliberately skipped).
     public func finish(_ partition: TopicPartition, offset: Int64) {
-        partitions.withLock { $0[partition]?.finish(offset) }
+        partitions.withLock { states in
+            // Changed in place through `values`: `states[partition]?.finish(offset)` copied the dictionary and both of
+            // the partition's arrays for every finished message (three allocations and every in-flight offset copied).
+            guard let index = states.index(forKey: partition) else { return }
+            states.values[index].finish(offset)
+        }
     }
 
     /// Offsets that advanced since the last call, to commit. Marks them as committed.
