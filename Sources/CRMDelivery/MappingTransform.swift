@@ -9,10 +9,13 @@ import Synchronization
 public struct MappingTransform: MessageTransform {
     public let mapping: CompiledMapping
     public let context: MappingContext
+    /// `crm-mapping: name@version`, made once (not per message).
+    private let mappingHeader: KafkaHeader
 
     public init(mapping: CompiledMapping, context: MappingContext) {
         self.mapping = mapping
         self.context = context
+        mappingHeader = KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)")
     }
 
     public var description: String { "mapping:\(mapping.name)@\(mapping.version)" }
@@ -32,7 +35,7 @@ public struct MappingTransform: MessageTransform {
             return .drop(reason: reason)
         case .output(let records):
             var headers = message.headers.filter { $0.key != EnvelopeHeader.mapping }
-            headers.append(KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)"))
+            headers.append(mappingHeader)
             return .produce(
                 records.map { record in
                     TransformedRecord(

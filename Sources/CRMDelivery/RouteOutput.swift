@@ -2,16 +2,20 @@ import CRMKafka
 import CRMModel
 
 extension RouteConfiguration {
+    /// The `crm-route` header of this route's records.
+    var routeHeader: KafkaHeader { KafkaHeader(key: EnvelopeHeader.route, text: name) }
+
     /// The messages to produce for `records`, the transform's output for `message`: each sent to its output's topic
-    /// with the envelope headers (id, origin, route). Fails when an output has no topic in this route.
+    /// with the envelope headers (id, origin, route). `route` is this route's ``routeHeader`` when the caller made it
+    /// once for many messages (nil: made here). Fails when an output has no topic in this route.
     func outgoing(
-        _ records: [TransformedRecord], for message: ConsumerMessage
+        _ records: [TransformedRecord], for message: ConsumerMessage, route: KafkaHeader? = nil
     ) -> Result<[ProducerMessage], DeliveryFailure> {
         var outgoing: [ProducerMessage] = []
         outgoing.reserveCapacity(records.count)
         // The envelope's values, once per message and straight as bytes: this runs for every message a route handles.
         let origin = KafkaHeader(key: EnvelopeHeader.origin, value: message.position(separator: "/"))
-        let route = KafkaHeader(key: EnvelopeHeader.route, text: name)
+        let route = route ?? routeHeader
         let stableID = message.stableIDBytes
         for record in records {
             let topic: String
@@ -61,11 +65,14 @@ enum RouteStep: Sendable {
 
 extension RouteConfiguration {
     /// Transforms `message` and addresses its records. Touches no route state, so it may run ahead and in parallel.
-    func step(for message: ConsumerMessage, using transform: any MessageTransform) async -> RouteStep {
+    /// `routeHeader` is this route's ``routeHeader`` when the caller made it once for many messages.
+    func step(
+        for message: ConsumerMessage, using transform: any MessageTransform, routeHeader: KafkaHeader? = nil
+    ) async -> RouteStep {
         switch await transform.transform(message) {
         case .produce(let records):
             guard !records.isEmpty else { return .produce([]) }
-            switch outgoing(records, for: message) {
+            switch outgoing(records, for: message, route: routeHeader) {
             case .success(let outgoing): return .produce(outgoing)
             case .failure(let failure): return .deadLetter(failure)
             }
@@ -80,6 +87,7 @@ extension RouteConfiguration {
     /// not, and each message must be transformed in turn.
     func steps(for batch: [ConsumerMessage], using transform: any MessageTransform) async -> [RouteStep]? {
         guard transform.isStateless else { return nil }
-        return await batch.concurrentMap { await self.step(for: $0, using: transform) }
+        let routeHeader = self.routeHeader
+        return await batch.concurrentMap { await self.step(for: $0, using: transform, routeHeader: routeHeader) }
     }
 }
