@@ -232,9 +232,9 @@ struct InboundRun: Sendable {
                     }
                 }
                 var status = tracker.begin(row: row, messages: messages.count)
-                for message in messages.indices {
+                for position in messages.indices {
                     try await enqueue(
-                        messages[message].message, row: row, emitter: emitter, deliveries: deliveries, waited: &waited)
+                        messages[position].message, row: row, emitter: emitter, deliveries: deliveries, waited: &waited)
                 }
                 if status.inFlight >= environment.maxInFlight {
                     let start = ContinuousClock.now
