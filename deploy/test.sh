@@ -13,6 +13,10 @@ swift build --build-tests
 BIN=$(swift build --show-bin-path)
 export CRMHUB_BINARY="$BIN/crmhub"
 
+# A crash report shows only the crashed thread: CI keeps the tail of the output, and the default report of every thread
+# (a test process has over a hundred) pushes the crashed one out of it.
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=yes,threads=crashed,registers=none,images=none}"
+
 # Tests that load the machine (several daemons, hundreds of connections, broker restarts) or measure time run alone,
 # one after another, after the rest: run side by side with everything else on a 2-core machine their bounds measure
 # the machine's load, not crmhub. CTIPeerTests is among them because SIPp, beside 500 other tests on 2 cores, has twice

@@ -54,7 +54,7 @@ struct RouteFaultTests {
         cluster.setLeader(topic: "out", partition: 0, broker: 2)
         cluster.setBrokerDown(3)
         try await Task.sleep(for: .seconds(2))
-        cluster.setBrokerUp(3)
+        try cluster.setBrokerUp(3)
         cluster.pushRequestErrors(apiKey: .offsetCommit, [15])  // COORDINATOR_NOT_AVAILABLE: the next commit retries
 
         await eventually(timeout: .seconds(60), poll: .milliseconds(100)) { route.finishedMessages >= count }

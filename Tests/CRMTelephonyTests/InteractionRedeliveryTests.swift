@@ -36,7 +36,7 @@ struct InteractionRedeliveryTests {
         let retrying = await eventually(timeout: .seconds(10)) { await processor.waitingRedeliveries > 0 }
         #expect(retrying, "the failed Interaction was not scheduled again")
         try await Task.sleep(for: .seconds(2))
-        cluster.setBrokerUp(1)
+        try cluster.setBrokerUp(1)
 
         // librdkafka reconnects with backoff, so a redelivery may time out again before it gets through: wait for the
         // record itself (bounded), not for the queue to drain.

@@ -1,4 +1,5 @@
 import CRDKafka
+import Foundation
 import Glibc
 import Logging
 import Synchronization
@@ -61,18 +62,27 @@ public final class KafkaMockCluster: @unchecked Sendable {
 
     /// Takes broker `id` (1-based) down: its connections are closed and it accepts no new ones.
     ///
-    /// librdkafka closes the broker's listening socket and binds the same port again when the broker comes back up,
-    /// and aborts the process if that port was taken meanwhile (any socket of a parallel test may get it as its
-    /// ephemeral port). So the port is held by a socket of ours while the broker is down.
+    /// While a broker is down, librdkafka keeps its port with a socket that is bound but not listening, and listens on
+    /// it again in ``setBrokerUp(_:)``; if another socket listens on that port by then, librdkafka aborts the whole
+    /// process. Its socket has `SO_REUSEADDR`, so any server of a parallel test that binds the port with
+    /// `SO_REUSEADDR` (most do) can take it. So a socket of ours holds the port, bound without `SO_REUSEADDR`, which
+    /// makes every other bind to it fail while the broker is down.
     public func setBrokerDown(_ id: Int32) {
         rd_kafka_mock_broker_set_down(cluster, id)
         guard let port = port(ofBroker: id), let socket = Self.hold(port: port) else { return }
         heldPorts.withLock { $0[id] = socket }
     }
 
-    /// Brings broker `id` back up (on its old port, released just before).
-    public func setBrokerUp(_ id: Int32) {
+    /// Brings broker `id` back up on its old port.
+    ///
+    /// - Throws: ``KafkaError`` (`configuration`) without bringing the broker up when another socket listens on its
+    ///   port, where librdkafka would abort the process.
+    public func setBrokerUp(_ id: Int32) throws(KafkaError) {
         if let socket = heldPorts.withLock({ $0.removeValue(forKey: id) }) { close(socket) }
+        if let port = port(ofBroker: id), Self.someoneListens(onPort: port) {
+            throw KafkaError(
+                .configuration, reason: "mock broker \(id) cannot come back up: another socket listens on port \(port)")
+        }
         rd_kafka_mock_broker_set_up(cluster, id)
     }
 
@@ -83,7 +93,9 @@ public final class KafkaMockCluster: @unchecked Sendable {
         return UInt16(servers[Int(id) - 1][servers[Int(id) - 1].index(after: colon)...])
     }
 
-    /// A socket bound to 127.0.0.1:`port` (not listening), or nil when the port cannot be bound.
+    /// A socket bound to 127.0.0.1:`port` (not listening) that no other socket can share, or nil when the port cannot
+    /// be bound. It binds with `SO_REUSEADDR` (librdkafka's socket is there already) and then clears the option: the
+    /// kernel refuses a later bind to the port when one of the sockets on it lacks `SO_REUSEADDR`.
     private static func hold(port: UInt16) -> Int32? {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { return nil }
@@ -102,7 +114,24 @@ public final class KafkaMockCluster: @unchecked Sendable {
             close(socket)
             return nil
         }
+        reuse = 0
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         return socket
+    }
+
+    /// Whether a TCP socket listens on `port` on any local address (the LISTEN rows, state `0A`, of /proc/net/tcp and
+    /// /proc/net/tcp6).
+    private static func someoneListens(onPort port: UInt16) -> Bool {
+        let suffix = String(format: ":%04X", port)
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            // "sl local_address rem_address st ..."
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                if fields.count > 3, fields[1].hasSuffix(suffix), fields[3] == "0A" { return true }
+            }
+        }
+        return false
     }
 
     /// Adds `milliseconds` of round-trip time to broker `id`.
