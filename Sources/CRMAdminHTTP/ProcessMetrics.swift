@@ -51,7 +51,10 @@ public struct ProcessMetrics: Sendable, Equatable {
 
     /// The system's boot time in seconds since the epoch (`btime` in `/proc/stat`).
     private static func bootTime() -> Double? {
-        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        // Read to the end: `String(contentsOfFile:)` stops at 4 KiB for /proc files, and `btime` comes after the
+        // per-CPU and interrupt lines, which pass that on machines with many cores.
+        guard let data = try? FileHandle(forReadingAtPath: "/proc/stat")?.readToEnd() else { return nil }
+        let stat = String(decoding: data, as: UTF8.self)
         for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
             return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces))
         }

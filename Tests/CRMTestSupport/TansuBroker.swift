@@ -149,7 +149,9 @@ public func holdsUDPPort(_ port: Int, pid: pid_t) -> Bool {
     let suffix = ":" + String(format: "%04X", port)
     var inodes = Set<String>()
     for table in ["/proc/net/udp", "/proc/net/udp6"] {
-        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        // Read to the end: `String(contentsOfFile:)` stops at 4 KiB (about 30 sockets) for /proc files.
+        guard let data = try? FileHandle(forReadingAtPath: table)?.readToEnd() else { continue }
+        let text = String(decoding: data, as: UTF8.self)
         // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ..."
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)

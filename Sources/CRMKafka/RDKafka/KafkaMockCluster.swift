@@ -62,11 +62,14 @@ public final class KafkaMockCluster: @unchecked Sendable {
 
     /// Takes broker `id` (1-based) down: its connections are closed and it accepts no new ones.
     ///
-    /// While a broker is down, librdkafka keeps its port with a socket that is bound but not listening, and listens on
-    /// it again in ``setBrokerUp(_:)``; if another socket listens on that port by then, librdkafka aborts the whole
-    /// process. Its socket has `SO_REUSEADDR`, so any server of a parallel test that binds the port with
-    /// `SO_REUSEADDR` (most do) can take it. So a socket of ours holds the port, bound without `SO_REUSEADDR`, which
-    /// makes every other bind to it fail while the broker is down.
+    /// librdkafka closes the broker's listening socket, binds a new one to the same port at once (listening on it
+    /// again in ``setBrokerUp(_:)``), and aborts the whole process when either step fails. So:
+    /// - Call it only while nothing else in the process starts child processes. A child forked at that moment holds a
+    ///   copy of the listening socket until it calls `exec`, the port is still in use when librdkafka binds it again,
+    ///   and the process aborts (crmhub's own test run calls this in its serial phase, `deploy/test.sh`).
+    /// - librdkafka's idle socket has `SO_REUSEADDR`, so any server binding the port with `SO_REUSEADDR` could take it
+    ///   while the broker is down. A socket of ours holds the port meanwhile, bound without `SO_REUSEADDR`, which makes
+    ///   every other bind to it fail.
     public func setBrokerDown(_ id: Int32) {
         rd_kafka_mock_broker_set_down(cluster, id)
         guard let port = port(ofBroker: id), let socket = Self.hold(port: port) else { return }
@@ -124,7 +127,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
     private static func someoneListens(onPort port: UInt16) -> Bool {
         let suffix = String(format: ":%04X", port)
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = procFileText(table) else { continue }
             // "sl local_address rem_address st ..."
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -149,4 +152,13 @@ public final class KafkaMockCluster: @unchecked Sendable {
         var codes = errorCodes.map { rd_kafka_resp_err_t(rawValue: $0) }
         rd_kafka_mock_push_request_errors_array(cluster, apiKey.rawValue, codes.count, &codes)
     }
+}
+
+/// The whole text of a file under /proc. Foundation's `String(contentsOfFile:)` trusts the size `stat` gives, which is
+/// 0 for these files, and returns only the first 4 KiB.
+func procFileText(_ path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    guard let data = try? handle.readToEnd() else { return nil }
+    return String(decoding: data, as: UTF8.self)
 }

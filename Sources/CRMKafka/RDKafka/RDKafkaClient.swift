@@ -122,7 +122,7 @@ extension KafkaRuntime {
     /// `/proc/self/maps`; nil where that is not available.
     public static var libraryPath: String? {
         _ = rd_kafka_version()  // the library is mapped by now
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+        guard let maps = procFileText("/proc/self/maps") else { return nil }
         for line in maps.split(separator: "\n") where line.contains("librdkafka") {
             if let slash = line.firstIndex(of: "/") { return String(line[slash...]) }
         }
