@@ -10,7 +10,7 @@
 #   Benchmarks/ingress-bench.sh --hey [--workers 50] ... # hey's bursts (the load of lines before load= was recorded)
 #   Benchmarks/ingress-bench.sh --no-pin ...             # no taskset (for comparison with earlier lines)
 #   Benchmarks/ingress-bench.sh --linger 1 ...           # linger.ms of the producer the form produces through
-#                                                        # (ingress.linger_ms); default: the hub's own default (1)
+#                                                        # (ingress.linger_ms); default: the hub's own default (2)
 #   Benchmarks/ingress-bench.sh --sweep [--duration 20s]   # 1k, 2k, 4k, ... req/s until p99 passes 20 ms (at most
 #                                                            # 7 rates, up to 64k/s), on one running crmhub
 # CRMHUB_BENCH_BINARY=path measures a given binary instead of building the checkout.
@@ -155,7 +155,7 @@ measure() {
   # crmhub's CPU time per accepted request (the passthrough route that copies the topic included).
   cpu_us=$(echo "($ticks_after - $ticks_before) * 1000000 / $(getconf CLK_TCK) / ${requests:-1}" | bc)
   line=$(printf '%s target=%s/s duration=%s build=%s load=%s achieved=%.0f req/s p50=%.1fms p90=%.1fms p99=%.1fms kafka_ack_p50=%sms kafka_ack_p99=%sms codes=%s hub_cpu_per_request=%sus hub_peak_rss=%s pinned=hub:cpu%s,load+tansu:cpu%s sweep=%s ingress_linger_ms=%s commit=%s loadavg=%s host=%s' \
-    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$load" "$rps" "$p50" "$p90" "$P99" "$ack_p50" "$ack_p99" "$codes" "$cpu_us" "$(hub_peak_rss)" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-1}" \
+    "$(date -u +%FT%TZ)" "$rate" "$DURATION" "$CONFIGURATION" "$load" "$rps" "$p50" "$p90" "$P99" "$ack_p50" "$ack_p99" "$codes" "$cpu_us" "$(hub_peak_rss)" "$HUB_CPU" "$LOAD_CPU" "$SWEEP" "${LINGER:-2}" \
     "${BENCH_COMMIT:-$(git rev-parse --short HEAD)}" "$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" "$(hostname)")
   echo "$line"
   mkdir -p bench-results && echo "$line" >> bench-results/ingress.txt

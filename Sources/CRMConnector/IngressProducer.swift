@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// An ingress endpoint answers its caller only after Kafka acknowledged the message, so the caller waits for the
 /// producer's batching delay on every request; an agent waits for a screen-pop the same way. The hub's shared producer lingers to fill batches for routes and
-/// sinks for 5 ms; this one is configured for latency (`ingress.linger_ms`, default 1 ms) and is otherwise identical
+/// sinks for 5 ms; this one is configured for latency (`ingress.linger_ms`, default 2 ms) and is otherwise identical
 /// (idempotent, `acks=all`). A hub without ingress endpoints never makes it.
 ///
 /// Each endpoint produces through this one producer only, so per-key order among its messages is that producer's.

@@ -89,10 +89,10 @@ public struct HubConfiguration: Sendable {
         /// Timeouts, connection and concurrency limits, header caps (see ``IngressServer/Limits`` for defaults).
         public var limits = IngressServer.Limits()
         /// `linger.ms` of the producer the ingress endpoints produce through (`linger_ms`). Each reply waits for
-        /// Kafka's acknowledgement, so this producer waits only 1 ms to fill a batch (the shared producer of routes and
-        /// sinks waits 5). 0 sends every message alone, which costs more CPU per message and, under load, more
-        /// latency (docs/performance.md, "Web-form ingress"). Default 1.
-        public var lingerMilliseconds: Int = 1
+        /// Kafka's acknowledgement, so this producer waits only 2 ms to fill a batch (the shared producer of routes and
+        /// sinks waits 5). Less sends more, smaller requests, which costs more CPU per message and, under load, more
+        /// latency (docs/performance.md, "Ingress linger 2 ms"). Default 2.
+        public var lingerMilliseconds: Int = 2
     }
 
     /// Master-data store settings.

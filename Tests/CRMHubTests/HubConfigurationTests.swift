@@ -70,7 +70,7 @@ import Testing
         #expect(configuration.kafka.createTopics)
         #expect(configuration.routes.first?.to == .topic("b"))
         #expect(configuration.shutdownTimeoutSeconds == 30)
-        #expect(configuration.ingress.lingerMilliseconds == 1, "ingress replies wait 1 ms at most for a batch to fill")
+        #expect(configuration.ingress.lingerMilliseconds == 2, "ingress replies wait 2 ms at most for a batch to fill")
     }
 
     @Test("http.token and metrics_port, and the ingress bounds, are read; unset bounds keep their defaults")
@@ -91,7 +91,7 @@ import Testing
                   max_connections: 50
                   max_concurrent_requests: 4
                   max_header_bytes: 8192
-                  linger_ms: 2
+                  linger_ms: 3
                 routes:
                   - name: r1
                     from: a
@@ -105,7 +105,7 @@ import Testing
         #expect(limits.maxConnections == 50 && limits.maxConcurrentRequestsPerEndpoint == 4)
         #expect(limits.maxHeaderBytes == 8_192)
         #expect(limits.requestTimeout == .seconds(30) && limits.maxHeaderFields == 100)
-        #expect(configuration.ingress.lingerMilliseconds == 2)
+        #expect(configuration.ingress.lingerMilliseconds == 3)
     }
 
     @Test(arguments: [
