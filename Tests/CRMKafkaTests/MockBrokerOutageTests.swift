@@ -41,21 +41,11 @@ struct MockBrokerOutageTests {
         let port = try #require(cluster.bootstrapServers.first?.split(separator: ":").last.flatMap { UInt16($0) })
 
         cluster.setBrokerDown(1)
-        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var reuse: Int32 = 1
-        setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        let bindError = errno
-        close(server)
-        #expect(bound == -1 && bindError == EADDRINUSE, "another server could bind the down broker's port")
+        let server = KafkaMockCluster.bindWithReuseAddress(port: port)
+        if case .success(let socket) = server { close(socket) }
+        #expect(
+            server == .failure(KafkaMockCluster.Errno(code: EADDRINUSE)),
+            "another server could bind the down broker's port")
 
         try cluster.setBrokerUp(1)
         let report = try await producer.send(ProducerMessage(topic: "port", value: Array("after".utf8)))

@@ -100,8 +100,17 @@ public final class KafkaMockCluster: @unchecked Sendable {
     /// be bound. It binds with `SO_REUSEADDR` (librdkafka's socket is there already) and then clears the option: the
     /// kernel refuses a later bind to the port when one of the sockets on it lacks `SO_REUSEADDR`.
     private static func hold(port: UInt16) -> Int32? {
+        guard case .success(let socket) = bindWithReuseAddress(port: port) else { return nil }
+        var reuse: Int32 = 0
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        return socket
+    }
+
+    /// A TCP socket with `SO_REUSEADDR`, as most servers make them, bound to 127.0.0.1:`port` (not listening); or the
+    /// `errno` of the failed call.
+    static func bindWithReuseAddress(port: UInt16) -> Result<Int32, Errno> {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { return nil }
+        guard socket >= 0 else { return .failure(Errno(code: errno)) }
         var reuse: Int32 = 1
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -114,12 +123,16 @@ public final class KafkaMockCluster: @unchecked Sendable {
             }
         }
         guard bound == 0 else {
+            let failure = Errno(code: errno)
             close(socket)
-            return nil
+            return .failure(failure)
         }
-        reuse = 0
-        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        return socket
+        return .success(socket)
+    }
+
+    /// An `errno` value as an error.
+    struct Errno: Error, Equatable {
+        let code: Int32
     }
 
     /// Whether a TCP socket listens on `port` on any local address (the LISTEN rows, state `0A`, of /proc/net/tcp and
