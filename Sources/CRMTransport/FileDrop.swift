@@ -115,14 +115,50 @@ public struct LocalFileDrop: FileDrop {
         }
     }
 
+    /// Copies `source` to `destination` (replacing it, with `source`'s permissions). On Linux the kernel copies it in
+    /// large pieces (`sendfile`); Foundation's `copyItem` sends 4 KiB per system call, about 0.2 s of a 170 MB
+    /// import's start.
     private func replace(_ destination: URL, with source: URL) throws(TransportError) {
-        let manager = FileManager.default
-        do {
-            if manager.fileExists(atPath: destination.path) { try manager.removeItem(at: destination) }
-            try manager.copyItem(at: source, to: destination)
-        } catch {
-            throw failure(
-                "cannot copy \(source.lastPathComponent) to \(destination.path): \(error.localizedDescription)")
+        let what = "cannot copy \(source.lastPathComponent) to \(destination.path)"
+        let input = open(source.path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw failure("\(what): \(String(cString: strerror(errno)))") }
+        defer { close(input) }
+        var status = stat()
+        guard fstat(input, &status) == 0 else { throw failure("\(what): \(String(cString: strerror(errno)))") }
+        if unlink(destination.path) != 0 && errno != ENOENT {
+            throw failure("\(what): cannot remove the old copy: \(String(cString: strerror(errno)))")
+        }
+        let output = open(destination.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, status.st_mode & 0o777)
+        guard output >= 0 else { throw failure("\(what): \(String(cString: strerror(errno)))") }
+        defer { close(output) }
+        #if canImport(Glibc)
+            while true {
+                let sent = sendfile(output, input, nil, 1 << 30)
+                if sent > 0 { continue }
+                if sent == 0 { return }
+                if errno == EINTR { continue }
+                // A file system that cannot: copied through a buffer from where the kernel stopped.
+                if errno == EINVAL || errno == ENOSYS { break }
+                throw failure("\(what): \(String(cString: strerror(errno)))")
+            }
+        #endif
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count == 0 { return }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure("\(what): \(String(cString: strerror(errno)))")
+            }
+            var written = 0
+            while written < count {
+                let step = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
+                if step < 0 {
+                    if errno == EINTR { continue }
+                    throw failure("\(what): \(String(cString: strerror(errno)))")
+                }
+                written += step
+            }
         }
     }
 

@@ -87,7 +87,9 @@ final class ParkedKeys: Sendable {
     /// beginning and returns once the view holds everything written so far.
     func open(partitions: Int32) async throws {
         let admin = KafkaAdmin(configuration: client, logger: logger)
-        let reader = try KafkaPartitionReader(configuration: client, logger: logger)
+        // It tails the topic (``tail()``): librdkafka's usual end-of-partition wait, not a scan's short one.
+        let reader = try KafkaPartitionReader(
+            configuration: client, endOfPartitionWait: .milliseconds(500), logger: logger)
         var counts = try await reader.partitionCounts([topic])
         if counts[topic] == nil {
             do {

@@ -338,3 +338,23 @@ struct SFTPFileDropFailureTests {
             ])
     }
 }
+
+/// What only the local folder does: its copies are made by the kernel (`sendfile`), not through Foundation.
+@Suite struct LocalFileDropCopyTests {
+    @Test func aFetchReplacesALongerEarlierCopyWholeAndKeepsTheFilesPermissions() async throws {
+        let fixture = try DropFixture(.local)
+        let source = try fixture.randomFile("orders.csv", size: (3 << 20) + 123)
+        guard chmod(source.path, 0o640) == 0 else { throw TestSetupError("chmod 640 \(source.path) failed") }
+        try await fixture.drop.publish(source, as: "orders.csv")
+        let copy = fixture.scratch.appendingPathComponent("staged.csv")
+        _ = try fixture.randomFile("staged.csv", size: 5 << 20)
+
+        try await fixture.drop.fetch("orders.csv", to: copy)
+
+        #expect(try sha256(copy) == sha256(source))
+        let mode = try FileManager.default.attributesOfItem(atPath: copy.path)[.posixPermissions] as? Int
+        #expect(mode == 0o640)
+        let published = fixture.folder.appendingPathComponent("orders.csv")
+        #expect(try FileManager.default.attributesOfItem(atPath: published.path)[.posixPermissions] as? Int == 0o640)
+    }
+}
