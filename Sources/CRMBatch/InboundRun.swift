@@ -185,7 +185,8 @@ struct InboundRun: Sendable {
         let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping, rows: rows.template)
         // Rows are read and built a chunk at a time, then begun, produced and checkpointed one by one in row order.
         // Building (the mapping above all) is most of an import's CPU time: it runs on one task per CPU, and the next
-        // chunk is built while this one is produced. Rows are independent, so building ahead changes no outcome.
+        // chunk is built while this one is produced and the one after it is read. Rows are independent, so reading
+        // and building ahead changes no outcome.
         func readChunk() -> [ParsedRow] {
             var chunk: [ParsedRow] = []
             chunk.reserveCapacity(MessageBuilder.chunkRows)
@@ -204,12 +205,13 @@ struct InboundRun: Sendable {
         }
         var chunk = readChunk()
         var built = await builder.build(chunk)
+        var upcoming = readChunk()
         // Time the row loop spent waiting for Kafka (rows in flight at the limit, or librdkafka's queue full):
         // reported with the file, it says whether the broker or the import set the pace.
         var waited = WaitTime()
         while !chunk.isEmpty {
-            let upcoming = readChunk()
-            async let upcomingBuilt = builder.build(upcoming)
+            let building = upcoming
+            async let upcomingBuilt = builder.build(building)
             metrics.read.increment(by: chunk.count)
             counts.read += chunk.count
             // Each row's messages are moved out of the chunk (not copied: a copy retains every array a message holds,
@@ -252,7 +254,8 @@ struct InboundRun: Sendable {
             if tracker.rowsDone > savedRows && Date().timeIntervalSince(lastSave) >= 1 { try saveCheckpoint() }
             progress.tick(
                 rows: counts.read, bytes: rows.bytesRead, totalBytes: size, note: "checkpoint row \(savedRows)")
-            (chunk, built) = (upcoming, await upcomingBuilt)
+            let next = upcoming.isEmpty ? [] : readChunk()
+            (chunk, built, upcoming) = (upcoming, await upcomingBuilt, next)
         }
         // Every message acknowledged (or failed) before the file is done.
         let flushStart = ContinuousClock.now
