@@ -69,12 +69,24 @@ public struct RedactionPolicy: Sendable {
     /// True when a key (log metadata, a JSON member, `key=value` in text) names personal data.
     public func isPersonal(key: String) -> Bool { personalKind(ofKey: key) != nil }
 
-    /// A log metadata value: fingerprinted whole when its key names personal data, otherwise redacted as free text.
+    /// A log metadata value: fingerprinted whole when its key names personal data, kept when its key names a
+    /// quantity and it is a whole number (`bytes=171501620`: nine digits, which free text would take for a phone
+    /// number), otherwise redacted as free text.
     public func redact(value: String, key: String) -> String {
         if let kind = personalKind(ofKey: key) {
             return RedactionScanner.isFingerprint(Array(value.utf8)) ? value : fingerprint(value, kind: kind)
         }
+        if Self.isWholeNumber(value), Self.words(of: key).contains(where: Self.quantityWords.contains) {
+            return value
+        }
         return redact(value)
+    }
+
+    /// `42`, `-1`: digits, at most 19, after an optional minus.
+    private static func isWholeNumber(_ text: String) -> Bool {
+        let digits = text.utf8.first == UInt8(ascii: "-") ? text.utf8.dropFirst() : text.utf8[...]
+        return (1...19).contains(digits.count)
+            && digits.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
     // MARK: Free text
@@ -136,6 +148,12 @@ public struct RedactionPolicy: Sendable {
         "city": "address",
         "dob": "dob", "birth": "dob", "birthday": "dob", "birthdate": "dob",
         "iban": "iban", "card": "card", "pan": "card", "ssn": "id", "passport": "id",
+    ]
+
+    /// Keys whose whole-number values are quantities, never personal data (a file's `bytes`, a row count, an offset).
+    private static let quantityWords: Set<String> = [
+        "bytes", "size", "rows", "row", "count", "offset", "offsets", "partition", "produced", "lines", "line",
+        "seconds", "milliseconds", "ms", "attempt", "attempts",
     ]
 
     /// Keys whose values describe a personal value rather than hold one (`{"type": "email", "value": "…"}`): not

@@ -89,6 +89,16 @@ import Testing
                 == "sent to \(policy.fingerprint("+44 7700 900461", kind: "phone"))")
     }
 
+    @Test func aWholeNumberUnderAQuantityKeyIsKeptWhereFreeTextWouldTakeItForAPhoneNumber() {
+        #expect(policy.redact(value: "171501620", key: "bytes") == "171501620")
+        #expect(policy.redact(value: "-1", key: "bytes") == "-1")
+        #expect(policy.redact(value: "1234567890", key: "waited_for_kafka_seconds") == "1234567890")
+        // The same digits anywhere else, or a quantity key holding more than a number, are redacted as before.
+        #expect(policy.redact(value: "171501620", key: "detail") != "171501620")
+        #expect(policy.redact(value: "call 020 7946 0018", key: "count") != "call 020 7946 0018")
+        #expect(policy.redact(value: "02079460018", key: "phone_count") != "02079460018")
+    }
+
     @Test func aMissingKeyFileIsCreatedOnceAndReadBackAfterwards() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmhub-redaction-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
