@@ -534,14 +534,25 @@ struct MessageBuilder: Sendable {
     private final class Mapped: Sendable {
         let mapping: CompiledMapping
         let header: KafkaHeader
-        /// A CSV file's row layout and where the mapping finds its members in it: every row object has the same
-        /// top-level members, so the mapping reads them by position (``CompiledMapping/apply(_:layout:context:)``).
-        let rowLayout: (template: RowTemplate, mapping: CompiledMapping.RootLayout)?
+        /// A CSV file's row layout and where the mapping reads the columns: as texts in its slots
+        /// (``CompiledMapping/apply(columns:ends:layout:context:)``), or where it cannot, by position among the
+        /// members of the row's object (``CompiledMapping/apply(_:layout:context:)``).
+        let rowLayout: (template: RowTemplate, reading: Reading)?
+
+        enum Reading {
+            case columns(CompiledMapping.ColumnLayout)
+            case members(CompiledMapping.RootLayout)
+        }
 
         init(_ mapping: CompiledMapping, rows template: RowTemplate?) {
             self.mapping = mapping
             header = KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)")
-            rowLayout = template.map { ($0, mapping.rootLayout(rootMembers: $0.rootNames)) }
+            rowLayout = template.map { template in
+                let reading =
+                    mapping.columnLayout(header: template.paths).map(Reading.columns)
+                    ?? .members(mapping.rootLayout(rootMembers: template.rootNames))
+                return (template, reading)
+            }
         }
     }
 
@@ -612,35 +623,48 @@ struct MessageBuilder: Sendable {
         common.append(KafkaHeader(key: BatchHeader.row, value: Self.decimal(row.number)))
         common.append(KafkaHeader(key: BatchHeader.line, value: Self.decimal(row.line)))
         let job = run.job
-        let value: JSONValue
         switch row.content {
         case .failure(let reason, let errorClass, let raw):
             return [run.deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
-        case .columns(let fields, let template) where mapped == nil:
+        case .columns(let record, let template) where mapped == nil:
             // Unmapped CSV rows are written as JSON straight from their fields.
-            return [unmapped(row, value: template.jsonBytes(fields), headers: consume common)]
-        case .columns(let fields, let template):
-            value = template.value(fields)
-        case .value(let parsed):
-            value = parsed
-        }
-        guard let mapped else {
+            return [unmapped(row, value: template.jsonBytes(record), headers: consume common)]
+        case .value(let value) where mapped == nil:
             return [unmapped(row, value: value.jsonBytes(), headers: consume common)]
+        case .columns, .value: break
         }
+        guard let mapped else { preconditionFailure("rows without a mapping are built above") }
         common.append(mapped.header)
+        /// The row as JSON, for a dead letter.
+        func rowJSON() -> [UInt8] {
+            switch row.content {
+            case .columns(let record, let template): template.jsonBytes(record)
+            case .value(let value): value.jsonBytes()
+            case .failure(_, _, let raw): raw
+            }
+        }
         let result: MappingResult
         do {
-            if case .columns(_, let template) = row.content, let rowLayout = mapped.rowLayout,
-                rowLayout.template === template
-            {
-                result = try mapped.mapping.apply(value, layout: rowLayout.mapping, context: context)
-            } else {
+            switch (row.content, mapped.rowLayout) {
+            case (.columns(let record, let template), let (layoutTemplate, reading)?) where layoutTemplate === template:
+                switch reading {
+                case .columns(let layout):
+                    result = try mapped.mapping.apply(
+                        columns: record.text, ends: record.ends, layout: layout, context: context)
+                case .members(let layout):
+                    result = try mapped.mapping.apply(template.value(record.fields), layout: layout, context: context)
+                }
+            case (.columns(let record, let template), _):
+                result = try mapped.mapping.apply(template.value(record.fields), context: context)
+            case (.value(let value), _):
                 result = try mapped.mapping.apply(value, context: context)
+            case (.failure, _):
+                preconditionFailure("rows that could not be read are dead letters above")
             }
         } catch {
             return [
                 run.deadLetter(
-                    row, raw: value.jsonBytes(), reason: error.description,
+                    row, raw: rowJSON(), reason: error.description,
                     errorClass: "mapping-\(error.kind.rawValue)", headers: common, sha: sha)
             ]
         }
@@ -651,7 +675,7 @@ struct MessageBuilder: Sendable {
             guard let topic = job.topic(forEntity: record.entity) else {
                 return [
                     run.deadLetter(
-                        row, raw: value.jsonBytes(), reason: "no topic for entity \(record.entity) in the job's 'to'",
+                        row, raw: rowJSON(), reason: "no topic for entity \(record.entity) in the job's 'to'",
                         errorClass: "configuration",
                         headers: common, sha: sha)
                 ]

@@ -5,8 +5,8 @@ import CRMModel
 struct ParsedRow: Sendable {
     enum Content: Sendable {
         case value(JSONValue)
-        /// A CSV row: its fields, one per header column, and the layout that makes them the row's object.
-        case columns([String], RowTemplate)
+        /// A CSV row: its fields' texts, one per header column, and the layout that makes them the row's object.
+        case columns(CSVTextRecord, RowTemplate)
         /// The row could not be read: why, the error class for the DLQ, and the raw bytes kept for the DLQ.
         case failure(reason: String, errorClass: String, raw: [UInt8])
     }
@@ -21,7 +21,7 @@ struct ParsedRow: Sendable {
     var value: JSONValue? {
         switch content {
         case .value(let value): value
-        case .columns(let fields, let template): template.value(fields)
+        case .columns(let record, let template): template.value(record.fields)
         case .failure: nil
         }
     }
@@ -84,7 +84,7 @@ struct RowSource {
 
     mutating func next() -> ParsedRow? {
         if let csv {
-            guard let result = csv.next() else { return nil }
+            guard let result = csv.nextText() else { return nil }
             number += 1
             switch result {
             case .failure(let error):
@@ -92,18 +92,18 @@ struct RowSource {
                     number: number, line: error.line,
                     content: .failure(reason: error.message, errorClass: "csv", raw: []))
             case .success(let record):
-                guard record.fields.count == header.count else {
+                guard record.fieldCount == header.count else {
                     let raw = CSVWriter(options: csv.options).encode(record.fields)
                     return ParsedRow(
                         number: number, line: record.line,
                         content: .failure(
-                            reason: "\(record.fields.count) fields, the header has \(header.count)", errorClass: "csv",
+                            reason: "\(record.fieldCount) fields, the header has \(header.count)", errorClass: "csv",
                             raw: raw))
                 }
                 guard let template else {
                     return ParsedRow(number: number, line: record.line, content: .value(.object([])))
                 }
-                return ParsedRow(number: number, line: record.line, content: .columns(record.fields, template))
+                return ParsedRow(number: number, line: record.line, content: .columns(record, template))
             }
         }
         if let lines {
@@ -133,6 +133,8 @@ final class RowTemplate: Sendable {
     }
 
     private let root: [(String, Node)]
+    /// Each column's path (its header name split at the dots).
+    let paths: [[String]]
     /// The same layout as JSON with the fields to fill in: a row's message without its object.
     private let encoding: JSONTemplate?
     /// The names of a row object's top-level members, in order (each once).
@@ -140,6 +142,7 @@ final class RowTemplate: Sendable {
 
     /// The layout for `header` (each column's path); nil when it is not an object (cannot happen for non-empty paths).
     init?(header: [[String]]) {
+        paths = header
         var probe = JSONValue.object([])
         for (index, path) in header.enumerated() {
             probe.set(path: path[...], to: .number(String(index)))
@@ -169,11 +172,11 @@ final class RowTemplate: Sendable {
         .object(Self.members(root, fields))
     }
 
-    /// `value(fields).jsonBytes()`, written straight from the fields.
-    func jsonBytes(_ fields: [String]) -> [UInt8] {
-        guard let encoding else { return value(fields).jsonBytes() }
+    /// `value(record.fields).jsonBytes()`, written straight from the record's text.
+    func jsonBytes(_ record: CSVTextRecord) -> [UInt8] {
+        guard let encoding else { return value(record.fields).jsonBytes() }
         var bytes: [UInt8] = []
-        encoding.encode(fields, into: &bytes)
+        encoding.encode(text: record.text, ends: record.ends, into: &bytes)
         return bytes
     }
 

@@ -22,6 +22,74 @@ public struct CSVRecord: Sendable, Equatable {
     public var line: Int
 }
 
+/// One CSV record as the UTF-8 text of its fields, one after the other, without a string per field: for readers that
+/// take most fields as bytes (``CSVReader/nextText()``).
+public struct CSVTextRecord: Sendable, Equatable {
+    /// The fields' texts in UTF-8 (valid; transcoded from the file's encoding), one after the other.
+    public var text: [UInt8]
+    /// Where each field ends in ``text``: field `k` is `text[(k == 0 ? 0 : ends[k - 1])..<ends[k]]`.
+    public var ends: [Int]
+    /// 1-based physical line on which the record starts.
+    public var line: Int
+
+    public init(text: [UInt8], ends: [Int], line: Int) {
+        self.text = text
+        self.ends = ends
+        self.line = line
+    }
+
+    /// How many fields the record has.
+    public var fieldCount: Int { ends.count }
+
+    /// Where field `k` is in ``text``.
+    public func range(of k: Int) -> Range<Int> { (k == 0 ? 0 : ends[k - 1])..<ends[k] }
+
+    /// The fields as strings.
+    public var fields: [String] { ends.indices.map { String(decoding: text[range(of: $0)], as: UTF8.self) } }
+}
+
+/// What a record's fields are read into: strings (``CSVRecord``) or one text (``CSVTextRecord``).
+private protocol FieldSink {
+    init(capacity: Int)
+    var count: Int { get }
+    /// Takes a field's bytes in `encoding`; false (and an empty field) when they are not valid in it.
+    mutating func append(_ field: [UInt8], encoding: TextEncoding) -> Bool
+}
+
+private struct StringFields: FieldSink {
+    var fields: [String] = []
+    init(capacity: Int) { fields.reserveCapacity(capacity) }
+    var count: Int { fields.count }
+    mutating func append(_ field: [UInt8], encoding: TextEncoding) -> Bool {
+        guard let text = encoding.decode(field) else {
+            fields.append("")
+            return false
+        }
+        fields.append(text)
+        return true
+    }
+}
+
+private struct TextFields: FieldSink {
+    var text: [UInt8] = []
+    var ends: [Int] = []
+    init(capacity: Int) {
+        text.reserveCapacity(16 * capacity)
+        ends.reserveCapacity(capacity)
+    }
+    var count: Int { ends.count }
+    mutating func append(_ field: [UInt8], encoding: TextEncoding) -> Bool {
+        defer { ends.append(text.count) }
+        if TextEncoding.isASCII(field) {
+            text.append(contentsOf: field)
+            return true
+        }
+        guard let decoded = encoding.decode(field) else { return false }
+        text.append(contentsOf: decoded.utf8)
+        return true
+    }
+}
+
 /// A record that could not be read, with the line it starts on; reading continues with the next record.
 public struct CSVRowError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 1-based physical line on which the bad record starts.
@@ -65,14 +133,28 @@ public final class CSVReader {
 
     /// The next record or row error; nil at the end of the file.
     public func next() -> Result<CSVRecord, CSVRowError>? {
+        guard startRecord() else { return nil }
+        return readRecord(into: StringFields.self).map { CSVRecord(fields: $0.fields.fields, line: $0.line) }
+    }
+
+    /// ``next()`` with the fields as one UTF-8 text (the same records, the same errors).
+    public func nextText() -> Result<CSVTextRecord, CSVRowError>? {
+        guard startRecord() else { return nil }
+        return readRecord(into: TextFields.self).map {
+            CSVTextRecord(text: $0.fields.text, ends: $0.fields.ends, line: $0.line)
+        }
+    }
+
+    /// Skips the byte-order mark (first call) and blank lines: false at the end of the file.
+    private func startRecord() -> Bool {
         if !started {
             started = true
             skipByteOrderMark()
         }
         while true {
             // The bytes of a broken byte-order mark begin the first record, which reports them as invalid UTF-8.
-            if !field.isEmpty { return readRecord() }
-            guard let first = source.peek() else { return nil }
+            if !field.isEmpty { return true }
+            guard let first = source.peek() else { return false }
             // Skip blank lines between records.
             if first == 0x0A {
                 _ = source.next()
@@ -85,7 +167,7 @@ public final class CSVReader {
                 line += 1
                 continue
             }
-            return readRecord()
+            return true
         }
     }
 
@@ -105,10 +187,11 @@ public final class CSVReader {
         _ = source.next()
     }
 
-    private func readRecord() -> Result<CSVRecord, CSVRowError> {
+    private func readRecord<Sink: FieldSink>(
+        into _: Sink.Type
+    ) -> Result<(fields: Sink, line: Int), CSVRowError> {
         let startLine = line
-        var fields: [String] = []
-        fields.reserveCapacity(fieldCountHint)
+        var fields = Sink(capacity: fieldCountHint)
         // The first field that is not valid in the file's encoding (1-based); reported after the record is read.
         var invalidField: Int?
         var problem: String?
@@ -120,13 +203,9 @@ public final class CSVReader {
         var field: [UInt8] = []
         swap(&field, &self.field)
         defer { swap(&field, &self.field) }
+        let encoding = options.encoding
         func endField() {
-            if let text = options.encoding.decode(field) {
-                fields.append(text)
-            } else {
-                if invalidField == nil { invalidField = fields.count + 1 }
-                fields.append("")
-            }
+            if !fields.append(field, encoding: encoding), invalidField == nil { invalidField = fields.count }
             field.removeAll(keepingCapacity: true)
         }
         while true {
@@ -185,7 +264,7 @@ public final class CSVReader {
                 CSVRowError(
                     line: startLine, message: "field \(invalidField) is not valid \(options.encoding.rawValue)"))
         }
-        return .success(CSVRecord(fields: fields, line: startLine))
+        return .success((fields, startLine))
     }
 }
 

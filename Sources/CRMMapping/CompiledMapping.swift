@@ -35,6 +35,8 @@ public struct CompiledMapping: Sendable {
     let textLists: JSONTextLists
     /// Whether `textLists` names any.
     let keepsTextLists: Bool
+    /// The slots of the nested members read: by root entry, then by member name (see ``RootReads/nestedSlots(_:)``).
+    let nestedSlots: [Int: [String: Int]]
     /// How many items of kept arrays a message has room for (more: its arrays are read as values).
     static var listItemCapacity: Int { 16 }
 
@@ -72,6 +74,7 @@ public struct CompiledMapping: Sendable {
         _ = filter.map(noting.condition)
         let (slots, nested) = reads.nestedSlots(memberNames)
         nestedMembers = nested
+        nestedSlots = slots
         textLists = JSONTextLists(nameCount: memberNames.count, entries: reads.textLists)
         keepsTextLists = !reads.textLists.isEmpty
         let lowering = Lowering(names: memberNames, atRoot: true, memo: memo, nested: slots)
@@ -152,7 +155,7 @@ public struct CompiledMapping: Sendable {
             let source = Evaluator.Root.values(
                 values, texts: UnsafeBufferPointer(texts),
                 lists: Evaluator.TextLists(lists: UnsafeBufferPointer(lists), items: UnsafeBufferPointer(items)),
-                bytes: input, input: bytes, limits: context.limits, cache: memory.baseAddress! + names + madeCount)
+                whole: .json(input, context.limits), input: bytes, cache: memory.baseAddress! + names + madeCount)
             return try apply(
                 Evaluator(
                     values: source, lookup: context.lookup,
@@ -208,6 +211,117 @@ public struct CompiledMapping: Sendable {
             try apply(
                 input, context: context, rootIndex: rootIndex,
                 writingJSON: services.isEmpty && !context.recordValues)
+        }
+    }
+
+    /// Where the columns of rows that all have the same columns (a CSV file's, laid out by its header) go among the
+    /// mapping's root slots: made once by ``columnLayout(header:)``, then passed to
+    /// ``apply(columns:ends:layout:context:)`` for each row, which reads the columns' texts as a parse reads a
+    /// message's strings, without a string or a tree per row.
+    public final class ColumnLayout: Sendable {
+        /// Each column's path in the row's object (its header name split at the dots).
+        let paths: [[String]]
+        /// Each column's slot: its root member's name-table entry or its nested member's slot; -1 when the mapping
+        /// does not read it.
+        let slots: [Int]
+
+        init(paths: [[String]], slots: [Int]) {
+            self.paths = paths
+            self.slots = slots
+        }
+
+        /// The row's object, as ``JSONValue/set(path:to:)`` makes it when it sets every column's path in turn: the
+        /// columns' texts are in `input`, column `k` ending at `ends[k]`.
+        func document(_ input: UnsafeBufferPointer<UInt8>, ends: [Int]) -> JSONValue {
+            var document = JSONValue.object([])
+            var start = 0
+            for (path, end) in zip(paths, ends) {
+                document.set(
+                    path: path[...],
+                    to: .string(String(decoding: UnsafeBufferPointer(rebasing: input[start..<end]), as: UTF8.self)))
+                start = end
+            }
+            return document
+        }
+    }
+
+    /// The layout of rows whose columns have the paths `header` (one per column, in order): the row's object is the
+    /// one ``JSONValue/set(path:to:)`` makes when it sets every column's path to the column's text. Nil when the
+    /// mapping reads such objects in a way a layout cannot follow (then apply the row's object): it reads whole a
+    /// member that has columns under it, reads a member that is both a column and has columns under it, or reads
+    /// under columns more than two names deep.
+    public func columnLayout(header: [[String]]) -> ColumnLayout? {
+        let entries = header.map { path in path.first.flatMap { memberNames.index(of: $0) } }
+        // Root members read by the mapping that are a column and have columns under them.
+        let leaves = Set(zip(header, entries).compactMap { $0.0.count == 1 ? $0.1 : nil })
+        let parents = Set(zip(header, entries).compactMap { $0.0.count > 1 ? $0.1 : nil })
+        guard leaves.isDisjoint(with: parents) else { return nil }
+        var slots: [Int] = []
+        slots.reserveCapacity(header.count)
+        for (path, entry) in zip(header, entries) {
+            guard let entry else {
+                slots.append(-1)
+                continue
+            }
+            let members = nestedSlots[entry]
+            switch path.count {
+            // A member read by its members only: a text has none.
+            case 1: slots.append(members == nil ? entry : -1)
+            case 2:
+                // A member with columns under it read whole.
+                guard let members else { return nil }
+                slots.append(members[path[1]] ?? -1)
+            default: return nil
+            }
+        }
+        return ColumnLayout(paths: header, slots: slots)
+    }
+
+    /// Applies the mapping to a row of text columns laid out by `layout`: `text` holds the columns' texts (valid
+    /// UTF-8) one after the other, column `k` ending at `ends[k]`. The result is that of ``apply(_:context:)`` for
+    /// the row's object (see ``columnLayout(header:)``).
+    public func apply(
+        columns text: [UInt8], ends: [Int], layout: ColumnLayout, context: MappingContext = MappingContext()
+    ) throws(MappingError) -> MappingResult {
+        precondition(
+            ends.count == layout.slots.count, "a row of \(ends.count) columns for a layout of \(layout.slots.count)")
+        let writingJSON = services.isEmpty && !context.recordValues
+        let names = memberNames.count + nestedMembers.count
+        return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
+            (memory) throws(MappingError) -> MappingResult in
+            memory.initialize(repeating: nil)
+            defer { memory.deinitializeValues() }
+            return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: names) {
+                (texts) throws(MappingError) -> MappingResult in
+                texts.initialize(repeating: JSONValue.noRootText)
+                return try text.withUnsafeBufferPointer { (input) throws(MappingError) -> MappingResult in
+                    // A column's text goes to its slot as a parse puts a string there: its range when it needs no
+                    // escape, else the string (a later column of the same slot wins).
+                    var start = 0
+                    for (column, end) in ends.enumerated() {
+                        defer { start = end }
+                        let slot = layout.slots[column]
+                        guard slot >= 0 else { continue }
+                        let field = UnsafeBufferPointer(rebasing: input[start..<end])
+                        if JSONWriter.needsEscape(field) {
+                            memory[slot] = .string(String(decoding: field, as: UTF8.self))
+                            texts[slot] = JSONValue.noRootText
+                        } else {
+                            memory[slot] = nil
+                            texts[slot] = start..<end
+                        }
+                    }
+                    let source = Evaluator.Root.values(
+                        UnsafeMutableBufferPointer(rebasing: memory[0..<names]), texts: UnsafeBufferPointer(texts),
+                        lists: .none, whole: .columns(layout, ends: ends), input: input,
+                        cache: memory.baseAddress! + names + madeCount)
+                    return try apply(
+                        Evaluator(
+                            values: source, lookup: context.lookup,
+                            made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
+                        current: .null, writingJSON: writingJSON)
+                }
+            }
         }
     }
 

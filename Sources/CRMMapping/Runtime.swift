@@ -24,14 +24,21 @@ struct Evaluator {
         /// The message as a tree.
         case tree(JSONValue)
         /// A message object whose members named in the mapping's member-name table were put in `values`, or for
-        /// strings without escapes their text's range in `bytes` in `texts`, by
-        /// ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)``; `input` is `bytes`, borrowed. The whole
-        /// message is parsed again from `bytes` (with `limits`) into `cache` the first time an expression needs it (all
-        /// borrowed for one apply).
+        /// strings without escapes their text's range in `input` in `texts`: by
+        /// ``JSONValue/parse(_:limits:memberNames:rootValues:rootTexts:)`` from a message's bytes, or by
+        /// ``CompiledMapping/apply(columns:ends:layout:context:)`` from a row's columns. The whole message is made
+        /// as `whole` says into `cache` the first time an expression needs it (all borrowed for one apply).
         case values(
             UnsafeMutableBufferPointer<JSONValue?>, texts: UnsafeBufferPointer<Range<Int>>, lists: TextLists,
-            bytes: [UInt8], input: UnsafeBufferPointer<UInt8>, limits: JSONLimits,
-            cache: UnsafeMutablePointer<JSONValue?>)
+            whole: Whole, input: UnsafeBufferPointer<UInt8>, cache: UnsafeMutablePointer<JSONValue?>)
+    }
+
+    /// How the whole message of ``Root/values`` is made when an expression needs it (``root``).
+    enum Whole {
+        /// Parsed again from its bytes, with these limits (they passed the same checks when their members were read).
+        case json([UInt8], JSONLimits)
+        /// Made from a row's columns: their texts are in the input, column `k` ending at `ends[k]`.
+        case columns(CompiledMapping.ColumnLayout, ends: [Int])
     }
 
     /// Root arrays of strings kept as byte ranges by the parse (see ``JSONTextLists``): by name-table entry, the range
@@ -90,7 +97,7 @@ struct Evaluator {
         self.lookup = lookup
         rootIndex = UnsafeBufferPointer(start: nil, count: 0)
         rootMembers = []
-        if case .values(let values, let texts, let lists, _, let input, _, _) = source {
+        if case .values(let values, let texts, let lists, _, let input, _) = source {
             rootValues = values
             rootTexts = texts
             textLists = lists
@@ -108,12 +115,16 @@ struct Evaluator {
     var root: JSONValue {
         switch source {
         case .tree(let value): return value
-        case .values(_, _, _, let bytes, _, let limits, let cache):
+        case .values(_, _, _, let whole, let input, let cache):
             if let value = cache.pointee { return value }
-            // The bytes passed the same checks when their members were read.
             let value: JSONValue
-            do { value = try JSONValue.parse(bytes, limits: limits) } catch {
-                preconditionFailure("a message that parsed does not parse again: \(error)")
+            switch whole {
+            case .json(let bytes, let limits):
+                do { value = try JSONValue.parse(bytes, limits: limits) } catch {
+                    preconditionFailure("a message that parsed does not parse again: \(error)")
+                }
+            case .columns(let layout, let ends):
+                value = layout.document(input, ends: ends)
             }
             cache.pointee = value
             return value

@@ -1227,6 +1227,7 @@ public struct JSONWriter: ~Copyable {
     /// "has a zero byte" and "has a byte below 0x20" tests. A flag can be wrong only above a byte that is flagged
     /// rightly (borrows run upwards), so any flag means a byte to escape, and the lowest flag is the first one.
     @inline(__always)
+    @usableFromInline
     static func escapeFlags(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let quote = w ^ (ones &* 0x22)
@@ -1236,7 +1237,7 @@ public struct JSONWriter: ~Copyable {
 
     /// Whether `text` has a byte the writer escapes: `"`, `\` or a control character (< 0x20).
     @inline(__always)
-    static func needsEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+    public static func needsEscape(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         let n = text.count
         if let base = UnsafeRawPointer(text.baseAddress) {

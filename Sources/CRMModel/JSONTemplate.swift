@@ -63,6 +63,24 @@ public struct JSONTemplate: Sendable {
         valueCount = highest + 1
     }
 
+    /// Appends the document with the texts of `text` put in to `out`: value `k` is the UTF-8 of
+    /// `text[(k == 0 ? 0 : ends[k - 1])..<ends[k]]`. `ends` must hold at least ``valueCount`` ends.
+    public func encode(text: [UInt8], ends: [Int], into out: inout [UInt8]) {
+        precondition(ends.count >= valueCount, "a JSON template needs \(valueCount) values, got \(ends.count)")
+        var writer = JSONWriter(capacity: text.count + 256)
+        text.withUnsafeBufferPointer { input in
+            for piece in pieces {
+                switch piece {
+                case .literal(let bytes): writer.write(bytes: bytes)
+                case .value(let index):
+                    let start = index == 0 ? 0 : ends[index - 1]
+                    writer.writeString(utf8: UnsafeBufferPointer(rebasing: input[start..<ends[index]]))
+                }
+            }
+        }
+        writer.drain(into: &out)
+    }
+
     /// Appends the document with `values` put in to `out`. `values` must hold at least ``valueCount`` strings.
     public func encode(_ values: [String], into out: inout [UInt8]) {
         precondition(values.count >= valueCount, "a JSON template needs \(valueCount) values, got \(values.count)")

@@ -72,6 +72,33 @@ import Testing
         #expect(lines == want)
     }
 
+    /// Inputs of every kind the reader meets: the RFC 4180 cases, broken byte-order marks, invalid UTF-8, stray and
+    /// unterminated quotes, other encodings.
+    static let textRecordInputs: [([UInt8], CSVOptions)] =
+        cases.map { (Array($0.input.utf8), CSVOptions()) } + [
+            ([0xEF, 0x0A] + Array("id,name\n".utf8), CSVOptions()),
+            (Array("id,name\n1,ok\n2,".utf8) + [0xC3, 0x28] + Array(",é\n3,fine\n".utf8), CSVOptions()),
+            (Array("a,b\n\"x\"y,z\n1,\"never closed\n".utf8), CSVOptions()),
+            ([0x6E, 0x61, 0x6D, 0x65, 0x0A, 0x5A, 0x6F, 0xEB, 0x3B, 0x41, 0x0A], CSVOptions(encoding: .latin1)),
+            (
+                [0x80, 0x35, 0x3B, 0x93, 0x71, 0x94, 0x0A],
+                CSVOptions(delimiter: UInt8(ascii: ";"), encoding: .windows1252)
+            ),
+        ]
+
+    @Test(arguments: textRecordInputs.indices)
+    func recordsReadAsOneTextAreTheRecordsAndErrorsReadAsStrings(_ index: Int) {
+        let (bytes, options) = Self.textRecordInputs[index]
+        let reader = CSVReader(bytes: bytes, options: options)
+        var texts: [Result<[String], CSVRowError>] = []
+        while let next = reader.nextText() {
+            texts.append(next.map { ["line \($0.line)"] + $0.fields })
+        }
+        let strings = Self.read(bytes, options).map { $0.map { ["line \($0.line)"] + $0.fields } }
+        #expect(texts == strings)
+        #expect(!texts.isEmpty)
+    }
+
     @Test func latin1AndWindows1252Decode() {
         let latin1: [UInt8] = [0x6E, 0x61, 0x6D, 0x65, 0x0A, 0x5A, 0x6F, 0xEB, 0x0A]  // "name\nZoë\n"
         let latinFields: [[String]] = Self.fieldsOf(Self.read(latin1, CSVOptions(encoding: .latin1)))

@@ -1,3 +1,4 @@
+import CRMCSV
 import CRMDelivery
 import CRMModel
 import CRMTestSupport
@@ -37,8 +38,19 @@ import Testing
             let got: JSONValue = template.value(fields)
             #expect(got == expected)
             #expect(got.jsonBytes() == expected.jsonBytes())
-            #expect(template.jsonBytes(fields) == expected.jsonBytes(), "written straight from the fields")
+            #expect(template.jsonBytes(Self.record(fields)) == expected.jsonBytes(), "written straight from the fields")
         }
+    }
+
+    /// The CSV record of `fields` as ``CSVReader/nextText()`` reads it.
+    static func record(_ fields: [String]) -> CSVTextRecord {
+        var text: [UInt8] = []
+        var ends: [Int] = []
+        for field in fields {
+            text.append(contentsOf: field.utf8)
+            ends.append(text.count)
+        }
+        return CSVTextRecord(text: text, ends: ends, line: 1)
     }
 
     static func delivered(_ topic: String, _ partition: Int32, _ offset: Int64) -> Result<DeliveryReport, KafkaError> {
