@@ -3,40 +3,44 @@ import CRMYAML
 
 /// An executable mapping: parsed, checked and immutable. Safe to share between tasks and threads.
 public struct CompiledMapping: Sendable {
+    /// Everything the mapping holds, behind one reference: a copy of a mapping (an import reads it out of its state
+    /// for every row) is one retain and one release, not one for each of its parts.
+    let parts: Parts
+
     /// Mapping name (`name:` in the file).
-    public let name: String
+    public var name: String { parts.name }
     /// Content hash of the file and everything it includes (hex FNV-1a 64), e.g. for DLQ headers.
-    public let version: String
+    public var version: String { parts.version }
     /// Free-text source description (`input:`).
-    public let input: String
+    public var input: String { parts.input }
     /// Entities this mapping produces, in output order.
     public var entities: [String] { outputs.map(\.entity) }
     /// The file the mapping came from.
-    public let file: String
+    public var file: String { parts.file }
     /// Inline test cases declared in the file.
-    public let tests: [MappingTestCase]
+    public var tests: [MappingTestCase] { parts.tests }
     /// The services its fields look up (`lookup: {service: NAME}`), which the hub must provide.
-    public let services: Set<String>
+    public var services: Set<String> { parts.services }
 
-    let outputs: [OutputPlan]
-    let dropWhenPlan: Cond?
-    let filterPlan: Cond?
+    var outputs: [OutputPlan] { parts.outputs }
+    var dropWhenPlan: Cond? { parts.dropWhenPlan }
+    var filterPlan: Cond? { parts.filterPlan }
     /// The outputs, `drop_when` and `filter` in executable form (see Nodes.swift).
-    let outputNodes: [OutputNode]
-    let dropWhen: (any ConditionNode)?
-    let filter: (any ConditionNode)?
+    var outputNodes: [OutputNode] { parts.outputNodes }
+    var dropWhen: (any ConditionNode)? { parts.dropWhen }
+    var filter: (any ConditionNode)? { parts.filter }
     /// The member names the mapping's paths read: parsed messages name those members with these strings.
-    let memberNames: JSONMemberNames
+    var memberNames: JSONMemberNames { parts.memberNames }
     /// How many values an evaluation keeps (``Evaluator/made``): those of the repeated expressions.
-    let madeCount: Int
+    var madeCount: Int { parts.madeCount }
     /// The root members' members that parsed messages put in slots of their own (see ``RootReads``).
-    let nestedMembers: JSONNestedMembers
+    var nestedMembers: JSONNestedMembers { parts.nestedMembers }
     /// The root arrays of strings that parsed messages keep as byte ranges (see ``RootReads``).
-    let textLists: JSONTextLists
+    var textLists: JSONTextLists { parts.textLists }
     /// Whether `textLists` names any.
-    let keepsTextLists: Bool
+    var keepsTextLists: Bool { parts.keepsTextLists }
     /// The slots of the nested members read: by root entry, then by member name (see ``RootReads/nestedSlots(_:)``).
-    let nestedSlots: [Int: [String: Int]]
+    var nestedSlots: [Int: [String: Int]] { parts.nestedSlots }
     /// How many items of kept arrays a message has room for (more: its arrays are read as values).
     static var listItemCapacity: Int { 16 }
 
@@ -44,43 +48,9 @@ public struct CompiledMapping: Sendable {
         name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
         filter: Cond?, tests: [MappingTestCase], services: Set<String>, sharingRepeated: Bool = true
     ) {
-        self.services = services
-        self.name = name
-        self.version = version
-        self.input = input
-        self.file = file
-        self.outputs = outputs
-        dropWhenPlan = dropWhen
-        filterPlan = filter
-        self.tests = tests
-        var names = PathNames()
-        for out in outputs {
-            names.add(out.key)
-            for f in out.fields { names.add(f.expr) }
-            if let w = out.when { names.add(w) }
-        }
-        if let dropWhen { names.add(dropWhen) }
-        if let filter { names.add(filter) }
-        memberNames = JSONMemberNames(names.names)
-        let memo =
-            sharingRepeated
-            ? RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0) : [:]
-        madeCount = memo.count
-        // A first lowering notes how the root members are read; the second reads members of members from slots.
-        let reads = RootReads()
-        let noting = Lowering(names: memberNames, atRoot: true, memo: memo, reads: reads)
-        _ = outputs.map { OutputNode($0, lowering: noting) }
-        _ = dropWhen.map(noting.condition)
-        _ = filter.map(noting.condition)
-        let (slots, nested) = reads.nestedSlots(memberNames)
-        nestedMembers = nested
-        nestedSlots = slots
-        textLists = JSONTextLists(nameCount: memberNames.count, entries: reads.textLists)
-        keepsTextLists = !reads.textLists.isEmpty
-        let lowering = Lowering(names: memberNames, atRoot: true, memo: memo, nested: slots)
-        outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
-        self.dropWhen = dropWhen.map(lowering.condition)
-        self.filter = filter.map(lowering.condition)
+        parts = Parts(
+            name: name, version: version, input: input, file: file, outputs: outputs, dropWhen: dropWhen,
+            filter: filter, tests: tests, services: services, sharingRepeated: sharingRepeated)
     }
 
     /// This mapping with every expression computed at each use (no ``MemoNode``): the reference for tests.
@@ -526,4 +496,73 @@ func fnv1a(_ bytes: [UInt8], seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
         h = h &* 0x100_0000_01b3
     }
     return h
+}
+
+extension CompiledMapping {
+    /// The parts of a ``CompiledMapping``, made once when it is compiled; each is described where the mapping
+    /// forwards it, under the same name.
+    final class Parts: Sendable {
+        let name: String
+        let version: String
+        let input: String
+        let file: String
+        let tests: [MappingTestCase]
+        let services: Set<String>
+
+        let outputs: [OutputPlan]
+        let dropWhenPlan: Cond?
+        let filterPlan: Cond?
+        let outputNodes: [OutputNode]
+        let dropWhen: (any ConditionNode)?
+        let filter: (any ConditionNode)?
+        let memberNames: JSONMemberNames
+        let madeCount: Int
+        let nestedMembers: JSONNestedMembers
+        let textLists: JSONTextLists
+        let keepsTextLists: Bool
+        let nestedSlots: [Int: [String: Int]]
+
+        init(
+            name: String, version: String, input: String, file: String, outputs: [OutputPlan], dropWhen: Cond?,
+            filter: Cond?, tests: [MappingTestCase], services: Set<String>, sharingRepeated: Bool = true
+        ) {
+            self.services = services
+            self.name = name
+            self.version = version
+            self.input = input
+            self.file = file
+            self.outputs = outputs
+            dropWhenPlan = dropWhen
+            filterPlan = filter
+            self.tests = tests
+            var names = PathNames()
+            for out in outputs {
+                names.add(out.key)
+                for f in out.fields { names.add(f.expr) }
+                if let w = out.when { names.add(w) }
+            }
+            if let dropWhen { names.add(dropWhen) }
+            if let filter { names.add(filter) }
+            memberNames = JSONMemberNames(names.names)
+            let memo =
+                sharingRepeated
+                ? RepeatedExpressions(outputs: outputs, dropWhen: dropWhen, filter: filter).slots(from: 0) : [:]
+            madeCount = memo.count
+            // A first lowering notes how the root members are read; the second reads members of members from slots.
+            let reads = RootReads()
+            let noting = Lowering(names: memberNames, atRoot: true, memo: memo, reads: reads)
+            _ = outputs.map { OutputNode($0, lowering: noting) }
+            _ = dropWhen.map(noting.condition)
+            _ = filter.map(noting.condition)
+            let (slots, nested) = reads.nestedSlots(memberNames)
+            nestedMembers = nested
+            nestedSlots = slots
+            textLists = JSONTextLists(nameCount: memberNames.count, entries: reads.textLists)
+            keepsTextLists = !reads.textLists.isEmpty
+            let lowering = Lowering(names: memberNames, atRoot: true, memo: memo, nested: slots)
+            outputNodes = outputs.map { OutputNode($0, lowering: lowering) }
+            self.dropWhen = dropWhen.map(lowering.condition)
+            self.filter = filter.map(lowering.condition)
+        }
+    }
 }
