@@ -68,32 +68,60 @@ public struct CompiledMapping: Sendable {
         _ input: [UInt8], context: MappingContext = MappingContext()
     ) throws(MappingError) -> MappingResult {
         let writingJSON = services.isEmpty && !context.recordValues
-        // One piece of memory, all nil: the message's members by name-table entry, the values an evaluation keeps
-        // (``Evaluator/made``) and the message parsed whole (when an expression needs it, see ``Evaluator/root``).
-        // The root slots: one per name of the table, then one per nested member.
-        let names = memberNames.count + nestedMembers.count
-        return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
-            (memory) throws(MappingError) -> MappingResult in
-            memory.initialize(repeating: nil)
-            defer { memory.deinitializeValues() }
-            // The byte ranges of the message's plain strings, by name-table entry (their strings are made when read).
-            return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: names) {
-                (texts) throws(MappingError) -> MappingResult in
-                texts.initialize(repeating: JSONValue.noRootText)
-                // The kept arrays of strings, by name-table entry, then their items.
-                let lists = keepsTextLists ? memberNames.count : 0
-                let items = keepsTextLists ? CompiledMapping.listItemCapacity : 0
-                return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: lists + items) {
-                    (listMemory) throws(MappingError) -> MappingResult in
-                    listMemory.initialize(repeating: JSONValue.noRootText)
-                    let rootLists = UnsafeMutableBufferPointer(rebasing: listMemory[0..<lists])
-                    let listItems = UnsafeMutableBufferPointer(rebasing: listMemory[lists...])
-                    return try apply(
-                        input, context: context, writingJSON: writingJSON, memory: memory, texts: texts,
-                        lists: rootLists, items: listItems)
-                }
+        return try withRootSlots { (memory, texts) throws(MappingError) -> MappingResult in
+            // The kept arrays of strings, by name-table entry, then their items.
+            let lists = keepsTextLists ? memberNames.count : 0
+            let items = keepsTextLists ? CompiledMapping.listItemCapacity : 0
+            return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: lists + items) {
+                (listMemory) throws(MappingError) -> MappingResult in
+                listMemory.initialize(repeating: JSONValue.noRootText)
+                let rootLists = UnsafeMutableBufferPointer(rebasing: listMemory[0..<lists])
+                let listItems = UnsafeMutableBufferPointer(rebasing: listMemory[lists...])
+                return try apply(
+                    input, context: context, writingJSON: writingJSON, memory: memory, texts: texts,
+                    lists: rootLists, items: listItems)
             }
         }
+    }
+
+    /// Calls `body` with the memory of one apply from root slots, borrowed for the call: `memory`, all nil, holds the
+    /// root values (one per name of the member-name table, then one per nested member), the values an evaluation
+    /// keeps (``Evaluator/made``) and the whole message (made when an expression needs it, see ``Evaluator/root``);
+    /// `texts`, all ``JSONValue/noRootText``, the byte ranges of the root strings, one per root value (their strings
+    /// are made when read).
+    private func withRootSlots<R>(
+        _ body: (UnsafeMutableBufferPointer<JSONValue?>, UnsafeMutableBufferPointer<Range<Int>>) throws(MappingError) ->
+            R
+    ) throws(MappingError) -> R {
+        let names = memberNames.count + nestedMembers.count
+        return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
+            (memory) throws(MappingError) -> R in
+            memory.initialize(repeating: nil)
+            defer { memory.deinitializeValues() }
+            return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: names) {
+                (texts) throws(MappingError) -> R in
+                texts.initialize(repeating: JSONValue.noRootText)
+                return try body(memory, texts)
+            }
+        }
+    }
+
+    /// Applies the mapping to the message whose root slots ``withRootSlots(_:)`` gave (`memory`, `texts`) and were
+    /// filled from `input` (`lists`: the kept arrays), made whole as `whole` says.
+    private func apply(
+        slots memory: UnsafeMutableBufferPointer<JSONValue?>, texts: UnsafeMutableBufferPointer<Range<Int>>,
+        lists: Evaluator.TextLists, whole: Evaluator.Whole, input: UnsafeBufferPointer<UInt8>, context: MappingContext,
+        writingJSON: Bool
+    ) throws(MappingError) -> MappingResult {
+        let names = texts.count
+        let source = Evaluator.Root.values(
+            UnsafeMutableBufferPointer(rebasing: memory[0..<names]), texts: UnsafeBufferPointer(texts), lists: lists,
+            whole: whole, input: input, cache: memory.baseAddress! + names + madeCount)
+        return try apply(
+            Evaluator(
+                values: source, lookup: context.lookup,
+                made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
+            current: .null, writingJSON: writingJSON)
     }
 
     /// ``apply(_:context:)`` with its memory: the root slots, the values kept and the whole message (`memory`), the
@@ -122,15 +150,10 @@ public struct CompiledMapping: Sendable {
                 writingJSON: writingJSON)
         }
         return try input.withUnsafeBufferPointer { (bytes) throws(MappingError) -> MappingResult in
-            let source = Evaluator.Root.values(
-                values, texts: UnsafeBufferPointer(texts),
+            try apply(
+                slots: memory, texts: texts,
                 lists: Evaluator.TextLists(lists: UnsafeBufferPointer(lists), items: UnsafeBufferPointer(items)),
-                whole: .json(input, context.limits), input: bytes, cache: memory.baseAddress! + names + madeCount)
-            return try apply(
-                Evaluator(
-                    values: source, lookup: context.lookup,
-                    made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
-                current: .null, writingJSON: writingJSON)
+                whole: .json(input, context.limits), input: bytes, context: context, writingJSON: writingJSON)
         }
     }
 
@@ -256,41 +279,27 @@ public struct CompiledMapping: Sendable {
         precondition(
             ends.count == layout.slots.count, "a row of \(ends.count) columns for a layout of \(layout.slots.count)")
         let writingJSON = services.isEmpty && !context.recordValues
-        let names = memberNames.count + nestedMembers.count
-        return try withUnsafeTemporaryAllocation(of: JSONValue?.self, capacity: names + madeCount + 1) {
-            (memory) throws(MappingError) -> MappingResult in
-            memory.initialize(repeating: nil)
-            defer { memory.deinitializeValues() }
-            return try withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: names) {
-                (texts) throws(MappingError) -> MappingResult in
-                texts.initialize(repeating: JSONValue.noRootText)
-                return try text.withUnsafeBufferPointer { (input) throws(MappingError) -> MappingResult in
-                    // A column's text goes to its slot as a parse puts a string there: its range when it needs no
-                    // escape, else the string (a later column of the same slot wins).
-                    var start = 0
-                    for (column, end) in ends.enumerated() {
-                        defer { start = end }
-                        let slot = layout.slots[column]
-                        guard slot >= 0 else { continue }
-                        let field = UnsafeBufferPointer(rebasing: input[start..<end])
-                        if JSONWriter.needsEscape(field) {
-                            memory[slot] = .string(String(decoding: field, as: UTF8.self))
-                            texts[slot] = JSONValue.noRootText
-                        } else {
-                            memory[slot] = nil
-                            texts[slot] = start..<end
-                        }
+        return try withRootSlots { (memory, texts) throws(MappingError) -> MappingResult in
+            try text.withUnsafeBufferPointer { (input) throws(MappingError) -> MappingResult in
+                // A column's text goes to its slot as a parse puts a string there: its range when it needs no
+                // escape, else the string (a later column of the same slot wins).
+                var start = 0
+                for (column, end) in ends.enumerated() {
+                    defer { start = end }
+                    let slot = layout.slots[column]
+                    guard slot >= 0 else { continue }
+                    let field = UnsafeBufferPointer(rebasing: input[start..<end])
+                    if JSONWriter.needsEscape(field) {
+                        memory[slot] = .string(String(decoding: field, as: UTF8.self))
+                        texts[slot] = JSONValue.noRootText
+                    } else {
+                        memory[slot] = nil
+                        texts[slot] = start..<end
                     }
-                    let source = Evaluator.Root.values(
-                        UnsafeMutableBufferPointer(rebasing: memory[0..<names]), texts: UnsafeBufferPointer(texts),
-                        lists: .none, whole: .columns(layout, ends: ends), input: input,
-                        cache: memory.baseAddress! + names + madeCount)
-                    return try apply(
-                        Evaluator(
-                            values: source, lookup: context.lookup,
-                            made: UnsafeMutableBufferPointer(rebasing: memory[names..<(names + madeCount)])),
-                        current: .null, writingJSON: writingJSON)
                 }
+                return try apply(
+                    slots: memory, texts: texts, lists: .none, whole: .columns(layout, ends: ends), input: input,
+                    context: context, writingJSON: writingJSON)
             }
         }
     }

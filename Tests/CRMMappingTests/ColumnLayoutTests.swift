@@ -34,13 +34,7 @@ struct ColumnLayoutTests {
         }
         let document = Self.object(paths, fields)
         let byObject = Result { () throws(MappingError) in try mapping.apply(document) }
-        #expect(byColumn == byObject, "\(document.jsonText)", sourceLocation: sourceLocation)
-        #expect(
-            (try? byColumn.get()).map(DirectOutputEquivalenceTests.bytes)
-                == (try? byObject.get()).map(DirectOutputEquivalenceTests.bytes), sourceLocation: sourceLocation)
-        #expect(
-            (try? byColumn.get()).map(RepeatedExpressionTests.keys)
-                == (try? byObject.get()).map(RepeatedExpressionTests.keys), sourceLocation: sourceLocation)
+        RootLayoutTests.expectSameOutcome(byColumn, byObject, of: document, sourceLocation: sourceLocation)
     }
 
     @Test("crm-customer-import: 2 000 rows of the benchmark's header give the same outcome from their columns")

@@ -14,13 +14,22 @@ struct RootLayoutTests {
     ) {
         let byPosition = Result { () throws(MappingError) in try mapping.apply(document, layout: layout) }
         let byName = Result { () throws(MappingError) in try mapping.apply(document) }
-        #expect(byPosition == byName, "\(document.jsonText)", sourceLocation: sourceLocation)
+        Self.expectSameOutcome(byPosition, byName, of: document, sourceLocation: sourceLocation)
+    }
+
+    /// Two ways of mapping `document` give the same outcome, record bytes and keys.
+    static func expectSameOutcome(
+        _ one: Result<MappingResult, MappingError>, _ other: Result<MappingResult, MappingError>,
+        of document: JSONValue,
+        sourceLocation: SourceLocation
+    ) {
+        #expect(one == other, "\(document.jsonText)", sourceLocation: sourceLocation)
         #expect(
-            (try? byPosition.get()).map(DirectOutputEquivalenceTests.bytes)
-                == (try? byName.get()).map(DirectOutputEquivalenceTests.bytes), sourceLocation: sourceLocation)
+            (try? one.get()).map(DirectOutputEquivalenceTests.bytes)
+                == (try? other.get()).map(DirectOutputEquivalenceTests.bytes), sourceLocation: sourceLocation)
         #expect(
-            (try? byPosition.get()).map(RepeatedExpressionTests.keys)
-                == (try? byName.get()).map(RepeatedExpressionTests.keys), sourceLocation: sourceLocation)
+            (try? one.get()).map(RepeatedExpressionTests.keys) == (try? other.get()).map(RepeatedExpressionTests.keys),
+            sourceLocation: sourceLocation)
     }
 
     /// A row object as a CSV file's header lays it out: `columns` in order, nested ones as objects, text only.
