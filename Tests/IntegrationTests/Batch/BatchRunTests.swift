@@ -163,6 +163,16 @@ struct BatchRunTests {
         let reasons: [String] = dead.map { (m: ConsumerMessage) -> String in m.headers.text("crm-dlq-reason") ?? "" }
         let reasonsNameTheFile: Bool = reasons.allSatisfy { (r: String) -> Bool in r.contains("customers-1.csv line") }
         #expect(reasonsNameTheFile)
+        // What each dead letter carries: the row's object for the row the mapping refused, the row as CSV for the row
+        // that could not be read.
+        let deadValues: [String: String] = Dictionary(
+            dead.map { (m: ConsumerMessage) -> (String, String) in
+                (m.headers.text("crm-dlq-source") ?? "", String(decoding: m.value, as: UTF8.self))
+            }, uniquingKeysWith: { first, _ in first })
+        #expect(
+            deadValues["file:customers-1.csv:8"]
+                == #"{"id":"7","first_name":"Bad","last_name":"Status","email":"b@example.com","status":"Q"}"#)
+        #expect(deadValues["file:customers-1.csv:13"] == "12;only;three\r\n")
 
         let archived: [String] = try FileManager.default.contentsOfDirectory(
             atPath: drop.appendingPathComponent("archive").path)
