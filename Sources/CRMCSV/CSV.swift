@@ -48,45 +48,52 @@ public struct CSVTextRecord: Sendable, Equatable {
     public var fields: [String] { ends.indices.map { String(decoding: text[range(of: $0)], as: UTF8.self) } }
 }
 
-/// What a record's fields are read into: strings (``CSVRecord``) or one text (``CSVTextRecord``).
+/// What a record's fields are read into: strings (``CSVRecord``) or one text (``CSVTextRecord``). The reader appends
+/// each field's bytes to a buffer; the sink takes them from there.
 private protocol FieldSink {
     init(capacity: Int)
     var count: Int { get }
-    /// Takes a field's bytes in `encoding`; false (and an empty field) when they are not valid in it.
-    mutating func append(_ field: [UInt8], encoding: TextEncoding) -> Bool
+    /// Takes the field `buffer[start...]` (bytes in `encoding`) and returns where the next field starts in `buffer`,
+    /// and whether the bytes were valid in the encoding (an invalid field is taken empty).
+    mutating func take(_ buffer: inout [UInt8], from start: Int, encoding: TextEncoding) -> (next: Int, valid: Bool)
+    /// Ends the record: `buffer` becomes the reader's buffer for the next record.
+    mutating func finish(_ buffer: inout [UInt8])
 }
 
 private struct StringFields: FieldSink {
     var fields: [String] = []
     init(capacity: Int) { fields.reserveCapacity(capacity) }
     var count: Int { fields.count }
-    mutating func append(_ field: [UInt8], encoding: TextEncoding) -> Bool {
-        guard let text = encoding.decode(field) else {
-            fields.append("")
-            return false
-        }
-        fields.append(text)
-        return true
+    mutating func take(_ buffer: inout [UInt8], from start: Int, encoding: TextEncoding) -> (next: Int, valid: Bool) {
+        let text = encoding.decode(buffer)
+        fields.append(text ?? "")
+        buffer.removeAll(keepingCapacity: true)
+        return (0, text != nil)
     }
+    mutating func finish(_ buffer: inout [UInt8]) {}
 }
 
 private struct TextFields: FieldSink {
     var text: [UInt8] = []
     var ends: [Int] = []
-    init(capacity: Int) {
-        text.reserveCapacity(16 * capacity)
-        ends.reserveCapacity(capacity)
-    }
+    init(capacity: Int) { ends.reserveCapacity(capacity) }
     var count: Int { ends.count }
-    mutating func append(_ field: [UInt8], encoding: TextEncoding) -> Bool {
-        defer { ends.append(text.count) }
-        if TextEncoding.isASCII(field) {
-            text.append(contentsOf: field)
-            return true
+    mutating func take(_ buffer: inout [UInt8], from start: Int, encoding: TextEncoding) -> (next: Int, valid: Bool) {
+        defer { ends.append(buffer.count) }
+        // The bytes stay where they are unless they are not ASCII: then they are checked, or transcoded to UTF-8.
+        if TextEncoding.isASCII(buffer[start...]) { return (buffer.count, true) }
+        let decoded = encoding.decode(Array(buffer[start...]))
+        if encoding != .utf8 || decoded == nil {
+            buffer.removeSubrange(start...)
+            buffer.append(contentsOf: decoded?.utf8 ?? "".utf8)
         }
-        guard let decoded = encoding.decode(field) else { return false }
-        text.append(contentsOf: decoded.utf8)
-        return true
+        return (buffer.count, decoded != nil)
+    }
+    mutating func finish(_ buffer: inout [UInt8]) {
+        // The text keeps the buffer; the next record's gets room for a row a quarter longer.
+        let count = buffer.count
+        swap(&text, &buffer)
+        buffer.reserveCapacity(count + count / 4 + 16)
     }
 }
 
@@ -199,21 +206,24 @@ public final class CSVReader {
         var quoted = false
         var afterClosingQuote = false
         let delimiter = options.delimiter
-        // The field buffer is worked on as a local (no exclusivity checks per byte) and keeps its capacity.
-        var field: [UInt8] = []
-        swap(&field, &self.field)
-        defer { swap(&field, &self.field) }
+        // The record's bytes go to a buffer worked on as a local (no exclusivity checks per byte); the current field
+        // is `buffer[fieldStart...]`. The reader keeps the buffer between records (with any bytes that begin the next).
+        var buffer: [UInt8] = []
+        swap(&buffer, &self.field)
+        defer { swap(&buffer, &self.field) }
+        var fieldStart = 0
         let encoding = options.encoding
         func endField() {
-            if !fields.append(field, encoding: encoding), invalidField == nil { invalidField = fields.count }
-            field.removeAll(keepingCapacity: true)
+            let (next, valid) = fields.take(&buffer, from: fieldStart, encoding: encoding)
+            if !valid, invalidField == nil { invalidField = fields.count }
+            fieldStart = next
         }
         while true {
             // Runs of ordinary bytes are copied in one piece; the byte that ends a run goes through the loop below.
             if inQuotes {
-                source.appendRun(to: &field, until: 0x22, 0x0A, 0x22, 0x0A)
+                source.appendRun(to: &buffer, until: 0x22, 0x0A, 0x22, 0x0A)
             } else if !afterClosingQuote {
-                source.appendRun(to: &field, until: delimiter, 0x22, 0x0A, 0x0D)
+                source.appendRun(to: &buffer, until: delimiter, 0x22, 0x0A, 0x0D)
             }
             guard let byte = source.next() else {
                 if inQuotes { problem = problem ?? "unterminated quoted field (truncated file?)" }
@@ -224,14 +234,14 @@ public final class CSVReader {
                 if byte == 0x22 {
                     if source.peek() == 0x22 {
                         _ = source.next()
-                        field.append(0x22)
+                        buffer.append(0x22)
                     } else {
                         inQuotes = false
                         afterClosingQuote = true
                     }
                 } else {
                     if byte == 0x0A { line += 1 }
-                    field.append(byte)
+                    buffer.append(byte)
                 }
                 continue
             }
@@ -247,7 +257,7 @@ public final class CSVReader {
                 endField()
                 break
             }
-            if byte == 0x22 && field.isEmpty && !quoted {
+            if byte == 0x22 && buffer.count == fieldStart && !quoted {
                 inQuotes = true
                 quoted = true
                 continue
@@ -255,8 +265,9 @@ public final class CSVReader {
             if afterClosingQuote {
                 problem = problem ?? "unexpected character after a closing quote in field \(fields.count + 1)"
             }
-            field.append(byte)
+            buffer.append(byte)
         }
+        fields.finish(&buffer)
         fieldCountHint = fields.count
         if let problem { return .failure(CSVRowError(line: startLine, message: problem)) }
         if let invalidField {

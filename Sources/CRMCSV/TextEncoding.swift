@@ -43,8 +43,11 @@ public enum TextEncoding: String, Sendable, CaseIterable {
         }
     }
 
+    /// True when every byte of the array is below 0x80.
+    static func isASCII(_ bytes: [UInt8]) -> Bool { isASCII(bytes[...]) }
+
     /// True when every byte is below 0x80 (eight bytes at a time).
-    static func isASCII(_ bytes: [UInt8]) -> Bool {
+    static func isASCII(_ bytes: ArraySlice<UInt8>) -> Bool {
         bytes.withUnsafeBytes { raw in
             var i = 0
             let count = raw.count

@@ -115,18 +115,39 @@ enum FuzzSurface: String, CaseIterable, Sendable {
         let encoding = TextEncoding.allCases[Int(first >> 4) % TextEncoding.allCases.count]
         let options = CSVOptions(delimiter: delimiters[Int(first & 3)], encoding: encoding)
         let reader = CSVReader(bytes: Array(bytes.dropFirst()), options: options)
+        // The same bytes read as one text per record must give the same records and errors.
+        let textReader = CSVReader(bytes: Array(bytes.dropFirst()), options: options)
         var header: [String]?
+        var layout: CompiledMapping.ColumnLayout?
         var rows = 0
         let mapping = Shipped.library.mapping(named: "crm-customer-import")
         while let result = reader.next(), rows < 1_000 {
             rows += 1
-            guard case .success(let record) = result else { continue }
+            let text = textReader.nextText()
+            switch (result, text) {
+            case (.success(let record), .success(let texts)?):
+                precondition(record.fields == texts.fields && record.line == texts.line, "a text record differs")
+            case (.failure(let error), .failure(let textError)?):
+                precondition(error == textError, "a text record's error differs")
+            default:
+                preconditionFailure("a text record differs in kind")
+            }
+            guard case .success(let record) = result, case .success(let texts)? = text else { continue }
             guard let names = header else {
                 header = record.fields
+                layout = mapping?.columnLayout(header: record.fields.map { [$0] })
                 continue
             }
             let members = zip(names, record.fields).map { ($0, JSONValue.string($1)) }
-            drain(try? mapping?.apply(JSONValue.object(members)))
+            let byObject = Result { () throws(MappingError) in try mapping?.apply(JSONValue.object(members)) }
+            // The row mapped from its columns' texts gives what its object gives.
+            if let mapping, let layout, texts.fieldCount == names.count {
+                let byColumn = Result { () throws(MappingError) in
+                    try mapping.apply(columns: texts.text, ends: texts.ends, layout: layout) as MappingResult?
+                }
+                precondition(byColumn == byObject, "a row mapped from its columns differs from its object")
+            }
+            drain(try? byObject.get())
             _ = CSVWriter(options: options).encode(record.fields)
         }
     }
