@@ -623,19 +623,11 @@ struct MessageBuilder: Sendable {
         common.append(KafkaHeader(key: BatchHeader.row, value: Self.decimal(row.number)))
         common.append(KafkaHeader(key: BatchHeader.line, value: Self.decimal(row.line)))
         let job = run.job
-        switch row.content {
-        case .failure(let reason, let errorClass, let raw):
+        if case .failure(let reason, let errorClass, let raw) = row.content {
             return [run.deadLetter(row, raw: raw, reason: reason, errorClass: errorClass, headers: common, sha: sha)]
-        case .columns(let record, let template) where mapped == nil:
-            // Unmapped CSV rows are written as JSON straight from their fields.
-            return [unmapped(row, value: template.jsonBytes(record), headers: consume common)]
-        case .value(let value) where mapped == nil:
-            return [unmapped(row, value: value.jsonBytes(), headers: consume common)]
-        case .columns, .value: break
         }
-        guard let mapped else { preconditionFailure("rows without a mapping are built above") }
-        common.append(mapped.header)
-        /// The row as JSON, for a dead letter.
+        /// The row as JSON: the message of an import without a mapping, the value of a dead letter. A CSV row's is
+        /// written straight from its text.
         func rowJSON() -> [UInt8] {
             switch row.content {
             case .columns(let record, let template): template.jsonBytes(record)
@@ -643,6 +635,8 @@ struct MessageBuilder: Sendable {
             case .failure(_, _, let raw): raw
             }
         }
+        guard let mapped else { return [unmapped(row, value: rowJSON(), headers: consume common)] }
+        common.append(mapped.header)
         let result: MappingResult
         do {
             switch (row.content, mapped.rowLayout) {
@@ -659,7 +653,7 @@ struct MessageBuilder: Sendable {
             case (.value(let value), _):
                 result = try mapped.mapping.apply(value, context: context)
             case (.failure, _):
-                preconditionFailure("rows that could not be read are dead letters above")
+                preconditionFailure("a row that could not be read is a dead letter above")
             }
         } catch {
             return [
