@@ -53,27 +53,37 @@ def write_table(work, name, header, rows):
     return path
 
 
-COMMON = """set terminal pngcairo size 1100,560 font "DejaVu Sans,10"
+# The legend goes below the plot so that the plot has the chart's whole width; with many runs only every few runs are
+# labelled on the x axis (see LABELS), so that the labels do not overlap.
+COMMON = """set terminal pngcairo size 1200,640 font "DejaVu Sans,10"
 set output "{png}"
 set title "{title}" font ",13"
-set key outside right top
+set key below horizontal maxcols 3 spacing 1.2
 set grid ytics
 set xtics rotate by -35 font ",8" nomirror
 set ylabel "{ylabel}"
-set bmargin 9
+set rmargin 14
 set offsets 0.4, 0.9, 0, 0
 set datafile missing "NaN"
 set style data linespoints
 """
 
 
+# At most this many runs are labelled on a chart's x axis: every run up to this many, else every n-th and the last.
+LABELS = 16
+
+
 def script(work, out, name, title, ylabel, dat, series, extra=""):
     """series: list of (column, title, style) drawn against the run index, labelled by column 2."""
     png = os.path.join(out, name + ".png")
     lines = [COMMON.format(png=png, title=title, ylabel=ylabel), extra]
+    with open(dat) as f:
+        runs = sum(1 for row in f if not row.startswith("#"))
+    step = -(-runs // LABELS)
+    label = f'xtic(int($1) % {step} == 0 || int($1) == {runs - 1} ? stringcolumn(2) : "")'
     plots = []
     for k, (col, t, style) in enumerate(series):
-        xt = ":xtic(2)" if k == 0 else ""
+        xt = ":" + label if k == 0 else ""
         plots.append(f'"{dat}" using 1:{col}{xt} title "{t}" {style}')
     lines.append("plot " + ", \\\n     ".join(plots) + "\n")
     path = os.path.join(work, name + ".gp")
@@ -226,7 +236,7 @@ def main(results, work, out):
         dat = write_table(work, "mdm", ["run", "label", "records_per_s"], rows)
         scripts.append(script(work, out, "mdm", "Master data: identity resolution", "records/s", dat,
                               [(3, "records/s", "with boxes")],
-                              "set style fill solid 0.6\nset boxwidth 0.6\nset yrange [0:*]\nset xrange [-0.6:*]\nset xtics norotate\n"))
+                              "set key inside top right\nset style fill solid 0.6\nset boxwidth 0.6\nset yrange [0:*]\nset xrange [-0.6:*]\nset xtics norotate\n"))
     return scripts
 
 
