@@ -537,26 +537,26 @@ struct MessageBuilder: Sendable {
         /// A CSV file's row layout and where the mapping reads the columns: as texts in its slots
         /// (``CompiledMapping/apply(columns:ends:layout:context:)``), or where it cannot, by position among the
         /// members of the row's object (``CompiledMapping/apply(_:layout:context:)``).
-        let rowLayout: (template: RowTemplate, reading: Reading)?
+        let rowLayout: (template: ColumnObject, reading: Reading)?
 
         enum Reading {
             case columns(CompiledMapping.ColumnLayout)
             case members(CompiledMapping.RootLayout)
         }
 
-        init(_ mapping: CompiledMapping, rows template: RowTemplate?) {
+        init(_ mapping: CompiledMapping, rows template: ColumnObject?) {
             self.mapping = mapping
             header = KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)")
             rowLayout = template.map { template in
                 let reading =
-                    mapping.columnLayout(header: template.paths).map(Reading.columns)
+                    mapping.columnLayout(rows: template).map(Reading.columns)
                     ?? .members(mapping.rootLayout(rootMembers: template.rootNames))
                 return (template, reading)
             }
         }
     }
 
-    init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?, rows template: RowTemplate?) {
+    init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?, rows template: ColumnObject?) {
         self.run = run
         self.sha = sha
         mapped = mapping.map { Mapped($0, rows: template) }

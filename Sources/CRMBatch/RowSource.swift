@@ -5,8 +5,8 @@ import CRMModel
 struct ParsedRow: Sendable {
     enum Content: Sendable {
         case value(JSONValue)
-        /// A CSV row: its fields' texts, one per header column, and the layout that makes them the row's object.
-        case columns(CSVTextRecord, RowTemplate)
+        /// A CSV row: its fields' texts, one per header column, and the object they stand for under the header.
+        case columns(CSVTextRecord, ColumnObject)
         /// The row could not be read: why, the error class for the DLQ, and the raw bytes kept for the DLQ.
         case failure(reason: String, errorClass: String, raw: [UInt8])
     }
@@ -34,8 +34,8 @@ struct RowSource {
     private var csv: CSVReader?
     private var lines: JSONLinesReader?
     private var header: [[String]] = []
-    /// The layout of a CSV file's rows, made from its header by ``open()``; nil for other formats.
-    private(set) var template: RowTemplate?
+    /// The object a CSV file's rows stand for, made from its header by ``open()``; nil for other formats.
+    private(set) var template: ColumnObject?
     private var number = 0
 
     init(job: BatchJob, path: String) {
@@ -78,7 +78,7 @@ struct RowSource {
                 throw BatchError(.configuration, "job \(job.name): a CSV without header needs format.columns")
             }
             header = names.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
-            template = RowTemplate(header: header)
+            template = ColumnObject(paths: header)
         }
     }
 
@@ -122,73 +122,9 @@ struct RowSource {
     }
 }
 
-/// Where each CSV column goes in a row's object, worked out once from the header: the object
-/// `JSONValue.set(path:to:)` builds when it sets every column's dotted path in turn (dotted names nest, a later column
-/// with the same path replaces the earlier one's value in its place). Filling it in per row gives the same object
-/// without searching and copying member arrays for every field.
-final class RowTemplate: Sendable {
-    private enum Node {
-        case field(Int)
-        case object([(String, Node)])
-    }
-
-    private let root: [(String, Node)]
-    /// Each column's path (its header name split at the dots).
-    let paths: [[String]]
-    /// The same layout as JSON with the fields to fill in: a row's message without its object.
-    private let encoding: JSONTemplate?
-    /// The names of a row object's top-level members, in order (each once).
-    let rootNames: [String]
-
-    /// The layout for `header` (each column's path); nil when it is not an object (cannot happen for non-empty paths).
-    init?(header: [[String]]) {
-        paths = header
-        var probe = JSONValue.object([])
-        for (index, path) in header.enumerated() {
-            probe.set(path: path[...], to: .number(String(index)))
-        }
-        encoding = JSONTemplate(probe)
-        func node(_ value: JSONValue) -> Node? {
-            switch value {
-            case .number(let text): return Int(text).map(Node.field)
-            case .object(let members):
-                var nodes: [(String, Node)] = []
-                nodes.reserveCapacity(members.count)
-                for (name, member) in members {
-                    guard let child = node(member) else { return nil }
-                    nodes.append((name, child))
-                }
-                return .object(nodes)
-            default: return nil
-            }
-        }
-        guard case .object(let members)? = node(probe) else { return nil }
-        root = members
-        rootNames = members.map(\.0)
-    }
-
-    /// The row's object for `fields` (one per header column).
-    func value(_ fields: [String]) -> JSONValue {
-        .object(Self.members(root, fields))
-    }
-
-    /// `value(record.fields).jsonBytes()`, written straight from the record's text.
+extension ColumnObject {
+    /// The JSON of the object `record` stands for, written straight from its text.
     func jsonBytes(_ record: CSVTextRecord) -> [UInt8] {
-        guard let encoding else { return value(record.fields).jsonBytes() }
-        var bytes: [UInt8] = []
-        encoding.encode(text: record.text, ends: record.ends, into: &bytes)
-        return bytes
-    }
-
-    private static func members(_ nodes: [(String, Node)], _ fields: [String]) -> [(String, JSONValue)] {
-        var out: [(String, JSONValue)] = []
-        out.reserveCapacity(nodes.count)
-        for (name, node) in nodes {
-            switch node {
-            case .field(let index): out.append((name, .string(fields[index])))
-            case .object(let children): out.append((name, .object(members(children, fields))))
-            }
-        }
-        return out
+        jsonBytes(text: record.text, ends: record.ends)
     }
 }

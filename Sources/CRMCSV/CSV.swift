@@ -64,7 +64,9 @@ private struct StringFields: FieldSink {
     var fields: [String] = []
     init(capacity: Int) { fields.reserveCapacity(capacity) }
     var count: Int { fields.count }
+    /// Each field starts at 0: the buffer is emptied once the field is taken.
     mutating func take(_ buffer: inout [UInt8], from start: Int, encoding: TextEncoding) -> (next: Int, valid: Bool) {
+        assert(start == 0, "a string field starts a fresh buffer")
         let text = encoding.decode(buffer)
         fields.append(text ?? "")
         buffer.removeAll(keepingCapacity: true)

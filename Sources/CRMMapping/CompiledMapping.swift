@@ -212,29 +212,15 @@ public struct CompiledMapping: Sendable {
     /// ``apply(columns:ends:layout:context:)`` for each row, which reads the columns' texts as a parse reads a
     /// message's strings, without a string or a tree per row.
     public final class ColumnLayout: Sendable {
-        /// Each column's path in the row's object (its header name split at the dots).
-        let paths: [[String]]
+        /// The row's object, for a mapping that reads it whole.
+        let object: ColumnObject
         /// Each column's slot: its root member's name-table entry or its nested member's slot; -1 when the mapping
         /// does not read it.
         let slots: [Int]
 
-        init(paths: [[String]], slots: [Int]) {
-            self.paths = paths
+        init(object: ColumnObject, slots: [Int]) {
+            self.object = object
             self.slots = slots
-        }
-
-        /// The row's object, as ``JSONValue/set(path:to:)`` makes it when it sets every column's path in turn: the
-        /// columns' texts are in `input`, column `k` ending at `ends[k]`.
-        func document(_ input: UnsafeBufferPointer<UInt8>, ends: [Int]) -> JSONValue {
-            var document = JSONValue.object([])
-            var start = 0
-            for (path, end) in zip(paths, ends) {
-                document.set(
-                    path: path[...],
-                    to: .string(String(decoding: UnsafeBufferPointer(rebasing: input[start..<end]), as: UTF8.self)))
-                start = end
-            }
-            return document
         }
     }
 
@@ -244,6 +230,12 @@ public struct CompiledMapping: Sendable {
     /// member that has columns under it, reads a member that is both a column and has columns under it, or reads
     /// under columns more than two names deep.
     public func columnLayout(header: [[String]]) -> ColumnLayout? {
+        ColumnObject(paths: header).flatMap(columnLayout(rows:))
+    }
+
+    /// ``columnLayout(header:)`` for rows whose object `rows` describes.
+    public func columnLayout(rows: ColumnObject) -> ColumnLayout? {
+        let header = rows.paths
         let entries = header.map { path in path.first.flatMap { memberNames.index(of: $0) } }
         // Root members read by the mapping that are a column and have columns under them.
         let leaves = Set(zip(header, entries).compactMap { $0.0.count == 1 ? $0.1 : nil })
@@ -267,7 +259,7 @@ public struct CompiledMapping: Sendable {
             default: return nil
             }
         }
-        return ColumnLayout(paths: header, slots: slots)
+        return ColumnLayout(object: rows, slots: slots)
     }
 
     /// Applies the mapping to a row of text columns laid out by `layout`: `text` holds the columns' texts (valid

@@ -124,7 +124,7 @@ struct Evaluator {
                     preconditionFailure("a message that parsed does not parse again: \(error)")
                 }
             case .columns(let layout, let ends):
-                value = layout.document(input, ends: ends)
+                value = layout.object.value(text: input, ends: ends)
             }
             cache.pointee = value
             return value

@@ -9,50 +9,8 @@ import Testing
 @testable import CRMBatch
 @testable import CRMKafka
 
-/// The import's per-row helpers: the CSV row layout and the acknowledgement tracker (row checkpoint and offsets).
+/// The import's per-row helper: the acknowledgement tracker (row checkpoint and offsets).
 @Suite struct ImportPathTests {
-    static func paths(_ header: [String]) -> [[String]] {
-        header.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
-    }
-
-    static let headers: [[String]] = [
-        ["id", "first_name", "address.street", "address.city", "marketing.email", "address.zip", "status"],
-        ["id", "address.city", "name", "address.city"],
-        ["a", "a.b", "c"],
-        ["a.b", "a", "c"],
-        ["a.b.c", "a.b.d", "a.e", "f"],
-        ["x..y", "", "x"],
-        ["same", "same", "same"],
-        ["na\"me", "a.b\\c", "tab\there"],
-    ]
-
-    @Test(arguments: headers)
-    func rowTemplateBuildsTheObjectAndTheBytesSetPathBuilds(header: [String]) throws {
-        let paths = Self.paths(header)
-        let template = try #require(RowTemplate(header: paths))
-        for row in 0..<3 {
-            // The last row's values need escaping (quote, backslash, newline, a control character) or are not ASCII.
-            let fields: [String] = header.indices.map { row == 2 ? "q\"u\\o\n\u{1}é-\($0)" : "v\(row)-\($0)" }
-            var expected = JSONValue.object([])
-            for (path, field) in zip(paths, fields) { expected.set(path: path[...], to: .string(field)) }
-            let got: JSONValue = template.value(fields)
-            #expect(got == expected)
-            #expect(got.jsonBytes() == expected.jsonBytes())
-            #expect(template.jsonBytes(Self.record(fields)) == expected.jsonBytes(), "written straight from the fields")
-        }
-    }
-
-    /// The CSV record of `fields` as ``CSVReader/nextText()`` reads it.
-    static func record(_ fields: [String]) -> CSVTextRecord {
-        var text: [UInt8] = []
-        var ends: [Int] = []
-        for field in fields {
-            text.append(contentsOf: field.utf8)
-            ends.append(text.count)
-        }
-        return CSVTextRecord(text: text, ends: ends, line: 1)
-    }
-
     static func delivered(_ topic: String, _ partition: Int32, _ offset: Int64) -> Result<DeliveryReport, KafkaError> {
         .success(
             DeliveryReport(
