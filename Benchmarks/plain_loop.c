@@ -10,14 +10,16 @@
  * an input offset is stored for commit only once its output is acknowledged (enable.auto.offset.store=false; each
  * pass of the loop stores the offsets acknowledged since the last one; auto-commit): the same messages and the same
  * commit-after-ack.
- * Prints one line: "plain messages=N seconds=S rate=R max_rss_kb=K" (timed from the first consumed message to the
- * last ack; K is the process's peak resident set, VmHWM: getrusage's ru_maxrss would include the parent's peak
- * when the parent spawned this process with vfork).
+ * Prints one line: "plain messages=N seconds=S rate=R max_rss_kb=K cpu_seconds=C context_switches=W" (timed from the
+ * first consumed message to the last ack; K is the process's peak resident set, VmHWM: getrusage's ru_maxrss would
+ * include the parent's peak when the parent spawned this process with vfork; C and W are the CPU time, user and
+ * system, and the context switches of all the process's threads, librdkafka's included, over the same span).
  */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static long delivered = 0;
@@ -51,6 +53,14 @@ static void store_acknowledged(rd_kafka_t *consumer, const char *topic) {
     if (!stored) return;
     rd_kafka_offsets_store(consumer, stored);
     rd_kafka_topic_partition_list_destroy(stored);
+}
+
+/* The process's CPU time (user + system, all threads) in seconds, and its context switches. */
+static double cpu_seconds(long *switches) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    *switches = usage.ru_nvcsw + usage.ru_nivcsw;
+    return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 static double now_seconds(void) {
@@ -108,7 +118,8 @@ int main(int argc, char **argv) {
     rd_kafka_topic_partition_list_destroy(topics);
 
     long consumed = 0;
-    double start = 0;
+    double start = 0, cpu_start = 0;
+    long switches_start = 0, switches_end = 0;
     double give_up = now_seconds() + 600;
     while (consumed < count && now_seconds() < give_up) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
@@ -116,7 +127,10 @@ int main(int argc, char **argv) {
         if (envelope) store_acknowledged(consumer, from);
         if (!message) continue;
         if (message->err) { rd_kafka_message_destroy(message); continue; }
-        if (consumed == 0) start = now_seconds();
+        if (consumed == 0) {
+            start = now_seconds();
+            cpu_start = cpu_seconds(&switches_start);
+        }
         consumed++;
         char id[320], origin[320];
         int id_len = 0, origin_len = 0;
@@ -149,6 +163,7 @@ int main(int argc, char **argv) {
     rd_kafka_flush(producer, 60000);
     if (envelope) store_acknowledged(consumer, from);
     double seconds = now_seconds() - start;
+    double cpu = cpu_seconds(&switches_end) - cpu_start;
     rd_kafka_commit(consumer, NULL, 0);
     long peak_kb = 0;
     FILE *status = fopen("/proc/self/status", "r");
@@ -156,8 +171,9 @@ int main(int argc, char **argv) {
     while (status && fgets(line, sizeof line, status))
         if (sscanf(line, "VmHWM: %ld kB", &peak_kb) == 1) break;
     if (status) fclose(status);
-    printf("plain messages=%ld delivered=%ld failed=%ld seconds=%.3f rate=%.0f max_rss_kb=%ld\n", consumed, delivered,
-           failed, seconds, delivered / seconds, peak_kb);
+    printf("plain messages=%ld delivered=%ld failed=%ld seconds=%.3f rate=%.0f max_rss_kb=%ld cpu_seconds=%.3f "
+           "context_switches=%ld\n", consumed, delivered, failed, seconds, delivered / seconds, peak_kb, cpu,
+           switches_end - switches_start);
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     rd_kafka_destroy(producer);

@@ -55,26 +55,33 @@ struct RouteBench: AsyncParsableCommand {
         var hubRates: [Double] = []
         var plainPeakRSS = 0
         var hubPeakRSS = 0
+        // Per message, the lowest of the rounds: CPU time in µs and context switches, of each program's process.
+        var plainUsage = PerMessage()
+        var envelopeUsage = PerMessage()
+        var hubUsage = PerMessage()
         for round in 0..<rounds {
             let plain = try runPlainLoop(
                 from: input, to: "bench.plain.\(runID).\(round)", group: "bench-plain-\(runID)-\(round)")
             plainRates.append(plain.rate)
             plainPeakRSS = max(plainPeakRSS, plain.peakRSSKiB)
+            plainUsage.add(plain.usage, messages: messages)
             print("round \(round + 1) plain loop: \(Int(plain.rate)) msg/s, peak RSS \(plain.peakRSSKiB) KiB")
             // The same loop doing the route's per-message work: envelope headers, offsets committed after the ack.
             let envelope = try runPlainLoop(
                 from: input, to: "bench.envelope.\(runID).\(round)", group: "bench-envelope-\(runID)-\(round)",
                 envelope: true)
             envelopeRates.append(envelope.rate)
+            envelopeUsage.add(envelope.usage, messages: messages)
             print("round \(round + 1) plain loop with envelope: \(Int(envelope.rate)) msg/s")
             // The route runs in this process: its peak is measured from here (the preload's memory is not counted).
             ProcessMemory.resetPeak()
             let hub = try await runRoute(
                 from: input, to: "bench.hub.\(runID).\(round)", group: "bench-hub-\(runID)-\(round)", logger: logger)
-            hubRates.append(hub)
+            hubRates.append(hub.rate)
+            hubUsage.add(hub.usage, messages: messages)
             let hubRSS = ProcessMemory.peakResidentKiB() ?? 0
             hubPeakRSS = max(hubPeakRSS, hubRSS)
-            print("round \(round + 1) crmhub route: \(Int(hub)) msg/s, peak RSS \(hubRSS) KiB (this process)")
+            print("round \(round + 1) crmhub route: \(Int(hub.rate)) msg/s, peak RSS \(hubRSS) KiB (this process)")
         }
         let plainBest = plainRates.max() ?? 0
         let envelopeBest = envelopeRates.max() ?? 0
@@ -87,6 +94,12 @@ struct RouteBench: AsyncParsableCommand {
             "plain=\(Int(plainBest)) msg/s crmhub=\(Int(hubBest)) msg/s ratio=\(String(format: "%.2f", ratio))"
             + " plain_envelope=\(Int(envelopeBest)) msg/s ratio_envelope=\(String(format: "%.2f", envelopeRatio))"
             + " plain_rss=\(plainPeakRSS)KiB crmhub_rss=\(hubPeakRSS)KiB"
+            + String(
+                format: " plain_cpu=%.2fus envelope_cpu=%.2fus crmhub_cpu=%.2fus", plainUsage.cpuMicroseconds,
+                envelopeUsage.cpuMicroseconds, hubUsage.cpuMicroseconds)
+            + String(
+                format: " plain_switches=%.4f envelope_switches=%.4f crmhub_switches=%.4f", plainUsage.switches,
+                envelopeUsage.switches, hubUsage.switches)
         let line =
             "\(timestamp) route-bench \(settings) \(rates) librdkafka=\(KafkaRuntime.versionString)"
             + (note.map { " \($0)" } ?? "")
@@ -144,7 +157,7 @@ struct RouteBench: AsyncParsableCommand {
     /// Runs the plain loop (`envelope`: with the route's headers and commit-after-ack) and returns its rate and peak.
     private func runPlainLoop(
         from: String, to: String, group: String, envelope: Bool = false
-    ) throws -> (rate: Double, peakRSSKiB: Int) {
+    ) throws -> (rate: Double, peakRSSKiB: Int, usage: Usage) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: plainLoop)
         process.arguments = [bootstrap, from, to, group, String(messages)] + (envelope ? ["envelope"] : [])
@@ -162,11 +175,17 @@ struct RouteBench: AsyncParsableCommand {
         guard process.terminationStatus == 0, let rate = value("rate").flatMap(Double.init) else {
             throw ValidationError("plain loop failed (exit \(process.terminationStatus)): \(text)")
         }
-        return (rate, value("max_rss_kb").flatMap { Int($0) } ?? 0)
+        let usage = Usage(
+            cpuSeconds: value("cpu_seconds").flatMap(Double.init) ?? .nan,
+            contextSwitches: value("context_switches").flatMap { Int($0) } ?? 0)
+        return (rate, value("max_rss_kb").flatMap { Int($0) } ?? 0, usage)
     }
 
-    /// Runs a real `RouteService` (identity transform) and times first consumed message → last acknowledged.
-    private func runRoute(from: String, to: String, group: String, logger: Logger) async throws -> Double {
+    /// Runs a real `RouteService` (identity transform) and times first consumed message → last acknowledged; the
+    /// process's CPU time and context switches over the same span (the progress poll below included).
+    private func runRoute(
+        from: String, to: String, group: String, logger: Logger
+    ) async throws -> (rate: Double, usage: Usage) {
         let producer = try KafkaProducer(configuration: .init(bootstrapServers: [bootstrap]), logger: logger)
         var consumer = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: group, topics: [from])
         consumer.sessionTimeoutMilliseconds = 6_000
@@ -189,23 +208,55 @@ struct RouteBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(2))
         }
         let end = ContinuousClock.now
+        let endUsage = Usage.now()
         let finished = route.finishedMessages
         await group.triggerGracefulShutdown()
         try await running.value
-        guard finished >= messages, let start = firstSeen.instant else {
+        guard finished >= messages, let (start, startUsage) = firstSeen.value else {
             throw ValidationError("route finished only \(finished) of \(messages)")
         }
         let elapsed: Double = start.duration(to: end).seconds
-        return Double(messages) / elapsed
+        return (Double(messages) / elapsed, endUsage - startUsage)
     }
 }
 
-/// Records when the route saw its first message.
+/// Records when the route saw its first message, and the process's usage then.
 final class FirstSeen: @unchecked Sendable {
     private let lock = NSLock()
-    private var first: ContinuousClock.Instant?
-    var instant: ContinuousClock.Instant? { lock.withLock { first } }
-    func mark() { lock.withLock { if first == nil { first = .now } } }
+    private var first: (ContinuousClock.Instant, Usage)?
+    var value: (ContinuousClock.Instant, Usage)? { lock.withLock { first } }
+    func mark() { lock.withLock { if first == nil { first = (.now, Usage.now()) } } }
+}
+
+/// CPU time (user and system) and context switches of the whole process, all threads (`getrusage(RUSAGE_SELF)`).
+struct Usage {
+    var cpuSeconds: Double
+    var contextSwitches: Int
+
+    static func now() -> Usage {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return Usage(
+            cpuSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+            contextSwitches: usage.ru_nvcsw + usage.ru_nivcsw)
+    }
+
+    static func - (end: Usage, start: Usage) -> Usage {
+        Usage(
+            cpuSeconds: end.cpuSeconds - start.cpuSeconds, contextSwitches: end.contextSwitches - start.contextSwitches)
+    }
+}
+
+/// The lowest CPU time (µs) and context switches per message over a benchmark's rounds.
+struct PerMessage {
+    var cpuMicroseconds = Double.infinity
+    var switches = Double.infinity
+
+    mutating func add(_ usage: Usage, messages: Int) {
+        cpuMicroseconds = min(cpuMicroseconds, usage.cpuSeconds * 1e6 / Double(messages))
+        switches = min(switches, Double(usage.contextSwitches) / Double(messages))
+    }
 }
 
 struct TimedTransform: MessageTransform {
