@@ -182,7 +182,7 @@ struct InboundRun: Sendable {
         var lastSave = Date()
         var savedRows = current.rowsDone
         var counts = (read: 0, bad: 0, skipped: 0)
-        let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping, rows: rows.template)
+        let builder = MessageBuilder(run: self, file: file.name, sha: sha, mapping: mapping, rows: rows.rowObject)
         // Rows are read and built a chunk at a time, then begun, produced and checkpointed one by one in row order.
         // Building (the mapping above all) is most of an import's CPU time: it runs on one task per CPU, and the next
         // chunk is built while this one is produced and the one after it is read. Rows are independent, so reading
@@ -537,29 +537,29 @@ struct MessageBuilder: Sendable {
         /// A CSV file's row layout and where the mapping reads the columns: as texts in its slots
         /// (``CompiledMapping/apply(columns:ends:layout:context:)``), or where it cannot, by position among the
         /// members of the row's object (``CompiledMapping/apply(_:layout:context:)``).
-        let rowLayout: (template: ColumnObject, reading: Reading)?
+        let rowLayout: (rows: ColumnObject, reading: Reading)?
 
         enum Reading {
             case columns(CompiledMapping.ColumnLayout)
             case members(CompiledMapping.RootLayout)
         }
 
-        init(_ mapping: CompiledMapping, rows template: ColumnObject?) {
+        init(_ mapping: CompiledMapping, rows: ColumnObject?) {
             self.mapping = mapping
             header = KafkaHeader(key: EnvelopeHeader.mapping, text: "\(mapping.name)@\(mapping.version)")
-            rowLayout = template.map { template in
+            rowLayout = rows.map { rows in
                 let reading =
-                    mapping.columnLayout(rows: template).map(Reading.columns)
-                    ?? .members(mapping.rootLayout(rootMembers: template.rootNames))
-                return (template, reading)
+                    mapping.columnLayout(rows: rows).map(Reading.columns)
+                    ?? .members(mapping.rootLayout(rootMembers: rows.rootNames))
+                return (rows, reading)
             }
         }
     }
 
-    init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?, rows template: ColumnObject?) {
+    init(run: InboundRun, file: String, sha: String, mapping: CompiledMapping?, rows: ColumnObject?) {
         self.run = run
         self.sha = sha
-        mapped = mapping.map { Mapped($0, rows: template) }
+        mapped = mapping.map { Mapped($0, rows: rows) }
         context = run.environment.mappingContext
         fileHeaders = [
             KafkaHeader(key: BatchHeader.job, text: run.job.name),
@@ -630,7 +630,7 @@ struct MessageBuilder: Sendable {
         /// written straight from its text.
         func rowJSON() -> [UInt8] {
             switch row.content {
-            case .columns(let record, let template): template.jsonBytes(record)
+            case .columns(let record, let rows): rows.jsonBytes(record)
             case .value(let value): value.jsonBytes()
             case .failure(_, _, let raw): raw
             }
@@ -640,16 +640,16 @@ struct MessageBuilder: Sendable {
         let result: MappingResult
         do {
             switch (row.content, mapped.rowLayout) {
-            case (.columns(let record, let template), let (layoutTemplate, reading)?) where layoutTemplate === template:
+            case (.columns(let record, let rows), let (layoutRows, reading)?) where layoutRows === rows:
                 switch reading {
                 case .columns(let layout):
                     result = try mapped.mapping.apply(
                         columns: record.text, ends: record.ends, layout: layout, context: context)
                 case .members(let layout):
-                    result = try mapped.mapping.apply(template.value(record.fields), layout: layout, context: context)
+                    result = try mapped.mapping.apply(rows.value(record.fields), layout: layout, context: context)
                 }
-            case (.columns(let record, let template), _):
-                result = try mapped.mapping.apply(template.value(record.fields), context: context)
+            case (.columns(let record, let rows), _):
+                result = try mapped.mapping.apply(rows.value(record.fields), context: context)
             case (.value(let value), _):
                 result = try mapped.mapping.apply(value, context: context)
             case (.failure, _):

@@ -21,7 +21,7 @@ struct ParsedRow: Sendable {
     var value: JSONValue? {
         switch content {
         case .value(let value): value
-        case .columns(let record, let template): template.value(record.fields)
+        case .columns(let record, let rows): rows.value(record.fields)
         case .failure: nil
         }
     }
@@ -35,7 +35,7 @@ struct RowSource {
     private var lines: JSONLinesReader?
     private var header: [[String]] = []
     /// The object a CSV file's rows stand for, made from its header by ``open()``; nil for other formats.
-    private(set) var template: ColumnObject?
+    private(set) var rowObject: ColumnObject?
     private var number = 0
 
     init(job: BatchJob, path: String) {
@@ -78,7 +78,7 @@ struct RowSource {
                 throw BatchError(.configuration, "job \(job.name): a CSV without header needs format.columns")
             }
             header = names.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
-            template = ColumnObject(paths: header)
+            rowObject = ColumnObject(paths: header)
         }
     }
 
@@ -100,10 +100,10 @@ struct RowSource {
                             reason: "\(record.fieldCount) fields, the header has \(header.count)", errorClass: "csv",
                             raw: raw))
                 }
-                guard let template else {
+                guard let rowObject else {
                     return ParsedRow(number: number, line: record.line, content: .value(.object([])))
                 }
-                return ParsedRow(number: number, line: record.line, content: .columns(record, template))
+                return ParsedRow(number: number, line: record.line, content: .columns(record, rowObject))
             }
         }
         if let lines {

@@ -22,7 +22,7 @@ public enum TextEncoding: String, Sendable, CaseIterable {
         switch self {
         case .utf8:
             // ASCII (nearly every field) needs no validation; the generic validating initialiser is slow.
-            if Self.isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
+            if Self.isASCII(bytes[...]) { return String(decoding: bytes, as: UTF8.self) }
             return String(validating: bytes, as: UTF8.self)
         case .latin1:
             if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
@@ -42,9 +42,6 @@ public enum TextEncoding: String, Sendable, CaseIterable {
             return String(scalars)
         }
     }
-
-    /// True when every byte of the array is below 0x80.
-    static func isASCII(_ bytes: [UInt8]) -> Bool { isASCII(bytes[...]) }
 
     /// True when every byte is below 0x80 (eight bytes at a time).
     static func isASCII(_ bytes: ArraySlice<UInt8>) -> Bool {

@@ -116,7 +116,7 @@ import Testing
 
         let builder = MessageBuilder(
             run: run, file: "customers-chunks.csv", sha: String(repeating: "ab", count: 32),
-            mapping: try environment.mapping(for: job), rows: source.template)
+            mapping: try environment.mapping(for: job), rows: source.rowObject)
         func text(_ messages: [MessageBuilder.OutgoingMessage]) -> [String] {
             messages.map { m in
                 // Dead letters carry the time they were made; everything else must be equal.
